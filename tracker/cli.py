@@ -1,0 +1,468 @@
+"""The `tracker` command line: parse options, call one library function, show the result."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from tracker import __version__
+from tracker.errors import TrackerError, UsageError
+
+if TYPE_CHECKING:
+    from tracker.config import Config
+    from tracker.stores import Store
+    from tracker.workbook import Row
+
+
+class TrackerGroup(click.Group):
+    """Turns tracker's own errors into one line on stderr and an exit code, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TrackerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except PermissionError as exc:
+            click.echo(f"error: permission denied: {exc.filename or exc}", err=True)
+            ctx.exit(1)
+
+
+class State:
+    """Configuration and store, loaded only by the commands that need them."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from tracker.config import load_config
+
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def store(self) -> Store:
+        from tracker.stores import open_store
+
+        return open_store(self.config)
+
+    def time(self, value: str | None, what: str) -> datetime | None:
+        if value is None:
+            return None
+        from tracker.times import parse_time
+
+        return parse_time(value, tz=self.config.display.tz, what=what)
+
+    def show_time(self, value: Any) -> str:
+        from tracker.times import format_time
+
+        if not isinstance(value, datetime):
+            return "" if value is None else str(value)
+        display = self.config.display
+        return format_time(value, tz=display.tz, fmt=display.time_format)
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+@click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config", "config_path", metavar="PATH", help="tracker.toml to use (default: found in this folder or above)."
+)
+@click.version_option(__version__, prog_name="tracker")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """Keep the event tracker workbook schema-checked and safe, and send its outage emails.
+
+    \b
+    Example:
+      tracker init --example
+      tracker open --title "VPN down at HQ" --severity "Sev 2" --service VPN
+      tracker update EVT-2026-0002 --note "Firewall rebooted" --status Monitoring
+    """
+    ctx.obj = State(config_path)
+
+
+@main.command()
+@click.option("--example", is_flag=True, help="Add sample severities, services, distribution lists and one open event.")
+@click.option(
+    "--workbook", "workbook_name", default="events.xlsx", show_default=True, help="File name of the new workbook."
+)
+def init(example: bool, workbook_name: str) -> None:
+    """Create tracker.toml and a new tracker workbook in the current folder.
+
+    Each sheet is an Excel table with dropdowns, help text and formatting. An existing
+    workbook is never overwritten; an existing tracker.toml is kept and used.
+
+    \b
+    Example:
+      tracker init --example
+    """
+    from tracker.init import init_tracker
+
+    created = init_tracker(Path.cwd(), example=example, workbook_name=workbook_name)
+    if created.config_created:
+        click.echo(f"created {created.config.name}")
+    click.echo(f"created {created.workbook.name}" + (" with example data" if example else ""))
+    if created.example_events:
+        click.echo(f"example event: {', '.join(created.example_events)}")
+    click.echo("next: tracker validate, then tracker open --title ... --severity ... --service ...")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list (see README).")
+@pass_state
+def validate(state: State, as_json: bool) -> None:
+    """Check every row of every sheet against the schema, cross-sheet references included.
+
+    Exit code 0 when there are no errors, 1 when there are. Columns you added
+    yourself are reported as information, not errors.
+
+    \b
+    Example:
+      tracker validate
+      tracker validate --json | jq '.[] | select(.level == "error") | .cell'
+    """
+    from tracker.validation import validate_tracker
+
+    tracker = state.store().read()
+    problems = validate_tracker(tracker)
+    errors = [p for p in problems if p.level == "error"]
+    if as_json:
+        click.echo(json.dumps([p.to_dict() for p in problems], indent=2, ensure_ascii=False))
+    else:
+        for problem in problems:
+            click.echo(("error: " if problem.level == "error" else "note: ") + str(problem))
+        infos = len(problems) - len(errors)
+        summary = f"{len(errors)} error{'s' * (len(errors) != 1)}"
+        if infos:
+            summary += f", {infos} note{'s' * (infos != 1)}"
+        click.echo(f"{Path(tracker.source).name}: {'ok' if not errors else 'problems found'} ({summary})", err=True)
+    if errors:
+        sys.exit(1)
+
+
+def _fields(state: State, pairs: tuple[str, ...]) -> dict[str, Any]:
+    """--set FIELD=VALUE pairs for the Events sheet, typed by the schema."""
+    from tracker.schema import load_schema
+
+    if not pairs:
+        return {}
+    events = load_schema(state.config.schema_dir)["Events"]
+    by_name = {spec.name: spec for spec in events.fields.values()} | events.by_header
+    protected = {"id", "status", "severity", "next_update_due", "last_update_at", "resolved_at", "closed_at"}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        spec = by_name.get(name.strip()) or events.by_header.get(name.strip().casefold())
+        if not sep or spec is None:
+            raise UsageError(
+                f"--set {pair!r}: use FIELD=VALUE with an Events field such as vendor_case_number, "
+                f"workaround or incident_lead (fields: {', '.join(events.fields)})"
+            )
+        if spec.name in protected:
+            raise UsageError(f"--set {spec.name}: this field is set by tracker itself; use the command's own option")
+        value = value.strip()
+        if spec.kind == "datetime" and value:
+            out[spec.name] = state.time(value, f"--set {spec.name}")
+        elif spec.kind == "integer" and value:
+            if not value.replace(",", "").isdigit():
+                raise UsageError(f"--set {spec.name}: {value!r} is not a whole number")
+            out[spec.name] = int(value.replace(",", ""))
+        else:
+            out[spec.name] = value or None
+    return out
+
+
+SET_HELP = "Also set an Events field, e.g. --set vendor_case_number=12345 (repeatable)."
+
+
+@main.command("open")
+@click.option("--title", required=True, help="Short headline, used in email subjects.")
+@click.option("--severity", required=True, help="A severity from the Severities sheet, e.g. 'Sev 1'.")
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    help="Affected service from the Services sheet (repeatable, or comma-separated).",
+)
+@click.option("--category", default="outage", show_default=True, help="outage, degradation, security or other.")
+@click.option("--status", default="Investigating", show_default=True, help="Investigating, Identified or Monitoring.")
+@click.option("--detected", help="When it started (default: now), e.g. 14:05, 1405Z, -20m.")
+@click.option("--site", "sites", multiple=True, help="Affected site (repeatable).")
+@click.option("--users", type=click.IntRange(min=0), help="Estimated number of users affected.")
+@click.option("--impact", help="What users cannot do, in plain language.")
+@click.option("--note", help="First timeline entry (default: 'Event opened: TITLE').")
+@click.option("--author", help="Who is recording this (default: [user] name in tracker.toml, or your login).")
+@click.option("--set", "pairs", multiple=True, metavar="FIELD=VALUE", help=SET_HELP)
+@pass_state
+def open_cmd(
+    state: State,
+    title: str,
+    severity: str,
+    services: tuple[str, ...],
+    category: str,
+    status: str,
+    detected: str | None,
+    sites: tuple[str, ...],
+    users: int | None,
+    impact: str | None,
+    note: str | None,
+    author: str | None,
+    pairs: tuple[str, ...],
+) -> None:
+    """Record a new event; prints its new ID.
+
+    The next update is due after the severity's update interval.
+
+    \b
+    Example:
+      tracker open --title "Email outage - all sites" --severity "Sev 1" --service Email --site "All sites"
+    """
+    from tracker.events import open_event
+
+    fields = _fields(state, pairs)
+    if sites:
+        fields["sites_affected"] = ", ".join(sites)
+    if users is not None:
+        fields["users_affected"] = users
+    if impact:
+        fields["impact"] = impact
+    names = [name.strip() for value in services for name in value.split(",") if name.strip()]
+    event_id = open_event(
+        state.store(),
+        title=title,
+        severity=severity,
+        services=names,
+        category=category,
+        status=status,
+        detected_at=state.time(detected, "--detected"),
+        author=author or state.config.user,
+        note=note,
+        fields=fields,
+    )
+    click.echo(event_id)
+
+
+@main.command()
+@click.argument("event_id", metavar="ID")
+@click.option("--note", required=True, help="What happened, what is being done, what comes next.")
+@click.option("--status", help="New status: Investigating, Identified, Monitoring or Closed.")
+@click.option("--eta", help="Estimated restoration time, e.g. 16:30, 1630Z, +2h, 2026-11-21 16:30.")
+@click.option("--severity", help="Change the severity (the update cadence follows).")
+@click.option("--internal", is_flag=True, help="Keep this update out of customer and leadership emails.")
+@click.option("--reopen", is_flag=True, help="Allow a Resolved or Closed event to become open again.")
+@click.option("--author", help="Who is recording this (default: [user] name in tracker.toml, or your login).")
+@click.option("--set", "pairs", multiple=True, metavar="FIELD=VALUE", help=SET_HELP)
+@pass_state
+def update(
+    state: State,
+    event_id: str,
+    note: str,
+    status: str | None,
+    eta: str | None,
+    severity: str | None,
+    internal: bool,
+    reopen: bool,
+    author: str | None,
+    pairs: tuple[str, ...],
+) -> None:
+    """Add a timestamped update to an event's timeline; the event row follows.
+
+    The next update due time moves on by the severity's interval.
+
+    \b
+    Example:
+      tracker update EVT-2026-0001 --note "Certificate replaced; mail flowing" --status Monitoring --eta +30m
+    """
+    from tracker.events import update_event
+
+    fields = _fields(state, pairs)
+    if severity:
+        fields["severity"] = severity
+    outcome = update_event(
+        state.store(),
+        event_id,
+        note=note,
+        status=status,
+        eta=state.time(eta, "--eta"),
+        author=author or state.config.user,
+        internal=internal,
+        reopen=reopen,
+        fields=fields,
+    )
+    due = f"; next update due {state.show_time(outcome.next_update_due)}" if outcome.next_update_due else ""
+    click.echo(f"{outcome.event_id}: {outcome.status}{due}")
+
+
+@main.command()
+@click.argument("event_id", metavar="ID")
+@click.option("--note", required=True, help="The final update: what fixed it.")
+@click.option("--cause", help="Root cause, if known.")
+@click.option("--at", "resolved_at", help="When service was restored (default: now).")
+@click.option("--author", help="Who is recording this.")
+@pass_state
+def resolve(
+    state: State, event_id: str, note: str, cause: str | None, resolved_at: str | None, author: str | None
+) -> None:
+    """Mark an event Resolved: resolution time, root cause and the final update.
+
+    \b
+    Example:
+      tracker resolve EVT-2026-0001 --note "Mail flow restored" --cause "Expired gateway certificate"
+    """
+    from tracker.events import resolve_event
+
+    outcome = resolve_event(
+        state.store(),
+        event_id,
+        note=note,
+        cause=cause,
+        resolved_at=state.time(resolved_at, "--at"),
+        author=author or state.config.user,
+    )
+    click.echo(f"{outcome.event_id}: Resolved at {state.show_time(outcome.at)}")
+
+
+@main.command()
+@click.argument("event_id", metavar="ID")
+@click.option("--system", required=True, help="System or device changed.")
+@click.option("--change", "change_made", required=True, help="What was changed, precisely enough to undo it.")
+@click.option("--approved-by", help="Who approved the change.")
+@click.option("--by", help="Who made the change (default: you).")
+@click.option("--at", help="When (default: now).")
+@pass_state
+def change(
+    state: State, event_id: str, system: str, change_made: str, approved_by: str | None, by: str | None, at: str | None
+) -> None:
+    """Record a change made while troubleshooting (the Changes sheet).
+
+    \b
+    Example:
+      tracker change EVT-2026-0001 --system mail-gw-01 --change "Restarted transport service" --approved-by "Dana Whitfield"
+    """
+    from tracker.events import record_change
+
+    key = record_change(
+        state.store(),
+        event_id,
+        system=system,
+        change=change_made,
+        by=by or state.config.user,
+        approved_by=approved_by,
+        at=state.time(at, "--at"),
+    )
+    click.echo(f"{key}: change recorded")
+
+
+def _event_json(row: Row) -> dict[str, Any]:
+    from tracker.times import iso
+
+    out: dict[str, Any] = {}
+    for name, value in row.values.items():
+        out[name] = iso(value) if isinstance(value, datetime) else value
+    if row.extra:
+        out["extra"] = {k: (iso(v) if isinstance(v, datetime) else v) for k, v in row.extra.items()}
+    return out
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+@main.command("list")
+@click.option("--open", "open_only", is_flag=True, help="Only events that are not Resolved or Closed.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of event objects (see README).")
+@pass_state
+def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
+    """List events: ID, severity, status, when the next update is due, title.
+
+    \b
+    Example:
+      tracker list --open
+      tracker list --json | jq -r '.[] | .id'
+    """
+    from tracker.events import list_events
+    from tracker.policy import is_open
+    from tracker.times import utcnow
+
+    rows = list_events(state.store().read(), open_only=open_only)
+    if as_json:
+        click.echo(json.dumps([_event_json(r) for r in rows], indent=2, ensure_ascii=False))
+        return
+    now = utcnow()
+    table = []
+    for row in rows:
+        due = row["next_update_due"]
+        overdue = is_open(row["status"]) and isinstance(due, datetime) and due < now
+        table.append(
+            [
+                str(row["id"] or ""),
+                str(row["severity"] or ""),
+                str(row["status"] or ""),
+                state.show_time(due) + (" OVERDUE" if overdue else ""),
+                str(row["title"] or ""),
+            ]
+        )
+    if not table:
+        click.echo("no open events" if open_only else "no events")
+        return
+    click.echo(_table(table, ["ID", "SEV", "STATUS", "NEXT UPDATE DUE", "TITLE"]))
+
+
+@main.command()
+@click.argument("event_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the event and its timeline as JSON (see README).")
+@pass_state
+def show(state: State, event_id: str, as_json: bool) -> None:
+    """Show one event and its timeline (updates and changes, oldest first).
+
+    \b
+    Example:
+      tracker show EVT-2026-0001
+    """
+    from tracker.events import event_timeline
+
+    tracker = state.store().read()
+    timeline = event_timeline(tracker, event_id)
+    if as_json:
+        entries = [{"kind": kind, **_event_json(row)} for kind, row in timeline.entries]
+        click.echo(
+            json.dumps({"event": _event_json(timeline.event), "timeline": entries}, indent=2, ensure_ascii=False)
+        )
+        return
+    event = timeline.event
+    spec = tracker.schema["Events"]
+    click.echo(f"{event['id']}  {event['title']}")
+    width = max(len(f.title) for f in spec.fields.values())
+    for name, field in spec.fields.items():
+        if name in ("id", "title") or event[name] is None:
+            continue
+        click.echo(f"  {field.title.ljust(width)}  {state.show_time(event[name])}")
+    for header, value in event.extra.items():
+        click.echo(f"  {header.ljust(width)}  {state.show_time(value)}")
+    click.echo("\nTimeline")
+    if not timeline.entries:
+        click.echo("  (no updates yet)")
+    for kind, row in timeline.entries:
+        when = state.show_time(row["at"])
+        if kind == "update":
+            flags = " [internal]" if row["internal"] == "Yes" else ""
+            eta = f" (ETA {state.show_time(row['eta'])})" if row["eta"] else ""
+            who = f"{row['author']}: " if row["author"] else ""
+            click.echo(f"  {when}  {str(row['status'] or '').ljust(13)} {who}{row['note']}{eta}{flags}")
+        else:
+            who = f"{row['by']} " if row["by"] else ""
+            approved = f" (approved by {row['approved_by']})" if row["approved_by"] else ""
+            undone = " [rolled back]" if row["rolled_back"] == "Yes" else ""
+            click.echo(f"  {when}  {'CHANGE'.ljust(13)} {who}on {row['system']}: {row['change']}{approved}{undone}")

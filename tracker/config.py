@@ -1,0 +1,143 @@
+"""tracker.toml: finding it, reading it, and the defaults when a key is absent."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tracker.errors import ConfigError
+
+CONFIG_NAME = "tracker.toml"
+DEFAULT_TIME_FORMAT = "%d %b %Y %H%MZ"
+
+
+@dataclass(frozen=True)
+class Display:
+    """How times are shown to people (storage is always UTC)."""
+
+    timezone: str = "UTC"
+    time_format: str = DEFAULT_TIME_FORMAT
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The display timezone as a tzinfo."""
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings read from tracker.toml; paths are resolved against its folder."""
+
+    path: Path | None
+    root: Path
+    workbook_path: Path
+    backups: int = 5
+    lock_timeout: float = 60.0
+    schema_dir: Path | None = None
+    sharepoint: dict[str, Any] | None = None
+    mail: dict[str, Any] = field(default_factory=dict)
+    display: Display = field(default_factory=Display)
+    user: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def store_name(self) -> str:
+        """The store backend this configuration selects."""
+        return "sharepoint" if self.sharepoint is not None else "local"
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """Return tracker.toml in `start` (default: the current folder) or the nearest parent."""
+    folder = (start or Path.cwd()).resolve()
+    for candidate in (folder, *folder.parents):
+        path = candidate / CONFIG_NAME
+        if path.is_file():
+            return path
+    return None
+
+
+def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"tracker.toml: [{name}] must be a table, not {value!r}")
+    return value
+
+
+def _current_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read tracker.toml (given, or found from the current folder upwards)."""
+    if path is None:
+        found = find_config()
+        if found is None:
+            raise ConfigError(
+                f"no {CONFIG_NAME} in {Path.cwd()} or any folder above it; "
+                "run `tracker init` here, or pass --config PATH"
+            )
+        path = found
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    return config_from_dict(raw, path)
+
+
+def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
+    """Build a Config from parsed TOML; `path` anchors relative paths."""
+    root = path.resolve().parent if path else Path.cwd()
+    workbook = _section(raw, "workbook")
+    wb_path = workbook.get("path", "events.xlsx")
+    if not isinstance(wb_path, str) or not wb_path.strip():
+        raise ConfigError(f"tracker.toml: [workbook] path must be a file name, not {wb_path!r}")
+    backups = workbook.get("backups", 5)
+    if not isinstance(backups, int) or isinstance(backups, bool) or backups < 0:
+        raise ConfigError(f"tracker.toml: [workbook] backups must be a whole number >= 0, not {backups!r}")
+    lock_timeout = workbook.get("lock_timeout", 60)
+    if not isinstance(lock_timeout, int | float) or lock_timeout <= 0:
+        raise ConfigError(f"tracker.toml: [workbook] lock_timeout must be seconds > 0, not {lock_timeout!r}")
+    schema_dir = workbook.get("schema")
+    display_raw = _section(raw, "display")
+    display = Display(
+        timezone=str(display_raw.get("timezone", "UTC")),
+        time_format=str(display_raw.get("time_format", DEFAULT_TIME_FORMAT)),
+    )
+    try:
+        display.tz  # noqa: B018 - validates the name now, not at first use
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"tracker.toml: [display] timezone {display.timezone!r} is not a known timezone; "
+            "use a name such as UTC, America/New_York or Europe/London"
+        ) from None
+    user_raw = _section(raw, "user")
+    user = str(user_raw.get("name") or os.environ.get("TRACKER_USER") or _current_user())
+    sharepoint = raw.get("sharepoint")
+    if sharepoint is not None and not isinstance(sharepoint, dict):
+        raise ConfigError("tracker.toml: [sharepoint] must be a table")
+    return Config(
+        path=path.resolve() if path else None,
+        root=root,
+        workbook_path=(root / wb_path).resolve(),
+        backups=backups,
+        lock_timeout=float(lock_timeout),
+        schema_dir=(root / schema_dir).resolve() if schema_dir else None,
+        sharepoint=sharepoint,
+        mail=_section(raw, "mail"),
+        display=display,
+        user=user,
+        raw=raw,
+    )

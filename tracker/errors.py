@@ -1,0 +1,68 @@
+"""Every error `tracker` raises on purpose.
+
+`DataError` subclasses are problems with the data or its state (exit code 1);
+`ConfigError` / `UsageError` subclasses are problems with how tracker was set up or
+called (exit code 2). The CLI turns them into one line on stderr in one place.
+"""
+
+from __future__ import annotations
+
+
+class TrackerError(Exception):
+    """Base of all errors tracker reports to the user without a traceback."""
+
+    exit_code = 1
+
+
+class DataError(TrackerError):
+    """The workbook's data or state stops the command (exit 1)."""
+
+    exit_code = 1
+
+
+class ConfigError(TrackerError):
+    """tracker.toml or the environment is missing or wrong (exit 2)."""
+
+    exit_code = 2
+
+
+class UsageError(TrackerError):
+    """A command-line value is not acceptable (exit 2)."""
+
+    exit_code = 2
+
+
+class WorkbookError(DataError):
+    """The workbook is missing, unreadable or not a tracker workbook."""
+
+
+class ValidationFailed(DataError):
+    """Rows that a command would write, or rows it depends on, break the schema."""
+
+    def __init__(self, message: str, problems: list | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class UnknownEvent(DataError):
+    """No event with that ID is on the Events sheet."""
+
+
+class LifecycleError(DataError):
+    """The status change is not allowed by the event lifecycle."""
+
+
+class WorkbookInUse(DataError):
+    """Someone has the workbook open in Excel or LibreOffice, or holds tracker's lock."""
+
+
+class ConflictError(DataError):
+    """The workbook kept changing under us; the change was not written."""
+
+
+class UnsafeWorkbook(DataError):
+    """Saving would drop content that openpyxl cannot round-trip; nothing was written."""
+
+
+class SchemaError(ConfigError):
+    """The workbook schema files are invalid."""

@@ -1,0 +1,330 @@
+"""The event lifecycle: open, update, resolve, and looking at events.
+
+Each change is a plan: a function from the current workbook to row edits, handed to the
+store, which may call it again on a newer version (ids are allocated inside the plan).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tracker.edits import AppendRow, Edit, SetCells
+from tracker.errors import LifecycleError, UsageError, ValidationFailed
+from tracker.policy import OPEN_STATUSES, STATUSES, is_open, next_update_due
+from tracker.stores import Store
+from tracker.times import as_utc, utcnow
+from tracker.workbook import Row, Tracker
+
+ID_PATTERN = re.compile(r"^EVT-(\d{4})-(\d+)$", re.I)
+CATEGORIES = ("outage", "degradation", "security", "other")
+
+
+def _choice(value: str, options: Sequence[str], what: str) -> str:
+    for option in options:
+        if option.casefold() == value.strip().casefold():
+            return option
+    raise UsageError(f"{what} {value!r} is not allowed; use one of: {', '.join(options)}")
+
+
+def _severity(tracker: Tracker, name: str) -> Row:
+    data = tracker.sheet("Severities")
+    row = data.find(name)
+    if row is None:
+        known = [str(r["name"]) for r in data.rows if r["name"]]
+        raise ValidationFailed(
+            f"severity {name!r} is not on the Severities sheet; use one of: {', '.join(known) or '(none listed)'}"
+        )
+    return row
+
+
+def _services(tracker: Tracker, names: Sequence[str]) -> list[str]:
+    data = tracker.sheet("Services")
+    out = []
+    for name in names:
+        row = data.find(name.strip())
+        if row is None:
+            known = [str(r["name"]) for r in data.rows if r["name"]]
+            raise ValidationFailed(
+                f"service {name!r} is not on the Services sheet; use one of: {', '.join(known) or '(none listed)'}"
+            )
+        out.append(str(row["name"]))
+    return out
+
+
+def next_event_id(tracker: Tracker, year: int) -> str:
+    """EVT-<year>-<n>, n one above the highest number used this year (never reused)."""
+    highest = 0
+    for row in tracker.sheet("Events").rows:
+        match = ID_PATTERN.match(str(row["id"] or ""))
+        if match and int(match[1]) == year:
+            highest = max(highest, int(match[2]))
+    return f"EVT-{year}-{highest + 1:04d}"
+
+
+def open_event(
+    store: Store,
+    *,
+    title: str,
+    severity: str,
+    services: Sequence[str] = (),
+    category: str = "outage",
+    status: str = "Investigating",
+    detected_at: datetime | None = None,
+    author: str = "",
+    note: str | None = None,
+    fields: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Record a new event (and its first timeline entry); return its new ID."""
+    if not title.strip():
+        raise UsageError("--title must not be empty")
+    category = _choice(category, CATEGORIES, "category")
+    status = _choice(status, OPEN_STATUSES, "status of a new event")
+    extra = dict(fields or {})
+
+    def plan(tracker: Tracker) -> list[Edit]:
+        tracker.require("Events", "Updates", "Severities", "Services")
+        at = now or utcnow()
+        sev = _severity(tracker, severity)
+        event_id = next_event_id(tracker, at.year)
+        row = {
+            **extra,
+            "id": event_id,
+            "title": title.strip(),
+            "severity": sev["name"],
+            "status": status,
+            "category": category,
+            "services_affected": ", ".join(_services(tracker, services)) or None,
+            "detected_at": as_utc(detected_at) if detected_at else at,
+            "reported_at": at,
+            "last_update_at": at,
+            "next_update_due": next_update_due(sev, at),
+        }
+        if not row.get("event_manager") and author:
+            row["event_manager"] = author
+        first = {
+            "event_id": event_id,
+            "at": at,
+            "author": author or None,
+            "status": status,
+            "note": note or f"Event opened: {title.strip()}",
+            "internal": "No",
+        }
+        return [AppendRow("Events", row), AppendRow("Updates", first)]
+
+    edits = store.apply(plan)
+    return str(edits[0].values["id"])
+
+
+@dataclass
+class Outcome:
+    """What a change did, for the CLI to report."""
+
+    event_id: str
+    status: str
+    next_update_due: datetime | None
+    at: datetime
+    edits: list[Edit] = field(default_factory=list)
+
+
+def _transition(current: str, new: str, reopen: bool) -> None:
+    if current == "Closed" and new != "Closed" and not reopen:
+        raise LifecycleError(
+            "the event is Closed; to record a new status pass --reopen (e.g. --status Investigating --reopen)"
+        )
+    if reopen and current not in ("Resolved", "Closed"):
+        raise LifecycleError(f"--reopen is only for Resolved or Closed events; this one is {current}")
+    if new == "Resolved" and current != "Resolved":
+        raise LifecycleError("use `tracker resolve ID --note ...` to resolve an event (it records the resolution time)")
+    if new == "Closed" and current not in ("Resolved", "Closed"):
+        raise LifecycleError(f"only a Resolved event can be closed; this one is {current}; resolve it first")
+    if current == "Resolved" and new in OPEN_STATUSES and not reopen:
+        raise LifecycleError(f"the event is Resolved; to set it back to {new} pass --reopen")
+
+
+def update_event(
+    store: Store,
+    event_id: str,
+    *,
+    note: str,
+    status: str | None = None,
+    eta: datetime | None = None,
+    author: str = "",
+    internal: bool = False,
+    reopen: bool = False,
+    fields: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Outcome:
+    """Append a timestamped update; the event row's status and due times follow."""
+    if not note.strip():
+        raise UsageError("--note must not be empty")
+    new_status = _choice(status, STATUSES, "status") if status else None
+    extra = dict(fields or {})
+    result: dict[str, Any] = {}
+
+    def plan(tracker: Tracker) -> list[Edit]:
+        tracker.require("Events", "Updates", "Severities")
+        at = now or utcnow()
+        event = tracker.event(event_id)
+        current = str(event["status"] or "Investigating")
+        target = new_status or (current if not reopen else "Investigating")
+        _transition(current, target, reopen)
+        changes: dict[str, Any] = {**extra, "status": target, "last_update_at": at}
+        if "severity" in extra:
+            changes["severity"] = _severity(tracker, str(extra["severity"]))["name"]
+        if is_open(target):
+            severity = _severity(tracker, str(changes.get("severity") or event["severity"]))
+            changes["next_update_due"] = next_update_due(severity, at)
+            if reopen:
+                changes["resolved_at"] = None
+                changes["closed_at"] = None
+            if target == "Monitoring" and not event["mitigated_at"]:
+                changes["mitigated_at"] = at
+        else:
+            changes["next_update_due"] = None
+        if target == "Closed" and not event["closed_at"]:
+            changes["closed_at"] = at
+        if not event["acknowledged_at"]:
+            changes["acknowledged_at"] = at
+        key = str(event["id"])
+        result.update(event_id=key, status=target, due=changes.get("next_update_due"), at=at)
+        update = {
+            "event_id": key,
+            "at": at,
+            "author": author or None,
+            "status": target,
+            "note": note,
+            "eta": as_utc(eta) if eta else None,
+            "internal": "Yes" if internal else "No",
+        }
+        return [SetCells("Events", key, changes), AppendRow("Updates", update)]
+
+    edits = store.apply(plan)
+    return Outcome(result["event_id"], result["status"], result["due"], result["at"], edits)
+
+
+def resolve_event(
+    store: Store,
+    event_id: str,
+    *,
+    note: str,
+    cause: str | None = None,
+    resolved_at: datetime | None = None,
+    author: str = "",
+    now: datetime | None = None,
+) -> Outcome:
+    """Mark the event Resolved: resolution time, root cause, and the final update."""
+    if not note.strip():
+        raise UsageError("--note must not be empty")
+    result: dict[str, Any] = {}
+
+    def plan(tracker: Tracker) -> list[Edit]:
+        tracker.require("Events", "Updates")
+        at = now or utcnow()
+        event = tracker.event(event_id)
+        current = str(event["status"] or "")
+        if current in ("Resolved", "Closed"):
+            raise LifecycleError(
+                f"{event['id']} is already {current} (at {event['resolved_at']:%Y-%m-%d %H:%MZ})"
+                if event["resolved_at"]
+                else f"{event['id']} is already {current}"
+            )
+        when = as_utc(resolved_at) if resolved_at else at
+        detected = event["detected_at"]
+        if isinstance(detected, datetime) and when < detected:
+            raise UsageError(
+                f"resolution time {when:%Y-%m-%d %H:%MZ} is before the event was detected ({detected:%Y-%m-%d %H:%MZ})"
+            )
+        key = str(event["id"])
+        changes: dict[str, Any] = {
+            "status": "Resolved",
+            "resolved_at": when,
+            "last_update_at": at,
+            "next_update_due": None,
+        }
+        if cause:
+            changes["root_cause"] = cause
+        if not event["acknowledged_at"]:
+            changes["acknowledged_at"] = at
+        if not event["mitigated_at"]:
+            changes["mitigated_at"] = when
+        result.update(event_id=key, at=at)
+        final = {
+            "event_id": key,
+            "at": at,
+            "author": author or None,
+            "status": "Resolved",
+            "note": note,
+            "internal": "No",
+        }
+        return [SetCells("Events", key, changes), AppendRow("Updates", final)]
+
+    edits = store.apply(plan)
+    return Outcome(result["event_id"], "Resolved", None, result["at"], edits)
+
+
+def record_change(
+    store: Store,
+    event_id: str,
+    *,
+    system: str,
+    change: str,
+    by: str = "",
+    approved_by: str | None = None,
+    at: datetime | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Add a row to the Changes sheet for the event (what the change manager records)."""
+    if not change.strip() or not system.strip():
+        raise UsageError("--system and --change must not be empty")
+
+    def plan(tracker: Tracker) -> list[Edit]:
+        tracker.require("Events", "Changes")
+        event = tracker.event(event_id)
+        row = {
+            "event_id": str(event["id"]),
+            "at": as_utc(at) if at else (now or utcnow()),
+            "by": by or None,
+            "system": system,
+            "change": change,
+            "approved_by": approved_by,
+            "rolled_back": "No",
+        }
+        return [AppendRow("Changes", row)]
+
+    edits = store.apply(plan)
+    return str(edits[0].values["event_id"])
+
+
+def list_events(tracker: Tracker, *, open_only: bool = False) -> list[Row]:
+    """Event rows in sheet order, optionally only those still open."""
+    tracker.require("Events")
+    rows = tracker.sheet("Events").rows
+    return [row for row in rows if not open_only or is_open(row["status"])]
+
+
+@dataclass
+class Timeline:
+    """One event with its updates and changes, in time order."""
+
+    event: Row
+    entries: list[tuple[str, Row]]
+
+
+def event_timeline(tracker: Tracker, event_id: str) -> Timeline:
+    """The event row plus every update and change for it, oldest first."""
+    tracker.require("Events", "Updates", "Changes")
+    event = tracker.event(event_id)
+    key = str(event["id"]).casefold()
+    entries: list[tuple[str, Row]] = []
+    for kind, sheet in (("update", "Updates"), ("change", "Changes")):
+        for row in tracker.sheet(sheet).rows:
+            if str(row["event_id"] or "").casefold() == key:
+                entries.append((kind, row))
+    far = datetime.max.replace(tzinfo=as_utc(datetime(2000, 1, 1)).tzinfo)
+    entries.sort(key=lambda item: (item[1]["at"] if isinstance(item[1]["at"], datetime) else far, item[1].number))
+    return Timeline(event, entries)

@@ -1,0 +1,287 @@
+"""The workbook schema: one JSON Schema file per sheet in `workbook_schema/`.
+
+Property keys are the field names code and templates use; `title` is the Excel header;
+`description` is the help shown in Excel; `enum` becomes a dropdown; `x-` keywords carry
+what JSON Schema lacks (`x-width`, `x-number-format`, `x-ref` "Sheet.field" for
+cross-sheet references, `x-separator` for comma lists, `x-unique`, `x-colours`).
+Rows are checked with jsonschema-rs, which reports every problem in a row (see README,
+"Performance", for why this implementation).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import SchemaError
+from tracker.resources import data_dir
+from tracker.times import iso
+
+DATE_TIME_EXAMPLE = "a date and time in UTC, e.g. 2026-11-21 14:32"
+
+
+def normalize_header(text: object) -> str:
+    """Headers match ignoring case, spacing and underscores."""
+    return re.sub(r"[\s_]+", " ", str(text)).strip().casefold()
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One column of a sheet, as the schema describes it."""
+
+    name: str
+    title: str
+    description: str
+    schema: dict[str, Any]
+    required: bool
+    column: int
+
+    @property
+    def kind(self) -> str:
+        """datetime, integer, number, enum or text."""
+        if self.schema.get("format") == "date-time":
+            return "datetime"
+        if "enum" in self.schema:
+            return "enum"
+        if self.schema.get("type") in ("integer", "number"):
+            return str(self.schema["type"])
+        return "text"
+
+    @property
+    def enum(self) -> tuple[str, ...]:
+        """The allowed values of an enumeration, else ()."""
+        return tuple(self.schema.get("enum", ()))
+
+    @property
+    def ref(self) -> tuple[str, str] | None:
+        """(sheet, field) this column must name a row of, if any."""
+        ref = self.schema.get("x-ref")
+        if not ref:
+            return None
+        sheet, _, name = ref.partition(".")
+        return sheet, name
+
+    @property
+    def separator(self) -> str | None:
+        """Separator of a list-valued cell (e.g. ","), else None."""
+        return self.schema.get("x-separator")
+
+    @property
+    def unique(self) -> bool:
+        """Whether two rows may not share a value in this column."""
+        return bool(self.schema.get("x-unique"))
+
+    @property
+    def width(self) -> float:
+        """Excel column width."""
+        return float(self.schema.get("x-width", 16))
+
+    @property
+    def number_format(self) -> str | None:
+        """Excel number format for the column's cells."""
+        return self.schema.get("x-number-format")
+
+    def split(self, value: Any) -> list[str]:
+        """The items of a list-valued cell (or the one value)."""
+        if value is None:
+            return []
+        if not self.separator:
+            return [str(value)]
+        return [item.strip() for item in str(value).split(self.separator) if item.strip()]
+
+    def allowed(self) -> str:
+        """What a person may put in this column, in words."""
+        schema = self.schema
+        if "x-allowed" in schema:
+            return str(schema["x-allowed"])
+        if self.enum:
+            return "one of: " + ", ".join(self.enum)
+        if self.kind == "datetime":
+            return DATE_TIME_EXAMPLE
+        if self.kind in ("integer", "number"):
+            word = "a whole number" if self.kind == "integer" else "a number"
+            if "minimum" in schema:
+                word += f" of at least {schema['minimum']}"
+            return word
+        if schema.get("format") == "email":
+            return "an email address such as name@example.com"
+        if "maxLength" in schema:
+            return f"text of at most {schema['maxLength']} characters"
+        return "text"
+
+
+@dataclass(frozen=True)
+class SheetSpec:
+    """One sheet of the workbook: its table, key and columns in order."""
+
+    name: str
+    table: str
+    key: str | None
+    description: str
+    order: int
+    fields: dict[str, FieldSpec]
+    schema: dict[str, Any] = field(repr=False)
+
+    @cached_property
+    def by_header(self) -> dict[str, FieldSpec]:
+        """Fields by normalized header text (title or field name)."""
+        out: dict[str, FieldSpec] = {}
+        for spec in self.fields.values():
+            out[normalize_header(spec.title)] = spec
+            out[normalize_header(spec.name)] = spec
+        return out
+
+    @cached_property
+    def validator(self) -> Any:
+        """The compiled jsonschema-rs validator for a row of this sheet."""
+        import jsonschema_rs
+
+        return jsonschema_rs.validator_for(self.schema, validate_formats=True)
+
+    def check_row(self, values: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+        """Every schema problem of one row as (field, message, allowed)."""
+        instance = row_instance(values)
+        validator = self.validator
+        if validator.is_valid(instance):
+            return []
+        return [self._describe(error, values) for error in validator.iter_errors(instance)]
+
+    def _describe(self, error: Any, values: dict[str, Any]) -> tuple[str, str, str | None]:
+        kind = type(error.kind).__name__
+        if kind == "Required":
+            name = error.kind.property
+            spec = self.fields[name]
+            when = _condition_text(self, list(error.schema_path))
+            return name, f"{spec.title} is required{when}", spec.allowed()
+        name = str(error.instance_path[0]) if error.instance_path else self.key or ""
+        spec = self.fields[name]
+        value = values.get(name)
+        shown = _show(value)
+        messages = {
+            "Enum": f"{shown} is not one of the allowed values",
+            "Format": f"{shown} is not {'a date and time' if spec.kind == 'datetime' else 'valid'}",
+            "Pattern": f"{shown} is not in the expected form",
+            "MinLength": f"{spec.title} is empty",
+            "MaxLength": f"{shown} is too long",
+            "Minimum": f"{shown} is too small",
+        }
+        if kind == "Type":
+            expected = {"datetime": "a date and time", "integer": "a whole number", "number": "a number"}
+            message = f"{shown} is not {expected.get(spec.kind, 'text')}"
+        else:
+            message = messages.get(kind, f"{shown}: {error.message}")
+        return name, message, spec.allowed()
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, datetime):
+        return iso(value) or ""
+    return repr(value)
+
+
+def _condition_text(sheet: SheetSpec, schema_path: list[Any]) -> str:
+    """For a required-if rule, ' when Status is Resolved or Closed'."""
+    if len(schema_path) < 2 or schema_path[0] != "allOf":
+        return ""
+    rule = sheet.schema["allOf"][schema_path[1]].get("if", {}).get("properties", {})
+    parts = []
+    for name, cond in rule.items():
+        options = cond.get("enum") or [cond.get("const")]
+        title = sheet.fields[name].title if name in sheet.fields else name
+        parts.append(f"{title} is {' or '.join(str(o) for o in options)}")
+    return " when " + " and ".join(parts) if parts else ""
+
+
+def row_instance(values: dict[str, Any]) -> dict[str, Any]:
+    """The JSON instance for a row: empty cells left out, times as ISO 8601 UTC."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        out[name] = iso(value) if isinstance(value, datetime) else value
+    return out
+
+
+class Schema:
+    """All sheets of the tracker workbook, in workbook order."""
+
+    def __init__(self, sheets: list[SheetSpec], folder: Path) -> None:
+        self.sheets = {sheet.name: sheet for sheet in sorted(sheets, key=lambda s: s.order)}
+        self.folder = folder
+
+    def __getitem__(self, name: str) -> SheetSpec:
+        return self.sheets[name]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.sheets.values())
+
+
+def _sheet_from_file(path: Path) -> SheetSpec:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SchemaError(f"schema file {path} cannot be read: {exc}") from None
+    try:
+        import jsonschema_rs
+
+        jsonschema_rs.validator_for(raw)
+    except Exception as exc:  # noqa: BLE001 - any compile failure is a schema error
+        raise SchemaError(f"schema file {path} is not a valid JSON Schema: {exc}") from None
+    name = raw.get("title")
+    props = raw.get("properties")
+    if not isinstance(name, str) or not isinstance(props, dict) or not props:
+        raise SchemaError(f"schema file {path} needs a 'title' (the sheet name) and 'properties'")
+    required = set(raw.get("required", []))
+    fields = {}
+    for column, (key, prop) in enumerate(props.items()):
+        if not isinstance(prop, dict) or not isinstance(prop.get("title"), str):
+            raise SchemaError(f"schema file {path}: property {key!r} needs a 'title' (its Excel header)")
+        fields[key] = FieldSpec(
+            name=key,
+            title=prop["title"],
+            description=str(prop.get("description", "")),
+            schema=prop,
+            required=key in required,
+            column=column,
+        )
+    key = raw.get("x-key")
+    if key is not None and key not in fields:
+        raise SchemaError(f"schema file {path}: x-key {key!r} is not a property")
+    return SheetSpec(
+        name=name,
+        table=str(raw.get("x-table", name + "Table")),
+        key=key,
+        description=str(raw.get("description", "")),
+        order=int(raw.get("x-order", 100)),
+        fields=fields,
+        schema=raw,
+    )
+
+
+_CACHE: dict[Path, Schema] = {}
+
+
+def load_schema(folder: Path | None = None) -> Schema:
+    """Read every `*.json` sheet schema in `folder` (default: the shipped schema)."""
+    folder = (folder or data_dir("workbook_schema")).resolve()
+    if folder in _CACHE:
+        return _CACHE[folder]
+    if not folder.is_dir():
+        raise SchemaError(f"schema folder {folder} does not exist")
+    sheets = [_sheet_from_file(path) for path in sorted(folder.glob("*.json"))]
+    if not sheets:
+        raise SchemaError(f"schema folder {folder} holds no *.json sheet schemas")
+    schema = Schema(sheets, folder)
+    for sheet in schema:
+        for spec in sheet.fields.values():
+            if spec.ref and (spec.ref[0] not in schema.sheets or spec.ref[1] not in schema[spec.ref[0]].fields):
+                raise SchemaError(
+                    f"schema: {sheet.name}.{spec.name} refers to {'.'.join(spec.ref)}, which is not in the schema"
+                )
+    _CACHE[folder] = schema
+    return schema

@@ -1,0 +1,261 @@
+"""Where the workbook lives. `local` is a file on disk (or a shared drive).
+
+A store reads the workbook for commands that look, and applies a command's row edits
+for commands that change it: under a lock, on the newest version, atomically, with a
+backup of the previous version, and never stripping what openpyxl cannot keep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from tracker.config import Config
+from tracker.edits import Edit, Plan
+from tracker.errors import ConfigError, ConflictError, WorkbookError, WorkbookInUse
+from tracker.schema import Schema, load_schema
+from tracker.workbook import Tracker
+
+BACKUP_DIR = ".tracker-backups"
+REPLAYS = 3
+
+
+class Store(Protocol):
+    """Reads the workbook and applies row edits to it."""
+
+    location: str
+
+    def read(self) -> Tracker:
+        """The current workbook, for looking only."""
+        ...
+
+    def apply(self, plan: Plan) -> list[Edit]:
+        """Compute edits with `plan` on the newest version, write them; return them."""
+        ...
+
+
+def office_lock_files(path: Path) -> list[Path]:
+    """Lock files Excel (`~$name`) or LibreOffice (`.~lock.name#`) keep beside an open file."""
+    names = [f"~${path.name}", f"~${path.name[2:]}", f".~lock.{path.name}#"]
+    return [path.parent / name for name in dict.fromkeys(names) if (path.parent / name).exists()]
+
+
+def lock_owner(lock: Path) -> str:
+    """Who holds an office lock file, as well as it can be told."""
+    try:
+        data = lock.read_bytes()[:512]
+    except OSError:
+        return "someone"
+    if lock.name.startswith(".~lock."):
+        parts = data.decode("utf-8", "replace").split(",")
+        if len(parts) >= 3:
+            who = parts[1] or parts[0]
+            return f"{who} on {parts[2]}" + (f" since {parts[3]}" if len(parts) > 3 and parts[3] else "")
+        return "someone (LibreOffice)"
+    if data:
+        size = data[0]
+        name = data[1 : 1 + size].decode("latin-1", "replace").strip("\x00 ")
+        if name:
+            return name
+    return "someone (Excel)"
+
+
+def check_not_open(path: Path) -> None:
+    """Refuse to write while Excel or LibreOffice has the file open here."""
+    locks = office_lock_files(path)
+    if locks:
+        lock = locks[0]
+        raise WorkbookInUse(
+            f"{path.name} is open in {'LibreOffice' if lock.name.startswith('.~lock.') else 'Excel'} "
+            f"by {lock_owner(lock)} (lock file {lock.name}); close it there and run the command again. "
+            f"If nobody has it open, the lock file is left over from a crash: delete {lock}"
+        )
+
+
+def atomic_write(path: Path, write: Callable[[Path], None], *, check: Callable[[Path], None] | None = None) -> Path:
+    """Write a new version of `path` to a temporary file beside it; return that file.
+
+    `write` fills the temporary file; `check` may refuse it. On any failure the temporary
+    file is removed and `path` is untouched. The caller replaces `path` with `replace_file`.
+    """
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        with zipfile.ZipFile(tmp) as archive:
+            bad = archive.testzip()
+            if bad is not None:
+                raise WorkbookError(f"the new version of {path.name} failed its zip check at {bad}; nothing written")
+        if check is not None:
+            check(tmp)
+        if path.exists():
+            shutil.copymode(path, tmp)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def replace_file(tmp: Path, path: Path) -> None:
+    """Move `tmp` over `path` atomically and make the rename durable."""
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def keep_backup(path: Path, keep: int) -> Path | None:
+    """Keep the current version in `.tracker-backups/`, the newest `keep` only."""
+    if keep <= 0 or not path.exists():
+        return None
+    folder = path.parent / BACKUP_DIR
+    folder.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    backup = folder / f"{path.stem}.{stamp}{path.suffix}"
+    try:
+        os.link(path, backup)  # the old inode stays behind when the file is replaced: no copy
+    except OSError:
+        shutil.copy2(path, backup)
+    olds = sorted(folder.glob(f"{path.stem}.*{path.suffix}"))
+    for old in olds[: max(0, len(olds) - keep)]:
+        old.unlink(missing_ok=True)
+    return backup
+
+
+def _signature(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+class LocalStore:
+    """A workbook file on a local or shared drive."""
+
+    def __init__(self, path: Path, schema: Schema, *, backups: int = 5, lock_timeout: float = 60.0) -> None:
+        self.path = path
+        self.schema = schema
+        self.backups = backups
+        self.lock_timeout = lock_timeout
+        self.location = str(path)
+
+    def read(self) -> Tracker:
+        """Read the workbook with the fast reader."""
+        from tracker.workbook import read_tracker
+
+        return read_tracker(self.path, self.schema)
+
+    def _lock(self):  # type: ignore[no-untyped-def]
+        from filelock import FileLock
+
+        return FileLock(str(self.path.parent / f".{self.path.name}.tracker-lock"), timeout=self.lock_timeout)
+
+    def apply(self, plan: Plan) -> list[Edit]:
+        """Apply `plan`'s edits under the lock; replay on a newer version if the file moved."""
+        from filelock import Timeout
+
+        from tracker.workbook import _ensure_file
+
+        _ensure_file(self.path)
+        check_not_open(self.path)
+        try:
+            with self._lock():
+                self._clean_temp_files()
+                for _ in range(REPLAYS):
+                    result = self._attempt(plan)
+                    if result is not None:
+                        return result
+        except Timeout:
+            raise WorkbookInUse(
+                f"another tracker command has held the lock on {self.path.name} for over "
+                f"{self.lock_timeout:.0f} s; try again, or raise [workbook] lock_timeout"
+            ) from None
+        raise ConflictError(
+            f"{self.path.name} changed {REPLAYS} times while tracker was writing it (someone saving it "
+            "from Excel?); nothing was written, run the command again"
+        )
+
+    def _clean_temp_files(self) -> None:
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+
+    def _attempt(self, plan: Plan) -> list[Edit] | None:
+        from tracker import roundtrip
+        from tracker.workbook import apply_edits, apply_validations, check_edits, tracker_from_openpyxl
+
+        before = _signature(self.path)
+        try:
+            inspection = roundtrip.inspect(self.path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise WorkbookError(f"cannot read {self.path} as an .xlsx workbook: {exc}") from None
+        roundtrip.refuse_if_risky(self.path, inspection)
+        book = _load_for_write(self.path, inspection)
+        tracker = tracker_from_openpyxl(book, self.schema, source=str(self.path))
+        edits = plan(tracker)
+        if not edits:
+            return []
+        check_edits(tracker, edits)
+        apply_edits(book, tracker, edits)
+        apply_validations(book, self.schema)
+
+        def save(tmp: Path) -> None:
+            book.save(tmp)
+
+        tmp = atomic_write(self.path, save, check=lambda t: roundtrip.compare_saved(self.path, inspection, t))
+        try:
+            check_not_open(self.path)
+            if _signature(self.path) != before:
+                tmp.unlink(missing_ok=True)
+                return None
+            keep_backup(self.path, self.backups)
+            replace_file(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return edits
+
+
+def _load_for_write(path: Path, inspection) -> object:  # type: ignore[no-untyped-def]
+    import openpyxl
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return openpyxl.load_workbook(path, rich_text=inspection.rich_text, keep_vba=inspection.keep_vba)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for bad files
+        raise WorkbookError(f"cannot open {path} for writing ({type(exc).__name__}: {exc})") from None
+
+
+STORES: dict[str, Callable[[Config, Schema], Store]] = {
+    "local": lambda config, schema: LocalStore(
+        config.workbook_path, schema, backups=config.backups, lock_timeout=config.lock_timeout
+    ),
+}
+
+
+def open_store(config: Config, schema: Schema | None = None) -> Store:
+    """The store `config` selects (a plain lookup; unknown names list the valid ones)."""
+    schema = schema or load_schema(config.schema_dir)
+    name = config.store_name
+    if name not in STORES:
+        raise ConfigError(
+            f"tracker.toml selects the {name!r} store, which this version of tracker does not provide; "
+            f"available: {', '.join(sorted(STORES))}"
+        )
+    return STORES[name](config, schema)

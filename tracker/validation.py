@@ -1,0 +1,193 @@
+"""`tracker validate`: every row of every sheet against the schema, plus structure and
+cross-sheet references."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tracker.schema import FieldSpec
+from tracker.times import iso
+from tracker.workbook import SheetData, Tracker, column_letter
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding: where (sheet, cell, column header), the value, what is wrong and allowed."""
+
+    sheet: str
+    cell: str | None
+    column: str | None
+    value: Any
+    message: str
+    allowed: str | None = None
+    level: str = "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON form (see README, `tracker validate --json`)."""
+        value = iso(self.value) if isinstance(self.value, datetime) else self.value
+        return {
+            "level": self.level,
+            "sheet": self.sheet,
+            "cell": self.cell,
+            "column": self.column,
+            "value": value,
+            "message": self.message,
+            "allowed": self.allowed,
+        }
+
+    def __str__(self) -> str:
+        where = self.cell or self.sheet
+        if self.column:
+            where += f" ({self.column})"
+        text = f"{where}: {self.message}"
+        if self.allowed:
+            text += f"; allowed: {self.allowed}"
+        return text
+
+
+def validate_tracker(tracker: Tracker) -> list[Problem]:
+    """Every problem in the workbook, errors and information, in sheet and row order."""
+    problems: list[Problem] = []
+    schema = tracker.schema
+    for spec in schema:
+        data = tracker.sheet(spec.name)
+        if not data.present:
+            problems.append(
+                Problem(
+                    spec.name,
+                    None,
+                    None,
+                    None,
+                    f"sheet {spec.name!r} is missing",
+                    "add it, or run `tracker init` in a new folder to see the layout",
+                )
+            )
+            continue
+        problems.extend(_structure(data))
+        problems.extend(_rows(data))
+        problems.extend(_unique(data))
+    for spec in schema:
+        data = tracker.sheet(spec.name)
+        if data.present:
+            problems.extend(_references(tracker, data))
+    return problems
+
+
+def _structure(data: SheetData) -> list[Problem]:
+    out = []
+    unknown = {header for _, header in data.unknown_columns}
+    for spec in data.missing:
+        letter = column_letter(spec.column)
+        hint = ""
+        if unknown:
+            hint = f" (found {', '.join(repr(h) for h in sorted(unknown))}: renamed?)"
+        out.append(
+            Problem(
+                data.title,
+                f"{data.title}!{letter}1",
+                spec.title,
+                None,
+                f"column {spec.title!r} is missing from the header row{hint}",
+                f"a header named {spec.title!r}",
+            )
+        )
+    for index, header in data.unknown_columns:
+        out.append(
+            Problem(
+                data.title,
+                f"{data.title}!{column_letter(index)}1",
+                header,
+                None,
+                f"column {header!r} is not in the schema; it is kept as it is",
+                None,
+                "info",
+            )
+        )
+    return out
+
+
+def _rows(data: SheetData) -> list[Problem]:
+    out = []
+    spec = data.spec
+    present = data.columns
+    for row in data.rows:
+        for name, message, allowed in spec.check_row(row.values):
+            if name not in present and row.values.get(name) is None:
+                continue  # the missing column was already reported once
+            field = spec.fields[name]
+            out.append(
+                Problem(data.title, data.cell(name, row.number), field.title, row.values.get(name), message, allowed)
+            )
+    return out
+
+
+def _unique(data: SheetData) -> list[Problem]:
+    out = []
+    for field in data.spec.fields.values():
+        if not field.unique or field.name not in data.columns:
+            continue
+        seen: dict[str, int] = {}
+        for row in data.rows:
+            value = row.values.get(field.name)
+            if value is None:
+                continue
+            key = str(value).casefold()
+            if key in seen:
+                first = data.cell(field.name, seen[key])
+                out.append(
+                    Problem(
+                        data.title,
+                        data.cell(field.name, row.number),
+                        field.title,
+                        value,
+                        f"{value!r} is used twice (first at {first})",
+                        f"a {field.title} not used on another row",
+                    )
+                )
+            else:
+                seen[key] = row.number
+    return out
+
+
+def _references(tracker: Tracker, data: SheetData) -> list[Problem]:
+    out = []
+    for field in data.spec.fields.values():
+        if field.ref is None or field.name not in data.columns:
+            continue
+        ref_sheet, ref_field = field.ref
+        target = tracker.sheet(ref_sheet)
+        if not target.present or ref_field not in target.columns:
+            continue
+        known = {
+            str(r.values[ref_field]).casefold(): r.values[ref_field]
+            for r in target.rows
+            if r.values.get(ref_field) is not None
+        }
+        for row in data.rows:
+            for item in field.split(row.values.get(field.name)):
+                if item.casefold() not in known:
+                    out.append(
+                        Problem(
+                            data.title,
+                            data.cell(field.name, row.number),
+                            field.title,
+                            item,
+                            _unknown_ref_message(item, ref_sheet, target, ref_field),
+                            _allowed_refs(ref_sheet, target.spec.fields[ref_field], list(known.values())),
+                        )
+                    )
+    return out
+
+
+def _unknown_ref_message(item: str, ref_sheet: str, target: SheetData, ref_field: str) -> str:
+    title = target.spec.fields[ref_field].title
+    return f"{item!r} is not a {title} on the {ref_sheet} sheet"
+
+
+def _allowed_refs(ref_sheet: str, field: FieldSpec, values: list[Any]) -> str:
+    shown = ", ".join(str(v) for v in values[:12])
+    if len(values) > 12:
+        shown += f", ... ({len(values)} in all)"
+    return f"a {field.title} listed on the {ref_sheet} sheet" + (f": {shown}" if shown else " (none listed yet)")
