@@ -183,7 +183,7 @@ def _references(tracker: Tracker, data: SheetData) -> list[Problem]:
 
 def _unknown_ref_message(item: str, ref_sheet: str, target: SheetData, ref_field: str) -> str:
     title = target.spec.fields[ref_field].title
-    return f"{item!r} is not a {title} on the {ref_sheet} sheet"
+    return f"{item!r} is not listed on the {ref_sheet} sheet ({title} column)"
 
 
 def _allowed_refs(ref_sheet: str, field: FieldSpec, values: list[Any]) -> str:

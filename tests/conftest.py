@@ -1,0 +1,73 @@
+"""Shared fixtures: a clean environment, the real CLI, and example tracker folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tracker.cli import main
+
+CREDENTIAL_VARS = ("AZURE_", "MSAL_", "O365_", "OFFICE365_", "SMTP_", "MAIL_")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No TRACKER_* or credential variable from the developer's shell reaches a test."""
+    for name in list(os.environ):
+        if name.startswith("TRACKER_") or name.startswith(CREDENTIAL_VARS):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TRACKER_USER", "Test Manager")
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Run:
+    """Run `tracker ARGS...` in-process in tmp_path; stdout and stderr kept apart."""
+    monkeypatch.chdir(tmp_path)
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def example(run: Run, tmp_path: Path) -> Path:
+    """A folder with tracker.toml and events.xlsx from `tracker init --example`; returns the workbook."""
+    result = run("init", "--example")
+    assert result.exit_code == 0, result.stderr
+    return tmp_path / "events.xlsx"
+
+
+@pytest.fixture
+def event_id() -> str:
+    """The ID of the open event `init --example` creates."""
+    from datetime import UTC, datetime
+
+    return f"EVT-{datetime.now(UTC).year}-0001"
+
+
+def tracker_command() -> list[str]:
+    """The installed console script, run as a separate process."""
+    script = Path(sys.executable).parent / "tracker"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tracker"]
+
+
+def run_process(*args: str, cwd: Path, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run tracker as its own process (for locks, crashes and concurrency)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")} | {"TRACKER_USER": "Test Manager"}
+    return subprocess.run([*tracker_command(), *args], cwd=cwd, capture_output=True, text=True, check=check, timeout=timeout, env=env)
+
+
+def soffice() -> str | None:
+    """The LibreOffice binary, if installed."""
+    return shutil.which("soffice") or shutil.which("libreoffice")

@@ -1,0 +1,76 @@
+"""`tracker init`: a workbook that is pleasant to edit in Excel, built from the schema."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import openpyxl
+
+from tests.conftest import Run
+from tracker.schema import load_schema
+
+SHEETS = ["Events", "Updates", "Changes", "Severities", "Services", "Distribution", "Notifications"]
+
+
+def test_init_creates_config_and_every_sheet(run: Run, tmp_path: Path) -> None:
+    """Without --example, init writes tracker.toml and an empty workbook with one table per sheet."""
+    result = run("init")
+    assert result.exit_code == 0, result.stderr
+    assert "created tracker.toml" in result.stdout and "created events.xlsx" in result.stdout
+    config = tomllib.loads((tmp_path / "tracker.toml").read_text())
+    assert config["workbook"]["path"] == "events.xlsx" and config["mail"]["transport"] == "outbox"
+    book = openpyxl.load_workbook(tmp_path / "events.xlsx")
+    assert book.sheetnames == SHEETS
+    schema = load_schema()
+    for name in SHEETS:
+        ws = book[name]
+        titles = [c.value for c in ws[1] if c.value]
+        assert titles == [f.title for f in schema[name].fields.values()]
+        assert list(ws.tables) == [f"{name}Table"]
+        assert ws.freeze_panes in ("A2", "C2")
+    assert run("validate").exit_code == 0
+    assert run("list").stdout.strip() == "no events"
+
+
+def test_workbook_helps_the_person_editing_it(run: Run, example: Path) -> None:
+    """Headers carry help, enums and references are dropdowns, dates have a format, widths are set."""
+    book = openpyxl.load_workbook(example)
+    ws = book["Events"]
+    headers = {c.value: c for c in ws[1]}
+    assert "Severity name from the Severities sheet" in headers["Severity"].comment.text
+    validations = {str(dv.sqref): dv for dv in ws.data_validations.dataValidation}
+    status = validations["D2:D1048576"]
+    assert status.type == "list" and status.formula1 == '"Investigating,Identified,Monitoring,Resolved,Closed"'
+    severity = validations["C2:C1048576"]
+    assert severity.formula1 == "tracker_severities_name"
+    defined = book.defined_names["tracker_severities_name"].attr_text
+    assert defined.startswith("OFFSET('Severities'!$A$2") and "COUNTA" in defined  # grows with the sheet
+    assert severity.prompt.startswith("Severity name")
+    assert ws["K2"].number_format == "yyyy-mm-dd hh:mm"
+    assert ws.column_dimensions["B"].width == 40
+    rules = [r for cf in ws.conditional_formatting for r in cf.rules]
+    assert any(r.type == "cellIs" and r.formula == ['"Sev 1"'] for r in rules)
+    overdue = next(r for r in rules if r.type == "expression")
+    assert "NOW()" in overdue.formula[0] and '"Resolved"' in overdue.formula[0]
+
+
+def test_example_data_is_realistic(run: Run, example: Path, event_id: str) -> None:
+    """--example adds Sev 1-4 with cadences and targets, services, distribution lists and an open event."""
+    book = openpyxl.load_workbook(example)
+    sev = [[c.value for c in row] for row in book["Severities"].iter_rows(min_row=2, max_col=5)]
+    assert [r[0] for r in sev] == ["Sev 1", "Sev 2", "Sev 3", "Sev 4"]
+    assert sev[0][2:5] == [30, 10, 240]
+    emails = [c.value for c in book["Distribution"]["C"][1:]]
+    assert emails and all(e.endswith("@example.com") for e in emails)
+    updates = [r for r in book["Updates"].iter_rows(min_row=2, values_only=True) if r[0] == event_id]
+    assert len(updates) == 2
+    assert book["Events"]["A2"].value == event_id and book["Events"]["D2"].value == "Identified"
+
+
+def test_dropdowns_survive_writes(run: Run, example: Path, event_id: str) -> None:
+    """After an update the dropdowns are there once each, not lost and not doubled."""
+    assert run("update", event_id, "--note", "x").exit_code == 0
+    ws = openpyxl.load_workbook(example)["Events"]
+    refs = [str(dv.sqref) for dv in ws.data_validations.dataValidation]
+    assert refs.count("C2:C1048576") == 1 and refs.count("D2:D1048576") == 1
