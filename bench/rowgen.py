@@ -69,6 +69,7 @@ NOTES = {
     "Resolved": "Service restored for all users. Root cause: {cause}.",
     "Closed": "Post-incident review done; actions tracked in the problem record.",
 }
+PROGRESS_NOTE = "Still working with the {team} team; no change for users yet."
 SEVERITY_WEIGHTS = {"Sev 1": 5, "Sev 2": 20, "Sev 3": 45, "Sev 4": 30}
 
 
@@ -130,7 +131,12 @@ def event_rows(
             steps = ["Investigating", "Identified", "Resolved"]
         else:
             stamps = [acknowledged, acknowledged + _minutes(rng, 5, 15), acknowledged + _minutes(rng, 16, 25)]
-            steps = ["Investigating", "Identified", status]
+            steps = {
+                "Investigating": ["Investigating", "Investigating", "Investigating"],
+                "Identified": ["Investigating", "Identified", "Identified"],
+                "Monitoring": ["Investigating", "Identified", "Monitoring"],
+            }[status]
+            mitigated = stamps[2]
         last_update = stamps[-1]
         due = last_update + timedelta(minutes=interval[severity]) if status not in ("Resolved", "Closed") else None
         event = {
@@ -164,14 +170,17 @@ def event_rows(
             "root_cause": cause if status in ("Resolved", "Closed") else None,
         }
         events.append(event)
+        previous = ""
         for at, step in zip(stamps, steps, strict=True):
+            note = NOTES[step] if step != previous else PROGRESS_NOTE
+            previous = step
             updates.append(
                 {
                     "event_id": event_id,
                     "at": at,
                     "author": event["event_manager"],
                     "status": step,
-                    "note": NOTES[step].format(title=title, team=team, cause=cause.lower()),
+                    "note": note.format(title=title, team=team, cause=cause.lower()),
                     "eta": at + _minutes(rng, 30, 180) if step != "Resolved" else None,
                     "internal": "Yes" if rng.random() < 0.1 else "No",
                 }
@@ -180,7 +189,7 @@ def event_rows(
             changes.append(
                 {
                     "event_id": event_id,
-                    "at": mitigated - _minutes(rng, 1, 9),
+                    "at": stamps[1] + _minutes(rng, 1, 4),
                     "by": event["change_manager"],
                     "system": f"{affected[0].lower().replace(' ', '-')}-{rng.randint(1, 9):02d}",
                     "change": f"Applied fix for: {cause.lower()}",

@@ -65,7 +65,9 @@ def tracker_command() -> list[str]:
 def run_process(*args: str, cwd: Path, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run tracker as its own process (for locks, crashes and concurrency)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")} | {"TRACKER_USER": "Test Manager"}
-    return subprocess.run([*tracker_command(), *args], cwd=cwd, capture_output=True, text=True, check=check, timeout=timeout, env=env)
+    return subprocess.run(
+        [*tracker_command(), *args], cwd=cwd, capture_output=True, text=True, check=check, timeout=timeout, env=env
+    )
 
 
 def soffice() -> str | None:

@@ -26,18 +26,40 @@ def _one_error(stderr: str) -> str:
     [
         (["update", "EVT-2026-9999", "--note", "x"], 1, "no event 'EVT-2026-9999' on the Events sheet"),
         (["show", "EVT-2026-9999"], 1, "no event 'EVT-2026-9999'"),
-        (["open", "--title", "x", "--severity", "Sev 7"], 1, "severity 'Sev 7' is not on the Severities sheet; use one of: Sev 1, Sev 2, Sev 3, Sev 4"),
-        (["open", "--title", "x", "--severity", "Sev 1", "--service", "Fax"], 1, "service 'Fax' is not on the Services sheet"),
-        (["open", "--title", "x", "--severity", "Sev 1", "--category", "boom"], 2, "category 'boom' is not allowed; use one of: outage, degradation, security, other"),
-        (["open", "--title", "x", "--severity", "Sev 1", "--detected", "last tuesday"], 2, "--detected: 'last tuesday' is not a time I understand"),
+        (
+            ["open", "--title", "x", "--severity", "Sev 7"],
+            1,
+            "severity 'Sev 7' is not on the Severities sheet; use one of: Sev 1, Sev 2, Sev 3, Sev 4",
+        ),
+        (
+            ["open", "--title", "x", "--severity", "Sev 1", "--service", "Fax"],
+            1,
+            "service 'Fax' is not on the Services sheet",
+        ),
+        (
+            ["open", "--title", "x", "--severity", "Sev 1", "--category", "boom"],
+            2,
+            "category 'boom' is not allowed; use one of: outage, degradation, security, other",
+        ),
+        (
+            ["open", "--title", "x", "--severity", "Sev 1", "--detected", "last tuesday"],
+            2,
+            "--detected: 'last tuesday' is not a time I understand",
+        ),
         (["update", "{id}", "--note", "x", "--eta", "soonish"], 2, "--eta: 'soonish' is not a time I understand"),
         (["update", "{id}", "--note", "x", "--status", "Sleeping"], 2, "status 'Sleeping' is not allowed"),
         (["update", "{id}", "--note", "  "], 2, "--note must not be empty"),
-        (["update", "{id}", "--note", "x", "--set", "users_affected=many"], 2, "--set users_affected: 'many' is not a whole number"),
+        (
+            ["update", "{id}", "--note", "x", "--set", "users_affected=many"],
+            2,
+            "--set users_affected: 'many' is not a whole number",
+        ),
         (["resolve", "{id}", "--note", "x", "--at", "2000-01-01 00:00"], 2, "is before the event was detected"),
     ],
 )
-def test_bad_values_change_nothing(run: Run, example: Path, event_id: str, args: list[str], code: int, expected: str) -> None:
+def test_bad_values_change_nothing(
+    run: Run, example: Path, event_id: str, args: list[str], code: int, expected: str
+) -> None:
     """Each bad value is named in one error line with the right exit code; the workbook is unchanged."""
     before = _digest(example)
     result = run(*[a.replace("{id}", event_id) for a in args])

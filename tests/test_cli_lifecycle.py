@@ -110,7 +110,9 @@ def test_lifecycle_rules(run: Run, example: Path, event_id: str) -> None:
 
 def test_change_appears_in_timeline(run: Run, example: Path, event_id: str) -> None:
     """A recorded change shows in `show` among the updates, in time order."""
-    result = run("change", event_id, "--system", "mail-gw-02", "--change", "Restarted transport", "--approved-by", "Dana")
+    result = run(
+        "change", event_id, "--system", "mail-gw-02", "--change", "Restarted transport", "--approved-by", "Dana"
+    )
     assert result.exit_code == 0, result.stderr
     text = run("show", event_id).stdout
     assert "CHANGE" in text and "Test Manager on mail-gw-02: Restarted transport (approved by Dana)" in text
@@ -141,7 +143,7 @@ def test_display_time_format_and_timezone(run: Run, example: Path, event_id: str
 
 def test_formula_like_text_is_stored_as_text(run: Run, example: Path, event_id: str) -> None:
     """Notes starting with =, +, - or @ stay literal text in the cell, never formulas."""
-    notes = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2", "@SUM(A1)"]
+    notes = ['=HYPERLINK("http://evil","x")', "+1+1", "-2", "@SUM(A1)"]
     for note in notes:
         assert run("update", event_id, "--note", note).exit_code == 0
     book = openpyxl.load_workbook(example)
@@ -155,7 +157,16 @@ def test_formula_like_text_is_stored_as_text(run: Run, example: Path, event_id: 
 
 def test_set_other_fields(run: Run, example: Path, event_id: str) -> None:
     """`--set FIELD=VALUE` fills other Events columns, checked against the schema."""
-    ok = run("update", event_id, "--note", "vendor engaged", "--set", "vendor_case_number=98765", "--set", "Users Affected=5000")
+    ok = run(
+        "update",
+        event_id,
+        "--note",
+        "vendor engaged",
+        "--set",
+        "vendor_case_number=98765",
+        "--set",
+        "Users Affected=5000",
+    )
     assert ok.exit_code == 0, ok.stderr
     event = _show(run, event_id)["event"]
     assert event["vendor_case_number"] == "98765" and event["users_affected"] == 5000

@@ -27,7 +27,10 @@ def test_bad_severity_names_the_cell(run: Run, example: Path) -> None:
     _edit(example, "Events", "C2", "Sev 9")
     result = run("validate")
     assert result.exit_code == 1
-    assert "error: Events!C2 (Severity): 'Sev 9' is not listed on the Severities sheet (Name column); allowed: a Name listed on the Severities sheet: Sev 1, Sev 2, Sev 3, Sev 4" in result.stdout
+    assert (
+        "error: Events!C2 (Severity): 'Sev 9' is not listed on the Severities sheet (Name column); allowed: a Name listed on the Severities sheet: Sev 1, Sev 2, Sev 3, Sev 4"
+        in result.stdout
+    )
     assert "problems found (1 error)" in result.stderr
 
 
@@ -85,7 +88,14 @@ def test_references_duplicates_and_emails(run: Run, example: Path, event_id: str
     book["Events"]["G2"] = "Email, Teleporter"
     book["Distribution"]["C2"] = "not-an-address"
     ws = book["Events"]
-    ws["A3"], ws["B3"], ws["C3"], ws["D3"], ws["F3"], ws["K3"] = event_id, "Copy", "Sev 1", "Investigating", "outage", datetime(2026, 1, 1)
+    ws["A3"], ws["B3"], ws["C3"], ws["D3"], ws["F3"], ws["K3"] = (
+        event_id,
+        "Copy",
+        "Sev 1",
+        "Investigating",
+        "outage",
+        datetime(2026, 1, 1),
+    )
     book.save(example)
     code, problems = _problems(run)
     assert code == 1
@@ -119,7 +129,10 @@ def test_user_columns_are_information_and_kept(run: Run, example: Path, event_id
     book.save(example)
     result = run("validate")
     assert result.exit_code == 0
-    assert "note: Events!AN1 (Bridge Line): column 'Bridge Line' is not in the schema; it is kept as it is" in result.stdout
+    assert (
+        "note: Events!AN1 (Bridge Line): column 'Bridge Line' is not in the schema; it is kept as it is"
+        in result.stdout
+    )
     assert run("update", event_id, "--note", "still down").exit_code == 0
     assert openpyxl.load_workbook(example)["Events"].cell(row=2, column=40).value == "+1 555 0100"
     shown = json.loads(run("show", event_id, "--json").stdout)

@@ -31,10 +31,26 @@ def test_concurrent_processes_lose_nothing(example: Path, event_id: str, tmp_pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
     procs = []
     for n in range(8):
-        procs.append(subprocess.Popen([*tracker_command(), "update", event_id, "--note", f"parallel {n}"], cwd=tmp_path, env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-        procs.append(subprocess.Popen([*tracker_command(), "open", "--title", f"parallel {n}", "--severity", "Sev 3"], cwd=tmp_path,
-                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                [*tracker_command(), "update", event_id, "--note", f"parallel {n}"],
+                cwd=tmp_path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [*tracker_command(), "open", "--title", f"parallel {n}", "--severity", "Sev 3"],
+                cwd=tmp_path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     outputs = [p.communicate(timeout=180) for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     notes = _updates(example, event_id)
@@ -51,8 +67,13 @@ def test_killed_mid_write_leaves_a_valid_workbook(example: Path, event_id: str, 
     """A process killed at any moment of a write leaves either the old or the new workbook, never a broken one."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
     for delay in (0.05, 0.15, 0.25, 0.35, 0.45, 0.6):
-        proc = subprocess.Popen([*tracker_command(), "update", event_id, "--note", f"kill {delay}"], cwd=tmp_path, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [*tracker_command(), "update", event_id, "--note", f"kill {delay}"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -101,7 +122,11 @@ def test_timezone_aware_times_are_stored_as_utc(example: Path, event_id: str, tm
     store = open_store(load_config(tmp_path / "tracker.toml"))
     eta = datetime(2026, 11, 21, 18, 0, tzinfo=timezone(timedelta(hours=5)))
     update_event(store, event_id, note="from the API", eta=eta)
-    cell = [r for r in openpyxl.load_workbook(example)["Updates"].iter_rows(min_row=2, values_only=True) if r[4] == "from the API"][0]
+    cell = [
+        r
+        for r in openpyxl.load_workbook(example)["Updates"].iter_rows(min_row=2, values_only=True)
+        if r[4] == "from the API"
+    ][0]
     assert cell[5] == datetime(2026, 11, 21, 13, 0)
     row = [r for r in store.read().sheet("Updates").rows if r["note"] == "from the API"][0]
     assert row["eta"] == eta
@@ -146,4 +171,3 @@ def test_lock_held_too_long_is_reported(example: Path, event_id: str, tmp_path: 
     assert result.returncode == 1
     assert "another tracker command has held the lock" in result.stderr
     assert "blocked" not in _updates(example, event_id)
-

@@ -173,8 +173,8 @@ def compare_saved(original: Path, inspection: Inspection, saved: Path) -> None:
         if any(inspection.sheet_exts.values()):
             by_title = {title: part for part, title in new_titles.items()}
             for title, uris in inspection.sheet_exts.items():
-                part = by_title.get(title)
-                kept = set(u.decode() for u in _EXT_URI.findall(archive.read(part))) if part else set()
+                new_part = by_title.get(title)
+                kept = {u.decode() for u in _EXT_URI.findall(archive.read(new_part))} if new_part else set()
                 for uri in sorted(uris - kept):
                     lost.append(f"{_EXT_NAMES.get(uri, 'Excel extension ' + uri)} on sheet {title!r}")
     if lost:

@@ -16,13 +16,18 @@ import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tracker.config import Config
 from tracker.edits import Edit, Plan
 from tracker.errors import ConfigError, ConflictError, WorkbookError, WorkbookInUse
 from tracker.schema import Schema, load_schema
 from tracker.workbook import Tracker
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+
+    from tracker import roundtrip
 
 BACKUP_DIR = ".tracker-backups"
 REPLAYS = 3
@@ -231,7 +236,7 @@ class LocalStore:
         return edits
 
 
-def _load_for_write(path: Path, inspection) -> object:  # type: ignore[no-untyped-def]
+def _load_for_write(path: Path, inspection: roundtrip.Inspection) -> Workbook:
     import openpyxl
 
     try:

@@ -3,6 +3,7 @@ cross-sheet references."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -72,7 +73,21 @@ def validate_tracker(tracker: Tracker) -> list[Problem]:
         data = tracker.sheet(spec.name)
         if data.present:
             problems.extend(_references(tracker, data))
-    return problems
+    order = {name: index for index, name in enumerate(schema.sheets)}
+    return sorted(problems, key=lambda p: (order.get(p.sheet, len(order)), *_position(p.cell)))
+
+
+def _position(cell: str | None) -> tuple[int, int]:
+    """(row, column) of `Sheet!AB12`, for sorting; whole-sheet findings first."""
+    if not cell:
+        return (0, 0)
+    match = re.search(r"!([A-Z]+)(\d+)$", cell)
+    if not match:
+        return (0, 0)
+    column = 0
+    for letter in match[1]:
+        column = column * 26 + ord(letter) - 64
+    return (int(match[2]), column)
 
 
 def _structure(data: SheetData) -> list[Problem]:

@@ -421,7 +421,7 @@ def apply_validations(book: Workbook, schema: Schema) -> None:
                 ref_sheet, ref_field = spec.ref
                 ref_actual = names.get(ref_sheet.casefold())
                 ref_columns = _header_columns(book[ref_actual], schema[ref_sheet]) if ref_actual else {}
-                if ref_field in ref_columns:
+                if ref_actual and ref_field in ref_columns:
                     defined = list_name(ref_sheet, ref_field)
                     ref_letter = column_letter(ref_columns[ref_field])
                     quoted = "'" + ref_actual.replace("'", "''") + "'"

@@ -1,0 +1,329 @@
+"""Whole-process timings and peak memory of tracker commands on large workbooks.
+
+Prints a Markdown table for the README "Performance" section. Never run by the tests.
+
+    .venv/bin/python bench/bench.py                       # 1,000 / 10,000 / 50,000 events
+    .venv/bin/python bench/bench.py --sizes 1000,10000 --repeat 5
+    .venv/bin/python bench/bench.py --sizes 10000 --profile update
+
+Each workbook holds N events, 3 updates per event and one change per 5 events (see
+rowgen.py); it is generated once and cached in bench/out/ (delete it or pass --regen).
+Every command runs as its own process; its wall time is measured around the process
+and its peak memory is the child's ru_maxrss from os.wait4. On Linux a child's
+ru_maxrss is never below this script's own resident size at the time of the fork, so
+this script keeps itself small (no openpyxl or tracker imported here) and prints that
+floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+OUT = BENCH / "out"
+DEFAULT_SIZES = (1000, 10000, 50000)
+TARGET_SIZE = 10000
+HELP_TARGET = 0.2
+READ_TARGET = 1.5
+UPDATE_RATIO_TARGET = 1.2
+WARM_UP = (
+    "import tracker.cli, tracker.events, tracker.init, tracker.roundtrip, tracker.stores, tracker.validation, "
+    "tracker.workbook, openpyxl, python_calamine, jsonschema_rs, filelock"
+)
+BARE_SAVE = "import sys, openpyxl; wb = openpyxl.load_workbook(sys.argv[1]); wb.save(sys.argv[2])"
+
+
+@dataclass
+class Measure:
+    """Wall seconds and peak resident megabytes of each run of one command."""
+
+    seconds: list[float] = field(default_factory=list)
+    peak_mb: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        """Median wall time in seconds."""
+        return statistics.median(self.seconds)
+
+    @property
+    def peak(self) -> float:
+        """Highest peak RSS over the runs, in MB."""
+        return max(self.peak_mb)
+
+
+@dataclass
+class Command:
+    """One row of the table: a label, its argv, and whether it needs a fresh workbook copy."""
+
+    label: str
+    argv: list[str]
+    writes: bool = False
+
+
+@dataclass
+class SizeResult:
+    """Everything measured for one workbook size."""
+
+    events: int
+    file_mb: float
+    generated_s: float | None
+    runs: int
+    measures: dict[str, Measure]
+
+
+def tracker_argv() -> list[str]:
+    """The installed console script beside this interpreter, else `python -m tracker`."""
+    script = Path(sys.executable).parent / "tracker"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tracker"]
+
+
+def run_measured(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Run argv as a child process; return (wall seconds, peak RSS MB). Fail loudly on a non-zero exit."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            out.seek(0)
+            tail = (out.read()[-1500:] + err.read()[-1500:]).decode("utf-8", "replace")
+            raise SystemExit(f"{' '.join(argv)} exited {proc.returncode} in {cwd}:\n{tail}")
+    return elapsed, usage.ru_maxrss / 1024  # Linux reports KiB
+
+
+def cache_key() -> str:
+    """Short hash of what the generated workbook depends on: schema, examples, generator."""
+    digest = hashlib.sha256()
+    sources = sorted((ROOT / "workbook_schema").rglob("*.json")) + [BENCH / "rowgen.py"]
+    for path in sources:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def workbook_for(events: int, regen: bool) -> tuple[Path, float | None]:
+    """The cached workbook with `events` events, generated in a child process when missing."""
+    path = OUT / f"events-{events}-{cache_key()}.xlsx"
+    if path.exists() and not regen:
+        return path, None
+    OUT.mkdir(parents=True, exist_ok=True)
+    for stale in OUT.glob(f"events-{events}-*.xlsx"):
+        stale.unlink()
+    print(f"generating {path.name} ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(BENCH / "rowgen.py"), str(events), str(path)], check=True)
+    return path, time.perf_counter() - started
+
+
+def pick_ids(workbook: Path, env: dict[str, str]) -> tuple[str, str]:
+    """(an open event for update, an event in the middle of the sheet for show), read in a child."""
+    code = (
+        "import sys; from tracker.workbook import read_tracker; from tracker.schema import load_schema; "
+        "from tracker.policy import is_open; "
+        "rows = read_tracker(__import__('pathlib').Path(sys.argv[1]), load_schema()).sheet('Events').rows; "
+        "opened = [r['id'] for r in rows if is_open(r['status'])]; "
+        "print(opened[len(opened) // 2], rows[len(rows) // 2]['id'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(workbook)], env=env, check=True, capture_output=True, text=True
+    )
+    open_id, middle_id = out.stdout.split()
+    return open_id, middle_id
+
+
+def bench_size(events: int, repeat: int, regen: bool, env: dict[str, str]) -> SizeResult:
+    """Measure every command on a workbook of `events` events, `repeat` rounds, interleaved."""
+    source, generated = workbook_for(events, regen)
+    open_id, middle_id = pick_ids(source, env)
+    tracker = tracker_argv()
+    commands = [
+        Command("`tracker --help`", [*tracker, "--help"]),
+        Command("`tracker validate`", [*tracker, "validate"]),
+        Command("`tracker list --open`", [*tracker, "list", "--open"]),
+        Command("`tracker show ID`", [*tracker, "show", middle_id]),
+        Command("`tracker update ID --note x`", [*tracker, "update", open_id, "--note", "x"], writes=True),
+        Command("bare openpyxl load + save", [sys.executable, "-c", BARE_SAVE, "events.xlsx", "resaved.xlsx"]),
+    ]
+    measures = {command.label: Measure() for command in commands}
+    with tempfile.TemporaryDirectory(prefix="tracker-bench-") as folder:
+        work = Path(folder)
+        (work / "tracker.toml").write_text('[workbook]\npath = "events.xlsx"\n', encoding="utf-8")
+        for round_number in range(repeat):
+            for command in commands:
+                fresh(source, work)
+                print(
+                    f"  {events:>6} events, run {round_number + 1}/{repeat}: {command.label}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                seconds, peak = run_measured(command.argv, work, env)
+                measures[command.label].seconds.append(seconds)
+                measures[command.label].peak_mb.append(peak)
+    return SizeResult(events, source.stat().st_size / 1e6, generated, repeat, measures)
+
+
+def fresh(source: Path, work: Path) -> None:
+    """Put an unmodified copy of the workbook in `work`, without backups or leftovers of earlier runs."""
+    shutil.copyfile(source, work / "events.xlsx")
+    shutil.rmtree(work / ".tracker-backups", ignore_errors=True)
+    (work / "resaved.xlsx").unlink(missing_ok=True)
+
+
+def floor_mb(env: dict[str, str]) -> float:
+    """Peak RSS reported for /bin/true: the smallest figure this measurement can give."""
+    true = shutil.which("true") or "/bin/true"
+    return run_measured([true], Path.cwd(), env)[1]
+
+
+def verdict(ok: bool) -> str:
+    """PASS or FAIL."""
+    return "PASS" if ok else "FAIL"
+
+
+def render(results: list[SizeResult], floor: float) -> str:
+    """The Markdown section: environment line, one column per size, targets at 10k."""
+    versions = ", ".join(
+        f"{name} {version(name)}" for name in ("tracker", "openpyxl", "python-calamine", "jsonschema-rs", "click")
+    )
+    runs = ", ".join(f"{r.runs} at {r.events:,}" for r in results)
+    lines = [
+        f"Measured on {os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}; {versions}.",
+        "",
+        "Workbooks: N events, 3 updates per event, 1 change per 5 events, every column filled as the "
+        "event's status allows. Each command is a whole process (interpreter start included); time is "
+        f"the median wall time of {runs} runs, memory the highest peak RSS (measurement floor {floor:.0f} MB).",
+        "",
+    ]
+    at_target = next((r for r in results if r.events == TARGET_SIZE), None)
+    header = ["Command", *(f"{r.events:,} events" for r in results), "Target (10k)", "10k"]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    targets = {
+        "`tracker --help`": (f"< {HELP_TARGET} s", lambda m: m.median < HELP_TARGET),
+        "`tracker validate`": (f"< {READ_TARGET} s", lambda m: m.median < READ_TARGET),
+        "`tracker list --open`": (f"< {READ_TARGET} s", lambda m: m.median < READ_TARGET),
+        "`tracker show ID`": (f"< {READ_TARGET} s", lambda m: m.median < READ_TARGET),
+    }
+    for label in results[0].measures:
+        cells = [label]
+        for result in results:
+            m = result.measures[label]
+            cells.append(f"{m.median:.2f} s, {m.peak:.0f} MB")
+        target, check = targets.get(label, ("", None))
+        cells.append(target)
+        if check is not None and at_target is not None:
+            cells.append(verdict(check(at_target.measures[label])))
+        else:
+            cells.append("")
+        lines.append("| " + " | ".join(cells) + " |")
+    ratio_cells = ["update ÷ bare load + save"]
+    for result in results:
+        ratio_cells.append(f"{ratio(result):.2f}×")
+    ratio_cells.append(f"≤ {UPDATE_RATIO_TARGET}×")
+    ratio_cells.append(verdict(ratio(at_target) <= UPDATE_RATIO_TARGET) if at_target else "")
+    lines.append("| " + " | ".join(ratio_cells) + " |")
+    lines.append("| workbook size | " + " | ".join(f"{r.file_mb:.1f} MB" for r in results) + " |  |  |")
+    return "\n".join(lines)
+
+
+def ratio(result: SizeResult) -> float:
+    """Median update time over median bare openpyxl load + save time."""
+    update = result.measures["`tracker update ID --note x`"].median
+    return update / result.measures["bare openpyxl load + save"].median
+
+
+def version(name: str) -> str:
+    """Installed version of a distribution, or '?'."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def profile(command: str, events: int, top: int, env: dict[str, str]) -> str:
+    """cProfile one tracker command on the cached workbook; the `top` functions by cumulative time."""
+    import pstats
+    from io import StringIO
+
+    source, _ = workbook_for(events, regen=False)
+    open_id, middle_id = pick_ids(source, env)
+    args = {
+        "validate": ["validate"],
+        "list": ["list", "--open"],
+        "show": ["show", middle_id],
+        "update": ["update", open_id, "--note", "x"],
+    }[command]
+    with tempfile.TemporaryDirectory(prefix="tracker-profile-") as folder:
+        work = Path(folder)
+        (work / "tracker.toml").write_text('[workbook]\npath = "events.xlsx"\n', encoding="utf-8")
+        fresh(source, work)
+        stats_file = work / "profile.out"
+        argv = [sys.executable, "-m", "cProfile", "-o", str(stats_file), "-m", "tracker", *args]
+        subprocess.run(argv, cwd=work, env=env, check=True, stdout=subprocess.DEVNULL)
+        text = StringIO()
+        stats = pstats.Stats(str(stats_file), stream=text)
+        stats.strip_dirs().sort_stats("cumulative").print_stats(top)
+    return (
+        f"cProfile of `tracker {' '.join(args)}` at {events:,} events (top {top} by cumulative time):\n"
+        + text.getvalue()
+    )
+
+
+def parse_sizes(text: str) -> list[int]:
+    """'1000,10k' -> [1000, 10000]."""
+    sizes = []
+    for part in text.split(","):
+        part = part.strip().lower().replace("_", "")
+        multiplier = 1000 if part.endswith("k") else 1
+        sizes.append(int(part.rstrip("k")) * multiplier)
+    return sizes
+
+
+def main() -> None:
+    """Parse options, run the sizes, print the table (and a profile if asked)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes", type=parse_sizes, default=list(DEFAULT_SIZES), help="e.g. 1000,10000 (default: 1000,10000,50000)"
+    )
+    parser.add_argument("--repeat", type=int, help="runs per command (default: 3, and 1 above 10,000 events)")
+    parser.add_argument("--regen", action="store_true", help="regenerate the cached workbooks in bench/out/")
+    parser.add_argument("--profile", choices=["validate", "list", "show", "update"], help="also cProfile this command")
+    parser.add_argument("--profile-size", type=int, default=TARGET_SIZE, help="events for --profile (default 10000)")
+    parser.add_argument("--top", type=int, default=15, help="functions shown by --profile (default 15)")
+    options = parser.parse_args()
+
+    env = dict(os.environ, TRACKER_USER="bench")
+    # import every module once so that no measured run pays for writing .pyc files
+    subprocess.run([sys.executable, "-c", WARM_UP], env=env, check=True)
+    floor = floor_mb(env)
+    results = []
+    for events in options.sizes:
+        repeat = options.repeat or (3 if events <= TARGET_SIZE else 1)
+        results.append(bench_size(events, repeat, options.regen, env))
+        generated = results[-1].generated_s
+        if generated is not None:
+            print(f"  generated {events:,} events in {generated:.0f} s", file=sys.stderr)
+    print(render(results, floor))
+    if options.profile:
+        print()
+        print(profile(options.profile, options.profile_size, options.top, env))
+
+
+if __name__ == "__main__":
+    main()
