@@ -10,9 +10,9 @@ Each workbook holds N events, 3 updates per event and one change per 5 events (s
 rowgen.py); it is generated once and cached in bench/out/ (delete it or pass --regen).
 Every command runs as its own process; its wall time is measured around the process
 and its peak memory is the child's ru_maxrss from os.wait4. On Linux a child's
-ru_maxrss is never below this script's own resident size at the time of the fork, so
-this script keeps itself small (no openpyxl or tracker imported here) and prints that
-floor.
+ru_maxrss is never below the resident size of the process that forked it, so commands
+are started by a bare interpreter (python -I -S) that forks, execs and reports; the
+figure for /bin/true, printed as the measurement floor, is that launcher's size.
 """
 
 from __future__ import annotations
@@ -43,6 +43,24 @@ WARM_UP = (
     "import tracker.cli, tracker.events, tracker.init, tracker.roundtrip, tracker.stores, tracker.validation, "
     "tracker.workbook, openpyxl, python_calamine, jsonschema_rs, filelock"
 )
+# Forks and execs argv[2:], waits with os.wait4, writes "seconds max_rss_kib" to argv[1],
+# exits with the command's exit code.
+LAUNCHER = """
+import os, sys, time
+report, argv = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(argv[0], argv)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+elapsed = time.perf_counter() - started
+with open(report, "w") as handle:
+    handle.write(f"{elapsed:.6f} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 BARE_SAVE = "import sys, openpyxl; wb = openpyxl.load_workbook(sys.argv[1]); wb.save(sys.argv[2])"
 
 
@@ -91,19 +109,23 @@ def tracker_argv() -> list[str]:
 
 
 def run_measured(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Run argv as a child process; return (wall seconds, peak RSS MB). Fail loudly on a non-zero exit."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
+    """Run argv as a child process; return (wall seconds, peak RSS MB). Fail loudly on a non-zero exit.
+
+    The command is started by LAUNCHER, a bare interpreter that forks, execs the command
+    and reports the wall time and ru_maxrss it gets from os.wait4; that keeps this
+    script's own (larger) resident size out of the child's figure.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report"
+        launcher = [sys.executable, "-I", "-S", "-c", LAUNCHER, str(report), *argv]
+        code = subprocess.run(launcher, cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL).returncode
+        if code != 0:
             err.seek(0)
             out.seek(0)
             tail = (out.read()[-1500:] + err.read()[-1500:]).decode("utf-8", "replace")
-            raise SystemExit(f"{' '.join(argv)} exited {proc.returncode} in {cwd}:\n{tail}")
-    return elapsed, usage.ru_maxrss / 1024  # Linux reports KiB
+            raise SystemExit(f"{' '.join(argv)} exited {code} in {cwd}:\n{tail}")
+        seconds, max_rss_kib = report.read_text().split()
+    return float(seconds), int(max_rss_kib) / 1024  # Linux reports KiB
 
 
 def cache_key() -> str:

@@ -466,3 +466,92 @@ def show(state: State, event_id: str, as_json: bool) -> None:
             approved = f" (approved by {row['approved_by']})" if row["approved_by"] else ""
             undone = " [rolled back]" if row["rolled_back"] == "Yes" else ""
             click.echo(f"  {when}  {'CHANGE'.ljust(13)} {who}on {row['system']}: {row['change']}{approved}{undone}")
+
+
+@main.command()
+@click.argument("event_id", metavar="ID")
+@click.option("--audience", "audiences", multiple=True, help="Only this audience, e.g. leadership (repeatable).")
+@click.option(
+    "--dry-run", is_flag=True, help="Render every message into the preview folder; send nothing, write nothing."
+)
+@click.option("--force", is_flag=True, help="Send even if this event state was already sent to the audience.")
+@pass_state
+def notify(state: State, event_id: str, audiences: tuple[str, ...], dry_run: bool, force: bool) -> None:
+    """Send the outage emails for an event to every audience its severity lists.
+
+    Each audience gets its own wording from the templates; recipients come from the
+    Distribution sheet; every message sent is logged on the Notifications sheet. The
+    same event state is never sent twice unless --force.
+
+    \b
+    Example:
+      tracker notify EVT-2026-0001 --dry-run
+      tracker notify EVT-2026-0001
+      tracker notify EVT-2026-0001 --audience leadership --force
+    """
+    from tracker.notify import notify as run_notify
+
+    config = state.config
+    result = run_notify(
+        state.store(), config, event_id, audiences=list(audiences) or None, dry_run=dry_run, force=force
+    )
+    rows = [[m.audience, m.kind, str(len(m.recipients)), m.subject] for m in result.messages]
+    if dry_run:
+        click.echo(f"{result.event_id}: {len(result.messages)} message(s) rendered, nothing sent (dry run)")
+        if rows:
+            click.echo(_table(rows, ["AUDIENCE", "KIND", "RCPTS", "SUBJECT"]))
+        if result.preview:
+            click.echo(f"preview: {Path(result.preview[0]).parent}")
+    elif result.messages:
+        sent = result.sent
+        click.echo(f"{result.event_id}: sent {len(sent)} of {len(result.messages)} message(s) via {result.transport}")
+        click.echo(
+            _table(
+                [r + [("sent" if m.sent else "FAILED")] for r, m in zip(rows, result.messages, strict=True)],
+                ["AUDIENCE", "KIND", "RCPTS", "SUBJECT", "RESULT"],
+            )
+        )
+        for message in result.messages:
+            for address, reason in message.refused.items():
+                click.echo(f"warning: {message.audience}: {address} refused: {reason}", err=True)
+            if message.error:
+                click.echo(f"error: {message.audience}: not sent: {message.error}", err=True)
+        if result.next_update is not None and sent:
+            click.echo(f"next update due {state.show_time(result.next_update)}")
+    for skipped in result.skipped:
+        when = state.show_time(skipped.sent_at) if skipped.sent_at else "earlier"
+        click.echo(
+            f"{skipped.audience}: already sent for this state at {when} ({skipped.kind}: {skipped.subject}); use --force to send again"
+        )
+    if not result.messages and not result.skipped:
+        click.echo("nothing to send")
+    if result.journal_reason:
+        click.echo(
+            f"error: the messages went out but the Notifications log could not be written ({result.journal_reason}); "
+            "it is kept in the local journal and written with the next successful write (or `tracker sync`)",
+            err=True,
+        )
+        sys.exit(1)
+    if not dry_run and result.failed:
+        sys.exit(1)
+
+
+@main.command()
+@pass_state
+def sync(state: State) -> None:
+    """Write edits waiting in the local journal (e.g. the log of emails already sent) to the workbook.
+
+    \b
+    Example:
+      tracker sync
+    """
+    store = state.store()
+    journal = store.journal
+    pending = journal.pending() if journal else []
+    if not pending:
+        click.echo("nothing pending")
+        return
+    for batch in pending:
+        click.echo(f"pending since {batch.recorded_at}: {len(batch.edits)} edit(s) ({batch.reason})")
+    store.apply(lambda _tracker: [])
+    click.echo(f"wrote {len(getattr(store, 'replayed', []))} pending edit(s) to {Path(store.location).name}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,10 +17,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AppendRow:
-    """Add a row to the end of a sheet's table."""
+    """Add a row to the end of a sheet's table.
+
+    `unique` names a field whose value identifies the row (e.g. a Message-ID): a store
+    replaying the edit skips it when a row with that value is already there.
+    """
 
     sheet: str
     values: Mapping[str, Any]
+    unique: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,3 +41,22 @@ Edit = AppendRow | SetCells
 
 Plan = Callable[["Tracker"], list[Edit]]
 """Computes a change from the current workbook; called again on a newer version."""
+
+
+def edit_to_json(edit: Edit) -> dict[str, Any]:
+    """A JSON-safe form of an edit (times tagged so they come back as times)."""
+    values = {k: ({"$datetime": v.isoformat()} if isinstance(v, datetime) else v) for k, v in edit.values.items()}
+    if isinstance(edit, AppendRow):
+        return {"op": "append", "sheet": edit.sheet, "values": values, "unique": edit.unique}
+    return {"op": "set", "sheet": edit.sheet, "key": edit.key, "values": values}
+
+
+def edit_from_json(data: dict[str, Any]) -> Edit:
+    """The edit `edit_to_json` wrote."""
+    values = {
+        k: (datetime.fromisoformat(v["$datetime"]) if isinstance(v, dict) and "$datetime" in v else v)
+        for k, v in data["values"].items()
+    }
+    if data["op"] == "append":
+        return AppendRow(data["sheet"], values, data.get("unique"))
+    return SetCells(data["sheet"], data["key"], values)

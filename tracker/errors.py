@@ -66,3 +66,7 @@ class UnsafeWorkbook(DataError):
 
 class SchemaError(ConfigError):
     """The workbook schema files are invalid."""
+
+
+class MailError(DataError):
+    """The mail transport could not send (server unreachable, login refused, ...)."""

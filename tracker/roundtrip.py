@@ -7,6 +7,7 @@ with the original so that anything else that went missing is caught too.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -101,16 +102,23 @@ def _unescape(text: str) -> str:
     )
 
 
-def _drawing_owner(archive: zipfile.ZipFile, titles: dict[str, str]) -> dict[str, str]:
+def _owners(archive: zipfile.ZipFile, titles: dict[str, str]) -> dict[str, str]:
+    """Map parts related from a worksheet (drawings, threaded comments, ...) to its title."""
     owners = {}
     for sheet_part, title in titles.items():
-        rel = str(PurePosixPath(sheet_part).parent / "_rels" / (PurePosixPath(sheet_part).name + ".rels"))
+        part = PurePosixPath(sheet_part)
+        rel = str(part.parent / "_rels" / (part.name + ".rels"))
         try:
             text = archive.read(rel).decode("utf-8", "replace")
         except KeyError:
             continue
-        for target in re.findall(r'Target="([^"]+drawing\d+\.xml)"', text):
-            owners["xl/drawings/" + PurePosixPath(target).name] = title
+        for target in re.findall(r'Target="([^"]+)"', text):
+            resolved = (
+                posixpath.normpath(posixpath.join(str(part.parent), target))
+                if not target.startswith("/")
+                else target[1:]
+            )
+            owners[resolved] = title
     return owners
 
 
@@ -121,7 +129,7 @@ def inspect(path: Path) -> Inspection:
         names = archive.namelist()
         result.parts = set(names)
         titles = _sheet_titles(archive)
-        owners = _drawing_owner(archive, titles)
+        owners = _owners(archive, titles)
         try:
             import PIL  # noqa: F401
 
@@ -130,14 +138,15 @@ def inspect(path: Path) -> Inspection:
             has_pillow = False
         for name in names:
             if name.startswith("xl/threadedComments/"):
-                result.risks.append("threaded comments (Excel 365 comments with replies)")
+                where = f"sheet {owners[name]!r}" if name in owners else "a sheet"
+                result.risks.append(f"threaded comments (Excel 365 comments with replies) on {where}")
             elif name == "xl/vbaProject.bin":
                 result.keep_vba = True
             elif name.startswith("xl/media/") and not has_pillow:
                 result.risks.append("pictures (install Pillow so they can be kept)")
             elif re.match(r"xl/drawings/drawing\d+\.xml$", name):
                 text = archive.read(name)
-                where = owners.get(name, "a sheet")
+                where = f"sheet {owners[name]!r}" if name in owners else "a sheet"
                 if re.search(rb"<(?:\w+:)?(sp|grpSp|cxnSp)\b", text):
                     result.risks.append(f"shapes or text boxes on {where}")
             elif name in titles:

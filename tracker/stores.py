@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from tracker.config import Config
-from tracker.edits import Edit, Plan
+from tracker.edits import AppendRow, Edit, Plan, SetCells
 from tracker.errors import ConfigError, ConflictError, WorkbookError, WorkbookInUse
+from tracker.journal import Journal
 from tracker.schema import Schema, load_schema
 from tracker.workbook import Tracker
 
@@ -37,6 +38,7 @@ class Store(Protocol):
     """Reads the workbook and applies row edits to it."""
 
     location: str
+    journal: Journal | None
 
     def read(self) -> Tracker:
         """The current workbook, for looking only."""
@@ -153,12 +155,22 @@ def _signature(path: Path) -> tuple[int, int, int]:
 class LocalStore:
     """A workbook file on a local or shared drive."""
 
-    def __init__(self, path: Path, schema: Schema, *, backups: int = 5, lock_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        schema: Schema,
+        *,
+        backups: int = 5,
+        lock_timeout: float = 60.0,
+        journal: Journal | None = None,
+    ) -> None:
         self.path = path
         self.schema = schema
         self.backups = backups
         self.lock_timeout = lock_timeout
         self.location = str(path)
+        self.journal = journal
+        self.replayed: list[Edit] = []
 
     def read(self) -> Tracker:
         """Read the workbook with the fast reader."""
@@ -213,10 +225,11 @@ class LocalStore:
         book = _load_for_write(self.path, inspection)
         tracker = tracker_from_openpyxl(book, self.schema, source=str(self.path))
         edits = plan(tracker)
-        if not edits:
+        pending = pending_edits(tracker, self.journal)
+        if not edits and not pending:
             return []
-        check_edits(tracker, edits)
-        apply_edits(book, tracker, edits)
+        check_edits(tracker, pending + edits)
+        apply_edits(book, tracker, pending + edits)
         apply_validations(book, self.schema)
 
         def save(tmp: Path) -> None:
@@ -233,7 +246,27 @@ class LocalStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        if self.journal is not None and pending:
+            self.journal.clear()
+        self.replayed = pending
         return edits
+
+
+def pending_edits(tracker: Tracker, journal: Journal | None) -> list[Edit]:
+    """Journal edits still to write: appends already present and sets on vanished rows are dropped."""
+    if journal is None:
+        return []
+    out: list[Edit] = []
+    for edit in journal.edits():
+        data = tracker.sheet(edit.sheet)
+        if isinstance(edit, AppendRow) and edit.unique:
+            value = str(edit.values.get(edit.unique))
+            if any(str(row.values.get(edit.unique)) == value for row in data.rows):
+                continue
+        if isinstance(edit, SetCells) and data.find(edit.key) is None:
+            continue
+        out.append(edit)
+    return out
 
 
 def _load_for_write(path: Path, inspection: roundtrip.Inspection) -> Workbook:
@@ -249,7 +282,11 @@ def _load_for_write(path: Path, inspection: roundtrip.Inspection) -> Workbook:
 
 STORES: dict[str, Callable[[Config, Schema], Store]] = {
     "local": lambda config, schema: LocalStore(
-        config.workbook_path, schema, backups=config.backups, lock_timeout=config.lock_timeout
+        config.workbook_path,
+        schema,
+        backups=config.backups,
+        lock_timeout=config.lock_timeout,
+        journal=Journal(config.journal_path),
     ),
 }
 

@@ -25,6 +25,12 @@ class Problem:
     allowed: str | None = None
     level: str = "error"
 
+    @property
+    def row(self) -> int | None:
+        """The Excel row number of the cell, or None for a whole-sheet finding."""
+        number = _position(self.cell)[0]
+        return number or None
+
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON form (see README, `tracker validate --json`)."""
         value = iso(self.value) if isinstance(self.value, datetime) else self.value

@@ -1,0 +1,187 @@
+"""Outage emails: recipients from the Distribution sheet, rendering from jinja2 templates.
+
+Templates live in `templates/email/` (`<audience>.subject.j2`, `.txt.j2`, `.html.j2`); a
+team's own folder (`[mail] templates`) overrides any of them, the rest fall back.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import ConfigError, ValidationFailed
+from tracker.resources import data_dir
+from tracker.workbook import Tracker
+
+KIND_LABELS = {"initial": "Initial notification", "update": "Update", "resolved": "Resolved"}
+CUSTOMER_STATUS = {
+    "Investigating": "We are investigating the cause.",
+    "Identified": "The cause has been identified and a fix is in progress.",
+    "Monitoring": "A fix has been applied and we are monitoring the service.",
+    "Resolved": "Resolved: normal service has been restored.",
+    "Closed": "Resolved: normal service has been restored.",
+}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One address of a distribution list row."""
+
+    email: str
+    name: str
+    send_as: str
+    cell: str
+
+
+@dataclass
+class Outgoing:
+    """One rendered message for one audience, and what happened when it was sent."""
+
+    event_id: str
+    audience: str
+    kind: str
+    state: str
+    subject: str
+    text: str
+    html: str
+    recipients: list[Recipient]
+    message: EmailMessage
+    sent: bool = False
+    error: str | None = None
+    refused: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def message_id(self) -> str:
+        """The Message-ID header."""
+        return str(self.message["Message-ID"])
+
+    @property
+    def envelope(self) -> list[str]:
+        """Every address the message goes to (To, Cc and Bcc)."""
+        return [r.email for r in self.recipients]
+
+
+def parse_sender(value: Any) -> tuple[str, str]:
+    """(display name, address) of `[mail] sender`, or a ConfigError."""
+    name, address = email.utils.parseaddr(str(value or ""))
+    if "@" not in address:
+        raise ConfigError(
+            f"tracker.toml: [mail] sender {value!r} is not an email address; "
+            'use e.g. sender = "Event Management <event.management@example.com>"'
+        )
+    return name or address, address
+
+
+def _domain_allowed(address: str, allowed: list[str]) -> bool:
+    domain = address.rpartition("@")[2].casefold()
+    return any(domain == d.casefold().lstrip("@") or domain.endswith("." + d.casefold().lstrip("@")) for d in allowed)
+
+
+def recipients_for(tracker: Tracker, audience: str, allowed_domains: list[str] | None = None) -> list[Recipient]:
+    """Active Distribution rows of `audience`: To before Cc before Bcc, each address once."""
+    data = tracker.sheet("Distribution")
+    order = {"To": 0, "Cc": 1, "Bcc": 2}
+    chosen: dict[str, Recipient] = {}
+    for row in data.rows:
+        if str(row["audience"] or "").casefold() != audience.casefold() or row["active"] != "Yes":
+            continue
+        address = str(row["email"] or "").strip()
+        cell = data.cell("email", row.number)
+        if allowed_domains and not _domain_allowed(address, allowed_domains):
+            raise ValidationFailed(
+                f"{cell} (Email): {address!r} is outside [mail] allowed_domains "
+                f"({', '.join(allowed_domains)}); nothing was sent. Fix the Distribution row or the setting"
+            )
+        recipient = Recipient(address, " ".join(str(row["name"] or "").split()), str(row["send_as"] or "To"), cell)
+        key = address.casefold()
+        if key not in chosen or order[recipient.send_as] < order[chosen[key].send_as]:
+            chosen[key] = recipient
+    return sorted(chosen.values(), key=lambda r: order[r.send_as])
+
+
+def template_environment(override: Path | None, when: Callable[[Any], str]) -> Any:
+    """A jinja2 environment: the team's folder first, then the defaults; HTML autoescaped."""
+    import jinja2
+
+    folders = [str(override)] if override else []
+    folders.append(str(data_dir("templates")))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folders),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "html"), default_for_string=False),
+        undefined=jinja2.ChainableUndefined,
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
+    env.filters["when"] = when
+    return env
+
+
+def audience_templates(env: Any, audience: str) -> tuple[Any, Any, Any]:
+    """The subject, text and HTML templates of an audience, or a clear error."""
+    import jinja2
+
+    names = [f"email/{audience}.{part}.j2" for part in ("subject", "txt", "html")]
+    try:
+        return tuple(env.get_template(name) for name in names)  # type: ignore[return-value]
+    except jinja2.TemplateNotFound as exc:
+        raise ConfigError(
+            f"no email template {exc.name} for audience {audience!r}; add it to your [mail] templates folder "
+            "(copy the leadership, technical or customer ones from tracker's templates/email/)"
+        ) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"email template {exc.filename or exc.name}, line {exc.lineno}: {exc.message}") from None
+
+
+def render(env: Any, audience: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """(subject, text, html) for one audience; the HTML gets its CSS inlined."""
+    import css_inline
+    import jinja2
+
+    subject_t, text_t, html_t = audience_templates(env, audience)
+    try:
+        subject = " ".join(subject_t.render(context).split())  # a newline in a cell never splits a header
+        text = text_t.render(context)
+        html = html_t.render(context | {"subject": subject})
+    except jinja2.TemplateError as exc:
+        raise ConfigError(f"email template for {audience!r} failed: {exc}") from None
+    html = css_inline.inline(html)
+    return subject, text, html
+
+
+def build_message(
+    *,
+    sender: tuple[str, str],
+    recipients: list[Recipient],
+    subject: str,
+    text: str,
+    html: str,
+    headers: dict[str, str],
+    sent_at: datetime,
+) -> EmailMessage:
+    """An RFC 5322 message with a plain-text part and an HTML alternative."""
+    message = EmailMessage(policy=email.policy.SMTP)
+    message["From"] = Address(display_name=sender[0], addr_spec=sender[1])
+    for kind in ("To", "Cc", "Bcc"):
+        addresses = [_address(r) for r in recipients if r.send_as == kind]
+        if addresses:
+            message[kind] = addresses
+    message["Subject"] = subject
+    message["Date"] = email.utils.format_datetime(sent_at)
+    message["Message-ID"] = email.utils.make_msgid(domain=sender[1].rpartition("@")[2])
+    for name, value in headers.items():
+        message[name] = " ".join(value.split())
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
+    return message
+
+
+def _address(recipient: Recipient) -> Address:
+    user, _, domain = recipient.email.rpartition("@")
+    return Address(display_name=recipient.name, username=user, domain=domain)

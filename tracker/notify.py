@@ -1,0 +1,382 @@
+"""`tracker notify`: the outage emails for one event, per audience, gated, sent once, logged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tracker.config import Config
+from tracker.edits import AppendRow, Edit, SetCells
+from tracker.errors import DataError, UsageError, ValidationFailed
+from tracker.journal import Journal
+from tracker.mail import (
+    CUSTOMER_STATUS,
+    KIND_LABELS,
+    Outgoing,
+    build_message,
+    parse_sender,
+    recipients_for,
+    render,
+    template_environment,
+)
+from tracker.policy import is_open
+from tracker.stores import Store
+from tracker.times import format_time, iso, utcnow
+from tracker.workbook import Row, Tracker
+
+# Fields an event needs before each kind of message can go out.
+REQUIRED = {
+    "initial": ("title", "severity", "status", "impact", "detected_at"),
+    "update": ("title", "severity", "status", "impact", "detected_at"),
+    "resolved": ("title", "severity", "status", "impact", "detected_at", "resolved_at"),
+}
+# Row fields that tracker itself moves when it sends: not part of "the event's state".
+_NOT_STATE = {"last_notified_at", "next_update_due", "last_update_at"}
+
+
+@dataclass
+class Skipped:
+    """An audience whose message for this state was already sent."""
+
+    audience: str
+    kind: str
+    sent_at: datetime | None
+    subject: str
+
+
+@dataclass
+class NotifyResult:
+    """What notify did."""
+
+    event_id: str
+    messages: list[Outgoing] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    preview: list[Path] = field(default_factory=list)
+    next_update: datetime | None = None
+    logged: bool = False
+    journal_reason: str | None = None
+    transport: str = ""
+
+    @property
+    def sent(self) -> list[Outgoing]:
+        """Messages the transport accepted."""
+        return [m for m in self.messages if m.sent]
+
+    @property
+    def failed(self) -> list[Outgoing]:
+        """Messages that were not sent."""
+        return [m for m in self.messages if not m.sent]
+
+
+def event_state(tracker: Tracker, event: Row) -> str:
+    """A fingerprint of everything the emails are built from (same state: same emails)."""
+    key = str(event["id"]).casefold()
+    parts: list[Any] = [
+        {k: iso(v) if isinstance(v, datetime) else v for k, v in event.values.items() if k not in _NOT_STATE}
+    ]
+    for sheet in ("Updates", "Changes"):
+        for row in tracker.sheet(sheet).rows:
+            if str(row["event_id"] or "").casefold() == key:
+                parts.append({k: iso(v) if isinstance(v, datetime) else v for k, v in row.values.items()})
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    return digest[:16]
+
+
+def _log_rows(tracker: Tracker, journal: Journal | None, event_id: str) -> list[dict[str, Any]]:
+    key = event_id.casefold()
+    rows = [dict(r.values) for r in tracker.sheet("Notifications").rows if str(r["event_id"] or "").casefold() == key]
+    if journal is not None:
+        for edit in journal.edits():
+            if (
+                isinstance(edit, AppendRow)
+                and edit.sheet == "Notifications"
+                and str(edit.values.get("event_id", "")).casefold() == key
+            ):
+                rows.append(dict(edit.values))
+    return rows
+
+
+def gate(tracker: Tracker, event: Row, kind: str) -> None:
+    """Refuse to send when the event, its timeline, its severity or the lists have problems."""
+    from tracker.validation import validate_tracker
+
+    key = str(event["id"]).casefold()
+    relevant: dict[str, set[int] | None] = {"Events": {event.number}, "Distribution": None}
+    for sheet in ("Updates", "Changes"):
+        relevant[sheet] = {r.number for r in tracker.sheet(sheet).rows if str(r["event_id"] or "").casefold() == key}
+    severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
+    relevant["Severities"] = {severity.number} if severity else set()
+    problems = []
+    for problem in validate_tracker(tracker):
+        if problem.level != "error" or problem.sheet not in relevant:
+            continue
+        rows = relevant[problem.sheet]
+        if rows is None or problem.row is None or problem.row in rows:
+            problems.append(problem)
+    data = tracker.sheet("Events")
+    for name in REQUIRED[kind]:
+        if event[name] is None and name in data.columns:
+            spec = data.spec.fields[name]
+            problems.append(f"{data.cell(name, event.number)} ({spec.title}): empty, but a {kind} message needs it")
+    if kind == "resolved" and not any(
+        str(r["event_id"] or "").casefold() == key and r["status"] == "Resolved" for r in tracker.sheet("Updates").rows
+    ):
+        problems.append(
+            f"Updates: no update with Status Resolved for {event['id']} (the resolution note); use `tracker resolve`"
+        )
+    if problems:
+        lines = "\n  ".join(str(p) for p in problems)
+        raise ValidationFailed(f"nothing was sent; fix these cells first:\n  {lines}", problems)
+
+
+def _entries(tracker: Tracker, sheet: str, key: str, kind: str) -> list[dict[str, Any]]:
+    rows = [r for r in tracker.sheet(sheet).rows if str(r["event_id"] or "").casefold() == key]
+    rows.sort(key=lambda r: (r["at"] if isinstance(r["at"], datetime) else utcnow(), r.number))
+    return [dict(r.values, kind=kind) for r in rows]
+
+
+def build_context(
+    tracker: Tracker,
+    event: Row,
+    audience: str,
+    kind: str,
+    config: Config,
+    next_update: datetime | None,
+    sent_at: datetime,
+) -> dict[str, Any]:
+    """Everything a template may use, already filtered for the audience."""
+    key = str(event["id"]).casefold()
+    updates = _entries(tracker, "Updates", key, "update")
+    public = [u for u in updates if u.get("internal") != "Yes"]
+    technical = audience == "technical"
+    shown = updates if technical else public
+    latest = shown[-1] if shown else None
+    eta = next((u["eta"] for u in reversed(shown) if u.get("eta")), None)
+    services = tracker.sheet("Services")
+    names = [s.strip() for s in str(event["services_affected"] or "").split(",") if s.strip()]
+    leads = []
+    for name in names:
+        row = services.find(name)
+        if row and row["technology_lead"]:
+            contact = f"{row['technology_lead']}" + (f" <{row['lead_email']}>" if row["lead_email"] else "")
+            leads.append((str(row["name"]), contact))
+    severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
+    interval = severity["update_interval_minutes"] if severity else None
+    sender_name, sender_address = parse_sender(config.mail.get("sender"))
+    values = dict(event.values)
+    customer = audience == "customer"
+    if customer:
+        # The customer never sees internal fields.
+        for name in (
+            "vendor",
+            "vendor_case_number",
+            "vendor_case_opened_at",
+            "incident_lead",
+            "communication_lead",
+            "change_manager",
+            "response_team",
+        ):
+            values[name] = None
+        if kind != "resolved":
+            values["root_cause"] = None
+    if next_update is not None:
+        line = f"Next update: by {_when(config, next_update)}"
+        if interval:
+            line += f" (every {interval} minutes while this event is open)"
+    else:
+        line = "This is the final update for this event unless the issue recurs."
+    users = event["users_affected"]
+    return {
+        "event": values,
+        "kind": kind,
+        "kind_label": KIND_LABELS[kind],
+        "audience": audience,
+        "updates": shown,
+        "changes": _entries(tracker, "Changes", key, "change") if technical else [],
+        "latest": latest,
+        "eta": eta,
+        "services_text": ", ".join(names),
+        "users_text": f"about {users:,}" if isinstance(users, int) else "",
+        "service_leads": leads if technical else [],
+        "status_text": CUSTOMER_STATUS.get(str(event["status"]), str(event["status"])),
+        "severity": dict(severity.values) if severity else {},
+        "next_update": next_update,
+        "next_update_line": line,
+        "contact": event["event_manager"] or "",
+        "sender_name": sender_name,
+        "sender_address": sender_address,
+        "sent_at": sent_at,
+        "banner_class": _banner(event),
+    }
+
+
+def _banner(event: Row) -> str:
+    if event["status"] in ("Resolved", "Closed"):
+        return "resolved"
+    number = "".join(ch for ch in str(event["severity"] or "") if ch.isdigit())
+    return f"sev-{number}" if number in ("1", "2", "3", "4") else "sev-other"
+
+
+def _when(config: Config, value: Any) -> str:
+    if not isinstance(value, datetime):
+        return "" if value is None else str(value)
+    return format_time(value, tz=config.display.tz, fmt=config.display.time_format)
+
+
+def prepare(
+    tracker: Tracker,
+    config: Config,
+    event_id: str,
+    *,
+    audiences: list[str] | None = None,
+    force: bool = False,
+    journal: Journal | None = None,
+    now: datetime | None = None,
+) -> NotifyResult:
+    """Gate, choose audiences, skip what was already sent, and render the rest."""
+    tracker.require("Events", "Updates", "Changes", "Severities", "Services", "Distribution", "Notifications")
+    now = now or utcnow()
+    event = tracker.event(event_id)
+    event_key = str(event["id"])
+    status = str(event["status"] or "")
+    severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
+    listed = [a.strip() for a in str(severity["audiences"] or "").split(",") if a.strip()] if severity else []
+    if audiences:
+        unknown = [a for a in audiences if a.casefold() not in {x.casefold() for x in listed}]
+        if unknown:
+            raise UsageError(
+                f"--audience {', '.join(unknown)}: not notified for {event['severity']} "
+                f"(Severities sheet lists: {', '.join(listed) or 'none'})"
+            )
+        listed = [a for a in listed if a.casefold() in {x.casefold() for x in audiences}]
+    if not listed:
+        raise DataError(
+            f"{event['severity']} lists no audiences on the Severities sheet (Audiences Notified); nothing to send"
+        )
+    log = _log_rows(tracker, journal, event_key)
+    resolved = status in ("Resolved", "Closed")
+    gate(tracker, event, "resolved" if resolved else "update")
+    state = event_state(tracker, event)
+    next_update = None
+    if is_open(status) and severity is not None:
+        due = event["next_update_due"]
+        interval = timedelta(minutes=int(severity.get("update_interval_minutes", 60)))
+        next_update = due if isinstance(due, datetime) and due > now else now + interval
+    result = NotifyResult(event_key, next_update=next_update)
+    env = template_environment(_templates_dir(config), lambda v: _when(config, v))
+    sender = parse_sender(config.mail.get("sender"))
+    allowed = config.mail.get("allowed_domains") or None
+    for audience in listed:
+        previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
+        kind = "resolved" if resolved else ("update" if previous else "initial")
+        same = [r for r in previous if r.get("state") == state]
+        if same and not force:
+            last = same[-1]
+            result.skipped.append(
+                Skipped(audience, str(last.get("kind")), last.get("sent_at"), str(last.get("subject")))
+            )
+            continue
+        recipients = recipients_for(tracker, audience, allowed)
+        if not recipients:
+            raise ValidationFailed(
+                f"audience {audience!r} has no active rows on the Distribution sheet; nothing was sent "
+                f"(add one, or remove {audience!r} from {event['severity']}'s Audiences Notified)"
+            )
+        context = build_context(tracker, event, audience, kind, config, next_update, now)
+        subject, text, html = render(env, audience, context)
+        message = build_message(
+            sender=sender,
+            recipients=recipients,
+            subject=subject,
+            text=text,
+            html=html,
+            sent_at=now,
+            headers={"X-Tracker-Event": event_key, "X-Tracker-Audience": audience, "X-Tracker-Kind": kind},
+        )
+        result.messages.append(Outgoing(event_key, audience, kind, state, subject, text, html, recipients, message))
+    return result
+
+
+def _templates_dir(config: Config) -> Path | None:
+    folder = config.mail.get("templates")
+    return (config.root / str(folder)) if folder else None
+
+
+def log_edits(result: NotifyResult, config: Config, transport: str, now: datetime, status: str) -> list[Edit]:
+    """Notifications rows for what was sent, and the event's last-notified and next-update times."""
+    edits: list[Edit] = []
+    for message in result.sent:
+        edits.append(
+            AppendRow(
+                "Notifications",
+                {
+                    "sent_at": now,
+                    "event_id": message.event_id,
+                    "audience": message.audience,
+                    "kind": message.kind,
+                    "event_status": status or None,
+                    "subject": message.subject,
+                    "recipients": len(message.recipients) - len(message.refused),
+                    "message_id": message.message_id,
+                    "transport": transport,
+                    "sent_by": config.user,
+                    "state": message.state,
+                },
+                unique="message_id",
+            )
+        )
+    if result.sent:
+        changes: dict[str, Any] = {"last_notified_at": now}
+        if result.next_update is not None:
+            changes["next_update_due"] = result.next_update
+        edits.append(SetCells("Events", result.event_id, changes))
+    return edits
+
+
+def notify(
+    store: Store,
+    config: Config,
+    event_id: str,
+    *,
+    audiences: list[str] | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    preview_dir: Path | None = None,
+) -> NotifyResult:
+    """Render, send and log the emails for one event (see the module docstring)."""
+    from tracker.transports import open_transport, write_eml
+
+    now = utcnow()
+    tracker = store.read()
+    result = prepare(tracker, config, event_id, audiences=audiences, force=force, journal=store.journal, now=now)
+    status = str(tracker.event(event_id)["status"] or "")
+    if dry_run:
+        folder = preview_dir or config.root / str(config.mail.get("preview", "preview"))
+        for message in result.messages:
+            eml = write_eml(folder, message, ".preview")
+            html = eml.with_suffix(".html")
+            html.write_text(message.html, encoding="utf-8")
+            result.preview += [eml, html]
+        return result
+    if not result.messages:
+        return result
+    transport = open_transport(config)
+    result.transport = transport.name
+    with transport:
+        transport.send_messages(result.messages)
+    edits = log_edits(result, config, transport.name, now, status)
+    if not edits:
+        return result
+    try:
+        store.apply(lambda _tracker: edits)
+        result.logged = True
+    except DataError as exc:
+        if store.journal is None:
+            raise
+        store.journal.add(edits, f"notify {result.event_id}: {exc}")
+        result.journal_reason = str(exc)
+    return result

@@ -1,0 +1,242 @@
+"""Mail transports, chosen by `[mail] transport`: `outbox` (default) and `smtp`.
+
+A transport is a context manager with `send_messages(messages) -> int`; one SMTP session
+serves a whole batch. Each message records its own outcome (`sent`, `error`, `refused`):
+what was sent stays sent when a later message fails.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from tracker.config import Config
+from tracker.errors import ConfigError, MailError
+from tracker.mail import Outgoing
+
+
+class Transport(Protocol):
+    """Sends rendered messages."""
+
+    name: str
+
+    def __enter__(self) -> Transport: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def send_messages(self, messages: list[Outgoing]) -> int:
+        """Send each message; return how many were sent."""
+        ...
+
+
+def write_eml(folder: Path, message: Outgoing, suffix: str = "") -> Path:
+    """Write one message as an .eml file named so files sort by time; return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    base = folder / f"{stamp}-{message.event_id}-{message.audience}{suffix}"
+    path = base.with_name(base.name + ".eml")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(message.message.as_bytes())
+    os.replace(tmp, path)
+    return path
+
+
+class OutboxTransport:
+    """Writes each message as an RFC 5322 .eml file in a folder (the offline default)."""
+
+    name = "outbox"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.written: list[Path] = []
+
+    def __enter__(self) -> OutboxTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def send_messages(self, messages: list[Outgoing]) -> int:
+        """Write every message; a failure is recorded on that message."""
+        count = 0
+        for message in messages:
+            try:
+                self.written.append(write_eml(self.folder, message))
+            except OSError as exc:
+                message.error = f"cannot write to {self.folder}: {exc.strerror or exc}"
+                continue
+            message.sent = True
+            count += 1
+        return count
+
+
+class SmtpTransport:
+    """Sends through an SMTP server: STARTTLS, implicit TLS or plain; optional login."""
+
+    name = "smtp"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: str = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        sender: str = "",
+    ) -> None:
+        self.host, self.port, self.security = host, port, security
+        self.username, self.password, self.timeout = username, password, timeout
+        self.sender = sender
+        self.connection: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        try:
+            if self.security == "tls":
+                connection: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            else:
+                connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                if self.security == "starttls":
+                    connection.starttls(context=context)
+            if self.username:
+                connection.login(self.username, self.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise MailError(
+                f"SMTP server {self.host}:{self.port} refused the login of {self.username!r}: {_reply(exc)}; nothing was sent"
+            ) from None
+        except smtplib.SMTPNotSupportedError:
+            raise MailError(
+                f'SMTP server {self.host}:{self.port} does not offer STARTTLS; set [mail.smtp] security = "tls" or "none"'
+            ) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailError(
+                f"cannot connect to SMTP server {self.host}:{self.port} ({_reply(exc)}); nothing was sent"
+            ) from None
+        return connection
+
+    def __enter__(self) -> SmtpTransport:
+        self.connection = self._connect()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.quit()
+            except (OSError, smtplib.SMTPException):
+                self.connection.close()
+            self.connection = None
+
+    def send_messages(self, messages: list[Outgoing]) -> int:
+        """Send the batch over one connection; reconnect once if the server drops it."""
+        count = 0
+        reconnected = False
+        for message in messages:
+            for attempt in (1, 2):
+                try:
+                    if self.connection is None:
+                        self.connection = self._connect()
+                    refused = self.connection.send_message(
+                        message.message, from_addr=self.sender, to_addrs=message.envelope
+                    )
+                    message.refused = {addr: _reply(err) for addr, err in refused.items()}
+                    message.sent = True
+                    count += 1
+                    break
+                except smtplib.SMTPRecipientsRefused as exc:
+                    message.refused = {addr: _reply(err) for addr, err in exc.recipients.items()}
+                    message.error = "every recipient was refused"
+                    break
+                except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+                    self.connection = None
+                    if attempt == 1 and not reconnected:
+                        reconnected = True
+                        continue
+                    message.error = f"connection lost: {_reply(exc)}"
+                    break
+                except MailError as exc:
+                    message.error = str(exc)
+                    break
+                except smtplib.SMTPException as exc:
+                    message.error = _reply(exc)
+                    break
+        return count
+
+
+def _reply(exc: Any) -> str:
+    if isinstance(exc, tuple) and len(exc) == 2:
+        code, text = exc
+        return f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
+    code = getattr(exc, "smtp_code", None)
+    text = getattr(exc, "smtp_error", None)
+    if code is not None and text is not None:
+        return f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
+    return str(exc) or type(exc).__name__
+
+
+def _outbox(config: Config) -> Transport:
+    return OutboxTransport(config.root / str(config.mail.get("outbox", "outbox")))
+
+
+def _smtp(config: Config) -> Transport:
+    from tracker.mail import parse_sender
+
+    settings = config.mail.get("smtp", {})
+    if not isinstance(settings, dict) or not settings.get("host"):
+        raise ConfigError('tracker.toml: transport "smtp" needs [mail.smtp] host (and port, security)')
+    security = str(settings.get("security", "starttls"))
+    if security not in ("starttls", "tls", "none"):
+        raise ConfigError(f"tracker.toml: [mail.smtp] security {security!r} is not one of: starttls, tls, none")
+    port = settings.get("port", 465 if security == "tls" else 587)
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError(f"tracker.toml: [mail.smtp] port {port!r} is not a port number")
+    username = settings.get("username")
+    password = None
+    if username:
+        variable = str(settings.get("password_env", "TRACKER_SMTP_PASSWORD"))
+        password = os.environ.get(variable)
+        if password is None:
+            raise ConfigError(
+                f"[mail.smtp] username is set but the environment variable {variable} (password_env) is not"
+            )
+    if "password" in settings:
+        raise ConfigError(
+            "tracker.toml must not hold secrets: remove [mail.smtp] password and set password_env instead"
+        )
+    return SmtpTransport(
+        str(settings["host"]),
+        port,
+        security=security,
+        username=username,
+        password=password,
+        timeout=float(settings.get("timeout", 30)),
+        sender=parse_sender(config.mail.get("sender"))[1],
+    )
+
+
+def _graph(config: Config) -> Transport:
+    raise ConfigError(
+        'transport "graph" comes with SharePoint support (it shares the Microsoft sign-in); use "outbox" or "smtp" for now'
+    )
+
+
+TRANSPORTS: dict[str, Callable[[Config], Transport]] = {"outbox": _outbox, "smtp": _smtp, "graph": _graph}
+
+
+def open_transport(config: Config) -> Transport:
+    """The transport `[mail] transport` names (default: outbox)."""
+    name = str(config.mail.get("transport", "outbox"))
+    if name not in TRANSPORTS:
+        raise ConfigError(f"tracker.toml: [mail] transport {name!r} is unknown; use one of: {', '.join(TRANSPORTS)}")
+    return TRANSPORTS[name](config)
