@@ -217,19 +217,20 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def render(results: list[SizeResult], floor: float) -> str:
+def render(results: list[SizeResult], floor: float, load: tuple[float, float, float], bytecode: str) -> str:
     """The Markdown section: environment line, one column per size, targets at 10k."""
     versions = ", ".join(
         f"{name} {version(name)}" for name in ("tracker", "openpyxl", "python-calamine", "jsonschema-rs", "click")
     )
-    runs = ", ".join(f"{r.runs} at {r.events:,}" for r in results)
+    runs = ", ".join(f"{r.runs} at {r.events:,} events" for r in results)
     lines = [
         f"Measured on {os.cpu_count()} CPUs, {platform.system()} {platform.machine()}, "
-        f"Python {platform.python_version()}; {versions}.",
+        f"Python {platform.python_version()}; {versions} ({source_state()}).",
         "",
         "Workbooks: N events, 3 updates per event, 1 change per 5 events, every column filled as the "
         "event's status allows. Each command is a whole process (interpreter start included); time is "
-        f"the median wall time of {runs} runs, memory the highest peak RSS (measurement floor {floor:.0f} MB).",
+        f"the median wall time of N runs ({runs}), memory the highest peak RSS (measurement floor {floor:.0f} MB). "
+        f"{bytecode} Load average before / after: {load[0]:.1f} / {os.getloadavg()[0]:.1f}.",
         "",
     ]
     at_target = next((r for r in results if r.events == TARGET_SIZE), None)
@@ -270,6 +271,18 @@ def ratio(result: SizeResult) -> float:
     return update / result.measures["bare openpyxl load + save"].median
 
 
+def source_state() -> str:
+    """The checkout's commit, and whether tracker/ has uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "tracker"], cwd=ROOT, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "not a git checkout"
+    return f"commit {head}" + (" with uncommitted changes in tracker/" if dirty.stdout.strip() else "")
+
+
 def version(name: str) -> str:
     """Installed version of a distribution, or '?'."""
     try:
@@ -299,12 +312,14 @@ def profile(command: str, events: int, top: int, env: dict[str, str]) -> str:
         argv = [sys.executable, "-m", "cProfile", "-o", str(stats_file), "-m", "tracker", *args]
         subprocess.run(argv, cwd=work, env=env, check=True, stdout=subprocess.DEVNULL)
         text = StringIO()
-        stats = pstats.Stats(str(stats_file), stream=text)
-        stats.strip_dirs().sort_stats("cumulative").print_stats(top)
-    return (
-        f"cProfile of `tracker {' '.join(args)}` at {events:,} events (top {top} by cumulative time):\n"
-        + text.getvalue()
-    )
+        stats = pstats.Stats(str(stats_file), stream=text).sort_stats("cumulative")
+        text.write(f"## all functions, top {top} by cumulative time\n")
+        stats.print_stats(top)
+        text.write(f"## tracker's own functions, top {top} by cumulative time\n")
+        stats.print_stats(r"/tracker/(?!__main__)[a-z_]+\.py", top)
+        text.write(f"## top {top} by own time\n")
+        stats.sort_stats("tottime").print_stats(top)
+    return f"cProfile of `tracker {' '.join(args)}` at {events:,} events:\n" + text.getvalue()
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -327,13 +342,23 @@ def main() -> None:
     parser.add_argument("--regen", action="store_true", help="regenerate the cached workbooks in bench/out/")
     parser.add_argument("--profile", choices=["validate", "list", "show", "update"], help="also cProfile this command")
     parser.add_argument("--profile-size", type=int, default=TARGET_SIZE, help="events for --profile (default 10000)")
-    parser.add_argument("--top", type=int, default=15, help="functions shown by --profile (default 15)")
+    parser.add_argument("--top", type=int, default=12, help="functions in each --profile list (default 12)")
+    parser.add_argument(
+        "--as-is",
+        action="store_true",
+        help="keep PYTHONDONTWRITEBYTECODE and PYTHONPYCACHEPREFIX as they are (default: cache byte-code in bench/out/)",
+    )
     options = parser.parse_args()
 
     env = dict(os.environ, TRACKER_USER="bench")
+    if not options.as_is:
+        # like an installed tool: byte-code cached (in bench/out/, nothing written beside the sources)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(OUT / "pycache")
     # import every module once so that no measured run pays for writing .pyc files
     subprocess.run([sys.executable, "-c", WARM_UP], env=env, check=True)
     floor = floor_mb(env)
+    load = os.getloadavg()
     results = []
     for events in options.sizes:
         repeat = options.repeat or (3 if events <= TARGET_SIZE else 1)
@@ -341,7 +366,8 @@ def main() -> None:
         generated = results[-1].generated_s
         if generated is not None:
             print(f"  generated {events:,} events in {generated:.0f} s", file=sys.stderr)
-    print(render(results, floor))
+    bytecode = "Environment as given." if options.as_is else "Byte-code cached, as for an installed tool."
+    print(render(results, floor, load, bytecode))
     if options.profile:
         print()
         print(profile(options.profile, options.profile_size, options.top, env))

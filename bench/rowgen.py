@@ -12,7 +12,6 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -220,18 +219,24 @@ def workbook_rows(count: int, seed: int = 1) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def event_instances(count: int, seed: int = 1) -> Iterator[dict[str, Any]]:
-    """Events rows as `tracker` checks them: `tracker.schema.row_instance` of each row's values."""
+def typed_events(count: int, seed: int = 1) -> list[dict[str, Any]]:
+    """Events rows as tracker holds them after reading: every field present, empty ones None."""
     from tracker.init import example_rows
-    from tracker.schema import load_schema, row_instance
+    from tracker.schema import load_schema
 
     schema = load_schema()
     example = example_rows(schema, now=REFERENCE_NOW)
     services = [str(row["name"]) for row in example["Services"]]
     events, _, _ = event_rows(count, example["Severities"], services, seed)
     empty = dict.fromkeys(schema["Events"].fields)
-    for event in events:
-        yield row_instance(empty | event)
+    return [empty | event for event in events]
+
+
+def event_instances(count: int, seed: int = 1) -> list[dict[str, Any]]:
+    """Events rows as `tracker` checks them: `tracker.schema.row_instance` of each row's values."""
+    from tracker.schema import row_instance
+
+    return [row_instance(values) for values in typed_events(count, seed)]
 
 
 def write_workbook(count: int, target: Path, seed: int = 1) -> float:

@@ -110,7 +110,7 @@ def gate(tracker: Tracker, event: Row, kind: str) -> None:
         relevant[sheet] = {r.number for r in tracker.sheet(sheet).rows if str(r["event_id"] or "").casefold() == key}
     severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
     relevant["Severities"] = {severity.number} if severity else set()
-    problems = []
+    problems: list[Any] = []
     for problem in validate_tracker(tracker):
         if problem.level != "error" or problem.sheet not in relevant:
             continue

@@ -27,9 +27,11 @@ class Transport(Protocol):
 
     name: str
 
-    def __enter__(self) -> Transport: ...
+    def __enter__(self) -> Any: ...
 
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
 
     def send_messages(self, messages: list[Outgoing]) -> int:
         """Send each message; return how many were sent."""
@@ -61,7 +63,9 @@ class OutboxTransport:
     def __enter__(self) -> OutboxTransport:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         return None
 
     def send_messages(self, messages: list[Outgoing]) -> int:
@@ -201,6 +205,8 @@ def _smtp(config: Config) -> Transport:
     port = settings.get("port", 465 if security == "tls" else 587)
     if not isinstance(port, int) or not 0 < port < 65536:
         raise ConfigError(f"tracker.toml: [mail.smtp] port {port!r} is not a port number")
+    if "password" in settings:
+        raise ConfigError("tracker.toml must not hold secrets: remove [mail.smtp] password and set password_env instead")
     username = settings.get("username")
     password = None
     if username:

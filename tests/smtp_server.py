@@ -1,0 +1,70 @@
+"""A real SMTP server for tests: aiosmtpd on a free 127.0.0.1 port, recording what it receives."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    """One message as the server got it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+
+
+@dataclass
+class Recorder:
+    """aiosmtpd handler: refuses listed recipients, can drop the connection after N messages."""
+
+    refuse: set[str] = field(default_factory=set)
+    drop_after: int | None = None
+    drops: int = 1
+    received: list[Received] = field(default_factory=list)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:  # noqa: N802
+        if address in self.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.drop_after is not None and len(self.received) >= self.drop_after:
+            self.drops -= 1
+            if self.drops <= 0:
+                self.drop_after = None  # later connections work
+            server.transport.close()
+            return "421 4.3.0 closing connection"
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on at the moment."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def smtp_server(recorder: Recorder | None = None) -> Iterator[tuple[Recorder, int]]:
+    """Run an SMTP server on 127.0.0.1 for the duration of the block."""
+    recorder = recorder or Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield recorder, port
+    finally:
+        controller.stop()

@@ -1,0 +1,320 @@
+"""`tracker notify`: per-audience outage emails from tracker rows, gated, sent once, logged."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from email.message import EmailMessage
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from tests.conftest import Run
+from tests.smtp_server import Recorder, smtp_server
+
+
+def _outbox(folder: Path) -> list[EmailMessage]:
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for p in sorted((folder / "outbox").glob("*.eml"))
+    ]
+
+
+def _by_audience(messages: list[EmailMessage]) -> dict[str, EmailMessage]:
+    return {str(m["X-Tracker-Audience"]): m for m in messages}
+
+
+def _text(message: EmailMessage) -> str:
+    return message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def _html(message: EmailMessage) -> str:
+    return message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+
+def _log(path: Path) -> list[tuple]:
+    return [r for r in openpyxl.load_workbook(path)["Notifications"].iter_rows(min_row=2, values_only=True) if any(r)]
+
+
+def _use_smtp(tmp_path: Path, port: int, extra: str = "") -> None:
+    config = tmp_path / "tracker.toml"
+    text = config.read_text().replace('transport = "outbox"', 'transport = "smtp"')
+    config.write_text(text + f'\n[mail.smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n{extra}')
+
+
+def test_outbox_one_message_per_audience_then_nothing(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """The example event gives one .eml per audience and a Notifications row each; a rerun sends nothing."""
+    result = run("notify", event_id)
+    assert result.exit_code == 0, result.stderr
+    assert "sent 3 of 3 message(s) via outbox" in result.stdout
+    messages = _outbox(tmp_path)
+    assert sorted(_by_audience(messages)) == ["customer", "leadership", "technical"]
+    for message in messages:
+        assert message["Subject"] == f"[SEV 1][Identified] {event_id}: Email outage - all sites"
+        assert message["From"].addresses[0].addr_spec == "event.management@example.com"
+        assert message["Message-ID"] and message["Date"]
+        assert message.is_multipart() and _text(message) and "<table" in _html(message)
+    log = _log(example)
+    assert [(r[1], r[2], r[3], r[4]) for r in log] == [
+        (event_id, "leadership", "initial", "Identified"),
+        (event_id, "technical", "initial", "Identified"),
+        (event_id, "customer", "initial", "Identified"),
+    ]
+    assert {r[7] for r in log} == {str(m["Message-ID"]) for m in messages}
+    again = run("notify", event_id)
+    assert again.exit_code == 0
+    assert again.stdout.count("already sent for this state") == 3
+    assert len(_outbox(tmp_path)) == 3 and len(_log(example)) == 3
+    assert run("validate").exit_code == 0
+
+
+def test_force_sends_again_and_update_makes_update_kind(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """--force resends; after a new update the next notify is an 'update' message."""
+    assert run("notify", event_id).exit_code == 0
+    assert run("notify", event_id, "--audience", "leadership", "--force").exit_code == 0
+    assert len(_outbox(tmp_path)) == 4
+    assert run("update", event_id, "--note", "Certificate installed; mail flowing again", "--status", "Monitoring").exit_code == 0
+    result = run("notify", event_id)
+    assert result.exit_code == 0, result.stderr
+    kinds = [r[3] for r in _log(example)]
+    assert kinds[-3:] == ["update", "update", "update"]
+    latest = _by_audience(_outbox(tmp_path)[-3:])
+    assert "[Monitoring]" in latest["customer"]["Subject"]
+    assert "Certificate installed; mail flowing again" in _text(latest["customer"])
+
+
+def test_audiences_see_what_they_should(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """Technical gets vendor case, changes and timeline; the customer never gets internal fields or notes."""
+    assert run("update", event_id, "--note", "Vendor says gateway firmware bug", "--internal").exit_code == 0
+    assert run("notify", event_id).exit_code == 0
+    mails = _by_audience(_outbox(tmp_path))
+    technical = _text(mails["technical"])
+    assert "2611210040001234" in technical and "mail-gw-01" in technical and "Vendor says gateway firmware bug" in technical
+    assert "Dana Whitfield" in technical
+    for audience in ("customer", "leadership"):
+        body = _text(mails[audience]) + _html(mails[audience])
+        assert "Vendor says gateway firmware bug" not in body
+        assert "2611210040001234" not in body
+    customer = _text(mails["customer"]) + _html(mails["customer"])
+    for name in ("Dana Whitfield", "Priya Shah", "Chris Lee", "Microsoft"):
+        assert name not in customer
+    assert "Alex Morgan" in customer  # the event manager is the customer's contact
+    leadership = _text(mails["leadership"])
+    assert "Business impact:" in leadership and "Incident lead:    Dana Whitfield" in leadership
+
+
+def test_every_email_states_next_update(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """Each open-event email says when the next update comes, on the severity cadence, in the display format."""
+    assert run("notify", event_id).exit_code == 0
+    for message in _outbox(tmp_path):
+        assert "Next update: by " in _text(message) and "(every 30 minutes while this event is open)" in _text(message)
+        assert "Next update: by " in _html(message)
+
+
+def test_resolved_email_has_no_next_update_and_cause_for_customer(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """A resolved event sends 'resolved' messages; the customer now sees the cause; no next update."""
+    assert run("resolve", event_id, "--note", "Mail flow restored", "--cause", "Expired gateway certificate").exit_code == 0
+    result = run("notify", event_id)
+    assert result.exit_code == 0, result.stderr
+    mails = _by_audience(_outbox(tmp_path))
+    customer = _text(mails["customer"])
+    assert mails["customer"]["Subject"].startswith("[SEV 1][Resolved]")
+    assert "has been resolved" in customer and "Expired gateway certificate" in customer
+    assert "final update" in customer and "Next update" not in customer
+    assert {r[3] for r in _log(example)} == {"resolved"}
+
+
+def test_recipients_from_distribution_sheet(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """To/Cc/Bcc follow the sheet, inactive rows are skipped, a duplicate address appears once."""
+    book = openpyxl.load_workbook(example)
+    ws = book["Distribution"]
+    ws.append(["customer", "Ops again", "CUSTOMER-OPS@example.com", "Cc", "Yes"])
+    book.save(example)
+    assert run("notify", event_id, "--audience", "customer").exit_code == 0
+    (message,) = _outbox(tmp_path)
+    assert [a.addr_spec for a in message["To"].addresses] == ["customer-ops@example.com"]
+    assert message["Cc"] is None
+    assert [a.addr_spec for a in message["Bcc"].addresses] == ["account.manager@example.com"]
+    assert "former.contact@example.com" not in message.as_string()
+
+
+def test_allowed_domains_refuses_and_names_row(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """A recipient outside mail.allowed_domains stops the send and names the Distribution cell."""
+    book = openpyxl.load_workbook(example)
+    book["Distribution"]["C3"] = "cio@gmail.com"
+    book.save(example)
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text().replace('# allowed_domains = ["example.com"]', 'allowed_domains = ["example.com"]'))
+    result = run("notify", event_id)
+    assert result.exit_code == 1
+    assert "Distribution!C3 (Email): 'cio@gmail.com' is outside [mail] allowed_domains" in result.stderr
+    assert not (tmp_path / "outbox").exists() and _log(example) == []
+
+
+def test_gate_lists_cells_and_sends_nothing(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """A bad cell in the event, its updates or the lists stops the send and names the cells."""
+    book = openpyxl.load_workbook(example)
+    book["Events"]["J2"] = None  # impact, needed by every message
+    book["Distribution"]["D2"] = "Sometimes"
+    book["Updates"]["B3"] = "soon"
+    book.save(example)
+    result = run("notify", event_id)
+    assert result.exit_code == 1
+    assert "nothing was sent; fix these cells first" in result.stderr
+    for cell in ("Events!J2 (Impact)", "Distribution!D2 (To/Cc/Bcc)", "Updates!B3 (At (UTC))"):
+        assert cell in result.stderr
+    assert not (tmp_path / "outbox").exists() and _log(example) == []
+
+
+def test_dry_run_previews_and_writes_nothing(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """--dry-run renders .eml and .html previews and prints a summary; no outbox, no log."""
+    before = example.read_bytes()
+    result = run("notify", event_id, "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "3 message(s) rendered, nothing sent (dry run)" in result.stdout
+    assert "leadership  initial  2" in result.stdout
+    assert len(list((tmp_path / "preview").glob("*.eml"))) == 3
+    assert len(list((tmp_path / "preview").glob("*.html"))) == 3
+    assert not (tmp_path / "outbox").exists() and example.read_bytes() == before
+
+
+def test_html_escapes_and_headers_cannot_be_split(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """A <script> title arrives as text; a newline in the title cannot add a header."""
+    book = openpyxl.load_workbook(example)
+    book["Events"]["B2"] = "<script>alert(1)</script> down\nBcc: attacker@evil.test"
+    book.save(example)
+    assert run("notify", event_id, "--audience", "customer").exit_code == 0
+    (message,) = _outbox(tmp_path)
+    html = _html(message)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "\n" not in message["Subject"] and "attacker@evil.test" not in str(message["Bcc"])
+    assert all("attacker" not in a.addr_spec for a in message["Bcc"].addresses)
+
+
+def test_templates_override_with_fallback(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """A team's template folder overrides one template; the others come from the defaults."""
+    folder = tmp_path / "my_templates" / "email"
+    folder.mkdir(parents=True)
+    (folder / "customer.txt.j2").write_text("Dear customer, {{ event.title }} is being handled.\n{{ next_update_line }}\n")
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text().replace('outbox = "outbox"', 'outbox = "outbox"\ntemplates = "my_templates"'))
+    assert run("notify", event_id).exit_code == 0
+    mails = _by_audience(_outbox(tmp_path))
+    assert _text(mails["customer"]).startswith("Dear customer, Email outage - all sites is being handled.")
+    assert "Business impact:" in _text(mails["leadership"])
+
+
+def test_military_time_format(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """time_format '%H%MZ' gives military times like 1432Z in the emails."""
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text().replace('time_format = "%d %b %Y %H%MZ"', 'time_format = "%H%MZ"'))
+    assert run("notify", event_id, "--audience", "leadership").exit_code == 0
+    (message,) = _outbox(tmp_path)
+
+    assert re.search(r"Next update: by \d{4}Z \(every 30 minutes", _text(message))
+
+
+def test_smtp_delivers_each_audience(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """Through a real SMTP server: envelope recipients per audience include Bcc, headers do not."""
+    with smtp_server() as (server, port):
+        _use_smtp(tmp_path, port)
+        result = run("notify", event_id)
+    assert result.exit_code == 0, result.stderr
+    assert "via smtp" in result.stdout
+    got = {str(r.message["X-Tracker-Audience"]): r for r in server.received}
+    assert sorted(got["leadership"].rcpt_tos) == ["cio.office@example.com", "it-leadership@example.com"]
+    assert sorted(got["customer"].rcpt_tos) == ["account.manager@example.com", "customer-ops@example.com"]
+    assert got["customer"].message["Bcc"] is None
+    assert got["leadership"].mail_from == "event.management@example.com"
+    assert [r[8] for r in _log(example)] == ["smtp", "smtp", "smtp"]
+
+
+def test_smtp_refused_recipient_is_reported(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """One refused address is reported; the message still goes to the others and the log counts them."""
+    with smtp_server(Recorder(refuse={"cio.office@example.com"})) as (server, port):
+        _use_smtp(tmp_path, port)
+        result = run("notify", event_id)
+    assert result.exit_code == 0
+    assert "leadership: cio.office@example.com refused: 550" in result.stderr
+    leadership = [r for r in _log(example) if r[2] == "leadership"][0]
+    assert leadership[6] == 1  # one recipient accepted
+    assert len(server.received) == 3
+
+
+def test_smtp_dropped_connection_is_retried_once(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """The server drops the connection mid-batch once: tracker reconnects and every message arrives, once."""
+    with smtp_server(Recorder(drop_after=1)) as (server, port):
+        _use_smtp(tmp_path, port)
+        result = run("notify", event_id)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(str(r.message["X-Tracker-Audience"]) for r in server.received) == ["customer", "leadership", "technical"]
+    assert len(_log(example)) == 3
+
+
+def test_smtp_dropped_twice_log_matches_delivery(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """Dropped again after the reconnect: that message is reported not sent, and the log lists exactly what arrived."""
+    with smtp_server(Recorder(drop_after=1, drops=2)) as (server, port):
+        _use_smtp(tmp_path, port)
+        result = run("notify", event_id)
+        first_log = sorted(r[2] for r in _log(example))
+        retry = run("notify", event_id)  # only the missing audience goes out now
+    delivered = sorted(str(r.message["X-Tracker-Audience"]) for r in server.received[:2])
+    assert delivered == ["customer", "leadership"] == first_log
+    assert result.exit_code == 1
+    assert "error: technical: not sent: connection lost" in result.stderr
+    assert re.search(r"technical +initial +2 .* FAILED", result.stdout)
+    assert sorted(r[2] for r in _log(example)) == ["customer", "leadership", "technical"]  # after the retry
+    assert retry.exit_code == 0 and retry.stdout.count("already sent for this state") == 2
+    assert [str(r.message["X-Tracker-Audience"]) for r in server.received[2:]] == ["technical"]
+
+
+def test_smtp_server_down_sends_nothing(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """No server listening: one clear error, nothing logged."""
+    from tests.smtp_server import free_port
+
+    _use_smtp(tmp_path, free_port())
+    result = run("notify", event_id)
+    assert result.exit_code == 1
+    assert "cannot connect to SMTP server 127.0.0.1" in result.stderr and "nothing was sent" in result.stderr
+    assert _log(example) == []
+
+
+def test_smtp_password_only_from_environment(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """A password in tracker.toml is refused; a username without the variable set is a clear config error."""
+    original = (tmp_path / "tracker.toml").read_text()
+    _use_smtp(tmp_path, 2525, 'username = "svc"\npassword = "hunter2"\n')
+    result = run("notify", event_id)
+    assert result.exit_code == 2 and "must not hold secrets" in result.stderr
+    (tmp_path / "tracker.toml").write_text(original)
+    _use_smtp(tmp_path, 2525, 'username = "svc"\npassword_env = "TRACKER_SMTP_PASSWORD"\n')
+    result = run("notify", event_id)
+    assert result.exit_code == 2 and "TRACKER_SMTP_PASSWORD" in result.stderr
+
+
+def test_log_kept_in_journal_when_workbook_locked(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """Sent while the workbook is open in Excel: the log waits in the journal, nothing is resent, sync writes it."""
+    lock = tmp_path / f"~${example.name}"
+    lock.write_bytes(b"\x05Jamie" + b"\x00" * 50)
+    result = run("notify", event_id)
+    assert result.exit_code == 1
+    assert "kept in the local journal" in result.stderr and "Jamie" in result.stderr
+    assert len(_outbox(tmp_path)) == 3 and _log(example) == []
+    again = run("notify", event_id)
+    assert again.stdout.count("already sent for this state") == 3 and len(_outbox(tmp_path)) == 3
+    pending = run("sync")
+    assert pending.exit_code == 1 and "pending since" in pending.stdout
+    lock.unlink()
+    synced = run("sync")
+    assert synced.exit_code == 0 and "wrote 4 pending edit(s)" in synced.stdout
+    assert len(_log(example)) == 3
+    assert run("sync").stdout.strip() == "nothing pending"
+
+
+@pytest.mark.parametrize("audience", ["vendors"])
+def test_unknown_audience_is_usage_error(run: Run, example: Path, event_id: str, audience: str) -> None:
+    """--audience not listed for the severity names the ones that are."""
+    result = run("notify", event_id, "--audience", audience)
+    assert result.exit_code == 2
+    assert "Severities sheet lists: leadership, technical, customer" in result.stderr
