@@ -184,11 +184,13 @@ def test_html_escapes_and_headers_cannot_be_split(run: Run, example: Path, event
     """A <script> title arrives as text; a newline in the title cannot add a header."""
     book = openpyxl.load_workbook(example)
     book["Events"]["B2"] = "<script>alert(1)</script> down\nBcc: attacker@evil.test"
+    book["Events"]["J2"] = "<img src=x onerror=alert(2)> no mail"
     book.save(example)
     assert run("notify", event_id, "--audience", "customer").exit_code == 0
     (message,) = _outbox(tmp_path)
     html = _html(message)
     assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<img" not in html and "&lt;img src=x onerror=alert(2)&gt; no mail" in html
     assert "\n" not in message["Subject"] and "attacker@evil.test" not in str(message["Bcc"])
     assert all("attacker" not in a.addr_spec for a in message["Bcc"].addresses)
 
@@ -318,3 +320,15 @@ def test_unknown_audience_is_usage_error(run: Run, example: Path, event_id: str,
     result = run("notify", event_id, "--audience", audience)
     assert result.exit_code == 2
     assert "Severities sheet lists: leadership, technical, customer" in result.stderr
+
+
+def test_notify_open_sends_what_changed(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """`notify --open` covers every open event, and later only the events whose state changed."""
+    new_id = run("open", "--title", "Wi-Fi slow in HQ", "--severity", "Sev 3", "--service", "Wi-Fi", "--impact", "Slow Wi-Fi").stdout.strip()
+    first = run("notify", "--open")
+    assert first.exit_code == 0, first.stderr
+    assert f"{event_id}: sent 3 of 3" in first.stdout and f"{new_id}: sent 1 of 1" in first.stdout  # Sev 3: technical only
+    assert run("update", new_id, "--note", "Access point replaced").exit_code == 0
+    second = run("notify", "--open")
+    assert f"{new_id}: sent 1 of 1" in second.stdout and f"{event_id}: sent" not in second.stdout
+    assert run("notify", event_id, "--open").exit_code == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -469,14 +470,19 @@ def show(state: State, event_id: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("event_id", metavar="ID")
+@click.argument("event_id", metavar="ID", required=False)
+@click.option(
+    "--open", "all_open", is_flag=True, help="Every open event (only what changed since it was last sent goes out)."
+)
 @click.option("--audience", "audiences", multiple=True, help="Only this audience, e.g. leadership (repeatable).")
 @click.option(
     "--dry-run", is_flag=True, help="Render every message into the preview folder; send nothing, write nothing."
 )
 @click.option("--force", is_flag=True, help="Send even if this event state was already sent to the audience.")
 @pass_state
-def notify(state: State, event_id: str, audiences: tuple[str, ...], dry_run: bool, force: bool) -> None:
+def notify(
+    state: State, event_id: str | None, all_open: bool, audiences: tuple[str, ...], dry_run: bool, force: bool
+) -> None:
     """Send the outage emails for an event to every audience its severity lists.
 
     Each audience gets its own wording from the templates; recipients come from the
@@ -488,52 +494,61 @@ def notify(state: State, event_id: str, audiences: tuple[str, ...], dry_run: boo
       tracker notify EVT-2026-0001 --dry-run
       tracker notify EVT-2026-0001
       tracker notify EVT-2026-0001 --audience leadership --force
+      tracker notify --open
     """
+    from tracker.events import list_events
     from tracker.notify import notify as run_notify
 
-    config = state.config
-    result = run_notify(
-        state.store(), config, event_id, audiences=list(audiences) or None, dry_run=dry_run, force=force
-    )
+    if bool(event_id) == all_open:
+        raise UsageError("give an event ID, or --open for every open event (not both)")
+    store = state.store()
+    ids = [event_id] if event_id else [str(r["id"]) for r in list_events(store.read(), open_only=True)]
+    if not ids:
+        click.echo("no open events")
+    failed = False
+    for key in ids:
+        result = run_notify(store, state.config, key, audiences=list(audiences) or None, dry_run=dry_run, force=force)
+        failed |= _report_notify(state, result, dry_run)
+    if failed:
+        sys.exit(1)
+
+
+def _report_notify(state: State, result: Any, dry_run: bool) -> bool:
+    """Print what notify did; True when something needs attention (exit 1)."""
     rows = [[m.audience, m.kind, str(len(m.recipients)), m.subject] for m in result.messages]
     if dry_run:
         click.echo(f"{result.event_id}: {len(result.messages)} message(s) rendered, nothing sent (dry run)")
         if rows:
             click.echo(_table(rows, ["AUDIENCE", "KIND", "RCPTS", "SUBJECT"]))
         if result.preview:
-            click.echo(f"preview: {Path(result.preview[0]).parent}")
+            click.echo(f"preview: {os.path.relpath(Path(result.preview[0]).parent)}{os.sep}")
     elif result.messages:
-        sent = result.sent
-        click.echo(f"{result.event_id}: sent {len(sent)} of {len(result.messages)} message(s) via {result.transport}")
         click.echo(
-            _table(
-                [r + [("sent" if m.sent else "FAILED")] for r, m in zip(rows, result.messages, strict=True)],
-                ["AUDIENCE", "KIND", "RCPTS", "SUBJECT", "RESULT"],
-            )
+            f"{result.event_id}: sent {len(result.sent)} of {len(result.messages)} message(s) via {result.transport}"
         )
+        outcome = [r + ["sent" if m.sent else "FAILED"] for r, m in zip(rows, result.messages, strict=True)]
+        click.echo(_table(outcome, ["AUDIENCE", "KIND", "RCPTS", "SUBJECT", "RESULT"]))
         for message in result.messages:
             for address, reason in message.refused.items():
                 click.echo(f"warning: {message.audience}: {address} refused: {reason}", err=True)
             if message.error:
                 click.echo(f"error: {message.audience}: not sent: {message.error}", err=True)
-        if result.next_update is not None and sent:
+        if result.next_update is not None and result.sent:
             click.echo(f"next update due {state.show_time(result.next_update)}")
     for skipped in result.skipped:
         when = state.show_time(skipped.sent_at) if skipped.sent_at else "earlier"
         click.echo(
-            f"{skipped.audience}: already sent for this state at {when} ({skipped.kind}: {skipped.subject}); use --force to send again"
+            f"{result.event_id} {skipped.audience}: already sent for this state at {when} "
+            f"({skipped.kind}: {skipped.subject}); use --force to send again"
         )
-    if not result.messages and not result.skipped:
-        click.echo("nothing to send")
     if result.journal_reason:
         click.echo(
             f"error: the messages went out but the Notifications log could not be written ({result.journal_reason}); "
             "it is kept in the local journal and written with the next successful write (or `tracker sync`)",
             err=True,
         )
-        sys.exit(1)
-    if not dry_run and result.failed:
-        sys.exit(1)
+        return True
+    return bool(not dry_run and result.failed)
 
 
 @main.command()

@@ -114,13 +114,18 @@ def template_environment(override: Path | None, when: Callable[[Any], str]) -> A
     folders.append(str(data_dir("templates")))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folders),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2", "html"), default_for_string=False),
+        autoescape=_autoescape,
         undefined=jinja2.ChainableUndefined,
         trim_blocks=False,
         keep_trailing_newline=True,
     )
     env.filters["when"] = when
     return env
+
+
+def _autoescape(name: str | None) -> bool:
+    """Escape HTML everywhere except in plain-text bodies and subjects (safe by default)."""
+    return not (name or "").endswith((".txt.j2", ".subject.j2"))
 
 
 def audience_templates(env: Any, audience: str) -> tuple[Any, Any, Any]:

@@ -126,7 +126,13 @@ def inspect(path: Path) -> Inspection:
                 where = f"sheet {owners[name]!r}" if name in owners else "a sheet"
                 result.risks.append(f"threaded comments (Excel 365 comments with replies) on {where}")
             elif name == "xl/vbaProject.bin":
-                result.keep_vba = True
+                if path.suffix.lower() in (".xlsm", ".xltm"):
+                    result.keep_vba = True
+                else:
+                    result.risks.append(
+                        f"macros (a VBA project, which a {path.suffix} file cannot hold: save the workbook "
+                        "as .xlsm and point [workbook] path at it)"
+                    )
             elif name.startswith("xl/media/") and not has_pillow:
                 where = f"sheet {owners[name]!r}" if name in owners else "a sheet"
                 result.risks.append(f"pictures on {where} (install Pillow so they can be kept)")
@@ -136,13 +142,17 @@ def inspect(path: Path) -> Inspection:
                 if re.search(rb"<(?:\w+:)?(sp|grpSp|cxnSp)\b", text):
                     result.risks.append(f"shapes or text boxes on {where}")
             elif name in titles:
-                exts = set(uri.decode() for uri in _EXT_URI.findall(archive.read(name)))
+                data = archive.read(name)
+                if re.search(rb"<(?:\w+:)?is>\s*<(?:\w+:)?r>", data):
+                    result.rich_text = True  # openpyxl writes rich text as inline strings, not shared ones
+                exts = {uri.decode() for uri in _EXT_URI.findall(data)}
                 result.sheet_exts[titles[name]] = exts
                 for uri in sorted(exts):
                     if uri in _EXT_NAMES:
                         result.risks.append(f"{_EXT_NAMES[uri]} on sheet {titles[name]!r}")
             elif name == "xl/sharedStrings.xml":
-                result.rich_text = b"<r>" in archive.read(name) or b"<x:r>" in archive.read(name)
+                text = archive.read(name)
+                result.rich_text = result.rich_text or b"<r>" in text or b"<x:r>" in text
     result.risks = list(dict.fromkeys(result.risks))
     return result
 

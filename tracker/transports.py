@@ -206,7 +206,9 @@ def _smtp(config: Config) -> Transport:
     if not isinstance(port, int) or not 0 < port < 65536:
         raise ConfigError(f"tracker.toml: [mail.smtp] port {port!r} is not a port number")
     if "password" in settings:
-        raise ConfigError("tracker.toml must not hold secrets: remove [mail.smtp] password and set password_env instead")
+        raise ConfigError(
+            "tracker.toml must not hold secrets: remove [mail.smtp] password and set password_env instead"
+        )
     username = settings.get("username")
     password = None
     if username:
