@@ -75,7 +75,12 @@ def test_force_sends_again_and_update_makes_update_kind(run: Run, example: Path,
     assert run("notify", event_id).exit_code == 0
     assert run("notify", event_id, "--audience", "leadership", "--force").exit_code == 0
     assert len(_outbox(tmp_path)) == 4
-    assert run("update", event_id, "--note", "Certificate installed; mail flowing again", "--status", "Monitoring").exit_code == 0
+    assert (
+        run(
+            "update", event_id, "--note", "Certificate installed; mail flowing again", "--status", "Monitoring"
+        ).exit_code
+        == 0
+    )
     result = run("notify", event_id)
     assert result.exit_code == 0, result.stderr
     kinds = [r[3] for r in _log(example)]
@@ -91,7 +96,11 @@ def test_audiences_see_what_they_should(run: Run, example: Path, event_id: str, 
     assert run("notify", event_id).exit_code == 0
     mails = _by_audience(_outbox(tmp_path))
     technical = _text(mails["technical"])
-    assert "2611210040001234" in technical and "mail-gw-01" in technical and "Vendor says gateway firmware bug" in technical
+    assert (
+        "2611210040001234" in technical
+        and "mail-gw-01" in technical
+        and "Vendor says gateway firmware bug" in technical
+    )
     assert "Dana Whitfield" in technical
     for audience in ("customer", "leadership"):
         body = _text(mails[audience]) + _html(mails[audience])
@@ -113,9 +122,14 @@ def test_every_email_states_next_update(run: Run, example: Path, event_id: str, 
         assert "Next update: by " in _html(message)
 
 
-def test_resolved_email_has_no_next_update_and_cause_for_customer(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+def test_resolved_email_has_no_next_update_and_cause_for_customer(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
     """A resolved event sends 'resolved' messages; the customer now sees the cause; no next update."""
-    assert run("resolve", event_id, "--note", "Mail flow restored", "--cause", "Expired gateway certificate").exit_code == 0
+    assert (
+        run("resolve", event_id, "--note", "Mail flow restored", "--cause", "Expired gateway certificate").exit_code
+        == 0
+    )
     result = run("notify", event_id)
     assert result.exit_code == 0, result.stderr
     mails = _by_audience(_outbox(tmp_path))
@@ -146,7 +160,9 @@ def test_allowed_domains_refuses_and_names_row(run: Run, example: Path, event_id
     book["Distribution"]["C3"] = "cio@gmail.com"
     book.save(example)
     config = tmp_path / "tracker.toml"
-    config.write_text(config.read_text().replace('# allowed_domains = ["example.com"]', 'allowed_domains = ["example.com"]'))
+    config.write_text(
+        config.read_text().replace('# allowed_domains = ["example.com"]', 'allowed_domains = ["example.com"]')
+    )
     result = run("notify", event_id)
     assert result.exit_code == 1
     assert "Distribution!C3 (Email): 'cio@gmail.com' is outside [mail] allowed_domains" in result.stderr
@@ -199,7 +215,9 @@ def test_templates_override_with_fallback(run: Run, example: Path, event_id: str
     """A team's template folder overrides one template; the others come from the defaults."""
     folder = tmp_path / "my_templates" / "email"
     folder.mkdir(parents=True)
-    (folder / "customer.txt.j2").write_text("Dear customer, {{ event.title }} is being handled.\n{{ next_update_line }}\n")
+    (folder / "customer.txt.j2").write_text(
+        "Dear customer, {{ event.title }} is being handled.\n{{ next_update_line }}\n"
+    )
     config = tmp_path / "tracker.toml"
     config.write_text(config.read_text().replace('outbox = "outbox"', 'outbox = "outbox"\ntemplates = "my_templates"'))
     assert run("notify", event_id).exit_code == 0
@@ -251,7 +269,11 @@ def test_smtp_dropped_connection_is_retried_once(run: Run, example: Path, event_
         _use_smtp(tmp_path, port)
         result = run("notify", event_id)
     assert result.exit_code == 0, result.stderr
-    assert sorted(str(r.message["X-Tracker-Audience"]) for r in server.received) == ["customer", "leadership", "technical"]
+    assert sorted(str(r.message["X-Tracker-Audience"]) for r in server.received) == [
+        "customer",
+        "leadership",
+        "technical",
+    ]
     assert len(_log(example)) == 3
 
 
@@ -324,11 +346,26 @@ def test_unknown_audience_is_usage_error(run: Run, example: Path, event_id: str,
 
 def test_notify_open_sends_what_changed(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
     """`notify --open` covers every open event, and later only the events whose state changed."""
-    new_id = run("open", "--title", "Wi-Fi slow in HQ", "--severity", "Sev 3", "--service", "Wi-Fi", "--impact", "Slow Wi-Fi").stdout.strip()
+    new_id = run(
+        "open", "--title", "Wi-Fi slow in HQ", "--severity", "Sev 3", "--service", "Wi-Fi", "--impact", "Slow Wi-Fi"
+    ).stdout.strip()
     first = run("notify", "--open")
     assert first.exit_code == 0, first.stderr
-    assert f"{event_id}: sent 3 of 3" in first.stdout and f"{new_id}: sent 1 of 1" in first.stdout  # Sev 3: technical only
+    assert (
+        f"{event_id}: sent 3 of 3" in first.stdout and f"{new_id}: sent 1 of 1" in first.stdout
+    )  # Sev 3: technical only
     assert run("update", new_id, "--note", "Access point replaced").exit_code == 0
     second = run("notify", "--open")
     assert f"{new_id}: sent 1 of 1" in second.stdout and f"{event_id}: sent" not in second.stdout
     assert run("notify", event_id, "--open").exit_code == 2
+
+
+def test_journal_is_written_by_the_next_write(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """Any later successful write (here an update) also writes the waiting Notifications log."""
+    lock = tmp_path / f"~${example.name}"
+    lock.write_bytes(b"\x05Jamie" + b"\x00" * 50)
+    assert run("notify", event_id).exit_code == 1
+    lock.unlink()
+    assert run("update", event_id, "--note", "still working on it").exit_code == 0
+    assert len(_log(example)) == 3
+    assert run("sync").stdout.strip() == "nothing pending"
