@@ -111,11 +111,3 @@ def test_init_refuses_to_overwrite(run: Run, example: Path) -> None:
     assert result.exit_code == 2
     assert "already exists; tracker init never overwrites a workbook" in _one_error(result.stderr)
     assert _digest(example) == before
-
-
-def test_unknown_store_is_configuration_error(run: Run, example: Path, tmp_path: Path) -> None:
-    """A [sharepoint] section in this version names the stores that exist (exit 2)."""
-    config = tmp_path / "tracker.toml"
-    config.write_text(config.read_text() + '\n[sharepoint]\nsite_url = "https://contoso.sharepoint.com/sites/ops"\n')
-    result = run("list")
-    assert result.exit_code == 2 and "available: local" in _one_error(result.stderr)

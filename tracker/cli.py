@@ -37,8 +37,9 @@ class TrackerGroup(click.Group):
 class State:
     """Configuration and store, loaded only by the commands that need them."""
 
-    def __init__(self, config_path: str | None) -> None:
+    def __init__(self, config_path: str | None, verbose: bool = False) -> None:
         self.config_path = config_path
+        self.verbose = verbose
         self._config: Config | None = None
 
     @property
@@ -52,7 +53,7 @@ class State:
     def store(self) -> Store:
         from tracker.stores import open_store
 
-        return open_store(self.config)
+        return open_store(self.config, verbose=self.verbose)
 
     def time(self, value: str | None, what: str) -> datetime | None:
         if value is None:
@@ -77,9 +78,12 @@ pass_state = click.make_pass_decorator(State)
 @click.option(
     "--config", "config_path", metavar="PATH", help="tracker.toml to use (default: found in this folder or above)."
 )
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Log every SharePoint / Graph request (method, path, status, time) to stderr."
+)
 @click.version_option(__version__, prog_name="tracker")
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None) -> None:
+def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """Keep the event tracker workbook schema-checked and safe, and send its outage emails.
 
     \b
@@ -88,7 +92,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
       tracker open --title "VPN down at HQ" --severity "Sev 2" --service VPN
       tracker update EVT-2026-0002 --note "Firewall rebooted" --status Monitoring
     """
-    ctx.obj = State(config_path)
+    ctx.obj = State(config_path, verbose)
 
 
 @main.command()
@@ -570,3 +574,84 @@ def sync(state: State) -> None:
         click.echo(f"pending since {batch.recorded_at}: {len(batch.edits)} edit(s) ({batch.reason})")
     store.apply(lambda _tracker: [])
     click.echo(f"wrote {len(getattr(store, 'replayed', []))} pending edit(s) to {Path(store.location).name}")
+
+
+def _sharepoint_settings(state: State) -> Any:
+    from tracker.auth import sharepoint_settings
+
+    if state.config.sharepoint is None:
+        raise UsageError(
+            "this tracker.toml has no [sharepoint] section: the workbook is a local file, no sign-in needed"
+        )
+    return sharepoint_settings(state.config.sharepoint, state.config.root)
+
+
+@main.command()
+@pass_state
+def login(state: State) -> None:
+    """Sign in to SharePoint (device code for people; checks the certificate or token otherwise).
+
+    With auth = "device-code" this prints a code to enter at the Microsoft sign-in page; the
+    token is cached in the OS keyring (or a file only you can read), so later commands do not ask.
+
+    \b
+    Example:
+      tracker login
+    """
+    from tracker.auth import device_code_login
+
+    settings = _sharepoint_settings(state)
+    if settings.auth == "device-code":
+        who = device_code_login(settings, lambda text: click.echo(text, err=True))
+        click.echo(f"signed in as {who}")
+        return
+    _whoami(state, settings)
+
+
+@main.command()
+@pass_state
+def logout(state: State) -> None:
+    """Forget the cached device-code sign-in.
+
+    \b
+    Example:
+      tracker logout
+    """
+    from tracker.auth import forget_token_cache
+
+    settings = _sharepoint_settings(state)
+    if settings.auth != "device-code":
+        click.echo(f'nothing cached: auth = "{settings.auth}" keeps no sign-in')
+        return
+    click.echo(f"signed out (removed the cached sign-in from {forget_token_cache(settings)})")
+
+
+@main.command()
+@pass_state
+def whoami(state: State) -> None:
+    """Show who tracker signs in as, in which cloud, and whether the workbook is reachable.
+
+    \b
+    Example:
+      tracker whoami
+    """
+    _whoami(state, _sharepoint_settings(state))
+
+
+def _whoami(state: State, settings: Any) -> None:
+    from tracker.auth import token_identity, tokens_for
+    from tracker.sharepoint import Remote
+
+    tokens = tokens_for(settings)
+    claims = token_identity(tokens.sharepoint()["access_token"])
+    who = claims.get("upn") or claims.get("preferred_username") or claims.get("app_displayname") or claims.get("appid")
+    click.echo(f"cloud:     {settings.cloud.name}")
+    click.echo(f"site:      {settings.site_url}")
+    click.echo(f"workbook:  {settings.path}")
+    click.echo(f"sign-in:   {settings.auth}" + (f" as {who}" if who else ""))
+    if "exp" in claims:
+        from datetime import UTC
+
+        click.echo(f"expires:   {state.show_time(datetime.fromtimestamp(int(claims['exp']), UTC))}")
+    props = Remote(settings, tokens, verbose=state.verbose).properties()
+    click.echo(f"reachable: yes ({int(props.get('Length') or 0):,} bytes, version {props.get('ETag', '?')})")

@@ -70,3 +70,11 @@ class SchemaError(ConfigError):
 
 class MailError(DataError):
     """The mail transport could not send (server unreachable, login refused, ...)."""
+
+
+class AuthError(ConfigError):
+    """Signing in to SharePoint or Graph failed, or no sign-in is available (exit 2)."""
+
+
+class RemoteError(DataError):
+    """SharePoint or Graph answered with an error tracker cannot work around (exit 1)."""

@@ -11,12 +11,11 @@ import contextlib
 import os
 import shutil
 import tempfile
-import warnings
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from tracker.config import Config
 from tracker.edits import AppendRow, Edit, Plan, SetCells
@@ -24,11 +23,6 @@ from tracker.errors import ConfigError, ConflictError, WorkbookError, WorkbookIn
 from tracker.journal import Journal
 from tracker.schema import Schema, load_schema
 from tracker.workbook import Tracker
-
-if TYPE_CHECKING:
-    from openpyxl import Workbook
-
-    from tracker import roundtrip
 
 BACKUP_DIR = ".tracker-backups"
 REPLAYS = 3
@@ -214,7 +208,7 @@ class LocalStore:
 
     def _attempt(self, plan: Plan) -> list[Edit] | None:
         from tracker import roundtrip
-        from tracker.workbook import apply_edits, apply_validations, check_edits, tracker_from_openpyxl
+        from tracker.workbook import apply_edits, apply_validations, check_edits, load_for_write, tracker_from_openpyxl
 
         before = _signature(self.path)
         try:
@@ -222,7 +216,7 @@ class LocalStore:
         except (zipfile.BadZipFile, OSError) as exc:
             raise WorkbookError(f"cannot read {self.path} as an .xlsx workbook: {exc}") from None
         roundtrip.refuse_if_risky(self.path, inspection)
-        book = _load_for_write(self.path, inspection)
+        book = load_for_write(self.path, inspection)
         tracker = tracker_from_openpyxl(book, self.schema, source=str(self.path))
         edits = plan(tracker)
         pending = pending_edits(tracker, self.journal)
@@ -269,29 +263,27 @@ def pending_edits(tracker: Tracker, journal: Journal | None) -> list[Edit]:
     return out
 
 
-def _load_for_write(path: Path, inspection: roundtrip.Inspection) -> Workbook:
-    import openpyxl
+def _sharepoint(config: Config, schema: Schema, verbose: bool) -> Store:
+    from tracker.auth import sharepoint_settings
+    from tracker.sharepoint import SharePointStore
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return openpyxl.load_workbook(path, rich_text=inspection.rich_text, keep_vba=inspection.keep_vba)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for bad files
-        raise WorkbookError(f"cannot open {path} for writing ({type(exc).__name__}: {exc})") from None
+    settings = sharepoint_settings(config.sharepoint or {}, config.root)
+    return SharePointStore(settings, schema, journal=Journal(config.journal_path), verbose=verbose)
 
 
-STORES: dict[str, Callable[[Config, Schema], Store]] = {
-    "local": lambda config, schema: LocalStore(
+STORES: dict[str, Callable[[Config, Schema, bool], Store]] = {
+    "local": lambda config, schema, verbose: LocalStore(
         config.workbook_path,
         schema,
         backups=config.backups,
         lock_timeout=config.lock_timeout,
         journal=Journal(config.journal_path),
     ),
+    "sharepoint": _sharepoint,
 }
 
 
-def open_store(config: Config, schema: Schema | None = None) -> Store:
+def open_store(config: Config, schema: Schema | None = None, *, verbose: bool = False) -> Store:
     """The store `config` selects (a plain lookup; unknown names list the valid ones)."""
     schema = schema or load_schema(config.schema_dir)
     name = config.store_name
@@ -300,4 +292,4 @@ def open_store(config: Config, schema: Schema | None = None) -> Store:
             f"tracker.toml selects the {name!r} store, which this version of tracker does not provide; "
             f"available: {', '.join(sorted(STORES))}"
         )
-    return STORES[name](config, schema)
+    return STORES[name](config, schema, verbose)

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from openpyxl import Workbook
     from openpyxl.worksheet.worksheet import Worksheet
 
+    from tracker.roundtrip import Inspection
+
 MAX_ROW = 1048576
 _ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
@@ -268,6 +270,20 @@ def tracker_from_openpyxl(book: Workbook, schema: Schema, source: str = "") -> T
         return book[name].iter_rows(values_only=True)
 
     return Tracker(schema, list(book.sheetnames), load, source=source)
+
+
+def load_for_write(path: Path, inspection: Inspection) -> Workbook:
+    """Load with openpyxl for a write, keeping rich text and macros where the file has them."""
+    import warnings
+
+    import openpyxl
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return openpyxl.load_workbook(path, rich_text=inspection.rich_text, keep_vba=inspection.keep_vba)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for bad files
+        raise WorkbookError(f"cannot open {path} for writing ({type(exc).__name__}: {exc})") from None
 
 
 # --- writing ---------------------------------------------------------------------------

@@ -1,0 +1,668 @@
+"""A stand-in for SharePoint Online REST and Microsoft Graph on 127.0.0.1, for tests.
+
+It implements only what `tracker` needs: file properties, download, overwrite (with If-Match),
+chunked upload, the Excel workbook endpoints (table rows, ranges, sessions) and sendMail, keeping
+real .xlsx bytes. Requests are answered in the shapes office365-rest-python-client 3.3.0 parses
+(SharePoint: `odata=verbose` unless the client asks for nometadata; Graph: plain JSON).
+Faults (throttling, failures, shared locks, someone else saving) are injected request by request.
+
+    with StandIn() as sp:
+        sp.put_file("/sites/ops/Shared Documents/Event Tracker.xlsx", data)
+        ctx = ClientContext(sp.site_url).with_access_token(...)
+        graph = GraphClient(token_callback=...).with_transport(session=sp.graph_session())
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from copy import copy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BytesIO
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import requests
+from openpyxl import load_workbook
+from openpyxl.utils.datetime import to_excel
+from requests.adapters import HTTPAdapter
+from openpyxl.cell.cell import Cell
+from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.worksheet.worksheet import Worksheet
+
+GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
+DRIVE_ID = "DRIVE-1"
+LOCKING_CALLS = {"$value", "startupload", "continueupload", "finishupload", "checkout"}
+
+_FILE = re.compile(r"web/getFileByServerRelative(?:Path\(DecodedUrl=|Url\()'((?:[^']|'')*)'\)(?:/(.*))?", re.I)
+_FOLDER_ADD = re.compile(
+    r"web/getFolderByServerRelative(?:Path\(DecodedUrl=|Url\()'((?:[^']|'')*)'\)/Files/add\((.*)\)", re.I
+)
+_CALL = re.compile(r"(\$?\w+)(?:\((.*)\))?")
+_PARAM = re.compile(r"(\w+)=(?:guid)?('(?:[^']|'')*'|[^,]*)")
+_WORKBOOK = re.compile(
+    r"tables(?:/|\(')([^/']+)'?\)?/rows(?:/add)?"
+    r"|worksheets(?:/|\(')([^/']+)'?\)?/range\(address='([^']*)'\)",
+    re.I,
+)
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}( \d{1,2}:\d{2}(:\d{2})?)?")
+
+
+class HttpError(Exception):
+    """An error answer: status, error code and message, optional extra headers."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+@dataclass
+class StoredFile:
+    """One file in the document library, with the version counter SharePoint keeps."""
+
+    path: str
+    data: bytes
+    item_id: str
+    unique_id: str = field(default_factory=lambda: str(uuid.uuid4()).upper())
+    version: int = 1
+    modified: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def etag(self) -> str:
+        """SharePoint's ETag: quotes included, fixed GUID, number bumped by every change."""
+        return f'"{{{self.unique_id}}},{self.version}"'
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass
+class Request:
+    """What the handler read from the socket."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """A header by case-insensitive name."""
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"{}")
+
+
+@dataclass
+class Reply:
+    """What to send back; `after` runs once the reply is on the wire."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json;charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    after: Callable[[], None] | None = None
+
+
+class StandIn:
+    """SharePoint REST under `site_url`, Graph under `graph_url`, both on one loopback port."""
+
+    def __init__(self, site_path: str = "/sites/ops", library: str = "Shared Documents") -> None:
+        self.site_path = "/" + site_path.strip("/")
+        self.library = library
+        self.tokens: set[str] = {"sp-token", "graph-token"}
+        self.requests: list[dict[str, Any]] = []
+        self.sent_mail: list[tuple[str, dict[str, Any]]] = []
+        self.site_id = f"127.0.0.1,{uuid.uuid4()},{uuid.uuid4()}"
+        self._files: dict[str, StoredFile] = {}
+        self._uploads: dict[str, tuple[str, bytearray]] = {}
+        self._sessions: set[str] = set()
+        self._locks: dict[str, str] = {}
+        self._faults: list[tuple[str, int, str | None]] = []  # (kind, status, retry_after), consumed in order
+        self._rows_add_failure: int | None = None
+        self._mail_refusals: list[int] = []
+        self._after_download: Callable[[StandIn], None] | None = None
+        self._ids = itertools.count(1)
+        self._state = threading.RLock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sharepoint-standin", daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.site_url = self.url + self.site_path
+        self.graph_url = self.url + "/graph/v1.0"
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the server and its thread."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> StandIn:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def graph_session(self) -> requests.Session:
+        """A requests session that sends https://graph.microsoft.com/v1.0/... here instead.
+
+        Pass it to `GraphClient(...).with_transport(session=...)`.
+        """
+        session = requests.Session()
+        session.trust_env = False  # no proxy from the environment, ever
+        session.mount(GRAPH_ROOT, _RewriteAdapter(GRAPH_ROOT, self.graph_url))
+        return session
+
+    # -- files, as the test sets them up and reads them back ---------------------------------------
+
+    def put_file(self, server_relative_path: str, data: bytes) -> StoredFile:
+        """Create the file or save a new version of it (someone else saving, as far as the client knows)."""
+        with self._state:
+            stored = self._files.get(server_relative_path.lower())
+            if stored is None:
+                stored = StoredFile(server_relative_path, bytes(data), f"ITEM-{next(self._ids)}")
+                self._files[server_relative_path.lower()] = stored
+            else:
+                stored.data, stored.version, stored.modified = bytes(data), stored.version + 1, datetime.now(UTC)
+            return stored
+
+    def get_file(self, path: str) -> bytes:
+        """The stored bytes."""
+        return self._file(path).data
+
+    def etag(self, path: str) -> str:
+        """The file's current ETag, e.g. `"{GUID},7"`."""
+        return self._file(path).etag
+
+    def version(self, path: str) -> int:
+        """The file's version counter."""
+        return self._file(path).version
+
+    # -- faults ------------------------------------------------------------------------------------
+
+    def expire(self, token: str) -> None:
+        """From now on requests carrying `token` get 401."""
+        self.tokens.discard(token)
+
+    def throttle(self, count: int, retry_after: str = "1", status: int = 429) -> None:
+        """The next `count` requests get `status` with a Retry-After header."""
+        self._faults += [("throttle", status, retry_after)] * count
+
+    def fail(self, count: int, status: int = 503) -> None:
+        """The next `count` requests get `status`, without Retry-After."""
+        self._faults += [("fail", status, None)] * count
+
+    def lock(self, path: str, owner: str = "Jane Doe") -> None:
+        """Hold a shared (co-authoring) lock: REST uploads get 423, Graph workbook calls still work."""
+        self._locks[path.lower()] = owner
+
+    def unlock(self, path: str) -> None:
+        self._locks.pop(path.lower(), None)
+
+    def after_download(self, callback: Callable[[StandIn], None]) -> None:
+        """Call `callback(self)` once, right after the next download has been sent."""
+        self._after_download = callback
+
+    def fail_next_rows_add(self, status: int = 504) -> None:
+        """The next table-row add answers `status` and changes nothing."""
+        self._rows_add_failure = status
+
+    def refuse_mail(self, count: int, status: int = 400) -> None:
+        """The next `count` sendMail calls answer `status` and send nothing."""
+        self._mail_refusals += [status] * count
+
+    # -- dispatch ----------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Reply:
+        """Answer one request; errors become SharePoint- or Graph-shaped JSON bodies."""
+        graph = request.path.startswith("/graph/v1.0/")
+        try:
+            with self._state:
+                self._authorize(request)
+                if self._faults:
+                    kind, status, retry_after = self._faults.pop(0)
+                    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+                    code = "TooManyRequests" if status == 429 else "serviceNotAvailable"
+                    raise HttpError(status, code, f"Injected {kind} ({status}).", headers)
+                path = request.path.split("?", 1)[0]
+                if graph:
+                    return self._graph(request, unquote(path[len("/graph/v1.0/") :]))
+                api = self.site_path + "/_api/"
+                if path.lower().startswith(api.lower()):
+                    return self._sharepoint(request, path[len(api) :])
+                raise HttpError(404, "notFound", f"The stand-in does not serve {path}.")
+        except HttpError as e:
+            if graph or e.code.startswith("InvalidAuth"):
+                error: dict[str, Any] = {"code": e.code, "message": e.message, "innerError": {"date": _now()}}
+            else:
+                error = {"code": e.code, "message": {"lang": "en-US", "value": e.message}}
+            return _json(e.status, {"error": error}, headers=e.headers)
+
+    def _authorize(self, request: Request) -> None:
+        scheme, _, token = (request.header("Authorization") or "").partition(" ")
+        if scheme != "Bearer" or token not in self.tokens:
+            raise HttpError(401, "InvalidAuthenticationToken", "Access token is missing, invalid or expired.")
+
+    def _file(self, path: str) -> StoredFile:
+        stored = self._files.get(path.lower())
+        if stored is None:
+            raise HttpError(404, "-2147024894, System.IO.FileNotFoundException", f"File Not Found: {path}")
+        return stored
+
+    # -- SharePoint REST ---------------------------------------------------------------------------
+
+    def _sharepoint(self, request: Request, rest: str) -> Reply:
+        if rest.lower() == "contextinfo" and request.method == "POST":
+            info = {"FormDigestValue": f"0x{uuid.uuid4().hex.upper()},{_now()}", "FormDigestTimeoutSeconds": 1800}
+            return _sp_json(request, {"GetContextWebInformation": info})
+        if match := _FOLDER_ADD.fullmatch(rest):
+            params = _params(match.group(2))
+            path = _literal(match.group(1)).rstrip("/") + "/" + params.get("url", "")
+            return self._files_add(request, path, params.get("overwrite", "false").lower() == "true")
+        match = _FILE.fullmatch(rest)
+        if not match:
+            raise HttpError(404, "-1, Microsoft.SharePoint.Client.InvalidClientQueryException", f"Unknown: {rest}")
+        stored = self._file(_literal(match.group(1)))
+        call = _CALL.fullmatch(match.group(2) or "")
+        if call is None:
+            raise HttpError(400, "-1, Microsoft.SharePoint.Client.InvalidClientQueryException", f"Bad call: {rest}")
+        name, params = call.group(1).lower(), _params(call.group(2) or "")
+        method = (request.header("X-HTTP-Method") or request.method).upper()
+        if name in LOCKING_CALLS and method != "GET" and stored.path.lower() in self._locks:
+            raise _locked(stored.path, self._locks[stored.path.lower()])
+        if name == "" and method == "GET":
+            return _sp_json(request, _file_properties(stored, request.query.get("$select")))
+        if name == "$value" and method == "GET":
+            return self._download(stored)
+        if name == "$value" and method == "PUT":
+            _check_if_match(request, stored)
+            self.put_file(stored.path, request.body)
+            return Reply(204)
+        if name in ("startupload", "continueupload", "finishupload", "cancelupload") and method == "POST":
+            return self._chunk(request, stored, name, params)
+        if name in ("checkout", "checkin", "undocheckout") and method == "POST":
+            return _sp_json(request, {})
+        raise HttpError(405, "-1, Microsoft.SharePoint.Client.InvalidClientQueryException", f"{method} {name}")
+
+    def _download(self, stored: StoredFile) -> Reply:
+        callback, self._after_download = self._after_download, None
+        return Reply(
+            200, stored.data, "application/octet-stream", {"ETag": stored.etag}, lambda: callback and callback(self)
+        )
+
+    def _files_add(self, request: Request, path: str, overwrite: bool) -> Reply:
+        stored = self._files.get(path.lower())
+        if stored is not None:
+            if path.lower() in self._locks:
+                raise _locked(stored.path, self._locks[path.lower()])
+            if not overwrite:
+                raise HttpError(400, "-2130575257, Microsoft.SharePoint.SPException", f"A file named {path} exists.")
+            _check_if_match(request, stored)
+        elif request.header("If-Match") not in (None, "*"):
+            raise HttpError(412, "-1, Microsoft.SharePoint.Client.ClientServiceException", f"{path} does not exist.")
+        return _sp_json(request, _file_properties(self.put_file(path, request.body)))
+
+    def _chunk(self, request: Request, stored: StoredFile, name: str, params: dict[str, str]) -> Reply:
+        """startUpload/continueUpload/finishUpload: the stored bytes change only at finishUpload."""
+        upload_id = params.get("uploadid", "").strip("{}").lower()
+        if name == "startupload":
+            _check_if_match(request, stored)
+            self._uploads[upload_id] = (stored.path, bytearray(request.body))
+            return _sp_json(request, {"StartUpload": str(len(request.body))})
+        if upload_id not in self._uploads or self._uploads[upload_id][0].lower() != stored.path.lower():
+            raise HttpError(400, "-2147024809, System.ArgumentException", f"No upload session {upload_id}.")
+        received = self._uploads[upload_id][1]
+        if name == "cancelupload":
+            del self._uploads[upload_id]
+            return Reply(204)
+        if int(params.get("fileoffset", "-1")) != len(received):
+            raise HttpError(
+                400, "-2147024809, System.ArgumentException", "fileOffset does not match the bytes received."
+            )
+        received += request.body
+        if name == "continueupload":
+            return _sp_json(request, {"ContinueUpload": str(len(received))})
+        _check_if_match(request, stored)
+        del self._uploads[upload_id]
+        return _sp_json(request, _file_properties(self.put_file(stored.path, bytes(received))))
+
+    # -- Microsoft Graph ---------------------------------------------------------------------------
+
+    def _graph(self, request: Request, rest: str) -> Reply:
+        if match := re.fullmatch(r"users/([^/]+)/sendMail", rest, re.I):
+            return self._send_mail(request, match.group(1))
+        if match := re.fullmatch(r"shares/([^/]+)/driveItem", rest, re.I):
+            return _json(200, self._drive_item(self._file(_shared_url_path(match.group(1)))))
+        if rest.startswith("sites/"):
+            rest = self._site(rest[len("sites/") :])
+            if rest == "":
+                return _json(200, {"id": self.site_id, "webUrl": self.site_url, "name": self.site_path.rsplit("/")[-1]})
+        if not rest.startswith(f"drives/{DRIVE_ID}"):
+            raise HttpError(404, "itemNotFound", f"The stand-in does not serve {rest}.")
+        rest = rest[len(f"drives/{DRIVE_ID}") :]
+        if rest == "":
+            return _json(200, {"id": DRIVE_ID, "driveType": "documentLibrary", "name": self.library})
+        if match := re.fullmatch(r"/root:/(.+?):?/?", rest):
+            return _json(200, self._drive_item(self._file(f"{self.site_path}/{self.library}/{match.group(1)}")))
+        match = re.fullmatch(r"/items/([^/]+)(?:/(content|workbook)(?:/(.*))?)?", rest)
+        stored = next((f for f in self._files.values() if match and f.item_id == match.group(1)), None)
+        if match is None or stored is None:
+            raise HttpError(404, "itemNotFound", "The resource could not be found.")
+        if match.group(2) is None and request.method == "GET":
+            return _json(200, self._drive_item(stored))
+        if match.group(2) == "content" and request.method == "GET":
+            return self._download(stored)
+        return self._workbook(request, stored, match.group(3) or "")
+
+    def _site(self, rest: str) -> str:
+        """Resolve `{id}...` or `{host}:{site path}[:...]`; return what follows as `drives/DRIVE-1...` or ""."""
+        if rest.startswith(self.site_id):
+            tail = rest[len(self.site_id) :]
+        else:
+            host, _, after = rest.partition(":")
+            if host not in ("127.0.0.1", urlsplit(self.url).netloc) or not after.lower().startswith(self.site_path):
+                raise HttpError(404, "itemNotFound", f"Requested site could not be found: {rest}")
+            tail = after[len(self.site_path) :]
+            if tail.startswith("/"):  # Graph reads `host:/sites/ops/drive/root` as one site path
+                raise HttpError(404, "itemNotFound", f"Requested site could not be found: {after}")
+            tail = tail.removeprefix(":")
+        if tail in ("", "/"):
+            return ""
+        if tail.startswith("/drive"):
+            return f"drives/{DRIVE_ID}" + tail[len("/drive") :]
+        raise HttpError(404, "itemNotFound", f"The stand-in does not serve sites/{rest}.")
+
+    def _drive_item(self, stored: StoredFile) -> dict[str, Any]:
+        return {
+            "id": stored.item_id,
+            "name": stored.name,
+            "eTag": stored.etag,
+            "cTag": stored.etag,
+            "size": len(stored.data),
+            "webUrl": self.url + stored.path.replace(" ", "%20"),
+            "lastModifiedDateTime": _iso(stored.modified),
+            "file": {"mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+            "parentReference": {"driveId": DRIVE_ID, "driveType": "documentLibrary"},
+        }
+
+    def _workbook(self, request: Request, stored: StoredFile, rest: str) -> Reply:
+        session = request.header("workbook-session-id")
+        if session is not None and session not in self._sessions:
+            raise HttpError(404, "invalidSession", "The workbook session is closed or does not exist.")
+        if rest == "createSession" and request.method == "POST":
+            session = f"SESSION-{next(self._ids)}"
+            self._sessions.add(session)
+            return _json(201, {"id": session, "persistChanges": bool(request.json().get("persistChanges", True))})
+        if rest in ("closeSession", "refreshSession") and request.method == "POST":
+            if rest == "closeSession":
+                self._sessions.discard(session or "")
+            return Reply(204)
+        match = _WORKBOOK.fullmatch(rest)
+        if match is None:
+            raise HttpError(404, "itemNotFound", f"The stand-in does not serve workbook/{rest}.")
+        workbook = load_workbook(BytesIO(stored.data))
+        if match.group(1) is not None and request.method == "POST":
+            if self._rows_add_failure is not None:
+                status, self._rows_add_failure = self._rows_add_failure, None
+                raise HttpError(status, "gatewayTimeout", "Injected rows/add failure.")
+            body = request.json()
+            if body.get("index") is not None:
+                raise HttpError(501, "notImplemented", "The stand-in only appends rows (index must be null).")
+            answer = _add_rows(workbook, match.group(1), body["values"])
+        elif match.group(2) is not None and request.method in ("GET", "PATCH"):
+            sheet = next((ws for ws in workbook.worksheets if ws.title.lower() == match.group(2).lower()), None)
+            if sheet is None:
+                raise HttpError(404, "itemNotFound", f"No worksheet named {match.group(2)}.")
+            values = request.json().get("values") if request.method == "PATCH" else None
+            answer = _range(sheet, match.group(3), values)
+            if values is None:
+                return _json(200, answer)
+        else:
+            raise HttpError(405, "methodNotAllowed", f"{request.method} workbook/{rest}")
+        out = BytesIO()
+        workbook.save(out)
+        self.put_file(stored.path, out.getvalue())
+        return _json(201 if match.group(1) else 200, answer)
+
+    def _send_mail(self, request: Request, upn: str) -> Reply:
+        if self._mail_refusals:
+            status = self._mail_refusals.pop(0)
+            raise HttpError(status, "ErrorInvalidRecipients", "Injected refusal: at least one recipient is not valid.")
+        self.sent_mail.append((upn, request.json()))
+        return Reply(202)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+class _RewriteAdapter(HTTPAdapter):
+    """Send requests for one URL prefix to another (Graph's fixed base URL → the stand-in)."""
+
+    def __init__(self, prefix: str, target: str) -> None:
+        super().__init__()
+        self.prefix, self.target = prefix, target
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        assert request.url is not None
+        request.url = self.target + request.url[len(self.prefix) :]
+        return super().send(request, *args, **kwargs)
+
+
+def _handler_for(standin: StandIn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as requests' pool expects
+
+        def _serve(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            query = parse_qs(urlsplit(self.path).query)
+            request = Request(self.command, self.path, query, dict(self.headers.items()), body)
+            reply = standin.handle(request)
+            standin.requests.append(
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "status": reply.status,
+                    "headers": request.headers,
+                    "body_size": len(body),
+                }
+            )
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            if reply.body or reply.status not in (202, 204):
+                self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+            self.wfile.flush()
+            if reply.after is not None:
+                reply.after()
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            """Quiet: the request log is `standin.requests`."""
+
+    return Handler
+
+
+def _now() -> str:
+    return _iso(datetime.now(UTC))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _json(
+    status: int, obj: Any, content_type: str = "application/json", headers: dict[str, str] | None = None
+) -> Reply:
+    return Reply(status, json.dumps(obj).encode(), f"{content_type};charset=utf-8", headers or {})
+
+
+def _sp_json(request: Request, obj: dict[str, Any]) -> Reply:
+    """SharePoint's answer in the metadata level the client asked for (verbose wraps in `d`)."""
+    if "odata=verbose" in (request.header("Accept") or ""):
+        return _json(200, {"d": obj}, "application/json;odata=verbose")
+    return _json(200, obj, "application/json;odata=nometadata")
+
+
+def _literal(value: str) -> str:
+    """An OData string literal from the URL: percent-decoded, doubled quotes undone."""
+    return unquote(value).replace("''", "'")
+
+
+def _params(text: str) -> dict[str, str]:
+    """`uploadID='x',fileOffset=4` → {"uploadid": "x", "fileoffset": "4"}."""
+    return {
+        name.lower(): _literal(value[1:-1]) if value.startswith("'") else value for name, value in _PARAM.findall(text)
+    }
+
+
+def _file_properties(stored: StoredFile, select: list[str] | None = None) -> dict[str, Any]:
+    """SP.File properties; `$select` narrows them as SharePoint does."""
+    props: dict[str, Any] = {
+        "__metadata": {"type": "SP.File", "etag": stored.etag},
+        "ETag": stored.etag,
+        "Exists": True,
+        "Length": str(len(stored.data)),
+        "Name": stored.name,
+        "ServerRelativeUrl": stored.path,
+        "ServerRelativePath": {"DecodedUrl": stored.path},
+        "TimeLastModified": _iso(stored.modified),
+        "UIVersion": stored.version * 512,
+        "UIVersionLabel": f"{stored.version}.0",
+        "UniqueId": stored.unique_id.lower(),
+    }
+    if select:
+        wanted = {name.strip().lower() for part in select for name in part.split(",")}
+        props = {k: v for k, v in props.items() if k == "__metadata" or k.lower() in wanted}
+    return props
+
+
+def _check_if_match(request: Request, stored: StoredFile) -> None:
+    expected = request.header("If-Match")
+    if expected not in (None, "*") and expected != stored.etag:
+        raise HttpError(
+            412,
+            "-1, Microsoft.SharePoint.Client.ClientServiceException",
+            f"The request ETag value '{expected}' does not match the object's ETag value '{stored.etag}'.",
+        )
+
+
+def _locked(path: str, owner: str) -> HttpError:
+    return HttpError(
+        423,
+        "-2147018894, Microsoft.SharePoint.SPFileLockException",
+        f'The file "{path}" is locked for shared use by {owner}.',
+    )
+
+
+def _shared_url_path(share_id: str) -> str:
+    """`u!` + base64url(absolute URL) → the server-relative path (spaces raw or as %20)."""
+    encoded = share_id.removeprefix("u!").replace("-", "+").replace("_", "/")
+    url = base64.b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    return unquote(urlsplit(url).path)
+
+
+def _set_cell(cell: Cell, value: Any) -> None:
+    """Store a value as typing it into Excel would."""
+    if value is None or value == "":
+        cell.value = None
+    elif not isinstance(value, str):
+        cell.value = value
+    elif value.startswith("'") or cell.number_format == "@":
+        cell.value = value.removeprefix("'")
+        cell.data_type = "s"  # text, even if it looks like a formula
+    elif value.startswith("="):
+        cell.value = value
+    elif value.upper() in ("TRUE", "FALSE"):
+        cell.value = value.upper() == "TRUE"
+    elif _NUMBER.fullmatch(value):
+        number = float(value)
+        cell.value = int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
+    elif _DATE.fullmatch(value):
+        cell.value = datetime.fromisoformat(value)
+        if cell.number_format == "General":
+            cell.number_format = "yyyy-mm-dd hh:mm" if " " in value else "yyyy-mm-dd"
+    else:
+        cell.value = value
+
+
+def _add_rows(workbook: Any, table_name: str, rows: list[list[Any]]) -> dict[str, Any]:
+    """Append rows to an Excel table as Excel does: after its last non-empty row, growing the table."""
+    found = [(ws, t) for ws in workbook.worksheets for t in ws.tables.values() if t.name.lower() == table_name.lower()]
+    if not found:
+        raise HttpError(404, "itemNotFound", f"No table named {table_name}.")
+    sheet, table = found[0]
+    if table.totalsRowCount:
+        raise HttpError(501, "notImplemented", "The stand-in cannot add rows above a totals row.")
+    min_col, min_row, max_col, max_row = range_boundaries(table.ref)
+    first_data = min_row + (1 if table.headerRowCount is None else table.headerRowCount)
+    if any(len(row) != max_col - min_col + 1 for row in rows):
+        raise HttpError(400, "InvalidArgument", "Each row needs one value per table column.")
+
+    def empty(r: int) -> bool:
+        return all(sheet.cell(r, c).value is None for c in range(min_col, max_col + 1))
+
+    target = max_row + 1
+    while target > first_data and empty(target - 1):
+        target -= 1
+    for offset, values in enumerate(rows):
+        row = target + offset
+        if row > max_row and not empty(row):
+            raise HttpError(501, "notImplemented", "The stand-in cannot shift cells below the table.")
+        for column, value in zip(range(min_col, max_col + 1), values, strict=True):
+            cell = sheet.cell(row, column)
+            if row > first_data:
+                cell._style = copy(sheet.cell(row - 1, column)._style)  # style, font, border, number format
+            _set_cell(cell, value)
+    last = max(max_row, target + len(rows) - 1)
+    table.ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{last}"
+    if table.autoFilter is not None:
+        table.autoFilter.ref = table.ref
+    return {
+        "index": target - first_data,
+        "values": [[_shown(sheet.cell(target + i, c)) for c in range(min_col, max_col + 1)] for i in range(len(rows))],
+    }
+
+
+def _range(sheet: Worksheet, address: str, values: list[list[Any]] | None) -> dict[str, Any]:
+    """Read a range, or write `values` into it first (same typing as row add)."""
+    address = address.rsplit("!", 1)[-1]
+    min_col, min_row, max_col, max_row = range_boundaries(address)
+    cells = [[sheet.cell(r, c) for c in range(min_col, max_col + 1)] for r in range(min_row, max_row + 1)]
+    if values is not None:
+        if len(values) != len(cells) or any(len(v) != len(row) for v, row in zip(values, cells, strict=True)):
+            raise HttpError(400, "InvalidArgument", f"The values do not match the size of {address}.")
+        for row_cells, row_values in zip(cells, values, strict=True):
+            for cell, value in zip(row_cells, row_values, strict=True):
+                _set_cell(cell, value)
+    return {
+        "address": f"{sheet.title}!{address}",
+        "rowCount": len(cells),
+        "columnCount": len(cells[0]),
+        "values": [[_shown(cell) for cell in row] for row in cells],
+    }
+
+
+def _shown(cell: Cell) -> Any:
+    """A cell's value as Graph returns it (formulas as text: the stand-in does not calculate)."""
+    if cell.value is None:
+        return ""
+    if isinstance(cell.value, datetime):
+        return to_excel(cell.value)  # Graph gives dates as serial numbers
+    return cell.value

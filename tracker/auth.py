@@ -1,0 +1,421 @@
+"""Signing in to SharePoint and Microsoft Graph, in the commercial and US government clouds.
+
+Three ways, chosen by `[sharepoint] auth`:
+- `certificate`: app-only with a client certificate (the only app-only route SharePoint REST
+  accepts); the key is read from a PEM file, never from tracker.toml.
+- `device-code`: a person signs in once with `tracker login`; the token cache is kept in
+  the OS keyring when one is available, else in a file only the user can read (0600).
+- `token-env`: access tokens from TRACKER_SHAREPOINT_TOKEN and TRACKER_GRAPH_TOKEN
+  (automation and tests).
+Tokens are never printed or logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from tracker.errors import AuthError, ConfigError
+
+SP_TOKEN_ENV = "TRACKER_SHAREPOINT_TOKEN"
+GRAPH_TOKEN_ENV = "TRACKER_GRAPH_TOKEN"
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """Endpoints of one Microsoft cloud."""
+
+    name: str
+    authority: str
+    graph: str
+    sharepoint_suffixes: tuple[str, ...]
+
+
+CLOUDS = {
+    "global": Cloud("global", "https://login.microsoftonline.com", "https://graph.microsoft.com", (".sharepoint.com",)),
+    "usgov-high": Cloud(
+        "usgov-high", "https://login.microsoftonline.us", "https://graph.microsoft.us", (".sharepoint.us",)
+    ),
+    "usgov-dod": Cloud(
+        "usgov-dod",
+        "https://login.microsoftonline.us",
+        "https://dod-graph.microsoft.us",
+        (".sharepoint-mil.us", ".sharepoint.us"),
+    ),
+}
+AUTH_MODES = ("certificate", "device-code", "token-env")
+WRITE_MODES = ("workbook-api", "upload")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class SharePointSettings:
+    """The [sharepoint] section, checked before any request is made."""
+
+    site_url: str
+    path: str
+    cloud: Cloud
+    auth: str
+    write_mode: str
+    graph_url: str
+    tenant: str = ""
+    client_id: str = ""
+    certificate_path: Path | None = None
+    certificate_thumbprint: str = ""
+    token_cache: Path | None = None
+    timeout: float = 60.0
+    chunk_size: int = 4 * 1024 * 1024
+
+    @property
+    def host(self) -> str:
+        """The SharePoint host name, e.g. contoso.sharepoint.com."""
+        return urlsplit(self.site_url).hostname or ""
+
+    @property
+    def origin(self) -> str:
+        """scheme://host[:port] of the site."""
+        parts = urlsplit(self.site_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def file_url(self) -> str:
+        """The workbook's absolute URL."""
+        return self.origin + self.path
+
+    @property
+    def sharepoint_scope(self) -> str:
+        """OAuth scope for SharePoint REST."""
+        return f"{self.origin}/.default"
+
+    @property
+    def graph_scope(self) -> str:
+        """OAuth scope for Microsoft Graph."""
+        return f"{self.cloud.graph}/.default"
+
+
+def _require(section: dict[str, Any], key: str, why: str) -> str:
+    value = section.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"tracker.toml: [sharepoint] {key} is required {why}")
+    return value.strip()
+
+
+def sharepoint_settings(section: dict[str, Any], root: Path) -> SharePointSettings:
+    """Check [sharepoint] and return it typed; every mistake is a ConfigError (exit 2)."""
+    site_url = _require(section, "site_url", "(e.g. https://contoso.sharepoint.com/sites/ops)").rstrip("/")
+    parts = urlsplit(site_url)
+    local = parts.hostname in LOCAL_HOSTS
+    if parts.scheme not in ("https", "http") or not parts.hostname or (parts.scheme == "http" and not local):
+        raise ConfigError(
+            f"tracker.toml: [sharepoint] site_url {site_url!r} is not an https:// site address "
+            "such as https://contoso.sharepoint.com/sites/ops"
+        )
+    cloud_name = str(section.get("cloud", "global"))
+    if cloud_name not in CLOUDS:
+        raise ConfigError(
+            f"tracker.toml: [sharepoint] cloud {cloud_name!r} is unknown; use one of: {', '.join(CLOUDS)}"
+        )
+    cloud = CLOUDS[cloud_name]
+    if not local and not parts.hostname.endswith(cloud.sharepoint_suffixes):
+        raise ConfigError(
+            f"tracker.toml: [sharepoint] site_url host {parts.hostname!r} is not a {cloud_name} SharePoint host "
+            f"(*{' or *'.join(cloud.sharepoint_suffixes)}); check site_url and cloud"
+        )
+    path = _require(
+        section, "path", "(the workbook's server-relative path, e.g. /sites/ops/Shared Documents/Tracker.xlsx)"
+    )
+    if not path.startswith("/") or not path.lower().endswith((".xlsx", ".xlsm")):
+        raise ConfigError(
+            f"tracker.toml: [sharepoint] path {path!r} must be server-relative and name an .xlsx file, "
+            "e.g. /sites/ops/Shared Documents/Event Tracker.xlsx"
+        )
+    auth = str(section.get("auth", "certificate"))
+    if auth not in AUTH_MODES:
+        raise ConfigError(f"tracker.toml: [sharepoint] auth {auth!r} is unknown; use one of: {', '.join(AUTH_MODES)}")
+    write_mode = str(section.get("write_mode", "workbook-api"))
+    if write_mode not in WRITE_MODES:
+        raise ConfigError(
+            f"tracker.toml: [sharepoint] write_mode {write_mode!r} is unknown; use one of: {', '.join(WRITE_MODES)}"
+        )
+    graph_url = str(section.get("graph_url", cloud.graph + "/v1.0")).rstrip("/")
+    graph_parts = urlsplit(graph_url)
+    if graph_parts.scheme not in ("https", "http") or not graph_parts.hostname:
+        raise ConfigError(f"tracker.toml: [sharepoint] graph_url {graph_url!r} is not a URL")
+    for secret in ("client_secret", "password", "token", "access_token", "private_key"):
+        if secret in section:
+            raise ConfigError(
+                f"tracker.toml must not hold secrets: remove [sharepoint] {secret} (see README, SharePoint sign-in)"
+            )
+    settings: dict[str, Any] = {}
+    if auth in ("certificate", "device-code"):
+        settings["tenant"] = _require(section, "tenant", f"for auth = {auth!r} (e.g. contoso.onmicrosoft.com)")
+        settings["client_id"] = _require(section, "client_id", f"for auth = {auth!r} (the app registration's ID)")
+    if auth == "certificate":
+        cert = root / _require(
+            section, "certificate_path", "for auth = 'certificate' (a PEM file with the private key)"
+        )
+        if not cert.is_file():
+            raise ConfigError(f"tracker.toml: [sharepoint] certificate_path {cert} does not exist")
+        thumbprint = _require(section, "certificate_thumbprint", "for auth = 'certificate' (SHA-1, 40 hex digits)")
+        thumbprint = thumbprint.replace(":", "").replace(" ", "")
+        if not re.fullmatch(r"[0-9A-Fa-f]{40}", thumbprint):
+            raise ConfigError(
+                "tracker.toml: [sharepoint] certificate_thumbprint must be the certificate's SHA-1 thumbprint (40 hex digits)"
+            )
+        settings["certificate_path"] = cert
+        settings["certificate_thumbprint"] = thumbprint.upper()
+    cache = section.get("token_cache")
+    if cache:
+        settings["token_cache"] = Path(os.path.expanduser(str(cache)))
+    timeout = section.get("timeout", 60)
+    if not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(f"tracker.toml: [sharepoint] timeout must be seconds > 0, not {timeout!r}")
+    return SharePointSettings(
+        site_url=site_url,
+        path=path,
+        cloud=cloud,
+        auth=auth,
+        write_mode=write_mode,
+        graph_url=graph_url,
+        timeout=float(timeout),
+        **settings,
+    )
+
+
+class Tokens(Protocol):
+    """Access tokens for SharePoint and Graph."""
+
+    def sharepoint(self) -> dict[str, Any]:
+        """A token response for SharePoint REST."""
+        ...
+
+    def graph(self) -> dict[str, Any]:
+        """A token response for Microsoft Graph."""
+        ...
+
+    def refresh(self) -> None:
+        """Forget cached tokens so the next call gets new ones."""
+        ...
+
+
+def _response(token: str, expires_in: int = 3600) -> dict[str, Any]:
+    return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}
+
+
+class EnvTokens:
+    """Tokens from environment variables (auth = "token-env")."""
+
+    def sharepoint(self) -> dict[str, Any]:
+        """TRACKER_SHAREPOINT_TOKEN."""
+        return _response(self._read(SP_TOKEN_ENV))
+
+    def graph(self) -> dict[str, Any]:
+        """TRACKER_GRAPH_TOKEN."""
+        return _response(self._read(GRAPH_TOKEN_ENV))
+
+    def refresh(self) -> None:
+        """Environment tokens are read fresh every time."""
+
+    @staticmethod
+    def _read(name: str) -> str:
+        value = os.environ.get(name, "").strip()
+        if not value:
+            raise AuthError(f'auth = "token-env" needs an access token in the environment variable {name}')
+        return value
+
+
+class MsalTokens:
+    """Tokens from MSAL: app-only with a certificate, or a person via device code."""
+
+    def __init__(self, settings: SharePointSettings) -> None:
+        self.settings = settings
+        self._cache: dict[str, tuple[dict[str, Any], float]] = {}
+        self._app: Any = None
+        self._token_cache: Any = None
+
+    @property
+    def authority(self) -> str:
+        """The sign-in authority for the tenant in this cloud."""
+        return f"{self.settings.cloud.authority}/{self.settings.tenant}"
+
+    def app(self) -> Any:
+        """The MSAL application (built once)."""
+        if self._app is None:
+            import msal
+
+            if self.settings.auth == "certificate":
+                assert self.settings.certificate_path is not None
+                key = self.settings.certificate_path.read_text(encoding="utf-8")
+                self._app = msal.ConfidentialClientApplication(
+                    self.settings.client_id,
+                    authority=self.authority,
+                    client_credential={"private_key": key, "thumbprint": self.settings.certificate_thumbprint},
+                )
+            else:
+                self._token_cache = load_token_cache(self.settings)
+                self._app = msal.PublicClientApplication(
+                    self.settings.client_id, authority=self.authority, token_cache=self._token_cache
+                )
+        return self._app
+
+    def _acquire(self, scope: str) -> dict[str, Any]:
+        cached = self._cache.get(scope)
+        if cached and cached[1] > time.time() + 60:
+            return cached[0]
+        app = self.app()
+        if self.settings.auth == "certificate":
+            result = app.acquire_token_for_client(scopes=[scope])
+        else:
+            accounts = app.get_accounts()
+            result = app.acquire_token_silent([scope], account=accounts[0]) if accounts else None
+            if not result:
+                raise AuthError("not signed in to SharePoint (or the sign-in expired): run `tracker login`")
+            save_token_cache(self.settings, self._token_cache)
+        if "access_token" not in result:
+            raise AuthError(
+                f"sign-in to {self.settings.cloud.name} failed: {result.get('error')}: "
+                f"{str(result.get('error_description', '')).splitlines()[0] if result.get('error_description') else ''}"
+            )
+        response = _response(result["access_token"], int(result.get("expires_in", 3600)))
+        self._cache[scope] = (response, time.time() + response["expires_in"])
+        return response
+
+    def sharepoint(self) -> dict[str, Any]:
+        """App or user token for SharePoint REST."""
+        return self._acquire(self.settings.sharepoint_scope)
+
+    def graph(self) -> dict[str, Any]:
+        """App or user token for Microsoft Graph."""
+        return self._acquire(self.settings.graph_scope)
+
+    def refresh(self) -> None:
+        """Drop in-memory tokens; MSAL refreshes from its cache or the identity provider."""
+        self._cache.clear()
+
+
+def tokens_for(settings: SharePointSettings) -> Tokens:
+    """The token source [sharepoint] auth selects."""
+    if settings.auth == "token-env":
+        return EnvTokens()
+    return MsalTokens(settings)
+
+
+# --- the device-code token cache ----------------------------------------------------------
+
+KEYRING_SERVICE = "tracker"
+
+
+def default_cache_path() -> Path:
+    """Where the token cache file goes when no keyring is available."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "tracker" / "token-cache.json"
+
+
+def _keyring() -> Any:
+    try:
+        import keyring
+        from keyring.backends import fail
+
+        if isinstance(keyring.get_keyring(), fail.Keyring):
+            return None
+        return keyring
+    except Exception:  # noqa: BLE001 - no usable keyring: use the file
+        return None
+
+
+def _cache_key(settings: SharePointSettings) -> str:
+    return f"{settings.cloud.name}:{settings.tenant}:{settings.client_id}"
+
+
+def load_token_cache(settings: SharePointSettings) -> Any:
+    """The MSAL token cache from the keyring, else from the 0600 cache file."""
+    import msal
+
+    cache = msal.SerializableTokenCache()
+    ring = None if settings.token_cache else _keyring()
+    data = None
+    if ring is not None:
+        data = ring.get_password(KEYRING_SERVICE, _cache_key(settings))
+    else:
+        path = settings.token_cache or default_cache_path()
+        if path.exists():
+            data = json.loads(path.read_text(encoding="utf-8")).get(_cache_key(settings))
+    if data:
+        cache.deserialize(data)
+    return cache
+
+
+def save_token_cache(settings: SharePointSettings, cache: Any) -> str:
+    """Persist the cache if it changed; return where it is kept."""
+    ring = None if settings.token_cache else _keyring()
+    if ring is not None:
+        if cache is not None and cache.has_state_changed:
+            ring.set_password(KEYRING_SERVICE, _cache_key(settings), cache.serialize())
+        return "the OS keyring"
+    path = settings.token_cache or default_cache_path()
+    if cache is not None and cache.has_state_changed:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        existing = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        existing[_cache_key(settings)] = cache.serialize()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(existing, handle)
+        os.chmod(path, 0o600)
+    return str(path)
+
+
+def forget_token_cache(settings: SharePointSettings) -> str:
+    """Remove this app's cached sign-in; return where it was kept."""
+    ring = None if settings.token_cache else _keyring()
+    if ring is not None:
+        try:
+            ring.delete_password(KEYRING_SERVICE, _cache_key(settings))
+        except Exception:  # noqa: BLE001 - nothing stored is fine
+            pass
+        return "the OS keyring"
+    path = settings.token_cache or default_cache_path()
+    if path.exists():
+        existing = json.loads(path.read_text(encoding="utf-8"))
+        existing.pop(_cache_key(settings), None)
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(existing, handle)
+    return str(path)
+
+
+def device_code_login(settings: SharePointSettings, show: Any) -> str:
+    """Sign a person in with the device-code flow; `show` prints the instructions. Returns the account name."""
+    tokens = MsalTokens(settings)
+    app = tokens.app()
+    flow = app.initiate_device_flow(scopes=[settings.sharepoint_scope])
+    if "user_code" not in flow:
+        raise AuthError(f"could not start the device-code sign-in: {flow.get('error_description', flow.get('error'))}")
+    show(flow["message"])
+    result = app.acquire_token_by_device_flow(flow)
+    if "access_token" not in result:
+        raise AuthError(f"sign-in failed: {result.get('error')}: {result.get('error_description', '')}")
+    save_token_cache(settings, tokens._token_cache)
+    claims = result.get("id_token_claims") or {}
+    return str(claims.get("preferred_username") or claims.get("name") or "signed in")
+
+
+def token_identity(token: str) -> dict[str, Any]:
+    """Who and what a JWT access token is for (unverified claims; never the token itself)."""
+    import base64
+
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        payload = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (ValueError, json.JSONDecodeError):
+        return {}
+    keep = ("upn", "preferred_username", "name", "app_displayname", "appid", "aud", "tid", "roles", "scp", "exp")
+    return {k: claims[k] for k in keep if k in claims}
