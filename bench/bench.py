@@ -39,11 +39,16 @@ TARGET_SIZE = 10000
 HELP_TARGET = 0.2
 READ_TARGET = 1.5
 UPDATE_RATIO_TARGET = 1.2
-WARM_UP = (
-    "import tracker.cli, tracker.events, tracker.init, tracker.roundtrip, tracker.stores, tracker.validation, "
-    "tracker.workbook, openpyxl, python_calamine, jsonschema_rs, filelock"
-)
-# Forks and execs argv[2:], waits with os.wait4, writes "seconds max_rss_kib" to argv[1],
+WARM_UP = """
+import importlib
+for name in ("tracker.cli", "tracker.events", "tracker.roundtrip", "tracker.stores", "tracker.validation",
+             "tracker.workbook", "openpyxl", "python_calamine", "jsonschema_rs", "filelock"):
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass
+"""
+# Forks and execs argv[2:], waits with os.wait4, writes "seconds ru_maxrss" to argv[1],
 # exits with the command's exit code.
 LAUNCHER = """
 import os, sys, time
@@ -61,6 +66,8 @@ with open(report, "w") as handle:
     handle.write(f"{elapsed:.6f} {usage.ru_maxrss}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
+# A fixed pure-Python workload (allocation-heavy like openpyxl) to compare machines and runs.
+YARDSTICK = 'rows = [{"id": f"EVT-{i}", "n": i, "s": str(i) * 3} for i in range(1_000_000)]; sum(r["n"] for r in rows)'
 BARE_SAVE = "import sys, openpyxl; wb = openpyxl.load_workbook(sys.argv[1]); wb.save(sys.argv[2])"
 
 
@@ -84,11 +91,10 @@ class Measure:
 
 @dataclass
 class Command:
-    """One row of the table: a label, its argv, and whether it needs a fresh workbook copy."""
+    """One row of the table: a label and its argv."""
 
     label: str
     argv: list[str]
-    writes: bool = False
 
 
 @dataclass
@@ -124,8 +130,8 @@ def run_measured(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float
             out.seek(0)
             tail = (out.read()[-1500:] + err.read()[-1500:]).decode("utf-8", "replace")
             raise SystemExit(f"{' '.join(argv)} exited {code} in {cwd}:\n{tail}")
-        seconds, max_rss_kib = report.read_text().split()
-    return float(seconds), int(max_rss_kib) / 1024  # Linux reports KiB
+        seconds, max_rss = report.read_text().split()
+    return float(seconds), int(max_rss) / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 def cache_key() -> str:
@@ -178,7 +184,7 @@ def bench_size(events: int, repeat: int, regen: bool, env: dict[str, str]) -> Si
         Command("`tracker validate`", [*tracker, "validate"]),
         Command("`tracker list --open`", [*tracker, "list", "--open"]),
         Command("`tracker show ID`", [*tracker, "show", middle_id]),
-        Command("`tracker update ID --note x`", [*tracker, "update", open_id, "--note", "x"], writes=True),
+        Command("`tracker update ID --note x`", [*tracker, "update", open_id, "--note", "x"]),
         Command("bare openpyxl load + save", [sys.executable, "-c", BARE_SAVE, "events.xlsx", "resaved.xlsx"]),
     ]
     measures = {command.label: Measure() for command in commands}
@@ -212,12 +218,17 @@ def floor_mb(env: dict[str, str]) -> float:
     return run_measured([true], Path.cwd(), env)[1]
 
 
+def yardstick(env: dict[str, str]) -> float:
+    """Median seconds of three runs of the YARDSTICK workload (process start included)."""
+    return statistics.median(run_measured([sys.executable, "-c", YARDSTICK], Path.cwd(), env)[0] for _ in range(3))
+
+
 def verdict(ok: bool) -> str:
     """PASS or FAIL."""
     return "PASS" if ok else "FAIL"
 
 
-def render(results: list[SizeResult], floor: float, load: tuple[float, float, float], bytecode: str) -> str:
+def render(results: list[SizeResult], floor: float, yardsticks: tuple[float, float], bytecode: str) -> str:
     """The Markdown section: environment line, one column per size, targets at 10k."""
     versions = ", ".join(
         f"{name} {version(name)}" for name in ("tracker", "openpyxl", "python-calamine", "jsonschema-rs", "click")
@@ -230,7 +241,8 @@ def render(results: list[SizeResult], floor: float, load: tuple[float, float, fl
         "Workbooks: N events, 3 updates per event, 1 change per 5 events, every column filled as the "
         "event's status allows. Each command is a whole process (interpreter start included); time is "
         f"the median wall time of N runs ({runs}), memory the highest peak RSS (measurement floor {floor:.0f} MB). "
-        f"{bytecode} Load average before / after: {load[0]:.1f} / {os.getloadavg()[0]:.1f}.",
+        f"{bytecode} Machine yardstick (1M small dicts in pure Python) before / after: "
+        f"{yardsticks[0]:.2f} s / {yardsticks[1]:.2f} s; the ratios are steadier than the absolute times.",
         "",
     ]
     at_target = next((r for r in results if r.events == TARGET_SIZE), None)
@@ -358,7 +370,7 @@ def main() -> None:
     # import every module once so that no measured run pays for writing .pyc files
     subprocess.run([sys.executable, "-c", WARM_UP], env=env, check=True)
     floor = floor_mb(env)
-    load = os.getloadavg()
+    before = yardstick(env)
     results = []
     for events in options.sizes:
         repeat = options.repeat or (3 if events <= TARGET_SIZE else 1)
@@ -367,7 +379,7 @@ def main() -> None:
         if generated is not None:
             print(f"  generated {events:,} events in {generated:.0f} s", file=sys.stderr)
     bytecode = "Environment as given." if options.as_is else "Byte-code cached, as for an installed tool."
-    print(render(results, floor, load, bytecode))
+    print(render(results, floor, (before, yardstick(env)), bytecode))
     if options.profile:
         print()
         print(profile(options.profile, options.profile_size, options.top, env))

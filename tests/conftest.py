@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -24,6 +26,27 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         if name.startswith("TRACKER_") or name.startswith(CREDENTIAL_VARS):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TRACKER_USER", "Test Manager")
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """No proxy from the environment, and a connection to anything but 127.0.0.1 fails the test."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    elsewhere: list[Any] = []
+    connect = socket.socket.connect
+
+    def loopback_connect(self: socket.socket, address: Any) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in ("127.0.0.1", "::1"):
+            elsewhere.append(address)
+            raise OSError(f"test tried to reach {address}")
+        connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", loopback_connect)
+    yield elsewhere
+    assert elsewhere == []
 
 
 Run = Callable[..., Result]

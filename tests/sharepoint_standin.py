@@ -31,21 +31,24 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
 from openpyxl import load_workbook
-from openpyxl.utils.datetime import to_excel
-from requests.adapters import HTTPAdapter
 from openpyxl.cell.cell import Cell
 from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet.worksheet import Worksheet
+from requests.adapters import HTTPAdapter
 
 GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
 DRIVE_ID = "DRIVE-1"
 LOCKING_CALLS = {"$value", "startupload", "continueupload", "finishupload", "checkout"}
 
-_FILE = re.compile(r"web/getFileByServerRelative(?:Path\(DecodedUrl=|Url\()'((?:[^']|'')*)'\)(?:/(.*))?", re.I)
+_FILE = re.compile(
+    r"web/(?:getFileByServerRelative(?:Path\(DecodedUrl=|Url\()|(getFileById)\((?:guid)?)'((?:[^']|'')*)'\)(?:/(.*))?",
+    re.I,
+)
 _FOLDER_ADD = re.compile(
     r"web/getFolderByServerRelative(?:Path\(DecodedUrl=|Url\()'((?:[^']|'')*)'\)/Files/add\((.*)\)", re.I
 )
-_CALL = re.compile(r"(\$?\w+)(?:\((.*)\))?")
+_CALL = re.compile(r"(\$?\w*)(?:\((.*)\))?")
 _PARAM = re.compile(r"(\w+)=(?:guid)?('(?:[^']|'')*'|[^,]*)")
 _WORKBOOK = re.compile(
     r"tables(?:/|\(')([^/']+)'?\)?/rows(?:/add)?"
@@ -123,6 +126,7 @@ class StandIn:
         self.tokens: set[str] = {"sp-token", "graph-token"}
         self.requests: list[dict[str, Any]] = []
         self.sent_mail: list[tuple[str, dict[str, Any]]] = []
+        self.errors: list[Exception] = []  # the stand-in's own crashes (answered 500)
         self.site_id = f"127.0.0.1,{uuid.uuid4()},{uuid.uuid4()}"
         self._files: dict[str, StoredFile] = {}
         self._uploads: dict[str, tuple[str, bytearray]] = {}
@@ -136,7 +140,9 @@ class StandIn:
         self._state = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sharepoint-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sharepoint-standin", daemon=True
+        )
         self._thread.start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.site_url = self.url + self.site_path
@@ -231,25 +237,32 @@ class StandIn:
         graph = request.path.startswith("/graph/v1.0/")
         try:
             with self._state:
-                self._authorize(request)
-                if self._faults:
-                    kind, status, retry_after = self._faults.pop(0)
-                    headers = {"Retry-After": retry_after} if retry_after is not None else {}
-                    code = "TooManyRequests" if status == 429 else "serviceNotAvailable"
-                    raise HttpError(status, code, f"Injected {kind} ({status}).", headers)
-                path = request.path.split("?", 1)[0]
-                if graph:
-                    return self._graph(request, unquote(path[len("/graph/v1.0/") :]))
-                api = self.site_path + "/_api/"
-                if path.lower().startswith(api.lower()):
-                    return self._sharepoint(request, path[len(api) :])
-                raise HttpError(404, "notFound", f"The stand-in does not serve {path}.")
+                return self._route(request, graph)
         except HttpError as e:
-            if graph or e.code.startswith("InvalidAuth"):
-                error: dict[str, Any] = {"code": e.code, "message": e.message, "innerError": {"date": _now()}}
-            else:
-                error = {"code": e.code, "message": {"lang": "en-US", "value": e.message}}
-            return _json(e.status, {"error": error}, headers=e.headers)
+            error = e
+        except Exception as e:  # noqa: BLE001 - a stand-in bug must fail the test, not drop the connection
+            self.errors.append(e)
+            error = HttpError(500, "standInError", f"{type(e).__name__}: {e}")
+        if graph or error.code.startswith("InvalidAuth"):
+            body: dict[str, Any] = {"code": error.code, "message": error.message, "innerError": {"date": _now()}}
+        else:
+            body = {"code": error.code, "message": {"lang": "en-US", "value": error.message}}
+        return _json(error.status, {"error": body}, headers=error.headers)
+
+    def _route(self, request: Request, graph: bool) -> Reply:
+        self._authorize(request)
+        if self._faults:
+            kind, status, retry_after = self._faults.pop(0)
+            headers = {"Retry-After": retry_after} if retry_after is not None else {}
+            code = "TooManyRequests" if status == 429 else "serviceNotAvailable"
+            raise HttpError(status, code, f"Injected {kind} ({status}).", headers)
+        path = request.path.split("?", 1)[0]
+        if graph:
+            return self._graph(request, unquote(path[len("/graph/v1.0/") :]))
+        api = self.site_path + "/_api/"
+        if path.lower().startswith(api.lower()):
+            return self._sharepoint(request, path[len(api) :])
+        raise HttpError(404, "notFound", f"The stand-in does not serve {path}.")
 
     def _authorize(self, request: Request) -> None:
         scheme, _, token = (request.header("Authorization") or "").partition(" ")
@@ -261,6 +274,12 @@ class StandIn:
         if stored is None:
             raise HttpError(404, "-2147024894, System.IO.FileNotFoundException", f"File Not Found: {path}")
         return stored
+
+    def _by_unique_id(self, unique_id: str) -> StoredFile:
+        found = [f for f in self._files.values() if f.unique_id.lower() == unique_id.strip("{}").lower()]
+        if not found:
+            raise HttpError(404, "-2147024894, System.IO.FileNotFoundException", f"File Not Found: {unique_id}")
+        return found[0]
 
     # -- SharePoint REST ---------------------------------------------------------------------------
 
@@ -275,8 +294,9 @@ class StandIn:
         match = _FILE.fullmatch(rest)
         if not match:
             raise HttpError(404, "-1, Microsoft.SharePoint.Client.InvalidClientQueryException", f"Unknown: {rest}")
-        stored = self._file(_literal(match.group(1)))
-        call = _CALL.fullmatch(match.group(2) or "")
+        by_id, key, call_text = match.groups()
+        stored = self._by_unique_id(key) if by_id else self._file(_literal(key))
+        call = _CALL.fullmatch(call_text or "")
         if call is None:
             raise HttpError(400, "-1, Microsoft.SharePoint.Client.InvalidClientQueryException", f"Bad call: {rest}")
         name, params = call.group(1).lower(), _params(call.group(2) or "")
@@ -286,7 +306,7 @@ class StandIn:
         if name == "" and method == "GET":
             return _sp_json(request, _file_properties(stored, request.query.get("$select")))
         if name == "$value" and method == "GET":
-            return self._download(stored)
+            return self._download(request, stored)
         if name == "$value" and method == "PUT":
             _check_if_match(request, stored)
             self.put_file(stored.path, request.body)
@@ -297,10 +317,24 @@ class StandIn:
             return _sp_json(request, {})
         raise HttpError(405, "-1, Microsoft.SharePoint.Client.InvalidClientQueryException", f"{method} {name}")
 
-    def _download(self, stored: StoredFile) -> Reply:
-        callback, self._after_download = self._after_download, None
+    def _download(self, request: Request, stored: StoredFile) -> Reply:
+        """The bytes, or one `Range: bytes=a-b` of them (206); the after-download hook fires at the end of file."""
+        size, headers = len(stored.data), {"ETag": stored.etag}
+        start, end = 0, size - 1
+        if wanted := re.fullmatch(r"bytes=(\d+)-(\d*)", request.header("Range") or ""):
+            start, end = int(wanted.group(1)), min(int(wanted.group(2) or size - 1), size - 1)
+            if start >= size:
+                raise HttpError(416, "-1, System.ArgumentOutOfRangeException", f"Range starts past {size} bytes.")
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        callback = None
+        if end == size - 1:
+            callback, self._after_download = self._after_download, None
         return Reply(
-            200, stored.data, "application/octet-stream", {"ETag": stored.etag}, lambda: callback and callback(self)
+            206 if "Content-Range" in headers else 200,
+            stored.data[start : end + 1],
+            "application/octet-stream",
+            headers,
+            lambda: callback and callback(self),
         )
 
     def _files_add(self, request: Request, path: str, overwrite: bool) -> Reply:
@@ -364,7 +398,7 @@ class StandIn:
         if match.group(2) is None and request.method == "GET":
             return _json(200, self._drive_item(stored))
         if match.group(2) == "content" and request.method == "GET":
-            return self._download(stored)
+            return self._download(request, stored)
         return self._workbook(request, stored, match.group(3) or "")
 
     def _site(self, rest: str) -> str:
@@ -373,7 +407,9 @@ class StandIn:
             tail = rest[len(self.site_id) :]
         else:
             host, _, after = rest.partition(":")
-            if host not in ("127.0.0.1", urlsplit(self.url).netloc) or not after.lower().startswith(self.site_path):
+            if host not in ("127.0.0.1", urlsplit(self.url).netloc) or not after.lower().startswith(
+                self.site_path.lower()
+            ):
                 raise HttpError(404, "itemNotFound", f"Requested site could not be found: {rest}")
             tail = after[len(self.site_path) :]
             if tail.startswith("/"):  # Graph reads `host:/sites/ops/drive/root` as one site path
@@ -514,8 +550,10 @@ def _json(
 
 
 def _sp_json(request: Request, obj: dict[str, Any]) -> Reply:
-    """SharePoint's answer in the metadata level the client asked for (verbose wraps in `d`)."""
+    """SharePoint's answer in the metadata level the client asked for (verbose: in `d`, with `__metadata`)."""
     if "odata=verbose" in (request.header("Accept") or ""):
+        if "ETag" in obj:
+            obj = {"__metadata": {"type": "SP.File", "etag": obj["ETag"]}, **obj}
         return _json(200, {"d": obj}, "application/json;odata=verbose")
     return _json(200, obj, "application/json;odata=nometadata")
 
@@ -535,7 +573,6 @@ def _params(text: str) -> dict[str, str]:
 def _file_properties(stored: StoredFile, select: list[str] | None = None) -> dict[str, Any]:
     """SP.File properties; `$select` narrows them as SharePoint does."""
     props: dict[str, Any] = {
-        "__metadata": {"type": "SP.File", "etag": stored.etag},
         "ETag": stored.etag,
         "Exists": True,
         "Length": str(len(stored.data)),
@@ -549,7 +586,7 @@ def _file_properties(stored: StoredFile, select: list[str] | None = None) -> dic
     }
     if select:
         wanted = {name.strip().lower() for part in select for name in part.split(",")}
-        props = {k: v for k, v in props.items() if k == "__metadata" or k.lower() in wanted}
+        props = {k: v for k, v in props.items() if k.lower() in wanted}
     return props
 
 

@@ -57,8 +57,15 @@ def test_government_clouds_accept_their_hosts(run: Run, tmp_path: Path) -> None:
     from tracker.auth import sharepoint_settings
 
     _write(tmp_path)
-    high = sharepoint_settings({**GOOD, "cloud": "usgov-high", "site_url": "https://contoso.sharepoint.us/sites/ops"}, tmp_path)
-    assert high.graph_url == "https://graph.microsoft.us/v1.0" and high.cloud.authority == "https://login.microsoftonline.us"
-    dod = sharepoint_settings({**GOOD, "cloud": "usgov-dod", "site_url": "https://contoso.sharepoint-mil.us/sites/ops"}, tmp_path)
+    high = sharepoint_settings(
+        {**GOOD, "cloud": "usgov-high", "site_url": "https://contoso.sharepoint.us/sites/ops"}, tmp_path
+    )
+    assert (
+        high.graph_url == "https://graph.microsoft.us/v1.0"
+        and high.cloud.authority == "https://login.microsoftonline.us"
+    )
+    dod = sharepoint_settings(
+        {**GOOD, "cloud": "usgov-dod", "site_url": "https://contoso.sharepoint-mil.us/sites/ops"}, tmp_path
+    )
     assert dod.graph_url == "https://dod-graph.microsoft.us/v1.0"
     assert dod.sharepoint_scope == "https://contoso.sharepoint-mil.us/.default"

@@ -16,7 +16,6 @@ Writes apply a command's row edits to the newest version of the workbook, in one
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import random
 import sys
@@ -164,6 +163,10 @@ class Remote:
                     .with_access_token(self.tokens.sharepoint)
                     .with_transport(session=self._session(), timeout=self.settings.timeout)
                 )
+                # Requests signed with an OAuth token need no form digest (Microsoft's REST docs); dropping
+                # it saves a round trip and keeps the client's own, unbounded digest retries out of the way.
+                pending = self._ctx.pending_request()
+                pending.beforeExecute -= pending.ensure_form_digest
             return self._ctx
         if self._graph is None:
             from office365.graph_client import GraphClient
@@ -206,7 +209,7 @@ class Remote:
             for name, value in (headers or {}).items():
                 options.set_header(name, value)
             if json_body is not None:
-                options.data = json.dumps(json_body)
+                options.data = json_body  # the client serializes it
                 options.set_header("Content-Type", "application/json")
             elif data is not None:
                 options.data = data
@@ -218,9 +221,14 @@ class Remote:
                 response = exc.response
                 status = response.status_code if response is not None else 0
                 self._reset(api)
-                if status in (429, 503) and attempt < MAX_ATTEMPTS:
-                    time.sleep(_retry_after(response, attempt))
-                    continue
+                if status in (429, 503):
+                    if attempt < MAX_ATTEMPTS:
+                        time.sleep(_retry_after(response, attempt))
+                        continue
+                    raise RemoteError(
+                        f"{what}: still throttled or unavailable ({status}) after {MAX_ATTEMPTS} attempts; "
+                        "nothing was written, try again later"
+                    ) from None
                 if status == 504 and idempotent and attempt < MAX_ATTEMPTS:
                     time.sleep(_retry_after(response, attempt))
                     continue
@@ -471,24 +479,20 @@ class SharePointStore:
         self.journal = journal
         self.location = settings.file_url
         self.replayed: list[Edit] = []
-        self._folder = tempfile.TemporaryDirectory(prefix="tracker-")
-
-    def _local_copy(self, data: bytes) -> Path:
-        path = Path(self._folder.name) / Path(self.settings.path).name
-        path.write_bytes(data)
-        return path
 
     def read(self) -> Tracker:
         """Download once and read with the fast reader."""
         from tracker.workbook import read_tracker
 
         data, _ = self.remote.download(_progress_printer("downloading"))
-        tracker = read_tracker(self._local_copy(data), self.schema)
-        tracker.source = self.location
-        return tracker
+        return read_tracker(Path(self.settings.path), self.schema, data=data, source=self.location)
 
     def apply(self, plan: Plan) -> list[Edit]:
         """Apply the plan's edits to the newest version (replayed on conflict)."""
+        with tempfile.TemporaryDirectory(prefix="tracker-") as folder:
+            return self._apply(plan, Path(folder))
+
+    def _apply(self, plan: Plan, folder: Path) -> list[Edit]:
         from tracker import roundtrip
         from tracker.stores import pending_edits
         from tracker.workbook import (
@@ -501,7 +505,8 @@ class SharePointStore:
 
         for _ in range(REPLAYS):
             data, etag = self.remote.download(_progress_printer("downloading"))
-            path = self._local_copy(data)
+            path = folder / Path(self.settings.path).name
+            path.write_bytes(data)
             inspection = roundtrip.inspect(path)
             book = load_for_write(path, inspection)
             tracker = tracker_from_openpyxl(book, self.schema, source=self.location)

@@ -233,10 +233,88 @@ def _smtp(config: Config) -> Transport:
     )
 
 
+class GraphTransport:
+    """Sends through Microsoft Graph sendMail as the configured mailbox (saved to Sent Items)."""
+
+    name = "graph"
+
+    def __init__(self, remote: Any, mailbox: str) -> None:
+        self.remote = remote
+        self.mailbox = mailbox
+
+    def __enter__(self) -> GraphTransport:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    def send_messages(self, messages: list[Outgoing]) -> int:
+        """One sendMail per message; a failure is recorded on that message and the rest go on."""
+        from urllib.parse import quote
+
+        from tracker.errors import TrackerError
+
+        count = 0
+        for message in messages:
+            try:
+                self.remote.graph(
+                    "POST",
+                    f"/users/{quote(self.mailbox)}/sendMail",
+                    graph_message(message),
+                    what=f"sending the {message.audience} email",
+                    permission="mail",
+                )
+            except TrackerError as exc:
+                message.error = str(exc)
+                continue
+            message.sent = True
+            count += 1
+        return count
+
+
+def graph_message(message: Outgoing) -> dict[str, Any]:
+    """The sendMail body: HTML, To/Cc/Bcc, tracker's headers, saved to Sent Items."""
+
+    def people(kind: str) -> list[dict[str, Any]]:
+        return [
+            {"emailAddress": {"address": r.email, "name": r.name or r.email}}
+            for r in message.recipients
+            if r.send_as == kind
+        ]
+
+    return {
+        "message": {
+            "subject": message.subject,
+            "body": {"contentType": "HTML", "content": message.html},
+            "toRecipients": people("To"),
+            "ccRecipients": people("Cc"),
+            "bccRecipients": people("Bcc"),
+            "internetMessageHeaders": [
+                {"name": name, "value": str(message.message[name])}
+                for name in ("X-Tracker-Event", "X-Tracker-Audience", "X-Tracker-Kind")
+            ],
+        },
+        "saveToSentItems": True,
+    }
+
+
 def _graph(config: Config) -> Transport:
-    raise ConfigError(
-        'transport "graph" comes with SharePoint support (it shares the Microsoft sign-in); use "outbox" or "smtp" for now'
-    )
+    from tracker.auth import sharepoint_settings
+    from tracker.sharepoint import Remote
+
+    if config.sharepoint is None:
+        raise ConfigError(
+            'transport "graph" uses the Microsoft sign-in of [sharepoint]; add that section, or use "outbox" or "smtp"'
+        )
+    settings = config.mail.get("graph", {})
+    mailbox = settings.get("mailbox") if isinstance(settings, dict) else None
+    if not mailbox or "@" not in str(mailbox):
+        raise ConfigError(
+            'transport "graph" needs [mail.graph] mailbox = "event.management@contoso.com" (the mailbox it sends as)'
+        )
+    return GraphTransport(Remote(sharepoint_settings(config.sharepoint, config.root)), str(mailbox))
 
 
 TRANSPORTS: dict[str, Callable[[Config], Transport]] = {"outbox": _outbox, "smtp": _smtp, "graph": _graph}

@@ -241,13 +241,19 @@ def _not_xlsx(path: Path, exc: Exception) -> WorkbookError:
     )
 
 
-def read_tracker(path: Path, schema: Schema) -> Tracker:
-    """Open a workbook for reading with python-calamine."""
+def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, source: str = "") -> Tracker:
+    """Open a workbook for reading with python-calamine (from `data` when given, else from `path`)."""
+    import io
+
     import python_calamine
 
-    _ensure_file(path)
+    if data is None:
+        _ensure_file(path)
     try:
-        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        if data is None:
+            book = python_calamine.CalamineWorkbook.from_path(str(path))
+        else:
+            book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         names = list(book.sheet_names)
     except Exception as exc:  # noqa: BLE001 - calamine raises several unrelated types
         raise _not_xlsx(path, exc) from None
@@ -260,7 +266,7 @@ def read_tracker(path: Path, schema: Schema) -> Tracker:
             raise _not_xlsx(path, exc) from None
         return rows
 
-    return Tracker(schema, names, load, source=str(path))
+    return Tracker(schema, names, load, source=source or str(path))
 
 
 def tracker_from_openpyxl(book: Workbook, schema: Schema, source: str = "") -> Tracker:

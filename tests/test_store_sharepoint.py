@@ -1,0 +1,259 @@
+"""Every command on a workbook in a SharePoint library: the real office365 client over HTTP
+against the stand-in on 127.0.0.1, in both write modes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from tests.conftest import Run, tracker_command
+from tests.sharepoint_standin import StandIn
+
+PATH = "/sites/ops/Shared Documents/Event Tracker.xlsx"
+TOKENS = {"TRACKER_SHAREPOINT_TOKEN": "sp-token", "TRACKER_GRAPH_TOKEN": "graph-token"}
+
+
+def _config(sp: StandIn, mode: str, extra: str = "") -> str:
+    return (
+        f'[sharepoint]\nsite_url = "{sp.site_url}"\npath = "{PATH}"\ncloud = "global"\nauth = "token-env"\n'
+        f'write_mode = "{mode}"\ngraph_url = "{sp.graph_url}"\n\n'
+        '[mail]\ntransport = "outbox"\nsender = "Event Management <event.management@example.com>"\n'
+        f'outbox = "outbox"\n{extra}'
+    )
+
+
+@pytest.fixture(params=["workbook-api", "upload"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Both write modes."""
+    return str(request.param)
+
+
+@pytest.fixture
+def sp(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> Iterator[StandIn]:
+    """A stand-in holding the example workbook; tracker.toml in tmp_path points at it; no local workbook."""
+    assert run("init", "--example").exit_code == 0
+    with StandIn() as standin:
+        standin.put_file(PATH, (tmp_path / "events.xlsx").read_bytes())
+        (tmp_path / "events.xlsx").unlink()
+        (tmp_path / "tracker.toml").write_text(_config(standin, mode))
+        for name, value in TOKENS.items():
+            monkeypatch.setenv(name, value)
+        yield standin
+    assert standin.errors == []
+
+
+def _remote_book(sp: StandIn) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(io.BytesIO(sp.get_file(PATH)))
+
+
+def _rows(sp: StandIn, sheet: str) -> list[tuple]:
+    return [r for r in _remote_book(sp)[sheet].iter_rows(min_row=2, values_only=True) if any(v is not None for v in r)]
+
+
+def _calls(sp: StandIn) -> list[str]:
+    return [f"{r['method']} {r['status']}" for r in sp.requests]
+
+
+def test_lifecycle_and_notify_on_sharepoint(run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str) -> None:
+    """open, update, change, resolve, list, show, validate and notify give the same results as locally."""
+    new_id = run(
+        "open", "--title", "VPN down at HQ", "--severity", "Sev 2", "--service", "VPN", "--impact", "No VPN"
+    ).stdout.strip()
+    assert new_id.endswith("-0002")
+    assert run("update", new_id, "--note", "=failover started", "--status", "Monitoring").exit_code == 0
+    assert run("change", new_id, "--system", "fw-01", "--change", "Rebooted").exit_code == 0
+    assert run("resolve", new_id, "--note", "Tunnels up", "--cause", "Firmware bug").exit_code == 0
+    validate = run("validate")
+    assert validate.exit_code == 0, validate.stdout
+    shown = json.loads(run("show", new_id, "--json").stdout)
+    assert shown["event"]["status"] == "Resolved" and shown["event"]["root_cause"] == "Firmware bug"
+    assert shown["event"]["resolved_at"] and shown["event"]["next_update_due"] is None
+    assert [e["note"] for e in shown["timeline"] if e["kind"] == "update"] == [
+        "Event opened: VPN down at HQ",
+        "=failover started",
+        "Tunnels up",
+    ]
+    assert [e["system"] for e in shown["timeline"] if e["kind"] == "change"] == ["fw-01"]
+    listed = json.loads(run("list", "--open", "--json").stdout)
+    assert [e["id"] for e in listed] == [event_id]
+    # what SharePoint holds is a real workbook: the note is text, the table grew, times are dates
+    book = _remote_book(sp)
+    notes = [c for c in book["Updates"]["E"] if c.value == "=failover started"]
+    assert notes and notes[0].data_type == "s"
+    assert book["Updates"].tables["UpdatesTable"].ref == "A1:G6"
+    assert isinstance(book["Events"]["K3"].value, __import__("datetime").datetime)
+    result = run("notify", event_id)
+    assert result.exit_code == 0, result.stderr
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
+    assert [r[2] for r in _rows(sp, "Notifications")] == ["leadership", "technical", "customer"]
+    assert run("notify", event_id).stdout.count("already sent") == 3
+    methods = _calls(sp)
+    if mode == "workbook-api":
+        assert not any(r["method"] == "POST" and r["path"].endswith("/$value") for r in sp.requests)
+        assert any(r["method"] == "PATCH" for r in sp.requests)
+    else:
+        assert any(r["method"] == "POST" and "$value" in r["path"] for r in sp.requests)
+    assert all(not c.startswith("POST 5") for c in methods)
+
+
+def test_read_only_commands_never_upload(run: Run, sp: StandIn, event_id: str) -> None:
+    """validate, list and show only read: no upload, no Graph write, version unchanged."""
+    before = sp.version(PATH)
+    for args in (["validate"], ["list"], ["show", event_id], ["notify", event_id, "--dry-run"]):
+        assert run(*args).exit_code == 0
+    assert sp.version(PATH) == before
+    assert {r["method"] for r in sp.requests} <= {"GET", "POST"}
+    assert all(r["method"] == "GET" for r in sp.requests)
+
+
+def test_concurrent_edit_is_replayed(run: Run, sp: StandIn, event_id: str, mode: str) -> None:
+    """Someone saves between tracker's download and its write: both changes are in the workbook."""
+
+    def someone_else_saves(standin: StandIn) -> None:
+        book = openpyxl.load_workbook(io.BytesIO(standin.get_file(PATH)))
+        book["Services"]["A7"] = "Printing"
+        out = io.BytesIO()
+        book.save(out)
+        standin.put_file(PATH, out.getvalue())
+
+    sp.after_download(someone_else_saves)
+    result = run("update", event_id, "--note", "after the race")
+    assert result.exit_code == 0, result.stderr
+    assert "Printing" in [r[0] for r in _rows(sp, "Services")]
+    assert "after the race" in [r[4] for r in _rows(sp, "Updates")]
+    if mode == "upload":
+        assert any(r["status"] == 412 for r in sp.requests)
+
+
+@pytest.mark.slow
+def test_two_processes_write_at_once(run: Run, sp: StandIn, event_id: str, tmp_path: Path) -> None:
+    """Two processes adding updates at the same moment: both updates are present."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}, **TOKENS}
+    procs = [
+        subprocess.Popen(
+            [*tracker_command(), "update", event_id, "--note", f"writer {n}"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    notes = [r[4] for r in _rows(sp, "Updates")]
+    assert "writer 0" in notes and "writer 1" in notes
+
+
+def test_open_in_excel(run: Run, sp: StandIn, event_id: str, mode: str) -> None:
+    """423 while someone has it open: the Excel-service write succeeds; the upload mode journals, and sync applies it."""
+    sp.lock(PATH, "Jane Doe")
+    result = run("update", event_id, "--note", "written while open")
+    if mode == "workbook-api":
+        assert result.exit_code == 0, result.stderr
+        assert "written while open" in [r[4] for r in _rows(sp, "Updates")]
+        return
+    assert result.exit_code == 1
+    assert "open in Excel by Jane Doe" in result.stderr and "kept in the local journal" in result.stderr
+    assert "written while open" not in [r[4] for r in _rows(sp, "Updates")]
+    pending = run("sync")
+    assert pending.exit_code == 1 and "pending since" in pending.stdout
+    sp.unlock(PATH)
+    synced = run("sync")
+    assert synced.exit_code == 0, synced.stderr
+    assert "written while open" in [r[4] for r in _rows(sp, "Updates")]
+    assert run("sync").stdout.strip() == "nothing pending"
+
+
+def test_throttling_honours_retry_after(run: Run, sp: StandIn, event_id: str) -> None:
+    """429 with Retry-After: tracker waits that long, then succeeds."""
+    sp.throttle(2, retry_after="1")
+    start = time.monotonic()
+    result = run("update", event_id, "--note", "after throttling")
+    assert result.exit_code == 0, result.stderr
+    assert time.monotonic() - start >= 2.0
+    assert [r["status"] for r in sp.requests[:2]] == [429, 429]
+    assert "after throttling" in [r[4] for r in _rows(sp, "Updates")]
+
+
+def test_persistent_server_error_leaves_workbook_intact(
+    run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 503 that never ends gives one clear message; the workbook is unchanged."""
+    import tracker.sharepoint
+
+    monkeypatch.setattr(tracker.sharepoint, "MAX_WAIT", 0.05)
+    before = sp.get_file(PATH)
+    sp.fail(50, status=503)
+    result = run("update", event_id, "--note", "never written")
+    assert result.exit_code == 1
+    assert "still throttled or unavailable (503) after 5 attempts; nothing was written" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sp.get_file(PATH) == before
+
+
+def test_expired_token_is_refreshed_once(run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token that expires mid-command is fetched again once; a bad one gives a clear 401 message."""
+
+    def rotate(standin: StandIn) -> None:
+        standin.tokens.add("sp-token-2")
+        standin.expire("sp-token")
+        os.environ["TRACKER_SHAREPOINT_TOKEN"] = "sp-token-2"
+
+    sp.after_download(rotate)
+    result = run("update", event_id, "--note", "with a fresh token")
+    assert result.exit_code == 0, result.stderr
+    monkeypatch.setenv("TRACKER_SHAREPOINT_TOKEN", "not-a-token")
+    bad = run("list")
+    assert bad.exit_code == 2
+    assert "refused the sign-in (401" in bad.stderr and "TRACKER_SHAREPOINT_TOKEN" in bad.stderr
+    assert "not-a-token" not in bad.stderr
+
+
+def test_verbose_logs_requests_never_tokens(run: Run, sp: StandIn, event_id: str) -> None:
+    """--verbose prints method, path, status and time per request, and never a token."""
+    result = run("--verbose", "update", event_id, "--note", "logged")
+    assert result.exit_code == 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("http: ")]
+    assert lines and all(" -> " in line and " ms, " in line for line in lines)
+    assert any("/$value -> 200" in line for line in lines)
+    everything = result.stdout + result.stderr
+    assert "sp-token" not in everything and "graph-token" not in everything
+
+
+def test_whoami_shows_the_sign_in(run: Run, sp: StandIn) -> None:
+    """whoami names cloud, site, sign-in mode and whether the workbook is reachable, without the token."""
+    result = run("whoami")
+    assert result.exit_code == 0, result.stderr
+    assert "cloud:     global" in result.stdout and "sign-in:   token-env" in result.stdout
+    assert "reachable: yes" in result.stdout and "sp-token" not in result.stdout
+    assert run("logout").stdout.startswith("nothing cached")
+
+
+def test_graph_mail_transport(run: Run, sp: StandIn, event_id: str, tmp_path: Path) -> None:
+    """transport = "graph" sends each audience through sendMail as the mailbox, HTML, saved to Sent Items."""
+    (tmp_path / "tracker.toml").write_text(
+        _config(sp, "workbook-api").replace('transport = "outbox"', 'transport = "graph"')
+        + '\n[mail.graph]\nmailbox = "event.management@example.com"\n'
+    )
+    sp.refuse_mail(1, status=400)
+    result = run("notify", event_id)
+    assert result.exit_code == 1
+    assert "error: leadership: not sent:" in result.stderr
+    assert len(sp.sent_mail) == 2
+    upn, body = sp.sent_mail[0]
+    assert upn == "event.management@example.com" and body["saveToSentItems"] is True
+    message = body["message"]
+    assert message["body"]["contentType"] == "HTML" and "<table" in message["body"]["content"]
+    assert [r[2] for r in _rows(sp, "Notifications")] == ["technical", "customer"]
+    retry = run("notify", event_id)
+    assert retry.exit_code == 0 and len(sp.sent_mail) == 3
