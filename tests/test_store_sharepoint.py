@@ -257,3 +257,64 @@ def test_graph_mail_transport(run: Run, sp: StandIn, event_id: str, tmp_path: Pa
     assert [r[2] for r in _rows(sp, "Notifications")] == ["technical", "customer"]
     retry = run("notify", event_id)
     assert retry.exit_code == 0 and len(sp.sent_mail) == 3
+
+
+def test_big_workbook_moves_in_chunks(run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str) -> None:
+    """Over chunk_size, downloads use ranges and uploads start/continue/finish on the existing file (never truncated first)."""
+    (tmp_path / "tracker.toml").write_text(
+        _config(sp, "upload").replace('write_mode = "upload"', 'write_mode = "upload"\nchunk_size = 8192')
+    )
+    size = len(sp.get_file(PATH))
+    result = run("update", event_id, "--note", "chunked")
+    assert result.exit_code == 0, result.stderr
+    paths = [r["path"] for r in sp.requests]
+    assert sum("Range" in r["headers"] for r in sp.requests) >= size // 8192
+    assert any("startUpload" in p for p in paths) and any("continueUpload" in p for p in paths)
+    assert any("finishUpload" in p for p in paths)
+    assert not any("Files/add" in p for p in paths)
+    assert "chunked" in [r[4] for r in _rows(sp, "Updates")]
+
+
+def test_progress_shows_on_a_terminal_only() -> None:
+    """Large transfers print a progress line on a terminal; nothing when output is not a terminal."""
+    from tracker.sharepoint import progress_printer
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    show = progress_printer("uploading", screen, minimum=10)
+    assert show is not None
+    show(5, 20)
+    show(20, 20)
+    assert "uploading 0.0 / 0.0 MB (25%)" in screen.getvalue() and screen.getvalue().endswith("(100%)\n")
+    assert progress_printer("uploading", io.StringIO()) is None
+
+
+def test_device_code_cache_is_private(tmp_path: Path) -> None:
+    """The device-code token cache file is readable by the user only, and logout removes the sign-in."""
+    import msal
+
+    from tracker.auth import forget_token_cache, load_token_cache, save_token_cache, sharepoint_settings
+
+    settings = sharepoint_settings(
+        {
+            "site_url": "https://contoso.sharepoint.com/sites/ops",
+            "path": "/sites/ops/Shared Documents/T.xlsx",
+            "auth": "device-code",
+            "tenant": "contoso.onmicrosoft.com",
+            "client_id": "app",
+            "token_cache": str(tmp_path / "c.json"),
+        },
+        tmp_path,
+    )
+    cache = msal.SerializableTokenCache()
+    cache.deserialize('{"AccessToken": {"k": {"secret": "x", "credential_type": "AccessToken"}}}')
+    cache.has_state_changed = True
+    where = save_token_cache(settings, cache)
+    assert where == str(tmp_path / "c.json")
+    assert (tmp_path / "c.json").stat().st_mode & 0o777 == 0o600
+    assert '"k"' in load_token_cache(settings).serialize()
+    forget_token_cache(settings)
+    assert '"k"' not in load_token_cache(settings).serialize()

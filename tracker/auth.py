@@ -173,6 +173,10 @@ def sharepoint_settings(section: dict[str, Any], root: Path) -> SharePointSettin
     cache = section.get("token_cache")
     if cache:
         settings["token_cache"] = Path(os.path.expanduser(str(cache)))
+    chunk = section.get("chunk_size", 4 * 1024 * 1024)
+    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1024:
+        raise ConfigError(f"tracker.toml: [sharepoint] chunk_size must be bytes >= 1024, not {chunk!r}")
+    settings["chunk_size"] = chunk
     timeout = section.get("timeout", 60)
     if not isinstance(timeout, int | float) or timeout <= 0:
         raise ConfigError(f"tracker.toml: [sharepoint] timeout must be seconds > 0, not {timeout!r}")

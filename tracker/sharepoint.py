@@ -449,14 +449,18 @@ def excel_value(value: Any, kind: str) -> Any:
     return "'" + text
 
 
-def _progress_printer(label: str) -> Callable[[int, int], None] | None:
-    if not sys.stderr.isatty():
+def progress_printer(label: str, stream: Any = None, minimum: int = 1_000_000) -> Callable[[int, int], None] | None:
+    """A progress line for transfers of at least `minimum` bytes, on a terminal only."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
         return None
 
     def show(done: int, total: int) -> None:
-        if total < 1_000_000:
+        if total < minimum:
             return
-        print(f"\r{label} {done / 1e6:.1f} / {total / 1e6:.1f} MB", end="" if done < total else "\n", file=sys.stderr)
+        percent = 100 * done // max(total, 1)
+        end = "" if done < total else "\n"
+        print(f"\r{label} {done / 1e6:.1f} / {total / 1e6:.1f} MB ({percent}%)", end=end, file=stream, flush=True)
 
     return show
 
@@ -484,7 +488,7 @@ class SharePointStore:
         """Download once and read with the fast reader."""
         from tracker.workbook import read_tracker
 
-        data, _ = self.remote.download(_progress_printer("downloading"))
+        data, _ = self.remote.download(progress_printer("downloading"))
         return read_tracker(Path(self.settings.path), self.schema, data=data, source=self.location)
 
     def apply(self, plan: Plan) -> list[Edit]:
@@ -504,7 +508,7 @@ class SharePointStore:
         )
 
         for _ in range(REPLAYS):
-            data, etag = self.remote.download(_progress_printer("downloading"))
+            data, etag = self.remote.download(progress_printer("downloading"))
             path = folder / Path(self.settings.path).name
             path.write_bytes(data)
             inspection = roundtrip.inspect(path)
@@ -526,7 +530,7 @@ class SharePointStore:
             book.save(saved)
             roundtrip.compare_saved(path, inspection, saved)
             try:
-                self.remote.upload(saved.read_bytes(), etag, _progress_printer("uploading"))
+                self.remote.upload(saved.read_bytes(), etag, progress_printer("uploading"))
             except Stale:
                 continue
             except Locked as exc:
