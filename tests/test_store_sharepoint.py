@@ -318,3 +318,32 @@ def test_device_code_cache_is_private(tmp_path: Path) -> None:
     assert '"k"' in load_token_cache(settings).serialize()
     forget_token_cache(settings)
     assert '"k"' not in load_token_cache(settings).serialize()
+
+
+def test_forbidden_names_the_permission(run: Run, sp: StandIn, event_id: str) -> None:
+    """A 403 says which permission the sign-in needs (exit 2), without a traceback."""
+    sp.fail(1, status=403)
+    result = run("list")
+    assert result.exit_code == 2
+    assert "access denied (403" in result.stderr and "Sites.ReadWrite.All" in result.stderr
+
+
+def test_unreachable_graph_is_retried_then_reported(
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused connection is retried (safe requests) and then reported in one line; nothing is written."""
+    import tracker.sharepoint
+    from tests.smtp_server import free_port
+
+    monkeypatch.setattr(tracker.sharepoint, "MAX_WAIT", 0.01)
+    monkeypatch.setattr(tracker.sharepoint, "_retry_after", lambda response, attempt: 0.01)
+    dead = f"http://127.0.0.1:{free_port()}/graph/v1.0"
+    (tmp_path / "tracker.toml").write_text(_config(sp, "workbook-api").replace(sp.graph_url, dead))
+    before = sp.get_file(PATH)
+    result = run("update", event_id, "--note", "not written")
+    assert result.exit_code == 1
+    assert (
+        "finding the workbook in Microsoft Graph: no answer from" in result.stderr
+        and "gave up after retries" in result.stderr
+    )
+    assert sp.get_file(PATH) == before
