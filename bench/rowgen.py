@@ -99,7 +99,9 @@ def event_rows(
     open_from = count - max(3, int(count * OPEN_SHARE)) if count >= 3 else 0
     resolved_from = max(0, open_from - int(count * RESOLVED_SHARE))
     sequence: dict[int, int] = {}
-    events, updates, changes = [], [], []
+    events: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
     for index, when in enumerate(detected):
         when = _whole_seconds(when)
         if index >= open_from:

@@ -28,12 +28,12 @@ def _one_error(stderr: str) -> str:
         (["show", "EVT-2026-9999"], 1, "no event 'EVT-2026-9999'"),
         (
             ["open", "--title", "x", "--severity", "Sev 7"],
-            1,
+            2,
             "severity 'Sev 7' is not on the Severities sheet; use one of: Sev 1, Sev 2, Sev 3, Sev 4",
         ),
         (
             ["open", "--title", "x", "--severity", "Sev 1", "--service", "Fax"],
-            1,
+            2,
             "service 'Fax' is not on the Services sheet",
         ),
         (
@@ -55,6 +55,11 @@ def _one_error(stderr: str) -> str:
             "--set users_affected: 'many' is not a whole number",
         ),
         (["resolve", "{id}", "--note", "x", "--at", "2000-01-01 00:00"], 2, "is before the event was detected"),
+        (
+            ["update", "{id}", "--note", "x", "--severity", "Sev 9"],
+            2,
+            "severity 'Sev 9' is not on the Severities sheet",
+        ),
     ],
 )
 def test_bad_values_change_nothing(
@@ -111,3 +116,32 @@ def test_init_refuses_to_overwrite(run: Run, example: Path) -> None:
     assert result.exit_code == 2
     assert "already exists; tracker init never overwrites a workbook" in _one_error(result.stderr)
     assert _digest(example) == before
+
+
+def test_bad_cells_a_command_depends_on(run: Run, example: Path, event_id: str) -> None:
+    """A text update interval, or a text resolution time, gives a clear error, not a traceback."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(example)
+    book["Severities"]["C2"] = "thirty"
+    book.save(example)
+    result = run("update", event_id, "--note", "x")
+    assert result.exit_code == 1
+    assert "Severities row 2 (Sev 1), Update Every (min): 'thirty' is not a whole number" in _one_error(result.stderr)
+    book = openpyxl.load_workbook(example)
+    book["Severities"]["C2"] = 30
+    book["Events"]["D2"], book["Events"]["O2"] = "Resolved", "yesterday"
+    book.save(example)
+    result = run("resolve", event_id, "--note", "x")
+    assert result.exit_code == 1 and "is already Resolved" in _one_error(result.stderr)
+
+
+def test_cleared_id_is_not_reused(run: Run, example: Path, event_id: str) -> None:
+    """An ID cleared on the Events sheet but still named by updates is not given to a new event."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(example)
+    book["Events"]["A2"] = None
+    book.save(example)
+    result = run("open", "--title", "x", "--severity", "Sev 3")
+    assert result.exit_code == 0 and result.stdout.strip() != event_id

@@ -511,7 +511,16 @@ def notify(
         click.echo("no open events")
     failed = False
     for key in ids:
-        result = run_notify(store, state.config, key, audiences=list(audiences) or None, dry_run=dry_run, force=force)
+        try:
+            result = run_notify(
+                store, state.config, key, audiences=list(audiences) or None, dry_run=dry_run, force=force
+            )
+        except TrackerError as exc:
+            if not all_open:
+                raise
+            click.echo(f"error: {key}: {exc}", err=True)  # the other open events still go out
+            failed = True
+            continue
         failed |= _report_notify(state, result, dry_run)
     if failed:
         sys.exit(1)

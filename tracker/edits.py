@@ -30,11 +30,16 @@ class AppendRow:
 
 @dataclass(frozen=True)
 class SetCells:
-    """Set some cells of the row whose key column holds `key`."""
+    """Set some cells of the row whose key column holds `key`.
+
+    `expect` (used when an edit waits in the journal) holds what those cells held when the
+    edit was decided: a cell someone changed since then is left as they wrote it.
+    """
 
     sheet: str
     key: str
     values: Mapping[str, Any]
+    expect: Mapping[str, Any] | None = None
 
 
 Edit = AppendRow | SetCells
@@ -43,20 +48,30 @@ Plan = Callable[["Tracker"], list[Edit]]
 """Computes a change from the current workbook; called again on a newer version."""
 
 
+def _dump(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: ({"$datetime": v.isoformat()} if isinstance(v, datetime) else v) for k, v in values.items()}
+
+
+def _load(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        k: (datetime.fromisoformat(v["$datetime"]) if isinstance(v, dict) and "$datetime" in v else v)
+        for k, v in values.items()
+    }
+
+
 def edit_to_json(edit: Edit) -> dict[str, Any]:
     """A JSON-safe form of an edit (times tagged so they come back as times)."""
-    values = {k: ({"$datetime": v.isoformat()} if isinstance(v, datetime) else v) for k, v in edit.values.items()}
     if isinstance(edit, AppendRow):
-        return {"op": "append", "sheet": edit.sheet, "values": values, "unique": edit.unique}
-    return {"op": "set", "sheet": edit.sheet, "key": edit.key, "values": values}
+        return {"op": "append", "sheet": edit.sheet, "values": _dump(edit.values), "unique": edit.unique}
+    data = {"op": "set", "sheet": edit.sheet, "key": edit.key, "values": _dump(edit.values)}
+    if edit.expect is not None:
+        data["expect"] = _dump(edit.expect)
+    return data
 
 
 def edit_from_json(data: dict[str, Any]) -> Edit:
     """The edit `edit_to_json` wrote."""
-    values = {
-        k: (datetime.fromisoformat(v["$datetime"]) if isinstance(v, dict) and "$datetime" in v else v)
-        for k, v in data["values"].items()
-    }
     if data["op"] == "append":
-        return AppendRow(data["sheet"], values, data.get("unique"))
-    return SetCells(data["sheet"], data["key"], values)
+        return AppendRow(data["sheet"], _load(data["values"]), data.get("unique"))
+    expect = data.get("expect")
+    return SetCells(data["sheet"], data["key"], _load(data["values"]), _load(expect) if expect is not None else None)

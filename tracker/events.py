@@ -30,12 +30,13 @@ def _choice(value: str, options: Sequence[str], what: str) -> str:
     raise UsageError(f"{what} {value!r} is not allowed; use one of: {', '.join(options)}")
 
 
-def _severity(tracker: Tracker, name: str) -> Row:
+def _severity(tracker: Tracker, name: str, *, given: bool = True) -> Row:
+    """The Severities row; an unknown name typed on the command line is a usage error (exit 2)."""
     data = tracker.sheet("Severities")
     row = data.find(name)
     if row is None:
         known = [str(r["name"]) for r in data.rows if r["name"]]
-        raise ValidationFailed(
+        raise (UsageError if given else ValidationFailed)(
             f"severity {name!r} is not on the Severities sheet; use one of: {', '.join(known) or '(none listed)'}"
         )
     return row
@@ -48,7 +49,7 @@ def _services(tracker: Tracker, names: Sequence[str]) -> list[str]:
         row = data.find(name.strip())
         if row is None:
             known = [str(r["name"]) for r in data.rows if r["name"]]
-            raise ValidationFailed(
+            raise UsageError(
                 f"service {name!r} is not on the Services sheet; use one of: {', '.join(known) or '(none listed)'}"
             )
         out.append(str(row["name"]))
@@ -58,8 +59,13 @@ def _services(tracker: Tracker, names: Sequence[str]) -> list[str]:
 def next_event_id(tracker: Tracker, year: int) -> str:
     """EVT-<year>-<n>, n one above the highest number used this year (never reused)."""
     highest = 0
-    for row in tracker.sheet("Events").rows:
-        match = ID_PATTERN.match(str(row["id"] or ""))
+    used = [row["id"] for row in tracker.sheet("Events").rows]
+    for sheet in ("Updates", "Changes", "Notifications"):  # an ID cleared on Events is still taken
+        data = tracker.sheet(sheet)
+        if data.present and "event_id" in data.columns:
+            used += [row["event_id"] for row in data.rows]
+    for value in used:
+        match = ID_PATTERN.match(str(value or ""))
         if match and int(match[1]) == year:
             highest = max(highest, int(match[2]))
     return f"EVT-{year}-{highest + 1:04d}"
@@ -177,7 +183,7 @@ def update_event(
         if "severity" in extra:
             changes["severity"] = _severity(tracker, str(extra["severity"]))["name"]
         if is_open(target):
-            severity = _severity(tracker, str(changes.get("severity") or event["severity"]))
+            severity = _severity(tracker, str(changes.get("severity") or event["severity"]), given="severity" in extra)
             changes["next_update_due"] = next_update_due(severity, at)
             if reopen:
                 changes["resolved_at"] = None
@@ -228,11 +234,9 @@ def resolve_event(
         event = tracker.event(event_id)
         current = str(event["status"] or "")
         if current in ("Resolved", "Closed"):
-            raise LifecycleError(
-                f"{event['id']} is already {current} (at {event['resolved_at']:%Y-%m-%d %H:%MZ})"
-                if event["resolved_at"]
-                else f"{event['id']} is already {current}"
-            )
+            resolved = event["resolved_at"]
+            since = f" (at {resolved:%Y-%m-%d %H:%MZ})" if isinstance(resolved, datetime) else ""
+            raise LifecycleError(f"{event['id']} is already {current}{since}")
         when = as_utc(resolved_at) if resolved_at else at
         detected = event["detected_at"]
         if isinstance(detected, datetime) and when < detected:

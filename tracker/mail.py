@@ -156,6 +156,8 @@ def render(env: Any, audience: str, context: dict[str, Any]) -> tuple[str, str, 
         html = html_t.render(context | {"subject": subject})
     except jinja2.TemplateError as exc:
         raise ConfigError(f"email template for {audience!r} failed: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a team's template may raise anything while rendering
+        raise ConfigError(f"email template for {audience!r} failed: {type(exc).__name__}: {exc}") from None
     html = css_inline.inline(html)
     return subject, text, html
 

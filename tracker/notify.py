@@ -11,7 +11,7 @@ from typing import Any
 
 from tracker.config import Config
 from tracker.edits import AppendRow, Edit, SetCells
-from tracker.errors import DataError, UsageError, ValidationFailed
+from tracker.errors import DataError, UsageError, ValidationFailed, WorkbookInUse
 from tracker.journal import Journal
 from tracker.mail import (
     CUSTOMER_STATUS,
@@ -57,7 +57,6 @@ class NotifyResult:
     skipped: list[Skipped] = field(default_factory=list)
     preview: list[Path] = field(default_factory=list)
     next_update: datetime | None = None
-    logged: bool = False
     journal_reason: str | None = None
     transport: str = ""
 
@@ -100,12 +99,21 @@ def _log_rows(tracker: Tracker, journal: Journal | None, event_id: str) -> list[
     return rows
 
 
-def gate(tracker: Tracker, event: Row, kind: str) -> None:
-    """Refuse to send when the event, its timeline, its severity or the lists have problems."""
+def gate(tracker: Tracker, event: Row, kind: str, audiences: list[str]) -> None:
+    """Refuse to send when the event (or a row sharing its ID), its timeline, its severity or the
+    distribution rows of the audiences being sent have problems."""
     from tracker.validation import validate_tracker
 
     key = str(event["id"]).casefold()
-    relevant: dict[str, set[int] | None] = {"Events": {event.number}, "Distribution": None}
+    wanted = {a.casefold() for a in audiences}
+    relevant: dict[str, set[int] | None] = {
+        "Events": {r.number for r in tracker.sheet("Events").rows if str(r["id"] or "").casefold() == key},
+        "Distribution": {
+            r.number
+            for r in tracker.sheet("Distribution").rows
+            if str(r["audience"] or "").casefold() in wanted and r["active"] != "No"
+        },
+    }
     for sheet in ("Updates", "Changes"):
         relevant[sheet] = {r.number for r in tracker.sheet(sheet).rows if str(r["event_id"] or "").casefold() == key}
     severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
@@ -259,7 +267,7 @@ def prepare(
         )
     log = _log_rows(tracker, journal, event_key)
     resolved = status in ("Resolved", "Closed")
-    gate(tracker, event, "resolved" if resolved else "update")
+    gate(tracker, event, "resolved" if resolved else "update", listed)
     state = event_state(tracker, event)
     next_update = None
     if is_open(status) and severity is not None:
@@ -306,7 +314,9 @@ def _templates_dir(config: Config) -> Path | None:
     return (config.root / str(folder)) if folder else None
 
 
-def log_edits(result: NotifyResult, config: Config, transport: str, now: datetime, status: str) -> list[Edit]:
+def log_edits(
+    result: NotifyResult, config: Config, transport: str, now: datetime, status: str, event: Row | None = None
+) -> list[Edit]:
     """Notifications rows for what was sent, and the event's last-notified and next-update times."""
     edits: list[Edit] = []
     for message in result.sent:
@@ -333,7 +343,8 @@ def log_edits(result: NotifyResult, config: Config, transport: str, now: datetim
         changes: dict[str, Any] = {"last_notified_at": now}
         if result.next_update is not None:
             changes["next_update_due"] = result.next_update
-        edits.append(SetCells("Events", result.event_id, changes))
+        expect = {name: event[name] for name in changes} if event is not None else None
+        edits.append(SetCells("Events", result.event_id, changes, expect))
     return edits
 
 
@@ -348,12 +359,37 @@ def notify(
     preview_dir: Path | None = None,
 ) -> NotifyResult:
     """Render, send and log the emails for one event (see the module docstring)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(config.root / ".tracker-notify.lock"), timeout=config.lock_timeout)
+    try:
+        with lock:  # two notify runs at once must not both decide to send the same messages
+            return _notify(store, config, event_id, audiences, dry_run, force, preview_dir)
+    except Timeout:
+        raise WorkbookInUse(
+            f"another `tracker notify` has been running here for over {config.lock_timeout:.0f} s; try again"
+        ) from None
+
+
+def _notify(
+    store: Store,
+    config: Config,
+    event_id: str,
+    audiences: list[str] | None,
+    dry_run: bool,
+    force: bool,
+    preview_dir: Path | None,
+) -> NotifyResult:
     from tracker.transports import open_transport, write_eml
+    from tracker.workbook import check_edits
 
     now = utcnow()
     tracker = store.read()
     result = prepare(tracker, config, event_id, audiences=audiences, force=force, journal=store.journal, now=now)
-    status = str(tracker.event(event_id)["status"] or "")
+    event = tracker.event(event_id)
+    status = str(event["status"] or "")
+    # The log rows must be writable before anything is sent (e.g. a too-long sender name).
+    check_edits(tracker, log_edits(_as_if_sent(result), config, "check", now, status, event))
     if dry_run:
         folder = preview_dir or config.root / str(config.mail.get("preview", "preview"))
         for message in result.messages:
@@ -368,15 +404,25 @@ def notify(
     result.transport = transport.name
     with transport:
         transport.send_messages(result.messages)
-    edits = log_edits(result, config, transport.name, now, status)
+    edits = log_edits(result, config, transport.name, now, status, event)
     if not edits:
         return result
     try:
         store.apply(lambda _tracker: edits)
-        result.logged = True
     except DataError as exc:
         if store.journal is None:
             raise
         store.journal.add(edits, f"notify {result.event_id}: {exc}")
         result.journal_reason = str(exc)
     return result
+
+
+def _as_if_sent(result: NotifyResult) -> NotifyResult:
+    """A copy of `result` where every message counts as sent (to check the log rows early)."""
+    import copy
+
+    twin = copy.copy(result)
+    twin.messages = [copy.copy(m) for m in result.messages]
+    for message in twin.messages:
+        message.sent = True
+    return twin

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from tracker.errors import ValidationFailed
 from tracker.workbook import Row
 
 OPEN_STATUSES = ("Investigating", "Identified", "Monitoring")
@@ -15,7 +16,17 @@ def is_open(status: str | None) -> bool:
     return status in OPEN_STATUSES
 
 
+def update_interval(severity: Row) -> int:
+    """The severity's update interval in minutes, or a ValidationFailed naming its row."""
+    minutes = severity["update_interval_minutes"]
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
+        raise ValidationFailed(
+            f"Severities row {severity.number} ({severity['name']}), Update Every (min): {minutes!r} is not a whole "
+            "number of minutes of at least 1; fix it in the workbook (tracker validate shows the cell)"
+        )
+    return minutes
+
+
 def next_update_due(severity: Row, at: datetime) -> datetime:
     """When the next update is due after one made at `at`."""
-    minutes = int(severity.get("update_interval_minutes", 60))
-    return at + timedelta(minutes=minutes)
+    return at + timedelta(minutes=update_interval(severity))

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +32,7 @@ from urllib.parse import quote
 
 from tracker.auth import SharePointSettings, Tokens, tokens_for
 from tracker.edits import AppendRow, Edit, Plan, SetCells
-from tracker.errors import AuthError, ConflictError, RemoteError, WorkbookError, WorkbookInUse
+from tracker.errors import AuthError, ConfigError, ConflictError, RemoteError, WorkbookError, WorkbookInUse
 from tracker.journal import Journal
 from tracker.schema import Schema
 from tracker.workbook import Tracker, column_letter
@@ -276,7 +277,7 @@ class Remote:
             need = PERMISSIONS[permission or api]
             return AuthError(f"{what}: access denied (403{': ' + detail if detail else ''}); the sign-in needs {need}")
         if status == 404:
-            return WorkbookError(
+            return ConfigError(
                 f"{what}: not found (404){': ' + detail if detail else ''}; check [sharepoint] site_url and path"
             )
         return RemoteError(
@@ -432,7 +433,7 @@ class Remote:
             return None
 
 
-def excel_value(value: Any, kind: str) -> Any:
+def excel_value(value: Any) -> Any:
     """A value for the Excel service: times as serial numbers, text always as text."""
     if value is None:
         return ""
@@ -498,7 +499,7 @@ class SharePointStore:
 
     def _apply(self, plan: Plan, folder: Path) -> list[Edit]:
         from tracker import roundtrip
-        from tracker.stores import pending_edits
+        from tracker.journal import pending_edits
         from tracker.workbook import (
             apply_edits,
             apply_validations,
@@ -511,7 +512,12 @@ class SharePointStore:
             data, etag = self.remote.download(progress_printer("downloading"))
             path = folder / Path(self.settings.path).name
             path.write_bytes(data)
-            inspection = roundtrip.inspect(path)
+            try:
+                inspection = roundtrip.inspect(path)
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise WorkbookError(
+                    f"{self.location} is not an .xlsx workbook ({exc}); restore an earlier version in SharePoint's version history"
+                ) from None
             book = load_for_write(path, inspection)
             tracker = tracker_from_openpyxl(book, self.schema, source=self.location)
             edits = plan(tracker)
@@ -536,7 +542,7 @@ class SharePointStore:
             except Locked as exc:
                 if self.journal is None:
                     raise WorkbookInUse(self._locked_message(exc.owner, kept=False)) from None
-                self.journal.add(pending + edits, f"workbook open in Excel by {exc.owner}")
+                self.journal.add(edits, f"workbook open in Excel by {exc.owner}")  # `pending` is there already
                 raise WorkbookInUse(self._locked_message(exc.owner, kept=True)) from None
             self._done(pending)
             return edits
@@ -578,7 +584,7 @@ class SharePointStore:
             if isinstance(edit, AppendRow):
                 row = [""] * width
                 for name, value in edit.values.items():
-                    row[data.columns[name]] = excel_value(value, data.spec.fields[name].kind)
+                    row[data.columns[name]] = excel_value(value)
                 self.remote.graph(
                     "POST",
                     f"{base}/tables/{quote(data.spec.table)}/rows",
@@ -588,9 +594,7 @@ class SharePointStore:
             elif isinstance(edit, SetCells):
                 target = data.find(edit.key)
                 assert target is not None
-                for start, values in _runs(
-                    {data.columns[n]: excel_value(v, data.spec.fields[n].kind) for n, v in edit.values.items()}
-                ):
+                for start, values in _runs({data.columns[n]: excel_value(v) for n, v in edit.values.items()}):
                     end = start + len(values) - 1
                     address = f"{column_letter(start)}{target.number}:{column_letter(end)}{target.number}"
                     self.remote.graph(

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Protocol
 
 from tracker.config import Config
-from tracker.edits import AppendRow, Edit, Plan, SetCells
+from tracker.edits import Edit, Plan
 from tracker.errors import ConfigError, ConflictError, WorkbookError, WorkbookInUse
-from tracker.journal import Journal
+from tracker.journal import Journal, pending_edits
 from tracker.schema import Schema, load_schema
 from tracker.workbook import Tracker
 
@@ -244,23 +244,6 @@ class LocalStore:
             self.journal.clear()
         self.replayed = pending
         return edits
-
-
-def pending_edits(tracker: Tracker, journal: Journal | None) -> list[Edit]:
-    """Journal edits still to write: appends already present and sets on vanished rows are dropped."""
-    if journal is None:
-        return []
-    out: list[Edit] = []
-    for edit in journal.edits():
-        data = tracker.sheet(edit.sheet)
-        if isinstance(edit, AppendRow) and edit.unique:
-            value = str(edit.values.get(edit.unique))
-            if any(str(row.values.get(edit.unique)) == value for row in data.rows):
-                continue
-        if isinstance(edit, SetCells) and data.find(edit.key) is None:
-            continue
-        out.append(edit)
-    return out
 
 
 def _sharepoint(config: Config, schema: Schema, verbose: bool) -> Store:

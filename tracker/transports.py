@@ -218,10 +218,6 @@ def _smtp(config: Config) -> Transport:
             raise ConfigError(
                 f"[mail.smtp] username is set but the environment variable {variable} (password_env) is not"
             )
-    if "password" in settings:
-        raise ConfigError(
-            "tracker.toml must not hold secrets: remove [mail.smtp] password and set password_env instead"
-        )
     return SmtpTransport(
         str(settings["host"]),
         port,
