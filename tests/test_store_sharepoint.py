@@ -347,3 +347,49 @@ def test_unreachable_graph_is_retried_then_reported(
         and "gave up after retries" in result.stderr
     )
     assert sp.get_file(PATH) == before
+
+
+@pytest.mark.slow
+def test_simultaneous_opens_get_different_ids(run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str) -> None:
+    """Four processes opening events at once each get their own ID, and each first update points at it."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}, **TOKENS}
+    procs = [
+        subprocess.Popen(
+            [*tracker_command(), "open", "--title", f"parallel {n}", "--severity", "Sev 2"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    printed = [out.strip() for out, _ in outputs]
+    assert len(set(printed)) == 4
+    events = {r[0]: r[1] for r in _rows(sp, "Events")}
+    assert len(events) == len(_rows(sp, "Events")) == 5
+    for new_id, (out, _) in zip(printed, outputs, strict=True):
+        title = events[new_id]
+        first = [r for r in _rows(sp, "Updates") if r[0] == new_id]
+        assert len(first) == 1 and first[0][4] == f"Event opened: {title}"
+
+
+def test_interrupted_excel_write_keeps_the_rest(
+    run: Run, sp: StandIn, event_id: str, mode: str, tmp_path: Path
+) -> None:
+    """A failing row add after the event row was patched: the user is told what was written, the rest waits in the journal."""
+    if mode != "workbook-api":
+        pytest.skip("only the Excel-service mode writes in several requests")
+    for _ in range(5):
+        sp.fail_next_rows_add(504)  # every retry fails
+    result = run("update", event_id, "--note", "cert installed", "--status", "Monitoring")
+    if result.exit_code == 0:
+        pytest.skip("the stand-in's 504 is one-shot; retried successfully")
+    assert (
+        "Already written: Events" in result.stderr
+        and "waiting in the local journal: a new Updates row" in result.stderr
+    )
+    assert run("sync").exit_code == 0
+    assert "cert installed" in [r[4] for r in _rows(sp, "Updates")]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import logging
 import random
+import re
 import sys
 import tempfile
 import time
@@ -44,7 +45,7 @@ log = logging.getLogger("tracker.http")
 
 MAX_ATTEMPTS = 5
 MAX_WAIT = 60.0
-REPLAYS = 3
+REPLAYS = 6
 
 PERMISSIONS = {
     "sharepoint": "Sites.ReadWrite.All (or Sites.Selected with write access to this site) for SharePoint",
@@ -526,9 +527,9 @@ class SharePointStore:
                 return []
             check_edits(tracker, pending + edits)
             if self.settings.write_mode == "workbook-api":
-                self._write_through_excel(tracker, pending + edits)
+                written = self._write_through_excel(tracker, pending + edits)
                 self._done(pending)
-                return edits
+                return written[len(pending) :]
             roundtrip.refuse_if_risky(path, inspection)
             apply_edits(book, tracker, pending + edits)
             apply_validations(book, self.schema)
@@ -538,6 +539,7 @@ class SharePointStore:
             try:
                 self.remote.upload(saved.read_bytes(), etag, progress_printer("uploading"))
             except Stale:
+                time.sleep(random.uniform(0.05, 0.5))  # let the other writer finish before replaying
                 continue
             except Locked as exc:
                 if self.journal is None:
@@ -565,8 +567,14 @@ class SharePointStore:
             )
         return text + ' (write_mode = "workbook-api" writes while others have it open)'
 
-    def _write_through_excel(self, tracker: Tracker, edits: list[Edit]) -> None:
-        """Map row edits onto the Excel service: add table rows, patch the cells of one row."""
+    def _write_through_excel(self, tracker: Tracker, edits: list[Edit]) -> list[Edit]:
+        """Map row edits onto the Excel service: add table rows, patch the cells of one row.
+
+        Returns the edits as written (a new row's key is renumbered if someone else added the
+        same key meanwhile). If a request fails midway, what was not written waits in the journal.
+        """
+        from tracker.errors import TrackerError
+
         drive, item = self.remote.drive_item()
         base = f"/drives/{drive}/items/{item}/workbook"
         for edit in edits:  # every row to patch is checked before anything is written
@@ -576,34 +584,104 @@ class SharePointStore:
                 if target is None:
                     raise WorkbookError(f"no row {edit.key!r} on the {edit.sheet} sheet")
                 self._check_row(base, data.title, data.columns[data.spec.key or ""], target.number, edit.key)
-        for edit in edits:
+        written: list[Edit] = []
+        rows: list[tuple[Edit, int]] = []  # appended rows and their sheet row numbers
+        for index, edit in enumerate(edits):
+            try:
+                number = self._write_one(base, tracker, edit)
+            except TrackerError as exc:
+                rest = edits[index:]
+                if self.journal is None or not written:
+                    raise
+                self.journal.add(rest, f"interrupted: {exc}")
+                raise RemoteError(
+                    f"{exc}. Already written: {_describe(written)}; waiting in the local journal: {_describe(rest)} "
+                    "(`tracker sync` writes it)"
+                ) from None
+            written.append(edit)
+            if number is not None:
+                rows.append((edit, number))
+        return self._renumber_clashes(base, tracker, edits, rows)
+
+    def _write_one(self, base: str, tracker: Tracker, edit: Edit) -> int | None:
+        data = tracker.sheet(edit.sheet)
+        width = max([*data.columns.values(), *(i for i, _ in data.unknown_columns)], default=0) + 1
+        if isinstance(edit, AppendRow):
+            row = [""] * width
+            for name, value in edit.values.items():
+                row[data.columns[name]] = excel_value(value)
+            body = self.remote.graph(
+                "POST",
+                f"{base}/tables/{quote(data.spec.table)}/rows",
+                {"values": [row]},
+                what=f"adding a row to the {edit.sheet} table",
+            )
+            index = (body or {}).get("index")
+            return int(index) + 2 if isinstance(index, int) else None  # header on row 1
+        assert isinstance(edit, SetCells)
+        target = data.find(edit.key)
+        assert target is not None
+        self._patch(base, data.title, target.number, {data.columns[n]: excel_value(v) for n, v in edit.values.items()})
+        return None
+
+    def _patch(self, base: str, sheet: str, number: int, cells: dict[int, Any]) -> None:
+        """Set cells of one sheet row ({column index: Excel value}), adjacent columns in one request."""
+        for start, values in _runs(cells):
+            end = start + len(values) - 1
+            address = f"{column_letter(start)}{number}:{column_letter(end)}{number}"
+            self.remote.graph(
+                "PATCH",
+                f"{base}/worksheets/{quote(sheet)}/range(address='{address}')",
+                {"values": [values]},
+                idempotent=True,
+                what=f"updating {sheet}!{address}",
+            )
+
+    def _renumber_clashes(
+        self, base: str, tracker: Tracker, edits: list[Edit], rows: list[tuple[Edit, int]]
+    ) -> list[Edit]:
+        """Give a new key to a row we added whose key someone else added first (two `open`s at once).
+
+        The earlier row keeps the key; a later one takes the next free number and checks again
+        until no earlier row holds its key, so several writers at once settle on distinct keys.
+        """
+        out = list(edits)
+        for edit, number in rows:
             data = tracker.sheet(edit.sheet)
-            width = max(data.columns.values(), default=0) + 1
-            for index, _header in data.unknown_columns:
-                width = max(width, index + 1)
-            if isinstance(edit, AppendRow):
-                row = [""] * width
-                for name, value in edit.values.items():
-                    row[data.columns[name]] = excel_value(value)
-                self.remote.graph(
-                    "POST",
-                    f"{base}/tables/{quote(data.spec.table)}/rows",
-                    {"values": [row]},
-                    what=f"adding a row to the {edit.sheet} table",
+            keyname = data.spec.key
+            if not keyname or keyname not in edit.values or keyname not in data.columns:
+                continue
+            original = current = str(edit.values[keyname])
+            letter = column_letter(data.columns[keyname])
+            for _ in range(20):
+                body = self.remote.graph(
+                    "GET",
+                    f"{base}/worksheets/{quote(data.title)}/range(address='{letter}2:{letter}{number + 50}')?$select=values",
+                    idempotent=True,
+                    what=f"checking the {keyname} column of {data.title}",
                 )
-            elif isinstance(edit, SetCells):
-                target = data.find(edit.key)
-                assert target is not None
-                for start, values in _runs({data.columns[n]: excel_value(v) for n, v in edit.values.items()}):
-                    end = start + len(values) - 1
-                    address = f"{column_letter(start)}{target.number}:{column_letter(end)}{target.number}"
-                    self.remote.graph(
-                        "PATCH",
-                        f"{base}/worksheets/{quote(data.title)}/range(address='{address}')",
-                        {"values": [values]},
-                        idempotent=True,
-                        what=f"updating {data.title}!{address}",
-                    )
+                column = [str(r[0]) if r and r[0] is not None else "" for r in (body or {}).get("values", [])]
+                if current.casefold() not in (v.casefold() for v in column[: number - 2]):
+                    break
+                current = _next_key(current, column)
+                self._patch(base, data.title, number, {data.columns[keyname]: excel_value(current)})
+                time.sleep(random.uniform(0.0, 0.2))
+            else:
+                raise ConflictError(
+                    f"{data.title}!{letter}{number}: could not settle on a free {keyname}; fix it by hand"
+                )
+            if current == original:
+                continue
+            for other, other_number in rows:  # rows of this batch that point at the old key
+                other_data = tracker.sheet(other.sheet)
+                for name, value in other.values.items():
+                    spec = other_data.spec.fields.get(name)
+                    if other is not edit and spec and spec.ref == (edit.sheet, keyname) and str(value) == original:
+                        self._patch(
+                            base, other_data.title, other_number, {other_data.columns[name]: excel_value(current)}
+                        )
+            out = [_replace_value(e, original, current) for e in out]
+        return out
 
     def _check_row(self, base: str, sheet: str, key_column: int, number: int, key: str) -> None:
         """Make sure the row still holds this key (nobody sorted or inserted rows meanwhile)."""
@@ -620,6 +698,31 @@ class SharePointStore:
                 f"{sheet}!{address} no longer holds {key!r} (rows were moved while tracker was writing); "
                 "nothing more was written, run the command again"
             )
+
+
+def _describe(edits: list[Edit]) -> str:
+    return ", ".join(
+        f"{'a new ' + e.sheet + ' row' if isinstance(e, AppendRow) else e.sheet + ' ' + e.key}" for e in edits
+    )
+
+
+def _next_key(old: str, taken: list[str]) -> str:
+    """`old` with its trailing number raised above every taken key of the same form."""
+    match = re.match(r"^(.*?)(\d+)$", old)
+    if not match:
+        raise ConflictError(f"someone else added {old!r} at the same moment; run the command again")
+    prefix, digits = match.groups()
+    highest = max(
+        (int(v[len(prefix) :]) for v in taken if v.startswith(prefix) and v[len(prefix) :].isdigit()), default=0
+    )
+    return f"{prefix}{highest + 1:0{len(digits)}d}"
+
+
+def _replace_value(edit: Edit, old: str, new: str) -> Edit:
+    values = {k: (new if isinstance(v, str) and v == old else v) for k, v in edit.values.items()}
+    if isinstance(edit, AppendRow):
+        return AppendRow(edit.sheet, values, edit.unique)
+    return SetCells(edit.sheet, edit.key, values, edit.expect)
 
 
 def _runs(cells: dict[int, Any]) -> list[tuple[int, list[Any]]]:
