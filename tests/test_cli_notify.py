@@ -369,3 +369,96 @@ def test_journal_is_written_by_the_next_write(run: Run, example: Path, event_id:
     assert run("update", event_id, "--note", "still working on it").exit_code == 0
     assert len(_log(example)) == 3
     assert run("sync").stdout.strip() == "nothing pending"
+
+
+@pytest.mark.slow
+def test_two_notify_runs_at_once_send_once(example: Path, event_id: str, tmp_path: Path) -> None:
+    """Two `notify` processes at the same moment: each audience gets one message, logged once."""
+    import os
+    import subprocess
+
+    from tests.conftest import tracker_command
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+    procs = [
+        subprocess.Popen(
+            [*tracker_command(), "notify", event_id],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    assert len(_outbox(tmp_path)) == 3 and len(_log(example)) == 3
+
+
+def test_gate_checks_only_rows_that_matter(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """A bad inactive row of another audience does not block the send; a duplicate of the event's ID does."""
+    book = openpyxl.load_workbook(example)
+    book["Distribution"].append(["vendors", "n/a", "not-an-address", "To", "No"])
+    book.save(example)
+    assert run("notify", event_id, "--audience", "leadership", "--dry-run").exit_code == 0
+    book = openpyxl.load_workbook(example)
+    ws = book["Events"]
+    for column in range(1, 12):
+        ws.cell(row=3, column=column, value=ws.cell(row=2, column=column).value)
+    book.save(example)
+    result = run("notify", event_id, "--dry-run")
+    assert result.exit_code == 1 and "Events!A3 (ID)" in result.stderr and "used twice" in result.stderr
+
+
+def test_notify_open_goes_on_after_a_bad_event(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """With --open, an event that cannot be sent is reported and the other open events still go out."""
+    good = run("open", "--title", "Printers down", "--severity", "Sev 3", "--impact", "No printing").stdout.strip()
+    result = run("notify", "--open")  # the new event's impact is fine; make the example one fail
+    book = openpyxl.load_workbook(example)
+    book["Events"]["J2"] = None
+    book.save(example)
+    assert run("update", good, "--note", "vendor engaged").exit_code == 0
+    result = run("notify", "--open")
+    assert result.exit_code == 1
+    assert f"error: {event_id}: nothing was sent" in result.stderr
+    assert f"{good}: sent 1 of 1" in result.stdout
+
+
+def test_template_error_is_a_clear_message(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """A team template that fails while rendering names the audience and the error, exit 2."""
+    folder = tmp_path / "mine" / "email"
+    folder.mkdir(parents=True)
+    (folder / "leadership.subject.j2").write_text("{{ 1 / 0 }}")
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text().replace('outbox = "outbox"', 'outbox = "outbox"\ntemplates = "mine"'))
+    result = run("notify", event_id, "--dry-run")
+    assert result.exit_code == 2 and "email template for 'leadership' failed: ZeroDivisionError" in result.stderr
+
+
+def test_journal_replay_keeps_later_edits(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """A journalled log written later does not undo a Next Update Due someone typed meanwhile."""
+    from datetime import datetime
+
+    lock = tmp_path / f"~${example.name}"
+    lock.write_bytes(b"\x05Jamie" + b"\x00" * 50)
+    assert run("notify", event_id).exit_code == 1
+    lock.unlink()
+    book = openpyxl.load_workbook(example)
+    book["Events"]["E2"] = datetime(2030, 1, 1, 18, 0)
+    book.save(example)
+    assert run("sync").exit_code == 0
+    book = openpyxl.load_workbook(example)
+    assert book["Events"]["E2"].value == datetime(2030, 1, 1, 18, 0)
+    assert book["Events"]["R2"].value is not None  # last notified was still written
+    assert len(_log(example)) == 3
+
+
+def test_unwritable_log_is_refused_before_sending(
+    run: Run, example: Path, event_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log row the schema would refuse (a 300-character sender) stops the send before any mail goes out."""
+    monkeypatch.setenv("TRACKER_USER", "x" * 300)
+    result = run("notify", event_id)
+    assert result.exit_code == 1 and "Sent By" in result.stderr
+    assert not (tmp_path / "outbox").exists()
