@@ -307,8 +307,9 @@ def record_change(
 def list_events(tracker: Tracker, *, open_only: bool = False) -> list[Row]:
     """Event rows in sheet order, optionally only those still open."""
     tracker.require("Events")
-    rows = tracker.sheet("Events").rows
-    return [row for row in rows if not open_only or is_open(row["status"])]
+    if open_only:
+        return tracker.rows_where("Events", "status", {s.casefold() for s in OPEN_STATUSES})
+    return tracker.sheet("Events").rows
 
 
 @dataclass
@@ -322,13 +323,14 @@ class Timeline:
 def event_timeline(tracker: Tracker, event_id: str) -> Timeline:
     """The event row plus every update and change for it, oldest first."""
     tracker.require("Events", "Updates", "Changes")
-    event = tracker.event(event_id)
-    key = str(event["id"]).casefold()
+    key = event_id.strip().casefold()
+    found = tracker.rows_where("Events", "id", {key})
+    if not found:
+        tracker.event(event_id)  # raises UnknownEvent with the usual message
+    event = found[0]
     entries: list[tuple[str, Row]] = []
     for kind, sheet in (("update", "Updates"), ("change", "Changes")):
-        for row in tracker.sheet(sheet).rows:
-            if str(row["event_id"] or "").casefold() == key:
-                entries.append((kind, row))
+        entries += [(kind, row) for row in tracker.rows_where(sheet, "event_id", {key})]
     far = datetime.max.replace(tzinfo=as_utc(datetime(2000, 1, 1)).tzinfo)
     entries.sort(key=lambda item: (item[1]["at"] if isinstance(item[1]["at"], datetime) else far, item[1].number))
     return Timeline(event, entries)

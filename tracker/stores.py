@@ -208,7 +208,14 @@ class LocalStore:
 
     def _attempt(self, plan: Plan) -> list[Edit] | None:
         from tracker import roundtrip
-        from tracker.workbook import apply_edits, apply_validations, check_edits, load_for_write, tracker_from_openpyxl
+        from tracker.workbook import (
+            apply_edits,
+            apply_validations,
+            check_edits,
+            gc_paused,
+            load_for_write,
+            tracker_from_openpyxl,
+        )
 
         before = _signature(self.path)
         try:
@@ -227,7 +234,8 @@ class LocalStore:
         apply_validations(book, self.schema)
 
         def save(tmp: Path) -> None:
-            book.save(tmp)
+            with gc_paused():
+                book.save(tmp)
 
         tmp = atomic_write(self.path, save, check=lambda t: roundtrip.compare_saved(self.path, inspection, t))
         try:

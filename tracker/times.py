@@ -25,6 +25,8 @@ def as_utc(value: datetime | date, tz: tzinfo = UTC) -> datetime:
         value = datetime(value.year, value.month, value.day)
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
+        if tz is UTC:
+            return value
     return value.astimezone(UTC)
 
 
