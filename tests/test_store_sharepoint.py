@@ -370,7 +370,7 @@ def test_simultaneous_opens_get_different_ids(run: Run, sp: StandIn, event_id: s
     assert len(set(printed)) == 4
     events = {r[0]: r[1] for r in _rows(sp, "Events")}
     assert len(events) == len(_rows(sp, "Events")) == 5
-    for new_id, (out, _) in zip(printed, outputs, strict=True):
+    for new_id in printed:
         title = events[new_id]
         first = [r for r in _rows(sp, "Updates") if r[0] == new_id]
         assert len(first) == 1 and first[0][4] == f"Event opened: {title}"
@@ -412,8 +412,6 @@ def test_damaged_token_cache_means_sign_in_again(tmp_path: Path) -> None:
         tmp_path,
     )
     assert settings.token_cache == tmp_path / "cache.json"
-    assert (
-        load_token_cache(settings).serialize()
-        in ("{}", '{"AccessToken": {}, "Account": {}, "IdToken": {}, "RefreshToken": {}, "AppMetadata": {}}')
-        or True
-    )
+    import msal
+
+    assert load_token_cache(settings).find(msal.TokenCache.CredentialType.ACCOUNT) == []
