@@ -414,4 +414,4 @@ def test_damaged_token_cache_means_sign_in_again(tmp_path: Path) -> None:
     assert settings.token_cache == tmp_path / "cache.json"
     import msal
 
-    assert load_token_cache(settings).find(msal.TokenCache.CredentialType.ACCOUNT) == []
+    assert list(load_token_cache(settings).search(msal.TokenCache.CredentialType.ACCOUNT)) == []
