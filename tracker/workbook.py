@@ -7,13 +7,14 @@ validations and formatting.
 
 from __future__ import annotations
 
+import functools
 import gc
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from copy import copy
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,28 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
     if isinstance(value, time | timedelta):
         return str(value)
     return str(value)
+
+
+def converter(spec: FieldSpec) -> Callable[[Any], Any]:
+    """`coerce` for one column, with a fast path for the common cell types (validate reads ~500k cells at 10k events)."""
+    if spec.kind == "datetime":
+
+        def datetime_cell(value: Any) -> Any:
+            if type(value) is datetime and value.tzinfo is None:
+                return value.replace(tzinfo=UTC)
+            return coerce(spec, value)
+
+        return datetime_cell
+    if spec.kind == "text":
+
+        def text_cell(value: Any) -> Any:
+            if type(value) is str:
+                value = value.strip()
+                return value or None
+            return coerce(spec, value)
+
+        return text_cell
+    return lambda value: coerce(spec, value)
 
 
 @dataclass
@@ -146,19 +169,31 @@ def read_sheet(
     data = SheetData(spec=spec, present=True, title=title)
     iterator = iter(raw_rows)
     header = next(iterator, None) or []
-    plan: list[tuple[int, FieldSpec | None, str]] = []
+    plan: list[tuple[int, Callable[[Any], Any] | None, str]] = []
     for index, text in enumerate(header):
         if text is None or str(text).strip() == "":
             continue
         fspec = spec.by_header.get(normalize_header(text))
         if fspec is not None and fspec.name not in data.columns:
             data.columns[fspec.name] = index
-            plan.append((index, fspec, fspec.name))
+            plan.append((index, converter(fspec), fspec.name))
         else:
             data.unknown_columns.append((index, str(text).strip()))
             plan.append((index, None, str(text).strip()))
     if header_only:
         return data
+    with gc_paused():  # millions of short-lived values, no cycles: collecting only costs time
+        _type_rows(data, spec, iterator, plan, where)
+    return data
+
+
+def _type_rows(
+    data: SheetData,
+    spec: SheetSpec,
+    iterator: Iterator[Sequence[Any]],
+    plan: list[tuple[int, Callable[[Any], Any] | None, str]],
+    where: tuple[str, set[str]] | None,
+) -> None:
     empty_fields = dict.fromkeys(spec.fields)
     position = data.columns.get(where[0], -1) if where else -1
     wanted = where[1] if where else set()
@@ -170,24 +205,23 @@ def read_sheet(
         extra: dict[str, Any] = {}
         seen = False
         width = len(raw)
-        for index, fspec, name in plan:
+        for index, convert, name in plan:
             if index >= width:
                 continue
             cell = raw[index]
             if cell is None or cell == "":
                 continue
-            if fspec is None:
+            if convert is None:
                 extra[name] = cell
                 seen = True
                 continue
-            typed = coerce(fspec, cell)
+            typed = convert(cell)
             if typed is not None:
                 values[name] = typed
                 seen = True
         if seen:
             data.rows.append(Row(number, values, extra))
             data.last_row = number
-    return data
 
 
 class Tracker:
@@ -300,7 +334,8 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
     except Exception as exc:  # noqa: BLE001 - calamine raises several unrelated types
         raise _not_xlsx(path, exc) from None
 
-    def load(name: str) -> list[list[Any]]:
+    @functools.cache
+    def load(name: str) -> list[list[Any]]:  # parsed once per command, however many views need it
         try:
             sheet = book.get_sheet_by_name(name)
             rows = sheet.to_python(skip_empty_area=False)
