@@ -169,17 +169,17 @@ def read_sheet(
     data = SheetData(spec=spec, present=True, title=title)
     iterator = iter(raw_rows)
     header = next(iterator, None) or []
-    plan: list[tuple[int, Callable[[Any], Any] | None, str]] = []
+    plan: list[tuple[int, Callable[[Any], Any] | None, str, str]] = []
     for index, text in enumerate(header):
         if text is None or str(text).strip() == "":
             continue
         fspec = spec.by_header.get(normalize_header(text))
         if fspec is not None and fspec.name not in data.columns:
             data.columns[fspec.name] = index
-            plan.append((index, converter(fspec), fspec.name))
+            plan.append((index, converter(fspec), fspec.name, fspec.kind))
         else:
             data.unknown_columns.append((index, str(text).strip()))
-            plan.append((index, None, str(text).strip()))
+            plan.append((index, None, str(text).strip(), "extra"))
     if header_only:
         return data
     with gc_paused():  # millions of short-lived values, no cycles: collecting only costs time
@@ -191,7 +191,7 @@ def _type_rows(
     data: SheetData,
     spec: SheetSpec,
     iterator: Iterator[Sequence[Any]],
-    plan: list[tuple[int, Callable[[Any], Any] | None, str]],
+    plan: list[tuple[int, Callable[[Any], Any] | None, str, str]],
     where: tuple[str, set[str]] | None,
 ) -> None:
     empty_fields = dict.fromkeys(spec.fields)
@@ -205,11 +205,22 @@ def _type_rows(
         extra: dict[str, Any] = {}
         seen = False
         width = len(raw)
-        for index, convert, name in plan:
+        for index, convert, name, kind in plan:
             if index >= width:
                 continue
             cell = raw[index]
             if cell is None or cell == "":
+                continue
+            # Fast paths for the two commonest cells (inline: this loop runs ~500k times at 10k events).
+            if kind == "text" and type(cell) is str:
+                cell = cell.strip()
+                if cell:
+                    values[name] = cell
+                    seen = True
+                continue
+            if kind == "datetime" and type(cell) is datetime:
+                values[name] = cell.replace(tzinfo=UTC) if cell.tzinfo is None else cell
+                seen = True
                 continue
             if convert is None:
                 extra[name] = cell
