@@ -189,9 +189,9 @@ def test_persistent_server_error_leaves_workbook_intact(
     run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A 503 that never ends gives one clear message; the workbook is unchanged."""
-    import tracker.sharepoint
+    import tracker.remote
 
-    monkeypatch.setattr(tracker.sharepoint, "MAX_WAIT", 0.05)
+    monkeypatch.setattr(tracker.remote, "MAX_WAIT", 0.05)
     before = sp.get_file(PATH)
     sp.fail(50, status=503)
     result = run("update", event_id, "--note", "never written")
@@ -332,11 +332,11 @@ def test_unreachable_graph_is_retried_then_reported(
     run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A refused connection is retried (safe requests) and then reported in one line; nothing is written."""
-    import tracker.sharepoint
+    import tracker.remote
     from tests.smtp_server import free_port
 
-    monkeypatch.setattr(tracker.sharepoint, "MAX_WAIT", 0.01)
-    monkeypatch.setattr(tracker.sharepoint, "_retry_after", lambda response, attempt: 0.01)
+    monkeypatch.setattr(tracker.remote, "MAX_WAIT", 0.01)
+    monkeypatch.setattr(tracker.remote, "_retry_after", lambda response, attempt: 0.01)
     dead = f"http://127.0.0.1:{free_port()}/graph/v1.0"
     (tmp_path / "tracker.toml").write_text(_config(sp, "workbook-api").replace(sp.graph_url, dead))
     before = sp.get_file(PATH)

@@ -649,7 +649,7 @@ def whoami(state: State) -> None:
 
 def _whoami(state: State, settings: Any) -> None:
     from tracker.auth import token_identity, tokens_for
-    from tracker.sharepoint import Remote
+    from tracker.remote import Remote
 
     tokens = tokens_for(settings)
     claims = token_identity(tokens.sharepoint()["access_token"])

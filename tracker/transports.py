@@ -298,7 +298,7 @@ def graph_message(message: Outgoing) -> dict[str, Any]:
 
 def _graph(config: Config) -> Transport:
     from tracker.auth import sharepoint_settings
-    from tracker.sharepoint import Remote
+    from tracker.remote import Remote
 
     if config.sharepoint is None:
         raise ConfigError(
