@@ -51,16 +51,13 @@ def write_eml(folder: Path, message: Outgoing, suffix: str = "") -> Path:
     return path
 
 
-class OutboxTransport:
-    """Writes each message as an RFC 5322 .eml file in a folder (the offline default)."""
+class OneByOne:
+    """A transport that sends messages one at a time, recording each failure on its message."""
 
-    name = "outbox"
+    name = ""
+    failures: tuple[type[BaseException], ...] = ()
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.written: list[Path] = []
-
-    def __enter__(self) -> OutboxTransport:
+    def __enter__(self) -> OneByOne:
         return self
 
     def __exit__(
@@ -68,18 +65,45 @@ class OutboxTransport:
     ) -> None:
         return None
 
+    def send_one(self, message: Outgoing) -> None:
+        """Send one message or raise one of `failures`."""
+        raise NotImplementedError
+
+    def describe(self, exc: BaseException) -> str:
+        """The failure as the user reads it."""
+        return str(exc)
+
     def send_messages(self, messages: list[Outgoing]) -> int:
-        """Write every message; a failure is recorded on that message."""
+        """Send each message; a failure is recorded on that message and the rest go on."""
         count = 0
         for message in messages:
             try:
-                self.written.append(write_eml(self.folder, message))
-            except OSError as exc:
-                message.error = f"cannot write to {self.folder}: {exc.strerror or exc}"
+                self.send_one(message)
+            except self.failures as exc:
+                message.error = self.describe(exc)
                 continue
             message.sent = True
             count += 1
         return count
+
+
+class OutboxTransport(OneByOne):
+    """Writes each message as an RFC 5322 .eml file in a folder (the offline default)."""
+
+    name = "outbox"
+    failures = (OSError,)
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.written: list[Path] = []
+
+    def send_one(self, message: Outgoing) -> None:
+        """Write the message's .eml file."""
+        self.written.append(write_eml(self.folder, message))
+
+    def describe(self, exc: BaseException) -> str:
+        """Which folder could not be written."""
+        return f"cannot write to {self.folder}: {getattr(exc, 'strerror', None) or exc}"
 
 
 class SmtpTransport:
@@ -229,45 +253,29 @@ def _smtp(config: Config) -> Transport:
     )
 
 
-class GraphTransport:
+class GraphTransport(OneByOne):
     """Sends through Microsoft Graph sendMail as the configured mailbox (saved to Sent Items)."""
 
     name = "graph"
 
     def __init__(self, remote: Any, mailbox: str) -> None:
-        self.remote = remote
-        self.mailbox = mailbox
-
-    def __enter__(self) -> GraphTransport:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        return None
-
-    def send_messages(self, messages: list[Outgoing]) -> int:
-        """One sendMail per message; a failure is recorded on that message and the rest go on."""
-        from urllib.parse import quote
-
         from tracker.errors import TrackerError
 
-        count = 0
-        for message in messages:
-            try:
-                self.remote.graph(
-                    "POST",
-                    f"/users/{quote(self.mailbox)}/sendMail",
-                    graph_message(message),
-                    what=f"sending the {message.audience} email",
-                    permission="mail",
-                )
-            except TrackerError as exc:
-                message.error = str(exc)
-                continue
-            message.sent = True
-            count += 1
-        return count
+        self.remote = remote
+        self.mailbox = mailbox
+        self.failures = (TrackerError,)
+
+    def send_one(self, message: Outgoing) -> None:
+        """One sendMail request."""
+        from urllib.parse import quote
+
+        self.remote.graph(
+            "POST",
+            f"/users/{quote(self.mailbox)}/sendMail",
+            graph_message(message),
+            what=f"sending the {message.audience} email",
+            permission="mail",
+        )
 
 
 def graph_message(message: Outgoing) -> dict[str, Any]:
