@@ -58,6 +58,7 @@ def validate_tracker(tracker: Tracker) -> list[Problem]:
     """Every problem in the workbook, errors and information, in sheet and row order."""
     problems: list[Problem] = []
     schema = tracker.schema
+    tracker.preload(*schema.sheets)
     for spec in schema:
         data = tracker.sheet(spec.name)
         if not data.present:

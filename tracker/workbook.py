@@ -7,8 +7,8 @@ validations and formatting.
 
 from __future__ import annotations
 
-import functools
 import gc
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -244,11 +244,13 @@ class Tracker:
         sheet_names: list[str],
         loader: Callable[[str], Iterable[Sequence[Any]]],
         source: str = "",
+        preload: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.schema = schema
         self.sheet_names = sheet_names
         self.source = source
         self._loader = loader
+        self._preload = preload
         self._sheets: dict[str, SheetData] = {}
 
     def actual_name(self, name: str) -> str | None:
@@ -271,6 +273,11 @@ class Tracker:
 
     def _raw(self, name: str) -> tuple[SheetSpec, str | None]:
         return self.schema[name], self.actual_name(name)
+
+    def preload(self, *names: str) -> None:
+        """Parse these sheets now, in parallel where the reader allows (validate, show)."""
+        if self._preload is not None:
+            self._preload([actual for name in names if (actual := self.actual_name(name)) is not None])
 
     def layout(self, name: str) -> SheetData:
         """The header layout of a sheet, without typing its rows."""
@@ -345,16 +352,37 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
     except Exception as exc:  # noqa: BLE001 - calamine raises several unrelated types
         raise _not_xlsx(path, exc) from None
 
-    @functools.cache
-    def load(name: str) -> list[list[Any]]:  # parsed once per command, however many views need it
+    parsed: dict[str, list[list[Any]]] = {}
+
+    def parse(name: str, own: bool = False) -> list[list[Any]]:
         try:
-            sheet = book.get_sheet_by_name(name)
-            rows = sheet.to_python(skip_empty_area=False)
+            source_book = book
+            if own:  # a workbook object per thread: calamine parses without holding the GIL
+                source_book = (
+                    python_calamine.CalamineWorkbook.from_path(str(path))
+                    if data is None
+                    else python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+                )
+            return source_book.get_sheet_by_name(name).to_python(skip_empty_area=False)
         except Exception as exc:  # noqa: BLE001
             raise _not_xlsx(path, exc) from None
-        return rows
 
-    return Tracker(schema, names, load, source=source or str(path))
+    def load(name: str) -> list[list[Any]]:  # parsed once per command, however many views need it
+        if name not in parsed:
+            parsed[name] = parse(name)
+        return parsed[name]
+
+    def preload(names: list[str]) -> None:
+        todo = [n for n in names if n not in parsed]
+        if len(todo) < 2:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
+            for name, rows in zip(todo, pool.map(lambda n: parse(n, own=True), todo), strict=True):
+                parsed[name] = rows
+
+    return Tracker(schema, names, load, source=source or str(path), preload=preload)
 
 
 def tracker_from_openpyxl(book: Workbook, schema: Schema, source: str = "") -> Tracker:
