@@ -147,3 +147,24 @@ def test_excel_typed_values_are_accepted(run: Run, example: Path) -> None:
     book["Severities"]["C2"] = "30"
     book.save(example)
     assert run("validate").exit_code == 0
+
+
+def test_audience_without_templates_is_an_error(run: Run, example: Path) -> None:
+    """A severity that notifies an audience with no email templates is reported where it is named."""
+    book = openpyxl.load_workbook(example)
+    book["Severities"]["F3"] = "leadership, ops"
+    book["Distribution"].append(["ops", "Ops", "ops@example.com", "To", "Yes"])
+    book.save(example)
+    code, problems = _problems(run)
+    assert code == 1
+    (problem,) = problems
+    assert problem["cell"] == "Severities!F3" and problem["value"] == "ops"
+    assert "has no email templates" in problem["message"]
+
+
+def test_bad_time_format_is_a_configuration_error(run: Run, example: Path, tmp_path: Path) -> None:
+    """A time_format with an unknown directive is refused with exit 2, naming the setting."""
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text().replace('time_format = "%d %b %Y %H%MZ"', 'time_format = "%Q %"'))
+    result = run("list")
+    assert result.exit_code == 2 and "[display] time_format '%Q %' has an unknown % directive" in result.stderr

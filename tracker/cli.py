@@ -135,10 +135,12 @@ def validate(state: State, as_json: bool) -> None:
       tracker validate
       tracker validate --json | jq '.[] | select(.level == "error") | .cell'
     """
+    from tracker.mail import has_templates
     from tracker.validation import validate_tracker
 
     tracker = state.store().read()
-    problems = validate_tracker(tracker)
+    folder = state.config.mail.get("templates")
+    problems = validate_tracker(tracker, has_templates(state.config.root / str(folder) if folder else None))
     errors = [p for p in problems if p.level == "error"]
     if as_json:
         click.echo(json.dumps([p.to_dict() for p in problems], indent=2, ensure_ascii=False))

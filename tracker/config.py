@@ -6,6 +6,7 @@ import getpass
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -128,6 +129,12 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
             f"tracker.toml: [display] timezone {display.timezone!r} is not a known timezone; "
             "use a name such as UTC, America/New_York or Europe/London"
         ) from None
+    sample = datetime(2026, 11, 21, 14, 32).strftime(display.time_format.replace("%%", ""))
+    if "%" in sample or not display.time_format.strip():
+        raise ConfigError(
+            f"tracker.toml: [display] time_format {display.time_format!r} has an unknown % directive; "
+            'use strftime codes, e.g. "%d %b %Y %H%MZ" (21 Nov 2026 1432Z) or "%H%MZ" (1432Z)'
+        )
     user_raw = _section(raw, "user")
     user = str(user_raw.get("name") or os.environ.get("TRACKER_USER") or _current_user())
     sharepoint = raw.get("sharepoint")

@@ -4,6 +4,7 @@ cross-sheet references."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,8 +55,12 @@ class Problem:
         return text
 
 
-def validate_tracker(tracker: Tracker) -> list[Problem]:
-    """Every problem in the workbook, errors and information, in sheet and row order."""
+def validate_tracker(tracker: Tracker, has_templates: Callable[[str], bool] | None = None) -> list[Problem]:
+    """Every problem in the workbook, errors and information, in sheet and row order.
+
+    `has_templates(audience)` (optional) says whether email templates exist for an audience;
+    an audience a severity notifies without templates would stop `tracker notify`.
+    """
     problems: list[Problem] = []
     schema = tracker.schema
     tracker.preload(*schema.sheets)
@@ -80,6 +85,8 @@ def validate_tracker(tracker: Tracker) -> list[Problem]:
         data = tracker.sheet(spec.name)
         if data.present:
             problems.extend(_references(tracker, data))
+    if has_templates is not None and "Severities" in schema.sheets:
+        problems.extend(_audiences_without_templates(tracker.sheet("Severities"), has_templates))
     order = {name: index for index, name in enumerate(schema.sheets)}
     return sorted(problems, key=lambda p: (order.get(p.sheet, len(order)), *_position(p.cell)))
 
@@ -213,3 +220,25 @@ def _allowed_refs(ref_sheet: str, field: FieldSpec, values: list[Any]) -> str:
     if len(values) > 12:
         shown += f", ... ({len(values)} in all)"
     return f"a {field.title} listed on the {ref_sheet} sheet" + (f": {shown}" if shown else " (none listed yet)")
+
+
+def _audiences_without_templates(data: SheetData, has_templates: Callable[[str], bool]) -> list[Problem]:
+    out: list[Problem] = []
+    if not data.present or "audiences" not in data.columns:
+        return out
+    field = data.spec.fields["audiences"]
+    for row in data.rows:
+        for audience in field.split(row.values.get("audiences")):
+            if not has_templates(audience):
+                out.append(
+                    Problem(
+                        data.title,
+                        data.cell("audiences", row.number),
+                        field.title,
+                        audience,
+                        f"audience {audience!r} has no email templates, so `tracker notify` would stop",
+                        f"an audience with templates/email/{audience}.subject.j2, .txt.j2 and .html.j2 "
+                        "(in [mail] templates or tracker's defaults)",
+                    )
+                )
+    return out
