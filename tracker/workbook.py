@@ -331,7 +331,8 @@ def _ensure_file(path: Path) -> None:
 def _not_xlsx(path: Path, exc: Exception) -> WorkbookError:
     return WorkbookError(
         f"cannot read {path} as an Excel .xlsx workbook ({type(exc).__name__}: {exc}); "
-        "is it an .xlsx file? Restore it from the backups folder if it was damaged"
+        "is it an .xlsx file? If it was damaged, restore an earlier version (.tracker-backups/ beside a local "
+        "workbook, version history in SharePoint)"
     )
 
 
