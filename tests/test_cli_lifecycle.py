@@ -172,3 +172,14 @@ def test_set_other_fields(run: Run, example: Path, event_id: str) -> None:
     assert event["vendor_case_number"] == "98765" and event["users_affected"] == 5000
     bad = run("update", event_id, "--note", "x", "--set", "colour=blue")
     assert bad.exit_code == 2 and "Events field" in bad.stderr
+
+
+def test_show_finds_numeric_ids(run: Run, example: Path, event_id: str) -> None:
+    """An ID typed as a number in Excel is found by `show`, with its timeline."""
+    book = openpyxl.load_workbook(example)
+    book["Events"]["A2"] = 1001
+    for row in book["Updates"].iter_rows(min_row=2, max_row=3):
+        row[0].value = 1001
+    book.save(example)
+    shown = _show(run, "1001")
+    assert shown["event"]["id"] == "1001" and [e["kind"] for e in shown["timeline"]] == ["update", "update"]

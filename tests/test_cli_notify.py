@@ -462,3 +462,17 @@ def test_unwritable_log_is_refused_before_sending(
     result = run("notify", event_id)
     assert result.exit_code == 1 and "Sent By" in result.stderr
     assert not (tmp_path / "outbox").exists()
+
+
+def test_refused_journal_entry_is_set_aside_once(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """A journal entry the schema now refuses is set aside once, and the journal empties."""
+    import json as _json
+
+    journal = tmp_path / ".tracker-journal.jsonl"
+    entry = {"op": "set", "sheet": "Events", "key": event_id, "values": {"users_affected": -5}}
+    journal.write_text(_json.dumps({"recorded_at": "", "reason": "test", "edits": [entry]}) + "\n")
+    for n in range(3):
+        assert run("update", event_id, "--note", f"n{n}").exit_code == 0
+    assert not journal.exists()
+    rejected = tmp_path / ".tracker-journal.rejected.jsonl"
+    assert len(rejected.read_text().splitlines()) == 1

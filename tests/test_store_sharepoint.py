@@ -379,20 +379,23 @@ def test_simultaneous_opens_get_different_ids(run: Run, sp: StandIn, event_id: s
 def test_interrupted_excel_write_keeps_the_rest(
     run: Run, sp: StandIn, event_id: str, mode: str, tmp_path: Path
 ) -> None:
-    """A failing row add after the event row was patched: the user is told what was written, the rest waits in the journal."""
+    """A failing row add after the event row was patched: the user is told what was written, the rest waits in
+    the journal, and after another interrupted write `sync` writes each waiting row exactly once."""
     if mode != "workbook-api":
         pytest.skip("only the Excel-service mode writes in several requests")
-    for _ in range(5):
-        sp.fail_next_rows_add(504)  # every retry fails
-    result = run("update", event_id, "--note", "cert installed", "--status", "Monitoring")
-    if result.exit_code == 0:
-        pytest.skip("the stand-in's 504 is one-shot; retried successfully")
+    sp.fail_next_rows_add(504)
+    first = run("update", event_id, "--note", "first note", "--status", "Monitoring")
+    assert first.exit_code == 1
     assert (
-        "Already written: Events" in result.stderr
-        and "waiting in the local journal: a new Updates row" in result.stderr
+        "Already written: Events" in first.stderr and "waiting in the local journal: a new Updates row" in first.stderr
     )
+    sp.fail_next_rows_add(504)  # the journalled row goes first and fails: nothing of this update is written
+    second = run("update", event_id, "--note", "second note")
+    assert second.exit_code == 1 and "nothing more was written" in second.stderr
     assert run("sync").exit_code == 0
-    assert "cert installed" in [r[4] for r in _rows(sp, "Updates")]
+    notes = [r[4] for r in _rows(sp, "Updates")]
+    assert notes.count("first note") == 1 and "second note" not in notes
+    assert run("sync").stdout.strip() == "nothing pending"
 
 
 def test_damaged_token_cache_means_sign_in_again(tmp_path: Path) -> None:
@@ -415,3 +418,26 @@ def test_damaged_token_cache_means_sign_in_again(tmp_path: Path) -> None:
     import msal
 
     assert list(load_token_cache(settings).search(msal.TokenCache.CredentialType.ACCOUNT)) == []
+
+
+def test_notify_log_refused_after_sending_is_journalled(run: Run, sp: StandIn, event_id: str, mode: str) -> None:
+    """The mail went out but writing the log is forbidden (403): the log waits in the journal and nothing is resent."""
+    sp.after_download(lambda standin: standin.fail(1, status=403))
+    result = run("notify", event_id)
+    assert result.exit_code == 1 and "kept in the local journal" in result.stderr
+    again = run("notify", event_id)
+    assert again.stdout.count("already sent for this state") == 3
+
+
+def test_notify_while_open_in_excel_logs_once(run: Run, sp: StandIn, event_id: str, mode: str, tmp_path: Path) -> None:
+    """Notify while the file is open in Excel (upload mode): one journal entry, and sync writes each log row once."""
+    if mode != "upload":
+        pytest.skip("the Excel-service mode writes while the file is open")
+    sp.lock(PATH)
+    result = run("notify", event_id)
+    assert result.exit_code == 1 and "kept in the local journal" in result.stderr
+    assert len((tmp_path / ".tracker-journal.jsonl").read_text().splitlines()) == 1
+    sp.unlock(PATH)
+    assert run("sync").exit_code == 0
+    ids = [r[7] for r in _rows(sp, "Notifications")]
+    assert len(ids) == 3 and len(set(ids)) == 3

@@ -12,6 +12,7 @@ class TrackerError(Exception):
     """Base of all errors tracker reports to the user without a traceback."""
 
     exit_code = 1
+    journaled = False  # True when the edits that failed were already kept in the local journal
 
 
 class DataError(TrackerError):

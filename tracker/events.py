@@ -326,9 +326,7 @@ def event_timeline(tracker: Tracker, event_id: str) -> Timeline:
     tracker.require("Events", "Updates", "Changes")
     key = event_id.strip().casefold()
     found = tracker.rows_where("Events", "id", {key})
-    if not found:
-        tracker.event(event_id)  # raises UnknownEvent with the usual message
-    event = found[0]
+    event = found[0] if found else tracker.event(event_id)  # the latter raises UnknownEvent if absent
     entries: list[tuple[str, Row]] = []
     for kind, sheet in (("update", "Updates"), ("change", "Changes")):
         entries += [(kind, row) for row in tracker.rows_where(sheet, "event_id", {key})]

@@ -11,7 +11,7 @@ from typing import Any
 
 from tracker.config import Config
 from tracker.edits import AppendRow, Edit, SetCells
-from tracker.errors import DataError, UsageError, ValidationFailed, WorkbookInUse
+from tracker.errors import DataError, TrackerError, UsageError, ValidationFailed, WorkbookInUse
 from tracker.journal import Journal
 from tracker.mail import (
     CUSTOMER_STATUS,
@@ -409,11 +409,12 @@ def _notify(
         return result
     try:
         store.apply(lambda _tracker: edits)
-    except DataError as exc:
+    except Exception as exc:  # noqa: BLE001 - the mail went out: whatever stops the log, keep it
         if store.journal is None:
             raise
-        store.journal.add(edits, f"notify {result.event_id}: {exc}")
-        result.journal_reason = str(exc)
+        if not getattr(exc, "journaled", False):
+            store.journal.add(edits, f"notify {result.event_id}: {exc}")
+        result.journal_reason = str(exc) if isinstance(exc, TrackerError) else f"{type(exc).__name__}: {exc}"
     return result
 
 

@@ -27,10 +27,10 @@ from urllib.parse import quote
 from tracker.auth import SharePointSettings
 from tracker.edits import AppendRow, Edit, Plan, SetCells
 from tracker.errors import ConflictError, RemoteError, WorkbookError, WorkbookInUse
-from tracker.journal import Journal
+from tracker.journal import Journal, Replay
 from tracker.remote import Locked, Remote, Stale
 from tracker.schema import Schema
-from tracker.workbook import Tracker, column_letter
+from tracker.workbook import Tracker, column_letter, raw_key
 
 REPLAYS = 6
 
@@ -123,13 +123,14 @@ class SharePointStore:
             book = load_for_write(path, inspection)
             tracker = tracker_from_openpyxl(book, self.schema, source=self.location)
             edits = plan(tracker)
-            pending = pending_edits(tracker, self.journal)
+            replay = pending_edits(tracker, self.journal)
+            pending = replay.edits
             if not edits and not pending:
+                self._done(replay)
                 return []
             check_edits(tracker, pending + edits)
             if self.settings.write_mode == "workbook-api":
-                written = self._write_through_excel(tracker, pending + edits)
-                self._done(pending)
+                written = self._write_through_excel(tracker, pending + edits, replay)
                 return written[len(pending) :]
             roundtrip.refuse_if_risky(path, inspection)
             apply_edits(book, tracker, pending + edits)
@@ -146,18 +147,20 @@ class SharePointStore:
                 if self.journal is None:
                     raise WorkbookInUse(self._locked_message(exc.owner, kept=False)) from None
                 self.journal.add(edits, f"workbook open in Excel by {exc.owner}")  # `pending` is there already
-                raise WorkbookInUse(self._locked_message(exc.owner, kept=True)) from None
-            self._done(pending)
+                error = WorkbookInUse(self._locked_message(exc.owner, kept=True))
+                error.journaled = True
+                raise error from None
+            self._done(replay)
             return edits
         raise ConflictError(
             f"the workbook kept changing on SharePoint ({REPLAYS} tries, each saved over by someone else first); "
             "nothing was written, run the command again"
         )
 
-    def _done(self, pending: list[Edit]) -> None:
-        if self.journal is not None and pending:
-            self.journal.clear()
-        self.replayed = pending
+    def _done(self, replay: Replay) -> None:
+        if self.journal is not None:
+            self.journal.finish(replay)
+        self.replayed = replay.edits
 
     def _locked_message(self, owner: str, *, kept: bool) -> str:
         text = f"SharePoint refused the upload: {Path(self.settings.path).name} is open in Excel by {owner}"
@@ -168,7 +171,7 @@ class SharePointStore:
             )
         return text + ' (write_mode = "workbook-api" writes while others have it open)'
 
-    def _write_through_excel(self, tracker: Tracker, edits: list[Edit]) -> list[Edit]:
+    def _write_through_excel(self, tracker: Tracker, edits: list[Edit], replay: Replay) -> list[Edit]:
         """Map row edits onto the Excel service: add table rows, patch the cells of one row.
 
         Returns the edits as written (a new row's key is renumbered if someone else added the
@@ -194,14 +197,18 @@ class SharePointStore:
                 rest = edits[index:]
                 if self.journal is None or not written:
                     raise
+                self.journal.remove(replay.lines)  # the journal now holds exactly what is still to write
                 self.journal.add(rest, f"interrupted: {exc}")
-                raise RemoteError(
+                error = RemoteError(
                     f"{exc}. Already written: {_describe(written)}; waiting in the local journal: {_describe(rest)} "
                     "(`tracker sync` writes it)"
-                ) from None
+                )
+                error.journaled = True
+                raise error from None
             written.append(edit)
             if number is not None:
                 rows.append((edit, number))
+        self._done(replay)
         return self._renumber_clashes(base, tracker, edits, rows)
 
     def _write_one(self, base: str, tracker: Tracker, edit: Edit) -> int | None:
@@ -294,7 +301,7 @@ class SharePointStore:
             what=f"checking {sheet}!{address}",
         )
         values = (body or {}).get("values") or [[None]]
-        if str(values[0][0]).casefold() != str(key).casefold():
+        if raw_key(values[0][0]) != raw_key(key):
             raise ConflictError(
                 f"{sheet}!{address} no longer holds {key!r} (rows were moved while tracker was writing); "
                 "nothing more was written, run the command again"

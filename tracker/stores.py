@@ -226,8 +226,12 @@ class LocalStore:
         book = load_for_write(self.path, inspection)
         tracker = tracker_from_openpyxl(book, self.schema, source=str(self.path))
         edits = plan(tracker)
-        pending = pending_edits(tracker, self.journal)
+        replay = pending_edits(tracker, self.journal)
+        pending = replay.edits
         if not edits and not pending:
+            if self.journal is not None:
+                self.journal.finish(replay)  # everything waiting was already there or refused
+            self.replayed = []
             return []
         check_edits(tracker, pending + edits)
         apply_edits(book, tracker, pending + edits)
@@ -248,8 +252,8 @@ class LocalStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        if self.journal is not None and pending:
-            self.journal.clear()
+        if self.journal is not None:
+            self.journal.finish(replay)
         self.replayed = pending
         return edits
 

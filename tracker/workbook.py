@@ -152,6 +152,13 @@ class SheetData:
         return self._index.get(str(key).casefold())
 
 
+def raw_key(value: Any) -> str:
+    """A raw cell as a lookup key, the way typed text compares: 1001.0 -> "1001", trimmed, case-folded."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str("" if value is None else value).strip().casefold()
+
+
 def read_sheet(
     spec: SheetSpec,
     title: str,
@@ -199,7 +206,7 @@ def _type_rows(
     wanted = where[1] if where else set()
     for number, raw in enumerate(iterator, start=2):
         if where is not None:
-            if position < 0 or position >= len(raw) or str(raw[position] or "").strip().casefold() not in wanted:
+            if position < 0 or position >= len(raw) or raw_key(raw[position]) not in wanted:
                 continue
         values = dict(empty_fields)
         extra: dict[str, Any] = {}
@@ -291,7 +298,7 @@ class Tracker:
     def rows_where(self, name: str, field: str, values: set[str]) -> list[Row]:
         """Only the rows whose `field` is one of `values` (case-insensitive), typed."""
         if name in self._sheets:
-            return [r for r in self._sheets[name].rows if str(r[field] or "").strip().casefold() in values]
+            return [r for r in self._sheets[name].rows if raw_key(r[field]) in values]
         spec, actual = self._raw(name)
         if actual is None:
             return []
