@@ -110,7 +110,7 @@ class SharePointStore:
             tracker_from_openpyxl,
         )
 
-        for _ in range(REPLAYS):
+        for attempt in range(REPLAYS):
             data, etag = self.remote.download(progress_printer("downloading"))
             path = folder / Path(self.settings.path).name
             path.write_bytes(data)
@@ -141,7 +141,7 @@ class SharePointStore:
             try:
                 self.remote.upload(saved.read_bytes(), etag, progress_printer("uploading"))
             except Stale:
-                time.sleep(random.uniform(0.05, 0.5))  # let the other writer finish before replaying
+                time.sleep(random.uniform(0.05, 0.25 * 2**attempt))  # let the other writer finish, then replay
                 continue
             except Locked as exc:
                 if self.journal is None:
