@@ -271,7 +271,7 @@ class SharePointStore:
                 column = [str(r[0]) if r and r[0] is not None else "" for r in (body or {}).get("values", [])]
                 if current.casefold() not in (v.casefold() for v in column[: number - 2]):
                     break
-                current = _next_key(current, column)
+                current = _next_key(current, column + _referenced(tracker, edit.sheet, keyname))
                 self._patch(base, data.title, number, {data.columns[keyname]: excel_value(current)})
                 time.sleep(random.uniform(0.0, 0.2))
             else:
@@ -312,6 +312,16 @@ def _describe(edits: list[Edit]) -> str:
     return ", ".join(
         f"{'a new ' + e.sheet + ' row' if isinstance(e, AppendRow) else e.sheet + ' ' + e.key}" for e in edits
     )
+
+
+def _referenced(tracker: Tracker, sheet: str, keyname: str) -> list[str]:
+    """Every value other sheets use to point at `sheet`'s key: those IDs are taken too."""
+    out = []
+    for spec in tracker.schema:
+        for field in spec.fields.values():
+            if field.ref == (sheet, keyname) and tracker.sheet(spec.name).present:
+                out += [str(r[field.name]) for r in tracker.sheet(spec.name).rows if r[field.name] is not None]
+    return out
 
 
 def _next_key(old: str, taken: list[str]) -> str:
