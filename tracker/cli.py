@@ -91,6 +91,7 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
       tracker init --example
       tracker open --title "VPN down at HQ" --severity "Sev 2" --service VPN
       tracker update EVT-2026-0002 --note "Firewall rebooted" --status Monitoring
+      tracker notify EVT-2026-0002
     """
     ctx.obj = State(config_path, verbose)
 
@@ -476,7 +477,7 @@ def show(state: State, event_id: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("event_id", metavar="ID", required=False)
+@click.argument("event_id", metavar="[ID]", required=False)
 @click.option(
     "--open", "all_open", is_flag=True, help="Every open event (only what changed since it was last sent goes out)."
 )
