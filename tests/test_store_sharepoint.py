@@ -441,3 +441,60 @@ def test_notify_while_open_in_excel_logs_once(run: Run, sp: StandIn, event_id: s
     assert run("sync").exit_code == 0
     ids = [r[7] for r in _rows(sp, "Notifications")]
     assert len(ids) == 3 and len(set(ids)) == 3
+
+
+class FakePublicClient:
+    """Stands in for msal.PublicClientApplication (the identity provider is not reachable in tests)."""
+
+    flows: list[str] = []
+
+    def __init__(self, client_id: str, authority: str, token_cache: object) -> None:
+        self.authority = authority
+        self.cache = token_cache
+
+    def initiate_device_flow(self, scopes: list[str]) -> dict:
+        self.flows.append(scopes[0])
+        return {
+            "user_code": "ABCD-1234",
+            "message": "To sign in, open https://microsoft.com/devicelogin and enter ABCD-1234",
+        }
+
+    def acquire_token_by_device_flow(self, flow: dict) -> dict:
+        self.cache.deserialize('{"Account": {"a": {"username": "alex.morgan@contoso.com"}}}')
+        self.cache.has_state_changed = True
+        return {"access_token": "device-token", "id_token_claims": {"preferred_username": "alex.morgan@contoso.com"}}
+
+    def get_accounts(self) -> list[dict]:
+        return [{"username": "alex.morgan@contoso.com"}] if '"a"' in self.cache.serialize() else []
+
+    def acquire_token_silent(self, scopes: list[str], account: dict) -> dict:
+        return {"access_token": "sp-token", "expires_in": 3600}
+
+
+def test_device_code_login_caches_the_sign_in(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tracker login` shows the device code, caches the sign-in (0600); later commands use it; logout forgets it."""
+    import msal
+
+    monkeypatch.setattr(msal, "PublicClientApplication", FakePublicClient)
+    with StandIn() as standin:
+        assert run("init", "--example").exit_code == 0
+        standin.put_file(PATH, (tmp_path / "events.xlsx").read_bytes())
+        (tmp_path / "tracker.toml").write_text(
+            _config(standin, "upload").replace(
+                'auth = "token-env"',
+                'auth = "device-code"\ntenant = "contoso.onmicrosoft.com"\n'
+                'client_id = "app"\ntoken_cache = "cache.json"',
+            )
+        )
+        before = run("list")
+        assert before.exit_code == 2 and "run `tracker login`" in before.stderr
+        login = run("login")
+        assert login.exit_code == 0, login.stderr
+        assert "enter ABCD-1234" in login.stderr and "signed in as alex.morgan@contoso.com" in login.stdout
+        assert (tmp_path / "cache.json").stat().st_mode & 0o777 == 0o600
+        assert FakePublicClient.flows[-1] == f"{standin.url}/.default"
+        listed = run("list")
+        assert listed.exit_code == 0, listed.stderr
+        assert run("logout").exit_code == 0
+        after = run("list")
+        assert after.exit_code == 2 and "run `tracker login`" in after.stderr
