@@ -136,7 +136,7 @@ def validate(state: State, as_json: bool) -> None:
       tracker validate
       tracker validate --json | jq '.[] | select(.level == "error") | .cell'
     """
-    from tracker.mail import has_templates
+    from tracker.resources import has_templates
     from tracker.validation import validate_tracker
 
     tracker = state.store().read()

@@ -128,20 +128,6 @@ def _autoescape(name: str | None) -> bool:
     return not (name or "").endswith((".txt.j2", ".subject.j2"))
 
 
-def has_templates(override: Path | None) -> Callable[[str], bool]:
-    """A test of whether all three templates of an audience exist (team folder or defaults)."""
-    folders = [override / "email"] if override else []
-    folders.append(data_dir("templates") / "email")
-
-    def check(audience: str) -> bool:
-        return all(
-            any((folder / f"{audience}.{part}.j2").is_file() for folder in folders)
-            for part in ("subject", "txt", "html")
-        )
-
-    return check
-
-
 def audience_templates(env: Any, audience: str) -> tuple[Any, Any, Any]:
     """The subject, text and HTML templates of an audience, or a clear error."""
     import jinja2

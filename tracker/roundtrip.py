@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from tracker.errors import UnsafeWorkbook
+from tracker.errors import UnsafeWorkbook, WorkbookError
 
 # Excel 2010+ extensions inside a worksheet's <extLst>, by their fixed URI.
 _EXT_NAMES = {
@@ -110,7 +110,14 @@ def _owners(archive: zipfile.ZipFile, titles: dict[str, str]) -> dict[str, str]:
 def inspect(path: Path) -> Inspection:
     """Find what openpyxl would lose from the workbook at `path`."""
     result = Inspection()
-    with zipfile.ZipFile(path) as archive:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise WorkbookError(
+            f"cannot read {path.name} as an .xlsx workbook ({exc}); if it was damaged, restore an earlier version "
+            "(.tracker-backups/ beside a local workbook, version history in SharePoint)"
+        ) from None
+    with archive:
         names = archive.namelist()
         result.types = content_types(archive)
         titles = _sheet_titles(archive)

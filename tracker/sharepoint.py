@@ -17,7 +17,6 @@ import re
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -101,43 +100,25 @@ class SharePointStore:
 
     def _apply(self, plan: Plan, folder: Path) -> list[Edit]:
         from tracker import roundtrip
-        from tracker.journal import pending_edits
-        from tracker.workbook import (
-            apply_edits,
-            apply_validations,
-            check_edits,
-            load_for_write,
-            tracker_from_openpyxl,
-        )
+        from tracker.writes import draft
 
         for attempt in range(REPLAYS):
             data, etag = self.remote.download(progress_printer("downloading"))
             path = folder / Path(self.settings.path).name
             path.write_bytes(data)
-            try:
-                inspection = roundtrip.inspect(path)
-            except (zipfile.BadZipFile, OSError) as exc:
-                raise WorkbookError(
-                    f"{self.location} is not an .xlsx workbook ({exc}); restore an earlier version in SharePoint's version history"
-                ) from None
-            book = load_for_write(path, inspection)
-            tracker = tracker_from_openpyxl(book, self.schema, source=self.location)
-            edits = plan(tracker)
-            replay = pending_edits(tracker, self.journal)
-            pending = replay.edits
-            if not edits and not pending:
-                self._done(replay)
+            # The Excel service never rewrites the file, so content openpyxl would drop is only a
+            # reason to refuse in upload mode.
+            change = draft(path, self.schema, plan, self.journal, source=self.location, refuse_risky=False)
+            pending = change.replay.edits
+            if not change.all_edits:
+                self._done(change.replay)
                 return []
-            check_edits(tracker, pending + edits)
             if self.settings.write_mode == "workbook-api":
-                written = self._write_through_excel(tracker, pending + edits, replay)
+                written = self._write_through_excel(change.tracker, change.all_edits, change.replay)
                 return written[len(pending) :]
-            roundtrip.refuse_if_risky(path, inspection)
-            apply_edits(book, tracker, pending + edits)
-            apply_validations(book, self.schema)
+            roundtrip.refuse_if_risky(path, change.inspection)
             saved = path.with_name("new-" + path.name)
-            book.save(saved)
-            roundtrip.compare_saved(path, inspection, saved)
+            change.save(saved)
             try:
                 self.remote.upload(saved.read_bytes(), etag, progress_printer("uploading"))
             except Stale:
@@ -146,12 +127,12 @@ class SharePointStore:
             except Locked as exc:
                 if self.journal is None:
                     raise WorkbookInUse(self._locked_message(exc.owner, kept=False)) from None
-                self.journal.add(edits, f"workbook open in Excel by {exc.owner}")  # `pending` is there already
+                self.journal.add(change.edits, f"workbook open in Excel by {exc.owner}")  # `pending` is there already
                 error = WorkbookInUse(self._locked_message(exc.owner, kept=True))
                 error.journaled = True
                 raise error from None
-            self._done(replay)
-            return edits
+            self._done(change.replay)
+            return change.edits
         raise ConflictError(
             f"the workbook kept changing on SharePoint ({REPLAYS} tries, each saved over by someone else first); "
             "nothing was written, run the command again"

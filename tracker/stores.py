@@ -20,7 +20,7 @@ from typing import Protocol
 from tracker.config import Config
 from tracker.edits import Edit, Plan
 from tracker.errors import ConfigError, ConflictError, WorkbookError, WorkbookInUse
-from tracker.journal import Journal, pending_edits
+from tracker.journal import Journal
 from tracker.schema import Schema, load_schema
 from tracker.workbook import Tracker
 
@@ -207,41 +207,16 @@ class LocalStore:
             stale.unlink(missing_ok=True)
 
     def _attempt(self, plan: Plan) -> list[Edit] | None:
-        from tracker import roundtrip
-        from tracker.workbook import (
-            apply_edits,
-            apply_validations,
-            check_edits,
-            gc_paused,
-            load_for_write,
-            tracker_from_openpyxl,
-        )
+        from tracker.writes import draft
 
         before = _signature(self.path)
-        try:
-            inspection = roundtrip.inspect(self.path)
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise WorkbookError(f"cannot read {self.path} as an .xlsx workbook: {exc}") from None
-        roundtrip.refuse_if_risky(self.path, inspection)
-        book = load_for_write(self.path, inspection)
-        tracker = tracker_from_openpyxl(book, self.schema, source=str(self.path))
-        edits = plan(tracker)
-        replay = pending_edits(tracker, self.journal)
-        pending = replay.edits
-        if not edits and not pending:
+        change = draft(self.path, self.schema, plan, self.journal, source=str(self.path))
+        if not change.all_edits:
             if self.journal is not None:
-                self.journal.finish(replay)  # everything waiting was already there or refused
+                self.journal.finish(change.replay)  # everything waiting was already there or refused
             self.replayed = []
             return []
-        check_edits(tracker, pending + edits)
-        apply_edits(book, tracker, pending + edits)
-        apply_validations(book, self.schema)
-
-        def save(tmp: Path) -> None:
-            with gc_paused():
-                book.save(tmp)
-
-        tmp = atomic_write(self.path, save, check=lambda t: roundtrip.compare_saved(self.path, inspection, t))
+        tmp = atomic_write(self.path, change.save)
         try:
             check_not_open(self.path)
             if _signature(self.path) != before:
@@ -253,9 +228,9 @@ class LocalStore:
             tmp.unlink(missing_ok=True)
             raise
         if self.journal is not None:
-            self.journal.finish(replay)
-        self.replayed = pending
-        return edits
+            self.journal.finish(change.replay)
+        self.replayed = change.replay.edits
+        return change.edits
 
 
 def _sharepoint(config: Config, schema: Schema, verbose: bool) -> Store:

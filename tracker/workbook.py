@@ -24,6 +24,8 @@ from tracker.schema import FieldSpec, Schema, SheetSpec, normalize_header
 from tracker.times import as_utc
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from openpyxl import Workbook
     from openpyxl.worksheet.worksheet import Worksheet
 
@@ -176,17 +178,17 @@ def read_sheet(
     data = SheetData(spec=spec, present=True, title=title)
     iterator = iter(raw_rows)
     header = next(iterator, None) or []
-    plan: list[tuple[int, Callable[[Any], Any] | None, str, str]] = []
+    plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]] = []
     for index, text in enumerate(header):
         if text is None or str(text).strip() == "":
             continue
         fspec = spec.by_header.get(normalize_header(text))
         if fspec is not None and fspec.name not in data.columns:
             data.columns[fspec.name] = index
-            plan.append((index, converter(fspec), fspec.name, fspec.kind))
+            plan.append((index, converter(fspec), fspec.name, fspec.kind, frozenset(fspec.enum)))
         else:
             data.unknown_columns.append((index, str(text).strip()))
-            plan.append((index, None, str(text).strip(), "extra"))
+            plan.append((index, None, str(text).strip(), "extra", frozenset()))
     if header_only:
         return data
     with gc_paused():  # millions of short-lived values, no cycles: collecting only costs time
@@ -198,7 +200,7 @@ def _type_rows(
     data: SheetData,
     spec: SheetSpec,
     iterator: Iterator[Sequence[Any]],
-    plan: list[tuple[int, Callable[[Any], Any] | None, str, str]],
+    plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]],
     where: tuple[str, set[str]] | None,
 ) -> None:
     empty_fields = dict.fromkeys(spec.fields)
@@ -212,7 +214,7 @@ def _type_rows(
         extra: dict[str, Any] = {}
         seen = False
         width = len(raw)
-        for index, convert, name, kind in plan:
+        for index, convert, name, kind, options in plan:
             if index >= width:
                 continue
             cell = raw[index]
@@ -227,6 +229,14 @@ def _type_rows(
                 continue
             if kind == "datetime" and type(cell) is datetime:
                 values[name] = cell.replace(tzinfo=UTC) if cell.tzinfo is None else cell
+                seen = True
+                continue
+            if kind == "enum" and cell in options:
+                values[name] = cell
+                seen = True
+                continue
+            if kind == "integer" and type(cell) is float and cell.is_integer():
+                values[name] = int(cell)
                 seen = True
                 continue
             if convert is None:
@@ -361,6 +371,7 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
         raise _not_xlsx(path, exc) from None
 
     parsed: dict[str, list[list[Any]]] = {}
+    coming: dict[str, Future[list[list[Any]]]] = {}
 
     def parse(name: str, own: bool = False) -> list[list[Any]]:
         try:
@@ -377,18 +388,21 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
 
     def load(name: str) -> list[list[Any]]:  # parsed once per command, however many views need it
         if name not in parsed:
-            parsed[name] = parse(name)
+            parsed[name] = coming.pop(name).result() if name in coming else parse(name)
         return parsed[name]
 
     def preload(names: list[str]) -> None:
-        todo = [n for n in names if n not in parsed]
+        """Start parsing these sheets in threads; `load` waits for each one only when it needs it,
+        so typing the first sheet overlaps parsing the others."""
+        todo = [n for n in names if n not in parsed and n not in coming]
         if len(todo) < 2:
             return
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
-            for name, rows in zip(todo, pool.map(lambda n: parse(n, own=True), todo), strict=True):
-                parsed[name] = rows
+        pool = ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1))
+        for name in todo:
+            coming[name] = pool.submit(parse, name, True)
+        pool.shutdown(wait=False)
 
     return Tracker(schema, names, load, source=source or str(path), preload=preload)
 
@@ -624,14 +638,8 @@ def _within(dv: Any, letters: set[str]) -> bool:
 
 
 def _header_columns(ws: Worksheet, sheet: SheetSpec) -> dict[str, int]:
-    columns: dict[str, int] = {}
-    for cell in next(ws.iter_rows(min_row=1, max_row=1), ()):
-        if cell.value is None:
-            continue
-        spec = sheet.by_header.get(normalize_header(cell.value))
-        if spec is not None and spec.name not in columns:
-            columns[spec.name] = cell.column - 1
-    return columns
+    """Field -> column index, matched the way every read matches headers."""
+    return read_sheet(sheet, ws.title, ws.iter_rows(min_row=1, max_row=1, values_only=True), header_only=True).columns
 
 
 def build_workbook(schema: Schema, rows: dict[str, list[dict[str, Any]]] | None = None) -> Workbook:
