@@ -85,12 +85,48 @@ def tracker_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "tracker"]
 
 
+def process_env(**extra: str) -> dict[str, str]:
+    """This environment without the developer's TRACKER_* variables, plus `extra`."""
+    return (
+        {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")} | {"TRACKER_USER": "Test Manager"} | extra
+    )
+
+
 def run_process(*args: str, cwd: Path, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run tracker as its own process (for locks, crashes and concurrency)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")} | {"TRACKER_USER": "Test Manager"}
     return subprocess.run(
-        [*tracker_command(), *args], cwd=cwd, capture_output=True, text=True, check=check, timeout=timeout, env=env
+        [*tracker_command(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+        env=process_env(),
     )
+
+
+def start_process(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start tracker as its own process, output captured, without waiting for it."""
+    return subprocess.Popen(
+        [*tracker_command(), *args],
+        cwd=cwd,
+        env=env or process_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run_at_once(
+    commands: list[list[str]], cwd: Path, env: dict[str, str] | None = None
+) -> list[subprocess.CompletedProcess[str]]:
+    """Start every command before waiting for any (writers racing each other); return how each ended."""
+    procs = [start_process(*command, cwd=cwd, env=env) for command in commands]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=180)
+        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return results
 
 
 def soffice() -> str | None:

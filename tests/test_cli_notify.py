@@ -374,25 +374,10 @@ def test_journal_is_written_by_the_next_write(run: Run, example: Path, event_id:
 @pytest.mark.slow
 def test_two_notify_runs_at_once_send_once(example: Path, event_id: str, tmp_path: Path) -> None:
     """Two `notify` processes at the same moment: each audience gets one message, logged once."""
-    import os
-    import subprocess
+    from tests.conftest import run_at_once
 
-    from tests.conftest import tracker_command
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
-    procs = [
-        subprocess.Popen(
-            [*tracker_command(), "notify", event_id],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [p.communicate(timeout=120) for p in procs]
-    assert all(p.returncode == 0 for p in procs), outputs
+    results = run_at_once([["notify", event_id], ["notify", event_id]], tmp_path)
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
     assert len(_outbox(tmp_path)) == 3 and len(_log(example)) == 3
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -13,7 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tests.conftest import Run, run_process, tracker_command
+from tests.conftest import Run, run_at_once, run_process, start_process
 from tracker.config import load_config
 from tracker.edits import AppendRow
 from tracker.events import update_event
@@ -28,34 +26,17 @@ def _updates(path: Path, event_id: str) -> list[str]:
 @pytest.mark.slow
 def test_concurrent_processes_lose_nothing(example: Path, event_id: str, tmp_path: Path) -> None:
     """Eight processes updating and eight opening at the same moment: every update present, IDs unique."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
-    procs = []
+    commands = []
     for n in range(8):
-        procs.append(
-            subprocess.Popen(
-                [*tracker_command(), "update", event_id, "--note", f"parallel {n}"],
-                cwd=tmp_path,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
-        procs.append(
-            subprocess.Popen(
-                [*tracker_command(), "open", "--title", f"parallel {n}", "--severity", "Sev 3"],
-                cwd=tmp_path,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
-    outputs = [p.communicate(timeout=180) for p in procs]
-    assert all(p.returncode == 0 for p in procs), outputs
+        commands += [
+            ["update", event_id, "--note", f"parallel {n}"],
+            ["open", "--title", f"parallel {n}", "--severity", "Sev 3"],
+        ]
+    results = run_at_once(commands, tmp_path)
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
     notes = _updates(example, event_id)
     assert sorted(n for n in notes if n.startswith("parallel")) == sorted(f"parallel {n}" for n in range(8))
-    new_ids = [out.strip() for (out, _), p in zip(outputs, procs, strict=True) if "open" in p.args]
+    new_ids = [r.stdout.strip() for r in results if "open" in r.args]
     assert len(set(new_ids)) == 8
     listed = json.loads(run_process("list", "--json", cwd=tmp_path, check=True).stdout)
     assert len({e["id"] for e in listed}) == len(listed) == 9
@@ -65,18 +46,11 @@ def test_concurrent_processes_lose_nothing(example: Path, event_id: str, tmp_pat
 @pytest.mark.slow
 def test_killed_mid_write_leaves_a_valid_workbook(example: Path, event_id: str, tmp_path: Path) -> None:
     """A process killed at any moment of a write leaves either the old or the new workbook, never a broken one."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
     for delay in (0.05, 0.15, 0.25, 0.35, 0.45, 0.6):
-        proc = subprocess.Popen(
-            [*tracker_command(), "update", event_id, "--note", f"kill {delay}"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = start_process("update", event_id, "--note", f"kill {delay}", cwd=tmp_path)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc.communicate()  # reap it and close its pipes
         result = run_process("validate", cwd=tmp_path)
         assert result.returncode == 0, (delay, result.stdout, result.stderr)
     after = run_process("update", event_id, "--note", "after the crashes", cwd=tmp_path)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tests.conftest import Run, tracker_command
+from tests.conftest import Run, process_env, run_at_once
 from tests.sharepoint_standin import StandIn
 
 PATH = "/sites/ops/Shared Documents/Event Tracker.xlsx"
@@ -136,20 +135,10 @@ def test_concurrent_edit_is_replayed(run: Run, sp: StandIn, event_id: str, mode:
 @pytest.mark.slow
 def test_two_processes_write_at_once(run: Run, sp: StandIn, event_id: str, tmp_path: Path) -> None:
     """Two processes adding updates at the same moment: both updates are present."""
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}, **TOKENS}
-    procs = [
-        subprocess.Popen(
-            [*tracker_command(), "update", event_id, "--note", f"writer {n}"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(2)
-    ]
-    outputs = [p.communicate(timeout=120) for p in procs]
-    assert all(p.returncode == 0 for p in procs), outputs
+    results = run_at_once(
+        [["update", event_id, "--note", f"writer {n}"] for n in range(2)], tmp_path, process_env(**TOKENS)
+    )
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
     notes = [r[4] for r in _rows(sp, "Updates")]
     assert "writer 0" in notes and "writer 1" in notes
 
@@ -352,21 +341,11 @@ def test_unreachable_graph_is_retried_then_reported(
 @pytest.mark.slow
 def test_simultaneous_opens_get_different_ids(run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str) -> None:
     """Four processes opening events at once each get their own ID, and each first update points at it."""
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}, **TOKENS}
-    procs = [
-        subprocess.Popen(
-            [*tracker_command(), "open", "--title", f"parallel {n}", "--severity", "Sev 2"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(4)
-    ]
-    outputs = [p.communicate(timeout=120) for p in procs]
-    assert all(p.returncode == 0 for p in procs), outputs
-    printed = [out.strip() for out, _ in outputs]
+    results = run_at_once(
+        [["open", "--title", f"parallel {n}", "--severity", "Sev 2"] for n in range(4)], tmp_path, process_env(**TOKENS)
+    )
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    printed = [r.stdout.strip() for r in results]
     assert len(set(printed)) == 4
     events = {r[0]: r[1] for r in _rows(sp, "Events")}
     assert len(events) == len(_rows(sp, "Events")) == 5
