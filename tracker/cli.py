@@ -159,17 +159,16 @@ def validate(state: State, as_json: bool) -> None:
 
 def _fields(state: State, pairs: tuple[str, ...]) -> dict[str, Any]:
     """--set FIELD=VALUE pairs for the Events sheet, typed by the schema."""
-    from tracker.schema import load_schema
+    from tracker.schema import load_schema, normalize_header
 
     if not pairs:
         return {}
     events = load_schema(state.config.schema_dir)["Events"]
-    by_name = {spec.name: spec for spec in events.fields.values()} | events.by_header
     protected = {"id", "status", "severity", "next_update_due", "last_update_at", "resolved_at", "closed_at"}
     out: dict[str, Any] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        spec = by_name.get(name.strip()) or events.by_header.get(name.strip().casefold())
+        spec = events.by_header.get(normalize_header(name))  # field name or header, any case
         if not sep or spec is None:
             raise UsageError(
                 f"--set {pair!r}: use FIELD=VALUE with an Events field such as vendor_case_number, "
