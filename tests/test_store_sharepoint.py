@@ -477,3 +477,40 @@ def test_device_code_login_caches_the_sign_in(run: Run, tmp_path: Path, monkeypa
         assert run("logout").exit_code == 0
         after = run("list")
         assert after.exit_code == 2 and "run `tracker login`" in after.stderr
+
+
+class FakeConfidentialClient:
+    """Stands in for msal.ConfidentialClientApplication; records what tracker hands to MSAL."""
+
+    seen: dict = {}
+
+    def __init__(self, client_id: str, authority: str, client_credential: dict) -> None:
+        FakeConfidentialClient.seen = {"client_id": client_id, "authority": authority, **client_credential}
+
+    def acquire_token_for_client(self, scopes: list[str]) -> dict:
+        FakeConfidentialClient.seen.setdefault("scopes", []).append(scopes[0])
+        return {"access_token": "sp-token", "expires_in": 3600}
+
+
+def test_certificate_sign_in_uses_key_and_thumbprint(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """auth = "certificate" gives MSAL the PEM key, the thumbprint and the cloud's authority, and uses the app token."""
+    import msal
+
+    monkeypatch.setattr(msal, "ConfidentialClientApplication", FakeConfidentialClient)
+    with StandIn() as standin:
+        assert run("init", "--example").exit_code == 0
+        standin.put_file(PATH, (tmp_path / "events.xlsx").read_bytes())
+        (tmp_path / "app.pem").write_text("-----BEGIN PRIVATE KEY-----\nnot a real key\n-----END PRIVATE KEY-----\n")
+        (tmp_path / "tracker.toml").write_text(
+            _config(standin, "upload").replace(
+                'auth = "token-env"',
+                'auth = "certificate"\ntenant = "contoso.onmicrosoft.com"\nclient_id = "app-id"\n'
+                f'certificate_path = "app.pem"\ncertificate_thumbprint = "{"ab" * 20}"',
+            )
+        )
+        result = run("list")
+        assert result.exit_code == 0, result.stderr
+    seen = FakeConfidentialClient.seen
+    assert seen["authority"] == "https://login.microsoftonline.com/contoso.onmicrosoft.com"
+    assert seen["thumbprint"] == "AB" * 20 and "not a real key" in seen["private_key"]
+    assert seen["scopes"] == [f"{standin.url}/.default"]
