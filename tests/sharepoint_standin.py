@@ -1,10 +1,15 @@
 """A stand-in for SharePoint Online REST and Microsoft Graph on 127.0.0.1, for tests.
 
-It implements only what `tracker` needs: file properties, download, overwrite (with If-Match),
-chunked upload, the Excel workbook endpoints (table rows, ranges, sessions) and sendMail, keeping
-real .xlsx bytes. Requests are answered in the shapes office365-rest-python-client 3.3.0 parses
-(SharePoint: `odata=verbose` unless the client asks for nometadata; Graph: plain JSON).
-Faults (throttling, failures, shared locks, someone else saving) are injected request by request.
+It implements only what `tracker` needs: file properties, download (ranges, If-Match, If-Range),
+overwrite (with If-Match), chunked upload, the Excel workbook endpoints (table rows, ranges,
+sessions), JSON batching and sendMail, keeping real .xlsx bytes. Requests are answered in the
+shapes office365-rest-python-client 3.3.0 parses (SharePoint: `odata=verbose` unless the client
+asks for nometadata; Graph: plain JSON). Faults (throttling, failures, shared locks, someone else
+saving, another client holding the workbook for edit) are injected request by request.
+
+The Excel service can be told to save late (`save_late`): its writes then live in its own copy,
+which workbook reads see at once, while the file (download, properties, ETag) keeps the old
+bytes until `persist` (or closeSession of a persistChanges session).
 
     with StandIn() as sp:
         sp.put_file("/sites/ops/Shared Documents/Event Tracker.xlsx", data)
@@ -15,6 +20,7 @@ Faults (throttling, failures, shared locks, someone else saving) are injected re
 from __future__ import annotations
 
 import base64
+import binascii
 import itertools
 import json
 import re
@@ -24,6 +30,7 @@ from collections.abc import Callable
 from copy import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from typing import Any
@@ -40,6 +47,7 @@ from requests.adapters import HTTPAdapter
 GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
 DRIVE_ID = "DRIVE-1"
 LOCKING_CALLS = {"$value", "startupload", "continueupload", "finishupload", "checkout"}
+MAX_BATCH = 20  # graph/json-batching: "JSON batch requests are currently limited to 20 individual requests"
 
 _FILE = re.compile(
     r"web/(?:getFileByServerRelative(?:Path\(DecodedUrl=|Url\()|(getFileById)\((?:guid)?)'((?:[^']|'')*)'\)(?:/(.*))?",
@@ -51,20 +59,29 @@ _FOLDER_ADD = re.compile(
 _CALL = re.compile(r"(\$?\w*)(?:\((.*)\))?")
 _PARAM = re.compile(r"(\w+)=(?:guid)?('(?:[^']|'')*'|[^,]*)")
 _WORKBOOK = re.compile(
-    r"tables(?:/|\(')([^/']+)'?\)?/rows(?:/add)?"
+    r"tables(?:/|\(')([^/']+)'?\)?/rows(/add)?"
     r"|worksheets(?:/|\(')([^/']+)'?\)?/range\(address='([^']*)'\)",
     re.I,
 )
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}( \d{1,2}:\d{2}(:\d{2})?)?")
 
 
 class HttpError(Exception):
-    """An error answer: status, error code and message, optional extra headers."""
+    """An error answer: status, error code and message, optional extra headers and Graph innerError fields."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        inner: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+        self.inner = inner or {}
 
 
 @dataclass
@@ -89,8 +106,16 @@ class StoredFile:
 
 
 @dataclass
+class Session:
+    """A workbook session: the file it belongs to and whether it was created with persistChanges."""
+
+    path: str
+    persist: bool
+
+
+@dataclass
 class Request:
-    """What the handler read from the socket."""
+    """What the handler read from the socket (or one request out of a JSON batch)."""
 
     method: str
     path: str
@@ -124,18 +149,25 @@ class StandIn:
         self.site_path = "/" + site_path.strip("/")
         self.library = library
         self.tokens: set[str] = {"sp-token", "graph-token"}
-        self.requests: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []  # one entry per HTTP request (a $batch is one)
+        self.batched: list[dict[str, Any]] = []  # the requests inside batches, with "batch": its number (1, 2, ...)
         self.sent_mail: list[tuple[str, dict[str, Any]]] = []
         self.errors: list[Exception] = []  # the stand-in's own crashes (answered 500)
         self.site_id = f"127.0.0.1,{uuid.uuid4()},{uuid.uuid4()}"
         self._files: dict[str, StoredFile] = {}
         self._uploads: dict[str, tuple[str, bytearray]] = {}
-        self._sessions: set[str] = set()
+        self._sessions: dict[str, Session] = {}
         self._locks: dict[str, str] = {}
         self._faults: list[tuple[str, int, str | None]] = []  # (kind, status, retry_after), consumed in order
         self._rows_add_failure: int | None = None
+        self._workbook_faults: list[tuple[int, str | None]] = []  # (status, retry_after) for the next writes
+        self._held: dict[str, str] = {}  # path → top-level error code while another client holds it for edit
+        self._late: set[str] = set()  # paths whose Excel-service writes wait for persist()
+        self._live: dict[str, bytes] = {}  # path → the Excel service's copy, not yet saved into the file
         self._mail_refusals: list[int] = []
         self._after_download: Callable[[StandIn], None] | None = None
+        self._during_download: tuple[Callable[[StandIn], None], int] | None = None  # (callback, chunks to go)
+        self._batches = 0
         self._ids = itertools.count(1)
         self._state = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -175,8 +207,13 @@ class StandIn:
     # -- files, as the test sets them up and reads them back ---------------------------------------
 
     def put_file(self, server_relative_path: str, data: bytes) -> StoredFile:
-        """Create the file or save a new version of it (someone else saving, as far as the client knows)."""
+        """Create the file or save a new version of it (someone else saving, as far as the client knows).
+
+        A whole new file replaces the Excel service's unsaved copy too (see `save_late`): the
+        service reopens the new version and workbook writes it had not saved yet are lost.
+        """
         with self._state:
+            self._live.pop(server_relative_path.lower(), None)
             stored = self._files.get(server_relative_path.lower())
             if stored is None:
                 stored = StoredFile(server_relative_path, bytes(data), f"ITEM-{next(self._ids)}")
@@ -196,6 +233,52 @@ class StandIn:
     def version(self, path: str) -> int:
         """The file's version counter."""
         return self._file(path).version
+
+    # -- the Excel service's copy ------------------------------------------------------------------
+
+    def save_late(self, path: str, late: bool = True) -> None:
+        """Whether Excel-service writes to `path` wait in the service's own copy until `persist`.
+
+        Without a session Microsoft says changes "are persisted to the file" but not when a
+        download shows them (learn.microsoft.com/graph/api/workbook-createsession; Q&A 1190202:
+        the download lagged until closeSession). With `late`, workbook reads see each write at
+        once; the file's bytes, properties and ETag stay as they were until `persist(path)` or a
+        closeSession of a persistChanges session. Turning it off saves what is pending.
+        """
+        with self._state:
+            if late:
+                self._late.add(path.lower())
+            else:
+                self._late.discard(path.lower())
+                self.persist(path)
+
+    def persist(self, path: str) -> StoredFile:
+        """The Excel service saves its copy into the file: a new version (new ETag). No-op if nothing is pending."""
+        with self._state:
+            stored = self._file(path)
+            live = self._live.get(path.lower())
+            return stored if live is None else self.put_file(stored.path, live)
+
+    def live_copy(self, path: str) -> bytes:
+        """The workbook as the Excel service sees it (its unsaved copy, else the file)."""
+        with self._state:
+            return self._live.get(path.lower(), self._file(path).data)
+
+    def hold_for_edit(self, path: str, code: str = "conflict") -> None:
+        """Another client holds the workbook for edit: Excel-service writes answer 409, reads still work.
+
+        The error is Microsoft's documented one: top-level `conflict` (graph/workbook-error-codes,
+        409) with innerError `accessConflict`, "for example, another client has locked the
+        workbook for edit" (graph/workbook-error-handling). Real answers have been seen with the
+        top-level code `EditModeCannotAcquireLock`: pass `code=` to send that instead.
+        """
+        with self._state:
+            self._held[path.lower()] = code
+
+    def release_edit(self, path: str) -> None:
+        """The other client lets go of the workbook."""
+        with self._state:
+            self._held.pop(path.lower(), None)
 
     # -- faults ------------------------------------------------------------------------------------
 
@@ -219,8 +302,29 @@ class StandIn:
         self._locks.pop(path.lower(), None)
 
     def after_download(self, callback: Callable[[StandIn], None]) -> None:
-        """Call `callback(self)` once, right after the next download has been sent."""
+        """Call `callback(self)` once, right after the next download has been sent to its end of file."""
         self._after_download = callback
+
+    def during_download(self, callback: Callable[[StandIn], None], after_chunks: int = 1) -> None:
+        """Call `callback(self)` once, right after the `after_chunks`-th range chunk (206) has been sent.
+
+        E.g. save a new version in the middle of a download made of `Range` requests.
+        """
+        if after_chunks < 1:
+            raise ValueError("after_chunks must be at least 1")
+        with self._state:
+            self._during_download = (callback, after_chunks)
+
+    def fail_workbook_writes(self, count: int, status: int = 423, retry_after: str | None = None) -> None:
+        """The next `count` Excel-service writes (row adds, range PATCHes) answer `status` and change nothing.
+
+        The body is Graph's error shape with the workbook codes for that status (see
+        `_WORKBOOK_ERRORS`); 429 and 503 carry Retry-After (`retry_after`, 429 defaults to "1").
+        """
+        if status == 429 and retry_after is None:
+            retry_after = "1"
+        with self._state:
+            self._workbook_faults += [(status, retry_after)] * count
 
     def fail_next_rows_add(self, status: int = 504) -> None:
         """The next table-row add answers `status` and changes nothing."""
@@ -243,14 +347,12 @@ class StandIn:
         except Exception as e:  # noqa: BLE001 - a stand-in bug must fail the test, not drop the connection
             self.errors.append(e)
             error = HttpError(500, "standInError", f"{type(e).__name__}: {e}")
-        if graph or error.code.startswith("InvalidAuth"):
-            body: dict[str, Any] = {"code": error.code, "message": error.message, "innerError": {"date": _now()}}
-        else:
-            body = {"code": error.code, "message": {"lang": "en-US", "value": error.message}}
-        return _json(error.status, {"error": body}, headers=error.headers)
+        return _error_reply(error, graph or error.code.startswith("InvalidAuth"))
 
     def _route(self, request: Request, graph: bool) -> Reply:
         self._authorize(request)
+        if graph and unquote(request.path.split("?", 1)[0]) == "/graph/v1.0/$batch" and request.method == "POST":
+            return self._batch(request)  # faults apply to the requests inside, one by one
         if self._faults:
             kind, status, retry_after = self._faults.pop(0)
             headers = {"Retry-After": retry_after} if retry_after is not None else {}
@@ -318,24 +420,58 @@ class StandIn:
         raise HttpError(405, "-1, Microsoft.SharePoint.Client.InvalidClientQueryException", f"{method} {name}")
 
     def _download(self, request: Request, stored: StoredFile) -> Reply:
-        """The bytes, or one `Range: bytes=a-b` of them (206); the after-download hook fires at the end of file."""
-        size, headers = len(stored.data), {"ETag": stored.etag}
+        """The bytes, or one `Range` of them (206), under HTTP's conditional-request rules (RFC 9110).
+
+        - If-Match with another ETag: 412 and no bytes (RFC 9110 section 13.1.1).
+        - If-Range names the current ETag (or the exact Last-Modified date): the range (206).
+          Anything else (another version, a weak ETag): the Range is ignored and the whole
+          current file comes back with 200 (RFC 9110 section 13.1.5). Without Range, If-Range
+          is ignored.
+        - `bytes=a-b`, `bytes=a-` and `bytes=-n` (the last n bytes); a range starting past the
+          end is 416 with `Content-Range: bytes */size` (RFC 9110 section 15.5.17).
+        The after-download hook fires once the end of file has been sent; the during-download
+        hook after its N-th 206 chunk.
+        """
+        size = len(stored.data)
+        headers = {"ETag": stored.etag, "Last-Modified": _http_date(stored.modified), "Accept-Ranges": "bytes"}
+        _check_if_match(request, stored, graph=request.path.startswith("/graph/"))
         start, end = 0, size - 1
-        if wanted := re.fullmatch(r"bytes=(\d+)-(\d*)", request.header("Range") or ""):
-            start, end = int(wanted.group(1)), min(int(wanted.group(2) or size - 1), size - 1)
+        wanted = _RANGE.fullmatch((request.header("Range") or "").replace(" ", ""))
+        if wanted and (
+            not (wanted.group(1) or wanted.group(2))
+            or (wanted.group(1) and wanted.group(2) and int(wanted.group(2)) < int(wanted.group(1)))
+        ):
+            wanted = None  # "bytes=-" or "bytes=9-3" is not a valid range: ignored (RFC 9110 section 14.2)
+        if wanted and not _if_range_holds(request.header("If-Range"), stored.etag, headers["Last-Modified"]):
+            wanted = None
+        if wanted:
+            first, last = wanted.groups()
+            if first:
+                start, end = int(first), min(int(last or size - 1), size - 1)
+            else:
+                start = max(size - int(last), 0)
             if start >= size:
-                raise HttpError(416, "-1, System.ArgumentOutOfRangeException", f"Range starts past {size} bytes.")
+                headers = {"Content-Range": f"bytes */{size}"}
+                raise HttpError(
+                    416, "-1, System.ArgumentOutOfRangeException", f"Range starts past {size} bytes.", headers
+                )
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-        callback = None
-        if end == size - 1:
-            callback, self._after_download = self._after_download, None
-        return Reply(
-            206 if "Content-Range" in headers else 200,
-            stored.data[start : end + 1],
-            "application/octet-stream",
-            headers,
-            lambda: callback and callback(self),
-        )
+        hooks: list[Callable[[StandIn], None]] = []
+        if end == size - 1 and self._after_download is not None:
+            hooks.append(self._after_download)
+            self._after_download = None
+        if "Content-Range" in headers and self._during_download is not None:
+            callback, to_go = self._during_download
+            self._during_download = None if to_go <= 1 else (callback, to_go - 1)
+            if to_go <= 1:
+                hooks.append(callback)
+
+        def run_hooks() -> None:
+            for hook in hooks:
+                hook(self)
+
+        status = 206 if "Content-Range" in headers else 200
+        return Reply(status, stored.data[start : end + 1], "application/octet-stream", headers, run_hooks)
 
     def _files_add(self, request: Request, path: str, overwrite: bool) -> Reply:
         stored = self._files.get(path.lower())
@@ -435,43 +571,191 @@ class StandIn:
         }
 
     def _workbook(self, request: Request, stored: StoredFile, rest: str) -> Reply:
+        """The Excel service: sessions, table rows (add, list) and ranges (read, PATCH).
+
+        Writes go into the file at once, or into the service's own copy under `save_late`;
+        reads see the service's copy. Another client holding the workbook for edit, and
+        injected write faults, refuse writes before anything changes.
+        """
+        key = stored.path.lower()
         session = request.header("workbook-session-id")
         if session is not None and session not in self._sessions:
-            raise HttpError(404, "invalidSession", "The workbook session is closed or does not exist.")
+            # graph/workbook-error-handling: an unknown or expired session is innerError invalidSessionReCreatable
+            raise HttpError(
+                404,
+                "invalidSession",
+                "The workbook session is closed or does not exist.",
+                inner={"code": "invalidSessionReCreatable"},
+            )
         if rest == "createSession" and request.method == "POST":
+            persist = bool(request.json().get("persistChanges", True))
+            if persist:  # a persistent session edits the workbook; a view-mode session only reads
+                self._check_edit(stored)
             session = f"SESSION-{next(self._ids)}"
-            self._sessions.add(session)
-            return _json(201, {"id": session, "persistChanges": bool(request.json().get("persistChanges", True))})
+            self._sessions[session] = Session(stored.path, persist)
+            return _json(201, {"id": session, "persistChanges": persist})
         if rest in ("closeSession", "refreshSession") and request.method == "POST":
-            if rest == "closeSession":
-                self._sessions.discard(session or "")
+            if rest == "closeSession" and session is not None:
+                closed = self._sessions.pop(session)
+                if closed.persist:  # graph/workbook-best-practice, Q&A 1190202: closeSession saves the session's work
+                    self.persist(closed.path)
             return Reply(204)
         match = _WORKBOOK.fullmatch(rest)
         if match is None:
             raise HttpError(404, "itemNotFound", f"The stand-in does not serve workbook/{rest}.")
-        workbook = load_workbook(BytesIO(stored.data))
-        if match.group(1) is not None and request.method == "POST":
+        table, add, sheet_name, address = match.groups()
+        workbook = load_workbook(BytesIO(self._live.get(key, stored.data)))
+        if table is not None and request.method == "GET" and add is None:
+            return _json(200, _select(_table_rows(workbook, table), request.query.get("$select")))
+        if table is not None and request.method == "POST":
+            self._check_write(stored)
             if self._rows_add_failure is not None:
                 status, self._rows_add_failure = self._rows_add_failure, None
                 raise HttpError(status, "gatewayTimeout", "Injected rows/add failure.")
             body = request.json()
             if body.get("index") is not None:
                 raise HttpError(501, "notImplemented", "The stand-in only appends rows (index must be null).")
-            answer = _add_rows(workbook, match.group(1), body["values"])
-        elif match.group(2) is not None and request.method in ("GET", "PATCH"):
-            sheet = next((ws for ws in workbook.worksheets if ws.title.lower() == match.group(2).lower()), None)
+            answer = _add_rows(workbook, table, body["values"])
+            # graph/api/table-post-rows answers 201 Created; the older rows/add 200 OK (graph/api/tablerowcollection-add)
+            status = 200 if add else 201
+        elif sheet_name is not None and request.method in ("GET", "PATCH"):
+            sheet = next((ws for ws in workbook.worksheets if ws.title.lower() == sheet_name.lower()), None)
             if sheet is None:
-                raise HttpError(404, "itemNotFound", f"No worksheet named {match.group(2)}.")
+                raise HttpError(404, "itemNotFound", f"No worksheet named {sheet_name}.")
             values = request.json().get("values") if request.method == "PATCH" else None
-            answer = _range(sheet, match.group(3), values)
-            if values is None:
-                return _json(200, answer)
+            if values is not None:
+                self._check_write(stored)
+            answer = _range(sheet, address, values)
+            if values is None:  # graph/api/range-get; `$select=values` → just {"values": [[...]]}
+                return _json(200, _select(answer, request.query.get("$select")))
+            status = 200  # graph/api/range-update: 200 OK with the range
         else:
             raise HttpError(405, "methodNotAllowed", f"{request.method} workbook/{rest}")
         out = BytesIO()
         workbook.save(out)
-        self.put_file(stored.path, out.getvalue())
-        return _json(201 if match.group(1) else 200, answer)
+        if key in self._late:
+            self._live[key] = out.getvalue()
+        else:
+            self.put_file(stored.path, out.getvalue())
+        return _json(status, answer)
+
+    def _check_write(self, stored: StoredFile) -> None:
+        """Refuse an Excel-service write: an injected fault first, then another client's edit hold."""
+        if self._workbook_faults:
+            status, retry_after = self._workbook_faults.pop(0)
+            raise _workbook_error(status, retry_after)
+        self._check_edit(stored)
+
+    def _check_edit(self, stored: StoredFile) -> None:
+        code = self._held.get(stored.path.lower())
+        if code is not None:
+            # graph/workbook-error-codes: 409 "conflict"; innerError accessConflict, which
+            # graph/workbook-error-handling explains as "another client has locked the workbook for
+            # edit" and says not to resend until the conflict is resolved.
+            raise HttpError(
+                409,
+                code,
+                "The current state conflicts with what the request expects.",
+                inner={
+                    "code": "accessConflict",
+                    "message": "The request failed due to conflicts with other clients that are accessing the workbook.",
+                },
+            )
+
+    # -- JSON batching -----------------------------------------------------------------------------
+
+    def _batch(self, request: Request) -> Reply:
+        """`POST /v1.0/$batch` as learn.microsoft.com/graph/json-batching describes it.
+
+        Up to 20 requests, ids unique (case-insensitive), `dependsOn` orders them; anything
+        malformed is 400 for the whole batch. Each request goes through the same routing as a
+        direct one (faults, locks, throttling apply to it alone: a throttled one is an inner 429
+        with Retry-After in its headers). A request whose dependency failed answers 424 without
+        running. The batch itself answers 200; responses come in the order the requests ran
+        (dependencies first, otherwise as listed): correlate them by id. Inner requests are
+        logged in `self.batched`; `self.requests` gets one entry for the batch.
+        """
+        try:
+            body = request.json()
+        except ValueError:
+            raise HttpError(400, "invalidRequest", "Invalid batch payload: the body is not JSON.") from None
+        items = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            raise HttpError(400, "invalidRequest", "Invalid batch payload: `requests` must be a non-empty array.")
+        if len(items) > MAX_BATCH:
+            raise HttpError(
+                400, "invalidRequest", f"Invalid batch payload: {len(items)} requests, at most {MAX_BATCH} are allowed."
+            )
+        by_id: dict[str, dict[str, Any]] = {}
+        for item in items:
+            if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("id", "method", "url")):
+                raise HttpError(400, "invalidRequest", "Invalid batch payload: each request needs id, method and url.")
+            if item["id"].lower() in by_id:
+                raise HttpError(400, "invalidRequest", f"Invalid batch payload: duplicate id {item['id']!r}.")
+            by_id[item["id"].lower()] = item
+        for item in items:
+            depends = item.get("dependsOn") or []
+            if not isinstance(depends, list) or any(str(d).lower() not in by_id for d in depends):
+                raise HttpError(400, "invalidRequest", f"Invalid batch payload: bad dependsOn in {item['id']!r}.")
+        order = _batch_order(items)
+        self._batches += 1
+        statuses: dict[str, int] = {}
+        responses: list[dict[str, Any]] = []
+        afters: list[Callable[[], None]] = []
+        for item in order:
+            inner = self._inner_request(request, item)
+            failed = [d for d in item.get("dependsOn") or [] if statuses[str(d).lower()] >= 400]
+            if unquote(inner.path.split("?", 1)[0]).lower().startswith("/graph/v1.0/$batch"):
+                reply = _error_reply(HttpError(400, "invalidRequest", "A batch cannot contain a batch."), graph=True)
+            elif failed:
+                reply = _error_reply(
+                    HttpError(424, "failedDependency", f"Request {item['id']} depends on {failed[0]}, which failed."),
+                    graph=True,
+                )
+            else:
+                reply = self.handle(inner)
+            statuses[item["id"].lower()] = reply.status
+            self.batched.append(
+                {
+                    "batch": self._batches,
+                    "id": item["id"],
+                    "method": inner.method,
+                    "path": inner.path,
+                    "status": reply.status,
+                    "headers": inner.headers,
+                    "body_size": len(inner.body),
+                }
+            )
+            responses.append(_batch_response(item["id"], reply))
+            if reply.after is not None:
+                afters.append(reply.after)
+
+        def run_afters() -> None:
+            for after in afters:
+                after()
+
+        answer = _json(200, {"responses": responses})
+        answer.after = run_afters
+        return answer
+
+    def _inner_request(self, batch: Request, item: dict[str, Any]) -> Request:
+        """One request of a batch as if it had come on its own (with the batch's Authorization)."""
+        url = item["url"].removeprefix(GRAPH_ROOT)
+        path = "/graph/v1.0" + ("" if url.startswith("/") else "/") + url
+        headers = {str(k): str(v) for k, v in (item.get("headers") or {}).items()}
+        if (authorization := batch.header("Authorization")) is not None:
+            headers["Authorization"] = authorization
+        body = item.get("body")
+        if body is None:
+            data = b""
+        elif isinstance(body, str):  # json-batching: a body may be a base64-encoded value (e.g. an image)
+            try:
+                data = base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_")
+            except (binascii.Error, ValueError):
+                data = body.encode()
+        else:
+            data = json.dumps(body).encode()
+        return Request(item["method"].upper(), path, parse_qs(urlsplit(path).query), headers, data)
 
     def _send_mail(self, request: Request, upn: str) -> Reply:
         if self._mail_refusals:
@@ -543,6 +827,91 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _http_date(moment: datetime) -> str:
+    """An HTTP-date (RFC 9110 section 5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`."""
+    return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
+
+
+def _error_reply(error: HttpError, graph: bool) -> Reply:
+    """An error body: Graph's `{"error": {code, message, innerError}}` or SharePoint's `{"error": {code, message: {lang, value}}}`.
+
+    Graph: learn.microsoft.com/graph/errors; the Excel service puts its more specific code in
+    `innerError.code` (graph/workbook-error-handling).
+    """
+    if graph:
+        inner = {**error.inner, "date": _now(), "request-id": str(uuid.uuid4())}
+        body: dict[str, Any] = {"code": error.code, "message": error.message, "innerError": inner}
+    else:
+        body = {"code": error.code, "message": {"lang": "en-US", "value": error.message}}
+    return _json(error.status, {"error": body}, headers=error.headers)
+
+
+# Top-level code and first-level innerError code per status, from learn.microsoft.com/graph/workbook-error-codes
+# (messages as listed there). 423 is not in that table: graph/errors lists "423 Locked: The resource that is being
+# accessed is locked", and Graph answers a locked file with code notAllowed, innerError resourceLocked
+# (github.com/microsoftgraph/microsoft-graph-explorer-v4/issues/3435).
+_WORKBOOK_ERRORS: dict[int, tuple[str, str | None, str]] = {
+    400: ("badRequest", "badRequestUncategorized", "The request is malformed or incorrect."),
+    403: ("forbidden", "forbiddenUncategorized", "The caller doesn't have permission to perform the action."),
+    404: ("notFound", "notFoundUncategorized", "The resource could not be found."),
+    409: ("conflict", "conflictUncategorized", "The current state conflicts with what the request expects."),
+    413: ("payloadTooLarge", "payloadTooLargeUncategorized", "The request size exceeds the maximum limit."),
+    423: ("notAllowed", "resourceLocked", "The resource you are attempting to access is locked."),
+    429: ("tooManyRequests", "tooManyRequestsUncategorized", "The app or user has been throttled."),
+    500: ("internalServerError", "internalServerErrorUncategorized", "An internal server error occurred."),
+    501: ("notImplemented", "notImplementedUncategorized", "The requested feature isn't implemented."),
+    502: ("badGateway", None, "The server encountered a temporary error and could not complete your request."),
+    503: ("serviceUnavailable", "serviceUnavailableUncategorized", "The service is not available. Try again."),
+    504: ("gatewayTimeout", "gatewayTimeoutUncategorized", "The service wasn't able to complete the request in time."),
+}
+
+
+def _workbook_error(status: int, retry_after: str | None) -> HttpError:
+    """An injected Excel-service error with the documented codes for `status` (Retry-After: graph/workbook-error-handling step 5)."""
+    code, inner, message = _WORKBOOK_ERRORS.get(status, ("generalException", None, f"Injected failure ({status})."))
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    return HttpError(status, code, message, headers, {"code": inner, "message": message} if inner else None)
+
+
+def _batch_order(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The batch's requests in an order where every request comes after what it depends on (else as listed)."""
+    done: set[str] = set()
+    order: list[dict[str, Any]] = []
+    pending = list(items)
+    while pending:
+        ready = next(
+            (i for i in pending if all(str(d).lower() in done for d in i.get("dependsOn") or [])),
+            None,
+        )
+        if ready is None:
+            raise HttpError(400, "invalidRequest", "Invalid batch payload: dependsOn forms a cycle.")
+        pending.remove(ready)
+        done.add(ready["id"].lower())
+        order.append(ready)
+    return order
+
+
+def _batch_response(request_id: str, reply: Reply) -> dict[str, Any]:
+    """One entry of `responses`: id, status, headers, body (JSON as JSON, other bytes base64; none for 204)."""
+    headers = dict(reply.headers)
+    answer: dict[str, Any] = {"id": request_id, "status": reply.status, "headers": headers}
+    if reply.body:
+        headers["Content-Type"] = reply.content_type
+        if "json" in reply.content_type:
+            answer["body"] = json.loads(reply.body)
+        else:
+            answer["body"] = base64.b64encode(reply.body).decode()
+    return answer
+
+
+def _select(obj: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
+    """OData `$select`: only the named properties (learn.microsoft.com/graph/query-parameters#select)."""
+    if not select:
+        return obj
+    wanted = {name.strip().lower() for part in select for name in part.split(",")}
+    return {k: v for k, v in obj.items() if k.lower() in wanted}
+
+
 def _json(
     status: int, obj: Any, content_type: str = "application/json", headers: dict[str, str] | None = None
 ) -> Reply:
@@ -590,14 +959,29 @@ def _file_properties(stored: StoredFile, select: list[str] | None = None) -> dic
     return props
 
 
-def _check_if_match(request: Request, stored: StoredFile) -> None:
+def _check_if_match(request: Request, stored: StoredFile, graph: bool = False) -> None:
+    """412 when If-Match names another ETag (Graph's code: resourceModified, learn.microsoft.com/graph/errors)."""
     expected = request.header("If-Match")
     if expected not in (None, "*") and expected != stored.etag:
         raise HttpError(
             412,
-            "-1, Microsoft.SharePoint.Client.ClientServiceException",
+            "resourceModified" if graph else "-1, Microsoft.SharePoint.Client.ClientServiceException",
             f"The request ETag value '{expected}' does not match the object's ETag value '{stored.etag}'.",
         )
+
+
+def _if_range_holds(if_range: str | None, etag: str, last_modified: str) -> bool:
+    """Whether If-Range lets the Range through (RFC 9110 section 13.1.5).
+
+    Absent: yes. An entity tag: only the current one, compared strongly (a weak `W/` tag never
+    matches). A date: only exactly the Last-Modified sent with the file.
+    """
+    if if_range is None:
+        return True
+    if_range = if_range.strip()
+    if if_range.startswith(('"', "W/")):
+        return if_range == etag
+    return if_range == last_modified
 
 
 def _locked(path: str, owner: str) -> HttpError:
@@ -677,8 +1061,29 @@ def _add_rows(workbook: Any, table_name: str, rows: list[list[Any]]) -> dict[str
     }
 
 
+def _table_rows(workbook: Any, table_name: str) -> dict[str, Any]:
+    """`GET .../tables/{t}/rows`: the data rows as workbookTableRow objects (graph/api/table-list-rows)."""
+    found = [(ws, t) for ws in workbook.worksheets for t in ws.tables.values() if t.name.lower() == table_name.lower()]
+    if not found:
+        raise HttpError(404, "itemNotFound", f"No table named {table_name}.")
+    sheet, table = found[0]
+    min_col, min_row, max_col, max_row = range_boundaries(table.ref)
+    first = min_row + (1 if table.headerRowCount is None else table.headerRowCount)
+    last = max_row - (table.totalsRowCount or 0)
+    return {
+        "value": [
+            {"index": r - first, "values": [[_shown(sheet.cell(r, c)) for c in range(min_col, max_col + 1)]]}
+            for r in range(first, last + 1)
+        ]
+    }
+
+
 def _range(sheet: Worksheet, address: str, values: list[list[Any]] | None) -> dict[str, Any]:
-    """Read a range, or write `values` into it first (same typing as row add)."""
+    """Read a range, or write `values` into it first (same typing as row add; `null` leaves a cell alone).
+
+    The answer carries the workbookRange properties the stand-in can know (graph/resources/range);
+    `$select` narrows it, e.g. `?$select=values` → `{"values": [[...]]}`.
+    """
     address = address.rsplit("!", 1)[-1]
     min_col, min_row, max_col, max_row = range_boundaries(address)
     cells = [[sheet.cell(r, c) for c in range(min_col, max_col + 1)] for r in range(min_row, max_row + 1)]
@@ -687,13 +1092,28 @@ def _range(sheet: Worksheet, address: str, values: list[list[Any]] | None) -> di
             raise HttpError(400, "InvalidArgument", f"The values do not match the size of {address}.")
         for row_cells, row_values in zip(cells, values, strict=True):
             for cell, value in zip(row_cells, row_values, strict=True):
-                _set_cell(cell, value)
+                # null leaves the cell as it is, "" clears it (learn.microsoft.com/office/dev/add-ins/excel/
+                # excel-add-ins-blank-null-values, the Excel API semantics Graph's range PATCH shares)
+                if value is not None:
+                    _set_cell(cell, value)
     return {
         "address": f"{sheet.title}!{address}",
-        "rowCount": len(cells),
+        "addressLocal": f"{sheet.title}!{address}",
+        "cellCount": len(cells) * len(cells[0]),
         "columnCount": len(cells[0]),
+        "columnIndex": min_col - 1,
+        "rowCount": len(cells),
+        "rowIndex": min_row - 1,
+        "formulas": [[cell.value if _is_formula(cell) else _shown(cell) for cell in row] for row in cells],
+        "numberFormat": [[cell.number_format for cell in row] for row in cells],
         "values": [[_shown(cell) for cell in row] for row in cells],
     }
+
+
+def _is_formula(cell: Cell) -> bool:
+    return cell.data_type == "f" or (
+        isinstance(cell.value, str) and cell.value.startswith("=") and cell.data_type != "s"
+    )
 
 
 def _shown(cell: Cell) -> Any:

@@ -2,6 +2,9 @@
 
 These pin down what the client sends and how it reacts (ETags, locks, throttling, chunked
 uploads, the Excel service, sendMail), so the SharePoint store can be tested against the stand-in.
+The last section talks plain HTTP (`requests`) to pin down what the stand-in models of Microsoft's
+documentation: JSON batching, the Excel service saving late or being held by another client, and
+conditional range downloads.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from io import BytesIO
 from typing import Any
 
 import pytest
+import requests
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 from openpyxl.worksheet.table import Table
@@ -378,3 +382,273 @@ def test_send_mail(sp: StandIn, graph: Any) -> None:
     assert caught.value.response.status_code == 400
     assert len(sp.sent_mail) == 1
     assert_no_token(caught.value)
+
+
+# -- plain HTTP: what the stand-in models of Microsoft's documentation ------------------------------
+
+WORKBOOK = f"/drives/{DRIVE_ID}/items/ITEM-1/workbook"
+ROW = ["EVT-2", "Disk full", "", 1, "x"]
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    """A plain requests session that never uses a proxy from the environment."""
+    with requests.Session() as session:
+        session.trust_env = False
+        yield session
+
+
+def graph_call(sp: StandIn, http: requests.Session, method: str, path: str, body: Any = None, **headers: str) -> Any:
+    headers = {"Authorization": "Bearer graph-token", **headers}
+    return http.request(method, sp.graph_url + path, json=body, headers=headers, timeout=10)
+
+
+def sp_download(sp: StandIn, http: requests.Session, **headers: str) -> requests.Response:
+    headers = {"Authorization": "Bearer sp-token", **headers}
+    return http.get(f"{sp.url}{FILE_URL}/$value", headers={k.replace("_", "-"): v for k, v in headers.items()})
+
+
+def cell(data: bytes, address: str) -> Any:
+    return load_workbook(BytesIO(data))["Events"][address].value
+
+
+def test_batch_runs_requests_in_dependency_order_as_one_http_request(sp: StandIn, http: requests.Session) -> None:
+    """A $batch runs each request like a direct one, dependencies first, and counts as one HTTP request."""
+    batch = {
+        "requests": [
+            {"id": "3", "method": "GET", "url": f"{WORKBOOK}/tables/EventsTable/rows", "dependsOn": ["2"]},
+            {
+                "id": "1",
+                "method": "POST",
+                "url": f"{WORKBOOK}/tables/EventsTable/rows",
+                "headers": {"Content-Type": "application/json"},
+                "body": {"values": [ROW]},
+            },
+            {
+                "id": "2",
+                "method": "PATCH",
+                "url": f"{WORKBOOK}/worksheets/Events/range(address='E3')",
+                "headers": {"Content-Type": "application/json"},
+                "body": {"values": [["patched"]]},
+                "dependsOn": ["1"],
+            },
+        ]
+    }
+    answer = graph_call(sp, http, "POST", "/$batch", batch)
+
+    assert answer.status_code == 200
+    responses = answer.json()["responses"]
+    assert [(r["id"], r["status"]) for r in responses] == [("1", 201), ("2", 200), ("3", 200)]
+    assert responses[0]["body"] == {"index": 1, "values": [["EVT-2", "Disk full", "", 1, "x"]]}
+    assert responses[0]["headers"]["Content-Type"].startswith("application/json")
+    assert responses[2]["body"]["value"][1]["values"] == [["EVT-2", "Disk full", "", 1, "patched"]]
+    assert cell(sp.get_file(PATH), "E3") == "patched"
+    assert calls(sp) == ["POST /graph/v1.0/$batch 200"]
+    assert [(r["batch"], r["id"], r["method"], r["status"]) for r in sp.batched] == [
+        (1, "1", "POST", 201),
+        (1, "2", "PATCH", 200),
+        (1, "3", "GET", 200),
+    ]
+    assert sp.batched[0]["path"] == f"/graph/v1.0{WORKBOOK}/tables/EventsTable/rows"
+
+
+def test_batch_failed_dependency_is_424_and_faults_hit_single_requests(sp: StandIn, http: requests.Session) -> None:
+    """Inside a batch a throttled request is an inner 429 with Retry-After, and what depends on it is 424 unrun."""
+    original = sp.get_file(PATH)
+    sp.throttle(1, retry_after="7")
+    batch = {
+        "requests": [
+            {"id": "a", "method": "POST", "url": f"{WORKBOOK}/tables/EventsTable/rows", "body": {"values": [ROW]}},
+            {
+                "id": "b",
+                "method": "PATCH",
+                "url": f"{WORKBOOK}/worksheets/Events/range(address='E2')",
+                "body": {"values": [["not written"]]},
+                "dependsOn": ["a"],
+            },
+            {"id": "c", "method": "GET", "url": f"{WORKBOOK}/worksheets/Events/range(address='A2')?$select=values"},
+        ]
+    }
+    answer = graph_call(sp, http, "POST", "/$batch", batch)
+
+    assert answer.status_code == 200
+    by_id = {r["id"]: r for r in answer.json()["responses"]}
+    assert by_id["a"]["status"] == 429 and by_id["a"]["headers"]["Retry-After"] == "7"
+    assert by_id["b"]["status"] == 424 and by_id["b"]["body"]["error"]["code"]
+    assert by_id["c"] == {
+        "id": "c",
+        "status": 200,
+        "headers": {"Content-Type": "application/json;charset=utf-8"},
+        "body": {"values": [["EVT-2024-0001"]]},
+    }
+    assert sp.get_file(PATH) == original and sp.version(PATH) == 1
+    assert [r["status"] for r in sp.batched] == [429, 424, 200]
+
+
+def test_batch_over_20_requests_or_with_duplicate_ids_is_400(sp: StandIn, http: requests.Session) -> None:
+    """A batch of more than 20 requests, or with an id twice, is refused whole with 400 and runs nothing."""
+    read = {"method": "GET", "url": f"{WORKBOOK}/worksheets/Events/range(address='A1')"}
+    too_many = graph_call(sp, http, "POST", "/$batch", {"requests": [{"id": str(i), **read} for i in range(21)]})
+    twice = graph_call(sp, http, "POST", "/$batch", {"requests": [{"id": "x", **read}, {"id": "X", **read}]})
+    twenty = graph_call(sp, http, "POST", "/$batch", {"requests": [{"id": str(i), **read} for i in range(20)]})
+
+    assert (too_many.status_code, twice.status_code, twenty.status_code) == (400, 400, 200)
+    assert too_many.json()["error"]["code"] == "invalidRequest"
+    assert "20" in too_many.json()["error"]["message"]
+    assert len(sp.batched) == 20
+
+
+def test_excel_service_saving_late(sp: StandIn, http: requests.Session) -> None:
+    """Under save_late, workbook reads see a write at once; the file, its ETag and downloads only after persist."""
+    etag, original = sp.etag(PATH), sp.get_file(PATH)
+    sp.save_late(PATH)
+    added = graph_call(sp, http, "POST", f"{WORKBOOK}/tables/EventsTable/rows", {"values": [ROW]})
+    read = graph_call(sp, http, "GET", f"{WORKBOOK}/worksheets/Events/range(address='A2:A5')?$select=values")
+
+    assert added.status_code == 201 and added.json()["index"] == 1
+    assert read.json() == {"values": [["EVT-2024-0001"], ["EVT-2"], [""], [""]]}
+    assert sp_download(sp, http).content == original and sp.get_file(PATH) == original
+    assert graph_call(sp, http, "GET", "/drives/DRIVE-1/items/ITEM-1").json()["eTag"] == etag == sp.etag(PATH)
+    assert cell(sp.live_copy(PATH), "A3") == "EVT-2"
+
+    sp.persist(PATH)
+    assert sp.etag(PATH) != etag and sp.version(PATH) == 2
+    assert cell(sp_download(sp, http).content, "A3") == "EVT-2"
+    sp.persist(PATH)  # nothing pending: no new version
+    assert sp.version(PATH) == 2
+
+
+def test_close_session_saves_late_writes(sp: StandIn, http: requests.Session) -> None:
+    """Under save_late, closeSession of a persistChanges session saves the session's writes into the file."""
+    sp.save_late(PATH)
+    session = graph_call(sp, http, "POST", f"{WORKBOOK}/createSession", {"persistChanges": True}).json()["id"]
+    patched = graph_call(
+        sp,
+        http,
+        "PATCH",
+        f"{WORKBOOK}/worksheets/Events/range(address='E2')",
+        {"values": [["in session"]]},
+        **{"workbook-session-id": session},
+    )
+    assert patched.status_code == 200 and patched.json()["values"] == [["in session"]]
+    assert sp.version(PATH) == 1
+
+    closed = graph_call(sp, http, "POST", f"{WORKBOOK}/closeSession", {}, **{"workbook-session-id": session})
+    assert closed.status_code == 204
+    assert sp.version(PATH) == 2 and cell(sp.get_file(PATH), "E2") == "in session"
+
+
+def test_upload_drops_the_excel_services_unsaved_copy(sp: StandIn, http: requests.Session) -> None:
+    """A whole-file save while the Excel service holds unsaved writes replaces them: the service reopens the new file."""
+    sp.save_late(PATH)
+    graph_call(sp, http, "PATCH", f"{WORKBOOK}/worksheets/Events/range(address='E2')", {"values": [["unsaved"]]})
+    newer = load_workbook(BytesIO(sp.get_file(PATH)))
+    newer["Events"]["E2"] = "saved by Jane"
+    out = BytesIO()
+    newer.save(out)
+    sp.put_file(PATH, out.getvalue())
+
+    read = graph_call(sp, http, "GET", f"{WORKBOOK}/worksheets/Events/range(address='E2')?$select=values")
+    assert read.json() == {"values": [["saved by Jane"]]}
+    sp.persist(PATH)
+    assert sp.version(PATH) == 2 and cell(sp.get_file(PATH), "E2") == "saved by Jane"
+
+
+def test_workbook_held_for_edit_by_another_client(sp: StandIn, http: requests.Session) -> None:
+    """While another client holds the workbook for edit, writes get Microsoft's 409 accessConflict; reads work."""
+    sp.hold_for_edit(PATH)
+    row = graph_call(sp, http, "POST", f"{WORKBOOK}/tables/EventsTable/rows", {"values": [ROW]})
+    patch = graph_call(sp, http, "PATCH", f"{WORKBOOK}/worksheets/Events/range(address='E2')", {"values": [["x"]]})
+    session = graph_call(sp, http, "POST", f"{WORKBOOK}/createSession", {"persistChanges": True})
+    view = graph_call(sp, http, "POST", f"{WORKBOOK}/createSession", {"persistChanges": False})
+    read = graph_call(sp, http, "GET", f"{WORKBOOK}/worksheets/Events/range(address='E2')?$select=values")
+
+    assert [row.status_code, patch.status_code, session.status_code] == [409, 409, 409]
+    error = row.json()["error"]
+    assert error["code"] == "conflict" and error["message"]
+    assert error["innerError"]["code"] == "accessConflict"
+    assert "date" in error["innerError"] and "request-id" in error["innerError"]
+    assert view.status_code == 201 and read.json() == {"values": [["first"]]}
+    assert sp.version(PATH) == 1
+
+    sp.hold_for_edit(PATH, code="EditModeCannotAcquireLock")  # the top-level code seen in real answers
+    again = graph_call(sp, http, "POST", f"{WORKBOOK}/tables/EventsTable/rows", {"values": [ROW]})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "EditModeCannotAcquireLock"
+    assert again.json()["error"]["innerError"]["code"] == "accessConflict"
+
+    sp.release_edit(PATH)
+    assert graph_call(sp, http, "POST", f"{WORKBOOK}/tables/EventsTable/rows", {"values": [ROW]}).status_code == 201
+    assert sp.version(PATH) == 2
+
+
+def test_injected_workbook_write_failures(sp: StandIn, http: requests.Session) -> None:
+    """fail_workbook_writes refuses the next writes only (423 notAllowed/resourceLocked, 503 with Retry-After)."""
+    sp.fail_workbook_writes(1, status=423)
+    sp.fail_workbook_writes(1, status=503, retry_after="3")
+    read = graph_call(sp, http, "GET", f"{WORKBOOK}/worksheets/Events/range(address='A2')")
+    locked = graph_call(sp, http, "POST", f"{WORKBOOK}/tables/EventsTable/rows", {"values": [ROW]})
+    busy = graph_call(sp, http, "PATCH", f"{WORKBOOK}/worksheets/Events/range(address='E2')", {"values": [["x"]]})
+    written = graph_call(sp, http, "PATCH", f"{WORKBOOK}/worksheets/Events/range(address='E2')", {"values": [["x"]]})
+
+    assert read.status_code == 200  # reads do not use up an injected write failure
+    assert locked.status_code == 423
+    assert locked.json()["error"]["code"] == "notAllowed"
+    assert locked.json()["error"]["innerError"]["code"] == "resourceLocked"
+    assert "locked" in locked.json()["error"]["message"]
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "3"
+    assert busy.json()["error"]["innerError"]["code"] == "serviceUnavailableUncategorized"
+    assert written.status_code == 200 and sp.version(PATH) == 2
+
+
+def test_range_download_honours_if_range_and_if_match(sp: StandIn, http: requests.Session) -> None:
+    """If-Range with the current ETag gets the range (206), a stale one the whole new file (200); a stale If-Match 412."""
+    etag, original = sp.etag(PATH), sp.get_file(PATH)
+    first = sp_download(sp, http, Range="bytes=0-99", If_Range=etag)
+    assert first.status_code == 206 and first.content == original[:100]
+    assert first.headers["Content-Range"] == f"bytes 0-99/{len(original)}" and first.headers["ETag"] == etag
+    tail = sp_download(sp, http, Range="bytes=-10", If_Match=etag)
+    assert tail.status_code == 206 and tail.content == original[-10:]
+
+    sp.put_file(PATH, b"version 2 of the file")
+    stale = sp_download(sp, http, Range="bytes=100-", If_Range=etag)
+    assert stale.status_code == 200 and stale.content == b"version 2 of the file"
+    assert stale.headers["ETag"] == sp.etag(PATH) and "Content-Range" not in stale.headers
+    refused = sp_download(sp, http, Range="bytes=100-", If_Match=etag)
+    assert refused.status_code == 412
+    assert refused.json()["error"]["code"] == "-1, Microsoft.SharePoint.Client.ClientServiceException"
+    past_end = sp_download(sp, http, Range="bytes=500-")
+    assert past_end.status_code == 416 and past_end.headers["Content-Range"] == "bytes */21"
+
+
+def test_new_version_saved_in_the_middle_of_a_range_download(sp: StandIn, http: requests.Session) -> None:
+    """during_download runs after the N-th chunk, so the next chunk with If-Range gets the whole new version."""
+    etag, original = sp.etag(PATH), sp.get_file(PATH)
+    seen: list[int] = []
+    sp.during_download(lambda standin: seen.append(standin.put_file(PATH, b"saved by Jane").version), after_chunks=2)
+    sp.after_download(lambda standin: seen.append(-1))
+
+    chunks = [sp_download(sp, http, Range=f"bytes={a}-{a + 99}", If_Range=etag) for a in (0, 100)]
+    assert [c.status_code for c in chunks] == [206, 206] and seen == [2]
+    assert chunks[0].content + chunks[1].content == original[:200]
+    rest = sp_download(sp, http, Range="bytes=200-", If_Range=etag)
+    assert rest.status_code == 200 and rest.content == b"saved by Jane"
+    assert seen == [2, -1]  # after_download still fires when a download reaches the end of file
+
+
+def test_range_select_values_and_row_answers(sp: StandIn, http: requests.Session) -> None:
+    """range(...)?$select=values is just {"values": [[...]]}; PATCH null keeps a cell; rows 201, older rows/add 200."""
+    selected = graph_call(sp, http, "GET", f"{WORKBOOK}/worksheets('Events')/range(address='A1:B2')?$select=values")
+    full = graph_call(sp, http, "GET", f"{WORKBOOK}/worksheets/Events/range(address='B2:C2')").json()
+    added = graph_call(sp, http, "POST", f"{WORKBOOK}/tables/EventsTable/rows", {"values": [ROW]})
+    older = graph_call(sp, http, "POST", f"{WORKBOOK}/tables/EventsTable/rows/add", {"values": [ROW]})
+
+    assert selected.json() == {"values": [["ID", "Title"], ["EVT-2024-0001", "Mail outage"]]}
+    assert full["address"] == "Events!B2:C2" and (full["rowIndex"], full["columnIndex"]) == (1, 1)
+    assert full["values"][0][0] == "Mail outage" and full["numberFormat"][0][1] == "yyyy-mm-dd hh:mm"
+    assert added.status_code == 201 and added.json() == {"index": 1, "values": [["EVT-2", "Disk full", "", 1, "x"]]}
+    assert older.status_code == 200 and older.json()["index"] == 2
+
+    patched = graph_call(
+        sp, http, "PATCH", f"{WORKBOOK}/worksheets/Events/range(address='D2:E2')", {"values": [[None, ""]]}
+    )
+    assert patched.json()["values"] == [[2, ""]]  # null leaves D2 alone, "" clears E2

@@ -15,7 +15,8 @@ from tests.conftest import Run, run_at_once, run_process, start_process
 from tracker.config import load_config
 from tracker.edits import AppendRow
 from tracker.events import update_event
-from tracker.stores import BACKUP_DIR, atomic_write, open_store
+from tracker.store import open_store
+from tracker.store.local import BACKUP_DIR, atomic_write
 
 
 def _updates(path: Path, event_id: str) -> list[str]:
@@ -119,7 +120,7 @@ def test_change_on_disk_during_write_is_replayed(example: Path, event_id: str, t
             book.save(example)
         return [AppendRow("Services", {"name": f"Added {len(calls)}"})]
 
-    store.apply(plan)
+    store.commit(plan)
     names = [r["name"] for r in store.read().sheet("Services").rows]
     assert len(calls) == 2
     assert "Printing" in names and "Added 2" in names and "Added 1" not in names

@@ -4,7 +4,7 @@ The command line (`tracker ...`) is a thin layer over this package; every comman
 function you can call:
 
     from tracker.config import load_config
-    from tracker.stores import open_store
+    from tracker.store import open_store
     from tracker.events import open_event, update_event
 
     store = open_store(load_config("tracker.toml"))

@@ -16,7 +16,7 @@ from tracker.errors import TrackerError, UsageError
 
 if TYPE_CHECKING:
     from tracker.config import Config
-    from tracker.stores import Store
+    from tracker.store import Store
     from tracker.workbook import Row
 
 
@@ -51,7 +51,7 @@ class State:
         return self._config
 
     def store(self) -> Store:
-        from tracker.stores import open_store
+        from tracker.store import open_store
 
         return open_store(self.config, verbose=self.verbose)
 
@@ -583,7 +583,7 @@ def sync(state: State) -> None:
         return
     for batch in pending:
         click.echo(f"pending since {batch.recorded_at}: {len(batch.edits)} edit(s) ({batch.reason})")
-    store.apply(lambda _tracker: [])
+    store.commit(lambda _tracker: [])
     click.echo(f"wrote {len(getattr(store, 'replayed', []))} pending edit(s) to {Path(store.location).name}")
 
 

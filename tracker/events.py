@@ -15,7 +15,7 @@ from typing import Any
 from tracker.edits import AppendRow, Edit, SetCells
 from tracker.errors import LifecycleError, UsageError, ValidationFailed
 from tracker.policy import OPEN_STATUSES, STATUSES, is_open, next_update_due
-from tracker.stores import Store
+from tracker.store import Store
 from tracker.times import as_utc, utcnow
 from tracker.workbook import Row, Tracker
 
@@ -122,7 +122,7 @@ def open_event(
         }
         return [AppendRow("Events", row), AppendRow("Updates", first)]
 
-    edits = store.apply(plan)
+    edits = store.commit(plan)
     return str(edits[0].values["id"])
 
 
@@ -209,7 +209,7 @@ def update_event(
         }
         return [SetCells("Events", key, changes), AppendRow("Updates", update)]
 
-    edits = store.apply(plan)
+    edits = store.commit(plan)
     return Outcome(result["event_id"], result["status"], result["due"], result["at"], edits)
 
 
@@ -267,7 +267,7 @@ def resolve_event(
         }
         return [SetCells("Events", key, changes), AppendRow("Updates", final)]
 
-    edits = store.apply(plan)
+    edits = store.commit(plan)
     return Outcome(result["event_id"], "Resolved", None, result["at"], edits)
 
 
@@ -300,7 +300,7 @@ def record_change(
         }
         return [AppendRow("Changes", row)]
 
-    edits = store.apply(plan)
+    edits = store.commit(plan)
     return str(edits[0].values["event_id"])
 
 

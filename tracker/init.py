@@ -13,7 +13,7 @@ from tracker.config import CONFIG_NAME, load_config
 from tracker.errors import UsageError
 from tracker.resources import data_dir
 from tracker.schema import Schema, load_schema
-from tracker.stores import atomic_write, replace_file
+from tracker.store.local import atomic_write, replace_file
 from tracker.times import utcnow
 
 _RELATIVE = re.compile(r"^now([+-])(\d+)([mhd])$")
@@ -53,7 +53,7 @@ def example_rows(schema: Schema, now: datetime | None = None) -> dict[str, list[
 
 def init_tracker(folder: Path, *, example: bool = False, workbook_name: str = "events.xlsx") -> Created:
     """Create tracker.toml (unless present) and the workbook it names in `folder`."""
-    from tracker.workbook import build_workbook
+    from tracker.build import build_workbook
 
     folder = folder.resolve()
     config_path = folder / CONFIG_NAME

@@ -12,7 +12,6 @@ from typing import Any
 from tracker.config import Config
 from tracker.edits import AppendRow, Edit, SetCells
 from tracker.errors import DataError, TrackerError, UsageError, ValidationFailed, WorkbookInUse
-from tracker.journal import Journal
 from tracker.mail import (
     CUSTOMER_STATUS,
     KIND_LABELS,
@@ -24,7 +23,8 @@ from tracker.mail import (
     template_environment,
 )
 from tracker.policy import is_open
-from tracker.stores import Store
+from tracker.store import Store
+from tracker.store.journal import Journal
 from tracker.times import format_time, iso, utcnow
 from tracker.workbook import Row, Tracker
 
@@ -380,8 +380,8 @@ def _notify(
     force: bool,
     preview_dir: Path | None,
 ) -> NotifyResult:
+    from tracker.store.engine import check
     from tracker.transports import open_transport, write_eml
-    from tracker.workbook import check_edits
 
     now = utcnow()
     tracker = store.read()
@@ -389,7 +389,7 @@ def _notify(
     event = tracker.event(event_id)
     status = str(event["status"] or "")
     # The log rows must be writable before anything is sent (e.g. a too-long sender name).
-    check_edits(tracker, log_edits(_as_if_sent(result), config, "check", now, status, event))
+    check(tracker, log_edits(_as_if_sent(result), config, "check", now, status, event), {}, keep=False)
     if dry_run:
         folder = preview_dir or config.root / str(config.mail.get("preview", "preview"))
         for message in result.messages:
@@ -408,7 +408,7 @@ def _notify(
     if not edits:
         return result
     try:
-        store.apply(lambda _tracker: edits)
+        store.commit(lambda _tracker: edits)
     except Exception as exc:  # noqa: BLE001 - the mail went out: whatever stops the log, keep it
         if store.journal is None:
             raise

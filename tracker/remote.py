@@ -51,7 +51,7 @@ class Locked(Exception):
         self.owner = owner
 
 
-def _retry_after(response: Any, attempt: int) -> float:
+def retry_after(response: Any, attempt: int) -> float:
     """Seconds to wait: the server's Retry-After (seconds or HTTP date), else exponential; jittered, bounded."""
     value = response.headers.get("Retry-After") if response is not None else None
     wait = None
@@ -73,7 +73,7 @@ def _retry_after(response: Any, attempt: int) -> float:
     return wait + random.uniform(0, min(1.0, wait * 0.1 + 0.05))
 
 
-def _error_text(response: Any) -> str:
+def error_text(response: Any) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -87,8 +87,8 @@ def _error_text(response: Any) -> str:
     return str(message or error.get("code", ""))[:300]
 
 
-def _lock_owner(response: Any) -> str:
-    text = _error_text(response)
+def lock_owner(response: Any) -> str:
+    text = error_text(response)
     marker = "locked for shared use by "
     if marker in text:
         return text.split(marker, 1)[1].rstrip(". ")
@@ -210,14 +210,14 @@ class Remote:
                 self._reset(api)
                 if status in (429, 503):
                     if attempt < MAX_ATTEMPTS:
-                        time.sleep(_retry_after(response, attempt))
+                        time.sleep(retry_after(response, attempt))
                         continue
                     raise RemoteError(
                         f"{what}: still throttled or unavailable ({status}) after {MAX_ATTEMPTS} attempts; "
                         "nothing was written, try again later"
                     ) from None
                 if status == 504 and idempotent and attempt < MAX_ATTEMPTS:
-                    time.sleep(_retry_after(response, attempt))
+                    time.sleep(retry_after(response, attempt))
                     continue
                 if status == 401 and not refreshed:
                     refreshed = True
@@ -226,14 +226,14 @@ class Remote:
                 if status == 412:
                     raise Stale() from None
                 if status == 423:
-                    raise Locked(_lock_owner(response)) from None
-                raise self._failure(api, status, response, what, permission) from None
+                    raise Locked(lock_owner(response)) from None
+                raise self.failure(api, status, response, what, permission) from None
             except AuthError:
                 raise
             except (requests.Timeout, requests.ConnectionError) as exc:
                 self._reset(api)
                 if idempotent and attempt < MAX_ATTEMPTS:
-                    time.sleep(_retry_after(None, attempt))
+                    time.sleep(retry_after(None, attempt))
                     continue
                 raise RemoteError(
                     f"{what}: no answer from {self.settings.origin if api == 'sharepoint' else self.settings.graph_url} "
@@ -248,8 +248,8 @@ class Remote:
             f"{what}: still throttled after {MAX_ATTEMPTS} attempts; nothing was written, try again later"
         )
 
-    def _failure(self, api: str, status: int, response: Any, what: str, permission: str | None) -> Exception:
-        detail = _error_text(response) if response is not None else ""
+    def failure(self, api: str, status: int, response: Any, what: str, permission: str | None) -> Exception:
+        detail = error_text(response) if response is not None else ""
         if status == 401:
             hint = (
                 "set a fresh token in TRACKER_SHAREPOINT_TOKEN / TRACKER_GRAPH_TOKEN"

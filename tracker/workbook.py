@@ -1,38 +1,27 @@
-"""The tracker workbook: typed rows out of an .xlsx, row edits into it, new workbooks.
+"""Reading the tracker workbook: typed rows out of an .xlsx.
 
-Reading for commands that only look uses python-calamine (about 10x faster than
-openpyxl, see the shared Excel notes); writes load with openpyxl, which keeps tables,
-validations and formatting.
+python-calamine parses the sheets (about 10x faster than openpyxl, see the shared Excel
+notes); each sheet is typed on first use. Writing is `tracker.store` (the commit engine and
+its appliers); building a new workbook is `tracker.build`.
 """
 
 from __future__ import annotations
 
 import gc
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from copy import copy
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracker.edits import AppendRow, Edit, SetCells
 from tracker.errors import UnknownEvent, ValidationFailed, WorkbookError
 from tracker.schema import FieldSpec, Schema, SheetSpec, normalize_header
 from tracker.times import as_utc
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
-
-    from openpyxl import Workbook
-    from openpyxl.worksheet.worksheet import Worksheet
-
-    from tracker.roundtrip import Inspection
-
-MAX_ROW = 1048576
-_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 
 def column_letter(index: int) -> str:
@@ -338,7 +327,7 @@ class Tracker:
         return row
 
 
-def _ensure_file(path: Path) -> None:
+def ensure_file(path: Path) -> None:
     if not path.exists():
         raise WorkbookError(f"workbook {path} does not exist; run `tracker init` to create one")
     if not path.is_file():
@@ -360,7 +349,7 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
     import python_calamine
 
     if data is None:
-        _ensure_file(path)
+        ensure_file(path)
     try:
         if data is None:
             book = python_calamine.CalamineWorkbook.from_path(str(path))
@@ -407,15 +396,6 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
     return Tracker(schema, names, load, source=source or str(path), preload=preload)
 
 
-def tracker_from_openpyxl(book: Workbook, schema: Schema, source: str = "") -> Tracker:
-    """A Tracker view of a workbook loaded with openpyxl (used by writes)."""
-
-    def load(name: str) -> Iterable[Sequence[Any]]:
-        return book[name].iter_rows(values_only=True)
-
-    return Tracker(schema, list(book.sheetnames), load, source=source)
-
-
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """No garbage collection while openpyxl builds or writes millions of cell objects.
@@ -430,279 +410,3 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def load_for_write(path: Path, inspection: Inspection) -> Workbook:
-    """Load with openpyxl for a write, keeping rich text and macros where the file has them."""
-    import warnings
-
-    import openpyxl
-
-    try:
-        with warnings.catch_warnings(), gc_paused():
-            warnings.simplefilter("ignore", UserWarning)
-            return openpyxl.load_workbook(path, rich_text=inspection.rich_text, keep_vba=inspection.keep_vba)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for bad files
-        raise WorkbookError(f"cannot open {path} for writing ({type(exc).__name__}: {exc})") from None
-
-
-# --- writing ---------------------------------------------------------------------------
-
-
-def cell_value(value: Any) -> Any:
-    """What goes into a cell: naive UTC for times, text stripped of control characters."""
-    if isinstance(value, datetime):
-        value = as_utc(value).replace(tzinfo=None)
-        return value.replace(microsecond=value.microsecond // 1000 * 1000)
-    if isinstance(value, str):
-        return _ILLEGAL.sub("", value)
-    return value
-
-
-def _write(ws: Worksheet, row: int, col: int, spec: FieldSpec, value: Any) -> None:
-    cell = ws.cell(row=row, column=col + 1)
-    value = cell_value(value)
-    cell.value = value
-    if isinstance(value, str):
-        cell.data_type = "s"  # never a formula, whatever the text starts with
-    if spec.number_format and value is not None:
-        cell.number_format = spec.number_format
-
-
-def check_edits(tracker: Tracker, edits: list[Edit]) -> None:
-    """Refuse edits whose resulting rows break the schema (nothing is written)."""
-    problems: list[str] = []
-    for edit in edits:
-        data = tracker.sheet(edit.sheet)
-        if isinstance(edit, AppendRow):
-            values = {name: None for name in data.spec.fields} | dict(edit.values)
-        else:
-            row = data.find(edit.key)
-            if row is None:
-                raise UnknownEvent(f"no row {edit.key!r} on the {edit.sheet} sheet")
-            values = dict(row.values) | dict(edit.values)
-        typed = {name: _typed(data.spec.fields[name], value) for name, value in values.items()}
-        for name, message, allowed in data.spec.check_row(typed):
-            if name in edit.values or isinstance(edit, AppendRow):
-                hint = f"; allowed: {allowed}" if allowed else ""
-                problems.append(f"{edit.sheet} {data.spec.fields[name].title}: {message}{hint}")
-    if problems:
-        raise ValidationFailed("the change was not written: " + "; ".join(problems))
-
-
-def _typed(spec: FieldSpec, value: Any) -> Any:
-    if isinstance(value, datetime):
-        return as_utc(value)
-    return coerce(spec, value)
-
-
-def apply_edits(book: Workbook, tracker: Tracker, edits: list[Edit]) -> None:
-    """Apply row edits to an openpyxl workbook that `tracker` was read from."""
-    for edit in edits:
-        data = tracker.sheet(edit.sheet)
-        ws = book[data.title]
-        unknown = [name for name in edit.values if name not in data.columns]
-        if unknown:
-            titles = ", ".join(repr(data.spec.fields[n].title) for n in unknown)
-            raise ValidationFailed(f"{data.title}: column {titles} is missing; run `tracker validate`")
-        if isinstance(edit, AppendRow):
-            number = data.last_row + 1
-            _extend_table(ws, data, number)
-            if number > 2:
-                _copy_style(ws, number - 1, number)
-            for name, value in edit.values.items():
-                _write(ws, number, data.columns[name], data.spec.fields[name], value)
-            typed = {n: None for n in data.spec.fields} | {
-                n: _typed(data.spec.fields[n], v) for n, v in edit.values.items()
-            }
-            new_row = Row(number, typed)
-            data.rows.append(new_row)
-            data.last_row = number
-            data._index = None
-        elif isinstance(edit, SetCells):
-            row = data.find(edit.key)
-            if row is None:
-                raise UnknownEvent(f"no row {edit.key!r} on the {data.title} sheet")
-            for name, value in edit.values.items():
-                _write(ws, row.number, data.columns[name], data.spec.fields[name], value)
-                row.values[name] = _typed(data.spec.fields[name], value)
-
-
-def _table(ws: Worksheet, spec: SheetSpec) -> Any:
-    tables = ws.tables
-    if spec.table in tables:
-        return tables[spec.table]
-    return next(iter(tables.values()), None)
-
-
-def _extend_table(ws: Worksheet, data: SheetData, number: int) -> None:
-    from openpyxl.worksheet.cell_range import CellRange
-
-    table = _table(ws, data.spec)
-    if table is None:
-        return
-    bounds = CellRange(table.ref)
-    if number <= bounds.max_row:
-        return
-    bounds.expand(down=number - bounds.max_row)
-    table.ref = bounds.coord
-    if table.autoFilter is not None:
-        table.autoFilter.ref = bounds.coord
-
-
-def _copy_style(ws: Worksheet, source: int, target: int) -> None:
-    for cell in ws[source]:
-        if cell.has_style:
-            ws.cell(row=target, column=cell.column)._style = copy(cell._style)
-
-
-# --- building and formatting -------------------------------------------------------------
-
-HEADER_FILL = "1F4E78"
-OVERDUE_FILL = "FFC7CE"
-OVERDUE_FONT = "9C0006"
-
-
-def list_name(sheet: str, field_name: str) -> str:
-    """Defined name holding the live list of a sheet's column (for dropdowns)."""
-    return f"tracker_{sheet}_{field_name}".lower()
-
-
-def apply_validations(book: Workbook, schema: Schema) -> None:
-    """(Re)create dropdowns and help messages for every schema sheet present.
-
-    LibreOffice clips whole-column validation ranges when it saves, so this runs on every
-    write; validations on users' own columns are left alone.
-    """
-    from openpyxl.workbook.defined_name import DefinedName
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    names = {name.casefold(): name for name in book.sheetnames}
-    for sheet in schema:
-        actual = names.get(sheet.name.casefold())
-        if actual is None:
-            continue
-        ws = book[actual]
-        columns = _header_columns(ws, sheet)
-        managed = {column_letter(c) for c in columns.values()}
-        kept = [dv for dv in ws.data_validations.dataValidation if not _within(dv, managed)]
-        ws.data_validations.dataValidation = kept
-        for name, col in columns.items():
-            spec = sheet.fields[name]
-            letter = column_letter(col)
-            formula = None
-            if spec.enum:
-                formula = '"' + ",".join(spec.enum) + '"'
-            elif spec.ref:
-                ref_sheet, ref_field = spec.ref
-                ref_actual = names.get(ref_sheet.casefold())
-                ref_columns = _header_columns(book[ref_actual], schema[ref_sheet]) if ref_actual else {}
-                if ref_actual and ref_field in ref_columns:
-                    defined = list_name(ref_sheet, ref_field)
-                    ref_letter = column_letter(ref_columns[ref_field])
-                    quoted = "'" + ref_actual.replace("'", "''") + "'"
-                    book.defined_names[defined] = DefinedName(
-                        defined,
-                        attr_text=(
-                            f"OFFSET({quoted}!${ref_letter}$2,0,0,"
-                            f"MAX(1,COUNTA({quoted}!${ref_letter}:${ref_letter})-1),1)"
-                        ),
-                    )
-                    formula = defined
-            if formula is not None:
-                dv = DataValidation(
-                    type="list",
-                    formula1=formula,
-                    allow_blank=True,
-                    showErrorMessage=not spec.separator,
-                    errorTitle=f"{spec.title}: not allowed",
-                    error=f"Allowed: {spec.allowed()}"[:255],
-                )
-            else:
-                dv = DataValidation(allow_blank=True)
-            dv.promptTitle = spec.title[:32]
-            dv.prompt = spec.description[:255]
-            dv.showInputMessage = bool(spec.description)
-            dv.add(f"{letter}2:{letter}{MAX_ROW}")
-            ws.add_data_validation(dv)
-
-
-def _within(dv: Any, letters: set[str]) -> bool:
-    for cell_range in dv.sqref.ranges:
-        coord = cell_range.coord
-        first = re.match(r"[A-Z]+", coord)
-        last = re.match(r"[A-Z]+", coord.split(":")[-1])
-        if not first or not last or first[0] != last[0] or first[0] not in letters:
-            return False
-    return True
-
-
-def _header_columns(ws: Worksheet, sheet: SheetSpec) -> dict[str, int]:
-    """Field -> column index, matched the way every read matches headers."""
-    return read_sheet(sheet, ws.title, ws.iter_rows(min_row=1, max_row=1, values_only=True), header_only=True).columns
-
-
-def build_workbook(schema: Schema, rows: dict[str, list[dict[str, Any]]] | None = None) -> Workbook:
-    """A new tracker workbook: one styled Excel table per sheet, dropdowns, help, formats."""
-    from openpyxl import Workbook
-    from openpyxl.comments import Comment
-    from openpyxl.formatting.rule import CellIsRule, FormulaRule
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.worksheet.table import Table, TableStyleInfo
-
-    rows = rows or {}
-    book = Workbook()
-    book.remove(book.active)
-    for sheet in schema:
-        ws = book.create_sheet(sheet.name)
-        fields = list(sheet.fields.values())
-        for spec in fields:
-            cell = ws.cell(row=1, column=spec.column + 1, value=spec.title)
-            cell.font = Font(bold=True, color="FFFFFF")
-            cell.fill = PatternFill("solid", fgColor=HEADER_FILL)
-            cell.alignment = Alignment(vertical="center", wrap_text=True)
-            if spec.description:
-                comment = Comment(spec.description, "tracker")
-                comment.width, comment.height = 260, 90
-                cell.comment = comment
-            dim = ws.column_dimensions[column_letter(spec.column)]
-            dim.width = spec.width
-        ws.row_dimensions[1].height = 32
-        ws.freeze_panes = sheet.schema.get("x-freeze", "A2")
-        body = rows.get(sheet.name, [])
-        for number, values in enumerate(body, start=2):
-            for spec in fields:
-                value = values.get(spec.name)
-                if value is not None:
-                    _write(ws, number, spec.column, spec, value)
-        last = max(2, len(body) + 1)
-        for spec in fields:
-            if spec.number_format:
-                for number in range(2, last + 1):
-                    ws.cell(row=number, column=spec.column + 1).number_format = spec.number_format
-        ref = f"A1:{column_letter(len(fields) - 1)}{last}"
-        table = Table(displayName=sheet.table, ref=ref)
-        table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
-        ws.add_table(table)
-        _add_conditional_formats(ws, sheet, CellIsRule, FormulaRule, PatternFill, Font)
-    apply_validations(book, schema)
-    return book
-
-
-def _add_conditional_formats(ws: Worksheet, sheet: SheetSpec, CellIsRule, FormulaRule, PatternFill, Font) -> None:  # noqa: N803
-    for spec in sheet.fields.values():
-        letter = column_letter(spec.column)
-        target = f"{letter}2:{letter}{MAX_ROW}"
-        for value, colour in spec.schema.get("x-colours", {}).items():
-            rule = CellIsRule(operator="equal", formula=[f'"{value}"'], fill=PatternFill("solid", fgColor=colour))
-            ws.conditional_formatting.add(target, rule)
-        overdue = spec.schema.get("x-overdue-unless")
-        if overdue:
-            status = column_letter(sheet.fields[overdue["field"]].column)
-            unless = ",".join(f'${status}2<>"{value}"' for value in overdue["in"])
-            rule = FormulaRule(
-                formula=[f'AND(${letter}2<>"",${letter}2<NOW(),{unless})'],
-                fill=PatternFill("solid", fgColor=OVERDUE_FILL),
-                font=Font(color=OVERDUE_FONT, bold=True),
-            )
-            ws.conditional_formatting.add(target, rule)

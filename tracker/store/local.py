@@ -1,8 +1,9 @@
-"""Where the workbook lives. `local` is a file on disk (or a shared drive).
+"""The local store: the workbook is a file on disk (or a shared drive).
 
-A store reads the workbook for commands that look, and applies a command's row edits
-for commands that change it: under a lock, on the newest version, atomically, with a
-backup of the previous version, and never stripping what openpyxl cannot keep.
+Reads use the fast reader. Writes go through the commit engine under a file lock; the
+surgical applier writes the new version beside the file, which replaces it atomically
+(after a backup of the previous version) only if nobody saved it meanwhile; otherwise the
+engine plans again on their version.
 """
 
 from __future__ import annotations
@@ -15,32 +16,16 @@ import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
-from tracker.config import Config
 from tracker.edits import Edit, Plan
-from tracker.errors import ConfigError, ConflictError, WorkbookError, WorkbookInUse
-from tracker.journal import Journal
-from tracker.schema import Schema, load_schema
-from tracker.workbook import Tracker
+from tracker.errors import WorkbookError, WorkbookInUse
+from tracker.schema import Schema
+from tracker.store.engine import Change, Snapshot, Stale, commit
+from tracker.store.journal import Journal
+from tracker.workbook import Tracker, ensure_file, read_tracker
 
 BACKUP_DIR = ".tracker-backups"
 REPLAYS = 3
-
-
-class Store(Protocol):
-    """Reads the workbook and applies row edits to it."""
-
-    location: str
-    journal: Journal | None
-
-    def read(self) -> Tracker:
-        """The current workbook, for looking only."""
-        ...
-
-    def apply(self, plan: Plan) -> list[Edit]:
-        """Compute edits with `plan` on the newest version, write them; return them."""
-        ...
 
 
 def office_lock_files(path: Path) -> list[Path]:
@@ -168,8 +153,6 @@ class LocalStore:
 
     def read(self) -> Tracker:
         """Read the workbook with the fast reader."""
-        from tracker.workbook import read_tracker
-
         return read_tracker(self.path, self.schema)
 
     def _lock(self):  # type: ignore[no-untyped-def]
@@ -177,89 +160,48 @@ class LocalStore:
 
         return FileLock(str(self.path.parent / f".{self.path.name}.tracker-lock"), timeout=self.lock_timeout)
 
-    def apply(self, plan: Plan) -> list[Edit]:
-        """Apply `plan`'s edits under the lock; replay on a newer version if the file moved."""
+    def commit(self, plan: Plan) -> list[Edit]:
+        """Write `plan`'s edits under the lock; plan again on a newer version if the file moved."""
         from filelock import Timeout
 
-        from tracker.workbook import _ensure_file
-
-        _ensure_file(self.path)
+        ensure_file(self.path)
         check_not_open(self.path)
         try:
             with self._lock():
                 self._clean_temp_files()
-                for _ in range(REPLAYS):
-                    result = self._attempt(plan)
-                    if result is not None:
-                        return result
+                result = commit(self, plan, self.journal, replays=REPLAYS)
         except Timeout:
             raise WorkbookInUse(
                 f"another tracker command has held the lock on {self.path.name} for over "
                 f"{self.lock_timeout:.0f} s; try again, or raise [workbook] lock_timeout"
             ) from None
-        raise ConflictError(
-            f"{self.path.name} changed {REPLAYS} times while tracker was writing it (someone saving it "
-            "from Excel?); nothing was written, run the command again"
-        )
+        self.replayed = result.replayed
+        return result.edits
 
     def _clean_temp_files(self) -> None:
         for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
             stale.unlink(missing_ok=True)
 
-    def _attempt(self, plan: Plan) -> list[Edit] | None:
-        from tracker.writes import draft
+    # -- the engine's applier --------------------------------------------------------------
 
-        before = _signature(self.path)
-        change = draft(self.path, self.schema, plan, self.journal, source=str(self.path))
-        if not change.all_edits:
-            if self.journal is not None:
-                self.journal.finish(change.replay)  # everything waiting was already there or refused
-            self.replayed = []
-            return []
-        tmp = atomic_write(self.path, change.save)
+    def snapshot(self) -> Snapshot:
+        """The file as it is now, and its signature (to notice a save by someone else)."""
+        signature = _signature(self.path)
+        data = self.path.read_bytes()  # one read: the plan and the patch see exactly these bytes
+        return Snapshot(read_tracker(self.path, self.schema, data=data), (signature, data))
+
+    def write(self, snapshot: Snapshot, change: Change) -> None:
+        """Patch the sheets the change touches into a new file and move it over the old one."""
+        from tracker.store import xlsx
+
+        writes = change.sheet_writes()
+        signature, data = snapshot.handle
+        tmp = atomic_write(self.path, lambda target: xlsx.patch(data, target, writes))
         try:
             check_not_open(self.path)
-            if _signature(self.path) != before:
-                tmp.unlink(missing_ok=True)
-                return None
+            if _signature(self.path) != signature:
+                raise Stale()
             keep_backup(self.path, self.backups)
             replace_file(tmp, self.path)
-        except BaseException:
+        finally:
             tmp.unlink(missing_ok=True)
-            raise
-        if self.journal is not None:
-            self.journal.finish(change.replay)
-        self.replayed = change.replay.edits
-        return change.edits
-
-
-def _sharepoint(config: Config, schema: Schema, verbose: bool) -> Store:
-    from tracker.auth import sharepoint_settings
-    from tracker.sharepoint import SharePointStore
-
-    settings = sharepoint_settings(config.sharepoint or {}, config.root)
-    return SharePointStore(settings, schema, journal=Journal(config.journal_path), verbose=verbose)
-
-
-STORES: dict[str, Callable[[Config, Schema, bool], Store]] = {
-    "local": lambda config, schema, verbose: LocalStore(
-        config.workbook_path,
-        schema,
-        backups=config.backups,
-        lock_timeout=config.lock_timeout,
-        journal=Journal(config.journal_path),
-    ),
-    "sharepoint": _sharepoint,
-}
-
-
-def open_store(config: Config, schema: Schema | None = None, *, verbose: bool = False) -> Store:
-    """The store `config` selects (a plain lookup; unknown names list the valid ones)."""
-    schema = schema or load_schema(config.schema_dir)
-    name = config.store_name
-    if name not in STORES:
-        raise ConfigError(
-            f"tracker.toml selects the {name!r} store, which this version of tracker does not provide; "
-            f"available: {', '.join(sorted(STORES))}"
-        )
-    return STORES[name](config, schema, verbose)

@@ -1,0 +1,556 @@
+"""The Excel-service applier: a commit's checked edits go to the workbook through Microsoft Graph.
+
+The Excel service writes into the file while other people have it open in Excel, so this is
+the SharePoint default. One commit is one Graph JSON batch, its requests chained with
+`dependsOn` so they run in order: first a read of every row about to be patched (its key
+must still be there: nobody sorted the table meanwhile), then the patches, then the new
+table rows, then a read of the key column when new rows carry a unique key. With the
+drive item id cached, a write command makes three requests (properties, download, batch).
+
+The Excel service saves the file a moment after a write (Microsoft does not promise when a
+download shows it), so each commit's edits are also kept in a small local file of recent
+writes, tied to the ETag of the version they were written on: until SharePoint's copy has a
+newer ETag, every read on this machine shows them (read your own writes).
+
+A 409 (another client holds the workbook for edit) or a 423 keeps the edits in the journal.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from io import BytesIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from tracker.edits import AppendRow, Edit, SetCells, edit_from_json, edit_to_json
+from tracker.errors import ConflictError, RemoteError
+from tracker.store.engine import Busy, Change, Interrupted, Snapshot, apply_to_view, cell_value
+from tracker.workbook import Tracker, column_letter, raw_key, read_tracker
+
+if TYPE_CHECKING:
+    from tracker.store.sharepoint import SharePointStore
+
+BATCH_LIMIT = 20  # Microsoft Graph JSON batching: at most 20 requests per batch
+MAX_ATTEMPTS = 5
+RECENT_FOR = 3600.0  # seconds a recent write is shown at most, whatever the ETag says
+_RETRY = {429, 503, 504}
+
+
+def excel_value(value: Any) -> Any:
+    """A value for the Excel service: times as serial numbers, text always as text."""
+    from tracker.store.xlsx import excel_serial
+
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return excel_serial(cell_value(value))
+    if isinstance(value, bool | int | float):
+        return value
+    # A leading apostrophe makes Excel keep the text as typed: never a formula, a number or a date.
+    return "'" + str(value)
+
+
+# --- read your own writes -------------------------------------------------------------------
+
+
+class RecentWrites:
+    """Edits this machine wrote through the Excel service, until the file's ETag shows a save after them."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._memory: list[dict[str, Any]] = []
+
+    def _entries(self) -> list[dict[str, Any]]:
+        if self.path is None:
+            return list(self._memory)
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    def _save(self, entries: list[dict[str, Any]]) -> None:
+        if self.path is None:
+            self._memory = entries
+            return
+        if not entries:
+            self.path.unlink(missing_ok=True)
+            return
+        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("".join(json.dumps(e) + "\n" for e in entries))
+        os.replace(name, self.path)
+
+    def add(self, etag: str, edits: list[Edit]) -> None:
+        """Remember edits written on the version with this ETag."""
+        if not edits:
+            return
+        entries = self._entries()
+        entries.append({"etag": etag, "at": time.time(), "edits": [edit_to_json(e) for e in edits]})
+        self._save(entries)
+
+    def show(self, tracker: Tracker, etag: str) -> list[Edit]:
+        """Show in `tracker` the recent writes its version (ETag) does not hold yet; forget the others."""
+        entries = self._entries()
+        keep = [e for e in entries if e.get("etag") == etag and time.time() - float(e.get("at", 0)) < RECENT_FOR]
+        if len(keep) != len(entries):
+            self._save(keep)
+        shown = []
+        for entry in keep:
+            for data in entry.get("edits", []):
+                try:
+                    edit = edit_from_json(data)
+                    apply_to_view(tracker, edit)
+                except Exception:  # noqa: BLE001 - a row gone meanwhile: the file is what counts
+                    continue
+                shown.append(edit)
+        return shown
+
+
+def recent_writes(store: SharePointStore) -> RecentWrites:
+    """The store's record of recent Excel-service writes (beside the journal)."""
+    journal = store.journal
+    return RecentWrites(journal.path.with_name(journal.path.stem + ".recent.jsonl") if journal else None)
+
+
+# --- the applier ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Request:
+    method: str
+    url: str
+    body: Any = None
+    what: str = ""
+    edits: list[Edit] = field(default_factory=list)  # what a write request writes
+    kind: str = ""  # check | patch | add | keys
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class _Answer:
+    """An inner batch response, shaped like a `requests` response for the error helpers."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.status_code = int(raw.get("status", 0))
+        self.headers = {str(k): str(v) for k, v in (raw.get("headers") or {}).items()}
+        body = raw.get("body")
+        if isinstance(body, str):
+            try:
+                body = json.loads(base64.b64decode(body)) if body and not body.startswith("{") else json.loads(body)
+            except ValueError:
+                body = {"error": {"message": body}}
+        self.body = body if isinstance(body, dict) else {}
+        self.text = json.dumps(self.body)
+
+    def json(self) -> Any:
+        return self.body
+
+
+class ExcelService:
+    """Applier for `write_mode = "workbook-api"`."""
+
+    def __init__(self, store: SharePointStore) -> None:
+        self.store = store
+        self.remote = store.remote
+        self.recent = recent_writes(store)
+
+    # -- engine hooks -------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """Download and read with calamine; recent writes the file does not show yet are shown too."""
+        data, etag = self.store._download()
+        tracker = read_tracker(Path(self.store.settings.path), self.store.schema, data=data, source=self.store.location)
+        self.recent.show(tracker, etag)
+        return Snapshot(tracker, (data, etag))
+
+    def write(self, snapshot: Snapshot, change: Change) -> None:
+        """One batch: check rows, patch, add rows, check keys; then remember the edits until the file shows them."""
+        from tracker.store import xlsx
+
+        data, etag = snapshot.handle
+        writes = change.sheet_writes()
+        xlsx.check_layout(BytesIO(data), writes, appends=False)
+        base = self._base()
+        requests = self._plan(change, base)
+        try:
+            answers = self._send(requests)
+        except _ItemGone:
+            self._forget_item()
+            requests = self._plan(change, self._base())
+            answers = self._send(requests)
+        self._settle(change, requests, answers, base)
+        self.recent.add(etag, change.edits)
+
+    # -- building the batch ---------------------------------------------------------------------
+
+    def _plan(self, change: Change, base: str) -> list[_Request]:
+        assert change.tracker is not None
+        tracker = change.tracker
+        appended: dict[tuple[str, int], dict[str, Any]] = {}
+        adds: dict[str, list[tuple[AppendRow, dict[str, Any]]]] = {}
+        patches: dict[tuple[str, int], tuple[str, dict[str, Any], list[Edit]]] = {}
+        for edit in change.edits:
+            number = change.row(edit)
+            if isinstance(edit, AppendRow):
+                values = dict(edit.values)
+                appended[(edit.sheet, number)] = values
+                adds.setdefault(edit.sheet, []).append((edit, values))
+            elif (edit.sheet, number) in appended:  # a row added in this commit: one request carries both
+                appended[(edit.sheet, number)].update(edit.values)
+            else:
+                key, values, edits = patches.setdefault((edit.sheet, number), (edit.key, {}, []))
+                values.update(edit.values)
+                edits.append(edit)
+        checks: list[_Request] = []
+        writes: list[_Request] = []
+        for (sheet, number), (key, values, edits) in patches.items():
+            data = tracker.sheet(sheet)
+            key_col = data.columns[data.spec.key or ""]
+            cols = {data.columns[n]: excel_value(v) for n, v in values.items()}
+            left, right = min([key_col, *cols]), max([key_col, *cols])
+            address = f"{column_letter(left)}{number}:{column_letter(right)}{number}"
+            checks.append(
+                _Request(
+                    "GET",
+                    f"{base}/worksheets/{quote(data.title)}/range(address='{address}')?$select=values,formulas",
+                    what=f"checking {data.title}!{address}",
+                    edits=edits,
+                    kind="check",
+                    data={"sheet": data.title, "number": number, "left": left, "key": key, "key_col": key_col},
+                )
+            )
+            for start, run in _runs(cols):
+                run_address = f"{column_letter(start)}{number}:{column_letter(start + len(run) - 1)}{number}"
+                writes.append(
+                    _Request(
+                        "PATCH",
+                        f"{base}/worksheets/{quote(data.title)}/range(address='{run_address}')",
+                        {"values": [run]},
+                        what=f"updating {data.title}!{run_address}",
+                        edits=edits,
+                        kind="patch",
+                    )
+                )
+        keys: list[_Request] = []
+        for sheet, rows in adds.items():
+            data = tracker.sheet(sheet)
+            width = max([*data.columns.values(), *(i for i, _ in data.unknown_columns)], default=0) + 1
+            matrix = []
+            for _edit, values in rows:
+                row: list[Any] = [""] * width
+                for name, value in values.items():
+                    row[data.columns[name]] = excel_value(value)
+                matrix.append(row)
+            writes.append(
+                _Request(
+                    "POST",
+                    f"{base}/tables/{quote(data.spec.table)}/rows",
+                    {"index": None, "values": matrix},
+                    what=f"adding {len(matrix)} row(s) to the {data.spec.table} table",
+                    edits=[edit for edit, _ in rows],
+                    kind="add",
+                    data={"sheet": sheet, "rows": rows},
+                )
+            )
+            keyname = data.spec.key
+            if keyname and data.spec.fields[keyname].unique and keyname in data.columns:
+                letter = column_letter(data.columns[keyname])
+                last = data.last_row + 50
+                keys.append(
+                    _Request(
+                        "GET",
+                        f"{base}/worksheets/{quote(data.title)}/range(address='{letter}1:{letter}{last}')?$select=values",
+                        what=f"checking the {keyname} column of {data.title}",
+                        kind="keys",
+                        data={"sheet": sheet, "rows": rows},
+                    )
+                )
+        return checks + writes + keys
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    def _send(self, requests: list[_Request]) -> list[_Answer]:
+        """Send in batches of at most 20, each chained in order; retry what throttling stopped."""
+        answers: list[_Answer] = []
+        position = 0
+        attempt = 0
+        while position < len(requests):
+            chunk = requests[position : position + BATCH_LIMIT]
+            body = {
+                "requests": [
+                    {
+                        "id": str(index + 1),
+                        "method": request.method,
+                        "url": request.url,
+                        **(
+                            {"body": request.body, "headers": {"Content-Type": "application/json"}}
+                            if request.body
+                            else {}
+                        ),
+                        **({"dependsOn": [str(index)]} if index else {}),
+                    }
+                    for index, request in enumerate(chunk)
+                ]
+            }
+            raw = self.remote.graph("POST", "/$batch", body, what="writing to the workbook (Graph batch)")
+            by_id = {str(r.get("id")): _Answer(r) for r in (raw or {}).get("responses", [])}
+            done = 0
+            for index, request in enumerate(chunk):
+                answer = by_id.get(str(index + 1))
+                if answer is None or answer.status_code == 424:
+                    break
+                if answer.status_code >= 400:
+                    # a row add that timed out (504) may have landed: retrying it could add the row twice
+                    retry = answer.status_code in _RETRY and not (answer.status_code == 504 and request.kind == "add")
+                    if retry and attempt < MAX_ATTEMPTS:
+                        break
+                    self._fail(request, answer, requests[: position + index], answers)
+                answers.append(answer)
+                done += 1
+            if done < len(chunk):
+                attempt += 1
+                if attempt >= MAX_ATTEMPTS:
+                    raise RemoteError(
+                        f"{chunk[done].what}: still throttled or unavailable after {MAX_ATTEMPTS} attempts; "
+                        "nothing more was written, try again later"
+                    )
+                from tracker.remote import retry_after
+
+                stopped = by_id.get(str(done + 1))
+                time.sleep(retry_after(stopped, attempt))
+            position += done
+        return answers
+
+    def _fail(self, request: _Request, answer: _Answer, before: list[_Request], answers: list[_Answer]) -> None:
+        written = [e for r in before if r.kind in ("patch", "add") for e in r.edits]
+        status = answer.status_code
+        code = _codes(answer.body)
+        if status == 404 and "itemnotfound" in code and not written:
+            raise _ItemGone()
+        if status in (409, 423) and not written:
+            raise Busy(self._busy_message(status, answer))
+        error = self.remote.failure("graph", status, answer, request.what, "graph")
+        if written:
+            raise Interrupted(str(error), written)
+        raise error
+
+    def _busy_message(self, status: int, answer: _Answer) -> str:
+        from tracker.remote import error_text, lock_owner
+
+        name = self.store.name
+        owner = lock_owner(answer)
+        who = f" by {owner}" if owner != "someone" else ""
+        if status == 409:
+            return (
+                f"the Excel service could not write {name}: another client holds the workbook for editing{who} "
+                f"(409: {error_text(answer) or 'EditModeCannotAcquireLock'})"
+            )
+        return f"the Excel service could not write {name}: it is locked{who} (423)"
+
+    # -- after the batch ----------------------------------------------------------------------------
+
+    def _settle(self, change: Change, requests: list[_Request], answers: list[_Answer], base: str) -> None:
+        assert change.tracker is not None
+        moved: list[tuple[_Request, _Answer]] = []
+        for request, answer in zip(requests, answers, strict=False):
+            if request.kind == "check":
+                values = (answer.body.get("values") or [[None]])[0]
+                offset = request.data["key_col"] - request.data["left"]
+                if raw_key(values[offset] if offset < len(values) else None) != raw_key(request.data["key"]):
+                    moved.append((request, answer))
+            elif request.kind == "keys":
+                self._settle_keys(change, request, answer, base)
+        if moved:
+            self._put_back(moved, base)
+            rest = [e for request, _ in moved for e in request.edits]
+            written = [e for e in change.edits if not any(e is r for r in rest)]
+            raise Interrupted(
+                "rows were moved (sorted?) on "
+                + ", ".join(sorted({r.data["sheet"] for r, _ in moved}))
+                + " while tracker was writing; the cells it had written on the wrong row were put back",
+                written,
+                rest,
+            )
+
+    def _put_back(self, moved: list[tuple[_Request, _Answer]], base: str) -> None:
+        for request, answer in moved:
+            formulas = answer.body.get("formulas") or answer.body.get("values")
+            if not formulas:
+                continue
+            number, left = request.data["number"], request.data["left"]
+            address = f"{column_letter(left)}{number}:{column_letter(left + len(formulas[0]) - 1)}{number}"
+            kind = "formulas" if answer.body.get("formulas") else "values"
+            self.remote.graph(
+                "PATCH",
+                f"{base}/worksheets/{quote(request.data['sheet'])}/range(address='{address}')",
+                {kind: formulas},
+                idempotent=True,
+                what=f"putting back {request.data['sheet']}!{address}",
+            )
+
+    def _settle_keys(self, change: Change, request: _Request, answer: _Answer, base: str) -> None:
+        """A new row whose key someone else added first (two `open`s at once) takes the next free key."""
+        assert change.tracker is not None
+        tracker = change.tracker
+        data = tracker.sheet(request.data["sheet"])
+        keyname = data.spec.key or ""
+        column = [str(r[0]) if r and r[0] is not None else "" for r in answer.body.get("values", [])]
+        for edit, _values in request.data["rows"]:
+            original = current = str(edit.values.get(keyname, ""))
+            if not original:
+                continue
+            for _ in range(20):
+                rows = [i for i, v in enumerate(column) if v.casefold() == current.casefold()]
+                if len(rows) <= 1:
+                    break
+                number = rows[-1] + 1  # the later row is ours
+                current = _next_key(current, column + _referenced(tracker, request.data["sheet"], keyname))
+                column[rows[-1]] = current
+                letter = column_letter(data.columns[keyname])
+                self.remote.graph(
+                    "PATCH",
+                    f"{base}/worksheets/{quote(data.title)}/range(address='{letter}{number}')",
+                    {"values": [[excel_value(current)]]},
+                    idempotent=True,
+                    what=f"renumbering {data.title}!{letter}{number}",
+                )
+                time.sleep(random.uniform(0.0, 0.2))
+            else:
+                raise ConflictError(
+                    f"{data.title}: could not settle on a free {keyname} for {original!r}; fix it by hand"
+                )
+            if current != original:
+                self._renumbered(change, edit, keyname, original, current, base)
+
+    def _renumbered(self, change: Change, edit: AppendRow, keyname: str, old: str, new: str, base: str) -> None:
+        """Rows of this commit that point at the renumbered key follow it; so do the edits reported back."""
+        assert change.tracker is not None
+        tracker = change.tracker
+        pointing = {
+            (spec.name, f.name)
+            for spec in tracker.schema
+            for f in spec.fields.values()
+            if f.ref == (edit.sheet, keyname) or (spec.name == edit.sheet and f.name == keyname)
+        }
+
+        def moved(one: Edit) -> Edit:
+            values = {
+                k: (new if (one.sheet, k) in pointing and isinstance(v, str) and v == old else v)
+                for k, v in one.values.items()
+            }
+            if values == dict(one.values):
+                return one
+            if isinstance(one, AppendRow):
+                return AppendRow(one.sheet, values, one.unique)
+            return SetCells(one.sheet, new if one.key == old else one.key, values, one.expect)
+
+        for other in change.edits:
+            if other is edit or not isinstance(other, AppendRow):
+                continue
+            data = tracker.sheet(other.sheet)
+            for name, value in other.values.items():
+                if (other.sheet, name) in pointing and name != keyname and value == old:
+                    letter = column_letter(data.columns[name])
+                    number = change.row(other)
+                    self.remote.graph(
+                        "PATCH",
+                        f"{base}/worksheets/{quote(data.title)}/range(address='{letter}{number}')",
+                        {"values": [[excel_value(new)]]},
+                        idempotent=True,
+                        what=f"updating {data.title}!{letter}{number}",
+                    )
+        change.own = [moved(e) for e in change.own]
+        change.replay = [moved(e) for e in change.replay]
+
+    # -- the drive item ---------------------------------------------------------------------------
+
+    @property
+    def _ids_path(self) -> Path | None:
+        journal = self.store.journal
+        return journal.path.with_name(".tracker-graph-items.json") if journal else None
+
+    def _base(self) -> str:
+        url = self.store.settings.file_url
+        cache: dict[str, Any] = {}
+        path = self._ids_path
+        if path is not None:
+            try:
+                cache = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                cache = {}
+        ids = cache.get(url)
+        if not (isinstance(ids, list) and len(ids) == 2):
+            ids = list(self.remote.drive_item())
+            cache[url] = ids
+            if path is not None:
+                try:
+                    path.write_text(json.dumps(cache), encoding="utf-8")
+                except OSError:
+                    pass
+        return f"/drives/{ids[0]}/items/{ids[1]}/workbook"
+
+    def _forget_item(self) -> None:
+        path = self._ids_path
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+class _ItemGone(Exception):
+    """The cached drive item id no longer names the workbook (moved or replaced)."""
+
+
+def _codes(body: dict[str, Any]) -> str:
+    out = []
+    error: Any = body.get("error") if isinstance(body, dict) else None
+    while isinstance(error, dict):
+        out.append(str(error.get("code", "")).casefold())
+        error = error.get("innerError") or error.get("innererror")
+    return " ".join(out)
+
+
+def _referenced(tracker: Tracker, sheet: str, keyname: str) -> list[str]:
+    """Every value other sheets use to point at `sheet`'s key: those IDs are taken too."""
+    out = []
+    for spec in tracker.schema:
+        for one in spec.fields.values():
+            if one.ref == (sheet, keyname) and tracker.sheet(spec.name).present:
+                out += [str(r[one.name]) for r in tracker.sheet(spec.name).rows if r[one.name] is not None]
+    return out
+
+
+def _next_key(old: str, taken: list[str]) -> str:
+    """`old` with its trailing number raised above every taken key of the same form."""
+    match = re.match(r"^(.*?)(\d+)$", old)
+    if not match:
+        raise ConflictError(f"someone else added {old!r} at the same moment; run the command again")
+    prefix, digits = match.groups()
+    highest = max(
+        (int(v[len(prefix) :]) for v in taken if v.startswith(prefix) and v[len(prefix) :].isdigit()), default=0
+    )
+    return f"{prefix}{highest + 1:0{len(digits)}d}"
+
+
+def _runs(cells: dict[int, Any]) -> list[tuple[int, list[Any]]]:
+    """Group {column: value} into runs of adjacent columns."""
+    runs: list[tuple[int, list[Any]]] = []
+    for column in sorted(cells):
+        if runs and runs[-1][0] + len(runs[-1][1]) == column:
+            runs[-1][1].append(cells[column])
+        else:
+            runs.append((column, [cells[column]]))
+    return runs

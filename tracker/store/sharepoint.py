@@ -1,0 +1,128 @@
+"""The workbook in a SharePoint Online document library (commercial and US government clouds).
+
+Requests go through `tracker.remote` (office365-rest-python-client with tracker's retries).
+Writes go through the commit engine, applied in one of two modes:
+- `workbook-api` (default): through the Excel service in Microsoft Graph
+  (`tracker.store.excel_service`), which works while other people have the file open in Excel;
+- `upload`: the surgical applier patches the downloaded file, which goes back with If-Match;
+  a 412 means someone saved meanwhile, so the engine plans again on their version; a 423
+  (open in Excel) keeps the edits in the local journal for `tracker sync`.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tracker import remote
+from tracker.auth import SharePointSettings
+from tracker.edits import Edit, Plan
+from tracker.schema import Schema
+from tracker.store.engine import Busy, Change, Snapshot, Stale, commit
+from tracker.store.journal import Journal
+from tracker.workbook import Tracker, read_tracker
+
+REPLAYS = 6
+
+
+def progress_printer(label: str, stream: Any = None, minimum: int = 1_000_000) -> Callable[[int, int], None] | None:
+    """A progress line for transfers of at least `minimum` bytes, on a terminal only."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total < minimum:
+            return
+        percent = 100 * done // max(total, 1)
+        end = "" if done < total else "\n"
+        print(f"\r{label} {done / 1e6:.1f} / {total / 1e6:.1f} MB ({percent}%)", end=end, file=stream, flush=True)
+
+    return show
+
+
+class SharePointStore:
+    """The workbook in a SharePoint document library."""
+
+    def __init__(
+        self,
+        settings: SharePointSettings,
+        schema: Schema,
+        *,
+        remote: remote.Remote | None = None,
+        journal: Journal | None = None,
+        verbose: bool = False,
+    ) -> None:
+        from tracker.remote import Remote
+
+        self.settings = settings
+        self.schema = schema
+        self.remote = remote or Remote(settings, verbose=verbose)
+        self.journal = journal
+        self.location = settings.file_url
+        self.replayed: list[Edit] = []
+        self._folder: Path | None = None
+
+    @property
+    def name(self) -> str:
+        """The workbook's file name."""
+        return Path(self.settings.path).name
+
+    def _download(self) -> tuple[bytes, str]:
+        return self.remote.download(progress_printer("downloading"))
+
+    def read(self) -> Tracker:
+        """Download once and read with the fast reader (with this machine's recent writes the file may not show yet)."""
+        data, etag = self._download()
+        tracker = read_tracker(Path(self.settings.path), self.schema, data=data, source=self.location)
+        if self.settings.write_mode == "workbook-api":
+            from tracker.store.excel_service import recent_writes
+
+            recent_writes(self).show(tracker, etag)
+        return tracker
+
+    def commit(self, plan: Plan) -> list[Edit]:
+        """Plan on the newest version (journal fitted first), check, write; plan again if someone saved meanwhile."""
+        applier: Any = self
+        hint = ""
+        if self.settings.write_mode == "workbook-api":
+            from tracker.store.excel_service import ExcelService
+
+            applier = ExcelService(self)
+        else:
+            hint = ' (write_mode = "workbook-api" writes while others have it open)'
+        with tempfile.TemporaryDirectory(prefix="tracker-") as folder:
+            self._folder = Path(folder)
+            try:
+                result = commit(applier, plan, self.journal, replays=REPLAYS, busy_hint=hint)
+            finally:
+                self._folder = None
+        self.replayed = result.replayed
+        return result.edits
+
+    # -- the upload applier ------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """Download the newest version into the commit's temporary folder."""
+        assert self._folder is not None
+        data, etag = self._download()
+        path = self._folder / self.name
+        path.write_bytes(data)
+        return Snapshot(read_tracker(path, self.schema, data=data, source=self.location), (path, etag))
+
+    def write(self, snapshot: Snapshot, change: Change) -> None:
+        """Patch the downloaded file and upload it if SharePoint still has the version it came from."""
+        from tracker.store import xlsx
+
+        path, etag = snapshot.handle
+        saved = path.with_name("new-" + path.name)
+        xlsx.patch(path, saved, change.sheet_writes())
+        try:
+            self.remote.upload(saved.read_bytes(), etag, progress_printer("uploading"))
+        except remote.Stale:
+            raise Stale() from None
+        except remote.Locked as exc:
+            raise Busy(f"SharePoint refused the upload: {self.name} is open in Excel by {exc.owner}") from None

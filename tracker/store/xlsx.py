@@ -1,0 +1,868 @@
+"""The surgical .xlsx applier: row edits go into the XML of the sheets they touch, nothing else.
+
+An .xlsx file is a zip of XML parts. A write changes the `<sheetData>` rows it concerns,
+the sheet's `<dimension>` and the table's `ref` (for an appended row), and, only when a
+date needs a date format no cell of its column has, one entry of styles.xml. Every other
+part is copied unchanged, so whatever the file holds (threaded comments, shapes,
+sparklines, slicers, pivot tables, x14 validations, protected ranges, custom views, VBA)
+survives, whoever wrote it. Text goes in as inline strings, so sharedStrings.xml is never
+rewritten; Excel turns them into shared strings on its next save.
+
+What cannot be written without breaking the sheet (a merged range over a cell tracker
+writes, a table with a totals row that would need rows moved, the master cell of a shared
+formula) is refused with a message naming the sheet and range; `layout_problems` reports
+the same things for `tracker validate`.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from io import BytesIO
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from tracker.errors import WorkbookError
+
+EXCEL_EPOCH = datetime(1899, 12, 30)
+MAX_ROW = 1048576
+
+_ROW_TAG = r"<{p}row\b([^>]*?)(/?)>"
+_CELL = r"<{p}c\b([^>]*?)(?:/>|>(.*?)</{p}c>)"
+_ATTR = re.compile(r'([\w:]+)\s*=\s*"([^"]*)"')
+_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
+_BUILTIN_DATE_FORMATS = {14, 15, 16, 17, 18, 19, 20, 21, 22, 45, 46, 47}
+_XML_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+
+
+# --- addresses ---------------------------------------------------------------------------
+
+
+def column_letter(index: int) -> str:
+    """0-based column index to Excel letters (0 -> A, 27 -> AB)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def column_index(letters: str) -> int:
+    """Excel letters to a 0-based column index (A -> 0)."""
+    index = 0
+    for char in letters.upper():
+        index = index * 26 + ord(char) - 64
+    return index - 1
+
+
+def split_ref(ref: str) -> tuple[int, int]:
+    """`AB12` -> (row 12, column 27)."""
+    match = _REF.match(ref.strip())
+    if not match:
+        raise ValueError(ref)
+    return int(match[2]), column_index(match[1])
+
+
+@dataclass(frozen=True)
+class Area:
+    """A rectangle of cells, rows 1-based and columns 0-based, both inclusive."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    @classmethod
+    def parse(cls, ref: str) -> Area:
+        """`A1:C7` or `B4`."""
+        first, _, last = ref.partition(":")
+        top, left = split_ref(first)
+        bottom, right = split_ref(last) if last else (top, left)
+        return cls(min(top, bottom), min(left, right), max(top, bottom), max(left, right))
+
+    def __str__(self) -> str:
+        first = f"{column_letter(self.left)}{self.top}"
+        last = f"{column_letter(self.right)}{self.bottom}"
+        return first if first == last else f"{first}:{last}"
+
+    def holds(self, row: int, col: int) -> bool:
+        """Whether the cell lies inside."""
+        return self.top <= row <= self.bottom and self.left <= col <= self.right
+
+    def grown(self, row: int, col: int) -> Area:
+        """The smallest area holding this one and the cell."""
+        return Area(min(self.top, row), min(self.left, col), max(self.bottom, row), max(self.right, col))
+
+
+# --- what to write -----------------------------------------------------------------------
+
+
+@dataclass
+class SheetWrite:
+    """The cells one write sets on one sheet.
+
+    `cells` maps an Excel row number to {0-based column: value}; a value is str, int, float,
+    bool, a naive UTC datetime or None (clear the cell). `appended` lists the rows that are
+    new (they take the styles and formulas of the row above and extend the table).
+    `date_formats` gives, per column, the number format a date takes when no cell of the
+    column has a date format yet.
+    """
+
+    title: str
+    cells: dict[int, dict[int, Any]] = field(default_factory=dict)
+    appended: list[int] = field(default_factory=list)
+    table: str | None = None
+    date_formats: dict[int, str] = field(default_factory=dict)
+
+    def set(self, row: int, col: int, value: Any) -> None:
+        """Set one cell."""
+        self.cells.setdefault(row, {})[col] = value
+
+
+# --- the package -------------------------------------------------------------------------
+
+
+def _attrs(text: str) -> dict[str, str]:
+    return dict(_ATTR.findall(text))
+
+
+def _related(archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+    """rId -> (type, part name) for what `part` points at."""
+    path = PurePosixPath(part)
+    try:
+        text = archive.read(str(path.parent / "_rels" / (path.name + ".rels"))).decode("utf-8")
+    except KeyError:
+        return {}
+    out = {}
+    for match in re.finditer(r"<(?:\w+:)?Relationship\b([^>]*)>", text):
+        attrs = _attrs(match[1])
+        target = attrs.get("Target", "")
+        if attrs.get("TargetMode") == "External" or not target:
+            continue
+        name = target[1:] if target.startswith("/") else _normalize(str(path.parent / target))
+        out[attrs.get("Id", "")] = (attrs.get("Type", ""), name)
+    return out
+
+
+def _normalize(path: str) -> str:
+    parts: list[str] = []
+    for piece in path.split("/"):
+        if piece == "..":
+            if parts:
+                parts.pop()
+        elif piece not in ("", "."):
+            parts.append(piece)
+    return "/".join(parts)
+
+
+def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet title -> its worksheet part (e.g. `Events` -> `xl/worksheets/sheet1.xml`)."""
+    book_part = "xl/workbook.xml"
+    for _rid, (kind, name) in _related(archive, "").items():
+        if kind.endswith("/officeDocument"):
+            book_part = name
+    try:
+        book = archive.read(book_part).decode("utf-8")
+    except KeyError as exc:
+        raise WorkbookError(f"the file has no workbook part ({exc})") from None
+    rels = _related(archive, book_part)
+    out = {}
+    for match in re.finditer(r"<(?:\w+:)?sheet\b([^>]*)>", book):
+        attrs = _attrs(match[1])
+        rid = next((v for k, v in attrs.items() if k.endswith(":id")), None)
+        if rid in rels and "name" in attrs:
+            out[_unescape(attrs["name"])] = rels[rid][1]
+    return out
+
+
+def _unescape(text: str) -> str:
+    return (
+        text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", '"')
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@dataclass
+class _Table:
+    part: str
+    xml: str
+    name: str
+    area: Area
+    totals: int
+
+
+def _tables(archive: zipfile.ZipFile, sheet_part: str) -> list[_Table]:
+    out = []
+    for kind, name in _related(archive, sheet_part).values():
+        if not kind.endswith("/table"):
+            continue
+        xml = archive.read(name).decode("utf-8")
+        match = re.search(r"<(?:\w+:)?table\b([^>]*)>", xml)
+        if not match:
+            continue
+        attrs = _attrs(match[1])
+        out.append(
+            _Table(
+                name,
+                xml,
+                attrs.get("displayName") or attrs.get("name", ""),
+                Area.parse(attrs.get("ref", "A1")),
+                int(attrs.get("totalsRowCount", "0") or 0),
+            )
+        )
+    return out
+
+
+def _merged(xml: str) -> list[Area]:
+    out = []
+    for ref in re.findall(r'<(?:\w+:)?mergeCell\b[^>]*\bref="([^"]+)"', xml):
+        try:
+            out.append(Area.parse(ref))
+        except ValueError:
+            continue
+    return out
+
+
+def layout_problems(source: Path | IO[bytes], titles: list[str]) -> list[str]:
+    """What stops tracker writing rows on these sheets: merged ranges over table rows, totals rows.
+
+    Each problem names the sheet and the range, and says what to do.
+    """
+    problems = []
+    with zipfile.ZipFile(source) as archive:
+        parts = sheet_parts(archive)
+        for title in titles:
+            part = parts.get(title)
+            if part is None:
+                continue
+            xml = archive.read(part).decode("utf-8")
+            tables = _tables(archive, part)
+            for table in tables:
+                if table.totals:
+                    problems.append(_totals_message(title, table))
+            for area in _merged(xml):
+                for table in tables:
+                    body = Area(table.area.top + 1, table.area.left, table.area.bottom + 1, table.area.right)
+                    if _overlap(area, body):
+                        problems.append(_merged_message(title, area, "it lies over the rows of the table"))
+                        break
+    return problems
+
+
+def check_layout(source: Path | IO[bytes], writes: list[SheetWrite], *, appends: bool = True) -> None:
+    """Refuse writes into merged ranges (and, with `appends`, rows added where a merged range lies)."""
+    with zipfile.ZipFile(source) as archive:
+        parts = sheet_parts(archive)
+        for write in writes:
+            part = parts.get(write.title)
+            if part is None or not write.cells:
+                continue
+            xml = archive.read(part).decode("utf-8")
+            merged = _merged(xml)
+            if merged:
+                _refuse_merged(write.title, write, merged, appends=appends)
+
+
+def _refuse_merged(title: str, write: SheetWrite, merged: list[Area], *, appends: bool = True) -> None:
+    for number, values in write.cells.items():
+        for area in merged:
+            if not area.top <= number <= area.bottom:
+                continue
+            if appends and number in write.appended and area.left <= max(values) and area.right >= min(values):
+                raise WorkbookError(
+                    _merged_message(title, area, f"tracker adds a new row on row {number}") + "; nothing was written"
+                )
+            for col in values:
+                if area.holds(number, col) and (number, col) != (area.top, area.left):
+                    raise WorkbookError(
+                        _merged_message(title, area, f"{column_letter(col)}{number} inside it is a cell tracker writes")
+                        + "; nothing was written"
+                    )
+
+
+def _overlap(a: Area, b: Area) -> bool:
+    return a.top <= b.bottom and b.top <= a.bottom and a.left <= b.right and b.left <= a.right
+
+
+def _merged_message(title: str, area: Area, why: str) -> str:
+    return (
+        f"{title}!{area} is a merged range and {why}; tracker writes one value per cell there. "
+        "Unmerge it in Excel (Home > Merge & Center) or move it off the table's rows"
+    )
+
+
+def _totals_message(title: str, table: _Table) -> str:
+    last = table.area.bottom
+    return (
+        f"{title}!{column_letter(table.area.left)}{last}:{column_letter(table.area.right)}{last} is the totals row "
+        f"of table {table.name}; tracker adds rows at the end of the table and cannot move it. "
+        "Turn the totals row off (Table Design > Total Row)"
+    )
+
+
+# --- styles ------------------------------------------------------------------------------
+
+
+class _Styles:
+    """styles.xml, read only when a date needs a date format (and then changed at most by one entry per format)."""
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        self.part = next((n for n in archive.namelist() if n.lower() == "xl/styles.xml"), "xl/styles.xml")
+        try:
+            self.xml = archive.read(self.part).decode("utf-8")
+        except KeyError:
+            self.xml = ""
+        self.changed = False
+        self._parse()
+
+    def _parse(self) -> None:
+        self.formats = {
+            int(m[1]): _unescape(m[2])
+            for m in re.finditer(r'<(?:\w+:)?numFmt\b[^>]*numFmtId="(\d+)"[^>]*formatCode="([^"]*)"', self.xml)
+        }
+        self.formats |= {
+            int(m[2]): _unescape(m[1])
+            for m in re.finditer(r'<(?:\w+:)?numFmt\b[^>]*formatCode="([^"]*)"[^>]*numFmtId="(\d+)"', self.xml)
+        }
+        block = re.search(r"<(\w+:)?cellXfs\b[^>]*>(.*?)</(?:\w+:)?cellXfs>", self.xml, re.S)
+        self.xfs = re.findall(r"<(?:\w+:)?xf\b[^>]*?(?:/>|>.*?</(?:\w+:)?xf>)", block[2], re.S) if block else []
+
+    def is_date(self, index: int) -> bool:
+        """Whether cell style `index` shows a number as a date or time."""
+        if index >= len(self.xfs):
+            return False
+        match = re.search(r'numFmtId="(\d+)"', self.xfs[index])
+        number = int(match[1]) if match else 0
+        if number in _BUILTIN_DATE_FORMATS:
+            return True
+        code = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", self.formats.get(number, ""))
+        return bool(re.search(r"[dmyhs]", code, re.I))
+
+    def with_format(self, index: int, code: str) -> int:
+        """A cell style like `index` but with number format `code` (added to styles.xml if new)."""
+        number = next((n for n, c in self.formats.items() if c == code), None)
+        for position, xf in enumerate(self.xfs):
+            if number is not None and re.search(rf'numFmtId="{number}"', xf) and position != index:
+                base = self.xfs[index] if index < len(self.xfs) else ""
+                if _strip_numfmt(xf) == _strip_numfmt(base):
+                    return position
+        if not self.xml or not self.xfs:
+            raise WorkbookError("the workbook has no cell styles (xl/styles.xml) to give a date its format")
+        prefix = re.match(r"<(\w+:)?", self.xfs[0])
+        p = prefix[1] or "" if prefix else ""
+        if number is None:
+            number = max([163, *self.formats]) + 1
+            entry = f'<{p}numFmt numFmtId="{number}" formatCode="{_escape(code).replace(chr(34), "&quot;")}"/>'
+            if re.search(r"<(?:\w+:)?numFmts\b", self.xml):
+                self.xml = re.sub(r"(</(?:\w+:)?numFmts>)", lambda m: entry + m[1], self.xml, count=1)
+            else:
+                self.xml = re.sub(
+                    r"(<(?:\w+:)?styleSheet\b[^>]*>)",
+                    lambda m: f'{m[1]}<{p}numFmts count="1">{entry}</{p}numFmts>',
+                    self.xml,
+                    count=1,
+                )
+            self.xml = re.sub(
+                r'(<(?:\w+:)?numFmts\b[^>]*count=")(\d+)(")',
+                lambda m: f"{m[1]}{int(m[2]) + 1}{m[3]}" if m[2] != "1" or len(self.formats) else m[0],
+                self.xml,
+                count=1,
+            )
+        base = self.xfs[index] if index < len(self.xfs) else self.xfs[0]
+        new = re.sub(r'\snumFmtId="\d+"', "", base, count=1)
+        new = re.sub(r'\sapplyNumberFormat="\w+"', "", new, count=1)
+        new = re.sub(r"<((?:\w+:)?xf)\b", lambda m: f'<{m[1]} numFmtId="{number}" applyNumberFormat="1"', new, count=1)
+        position = len(self.xfs)
+        self.xml = re.sub(
+            r"(<(?:\w+:)?cellXfs\b[^>]*>)(.*?)(</(?:\w+:)?cellXfs>)",
+            lambda m: m[1] + m[2] + new + m[3],
+            self.xml,
+            count=1,
+            flags=re.S,
+        )
+        self.xml = re.sub(
+            r'(<(?:\w+:)?cellXfs\b[^>]*count=")(\d+)(")', lambda m: f"{m[1]}{position + 1}{m[3]}", self.xml, count=1
+        )
+        self.changed = True
+        self._parse()
+        return position
+
+
+def _strip_numfmt(xf: str) -> str:
+    return re.sub(r'\s(numFmtId|applyNumberFormat)="[^"]*"', "", xf)
+
+
+# --- cells -------------------------------------------------------------------------------
+
+
+def excel_serial(value: datetime) -> float:
+    """A naive UTC datetime as an Excel serial number (days since 1899-12-30), to the millisecond."""
+    delta = value - EXCEL_EPOCH
+    milliseconds = round(delta.total_seconds() * 1000)
+    return milliseconds / 86_400_000
+
+
+def _number(value: float | int) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def _text(value: str) -> str:
+    value = _XML_ESCAPE.sub(r"_x005F_\1", value)  # Excel reads _xHHHH_ as an escaped character
+    escaped = _escape(value)
+    space = ' xml:space="preserve"' if value != value.strip() or "\n" in value else ""
+    return f"<t{space}>{escaped}</t>"
+
+
+@dataclass
+class _Cell:
+    col: int
+    attrs: dict[str, str]
+    body: str
+    xml: str
+
+    @property
+    def style(self) -> str | None:
+        return self.attrs.get("s")
+
+    @property
+    def formula(self) -> str | None:
+        match = re.search(r"<(?:\w+:)?f\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?f>)", self.body, re.S)
+        if not match:
+            return None
+        return match[0]
+
+
+def _cells(inner: str, p: str, row: int) -> list[_Cell]:
+    out = []
+    col = -1
+    for match in re.finditer(_CELL.format(p=p), inner, re.S):
+        attrs = _attrs(match[1])
+        ref = attrs.get("r")
+        if ref:
+            try:
+                col = split_ref(ref)[1]
+            except ValueError:
+                col += 1
+        else:
+            col += 1
+        out.append(_Cell(col, attrs, match[2] or "", match[0]))
+    return out
+
+
+class _SheetPatch:
+    """The rows of one worksheet part, changed in place."""
+
+    def __init__(
+        self, title: str, xml: str, styles: _Styles | None, archive: zipfile.ZipFile, date_formats: dict[int, str]
+    ) -> None:
+        self.title = title
+        self.date_formats = date_formats
+        self.xml = xml
+        root = re.search(r"<(\w+:)?worksheet\b", xml)
+        if root is None:
+            raise WorkbookError(f"sheet {title!r} is not a worksheet tracker can write (no <worksheet> element)")
+        self.p = root[1] or ""
+        self._styles = styles
+        self._archive = archive
+        self.formula_overwritten = False
+        self.columns_style = self._column_styles()
+
+    @property
+    def styles(self) -> _Styles:
+        if self._styles is None:
+            self._styles = _Styles(self._archive)
+        return self._styles
+
+    def _column_styles(self) -> dict[int, str]:
+        out = {}
+        for match in re.finditer(rf"<{self.p}col\b([^>]*)>", self.xml):
+            attrs = _attrs(match[1])
+            if "style" in attrs and "min" in attrs and "max" in attrs:
+                for col in range(int(attrs["min"]) - 1, min(int(attrs["max"]), 16384)):
+                    out[col] = attrs["style"]
+        return out
+
+    def _rows(self, start: int, end: int) -> list[tuple[int, int, int, str, bool]]:
+        """(row number, tag start, element end, open-tag attributes, self-closed) of every row."""
+        out = []
+        number = 0
+        pattern = re.compile(_ROW_TAG.format(p=self.p))
+        close = f"</{self.p}row>"
+        position = start
+        while True:
+            match = pattern.search(self.xml, position, end)
+            if match is None:
+                break
+            attrs = match[1]
+            found = re.search(r'\br="(\d+)"', attrs)
+            number = int(found[1]) if found else number + 1
+            if match[2]:
+                element_end = match.end()
+            else:
+                element_end = self.xml.find(close, match.end(), end)
+                if element_end < 0:
+                    raise WorkbookError(f"sheet {self.title!r}: row {number} is not closed; the file is damaged")
+                element_end += len(close)
+            out.append((number, match.start(), element_end, attrs, bool(match[2])))
+            position = element_end
+        return out
+
+    def apply(self, write: SheetWrite, tables: list[_Table]) -> Area | None:
+        """Write the cells; return the area now used by table rows (for the table's ref)."""
+        p = self.p
+        data = re.search(rf"<{p}sheetData\b[^>]*?(/?)>", self.xml)
+        if data is None:
+            raise WorkbookError(f"sheet {self.title!r} has no <sheetData>; the file is damaged")
+        if data[1]:  # <sheetData/>: open it up
+            self.xml = self.xml[: data.start()] + f"<{p}sheetData></{p}sheetData>" + self.xml[data.end() :]
+            data = re.search(rf"<{p}sheetData\b[^>]*>", self.xml)
+            assert data is not None
+        start = data.end()
+        end = self.xml.find(f"</{p}sheetData>", start)
+        rows = self._rows(start, end)
+        by_number = {r[0]: r for r in rows}
+        merged = _merged(self.xml)
+        _refuse_merged(self.title, write, merged)
+        edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
+        used: Area | None = None
+        for number in sorted(write.cells):
+            values = write.cells[number]
+            existing = by_number.get(number)
+            appended = number in write.appended
+            above = self._row_cells(by_number.get(number - 1)) if appended and number > 2 else []
+            if existing is not None:
+                _, tag_start, element_end, attrs, closed = existing
+                inner = "" if closed else self.xml[self.xml.find(">", tag_start) + 1 : element_end - len(f"</{p}row>")]
+                new = self._row_xml(number, attrs, _cells(inner, p, number), values, above, appended)
+                edits.append((tag_start, element_end, new))
+            else:
+                attrs = self._new_row_attrs(by_number.get(number - 1)) if appended else ""
+                new = self._row_xml(number, attrs, [], values, above, appended)
+                position = self._insert_at(rows, number, end)
+                edits.append((position, position, new))
+            for col in values:
+                used = Area(number, col, number, col) if used is None else used.grown(number, col)
+        for edit_start, edit_end, text in sorted(edits, key=lambda e: e[0], reverse=True):
+            self.xml = self.xml[:edit_start] + text + self.xml[edit_end:]
+        if used is not None:
+            self._grow_dimension(used)
+        return used
+
+    @staticmethod
+    def _insert_at(rows: list[tuple[int, int, int, str, bool]], number: int, end: int) -> int:
+        for row_number, tag_start, _element_end, _attrs_text, _closed in rows:
+            if row_number > number:
+                return tag_start
+        return end
+
+    def _row_cells(self, row: tuple[int, int, int, str, bool] | None) -> list[_Cell]:
+        if row is None or row[4]:
+            return []
+        number, tag_start, element_end, _attrs_text, _closed = row
+        inner = self.xml[self.xml.find(">", tag_start) + 1 : element_end - len(f"</{self.p}row>")]
+        return _cells(inner, self.p, number)
+
+    @staticmethod
+    def _new_row_attrs(above: tuple[int, int, int, str, bool] | None) -> str:
+        if above is None:
+            return ""
+        attrs = _attrs(above[3])
+        kept = {k: v for k, v in attrs.items() if k in ("s", "customFormat")}
+        return "".join(f' {k}="{v}"' for k, v in kept.items())
+
+    def _row_xml(
+        self,
+        number: int,
+        attrs: str,
+        cells: list[_Cell],
+        values: dict[int, Any],
+        above: list[_Cell],
+        appended: bool,
+    ) -> str:
+        p = self.p
+        attrs = re.sub(r'\s*\bspans="[^"]*"', "", attrs)
+        attrs = re.sub(r'\s*\br="\d+"', "", attrs)
+        if appended:
+            attrs = re.sub(r'\s*\bhidden="[^"]*"', "", attrs)
+        by_col = {cell.col: cell for cell in cells}
+        above_by_col = {cell.col: cell for cell in above}
+        out: dict[int, str] = {}
+        for col, cell in by_col.items():
+            if col in values:
+                continue
+            xml = cell.xml
+            if "r=" not in cell.xml.split(">", 1)[0]:  # implied position: make it explicit, order may change
+                xml = re.sub(rf"^<{p}c\b", f'<{p}c r="{column_letter(col)}{number}"', xml)
+            out[col] = xml
+        if appended:
+            for col, cell in above_by_col.items():
+                if col in values or col in out:
+                    continue
+                formula = self._copied_formula(cell, number)
+                if formula is None and cell.style is None:
+                    continue
+                style = f' s="{cell.style}"' if cell.style is not None else ""
+                body = f"<{p}f>{_escape(formula)}</{p}f>" if formula is not None else ""
+                out[col] = f'<{p}c r="{column_letter(col)}{number}"{style}' + (f">{body}</{p}c>" if body else "/>")
+        for col, value in values.items():
+            old = by_col.get(col)
+            if old is not None and old.formula is not None:
+                self._check_formula_overwrite(old, number)
+                self.formula_overwritten = True
+            style = old.style if old is not None else None
+            if style is None and appended:
+                style = above_by_col[col].style if col in above_by_col else self.columns_style.get(col)
+            elif style is None:
+                style = self.columns_style.get(col)
+            cell = self._cell_xml(number, col, value, style)
+            if cell is not None:
+                out[col] = cell
+        body = "".join(out[col] for col in sorted(out))
+        open_tag = f'<{p}row r="{number}"{attrs}'
+        return f"{open_tag}>{body}</{p}row>" if body else f"{open_tag}/>"
+
+    def _check_formula_overwrite(self, cell: _Cell, number: int) -> None:
+        formula = cell.formula or ""
+        attrs = _attrs(formula.split(">", 1)[0])
+        kind = attrs.get("t")
+        if kind in ("shared", "array") and "ref" in attrs:
+            area = Area.parse(attrs["ref"])
+            if area.top != area.bottom or area.left != area.right:
+                name = "a shared formula" if kind == "shared" else "an array formula"
+                raise WorkbookError(
+                    f"{self.title}!{column_letter(cell.col)}{number} holds {name} that cells {area} use; "
+                    "tracker would have to overwrite it. Move the formula to a column tracker does not write; "
+                    "nothing was written"
+                )
+
+    def _copied_formula(self, cell: _Cell, number: int) -> str | None:
+        """The formula of the cell above, moved down to row `number` (as Excel fills a table column)."""
+        formula = cell.formula
+        if formula is None:
+            return None
+        attrs = _attrs(formula.split(">", 1)[0])
+        text_match = re.search(r">(.*?)</(?:\w+:)?f>", formula, re.S)
+        text = _unescape(text_match[1]) if text_match else ""
+        origin = f"{column_letter(cell.col)}{number - 1}"
+        if attrs.get("t") == "shared" and not text:
+            master = self._shared_master(attrs.get("si", ""))
+            if master is None:
+                return None
+            text, origin = master
+        elif attrs.get("t") == "array":
+            return None
+        if not text:
+            return None
+        from openpyxl.formula.translate import Translator
+
+        try:
+            moved = Translator("=" + text, origin=origin).translate_formula(f"{column_letter(cell.col)}{number}")
+        except Exception:  # noqa: BLE001 - a formula the translator cannot read is not copied
+            return None
+        return moved[1:] if moved.startswith("=") else moved
+
+    def _shared_master(self, index: str) -> tuple[str, str] | None:
+        p = self.p
+        pattern = rf'<{p}c\b([^>]*)>(?:(?!</{p}c>).)*?<{p}f\b[^>]*\bt="shared"[^>]*\bsi="{index}"[^>]*>([^<]+)</{p}f>'
+        match = re.search(pattern, self.xml, re.S)
+        if match is None:
+            pattern = (
+                rf'<{p}c\b([^>]*)>(?:(?!</{p}c>).)*?<{p}f\b[^>]*\bsi="{index}"[^>]*\bt="shared"[^>]*>([^<]+)</{p}f>'
+            )
+            match = re.search(pattern, self.xml, re.S)
+        if match is None:
+            return None
+        ref = _attrs(match[1]).get("r")
+        return (_unescape(match[2]), ref) if ref else None
+
+    def _cell_xml(self, number: int, col: int, value: Any, style: str | None) -> str | None:
+        p = self.p
+        ref = f"{column_letter(col)}{number}"
+        if isinstance(value, datetime):
+            if style is None or not self.styles.is_date(int(style)):
+                style = str(self.styles.with_format(int(style or 0), self._date_format(col)))
+            value = excel_serial(value)
+        s = f' s="{style}"' if style is not None else ""
+        if value is None or value == "":
+            return f'<{p}c r="{ref}"{s}/>' if s else None
+        if isinstance(value, bool):
+            return f'<{p}c r="{ref}"{s} t="b"><{p}v>{int(value)}</{p}v></{p}c>'
+        if isinstance(value, int | float):
+            return f'<{p}c r="{ref}"{s}><{p}v>{_number(value)}</{p}v></{p}c>'
+        text = _text(str(value))
+        if p:
+            text = text.replace("<t", f"<{p}t").replace("</t>", f"</{p}t>")
+        return f'<{p}c r="{ref}"{s} t="inlineStr"><{p}is>{text}</{p}is></{p}c>'
+
+    def _date_format(self, col: int) -> str:
+        return self.date_formats.get(col, "yyyy-mm-dd hh:mm")
+
+    def _grow_dimension(self, used: Area) -> None:
+        match = re.search(rf'<{self.p}dimension\b[^>]*\bref="([^"]+)"', self.xml)
+        if match is None:
+            return
+        try:
+            area = Area.parse(match[1])
+        except ValueError:
+            return
+        grown = area.grown(used.top, used.left).grown(used.bottom, used.right)
+        if grown != area:
+            self.xml = self.xml[: match.start(1)] + str(grown) + self.xml[match.end(1) :]
+
+
+def _grow_table(table: _Table, bottom: int) -> str:
+    """The table part with its ref (and its autoFilter's) reaching down to `bottom`."""
+    if bottom <= table.area.bottom:
+        return table.xml
+    area = Area(table.area.top, table.area.left, bottom, table.area.right)
+    old = str(table.area)
+
+    def swap(match: re.Match[str]) -> str:
+        return match[0].replace(f'ref="{old}"', f'ref="{area}"')
+
+    xml = re.sub(r"<(?:\w+:)?table\b[^>]*>", swap, table.xml, count=1)
+    return re.sub(r"<(?:\w+:)?autoFilter\b[^>]*>", swap, xml, count=1)
+
+
+# --- the whole write ---------------------------------------------------------------------
+
+
+def patch(source: Path | bytes, target: Path, writes: list[SheetWrite]) -> list[str]:
+    """Write `source` (a file or its bytes) plus `writes` to `target`; return the names of the parts that changed.
+
+    Raises WorkbookError (nothing written) for a layout tracker cannot write into.
+    """
+    try:
+        archive = zipfile.ZipFile(BytesIO(source) if isinstance(source, bytes) else source)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise WorkbookError(f"cannot read the workbook as an .xlsx file ({exc})") from None
+    with archive:
+        changed = _changed_parts(archive, writes)
+        _copy(archive, target, changed)
+    return sorted(changed)
+
+
+def _changed_parts(archive: zipfile.ZipFile, writes: list[SheetWrite]) -> dict[str, bytes]:
+    parts = sheet_parts(archive)
+    changed: dict[str, bytes] = {}
+    styles: _Styles | None = None
+    drop_calc_chain = False
+    for write in writes:
+        if not write.cells:
+            continue
+        part = parts.get(write.title)
+        if part is None:
+            raise WorkbookError(f"the workbook has no sheet {write.title!r}")
+        xml = changed[part].decode("utf-8") if part in changed else archive.read(part).decode("utf-8")
+        sheet = _SheetPatch(write.title, xml, styles, archive, write.date_formats)
+        tables = _tables(archive, part)
+        table = next((t for t in tables if write.table and t.name.casefold() == write.table.casefold()), None)
+        table = table or (tables[0] if tables else None)
+        if table is not None and write.appended:
+            if table.totals:
+                raise WorkbookError(_totals_message(write.title, table) + "; nothing was written")
+        sheet.apply(write, tables)
+        styles = sheet._styles
+        drop_calc_chain = drop_calc_chain or sheet.formula_overwritten
+        changed[part] = sheet.xml.encode("utf-8")
+        if table is not None and write.appended:
+            bottom = max(write.appended)
+            if bottom > table.area.bottom:
+                grown = _grow_table(table, bottom)
+                changed[table.part] = grown.encode("utf-8")
+    if styles is not None and styles.changed:
+        changed[styles.part] = styles.xml.encode("utf-8")
+    if drop_calc_chain:
+        changed.update(_without_calc_chain(archive))
+    return changed
+
+
+def _without_calc_chain(archive: zipfile.ZipFile) -> dict[str, bytes]:
+    """A formula cell became a value: Excel calls a calc chain naming it corrupt, so the chain goes (Excel rebuilds it)."""
+    names = archive.namelist()
+    chain = next((n for n in names if n.lower() == "xl/calcchain.xml"), None)
+    if chain is None:
+        return {}
+    out: dict[str, bytes] = {chain: b""}  # empty marks removal
+    rels = "xl/_rels/workbook.xml.rels"
+    if rels in names:
+        text = archive.read(rels).decode("utf-8")
+        out[rels] = re.sub(r"<(?:\w+:)?Relationship\b[^>]*calcChain[^>]*/>", "", text).encode("utf-8")
+    types = "[Content_Types].xml"
+    if types in names:
+        text = archive.read(types).decode("utf-8")
+        out[types] = re.sub(r'<Override\b[^>]*PartName="/xl/calcChain.xml"[^>]*/>', "", text, flags=re.I).encode(
+            "utf-8"
+        )
+    return out
+
+
+def _copy(archive: zipfile.ZipFile, target: Path, changed: dict[str, bytes]) -> None:
+    """Every member in its order; unchanged ones byte for byte, compressed data included."""
+    source = archive.fp
+    assert source is not None
+    with zipfile.ZipFile(target, "w") as out:
+        for info in archive.infolist():
+            if info.filename in changed:
+                data = changed[info.filename]
+                if not data and info.filename.lower() == "xl/calcchain.xml":
+                    continue
+                fresh = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                fresh.compress_type = zipfile.ZIP_DEFLATED
+                fresh.external_attr = info.external_attr
+                out.writestr(fresh, data, compresslevel=6)
+            else:
+                _copy_raw(source, info, out)
+
+
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+
+
+def _copy_raw(source: IO[bytes], info: zipfile.ZipInfo, out: zipfile.ZipFile) -> None:
+    """Copy one member's compressed bytes as they are (no inflate and deflate again)."""
+    source.seek(info.header_offset)
+    header = _LOCAL_HEADER.unpack(source.read(_LOCAL_HEADER.size))
+    if header[0] != b"PK\x03\x04":
+        raise WorkbookError(f"{info.filename}: bad zip entry; the file is damaged")
+    source.seek(header[10] + header[11], 1)  # file name and extra field
+    data = source.read(info.compress_size)
+    clone = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+    clone.compress_type = info.compress_type
+    clone.external_attr = info.external_attr
+    clone.CRC = info.CRC
+    clone.compress_size = info.compress_size
+    clone.file_size = info.file_size
+    clone.flag_bits = info.flag_bits & 0x800  # keep only "name is UTF-8": no data descriptor, not encrypted
+    if info.file_size > zipfile.ZIP64_LIMIT or info.compress_size > zipfile.ZIP64_LIMIT:
+        raise WorkbookError(f"{info.filename} is too large to copy")
+    # zipfile has no public call to add already-compressed data; this is what its write path does.
+    fp = out.fp
+    assert fp is not None
+    clone.header_offset = fp.tell()
+    fp.write(clone.FileHeader(False))
+    fp.write(data)
+    out.filelist.append(clone)
+    out.NameToInfo[clone.filename] = clone
+    out.start_dir = fp.tell()  # type: ignore[attr-defined]
+    out._didModify = True  # type: ignore[attr-defined]
+
+
+def read_parts(path: Path) -> Iterator[tuple[str, bytes]]:
+    """Every member's name and decompressed bytes (for comparisons in checks and tests)."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            yield info.filename, archive.read(info)
