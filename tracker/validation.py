@@ -85,10 +85,25 @@ def validate_tracker(tracker: Tracker, has_templates: Callable[[str], bool] | No
         data = tracker.sheet(spec.name)
         if data.present:
             problems.extend(_references(tracker, data))
+    problems.extend(_layout(tracker))
     if has_templates is not None and "Severities" in schema.sheets:
         problems.extend(_audiences_without_templates(tracker.sheet("Severities"), has_templates))
     order = {name: index for index, name in enumerate(schema.sheets)}
     return sorted(problems, key=lambda p: (order.get(p.sheet, len(order)), *_position(p.cell)))
+
+
+def _layout(tracker: Tracker) -> list[Problem]:
+    """Merged ranges and totals rows where tracker writes rows: every write there would be refused."""
+    if tracker.content is None:
+        return []
+    from tracker.store.xlsx import layout_problems
+
+    titles = [data.title for spec in tracker.schema if (data := tracker.layout(spec.name)).present]
+    try:
+        found = layout_problems(tracker.content, titles)
+    except Exception:  # noqa: BLE001 - a file calamine read but zipfile cannot: the read errors say more
+        return []
+    return [Problem(title, None, None, None, message) for title, message in found]
 
 
 def _position(cell: str | None) -> tuple[int, int]:

@@ -258,6 +258,7 @@ class Tracker:
         self._loader = loader
         self._preload = preload
         self._sheets: dict[str, SheetData] = {}
+        self.content: bytes | Path | None = None  # the .xlsx it was read from, for layout checks
 
     def actual_name(self, name: str) -> str | None:
         """The workbook's own spelling of a sheet name, matched case-insensitively."""
@@ -393,7 +394,9 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
             coming[name] = pool.submit(parse, name, True)
         pool.shutdown(wait=False)
 
-    return Tracker(schema, names, load, source=source or str(path), preload=preload)
+    tracker = Tracker(schema, names, load, source=source or str(path), preload=preload)
+    tracker.content = data if data is not None else path
+    return tracker
 
 
 @contextmanager

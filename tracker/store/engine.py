@@ -25,7 +25,7 @@ from tracker.edits import AppendRow, Edit, Plan, SetCells
 from tracker.errors import ConflictError, TrackerError, UnknownEvent, ValidationFailed, WorkbookInUse
 from tracker.schema import FieldSpec
 from tracker.store.journal import Journal
-from tracker.store.xlsx import SheetWrite
+from tracker.store.xlsx import Layout, SheetWrite
 from tracker.times import as_utc
 from tracker.workbook import Row, SheetData, Tracker, coerce
 
@@ -59,10 +59,15 @@ class Interrupted(Exception):
 
 @dataclass
 class Snapshot:
-    """The newest workbook as a store fetched it: the typed view and whatever the applier needs."""
+    """The newest workbook as a store fetched it: the typed view and whatever the applier needs.
+
+    `layout` (when the applier knows the file's layout) says why a row's cells cannot be
+    written, e.g. a merged range over them: the command is refused, a journal entry set aside.
+    """
 
     tracker: Tracker
     handle: Any = None
+    layout: Layout | None = None
 
 
 @dataclass
@@ -143,10 +148,10 @@ def commit(
             snapshot = applier.snapshot()
             tracker = snapshot.tracker
             change = Change([], [], tracker=tracker)
-            pending = fit_journal(tracker, journal, change.rows)
+            pending = fit_journal(tracker, journal, change.rows, snapshot.layout)
             change.replay = pending.edits
             own = plan(tracker)
-            change.own = check(tracker, own, change.rows)
+            change.own = check(tracker, own, change.rows, layout=snapshot.layout)
             if not change.edits:
                 if journal is not None:
                     journal.finish(pending)
@@ -215,7 +220,9 @@ class Pending:
     rejected: list[tuple[Edit, str]] = field(default_factory=list)
 
 
-def fit_journal(tracker: Tracker, journal: Journal | None, rows: dict[int, int]) -> Pending:
+def fit_journal(
+    tracker: Tracker, journal: Journal | None, rows: dict[int, int], layout: Layout | None = None
+) -> Pending:
     """Journal edits still to write, fitted to the workbook as it is now.
 
     Appends already present (same `unique` value) are dropped; cell changes on rows that are
@@ -235,7 +242,7 @@ def fit_journal(tracker: Tracker, journal: Journal | None, rows: dict[int, int])
             if fitted is None:
                 continue
             try:
-                pending.edits += check(tracker, [fitted], rows)
+                pending.edits += check(tracker, [fitted], rows, layout=layout)
             except TrackerError as exc:
                 pending.rejected.append((edit, str(exc)))
     return pending
@@ -274,7 +281,9 @@ def _same(current: Any, expected: Any) -> bool:
 # --- checks --------------------------------------------------------------------------------
 
 
-def check(tracker: Tracker, edits: list[Edit], rows: dict[int, int], *, keep: bool = True) -> list[Edit]:
+def check(
+    tracker: Tracker, edits: list[Edit], rows: dict[int, int], *, keep: bool = True, layout: Layout | None = None
+) -> list[Edit]:
     """Check edits against the workbook as it will be, apply them to the view; refuse all if one is bad.
 
     Returns the edits as they will be written (a SetCells with `expect` loses the cells
@@ -291,7 +300,7 @@ def check(tracker: Tracker, edits: list[Edit], rows: dict[int, int], *, keep: bo
                 if fitted is None:
                     continue
                 edit = fitted
-            found = _check_one(tracker, edit)
+            found = _check_one(tracker, edit, layout)
             if found:
                 problems += found
                 continue
@@ -307,7 +316,7 @@ def check(tracker: Tracker, edits: list[Edit], rows: dict[int, int], *, keep: bo
     return out
 
 
-def _check_one(tracker: Tracker, edit: Edit) -> list[str]:
+def _check_one(tracker: Tracker, edit: Edit, layout: Layout | None) -> list[str]:
     data = tracker.sheet(edit.sheet)
     if not data.present:
         return [f"the workbook has no {edit.sheet} sheet; run `tracker validate`"]
@@ -326,6 +335,12 @@ def _check_one(tracker: Tracker, edit: Edit) -> list[str]:
         values = dict(current.values) | dict(edit.values)
         number = current.number
     problems = []
+    if layout is not None:
+        refusal = layout.refusal(
+            data.title, number, [data.columns[n] for n in edit.values], isinstance(edit, AppendRow)
+        )
+        if refusal:
+            problems.append(refusal)
     typed = {name: typed_value(data.spec.fields[name], value) for name, value in values.items()}
     for name, message, allowed in data.spec.check_row(typed):
         if name in edit.values or isinstance(edit, AppendRow):
@@ -338,7 +353,7 @@ def _check_one(tracker: Tracker, edit: Edit) -> list[str]:
         if limit:
             problems.append(f"{where}: {limit}")
         if spec.unique and value is not None:
-            other = data.find(str(value)) if data.spec.key == name else _find(data, name, value)
+            other = _find(data, name, value)
             if other is not None and other is not current:
                 problems.append(
                     f"{where}: {value!r} is already used on row {other.number}; each {spec.title} must be unique"

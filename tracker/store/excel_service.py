@@ -26,7 +26,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -34,6 +33,7 @@ from urllib.parse import quote
 from tracker.edits import AppendRow, Edit, SetCells, edit_from_json, edit_to_json
 from tracker.errors import ConflictError, RemoteError
 from tracker.store.engine import Busy, Change, Interrupted, Snapshot, apply_to_view, cell_value
+from tracker.store.xlsx import Layout
 from tracker.workbook import Tracker, column_letter, raw_key, read_tracker
 
 if TYPE_CHECKING:
@@ -176,15 +176,11 @@ class ExcelService:
         data, etag = self.store._download()
         tracker = read_tracker(Path(self.store.settings.path), self.store.schema, data=data, source=self.store.location)
         self.recent.show(tracker, etag)
-        return Snapshot(tracker, (data, etag))
+        return Snapshot(tracker, (data, etag), Layout(data, totals_ok=True))  # the Excel service adds rows above totals
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
         """One batch: check rows, patch, add rows, check keys; then remember the edits until the file shows them."""
-        from tracker.store import xlsx
-
-        data, etag = snapshot.handle
-        writes = change.sheet_writes()
-        xlsx.check_layout(BytesIO(data), writes, appends=False)
+        _data, etag = snapshot.handle
         base = self._base()
         requests = self._plan(change, base)
         try:

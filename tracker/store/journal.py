@@ -45,7 +45,7 @@ class Journal:
         self.path = path
         self.lock_timeout = lock_timeout
         # One lock object per journal: it counts re-entries, so a commit holding it can still add.
-        self._lock = FileLock(str(path.with_name(f".{path.name}.lock")), timeout=lock_timeout)
+        self._lock = FileLock(str(path.with_name(path.name + ".lock")), timeout=lock_timeout)
 
     @contextmanager
     def locked(self) -> Iterator[None]:

@@ -188,7 +188,9 @@ class LocalStore:
         """The file as it is now, and its signature (to notice a save by someone else)."""
         signature = _signature(self.path)
         data = self.path.read_bytes()  # one read: the plan and the patch see exactly these bytes
-        return Snapshot(read_tracker(self.path, self.schema, data=data), (signature, data))
+        from tracker.store.xlsx import Layout
+
+        return Snapshot(read_tracker(self.path, self.schema, data=data), (signature, data), Layout(data))
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
         """Patch the sheets the change touches into a new file and move it over the old one."""

@@ -111,7 +111,10 @@ class SharePointStore:
         data, etag = self._download()
         path = self._folder / self.name
         path.write_bytes(data)
-        return Snapshot(read_tracker(path, self.schema, data=data, source=self.location), (path, etag))
+        from tracker.store.xlsx import Layout
+
+        tracker = read_tracker(path, self.schema, data=data, source=self.location)
+        return Snapshot(tracker, (path, etag), Layout(data))
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
         """Patch the downloaded file and upload it if SharePoint still has the version it came from."""

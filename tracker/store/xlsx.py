@@ -235,13 +235,12 @@ def _merged(xml: str) -> list[Area]:
     return out
 
 
-def layout_problems(source: Path | IO[bytes], titles: list[str]) -> list[str]:
-    """What stops tracker writing rows on these sheets: merged ranges over table rows, totals rows.
-
-    Each problem names the sheet and the range, and says what to do.
+def layout_problems(source: Path | bytes | IO[bytes], titles: list[str]) -> list[tuple[str, str]]:
+    """What stops tracker writing rows on these sheets, as (sheet, message): merged ranges over
+    a table's rows or the row below it, totals rows. Each message names the range and says what to do.
     """
     problems = []
-    with zipfile.ZipFile(source) as archive:
+    with zipfile.ZipFile(BytesIO(source) if isinstance(source, bytes) else source) as archive:
         parts = sheet_parts(archive)
         for title in titles:
             part = parts.get(title)
@@ -251,12 +250,17 @@ def layout_problems(source: Path | IO[bytes], titles: list[str]) -> list[str]:
             tables = _tables(archive, part)
             for table in tables:
                 if table.totals:
-                    problems.append(_totals_message(title, table))
-            for area in _merged(xml):
+                    problems.append((title, _totals_message(title, table)))
+            for area in _merged(xml) if "mergeCell" in xml else []:
                 for table in tables:
                     body = Area(table.area.top + 1, table.area.left, table.area.bottom + 1, table.area.right)
                     if _overlap(area, body):
-                        problems.append(_merged_message(title, area, "it lies over the rows of the table"))
+                        why = (
+                            "it lies over the rows of the table"
+                            if area.top <= table.area.bottom
+                            else ("it lies on the row where tracker adds the next one")
+                        )
+                        problems.append((title, _merged_message(title, area, why)))
                         break
     return problems
 
@@ -277,19 +281,54 @@ def check_layout(source: Path | IO[bytes], writes: list[SheetWrite], *, appends:
 
 def _refuse_merged(title: str, write: SheetWrite, merged: list[Area], *, appends: bool = True) -> None:
     for number, values in write.cells.items():
-        for area in merged:
-            if not area.top <= number <= area.bottom:
-                continue
-            if appends and number in write.appended and area.left <= max(values) and area.right >= min(values):
-                raise WorkbookError(
-                    _merged_message(title, area, f"tracker adds a new row on row {number}") + "; nothing was written"
-                )
-            for col in values:
-                if area.holds(number, col) and (number, col) != (area.top, area.left):
-                    raise WorkbookError(
-                        _merged_message(title, area, f"{column_letter(col)}{number} inside it is a cell tracker writes")
-                        + "; nothing was written"
-                    )
+        problem = merged_refusal(title, merged, number, list(values), appends and number in write.appended)
+        if problem:
+            raise WorkbookError(problem + "; nothing was written")
+
+
+def merged_refusal(title: str, merged: list[Area], number: int, cols: list[int], appended: bool) -> str | None:
+    """Why cells `cols` of row `number` cannot be written for the merged ranges (None: they can)."""
+    for area in merged:
+        if not area.top <= number <= area.bottom:
+            continue
+        if appended and cols and area.left <= max(cols) and area.right >= min(cols):
+            return _merged_message(title, area, f"tracker adds a new row on row {number}")
+        for col in cols:
+            if area.holds(number, col) and (number, col) != (area.top, area.left):
+                return _merged_message(title, area, f"{column_letter(col)}{number} inside it is a cell tracker writes")
+    return None
+
+
+class Layout:
+    """What a workbook's sheets allow tracker to write, read from its bytes on demand."""
+
+    def __init__(self, source: bytes, *, totals_ok: bool = False) -> None:
+        self._archive = zipfile.ZipFile(BytesIO(source))
+        self._parts: dict[str, str] | None = None
+        self._sheets: dict[str, tuple[list[Area], list[_Table]]] = {}
+        self.totals_ok = totals_ok
+
+    def _sheet(self, title: str) -> tuple[list[Area], list[_Table]]:
+        if title not in self._sheets:
+            if self._parts is None:
+                self._parts = sheet_parts(self._archive)
+            part = self._parts.get(title)
+            if part is None:
+                self._sheets[title] = ([], [])
+            else:
+                xml = self._archive.read(part).decode("utf-8")
+                merged = _merged(xml) if "mergeCell" in xml else []
+                self._sheets[title] = (merged, _tables(self._archive, part))
+        return self._sheets[title]
+
+    def refusal(self, title: str, number: int, cols: list[int], appended: bool) -> str | None:
+        """Why these cells of a row cannot be written (None: they can)."""
+        merged, tables = self._sheet(title)
+        if appended and not self.totals_ok:
+            for table in tables:
+                if table.totals:
+                    return _totals_message(title, table)
+        return merged_refusal(title, merged, number, cols, appended)
 
 
 def _overlap(a: Area, b: Area) -> bool:
