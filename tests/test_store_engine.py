@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Run, process_env, run_at_once
-from tests.test_store_safety import edit_zip, insert_before, sheet_part
+from tests.test_store_safety import edit_zip, sheet_part
 from tracker.config import load_config
 from tracker.edits import AppendRow, SetCells
 from tracker.store.journal import Journal
@@ -111,10 +111,6 @@ def test_a_note_over_excels_cell_limit_is_refused_not_truncated(run: Run, exampl
     assert digest(example) == before
 
 
-PROTECTED = (
-    '<protectedRanges><protectedRange sqref="J2:J50" name="Impact"/></protectedRanges>',
-    "<sheetProtection",
-)
 SHEET_ELEMENTS = {
     "protectedRanges": '<protectedRanges><protectedRange name="Impact" sqref="J2:J50"/></protectedRanges>',
     "customSheetViews": '<customSheetViews><customSheetView guid="{6F0F1A52-3F5B-4C43-9E34-0C1C9A1E8D10}" '
@@ -134,13 +130,14 @@ def test_elements_openpyxl_dropped_are_kept(run: Run, example: Path, event_id: s
     events = sheet_part(example, "Events")
 
     def sheet(xml: str) -> str:
-        xml = insert_before("<sheetFormatPr", "")(xml)
         xml = xml.replace("</sheetData>", "</sheetData>" + SHEET_ELEMENTS["protectedRanges"], 1)
-        xml = re.sub(r"(<pageMargins|<tableParts|</worksheet>)", SHEET_ELEMENTS["customSheetViews"] + r"\1", xml, 1)
-        return re.sub(r"(<tableParts|</worksheet>)", SHEET_ELEMENTS["ignoredErrors"] + r"\1", xml, 1)
+        xml = re.sub(
+            r"(<pageMargins|<tableParts|</worksheet>)", SHEET_ELEMENTS["customSheetViews"] + r"\1", xml, count=1
+        )
+        return re.sub(r"(<tableParts|</worksheet>)", SHEET_ELEMENTS["ignoredErrors"] + r"\1", xml, count=1)
 
     def book(xml: str) -> str:
-        xml = re.sub(r"(<workbookPr)", BOOK_ELEMENTS["fileSharing"] + r"\1", xml, 1)
+        xml = re.sub(r"(<workbookPr)", BOOK_ELEMENTS["fileSharing"] + r"\1", xml, count=1)
         return xml.replace("<sheets>", BOOK_ELEMENTS["customWorkbookViews"] + "<sheets>", 1)
 
     edit_zip(example, {events: sheet, "xl/workbook.xml": book})

@@ -31,6 +31,7 @@ log = logging.getLogger("tracker.http")
 
 MAX_ATTEMPTS = 5
 MAX_WAIT = 60.0
+DOWNLOAD_RESTARTS = 4
 
 PERMISSIONS = {
     "sharepoint": "Sites.ReadWrite.All (or Sites.Selected with write access to this site) for SharePoint",
@@ -289,34 +290,57 @@ class Remote:
         return body.get("d", body)
 
     def download(self, progress: Callable[[int, int], None] | None = None) -> tuple[bytes, str]:
-        """The workbook's bytes and the ETag they belong to."""
-        props = self.properties()
-        etag = str(props.get("ETag", ""))
-        length = int(props.get("Length") or 0)
-        chunk = self.settings.chunk_size
-        if length <= chunk:
-            data = self.request("sharepoint", "GET", self.file_url("/$value"), what="downloading the workbook").content
-            if progress:
-                progress(len(data), len(data))
-            return data, etag
+        """The workbook's bytes and the ETag they belong to.
+
+        A big file comes in ranges, each asked for only if the file still has the ETag of the
+        first (If-Match, and If-Range as HTTP's own guard): a save in the middle of the download
+        starts it over, so the bytes are never spliced from two versions.
+        """
+        for _ in range(DOWNLOAD_RESTARTS):
+            props = self.properties()
+            etag = str(props.get("ETag", ""))
+            length = int(props.get("Length") or 0)
+            chunk = self.settings.chunk_size
+            if length <= chunk:
+                data = self.request(
+                    "sharepoint", "GET", self.file_url("/$value"), what="downloading the workbook"
+                ).content
+                if progress:
+                    progress(len(data), len(data))
+                return data, etag
+            try:
+                return self._download_ranges(etag, length, chunk, progress), etag
+            except Stale:
+                continue  # saved meanwhile: start over on the new version
+        raise RemoteError(
+            f"downloading the workbook: it changed {DOWNLOAD_RESTARTS} times while it was being downloaded; "
+            "try again in a moment"
+        )
+
+    def _download_ranges(
+        self, etag: str, length: int, chunk: int, progress: Callable[[int, int], None] | None
+    ) -> bytes:
         parts = []
         received = 0
         while received < length:
             end = min(received + chunk, length) - 1
-            part = self.request(
+            response = self.request(
                 "sharepoint",
                 "GET",
                 self.file_url("/$value"),
-                headers={"Range": f"bytes={received}-{end}"},
+                headers={"Range": f"bytes={received}-{end}", "If-Match": etag, "If-Range": etag},
                 what="downloading the workbook",
-            ).content
+            )
+            if response.status_code != 206 or response.headers.get("ETag", etag) != etag:
+                raise Stale()  # a whole new file instead of the range: it changed
+            part = response.content
             if not part:
                 break
             parts.append(part)
             received += len(part)
             if progress:
                 progress(received, length)
-        return b"".join(parts), etag
+        return b"".join(parts)
 
     def upload(self, data: bytes, etag: str, progress: Callable[[int, int], None] | None = None) -> None:
         """Replace the workbook if it is still at `etag` (If-Match); big files go up in chunks."""
