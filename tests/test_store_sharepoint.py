@@ -117,12 +117,13 @@ def test_read_only_commands_never_upload(run: Run, sp: StandIn, event_id: str) -
 def test_concurrent_edit_is_replayed(run: Run, sp: StandIn, event_id: str, mode: str) -> None:
     """Someone saves between tracker's download and its write: both changes are in the workbook."""
 
-    def someone_else_saves(standin: StandIn) -> None:
-        book = openpyxl.load_workbook(io.BytesIO(standin.get_file(PATH)))
-        book["Services"]["A7"] = "Printing"
-        out = io.BytesIO()
-        book.save(out)
-        standin.put_file(PATH, out.getvalue())
+    book = openpyxl.load_workbook(io.BytesIO(sp.get_file(PATH)))
+    book["Services"]["A7"] = "Printing"
+    theirs = io.BytesIO()
+    book.save(theirs)
+
+    def someone_else_saves(standin: StandIn) -> None:  # made beforehand: the save lands before tracker's write
+        standin.put_file(PATH, theirs.getvalue())
 
     sp.after_download(someone_else_saves)
     result = run("update", event_id, "--note", "after the race")
