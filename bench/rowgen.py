@@ -243,8 +243,8 @@ def event_instances(count: int, seed: int = 1) -> list[dict[str, Any]]:
 
 def write_workbook(count: int, target: Path, seed: int = 1) -> float:
     """Build a tracker workbook with `count` events at `target` (atomically); return seconds taken."""
+    from tracker.build import build_workbook
     from tracker.schema import load_schema
-    from tracker.workbook import build_workbook
 
     started = time.perf_counter()
     book = build_workbook(load_schema(), workbook_rows(count, seed))
