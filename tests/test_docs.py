@@ -32,3 +32,20 @@ def test_top_level_help_works_without_config(tmp_path: Path, monkeypatch: pytest
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["--help"], catch_exceptions=False)
     assert result.exit_code == 0 and "validate" in result.stdout and "Example:" in result.stdout
+
+
+def test_readme_python_api_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's Python API examples run as written on the example tracker."""
+    import re
+
+    section = README.split("## Python API", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) >= 2
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(main, ["init", "--example"], catch_exceptions=False).exit_code == 0
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - the README's own examples
+    store = namespace["store"]
+    names = [row["name"] for row in store.read().sheet("Services").rows]  # type: ignore[attr-defined]
+    assert "Printing" in names

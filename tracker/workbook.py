@@ -305,8 +305,12 @@ class Tracker:
         return read_sheet(spec, actual, self._loader(actual), where=(field, values)).rows
 
     def require(self, *names: str) -> None:
-        """Stop with a clear error if a sheet or column a command needs is missing."""
+        """Stop with a clear error if a sheet or column a command needs is missing.
+
+        The sheets are parsed in parallel now, since the command is about to read them.
+        """
         problems = []
+        self.preload(*names)
         for name in names:
             data = self.layout(name)
             if not data.present:

@@ -30,6 +30,9 @@ from tracker.errors import WorkbookError
 
 EXCEL_EPOCH = datetime(1899, 12, 30)
 MAX_ROW = 1048576
+# zlib level for the parts a write changes: 3 is about twice as fast as the default 6 on sheet XML
+# (0.07 s against 0.12 s for 17 MB) for a part about 20% bigger; Excel compresses again when it saves.
+COMPRESS_LEVEL = 3
 
 _ROW_TAG = r"<{p}row\b([^>]*?)(/?)>"
 _CELL = r"<{p}c\b([^>]*?)(?:/>|>(.*?)</{p}c>)"
@@ -572,26 +575,25 @@ class _SheetPatch:
             assert data is not None
         start = data.end()
         end = self.xml.find(f"</{p}sheetData>", start)
-        rows = self._rows(start, end)
-        by_number = {r[0]: r for r in rows}
-        merged = _merged(self.xml)
+        rows = _RowFinder(self, start, end)
+        merged = _merged(self.xml) if "mergeCell" in self.xml else []
         _refuse_merged(self.title, write, merged)
         edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
         used: Area | None = None
         for number in sorted(write.cells):
             values = write.cells[number]
-            existing = by_number.get(number)
+            existing = rows.get(number)
             appended = number in write.appended
-            above = self._row_cells(by_number.get(number - 1)) if appended and number > 2 else []
+            above = self._row_cells(rows.get(number - 1)) if appended and number > 2 else []
             if existing is not None:
                 _, tag_start, element_end, attrs, closed = existing
                 inner = "" if closed else self.xml[self.xml.find(">", tag_start) + 1 : element_end - len(f"</{p}row>")]
                 new = self._row_xml(number, attrs, _cells(inner, p, number), values, above, appended)
                 edits.append((tag_start, element_end, new))
             else:
-                attrs = self._new_row_attrs(by_number.get(number - 1)) if appended else ""
+                attrs = self._new_row_attrs(rows.get(number - 1)) if appended else ""
                 new = self._row_xml(number, attrs, [], values, above, appended)
-                position = self._insert_at(rows, number, end)
+                position = rows.insert_at(number)
                 edits.append((position, position, new))
             for col in values:
                 used = Area(number, col, number, col) if used is None else used.grown(number, col)
@@ -600,13 +602,6 @@ class _SheetPatch:
         if used is not None:
             self._grow_dimension(used)
         return used
-
-    @staticmethod
-    def _insert_at(rows: list[tuple[int, int, int, str, bool]], number: int, end: int) -> int:
-        for row_number, tag_start, _element_end, _attrs_text, _closed in rows:
-            if row_number > number:
-                return tag_start
-        return end
 
     def _row_cells(self, row: tuple[int, int, int, str, bool] | None) -> list[_Cell]:
         if row is None or row[4]:
@@ -763,6 +758,63 @@ class _SheetPatch:
             self.xml = self.xml[: match.start(1)] + str(grown) + self.xml[match.end(1) :]
 
 
+_RowTuple = tuple[int, int, int, str, bool]
+
+
+class _RowFinder:
+    """Rows of a sheet by number, found with one search each (a write touches a few of 100,000 rows).
+
+    Falls back to reading every row tag when some row has no `r` attribute (rows numbered by position).
+    """
+
+    def __init__(self, sheet: _SheetPatch, start: int, end: int) -> None:
+        self.sheet, self.start, self.end = sheet, start, end
+        p = sheet.p
+        self._tag = re.compile(_ROW_TAG.format(p=p))
+        implicit = re.compile(rf"<{p}row\b(?![^>]*\br=\")").search(sheet.xml, start, end)
+        self._all: dict[int, _RowTuple] | None = None
+        self._ordered: list[_RowTuple] | None = None
+        if implicit is not None:
+            self._scan()
+
+    def _scan(self) -> None:
+        self._ordered = self.sheet._rows(self.start, self.end)
+        self._all = {row[0]: row for row in self._ordered}
+
+    def _element(self, match: re.Match[str], number: int) -> _RowTuple:
+        close = f"</{self.sheet.p}row>"
+        if match[2]:
+            element_end = match.end()
+        else:
+            element_end = self.sheet.xml.find(close, match.end(), self.end)
+            if element_end < 0:
+                raise WorkbookError(f"sheet {self.sheet.title!r}: row {number} is not closed; the file is damaged")
+            element_end += len(close)
+        return (number, match.start(), element_end, match[1], bool(match[2]))
+
+    def get(self, number: int) -> _RowTuple | None:
+        """The row with this number, if the sheet has it."""
+        if self._all is not None:
+            return self._all.get(number)
+        pattern = re.compile(rf'<{self.sheet.p}row\b([^>]*?\br="{number}"[^>]*?)(/?)>')
+        match = pattern.search(self.sheet.xml, self.start, self.end)
+        return self._element(match, number) if match else None
+
+    def insert_at(self, number: int) -> int:
+        """Where a new row with this number goes: before the first row with a higher number."""
+        if self._ordered is None:
+            last = self.sheet.xml.rfind(f"<{self.sheet.p}row", self.start, self.end)
+            found = re.match(r'[^>]*?\br="(\d+)"', self.sheet.xml[last : last + 400]) if last >= 0 else None
+            if last < 0 or (found is not None and int(found[1]) < number):
+                return self.end  # the usual case: a new row after the last one
+            self._scan()
+        assert self._ordered is not None
+        for row in self._ordered:
+            if row[0] > number:
+                return row[1]
+        return self.end
+
+
 def _grow_table(table: _Table, bottom: int) -> str:
     """The table part with its ref (and its autoFilter's) reaching down to `bottom`."""
     if bottom <= table.area.bottom:
@@ -863,7 +915,7 @@ def _copy(archive: zipfile.ZipFile, target: Path, changed: dict[str, bytes]) -> 
                 fresh = zipfile.ZipInfo(info.filename, date_time=info.date_time)
                 fresh.compress_type = zipfile.ZIP_DEFLATED
                 fresh.external_attr = info.external_attr
-                out.writestr(fresh, data, compresslevel=6)
+                out.writestr(fresh, data, compresslevel=COMPRESS_LEVEL)
             else:
                 _copy_raw(source, info, out)
 
