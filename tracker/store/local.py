@@ -66,7 +66,7 @@ def check_not_open(path: Path) -> None:
         )
 
 
-def atomic_write(path: Path, write: Callable[[Path], None], *, check: Callable[[Path], None] | None = None) -> Path:
+def atomic_write(path: Path, write: Callable[[Path], object], *, check: Callable[[Path], None] | None = None) -> Path:
     """Write a new version of `path` to a temporary file beside it; return that file.
 
     `write` fills the temporary file; `check` may refuse it. On any failure the temporary

@@ -650,21 +650,21 @@ class _SheetPatch:
                 if formula is None and cell.style is None:
                     continue
                 style = f' s="{cell.style}"' if cell.style is not None else ""
-                body = f"<{p}f>{_escape(formula)}</{p}f>" if formula is not None else ""
-                out[col] = f'<{p}c r="{column_letter(col)}{number}"{style}' + (f">{body}</{p}c>" if body else "/>")
+                inner = f"<{p}f>{_escape(formula)}</{p}f>" if formula is not None else ""
+                out[col] = f'<{p}c r="{column_letter(col)}{number}"{style}' + (f">{inner}</{p}c>" if inner else "/>")
         for col, value in values.items():
             old = by_col.get(col)
             if old is not None and old.formula is not None:
                 self._check_formula_overwrite(old, number)
                 self.formula_overwritten = True
-            style = old.style if old is not None else None
-            if style is None and appended:
-                style = above_by_col[col].style if col in above_by_col else self.columns_style.get(col)
-            elif style is None:
-                style = self.columns_style.get(col)
-            cell = self._cell_xml(number, col, value, style)
-            if cell is not None:
-                out[col] = cell
+            cell_style = old.style if old is not None else None
+            if cell_style is None and appended:
+                cell_style = above_by_col[col].style if col in above_by_col else self.columns_style.get(col)
+            elif cell_style is None:
+                cell_style = self.columns_style.get(col)
+            written = self._cell_xml(number, col, value, cell_style)
+            if written is not None:
+                out[col] = written
         body = "".join(out[col] for col in sorted(out))
         open_tag = f'<{p}row r="{number}"{attrs}'
         return f"{open_tag}>{body}</{p}row>" if body else f"{open_tag}/>"
