@@ -374,9 +374,9 @@ def cell_limit_problem(value: Any) -> str | None:
                 f"{len(value):,} characters, and an Excel cell holds at most {EXCEL_TEXT_LIMIT:,}; "
                 "shorten it or put the long text in a document and link it"
             )
-        bad = sorted({f"U+{ord(c):04X}" for c in value if ord(c) in _ILLEGAL})
+        bad = sorted({f"U+{ord(c):04X}" for c in value if ord(c) in _ILLEGAL or _not_xml(ord(c))})
         if bad:
-            return f"holds control characters ({', '.join(bad)}) that an Excel cell cannot keep; remove them"
+            return f"holds characters ({', '.join(bad)}) that an Excel cell cannot keep; remove them"
     elif isinstance(value, bool):
         return None
     elif isinstance(value, float) and not math.isfinite(value):
@@ -388,6 +388,11 @@ def cell_limit_problem(value: Any) -> str | None:
         if naive < EARLIEST:
             return f"{naive:%Y-%m-%d %H:%M} is before 1 March 1900, which Excel cannot show as a date"
     return None
+
+
+def _not_xml(code: int) -> bool:
+    """Code points XML (so an .xlsx) cannot carry: surrogates, U+FFFE and U+FFFF."""
+    return 0xD800 <= code <= 0xDFFF or code in (0xFFFE, 0xFFFF)
 
 
 def typed_value(spec: FieldSpec, value: Any) -> Any:

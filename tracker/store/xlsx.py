@@ -39,7 +39,8 @@ _CELL = r"<{p}c\b([^>]*?)(?:/>|>(.*?)</{p}c>)"
 _ATTR = re.compile(r'([\w:]+)\s*=\s*"([^"]*)"')
 _REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 _BUILTIN_DATE_FORMATS = {14, 15, 16, 17, 18, 19, 20, 21, 22, 45, 46, 47}
-_XML_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+_XML_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 # --- addresses ---------------------------------------------------------------------------
@@ -279,22 +280,36 @@ def check_layout(source: Path | IO[bytes], writes: list[SheetWrite], *, appends:
             xml = archive.read(part).decode("utf-8")
             merged = _merged(xml)
             if merged:
-                _refuse_merged(write.title, write, merged, appends=appends)
+                tables = _tables(archive, part)
+                table = next((t for t in tables if write.table and t.name.casefold() == write.table.casefold()), None)
+                table = table or next(iter(tables), None)
+                span = (table.area.left, table.area.right) if table is not None else None
+                _refuse_merged(write.title, write, merged, appends=appends, span=span)
 
 
-def _refuse_merged(title: str, write: SheetWrite, merged: list[Area], *, appends: bool = True) -> None:
+def _refuse_merged(
+    title: str, write: SheetWrite, merged: list[Area], *, appends: bool = True, span: tuple[int, int] | None = None
+) -> None:
     for number, values in write.cells.items():
-        problem = merged_refusal(title, merged, number, list(values), appends and number in write.appended)
+        problem = merged_refusal(title, merged, number, list(values), appends and number in write.appended, span)
         if problem:
             raise WorkbookError(problem + "; nothing was written")
 
 
-def merged_refusal(title: str, merged: list[Area], number: int, cols: list[int], appended: bool) -> str | None:
-    """Why cells `cols` of row `number` cannot be written for the merged ranges (None: they can)."""
+def merged_refusal(
+    title: str, merged: list[Area], number: int, cols: list[int], appended: bool, span: tuple[int, int] | None = None
+) -> str | None:
+    """Why cells `cols` of row `number` cannot be written for the merged ranges (None: they can).
+
+    A new row (`appended`) may not cross a merged range anywhere across the table (`span`: its
+    first and last column), since the table grows over the whole row.
+    """
     for area in merged:
         if not area.top <= number <= area.bottom:
             continue
-        if appended and cols and area.left <= max(cols) and area.right >= min(cols):
+        left = min([*cols, *(span or ())], default=0)
+        right = max([*cols, *(span or ())], default=0)
+        if appended and (cols or span) and area.left <= right and area.right >= left:
             return _merged_message(title, area, f"tracker adds a new row on row {number}")
         for col in cols:
             if area.holds(number, col) and (number, col) != (area.top, area.left):
@@ -331,7 +346,9 @@ class Layout:
             for table in tables:
                 if table.totals:
                     return _totals_message(title, table)
-        return merged_refusal(title, merged, number, cols, appended)
+        table = next(iter(tables), None)
+        span = (table.area.left, table.area.right) if table is not None else None
+        return merged_refusal(title, merged, number, cols, appended, span)
 
 
 def _overlap(a: Area, b: Area) -> bool:
@@ -407,6 +424,7 @@ class _Styles:
         if number is None:
             number = max([163, *self.formats]) + 1
             entry = f'<{p}numFmt numFmtId="{number}" formatCode="{_escape(code).replace(chr(34), "&quot;")}"/>'
+            self.xml = re.sub(r"<((?:\w+:)?numFmts)\b([^>]*?)\s*/>", r"<\1\2></\1>", self.xml, count=1)
             if re.search(r"<(?:\w+:)?numFmts\b", self.xml):
                 self.xml = re.sub(r"(</(?:\w+:)?numFmts>)", lambda m: entry + m[1], self.xml, count=1)
             else:
@@ -463,7 +481,10 @@ def _number(value: float | int) -> str:
 
 
 def _text(value: str) -> str:
-    value = _XML_ESCAPE.sub(r"_x005F_\1", value)  # Excel reads _xHHHH_ as an escaped character
+    # Excel reads _xHHHH_ as an escaped character: a literal one is escaped itself (every
+    # underscore that starts one, even when two share it), and a carriage return is stored escaped.
+    value = _XML_ESCAPE.sub("_x005F_", value)
+    value = _NOT_IN_XML.sub(lambda m: f"_x{ord(m[0]):04X}_", value)  # CR, control characters, U+FFFE/F
     escaped = _escape(value)
     space = ' xml:space="preserve"' if value != value.strip() or "\n" in value else ""
     return f"<t{space}>{escaped}</t>"
@@ -563,7 +584,7 @@ class _SheetPatch:
             position = element_end
         return out
 
-    def apply(self, write: SheetWrite, tables: list[_Table]) -> Area | None:
+    def apply(self, write: SheetWrite, table: _Table | None) -> Area | None:
         """Write the cells; return the area now used by table rows (for the table's ref)."""
         p = self.p
         data = re.search(rf"<{p}sheetData\b[^>]*?(/?)>", self.xml)
@@ -577,27 +598,40 @@ class _SheetPatch:
         end = self.xml.find(f"</{p}sheetData>", start)
         rows = _RowFinder(self, start, end)
         merged = _merged(self.xml) if "mergeCell" in self.xml else []
-        _refuse_merged(self.title, write, merged)
-        edits: list[tuple[int, int, str]] = []  # (start, end, replacement)
+        span = (table.area.left, table.area.right) if table is not None else None
+        _refuse_merged(self.title, write, merged, span=span)
+        edits: list[tuple[int, int, int, str]] = []  # (start, end, row, replacement)
+        made: dict[int, tuple[str, list[_Cell]]] = {}  # rows this write built: their attributes and cells
         used: Area | None = None
         for number in sorted(write.cells):
             values = write.cells[number]
             existing = rows.get(number)
             appended = number in write.appended
-            above = self._row_cells(rows.get(number - 1)) if appended and number > 2 else []
+            above: list[_Cell] = []
+            above_attrs = ""
+            if appended and number > 2:
+                if number - 1 in made:  # several new rows: each follows the one just before it
+                    above_attrs, above = made[number - 1]
+                else:
+                    above = self._row_cells(rows.get(number - 1))
+                    above_attrs = self._new_row_attrs(rows.get(number - 1))
             if existing is not None:
                 _, tag_start, element_end, attrs, closed = existing
                 inner = "" if closed else self.xml[self.xml.find(">", tag_start) + 1 : element_end - len(f"</{p}row>")]
                 new = self._row_xml(number, attrs, _cells(inner, p, number), values, above, appended)
-                edits.append((tag_start, element_end, new))
+                edits.append((tag_start, element_end, number, new))
             else:
-                attrs = self._new_row_attrs(rows.get(number - 1)) if appended else ""
+                attrs = above_attrs if appended else ""
                 new = self._row_xml(number, attrs, [], values, above, appended)
                 position = rows.insert_at(number)
-                edits.append((position, position, new))
+                edits.append((position, position, number, new))
+            if appended:
+                body = new[new.find(">") + 1 : new.rfind("<")] if not new.endswith("/>") else ""
+                made[number] = (attrs if existing is None else self._new_row_attrs(existing), _cells(body, p, number))
             for col in values:
                 used = Area(number, col, number, col) if used is None else used.grown(number, col)
-        for edit_start, edit_end, text in sorted(edits, key=lambda e: e[0], reverse=True):
+        # From the end backwards, so earlier offsets stay right; new rows at one place go in ascending order.
+        for edit_start, edit_end, _number, text in sorted(edits, key=lambda e: (e[0], e[2]), reverse=True):
             self.xml = self.xml[:edit_start] + text + self.xml[edit_end:]
         if used is not None:
             self._grow_dimension(used)
@@ -711,17 +745,16 @@ class _SheetPatch:
 
     def _shared_master(self, index: str) -> tuple[str, str] | None:
         p = self.p
-        pattern = rf'<{p}c\b([^>]*)>(?:(?!</{p}c>).)*?<{p}f\b[^>]*\bt="shared"[^>]*\bsi="{index}"[^>]*>([^<]+)</{p}f>'
-        match = re.search(pattern, self.xml, re.S)
-        if match is None:
-            pattern = (
-                rf'<{p}c\b([^>]*)>(?:(?!</{p}c>).)*?<{p}f\b[^>]*\bsi="{index}"[^>]*\bt="shared"[^>]*>([^<]+)</{p}f>'
-            )
-            match = re.search(pattern, self.xml, re.S)
-        if match is None:
-            return None
-        ref = _attrs(match[1]).get("r")
-        return (_unescape(match[2]), ref) if ref else None
+        cell = rf"<{p}c\b([^>]*?)(?<!/)>(?:(?!</{p}c>).)*?"  # a cell that is not self-closed
+        for formula in (
+            rf'<{p}f\b[^>]*\bt="shared"[^>]*\bsi="{index}"[^>]*>([^<]+)</{p}f>',
+            rf'<{p}f\b[^>]*\bsi="{index}"[^>]*\bt="shared"[^>]*>([^<]+)</{p}f>',
+        ):
+            match = re.search(cell + formula, self.xml, re.S)
+            if match is not None:
+                ref = _attrs(match[1]).get("r")
+                return (_unescape(match[2]), ref) if ref else None
+        return None
 
     def _cell_xml(self, number: int, col: int, value: Any, style: str | None) -> str | None:
         p = self.p
@@ -866,7 +899,7 @@ def _changed_parts(archive: zipfile.ZipFile, writes: list[SheetWrite]) -> dict[s
         if table is not None and write.appended:
             if table.totals:
                 raise WorkbookError(_totals_message(write.title, table) + "; nothing was written")
-        sheet.apply(write, tables)
+        sheet.apply(write, table)
         styles = sheet._styles
         drop_calc_chain = drop_calc_chain or sheet.formula_overwritten
         changed[part] = sheet.xml.encode("utf-8")
