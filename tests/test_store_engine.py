@@ -96,6 +96,8 @@ def test_journal_entry_blocked_by_a_merged_range_is_set_aside(
     )
     result = run("update", event_id, "--note", "goes on")
     assert result.exit_code == 0, result.stderr
+    assert "warning: a waiting journal entry was set aside in .tracker-journal.rejected.jsonl" in result.stderr
+    assert "Notifications!A2:B2 is a merged range" in result.stderr
     assert "goes on" in run("show", event_id).stdout
     assert pending.pending() == []
     assert "Notifications!A2:B2 is a merged range" in pending.rejected_path.read_text()

@@ -32,6 +32,9 @@ class TrackerGroup(click.Group):
         except PermissionError as exc:
             click.echo(f"error: permission denied: {exc.filename or exc}", err=True)
             ctx.exit(1)
+        finally:
+            if isinstance(ctx.obj, State):
+                ctx.obj.report_set_aside()
 
 
 class State:
@@ -41,6 +44,7 @@ class State:
         self.config_path = config_path
         self.verbose = verbose
         self._config: Config | None = None
+        self._stores: list[Store] = []
 
     @property
     def config(self) -> Config:
@@ -53,7 +57,17 @@ class State:
     def store(self) -> Store:
         from tracker.store import open_store
 
-        return open_store(self.config, verbose=self.verbose)
+        store = open_store(self.config, verbose=self.verbose)
+        self._stores.append(store)
+        return store
+
+    def report_set_aside(self) -> None:
+        """Say which waiting journal entries a write set aside (they need a person), once."""
+        for store in self._stores:
+            where = store.journal.rejected_path.name if store.journal else "the rejected journal"
+            for _edit, reason in store.set_aside:
+                click.echo(f"warning: a waiting journal entry was set aside in {where}: {reason}", err=True)
+            store.set_aside = []
 
     def time(self, value: str | None, what: str) -> datetime | None:
         if value is None:
@@ -584,7 +598,13 @@ def sync(state: State) -> None:
     for batch in pending:
         click.echo(f"pending since {batch.recorded_at}: {len(batch.edits)} edit(s) ({batch.reason})")
     store.commit(lambda _tracker: [])
-    click.echo(f"wrote {len(getattr(store, 'replayed', []))} pending edit(s) to {Path(store.location).name}")
+    total = sum(len(batch.edits) for batch in pending)
+    written, set_aside = len(store.replayed), store.set_aside
+    click.echo(f"wrote {written} pending edit(s) to {Path(store.location).name}")
+    if total - written - len(set_aside) > 0:
+        click.echo(f"{total - written - len(set_aside)} were already in the workbook or no longer apply")
+    if set_aside:
+        click.echo(f"{len(set_aside)} could no longer be written and were set aside (see below)")
 
 
 def _sharepoint_settings(state: State) -> Any:

@@ -131,6 +131,7 @@ class Committed:
 
     edits: list[Edit]
     replayed: list[Edit]
+    set_aside: list[tuple[Edit, str]] = field(default_factory=list)
 
 
 def commit(
@@ -155,7 +156,7 @@ def commit(
             if not change.edits:
                 if journal is not None:
                     journal.finish(pending)
-                return Committed([], [])
+                return Committed([], [], pending.rejected)
             try:
                 applier.write(snapshot, change)
             except Stale:
@@ -175,7 +176,7 @@ def commit(
                 _keep_rest(journal, pending, change, cut)
             if journal is not None:
                 journal.finish(pending)
-            return Committed(change.own, pending.edits)
+            return Committed(change.own, pending.edits, pending.rejected)
     raise ConflictError(
         f"the workbook kept changing while tracker was writing it ({replays} tries, each time someone else saved "
         "first); nothing was written, run the command again"

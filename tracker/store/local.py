@@ -150,6 +150,7 @@ class LocalStore:
         self.location = str(path)
         self.journal = journal
         self.replayed: list[Edit] = []
+        self.set_aside: list[tuple[Edit, str]] = []
 
     def read(self) -> Tracker:
         """Read the workbook with the fast reader."""
@@ -176,6 +177,7 @@ class LocalStore:
                 f"{self.lock_timeout:.0f} s; try again, or raise [workbook] lock_timeout"
             ) from None
         self.replayed = result.replayed
+        self.set_aside = result.set_aside
         return result.edits
 
     def _clean_temp_files(self) -> None:

@@ -64,6 +64,7 @@ class SharePointStore:
         self.journal = journal
         self.location = settings.file_url
         self.replayed: list[Edit] = []
+        self.set_aside: list[tuple[Edit, str]] = []
         self._folder: Path | None = None
 
     @property
@@ -101,6 +102,7 @@ class SharePointStore:
             finally:
                 self._folder = None
         self.replayed = result.replayed
+        self.set_aside = result.set_aside
         return result.edits
 
     # -- the upload applier ------------------------------------------------------------------

@@ -346,8 +346,8 @@ class Layout:
             for table in tables:
                 if table.totals:
                     return _totals_message(title, table)
-        table = next(iter(tables), None)
-        span = (table.area.left, table.area.right) if table is not None else None
+        first = next(iter(tables), None)
+        span = (first.area.left, first.area.right) if first is not None else None
         return merged_refusal(title, merged, number, cols, appended, span)
 
 
