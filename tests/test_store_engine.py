@@ -230,3 +230,30 @@ def test_x_unique_is_checked_on_every_write(run: Run, example: Path, event_id: s
     with pytest.raises(ValidationFailed, match=r"Events!A3 \(ID\): .* is already used on row 2"):
         store.commit(lambda t: [AppendRow("Events", new_event(value, "dup"))])
     assert digest(example) == before
+
+
+def test_a_refused_journal_entry_takes_its_own_rows_with_it(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """An `open` kept in the journal whose ID someone else took meanwhile is set aside whole, and so is a later
+    journaled update of that event: nothing lands on the other person's event."""
+    from datetime import datetime
+
+    pending = journal(tmp_path)
+    mine = "EVT-2026-0002"
+    update = {"event_id": mine, "at": datetime(2026, 11, 22, 2, 5), "status": "Investigating", "internal": "No"}
+    pending.add([AppendRow("Events", new_event(mine, "mine")), AppendRow("Updates", update | {"note": "opened"})], "t")
+    pending.add(
+        [SetCells("Events", mine, {"status": "Identified"}), AppendRow("Updates", update | {"note": "my update"})], "t"
+    )
+    pending.path.rename(tmp_path / "held")  # someone else opens EVT-2026-0002 meanwhile
+    assert run("open", "--title", "theirs", "--severity", "Sev 3", "--service", "VPN").stdout.strip() == mine
+    (tmp_path / "held").rename(pending.path)
+    synced = run("sync")
+    assert synced.exit_code == 0, synced.stderr
+    assert "4 could no longer be written and were set aside" in synced.stdout
+    assert "EVT-2026-0002" in synced.stderr and "already used" in synced.stderr
+    shown = json.loads(run("show", mine, "--json").stdout)
+    assert shown["event"]["title"] == "theirs" and shown["event"]["status"] == "Investigating"
+    assert [e.get("note") for e in shown["timeline"] if e.get("note") in ("opened", "my update")] == []
+    assert len(pending.rejected_path.read_text().splitlines()) == 2

@@ -65,7 +65,7 @@ class State:
         """Say which waiting journal entries a write set aside (they need a person), once."""
         for store in self._stores:
             where = store.journal.rejected_path.name if store.journal else "the rejected journal"
-            for _edit, reason in store.set_aside:
+            for _edits, reason in store.set_aside:
                 click.echo(f"warning: a waiting journal entry was set aside in {where}: {reason}", err=True)
             store.set_aside = []
 
@@ -599,12 +599,13 @@ def sync(state: State) -> None:
         click.echo(f"pending since {batch.recorded_at}: {len(batch.edits)} edit(s) ({batch.reason})")
     store.commit(lambda _tracker: [])
     total = sum(len(batch.edits) for batch in pending)
-    written, set_aside = len(store.replayed), store.set_aside
+    written = len(store.replayed)
+    set_aside = sum(len(edits) for edits, _reason in store.set_aside)
     click.echo(f"wrote {written} pending edit(s) to {Path(store.location).name}")
-    if total - written - len(set_aside) > 0:
-        click.echo(f"{total - written - len(set_aside)} were already in the workbook or no longer apply")
+    if total - written - set_aside > 0:
+        click.echo(f"{total - written - set_aside} were already in the workbook or no longer apply")
     if set_aside:
-        click.echo(f"{len(set_aside)} could no longer be written and were set aside (see below)")
+        click.echo(f"{set_aside} could no longer be written and were set aside (see below)")
 
 
 def _sharepoint_settings(state: State) -> Any:

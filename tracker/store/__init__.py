@@ -26,7 +26,7 @@ class Store(Protocol):
     location: str
     journal: Journal | None
     replayed: list[Edit]  # journal edits the last commit wrote
-    set_aside: list[tuple[Edit, str]]  # journal edits it could no longer write, and why
+    set_aside: list[tuple[list[Edit], str]]  # journal entries it could no longer write, and why
 
     def read(self) -> Tracker:
         """The current workbook, for looking only."""

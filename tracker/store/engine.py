@@ -131,7 +131,7 @@ class Committed:
 
     edits: list[Edit]
     replayed: list[Edit]
-    set_aside: list[tuple[Edit, str]] = field(default_factory=list)
+    set_aside: list[tuple[list[Edit], str]] = field(default_factory=list)
 
 
 def commit(
@@ -190,9 +190,7 @@ def _keep_rest(journal: Journal | None, pending: Pending, change: Change, cut: I
     rest = cut.rest if cut.rest is not None else [e for e in change.edits if not any(e is w for w in cut.written)]
     if journal is None:
         raise RemoteError(f"{cut.message}. Already written: {describe(cut.written)}; NOT written: {describe(rest)}")
-    with journal.locked():
-        journal.finish(pending)
-        journal.add(rest, f"interrupted: {cut.message}")
+    journal.finish(pending, rest, f"interrupted: {cut.message}")  # one rewrite: nothing lost if it stops here
     error = RemoteError(
         f"{cut.message}. Already written: {describe(cut.written)}; waiting in the local journal: {describe(rest)} "
         "(`tracker sync` writes it)"
@@ -218,7 +216,7 @@ class Pending:
 
     edits: list[Edit] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
-    rejected: list[tuple[Edit, str]] = field(default_factory=list)
+    rejected: list[tuple[list[Edit], str]] = field(default_factory=list)  # whole journal entries
 
 
 def fit_journal(
@@ -227,26 +225,66 @@ def fit_journal(
     """Journal edits still to write, fitted to the workbook as it is now.
 
     Appends already present (same `unique` value) are dropped; cell changes on rows that are
-    gone are dropped; a cell someone changed since the edit was decided keeps their value;
-    an edit the checks now refuse is set aside. Every edit kept is checked like the command's own
-    and shown in the view (its row number in `rows`), so the plan that follows sees it.
+    gone are dropped; a cell someone changed since the edit was decided keeps their value.
+    Every edit kept is checked like the command's own and shown in the view (its row number in
+    `rows`), so the plan that follows sees it. A journal entry is one command's change: when
+    the checks refuse any of its edits, the whole entry is set aside (an event's timeline rows
+    never land without the event row, or on someone else's event that took the same ID).
     """
     pending = Pending()
     if journal is None:
         return pending
+    poisoned: set[tuple[str, str]] = set()
     for line, batch in journal.entries():
         if batch is None:
             continue  # unreadable: left in the journal for a person to see
         pending.lines.append(line)
-        for edit in batch.edits:
-            fitted = fit(tracker, edit)
-            if fitted is None:
-                continue
-            try:
-                pending.edits += check(tracker, [fitted], rows, layout=layout)
-            except TrackerError as exc:
-                pending.rejected.append((edit, str(exc)))
+        undo: list[Callable[[], None]] = []
+        kept: list[Edit] = []
+        entry_rows: dict[int, int] = {}
+        orphan = next((key for edit in batch.edits if (key := _refers_to(tracker, edit, poisoned))), None)
+        if orphan is not None:
+            reason = f"it belongs to {orphan[1]!r}, whose {orphan[0]} row was set aside"
+            pending.rejected.append((batch.edits, reason))
+            continue
+        try:
+            for edit in batch.edits:
+                fitted = fit(tracker, edit)
+                if fitted is not None:
+                    kept += check(tracker, [fitted], entry_rows, layout=layout, undo=undo)
+        except TrackerError as exc:
+            for step in reversed(undo):
+                step()
+            pending.rejected.append((batch.edits, str(exc)))
+            poisoned |= _new_keys(tracker, batch.edits)  # later entries about those rows go aside too
+            continue
+        pending.edits += kept
+        rows.update(entry_rows)
     return pending
+
+
+def _new_keys(tracker: Tracker, edits: list[Edit]) -> set[tuple[str, str]]:
+    """(sheet, folded key) of the rows these edits add."""
+    out = set()
+    for edit in edits:
+        key = tracker.schema[edit.sheet].key
+        if isinstance(edit, AppendRow) and key and edit.values.get(key) is not None:
+            out.add((edit.sheet, _folded(edit.values[key])))
+    return out
+
+
+def _refers_to(tracker: Tracker, edit: Edit, keys: set[tuple[str, str]]) -> tuple[str, str] | None:
+    """The (sheet, key) among `keys` that the edit changes a row of or points at, if any."""
+    if not keys:
+        return None
+    if isinstance(edit, SetCells) and (edit.sheet, _folded(edit.key)) in keys:
+        return (edit.sheet, edit.key)
+    spec = tracker.schema[edit.sheet]
+    for name, value in edit.values.items():
+        field_spec = spec.fields.get(name)
+        if field_spec is not None and field_spec.ref and (field_spec.ref[0], _folded(value)) in keys:
+            return (field_spec.ref[0], str(value))
+    return None
 
 
 def fit(tracker: Tracker, edit: Edit) -> Edit | None:
@@ -283,17 +321,24 @@ def _same(current: Any, expected: Any) -> bool:
 
 
 def check(
-    tracker: Tracker, edits: list[Edit], rows: dict[int, int], *, keep: bool = True, layout: Layout | None = None
+    tracker: Tracker,
+    edits: list[Edit],
+    rows: dict[int, int],
+    *,
+    keep: bool = True,
+    layout: Layout | None = None,
+    undo: list[Callable[[], None]] | None = None,
 ) -> list[Edit]:
     """Check edits against the workbook as it will be, apply them to the view; refuse all if one is bad.
 
     Returns the edits as they will be written (a SetCells with `expect` loses the cells
     someone changed since). Row numbers go into `rows`. Raises ValidationFailed, nothing written.
-    With `keep=False` the view is left as it was (a check before deciding, e.g. before sending mail).
+    With `keep=False` the view is left as it was (a check before deciding, e.g. before sending mail);
+    `undo` collects the steps that take the applied edits back out of the view.
     """
     problems: list[str] = []
     out: list[Edit] = []
-    undo: list[Callable[[], None]] = []
+    steps: list[Callable[[], None]] = []
     try:
         for edit in edits:
             if isinstance(edit, SetCells) and edit.expect is not None:
@@ -305,13 +350,15 @@ def check(
             if found:
                 problems += found
                 continue
-            undo.append(_undoer(tracker, edit))
+            steps.append(_undoer(tracker, edit))
             rows[id(edit)] = apply_to_view(tracker, edit)
             out.append(edit)
     finally:
         if problems or not keep:
-            for step in reversed(undo):
+            for step in reversed(steps):
                 step()
+        elif undo is not None:
+            undo += steps
     if problems:
         raise ValidationFailed("the change was not written: " + "; ".join(dict.fromkeys(problems)))
     return out
@@ -338,7 +385,7 @@ def _check_one(tracker: Tracker, edit: Edit, layout: Layout | None) -> list[str]
     problems = []
     if layout is not None:
         refusal = layout.refusal(
-            data.title, number, [data.columns[n] for n in edit.values], isinstance(edit, AppendRow)
+            data.title, number, [data.columns[n] for n in edit.values], isinstance(edit, AppendRow), data.spec.table
         )
         if refusal:
             problems.append(refusal)

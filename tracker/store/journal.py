@@ -90,7 +90,7 @@ class Journal:
         """Record edits that could not be written (durably, before returning)."""
         if not edits:
             return
-        line = json.dumps({"recorded_at": iso(utcnow()), "reason": reason, "edits": [edit_to_json(e) for e in edits]})
+        line = self._line(edits, reason)
         with self.locked(), open(path or self.path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
             handle.flush()
@@ -106,16 +106,25 @@ class Journal:
         with self.locked():
             self._remove(lines)
 
-    def _remove(self, lines: list[str]) -> None:
-        if not lines or not self.path.exists():
+    @staticmethod
+    def _line(edits: list[Edit], reason: str) -> str:
+        return json.dumps({"recorded_at": iso(utcnow()), "reason": reason, "edits": [edit_to_json(e) for e in edits]})
+
+    def _remove(self, lines: list[str], added: list[str] | None = None) -> None:
+        added = added or []
+        if not lines and not added:
+            return
+        if not self.path.exists() and not added:
             return
         done = list(lines)
         keep = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+        current = self.path.read_text(encoding="utf-8").splitlines() if self.path.exists() else []
+        for line in current:
             if line in done:
                 done.remove(line)
             elif line.strip():
                 keep.append(line)
+        keep += added
         if keep:
             fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -126,9 +135,12 @@ class Journal:
         else:
             self.path.unlink(missing_ok=True)
 
-    def finish(self, pending: Pending) -> None:
-        """After a successful write: forget what it consumed, set aside what the checks refused."""
+    def finish(self, pending: Pending, rest: list[Edit] | None = None, reason: str = "") -> None:
+        """After a write: forget what it consumed, set aside what the checks refused, keep `rest` (not written).
+
+        The journal is rewritten once, atomically, so a crash leaves either the old or the new list.
+        """
         with self.locked():
-            for edit, reason in pending.rejected:
-                self.add([edit], f"set aside: {reason}", self.rejected_path)
-            self._remove(pending.lines)
+            for edits, why in pending.rejected:
+                self.add(edits, f"set aside: {why}", self.rejected_path)
+            self._remove(pending.lines, [self._line(rest, reason)] if rest else [])

@@ -150,7 +150,7 @@ class LocalStore:
         self.location = str(path)
         self.journal = journal
         self.replayed: list[Edit] = []
-        self.set_aside: list[tuple[Edit, str]] = []
+        self.set_aside: list[tuple[list[Edit], str]] = []
 
     def read(self) -> Tracker:
         """Read the workbook with the fast reader."""

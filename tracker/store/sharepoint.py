@@ -64,7 +64,7 @@ class SharePointStore:
         self.journal = journal
         self.location = settings.file_url
         self.replayed: list[Edit] = []
-        self.set_aside: list[tuple[Edit, str]] = []
+        self.set_aside: list[tuple[list[Edit], str]] = []
         self._folder: Path | None = None
 
     @property

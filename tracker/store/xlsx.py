@@ -36,7 +36,8 @@ COMPRESS_LEVEL = 3
 
 _ROW_TAG = r"<{p}row\b([^>]*?)(/?)>"
 _CELL = r"<{p}c\b([^>]*?)(?:/>|>(.*?)</{p}c>)"
-_ATTR = re.compile(r'([\w:]+)\s*=\s*"([^"]*)"')
+_ATTR = re.compile(r"""([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_ROW_NUMBER = re.compile(r"""\br\s*=\s*["'](\d+)["']""")
 _REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 _BUILTIN_DATE_FORMATS = {14, 15, 16, 17, 18, 19, 20, 21, 22, 45, 46, 47}
 _XML_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
@@ -132,7 +133,12 @@ class SheetWrite:
 
 
 def _attrs(text: str) -> dict[str, str]:
-    return dict(_ATTR.findall(text))
+    return {name: double if double else single for name, double, single in _ATTR.findall(text)}
+
+
+def _attr_text(attrs: dict[str, str]) -> str:
+    """Attributes back as XML text (values as they were read: already escaped, quotes made safe)."""
+    return "".join(f' {name}="{value.replace(chr(34), "&quot;")}"' for name, value in attrs.items())
 
 
 def _related(archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
@@ -269,22 +275,17 @@ def layout_problems(source: Path | bytes | IO[bytes], titles: list[str]) -> list
     return problems
 
 
-def check_layout(source: Path | IO[bytes], writes: list[SheetWrite], *, appends: bool = True) -> None:
-    """Refuse writes into merged ranges (and, with `appends`, rows added where a merged range lies)."""
-    with zipfile.ZipFile(source) as archive:
-        parts = sheet_parts(archive)
-        for write in writes:
-            part = parts.get(write.title)
-            if part is None or not write.cells:
-                continue
-            xml = archive.read(part).decode("utf-8")
-            merged = _merged(xml)
-            if merged:
-                tables = _tables(archive, part)
-                table = next((t for t in tables if write.table and t.name.casefold() == write.table.casefold()), None)
-                table = table or next(iter(tables), None)
-                span = (table.area.left, table.area.right) if table is not None else None
-                _refuse_merged(write.title, write, merged, appends=appends, span=span)
+def check_layout(source: Path | bytes, writes: list[SheetWrite], *, appends: bool = True) -> None:
+    """Refuse writes into merged ranges, onto formula masters (and, with `appends`, rows added where a merged
+    range or a totals row lies), the rules `Layout` applies, as one WorkbookError."""
+    layout = Layout(source if isinstance(source, bytes) else Path(source).read_bytes())
+    for write in writes:
+        for number, values in write.cells.items():
+            problem = layout.refusal(
+                write.title, number, list(values), appends and number in write.appended, table=write.table
+            )
+            if problem:
+                raise WorkbookError(problem + "; nothing was written")
 
 
 def _refuse_merged(
@@ -317,38 +318,89 @@ def merged_refusal(
     return None
 
 
+@dataclass
+class _SheetLayout:
+    merged: list[Area]
+    tables: list[_Table]
+    masters: dict[tuple[int, int], str]  # (row, col) of shared / array formula masters -> why
+
+
 class Layout:
-    """What a workbook's sheets allow tracker to write, read from its bytes on demand."""
+    """What a workbook's sheets allow tracker to write, read from its bytes on demand.
+
+    The engine asks before it writes anything, so a command is refused by name and a
+    journal entry that cannot be written is set aside instead of blocking later writes.
+    """
 
     def __init__(self, source: bytes, *, totals_ok: bool = False) -> None:
         self._archive = zipfile.ZipFile(BytesIO(source))
         self._parts: dict[str, str] | None = None
-        self._sheets: dict[str, tuple[list[Area], list[_Table]]] = {}
+        self._sheets: dict[str, _SheetLayout] = {}
         self.totals_ok = totals_ok
 
-    def _sheet(self, title: str) -> tuple[list[Area], list[_Table]]:
+    def _sheet(self, title: str) -> _SheetLayout:
         if title not in self._sheets:
             if self._parts is None:
                 self._parts = sheet_parts(self._archive)
             part = self._parts.get(title)
             if part is None:
-                self._sheets[title] = ([], [])
+                self._sheets[title] = _SheetLayout([], [], {})
             else:
                 xml = self._archive.read(part).decode("utf-8")
                 merged = _merged(xml) if "mergeCell" in xml else []
-                self._sheets[title] = (merged, _tables(self._archive, part))
+                self._sheets[title] = _SheetLayout(merged, _tables(self._archive, part), _formula_masters(title, xml))
         return self._sheets[title]
 
-    def refusal(self, title: str, number: int, cols: list[int], appended: bool) -> str | None:
+    def table(self, title: str, name: str | None = None) -> tuple[str, Area] | None:
+        """The sheet's table called `name` (else its first): its name as the file spells it, and its area."""
+        tables = self._sheet(title).tables
+        chosen = next((t for t in tables if name and t.name.casefold() == name.casefold()), None)
+        chosen = chosen or next(iter(tables), None)
+        return (chosen.name, chosen.area) if chosen is not None else None
+
+    def refusal(self, title: str, number: int, cols: list[int], appended: bool, table: str | None = None) -> str | None:
         """Why these cells of a row cannot be written (None: they can)."""
-        merged, tables = self._sheet(title)
+        sheet = self._sheet(title)
         if appended and not self.totals_ok:
-            for table in tables:
-                if table.totals:
-                    return _totals_message(title, table)
-        first = next(iter(tables), None)
-        span = (first.area.left, first.area.right) if first is not None else None
-        return merged_refusal(title, merged, number, cols, appended, span)
+            for one in sheet.tables:
+                if one.totals:
+                    return _totals_message(title, one)
+        for col in cols:
+            why = sheet.masters.get((number, col))
+            if why:
+                return why
+        found = self.table(title, table)
+        span = (found[1].left, found[1].right) if found is not None else None
+        return merged_refusal(title, sheet.merged, number, cols, appended, span)
+
+
+def _formula_masters(title: str, xml: str) -> dict[tuple[int, int], str]:
+    """Cells holding the formula text of a shared formula or an array formula over several cells."""
+    if 't="shared"' not in xml and 't="array"' not in xml and "t='" not in xml:
+        return {}
+    out = {}
+    for match in re.finditer(r"<(\w+:)?f\b([^>]*)>", xml):
+        attrs = _attrs(match[2])
+        if attrs.get("t") not in ("shared", "array") or "ref" not in attrs:
+            continue
+        try:
+            area = Area.parse(attrs["ref"])
+        except ValueError:
+            continue
+        if area.top == area.bottom and area.left == area.right:
+            continue
+        start = xml.rfind(f"<{match[1] or ''}c ", 0, match.start())
+        cell = _attrs(xml[start : xml.find(">", start)]) if start >= 0 else {}
+        try:
+            number, col = split_ref(cell.get("r", ""))
+        except ValueError:
+            continue
+        kind = "a shared formula" if attrs["t"] == "shared" else "an array formula"
+        out[(number, col)] = (
+            f"{title}!{column_letter(col)}{number} holds {kind} that cells {area} use; tracker would have to "
+            "overwrite it. Move the formula to a column tracker does not write"
+        )
+    return out
 
 
 def _overlap(a: Area, b: Area) -> bool:
@@ -571,7 +623,7 @@ class _SheetPatch:
             if match is None:
                 break
             attrs = match[1]
-            found = re.search(r'\br="(\d+)"', attrs)
+            found = _ROW_NUMBER.search(attrs)
             number = int(found[1]) if found else number + 1
             if match[2]:
                 element_end = match.end()
@@ -662,10 +714,8 @@ class _SheetPatch:
         appended: bool,
     ) -> str:
         p = self.p
-        attrs = re.sub(r'\s*\bspans="[^"]*"', "", attrs)
-        attrs = re.sub(r'\s*\br="\d+"', "", attrs)
-        if appended:
-            attrs = re.sub(r'\s*\bhidden="[^"]*"', "", attrs)
+        dropped = {"r", "spans", "hidden"} if appended else {"r", "spans"}
+        attrs = _attr_text({k: v for k, v in _attrs(attrs).items() if k not in dropped})
         by_col = {cell.col: cell for cell in cells}
         above_by_col = {cell.col: cell for cell in above}
         out: dict[int, str] = {}
@@ -673,7 +723,7 @@ class _SheetPatch:
             if col in values:
                 continue
             xml = cell.xml
-            if "r=" not in cell.xml.split(">", 1)[0]:  # implied position: make it explicit, order may change
+            if "r" not in cell.attrs:  # implied position: make it explicit, order may change
                 xml = re.sub(rf"^<{p}c\b", f'<{p}c r="{column_letter(col)}{number}"', xml)
             out[col] = xml
         if appended:
@@ -804,7 +854,7 @@ class _RowFinder:
         self.sheet, self.start, self.end = sheet, start, end
         p = sheet.p
         self._tag = re.compile(_ROW_TAG.format(p=p))
-        implicit = re.compile(rf"<{p}row\b(?![^>]*\br=\")").search(sheet.xml, start, end)
+        implicit = re.compile(rf"<{p}row\b(?![^>]*\br\s*=)").search(sheet.xml, start, end)
         self._all: dict[int, _RowTuple] | None = None
         self._ordered: list[_RowTuple] | None = None
         if implicit is not None:
@@ -829,7 +879,7 @@ class _RowFinder:
         """The row with this number, if the sheet has it."""
         if self._all is not None:
             return self._all.get(number)
-        pattern = re.compile(rf'<{self.sheet.p}row\b([^>]*?\br="{number}"[^>]*?)(/?)>')
+        pattern = re.compile(rf"""<{self.sheet.p}row\b([^>]*?\br\s*=\s*["']{number}["'][^>]*?)(/?)>""")
         match = pattern.search(self.sheet.xml, self.start, self.end)
         return self._element(match, number) if match else None
 
@@ -837,7 +887,8 @@ class _RowFinder:
         """Where a new row with this number goes: before the first row with a higher number."""
         if self._ordered is None:
             last = self.sheet.xml.rfind(f"<{self.sheet.p}row", self.start, self.end)
-            found = re.match(r'[^>]*?\br="(\d+)"', self.sheet.xml[last : last + 400]) if last >= 0 else None
+            tag = self.sheet.xml[last : self.sheet.xml.find(">", last) + 1] if last >= 0 else ""
+            found = _ROW_NUMBER.search(tag)
             if last < 0 or (found is not None and int(found[1]) < number):
                 return self.end  # the usual case: a new row after the last one
             self._scan()
