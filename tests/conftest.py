@@ -132,3 +132,21 @@ def run_at_once(
 def soffice() -> str | None:
     """The LibreOffice binary, if installed."""
     return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+@pytest.fixture
+def sp(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> Iterator[Any]:
+    """A SharePoint stand-in holding the example workbook; tracker.toml in tmp_path points at it in the write
+    `mode` the test module's `mode` fixture gives; no local workbook."""
+    from tests.sharepoint_standin import StandIn
+    from tests.test_store_sharepoint import PATH, TOKENS, _config
+
+    assert run("init", "--example").exit_code == 0
+    with StandIn() as standin:
+        standin.put_file(PATH, (tmp_path / "events.xlsx").read_bytes())
+        (tmp_path / "events.xlsx").unlink()
+        (tmp_path / "tracker.toml").write_text(_config(standin, mode))
+        for name, value in TOKENS.items():
+            monkeypatch.setenv(name, value)
+        yield standin
+    assert standin.errors == []

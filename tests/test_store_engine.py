@@ -257,3 +257,28 @@ def test_a_refused_journal_entry_takes_its_own_rows_with_it(
     assert shown["event"]["title"] == "theirs" and shown["event"]["status"] == "Investigating"
     assert [e.get("note") for e in shown["timeline"] if e.get("note") in ("opened", "my update")] == []
     assert len(pending.rejected_path.read_text().splitlines()) == 2
+
+
+def test_notify_checks_where_its_log_goes_before_sending(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """A merged range where the Notifications log goes: notify sends nothing and names it (no mail without a log)."""
+    merge(example, "Notifications", "A2:C2")
+    result = run("notify", event_id)
+    assert result.exit_code == 1 and "Notifications!A2:C2 is a merged range" in result.stderr
+    assert not list((tmp_path / "outbox").glob("*.eml"))
+
+
+def test_a_maybe_written_row_is_added_only_if_absent(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """A journaled row that may have landed (its request timed out) is not added a second time."""
+    from datetime import datetime
+
+    row = {"event_id": event_id, "at": datetime(2026, 11, 22, 2, 7), "status": "Identified", "note": "maybe"}
+    pending = journal(tmp_path)
+    pending.add([AppendRow("Updates", row | {"internal": "No"}, if_absent=True)], "timed out")
+    assert run("sync").exit_code == 0
+    pending.add([AppendRow("Updates", row | {"internal": "No"}, if_absent=True)], "timed out again")
+    synced = run("sync")
+    assert "wrote 0 pending edit(s)" in synced.stdout and "already in the workbook" in synced.stdout
+    notes = [e.get("note") for e in json.loads(run("show", event_id, "--json").stdout)["timeline"]]
+    assert notes.count("maybe") == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
@@ -14,27 +14,13 @@ import pytest
 
 from tests.conftest import Run
 from tests.sharepoint_standin import StandIn
-from tests.test_store_sharepoint import PATH, TOKENS, _config
+from tests.test_store_sharepoint import PATH, _config
 
 
 @pytest.fixture
 def mode() -> str:
     """The Excel-service mode unless a test says otherwise."""
     return "workbook-api"
-
-
-@pytest.fixture
-def sp(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> Iterator[StandIn]:
-    """A stand-in holding the example workbook; tracker.toml in tmp_path points at it."""
-    assert run("init", "--example").exit_code == 0
-    with StandIn() as standin:
-        standin.put_file(PATH, (tmp_path / "events.xlsx").read_bytes())
-        (tmp_path / "events.xlsx").unlink()
-        (tmp_path / "tracker.toml").write_text(_config(standin, mode))
-        for name, value in TOKENS.items():
-            monkeypatch.setenv(name, value)
-        yield standin
-    assert standin.errors == []
 
 
 def rows(book_bytes: bytes, sheet: str) -> list[tuple]:
@@ -146,3 +132,133 @@ def test_a_save_during_a_chunked_download_starts_it_over(run: Run, sp: StandIn, 
     assert "Printing" in [r[0] for r in rows(final, "Services")]
     assert "after their save" in [r[4] for r in rows(final, "Updates")]
     assert any("If-Match" in r["headers"] for r in sp.requests if "Range" in r["headers"])
+
+
+def test_recent_writes_are_not_shown_twice(
+    run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service saves between tracker reading the ETag and the download: each row still shows once."""
+    import tracker.remote
+
+    sp.save_late(PATH)
+    assert run("update", event_id, "--note", "late note").exit_code == 0
+    opened = run("open", "--title", "late open", "--severity", "Sev 2", "--service", "VPN").stdout.strip()
+    original = tracker.remote.Remote.properties
+    saved: list[int] = []
+
+    def properties(self):  # type: ignore[no-untyped-def]
+        answer = original(self)
+        if not saved:
+            saved.append(1)
+            sp.persist(PATH)
+        return answer
+
+    monkeypatch.setattr(tracker.remote.Remote, "properties", properties)
+    shown = json.loads(run("show", event_id, "--json").stdout)
+    assert [e.get("note") for e in shown["timeline"]].count("late note") == 1
+    assert [e["id"] for e in json.loads(run("list", "--json").stdout)].count(opened) == 1
+
+
+@pytest.mark.parametrize("theirs_first", [True, False])
+def test_the_later_of_two_rows_with_one_id_is_renumbered(
+    run: Run, sp: StandIn, monkeypatch: pytest.MonkeyPatch, theirs_first: bool
+) -> None:
+    """Another writer adds the same new ID at the same moment: whichever row is later takes the next ID (here
+    tracker's when theirs landed first), the earlier keeps its own, and tracker prints the ID its row holds."""
+    import tracker.remote
+    import tracker.store.excel_service as excel_service
+
+    monkeypatch.setattr(excel_service, "BATCH_LIMIT", 2)  # [add Events, add Updates], then [read IDs]
+    original = tracker.remote.Remote.graph
+    batches: list[dict] = []
+
+    def graph(self, method, path, body=None, **kw):  # type: ignore[no-untyped-def]
+        if path == "/$batch":
+            batches.append(body)
+            if len(batches) == (1 if theirs_first else 2):  # the other writer's add of the same ID lands now
+                theirs = json.loads(json.dumps(batches[0]["requests"][0]))
+                theirs["body"]["values"][0][1] = "their event"
+                original(self, "POST", "/$batch", {"requests": [theirs]}, what="the other writer")
+        return original(self, method, path, body, **kw)
+
+    monkeypatch.setattr(tracker.remote.Remote, "graph", graph)
+    result = run("open", "--title", "my event", "--severity", "Sev 2", "--service", "VPN")
+    assert result.exit_code == 0, result.stderr
+    events = {r[1]: r[0] for r in rows(sp.get_file(PATH), "Events")}
+    mine = "EVT-2026-0003" if theirs_first else "EVT-2026-0002"
+    assert events["my event"] == result.stdout.strip() == mine
+    assert events["their event"] == "EVT-2026-0002"  # the other writer settles its own row if it was later
+    opened = [r for r in rows(sp.get_file(PATH), "Updates") if r[4] == "Event opened: my event"]
+    assert [r[0] for r in opened] == [mine]
+
+
+_REAL_CHECK_WRITE = StandIn._check_write
+
+
+def _failing_writes(monkeypatch: pytest.MonkeyPatch, fail: Callable[[int], int | None]) -> None:
+    """Make the stand-in's n-th workbook write (1-based) answer the status `fail(n)` gives (None: succeed)."""
+    from tests import sharepoint_standin
+
+    original = _REAL_CHECK_WRITE
+    count = [0]
+
+    def check_write(self, stored):  # type: ignore[no-untyped-def]
+        count[0] += 1
+        status = fail(count[0])
+        if status is not None:
+            raise sharepoint_standin._workbook_error(status, "1" if status == 429 else None)
+        return original(self, stored)
+
+    monkeypatch.setattr(StandIn, "_check_write", check_write)
+
+
+def test_throttled_after_a_row_landed_keeps_the_rest(run: Run, sp: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Events row is added, the Updates row stays throttled: the user hears what was written, the rest is
+    kept, and `sync` adds it once (no second event from running `open` again)."""
+    import tracker.store.excel_service as excel_service
+
+    monkeypatch.setattr(excel_service.time, "sleep", lambda seconds: None)
+    _failing_writes(monkeypatch, lambda n: 429 if n >= 2 else None)
+    result = run("open", "--title", "throttled", "--severity", "Sev 2", "--service", "VPN")
+    assert result.exit_code == 1
+    assert "Already written: a new Events row" in result.stderr
+    assert "waiting in the local journal: a new Updates row" in result.stderr
+    _failing_writes(monkeypatch, lambda n: None)
+    synced = run("sync")
+    assert synced.exit_code == 0, synced.stderr
+    assert [r[1] for r in rows(sp.get_file(PATH), "Events")].count("throttled") == 1
+    assert [r[4] for r in rows(sp.get_file(PATH), "Updates")].count("Event opened: throttled") == 1
+
+
+def test_a_failed_second_patch_keeps_exactly_its_cells(
+    run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update patching the event row in two runs of columns, the second refused: only those cells wait in
+    the journal, and `sync` writes them, so every field of the update lands."""
+    _failing_writes(monkeypatch, lambda n: 400 if n == 2 else None)
+    result = run("update", event_id, "--note", "split", "--status", "Monitoring")
+    assert result.exit_code == 1 and "Already written: Events" in result.stderr
+    _failing_writes(monkeypatch, lambda n: None)
+    assert run("sync").exit_code == 0
+    shown = json.loads(run("show", event_id, "--json").stdout)
+    assert shown["event"]["status"] == "Monitoring"
+    assert shown["event"]["last_update_at"] == [e for e in shown["timeline"] if e.get("note") == "split"][0]["at"]
+
+
+def test_a_renamed_table_is_found_by_its_sheet(run: Run, sp: StandIn) -> None:
+    """Someone renamed the Events table in Excel: rows still go into the sheet's table, no traceback."""
+    import zipfile
+
+    data = sp.get_file(PATH)
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            part = source.read(info)
+            if info.filename.startswith("xl/tables/") and b'displayName="EventsTable"' in part:
+                part = part.replace(b'"EventsTable"', b'"MyEvents"')
+            target.writestr(info, part)
+    sp.put_file(PATH, out.getvalue())
+    result = run("open", "--title", "into MyEvents", "--severity", "Sev 2", "--service", "VPN")
+    assert result.exit_code == 0, result.stderr
+    assert "into MyEvents" in [r[1] for r in rows(sp.get_file(PATH), "Events")]

@@ -7,7 +7,6 @@ import io
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
@@ -33,20 +32,6 @@ def _config(sp: StandIn, mode: str, extra: str = "") -> str:
 def mode(request: pytest.FixtureRequest) -> str:
     """Both write modes."""
     return str(request.param)
-
-
-@pytest.fixture
-def sp(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> Iterator[StandIn]:
-    """A stand-in holding the example workbook; tracker.toml in tmp_path points at it; no local workbook."""
-    assert run("init", "--example").exit_code == 0
-    with StandIn() as standin:
-        standin.put_file(PATH, (tmp_path / "events.xlsx").read_bytes())
-        (tmp_path / "events.xlsx").unlink()
-        (tmp_path / "tracker.toml").write_text(_config(standin, mode))
-        for name, value in TOKENS.items():
-            monkeypatch.setenv(name, value)
-        yield standin
-    assert standin.errors == []
 
 
 def _remote_book(sp: StandIn) -> openpyxl.Workbook:

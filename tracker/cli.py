@@ -155,7 +155,11 @@ def validate(state: State, as_json: bool) -> None:
 
     tracker = state.store().read()
     folder = state.config.mail.get("templates")
-    problems = validate_tracker(tracker, has_templates(state.config.root / str(folder) if folder else None))
+    sharepoint = state.config.sharepoint
+    above_totals = sharepoint is not None and str(sharepoint.get("write_mode", "workbook-api")) == "workbook-api"
+    problems = validate_tracker(
+        tracker, has_templates(state.config.root / str(folder) if folder else None), rows_above_totals=above_totals
+    )
     errors = [p for p in problems if p.level == "error"]
     if as_json:
         click.echo(json.dumps([p.to_dict() for p in problems], indent=2, ensure_ascii=False))

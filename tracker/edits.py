@@ -20,12 +20,15 @@ class AppendRow:
     """Add a row to the end of a sheet's table.
 
     `unique` names a field whose value identifies the row (e.g. a Message-ID): a store
-    replaying the edit skips it when a row with that value is already there.
+    replaying the edit skips it when a row with that value is already there. `if_absent`
+    marks a row that may have been added already (a request that timed out): it is skipped
+    when a row with the same values is there.
     """
 
     sheet: str
     values: Mapping[str, Any]
     unique: str | None = None
+    if_absent: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,15 @@ def _load(values: Mapping[str, Any]) -> dict[str, Any]:
 def edit_to_json(edit: Edit) -> dict[str, Any]:
     """A JSON-safe form of an edit (times tagged so they come back as times)."""
     if isinstance(edit, AppendRow):
-        return {"op": "append", "sheet": edit.sheet, "values": _dump(edit.values), "unique": edit.unique}
+        data: dict[str, Any] = {
+            "op": "append",
+            "sheet": edit.sheet,
+            "values": _dump(edit.values),
+            "unique": edit.unique,
+        }
+        if edit.if_absent:
+            data["if_absent"] = True
+        return data
     data = {"op": "set", "sheet": edit.sheet, "key": edit.key, "values": _dump(edit.values)}
     if edit.expect is not None:
         data["expect"] = _dump(edit.expect)
@@ -72,6 +83,6 @@ def edit_to_json(edit: Edit) -> dict[str, Any]:
 def edit_from_json(data: dict[str, Any]) -> Edit:
     """The edit `edit_to_json` wrote."""
     if data["op"] == "append":
-        return AppendRow(data["sheet"], _load(data["values"]), data.get("unique"))
+        return AppendRow(data["sheet"], _load(data["values"]), data.get("unique"), bool(data.get("if_absent")))
     expect = data.get("expect")
     return SetCells(data["sheet"], data["key"], _load(data["values"]), _load(expect) if expect is not None else None)

@@ -120,7 +120,7 @@ def gate(tracker: Tracker, event: Row, kind: str, audiences: list[str]) -> None:
     relevant["Severities"] = {severity.number} if severity else set()
     problems: list[Any] = []
     for problem in validate_tracker(tracker):
-        if problem.level != "error" or problem.sheet not in relevant:
+        if problem.level != "error" or problem.layout or problem.sheet not in relevant:
             continue
         rows = relevant[problem.sheet]
         if rows is None or problem.row is None or problem.row in rows:
@@ -389,7 +389,14 @@ def _notify(
     event = tracker.event(event_id)
     status = str(event["status"] or "")
     # The log rows must be writable before anything is sent (e.g. a too-long sender name).
-    check(tracker, log_edits(_as_if_sent(result), config, "check", now, status, event), {}, keep=False)
+    # (and where they go must take them: a merged range there would only show after the mail went out)
+    check(
+        tracker,
+        log_edits(_as_if_sent(result), config, "check", now, status, event),
+        {},
+        keep=False,
+        layout=_layout(tracker, config),
+    )
     if dry_run:
         folder = preview_dir or config.root / str(config.mail.get("preview", "preview"))
         for message in result.messages:
@@ -416,6 +423,19 @@ def _notify(
             store.journal.add(edits, f"notify {result.event_id}: {exc}")
         result.journal_reason = str(exc) if isinstance(exc, TrackerError) else f"{type(exc).__name__}: {exc}"
     return result
+
+
+def _layout(tracker: Tracker, config: Config) -> Any:
+    """The workbook's layout as the writer will meet it (None when the reader kept no file)."""
+    from tracker.store.xlsx import Layout
+
+    content = tracker.content
+    if content is None:
+        return None
+    sharepoint = config.sharepoint
+    above_totals = sharepoint is not None and str(sharepoint.get("write_mode", "workbook-api")) == "workbook-api"
+    data = content if isinstance(content, bytes) else Path(content).read_bytes()
+    return Layout(data, totals_ok=above_totals)
 
 
 def _as_if_sent(result: NotifyResult) -> NotifyResult:

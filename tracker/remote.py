@@ -301,14 +301,18 @@ class Remote:
             etag = str(props.get("ETag", ""))
             length = int(props.get("Length") or 0)
             chunk = self.settings.chunk_size
-            if length <= chunk:
-                data = self.request(
-                    "sharepoint", "GET", self.file_url("/$value"), what="downloading the workbook"
-                ).content
-                if progress:
-                    progress(len(data), len(data))
-                return data, etag
             try:
+                if length <= chunk:
+                    data = self.request(
+                        "sharepoint",
+                        "GET",
+                        self.file_url("/$value"),
+                        headers={"If-Match": etag} if etag else None,  # the bytes belong to this ETag
+                        what="downloading the workbook",
+                    ).content
+                    if progress:
+                        progress(len(data), len(data))
+                    return data, etag
                 return self._download_ranges(etag, length, chunk, progress), etag
             except Stale:
                 continue  # saved meanwhile: start over on the new version

@@ -25,6 +25,7 @@ class Problem:
     message: str
     allowed: str | None = None
     level: str = "error"
+    layout: bool = False  # about where tracker can write (merged ranges, totals rows), not a cell's value
 
     @property
     def row(self) -> int | None:
@@ -55,11 +56,14 @@ class Problem:
         return text
 
 
-def validate_tracker(tracker: Tracker, has_templates: Callable[[str], bool] | None = None) -> list[Problem]:
+def validate_tracker(
+    tracker: Tracker, has_templates: Callable[[str], bool] | None = None, *, rows_above_totals: bool = False
+) -> list[Problem]:
     """Every problem in the workbook, errors and information, in sheet and row order.
 
     `has_templates(audience)` (optional) says whether email templates exist for an audience;
     an audience a severity notifies without templates would stop `tracker notify`.
+    `rows_above_totals`: the writer adds table rows above a totals row (the Excel service does).
     """
     problems: list[Problem] = []
     schema = tracker.schema
@@ -85,14 +89,14 @@ def validate_tracker(tracker: Tracker, has_templates: Callable[[str], bool] | No
         data = tracker.sheet(spec.name)
         if data.present:
             problems.extend(_references(tracker, data))
-    problems.extend(_layout(tracker))
+    problems.extend(_layout(tracker, rows_above_totals))
     if has_templates is not None and "Severities" in schema.sheets:
         problems.extend(_audiences_without_templates(tracker.sheet("Severities"), has_templates))
     order = {name: index for index, name in enumerate(schema.sheets)}
     return sorted(problems, key=lambda p: (order.get(p.sheet, len(order)), *_position(p.cell)))
 
 
-def _layout(tracker: Tracker) -> list[Problem]:
+def _layout(tracker: Tracker, rows_above_totals: bool) -> list[Problem]:
     """Merged ranges and totals rows where tracker writes rows: every write there would be refused."""
     if tracker.content is None:
         return []
@@ -103,7 +107,11 @@ def _layout(tracker: Tracker) -> list[Problem]:
         found = layout_problems(tracker.content, titles)
     except Exception:  # noqa: BLE001 - a file calamine read but zipfile cannot: the read errors say more
         return []
-    return [Problem(title, None, None, None, message) for title, message in found]
+    return [
+        Problem(title, None, None, None, message, layout=True)
+        for title, message in found
+        if not (rows_above_totals and "totals row" in message)
+    ]
 
 
 def _position(cell: str | None) -> tuple[int, int]:

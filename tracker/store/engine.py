@@ -295,6 +295,8 @@ def fit(tracker: Tracker, edit: Edit) -> Edit | None:
             value = _folded(edit.values.get(edit.unique))
             if any(_folded(row.values.get(edit.unique)) == value for row in data.rows):
                 return None
+        if edit.if_absent and row_present(tracker, edit):
+            return None
         return edit
     row = data.find(edit.key)
     if row is None:
@@ -305,6 +307,13 @@ def fit(tracker: Tracker, edit: Edit) -> Edit | None:
     if not values:
         return None
     return SetCells(edit.sheet, edit.key, values, edit.expect)
+
+
+def row_present(tracker: Tracker, edit: AppendRow) -> bool:
+    """Whether the sheet already has a row with every value this append would write."""
+    data = tracker.sheet(edit.sheet)
+    wanted = {n: typed_value(data.spec.fields[n], v) for n, v in edit.values.items() if n in data.spec.fields}
+    return any(all(_same(row.values.get(n), v) for n, v in wanted.items()) for row in data.rows)
 
 
 def _folded(value: Any) -> str:

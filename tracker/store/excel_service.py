@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from tracker.edits import AppendRow, Edit, SetCells, edit_from_json, edit_to_json
-from tracker.errors import ConflictError, RemoteError
+from tracker.errors import ConflictError, RemoteError, TrackerError, WorkbookError
 from tracker.store.engine import Busy, Change, Interrupted, Snapshot, apply_to_view, cell_value
 from tracker.store.xlsx import Layout
 from tracker.workbook import Tracker, column_letter, raw_key, read_tracker
@@ -104,17 +104,25 @@ class RecentWrites:
         entries.append({"etag": etag, "at": time.time(), "edits": [edit_to_json(e) for e in edits]})
         self._save(entries)
 
-    def show(self, tracker: Tracker, etag: str) -> list[Edit]:
-        """Show in `tracker` the recent writes its version (ETag) does not hold yet; forget the others."""
+    def show(self, tracker: Tracker, etag: str, *, prune: bool = False) -> list[Edit]:
+        """Show in `tracker` the recent writes its version (ETag) does not hold yet.
+
+        With `prune` (only under the journal lock) the others are forgotten. A row already there
+        is not shown twice (the download may be a moment newer than its ETag).
+        """
+        from tracker.store.engine import row_present
+
         entries = self._entries()
         keep = [e for e in entries if e.get("etag") == etag and time.time() - float(e.get("at", 0)) < RECENT_FOR]
-        if len(keep) != len(entries):
+        if prune and len(keep) != len(entries):
             self._save(keep)
         shown = []
         for entry in keep:
             for data in entry.get("edits", []):
                 try:
                     edit = edit_from_json(data)
+                    if isinstance(edit, AppendRow) and row_present(tracker, edit):
+                        continue
                     apply_to_view(tracker, edit)
                 except Exception:  # noqa: BLE001 - a row gone meanwhile: the file is what counts
                     continue
@@ -175,26 +183,43 @@ class ExcelService:
         """Download and read with calamine; recent writes the file does not show yet are shown too."""
         data, etag = self.store._download()
         tracker = read_tracker(Path(self.store.settings.path), self.store.schema, data=data, source=self.store.location)
-        self.recent.show(tracker, etag)
+        self.recent.show(tracker, etag, prune=True)  # under the journal lock: the commit holds it
         return Snapshot(tracker, (data, etag), Layout(data, totals_ok=True))  # the Excel service adds rows above totals
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
         """One batch: check rows, patch, add rows, check keys; then remember the edits until the file shows them."""
         _data, etag = snapshot.handle
-        base = self._base()
-        requests = self._plan(change, base)
+        layout = snapshot.layout
+        assert layout is not None
+        for attempt in range(2):
+            base = self._base(etag)
+            requests = self._plan(change, base, layout)
+            try:
+                answers = self._send(requests)
+                break
+            except _ItemGone as gone:
+                self._forget_item()
+                if attempt:
+                    raise WorkbookError(
+                        f"{gone.what}: Microsoft Graph cannot find it in {self.store.name} (404: {gone.detail}); "
+                        "check that the sheet and table names match the schema (`tracker validate`)"
+                    ) from None
+            except Interrupted as cut:
+                self.recent.add(etag, cut.written)
+                raise
         try:
-            answers = self._send(requests)
-        except _ItemGone:
-            self._forget_item()
-            requests = self._plan(change, self._base())
-            answers = self._send(requests)
-        self._settle(change, requests, answers, base)
+            self._settle(change, requests, answers, base)
+        except Interrupted as cut:
+            self.recent.add(etag, cut.written)
+            raise
+        except BaseException:
+            self.recent.add(etag, change.edits)  # all was written; only tidying up after it failed
+            raise
         self.recent.add(etag, change.edits)
 
     # -- building the batch ---------------------------------------------------------------------
 
-    def _plan(self, change: Change, base: str) -> list[_Request]:
+    def _plan(self, change: Change, base: str, layout: Layout) -> list[_Request]:
         assert change.tracker is not None
         tracker = change.tracker
         appended: dict[tuple[str, int], dict[str, Any]] = {}
@@ -217,9 +242,10 @@ class ExcelService:
         for (sheet, number), (key, values, edits) in patches.items():
             data = tracker.sheet(sheet)
             key_col = data.columns[data.spec.key or ""]
-            cols = {data.columns[n]: excel_value(v) for n, v in values.items()}
-            left, right = min([key_col, *cols]), max([key_col, *cols])
+            names = {data.columns[n]: n for n in values}
+            left, right = min([key_col, *names]), max([key_col, *names])
             address = f"{column_letter(left)}{number}:{column_letter(right)}{number}"
+            where = {"sheet": data.title, "number": number}
             checks.append(
                 _Request(
                     "GET",
@@ -227,46 +253,58 @@ class ExcelService:
                     what=f"checking {data.title}!{address}",
                     edits=edits,
                     kind="check",
-                    data={"sheet": data.title, "number": number, "left": left, "key": key, "key_col": key_col},
+                    data=where | {"left": left, "key": key, "key_col": key_col},
                 )
             )
-            for start, run in _runs(cols):
+            for start, run in _runs({col: excel_value(values[name]) for col, name in names.items()}):
                 run_address = f"{column_letter(start)}{number}:{column_letter(start + len(run) - 1)}{number}"
+                part = {names[col]: values[names[col]] for col in range(start, start + len(run))}
                 writes.append(
                     _Request(
                         "PATCH",
                         f"{base}/worksheets/{quote(data.title)}/range(address='{run_address}')",
                         {"values": [run]},
                         what=f"updating {data.title}!{run_address}",
-                        edits=edits,
+                        edits=[SetCells(sheet, key, part)],  # exactly the cells this request writes
                         kind="patch",
+                        data=where,
                     )
                 )
         keys: list[_Request] = []
         for sheet, rows in adds.items():
             data = tracker.sheet(sheet)
-            width = max([*data.columns.values(), *(i for i, _ in data.unknown_columns)], default=0) + 1
+            found = layout.table(data.title, data.spec.table)
+            if found is None:
+                raise WorkbookError(f"sheet {data.title!r} has no Excel table to add rows to; run `tracker validate`")
+            table, area = found
             matrix = []
             for _edit, values in rows:
-                row: list[Any] = [""] * width
+                row: list[Any] = [""] * (area.right - area.left + 1)
                 for name, value in values.items():
-                    row[data.columns[name]] = excel_value(value)
+                    col = data.columns[name]
+                    if not area.left <= col <= area.right:
+                        raise WorkbookError(
+                            f"{data.title}: column {data.spec.fields[name].title!r} ({column_letter(col)}) is outside "
+                            f"table {table} ({area}); widen the table to take it in"
+                        )
+                    row[col - area.left] = excel_value(value)
                 matrix.append(row)
+            added: list[Edit] = [AppendRow(edit.sheet, values, edit.unique, edit.if_absent) for edit, values in rows]
             writes.append(
                 _Request(
                     "POST",
-                    f"{base}/tables/{quote(data.spec.table)}/rows",
+                    f"{base}/tables/{quote(table)}/rows",
                     {"index": None, "values": matrix},
-                    what=f"adding {len(matrix)} row(s) to the {data.spec.table} table",
-                    edits=[edit for edit, _ in rows],
+                    what=f"adding {len(matrix)} row(s) to the {table} table",
+                    edits=added,  # with the cells later edits of this commit set on those rows
                     kind="add",
-                    data={"sheet": sheet, "rows": rows},
+                    data={"sheet": sheet, "rows": rows, "top": area.top},
                 )
             )
             keyname = data.spec.key
             if keyname and data.spec.fields[keyname].unique and keyname in data.columns:
                 letter = column_letter(data.columns[keyname])
-                last = data.last_row + 50
+                last = max(data.last_row, area.bottom + len(rows)) + 50
                 keys.append(
                     _Request(
                         "GET",
@@ -281,7 +319,11 @@ class ExcelService:
     # -- sending ----------------------------------------------------------------------------------
 
     def _send(self, requests: list[_Request]) -> list[_Answer]:
-        """Send in batches of at most 20, each chained in order; retry what throttling stopped."""
+        """Send in batches of at most 20, each chained in order; retry what throttling stopped.
+
+        Raises Busy (nothing written yet), Interrupted (part written: the rest to journal) or a
+        TrackerError (nothing written).
+        """
         answers: list[_Answer] = []
         position = 0
         attempt = 0
@@ -303,7 +345,11 @@ class ExcelService:
                     for index, request in enumerate(chunk)
                 ]
             }
-            raw = self.remote.graph("POST", "/$batch", body, what="writing to the workbook (Graph batch)")
+            try:
+                raw = self.remote.graph("POST", "/$batch", body, what="writing to the workbook (Graph batch)")
+            except TrackerError as exc:
+                self._stop(str(exc), requests, position, uncertain=True)
+                raise
             by_id = {str(r.get("id")): _Answer(r) for r in (raw or {}).get("responses", [])}
             done = 0
             for index, request in enumerate(chunk):
@@ -313,36 +359,54 @@ class ExcelService:
                 if answer.status_code >= 400:
                     # a row add that timed out (504) may have landed: retrying it could add the row twice
                     retry = answer.status_code in _RETRY and not (answer.status_code == 504 and request.kind == "add")
-                    if retry and attempt < MAX_ATTEMPTS:
+                    if retry and attempt < MAX_ATTEMPTS - 1:
                         break
-                    self._fail(request, answer, requests[: position + index], answers)
+                    self._fail(request, answer, requests, position + index)
                 answers.append(answer)
                 done += 1
             if done < len(chunk):
                 attempt += 1
-                if attempt >= MAX_ATTEMPTS:
-                    raise RemoteError(
-                        f"{chunk[done].what}: still throttled or unavailable after {MAX_ATTEMPTS} attempts; "
-                        "nothing more was written, try again later"
-                    )
                 from tracker.remote import retry_after
 
-                stopped = by_id.get(str(done + 1))
-                time.sleep(retry_after(stopped, attempt))
+                time.sleep(retry_after(by_id.get(str(done + 1)), attempt))
             position += done
         return answers
 
-    def _fail(self, request: _Request, answer: _Answer, before: list[_Request], answers: list[_Answer]) -> None:
-        written = [e for r in before if r.kind in ("patch", "add") for e in r.edits]
+    def _stop(self, message: str, requests: list[_Request], stopped: int, *, uncertain: bool = False) -> None:
+        """Part of the batch went through: raise Interrupted with what was written and what was not.
+
+        `uncertain`: the request at `stopped` may have been applied (a timeout), so the rows it adds
+        are journaled to be added only if absent.
+        """
+        written = [e for r in requests[:stopped] if r.kind in ("patch", "add") for e in r.edits]
+        if not written:
+            return
+        rest: list[Edit] = []
+        for index, request in enumerate(requests[stopped:]):
+            if request.kind not in ("patch", "add"):
+                continue
+            maybe = uncertain and index == 0 and request.kind == "add"
+            rest += [
+                AppendRow(e.sheet, e.values, e.unique, True) if maybe and isinstance(e, AppendRow) else e
+                for e in request.edits
+            ]
+        raise Interrupted(message, written, rest)
+
+    def _fail(self, request: _Request, answer: _Answer, requests: list[_Request], index: int) -> None:
         status = answer.status_code
         code = _codes(answer.body)
+        written = any(r.kind in ("patch", "add") for r in requests[:index])
         if status == 404 and "itemnotfound" in code and not written:
-            raise _ItemGone()
+            raise _ItemGone(request.what, error_text_of(answer))
         if status in (409, 423) and not written:
             raise Busy(self._busy_message(status, answer))
         error = self.remote.failure("graph", status, answer, request.what, "graph")
-        if written:
-            raise Interrupted(str(error), written)
+        if status in _RETRY:
+            error = RemoteError(
+                f"{request.what}: still throttled or unavailable ({status}) after {MAX_ATTEMPTS} attempts; "
+                "nothing more was written, try again later"
+            )
+        self._stop(str(error), requests, index, uncertain=status == 504)
         raise error
 
     def _busy_message(self, status: int, answer: _Answer) -> str:
@@ -354,7 +418,7 @@ class ExcelService:
         if status == 409:
             return (
                 f"the Excel service could not write {name}: another client holds the workbook for editing{who} "
-                f"(409: {error_text(answer) or 'EditModeCannotAcquireLock'})"
+                f"(409: {error_text(answer) or 'conflict'})"
             )
         return f"the Excel service could not write {name}: it is locked{who} (423)"
 
@@ -363,21 +427,33 @@ class ExcelService:
     def _settle(self, change: Change, requests: list[_Request], answers: list[_Answer], base: str) -> None:
         assert change.tracker is not None
         moved: list[tuple[_Request, _Answer]] = []
+        placed: dict[int, int] = {}  # id(AppendRow of the change) -> the sheet row the Excel service put it on
         for request, answer in zip(requests, answers, strict=False):
             if request.kind == "check":
                 values = (answer.body.get("values") or [[None]])[0]
                 offset = request.data["key_col"] - request.data["left"]
                 if raw_key(values[offset] if offset < len(values) else None) != raw_key(request.data["key"]):
                     moved.append((request, answer))
+            elif request.kind == "add":
+                index = answer.body.get("index")
+                if isinstance(index, int):
+                    for offset, (edit, _values) in enumerate(request.data["rows"]):
+                        placed[id(edit)] = request.data["top"] + 1 + index + offset
             elif request.kind == "keys":
-                self._settle_keys(change, request, answer, base)
+                self._settle_keys(change, request, answer, base, placed)
         if moved:
             self._put_back(moved, base)
+            rows = {(r.data["sheet"], r.data["number"]) for r, _ in moved}
             rest = [e for request, _ in moved for e in request.edits]
-            written = [e for e in change.edits if not any(e is r for r in rest)]
+            written = [
+                e
+                for r in requests
+                if r.kind in ("patch", "add") and (r.data.get("sheet"), r.data.get("number")) not in rows
+                for e in r.edits
+            ]
             raise Interrupted(
                 "rows were moved (sorted?) on "
-                + ", ".join(sorted({r.data["sheet"] for r, _ in moved}))
+                + ", ".join(sorted({sheet for sheet, _ in rows}))
                 + " while tracker was writing; the cells it had written on the wrong row were put back",
                 written,
                 rest,
@@ -389,18 +465,24 @@ class ExcelService:
             if not formulas:
                 continue
             number, left = request.data["number"], request.data["left"]
-            address = f"{column_letter(left)}{number}:{column_letter(left + len(formulas[0]) - 1)}{number}"
             kind = "formulas" if answer.body.get("formulas") else "values"
-            self.remote.graph(
-                "PATCH",
-                f"{base}/worksheets/{quote(request.data['sheet'])}/range(address='{address}')",
-                {kind: formulas},
-                idempotent=True,
-                what=f"putting back {request.data['sheet']}!{address}",
-            )
+            self._set(base, request.data["sheet"], left, number, formulas[0], kind, "putting back")
 
-    def _settle_keys(self, change: Change, request: _Request, answer: _Answer, base: str) -> None:
-        """A new row whose key someone else added first (two `open`s at once) takes the next free key."""
+    def _set(self, base: str, sheet: str, col: int, number: int, values: list[Any], kind: str, what: str) -> None:
+        address = f"{column_letter(col)}{number}:{column_letter(col + len(values) - 1)}{number}"
+        self.remote.graph(
+            "PATCH",
+            f"{base}/worksheets/{quote(sheet)}/range(address='{address}')",
+            {kind: [values]},
+            idempotent=True,
+            what=f"{what} {sheet}!{address}",
+        )
+
+    def _settle_keys(
+        self, change: Change, request: _Request, answer: _Answer, base: str, placed: dict[int, int]
+    ) -> None:
+        """A new row whose key another writer added on an earlier row meanwhile (two `open`s at once)
+        takes the next free key; the writer whose row is later always gives way, so both settle."""
         assert change.tracker is not None
         tracker = change.tracker
         data = tracker.sheet(request.data["sheet"])
@@ -408,22 +490,18 @@ class ExcelService:
         column = [str(r[0]) if r and r[0] is not None else "" for r in answer.body.get("values", [])]
         for edit, _values in request.data["rows"]:
             original = current = str(edit.values.get(keyname, ""))
-            if not original:
+            number = placed.get(id(edit))
+            if not original or number is None:
                 continue
             for _ in range(20):
-                rows = [i for i, v in enumerate(column) if v.casefold() == current.casefold()]
-                if len(rows) <= 1:
+                earlier = [i for i, v in enumerate(column[: number - 1]) if v.casefold() == current.casefold()]
+                if not earlier:
                     break
-                number = rows[-1] + 1  # the later row is ours
                 current = _next_key(current, column + _referenced(tracker, request.data["sheet"], keyname))
-                column[rows[-1]] = current
-                letter = column_letter(data.columns[keyname])
-                self.remote.graph(
-                    "PATCH",
-                    f"{base}/worksheets/{quote(data.title)}/range(address='{letter}{number}')",
-                    {"values": [[excel_value(current)]]},
-                    idempotent=True,
-                    what=f"renumbering {data.title}!{letter}{number}",
+                if number - 1 < len(column):
+                    column[number - 1] = current
+                self._set(
+                    base, data.title, data.columns[keyname], number, [excel_value(current)], "values", "renumbering"
                 )
                 time.sleep(random.uniform(0.0, 0.2))
             else:
@@ -431,9 +509,11 @@ class ExcelService:
                     f"{data.title}: could not settle on a free {keyname} for {original!r}; fix it by hand"
                 )
             if current != original:
-                self._renumbered(change, edit, keyname, original, current, base)
+                self._renumbered(change, edit, keyname, original, current, base, placed)
 
-    def _renumbered(self, change: Change, edit: AppendRow, keyname: str, old: str, new: str, base: str) -> None:
+    def _renumbered(
+        self, change: Change, edit: AppendRow, keyname: str, old: str, new: str, base: str, placed: dict[int, int]
+    ) -> None:
         """Rows of this commit that point at the renumbered key follow it; so do the edits reported back."""
         assert change.tracker is not None
         tracker = change.tracker
@@ -452,24 +532,17 @@ class ExcelService:
             if values == dict(one.values):
                 return one
             if isinstance(one, AppendRow):
-                return AppendRow(one.sheet, values, one.unique)
+                return AppendRow(one.sheet, values, one.unique, one.if_absent)
             return SetCells(one.sheet, new if one.key == old else one.key, values, one.expect)
 
         for other in change.edits:
-            if other is edit or not isinstance(other, AppendRow):
+            number = placed.get(id(other))
+            if other is edit or not isinstance(other, AppendRow) or number is None:
                 continue
             data = tracker.sheet(other.sheet)
             for name, value in other.values.items():
                 if (other.sheet, name) in pointing and name != keyname and value == old:
-                    letter = column_letter(data.columns[name])
-                    number = change.row(other)
-                    self.remote.graph(
-                        "PATCH",
-                        f"{base}/worksheets/{quote(data.title)}/range(address='{letter}{number}')",
-                        {"values": [[excel_value(new)]]},
-                        idempotent=True,
-                        what=f"updating {data.title}!{letter}{number}",
-                    )
+                    self._set(base, data.title, data.columns[name], number, [excel_value(new)], "values", "updating")
         change.own = [moved(e) for e in change.own]
         change.replay = [moved(e) for e in change.replay]
 
@@ -480,8 +553,10 @@ class ExcelService:
         journal = self.store.journal
         return journal.path.with_name(".tracker-graph-items.json") if journal else None
 
-    def _base(self) -> str:
+    def _base(self, etag: str) -> str:
+        """The workbook's Graph path; the drive item id is remembered for the file the ETag names."""
         url = self.store.settings.file_url
+        file_id = etag.strip('"').split(",")[0]  # SharePoint's ETag: "{UniqueId},version"
         cache: dict[str, Any] = {}
         path = self._ids_path
         if path is not None:
@@ -490,8 +565,8 @@ class ExcelService:
             except (OSError, ValueError):
                 cache = {}
         ids = cache.get(url)
-        if not (isinstance(ids, list) and len(ids) == 2):
-            ids = list(self.remote.drive_item())
+        if not (isinstance(ids, list) and len(ids) == 3 and ids[2] == file_id):  # a new file at the same path
+            ids = [*self.remote.drive_item(), file_id]
             cache[url] = ids
             if path is not None:
                 try:
@@ -507,7 +582,18 @@ class ExcelService:
 
 
 class _ItemGone(Exception):
-    """The cached drive item id no longer names the workbook (moved or replaced)."""
+    """Graph cannot find the item (a cached id of a moved or replaced file, or a missing table)."""
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(what)
+        self.what, self.detail = what, detail
+
+
+def error_text_of(answer: _Answer) -> str:
+    """The error message inside an inner batch answer."""
+    from tracker.remote import error_text
+
+    return error_text(answer)
 
 
 def _codes(body: dict[str, Any]) -> str:

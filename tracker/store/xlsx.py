@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from tracker.errors import WorkbookError
+from tracker.workbook import column_letter
 
 EXCEL_EPOCH = datetime(1899, 12, 30)
 MAX_ROW = 1048576
@@ -45,16 +46,6 @@ _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ud800-\udfff\ufffe\uff
 
 
 # --- addresses ---------------------------------------------------------------------------
-
-
-def column_letter(index: int) -> str:
-    """0-based column index to Excel letters (0 -> A, 27 -> AB)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 def column_index(letters: str) -> int:
