@@ -770,3 +770,19 @@ def test_second_appended_row_takes_styles_and_formulas(tmp_path: Path) -> None:
     assert sheet["A6"].font.b
     assert sheet["B6"].fill.fgColor.rgb == YELLOW
     assert sheet["E6"].value == "=C6*2"
+
+
+@pytest.mark.parametrize("form", ["r='{n}'", 'r = "{n}"'])
+def test_rows_written_with_other_attribute_quoting_are_found(tmp_path: Path, form: str) -> None:
+    """Row attributes in single quotes or with spaces around `=` (other writers): the row is found and
+    rewritten once, the appended row follows it, and openpyxl reads the result."""
+    source = make_events(tmp_path / "in.xlsx")
+    edit_zip(source, {SHEET: lambda xml: re.sub(r'<row r="(\d+)"', lambda m: "<row " + form.format(n=m[1]), xml)})
+    assert form.format(n=3) in read_part(source, SHEET)
+    target = tmp_path / "out.xlsx"
+    patch(source, target, [cell_write({(3, 2): 42}), append_write(5, {0: "five"})])
+    xml = read_part(target, SHEET)
+    numbers = [number for number, _cells in sheet_cells(xml)]
+    assert numbers == sorted(set(numbers)) and 5 in numbers
+    book = openpyxl.load_workbook(target)
+    assert book["Events"]["C3"].value == 42 and book["Events"]["A5"].value == "five"
