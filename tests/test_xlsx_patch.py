@@ -786,3 +786,24 @@ def test_rows_written_with_other_attribute_quoting_are_found(tmp_path: Path, for
     assert numbers == sorted(set(numbers)) and 5 in numbers
     book = openpyxl.load_workbook(target)
     assert book["Events"]["C3"].value == 42 and book["Events"]["A5"].value == "five"
+
+
+def test_dropdowns_and_formats_over_table_columns_follow_new_rows(tmp_path: Path) -> None:
+    """A dropdown or conditional format over a whole table column (as LibreOffice leaves it, clipped to the
+    rows it had) reaches the appended row, as Excel grows them with the table; other ranges stay as they are."""
+    source = make_events(tmp_path / "in.xlsx")
+    rules = (
+        '<conditionalFormatting sqref="C2:C4"><cfRule type="cellIs" priority="1" operator="equal">'
+        "<formula>1</formula></cfRule></conditionalFormatting>"
+        '<dataValidations count="2"><dataValidation type="list" allowBlank="1" sqref="D2:D4 F2:F4">'
+        '<formula1>"a,b"</formula1></dataValidation>'
+        '<dataValidation type="list" allowBlank="1" sqref="A2:A3"><formula1>"x"</formula1></dataValidation>'
+        "</dataValidations>"
+    )
+    edit_zip(source, {SHEET: replace_once("</sheetData>", "</sheetData>" + rules)})
+    target = tmp_path / "out.xlsx"
+    patch(source, target, [append_write(5, {0: "five"})])
+    xml = read_part(target, SHEET)
+    assert 'sqref="C2:C5"' in xml and 'sqref="D2:D5 F2:F4"' in xml and 'sqref="A2:A3"' in xml
+    sheet = openpyxl.load_workbook(target)["Events"]
+    assert any("D2:D5" in str(dv.sqref) for dv in sheet.data_validations.dataValidation)

@@ -890,6 +890,35 @@ class _RowFinder:
         return self.end
 
 
+_SQREF = re.compile(
+    r"""(<(?:\w+:)?(?:dataValidation|conditionalFormatting)\b[^>]*\bsqref=")([^"]*)(")|(<xm:sqref>)([^<]*)(</xm:sqref>)"""
+)
+
+
+def _grow_column_ranges(xml: str, table: Area, bottom: int) -> str:
+    """Dropdowns and conditional formats over whole table columns reach the new rows too, as Excel does
+    when a table grows: a range inside the table's columns, from its first data row to at least its last."""
+
+    def grow(ref: str) -> str:
+        try:
+            area = Area.parse(ref)
+        except ValueError:
+            return ref
+        inside = table.left <= area.left and area.right <= table.right
+        if inside and area.top <= table.top + 1 and table.bottom <= area.bottom < bottom:
+            return str(Area(area.top, area.left, bottom, area.right))
+        return ref
+
+    def swap(match: re.Match[str]) -> str:
+        if match[1]:
+            return match[1] + " ".join(grow(r) for r in match[2].split()) + match[3]
+        return match[4] + " ".join(grow(r) for r in match[5].split()) + match[6]
+
+    if "sqref" not in xml:
+        return xml
+    return _SQREF.sub(swap, xml)
+
+
 def _grow_table(table: _Table, bottom: int) -> str:
     """The table part with its ref (and its autoFilter's) reaching down to `bottom`."""
     if bottom <= table.area.bottom:
@@ -944,12 +973,12 @@ def _changed_parts(archive: zipfile.ZipFile, writes: list[SheetWrite]) -> dict[s
         sheet.apply(write, table)
         styles = sheet._styles
         drop_calc_chain = drop_calc_chain or sheet.formula_overwritten
-        changed[part] = sheet.xml.encode("utf-8")
         if table is not None and write.appended:
             bottom = max(write.appended)
             if bottom > table.area.bottom:
-                grown = _grow_table(table, bottom)
-                changed[table.part] = grown.encode("utf-8")
+                changed[table.part] = _grow_table(table, bottom).encode("utf-8")
+                sheet.xml = _grow_column_ranges(sheet.xml, table.area, bottom)
+        changed[part] = sheet.xml.encode("utf-8")
     if styles is not None and styles.changed:
         changed[styles.part] = styles.xml.encode("utf-8")
     if drop_calc_chain:
