@@ -200,7 +200,8 @@ class LocalStore:
 
         writes = change.sheet_writes()
         signature, data = snapshot.handle
-        tmp = atomic_write(self.path, lambda target: xlsx.patch(data, target, writes))
+        texts = snapshot.layout.texts if snapshot.layout is not None else None
+        tmp = atomic_write(self.path, lambda target: xlsx.patch(data, target, writes, texts))
         try:
             check_not_open(self.path)
             if _signature(self.path) != signature:

@@ -124,7 +124,7 @@ class SharePointStore:
 
         path, etag = snapshot.handle
         saved = path.with_name("new-" + path.name)
-        xlsx.patch(path, saved, change.sheet_writes())
+        xlsx.patch(path, saved, change.sheet_writes(), snapshot.layout.texts if snapshot.layout else None)
         try:
             self.remote.upload(saved.read_bytes(), etag, progress_printer("uploading"))
         except remote.Stale:
