@@ -66,9 +66,15 @@ def test_reads_see_our_writes_while_the_excel_service_saves_late(
     assert preview.exit_code == 0, preview.stderr
     html = "".join(p.read_text() for p in (tmp_path / "preview").glob("*.html"))
     assert "written late" in html
+    sent = run("notify", event_id)
+    assert sent.exit_code == 0, sent.stderr
+    mail = "".join(p.read_text() for p in (tmp_path / "outbox").glob("*.eml"))
+    assert "written late" in mail.replace("=\n", "")
+    assert run("notify", event_id).stdout.count("already sent") == 3  # its own log is seen before the save too
     sp.persist(PATH)  # the Excel service saves: the file holds it all, each row once
     after = sp.get_file(PATH)
     assert [r[4] for r in rows(after, "Updates")].count("written late") == 1
+    assert len(rows(after, "Notifications")) == 3
     assert sorted(r[0] for r in rows(after, "Events")) == sorted([event_id, first, second])
     shown = json.loads(run("show", event_id, "--json").stdout)
     assert [e.get("note") for e in shown["timeline"]].count("written late") == 1
