@@ -338,9 +338,11 @@ class Layout:
             if part is None:
                 self._sheets[title] = _SheetLayout([], [], {})
             else:
-                xml = self.texts[part] = self._archive.read(part).decode("utf-8")
-                merged = _merged(xml) if "mergeCell" in xml else []
-                self._sheets[title] = _SheetLayout(merged, _tables(self._archive, part), _formula_masters(title, xml))
+                data = self._archive.read(part)
+                xml = self.texts[part] = data.decode("utf-8")
+                merged = _merged(xml) if b"mergeCell" in data else []
+                masters = _formula_masters(title, xml) if any(m in data for m in _MASTER_MARKERS) else {}
+                self._sheets[title] = _SheetLayout(merged, _tables(self._archive, part), masters)
         return self._sheets[title]
 
     def table(self, title: str, name: str | None = None) -> tuple[str, Area] | None:
@@ -366,10 +368,11 @@ class Layout:
         return merged_refusal(title, sheet.merged, number, cols, appended, span)
 
 
+_MASTER_MARKERS = (b't="shared"', b't="array"', b"t='shared'", b"t='array'")  # looked for in the bytes: fast
+
+
 def _formula_masters(title: str, xml: str) -> dict[tuple[int, int], str]:
     """Cells holding the formula text of a shared formula or an array formula over several cells."""
-    if not any(marker in xml for marker in ('t="shared"', 't="array"', "t='shared'", "t='array'")):
-        return {}  # plain substring tests: a regex over a 17 MB sheet costs half a second here
     out = {}
     for match in re.finditer(r"<(\w+:)?f\b([^>]*)>", xml):
         attrs = _attrs(match[2])
@@ -674,11 +677,17 @@ class _SheetPatch:
                 made[number] = (attrs if existing is None else self._new_row_attrs(existing), _cells(body, p, number))
             for col in values:
                 used = Area(number, col, number, col) if used is None else used.grown(number, col)
-        # From the end backwards, so earlier offsets stay right; new rows at one place go in ascending order.
-        for edit_start, edit_end, _number, text in sorted(edits, key=lambda e: (e[0], e[2]), reverse=True):
-            self.xml = self.xml[:edit_start] + text + self.xml[edit_end:]
         if used is not None:
-            self._grow_dimension(used)
+            edits += self._dimension_edit(used)
+        # One pass in document order (a copy per edit would cost 100 MB a time on a big sheet); new rows
+        # that go in at one place follow each other in ascending order.
+        pieces: list[str] = []
+        position = 0
+        for edit_start, edit_end, _number, text in sorted(edits, key=lambda e: (e[0], e[2])):
+            pieces += [self.xml[position:edit_start], text]
+            position = edit_end
+        pieces.append(self.xml[position:])
+        self.xml = "".join(pieces)
         return used
 
     def _row_cells(self, row: tuple[int, int, int, str, bool] | None) -> list[_Cell]:
@@ -820,17 +829,17 @@ class _SheetPatch:
     def _date_format(self, col: int) -> str:
         return self.date_formats.get(col, "yyyy-mm-dd hh:mm")
 
-    def _grow_dimension(self, used: Area) -> None:
-        match = re.search(rf'<{self.p}dimension\b[^>]*\bref="([^"]+)"', self.xml)
+    def _dimension_edit(self, used: Area) -> list[tuple[int, int, int, str]]:
+        """The sheet's <dimension> grown to take in the cells written (it comes before the rows)."""
+        match = re.compile(rf"""<{self.p}dimension\b[^>]*\bref\s*=\s*["']([^"']+)["']""").search(self.xml, 0, 16384)
         if match is None:
-            return
+            return []
         try:
             area = Area.parse(match[1])
         except ValueError:
-            return
+            return []
         grown = area.grown(used.top, used.left).grown(used.bottom, used.right)
-        if grown != area:
-            self.xml = self.xml[: match.start(1)] + str(grown) + self.xml[match.end(1) :]
+        return [] if grown == area else [(match.start(1), match.end(1), 0, str(grown))]
 
 
 _RowTuple = tuple[int, int, int, str, bool]
