@@ -117,9 +117,35 @@ class SheetData:
     title: str = ""
     columns: dict[str, int] = field(default_factory=dict)
     unknown_columns: list[tuple[int, str]] = field(default_factory=list)
-    rows: list[Row] = field(default_factory=list)
     last_row: int = 1
     _index: dict[str, Row] | None = None
+    _rows: list[Row] | None = field(default=None, repr=False)
+    _typing: Callable[[], list[Row]] | None = field(default=None, repr=False)
+
+    _added: list[Row] = field(default_factory=list, repr=False)  # rows added to the view before typing
+
+    @property
+    def rows(self) -> list[Row]:
+        """The non-empty rows, typed on first use (a write that only adds a row never types them)."""
+        if self._rows is None:
+            typing, self._typing = self._typing, None
+            self._rows = (typing() if typing is not None else []) + self._added
+            self._added = []
+        return self._rows
+
+    def add(self, row: Row) -> None:
+        """Show a new row at the end (without typing the others)."""
+        (self._added if self._rows is None else self._rows).append(row)
+        self.last_row = max(self.last_row, row.number)
+        self._index = None
+
+    def drop_after(self, number: int) -> None:
+        """Take back the rows added after Excel row `number`."""
+        for rows in (self._added, self._rows or []):
+            while rows and rows[-1].number > number:
+                rows.pop()
+        self.last_row = number
+        self._index = None
 
     def cell(self, name: str, row: int) -> str:
         """`Events!D7` for field `name` on Excel row `row`."""
@@ -180,9 +206,33 @@ def read_sheet(
             plan.append((index, None, str(text).strip(), "extra", frozenset()))
     if header_only:
         return data
-    with gc_paused():  # millions of short-lived values, no cycles: collecting only costs time
-        _type_rows(data, spec, iterator, plan, where)
+    if where is not None:
+        with gc_paused():  # millions of short-lived values, no cycles: collecting only costs time
+            data._rows = _type_rows(data, spec, iterator, plan, where)
+        return data
+    rest = list(iterator)
+    data.last_row = _last_row(rest, plan)
+
+    def type_rows() -> list[Row]:
+        with gc_paused():
+            return _type_rows(data, spec, iter(rest), plan, None)
+
+    data._typing = type_rows
     return data
+
+
+def _last_row(rows: list[Sequence[Any]], plan: list[tuple[int, Any, str, str, frozenset[str]]]) -> int:
+    """The Excel number of the last row with a non-blank cell under a header (1: none), found from the end."""
+    columns = [index for index, *_ in plan]
+    for position in range(len(rows) - 1, -1, -1):
+        row = rows[position]
+        width = len(row)
+        for index in columns:
+            if index < width:
+                cell = row[index]
+                if cell is not None and cell != "" and not (isinstance(cell, str) and not cell.strip()):
+                    return position + 2
+    return 1
 
 
 def _type_rows(
@@ -191,7 +241,8 @@ def _type_rows(
     iterator: Iterator[Sequence[Any]],
     plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]],
     where: tuple[str, set[str]] | None,
-) -> None:
+) -> list[Row]:
+    out: list[Row] = []
     empty_fields = dict.fromkeys(spec.fields)
     position = data.columns.get(where[0], -1) if where else -1
     wanted = where[1] if where else set()
@@ -237,8 +288,8 @@ def _type_rows(
                 values[name] = typed
                 seen = True
         if seen:
-            data.rows.append(Row(number, values, extra))
-            data.last_row = number
+            out.append(Row(number, values, extra))
+    return out
 
 
 class Tracker:

@@ -478,9 +478,7 @@ def apply_to_view(tracker: Tracker, edit: Edit) -> int:
         typed = dict.fromkeys(data.spec.fields) | {
             n: typed_value(data.spec.fields[n], v) for n, v in edit.values.items() if n in data.spec.fields
         }
-        data.rows.append(Row(number, typed))
-        data.last_row = number
-        data._index = None
+        data.add(Row(number, typed))
         return number
     row = data.find(edit.key)
     if row is None:
@@ -494,12 +492,10 @@ def apply_to_view(tracker: Tracker, edit: Edit) -> int:
 def _undoer(tracker: Tracker, edit: Edit) -> Callable[[], None]:
     data = tracker.sheet(edit.sheet)
     if isinstance(edit, AppendRow):
-        last, count = data.last_row, len(data.rows)
+        last = data.last_row
 
         def undo_append() -> None:
-            del data.rows[count:]
-            data.last_row = last
-            data._index = None
+            data.drop_after(last)
 
         return undo_append
     row = data.find(edit.key)
