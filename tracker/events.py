@@ -59,11 +59,11 @@ def _services(tracker: Tracker, names: Sequence[str]) -> list[str]:
 def next_event_id(tracker: Tracker, year: int) -> str:
     """EVT-<year>-<n>, n one above the highest number used this year (never reused)."""
     highest = 0
-    used = [row["id"] for row in tracker.sheet("Events").rows]
+    used = tracker.sheet("Events").column("id")
     for sheet in ("Updates", "Changes", "Notifications"):  # an ID cleared on Events is still taken
         data = tracker.sheet(sheet)
         if data.present and "event_id" in data.columns:
-            used += [row["event_id"] for row in data.rows]
+            used += data.column("event_id")
     for value in used:
         match = ID_PATTERN.match(str(value or ""))
         if match and int(match[1]) == year:

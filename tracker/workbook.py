@@ -123,6 +123,7 @@ class SheetData:
     _typing: Callable[[], list[Row]] | None = field(default=None, repr=False)
 
     _added: list[Row] = field(default_factory=list, repr=False)  # rows added to the view before typing
+    _raw: list[Sequence[Any]] | None = field(default=None, repr=False)  # the cells below the header, until typed
 
     @property
     def rows(self) -> list[Row]:
@@ -131,7 +132,19 @@ class SheetData:
             typing, self._typing = self._typing, None
             self._rows = (typing() if typing is not None else []) + self._added
             self._added = []
+            self._raw = None
         return self._rows
+
+    def column(self, name: str) -> list[Any]:
+        """Every non-empty cell of one column, without typing the rows when they are not typed yet
+        (typed values once they are; raw cells, e.g. numbers as floats, before)."""
+        if self._raw is None:
+            return [row[name] for row in self.rows if row[name] is not None]
+        index = self.columns.get(name)
+        if index is None:
+            return []
+        cells = [row[index] for row in self._raw if index < len(row)]
+        return [c for c in cells if c is not None and c != ""] + [r[name] for r in self._added if r[name] is not None]
 
     def add(self, row: Row) -> None:
         """Show a new row at the end (without typing the others)."""
@@ -212,6 +225,7 @@ def read_sheet(
         return data
     rest = list(iterator)
     data.last_row = _last_row(rest, plan)
+    data._raw = rest
 
     def type_rows() -> list[Row]:
         with gc_paused():
