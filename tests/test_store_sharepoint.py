@@ -398,13 +398,15 @@ def test_notify_log_refused_after_sending_is_journalled(run: Run, sp: StandIn, e
 
 
 def test_notify_while_open_in_excel_logs_once(run: Run, sp: StandIn, event_id: str, mode: str, tmp_path: Path) -> None:
-    """Notify while the file is open in Excel (upload mode): one journal entry, and sync writes each log row once."""
+    """Notify while the file is open in Excel (upload mode): each message's log row waits in the journal (recorded
+    as it was sent), and sync writes each log row once."""
     if mode != "upload":
         pytest.skip("the Excel-service mode writes while the file is open")
     sp.lock(PATH)
     result = run("notify", event_id)
     assert result.exit_code == 1 and "kept in the local journal" in result.stderr
-    assert len((tmp_path / ".tracker-journal.jsonl").read_text().splitlines()) == 1
+    waiting = (tmp_path / ".tracker-journal.jsonl").read_text()
+    assert waiting.count('"sheet": "Notifications"') == 3 and waiting.count('"sheet": "Events"') == 1
     sp.unlock(PATH)
     assert run("sync").exit_code == 0
     ids = [r[7] for r in _rows(sp, "Notifications")]

@@ -520,6 +520,7 @@ def notify(
       tracker notify EVT-2026-0001 --audience leadership --force
       tracker notify --open
     """
+    from tracker.errors import NotifyInterrupted
     from tracker.events import list_events
     from tracker.notify import notify as run_notify
 
@@ -536,7 +537,7 @@ def notify(
                 store, state.config, key, audiences=list(audiences) or None, dry_run=dry_run, force=force
             )
         except TrackerError as exc:
-            if not all_open:
+            if not all_open or isinstance(exc, NotifyInterrupted):
                 raise
             click.echo(f"error: {key}: {exc}", err=True)  # the other open events still go out
             failed = True
@@ -568,6 +569,14 @@ def _report_notify(state: State, result: Any, dry_run: bool) -> bool:
                 click.echo(f"error: {message.audience}: not sent: {message.error}", err=True)
         if result.next_update is not None and result.sent:
             click.echo(f"next update due {state.show_time(result.next_update)}")
+    for attempt in result.unknown:
+        click.echo(
+            f"warning: {result.event_id} {attempt.audience}: tracker stopped while sending {attempt.subject!r} "
+            f"({attempt.at}); it may or may not have gone out, so it is logged as sent and not resent. Check the "
+            f"mail server, then `tracker notify {result.event_id} --audience {attempt.audience} --force` if it "
+            "never arrived",
+            err=True,
+        )
     for skipped in result.skipped:
         when = state.show_time(skipped.sent_at) if skipped.sent_at else "earlier"
         click.echo(

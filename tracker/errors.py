@@ -79,3 +79,9 @@ class AuthError(ConfigError):
 
 class RemoteError(DataError):
     """SharePoint or Graph answered with an error tracker cannot work around (exit 1)."""
+
+
+class NotifyInterrupted(DataError):
+    """notify stopped part way (Ctrl-C, a full disk); what went out is recorded, what did not is listed (exit 130)."""
+
+    exit_code = 130

@@ -11,7 +11,8 @@ from typing import Any
 
 from tracker.config import Config
 from tracker.edits import AppendRow, Edit, SetCells
-from tracker.errors import DataError, TrackerError, UsageError, ValidationFailed, WorkbookInUse
+from tracker.errors import DataError, NotifyInterrupted, TrackerError, UsageError, ValidationFailed, WorkbookInUse
+from tracker.ledger import Attempt, SendLedger, attempt_for
 from tracker.mail import (
     CUSTOMER_STATUS,
     KIND_LABELS,
@@ -59,6 +60,7 @@ class NotifyResult:
     next_update: datetime | None = None
     journal_reason: str | None = None
     transport: str = ""
+    unknown: list[Attempt] = field(default_factory=list)  # earlier sends whose acceptance is unknown
 
     @property
     def sent(self) -> list[Outgoing]:
@@ -318,27 +320,7 @@ def log_edits(
     result: NotifyResult, config: Config, transport: str, now: datetime, status: str, event: Row | None = None
 ) -> list[Edit]:
     """Notifications rows for what was sent, and the event's last-notified and next-update times."""
-    edits: list[Edit] = []
-    for message in result.sent:
-        edits.append(
-            AppendRow(
-                "Notifications",
-                {
-                    "sent_at": now,
-                    "event_id": message.event_id,
-                    "audience": message.audience,
-                    "kind": message.kind,
-                    "event_status": status or None,
-                    "subject": message.subject,
-                    "recipients": len(message.recipients) - len(message.refused),
-                    "message_id": message.message_id,
-                    "transport": transport,
-                    "sent_by": config.user,
-                    "state": message.state,
-                },
-                unique="message_id",
-            )
-        )
+    edits: list[Edit] = [log_row(message, config, transport, now, status) for message in result.sent]
     if result.sent:
         changes: dict[str, Any] = {"last_notified_at": now}
         if result.next_update is not None:
@@ -346,6 +328,27 @@ def log_edits(
         expect = {name: event[name] for name in changes} if event is not None else None
         edits.append(SetCells("Events", result.event_id, changes, expect))
     return edits
+
+
+def log_row(message: Outgoing, config: Config, transport: str, now: datetime, status: str) -> AppendRow:
+    """The Notifications row of one message sent."""
+    return AppendRow(
+        "Notifications",
+        {
+            "sent_at": now,
+            "event_id": message.event_id,
+            "audience": message.audience,
+            "kind": message.kind,
+            "event_status": status or None,
+            "subject": message.subject,
+            "recipients": len(message.recipients) - len(message.refused),
+            "message_id": message.message_id,
+            "transport": transport,
+            "sent_by": config.user,
+            "state": message.state,
+        },
+        unique="message_id",
+    )
 
 
 def notify(
@@ -385,7 +388,9 @@ def _notify(
 
     now = utcnow()
     tracker = store.read()
+    unknown = settle_ledger(tracker, store.journal, config)
     result = prepare(tracker, config, event_id, audiences=audiences, force=force, journal=store.journal, now=now)
+    result.unknown = [a for a in unknown if a.event_id.casefold() == result.event_id.casefold()]
     event = tracker.event(event_id)
     status = str(event["status"] or "")
     # The log rows must be writable before anything is sent (e.g. a too-long sender name).
@@ -409,20 +414,60 @@ def _notify(
         return result
     transport = open_transport(config)
     result.transport = transport.name
-    with transport:
-        transport.send_messages(result.messages)
+    hooks = _Durable(store.journal, config, transport.name, now, status)
+    try:
+        with transport:
+            transport.send_messages(result.messages, hooks)
+    except KeyboardInterrupt:
+        raise NotifyInterrupted(_interrupted(result, "interrupted")) from None
+    except OSError as exc:  # the ledger or the journal could not be written (e.g. a full disk)
+        raise NotifyInterrupted(_interrupted(result, f"stopped: cannot record what was sent ({exc})")) from None
+    # Each message's Notifications row is in the journal already: this write puts them on the sheet.
     edits = log_edits(result, config, transport.name, now, status, event)
     if not edits:
         return result
+    rows: list[Edit] = edits if store.journal is None else [e for e in edits if not isinstance(e, AppendRow)]
     try:
-        store.commit(lambda _tracker: edits)
+        store.commit(lambda _tracker: rows)
     except Exception as exc:  # noqa: BLE001 - the mail went out: whatever stops the log, keep it
         if store.journal is None:
             raise
         if not getattr(exc, "journaled", False):
-            store.journal.add(edits, f"notify {result.event_id}: {exc}")
+            store.journal.add(rows, f"notify {result.event_id}: {exc}")
         result.journal_reason = str(exc) if isinstance(exc, TrackerError) else f"{type(exc).__name__}: {exc}"
     return result
+
+
+def _interrupted(result: NotifyResult, why: str) -> str:
+    sent = [m.audience for m in result.messages if m.sent]
+    left = [m.audience for m in result.messages if not m.sent]
+    return (
+        f"{result.event_id}: {why}. Sent: {', '.join(sent) or 'nothing'}; not sent: {', '.join(left) or 'nothing'}. "
+        "What was sent is recorded and goes on the Notifications sheet with the next write (or `tracker sync`); "
+        "`tracker notify` again sends only what was not sent"
+    )
+
+
+class _Durable:
+    """Send hooks: the attempt in the ledger before each message, its log row in the journal right after."""
+
+    def __init__(self, journal: Journal | None, config: Config, transport: str, now: datetime, status: str) -> None:
+        self.journal = journal
+        self.ledger = ledger_for(journal)
+        self.config, self.transport, self.now, self.status = config, transport, now, status
+
+    def before(self, message: Outgoing) -> None:
+        if self.ledger is not None:
+            self.ledger.record(attempt_for(message, self.now))
+
+    def failed(self, message: Outgoing) -> None:
+        if self.ledger is not None:
+            self.ledger.forget({message.message_id})
+
+    def sent(self, message: Outgoing) -> None:
+        if self.journal is not None:
+            row = log_row(message, self.config, self.transport, self.now, self.status)
+            self.journal.add([row], f"sent {message.audience} {message.message_id}; log not yet on the sheet")
 
 
 def _layout(tracker: Tracker, config: Config) -> Any:
@@ -436,6 +481,53 @@ def _layout(tracker: Tracker, config: Config) -> Any:
     above_totals = sharepoint is not None and str(sharepoint.get("write_mode", "workbook-api")) == "workbook-api"
     data = content if isinstance(content, bytes) else Path(content).read_bytes()
     return Layout(data, totals_ok=above_totals)
+
+
+def ledger_for(journal: Journal | None) -> SendLedger | None:
+    """The send ledger beside the journal."""
+    return SendLedger(journal.path.with_name(journal.path.stem + ".sending.jsonl")) if journal else None
+
+
+def settle_ledger(tracker: Tracker, journal: Journal | None, config: Config) -> list[Attempt]:
+    """Forget attempts whose message is logged; log the others as "acceptance unknown" (never resent without
+    --force) and return them."""
+    ledger = ledger_for(journal)
+    if ledger is None or journal is None:
+        return []
+    with journal.locked():
+        attempts = ledger.attempts()
+        if not attempts:
+            return []
+        logged = {str(r["message_id"]) for r in tracker.sheet("Notifications").rows if r["message_id"]}
+        logged |= {
+            str(e.values.get("message_id"))
+            for e in journal.edits()
+            if isinstance(e, AppendRow) and e.sheet == "Notifications"
+        }
+        unknown = [a for a in attempts if a.message_id not in logged]
+        if unknown:
+            rows: list[Edit] = [
+                AppendRow(
+                    "Notifications",
+                    {
+                        "sent_at": datetime.fromisoformat(a.at.replace("Z", "+00:00")),
+                        "event_id": a.event_id,
+                        "audience": a.audience,
+                        "kind": a.kind,
+                        "subject": a.subject,
+                        "recipients": a.recipients,
+                        "message_id": a.message_id,
+                        "transport": "acceptance unknown (tracker stopped while sending)",
+                        "sent_by": config.user,
+                        "state": a.state,
+                    },
+                    unique="message_id",
+                )
+                for a in unknown
+            ]
+            journal.add(rows, "sent or not: tracker stopped between handing the message over and recording it")
+        ledger.forget({a.message_id for a in attempts})
+    return unknown
 
 
 def _as_if_sent(result: NotifyResult) -> NotifyResult:

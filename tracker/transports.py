@@ -33,8 +33,24 @@ class Transport(Protocol):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    def send_messages(self, messages: list[Outgoing]) -> int:
-        """Send each message; return how many were sent."""
+    def send_messages(self, messages: list[Outgoing], hooks: SendHooks | None = None) -> int:
+        """Send each message; return how many were sent. `hooks` runs around each one (see SendHooks)."""
+        ...
+
+
+class SendHooks(Protocol):
+    """What the sender does around each message: notify records them durably."""
+
+    def before(self, message: Outgoing) -> None:
+        """Right before the message goes out (an exception here stops the batch: nothing more is sent)."""
+        ...
+
+    def sent(self, message: Outgoing) -> None:
+        """Right after the server accepted it (an exception here stops the batch too)."""
+        ...
+
+    def failed(self, message: Outgoing) -> None:
+        """The message was certainly not sent (`message.error` says why)."""
         ...
 
 
@@ -73,17 +89,23 @@ class OneByOne:
         """The failure as the user reads it."""
         return str(exc)
 
-    def send_messages(self, messages: list[Outgoing]) -> int:
+    def send_messages(self, messages: list[Outgoing], hooks: SendHooks | None = None) -> int:
         """Send each message; a failure is recorded on that message and the rest go on."""
         count = 0
         for message in messages:
+            if hooks is not None:
+                hooks.before(message)
             try:
                 self.send_one(message)
             except self.failures as exc:
                 message.error = self.describe(exc)
+                if hooks is not None:
+                    hooks.failed(message)
                 continue
             message.sent = True
             count += 1
+            if hooks is not None:
+                hooks.sent(message)
         return count
 
 
@@ -166,11 +188,13 @@ class SmtpTransport:
                 self.connection.close()
             self.connection = None
 
-    def send_messages(self, messages: list[Outgoing]) -> int:
+    def send_messages(self, messages: list[Outgoing], hooks: SendHooks | None = None) -> int:
         """Send the batch over one connection; reconnect once if the server drops it."""
         count = 0
         reconnected = False
         for message in messages:
+            if hooks is not None:
+                hooks.before(message)
             for attempt in (1, 2):
                 try:
                     if self.connection is None:
@@ -199,6 +223,8 @@ class SmtpTransport:
                 except smtplib.SMTPException as exc:
                     message.error = _reply(exc)
                     break
+            if hooks is not None:  # outside the SMTP error handling: a failure of the hook stops the batch
+                (hooks.sent if message.sent else hooks.failed)(message)
         return count
 
 

@@ -1,0 +1,98 @@
+"""The send ledger: what `tracker notify` is about to send, written down before each message.
+
+Sending a message and recording it can never be one step, so notify makes both sides
+durable around the send: a line here (fsync'd) before the message goes to the transport,
+and the message's Notifications row in the journal (fsync'd) as soon as the server accepted
+it. A crash, Ctrl-C or full disk anywhere in between leaves one of three things:
+
+- no line: the message was not sent;
+- a line and a journal row: sent, and the next write puts the row on the Notifications sheet;
+- a line alone: the server may or may not have accepted it. The next notify records it on
+  the Notifications sheet as "acceptance unknown" and does not send it again without --force.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tracker.times import iso
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A message notify was about to send."""
+
+    message_id: str
+    event_id: str
+    audience: str
+    kind: str
+    state: str
+    subject: str
+    recipients: int
+    at: str
+
+    def to_json(self) -> str:
+        """One ledger line."""
+        return json.dumps(self.__dict__, sort_keys=True)
+
+
+class SendLedger:
+    """An append-only file of send attempts beside the journal, rewritten only under the journal's lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def attempts(self) -> list[Attempt]:
+        """Every readable attempt, oldest first."""
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                data: dict[str, Any] = json.loads(line)
+                out.append(Attempt(**{k: data[k] for k in Attempt.__dataclass_fields__}))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return out
+
+    def record(self, attempt: Attempt) -> None:
+        """Write the attempt down for good before the message is handed to the transport."""
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(attempt.to_json() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def forget(self, message_ids: set[str]) -> None:
+        """Drop the attempts whose outcome is now recorded elsewhere (atomically)."""
+        keep = [a for a in self.attempts() if a.message_id not in message_ids]
+        if not keep:
+            self.path.unlink(missing_ok=True)
+            return
+        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("".join(a.to_json() + "\n" for a in keep))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(name, self.path)
+
+
+def attempt_for(message: Any, at: datetime) -> Attempt:
+    """The ledger line for an Outgoing message."""
+    return Attempt(
+        message_id=message.message_id,
+        event_id=message.event_id,
+        audience=message.audience,
+        kind=message.kind,
+        state=message.state,
+        subject=message.subject,
+        recipients=len(message.recipients),
+        at=iso(at) or "",
+    )
