@@ -160,6 +160,7 @@ class StandIn:
         self._locks: dict[str, str] = {}
         self._faults: list[tuple[str, int, str | None]] = []  # (kind, status, retry_after), consumed in order
         self._rows_add_failure: int | None = None
+        self._rows_add_lands = False
         self._workbook_faults: list[tuple[int, str | None]] = []  # (status, retry_after) for the next writes
         self._held: dict[str, str] = {}  # path → top-level error code while another client holds it for edit
         self._late: set[str] = set()  # paths whose Excel-service writes wait for persist()
@@ -326,9 +327,11 @@ class StandIn:
         with self._state:
             self._workbook_faults += [(status, retry_after)] * count
 
-    def fail_next_rows_add(self, status: int = 504) -> None:
-        """The next table-row add answers `status` and changes nothing."""
+    def fail_next_rows_add(self, status: int = 504, *, after_adding: bool = False) -> None:
+        """The next table-row add answers `status` and changes nothing (with `after_adding`: it adds the rows,
+        then answers `status`, as a gateway that timed out while the service went on)."""
         self._rows_add_failure = status
+        self._rows_add_lands = after_adding
 
     def refuse_mail(self, count: int, status: int = 400) -> None:
         """The next `count` sendMail calls answer `status` and send nothing."""
@@ -609,9 +612,12 @@ class StandIn:
             return _json(200, _select(_table_rows(workbook, table), request.query.get("$select")))
         if table is not None and request.method == "POST":
             self._check_write(stored)
+            late_failure = None
             if self._rows_add_failure is not None:
                 status, self._rows_add_failure = self._rows_add_failure, None
-                raise HttpError(status, "gatewayTimeout", "Injected rows/add failure.")
+                if not self._rows_add_lands:
+                    raise HttpError(status, "gatewayTimeout", "Injected rows/add failure.")
+                late_failure = status
             body = request.json()
             if body.get("index") is not None:
                 raise HttpError(501, "notImplemented", "The stand-in only appends rows (index must be null).")
@@ -637,6 +643,8 @@ class StandIn:
             self._live[key] = out.getvalue()
         else:
             self.put_file(stored.path, out.getvalue())
+        if table is not None and request.method == "POST" and late_failure is not None:
+            raise HttpError(late_failure, "gatewayTimeout", "Injected rows/add failure after the rows were added.")
         return _json(status, answer)
 
     def _check_write(self, stored: StoredFile) -> None:

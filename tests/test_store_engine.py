@@ -282,3 +282,36 @@ def test_a_maybe_written_row_is_added_only_if_absent(run: Run, example: Path, ev
     assert "wrote 0 pending edit(s)" in synced.stdout and "already in the workbook" in synced.stdout
     notes = [e.get("note") for e in json.loads(run("show", event_id, "--json").stdout)["timeline"]]
     assert notes.count("maybe") == 1
+
+
+def test_ids_named_with_stray_spaces_are_never_reused(run: Run, example: Path) -> None:
+    """An ID typed with a trailing space on an old timeline row still counts as taken: `open` gives the next one."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(example)
+    book["Updates"]["A4"] = "EVT-2026-0002 "
+    book["Updates"]["E4"] = "an old update of a deleted event"
+    book.save(example)
+    opened = run("open", "--title", "next", "--severity", "Sev 2", "--service", "VPN")
+    assert opened.exit_code == 0, opened.stderr
+    assert opened.stdout.strip() == "EVT-2026-0003"
+
+
+def test_last_row_agrees_with_the_typed_rows() -> None:
+    """The last row found from the end (without typing) is the last row typing keeps, whitespace and users'
+    own columns included, so a new row never lands on a row someone uses."""
+    from tracker.schema import load_schema
+    from tracker.workbook import read_sheet
+
+    spec = load_schema()["Events"]
+    header = [f.title for f in spec.fields.values()] + ["My notes"]
+    width = len(header)
+    blank = [None] * width
+    cases = {
+        "spaces in a user column": [blank, [*blank[:-1], "   "]],
+        "spaces in a schema column": [["EVT-2026-0001", *blank[1:]], ["  ", *blank[1:]]],
+        "empty strings": [["EVT-2026-0001", *blank[1:]], ["", *blank[1:]]],
+    }
+    for name, body in cases.items():
+        data = read_sheet(spec, "Events", [header, *body])
+        assert data.last_row == max([1, *(r.number for r in data.rows)]), name

@@ -268,3 +268,15 @@ def test_a_renamed_table_is_found_by_its_sheet(run: Run, sp: StandIn) -> None:
     result = run("open", "--title", "into MyEvents", "--severity", "Sev 2", "--service", "VPN")
     assert result.exit_code == 0, result.stderr
     assert "into MyEvents" in [r[1] for r in rows(sp.get_file(PATH), "Events")]
+
+
+def test_an_open_whose_row_add_timed_out_after_landing_makes_one_event(run: Run, sp: StandIn) -> None:
+    """The Events row add answers 504 though the row went in: the change is kept to be added only if absent, and
+    `sync` completes the event (its first update) without a second Events row."""
+    sp.fail_next_rows_add(504, after_adding=True)
+    first = run("open", "--title", "timed out", "--severity", "Sev 2", "--service", "VPN")
+    assert first.exit_code == 1 and "may have been added" in first.stderr
+    assert "waiting in the local journal" in first.stderr
+    assert run("sync").exit_code == 0
+    assert [r[1] for r in rows(sp.get_file(PATH), "Events")].count("timed out") == 1
+    assert [r[4] for r in rows(sp.get_file(PATH), "Updates")].count("Event opened: timed out") == 1

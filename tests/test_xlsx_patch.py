@@ -807,3 +807,46 @@ def test_dropdowns_and_formats_over_table_columns_follow_new_rows(tmp_path: Path
     assert 'sqref="C2:C5"' in xml and 'sqref="D2:D5 F2:F4"' in xml and 'sqref="A2:A3"' in xml
     sheet = openpyxl.load_workbook(target)["Events"]
     assert any("D2:D5" in str(dv.sqref) for dv in sheet.data_validations.dataValidation)
+
+
+@pytest.mark.parametrize("spelling", ['t="shared"', 't = "shared"', "t='shared'"])
+def test_layout_knows_shared_formula_masters_however_written(tmp_path: Path, spelling: str) -> None:
+    """The layout check (which decides before anything is written) finds a shared formula's master cell however
+    its attribute is spelled, and lets its child cells be written."""
+    from tracker.store.xlsx import Layout
+
+    source = make_events(tmp_path / "in.xlsx")
+    edit_zip(source, {SHEET: lambda xml: shared_formula()(xml).replace('t="shared"', spelling)})
+    layout = Layout(source.read_bytes())
+    assert "Events!E2 holds a shared formula" in (layout.refusal("Events", 2, [4], False) or "")
+    assert layout.refusal("Events", 3, [4], False) is None
+
+
+def test_a_sparkline_is_not_stretched_over_new_rows(tmp_path: Path) -> None:
+    """A table with one data row and a sparkline in its column: the new row does not stretch the sparkline's
+    one-cell location (an x14 validation over the same column does grow)."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Events"
+    sheet.append(["A", "B", "C"])
+    sheet.append(["one", 1, 2])
+    sheet.add_table(Table(displayName="Events", ref="A1:C2"))
+    source = tmp_path / "in.xlsx"
+    book.save(source)
+    ext = (
+        '<extLst><ext uri="{05C60535-1F16-4fd2-B633-F4F36F0B64E0}" '
+        'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+        '<x14:sparklineGroups xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main"><x14:sparklineGroup>'
+        "<x14:sparklines><x14:sparkline><xm:f>Events!B2:B2</xm:f><xm:sqref>C2</xm:sqref></x14:sparkline>"
+        "</x14:sparklines></x14:sparklineGroup></x14:sparklineGroups></ext>"
+        '<ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}" '
+        'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+        '<x14:dataValidations count="1" xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main">'
+        '<x14:dataValidation type="list"><x14:formula1><xm:f>Other!$A$1:$A$3</xm:f></x14:formula1>'
+        "<xm:sqref>B2:B2</xm:sqref></x14:dataValidation></x14:dataValidations></ext></extLst>"
+    )
+    edit_zip(source, {SHEET: lambda xml: xml.replace("</worksheet>", ext + "</worksheet>")})
+    target = tmp_path / "out.xlsx"
+    patch(source, target, [append_write(3, {0: "two"})])
+    xml = read_part(target, SHEET)
+    assert "<xm:sqref>C2</xm:sqref>" in xml and "<xm:sqref>B2:B3</xm:sqref>" in xml

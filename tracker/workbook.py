@@ -143,8 +143,9 @@ class SheetData:
         index = self.columns.get(name)
         if index is None:
             return []
-        cells = [row[index] for row in self._raw if index < len(row)]
-        return [c for c in cells if c is not None and c != ""] + [r[name] for r in self._added if r[name] is not None]
+        convert = converter(self.spec.fields[name])  # the same rule as typing: trimmed, blank is None
+        cells = [convert(row[index]) for row in self._raw if index < len(row) and row[index] not in (None, "")]
+        return [c for c in cells if c is not None] + [r[name] for r in self._added if r[name] is not None]
 
     def add(self, row: Row) -> None:
         """Show a new row at the end (without typing the others)."""
@@ -237,14 +238,18 @@ def read_sheet(
 
 def _last_row(rows: list[Sequence[Any]], plan: list[tuple[int, Any, str, str, frozenset[str]]]) -> int:
     """The Excel number of the last row with a non-blank cell under a header (1: none), found from the end."""
-    columns = [index for index, *_ in plan]
+    # The rule `_type_rows` applies: a schema cell counts when it is not blank after trimming,
+    # a cell under a user's own header whenever it is not empty.
+    columns = [(index, convert is None) for index, convert, *_ in plan]
     for position in range(len(rows) - 1, -1, -1):
         row = rows[position]
         width = len(row)
-        for index in columns:
+        for index, own in columns:
             if index < width:
                 cell = row[index]
-                if cell is not None and cell != "" and not (isinstance(cell, str) and not cell.strip()):
+                if cell is None or cell == "":
+                    continue
+                if own or not (isinstance(cell, str) and not cell.strip()):
                     return position + 2
     return 1
 

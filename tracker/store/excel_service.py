@@ -347,14 +347,18 @@ class ExcelService:
             }
             try:
                 raw = self.remote.graph("POST", "/$batch", body, what="writing to the workbook (Graph batch)")
-            except TrackerError as exc:
-                self._stop(str(exc), requests, position, uncertain=True)
+            except TrackerError as exc:  # the whole batch may or may not have run
+                self._stop(str(exc), requests, position, uncertain_until=position + len(chunk))
                 raise
             by_id = {str(r.get("id")): _Answer(r) for r in (raw or {}).get("responses", [])}
             done = 0
             for index, request in enumerate(chunk):
                 answer = by_id.get(str(index + 1))
-                if answer is None or answer.status_code == 424:
+                if answer is None:  # Graph said nothing about it: it may or may not have run
+                    message = f"{request.what}: Microsoft Graph gave no answer for it in the batch"
+                    self._stop(message, requests, position + index, uncertain_until=position + len(chunk))
+                    raise RemoteError(message + "; nothing was written")
+                if answer.status_code == 424:  # an earlier one failed: that one is handled below or retried
                     break
                 if answer.status_code >= 400:
                     # a row add that timed out (504) may have landed: retrying it could add the row twice
@@ -366,31 +370,37 @@ class ExcelService:
                 done += 1
             if done < len(chunk):
                 attempt += 1
+                if attempt >= MAX_ATTEMPTS:
+                    message = f"{chunk[done].what}: Microsoft Graph did not run it after {MAX_ATTEMPTS} attempts"
+                    self._stop(message, requests, position + done)
+                    raise RemoteError(message + "; nothing was written, try again later")
                 from tracker.remote import retry_after
 
                 time.sleep(retry_after(by_id.get(str(done + 1)), attempt))
             position += done
         return answers
 
-    def _stop(self, message: str, requests: list[_Request], stopped: int, *, uncertain: bool = False) -> None:
+    def _stop(self, message: str, requests: list[_Request], stopped: int, uncertain_until: int = 0) -> None:
         """Part of the batch went through: raise Interrupted with what was written and what was not.
 
-        `uncertain`: the request at `stopped` may have been applied (a timeout), so the rows it adds
-        are journaled to be added only if absent.
+        The requests from `stopped` up to `uncertain_until` may have been applied (a timeout, a
+        batch without an answer): the rows they add are journaled to be added only if absent,
+        and so they are journaled even when nothing before them was written.
         """
         written = [e for r in requests[:stopped] if r.kind in ("patch", "add") for e in r.edits]
-        if not written:
-            return
         rest: list[Edit] = []
-        for index, request in enumerate(requests[stopped:]):
+        uncertain = False
+        for index, request in enumerate(requests[stopped:], start=stopped):
             if request.kind not in ("patch", "add"):
                 continue
-            maybe = uncertain and index == 0 and request.kind == "add"
+            maybe = index < uncertain_until
+            uncertain |= maybe
             rest += [
                 AppendRow(e.sheet, e.values, e.unique, True) if maybe and isinstance(e, AppendRow) else e
                 for e in request.edits
             ]
-        raise Interrupted(message, written, rest)
+        if written or uncertain:
+            raise Interrupted(message, written, rest)
 
     def _fail(self, request: _Request, answer: _Answer, requests: list[_Request], index: int) -> None:
         status = answer.status_code
@@ -401,12 +411,17 @@ class ExcelService:
         if status in (409, 423) and not written:
             raise Busy(self._busy_message(status, answer))
         error = self.remote.failure("graph", status, answer, request.what, "graph")
-        if status in _RETRY:
+        if status == 504 and request.kind == "add":
+            error = RemoteError(
+                f"{request.what}: Microsoft Graph timed out (504); the rows may have been added all the same, so "
+                "they are kept to be added only if they are not there"
+            )
+        elif status in _RETRY:
             error = RemoteError(
                 f"{request.what}: still throttled or unavailable ({status}) after {MAX_ATTEMPTS} attempts; "
                 "nothing more was written, try again later"
             )
-        self._stop(str(error), requests, index, uncertain=status == 504)
+        self._stop(str(error), requests, index, uncertain_until=index + 1 if status == 504 else 0)
         raise error
 
     def _busy_message(self, status: int, answer: _Answer) -> str:

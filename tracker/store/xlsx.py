@@ -341,7 +341,10 @@ class Layout:
                 data = self._archive.read(part)
                 xml = self.texts[part] = data.decode("utf-8")
                 merged = _merged(xml) if b"mergeCell" in data else []
-                masters = _formula_masters(title, xml) if any(m in data for m in _MASTER_MARKERS) else {}
+                maybe = (b"shared" in data or b"array" in data) and _MASTER_MARKER.search(
+                    data
+                )  # substrings first: fast
+                masters = _formula_masters(title, xml) if maybe else {}
                 self._sheets[title] = _SheetLayout(merged, _tables(self._archive, part), masters)
         return self._sheets[title]
 
@@ -368,7 +371,7 @@ class Layout:
         return merged_refusal(title, sheet.merged, number, cols, appended, span)
 
 
-_MASTER_MARKERS = (b't="shared"', b't="array"', b"t='shared'", b"t='array'")  # looked for in the bytes: fast
+_MASTER_MARKER = re.compile(rb"""\bt\s*=\s*["'](?:shared|array)["']""")
 
 
 def _formula_masters(title: str, xml: str) -> dict[tuple[int, int], str]:
@@ -900,8 +903,13 @@ class _RowFinder:
         return self.end
 
 
+# Main-namespace validations and formats keep their range in `sqref`; x14 ones in an <xm:sqref> inside
+# their element. A sparkline's <xm:sqref> (one cell) is not theirs and is left alone.
 _SQREF = re.compile(
-    r"""(<(?:\w+:)?(?:dataValidation|conditionalFormatting)\b[^>]*\bsqref=")([^"]*)(")|(<xm:sqref>)([^<]*)(</xm:sqref>)"""
+    r"""(<(?:\w+:)?(?:dataValidation|conditionalFormatting)\b[^>]*\bsqref=")([^"]*)(")"""
+    r"""|(<x14:(?:dataValidation|conditionalFormatting)\b(?:(?!</x14:(?:dataValidation|conditionalFormatting)>).)*?"""
+    r"""<xm:sqref>)([^<]*)(</xm:sqref>)""",
+    re.S,
 )
 
 
