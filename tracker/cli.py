@@ -496,7 +496,11 @@ def show(state: State, event_id: str, as_json: bool) -> None:
 @main.command()
 @click.argument("event_id", metavar="[ID]", required=False)
 @click.option(
-    "--open", "all_open", is_flag=True, help="Every open event (only what changed since it was last sent goes out)."
+    "--open",
+    "all_open",
+    is_flag=True,
+    help="The scheduled job: every open event, and every resolved one whose Resolved message has not gone to "
+    "everyone who heard of it (only what changed since it was last sent goes out).",
 )
 @click.option("--audience", "audiences", multiple=True, help="Only this audience, e.g. leadership (repeatable).")
 @click.option(
@@ -521,13 +525,13 @@ def notify(
       tracker notify --open
     """
     from tracker.errors import NotifyInterrupted
-    from tracker.events import list_events
+    from tracker.notify import events_to_notify
     from tracker.notify import notify as run_notify
 
     if bool(event_id) == all_open:
         raise UsageError("give an event ID, or --open for every open event (not both)")
     store = state.store()
-    ids = [event_id] if event_id else [str(r["id"]) for r in list_events(store.read(), open_only=True)]
+    ids = [event_id] if event_id else events_to_notify(store.read(), store.journal)
     if not ids:
         click.echo("no open events")
     failed = False

@@ -26,7 +26,7 @@ from tracker.mail import (
 from tracker.policy import is_open
 from tracker.store import Store
 from tracker.store.journal import Journal
-from tracker.times import format_time, iso, utcnow
+from tracker.times import format_time, utcnow
 from tracker.workbook import Row, Tracker
 
 # Fields an event needs before each kind of message can go out.
@@ -76,15 +76,24 @@ class NotifyResult:
 def event_state(tracker: Tracker, event: Row) -> str:
     """A fingerprint of everything the emails are built from (same state: same emails)."""
     key = str(event["id"]).casefold()
-    parts: list[Any] = [
-        {k: iso(v) if isinstance(v, datetime) else v for k, v in event.values.items() if k not in _NOT_STATE}
-    ]
+    parts: list[Any] = [{k: _stable(v) for k, v in event.values.items() if k not in _NOT_STATE}]
     for sheet in ("Updates", "Changes"):
-        for row in tracker.sheet(sheet).rows:
-            if str(row["event_id"] or "").casefold() == key:
-                parts.append({k: iso(v) if isinstance(v, datetime) else v for k, v in row.values.items()})
+        rows = [
+            json.dumps({k: _stable(v) for k, v in row.values.items()}, sort_keys=True)
+            for row in tracker.sheet(sheet).rows
+            if str(row["event_id"] or "").casefold() == key
+        ]
+        parts.append(sorted(rows))  # the rows' order is not state: sorting the sheet in Excel changes nothing
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
     return digest[:16]
+
+
+def _stable(value: Any) -> Any:
+    """A value as the fingerprint sees it: a time to the nearest millisecond (a re-saved workbook's serial
+    numbers can come back a microsecond off)."""
+    if isinstance(value, datetime):
+        return round(value.timestamp() * 1000)
+    return value
 
 
 def _log_rows(tracker: Tracker, journal: Journal | None, event_id: str) -> list[dict[str, Any]]:
@@ -263,11 +272,20 @@ def prepare(
                 f"(Severities sheet lists: {', '.join(listed) or 'none'})"
             )
         listed = [a for a in listed if a.casefold() in {x.casefold() for x in audiences}]
+    log = _log_rows(tracker, journal, event_key)
+    # Sticky: whoever heard of the event hears the rest of it, the resolution included, even if the
+    # severity was lowered meanwhile.
+    heard = list(dict.fromkeys(str(r.get("audience") or "") for r in log if r.get("audience")))
+    wanted = {a.casefold() for a in audiences} if audiences else None
+    for audience in heard:
+        if audience.casefold() not in {a.casefold() for a in listed} and (
+            wanted is None or audience.casefold() in wanted
+        ):
+            listed.append(audience)
     if not listed:
         raise DataError(
             f"{event['severity']} lists no audiences on the Severities sheet (Audiences Notified); nothing to send"
         )
-    log = _log_rows(tracker, journal, event_key)
     resolved = status in ("Resolved", "Closed")
     gate(tracker, event, "resolved" if resolved else "update", listed)
     state = event_state(tracker, event)
@@ -284,6 +302,8 @@ def prepare(
         previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
         kind = "resolved" if resolved else ("update" if previous else "initial")
         same = [r for r in previous if r.get("state") == state]
+        if status == "Closed" and not same:  # closing is admin: whoever had the resolution gets no second one
+            same = [r for r in previous if r.get("kind") == "resolved"]
         if same and not force:
             last = same[-1]
             result.skipped.append(
@@ -481,6 +501,30 @@ def _layout(tracker: Tracker, config: Config) -> Any:
     above_totals = sharepoint is not None and str(sharepoint.get("write_mode", "workbook-api")) == "workbook-api"
     data = content if isinstance(content, bytes) else Path(content).read_bytes()
     return Layout(data, totals_ok=above_totals)
+
+
+def events_to_notify(tracker: Tracker, journal: Journal | None) -> list[str]:
+    """What a scheduled `notify --open` covers: every open event, and every resolved one whose Resolved message
+    has not reached every audience that heard of it."""
+    from tracker.policy import OPEN_STATUSES
+
+    tracker.require("Events", "Notifications")
+    out = []
+    for row in tracker.sheet("Events").rows:
+        key = str(row["id"] or "")
+        if not key:
+            continue
+        if row["status"] in OPEN_STATUSES:
+            out.append(key)
+            continue
+        if row["status"] != "Resolved":
+            continue
+        log = _log_rows(tracker, journal, key)
+        heard = {str(r.get("audience") or "").casefold() for r in log}
+        told = {str(r.get("audience") or "").casefold() for r in log if r.get("kind") == "resolved"}
+        if heard - told:
+            out.append(key)
+    return out
 
 
 def ledger_for(journal: Journal | None) -> SendLedger | None:
