@@ -65,3 +65,21 @@ def test_closing_sends_no_second_final_email(run: Run, example: Path, event_id: 
     assert closed.exit_code == 0, closed.stderr
     assert closed.stdout.count("already sent") == 3
     assert len(audiences_in_outbox(tmp_path)) == 3
+
+
+def test_the_gate_names_the_kind_the_cell_and_the_command_that_fills_it(run: Run, example: Path) -> None:
+    """A new event without Impact: `open` warns that the first notification needs it; notify names the Initial
+    notification, the cell and the command to fill it."""
+    opened = run("open", "--title", "VPN down", "--severity", "Sev 2", "--service", "VPN")
+    assert opened.exit_code == 0
+    assert "warning: the first notification needs Impact" in opened.stderr and "--set impact=" in opened.stderr
+    new_id = opened.stdout.strip()
+    refused = run("notify", new_id)
+    assert refused.exit_code == 1
+    assert "Events!J3 (Impact) is empty, and an Initial notification needs it" in refused.stderr
+    assert f'tracker update {new_id} --note "..." --set impact="..."' in refused.stderr
+    filled = run("update", new_id, "--note", "Scope known", "--set", "impact=No remote access")
+    assert filled.exit_code == 0, filled.stderr
+    assert run("notify", new_id).exit_code == 0
+    quiet = run("open", "--title", "Wi-Fi slow", "--severity", "Sev 3", "--service", "VPN", "--impact", "Slow Wi-Fi")
+    assert quiet.exit_code == 0 and quiet.stderr == ""

@@ -274,6 +274,12 @@ def open_cmd(
         fields=fields,
     )
     click.echo(event_id)
+    if not fields.get("impact"):
+        click.echo(
+            f"warning: the first notification needs Impact (what users cannot do): add it with "
+            f'`tracker update {event_id} --note "..." --set impact="..."`, or use --impact when opening',
+            err=True,
+        )
 
 
 @main.command()

@@ -140,7 +140,10 @@ def gate(tracker: Tracker, event: Row, kind: str, audiences: list[str]) -> None:
     for name in REQUIRED[kind]:
         if event[name] is None and name in data.columns:
             spec = data.spec.fields[name]
-            problems.append(f"{data.cell(name, event.number)} ({spec.title}): empty, but a {kind} message needs it")
+            problems.append(
+                f"{data.cell(name, event.number)} ({spec.title}) is empty, and {_a(KIND_NAMES[kind])} needs it; "
+                f"fill it in: {fill_hint(str(event['id']), name)}"
+            )
     if kind == "resolved" and not any(
         str(r["event_id"] or "").casefold() == key and r["status"] == "Resolved" for r in tracker.sheet("Updates").rows
     ):
@@ -150,6 +153,23 @@ def gate(tracker: Tracker, event: Row, kind: str, audiences: list[str]) -> None:
     if problems:
         lines = "\n  ".join(str(p) for p in problems)
         raise ValidationFailed(f"nothing was sent; fix these cells first:\n  {lines}", problems)
+
+
+KIND_NAMES = {"initial": "Initial notification", "update": "Update", "resolved": "Resolved message"}
+
+
+def _a(noun: str) -> str:
+    """`noun` with its indefinite article."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
+def fill_hint(event_id: str, name: str) -> str:
+    """The command that fills an event field."""
+    if name == "impact":
+        return f'`tracker update {event_id} --note "..." --set impact="..."` (or `open --impact` next time)'
+    if name == "resolved_at":
+        return f'`tracker resolve {event_id} --note "..."`'
+    return f'`tracker update {event_id} --note "..." --set {name}=...`'
 
 
 def _entries(tracker: Tracker, sheet: str, key: str, kind: str) -> list[dict[str, Any]]:
@@ -287,7 +307,7 @@ def prepare(
             f"{event['severity']} lists no audiences on the Severities sheet (Audiences Notified); nothing to send"
         )
     resolved = status in ("Resolved", "Closed")
-    gate(tracker, event, "resolved" if resolved else "update", listed)
+    gate(tracker, event, "resolved" if resolved else ("update" if log else "initial"), listed)
     state = event_state(tracker, event)
     next_update = None
     if is_open(status) and severity is not None:
