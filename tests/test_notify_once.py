@@ -132,3 +132,21 @@ def test_kill_at_random_points_sends_each_message_once(run: Run, example: Path, 
     assert twice == set(), f"sent twice: {twice}"
     assert len(received) >= 20, "the trials should have sent a fair number of messages"
     print(json.dumps({"received": len(received), "logged": len(logged)}))
+
+
+def test_two_folders_naming_one_workbook_send_once(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """Two folders whose tracker.toml name the same workbook, `notify --open` in both at once: each message once."""
+    other = tmp_path / "other"
+    other.mkdir()
+    config = (tmp_path / "tracker.toml").read_text().replace('path = "events.xlsx"', 'path = "../events.xlsx"')
+    (other / "tracker.toml").write_text(config)
+    for n in range(3):
+        opened = run("open", "--title", f"outage {n}", "--severity", "Sev 2", "--service", "VPN", "--impact", "x")
+        assert opened.exit_code == 0
+    procs = [start_process("notify", "--open", cwd=folder, env=process_env()) for folder in (tmp_path, other)]
+    outputs = [proc.communicate() for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    assert sum(out.count("already sent") for out, _err in outputs) == 12  # the second run found them all sent
+    sent = outbox(tmp_path) + outbox(other)
+    assert len(sent) == 12, sent  # 4 open events x 3 audiences, once
+    assert len(log_rows(run)) == 12

@@ -404,7 +404,8 @@ def notify(
     """Render, send and log the emails for one event (see the module docstring)."""
     from filelock import FileLock, Timeout
 
-    lock = FileLock(str(config.root / ".tracker-notify.lock"), timeout=config.lock_timeout)
+    # One lock per workbook, whichever folder (and tracker.toml) the command runs from.
+    lock = FileLock(str(store.notify_lock), timeout=config.lock_timeout)
     try:
         with lock:  # two notify runs at once must not both decide to send the same messages
             return _notify(store, config, event_id, audiences, dry_run, force, preview_dir)

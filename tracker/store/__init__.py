@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 from tracker.errors import ConfigError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tracker.config import Config
     from tracker.edits import Edit, Plan
     from tracker.schema import Schema
@@ -27,6 +29,11 @@ class Store(Protocol):
     journal: Journal | None
     replayed: list[Edit]  # journal edits the last commit wrote
     set_aside: list[tuple[list[Edit], str]]  # journal entries it could no longer write, and why
+
+    @property
+    def notify_lock(self) -> Path:
+        """The lock two `tracker notify` runs for this workbook take turns on, whatever their folder."""
+        ...
 
     def read(self) -> Tracker:
         """The current workbook, for looking only."""

@@ -152,6 +152,11 @@ class LocalStore:
         self.replayed: list[Edit] = []
         self.set_aside: list[tuple[list[Edit], str]] = []
 
+    @property
+    def notify_lock(self) -> Path:
+        """Beside the workbook: every tracker.toml that names this file shares it."""
+        return self.path.parent / f".{self.path.name}.tracker-notify.lock"
+
     def read(self) -> Tracker:
         """Read the workbook with the fast reader."""
         return read_tracker(self.path, self.schema)

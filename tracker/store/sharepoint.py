@@ -68,6 +68,14 @@ class SharePointStore:
         self._folder: Path | None = None
 
     @property
+    def notify_lock(self) -> Path:
+        """One per workbook URL on this machine, whichever folder tracker runs from."""
+        import hashlib
+
+        digest = hashlib.sha256(self.settings.file_url.casefold().encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"tracker-notify-{digest}.lock"
+
+    @property
     def name(self) -> str:
         """The workbook's file name."""
         return Path(self.settings.path).name
