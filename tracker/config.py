@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +16,7 @@ from tracker.errors import ConfigError
 
 CONFIG_NAME = "tracker.toml"
 DEFAULT_TIME_FORMAT = "%d %b %Y %H%MZ"
+LOCAL_TIME_FORMAT = "%d %b %Y %H%M %Z"  # the default when the display timezone is not UTC
 
 
 @dataclass(frozen=True)
@@ -118,17 +120,23 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         raise ConfigError(f"tracker.toml: [workbook] lock_timeout must be seconds > 0, not {lock_timeout!r}")
     schema_dir = workbook.get("schema")
     display_raw = _section(raw, "display")
-    display = Display(
-        timezone=str(display_raw.get("timezone", "UTC")),
-        time_format=str(display_raw.get("time_format", DEFAULT_TIME_FORMAT)),
-    )
+    timezone = str(display_raw.get("timezone", "UTC"))
     try:
-        display.tz  # noqa: B018 - validates the name now, not at first use
+        utc = _is_utc(ZoneInfo(timezone))
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(
-            f"tracker.toml: [display] timezone {display.timezone!r} is not a known timezone; "
+            f"tracker.toml: [display] timezone {timezone!r} is not a known timezone; "
             "use a name such as UTC, America/New_York or Europe/London"
         ) from None
+    # Every time shown says its zone: Z only for UTC, the zone's abbreviation (EST, EDT) otherwise.
+    default_format = DEFAULT_TIME_FORMAT if utc else LOCAL_TIME_FORMAT
+    display = Display(timezone=timezone, time_format=str(display_raw.get("time_format", default_format)))
+    if not utc and "Z" in re.sub(r"%.", "", display.time_format):
+        raise ConfigError(
+            f"tracker.toml: [display] time_format {display.time_format!r} labels times Z (UTC), but timezone is "
+            f"{timezone}: every time would say UTC and be off by the zone's offset. Use %Z for the zone, e.g. "
+            f'time_format = "{LOCAL_TIME_FORMAT}" (21 Nov 2026 0932 EST), or leave time_format out'
+        )
     sample = datetime(2026, 11, 21, 14, 32).strftime(display.time_format.replace("%%", ""))
     if "%" in sample or not display.time_format.strip():
         raise ConfigError(
@@ -153,3 +161,8 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         user=user,
         raw=raw,
     )
+
+
+def _is_utc(zone: ZoneInfo) -> bool:
+    """Whether the zone is UTC all year (UTC, Etc/UTC, GMT...)."""
+    return all(datetime(2026, month, 1, 12, tzinfo=zone).utcoffset() == timedelta(0) for month in (1, 4, 7, 10))
