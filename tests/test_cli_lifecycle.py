@@ -134,11 +134,11 @@ def test_display_time_format_and_timezone(run: Run, example: Path, event_id: str
     config = tmp_path / "tracker.toml"
     text = config.read_text().replace('timezone = "UTC"', 'timezone = "America/New_York"')
     config.write_text(text.replace('time_format = "%d %b %Y %H%MZ"', 'time_format = "%Y-%m-%d %H:%M %Z"'))
-    assert run("update", event_id, "--note", "eta given", "--eta", "2026-07-01 09:00").exit_code == 0
+    assert run("update", event_id, "--note", "eta given", "--eta", "2099-07-01 09:00").exit_code == 0
     last = _show(run, event_id)["timeline"]
     eta = [e for e in last if e["kind"] == "update"][-1]["eta"]
-    assert eta == "2026-07-01T13:00:00Z"  # 09:00 EDT stored as UTC
-    assert "2026-07-01 09:00 EDT" in run("show", event_id).stdout
+    assert eta == "2099-07-01T13:00:00Z"  # 09:00 EDT stored as UTC
+    assert "2099-07-01 09:00 EDT" in run("show", event_id).stdout
 
 
 def test_formula_like_text_is_stored_as_text(run: Run, example: Path, event_id: str) -> None:

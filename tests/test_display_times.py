@@ -5,9 +5,15 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from tests.conftest import Run
+from tracker.errors import UsageError
+from tracker.times import parse_time
 
 
 def with_display(tmp_path: Path, lines: str) -> None:
@@ -36,3 +42,48 @@ def test_local_times_carry_their_zone_in_email(run: Run, example: Path, event_id
     body = parsed.get_body(("plain",)).get_content()  # type: ignore[attr-defined]
     times = re.findall(r"\d{4} (?:E[SD]T|Z)\b|\d{4}Z\b", body)
     assert times and all("Z" not in t for t in times), times
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def test_a_local_time_the_clocks_skip_is_refused_with_its_readings() -> None:
+    """2026-03-08 02:30 does not exist in New York (spring forward): refused, both readings and a hint given."""
+    with pytest.raises(UsageError, match=r"does not exist in America/New_York.*0730Z|does not exist.*0630Z"):
+        parse_time("2026-03-08 02:30", tz=NEW_YORK, now=datetime(2026, 3, 9, tzinfo=UTC), what="--eta", force=True)
+
+
+def test_a_local_time_the_clocks_show_twice_is_refused_with_both() -> None:
+    """2026-11-01 01:30 happens twice in New York (fall back): refused naming 0530Z and 0630Z."""
+    with pytest.raises(UsageError, match=r"happens twice.*01:30 EDT \(0530Z\) or 01:30 EST \(0630Z\)"):
+        parse_time("2026-11-01 01:30", tz=NEW_YORK, now=datetime(2026, 11, 2, tzinfo=UTC), what="--at")
+
+
+def test_a_bare_time_for_something_that_happened_is_its_latest_past_occurrence() -> None:
+    """`--detected 23:50` typed at 01:35 means last night, not tonight."""
+    now = datetime(2026, 11, 22, 1, 35, tzinfo=UTC)
+    assert parse_time("23:50", now=now, what="--detected", when="past") == datetime(2026, 11, 21, 23, 50, tzinfo=UTC)
+    assert parse_time("01:20", now=now, what="--detected", when="past") == datetime(2026, 11, 22, 1, 20, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "when", "message"),
+    [
+        ("2026-11-23 10:00", "past", "is in the future"),
+        ("2026-11-21 10:00", "future", "has already passed"),
+        ("1899-12-30 00:00", "any", "before 1900"),
+        ("+99999999h", "future", "too far away"),
+    ],
+)
+def test_times_that_cannot_be_right_are_refused(text: str, when: str, message: str) -> None:
+    """A detection in the future, an ETA already past, a date before 1900, an absurd offset: a clear error."""
+    now = datetime(2026, 11, 22, 1, 35, tzinfo=UTC)
+    with pytest.raises(UsageError, match=message):
+        parse_time(text, now=now, what="--eta", when=when)
+
+
+def test_force_accepts_an_eta_already_past(run: Run, example: Path, event_id: str) -> None:
+    """On the command line an ETA in the past is refused (exit 2) unless --force."""
+    refused = run("update", event_id, "--note", "x", "--eta", "-2h")
+    assert refused.exit_code == 2 and "has already passed" in refused.stderr and "--force" in refused.stderr
+    assert run("update", event_id, "--note", "x", "--eta", "-2h", "--force").exit_code == 0

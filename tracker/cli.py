@@ -69,12 +69,12 @@ class State:
                 click.echo(f"warning: a waiting journal entry was set aside in {where}: {reason}", err=True)
             store.set_aside = []
 
-    def time(self, value: str | None, what: str) -> datetime | None:
+    def time(self, value: str | None, what: str, *, when: str = "any", force: bool = False) -> datetime | None:
         if value is None:
             return None
         from tracker.times import parse_time
 
-        return parse_time(value, tz=self.config.display.tz, what=what)
+        return parse_time(value, tz=self.config.display.tz, what=what, when=when, force=force)
 
     def show_time(self, value: Any) -> str:
         from tracker.times import format_time
@@ -227,6 +227,11 @@ SET_HELP = "Also set an Events field, e.g. --set vendor_case_number=12345 (repea
 @click.option("--note", help="First timeline entry (default: 'Event opened: TITLE').")
 @click.option("--author", help="Who is recording this (default: [user] name in tracker.toml, or your login).")
 @click.option("--set", "pairs", multiple=True, metavar="FIELD=VALUE", help=SET_HELP)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Accept a time that looks wrong: a detection or resolution in the future, an ETA already past.",
+)
 @pass_state
 def open_cmd(
     state: State,
@@ -242,6 +247,7 @@ def open_cmd(
     note: str | None,
     author: str | None,
     pairs: tuple[str, ...],
+    force: bool,
 ) -> None:
     """Record a new event; prints its new ID.
 
@@ -268,7 +274,7 @@ def open_cmd(
         services=names,
         category=category,
         status=status,
-        detected_at=state.time(detected, "--detected"),
+        detected_at=state.time(detected, "--detected", when="past", force=force),
         author=author or state.config.user,
         note=note,
         fields=fields,
@@ -292,6 +298,11 @@ def open_cmd(
 @click.option("--reopen", is_flag=True, help="Allow a Resolved or Closed event to become open again.")
 @click.option("--author", help="Who is recording this (default: [user] name in tracker.toml, or your login).")
 @click.option("--set", "pairs", multiple=True, metavar="FIELD=VALUE", help=SET_HELP)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Accept a time that looks wrong: a detection or resolution in the future, an ETA already past.",
+)
 @pass_state
 def update(
     state: State,
@@ -304,6 +315,7 @@ def update(
     reopen: bool,
     author: str | None,
     pairs: tuple[str, ...],
+    force: bool,
 ) -> None:
     """Add a timestamped update to an event's timeline; the event row follows.
 
@@ -323,7 +335,7 @@ def update(
         event_id,
         note=note,
         status=status,
-        eta=state.time(eta, "--eta"),
+        eta=state.time(eta, "--eta", when="future", force=force),
         author=author or state.config.user,
         internal=internal,
         reopen=reopen,
@@ -339,9 +351,20 @@ def update(
 @click.option("--cause", help="Root cause, if known.")
 @click.option("--at", "resolved_at", help="When service was restored (default: now).")
 @click.option("--author", help="Who is recording this.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Accept a time that looks wrong: a detection or resolution in the future, an ETA already past.",
+)
 @pass_state
 def resolve(
-    state: State, event_id: str, note: str, cause: str | None, resolved_at: str | None, author: str | None
+    state: State,
+    event_id: str,
+    note: str,
+    cause: str | None,
+    resolved_at: str | None,
+    author: str | None,
+    force: bool,
 ) -> None:
     """Mark an event Resolved: resolution time, root cause and the final update.
 
@@ -356,7 +379,7 @@ def resolve(
         event_id,
         note=note,
         cause=cause,
-        resolved_at=state.time(resolved_at, "--at"),
+        resolved_at=state.time(resolved_at, "--at", when="past", force=force),
         author=author or state.config.user,
     )
     click.echo(f"{outcome.event_id}: Resolved at {state.show_time(outcome.at)}")

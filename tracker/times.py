@@ -30,12 +30,46 @@ def as_utc(value: datetime | date, tz: tzinfo = UTC) -> datetime:
     return value.astimezone(UTC)
 
 
-def parse_time(text: str, *, tz: tzinfo = UTC, now: datetime | None = None, what: str = "time") -> datetime:
+def parse_time(
+    text: str,
+    *,
+    tz: tzinfo = UTC,
+    now: datetime | None = None,
+    what: str = "time",
+    when: str = "any",
+    force: bool = False,
+) -> datetime:
     """Parse a time a person typed; naive times are in the display timezone `tz`.
 
-    Raises UsageError naming `what` and the accepted forms.
+    `when="past"` (a detection, a resolution): a bare clock time is its latest past occurrence
+    and a time in the future is refused; `when="future"` (an ETA): a time already past is
+    refused. `force` accepts them anyway. A local time the clocks skip or pass twice (daylight
+    saving) is refused with its possible readings. Raises UsageError naming `what`.
     """
     now = now or utcnow()
+    try:
+        value = _parse(text, tz, now, what, when)
+    except OverflowError:
+        raise UsageError(f"{what}: {text!r} is too far away; {TIME_EXAMPLES}") from None
+    if value.year < 1900:
+        raise UsageError(f"{what}: {text!r} is before 1900, which Excel cannot store as a date")
+    if not force and when == "past" and value > now + timedelta(minutes=1):
+        raise UsageError(
+            f"{what}: {format_time(value, tz=tz, fmt=_SHOWN)} is in the future; give the time it happened "
+            "(or add --force if that is really meant)"
+        )
+    if not force and when == "future" and value < now - timedelta(minutes=1):
+        raise UsageError(
+            f"{what}: {format_time(value, tz=tz, fmt=_SHOWN)} has already passed; give a time to come, e.g. +2h "
+            "(or add --force if that is really meant)"
+        )
+    return value
+
+
+_SHOWN = "%Y-%m-%d %H:%M %Z"
+
+
+def _parse(text: str, tz: tzinfo, now: datetime, what: str, when: str) -> datetime:
     raw = text.strip()
     if raw.lower() == "now":
         return now
@@ -54,8 +88,11 @@ def parse_time(text: str, *, tz: tzinfo = UTC, now: datetime | None = None, what
         hour, minute, zulu = int(match[1]), int(match[2]), match[3]
         if hour < 24 and minute < 60:
             zone = UTC if zulu else tz
-            local = now.astimezone(zone)
-            return local.replace(hour=hour, minute=minute, second=0).astimezone(UTC)
+            day = now.astimezone(zone).replace(tzinfo=None)
+            naive = day.replace(hour=hour, minute=minute, second=0, microsecond=0)
+            if when == "past" and _local(naive, zone, what, text) > now + timedelta(minutes=1):
+                naive -= timedelta(days=1)  # 23:50 typed at 01:35 means last night
+            return _local(naive, zone, what, text)
     candidate = raw.replace(" ", "T", 1) if " " in raw else raw
     if candidate[-1:] in "zZ":
         candidate = candidate[:-1] + "+00:00"
@@ -63,7 +100,29 @@ def parse_time(text: str, *, tz: tzinfo = UTC, now: datetime | None = None, what
         parsed = datetime.fromisoformat(candidate)
     except ValueError:
         raise UsageError(f"{what}: {text!r} is not a time I understand; {TIME_EXAMPLES}") from None
-    return as_utc(parsed, tz).replace(microsecond=0)
+    if parsed.tzinfo is None:
+        return _local(parsed.replace(microsecond=0), tz, what, text)
+    return as_utc(parsed).replace(microsecond=0)
+
+
+def _local(naive: datetime, zone: tzinfo, what: str, text: str) -> datetime:
+    """A wall-clock time in `zone` as UTC; refuse one the clocks skip or show twice."""
+    if zone is UTC:
+        return naive.replace(tzinfo=UTC)
+    first = naive.replace(tzinfo=zone, fold=0)
+    second = naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first.astimezone(UTC)
+    readings = " or ".join(f"{d.strftime('%H:%M %Z')} ({d.astimezone(UTC).strftime('%H%MZ')})" for d in (first, second))
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+        raise UsageError(
+            f"{what}: {text!r} does not exist in {zone}: the clocks skip that hour that night; "
+            f"did you mean {readings}? Type it with Z in UTC, e.g. 0730Z"
+        )
+    raise UsageError(
+        f"{what}: {text!r} happens twice in {zone} (the clocks go back that night): {readings}; "
+        "type the one you mean with Z in UTC"
+    )
 
 
 def format_time(value: datetime | None, *, tz: tzinfo = UTC, fmt: str = "%d %b %Y %H%MZ") -> str:
