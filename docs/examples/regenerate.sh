@@ -25,9 +25,16 @@ for path in sorted(pathlib.Path("outbox").glob("*.eml"))[-3:]:
     (out / f"{audience}.eml").write_bytes(path.read_bytes())
 PY
 if command -v chromium >/dev/null; then
+    # A phone (375 CSS px) and a desktop mail client (640): headless Chromium will not open a window
+    # narrower than 500 px, so each email is laid out in a box of that width on a page of its own.
     for audience in leadership technical customer; do
-        chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
-            --disable-component-update --disable-sync --user-data-dir="$work/chromium-$audience" --hide-scrollbars \
-            --window-size=700,1150 --screenshot="$here/$audience.png" "file://$here/$audience.html" >/dev/null 2>&1
+        for width in 375 640; do
+            sed "s|<body\([^>]*\)>|<body\1><div style=\"width:${width}px\">|; s|</body>|</div></body>|" \
+                "$here/$audience.html" > "$work/$audience-$width.html"
+            chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+                --disable-component-update --disable-sync --user-data-dir="$work/chromium-$audience-$width" \
+                --hide-scrollbars --window-size="$((width > 500 ? width : 500)),1250" \
+                --screenshot="$here/$audience-$width.png" "file://$work/$audience-$width.html" >/dev/null 2>&1
+        done
     done
 fi
