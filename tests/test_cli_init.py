@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from tests.conftest import Run
 from tracker.schema import load_schema
@@ -74,3 +75,21 @@ def test_dropdowns_survive_writes(run: Run, example: Path, event_id: str) -> Non
     ws = openpyxl.load_workbook(example)["Events"]
     refs = [str(dv.sqref) for dv in ws.data_validations.dataValidation]
     assert refs.count("C2:C1048576") == 1 and refs.count("D2:D1048576") == 1
+
+
+def test_init_name_goes_in_user_section(run: Run, tmp_path: Path) -> None:
+    """`init --name` writes [user] name (quotes and all, as valid TOML); validate has no note about it."""
+    result = run("init", "--example", "--name", 'Alex "AM" Morgan')
+    assert result.exit_code == 0, result.stderr
+    config = tomllib.loads((tmp_path / "tracker.toml").read_text())
+    assert config["user"]["name"] == 'Alex "AM" Morgan'
+    assert "[user] name is not set" not in run("validate").stdout
+
+
+def test_validate_notes_a_login_name_as_contact(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without [user] name or TRACKER_USER, validate says emails would show the login name (a note, exit 0)."""
+    monkeypatch.delenv("TRACKER_USER", raising=False)
+    assert run("init", "--example").exit_code == 0
+    result = run("validate")
+    assert result.exit_code == 0
+    assert "note: tracker.toml: [user] name is not set" in result.stdout

@@ -115,7 +115,8 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 @click.option(
     "--workbook", "workbook_name", default="events.xlsx", show_default=True, help="File name of the new workbook."
 )
-def init(example: bool, workbook_name: str) -> None:
+@click.option("--name", help="Your name as emails (Contact) and the timeline show it; asked on a terminal.")
+def init(example: bool, workbook_name: str, name: str | None) -> None:
     """Create tracker.toml and a new tracker workbook in the current folder.
 
     Each sheet is an Excel table with dropdowns, help text and formatting. An existing
@@ -125,9 +126,13 @@ def init(example: bool, workbook_name: str) -> None:
     Example:
       tracker init --example
     """
+    from tracker.config import CONFIG_NAME
     from tracker.init import init_tracker
 
-    created = init_tracker(Path.cwd(), example=example, workbook_name=workbook_name)
+    if name is None and sys.stdin.isatty() and not (Path.cwd() / CONFIG_NAME).exists():
+        default = os.environ.get("TRACKER_USER") or ""
+        name = click.prompt("Your name, as emails and the timeline show it", default=default or None, show_default=True)
+    created = init_tracker(Path.cwd(), example=example, workbook_name=workbook_name, name=name)
     if created.config_created:
         click.echo(f"created {created.config.name}")
     click.echo(f"created {created.workbook.name}" + (" with example data" if example else ""))
@@ -160,6 +165,20 @@ def validate(state: State, as_json: bool) -> None:
     problems = validate_tracker(
         tracker, has_templates(state.config.root / str(folder) if folder else None), rows_above_totals=above_totals
     )
+    if state.config.user_is_login:
+        from tracker.validation import Problem
+
+        problems.append(
+            Problem(
+                "tracker.toml",
+                None,
+                None,
+                state.config.user,
+                f"[user] name is not set, so emails (Contact) and the timeline show your login name "
+                f"{state.config.user!r}; set [user] name in tracker.toml (or TRACKER_USER)",
+                level="info",
+            )
+        )
     errors = [p for p in problems if p.level == "error"]
     if as_json:
         click.echo(json.dumps([p.to_dict() for p in problems], indent=2, ensure_ascii=False))

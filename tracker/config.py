@@ -46,6 +46,7 @@ class Config:
     mail: dict[str, Any] = field(default_factory=dict)
     display: Display = field(default_factory=Display)
     user: str = ""
+    user_is_login: bool = False  # no [user] name and no TRACKER_USER: `user` is the login name
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -144,7 +145,8 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
             'use strftime codes, e.g. "%d %b %Y %H%MZ" (21 Nov 2026 1432Z) or "%H%MZ" (1432Z)'
         )
     user_raw = _section(raw, "user")
-    user = str(user_raw.get("name") or os.environ.get("TRACKER_USER") or _current_user())
+    named = user_raw.get("name") or os.environ.get("TRACKER_USER")
+    user = str(named or _current_user())
     sharepoint = raw.get("sharepoint")
     if sharepoint is not None and not isinstance(sharepoint, dict):
         raise ConfigError("tracker.toml: [sharepoint] must be a table")
@@ -159,6 +161,7 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         mail=_section(raw, "mail"),
         display=display,
         user=user,
+        user_is_login=not named,
         raw=raw,
     )
 

@@ -51,8 +51,10 @@ def example_rows(schema: Schema, now: datetime | None = None) -> dict[str, list[
     return out
 
 
-def init_tracker(folder: Path, *, example: bool = False, workbook_name: str = "events.xlsx") -> Created:
-    """Create tracker.toml (unless present) and the workbook it names in `folder`."""
+def init_tracker(
+    folder: Path, *, example: bool = False, workbook_name: str = "events.xlsx", name: str | None = None
+) -> Created:
+    """Create tracker.toml (unless present) and the workbook it names in `folder`; `name` goes in [user]."""
     from tracker.build import build_workbook
 
     folder = folder.resolve()
@@ -62,7 +64,9 @@ def init_tracker(folder: Path, *, example: bool = False, workbook_name: str = "e
         import jinja2
 
         template = (data_dir("templates") / "tracker.toml.j2").read_text(encoding="utf-8")
-        text = jinja2.Template(template, keep_trailing_newline=True).render(workbook=workbook_name)
+        text = jinja2.Template(template, keep_trailing_newline=True).render(
+            workbook=workbook_name, name=(name or "").strip()
+        )
     config = load_config(config_path) if not config_created else None
     workbook = config.workbook_path if config else folder / workbook_name
     if workbook.exists():
