@@ -83,7 +83,7 @@ def test_init_name_goes_in_user_section(run: Run, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     config = tomllib.loads((tmp_path / "tracker.toml").read_text())
     assert config["user"]["name"] == 'Alex "AM" Morgan'
-    assert "[user] name is not set" not in run("validate").stdout
+    assert "show your login name" not in run("validate").stdout
 
 
 def test_validate_notes_a_login_name_as_contact(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,4 +92,4 @@ def test_validate_notes_a_login_name_as_contact(run: Run, tmp_path: Path, monkey
     assert run("init", "--example").exit_code == 0
     result = run("validate")
     assert result.exit_code == 0
-    assert "note: tracker.toml: [user] name is not set" in result.stdout
+    assert "note: tracker.toml: emails (Contact) and the timeline show your login name" in result.stdout

@@ -130,8 +130,14 @@ def init(example: bool, workbook_name: str, name: str | None) -> None:
     from tracker.init import init_tracker
 
     if name is None and sys.stdin.isatty() and not (Path.cwd() / CONFIG_NAME).exists():
-        default = os.environ.get("TRACKER_USER") or ""
-        name = click.prompt("Your name, as emails and the timeline show it", default=default or None, show_default=True)
+        import getpass
+
+        try:
+            login = getpass.getuser()
+        except (KeyError, OSError):  # no user name in the environment or the password database
+            login = ""
+        default = os.environ.get("TRACKER_USER") or login or None
+        name = click.prompt("Your name, as emails and the timeline show it", default=default, show_default=True)
     created = init_tracker(Path.cwd(), example=example, workbook_name=workbook_name, name=name)
     if created.config_created:
         click.echo(f"created {created.config.name}")
@@ -174,8 +180,8 @@ def validate(state: State, as_json: bool) -> None:
                 None,
                 None,
                 state.config.user,
-                f"[user] name is not set, so emails (Contact) and the timeline show your login name "
-                f"{state.config.user!r}; set [user] name in tracker.toml (or TRACKER_USER)",
+                f"emails (Contact) and the timeline show your login name {state.config.user!r}; "
+                "set [user] name in tracker.toml to the name people know (or TRACKER_USER)",
                 level="info",
             )
         )

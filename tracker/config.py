@@ -46,7 +46,7 @@ class Config:
     mail: dict[str, Any] = field(default_factory=dict)
     display: Display = field(default_factory=Display)
     user: str = ""
-    user_is_login: bool = False  # no [user] name and no TRACKER_USER: `user` is the login name
+    user_is_login: bool = False  # `user` is the login name (not set, or set to it): emails would show it
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -146,7 +146,8 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         )
     user_raw = _section(raw, "user")
     named = user_raw.get("name") or os.environ.get("TRACKER_USER")
-    user = str(named or _current_user())
+    login = _current_user()
+    user = str(named or login)
     sharepoint = raw.get("sharepoint")
     if sharepoint is not None and not isinstance(sharepoint, dict):
         raise ConfigError("tracker.toml: [sharepoint] must be a table")
@@ -161,7 +162,7 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         mail=_section(raw, "mail"),
         display=display,
         user=user,
-        user_is_login=not named,
+        user_is_login=not named or user.strip().casefold() == login.casefold(),
         raw=raw,
     )
 
