@@ -14,13 +14,12 @@ it. A crash, Ctrl-C or full disk anywhere in between leaves one of three things:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tracker import jsonlines
 from tracker.times import iso
 
 
@@ -50,38 +49,21 @@ class SendLedger:
 
     def attempts(self) -> list[Attempt]:
         """Every readable attempt, oldest first."""
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except OSError:
-            return []
         out = []
-        for line in lines:
+        for _line, data in jsonlines.read(self.path):
             try:
-                data: dict[str, Any] = json.loads(line)
                 out.append(Attempt(**{k: data[k] for k in Attempt.__dataclass_fields__}))
-            except (ValueError, KeyError, TypeError):
+            except (KeyError, TypeError):
                 continue
         return out
 
     def record(self, attempt: Attempt) -> None:
         """Write the attempt down for good before the message is handed to the transport."""
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(attempt.to_json() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        jsonlines.append(self.path, attempt.to_json())
 
     def forget(self, message_ids: set[str]) -> None:
         """Drop the attempts whose outcome is now recorded elsewhere (atomically)."""
-        keep = [a for a in self.attempts() if a.message_id not in message_ids]
-        if not keep:
-            self.path.unlink(missing_ok=True)
-            return
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("".join(a.to_json() + "\n" for a in keep))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(name, self.path)
+        jsonlines.rewrite(self.path, [a.to_json() for a in self.attempts() if a.message_id not in message_ids])
 
 
 def attempt_for(message: Any, at: datetime) -> Attempt:

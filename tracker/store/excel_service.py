@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import random
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from tracker import jsonlines
 from tracker.edits import AppendRow, Edit, SetCells, edit_from_json, edit_to_json
 from tracker.errors import ConflictError, RemoteError, TrackerError, WorkbookError
 from tracker.store.engine import Busy, Change, Interrupted, Snapshot, apply_to_view, cell_value
@@ -72,29 +71,13 @@ class RecentWrites:
     def _entries(self) -> list[dict[str, Any]]:
         if self.path is None:
             return list(self._memory)
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except OSError:
-            return []
-        out = []
-        for line in lines:
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-        return out
+        return [data for _line, data in jsonlines.read(self.path) if isinstance(data, dict)]
 
     def _save(self, entries: list[dict[str, Any]]) -> None:
         if self.path is None:
             self._memory = entries
             return
-        if not entries:
-            self.path.unlink(missing_ok=True)
-            return
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("".join(json.dumps(e) + "\n" for e in entries))
-        os.replace(name, self.path)
+        jsonlines.rewrite(self.path, [json.dumps(e) for e in entries])
 
     def add(self, etag: str, edits: list[Edit]) -> None:
         """Remember edits written on the version with this ETag."""
@@ -407,7 +390,9 @@ class ExcelService:
         code = _codes(answer.body)
         written = any(r.kind in ("patch", "add") for r in requests[:index])
         if status == 404 and "itemnotfound" in code and not written:
-            raise _ItemGone(request.what, error_text_of(answer))
+            from tracker.remote import error_text
+
+            raise _ItemGone(request.what, error_text(answer))
         if status in (409, 423) and not written:
             raise Busy(self._busy_message(status, answer))
         error = self.remote.failure("graph", status, answer, request.what, "graph")
@@ -602,13 +587,6 @@ class _ItemGone(Exception):
     def __init__(self, what: str, detail: str) -> None:
         super().__init__(what)
         self.what, self.detail = what, detail
-
-
-def error_text_of(answer: _Answer) -> str:
-    """The error message inside an inner batch answer."""
-    from tracker.remote import error_text
-
-    return error_text(answer)
 
 
 def _codes(body: dict[str, Any]) -> str:

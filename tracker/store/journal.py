@@ -9,14 +9,13 @@ added meanwhile is never lost by a rewrite.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from tracker import jsonlines
 from tracker.edits import Edit, edit_from_json, edit_to_json
 from tracker.errors import WorkbookInUse
 from tracker.times import iso, utcnow
@@ -63,14 +62,9 @@ class Journal:
 
     def entries(self) -> list[tuple[str, Batch | None]]:
         """Every non-empty line with its batch (None when the line cannot be read)."""
-        if not self.path.exists():
-            return []
         out: list[tuple[str, Batch | None]] = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
+        for line, data in jsonlines.read(self.path):
             try:
-                data: dict[str, Any] = json.loads(line)
                 edits = [edit_from_json(e) for e in data["edits"]]
             except (ValueError, KeyError, TypeError):
                 out.append((line, None))
@@ -90,11 +84,8 @@ class Journal:
         """Record edits that could not be written (durably, before returning)."""
         if not edits:
             return
-        line = self._line(edits, reason)
-        with self.locked(), open(path or self.path, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        with self.locked():
+            jsonlines.append(path or self.path, self._line(edits, reason))
 
     @property
     def rejected_path(self) -> Path:
@@ -114,26 +105,14 @@ class Journal:
         added = added or []
         if not lines and not added:
             return
-        if not self.path.exists() and not added:
-            return
         done = list(lines)
         keep = []
-        current = self.path.read_text(encoding="utf-8").splitlines() if self.path.exists() else []
-        for line in current:
+        for line, _data in jsonlines.read(self.path):
             if line in done:
                 done.remove(line)
-            elif line.strip():
+            else:
                 keep.append(line)
-        keep += added
-        if keep:
-            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write("\n".join(keep) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(name, self.path)
-        else:
-            self.path.unlink(missing_ok=True)
+        jsonlines.rewrite(self.path, keep + added)
 
     def finish(self, pending: Pending, rest: list[Edit] | None = None, reason: str = "") -> None:
         """After a write: forget what it consumed, set aside what the checks refused, keep `rest` (not written).
