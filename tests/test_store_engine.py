@@ -315,3 +315,24 @@ def test_last_row_agrees_with_the_typed_rows() -> None:
     for name, body in cases.items():
         data = read_sheet(spec, "Events", [header, *body])
         assert data.last_row == max([1, *(r.number for r in data.rows)]), name
+
+
+def test_a_shared_formula_in_a_column_tracker_writes_is_named_by_validate(
+    run: Run, example: Path, event_id: str
+) -> None:
+    """A shared formula whose master sits in a schema column on the table's rows: validate names the cell, a
+    write to it is refused naming it, and other writes go on."""
+    opened = run("open", "--title", "second", "--severity", "Sev 2", "--service", "VPN", "--impact", "x")
+    assert opened.exit_code == 0
+    part = sheet_part(example, "Events")
+
+    def shared(xml: str) -> str:
+        xml = re.sub(r'<c r="J2"[^>]*?(?:/>|>.*?</c>)', '<c r="J2"><f t="shared" ref="J2:J3" si="0">B2</f></c>', xml)
+        return re.sub(r'<c r="J3"[^>]*?(?:/>|>.*?</c>)', '<c r="J3"><f t="shared" si="0"/></c>', xml)
+
+    edit_zip(example, {part: shared})
+    validate = run("validate")
+    assert "Events!J2 holds a shared formula that cells J2:J3 use" in validate.stdout, validate.stdout
+    refused = run("update", event_id, "--note", "x", "--set", "impact=changed")
+    assert refused.exit_code == 1 and "Events!J2 holds a shared formula" in refused.stderr
+    assert run("update", event_id, "--note", "other cells are fine").exit_code == 0

@@ -97,14 +97,15 @@ def validate_tracker(
 
 
 def _layout(tracker: Tracker, rows_above_totals: bool) -> list[Problem]:
-    """Merged ranges and totals rows where tracker writes rows: every write there would be refused."""
+    """Merged ranges, totals rows and formula masters where tracker writes: every write there would be refused."""
     if tracker.content is None:
         return []
     from tracker.store.xlsx import layout_problems
 
-    titles = [data.title for spec in tracker.schema if (data := tracker.layout(spec.name)).present]
+    sheets = [data for spec in tracker.schema if (data := tracker.layout(spec.name)).present]
+    columns = {data.title: set(data.columns.values()) for data in sheets}
     try:
-        found = layout_problems(tracker.content, titles)
+        found = layout_problems(tracker.content, [data.title for data in sheets], columns)
     except Exception:  # noqa: BLE001 - a file calamine read but zipfile cannot: the read errors say more
         return []
     return [

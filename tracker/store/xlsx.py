@@ -236,9 +236,13 @@ def _merged(xml: str) -> list[Area]:
     return out
 
 
-def layout_problems(source: Path | bytes | IO[bytes], titles: list[str]) -> list[tuple[str, str]]:
+def layout_problems(
+    source: Path | bytes | IO[bytes], titles: list[str], columns: dict[str, set[int]] | None = None
+) -> list[tuple[str, str]]:
     """What stops tracker writing rows on these sheets, as (sheet, message): merged ranges over
-    a table's rows or the row below it, totals rows. Each message names the range and says what to do.
+    a table's rows or the row below it, totals rows, and (for the `columns` tracker writes, per
+    sheet) the master cells of shared or array formulas on the table's rows. Each message names
+    the range and says what to do.
     """
     problems = []
     with zipfile.ZipFile(BytesIO(source) if isinstance(source, bytes) else source) as archive:
@@ -263,6 +267,12 @@ def layout_problems(source: Path | bytes | IO[bytes], titles: list[str]) -> list
                         )
                         problems.append((title, _merged_message(title, area, why)))
                         break
+            written = (columns or {}).get(title, set())
+            maybe = written and ("shared" in xml or "array" in xml) and _MASTER_MARKER.search(xml.encode())
+            masters = _formula_masters(title, xml) if maybe else {}
+            for (number, col), why in sorted(masters.items()):
+                if col in written and any(t.area.top < number <= t.area.bottom for t in tables):
+                    problems.append((title, why))
     return problems
 
 
