@@ -52,7 +52,9 @@ def test_outbox_one_message_per_audience_then_nothing(run: Run, example: Path, e
     messages = _outbox(tmp_path)
     assert sorted(_by_audience(messages)) == ["customer", "leadership", "technical"]
     for message in messages:
-        assert message["Subject"] == f"[SEV 1][Identified] {event_id}: Email outage - all sites"
+        # external audiences see the severity in the Severities sheet's Customer Wording
+        label = "MAJOR OUTAGE" if message["X-Tracker-Audience"] == "customer" else "SEV 1"
+        assert message["Subject"] == f"[{label}][Identified] {event_id}: Email outage - all sites"
         assert message["From"].addresses[0].addr_spec == "event.management@example.com"
         assert message["Message-ID"] and message["Date"]
         assert message.is_multipart() and _text(message) and "<table" in _html(message)
@@ -75,19 +77,20 @@ def test_force_sends_again_and_update_makes_update_kind(run: Run, example: Path,
     assert run("notify", event_id).exit_code == 0
     assert run("notify", event_id, "--audience", "leadership", "--force").exit_code == 0
     assert len(_outbox(tmp_path)) == 4
-    assert (
-        run(
-            "update", event_id, "--note", "Certificate installed; mail flowing again", "--status", "Monitoring"
-        ).exit_code
-        == 0
-    )
+    note = "Certificate installed on mail-gw-01; mail flowing again"
+    public = "A fix is in place and email is flowing again"
+    updated = run("update", event_id, "--note", note, "--public-note", public, "--status", "Monitoring")
+    assert updated.exit_code == 0, updated.stderr
     result = run("notify", event_id)
     assert result.exit_code == 0, result.stderr
     kinds = [r[3] for r in _log(example)]
     assert kinds[-3:] == ["update", "update", "update"]
     latest = _by_audience(_outbox(tmp_path)[-3:])
     assert "[Monitoring]" in latest["customer"]["Subject"]
-    assert "Certificate installed; mail flowing again" in _text(latest["customer"])
+    customer = _text(latest["customer"]) + _html(latest["customer"])
+    assert public in customer and "mail-gw-01" not in customer  # the customer reads the public note only
+    leadership = _text(latest["leadership"])
+    assert note in leadership and public not in leadership  # leadership reads the note itself
 
 
 def test_audiences_see_what_they_should(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
@@ -125,17 +128,27 @@ def test_every_email_states_next_update(run: Run, example: Path, event_id: str, 
 def test_resolved_email_has_no_next_update_and_cause_for_customer(
     run: Run, example: Path, event_id: str, tmp_path: Path
 ) -> None:
-    """A resolved event sends 'resolved' messages; the customer now sees the cause; no next update."""
-    assert (
-        run("resolve", event_id, "--note", "Mail flow restored", "--cause", "Expired gateway certificate").exit_code
-        == 0
+    """A resolved event sends 'resolved' messages; the customer sees the public cause, never the internal root
+    cause; no next update."""
+    resolved = run(
+        "resolve",
+        event_id,
+        "--note",
+        "Mail flow restored",
+        "--cause",
+        "Firmware bug on fw-hq-01",
+        "--public-cause",
+        "Expired gateway certificate",
     )
+    assert resolved.exit_code == 0, resolved.stderr
     result = run("notify", event_id)
     assert result.exit_code == 0, result.stderr
     mails = _by_audience(_outbox(tmp_path))
     customer = _text(mails["customer"])
-    assert mails["customer"]["Subject"].startswith("[SEV 1][Resolved]")
+    assert mails["customer"]["Subject"].startswith("[MAJOR OUTAGE][Resolved]")
     assert "has been resolved" in customer and "Expired gateway certificate" in customer
+    assert "fw-hq-01" not in customer + _html(mails["customer"])
+    assert "Firmware bug on fw-hq-01" in _text(mails["leadership"]) and "fw-hq-01" in _text(mails["technical"])
     assert "final update" in customer and "Next update" not in customer
     assert {r[3] for r in _log(example)} == {"resolved"}
 

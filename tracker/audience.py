@@ -11,10 +11,47 @@ from tracker.times import format_time, utcnow
 from tracker.workbook import Row, Tracker
 
 
-def _entries(tracker: Tracker, sheet: str, key: str, kind: str) -> list[dict[str, Any]]:
-    rows = [r for r in tracker.sheet(sheet).rows if str(r["event_id"] or "").casefold() == key]
-    rows.sort(key=lambda r: (r["at"] if isinstance(r["at"], datetime) else utcnow(), r.number))
-    return [dict(r.values, kind=kind) for r in rows]
+class Audience:
+    """One audience and what the schema lets it read (`x-audiences` on every field)."""
+
+    def __init__(self, tracker: Tracker, name: str, internal: tuple[str, ...]) -> None:
+        self.tracker, self.name, self.internal = tracker, name, internal
+        self.external = name.casefold() not in internal
+
+    def may_read(self, sheet: str, name: str) -> bool:
+        """Whether this audience may read the field `name` of `sheet`."""
+        spec = self.tracker.schema[sheet].fields.get(name)
+        return spec is not None and spec.visible_to(self.name, self.internal)
+
+    def view(self, sheet: str, values: dict[str, Any]) -> dict[str, Any]:
+        """A row's values with every field this audience may not read set to None."""
+        fields = self.tracker.schema[sheet].fields
+        return {
+            name: values.get(name) if spec.visible_to(self.name, self.internal) else None
+            for name, spec in fields.items()
+        }
+
+    def entries(self, sheet: str, key: str, kind: str) -> list[dict[str, Any]]:
+        """The event's rows of `sheet`, oldest first, as this audience may read them: rows flagged internal
+        (`x-internal-flag`) only for audiences that may read the flag."""
+        data = self.tracker.sheet(sheet)
+        rows = [r for r in data.rows if str(r["event_id"] or "").casefold() == key]
+        rows.sort(key=lambda r: (r["at"] if isinstance(r["at"], datetime) else utcnow(), r.number))
+        flags = [s.name for s in data.spec.fields.values() if s.schema.get("x-internal-flag")]
+        out = []
+        for row in rows:
+            if any(row[f] == "Yes" and not self.may_read(sheet, f) for f in flags):
+                continue
+            entry = self.view(sheet, dict(row.values)) | {"kind": kind}
+            entry["text"] = self.words(entry)
+            out.append(entry)
+        return out
+
+    def words(self, entry: dict[str, Any]) -> str:
+        """What an update says to this audience: external audiences read the Public Note first, internal ones
+        the Note first; each falls back to the other only where the schema lets the audience read it."""
+        order = ("public_note", "note") if self.external else ("note", "public_note")
+        return next((str(entry[n]).strip() for n in order if entry.get(n) and str(entry[n]).strip()), "")
 
 
 def build_context(
@@ -26,65 +63,78 @@ def build_context(
     next_update: datetime | None,
     sent_at: datetime,
 ) -> dict[str, Any]:
-    """Everything a template may use, already filtered for the audience."""
+    """Everything a template may use, already filtered for the audience: a field the schema does not let the
+    audience read is None, whatever the template asks for."""
+    reader = Audience(tracker, audience, config.internal_audiences)
     key = str(event["id"]).casefold()
-    updates = _entries(tracker, "Updates", key, "update")
-    public = [u for u in updates if u.get("internal") != "Yes"]
-    technical = audience == "technical"
-    shown = updates if technical else public
-    latest = shown[-1] if shown else None
-    eta = next((u["eta"] for u in reversed(shown) if u.get("eta")), None)
-    services = tracker.sheet("Services")
-    names = [s.strip() for s in str(event["services_affected"] or "").split(",") if s.strip()]
+    values = reader.view("Events", dict(event.values))
+    updates = reader.entries("Updates", key, "update")
+    said = [u for u in updates if u["text"]]
+    latest = said[-1] if said else None
+    resolution = None  # the update that resolved the event: the first of the last run of Resolved/Closed rows
+    for entry in reversed(updates):
+        if entry.get("status") not in ("Resolved", "Closed"):
+            break
+        if entry.get("status") == "Resolved":
+            resolution = entry if entry["text"] else None
+    if kind in ("resolved", "closed"):
+        latest = resolution  # the final email carries the resolution note: not a later admin note, not an older one
+    eta = next((u["eta"] for u in reversed(updates) if u.get("eta")), None)
+    names = [s.strip() for s in str(values["services_affected"] or "").split(",") if s.strip()]
     leads = []
-    for name in names:
-        row = services.find(name)
-        if row and row["technology_lead"]:
-            contact = f"{row['technology_lead']}" + (f" <{row['lead_email']}>" if row["lead_email"] else "")
-            leads.append((str(row["name"]), contact))
-    severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
-    interval = severity["update_interval_minutes"] if severity else None
+    if reader.may_read("Services", "technology_lead"):
+        services = tracker.sheet("Services")
+        for name in names:
+            row = services.find(name)
+            if row and row["technology_lead"]:
+                email = (
+                    f" <{row['lead_email']}>" if row["lead_email"] and reader.may_read("Services", "lead_email") else ""
+                )
+                leads.append((str(row["name"]), f"{row['technology_lead']}{email}"))
+    found = tracker.sheet("Severities").find(str(event["severity"] or ""))
+    severity = reader.view("Severities", dict(found.values)) if found else {}
+    interval = severity.get("update_interval_minutes")
+    label = (severity.get("customer_wording") if reader.external else None) or values["severity"] or ""
     sender_name, sender_address = parse_sender(config.mail.get("sender"))
-    values = dict(event.values)
-    customer = audience == "customer"
-    if customer:
-        # The customer never sees internal fields.
-        for name in (
-            "vendor",
-            "vendor_case_number",
-            "vendor_case_opened_at",
-            "incident_lead",
-            "communication_lead",
-            "change_manager",
-            "response_team",
-        ):
-            values[name] = None
-        if kind != "resolved":
-            values["root_cause"] = None
     if next_update is not None:
         line = f"Next update: by {when(config, next_update)}"
         if interval:
             line += f" (every {interval} minutes while this event is open)"
     else:
         line = "This is the final update for this event unless the issue recurs."
-    users = event["users_affected"]
+    final = kind in ("resolved", "closed")
+    cause = (
+        values.get("root_cause") or values.get("public_cause") if not reader.external else values.get("public_cause")
+    )
+    users = values["users_affected"]
+    bridges = [
+        (spec.title, values[name])
+        for name, spec in tracker.schema["Events"].fields.items()
+        if name.endswith("_bridge") and values.get(name)
+    ]
+    changes = reader.entries("Changes", key, "change") if reader.may_read("Changes", "change") else []
     return {
         "event": values,
-        "kind": kind,
+        "kind": "resolved" if kind == "closed" else kind,  # a Closed message reads like the final one
         "kind_label": KIND_LABELS[kind],
         "audience": audience,
-        "updates": shown,
-        "changes": _entries(tracker, "Changes", key, "change") if technical else [],
+        "external": reader.external,
+        "updates": said,
+        "changes": changes,
         "latest": latest,
+        "resolution": resolution,
         "eta": eta,
+        "cause": cause if final else (values.get("root_cause") or None),
+        "bridges": [] if final else bridges,
+        "severity_label": label,
         "services_text": ", ".join(names),
         "users_text": f"about {users:,}" if isinstance(users, int) else "",
-        "service_leads": leads if technical else [],
+        "service_leads": leads,
         "status_text": CUSTOMER_STATUS.get(str(event["status"]), str(event["status"])),
-        "severity": dict(severity.values) if severity else {},
+        "severity": severity,
         "next_update": next_update,
         "next_update_line": line,
-        "contact": event["event_manager"] or "",
+        "contact": values["event_manager"] or "",
         "sender_name": sender_name,
         "sender_address": sender_address,
         "sent_at": sent_at,

@@ -250,6 +250,11 @@ SET_HELP = "Also set an Events field, e.g. --set vendor_case_number=12345 (repea
 @click.option("--users", type=click.IntRange(min=0), help="Estimated number of users affected.")
 @click.option("--impact", help="What users cannot do, in plain language.")
 @click.option("--note", help="First timeline entry (default: 'Event opened: TITLE').")
+@click.option(
+    "--public-note", help="The update in words external audiences (the customer) may read; they never see --note."
+)
+@click.option("--technical-bridge", help="Where the technical team joins: phone number and/or meeting link.")
+@click.option("--management-bridge", help="Where leadership joins: phone number and/or meeting link.")
 @click.option("--author", help="Who is recording this (default: [user] name in tracker.toml, or your login).")
 @click.option("--set", "pairs", multiple=True, metavar="FIELD=VALUE", help=SET_HELP)
 @click.option(
@@ -270,6 +275,9 @@ def open_cmd(
     users: int | None,
     impact: str | None,
     note: str | None,
+    public_note: str | None,
+    technical_bridge: str | None,
+    management_bridge: str | None,
     author: str | None,
     pairs: tuple[str, ...],
     force: bool,
@@ -291,6 +299,9 @@ def open_cmd(
         fields["users_affected"] = users
     if impact:
         fields["impact"] = impact
+    for name, value in (("technical_bridge", technical_bridge), ("management_bridge", management_bridge)):
+        if value:
+            fields[name] = value
     names = [name.strip() for value in services for name in value.split(",") if name.strip()]
     event_id = open_event(
         state.store(),
@@ -302,6 +313,7 @@ def open_cmd(
         detected_at=state.time(detected, "--detected", when="past", force=force),
         author=author or state.config.user,
         note=note,
+        public_note=public_note,
         fields=fields,
     )
     click.echo(event_id)
@@ -313,6 +325,23 @@ def open_cmd(
         )
 
 
+def _public_hint(state: State, audiences: list[str], given: str | None, option: str) -> None:
+    """Say so when an external audience will not read what was just written (the schema keeps it internal)."""
+    from tracker.schema import load_schema
+
+    external = [a for a in audiences if a.casefold() not in state.config.internal_audiences]
+    sheet, name = ("Events", "root_cause") if option == "--public-cause" else ("Updates", "note")
+    spec = load_schema(state.config.schema_dir)[sheet].fields[name]
+    hidden = [a for a in external if not spec.visible_to(a, state.config.internal_audiences)]
+    if hidden and not given:
+        what = "the cause" if option == "--public-cause" else "this note"
+        click.echo(
+            f"note: {', '.join(hidden)} will not read {what} ({sheet} {spec.title} is for internal audiences); "
+            f'add {option} "..." with words they may read',
+            err=True,
+        )
+
+
 @main.command()
 @click.argument("event_id", metavar="ID")
 @click.option("--note", required=True, help="What happened, what is being done, what comes next.")
@@ -320,6 +349,9 @@ def open_cmd(
 @click.option("--eta", help="Estimated restoration time, e.g. 16:30, 1630Z, +2h, 2026-11-21 16:30.")
 @click.option("--severity", help="Change the severity (the update cadence follows).")
 @click.option("--internal", is_flag=True, help="Keep this update out of customer and leadership emails.")
+@click.option(
+    "--public-note", help="The update in words external audiences (the customer) may read; they never see --note."
+)
 @click.option("--reopen", is_flag=True, help="Allow a Resolved or Closed event to become open again.")
 @click.option("--author", help="Who is recording this (default: [user] name in tracker.toml, or your login).")
 @click.option("--set", "pairs", multiple=True, metavar="FIELD=VALUE", help=SET_HELP)
@@ -337,6 +369,7 @@ def update(
     eta: str | None,
     severity: str | None,
     internal: bool,
+    public_note: str | None,
     reopen: bool,
     author: str | None,
     pairs: tuple[str, ...],
@@ -348,7 +381,8 @@ def update(
 
     \b
     Example:
-      tracker update EVT-2026-0001 --note "Certificate replaced; mail flowing" --status Monitoring --eta +30m
+      tracker update EVT-2026-0001 --note "Certificate replaced on mail-gw-01" --status Monitoring --eta +30m \\
+        --public-note "A fix is in place; email is flowing again"
     """
     from tracker.events import update_event
 
@@ -364,16 +398,23 @@ def update(
         author=author or state.config.user,
         internal=internal,
         reopen=reopen,
+        public_note=public_note,
         fields=fields,
     )
     due = f"; next update due {state.show_time(outcome.next_update_due)}" if outcome.next_update_due else ""
     click.echo(f"{outcome.event_id}: {outcome.status}{due}")
+    if not internal:
+        _public_hint(state, outcome.audiences, public_note, "--public-note")
 
 
 @main.command()
 @click.argument("event_id", metavar="ID")
 @click.option("--note", required=True, help="The final update: what fixed it.")
-@click.option("--cause", help="Root cause, if known.")
+@click.option("--cause", help="Root cause, if known (internal audiences only).")
+@click.option("--public-cause", help="The cause in words the customer may read (Resolved emails to every audience).")
+@click.option(
+    "--public-note", help="The update in words external audiences (the customer) may read; they never see --note."
+)
 @click.option("--at", "resolved_at", help="When service was restored (default: now).")
 @click.option("--author", help="Who is recording this.")
 @click.option(
@@ -387,6 +428,8 @@ def resolve(
     event_id: str,
     note: str,
     cause: str | None,
+    public_cause: str | None,
+    public_note: str | None,
     resolved_at: str | None,
     author: str | None,
     force: bool,
@@ -395,7 +438,8 @@ def resolve(
 
     \b
     Example:
-      tracker resolve EVT-2026-0001 --note "Mail flow restored" --cause "Expired gateway certificate"
+      tracker resolve EVT-2026-0001 --note "Mail flow restored" --cause "Expired certificate on mail-gw-01" \\
+        --public-cause "An expired security certificate on our mail gateway"
     """
     from tracker.events import resolve_event
 
@@ -404,10 +448,15 @@ def resolve(
         event_id,
         note=note,
         cause=cause,
+        public_cause=public_cause,
+        public_note=public_note,
         resolved_at=state.time(resolved_at, "--at", when="past", force=force),
         author=author or state.config.user,
     )
     click.echo(f"{outcome.event_id}: Resolved at {state.show_time(outcome.at)}")
+    _public_hint(state, outcome.audiences, public_note, "--public-note")
+    if cause and not public_cause:
+        _public_hint(state, outcome.audiences, None, "--public-cause")
 
 
 @main.command()
@@ -527,7 +576,8 @@ def show(state: State, event_id: str, as_json: bool) -> None:
     for name, field in spec.fields.items():
         if name in ("id", "title") or event[name] is None:
             continue
-        click.echo(f"  {field.title.ljust(width)}  {state.show_time(event[name])}")
+        title = field.title.replace(" (UTC)", "")  # the time shown says its own zone
+        click.echo(f"  {title.ljust(width)}  {state.show_time(event[name])}")
     for header, value in event.extra.items():
         click.echo(f"  {header.ljust(width)}  {state.show_time(value)}")
     click.echo("\nTimeline")

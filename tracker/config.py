@@ -17,6 +17,7 @@ from tracker.errors import ConfigError
 CONFIG_NAME = "tracker.toml"
 DEFAULT_TIME_FORMAT = "%d %b %Y %H%MZ"
 LOCAL_TIME_FORMAT = "%d %b %Y %H%M %Z"  # the default when the display timezone is not UTC
+DEFAULT_INTERNAL = ("leadership", "technical")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Config:
     display: Display = field(default_factory=Display)
     user: str = ""
     user_is_login: bool = False  # `user` is the login name (not set, or set to it): emails would show it
+    internal_audiences: tuple[str, ...] = DEFAULT_INTERNAL  # casefolded; every other audience is external
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -148,6 +150,13 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
     named = user_raw.get("name") or os.environ.get("TRACKER_USER")
     login = _current_user()
     user = str(named or login)
+    mail = _section(raw, "mail")
+    internal = mail.get("internal_audiences", list(DEFAULT_INTERNAL))
+    if not isinstance(internal, list) or not all(isinstance(a, str) and a.strip() for a in internal):
+        raise ConfigError(
+            f"tracker.toml: [mail] internal_audiences must be a list of audience names, not {internal!r}; "
+            'e.g. internal_audiences = ["leadership", "technical"] (every other audience is external)'
+        )
     sharepoint = raw.get("sharepoint")
     if sharepoint is not None and not isinstance(sharepoint, dict):
         raise ConfigError("tracker.toml: [sharepoint] must be a table")
@@ -159,10 +168,11 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         lock_timeout=float(lock_timeout),
         schema_dir=(root / schema_dir).resolve() if schema_dir else None,
         sharepoint=sharepoint,
-        mail=_section(raw, "mail"),
+        mail=mail,
         display=display,
         user=user,
         user_is_login=not named or user.strip().casefold() == login.casefold(),
+        internal_audiences=tuple(a.strip().casefold() for a in internal),
         raw=raw,
     )
 

@@ -56,6 +56,17 @@ def _services(tracker: Tracker, names: Sequence[str]) -> list[str]:
     return out
 
 
+def _audiences(tracker: Tracker, severity: str) -> list[str]:
+    """The audiences a severity notifies (Audiences Notified), or [] when it is not on the sheet."""
+    row = tracker.sheet("Severities").find(severity)
+    return [a.strip() for a in str(row["audiences"] or "").split(",") if a.strip()] if row else []
+
+
+def _public(note: str | None) -> dict[str, Any]:
+    """The Public Note cell of a new Updates row, only when there is one (older workbooks lack the column)."""
+    return {"public_note": note.strip()} if note and note.strip() else {}
+
+
 def next_event_id(tracker: Tracker, year: int) -> str:
     """EVT-<year>-<n>, n one above the highest number used this year (never reused)."""
     highest = 0
@@ -82,6 +93,7 @@ def open_event(
     detected_at: datetime | None = None,
     author: str = "",
     note: str | None = None,
+    public_note: str | None = None,
     fields: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> str:
@@ -119,6 +131,7 @@ def open_event(
             "status": status,
             "note": note or f"Event opened: {title.strip()}",
             "internal": "No",
+            **_public(public_note),
         }
         return [AppendRow("Events", row), AppendRow("Updates", first)]
 
@@ -135,6 +148,7 @@ class Outcome:
     next_update_due: datetime | None
     at: datetime
     edits: list[Edit] = field(default_factory=list)
+    audiences: list[str] = field(default_factory=list)  # whom the event's severity notifies
 
 
 def _transition(current: str, new: str, reopen: bool) -> None:
@@ -162,12 +176,15 @@ def update_event(
     author: str = "",
     internal: bool = False,
     reopen: bool = False,
+    public_note: str | None = None,
     fields: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Outcome:
     """Append a timestamped update; the event row's status and due times follow."""
     if not note.strip():
         raise UsageError("--note must not be empty")
+    if internal and public_note:
+        raise UsageError("--internal keeps the update out of external emails; it cannot have a --public-note")
     new_status = _choice(status, STATUSES, "status") if status else None
     extra = dict(fields or {})
     result: dict[str, Any] = {}
@@ -198,6 +215,7 @@ def update_event(
             changes["acknowledged_at"] = at
         key = str(event["id"])
         result.update(event_id=key, status=target, due=changes.get("next_update_due"), at=at)
+        result["audiences"] = _audiences(tracker, str(changes.get("severity") or event["severity"] or ""))
         update = {
             "event_id": key,
             "at": at,
@@ -206,11 +224,12 @@ def update_event(
             "note": note,
             "eta": as_utc(eta) if eta else None,
             "internal": "Yes" if internal else "No",
+            **_public(public_note),
         }
         return [SetCells("Events", key, changes), AppendRow("Updates", update)]
 
     edits = store.commit(plan)
-    return Outcome(result["event_id"], result["status"], result["due"], result["at"], edits)
+    return Outcome(result["event_id"], result["status"], result["due"], result["at"], edits, result["audiences"])
 
 
 def resolve_event(
@@ -219,11 +238,13 @@ def resolve_event(
     *,
     note: str,
     cause: str | None = None,
+    public_cause: str | None = None,
+    public_note: str | None = None,
     resolved_at: datetime | None = None,
     author: str = "",
     now: datetime | None = None,
 ) -> Outcome:
-    """Mark the event Resolved: resolution time, root cause, and the final update."""
+    """Mark the event Resolved: resolution time, root cause (internal) and public cause, and the final update."""
     if not note.strip():
         raise UsageError("--note must not be empty")
     result: dict[str, Any] = {}
@@ -252,11 +273,13 @@ def resolve_event(
         }
         if cause:
             changes["root_cause"] = cause
+        if public_cause and public_cause.strip():
+            changes["public_cause"] = public_cause.strip()
         if not event["acknowledged_at"]:
             changes["acknowledged_at"] = at
         if not event["mitigated_at"]:
             changes["mitigated_at"] = when
-        result.update(event_id=key, at=at)
+        result.update(event_id=key, at=at, audiences=_audiences(tracker, str(event["severity"] or "")))
         final = {
             "event_id": key,
             "at": at,
@@ -264,11 +287,12 @@ def resolve_event(
             "status": "Resolved",
             "note": note,
             "internal": "No",
+            **_public(public_note),
         }
         return [SetCells("Events", key, changes), AppendRow("Updates", final)]
 
     edits = store.commit(plan)
-    return Outcome(result["event_id"], "Resolved", None, result["at"], edits)
+    return Outcome(result["event_id"], "Resolved", None, result["at"], edits, result["audiences"])
 
 
 def record_change(

@@ -20,7 +20,7 @@ from tracker.errors import ConfigError, ValidationFailed
 from tracker.resources import data_dir
 from tracker.workbook import Tracker
 
-KIND_LABELS = {"initial": "Initial notification", "update": "Update", "resolved": "Resolved"}
+KIND_LABELS = {"initial": "Initial notification", "update": "Update", "resolved": "Resolved", "closed": "Closed"}
 CUSTOMER_STATUS = {
     "Investigating": "We are investigating the cause.",
     "Identified": "The cause has been identified and a fix is in progress.",

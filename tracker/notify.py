@@ -35,6 +35,7 @@ REQUIRED = {
     "update": ("title", "severity", "status", "impact", "detected_at"),
     "resolved": ("title", "severity", "status", "impact", "detected_at", "resolved_at"),
 }
+REQUIRED["closed"] = REQUIRED["resolved"]
 # Row fields that tracker itself moves when it sends: not part of "the event's state".
 _NOT_STATE = {"last_notified_at", "next_update_due", "last_update_at"}
 
@@ -155,7 +156,19 @@ def gate(tracker: Tracker, event: Row, kind: str, audiences: list[str]) -> None:
         raise ValidationFailed(f"nothing was sent; fix these cells first:\n  {lines}", problems)
 
 
-KIND_NAMES = {"initial": "Initial notification", "update": "Update", "resolved": "Resolved message"}
+KIND_NAMES = {
+    "initial": "Initial notification",
+    "update": "Update",
+    "resolved": "Resolved message",
+    "closed": "Closed message",
+}
+
+
+def close_audiences(severity: Row | None) -> set[str]:
+    """The audiences a severity tells when an event is Closed (Notify On Close; default: none)."""
+    if severity is None:
+        return set()
+    return {a.strip().casefold() for a in str(severity.get("close_audiences") or "").split(",") if a.strip()}
 
 
 def _a(noun: str) -> str:
@@ -213,6 +226,7 @@ def prepare(
             f"{event['severity']} lists no audiences on the Severities sheet (Audiences Notified); nothing to send"
         )
     resolved = status in ("Resolved", "Closed")
+    closing = close_audiences(severity)
     gate(tracker, event, "resolved" if resolved else ("update" if log else "initial"), listed)
     state = event_state(tracker, event)
     next_update = None
@@ -228,8 +242,13 @@ def prepare(
         previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
         kind = "resolved" if resolved else ("update" if previous else "initial")
         same = [r for r in previous if r.get("state") == state]
-        if status == "Closed" and not same:  # closing is admin: whoever had the resolution gets no second one
-            same = [r for r in previous if r.get("kind") == "resolved"]
+        finals = [r for r in previous if r.get("kind") in ("resolved", "closed")]
+        if status == "Closed" and finals:
+            # Closing is admin: whoever had the resolution hears no more, unless the severity says so.
+            if audience.casefold() in closing and not any(r.get("kind") == "closed" for r in finals):
+                kind = "closed"
+            elif not same:
+                same = finals
         if same and not force:
             last = same[-1]
             result.skipped.append(
@@ -444,11 +463,15 @@ def events_to_notify(tracker: Tracker, journal: Journal | None) -> list[str]:
         if row["status"] in OPEN_STATUSES:
             out.append(key)
             continue
-        if row["status"] != "Resolved":
+        if row["status"] not in ("Resolved", "Closed"):
             continue
         log = _log_rows(tracker, journal, key)
         heard = {str(r.get("audience") or "").casefold() for r in log}
-        told = {str(r.get("audience") or "").casefold() for r in log if r.get("kind") == "resolved"}
+        told = {str(r.get("audience") or "").casefold() for r in log if r.get("kind") in ("resolved", "closed")}
+        if row["status"] == "Closed":
+            closing = close_audiences(tracker.sheet("Severities").find(str(row["severity"] or "")))
+            told -= {str(r.get("audience") or "").casefold() for r in log if r.get("kind") == "resolved"} & closing
+            told |= {str(r.get("audience") or "").casefold() for r in log if r.get("kind") == "closed"}
         if heard - told:
             out.append(key)
     return out

@@ -3,7 +3,9 @@
 Property keys are the field names code and templates use; `title` is the Excel header;
 `description` is the help shown in Excel; `enum` becomes a dropdown; `x-` keywords carry
 what JSON Schema lacks (`x-width`, `x-number-format`, `x-ref` "Sheet.field" for
-cross-sheet references, `x-separator` for comma lists, `x-unique`, `x-colours`).
+cross-sheet references, `x-separator` for comma lists, `x-unique`, `x-colours`,
+`x-audiences` for who may read a field in emails and pages, `x-added` for a column newer than
+some workbooks, which they may lack until someone adds it).
 Rows are checked with jsonschema-rs, which reports every problem in a row (see README,
 "Performance", for why this implementation).
 """
@@ -75,6 +77,26 @@ class FieldSpec:
     def unique(self) -> bool:
         """Whether two rows may not share a value in this column."""
         return bool(self.schema.get("x-unique"))
+
+    @cached_property
+    def audiences(self) -> tuple[str, ...]:
+        """Who may read this field in an email or on a page (`x-audiences`): audience names, `internal` (every
+        internal audience) or `everyone`. Without the keyword: internal audiences only, so a new external
+        audience sees nothing it was not meant to."""
+        value = self.schema.get("x-audiences", "internal")
+        return tuple(str(v).strip().casefold() for v in ([value] if isinstance(value, str) else value))
+
+    def visible_to(self, audience: str, internal: tuple[str, ...]) -> bool:
+        """Whether `audience` may read this field, `internal` being the internal audiences (casefolded)."""
+        name = audience.casefold()
+        tokens = self.audiences
+        return "everyone" in tokens or name in tokens or ("internal" in tokens and name in internal)
+
+    @property
+    def added(self) -> str | None:
+        """The tracker version that added this column (`x-added`): a workbook made before may lack it."""
+        value = self.schema.get("x-added")
+        return str(value) if value is not None else None
 
     @property
     def width(self) -> float:
@@ -248,6 +270,14 @@ def _sheet_from_file(path: Path) -> SheetSpec:
     for column, (key, prop) in enumerate(props.items()):
         if not isinstance(prop, dict) or not isinstance(prop.get("title"), str):
             raise SchemaError(f"schema file {path}: property {key!r} needs a 'title' (its Excel header)")
+        seen = prop.get("x-audiences", "internal")
+        if not isinstance(seen, str) and not (
+            isinstance(seen, list) and seen and all(isinstance(a, str) and a.strip() for a in seen)
+        ):
+            raise SchemaError(
+                f"schema file {path}: property {key!r}: x-audiences must be an audience name, a list of them, "
+                f'"internal" or "everyone", not {seen!r}'
+            )
         fields[key] = FieldSpec(
             name=key,
             title=prop["title"],

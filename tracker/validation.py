@@ -146,6 +146,20 @@ def _structure(data: SheetData) -> list[Problem]:
                 f"a header named {spec.title!r}",
             )
         )
+    for spec in data.missing_newer:
+        out.append(
+            Problem(
+                data.title,
+                None,
+                spec.title,
+                None,
+                f"column {spec.title!r} (added in tracker {spec.added}) is not in this workbook yet; everything "
+                f"else works. To use it, type {spec.title!r} in the first empty header cell right of the "
+                f"{data.spec.table} table (Excel extends the table)",
+                f"a header named {spec.title!r}",
+                "info",
+            )
+        )
     for index, header in data.unknown_columns:
         out.append(
             Problem(

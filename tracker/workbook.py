@@ -168,8 +168,13 @@ class SheetData:
 
     @property
     def missing(self) -> list[FieldSpec]:
-        """Schema columns not found in the header row."""
-        return [spec for name, spec in self.spec.fields.items() if name not in self.columns]
+        """Schema columns not found in the header row that every workbook has."""
+        return [spec for name, spec in self.spec.fields.items() if name not in self.columns and not spec.added]
+
+    @property
+    def missing_newer(self) -> list[FieldSpec]:
+        """Columns a newer tracker added that this workbook lacks: what needs them says so; the rest works."""
+        return [spec for name, spec in self.spec.fields.items() if name not in self.columns and spec.added]
 
     def find(self, key: str) -> Row | None:
         """The first row whose key column holds `key` (case-insensitive)."""

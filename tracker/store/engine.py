@@ -378,6 +378,13 @@ def _check_one(tracker: Tracker, edit: Edit, layout: Layout | None) -> list[str]
     if not data.present:
         return [f"the workbook has no {edit.sheet} sheet; run `tracker validate`"]
     unknown = [name for name in edit.values if name not in data.columns]
+    newer = [data.spec.fields[n] for n in unknown if n in data.spec.fields and data.spec.fields[n].added]
+    if newer and len(newer) == len(unknown):
+        titles = " and ".join(repr(spec.title) for spec in newer)
+        return [
+            f"{data.title}: this workbook has no {titles} column yet (added in tracker {newer[0].added}); type "
+            f"{titles} in the first empty header cell right of the {data.spec.table} table, then run this again"
+        ]
     if unknown:
         titles = ", ".join(repr(data.spec.fields[n].title) if n in data.spec.fields else repr(n) for n in unknown)
         return [f"{data.title}: column {titles} is missing from the header row; run `tracker validate`"]
