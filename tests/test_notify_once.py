@@ -102,7 +102,8 @@ def test_full_disk_after_a_send_never_resends(
 
 @pytest.mark.slow
 def test_kill_at_random_points_sends_each_message_once(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
-    """kill -9 at 20 random moments of `notify --open` (new updates between runs), then one more run and `sync`:
+    """kill -9 or Ctrl-C (10 each) at random moments of `notify --open` (new updates between runs), then one more
+    run and `sync`:
     no event state reaches an audience twice, and every message the server accepted is on the Notifications sheet."""
     for n in range(3):
         opened = run("open", "--title", f"outage {n}", "--severity", "Sev 2", "--service", "VPN", "--impact", "x")
@@ -116,9 +117,14 @@ def test_kill_at_random_points_sends_each_message_once(run: Run, example: Path, 
             for key in ids:
                 update_event(store, key, note=f"trial {trial}")
             proc = start_process("notify", "--open", cwd=tmp_path, env=process_env())
-            time.sleep(chance.uniform(0.05, 1.5))  # a crash at a random point: before, during or after sending
-            proc.send_signal(signal.SIGKILL)
-            proc.communicate()
+            time.sleep(chance.uniform(0.05, 1.5))  # a stop at a random point: before, during or after sending
+            stop = signal.SIGKILL if trial % 2 == 0 else signal.SIGINT  # kill -9, or Ctrl-C
+            proc.send_signal(stop)
+            _, err = proc.communicate()
+            if stop == signal.SIGINT:
+                assert "Traceback" not in err, err
+                # 130: stopped and said what went out; -SIGINT: stopped before Python set up its handler
+                assert proc.returncode in (0, 1, 130, -signal.SIGINT), err
         final = run_process("notify", "--open", cwd=tmp_path)
         assert final.returncode in (0, 1), final.stderr
         assert run_process("sync", cwd=tmp_path).returncode == 0
