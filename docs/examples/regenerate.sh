@@ -11,7 +11,7 @@ export TRACKER_USER="Alex Morgan"
 "$tracker" init --example >/dev/null
 id="$("$tracker" list --open --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')"
 "$tracker" notify "$id" >/dev/null
-"$tracker" update "$id" --note "Renewed certificate installed; mail is flowing again, queues draining" --status Monitoring >/dev/null
+"$tracker" update "$id" --note "Renewed certificate installed on mail-gw-01; mail is flowing again, queues draining" --public-note "A fix is in place and email is flowing again" --status Monitoring >/dev/null
 "$tracker" notify "$id" >/dev/null
 python3 - "$here" <<'PY'
 import email, email.policy, pathlib, sys
