@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,3 +88,18 @@ def test_force_accepts_an_eta_already_past(run: Run, example: Path, event_id: st
     refused = run("update", event_id, "--note", "x", "--eta", "-2h")
     assert refused.exit_code == 2 and "has already passed" in refused.stderr and "--force" in refused.stderr
     assert run("update", event_id, "--note", "x", "--eta", "-2h", "--force").exit_code == 0
+
+
+def test_show_and_list_give_local_times_with_their_zone(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """With America/New_York, `show` and `list` print each stored UTC time converted, with EST/EDT, and no header
+    still claims UTC."""
+    stored = json.loads(run("show", event_id, "--json").stdout)["event"]
+    with_display(tmp_path, 'timezone = "America/New_York"')
+    shown = run("show", event_id)
+    assert shown.exit_code == 0, shown.stderr
+    assert "(UTC)" not in shown.stdout and not re.search(r"\d{4}Z\b", shown.stdout)
+    detected = datetime.fromisoformat(stored["detected_at"].replace("Z", "+00:00")).astimezone(NEW_YORK)
+    assert re.search(rf"Detected\s+{detected:%d %b %Y %H%M} {detected:%Z}\n", shown.stdout), shown.stdout
+    listed = run("list")
+    due = datetime.fromisoformat(stored["next_update_due"].replace("Z", "+00:00")).astimezone(NEW_YORK)
+    assert f"{due:%d %b %Y %H%M %Z}" in listed.stdout, listed.stdout
