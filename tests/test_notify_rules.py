@@ -83,3 +83,43 @@ def test_the_gate_names_the_kind_the_cell_and_the_command_that_fills_it(run: Run
     assert run("notify", new_id).exit_code == 0
     quiet = run("open", "--title", "Wi-Fi slow", "--severity", "Sev 3", "--service", "VPN", "--impact", "Slow Wi-Fi")
     assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_what_an_audience_cannot_read_is_not_news_to_it(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """An internal note and a new vendor case number: leadership and technical hear of it, the customer, who would
+    read the very same email again, does not; a public note then reaches the customer."""
+    assert run("notify", "--open").exit_code == 0
+    internal = run("update", event_id, "--note", "Vendor escalated", "--set", "vendor_case_number=CASE-2")
+    assert internal.exit_code == 0, internal.stderr
+    again = run("notify", "--open")
+    assert again.exit_code == 0, again.stderr
+    assert sorted(audiences_in_outbox(tmp_path)[3:]) == ["leadership", "technical"]
+    assert "customer: already sent for this state" in again.stdout
+    public = run("update", event_id, "--note", "Fix tested", "--public-note", "A fix is being rolled out")
+    assert public.exit_code == 0, public.stderr
+    assert run("notify", "--open").exit_code == 0
+    assert sorted(audiences_in_outbox(tmp_path)[5:]) == ["customer", "leadership", "technical"]
+
+
+def test_messages_logged_by_the_previous_version_are_not_sent_again(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """tracker 0.1 logged one fingerprint of the whole event for every audience: after upgrading, the scheduled run
+    does not take those for new states and resend everything."""
+    from tracker.config import load_config
+    from tracker.notify import event_state
+    from tracker.store import open_store
+
+    assert run("notify", "--open").exit_code == 0
+    tracker = open_store(load_config(tmp_path / "tracker.toml")).read()
+    legacy = event_state(tracker, tracker.event(event_id))
+    book = openpyxl.load_workbook(example)
+    sheet = book["Notifications"]
+    column = [c.value for c in sheet[1]].index("State") + 1
+    for number in range(2, sheet.max_row + 1):
+        if sheet.cell(number, column).value:
+            sheet.cell(number, column).value = legacy
+    book.save(example)
+    again = run("notify", "--open")
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.count("already sent") == 3 and len(audiences_in_outbox(tmp_path)) == 3

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tracker.audience import build_context
+from tracker.audience import Audience, build_context
 from tracker.audience import when as _when
 from tracker.config import Config
 from tracker.edits import AppendRow, Edit, SetCells
@@ -74,16 +74,22 @@ class NotifyResult:
         return [m for m in self.messages if not m.sent]
 
 
-def event_state(tracker: Tracker, event: Row) -> str:
-    """A fingerprint of everything the emails are built from (same state: same emails)."""
+def event_state(tracker: Tracker, event: Row, reader: Audience | None = None) -> str:
+    """A fingerprint of everything an audience's email is built from (same state: same email): only the fields
+    `reader` may read (all of them without a reader), whatever the rows' order or formatting."""
     key = str(event["id"]).casefold()
-    parts: list[Any] = [{k: _stable(v) for k, v in event.values.items() if k not in _NOT_STATE}]
+    values = reader.view("Events", dict(event.values)) if reader else event.values
+    parts: list[Any] = [{k: _stable(v) for k, v in values.items() if k not in _NOT_STATE}]
     for sheet in ("Updates", "Changes"):
-        rows = [
-            json.dumps({k: _stable(v) for k, v in row.values.items()}, sort_keys=True)
-            for row in tracker.sheet(sheet).rows
-            if str(row["event_id"] or "").casefold() == key
-        ]
+        if reader is None:
+            entries = [dict(r.values) for r in tracker.sheet(sheet).rows if str(r["event_id"] or "").casefold() == key]
+        else:
+            entries = [  # an update that says nothing to this audience (no words, no ETA) is not news to it
+                {k: v for k, v in e.items() if k not in ("kind", "text")}
+                for e in reader.entries(sheet, key, "")
+                if sheet != "Updates" or e["text"] or e.get("eta")
+            ]
+        rows = [json.dumps({k: _stable(v) for k, v in e.items()}, sort_keys=True, default=str) for e in entries]
         parts.append(sorted(rows))  # the rows' order is not state: sorting the sheet in Excel changes nothing
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
     return digest[:16]
@@ -228,7 +234,7 @@ def prepare(
     resolved = status in ("Resolved", "Closed")
     closing = close_audiences(severity)
     gate(tracker, event, "resolved" if resolved else ("update" if log else "initial"), listed)
-    state = event_state(tracker, event)
+    legacy = event_state(tracker, event)  # what tracker 0.1 logged: one fingerprint of every field for all audiences
     next_update = None
     if is_open(status) and severity is not None:
         due = event["next_update_due"]
@@ -241,7 +247,8 @@ def prepare(
     for audience in listed:
         previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
         kind = "resolved" if resolved else ("update" if previous else "initial")
-        same = [r for r in previous if r.get("state") == state]
+        state = event_state(tracker, event, Audience(tracker, audience, config.internal_audiences))
+        same = [r for r in previous if r.get("state") in (state, legacy)]
         finals = [r for r in previous if r.get("kind") in ("resolved", "closed")]
         if status == "Closed" and finals:
             # Closing is admin: whoever had the resolution hears no more, unless the severity says so.
