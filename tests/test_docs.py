@@ -1,4 +1,4 @@
-"""Every command has help text with an example, and the README documents it."""
+"""Every command has help text with an example, and the README documents it with examples that run."""
 
 from __future__ import annotations
 
@@ -49,3 +49,34 @@ def test_readme_python_api_examples_run(tmp_path: Path, monkeypatch: pytest.Monk
     store = namespace["store"]
     names = [row["name"] for row in store.read().sheet("Services").rows]  # type: ignore[attr-defined]
     assert "Printing" in names
+
+
+SKIPPED_CONSOLE_BLOCKS = 0
+"""README console blocks marked `<!-- docs-test: skip (needs ...) -->`; raising it is a decision, not a drift."""
+
+
+def test_readme_console_examples_show_real_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every ```console block of the README, run in order on a controlled clock, prints what the README shows."""
+    from tests.readme_console import parse_blocks, run_blocks
+
+    blocks = parse_blocks(README)
+    assert len(blocks) == README.count("```console") and len(blocks) >= 8
+    failures = run_blocks(README, blocks, tmp_path, monkeypatch)
+    assert not failures, "the README's console output is not what tracker prints:\n\n" + "\n\n".join(failures)
+
+
+def test_readme_console_skips_are_counted() -> None:
+    """Every docs-test marker sits on a console block, and exactly SKIPPED_CONSOLE_BLOCKS blocks are skipped."""
+    from collections import Counter
+
+    from tests.readme_console import markers, parse_blocks
+
+    blocks = parse_blocks(README)
+    stray = Counter(markers(README)) - Counter(block.marker for block in blocks if block.marker is not None)
+    assert not stray, f"docs-test markers not on the line before a ```console fence: {sorted(stray)}"
+    skipped = [f"README.md:{block.line}: {block.marker}" for block in blocks if block.skipped]
+    assert len(skipped) == SKIPPED_CONSOLE_BLOCKS, (
+        f"{len(skipped)} console block(s) skipped, SKIPPED_CONSOLE_BLOCKS says {SKIPPED_CONSOLE_BLOCKS}: "
+        "run the block (the SharePoint stand-in serves most), or change the count in the same commit:\n"
+        + "\n".join(skipped)
+    )
