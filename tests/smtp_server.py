@@ -28,6 +28,7 @@ class Recorder:
     """aiosmtpd handler: refuses listed recipients, can drop the connection after N messages."""
 
     refuse: set[str] = field(default_factory=set)
+    max_recipients: int | None = None  # like Exchange Online (500): later RCPTs of a message are refused
     drop_after: int | None = None
     drops: int = 1
     received: list[Received] = field(default_factory=list)
@@ -35,6 +36,8 @@ class Recorder:
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:  # noqa: N802
         if address in self.refuse:
             return "550 5.1.1 mailbox unavailable"
+        if self.max_recipients is not None and len(envelope.rcpt_tos) >= self.max_recipients:
+            return "452 4.5.3 Too many recipients"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

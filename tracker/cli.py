@@ -30,11 +30,73 @@ class TrackerGroup(click.Group):
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except PermissionError as exc:
-            click.echo(f"error: permission denied: {exc.filename or exc}", err=True)
+            click.echo(f"error: permission denied: {_printable(exc.filename or exc)}", err=True)
             ctx.exit(1)
+        except OSError as exc:  # a full disk, a vanished folder, an unplugged share: the workbook is replaced whole
+            where = f" ({_printable(exc.filename)})" if exc.filename else ""
+            click.echo(f"error: {exc.strerror or exc}{where}; nothing was written", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("error: interrupted (Ctrl-C); nothing more was done", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last resort: one line and a report, never a bare traceback
+            report = write_crash_report(exc, ctx.invoked_subcommand or "")
+            verbose = isinstance(ctx.obj, State) and ctx.obj.verbose
+            if verbose:
+                click.echo(report.read_text(encoding="utf-8") if report else "", err=True)
+            where = f"the full report is in {report}" if report else "no report could be written"
+            click.echo(
+                f"error: `tracker {ctx.invoked_subcommand or ''}` failed unexpectedly "
+                f"({type(exc).__name__}: {_printable(exc)}); {where}. Please report it (--verbose prints it)",
+                err=True,
+            )
+            ctx.exit(INTERNAL_ERROR)
         finally:
             if isinstance(ctx.obj, State):
                 ctx.obj.report_set_aside()
+
+
+INTERNAL_ERROR = 3  # exit code of an unexpected failure (a bug): see README, "What tracker refuses, and why"
+
+
+def _printable(value: object) -> str:
+    """`value` as one line of plain text: control characters shown as \\xHH, so nothing can move the cursor,
+    recolour the terminal or forge another line."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(value))
+
+
+def crash_folder() -> Path:
+    """Where reports of unexpected failures go: the user's cache folder."""
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "tracker" / "crash-reports"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tracker" / "crash-reports"
+
+
+def write_crash_report(exc: BaseException, command: str) -> Path | None:
+    """Write the traceback and context of an unexpected failure to a private file; its path, or None."""
+    import platform
+    import traceback
+    from datetime import UTC
+
+    folder = crash_folder()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        path = folder / f"tracker-{stamp}-{os.getpid()}.txt"
+        text = (
+            f"tracker {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
+            f"command: tracker {command} (its arguments are left out: they may hold event details)\n"
+            f"cwd: {Path.cwd()}\n\n" + "".join(traceback.format_exception(exc))
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        return path
+    except OSError:
+        return None
 
 
 class State:

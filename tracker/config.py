@@ -49,6 +49,7 @@ class Config:
     user: str = ""
     user_is_login: bool = False  # `user` is the login name (not set, or set to it): emails would show it
     internal_audiences: tuple[str, ...] = DEFAULT_INTERNAL  # casefolded; every other audience is external
+    max_recipients: int = 500  # per message; Exchange Online accepts at most 500
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -157,6 +158,12 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
             f"tracker.toml: [mail] internal_audiences must be a list of audience names, not {internal!r}; "
             'e.g. internal_audiences = ["leadership", "technical"] (every other audience is external)'
         )
+    max_recipients = mail.get("max_recipients", 500)
+    if not isinstance(max_recipients, int) or isinstance(max_recipients, bool) or not 1 <= max_recipients <= 10000:
+        raise ConfigError(
+            f"tracker.toml: [mail] max_recipients must be a whole number from 1 to 10000, not {max_recipients!r} "
+            "(Exchange Online takes at most 500 recipients per message)"
+        )
     sharepoint = raw.get("sharepoint")
     if sharepoint is not None and not isinstance(sharepoint, dict):
         raise ConfigError("tracker.toml: [sharepoint] must be a table")
@@ -173,6 +180,7 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         user=user,
         user_is_login=not named or user.strip().casefold() == login.casefold(),
         internal_audiences=tuple(a.strip().casefold() for a in internal),
+        max_recipients=max_recipients,
         raw=raw,
     )
 

@@ -106,6 +106,30 @@ def recipients_for(tracker: Tracker, audience: str, allowed_domains: list[str] |
     return sorted(chosen.values(), key=lambda r: order[r.send_as])
 
 
+def split_recipients(recipients: list[Recipient], limit: int, audience: str) -> list[list[Recipient]]:
+    """The recipients of one audience in messages of at most `limit` addresses (Exchange Online takes 500):
+    every part has all the To and Cc recipients, so each reader sees the same list, and a share of the Bcc."""
+    if len(recipients) <= limit:
+        return [recipients]
+    shown = [r for r in recipients if r.send_as != "Bcc"]
+    hidden = [r for r in recipients if r.send_as == "Bcc"]
+    room = limit - len(shown)
+    if room < 1:
+        raise ValidationFailed(
+            f"audience {audience!r} has {len(shown)} To and Cc recipients, more than fit one message "
+            f"([mail] max_recipients = {limit}); nothing was sent. Make most of them Bcc on the Distribution sheet "
+            "(Bcc recipients are spread over several messages)"
+        )
+    count = -(-len(hidden) // room)
+    size, extra = divmod(len(hidden), count)  # even shares: sizes differ by one at most
+    parts, start = [], 0
+    for index in range(count):
+        end = start + size + (index < extra)
+        parts.append(shown + hidden[start:end])
+        start = end
+    return parts
+
+
 def template_environment(override: Path | None, when: Callable[[Any], str]) -> Any:
     """A jinja2 environment: the team's folder first, then the defaults; HTML autoescaped."""
     import jinja2

@@ -21,6 +21,7 @@ from tracker.mail import (
     parse_sender,
     recipients_for,
     render,
+    split_recipients,
     template_environment,
 )
 from tracker.policy import is_open
@@ -248,39 +249,50 @@ def prepare(
         previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
         kind = "resolved" if resolved else ("update" if previous else "initial")
         state = event_state(tracker, event, Audience(tracker, audience, config.internal_audiences))
-        same = [r for r in previous if r.get("state") in (state, legacy)]
         finals = [r for r in previous if r.get("kind") in ("resolved", "closed")]
-        if status == "Closed" and finals:
-            # Closing is admin: whoever had the resolution hears no more, unless the severity says so.
-            if audience.casefold() in closing and not any(r.get("kind") == "closed" for r in finals):
-                kind = "closed"
-            elif not same:
-                same = finals
-        if same and not force:
-            last = same[-1]
-            result.skipped.append(
-                Skipped(audience, str(last.get("kind")), last.get("sent_at"), str(last.get("subject")))
-            )
-            continue
+        if status == "Closed" and finals and not force:
+            # Closing is admin: whoever had the resolution hears no more, unless the severity says so (once).
+            if audience.casefold() not in closing or any(r.get("kind") == "closed" for r in finals):
+                result.skipped.append(_skipped(audience, finals[-1]))
+                continue
+            kind = "closed"
         recipients = recipients_for(tracker, audience, allowed)
         if not recipients:
             raise ValidationFailed(
                 f"audience {audience!r} has no active rows on the Distribution sheet; nothing was sent "
                 f"(add one, or remove {audience!r} from {event['severity']}'s Audiences Notified)"
             )
-        context = build_context(tracker, event, audience, kind, config, next_update, now)
-        subject, text, html = render(env, audience, context)
-        message = build_message(
-            sender=sender,
-            recipients=recipients,
-            subject=subject,
-            text=text,
-            html=html,
-            sent_at=now,
-            headers={"X-Tracker-Event": event_key, "X-Tracker-Audience": audience, "X-Tracker-Kind": kind},
-        )
-        result.messages.append(Outgoing(event_key, audience, kind, state, subject, text, html, recipients, message))
+        parts = split_recipients(recipients, config.max_recipients, audience)
+        rendered: tuple[str, str, str] | None = None
+        for number, part in enumerate(parts, start=1):
+            # Each part of a split list is its own message with its own state, so a stop after part 1 of 3
+            # sends parts 2 and 3 next time, and only those.
+            part_state = state if len(parts) == 1 else f"{state}:{number}/{len(parts)}"
+            same = [r for r in previous if r.get("state") in (part_state, legacy)]
+            if same and not force:
+                result.skipped.append(_skipped(audience, same[-1]))
+                continue
+            if rendered is None:
+                rendered = render(
+                    env, audience, build_context(tracker, event, audience, kind, config, next_update, now)
+                )
+            subject, text, html = rendered
+            message = build_message(
+                sender=sender,
+                recipients=part,
+                subject=subject,
+                text=text,
+                html=html,
+                sent_at=now,
+                headers={"X-Tracker-Event": event_key, "X-Tracker-Audience": audience, "X-Tracker-Kind": kind},
+            )
+            outgoing = Outgoing(event_key, audience, kind, part_state, subject, text, html, part, message)
+            result.messages.append(outgoing)
     return result
+
+
+def _skipped(audience: str, row: dict[str, Any]) -> Skipped:
+    return Skipped(audience, str(row.get("kind")), row.get("sent_at"), str(row.get("subject")))
 
 
 def _templates_dir(config: Config) -> Path | None:
