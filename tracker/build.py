@@ -5,10 +5,13 @@ sheet, dropdowns and help messages, number formats, conditional formats.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from tracker.overdue_highlight import add_names
 from tracker.schema import FieldSpec, Schema, SheetSpec
 from tracker.store.engine import cell_value
+from tracker.times import utcnow
 from tracker.workbook import column_letter, read_sheet
 
 if TYPE_CHECKING:
@@ -115,8 +118,18 @@ def _header_columns(ws: Worksheet, sheet: SheetSpec) -> dict[str, int]:
     return read_sheet(sheet, ws.title, ws.iter_rows(min_row=1, max_row=1, values_only=True), header_only=True).columns
 
 
-def build_workbook(schema: Schema, rows: dict[str, list[dict[str, Any]]] | None = None) -> Workbook:
-    """A new tracker workbook: one styled Excel table per sheet, dropdowns, help, formats."""
+def build_workbook(
+    schema: Schema,
+    rows: dict[str, list[dict[str, Any]]] | None = None,
+    *,
+    timezone: str = "UTC",
+    now: datetime | None = None,
+) -> Workbook:
+    """A new tracker workbook: one styled Excel table per sheet, dropdowns, help, formats.
+
+    The overdue highlight is right for a viewer whose computer is in `timezone` (the display
+    timezone), with its daylight saving changes from `now` (default: the current time) on.
+    """
     from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.formatting.rule import CellIsRule, FormulaRule
@@ -126,6 +139,7 @@ def build_workbook(schema: Schema, rows: dict[str, list[dict[str, Any]]] | None 
     rows = rows or {}
     book = Workbook()
     book.remove(book.active)
+    clock = add_names(book, timezone, now or utcnow())
     for sheet in schema:
         ws = book.create_sheet(sheet.name)
         fields = list(sheet.fields.values())
@@ -157,12 +171,15 @@ def build_workbook(schema: Schema, rows: dict[str, list[dict[str, Any]]] | None 
         table = Table(displayName=sheet.table, ref=ref)
         table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
         ws.add_table(table)
-        _add_conditional_formats(ws, sheet, CellIsRule, FormulaRule, PatternFill, Font)
+        _add_conditional_formats(ws, sheet, clock, CellIsRule, FormulaRule, PatternFill, Font)
     apply_validations(book, schema)
     return book
 
 
-def _add_conditional_formats(ws: Worksheet, sheet: SheetSpec, CellIsRule, FormulaRule, PatternFill, Font) -> None:  # noqa: N803
+def _add_conditional_formats(
+    ws: Worksheet, sheet: SheetSpec, clock: str, CellIsRule, FormulaRule, PatternFill, Font
+) -> None:  # noqa: N803
+    """Colours per value, and red when a time is past; `clock` is UTC now (NOW() or the name holding it)."""
     for spec in sheet.fields.values():
         letter = column_letter(spec.column)
         target = f"{letter}2:{letter}{MAX_ROW}"
@@ -174,7 +191,7 @@ def _add_conditional_formats(ws: Worksheet, sheet: SheetSpec, CellIsRule, Formul
             status = column_letter(sheet.fields[overdue["field"]].column)
             unless = ",".join(f'${status}2<>"{value}"' for value in overdue["in"])
             rule = FormulaRule(
-                formula=[f'AND(${letter}2<>"",${letter}2<NOW(),{unless})'],
+                formula=[f'AND(${letter}2<>"",${letter}2<{clock},{unless})'],
                 fill=PatternFill("solid", fgColor=OVERDUE_FILL),
                 font=Font(color=OVERDUE_FONT, bold=True),
             )

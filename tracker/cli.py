@@ -231,7 +231,10 @@ def validate(state: State, as_json: bool) -> None:
     sharepoint = state.config.sharepoint
     above_totals = sharepoint is not None and str(sharepoint.get("write_mode", "workbook-api")) == "workbook-api"
     problems = validate_tracker(
-        tracker, has_templates(state.config.root / str(folder) if folder else None), rows_above_totals=above_totals
+        tracker,
+        has_templates(state.config.root / str(folder) if folder else None),
+        rows_above_totals=above_totals,
+        display_timezone=state.config.display.timezone,
     )
     if state.config.user_is_login:
         from tracker.validation import Problem

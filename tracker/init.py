@@ -73,7 +73,7 @@ def init_tracker(
         raise UsageError(f"{workbook} already exists; tracker init never overwrites a workbook (move it away first)")
     schema = load_schema(config.schema_dir if config else None)
     rows = example_rows(schema) if example else {}
-    book = build_workbook(schema, rows)
+    book = build_workbook(schema, rows, timezone=config.display.timezone if config else "UTC")
     workbook.parent.mkdir(parents=True, exist_ok=True)
     replace_file(atomic_write(workbook, book.save), workbook)
     if config_created:

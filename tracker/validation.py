@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker.schema import FieldSpec
-from tracker.times import iso
+from tracker.times import iso, utcnow
 from tracker.workbook import SheetData, Tracker, column_letter
 
 
@@ -57,13 +57,20 @@ class Problem:
 
 
 def validate_tracker(
-    tracker: Tracker, has_templates: Callable[[str], bool] | None = None, *, rows_above_totals: bool = False
+    tracker: Tracker,
+    has_templates: Callable[[str], bool] | None = None,
+    *,
+    rows_above_totals: bool = False,
+    display_timezone: str | None = None,
+    now: datetime | None = None,
 ) -> list[Problem]:
     """Every problem in the workbook, errors and information, in sheet and row order.
 
     `has_templates(audience)` (optional) says whether email templates exist for an audience;
     an audience a severity notifies without templates would stop `tracker notify`.
     `rows_above_totals`: the writer adds table rows above a totals row (the Excel service does).
+    `display_timezone` (optional): note when the red overdue highlight is not right for a
+    viewer in that timezone at `now` (default: the current time).
     """
     problems: list[Problem] = []
     schema = tracker.schema
@@ -90,6 +97,8 @@ def validate_tracker(
         if data.present:
             problems.extend(_references(tracker, data))
     problems.extend(_layout(tracker, rows_above_totals))
+    if display_timezone is not None:
+        problems.extend(_overdue_clock(tracker, display_timezone, now))
     if has_templates is not None and "Severities" in schema.sheets:
         problems.extend(_audiences_without_templates(tracker.sheet("Severities"), has_templates))
     order = {name: index for index, name in enumerate(schema.sheets)}
@@ -112,6 +121,31 @@ def _layout(tracker: Tracker, rows_above_totals: bool) -> list[Problem]:
         Problem(title, None, None, None, message, layout=True)
         for title, message in found
         if not (rows_above_totals and "totals row" in message)
+    ]
+
+
+def _overdue_clock(tracker: Tracker, timezone: str, now: datetime | None) -> list[Problem]:
+    """Notes when the red overdue highlight is not right for a viewer in `timezone` (the display timezone)."""
+    if tracker.content is None:
+        return []
+    from tracker.overdue_highlight import findings, read_rules
+
+    headers: dict[str, dict[str, str]] = {}  # sheet title -> column letter -> header
+    for spec in tracker.schema:
+        overdue = [f for f in spec.fields.values() if f.schema.get("x-overdue-unless")]
+        data = tracker.layout(spec.name) if overdue else None
+        if data is not None and data.present:
+            headers[data.title] = {
+                column_letter(data.columns[f.name]): f.title for f in overdue if f.name in data.columns
+            }
+    try:
+        names, rules = read_rules(tracker.content, {title: list(columns) for title, columns in headers.items()})
+    except Exception:  # noqa: BLE001 - a file calamine read but zipfile cannot: the read errors say more
+        return []
+    return [
+        Problem(title, None, headers[title][letter], None, message, level="info")
+        for (title, letter), rule in rules.items()
+        for message in findings(names, rule, timezone, now or utcnow())
     ]
 
 
