@@ -20,12 +20,14 @@ CREDENTIAL_VARS = ("AZURE_", "MSAL_", "O365_", "OFFICE365_", "SMTP_", "MAIL_")
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No TRACKER_* or credential variable from the developer's shell reaches a test."""
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No TRACKER_* or credential variable from the developer's shell reaches a test; tracker's state folder
+    (SharePoint workbooks' journals) is the test's own, never the home folder."""
     for name in list(os.environ):
         if name.startswith("TRACKER_") or name.startswith(CREDENTIAL_VARS):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TRACKER_USER", "Test Manager")
+    monkeypatch.setenv("TRACKER_STATE_DIR", str(tmp_path_factory.mktemp("state")))
 
 
 @pytest.fixture(autouse=True)
@@ -86,9 +88,13 @@ def tracker_command() -> list[str]:
 
 
 def process_env(**extra: str) -> dict[str, str]:
-    """This environment without the developer's TRACKER_* variables, plus `extra`."""
+    """This environment without the developer's TRACKER_* variables (the test's state folder kept), plus `extra`."""
+    state = {"TRACKER_STATE_DIR": os.environ["TRACKER_STATE_DIR"]} if "TRACKER_STATE_DIR" in os.environ else {}
     return (
-        {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")} | {"TRACKER_USER": "Test Manager"} | extra
+        {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+        | {"TRACKER_USER": "Test Manager"}
+        | state
+        | extra
     )
 
 

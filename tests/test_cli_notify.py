@@ -472,5 +472,5 @@ def test_refused_journal_entry_is_set_aside_once(run: Run, example: Path, event_
     for n in range(3):
         assert run("update", event_id, "--note", f"n{n}").exit_code == 0
     assert not journal.exists()
-    rejected = tmp_path / ".tracker-journal.rejected.jsonl"
+    rejected = tmp_path / ".events.xlsx.tracker-journal.rejected.jsonl"  # the workbook's (moved from tracker 0.1's)
     assert len(rejected.read_text().splitlines()) == 1

@@ -23,7 +23,7 @@ from tests import fidelity
 from tests.conftest import Run, soffice
 from tracker.config import load_config
 from tracker.edits import AppendRow
-from tracker.store.journal import Journal
+from tracker.store import journal_for
 
 LAYOUTS = {"merged_cells_in_table", "merged_cells_below_table", "totals_row"}
 KEPT = [name for name in fidelity.FEATURES if name not in LAYOUTS]
@@ -61,7 +61,7 @@ def write_everything(run: Run, folder: Path, event_id: str) -> str:
     ):
         result = run(*args)
         assert result.exit_code == 0, (args, result.stderr)
-    Journal(load_config(folder / "tracker.toml").journal_path).add(
+    journal_for(load_config(folder / "tracker.toml")).add(
         [
             AppendRow(
                 "Updates",

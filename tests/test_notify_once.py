@@ -156,3 +156,59 @@ def test_two_folders_naming_one_workbook_send_once(run: Run, example: Path, even
     sent = outbox(tmp_path) + outbox(other)
     assert len(sent) == 12, sent  # 4 open events x 3 audiences, once
     assert len(log_rows(run)) == 12
+
+
+def _second_folder(tmp_path: Path) -> Path:
+    """A folder beside the workbook's whose tracker.toml names the same workbook."""
+    other = tmp_path / "other"
+    other.mkdir()
+    config = (tmp_path / "tracker.toml").read_text().replace('path = "events.xlsx"', 'path = "../events.xlsx"')
+    (other / "tracker.toml").write_text(config)
+    return other
+
+
+def test_two_folders_share_the_workbooks_journal(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """Sent from one folder while the workbook is open in Excel: from a second folder naming the same workbook,
+    notify sees the log waiting in the journal (nothing resent) and `sync` writes it."""
+    other = _second_folder(tmp_path)
+    lock = tmp_path / f"~${example.name}"
+    lock.write_bytes(b"\x05Jamie" + b"\x00" * 50)
+    first = run("notify", event_id)
+    assert first.exit_code == 1 and "kept in the local journal" in first.stderr
+    again = run_process("notify", event_id, cwd=other)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("already sent for this state") == 3
+    assert outbox(tmp_path) == ["customer", "leadership", "technical"] and outbox(other) == []
+    lock.unlink()
+    synced = run_process("sync", cwd=other)
+    assert synced.returncode == 0 and "wrote 4 pending edit(s)" in synced.stdout, synced.stdout
+    assert len(log_rows(run)) == 3
+    assert run("sync").stdout.strip() == "nothing pending"
+
+
+def test_journal_and_ledger_beside_tracker_toml_are_moved(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """A journal and a send ledger tracker 0.1 left beside tracker.toml are moved into the workbook's, once:
+    the waiting log row is written, the message being sent is logged as acceptance unknown, neither is resent."""
+    from tracker.edits import edit_to_json
+    from tracker.ledger import attempt_for
+    from tracker.notify import log_row, prepare
+    from tracker.times import iso, utcnow
+
+    config = load_config(tmp_path / "tracker.toml")
+    prepared = prepare(open_store(config).read(), config, event_id, audiences=["leadership", "technical"])
+    leadership, technical = prepared.messages
+    row = log_row(leadership, config, "outbox", utcnow(), "Identified")
+    entry = {"recorded_at": iso(utcnow()), "reason": "sent; log not yet on the sheet", "edits": [edit_to_json(row)]}
+    (tmp_path / ".tracker-journal.jsonl").write_text(json.dumps(entry) + "\n")
+    (tmp_path / ".tracker-journal.sending.jsonl").write_text(attempt_for(technical, utcnow()).to_json() + "\n")
+    result = run("notify", event_id)
+    assert result.exit_code == 0, result.stderr
+    assert "technical: tracker stopped while sending" in result.stderr
+    assert not (tmp_path / ".tracker-journal.jsonl").exists()
+    assert not (tmp_path / ".tracker-journal.sending.jsonl").exists()
+    assert outbox(tmp_path) == ["customer"]  # leadership was sent (logged), technical maybe: neither again
+    logged = {r["Audience"]: r["Transport"] for r in log_rows(run)}
+    assert logged["leadership"] == "outbox" and logged["technical"].startswith("acceptance unknown")
+    assert logged["customer"] == "outbox"

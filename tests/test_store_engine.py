@@ -15,6 +15,7 @@ from tests.conftest import Run, process_env, run_at_once
 from tests.test_store_safety import edit_zip, sheet_part
 from tracker.config import load_config
 from tracker.edits import AppendRow, SetCells
+from tracker.store import journal_for
 from tracker.store.journal import Journal
 
 
@@ -58,7 +59,7 @@ def new_event(event_id: str, title: str) -> dict[str, object]:
 
 def journal(tmp_path: Path) -> Journal:
     """The journal the CLI in `tmp_path` uses."""
-    return Journal(load_config(tmp_path / "tracker.toml").journal_path)
+    return journal_for(load_config(tmp_path / "tracker.toml"))
 
 
 def test_merged_range_over_a_written_cell_is_refused_by_name(run: Run, example: Path, event_id: str) -> None:
@@ -96,7 +97,8 @@ def test_journal_entry_blocked_by_a_merged_range_is_set_aside(
     )
     result = run("update", event_id, "--note", "goes on")
     assert result.exit_code == 0, result.stderr
-    assert "warning: a waiting journal entry was set aside in .tracker-journal.rejected.jsonl" in result.stderr
+    assert "warning: a waiting journal entry was set aside in " in result.stderr
+    assert f"{tmp_path / '.events.xlsx.tracker-journal.rejected.jsonl'}: " in result.stderr
     assert "Notifications!A2:B2 is a merged range" in result.stderr
     assert "goes on" in run("show", event_id).stdout
     assert pending.pending() == []
@@ -336,3 +338,19 @@ def test_a_shared_formula_in_a_column_tracker_writes_is_named_by_validate(
     refused = run("update", event_id, "--note", "x", "--set", "impact=changed")
     assert refused.exit_code == 1 and "Events!J2 holds a shared formula" in refused.stderr
     assert run("update", event_id, "--note", "other cells are fine").exit_code == 0
+
+
+def test_adopting_an_old_journal_twice_adds_each_line_once(tmp_path: Path) -> None:
+    """Moving tracker 0.1's journal (beside tracker.toml) into the workbook's keeps every line once, even when a
+    crash left some of them in both; the old files are gone after."""
+    old = tmp_path / ".tracker-journal.jsonl"
+    old.write_text('{"edits": [], "n": 1}\n{"edits": [], "n": 2}\n')
+    old.with_name(".tracker-journal.sending.jsonl").write_text('{"message_id": "<a@b>"}\n')
+    new = Journal(tmp_path / "book" / ".events.xlsx.tracker-journal.jsonl")
+    new.path.parent.mkdir()
+    new.path.write_text('{"edits": [], "n": 1}\n')  # moved once already, then the old file was not removed
+    assert new.adopt(old) == 2
+    assert new.path.read_text().splitlines() == ['{"edits": [], "n": 1}', '{"edits": [], "n": 2}']
+    assert new.companion("sending").read_text() == '{"message_id": "<a@b>"}\n'
+    assert not old.exists() and not old.with_name(".tracker-journal.sending.jsonl").exists()
+    assert new.adopt(old) == 0

@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import Run, process_env, run_at_once
 from tests.sharepoint_standin import StandIn
+from tracker.config import load_config
+from tracker.store import journal_for
 
 PATH = "/sites/ops/Shared Documents/Event Tracker.xlsx"
 TOKENS = {"TRACKER_SHAREPOINT_TOKEN": "sp-token", "TRACKER_GRAPH_TOKEN": "graph-token"}
@@ -405,12 +407,37 @@ def test_notify_while_open_in_excel_logs_once(run: Run, sp: StandIn, event_id: s
     sp.lock(PATH)
     result = run("notify", event_id)
     assert result.exit_code == 1 and "kept in the local journal" in result.stderr
-    waiting = (tmp_path / ".tracker-journal.jsonl").read_text()
+    waiting = journal_for(load_config(tmp_path / "tracker.toml")).path.read_text()
     assert waiting.count('"sheet": "Notifications"') == 3 and waiting.count('"sheet": "Events"') == 1
     sp.unlock(PATH)
     assert run("sync").exit_code == 0
     ids = [r[7] for r in _rows(sp, "Notifications")]
     assert len(ids) == 3 and len(set(ids)) == 3
+
+
+def test_journal_is_the_workbooks_whatever_the_folder(
+    run: Run, sp: StandIn, event_id: str, mode: str, tmp_path: Path
+) -> None:
+    """An update kept in the journal while someone holds the workbook, made from one folder, is written by `sync`
+    from another folder whose tracker.toml names the same workbook (the journal is keyed by its URL)."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "tracker.toml").write_text((tmp_path / "tracker.toml").read_text())
+    if mode == "upload":
+        sp.lock(PATH)
+    else:
+        sp.hold_for_edit(PATH)
+    kept = run("update", event_id, "--note", "kept while held")
+    assert kept.exit_code == 1 and "kept in the local journal" in kept.stderr
+    assert not list(tmp_path.glob(".tracker-journal*"))  # not beside tracker.toml any more
+    sp.unlock(PATH)
+    sp.release_edit(PATH)
+    synced = run("--config", str(other / "tracker.toml"), "sync")
+    assert synced.exit_code == 0 and "wrote 2 pending edit(s)" in synced.stdout, synced.stdout
+    assert "kept while held" in [r[4] for r in _rows(sp, "Updates")]
+    journal = journal_for(load_config(other / "tracker.toml"))
+    assert journal.path == journal_for(load_config(tmp_path / "tracker.toml")).path
+    assert (journal.path.parent / "workbook.txt").read_text().strip() == sp.url + PATH
 
 
 class FakePublicClient:

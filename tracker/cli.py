@@ -126,7 +126,7 @@ class State:
     def report_set_aside(self) -> None:
         """Say which waiting journal entries a write set aside (they need a person), once."""
         for store in self._stores:
-            where = store.journal.rejected_path.name if store.journal else "the rejected journal"
+            where = str(store.journal.rejected_path) if store.journal else "the rejected journal"
             for _edits, reason in store.set_aside:
                 click.echo(f"warning: a waiting journal entry was set aside in {where}: {reason}", err=True)
             store.set_aside = []

@@ -53,11 +53,6 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def journal_path(self) -> Path:
-        """Where edits wait when the workbook could not be written (beside tracker.toml)."""
-        return self.root / ".tracker-journal.jsonl"
-
-    @property
     def store_name(self) -> str:
         """The store backend this configuration selects."""
         return "sharepoint" if self.sharepoint is not None else "local"

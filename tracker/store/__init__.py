@@ -44,8 +44,26 @@ class Store(Protocol):
         ...
 
 
+def journal_for(config: Config) -> Journal:
+    """The journal of the workbook `config` names (one per workbook, whatever the folder), with any journal
+    tracker 0.1 kept beside tracker.toml moved into it."""
+    from tracker.store.journal import LEGACY_NAME, Journal, journal_path
+
+    if config.sharepoint is None:
+        journal = Journal(journal_path(config.workbook_path), config.lock_timeout)
+        journal.adopt(config.root / LEGACY_NAME)
+        return journal
+    from tracker.auth import sharepoint_settings
+
+    url = sharepoint_settings(config.sharepoint, config.root).file_url
+    journal = Journal(journal_path(url=url), config.lock_timeout)
+    journal.path.parent.mkdir(parents=True, exist_ok=True)
+    journal.describe(url)
+    journal.adopt(config.root / LEGACY_NAME)
+    return journal
+
+
 def _local(config: Config, schema: Schema, verbose: bool) -> Store:
-    from tracker.store.journal import Journal
     from tracker.store.local import LocalStore
 
     return LocalStore(
@@ -53,17 +71,16 @@ def _local(config: Config, schema: Schema, verbose: bool) -> Store:
         schema,
         backups=config.backups,
         lock_timeout=config.lock_timeout,
-        journal=Journal(config.journal_path, config.lock_timeout),
+        journal=journal_for(config),
     )
 
 
 def _sharepoint(config: Config, schema: Schema, verbose: bool) -> Store:
     from tracker.auth import sharepoint_settings
-    from tracker.store.journal import Journal
     from tracker.store.sharepoint import SharePointStore
 
     settings = sharepoint_settings(config.sharepoint or {}, config.root)
-    return SharePointStore(settings, schema, journal=Journal(config.journal_path, config.lock_timeout), verbose=verbose)
+    return SharePointStore(settings, schema, journal=journal_for(config), verbose=verbose)
 
 
 STORES: dict[str, Callable[[Config, Schema, bool], Store]] = {"local": _local, "sharepoint": _sharepoint}

@@ -116,7 +116,7 @@ class RecentWrites:
 def recent_writes(store: SharePointStore) -> RecentWrites:
     """The store's record of recent Excel-service writes (beside the journal)."""
     journal = store.journal
-    return RecentWrites(journal.path.with_name(journal.path.stem + ".recent.jsonl") if journal else None)
+    return RecentWrites(journal.companion("recent") if journal else None)
 
 
 # --- the applier ----------------------------------------------------------------------------
