@@ -153,3 +153,39 @@ def test_a_full_disk_during_update_is_one_line_and_loses_nothing(run: Run, tmp_p
         assert (disk / "events.xlsx").read_bytes() == before
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def _set_title(path: Path, event_id: str, title: str) -> None:
+    book = openpyxl.load_workbook(path)
+    ws = book["Events"]
+    for row in ws.iter_rows(min_row=2):
+        if row[0].value == event_id:
+            row[1].value = title
+    book.save(path)
+
+
+def test_control_characters_from_the_workbook_reach_no_header_and_no_terminal(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """A title holding ESC and BEL as Excel stores them (`_x001B_`, `_x0007_`): the email Subject carries neither,
+    and `list` and `show` print them as visible escapes, not raw."""
+    _set_title(example, event_id, "Email _x001B_[2J_x001B_[31moutage _x0007_now")
+    listed = run("list")
+    shown = run("show", event_id)
+    for output in (listed.stdout, shown.stdout):
+        assert "\x1b" not in output and "\x07" not in output and "\\x1b[31moutage" in output
+    run("notify", event_id, "--audience", "leadership")
+    for path in (tmp_path / "outbox").glob("*.eml"):
+        subject = str(email.message_from_bytes(path.read_bytes(), policy=email.policy.default)["Subject"])
+        assert not any(ord(ch) < 32 for ch in subject), repr(subject)
+
+
+def test_a_lock_file_cannot_forge_lines_or_colours(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """A LibreOffice lock file whose owner name holds CR/LF and ESC: one `error:` line, the owner shown escaped."""
+    lock = tmp_path / f".~lock.{example.name}#"
+    lock.write_bytes(b"M,Mallory\r\nerror: all data deleted\x1b[2J,host,21.11.2026 14:00,file:///x;")
+    result = run("update", event_id, "--note", "x")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "\x1b" not in result.stderr
+    assert "Mallory\\r\\nerror: all data deleted\\x1b[2J" in result.stderr

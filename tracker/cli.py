@@ -13,6 +13,7 @@ import click
 
 from tracker import __version__
 from tracker.errors import TrackerError, UsageError
+from tracker.text import printable as _printable
 
 if TYPE_CHECKING:
     from tracker.config import Config
@@ -59,12 +60,6 @@ class TrackerGroup(click.Group):
 
 
 INTERNAL_ERROR = 3  # exit code of an unexpected failure (a bug): see README, "What tracker refuses, and why"
-
-
-def _printable(value: object) -> str:
-    """`value` as one line of plain text: control characters shown as \\xHH, so nothing can move the cursor,
-    recolour the terminal or forge another line."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(value))
 
 
 def crash_folder() -> Path:
@@ -142,7 +137,7 @@ class State:
         from tracker.times import format_time
 
         if not isinstance(value, datetime):
-            return "" if value is None else str(value)
+            return "" if value is None else _printable(value)  # a cell's ESC or CR never reaches the terminal
         display = self.config.display
         return format_time(value, tz=display.tz, fmt=display.time_format)
 
@@ -567,6 +562,7 @@ def _event_json(row: Row) -> dict[str, Any]:
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> str:
+    rows = [[_printable(cell) for cell in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
@@ -636,7 +632,7 @@ def show(state: State, event_id: str, as_json: bool) -> None:
         return
     event = timeline.event
     spec = tracker.schema["Events"]
-    click.echo(f"{event['id']}  {event['title']}")
+    click.echo(_printable(f"{event['id']}  {event['title']}"))
     width = max(len(f.title) for f in spec.fields.values())
     for name, field in spec.fields.items():
         if name in ("id", "title") or event[name] is None:
@@ -654,12 +650,14 @@ def show(state: State, event_id: str, as_json: bool) -> None:
             flags = " [internal]" if row["internal"] == "Yes" else ""
             eta = f" (ETA {state.show_time(row['eta'])})" if row["eta"] else ""
             who = f"{row['author']}: " if row["author"] else ""
-            click.echo(f"  {when}  {str(row['status'] or '').ljust(13)} {who}{row['note']}{eta}{flags}")
+            line = f"  {when}  {str(row['status'] or '').ljust(13)} {who}{row['note']}{eta}{flags}"
+            click.echo(_printable(line))
         else:
             who = f"{row['by']} " if row["by"] else ""
             approved = f" (approved by {row['approved_by']})" if row["approved_by"] else ""
             undone = " [rolled back]" if row["rolled_back"] == "Yes" else ""
-            click.echo(f"  {when}  {'CHANGE'.ljust(13)} {who}on {row['system']}: {row['change']}{approved}{undone}")
+            line = f"  {when}  {'CHANGE'.ljust(13)} {who}on {row['system']}: {row['change']}{approved}{undone}"
+            click.echo(_printable(line))
 
 
 @main.command()

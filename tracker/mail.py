@@ -18,6 +18,7 @@ from typing import Any
 
 from tracker.errors import ConfigError, ValidationFailed
 from tracker.resources import data_dir
+from tracker.text import header_text
 from tracker.workbook import Tracker
 
 KIND_LABELS = {"initial": "Initial notification", "update": "Update", "resolved": "Resolved", "closed": "Closed"}
@@ -99,7 +100,7 @@ def recipients_for(tracker: Tracker, audience: str, allowed_domains: list[str] |
                 f"{cell} (Email): {address!r} is outside [mail] allowed_domains "
                 f"({', '.join(allowed_domains)}); nothing was sent. Fix the Distribution row or the setting"
             )
-        recipient = Recipient(address, " ".join(str(row["name"] or "").split()), str(row["send_as"] or "To"), cell)
+        recipient = Recipient(address, header_text(row["name"] or ""), str(row["send_as"] or "To"), cell)
         key = address.casefold()
         if key not in chosen or order[recipient.send_as] < order[chosen[key].send_as]:
             chosen[key] = recipient
@@ -175,7 +176,7 @@ def render(env: Any, audience: str, context: dict[str, Any]) -> tuple[str, str, 
 
     subject_t, text_t, html_t = audience_templates(env, audience)
     try:
-        subject = " ".join(subject_t.render(context).split())  # a newline in a cell never splits a header
+        subject = header_text(subject_t.render(context))  # a newline or ESC in a cell never reaches a header
         text = text_t.render(context)
         html = html_t.render(context | {"subject": subject})
     except jinja2.TemplateError as exc:
@@ -207,7 +208,7 @@ def build_message(
     message["Date"] = email.utils.format_datetime(sent_at)
     message["Message-ID"] = email.utils.make_msgid(domain=sender[1].rpartition("@")[2])
     for name, value in headers.items():
-        message[name] = " ".join(value.split())
+        message[name] = header_text(value)
     message.set_content(text, cte="quoted-printable")
     message.add_alternative(html, subtype="html", cte="quoted-printable")
     return message

@@ -89,6 +89,13 @@ def error_text(response: Any) -> str:
 
 
 def lock_owner(response: Any) -> str:
+    """Who holds the file locked, from SharePoint's error text (printable: it comes from the server)."""
+    from tracker.text import printable
+
+    return printable(_lock_owner(response))
+
+
+def _lock_owner(response: Any) -> str:
     text = error_text(response)
     marker = "locked for shared use by "
     if marker in text:

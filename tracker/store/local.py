@@ -35,7 +35,13 @@ def office_lock_files(path: Path) -> list[Path]:
 
 
 def lock_owner(lock: Path) -> str:
-    """Who holds an office lock file, as well as it can be told."""
+    """Who holds an office lock file, as well as it can be told, as printable text (the file is anyone's)."""
+    from tracker.text import printable
+
+    return printable(_lock_owner(lock))
+
+
+def _lock_owner(lock: Path) -> str:
     try:
         data = lock.read_bytes()[:512]
     except OSError:
