@@ -25,7 +25,7 @@ def test_example_validates_clean(run: Run, example: Path) -> None:
     """`init --example` then `validate` exits 0."""
     result = run("validate")
     assert result.exit_code == 0, result.stdout
-    assert "ok (0 errors)" in result.stderr
+    assert "ok (0 errors)" in result.stdout  # the verdict is output, on stdout
 
 
 def test_open_prints_new_id_and_list_shows_it(run: Run, example: Path, event_id: str) -> None:

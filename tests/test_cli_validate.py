@@ -31,7 +31,7 @@ def test_bad_severity_names_the_cell(run: Run, example: Path) -> None:
         "error: Events!C2 (Severity): 'Sev 9' is not listed on the Severities sheet (Name column); allowed: a Name listed on the Severities sheet: Sev 1, Sev 2, Sev 3, Sev 4"
         in result.stdout
     )
-    assert "problems found (1 error)" in result.stderr
+    assert "problems found (1 error)" in result.stdout
 
 
 def test_json_problem_list_is_stable(run: Run, example: Path) -> None:
@@ -103,7 +103,10 @@ def test_references_duplicates_and_emails(run: Run, example: Path, event_id: str
     assert "'EVT-2020-0999' is not listed on the Events sheet (ID column)" in by_cell["Updates!A3"]["message"]
     assert by_cell["Events!G2"]["value"] == "Teleporter"
     assert "is used twice (first at Events!A2)" in by_cell["Events!A3"]["message"]
-    assert by_cell["Distribution!C2"]["allowed"] == "an email address such as name@example.com"
+    assert (
+        by_cell["Distribution!C2"]["allowed"]
+        == "one bare address such as name@example.com (the name goes in the Name column; one row per address)"
+    )
 
 
 def test_missing_sheet_and_renamed_header(run: Run, example: Path) -> None:

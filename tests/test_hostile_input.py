@@ -189,3 +189,114 @@ def test_a_lock_file_cannot_forge_lines_or_colours(run: Run, example: Path, even
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "\x1b" not in result.stderr
     assert "Mallory\\r\\nerror: all data deleted\\x1b[2J" in result.stderr
+
+
+def _cells(path: Path, sheet: str, values: dict[str, object]) -> None:
+    book = openpyxl.load_workbook(path)
+    for ref, value in values.items():
+        book[sheet][ref].value = value
+    book.save(path)
+
+
+def _error_cell(path: Path, sheet_part: str, ref: str, error: str) -> None:
+    """Make `ref` a formula cell whose cached value is an Excel error, as Excel saves a broken VLOOKUP."""
+    import re
+    import zipfile
+
+    data = path.read_bytes()
+    out_path = path.with_suffix(".tmp")
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(out_path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            body = source.read(info.filename)
+            if info.filename == sheet_part:
+                text = body.decode()
+                cell = f'<c r="{ref}" t="e"><f>VLOOKUP(1,Z1:Z2,2,0)</f><v>{error}</v></c>'
+                text, count = re.subn(rf'<c r="{ref}"[^>]*?(?:/>|>.*?</c>)', cell, text, count=1, flags=re.S)
+                assert count == 1
+                body = text.encode()
+            out.writestr(info, body)
+    assert data != out_path.read_bytes()
+    out_path.replace(path)
+
+
+def test_names_in_email_cells_are_refused_by_validate_and_notify(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """`CEO <evil@evil.test>` or two addresses in one Email cell: validate names the cell; notify sends nothing."""
+    _cells(example, "Distribution", {"C2": "CEO <evil@evil.test>", "C3": "a <x@example.com>, b <z@example.com>"})
+    checked = run("validate")
+    assert checked.exit_code == 1
+    assert "Distribution!C2 (Email): 'CEO <evil@evil.test>' is not one bare email address" in checked.stdout
+    assert "Distribution!C3 (Email)" in checked.stdout
+    sent = run("notify", event_id)
+    assert sent.exit_code == 1 and "Distribution!C2" in sent.stderr
+    assert not list((tmp_path / "outbox").glob("*.eml"))
+
+
+def test_control_characters_in_cells_are_errors(run: Run, example: Path, event_id: str) -> None:
+    """BEL stored as Excel's `_x0007_` escape in a title: validate reports the cell and the character."""
+    _set_title(example, event_id, "Email outage _x0007_ all sites")
+    checked = run("validate")
+    assert checked.exit_code == 1
+    assert "Events!B2 (Title): " in checked.stdout and "control character U+0007" in checked.stdout
+    assert "\x07" not in checked.stdout
+
+
+def test_an_excel_error_in_a_cell_has_one_wording_everywhere(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """#N/A in the event's Severity (a broken lookup): validate, update and notify all name the cell and the error,
+    in the same words, and nothing is written or sent."""
+    _error_cell(example, "xl/worksheets/sheet1.xml", "C2", "#N/A")
+    wording = "Events!C2 (Severity): shows the Excel error #N/A (a formula or reference that no longer works)"
+    checked = run("validate")
+    assert checked.exit_code == 1 and wording in checked.stdout
+    assert checked.stdout.count("Events!C2") == 1  # once: not also "Severity is required"
+    before = example.read_bytes()
+    updated = run("update", event_id, "--note", "x")
+    notified = run("notify", event_id)
+    for result in (updated, notified):
+        assert result.exit_code == 1 and wording in result.stderr, result.stderr
+    assert example.read_bytes() == before and not list((tmp_path / "outbox").glob("*.eml"))
+
+
+def test_an_audience_with_no_active_recipient_fails_validate(run: Run, example: Path) -> None:
+    """Every customer row set inactive: validate says which severity cell names an audience nobody is in."""
+    book = openpyxl.load_workbook(example)
+    ws = book["Distribution"]
+    for row in ws.iter_rows(min_row=2):
+        if row[0].value == "customer":
+            row[4].value = "No"
+    book.save(example)
+    checked = run("validate")
+    assert checked.exit_code == 1
+    assert "audience 'customer' has no active recipient on the Distribution sheet" in checked.stdout
+    assert "Severities!F2 (Audiences Notified)" in checked.stdout
+
+
+def test_small_messages_say_what_they_mean(run: Run, example: Path, tmp_path: Path) -> None:
+    """validate's verdict on stdout; whoami on a local tracker exits 0; --config FOLDER finds its tracker.toml;
+    JSON Yes/No columns are booleans; init without --example says what to fill before `open` can work."""
+    assert "events.xlsx: ok" in run("validate").stdout
+    who = run("whoami")
+    assert who.exit_code == 0 and "no sign-in needed" in who.stdout
+    assert run("--config", str(tmp_path), "list").exit_code == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    folder = run("--config", str(empty), "list")
+    assert folder.exit_code == 2 and "is a folder with no tracker.toml" in folder.stderr
+    import json
+
+    shown = json.loads(run("show", "EVT-2026-0001", "--json").stdout)
+    assert {e["internal"] for e in shown["timeline"] if e["kind"] == "update"} == {False}
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    made = run_process("init", "--name", "A B", cwd=fresh)
+    assert "fill the Severities, Services and Distribution sheets" in made.stdout
+
+
+def test_a_dropdown_refusal_says_where_the_allowed_values_are(run: Run, example: Path) -> None:
+    """Excel's popup for a value not in the Severity dropdown names the Severities sheet, not 'Allowed: text'."""
+    book = openpyxl.load_workbook(example)
+    messages = {dv.errorTitle: dv.error for dv in book["Events"].data_validations.dataValidation}
+    assert messages["Severity: not allowed"] == "Allowed: a value listed on the Severities sheet (the dropdown's list)"

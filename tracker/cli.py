@@ -201,7 +201,14 @@ def init(example: bool, workbook_name: str, name: str | None) -> None:
     click.echo(f"created {created.workbook.name}" + (" with example data" if example else ""))
     if created.example_events:
         click.echo(f"example event: {', '.join(created.example_events)}")
-    click.echo("next: tracker validate, then tracker open --title ... --severity ... --service ...")
+    if example:
+        click.echo("next: tracker validate, then tracker open --title ... --severity ... --service ...")
+    else:
+        click.echo(
+            f"next: open {created.workbook.name} and fill the Severities, Services and Distribution sheets (each "
+            "column's note says what goes in it), then tracker validate, then tracker open --title ... --severity "
+            "... --service ..."
+        )
 
 
 @main.command()
@@ -255,7 +262,7 @@ def validate(state: State, as_json: bool) -> None:
         summary = f"{len(errors)} error{'s' * (len(errors) != 1)}"
         if infos:
             summary += f", {infos} note{'s' * (infos != 1)}"
-        click.echo(f"{Path(tracker.source).name}: {'ok' if not errors else 'problems found'} ({summary})", err=True)
+        click.echo(f"{Path(tracker.source).name}: {'ok' if not errors else 'problems found'} ({summary})")
     if errors:
         sys.exit(1)
 
@@ -550,11 +557,16 @@ def change(
     click.echo(f"{key}: change recorded")
 
 
-def _event_json(row: Row) -> dict[str, Any]:
+def _event_json(row: Row, spec: Any) -> dict[str, Any]:
+    """A row as JSON: times as ISO 8601 UTC, Yes/No columns (e.g. `internal`) as booleans."""
     from tracker.times import iso
 
+    flags = {name for name, field in spec.fields.items() if field.enum == ("Yes", "No")}
     out: dict[str, Any] = {}
     for name, value in row.values.items():
+        if name in flags and value in ("Yes", "No"):
+            out[name] = value == "Yes"
+            continue
         out[name] = iso(value) if isinstance(value, datetime) else value
     if row.extra:
         out["extra"] = {k: (iso(v) if isinstance(v, datetime) else v) for k, v in row.extra.items()}
@@ -585,9 +597,11 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
     from tracker.policy import is_open
     from tracker.times import utcnow
 
-    rows = list_events(state.store().read(), open_only=open_only)
+    tracker = state.store().read()
+    rows = list_events(tracker, open_only=open_only)
     if as_json:
-        click.echo(json.dumps([_event_json(r) for r in rows], indent=2, ensure_ascii=False))
+        spec = tracker.schema["Events"]
+        click.echo(json.dumps([_event_json(r, spec) for r in rows], indent=2, ensure_ascii=False))
         return
     now = utcnow()
     table = []
@@ -625,10 +639,10 @@ def show(state: State, event_id: str, as_json: bool) -> None:
     tracker = state.store().read()
     timeline = event_timeline(tracker, event_id)
     if as_json:
-        entries = [{"kind": kind, **_event_json(row)} for kind, row in timeline.entries]
-        click.echo(
-            json.dumps({"event": _event_json(timeline.event), "timeline": entries}, indent=2, ensure_ascii=False)
-        )
+        sheets = {"update": tracker.schema["Updates"], "change": tracker.schema["Changes"]}
+        entries = [{"kind": kind, **_event_json(row, sheets[kind])} for kind, row in timeline.entries]
+        shown = _event_json(timeline.event, tracker.schema["Events"])
+        click.echo(json.dumps({"event": shown, "timeline": entries}, indent=2, ensure_ascii=False))
         return
     event = timeline.event
     spec = tracker.schema["Events"]
@@ -851,6 +865,11 @@ def whoami(state: State) -> None:
     Example:
       tracker whoami
     """
+    if state.config.sharepoint is None:  # nothing to sign in to: say what there is, and that it is fine
+        where = state.config.workbook_path
+        found = "" if where.exists() else " (it does not exist yet: run `tracker init`)"
+        click.echo(f"local workbook {where}{found}; no sign-in needed (you are {state.config.user})")
+        return
     _whoami(state, _sharepoint_settings(state))
 
 

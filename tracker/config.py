@@ -93,6 +93,12 @@ def load_config(path: str | Path | None = None) -> Config:
             )
         path = found
     path = Path(path)
+    if path.is_dir() and (path / CONFIG_NAME).is_file():
+        path = path / CONFIG_NAME  # --config FOLDER means the tracker.toml in it
+    elif path.is_dir():
+        raise ConfigError(
+            f"--config {path} is a folder with no {CONFIG_NAME} in it; pass the file, or run `tracker init` there"
+        )
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:

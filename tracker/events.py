@@ -30,10 +30,17 @@ def _choice(value: str, options: Sequence[str], what: str) -> str:
     raise UsageError(f"{what} {value!r} is not allowed; use one of: {', '.join(options)}")
 
 
-def _severity(tracker: Tracker, name: str, *, given: bool = True) -> Row:
-    """The Severities row; an unknown name typed on the command line is a usage error (exit 2)."""
+def _severity(tracker: Tracker, name: str, *, given: bool = True, event: Row | None = None) -> Row:
+    """The Severities row; an unknown name typed on the command line is a usage error (exit 2), one read from the
+    event's Severity cell a data problem naming that cell, worded as `tracker validate` words it."""
     data = tracker.sheet("Severities")
     row = data.find(name)
+    if row is None and not given and event is not None:
+        from tracker.validation import cell_problems
+
+        problems = cell_problems(tracker, "Events", event, "severity")
+        if problems:
+            raise ValidationFailed("nothing was written: " + "; ".join(str(p) for p in problems), problems)
     if row is None:
         known = [str(r["name"]) for r in data.rows if r["name"]]
         raise (UsageError if given else ValidationFailed)(
@@ -200,7 +207,9 @@ def update_event(
         if "severity" in extra:
             changes["severity"] = _severity(tracker, str(extra["severity"]))["name"]
         if is_open(target):
-            severity = _severity(tracker, str(changes.get("severity") or event["severity"]), given="severity" in extra)
+            severity = _severity(
+                tracker, str(changes.get("severity") or event["severity"] or ""), given="severity" in extra, event=event
+            )
             changes["next_update_due"] = next_update_due(severity, at)
             if reopen:
                 changes["resolved_at"] = None

@@ -209,6 +209,8 @@ def prepare(
     event_key = str(event["id"])
     status = str(event["status"] or "")
     severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
+    if severity is None:  # the event's Severity cell is wrong: say which cell, as validate does
+        gate(tracker, event, "update", [])
     listed = [a.strip() for a in str(severity["audiences"] or "").split(",") if a.strip()] if severity else []
     if audiences:
         unknown = [a for a in audiences if a.casefold() not in {x.casefold() for x in listed}]
@@ -229,8 +231,10 @@ def prepare(
         ):
             listed.append(audience)
     if not listed:
+        where = tracker.sheet("Severities").cell("audiences", severity.number) if severity else "Severities"
         raise DataError(
-            f"{event['severity']} lists no audiences on the Severities sheet (Audiences Notified); nothing to send"
+            f"{where} (Audiences Notified): {event['severity']} notifies no audience, so there is nothing to send "
+            f"for {event_key}; list the audiences there (e.g. leadership, technical, customer)"
         )
     resolved = status in ("Resolved", "Closed")
     closing = close_audiences(severity)

@@ -123,6 +123,9 @@ class FieldSpec:
             return str(schema["x-allowed"])
         if self.enum:
             return "one of: " + ", ".join(self.enum)
+        if self.ref:
+            many = f", several separated by '{self.separator}'" if self.separator else ""
+            return f"a value listed on the {self.ref[0]} sheet (the dropdown's list){many}"
         if self.kind == "datetime":
             return DATE_TIME_EXAMPLE
         if self.kind in ("integer", "number"):
@@ -187,7 +190,7 @@ class SheetSpec:
         messages = {
             "Enum": f"{shown} is not one of the allowed values",
             "Format": f"{shown} is not {'a date and time' if spec.kind == 'datetime' else 'valid'}",
-            "Pattern": f"{shown} is not in the expected form",
+            "Pattern": f"{shown} {spec.schema.get('x-pattern-message', 'is not in the expected form')}",
             "MinLength": f"{spec.title} is empty",
             "MaxLength": f"{shown} is too long",
             "Minimum": f"{shown} is too small",

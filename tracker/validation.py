@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from tracker.schema import FieldSpec
+from tracker.text import printable
 from tracker.times import iso, utcnow
-from tracker.workbook import SheetData, Tracker, column_letter
+from tracker.workbook import Row, SheetData, Tracker, column_letter
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class Problem:
         text = f"{where}: {self.message}"
         if self.allowed:
             text += f"; allowed: {self.allowed}"
-        return text
+        return printable(text)  # a header or value from the workbook never prints raw control characters
 
 
 def validate_tracker(
@@ -96,13 +97,77 @@ def validate_tracker(
         data = tracker.sheet(spec.name)
         if data.present:
             problems.extend(_references(tracker, data))
+    problems = _with_excel_errors(tracker, problems)
     problems.extend(_layout(tracker, rows_above_totals))
     if display_timezone is not None:
         problems.extend(_overdue_clock(tracker, display_timezone, now))
+    if "Severities" in schema.sheets and "Distribution" in schema.sheets:
+        problems.extend(_audiences_without_recipients(tracker))
     if has_templates is not None and "Severities" in schema.sheets:
         problems.extend(_audiences_without_templates(tracker.sheet("Severities"), has_templates))
     order = {name: index for index, name in enumerate(schema.sheets)}
     return sorted(problems, key=lambda p: (order.get(p.sheet, len(order)), *_position(p.cell)))
+
+
+def excel_error_problem(data: SheetData, field: FieldSpec, row: int, error: str) -> Problem:
+    """The one wording, everywhere, for a cell showing an Excel error value such as #N/A or #REF!."""
+    return Problem(
+        data.title,
+        data.cell(field.name, row),
+        field.title,
+        error,
+        f"shows the Excel error {error} (a formula or reference that no longer works); type the value itself",
+        field.allowed(),
+    )
+
+
+def _with_excel_errors(tracker: Tracker, problems: list[Problem]) -> list[Problem]:
+    """Each cell holding an Excel error reported as such, once, instead of what its emptiness looks like."""
+    found: list[Problem] = []
+    for spec in tracker.schema:
+        data = tracker.layout(spec.name)
+        if not data.present:
+            continue
+        by_column = {index: spec.fields[name] for name, index in data.columns.items()}
+        for (row, column), error in sorted(tracker.excel_errors(spec.name).items()):
+            if row > 1 and column in by_column:
+                found.append(excel_error_problem(data, by_column[column], row, error))
+    if not found:
+        return problems
+    cells = {p.cell for p in found}
+    return [p for p in problems if p.cell not in cells] + found
+
+
+def cell_problems(tracker: Tracker, sheet: str, row: Row, name: str) -> list[Problem]:
+    """What is wrong with one cell, worded as `tracker validate` words it (for commands that need the cell)."""
+    data = tracker.sheet(sheet)
+    field = data.spec.fields[name]
+    error = tracker.excel_error(sheet, name, row.number)
+    if error is not None:
+        return [excel_error_problem(data, field, row.number, error)]
+    out = [
+        Problem(data.title, data.cell(name, row.number), field.title, row.values.get(name), message, allowed)
+        for found, message, allowed in data.spec.check_row(row.values)
+        if found == name
+    ]
+    if not out and field.ref is not None:
+        ref_sheet, ref_field = field.ref
+        target = tracker.sheet(ref_sheet)
+        known = [r.values[ref_field] for r in target.rows if r.values.get(ref_field) is not None]
+        folded = {str(v).casefold() for v in known}
+        for item in field.split(row.values.get(name)):
+            if item.casefold() not in folded:
+                out.append(
+                    Problem(
+                        data.title,
+                        data.cell(name, row.number),
+                        field.title,
+                        item,
+                        _unknown_ref_message(item, ref_sheet, target, ref_field),
+                        _allowed_refs(ref_sheet, target.spec.fields[ref_field], known),
+                    )
+                )
+    return out
 
 
 def _layout(tracker: Tracker, rows_above_totals: bool) -> list[Problem]:
@@ -209,11 +274,34 @@ def _structure(data: SheetData) -> list[Problem]:
     return out
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _control_characters(data: SheetData, row: Row) -> list[Problem]:
+    out = []
+    for name, value in row.values.items():
+        if isinstance(value, str) and (found := _CONTROL.search(value)):
+            field = data.spec.fields[name]
+            out.append(
+                Problem(
+                    data.title,
+                    data.cell(name, row.number),
+                    field.title,
+                    value,
+                    f"holds the control character U+{ord(found[0]):04X} (no one types it; it came from a paste or "
+                    "a program and would garble emails and terminals); retype the cell",
+                    field.allowed(),
+                )
+            )
+    return out
+
+
 def _rows(data: SheetData) -> list[Problem]:
     out = []
     spec = data.spec
     present = data.columns
     for row in data.rows:
+        out.extend(_control_characters(data, row))
         for name, message, allowed in spec.check_row(row.values):
             if name not in present and row.values.get(name) is None:
                 continue  # the missing column was already reported once
@@ -292,6 +380,46 @@ def _allowed_refs(ref_sheet: str, field: FieldSpec, values: list[Any]) -> str:
     if len(values) > 12:
         shown += f", ... ({len(values)} in all)"
     return f"a {field.title} listed on the {ref_sheet} sheet" + (f": {shown}" if shown else " (none listed yet)")
+
+
+def _audiences_without_recipients(tracker: Tracker) -> list[Problem]:
+    """Each audience a severity notifies needs an active Distribution row; a severity notifying nobody is noted."""
+    severities, distribution = tracker.sheet("Severities"), tracker.sheet("Distribution")
+    if not (severities.present and distribution.present and "audiences" in severities.columns):
+        return []
+    field = severities.spec.fields["audiences"]
+    active = {str(r["audience"] or "").casefold() for r in distribution.rows if r["active"] == "Yes"}
+    known = {str(r["audience"] or "").casefold() for r in distribution.rows}
+    out: list[Problem] = []
+    for row in severities.rows:
+        cell = severities.cell("audiences", row.number)
+        names = field.split(row.values.get("audiences"))
+        if not names and row["name"] and tracker.excel_error("Severities", "audiences", row.number) is None:
+            out.append(
+                Problem(
+                    severities.title,
+                    cell,
+                    field.title,
+                    None,
+                    f"{row['name']} notifies no audience: `tracker notify` sends nothing for its events",
+                    "audiences from the Distribution sheet, separated by commas",
+                    "info",
+                )
+            )
+        for audience in names:
+            if audience.casefold() in known and audience.casefold() not in active:
+                out.append(
+                    Problem(
+                        severities.title,
+                        cell,
+                        field.title,
+                        audience,
+                        f"audience {audience!r} has no active recipient on the Distribution sheet (every row has "
+                        "Active = No), so `tracker notify` would stop",
+                        "an audience with at least one Distribution row whose Active is Yes",
+                    )
+                )
+    return out
 
 
 def _audiences_without_templates(data: SheetData, has_templates: Callable[[str], bool]) -> list[Problem]:

@@ -334,6 +334,7 @@ class Tracker:
         self._preload = preload
         self._sheets: dict[str, SheetData] = {}
         self.content: bytes | Path | None = None  # the .xlsx it was read from, for layout checks
+        self._errors: dict[str, dict[tuple[int, int], str]] = {}
 
     def actual_name(self, name: str) -> str | None:
         """The workbook's own spelling of a sheet name, matched case-insensitively."""
@@ -352,6 +353,28 @@ class Tracker:
             else:
                 self._sheets[name] = read_sheet(spec, actual, self._loader(actual))
         return self._sheets[name]
+
+    def excel_errors(self, name: str) -> dict[tuple[int, int], str]:
+        """Cells of schema sheet `name` holding an Excel error value such as #N/A or #REF! (they read as empty):
+        (Excel row, 0-based column) -> the error. Read from the file on first use."""
+        if name not in self._errors:
+            actual = self.actual_name(name)
+            found: dict[tuple[int, int], str] = {}
+            if actual is not None and self.content is not None:
+                from tracker.store.xlsx import error_cells
+
+                try:
+                    found = error_cells(self.content, actual)
+                except Exception:  # noqa: BLE001 - a file the reader took but zipfile cannot: nothing to add
+                    found = {}
+            self._errors[name] = found
+        return self._errors[name]
+
+    def excel_error(self, name: str, field: str, row: int) -> str | None:
+        """The Excel error value in `field` of Excel row `row` of sheet `name`, if it holds one."""
+        data = self.layout(name)
+        column = data.columns.get(field)
+        return None if column is None else self.excel_errors(name).get((row, column))
 
     def _raw(self, name: str) -> tuple[SheetSpec, str | None]:
         return self.schema[name], self.actual_name(name)

@@ -181,6 +181,30 @@ def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
     return out
 
 
+_ERROR_CELL = re.compile(r"<c\b([^>]*\bt=\"e\"[^>]*)>(.*?)</c>", re.S)
+
+
+def error_cells(source: bytes | Path, title: str) -> dict[tuple[int, int], str]:
+    """The cells of sheet `title` that hold an Excel error (#N/A, #REF!, ...): (row, 0-based column) -> the error.
+
+    Readers turn these into empty cells; tracker reports them as what they are.
+    """
+    with zipfile.ZipFile(BytesIO(source) if isinstance(source, bytes) else source) as archive:
+        part = sheet_parts(archive).get(title)
+        if part is None:
+            return {}
+        xml = archive.read(part).decode("utf-8", "replace")
+    out: dict[tuple[int, int], str] = {}
+    if 't="e"' not in xml:
+        return out
+    for match in _ERROR_CELL.finditer(xml):
+        ref = _attrs(match[1]).get("r")
+        value = re.search(r"<v>([^<]*)</v>", match[2])
+        if ref and value:
+            out[split_ref(ref)] = _unescape(value[1])
+    return out
+
+
 def _unescape(text: str) -> str:
     return (
         text.replace("&lt;", "<")
