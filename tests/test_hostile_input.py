@@ -300,3 +300,66 @@ def test_a_dropdown_refusal_says_where_the_allowed_values_are(run: Run, example:
     book = openpyxl.load_workbook(example)
     messages = {dv.errorTitle: dv.error for dv in book["Events"].data_validations.dataValidation}
     assert messages["Severity: not allowed"] == "Allowed: a value listed on the Severities sheet (the dropdown's list)"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[workbook]\nlock_timout = 5\n", "[workbook] has an unknown key 'lock_timout'; did you mean 'lock_timeout'?"),
+        ("[workbook]\nbakups = 3\n", "[workbook] has an unknown key 'bakups'; did you mean 'backups'?"),
+        ('[workbok]\npath = "x.xlsx"\n', "unknown section [workbok]; did you mean 'workbook'?"),
+        ("[mail]\nbackups = 3\n", "[mail] has an unknown key 'backups'; backups belongs in [workbook]"),
+        ('[mail]\noutbox = ["a"]\n', "[mail] outbox must be a text, not ['a']"),
+        ("[mail]\nmax_recipients = true\n", "[mail] max_recipients must be a whole number, not True"),
+        ('[workbook]\npath = "ev\\u0000.xlsx"\n', "[workbook] path 'ev\\x00.xlsx' holds a control character"),
+        ('[mail.smtp]\npassword = "hunter2"\n', "must not hold secrets: remove [mail.smtp] password"),
+        ('[mail.smtp]\nPASSWORD = "hunter2"\n', "must not hold secrets: remove [mail.smtp] PASSWORD"),
+        ('[mail]\npassword = "hunter2"\n', "must not hold secrets: remove [mail] password"),
+        ('[sharepoint]\nclient_secret = "s"\n', "must not hold secrets: remove [sharepoint] client_secret"),
+        ('[extra]\napi_token = "t"\n', "must not hold secrets: remove [extra] api_token"),
+    ],
+)
+def test_tracker_toml_is_read_strictly(run: Run, example: Path, tmp_path: Path, toml: str, message: str) -> None:
+    """Typos, wrong types, control characters in paths and secrets: exit 2 naming the key, for every command
+    (validate and --dry-run included), before anything is read or sent."""
+    config = tmp_path / "tracker.toml"
+    header, body = toml.split("\n", 1)
+    text = config.read_text()
+    key = body.split("=")[0].strip()
+    lines = [line for line in text.splitlines(keepends=True) if line.split("=")[0].strip() != key]
+    if header + "\n" in lines:  # a key in a section the file has: under that header
+        index = lines.index(header + "\n") + 1
+        config.write_text("".join(lines[:index]) + body + "".join(lines[index:]))
+    else:
+        config.write_text(text + "\n" + toml)
+    for args in (("validate",), ("notify", "EVT-2026-0001", "--dry-run"), ("list",)):
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_init_writes_any_workbook_name_as_valid_toml(run: Run, tmp_path: Path) -> None:
+    """Quotes, backslashes and non-ASCII in --workbook and --name round-trip; a second init with another
+    --workbook is refused instead of ignored."""
+    import tomllib
+
+    name = 'Dana "DW" Whitfield \\ Ops'
+    made = run("init", "--workbook", 'we"ird\\name ü.xlsx', "--name", name)
+    assert made.exit_code == 0, made.stderr
+    parsed = tomllib.loads((tmp_path / "tracker.toml").read_text())
+    assert parsed["workbook"]["path"] == 'we"ird\\name ü.xlsx' and parsed["user"]["name"] == name
+    assert (tmp_path / 'we"ird\\name ü.xlsx').exists()
+    again = run("init", "--workbook", "other.xlsx")
+    assert again.exit_code == 2 and "--workbook 'other.xlsx' would be ignored" in again.stderr
+
+
+def test_a_read_only_workbook_is_not_replaced(run: Run, example: Path, event_id: str) -> None:
+    """events.xlsx made read-only (mode 444): update is refused saying so, and the file keeps its mode and bytes."""
+    before = example.read_bytes()
+    example.chmod(0o444)
+    try:
+        result = run("update", event_id, "--note", "x")
+        assert result.exit_code == 1 and "events.xlsx is read-only" in result.stderr
+        assert example.read_bytes() == before and example.stat().st_mode & 0o777 == 0o444
+    finally:
+        example.chmod(0o644)

@@ -169,11 +169,9 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 @main.command()
 @click.option("--example", is_flag=True, help="Add sample severities, services, distribution lists and one open event.")
-@click.option(
-    "--workbook", "workbook_name", default="events.xlsx", show_default=True, help="File name of the new workbook."
-)
+@click.option("--workbook", "workbook_name", help="File name of the new workbook (default: events.xlsx).")
 @click.option("--name", help="Your name as emails (Contact) and the timeline show it; asked on a terminal.")
-def init(example: bool, workbook_name: str, name: str | None) -> None:
+def init(example: bool, workbook_name: str | None, name: str | None) -> None:
     """Create tracker.toml and a new tracker workbook in the current folder.
 
     Each sheet is an Excel table with dropdowns, help text and formatting. An existing

@@ -58,6 +58,133 @@ class Config:
         return "sharepoint" if self.sharepoint is not None else "local"
 
 
+# Every key tracker.toml may hold, by section, with its type: anything else is a mistake worth saying so.
+_TEXT, _NUMBER, _WHOLE, _NAMES = "text", "number", "whole number", "list of text"
+KNOWN_KEYS: dict[str, dict[str, str]] = {
+    "workbook": {"path": _TEXT, "backups": _WHOLE, "lock_timeout": _NUMBER, "schema": _TEXT},
+    "sharepoint": {
+        "site_url": _TEXT,
+        "path": _TEXT,
+        "cloud": _TEXT,
+        "auth": _TEXT,
+        "tenant": _TEXT,
+        "client_id": _TEXT,
+        "certificate_path": _TEXT,
+        "certificate_thumbprint": _TEXT,
+        "write_mode": _TEXT,
+        "graph_url": _TEXT,
+        "token_cache": _TEXT,
+        "chunk_size": _WHOLE,
+        "timeout": _NUMBER,
+    },
+    "mail": {
+        "transport": _TEXT,
+        "sender": _TEXT,
+        "outbox": _TEXT,
+        "preview": _TEXT,
+        "allowed_domains": _NAMES,
+        "templates": _TEXT,
+        "internal_audiences": _NAMES,
+        "max_recipients": _WHOLE,
+        "smtp": "table",
+        "graph": "table",
+    },
+    "mail.smtp": {
+        "host": _TEXT,
+        "port": _WHOLE,
+        "security": _TEXT,
+        "username": _TEXT,
+        "password_env": _TEXT,
+        "timeout": _NUMBER,
+    },
+    "mail.graph": {"mailbox": _TEXT},
+    "display": {"timezone": _TEXT, "time_format": _TEXT},
+    "user": {"name": _TEXT},
+}
+# Keys naming files or folders: no NUL or control characters.
+_PATH_KEYS = {
+    ("workbook", "path"),
+    ("workbook", "schema"),
+    ("mail", "outbox"),
+    ("mail", "preview"),
+    ("mail", "templates"),
+    ("sharepoint", "certificate_path"),
+    ("sharepoint", "token_cache"),
+    ("sharepoint", "path"),
+}
+_SECRET = re.compile(r"pass(word|wd|phrase)?|secret|token|private[_-]?key|api[_-]?key|credential", re.I)
+
+
+def check_shape(raw: dict[str, Any], where: str = CONFIG_NAME) -> None:
+    """Refuse, with the key and a fix, anything tracker.toml should not hold: secrets (any section, any case),
+    unknown sections and keys (with a "did you mean"), values of the wrong type, paths with control characters."""
+    _refuse_secrets(raw, [], where)
+    for name, value in raw.items():
+        if name not in ("workbook", "sharepoint", "mail", "display", "user"):
+            raise ConfigError(f"{where}: unknown section [{name}]{_did_you_mean(name, list(KNOWN_KEYS))}")
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"{where}: [{name}] must be a table (a [{name}] header with keys under it), not {value!r}"
+            )
+        _check_section(name, value, where)
+
+
+def _check_section(section: str, values: dict[str, Any], where: str) -> None:
+    known = KNOWN_KEYS[section]
+    for key, value in values.items():
+        if key not in known:
+            elsewhere = [f"[{s}]" for s, keys in KNOWN_KEYS.items() if key in keys]
+            hint = f"; {key} belongs in {' or '.join(elsewhere)}" if elsewhere else _did_you_mean(key, list(known))
+            raise ConfigError(f"{where}: [{section}] has an unknown key {key!r}{hint}")
+        kind = known[key]
+        if kind == "table":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: [{section}] {key} must be a table ([{section}.{key}]), not {value!r}")
+            _check_section(f"{section}.{key}", value, where)
+            continue
+        if not _is(kind, value):
+            raise ConfigError(f"{where}: [{section}] {key} must be {_article(kind)}, not {value!r}")
+        if (section, key) in _PATH_KEYS and any(not ch.isprintable() for ch in value):
+            raise ConfigError(
+                f"{where}: [{section}] {key} {value!r} holds a control character; a path cannot contain one"
+            )
+
+
+def _is(kind: str, value: Any) -> bool:
+    if kind == _TEXT:
+        return isinstance(value, str)
+    if kind == _WHOLE:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == _NUMBER:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _article(kind: str) -> str:
+    return 'a list of text values, e.g. ["a", "b"]' if kind == _NAMES else f"a {kind}"
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word.casefold(), options, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(options)})"
+
+
+def _refuse_secrets(table: dict[str, Any], path: list[str], where: str) -> None:
+    for key, value in table.items():
+        if isinstance(value, dict):
+            _refuse_secrets(value, [*path, key], where)
+            continue
+        if _SECRET.search(key) and not key.casefold().endswith("_env") and key.casefold() != "token_cache":
+            section = f"[{'.'.join(path)}] " if path else ""
+            raise ConfigError(
+                f"{where} must not hold secrets: remove {section}{key} (whoever can read the file could read it). "
+                "Put the secret in an environment variable and name the variable instead, e.g. "
+                'password_env = "TRACKER_SMTP_PASSWORD"'
+            )
+
+
 def find_config(start: Path | None = None) -> Path | None:
     """Return tracker.toml in `start` (default: the current folder) or the nearest parent."""
     folder = (start or Path.cwd()).resolve()
@@ -112,6 +239,7 @@ def load_config(path: str | Path | None = None) -> Config:
 
 def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
     """Build a Config from parsed TOML; `path` anchors relative paths."""
+    check_shape(raw, str(path.name) if path else CONFIG_NAME)
     root = path.resolve().parent if path else Path.cwd()
     workbook = _section(raw, "workbook")
     wb_path = workbook.get("path", "events.xlsx")

@@ -51,8 +51,22 @@ def example_rows(schema: Schema, now: datetime | None = None) -> dict[str, list[
     return out
 
 
+def _with_values(text: str, workbook: str, name: str) -> str:
+    """The tracker.toml text with the workbook path and the user's name set by a TOML library (comments kept), so
+    any name, quotes, backslashes or newlines included, reads back as written."""
+    import tomlkit
+
+    if any(not ch.isprintable() for ch in workbook) or not workbook.strip():
+        raise UsageError(f"--workbook {workbook!r}: a file name cannot be empty or hold control characters")
+    document = tomlkit.parse(text)
+    document["workbook"]["path"] = workbook  # type: ignore[index]
+    if name:
+        document["user"]["name"] = name  # type: ignore[index]
+    return tomlkit.dumps(document)
+
+
 def init_tracker(
-    folder: Path, *, example: bool = False, workbook_name: str = "events.xlsx", name: str | None = None
+    folder: Path, *, example: bool = False, workbook_name: str | None = None, name: str | None = None
 ) -> Created:
     """Create tracker.toml (unless present) and the workbook it names in `folder`; `name` goes in [user]."""
     from tracker.build import build_workbook
@@ -60,13 +74,20 @@ def init_tracker(
     folder = folder.resolve()
     config_path = folder / CONFIG_NAME
     config_created = not config_path.exists()
+    if not config_created and workbook_name is not None:
+        named = load_config(config_path).workbook_path
+        if named != (folder / workbook_name).resolve():
+            raise UsageError(
+                f"{CONFIG_NAME} here already names the workbook {named.name!r}, so --workbook {workbook_name!r} "
+                f"would be ignored; change [workbook] path in {CONFIG_NAME}, or run init in another folder"
+            )
+    workbook_name = workbook_name or "events.xlsx"
     if config_created:
         import jinja2
 
         template = (data_dir("templates") / "tracker.toml.j2").read_text(encoding="utf-8")
-        text = jinja2.Template(template, keep_trailing_newline=True).render(
-            workbook=workbook_name, name=(name or "").strip()
-        )
+        text = jinja2.Template(template, keep_trailing_newline=True).render(name=bool((name or "").strip()))
+        text = _with_values(text, workbook_name, (name or "").strip())
     config = load_config(config_path) if not config_created else None
     workbook = config.workbook_path if config else folder / workbook_name
     if workbook.exists():

@@ -60,6 +60,17 @@ def _lock_owner(lock: Path) -> str:
     return "someone (Excel)"
 
 
+def check_writable(path: Path) -> None:
+    """Refuse to replace a workbook someone made read-only (the atomic rename would ignore its permissions)."""
+    import stat
+
+    if not path.stat().st_mode & stat.S_IWUSR:
+        raise WorkbookError(
+            f"{path.name} is read-only (its file permissions), so tracker will not change it; nothing was written. "
+            "Make it writable (chmod u+w, or clear Read-only in its Properties) and run the command again"
+        )
+
+
 def check_not_open(path: Path) -> None:
     """Refuse to write while Excel or LibreOffice has the file open here."""
     locks = office_lock_files(path)
@@ -178,6 +189,7 @@ class LocalStore:
 
         ensure_file(self.path)
         check_not_open(self.path)
+        check_writable(self.path)
         try:
             with self._lock():
                 self._clean_temp_files()
