@@ -363,3 +363,63 @@ def test_a_read_only_workbook_is_not_replaced(run: Run, example: Path, event_id:
         assert example.read_bytes() == before and example.stat().st_mode & 0o777 == 0o444
     finally:
         example.chmod(0o644)
+
+
+def test_validate_fix_corrects_what_has_one_reading_only(run: Run, example: Path, event_id: str) -> None:
+    """A date and a number typed as text, a status with stray spaces, a severity in another case: --fix corrects
+    each, naming the cell; the file then holds a real date and number (LibreOffice-independent: openpyxl reads
+    the types); a value with two readings stays a problem."""
+    from datetime import datetime
+
+    _cells(example, "Events", {"K2": "2026-11-21 14:32", "I2": "4,200", "D2": "  identified ", "C2": "sev 1"})
+    _cells(example, "Updates", {"D2": "monitoring"})
+    _cells(example, "Events", {"G2": "Teleporter"})  # not a fix: a service no one can guess
+    fixed = run("validate", "--fix")
+    assert fixed.exit_code == 1 and "Events!G2 (Services Affected): 'Teleporter' is not listed" in fixed.stdout
+    for line in (
+        "fixed Events!K2 (Detected (UTC)): '2026-11-21 14:32' -> 21 Nov 2026 1432Z",
+        "fixed Events!I2 (Users Affected): '4,200' -> 4200",
+        "fixed Events!D2 (Status): '  identified ' -> Identified",
+        "fixed Events!C2 (Severity): 'sev 1' -> Sev 1",
+        "fixed Updates!D2 (Status): 'monitoring' -> Monitoring",
+    ):
+        assert line in fixed.stdout, fixed.stdout
+    book = openpyxl.load_workbook(example)
+    assert book["Events"]["K2"].value == datetime(2026, 11, 21, 14, 32) and book["Events"]["I2"].value == 4200
+    assert book["Events"]["C2"].value == "Sev 1" and book["Updates"]["D2"].value == "Monitoring"
+    assert "nothing to fix" in run("validate", "--fix").stdout
+
+
+def test_a_date_typed_as_text_is_named_as_such(run: Run, example: Path) -> None:
+    """Text in a date column is not reported with the very example it matches: the message says it is text."""
+    _cells(example, "Events", {"K2": "2026-11-21 14:32"})
+    checked = run("validate")
+    assert "'2026-11-21 14:32' is text that looks like a date and time" in checked.stdout
+    assert "validate --fix" in checked.stdout
+
+
+def test_absurd_numbers_are_refused_by_the_schema(run: Run, example: Path, event_id: str) -> None:
+    """An update interval of 999,999,999,999 minutes: validate names the cell and the range; update says the
+    same instead of overflowing."""
+    _cells(example, "Severities", {"C2": 999999999999})
+    checked = run("validate")
+    assert checked.exit_code == 1
+    assert "Severities!C2 (Update Every (min)): 999999999999 is too large" in checked.stdout
+    assert "a whole number from 1 to 10,080" in checked.stdout
+    updated = run("update", event_id, "--note", "x")
+    assert updated.exit_code == 1 and "Traceback" not in updated.stderr and "10,080" in updated.stderr
+
+
+def test_a_password_protected_workbook_is_named_as_such(run: Run, example: Path) -> None:
+    """An encrypted workbook (as Excel saves one with a password): said so, with the fix, not 'damaged'."""
+    import io
+
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    out = io.BytesIO()
+    with example.open("rb") as plain:
+        OOXMLFile(plain).encrypt("secret", out)
+    example.write_bytes(out.getvalue())
+    result = run("list")
+    assert result.exit_code == 1
+    assert "events.xlsx is password-protected (encrypted)" in result.stderr and "damaged" not in result.stderr

@@ -211,8 +211,14 @@ def init(example: bool, workbook_name: str | None, name: str | None) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list (see README).")
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="First correct what has one reading only (a date or number typed as text, a dropdown value with stray "
+    "spaces or another case) and list each cell corrected.",
+)
 @pass_state
-def validate(state: State, as_json: bool) -> None:
+def validate(state: State, as_json: bool, fix: bool) -> None:
     """Check every row of every sheet against the schema, cross-sheet references included.
 
     Exit code 0 when there are no errors, 1 when there are. Columns you added
@@ -221,12 +227,30 @@ def validate(state: State, as_json: bool) -> None:
     \b
     Example:
       tracker validate
+      tracker validate --fix
       tracker validate --json | jq '.[] | select(.level == "error") | .cell'
     """
     from tracker.resources import has_templates
     from tracker.validation import validate_tracker
 
-    tracker = state.store().read()
+    store = state.store()
+    if fix:
+        from tracker.fixes import Fix, plan_fixes
+
+        done: list[Fix] = []
+
+        def plan(current: Any) -> list[Any]:
+            edits, fixes = plan_fixes(current)
+            done[:] = fixes
+            return edits
+
+        store.commit(plan)
+        for item in done:
+            after = state.show_time(item.after)
+            click.echo(_printable(f"fixed {item.cell} ({item.column}): {item.before!r} -> {after} ({item.why})"))
+        if not done:
+            click.echo("nothing to fix: no cell has a single obvious correction")
+    tracker = store.read()
     folder = state.config.mail.get("templates")
     sharepoint = state.config.sharepoint
     above_totals = sharepoint is not None and str(sharepoint.get("write_mode", "workbook-api")) == "workbook-api"

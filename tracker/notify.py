@@ -24,7 +24,7 @@ from tracker.mail import (
     split_recipients,
     template_environment,
 )
-from tracker.policy import is_open
+from tracker.policy import is_open, update_interval
 from tracker.store import Store
 from tracker.store.journal import Journal
 from tracker.times import utcnow
@@ -243,7 +243,7 @@ def prepare(
     next_update = None
     if is_open(status) and severity is not None:
         due = event["next_update_due"]
-        interval = timedelta(minutes=int(severity.get("update_interval_minutes", 60)))
+        interval = timedelta(minutes=update_interval(severity))
         next_update = due if isinstance(due, datetime) and due > now else now + interval
     result = NotifyResult(event_key, next_update=next_update)
     env = template_environment(_templates_dir(config), lambda v: _when(config, v))

@@ -9,6 +9,7 @@ from tracker.workbook import Row
 
 OPEN_STATUSES = ("Investigating", "Identified", "Monitoring")
 STATUSES = (*OPEN_STATUSES, "Resolved", "Closed")
+MAX_INTERVAL = 10080  # minutes: the schema's maximum for Update Every (min)
 
 
 def is_open(status: str | None) -> bool:
@@ -19,10 +20,11 @@ def is_open(status: str | None) -> bool:
 def update_interval(severity: Row) -> int:
     """The severity's update interval in minutes, or a ValidationFailed naming its row."""
     minutes = severity["update_interval_minutes"]
-    if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= MAX_INTERVAL:
         raise ValidationFailed(
             f"Severities row {severity.number} ({severity['name']}), Update Every (min): {minutes!r} is not a whole "
-            "number of minutes of at least 1; fix it in the workbook (tracker validate shows the cell)"
+            f"number of minutes from 1 to {MAX_INTERVAL:,} (a week); fix it in the workbook (tracker validate shows "
+            "the cell)"
         )
     return minutes
 

@@ -130,8 +130,12 @@ class FieldSpec:
             return DATE_TIME_EXAMPLE
         if self.kind in ("integer", "number"):
             word = "a whole number" if self.kind == "integer" else "a number"
-            if "minimum" in schema:
-                word += f" of at least {schema['minimum']}"
+            if "minimum" in schema and "maximum" in schema:
+                word += f" from {schema['minimum']:,} to {schema['maximum']:,}"
+            elif "minimum" in schema:
+                word += f" of at least {schema['minimum']:,}"
+            elif "maximum" in schema:
+                word += f" of at most {schema['maximum']:,}"
             return word
         if schema.get("format") == "email":
             return "an email address such as name@example.com"
@@ -194,13 +198,49 @@ class SheetSpec:
             "MinLength": f"{spec.title} is empty",
             "MaxLength": f"{shown} is too long",
             "Minimum": f"{shown} is too small",
+            "Maximum": f"{shown} is too large",
         }
         if kind == "Type":
             expected = {"datetime": "a date and time", "integer": "a whole number", "number": "a number"}
             message = f"{shown} is not {expected.get(spec.kind, 'text')}"
         else:
             message = messages.get(kind, f"{shown}: {error.message}")
+        if kind in ("Type", "Format") and text_as(spec, value) is not None:
+            what = "date and time" if spec.kind == "datetime" else "number"
+            message = (
+                f"{shown} is text that looks like a {what}: Excel keeps it as text (the cell is formatted as Text, "
+                "or the value was typed after an apostrophe), so it does not sort, compare or count as one; retype "
+                "it in the cell, or run `tracker validate --fix`"
+            )
         return name, message, spec.allowed()
+
+
+_TEXT_DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+
+
+def text_as(spec: FieldSpec, value: Any) -> Any:
+    """What a text cell unambiguously means in a date-time or number column (ISO dates and times in UTC, numbers
+    with or without thousands separators), or None."""
+    if not isinstance(value, str) or spec.kind not in ("datetime", "integer", "number"):
+        return None
+    text = value.strip()
+    if spec.kind == "datetime":
+        from datetime import UTC
+
+        bare = text.removesuffix("Z").removesuffix("UTC").strip()
+        for fmt in _TEXT_DATE_FORMATS:
+            try:
+                return datetime.strptime(bare, fmt).replace(tzinfo=UTC)
+            except ValueError:
+                continue
+        return None
+    digits = text.replace(",", "") if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?|-?\d+(\.\d+)?", text) else ""
+    if not digits:
+        return None
+    number = float(digits)
+    if spec.kind == "integer":
+        return int(number) if number.is_integer() else None
+    return number
 
 
 def _show(value: Any) -> str:

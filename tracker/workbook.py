@@ -177,7 +177,11 @@ class SheetData:
         return [spec for name, spec in self.spec.fields.items() if name not in self.columns and spec.added]
 
     def find(self, key: str) -> Row | None:
-        """The first row whose key column holds `key` (case-insensitive)."""
+        """The first row whose key column holds `key` (case-insensitive); `#7` is Excel row 7 (for sheets
+        without a key column, e.g. `tracker validate --fix` on the Updates sheet)."""
+        if key.startswith(ROW_KEY) and key[1:].isdigit():
+            number = int(key[1:])
+            return next((row for row in self.rows if row.number == number), None)
         if self._index is None:
             keyname = self.spec.key
             self._index = {}
@@ -186,6 +190,9 @@ class SheetData:
                 if value is not None:
                     self._index.setdefault(str(value).casefold(), row)
         return self._index.get(str(key).casefold())
+
+
+ROW_KEY = "#"  # a SetCells key "#7" means Excel row 7
 
 
 def raw_key(value: Any) -> str:
@@ -354,6 +361,16 @@ class Tracker:
                 self._sheets[name] = read_sheet(spec, actual, self._loader(actual))
         return self._sheets[name]
 
+    def raw_rows(self, name: str) -> list[Sequence[Any]]:
+        """The cells of schema sheet `name` below its header row as the file holds them (before typing): the
+        item at index i is Excel row i + 2."""
+        actual = self.actual_name(name)
+        if actual is None:
+            return []
+        rows = iter(self._loader(actual))
+        next(rows, None)
+        return list(rows)
+
     def excel_errors(self, name: str) -> dict[tuple[int, int], str]:
         """Cells of schema sheet `name` holding an Excel error value such as #N/A or #REF! (they read as empty):
         (Excel row, 0-based column) -> the error. Read from the file on first use."""
@@ -437,7 +454,30 @@ def ensure_file(path: Path) -> None:
         raise WorkbookError(f"workbook {path} is not a file")
 
 
-def _not_xlsx(path: Path, exc: Exception) -> WorkbookError:
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the Compound File header of .xls files and encrypted .xlsx
+
+
+def _not_xlsx(path: Path, exc: Exception, data: bytes | None = None) -> WorkbookError:
+    head = b""
+    if data is not None:
+        head = data[:262144]
+    else:
+        try:
+            with path.open("rb") as file:
+                head = file.read(262144)
+        except OSError:
+            pass
+    if head.startswith(_OLE) and "EncryptedPackage".encode("utf-16-le") in head:
+        return WorkbookError(
+            f"{path.name} is password-protected (encrypted), so tracker cannot read it. Open it in Excel, "
+            "File > Info > Protect Workbook > Encrypt with Password, clear the password and save; keep it safe "
+            "with SharePoint permissions instead"
+        )
+    if head.startswith(_OLE):
+        return WorkbookError(
+            f"{path.name} is an Excel 97-2003 (.xls) file, not .xlsx; open it in Excel and Save As "
+            "Excel Workbook (.xlsx)"
+        )
     return WorkbookError(
         f"cannot read {path} as an Excel .xlsx workbook ({type(exc).__name__}: {exc}); "
         "is it an .xlsx file? If it was damaged, restore an earlier version (.tracker-backups/ beside a local "
@@ -460,7 +500,7 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
             book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         names = list(book.sheet_names)
     except Exception as exc:  # noqa: BLE001 - calamine raises several unrelated types
-        raise _not_xlsx(path, exc) from None
+        raise _not_xlsx(path, exc, data) from None
 
     parsed: dict[str, list[list[Any]]] = {}
     coming: dict[str, Future[list[list[Any]]]] = {}
