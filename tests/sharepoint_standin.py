@@ -5,7 +5,8 @@ overwrite (with If-Match), chunked upload, the Excel workbook endpoints (table r
 sessions), JSON batching and sendMail, keeping real .xlsx bytes. Requests are answered in the
 shapes office365-rest-python-client 3.3.0 parses (SharePoint: `odata=verbose` unless the client
 asks for nometadata; Graph: plain JSON). Faults (throttling, failures, shared locks, someone else
-saving, another client holding the workbook for edit) are injected request by request.
+saving, another client holding the workbook for edit) are injected request by request, and
+racing writers can be lined up (`hold_writes`, `before_next_write`).
 
 The Excel service can be told to save late (`save_late`): its writes then live in its own copy,
 which workbook reads see at once, while the file (download, properties, ETag) keeps the old
@@ -169,6 +170,9 @@ class StandIn:
         self._after_download: Callable[[StandIn], None] | None = None
         self._during_download: tuple[Callable[[StandIn], None], int] | None = None  # (callback, chunks to go)
         self._batches = 0
+        self._write_gate: tuple[threading.Barrier, list[int]] | None = None  # (barrier, [writes still to hold])
+        self._before_write: Callable[[StandIn], None] | None = None
+        self.gate_timeouts = 0
         self._ids = itertools.count(1)
         self._state = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -332,6 +336,39 @@ class StandIn:
         then answers `status`, as a gateway that timed out while the service went on)."""
         self._rows_add_failure = status
         self._rows_add_lands = after_adding
+
+    def hold_writes(self, parties: int = 2, timeout: float = 60.0) -> None:
+        """A start line for racing writers: each of the next `parties` writes (an upload, a Graph batch) waits until
+        all of them have arrived, then all go on at once. Two clients that read the same version each hold
+        their write back until the other has made its own: they truly collide. (A gate that times out lets
+        everyone through and counts in `gate_timeouts`.)"""
+        with self._state:
+            self._write_gate = (threading.Barrier(parties, timeout=timeout), [parties])
+
+    def before_next_write(self, callback: Callable[[StandIn], None]) -> None:
+        """Call `callback(self)` once, when the next write (see `hold_writes`) arrives and before it is handled:
+        e.g. someone else's write that lands just before it, whichever connection either comes on."""
+        with self._state:
+            self._before_write = callback
+
+    def _wait_at_gate(self, request: Request) -> None:
+        """Run the `before_next_write` callback, or hold a write at the start line set by `hold_writes` (outside the
+        state lock: the others must get in)."""
+        with self._state:
+            hook = self._before_write if _is_write(request) else None
+            if hook is not None:
+                self._before_write = None
+        if hook is not None:
+            hook(self)
+        with self._state:
+            gate = self._write_gate
+            if gate is None or not _is_write(request) or gate[1][0] <= 0:
+                return
+            gate[1][0] -= 1
+        try:
+            gate[0].wait()
+        except threading.BrokenBarrierError:
+            self.gate_timeouts += 1
 
     def refuse_mail(self, count: int, status: int = 400) -> None:
         """The next `count` sendMail calls answer `status` and send nothing."""
@@ -609,7 +646,8 @@ class StandIn:
         table, add, sheet_name, address = match.groups()
         workbook = load_workbook(BytesIO(self._live.get(key, stored.data)))
         if table is not None and request.method == "GET" and add is None:
-            return _json(200, _select(_table_rows(workbook, table), request.query.get("$select")))
+            rows = _table_rows(workbook, table)  # `$select` applies to each row of the collection
+            return _json(200, {"value": [_select(row, request.query.get("$select")) for row in rows["value"]]})
         if table is not None and request.method == "POST":
             self._check_write(stored)
             late_failure = None
@@ -797,6 +835,7 @@ def _handler_for(standin: StandIn) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             query = parse_qs(urlsplit(self.path).query)
             request = Request(self.command, self.path, query, dict(self.headers.items()), body)
+            standin._wait_at_gate(request)
             reply = standin.handle(request)
             standin.requests.append(
                 {
@@ -838,6 +877,17 @@ def _iso(moment: datetime) -> str:
 def _http_date(moment: datetime) -> str:
     """An HTTP-date (RFC 9110 section 5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`."""
     return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
+
+
+def _is_write(request: Request) -> bool:
+    """An upload (whole file, a new file, the chunks of one) or a Graph batch (the Excel service's writes)."""
+    path = unquote(request.path.split("?", 1)[0]).lower()
+    if path.startswith("/graph/v1.0/"):
+        return request.method == "POST" and path.endswith("/$batch")
+    method = (request.header("X-HTTP-Method") or request.method).upper()
+    return request.method == "POST" and (
+        (path.endswith("/$value") and method == "PUT") or "/files/add(" in path or "upload(" in path
+    )
 
 
 def _error_reply(error: HttpError, graph: bool) -> Reply:

@@ -1,8 +1,10 @@
-"""Each outage email goes out once, whatever stops `tracker notify`: kill -9, Ctrl-C or a full disk.
+"""Each outage email goes out once, whatever stops `tracker notify` (kill -9, Ctrl-C, a full disk) and
+whoever else notifies at the same moment (another folder naming the workbook, another machine).
 
 Every message is written down before it is handed to the transport (the send ledger) and
-its Notifications row right after the server accepted it (the journal), so the next run
-never sends it again and the log is completed by the next write.
+its Notifications row right after the server accepted it (the journal, one per workbook), so
+the next run never sends it again and the log is completed by the next write. On SharePoint
+each message is first claimed on the Notifications sheet, and only the earliest claim is sent.
 """
 
 from __future__ import annotations
@@ -12,16 +14,18 @@ import json
 import random
 import signal
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Run, process_env, run_process, start_process
+from tests.sharepoint_standin import StandIn
 from tests.smtp_server import smtp_server
 from tests.test_cli_notify import _use_smtp
 from tracker.config import load_config
 from tracker.events import update_event
-from tracker.store import open_store
+from tracker.store import journal_for, open_store
 
 
 def log_rows(run: Run) -> list[dict]:
@@ -212,3 +216,242 @@ def test_journal_and_ledger_beside_tracker_toml_are_moved(
     logged = {r["Audience"]: r["Transport"] for r in log_rows(run)}
     assert logged["leadership"] == "outbox" and logged["technical"].startswith("acceptance unknown")
     assert logged["customer"] == "outbox"
+
+
+def _sheet_rows(data: bytes, sheet: str) -> list[dict]:
+    """A sheet's rows by header, read from workbook bytes."""
+    import io
+
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    header = [c.value for c in book[sheet][1]]
+    rows = book[sheet].iter_rows(min_row=2, values_only=True)
+    return [dict(zip(header, row, strict=False)) for row in rows if any(v is not None for v in row)]
+
+
+@pytest.mark.parametrize("mode", ["upload", "workbook-api", "workbook-api, saved late"])
+def test_two_machines_notifying_one_sharepoint_workbook_send_once(
+    run: Run, example: Path, event_id: str, tmp_path: Path, mode: str
+) -> None:
+    """Two trackers on two "machines" (own folder and tracker.toml, own temp and state folders: no shared lock or
+    journal) run `notify --open` against one SharePoint workbook, their first writes released together: each
+    message reaches the SMTP server once, and the Notifications sheet has exactly one log row per message (in
+    workbook-api mode the losing claims stay, marked withdrawn, none of them sent). "Saved late": the Excel
+    service's writes reach the file (download, ETag) only at the end, as Microsoft allows."""
+    from tests.test_store_sharepoint import PATH, TOKENS, _config
+
+    for n in range(3):
+        opened = run("open", "--title", f"outage {n}", "--severity", "Sev 2", "--service", "VPN", "--impact", "x")
+        assert opened.exit_code == 0, opened.stderr
+    with StandIn() as standin, smtp_server() as (server, port):
+        standin.put_file(PATH, example.read_bytes())
+        standin.save_late(PATH, mode.endswith("saved late"))
+        machines = []
+        for name in ("machine-a", "machine-b"):
+            folder = tmp_path / name
+            (folder / "tmp").mkdir(parents=True)
+            (folder / "tracker.toml").write_text(_config(standin, mode.split(",")[0]))
+            _use_smtp(folder, port)
+            machines.append(folder)
+        standin.hold_writes(2)  # both read the same version, then claim at the same moment
+        procs = [
+            start_process(
+                "notify",
+                "--open",
+                cwd=folder,
+                env=process_env(**TOKENS, TMPDIR=str(folder / "tmp"), TRACKER_STATE_DIR=str(folder / "state")),
+            )
+            for folder in machines
+        ]
+        outputs = [proc.communicate(timeout=180) for proc in procs]
+        assert [proc.returncode for proc in procs] == [0, 0], outputs
+        assert standin.gate_timeouts == 0 and standin.errors == []
+        collided = any(r["status"] == 412 for r in standin.requests)  # the second upload of one version
+        rows = _sheet_rows(standin.live_copy(PATH), "Notifications")
+    received = [m.message for m in server.received]
+    sent = sorted((str(m["X-Tracker-Event"]), str(m["X-Tracker-Audience"])) for m in received)
+    assert len(sent) == 12 and len(set(sent)) == 12, sent  # 4 open events x 3 audiences, each once
+    logged = [r for r in rows if not str(r["Transport"]).startswith("withdrawn")]
+    assert sorted(str(r["Message-ID"]) for r in logged) == sorted(str(m["Message-ID"]) for m in received)
+    assert {r["Transport"] for r in logged} == {"smtp"}
+    withdrawn = [r for r in rows if str(r["Transport"]).startswith("withdrawn")]
+    assert not {str(r["Message-ID"]) for r in withdrawn} & {str(m["Message-ID"]) for m in received}
+    if mode == "upload":
+        assert collided and withdrawn == []  # the later claim planned again on the other's version and backed off
+    else:
+        assert withdrawn, "the claims were added at the same moment: one of each pair was withdrawn"
+    told = "".join(out for out, _err in outputs)
+    # each message was sent by one machine and skipped by the other: already logged, or claimed and being sent
+    assert told.count("already sent for this state") + told.count("; not sent from here") == 12, outputs
+    print(json.dumps({"mode": mode, "received": len(received), "withdrawn": len(withdrawn)}))
+
+
+# --- claims, one step at a time (in-process, against the SharePoint stand-in) -----------------------------
+
+
+def _rival_claim(tmp_path: Path, audience: str, transport: str, at: datetime | None = None) -> dict:
+    """The Notifications row another tracker ("Rival") would write for this audience's next message."""
+    from tracker.notify import log_row, prepare
+    from tracker.times import utcnow
+
+    config = load_config(tmp_path / "tracker.toml")
+    event_id = f"EVT-{utcnow().year}-0001"
+    message = next(m for m in prepare(open_store(config).read(), config, event_id).messages if m.audience == audience)
+    values = dict(log_row(message, config, transport, at or utcnow(), "Identified").values)
+    return values | {"message_id": "<rival@other-host>", "sent_by": "Rival"}
+
+
+def _write_row(tmp_path: Path, values: dict) -> None:
+    """Add a Notifications row as another machine's tracker would (its own store: no journal or lock shared)."""
+    from tracker.edits import AppendRow
+
+    store = open_store(load_config(tmp_path / "tracker.toml"))
+    store.journal = None
+    store.commit(lambda _t: [AppendRow("Notifications", values)])
+
+
+def _notifications(sp: StandIn) -> list[dict]:
+    from tests.test_store_sharepoint import PATH
+
+    return _sheet_rows(sp.live_copy(PATH), "Notifications")
+
+
+@pytest.mark.parametrize("mode", ["upload"])
+def test_upload_claim_backs_off_when_its_412_replay_finds_another_claim(
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str
+) -> None:
+    """Another tracker claims leadership's message after this run read the newest version, just before its upload:
+    the upload gets 412, the claims are planned again on that version, leadership backs off (nothing written for
+    it, nothing sent); the others are claimed, sent and logged."""
+    rival = _rival_claim(tmp_path, "leadership", "claimed: sending from other-host (process 7)")
+    sp.before_next_write(lambda _standin: _write_row(tmp_path, rival))
+    result = run("notify", event_id)
+    assert result.exit_code == 0, result.stderr
+    assert f"{event_id} leadership: being sent by Rival on other-host" in result.stdout
+    assert outbox(tmp_path) == ["customer", "technical"]
+    assert any(r["status"] == 412 for r in sp.requests)
+    rows = {r["Audience"]: r for r in _notifications(sp)}
+    assert rows["leadership"]["Message-ID"] == "<rival@other-host>" and len(_notifications(sp)) == 3
+    assert rows["technical"]["Transport"] == rows["customer"]["Transport"] == "outbox"
+
+
+@pytest.mark.parametrize("mode", ["workbook-api"])
+def test_excel_service_claim_after_another_is_withdrawn(
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str
+) -> None:
+    """Another tracker's claim on leadership's message lands just before this run's claims: read back, the
+    earlier row wins; this run marks its own leadership claim withdrawn and sends the other two."""
+    rival = _rival_claim(tmp_path, "leadership", "claimed: sending from other-host (process 7)")
+    sp.before_next_write(lambda _standin: _write_row(tmp_path, rival))
+    result = run("notify", event_id)
+    assert result.exit_code == 0, result.stderr
+    assert f"{event_id} leadership: being sent by Rival on other-host" in result.stdout
+    assert outbox(tmp_path) == ["customer", "technical"]
+    rows = _notifications(sp)
+    leadership = [r for r in rows if r["Audience"] == "leadership"]
+    assert [r["Message-ID"] for r in leadership][0] == "<rival@other-host>"
+    assert leadership[1]["Transport"] == "withdrawn: Rival on other-host claimed it first; not sent from here"
+    assert sorted(r["Audience"] for r in rows if r["Transport"] == "outbox") == ["customer", "technical"]
+    again = run("notify", event_id)  # the withdrawn claim is not a message: leadership is still another's
+    assert "leadership: being sent by Rival on other-host" in again.stdout and outbox(tmp_path) == [
+        "customer",
+        "technical",
+    ]
+
+
+@pytest.mark.parametrize("mode", ["upload", "workbook-api"])
+def test_claim_whose_sender_stopped_is_acceptance_unknown(
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim on another machine, unconfirmed: being sent, not sent from here; 16 minutes later (a controlled
+    clock) its sender counts as stopped: logged as acceptance unknown, reported once, sent again only with
+    --force."""
+    from datetime import timedelta
+
+    import tracker.notify
+    from tracker.times import utcnow
+
+    start = utcnow()
+    _write_row(tmp_path, _rival_claim(tmp_path, "leadership", "claimed: sending from other-host (process 7)", start))
+    monkeypatch.setattr(tracker.notify, "utcnow", lambda: start + timedelta(minutes=1))
+    soon = run("notify", event_id)
+    assert soon.exit_code == 0, soon.stderr
+    assert "leadership: being sent by Rival on other-host" in soon.stdout
+    monkeypatch.setattr(tracker.notify, "utcnow", lambda: start + timedelta(minutes=16))
+    late = run("notify", event_id)
+    assert late.exit_code == 0, late.stderr
+    assert f"{event_id} leadership: tracker stopped while sending" in late.stderr and "--force" in late.stderr
+    assert outbox(tmp_path) == ["customer", "technical"]
+    assert run("sync").exit_code == 0
+    rival = next(r for r in _notifications(sp) if r["Message-ID"] == "<rival@other-host>")
+    assert rival["Transport"] == "acceptance unknown (claimed by Rival on other-host, never confirmed as sent)"
+    quiet = run("notify", event_id)
+    assert "stopped while sending" not in quiet.stderr and "leadership: already sent" in quiet.stdout
+    forced = run("notify", event_id, "--audience", "leadership", "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert outbox(tmp_path) == ["customer", "leadership", "technical"]
+
+
+@pytest.mark.parametrize("mode", ["upload"])
+def test_claim_of_a_process_gone_from_this_machine_is_acceptance_unknown_at_once(
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str
+) -> None:
+    """A claim made on this machine by a process that no longer runs (killed while sending) is not waited for:
+    the next run logs it as acceptance unknown and does not send it again."""
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    marker = f"claimed: sending from {socket.gethostname()} (process {gone.stdout.strip()})"
+    _write_row(tmp_path, _rival_claim(tmp_path, "technical", marker))
+    result = run("notify", event_id)
+    assert result.exit_code == 0, result.stderr
+    assert f"{event_id} technical: tracker stopped while sending" in result.stderr
+    assert outbox(tmp_path) == ["customer", "leadership"]
+
+
+@pytest.mark.parametrize("mode", ["workbook-api"])
+def test_withdrawn_claim_does_not_count_as_sent(
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str
+) -> None:
+    """A withdrawn claim is not a message sent: it neither makes its message "already sent" nor makes its audience
+    one that heard of the event (sticky) when the severity is lowered."""
+    _write_row(tmp_path, _rival_claim(tmp_path, "leadership", "withdrawn: someone claimed it first"))
+    lowered = run("update", event_id, "--note", "contained", "--severity", "Sev 3")
+    assert lowered.exit_code == 0, lowered.stderr
+    result = run("notify", event_id)
+    assert result.exit_code == 0, result.stderr
+    assert outbox(tmp_path) == ["technical"]  # Sev 3 tells technical only; leadership never heard of it
+
+
+@pytest.mark.parametrize("mode", ["upload"])
+def test_withdrawn_claim_of_this_very_message_is_sent(
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str
+) -> None:
+    """A withdrawn claim on exactly this message (same audience and state) does not stop it going out."""
+    _write_row(tmp_path, _rival_claim(tmp_path, "leadership", "withdrawn: someone claimed it first"))
+    result = run("notify", event_id)
+    assert result.exit_code == 0, result.stderr
+    assert outbox(tmp_path) == ["customer", "leadership", "technical"]
+
+
+@pytest.mark.parametrize("mode", ["workbook-api"])
+def test_claims_whose_write_timed_out_are_withdrawn_and_nothing_is_sent(
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str
+) -> None:
+    """The claims' row add times out (504) after the rows landed: nothing is sent, the claims are not kept in the
+    journal to be written later, the ones that landed are withdrawn; the next run claims and sends all three."""
+    sp.fail_next_rows_add(504, after_adding=True)
+    failed = run("notify", event_id)
+    assert failed.exit_code == 1 and "504" in failed.stderr and "Traceback" not in failed.stderr
+    assert not (tmp_path / "outbox").exists()
+    waiting = journal_for(load_config(tmp_path / "tracker.toml")).edits()
+    assert not [e for e in waiting if str(e.values.get("transport", "")).startswith("claimed:")]
+    assert {r["Transport"] for r in _notifications(sp)} == {
+        "withdrawn: not sent (tracker could not finish claiming it)"
+    }
+    again = run("notify", event_id)
+    assert again.exit_code == 0, again.stderr
+    assert outbox(tmp_path) == ["customer", "leadership", "technical"]

@@ -232,9 +232,16 @@ def test_graph_mail_transport(run: Run, sp: StandIn, event_id: str, tmp_path: Pa
     assert upn == "event.management@example.com" and body["saveToSentItems"] is True
     message = body["message"]
     assert message["body"]["contentType"] == "HTML" and "<table" in message["body"]["content"]
-    assert [r[2] for r in _rows(sp, "Notifications")] == ["technical", "customer"]
+    logged = {r[2]: r[8] for r in _rows(sp, "Notifications")}  # audience -> transport
+    assert logged["technical"] == logged["customer"] == "graph"
+    assert logged["leadership"].startswith("withdrawn: not sent (")  # its claim, given up: it can go out later
     retry = run("notify", event_id)
     assert retry.exit_code == 0 and len(sp.sent_mail) == 3
+    assert sorted(r[2] for r in _rows(sp, "Notifications") if r[8] == "graph") == [
+        "customer",
+        "leadership",
+        "technical",
+    ]
 
 
 def test_big_workbook_moves_in_chunks(run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str) -> None:
@@ -392,7 +399,8 @@ def test_damaged_token_cache_means_sign_in_again(tmp_path: Path) -> None:
 
 def test_notify_log_refused_after_sending_is_journalled(run: Run, sp: StandIn, event_id: str, mode: str) -> None:
     """The mail went out but writing the log is forbidden (403): the log waits in the journal and nothing is resent."""
-    sp.after_download(lambda standin: standin.fail(1, status=403))
+    # the third download is the log's write (after the read and the claims' write): its write gets 403
+    sp.after_download(lambda a: a.after_download(lambda b: b.after_download(lambda c: c.fail(1, status=403))))
     result = run("notify", event_id)
     assert result.exit_code == 1 and "kept in the local journal" in result.stderr
     again = run("notify", event_id)
@@ -407,6 +415,8 @@ def test_notify_while_open_in_excel_logs_once(run: Run, sp: StandIn, event_id: s
     sp.lock(PATH)
     result = run("notify", event_id)
     assert result.exit_code == 1 and "kept in the local journal" in result.stderr
+    # an outage email matters more than the claim: sent all the same, and said
+    assert "could not claim the messages" in result.stderr and "open in Excel by Jane Doe" in result.stderr
     waiting = journal_for(load_config(tmp_path / "tracker.toml")).path.read_text()
     assert waiting.count('"sheet": "Notifications"') == 3 and waiting.count('"sheet": "Events"') == 1
     sp.unlock(PATH)

@@ -784,8 +784,16 @@ def _report_notify(state: State, result: Any, dry_run: bool) -> bool:
             "never arrived",
             err=True,
         )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     for skipped in result.skipped:
         when = state.show_time(skipped.sent_at) if skipped.sent_at else "earlier"
+        if skipped.claimed_by:
+            click.echo(
+                f"{result.event_id} {skipped.audience}: being sent by {skipped.claimed_by} (claimed at {when}: "
+                f"{skipped.kind}: {skipped.subject}); not sent from here"
+            )
+            continue
         click.echo(
             f"{result.event_id} {skipped.audience}: already sent for this state at {when} "
             f"({skipped.kind}: {skipped.subject}); use --force to send again"

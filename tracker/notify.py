@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,7 +16,15 @@ from tracker.audience import Audience, build_context
 from tracker.audience import when as _when
 from tracker.config import Config
 from tracker.edits import AppendRow, Edit, SetCells
-from tracker.errors import DataError, NotifyInterrupted, TrackerError, UsageError, ValidationFailed, WorkbookInUse
+from tracker.errors import (
+    ConfigError,
+    DataError,
+    NotifyInterrupted,
+    TrackerError,
+    UsageError,
+    ValidationFailed,
+    WorkbookInUse,
+)
 from tracker.ledger import Attempt, SendLedger, attempt_for
 from tracker.mail import (
     Outgoing,
@@ -27,8 +38,8 @@ from tracker.mail import (
 from tracker.policy import is_open, update_interval
 from tracker.store import Store
 from tracker.store.journal import Journal
-from tracker.times import utcnow
-from tracker.workbook import Row, Tracker
+from tracker.times import as_utc, iso, utcnow
+from tracker.workbook import Row, Tracker, raw_key
 
 # Fields an event needs before each kind of message can go out.
 REQUIRED = {
@@ -43,12 +54,13 @@ _NOT_STATE = {"last_notified_at", "next_update_due", "last_update_at"}
 
 @dataclass
 class Skipped:
-    """An audience whose message for this state was already sent."""
+    """An audience whose message for this state was already sent (or is being sent: `claimed_by`)."""
 
     audience: str
     kind: str
     sent_at: datetime | None
     subject: str
+    claimed_by: str = ""  # another tracker claimed it and has not said it was sent yet: "who on which machine"
 
 
 @dataclass
@@ -63,6 +75,7 @@ class NotifyResult:
     journal_reason: str | None = None
     transport: str = ""
     unknown: list[Attempt] = field(default_factory=list)  # earlier sends whose acceptance is unknown
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def sent(self) -> list[Outgoing]:
@@ -105,17 +118,120 @@ def _stable(value: Any) -> Any:
 
 
 def _log_rows(tracker: Tracker, journal: Journal | None, event_id: str) -> list[dict[str, Any]]:
+    """The event's Notifications rows as they will be once the journal is written (its rows added, its changes to
+    rows made), without withdrawn claims: those messages were never sent."""
     key = event_id.casefold()
     rows = [dict(r.values) for r in tracker.sheet("Notifications").rows if str(r["event_id"] or "").casefold() == key]
     if journal is not None:
+        by_id = {raw_key(r.get("message_id")): r for r in rows if r.get("message_id")}
         for edit in journal.edits():
-            if (
-                isinstance(edit, AppendRow)
-                and edit.sheet == "Notifications"
-                and str(edit.values.get("event_id", "")).casefold() == key
-            ):
-                rows.append(dict(edit.values))
-    return rows
+            if edit.sheet != "Notifications":
+                continue
+            if isinstance(edit, AppendRow) and str(edit.values.get("event_id", "")).casefold() == key:
+                mid = raw_key(edit.values.get("message_id"))
+                if mid and mid in by_id:
+                    continue  # on the sheet already (as a claim the edit before this one turns into the log row)
+                row = dict(edit.values)
+                rows.append(row)
+                if mid:
+                    by_id[mid] = row
+            elif isinstance(edit, SetCells) and raw_key(edit.key) in by_id:
+                by_id[raw_key(edit.key)].update(edit.values)
+    return [r for r in rows if not is_withdrawn(r)]
+
+
+# --- claims: how several machines notifying one SharePoint workbook send each message once ----------------
+#
+# A local workbook's writers take turns on the lock beside it. On SharePoint, the Notifications table arbitrates:
+# before sending, notify adds each message's log row as a claim (Transport "claimed: sending from HOST (process
+# N)"), planned on the newest version. In upload mode the If-Match upload makes that one decision: a second
+# machine's upload fails (412) and its plan, run again on the first machine's version, finds the claim and backs
+# off. In workbook-api mode the rows are added without a condition, then the table is read back: for each
+# message the earliest row (table order, which the Excel service decides) wins, a later claim is withdrawn
+# (Transport "withdrawn: ..."; the row stays, since Graph deletes rows only by position, which another
+# machine's delete could have shifted). Once the server accepted the message, its claim row becomes the log row
+# (same Message-ID). A claim whose sender stopped (its process is gone, or CLAIM_TIMEOUT passed) is logged as
+# "acceptance unknown" by the next run and not sent again without --force.
+
+CLAIMED = "claimed: sending"
+WITHDRAWN = "withdrawn"
+UNKNOWN = "acceptance unknown"
+CLAIM_TIMEOUT = timedelta(minutes=15)
+_CLAIM = re.compile(r"claimed: sending from (.*) \(process (\d+)\)")
+
+
+def claim_marker() -> str:
+    """The Transport of this process's claims."""
+    return f"{CLAIMED} from {socket.gethostname()} (process {os.getpid()})"
+
+
+def is_claim(row: dict[str, Any]) -> bool:
+    """A claim row: a message being sent, not yet confirmed as sent."""
+    return str(row.get("transport") or "").startswith("claimed:")
+
+
+def is_withdrawn(row: dict[str, Any]) -> bool:
+    """A claim another came before: that message was not sent."""
+    return str(row.get("transport") or "").startswith(WITHDRAWN)
+
+
+def claimer(row: dict[str, Any]) -> str:
+    """Who claimed a message, and where: "Alex on host-1"."""
+    match = _CLAIM.fullmatch(str(row.get("transport") or ""))
+    who = str(row.get("sent_by") or "someone")
+    return f"{who} on {match.group(1)}" if match else who
+
+
+def claim_dead(row: dict[str, Any], now: datetime) -> bool:
+    """Whether a claim's sender has stopped: its process on this machine is gone, or CLAIM_TIMEOUT has passed."""
+    match = _CLAIM.fullmatch(str(row.get("transport") or ""))
+    if match is None:
+        return False
+    claimed = row.get("sent_at")
+    if isinstance(claimed, datetime) and now - as_utc(claimed) > CLAIM_TIMEOUT:
+        return True
+    pid = int(match.group(2))
+    return match.group(1) == socket.gethostname() and pid != os.getpid() and not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would end the process there: leave it to the timeout
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: it exists
+        return True
+    return True
+
+
+def _same_message(row: dict[str, Any], message: Outgoing) -> bool:
+    """Whether a log row is about the same message: event, audience and the state the audience sees."""
+    return (
+        raw_key(row.get("event_id")) == raw_key(message.event_id)
+        and raw_key(row.get("audience")) == raw_key(message.audience)
+        and raw_key(row.get("state")) == raw_key(message.state)
+    )
+
+
+def _before_us(
+    rows: list[dict[str, Any]], message: Outgoing, force: bool, now: datetime, ours: bool = False
+) -> dict[str, Any] | None:
+    """The first row (in `rows`' order) that rules `message` out: the same message logged, being sent, or of
+    unknown fate; with --force only a claim still being sent. With `ours`, our own claim counts too (read back
+    after adding it: if it comes first, we won)."""
+    for row in rows:
+        if is_withdrawn(row) or not _same_message(row, message):
+            continue
+        if raw_key(row.get("message_id")) == raw_key(message.message_id):
+            if ours:
+                return row
+            continue
+        if force and not (is_claim(row) and (ours or not claim_dead(row, now))):
+            continue
+        return row
+    return None
 
 
 def gate(tracker: Tracker, event: Row, kind: str, audiences: list[str]) -> None:
@@ -378,8 +494,12 @@ def _notify(
     now = utcnow()
     tracker = store.read()
     unknown = settle_ledger(tracker, store.journal, config)
+    if store.claims:
+        _require_claims(tracker)
+        unknown += settle_claims(tracker, store.journal, event_id, now)
     result = prepare(tracker, config, event_id, audiences=audiences, force=force, journal=store.journal, now=now)
     result.unknown = [a for a in unknown if a.event_id.casefold() == result.event_id.casefold()]
+    _note_claims(result, _log_rows(tracker, store.journal, result.event_id))
     event = tracker.event(event_id)
     status = str(event["status"] or "")
     # The log rows must be writable before anything is sent (e.g. a too-long sender name).
@@ -403,19 +523,30 @@ def _notify(
         return result
     transport = open_transport(config)
     result.transport = transport.name
-    hooks = _Durable(store.journal, config, transport.name, now, status)
+    claim = _claim(store, config, result, now, status, force) if store.claims else None
+    if not result.messages:
+        return result
+    hooks = _Durable(store.journal, config, transport.name, now, status, claim)
     try:
         with transport:
             transport.send_messages(result.messages, hooks)
     except KeyboardInterrupt:
+        hooks.release(result.messages)
         raise NotifyInterrupted(_interrupted(result, "interrupted")) from None
     except OSError as exc:  # the ledger or the journal could not be written (e.g. a full disk)
+        hooks.release(result.messages)
         raise NotifyInterrupted(_interrupted(result, f"stopped: cannot record what was sent ({exc})")) from None
+    except Exception:  # e.g. no connection to the mail server: nothing went out, the claims are withdrawn
+        _write_or_keep(store, hooks.unsent(result.messages), f"notify {result.event_id}: claims withdrawn")
+        raise
     # Each message's Notifications row is in the journal already: this write puts them on the sheet.
     edits = log_edits(result, config, transport.name, now, status, event)
-    if not edits:
+    rows: list[Edit] = [e for e in edits if not isinstance(e, AppendRow)]
+    if store.journal is None:
+        rows = [hooks.log(m)[0] for m in result.sent] + rows  # the claim becomes the log row, or a new row
+    rows += hooks.unsent(result.messages)
+    if not rows:
         return result
-    rows: list[Edit] = edits if store.journal is None else [e for e in edits if not isinstance(e, AppendRow)]
     try:
         store.commit(lambda _tracker: rows)
     except Exception as exc:  # noqa: BLE001 - the mail went out: whatever stops the log, keep it
@@ -438,25 +569,183 @@ def _interrupted(result: NotifyResult, why: str) -> str:
 
 
 class _Durable:
-    """Send hooks: the attempt in the ledger before each message, its log row in the journal right after."""
+    """Send hooks: the attempt in the ledger before each message, its log row in the journal right after.
 
-    def __init__(self, journal: Journal | None, config: Config, transport: str, now: datetime, status: str) -> None:
+    With a `claim` (the Transport of this run's claim rows), the log row is the claim row turned into it
+    (same Message-ID), or a new row if the claim is not there.
+    """
+
+    def __init__(
+        self,
+        journal: Journal | None,
+        config: Config,
+        transport: str,
+        now: datetime,
+        status: str,
+        claim: str | None = None,
+    ) -> None:
         self.journal = journal
         self.ledger = ledger_for(journal)
         self.config, self.transport, self.now, self.status = config, transport, now, status
+        self.claim = claim
+        self.handed: set[str] = set()  # handed to the transport, fate not known yet
 
     def before(self, message: Outgoing) -> None:
+        self.handed.add(message.message_id)
         if self.ledger is not None:
             self.ledger.record(attempt_for(message, self.now))
 
     def failed(self, message: Outgoing) -> None:
+        self.handed.discard(message.message_id)
         if self.ledger is not None:
             self.ledger.forget({message.message_id})
 
     def sent(self, message: Outgoing) -> None:
+        self.handed.discard(message.message_id)
         if self.journal is not None:
-            row = log_row(message, self.config, self.transport, self.now, self.status)
-            self.journal.add([row], f"sent {message.audience} {message.message_id}; log not yet on the sheet")
+            self.journal.add(
+                self.log(message), f"sent {message.audience} {message.message_id}; log not yet on the sheet"
+            )
+
+    def log(self, message: Outgoing) -> list[Edit]:
+        """The edits that log a message the server accepted."""
+        row = log_row(message, self.config, self.transport, self.now, self.status)
+        if self.claim is None:
+            return [row]
+        done = {"transport": self.transport, "recipients": row.values["recipients"]}
+        return [SetCells("Notifications", message.message_id, done, {"transport": self.claim}), row]
+
+    def unsent(self, messages: list[Outgoing]) -> list[Edit]:
+        """Withdrawals of the claims on messages that certainly did not go out (a message handed over when tracker
+        was stopped keeps its claim: its fate is unknown)."""
+        if self.claim is None:
+            return []
+        return [
+            SetCells(
+                "Notifications",
+                m.message_id,
+                {"transport": f"{WITHDRAWN}: not sent ({m.error or 'stopped before sending it'})"[:250]},
+                {"transport": self.claim},
+            )
+            for m in messages
+            if not m.sent and m.message_id not in self.handed
+        ]
+
+    def release(self, messages: list[Outgoing]) -> None:
+        """Stopped while sending: keep the withdrawals in the journal for the next write (no network now)."""
+        if self.journal is not None:
+            try:
+                self.journal.add(self.unsent(messages), "notify stopped: claims on messages not sent withdrawn")
+            except OSError:
+                pass  # the disk is full: the claims stay, and count as of unknown fate
+
+
+def _write_or_keep(store: Store, edits: list[Edit], reason: str) -> None:
+    """Write edits now if the workbook takes them, else keep them in the journal (best effort: on the way out)."""
+    if not edits:
+        return
+    try:
+        store.commit(lambda _tracker: edits)
+    except Exception as exc:  # noqa: BLE001 - already failing: what matters is that the edits are not lost
+        if store.journal is not None and not getattr(exc, "journaled", False):
+            try:
+                store.journal.add(edits, f"{reason}: {exc}")
+            except OSError:
+                pass
+
+
+def _require_claims(tracker: Tracker) -> None:
+    """Claims change a Notifications row found by its Message-ID: the schema must say so."""
+    if tracker.schema["Notifications"].key != "message_id":
+        raise ConfigError(
+            'the schema\'s notifications.json lacks "x-key": "message_id", which tracker needs to claim messages on '
+            "a SharePoint workbook before sending them; copy that line from tracker's default schema"
+        )
+
+
+def _note_claims(result: NotifyResult, log: list[dict[str, Any]]) -> None:
+    """Say which skipped messages another tracker is sending right now (claimed, not yet confirmed)."""
+    for skipped in result.skipped:
+        for row in reversed(log):
+            if raw_key(row.get("audience")) == raw_key(skipped.audience) and str(row.get("subject")) == skipped.subject:
+                skipped.claimed_by = claimer(row) if is_claim(row) else ""
+                break
+
+
+def _claim(store: Store, config: Config, result: NotifyResult, now: datetime, status: str, force: bool) -> str | None:
+    """Claim each message on the Notifications sheet; drop from `result` those another tracker logged or claimed
+    first. Returns the claims' Transport, or None when the sheet could not take them (someone holds the
+    workbook): then the messages go out with this machine's lock only, and `result` says so."""
+    marker = claim_marker()
+    first: dict[str, dict[str, Any]] = {}  # message_id -> the row that came before ours
+
+    def plan(tracker: Tracker) -> list[Edit]:
+        first.clear()  # planned again on a newer version (412): decide afresh
+        log = _log_rows(tracker, store.journal, result.event_id)
+        claims: list[Edit] = []
+        for message in result.messages:
+            row = _before_us(log, message, force, now)
+            if row is not None:
+                first[message.message_id] = row
+            else:
+                claims.append(log_row(message, config, marker, now, status))
+        return claims
+
+    def give_up() -> None:  # claims that may have landed must not stand for messages never sent
+        why = f"{WITHDRAWN}: not sent (tracker could not finish claiming it)"
+        mine = [m for m in result.messages if m.message_id not in first]
+        edits: list[Edit] = [
+            SetCells("Notifications", m.message_id, {"transport": why}, {"transport": marker}) for m in mine
+        ]
+        _write_or_keep(store, edits, f"notify {result.event_id}: claims withdrawn")
+
+    try:
+        store.commit(plan, keep=False)
+    except WorkbookInUse as busy:
+        result.warnings.append(
+            f"{result.event_id}: could not claim the messages on the Notifications sheet before sending ({busy}); "
+            "sent with this machine's lock only: a tracker on another machine notifying this event at this very "
+            "moment could send them too"
+        )
+        return None
+    except TrackerError:
+        give_up()
+        raise
+    try:
+        table = store.read_back("Notifications")
+    except Exception:
+        give_up()
+        raise
+    if table is not None:  # rows were added unconditionally: the earliest row for each message wins
+        withdraw: list[Edit] = []
+        for message in result.messages:
+            if message.message_id in first:
+                continue
+            row = _before_us(table, message, force, now, ours=True)
+            if row is None or raw_key(row.get("message_id")) != raw_key(message.message_id):
+                first[message.message_id] = row or {"transport": "", "sent_by": "another tracker"}
+                who = claimer(row) if row else "someone"
+                text = f"{WITHDRAWN}: {who} claimed it first; not sent from here"[:250]
+                withdraw.append(
+                    SetCells("Notifications", message.message_id, {"transport": text}, {"transport": marker})
+                )
+        _write_or_keep(store, withdraw, f"notify {result.event_id}: claims withdrawn")
+    for message in list(result.messages):
+        row = first.get(message.message_id)
+        if row is None:
+            continue
+        result.messages.remove(message)
+        when = row.get("sent_at")
+        result.skipped.append(
+            Skipped(
+                message.audience,
+                str(row.get("kind") or message.kind),
+                when if isinstance(when, datetime) else now,
+                str(row.get("subject") or message.subject),
+                claimer(row) if is_claim(row) else "",
+            )
+        )
+    return marker
 
 
 def _layout(tracker: Tracker, config: Config) -> Any:
@@ -515,7 +804,9 @@ def settle_ledger(tracker: Tracker, journal: Journal | None, config: Config) -> 
         attempts = ledger.attempts()
         if not attempts:
             return []
-        logged = {str(r["message_id"]) for r in tracker.sheet("Notifications").rows if r["message_id"]}
+        sheet = [r for r in tracker.sheet("Notifications").rows if r["message_id"]]
+        logged = {str(r["message_id"]) for r in sheet if not is_claim(r.values)}  # a claim is not a log row yet
+        claimed = {str(r["message_id"]): str(r["transport"]) for r in sheet if is_claim(r.values)}
         logged |= {
             str(e.values.get("message_id"))
             for e in journal.edits()
@@ -523,7 +814,13 @@ def settle_ledger(tracker: Tracker, journal: Journal | None, config: Config) -> 
         }
         unknown = [a for a in attempts if a.message_id not in logged]
         if unknown:
+            text = f"{UNKNOWN} (tracker stopped while sending)"
             rows: list[Edit] = [
+                SetCells("Notifications", a.message_id, {"transport": text}, {"transport": claimed[a.message_id]})
+                for a in unknown
+                if a.message_id in claimed
+            ]
+            rows += [
                 AppendRow(
                     "Notifications",
                     {
@@ -534,7 +831,7 @@ def settle_ledger(tracker: Tracker, journal: Journal | None, config: Config) -> 
                         "subject": a.subject,
                         "recipients": a.recipients,
                         "message_id": a.message_id,
-                        "transport": "acceptance unknown (tracker stopped while sending)",
+                        "transport": text,
                         "sent_by": config.user,
                         "state": a.state,
                     },
@@ -545,6 +842,38 @@ def settle_ledger(tracker: Tracker, journal: Journal | None, config: Config) -> 
             journal.add(rows, "sent or not: tracker stopped between handing the message over and recording it")
         ledger.forget({a.message_id for a in attempts})
     return unknown
+
+
+def settle_claims(tracker: Tracker, journal: Journal | None, event_id: str, now: datetime) -> list[Attempt]:
+    """The event's claims whose sender stopped (see `claim_dead`) are logged as "acceptance unknown" (never resent
+    without --force); returns them, to be reported."""
+    if journal is None:
+        return []
+    dead = [r for r in _log_rows(tracker, journal, event_id) if is_claim(r) and claim_dead(r, now) and r["message_id"]]
+    if not dead:
+        return []
+    edits: list[Edit] = []
+    out = []
+    for row in dead:
+        text = f"{UNKNOWN} (claimed by {claimer(row)}, never confirmed as sent)"[:250]
+        edits.append(
+            SetCells("Notifications", str(row["message_id"]), {"transport": text}, {"transport": row["transport"]})
+        )
+        claimed = row.get("sent_at")
+        out.append(
+            Attempt(
+                message_id=str(row["message_id"]),
+                event_id=str(row.get("event_id") or event_id),
+                audience=str(row.get("audience") or ""),
+                kind=str(row.get("kind") or ""),
+                state=str(row.get("state") or ""),
+                subject=str(row.get("subject") or ""),
+                recipients=int(row.get("recipients") or 0),
+                at=(iso(claimed) if isinstance(claimed, datetime) else "") or "",
+            )
+        )
+    journal.add(edits, "claims whose sender stopped before confirming: acceptance unknown")
+    return out
 
 
 def _as_if_sent(result: NotifyResult) -> NotifyResult:

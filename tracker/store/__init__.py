@@ -8,7 +8,7 @@ through the commit engine (`tracker.store.engine`), which every store shares.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.errors import ConfigError
 
@@ -29,6 +29,9 @@ class Store(Protocol):
     journal: Journal | None
     replayed: list[Edit]  # journal edits the last commit wrote
     set_aside: list[tuple[list[Edit], str]]  # journal entries it could no longer write, and why
+    # Other machines write this workbook without taking this machine's locks: `tracker notify` claims each
+    # message on the Notifications sheet before sending it (see tracker.notify).
+    claims: bool
 
     @property
     def notify_lock(self) -> Path:
@@ -39,8 +42,16 @@ class Store(Protocol):
         """The current workbook, for looking only."""
         ...
 
-    def commit(self, plan: Plan) -> list[Edit]:
-        """Plan on the newest version (journal fitted first), check, write; return the command's edits."""
+    def commit(self, plan: Plan, *, keep: bool = True) -> list[Edit]:
+        """Plan on the newest version (journal fitted first), check, write; return the command's edits.
+
+        `keep=False`: the command's edits never wait in the journal (they raise instead).
+        """
+        ...
+
+    def read_back(self, sheet: str) -> list[dict[str, Any]] | None:
+        """The sheet's rows as the workbook holds them this moment, in table order, values as Excel shows them
+        (None when this store's commits already arbitrate, as a local lock or If-Match does)."""
         ...
 
 

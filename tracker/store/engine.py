@@ -141,8 +141,14 @@ def commit(
     *,
     replays: int = 6,
     busy_hint: str = "",
+    keep: bool = True,
 ) -> Committed:
-    """Plan on the newest workbook (journal fitted first), check, write; again on a newer one if it moved."""
+    """Plan on the newest workbook (journal fitted first), check, write; again on a newer one if it moved.
+
+    With `keep=False` the command's own edits are never kept in the journal (a workbook someone holds
+    raises WorkbookInUse, a write cut short a RemoteError naming what was not written): for edits that
+    mean something only now, such as notify's claim on a message it is about to send.
+    """
     lock = journal.locked() if journal is not None else contextlib.nullcontext()
     with lock:
         for attempt in range(replays):
@@ -163,7 +169,7 @@ def commit(
                 time.sleep(random.uniform(0.02, 0.1 * 2**attempt))  # let the other writer finish, then plan again
                 continue
             except Busy as busy:
-                if journal is None:
+                if journal is None or not keep:
                     raise WorkbookInUse(busy.message + busy_hint) from None
                 journal.add(change.own, busy.message)  # what was pending stays where it is
                 error = WorkbookInUse(
@@ -173,7 +179,7 @@ def commit(
                 error.journaled = True
                 raise error from None
             except Interrupted as cut:
-                _keep_rest(journal, pending, change, cut)
+                _keep_rest(journal, pending, change, cut, keep)
             if journal is not None:
                 journal.finish(pending)
             return Committed(change.own, pending.edits, pending.rejected)
@@ -183,11 +189,23 @@ def commit(
     )
 
 
-def _keep_rest(journal: Journal | None, pending: Pending, change: Change, cut: Interrupted) -> None:
-    """After a partial write: the journal holds exactly what is still to write; say what went where."""
+def _keep_rest(journal: Journal | None, pending: Pending, change: Change, cut: Interrupted, keep: bool = True) -> None:
+    """After a partial write: the journal holds exactly what is still to write (without the command's own
+    edits unless `keep`); say what went where."""
     from tracker.errors import RemoteError
 
     rest = cut.rest if cut.rest is not None else [e for e in change.edits if not any(e is w for w in cut.written)]
+    if journal is not None and not keep:
+        own = [(e.sheet, dict(e.values)) for e in change.own]
+        dropped = [e for e in rest if (e.sheet, dict(e.values)) in own]
+        rest = [e for e in rest if (e.sheet, dict(e.values)) not in own]
+        journal.finish(pending, rest, f"interrupted: {cut.message}")
+        error = RemoteError(
+            f"{cut.message}. Already written: {describe(cut.written)}; NOT written: {describe(dropped)}"
+            + (f"; waiting in the local journal: {describe(rest)}" if rest else "")
+        )
+        error.journaled = bool(rest)
+        raise error from None
     if journal is None:
         raise RemoteError(f"{cut.message}. Already written: {describe(cut.written)}; NOT written: {describe(rest)}")
     journal.finish(pending, rest, f"interrupted: {cut.message}")  # one rewrite: nothing lost if it stops here
@@ -477,11 +495,15 @@ def cell_value(value: Any) -> Any:
 # --- the view ------------------------------------------------------------------------------
 
 
-def apply_to_view(tracker: Tracker, edit: Edit) -> int:
-    """Make the typed view show the edit (so later plans and checks see it); return its Excel row."""
+def apply_to_view(tracker: Tracker, edit: Edit, at: int | None = None) -> int:
+    """Make the typed view show the edit (so later plans and checks see it); return its Excel row.
+
+    A new row goes after the last one, or on row `at` when that is further down (where the Excel
+    service put it, with rows others added meanwhile in between).
+    """
     data = tracker.sheet(edit.sheet)
     if isinstance(edit, AppendRow):
-        number = data.last_row + 1
+        number = max(data.last_row + 1, at or 0)
         typed = dict.fromkeys(data.spec.fields) | {
             n: typed_value(data.spec.fields[n], v) for n, v in edit.values.items() if n in data.spec.fields
         }

@@ -10,7 +10,9 @@ drive item id cached, a write command makes three requests (properties, download
 The Excel service saves the file a moment after a write (Microsoft does not promise when a
 download shows it), so each commit's edits are also kept in a small local file of recent
 writes, tied to the ETag of the version they were written on: until SharePoint's copy has a
-newer ETag, every read on this machine shows them (read your own writes).
+newer ETag, every read on this machine shows them (read your own writes), a new row on the
+row the service put it on (rows other machines added meanwhile may have pushed it down).
+`table_rows` reads a table back through the service itself, other clients' rows included.
 
 A 409 (another client holds the workbook for edit) or a 423 keeps the edits in the journal.
 """
@@ -79,12 +81,17 @@ class RecentWrites:
             return
         jsonlines.rewrite(self.path, [json.dumps(e) for e in entries])
 
-    def add(self, etag: str, edits: list[Edit]) -> None:
-        """Remember edits written on the version with this ETag."""
+    def add(self, etag: str, edits: list[Edit], placed: dict[int, int] | None = None) -> None:
+        """Remember edits written on the version with this ETag (`placed`: id of a new row's edit -> the sheet
+        row the Excel service put it on, which rows other machines added meanwhile may have pushed down)."""
         if not edits:
             return
         entries = self._entries()
-        entries.append({"etag": etag, "at": time.time(), "edits": [edit_to_json(e) for e in edits]})
+        entry: dict[str, Any] = {"etag": etag, "at": time.time(), "edits": [edit_to_json(e) for e in edits]}
+        rows = {str(n): placed[id(e)] for n, e in enumerate(edits) if placed and id(e) in placed}
+        if rows:
+            entry["rows"] = rows
+        entries.append(entry)
         self._save(entries)
 
     def show(self, tracker: Tracker, etag: str, *, prune: bool = False) -> list[Edit]:
@@ -101,12 +108,13 @@ class RecentWrites:
             self._save(keep)
         shown = []
         for entry in keep:
-            for data in entry.get("edits", []):
+            rows = entry.get("rows") or {}
+            for n, data in enumerate(entry.get("edits", [])):
                 try:
                     edit = edit_from_json(data)
                     if isinstance(edit, AppendRow) and row_present(tracker, edit):
                         continue
-                    apply_to_view(tracker, edit)
+                    apply_to_view(tracker, edit, rows.get(str(n)))
                 except Exception:  # noqa: BLE001 - a row gone meanwhile: the file is what counts
                     continue
                 shown.append(edit)
@@ -159,6 +167,7 @@ class ExcelService:
         self.store = store
         self.remote = store.remote
         self.recent = recent_writes(store)
+        self.last: Snapshot | None = None  # the newest snapshot this applier took
 
     # -- engine hooks -------------------------------------------------------------------------
 
@@ -167,7 +176,39 @@ class ExcelService:
         data, etag = self.store._download()
         tracker = read_tracker(Path(self.store.settings.path), self.store.schema, data=data, source=self.store.location)
         self.recent.show(tracker, etag, prune=True)  # under the journal lock: the commit holds it
-        return Snapshot(tracker, (data, etag), Layout(data, totals_ok=True))  # the Excel service adds rows above totals
+        # the Excel service adds rows above totals
+        self.last = Snapshot(tracker, (data, etag), Layout(data, totals_ok=True))
+        return self.last
+
+    def table_rows(self, sheet: str) -> list[dict[str, Any]]:
+        """The sheet's table rows as the Excel service has them now (its unsaved writes and other clients'
+        included), in table order, each as {field: value as Excel shows it} (graph/api/table-list-rows)."""
+        snapshot = self.last or self.snapshot()
+        _data, etag = snapshot.handle
+        data = snapshot.tracker.sheet(sheet)
+        assert snapshot.layout is not None
+        found = snapshot.layout.table(data.title, data.spec.table)
+        if found is None:
+            raise WorkbookError(f"sheet {data.title!r} has no Excel table; run `tracker validate`")
+        table, area = found
+        path = f"{self._base(etag)}/tables/{quote(table)}/rows?$select=index,values"
+        items: list[dict[str, Any]] = []
+        while path:
+            page = self.remote.graph("GET", path, idempotent=True, what=f"reading the {table} table") or {}
+            items += [item for item in page.get("value", []) if isinstance(item, dict)]
+            link = str(page.get("@odata.nextLink") or "")
+            path = link[len(self.store.settings.graph_url) :] if link.startswith(self.store.settings.graph_url) else ""
+        out = []
+        for item in sorted(items, key=lambda i: int(i.get("index", 0))):
+            values = (item.get("values") or [[]])[0]
+            out.append(
+                {
+                    name: values[col - area.left]
+                    for name, col in data.columns.items()
+                    if 0 <= col - area.left < len(values)
+                }
+            )
+        return out
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
         """One batch: check rows, patch, add rows, check keys; then remember the edits until the file shows them."""
@@ -190,15 +231,16 @@ class ExcelService:
             except Interrupted as cut:
                 self.recent.add(etag, cut.written)
                 raise
+        placed: dict[int, int] = {}
         try:
-            self._settle(change, requests, answers, base)
+            self._settle(change, requests, answers, base, placed)
         except Interrupted as cut:
-            self.recent.add(etag, cut.written)
+            self.recent.add(etag, cut.written, placed)
             raise
         except BaseException:
-            self.recent.add(etag, change.edits)  # all was written; only tidying up after it failed
+            self.recent.add(etag, change.edits, placed)  # all was written; only tidying up after it failed
             raise
-        self.recent.add(etag, change.edits)
+        self.recent.add(etag, change.edits, placed)
 
     # -- building the batch ---------------------------------------------------------------------
 
@@ -424,10 +466,13 @@ class ExcelService:
 
     # -- after the batch ----------------------------------------------------------------------------
 
-    def _settle(self, change: Change, requests: list[_Request], answers: list[_Answer], base: str) -> None:
+    def _settle(
+        self, change: Change, requests: list[_Request], answers: list[_Answer], base: str, placed: dict[int, int]
+    ) -> None:
+        """Check what the batch answered; `placed` gets id(AppendRow of the change) -> the sheet row the Excel
+        service put it on."""
         assert change.tracker is not None
         moved: list[tuple[_Request, _Answer]] = []
-        placed: dict[int, int] = {}  # id(AppendRow of the change) -> the sheet row the Excel service put it on
         for request, answer in zip(requests, answers, strict=False):
             if request.kind == "check":
                 values = (answer.body.get("values") or [[None]])[0]

@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from tracker.edits import Edit, Plan
 from tracker.errors import WorkbookError, WorkbookInUse
@@ -168,6 +169,7 @@ class LocalStore:
         self.journal = journal
         self.replayed: list[Edit] = []
         self.set_aside: list[tuple[list[Edit], str]] = []
+        self.claims = False  # every writer takes the lock beside the file
 
     @property
     def notify_lock(self) -> Path:
@@ -183,7 +185,11 @@ class LocalStore:
 
         return FileLock(str(self.path.parent / f".{self.path.name}.tracker-lock"), timeout=self.lock_timeout)
 
-    def commit(self, plan: Plan) -> list[Edit]:
+    def read_back(self, sheet: str) -> list[dict[str, Any]] | None:
+        """None: the lock beside the file already makes writers take turns."""
+        return None
+
+    def commit(self, plan: Plan, *, keep: bool = True) -> list[Edit]:
         """Write `plan`'s edits under the lock; plan again on a newer version if the file moved."""
         from filelock import Timeout
 
@@ -193,7 +199,7 @@ class LocalStore:
         try:
             with self._lock():
                 self._clean_temp_files()
-                result = commit(self, plan, self.journal, replays=REPLAYS)
+                result = commit(self, plan, self.journal, replays=REPLAYS, keep=keep)
         except Timeout:
             raise WorkbookInUse(
                 f"another tracker command has held the lock on {self.path.name} for over "

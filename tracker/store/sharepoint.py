@@ -65,7 +65,9 @@ class SharePointStore:
         self.location = settings.file_url
         self.replayed: list[Edit] = []
         self.set_aside: list[tuple[list[Edit], str]] = []
+        self.claims = True  # other machines write it without this machine's locks
         self._folder: Path | None = None
+        self._service: Any = None  # the last commit's Excel-service applier (it knows the table's layout)
 
     @property
     def notify_lock(self) -> Path:
@@ -93,25 +95,35 @@ class SharePointStore:
             recent_writes(self).show(tracker, etag)
         return tracker
 
-    def commit(self, plan: Plan) -> list[Edit]:
+    def commit(self, plan: Plan, *, keep: bool = True) -> list[Edit]:
         """Plan on the newest version (journal fitted first), check, write; plan again if someone saved meanwhile."""
         applier: Any = self
         hint = ""
         if self.settings.write_mode == "workbook-api":
             from tracker.store.excel_service import ExcelService
 
-            applier = ExcelService(self)
+            applier = self._service = ExcelService(self)
         else:
             hint = ' (write_mode = "workbook-api" writes while others have it open)'
         with tempfile.TemporaryDirectory(prefix="tracker-") as folder:
             self._folder = Path(folder)
             try:
-                result = commit(applier, plan, self.journal, replays=REPLAYS, busy_hint=hint)
+                result = commit(applier, plan, self.journal, replays=REPLAYS, busy_hint=hint, keep=keep)
             finally:
                 self._folder = None
         self.replayed = result.replayed
         self.set_aside = result.set_aside
         return result.edits
+
+    def read_back(self, sheet: str) -> list[dict[str, Any]] | None:
+        """Through the Excel service, the sheet's table as it is this moment, other machines' rows included
+        (upload mode: None, since If-Match already made the last commit win or plan again)."""
+        if self.settings.write_mode != "workbook-api":
+            return None
+        from tracker.store.excel_service import ExcelService
+
+        service = self._service or ExcelService(self)
+        return service.table_rows(sheet)
 
     # -- the upload applier ------------------------------------------------------------------
 
