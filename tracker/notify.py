@@ -499,7 +499,8 @@ def _notify(
         unknown += settle_claims(tracker, store.journal, event_id, now)
     result = prepare(tracker, config, event_id, audiences=audiences, force=force, journal=store.journal, now=now)
     result.unknown = [a for a in unknown if a.event_id.casefold() == result.event_id.casefold()]
-    _note_claims(result, _log_rows(tracker, store.journal, result.event_id))
+    if store.claims:
+        _note_claims(result, _log_rows(tracker, store.journal, result.event_id))
     event = tracker.event(event_id)
     status = str(event["status"] or "")
     # The log rows must be writable before anything is sent (e.g. a too-long sender name).
@@ -712,7 +713,7 @@ def _claim(store: Store, config: Config, result: NotifyResult, now: datetime, st
         give_up()
         raise
     try:
-        table = store.read_back("Notifications")
+        table = store.read_back("Notifications") if len(first) < len(result.messages) else None
     except Exception:
         give_up()
         raise
