@@ -423,3 +423,13 @@ def test_a_password_protected_workbook_is_named_as_such(run: Run, example: Path)
     result = run("list")
     assert result.exit_code == 1
     assert "events.xlsx is password-protected (encrypted)" in result.stderr and "damaged" not in result.stderr
+
+
+def test_a_date_far_out_of_range_is_a_cell_problem_not_a_panic(example: Path, tmp_path: Path) -> None:
+    """-10^15 in a date cell makes the fast reader (python-calamine) panic in Rust: tracker reads that sheet another
+    way and names the cell; nothing of the panic reaches the terminal (a real process, so its stderr is seen)."""
+    _cells(example, "Events", {"K2": -1e15})
+    result = run_process("validate", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Events!K2 (Detected (UTC)): '#VALUE!' is not a date and time" in result.stdout
+    assert "panicked" not in result.stderr and "Traceback" not in result.stderr

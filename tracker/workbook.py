@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -514,13 +516,24 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
                     if data is None
                     else python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
                 )
-            return source_book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            with _native_stderr_quiet():  # a panic's message would reach the user's terminal raw
+                return source_book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 - calamine panics (a BaseException) on e.g. a date serial < -10^14
+            return _parse_slowly(path, data, name)
+
+    def _guarded(name: str) -> list[list[Any]]:
+        try:
+            return parse(name)
+        except (KeyboardInterrupt, SystemExit):
+            raise
         except Exception as exc:  # noqa: BLE001
-            raise _not_xlsx(path, exc) from None
+            raise _not_xlsx(path, exc, data) from None
 
     def load(name: str) -> list[list[Any]]:  # parsed once per command, however many views need it
         if name not in parsed:
-            parsed[name] = coming.pop(name).result() if name in coming else parse(name)
+            parsed[name] = coming.pop(name).result() if name in coming else _guarded(name)
         return parsed[name]
 
     def preload(names: list[str]) -> None:
@@ -539,6 +552,54 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
     tracker = Tracker(schema, names, load, source=source or str(path), preload=preload)
     tracker.content = data if data is not None else path
     return tracker
+
+
+_QUIET_LOCK = threading.Lock()
+_quiet_state: list[int] = [0, -1]  # how many parsers run quietly now; the saved stderr descriptor
+
+
+@contextmanager
+def _native_stderr_quiet() -> Iterator[None]:
+    """Silence file descriptor 2 while native code runs (python-calamine's Rust panics print there, below
+    Python); sheets parsed in parallel share one silence, restored when the last ends."""
+    with _QUIET_LOCK:
+        _quiet_state[0] += 1
+        if _quiet_state[0] == 1:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+                _quiet_state[1] = saved
+            except OSError:
+                _quiet_state[1] = -1
+    try:
+        yield
+    finally:
+        with _QUIET_LOCK:
+            _quiet_state[0] -= 1
+            if _quiet_state[0] == 0 and _quiet_state[1] >= 0:
+                os.dup2(_quiet_state[1], 2)
+                os.close(_quiet_state[1])
+                _quiet_state[1] = -1
+
+
+def _parse_slowly(path: Path, data: bytes | None, name: str) -> list[list[Any]]:
+    """One sheet read with openpyxl, for the cells python-calamine cannot take (it panics on some dates out of
+    Excel's range; openpyxl shows those as #VALUE!, which validation then names)."""
+    import io
+    import warnings
+
+    import openpyxl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "the serial value is outside the limits for dates": validate says it
+        book = openpyxl.load_workbook(io.BytesIO(data) if data is not None else path, read_only=True, data_only=True)
+        try:
+            return [list(row) for row in book[name].iter_rows(values_only=True)]
+        finally:
+            book.close()
 
 
 @contextmanager
