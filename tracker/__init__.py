@@ -11,4 +11,4 @@ function you can call:
     event_id = open_event(store, title="VPN down", severity="Sev 2", services=["VPN"])
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
