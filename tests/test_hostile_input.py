@@ -433,3 +433,23 @@ def test_a_date_far_out_of_range_is_a_cell_problem_not_a_panic(example: Path, tm
     assert result.returncode == 1, result.stderr
     assert "Events!K2 (Detected (UTC)): '#VALUE!' is not a date and time" in result.stdout
     assert "panicked" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_while_tracker_loads_is_one_line(example: Path, tmp_path: Path) -> None:
+    """Ctrl-C while the command line is still importing (the first tenth of a second): exit 130 and one line, no
+    traceback, at whatever moment after Python started it lands."""
+    import signal
+    import time
+
+    from tests.conftest import start_process
+
+    codes = set()
+    for delay in (0.06, 0.1, 0.15, 0.25):
+        process = start_process("list", cwd=tmp_path)
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate()
+        assert "Traceback" not in err and len(err.strip().splitlines()) <= 1, (delay, err)
+        codes.add(process.returncode)
+    # 130: stopped and said so; 0: done before the signal; -SIGINT: it landed as Python was exiting, silently
+    assert 130 in codes and codes <= {0, 130, -signal.SIGINT}
