@@ -28,6 +28,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TRACKER_USER", "Test Manager")
     monkeypatch.setenv("TRACKER_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    from tracker.times import CLOCK
+
+    CLOCK.reset()  # the system clock unless the test sets TRACKER_NOW (then call CLOCK.reset() again)
 
 
 @pytest.fixture(autouse=True)

@@ -113,6 +113,13 @@ def build_context(
         if name.endswith("_bridge") and values.get(name)
     ]
     changes = reader.entries("Changes", key, "change") if reader.may_read("Changes", "change") else []
+    slas: list[tuple[str, str]] = []
+    if found is not None and reader.may_read("Severities", "restoration_minutes"):
+        from tracker.clock import timers
+
+        for timer in timers(event, found, sent_at, config.clock.at_risk):
+            if timer.name == "restoration" or timer.state != "met":
+                slas.append((timer.name.capitalize(), timer.words()))
     return {
         "event": values,
         "kind": "resolved" if kind == "closed" else kind,  # a Closed message reads like the final one
@@ -126,6 +133,7 @@ def build_context(
         "eta": eta,
         "cause": cause if final else (values.get("root_cause") or None),
         "bridges": [] if final else bridges,
+        "slas": slas,
         "severity_label": label,
         "services_text": ", ".join(names),
         "users_text": f"about {users:,}" if isinstance(users, int) else "",

@@ -579,6 +579,141 @@ def change(
     click.echo(f"{key}: change recorded")
 
 
+@main.command()
+@click.argument("event_id", metavar="ID")
+@click.option("--at", help="When it was acknowledged (default: now), e.g. 14:05, 1405Z, -3m.")
+@pass_state
+def ack(state: State, event_id: str, at: str | None) -> None:
+    """Record that event management acknowledged the event: the first-response SLA stops.
+
+    The first `update` of an event records it too, when `ack` was not used.
+
+    \b
+    Example:
+      tracker ack EVT-2026-0002
+    """
+    from tracker.clock import timers
+    from tracker.events import acknowledge_event
+    from tracker.times import utcnow
+
+    store = state.store()
+    outcome = acknowledge_event(store, event_id, at=state.time(at, "--at", when="past"))
+    tracker = store.read()
+    event = tracker.event(outcome.event_id)
+    severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
+    first = [t for t in timers(event, severity, utcnow(), state.config.clock.at_risk) if t.name == "first response"]
+    sla = f" (first response {first[0].words()})" if first else ""
+    if not outcome.edits:
+        click.echo(f"{outcome.event_id}: already acknowledged at {state.show_time(outcome.at)}{sla}; nothing changed")
+        return
+    click.echo(f"{outcome.event_id}: acknowledged at {state.show_time(outcome.at)}{sla}")
+
+
+@main.command()
+@click.option("--within", help="Only updates due within this time (e.g. 15m, 2h); late ones always show.")
+@click.option("--json", "as_json", is_flag=True, help="Print what is due as JSON (see README, Keeping time).")
+@click.option("--remind", is_flag=True, help="Remind whoever owes each update due soon or overdue (once each).")
+@pass_state
+def due(state: State, within: str | None, as_json: bool, remind: bool) -> None:
+    """What the team owes now: each open event's next update, SLAs at risk or breached, the process review.
+
+    Exit code 0 when nothing is overdue or breached, 1 otherwise, so a monitor can alert on it.
+
+    \b
+    Example:
+      tracker due
+      tracker due --within 15m --json
+      tracker due --remind
+    """
+    from tracker.clock import due_items
+    from tracker.times import utcnow
+
+    span = _span(within, "--within") if within else None
+    store = state.store()
+    tracker = store.read()
+    now = utcnow()
+    items = due_items(tracker, state.config, now, span)
+    sent: list[Any] = []
+    if remind:
+        from tracker.reminders import send_reminders
+
+        sent = send_reminders(store, state.config, now)
+    if as_json:
+        payload = {"now": _iso(now), "items": [i.to_json(now) for i in items], "reminders": [r.to_json() for r in sent]}
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        rows = []
+        for item in items:
+            minutes = item.minutes(now)
+            if minutes is None:
+                when = ""
+            elif item.state in ("overdue", "breached"):
+                when = f"{item.state} by {_minutes(-minutes)}" if minutes < 0 else item.state
+            else:
+                when = f"in {_minutes(minutes)}"
+            what = item.kind if item.kind != "update" else "next update"
+            rows.append(
+                [
+                    item.event_id or "-",
+                    item.severity,
+                    what,
+                    item.state,
+                    when,
+                    state.show_time(item.at),
+                    item.responsible,
+                ]
+            )
+        if rows:
+            click.echo(_table(rows, ["ID", "SEV", "WHAT", "STATE", "WHEN", "AT", "OWED BY"]))
+        else:
+            click.echo("nothing due: no open events")
+        for reminder in sent:
+            if reminder.problem:
+                who = f" {reminder.person}" if reminder.person else ""
+                click.echo(
+                    _printable(f"warning: could not remind{who} ({reminder.event_id}): {reminder.problem}"), err=True
+                )
+            else:
+                click.echo(_printable(f"reminded {reminder.person} <{reminder.address}>: {reminder.subject}"))
+    if any(item.late for item in items):
+        sys.exit(1)
+
+
+def _iso(value: datetime) -> str:
+    from tracker.times import iso
+
+    return iso(value) or ""
+
+
+def _minutes(count: int) -> str:
+    from datetime import timedelta
+
+    from tracker.clock import duration
+
+    return duration(timedelta(minutes=count))
+
+
+def _span(text: str, what: str) -> Any:
+    """`15m`, `2h`, `1d` as a timedelta, or a UsageError."""
+    import re
+    from datetime import timedelta
+
+    match = re.fullmatch(r"\s*(\d{1,5})\s*(m|min|h|d)\s*", text, re.I)
+    if not match:
+        raise UsageError(f"{what} {text!r}: use minutes, hours or days, e.g. 15m, 2h or 1d")
+    unit = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days"}[match[2].lower()]
+    return timedelta(**{unit: int(match[1])})
+
+
+def _timers(state: State, tracker: Any, event: Row) -> list[Any]:
+    """The event's SLA timers as of now."""
+    from tracker.clock import timers
+    from tracker.times import utcnow
+
+    severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
+    return timers(event, severity, utcnow(), state.config.clock.at_risk)
+
+
 def _event_json(row: Row, spec: Any) -> dict[str, Any]:
     """A row as JSON: times as ISO 8601 UTC, Yes/No columns (e.g. `internal`) as booleans."""
     from tracker.times import iso
@@ -664,7 +799,8 @@ def show(state: State, event_id: str, as_json: bool) -> None:
         sheets = {"update": tracker.schema["Updates"], "change": tracker.schema["Changes"]}
         entries = [{"kind": kind, **_event_json(row, sheets[kind])} for kind, row in timeline.entries]
         shown = _event_json(timeline.event, tracker.schema["Events"])
-        click.echo(json.dumps({"event": shown, "timeline": entries}, indent=2, ensure_ascii=False))
+        sla = [t.to_json() for t in _timers(state, tracker, timeline.event)]
+        click.echo(json.dumps({"event": shown, "timeline": entries, "sla": sla}, indent=2, ensure_ascii=False))
         return
     event = timeline.event
     spec = tracker.schema["Events"]
@@ -677,6 +813,8 @@ def show(state: State, event_id: str, as_json: bool) -> None:
         click.echo(f"  {title.ljust(width)}  {state.show_time(event[name])}")
     for header, value in event.extra.items():
         click.echo(f"  {header.ljust(width)}  {state.show_time(value)}")
+    for timer in _timers(state, tracker, event):
+        click.echo(f"  {('SLA ' + timer.name).ljust(width)}  {timer.words()}")
     click.echo("\nTimeline")
     if not timeline.entries:
         click.echo("  (no updates yet)")

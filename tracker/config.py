@@ -7,7 +7,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +34,16 @@ class Display:
 
 
 @dataclass(frozen=True)
+class ClockSettings:
+    """[clock]: when an SLA counts as at risk, how early reminders go, when the process is due for review."""
+
+    at_risk: float = 0.75  # share of an SLA target after which it is "at risk"
+    remind_before: int = 10  # minutes before an update is due that its reminder goes (a severity may say otherwise)
+    process_reviewed: date | None = None  # when the event management process was last reviewed
+    review_every_months: int = 12
+
+
+@dataclass(frozen=True)
 class Config:
     """Settings read from tracker.toml; paths are resolved against its folder."""
 
@@ -50,6 +60,7 @@ class Config:
     user_is_login: bool = False  # `user` is the login name (not set, or set to it): emails would show it
     internal_audiences: tuple[str, ...] = DEFAULT_INTERNAL  # casefolded; every other audience is external
     max_recipients: int = 500  # per message; Exchange Online accepts at most 500
+    clock: ClockSettings = field(default_factory=lambda: ClockSettings())
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -99,6 +110,7 @@ KNOWN_KEYS: dict[str, dict[str, str]] = {
     },
     "mail.graph": {"mailbox": _TEXT},
     "display": {"timezone": _TEXT, "time_format": _TEXT},
+    "clock": {"at_risk": _NUMBER, "remind_before": _WHOLE, "process_reviewed": "date", "review_every_months": _WHOLE},
     "user": {"name": _TEXT},
 }
 # Keys naming files or folders: no NUL or control characters.
@@ -120,7 +132,7 @@ def check_shape(raw: dict[str, Any], where: str = CONFIG_NAME) -> None:
     unknown sections and keys (with a "did you mean"), values of the wrong type, paths with control characters."""
     _refuse_secrets(raw, [], where)
     for name, value in raw.items():
-        if name not in ("workbook", "sharepoint", "mail", "display", "user"):
+        if name not in KNOWN_KEYS or "." in name:
             raise ConfigError(f"{where}: unknown section [{name}]{_did_you_mean(name, list(KNOWN_KEYS))}")
         if not isinstance(value, dict):
             raise ConfigError(
@@ -151,6 +163,8 @@ def _check_section(section: str, values: dict[str, Any], where: str) -> None:
 
 
 def _is(kind: str, value: Any) -> bool:
+    if kind == "date":
+        return isinstance(value, str | date)
     if kind == _TEXT:
         return isinstance(value, str)
     if kind == _WHOLE:
@@ -293,6 +307,7 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
             f"tracker.toml: [mail] max_recipients must be a whole number from 1 to 10000, not {max_recipients!r} "
             "(Exchange Online takes at most 500 recipients per message)"
         )
+    clock = _clock(_section(raw, "clock"))
     sharepoint = raw.get("sharepoint")
     if sharepoint is not None and not isinstance(sharepoint, dict):
         raise ConfigError("tracker.toml: [sharepoint] must be a table")
@@ -310,8 +325,32 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         user_is_login=not named or user.strip().casefold() == login.casefold(),
         internal_audiences=tuple(a.strip().casefold() for a in internal),
         max_recipients=max_recipients,
+        clock=clock,
         raw=raw,
     )
+
+
+def _clock(section: dict[str, Any]) -> ClockSettings:
+    at_risk = float(section.get("at_risk", 0.75))
+    if not 0 < at_risk < 1:
+        raise ConfigError(f"tracker.toml: [clock] at_risk must be a share between 0 and 1 (e.g. 0.75), not {at_risk!r}")
+    remind = section.get("remind_before", 10)
+    if not 0 <= remind <= 1440:
+        raise ConfigError(f"tracker.toml: [clock] remind_before must be minutes from 0 to 1440, not {remind!r}")
+    months = section.get("review_every_months", 12)
+    if not 1 <= months <= 120:
+        raise ConfigError(f"tracker.toml: [clock] review_every_months must be from 1 to 120, not {months!r}")
+    reviewed = section.get("process_reviewed")
+    day = None
+    if reviewed is not None:
+        try:
+            day = date.fromisoformat(str(reviewed))
+        except ValueError:
+            raise ConfigError(
+                f"tracker.toml: [clock] process_reviewed {reviewed!r} is not a date; e.g. process_reviewed = "
+                '"2026-01-15"'
+            ) from None
+    return ClockSettings(at_risk, int(remind), day, int(months))
 
 
 def _is_utc(zone: ZoneInfo) -> bool:

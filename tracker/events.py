@@ -304,6 +304,35 @@ def resolve_event(
     return Outcome(result["event_id"], "Resolved", None, result["at"], edits, result["audiences"])
 
 
+def acknowledge_event(
+    store: Store, event_id: str, *, at: datetime | None = None, now: datetime | None = None
+) -> Outcome:
+    """Record when event management acknowledged the event (the first-response SLA stops there); an event
+    acknowledged already keeps its time (the Outcome's `at` is that time, and `edits` is empty)."""
+    result: dict[str, Any] = {}
+
+    def plan(tracker: Tracker) -> list[Edit]:
+        tracker.require("Events")
+        event = tracker.event(event_id)
+        key = str(event["id"])
+        current = event["acknowledged_at"]
+        if isinstance(current, datetime):
+            result.update(event_id=key, status=str(event["status"] or ""), at=current)
+            return []
+        when = as_utc(at) if at else (now or utcnow())
+        started = event["reported_at"] or event["detected_at"]
+        if isinstance(started, datetime) and when < started:
+            raise UsageError(
+                f"acknowledgement time {when:%Y-%m-%d %H:%MZ} is before the event was reported "
+                f"({started:%Y-%m-%d %H:%MZ})"
+            )
+        result.update(event_id=key, status=str(event["status"] or ""), at=when)
+        return [SetCells("Events", key, {"acknowledged_at": when}, {"acknowledged_at": None})]
+
+    edits = store.commit(plan)
+    return Outcome(result["event_id"], result["status"], None, result["at"], edits)
+
+
 def record_change(
     store: Store,
     event_id: str,

@@ -117,9 +117,14 @@ def _stable(value: Any) -> Any:
     return value
 
 
-def _log_rows(tracker: Tracker, journal: Journal | None, event_id: str) -> list[dict[str, Any]]:
-    """The event's Notifications rows as they will be once the journal is written (its rows added, its changes to
-    rows made), without withdrawn claims: those messages were never sent."""
+MESSAGE_KINDS = ("initial", "update", "resolved", "closed")  # the outage emails; reminders are kept apart
+
+
+def _log_rows(
+    tracker: Tracker, journal: Journal | None, event_id: str, kinds: tuple[str, ...] = MESSAGE_KINDS
+) -> list[dict[str, Any]]:
+    """The event's Notifications rows of these kinds as they will be once the journal is written (its rows added,
+    its changes to rows made), without withdrawn claims: those messages were never sent."""
     key = event_id.casefold()
     rows = [dict(r.values) for r in tracker.sheet("Notifications").rows if str(r["event_id"] or "").casefold() == key]
     if journal is not None:
@@ -137,7 +142,12 @@ def _log_rows(tracker: Tracker, journal: Journal | None, event_id: str) -> list[
                     by_id[mid] = row
             elif isinstance(edit, SetCells) and raw_key(edit.key) in by_id:
                 by_id[raw_key(edit.key)].update(edit.values)
-    return [r for r in rows if not is_withdrawn(r)]
+    return [r for r in rows if not is_withdrawn(r) and (r.get("kind") in kinds or not r.get("kind"))]
+
+
+def log_rows(tracker: Tracker, journal: Journal | None, event_id: str, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The event's Notifications rows of these kinds, the journal's waiting ones included."""
+    return _log_rows(tracker, journal, event_id, kinds)
 
 
 # --- claims: how several machines notifying one SharePoint workbook send each message once ----------------

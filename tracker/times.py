@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
@@ -13,9 +14,60 @@ _RELATIVE = re.compile(r"^([+-])\s*(\d+)\s*(m|min|mins|minutes?|h|hrs?|hours?|d|
 _CLOCK = re.compile(r"^(\d{1,2}):?(\d{2})\s*(z)?$", re.I)
 
 
+class Clock:
+    """What time it is. Normally the system clock; with `TRACKER_NOW` set (an ISO time in UTC, e.g.
+    `TRACKER_NOW=2026-11-23T08:00Z`) a rehearsal clock that starts there and moves only when tracker waits
+    (`sleep`), so a whole day of `tracker watch` replays in seconds and tests never sleep."""
+
+    def __init__(self) -> None:
+        self._start: datetime | None = None
+        self._elapsed = timedelta(0)
+        self._read = False
+
+    def _rehearsal(self) -> datetime | None:
+        if not self._read:
+            self._read = True
+            text = os.environ.get("TRACKER_NOW", "").strip()
+            if text:
+                try:
+                    start = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+                except ValueError:
+                    raise UsageError(
+                        f"TRACKER_NOW={text!r} is not a time; use an ISO time in UTC, e.g. 2026-11-23T08:00Z"
+                    ) from None
+                self._start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+        return self._start
+
+    @property
+    def simulated(self) -> bool:
+        """Whether this is the rehearsal clock."""
+        return self._rehearsal() is not None
+
+    def now(self) -> datetime:
+        """The current time, aware, in UTC."""
+        start = self._rehearsal()
+        return datetime.now(UTC) if start is None else start + self._elapsed
+
+    def sleep(self, seconds: float) -> None:
+        """Wait: really, or on the rehearsal clock by moving it on."""
+        if self._rehearsal() is None:
+            import time
+
+            time.sleep(seconds)
+        else:
+            self._elapsed += timedelta(seconds=seconds)
+
+    def reset(self) -> None:
+        """Read TRACKER_NOW again on next use (tests that change it)."""
+        self.__init__()  # type: ignore[misc]
+
+
+CLOCK = Clock()
+
+
 def utcnow() -> datetime:
-    """The current time in UTC, to the millisecond (what a workbook cell keeps)."""
-    now = datetime.now(UTC)
+    """The current time in UTC, to the millisecond (what a workbook cell keeps); see `Clock`."""
+    now = CLOCK.now()
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 

@@ -1,0 +1,184 @@
+"""The team's clock (issue 10): SLA timers, `tracker ack`, `tracker due`, reminders, all on the rehearsal clock
+(`TRACKER_NOW`), never with sleeps."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from tests.conftest import Run
+from tracker.times import CLOCK
+
+START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
+
+
+@pytest.fixture
+def at(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Set the rehearsal clock: at(datetime) makes that 'now' for the commands that follow."""
+
+    def move(when: datetime) -> None:
+        monkeypatch.setenv("TRACKER_NOW", when.isoformat())
+        CLOCK.reset()
+
+    return move
+
+
+def _outbox(tmp_path: Path) -> list[email.message.EmailMessage]:
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for p in sorted((tmp_path / "outbox").glob("*.eml"))
+    ]
+
+
+@pytest.fixture
+def sev2(run: Run, example: Path, at) -> str:  # type: ignore[no-untyped-def]
+    """A Sev 2 (update every 60 min, first response 30 min, restoration 8 h) opened at START, reported at START;
+    its communication lead has an address on the Distribution sheet."""
+    at(START)
+    resolved = run("resolve", f"EVT-{datetime.now(UTC).year}-0001", "--note", "done", "--force")
+    assert resolved.exit_code == 0, resolved.stderr  # the example event, so only this one is open
+    opened = run(
+        "open",
+        "--title",
+        "VPN down at HQ",
+        "--severity",
+        "Sev 2",
+        "--service",
+        "VPN",
+        "--impact",
+        "No VPN",
+        "--set",
+        "communication_lead=Priya Shah",
+    )
+    assert opened.exit_code == 0, opened.stderr
+    book = openpyxl.load_workbook(example)
+    sheet = book["Distribution"]
+    sheet.append(["technical", "Priya Shah", "priya.shah@example.com", "Cc", "Yes"])
+    table = sheet.tables["DistributionTable"]
+    table.ref = f"A1:E{sheet.max_row}"
+    book.save(example)
+    return opened.stdout.strip()
+
+
+def test_the_rehearsal_clock_is_what_tracker_calls_now(run: Run, example: Path, at) -> None:  # type: ignore[no-untyped-def]
+    """TRACKER_NOW sets 'now' for every command: an event opened then is reported then."""
+    at(datetime(2027, 1, 4, 9, 30, tzinfo=UTC))
+    opened = run("open", "--title", "t", "--severity", "Sev 3", "--service", "VPN", "--impact", "x")
+    shown = json.loads(run("show", opened.stdout.strip(), "--json").stdout)["event"]
+    assert shown["reported_at"] == "2027-01-04T09:30:00Z" and opened.stdout.startswith("EVT-2027-")
+
+
+def test_due_counts_down_and_exits_1_once_late(run: Run, sev2: str, at) -> None:  # type: ignore[no-untyped-def]
+    """At 08:30 the 09:00 update is due in 30 min (exit 0); at 08:52 due soon; at 09:05 overdue by 5 min (exit 1);
+    the first response, unacknowledged, is at risk from 08:22 (75% of 30 min) and breached after 08:30."""
+    at(START + timedelta(minutes=20))
+    early = run("due", "--json")
+    assert early.exit_code == 0
+    items = {i["kind"]: i for i in json.loads(early.stdout)["items"] if i["event_id"] == sev2}
+    assert items["update"]["state"] == "due" and items["update"]["minutes"] == 40
+    assert "first response" not in items
+    at(START + timedelta(minutes=25))
+    risky = {i["kind"]: i for i in json.loads(run("due", "--json").stdout)["items"] if i["event_id"] == sev2}
+    assert risky["first response"]["state"] == "at risk" and risky["first response"]["at"] == "2026-11-23T08:30:00Z"
+    at(START + timedelta(minutes=52))
+    soon = run("due")
+    assert soon.exit_code == 1  # the first response is breached by now
+    assert f"{sev2}  Sev 2  next update     due soon  in 8 min" in soon.stdout
+    assert "first response  breached  breached by 22 min" in soon.stdout
+    assert run("ack", sev2).exit_code == 0
+    at(START + timedelta(minutes=65))
+    late = run("due")
+    assert late.exit_code == 1 and "next update  overdue  overdue by 5 min" in late.stdout
+    assert "first response" not in late.stdout  # acknowledged (late): no longer owed
+    within = json.loads(run("due", "--within", "15m", "--json").stdout)["items"]
+    assert {i["state"] for i in within if i["event_id"] == sev2} == {"overdue"}
+
+
+def test_ack_records_the_first_response_once(run: Run, sev2: str, at) -> None:  # type: ignore[no-untyped-def]
+    """ack at 08:04: first response 4 min of 30: met; a second ack changes nothing; show gives the SLA lines."""
+    at(START + timedelta(minutes=4))
+    acked = run("ack", sev2)
+    assert acked.exit_code == 0
+    assert (
+        acked.stdout.strip()
+        == f"{sev2}: acknowledged at 23 Nov 2026 0804Z (first response acknowledged in 4 min, target 30 min: met)"
+    )
+    at(START + timedelta(minutes=9))
+    again = run("ack", sev2)
+    assert "already acknowledged at 23 Nov 2026 0804Z" in again.stdout
+    shown = run("show", sev2)
+    assert re.search(r"SLA first response +acknowledged in 4 min, target 30 min: met", shown.stdout)
+    assert re.search(r"SLA restoration +9 min of 8 h: running", shown.stdout)
+    data = json.loads(run("show", sev2, "--json").stdout)
+    assert [(t["name"], t["state"]) for t in data["sla"]] == [("first response", "met"), ("restoration", "running")]
+
+
+def test_the_resolved_email_says_how_restoration_went(
+    run: Run,
+    sev2: str,
+    at,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Resolved 3 h 12 min after detection against 8 h: the Resolved email to leadership says 'met'."""
+    at(START + timedelta(hours=3, minutes=12))
+    assert run("resolve", sev2, "--note", "Tunnels up", "--public-note", "VPN works again").exit_code == 0
+    assert run("notify", sev2).exit_code == 0
+    leadership = [m for m in _outbox(tmp_path) if m["X-Tracker-Audience"] == "leadership"][-1]
+    text = leadership.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Restoration:      restored in 3 h 12 min, target 8 h: met" in text
+
+
+def test_reminders_go_once_before_and_once_when_late(
+    run: Run,
+    sev2: str,
+    at,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """The 09:00 update: at 08:52 (lead 10 min) Priya gets a reminder; at 08:55 nothing more; at 09:03 an overdue
+    one; at 09:10 nothing more. Each is a Notifications row of kind reminder; outage audiences get nothing."""
+    at(START + timedelta(minutes=45))
+    assert "reminded" not in run("due", "--remind").stdout
+    at(START + timedelta(minutes=52))
+    first = run("due", "--remind")
+    assert "reminded Priya Shah <priya.shah@example.com>: [REMINDER]" in first.stdout
+    at(START + timedelta(minutes=55))
+    assert "reminded" not in run("due", "--remind").stdout
+    at(START + timedelta(minutes=63))
+    late = run("due", "--remind")
+    assert late.exit_code == 1 and "[OVERDUE]" in late.stdout
+    at(START + timedelta(minutes=70))
+    assert "reminded" not in run("due", "--remind").stdout
+    mails = _outbox(tmp_path)
+    assert [str(m["X-Tracker-Kind"]) for m in mails] == ["reminder", "reminder"]
+    assert all([a.addr_spec for a in m["To"].addresses] == ["priya.shah@example.com"] for m in mails)
+    assert "due 23 Nov 2026 0900Z (in 8 min)" in str(mails[0]["Subject"])
+    assert "tracker notify " + sev2 + " --no-change" in mails[1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    book = openpyxl.load_workbook(tmp_path / "events.xlsx")
+    kinds = [row[3] for row in book["Notifications"].iter_rows(min_row=2, values_only=True) if row[0]]
+    assert kinds == ["reminder", "reminder"]
+    sent = run("notify", sev2)  # the reminders are not outage messages: every audience still gets its initial
+    assert sent.exit_code == 0 and "initial" in sent.stdout
+
+
+def test_a_reminder_nobody_can_receive_is_said(run: Run, example: Path, event_id: str, at) -> None:  # type: ignore[no-untyped-def]
+    """The example event's communication lead has no address anywhere: due --remind says so, naming the fix."""
+    shown = json.loads(run("show", event_id, "--json").stdout)["event"]
+    due = datetime.fromisoformat(shown["next_update_due"].replace("Z", "+00:00"))
+    at(due - timedelta(minutes=3))
+    result = run("due", "--remind")
+    assert "warning: could not remind Priya Shah" in result.stderr
+    assert "no email for 'Priya Shah': add them (Name and Email) to the Distribution sheet" in result.stderr
+
+
+@pytest.mark.parametrize("text", ["15", "15x", "-5m", "999999m"])
+def test_due_within_wants_a_span(run: Run, example: Path, text: str) -> None:
+    """--within takes 15m, 2h or 1d; anything else is a usage error naming the option."""
+    result = run("due", "--within", text)
+    assert result.exit_code == 2 and "--within" in result.stderr

@@ -1,0 +1,191 @@
+"""The team's clock: SLA timers, what is due, and the reminders that keep the cadence.
+
+Every time here comes from `tracker.times.utcnow()`, so `TRACKER_NOW` rehearses any moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from tracker.config import Config
+from tracker.policy import is_open
+from tracker.times import iso
+from tracker.workbook import Row, Tracker
+
+# (name, started by, stopped by, Severities target column, words when stopped)
+TIMERS = (
+    ("first response", "reported_at", "acknowledged_at", "first_response_minutes", "acknowledged"),
+    ("restoration", "detected_at", "resolved_at", "restoration_minutes", "restored"),
+)
+
+
+@dataclass(frozen=True)
+class Timer:
+    """One SLA timer of one event."""
+
+    name: str
+    target: timedelta
+    started: datetime
+    stopped: datetime | None
+    elapsed: timedelta
+    state: str  # met, running, at risk, breached
+    verb: str
+
+    @property
+    def left(self) -> timedelta:
+        """Time left before the target (negative once breached)."""
+        return self.target - self.elapsed
+
+    def words(self) -> str:
+        """E.g. `restored in 3 h 12 min, target 4 h: met` or `running 1 h 5 min of 4 h: at risk`."""
+        if self.stopped is not None:
+            return f"{self.verb} in {duration(self.elapsed)}, target {duration(self.target)}: {self.state}"
+        return f"{duration(self.elapsed)} of {duration(self.target)}: {self.state}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form (see README, "Keeping time")."""
+        return {
+            "name": self.name,
+            "state": self.state,
+            "target_minutes": int(self.target.total_seconds() // 60),
+            "elapsed_minutes": int(self.elapsed.total_seconds() // 60),
+            "started": iso(self.started),
+            "stopped": iso(self.stopped) if self.stopped else None,
+        }
+
+
+def duration(span: timedelta) -> str:
+    """A span as people say it: `45 min`, `3 h 12 min`, `2 d 4 h`."""
+    minutes = int(abs(span.total_seconds()) // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {mins} min" if mins else f"{hours} h"
+    return f"{mins} min"
+
+
+def timers(event: Row, severity: Row | None, now: datetime, at_risk: float = 0.75) -> list[Timer]:
+    """The event's SLA timers its severity sets a target for (first response, restoration)."""
+    out = []
+    for name, start_field, stop_field, target_field, verb in TIMERS:
+        minutes = severity[target_field] if severity is not None else None
+        started = event[start_field] if start_field != "reported_at" else (event["reported_at"] or event["detected_at"])
+        if (
+            not isinstance(minutes, int)
+            or isinstance(minutes, bool)
+            or minutes < 1
+            or not isinstance(started, datetime)
+        ):
+            continue
+        target = timedelta(minutes=minutes)
+        stopped = event[stop_field] if isinstance(event[stop_field], datetime) else None
+        if stopped is None and event["status"] in ("Resolved", "Closed") and name == "first response":
+            stopped = event["resolved_at"] if isinstance(event["resolved_at"], datetime) else None
+        elapsed = max((stopped or now) - started, timedelta(0))
+        if stopped is not None:
+            state = "met" if elapsed <= target else "breached"
+        elif elapsed > target:
+            state = "breached"
+        elif elapsed >= target * at_risk:
+            state = "at risk"
+        else:
+            state = "running"
+        out.append(Timer(name, target, started, stopped, elapsed, state, verb))
+    return out
+
+
+@dataclass(frozen=True)
+class Due:
+    """Something the team owes: an update, an SLA about to be missed, the process review."""
+
+    event_id: str
+    kind: str  # update | first response | restoration | process review
+    state: str  # due | due soon | overdue | at risk | breached
+    at: datetime | None  # when it is (was) due or breaches
+    severity: str = ""
+    title: str = ""
+    responsible: str = ""
+
+    def minutes(self, now: datetime) -> int | None:
+        """Minutes until it is due (negative: overdue by)."""
+        if self.at is None:
+            return None
+        return int((self.at - now).total_seconds() // 60)
+
+    @property
+    def late(self) -> bool:
+        """Overdue or breached: what makes `tracker due` exit 1."""
+        return self.state in ("overdue", "breached")
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        """The stable JSON form (see README, "Keeping time")."""
+        return {
+            "event_id": self.event_id or None,
+            "kind": self.kind,
+            "state": self.state,
+            "at": iso(self.at) if self.at else None,
+            "minutes": self.minutes(now),
+            "severity": self.severity or None,
+            "title": self.title or None,
+            "responsible": self.responsible or None,
+        }
+
+
+def responsible(event: Row) -> str:
+    """Who owes the next update: the communication lead, else the event manager."""
+    return str(event["communication_lead"] or event["event_manager"] or "")
+
+
+def lead_time(severity: Row | None, config: Config) -> timedelta:
+    """How long before an update is due its reminder goes: the severity's Remind Before, else [clock]."""
+    minutes = severity.get("remind_before_minutes") if severity is not None else None
+    return timedelta(minutes=minutes if isinstance(minutes, int) else config.clock.remind_before)
+
+
+def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta | None = None) -> list[Due]:
+    """Everything owed, soonest first: each open event's next update (with `within`, only those due by then, the
+    late ones always), each SLA at risk or breached, and the process review when its interval has passed."""
+    out: list[Due] = []
+    severities = tracker.sheet("Severities")
+    for event in tracker.sheet("Events").rows:
+        if not event["id"] or not is_open(event["status"]):
+            continue
+        severity = severities.find(str(event["severity"] or ""))
+        common = {
+            "event_id": str(event["id"]),
+            "severity": str(event["severity"] or ""),
+            "title": str(event["title"] or ""),
+        }
+        due = event["next_update_due"]
+        if isinstance(due, datetime):
+            if due <= now:
+                state = "overdue"
+            elif due - now <= lead_time(severity, config):
+                state = "due soon"
+            else:
+                state = "due"
+            if within is None or due - now <= within or state != "due":
+                out.append(Due(kind="update", state=state, at=due, responsible=responsible(event), **common))
+        for timer in timers(event, severity, now, config.clock.at_risk):
+            if timer.stopped is None and timer.state in ("at risk", "breached"):  # a stopped one is history
+                out.append(Due(kind=timer.name, state=timer.state, at=timer.started + timer.target, **common))
+    review = process_review_due(config, now)
+    if review is not None:
+        out.append(Due("", "process review", "overdue" if review <= now else "due", review))
+    return sorted(out, key=lambda d: (not d.late, d.at or now, d.event_id))
+
+
+def process_review_due(config: Config, now: datetime) -> datetime | None:
+    """When the event management process is next due for review, if that is within a month (or past)."""
+    last = config.clock.process_reviewed
+    if last is None:
+        return None
+    months = last.month - 1 + config.clock.review_every_months
+    year, month = last.year + months // 12, months % 12 + 1
+    day = min(last.day, 28)
+    when = datetime.combine(date(year, month, day), datetime.min.time(), tzinfo=now.tzinfo)
+    return when if when - now <= timedelta(days=31) else None
