@@ -182,3 +182,29 @@ def test_due_within_wants_a_span(run: Run, example: Path, text: str) -> None:
     """--within takes 15m, 2h or 1d; anything else is a usage error naming the option."""
     result = run("due", "--within", text)
     assert result.exit_code == 2 and "--within" in result.stderr
+
+
+def test_no_change_keeps_the_promised_cadence_once_per_due_time(
+    run: Run,
+    sev2: str,
+    at,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """The initial went out at 08:00; at 09:00 nothing changed: --no-change tells every audience so and moves the
+    next update to 10:00; again at once: nothing; with news not yet sent it is refused, saying to send the news."""
+    assert run("notify", sev2).exit_code == 0
+    at(START + timedelta(minutes=60))
+    quiet = run("notify", sev2, "--no-change")
+    assert quiet.exit_code == 0, quiet.stderr
+    assert "next update due 23 Nov 2026 1000Z" in quiet.stdout
+    mails = _outbox(tmp_path)[3:]
+    assert len(mails) == 3
+    for mail in mails:
+        text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "No change since our last update" in text and "Next update: by 23 Nov 2026 1000Z" in text
+    again = run("notify", sev2, "--no-change")  # the next one is not due until 10:00
+    assert again.exit_code == 2 and "not due until 23 Nov 2026 1000Z (in 1 h)" in again.stderr
+    assert len(_outbox(tmp_path)) == 6
+    assert run("update", sev2, "--note", "Firewall rebooted", "--public-note", "Working on it").exit_code == 0
+    news = run("notify", sev2, "--no-change")
+    assert news.exit_code == 2 and f"send it with `tracker notify {sev2}`" in news.stderr

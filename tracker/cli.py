@@ -848,9 +848,20 @@ def show(state: State, event_id: str, as_json: bool) -> None:
     "--dry-run", is_flag=True, help="Render every message into the preview folder; send nothing, write nothing."
 )
 @click.option("--force", is_flag=True, help="Send even if this event state was already sent to the audience.")
+@click.option(
+    "--no-change",
+    is_flag=True,
+    help="An update is due and nothing changed: tell every audience so, and when the next update comes.",
+)
 @pass_state
 def notify(
-    state: State, event_id: str | None, all_open: bool, audiences: tuple[str, ...], dry_run: bool, force: bool
+    state: State,
+    event_id: str | None,
+    all_open: bool,
+    audiences: tuple[str, ...],
+    dry_run: bool,
+    force: bool,
+    no_change: bool,
 ) -> None:
     """Send the outage emails for an event to every audience its severity lists.
 
@@ -863,6 +874,7 @@ def notify(
       tracker notify EVT-2026-0001 --dry-run
       tracker notify EVT-2026-0001
       tracker notify EVT-2026-0001 --audience leadership --force
+      tracker notify EVT-2026-0001 --no-change
       tracker notify --open
     """
     from tracker.errors import NotifyInterrupted
@@ -879,7 +891,13 @@ def notify(
     for key in ids:
         try:
             result = run_notify(
-                store, state.config, key, audiences=list(audiences) or None, dry_run=dry_run, force=force
+                store,
+                state.config,
+                key,
+                audiences=list(audiences) or None,
+                dry_run=dry_run,
+                force=force,
+                no_change=no_change,
             )
         except TrackerError as exc:
             if not all_open or isinstance(exc, NotifyInterrupted):

@@ -327,8 +327,10 @@ def prepare(
     force: bool = False,
     journal: Journal | None = None,
     now: datetime | None = None,
+    no_change: bool = False,
 ) -> NotifyResult:
-    """Gate, choose audiences, skip what was already sent, and render the rest."""
+    """Gate, choose audiences, skip what was already sent, and render the rest. `no_change`: an update is due and
+    nothing changed: tell each audience so, and when the next update comes (once per due time)."""
     tracker.require("Events", "Updates", "Changes", "Severities", "Services", "Distribution", "Notifications")
     now = now or utcnow()
     event = tracker.event(event_id)
@@ -379,6 +381,8 @@ def prepare(
         previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
         kind = "resolved" if resolved else ("update" if previous else "initial")
         state = event_state(tracker, event, Audience(tracker, audience, config.internal_audiences))
+        if no_change:
+            state = _no_change_state(event, audience, state, previous, status, now, config, severity, force)
         finals = [r for r in previous if r.get("kind") in ("resolved", "closed")]
         if status == "Closed" and finals and not force:
             # Closing is admin: whoever had the resolution hears no more, unless the severity says so (once).
@@ -398,14 +402,15 @@ def prepare(
             # Each part of a split list is its own message with its own state, so a stop after part 1 of 3
             # sends parts 2 and 3 next time, and only those.
             part_state = state if len(parts) == 1 else f"{state}:{number}/{len(parts)}"
-            same = [r for r in previous if r.get("state") in (part_state, legacy)]
+            same = [r for r in previous if r.get("state") == part_state or (not no_change and r.get("state") == legacy)]
             if same and not force:
                 result.skipped.append(_skipped(audience, same[-1]))
                 continue
             if rendered is None:
-                rendered = render(
-                    env, audience, build_context(tracker, event, audience, kind, config, next_update, now)
-                )
+                context = build_context(tracker, event, audience, kind, config, next_update, now)
+                if no_change:
+                    context |= {"no_change": True, "kind_label": "Update: no change"}
+                rendered = render(env, audience, context)
             subject, text, html = rendered
             message = build_message(
                 sender=sender,
@@ -419,6 +424,38 @@ def prepare(
             outgoing = Outgoing(event_key, audience, kind, part_state, subject, text, html, part, message)
             result.messages.append(outgoing)
     return result
+
+
+def _no_change_state(
+    event: Row,
+    audience: str,
+    state: str,
+    previous: list[dict[str, Any]],
+    status: str,
+    now: datetime,
+    config: Config,
+    severity: Row | None,
+    force: bool,
+) -> str:
+    """The state a no-change message is logged with (once per due time), or a UsageError when there is news or
+    the update is not due yet (within the reminder lead time; --force sends it anyway)."""
+    from tracker.clock import duration, lead_time
+
+    key = str(event["id"])
+    if not is_open(status):
+        raise UsageError(f"--no-change is for open events; {key} is {status}")
+    if not any(str(r.get("state") or "").startswith(state) for r in previous):
+        raise UsageError(
+            f"{audience} has not had the latest news about {key} yet: send it with `tracker notify {key}` "
+            "(--no-change is for when nothing changed since the last message)"
+        )
+    due = event["next_update_due"]
+    if isinstance(due, datetime) and due - now > lead_time(severity, config) and not force:
+        raise UsageError(
+            f"the next update of {key} is not due until {_when(config, due)} (in {duration(due - now)}); "
+            "--no-change sends then (or pass --force to send it now)"
+        )
+    return f"{state} no-change {iso(due) if isinstance(due, datetime) else ''}".strip()
 
 
 def _skipped(audience: str, row: dict[str, Any]) -> Skipped:
@@ -474,6 +511,7 @@ def notify(
     dry_run: bool = False,
     force: bool = False,
     preview_dir: Path | None = None,
+    no_change: bool = False,
 ) -> NotifyResult:
     """Render, send and log the emails for one event (see the module docstring)."""
     from filelock import FileLock, Timeout
@@ -482,7 +520,7 @@ def notify(
     lock = FileLock(str(store.notify_lock), timeout=config.lock_timeout)
     try:
         with lock:  # two notify runs at once must not both decide to send the same messages
-            return _notify(store, config, event_id, audiences, dry_run, force, preview_dir)
+            return _notify(store, config, event_id, audiences, dry_run, force, preview_dir, no_change)
     except Timeout:
         raise WorkbookInUse(
             f"another `tracker notify` has been running here for over {config.lock_timeout:.0f} s; try again"
@@ -497,6 +535,7 @@ def _notify(
     dry_run: bool,
     force: bool,
     preview_dir: Path | None,
+    no_change: bool = False,
 ) -> NotifyResult:
     from tracker.store.engine import check
     from tracker.transports import open_transport, write_eml
@@ -507,7 +546,9 @@ def _notify(
     if store.claims:
         _require_claims(tracker)
         unknown += settle_claims(tracker, store.journal, event_id, now)
-    result = prepare(tracker, config, event_id, audiences=audiences, force=force, journal=store.journal, now=now)
+    result = prepare(
+        tracker, config, event_id, audiences=audiences, force=force, journal=store.journal, now=now, no_change=no_change
+    )
     result.unknown = [a for a in unknown if a.event_id.casefold() == result.event_id.casefold()]
     if store.claims:
         _note_claims(result, _log_rows(tracker, store.journal, result.event_id))
