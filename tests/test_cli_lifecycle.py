@@ -40,7 +40,8 @@ def test_open_prints_new_id_and_list_shows_it(run: Run, example: Path, event_id:
     event = shown["event"]
     assert event["severity"] == "Sev 2" and event["status"] == "Investigating"
     assert event["services_affected"] == "VPN, Wi-Fi" and event["sites_affected"] == "HQ"
-    assert event["event_manager"] == "Test Manager"
+    # the example Roster covers every hour: whoever is on duty now leads the event (tests/test_roster.py)
+    assert event["event_manager"] in {"Alex Morgan", "Sam Rivera", "Jordan Lee", "Casey Nguyen"}
     assert [e["note"] for e in shown["timeline"]] == ["Event opened: VPN down at HQ"]
     # Sev 2 updates every 60 minutes
     assert _at(event["next_update_due"]) - _at(event["reported_at"]) == timedelta(minutes=60)

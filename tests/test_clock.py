@@ -168,13 +168,14 @@ def test_reminders_go_once_before_and_once_when_late(
 
 
 def test_a_reminder_nobody_can_receive_is_said(run: Run, example: Path, event_id: str, at) -> None:  # type: ignore[no-untyped-def]
-    """The example event's communication lead has no address anywhere: due --remind says so, naming the fix."""
+    """The event's communication lead has no address anywhere: due --remind says so, naming the fix."""
+    assert run("update", event_id, "--note", "handover", "--set", "communication_lead=Pat Doe").exit_code == 0
     shown = json.loads(run("show", event_id, "--json").stdout)["event"]
     due = datetime.fromisoformat(shown["next_update_due"].replace("Z", "+00:00"))
     at(due - timedelta(minutes=3))
     result = run("due", "--remind")
-    assert "warning: could not remind Priya Shah" in result.stderr
-    assert "no email for 'Priya Shah': add them (Name and Email) to the Distribution sheet" in result.stderr
+    assert "warning: could not remind Pat Doe" in result.stderr
+    assert "no email for 'Pat Doe': add them (Person and Email) to the Roster sheet" in result.stderr
 
 
 @pytest.mark.parametrize("text", ["15", "15x", "-5m", "999999m"])

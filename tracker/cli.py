@@ -404,6 +404,7 @@ def open_cmd(
         note=note,
         public_note=public_note,
         fields=fields,
+        zone=state.config.display.tz,
     )
     click.echo(event_id)
     if not fields.get("impact"):
@@ -677,6 +678,53 @@ def due(state: State, within: str | None, as_json: bool, remind: bool) -> None:
                 click.echo(_printable(f"reminded {reminder.person} <{reminder.address}>: {reminder.subject}"))
     if any(item.late for item in items):
         sys.exit(1)
+
+
+@main.command()
+@click.option("--at", "at_text", help="Another moment than now, e.g. 2026-11-28 09:00 or +8h.")
+@click.option("--json", "as_json", is_flag=True, help="Print the roster at that moment as JSON (see README).")
+@pass_state
+def roster(state: State, at_text: str | None, as_json: bool) -> None:
+    """Who is on duty now (every role on the Roster sheet), and who comes next as duty event manager and stand-by.
+
+    \b
+    Example:
+      tracker roster
+      tracker roster --at "2026-11-28 09:00" --json
+    """
+    from tracker.roster import DUTY, STANDBY, next_shifts, on_duty
+    from tracker.times import utcnow
+
+    tracker = state.store().read()
+    if not tracker.sheet("Roster").present:
+        raise UsageError(
+            "this workbook has no Roster sheet (added in tracker 0.2); `tracker validate` says how to add it"
+        )
+    at = (state.time(at_text, "--at") if at_text else None) or utcnow()
+    zone = state.config.display.tz
+    now_on = on_duty(tracker, zone, at)
+    coming = {role: next_shifts(tracker, zone, at, role) for role in (DUTY, STANDBY)}
+    if as_json:
+        payload = {
+            "at": _iso(at),
+            "on_duty": [s.to_json() for s in now_on],
+            "next": {role: [s.to_json() for s in found] for role, found in coming.items()},
+        }
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"on duty at {state.show_time(at)}:")
+    if now_on:
+        rows = [[s.role, s.person, s.email, s.phone, state.show_time(s.end)] for s in now_on]
+        click.echo(_indent(_table(rows, ["ROLE", "PERSON", "EMAIL", "PHONE", "UNTIL"])))
+    else:
+        click.echo("  nobody (the Roster sheet has no shift now)")
+    for role, found in coming.items():
+        for shift in found:
+            click.echo(_printable(f"next {role}: {shift.person} from {state.show_time(shift.start)}"))
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
 
 
 def _iso(value: datetime) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from tracker.edits import AppendRow, Edit, SetCells
@@ -103,6 +103,7 @@ def open_event(
     public_note: str | None = None,
     fields: dict[str, Any] | None = None,
     now: datetime | None = None,
+    zone: tzinfo | None = None,
 ) -> str:
     """Record a new event (and its first timeline entry); return its new ID."""
     if not title.strip():
@@ -129,8 +130,13 @@ def open_event(
             "last_update_at": at,
             "next_update_due": next_update_due(sev, at),
         }
-        if not row.get("event_manager") and author:
-            row["event_manager"] = author
+        if not row.get("event_manager"):
+            duty = None
+            if zone is not None:  # with a Roster, the duty event manager (or stand-by) leads the event
+                from tracker.roster import duty_manager
+
+                duty = duty_manager(tracker, zone, at)  # type: ignore[arg-type]
+            row["event_manager"] = duty.person if duty is not None else (author or None)
         first = {
             "event_id": event_id,
             "at": at,

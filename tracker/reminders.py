@@ -12,9 +12,10 @@ from tracker.config import Config
 from tracker.errors import TrackerError, WorkbookInUse
 from tracker.mail import Outgoing, Recipient, build_message, parse_sender
 from tracker.policy import is_open
+from tracker.roster import address_of, duty_manager
 from tracker.store import Store
 from tracker.times import format_time, iso
-from tracker.workbook import Row, Tracker
+from tracker.workbook import Row
 
 
 @dataclass(frozen=True)
@@ -40,15 +41,6 @@ class Reminder:
             "subject": self.subject or None,
             "problem": self.problem or None,
         }
-
-
-def address_of(tracker: Tracker, person: str) -> str:
-    """The email address of a person named on an event: from the Distribution sheet's Name column."""
-    key = " ".join(person.split()).casefold()
-    for row in tracker.sheet("Distribution").rows:
-        if " ".join(str(row["name"] or "").split()).casefold() == key and row["email"]:
-            return str(row["email"]).strip()
-    return ""
 
 
 def reminder_state(stage: str, due_at: datetime) -> str:
@@ -95,12 +87,16 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
         if any(r.get("state") == state for r in log_rows(tracker, store.journal, key, ("reminder",))):
             continue
         person = responsible(event)
+        if not person:  # nobody named on the event: whoever is on duty now
+            duty = duty_manager(tracker, config.display.tz, now)
+            person = duty.person if duty is not None else ""
         address = address_of(tracker, person) if person else ""
         if not address:
             problem = (
-                f"no email for {person!r}: add them (Name and Email) to the Distribution sheet"
+                f"no email for {person!r}: add them (Person and Email) to the Roster sheet, or (Name and Email) to "
+                "the Distribution sheet"
                 if person
-                else "the event has no communication lead or event manager"
+                else "the event has no communication lead or event manager, and nobody is on the Roster now"
             )
             out.append(Reminder(key, person, "", stage, due, problem=problem))
             continue

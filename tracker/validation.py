@@ -79,14 +79,17 @@ def validate_tracker(
     for spec in schema:
         data = tracker.sheet(spec.name)
         if not data.present:
+            added = spec.schema.get("x-added")
             problems.append(
                 Problem(
                     spec.name,
                     None,
                     None,
                     None,
-                    f"sheet {spec.name!r} is missing",
+                    f"sheet {spec.name!r} is missing"
+                    + (f" (added in tracker {added}; everything else works without it)" if added else ""),
                     "add it, or run `tracker init` in a new folder to see the layout",
+                    "info" if added else "error",
                 )
             )
             continue
@@ -101,6 +104,8 @@ def validate_tracker(
     problems.extend(_layout(tracker, rows_above_totals))
     if display_timezone is not None:
         problems.extend(_overdue_clock(tracker, display_timezone, now))
+    if "Roster" in schema.sheets and tracker.layout("Roster").present and display_timezone:
+        problems.extend(_roster(tracker, display_timezone, now or utcnow()))
     if "Severities" in schema.sheets and "Distribution" in schema.sheets:
         problems.extend(_audiences_without_recipients(tracker))
     if has_templates is not None and "Severities" in schema.sheets:
@@ -380,6 +385,28 @@ def _allowed_refs(ref_sheet: str, field: FieldSpec, values: list[Any]) -> str:
     if len(values) > 12:
         shown += f", ... ({len(values)} in all)"
     return f"a {field.title} listed on the {ref_sheet} sheet" + (f": {shown}" if shown else " (none listed yet)")
+
+
+def _roster(tracker: Tracker, timezone: str, now: datetime) -> list[Problem]:
+    """Gaps in who answers (duty event manager or stand-by) over the next week, and overlapping duty shifts."""
+    from zoneinfo import ZoneInfo
+
+    from tracker.roster import coverage_problems
+
+    data = tracker.sheet("Roster")
+    out = []
+    for row, words in coverage_problems(tracker, ZoneInfo(timezone), now, days=7):
+        out.append(
+            Problem(
+                data.title,
+                data.cell("role", row) if row else None,
+                "Role" if row else None,
+                None,
+                words,
+                "duty event manager or stand-by shifts covering every hour, one duty event manager at a time",
+            )
+        )
+    return out
 
 
 def _audiences_without_recipients(tracker: Tracker) -> list[Problem]:

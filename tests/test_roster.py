@@ -1,0 +1,146 @@
+"""The Roster sheet (issue 10, point 1): who is on duty, dated entries over the weekly pattern, true local times
+across DST, coverage checks, and `open` giving the event to the duty event manager. Rehearsal clock, no sleeps."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from tests.conftest import Run
+from tracker.times import CLOCK
+
+
+@pytest.fixture
+def at(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    def move(when: datetime) -> None:
+        monkeypatch.setenv("TRACKER_NOW", when.isoformat())
+        CLOCK.reset()
+
+    return move
+
+
+def roster_rows(path: Path, *rows: dict[str, object], drop: str | None = None) -> None:
+    """Add rows to the Roster table (by header), optionally dropping the rows of one person first."""
+    book = openpyxl.load_workbook(path)
+    sheet = book["Roster"]
+    headers = [c.value for c in sheet[1]]
+    kept = [
+        [c.value for c in row]
+        for row in sheet.iter_rows(min_row=2)
+        if any(c.value is not None for c in row) and row[0].value != drop
+    ]
+    sheet.delete_rows(2, sheet.max_row)
+    for values in kept:
+        sheet.append(values)
+    for row in rows:
+        sheet.append([row.get(h) for h in headers])
+    table = sheet.tables["RosterTable"]
+    table.ref = f"A1:{openpyxl.utils.get_column_letter(len(headers))}{sheet.max_row}"
+    book.save(path)
+
+
+def on_duty(run: Run, when: str) -> dict[str, str]:
+    data = json.loads(run("roster", "--at", when, "--json").stdout)
+    return {s["role"]: s["person"] for s in data["on_duty"]}
+
+
+def test_who_is_on_duty_through_the_week(run: Run, example: Path) -> None:
+    """Mon 09:00 Alex (duty) and Ravi (operations); Mon 16:00 Sam; Tue 02:00 Jordan; Sat 12:00 and Mon 03:00
+    Casey on stand-by; the next duty event manager after Saturday noon is Alex on Monday 07:00."""
+    assert on_duty(run, "2026-11-23 09:00")["duty event manager"] == "Alex Morgan"
+    assert on_duty(run, "2026-11-23 09:00")["operations manager"] == "Ravi Menon"
+    assert on_duty(run, "2026-11-23 16:00")["duty event manager"] == "Sam Rivera"
+    assert on_duty(run, "2026-11-24 02:00")["duty event manager"] == "Jordan Lee"
+    assert on_duty(run, "2026-11-28 12:00") == {"stand-by": "Casey Nguyen"}
+    assert on_duty(run, "2026-11-30 03:00") == {"stand-by": "Casey Nguyen"}
+    weekend = json.loads(run("roster", "--at", "2026-11-28 12:00", "--json").stdout)
+    assert [(s["person"], s["start"]) for s in weekend["next"]["duty event manager"]] == [
+        ("Alex Morgan", "2026-11-30T07:00:00Z")
+    ]
+
+
+def test_a_dated_entry_replaces_the_pattern_while_it_lasts(run: Run, example: Path) -> None:
+    """Dana covers Alex's Tuesday shift (leave): Tuesday 09:00 is Dana's, Wednesday 09:00 Alex's again."""
+    roster_rows(
+        example,
+        {
+            "Person": "Dana Whitfield",
+            "Role": "duty event manager",
+            "Date": datetime(2026, 11, 24),
+            "Start": "07:00",
+            "End": "15:00",
+            "Note": "covers Alex (leave)",
+        },
+    )
+    assert on_duty(run, "2026-11-24 09:00")["duty event manager"] == "Dana Whitfield"
+    assert on_duty(run, "2026-11-25 09:00")["duty event manager"] == "Alex Morgan"
+    assert run("validate").exit_code == 0  # a replacement is not an overlap
+
+
+def test_shifts_follow_local_time_across_daylight_saving(run: Run, example: Path, tmp_path: Path) -> None:
+    """In New York a 07:00 shift starts at 12:00Z in winter and 11:00Z in summer."""
+    config = tmp_path / "tracker.toml"
+    config.write_text(re.sub(r"\[display\][^\[]*", '[display]\ntimezone = "America/New_York"\n\n', config.read_text()))
+    assert on_duty(run, "2026-11-23 07:30")["duty event manager"] == "Alex Morgan"  # local time
+    winter = json.loads(run("roster", "--at", "2026-11-23 07:30", "--json").stdout)["on_duty"]
+    summer = json.loads(run("roster", "--at", "2026-07-13 07:30", "--json").stdout)["on_duty"]
+    start = {s["role"]: s["start"] for s in winter}["duty event manager"]
+    assert start == "2026-11-23T12:00:00Z"
+    assert {s["role"]: s["start"] for s in summer}["duty event manager"] == "2026-07-13T11:00:00Z"
+
+
+def test_validate_reports_gaps_and_two_managers_at_once(run: Run, example: Path) -> None:
+    """Without the night shift nobody answers from 23:00; a second duty manager 10:00-12:00 overlaps Alex."""
+    roster_rows(
+        example,
+        {"Person": "Lee Park", "Role": "duty event manager", "Days": "Mon-Fri", "Start": "10:00", "End": "12:00"},
+        drop="Jordan Lee",
+    )
+    checked = run("validate")
+    assert checked.exit_code == 1
+    assert re.search(r"Roster: nobody on duty or stand-by from \w{3} \d\d \w{3} 23:00 UTC to", checked.stdout)
+    assert "two duty event managers at once: Alex Morgan (row 2) and Lee Park (row" in checked.stdout
+
+
+def test_open_gives_the_event_to_whoever_is_on_duty(run: Run, example: Path, at) -> None:  # type: ignore[no-untyped-def]
+    """Opened on Monday 16:00 the event manager is Sam Rivera; on Saturday, Casey (stand-by); --set wins."""
+    at(datetime(2026, 11, 23, 16, 0, tzinfo=UTC))
+    first = run("open", "--title", "a", "--severity", "Sev 3", "--service", "VPN", "--impact", "x").stdout.strip()
+    at(datetime(2026, 11, 28, 16, 0, tzinfo=UTC))
+    second = run("open", "--title", "b", "--severity", "Sev 3", "--service", "VPN", "--impact", "x").stdout.strip()
+    third = run(
+        "open",
+        "--title",
+        "c",
+        "--severity",
+        "Sev 3",
+        "--service",
+        "VPN",
+        "--impact",
+        "x",
+        "--set",
+        "event_manager=Alex Morgan",
+    ).stdout.strip()
+    managers = {e["id"]: e["event_manager"] for e in json.loads(run("list", "--json").stdout)}
+    assert (managers[first], managers[second], managers[third]) == ("Sam Rivera", "Casey Nguyen", "Alex Morgan")
+
+
+def test_a_workbook_without_a_roster_still_works(run: Run, example: Path) -> None:
+    """The Roster sheet removed (a workbook from tracker 0.1): validate notes it, roster says how to add it, open
+    falls back to whoever typed the command."""
+    book = openpyxl.load_workbook(example)
+    del book["Roster"]
+    book.save(example)
+    checked = run("validate")
+    assert checked.exit_code == 0 and "sheet 'Roster' is missing (added in tracker 0.2" in checked.stdout
+    roster = run("roster")
+    assert roster.exit_code == 2 and "no Roster sheet" in roster.stderr
+    opened = run("open", "--title", "a", "--severity", "Sev 3", "--service", "VPN", "--impact", "x")
+    assert opened.exit_code == 0
+    event = json.loads(run("show", opened.stdout.strip(), "--json").stdout)["event"]
+    assert event["event_manager"] == "Test Manager"
