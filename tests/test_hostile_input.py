@@ -39,7 +39,7 @@ def test_a_long_list_goes_out_in_messages_of_at_most_500(
         result = run("notify", event_id, "--audience", "customer")
         assert result.exit_code == 0, result.stderr
         again = run("notify", event_id, "--audience", "customer")
-    assert again.exit_code == 0 and again.stdout.count("already sent") == 3
+    assert again.exit_code == 0 and again.stdout.count("already sent") == 1  # one line for the audience
     assert len(server.received) == 3
     envelopes = [sorted(r.rcpt_tos) for r in server.received]
     assert all(len(e) <= 500 for e in envelopes)
@@ -459,3 +459,18 @@ def test_ctrl_c_while_tracker_loads_is_one_line(example: Path, tmp_path: Path) -
         assert done.returncode == 130, (module, done.stderr)
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert words in done.stderr
+
+
+def test_a_list_that_grows_past_the_limit_is_not_news(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """Sent whole to 3 customer recipients with max_recipients = 3; two more Bcc rows make it two parts: nothing is
+    sent again (the state did not change), and raising the limit back resends nothing either."""
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text().replace('outbox = "outbox"', 'outbox = "outbox"\nmax_recipients = 3', 1))
+    add_distribution(example, [["customer", "Reader 1", "reader1@example.com", "Bcc", "Yes"]])
+    assert run("notify", event_id, "--audience", "customer").exit_code == 0
+    add_distribution(example, [["customer", f"Reader {n}", f"reader{n}@example.com", "Bcc", "Yes"] for n in (2, 3)])
+    grown = run("notify", event_id, "--audience", "customer")
+    assert grown.exit_code == 0 and "already sent" in grown.stdout
+    config.write_text(config.read_text().replace("max_recipients = 3", "max_recipients = 500"))
+    assert "already sent" in run("notify", event_id, "--audience", "customer").stdout
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1

@@ -101,25 +101,91 @@ def test_what_an_audience_cannot_read_is_not_news_to_it(run: Run, example: Path,
     assert sorted(audiences_in_outbox(tmp_path)[5:]) == ["customer", "leadership", "technical"]
 
 
-def test_messages_logged_by_the_previous_version_are_not_sent_again(
-    run: Run, example: Path, event_id: str, tmp_path: Path
-) -> None:
-    """tracker 0.1 logged one fingerprint of the whole event for every audience: after upgrading, the scheduled run
-    does not take those for new states and resend everything."""
-    from tracker.config import load_config
-    from tracker.notify import event_state
-    from tracker.store import open_store
+def test_messages_logged_by_the_previous_version_are_not_sent_again(run: Run, tmp_path: Path) -> None:
+    """tests/data/v0_1 is a tracker made and notified by tracker 0.1 (init --example, notify): its workbook lacks
+    0.2's columns and its Notifications rows hold 0.1's whole-event fingerprint. After upgrading, the scheduled run
+    sends nothing, and the first real change reaches every audience."""
+    import shutil
 
-    assert run("notify", "--open").exit_code == 0
-    tracker = open_store(load_config(tmp_path / "tracker.toml")).read()
-    legacy = event_state(tracker, tracker.event(event_id))
-    book = openpyxl.load_workbook(example)
-    sheet = book["Notifications"]
-    column = [c.value for c in sheet[1]].index("State") + 1
-    for number in range(2, sheet.max_row + 1):
-        if sheet.cell(number, column).value:
-            sheet.cell(number, column).value = legacy
-    book.save(example)
+    for name in ("events.xlsx", "tracker.toml"):
+        shutil.copy(Path(__file__).parent / "data" / "v0_1" / name, tmp_path / name)
     again = run("notify", "--open")
     assert again.exit_code == 0, again.stderr
-    assert again.stdout.count("already sent") == 3 and len(audiences_in_outbox(tmp_path)) == 3
+    assert again.stdout.count("already sent") == 3 and not (tmp_path / "outbox").exists()
+    updated = run("update", "EVT-2026-0001", "--note", "Certificate installed")
+    assert updated.exit_code == 0, updated.stderr
+    news = run("notify", "--open")
+    assert news.exit_code == 0 and news.stdout.count(" sent\n") == 3
+
+
+def test_a_change_row_is_not_news_to_the_customer(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """A change recorded on the Changes sheet (internal): technical and leadership hear of it, the customer does
+    not get the same email again."""
+    assert run("notify", event_id).exit_code == 0
+    assert run("change", event_id, "--system", "fw-hq-01", "--change", "Restarted").exit_code == 0
+    again = run("notify", event_id)
+    assert again.exit_code == 0 and "customer: already sent for this state" in again.stdout
+    assert sorted(audiences_in_outbox(tmp_path)[3:]) == ["leadership", "technical"]
+
+
+def test_sticky_audiences_can_be_named_and_may_have_left(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """Heard at Sev 1, lowered to Sev 3 (technical only): `--audience customer` still reaches the customer; once
+    every customer row is inactive, the others are told and the customer is skipped with a warning."""
+    assert run("notify", event_id).exit_code == 0
+    assert run("update", event_id, "--note", "Contained", "--severity", "Sev 3").exit_code == 0
+    named = run("notify", event_id, "--audience", "customer")
+    assert named.exit_code == 0, named.stderr
+    assert audiences_in_outbox(tmp_path)[3:] == ["customer"]
+    assert run("update", event_id, "--note", "Still contained").exit_code == 0
+    book = openpyxl.load_workbook(example)
+    for row in book["Distribution"].iter_rows(min_row=2):
+        if row[0].value == "customer":
+            row[4].value = "No"
+    book.save(example)
+    rest = run("notify", event_id)
+    assert rest.exit_code == 0, rest.stderr
+    assert sorted(audiences_in_outbox(tmp_path)[4:]) == ["leadership", "technical"]
+    assert "customer heard of" in rest.stdout + rest.stderr
+
+
+def test_closing_after_a_reopen_tells_the_close_audience_again(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """Notify On Close = technical: resolve, notify, close, notify (closed), reopen, notify, resolve, notify, close,
+    notify: technical gets a second Closed message; resolving and closing before any notify sends the Resolved
+    message and then the Closed one, and the scheduled run then has nothing left to do."""
+    book = openpyxl.load_workbook(example)
+    sheet = book["Severities"]
+    column = [c.value for c in sheet[1]].index("Notify On Close")
+    sheet.cell(2, column + 1).value = "technical"
+    book.save(example)
+    steps = [
+        ("resolve", event_id, "--note", "Fixed"),
+        ("notify", event_id),
+        ("update", event_id, "--note", "Reviewed", "--status", "Closed"),
+        ("notify", event_id),
+        ("update", event_id, "--note", "It is back", "--status", "Investigating", "--reopen"),
+        ("notify", event_id),
+        ("resolve", event_id, "--note", "Fixed again"),
+        ("notify", event_id),
+        ("update", event_id, "--note", "Reviewed again", "--status", "Closed"),
+        ("notify", event_id),
+    ]
+    for step in steps:
+        result = run(*step)
+        assert result.exit_code == 0, (step, result.stderr)
+    kinds = [k for a, k in _kinds(tmp_path) if a == "technical"]
+    assert kinds == ["resolved", "closed", "update", "resolved", "closed"]
+    assert run("notify", "--open").stdout.strip() == "no open events"
+
+
+def _kinds(tmp_path: Path) -> list[tuple[str, str]]:
+    import email
+
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    return [
+        (str(m["X-Tracker-Audience"]), str(m["X-Tracker-Kind"]))
+        for m in (email.message_from_bytes(p.read_bytes()) for p in files)
+    ]

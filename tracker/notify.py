@@ -92,21 +92,37 @@ def event_state(tracker: Tracker, event: Row, reader: Audience | None = None) ->
     """A fingerprint of everything an audience's email is built from (same state: same email): only the fields
     `reader` may read (all of them without a reader), whatever the rows' order or formatting."""
     key = str(event["id"]).casefold()
-    values = reader.view("Events", dict(event.values)) if reader else event.values
+    values = reader.view("Events", dict(event.values)) if reader else _as_in_0_1(tracker, "Events", event.values)
     parts: list[Any] = [{k: _stable(v) for k, v in values.items() if k not in _NOT_STATE}]
     for sheet in ("Updates", "Changes"):
-        if reader is None:
-            entries = [dict(r.values) for r in tracker.sheet(sheet).rows if str(r["event_id"] or "").casefold() == key]
+        if reader is None:  # tracker 0.1's fingerprint: its columns only, every field, every row
+            entries = [
+                _as_in_0_1(tracker, sheet, r.values)
+                for r in tracker.sheet(sheet).rows
+                if str(r["event_id"] or "").casefold() == key
+            ]
         else:
             entries = [  # an update that says nothing to this audience (no words, no ETA) is not news to it
                 {k: v for k, v in e.items() if k not in ("kind", "text")}
                 for e in reader.entries(sheet, key, "")
-                if sheet != "Updates" or e["text"] or e.get("eta")
+                if ((e["text"] or e.get("eta")) if sheet == "Updates" else _readable(e))
             ]
         rows = [json.dumps({k: _stable(v) for k, v in e.items()}, sort_keys=True, default=str) for e in entries]
         parts.append(sorted(rows))  # the rows' order is not state: sorting the sheet in Excel changes nothing
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
     return digest[:16]
+
+
+def _readable(entry: dict[str, Any]) -> bool:
+    """Whether a row, as an audience sees it, holds anything but its event and time (a Changes row is all
+    empty to an audience that may not read changes: not news to it)."""
+    return any(v is not None for k, v in entry.items() if k not in ("kind", "text", "event_id", "at"))
+
+
+def _as_in_0_1(tracker: Tracker, sheet: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A row's values as tracker 0.1 saw them: without the columns added since (`x-added`)."""
+    fields = tracker.schema[sheet].fields
+    return {k: v for k, v in values.items() if k not in fields or not fields[k].added}
 
 
 def _stable(value: Any) -> Any:
@@ -339,25 +355,27 @@ def prepare(
     severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
     if severity is None:  # the event's Severity cell is wrong: say which cell, as validate does
         gate(tracker, event, "update", [])
-    listed = [a.strip() for a in str(severity["audiences"] or "").split(",") if a.strip()] if severity else []
+    severity_audiences = (
+        [a.strip() for a in str(severity["audiences"] or "").split(",") if a.strip()] if severity else []
+    )
+    log = _log_rows(tracker, journal, event_key)
+    # Sticky: whoever heard of the event hears the rest of it, the resolution included, even if the
+    # severity was lowered meanwhile.
+    heard = list(dict.fromkeys(str(r.get("audience") or "") for r in log if r.get("audience")))
+    listed = list(severity_audiences)
+    for audience in heard:
+        if audience.casefold() not in {a.casefold() for a in listed}:
+            listed.append(audience)
     if audiences:
         unknown = [a for a in audiences if a.casefold() not in {x.casefold() for x in listed}]
         if unknown:
             raise UsageError(
                 f"--audience {', '.join(unknown)}: not notified for {event['severity']} "
-                f"(Severities sheet lists: {', '.join(listed) or 'none'})"
+                f"(Severities sheet lists: {', '.join(severity_audiences) or 'none'}"
+                + (f"; heard of it earlier: {', '.join(heard)}" if heard else "")
+                + ")"
             )
         listed = [a for a in listed if a.casefold() in {x.casefold() for x in audiences}]
-    log = _log_rows(tracker, journal, event_key)
-    # Sticky: whoever heard of the event hears the rest of it, the resolution included, even if the
-    # severity was lowered meanwhile.
-    heard = list(dict.fromkeys(str(r.get("audience") or "") for r in log if r.get("audience")))
-    wanted = {a.casefold() for a in audiences} if audiences else None
-    for audience in heard:
-        if audience.casefold() not in {a.casefold() for a in listed} and (
-            wanted is None or audience.casefold() in wanted
-        ):
-            listed.append(audience)
     if not listed:
         where = tracker.sheet("Severities").cell("audiences", severity.number) if severity else "Severities"
         raise DataError(
@@ -377,34 +395,49 @@ def prepare(
     env = template_environment(_templates_dir(config), lambda v: _when(config, v))
     sender = parse_sender(config.mail.get("sender"))
     allowed = config.mail.get("allowed_domains") or None
+    severity_listed = {a.casefold() for a in severity_audiences}
     for audience in listed:
         previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
-        kind = "resolved" if resolved else ("update" if previous else "initial")
         state = event_state(tracker, event, Audience(tracker, audience, config.internal_audiences))
         if no_change:
             state = _no_change_state(event, audience, state, previous, status, now, config, severity, force)
-        finals = [r for r in previous if r.get("kind") in ("resolved", "closed")]
-        if status == "Closed" and finals and not force:
+        finals = _finals_since_reopen(previous)
+        kind = "resolved" if resolved else "initial"
+        if status == "Closed" and finals:
             # Closing is admin: whoever had the resolution hears no more, unless the severity says so (once).
             if audience.casefold() not in closing or any(r.get("kind") == "closed" for r in finals):
-                result.skipped.append(_skipped(audience, finals[-1]))
-                continue
-            kind = "closed"
+                if not force:
+                    result.skipped.append(_skipped(audience, finals[-1]))
+                    continue
+            else:
+                kind, state = "closed", f"{state} closed"
+        earlier = [r for r in previous if not str(r.get("state") or "").startswith(state)]
+        if kind == "initial" and earlier:
+            kind = "update"
         recipients = recipients_for(tracker, audience, allowed)
         if not recipients:
+            if audience.casefold() not in severity_listed:  # heard of it earlier; nobody to tell now
+                result.warnings.append(
+                    f"{audience} heard of {event_key} earlier but has no active rows on the Distribution sheet now; "
+                    "nothing sent to it"
+                )
+                continue
             raise ValidationFailed(
                 f"audience {audience!r} has no active rows on the Distribution sheet; nothing was sent "
                 f"(add one, or remove {audience!r} from {event['severity']}'s Audiences Notified)"
             )
         parts = split_recipients(recipients, config.max_recipients, audience)
+        done = _parts_done(previous, state, legacy if not no_change else None, len(parts))
+        if done is None and not force:  # sent already, whole (or in as many parts as there were then)
+            last = [r for r in previous if str(r.get("state") or "").startswith(state) or r.get("state") == legacy]
+            result.skipped.append(_skipped(audience, last[-1]))
+            continue
         rendered: tuple[str, str, str] | None = None
         for number, part in enumerate(parts, start=1):
             # Each part of a split list is its own message with its own state, so a stop after part 1 of 3
             # sends parts 2 and 3 next time, and only those.
             part_state = state if len(parts) == 1 else f"{state}:{number}/{len(parts)}"
-            same = [r for r in previous if r.get("state") == part_state or (not no_change and r.get("state") == legacy)]
-            if same and not force:
-                result.skipped.append(_skipped(audience, same[-1]))
+            if done and number in done and not force:
                 continue
             if rendered is None:
                 context = build_context(tracker, event, audience, kind, config, next_update, now)
@@ -424,6 +457,40 @@ def prepare(
             outgoing = Outgoing(event_key, audience, kind, part_state, subject, text, html, part, message)
             result.messages.append(outgoing)
     return result
+
+
+_PART = re.compile(r"^(.*):(\d+)/(\d+)$")
+
+
+def _parts_done(previous: list[dict[str, Any]], state: str, legacy: str | None, count: int) -> set[int] | None:
+    """Which parts of this state's message an audience has: None when it has the message (whole, or every part of
+    however many parts it went out in then: a list that grew since does not make it news), else the part
+    numbers logged (a stop between parts sends only the rest)."""
+    logged: dict[int, set[int]] = {}
+    for row in previous:
+        text = str(row.get("state") or "")
+        if text == state or (legacy is not None and text == legacy):
+            return None
+        match = _PART.match(text)
+        if match and match[1] == state:
+            logged.setdefault(int(match[3]), set()).add(int(match[2]))
+    if not logged:
+        return set()
+    for total, numbers in logged.items():
+        if total != count or len(numbers) >= total:
+            return None
+    return logged.get(count, set())
+
+
+def _finals_since_reopen(previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The final messages (resolved, closed) an audience got since the event was last open again."""
+    finals: list[dict[str, Any]] = []
+    for row in previous:
+        if row.get("kind") in ("resolved", "closed"):
+            finals.append(row)
+        elif row.get("kind") in ("initial", "update"):
+            finals = []
+    return finals
 
 
 def _no_change_state(
@@ -830,14 +897,16 @@ def events_to_notify(tracker: Tracker, journal: Journal | None) -> list[str]:
         if row["status"] not in ("Resolved", "Closed"):
             continue
         log = _log_rows(tracker, journal, key)
-        heard = {str(r.get("audience") or "").casefold() for r in log}
-        told = {str(r.get("audience") or "").casefold() for r in log if r.get("kind") in ("resolved", "closed")}
-        if row["status"] == "Closed":
-            closing = close_audiences(tracker.sheet("Severities").find(str(row["severity"] or "")))
-            told -= {str(r.get("audience") or "").casefold() for r in log if r.get("kind") == "resolved"} & closing
-            told |= {str(r.get("audience") or "").casefold() for r in log if r.get("kind") == "closed"}
-        if heard - told:
-            out.append(key)
+        closing = close_audiences(tracker.sheet("Severities").find(str(row["severity"] or "")))
+        by_audience: dict[str, list[dict[str, Any]]] = {}
+        for entry in log:
+            by_audience.setdefault(str(entry.get("audience") or "").casefold(), []).append(entry)
+        for audience, rows in by_audience.items():  # the same rule as `prepare`: finals since the last reopen
+            finals = _finals_since_reopen(rows)
+            wants_close = row["status"] == "Closed" and audience in closing
+            if not finals or (wants_close and not any(f.get("kind") == "closed" for f in finals)):
+                out.append(key)
+                break
     return out
 
 
