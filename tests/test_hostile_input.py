@@ -474,3 +474,57 @@ def test_a_list_that_grows_past_the_limit_is_not_news(run: Run, example: Path, e
     config.write_text(config.read_text().replace("max_recipients = 3", "max_recipients = 500"))
     assert "already sent" in run("notify", event_id, "--audience", "customer").stdout
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[mail.smtp]\ntimeout = nan\n", "[mail.smtp] timeout must be a number, not nan"),
+        ("[mail.smtp]\ntimeout = -5\n", "[mail.smtp] timeout must be seconds from 0 to 86400, not -5"),
+        ("[workbook]\nlock_timeout = nan\n", "[workbook] lock_timeout must be a number, not nan"),
+        ('[user]\nname = "Alex\\u001b[31m Morgan"\n', "[user] name 'Alex\\x1b[31m Morgan' holds a control character"),
+    ],
+)
+def test_values_that_would_break_later_are_refused_now(
+    run: Run, example: Path, tmp_path: Path, toml: str, message: str
+) -> None:
+    """A NaN or negative timeout, a user name with ESC: exit 2 naming the key, before anything runs."""
+    test_tracker_toml_is_read_strictly(run, example, tmp_path, toml, message)
+
+
+def test_output_cut_short_by_a_pipe_is_not_an_error(example: Path, tmp_path: Path) -> None:
+    """`tracker show ID | head -1`: exit 0 and nothing on stderr (the reader had all it wanted)."""
+    import subprocess
+
+    from tests.conftest import tracker_command
+
+    line = " ".join(f"'{part}'" for part in tracker_command())
+    done = subprocess.run(
+        f"{line} show EVT-2026-0001 | head -1; echo rc=${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert "rc=0" in done.stdout and "error" not in done.stderr, done.stderr
+
+
+def test_validate_fix_leaves_a_cell_with_a_waiting_edit_alone(run: Run, example: Path, tmp_path: Path) -> None:
+    """Edits waiting in the journal: --fix asks for `tracker sync` first instead of planning on a stale file."""
+    from tracker.config import load_config
+    from tracker.edits import SetCells
+    from tracker.store import journal_for
+
+    journal = journal_for(load_config(tmp_path / "tracker.toml"))
+    assert journal is not None
+    journal.add([SetCells("Events", "EVT-2026-0001", {"status": "Monitoring"})], "test: the workbook was open")
+    fixed = run("validate", "--fix")
+    assert fixed.exit_code == 2 and "run `tracker sync` first" in fixed.stderr
+
+
+def test_audience_names_cannot_be_schema_keywords(run: Run, example: Path) -> None:
+    """A Distribution audience named 'internal' would read every internal field: validate refuses the name."""
+    add_distribution(example, [["internal", "Someone", "someone@example.com", "To", "Yes"]])
+    checked = run("validate")
+    assert checked.exit_code == 1 and "'internal' is a word the schema uses for groups of audiences" in checked.stdout

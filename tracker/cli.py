@@ -26,7 +26,15 @@ class TrackerGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except BaseException:  # noqa: BLE001 - re-raised: only stderr is given back first
+                if "tracker.workbook" in sys.modules:  # parser threads may still hold stderr silenced
+                    sys.modules["tracker.workbook"].restore_native_stderr()
+                raise
+        except BrokenPipeError:  # `tracker show ... | head`: the reader has all it wanted
+            _quiet_stdout()
+            ctx.exit(0)
         except TrackerError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
@@ -57,6 +65,13 @@ class TrackerGroup(click.Group):
         finally:
             if isinstance(ctx.obj, State):
                 ctx.obj.report_set_aside()
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at nothing, so flushing it at exit does not fail again on the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 INTERNAL_ERROR = 3  # exit code of an unexpected failure (a bug): see README, "What tracker refuses, and why"
@@ -236,6 +251,17 @@ def validate(state: State, as_json: bool, fix: bool) -> None:
     store = state.store()
     if fix:
         from tracker.fixes import Fix, plan_fixes
+
+        sharepoint = state.config.sharepoint
+        if sharepoint is not None and str(sharepoint.get("write_mode", "workbook-api")) == "workbook-api":
+            raise UsageError(
+                'validate --fix needs write_mode = "upload" (the Excel service addresses rows by their key, and '
+                "several sheets have none); fix the cells validate names in Excel, or switch write_mode for the fix"
+            )
+        if store.journal is not None and store.journal.edits():
+            raise UsageError(
+                "edits wait in the journal; run `tracker sync` first, so --fix sees the workbook as it will be"
+            )
 
         done: list[Fix] = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import math
 import os
 import re
 import tomllib
@@ -160,6 +161,10 @@ def _check_section(section: str, values: dict[str, Any], where: str) -> None:
             raise ConfigError(
                 f"{where}: [{section}] {key} {value!r} holds a control character; a path cannot contain one"
             )
+        if (section, key) == ("user", "name") and any(not ch.isprintable() for ch in value):
+            raise ConfigError(f"{where}: [user] name {value!r} holds a control character; write the name alone")
+        if key.endswith("timeout") and not 0 < value <= 86400:
+            raise ConfigError(f"{where}: [{section}] {key} must be seconds from 0 to 86400, not {value!r}")
 
 
 def _is(kind: str, value: Any) -> bool:
@@ -170,7 +175,7 @@ def _is(kind: str, value: Any) -> bool:
     if kind == _WHOLE:
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == _NUMBER:
-        return isinstance(value, int | float) and not isinstance(value, bool)
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from tracker.edits import Edit, SetCells
 from tracker.schema import FieldSpec, text_as
-from tracker.workbook import ROW_KEY, SheetData, Tracker
+from tracker.workbook import ROW_KEY, SheetData, Tracker, coerce
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ def plan_fixes(tracker: Tracker) -> tuple[list[Edit], list[Fix]]:
                 column = data.columns.get(name)
                 if column is None or column >= len(cells) or not isinstance(cells[column], str):
                     continue
+                if coerce(field, cells[column]) != row.values.get(name):
+                    continue  # the view holds a waiting edit for this cell: the file's text is not what counts
                 after, why = _fixed(field, cells[column], row.values.get(name), canon.get(name))
                 if after is not None:
                     changes[name] = after

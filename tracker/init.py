@@ -58,6 +58,8 @@ def _with_values(text: str, workbook: str, name: str) -> str:
 
     if any(not ch.isprintable() for ch in workbook) or not workbook.strip():
         raise UsageError(f"--workbook {workbook!r}: a file name cannot be empty or hold control characters")
+    if any(not ch.isprintable() for ch in name):
+        raise UsageError(f"--name {name!r}: a name cannot hold control characters")
     document = tomlkit.parse(text)
     document["workbook"]["path"] = workbook  # type: ignore[index]
     if name:

@@ -288,7 +288,7 @@ def gate(tracker: Tracker, event: Row, kind: str, audiences: list[str]) -> None:
             problems.append(problem)
     data = tracker.sheet("Events")
     for name in REQUIRED[kind]:
-        if event[name] is None and name in data.columns:
+        if event[name] is None and name in data.columns and tracker.excel_error("Events", name, event.number) is None:
             spec = data.spec.fields[name]
             problems.append(
                 f"{data.cell(name, event.number)} ({spec.title}) is empty, and {_a(KIND_NAMES[kind])} needs it; "

@@ -90,7 +90,9 @@ class FieldSpec:
         """Whether `audience` may read this field, `internal` being the internal audiences (casefolded)."""
         name = audience.casefold()
         tokens = self.audiences
-        return "everyone" in tokens or name in tokens or ("internal" in tokens and name in internal)
+        if "everyone" in tokens or ("internal" in tokens and name in internal):
+            return True
+        return name in tokens and name not in ("internal", "everyone")  # the keywords are never audience names
 
     @property
     def added(self) -> str | None:

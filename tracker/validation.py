@@ -418,6 +418,19 @@ def _audiences_without_recipients(tracker: Tracker) -> list[Problem]:
     active = {str(r["audience"] or "").casefold() for r in distribution.rows if r["active"] == "Yes"}
     known = {str(r["audience"] or "").casefold() for r in distribution.rows}
     out: list[Problem] = []
+    for row in distribution.rows:
+        name = str(row["audience"] or "").strip()
+        if name.casefold() in ("internal", "everyone"):
+            out.append(
+                Problem(
+                    distribution.title,
+                    distribution.cell("audience", row.number),
+                    distribution.spec.fields["audience"].title,
+                    name,
+                    f"{name!r} is a word the schema uses for groups of audiences (x-audiences), not an audience name",
+                    "another name, e.g. partners or staff",
+                )
+            )
     for row in severities.rows:
         cell = severities.cell("audiences", row.number)
         names = field.split(row.values.get("audiences"))

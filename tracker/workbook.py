@@ -179,10 +179,10 @@ class SheetData:
         return [spec for name, spec in self.spec.fields.items() if name not in self.columns and spec.added]
 
     def find(self, key: str) -> Row | None:
-        """The first row whose key column holds `key` (case-insensitive); `#7` is Excel row 7 (for sheets
-        without a key column, e.g. `tracker validate --fix` on the Updates sheet)."""
-        if key.startswith(ROW_KEY) and key[1:].isdigit():
-            number = int(key[1:])
+        """The first row whose key column holds `key` (case-insensitive); `ROW_KEY + "7"` is Excel row 7 (for
+        sheets without a key column, e.g. `tracker validate --fix` on the Updates sheet)."""
+        if key.startswith(ROW_KEY) and key[len(ROW_KEY) :].isdigit():
+            number = int(key[len(ROW_KEY) :])
             return next((row for row in self.rows if row.number == number), None)
         if self._index is None:
             keyname = self.spec.key
@@ -194,7 +194,7 @@ class SheetData:
         return self._index.get(str(key).casefold())
 
 
-ROW_KEY = "#"  # a SetCells key "#7" means Excel row 7
+ROW_KEY = "\x00row:"  # a SetCells key "\x00row:7" means Excel row 7 (no one types a NUL, no ID starts with one)
 
 
 def raw_key(value: Any) -> str:
@@ -564,7 +564,7 @@ def _native_stderr_quiet() -> Iterator[None]:
     Python); sheets parsed in parallel share one silence, restored when the last ends."""
     with _QUIET_LOCK:
         _quiet_state[0] += 1
-        if _quiet_state[0] == 1:
+        if _quiet_state[0] == 1:  # (after restore_native_stderr the count stays negative: no more silencing)
             try:
                 sys.stderr.flush()
                 saved = os.dup(2)
@@ -583,6 +583,16 @@ def _native_stderr_quiet() -> Iterator[None]:
                 os.dup2(_quiet_state[1], 2)
                 os.close(_quiet_state[1])
                 _quiet_state[1] = -1
+
+
+def restore_native_stderr() -> None:
+    """Give file descriptor 2 back now (Ctrl-C may arrive while parser threads still hold it silenced): the
+    command's last words must reach the terminal."""
+    with _QUIET_LOCK:
+        if _quiet_state[1] >= 0:
+            os.dup2(_quiet_state[1], 2)
+            os.close(_quiet_state[1])
+        _quiet_state[:] = [-(10**9), -1]  # threads still running never silence it again in this process
 
 
 def _parse_slowly(path: Path, data: bytes | None, name: str) -> list[list[Any]]:
