@@ -209,3 +209,26 @@ def test_no_change_keeps_the_promised_cadence_once_per_due_time(
     assert run("update", sev2, "--note", "Firewall rebooted", "--public-note", "Working on it").exit_code == 0
     news = run("notify", sev2, "--no-change")
     assert news.exit_code == 2 and f"send it with `tracker notify {sev2}`" in news.stderr
+
+
+def test_list_marks_updates_due_soon_and_overdue(run: Run, sev2: str, at) -> None:  # type: ignore[no-untyped-def]
+    """08:30: nothing; 08:52 (within the 10 min lead): DUE SOON; 09:01: OVERDUE."""
+    at(START + timedelta(minutes=30))
+    assert "DUE SOON" not in run("list", "--open").stdout and "OVERDUE" not in run("list", "--open").stdout
+    at(START + timedelta(minutes=52))
+    assert "23 Nov 2026 0900Z DUE SOON" in run("list", "--open").stdout
+    at(START + timedelta(minutes=61))
+    assert "23 Nov 2026 0900Z OVERDUE" in run("list", "--open").stdout
+
+
+def test_the_events_sheet_colours_updates_due_soon(run: Run, example: Path) -> None:
+    """A new workbook has, beside the red overdue rule, an amber rule for updates due within the lead time."""
+    book = openpyxl.load_workbook(example)
+    formulas = [
+        (rule.formula[0], rule.dxf.fill.fgColor.rgb if rule.dxf and rule.dxf.fill else None)
+        for rules in book["Events"].conditional_formatting
+        for rule in rules.rules
+        if rule.formula
+    ]
+    soon = [f for f in formulas if "<=10/1440" in f[0]]
+    assert soon and soon[0][1].endswith("FFEB9C")

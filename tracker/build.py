@@ -37,6 +37,8 @@ def _write(ws: Worksheet, row: int, col: int, spec: FieldSpec, value: Any) -> No
 HEADER_FILL = "1F4E78"
 OVERDUE_FILL = "FFC7CE"
 OVERDUE_FONT = "9C0006"
+DUE_SOON_FILL = "FFEB9C"
+DUE_SOON_FONT = "9C5700"
 
 
 def list_name(sheet: str, field_name: str) -> str:
@@ -124,6 +126,7 @@ def build_workbook(
     *,
     timezone: str = "UTC",
     now: datetime | None = None,
+    remind_before: int = 10,
 ) -> Workbook:
     """A new tracker workbook: one styled Excel table per sheet, dropdowns, help, formats.
 
@@ -171,13 +174,20 @@ def build_workbook(
         table = Table(displayName=sheet.table, ref=ref)
         table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
         ws.add_table(table)
-        _add_conditional_formats(ws, sheet, clock, CellIsRule, FormulaRule, PatternFill, Font)
+        _add_conditional_formats(ws, sheet, clock, CellIsRule, FormulaRule, PatternFill, Font, remind_before)
     apply_validations(book, schema)
     return book
 
 
 def _add_conditional_formats(
-    ws: Worksheet, sheet: SheetSpec, clock: str, CellIsRule, FormulaRule, PatternFill, Font
+    ws: Worksheet,
+    sheet: SheetSpec,
+    clock: str,
+    CellIsRule,
+    FormulaRule,
+    PatternFill,
+    Font,
+    remind_before: int = 10,
 ) -> None:  # noqa: N803
     """Colours per value, and red when a time is past; `clock` is UTC now (NOW() or the name holding it)."""
     for spec in sheet.fields.values():
@@ -196,3 +206,10 @@ def _add_conditional_formats(
                 font=Font(color=OVERDUE_FONT, bold=True),
             )
             ws.conditional_formatting.add(target, rule)
+            # Due soon: within the reminder lead time ([clock] remind_before, 10 minutes), amber.
+            soon = FormulaRule(
+                formula=[f'AND(${letter}2<>"",${letter}2>={clock},${letter}2-{clock}<={remind_before}/1440,{unless})'],
+                fill=PatternFill("solid", fgColor=DUE_SOON_FILL),
+                font=Font(color=DUE_SOON_FONT, bold=True),
+            )
+            ws.conditional_formatting.add(target, soon)

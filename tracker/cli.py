@@ -834,17 +834,25 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
         spec = tracker.schema["Events"]
         click.echo(json.dumps([_event_json(r, spec) for r in rows], indent=2, ensure_ascii=False))
         return
+    from tracker.clock import lead_time
+
     now = utcnow()
     table = []
+    severities = tracker.sheet("Severities")
     for row in rows:
         due = row["next_update_due"]
-        overdue = is_open(row["status"]) and isinstance(due, datetime) and due < now
+        mark = ""
+        if is_open(row["status"]) and isinstance(due, datetime):
+            if due < now:
+                mark = " OVERDUE"
+            elif due - now <= lead_time(severities.find(str(row["severity"] or "")), state.config):
+                mark = " DUE SOON"  # within the reminder lead time
         table.append(
             [
                 str(row["id"] or ""),
                 str(row["severity"] or ""),
                 str(row["status"] or ""),
-                state.show_time(due) + (" OVERDUE" if overdue else ""),
+                state.show_time(due) + mark,
                 str(row["title"] or ""),
             ]
         )

@@ -96,7 +96,12 @@ def init_tracker(
         raise UsageError(f"{workbook} already exists; tracker init never overwrites a workbook (move it away first)")
     schema = load_schema(config.schema_dir if config else None)
     rows = example_rows(schema) if example else {}
-    book = build_workbook(schema, rows, timezone=config.display.timezone if config else "UTC")
+    book = build_workbook(
+        schema,
+        rows,
+        timezone=config.display.timezone if config else "UTC",
+        remind_before=config.clock.remind_before if config else 10,
+    )
     workbook.parent.mkdir(parents=True, exist_ok=True)
     replace_file(atomic_write(workbook, book.save), workbook)
     if config_created:
