@@ -11,7 +11,17 @@ import pytest
 from tests.conftest import Run
 from tracker.schema import load_schema
 
-SHEETS = ["Events", "Updates", "Changes", "Severities", "Services", "Distribution", "Notifications", "Roster"]
+SHEETS = [
+    "Events",
+    "Updates",
+    "Changes",
+    "Severities",
+    "Services",
+    "Distribution",
+    "Notifications",
+    "Roster",
+    "Escalations",
+]
 
 
 def test_init_creates_config_and_every_sheet(run: Run, tmp_path: Path) -> None:

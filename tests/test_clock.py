@@ -232,3 +232,35 @@ def test_the_events_sheet_colours_updates_due_soon(run: Run, example: Path) -> N
     ]
     soon = [f for f in formulas if "<=10/1440" in f[0]]
     assert soon and soon[0][1].endswith("FFEB9C")
+
+
+def test_watch_survives_a_workbook_open_in_excel_and_runs_once_per_workbook(
+    run: Run,
+    sev2: str,
+    at,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """The workbook open in LibreOffice: each tick says so and the next tries again (no crash); a second watch
+    on the same workbook is refused while the first runs."""
+    from filelock import FileLock
+
+    from tracker.config import load_config
+    from tracker.store import open_store
+
+    at(START + timedelta(minutes=52))  # a reminder is due, but the log cannot be written
+    lock = tmp_path / ".~lock.events.xlsx#"
+    lock.write_text("Dana,dana,host,23.11.2026 08:00,file:///x;")
+    watched = run("watch", "--every", "1m", "--ticks", "2")
+    assert watched.exit_code == 0, watched.stdout
+    assert "the log waits in the journal" in watched.stdout and "is open in LibreOffice by" in watched.stdout
+    assert watched.stdout.count("[REMINDER]") == 1  # sent once: the journal knows it went
+    assert "watch stopped after 2 tick(s)" in watched.stdout
+    lock.unlink()
+    assert run("sync").exit_code == 0
+    book = openpyxl.load_workbook(tmp_path / "events.xlsx")
+    kinds = sorted(r[3] for r in book["Notifications"].iter_rows(min_row=2, values_only=True) if r[0])
+    assert kinds == ["escalation", "reminder"]  # the reminder, and the Sev 2 not acknowledged since 08:30
+    store = open_store(load_config(tmp_path / "tracker.toml"))
+    with FileLock(str(store.notify_lock) + ".watch", timeout=0):
+        second = run("watch", "--ticks", "1")
+    assert second.exit_code == 2 and "another `tracker watch` is running" in second.stderr

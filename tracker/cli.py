@@ -640,8 +640,9 @@ def ack(state: State, event_id: str, at: str | None) -> None:
 @click.option("--within", help="Only updates due within this time (e.g. 15m, 2h); late ones always show.")
 @click.option("--json", "as_json", is_flag=True, help="Print what is due as JSON (see README, Keeping time).")
 @click.option("--remind", is_flag=True, help="Remind whoever owes each update due soon or overdue (once each).")
+@click.option("--escalate", is_flag=True, help="Send each escalation step (Escalations sheet) that is due, once.")
 @pass_state
-def due(state: State, within: str | None, as_json: bool, remind: bool) -> None:
+def due(state: State, within: str | None, as_json: bool, remind: bool, escalate: bool) -> None:
     """What the team owes now: each open event's next update, SLAs at risk or breached, the process review.
 
     Exit code 0 when nothing is overdue or breached, 1 otherwise, so a monitor can alert on it.
@@ -650,7 +651,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool) -> None:
     Example:
       tracker due
       tracker due --within 15m --json
-      tracker due --remind
+      tracker due --remind --escalate
     """
     from tracker.clock import due_items
     from tracker.times import utcnow
@@ -661,12 +662,22 @@ def due(state: State, within: str | None, as_json: bool, remind: bool) -> None:
     now = utcnow()
     items = due_items(tracker, state.config, now, span)
     sent: list[Any] = []
+    escalated: list[Any] = []
     if remind:
         from tracker.reminders import send_reminders
 
         sent = send_reminders(store, state.config, now)
+    if escalate:
+        from tracker.escalations import send_escalations
+
+        escalated = send_escalations(store, state.config, now)
     if as_json:
-        payload = {"now": _iso(now), "items": [i.to_json(now) for i in items], "reminders": [r.to_json() for r in sent]}
+        payload = {
+            "now": _iso(now),
+            "items": [i.to_json(now) for i in items],
+            "reminders": [r.to_json() for r in sent],
+            "escalations": [e.to_json() for e in escalated],
+        }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         rows = []
@@ -702,6 +713,11 @@ def due(state: State, within: str | None, as_json: bool, remind: bool) -> None:
                 )
             else:
                 click.echo(_printable(f"reminded {reminder.person} <{reminder.address}>: {reminder.subject}"))
+        for step in escalated:
+            if step.problem:
+                click.echo(_printable(f"warning: could not escalate {step.event_id}: {step.problem}"), err=True)
+            else:
+                click.echo(_printable(f"escalated to {step.person} <{step.address}>: {step.subject}"))
     if any(item.late for item in items):
         sys.exit(1)
 
@@ -751,6 +767,42 @@ def roster(state: State, at_text: str | None, as_json: bool) -> None:
 
 def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
+
+
+@main.command("watch")
+@click.option("--every", default="1m", show_default=True, help="How often to look: e.g. 1m, 5m.")
+@click.option("--notify", "with_notify", is_flag=True, help="Also send the outage emails of `notify --open` each tick.")
+@click.option("--until", "until_text", help="Stop at this time (e.g. 18:00, +8h); default: run until stopped.")
+@click.option("--ticks", type=click.IntRange(min=1), help="Stop after this many ticks.")
+@pass_state
+def watch_cmd(state: State, every: str, with_notify: bool, until_text: str | None, ticks: int | None) -> None:
+    """Keep time in a loop: reminders and escalations (and with --notify the outage emails) as they fall due.
+
+    One watch per workbook. Logs one line per action; a workbook open in Excel or a network
+    fault is said and tried again next tick. Ctrl-C or SIGTERM stops it.
+
+    \b
+    Example:
+      tracker watch --every 1m --notify
+      TRACKER_NOW=2026-11-23T08:00Z tracker watch --until "2026-11-23 20:00"   # rehearse a day
+    """
+    from tracker.watch import watch
+
+    span = _span(every, "--every")
+    until = state.time(until_text, "--until") if until_text else None
+    summary = watch(
+        state.store(),
+        state.config,
+        every=span,
+        notify=with_notify,
+        escalate=True,
+        until=until,
+        ticks=ticks,
+        say=lambda line: click.echo(_printable(line)),
+        show=state.show_time,
+    )
+    if summary.errors:
+        sys.exit(1)
 
 
 def _iso(value: datetime) -> str:

@@ -63,8 +63,7 @@ def send_reminders(store: Store, config: Config, now: datetime) -> list[Reminder
 
 
 def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
-    from tracker.notify import NotifyInterrupted, _Durable, log_rows, settle_ledger
-    from tracker.transports import open_transport
+    from tracker.notify import log_rows, settle_ledger
 
     tracker = store.read()
     settle_ledger(tracker, store.journal, config)
@@ -105,19 +104,9 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
         out.append(Reminder(key, person, address, stage, due, message.subject))
     if not outgoing:
         return out
-    transport = open_transport(config)
-    hooks = _Durable(store.journal, config, transport.name, now, "")
-    try:
-        with transport:
-            transport.send_messages(outgoing, hooks)
-    except KeyboardInterrupt:
-        raise NotifyInterrupted("reminders interrupted; what was sent is recorded and not sent again") from None
-    try:
-        store.commit(lambda _tracker: [])  # puts the journaled reminder rows on the Notifications sheet
-    except TrackerError as exc:
-        if store.journal is None:
-            raise
-        out.append(Reminder("", "", "", "", now, problem=f"the log waits in the journal ({exc}); `tracker sync`"))
+    failures = deliver(store, config, now, outgoing, [])
+    if failures.get(""):
+        out.append(Reminder("", "", "", "", now, problem=failures[""]))
     messages = iter(outgoing)  # in the order of the reminders that have an address
     result = []
     for reminder in out:
@@ -135,6 +124,33 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
                 )
         result.append(reminder)
     return result
+
+
+def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing], edits: list[Any]) -> dict[str, str]:
+    """Send personal messages (reminders, escalations) with the outage emails' care: each written down before it
+    goes, its Notifications row journaled once the server took it; then the journal and `edits` go on the sheet.
+    Returns {"": why} when the log could only be journaled."""
+    from tracker.notify import NotifyInterrupted, _Durable
+    from tracker.transports import open_transport
+
+    transport = open_transport(config)
+    hooks = _Durable(store.journal, config, transport.name, now, "")
+    try:
+        with transport:
+            transport.send_messages(outgoing, hooks)
+    except KeyboardInterrupt:
+        raise NotifyInterrupted("interrupted; what was sent is recorded and not sent again") from None
+    sent = {m.event_id for m in outgoing if m.sent}
+    todo = [e for e in edits if str(getattr(e, "values", {}).get("event_id", "")) in sent]
+    try:
+        store.commit(lambda _tracker: todo)  # the journaled log rows, and the timeline entries
+    except TrackerError as exc:
+        if store.journal is None:
+            raise
+        if not getattr(exc, "journaled", False) and todo:
+            store.journal.add(todo, f"timeline entries of messages sent: {exc}")
+        return {"": f"the log waits in the journal ({exc}); `tracker sync`"}
+    return {}
 
 
 def _reminder(

@@ -1,0 +1,136 @@
+"""`tracker watch`: the loop for a terminal or a service. Each tick sends what is due (optionally the outage emails
+of `notify --open`, then reminders and escalations), logs one line per action, and survives a workbook briefly
+open in Excel or a network fault: the next tick tries again. One watch per workbook; Ctrl-C or SIGTERM stops it
+between ticks."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tracker.config import Config
+from tracker.errors import TrackerError, UsageError
+from tracker.store import Store
+from tracker.times import CLOCK, utcnow
+
+
+@dataclass
+class WatchSummary:
+    """What a watch did until it stopped."""
+
+    ticks: int = 0
+    actions: int = 0
+    errors: int = 0
+
+
+def watch(
+    store: Store,
+    config: Config,
+    *,
+    every: timedelta,
+    notify: bool,
+    escalate: bool,
+    until: datetime | None,
+    ticks: int | None,
+    say: Callable[[str], None],
+    show: Callable[[Any], str],
+) -> WatchSummary:
+    """Run ticks every `every` until `until`, `ticks` ticks, Ctrl-C or SIGTERM."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(store.notify_lock) + ".watch", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise UsageError("another `tracker watch` is running for this workbook; one is enough") from None
+    stop = {"now": False}
+
+    def on_term(_signum: int, _frame: Any) -> None:
+        stop["now"] = True
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    summary = WatchSummary()
+    try:
+        say(f"{show(utcnow())} watching every {int(every.total_seconds() // 60) or 1} min (Ctrl-C stops)")
+        while not stop["now"]:
+            now = utcnow()
+            if until is not None and now >= until:
+                break
+            _tick(store, config, now, notify, escalate, say, show, summary)
+            summary.ticks += 1
+            if ticks is not None and summary.ticks >= ticks:
+                break
+            CLOCK.sleep(every.total_seconds())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        lock.release()
+    say(f"{show(utcnow())} watch stopped after {summary.ticks} tick(s), {summary.actions} action(s)")
+    return summary
+
+
+def _tick(
+    store: Store,
+    config: Config,
+    now: datetime,
+    notify: bool,
+    escalate: bool,
+    say: Callable[[str], None],
+    show: Callable[[Any], str],
+    summary: WatchSummary,
+) -> None:
+    stamp = show(now)
+    steps: list[tuple[str, Callable[[], list[str]]]] = []
+    if notify:
+        steps.append(("notify", lambda: _notify_open(store, config)))
+    steps.append(("remind", lambda: _remind(store, config, now)))
+    if escalate:
+        steps.append(("escalate", lambda: _escalate(store, config, now)))
+    for name, step in steps:
+        try:
+            lines = step()
+        except TrackerError as exc:  # open in Excel, a network fault, a bad cell: said, and tried again next tick
+            summary.errors += 1
+            say(f"{stamp} {name}: error: {exc} (the next tick tries again)")
+            continue
+        for line in lines:
+            summary.actions += 1
+            say(f"{stamp} {line}")
+
+
+def _notify_open(store: Store, config: Config) -> list[str]:
+    from tracker.notify import events_to_notify, notify
+
+    out = []
+    for key in events_to_notify(store.read(), store.journal):
+        try:
+            result = notify(store, config, key)
+        except TrackerError as exc:
+            out.append(f"notify {key}: error: {exc}")
+            continue
+        for message in result.messages:
+            state = "sent" if message.sent else f"NOT sent ({message.error})"
+            out.append(f"notify {key} {message.audience} ({message.kind}): {state}")
+    return out
+
+
+def _remind(store: Store, config: Config, now: datetime) -> list[str]:
+    from tracker.reminders import send_reminders
+
+    return [_line("remind", r) for r in send_reminders(store, config, now)]
+
+
+def _escalate(store: Store, config: Config, now: datetime) -> list[str]:
+    from tracker.escalations import send_escalations
+
+    return [_line("escalate", r) for r in send_escalations(store, config, now)]
+
+
+def _line(verb: str, item: Any) -> str:
+    if item.problem:
+        return f"{verb} {item.event_id} {item.person}: {item.problem}"
+    return f"{verb} {item.event_id}: {item.person} <{item.address}>: {item.subject}"
