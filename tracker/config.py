@@ -111,6 +111,7 @@ KNOWN_KEYS: dict[str, dict[str, str]] = {
     },
     "mail.graph": {"mailbox": _TEXT},
     "display": {"timezone": _TEXT, "time_format": _TEXT},
+    "teams": {"webhook_env": _TEXT, "reminders": "flag", "escalations": "flag", "audiences": _NAMES},
     "clock": {"at_risk": _NUMBER, "remind_before": _WHOLE, "process_reviewed": "date", "review_every_months": _WHOLE},
     "user": {"name": _TEXT},
 }
@@ -170,6 +171,8 @@ def _check_section(section: str, values: dict[str, Any], where: str) -> None:
 def _is(kind: str, value: Any) -> bool:
     if kind == "date":
         return isinstance(value, str | date)
+    if kind == "flag":
+        return isinstance(value, bool)
     if kind == _TEXT:
         return isinstance(value, str)
     if kind == _WHOLE:
@@ -180,6 +183,8 @@ def _is(kind: str, value: Any) -> bool:
 
 
 def _article(kind: str) -> str:
+    if kind == "flag":
+        return "true or false"
     return 'a list of text values, e.g. ["a", "b"]' if kind == _NAMES else f"a {kind}"
 
 

@@ -163,8 +163,9 @@ def send_escalations(store: Store, config: Config, now: datetime) -> list[Escala
                 )
         if outgoing:
             failures = deliver(store, config, now, outgoing, timeline)
-            if failures.get(""):
-                out.append(Escalation("", "", "", "", problem=failures[""]))
+            for why in (failures.get(""), failures.get("teams")):
+                if why:
+                    out.append(Escalation("", "", "", "", problem=why))
         return out
 
 

@@ -605,8 +605,10 @@ def _notify(
     no_change: bool = False,
 ) -> NotifyResult:
     from tracker.store.engine import check
+    from tracker.teams import teams_settings
     from tracker.transports import open_transport, write_eml
 
+    teams_settings(config)  # a [teams] section without its webhook URL stops here, before anything is sent
     now = utcnow()
     tracker = store.read()
     unknown = settle_ledger(tracker, store.journal, config)
@@ -658,6 +660,7 @@ def _notify(
     except Exception:  # e.g. no connection to the mail server: nothing went out, the claims are withdrawn
         _write_or_keep(store, hooks.unsent(result.messages), f"notify {result.event_id}: claims withdrawn")
         raise
+    _post_to_teams(config, result)
     # Each message's Notifications row is in the journal already: this write puts them on the sheet.
     edits = log_edits(result, config, transport.name, now, status, event)
     rows: list[Edit] = [e for e in edits if not isinstance(e, AppendRow)]
@@ -675,6 +678,24 @@ def _notify(
             store.journal.add(rows, f"notify {result.event_id}: {exc}")
         result.journal_reason = str(exc) if isinstance(exc, TrackerError) else f"{type(exc).__name__}: {exc}"
     return result
+
+
+def _post_to_teams(config: Config, result: NotifyResult) -> None:
+    """The audiences [teams] audiences names also get each message as a card in the channel (once per audience,
+    however many parts its email went out in)."""
+    from tracker.teams import card, post, teams_settings
+
+    settings = teams_settings(config)
+    if settings is None or not settings.audiences:
+        return
+    posted: set[str] = set()
+    for message in result.sent:
+        if message.audience.casefold() not in settings.audiences or message.audience in posted:
+            continue
+        posted.add(message.audience)
+        problem = post(settings, card(message.subject, message.text.strip()))
+        if problem:
+            result.warnings.append(f"{message.audience}: not posted to Teams: {problem}")
 
 
 def _interrupted(result: NotifyResult, why: str) -> str:

@@ -64,7 +64,9 @@ def send_reminders(store: Store, config: Config, now: datetime) -> list[Reminder
 
 def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
     from tracker.notify import log_rows, settle_ledger
+    from tracker.teams import teams_settings
 
+    teams_settings(config)  # a [teams] section without its webhook URL stops here, before anything is sent
     tracker = store.read()
     settle_ledger(tracker, store.journal, config)
     severities = tracker.sheet("Severities")
@@ -105,8 +107,9 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
     if not outgoing:
         return out
     failures = deliver(store, config, now, outgoing, [])
-    if failures.get(""):
-        out.append(Reminder("", "", "", "", now, problem=failures[""]))
+    for why in (failures.get(""), failures.get("teams")):
+        if why:
+            out.append(Reminder("", "", "", "", now, problem=why))
     messages = iter(outgoing)  # in the order of the reminders that have an address
     result = []
     for reminder in out:
@@ -140,6 +143,9 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
             transport.send_messages(outgoing, hooks)
     except KeyboardInterrupt:
         raise NotifyInterrupted("interrupted; what was sent is recorded and not sent again") from None
+    from tracker.teams import post_messages
+
+    teams = post_messages(config, outgoing, outgoing[0].kind) if outgoing else []
     sent = {m.event_id for m in outgoing if m.sent}
     todo = [e for e in edits if str(getattr(e, "values", {}).get("event_id", "")) in sent]
     try:
@@ -149,8 +155,10 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
             raise
         if not getattr(exc, "journaled", False) and todo:
             store.journal.add(todo, f"timeline entries of messages sent: {exc}")
-        return {"": f"the log waits in the journal ({exc}); `tracker sync`"}
-    return {}
+        return {"": f"the log waits in the journal ({exc}); `tracker sync`"} | (
+            {"teams": "; ".join(teams)} if teams else {}
+        )
+    return {"teams": "; ".join(teams)} if teams else {}
 
 
 def _reminder(
