@@ -264,3 +264,27 @@ def test_watch_survives_a_workbook_open_in_excel_and_runs_once_per_workbook(
     with FileLock(str(store.notify_lock) + ".watch", timeout=0):
         second = run("watch", "--ticks", "1")
     assert second.exit_code == 2 and "another `tracker watch` is running" in second.stderr
+
+
+def test_watch_stops_cleanly_on_sigterm(run: Run, example: Path, tmp_path: Path) -> None:
+    """A service manager's SIGTERM while watch waits for its next tick: it says it stopped, exit 0, at once."""
+    import signal
+    import subprocess
+
+    from tests.conftest import process_env, tracker_command
+
+    process = subprocess.Popen(
+        [*tracker_command(), "watch", "--every", "5m"],
+        cwd=tmp_path,
+        env=process_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()  # the watch has started (and its first tick runs)
+    assert "watching every 5 min" in first
+    process.send_signal(signal.SIGTERM)  # during the first tick (it ends first) or while waiting (at once)
+    rest, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "watch stopped after 1 tick(s)" in rest and "Traceback" not in err

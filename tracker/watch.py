@@ -17,6 +17,10 @@ from tracker.store import Store
 from tracker.times import CLOCK, utcnow
 
 
+class _Stop(Exception):
+    """SIGTERM while waiting for the next tick."""
+
+
 @dataclass
 class WatchSummary:
     """What a watch did until it stopped."""
@@ -46,10 +50,12 @@ def watch(
         lock.acquire()
     except Timeout:
         raise UsageError("another `tracker watch` is running for this workbook; one is enough") from None
-    stop = {"now": False}
+    stop = {"now": False, "sleeping": False}
 
     def on_term(_signum: int, _frame: Any) -> None:
         stop["now"] = True
+        if stop["sleeping"]:  # between ticks: stop at once; during a tick: when it ends (a send is never cut)
+            raise _Stop()
 
     previous = signal.signal(signal.SIGTERM, on_term)
     summary = WatchSummary()
@@ -63,8 +69,14 @@ def watch(
             summary.ticks += 1
             if ticks is not None and summary.ticks >= ticks:
                 break
-            CLOCK.sleep(every.total_seconds())
-    except KeyboardInterrupt:
+            if stop["now"]:  # SIGTERM came during the tick
+                break
+            stop["sleeping"] = True
+            try:
+                CLOCK.sleep(every.total_seconds())
+            finally:
+                stop["sleeping"] = False
+    except (KeyboardInterrupt, _Stop):
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
