@@ -528,3 +528,13 @@ def test_audience_names_cannot_be_schema_keywords(run: Run, example: Path) -> No
     add_distribution(example, [["internal", "Someone", "someone@example.com", "To", "Yes"]])
     checked = run("validate")
     assert checked.exit_code == 1 and "'internal' is a word the schema uses for groups of audiences" in checked.stdout
+
+
+def test_a_bad_severity_cell_is_named_by_update_and_notify(run: Run, example: Path, event_id: str) -> None:
+    """'Sev 9' typed into the event's Severity: update and notify name the cell, as validate does, and do not
+    pretend a --severity option was given."""
+    _cells(example, "Events", {"C2": "Sev 9"})
+    for args in (("update", event_id, "--note", "x"), ("notify", event_id)):
+        result = run(*args)
+        assert result.exit_code == 1, (args, result.stderr)
+        assert "Events!C2 (Severity): 'Sev 9' is not listed on the Severities sheet" in result.stderr, result.stderr
