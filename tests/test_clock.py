@@ -288,3 +288,44 @@ def test_watch_stops_cleanly_on_sigterm(run: Run, example: Path, tmp_path: Path)
     rest, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "watch stopped after 1 tick(s)" in rest and "Traceback" not in err
+
+
+def _escalation_rows(path: Path, *rows: list[object], first: bool = False) -> None:
+    book = openpyxl.load_workbook(path)
+    sheet = book["Escalations"]
+    kept = [[c.value for c in row] for row in sheet.iter_rows(min_row=2) if any(c.value is not None for c in row)]
+    sheet.delete_rows(2, sheet.max_row)
+    for values in [*rows, *kept] if first else [*kept, *rows]:
+        sheet.append(list(values))
+    sheet.tables["EscalationsTable"].ref = f"A1:E{sheet.max_row}"
+    book.save(path)
+
+
+def test_an_escalation_is_sent_once_even_if_the_sheet_is_sorted(
+    run: Run,
+    sev2: str,
+    at,
+    tmp_path: Path,
+    example: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Sev 2 not acknowledged for 30 min: escalated at 08:31; a rule inserted above it (its row moves): nothing
+    again at 08:32; a rule whose After is text never fires (validate names it)."""
+    at(START + timedelta(minutes=31))
+    first = run("due", "--escalate")
+    assert "escalated to Ravi Menon" in first.stdout
+    _escalation_rows(example, ["Sev 3", "update overdue", 5, "event manager", None], first=True)
+    _escalation_rows(example, ["Sev 2", "open longer than", "4h", "operations manager", None])
+    at(START + timedelta(minutes=32))
+    again = run("due", "--escalate")
+    assert "escalated" not in again.stdout, again.stdout
+    assert "Escalations!C" in run("validate").stdout
+
+
+def test_no_change_moves_the_cadence_on(run: Run, sev2: str, at, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A no-change message sent 8 min before the 09:00 update is that update: the next is due at 10:00."""
+    assert run("notify", sev2).exit_code == 0
+    at(START + timedelta(minutes=52))
+    quiet = run("notify", sev2, "--no-change")
+    assert quiet.exit_code == 0 and "next update due 23 Nov 2026 1000Z" in quiet.stdout
+    at(START + timedelta(minutes=61))
+    assert "overdue" not in run("due").stdout

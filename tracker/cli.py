@@ -180,6 +180,13 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
       tracker notify EVT-2026-0002
     """
     ctx.obj = State(config_path, verbose)
+    rehearsal = os.environ.get("TRACKER_NOW", "").strip()
+    if rehearsal and ctx.invoked_subcommand not in (None, "init"):
+        click.echo(
+            f"note: rehearsing at TRACKER_NOW={_printable(rehearsal)}: times written and sent are that moment's "
+            "(unset TRACKER_NOW for real work)",
+            err=True,
+        )
 
 
 @main.command()
@@ -786,10 +793,14 @@ def watch_cmd(state: State, every: str, with_notify: bool, until_text: str | Non
       tracker watch --every 1m --notify
       TRACKER_NOW=2026-11-23T08:00Z tracker watch --until "2026-11-23 20:00"   # rehearse a day
     """
+    from datetime import timedelta
+
     from tracker.watch import watch
 
     span = _span(every, "--every")
-    until = state.time(until_text, "--until") if until_text else None
+    if span < timedelta(minutes=1):
+        raise UsageError(f"--every {every}: at least 1m (a tick reads the workbook)")
+    until = state.time(until_text, "--until", when="future") if until_text else None
     summary = watch(
         state.store(),
         state.config,

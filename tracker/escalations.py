@@ -18,6 +18,7 @@ from tracker.store import Store
 from tracker.times import format_time, iso
 from tracker.workbook import Row, Tracker
 
+TRIGGERS = ("not acknowledged", "update overdue", "restoration at risk", "restoration breached", "open longer than")
 EVENT_ROLES = ("event manager", "incident lead", "communication lead", "change manager")
 
 
@@ -33,8 +34,14 @@ class Step:
 
     @property
     def state(self) -> str:
-        """What makes it once-only: the rule and the occurrence of its trigger."""
-        return f"escalation {self.rule.number} {iso(self.since)}"
+        """What makes it once-only: what the rule says (not its row: sorting the sheet changes rows) and the
+        occurrence of its trigger."""
+        import hashlib
+
+        said = "|".join(
+            str(self.rule[n] or "").strip().casefold() for n in ("severity", "trigger", "after_minutes", "tell")
+        )
+        return f"escalation {hashlib.sha256(said.encode()).hexdigest()[:8]} {iso(self.since)}"
 
 
 @dataclass(frozen=True)
@@ -74,8 +81,10 @@ def due_steps(tracker: Tracker, config: Config, now: datetime) -> list[Step]:
         for rule in sheet.rows:
             if str(rule["severity"] or "").casefold() != str(event["severity"] or "").casefold():
                 continue
+            after = rule["after_minutes"]
+            if not isinstance(after, int) or isinstance(after, bool) or rule["trigger"] not in TRIGGERS:
+                continue  # a rule validate reports (After not a whole number, an unknown trigger) never fires
             since = _since(event, severity, str(rule["trigger"] or ""), now, config)
-            after = rule["after_minutes"] if isinstance(rule["after_minutes"], int) else 0
             if since is not None and since + timedelta(minutes=after) <= now:
                 out.append(Step(event, rule, str(rule["trigger"]), since, since + timedelta(minutes=after)))
     return out
@@ -118,6 +127,25 @@ def whom(tracker: Tracker, config: Config, event: Row, tell: str, now: datetime)
 
 def send_escalations(store: Store, config: Config, now: datetime) -> list[Escalation]:
     """Send every due escalation step once (per event and trigger occurrence), log it, add it to the timeline."""
+    from filelock import Timeout
+
+    from tracker.errors import WorkbookInUse
+    from tracker.teams import teams_settings
+
+    teams_settings(config)  # a [teams] section without its webhook URL stops here, before anything is sent
+    try:
+        return _send(store, config, now)
+    except Timeout:
+        raise WorkbookInUse(
+            f"another `tracker notify`, `due --remind` or `due --escalate` has run here for over "
+            f"{config.lock_timeout:.0f} s; try again"
+        ) from None
+
+
+_TOLD_NOBODY: set[str] = set()  # steps already reported as having nobody to tell (once per process)
+
+
+def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
     from filelock import FileLock
 
     with FileLock(str(store.notify_lock), timeout=config.lock_timeout):
@@ -136,7 +164,18 @@ def send_escalations(store: Store, config: Config, now: datetime) -> list[Escala
                 continue
             people = whom(tracker, config, step.event, str(step.rule["tell"] or ""), now)
             if not people:
-                out.append(Escalation(key, "", "", step.trigger, problem=f"nobody to tell for {step.rule['tell']!r}"))
+                if f"{key} {step.state}" not in _TOLD_NOBODY:
+                    _TOLD_NOBODY.add(f"{key} {step.state}")
+                    out.append(
+                        Escalation(
+                            key,
+                            "",
+                            "",
+                            step.trigger,
+                            problem=f"nobody to tell for {step.rule['tell']!r} now (not on the Roster at this hour); "
+                            "it goes when someone holds the role",
+                        )
+                    )
                 continue
             for name, address in people:
                 if not address:

@@ -391,6 +391,8 @@ def prepare(
         due = event["next_update_due"]
         interval = timedelta(minutes=update_interval(severity))
         next_update = due if isinstance(due, datetime) and due > now else now + interval
+        if no_change:  # this message is the update that was due: the cadence moves on from it
+            next_update = max(due, now) + interval if isinstance(due, datetime) else now + interval
     result = NotifyResult(event_key, next_update=next_update)
     env = template_environment(_templates_dir(config), lambda v: _when(config, v))
     sender = parse_sender(config.mail.get("sender"))

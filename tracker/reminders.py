@@ -145,9 +145,9 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
         raise NotifyInterrupted("interrupted; what was sent is recorded and not sent again") from None
     from tracker.teams import post_messages
 
-    teams = post_messages(config, outgoing, outgoing[0].kind) if outgoing else []
     sent = {m.event_id for m in outgoing if m.sent}
     todo = [e for e in edits if str(getattr(e, "values", {}).get("event_id", "")) in sent]
+    out: dict[str, str] = {}
     try:
         store.commit(lambda _tracker: todo)  # the journaled log rows, and the timeline entries
     except TrackerError as exc:
@@ -155,10 +155,11 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
             raise
         if not getattr(exc, "journaled", False) and todo:
             store.journal.add(todo, f"timeline entries of messages sent: {exc}")
-        return {"": f"the log waits in the journal ({exc}); `tracker sync`"} | (
-            {"teams": "; ".join(teams)} if teams else {}
-        )
-    return {"teams": "; ".join(teams)} if teams else {}
+        out[""] = f"the log waits in the journal ({exc}); `tracker sync`"
+    teams = post_messages(config, outgoing, outgoing[0].kind) if outgoing else []  # after the log is safe
+    if teams:
+        out["teams"] = "; ".join(teams)
+    return out
 
 
 def _reminder(

@@ -8,12 +8,12 @@ that `[teams] webhook_env` names, never from tracker.toml. 429 and 5xx answers a
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from tracker.config import Config
 from tracker.errors import ConfigError
-from tracker.times import CLOCK
 
 ATTEMPTS = 4
 
@@ -81,13 +81,13 @@ def post(settings: TeamsSettings, payload: dict[str, Any], timeout: float = 30.0
         except requests.RequestException as exc:
             if attempt == ATTEMPTS - 1:
                 return f"Teams webhook unreachable ({type(exc).__name__})"
-            CLOCK.sleep(retry_after(None, attempt))
+            time.sleep(retry_after(None, attempt))  # a real wait, even on the rehearsal clock
             continue
         if response.status_code < 300:
             return None
         if response.status_code == 429 or response.status_code >= 500:
             if attempt < ATTEMPTS - 1:
-                CLOCK.sleep(retry_after(response, attempt))
+                time.sleep(retry_after(response, attempt))
                 continue
         return f"Teams webhook answered {response.status_code}"
     return "Teams webhook did not take the card"
@@ -100,10 +100,18 @@ def post_messages(config: Config, messages: list[Any], kind: str) -> list[str]:
     if settings is None or not getattr(settings, f"{kind}s", False):
         return []
     problems = []
+    posted: dict[tuple[str, str], list[str]] = {}
+    for message in messages:  # one card per step, naming everyone told
+        if message.sent:
+            posted.setdefault((message.event_id, message.state), []).append(message.audience)
+    done: set[tuple[str, str]] = set()
     for message in messages:
-        if not message.sent:
+        key = (message.event_id, message.state)
+        if not message.sent or key in done:
             continue
-        payload = card(message.subject, message.text.split("\n-- \n")[0].strip(), [("For", message.audience)])
+        done.add(key)
+        body = message.text.split("\n-- \n")[0].strip()
+        payload = card(message.subject, body, [("For", ", ".join(posted[key]))])
         problem = post(settings, payload)
         if problem:
             problems.append(f"{message.subject}: {problem}")

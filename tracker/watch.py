@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tracker.config import Config
-from tracker.errors import TrackerError, UsageError
+from tracker.errors import NotifyInterrupted, TrackerError, UsageError
 from tracker.store import Store
 from tracker.times import CLOCK, utcnow
 
@@ -60,7 +60,7 @@ def watch(
     previous = signal.signal(signal.SIGTERM, on_term)
     summary = WatchSummary()
     try:
-        say(f"{show(utcnow())} watching every {int(every.total_seconds() // 60) or 1} min (Ctrl-C stops)")
+        say(f"{show(utcnow())} watching every {int(every.total_seconds() // 60)} min (Ctrl-C stops)")
         while not stop["now"]:
             now = utcnow()
             if until is not None and now >= until:
@@ -105,7 +105,9 @@ def _tick(
     for name, step in steps:
         try:
             lines = step()
-        except TrackerError as exc:  # open in Excel, a network fault, a bad cell: said, and tried again next tick
+        except NotifyInterrupted:  # Ctrl-C while sending: what went out is recorded; the watch stops
+            raise KeyboardInterrupt from None
+        except (TrackerError, OSError) as exc:  # open in Excel, a network or share fault: tried again next tick
             summary.errors += 1
             say(f"{stamp} {name}: error: {exc} (the next tick tries again)")
             continue
@@ -121,6 +123,8 @@ def _notify_open(store: Store, config: Config) -> list[str]:
     for key in events_to_notify(store.read(), store.journal):
         try:
             result = notify(store, config, key)
+        except NotifyInterrupted:
+            raise
         except TrackerError as exc:
             out.append(f"notify {key}: error: {exc}")
             continue
