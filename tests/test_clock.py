@@ -329,3 +329,24 @@ def test_no_change_moves_the_cadence_on(run: Run, sev2: str, at, tmp_path: Path)
     assert quiet.exit_code == 0 and "next update due 23 Nov 2026 1000Z" in quiet.stdout
     at(START + timedelta(minutes=61))
     assert "overdue" not in run("due").stdout
+
+
+def test_reminders_respect_allowed_domains(run: Run, sev2: str, at, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """[mail] allowed_domains = other.test: Priya's example.com address gets no reminder; the warning says why."""
+    config = tmp_path / "tracker.toml"
+    config.write_text(
+        config.read_text().replace('outbox = "outbox"', 'outbox = "outbox"\nallowed_domains = ["other.test"]', 1)
+    )
+    at(START + timedelta(minutes=52))
+    result = run("due", "--remind")
+    assert "priya.shah@example.com is outside [mail] allowed_domains; not sent" in result.stderr
+    assert not list((tmp_path / "outbox").glob("*.eml"))
+
+
+def test_ack_after_resolution_changes_nothing(run: Run, sev2: str, at) -> None:  # type: ignore[no-untyped-def]
+    """Resolved without an acknowledgement: the resolution is the first response; a later ack changes nothing."""
+    at(START + timedelta(minutes=20))
+    assert run("resolve", sev2, "--note", "x", "--public-note", "y").exit_code == 0
+    at(START + timedelta(minutes=50))
+    later = run("ack", sev2)
+    assert later.exit_code == 0 and "already acknowledged at 23 Nov 2026 0820Z" in later.stdout

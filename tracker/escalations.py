@@ -11,7 +11,7 @@ from typing import Any
 from tracker.clock import duration, timers
 from tracker.config import Config
 from tracker.edits import AppendRow, Edit
-from tracker.mail import Outgoing, Recipient, build_message, parse_sender, recipients_for
+from tracker.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender, recipients_for
 from tracker.policy import is_open
 from tracker.roster import address_of, on_duty
 from tracker.store import Store
@@ -177,7 +177,11 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
                         )
                     )
                 continue
+            allowed = config.mail.get("allowed_domains") or None
             for name, address in people:
+                if address and allowed and not domain_allowed(address, allowed):
+                    out.append(Escalation(key, name, "", step.trigger, problem=f"{address} is outside allowed_domains"))
+                    continue
                 if not address:
                     out.append(Escalation(key, name, "", step.trigger, problem=f"no email for {name!r} (Roster)"))
                     continue

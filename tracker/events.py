@@ -325,6 +325,10 @@ def acknowledge_event(
         if isinstance(current, datetime):
             result.update(event_id=key, status=str(event["status"] or ""), at=current)
             return []
+        if event["status"] in ("Resolved", "Closed"):
+            raise LifecycleError(
+                f"{key} is {event['status']}: its first response stopped at the resolution; nothing to acknowledge"
+            )
         when = as_utc(at) if at else (now or utcnow())
         started = event["reported_at"] or event["detected_at"]
         if isinstance(started, datetime) and when < started:

@@ -80,6 +80,11 @@ def parse_sender(value: Any) -> tuple[str, str]:
     return name or address, address
 
 
+def domain_allowed(address: str, allowed: list[str]) -> bool:
+    """Whether the address is in one of the allowed domains (or a subdomain of one)."""
+    return _domain_allowed(address, allowed)
+
+
 def _domain_allowed(address: str, allowed: list[str]) -> bool:
     domain = address.rpartition("@")[2].casefold()
     return any(domain == d.casefold().lstrip("@") or domain.endswith("." + d.casefold().lstrip("@")) for d in allowed)

@@ -10,7 +10,7 @@ from typing import Any
 from tracker.clock import duration, lead_time, responsible
 from tracker.config import Config
 from tracker.errors import TrackerError, WorkbookInUse
-from tracker.mail import Outgoing, Recipient, build_message, parse_sender
+from tracker.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender
 from tracker.policy import is_open
 from tracker.roster import address_of, duty_manager
 from tracker.store import Store
@@ -92,6 +92,12 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
             duty = duty_manager(tracker, config.display.tz, now)
             person = duty.person if duty is not None else ""
         address = address_of(tracker, person) if person else ""
+        allowed = config.mail.get("allowed_domains") or None
+        if address and allowed and not domain_allowed(address, allowed):
+            out.append(
+                Reminder(key, person, "", stage, due, problem=f"{address} is outside [mail] allowed_domains; not sent")
+            )
+            continue
         if not address:
             problem = (
                 f"no email for {person!r}: add them (Person and Email) to the Roster sheet, or (Name and Email) to "
