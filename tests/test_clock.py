@@ -350,3 +350,19 @@ def test_ack_after_resolution_changes_nothing(run: Run, sev2: str, at) -> None: 
     at(START + timedelta(minutes=50))
     later = run("ack", sev2)
     assert later.exit_code == 0 and "already acknowledged at 23 Nov 2026 0820Z" in later.stdout
+
+
+def test_reminders_and_escalations_go_through_smtp(run: Run, sev2: str, at, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Through a real SMTP server (aiosmtpd on 127.0.0.1): Priya's reminder and Ravi's escalation, each once."""
+    from tests.smtp_server import smtp_server
+    from tests.test_cli_notify import _use_smtp
+
+    with smtp_server() as (server, port):
+        _use_smtp(tmp_path, port)
+        at(START + timedelta(minutes=52))
+        first = run("due", "--remind", "--escalate")
+        assert first.exit_code == 1, first.stderr  # the first response is breached by now
+        again = run("due", "--remind", "--escalate")
+        assert "reminded" not in again.stdout and "escalated" not in again.stdout
+    got = sorted((str(r.message["X-Tracker-Kind"]), tuple(r.rcpt_tos)) for r in server.received)
+    assert got == [("escalation", ("ravi.menon@example.com",)), ("reminder", ("priya.shah@example.com",))]
