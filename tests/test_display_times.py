@@ -103,3 +103,12 @@ def test_show_and_list_give_local_times_with_their_zone(run: Run, example: Path,
     listed = run("list")
     due = datetime.fromisoformat(stored["next_update_due"].replace("Z", "+00:00")).astimezone(NEW_YORK)
     assert f"{due:%d %b %Y %H%M %Z}" in listed.stdout, listed.stdout
+
+
+def test_a_bare_time_still_to_come_is_its_next_occurrence() -> None:
+    """An ETA or a watch's --until of 07:00 typed at 20:00 means tomorrow at 07:00, not a time already past."""
+    now = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
+    assert parse_time("07:00", tz=UTC, what="--eta", when="future", now=now) == datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+    assert parse_time("21:30", tz=UTC, what="--eta", when="future", now=now) == datetime(
+        2026, 11, 23, 21, 30, tzinfo=UTC
+    )

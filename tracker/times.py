@@ -94,8 +94,8 @@ def parse_time(
     """Parse a time a person typed; naive times are in the display timezone `tz`.
 
     `when="past"` (a detection, a resolution): a bare clock time is its latest past occurrence
-    and a time in the future is refused; `when="future"` (an ETA): a time already past is
-    refused. `force` accepts them anyway. A local time the clocks skip or pass twice (daylight
+    and a time in the future is refused; `when="future"` (an ETA, watch --until): a bare clock
+    time is its next occurrence and a time already past is refused. `force` accepts them anyway. A local time the clocks skip or pass twice (daylight
     saving) is refused with its possible readings. Raises UsageError naming `what`.
     """
     now = now or utcnow()
@@ -144,6 +144,8 @@ def _parse(text: str, tz: tzinfo, now: datetime, what: str, when: str) -> dateti
             naive = day.replace(hour=hour, minute=minute, second=0, microsecond=0)
             if when == "past" and _local(naive, zone, what, text) > now + timedelta(minutes=1):
                 naive -= timedelta(days=1)  # 23:50 typed at 01:35 means last night
+            elif when == "future" and _local(naive, zone, what, text) < now - timedelta(minutes=1):
+                naive += timedelta(days=1)  # 07:00 typed at 20:00 means tomorrow morning
             return _local(naive, zone, what, text)
     candidate = raw.replace(" ", "T", 1) if " " in raw else raw
     if candidate[-1:] in "zZ":
