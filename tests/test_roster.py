@@ -144,3 +144,14 @@ def test_a_workbook_without_a_roster_still_works(run: Run, example: Path) -> Non
     assert opened.exit_code == 0
     event = json.loads(run("show", opened.stdout.strip(), "--json").stdout)["event"]
     assert event["event_manager"] == "Test Manager"
+
+
+def test_days_typed_with_an_en_dash_mean_the_range(run: Run, example: Path) -> None:
+    """Excel's AutoCorrect turns Mon-Fri into Mon–Fri: still Monday to Friday, and validate accepts it."""
+    book = openpyxl.load_workbook(example)
+    sheet = book["Roster"]
+    column = [c.value for c in sheet[1]].index("Days") + 1
+    sheet.cell(2, column).value = "Mon\u2013Fri"
+    book.save(example)
+    assert run("validate").exit_code == 0
+    assert on_duty(run, "2026-11-26 09:00")["duty event manager"] == "Alex Morgan"  # a Thursday

@@ -50,7 +50,8 @@ class Shift:
 def weekdays(text: str) -> set[int]:
     """`Mon-Fri` or `Sat, Sun` as weekday numbers (Monday 0); ranges may wrap (`Fri-Mon`)."""
     out: set[int] = set()
-    for part in str(text).split(","):
+    text = str(text).replace("\u2013", "-").replace("\u2014", "-")  # Excel's AutoCorrect turns - into an en dash
+    for part in text.split(","):
         ends = [p.strip()[:3].casefold() for p in part.split("-")]
         if not ends or not all(e in DAYS for e in ends):
             continue
