@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import Run, run_process
 from tests.smtp_server import Recorder, smtp_server
 from tests.test_cli_notify import _use_smtp
+from tests.test_notify_once import ctrl_c_at_message
 
 
 def add_distribution(path: Path, rows: list[list[object]]) -> None:
@@ -66,16 +67,7 @@ def test_a_stop_after_the_first_part_sends_only_the_rest(
     add_distribution(
         example, [["customer", f"Reader {n}", f"reader{n}@example.com", "Bcc", "Yes"] for n in range(1200)]
     )
-    original = OutboxTransport.send_one
-    calls = [0]
-
-    def send_one(self, message):  # type: ignore[no-untyped-def]
-        calls[0] += 1
-        if calls[0] == 2:
-            raise KeyboardInterrupt
-        return original(self, message)
-
-    monkeypatch.setattr(OutboxTransport, "send_one", send_one)
+    original = ctrl_c_at_message(monkeypatch, 2)
     assert run("notify", event_id, "--audience", "customer").exit_code == 130
     monkeypatch.setattr(OutboxTransport, "send_one", original)
     rest = run("notify", event_id, "--audience", "customer")
@@ -538,3 +530,10 @@ def test_a_bad_severity_cell_is_named_by_update_and_notify(run: Run, example: Pa
         result = run(*args)
         assert result.exit_code == 1, (args, result.stderr)
         assert "Events!C2 (Severity): 'Sev 9' is not listed on the Severities sheet" in result.stderr, result.stderr
+
+
+def test_a_severity_that_notifies_nobody_is_noted(run: Run, example: Path) -> None:
+    """An empty Audiences Notified: validate notes that notify would send nothing for that severity."""
+    _cells(example, "Severities", {"F5": None})
+    checked = run("validate")
+    assert "Sev 4 notifies no audience: `tracker notify` sends nothing for its events" in checked.stdout
