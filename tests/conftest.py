@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +160,15 @@ def sp(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> 
             monkeypatch.setenv(name, value)
         yield standin
     assert standin.errors == []
+
+
+@pytest.fixture
+def at(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
+    """Set the rehearsal clock: at(when) makes that moment 'now' for the commands that follow (TRACKER_NOW)."""
+    from tracker.times import CLOCK
+
+    def move(when: datetime) -> None:
+        monkeypatch.setenv("TRACKER_NOW", when.isoformat())
+        CLOCK.reset()
+
+    return move

@@ -14,20 +14,8 @@ import openpyxl
 import pytest
 
 from tests.conftest import Run
-from tracker.times import CLOCK
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
-
-
-@pytest.fixture
-def at(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Set the rehearsal clock: at(datetime) makes that 'now' for the commands that follow."""
-
-    def move(when: datetime) -> None:
-        monkeypatch.setenv("TRACKER_NOW", when.isoformat())
-        CLOCK.reset()
-
-    return move
 
 
 def _outbox(tmp_path: Path) -> list[email.message.EmailMessage]:

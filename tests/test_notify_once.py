@@ -47,11 +47,9 @@ def outbox(tmp_path: Path) -> list[str]:
     )
 
 
-def test_ctrl_c_while_sending_says_what_went_out(
-    run: Run, example: Path, event_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Ctrl-C during the second message: exit 130 naming what was sent and not; the next run sends only the third;
-    the second (it may have gone out) is logged as acceptance unknown and sent again only with --force."""
+def ctrl_c_at_message(monkeypatch: pytest.MonkeyPatch, number: int) -> object:
+    """Make the outbox transport raise KeyboardInterrupt (Ctrl-C) as it is handed message `number`; returns the
+    real send_one, to put back."""
     from tracker.transports import OutboxTransport
 
     original = OutboxTransport.send_one
@@ -59,11 +57,22 @@ def test_ctrl_c_while_sending_says_what_went_out(
 
     def send_one(self, message):  # type: ignore[no-untyped-def]
         calls[0] += 1
-        if calls[0] == 2:
+        if calls[0] == number:
             raise KeyboardInterrupt
         return original(self, message)
 
     monkeypatch.setattr(OutboxTransport, "send_one", send_one)
+    return original
+
+
+def test_ctrl_c_while_sending_says_what_went_out(
+    run: Run, example: Path, event_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during the second message: exit 130 naming what was sent and not; the next run sends only the third;
+    the second (it may have gone out) is logged as acceptance unknown and sent again only with --force."""
+    from tracker.transports import OutboxTransport
+
+    original = ctrl_c_at_message(monkeypatch, 2)
     stopped = run("notify", event_id)
     assert stopped.exit_code == 130
     assert "interrupted. Sent: leadership; not sent: technical, customer" in stopped.stderr

@@ -9,19 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import openpyxl
-import pytest
 
 from tests.conftest import Run
-from tracker.times import CLOCK
-
-
-@pytest.fixture
-def at(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    def move(when: datetime) -> None:
-        monkeypatch.setenv("TRACKER_NOW", when.isoformat())
-        CLOCK.reset()
-
-    return move
 
 
 def roster_rows(path: Path, *rows: dict[str, object], drop: str | None = None) -> None:

@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from tracker.store.xlsx import unescape
+
 if TYPE_CHECKING:
     from openpyxl import Workbook
 
@@ -179,16 +181,6 @@ class Names:
     timezone: str | None
 
 
-def _unescape(text: str) -> str:
-    return (
-        text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", '"')
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-    )
-
-
 def read_rules(content: bytes | Path, columns: dict[str, list[str]]) -> tuple[Names, dict[tuple[str, str], Rule]]:
     """The names, and the overdue rules on `columns` (sheet title -> column letters) found in the .xlsx."""
     from tracker.store.xlsx import sheet_parts
@@ -232,7 +224,7 @@ def _defined(book: str, name: str) -> str | None:
         attrs = match[1]
         found = re.search(r'\bname\s*=\s*"([^"]*)"', attrs)
         if found and found[1].casefold() == name.casefold() and "localSheetId" not in attrs:
-            return _unescape(match[2])
+            return unescape(match[2])
     return None
 
 
@@ -245,7 +237,7 @@ def _overdue_rule(xml: str, letter: str) -> Rule | None:
         if not sqref or not re.match(rf"\$?{letter}\$?\d", sqref[1]):
             continue
         for formula in re.findall(r"<(?:\w+:)?formula>(.*?)</(?:\w+:)?formula>", block[2], re.S):
-            text = _unescape(formula)
+            text = unescape(formula)
             found = compare.search(text)
             if found:
                 clock = PLAIN_NOW if found[1].upper() == PLAIN_NOW else UTC_NOW_NAME

@@ -376,18 +376,18 @@ class Tracker:
     def excel_errors(self, name: str) -> dict[tuple[int, int], str]:
         """Cells of schema sheet `name` holding an Excel error value such as #N/A or #REF! (they read as empty):
         (Excel row, 0-based column) -> the error. Read from the file on first use."""
-        if name not in self._errors:
-            actual = self.actual_name(name)
-            found: dict[tuple[int, int], str] = {}
-            if actual is not None and self.content is not None:
+        if not self._errors:  # every schema sheet in one pass over the file
+            titles = {spec.name: self.actual_name(spec.name) for spec in self.schema}
+            found: dict[str, dict[tuple[int, int], str]] = {}
+            if self.content is not None:
                 from tracker.store.xlsx import error_cells
 
                 try:
-                    found = error_cells(self.content, actual)
+                    found = error_cells(self.content, [t for t in titles.values() if t is not None])
                 except Exception:  # noqa: BLE001 - a file the reader took but zipfile cannot: nothing to add
                     found = {}
-            self._errors[name] = found
-        return self._errors[name]
+            self._errors = {sheet: found.get(title or "", {}) for sheet, title in titles.items()}
+        return self._errors.get(name, {})
 
     def excel_error(self, name: str, field: str, row: int) -> str | None:
         """The Excel error value in `field` of Excel row `row` of sheet `name`, if it holds one."""

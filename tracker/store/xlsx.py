@@ -177,35 +177,38 @@ def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
         attrs = _attrs(match[1])
         rid = next((v for k, v in attrs.items() if k.endswith(":id")), None)
         if rid in rels and "name" in attrs:
-            out[_unescape(attrs["name"])] = rels[rid][1]
+            out[unescape(attrs["name"])] = rels[rid][1]
     return out
 
 
 _ERROR_CELL = re.compile(r"<c\b([^>]*\bt=\"e\"[^>]*)>(.*?)</c>", re.S)
 
 
-def error_cells(source: bytes | Path, title: str) -> dict[tuple[int, int], str]:
-    """The cells of sheet `title` that hold an Excel error (#N/A, #REF!, ...): (row, 0-based column) -> the error.
+def error_cells(source: bytes | Path, titles: list[str]) -> dict[str, dict[tuple[int, int], str]]:
+    """The cells of each sheet in `titles` that hold an Excel error (#N/A, #REF!, ...): title -> {(row, 0-based
+    column): the error}, from one opening of the file.
 
     Readers turn these into empty cells; tracker reports them as what they are.
     """
+    out: dict[str, dict[tuple[int, int], str]] = {title: {} for title in titles}
     with zipfile.ZipFile(BytesIO(source) if isinstance(source, bytes) else source) as archive:
-        part = sheet_parts(archive).get(title)
-        if part is None:
-            return {}
-        xml = archive.read(part).decode("utf-8", "replace")
-    out: dict[tuple[int, int], str] = {}
-    if 't="e"' not in xml:
-        return out
-    for match in _ERROR_CELL.finditer(xml):
-        ref = _attrs(match[1]).get("r")
-        value = re.search(r"<v>([^<]*)</v>", match[2])
-        if ref and value:
-            out[split_ref(ref)] = _unescape(value[1])
+        parts = sheet_parts(archive)
+        for title in titles:
+            if title not in parts:
+                continue
+            xml = archive.read(parts[title]).decode("utf-8", "replace")
+            if 't="e"' not in xml:
+                continue
+            for match in _ERROR_CELL.finditer(xml):
+                ref = _attrs(match[1]).get("r")
+                value = re.search(r"<v>([^<]*)</v>", match[2])
+                if ref and value:
+                    out[title][split_ref(ref)] = unescape(value[1])
     return out
 
 
-def _unescape(text: str) -> str:
+def unescape(text: str) -> str:
+    """XML character entities back to text."""
     return (
         text.replace("&lt;", "<")
         .replace("&gt;", ">")
@@ -472,11 +475,11 @@ class _Styles:
 
     def _parse(self) -> None:
         self.formats = {
-            int(m[1]): _unescape(m[2])
+            int(m[1]): unescape(m[2])
             for m in re.finditer(r'<(?:\w+:)?numFmt\b[^>]*numFmtId="(\d+)"[^>]*formatCode="([^"]*)"', self.xml)
         }
         self.formats |= {
-            int(m[2]): _unescape(m[1])
+            int(m[2]): unescape(m[1])
             for m in re.finditer(r'<(?:\w+:)?numFmt\b[^>]*formatCode="([^"]*)"[^>]*numFmtId="(\d+)"', self.xml)
         }
         block = re.search(r"<(\w+:)?cellXfs\b[^>]*>(.*?)</(?:\w+:)?cellXfs>", self.xml, re.S)
@@ -812,7 +815,7 @@ class _SheetPatch:
             return None
         attrs = _attrs(formula.split(">", 1)[0])
         text_match = re.search(r">(.*?)</(?:\w+:)?f>", formula, re.S)
-        text = _unescape(text_match[1]) if text_match else ""
+        text = unescape(text_match[1]) if text_match else ""
         origin = f"{column_letter(cell.col)}{number - 1}"
         if attrs.get("t") == "shared" and not text:
             master = self._shared_master(attrs.get("si", ""))
@@ -841,7 +844,7 @@ class _SheetPatch:
             match = re.search(cell + formula, self.xml, re.S)
             if match is not None:
                 ref = _attrs(match[1]).get("r")
-                return (_unescape(match[2]), ref) if ref else None
+                return (unescape(match[2]), ref) if ref else None
         return None
 
     def _cell_xml(self, number: int, col: int, value: Any, style: str | None) -> str | None:
