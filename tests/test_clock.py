@@ -26,11 +26,20 @@ def _outbox(tmp_path: Path) -> list[email.message.EmailMessage]:
 
 
 @pytest.fixture
+def example(run: Run, tmp_path: Path, at) -> Path:  # type: ignore[no-untyped-def]
+    """`tracker init --example` an hour before START, so the example event is older than every rehearsed moment
+    whatever day the tests run on."""
+    at(START - timedelta(hours=1))
+    assert run("init", "--example").exit_code == 0
+    return tmp_path / "events.xlsx"
+
+
+@pytest.fixture
 def sev2(run: Run, example: Path, at) -> str:  # type: ignore[no-untyped-def]
     """A Sev 2 (update every 60 min, first response 30 min, restoration 8 h) opened at START, reported at START;
     its communication lead has an address on the Distribution sheet."""
     at(START)
-    resolved = run("resolve", f"EVT-{datetime.now(UTC).year}-0001", "--note", "done", "--force")
+    resolved = run("resolve", f"EVT-{START.year}-0001", "--note", "done", "--force")
     assert resolved.exit_code == 0, resolved.stderr  # the example event, so only this one is open
     opened = run(
         "open",
@@ -331,6 +340,28 @@ def test_reminders_respect_allowed_domains(run: Run, sev2: str, at, tmp_path: Pa
     assert not list((tmp_path / "outbox").glob("*.eml"))
 
 
+def test_watch_exit_code_says_whether_its_last_tick_left_a_message_unsent(
+    run: Run,
+    sev2: str,
+    at,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """A reminder that cannot go out (its address is outside allowed_domains) makes the watch end with exit 1 and
+    says how many were not sent; once the setting is mended, a tick with nothing failing ends with exit 0."""
+    config = tmp_path / "tracker.toml"
+    original = config.read_text()
+    config.write_text(original.replace('outbox = "outbox"', 'outbox = "outbox"\nallowed_domains = ["other.test"]', 1))
+    at(START + timedelta(minutes=52))
+    failing = run("watch", "--ticks", "1")
+    assert failing.exit_code == 1, failing.stdout
+    assert "outside [mail] allowed_domains; not sent" in failing.stdout
+    assert re.search(r"watch stopped after 1 tick\(s\), \d+ action\(s\), [1-9]\d* not sent", failing.stdout)
+    config.write_text(original)
+    mended = run("watch", "--ticks", "1")
+    assert mended.exit_code == 0, mended.stdout
+    assert "[REMINDER]" in mended.stdout and "not sent" not in mended.stdout
+
+
 def test_ack_after_resolution_changes_nothing(run: Run, sev2: str, at) -> None:  # type: ignore[no-untyped-def]
     """Resolved without an acknowledgement: the resolution is the first response; a later ack changes nothing."""
     at(START + timedelta(minutes=20))
@@ -354,3 +385,23 @@ def test_reminders_and_escalations_go_through_smtp(run: Run, sev2: str, at, tmp_
         assert "reminded" not in again.stdout and "escalated" not in again.stdout
     got = sorted((str(r.message["X-Tracker-Kind"]), tuple(r.rcpt_tos)) for r in server.received)
     assert got == [("escalation", ("ravi.menon@example.com",)), ("reminder", ("priya.shah@example.com",))]
+
+
+def test_an_escalation_to_someone_off_duty_goes_to_the_next_choice(run: Run, example: Path, at) -> None:  # type: ignore[no-untyped-def]
+    """The example Sev 2 rule tells "operations manager or duty event manager or stand-by": at 22:00 on a Monday the
+    operations manager (weekdays 08-18) is off, so the duty event manager on the Roster then is told, once; on
+    Saturday, with no duty shift, the weekend stand-by is."""
+    night = START.replace(hour=22)
+    for opened_at, expected in ((night, "duty event manager"), (START + timedelta(days=5, hours=2), "stand-by")):
+        at(opened_at)
+        assert run("open", "--title", "Printers down", "--severity", "Sev 2", "--service", "VPN").exit_code == 0
+        at(opened_at + timedelta(minutes=31))
+        duty = json.loads(run("roster", "--json").stdout)["on_duty"]
+        names = [shift["person"] for shift in duty if shift["role"] == expected]
+        assert names and "Ravi Menon" not in names
+        escalated = run("due", "--escalate")
+        assert f"escalated to {names[0]}" in escalated.stdout, escalated.stdout
+        assert "Ravi Menon" not in escalated.stdout and "nobody to tell" not in escalated.stderr
+        assert "escalated" not in run("due", "--escalate").stdout  # once
+        newest = max(str(e["id"]) for e in json.loads(run("list", "--open", "--json").stdout))
+        assert run("resolve", newest, "--note", "fixed", "--force").exit_code == 0

@@ -144,3 +144,19 @@ def test_days_typed_with_an_en_dash_mean_the_range(run: Run, example: Path) -> N
     book.save(example)
     assert run("validate").exit_code == 0
     assert on_duty(run, "2026-11-26 09:00")["duty event manager"] == "Alex Morgan"  # a Thursday
+
+
+def test_a_roster_row_whose_date_is_text_is_said_by_the_commands_that_use_it(run: Run, example: Path) -> None:
+    """Dana's swap typed as the text '24/11/2026' (another locale's date, kept as words by Excel) does not apply,
+    and roster, due and watch each say which cell is ignored instead of silently keeping Alex on duty."""
+    roster_rows(
+        example,
+        {"Person": "Dana Whitfield", "Role": "duty event manager", "Date": "24/11/2026", "Start": "07:00", "End": "15"},
+    )
+    shown = run("roster", "--at", "2026-11-24 09:00")
+    assert "Alex Morgan" in shown.stdout
+    for words in ("Date '24/11/2026' is not a date, so this row is ignored", "End '15' is not a time"):
+        assert words in shown.stderr
+        assert words in run("due").stderr
+        assert words in run("watch", "--ticks", "1").stdout
+    assert re.search(r"warning: Roster![A-Z]+\d+: Date '24/11/2026'", shown.stderr), shown.stderr

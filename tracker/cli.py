@@ -666,6 +666,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
     span = _span(within, "--within") if within else None
     store = state.store()
     tracker = store.read()
+    _say_ignored_roster_rows(tracker)
     now = utcnow()
     items = due_items(tracker, state.config, now, span)
     sent: list[Any] = []
@@ -745,6 +746,7 @@ def roster(state: State, at_text: str | None, as_json: bool) -> None:
     from tracker.times import utcnow
 
     tracker = state.store().read()
+    _say_ignored_roster_rows(tracker)
     if not tracker.sheet("Roster").present:
         raise UsageError(
             "this workbook has no Roster sheet (added in tracker 0.2); `tracker validate` says how to add it"
@@ -772,6 +774,13 @@ def roster(state: State, at_text: str | None, as_json: bool) -> None:
             click.echo(_printable(f"next {role}: {shift.person} from {state.show_time(shift.start)}"))
 
 
+def _say_ignored_roster_rows(tracker: Any) -> None:
+    from tracker.roster import ignored_rows
+
+    for line in ignored_rows(tracker):
+        click.echo(_printable(f"warning: {line}"), err=True)
+
+
 def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
@@ -786,7 +795,8 @@ def watch_cmd(state: State, every: str, with_notify: bool, until_text: str | Non
     """Keep time in a loop: reminders and escalations (and with --notify the outage emails) as they fall due.
 
     One watch per workbook. Logs one line per action; a workbook open in Excel or a network
-    fault is said and tried again next tick. Ctrl-C or SIGTERM stops it.
+    fault is said and tried again next tick. Ctrl-C or SIGTERM stops it. Exit code 1 when the
+    last tick met an error or could not send a message, 0 otherwise.
 
     \b
     Example:
@@ -812,7 +822,7 @@ def watch_cmd(state: State, every: str, with_notify: bool, until_text: str | Non
         say=lambda line: click.echo(_printable(line)),
         show=state.show_time,
     )
-    if summary.errors:
+    if not summary.healthy:  # a service manager or cron sees that the last tick left something undone
         sys.exit(1)
 
 

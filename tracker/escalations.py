@@ -4,6 +4,7 @@ senior, once per event and occurrence, and put it on the event's timeline."""
 from __future__ import annotations
 
 import html as html_lib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -111,8 +112,18 @@ def _since(event: Row, severity: Row | None, trigger: str, now: datetime, config
 
 
 def whom(tracker: Tracker, config: Config, event: Row, tell: str, now: datetime) -> list[tuple[str, str]]:
-    """(name, address) of everyone a step tells: a role on the event, an audience, or a Roster role on duty."""
-    text = " ".join(tell.split())
+    """(name, address) of everyone a step tells: a role on the event, an audience, or a Roster role on duty.
+
+    `A or B` tells B when A is nobody at that moment (an operations manager on the Roster only by day: "operations
+    manager or duty event manager" reaches someone at night)."""
+    for choice in re.split(r"\s+or\s+", " ".join(tell.split()), flags=re.IGNORECASE):
+        people = _whom(tracker, config, event, choice, now)
+        if people:
+            return people
+    return []
+
+
+def _whom(tracker: Tracker, config: Config, event: Row, text: str, now: datetime) -> list[tuple[str, str]]:
     if text.casefold().startswith("audience:"):
         audience = text.split(":", 1)[1].strip()
         return [(r.name or r.email, r.email) for r in recipients_for(tracker, audience)]

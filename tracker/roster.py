@@ -213,3 +213,32 @@ def roster_rows(tracker: Tracker) -> list[Row]:
     """The Roster sheet's rows ([] without the sheet)."""
     data = tracker.sheet("Roster")
     return data.rows if data.present else []
+
+
+def ignored_rows(tracker: Tracker) -> list[str]:
+    """Roster rows that count for nothing at run time, each said with its cell: a Date typed as text (Excel keeps
+    '28/11/2026' typed in another locale as words) or a Start or End that is not a time. `tracker validate` reports
+    the same cells; this is for the commands that act on the Roster (roster, due, watch) so nobody is surprised
+    that a swap or a leave entry did not apply."""
+    data = tracker.sheet("Roster")
+    if not data.present or "date" not in data.columns:
+        return []
+    out: list[str] = []
+    for row in data.rows:
+        if not str(row["person"] or "").strip() or not str(row["role"] or "").strip():
+            continue
+        when = row["date"]
+        if when not in (None, "") and not isinstance(when, datetime):
+            out.append(
+                f"{data.cell('date', row.number)}: Date {str(when)!r} is not a date, so this row is "
+                "ignored; type it as a date (e.g. 2026-11-28)"
+            )
+        for name, title in (("start", "Start"), ("end", "End")):
+            value = row[name]
+            if value not in (None, "") and _clock(value) is None and not str(value).strip().startswith("24:00"):
+                out.append(
+                    f"{data.cell(name, row.number)}: {title} {str(value)!r} is not a time, so this row "
+                    "is ignored; type a time such as 07:00"
+                )
+    return out
+

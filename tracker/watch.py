@@ -28,6 +28,14 @@ class WatchSummary:
     ticks: int = 0
     actions: int = 0
     errors: int = 0
+    failed: int = 0  # messages that could not be sent (reminders, escalations, outage emails)
+    last_tick_ok: bool = True  # the latest tick sent everything it had to and met no error
+
+    @property
+    def healthy(self) -> bool:
+        """What the exit code says: the watch ended with nothing left failing (an earlier tick's fault that a later
+        tick mended does not count; a send that never went out does)."""
+        return self.last_tick_ok
 
 
 def watch(
@@ -61,6 +69,7 @@ def watch(
     summary = WatchSummary()
     try:
         say(f"{show(utcnow())} watching every {int(every.total_seconds() // 60)} min (Ctrl-C stops)")
+        _roster_warnings(store, say)
         while not stop["now"]:
             now = utcnow()
             if until is not None and now >= until:
@@ -73,7 +82,8 @@ def watch(
                 break
             stop["sleeping"] = True
             try:
-                CLOCK.sleep(every.total_seconds())
+                if not stop["now"]:  # a SIGTERM just before `sleeping` was set would otherwise wait a whole interval
+                    CLOCK.sleep(every.total_seconds())
             finally:
                 stop["sleeping"] = False
     except (KeyboardInterrupt, _Stop):
@@ -81,8 +91,22 @@ def watch(
     finally:
         signal.signal(signal.SIGTERM, previous)
         lock.release()
-    say(f"{show(utcnow())} watch stopped after {summary.ticks} tick(s), {summary.actions} action(s)")
+    failed = f", {summary.failed} not sent" if summary.failed else ""
+    errors = f", {summary.errors} error(s)" if summary.errors else ""
+    say(f"{show(utcnow())} watch stopped after {summary.ticks} tick(s), {summary.actions} action(s){failed}{errors}")
     return summary
+
+
+def _roster_warnings(store: Store, say: Callable[[str], None]) -> None:
+    """Roster rows that count for nothing (a Date typed as text), said once as the watch starts."""
+    from tracker.roster import ignored_rows
+
+    try:
+        lines = ignored_rows(store.read())
+    except (TrackerError, OSError):
+        return  # the first tick says what is wrong with the workbook
+    for line in lines:
+        say(f"warning: {line}")
 
 
 def _tick(
@@ -96,7 +120,8 @@ def _tick(
     summary: WatchSummary,
 ) -> None:
     stamp = show(now)
-    steps: list[tuple[str, Callable[[], list[str]]]] = []
+    summary.last_tick_ok = True
+    steps: list[tuple[str, Callable[[], list[tuple[str, bool]]]]] = []
     if notify:
         steps.append(("notify", lambda: _notify_open(store, config)))
     steps.append(("remind", lambda: _remind(store, config, now)))
@@ -109,44 +134,49 @@ def _tick(
             raise KeyboardInterrupt from None
         except (TrackerError, OSError) as exc:  # open in Excel, a network or share fault: tried again next tick
             summary.errors += 1
+            summary.last_tick_ok = False
             say(f"{stamp} {name}: error: {exc} (the next tick tries again)")
             continue
-        for line in lines:
+        for line, ok in lines:
             summary.actions += 1
+            if not ok:
+                summary.failed += 1
+                summary.last_tick_ok = False
             say(f"{stamp} {line}")
 
 
-def _notify_open(store: Store, config: Config) -> list[str]:
+def _notify_open(store: Store, config: Config) -> list[tuple[str, bool]]:
     from tracker.notify import events_to_notify, notify
 
-    out = []
+    out: list[tuple[str, bool]] = []
     for key in events_to_notify(store.read(), store.journal):
         try:
             result = notify(store, config, key)
         except NotifyInterrupted:
             raise
         except TrackerError as exc:
-            out.append(f"notify {key}: error: {exc}")
+            out.append((f"notify {key}: error: {exc}", False))
             continue
         for message in result.messages:
             state = "sent" if message.sent else f"NOT sent ({message.error})"
-            out.append(f"notify {key} {message.audience} ({message.kind}): {state}")
+            out.append((f"notify {key} {message.audience} ({message.kind}): {state}", message.sent))
     return out
 
 
-def _remind(store: Store, config: Config, now: datetime) -> list[str]:
+def _remind(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
     from tracker.reminders import send_reminders
 
     return [_line("remind", r) for r in send_reminders(store, config, now)]
 
 
-def _escalate(store: Store, config: Config, now: datetime) -> list[str]:
+def _escalate(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
     from tracker.escalations import send_escalations
 
     return [_line("escalate", r) for r in send_escalations(store, config, now)]
 
 
-def _line(verb: str, item: Any) -> str:
+def _line(verb: str, item: Any) -> tuple[str, bool]:
+    """The log line of a reminder or escalation, and whether it went out."""
     if item.problem:
-        return f"{verb} {item.event_id} {item.person}: {item.problem}"
-    return f"{verb} {item.event_id}: {item.person} <{item.address}>: {item.subject}"
+        return f"{verb} {item.event_id} {item.person}: {item.problem}", False
+    return f"{verb} {item.event_id}: {item.person} <{item.address}>: {item.subject}", True
