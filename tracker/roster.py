@@ -241,4 +241,3 @@ def ignored_rows(tracker: Tracker) -> list[str]:
                     "is ignored; type a time such as 07:00"
                 )
     return out
-
