@@ -1231,3 +1231,8 @@ def _whoami(state: State, settings: Any) -> None:
         click.echo(f"expires:   {state.show_time(datetime.fromtimestamp(int(claims['exp']), UTC))}")
     props = Remote(settings, tokens, verbose=state.verbose).properties()
     click.echo(f"reachable: yes ({int(props.get('Length') or 0):,} bytes, version {props.get('ETag', '?')})")
+
+
+from tracker.cli_report import report as _report  # noqa: E402
+
+main.add_command(_report)

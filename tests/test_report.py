@@ -1,0 +1,359 @@
+"""`tracker report` (issue 11, point 2): figures checked against a workbook whose numbers were worked out by hand,
+the HTML report in a real browser, and the report emailed to an audience."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import Run
+
+NOV = ("--since", "2026-11-01", "--until", "2026-12-01")
+REPORT_AT = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)  # when the report is made: EVT-2026-0006 still open then
+INTERNAL_NOTE = "Vendor engineer rotated the gateway admin credentials"
+VENDOR_CASE = "2611210040001234"  # the example event's vendor case number
+
+
+def _ok(result: Any) -> str:
+    assert result.exit_code == 0, result.stderr
+    return str(result.stdout)
+
+
+def _clear(book: Path, sheet: str, key_header: str, key: str, header: str) -> None:
+    """Empty one cell, found by headers, as someone editing the workbook in Excel would."""
+    wb = openpyxl.load_workbook(book)
+    ws = wb[sheet]
+    headers = {c.value: c.column for c in ws[1]}
+    for row in range(2, ws.max_row + 1):
+        if ws.cell(row, headers[key_header]).value == key:
+            ws.cell(row, headers[header]).value = None
+    wb.save(book)
+
+
+@pytest.fixture
+def book(run: Run, tmp_path: Path, at: Any) -> Path:
+    """The hand-computed workbook. Severities (example): Sev 1 first response 10 min / restoration 240 min, Sev 2
+    30 / 480, Sev 3 60 / 1440; Sev 4's targets are cleared (a severity without targets).
+
+    0001 Sev 1 Email, 4,200 users (the example event): detected 11-02 08:08, reported 08:12, acknowledged 08:15,
+         resolved 10:08; an internal update planted; vendor case 2611210040001234.
+    0002 Sev 3 Wi-Fi: detected 10-28 10:00, resolved 10-28 12:00 (October: outside November).
+    0003 Sev 1 VPN, 300 users: detected 11-05 09:50, reported 10:00, resolved 14:00, never acknowledged.
+    0004 Sev 2 ERP, 1,000 users: detected 11-10 09:00, acknowledged 09:20, resolved 11:00, reopened 13:00,
+         resolved again 14:30.
+    0005 Sev 4 Wi-Fi, users unknown: detected 11-15 10:00, acknowledged 10:30, resolved 16:00.
+    0006 Sev 3 VPN, 50 users: detected 11-25 08:00, acknowledged 08:05, still open.
+    0007 Sev 2 Email and Active Directory, 2,000 users: detected 11-30 22:00, acknowledged 22:40, resolved 12-01
+         02:00 (spans two months).
+    """
+
+    def when(text: str) -> None:
+        at(datetime.fromisoformat(text + "+00:00"))
+
+    when("2026-11-02T09:00")
+    _ok(run("init", "--example"))
+    when("2026-11-02T09:05")
+    _ok(
+        run(
+            "open", "--title", "Wi-Fi drops in Building 4", "--severity", "Sev 3", "--service", "Wi-Fi",
+            "--detected", "2026-10-28 10:00",
+        )
+    )  # fmt: skip
+    when("2026-11-02T09:10")
+    _ok(run("resolve", "EVT-2026-0002", "--note", "Access point replaced", "--at", "2026-10-28 12:00"))
+    when("2026-11-02T09:30")
+    _ok(run("update", "EVT-2026-0001", "--note", INTERNAL_NOTE, "--internal"))
+    when("2026-11-02T10:08")
+    _ok(
+        run(
+            "resolve", "EVT-2026-0001", "--note", "Renewed certificate installed; mail flows again",
+            "--cause", "Expired TLS certificate on mail-gw-01", "--public-cause", "An expired security certificate",
+        )
+    )  # fmt: skip
+    when("2026-11-05T10:00")
+    _ok(
+        run(
+            "open", "--title", "VPN down at Plant 2", "--severity", "Sev 1", "--service", "VPN",
+            "--detected", "2026-11-05 09:50", "--users", "300",
+        )
+    )  # fmt: skip
+    when("2026-11-05T14:00")
+    _ok(run("resolve", "EVT-2026-0003", "--note", "Tunnel re-keyed"))
+    when("2026-11-10T09:00")
+    _ok(run("open", "--title", "ERP slow", "--severity", "Sev 2", "--service", "ERP", "--users", "1000"))
+    when("2026-11-10T09:20")
+    _ok(run("ack", "EVT-2026-0004"))
+    when("2026-11-10T11:00")
+    _ok(run("resolve", "EVT-2026-0004", "--note", "Index rebuilt"))
+    when("2026-11-10T13:00")
+    _ok(run("update", "EVT-2026-0004", "--note", "Slow again", "--status", "Investigating", "--reopen"))
+    when("2026-11-10T14:30")
+    _ok(run("resolve", "EVT-2026-0004", "--note", "Database failed over"))
+    when("2026-11-15T10:00")
+    _ok(run("open", "--title", "Guest Wi-Fi down", "--severity", "Sev 4", "--service", "Wi-Fi"))
+    when("2026-11-15T10:30")
+    _ok(run("ack", "EVT-2026-0005"))
+    when("2026-11-15T16:00")
+    _ok(run("resolve", "EVT-2026-0005", "--note", "Controller restarted"))
+    when("2026-11-25T08:00")
+    _ok(run("open", "--title", "VPN slow for remote staff", "--severity", "Sev 3", "--service", "VPN", "--users", "50"))
+    when("2026-11-25T08:05")
+    _ok(run("ack", "EVT-2026-0006"))
+    when("2026-11-30T22:00")
+    _ok(
+        run(
+            "open", "--title", "Sign-in and email failing", "--severity", "Sev 2",
+            "--service", "Email", "--service", "Active Directory", "--users", "2000",
+        )
+    )  # fmt: skip
+    when("2026-11-30T22:40")
+    _ok(run("ack", "EVT-2026-0007"))
+    when("2026-12-01T02:00")
+    _ok(run("resolve", "EVT-2026-0007", "--note", "Domain controller restored"))
+    workbook = tmp_path / "events.xlsx"
+    _clear(workbook, "Events", "ID", "EVT-2026-0003", "Acknowledged (UTC)")  # resolve filled it in; never acked
+    for header in ("First Response (min)", "Restoration (min)"):
+        _clear(workbook, "Severities", "Name", "Sev 4", header)
+    at(REPORT_AT)
+    return workbook
+
+
+def _report(run: Run, *args: str) -> dict[str, Any]:
+    return json.loads(_ok(run("report", *args, "--json")))  # type: ignore[no-any-return]
+
+
+def test_november_figures_are_the_hand_computed_ones(run: Run, book: Path) -> None:
+    """report --json for November equals the figures worked out by hand (the arithmetic is in the comments)."""
+    data = _report(run, *NOV)
+    assert data["period"] == {"since": "2026-11-01T00:00:00Z", "until": "2026-12-01T00:00:00Z", "events": "detected"}
+    assert data["withheld"] == [] and data["skipped"] == [] and data["audience"] is None
+    assert data["totals"] == {
+        "key": None,
+        "events": 6,  # 0001, 0003-0007 detected in November; 0002 (October) is not
+        "open": 1,  # 0006
+        "resolved": 5,
+        "reopened": 1,  # 0004
+        "not_acknowledged": 1,  # 0003
+        # acknowledged (reported -> acknowledged): 3 (0001: 08:12->08:15), 20, 30, 5, 40 -> 98 / 5 = 19.6; median 20
+        "time_to_acknowledge_mean_minutes": 19.6,
+        "time_to_acknowledge_median_minutes": 20,
+        # restored (detected -> final resolution): 120, 250 (09:50->14:00), 330 (09:00->14:30, reopened), 360, 240
+        # -> 1300 / 5 = 260; sorted 120 240 250 330 360 -> median 250; the open 0006 is not in it
+        "time_to_restore_mean_minutes": 260,
+        "time_to_restore_median_minutes": 250,
+        # outage: 120 + 250 + 210 (0004: 120 to the first resolution + 90 after the reopening) + 360 + 240
+        # + 10320 (0006 open: 11-25 08:00 -> report time 12-02 12:00 = 7 d 4 h) = 11500
+        "outage_minutes": 11500,
+        # users x outage: 4200x120 = 504000, 300x250 = 75000, 1000x210 = 210000, 0005 unknown, 50x10320 = 516000,
+        # 2000x240 = 480000 -> 1785000
+        "user_minutes": 1785000,
+        # first response: met 0001 (3 <= 10), 0004 (20 <= 30), 0006 (5 <= 60); breached 0003 (never acknowledged:
+        # stopped at its resolution, 10:00 -> 14:00 = 240 > 10, as `tracker show` says), 0007 (40 > 30); 0005 none
+        "first_response_met": 3,
+        "first_response_breached": 2,
+        "first_response_share_met": 0.6,
+        # restoration: met 0001 (120 <= 240), 0004 (330 <= 480), 0007 (240 <= 480); breached 0003 (250 > 240),
+        # 0006 (open, 10320 > 1440 already); 0005 none
+        "restoration_met": 3,
+        "restoration_breached": 2,
+        "restoration_share_met": 0.6,
+    }
+    sla = {s["severity"]: s for s in data["sla"]}
+    assert list(sla) == ["Sev 1", "Sev 2", "Sev 3", "Sev 4"]
+    assert sla["Sev 1"]["first_response"] == {
+        "target_minutes": 10, "met": 1, "breached": 1, "pending": 0, "no_target": 0, "share_met": 0.5,
+    }  # fmt: skip
+    assert sla["Sev 2"]["restoration"] == {
+        "target_minutes": 480, "met": 2, "breached": 0, "pending": 0, "no_target": 0, "share_met": 1.0,
+    }  # fmt: skip
+    assert sla["Sev 3"]["restoration"]["breached"] == 1 and sla["Sev 3"]["first_response"]["share_met"] == 1.0
+    assert sla["Sev 4"]["first_response"] == {
+        "target_minutes": None, "met": 0, "breached": 0, "pending": 0, "no_target": 1, "share_met": None,
+    }  # fmt: skip
+    groups = {g["key"]: g for g in data["groups"]}
+    assert [g["key"] for g in data["groups"]] == ["Sev 1", "Sev 2", "Sev 3", "Sev 4"]
+    # Sev 1: restore 120 and 250 -> mean and median 185; acknowledged only 0001 (3); outage 370; 504000 + 75000
+    assert (groups["Sev 1"]["time_to_restore_mean_minutes"], groups["Sev 1"]["time_to_acknowledge_mean_minutes"]) == (
+        185,
+        3,
+    )
+    assert (groups["Sev 1"]["outage_minutes"], groups["Sev 1"]["user_minutes"]) == (370, 579000)
+    # Sev 2: acknowledge 20 and 40 -> 30; restore 330 and 240 -> 285; outage 210 + 240 = 450
+    assert groups["Sev 2"]["time_to_acknowledge_median_minutes"] == 30
+    assert (groups["Sev 2"]["time_to_restore_median_minutes"], groups["Sev 2"]["outage_minutes"]) == (285, 450)
+    # Sev 3: only the open 0006: no time to restore; Sev 4: users unknown -> user-minutes null
+    assert groups["Sev 3"]["time_to_restore_mean_minutes"] is None and groups["Sev 3"]["open"] == 1
+    assert groups["Sev 4"]["user_minutes"] is None and groups["Sev 4"]["outage_minutes"] == 360
+    assert data["services"] == [
+        # VPN: 0003 250 + 0006 10320; Email: 0001 120 + 0007 240; 0007 counts for Active Directory too
+        {"service": "VPN", "events": 2, "open": 1, "outage_minutes": 10570, "user_minutes": 591000},
+        {"service": "Email", "events": 2, "open": 0, "outage_minutes": 360, "user_minutes": 984000},
+        {"service": "Wi-Fi", "events": 1, "open": 0, "outage_minutes": 360, "user_minutes": None},
+        {"service": "Active Directory", "events": 1, "open": 0, "outage_minutes": 240, "user_minutes": 480000},
+        {"service": "ERP", "events": 1, "open": 0, "outage_minutes": 210, "user_minutes": 210000},
+    ]
+    longest = [(e["id"], e["time_to_restore_minutes"]) for e in data["worst"]["longest_restoration"]]
+    assert longest == [
+        ("EVT-2026-0005", 360),
+        ("EVT-2026-0004", 330),
+        ("EVT-2026-0003", 250),
+        ("EVT-2026-0007", 240),
+        ("EVT-2026-0001", 120),
+    ]
+    assert [e["id"] for e in data["worst"]["most_users"]][:3] == ["EVT-2026-0001", "EVT-2026-0007", "EVT-2026-0004"]
+    reopened = next(e for e in data["worst"]["longest_restoration"] if e["id"] == "EVT-2026-0004")
+    assert (reopened["reopened"], reopened["outage_minutes"]) == (1, 210)
+    assert [(e["id"], e["resolved_at"], e["outage_minutes"]) for e in data["open"]] == [("EVT-2026-0006", None, 10320)]
+
+
+def test_by_month_counts_an_event_whole_in_the_month_it_was_detected(run: Run, book: Path) -> None:
+    """0002 is October's; 0007 (30 Nov 22:00 to 1 Dec 02:00) counts whole in November, nothing in December."""
+    data = _report(run, "--since", "2026-10-01", "--until", "2027-01-01", "--by", "month")
+    months = {g["key"]: g for g in data["groups"]}
+    assert list(months) == ["2026-10", "2026-11"]
+    assert (months["2026-10"]["events"], months["2026-10"]["time_to_restore_mean_minutes"]) == (1, 120)
+    assert (months["2026-11"]["events"], months["2026-11"]["outage_minutes"]) == (6, 11500)
+    december = _report(run, "--since", "2026-12-01", "--until", "2027-01-01")
+    assert december["totals"]["events"] == 0 and december["totals"]["time_to_restore_mean_minutes"] is None
+
+
+def test_by_service_counts_an_event_for_each_of_its_services(run: Run, book: Path) -> None:
+    """0007 affects Email and Active Directory: it is one of Email's two events and Active Directory's one; the CSV
+    has a header and one row per group, empty where unknown."""
+    data = _report(run, *NOV, "--by", "service")
+    groups = {g["key"]: g for g in data["groups"]}
+    assert groups["Email"]["events"] == 2 and groups["Active Directory"]["events"] == 1
+    assert sum(g["events"] for g in data["groups"]) == 7  # six events, one of them counted twice
+    rows = list(csv.DictReader(io.StringIO(_ok(run("report", *NOV, "--by", "service", "--csv")))))
+    assert [r["key"] for r in rows] == ["Active Directory", "Email", "ERP", "VPN", "Wi-Fi"]
+    assert rows[4]["user_minutes"] == "" and rows[3]["outage_minutes"] == "10570"
+
+
+def test_the_text_report_is_a_readable_table(run: Run, book: Path) -> None:
+    """The default output: the period's line, the medians per severity, SLA, services, worst and open events."""
+    out = _ok(run("report", *NOV))
+    assert out.splitlines()[0] == (
+        "Events detected 01 Nov 2026 0000Z to 01 Dec 2026 0000Z: 6 (1 open, 1 reopened, 1 never acknowledged)"
+    )
+    assert "Time to acknowledge: mean 19.6 min, median 20 min" in out
+    assert "Time to restore:     mean 4 h 20 min, median 4 h 10 min (5 resolved)" in out
+    assert "Sev 1  1 met, 1 breached (50%)   1 met, 1 breached (50%)" in out
+    assert "Sev 3  1 met, 0 breached (100%)  0 met, 1 breached (0%)" in out
+    assert "Sev 4  1 no target               1 no target" in out
+    assert "EVT-2026-0006  Sev 3  7 d 4 h" in out
+
+
+def test_the_customer_gets_only_what_the_schema_lets_it_read(run: Run, book: Path) -> None:
+    """For the customer (external): no acknowledgement times, SLA targets, users or root cause; the public cause."""
+    data = _report(run, *NOV, "--audience", "customer")
+    assert data["withheld"] == ["category", "first_response", "restoration", "time_to_acknowledge", "user_minutes"]
+    assert data["totals"]["time_to_restore_median_minutes"] == 250 and data["totals"]["user_minutes"] is None
+    assert data["sla"][0]["first_response"] is None and data["worst"]["most_users"] == []
+    email_event = next(e for e in data["worst"]["longest_restoration"] if e["id"] == "EVT-2026-0001")
+    assert email_event["cause"] == "An expired security certificate" and email_event["users_affected"] is None
+    leadership = _report(run, *NOV, "--audience", "leadership")
+    assert leadership["withheld"] == [] and leadership["totals"]["user_minutes"] == 1785000
+    refused = run("report", *NOV, "--audience", "customer", "--by", "category")
+    assert refused.exit_code == 2 and "--by category: the customer audience may not read" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--since", "2026-12-01", "--until", "2026-11-01"), "is not before --until"),
+        (("--since", "last week"), "--since: 'last week' is not a time I understand"),
+        (
+            ("--audience", "board"),
+            "audience 'board' is not on the Distribution sheet; use one of: customer, leadership",
+        ),
+        (("--json", "--csv"), "--json and --csv each print the report; choose one"),
+    ],
+)
+def test_bad_options_get_one_line(run: Run, book: Path, args: tuple[str, ...], message: str) -> None:
+    """A bad period, an unknown audience or two outputs at once: exit 2 and one line naming it."""
+    result = run("report", *args)
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_detected_cell_is_left_out_and_named(run: Run, book: Path) -> None:
+    """An event whose Detected cell is not a time is left out, with a warning naming the cell; the rest counts."""
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Events"]
+    headers = {c.value: c.column for c in ws[1]}
+    ws.cell(3, headers["Detected (UTC)"]).value = "last tuesday"
+    wb.save(book)
+    result = run("report", *NOV, "--json")
+    assert result.exit_code == 0
+    assert "warning: EVT-2026-0002 left out: Events!" in result.stderr and "'last tuesday'" in result.stderr
+    assert json.loads(result.stdout)["totals"]["events"] == 6
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5000),  # detected, minutes after the start
+            st.one_of(st.none(), st.integers(0, 600)),  # acknowledged after
+            st.one_of(st.none(), st.integers(0, 5000)),  # resolved after
+            st.sampled_from(["Sev 1", "Sev 2", "Sev 9"]),
+        ),
+        max_size=25,
+    )
+)
+def test_invariants_hold_for_any_events(events: list[tuple[int, int | None, int | None, str]]) -> None:
+    """met + breached + pending + no_target is the count per timer; each median lies between min and max."""
+    from tracker.report import Period, Report
+    from tracker.schema import load_schema
+    from tracker.workbook import Tracker
+
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    rows: dict[str, list[dict[str, Any]]] = {
+        "Severities": [
+            {"name": "Sev 1", "update_interval_minutes": 30, "first_response_minutes": 10, "restoration_minutes": 240},
+            {"name": "Sev 2", "update_interval_minutes": 60, "first_response_minutes": 30},
+        ],
+        "Events": [],
+        "Updates": [],
+    }
+    for n, (detected, ack, resolved, severity) in enumerate(events, 1):
+        d = start + timedelta(minutes=detected)
+        rows["Events"].append(
+            {
+                "id": f"EVT-2026-{n:04d}",
+                "severity": severity,
+                "status": "Resolved" if resolved is not None else "Investigating",
+                "detected_at": d,
+                "acknowledged_at": d + timedelta(minutes=ack) if ack is not None else None,
+                "resolved_at": d + timedelta(minutes=resolved) if resolved is not None else None,
+            }
+        )
+    schema = load_schema(None)
+
+    def cells(name: str) -> list[list[Any]]:  # the sheet as a reader gives it: header row, then the rows
+        fields = schema[name].fields
+        return [[f.title for f in fields.values()]] + [[v.get(f) for f in fields] for v in rows[name]]
+
+    tracker = Tracker(schema, list(rows), cells)
+    report = Report(tracker, Period(start, start + timedelta(days=30)), start + timedelta(days=10))
+    totals = report.totals()
+    assert totals["events"] == len(events) == totals["open"] + totals["resolved"]
+    for entry in report.attainment():
+        for timer in ("first_response", "restoration"):
+            t = entry[timer]
+            assert t["met"] + t["breached"] + t["pending"] + t["no_target"] == entry["events"]
+    restores = [f.restore for f in report.facts if f.restore is not None]
+    if restores:
+        assert min(restores) - 0.05 <= totals["time_to_restore_median_minutes"] <= max(restores) + 0.05
+        assert min(restores) - 0.05 <= totals["time_to_restore_mean_minutes"] <= max(restores) + 0.05
+    else:
+        assert totals["time_to_restore_median_minutes"] is None
