@@ -2,7 +2,8 @@
 
 It implements only what `tracker` needs: file properties, download (ranges, If-Match, If-Range),
 overwrite (with If-Match), chunked upload, the Excel workbook endpoints (table rows, ranges,
-sessions), JSON batching and sendMail, keeping real .xlsx bytes. Requests are answered in the
+sessions), JSON batching, sendMail, and modern site pages with pictures in a Site Assets library
+(`pages`, `assets`), keeping real .xlsx bytes. Requests are answered in the
 shapes office365-rest-python-client 3.3.0 parses (SharePoint: `odata=verbose` unless the client
 asks for nometadata; Graph: plain JSON). Faults (throttling, failures, shared locks, someone else
 saving, another client holding the workbook for edit) are injected request by request, and
@@ -35,7 +36,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import requests
 from openpyxl import load_workbook
@@ -47,6 +48,49 @@ from requests.adapters import HTTPAdapter
 
 GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
 DRIVE_ID = "DRIVE-1"
+ASSETS_DRIVE_ID = "DRIVE-ASSETS"
+# graph/api/sitepage-create, "Supported web parts": the standard web parts Graph accepts on a page
+WEB_PART_TYPES = {
+    "e377ea37-9047-43b9-8cdb-a761be2f8e09": "Bing Maps",
+    "0f087d7f-520e-42b7-89c0-496aaf979d58": "Button",
+    "df8e44e7-edd5-46d5-90da-aca1539313b8": "Call To Action",
+    "2161a1c6-db61-4731-b97c-3cdb303f7cbb": "Divider",
+    "b7dd04e1-19ce-4b24-9132-b60a1c2b910d": "Document Embed",
+    "d1d91016-032f-456d-98a4-721247c305e8": "Image",
+    "af8be689-990e-492a-81f7-ba3e4cd3ed9c": "Image Gallery",
+    "6410b3b6-d440-4663-8744-378976dc041e": "Link Preview",
+    "e84a8ca2-f63c-4fb9-bc0b-d8eef5ccb22b": "Org Chart",
+    "7f718435-ee4d-431c-bdbf-9c4ff326f46e": "People",
+    "c70391ea-0b10-4ee9-b2b4-006d3fcad0cd": "Quick Links",
+    "8654b779-4886-46d4-8ffb-b5ed960ee986": "Spacer",
+    "544dd15b-cf3c-441b-96da-004d5a8cea1d": "Youtube Embed",
+}
+IMAGE_WEB_PART = "d1d91016-032f-456d-98a4-721247c305e8"
+# graph/api/resources/horizontalsection: horizontalSectionLayoutType and sectionEmphasisType
+SECTION_LAYOUTS = {
+    "none",
+    "oneColumn",
+    "twoColumns",
+    "threeColumns",
+    "oneThirdLeftColumn",
+    "oneThirdRightColumn",
+    "fullWidth",
+    "flexible",
+}
+SECTION_EMPHASIS = {"none", "neutral", "netural", "soft", "strong"}
+PAGE_WRITABLE = {  # graph/api/sitepage-create and sitepage-update: the properties a request body may carry
+    "@odata.type",
+    "name",
+    "title",
+    "description",
+    "pageLayout",
+    "showComments",
+    "showRecommendedPages",
+    "titleArea",
+    "canvasLayout",
+    "thumbnailWebUrl",
+    "promotionKind",
+}
 LOCKING_CALLS = {"$value", "startupload", "continueupload", "finishupload", "checkout"}
 MAX_BATCH = 20  # graph/json-batching: "JSON batch requests are currently limited to 20 individual requests"
 
@@ -155,6 +199,12 @@ class StandIn:
         self.sent_mail: list[tuple[str, dict[str, Any]]] = []
         self.errors: list[Exception] = []  # the stand-in's own crashes (answered 500)
         self.site_id = f"127.0.0.1,{uuid.uuid4()},{uuid.uuid4()}"
+        self.pages: dict[str, dict[str, Any]] = {}  # page id → the sitePage as Graph keeps it (canvasLayout included)
+        self.assets: dict[str, StoredFile] = {}  # lower-cased path in Site Assets → the file
+        self.has_site_assets = True  # False: the site has no Site Assets library until EnsureSiteAssetsLibrary
+        self.assets_list_id = str(uuid.uuid4())
+        self.asset_types: dict[str, str] = {}  # item id → the Content-Type it was uploaded with
+        self._page_refusals: list[int] = []
         self._files: dict[str, StoredFile] = {}
         self._uploads: dict[str, tuple[str, bytearray]] = {}
         self._sessions: dict[str, Session] = {}
@@ -374,6 +424,30 @@ class StandIn:
         """The next `count` sendMail calls answer `status` and send nothing."""
         self._mail_refusals += [status] * count
 
+    def refuse_page_writes(self, count: int, status: int = 403) -> None:
+        """The next `count` site-page writes (create, update, publish) and Site Assets uploads answer `status`
+        and change nothing: 403 is Graph's accessDenied, as for a sign-in that may read the site but lacks
+        Sites.ReadWrite.All; 423 is a page someone holds checked out."""
+        self._page_refusals += [status] * count
+
+    def add_page(self, name: str, title: str, description: str = "", html: str = "<p>Someone's own page</p>") -> str:
+        """A page made by someone else (in the browser): returns its id."""
+        with self._state:
+            page = self._new_page({"name": name, "title": title, "description": description, "pageLayout": "article"})
+            page["canvasLayout"] = {
+                "horizontalSections": [
+                    {
+                        "id": "1",
+                        "layout": "oneColumn",
+                        "emphasis": "none",
+                        "columns": [
+                            {"id": "1", "width": 12, "webparts": [{"id": str(uuid.uuid4()), "innerHtml": html}]}
+                        ],
+                    }
+                ]
+            }
+            return str(page["id"])
+
     # -- dispatch ----------------------------------------------------------------------------------
 
     def handle(self, request: Request) -> Reply:
@@ -429,6 +503,9 @@ class StandIn:
         if rest.lower() == "contextinfo" and request.method == "POST":
             info = {"FormDigestValue": f"0x{uuid.uuid4().hex.upper()},{_now()}", "FormDigestTimeoutSeconds": 1800}
             return _sp_json(request, {"GetContextWebInformation": info})
+        if rest.lower() == "web/lists/ensuresiteassetslibrary()" and request.method == "POST":
+            self.has_site_assets = True
+            return _sp_json(request, {"Id": self.assets_list_id, "Title": "Site Assets", "BaseTemplate": 101})
         if match := _FOLDER_ADD.fullmatch(rest):
             params = _params(match.group(2))
             path = _literal(match.group(1)).rstrip("/") + "/" + params.get("url", "")
@@ -559,7 +636,12 @@ class StandIn:
         if rest.startswith("sites/"):
             rest = self._site(rest[len("sites/") :])
             if rest == "":
-                return _json(200, {"id": self.site_id, "webUrl": self.site_url, "name": self.site_path.rsplit("/")[-1]})
+                site = {"id": self.site_id, "webUrl": self.site_url, "name": self.site_path.rsplit("/")[-1]}
+                return _json(200, _select(site, request.query.get("$select")))
+            if rest.startswith("site/"):
+                return self._site_part(request, rest[len("site/") :])
+        if rest.startswith(f"drives/{ASSETS_DRIVE_ID}") and self.has_site_assets:
+            return self._assets(request, rest[len(f"drives/{ASSETS_DRIVE_ID}") :])
         if not rest.startswith(f"drives/{DRIVE_ID}"):
             raise HttpError(404, "itemNotFound", f"The stand-in does not serve {rest}.")
         rest = rest[len(f"drives/{DRIVE_ID}") :]
@@ -593,6 +675,8 @@ class StandIn:
             tail = tail.removeprefix(":")
         if tail in ("", "/"):
             return ""
+        if tail == "/drives" or tail.startswith("/pages"):
+            return "site" + tail
         if tail.startswith("/drive"):
             return f"drives/{DRIVE_ID}" + tail[len("/drive") :]
         raise HttpError(404, "itemNotFound", f"The stand-in does not serve sites/{rest}.")
@@ -802,6 +886,199 @@ class StandIn:
         else:
             data = json.dumps(body).encode()
         return Request(item["method"].upper(), path, parse_qs(urlsplit(path).query), headers, data)
+
+    # -- site pages and the Site Assets library (graph/api/resources/sitepage) ----------------------
+
+    def _site_part(self, request: Request, rest: str) -> Reply:
+        """`drives`, `pages`, `pages/microsoft.graph.sitePage`, `pages/{id}/microsoft.graph.sitePage[/publish]`."""
+        method = request.method
+        if rest == "drives" and method == "GET":
+            drives = [{"id": DRIVE_ID, "name": self.library, "webUrl": f"{self.site_url}/{quote(self.library)}"}]
+            if self.has_site_assets:
+                drives.append({"id": ASSETS_DRIVE_ID, "name": "Site Assets", "webUrl": f"{self.site_url}/SiteAssets"})
+            drives = [{**d, "driveType": "documentLibrary"} for d in drives]
+            return _json(200, {"value": [_select(d, request.query.get("$select")) for d in drives]})
+        parts = rest.split("/")
+        typed = len(parts) > 1 and parts[-1].lower() == "microsoft.graph.sitepage"
+        if parts == ["pages"] and method == "POST":
+            return self._create_page(request)
+        if parts[0] == "pages" and (len(parts) == 1 or (len(parts) == 2 and typed)) and method == "GET":
+            pages = [p for p in self.pages.values() if _page_filter(request.query.get("$filter"))(p)]
+            pages.sort(key=lambda p: str(p["name"]).lower())
+            return _json(200, {"value": [_select(_page_view(p), request.query.get("$select")) for p in pages]})
+        if len(parts) >= 3 and parts[0] == "pages" and parts[2].lower() == "microsoft.graph.sitepage":
+            page = self.pages.get(parts[1].lower())
+            if page is None:
+                raise HttpError(404, "itemNotFound", f"The page {parts[1]} could not be found.")
+            if len(parts) == 3 and method == "GET":
+                expand = ",".join(request.query.get("$expand", [])).lower()
+                view = _page_view(page, canvas="canvaslayout" in expand)
+                return _json(200, _select(view, request.query.get("$select")))
+            if len(parts) == 3 and method == "PATCH":
+                self._refuse_page_write()
+                body = _page_body(request, create=False)
+                page.update(body)
+                page["publishingState"] = {
+                    "level": "checkout",
+                    "versionId": _minor(page["publishingState"]["versionId"]),
+                }
+                page["lastModifiedDateTime"] = _now()
+                return _json(200, _page_view(page))
+            if len(parts) == 4 and parts[3].lower() == "publish" and method == "POST":
+                self._refuse_page_write()
+                if request.body.strip():
+                    raise HttpError(400, "invalidRequest", "Don't supply a request body for this method.")
+                page["publishingState"] = {
+                    "level": "published",
+                    "versionId": _major(page["publishingState"]["versionId"]),
+                }
+                page["published"] = json.loads(json.dumps(page.get("canvasLayout") or {}))  # what readers see now
+                page["published_title"] = page.get("title")
+                return Reply(204)
+        raise HttpError(400, "invalidRequest", f"The stand-in does not serve {method} sites/{{site}}/{rest}.")
+
+    def _refuse_page_write(self) -> None:
+        if self._page_refusals:
+            status = self._page_refusals.pop(0)
+            if status == 403:
+                raise HttpError(
+                    403, "accessDenied", "Access denied. You do not have permission to perform this action."
+                )
+            if status == 423:
+                raise HttpError(423, "resourceLocked", "The page is locked for shared use by Jane Doe.")
+            raise HttpError(status, "generalException", f"Injected refusal ({status}).")
+
+    def _new_page(self, body: dict[str, Any]) -> dict[str, Any]:
+        page_id = str(uuid.uuid4())
+        page: dict[str, Any] = {
+            "id": page_id,
+            "eTag": f'"{{{page_id.upper()}}},1"',
+            "webUrl": f"{self.site_url}/SitePages/{quote(str(body['name']))}",
+            "pageLayout": "article",
+            "promotionKind": "page",
+            "showComments": True,
+            "showRecommendedPages": False,
+            "createdDateTime": _now(),
+            "lastModifiedDateTime": _now(),
+            "parentReference": {"siteId": self.site_id.split(",")[1]},
+            "publishingState": {"level": "checkout", "versionId": "0.1"},
+            **body,
+        }
+        page.pop("@odata.type", None)
+        self.pages[page_id] = page
+        return page
+
+    def _create_page(self, request: Request) -> Reply:
+        self._refuse_page_write()
+        body = _page_body(request, create=True)
+        if any(str(p["name"]).lower() == str(body["name"]).lower() for p in self.pages.values()):
+            raise HttpError(409, "nameAlreadyExists", f"A page named {body['name']} already exists in the site.")
+        self._check_canvas(body.get("canvasLayout"))
+        return _json(201, _page_view(self._new_page(body)))
+
+    def _check_canvas(self, canvas: Any) -> None:
+        """The canvasLayout shape of graph/api/resources/canvaslayout, horizontalsection(column), textwebpart,
+        standardwebpart and webpartdata; an image web part must point at a file in Site Assets."""
+        if canvas is None:
+            return
+        _shape(canvas, {"horizontalSections", "verticalSection"}, "canvasLayout")
+        for section in _items(canvas.get("horizontalSections", []), "horizontalSections"):
+            _shape(section, {"id", "layout", "emphasis", "columns"}, "horizontalSection")
+            if section.get("layout", "oneColumn") not in SECTION_LAYOUTS:
+                _bad(f"horizontalSection layout {section.get('layout')!r} is not a horizontalSectionLayoutType")
+            if section.get("emphasis", "none") not in SECTION_EMPHASIS:
+                _bad(f"horizontalSection emphasis {section.get('emphasis')!r} is not a sectionEmphasisType")
+            for column in _items(section.get("columns", []), "columns"):
+                _shape(column, {"id", "width", "webparts"}, "horizontalSectionColumn")
+                width = column.get("width", 12)
+                if not isinstance(width, int) or isinstance(width, bool) or not 0 <= width <= 12:
+                    _bad(f"horizontalSectionColumn width {width!r} is not 0 to 12")
+                for part in _items(column.get("webparts", []), "webparts"):
+                    self._check_web_part(part)
+
+    def _check_web_part(self, part: Any) -> None:
+        if isinstance(part, dict) and "innerHtml" in part:
+            _shape(part, {"@odata.type", "id", "innerHtml"}, "textWebPart")
+            if part.get("@odata.type", "#microsoft.graph.textWebPart") != "#microsoft.graph.textWebPart":
+                _bad(f"a web part with innerHtml cannot be {part['@odata.type']}")
+            if not isinstance(part["innerHtml"], str):
+                _bad("textWebPart innerHtml must be a string")
+            return
+        if not isinstance(part, dict) or "webPartType" not in part:
+            _bad(f"a web part must be a textWebPart (innerHtml) or a standardWebPart (webPartType): {part!r:.200}")
+        _shape(part, {"@odata.type", "id", "webPartType", "data", "containerTextWebPartId"}, "standardWebPart")
+        if part.get("@odata.type", "#microsoft.graph.standardWebPart") != "#microsoft.graph.standardWebPart":
+            _bad(f"a web part with webPartType cannot be {part['@odata.type']}")
+        if str(part["webPartType"]).lower() not in WEB_PART_TYPES:
+            _bad(f"webPartType {part['webPartType']} is not a supported web part")
+        data = part.get("data") or {}
+        _shape(
+            data, {"dataVersion", "description", "title", "properties", "serverProcessedContent", "audiences"}, "data"
+        )
+        if str(part["webPartType"]).lower() != IMAGE_WEB_PART:
+            return
+        props = data.get("properties") or {}
+        stored = next(
+            (f for f in self.assets.values() if f.unique_id.lower() == str(props.get("uniqueid", "")).lower()), None
+        )
+        if stored is None or str(props.get("listid", "")).lower() != self.assets_list_id:
+            _bad(f"the image web part's uniqueid/listid {props.get('uniqueid')!r} name no file in Site Assets")
+        sources = (data.get("serverProcessedContent") or {}).get("imageSources") or []
+        if [s.get("value") for s in sources if s.get("key") == "imageSource"] != [stored.path]:
+            _bad(f"the image web part's imageSource {sources!r:.200} is not {stored.path}")
+
+    def _assets(self, request: Request, rest: str) -> Reply:
+        """The Site Assets drive: upload by path (`/root:/{path}:/content`), an item, an item's content."""
+        if match := re.fullmatch(r"/root:/(.+?):/content", rest):
+            if request.method != "PUT":
+                raise HttpError(405, "invalidRequest", f"{request.method} is not allowed here.")
+            self._refuse_page_write()
+            path = f"{self.site_path}/SiteAssets/{match.group(1)}"
+            stored = self.assets.get(path.lower())
+            status = 200 if stored is not None else 201  # graph/api/driveitem-put-content: 201 new, 200 replaced
+            if stored is None:
+                stored = StoredFile(path, request.body, f"ASSET-{next(self._ids)}")
+                self.assets[path.lower()] = stored
+            else:
+                stored.data, stored.version, stored.modified = request.body, stored.version + 1, datetime.now(UTC)
+            self.asset_types[stored.item_id] = request.header("Content-Type") or "application/octet-stream"
+            return _json(status, self._asset_item(stored))
+        match = re.fullmatch(r"/items/([^/]+)(/content)?", rest)
+        stored = next((f for f in self.assets.values() if match and f.item_id == match.group(1)), None)
+        if match is None or stored is None or request.method != "GET":
+            raise HttpError(404, "itemNotFound", "The resource could not be found.")
+        if match.group(2):
+            return Reply(200, stored.data, self.asset_types.get(stored.item_id, "application/octet-stream"))
+        item = {**self._asset_item(stored), "sharepointIds": self._sharepoint_ids(stored)}
+        return _json(200, _select(item, request.query.get("$select")))
+
+    def _asset_item(self, stored: StoredFile) -> dict[str, Any]:
+        return {
+            "id": stored.item_id,
+            "name": stored.name,
+            "eTag": stored.etag,
+            "size": len(stored.data),
+            "webUrl": self.url + quote(stored.path),
+            "lastModifiedDateTime": _iso(stored.modified),
+            "file": {"mimeType": self.asset_types.get(stored.item_id, "application/octet-stream")},
+            "parentReference": {"driveId": ASSETS_DRIVE_ID, "driveType": "documentLibrary"},
+        }
+
+    def _sharepoint_ids(self, stored: StoredFile) -> dict[str, str]:
+        """graph/api/resources/sharepointids."""
+        _, site, web = self.site_id.split(",")
+        return {
+            "listId": self.assets_list_id,
+            "listItemId": stored.item_id.rsplit("-", 1)[-1],
+            "listItemUniqueId": stored.unique_id.lower(),
+            "siteId": site,
+            "siteUrl": self.site_url,
+            "webId": web,
+        }
+
+    def asset(self, path: str) -> bytes:
+        """A file in Site Assets by its path inside the library, e.g. `SitePages/Event Status/chart.png`."""
+        return self.assets[f"{self.site_path}/SiteAssets/{path}".lower()].data
 
     def _send_mail(self, request: Request, upn: str) -> Reply:
         if self._mail_refusals:
@@ -1181,3 +1458,85 @@ def _shown(cell: Cell) -> Any:
     if isinstance(cell.value, datetime):
         return to_excel(cell.value)  # Graph gives dates as serial numbers
     return cell.value
+
+
+# -- site pages ------------------------------------------------------------------------------------
+
+
+def _bad(message: str) -> None:
+    """Graph's answer to a body it cannot take (seen answering bad page bodies: invalidRequest / badArgument)."""
+    raise HttpError(400, "invalidRequest", message, inner={"code": "badArgument"})
+
+
+def _shape(obj: Any, allowed: set[str], what: str) -> None:
+    if not isinstance(obj, dict):
+        _bad(f"{what} must be an object, not {obj!r:.100}")
+    unknown = set(obj) - allowed
+    if unknown:
+        _bad(f"Property '{sorted(unknown)[0]}' does not exist on type 'microsoft.graph.{what}'.")
+
+
+def _items(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        _bad(f"{what} must be a collection")
+    return value
+
+
+def _page_body(request: Request, *, create: bool) -> dict[str, Any]:
+    """The request body of a page create or update, checked as graph/api/sitepage-create and sitepage-update say."""
+    try:
+        body = request.json()
+    except ValueError:
+        _bad("The request body is not JSON.")
+    if not isinstance(body, dict):
+        _bad("The request body must be a sitePage object.")
+    if body.get("@odata.type") != "#microsoft.graph.sitePage":
+        _bad('"@odata.type": "#microsoft.graph.sitePage" must be included in the request body.')
+    allowed = PAGE_WRITABLE if create else PAGE_WRITABLE - {"name", "pageLayout"}
+    _shape(body, allowed, "sitePage")
+    if create:
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            _bad("name is required to create a page.")
+        if not name.lower().endswith(".aspx") or re.search(r'["*:<>?/\\|]', name):
+            _bad(f"name {name!r} is not a page file name (NAME.aspx).")
+        if body.get("pageLayout", "article") not in ("article", "home", "microsoftReserved"):
+            _bad(f"pageLayout {body.get('pageLayout')!r} is not a pageLayoutType.")
+    if "title" in body and not isinstance(body["title"], str):
+        _bad("title must be a string.")
+    return body
+
+
+def _page_view(page: dict[str, Any], canvas: bool = False) -> dict[str, Any]:
+    """The page as Graph answers it: typed, canvasLayout only when expanded, web parts typed."""
+    view = {k: v for k, v in page.items() if k not in ("canvasLayout", "published", "published_title")}
+    view = {"@odata.type": "#microsoft.graph.sitePage", **view}
+    if canvas:
+        layout = json.loads(json.dumps(page.get("canvasLayout") or {"horizontalSections": []}))
+        for section in layout.get("horizontalSections", []):
+            for column in section.get("columns", []):
+                for part in column.get("webparts", []):
+                    kind = "textWebPart" if "innerHtml" in part else "standardWebPart"
+                    part["@odata.type"] = f"#microsoft.graph.{kind}"
+        view["canvasLayout"] = layout
+    return view
+
+
+def _page_filter(filters: list[str] | None) -> Callable[[dict[str, Any]], bool]:
+    """`$filter=name eq 'x'` (the one filter tracker sends); any other is 400 as Graph answers an unsupported one."""
+    if not filters:
+        return lambda page: True
+    match = re.fullmatch(r"\s*name\s+eq\s+'((?:[^']|'')*)'\s*", filters[0])
+    if match is None:
+        raise HttpError(400, "invalidRequest", f"Invalid filter clause: {filters[0]}")
+    wanted = match.group(1).replace("''", "'").lower()
+    return lambda page: str(page.get("name", "")).lower() == wanted
+
+
+def _minor(version: str) -> str:
+    major, _, minor = version.partition(".")
+    return f"{major}.{int(minor or 0) + 1}"
+
+
+def _major(version: str) -> str:
+    return f"{int(version.partition('.')[0]) + 1}.0"

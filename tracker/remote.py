@@ -37,6 +37,8 @@ PERMISSIONS = {
     "sharepoint": "Sites.ReadWrite.All (or Sites.Selected with write access to this site) for SharePoint",
     "graph": "Files.ReadWrite.All or Sites.ReadWrite.All (or Sites.Selected) for Microsoft Graph",
     "mail": "Mail.Send for Microsoft Graph",
+    # graph/api/sitepage-create and sitepage-update accept no lesser permission (Sites.Selected is not listed)
+    "site-page": "Sites.ReadWrite.All for Microsoft Graph (to create, update and publish the status page)",
 }
 
 
