@@ -21,6 +21,8 @@ SHEETS = [
     "Notifications",
     "Roster",
     "Escalations",
+    "Reviews",
+    "Actions",
 ]
 
 

@@ -97,6 +97,7 @@ def test_lifecycle_rules(run: Run, example: Path, event_id: str) -> None:
     via_update = run("update", event_id, "--note", "done", "--status", "Resolved")
     assert via_update.exit_code == 1 and "tracker resolve" in via_update.stderr
     assert run("resolve", event_id, "--note", "fixed").exit_code == 0
+    assert run("review", event_id, "--record", "--facilitator", "Alex Morgan").exit_code == 0  # Sev 1: the gate
     assert run("update", event_id, "--note", "reviewed", "--status", "Closed").exit_code == 0
     assert _show(run, event_id)["event"]["closed_at"]
     refused = run("update", event_id, "--note", "it is back", "--status", "Investigating")

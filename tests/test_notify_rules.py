@@ -60,6 +60,7 @@ def test_closing_sends_no_second_final_email(run: Run, example: Path, event_id: 
     """Resolved and announced, then closed with an admin note: nobody gets another "final" email."""
     assert run("resolve", event_id, "--note", "Fixed").exit_code == 0
     assert run("notify", event_id).exit_code == 0
+    assert run("review", event_id, "--record", "--facilitator", "Alex Morgan").exit_code == 0  # Sev 1: the gate
     assert run("update", event_id, "--note", "Post-incident review done", "--status", "Closed").exit_code == 0
     closed = run("notify", event_id)
     assert closed.exit_code == 0, closed.stderr
@@ -164,6 +165,7 @@ def test_closing_after_a_reopen_tells_the_close_audience_again(
     steps = [
         ("resolve", event_id, "--note", "Fixed"),
         ("notify", event_id),
+        ("review", event_id, "--record", "--facilitator", "Alex Morgan"),  # Sev 1: closing needs a held review
         ("update", event_id, "--note", "Reviewed", "--status", "Closed"),
         ("notify", event_id),
         ("update", event_id, "--note", "It is back", "--status", "Investigating", "--reopen"),

@@ -160,6 +160,7 @@ def test_closing_tells_only_the_audiences_the_severity_names(
     assert run("resolve", event_id, "--note", "Mail flows", "--public-note", "Email works again").exit_code == 0
     assert run("notify", event_id).exit_code == 0
     set_cell(example, "Severities", "Notify On Close", "Sev 1", "leadership")
+    assert run("review", event_id, "--record", "--facilitator", "Alex Morgan").exit_code == 0  # Sev 1: the gate
     closed = run("update", event_id, "--note", "Post-incident review done", "--status", "Closed")
     assert closed.exit_code == 0, closed.stderr
     result = run("notify", "--open")

@@ -698,6 +698,8 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
             else:
                 when = f"in {_minutes(minutes)}"
             what = item.kind if item.kind != "update" else "next update"
+            if item.kind == "action":  # a review action (tracker.actions.ActionDue): which one
+                what = f"action {getattr(item, 'action_id', '')}".strip()
             rows.append(
                 [
                     item.event_id or "-",
@@ -1236,3 +1238,9 @@ def _whoami(state: State, settings: Any) -> None:
 from tracker.cli_report import report as _report  # noqa: E402
 
 main.add_command(_report)
+
+from tracker.cli_review import action_cmd as _action_cmd  # noqa: E402
+from tracker.cli_review import review_cmd as _review_cmd  # noqa: E402
+
+main.add_command(_review_cmd)
+main.add_command(_action_cmd)

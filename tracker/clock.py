@@ -148,7 +148,8 @@ def lead_time(severity: Row | None, config: Config) -> timedelta:
 
 def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta | None = None) -> list[Due]:
     """Everything owed, soonest first: each open event's next update (with `within`, only those due by then, the
-    late ones always), each SLA at risk or breached, and the process review when its interval has passed."""
+    late ones always), each SLA at risk or breached, the process review when its interval has passed, and each
+    review action overdue or due today (kind "action", see `tracker.actions.due_actions`)."""
     out: list[Due] = []
     severities = tracker.sheet("Severities")
     for event in tracker.sheet("Events").rows:
@@ -176,6 +177,9 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
     review = process_review_due(config, now)
     if review is not None:
         out.append(Due("", "process review", "overdue" if review <= now else "due", review))
+    from tracker.actions import due_actions  # post-incident review actions: overdue, due today, or within
+
+    out.extend(due_actions(tracker, config.display.tz, now, within))
     return sorted(out, key=lambda d: (not d.late, d.at or now, d.event_id))
 
 

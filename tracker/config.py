@@ -44,6 +44,17 @@ class ClockSettings:
     review_every_months: int = 12
 
 
+DEFAULT_REVIEW_REQUIRED = ("Sev 1", "Sev 2")
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    """[review]: which severities need a held post-incident review before Closed, and where drafts go."""
+
+    required_for: tuple[str, ...] = DEFAULT_REVIEW_REQUIRED  # severity names, as on the Severities sheet
+    folder: str = "reviews"  # relative to tracker.toml
+
+
 @dataclass(frozen=True)
 class Config:
     """Settings read from tracker.toml; paths are resolved against its folder."""
@@ -62,6 +73,7 @@ class Config:
     internal_audiences: tuple[str, ...] = DEFAULT_INTERNAL  # casefolded; every other audience is external
     max_recipients: int = 500  # per message; Exchange Online accepts at most 500
     clock: ClockSettings = field(default_factory=lambda: ClockSettings())
+    review: ReviewSettings = field(default_factory=ReviewSettings)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -114,6 +126,7 @@ KNOWN_KEYS: dict[str, dict[str, str]] = {
     "teams": {"webhook_env": _TEXT, "reminders": "flag", "escalations": "flag", "audiences": _NAMES},
     "clock": {"at_risk": _NUMBER, "remind_before": _WHOLE, "process_reviewed": "date", "review_every_months": _WHOLE},
     "user": {"name": _TEXT},
+    "review": {"required_for": _NAMES, "folder": _TEXT},
 }
 # Keys naming files or folders: no NUL or control characters.
 _PATH_KEYS = {
@@ -125,6 +138,7 @@ _PATH_KEYS = {
     ("sharepoint", "certificate_path"),
     ("sharepoint", "token_cache"),
     ("sharepoint", "path"),
+    ("review", "folder"),
 }
 _SECRET = re.compile(r"pass(word|wd|phrase)?|secret|token|private[_-]?key|api[_-]?key|credential", re.I)
 
@@ -336,6 +350,7 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         internal_audiences=tuple(a.strip().casefold() for a in internal),
         max_recipients=max_recipients,
         clock=clock,
+        review=_review(_section(raw, "review")),
         raw=raw,
     )
 
@@ -361,6 +376,19 @@ def _clock(section: dict[str, Any]) -> ClockSettings:
                 '"2026-01-15"'
             ) from None
     return ClockSettings(at_risk, int(remind), day, int(months))
+
+
+def _review(section: dict[str, Any]) -> ReviewSettings:
+    required = section.get("required_for", list(DEFAULT_REVIEW_REQUIRED))
+    if any(not name.strip() for name in required):
+        raise ConfigError(
+            f"tracker.toml: [review] required_for {required!r} holds an empty name; list severity names as the "
+            'Severities sheet has them, e.g. required_for = ["Sev 1", "Sev 2"] (or [] for none)'
+        )
+    folder = str(section.get("folder", "reviews"))
+    if not folder.strip():
+        raise ConfigError('tracker.toml: [review] folder must name a folder, e.g. folder = "reviews"')
+    return ReviewSettings(tuple(name.strip() for name in required), folder)
 
 
 def _is_utc(zone: ZoneInfo) -> bool:

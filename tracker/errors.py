@@ -53,6 +53,10 @@ class LifecycleError(DataError):
     """The status change is not allowed by the event lifecycle."""
 
 
+class UnknownAction(DataError):
+    """No action with that ID is on the Actions sheet."""
+
+
 class WorkbookInUse(DataError):
     """Someone has the workbook open in Excel or LibreOffice, or holds tracker's lock."""
 

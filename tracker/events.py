@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
+from tracker.config import DEFAULT_REVIEW_REQUIRED
 from tracker.edits import AppendRow, Edit, SetCells
 from tracker.errors import LifecycleError, UsageError, ValidationFailed
 from tracker.policy import OPEN_STATUSES, STATUSES, is_open, next_update_due
@@ -192,8 +193,10 @@ def update_event(
     public_note: str | None = None,
     fields: dict[str, Any] | None = None,
     now: datetime | None = None,
+    review_required_for: Sequence[str] = DEFAULT_REVIEW_REQUIRED,
 ) -> Outcome:
-    """Append a timestamped update; the event row's status and due times follow."""
+    """Append a timestamped update; the event row's status and due times follow. Closing an event whose severity
+    `review_required_for` lists ([review] required_for) needs its review recorded as held (Reviews sheet)."""
     if not note.strip():
         raise UsageError("--note must not be empty")
     if internal and public_note:
@@ -212,6 +215,11 @@ def update_event(
         changes: dict[str, Any] = {**extra, "status": target, "last_update_at": at}
         if "severity" in extra:
             changes["severity"] = _severity(tracker, str(extra["severity"]))["name"]
+        if target == "Closed" and current != "Closed":
+            from tracker.review import check_close
+
+            severity_now = str(changes.get("severity") or event["severity"] or "")
+            check_close(tracker, str(event["id"]), severity_now, review_required_for)
         if is_open(target):
             severity = _severity(
                 tracker, str(changes.get("severity") or event["severity"] or ""), given="severity" in extra, event=event
