@@ -205,6 +205,7 @@ class StandIn:
         self.assets_list_id = str(uuid.uuid4())
         self.asset_types: dict[str, str] = {}  # item id → the Content-Type it was uploaded with
         self._page_refusals: list[int] = []
+        self._before_page_write: Callable[[StandIn], None] | None = None
         self._files: dict[str, StoredFile] = {}
         self._uploads: dict[str, tuple[str, bytearray]] = {}
         self._sessions: dict[str, Session] = {}
@@ -429,6 +430,11 @@ class StandIn:
         and change nothing: 403 is Graph's accessDenied, as for a sign-in that may read the site but lacks
         Sites.ReadWrite.All; 423 is a page someone holds checked out."""
         self._page_refusals += [status] * count
+
+    def before_next_page_write(self, callback: Callable[[StandIn], None]) -> None:
+        """Call `callback(self)` once, when the next site-page write (create, update, publish) arrives and before it
+        is handled: e.g. another publish that creates the same page just before this one."""
+        self._before_page_write = callback
 
     def add_page(self, name: str, title: str, description: str = "", html: str = "<p>Someone's own page</p>") -> str:
         """A page made by someone else (in the browser): returns its id."""
@@ -938,6 +944,9 @@ class StandIn:
         raise HttpError(400, "invalidRequest", f"The stand-in does not serve {method} sites/{{site}}/{rest}.")
 
     def _refuse_page_write(self) -> None:
+        hook, self._before_page_write = self._before_page_write, None
+        if hook is not None:
+            hook(self)
         if self._page_refusals:
             status = self._page_refusals.pop(0)
             if status == 403:

@@ -156,6 +156,20 @@ def test_someone_elses_page_of_that_name_is_left_alone(sp: StandIn, tmp_path: Pa
     assert not any(r["method"] in ("PATCH", "PUT", "POST") for r in sp.requests)
 
 
+def test_a_page_made_meanwhile_is_updated_not_doubled(sp: StandIn, tmp_path: Path) -> None:
+    """When another publish creates the page between the look-up and the create (409), this one updates that page."""
+
+    def other_publish(standin: StandIn) -> None:
+        standin.add_page("Event Status.aspx", "Event status", description="Kept by tracker: the event status page.")
+
+    sp.before_next_page_write(other_publish)
+    url = publish(tmp_path, [PageSection(html="<p>from this publish</p>")])
+    assert len(sp.pages) == 1 and url.endswith("/SitePages/Event%20Status.aspx")
+    page = next(iter(sp.pages.values()))
+    assert web_parts(page["published"])[0]["innerHtml"] == "<p>from this publish</p>"
+    assert "POST /graph/v1.0/sites/{site}/pages 409" in calls(sp)
+
+
 def test_site_without_site_assets_gets_one(sp: StandIn, tmp_path: Path) -> None:
     """A site that has no Site Assets library yet gets one (SharePoint's EnsureSiteAssetsLibrary), then the charts."""
     sp.has_site_assets = False
@@ -290,3 +304,4 @@ def test_stand_in_checks_page_bodies_as_microsoft_documents(sp: StandIn) -> None
         headers={"Authorization": "Bearer graph-token"},
     ).json()
     assert shown["canvasLayout"]["horizontalSections"][0]["layout"] == "oneColumn"
+
