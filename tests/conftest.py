@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+
+os.environ.setdefault("OPENPYXL_LXML", "False")  # as tracker itself sets it (tracker/__init__.py), before openpyxl loads
+
 import shutil
 import socket
 import subprocess

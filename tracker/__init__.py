@@ -11,4 +11,11 @@ function you can call:
     event_id = open_event(store, title="VPN down", severity="Sev 2", services=["VPN"])
 """
 
+import os
+
+# python-docx (the review document) brings lxml, and openpyxl switches to it when present: its lxml writer emits
+# legacy comment drawings (VML) with unbound namespace prefixes, which no XML reader opens. tracker builds
+# workbooks with openpyxl's own writer, as it was tested with (set OPENPYXL_LXML=True to choose otherwise).
+os.environ.setdefault("OPENPYXL_LXML", "False")
+
 __version__ = "0.2.0"
