@@ -31,13 +31,14 @@ class Audience:
             for name, spec in fields.items()
         }
 
-    def entries(self, sheet: str, key: str, kind: str) -> list[dict[str, Any]]:
+    def entries(self, sheet: str, key: str, kind: str, rows: list[Row] | None = None) -> list[dict[str, Any]]:
         """The event's rows of `sheet`, oldest first, as this audience may read them: rows flagged internal
-        (`x-internal-flag`) only for audiences that may read the flag."""
-        data = self.tracker.sheet(sheet)
-        rows = [r for r in data.rows if str(r["event_id"] or "").casefold() == key]
+        (`x-internal-flag`) only for audiences that may read the flag. `rows`: the event's rows when the caller
+        has already picked them (the status page, for many events at once), else read from the sheet."""
+        source = self.tracker.sheet(sheet).rows if rows is None else rows
+        rows = [r for r in source if str(r["event_id"] or "").casefold() == key]
         rows.sort(key=lambda r: (r["at"] if isinstance(r["at"], datetime) else utcnow(), r.number))
-        flags = [s.name for s in data.spec.fields.values() if s.schema.get("x-internal-flag")]
+        flags = [s.name for s in self.tracker.schema[sheet].fields.values() if s.schema.get("x-internal-flag")]
         out = []
         for row in rows:
             if any(row[f] == "Yes" and not self.may_read(sheet, f) for f in flags):

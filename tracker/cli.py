@@ -1239,6 +1239,10 @@ from tracker.cli_report import report as _report  # noqa: E402
 
 main.add_command(_report)
 
+from tracker.cli_publish import publish_cmd as _publish_cmd  # noqa: E402
+
+main.add_command(_publish_cmd)
+
 from tracker.cli_review import action_cmd as _action_cmd  # noqa: E402
 from tracker.cli_review import review_cmd as _review_cmd  # noqa: E402
 

@@ -44,6 +44,18 @@ class ClockSettings:
     review_every_months: int = 12
 
 
+@dataclass(frozen=True)
+class PublishSettings:
+    """[publish]: where `tracker publish` puts the status page, for which audience, and when it runs by itself."""
+
+    path: Path | None = None  # the local page (default: status/index.html beside tracker.toml)
+    audience: str = "leadership"
+    after_notify: bool = False  # republish after each successful notify
+    to: str = "local"  # local | sharepoint (default: sharepoint when the workbook is on SharePoint)
+    page_name: str = "tracker-status.aspx"
+    title: str = "Service status"
+
+
 DEFAULT_REVIEW_REQUIRED = ("Sev 1", "Sev 2")
 
 
@@ -73,6 +85,7 @@ class Config:
     internal_audiences: tuple[str, ...] = DEFAULT_INTERNAL  # casefolded; every other audience is external
     max_recipients: int = 500  # per message; Exchange Online accepts at most 500
     clock: ClockSettings = field(default_factory=lambda: ClockSettings())
+    publish: PublishSettings = field(default_factory=PublishSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -127,6 +140,14 @@ KNOWN_KEYS: dict[str, dict[str, str]] = {
     "clock": {"at_risk": _NUMBER, "remind_before": _WHOLE, "process_reviewed": "date", "review_every_months": _WHOLE},
     "user": {"name": _TEXT},
     "review": {"required_for": _NAMES, "folder": _TEXT},
+    "publish": {
+        "path": _TEXT,
+        "audience": _TEXT,
+        "after_notify": "flag",
+        "to": _TEXT,
+        "page_name": _TEXT,
+        "title": _TEXT,
+    },
 }
 # Keys naming files or folders: no NUL or control characters.
 _PATH_KEYS = {
@@ -139,6 +160,7 @@ _PATH_KEYS = {
     ("sharepoint", "token_cache"),
     ("sharepoint", "path"),
     ("review", "folder"),
+    ("publish", "path"),
 }
 _SECRET = re.compile(r"pass(word|wd|phrase)?|secret|token|private[_-]?key|api[_-]?key|credential", re.I)
 
@@ -350,6 +372,7 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         internal_audiences=tuple(a.strip().casefold() for a in internal),
         max_recipients=max_recipients,
         clock=clock,
+        publish=_publish(_section(raw, "publish"), root, sharepoint is not None),
         review=_review(_section(raw, "review")),
         raw=raw,
     )
@@ -376,6 +399,48 @@ def _clock(section: dict[str, Any]) -> ClockSettings:
                 '"2026-01-15"'
             ) from None
     return ClockSettings(at_risk, int(remind), day, int(months))
+
+
+PUBLISH_TARGETS = ("local", "sharepoint")
+
+
+def _publish(section: dict[str, Any], root: Path, on_sharepoint: bool) -> PublishSettings:
+    to = section.get("to", "sharepoint" if on_sharepoint else "local")
+    if to not in PUBLISH_TARGETS:
+        raise ConfigError(f'tracker.toml: [publish] to must be "local" or "sharepoint", not {to!r}')
+    if to == "sharepoint" and not on_sharepoint:
+        raise ConfigError(
+            'tracker.toml: [publish] to = "sharepoint" needs a [sharepoint] section (the site the page goes to); '
+            'add it, or use to = "local"'
+        )
+    path = section.get("path", "status/index.html")
+    if not path.strip() or path.rstrip().endswith(("/", "\\")):
+        raise ConfigError(f'tracker.toml: [publish] path must be a file name, e.g. "status/index.html", not {path!r}')
+    audience = section.get("audience", "leadership").strip()
+    if not audience or audience.casefold() in ("internal", "everyone") or not audience.isprintable():
+        raise ConfigError(
+            f"tracker.toml: [publish] audience must name one audience of the Distribution sheet, e.g. leadership "
+            f"or customer, not {section.get('audience')!r}"
+        )
+    page_name = section.get("page_name", "tracker-status.aspx").strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,120}\.aspx", page_name):
+        raise ConfigError(
+            f"tracker.toml: [publish] page_name must be a page file name ending in .aspx (letters, digits, spaces, "
+            f'. _ -), e.g. "tracker-status.aspx", not {page_name!r}'
+        )
+    title = section.get("title", "Service status").strip()
+    if not title or not title.isprintable() or len(title) > 120:
+        raise ConfigError(
+            f"tracker.toml: [publish] title must be one line of up to 120 characters, not {section.get('title')!r}"
+        )
+    return PublishSettings(
+        path=(root / path).resolve(),
+        audience=audience,
+        after_notify=section.get("after_notify", False),
+        to=to,
+        page_name=page_name,
+        title=title,
+    )
 
 
 def _review(section: dict[str, Any]) -> ReviewSettings:

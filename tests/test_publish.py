@@ -1,0 +1,375 @@
+"""`tracker publish`: the status page, from real workbooks made by the CLI, looked at in headless Chromium.
+
+Set UPDATE_DOCS_IMAGES=1 to also save the screenshots the README shows (docs/images/status-1280.png and
+status-375.png) from `test_the_page_reads_well_in_a_browser_at_1280_and_375_px`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Run
+
+NOW = datetime(2026, 11, 21, 15, 54, tzinfo=UTC)  # a Saturday afternoon
+DOCS_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+INTERNAL_NOTE = "Firewall admin account reset by the on-call engineer; do not share"
+VENDOR_CASE = "VC-7788-5521"
+BRIDGE = "teams.example.com/l/meetup-join/vpn-tech"
+
+# (days before NOW, severity, service, title, hours to restore): what happened over the last 12 weeks.
+HISTORY = [
+    (80, "Sev 3", "Wi-Fi", "Wi-Fi drops on floor 3", 9.0),
+    (74, "Sev 2", "VPN", "VPN slow for remote users", 3.5),
+    (66, "Sev 4", "ERP", "ERP report scheduler delayed", 20.0),
+    (61, "Sev 3", "Email", "Shared mailbox sync delays", 6.0),
+    (52, "Sev 2", "Active Directory", "Sign-in delays at Plant 2", 5.0),
+    (47, "Sev 1", "ERP", "ERP down for all sites", 3.0),
+    (40, "Sev 3", "Wi-Fi", "Guest Wi-Fi unavailable", 12.0),
+    (33, "Sev 2", "Email", "Mail delivery delayed", 2.5),
+    (30, "Sev 4", "VPN", "VPN client update failing", 30.0),
+    (26, "Sev 3", "ERP", "ERP printing errors", 8.0),
+    (19, "Sev 2", "VPN", "VPN drops every hour", 6.5),
+    (15, "Sev 3", "Active Directory", "Password resets slow", 4.0),
+    (12, "Sev 4", "Email", "Calendar invites late", 16.0),
+    (9, "Sev 2", "Wi-Fi", "Wi-Fi outage in the warehouse", 9.5),
+    (5, "Sev 1", "Active Directory", "Nobody can sign in at HQ", 5.5),  # breaches the 4 h target
+    (2, "Sev 2", "ERP", "ERP slow at month end", 3.0),  # meets the 8 h target
+]
+
+
+def _ids(text: str) -> list[str]:
+    return re.findall(r"EVT-\d{4}-\d{4}", text)
+
+
+def _make_history(run: Run, at: Callable[[datetime], None]) -> dict[str, str]:
+    """Events over the last 12 weeks (each opened and resolved at its own time), then three open ones:
+    the example Sev 1 (with an internal update planted), a Sev 2 on VPN (a vendor case and a technical bridge
+    planted) and a Sev 3 past its restoration target. Returns the IDs by role."""
+    ids: dict[str, str] = {}
+    at(NOW)
+    assert run("init", "--example", "--name", "Pat Doe").exit_code == 0
+    ids["email"] = json.loads(run("list", "--open", "--json").stdout)[0]["id"]
+    for number, (days, severity, service, title, hours) in enumerate(HISTORY):
+        detected = NOW - timedelta(days=days, hours=number % 5)
+        at(detected + timedelta(minutes=4))
+        opened = run("open", "--title", title, "--severity", severity, "--service", service, "--detected", "-4m")
+        assert opened.exit_code == 0, opened.stderr
+        event = opened.stdout.strip().split()[0]
+        at(detected + timedelta(hours=hours))
+        done = run("resolve", event, "--note", f"{service} restored.", "--public-cause", "A faulty component.")
+        assert done.exit_code == 0, done.stderr
+        ids[title] = event
+    at(NOW - timedelta(hours=30))
+    sev3 = run("open", "--title", "Printers offline at Plant 2", "--severity", "Sev 3", "--service", "ERP")
+    ids["breached"] = sev3.stdout.strip().split()[0]
+    at(NOW - timedelta(hours=2))
+    sev2 = run(
+        "open",
+        "--title",
+        "VPN unstable for remote users",
+        "--severity",
+        "Sev 2",
+        "--service",
+        "VPN",
+        "--site",
+        "Remote users",
+        "--impact",
+        "Remote staff are disconnected every few minutes.",
+        "--technical-bridge",
+        f"https://{BRIDGE}",
+        "--set",
+        f"vendor_case_number={VENDOR_CASE}",
+    )
+    assert sev2.exit_code == 0, sev2.stderr
+    ids["vpn"] = sev2.stdout.strip().split()[0]
+    at(NOW - timedelta(hours=1, minutes=50))
+    assert run("ack", ids["vpn"]).exit_code == 0
+    at(NOW - timedelta(minutes=20))
+    identified = run(
+        "update",
+        ids["vpn"],
+        "--note",
+        "Concentrator failover tested; vendor engaged.",
+        "--status",
+        "Identified",
+        "--public-note",
+        "We found the cause and are fixing it.",
+        "--eta",
+        "+3h",
+    )
+    assert identified.exit_code == 0, identified.stderr
+    at(NOW - timedelta(minutes=5))
+    internal = run("update", ids["email"], "--note", INTERNAL_NOTE, "--internal")
+    assert internal.exit_code == 0, internal.stderr
+    at(NOW)
+    return ids
+
+
+@pytest.fixture
+def history(run: Run, tmp_path: Path, at: Callable[[datetime], None]) -> dict[str, str]:
+    """A tracker folder with 12 weeks of events and three open ones (see `_make_history`); the clock at NOW."""
+    return _make_history(run, at)
+
+
+def _page(tmp_path: Path, name: str = "status/index.html") -> str:
+    return (tmp_path / name).read_text(encoding="utf-8")
+
+
+def test_publish_writes_the_page_and_says_where(run: Run, tmp_path: Path, history: dict[str, str]) -> None:
+    """publish writes status/index.html beside tracker.toml and says where and how many events are open."""
+    result = run("publish")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        "published the status page for leadership to status/index.html: 3 open events, 1 past an SLA target\n"
+    )
+    page = _page(tmp_path)
+    assert '<html lang="en">' in page
+    open_ids = [history["email"], history["vpn"], history["breached"]]
+    assert all(i in page for i in open_ids)
+    # worst first: the Sev 1, then the Sev 2, then the Sev 3
+    positions = [page.index(f'id="{i}"') for i in open_ids]
+    assert positions == sorted(positions)
+    assert "Published 21 Nov 2026 1554Z" in page
+    assert list((tmp_path / "status").iterdir()) == [tmp_path / "status" / "index.html"]  # no temp file left
+
+
+@pytest.mark.parametrize("audience", ["leadership", "customer"])
+def test_internal_updates_vendor_cases_and_bridges_never_appear(
+    run: Run, tmp_path: Path, history: dict[str, str], audience: str
+) -> None:
+    """Neither leadership nor the customer page carries an internal-only update, a vendor case number or the
+    technical bridge, though the workbook holds all three."""
+    assert run("publish", "--audience", audience, "--out", "page.html").exit_code == 0
+    page = (tmp_path / "page.html").read_text(encoding="utf-8")
+    assert history["vpn"] in page
+    for secret in (INTERNAL_NOTE, VENDOR_CASE, "2611210040001234", BRIDGE, "ext 4411"):
+        assert secret not in page, f"{secret!r} is on the {audience} page"
+    assert "Concentrator failover tested" in page if audience == "leadership" else "Concentrator" not in page
+
+
+def test_the_customer_page_uses_customer_words_and_no_internal_fields(
+    run: Run, tmp_path: Path, history: dict[str, str]
+) -> None:
+    """--audience customer shows the customer wording of severities and the public notes; internal-only fields
+    (the incident lead, SLA targets, the Note) stay out; it goes beside the leadership page, never over it."""
+    result = run("publish", "--audience", "customer")
+    assert result.exit_code == 0, result.stderr
+    assert "to status/index-customer.html: 3 open events" in result.stdout
+    page = _page(tmp_path, "status/index-customer.html")
+    assert "Major outage" in page and "Service disruption" in page
+    assert "We found the cause and are fixing it." in page
+    assert "Dana Whitfield" not in page  # the example's Incident Lead: internal only
+    assert "target" not in page.casefold().replace("target=", "")  # no SLA targets for external readers
+    assert not (tmp_path / "status" / "index.html").exists()
+
+
+def test_a_field_the_schema_keeps_from_leadership_stays_off_their_page(
+    run: Run, tmp_path: Path, at: Callable[[datetime], None]
+) -> None:
+    """A team schema that gives Sites Affected to the technical audience only keeps the sites off the
+    leadership page; the technical page shows them."""
+    at(NOW)
+    assert run("init", "--example").exit_code == 0
+    schema = tmp_path / "my_schema"
+    from tracker.resources import data_dir
+
+    shutil.copytree(data_dir("workbook_schema"), schema)
+    events = json.loads((schema / "events.json").read_text(encoding="utf-8"))
+    events["properties"]["sites_affected"]["x-audiences"] = ["technical"]
+    (schema / "events.json").write_text(json.dumps(events), encoding="utf-8")
+    toml = (tmp_path / "tracker.toml").read_text(encoding="utf-8")
+    (tmp_path / "tracker.toml").write_text(toml.replace("[workbook]\n", '[workbook]\nschema = "my_schema"\n'))
+    assert run("publish", "--audience", "leadership", "--out", "lead.html").exit_code == 0
+    assert run("publish", "--audience", "technical", "--out", "tech.html").exit_code == 0
+    assert "All sites" not in (tmp_path / "lead.html").read_text(encoding="utf-8")
+    assert "All sites" in (tmp_path / "tech.html").read_text(encoding="utf-8")
+
+
+def test_resolved_in_the_last_7_days_with_restoration_against_target(
+    run: Run, tmp_path: Path, history: dict[str, str]
+) -> None:
+    """The events restored in the last 7 days are listed, newest first, each with its time to restore, its
+    target and met or breached; older ones are not."""
+    assert run("publish").exit_code == 0
+    page = _page(tmp_path)
+    section = page[page.index("Resolved in the last 7 days") : page.index("The last 12 weeks")]
+    erp, sign_in = history["ERP slow at month end"], history["Nobody can sign in at HQ"]
+    assert _ids(section) == [erp, sign_in]
+    rows = section.split("<tr")
+    erp_row = next(r for r in rows if erp in r)
+    sign_in_row = next(r for r in rows if sign_in in r)
+    assert "3 h" in erp_row and "8 h" in erp_row and ">Met<" in erp_row
+    assert "5 h 30 min" in sign_in_row and "4 h" in sign_in_row and ">Breached<" in sign_in_row
+
+
+def test_the_two_charts_are_inline_svg_with_titles_and_counts(
+    run: Run, tmp_path: Path, history: dict[str, str]
+) -> None:
+    """Both charts are inline SVG with a title and a text summary a screen reader reads: 16 events over 12
+    weeks plus the 3 open ones, and the restoration trend."""
+    assert run("publish").exit_code == 0
+    page = _page(tmp_path)
+    assert page.count("<svg") == 2
+    assert '<title id="weekly-title">Events per week by severity</title>' in page
+    assert "19 events in the 12 weeks from 31 Aug to 16 Nov: Sev 1 3, Sev 2 7, Sev 3 6, Sev 4 3" in page
+    assert '<title id="trend-title">Restoration time per week (median)</title>' in page
+    assert "16 events restored in 12 weeks" in page
+    assert "<img" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_the_page_reads_well_in_a_browser_at_1280_and_375_px(run: Run, tmp_path: Path, history: dict[str, str]) -> None:
+    """In headless Chromium the page loads with no console error and no request leaving the machine, shows the
+    open events' IDs at both widths and does not scroll sideways at 375 px."""
+    from tests.browser import WIDTHS, Browser
+
+    assert run("publish").exit_code == 0
+    save = os.environ.get("UPDATE_DOCS_IMAGES") == "1"
+    with Browser() as browser:
+        for width in WIDTHS:
+            shot = (DOCS_IMAGES if save else tmp_path) / f"status-{width}.png"
+            seen = browser.open(tmp_path / "status" / "index.html", width=width, screenshot=shot)
+            assert seen.errors == [] and seen.blocked == []
+            assert not seen.overflows, (width, seen.scroll_width, seen.overflowing)
+            for event in ("email", "vpn", "breached"):
+                assert history[event] in seen.text
+            assert "Right now" in seen.text and "3 open events" in seen.text
+            assert INTERNAL_NOTE not in seen.text
+            assert shot.stat().st_size > 10_000
+            if save:  # the README's copy: 256 colours are plenty for a page of text and flat colours
+                from PIL import Image
+
+                with Image.open(shot) as image:
+                    image.convert("RGB").quantize(colors=256).save(shot, optimize=True)
+
+
+def test_no_open_events_says_so(run: Run, tmp_path: Path, example: Path, event_id: str) -> None:
+    """With every event resolved the page says all services are running normally."""
+    assert run("resolve", event_id, "--note", "Mail flowing again.").exit_code == 0
+    result = run("publish")
+    assert result.stdout.endswith(": 0 open events\n")
+    assert "No open events: all services are running normally." in _page(tmp_path)
+
+
+def test_publish_json(run: Run, tmp_path: Path, history: dict[str, str]) -> None:
+    """--json says where the page went and what it counted."""
+    result = run("publish", "--json")
+    assert json.loads(result.stdout) == {
+        "to": "local",
+        "where": "status/index.html",
+        "audience": "leadership",
+        "open_events": 3,
+        "sla_breached": 1,
+        "resolved_last_7_days": 2,
+        "published_at": "2026-11-21T15:54:00Z",
+    }
+
+
+def test_publish_settings_from_tracker_toml(run: Run, tmp_path: Path, example: Path) -> None:
+    """[publish] path, audience and title decide the file, who it is for and its heading."""
+    with (tmp_path / "tracker.toml").open("a", encoding="utf-8") as toml:
+        toml.write('\n[publish]\npath = "site/now.html"\naudience = "customer"\ntitle = "Contoso IT status"\n')
+    result = run("publish")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("published the status page for customer to site/now.html: 1 open event")
+    page = (tmp_path / "site" / "now.html").read_text(encoding="utf-8")
+    assert "<h1>Contoso IT status</h1>" in page and "Major outage" in page
+
+
+def test_times_show_in_the_display_timezone(run: Run, tmp_path: Path, example: Path) -> None:
+    """With a display timezone every time on the page carries that zone's abbreviation."""
+    toml = (tmp_path / "tracker.toml").read_text(encoding="utf-8")
+    toml = toml.replace('timezone = "UTC"', 'timezone = "America/New_York"').replace(
+        'time_format = "%d %b %Y %H%MZ"', 'time_format = "%d %b %Y %H%M %Z"'
+    )
+    (tmp_path / "tracker.toml").write_text(toml, encoding="utf-8")
+    assert run("publish").exit_code == 0
+    page = _page(tmp_path)
+    assert re.search(r"Published \d\d \w{3} \d{4} \d{4} E[SD]T", page)
+    assert "Z<" not in page
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ('to = "ftp"', '[publish] to must be "local" or "sharepoint", not \'ftp\''),
+        ('to = "sharepoint"', '[publish] to = "sharepoint" needs a [sharepoint] section'),
+        ('audience = "internal"', "[publish] audience must name one audience of the Distribution sheet"),
+        ('page_name = "status.html"', "[publish] page_name must be a page file name ending in .aspx"),
+        ('after_notify = "yes"', "[publish] after_notify must be true or false, not 'yes'"),
+        ('paht = "x.html"', "[publish] has an unknown key 'paht'; did you mean 'path'?"),
+        ('path = "status/"', "[publish] path must be a file name, e.g. \"status/index.html\", not 'status/'"),
+        ("title = 42", "[publish] title must be a text, not 42"),
+    ],
+)
+def test_bad_publish_settings_are_one_line_errors(
+    run: Run, tmp_path: Path, example: Path, section: str, message: str
+) -> None:
+    """A wrong [publish] value stops publish with one line naming the key, the value and what is allowed."""
+    with (tmp_path / "tracker.toml").open("a", encoding="utf-8") as toml:
+        toml.write(f"\n[publish]\n{section}\n")
+    result = run("publish")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_an_unknown_audience_is_refused_with_the_known_ones(run: Run, tmp_path: Path, example: Path) -> None:
+    """--audience with a name that is neither internal nor on the Distribution sheet is refused, listing them."""
+    result = run("publish", "--audience", "custmer")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: audience 'custmer' is not on the Distribution sheet nor in [mail] internal_audiences; "
+        "use one of: customer, leadership, technical\n"
+    )
+    assert not (tmp_path / "status").exists()
+
+
+# The HTML SharePoint's text web part keeps (see templates/status/sharepoint.html.j2).
+SHAREPOINT_TAGS = {"h2", "h3", "h4", "p", "strong", "em", "a", "ul", "ol", "li", "table", "tr", "td", "th"}
+SHAREPOINT_TAGS |= {"blockquote", "span", "br"}
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.attributes: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self.attributes |= {name for name, _value in attrs}
+
+
+def test_the_sharepoint_sections_use_only_html_the_text_web_part_keeps(
+    run: Run, tmp_path: Path, history: dict[str, str]
+) -> None:
+    """The SharePoint rendering of the same page: text parts with only the tags SharePoint keeps and no style or
+    class, the two charts as PNG image parts with alt text, and nothing internal."""
+    from tracker.config import load_config
+    from tracker.publish import build_page, sharepoint_sections
+    from tracker.store import open_store
+    from tracker.times import utcnow
+
+    config = load_config(tmp_path / "tracker.toml")
+    page = build_page(open_store(config).read(), config, utcnow())
+    sections = sharepoint_sections(page, config)
+    texts = [s.html for s in sections if s.html]
+    images = [s.image for s in sections if s.image is not None]
+    assert [i.name for i in images] == ["tracker-status-events-per-week.png", "tracker-status-restoration-trend.png"]
+    assert all(i.data.startswith(b"\x89PNG") and i.content_type == "image/png" and i.alt for i in images)
+    parser = _Tags()
+    parser.feed("".join(texts))
+    assert parser.tags <= SHAREPOINT_TAGS and not parser.attributes
+    joined = "".join(texts)
+    assert all(history[e] in joined for e in ("email", "vpn", "breached"))
+    assert INTERNAL_NOTE not in joined and VENDOR_CASE not in joined
+    assert "<!--" not in joined
