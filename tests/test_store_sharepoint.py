@@ -244,6 +244,31 @@ def test_graph_mail_transport(run: Run, sp: StandIn, event_id: str, tmp_path: Pa
     ]
 
 
+def test_reminders_and_escalations_go_through_graph(  # type: ignore[no-untyped-def]
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str, at
+) -> None:
+    """transport = "graph": three hours after the example Sev 1 opened, its overdue reminder and its escalations go
+    through sendMail, are logged on the SharePoint workbook as kinds reminder and escalation, and go once."""
+    from datetime import UTC, datetime, timedelta
+
+    (tmp_path / "tracker.toml").write_text(
+        _config(sp, mode).replace('transport = "outbox"', 'transport = "graph"')
+        + '\n[mail.graph]\nmailbox = "event.management@example.com"\n'
+    )
+    at(datetime.now(UTC) + timedelta(hours=3))
+    first = run("due", "--remind", "--escalate")
+    assert "reminded" in first.stdout and "escalated" in first.stdout, first.stdout + first.stderr
+    subjects = [body["message"]["subject"] for _upn, body in sp.sent_mail]
+    assert any(s.startswith("[OVERDUE]") for s in subjects), subjects
+    logged = [(r[3], r[8]) for r in _rows(sp, "Notifications") if r[3] in ("reminder", "escalation")]
+    assert {kind for kind, _ in logged} == {"reminder", "escalation"}
+    assert {transport for _, transport in logged} == {"graph"}
+    assert len(logged) == len(sp.sent_mail)
+    again = run("due", "--remind", "--escalate")
+    assert "reminded" not in again.stdout and "escalated" not in again.stdout
+    assert len(sp.sent_mail) == len(logged)
+
+
 def test_big_workbook_moves_in_chunks(run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str) -> None:
     """Over chunk_size, downloads use ranges and uploads start/continue/finish on the existing file (never truncated first)."""
     (tmp_path / "tracker.toml").write_text(
