@@ -4,8 +4,11 @@ the HTML report in a real browser, and the report emailed to an audience."""
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import io
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -357,3 +360,105 @@ def test_invariants_hold_for_any_events(events: list[tuple[int, int | None, int 
         assert min(restores) - 0.05 <= totals["time_to_restore_mean_minutes"] <= max(restores) + 0.05
     else:
         assert totals["time_to_restore_median_minutes"] is None
+
+
+def test_the_html_report_reads_well_in_a_browser_at_both_widths(run: Run, book: Path, tmp_path: Path) -> None:
+    """Headless Chromium at 1280 and 375 px: no console errors, nothing leaves the machine, no sideways scrolling at
+    375 px, charts with alt text; for leadership and the customer no internal update, and for the customer no vendor
+    case number or root cause (the schema's x-audiences)."""
+    from tests.browser import Browser, require_chromium
+
+    require_chromium()
+    shots = Path(os.environ["REPORT_SCREENSHOTS"]) if os.environ.get("REPORT_SCREENSHOTS") else None
+    for audience in ("leadership", "customer"):
+        page = tmp_path / f"{audience}.html"
+        result = run("report", *NOV, "--html", str(page), "--audience", audience)
+        assert result.exit_code == 0, result.stderr
+        html = page.read_text(encoding="utf-8")
+        assert INTERNAL_NOTE not in html and "<img" in html and 'alt="Events by severity: Sev 1 2' in html
+        with Browser() as browser:
+            for width in (1280, 375):
+                shot = shots / f"report-{width}.png" if shots and audience == "leadership" else None
+                seen = browser.open(page, width=width, screenshot=shot)
+                assert seen.errors == [] and seen.blocked == [], (seen.errors, seen.blocked)
+                assert not seen.overflows, seen.overflowing
+                assert "EVT-2026-0006" in seen.text and INTERNAL_NOTE not in seen.text
+                if audience == "customer":
+                    assert VENDOR_CASE not in seen.text and "Expired TLS certificate" not in seen.text
+                    assert "An expired security certificate" in seen.text and "User-minutes" not in seen.text
+                else:
+                    assert "Expired TLS certificate on mail-gw-01" in seen.text and "1,785,000" not in seen.text
+
+
+def test_the_report_emailed_to_leadership_has_charts_inline_and_a_text_part(
+    run: Run, book: Path, tmp_path: Path
+) -> None:
+    """--email leadership: one message to leadership's active Distribution rows, an HTML part with its CSS inline and
+    each chart as a related CID image, a plain-text part with the same tables; nothing written to the workbook."""
+    before = book.read_bytes()
+    result = run("report", *NOV, "--email", "leadership")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("sent the report to leadership (2 recipients): Event management report: 01 Nov")
+    [path] = (tmp_path / "outbox").glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert message["To"] == "IT Leadership <it-leadership@example.com>" and message["X-Tracker-Kind"] == "report"
+    html_part = message.get_body(("html",))
+    text_part = message.get_body(("plain",))
+    assert html_part is not None and text_part is not None
+    html = html_part.get_content()
+    images = [p for p in message.walk() if p.get_content_type() == "image/png"]
+    assert len(images) == 3 and all(f'src="cid:{p["Content-ID"].strip("<>")}"' in html for p in images)
+    assert 'style="' in html and "<style" not in html.split("</head>")[1]
+    assert INTERNAL_NOTE not in html and "Expired TLS certificate on mail-gw-01" in html
+    assert "Time to restore:     mean 4 h 20 min, median 4 h 10 min" in text_part.get_content()
+    assert book.read_bytes() == before  # a report is not an event's message: not logged on Notifications
+
+
+def test_the_report_to_the_customer_leaves_out_what_it_may_not_read(run: Run, book: Path, tmp_path: Path) -> None:
+    """--email customer: no vendor case, root cause, users or SLA targets in either part; Bcc kept off the headers."""
+    assert run("report", *NOV, "--email", "customer").exit_code == 0
+    [path] = (tmp_path / "outbox").glob("*.eml")
+    raw = path.read_bytes()
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    for part in (html, text):
+        assert VENDOR_CASE not in part and "Expired TLS certificate" not in part and "1,785,000" not in part
+        assert "4,200" not in part and INTERNAL_NOTE not in part
+    assert "account.manager@example.com" not in str(message["To"]) + str(message["Cc"])
+    charts = [p for p in message.walk() if p.get_content_type() == "image/png"]
+    assert "target" not in html, html[html.find("target") - 200 : html.find("target") + 40]
+    assert len(charts) == 2  # events and time to restore; no attainment, no targets
+
+
+def test_email_to_an_audience_without_recipients_is_refused(run: Run, book: Path) -> None:
+    """An audience with no active Distribution rows: exit 1, one line, nothing sent."""
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Distribution"]
+    headers = {c.value: c.column for c in ws[1]}
+    for row in range(2, ws.max_row + 1):
+        if ws.cell(row, headers["Audience"]).value == "technical":
+            ws.cell(row, headers["Active"]).value = "No"
+    wb.save(book)
+    result = run("report", *NOV, "--email", "technical")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: audience 'technical' has no active rows on the Distribution sheet; nothing was sent"
+    )
+
+
+def test_report_help_has_an_example() -> None:
+    """`tracker report --help` explains the period and shows examples."""
+    from click.testing import CliRunner
+
+    from tracker.cli import main
+
+    out = CliRunner().invoke(main, ["report", "--help"]).output
+    assert "Example:" in out and "tracker report --email leadership" in out and "detected in it" in out
+
+
+def test_docs_screenshots_exist() -> None:
+    """The README's screenshots of the report are in docs/images."""
+    root = Path(__file__).resolve().parent.parent
+    for width in (1280, 375):
+        assert (root / "docs" / "images" / f"report-{width}.png").stat().st_size > 10_000

@@ -224,5 +224,6 @@ def report(
     if email_to:
         from tracker.report_html import send_report
 
-        sent = send_report(tracker, result, data, config, now)
-        click.echo(printable(f"sent the report to {sent.audience} ({len(sent.recipients)} recipients): {sent.subject}"))
+        sent = send_report(tracker, result, data, config, now, text_report(data, state.show_time))
+        count = sum(len(m.recipients) for m in sent)
+        click.echo(printable(f"sent the report to {sent[0].audience} ({count} recipients): {sent[0].subject}"))

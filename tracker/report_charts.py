@@ -1,0 +1,112 @@
+"""The charts of `tracker report --html` and `--email`: PNG images drawn with matplotlib (imported only here)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+COLOURS = {"met": "#2e7d32", "breached": "#c62828", "bar": "#1f4e79", "target": "#d68910"}
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart: a name usable as a Content-ID, its heading, a text alternative, and the PNG."""
+
+    name: str
+    title: str
+    alt: str
+    png: bytes
+
+
+def _figure(rows: int) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    height = max(2.2, 0.9 + 0.42 * rows)
+    fig, ax = plt.subplots(figsize=(6.4, height), dpi=110)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.tick_params(labelsize=9)
+    return fig, ax
+
+
+def _png(fig: Any) -> bytes:
+    import matplotlib.pyplot as plt
+
+    out = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(out, format="png", metadata={"Software": None})  # no version stamp: the same data, the same bytes
+    plt.close(fig)
+    return out.getvalue()
+
+
+def _hours(minutes: float | None) -> float:
+    return (minutes or 0) / 60
+
+
+def charts(data: dict[str, Any]) -> list[Chart]:
+    """The report's charts, each only when it has something to show and its figures are not withheld."""
+    out = []
+    groups = data["groups"]
+    if groups:
+        fig, ax = _figure(len(groups))
+        labels = [str(g["key"]) for g in groups][::-1]
+        counts = [g["events"] for g in groups][::-1]
+        ax.barh(labels, counts, color=COLOURS["bar"])
+        for y, count in enumerate(counts):
+            ax.text(count, y, f" {count}", va="center", fontsize=9)
+        ax.set_xlabel("events")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        alt = "Events by " + data["by"] + ": " + ", ".join(f"{g['key']} {g['events']}" for g in groups)
+        out.append(Chart("events-by-group", f"Events by {data['by']}", alt, _png(fig)))
+    sla = {s["severity"]: s for s in data["sla"]}
+    restored = (
+        [g for g in groups if g["time_to_restore_median_minutes"] is not None] if data["by"] == "severity" else []
+    )
+    if restored:
+        fig, ax = _figure(len(restored))
+        labels = [str(g["key"]) for g in restored][::-1]
+        medians = [_hours(g["time_to_restore_median_minutes"]) for g in restored][::-1]
+        ax.barh(labels, medians, color=COLOURS["bar"], label="median time to restore")
+        words = []
+        for y, g in enumerate(restored[::-1]):
+            timer = (sla.get(str(g["key"])) or {}).get("restoration") or {}
+            target = timer.get("target_minutes")
+            if target:
+                ax.plot([target / 60] * 2, [y - 0.4, y + 0.4], color=COLOURS["target"], linewidth=3)
+            words.append(
+                f"{g['key']} {_hours(g['time_to_restore_median_minutes']):.1f} h"
+                + (f" (target {target / 60:g} h)" if target else "")
+            )
+        targets = any("target" in w for w in words)
+        if targets:
+            ax.plot([], [], color=COLOURS["target"], linewidth=3, label="target")
+        ax.set_xlabel("hours")
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
+        out.append(
+            Chart(
+                "time-to-restore",
+                "Median time to restore" + (" against target" if targets else ""),
+                "Median time to restore: " + ", ".join(reversed(words)),
+                _png(fig),
+            )
+        )
+    rated = [s for s in data["sla"] if s["restoration"] is not None and s["restoration"]["share_met"] is not None]
+    if rated:
+        fig, ax = _figure(len(rated))
+        labels = [s["severity"] for s in rated][::-1]
+        met = [s["restoration"]["met"] for s in rated][::-1]
+        breached = [s["restoration"]["breached"] for s in rated][::-1]
+        ax.barh(labels, met, color=COLOURS["met"], label="met")
+        ax.barh(labels, breached, left=met, color=COLOURS["breached"], label="breached")
+        ax.set_xlabel("events")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
+        alt = "Restoration target met: " + ", ".join(
+            f"{s['severity']} {s['restoration']['met']} of {s['restoration']['met'] + s['restoration']['breached']}"
+            for s in rated
+        )
+        out.append(Chart("restoration-attainment", "Restoration target met or breached", alt, _png(fig)))
+    return out
