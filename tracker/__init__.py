@@ -18,4 +18,4 @@ import os
 # workbooks with openpyxl's own writer, as it was tested with (set OPENPYXL_LXML=True to choose otherwise).
 os.environ.setdefault("OPENPYXL_LXML", "False")
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -523,6 +523,7 @@ def update(
         reopen=reopen,
         public_note=public_note,
         fields=fields,
+        review_required_for=state.config.review.required_for,
     )
     due = f"; next update due {state.show_time(outcome.next_update_due)}" if outcome.next_update_due else ""
     click.echo(f"{outcome.event_id}: {outcome.status}{due}")

@@ -1,0 +1,582 @@
+"""Post-incident reviews (issue 11, point 3): the review draft (Markdown and Word, read back with python-docx and
+LibreOffice), the Reviews and Actions sheets, overdue actions in `tracker due`, and the gate before Closed. Every
+test drives the CLI on a workbook `tracker init --example` made, on the rehearsal clock."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import Result
+
+from tests.conftest import Run, soffice
+
+START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
+EXAMPLE = f"EVT-{START.year}-0001"  # the example Sev 1, made an hour before START
+SEV2 = f"EVT-{START.year}-0002"
+INTERNAL_NOTE = "Vendor says firmware 9.1.4 leaks sessions; do not tell the customer yet"
+At = Callable[[datetime], None]
+
+
+@pytest.fixture
+def example(run: Run, tmp_path: Path, at: At) -> Path:
+    """`tracker init --example` an hour before START (the example event is then older than every moment used)."""
+    at(START - timedelta(hours=1))
+    assert run("init", "--example").exit_code == 0
+    return tmp_path / "events.xlsx"
+
+
+@pytest.fixture
+def outage(run: Run, example: Path, at: At) -> str:
+    """A Sev 2 opened at START: an internal update at +10 min, a change at +20 min, the emails at +25 min, resolved
+    at +65 min with a cause; the example Sev 1 resolved before it, so nothing else is open."""
+    at(START)
+    assert run("resolve", EXAMPLE, "--note", "Certificate renewed", "--force").exit_code == 0
+    steps = [
+        (
+            0,
+            ["open", "--title", "VPN down at HQ", "--severity", "Sev 2", "--service", "VPN", "--site", "HQ"]
+            + ["--users", "300", "--impact", "No VPN from HQ"],
+        ),
+        (10, ["update", SEV2, "--note", INTERNAL_NOTE, "--internal"]),
+        (20, ["change", SEV2, "--system", "fw-hq-01", "--change", "Failed over to fw-hq-02"]),
+        (25, ["notify", SEV2]),
+        (65, ["resolve", SEV2, "--note", "All tunnels up", "--cause", "Firmware bug", "--public-cause", "A fault"]),
+    ]
+    for minutes, args in steps:
+        at(START + timedelta(minutes=minutes))
+        done = run(*args)
+        assert done.exit_code == 0, (args, done.stderr)
+    return SEV2
+
+
+def _one_error(result: Result) -> str:
+    """The one line a refusal prints on stderr (besides the rehearsal clock's note), starting `error: `."""
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("note: rehearsing at TRACKER_NOW")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def _docx(path: Path):  # type: ignore[no-untyped-def]
+    import docx
+
+    return docx.Document(str(path))
+
+
+def _headings(document) -> list[str]:  # type: ignore[no-untyped-def]
+    return [p.text for p in document.paragraphs if p.style.name.startswith(("Heading", "Title"))]
+
+
+def _table_after(document, heading: str):  # type: ignore[no-untyped-def]
+    """The first table after the heading `heading` in the document body."""
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    seen = False
+    for block in document.element.body.iterchildren():
+        if block.tag.endswith("}p") and Paragraph(block, document).text == heading:
+            seen = True
+        elif seen and block.tag.endswith("}tbl"):
+            return Table(block, document)
+    raise AssertionError(f"no table after {heading!r}")
+
+
+def _md_table(markdown: str, heading: str) -> list[list[str]]:
+    """The rows (header and separator left out) of the Markdown table under `## heading`."""
+    section = markdown.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", row)[1:-1]] for row in rows[2:]]
+
+
+# --- the draft ---------------------------------------------------------------------------------------------------
+
+
+def test_the_draft_holds_the_whole_story_in_markdown_and_word(run: Run, outage: str, tmp_path: Path, at: At) -> None:
+    """`review ID` writes reviews/ID-review.md and .docx beside tracker.toml: the summary, every timeline entry
+    in time order (the internal update included: the review is internal), SLA results with minutes and targets, the
+    root cause, and the sections to fill in; the Word timeline table has one row per entry."""
+    at(START + timedelta(days=1))
+    result = run("review", outage)
+    assert result.exit_code == 0, result.stderr
+    md, word = tmp_path / "reviews" / f"{outage}-review.md", tmp_path / "reviews" / f"{outage}-review.docx"
+    assert result.stdout.splitlines() == [f"wrote {Path('reviews') / md.name}", f"wrote {Path('reviews') / word.name}"]
+    text = md.read_text(encoding="utf-8")
+    assert text.startswith(f"# Post-incident review: {outage} VPN down at HQ\n")
+    assert "| **Users affected** | 300 |" in text and "| **Impact** | No VPN from HQ |" in text
+    assert "- First response: met, acknowledged in 10 min; target 30 min" in text
+    assert "- Restoration: met, restored in 65 min (1 h 5 min); target 480 min (8 h)" in text
+    assert "**Cause (internal):** Firmware bug" in text and "**Public cause:** A fault" in text
+    timeline = _md_table(text, "Timeline")
+    assert [row[0] for row in timeline] == sorted(row[0] for row in timeline)  # times in order
+    assert timeline[0][:2] == ["23 Nov 2026 0800Z", "Update (Investigating)"]
+    assert timeline[1] == ["23 Nov 2026 0810Z", "Update (Investigating)", "Test Manager", INTERNAL_NOTE + " [internal]"]
+    assert timeline[2] == ["23 Nov 2026 0820Z", "Change", "Test Manager", "on fw-hq-01: Failed over to fw-hq-02"]
+    emails = [row for row in timeline if row[1] == "Email: initial"]
+    assert sorted(row[3].split(":")[0] for row in emails) == ["to customer", "to leadership", "to technical"]
+    assert timeline[-1][:2] == ["23 Nov 2026 0905Z", "Update (Resolved)"]
+    for heading in ("What went well", "What did not go well", "Action items"):
+        assert f"\n## {heading}\n" in text
+    document = _docx(word)
+    headings = _headings(document)
+    assert headings[0] == f"Post-incident review: {outage}"
+    assert {
+        "Summary",
+        "Review",
+        "SLA results",
+        "Timeline",
+        "Root cause",
+        "What went well",
+        "What did not go well",
+        "Action items",
+    } <= set(headings)
+    table = _table_after(document, "Timeline")
+    assert [c.text for c in table.rows[0].cells] == ["Time", "What", "Who", "Details"]
+    assert len(table.rows) - 1 == len(timeline)
+    assert [c.text for c in table.rows[2].cells] == timeline[1]
+    assert document.styles["Normal"].font.name == "Calibri"
+
+
+def test_times_are_in_the_display_timezone_with_its_zone(run: Run, outage: str, tmp_path: Path, at: At) -> None:
+    """With [display] timezone America/New_York the draft's times are local and say EST."""
+    config = tmp_path / "tracker.toml"
+    text = config.read_text().replace('timezone = "UTC"', 'timezone = "America/New_York"')
+    config.write_text(text.replace('time_format = "%d %b %Y %H%MZ"', 'time_format = "%d %b %Y %H:%M"'))
+    at(START + timedelta(days=1))
+    assert run("review", outage, "--format", "md").exit_code == 0
+    timeline = _md_table((tmp_path / "reviews" / f"{outage}-review.md").read_text(encoding="utf-8"), "Timeline")
+    assert timeline[0][0] == "23 Nov 2026 03:00 EST"
+    assert not (tmp_path / "reviews" / f"{outage}-review.docx").exists()
+
+
+def test_reminders_and_escalations_are_on_the_timeline(run: Run, example: Path, tmp_path: Path, at: At) -> None:
+    """The example Sev 1's update goes overdue; `due --remind --escalate` reminds and escalates: the review lists
+    both messages (kinds on the Notifications sheet) and the internal escalation line."""
+    at(START + timedelta(hours=2))
+    assert run("due", "--remind", "--escalate").exit_code == 1  # overdue
+    at(START + timedelta(hours=3))
+    assert run("review", EXAMPLE, "--format", "md").exit_code == 0
+    timeline = _md_table((tmp_path / "reviews" / f"{EXAMPLE}-review.md").read_text(encoding="utf-8"), "Timeline")
+    kinds = [row[1] for row in timeline]
+    assert "Reminder" in kinds and "Escalation" in kinds
+    assert any(row[3].startswith("Escalated to ") and row[3].endswith("[internal]") for row in timeline)
+
+
+def test_the_draft_lists_the_event_actions_and_rows_to_fill(run: Run, outage: str, tmp_path: Path, at: At) -> None:
+    """Actions recorded for the event appear in the draft's action table, followed by three empty rows; another
+    event's actions do not."""
+    at(START + timedelta(days=1))
+    assert (
+        run(
+            "action",
+            "add",
+            outage,
+            "--action",
+            "Alert on firmware advisories",
+            "--owner",
+            "Ravi Menon",
+            "--due",
+            "+14d",
+        ).exit_code
+        == 0
+    )
+    assert (
+        run(
+            "action", "add", EXAMPLE, "--action", "Monitor certificates", "--owner", "Dana Whitfield", "--due", "+7d"
+        ).exit_code
+        == 0
+    )
+    assert run("review", outage).exit_code == 0
+    rows = _md_table((tmp_path / "reviews" / f"{outage}-review.md").read_text(encoding="utf-8"), "Action items")
+    assert rows[0] == [f"ACT-{START.year}-0001", "Alert on firmware advisories", "Ravi Menon", "08 Dec 2026", "Open"]
+    assert rows[1:] == [["", "", "", "", ""]] * 3
+    table = _table_after(_docx(tmp_path / "reviews" / f"{outage}-review.docx"), "Action items")
+    assert len(table.rows) == 1 + 1 + 3 and table.rows[1].cells[1].text == "Alert on firmware advisories"
+
+
+def test_an_edited_draft_is_never_replaced_without_force(run: Run, outage: str, tmp_path: Path, at: At) -> None:
+    """An unedited draft is rewritten with what is new; once someone edits the Markdown (or the Word document),
+    `review` writes nothing and says so, naming the file and --force; --force replaces it."""
+    at(START + timedelta(days=1))
+    assert run("review", outage).exit_code == 0
+    md, word = tmp_path / "reviews" / f"{outage}-review.md", tmp_path / "reviews" / f"{outage}-review.docx"
+    assert run("update", outage, "--note", "Vendor confirmed the bug", "--internal").exit_code == 0
+    again = run("review", outage)
+    assert again.exit_code == 0, again.stderr
+    assert "Vendor confirmed the bug" in md.read_text(encoding="utf-8")
+    md.write_text(md.read_text(encoding="utf-8").replace("## What went well\n\n- ", "## What went well\n\n- Fast"))
+    word_before = word.read_bytes()
+    refused = run("review", outage)
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert f"{outage}-review.md was edited" in _one_error(refused)
+    assert "--force" in refused.stderr and "Traceback" not in refused.stderr
+    assert "- Fast" in md.read_text(encoding="utf-8") and word.read_bytes() == word_before  # nothing written
+    assert run("review", outage, "--format", "docx").exit_code == 0  # the Word draft alone is not edited
+    document = _docx(word)
+    document.add_paragraph("Decided: keep the spare firewall warm")
+    document.save(str(word))
+    assert "docx was edited" in run("review", outage, "--format", "docx").stderr
+    forced = run("review", outage, "--force")
+    assert forced.exit_code == 0
+    assert "- Fast" not in md.read_text(encoding="utf-8")
+    assert "Decided" not in "\n".join(p.text for p in _docx(word).paragraphs)
+
+
+@pytest.mark.libreoffice
+@pytest.mark.skipif(soffice() is None, reason="LibreOffice (soffice) is not installed")
+def test_libreoffice_opens_the_word_draft(run: Run, outage: str, tmp_path: Path, at: At) -> None:
+    """LibreOffice (headless, private profile) converts the .docx to PDF, and to text holding the headings, the
+    internal update and the timeline."""
+    at(START + timedelta(days=1))
+    assert run("review", outage, "--format", "docx").exit_code == 0
+    source = tmp_path / "reviews" / f"{outage}-review.docx"
+    out = tmp_path / "converted"
+    for target in ("pdf", "txt:Text (encoded):UTF8"):
+        command = [
+            str(soffice()),
+            f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}",
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            target,
+            "--outdir",
+            str(out),
+            str(source),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+    pdf = out / f"{outage}-review.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 5000
+    text = (out / f"{outage}-review.txt").read_text(encoding="utf-8-sig")
+    for expected in (
+        f"Post-incident review: {outage}",
+        "Timeline",
+        "What did not go well",
+        INTERNAL_NOTE,
+        "on fw-hq-01: Failed over to fw-hq-02",
+    ):
+        assert expected in text
+
+
+def test_review_of_an_unknown_event_is_one_line(run: Run, example: Path) -> None:
+    """An unknown event ID: exit 1, one line naming it; a --record option without --record: exit 2."""
+    result = run("review", "EVT-2026-9999")
+    assert result.exit_code == 1 and _one_error(result)
+    assert "no event 'EVT-2026-9999' on the Events sheet" in result.stderr
+    stray = run("review", EXAMPLE, "--facilitator", "Alex Morgan")
+    assert stray.exit_code == 2 and "--facilitator go with --record" in stray.stderr
+
+
+# --- recording the review and the gate -----------------------------------------------------------------------
+
+
+def _status(run: Run, event_id: str) -> str:
+    return str(json.loads(run("show", event_id, "--json").stdout)["event"]["status"])
+
+
+def test_closing_a_sev2_needs_a_held_review(run: Run, outage: str, example: Path, at: At) -> None:
+    """Closing the resolved Sev 2 is refused, in one line saying how to record the review; a Draft review is not
+    enough; once recorded as held (with a facilitator and a date), the event closes."""
+    at(START + timedelta(days=2))
+    refused = run("update", outage, "--note", "Review done", "--status", "Closed")
+    assert refused.exit_code == 1 and _one_error(refused)
+    assert f"{outage} is Sev 2" in refused.stderr
+    assert f'`tracker review {outage} --record --facilitator "NAME" --date YYYY-MM-DD`' in refused.stderr
+    assert _status(run, outage) == "Resolved"
+    draft = run("review", outage, "--record", "--facilitator", "Alex Morgan", "--status", "draft", "--date", "+2d")
+    assert draft.exit_code == 0, draft.stderr
+    assert draft.stdout == f"{outage}: review recorded (Draft, 27 Nov 2026, facilitator Alex Morgan)\n"
+    still = run("update", outage, "--note", "Review done", "--status", "Closed")
+    assert still.exit_code == 1 and "is Draft" in still.stderr and "--record --status Held" in still.stderr
+    future = run("review", outage, "--record", "--status", "Held")
+    assert future.exit_code == 0  # the row keeps its date; Held with a date to come is refused only for a new row
+    held = run("review", outage, "--record", "--date", "2026-11-24", "--link", "https://contoso.example/r.docx")
+    assert held.exit_code == 0
+    assert held.stdout == (
+        f"{outage}: review updated (Held, 24 Nov 2026, facilitator Alex Morgan, document https://contoso.example/r.docx)\n"
+    )
+    closed = run("update", outage, "--note", "Review done", "--status", "Closed")
+    assert closed.exit_code == 0, closed.stderr
+    assert _status(run, outage) == "Closed"
+    sheet = openpyxl.load_workbook(example)["Reviews"]
+    headers = [c.value for c in sheet[1]]
+    row = dict(zip(headers, [c.value for c in sheet[2]], strict=True))
+    assert row["Event ID"] == outage and row["Status"] == "Held" and row["Facilitator"] == "Alex Morgan"
+    assert row["Review Date"] == datetime(2026, 11, 24) and row["Document"] == "https://contoso.example/r.docx"
+    assert run("validate").exit_code == 0
+
+
+def test_recording_links_the_draft_and_refuses_bad_input(run: Run, outage: str, at: At) -> None:
+    """A first record without --link points at the draft written; no facilitator, a bad date, a Held review in the
+    future or an unknown status are one-line usage errors; the event must exist."""
+    at(START + timedelta(days=1))
+    assert run("review", outage).exit_code == 0
+    assert run("review", outage, "--record").stderr.count("give --facilitator") == 1
+    bad_date = run("review", outage, "--record", "--facilitator", "A", "--date", "31/11/2026")
+    assert bad_date.exit_code == 2 and "--date: '31/11/2026' is not a date; e.g. 2026-12-05" in bad_date.stderr
+    future = run("review", outage, "--record", "--facilitator", "A", "--date", "tomorrow")
+    assert future.exit_code == 2 and "--status Draft" in future.stderr
+    status = run("review", outage, "--record", "--facilitator", "A", "--status", "Finished")
+    assert status.exit_code == 2 and "use one of: Draft, Held, Done" in status.stderr
+    unknown = run("review", "EVT-2026-4242", "--record", "--facilitator", "A")
+    assert unknown.exit_code == 1 and "no event 'EVT-2026-4242'" in unknown.stderr
+    recorded = run("review", outage, "--record", "--facilitator", "Alex Morgan")
+    assert recorded.exit_code == 0
+    assert f"document {Path('reviews') / (outage + '-review.docx')}" in recorded.stdout
+
+
+def test_severities_the_setting_does_not_list_close_freely(run: Run, outage: str, tmp_path: Path, at: At) -> None:
+    """A Sev 3 closes without a review; with [review] required_for = ["Sev 3"], the Sev 2 closes freely and a
+    Sev 3 needs one; a required_for that is not a list is a configuration error."""
+    at(START + timedelta(hours=2))
+    sev3 = run("open", "--title", "Printer queue slow", "--severity", "Sev 3", "--service", "ERP").stdout.strip()
+    assert run("resolve", sev3, "--note", "Queue cleared").exit_code == 0
+    assert run("update", sev3, "--note", "No review needed", "--status", "Closed").exit_code == 0
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text() + '\n[review]\nrequired_for = ["Sev 3"]\n')
+    freely = run("update", outage, "--note", "Closed", "--status", "Closed")
+    assert freely.exit_code == 0, freely.stderr
+    other = run("open", "--title", "Scanner", "--severity", "Sev 3", "--service", "ERP").stdout.strip()
+    assert run("resolve", other, "--note", "Fixed").exit_code == 0
+    refused = run("update", other, "--note", "x", "--status", "Closed")
+    assert refused.exit_code == 1 and f"{other} is Sev 3" in refused.stderr
+    config.write_text(config.read_text().replace('required_for = ["Sev 3"]', 'required_for = "Sev 3"'))
+    broken = run("list")
+    assert broken.exit_code == 2 and "[review] required_for must be a list of text values" in broken.stderr
+
+
+def test_a_workbook_from_before_reviews_says_to_add_the_sheets(run: Run, tmp_path: Path) -> None:
+    """tests/data/v0_1 (made by tracker 0.1, no Reviews or Actions sheet): validate notes both as missing, closing
+    its Sev 1 is refused with how to add the sheet (no traceback), recording says the same, due and action list
+    work, and the draft is still written."""
+    for name in ("events.xlsx", "tracker.toml"):
+        shutil.copy(Path(__file__).parent / "data" / "v0_1" / name, tmp_path / name)
+    checked = run("validate")
+    assert checked.exit_code == 0
+    assert "sheet 'Reviews' is missing (added in tracker 0.3" in checked.stdout
+    assert "sheet 'Actions' is missing (added in tracker 0.3" in checked.stdout
+    assert run("resolve", "EVT-2026-0001", "--note", "Fixed", "--force").exit_code == 0
+    refused = run("update", "EVT-2026-0001", "--note", "Reviewed", "--status", "Closed")
+    assert refused.exit_code == 1 and _one_error(refused) and "Traceback" not in refused.stderr
+    assert "no Reviews sheet (added in tracker 0.3)" in refused.stderr and "tracker init" in refused.stderr
+    record = run("review", "EVT-2026-0001", "--record", "--facilitator", "Alex Morgan")
+    assert record.exit_code == 1 and "no Reviews sheet" in record.stderr
+    assert run("action", "list").stdout == "no actions (this workbook has no Actions sheet)\n"
+    added = run("action", "add", "EVT-2026-0001", "--action", "x", "--owner", "y", "--due", "+1d")
+    assert added.exit_code == 1 and "no Actions sheet" in added.stderr
+    assert run("due").exit_code in (0, 1)
+    draft = run("review", "EVT-2026-0001")
+    assert draft.exit_code == 0, draft.stderr
+    assert "no Actions sheet" in (tmp_path / "reviews" / "EVT-2026-0001-review.md").read_text(encoding="utf-8")
+
+
+# --- actions -------------------------------------------------------------------------------------------------
+
+
+def test_actions_are_added_listed_changed_and_done(run: Run, outage: str, example: Path, at: At) -> None:
+    """`action add` allocates ACT-<year>-0001, -0002; `list` shows them, `--open` leaves out Done and Won't do,
+    `--json` is the documented form; `done` records when; `set` changes status, owner and due date."""
+    at(START + timedelta(days=1))
+    first = run(
+        "action",
+        "add",
+        outage,
+        "--action",
+        "Alert on firmware advisories",
+        "--owner",
+        "Ravi Menon",
+        "--due",
+        "2026-12-08",
+    )
+    assert first.exit_code == 0, first.stderr
+    assert first.stdout == f"ACT-2026-0001: added to {outage} for Ravi Menon, due 08 Dec 2026\n"
+    second = run(
+        "action",
+        "add",
+        outage.lower(),
+        "--action",
+        "Spare firewall",
+        "--owner",
+        "Dana Whitfield",
+        "--due",
+        "+1w",
+        "--note",
+        "budget",
+    )
+    assert second.stdout.startswith(f"ACT-2026-0002: added to {outage} for Dana Whitfield, due 01 Dec 2026")
+    listed = run("action", "list").stdout.splitlines()
+    assert listed[0].split() == ["ID", "EVENT", "STATUS", "DUE", "OWNER", "ACTION"]
+    assert listed[1].startswith("ACT-2026-0001  " + outage + "  Open")
+    done = run("action", "done", "act-2026-0001", "--note", "Feed wired to the network team")
+    assert done.exit_code == 0 and done.stdout.startswith("ACT-2026-0001: Done, owner Ravi Menon")
+    moved = run("action", "set", "ACT-2026-0002", "--status", "in progress", "--owner", "Sofia Alvarez", "--due", "+3w")
+    assert moved.stdout == f"ACT-2026-0002: In progress, owner Sofia Alvarez, due 15 Dec 2026 ({outage})\n"
+    assert [line.split()[0] for line in run("action", "list", "--open").stdout.splitlines()[1:]] == ["ACT-2026-0002"]
+    items = json.loads(run("action", "list", outage, "--json").stdout)
+    assert items[0] == {
+        "id": "ACT-2026-0001",
+        "event_id": outage,
+        "action": "Alert on firmware advisories",
+        "owner": "Ravi Menon",
+        "due_date": "2026-12-08",
+        "status": "Done",
+        "overdue": False,
+        "completed_at": "2026-11-24T08:00:00Z",
+        "note": "Feed wired to the network team",
+    }
+    assert items[1]["status"] == "In progress" and items[1]["completed_at"] is None
+    assert run("action", "list", EXAMPLE).stdout == "no actions\n"
+    assert run("validate").exit_code == 0
+    book = openpyxl.load_workbook(example)
+    assert [c.value for c in book["Actions"]["A"][1:]] == ["ACT-2026-0001", "ACT-2026-0002"]
+
+
+def test_bad_action_input_is_one_line(run: Run, outage: str, at: At) -> None:
+    """Unknown action ID (exit 1), unknown event (exit 1), a date that is not one, a due date past, an unknown
+    status, nothing to change (exit 2): each one line on stderr, nothing on stdout, nothing written."""
+    at(START + timedelta(days=1))
+    cases = [
+        (["action", "done", "ACT-2026-0042"], 1, "no action 'ACT-2026-0042' on the Actions sheet"),
+        (
+            ["action", "add", "EVT-2026-0999", "--action", "a", "--owner", "b", "--due", "+1d"],
+            1,
+            "no event 'EVT-2026-0999' on the Events sheet",
+        ),
+        (
+            ["action", "add", outage, "--action", "a", "--owner", "b", "--due", "next week"],
+            2,
+            "--due: 'next week' is not a date; e.g. 2026-12-05, today, tomorrow, +7d or +2w",
+        ),
+        (
+            ["action", "add", outage, "--action", "a", "--owner", "b", "--due", "2026-11-01"],
+            2,
+            "--due 2026-11-01 has already passed",
+        ),
+        (["action", "add", outage, "--action", " ", "--owner", "b", "--due", "+1d"], 2, "--action must not be empty"),
+        (
+            ["action", "add", outage, "--action", "a", "--owner", "b", "--due", "+1d", "--status", "Later"],
+            2,
+            "use one of: Open, In progress, Done, Won't do",
+        ),
+        (["action", "set", "ACT-2026-0001"], 2, "nothing to change"),
+    ]
+    for args, code, message in cases:
+        result = run(*args)
+        assert (result.exit_code, result.stdout) == (code, ""), (args, result.stdout, result.stderr)
+        assert message in _one_error(result), (args, result.stderr)
+    assert run("action", "list").stdout == "no actions\n"
+
+
+def test_validate_names_a_bad_actions_cell(run: Run, outage: str, example: Path, at: At) -> None:
+    """A Status typed by hand that is not allowed, and a duplicated Action ID: validate names the cell, the value
+    and what is allowed."""
+    at(START + timedelta(days=1))
+    for text in ("One", "Two"):
+        assert run("action", "add", outage, "--action", text, "--owner", "R", "--due", "+3d").exit_code == 0
+    book = openpyxl.load_workbook(example)
+    sheet = book["Actions"]
+    headers = [c.value for c in sheet[1]]
+    sheet.cell(2, headers.index("Status") + 1).value = "Finished"
+    sheet.cell(3, headers.index("Action ID") + 1).value = "ACT-2026-0001"
+    book.save(example)
+    result = run("validate")
+    assert result.exit_code == 1
+    status_letter = openpyxl.utils.get_column_letter(headers.index("Status") + 1)
+    assert f"Actions!{status_letter}2" in result.stdout and "'Finished'" in result.stdout
+    assert "Open, In progress, Done, Won't do" in result.stdout
+    assert "Actions!A3" in result.stdout and "ACT-2026-0001" in result.stdout
+
+
+# --- overdue actions in `tracker due` ---------------------------------------------------------------------------
+
+
+def test_an_overdue_action_makes_due_exit_1_until_done(run: Run, outage: str, at: At) -> None:
+    """Nothing else is owed: an action due Wednesday is not listed on Monday, is "due soon" on Wednesday, and
+    from Thursday (display timezone) is overdue: `due` lists it (owner owes it) and exits 1, `due --json` has
+    kind action; done, `due` is quiet and exits 0."""
+    at(START + timedelta(hours=3))
+    assert (
+        run(
+            "action", "add", outage, "--action", "Patch fw-hq-01", "--owner", "Ravi Menon", "--due", "2026-11-25"
+        ).exit_code
+        == 0
+    )
+    quiet = run("due")
+    assert quiet.exit_code == 0 and "action" not in quiet.stdout
+    at(datetime(2026, 11, 25, 16, 0, tzinfo=UTC))
+    soon = run("due")
+    assert soon.exit_code == 0 and "action ACT-2026-0001  due soon" in soon.stdout
+    at(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
+    late = run("due")
+    assert late.exit_code == 1
+    row = late.stdout.splitlines()[1].split("  ")
+    assert [cell.strip() for cell in row if cell.strip()] == [
+        outage,
+        "Sev 2",
+        "action ACT-2026-0001",
+        "overdue",
+        "overdue by 9 h",
+        "26 Nov 2026 0000Z",
+        "Ravi Menon",
+    ]
+    items = json.loads(run("due", "--json").stdout)["items"]
+    assert items == [
+        {
+            "event_id": outage,
+            "kind": "action",
+            "state": "overdue",
+            "at": "2026-11-26T00:00:00Z",
+            "minutes": -540,
+            "severity": "Sev 2",
+            "title": "VPN down at HQ",
+            "responsible": "Ravi Menon",
+            "action_id": "ACT-2026-0001",
+            "action": "Patch fw-hq-01",
+        }
+    ]
+    assert "OVERDUE" in run("action", "list").stdout
+    assert run("action", "done", "ACT-2026-0001").exit_code == 0
+    after = run("due")
+    assert after.exit_code == 0 and "action" not in after.stdout
+
+
+def test_due_within_shows_actions_coming(run: Run, outage: str, at: At) -> None:
+    """`due --within 3d` lists an action due in two days as "due"; a Won't do action never shows."""
+    at(START + timedelta(hours=3))
+    assert run("action", "add", outage, "--action", "A", "--owner", "R", "--due", "+2d").exit_code == 0
+    assert run("action", "add", outage, "--action", "B", "--owner", "R", "--due", "-1d", "--force").exit_code == 0
+    assert run("action", "set", "ACT-2026-0002", "--status", "Won't do", "--note", "not needed").exit_code == 0
+    items = json.loads(run("due", "--within", "3d", "--json").stdout)["items"]
+    assert [(i["action_id"], i["state"]) for i in items] == [("ACT-2026-0001", "due")]
+
+
+# --- on SharePoint ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mode() -> str:
+    """The SharePoint write mode the `sp` fixture uses here: the Excel service (Graph)."""
+    return "workbook-api"
+
+
+def test_reviews_and_actions_on_sharepoint(run: Run, sp, event_id: str) -> None:  # type: ignore[no-untyped-def]
+    """On the SharePoint stand-in (Excel service writes): record the review, add and finish an action, close the
+    event; the workbook SharePoint holds has the rows."""
+    assert run("resolve", event_id, "--note", "Fixed").exit_code == 0
+    assert run("update", event_id, "--note", "x", "--status", "Closed").exit_code == 1
+    recorded = run("review", event_id, "--record", "--facilitator", "Alex Morgan")
+    assert recorded.exit_code == 0, recorded.stderr
+    added = run("action", "add", event_id, "--action", "Monitor certificates", "--owner", "Dana", "--due", "+7d")
+    assert added.exit_code == 0, added.stderr
+    action_id = added.stdout.split(":")[0]
+    assert run("action", "done", action_id).exit_code == 0
+    assert run("update", event_id, "--note", "Reviewed", "--status", "Closed").exit_code == 0
+    items = json.loads(run("action", "list", "--json").stdout)
+    assert [(i["id"], i["status"]) for i in items] == [(action_id, "Done")]
+    assert _status(run, event_id) == "Closed"
