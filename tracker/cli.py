@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -157,7 +158,8 @@ class State:
         return format_time(value, tz=display.tz, fmt=display.time_format)
 
 
-pass_state = click.make_pass_decorator(State)
+# Annotated so the command modules registered at the end (tracker.cli_*) type-check through the import cycle.
+pass_state: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(State)
 
 
 @click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
