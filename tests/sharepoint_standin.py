@@ -987,7 +987,8 @@ class StandIn:
 
     def _check_canvas(self, canvas: Any) -> None:
         """The canvasLayout shape of graph/api/resources/canvaslayout, horizontalsection(column), textwebpart,
-        standardwebpart and webpartdata; an image web part must point at a file in Site Assets."""
+        standardwebpart and webpartdata. Stricter than SharePoint in one way, on purpose: an image web part must
+        point at a file in Site Assets (SharePoint would take the page and show a broken picture)."""
         if canvas is None:
             return
         _shape(canvas, {"horizontalSections", "verticalSection"}, "canvasLayout")
