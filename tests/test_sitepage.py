@@ -305,3 +305,54 @@ def test_stand_in_checks_page_bodies_as_microsoft_documents(sp: StandIn) -> None
     ).json()
     assert shown["canvasLayout"]["horizontalSections"][0]["layout"] == "oneColumn"
 
+
+SAFE_TAGS = {
+    "p",
+    "h2",
+    "h3",
+    "h4",
+    "strong",
+    "em",
+    "u",
+    "s",
+    "a",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "br",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+}
+
+
+def test_tracker_publish_twice_on_sharepoint(run: Any, sp: StandIn, event_id: str) -> None:
+    """`tracker publish` with the workbook on SharePoint: the first run creates and publishes the page, the second
+    (after a new event was opened) updates the same page, which then shows both events; text web parts use only
+    the HTML SharePoint's text web part keeps."""
+    first = run("publish")
+    assert first.exit_code == 0, first.stderr
+    assert len(sp.pages) == 1
+    page_id, page = next(iter(sp.pages.items()))
+    assert page["webUrl"] in first.stdout and page["publishingState"]["level"] == "published"
+    texts = " ".join(p.get("innerHtml", "") for p in web_parts(page["published"]))
+    assert event_id in texts
+    new_id = run("open", "--title", "Mail delayed", "--severity", "Sev 2", "--service", "Email", "--impact", "Slow")
+    assert new_id.exit_code == 0, new_id.stderr
+    second = run("publish")
+    assert second.exit_code == 0, second.stderr
+    assert list(sp.pages) == [page_id] and sp.pages[page_id]["publishingState"]["versionId"] == "2.0"
+    parts = web_parts(sp.pages[page_id]["published"])
+    texts = " ".join(p.get("innerHtml", "") for p in parts)
+    assert event_id in texts and new_id.stdout.strip() in texts
+    tags = {t.lower() for t in re.findall(r"<\s*([a-zA-Z][a-zA-Z0-9]*)", texts)}
+    assert tags <= SAFE_TAGS, tags - SAFE_TAGS
+    assert not re.search(r"\s(style|class|on\w+)\s*=", texts)
+    images = [p for p in parts if p.get("webPartType") == IMAGE_WEB_PART]
+    for image in images:
+        source = image["data"]["serverProcessedContent"]["imageSources"][0]["value"]
+        assert source.startswith("/sites/ops/SiteAssets/SitePages/") and source.endswith(".png")
