@@ -356,3 +356,14 @@ def test_tracker_publish_twice_on_sharepoint(run: Any, sp: StandIn, event_id: st
     for image in images:
         source = image["data"]["serverProcessedContent"]["imageSources"][0]["value"]
         assert source.startswith("/sites/ops/SiteAssets/SitePages/") and source.endswith(".png")
+
+
+def test_tracker_publish_forbidden_is_one_line(run: Any, sp: StandIn) -> None:
+    """`tracker publish` without the permission to write pages: exit 2, one line naming Sites.ReadWrite.All and the
+    site, no traceback, no page."""
+    sp.refuse_page_writes(5, status=403)
+    result = run("publish")
+    assert result.exit_code == 2
+    assert "Sites.ReadWrite.All" in result.stderr and sp.site_url in result.stderr and "403" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert sp.pages == {}
