@@ -55,6 +55,10 @@ WRITE_RATIO_AIM = 0.1
 UPDATE = "`tracker update ID --note x`"
 OPEN = "`tracker open --title ... --severity ... --service ...`"
 DUE = "`tracker due`"
+REPORT_JSON = "`tracker report --json`"  # every event of the workbook in the period (the worst case)
+REPORT_HTML = "`tracker report --html`"
+REPORT_RATIO_TARGET = 2.0  # report --json over list --open (issue 11); --html with its charts is reported apart
+REPORT_ARGS = ["report", "--since", "2000-01-01"]
 BARE = "bare openpyxl load + save"
 # A new event valid for the generated workbook (severities and services of `tracker init --example`).
 OPEN_ARGS = ["open", "--title", "Email outage - HQ", "--severity", "Sev 2", "--service", "Email"]
@@ -212,6 +216,8 @@ def bench_size(events: int, repeat: int, regen: bool, env: dict[str, str]) -> Si
         Command("`tracker validate`", [*tracker, "validate"]),
         Command("`tracker list --open`", [*tracker, "list", "--open"]),
         Command(DUE, [*tracker, "due"], (0, 1)),
+        Command(REPORT_JSON, [*tracker, *REPORT_ARGS, "--json"]),
+        Command(REPORT_HTML, [*tracker, *REPORT_ARGS, "--html", "report.html"]),
         Command("`tracker show ID`", [*tracker, "show", middle_id]),
         Command(UPDATE, [*tracker, "update", open_id, "--note", "x"]),
         Command(OPEN, [*tracker, *OPEN_ARGS]),
@@ -310,6 +316,13 @@ def render(results: list[SizeResult], floor: float, yardsticks: tuple[float, flo
         due_cells.append(f"{result.measures[DUE].median / result.measures['`tracker list --open`'].median:.2f}x")
     due_at = at_target.measures[DUE].median / at_target.measures["`tracker list --open`"].median if at_target else 0
     lines.append("| " + " | ".join([*due_cells, "<= 1.5x", verdict(due_at <= 1.5) if at_target else ""]) + " |")
+    report_cells = ["report --json / list --open"]
+    for result in results:
+        report_cells.append(f"{result.measures[REPORT_JSON].median / result.measures['`tracker list --open`'].median:.2f}x")
+    list_at = at_target.measures["`tracker list --open`"].median if at_target else 0
+    report_at = at_target.measures[REPORT_JSON].median / list_at if at_target else 0
+    report_ok = verdict(report_at <= REPORT_RATIO_TARGET) if at_target else ""
+    lines.append("| " + " | ".join([*report_cells, f"<= {REPORT_RATIO_TARGET}x", report_ok]) + " |")
     for write, name in ((UPDATE, "update"), (OPEN, "open")):
         ratio_cells = [f"{name} / bare load + save"]
         for result in results:

@@ -113,7 +113,8 @@ def text_report(data: dict[str, Any], show_time: Any) -> str:
         [s["service"], str(s["events"]), _minutes(s["outage_minutes"]), _number(s["user_minutes"])]
         for s in data["services"]
     ]
-    lines += ["", _table(rows, ["SERVICE", "EVENTS", "OUTAGE", "USER-MIN"])]
+    if data["by"] != "service":  # else the groups above are these
+        lines += ["", _table(rows, ["SERVICE", "EVENTS", "OUTAGE", "USER-MIN"])]
     longest = data["worst"]["longest_restoration"]
     if longest:
         rows = [

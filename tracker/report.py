@@ -127,6 +127,8 @@ def event_facts(
     cell and what is wrong, worded as `tracker validate` words it)."""
     from tracker.validation import cell_problems
 
+    if tracker.actual_name("Updates") is not None:
+        tracker.preload("Events", "Severities", "Updates")  # parsed side by side: reopenings are read from Updates
     tracker.require("Events", "Severities")
     events = tracker.sheet("Events")
     severities = tracker.sheet("Severities")
