@@ -55,6 +55,8 @@ WRITE_RATIO_AIM = 0.1
 UPDATE = "`tracker update ID --note x`"
 OPEN = "`tracker open --title ... --severity ... --service ...`"
 DUE = "`tracker due`"
+PUBLISH = "`tracker publish`"
+PUBLISH_RATIO_TARGET = 2.0  # the status page, over list --open (issue 11)
 REPORT_JSON = "`tracker report --json`"  # every event of the workbook in the period (the worst case)
 REPORT_HTML = "`tracker report --html`"
 REPORT_RATIO_TARGET = 2.0  # report --json over list --open (issue 11); --html with its charts is reported apart
@@ -216,6 +218,7 @@ def bench_size(events: int, repeat: int, regen: bool, env: dict[str, str]) -> Si
         Command("`tracker validate`", [*tracker, "validate"]),
         Command("`tracker list --open`", [*tracker, "list", "--open"]),
         Command(DUE, [*tracker, "due"], (0, 1)),
+        Command(PUBLISH, [*tracker, "publish"]),
         Command(REPORT_JSON, [*tracker, *REPORT_ARGS, "--json"]),
         Command(REPORT_HTML, [*tracker, *REPORT_ARGS, "--html", "report.html"]),
         Command("`tracker show ID`", [*tracker, "show", middle_id]),
@@ -316,6 +319,16 @@ def render(results: list[SizeResult], floor: float, yardsticks: tuple[float, flo
         due_cells.append(f"{result.measures[DUE].median / result.measures['`tracker list --open`'].median:.2f}x")
     due_at = at_target.measures[DUE].median / at_target.measures["`tracker list --open`"].median if at_target else 0
     lines.append("| " + " | ".join([*due_cells, "<= 1.5x", verdict(due_at <= 1.5) if at_target else ""]) + " |")
+    publish_cells = ["publish / list --open"]
+    for result in results:
+        publish_cells.append(
+            f"{result.measures[PUBLISH].median / result.measures['`tracker list --open`'].median:.2f}x"
+        )
+    publish_at = (
+        at_target.measures[PUBLISH].median / at_target.measures["`tracker list --open`"].median if at_target else 0
+    )
+    publish_ok = verdict(publish_at <= PUBLISH_RATIO_TARGET) if at_target else ""
+    lines.append("| " + " | ".join([*publish_cells, f"<= {PUBLISH_RATIO_TARGET}x", publish_ok]) + " |")
     report_cells = ["report --json / list --open"]
     for result in results:
         report_cells.append(f"{result.measures[REPORT_JSON].median / result.measures['`tracker list --open`'].median:.2f}x")

@@ -13,8 +13,9 @@ import os
 import re
 import statistics
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +25,8 @@ from tracker.clock import TIMERS, Timer, duration, lead_time, timers
 from tracker.config import Config
 from tracker.errors import ConfigError
 from tracker.mail import CUSTOMER_STATUS
-from tracker.policy import is_open
-from tracker.workbook import Row, Tracker
+from tracker.policy import OPEN_STATUSES, is_open
+from tracker.workbook import Row, Tracker, raw_key
 
 if TYPE_CHECKING:
     from tracker.sitepage import PageSection
@@ -147,7 +148,7 @@ def build_page(
     check_audience(tracker, config, name)
     reader = Audience(tracker, name, config.internal_audiences)
     severities = _Severities(tracker, reader)
-    events = [e for e in tracker.sheet("Events").rows if e["id"]]
+    events = _recent_events(tracker, config, now)
     opened = [e for e in events if is_open(e["status"])]
     keys = {str(e["id"]).casefold() for e in opened}
     grouped: dict[str, list[Row]] = {}
@@ -180,6 +181,36 @@ def build_page(
         weekly=weekly,
         trend=trend,
     )
+
+
+def _recent_events(tracker: Tracker, config: Config, now: datetime) -> list[Row]:
+    """The Events rows the page can show: open ones and those detected or resolved within the charts' weeks.
+    Years of history are left untyped (picked by their raw cells; a cell that is not a date yet, such as text
+    typed by hand, is typed and judged like the rest)."""
+    columns = tracker.layout("Events").columns
+    where = [columns.get(name) for name in ("detected_at", "resolved_at")]
+    status, ident = columns.get("status"), columns.get("id")
+    if ident is None:
+        return []
+    zone = config.display.tz
+    since = datetime.combine(_weeks(config, now)[0], time(), tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+    since -= timedelta(days=1)
+    opened = {s.casefold() for s in OPEN_STATUSES}
+
+    def cell(raw: Sequence[Any], index: int | None) -> Any:
+        return raw[index] if index is not None and index < len(raw) else None
+
+    def recent(value: Any) -> bool:
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=None) >= since
+        return value not in (None, "")
+
+    keys = set()
+    for raw in tracker.raw_rows("Events"):
+        key = raw_key(cell(raw, ident))
+        if key and (raw_key(cell(raw, status)) in opened or any(recent(cell(raw, i)) for i in where)):
+            keys.add(key)
+    return [e for e in tracker.rows_where("Events", "id", keys) if e["id"]] if keys else []
 
 
 def check_audience(tracker: Tracker, config: Config, audience: str) -> None:
