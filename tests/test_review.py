@@ -580,3 +580,17 @@ def test_reviews_and_actions_on_sharepoint(run: Run, sp, event_id: str) -> None:
     items = json.loads(run("action", "list", "--json").stdout)
     assert [(i["id"], i["status"]) for i in items] == [(action_id, "Done")]
     assert _status(run, event_id) == "Closed"
+
+
+def test_pipes_and_line_breaks_stay_in_their_cell(run: Run, outage: str, tmp_path: Path, at: At) -> None:
+    """A note holding a pipe, a line break and what looks like a formula keeps the Markdown table's four columns
+    (pipe escaped, break as <br>) and reads back whole from the Word table."""
+    at(START + timedelta(hours=2))
+    note = "=cmd | calc\nsecond line"
+    assert run("update", outage, "--note", note, "--internal", "--force").exit_code == 0
+    assert run("review", outage).exit_code == 0
+    timeline = _md_table((tmp_path / "reviews" / f"{outage}-review.md").read_text(encoding="utf-8"), "Timeline")
+    assert all(len(row) == 4 for row in timeline)
+    assert timeline[-1][3] == "=cmd \\| calc<br>second line [internal]"
+    table = _table_after(_docx(tmp_path / "reviews" / f"{outage}-review.docx"), "Timeline")
+    assert table.rows[-1].cells[3].text == note + " [internal]"
