@@ -61,10 +61,12 @@ def _show_day(value: Any) -> str:
 )
 @click.option("--force", is_flag=True, help="Replace a draft even if someone edited it.")
 @click.option("--record", is_flag=True, help="Record the review on the Reviews sheet instead of writing a draft.")
-@click.option("--facilitator", help="With --record: who ran the review (needed the first time).")
-@click.option("--date", "day", help="With --record: the day it was held (default: today), e.g. 2026-11-24, -2d.")
-@click.option("--link", help="With --record: the review document, a SharePoint link or a path.")
-@click.option("--status", help="With --record: Draft, Held or Done (default for a new record: Held).")
+@click.option("--facilitator", metavar="NAME", help="With --record: who ran the review (needed the first time).")
+@click.option(
+    "--date", "day", metavar="DATE", help="With --record: the day it was held (default: today), e.g. 2026-11-24, -2d."
+)
+@click.option("--link", metavar="URL|PATH", help="With --record: the review document, a SharePoint link or a path.")
+@click.option("--status", metavar="STATUS", help="With --record: Draft, Held or Done (default for a new record: Held).")
 @click.option("--note", help="With --record: a note on the Reviews row.")
 @pass_state
 def review_cmd(
@@ -172,8 +174,8 @@ def _action_line(state: State, row: Any) -> str:
 @action_cmd.command("add")
 @click.argument("event_id", metavar="ID")
 @click.option("--action", "text", required=True, help="What is to be done.")
-@click.option("--owner", required=True, help="Who sees it done.")
-@click.option("--due", required=True, help="By when: e.g. 2026-12-05, tomorrow, +7d, +2w.")
+@click.option("--owner", required=True, metavar="NAME", help="Who sees it done.")
+@click.option("--due", required=True, metavar="DATE", help="By when: e.g. 2026-12-05, tomorrow, +7d, +2w.")
 @click.option("--status", default="Open", show_default=True, help="Open, In progress, Done or Won't do.")
 @click.option("--note", help="A note on the action.")
 @click.option("--force", is_flag=True, help="Accept a due date already past.")
