@@ -405,3 +405,22 @@ def test_an_escalation_to_someone_off_duty_goes_to_the_next_choice(run: Run, exa
         assert "escalated" not in run("due", "--escalate").stdout  # once
         newest = max(str(e["id"]) for e in json.loads(run("list", "--open", "--json").stdout))
         assert run("resolve", newest, "--note", "fixed", "--force").exit_code == 0
+
+
+def test_an_escalation_the_mail_server_refuses_is_not_reported_as_sent(run: Run, sev2: str, at, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The SMTP server refuses Ravi's address: `due --escalate` says the escalation was not sent (no "escalated
+    to"), logs nothing for it, and sends it on the next run once the server takes it."""
+    from tests.smtp_server import Recorder, smtp_server
+    from tests.test_cli_notify import _use_smtp
+
+    with smtp_server(Recorder(refuse={"ravi.menon@example.com"})) as (server, port):
+        _use_smtp(tmp_path, port)
+        at(START + timedelta(minutes=31))
+        refused = run("due", "--escalate")
+        assert "escalated to Ravi Menon" not in refused.stdout, refused.stdout
+        assert "Ravi Menon" in refused.stderr and "not sent" in refused.stderr.casefold() or "refused" in refused.stderr
+        server.refuse.clear()
+        at(START + timedelta(minutes=33))
+        again = run("due", "--escalate")
+        assert "escalated to Ravi Menon" in again.stdout, again.stdout + again.stderr
+    assert [str(r.message["X-Tracker-Kind"]) for r in server.received] == ["escalation"]

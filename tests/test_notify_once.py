@@ -14,6 +14,7 @@ import json
 import random
 import signal
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -466,3 +467,66 @@ def test_claims_whose_write_timed_out_are_withdrawn_and_nothing_is_sent(
     again = run("notify", event_id)
     assert again.exit_code == 0, again.stderr
     assert outbox(tmp_path) == ["customer", "leadership", "technical"]
+
+
+@pytest.mark.parametrize("mode", ["upload", "workbook-api"])
+def test_two_machines_reminding_from_one_sharepoint_workbook_send_once(
+    run: Run, example: Path, event_id: str, tmp_path: Path, mode: str
+) -> None:
+    """Two machines' `due --remind --escalate` against one SharePoint workbook, their first writes released
+    together, three hours after three Sev 2 events opened: every reminder and escalation reaches the SMTP server
+    once, each has one log row (the losing claims withdrawn, never sent), and neither machine reports a failure."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.test_store_sharepoint import PATH, TOKENS, _config
+
+    for n in range(3):
+        opened = run(
+            "open",
+            "--title",
+            f"outage {n}",
+            "--severity",
+            "Sev 2",
+            "--service",
+            "VPN",
+            "--set",
+            "event_manager=Ravi Menon",
+        )
+        assert opened.exit_code == 0, opened.stderr
+    later = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    with StandIn() as standin, smtp_server() as (server, port):
+        standin.put_file(PATH, example.read_bytes())
+        machines = []
+        for name in ("machine-a", "machine-b"):
+            folder = tmp_path / name
+            (folder / "tmp").mkdir(parents=True)
+            (folder / "tracker.toml").write_text(_config(standin, mode))
+            _use_smtp(folder, port)
+            machines.append(folder)
+        standin.hold_writes(2)  # both read the same version, then claim at the same moment
+        procs = [
+            start_process(
+                "due",
+                "--remind",
+                "--escalate",
+                cwd=folder,
+                env=process_env(
+                    **TOKENS, TMPDIR=str(folder / "tmp"), TRACKER_STATE_DIR=str(folder / "state"), TRACKER_NOW=later
+                ),
+            )
+            for folder in machines
+        ]
+        outputs = [proc.communicate(timeout=180) for proc in procs]
+        assert [proc.returncode for proc in procs] == [1, 1], outputs  # 1: updates overdue (not a send failure)
+        assert standin.gate_timeouts == 0 and standin.errors == []
+        rows = _sheet_rows(standin.live_copy(PATH), "Notifications")
+    received = [m.message for m in server.received]
+    kinds = Counter(str(m["X-Tracker-Kind"]) for m in received)
+    keys = [(str(m["X-Tracker-Event"]), str(m["X-Tracker-Audience"]), str(m["Subject"])) for m in received]
+    assert len(set(keys)) == len(keys), (sorted(keys), outputs)
+    assert kinds["reminder"] == 4 and kinds["escalation"] >= 4, kinds  # 4 open events, each overdue and escalated
+    sent = [(str(m["X-Tracker-Event"]), str(m["X-Tracker-Audience"]), str(m["Subject"])) for m in received]
+    assert len(set(sent)) == len(sent), sent  # nothing twice
+    logged = [r for r in rows if not str(r["Transport"]).startswith("withdrawn") and r["Kind"] in kinds]
+    assert sorted(str(r["Message-ID"]) for r in logged) == sorted(str(m["Message-ID"]) for m in received)
+    assert "not sent" not in "".join(err for _out, err in outputs), outputs

@@ -823,7 +823,8 @@ def _claim(store: Store, config: Config, result: NotifyResult, now: datetime, st
 
     def plan(tracker: Tracker) -> list[Edit]:
         first.clear()  # planned again on a newer version (412): decide afresh
-        log = _log_rows(tracker, store.journal, result.event_id)
+        kinds = (*MESSAGE_KINDS, *{m.kind for m in result.messages} - set(MESSAGE_KINDS))  # reminders too
+        log = _log_rows(tracker, store.journal, result.event_id, kinds)
         claims: list[Edit] = []
         for message in result.messages:
             row = _before_us(log, message, force, now)

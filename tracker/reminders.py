@@ -3,7 +3,7 @@ when it is, each once per due time, sent and logged with the same exactly-once c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +41,9 @@ class Reminder:
             "subject": self.subject or None,
             "problem": self.problem or None,
         }
+
+
+TEAMS = "Teams channel"  # the "person" of a card that could not be posted
 
 
 def reminder_state(stage: str, due_at: datetime) -> str:
@@ -112,48 +115,80 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
         out.append(Reminder(key, person, address, stage, due, message.subject))
     if not outgoing:
         return out
-    failures = deliver(store, config, now, outgoing, [])
-    for why in (failures.get(""), failures.get("teams")):
-        if why:
-            out.append(Reminder("", "", "", "", now, problem=why))
+    delivery = deliver(store, config, now, outgoing, [])
     messages = iter(outgoing)  # in the order of the reminders that have an address
     result = []
     for reminder in out:
         if reminder.address:
-            message = next(messages)
-            if not message.sent:
-                reminder = Reminder(
-                    reminder.event_id,
-                    reminder.person,
-                    reminder.address,
-                    reminder.stage,
-                    reminder.due_at,
-                    reminder.subject,
-                    message.error or "not sent",
-                )
+            why = delivery.outcome(next(messages))
+            if why == "":
+                continue  # another tracker (another machine watching this workbook) sends it
+            if why is not None:
+                reminder = replace(reminder, problem=why)
         result.append(reminder)
+    result += [Reminder("", "", "", "", now, problem=note) for note in delivery.notes]
+    if delivery.teams:
+        result.append(Reminder("", TEAMS, "", "", now, problem=delivery.teams))
     return result
 
 
-def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing], edits: list[Any]) -> dict[str, str]:
-    """Send personal messages (reminders, escalations) with the outage emails' care: each written down before it
-    goes, its Notifications row journaled once the server took it; then the journal and `edits` go on the sheet.
-    Returns {"": why} when the log could only be journaled."""
-    from tracker.notify import NotifyInterrupted, _Durable
+@dataclass
+class Delivery:
+    """What `deliver` did beyond each message's own `sent`/`error`."""
+
+    notes: list[str] = field(default_factory=list)  # sent, but: the log only journaled, claimed with a lock only
+    teams: str = ""  # why cards were not posted to the Teams channel
+    elsewhere: dict[str, str] = field(default_factory=dict)  # Message-ID -> who logged or claimed it first
+
+    def outcome(self, message: Outgoing) -> str | None:
+        """None when `message` went out; "" when another tracker has it; else why it did not go."""
+        if message.message_id in self.elsewhere:
+            return ""
+        return None if message.sent else (message.error or "not sent")
+
+
+def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing], edits: list[Any]) -> Delivery:
+    """Send personal messages (reminders, escalations) with the outage emails' care: on a SharePoint workbook each
+    is first claimed on the Notifications sheet (two machines watching one workbook send it once), each is written
+    down before it goes, its Notifications row journaled once the server took it; then the journal and `edits`
+    (those of the events whose messages went) go on the sheet."""
+    from tracker.notify import NotifyInterrupted, NotifyResult, _claim, _Durable, _write_or_keep
     from tracker.transports import open_transport
 
+    delivery = Delivery()
+    claim: str | None = None
+    todo_messages = list(outgoing)
+    if store.claims:
+        by_event: dict[str, list[Outgoing]] = {}
+        for message in outgoing:
+            by_event.setdefault(message.event_id, []).append(message)
+        for event_id, messages in by_event.items():
+            claimed = NotifyResult(event_id, messages=list(messages))
+            claim = _claim(store, config, claimed, now, "", force=False) or claim
+            kept = {m.message_id for m in claimed.messages}
+            delivery.elsewhere.update({m.message_id: "another tracker" for m in messages if m.message_id not in kept})
+            delivery.notes += claimed.warnings
+        todo_messages = [m for m in outgoing if m.message_id not in delivery.elsewhere]
+    if not todo_messages:
+        return delivery
     transport = open_transport(config)
-    hooks = _Durable(store.journal, config, transport.name, now, "")
+    hooks = _Durable(store.journal, config, transport.name, now, "", claim)
     try:
         with transport:
-            transport.send_messages(outgoing, hooks)
+            transport.send_messages(todo_messages, hooks)
     except KeyboardInterrupt:
+        hooks.release(todo_messages)
         raise NotifyInterrupted("interrupted; what was sent is recorded and not sent again") from None
+    except Exception:  # e.g. no connection to the mail server: nothing went out, the claims are withdrawn
+        _write_or_keep(store, hooks.unsent(todo_messages), "reminders and escalations: claims withdrawn")
+        raise
     from tracker.teams import post_messages
 
-    sent = {m.event_id for m in outgoing if m.sent}
+    sent = {m.event_id for m in todo_messages if m.sent}
     todo = [e for e in edits if str(getattr(e, "values", {}).get("event_id", "")) in sent]
-    out: dict[str, str] = {}
+    if store.journal is None:
+        todo = [hooks.log(m)[0] for m in todo_messages if m.sent] + todo  # as notify does
+    todo += hooks.unsent(todo_messages)
     try:
         store.commit(lambda _tracker: todo)  # the journaled log rows, and the timeline entries
     except TrackerError as exc:
@@ -161,11 +196,9 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
             raise
         if not getattr(exc, "journaled", False) and todo:
             store.journal.add(todo, f"timeline entries of messages sent: {exc}")
-        out[""] = f"the log waits in the journal ({exc}); `tracker sync`"
-    teams = post_messages(config, outgoing, outgoing[0].kind) if outgoing else []  # after the log is safe
-    if teams:
-        out["teams"] = "; ".join(teams)
-    return out
+        delivery.notes.append(f"the log waits in the journal ({exc}); `tracker sync`")
+    delivery.teams = "; ".join(post_messages(config, todo_messages, todo_messages[0].kind))  # after the log is safe
+    return delivery
 
 
 def _reminder(
