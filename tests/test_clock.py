@@ -424,3 +424,23 @@ def test_an_escalation_the_mail_server_refuses_is_not_reported_as_sent(run: Run,
         again = run("due", "--escalate")
         assert "escalated to Ravi Menon" in again.stdout, again.stdout + again.stderr
     assert [str(r.message["X-Tracker-Kind"]) for r in server.received] == ["escalation"]
+
+
+def test_watch_republishes_the_status_page_when_the_workbook_changes(
+    run: Run, example: Path, at, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """`watch --publish`: the first tick publishes; quiet ticks do not, until 15 min have passed (durations age);
+    a change to the workbook (an event opened by someone else between ticks) is on the page by the next tick."""
+    at(START)
+    assert run("resolve", f"EVT-{START.year}-0001", "--note", "done", "--force").exit_code == 0
+    page = tmp_path / "status" / "index.html"
+    quiet = run("watch", "--publish", "--every", "1m", "--ticks", "17")
+    assert quiet.exit_code == 0, quiet.stdout
+    published = [line for line in quiet.stdout.splitlines() if "publish: status page" in line]
+    assert len(published) == 2, quiet.stdout  # 08:00 and 08:15
+    assert "0815Z" in published[1] and page.exists()
+    at(START + timedelta(hours=1))
+    assert run("open", "--title", "Badge readers down", "--severity", "Sev 3", "--service", "VPN").exit_code == 0
+    again = run("watch", "--publish", "--ticks", "1")
+    assert "publish: status page for leadership" in again.stdout and "(1 open)" in again.stdout
+    assert "Badge readers down" in page.read_text()

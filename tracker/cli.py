@@ -795,8 +795,16 @@ def _indent(text: str) -> str:
 @click.option("--notify", "with_notify", is_flag=True, help="Also send the outage emails of `notify --open` each tick.")
 @click.option("--until", "until_text", help="Stop at this time (e.g. 18:00, +8h); default: run until stopped.")
 @click.option("--ticks", type=click.IntRange(min=1), help="Stop after this many ticks.")
+@click.option(
+    "--publish",
+    "with_publish",
+    is_flag=True,
+    help="Also republish the status page when the workbook changed (and every 15 min); on with [publish] after_notify.",
+)
 @pass_state
-def watch_cmd(state: State, every: str, with_notify: bool, until_text: str | None, ticks: int | None) -> None:
+def watch_cmd(
+    state: State, every: str, with_notify: bool, until_text: str | None, ticks: int | None, with_publish: bool
+) -> None:
     """Keep time in a loop: reminders and escalations (and with --notify the outage emails) as they fall due.
 
     One watch per workbook. Logs one line per action; a workbook open in Excel or a network
@@ -805,7 +813,7 @@ def watch_cmd(state: State, every: str, with_notify: bool, until_text: str | Non
 
     \b
     Example:
-      tracker watch --every 1m --notify
+      tracker watch --every 1m --notify --publish
       TRACKER_NOW=2026-11-23T08:00Z tracker watch --until "2026-11-23 20:00"   # rehearse a day
     """
     from datetime import timedelta
@@ -826,6 +834,7 @@ def watch_cmd(state: State, every: str, with_notify: bool, until_text: str | Non
         ticks=ticks,
         say=lambda line: click.echo(_printable(line)),
         show=state.show_time,
+        publish=with_publish or state.config.publish.after_notify,
     )
     if not summary.healthy:  # a service manager or cron sees that the last tick left something undone
         sys.exit(1)

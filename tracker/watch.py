@@ -9,6 +9,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from tracker.config import Config
@@ -49,8 +50,11 @@ def watch(
     ticks: int | None,
     say: Callable[[str], None],
     show: Callable[[Any], str],
+    publish: bool = False,
 ) -> WatchSummary:
-    """Run ticks every `every` until `until`, `ticks` ticks, Ctrl-C or SIGTERM."""
+    """Run ticks every `every` until `until`, `ticks` ticks, Ctrl-C or SIGTERM. With `publish`, each tick also
+    republishes the status page when the workbook changed since the last publish, and at least every
+    PUBLISH_REFRESH (its durations and "next update in" age)."""
     from filelock import FileLock, Timeout
 
     lock = FileLock(str(store.notify_lock) + ".watch", timeout=0)
@@ -67,6 +71,7 @@ def watch(
 
     previous = signal.signal(signal.SIGTERM, on_term)
     summary = WatchSummary()
+    page = _Page()
     try:
         say(f"{show(utcnow())} watching every {int(every.total_seconds() // 60)} min (Ctrl-C stops)")
         _roster_warnings(store, say)
@@ -74,7 +79,7 @@ def watch(
             now = utcnow()
             if until is not None and now >= until:
                 break
-            _tick(store, config, now, notify, escalate, say, show, summary)
+            _tick(store, config, now, notify, escalate, say, show, summary, page if publish else None)
             summary.ticks += 1
             if ticks is not None and summary.ticks >= ticks:
                 break
@@ -95,6 +100,32 @@ def watch(
     errors = f", {summary.errors} error(s)" if summary.errors else ""
     say(f"{show(utcnow())} watch stopped after {summary.ticks} tick(s), {summary.actions} action(s){failed}{errors}")
     return summary
+
+
+PUBLISH_REFRESH = timedelta(minutes=15)
+
+
+class _Page:
+    """When the status page was last published, and from which workbook content."""
+
+    def __init__(self) -> None:
+        self.fingerprint = ""
+        self.at: datetime | None = None
+
+    def publish(self, store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
+        import hashlib
+
+        from tracker.publish import publish_status
+
+        tracker = store.read()
+        content = tracker.content
+        data = content if isinstance(content, bytes) else Path(content).read_bytes() if content else b""
+        fingerprint = hashlib.sha256(data).hexdigest()
+        if fingerprint == self.fingerprint and self.at is not None and now - self.at < PUBLISH_REFRESH:
+            return []
+        result = publish_status(config, tracker, now)
+        self.fingerprint, self.at = fingerprint, now
+        return [(f"publish: status page for {result.audience} to {result.where} ({result.open_events} open)", True)]
 
 
 def _roster_warnings(store: Store, say: Callable[[str], None]) -> None:
@@ -118,6 +149,7 @@ def _tick(
     say: Callable[[str], None],
     show: Callable[[Any], str],
     summary: WatchSummary,
+    page: _Page | None = None,
 ) -> None:
     stamp = show(now)
     summary.last_tick_ok = True
@@ -127,6 +159,8 @@ def _tick(
     steps.append(("remind", lambda: _remind(store, config, now)))
     if escalate:
         steps.append(("escalate", lambda: _escalate(store, config, now)))
+    if page is not None:
+        steps.append(("publish", lambda: page.publish(store, config, now)))
     for name, step in steps:
         try:
             lines = step()
