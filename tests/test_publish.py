@@ -27,6 +27,7 @@ BRIDGE = "teams.example.com/l/meetup-join/vpn-tech"
 
 # (days before NOW, severity, service, title, hours to restore): what happened over the last 12 weeks.
 HISTORY = [
+    (120, "Sev 2", "Email", "Mail outage last summer", 2.0),  # before the charts' 12 weeks: on no chart
     (80, "Sev 3", "Wi-Fi", "Wi-Fi drops on floor 3", 9.0),
     (74, "Sev 2", "VPN", "VPN slow for remote users", 3.5),
     (66, "Sev 4", "ERP", "ERP report scheduler delayed", 20.0),
@@ -373,3 +374,28 @@ def test_the_sharepoint_sections_use_only_html_the_text_web_part_keeps(
     assert all(history[e] in joined for e in ("email", "vpn", "breached"))
     assert INTERNAL_NOTE not in joined and VENDOR_CASE not in joined
     assert "<!--" not in joined
+
+
+def test_markup_typed_into_the_workbook_is_shown_as_text(run: Run, tmp_path: Path, example: Path) -> None:
+    """A title or impact holding HTML is shown as the characters typed, never run: the page stays free of
+    script errors and requests."""
+    from tests.browser import open_page
+
+    opened = run(
+        "open",
+        "--title",
+        '<script>console.error("ran")</script> Portal <b>down</b>',
+        "--severity",
+        "Sev 2",
+        "--service",
+        "ERP",
+        "--impact",
+        '<img src="https://example.com/x.png" onerror="console.error(1)">',
+    )
+    assert opened.exit_code == 0, opened.stderr
+    assert run("publish").exit_code == 0
+    page = _page(tmp_path)
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<img" not in page
+    seen = open_page(tmp_path / "status" / "index.html", width=375)
+    assert seen.errors == [] and seen.blocked == []
+    assert '<script>console.error("ran")</script> Portal <b>down</b>' in seen.text
