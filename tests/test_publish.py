@@ -399,3 +399,26 @@ def test_markup_typed_into_the_workbook_is_shown_as_text(run: Run, tmp_path: Pat
     seen = open_page(tmp_path / "status" / "index.html", width=375)
     assert seen.errors == [] and seen.blocked == []
     assert '<script>console.error("ran")</script> Portal <b>down</b>' in seen.text
+
+
+def test_after_notify_republishes_the_page_once_something_was_sent(
+    run: Run, tmp_path: Path, example: Path, event_id: str
+) -> None:
+    """[publish] after_notify = true: a notify that sent emails republishes the page (one line says where); a
+    notify with nothing to send does not; a page that cannot be written is a warning, the emails stay sent."""
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text() + "\n[publish]\nafter_notify = true\n")
+    page = tmp_path / "status" / "index.html"
+    sent = run("notify", event_id)
+    assert sent.exit_code == 0, sent.stderr
+    assert "published the status page for leadership to status/index.html: 1 open event" in sent.stdout
+    assert event_id in page.read_text()
+    page.unlink()
+    nothing = run("notify", event_id)
+    assert "published" not in nothing.stdout and not page.exists()
+    assert run("update", event_id, "--note", "Failover under way", "--public-note", "Working on it").exit_code == 0
+    page.mkdir()  # the page's path is taken by a folder: it cannot be written
+    blocked = run("notify", event_id)
+    assert blocked.exit_code == 0, blocked.stderr
+    assert "warning: the status page was not republished:" in blocked.stderr and "Traceback" not in blocked.stderr
+    assert "sent 3 of 3" in blocked.stdout

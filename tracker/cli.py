@@ -1056,7 +1056,7 @@ def notify(
     ids = [event_id] if event_id else events_to_notify(store.read(), store.journal)
     if not ids:
         click.echo("no open events")
-    failed = False
+    failed = sent_any = False
     for key in ids:
         try:
             result = run_notify(
@@ -1075,8 +1075,28 @@ def notify(
             failed = True
             continue
         failed |= _report_notify(state, result, dry_run)
+        sent_any = sent_any or bool(result.sent and not dry_run)
+    if sent_any and state.config.publish.after_notify:
+        _republish(state, store)
     if failed:
         sys.exit(1)
+
+
+def _republish(state: State, store: Store) -> None:
+    """[publish] after_notify: the status page follows what was just sent. The emails went: a page that cannot be
+    published is a warning, and `tracker publish` tries again."""
+    from tracker.cli_publish import published_line
+    from tracker.publish import publish_status
+    from tracker.times import utcnow
+
+    try:
+        result = publish_status(state.config, store.read(), utcnow(), verbose=state.verbose)
+    except (TrackerError, OSError) as exc:
+        click.echo(
+            _printable(f"warning: the status page was not republished: {exc} (`tracker publish` again)"), err=True
+        )
+        return
+    click.echo(published_line(result))
 
 
 def _report_notify(state: State, result: Any, dry_run: bool) -> bool:

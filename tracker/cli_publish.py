@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -58,9 +59,15 @@ def publish_cmd(state: State, audience: str | None, out: Path | None, as_json: b
         }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
+    click.echo(published_line(result))
+
+
+def published_line(result: Any) -> str:
+    """The one line saying where the page went and what it counted (publish, and notify with after_notify)."""
+    where = _shown(Path(result.where)) if result.to == "local" else result.where
     events = f"{result.open_events} open event{'s' if result.open_events != 1 else ''}"
     breached = f", {result.breached} past an SLA target" if result.breached else ""
-    click.echo(printable(f"published the status page for {result.audience} to {where}: {events}{breached}"))
+    return printable(f"published the status page for {result.audience} to {where}: {events}{breached}")
 
 
 def _shown(path: Path) -> str:
