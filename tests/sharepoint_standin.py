@@ -36,7 +36,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import requests
 from openpyxl import load_workbook
@@ -202,6 +202,8 @@ class StandIn:
         self.pages: dict[str, dict[str, Any]] = {}  # page id → the sitePage as Graph keeps it (canvasLayout included)
         self.assets: dict[str, StoredFile] = {}  # lower-cased path in Site Assets → the file
         self.has_site_assets = True  # False: the site has no Site Assets library until EnsureSiteAssetsLibrary
+        self.page_list_size = 200  # site pages per answer to a list (Graph paginates with @odata.nextLink)
+        self.page_filter_ignored = False  # True: a list's $filter is ignored, as reported on some tenants
         self.assets_list_id = str(uuid.uuid4())
         self.asset_types: dict[str, str] = {}  # item id → the Content-Type it was uploaded with
         self._page_refusals: list[int] = []
@@ -909,9 +911,21 @@ class StandIn:
         if parts == ["pages"] and method == "POST":
             return self._create_page(request)
         if parts[0] == "pages" and (len(parts) == 1 or (len(parts) == 2 and typed)) and method == "GET":
-            pages = [p for p in self.pages.values() if _page_filter(request.query.get("$filter"))(p)]
-            pages.sort(key=lambda p: str(p["name"]).lower())
-            return _json(200, {"value": [_select(_page_view(p), request.query.get("$select")) for p in pages]})
+            wanted = _page_filter(None if self.page_filter_ignored else request.query.get("$filter"))
+            pages = sorted((p for p in self.pages.values() if wanted(p)), key=lambda p: str(p["name"]).lower())
+            skip = int((request.query.get("$skiptoken") or ["0"])[0])
+            answer: dict[str, Any] = {
+                "value": [
+                    _select(_page_view(p), request.query.get("$select"))
+                    for p in pages[skip : skip + self.page_list_size]
+                ]
+            }
+            if skip + self.page_list_size < len(pages):  # the rest on the next page, the query kept
+                query = {k: v[0] for k, v in request.query.items() if k != "$skiptoken"}
+                query["$skiptoken"] = str(skip + self.page_list_size)
+                here = urlsplit(request.path).path.removeprefix("/graph/v1.0")
+                answer["@odata.nextLink"] = f"{self.graph_url}{here}?{urlencode(query)}"
+            return _json(200, answer)
         if len(parts) >= 3 and parts[0] == "pages" and parts[2].lower() == "microsoft.graph.sitepage":
             page = self.pages.get(parts[1].lower())
             if page is None:

@@ -117,6 +117,23 @@ def test_second_publish_updates_the_same_page(sp: StandIn, tmp_path: Path) -> No
     assert sum(c.startswith("PUT ") and c.endswith(" 200") for c in log) == 2  # replaced, not added
 
 
+def test_the_page_is_found_among_many_even_when_the_name_filter_is_ignored(sp: StandIn, tmp_path: Path) -> None:
+    """A site with 30 other pages whose list comes 7 at a time and ignores $filter (as reported on some tenants):
+    the second publish still finds tracker's page on a later page of results and updates it; no second page."""
+    for n in range(30):
+        sp.add_page(f"Zz news {n:02}.aspx", title=f"News {n}")  # sorted after "Event Status.aspx"
+        sp.add_page(f"A news {n:02}.aspx", title=f"News {n}")  # and before it
+    publish(tmp_path)
+    sp.page_list_size, sp.page_filter_ignored = 7, True
+    sp.requests.clear()
+    publish(tmp_path, sections("All clear"))
+    ours = [p for p in sp.pages.values() if p["name"] == "Event Status.aspx"]
+    assert len(ours) == 1 and len(sp.pages) == 61
+    assert web_parts(ours[0]["published"])[0]["innerHtml"].startswith("<h2>All clear</h2>")
+    listed = [r for r in sp.requests if r["method"] == "GET" and "/pages/microsoft.graph.sitePage" in r["path"]]
+    assert len(listed) > 1 and any("skiptoken" in r["path"] for r in listed)  # it read on through the next pages
+
+
 def test_forbidden_names_the_permission_and_the_site(sp: StandIn, tmp_path: Path) -> None:
     """A sign-in that may read the site but not write pages gets one line naming Sites.ReadWrite.All and the site."""
     sp.refuse_page_writes(1, status=403)

@@ -31,6 +31,7 @@ PERMISSION = "Sites.ReadWrite.All"
 IMAGE_WEB_PART = "d1d91016-032f-456d-98a4-721247c305e8"  # the Image web part (graph/api/sitepage-create)
 IMAGE_TYPES = {"image/png": "PNG", "image/jpeg": "JPEG"}
 ASSETS_URL_NAME = "SiteAssets"  # the library's URL name; its display name ("Site Assets") is translated
+MAX_LIST_PAGES = 500  # of the site-page list, at Graph's page size: far more pages than any site has
 MARKER = "Kept by tracker"  # starts the description of every page tracker publishes
 DESCRIPTION = f"{MARKER}: the event status page. Edits made here are replaced at the next publish."
 _BAD_NAME = re.compile(r'["*:<>?/\\|#%\x00-\x1f]')
@@ -208,17 +209,34 @@ class SitePages:
     # -- the page ------------------------------------------------------------------------------
 
     def find(self, name: str) -> dict[str, Any] | None:
-        """The site page named `name` (SharePoint compares names without case), or None."""
+        """The site page named `name` (SharePoint compares names without case), or None.
+
+        The list is asked for that name, but the name is checked here too and every page of results is read
+        (`@odata.nextLink`): Microsoft documents the list as all pages, paginated and sorted by name, and the
+        filter is reported ignored on some tenants; a site with many pages must not make tracker miss its own."""
         clause = quote("name eq '" + name.replace("'", "''") + "'")
-        found = self._graph(
-            "GET",
-            f"/sites/{self.site_id}/pages/microsoft.graph.sitePage"
-            f"?$filter={clause}"
-            "&$select=id,name,title,description,webUrl",
-            what=f"looking for the page {name} in {self.where}",
+        path: str | None = (
+            f"/sites/{self.site_id}/pages/microsoft.graph.sitePage?$filter={clause}&$select=id,name,title,description,webUrl"
         )
-        pages = [p for p in (found or {}).get("value", []) if str(p.get("name", "")).lower() == name.lower()]
-        return pages[0] if pages else None
+        for _ in range(MAX_LIST_PAGES):
+            assert path is not None
+            found = self._graph("GET", path, what=f"looking for the page {name} in {self.where}") or {}
+            pages = [p for p in found.get("value", []) if str(p.get("name", "")).lower() == name.lower()]
+            if pages:
+                return pages[0]
+            path = self._next(found.get("@odata.nextLink"))
+            if path is None:
+                return None
+        raise RemoteError(f"looking for the page {name} in {self.where}: over {MAX_LIST_PAGES} pages of results")
+
+    def _next(self, link: Any) -> str | None:
+        """A nextLink as a path under graph_url; one pointing elsewhere is not followed (it would get the token)."""
+        if not link:
+            return None
+        base = self.remote.settings.graph_url
+        if not str(link).startswith(base + "/"):
+            raise RemoteError(f"Microsoft Graph answered with a next page outside {base}: {str(link)[:200]}")
+        return str(link)[len(base) :]
 
     def publish(self, page_name: str, title: str, sections: Sequence[PageSection]) -> str:
         """Create or update the page, upload its pictures, publish it; return its web URL."""
