@@ -161,11 +161,13 @@ def test_the_customer_page_uses_customer_words_and_no_internal_fields(
     run: Run, tmp_path: Path, history: dict[str, str]
 ) -> None:
     """--audience customer shows the customer wording of severities and the public notes; internal-only fields
-    (the incident lead, SLA targets, the Note) stay out; it goes beside the leadership page, never over it."""
+    (the incident lead, SLA targets, the Note) stay out, and so does the open Sev 3, of which the customer is never
+    told; it goes beside the leadership page, never over it."""
     result = run("publish", "--audience", "customer")
     assert result.exit_code == 0, result.stderr
-    assert "to status/index-customer.html: 3 open events" in result.stdout
+    assert "to status/index-customer.html: 2 open events\n" in result.stdout
     page = _page(tmp_path, "status/index-customer.html")
+    assert history["breached"] not in page and "Printers offline" not in page
     assert "Major outage" in page and "Service disruption" in page
     assert "We found the cause and are fixing it." in page
     assert "Dana Whitfield" not in page  # the example's Incident Lead: internal only
@@ -422,3 +424,46 @@ def test_after_notify_republishes_the_page_once_something_was_sent(
     assert blocked.exit_code == 0, blocked.stderr
     assert "warning: the status page was not republished:" in blocked.stderr and "Traceback" not in blocked.stderr
     assert "sent 3 of 3" in blocked.stdout
+
+
+PHISH = "SECURITY-PHISH finance mailbox compromise"
+PHISH_IMPACT = "Attacker read CFO mailbox"
+STUFFING = "SECURITY-STUFF credential stuffing on the VPN portal"
+
+
+@pytest.mark.parametrize("audience", ["customer", "leadership"])
+def test_an_event_the_audience_is_never_told_about_is_nowhere_on_its_page(
+    run: Run, tmp_path: Path, at: Callable[[datetime], None], audience: str
+) -> None:
+    """Sev 3 notifies the technical team only (Severities, Audiences Notified), so two Sev 3 security events, one
+    open and one resolved this week, are nowhere on the customer's page: not in the counts, the open events, the
+    resolved list or either chart. Leadership, an internal audience, sees both."""
+    at(NOW - timedelta(days=2))
+    assert run("init", "--example").exit_code == 0
+    stuffing = run("open", "--title", STUFFING, "--severity", "Sev 3", "--category", "security", "--service", "VPN")
+    assert stuffing.exit_code == 0, stuffing.stderr
+    at(NOW - timedelta(days=1))
+    assert run("resolve", stuffing.stdout.split()[0], "--note", "Portal locked down.").exit_code == 0
+    at(NOW - timedelta(hours=1))
+    phish = run(
+        "open", "--title", PHISH, "--severity", "Sev 3", "--category", "security", "--service", "Email",
+        "--impact", PHISH_IMPACT,
+    )  # fmt: skip
+    assert phish.exit_code == 0, phish.stderr
+    at(NOW)
+    result = run("publish", "--audience", audience, "--out", "page.html")
+    assert result.exit_code == 0, result.stderr
+    page = (tmp_path / "page.html").read_text(encoding="utf-8")
+    planted = (PHISH, PHISH_IMPACT, STUFFING, phish.stdout.split()[0], stuffing.stdout.split()[0])
+    if audience == "customer":
+        assert "to page.html: 1 open event\n" in result.stdout
+        assert [s for s in planted if s in page] == []
+        assert "Sev 3" not in page
+        assert "No events were resolved in the last 7 days." in page
+        assert "3 events in the 12 weeks" not in page and "1 events in the 12 weeks" in page
+        assert "No events were restored in the 12 weeks shown." in page
+    else:
+        assert "to page.html: 2 open events," in result.stdout
+        assert all(s in page for s in planted)
+        assert "3 events in the 12 weeks" in page and "Sev 3 2" in page
+        assert "1 events restored in 12 weeks" in page

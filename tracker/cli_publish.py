@@ -30,7 +30,9 @@ def publish_cmd(state: State, audience: str | None, out: Path | None, as_json: b
     """Publish the status page: open events worst first, SLAs missed, the last 7 days, two charts.
 
     Only what the audience may read appears (the schema's x-audiences): never an internal-only update, a vendor
-    case number or a field kept from it. Where it goes is [publish] in tracker.toml: a self-contained HTML file
+    case number or a field kept from it. An external audience (not in [mail] internal_audiences, e.g. customer)
+    sees only the events whose severity notifies it (Severities sheet, Audiences Notified); internal audiences
+    such as leadership see every event. Where it goes is [publish] in tracker.toml: a self-contained HTML file
     (default status/index.html) or, with to = "sharepoint", a modern page on the SharePoint site.
 
     \b

@@ -24,6 +24,7 @@ from tracker.charts import FALLBACK_COLOURS, Series, Trend, WeeklyCounts, pale, 
 from tracker.clock import TIMERS, Timer, duration, lead_time, timers
 from tracker.config import Config
 from tracker.errors import ConfigError
+from tracker.events import _audiences
 from tracker.mail import CUSTOMER_STATUS
 from tracker.policy import OPEN_STATUSES, is_open
 from tracker.workbook import Row, Tracker, raw_key
@@ -149,6 +150,8 @@ def build_page(
     reader = Audience(tracker, name, config.internal_audiences)
     severities = _Severities(tracker, reader)
     events = _recent_events(tracker, config, now)
+    if reader.external:  # an external audience sees only the events it is told about, in every part of the page
+        events = [e for e in events if severities.notifies(e)]
     opened = [e for e in events if is_open(e["status"])]
     keys = {str(e["id"]).casefold() for e in opened}
     grouped: dict[str, list[Row]] = {}
@@ -242,6 +245,23 @@ class _Severities:
             self.colours[str(row["name"]).casefold()] = (
                 strong(fill) if valid and fill else FALLBACK_COLOURS[i % len(FALLBACK_COLOURS)]
             )
+        # The severities that notify this audience (Audiences Notified), decided as notify decides them.
+        self.told = {
+            str(r["name"]).casefold()
+            for r in self.rows
+            if reader.name.casefold() in {a.casefold() for a in _audiences(tracker, str(r["name"]))}
+        }
+
+    def notifies(self, event: Row) -> bool:
+        """Whether the event's severity notifies this audience (the Severities sheet's Audiences Notified)."""
+        found = self.row(event)
+        return found is not None and str(found["name"]).casefold() in self.told
+
+    def shown(self) -> list[Row]:
+        """The severities this audience's page may name: all for an internal audience, else those it is told of."""
+        if not self.reader.external:
+            return self.rows
+        return [r for r in self.rows if str(r["name"]).casefold() in self.told]
 
     def row(self, event: Row) -> Row | None:
         return self.sheet.find(str(event["severity"] or ""))
@@ -392,7 +412,7 @@ def _week_index(value: Any, weeks: list[date], config: Config, now: datetime) ->
 
 def _weekly(events: list[Row], severities: _Severities, config: Config, now: datetime) -> WeeklyCounts:
     weeks = _weeks(config, now)
-    counts: dict[str, list[int]] = {str(r["name"]): [0] * len(weeks) for r in severities.rows}
+    counts: dict[str, list[int]] = {str(r["name"]): [0] * len(weeks) for r in severities.shown()}
     other = [0] * len(weeks)
     for event in events:
         index = _week_index(event["detected_at"], weeks, config, now)
@@ -400,7 +420,7 @@ def _weekly(events: list[Row], severities: _Severities, config: Config, now: dat
             continue
         found = severities.row(event)
         (counts[str(found["name"])] if found is not None else other)[index] += 1
-    labels = {str(r["name"]): severities.label(Row(0, {"severity": r["name"]})) for r in severities.rows}
+    labels = {str(r["name"]): severities.label(Row(0, {"severity": r["name"]})) for r in severities.shown()}
     series = [Series(labels[n], severities.colour(n), tuple(v)) for n, v in counts.items()]
     if any(other):
         series.append(Series("Other", "#4b5563", tuple(other)))
