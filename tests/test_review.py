@@ -594,3 +594,44 @@ def test_pipes_and_line_breaks_stay_in_their_cell(run: Run, outage: str, tmp_pat
     assert timeline[-1][3] == "=cmd \\| calc<br>second line [internal]"
     table = _table_after(_docx(tmp_path / "reviews" / f"{outage}-review.docx"), "Timeline")
     assert table.rows[-1].cells[3].text == note + " [internal]"
+
+
+def _set_cell(path: Path, sheet: str, row: int, header: str, value: object) -> str:
+    """Type `value` into the cell under `header` on Excel row `row` (as a person would in Excel); its address."""
+    book = openpyxl.load_workbook(path)
+    headers = [c.value for c in book[sheet][1]]
+    cell = book[sheet].cell(row, headers.index(header) + 1)
+    cell.value = value
+    book.save(path)
+    return f"{sheet}!{cell.coordinate}"
+
+
+def _warnings(result: Result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+
+
+def test_a_due_date_typed_as_text_is_said_by_due_and_action_list(run: Run, outage: str, example: Path, at: At) -> None:
+    """An action whose Due Date cell holds text ('next Friday', or a date typed after an apostrophe) would count
+    for nothing: `due` (also with --json) and `action list` each say so in one warning line naming the cell, and
+    list the action with a blank due date; a Done action's text date is not mentioned."""
+    at(START + timedelta(days=1))
+    for text in ("One", "Two", "Three"):
+        assert run("action", "add", outage, "--action", text, "--owner", "R", "--due", "+3d").exit_code == 0
+    assert run("action", "done", "ACT-2026-0003").exit_code == 0
+    friday = _set_cell(example, "Actions", 2, "Due Date", "next Friday")
+    typed = _set_cell(example, "Actions", 3, "Due Date", "2026-11-01")
+    _set_cell(example, "Actions", 4, "Due Date", "someday")
+    expected = [
+        f"warning: {friday}: Due Date 'next Friday' is not a date, so this action is not tracked; "
+        "type a date such as 2026-12-11",
+        f"warning: {typed}: Due Date '2026-11-01' is not a date, so this action is not tracked; "
+        "type a date such as 2026-12-11",
+    ]
+    due = run("due")
+    assert due.exit_code == 0 and _warnings(due) == expected, due.stderr
+    assert _warnings(run("due", "--json")) == expected
+    listed = run("action", "list")
+    assert listed.exit_code == 0 and _warnings(listed) == expected
+    assert "ACT-2026-0001" in listed.stdout
+    assert _warnings(run("action", "list", "--json")) == expected
+    assert _warnings(run("action", "list", EXAMPLE)) == []  # another event's actions are not its business

@@ -213,6 +213,33 @@ def list_actions(tracker: Tracker, *, event_id: str | None = None, open_only: bo
     return rows
 
 
+def ignored_rows(tracker: Tracker, event_id: str | None = None) -> list[str]:
+    """Unfinished actions that `tracker due` cannot track, each said with its cell: a Due Date that is empty or not
+    a date (text such as 'next Friday', or a date typed after an apostrophe, which Excel keeps as text). `tracker
+    validate` reports the same cells; this is for the commands that act on the Actions sheet (due, action list),
+    as `tracker.roster.ignored_rows` is for the Roster. With `event_id`, only that event's actions."""
+    if not tracker.layout(SHEET).present:
+        return []
+    data = tracker.sheet(SHEET)
+    if "due_date" not in data.columns:
+        return []
+    title = data.spec.fields["due_date"].title
+    finished = finished_statuses(tracker)
+    out: list[str] = []
+    for row in data.rows:
+        if not (row["id"] or row["action"]) or row["status"] in finished or isinstance(row["due_date"], datetime):
+            continue
+        if event_id is not None and str(row["event_id"] or "").strip().casefold() != event_id.strip().casefold():
+            continue
+        value = row["due_date"]
+        what = f"{title} is empty" if value in (None, "") else f"{title} {str(value)!r} is not a date"
+        out.append(
+            f"{data.cell('due_date', row.number)}: {what}, so this action is not tracked; type a date such as "
+            "2026-12-11"
+        )
+    return out
+
+
 def is_overdue(row: Row, finished: Sequence[str], today: date) -> bool:
     """Past its due date (a day in the display timezone) and neither Done nor Won't do."""
     day = day_of(row["due_date"])

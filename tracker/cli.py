@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -669,7 +669,10 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
     span = _span(within, "--within") if within else None
     store = state.store()
     tracker = store.read()
-    _say_ignored_roster_rows(tracker)
+    from tracker.actions import ignored_rows as ignored_actions
+    from tracker.roster import ignored_rows
+
+    say_ignored([*ignored_rows(tracker), *ignored_actions(tracker)])
     now = utcnow()
     items = due_items(tracker, state.config, now, span)
     sent: list[Any] = []
@@ -751,7 +754,9 @@ def roster(state: State, at_text: str | None, as_json: bool) -> None:
     from tracker.times import utcnow
 
     tracker = state.store().read()
-    _say_ignored_roster_rows(tracker)
+    from tracker.roster import ignored_rows
+
+    say_ignored(ignored_rows(tracker))
     if not tracker.sheet("Roster").present:
         raise UsageError(
             "this workbook has no Roster sheet (added in tracker 0.2); `tracker validate` says how to add it"
@@ -779,10 +784,10 @@ def roster(state: State, at_text: str | None, as_json: bool) -> None:
             click.echo(_printable(f"next {role}: {shift.person} from {state.show_time(shift.start)}"))
 
 
-def _say_ignored_roster_rows(tracker: Any) -> None:
-    from tracker.roster import ignored_rows
-
-    for line in ignored_rows(tracker):
+def say_ignored(lines: Iterable[str]) -> None:
+    """Rows a command counts for nothing (`tracker.roster.ignored_rows`, `tracker.actions.ignored_rows`), one
+    `warning:` line each on stderr, so nobody is surprised that a row did not apply."""
+    for line in lines:
         click.echo(_printable(f"warning: {line}"), err=True)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from tracker.cli import State, pass_state
+from tracker.cli import State, pass_state, say_ignored
 from tracker.errors import UsageError
 from tracker.text import printable
 
@@ -270,10 +270,11 @@ def action_list(state: State, event_id: str | None, open_only: bool, as_json: bo
       tracker action list --open
       tracker action list EVT-2026-0002 --json
     """
-    from tracker.actions import action_json, finished_statuses, is_overdue, list_actions
+    from tracker.actions import action_json, finished_statuses, ignored_rows, is_overdue, list_actions
     from tracker.times import utcnow
 
     tracker = state.store().read()
+    say_ignored(ignored_rows(tracker, event_id))
     rows = list_actions(tracker, event_id=event_id, open_only=open_only)
     today = utcnow().astimezone(state.config.display.tz).date()
     finished = finished_statuses(tracker) if tracker.layout("Actions").present else ()
