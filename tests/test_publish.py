@@ -422,7 +422,10 @@ def test_after_notify_republishes_the_page_once_something_was_sent(
     page.mkdir()  # the page's path is taken by a folder: it cannot be written
     blocked = run("notify", event_id)
     assert blocked.exit_code == 0, blocked.stderr
-    assert "warning: the status page was not republished:" in blocked.stderr and "Traceback" not in blocked.stderr
+    assert blocked.stderr == (
+        "warning: the status page was not republished: cannot write the status page to status/index.html "
+        "(tracker.toml [publish] path): it is a folder (`tracker publish` again)\n"
+    )
     assert "sent 3 of 3" in blocked.stdout
 
 
@@ -467,3 +470,30 @@ def test_an_event_the_audience_is_never_told_about_is_nowhere_on_its_page(
         assert all(s in page for s in planted)
         assert "3 events in the 12 weeks" in page and "Sev 3 2" in page
         assert "1 events restored in 12 weeks" in page
+
+
+def test_a_page_path_that_is_a_folder_is_one_line_naming_the_setting(run: Run, tmp_path: Path, example: Path) -> None:
+    """[publish] path naming a folder stops publish with one line naming the path as written in tracker.toml and
+    the setting it came from (exit 2), never a temporary file; nothing is left behind."""
+    with (tmp_path / "tracker.toml").open("a", encoding="utf-8") as toml:
+        toml.write('\n[publish]\npath = "status"\n')
+    (tmp_path / "status").mkdir()
+    result = run("publish")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: cannot write the status page to status (tracker.toml [publish] path): it is a folder\n"
+    )
+    assert list(tmp_path.glob("*.tmp")) == [] and list((tmp_path / "status").iterdir()) == []
+
+
+def test_an_out_path_below_a_file_is_one_line_naming_the_option(run: Run, tmp_path: Path, example: Path) -> None:
+    """--out below something that is a file, not a folder, is one line naming the path as typed and --out (exit
+    2), never a temporary file."""
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    result = run("publish", "--out", "notes.txt/page.html")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: cannot write the status page to notes.txt/page.html (--out): notes.txt is a file, not a folder\n"
+    )
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"

@@ -8,6 +8,7 @@ SharePoint web parts; `publish_status` does the whole job for the CLI, `notify` 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -23,7 +24,7 @@ from tracker.audience import Audience, when
 from tracker.charts import FALLBACK_COLOURS, Series, Trend, WeeklyCounts, pale, strong, trend_svg, weekly_svg
 from tracker.clock import TIMERS, Timer, duration, lead_time, timers
 from tracker.config import Config
-from tracker.errors import ConfigError
+from tracker.errors import ConfigError, TrackerError, UsageError
 from tracker.events import _audiences
 from tracker.mail import CUSTOMER_STATUS
 from tracker.policy import OPEN_STATUSES, is_open
@@ -528,6 +529,40 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def _not_written(config: Config, target: Path, from_out: bool, beside: bool, exc: OSError) -> TrackerError:
+    """One line for a page that could not be written: the path as the user gave it and where it came from, never
+    the temporary file beside it (`beside`: another audience's page, named after [publish] path). A place that
+    cannot take the page is a setting to change (exit 2); a full disk or a failing device is not (exit 1)."""
+    root = config.root.resolve()
+
+    def shown(path: Path) -> str:
+        if from_out:
+            return str(path)
+        try:
+            return str(path.relative_to(root))
+        except ValueError:
+            return str(path)
+
+    source = "--out" if from_out else "beside tracker.toml [publish] path" if beside else "tracker.toml [publish] path"
+    above = next((p for p in reversed(target.parents) if p.exists() and not p.is_dir()), None)
+    if target.is_dir() or exc.errno == errno.EISDIR:
+        reason = "it is a folder"
+    elif above is not None:
+        reason = f"{shown(above)} is a file, not a folder"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        reason = "permission denied"
+    elif exc.errno == errno.EROFS:
+        reason = "the file system is read-only"
+    elif exc.errno == errno.ENOENT:
+        reason = f"no file can be made in {shown(target.parent)}"
+    else:
+        reason = (exc.strerror or str(exc)).lower()
+    message = f"cannot write the status page to {shown(target)} ({source}): {reason}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
+        return TrackerError(message)
+    return UsageError(message) if from_out else ConfigError(message)
+
+
 def target_for(config: Config, audience: str) -> tuple[Path, str]:
     """(local file, SharePoint page name) for `audience`: [publish] path and page_name for the configured audience,
     a sibling named after any other (so `--audience leadership` never overwrites the customer's page)."""
@@ -557,7 +592,11 @@ def publish_status(
     resolved = len(page.resolved or ())
     if out is not None or config.publish.to == "local":
         target = out or path
-        write_atomic(target, render_html(page, config))
+        try:
+            write_atomic(target, render_html(page, config))
+        except OSError as exc:
+            beside = name.casefold() != config.publish.audience.casefold()
+            raise _not_written(config, target, out is not None, beside, exc) from None
         log.info("status page for %s written to %s", name, target)
         return Published("local", str(target), name, len(page.open_events), page.breached, resolved, now)
     from tracker.sitepage import publish_site_page
