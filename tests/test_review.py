@@ -635,3 +635,47 @@ def test_a_due_date_typed_as_text_is_said_by_due_and_action_list(run: Run, outag
     assert "ACT-2026-0001" in listed.stdout
     assert _warnings(run("action", "list", "--json")) == expected
     assert _warnings(run("action", "list", EXAMPLE)) == []  # another event's actions are not its business
+
+
+def test_lowering_the_severity_while_closing_does_not_skip_the_review(run: Run, outage: str, at: At) -> None:
+    """`update ID --status Closed --severity "Sev 3"` on the resolved Sev 2 without a review is refused (the gate
+    looks at the severity the event had as well as the new one), naming both, and writes nothing; raising a Sev 3
+    to Sev 2 while closing it is refused too."""
+    at(START + timedelta(days=1))
+    refused = run("update", outage, "--note", "x", "--status", "Closed", "--severity", "Sev 3")
+    assert refused.exit_code == 1, refused.stderr
+    assert f"{outage} was Sev 2 (Sev 3 from this update), and Sev 2 events need a post-incident review" in _one_error(
+        refused
+    )
+    shown = json.loads(run("show", outage, "--json").stdout)["event"]
+    assert (shown["status"], shown["severity"]) == ("Resolved", "Sev 2")
+    sev3 = run("open", "--title", "Printer queue slow", "--severity", "Sev 3", "--service", "ERP").stdout.strip()
+    assert run("resolve", sev3, "--note", "Queue cleared").exit_code == 0
+    raised = run("update", sev3, "--note", "x", "--status", "Closed", "--severity", "sev 2")
+    assert raised.exit_code == 1 and f"{sev3} is Sev 2" in _one_error(raised)
+    assert _status(run, sev3) == "Resolved"
+
+
+def test_required_for_matches_names_loosely_and_validate_names_the_others(
+    run: Run, outage: str, tmp_path: Path, at: At
+) -> None:
+    """[review] required_for matches severity names ignoring case and spaces ("sev2" is Sev 2, so its gate holds);
+    a name that is on no Severities row ("Severity 1") is an error of `tracker validate` naming tracker.toml
+    [review] required_for and the sheet's severities, instead of silently switching the gate off."""
+    at(START + timedelta(days=1))
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text() + '\n[review]\nrequired_for = ["Severity 1", "sev2"]\n')
+    refused = run("update", outage, "--note", "x", "--status", "Closed")
+    assert refused.exit_code == 1 and f"{outage} is Sev 2" in _one_error(refused)
+    checked = run("validate")
+    assert checked.exit_code == 1
+    errors = [line for line in checked.stdout.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        "error: tracker.toml: [review] required_for names 'Severity 1', which is not on the Severities sheet, so "
+        "no event needs a review for it; allowed: severity names from the Severities sheet: Sev 1, Sev 2, Sev 3, "
+        "Sev 4"
+    ]
+    found = [p for p in json.loads(run("validate", "--json").stdout) if p["sheet"] == "tracker.toml"]
+    assert [(p["level"], p["value"]) for p in found] == [("error", "Severity 1")]
+    config.write_text(config.read_text().replace('"Severity 1"', '"SEV 1"'))
+    assert run("validate").exit_code == 0

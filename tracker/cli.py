@@ -295,6 +295,10 @@ def validate(state: State, as_json: bool, fix: bool) -> None:
         rows_above_totals=above_totals,
         display_timezone=state.config.display.timezone,
     )
+    if "Severities" in tracker.schema.sheets:
+        from tracker.review import required_for_problems
+
+        problems.extend(required_for_problems(tracker, state.config.review.required_for))
     if state.config.user_is_login:
         from tracker.validation import Problem
 

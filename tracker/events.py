@@ -218,8 +218,13 @@ def update_event(
         if target == "Closed" and current != "Closed":
             from tracker.review import check_close
 
-            severity_now = str(changes.get("severity") or event["severity"] or "")
-            check_close(tracker, str(event["id"]), severity_now, review_required_for)
+            check_close(
+                tracker,
+                str(event["id"]),
+                str(event["severity"] or ""),
+                review_required_for,
+                new_severity=changes.get("severity"),
+            )
         if is_open(target):
             severity = _severity(
                 tracker, str(changes.get("severity") or event["severity"] or ""), given="severity" in extra, event=event
