@@ -326,14 +326,34 @@ def test_bad_publish_settings_are_one_line_errors(
 
 
 def test_an_unknown_audience_is_refused_with_the_known_ones(run: Run, tmp_path: Path, example: Path) -> None:
-    """--audience with a name that is neither internal nor on the Distribution sheet is refused, listing them."""
+    """--audience with a name that is neither internal nor on the Distribution sheet is refused, saying it came
+    from --audience, suggesting the close one and listing them."""
     result = run("publish", "--audience", "custmer")
     assert result.exit_code == 2
     assert result.stderr == (
-        "error: audience 'custmer' is not on the Distribution sheet nor in [mail] internal_audiences; "
-        "use one of: customer, leadership, technical\n"
+        "error: audience 'custmer' (--audience) is not on the Distribution sheet nor in [mail] internal_audiences; "
+        "did you mean 'customer'? Use one of: customer, leadership, technical\n"
     )
     assert not (tmp_path / "status").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"), [("custmer", "did you mean 'customer'? Use one of"), ("board", "use one of")]
+)
+def test_an_unknown_audience_in_tracker_toml_says_it_comes_from_there(
+    run: Run, tmp_path: Path, example: Path, name: str, hint: str
+) -> None:
+    """[publish] audience naming no audience is refused in one line that says it comes from tracker.toml [publish]
+    audience, with a did-you-mean when a known audience is close (exit 2); --audience still publishes."""
+    with (tmp_path / "tracker.toml").open("a", encoding="utf-8") as toml:
+        toml.write(f'\n[publish]\naudience = "{name}"\n')
+    result = run("publish")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: audience '{name}' (tracker.toml [publish] audience) is not on the Distribution sheet nor in "
+        f"[mail] internal_audiences; {hint}: customer, leadership, technical\n"
+    )
+    assert run("publish", "--audience", "leadership").exit_code == 0
 
 
 # The HTML SharePoint's text web part keeps (see templates/status/sharepoint.html.j2).

@@ -147,7 +147,7 @@ def build_page(
     """The status page's content for `audience` (default: [publish] audience) as of `now`."""
     name = audience or config.publish.audience
     tracker.require("Events", "Updates", "Severities")
-    check_audience(tracker, config, name)
+    check_audience(tracker, config, name, "--audience" if audience else "tracker.toml [publish] audience")
     reader = Audience(tracker, name, config.internal_audiences)
     severities = _Severities(tracker, reader)
     events = _recent_events(tracker, config, now)
@@ -217,16 +217,23 @@ def _recent_events(tracker: Tracker, config: Config, now: datetime) -> list[Row]
     return [e for e in tracker.rows_where("Events", "id", keys) if e["id"]] if keys else []
 
 
-def check_audience(tracker: Tracker, config: Config, audience: str) -> None:
+def check_audience(tracker: Tracker, config: Config, audience: str, source: str = "--audience") -> None:
     """Refuse an audience that is neither internal nor on the Distribution sheet (a typo would publish a page
-    with the fields of an unknown audience: next to nothing)."""
+    with the fields of an unknown audience: next to nothing), saying where the name came from (`source`:
+    --audience, a usage error, or tracker.toml [publish] audience, a configuration error)."""
+    import difflib
+
     known = {a.casefold() for a in config.internal_audiences}
     if tracker.actual_name("Distribution") is not None:
         known |= {str(a).strip().casefold() for a in tracker.sheet("Distribution").column("audience")}
+    known.discard("")
     if audience.casefold() in ("internal", "everyone") or audience.casefold() not in known:
-        raise ConfigError(
-            f"audience {audience!r} is not on the Distribution sheet nor in [mail] internal_audiences; "
-            f"use one of: {', '.join(sorted(known))}"
+        close = difflib.get_close_matches(audience.casefold(), sorted(known), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? Use one of" if close else "use one of"
+        error = UsageError if source.startswith("--") else ConfigError
+        raise error(
+            f"audience {audience!r} ({source}) is not on the Distribution sheet nor in [mail] internal_audiences; "
+            f"{hint}: {', '.join(sorted(known))}"
         )
 
 
@@ -587,7 +594,7 @@ def publish_status(
     """Build the status page for `audience` (default [publish] audience) and publish it: to `out` if given, else
     where [publish] says (a local file, or the SharePoint site page)."""
     name = audience or config.publish.audience
-    page = build_page(tracker, config, now, name)
+    page = build_page(tracker, config, now, audience)
     path, page_name = target_for(config, name)
     resolved = len(page.resolved or ())
     if out is not None or config.publish.to == "local":
