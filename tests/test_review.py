@@ -679,3 +679,26 @@ def test_required_for_matches_names_loosely_and_validate_names_the_others(
     assert [(p["level"], p["value"]) for p in found] == [("error", "Severity 1")]
     config.write_text(config.read_text().replace('"Severity 1"', '"SEV 1"'))
     assert run("validate").exit_code == 0
+
+
+def test_a_draft_of_an_event_still_open_says_so(run: Run, outage: str, tmp_path: Path, at: At) -> None:
+    """`review ID` on an event not yet resolved still writes the draft, but its top (Markdown and Word) says it was
+    written while the event was open and when its timeline ends, and the command warns on stderr; a resolved
+    event's draft says nothing of the kind."""
+    at(START + timedelta(hours=2))
+    sev3 = run("open", "--title", "Printer queue slow", "--severity", "Sev 3", "--service", "ERP").stdout.strip()
+    result = run("review", sev3)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"wrote {Path('reviews') / (sev3 + '-review.md')}"
+    assert _warnings(result) == [
+        f"warning: {sev3} is still open (Investigating): the draft's timeline ends at 23 Nov 2026 1000Z; run "
+        f"`tracker review {sev3}` again once it is resolved"
+    ]
+    line = "Draft written while the event is still open (status Investigating); the timeline ends at 23 Nov 2026 1000Z."
+    text = (tmp_path / "reviews" / f"{sev3}-review.md").read_text(encoding="utf-8")
+    assert text.split("\n\n")[1] == f"**{line}**"  # right under the title
+    paragraphs = [p.text for p in _docx(tmp_path / "reviews" / f"{sev3}-review.docx").paragraphs]
+    assert paragraphs[2] == line  # after the title and the event's title
+    closed = run("review", outage)
+    assert closed.exit_code == 0 and _warnings(closed) == []
+    assert "still open" not in (tmp_path / "reviews" / f"{outage}-review.md").read_text(encoding="utf-8")

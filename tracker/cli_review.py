@@ -148,6 +148,14 @@ def review_cmd(
     )
     for path in paths:
         click.echo(printable(f"wrote {_shown(path)}"))
+    if review.still_open:
+        click.echo(
+            printable(
+                f"warning: {review.event_id} is still open ({review.status}): the draft's timeline ends at "
+                f"{review.generated}; run `tracker review {review.event_id}` again once it is resolved"
+            ),
+            err=True,
+        )
 
 
 @click.group("action")

@@ -25,6 +25,7 @@ from tracker.actions import day_cell, day_of, list_actions
 from tracker.clock import duration, timers
 from tracker.edits import AppendRow, Edit, SetCells
 from tracker.errors import LifecycleError, UsageError, ValidationFailed
+from tracker.policy import is_open
 from tracker.resources import data_dir
 from tracker.store import Store
 from tracker.times import format_time, utcnow
@@ -258,6 +259,7 @@ class Review:
     actions: list[ActionLine]
     blank_actions: int = BLANK_ACTION_ROWS
     notes: list[str] = field(default_factory=list)
+    still_open: str = ""  # for an event not yet resolved: the line the draft opens with, else ""
 
 
 def display_format(time_format: str) -> str:
@@ -322,13 +324,17 @@ def build_review(
             )
         )
     notes = []
+    status = str(event["status"] or "")
+    still_open = ""
+    if is_open(status):
+        still_open = f"Draft written while the event is still open (status {status}); the timeline ends at {show(now)}."
     if not tracker.layout("Actions").present:
         notes.append("This workbook has no Actions sheet (added in tracker 0.3): the action items are not recorded.")
     return Review(
         event_id=key,
         title=str(event["title"] or ""),
         severity=str(event["severity"] or ""),
-        status=str(event["status"] or ""),
+        status=status,
         generated=show(now),
         summary=summary,
         record=record,
@@ -338,6 +344,7 @@ def build_review(
         public_cause=str(event["public_cause"] or ""),
         actions=actions,
         notes=notes,
+        still_open=still_open,
     )
 
 
@@ -517,6 +524,8 @@ def render_docx(review: Review) -> Document:
 
     document.add_heading(f"Post-incident review: {review.event_id}", level=0)
     document.add_paragraph(review.title, style="Subtitle")
+    if review.still_open:
+        document.add_paragraph().add_run(review.still_open).bold = True
     intro = document.add_paragraph()
     intro.add_run(
         f"Draft written by tracker on {review.generated} from the tracker workbook. Internal document: it "
