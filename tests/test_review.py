@@ -702,3 +702,30 @@ def test_a_draft_of_an_event_still_open_says_so(run: Run, outage: str, tmp_path:
     closed = run("review", outage)
     assert closed.exit_code == 0 and _warnings(closed) == []
     assert "still open" not in (tmp_path / "reviews" / f"{outage}-review.md").read_text(encoding="utf-8")
+
+
+def test_html_typed_into_the_workbook_is_text_in_the_markdown(run: Run, example: Path, tmp_path: Path, at: At) -> None:
+    """A title, note and cause holding HTML (`<b>`, `<img onerror>`, `&`) are escaped in review.md, so a Markdown
+    viewer shows them as typed and runs nothing; the pipe and line break of a cell are still handled; the Word
+    document holds the text exactly as typed."""
+    at(START)
+    title = "Mail <img src=x onerror=alert(1)> R&D"
+    event = run("open", "--title", title, "--severity", "Sev 3", "--service", "ERP").stdout.strip()
+    note = "<b>bold</b> | a & b\n<script>alert(2)</script>"
+    assert run("update", event, "--note", note, "--internal").exit_code == 0
+    at(START + timedelta(hours=1))
+    assert run("resolve", event, "--note", "Fixed", "--cause", "<i>typo</i> in a rule").exit_code == 0
+    assert run("review", event).exit_code == 0
+    text = (tmp_path / "reviews" / f"{event}-review.md").read_text(encoding="utf-8")
+    body = text.split("\n<!-- tracker review draft ")[0]
+    assert "<b>" not in body and "<img" not in body and "<script>" not in body and "<i>" not in body
+    assert body.startswith(f"# Post-incident review: {event} Mail &lt;img src=x onerror=alert(1)&gt; R&amp;D\n")
+    assert "| **Title** | Mail &lt;img src=x onerror=alert(1)&gt; R&amp;D |" in body
+    assert "**Cause (internal):** &lt;i&gt;typo&lt;/i&gt; in a rule" in body
+    timeline = _md_table(text, "Timeline")
+    assert timeline[1][3] == (
+        "&lt;b&gt;bold&lt;/b&gt; \\| a &amp; b<br>&lt;script&gt;alert(2)&lt;/script&gt; [internal]"
+    )
+    word = _docx(tmp_path / "reviews" / f"{event}-review.docx")
+    assert word.paragraphs[1].text == title
+    assert _table_after(word, "Timeline").rows[2].cells[3].text == note + " [internal]"

@@ -33,6 +33,7 @@ from tracker.workbook import Row, Tracker
 
 if TYPE_CHECKING:
     from docx.document import Document
+    from markupsafe import Markup
 
     from tracker.validation import Problem
 
@@ -461,10 +462,24 @@ def timeline(tracker: Tracker, event_id: str, show: Callable[[Any], str]) -> lis
 # --- rendering -----------------------------------------------------------------------------------------------
 
 
-def _md_cell(value: Any) -> str:
-    """Text safe inside a Markdown table cell: pipes escaped, line breaks kept as <br>."""
-    text = str(value or "").replace("\\", "\\\\").replace("|", "\\|")
-    return re.sub(r"\r\n|\r|\n", "<br>", text).strip()
+def _md_text(value: Any) -> str:
+    """Text as Markdown shows it, never as HTML: `&`, `<` and `>` escaped (a Markdown viewer renders raw HTML)."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _md_cell(value: Any) -> Markup:
+    """Text safe inside a Markdown table cell: HTML escaped, pipes escaped, line breaks kept as <br>."""
+    from markupsafe import Markup
+
+    text = _md_text(value or "").replace("\\", "\\\\").replace("|", "\\|")
+    return Markup(re.sub(r"\r\n|\r|\n", "<br>", text).strip())
+
+
+def _md_finalize(value: Any) -> Any:
+    """Every value the template prints is escaped (`_md_text`) unless a filter made it safe already (`| cell`)."""
+    from markupsafe import Markup
+
+    return value if isinstance(value, Markup) or value is None else _md_text(value)
 
 
 def render_markdown(review: Review, templates: Path | None = None) -> str:
@@ -475,7 +490,8 @@ def render_markdown(review: Review, templates: Path | None = None) -> str:
     folders.append(str(data_dir("templates")))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folders),
-        autoescape=False,  # Markdown, not HTML
+        autoescape=False,  # Markdown, not HTML: _md_finalize escapes only what a Markdown viewer would render
+        finalize=_md_finalize,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
