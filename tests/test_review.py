@@ -729,3 +729,27 @@ def test_html_typed_into_the_workbook_is_text_in_the_markdown(run: Run, example:
     word = _docx(tmp_path / "reviews" / f"{event}-review.docx")
     assert word.paragraphs[1].text == title
     assert _table_after(word, "Timeline").rows[2].cells[3].text == note + " [internal]"
+
+
+def test_validate_words_a_date_only_column_as_a_date(run: Run, outage: str, example: Path, at: At) -> None:
+    """A Due Date typed as words, or as text that reads as a day, is reported by validate as not a date, with a
+    date as the allowed value (not "a date and time in UTC"); a time column of the Events sheet keeps its words."""
+    at(START + timedelta(days=1))
+    for text in ("One", "Two"):
+        assert run("action", "add", outage, "--action", text, "--owner", "R", "--due", "+3d").exit_code == 0
+    words = _set_cell(example, "Actions", 2, "Due Date", "next Friday")
+    typed = _set_cell(example, "Actions", 3, "Due Date", "2026-11-01")
+    detected = _set_cell(example, "Events", 2, "Detected (UTC)", "yesterday")
+    result = run("validate")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert f"error: {words} (Due Date): 'next Friday' is not a date; allowed: a date, e.g. 2026-12-11" in lines
+    assert any(
+        line.startswith(f"error: {typed} (Due Date): '2026-11-01' is text that looks like a date: Excel keeps it")
+        and line.endswith("; allowed: a date, e.g. 2026-12-11")
+        for line in lines
+    ), lines
+    assert (
+        f"error: {detected} (Detected (UTC)): 'yesterday' is not a date and time; allowed: a date and time in UTC, "
+        "e.g. 2026-11-21 14:32"
+    ) in lines

@@ -65,7 +65,7 @@ def _fixed(field: FieldSpec, raw: str, typed: Any, names: dict[str, str] | None)
     """(the corrected value, why) for one text cell, or (None, "")."""
     value = text_as(field, raw)
     if value is not None:
-        return value, f"text that looked like a {'date and time' if field.kind == 'datetime' else 'number'}"
+        return value, f"text that looked like {field.what}"
     if field.enum and typed in field.enum and raw != typed:
         return typed, "the dropdown's own spelling"
     if names is not None:

@@ -25,6 +25,7 @@ from tracker.resources import data_dir
 from tracker.times import iso
 
 DATE_TIME_EXAMPLE = "a date and time in UTC, e.g. 2026-11-21 14:32"
+DATE_EXAMPLE = "a date, e.g. 2026-12-11"
 
 
 def normalize_header(text: object) -> str:
@@ -53,6 +54,19 @@ class FieldSpec:
         if self.schema.get("type") in ("integer", "number"):
             return str(self.schema["type"])
         return "text"
+
+    @cached_property
+    def date_only(self) -> bool:
+        """A date-time column that holds calendar days (Due Date, Review Date): its number format shows no time."""
+        return self.kind == "datetime" and not re.search(r"[hs]", self.number_format or "h", re.I)
+
+    @property
+    def what(self) -> str:
+        """What a value of this column is, in words: "a date", "a date and time", "a whole number", "a number",
+        "text"."""
+        if self.kind == "datetime":
+            return "a date" if self.date_only else "a date and time"
+        return {"integer": "a whole number", "number": "a number"}.get(self.kind, "text")
 
     @cached_property
     def enum(self) -> tuple[str, ...]:
@@ -129,7 +143,7 @@ class FieldSpec:
             many = f", several separated by '{self.separator}'" if self.separator else ""
             return f"a value listed on the {self.ref[0]} sheet (the dropdown's list){many}"
         if self.kind == "datetime":
-            return DATE_TIME_EXAMPLE
+            return DATE_EXAMPLE if self.date_only else DATE_TIME_EXAMPLE
         if self.kind in ("integer", "number"):
             word = "a whole number" if self.kind == "integer" else "a number"
             if "minimum" in schema and "maximum" in schema:
@@ -195,7 +209,7 @@ class SheetSpec:
         shown = _show(value)
         messages = {
             "Enum": f"{shown} is not one of the allowed values",
-            "Format": f"{shown} is not {'a date and time' if spec.kind == 'datetime' else 'valid'}",
+            "Format": f"{shown} is not {spec.what if spec.kind == 'datetime' else 'valid'}",
             "Pattern": f"{shown} {spec.schema.get('x-pattern-message', 'is not in the expected form')}",
             "MinLength": f"{spec.title} is empty",
             "MaxLength": f"{shown} is too long",
@@ -203,14 +217,12 @@ class SheetSpec:
             "Maximum": f"{shown} is too large",
         }
         if kind == "Type":
-            expected = {"datetime": "a date and time", "integer": "a whole number", "number": "a number"}
-            message = f"{shown} is not {expected.get(spec.kind, 'text')}"
+            message = f"{shown} is not {spec.what}"
         else:
             message = messages.get(kind, f"{shown}: {error.message}")
         if kind in ("Type", "Format") and text_as(spec, value) is not None:
-            what = "date and time" if spec.kind == "datetime" else "number"
             message = (
-                f"{shown} is text that looks like a {what}: Excel keeps it as text (the cell is formatted as Text, "
+                f"{shown} is text that looks like {spec.what}: Excel keeps it as text (the cell is formatted as Text, "
                 "or the value was typed after an apostrophe), so it does not sort, compare or count as one; retype "
                 "it in the cell, or run `tracker validate --fix`"
             )
