@@ -78,6 +78,7 @@ class Seen:
     overflowing: list[str] = field(default_factory=list)  # elements beyond the viewport's right edge
     text: str = ""  # the page's visible text (innerText of body)
     title: str = ""
+    measured: Any = None  # what the `measure` script given to `open` returned
 
     @property
     def overflows(self) -> bool:
@@ -127,8 +128,10 @@ class Browser:
         width: int = 1280,
         height: int = 800,
         screenshot: Path | None = None,
+        measure: str | None = None,
     ) -> Seen:
-        """Load a file path or URL at `width` px; return what it showed, saving a full-page PNG if asked."""
+        """Load a file path or URL at `width` px; return what it showed, saving a full-page PNG if asked.
+        `measure`: a JavaScript function run in the loaded page, its result kept in `Seen.measured`."""
         url = _url(target)
         seen = Seen(url=url, width=width)
         context = self._browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
@@ -151,6 +154,8 @@ class Browser:
             seen.overflowing = list(measured["elements"])
             seen.text = page.inner_text("body")
             seen.title = page.title()
+            if measure is not None:
+                seen.measured = page.evaluate(measure)
             if screenshot is not None:
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshot), full_page=True)

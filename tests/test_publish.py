@@ -517,3 +517,65 @@ def test_an_out_path_below_a_file_is_one_line_naming_the_option(run: Run, tmp_pa
         "error: cannot write the status page to notes.txt/page.html (--out): notes.txt is a file, not a folder\n"
     )
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+# Each label of the weekly chart's legend: its box and the chart's (the SVG's) box, in CSS px.
+_LEGEND_JS = """
+(names) => {
+  const svg = document.querySelector('svg[aria-labelledby^="weekly"]');
+  const chart = svg.getBoundingClientRect();
+  const labels = [...svg.querySelectorAll('text')].filter((t) => names.includes(t.textContent.trim()));
+  return {
+    chart: [chart.left, chart.top, chart.right, chart.bottom],
+    labels: labels.map((t) => {
+      const r = t.getBoundingClientRect();
+      return [t.textContent.trim(), r.left, r.top, r.right, r.bottom];
+    }),
+  };
+}
+"""
+
+
+def _tell_the_customer_of_every_severity(workbook: Path, wording: dict[str, str]) -> None:
+    """Edit the Severities sheet as a team would in Excel: every severity notifies the customer, in its words."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(workbook)
+    sheet = book["Severities"]
+    headers = {str(c.value): c.column for c in sheet[1]}
+    for row in range(2, sheet.max_row + 1):
+        name = sheet.cell(row, headers["Name"]).value
+        if name in wording:
+            sheet.cell(row, headers["Audiences Notified"]).value = "leadership, technical, customer"
+            sheet.cell(row, headers["Customer Wording"]).value = wording[name]
+    book.save(workbook)
+
+
+def test_every_legend_label_of_the_weekly_chart_is_inside_it_at_375_px(
+    run: Run, tmp_path: Path, history: dict[str, str]
+) -> None:
+    """With all four severities told to the customer in its longer words, the weekly chart's legend wraps: on the
+    customer page at 375 px (and at 1280 px) every label is drawn whole inside the chart, none cut off."""
+    from tests.browser import WIDTHS, Browser
+
+    wording = {
+        "Sev 1": "Major outage",
+        "Sev 2": "Service disruption",
+        "Sev 3": "Minor disruption",
+        "Sev 4": "Planned maintenance",
+    }
+    _tell_the_customer_of_every_severity(tmp_path / "events.xlsx", wording)
+    assert run("publish", "--audience", "customer", "--out", "customer.html").exit_code == 0
+    names = list(wording.values())
+    with Browser() as browser:
+        for width in WIDTHS:
+            seen = browser.open(tmp_path / "customer.html", width=width, measure=f"() => ({_LEGEND_JS})({names})")
+            assert seen.errors == [] and not seen.overflows
+            left, top, right, bottom = seen.measured["chart"]
+            assert sorted(label[0] for label in seen.measured["labels"]) == sorted(names)
+            boxes = seen.measured["labels"]
+            for name, x1, y1, x2, y2 in boxes:
+                assert left <= x1 and x2 <= right and top <= y1 and y2 <= bottom, (width, name, x2, right)
+            for i, (one, *a) in enumerate(boxes):  # and no two labels overlap
+                for two, *b in boxes[i + 1 :]:
+                    assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (width, one, two)

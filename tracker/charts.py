@@ -18,6 +18,9 @@ FALLBACK_COLOURS = ("#b91c1c", "#c2410c", "#a16207", "#15803d", "#1f4e78", "#6b2
 WIDTH, HEIGHT = 360, 220  # the SVG's own units: at 375 px wide it is drawn about 1:1, so 11-unit text stays legible
 _FONT = "system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif"
 _INK, _MUTED, _GRID = "#1f2937", "#4b5563", "#e5e7eb"
+# The weekly legend: its left (and right) margin, the height of one line, and a generous width per character of
+# 13-unit text (DejaVu Sans, Debian's default sans-serif, averages about 7.5; capitals and W run wider).
+LEGEND_LEFT, LEGEND_LINE, LEGEND_CHAR = 4.0, 18, 8.2
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,9 @@ def _number(value: float) -> str:
     return f"{value:.1f}" if value < 10 and value != int(value) else f"{value:.0f}"
 
 
-def _svg_open(ident: str, title: str, desc: str) -> list[str]:
+def _svg_open(ident: str, title: str, desc: str, height: float = HEIGHT) -> list[str]:
     return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height:g}" width="100%" role="img" '
         f'aria-labelledby="{ident}-title {ident}-desc" font-family="{_FONT}" font-size="13" fill="{_INK}">',
         f'<title id="{ident}-title">{html.escape(title)}</title>',
         f'<desc id="{ident}-desc">{html.escape(desc)}</desc>',
@@ -122,6 +125,22 @@ def _week_labels(weeks: tuple[date, ...], left: float, slot: float, y: float) ->
     return out
 
 
+def _legend(series: tuple[Series, ...]) -> list[list[tuple[float, Series]]]:
+    """The legend's lines: each item (its x and series) goes on the current line while it fits in the chart's
+    width, else starts the next one. Widths are estimated generously (no font is measured here), so a label is
+    never cut off, whatever the reader's font; a long severity wording takes a line of its own."""
+    lines: list[list[tuple[float, Series]]] = [[]]
+    x = LEGEND_LEFT
+    for item in series:
+        width = 15 + LEGEND_CHAR * len(item.name)
+        if lines[-1] and x + width > WIDTH - LEGEND_LEFT:
+            lines.append([])
+            x = LEGEND_LEFT
+        lines[-1].append((x, item))
+        x += width + 14
+    return lines
+
+
 def weekly_svg(data: WeeklyCounts, *, ident: str = "weekly", title: str = "Events per week by severity") -> str:
     """Stacked bars, one per week, coloured by severity, with each week's total above its bar and a legend."""
     totals = data.totals
@@ -129,14 +148,18 @@ def weekly_svg(data: WeeklyCounts, *, ident: str = "weekly", title: str = "Event
     by_severity = ", ".join(f"{s.name} {sum(s.values)}" for s in data.series if sum(s.values))
     span = f"{week_label(data.weeks[0])} to {week_label(data.weeks[-1])}" if data.weeks else ""
     desc = f"{total} events in the {len(data.weeks)} weeks from {span}" + (f": {by_severity}." if total else ".")
-    out = _svg_open(ident, title, desc)
-    left, right, top, bottom = 30.0, WIDTH - 16.0, 34.0, HEIGHT - 24.0
-    x = left
-    for series in data.series:  # legend
-        label = html.escape(series.name)
-        out.append(f'<rect x="{x:.1f}" y="6" width="11" height="11" rx="2" fill="{series.colour}"/>')
-        out.append(f'<text x="{x + 15:.1f}" y="15.5">{label}</text>')
-        x += 15 + 7.5 * len(series.name) + 14
+    legend = _legend(data.series)
+    extra = LEGEND_LINE * (max(len(legend), 1) - 1)  # the plot keeps its height; the chart grows by the lines
+    tall = HEIGHT + extra
+    out = _svg_open(ident, title, desc, tall)
+    left, right, top, bottom = 30.0, WIDTH - 16.0, 34.0 + extra, tall - 24.0
+    out.append('<g class="legend">')
+    for line, items in enumerate(legend):
+        line_y = 6 + LEGEND_LINE * line
+        for item_x, series in items:
+            out.append(f'<rect x="{item_x:.1f}" y="{line_y}" width="11" height="11" rx="2" fill="{series.colour}"/>')
+            out.append(f'<text x="{item_x + 15:.1f}" y="{line_y + 9.5}">{html.escape(series.name)}</text>')
+    out.append("</g>")
     ticks = _ticks(max(totals, default=0))
     out += _frame(left, top, right, bottom, ticks)
     slot = (right - left) / max(len(data.weeks), 1)
@@ -157,7 +180,7 @@ def weekly_svg(data: WeeklyCounts, *, ident: str = "weekly", title: str = "Event
         if totals[i]:
             out.append(f'<text x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">{totals[i]}</text>')
     out.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="{_MUTED}" stroke-width="1"/>')
-    out += _week_labels(data.weeks, left, slot, HEIGHT - 8)
+    out += _week_labels(data.weeks, left, slot, tall - 8)
     if not total:
         out.append(
             f'<text x="{(left + right) / 2:.1f}" y="{(top + bottom) / 2:.1f}" text-anchor="middle" font-size="13" '
@@ -230,7 +253,11 @@ def weekly_png(data: WeeklyCounts, *, title: str = "Events per week by severity"
             axes.annotate(str(total), (i, total), ha="center", va="bottom", fontsize=9, xytext=(0, 2),
                           textcoords="offset points")  # fmt: skip
     axes.yaxis.get_major_locator().set_params(integer=True)
-    axes.legend(loc="upper left", ncols=max(len(data.series), 1), frameon=False, fontsize=9)
+    # Below the chart, beside each other while they fit in one line of the 640 px image, else two per line: a
+    # legend inside the axes ran past the image's edge with the customer's longer severity words.
+    one_line = sum(15 + len(s.name) for s in data.series) <= 90
+    figure.legend(loc="outside lower center", ncols=max(len(data.series), 1) if one_line else 2, frameon=False,
+                  fontsize=9)  # fmt: skip
     axes.set_ylim(0, max(max(base, default=0) * 1.25, 1))
     return _png(figure, axes, labels)
 
