@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import tomllib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -753,3 +754,30 @@ def test_validate_words_a_date_only_column_as_a_date(run: Run, outage: str, exam
         f"error: {detected} (Detected (UTC)): 'yesterday' is not a date and time; allowed: a date and time in UTC, "
         "e.g. 2026-11-21 14:32"
     ) in lines
+
+
+def _toml_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```toml\n(.*?)```", markdown, flags=re.S)
+
+
+def test_init_writes_the_publish_and_review_settings_commented(run: Run, tmp_path: Path) -> None:
+    """The tracker.toml `init` writes shows [publish] and [review] commented out, with the README's values; once
+    uncommented they are the README's sections exactly, and tracker reads the file."""
+    assert run("init").exit_code == 0
+    config = tmp_path / "tracker.toml"
+    written = config.read_text(encoding="utf-8")
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for section in ("publish", "review"):
+        lines = written.splitlines()
+        start = lines.index(next(line for line in lines if line.startswith(f"# [{section}]")))
+        block = []
+        for line in lines[start:]:
+            if not line.startswith("# "):
+                break
+            block.append(line[2:])
+        readme_block = next(b for b in _toml_blocks(readme) if b.startswith(f"[{section}]\n"))
+        assert tomllib.loads("\n".join(block)) == tomllib.loads(readme_block), section
+        written = written.replace("\n".join("# " + line for line in block), "\n".join(block))
+    config.write_text(written, encoding="utf-8")
+    assert tomllib.loads(written)["review"]["required_for"] == ["Sev 1", "Sev 2"]
+    assert run("validate").exit_code == 0
