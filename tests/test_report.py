@@ -3,12 +3,14 @@ the HTML report in a real browser, and the report emailed to an audience."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import email
 import email.policy
 import io
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -429,6 +431,63 @@ def test_the_report_to_the_customer_leaves_out_what_it_may_not_read(run: Run, bo
     charts = [p for p in message.walk() if p.get_content_type() == "image/png"]
     assert "target" not in html, html[html.find("target") - 200 : html.find("target") + 40]
     assert len(charts) == 2  # events and time to restore; no attainment, no targets
+
+
+def test_the_report_sent_through_graph_carries_its_charts_as_inline_attachments(
+    run: Run, book: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """transport = "graph" (the workbook on the SharePoint stand-in): the one sendMail request carries each chart as
+    an inline file attachment (Graph's fileAttachment: isInline, the PNG in base64) whose contentId is a cid: the HTML
+    shows, so Outlook shows the charts in place; nothing goes to the outbox."""
+    from tests.sharepoint_standin import StandIn
+    from tests.test_store_sharepoint import PATH, TOKENS, _config
+
+    with StandIn() as sp:
+        sp.put_file(PATH, book.read_bytes())
+        book.unlink()
+        (tmp_path / "tracker.toml").write_text(
+            _config(sp, "upload").replace('transport = "outbox"', 'transport = "graph"')
+            + '\n[mail.graph]\nmailbox = "event.management@example.com"\n'
+        )
+        for name, value in TOKENS.items():
+            monkeypatch.setenv(name, value)
+        result = run("report", *NOV, "--email", "leadership")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("sent the report to leadership (2 recipients)") and sp.errors == []
+    [(mailbox, body)] = sp.sent_mail
+    message = body["message"]
+    html = message["body"]["content"]
+    shown = re.findall(r'src="cid:([^"]+)"', html)
+    attachments = message["attachments"]
+    assert len(shown) == 3 and sorted(a["contentId"] for a in attachments) == sorted(shown)
+    for attachment in attachments:
+        assert attachment["@odata.type"] == "#microsoft.graph.fileAttachment" and attachment["isInline"] is True
+        assert attachment["contentType"] == "image/png" and attachment["name"].endswith(".png")
+        assert base64.b64decode(attachment["contentBytes"], validate=True).startswith(b"\x89PNG\r\n\x1a\n")
+    assert mailbox == "event.management@example.com" and INTERNAL_NOTE not in html
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_graph_refuses_images_over_its_attachment_limit_before_sending() -> None:
+    """An HTML email whose inline images pass Graph's 3 MB sendMail limit is not sent, with a line saying so."""
+    from email.message import EmailMessage
+
+    from tracker.errors import MailError
+    from tracker.mail import Outgoing, Recipient
+    from tracker.transports import graph_message
+
+    message = EmailMessage()
+    message.set_content("text")
+    message.add_alternative('<p><img src="cid:big@tracker" alt="big"></p>', subtype="html")
+    html = message.get_body(("html",))
+    assert html is not None
+    html.add_related(b"\x89PNG" + bytes(3_500_000), "image", "png", cid="<big@tracker>", filename="big.png")
+    recipient = Recipient(email="it-leadership@example.com", name="IT Leadership", send_as="To", cell="Distribution!B2")
+    outgoing = Outgoing("report", "leadership", "report", "", "Report", "text", "", [recipient], message)
+    with pytest.raises(
+        MailError, match=r"leadership email carries 3\.3 MB of images; Graph sendMail takes at most 3 MB"
+    ):
+        graph_message(outgoing)
 
 
 def test_email_to_an_audience_without_recipients_is_refused(run: Run, book: Path) -> None:

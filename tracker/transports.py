@@ -13,6 +13,7 @@ import ssl
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.message import EmailMessage, MIMEPart
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -304,8 +305,43 @@ class GraphTransport(OneByOne):
         )
 
 
+# Graph takes attachments inside the sendMail request only below 3 MB (larger ones need an upload session).
+GRAPH_ATTACHMENT_BYTES = 3 * 1024 * 1024
+
+
+def graph_attachments(message: EmailMessage) -> list[dict[str, Any]]:
+    """The message's related MIME parts (the images its HTML shows as `cid:` links) as Graph inline file
+    attachments: each with the contentId its `cid:` link names, isInline and the bytes in base64."""
+    import base64
+
+    out: list[dict[str, Any]] = []
+    for part in message.walk():
+        if not isinstance(part, MIMEPart) or part.get_content_type() != "multipart/related":
+            continue
+        children = list(part.iter_parts())
+        start = part.get_param("start")  # RFC 2387: the root (the HTML) is the first part unless `start` names it
+        root = next((c for c in children if start and c["Content-ID"] == start), children[0] if children else None)
+        for child in children:
+            content_id = str(child["Content-ID"] or "").strip().strip("<>")
+            data = child.get_payload(decode=True)
+            if child is root or not content_id or not isinstance(data, bytes):
+                continue
+            out.append(
+                {
+                    "@odata.type": "#microsoft.graph.fileAttachment",
+                    "name": child.get_filename() or content_id,
+                    "contentType": child.get_content_type(),
+                    "contentId": content_id,
+                    "isInline": True,
+                    "contentBytes": base64.b64encode(data).decode("ascii"),
+                }
+            )
+    return out
+
+
 def graph_message(message: Outgoing) -> dict[str, Any]:
-    """The sendMail body: HTML, To/Cc/Bcc, tracker's headers, saved to Sent Items."""
+    """The sendMail body: HTML, To/Cc/Bcc, tracker's headers, saved to Sent Items; the images the HTML shows
+    (related MIME parts, `cid:` links) as inline attachments."""
 
     def people(kind: str) -> list[dict[str, Any]]:
         return [
@@ -314,20 +350,30 @@ def graph_message(message: Outgoing) -> dict[str, Any]:
             if r.send_as == kind
         ]
 
-    return {
-        "message": {
-            "subject": message.subject,
-            "body": {"contentType": "HTML", "content": message.html},
-            "toRecipients": people("To"),
-            "ccRecipients": people("Cc"),
-            "bccRecipients": people("Bcc"),
-            "internetMessageHeaders": [
-                {"name": name, "value": str(message.message[name])}
-                for name in ("X-Tracker-Event", "X-Tracker-Audience", "X-Tracker-Kind")
-            ],
-        },
-        "saveToSentItems": True,
+    body: dict[str, Any] = {
+        "subject": message.subject,
+        "body": {"contentType": "HTML", "content": message.html},
+        "toRecipients": people("To"),
+        "ccRecipients": people("Cc"),
+        "bccRecipients": people("Bcc"),
+        "internetMessageHeaders": [
+            {"name": name, "value": str(message.message[name])}
+            for name in ("X-Tracker-Event", "X-Tracker-Audience", "X-Tracker-Kind")
+        ],
     }
+    attachments = graph_attachments(message.message)
+    if attachments:
+        import base64
+
+        size = sum(len(base64.b64decode(a["contentBytes"])) for a in attachments)
+        if size > GRAPH_ATTACHMENT_BYTES:
+            raise MailError(
+                f"the {message.audience} email carries {size / 1048576:.1f} MB of images; Graph sendMail takes at "
+                f"most {GRAPH_ATTACHMENT_BYTES // 1048576} MB of attachments in one request; use [mail] transport "
+                '"smtp" for it'
+            )
+        body["attachments"] = attachments
+    return {"message": body, "saveToSentItems": True}
 
 
 def _graph(config: Config) -> Transport:
