@@ -636,6 +636,8 @@ def test_a_due_date_typed_as_text_is_said_by_due_and_action_list(run: Run, outag
     assert "ACT-2026-0001" in listed.stdout
     assert _warnings(run("action", "list", "--json")) == expected
     assert _warnings(run("action", "list", EXAMPLE)) == []  # another event's actions are not its business
+    watched = run("watch", "--ticks", "1")
+    assert all(line in watched.stdout for line in expected), watched.stdout  # said once as the watch starts
 
 
 def test_lowering_the_severity_while_closing_does_not_skip_the_review(run: Run, outage: str, at: At) -> None:

@@ -74,7 +74,7 @@ def watch(
     page = _Page()
     try:
         say(f"{show(utcnow())} watching every {int(every.total_seconds() // 60)} min (Ctrl-C stops)")
-        _roster_warnings(store, say)
+        _ignored_rows_warnings(store, say)
         while not stop["now"]:
             now = utcnow()
             if until is not None and now >= until:
@@ -128,12 +128,13 @@ class _Page:
         return [(f"publish: status page for {result.audience} to {result.where} ({result.open_events} open)", True)]
 
 
-def _roster_warnings(store: Store, say: Callable[[str], None]) -> None:
-    """Roster rows that count for nothing (a Date typed as text), said once as the watch starts."""
-    from tracker.roster import ignored_rows
+def _ignored_rows_warnings(store: Store, say: Callable[[str], None]) -> None:
+    """Roster rows and actions that count for nothing (a date typed as text), said once as the watch starts."""
+    from tracker import actions, roster
 
     try:
-        lines = ignored_rows(store.read())
+        tracker = store.read()
+        lines = roster.ignored_rows(tracker) + actions.ignored_rows(tracker)
     except (TrackerError, OSError):
         return  # the first tick says what is wrong with the workbook
     for line in lines:
