@@ -64,7 +64,7 @@ def _services(tracker: Tracker, names: Sequence[str]) -> list[str]:
     return out
 
 
-def _audiences(tracker: Tracker, severity: str) -> list[str]:
+def severity_audiences(tracker: Tracker, severity: str) -> list[str]:
     """The audiences a severity notifies (Audiences Notified), or [] when it is not on the sheet."""
     row = tracker.sheet("Severities").find(severity)
     return [a.strip() for a in str(row["audiences"] or "").split(",") if a.strip()] if row else []
@@ -243,7 +243,7 @@ def update_event(
             changes["acknowledged_at"] = at
         key = str(event["id"])
         result.update(event_id=key, status=target, due=changes.get("next_update_due"), at=at)
-        result["audiences"] = _audiences(tracker, str(changes.get("severity") or event["severity"] or ""))
+        result["audiences"] = severity_audiences(tracker, str(changes.get("severity") or event["severity"] or ""))
         update = {
             "event_id": key,
             "at": at,
@@ -307,7 +307,7 @@ def resolve_event(
             changes["acknowledged_at"] = at
         if not event["mitigated_at"]:
             changes["mitigated_at"] = when
-        result.update(event_id=key, at=at, audiences=_audiences(tracker, str(event["severity"] or "")))
+        result.update(event_id=key, at=at, audiences=severity_audiences(tracker, str(event["severity"] or "")))
         final = {
             "event_id": key,
             "at": at,

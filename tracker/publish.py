@@ -25,7 +25,7 @@ from tracker.charts import FALLBACK_COLOURS, Series, Trend, WeeklyCounts, pale, 
 from tracker.clock import TIMERS, Timer, duration, lead_time, timers
 from tracker.config import Config
 from tracker.errors import ConfigError, TrackerError, UsageError
-from tracker.events import _audiences
+from tracker.events import severity_audiences
 from tracker.mail import CUSTOMER_STATUS
 from tracker.policy import OPEN_STATUSES, is_open
 from tracker.workbook import Row, Tracker, raw_key
@@ -257,7 +257,7 @@ class _Severities:
         self.told = {
             str(r["name"]).casefold()
             for r in self.rows
-            if reader.name.casefold() in {a.casefold() for a in _audiences(tracker, str(r["name"]))}
+            if reader.name.casefold() in {a.casefold() for a in severity_audiences(tracker, str(r["name"]))}
         }
 
     def notifies(self, event: Row) -> bool:
