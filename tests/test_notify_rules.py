@@ -119,14 +119,55 @@ def test_messages_logged_by_the_previous_version_are_not_sent_again(run: Run, tm
     assert news.exit_code == 0 and news.stdout.count(" sent\n") == 3
 
 
-def test_a_change_row_is_not_news_to_the_customer(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
-    """A change recorded on the Changes sheet (internal): technical and leadership hear of it, the customer does
-    not get the same email again."""
+def test_a_change_row_is_news_only_to_audiences_whose_email_shows_changes(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """A change recorded on the Changes sheet: technical, whose email lists the changes made, hears of it; the
+    customer (may not read changes) and leadership (may, but its email never shows them) do not get the same email
+    again. A team's leadership template that shows changes makes them news to leadership too."""
     assert run("notify", event_id).exit_code == 0
     assert run("change", event_id, "--system", "fw-hq-01", "--change", "Restarted").exit_code == 0
     again = run("notify", event_id)
     assert again.exit_code == 0 and "customer: already sent for this state" in again.stdout
-    assert sorted(audiences_in_outbox(tmp_path)[3:]) == ["leadership", "technical"]
+    assert "leadership: already sent for this state" in again.stdout
+    assert sorted(audiences_in_outbox(tmp_path)[3:]) == ["technical"]
+    own = tmp_path / "my_templates" / "email"
+    own.mkdir(parents=True)
+    base = Path(__file__).parent.parent / "templates" / "email"
+    text = (base / "leadership.txt.j2").read_text(encoding="utf-8")
+    (own / "leadership.txt.j2").write_text(text + "{% for c in changes %}Change: {{ c.change }}\n{% endfor %}")
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text().replace("[mail]\n", '[mail]\ntemplates = "my_templates"\n', 1))
+    shown = run("notify", event_id)
+    assert shown.exit_code == 0, shown.stderr
+    assert sorted(audiences_in_outbox(tmp_path)[4:]) == ["leadership"]
+
+
+def test_emails_logged_by_0_2_with_changes_in_their_state_are_not_sent_again(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """Upgrading from 0.2, whose leadership fingerprint counted the Changes rows: an event notified after a change
+    (logged with that fingerprint) is not sent to leadership again by this version."""
+    from tracker.audience import Audience
+    from tracker.config import load_config
+    from tracker.notify import event_state
+    from tracker.store import open_store
+
+    assert run("change", event_id, "--system", "fw-hq-01", "--change", "Restarted").exit_code == 0
+    assert run("notify", event_id).exit_code == 0
+    config = load_config(tmp_path / "tracker.toml")
+    tracker = open_store(config).read()
+    event = tracker.event(event_id)
+    as_0_2 = event_state(tracker, event, Audience(tracker, "leadership", config.internal_audiences))
+    book = openpyxl.load_workbook(example)
+    sheet = book["Notifications"]
+    header = [c.value for c in sheet[1]]
+    for row in sheet.iter_rows(min_row=2):
+        if row[header.index("Audience")].value == "leadership":
+            row[header.index("State")].value = as_0_2
+    book.save(example)
+    again = run("notify", event_id)
+    assert "leadership: already sent for this state" in again.stdout, again.stdout
 
 
 def test_sticky_audiences_can_be_named_and_may_have_left(

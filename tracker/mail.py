@@ -174,6 +174,33 @@ def audience_templates(env: Any, audience: str) -> tuple[Any, Any, Any]:
         raise ConfigError(f"email template {exc.filename or exc.name}, line {exc.lineno}: {exc.message}") from None
 
 
+def template_reads(env: Any, audience: str, name: str) -> bool:
+    """Whether an audience's email templates, or any template they extend, include or import, use the variable
+    `name`: what an audience's email never shows is not news to it. A template named only at run time, or one
+    that cannot be read, counts as using it (render says what is wrong)."""
+    import jinja2
+    import jinja2.meta
+
+    todo = [f"email/{audience}.{part}.j2" for part in ("subject", "txt", "html")]
+    seen: set[str] = set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            tree = env.parse(env.loader.get_source(env, current)[0])
+        except (jinja2.TemplateNotFound, jinja2.TemplateSyntaxError):
+            return True
+        if name in jinja2.meta.find_undeclared_variables(tree):
+            return True
+        for reference in jinja2.meta.find_referenced_templates(tree):
+            if reference is None:
+                return True
+            todo.append(reference)
+    return False
+
+
 def render(env: Any, audience: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """(subject, text, html) for one audience; the HTML gets its CSS inlined."""
     import css_inline

@@ -34,6 +34,7 @@ from tracker.mail import (
     render,
     split_recipients,
     template_environment,
+    template_reads,
 )
 from tracker.policy import is_open, update_interval
 from tracker.store import Store
@@ -88,13 +89,17 @@ class NotifyResult:
         return [m for m in self.messages if not m.sent]
 
 
-def event_state(tracker: Tracker, event: Row, reader: Audience | None = None) -> str:
+def event_state(tracker: Tracker, event: Row, reader: Audience | None = None, *, changes: bool = True) -> str:
     """A fingerprint of everything an audience's email is built from (same state: same email): only the fields
-    `reader` may read (all of them without a reader), whatever the rows' order or formatting."""
+    `reader` may read (all of them without a reader), whatever the rows' order or formatting; without `changes`,
+    the Changes rows are left out (the audience's templates never show them)."""
     key = str(event["id"]).casefold()
     values = reader.view("Events", dict(event.values)) if reader else _as_in_0_1(tracker, "Events", event.values)
     parts: list[Any] = [{k: _stable(v) for k, v in values.items() if k not in _NOT_STATE}]
     for sheet in ("Updates", "Changes"):
+        if sheet == "Changes" and not changes:
+            parts.append([])  # as for an audience that may not read changes: the same fingerprint then
+            continue
         if reader is None:  # tracker 0.1's fingerprint: its columns only, every field, every row
             entries = [
                 _as_in_0_1(tracker, sheet, r.values)
@@ -400,7 +405,12 @@ def prepare(
     severity_listed = {a.casefold() for a in severity_audiences}
     for audience in listed:
         previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
-        state = event_state(tracker, event, Audience(tracker, audience, config.internal_audiences))
+        reader = Audience(tracker, audience, config.internal_audiences)
+        shows_changes = template_reads(env, audience, "changes")
+        state = event_state(tracker, event, reader, changes=shows_changes)
+        earlier_states = {legacy}  # the same state as earlier trackers fingerprinted it
+        if not shows_changes:
+            earlier_states.add(event_state(tracker, event, reader))  # 0.2: changes counted for whoever may read them
         if no_change:
             state = _no_change_state(event, audience, state, previous, status, now, config, severity, force)
         finals = _finals_since_reopen(previous)
@@ -429,9 +439,11 @@ def prepare(
                 f"(add one, or remove {audience!r} from {event['severity']}'s Audiences Notified)"
             )
         parts = split_recipients(recipients, config.max_recipients, audience)
-        done = _parts_done(previous, state, legacy if not no_change else None, len(parts))
+        done = _parts_done(previous, state, earlier_states if not no_change else set(), len(parts))
         if done is None and not force:  # sent already, whole (or in as many parts as there were then)
-            last = [r for r in previous if str(r.get("state") or "").startswith(state) or r.get("state") == legacy]
+            last = [
+                r for r in previous if str(r.get("state") or "").startswith(state) or r.get("state") in earlier_states
+            ]
             result.skipped.append(_skipped(audience, last[-1]))
             continue
         rendered: tuple[str, str, str] | None = None
@@ -464,14 +476,15 @@ def prepare(
 _PART = re.compile(r"^(.*):(\d+)/(\d+)$")
 
 
-def _parts_done(previous: list[dict[str, Any]], state: str, legacy: str | None, count: int) -> set[int] | None:
+def _parts_done(previous: list[dict[str, Any]], state: str, earlier: set[str], count: int) -> set[int] | None:
     """Which parts of this state's message an audience has: None when it has the message (whole, or every part of
     however many parts it went out in then: a list that grew since does not make it news), else the part
-    numbers logged (a stop between parts sends only the rest)."""
+    numbers logged (a stop between parts sends only the rest). `earlier`: how earlier trackers fingerprinted this
+    same state."""
     logged: dict[int, set[int]] = {}
     for row in previous:
         text = str(row.get("state") or "")
-        if text == state or (legacy is not None and text == legacy):
+        if text == state or text in earlier:
             return None
         match = _PART.match(text)
         if match and match[1] == state:
