@@ -17,7 +17,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Run
@@ -362,6 +362,66 @@ def test_invariants_hold_for_any_events(events: list[tuple[int, int | None, int 
         assert min(restores) - 0.05 <= totals["time_to_restore_mean_minutes"] <= max(restores) + 0.05
     else:
         assert totals["time_to_restore_median_minutes"] is None
+
+
+_TIME = st.one_of(
+    st.none(),
+    st.integers(0, 90).map(lambda m: datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=m)),  # small: ties
+    st.just("yesterday"),  # a cell the workbook could not read as a time
+)
+
+
+_AT = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@settings(max_examples=300, deadline=None)
+@example(  # on the targets exactly: met (acknowledged after 10 of 10 min, restored after 30 of 30)
+    _AT, _AT, _AT + timedelta(minutes=10), _AT + timedelta(minutes=30), "Resolved", 10, 30, 60
+)
+@example(None, _AT, None, None, "Investigating", 10, 30, 30)  # open, exactly at its restoration target: pending
+@given(
+    reported=_TIME,
+    detected=_TIME,
+    acknowledged=_TIME,
+    resolved=_TIME,
+    status=st.sampled_from([None, "Investigating", "Identified", "Monitoring", "Resolved", "Closed"]),
+    first_response=st.one_of(st.none(), st.just(True), st.integers(-1, 60), st.just("10")),
+    restoration=st.one_of(st.none(), st.integers(0, 90)),
+    now_after=st.integers(0, 180),
+)
+def test_the_report_counts_each_sla_timer_as_clock_timers_decides_it(
+    reported: Any,
+    detected: Any,
+    acknowledged: Any,
+    resolved: Any,
+    status: str | None,
+    first_response: Any,
+    restoration: Any,
+    now_after: int,
+) -> None:
+    """The report's SLA results (computed without building Timer objects) are tracker.clock.timers()'s for any
+    event: met and breached as they are, running and at risk as pending, a timer it does not start as no target."""
+    from tracker.clock import timers
+    from tracker.report import sla_states, sla_targets
+    from tracker.workbook import Row
+
+    event = Row(
+        2,
+        {
+            "reported_at": reported,
+            "detected_at": detected,
+            "acknowledged_at": acknowledged,
+            "resolved_at": resolved,
+            "status": status,
+        },
+    )
+    severity = Row(2, {"name": "Sev 1", "first_response_minutes": first_response, "restoration_minutes": restoration})
+    now = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=now_after)
+    decided = {
+        t.name: ("pending" if t.state in ("running", "at risk") else t.state) for t in timers(event, severity, now)
+    }
+    expected = {name: decided.get(name, "no target") for name in ("first response", "restoration")}
+    assert sla_states(event.values, sla_targets(severity), now) == expected
 
 
 def test_the_html_report_reads_well_in_a_browser_at_both_widths(run: Run, book: Path, tmp_path: Path) -> None:

@@ -175,7 +175,6 @@ def report(
       tracker report --html report.html --audience leadership
       tracker report --email leadership
     """
-    from tracker.audience import Audience
     from tracker.report import Period, Report, csv_rows
     from tracker.times import utcnow
 
@@ -202,10 +201,10 @@ def report(
             raise UsageError(
                 f"audience {reader_name!r} is not on the Distribution sheet; use one of: {', '.join(known) or '(none)'}"
             )
+        from tracker.audience import Audience  # (its email imports only when an audience reads the report)
+
         reader = Audience(tracker, match, config.internal_audiences)
-    result = Report(
-        tracker, Period(start, end), now, by=by, tz=config.display.tz, audience=reader, at_risk=config.clock.at_risk
-    )
+    result = Report(tracker, Period(start, end), now, by=by, tz=config.display.tz, audience=reader)
     data = result.to_json()
     for item in data["skipped"]:
         click.echo(printable(f"warning: {item['event_id']} left out: {item['problem']}"), err=True)

@@ -13,21 +13,25 @@ Pure functions over a Tracker: nothing here prints, sends or draws. The definiti
 
 from __future__ import annotations
 
+import heapq
 import statistics
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tracker.audience import Audience
-from tracker.clock import timers
+from tracker.clock import TIMERS
 from tracker.errors import UsageError
 from tracker.policy import OPEN_STATUSES, is_open
 from tracker.times import iso
-from tracker.workbook import Row, Tracker, converter
+from tracker.workbook import Row, Tracker, converter, raw_key
+
+if TYPE_CHECKING:
+    from tracker.audience import Audience
 
 GROUPINGS = ("severity", "service", "month", "category")
 WORST = 5  # events in each "worst" list
+SLA_TIMERS = (("first response", "first_response"), ("restoration", "restoration"))  # clock.timers() name, JSON
 # What each figure is made from: an audience that may not read one of these fields does not get the figure.
 NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
     "time_to_acknowledge": (("Events", "reported_at"), ("Events", "acknowledged_at")),
@@ -59,14 +63,13 @@ class Facts:
     row: Row
     open: bool
     services: list[str]
-    month: str
     acknowledge: float | None
     restore: float | None
     outage: float
     users: int | None
     reopened: int
     sla: dict[str, str] = field(default_factory=dict)  # timer name -> met | breached | pending | no target
-    targets: dict[str, int] = field(default_factory=dict)  # timer name -> target minutes
+    targets: dict[str, int | None] = field(default_factory=dict)  # timer name -> target minutes (None: none)
 
     @property
     def user_minutes(self) -> float | None:
@@ -79,6 +82,46 @@ def minutes(span: timedelta) -> float:
     return span.total_seconds() / 60
 
 
+def sla_targets(severity: Row | None) -> dict[str, int | None]:
+    """The severity's target in minutes per SLA timer (None: it sets none), read as `tracker.clock.timers()`
+    reads them: a whole number of at least 1."""
+    out: dict[str, int | None] = {}
+    for name, _start, _stop, target_field, _verb in TIMERS:
+        value = severity[target_field] if severity is not None else None
+        out[name] = value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
+    return out
+
+
+def sla_states(event: dict[str, Any], targets: dict[str, int | None], now: datetime) -> dict[str, str]:
+    """Each SLA timer's result as a report counts it: met, breached, pending (running or at risk) or no target.
+
+    The rules are `tracker.clock.timers()`'s (the same starts, stops and targets, from its TIMERS table) without
+    building a Timer per event, which a report of 10,000 events cannot afford; tests/test_report.py checks that
+    the two agree on any event."""
+    out: dict[str, str] = {}
+    for name, start_field, stop_field, _target, _verb in TIMERS:
+        target = targets[name]
+        if start_field == "reported_at":
+            started = event.get("reported_at") or event.get("detected_at")
+        else:
+            started = event.get(start_field)
+        if target is None or not isinstance(started, datetime):
+            out[name] = "no target"
+            continue
+        stopped = event.get(stop_field)
+        if not isinstance(stopped, datetime):
+            stopped = None
+            if name == "first response" and event.get("status") in ("Resolved", "Closed"):
+                resolved = event.get("resolved_at")
+                stopped = resolved if isinstance(resolved, datetime) else None
+        elapsed = max((stopped or now) - started, timedelta(0))
+        if stopped is not None:
+            out[name] = "met" if elapsed <= timedelta(minutes=target) else "breached"
+        else:
+            out[name] = "breached" if elapsed > timedelta(minutes=target) else "pending"
+    return out
+
+
 def _rounded(value: float | None) -> float | int | None:
     if value is None:
         return None
@@ -86,10 +129,30 @@ def _rounded(value: float | None) -> float | int | None:
     return int(value) if value == int(value) else value
 
 
+def _resolution_counts(tracker: Tracker, wanted: set[str]) -> dict[str, int]:
+    """How many Updates rows of each wanted event (casefolded ID) have the status Resolved, read from the raw cells
+    (as `Tracker.rows_where` matches them: trimmed, case-insensitive) without typing the sheet."""
+    layout = tracker.layout("Updates")
+    ident, status = layout.columns.get("event_id"), layout.columns.get("status")
+    counts: dict[str, int] = {}
+    if not wanted or not layout.present or ident is None or status is None:
+        return counts
+    resolutions = [  # no cell type but text reads as a word
+        cells
+        for cells in tracker.raw_rows("Updates")
+        if len(cells) > status and isinstance(cells[status], str) and cells[status].strip().casefold() == "resolved"
+    ]
+    for cells in resolutions:
+        key = raw_key(cells[ident] if ident < len(cells) else None)
+        if key in wanted:
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def _reopen_history(tracker: Tracker, candidates: set[str]) -> dict[str, list[tuple[datetime, str]]]:
     """(at, status) of every update of the candidate events, oldest first, keyed by casefolded event ID."""
     out: dict[str, list[tuple[datetime, str]]] = {}
-    if not candidates or not tracker.sheet("Updates").present:
+    if not candidates or not tracker.layout("Updates").present:
         return out
     for row in tracker.rows_where("Updates", "event_id", candidates):
         if isinstance(row["at"], datetime) and row["status"]:
@@ -137,93 +200,136 @@ EVENT_FIELDS = (
     "public_cause",
 )
 
+# (field, column index, kind, enum options, the workbook's converter)
+_Plan = list[tuple[str, int, str, frozenset[str], Callable[[Any], Any]]]
 
-def event_rows(tracker: Tracker) -> list[Row]:
-    """The Events rows that have an ID, typed as the workbook types them but only in the columns a report reads."""
+
+def _typed(cells: Sequence[Any], plan: _Plan) -> dict[str, Any]:
+    """One raw row typed in the planned columns as the workbook types them (`converter`); the commonest cells
+    (trimmed text, naive datetimes, whole numbers) inline, since this runs for every event of the period."""
+    values: dict[str, Any] = {}
+    width = len(cells)
+    for name, index, kind, options, convert in plan:
+        cell = cells[index] if index < width else None
+        if cell is None:
+            values[name] = None
+        elif kind == "text" and type(cell) is str:
+            values[name] = cell.strip() or None
+        elif kind == "datetime" and type(cell) is datetime and cell.tzinfo is None:
+            values[name] = cell.replace(tzinfo=UTC)
+        elif kind == "integer" and type(cell) is float and cell.is_integer():
+            values[name] = int(cell)
+        elif options and cell in options:  # an enum cell spelled as the schema spells it
+            values[name] = cell
+        else:
+            values[name] = convert(cell)
+    return values
+
+
+def event_rows(tracker: Tracker, period: Period | None = None) -> tuple[list[Row], list[Row]]:
+    """(the Events rows with an ID detected in the period (all of them when None), the rows with an ID whose
+    Detected cell is not a time), typed as the workbook types them but only in the columns a report reads; a row
+    detected outside the period is typed no further than its ID and Detected cells."""
     layout = tracker.layout("Events")
-    plan = [
-        (name, layout.columns[name], converter(layout.spec.fields[name]))
+    fields = layout.spec.fields
+    plan: _Plan = [
+        (name, layout.columns[name], fields[name].kind, frozenset(fields[name].enum), converter(fields[name]))
         for name in EVENT_FIELDS
         if name in layout.columns
     ]
-    out = []
+    first = [step for step in plan if step[0] in ("id", "detected_at")]
+    rest = [step for step in plan if step[0] not in ("id", "detected_at")]
+    chosen: list[Row] = []
+    undated: list[Row] = []
     for offset, cells in enumerate(tracker.raw_rows("Events")):
-        width = len(cells)
-        values = {name: convert(cells[index]) if index < width else None for name, index, convert in plan}
-        if values.get("id") is not None:
-            out.append(Row(offset + 2, values))
-    return out
+        values = _typed(cells, first)
+        if not values.get("id"):
+            continue
+        detected = values.get("detected_at")
+        if not isinstance(detected, datetime):
+            values.update(_typed(cells, rest))
+            undated.append(Row(offset + 2, values))
+        elif period is None or period.since <= detected < period.until:
+            values.update(_typed(cells, rest))
+            chosen.append(Row(offset + 2, values))
+    return chosen, undated
 
 
-def event_facts(
-    tracker: Tracker, period: Period, now: datetime, tz: tzinfo = UTC, at_risk: float = 0.75
-) -> tuple[list[Facts], list[dict[str, Any]]]:
+def event_facts(tracker: Tracker, period: Period, now: datetime) -> tuple[list[Facts], list[dict[str, Any]]]:
     """The facts of every event detected in the period, and the events left out for a bad cell (each with the
     cell and what is wrong, worded as `tracker validate` words it)."""
-    from tracker.validation import cell_problems
-
     if tracker.actual_name("Updates") is not None:
         tracker.preload("Events", "Severities", "Updates")  # parsed side by side: reopenings are read from Updates
     tracker.require("Events", "Severities")
     events = tracker.layout("Events")
     severities = tracker.sheet("Severities")
-    chosen: list[Row] = []
+    chosen, undated = event_rows(tracker, period)
     skipped: list[dict[str, Any]] = []
-    for row in event_rows(tracker):
-        if not row["id"]:
-            continue
-        detected = row["detected_at"]
-        if not isinstance(detected, datetime):
+    if undated:
+        from tracker.validation import cell_problems
+
+        for row in undated:
             problems = cell_problems(tracker, "Events", row, "detected_at")
             where = f"{events.cell('detected_at', row.number)} (Detected (UTC)): empty"
             skipped.append({"event_id": str(row["id"]), "problem": str(problems[0]) if problems else where})
-            continue
-        if period.since <= detected < period.until:
-            chosen.append(row)
-    resolutions = tracker.rows_where("Updates", "status", {"resolved"}) if tracker.sheet("Updates").present else []
-    resolved_count: dict[str, int] = {}
-    for update in resolutions:
-        key = str(update["event_id"] or "").casefold()
-        resolved_count[key] = resolved_count.get(key, 0) + 1
-    wanted = {str(r["id"]).casefold(): r for r in chosen}
-    candidates = {  # reopened: resolved twice, or resolved once and open again
-        key for key, count in resolved_count.items() if key in wanted and (count > 1 or is_open(wanted[key]["status"]))
-    }
-    history = _reopen_history(tracker, candidates)
+    targets_of: dict[str, dict[str, int | None]] = {}  # severity as typed -> its SLA targets
+    services_in: dict[str, list[str]] = {}  # Services Affected as typed -> the services (a few hundred kinds)
     out: list[Facts] = []
     for row in chosen:
-        detected = row["detected_at"]
-        still_open = str(row["status"] or "") not in ("Resolved", "Closed")
-        resolved = row["resolved_at"] if isinstance(row["resolved_at"], datetime) and not still_open else None
+        values = row.values
+        detected = values["detected_at"]
+        status = values.get("status")
+        still_open = str(status or "") not in ("Resolved", "Closed")
+        resolved_at = values.get("resolved_at")
+        resolved = resolved_at if isinstance(resolved_at, datetime) and not still_open else None
         if not still_open and resolved is None:
+            from tracker.validation import cell_problems
+
             problems = cell_problems(tracker, "Events", row, "resolved_at")
             where = str(problems[0]) if problems else f"{events.cell('resolved_at', row.number)} (Resolved (UTC))"
-            skipped.append({"event_id": str(row["id"]), "problem": f"{where}: empty, but the event is {row['status']}"})
+            skipped.append({"event_id": str(row["id"]), "problem": f"{where}: empty, but the event is {status}"})
             continue
-        reported = row["reported_at"] if isinstance(row["reported_at"], datetime) else detected
-        acknowledged = row["acknowledged_at"] if isinstance(row["acknowledged_at"], datetime) else None
-        spans, reopened = outage_spans(detected, history.get(str(row["id"]).casefold(), []), resolved, now)
-        severity = severities.find(str(row["severity"] or ""))
-        facts = Facts(
-            row=row,
-            open=still_open,
-            services=[s.strip() for s in str(row["services_affected"] or "").split(",") if s.strip()],
-            month=detected.astimezone(tz).strftime("%Y-%m"),
-            acknowledge=minutes(acknowledged - reported) if acknowledged is not None else None,
-            restore=minutes(resolved - detected) if resolved is not None else None,
-            outage=sum(minutes(end - start) for start, end in spans),
-            users=row["users_affected"] if isinstance(row["users_affected"], int) else None,
-            reopened=reopened,
+        reported = values.get("reported_at")
+        if not isinstance(reported, datetime):
+            reported = detected
+        acknowledged = values.get("acknowledged_at")
+        if not isinstance(acknowledged, datetime):
+            acknowledged = None
+        name = str(values.get("severity") or "")
+        if name not in targets_of:
+            targets_of[name] = sla_targets(severities.find(name))
+        targets = targets_of[name]
+        users = values.get("users_affected")
+        text = str(values.get("services_affected") or "")
+        if text not in services_in:
+            services_in[text] = [s.strip() for s in text.split(",") if s.strip()]
+        out.append(
+            Facts(
+                row=row,
+                open=still_open,
+                services=list(services_in[text]),
+                acknowledge=minutes(acknowledged - reported) if acknowledged is not None else None,
+                restore=minutes(resolved - detected) if resolved is not None else None,
+                # one span, detected to the resolution (or now), as outage_spans gives it without a reopening
+                outage=minutes(max(resolved or now, detected) - detected),
+                users=users if isinstance(users, int) else None,
+                reopened=0,
+                sla=sla_states(values, targets, now),
+                targets=targets,
+            )
         )
-        found = {t.name: t for t in timers(row, severity, now, at_risk)}
-        for name in ("first response", "restoration"):
-            timer = found.get(name)
-            if timer is None:
-                facts.sla[name] = "no target"
-            else:
-                facts.sla[name] = timer.state if timer.state in ("met", "breached") else "pending"
-                facts.targets[name] = int(timer.target.total_seconds() // 60)
-        out.append(facts)
+    wanted = {str(r["id"]).casefold(): r for r in chosen}
+    resolved_count = _resolution_counts(tracker, set(wanted))
+    candidates = {  # reopened: resolved twice, or resolved once and open again
+        key for key, count in resolved_count.items() if count > 1 or is_open(wanted[key]["status"])
+    }
+    history = _reopen_history(tracker, candidates)
+    for facts in out if history else []:
+        key = str(facts.row["id"]).casefold()
+        if key in history:
+            resolved = None if facts.open else facts.row["resolved_at"]
+            spans, facts.reopened = outage_spans(facts.row["detected_at"], history[key], resolved, now)
+            facts.outage = sum(minutes(end - start) for start, end in spans)
     return out, skipped
 
 
@@ -241,26 +347,42 @@ def _share(met: int, breached: int) -> float | None:
 
 def summarise(key: str | None, facts: list[Facts]) -> dict[str, Any]:
     """One group's figures (the same shape for the whole period, whose key is None)."""
-    acknowledge = [f.acknowledge for f in facts if f.acknowledge is not None]
-    restore = [f.restore for f in facts if f.restore is not None]
-    known_users = [f.user_minutes for f in facts if f.user_minutes is not None]
+    acknowledge: list[float] = []
+    restore: list[float] = []
+    outage: list[float] = []
+    known_users: list[float] = []
+    still_open = reopened = 0
+    states = {name: {"met": 0, "breached": 0} for name, _ in SLA_TIMERS}
+    for f in facts:  # one pass: a report sums 10,000 events into several groups
+        if f.acknowledge is not None:
+            acknowledge.append(f.acknowledge)
+        if f.restore is not None:
+            restore.append(f.restore)
+        outage.append(f.outage)
+        if f.users is not None:
+            known_users.append(f.outage * f.users)
+        still_open += f.open
+        reopened += f.reopened > 0
+        for name, counts in states.items():
+            state = f.sla[name]
+            if state in counts:
+                counts[state] += 1
     out: dict[str, Any] = {
         "key": key,
         "events": len(facts),
-        "open": sum(f.open for f in facts),
-        "resolved": sum(not f.open for f in facts),
-        "reopened": sum(f.reopened > 0 for f in facts),
-        "not_acknowledged": sum(f.acknowledge is None for f in facts),
+        "open": still_open,
+        "resolved": len(facts) - still_open,
+        "reopened": reopened,
+        "not_acknowledged": len(facts) - len(acknowledge),
         "time_to_acknowledge_mean_minutes": _mean(acknowledge),
         "time_to_acknowledge_median_minutes": _median(acknowledge),
         "time_to_restore_mean_minutes": _mean(restore),
         "time_to_restore_median_minutes": _median(restore),
-        "outage_minutes": _rounded(sum(f.outage for f in facts)),
+        "outage_minutes": _rounded(sum(outage)),
         "user_minutes": _rounded(sum(known_users)) if known_users else None,
     }
-    for name, prefix in (("first response", "first_response"), ("restoration", "restoration")):
-        met = sum(f.sla[name] == "met" for f in facts)
-        breached = sum(f.sla[name] == "breached" for f in facts)
+    for name, prefix in SLA_TIMERS:
+        met, breached = states[name]["met"], states[name]["breached"]
         out[f"{prefix}_met"] = met
         out[f"{prefix}_breached"] = breached
         out[f"{prefix}_share_met"] = _share(met, breached)
@@ -278,13 +400,21 @@ def attainment(facts: list[Facts], severity_order: list[str]) -> list[dict[str, 
     for severity in order:
         group = by[severity]
         entry: dict[str, Any] = {"severity": severity, "events": len(group)}
-        for name, prefix in (("first response", "first_response"), ("restoration", "restoration")):
-            counts = {state: sum(f.sla[name] == state for f in group) for state in ("met", "breached", "pending")}
-            targets = {f.targets[name] for f in group if name in f.targets}
+        for name, prefix in SLA_TIMERS:
+            counts = {"met": 0, "breached": 0, "pending": 0, "no target": 0}
+            targets = set()
+            for f in group:
+                state = f.sla[name]
+                if state in counts:
+                    counts[state] += 1
+                if state != "no target":
+                    targets.add(f.targets[name])
             entry[prefix] = {
                 "target_minutes": targets.pop() if len(targets) == 1 else None,
-                **counts,
-                "no_target": sum(f.sla[name] == "no target" for f in group),
+                "met": counts["met"],
+                "breached": counts["breached"],
+                "pending": counts["pending"],
+                "no_target": counts["no target"],
                 "share_met": _share(counts["met"], counts["breached"]),
             }
         out.append(entry)
@@ -299,24 +429,24 @@ def services(facts: list[Facts]) -> list[dict[str, Any]]:
             by.setdefault(name, []).append(f)
     out = []
     for name, group in by.items():
-        known = [f.user_minutes for f in group if f.user_minutes is not None]
+        known = [f.outage * f.users for f in group if f.users is not None]
         out.append(
             {
                 "service": name,
                 "events": len(group),
                 "open": sum(f.open for f in group),
-                "outage_minutes": _rounded(sum(f.outage for f in group)),
+                "outage_minutes": _rounded(sum([f.outage for f in group])),
                 "user_minutes": _rounded(sum(known)) if known else None,
             }
         )
     return sorted(out, key=lambda s: (-(s["outage_minutes"] or 0), s["service"].casefold()))
 
 
-def _group_keys(f: Facts, by: str) -> list[str]:
+def _group_keys(f: Facts, by: str, tz: tzinfo) -> list[str]:
     if by == "service":
         return f.services or ["(none)"]
-    if by == "month":
-        return [f.month]
+    if by == "month":  # the month (display timezone) it was detected in
+        return [f.row["detected_at"].astimezone(tz).strftime("%Y-%m")]
     return [str(f.row[by] or "(none)")]
 
 
@@ -332,12 +462,11 @@ class Report:
         by: str = "severity",
         tz: tzinfo = UTC,
         audience: Audience | None = None,
-        at_risk: float = 0.75,
     ) -> None:
         if by not in GROUPINGS:
             raise UsageError(f"--by {by!r}: use one of {', '.join(GROUPINGS)}")
         self.period, self.now, self.by, self.tz, self.audience = period, now, by, tz, audience
-        self.facts, self.skipped = event_facts(tracker, period, now, tz, at_risk)
+        self.facts, self.skipped = event_facts(tracker, period, now)
         self.severity_order = [str(r["name"]) for r in tracker.sheet("Severities").rows if r["name"]]
         self.withheld = sorted(
             name
@@ -359,7 +488,7 @@ class Report:
         services and categories by name)."""
         by: dict[str, list[Facts]] = {}
         for f in self.facts:
-            for key in _group_keys(f, self.by):
+            for key in _group_keys(f, self.by, self.tz):
                 by.setdefault(key, []).append(f)
         if self.by == "severity":
             keys = [s for s in self.severity_order if s in by] + sorted(k for k in by if k not in self.severity_order)
@@ -415,11 +544,13 @@ class Report:
 
     def worst(self) -> dict[str, list[dict[str, Any]]]:
         """The longest restorations (resolved events) and, where the audience may read it, the most users."""
-        resolved = sorted((f for f in self.facts if f.restore is not None), key=lambda f: (-(f.restore or 0), _id(f)))
-        out = {"longest_restoration": [self.event(f) for f in resolved[:WORST]], "most_users": []}
+        resolved = heapq.nsmallest(
+            WORST, (f for f in self.facts if f.restore is not None), key=lambda f: (-(f.restore or 0), _id(f))
+        )
+        out = {"longest_restoration": [self.event(f) for f in resolved], "most_users": []}
         if self.shows("user_minutes"):
-            users = sorted((f for f in self.facts if f.users), key=lambda f: (-(f.users or 0), _id(f)))
-            out["most_users"] = [self.event(f) for f in users[:WORST]]
+            users = heapq.nsmallest(WORST, (f for f in self.facts if f.users), key=lambda f: (-(f.users or 0), _id(f)))
+            out["most_users"] = [self.event(f) for f in users]
         return out
 
     def open_events(self) -> list[dict[str, Any]]:
