@@ -21,6 +21,9 @@ TIMERS = (
 )
 
 
+SPANS = {name: (start, stop) for name, start, stop, _target, _verb in TIMERS}
+
+
 @dataclass(frozen=True)
 class Timer:
     """One SLA timer of one event."""
@@ -68,32 +71,47 @@ def duration(span: timedelta) -> str:
     return f"{mins} min"
 
 
+def timer_span(event: Any, name: str) -> tuple[datetime, datetime | None] | None:
+    """When SLA timer `name` of an event (a Row, or a dict of its typed values) started, and stopped (None while it
+    runs); None when it has not started. The first response stops at the resolution if nobody acknowledged."""
+    start_field, stop_field = SPANS[name]
+    started = (
+        event.get(start_field)
+        if start_field != "reported_at"
+        else (event.get("reported_at") or event.get("detected_at"))
+    )
+    if not isinstance(started, datetime):
+        return None
+    stopped = event.get(stop_field)
+    if not isinstance(stopped, datetime):
+        stopped = None
+        if name == "first response" and event.get("status") in ("Resolved", "Closed"):
+            resolved = event.get("resolved_at")
+            stopped = resolved if isinstance(resolved, datetime) else None
+    return started, stopped
+
+
+def timer_state(elapsed: timedelta, target: timedelta, stopped: bool, at_risk: float = 0.75) -> str:
+    """met or breached once stopped; running, at risk (past `at_risk` of the target) or breached while it runs."""
+    if stopped:
+        return "met" if elapsed <= target else "breached"
+    if elapsed > target:
+        return "breached"
+    return "at risk" if elapsed >= target * at_risk else "running"
+
+
 def timers(event: Row, severity: Row | None, now: datetime, at_risk: float = 0.75) -> list[Timer]:
     """The event's SLA timers its severity sets a target for (first response, restoration)."""
     out = []
-    for name, start_field, stop_field, target_field, verb in TIMERS:
+    for name, _start, _stop, target_field, verb in TIMERS:
         minutes = severity[target_field] if severity is not None else None
-        started = event[start_field] if start_field != "reported_at" else (event["reported_at"] or event["detected_at"])
-        if (
-            not isinstance(minutes, int)
-            or isinstance(minutes, bool)
-            or minutes < 1
-            or not isinstance(started, datetime)
-        ):
+        span = timer_span(event, name)
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1 or span is None:
             continue
         target = timedelta(minutes=minutes)
-        stopped = event[stop_field] if isinstance(event[stop_field], datetime) else None
-        if stopped is None and event["status"] in ("Resolved", "Closed") and name == "first response":
-            stopped = event["resolved_at"] if isinstance(event["resolved_at"], datetime) else None
+        started, stopped = span
         elapsed = max((stopped or now) - started, timedelta(0))
-        if stopped is not None:
-            state = "met" if elapsed <= target else "breached"
-        elif elapsed > target:
-            state = "breached"
-        elif elapsed >= target * at_risk:
-            state = "at risk"
-        else:
-            state = "running"
+        state = timer_state(elapsed, target, stopped is not None, at_risk)
         out.append(Timer(name, target, started, stopped, elapsed, state, verb))
     return out
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from tracker.clock import TIMERS
+from tracker.clock import SPANS, TIMERS, timer_span, timer_state
 from tracker.errors import UsageError
 from tracker.policy import OPEN_STATUSES, is_open
 from tracker.times import iso
@@ -95,30 +95,18 @@ def sla_targets(severity: Row | None) -> dict[str, int | None]:
 def sla_states(event: dict[str, Any], targets: dict[str, int | None], now: datetime) -> dict[str, str]:
     """Each SLA timer's result as a report counts it: met, breached, pending (running or at risk) or no target.
 
-    The rules are `tracker.clock.timers()`'s (the same starts, stops and targets, from its TIMERS table) without
-    building a Timer per event, which a report of 10,000 events cannot afford; tests/test_report.py checks that
-    the two agree on any event."""
+    The rules are `tracker.clock.timers()`'s own (`timer_span`, `timer_state`), without building a Timer per
+    event, which a report of 10,000 events cannot afford; tests/test_report.py checks that the two agree."""
     out: dict[str, str] = {}
-    for name, start_field, stop_field, _target, _verb in TIMERS:
-        target = targets[name]
-        if start_field == "reported_at":
-            started = event.get("reported_at") or event.get("detected_at")
-        else:
-            started = event.get(start_field)
-        if target is None or not isinstance(started, datetime):
+    for name in SPANS:
+        target, span = targets[name], timer_span(event, name)
+        if target is None or span is None:
             out[name] = "no target"
             continue
-        stopped = event.get(stop_field)
-        if not isinstance(stopped, datetime):
-            stopped = None
-            if name == "first response" and event.get("status") in ("Resolved", "Closed"):
-                resolved = event.get("resolved_at")
-                stopped = resolved if isinstance(resolved, datetime) else None
+        started, stopped = span
         elapsed = max((stopped or now) - started, timedelta(0))
-        if stopped is not None:
-            out[name] = "met" if elapsed <= timedelta(minutes=target) else "breached"
-        else:
-            out[name] = "breached" if elapsed > timedelta(minutes=target) else "pending"
+        state = timer_state(elapsed, timedelta(minutes=target), stopped is not None)
+        out[name] = state if state in ("met", "breached") else "pending"
     return out
 
 
