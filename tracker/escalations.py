@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -161,7 +161,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
 
     with FileLock(str(store.notify_lock), timeout=config.lock_timeout):
         from tracker.notify import log_rows, settle_ledger
-        from tracker.reminders import TEAMS, deliver
+        from tracker.reminders import deliver
 
         tracker = store.read()
         settle_ledger(tracker, store.journal, config)
@@ -218,20 +218,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
         if not outgoing:
             return out
         delivery = deliver(store, config, now, outgoing, timeline)
-        messages = iter(outgoing)  # in the order of the escalations that have an address
-        result: list[Escalation] = []
-        for escalation in out:
-            if escalation.address:
-                why = delivery.outcome(next(messages))
-                if why == "":
-                    continue  # another tracker (another machine watching this workbook) sends it
-                if why is not None:
-                    escalation = replace(escalation, problem=why)
-            result.append(escalation)
-        result += [Escalation("", "", "", "", problem=note) for note in delivery.notes]
-        if delivery.teams:
-            result.append(Escalation("", TEAMS, "", "", problem=delivery.teams))
-        return result
+        return delivery.settle(out, outgoing, lambda person, why: Escalation("", person, "", "", problem=why))
 
 
 def _ago(step: Step, now: datetime) -> str:

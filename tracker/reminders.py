@@ -3,6 +3,7 @@ when it is, each once per due time, sent and logged with the same exactly-once c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -116,20 +117,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
     if not outgoing:
         return out
     delivery = deliver(store, config, now, outgoing, [])
-    messages = iter(outgoing)  # in the order of the reminders that have an address
-    result = []
-    for reminder in out:
-        if reminder.address:
-            why = delivery.outcome(next(messages))
-            if why == "":
-                continue  # another tracker (another machine watching this workbook) sends it
-            if why is not None:
-                reminder = replace(reminder, problem=why)
-        result.append(reminder)
-    result += [Reminder("", "", "", "", now, problem=note) for note in delivery.notes]
-    if delivery.teams:
-        result.append(Reminder("", TEAMS, "", "", now, problem=delivery.teams))
-    return result
+    return delivery.settle(out, outgoing, lambda person, why: Reminder("", person, "", "", now, problem=why))
 
 
 @dataclass
@@ -145,6 +133,25 @@ class Delivery:
         if message.message_id in self.elsewhere:
             return ""
         return None if message.sent else (message.error or "not sent")
+
+    def settle(self, items: list[Any], outgoing: list[Outgoing], note: Callable[[str, str], Any]) -> list[Any]:
+        """`items` (reminders or escalations; those with an address went out as `outgoing`, in that order) as they
+        ended: one another tracker sends is dropped, one not sent says why; then a `note(person, why)` for each
+        note and for cards the Teams channel did not take."""
+        messages = iter(outgoing)
+        result = []
+        for item in items:
+            if item.address:
+                why = self.outcome(next(messages))
+                if why == "":
+                    continue  # another tracker (another machine watching this workbook) sends it
+                if why is not None:
+                    item = replace(item, problem=why)
+            result.append(item)
+        result += [note("", text) for text in self.notes]
+        if self.teams:
+            result.append(note(TEAMS, self.teams))
+        return result
 
 
 def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing], edits: list[Any]) -> Delivery:
