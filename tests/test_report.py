@@ -261,7 +261,7 @@ def test_the_customer_gets_only_what_the_schema_lets_it_read(run: Run, book: Pat
     """For the customer (external): no acknowledgement times, SLA targets, users or root cause; the public cause."""
     data = _report(run, *NOV, "--audience", "customer")
     assert data["withheld"] == ["category", "first_response", "restoration", "time_to_acknowledge", "user_minutes"]
-    assert data["totals"]["time_to_restore_median_minutes"] == 250 and data["totals"]["user_minutes"] is None
+    assert data["totals"]["time_to_restore_median_minutes"] == 245 and data["totals"]["user_minutes"] is None
     assert data["sla"][0]["first_response"] is None and data["worst"]["most_users"] == []
     email_event = next(e for e in data["worst"]["longest_restoration"] if e["id"] == "EVT-2026-0001")
     assert email_event["cause"] == "An expired security certificate" and email_event["users_affected"] is None
@@ -444,7 +444,9 @@ def test_the_html_report_reads_well_in_a_browser_at_both_widths(run: Run, book: 
                 seen = browser.open(page, width=width, screenshot=shot)
                 assert seen.errors == [] and seen.blocked == [], (seen.errors, seen.blocked)
                 assert not seen.overflows, seen.overflowing
-                assert "EVT-2026-0006" in seen.text and INTERNAL_NOTE not in seen.text
+                assert INTERNAL_NOTE not in seen.text
+                # 0006 is a Sev 3, of which the customer is never told
+                assert ("EVT-2026-0006" in seen.text) == (audience == "leadership")
                 if audience == "customer":
                     assert VENDOR_CASE not in seen.text and "Expired TLS certificate" not in seen.text
                     assert "An expired security certificate" in seen.text and "User-minutes" not in seen.text
@@ -574,6 +576,8 @@ def test_report_help_has_an_example() -> None:
 
     out = CliRunner().invoke(main, ["report", "--help"]).output
     assert "Example:" in out and "tracker report --email leadership" in out and "detected in it" in out
+    words = " ".join(out.split())
+    assert "severity notifies it (Severities sheet, Audiences Notified)" in words and "internal_audiences" in words
 
 
 def test_docs_screenshots_exist() -> None:
@@ -581,3 +585,68 @@ def test_docs_screenshots_exist() -> None:
     root = Path(__file__).resolve().parent.parent
     for width in (1280, 375):
         assert (root / "docs" / "images" / f"report-{width}.png").stat().st_size > 10_000
+
+
+PHISH = "SECURITY-PHISH finance mailbox compromise"
+PHISH_IMPACT = "Attacker read CFO mailbox"
+PHISH_AT = datetime(2026, 11, 21, 15, 54, tzinfo=UTC)
+
+
+@pytest.fixture
+def phished(run: Run, at: Any) -> str:
+    """`init --example`, then a Sev 3 security event opened (Sev 3 notifies the technical team only); its ID."""
+    at(PHISH_AT)
+    _ok(run("init", "--example"))
+    opened = _ok(
+        run(
+            "open", "--title", PHISH, "--severity", "Sev 3", "--category", "security", "--service", "Email",
+            "--impact", PHISH_IMPACT,
+        )
+    )  # fmt: skip
+    return opened.split()[0]
+
+
+def test_the_customer_report_leaves_out_events_the_customer_is_never_told_about(
+    run: Run, phished: str, tmp_path: Path
+) -> None:
+    """A Sev 3 security event notifies the technical team only (Severities, Audiences Notified): it is nowhere in the
+    customer's report (text, JSON, HTML, email), not in a count, a service or a list; leadership, an internal audience,
+    and the team (no --audience) see it."""
+    text = _ok(run("report", "--audience", "customer", "--until", "+1h"))
+    assert PHISH not in text and phished not in text and "Sev 3" not in text
+    assert text.splitlines()[0].endswith(": 1 (1 open, 0 reopened)")
+    data = _report(run, "--audience", "customer", "--until", "+1h")
+    assert PHISH not in json.dumps(data) and phished not in json.dumps(data)
+    assert (data["totals"]["events"], data["totals"]["open"]) == (1, 1)
+    assert [g["key"] for g in data["groups"]] == ["Sev 1"] and [s["severity"] for s in data["sla"]] == ["Sev 1"]
+    assert [(s["service"], s["events"]) for s in data["services"]] == [("Email", 1)]
+    assert [e["id"] for e in data["open"]] == ["EVT-2026-0001"]
+    _ok(run("report", "--audience", "customer", "--until", "+1h", "--html", "customer.html"))
+    html = (tmp_path / "customer.html").read_text(encoding="utf-8")
+    assert PHISH not in html and PHISH_IMPACT not in html and phished not in html and "Sev 3" not in html
+    _ok(run("report", "--email", "customer", "--until", "+1h"))
+    [path] = (tmp_path / "outbox").glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    for kind in ("html", "plain"):
+        part = message.get_body((kind,)).get_content()  # type: ignore[union-attr]
+        assert PHISH not in part and phished not in part
+    for audience in ("leadership", None):
+        seen = _report(run, "--until", "+1h", *(["--audience", audience] if audience else []))
+        assert seen["totals"]["events"] == 2 and phished in [e["id"] for e in seen["open"]]
+
+
+def test_the_customer_figures_count_only_the_events_it_is_told_about(run: Run, book: Path) -> None:
+    """In the hand-computed November, the customer is told of the Sev 1 and Sev 2 events only (0001, 0003, 0004,
+    0007): the open Sev 3 (0006) and the Sev 4 (0005) are in none of its figures."""
+    data = _report(run, *NOV, "--audience", "customer")
+    totals = data["totals"]
+    assert (totals["events"], totals["open"], totals["resolved"], totals["reopened"]) == (4, 0, 4, 1)
+    # restored: 120, 250, 330, 240 -> mean 940 / 4 = 235; median (240 + 250) / 2 = 245; outage 120+250+210+240
+    assert (totals["time_to_restore_mean_minutes"], totals["time_to_restore_median_minutes"]) == (235, 245)
+    assert totals["outage_minutes"] == 820
+    assert [g["key"] for g in data["groups"]] == ["Sev 1", "Sev 2"]
+    assert [s["service"] for s in data["services"]] == ["Email", "VPN", "Active Directory", "ERP"]
+    assert [e["id"] for e in data["worst"]["longest_restoration"]] == [
+        "EVT-2026-0004", "EVT-2026-0003", "EVT-2026-0007", "EVT-2026-0001",
+    ]  # fmt: skip
+    assert data["open"] == []

@@ -167,6 +167,11 @@ def report(
     An event belongs to the period when it was detected in it (default: the last 30 days); see the README,
     "tracker report", for every definition.
 
+    --audience and --email show only what the schema lets that audience read. An external audience (not in
+    [mail] internal_audiences, e.g. customer) also counts only the events whose severity notifies it (Severities
+    sheet, Audiences Notified); internal audiences such as leadership, and the report without --audience, count
+    every event.
+
     \b
     Example:
       tracker report

@@ -243,15 +243,21 @@ def event_rows(tracker: Tracker, period: Period | None = None) -> tuple[list[Row
     return chosen, undated
 
 
-def event_facts(tracker: Tracker, period: Period, now: datetime) -> tuple[list[Facts], list[dict[str, Any]]]:
+def event_facts(
+    tracker: Tracker, period: Period, now: datetime, told: set[str] | None = None
+) -> tuple[list[Facts], list[dict[str, Any]]]:
     """The facts of every event detected in the period, and the events left out for a bad cell (each with the
-    cell and what is wrong, worded as `tracker validate` words it)."""
+    cell and what is wrong, worded as `tracker validate` words it). `told`: only the events whose severity
+    (casefolded) is in it, also among those left out (None: every event)."""
     if tracker.actual_name("Updates") is not None:
         tracker.preload("Events", "Severities", "Updates")  # parsed side by side: reopenings are read from Updates
     tracker.require("Events", "Severities")
     events = tracker.layout("Events")
     severities = tracker.sheet("Severities")
     chosen, undated = event_rows(tracker, period)
+    if told is not None:
+        chosen = [r for r in chosen if str(r["severity"] or "").casefold() in told]
+        undated = [r for r in undated if str(r["severity"] or "").casefold() in told]
     skipped: list[dict[str, Any]] = []
     if undated:
         from tracker.validation import cell_problems
@@ -438,8 +444,23 @@ def _group_keys(f: Facts, by: str, tz: tzinfo) -> list[str]:
     return [str(f.row[by] or "(none)")]
 
 
+def told_severities(tracker: Tracker, audience: Audience | None, severities: list[str]) -> set[str] | None:
+    """The severities (casefolded) whose events an external audience is told about: those whose Audiences Notified
+    names it, as `notify` and the status page decide (`tracker.events.severity_audiences`). None for the team and
+    for an internal audience (`[mail] internal_audiences`): they see every event."""
+    if audience is None or not audience.external:
+        return None
+    from tracker.events import severity_audiences
+
+    reader = audience.name.casefold()
+    return {
+        name.casefold() for name in severities if reader in {a.casefold() for a in severity_audiences(tracker, name)}
+    }
+
+
 class Report:
-    """The figures of one period, grouped one way, as one audience may read them (None: the team, everything)."""
+    """The figures of one period, grouped one way, as one audience may read them (None: the team, everything).
+    An external audience's figures count only the events whose severity notifies it (`told_severities`)."""
 
     def __init__(
         self,
@@ -454,8 +475,9 @@ class Report:
         if by not in GROUPINGS:
             raise UsageError(f"--by {by!r}: use one of {', '.join(GROUPINGS)}")
         self.period, self.now, self.by, self.tz, self.audience = period, now, by, tz, audience
-        self.facts, self.skipped = event_facts(tracker, period, now)
         self.severity_order = [str(r["name"]) for r in tracker.sheet("Severities").rows if r["name"]]
+        self.told = told_severities(tracker, audience, self.severity_order)
+        self.facts, self.skipped = event_facts(tracker, period, now, self.told)
         self.withheld = sorted(
             name
             for name, needs in NEEDS.items()
