@@ -143,6 +143,7 @@ def test_november_figures_are_the_hand_computed_ones(run: Run, book: Path) -> No
     assert data["withheld"] == [] and data["skipped"] == [] and data["audience"] is None
     assert data["totals"] == {
         "key": None,
+        "label": None,
         "events": 6,  # 0001, 0003-0007 detected in November; 0002 (October) is not
         "open": 1,  # 0006
         "resolved": 5,
@@ -437,7 +438,8 @@ def test_the_html_report_reads_well_in_a_browser_at_both_widths(run: Run, book: 
         result = run("report", *NOV, "--html", str(page), "--audience", audience)
         assert result.exit_code == 0, result.stderr
         html = page.read_text(encoding="utf-8")
-        assert INTERNAL_NOTE not in html and "<img" in html and 'alt="Events by severity: Sev 1 2' in html
+        first = "Major outage" if audience == "customer" else "Sev 1"  # the customer's wording of Sev 1
+        assert INTERNAL_NOTE not in html and "<img" in html and f'alt="Events by severity: {first} 2' in html
         with Browser() as browser:
             for width in (1280, 375):
                 shot = shots / f"report-{width}.png" if shots and audience == "leadership" else None
@@ -650,3 +652,34 @@ def test_the_customer_figures_count_only_the_events_it_is_told_about(run: Run, b
         "EVT-2026-0004", "EVT-2026-0003", "EVT-2026-0007", "EVT-2026-0001",
     ]  # fmt: skip
     assert data["open"] == []
+
+
+def test_the_customer_report_names_severities_in_the_customer_wording(run: Run, book: Path, tmp_path: Path) -> None:
+    """The customer reads each severity as its status page and emails word it (Severities, Customer Wording: Sev 1
+    'Major outage', Sev 2 'Service disruption') in the text, the HTML, the email, the charts' text and --json (its
+    `label` and `severity_label`; `key` and `severity` keep the severity's name); leadership reads the names."""
+    data = _report(run, *NOV, "--audience", "customer")
+    assert [(g["key"], g["label"]) for g in data["groups"]] == [
+        ("Sev 1", "Major outage"), ("Sev 2", "Service disruption"),
+    ]  # fmt: skip
+    assert [(s["severity"], s["label"]) for s in data["sla"]] == [
+        ("Sev 1", "Major outage"), ("Sev 2", "Service disruption"),
+    ]  # fmt: skip
+    first = data["worst"]["longest_restoration"][0]
+    assert (first["id"], first["severity"], first["severity_label"]) == ("EVT-2026-0004", "Sev 2", "Service disruption")
+    text = _ok(run("report", *NOV, "--audience", "customer"))
+    assert "Sev " not in text and "Major outage" in text and "EVT-2026-0004  Service disruption" in text
+    _ok(run("report", *NOV, "--audience", "customer", "--html", "customer.html"))
+    html = (tmp_path / "customer.html").read_text(encoding="utf-8")
+    assert "Sev " not in html and 'alt="Events by severity: Major outage 2, Service disruption 2"' in html
+    _ok(run("report", *NOV, "--email", "customer"))
+    [path] = (tmp_path / "outbox").glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    for kind in ("html", "plain"):
+        part = message.get_body((kind,)).get_content()  # type: ignore[union-attr]
+        assert "Sev " not in part and "Major outage" in part
+    leadership = _report(run, *NOV, "--audience", "leadership")
+    assert [g["label"] for g in leadership["groups"]] == ["Sev 1", "Sev 2", "Sev 3", "Sev 4"]
+    assert leadership["worst"]["longest_restoration"][0]["severity_label"] == "Sev 4"
+    rows = list(csv.DictReader(io.StringIO(_ok(run("report", *NOV, "--audience", "customer", "--csv")))))
+    assert [(r["key"], r["label"]) for r in rows] == [("Sev 1", "Major outage"), ("Sev 2", "Service disruption")]

@@ -78,7 +78,7 @@ def text_report(data: dict[str, Any], show_time: Any) -> str:
         return "\n".join(lines)
     rows = [
         [
-            str(g["key"]),
+            str(g["label"]),
             str(g["events"]),
             str(g["open"]),
             _minutes(g["time_to_acknowledge_median_minutes"]),
@@ -94,7 +94,7 @@ def text_report(data: dict[str, Any], show_time: Any) -> str:
     if sla:
         rows = []
         for s in sla:
-            cells = [s["severity"]]
+            cells = [s["label"]]
             for name in ("first_response", "restoration"):
                 timer = s[name]
                 if timer is None:
@@ -118,17 +118,20 @@ def text_report(data: dict[str, Any], show_time: Any) -> str:
     longest = data["worst"]["longest_restoration"]
     if longest:
         rows = [
-            [e["id"] or "", e["severity"] or "", _minutes(e["time_to_restore_minutes"]), e["title"] or ""]
+            [e["id"] or "", e["severity_label"] or "", _minutes(e["time_to_restore_minutes"]), e["title"] or ""]
             for e in longest
         ]
         lines += ["", _table(rows, ["LONGEST", "SEV", "RESTORED IN", "TITLE"])]
     most = data["worst"]["most_users"]
     if most:
-        rows = [[e["id"] or "", e["severity"] or "", _number(e["users_affected"]), e["title"] or ""] for e in most]
+        rows = [
+            [e["id"] or "", e["severity_label"] or "", _number(e["users_affected"]), e["title"] or ""] for e in most
+        ]
         lines += ["", _table(rows, ["MOST USERS", "SEV", "USERS", "TITLE"])]
     if data["open"]:
         rows = [
-            [e["id"] or "", e["severity"] or "", _minutes(e["outage_minutes"]), e["title"] or ""] for e in data["open"]
+            [e["id"] or "", e["severity_label"] or "", _minutes(e["outage_minutes"]), e["title"] or ""]
+            for e in data["open"]
         ]
         lines += ["", _table(rows, ["STILL OPEN", "SEV", "RUNNING FOR", "TITLE"])]
     return "\n".join(lines)

@@ -339,8 +339,9 @@ def _share(met: int, breached: int) -> float | None:
     return round(met / (met + breached), 4) if met + breached else None
 
 
-def summarise(key: str | None, facts: list[Facts]) -> dict[str, Any]:
-    """One group's figures (the same shape for the whole period, whose key is None)."""
+def summarise(key: str | None, facts: list[Facts], label: str | None = None) -> dict[str, Any]:
+    """One group's figures (the same shape for the whole period, whose key is None); `label`: the key as the
+    audience reads it (default: the key)."""
     acknowledge: list[float] = []
     restore: list[float] = []
     outage: list[float] = []
@@ -363,6 +364,7 @@ def summarise(key: str | None, facts: list[Facts]) -> dict[str, Any]:
                 counts[state] += 1
     out: dict[str, Any] = {
         "key": key,
+        "label": key if label is None else label,
         "events": len(facts),
         "open": still_open,
         "resolved": len(facts) - still_open,
@@ -458,6 +460,20 @@ def told_severities(tracker: Tracker, audience: Audience | None, severities: lis
     }
 
 
+def severity_labels(tracker: Tracker, audience: Audience | None) -> dict[str, str]:
+    """Casefolded severity name -> the words an external audience reads for it: the Severities sheet's Customer
+    Wording where it has one and the audience may read it (the rule of `tracker.audience.build_context` and the
+    status page). Empty for the team and internal audiences, who read the names."""
+    if audience is None or not audience.external:
+        return {}
+    out = {}
+    for row in tracker.sheet("Severities").rows:
+        wording = audience.view("Severities", dict(row.values)).get("customer_wording")
+        if row["name"] and wording:
+            out[str(row["name"]).casefold()] = str(wording)
+    return out
+
+
 class Report:
     """The figures of one period, grouped one way, as one audience may read them (None: the team, everything).
     An external audience's figures count only the events whose severity notifies it (`told_severities`)."""
@@ -477,6 +493,7 @@ class Report:
         self.period, self.now, self.by, self.tz, self.audience = period, now, by, tz, audience
         self.severity_order = [str(r["name"]) for r in tracker.sheet("Severities").rows if r["name"]]
         self.told = told_severities(tracker, audience, self.severity_order)
+        self.labels = severity_labels(tracker, audience)
         self.facts, self.skipped = event_facts(tracker, period, now, self.told)
         self.withheld = sorted(
             name
@@ -488,6 +505,12 @@ class Report:
                 f"--by {by}: the {audience.name if audience else ''} audience may not read the Events column it "
                 f"needs (schema x-audiences); use --by severity, service or month"
             )
+
+    def label(self, severity: Any) -> str:
+        """A severity as this audience reads it: its Customer Wording for an external audience (as the status
+        page and the emails word it), else its name."""
+        name = str(severity or "")
+        return self.labels.get(name.casefold(), name)
 
     def shows(self, figure: str) -> bool:
         """Whether this report's audience may read the figure (see NEEDS)."""
@@ -504,7 +527,7 @@ class Report:
             keys = [s for s in self.severity_order if s in by] + sorted(k for k in by if k not in self.severity_order)
         else:
             keys = sorted(by, key=str.casefold)
-        return [self._hide(summarise(key, by[key])) for key in keys]
+        return [self._hide(summarise(key, by[key], self._key_label(key))) for key in keys]
 
     def totals(self) -> dict[str, Any]:
         """The whole period's summary."""
@@ -514,6 +537,7 @@ class Report:
         """SLA attainment per severity, the timers this audience may read."""
         out = []
         for entry in attainment(self.facts, self.severity_order):
+            entry["label"] = self.label(entry["severity"])
             for prefix in ("first_response", "restoration"):
                 if not self.shows(prefix):
                     entry[prefix] = None
@@ -539,6 +563,7 @@ class Report:
             "id": values.get("id"),
             "title": values.get("title"),
             "severity": values.get("severity"),
+            "severity_label": self.label(values.get("severity")) if values.get("severity") is not None else None,
             "status": values.get("status"),
             "services": f.services,
             "detected_at": iso(f.row["detected_at"]),
@@ -585,6 +610,9 @@ class Report:
             "skipped": self.skipped,
         }
 
+    def _key_label(self, key: str) -> str:
+        return self.label(key) if self.by == "severity" else key
+
     def _hide(self, summary: dict[str, Any]) -> dict[str, Any]:
         hidden = {
             "time_to_acknowledge": ("time_to_acknowledge_mean_minutes", "time_to_acknowledge_median_minutes"),
@@ -624,6 +652,7 @@ CSV_COLUMNS = (
     "restoration_met",
     "restoration_breached",
     "restoration_share_met",
+    "label",
 )
 
 

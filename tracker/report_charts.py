@@ -52,14 +52,14 @@ def charts(data: dict[str, Any]) -> list[Chart]:
     groups = data["groups"]
     if groups:
         fig, ax = _figure(len(groups))
-        labels = [str(g["key"]) for g in groups][::-1]
+        labels = [str(g["label"]) for g in groups][::-1]
         counts = [g["events"] for g in groups][::-1]
         ax.barh(labels, counts, color=COLOURS["bar"])
         for y, count in enumerate(counts):
             ax.text(count, y, f" {count}", va="center", fontsize=9)
         ax.set_xlabel("events")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        alt = "Events by " + data["by"] + ": " + ", ".join(f"{g['key']} {g['events']}" for g in groups)
+        alt = "Events by " + data["by"] + ": " + ", ".join(f"{g['label']} {g['events']}" for g in groups)
         out.append(Chart("events-by-group", f"Events by {data['by']}", alt, _png(fig)))
     sla = {s["severity"]: s for s in data["sla"]}
     restored = (
@@ -67,7 +67,7 @@ def charts(data: dict[str, Any]) -> list[Chart]:
     )
     if restored:
         fig, ax = _figure(len(restored))
-        labels = [str(g["key"]) for g in restored][::-1]
+        labels = [str(g["label"]) for g in restored][::-1]
         medians = [_hours(g["time_to_restore_median_minutes"]) for g in restored][::-1]
         ax.barh(labels, medians, color=COLOURS["bar"], label="median time to restore")
         words = []
@@ -77,7 +77,7 @@ def charts(data: dict[str, Any]) -> list[Chart]:
             if target:
                 ax.plot([target / 60] * 2, [y - 0.4, y + 0.4], color=COLOURS["target"], linewidth=3)
             words.append(
-                f"{g['key']} {_hours(g['time_to_restore_median_minutes']):.1f} h"
+                f"{g['label']} {_hours(g['time_to_restore_median_minutes']):.1f} h"
                 + (f" (target {target / 60:g} h)" if target else "")
             )
         targets = any("target" in w for w in words)
@@ -96,7 +96,7 @@ def charts(data: dict[str, Any]) -> list[Chart]:
     rated = [s for s in data["sla"] if s["restoration"] is not None and s["restoration"]["share_met"] is not None]
     if rated:
         fig, ax = _figure(len(rated))
-        labels = [s["severity"] for s in rated][::-1]
+        labels = [s["label"] for s in rated][::-1]
         met = [s["restoration"]["met"] for s in rated][::-1]
         breached = [s["restoration"]["breached"] for s in rated][::-1]
         ax.barh(labels, met, color=COLOURS["met"], label="met")
@@ -105,7 +105,7 @@ def charts(data: dict[str, Any]) -> list[Chart]:
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=8, frameon=False, loc="lower right")
         alt = "Restoration target met: " + ", ".join(
-            f"{s['severity']} {s['restoration']['met']} of {s['restoration']['met'] + s['restoration']['breached']}"
+            f"{s['label']} {s['restoration']['met']} of {s['restoration']['met'] + s['restoration']['breached']}"
             for s in rated
         )
         out.append(Chart("restoration-attainment", "Restoration target met or breached", alt, _png(fig)))
