@@ -683,3 +683,34 @@ def test_the_customer_report_names_severities_in_the_customer_wording(run: Run, 
     assert leadership["worst"]["longest_restoration"][0]["severity_label"] == "Sev 4"
     rows = list(csv.DictReader(io.StringIO(_ok(run("report", *NOV, "--audience", "customer", "--csv")))))
     assert [(r["key"], r["label"]) for r in rows] == [("Sev 1", "Major outage"), ("Sev 2", "Service disruption")]
+
+
+LONG_TITLE = "Mailbox" + "X" * 186 + "Outage"  # 199 characters, no space: a pasted log line or URL
+_TABLES_JS = """
+() => [...document.querySelectorAll('table.data')].map(t => ({
+  caption: t.caption ? t.caption.textContent.trim() : '',
+  width: Math.round(t.getBoundingClientRect().width),
+  box: t.parentElement.clientWidth,
+}))
+"""
+
+
+def test_a_long_unbroken_title_wraps_inside_its_table_at_both_widths(
+    run: Run, example: Path, tmp_path: Path, at: Any
+) -> None:
+    """A 199-character title without a space (most users affected, still open) wraps inside its cell: every table
+    of the HTML report fits its box at 1280 and 375 px, so no column is pushed off-screen; the title is all there."""
+    from tests.browser import Browser, require_chromium
+
+    require_chromium()
+    _ok(run("open", "--title", LONG_TITLE, "--severity", "Sev 1", "--service", "VPN", "--users", "9000"))
+    _ok(run("report", "--until", "+1h", "--html", "long.html"))
+    with Browser() as browser:
+        for width in (1280, 375):
+            seen = browser.open(tmp_path / "long.html", width=width, measure=_TABLES_JS)
+            tables = {t["caption"]: t for t in seen.measured}
+            assert {"Most users affected", "Events of the period still open"} <= set(tables)
+            wide = [t for t in seen.measured if t["width"] > t["box"] + 1]
+            assert wide == [], (width, wide)
+            assert not seen.overflows, seen.overflowing
+            assert LONG_TITLE in seen.text.replace("\n", "")
