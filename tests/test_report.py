@@ -714,3 +714,25 @@ def test_a_long_unbroken_title_wraps_inside_its_table_at_both_widths(
             assert wide == [], (width, wide)
             assert not seen.overflows, seen.overflowing
             assert LONG_TITLE in seen.text.replace("\n", "")
+
+
+def test_an_empty_period_says_so_and_shows_no_empty_table(run: Run, book: Path, tmp_path: Path) -> None:
+    """December has no event: the text, the HTML page and the email say 'No events were detected in this period'
+    and show no table headings without rows and no chart; --json keeps its shape with zero events."""
+    december = ("--since", "2026-12-01", "--until", "2027-01-01")
+    text = _ok(run("report", *december))
+    assert text == "No events were detected in this period: 01 Dec 2026 0000Z to 01 Jan 2027 0000Z.\n"
+    _ok(run("report", *december, "--html", "empty.html"))
+    html = (tmp_path / "empty.html").read_text(encoding="utf-8")
+    assert "No events were detected in this period." in html
+    assert "<table" not in html and "<img" not in html and "<th" not in html
+    _ok(run("report", *december, "--email", "leadership"))
+    [path] = (tmp_path / "outbox").glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    body = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "No events were detected in this period." in body and "<th" not in body and "<img" not in body
+    plain = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert plain.startswith("No events were detected in this period: 01 Dec 2026 0000Z")
+    assert [p for p in message.walk() if p.get_content_type() == "image/png"] == []
+    data = _report(run, *december)
+    assert data["totals"]["events"] == 0 and data["groups"] == [] and data["open"] == []

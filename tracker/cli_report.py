@@ -60,6 +60,8 @@ def text_report(data: dict[str, Any], show_time: Any) -> str:
 
         return str(show_time(as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))))
 
+    if not totals["events"]:
+        return f"No events were detected in this period: {when(period['since'])} to {when(period['until'])}."
     lines = [
         f"Events detected {when(period['since'])} to {when(period['until'])}: {totals['events']} "
         f"({totals['open']} open, {totals['reopened']} reopened"
