@@ -736,3 +736,27 @@ def test_an_empty_period_says_so_and_shows_no_empty_table(run: Run, book: Path, 
     assert [p for p in message.walk() if p.get_content_type() == "image/png"] == []
     data = _report(run, *december)
     assert data["totals"]["events"] == 0 and data["groups"] == [] and data["open"] == []
+
+
+def test_chart_legends_sit_outside_the_plot(run: Run, book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every legend of the report's charts (median time to restore against target; restoration met or breached) lies
+    outside the plotted area, so it never covers a bar, and inside the image; the charts are the ones the report
+    draws (matplotlib's savefig watched, not replaced)."""
+    from matplotlib.figure import Figure
+
+    boxes: list[tuple[Any, Any, Any]] = []
+    save = Figure.savefig
+
+    def watched(self: Figure, *args: Any, **kwargs: Any) -> None:
+        save(self, *args, **kwargs)
+        renderer = self.canvas.get_renderer()  # type: ignore[attr-defined]
+        legends = list(self.legends) + [ax.get_legend() for ax in self.axes if ax.get_legend() is not None]
+        for legend in legends:
+            boxes.append((legend.get_window_extent(renderer), self.axes[0].get_window_extent(renderer), self.bbox))
+
+    monkeypatch.setattr(Figure, "savefig", watched)
+    _ok(run("report", *NOV, "--html", "report.html"))
+    assert len(boxes) == 2  # time to restore (with its target) and attainment
+    for legend, plot, image in boxes:
+        assert not legend.overlaps(plot), (legend, plot)
+        assert image.x0 <= legend.x0 and legend.x1 <= image.x1 and image.y0 <= legend.y0 and legend.y1 <= image.y1

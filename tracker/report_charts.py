@@ -19,14 +19,15 @@ class Chart:
     png: bytes
 
 
-def _figure(rows: int) -> Any:
+def _figure(rows: int, legend: bool = False) -> Any:
+    """A figure for `rows` bars; `legend`: room below the plot for a legend (see `_legend`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    height = max(2.2, 0.9 + 0.42 * rows)
-    fig, ax = plt.subplots(figsize=(6.4, height), dpi=110)
+    height = max(2.2, 0.9 + 0.42 * rows) + (0.3 if legend else 0)
+    fig, ax = plt.subplots(figsize=(6.4, height), dpi=110, layout="constrained")
     ax.spines[["top", "right"]].set_visible(False)
     ax.tick_params(labelsize=9)
     return fig, ax
@@ -36,10 +37,14 @@ def _png(fig: Any) -> bytes:
     import matplotlib.pyplot as plt
 
     out = io.BytesIO()
-    fig.tight_layout()
     fig.savefig(out, format="png", metadata={"Software": None})  # no version stamp: the same data, the same bytes
     plt.close(fig)
     return out.getvalue()
+
+
+def _legend(fig: Any) -> None:
+    """The legend below the plot, its items side by side: inside the plot it covered the longest bar."""
+    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
 
 
 def _hours(minutes: float | None) -> float:
@@ -66,7 +71,7 @@ def charts(data: dict[str, Any]) -> list[Chart]:
         [g for g in groups if g["time_to_restore_median_minutes"] is not None] if data["by"] == "severity" else []
     )
     if restored:
-        fig, ax = _figure(len(restored))
+        fig, ax = _figure(len(restored), legend=True)
         labels = [str(g["label"]) for g in restored][::-1]
         medians = [_hours(g["time_to_restore_median_minutes"]) for g in restored][::-1]
         ax.barh(labels, medians, color=COLOURS["bar"], label="median time to restore")
@@ -84,7 +89,7 @@ def charts(data: dict[str, Any]) -> list[Chart]:
         if targets:
             ax.plot([], [], color=COLOURS["target"], linewidth=3, label="target")
         ax.set_xlabel("hours")
-        ax.legend(fontsize=8, frameon=False, loc="lower right")
+        _legend(fig)
         out.append(
             Chart(
                 "time-to-restore",
@@ -95,7 +100,7 @@ def charts(data: dict[str, Any]) -> list[Chart]:
         )
     rated = [s for s in data["sla"] if s["restoration"] is not None and s["restoration"]["share_met"] is not None]
     if rated:
-        fig, ax = _figure(len(rated))
+        fig, ax = _figure(len(rated), legend=True)
         labels = [s["label"] for s in rated][::-1]
         met = [s["restoration"]["met"] for s in rated][::-1]
         breached = [s["restoration"]["breached"] for s in rated][::-1]
@@ -103,7 +108,7 @@ def charts(data: dict[str, Any]) -> list[Chart]:
         ax.barh(labels, breached, left=met, color=COLOURS["breached"], label="breached")
         ax.set_xlabel("events")
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.legend(fontsize=8, frameon=False, loc="lower right")
+        _legend(fig)
         alt = "Restoration target met: " + ", ".join(
             f"{s['label']} {s['restoration']['met']} of {s['restoration']['met'] + s['restoration']['breached']}"
             for s in rated
