@@ -760,3 +760,17 @@ def test_chart_legends_sit_outside_the_plot(run: Run, book: Path, monkeypatch: p
     for legend, plot, image in boxes:
         assert not legend.overlaps(plot), (legend, plot)
         assert image.x0 <= legend.x0 and legend.x1 <= image.x1 and image.y0 <= legend.y0 and legend.y1 <= image.y1
+
+
+def test_the_emailed_charts_are_inline_parts(run: Run, book: Path, tmp_path: Path) -> None:
+    """Each chart of --email is an inline part (Content-Disposition: inline, with its file name) in the HTML's
+    multipart/related, so mail clients show it in place and do not list it as an attachment."""
+    _ok(run("report", *NOV, "--email", "leadership"))
+    [path] = (tmp_path / "outbox").glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    images = [p for p in message.walk() if p.get_content_type() == "image/png"]
+    assert len(images) == 3
+    assert [(p.get_content_disposition(), p.get_filename()) for p in images] == [
+        ("inline", "events-by-group.png"), ("inline", "time-to-restore.png"), ("inline", "restoration-attainment.png"),
+    ]  # fmt: skip
+    assert list(message.iter_attachments()) == []

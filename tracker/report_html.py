@@ -107,8 +107,15 @@ def send_report(
         )
         body = message.get_body(("html",))
         assert body is not None  # build_message always adds the HTML alternative
-        for chart in drawn:
-            body.add_related(chart.png, "image", "png", cid=f"<{chart.name}@tracker>", filename=f"{chart.name}.png")
+        for chart in drawn:  # inline: with a filename alone the email package marks the part an attachment
+            body.add_related(
+                chart.png,
+                "image",
+                "png",
+                cid=f"<{chart.name}@tracker>",
+                filename=f"{chart.name}.png",
+                disposition="inline",
+            )
         messages.append(Outgoing("report", audience, "report", "", subject, text, html, part, message))
     transport = open_transport(config)
     with transport:
