@@ -774,3 +774,23 @@ def test_the_emailed_charts_are_inline_parts(run: Run, book: Path, tmp_path: Pat
         ("inline", "events-by-group.png"), ("inline", "time-to-restore.png"), ("inline", "restoration-attainment.png"),
     ]  # fmt: skip
     assert list(message.iter_attachments()) == []
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("missing/r.html", "--html missing/r.html: the folder missing does not exist"),
+        ("out", "--html out: is a folder; give a file name, e.g. out/report.html"),
+        ("tracker.toml/r.html", "--html tracker.toml/r.html: tracker.toml is a file, not a folder"),
+    ],
+)
+def test_an_html_path_that_cannot_be_written_is_refused_before_anything(
+    run: Run, book: Path, tmp_path: Path, target: str, message: str
+) -> None:
+    """--html into a missing folder, onto a folder, or below a file: exit 2 and one line naming the option and the
+    path, before the report is worked out or printed (it printed the whole text report, then the OS error)."""
+    (tmp_path / "out").mkdir()
+    result = run("report", *NOV, "--html", target)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1] == f"error: {message}"
+    assert "Traceback" not in result.stderr and "Errno" not in result.stderr

@@ -49,6 +49,20 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
     return "\n".join(lines)
 
 
+def html_target(given: str) -> Path:
+    """The --html FILE as a path that can take the page, checked before the report is worked out: one line naming
+    the option and the path when its folder is missing or a file, or when it is a folder itself."""
+    path = Path(given)
+    if path.is_dir():
+        raise UsageError(f"--html {given}: is a folder; give a file name, e.g. {path / 'report.html'}")
+    above = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+    if above is not None:
+        raise UsageError(f"--html {given}: {above} is a file, not a folder")
+    if not path.parent.exists():
+        raise UsageError(f"--html {given}: the folder {path.parent} does not exist")
+    return path
+
+
 def text_report(data: dict[str, Any], show_time: Any) -> str:
     """The report as readable tables."""
     totals = data["totals"]
@@ -192,6 +206,7 @@ def report(
         raise UsageError("--json and --csv each print the report; choose one")
     if email_to and audience and email_to.casefold() != audience.casefold():
         raise UsageError(f"--email {email_to} sends what {email_to} may read; leave out --audience {audience}")
+    html_file = html_target(html_path) if html_path else None
     config = state.config
     now = utcnow()
     end = state.time(until, "--until") or now
@@ -216,6 +231,14 @@ def report(
         reader = Audience(tracker, match, config.internal_audiences)
     result = Report(tracker, Period(start, end), now, by=by, tz=config.display.tz, audience=reader)
     data = result.to_json()
+    if html_file is not None:  # written before anything is printed: a refusal comes alone
+        from tracker.report_html import report_page
+
+        page = report_page(result, data, config)
+        try:
+            html_file.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--html {html_path}: {(exc.strerror or str(exc)).lower()}") from None
     for item in data["skipped"]:
         click.echo(printable(f"warning: {item['event_id']} left out: {item['problem']}"), err=True)
     if as_json:
@@ -226,10 +249,7 @@ def report(
         click.echo(out.getvalue(), nl=False)
     elif not email_to:
         click.echo(text_report(data, state.show_time))
-    if html_path:
-        from tracker.report_html import report_page
-
-        Path(html_path).write_text(report_page(result, data, config), encoding="utf-8")
+    if html_file is not None:
         click.echo(f"wrote {html_path}", err=as_json or as_csv)
     if email_to:
         from tracker.report_html import send_report
