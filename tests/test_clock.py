@@ -164,15 +164,28 @@ def test_reminders_go_once_before_and_once_when_late(
     assert sent.exit_code == 0 and "initial" in sent.stdout
 
 
-def test_a_reminder_nobody_can_receive_is_said(run: Run, example: Path, event_id: str, at) -> None:  # type: ignore[no-untyped-def]
-    """The event's communication lead has no address anywhere: due --remind says so, naming the fix."""
+def test_a_reminder_for_someone_without_an_email_goes_to_the_duty_event_manager(  # type: ignore[no-untyped-def]
+    run: Run, example: Path, event_id: str, at, tmp_path: Path
+) -> None:
+    """The event's communication lead has no address anywhere: the duty event manager on the Roster gets the
+    reminder, saying whom it was for; with nobody on the Roster either, due --remind says so, naming the fix."""
     assert run("update", event_id, "--note", "handover", "--set", "communication_lead=Pat Doe").exit_code == 0
     shown = json.loads(run("show", event_id, "--json").stdout)["event"]
     due = datetime.fromisoformat(shown["next_update_due"].replace("Z", "+00:00"))
     at(due - timedelta(minutes=3))
+    duty = [s for s in json.loads(run("roster", "--json").stdout)["on_duty"] if s["role"] == "duty event manager"]
     result = run("due", "--remind")
-    assert "warning: could not remind Pat Doe" in result.stderr
-    assert "no email for 'Pat Doe': add them (Person and Email) to the Roster sheet" in result.stderr
+    assert f"reminded {duty[0]['person']}" in result.stdout, result.stdout + result.stderr
+    (message,) = _outbox(tmp_path)
+    assert message["To"].addresses[0].addr_spec == duty[0]["email"]
+    assert "It is for Pat Doe, who has no email" in message.get_body(("plain",)).get_content()
+    book = openpyxl.load_workbook(example)
+    book.remove(book["Roster"])
+    book.save(example)
+    at(due + timedelta(minutes=1))
+    nobody = run("due", "--remind")
+    assert "warning: could not remind Pat Doe" in nobody.stderr
+    assert "no email for 'Pat Doe': add them (Person and Email) to the Roster sheet" in nobody.stderr
 
 
 @pytest.mark.parametrize("text", ["15", "15x", "-5m", "999999m"])
@@ -356,6 +369,9 @@ def test_watch_exit_code_says_whether_its_last_tick_left_a_message_unsent(
     assert failing.exit_code == 1, failing.stdout
     assert "outside [mail] allowed_domains; not sent" in failing.stdout
     assert re.search(r"watch stopped after 1 tick\(s\), \d+ action\(s\), [1-9]\d* not sent", failing.stdout)
+    again = run("watch", "--ticks", "5")  # the same problem each minute: said once, counted each time
+    assert again.exit_code == 1 and again.stdout.count("outside [mail] allowed_domains") == 1, again.stdout
+    assert "5 tick(s), 10 action(s), 10 not sent" in again.stdout  # a reminder and an escalation, each tick
     config.write_text(original)
     mended = run("watch", "--ticks", "1")
     assert mended.exit_code == 0, mended.stdout
@@ -444,3 +460,34 @@ def test_watch_republishes_the_status_page_when_the_workbook_changes(
     again = run("watch", "--publish", "--ticks", "1")
     assert "publish: status page for leadership" in again.stdout and "(1 open)" in again.stdout
     assert "Badge readers down" in page.read_text()
+
+
+def test_an_escalation_is_not_news_and_does_not_move_the_cadence(run: Run, sev2: str, at, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The escalation's own timeline line (Escalated to ...) is a record, not news: `notify --open` after it sends
+    nothing (the update stays overdue, its cadence unmoved), and the owner can still send `--no-change`."""
+    assert run("notify", sev2).exit_code == 0
+    before = len(_outbox(tmp_path))
+    at(START + timedelta(minutes=95))  # the 09:00 update is 35 min late: 'update overdue' escalates (30 min)
+    escalated = run("due", "--escalate")
+    assert "escalated to" in escalated.stdout, escalated.stdout
+    quiet = run("notify", "--open")
+    assert "sent" not in quiet.stdout.replace("already sent", ""), quiet.stdout
+    assert [m["X-Tracker-Kind"] for m in _outbox(tmp_path)[before:]] == ["escalation"] * (
+        len(_outbox(tmp_path)) - before
+    )
+    assert "overdue" in run("list", "--open").stdout.casefold()
+    nothing_new = run("notify", sev2, "--no-change")
+    assert nothing_new.exit_code == 0, nothing_new.stderr
+    assert "next update due 23 Nov 2026 1035Z" in nothing_new.stdout, nothing_new.stdout
+
+
+def test_an_escalation_skips_a_choice_nobody_can_write_to(run: Run, sev2: str, at, example: Path) -> None:  # type: ignore[no-untyped-def]
+    """Tell "event manager or duty event manager" with an event manager who has no email anywhere: the duty event
+    manager is told instead of nobody."""
+    assert run("update", sev2, "--note", "handover", "--set", "event_manager=Pat Doe").exit_code == 0
+    _escalation_rows(example, ["Sev 2", "open longer than", 60, "event manager or duty event manager", None])
+    at(START + timedelta(minutes=61))
+    duty = [s for s in json.loads(run("roster", "--json").stdout)["on_duty"] if s["role"] == "duty event manager"]
+    escalated = run("due", "--escalate")
+    assert f"escalated to {duty[0]['person']}" in escalated.stdout, escalated.stdout + escalated.stderr
+    assert "Pat Doe" not in escalated.stderr

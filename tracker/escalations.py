@@ -114,13 +114,15 @@ def _since(event: Row, severity: Row | None, trigger: str, now: datetime, config
 def whom(tracker: Tracker, config: Config, event: Row, tell: str, now: datetime) -> list[tuple[str, str]]:
     """(name, address) of everyone a step tells: a role on the event, an audience, or a Roster role on duty.
 
-    `A or B` tells B when A is nobody at that moment (an operations manager on the Roster only by day: "operations
-    manager or duty event manager" reaches someone at night)."""
+    `A or B` tells B when A is nobody at that moment, or nobody with an email (an operations manager on the Roster
+    only by day: "operations manager or duty event manager" reaches someone at night)."""
+    first: list[tuple[str, str]] = []
     for choice in re.split(r"\s+or\s+", " ".join(tell.split()), flags=re.IGNORECASE):
         people = _whom(tracker, config, event, choice, now)
-        if people:
+        if any(address for _name, address in people):
             return people
-    return []
+        first = first or people  # someone without an email: told only if no later choice reaches anyone
+    return first
 
 
 def _whom(tracker: Tracker, config: Config, event: Row, text: str, now: datetime) -> list[tuple[str, str]]:
@@ -160,7 +162,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
     from filelock import FileLock
 
     with FileLock(str(store.notify_lock), timeout=config.lock_timeout):
-        from tracker.notify import log_rows, settle_ledger
+        from tracker.notify import BOOKKEEPER, log_rows, settle_ledger
         from tracker.reminders import deliver
 
         tracker = store.read()
@@ -207,7 +209,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
                         {
                             "event_id": key,
                             "at": now,
-                            "author": "tracker",
+                            "author": BOOKKEEPER,
                             "status": step.event["status"],
                             "note": f"Escalated to {told}: {step.trigger} ({_ago(step, now)}; Escalations row "
                             f"{step.rule.number})",

@@ -89,10 +89,14 @@ class NotifyResult:
         return [m for m in self.messages if not m.sent]
 
 
-def event_state(tracker: Tracker, event: Row, reader: Audience | None = None, *, changes: bool = True) -> str:
+def event_state(
+    tracker: Tracker, event: Row, reader: Audience | None = None, *, changes: bool = True, bookkeeping: bool = True
+) -> str:
     """A fingerprint of everything an audience's email is built from (same state: same email): only the fields
     `reader` may read (all of them without a reader), whatever the rows' order or formatting; without `changes`,
-    the Changes rows are left out (the audience's templates never show them)."""
+    the Changes rows are left out (the audience's templates never show them); without `bookkeeping`, the timeline
+    lines tracker writes itself (an escalation sent) are left out: they are not news to anyone. The defaults are
+    the fingerprint tracker 0.2 logged."""
     key = str(event["id"]).casefold()
     values = reader.view("Events", dict(event.values)) if reader else _as_in_0_1(tracker, "Events", event.values)
     parts: list[Any] = [{k: _stable(v) for k, v in values.items() if k not in _NOT_STATE}]
@@ -111,11 +115,20 @@ def event_state(tracker: Tracker, event: Row, reader: Audience | None = None, *,
                 {k: v for k, v in e.items() if k not in ("kind", "text")}
                 for e in reader.entries(sheet, key, "")
                 if ((e["text"] or e.get("eta")) if sheet == "Updates" else _readable(e))
+                and (bookkeeping or not is_bookkeeping(e))
             ]
         rows = [json.dumps({k: _stable(v) for k, v in e.items()}, sort_keys=True, default=str) for e in entries]
         parts.append(sorted(rows))  # the rows' order is not state: sorting the sheet in Excel changes nothing
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
     return digest[:16]
+
+
+BOOKKEEPER = "tracker"  # the Author of the timeline lines tracker writes itself (escalations sent)
+
+
+def is_bookkeeping(entry: dict[str, Any]) -> bool:
+    """A timeline line tracker wrote itself (Author `tracker`, kept internal): a record, not news."""
+    return str(entry.get("author") or "").strip().casefold() == BOOKKEEPER and entry.get("internal") == "Yes"
 
 
 def _readable(entry: dict[str, Any]) -> bool:
@@ -407,12 +420,14 @@ def prepare(
         previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
         reader = Audience(tracker, audience, config.internal_audiences)
         shows_changes = template_reads(env, audience, "changes")
-        state = event_state(tracker, event, reader, changes=shows_changes)
-        earlier_states = {legacy}  # the same state as earlier trackers fingerprinted it
-        if not shows_changes:
-            earlier_states.add(event_state(tracker, event, reader))  # 0.2: changes counted for whoever may read them
+        state = event_state(tracker, event, reader, changes=shows_changes, bookkeeping=False)
+        # The same state as earlier trackers fingerprinted it: 0.1 (one for all), 0.2 (the changes an audience may
+        # read, and tracker's own timeline lines, counted).
+        earlier_states = {legacy, event_state(tracker, event, reader)}
         if no_change:
-            state = _no_change_state(event, audience, state, previous, status, now, config, severity, force)
+            state = _no_change_state(
+                event, audience, state, previous, status, now, config, severity, force, earlier_states
+            )
         finals = _finals_since_reopen(previous)
         kind = "resolved" if resolved else "initial"
         if status == "Closed" and finals:
@@ -518,15 +533,17 @@ def _no_change_state(
     config: Config,
     severity: Row | None,
     force: bool,
+    earlier: set[str] | None = None,
 ) -> str:
     """The state a no-change message is logged with (once per due time), or a UsageError when there is news or
-    the update is not due yet (within the reminder lead time; --force sends it anyway)."""
+    the update is not due yet (within the reminder lead time; --force sends it anyway). `earlier`: the same state
+    as earlier trackers fingerprinted it."""
     from tracker.clock import duration, lead_time
 
     key = str(event["id"])
     if not is_open(status):
         raise UsageError(f"--no-change is for open events; {key} is {status}")
-    if not any(str(r.get("state") or "").startswith(state) for r in previous):
+    if not any(str(r.get("state") or "").startswith(known) for r in previous for known in (state, *(earlier or ()))):
         raise UsageError(
             f"{audience} has not had the latest news about {key} yet: send it with `tracker notify {key}` "
             "(--no-change is for when nothing changed since the last message)"

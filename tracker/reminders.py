@@ -91,11 +91,13 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
         state = reminder_state(stage, due)
         if any(r.get("state") == state for r in log_rows(tracker, store.journal, key, ("reminder",))):
             continue
-        person = responsible(event)
-        if not person:  # nobody named on the event: whoever is on duty now
-            duty = duty_manager(tracker, config.display.tz, now)
-            person = duty.person if duty is not None else ""
+        named = person = responsible(event)
         address = address_of(tracker, person) if person else ""
+        if not address:  # nobody named on the event, or nobody we can write to: whoever is on duty now
+            duty = duty_manager(tracker, config.display.tz, now)
+            duty_address = (duty.email or address_of(tracker, duty.person)) if duty is not None else ""
+            if duty is not None and (duty_address or not person):
+                person, address = duty.person, duty_address
         allowed = config.mail.get("allowed_domains") or None
         if address and allowed and not domain_allowed(address, allowed):
             out.append(
@@ -111,7 +113,9 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
             )
             out.append(Reminder(key, person, "", stage, due, problem=problem))
             continue
-        message = _reminder(event, person, address, stage, due, now, config)
+        message = _reminder(
+            event, person, address, stage, due, now, config, instead_of=named if named != person else ""
+        )
         outgoing.append(message)
         out.append(Reminder(key, person, address, stage, due, message.subject))
     if not outgoing:
@@ -209,7 +213,14 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
 
 
 def _reminder(
-    event: Row, person: str, address: str, stage: str, due: datetime, now: datetime, config: Config
+    event: Row,
+    person: str,
+    address: str,
+    stage: str,
+    due: datetime,
+    now: datetime,
+    config: Config,
+    instead_of: str = "",
 ) -> Outgoing:
     when = format_time(due, tz=config.display.tz, fmt=config.display.time_format)
     key, title = str(event["id"]), str(event["title"] or "")
@@ -219,6 +230,11 @@ def _reminder(
     else:
         subject = f"[OVERDUE] {key}: update was due {when} ({duration(now - due)} ago) - {title}"
         opening = f"The update for {key} ({event['severity']}, {event['status']}) was due at {when}: {duration(now - due)} ago."
+    if instead_of:
+        opening += (
+            f"\nIt is for {instead_of}, who has no email on the Roster or Distribution sheet: you get it as the duty "
+            "event manager."
+        )
     text = (
         f"{person},\n\n{opening}\n\n"
         f'With news:     tracker update {key} --note "..." --public-note "..."  then  tracker notify {key}\n'

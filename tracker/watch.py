@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,9 @@ from tracker.config import Config
 from tracker.errors import NotifyInterrupted, TrackerError, UsageError
 from tracker.store import Store
 from tracker.times import CLOCK, utcnow
+
+PUBLISH_REFRESH = timedelta(minutes=15)  # the status page's durations age: republished at least this often
+SAY_AGAIN = timedelta(hours=1)  # a problem that lasts is said again this often
 
 
 class _Stop(Exception):
@@ -31,6 +34,16 @@ class WatchSummary:
     errors: int = 0
     failed: int = 0  # messages that could not be sent (reminders, escalations, outage emails)
     last_tick_ok: bool = True  # the latest tick sent everything it had to and met no error
+    said: dict[str, datetime] = field(default_factory=dict)  # a problem line -> when it was last said
+
+    def repeat(self, line: str, now: datetime) -> bool:
+        """Whether to say a problem line again: once, then at most every SAY_AGAIN while it lasts (a reminder
+        nobody can receive is not news every minute)."""
+        last = self.said.get(line)
+        if last is not None and now - last < SAY_AGAIN:
+            return False
+        self.said[line] = now
+        return True
 
     @property
     def healthy(self) -> bool:
@@ -102,9 +115,6 @@ def watch(
     return summary
 
 
-PUBLISH_REFRESH = timedelta(minutes=15)
-
-
 class _Page:
     """When the status page was last published, and from which workbook content."""
 
@@ -170,14 +180,24 @@ def _tick(
         except (TrackerError, OSError) as exc:  # open in Excel, a network or share fault: tried again next tick
             summary.errors += 1
             summary.last_tick_ok = False
-            say(f"{stamp} {name}: error: {exc} (the next tick tries again)")
+            problem = f"{name}: error: {_one_line(str(exc))} (the next tick tries again)"
+            if summary.repeat(problem, now):
+                say(f"{stamp} {problem}")
             continue
         for line, ok in lines:
+            line = _one_line(line)
             summary.actions += 1
             if not ok:
                 summary.failed += 1
                 summary.last_tick_ok = False
+                if not summary.repeat(line, now):
+                    continue
             say(f"{stamp} {line}")
+
+
+def _one_line(text: str) -> str:
+    """A log line stays one line (a message that lists several cells comes with line breaks)."""
+    return "; ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _notify_open(store: Store, config: Config) -> list[tuple[str, bool]]:
