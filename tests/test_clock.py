@@ -491,3 +491,19 @@ def test_an_escalation_skips_a_choice_nobody_can_write_to(run: Run, sev2: str, a
     escalated = run("due", "--escalate")
     assert f"escalated to {duty[0]['person']}" in escalated.stdout, escalated.stdout + escalated.stderr
     assert "Pat Doe" not in escalated.stderr
+
+
+def test_an_acknowledgement_typed_as_text_does_not_stop_the_escalation(  # type: ignore[no-untyped-def]
+    run: Run, sev2: str, at, example: Path
+) -> None:
+    """'23/11/2026 08:05' typed in another locale stays text in the Acknowledged cell: it is no acknowledgement, so
+    the 'not acknowledged' step still fires (the SLA timer already said breached; the two agree)."""
+    book = openpyxl.load_workbook(example)
+    sheet = book["Events"]
+    column = [c.value for c in sheet[1]].index("Acknowledged (UTC)") + 1
+    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == sev2)
+    sheet.cell(row, column).value = "23/11/2026 08:05"
+    book.save(example)
+    at(START + timedelta(minutes=31))
+    escalated = run("due", "--escalate")
+    assert "escalated to Ravi Menon" in escalated.stdout, escalated.stdout + escalated.stderr

@@ -112,6 +112,8 @@ def timers(event: Row, severity: Row | None, now: datetime, at_risk: float = 0.7
         started, stopped = span
         elapsed = max((stopped or now) - started, timedelta(0))
         state = timer_state(elapsed, target, stopped is not None, at_risk)
+        if name == "first response" and stopped is not None and not isinstance(event["acknowledged_at"], datetime):
+            verb = "not acknowledged; resolved"  # the resolution stopped it: nobody acknowledged the event
         out.append(Timer(name, target, started, stopped, elapsed, state, verb))
     return out
 

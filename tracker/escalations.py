@@ -95,7 +95,8 @@ def _since(event: Row, severity: Row | None, trigger: str, now: datetime, config
     """When the trigger started for this event, or None when it is not on."""
     if trigger == "not acknowledged":
         started = event["reported_at"] or event["detected_at"]
-        return started if not event["acknowledged_at"] and isinstance(started, datetime) else None
+        acknowledged = isinstance(event["acknowledged_at"], datetime)  # a time typed as text is not one
+        return started if not acknowledged and isinstance(started, datetime) else None
     if trigger == "update overdue":
         due = event["next_update_due"]
         return due if isinstance(due, datetime) and due <= now else None
