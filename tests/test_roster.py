@@ -119,6 +119,23 @@ def test_open_gives_the_event_to_whoever_is_on_duty(run: Run, example: Path, at)
     assert (managers[first], managers[second], managers[third]) == ("Sam Rivera", "Casey Nguyen", "Alex Morgan")
 
 
+def test_open_in_a_gap_of_the_roster_says_who_leads(run: Run, example: Path, at) -> None:  # type: ignore[no-untyped-def]
+    """Jordan's night shift ends Thursday morning (no Thu-Fri night): an event opened at 23:30 on Thursday has nobody
+    on duty to lead it, so its author does, and open says so and how to name someone."""
+    roster_rows(
+        example,
+        {"Person": "Jordan Lee", "Role": "duty event manager", "Days": "Mon-Wed", "Start": "23:00", "End": "07:00"},
+        drop="Jordan Lee",
+    )
+    at(datetime(2026, 11, 26, 23, 30, tzinfo=UTC))
+    opened = run("open", "--title", "a", "--severity", "Sev 3", "--service", "VPN", "--impact", "x", "--author", "Dana")
+    assert opened.exit_code == 0, opened.stderr
+    assert "warning: nobody is on duty on the Roster sheet now, so Dana leads" in opened.stderr
+    assert "--set event_manager=NAME" in opened.stderr
+    event = json.loads(run("show", opened.stdout.strip(), "--json").stdout)["event"]
+    assert event["event_manager"] == "Dana"
+
+
 def test_a_workbook_without_a_roster_still_works(run: Run, example: Path) -> None:
     """The Roster sheet removed (a workbook from tracker 0.1): validate notes it, roster says how to add it, open
     falls back to whoever typed the command."""

@@ -431,6 +431,7 @@ def open_cmd(
         if value:
             fields[name] = value
     names = [name.strip() for value in services for name in value.split(",") if name.strip()]
+    notes: list[str] = []
     event_id = open_event(
         state.store(),
         title=title,
@@ -444,8 +445,11 @@ def open_cmd(
         public_note=public_note,
         fields=fields,
         zone=state.config.display.tz,
+        notes=notes,
     )
     click.echo(event_id)
+    for line in notes:
+        click.echo(_printable(f"warning: {line}"), err=True)
     if not fields.get("impact"):
         click.echo(
             f"warning: the first notification needs Impact (what users cannot do): add it with "

@@ -105,8 +105,10 @@ def open_event(
     fields: dict[str, Any] | None = None,
     now: datetime | None = None,
     zone: tzinfo | None = None,
+    notes: list[str] | None = None,
 ) -> str:
-    """Record a new event (and its first timeline entry); return its new ID."""
+    """Record a new event (and its first timeline entry); return its new ID. `notes` gets what the caller should
+    say (a Roster with nobody on duty now, so the author leads the event)."""
     if not title.strip():
         raise UsageError("--title must not be empty")
     category = _choice(category, CATEGORIES, "category")
@@ -137,6 +139,12 @@ def open_event(
                 from tracker.roster import duty_manager
 
                 duty = duty_manager(tracker, zone, at)  # type: ignore[arg-type]
+                if duty is None and notes is not None and tracker.sheet("Roster").present:
+                    notes[:] = [
+                        f"nobody is on duty on the Roster sheet now, so {author or 'nobody'} leads {event_id} as "
+                        "event manager; name someone with --set event_manager=NAME (or `tracker update "
+                        f"{event_id} --set event_manager=NAME`), and fill the Roster's gap"
+                    ]
             row["event_manager"] = duty.person if duty is not None else (author or None)
         first = {
             "event_id": event_id,
