@@ -124,7 +124,7 @@ def test_change_appears_in_timeline(run: Run, example: Path, event_id: str) -> N
 def test_list_and_show_tables_for_people(run: Run, example: Path, event_id: str) -> None:
     """`list` prints a header and one line per event; `show` prints fields then the timeline."""
     listed = run("list").stdout.splitlines()
-    assert listed[0].split() == ["ID", "SEV", "STATUS", "NEXT", "UPDATE", "DUE", "TITLE"]
+    assert listed[0].split() == ["ID", "SEV", "STATUS", "NEXT", "UPDATE", "DUE", "SLA", "TITLE"]
     assert listed[1].startswith(event_id) and "Email outage - all sites" in listed[1]
     shown = run("show", event_id).stdout
     assert shown.startswith(f"{event_id}  Email outage - all sites")

@@ -507,3 +507,13 @@ def test_an_acknowledgement_typed_as_text_does_not_stop_the_escalation(  # type:
     at(START + timedelta(minutes=31))
     escalated = run("due", "--escalate")
     assert "escalated to Ravi Menon" in escalated.stdout, escalated.stdout + escalated.stderr
+
+
+def test_list_shows_the_sla_most_at_stake(run: Run, sev2: str, at) -> None:  # type: ignore[no-untyped-def]
+    """08:25, not acknowledged (target 30 min): the first response is at risk, in the SLA column and in --json."""
+    at(START + timedelta(minutes=25))
+    listed = run("list", "--open")
+    assert re.search(rf"{sev2}.*first response at risk", listed.stdout), listed.stdout
+    (event,) = [e for e in json.loads(run("list", "--json").stdout) if e["id"] == sev2]
+    states = {t["name"]: t["state"] for t in event["slas"]}
+    assert states == {"first response": "at risk", "restoration": "running"}

@@ -917,7 +917,7 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of event objects (see README).")
 @pass_state
 def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
-    """List events: ID, severity, status, when the next update is due, title.
+    """List events: ID, severity, status, when the next update is due, the SLA most at stake, title.
 
     \b
     Example:
@@ -932,7 +932,8 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
     rows = list_events(tracker, open_only=open_only)
     if as_json:
         spec = tracker.schema["Events"]
-        click.echo(json.dumps([_event_json(r, spec) for r in rows], indent=2, ensure_ascii=False))
+        events = [_event_json(r, spec) | {"slas": [t.to_json() for t in _timers(state, tracker, r)]} for r in rows]
+        click.echo(json.dumps(events, indent=2, ensure_ascii=False))
         return
     from tracker.clock import lead_time
 
@@ -940,6 +941,7 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
     table = []
     severities = tracker.sheet("Severities")
     for row in rows:
+        sla = _worst_sla(_timers(state, tracker, row))
         due = row["next_update_due"]
         mark = ""
         if is_open(row["status"]) and isinstance(due, datetime):
@@ -953,13 +955,27 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
                 str(row["severity"] or ""),
                 str(row["status"] or ""),
                 state.show_time(due) + mark,
+                sla,
                 str(row["title"] or ""),
             ]
         )
     if not table:
         click.echo("no open events" if open_only else "no events")
         return
-    click.echo(_table(table, ["ID", "SEV", "STATUS", "NEXT UPDATE DUE", "TITLE"]))
+    click.echo(_table(table, ["ID", "SEV", "STATUS", "NEXT UPDATE DUE", "SLA", "TITLE"]))
+
+
+_SLA_ORDER = {"breached": 0, "at risk": 1, "running": 2, "met": 3}
+
+
+def _worst_sla(timers: list[Any]) -> str:
+    """The timer that most needs attention, in two words (`restoration at risk`), or "" without targets."""
+    if not timers:
+        return ""
+    if all(t.state == "met" for t in timers):
+        return "met"
+    worst = min(timers, key=lambda t: _SLA_ORDER.get(t.state, 9))
+    return f"{worst.name} {worst.state}"
 
 
 @main.command()
