@@ -172,6 +172,7 @@ def at(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
 
     def move(when: datetime) -> None:
         monkeypatch.setenv("TRACKER_NOW", when.isoformat())
+        monkeypatch.setenv("TRACKER_REHEARSAL_SEND", "yes")  # the tests' mail servers and channels are their own
         CLOCK.reset()
 
     return move

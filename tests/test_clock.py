@@ -517,3 +517,23 @@ def test_list_shows_the_sla_most_at_stake(run: Run, sev2: str, at) -> None:  # t
     (event,) = [e for e in json.loads(run("list", "--json").stdout) if e["id"] == sev2]
     states = {t["name"]: t["state"] for t in event["slas"]}
     assert states == {"first response": "at risk", "restoration": "running"}
+
+
+def test_a_rehearsal_sends_no_real_mail_unless_told_to(run: Run, sev2: str, at, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """TRACKER_NOW on a folder whose mail goes through SMTP: reminders and notify refuse in one line (nothing sent,
+    nothing logged) and say how to rehearse; the outbox is fine; TRACKER_REHEARSAL_SEND=yes sends."""
+    from tests.smtp_server import smtp_server
+    from tests.test_cli_notify import _use_smtp
+
+    with smtp_server() as (server, port):
+        _use_smtp(tmp_path, port)
+        at(START + timedelta(minutes=52))
+        monkeypatch.delenv("TRACKER_REHEARSAL_SEND")
+        for command in (["due", "--remind"], ["notify", sev2], ["watch", "--ticks", "1"]):
+            refused = run(*command)
+            assert "tracker sends no mail through smtp while rehearsing" in refused.stdout + refused.stderr, command
+            assert "Traceback" not in refused.stderr
+        assert server.received == []
+        monkeypatch.setenv("TRACKER_REHEARSAL_SEND", "yes")
+        assert "reminded Priya Shah" in run("due", "--remind").stdout
+    assert len(server.received) == 1

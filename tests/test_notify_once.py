@@ -511,7 +511,11 @@ def test_two_machines_reminding_from_one_sharepoint_workbook_send_once(
                 "--escalate",
                 cwd=folder,
                 env=process_env(
-                    **TOKENS, TMPDIR=str(folder / "tmp"), TRACKER_STATE_DIR=str(folder / "state"), TRACKER_NOW=later
+                    **TOKENS,
+                    TMPDIR=str(folder / "tmp"),
+                    TRACKER_STATE_DIR=str(folder / "state"),
+                    TRACKER_NOW=later,
+                    TRACKER_REHEARSAL_SEND="yes",
                 ),
             )
             for folder in machines

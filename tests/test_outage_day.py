@@ -26,6 +26,7 @@ def at(monkeypatch: pytest.MonkeyPatch, hour: float) -> datetime:
     """Set the rehearsal clock to Friday `hour` (24+ is Saturday)."""
     when = FRIDAY + timedelta(hours=hour)
     monkeypatch.setenv("TRACKER_NOW", when.isoformat())
+    monkeypatch.setenv("TRACKER_REHEARSAL_SEND", "yes")  # the outbox and the test's own channel
     CLOCK.reset()
     return when
 

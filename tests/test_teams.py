@@ -72,6 +72,7 @@ def test_reminders_and_an_audience_reach_the_teams_channel(
         shown = json.loads(run("show", event_id, "--json").stdout)["event"]
         due = datetime.fromisoformat(shown["next_update_due"].replace("Z", "+00:00"))
         monkeypatch.setenv("TRACKER_NOW", (due - timedelta(minutes=5)).astimezone(UTC).isoformat())
+        monkeypatch.setenv("TRACKER_REHEARSAL_SEND", "yes")  # the channel is the test's own
         CLOCK.reset()
         reminded = run("due", "--remind")
         assert "reminded Priya Shah" in reminded.stdout and "Teams" not in reminded.stderr

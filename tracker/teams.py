@@ -40,6 +40,9 @@ def teams_settings(config: Config) -> TeamsSettings | None:
             f"[teams] needs the channel's webhook URL in the environment variable {variable} (webhook_env); "
             f"it is {'not set' if not url else 'not an https:// URL'}"
         )
+    from tracker.times import CLOCK
+
+    CLOCK.check_real_sends("Teams cards")
     audiences = tuple(str(a).casefold() for a in section.get("audiences", []))
     return TeamsSettings(url, bool(section.get("reminders", True)), bool(section.get("escalations", True)), audiences)
 

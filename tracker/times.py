@@ -43,6 +43,19 @@ class Clock:
         """Whether this is the rehearsal clock."""
         return self._rehearsal() is not None
 
+    def check_real_sends(self, what: str) -> None:
+        """While rehearsing, refuse to reach real people (`what`: "mail through smtp", a Teams channel) unless
+        TRACKER_REHEARSAL_SEND=yes says so: a rehearsal on the team's own folder would mail reminders and
+        escalations now about a made-up moment."""
+        start = self._rehearsal()
+        if start is None or os.environ.get("TRACKER_REHEARSAL_SEND", "").strip().casefold() in ("yes", "1", "true"):
+            return
+        raise UsageError(
+            f"rehearsing at TRACKER_NOW={start:%Y-%m-%dT%H:%MZ}: tracker sends no {what} while rehearsing; rehearse in "
+            'a copy of the folder with [mail] transport = "outbox" (and no [teams]), or set TRACKER_REHEARSAL_SEND=yes '
+            "to send anyway"
+        )
+
     def now(self) -> datetime:
         """The current time, aware, in UTC."""
         start = self._rehearsal()

@@ -401,4 +401,8 @@ def open_transport(config: Config) -> Transport:
     name = str(config.mail.get("transport", "outbox"))
     if name not in TRANSPORTS:
         raise ConfigError(f"tracker.toml: [mail] transport {name!r} is unknown; use one of: {', '.join(TRANSPORTS)}")
+    if name != "outbox":
+        from tracker.times import CLOCK
+
+        CLOCK.check_real_sends(f"mail through {name}")
     return TRANSPORTS[name](config)
