@@ -537,3 +537,14 @@ def test_a_rehearsal_sends_no_real_mail_unless_told_to(run: Run, sev2: str, at, 
         monkeypatch.setenv("TRACKER_REHEARSAL_SEND", "yes")
         assert "reminded Priya Shah" in run("due", "--remind").stdout
     assert len(server.received) == 1
+
+
+def test_a_refused_time_suggests_force_only_where_the_command_has_it(run: Run, sev2: str, at) -> None:  # type: ignore[no-untyped-def]
+    """`ack --at` in the future and `watch --until` in the past are refused without pointing at a --force they do not
+    have; `open --detected` in the future points at its --force."""
+    at(START + timedelta(minutes=10))
+    for command in (["ack", sev2, "--at", "2026-11-23 12:00"], ["watch", "--until", "2026-11-23 07:00"]):
+        refused = run(*command)
+        assert refused.exit_code == 2 and "--force" not in refused.stderr, refused.stderr
+    opened = run("open", "--title", "x", "--severity", "Sev 3", "--service", "VPN", "--detected", "2026-11-23 12:00")
+    assert opened.exit_code == 2 and "add --force if that is really meant" in opened.stderr

@@ -142,12 +142,14 @@ class State:
                 click.echo(f"warning: a waiting journal entry was set aside in {where}: {reason}", err=True)
             store.set_aside = []
 
-    def time(self, value: str | None, what: str, *, when: str = "any", force: bool = False) -> datetime | None:
+    def time(self, value: str | None, what: str, *, when: str = "any", force: bool | None = None) -> datetime | None:
+        """A time the user typed for option `what`; `force` is the command's --force (None: it has none)."""
         if value is None:
             return None
         from tracker.times import parse_time
 
-        return parse_time(value, tz=self.config.display.tz, what=what, when=when, force=force)
+        tz = self.config.display.tz
+        return parse_time(value, tz=tz, what=what, when=when, force=bool(force), forceable=force is not None)
 
     def show_time(self, value: Any) -> str:
         from tracker.times import format_time

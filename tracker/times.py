@@ -103,12 +103,14 @@ def parse_time(
     what: str = "time",
     when: str = "any",
     force: bool = False,
+    forceable: bool = True,
 ) -> datetime:
     """Parse a time a person typed; naive times are in the display timezone `tz`.
 
     `when="past"` (a detection, a resolution): a bare clock time is its latest past occurrence
     and a time in the future is refused; `when="future"` (an ETA, watch --until): a bare clock
-    time is its next occurrence and a time already past is refused. `force` accepts them anyway. A local time the clocks skip or pass twice (daylight
+    time is its next occurrence and a time already past is refused. `force` accepts them anyway (`forceable`: the
+    command has a --force the refusal may suggest). A local time the clocks skip or pass twice (daylight
     saving) is refused with its possible readings. Raises UsageError naming `what`.
     """
     now = now or utcnow()
@@ -120,13 +122,13 @@ def parse_time(
         raise UsageError(f"{what}: {text!r} is before 1900, which Excel cannot store as a date")
     if not force and when == "past" and value > now + timedelta(minutes=1):
         raise UsageError(
-            f"{what}: {format_time(value, tz=tz, fmt=_SHOWN)} is in the future; give the time it happened "
-            "(or add --force if that is really meant)"
+            f"{what}: {format_time(value, tz=tz, fmt=_SHOWN)} is in the future; give the time it happened"
+            + (" (or add --force if that is really meant)" if forceable else "")
         )
     if not force and when == "future" and value < now - timedelta(minutes=1):
         raise UsageError(
-            f"{what}: {format_time(value, tz=tz, fmt=_SHOWN)} has already passed; give a time to come, e.g. +2h "
-            "(or add --force if that is really meant)"
+            f"{what}: {format_time(value, tz=tz, fmt=_SHOWN)} has already passed; give a time to come, e.g. +2h"
+            + (" (or add --force if that is really meant)" if forceable else "")
         )
     return value
 
