@@ -548,3 +548,16 @@ def test_a_refused_time_suggests_force_only_where_the_command_has_it(run: Run, s
         assert refused.exit_code == 2 and "--force" not in refused.stderr, refused.stderr
     opened = run("open", "--title", "x", "--severity", "Sev 3", "--service", "VPN", "--detected", "2026-11-23 12:00")
     assert opened.exit_code == 2 and "add --force if that is really meant" in opened.stderr
+
+
+def test_validate_names_a_tell_nobody_can_be_found_for(run: Run, example: Path) -> None:
+    """A typo in Tell ('opperations manager', an unknown audience) is an error naming the cell and what is allowed;
+    the example's own rules ('A or B' chains of real roles) are fine."""
+    assert run("validate").exit_code == 0
+    _escalation_rows(example, ["Sev 2", "update overdue", 10, "opperations manager or stand-by", None])
+    _escalation_rows(example, ["Sev 3", "update overdue", 10, "audience:bosses", None])
+    checked = run("validate")
+    assert checked.exit_code == 1
+    assert re.search(r"Escalations![A-Z]+\d+ \(Tell\): 'opperations manager' is nobody tracker knows", checked.stdout)
+    assert "'audience:bosses' is no audience of the Distribution sheet" in checked.stdout
+    assert "a Roster role (communication lead, duty event manager, operations manager, stand-by)" in checked.stdout

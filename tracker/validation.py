@@ -108,6 +108,8 @@ def validate_tracker(
         problems.extend(_roster(tracker, display_timezone, now or utcnow()))
     if "Severities" in schema.sheets and "Distribution" in schema.sheets:
         problems.extend(_audiences_without_recipients(tracker))
+    if "Escalations" in schema.sheets and tracker.layout("Escalations").present:
+        problems.extend(_escalation_tells(tracker))
     if has_templates is not None and "Severities" in schema.sheets:
         problems.extend(_audiences_without_templates(tracker.sheet("Severities"), has_templates))
     order = {name: index for index, name in enumerate(schema.sheets)}
@@ -406,6 +408,51 @@ def _roster(tracker: Tracker, timezone: str, now: datetime) -> list[Problem]:
                 "duty event manager or stand-by shifts covering every hour, one duty event manager at a time",
             )
         )
+    return out
+
+
+def _escalation_tells(tracker: Tracker) -> list[Problem]:
+    """Each choice of an Escalations Tell must name someone tracker can find: a role on the event, a role of the
+    Roster sheet, or audience:NAME of the Distribution sheet (a typo would leave the step with nobody to tell)."""
+    import re
+
+    from tracker.escalations import EVENT_ROLES
+
+    data = tracker.sheet("Escalations")
+    if "tell" not in data.columns:
+        return []
+    roster = tracker.sheet("Roster")
+    roles = (
+        sorted({" ".join(str(r["role"] or "").split()).casefold() for r in roster.rows} - {""})
+        if roster.present
+        else []
+    )
+    distribution = tracker.sheet("Distribution")
+    audiences = sorted({str(r["audience"] or "").strip().casefold() for r in distribution.rows} - {""})
+    allowed = (
+        f"a role on the event ({', '.join(EVENT_ROLES)}), a Roster role ({', '.join(roles) or 'none yet'}) or "
+        f"audience:NAME ({', '.join(audiences) or 'no audiences yet'}); 'A or B' for a fallback"
+    )
+    out: list[Problem] = []
+    for row in data.rows:
+        tell = " ".join(str(row["tell"] or "").split())
+        if not tell:
+            continue
+        for choice in re.split(r"\s+or\s+", tell, flags=re.IGNORECASE):
+            text = choice.casefold()
+            if text.startswith("audience:"):
+                known = text.split(":", 1)[1].strip() in audiences
+            else:
+                known = text in EVENT_ROLES or text in roles
+            if not known:
+                what = (
+                    "no audience of the Distribution sheet" if text.startswith("audience:") else "nobody tracker knows"
+                )
+                out.append(
+                    Problem(
+                        data.title, data.cell("tell", row.number), "Tell", row["tell"], f"{choice!r} is {what}", allowed
+                    )
+                )
     return out
 
 
