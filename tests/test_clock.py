@@ -561,3 +561,18 @@ def test_validate_names_a_tell_nobody_can_be_found_for(run: Run, example: Path) 
     assert re.search(r"Escalations![A-Z]+\d+ \(Tell\): 'opperations manager' is nobody tracker knows", checked.stdout)
     assert "'audience:bosses' is no audience of the Distribution sheet" in checked.stdout
     assert "a Roster role (communication lead, duty event manager, operations manager, stand-by)" in checked.stdout
+
+
+def test_a_remind_before_validate_refuses_falls_back_to_the_default_lead(  # type: ignore[no-untyped-def]
+    run: Run, sev2: str, at, example: Path
+) -> None:
+    """Sev 2's Remind Before typed as -5 (validate names it): the reminder still goes, [clock]'s 10 min before."""
+    book = openpyxl.load_workbook(example)
+    sheet = book["Severities"]
+    header = [c.value for c in sheet[1]]
+    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == "Sev 2")
+    sheet.cell(row, next(i for i, h in enumerate(header, 1) if str(h).startswith("Remind Before"))).value = -5
+    book.save(example)
+    assert run("validate").exit_code == 1
+    at(START + timedelta(minutes=51))
+    assert "reminded Priya Shah" in run("due", "--remind").stdout

@@ -161,9 +161,12 @@ def responsible(event: Row) -> str:
 
 
 def lead_time(severity: Row | None, config: Config) -> timedelta:
-    """How long before an update is due its reminder goes: the severity's Remind Before, else [clock]."""
+    """How long before an update is due its reminder goes: the severity's Remind Before, else [clock] (also when
+    the cell holds what validate refuses, such as a negative number: a reminder still goes)."""
     minutes = severity.get("remind_before_minutes") if severity is not None else None
-    return timedelta(minutes=minutes if isinstance(minutes, int) else config.clock.remind_before)
+    if isinstance(minutes, int) and not isinstance(minutes, bool) and minutes >= 0:
+        return timedelta(minutes=minutes)
+    return timedelta(minutes=config.clock.remind_before)
 
 
 def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta | None = None) -> list[Due]:
