@@ -450,6 +450,8 @@ def test_watch_republishes_the_status_page_when_the_workbook_changes(
     at(START)
     assert run("resolve", f"EVT-{START.year}-0001", "--note", "done", "--force").exit_code == 0
     page = tmp_path / "status" / "index.html"
+    stopping = run("watch", "--until", "07:00", "--ticks", "1")  # 07:00 has passed at 08:00: tomorrow's
+    assert "watching every 1 min until 24 Nov 2026 0700Z" in stopping.stdout, stopping.stdout
     quiet = run("watch", "--publish", "--every", "1m", "--ticks", "17")
     assert quiet.exit_code == 0, quiet.stdout
     published = [line for line in quiet.stdout.splitlines() if "publish: status page" in line]

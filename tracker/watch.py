@@ -86,7 +86,8 @@ def watch(
     summary = WatchSummary()
     page = _Page()
     try:
-        say(f"{show(utcnow())} watching every {int(every.total_seconds() // 60)} min (Ctrl-C stops)")
+        stops = f" until {show(until)}" if until is not None else ""
+        say(f"{show(utcnow())} watching every {int(every.total_seconds() // 60)} min{stops} (Ctrl-C stops)")
         _ignored_rows_warnings(store, say)
         while not stop["now"]:
             now = utcnow()
