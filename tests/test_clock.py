@@ -578,3 +578,13 @@ def test_a_remind_before_validate_refuses_falls_back_to_the_default_lead(  # typ
     assert run("validate").exit_code == 1
     at(START + timedelta(minutes=51))
     assert "reminded Priya Shah" in run("due", "--remind").stdout
+
+
+def test_due_says_who_owes_each_sla(run: Run, sev2: str, at) -> None:  # type: ignore[no-untyped-def]
+    """08:25: the first response at risk is owed by the event manager (the duty event manager who got the event);
+    the update by the communication lead."""
+    at(START + timedelta(minutes=25))
+    items = json.loads(run("due", "--json").stdout)["items"]
+    owed = {i["kind"]: i["responsible"] for i in items if i["event_id"] == sev2}
+    manager = json.loads(run("show", sev2, "--json").stdout)["event"]["event_manager"]
+    assert owed == {"update": "Priya Shah", "first response": manager} and manager

@@ -123,7 +123,7 @@ class Due:
     """Something the team owes: an update, an SLA about to be missed, the process review."""
 
     event_id: str
-    kind: str  # update | first response | restoration | process review
+    kind: str  # update | first response | restoration | process review | action
     state: str  # due | due soon | overdue | at risk | breached
     at: datetime | None  # when it is (was) due or breaches
     severity: str = ""
@@ -175,6 +175,18 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
     review action overdue or due today (kind "action", see `tracker.actions.due_actions`)."""
     out: list[Due] = []
     severities = tracker.sheet("Severities")
+    duty: list[str] = []  # the duty event manager now, looked up once when an item names nobody
+
+    def owed_by(person: str) -> str:
+        if person:
+            return person
+        if not duty:
+            from tracker.roster import duty_manager
+
+            shift = duty_manager(tracker, config.display.tz, now)
+            duty.append(shift.person if shift is not None else "")
+        return duty[0]
+
     for event in tracker.sheet("Events").rows:
         if not event["id"] or not is_open(event["status"]):
             continue
@@ -193,10 +205,20 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
             else:
                 state = "due"
             if within is None or due - now <= within or state != "due":
-                out.append(Due(kind="update", state=state, at=due, responsible=responsible(event), **common))
+                out.append(Due(kind="update", state=state, at=due, responsible=owed_by(responsible(event)), **common))
         for timer in timers(event, severity, now, config.clock.at_risk):
             if timer.stopped is None and timer.state in ("at risk", "breached"):  # a stopped one is history
-                out.append(Due(kind=timer.name, state=timer.state, at=timer.started + timer.target, **common))
+                lead = event["event_manager"] if timer.name == "first response" else None
+                person = owed_by(str(lead or event["incident_lead"] or event["event_manager"] or ""))
+                out.append(
+                    Due(
+                        kind=timer.name,
+                        state=timer.state,
+                        at=timer.started + timer.target,
+                        responsible=person,
+                        **common,
+                    )
+                )
     review = process_review_due(config, now)
     if review is not None:
         out.append(Due("", "process review", "overdue" if review <= now else "due", review))
