@@ -96,6 +96,19 @@ def test_validate_reports_gaps_and_two_managers_at_once(run: Run, example: Path)
     assert "two duty event managers at once: Alex Morgan (row 2) and Lee Park (row" in checked.stdout
 
 
+def test_overlaps_are_found_beyond_the_next_shift(run: Run, example: Path) -> None:
+    """Tim's long Tuesday (06:00-20:00) overlaps Jordan's night, Alex's morning and, past Alex, Sam's evening: the
+    overlap with Sam is reported too, not only those with the shifts next to Tim's in time."""
+    roster_rows(
+        example, {"Person": "Tim Doe", "Role": "duty event manager", "Days": "Tue", "Start": "06:00", "End": "20:00"}
+    )
+    checked = run("validate")
+    assert checked.exit_code == 1
+    overlaps = [line for line in checked.stdout.splitlines() if "two duty event managers at once" in line]
+    for other in ("Jordan Lee", "Alex Morgan", "Sam Rivera"):
+        assert any("Tim Doe" in line and other in line for line in overlaps), (other, overlaps)
+
+
 def test_open_gives_the_event_to_whoever_is_on_duty(run: Run, example: Path, at) -> None:  # type: ignore[no-untyped-def]
     """Opened on Monday 16:00 the event manager is Sam Rivera; on Saturday, Casey (stand-by); --set wins."""
     at(datetime(2026, 11, 23, 16, 0, tzinfo=UTC))

@@ -192,8 +192,11 @@ def coverage_problems(tracker: Tracker, zone: ZoneInfo, now: datetime, days: int
         out.append((None, f"nobody on duty or stand-by from {_local(cursor, zone)} (for the next {days} days)"))
     duty = sorted((s for s in found if s.role == DUTY), key=lambda s: s.start)
     seen: set[tuple[int, int]] = set()
-    for a, b in zip(duty, duty[1:], strict=False):
-        if b.start < a.end and b.person != a.person and (a.row, b.row) not in seen:
+    pairs = [  # every earlier shift still running when a later one starts, not only the one just before it
+        (a, b) for i, b in enumerate(duty) for a in duty[:i] if b.start < a.end
+    ]
+    for a, b in pairs:
+        if b.person != a.person and (a.row, b.row) not in seen:
             seen.add((a.row, b.row))
             out.append(
                 (

@@ -442,8 +442,8 @@ def _escalation_tells(tracker: Tracker) -> list[Problem]:
             text = choice.casefold()
             if text.startswith("audience:"):
                 known = text.split(":", 1)[1].strip() in audiences
-            else:
-                known = text in EVENT_ROLES or text in roles
+            else:  # without a Roster sheet (a 0.1 workbook) its roles cannot be checked
+                known = text in EVENT_ROLES or text in roles or not roster.present
             if not known:
                 what = (
                     "no audience of the Distribution sheet" if text.startswith("audience:") else "nobody tracker knows"
