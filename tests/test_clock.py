@@ -588,3 +588,20 @@ def test_due_says_who_owes_each_sla(run: Run, sev2: str, at) -> None:  # type: i
     owed = {i["kind"]: i["responsible"] for i in items if i["event_id"] == sev2}
     manager = json.loads(run("show", sev2, "--json").stdout)["event"]["event_manager"]
     assert owed == {"update": "Priya Shah", "first response": manager} and manager
+
+
+def test_validate_notes_a_cadence_a_typed_severity_left_behind(run: Run, sev2: str, at, example: Path) -> None:  # type: ignore[no-untyped-def]
+    """Sev 2 (every 60 min) raised to Sev 1 (every 30 min) by typing in the cell: validate notes that the next
+    update is 60 min after the last one and how to set it; after an update the note is gone."""
+    book = openpyxl.load_workbook(example)
+    sheet = book["Events"]
+    column = [c.value for c in sheet[1]].index("Severity") + 1
+    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == sev2)
+    sheet.cell(row, column).value = "Sev 1"
+    book.save(example)
+    noted = run("validate")
+    assert noted.exit_code == 0
+    assert f"{sev2} (Sev 1) is due an update every 30 min, but this is 60 min after its last update" in noted.stdout
+    at(START + timedelta(minutes=5))
+    assert run("update", sev2, "--note", "Raised to Sev 1").exit_code == 0
+    assert "is due an update every" not in run("validate").stdout

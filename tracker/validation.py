@@ -110,6 +110,8 @@ def validate_tracker(
         problems.extend(_audiences_without_recipients(tracker))
     if "Escalations" in schema.sheets and tracker.layout("Escalations").present:
         problems.extend(_escalation_tells(tracker))
+    if "Events" in schema.sheets and "Severities" in schema.sheets:
+        problems.extend(_cadence(tracker))
     if has_templates is not None and "Severities" in schema.sheets:
         problems.extend(_audiences_without_templates(tracker.sheet("Severities"), has_templates))
     order = {name: index for index, name in enumerate(schema.sheets)}
@@ -408,6 +410,42 @@ def _roster(tracker: Tracker, timezone: str, now: datetime) -> list[Problem]:
                 "duty event manager or stand-by shifts covering every hour, one duty event manager at a time",
             )
         )
+    return out
+
+
+def _cadence(tracker: Tracker) -> list[Problem]:
+    """An open event whose Next Update Due lies further from its last update than its severity's Update Every (a
+    severity raised by typing in the cell keeps the old, slower cadence): a note saying how to set it."""
+    from datetime import timedelta
+
+    from tracker.policy import is_open
+
+    events, severities = tracker.sheet("Events"), tracker.sheet("Severities")
+    needed = ("next_update_due", "last_update_at", "severity", "status")
+    if not events.present or not severities.present or any(n not in events.columns for n in needed):
+        return []
+    out: list[Problem] = []
+    for event in events.rows:
+        due, last = event["next_update_due"], event["last_update_at"]
+        severity = severities.find(str(event["severity"] or ""))
+        minutes = severity["update_interval_minutes"] if severity is not None else None
+        if not (is_open(event["status"]) and isinstance(due, datetime) and isinstance(last, datetime)):
+            continue
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
+            continue
+        if due - last > timedelta(minutes=minutes) + timedelta(minutes=1):
+            out.append(
+                Problem(
+                    events.title,
+                    events.cell("next_update_due", event.number),
+                    events.spec.fields["next_update_due"].title,
+                    due,
+                    f"{event['id']} ({event['severity']}) is due an update every {minutes} min, but this is "
+                    f"{int((due - last).total_seconds() // 60)} min after its last update (a severity typed in the "
+                    f'cell keeps the old cadence); the next `tracker update {event["id"]} --note "..."` sets it',
+                    level="note",
+                )
+            )
     return out
 
 
