@@ -605,3 +605,20 @@ def test_validate_notes_a_cadence_a_typed_severity_left_behind(run: Run, sev2: s
     at(START + timedelta(minutes=5))
     assert run("update", sev2, "--note", "Raised to Sev 1").exit_code == 0
     assert "is due an update every" not in run("validate").stdout
+
+
+@pytest.mark.parametrize("column", ["Remind Before (min)", "First Response (min)", "Restoration (min)"])
+def test_a_huge_target_typed_in_excel_is_no_crash(run: Run, sev2: str, at, example: Path, column: str) -> None:  # type: ignore[no-untyped-def]
+    """1,440,000,000,000 minutes (found by the fuzz suite: Python's timedelta cannot hold it) in a Severities
+    column: validate names the cell; list, due and show go on without that timer or lead time."""
+    book = openpyxl.load_workbook(example)
+    sheet = book["Severities"]
+    header = [c.value for c in sheet[1]]
+    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == "Sev 2")
+    sheet.cell(row, header.index(column) + 1).value = 1_440_000_000_000
+    book.save(example)
+    assert run("validate").exit_code == 1
+    at(START + timedelta(minutes=20))
+    for command in (["list", "--open"], ["due"], ["show", sev2], ["due", "--remind", "--escalate"]):
+        result = run(*command)
+        assert result.exit_code in (0, 1) and "unexpectedly" not in result.stderr, (command, result.stderr)

@@ -22,6 +22,7 @@ TIMERS = (
 
 
 SPANS = {name: (start, stop) for name, start, stop, _target, _verb in TIMERS}
+MAX_TARGET_MINUTES = 525_600  # a year: the largest target or lead time the Severities sheet allows
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,15 @@ def timer_span(event: Any, name: str) -> tuple[datetime, datetime | None] | None
     return started, stopped
 
 
+def target_minutes(severity: Row | None, field: str) -> int | None:
+    """A severity's SLA target in minutes, or None when it sets none or one validate refuses (not a whole number
+    from 1 to a year): such a target makes no timer rather than a crash."""
+    value = severity[field] if severity is not None else None
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_TARGET_MINUTES:
+        return value
+    return None
+
+
 def timer_state(elapsed: timedelta, target: timedelta, stopped: bool, at_risk: float = 0.75) -> str:
     """met or breached once stopped; running, at risk (past `at_risk` of the target) or breached while it runs."""
     if stopped:
@@ -104,9 +114,9 @@ def timers(event: Row, severity: Row | None, now: datetime, at_risk: float = 0.7
     """The event's SLA timers its severity sets a target for (first response, restoration)."""
     out = []
     for name, _start, _stop, target_field, verb in TIMERS:
-        minutes = severity[target_field] if severity is not None else None
+        minutes = target_minutes(severity, target_field)
         span = timer_span(event, name)
-        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1 or span is None:
+        if minutes is None or span is None:
             continue
         target = timedelta(minutes=minutes)
         started, stopped = span
@@ -164,7 +174,7 @@ def lead_time(severity: Row | None, config: Config) -> timedelta:
     """How long before an update is due its reminder goes: the severity's Remind Before, else [clock] (also when
     the cell holds what validate refuses, such as a negative number: a reminder still goes)."""
     minutes = severity.get("remind_before_minutes") if severity is not None else None
-    if isinstance(minutes, int) and not isinstance(minutes, bool) and minutes >= 0:
+    if isinstance(minutes, int) and not isinstance(minutes, bool) and 0 <= minutes <= MAX_TARGET_MINUTES:
         return timedelta(minutes=minutes)
     return timedelta(minutes=config.clock.remind_before)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tracker.clock import duration, timers
+from tracker.clock import MAX_TARGET_MINUTES, duration, timers
 from tracker.config import Config
 from tracker.edits import AppendRow, Edit
 from tracker.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender, recipients_for
@@ -83,8 +83,10 @@ def due_steps(tracker: Tracker, config: Config, now: datetime) -> list[Step]:
             if str(rule["severity"] or "").casefold() != str(event["severity"] or "").casefold():
                 continue
             after = rule["after_minutes"]
-            if not isinstance(after, int) or isinstance(after, bool) or rule["trigger"] not in TRIGGERS:
-                continue  # a rule validate reports (After not a whole number, an unknown trigger) never fires
+            if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_TARGET_MINUTES:
+                continue  # a rule validate reports (After not a whole number of minutes in range) never fires
+            if rule["trigger"] not in TRIGGERS:
+                continue  # nor one with an unknown trigger
             since = _since(event, severity, str(rule["trigger"] or ""), now, config)
             if since is not None and since + timedelta(minutes=after) <= now:
                 out.append(Step(event, rule, str(rule["trigger"]), since, since + timedelta(minutes=after)))

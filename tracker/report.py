@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from tracker.clock import SPANS, TIMERS, timer_span, timer_state
+from tracker.clock import SPANS, TIMERS, target_minutes, timer_span, timer_state
 from tracker.errors import UsageError
 from tracker.policy import OPEN_STATUSES, is_open
 from tracker.times import iso
@@ -84,12 +84,8 @@ def minutes(span: timedelta) -> float:
 
 def sla_targets(severity: Row | None) -> dict[str, int | None]:
     """The severity's target in minutes per SLA timer (None: it sets none), read as `tracker.clock.timers()`
-    reads them: a whole number of at least 1."""
-    out: dict[str, int | None] = {}
-    for name, _start, _stop, target_field, _verb in TIMERS:
-        value = severity[target_field] if severity is not None else None
-        out[name] = value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
-    return out
+    reads them (`tracker.clock.target_minutes`)."""
+    return {name: target_minutes(severity, target_field) for name, _start, _stop, target_field, _verb in TIMERS}
 
 
 def sla_states(event: dict[str, Any], targets: dict[str, int | None], now: datetime) -> dict[str, str]:
