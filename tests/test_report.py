@@ -176,14 +176,17 @@ def test_november_figures_are_the_hand_computed_ones(run: Run, book: Path) -> No
     sla = {s["severity"]: s for s in data["sla"]}
     assert list(sla) == ["Sev 1", "Sev 2", "Sev 3", "Sev 4"]
     assert sla["Sev 1"]["first_response"] == {
-        "target_minutes": 10, "met": 1, "breached": 1, "pending": 0, "no_target": 0, "share_met": 0.5,
+        "target_minutes": 10, "met": 1, "breached": 1, "pending": 0, "no_target": 0, "unknown": 0,
+        "share_met": 0.5,
     }  # fmt: skip
     assert sla["Sev 2"]["restoration"] == {
-        "target_minutes": 480, "met": 2, "breached": 0, "pending": 0, "no_target": 0, "share_met": 1.0,
+        "target_minutes": 480, "met": 2, "breached": 0, "pending": 0, "no_target": 0, "unknown": 0,
+        "share_met": 1.0,
     }  # fmt: skip
     assert sla["Sev 3"]["restoration"]["breached"] == 1 and sla["Sev 3"]["first_response"]["share_met"] == 1.0
     assert sla["Sev 4"]["first_response"] == {
-        "target_minutes": None, "met": 0, "breached": 0, "pending": 0, "no_target": 1, "share_met": None,
+        "target_minutes": None, "met": 0, "breached": 0, "pending": 0, "no_target": 1, "unknown": 0,
+        "share_met": None,
     }  # fmt: skip
     groups = {g["key"]: g for g in data["groups"]}
     assert [g["key"] for g in data["groups"]] == ["Sev 1", "Sev 2", "Sev 3", "Sev 4"]
@@ -317,7 +320,7 @@ def test_a_bad_detected_cell_is_left_out_and_named(run: Run, book: Path) -> None
     )
 )
 def test_invariants_hold_for_any_events(events: list[tuple[int, int | None, int | None, str]]) -> None:
-    """met + breached + pending + no_target is the count per timer; each median lies between min and max."""
+    """met + breached + pending + no_target + unknown is the count per timer; each median lies between min and max."""
     from tracker.report import Period, Report
     from tracker.schema import load_schema
     from tracker.workbook import Tracker
@@ -356,7 +359,7 @@ def test_invariants_hold_for_any_events(events: list[tuple[int, int | None, int 
     for entry in report.attainment():
         for timer in ("first_response", "restoration"):
             t = entry[timer]
-            assert t["met"] + t["breached"] + t["pending"] + t["no_target"] == entry["events"]
+            assert t["met"] + t["breached"] + t["pending"] + t["no_target"] + t["unknown"] == entry["events"]
     restores = [f.restore for f in report.facts if f.restore is not None]
     if restores:
         assert min(restores) - 0.05 <= totals["time_to_restore_median_minutes"] <= max(restores) + 0.05
@@ -794,3 +797,48 @@ def test_an_html_path_that_cannot_be_written_is_refused_before_anything(
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines()[-1] == f"error: {message}"
     assert "Traceback" not in result.stderr and "Errno" not in result.stderr
+
+
+def test_a_resolution_typed_before_detection_makes_no_restore_figure(run: Run, book: Path, tmp_path: Path) -> None:
+    """EVT-2026-0007's Resolved cell typed an hour before its Detected cell (in Excel): the report counts the event
+    but leaves its restore time out of every figure (not -60 in the mean, not under LONGEST, its SLA result and
+    outage unknown), with one warning naming the cell; the status page and the review show no made-up duration."""
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Events"]
+    headers = {c.value: c.column for c in ws[1]}
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, headers["ID"]).value == "EVT-2026-0007")
+    ws.cell(row, headers["Resolved (UTC)"]).value = datetime(2026, 11, 30, 21, 0)  # detected 22:00
+    wb.save(book)
+    cell = f"Events!{openpyxl.utils.get_column_letter(headers['Resolved (UTC)'])}{row}"
+    result = run("report", *NOV, "--json")
+    assert result.exit_code == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: EVT-2026-0007 restore time unknown: {cell} ")
+    assert "is before Detected" in warnings[0]
+    data = json.loads(result.stdout)
+    totals = data["totals"]
+    assert totals["events"] == 6 and totals["resolved"] == 5
+    # restored: 120, 250, 330, 360 (0007 unknown) -> 1060 / 4 = 265; median (250 + 330) / 2 = 290
+    assert (totals["time_to_restore_mean_minutes"], totals["time_to_restore_median_minutes"]) == (265, 290)
+    assert totals["outage_minutes"] == 11500 - 240  # 0007's 240 left out
+    assert totals["restoration_met"] == 2  # 0007 neither met nor breached
+    sev2 = next(s for s in data["sla"] if s["severity"] == "Sev 2")["restoration"]
+    assert (sev2["met"], sev2["unknown"]) == (1, 1)
+    assert "EVT-2026-0007" not in [e["id"] for e in data["worst"]["longest_restoration"]]
+    assert data["restore_unknown"] == [{"event_id": "EVT-2026-0007", "problem": warnings[0].split(": ", 2)[2]}]
+    text = run("report", *NOV)
+    assert "mean 4 h 25 min, median 4 h 50 min (5 resolved, 1 of them with no restore time)" in text.stdout
+    assert "EVT-2026-0007" not in text.stdout.split("LONGEST", 1)[1].split("\n\n", 1)[0]
+    assert "Active Directory  1       -" in text.stdout  # its only event's outage is unknown, not 0 min
+    published = run("publish")
+    assert published.exit_code == 0, published.stderr
+    page = (tmp_path / "status" / "index.html").read_text(encoding="utf-8")
+    resolved = page.split('id="resolved-heading"', 1)[1].split("</section>", 1)[0]
+    row_html = next(r for r in resolved.split("<tr") if "EVT-2026-0007" in r)
+    assert 'Time to restore">unknown</td>' in row_html and "Met" not in row_html and "1 h" not in row_html
+    assert f"warning: EVT-2026-0007 restore time unknown: {cell} " in published.stderr
+    assert run("review", "EVT-2026-0007", "--format", "md").exit_code == 0
+    review = (tmp_path / "reviews" / "EVT-2026-0007-review.md").read_text(encoding="utf-8")
+    assert "restored in 0 min" not in review and "Restoration: met" not in review
+    assert "- Restoration: unknown" in review
+    assert "| **Outage duration** | unknown: Resolved is before Detected |" in review

@@ -46,6 +46,8 @@ def publish_cmd(state: State, audience: str | None, out: Path | None, as_json: b
 
     tracker = state.store().read()
     result = publish_status(state.config, tracker, utcnow(), audience=audience, out=out, verbose=state.verbose)
+    for warning in result.warnings:
+        click.echo(printable(f"warning: {warning}"), err=True)
     where = result.where
     if result.to == "local":
         where = _shown(Path(result.where))

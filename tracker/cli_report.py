@@ -88,7 +88,8 @@ def text_report(data: dict[str, Any], show_time: Any) -> str:
         )
     lines.append(
         f"Time to restore:     mean {_minutes(totals['time_to_restore_mean_minutes'])}, "
-        f"median {_minutes(totals['time_to_restore_median_minutes'])} ({totals['resolved']} resolved)"
+        f"median {_minutes(totals['time_to_restore_median_minutes'])} ({totals['resolved']} resolved"
+        + (f", {len(data['restore_unknown'])} of them with no restore time)" if data["restore_unknown"] else ")")
     )
     if not data["groups"]:
         return "\n".join(lines)
@@ -121,7 +122,7 @@ def text_report(data: dict[str, Any], show_time: Any) -> str:
                     if timer["share_met"] is not None
                     else []
                 )
-                parts += [f"{timer[k]} {k.replace('_', ' ')}" for k in ("pending", "no_target") if timer[k]]
+                parts += [f"{timer[k]} {k.replace('_', ' ')}" for k in ("pending", "no_target", "unknown") if timer[k]]
                 cells.append(", ".join(parts) or "-")
             rows.append(cells)
         lines += ["", _table(rows, ["SLA", "FIRST RESPONSE", "RESTORATION"])]
@@ -241,6 +242,8 @@ def report(
             raise UsageError(f"--html {html_path}: {(exc.strerror or str(exc)).lower()}") from None
     for item in data["skipped"]:
         click.echo(printable(f"warning: {item['event_id']} left out: {item['problem']}"), err=True)
+    for item in data["restore_unknown"]:
+        click.echo(printable(f"warning: {item['event_id']} restore time unknown: {item['problem']}"), err=True)
     if as_json:
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     elif as_csv:

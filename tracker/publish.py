@@ -28,6 +28,7 @@ from tracker.errors import ConfigError, TrackerError, UsageError
 from tracker.events import severity_audiences
 from tracker.mail import CUSTOMER_STATUS
 from tracker.policy import OPEN_STATUSES, is_open
+from tracker.times import iso
 from tracker.workbook import Row, Tracker, raw_key
 
 if TYPE_CHECKING:
@@ -121,6 +122,8 @@ class StatusPage:
     weekly: WeeklyCounts | None  # None: the audience may not read when events started
     trend: Trend | None
     notes: tuple[str, ...] = field(default=())
+    # One line per shown event whose restore time is unknown (its Resolved cell is before its Detected cell).
+    warnings: tuple[str, ...] = field(default=())
 
     @property
     def breached(self) -> int:
@@ -139,6 +142,7 @@ class Published:
     breached: int
     resolved_recent: int
     published_at: datetime
+    warnings: tuple[str, ...] = ()  # the page's warnings (`StatusPage.warnings`), for the CLI to say
 
 
 def build_page(
@@ -165,8 +169,16 @@ def build_page(
         seen = counts.get(event.severity)
         counts[event.severity] = SeverityCount(event.severity, event.colour, (seen.count if seen else 0) + 1)
     resolved = None
+    warnings: list[str] = []
     if reader.may_read("Events", "resolved_at") and reader.may_read("Events", "detected_at"):
         resolved = tuple(_resolved(events, reader, severities, config, now))
+        warnings = [
+            f"{e['id']} restore time unknown: {tracker.layout('Events').cell('resolved_at', e.number)} (Resolved "
+            f"(UTC)): {iso(e['resolved_at'])} is before Detected (UTC) {iso(e['detected_at'])}; the page shows no "
+            "time to restore for it"
+            for e in events
+            if _backwards(e) and e["status"] in ("Resolved", "Closed")
+        ]
     weekly = trend = None
     if reader.may_read("Events", "detected_at") and reader.may_read("Events", "severity"):
         weekly = _weekly(events, severities, config, now)
@@ -184,7 +196,15 @@ def build_page(
         resolved=resolved,
         weekly=weekly,
         trend=trend,
+        warnings=tuple(warnings),
     )
+
+
+def _backwards(event: Row) -> bool:
+    """Whether the event's Resolved time is before its Detected time (typed so in Excel): no duration can be made
+    of the two, and none is shown (`tracker.clock.duration` would show the gap's size as if it were one)."""
+    started, resolved = _started(event), event["resolved_at"]
+    return started is not None and isinstance(resolved, datetime) and resolved < started
 
 
 def _recent_events(tracker: Tracker, config: Config, now: datetime) -> list[Row]:
@@ -388,6 +408,7 @@ def _resolved(
         restoration = next(
             (t for t in _timers(event, severities.row(event), reader, config, now) if t.name == "restoration"), None
         )
+        unknown = _backwards(event)
         out.append(
             ResolvedEvent(
                 id=str(values.get("id") or ""),
@@ -395,9 +416,9 @@ def _resolved(
                 severity=severities.label(event),
                 colour=severities.colour(str(event["severity"] or "")),
                 resolved=when(config, event["resolved_at"]),
-                restored_in=duration(event["resolved_at"] - started) if started else "",
+                restored_in="unknown" if unknown else duration(event["resolved_at"] - started) if started else "",
                 target=duration(restoration.target) if restoration else "",
-                result=restoration.state if restoration else "",
+                result=restoration.state if restoration and not unknown else "",
             )
         )
     return out
@@ -605,9 +626,9 @@ def publish_status(
             beside = name.casefold() != config.publish.audience.casefold()
             raise _not_written(config, target, out is not None, beside, exc) from None
         log.info("status page for %s written to %s", name, target)
-        return Published("local", str(target), name, len(page.open_events), page.breached, resolved, now)
+        return Published("local", str(target), name, len(page.open_events), page.breached, resolved, now, page.warnings)
     from tracker.sitepage import publish_site_page
 
     sections = sharepoint_sections(page, config, prefix=page_name.removesuffix(".aspx"))
     url = publish_site_page(config, page_name=page_name, title=page.title, sections=sections, verbose=verbose)
-    return Published("sharepoint", url, name, len(page.open_events), page.breached, resolved, now)
+    return Published("sharepoint", url, name, len(page.open_events), page.breached, resolved, now, page.warnings)

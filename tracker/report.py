@@ -68,8 +68,11 @@ class Facts:
     outage: float
     users: int | None
     reopened: int
-    sla: dict[str, str] = field(default_factory=dict)  # timer name -> met | breached | pending | no target
+    sla: dict[str, str] = field(default_factory=dict)  # timer name -> met | breached | pending | no target | unknown
     targets: dict[str, int | None] = field(default_factory=dict)  # timer name -> target minutes (None: none)
+    # Why its restore time is unknown although it is resolved (its Resolved cell is before its Detected cell): its
+    # restore time, outage minutes and the SLA results that stop at the resolution are in no figure. "" when known.
+    restore_problem: str = ""
 
     @property
     def user_minutes(self) -> float | None:
@@ -285,6 +288,12 @@ def event_facts(
         acknowledged = values.get("acknowledged_at")
         if not isinstance(acknowledged, datetime):
             acknowledged = None
+        backwards = ""
+        if resolved is not None and resolved < detected:  # typed in Excel: no restore time can be made of it
+            backwards = (
+                f"{events.cell('resolved_at', row.number)} (Resolved (UTC)): {iso(resolved)} is before Detected (UTC) "
+                f"{iso(detected)}; its restore time is left out of every figure"
+            )
         name = str(values.get("severity") or "")
         if name not in targets_of:
             targets_of[name] = sla_targets(severities.find(name))
@@ -293,19 +302,26 @@ def event_facts(
         text = str(values.get("services_affected") or "")
         if text not in services_in:
             services_in[text] = [s.strip() for s in text.split(",") if s.strip()]
+        sla = sla_states(values, targets, now)
+        if backwards:  # a timer the backwards resolution stopped has no result either
+            for name in SPANS:
+                span = timer_span(values, name)
+                if sla[name] != "no target" and span is not None and span[1] == resolved:
+                    sla[name] = "unknown"
         out.append(
             Facts(
                 row=row,
                 open=still_open,
                 services=list(services_in[text]),
                 acknowledge=minutes(acknowledged - reported) if acknowledged is not None else None,
-                restore=minutes(resolved - detected) if resolved is not None else None,
+                restore=minutes(resolved - detected) if resolved is not None and not backwards else None,
                 # one span, detected to the resolution (or now), as outage_spans gives it without a reopening
-                outage=minutes(max(resolved or now, detected) - detected),
+                outage=0.0 if backwards else minutes(max(resolved or now, detected) - detected),
                 users=users if isinstance(users, int) else None,
                 reopened=0,
-                sla=sla_states(values, targets, now),
+                sla=sla,
                 targets=targets,
+                restore_problem=backwards,
             )
         )
     wanted = {str(r["id"]).casefold(): r for r in chosen}
@@ -316,7 +332,7 @@ def event_facts(
     history = _reopen_history(tracker, candidates)
     for facts in out if history else []:
         key = str(facts.row["id"]).casefold()
-        if key in history:
+        if key in history and not facts.restore_problem:
             resolved = None if facts.open else facts.row["resolved_at"]
             spans, facts.reopened = outage_spans(facts.row["detected_at"], history[key], resolved, now)
             facts.outage = sum(minutes(end - start) for start, end in spans)
@@ -349,9 +365,10 @@ def summarise(key: str | None, facts: list[Facts], label: str | None = None) -> 
             acknowledge.append(f.acknowledge)
         if f.restore is not None:
             restore.append(f.restore)
-        outage.append(f.outage)
-        if f.users is not None:
-            known_users.append(f.outage * f.users)
+        if not f.restore_problem:  # its outage is unknown: in no sum
+            outage.append(f.outage)
+            if f.users is not None:
+                known_users.append(f.outage * f.users)
         still_open += f.open
         reopened += f.reopened > 0
         for name, counts in states.items():
@@ -370,7 +387,7 @@ def summarise(key: str | None, facts: list[Facts], label: str | None = None) -> 
         "time_to_acknowledge_median_minutes": _median(acknowledge),
         "time_to_restore_mean_minutes": _mean(restore),
         "time_to_restore_median_minutes": _median(restore),
-        "outage_minutes": _rounded(sum(outage)),
+        "outage_minutes": _rounded(sum(outage)) if outage or not facts else None,
         "user_minutes": _rounded(sum(known_users)) if known_users else None,
     }
     for name, prefix in SLA_TIMERS:
@@ -383,7 +400,8 @@ def summarise(key: str | None, facts: list[Facts], label: str | None = None) -> 
 
 def attainment(facts: list[Facts], severity_order: list[str]) -> list[dict[str, Any]]:
     """Per severity (Severities sheet order), per SLA timer: met, breached, pending (still running, within or past
-    nothing yet decided), no_target (the severity sets none); met + breached + pending + no_target = events."""
+    nothing yet decided), no_target (the severity sets none), unknown (stopped by a Resolved time before the
+    Detected one); met + breached + pending + no_target + unknown = events."""
     by: dict[str, list[Facts]] = {}
     for f in facts:
         by.setdefault(str(f.row["severity"] or ""), []).append(f)
@@ -393,7 +411,7 @@ def attainment(facts: list[Facts], severity_order: list[str]) -> list[dict[str, 
         group = by[severity]
         entry: dict[str, Any] = {"severity": severity, "events": len(group)}
         for name, prefix in SLA_TIMERS:
-            counts = {"met": 0, "breached": 0, "pending": 0, "no target": 0}
+            counts = {"met": 0, "breached": 0, "pending": 0, "no target": 0, "unknown": 0}
             targets = set()
             for f in group:
                 state = f.sla[name]
@@ -407,6 +425,7 @@ def attainment(facts: list[Facts], severity_order: list[str]) -> list[dict[str, 
                 "breached": counts["breached"],
                 "pending": counts["pending"],
                 "no_target": counts["no target"],
+                "unknown": counts["unknown"],
                 "share_met": _share(counts["met"], counts["breached"]),
             }
         out.append(entry)
@@ -421,13 +440,14 @@ def services(facts: list[Facts]) -> list[dict[str, Any]]:
             by.setdefault(name, []).append(f)
     out = []
     for name, group in by.items():
-        known = [f.outage * f.users for f in group if f.users is not None]
+        measured = [f for f in group if not f.restore_problem]  # an unknown outage is in no sum
+        known = [f.outage * f.users for f in measured if f.users is not None]
         out.append(
             {
                 "service": name,
                 "events": len(group),
                 "open": sum(f.open for f in group),
-                "outage_minutes": _rounded(sum([f.outage for f in group])),
+                "outage_minutes": _rounded(sum([f.outage for f in measured])) if measured else None,
                 "user_minutes": _rounded(sum(known)) if known else None,
             }
         )
@@ -566,7 +586,7 @@ class Report:
             "resolved_at": iso(f.row["resolved_at"]) if not f.open else None,
             "time_to_acknowledge_minutes": _rounded(f.acknowledge) if self.shows("time_to_acknowledge") else None,
             "time_to_restore_minutes": _rounded(f.restore),
-            "outage_minutes": _rounded(f.outage),
+            "outage_minutes": None if f.restore_problem else _rounded(f.outage),
             "users_affected": f.users if self.shows("user_minutes") else None,
             "reopened": f.reopened,
             "restoration": f.sla["restoration"] if self.shows("restoration") else None,
@@ -604,7 +624,13 @@ class Report:
             "open": self.open_events(),
             "withheld": self.withheld,
             "skipped": self.skipped,
+            "restore_unknown": self.restore_unknown(),
         }
+
+    def restore_unknown(self) -> list[dict[str, Any]]:
+        """The resolved events of the period counted without a restore time, each with the cell that makes it
+        unknown (a Resolved time before the Detected one)."""
+        return [{"event_id": _id(f), "problem": f.restore_problem} for f in self.facts if f.restore_problem]
 
     def _key_label(self, key: str) -> str:
         return self.label(key) if self.by == "severity" else key

@@ -294,8 +294,13 @@ def build_review(
     key = str(event["id"])
     severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
     summary = _summary(event, show)
+    backwards = _backwards(event)
     sla = [
-        f"{t.name[0].upper() + t.name[1:]}: {t.state}, {_sla_words(t)}" for t in timers(event, severity, now, at_risk)
+        f"{t.name[0].upper() + t.name[1:]}: unknown, {t.verb} at the Resolved time {show(t.stopped)}, which is "
+        f"before Detected {show(event['detected_at'])}; target {_sla_minutes(t.target)}"
+        if backwards and t.stopped == event["resolved_at"]
+        else f"{t.name[0].upper() + t.name[1:]}: {t.state}, {_sla_words(t)}"
+        for t in timers(event, severity, now, at_risk)
     ]
     if not sla:
         sla = [f"No SLA targets for {event['severity'] or 'this severity'} on the Severities sheet."]
@@ -349,13 +354,21 @@ def build_review(
     )
 
 
+def _sla_minutes(span: Any) -> str:
+    """`65 min (1 h 5 min)`: minutes, and in hours when that reads better."""
+    count = int(span.total_seconds() // 60)
+    return f"{count} min" if count < 60 else f"{count} min ({duration(span)})"
+
+
+def _backwards(event: Row) -> bool:
+    """Whether the event's Resolved time is before its Detected time (typed so in Excel): no duration is made of it."""
+    detected, resolved = event["detected_at"], event["resolved_at"]
+    return isinstance(detected, datetime) and isinstance(resolved, datetime) and resolved < detected
+
+
 def _sla_words(timer: Any) -> str:
     """`restored in 65 min (1 h 5 min); target 480 min (8 h)`: minutes, and in hours when that reads better."""
-
-    def minutes(span: Any) -> str:
-        count = int(span.total_seconds() // 60)
-        return f"{count} min" if count < 60 else f"{count} min ({duration(span)})"
-
+    minutes = _sla_minutes
     if timer.stopped is not None:
         return f"{timer.verb} in {minutes(timer.elapsed)}; target {minutes(timer.target)}"
     return f"running for {minutes(timer.elapsed)}; target {minutes(timer.target)}"
@@ -383,6 +396,8 @@ def _summary(event: Row, show: Callable[[Any], str]) -> list[tuple[str, str]]:
     detected, resolved = event["detected_at"], event["resolved_at"]
     if isinstance(detected, datetime) and isinstance(resolved, datetime) and resolved >= detected:
         out.append(("Outage duration", f"{duration(resolved - detected)} (detected to resolved)"))
+    elif _backwards(event):
+        out.append(("Outage duration", "unknown: Resolved is before Detected"))
     roles = [
         ("event manager", event["event_manager"]),
         ("incident lead", event["incident_lead"]),
