@@ -295,9 +295,11 @@ def test_closing_a_sev2_needs_a_held_review(run: Run, outage: str, example: Path
     assert draft.stdout == f"{outage}: review recorded (Draft, 27 Nov 2026, facilitator Alex Morgan)\n"
     still = run("update", outage, "--note", "Review done", "--status", "Closed")
     assert still.exit_code == 1 and "is Draft" in still.stderr and "--record --status Held" in still.stderr
-    future = run("review", outage, "--record", "--status", "Held")
-    assert future.exit_code == 0  # the row keeps its date; Held with a date to come is refused only for a new row
-    held = run("review", outage, "--record", "--date", "2026-11-24", "--link", "https://contoso.example/r.docx")
+    future = run("review", outage, "--record", "--status", "Held")  # the row's date (27 Nov) is still to come
+    assert future.exit_code == 2 and "(27 Nov 2026) is still to come" in _one_error(future)
+    held = run("review", outage, "--record", "--date", "2026-11-24", "--status", "Held")
+    assert held.exit_code == 0, held.stderr
+    held = run("review", outage, "--record", "--link", "https://contoso.example/r.docx")
     assert held.exit_code == 0
     assert held.stdout == (
         f"{outage}: review updated (Held, 24 Nov 2026, facilitator Alex Morgan, document https://contoso.example/r.docx)\n"
@@ -783,3 +785,34 @@ def test_init_writes_the_publish_and_review_settings_commented(run: Run, tmp_pat
     config.write_text(written, encoding="utf-8")
     assert tomllib.loads(written)["review"]["required_for"] == ["Sev 1", "Sev 2"]
     assert run("validate").exit_code == 0
+
+
+def test_a_review_date_to_come_or_before_detection_and_a_held_review_of_an_open_event_are_refused(
+    run: Run, outage: str, at: At
+) -> None:
+    """A Held review dated in the future (even on a row already there) or a review dated before the event was
+    detected is refused in one line saying which days are allowed (exit 2), so it cannot unlock the Closed gate; a
+    Held or Done review of an event still open is refused (the review is of a finished outage); Draft is fine."""
+    at(START + timedelta(days=2))
+    assert run("review", outage, "--record", "--facilitator", "Alex Morgan", "--status", "Draft").exit_code == 0
+    future = run("review", outage, "--record", "--date", "2026-12-30", "--status", "Held")
+    assert future.exit_code == 2
+    assert (
+        "2026-12-30" in _one_error(future) and "a day from 2026-11-23 (detected) to 2026-11-25 (today)" in future.stderr
+    )
+    assert run("update", outage, "--note", "Review done", "--status", "Closed").exit_code == 1
+    before = run("review", outage, "--record", "--date", "2026-11-20")
+    assert before.exit_code == 2
+    assert "before EVT-2026-0002 was detected" in _one_error(before) and "2026-11-23 (detected)" in before.stderr
+    first = run("review", outage, "--record", "--status", "Held", "--date", "2026-11-22")
+    assert first.exit_code == 2 and "before EVT-2026-0002 was detected" in first.stderr
+    sev3 = run("open", "--title", "Printer queue slow", "--severity", "Sev 3", "--service", "ERP").stdout.strip()
+    held = run("review", sev3, "--record", "--facilitator", "Alex Morgan")  # a new record is Held by default
+    assert held.exit_code == 2
+    assert f"{sev3} is still open (Investigating)" in _one_error(held) and "--status Draft" in held.stderr
+    done = run("review", sev3, "--record", "--facilitator", "Alex Morgan", "--status", "Done")
+    assert done.exit_code == 2 and "still open" in done.stderr
+    draft = run("review", sev3, "--record", "--facilitator", "Alex Morgan", "--status", "Draft")
+    assert draft.exit_code == 0, draft.stderr
+    again = run("review", sev3, "--record", "--status", "Held")
+    assert again.exit_code == 2 and "still open" in again.stderr

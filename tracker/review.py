@@ -191,21 +191,52 @@ def record_review(
                 "document": default_link,
                 **values,
             }
-            the_day = day_of(values["review_date"])
-            if values["status"] in held_statuses(tracker) and the_day and the_day > at.astimezone(tz).date():
-                raise UsageError(
-                    f"--date {the_day.isoformat()} is still to come, but {values['status']} means the review took "
-                    "place; record a planned review with --status Draft"
-                )
+            _check_review(tracker, event, values, at.astimezone(tz).date(), tz, given=day is not None)
             result.update(values=dict(values), created=True)
             return [AppendRow(SHEET, values)]
         if not values:
             raise UsageError("nothing to change: give --facilitator, --date, --link, --status or --note")
+        _check_review(tracker, event, current.values | values, at.astimezone(tz).date(), tz, given=day is not None)
         result.update(values=current.values | values, created=False)
         return [SetCells(SHEET, key, values)]
 
     store.commit(plan)
     return Recorded(result["values"], result["created"])
+
+
+def _check_review(
+    tracker: Tracker, event: Row, values: dict[str, Any], today: date, tz: tzinfo, *, given: bool
+) -> None:
+    """Refuse a Reviews row as it would be after the change (UsageError): a date before the event was detected, a
+    Held or Done review dated in the future (it would unlock the Closed gate for a review not held yet), or a Held
+    or Done review of an event still open (a review is of a finished outage). `given`: the date came from --date."""
+    key = str(event["id"])
+    the_day = day_of(values.get("review_date"))
+    status = str(values.get("status") or "")
+    detected = event["detected_at"]
+    first = detected.astimezone(tz).date() if isinstance(detected, datetime) else None
+    allowed = (
+        f"a day from {first.isoformat()} (detected) to {today.isoformat()} (today)" if first else "today or before"
+    )
+    if the_day is None:
+        where = ""
+    elif given:
+        where = f"--date {the_day.isoformat()}"
+    else:
+        where = f"the date of the {SHEET} row ({the_day.strftime(DAY_FORMAT)})"
+    if the_day is not None and first is not None and the_day < first:
+        raise UsageError(f"{where} is before {key} was detected; give {allowed}")
+    held = held_statuses(tracker)
+    if status in held and the_day is not None and the_day > today:
+        raise UsageError(
+            f"{where} is still to come, but {status} means the review took place; give {allowed}, or record a "
+            "planned review with --status Draft"
+        )
+    if status in held and is_open(event["status"]):
+        raise UsageError(
+            f"{key} is still open ({event['status']}): a review is {' or '.join(held)} only once the outage is over "
+            f"(resolve it first); until then record it with --status Draft"
+        )
 
 
 def _status(tracker: Tracker, value: str) -> str:
