@@ -622,3 +622,30 @@ def test_a_huge_target_typed_in_excel_is_no_crash(run: Run, sev2: str, at, examp
     for command in (["list", "--open"], ["due"], ["show", sev2], ["due", "--remind", "--escalate"]):
         result = run(*command)
         assert result.exit_code in (0, 1) and "unexpectedly" not in result.stderr, (command, result.stderr)
+
+
+def test_validate_refuses_times_in_an_order_that_cannot_be(run: Run, sev2: str, at, example: Path) -> None:  # type: ignore[no-untyped-def]
+    """Resolved before Detected, or Acknowledged before Reported, typed in Excel: errors naming the cell."""
+    at(START + timedelta(minutes=20))
+    assert run("resolve", sev2, "--note", "done", "--public-note", "ok").exit_code == 0
+    book = openpyxl.load_workbook(example)
+    sheet = book["Events"]
+    header = [c.value for c in sheet[1]]
+    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == sev2)
+    sheet.cell(row, header.index("Resolved (UTC)") + 1).value = datetime(2026, 11, 23, 7, 0)
+    sheet.cell(row, header.index("Acknowledged (UTC)") + 1).value = datetime(2026, 11, 23, 7, 30)
+    book.save(example)
+    checked = run("validate")
+    assert checked.exit_code == 1
+    assert f"{sev2}: Resolved (UTC) is before Detected (UTC) (2026-11-23 08:00Z)" in checked.stdout
+    assert f"{sev2}: Acknowledged (UTC) is before Reported to EM (UTC) (2026-11-23 08:00Z)" in checked.stdout
+
+
+def test_resolve_at_an_earlier_time_says_that_time_and_acknowledges_then(run: Run, sev2: str, at) -> None:  # type: ignore[no-untyped-def]
+    """Recorded at 10:00 that service came back at 08:40, never acknowledged: resolve prints 08:40, and the first
+    response stopped at 08:40 (not at 10:00, when it was typed)."""
+    at(START + timedelta(hours=2))
+    resolved = run("resolve", sev2, "--note", "done", "--public-note", "ok", "--at", "2026-11-23 08:40")
+    assert resolved.exit_code == 0 and "Resolved at 23 Nov 2026 0840Z" in resolved.stdout, resolved.stdout
+    event = json.loads(run("show", sev2, "--json").stdout)["event"]
+    assert event["acknowledged_at"] == "2026-11-23T08:40:00Z"

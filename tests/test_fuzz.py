@@ -105,8 +105,8 @@ CELL_VALUES = st.one_of(
 @settings(FUZZ, **COMMON)
 @given(cells=st.lists(st.tuples(st.sampled_from(COLUMNS), st.integers(2, 4), CELL_VALUES), min_size=1, max_size=6))
 def test_random_cells_never_crash_a_command(template: Path, tmp_path: Path, cells: list) -> None:
-    """Random values in random cells of every sheet: validate, list, show, notify --dry-run and update each end with
-    0, 1 or 2 and no traceback, and the workbook still opens."""
+    """Random values in random cells of every sheet: validate, list, show, notify --dry-run, due, publish, report,
+    review and update each end with 0, 1 or 2 and no traceback, and the workbook still opens."""
     with copy_of(template, tmp_path) as folder:
         book = openpyxl.load_workbook(folder / "events.xlsx")
         for (sheet, column, _kind), row, value in cells:
@@ -117,6 +117,10 @@ def test_random_cells_never_crash_a_command(template: Path, tmp_path: Path, cell
             ("list",),
             ("show", EVENT),
             ("notify", EVENT, "--dry-run"),
+            ("due", "--json"),
+            ("publish", "--out", "page.html"),
+            ("report", "--json"),
+            ("review", EVENT, "--format", "md", "--force"),
             ("update", EVENT, "--note", "fuzz"),
             ("validate", "--fix"),
         ):

@@ -311,11 +311,11 @@ def resolve_event(
             changes["root_cause"] = cause
         if public_cause and public_cause.strip():
             changes["public_cause"] = public_cause.strip()
-        if not event["acknowledged_at"]:
-            changes["acknowledged_at"] = at
+        if not isinstance(event["acknowledged_at"], datetime):  # the resolution was the first response
+            changes["acknowledged_at"] = when
         if not event["mitigated_at"]:
             changes["mitigated_at"] = when
-        result.update(event_id=key, at=at, audiences=severity_audiences(tracker, str(event["severity"] or "")))
+        result.update(event_id=key, at=when, audiences=severity_audiences(tracker, str(event["severity"] or "")))
         final = {
             "event_id": key,
             "at": at,

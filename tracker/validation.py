@@ -112,6 +112,8 @@ def validate_tracker(
         problems.extend(_escalation_tells(tracker))
     if "Events" in schema.sheets and "Severities" in schema.sheets:
         problems.extend(_cadence(tracker))
+    if "Events" in schema.sheets:
+        problems.extend(_time_order(tracker))
     if has_templates is not None and "Severities" in schema.sheets:
         problems.extend(_audiences_without_templates(tracker.sheet("Severities"), has_templates))
     order = {name: index for index, name in enumerate(schema.sheets)}
@@ -410,6 +412,41 @@ def _roster(tracker: Tracker, timezone: str, now: datetime) -> list[Problem]:
                 "duty event manager or stand-by shifts covering every hour, one duty event manager at a time",
             )
         )
+    return out
+
+
+TIME_ORDER = (  # (earlier, later, what the later one measures from the earlier)
+    ("detected_at", "resolved_at", "restoration"),
+    ("reported_at", "acknowledged_at", "the first response"),
+    ("resolved_at", "closed_at", "closing"),
+)
+
+
+def _time_order(tracker: Tracker) -> list[Problem]:
+    """An event's times in an order that cannot be (resolved before detected, acknowledged before reported, closed
+    before resolved) make its SLA timers and reports wrong: an error naming the later cell."""
+    events = tracker.sheet("Events")
+    if not events.present:
+        return []
+    fields = events.spec.fields
+    out: list[Problem] = []
+    for event in events.rows:
+        for earlier, later, what in TIME_ORDER:
+            first, second = event[earlier], event[later]
+            if earlier not in events.columns or later not in events.columns:
+                continue
+            if isinstance(first, datetime) and isinstance(second, datetime) and second < first:
+                out.append(
+                    Problem(
+                        events.title,
+                        events.cell(later, event.number),
+                        fields[later].title,
+                        second,
+                        f"{event['id']}: {fields[later].title} is before {fields[earlier].title} "
+                        f"({first:%Y-%m-%d %H:%MZ}), so {what} would take less than no time",
+                        f"a time at or after {fields[earlier].title}",
+                    )
+                )
     return out
 
 
