@@ -842,3 +842,22 @@ def test_a_resolution_typed_before_detection_makes_no_restore_figure(run: Run, b
     assert "restored in 0 min" not in review and "Restoration: met" not in review
     assert "- Restoration: unknown" in review
     assert "| **Outage duration** | unknown: Resolved is before Detected |" in review
+
+
+def test_a_backdated_resolution_ends_the_outage_span_of_a_reopened_event(run: Run, example: Path, at) -> None:  # type: ignore[no-untyped-def]
+    """Detected 10:00, recorded next morning as resolved at 12:00 (--at), then reopened and resolved again 30 min
+    later: the outage is 120 + 30 minutes, not the 22 hours until the first resolution was typed."""
+    from datetime import UTC, datetime, timedelta
+
+    day = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    at(day)
+    opened = run("open", "--title", "Wi-Fi down", "--severity", "Sev 3", "--service", "Wi-Fi", "--impact", "x")
+    event = opened.stdout.strip()
+    at(day + timedelta(hours=22))
+    assert run("resolve", event, "--note", "fixed", "--at", "2026-11-22 12:00").exit_code == 0
+    assert run("update", event, "--note", "again", "--status", "Investigating", "--reopen").exit_code == 0
+    at(day + timedelta(hours=22, minutes=30))
+    assert run("resolve", event, "--note", "fixed again").exit_code == 0
+    figures = json.loads(run("report", "--since", "2026-11-22", "--until", "2026-11-24", "--json").stdout)
+    services = {s["service"]: s for s in figures["services"]}
+    assert services["Wi-Fi"]["outage_minutes"] == 150, services["Wi-Fi"]

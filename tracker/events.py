@@ -318,7 +318,7 @@ def resolve_event(
         result.update(event_id=key, at=when, audiences=severity_audiences(tracker, str(event["severity"] or "")))
         final = {
             "event_id": key,
-            "at": at,
+            "at": when,  # when service came back (--at), so a reopened event's outage spans end there
             "author": author or None,
             "status": "Resolved",
             "note": note,
