@@ -816,3 +816,19 @@ def test_a_review_date_to_come_or_before_detection_and_a_held_review_of_an_open_
     assert draft.exit_code == 0, draft.stderr
     again = run("review", sev3, "--record", "--status", "Held")
     assert again.exit_code == 2 and "still open" in again.stderr
+
+
+def test_the_help_examples_of_review_and_action_run_as_written(run: Run, example: Path) -> None:
+    """Each line of `review --help`'s and `action --help`'s Example block, in order, on the example tracker with a
+    second event (EVT-2026-0002) open: every one succeeds."""
+    import shlex
+
+    assert run("open", "--title", "VPN down", "--severity", "Sev 2", "--service", "VPN", "--impact", "x").exit_code == 0
+    for command in ("review", "action"):
+        text = run(command, "--help").stdout
+        lines = text.split("Example:", 1)[1].splitlines()
+        examples = [line.strip() for line in lines if line.strip().startswith("tracker ")]
+        assert examples, text
+        for line in examples:
+            result = run(*shlex.split(line)[1:])
+            assert result.exit_code == 0, (line, result.stdout, result.stderr)

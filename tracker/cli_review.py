@@ -92,8 +92,9 @@ def review_cmd(
 
     \b
     Example:
+      tracker resolve EVT-2026-0002 --note "Tunnels up after the failover"
       tracker review EVT-2026-0002
-      tracker review EVT-2026-0002 --record --facilitator "Alex Morgan" --date 2026-11-24
+      tracker review EVT-2026-0002 --record --facilitator "Alex Morgan"
       tracker update EVT-2026-0002 --note "Review held, actions tracked" --status Closed
     """
     from tracker.times import utcnow
