@@ -483,13 +483,13 @@ def test_an_event_the_audience_is_never_told_about_is_nowhere_on_its_page(
         assert [s for s in planted if s in page] == []
         assert "Sev 3" not in page
         assert "No events were resolved in the last 7 days." in page
-        assert "3 events in the 12 weeks" not in page and "1 events in the 12 weeks" in page
+        assert "3 events in the 12 weeks" not in page and "1 event in the 12 weeks" in page
         assert "No events were restored in the 12 weeks shown." in page
     else:
         assert "to page.html: 2 open events," in result.stdout
         assert all(s in page for s in planted)
         assert "3 events in the 12 weeks" in page and "Sev 3 2" in page
-        assert "1 events restored in 12 weeks" in page
+        assert "1 event restored in 12 weeks" in page
 
 
 def test_a_page_path_that_is_a_folder_is_one_line_naming_the_setting(run: Run, tmp_path: Path, example: Path) -> None:
@@ -579,3 +579,10 @@ def test_every_legend_label_of_the_weekly_chart_is_inside_it_at_375_px(
             for i, (one, *a) in enumerate(boxes):  # and no two labels overlap
                 for two, *b in boxes[i + 1 :]:
                     assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (width, one, two)
+
+
+def test_no_users_affected_is_not_shown_as_about_0(run: Run, tmp_path: Path, example: Path, event_id: str) -> None:
+    """Users Affected 0 (nobody counted) says nothing on the page rather than 'about 0'."""
+    assert run("update", event_id, "--note", "recount", "--set", "users_affected=0").exit_code == 0
+    assert run("publish").exit_code == 0
+    assert "about 0" not in _page(tmp_path)

@@ -147,7 +147,9 @@ def weekly_svg(data: WeeklyCounts, *, ident: str = "weekly", title: str = "Event
     total = sum(totals)
     by_severity = ", ".join(f"{s.name} {sum(s.values)}" for s in data.series if sum(s.values))
     span = f"{week_label(data.weeks[0])} to {week_label(data.weeks[-1])}" if data.weeks else ""
-    desc = f"{total} events in the {len(data.weeks)} weeks from {span}" + (f": {by_severity}." if total else ".")
+    desc = f"{total} event{'' if total == 1 else 's'} in the {len(data.weeks)} weeks from {span}" + (
+        f": {by_severity}." if total else "."
+    )
     legend = _legend(data.series)
     extra = LEGEND_LINE * (max(len(legend), 1) - 1)  # the plot keeps its height; the chart grows by the lines
     tall = HEIGHT + extra
@@ -197,7 +199,7 @@ def trend_svg(data: Trend, *, ident: str = "trend", title: str = "Restoration ti
         latest_i, latest_h = points[-1]
         desc = (
             f"Median hours from detection to restoration of the events restored each week; "
-            f"{sum(data.counts)} events restored in {len(data.weeks)} weeks; "
+            f"{sum(data.counts)} event{'' if sum(data.counts) == 1 else 's'} restored in {len(data.weeks)} weeks; "
             f"week of {week_label(data.weeks[latest_i])}: {_number(latest_h)} hours."
         )
     else:

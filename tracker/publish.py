@@ -354,7 +354,7 @@ def _open_event(
             add(spec[name].title, values.get(name))
     add("Workaround", values.get("workaround"))
     users = values.get("users_affected")
-    if isinstance(users, int) and not isinstance(users, bool):
+    if isinstance(users, int) and not isinstance(users, bool) and users > 0:  # 0: none known, nothing to say
         add("Users affected", f"about {users:,}")
     label = severities.label(event)
     return OpenEvent(
@@ -450,7 +450,8 @@ def _weekly(events: list[Row], severities: _Severities, config: Config, now: dat
         found = severities.row(event)
         (counts[str(found["name"])] if found is not None else other)[index] += 1
     labels = {str(r["name"]): severities.label(Row(0, {"severity": r["name"]})) for r in severities.shown()}
-    series = [Series(labels[n], severities.colour(n), tuple(v)) for n, v in counts.items()]
+    # a severity with no event in these weeks has no bar, so no place in the legend either
+    series = [Series(labels[n], severities.colour(n), tuple(v)) for n, v in counts.items() if any(v)]
     if any(other):
         series.append(Series("Other", "#4b5563", tuple(other)))
     return WeeklyCounts(tuple(weeks), tuple(series))
