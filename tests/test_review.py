@@ -832,3 +832,19 @@ def test_the_help_examples_of_review_and_action_run_as_written(run: Run, example
         for line in examples:
             result = run(*shlex.split(line)[1:])
             assert result.exit_code == 0, (line, result.stdout, result.stderr)
+
+
+def test_a_reopened_event_review_gives_the_outage_as_the_report_does(
+    run: Run, outage: str, tmp_path: Path, at: At
+) -> None:
+    """Resolved at +65 min, reopened at +120, resolved again at +150: the review says 95 min out of service,
+    reopened once, the same minutes `report --json` counts for it."""
+    at(START + timedelta(minutes=120))
+    assert run("update", outage, "--note", "Down again", "--status", "Investigating", "--reopen").exit_code == 0
+    at(START + timedelta(minutes=150))
+    assert run("resolve", outage, "--note", "Up again").exit_code == 0
+    assert run("review", outage, "--format", "md").exit_code == 0
+    text = (tmp_path / "reviews" / f"{outage}-review.md").read_text(encoding="utf-8")
+    assert "1 h 35 min out of service, reopened once (2 h 30 min from detection to the final resolution)" in text
+    figures = json.loads(run("report", "--since", "2026-11-23", "--until", "2026-11-24", "--json").stdout)
+    assert {s["service"]: s["outage_minutes"] for s in figures["services"]}["VPN"] == 95

@@ -136,7 +136,7 @@ def _resolution_counts(tracker: Tracker, wanted: set[str]) -> dict[str, int]:
     return counts
 
 
-def _reopen_history(tracker: Tracker, candidates: set[str]) -> dict[str, list[tuple[datetime, str]]]:
+def reopen_history(tracker: Tracker, candidates: set[str]) -> dict[str, list[tuple[datetime, str]]]:
     """(at, status) of every update of the candidate events, oldest first, keyed by casefolded event ID."""
     out: dict[str, list[tuple[datetime, str]]] = {}
     if not candidates or not tracker.layout("Updates").present:
@@ -329,7 +329,7 @@ def event_facts(
     candidates = {  # reopened: resolved twice, or resolved once and open again
         key for key, count in resolved_count.items() if count > 1 or is_open(wanted[key]["status"])
     }
-    history = _reopen_history(tracker, candidates)
+    history = reopen_history(tracker, candidates)
     for facts in out if history else []:
         key = str(facts.row["id"]).casefold()
         if key in history and not facts.restore_problem:

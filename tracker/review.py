@@ -324,7 +324,7 @@ def build_review(
     event = tracker.event(event_id)
     key = str(event["id"])
     severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
-    summary = _summary(event, show)
+    summary = _summary(event, show, tracker, now)
     backwards = _backwards(event)
     sla = [
         f"{t.name[0].upper() + t.name[1:]}: unknown, {t.verb} at the Resolved time {show(t.stopped)}, which is "
@@ -405,7 +405,7 @@ def _sla_words(timer: Any) -> str:
     return f"running for {minutes(timer.elapsed)}; target {minutes(timer.target)}"
 
 
-def _summary(event: Row, show: Callable[[Any], str]) -> list[tuple[str, str]]:
+def _summary(event: Row, show: Callable[[Any], str], tracker: Tracker, now: datetime) -> list[tuple[str, str]]:
     users = event["users_affected"]
     out = [
         ("Title", event["title"]),
@@ -426,7 +426,22 @@ def _summary(event: Row, show: Callable[[Any], str]) -> list[tuple[str, str]]:
     ]
     detected, resolved = event["detected_at"], event["resolved_at"]
     if isinstance(detected, datetime) and isinstance(resolved, datetime) and resolved >= detected:
-        out.append(("Outage duration", f"{duration(resolved - detected)} (detected to resolved)"))
+        from tracker.report import outage_spans, reopen_history  # the report's own reckoning, so the two agree
+
+        key = str(event["id"]).casefold()
+        spans, reopened = outage_spans(detected, reopen_history(tracker, {key}).get(key, []), resolved, now)
+        if reopened:
+            out_of_service = sum((b - a for a, b in spans), start=resolved - resolved)
+            times = "once" if reopened == 1 else f"{reopened} times"
+            out.append(
+                (
+                    "Outage duration",
+                    f"{duration(out_of_service)} out of service, reopened {times} "
+                    f"({duration(resolved - detected)} from detection to the final resolution)",
+                )
+            )
+        else:
+            out.append(("Outage duration", f"{duration(resolved - detected)} (detected to resolved)"))
     elif _backwards(event):
         out.append(("Outage duration", "unknown: Resolved is before Detected"))
     roles = [
