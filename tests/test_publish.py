@@ -586,3 +586,16 @@ def test_no_users_affected_is_not_shown_as_about_0(run: Run, tmp_path: Path, exa
     assert run("update", event_id, "--note", "recount", "--set", "users_affected=0").exit_code == 0
     assert run("publish").exit_code == 0
     assert "about 0" not in _page(tmp_path)
+
+
+def test_an_event_the_customer_heard_of_stays_on_its_page_after_a_downgrade(
+    run: Run, tmp_path: Path, example: Path, event_id: str
+) -> None:
+    """The customer had the Sev 1's email; lowered to Sev 3 (which notifies technical only) it stays on the
+    customer's page and in its report while it lasts, as its emails do (sticky audiences)."""
+    assert run("notify", event_id).exit_code == 0
+    assert run("update", event_id, "--note", "Contained", "--severity", "Sev 3").exit_code == 0
+    assert run("publish", "--audience", "customer").exit_code == 0
+    assert event_id in _page(tmp_path, "status/index-customer.html")
+    figures = json.loads(run("report", "--audience", "customer", "--json").stdout)
+    assert event_id in json.dumps(figures)

@@ -214,6 +214,24 @@ def is_claim(row: dict[str, Any]) -> bool:
     return str(row.get("transport") or "").startswith("claimed:")
 
 
+def heard_of(tracker: Tracker, audience: str) -> set[str]:
+    """The events (casefolded IDs) an audience has had an outage email about: an audience that heard of an event
+    hears the rest of it (sticky audiences), on the status page and in reports too, whatever its severity now."""
+    data = tracker.sheet("Notifications")
+    if not data.present:
+        return set()
+    wanted = audience.casefold()
+    return {
+        str(row["event_id"]).casefold()
+        for row in data.rows
+        if row["event_id"]
+        and str(row["audience"] or "").casefold() == wanted
+        and row["kind"] in MESSAGE_KINDS
+        and not is_withdrawn(row.values)
+        and not is_claim(row.values)
+    }
+
+
 def is_withdrawn(row: dict[str, Any]) -> bool:
     """A claim another came before: that message was not sent."""
     return str(row.get("transport") or "").startswith(WITHDRAWN)

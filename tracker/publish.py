@@ -156,7 +156,10 @@ def build_page(
     severities = _Severities(tracker, reader)
     events = _recent_events(tracker, config, now)
     if reader.external:  # an external audience sees only the events it is told about, in every part of the page
-        events = [e for e in events if severities.notifies(e)]
+        from tracker.notify import heard_of
+
+        heard = heard_of(tracker, name)  # and those it heard of, whatever their severity now (sticky audiences)
+        events = [e for e in events if severities.notifies(e) or str(e["id"]).casefold() in heard]
     opened = [e for e in events if is_open(e["status"])]
     keys = {str(e["id"]).casefold() for e in opened}
     grouped: dict[str, list[Row]] = {}
@@ -448,8 +451,11 @@ def _weekly(events: list[Row], severities: _Severities, config: Config, now: dat
         if index is None:
             continue
         found = severities.row(event)
-        (counts[str(found["name"])] if found is not None else other)[index] += 1
-    labels = {str(r["name"]): severities.label(Row(0, {"severity": r["name"]})) for r in severities.shown()}
+        if found is None:
+            other[index] += 1
+        else:  # a severity not shown to this audience still counts an event it heard of (lowered since)
+            counts.setdefault(str(found["name"]), [0] * len(weeks))[index] += 1
+    labels = {name: severities.label(Row(0, {"severity": name})) for name in counts}
     # a severity with no event in these weeks has no bar, so no place in the legend either
     series = [Series(labels[n], severities.colour(n), tuple(v)) for n, v in counts.items() if any(v)]
     if any(other):

@@ -243,11 +243,12 @@ def event_rows(tracker: Tracker, period: Period | None = None) -> tuple[list[Row
 
 
 def event_facts(
-    tracker: Tracker, period: Period, now: datetime, told: set[str] | None = None
+    tracker: Tracker, period: Period, now: datetime, told: set[str] | None = None, heard: set[str] | None = None
 ) -> tuple[list[Facts], list[dict[str, Any]]]:
     """The facts of every event detected in the period, and the events left out for a bad cell (each with the
     cell and what is wrong, worded as `tracker validate` words it). `told`: only the events whose severity
-    (casefolded) is in it, also among those left out (None: every event)."""
+    (casefolded) is in it, or whose ID (casefolded) is in `heard` (the audience had an email about it), also among
+    those left out (None: every event)."""
     if tracker.actual_name("Updates") is not None:
         tracker.preload("Events", "Severities", "Updates")  # parsed side by side: reopenings are read from Updates
     tracker.require("Events", "Severities")
@@ -255,8 +256,11 @@ def event_facts(
     severities = tracker.sheet("Severities")
     chosen, undated = event_rows(tracker, period)
     if told is not None:
-        chosen = [r for r in chosen if str(r["severity"] or "").casefold() in told]
-        undated = [r for r in undated if str(r["severity"] or "").casefold() in told]
+        known = heard or set()
+        chosen = [r for r in chosen if str(r["severity"] or "").casefold() in told or str(r["id"]).casefold() in known]
+        undated = [
+            r for r in undated if str(r["severity"] or "").casefold() in told or str(r["id"]).casefold() in known
+        ]
     skipped: list[dict[str, Any]] = []
     if undated:
         from tracker.validation import cell_problems
@@ -510,7 +514,12 @@ class Report:
         self.severity_order = [str(r["name"]) for r in tracker.sheet("Severities").rows if r["name"]]
         self.told = told_severities(tracker, audience, self.severity_order)
         self.labels = severity_labels(tracker, audience)
-        self.facts, self.skipped = event_facts(tracker, period, now, self.told)
+        heard = None
+        if self.told is not None and audience is not None:
+            from tracker.notify import heard_of
+
+            heard = heard_of(tracker, audience.name)
+        self.facts, self.skipped = event_facts(tracker, period, now, self.told, heard)
         self.withheld = sorted(
             name
             for name, needs in NEEDS.items()
