@@ -331,7 +331,9 @@ def render(results: list[SizeResult], floor: float, yardsticks: tuple[float, flo
     lines.append("| " + " | ".join([*publish_cells, f"<= {PUBLISH_RATIO_TARGET}x", publish_ok]) + " |")
     report_cells = ["report --json / list --open"]
     for result in results:
-        report_cells.append(f"{result.measures[REPORT_JSON].median / result.measures['`tracker list --open`'].median:.2f}x")
+        report_cells.append(
+            f"{result.measures[REPORT_JSON].median / result.measures['`tracker list --open`'].median:.2f}x"
+        )
     list_at = at_target.measures["`tracker list --open`"].median if at_target else 0
     report_at = at_target.measures[REPORT_JSON].median / list_at if at_target else 0
     report_ok = verdict(report_at <= REPORT_RATIO_TARGET) if at_target else ""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OPENPYXL_LXML", "False")  # as tracker itself sets it (tracker/__init__.py), before openpyxl loads
+# As tracker itself sets it (tracker/__init__.py), before openpyxl loads.
+os.environ.setdefault("OPENPYXL_LXML", "False")
 
 import shutil
 import socket
