@@ -105,3 +105,22 @@ def test_validate_notes_a_login_name_as_contact(run: Run, tmp_path: Path, monkey
     result = run("validate")
     assert result.exit_code == 0
     assert "note: tracker.toml: emails (Contact) and the timeline show your login name" in result.stdout
+
+
+def test_init_writes_the_clock_and_teams_settings_commented(run: Run, tmp_path: Path) -> None:
+    """tracker.toml from init carries [clock] and [teams] commented; uncommented as written, they load (Teams then
+    wants its webhook URL in the variable it names, and says so)."""
+    assert run("init", "--example").exit_code == 0
+    config = tmp_path / "tracker.toml"
+    text = config.read_text(encoding="utf-8")
+    assert "# [clock]" in text and "# [teams]" in text
+    lines = text.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("# [clock]")))
+    end = lines.index(next(line for line in lines if line.startswith("# [publish]")))
+    lines[start:end] = [line[2:] if line.startswith("# ") else line for line in lines[start:end]]
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert run("validate").exit_code == 0
+    due = run("due")
+    assert due.exit_code in (0, 1) and "TRACKER_TEAMS_WEBHOOK" not in due.stderr  # due alone posts nothing
+    remind = run("due", "--remind")
+    assert remind.exit_code == 2 and "TRACKER_TEAMS_WEBHOOK" in remind.stderr
