@@ -273,6 +273,7 @@ def test_publish_json(run: Run, tmp_path: Path, history: dict[str, str]) -> None
         "sla_breached": 1,
         "resolved_last_7_days": 2,
         "published_at": "2026-11-21T15:54:00Z",
+        "also": [],
     }
 
 
@@ -599,3 +600,26 @@ def test_an_event_the_customer_heard_of_stays_on_its_page_after_a_downgrade(
     assert event_id in _page(tmp_path, "status/index-customer.html")
     figures = json.loads(run("report", "--audience", "customer", "--json").stdout)
     assert event_id in json.dumps(figures)
+
+
+def test_also_for_keeps_the_customer_page_beside_leadership(
+    run: Run, tmp_path: Path, example: Path, event_id: str
+) -> None:
+    """[publish] also_for = ["customer"]: publish, and notify with after_notify, keep both pages current; --json
+    lists the other page under "also"."""
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text() + '\n[publish]\nafter_notify = true\nalso_for = ["customer"]\n')
+    published = run("publish")
+    assert published.exit_code == 0, published.stderr
+    assert "for leadership to status/index.html" in published.stdout
+    assert "for customer to status/index-customer.html" in published.stdout
+    data = json.loads(run("publish", "--json").stdout)
+    assert data["audience"] == "leadership" and [p["audience"] for p in data["also"]] == ["customer"]
+    customer = tmp_path / "status" / "index-customer.html"
+    customer.unlink()
+    assert run("notify", event_id).exit_code == 0
+    assert event_id in customer.read_text(encoding="utf-8")
+    bad = tmp_path / "tracker.toml"
+    bad.write_text(bad.read_text().replace('also_for = ["customer"]', 'also_for = ["everyone"]'))
+    refused = run("publish")
+    assert refused.exit_code == 2 and "[publish] also_for must list audiences" in refused.stderr

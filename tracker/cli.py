@@ -1120,14 +1120,15 @@ def _republish(state: State, store: Store) -> None:
     from tracker.publish import publish_status
     from tracker.times import utcnow
 
-    try:
-        result = publish_status(state.config, store.read(), utcnow(), verbose=state.verbose)
-    except (TrackerError, OSError) as exc:
-        click.echo(
-            _printable(f"warning: the status page was not republished: {exc} (`tracker publish` again)"), err=True
-        )
-        return
-    click.echo(published_line(result))
+    tracker, now = store.read(), utcnow()
+    for audience in state.config.publish.audiences:  # the main page, and [publish] also_for's beside it
+        try:
+            result = publish_status(state.config, tracker, now, audience=audience, verbose=state.verbose)
+        except (TrackerError, OSError) as exc:
+            warning = f"warning: the status page was not republished: {exc} (`tracker publish` again)"
+            click.echo(_printable(warning), err=True)
+            return
+        click.echo(published_line(result))
 
 
 def _report_notify(state: State, result: Any, dry_run: bool) -> bool:

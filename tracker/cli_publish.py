@@ -42,28 +42,40 @@ def publish_cmd(state: State, audience: str | None, out: Path | None, as_json: b
       tracker publish --json
     """
     from tracker.publish import publish_status
-    from tracker.times import iso, utcnow
+    from tracker.times import utcnow
 
     tracker = state.store().read()
-    result = publish_status(state.config, tracker, utcnow(), audience=audience, out=out, verbose=state.verbose)
-    for warning in result.warnings:
-        click.echo(printable(f"warning: {warning}"), err=True)
-    where = result.where
-    if result.to == "local":
-        where = _shown(Path(result.where))
+    now = utcnow()
+    result = publish_status(state.config, tracker, now, audience=audience, out=out, verbose=state.verbose)
+    others = []
+    if audience is None and out is None:  # [publish] also_for: the other audiences' pages, kept beside it
+        others = [
+            publish_status(state.config, tracker, now, audience=name, verbose=state.verbose)
+            for name in state.config.publish.audiences[1:]
+        ]
+    for done in (result, *others):
+        for warning in done.warnings:
+            click.echo(printable(f"warning: {warning}"), err=True)
     if as_json:
-        payload = {
-            "to": result.to,
-            "where": where,
-            "audience": result.audience,
-            "open_events": result.open_events,
-            "sla_breached": result.breached,
-            "resolved_last_7_days": result.resolved_recent,
-            "published_at": iso(result.published_at),
-        }
+        payload = _as_json(result) | {"also": [_as_json(done) for done in others]}
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
-    click.echo(published_line(result))
+    for done in (result, *others):
+        click.echo(published_line(done))
+
+
+def _as_json(result: Any) -> dict[str, Any]:
+    from tracker.times import iso
+
+    return {
+        "to": result.to,
+        "where": _shown(Path(result.where)) if result.to == "local" else result.where,
+        "audience": result.audience,
+        "open_events": result.open_events,
+        "sla_breached": result.breached,
+        "resolved_last_7_days": result.resolved_recent,
+        "published_at": iso(result.published_at),
+    }
 
 
 def published_line(result: Any) -> str:

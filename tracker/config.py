@@ -54,6 +54,12 @@ class PublishSettings:
     to: str = "local"  # local | sharepoint (default: sharepoint when the workbook is on SharePoint)
     page_name: str = "tracker-status.aspx"
     title: str = "Service status"
+    also_for: tuple[str, ...] = ()  # other audiences whose pages publish, after_notify and watch keep beside it
+
+    @property
+    def audiences(self) -> tuple[str, ...]:
+        """Every audience whose page is kept: the main one first."""
+        return (self.audience, *(a for a in self.also_for if a.casefold() != self.audience.casefold()))
 
 
 DEFAULT_REVIEW_REQUIRED = ("Sev 1", "Sev 2")
@@ -146,6 +152,7 @@ KNOWN_KEYS: dict[str, dict[str, str]] = {
         "after_notify": "flag",
         "to": _TEXT,
         "page_name": _TEXT,
+        "also_for": _NAMES,
         "title": _TEXT,
     },
 }
@@ -433,9 +440,17 @@ def _publish(section: dict[str, Any], root: Path, on_sharepoint: bool) -> Publis
         raise ConfigError(
             f"tracker.toml: [publish] title must be one line of up to 120 characters, not {section.get('title')!r}"
         )
+    also_for = tuple(str(a).strip() for a in section.get("also_for", []))
+    for name in also_for:
+        if not name or name.casefold() in ("internal", "everyone") or not name.isprintable():
+            raise ConfigError(
+                f"tracker.toml: [publish] also_for must list audiences of the Distribution sheet, e.g. "
+                f'["customer"], not {section.get("also_for")!r}'
+            )
     return PublishSettings(
         path=(root / path).resolve(),
         audience=audience,
+        also_for=also_for,
         after_notify=section.get("after_notify", False),
         to=to,
         page_name=page_name,

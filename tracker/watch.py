@@ -134,9 +134,14 @@ class _Page:
         fingerprint = hashlib.sha256(data).hexdigest()
         if fingerprint == self.fingerprint and self.at is not None and now - self.at < PUBLISH_REFRESH:
             return []
-        result = publish_status(config, tracker, now)
+        lines = []
+        for audience in config.publish.audiences:  # the main page, and [publish] also_for's beside it
+            result = publish_status(config, tracker, now, audience=audience)
+            lines.append(
+                (f"publish: status page for {result.audience} to {result.where} ({result.open_events} open)", True)
+            )
         self.fingerprint, self.at = fingerprint, now
-        return [(f"publish: status page for {result.audience} to {result.where} ({result.open_events} open)", True)]
+        return lines
 
 
 def _ignored_rows_warnings(store: Store, say: Callable[[str], None]) -> None:
