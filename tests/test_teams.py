@@ -79,7 +79,7 @@ def test_reminders_and_an_audience_reach_the_teams_channel(
     titles = [c["body"][0]["text"] for c in cards]
     assert len(cards) == 2
     assert titles[0].startswith("[SEV 1][Identified]") and titles[1].startswith("[REMINDER]")
-    assert "webhook" not in config.read_text().split("[teams]")[1].replace("webhook_env", "")
+    assert "webhook" not in config.read_text().rsplit("[teams]", 1)[1].replace("webhook_env", "")
 
 
 def test_a_missing_webhook_url_is_a_configuration_error(run: Run, example: Path, tmp_path: Path) -> None:
