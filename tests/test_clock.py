@@ -25,6 +25,17 @@ def _outbox(tmp_path: Path) -> list[email.message.EmailMessage]:
     ]
 
 
+def _set_cells(path: Path, sheet: str, key: str, values: dict[str, object]) -> None:
+    """Type `values` (by header) into the row of `sheet` whose first cell is `key`, as someone would in Excel."""
+    book = openpyxl.load_workbook(path)
+    table = book[sheet]
+    header = [c.value for c in table[1]]
+    row = next(r for r in range(2, table.max_row + 1) if table.cell(r, 1).value == key)
+    for name, value in values.items():
+        table.cell(row, header.index(name) + 1).value = value
+    book.save(path)
+
+
 @pytest.fixture
 def example(run: Run, tmp_path: Path, at) -> Path:  # type: ignore[no-untyped-def]
     """`tracker init --example` an hour before START, so the example event is older than every rehearsed moment
@@ -500,12 +511,7 @@ def test_an_acknowledgement_typed_as_text_does_not_stop_the_escalation(  # type:
 ) -> None:
     """'23/11/2026 08:05' typed in another locale stays text in the Acknowledged cell: it is no acknowledgement, so
     the 'not acknowledged' step still fires (the SLA timer already said breached; the two agree)."""
-    book = openpyxl.load_workbook(example)
-    sheet = book["Events"]
-    column = [c.value for c in sheet[1]].index("Acknowledged (UTC)") + 1
-    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == sev2)
-    sheet.cell(row, column).value = "23/11/2026 08:05"
-    book.save(example)
+    _set_cells(example, "Events", sev2, {"Acknowledged (UTC)": "23/11/2026 08:05"})
     at(START + timedelta(minutes=31))
     escalated = run("due", "--escalate")
     assert "escalated to Ravi Menon" in escalated.stdout, escalated.stdout + escalated.stderr
@@ -569,12 +575,7 @@ def test_a_remind_before_validate_refuses_falls_back_to_the_default_lead(  # typ
     run: Run, sev2: str, at, example: Path
 ) -> None:
     """Sev 2's Remind Before typed as -5 (validate names it): the reminder still goes, [clock]'s 10 min before."""
-    book = openpyxl.load_workbook(example)
-    sheet = book["Severities"]
-    header = [c.value for c in sheet[1]]
-    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == "Sev 2")
-    sheet.cell(row, next(i for i, h in enumerate(header, 1) if str(h).startswith("Remind Before"))).value = -5
-    book.save(example)
+    _set_cells(example, "Severities", "Sev 2", {"Remind Before (min)": -5})
     assert run("validate").exit_code == 1
     at(START + timedelta(minutes=51))
     assert "reminded Priya Shah" in run("due", "--remind").stdout
@@ -593,12 +594,7 @@ def test_due_says_who_owes_each_sla(run: Run, sev2: str, at) -> None:  # type: i
 def test_validate_notes_a_cadence_a_typed_severity_left_behind(run: Run, sev2: str, at, example: Path) -> None:  # type: ignore[no-untyped-def]
     """Sev 2 (every 60 min) raised to Sev 1 (every 30 min) by typing in the cell: validate notes that the next
     update is 60 min after the last one and how to set it; after an update the note is gone."""
-    book = openpyxl.load_workbook(example)
-    sheet = book["Events"]
-    column = [c.value for c in sheet[1]].index("Severity") + 1
-    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == sev2)
-    sheet.cell(row, column).value = "Sev 1"
-    book.save(example)
+    _set_cells(example, "Events", sev2, {"Severity": "Sev 1"})
     noted = run("validate")
     assert noted.exit_code == 0
     assert f"{sev2} (Sev 1) is due an update every 30 min, but this is 60 min after its last update" in noted.stdout
@@ -611,12 +607,7 @@ def test_validate_notes_a_cadence_a_typed_severity_left_behind(run: Run, sev2: s
 def test_a_huge_target_typed_in_excel_is_no_crash(run: Run, sev2: str, at, example: Path, column: str) -> None:  # type: ignore[no-untyped-def]
     """1,440,000,000,000 minutes (found by the fuzz suite: Python's timedelta cannot hold it) in a Severities
     column: validate names the cell; list, due and show go on without that timer or lead time."""
-    book = openpyxl.load_workbook(example)
-    sheet = book["Severities"]
-    header = [c.value for c in sheet[1]]
-    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == "Sev 2")
-    sheet.cell(row, header.index(column) + 1).value = 1_440_000_000_000
-    book.save(example)
+    _set_cells(example, "Severities", "Sev 2", {column: 1_440_000_000_000})
     assert run("validate").exit_code == 1
     at(START + timedelta(minutes=20))
     for command in (["list", "--open"], ["due"], ["show", sev2], ["due", "--remind", "--escalate"]):
@@ -628,13 +619,12 @@ def test_validate_refuses_times_in_an_order_that_cannot_be(run: Run, sev2: str, 
     """Resolved before Detected, or Acknowledged before Reported, typed in Excel: errors naming the cell."""
     at(START + timedelta(minutes=20))
     assert run("resolve", sev2, "--note", "done", "--public-note", "ok").exit_code == 0
-    book = openpyxl.load_workbook(example)
-    sheet = book["Events"]
-    header = [c.value for c in sheet[1]]
-    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == sev2)
-    sheet.cell(row, header.index("Resolved (UTC)") + 1).value = datetime(2026, 11, 23, 7, 0)
-    sheet.cell(row, header.index("Acknowledged (UTC)") + 1).value = datetime(2026, 11, 23, 7, 30)
-    book.save(example)
+    _set_cells(
+        example,
+        "Events",
+        sev2,
+        {"Resolved (UTC)": datetime(2026, 11, 23, 7, 0), "Acknowledged (UTC)": datetime(2026, 11, 23, 7, 30)},
+    )
     checked = run("validate")
     assert checked.exit_code == 1
     assert f"{sev2}: Resolved (UTC) is before Detected (UTC) (2026-11-23 08:00Z)" in checked.stdout

@@ -181,12 +181,26 @@ def weekly_svg(data: WeeklyCounts, *, ident: str = "weekly", title: str = "Event
                 )
         if totals[i]:
             out.append(f'<text x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">{totals[i]}</text>')
+    empty = "" if total else "No events in these weeks"
+    return _finish(out, data.weeks, (left, right, top, bottom), slot, tall - 8, empty)
+
+
+def _finish(
+    out: list[str],
+    weeks: tuple[date, ...],
+    box: tuple[float, float, float, float],
+    slot: float,
+    label_y: float,
+    empty: str,
+) -> str:
+    """A chart's base line, its week labels, and `empty` (when there is nothing to draw) across the plot."""
+    left, right, top, bottom = box
     out.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="{_MUTED}" stroke-width="1"/>')
-    out += _week_labels(data.weeks, left, slot, tall - 8)
-    if not total:
+    out += _week_labels(weeks, left, slot, label_y)
+    if empty:
         out.append(
             f'<text x="{(left + right) / 2:.1f}" y="{(top + bottom) / 2:.1f}" text-anchor="middle" font-size="13" '
-            f'fill="{_MUTED}">No events in these weeks</text>'
+            f'fill="{_MUTED}">{empty}</text>'
         )
     out.append("</svg>")
     return "\n".join(out)
@@ -231,15 +245,8 @@ def trend_svg(data: Trend, *, ident: str = "trend", title: str = "Restoration ti
             f"median {_number(h)} h over {n} event{'s' if n != 1 else ''}</title></circle>"
         )
         out.append(f'<text x="{x:.1f}" y="{y - 8:.1f}" text-anchor="middle" font-size="11">{_number(h)}</text>')
-    out.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="{_MUTED}" stroke-width="1"/>')
-    out += _week_labels(data.weeks, left, slot, HEIGHT - 8)
-    if not points:
-        out.append(
-            f'<text x="{(left + right) / 2:.1f}" y="{(top + bottom) / 2:.1f}" text-anchor="middle" font-size="13" '
-            f'fill="{_MUTED}">No events restored in these weeks</text>'
-        )
-    out.append("</svg>")
-    return "\n".join(out)
+    empty = "" if points else "No events restored in these weeks"
+    return _finish(out, data.weeks, (left, right, top, bottom), slot, HEIGHT - 8, empty)
 
 
 def weekly_png(data: WeeklyCounts, *, title: str = "Events per week by severity") -> bytes:

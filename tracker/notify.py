@@ -694,10 +694,10 @@ def _notify(
         return result
     transport = open_transport(config)
     result.transport = transport.name
-    claim = _claim(store, config, result, now, status, force) if store.claims else None
+    claim = claim_messages(store, config, result, now, status, force) if store.claims else None
     if not result.messages:
         return result
-    hooks = _Durable(store.journal, config, transport.name, now, status, claim)
+    hooks = DurableHooks(store.journal, config, transport.name, now, status, claim)
     try:
         with transport:
             transport.send_messages(result.messages, hooks)
@@ -708,7 +708,7 @@ def _notify(
         hooks.release(result.messages)
         raise NotifyInterrupted(_interrupted(result, f"stopped: cannot record what was sent ({exc})")) from None
     except Exception:  # e.g. no connection to the mail server: nothing went out, the claims are withdrawn
-        _write_or_keep(store, hooks.unsent(result.messages), f"notify {result.event_id}: claims withdrawn")
+        write_or_keep(store, hooks.unsent(result.messages), f"notify {result.event_id}: claims withdrawn")
         raise
     _post_to_teams(config, result)
     # Each message's Notifications row is in the journal already: this write puts them on the sheet.
@@ -758,7 +758,7 @@ def _interrupted(result: NotifyResult, why: str) -> str:
     )
 
 
-class _Durable:
+class DurableHooks:
     """Send hooks: the attempt in the ledger before each message, its log row in the journal right after.
 
     With a `claim` (the Transport of this run's claim rows), the log row is the claim row turned into it
@@ -830,7 +830,7 @@ class _Durable:
                 pass  # the disk is full: the claims stay, and count as of unknown fate
 
 
-def _write_or_keep(store: Store, edits: list[Edit], reason: str) -> None:
+def write_or_keep(store: Store, edits: list[Edit], reason: str) -> None:
     """Write edits now if the workbook takes them, else keep them in the journal (best effort: on the way out)."""
     if not edits:
         return
@@ -862,7 +862,9 @@ def _note_claims(result: NotifyResult, log: list[dict[str, Any]]) -> None:
                 break
 
 
-def _claim(store: Store, config: Config, result: NotifyResult, now: datetime, status: str, force: bool) -> str | None:
+def claim_messages(
+    store: Store, config: Config, result: NotifyResult, now: datetime, status: str, force: bool
+) -> str | None:
     """Claim each message on the Notifications sheet; drop from `result` those another tracker logged or claimed
     first. Returns the claims' Transport, or None when the sheet could not take them (someone holds the
     workbook): then the messages go out with this machine's lock only, and `result` says so."""
@@ -888,7 +890,7 @@ def _claim(store: Store, config: Config, result: NotifyResult, now: datetime, st
         edits: list[Edit] = [
             SetCells("Notifications", m.message_id, {"transport": why}, {"transport": marker}) for m in mine
         ]
-        _write_or_keep(store, edits, f"notify {result.event_id}: claims withdrawn")
+        write_or_keep(store, edits, f"notify {result.event_id}: claims withdrawn")
 
     try:
         store.commit(plan, keep=False)
@@ -920,7 +922,7 @@ def _claim(store: Store, config: Config, result: NotifyResult, now: datetime, st
                 withdraw.append(
                     SetCells("Notifications", message.message_id, {"transport": text}, {"transport": marker})
                 )
-        _write_or_keep(store, withdraw, f"notify {result.event_id}: claims withdrawn")
+        write_or_keep(store, withdraw, f"notify {result.event_id}: claims withdrawn")
     for message in list(result.messages):
         row = first.get(message.message_id)
         if row is None:

@@ -17,12 +17,21 @@ def is_open(status: str | None) -> bool:
     return status in OPEN_STATUSES
 
 
+def interval_minutes(severity: Row | None) -> int | None:
+    """The severity's update interval in minutes, or None when its cell holds what validate refuses."""
+    minutes = severity["update_interval_minutes"] if severity is not None else None
+    if isinstance(minutes, int) and not isinstance(minutes, bool) and 1 <= minutes <= MAX_INTERVAL:
+        return minutes
+    return None
+
+
 def update_interval(severity: Row) -> int:
     """The severity's update interval in minutes, or a ValidationFailed naming its row."""
-    minutes = severity["update_interval_minutes"]
-    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= MAX_INTERVAL:
+    minutes = interval_minutes(severity)
+    if minutes is None:
         raise ValidationFailed(
-            f"Severities row {severity.number} ({severity['name']}), Update Every (min): {minutes!r} is not a whole "
+            f"Severities row {severity.number} ({severity['name']}), Update Every (min): "
+            f"{severity['update_interval_minutes']!r} is not a whole "
             f"number of minutes from 1 to {MAX_INTERVAL:,} (a week); fix it in the workbook (tracker validate shows "
             "the cell)"
         )

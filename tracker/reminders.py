@@ -163,7 +163,7 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
     is first claimed on the Notifications sheet (two machines watching one workbook send it once), each is written
     down before it goes, its Notifications row journaled once the server took it; then the journal and `edits`
     (those of the events whose messages went) go on the sheet."""
-    from tracker.notify import NotifyInterrupted, NotifyResult, _claim, _Durable, _write_or_keep
+    from tracker.notify import DurableHooks, NotifyInterrupted, NotifyResult, claim_messages, write_or_keep
     from tracker.transports import open_transport
 
     delivery = Delivery()
@@ -175,7 +175,7 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
             by_event.setdefault(message.event_id, []).append(message)
         for event_id, messages in by_event.items():
             claimed = NotifyResult(event_id, messages=list(messages))
-            claim = _claim(store, config, claimed, now, "", force=False) or claim
+            claim = claim_messages(store, config, claimed, now, "", force=False) or claim
             kept = {m.message_id for m in claimed.messages}
             delivery.elsewhere.update({m.message_id: "another tracker" for m in messages if m.message_id not in kept})
             delivery.notes += claimed.warnings
@@ -183,7 +183,7 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
     if not todo_messages:
         return delivery
     transport = open_transport(config)
-    hooks = _Durable(store.journal, config, transport.name, now, "", claim)
+    hooks = DurableHooks(store.journal, config, transport.name, now, "", claim)
     try:
         with transport:
             transport.send_messages(todo_messages, hooks)
@@ -191,7 +191,7 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
         hooks.release(todo_messages)
         raise NotifyInterrupted("interrupted; what was sent is recorded and not sent again") from None
     except Exception:  # e.g. no connection to the mail server: nothing went out, the claims are withdrawn
-        _write_or_keep(store, hooks.unsent(todo_messages), "reminders and escalations: claims withdrawn")
+        write_or_keep(store, hooks.unsent(todo_messages), "reminders and escalations: claims withdrawn")
         raise
     from tracker.teams import post_messages
 

@@ -455,7 +455,7 @@ def _cadence(tracker: Tracker) -> list[Problem]:
     severity raised by typing in the cell keeps the old, slower cadence): a note saying how to set it."""
     from datetime import timedelta
 
-    from tracker.policy import is_open
+    from tracker.policy import interval_minutes, is_open
 
     events, severities = tracker.sheet("Events"), tracker.sheet("Severities")
     needed = ("next_update_due", "last_update_at", "severity", "status")
@@ -464,11 +464,8 @@ def _cadence(tracker: Tracker) -> list[Problem]:
     out: list[Problem] = []
     for event in events.rows:
         due, last = event["next_update_due"], event["last_update_at"]
-        severity = severities.find(str(event["severity"] or ""))
-        minutes = severity["update_interval_minutes"] if severity is not None else None
-        if not (is_open(event["status"]) and isinstance(due, datetime) and isinstance(last, datetime)):
-            continue
-        if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
+        minutes = interval_minutes(severities.find(str(event["severity"] or "")))
+        if not (is_open(event["status"]) and isinstance(due, datetime) and isinstance(last, datetime)) or not minutes:
             continue
         if due - last > timedelta(minutes=minutes) + timedelta(minutes=1):
             out.append(
