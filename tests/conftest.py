@@ -12,30 +12,53 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+from tests import suite_clock
 from tracker.cli import main
 
 CREDENTIAL_VARS = ("AZURE_", "MSAL_", "O365_", "OFFICE365_", "SMTP_", "MAIL_")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock",
+        metavar="ISO-TIME",
+        help="the moment every test starts at (tracker's rehearsal clock), e.g. 2027-01-01T00:05Z; "
+        f"default {suite_clock.PINNED:%Y-%m-%dT%H:%MZ}",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    text = config.getoption("clock")
+    suite_clock.NOW = suite_clock.parse(text) if text else suite_clock.PINNED
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"tracker's clock starts every test at {suite_clock.NOW:%Y-%m-%dT%H:%M:%SZ} (--clock)"
+
+
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """No TRACKER_* or credential variable from the developer's shell reaches a test; tracker's state folder
-    (SharePoint workbooks' journals) is the test's own, never the home folder."""
+    (SharePoint workbooks' journals) is the test's own, never the home folder; tracker's clock is pinned at the
+    suite's moment (`at` moves it), never the machine's, so no test depends on today's date."""
     for name in list(os.environ):
         if name.startswith("TRACKER_") or name.startswith(CREDENTIAL_VARS):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TRACKER_USER", "Test Manager")
     monkeypatch.setenv("TRACKER_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.setenv("TRACKER_REHEARSAL_SEND", "yes")  # the tests' mail servers and channels are their own
     from tracker.times import CLOCK
 
-    CLOCK.reset()  # the system clock unless the test sets TRACKER_NOW (then call CLOCK.reset() again)
+    CLOCK.pin(suite_clock.NOW)  # TRACKER_NOW, when a test sets it (then CLOCK.reset()), wins
+    yield
+    CLOCK.pin(None)
 
 
 @pytest.fixture(autouse=True)
@@ -83,10 +106,8 @@ def example(run: Run, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def event_id() -> str:
-    """The ID of the open event `init --example` creates."""
-    from datetime import UTC, datetime
-
-    return f"EVT-{datetime.now(UTC).year}-0001"
+    """The ID of the open event `init --example` creates (its year is the suite clock's)."""
+    return suite_clock.event_id(1)
 
 
 def tracker_command() -> list[str]:
@@ -96,14 +117,28 @@ def tracker_command() -> list[str]:
 
 
 def process_env(**extra: str) -> dict[str, str]:
-    """This environment without the developer's TRACKER_* variables (the test's state folder kept), plus `extra`."""
+    """This environment without the developer's TRACKER_* variables (the test's state folder kept), on the test's
+    clock (TRACKER_NOW: this moment of the rehearsal clock the test runs on), plus `extra`."""
+    from tracker.times import CLOCK
+
     state = {"TRACKER_STATE_DIR": os.environ["TRACKER_STATE_DIR"]} if "TRACKER_STATE_DIR" in os.environ else {}
+    clock = {"TRACKER_NOW": CLOCK.now().isoformat(), "TRACKER_REHEARSAL_SEND": "yes"} if CLOCK.simulated else {}
     return (
         {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
         | {"TRACKER_USER": "Test Manager"}
         | state
+        | clock
         | extra
     )
+
+
+REHEARSAL_NOTE = "note: rehearsing at TRACKER_NOW="
+
+
+def error_lines(stderr: str) -> list[str]:
+    """What a command run by `run_process` said on stderr, without the rehearsal clock's note (the tests' processes
+    run on the suite's clock through TRACKER_NOW, and tracker says so first)."""
+    return [line for line in stderr.strip().splitlines() if not line.startswith(REHEARSAL_NOTE)]
 
 
 def run_process(*args: str, cwd: Path, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -177,3 +212,17 @@ def at(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
         CLOCK.reset()
 
     return move
+
+
+V0_1_MADE = datetime(2026, 11, 22, 7, 40, tzinfo=UTC)
+"""tests/data/v0_1 was made by tracker 0.1 (`init --example`, then `notify` at 0734Z) just before this moment."""
+
+
+@pytest.fixture
+def v0_1(tmp_path: Path, at: Callable[[datetime], None]) -> Path:
+    """tests/data/v0_1 (a tracker made and notified by tracker 0.1: EVT-2026-0001) copied into tmp_path, the clock
+    at the moment it was made (its event's times are that day's); returns the workbook."""
+    for name in ("events.xlsx", "tracker.toml"):
+        shutil.copy(Path(__file__).parent / "data" / "v0_1" / name, tmp_path / name)
+    at(V0_1_MADE)
+    return tmp_path / "events.xlsx"

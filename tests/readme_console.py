@@ -12,8 +12,8 @@ the block's fence tells the docs test how to run it:
                                                                  on the tests' SharePoint stand-in
 
 Blocks without a marker run in one folder, in README order (the README's flow: `tracker init
---example` comes first). In each folder tracker's clock starts at CLOCK and moves on one second
-per command, so times need no normalising; what still varies (the stand-in's port and file GUID,
+--example` comes first). In each folder tracker's rehearsal clock starts at CLOCK and moves on one
+second per command, so times need no normalising; what still varies (the stand-in's port and file GUID,
 request durations, the compressed workbook's size) is replaced by the narrow patterns in NORMALISE,
 on both sides. Trailing spaces are ignored.
 """
@@ -30,17 +30,20 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+from tests import suite_clock
 from tracker.cli import main
+from tracker.times import CLOCK as CLOCK_OF_TRACKER
 
-CLOCK = datetime(2026, 11, 21, 15, 54, 0, tzinfo=UTC)
-"""When the README's first console command runs; each later one runs a second after the one before."""
+CLOCK = suite_clock.PINNED
+"""When the README's first console command runs (the suite's pinned moment, whatever --clock says: the README shows
+what tracker printed then); each later one runs a second after the one before."""
 
 _FENCE = re.compile(r"^```console\n(.*?)^```$", re.S | re.M)
 _MARKER = re.compile(r"<!--\s*docs-test:\s*(.*?)\s*-->")
@@ -140,35 +143,6 @@ class TerminalRunner(CliRunner):
             yield streams
 
 
-class Clock:
-    """tracker's clock while the docs test runs: every `utcnow()` in tracker returns `now`.
-
-    Entered, it replaces utcnow in every tracker module that imported it (the ones imported later take
-    the replacement from tracker.times); on exit it puts the real one back wherever the replacement went,
-    so a module first imported meanwhile does not keep a stopped clock for the tests that follow.
-    """
-
-    def __init__(self) -> None:
-        self.now = CLOCK
-
-    def __enter__(self) -> Clock:
-        import tracker.times
-
-        self._real = tracker.times.utcnow
-        self._fake = lambda: self.now
-        self._swap(self._real, self._fake)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._swap(self._fake, self._real)
-
-    @staticmethod
-    def _swap(old: Callable[[], datetime], new: Callable[[], datetime]) -> None:
-        for name, module in list(sys.modules.items()):
-            if (name == "tracker" or name.startswith("tracker.")) and getattr(module, "utcnow", None) is old:
-                module.utcnow = new  # type: ignore[attr-defined]
-
-
 def _jwt(claims: dict[str, Any]) -> str:
     def part(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -180,9 +154,8 @@ class Session:
     """A folder the README's commands run in, one after the other: the first at CLOCK, each later one a
     second after the one before (as if typed briskly: rows keep their order, times show one minute)."""
 
-    def __init__(self, folder: Path, clock: Clock) -> None:
+    def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.clock = clock
         self.at = CLOCK
         self.runner = TerminalRunner()
         self.env: dict[str, str] = {}
@@ -192,7 +165,8 @@ class Session:
     def invoke(self, args: list[str], monkeypatch: pytest.MonkeyPatch) -> Result:
         """`tracker ARGS` in this folder, at this session's next second."""
         monkeypatch.chdir(self.folder)
-        self.clock.now, self.at = self.at, self.at + timedelta(seconds=1)
+        CLOCK_OF_TRACKER.pin(self.at)  # the rehearsal clock, as TRACKER_NOW would set it, without its note
+        self.at += timedelta(seconds=1)
         result = self.runner.invoke(main, args, env=self.env, catch_exceptions=False)
         self.last_exit = result.exit_code
         return result
@@ -208,14 +182,12 @@ class Session:
         return result.output.rstrip("\n").split("\n") if result.output else [], result.exit_code
 
 
-def sharepoint_session(
-    folder: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch, stack: contextlib.ExitStack
-) -> Session:
+def sharepoint_session(folder: Path, monkeypatch: pytest.MonkeyPatch, stack: contextlib.ExitStack) -> Session:
     """The README's set-up, then its workbook moved to a SharePoint stand-in, signed in with tokens for
     alex.morgan@contoso.com that expire an hour after CLOCK."""
     from tests.sharepoint_standin import StandIn
 
-    session = Session(folder, clock)
+    session = Session(folder)
     result = session.invoke(["init", "--example", "--name", "Alex Morgan"], monkeypatch)
     assert result.exit_code == 0, result.output
     standin = stack.enter_context(StandIn())
@@ -286,14 +258,13 @@ def run_blocks(readme: str, blocks: list[Block], tmp_path: Path, monkeypatch: py
     before = readme.split("\n")
     failures = []
     with contextlib.ExitStack() as stack:
-        clock = stack.enter_context(Clock())
-        local = Session(tmp_path / "readme", clock)
+        local = Session(tmp_path / "readme")
         standin: Session | None = None
         for block in blocks:
             if block.skipped:
                 continue
             if block.marker == "sharepoint stand-in":
-                standin = standin or sharepoint_session(tmp_path / "sharepoint", clock, monkeypatch, stack)
+                standin = standin or sharepoint_session(tmp_path / "sharepoint", monkeypatch, stack)
                 actual, notes = run_block(block, standin, monkeypatch)
             elif block.marker:
                 with cells_set(local.folder / "events.xlsx", block.marker, block.line - 1):

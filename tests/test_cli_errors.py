@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests import suite_clock
 from tests.conftest import Run
+
+pytestmark = pytest.mark.dateshift  # CI runs these again at the next 1 January and on 29 February 2028
 
 
 def _digest(path: Path) -> str:
@@ -24,8 +27,12 @@ def _one_error(stderr: str) -> str:
 @pytest.mark.parametrize(
     ("args", "code", "expected"),
     [
-        (["update", "EVT-2026-9999", "--note", "x"], 1, "no event 'EVT-2026-9999' on the Events sheet"),
-        (["show", "EVT-2026-9999"], 1, "no event 'EVT-2026-9999'"),
+        (
+            ["update", suite_clock.event_id(9999), "--note", "x"],
+            1,
+            f"no event '{suite_clock.event_id(9999)}' on the Events sheet",
+        ),
+        (["show", suite_clock.event_id(9999)], 1, f"no event '{suite_clock.event_id(9999)}'"),
         (
             ["open", "--title", "x", "--severity", "Sev 7"],
             2,
@@ -92,7 +99,7 @@ def test_bad_config(run: Run, tmp_path: Path) -> None:
 def test_missing_workbook(run: Run, tmp_path: Path) -> None:
     """A tracker.toml whose workbook does not exist says so and suggests init."""
     (tmp_path / "tracker.toml").write_text('[workbook]\npath = "gone.xlsx"\n')
-    for args in (["validate"], ["list"], ["update", "EVT-2026-0001", "--note", "x"]):
+    for args in (["validate"], ["list"], ["update", suite_clock.event_id(), "--note", "x"]):
         result = run(*args)
         assert result.exit_code == 1
         assert "gone.xlsx does not exist; run `tracker init`" in _one_error(result.stderr)
@@ -102,7 +109,7 @@ def test_missing_workbook(run: Run, tmp_path: Path) -> None:
 def test_not_an_xlsx(run: Run, example: Path, content: bytes) -> None:
     """An empty, text or corrupt file in place of the workbook is a clear error for reads and writes."""
     example.write_bytes(content)
-    for args in (["validate"], ["list"], ["update", "EVT-2026-0001", "--note", "x"]):
+    for args in (["validate"], ["list"], ["update", suite_clock.event_id(), "--note", "x"]):
         result = run(*args)
         assert result.exit_code == 1, (args, result.stderr)
         assert "as an .xlsx workbook" in _one_error(result.stderr) or "as an Excel .xlsx workbook" in result.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from tests import suite_clock
 from tests.conftest import Run
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
@@ -46,11 +47,17 @@ def example(run: Run, tmp_path: Path, at) -> Path:  # type: ignore[no-untyped-de
 
 
 @pytest.fixture
+def event_id() -> str:
+    """The example event: made on START's day, so its ID has START's year."""
+    return suite_clock.event_id(1, when=START)
+
+
+@pytest.fixture
 def sev2(run: Run, example: Path, at) -> str:  # type: ignore[no-untyped-def]
     """A Sev 2 (update every 60 min, first response 30 min, restoration 8 h) opened at START, reported at START;
     its communication lead has an address on the Distribution sheet."""
     at(START)
-    resolved = run("resolve", f"EVT-{START.year}-0001", "--note", "done", "--force")
+    resolved = run("resolve", suite_clock.event_id(1, when=START), "--note", "done", "--force")
     assert resolved.exit_code == 0, resolved.stderr  # the example event, so only this one is open
     opened = run(
         "open",

@@ -10,10 +10,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tests.conftest import Run, run_process
+from tests import suite_clock
+from tests.conftest import Run, error_lines, run_process
 from tests.smtp_server import Recorder, smtp_server
 from tests.test_cli_notify import _use_smtp
 from tests.test_notify_once import ctrl_c_at_message
+
+pytestmark = pytest.mark.dateshift  # CI runs these again at the next 1 January and on 29 February 2028
 
 
 def add_distribution(path: Path, rows: list[list[object]]) -> None:
@@ -138,10 +141,10 @@ def test_a_full_disk_during_update_is_one_line_and_loses_nothing(run: Run, tmp_p
                     out.flush()
             except OSError:
                 pass
-        full = run_process("update", "EVT-2026-0001", "--note", "x" * 5000, cwd=disk)
+        full = run_process("update", suite_clock.event_id(), "--note", "x" * 5000, cwd=disk)
         assert full.returncode == 1, full.stderr
         assert "Traceback" not in full.stderr and "No space left on device" in full.stderr
-        assert len(full.stderr.strip().splitlines()) == 1, full.stderr
+        assert len(error_lines(full.stderr)) == 1, full.stderr
         assert (disk / "events.xlsx").read_bytes() == before
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
@@ -279,7 +282,7 @@ def test_small_messages_say_what_they_mean(run: Run, example: Path, tmp_path: Pa
     assert folder.exit_code == 2 and "is a folder with no tracker.toml" in folder.stderr
     import json
 
-    shown = json.loads(run("show", "EVT-2026-0001", "--json").stdout)
+    shown = json.loads(run("show", suite_clock.event_id(), "--json").stdout)
     assert {e["internal"] for e in shown["timeline"] if e["kind"] == "update"} == {False}
     fresh = tmp_path / "fresh"
     fresh.mkdir()
@@ -324,7 +327,7 @@ def test_tracker_toml_is_read_strictly(run: Run, example: Path, tmp_path: Path, 
         config.write_text("".join(lines[:index]) + body + "".join(lines[index:]))
     else:
         config.write_text(text + "\n" + toml)
-    for args in (("validate",), ("notify", "EVT-2026-0001", "--dry-run"), ("list",)):
+    for args in (("validate",), ("notify", suite_clock.event_id(), "--dry-run"), ("list",)):
         result = run(*args)
         assert result.exit_code == 2, (args, result.stderr)
         assert message in result.stderr and "Traceback" not in result.stderr
@@ -488,14 +491,15 @@ def test_output_cut_short_by_a_pipe_is_not_an_error(example: Path, tmp_path: Pat
     """`tracker show ID | head -1`: exit 0 and nothing on stderr (the reader had all it wanted)."""
     import subprocess
 
-    from tests.conftest import tracker_command
+    from tests.conftest import process_env, tracker_command
 
     line = " ".join(f"'{part}'" for part in tracker_command())
     done = subprocess.run(
-        f"{line} show EVT-2026-0001 | head -1; echo rc=${{PIPESTATUS[0]}}",
+        f"{line} show {suite_clock.event_id()} | head -1; echo rc=${{PIPESTATUS[0]}}",
         shell=True,
         executable="/bin/bash",
         cwd=tmp_path,
+        env=process_env(),
         capture_output=True,
         text=True,
     )
@@ -510,7 +514,7 @@ def test_validate_fix_leaves_a_cell_with_a_waiting_edit_alone(run: Run, example:
 
     journal = journal_for(load_config(tmp_path / "tracker.toml"))
     assert journal is not None
-    journal.add([SetCells("Events", "EVT-2026-0001", {"status": "Monitoring"})], "test: the workbook was open")
+    journal.add([SetCells("Events", suite_clock.event_id(), {"status": "Monitoring"})], "test: the workbook was open")
     fixed = run("validate", "--fix")
     assert fixed.exit_code == 2 and "run `tracker sync` first" in fixed.stderr
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import suite_clock
 from tests.conftest import Run, process_env, run_process, start_process
 from tests.sharepoint_standin import StandIn
 from tests.smtp_server import smtp_server
@@ -27,6 +28,7 @@ from tests.test_cli_notify import _use_smtp
 from tracker.config import load_config
 from tracker.events import update_event
 from tracker.store import journal_for, open_store
+from tracker.times import CLOCK
 
 
 def log_rows(run: Run) -> list[dict]:
@@ -123,7 +125,7 @@ def test_kill_at_random_points_sends_each_message_once(run: Run, example: Path, 
         opened = run("open", "--title", f"outage {n}", "--severity", "Sev 2", "--service", "VPN", "--impact", "x")
         assert opened.exit_code == 0, opened.stderr
     store = open_store(load_config(tmp_path / "tracker.toml"))
-    ids = [event_id] + [f"EVT-2026-{n:04d}" for n in range(2, 5)]
+    ids = [suite_clock.event_id(n) for n in range(1, 5)]
     chance = random.Random(7)
     with smtp_server() as (server, port):
         _use_smtp(tmp_path, port)
@@ -476,7 +478,7 @@ def test_two_machines_reminding_from_one_sharepoint_workbook_send_once(
     """Two machines' `due --remind --escalate` against one SharePoint workbook, their first writes released
     together, three hours after three Sev 2 events opened: every reminder and escalation reaches the SMTP server
     once, each has one log row (the losing claims withdrawn, never sent), and neither machine reports a failure."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from tests.test_store_sharepoint import PATH, TOKENS, _config
 
@@ -493,7 +495,7 @@ def test_two_machines_reminding_from_one_sharepoint_workbook_send_once(
             "event_manager=Ravi Menon",
         )
         assert opened.exit_code == 0, opened.stderr
-    later = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    later = (CLOCK.now() + timedelta(hours=3)).isoformat()
     with StandIn() as standin, smtp_server() as (server, port):
         standin.put_file(PATH, example.read_bytes())
         machines = []

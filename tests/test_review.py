@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import tomllib
 from collections.abc import Callable
@@ -17,6 +16,7 @@ import openpyxl
 import pytest
 from click.testing import Result
 
+from tests import suite_clock
 from tests.conftest import Run, soffice
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
@@ -267,9 +267,9 @@ def test_libreoffice_opens_the_word_draft(run: Run, outage: str, tmp_path: Path,
 
 def test_review_of_an_unknown_event_is_one_line(run: Run, example: Path) -> None:
     """An unknown event ID: exit 1, one line naming it; a --record option without --record: exit 2."""
-    result = run("review", "EVT-2026-9999")
+    result = run("review", suite_clock.event_id(9999))
     assert result.exit_code == 1 and _one_error(result)
-    assert "no event 'EVT-2026-9999' on the Events sheet" in result.stderr
+    assert f"no event '{suite_clock.event_id(9999)}' on the Events sheet" in result.stderr
     stray = run("review", EXAMPLE, "--facilitator", "Alex Morgan")
     assert stray.exit_code == 2 and "--facilitator go with --record" in stray.stderr
 
@@ -327,8 +327,8 @@ def test_recording_links_the_draft_and_refuses_bad_input(run: Run, outage: str, 
     assert future.exit_code == 2 and "--status Draft" in future.stderr
     status = run("review", outage, "--record", "--facilitator", "A", "--status", "Finished")
     assert status.exit_code == 2 and "use one of: Draft, Held, Done" in status.stderr
-    unknown = run("review", "EVT-2026-4242", "--record", "--facilitator", "A")
-    assert unknown.exit_code == 1 and "no event 'EVT-2026-4242'" in unknown.stderr
+    unknown = run("review", suite_clock.event_id(4242), "--record", "--facilitator", "A")
+    assert unknown.exit_code == 1 and f"no event '{suite_clock.event_id(4242)}'" in unknown.stderr
     recorded = run("review", outage, "--record", "--facilitator", "Alex Morgan")
     assert recorded.exit_code == 0
     assert f"document {Path('reviews') / (outage + '-review.docx')}" in recorded.stdout
@@ -354,12 +354,10 @@ def test_severities_the_setting_does_not_list_close_freely(run: Run, outage: str
     assert broken.exit_code == 2 and "[review] required_for must be a list of text values" in broken.stderr
 
 
-def test_a_workbook_from_before_reviews_says_to_add_the_sheets(run: Run, tmp_path: Path) -> None:
+def test_a_workbook_from_before_reviews_says_to_add_the_sheets(run: Run, tmp_path: Path, v0_1: Path) -> None:
     """tests/data/v0_1 (made by tracker 0.1, no Reviews or Actions sheet): validate notes both as missing, closing
     its Sev 1 is refused with how to add the sheet (no traceback), recording says the same, due and action list
     work, and the draft is still written."""
-    for name in ("events.xlsx", "tracker.toml"):
-        shutil.copy(Path(__file__).parent / "data" / "v0_1" / name, tmp_path / name)
     checked = run("validate")
     assert checked.exit_code == 0
     assert "sheet 'Reviews' is missing (added in tracker 0.3" in checked.stdout

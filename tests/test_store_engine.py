@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from tests import suite_clock
 from tests.conftest import Run, process_env, run_at_once
 from tests.test_store_safety import edit_zip, sheet_part
 from tracker.config import load_config
 from tracker.edits import AppendRow, SetCells
 from tracker.store import journal_for
 from tracker.store.journal import Journal
+
+pytestmark = pytest.mark.dateshift  # CI runs these again at the next 1 January and on 29 February 2028
 
 
 def digest(path: Path) -> str:
@@ -42,9 +45,7 @@ def merge(workbook: Path, sheet: str, ref: str) -> None:
 
 def new_event(event_id: str, title: str) -> dict[str, object]:
     """The fields a valid new Events row needs."""
-    from datetime import UTC, datetime
-
-    now = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+    now = suite_clock.ago(minutes=30)
     return {
         "id": event_id,
         "title": title,
@@ -174,7 +175,7 @@ def test_two_processes_replaying_one_journal_write_each_entry_once(
                     "Updates",
                     {
                         "event_id": event_id,
-                        "at": __import__("datetime").datetime(2026, 11, 22, 1, n),
+                        "at": suite_clock.ago(minutes=60 - n).replace(tzinfo=None),
                         "note": f"waiting {n}",
                         "status": "Identified",
                         "internal": "No",
@@ -195,13 +196,13 @@ def test_two_processes_replaying_one_journal_write_each_entry_once(
 def test_plan_sees_what_the_journal_holds(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
     """An event waiting in the journal is fitted before `open` plans: the new event gets the next ID."""
     pending = journal(tmp_path)
-    waiting = "EVT-2026-0002"
+    waiting = suite_clock.event_id(2)
     pending.add([AppendRow("Events", new_event(waiting, "kept while locked"))], "test")
     opened = run("open", "--title", "after", "--severity", "Sev 2", "--service", "VPN")
     assert opened.exit_code == 0, opened.stderr
-    assert opened.stdout.strip() == "EVT-2026-0003"
+    assert opened.stdout.strip() == suite_clock.event_id(3)
     listed = json.loads(run("list", "--json").stdout)
-    assert sorted(e["id"] for e in listed) == [event_id, waiting, "EVT-2026-0003"]
+    assert sorted(e["id"] for e in listed) == [event_id, waiting, suite_clock.event_id(3)]
     assert run("validate").exit_code == 0
 
 
@@ -221,7 +222,7 @@ def test_expect_keeps_a_cell_someone_changed(run: Run, example: Path, event_id: 
     assert [dict(e.values) for e in written] == [{"title": "New"}] or shown["title"] != "New"
 
 
-@pytest.mark.parametrize("value", ["EVT-2026-0001", "EVT-2026-0001 "])
+@pytest.mark.parametrize("value", [suite_clock.event_id(1), suite_clock.event_id(1) + " "], ids=["id", "id+space"])
 def test_x_unique_is_checked_on_every_write(run: Run, example: Path, event_id: str, tmp_path: Path, value: str) -> None:
     """An edit that would give two rows the same unique key is refused naming the cell, whatever the spelling."""
     from tracker.errors import ValidationFailed
@@ -239,22 +240,25 @@ def test_a_refused_journal_entry_takes_its_own_rows_with_it(
 ) -> None:
     """An `open` kept in the journal whose ID someone else took meanwhile is set aside whole, and so is a later
     journaled update of that event: nothing lands on the other person's event."""
-    from datetime import datetime
-
     pending = journal(tmp_path)
-    mine = "EVT-2026-0002"
-    update = {"event_id": mine, "at": datetime(2026, 11, 22, 2, 5), "status": "Investigating", "internal": "No"}
+    mine = suite_clock.event_id(2)
+    update = {
+        "event_id": mine,
+        "at": suite_clock.ago(minutes=25).replace(tzinfo=None),
+        "status": "Investigating",
+        "internal": "No",
+    }
     pending.add([AppendRow("Events", new_event(mine, "mine")), AppendRow("Updates", update | {"note": "opened"})], "t")
     pending.add(
         [SetCells("Events", mine, {"status": "Identified"}), AppendRow("Updates", update | {"note": "my update"})], "t"
     )
-    pending.path.rename(tmp_path / "held")  # someone else opens EVT-2026-0002 meanwhile
+    pending.path.rename(tmp_path / "held")  # someone else opens the same ID meanwhile
     assert run("open", "--title", "theirs", "--severity", "Sev 3", "--service", "VPN").stdout.strip() == mine
     (tmp_path / "held").rename(pending.path)
     synced = run("sync")
     assert synced.exit_code == 0, synced.stderr
     assert "4 could no longer be written and were set aside" in synced.stdout
-    assert "EVT-2026-0002" in synced.stderr and "already used" in synced.stderr
+    assert mine in synced.stderr and "already used" in synced.stderr
     shown = json.loads(run("show", mine, "--json").stdout)
     assert shown["event"]["title"] == "theirs" and shown["event"]["status"] == "Investigating"
     assert [e.get("note") for e in shown["timeline"] if e.get("note") in ("opened", "my update")] == []
@@ -273,9 +277,12 @@ def test_notify_checks_where_its_log_goes_before_sending(
 
 def test_a_maybe_written_row_is_added_only_if_absent(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
     """A journaled row that may have landed (its request timed out) is not added a second time."""
-    from datetime import datetime
-
-    row = {"event_id": event_id, "at": datetime(2026, 11, 22, 2, 7), "status": "Identified", "note": "maybe"}
+    row = {
+        "event_id": event_id,
+        "at": suite_clock.ago(minutes=23).replace(tzinfo=None),
+        "status": "Identified",
+        "note": "maybe",
+    }
     pending = journal(tmp_path)
     pending.add([AppendRow("Updates", row | {"internal": "No"}, if_absent=True)], "timed out")
     assert run("sync").exit_code == 0
@@ -291,12 +298,12 @@ def test_ids_named_with_stray_spaces_are_never_reused(run: Run, example: Path) -
     import openpyxl
 
     book = openpyxl.load_workbook(example)
-    book["Updates"]["A4"] = "EVT-2026-0002 "
+    book["Updates"]["A4"] = suite_clock.event_id(2) + " "
     book["Updates"]["E4"] = "an old update of a deleted event"
     book.save(example)
     opened = run("open", "--title", "next", "--severity", "Sev 2", "--service", "VPN")
     assert opened.exit_code == 0, opened.stderr
-    assert opened.stdout.strip() == "EVT-2026-0003"
+    assert opened.stdout.strip() == suite_clock.event_id(3)
 
 
 def test_last_row_agrees_with_the_typed_rows() -> None:
@@ -311,8 +318,8 @@ def test_last_row_agrees_with_the_typed_rows() -> None:
     blank = [None] * width
     cases = {
         "spaces in a user column": [blank, [*blank[:-1], "   "]],
-        "spaces in a schema column": [["EVT-2026-0001", *blank[1:]], ["  ", *blank[1:]]],
-        "empty strings": [["EVT-2026-0001", *blank[1:]], ["", *blank[1:]]],
+        "spaces in a schema column": [[suite_clock.event_id(), *blank[1:]], ["  ", *blank[1:]]],
+        "empty strings": [[suite_clock.event_id(), *blank[1:]], ["", *blank[1:]]],
     }
     for name, body in cases.items():
         data = read_sheet(spec, "Events", [header, *body])

@@ -16,6 +16,7 @@ from tests.conftest import Run, process_env, run_at_once
 from tests.sharepoint_standin import StandIn
 from tracker.config import load_config
 from tracker.store import journal_for
+from tracker.times import CLOCK
 
 PATH = "/sites/ops/Shared Documents/Event Tracker.xlsx"
 TOKENS = {"TRACKER_SHAREPOINT_TOKEN": "sp-token", "TRACKER_GRAPH_TOKEN": "graph-token"}
@@ -249,13 +250,13 @@ def test_reminders_and_escalations_go_through_graph(  # type: ignore[no-untyped-
 ) -> None:
     """transport = "graph": three hours after the example Sev 1 opened, its overdue reminder and its escalations go
     through sendMail, are logged on the SharePoint workbook as kinds reminder and escalation, and go once."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     (tmp_path / "tracker.toml").write_text(
         _config(sp, mode).replace('transport = "outbox"', 'transport = "graph"')
         + '\n[mail.graph]\nmailbox = "event.management@example.com"\n'
     )
-    at(datetime.now(UTC) + timedelta(hours=3))
+    at(CLOCK.now() + timedelta(hours=3))
     first = run("due", "--remind", "--escalate")
     assert "reminded" in first.stdout and "escalated" in first.stdout, first.stdout + first.stderr
     subjects = [body["message"]["subject"] for _upn, body in sp.sent_mail]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import suite_clock
 from tests.conftest import Run
 from tracker.times import CLOCK
 
@@ -86,5 +87,5 @@ def test_a_missing_webhook_url_is_a_configuration_error(run: Run, example: Path,
     """[teams] without its environment variable: exit 2 naming the variable, before anything is sent."""
     config = tmp_path / "tracker.toml"
     config.write_text(config.read_text() + '\n[teams]\nwebhook_env = "TEAMS_HOOK"\naudiences = ["technical"]\n')
-    result = run("notify", "EVT-2026-0001")
+    result = run("notify", suite_clock.event_id())
     assert result.exit_code == 2 and "TEAMS_HOOK" in result.stderr

@@ -23,10 +23,21 @@ class Clock:
         self._start: datetime | None = None
         self._elapsed = timedelta(0)
         self._read = False
+        self._pinned: datetime | None = None
+
+    def pin(self, start: datetime | None) -> None:
+        """Start the rehearsal clock at `start` (aware) in this process, as `TRACKER_NOW` does for a command;
+        `None` goes back to the system clock. `TRACKER_NOW`, when set, still wins. For tests and programs that
+        replay a moment; the rehearsal rules (no real sends without TRACKER_REHEARSAL_SEND=yes) apply."""
+        if start is not None and start.tzinfo is None:
+            raise ValueError("Clock.pin needs an aware datetime (e.g. tzinfo=UTC)")
+        self._pinned = None if start is None else start.astimezone(UTC)
+        self.reset()
 
     def _rehearsal(self) -> datetime | None:
         if not self._read:
             self._read = True
+            self._start = self._pinned
             text = os.environ.get("TRACKER_NOW", "").strip()
             if text:
                 try:
@@ -71,8 +82,8 @@ class Clock:
             self._elapsed += timedelta(seconds=seconds)
 
     def reset(self) -> None:
-        """Read TRACKER_NOW again on next use (tests that change it)."""
-        self.__init__()  # type: ignore[misc]
+        """Read TRACKER_NOW again on next use (tests that change it); a pinned start stays, back at its start."""
+        self._start, self._elapsed, self._read = None, timedelta(0), False
 
 
 CLOCK = Clock()
