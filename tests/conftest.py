@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 # As tracker itself sets it (tracker/__init__.py), before openpyxl loads.
@@ -43,20 +44,45 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"tracker's clock starts every test at {suite_clock.NOW:%Y-%m-%dT%H:%M:%SZ} (--clock)"
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """No TRACKER_* or credential variable from the developer's shell reaches a test; tracker's state folder
-    (SharePoint workbooks' journals) is the test's own, never the home folder; tracker's clock is pinned at the
-    suite's moment (`at` moves it), never the machine's, so no test depends on today's date."""
+def _scrub(monkeypatch: pytest.MonkeyPatch, state: Path) -> None:
+    """The environment every test runs in: no TRACKER_* or credential variable from the developer's shell, the
+    state folder `state`, the suite's clock, and instant waits (see `clean_environment`)."""
     for name in list(os.environ):
         if name.startswith("TRACKER_") or name.startswith(CREDENTIAL_VARS):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TRACKER_USER", "Test Manager")
-    monkeypatch.setenv("TRACKER_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    monkeypatch.setenv("TRACKER_STATE_DIR", str(state))
     monkeypatch.setenv("TRACKER_REHEARSAL_SEND", "yes")  # the tests' mail servers and channels are their own
     from tracker.times import CLOCK
 
     CLOCK.pin(suite_clock.NOW)  # TRACKER_NOW, when a test sets it (then CLOCK.reset()), wins
+    monkeypatch.setattr(CLOCK, "waiter", suite_clock.WAITS.append)
+
+
+@contextlib.contextmanager
+def suite_environment(state: Path) -> Iterator[None]:
+    """What `clean_environment` gives a test, for a fixture that outlives one test (module or session)."""
+    from tracker.times import CLOCK
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _scrub(monkeypatch, state)
+        try:
+            yield
+        finally:
+            CLOCK.pin(None)
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No TRACKER_* or credential variable from the developer's shell reaches a test; tracker's state folder
+    (SharePoint workbooks' journals) is the test's own, never the home folder; tracker's clock is pinned at the
+    suite's moment (`at` moves it), never the machine's, so no test depends on today's date; tracker's waits for
+    others (Retry-After, backoff; `Clock.wait`) take no real time in the test's process (they are recorded in
+    suite_clock.WAITS): the processes a test starts wait for real."""
+    from tracker.times import CLOCK
+
+    _scrub(monkeypatch, tmp_path_factory.mktemp("state"))
+    suite_clock.WAITS.clear()
     yield
     CLOCK.pin(None)
 
@@ -96,12 +122,63 @@ def run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Run:
     return invoke
 
 
+@pytest.fixture(scope="session")
+def example_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`tracker init --example` run once per test session, at the suite's moment: the folder holding its
+    tracker.toml and events.xlsx, which `example` copies for each test (building it takes ~0.1 s, a copy ~1 ms)."""
+    folder = tmp_path_factory.mktemp("example-template")
+    with suite_environment(tmp_path_factory.mktemp("state")), contextlib.chdir(folder):
+        result = CliRunner().invoke(main, ["init", "--example"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["events.xlsx", "tracker.toml"]
+    return folder
+
+
+def copy_example(template: Path, folder: Path) -> Path:
+    """The example tracker (tracker.toml, events.xlsx) copied into `folder`; returns the workbook."""
+    for name in ("tracker.toml", "events.xlsx"):
+        shutil.copyfile(template / name, folder / name)
+    return folder / "events.xlsx"
+
+
+BuiltOnce = Callable[[str, Callable[[], Any]], Any]
+
+
+@pytest.fixture(scope="session")
+def _built_folders() -> dict[str, tuple[Path, Any]]:
+    return {}
+
+
 @pytest.fixture
-def example(run: Run, tmp_path: Path) -> Path:
-    """A folder with tracker.toml and events.xlsx from `tracker init --example`; returns the workbook."""
-    result = run("init", "--example")
-    assert result.exit_code == 0, result.stderr
-    return tmp_path / "events.xlsx"
+def built_once(
+    _built_folders: dict[str, tuple[Path, Any]], tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> BuiltOnce:
+    """built_once(key, build): the test's folder as `build()` leaves it, and what `build` returned. The first test
+    of the session (of each xdist worker) that asks for `key` runs `build` in its own folder; the others get a copy
+    of that folder and of the value (a workbook made by twenty commands costs ~0.6 s, a copy a few ms). `build`
+    must depend on nothing but the suite's clock and the moments it sets itself; the caller sets the clock after."""
+
+    def use(key: str, build: Callable[[], Any]) -> Any:
+        import copy
+
+        if key not in _built_folders:
+            value = build()
+            template = tmp_path_factory.mktemp(f"built-{key}") / "folder"
+            shutil.copytree(tmp_path, template, symlinks=True)
+            _built_folders[key] = (template, value)
+            return value
+        template, value = _built_folders[key]
+        shutil.copytree(template, tmp_path, symlinks=True, dirs_exist_ok=True)
+        return copy.deepcopy(value)
+
+    return use
+
+
+@pytest.fixture
+def example(run: Run, tmp_path: Path, example_template: Path) -> Path:
+    """A folder with tracker.toml and events.xlsx as `tracker init --example` makes them at the suite's moment
+    (built once per session, copied); returns the workbook."""
+    return copy_example(example_template, tmp_path)
 
 
 @pytest.fixture
@@ -184,13 +261,13 @@ def soffice() -> str | None:
 
 
 @pytest.fixture
-def sp(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> Iterator[Any]:
+def sp(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, example_template: Path) -> Iterator[Any]:
     """A SharePoint stand-in holding the example workbook; tracker.toml in tmp_path points at it in the write
     `mode` the test module's `mode` fixture gives; no local workbook."""
     from tests.sharepoint_standin import StandIn
     from tests.test_store_sharepoint import PATH, TOKENS, _config
 
-    assert run("init", "--example").exit_code == 0
+    copy_example(example_template, tmp_path)
     with StandIn() as standin:
         standin.put_file(PATH, (tmp_path / "events.xlsx").read_bytes())
         (tmp_path / "events.xlsx").unlink()

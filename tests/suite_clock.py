@@ -16,6 +16,10 @@ PINNED = datetime(2026, 11, 21, 15, 54, 0, tzinfo=UTC)
 NOW = PINNED
 """The moment tests start at in this run (`--clock`, else PINNED); set once by conftest.pytest_configure."""
 
+WAITS: list[float] = []
+"""The waits for someone else (Retry-After, backoff, another writer: `Clock.wait`) tracker asked for in this test, in
+seconds, in order; the tests' own process sleeps none of them (conftest.clean_environment)."""
+
 
 def parse(text: str) -> datetime:
     """An ISO time, UTC when no offset is given (`2027-01-01T00:05Z`, `2028-02-29 23:50`)."""

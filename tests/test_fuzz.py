@@ -7,6 +7,7 @@ The default run is short (it runs in CI); `HYPOTHESIS_PROFILE=long pytest tests/
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from tests import suite_clock
+from tests.conftest import suite_environment
 from tracker.cli import main
 from tracker.schema import load_schema
 
@@ -38,14 +40,10 @@ COLUMNS = [(sheet.name, spec.column + 1, spec.kind) for sheet in SCHEMA for spec
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One example tracker, copied for each fuzzed case."""
+    """One example tracker made at the suite's moment, copied for each fuzzed case."""
     folder = tmp_path_factory.mktemp("template")
-    cwd = Path.cwd()
-    os.chdir(folder)
-    try:
+    with suite_environment(tmp_path_factory.mktemp("state")), contextlib.chdir(folder):
         assert CliRunner().invoke(main, ["init", "--example", "--name", "Fuzz"]).exit_code == 0
-    finally:
-        os.chdir(cwd)
     return folder
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Run
+from tests.conftest import BuiltOnce, Run
 
 NOW = datetime(2026, 11, 21, 15, 54, tzinfo=UTC)  # a Saturday afternoon
 DOCS_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
@@ -116,9 +116,12 @@ def _make_history(run: Run, at: Callable[[datetime], None]) -> dict[str, str]:
 
 
 @pytest.fixture
-def history(run: Run, tmp_path: Path, at: Callable[[datetime], None]) -> dict[str, str]:
-    """A tracker folder with 12 weeks of events and three open ones (see `_make_history`); the clock at NOW."""
-    return _make_history(run, at)
+def history(run: Run, tmp_path: Path, at: Callable[[datetime], None], built_once: BuiltOnce) -> dict[str, str]:
+    """A tracker folder with 12 weeks of events and three open ones (see `_make_history`, built once per session);
+    the clock at NOW."""
+    ids: dict[str, str] = built_once("publish-history", lambda: _make_history(run, at))
+    at(NOW)
+    return ids
 
 
 def _page(tmp_path: Path, name: str = "status/index.html") -> str:

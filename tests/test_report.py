@@ -20,7 +20,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Run
+from tests.conftest import BuiltOnce, Run
 
 NOV = ("--since", "2026-11-01", "--until", "2026-12-01")
 REPORT_AT = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)  # when the report is made: EVT-2026-0006 still open then
@@ -45,7 +45,14 @@ def _clear(book: Path, sheet: str, key_header: str, key: str, header: str) -> No
 
 
 @pytest.fixture
-def book(run: Run, tmp_path: Path, at: Any) -> Path:
+def book(run: Run, tmp_path: Path, at: Any, built_once: BuiltOnce) -> Path:
+    """The hand-computed workbook (see `_build_book`), built once per session; the clock at REPORT_AT."""
+    built_once("report-book", lambda: _build_book(run, tmp_path, at))
+    at(REPORT_AT)
+    return tmp_path / "events.xlsx"
+
+
+def _build_book(run: Run, tmp_path: Path, at: Any) -> None:
     """The hand-computed workbook. Severities (example): Sev 1 first response 10 min / restoration 240 min, Sev 2
     30 / 480, Sev 3 60 / 1440; Sev 4's targets are cleared (a severity without targets).
 
@@ -128,8 +135,6 @@ def book(run: Run, tmp_path: Path, at: Any) -> Path:
     _clear(workbook, "Events", "ID", "EVT-2026-0003", "Acknowledged (UTC)")  # resolve filled it in; never acked
     for header in ("First Response (min)", "Restoration (min)"):
         _clear(workbook, "Severities", "Name", "Sev 4", header)
-    at(REPORT_AT)
-    return workbook
 
 
 def _report(run: Run, *args: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import pytest
 from click.testing import Result
 
 from tests import suite_clock
-from tests.conftest import Run, soffice
+from tests.conftest import BuiltOnce, Run, soffice
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
 EXAMPLE = f"EVT-{START.year}-0001"  # the example Sev 1, made an hour before START
@@ -35,9 +35,16 @@ def example(run: Run, tmp_path: Path, at: At) -> Path:
 
 
 @pytest.fixture
-def outage(run: Run, example: Path, at: At) -> str:
+def outage(run: Run, example: Path, at: At, built_once: BuiltOnce) -> str:
     """A Sev 2 opened at START: an internal update at +10 min, a change at +20 min, the emails at +25 min, resolved
-    at +65 min with a cause; the example Sev 1 resolved before it, so nothing else is open."""
+    at +65 min with a cause; the example Sev 1 resolved before it, so nothing else is open (built once per
+    session); the clock at +65 min."""
+    sev2: str = built_once("review-outage", lambda: _outage(run, at))
+    at(START + timedelta(minutes=65))
+    return sev2
+
+
+def _outage(run: Run, at: At) -> str:
     at(START)
     assert run("resolve", EXAMPLE, "--note", "Certificate renewed", "--force").exit_code == 0
     steps = [

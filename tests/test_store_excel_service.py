@@ -224,9 +224,6 @@ def _failing_writes(monkeypatch: pytest.MonkeyPatch, fail: Callable[[int], int |
 def test_throttled_after_a_row_landed_keeps_the_rest(run: Run, sp: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Events row is added, the Updates row stays throttled: the user hears what was written, the rest is
     kept, and `sync` adds it once (no second event from running `open` again)."""
-    import tracker.store.excel_service as excel_service
-
-    monkeypatch.setattr(excel_service.time, "sleep", lambda seconds: None)
     _failing_writes(monkeypatch, lambda n: 429 if n >= 2 else None)
     result = run("open", "--title", "throttled", "--severity", "Sev 2", "--service", "VPN")
     assert result.exit_code == 1

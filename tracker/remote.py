@@ -13,7 +13,6 @@ import base64
 import logging
 import random
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from urllib.parse import quote
 
 from tracker.auth import SharePointSettings, Tokens, tokens_for
 from tracker.errors import AuthError, ConfigError, RemoteError
+from tracker.times import CLOCK
 
 if TYPE_CHECKING:
     import requests
@@ -220,14 +220,14 @@ class Remote:
                 self._reset(api)
                 if status in (429, 503):
                     if attempt < MAX_ATTEMPTS:
-                        time.sleep(retry_after(response, attempt))
+                        CLOCK.wait(retry_after(response, attempt))
                         continue
                     raise RemoteError(
                         f"{what}: still throttled or unavailable ({status}) after {MAX_ATTEMPTS} attempts; "
                         "nothing was written, try again later"
                     ) from None
                 if status == 504 and idempotent and attempt < MAX_ATTEMPTS:
-                    time.sleep(retry_after(response, attempt))
+                    CLOCK.wait(retry_after(response, attempt))
                     continue
                 if status == 401 and not refreshed:
                     refreshed = True
@@ -243,7 +243,7 @@ class Remote:
             except (requests.Timeout, requests.ConnectionError) as exc:
                 self._reset(api)
                 if idempotent and attempt < MAX_ATTEMPTS:
-                    time.sleep(retry_after(None, attempt))
+                    CLOCK.wait(retry_after(None, attempt))
                     continue
                 raise RemoteError(
                     f"{what}: no answer from {self.settings.origin if api == 'sharepoint' else self.settings.graph_url} "

@@ -8,12 +8,12 @@ that `[teams] webhook_env` names, never from tracker.toml. 429 and 5xx answers a
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from tracker.config import Config
 from tracker.errors import ConfigError
+from tracker.times import CLOCK
 
 ATTEMPTS = 4
 
@@ -40,8 +40,6 @@ def teams_settings(config: Config) -> TeamsSettings | None:
             f"[teams] needs the channel's webhook URL in the environment variable {variable} (webhook_env); "
             f"it is {'not set' if not url else 'not an https:// URL'}"
         )
-    from tracker.times import CLOCK
-
     CLOCK.check_real_sends("Teams cards")
     audiences = tuple(str(a).casefold() for a in section.get("audiences", []))
     return TeamsSettings(url, bool(section.get("reminders", True)), bool(section.get("escalations", True)), audiences)
@@ -84,13 +82,13 @@ def post(settings: TeamsSettings, payload: dict[str, Any], timeout: float = 30.0
         except requests.RequestException as exc:
             if attempt == ATTEMPTS - 1:
                 return f"Teams webhook unreachable ({type(exc).__name__})"
-            time.sleep(retry_after(None, attempt))  # a real wait, even on the rehearsal clock
+            CLOCK.wait(retry_after(None, attempt))
             continue
         if response.status_code < 300:
             return None
         if response.status_code == 429 or response.status_code >= 500:
             if attempt < ATTEMPTS - 1:
-                time.sleep(retry_after(response, attempt))
+                CLOCK.wait(retry_after(response, attempt))
                 continue
         return f"Teams webhook answered {response.status_code}"
     return "Teams webhook did not take the card"

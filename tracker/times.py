@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from tracker.errors import UsageError
@@ -24,6 +26,7 @@ class Clock:
         self._elapsed = timedelta(0)
         self._read = False
         self._pinned: datetime | None = None
+        self.waiter: Callable[[float], None] = time.sleep
 
     def pin(self, start: datetime | None) -> None:
         """Start the rehearsal clock at `start` (aware) in this process, as `TRACKER_NOW` does for a command;
@@ -75,11 +78,15 @@ class Clock:
     def sleep(self, seconds: float) -> None:
         """Wait: really, or on the rehearsal clock by moving it on."""
         if self._rehearsal() is None:
-            import time
-
             time.sleep(seconds)
         else:
             self._elapsed += timedelta(seconds=seconds)
+
+    def wait(self, seconds: float) -> None:
+        """Wait for someone else: a server's Retry-After, the backoff between retries, another writer finishing.
+        Real time even on the rehearsal clock (the server and the other writer live in real time). Every such
+        wait in tracker goes through here, so `waiter` (time.sleep) is the one place a test makes them instant."""
+        self.waiter(max(0.0, seconds))
 
     def reset(self) -> None:
         """Read TRACKER_NOW again on next use (tests that change it); a pinned start stays, back at its start."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +25,7 @@ from tracker.errors import ConflictError, TrackerError, UnknownEvent, Validation
 from tracker.schema import FieldSpec
 from tracker.store.journal import Journal
 from tracker.store.xlsx import Layout, SheetWrite
-from tracker.times import as_utc
+from tracker.times import CLOCK, as_utc
 from tracker.workbook import Row, SheetData, Tracker, coerce
 
 EXCEL_TEXT_LIMIT = 32_767
@@ -166,7 +165,7 @@ def commit(
             try:
                 applier.write(snapshot, change)
             except Stale:
-                time.sleep(random.uniform(0.02, 0.1 * 2**attempt))  # let the other writer finish, then plan again
+                CLOCK.wait(random.uniform(0.02, 0.1 * 2**attempt))  # let the other writer finish, then plan again
                 continue
             except Busy as busy:
                 if journal is None or not keep:

@@ -35,6 +35,7 @@ from tracker.edits import AppendRow, Edit, SetCells, edit_from_json, edit_to_jso
 from tracker.errors import ConflictError, RemoteError, TrackerError, WorkbookError
 from tracker.store.engine import Busy, Change, Interrupted, Snapshot, apply_to_view, cell_value
 from tracker.store.xlsx import Layout
+from tracker.times import CLOCK
 from tracker.workbook import Tracker, column_letter, raw_key, read_tracker
 
 if TYPE_CHECKING:
@@ -401,7 +402,7 @@ class ExcelService:
                     raise RemoteError(message + "; nothing was written, try again later")
                 from tracker.remote import retry_after
 
-                time.sleep(retry_after(by_id.get(str(done + 1)), attempt))
+                CLOCK.wait(retry_after(by_id.get(str(done + 1)), attempt))
             position += done
         return answers
 
@@ -548,7 +549,7 @@ class ExcelService:
                 self._set(
                     base, data.title, data.columns[keyname], number, [excel_value(current)], "values", "renumbering"
                 )
-                time.sleep(random.uniform(0.0, 0.2))
+                CLOCK.wait(random.uniform(0.0, 0.2))
             else:
                 raise ConflictError(
                     f"{data.title}: could not settle on a free {keyname} for {original!r}; fix it by hand"
