@@ -289,6 +289,16 @@ def libreoffice_roundtrip(
         raise ValueError(f"LibreOffice would overwrite {path}: choose another out_dir")
     result.unlink(missing_ok=True)
     profile = profile or out_dir / "lo-profile"
+    done = _convert(binary, profile, target, out_dir, [path], timeout)
+    if done.returncode != 0 or not result.exists():
+        raise RuntimeError(f"LibreOffice could not convert {path.name} ({done.returncode}): {done.stdout}{done.stderr}")
+    return result
+
+
+def _convert(
+    binary: str, profile: Path, target: str, out_dir: Path, paths: list[Path], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """One headless LibreOffice start converting `paths` to `target` into `out_dir`, with a private profile."""
     command = [
         binary,
         f"-env:UserInstallation={profile.resolve().as_uri()}",
@@ -298,12 +308,9 @@ def libreoffice_roundtrip(
         target,
         "--outdir",
         str(out_dir),
-        str(path),
+        *map(str, paths),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    if done.returncode != 0 or not result.exists():
-        raise RuntimeError(f"LibreOffice could not convert {path.name} ({done.returncode}): {done.stdout}{done.stderr}")
-    return result
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def libreoffice_resave_all(paths: list[Path], out_dir: Path, *, timeout: float = 300) -> dict[Path, Path]:
@@ -325,19 +332,7 @@ def libreoffice_resave_all(paths: list[Path], out_dir: Path, *, timeout: float =
         batch = [path for path in paths if path.suffix.lower() == suffix]
         if not batch:
             continue
-        profile = out_dir / f"lo-profile{suffix}"
-        command = [
-            binary,
-            f"-env:UserInstallation={profile.resolve().as_uri()}",
-            "--headless",
-            "--norestore",
-            "--convert-to",
-            target,
-            "--outdir",
-            str(out_dir),
-            *map(str, batch),
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        done = _convert(binary, out_dir / f"lo-profile{suffix}", target, out_dir, batch, timeout)
         missing = [path.name for path in batch if not (out_dir / path.name).exists()]
         if done.returncode != 0 or missing:
             raise RuntimeError(f"LibreOffice did not convert {missing} ({done.returncode}): {done.stdout}{done.stderr}")

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests import suite_clock
+from tests.test_store_engine import new_event
 from tracker import remote
 from tracker.audience import Audience
 from tracker.clock import due_items, lead_time, process_review_due, target_minutes, timer_state, timers
@@ -830,21 +831,6 @@ class HeldJournal:
 
     def entries(self) -> list[tuple[str, Batch | None]]:
         return [(f"line {n}", batch) for n, batch in enumerate(self.batches, start=1)]
-
-
-def new_event(event_id: str, title: str) -> dict[str, Any]:
-    """The cells of a valid new Sev 2 Events row, opened 30 minutes before the suite's moment."""
-    opened = NOW - timedelta(minutes=30)
-    return {
-        "id": event_id,
-        "title": title,
-        "severity": "Sev 2",
-        "status": "Investigating",
-        "category": "outage",
-        "detected_at": opened,
-        "reported_at": opened,
-        "last_update_at": opened,
-    }
 
 
 def timeline(event_id: str, note: str) -> dict[str, Any]:
