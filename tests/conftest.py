@@ -37,7 +37,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     text = config.getoption("clock")
-    suite_clock.NOW = suite_clock.parse(text) if text else suite_clock.PINNED
+    try:
+        suite_clock.NOW = suite_clock.parse(text) if text else suite_clock.PINNED
+    except ValueError:
+        raise pytest.UsageError(f"--clock {text!r} is not an ISO time, e.g. 2027-01-01T00:05Z") from None
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -64,12 +67,13 @@ def suite_environment(state: Path) -> Iterator[None]:
     """What `clean_environment` gives a test, for a fixture that outlives one test (module or session)."""
     from tracker.times import CLOCK
 
+    pinned = CLOCK.pinned
     with pytest.MonkeyPatch.context() as monkeypatch:
         _scrub(monkeypatch, state)
         try:
             yield
         finally:
-            CLOCK.pin(None)
+            CLOCK.pin(pinned)
 
 
 @pytest.fixture(autouse=True)
@@ -163,10 +167,13 @@ def built_once(
 
         if key not in _built_folders:
             value = build()
+            state = Path(os.environ["TRACKER_STATE_DIR"])
+            if state.exists() and any(state.iterdir()):  # a SharePoint workbook's journal: not in the folder
+                raise AssertionError(f"built_once({key!r}): the build left state in {state}, which a copy would lose")
             template = tmp_path_factory.mktemp(f"built-{key}") / "folder"
             shutil.copytree(tmp_path, template, symlinks=True)
             _built_folders[key] = (template, value)
-            return value
+            return copy.deepcopy(value)
         template, value = _built_folders[key]
         shutil.copytree(template, tmp_path, symlinks=True, dirs_exist_ok=True)
         return copy.deepcopy(value)
@@ -193,13 +200,16 @@ def tracker_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "tracker"]
 
 
-def process_env(**extra: str) -> dict[str, str]:
+def process_env(*, real_clock: bool = False, **extra: str) -> dict[str, str]:
     """This environment without the developer's TRACKER_* variables (the test's state folder kept), on the test's
-    clock (TRACKER_NOW: this moment of the rehearsal clock the test runs on), plus `extra`."""
+    clock (TRACKER_NOW: this moment of the rehearsal clock the test runs on; `real_clock`: the machine's, for a
+    process that must really wait), plus `extra`."""
     from tracker.times import CLOCK
 
     state = {"TRACKER_STATE_DIR": os.environ["TRACKER_STATE_DIR"]} if "TRACKER_STATE_DIR" in os.environ else {}
-    clock = {"TRACKER_NOW": CLOCK.now().isoformat(), "TRACKER_REHEARSAL_SEND": "yes"} if CLOCK.simulated else {}
+    clock = {}
+    if CLOCK.simulated and not real_clock:
+        clock = {"TRACKER_NOW": CLOCK.now().isoformat(), "TRACKER_REHEARSAL_SEND": "yes"}
     return (
         {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
         | {"TRACKER_USER": "Test Manager"}

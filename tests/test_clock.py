@@ -304,7 +304,7 @@ def test_watch_stops_cleanly_on_sigterm(run: Run, example: Path, tmp_path: Path)
     process = subprocess.Popen(
         [*tracker_command(), "watch", "--every", "5m"],
         cwd=tmp_path,
-        env=process_env(),
+        env=process_env(real_clock=True),  # a real 5-minute wait: the rehearsal clock would tick on at once
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

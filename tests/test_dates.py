@@ -123,3 +123,24 @@ def test_a_pinned_clock_stays_until_unpinned_and_tracker_now_wins(monkeypatch: p
     assert not clock.simulated and abs(clock.now() - datetime.now(UTC)) < timedelta(minutes=1)
     with pytest.raises(ValueError, match="aware"):
         clock.pin(moment.replace(tzinfo=None))
+
+
+def test_waits_for_others_are_real_time_even_on_a_pinned_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clock.wait (a server's Retry-After, a backoff) sleeps for real by default, pinned or not, and leaves the
+    rehearsal clock where it was; a pinned clock alone still refuses real sends unless TRACKER_REHEARSAL_SEND=yes."""
+    import time
+
+    from tracker.errors import UsageError
+    from tracker.times import Clock
+
+    clock = Clock()
+    assert clock.waiter is time.sleep
+    asked: list[float] = []
+    clock.waiter = asked.append
+    clock.pin(suite_clock.NOW)
+    clock.wait(2.5)
+    clock.wait(-1)
+    assert asked == [2.5, 0.0] and clock.now() == suite_clock.NOW
+    monkeypatch.delenv("TRACKER_REHEARSAL_SEND")
+    with pytest.raises(UsageError, match=r"\(a pinned clock\): tracker sends no mail through smtp while rehearsing"):
+        clock.check_real_sends("mail through smtp")

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from tests import suite_clock
-from tests.conftest import Run, error_lines, run_process
+from tests.conftest import Run, error_lines, process_env, run_process
 from tests.smtp_server import Recorder, smtp_server
 from tests.test_cli_notify import _use_smtp
 from tests.test_notify_once import ctrl_c_at_message
@@ -450,9 +450,11 @@ def test_ctrl_c_while_tracker_loads_is_one_line(example: Path, tmp_path: Path) -
         "main()\n"
     )
     for module, words in (("tracker.text", "while starting"), ("tracker.store", "nothing more was done")):
-        done = subprocess.run([sys.executable, "-c", script, module], cwd=tmp_path, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", script, module], cwd=tmp_path, capture_output=True, text=True, env=process_env()
+        )
         assert done.returncode == 130, (module, done.stderr)
-        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "Traceback" not in done.stderr and len(error_lines(done.stderr)) == 1, done.stderr
         assert words in done.stderr
 
 
@@ -491,7 +493,7 @@ def test_output_cut_short_by_a_pipe_is_not_an_error(example: Path, tmp_path: Pat
     """`tracker show ID | head -1`: exit 0 and nothing on stderr (the reader had all it wanted)."""
     import subprocess
 
-    from tests.conftest import process_env, tracker_command
+    from tests.conftest import tracker_command
 
     line = " ".join(f"'{part}'" for part in tracker_command())
     done = subprocess.run(

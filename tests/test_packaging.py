@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import process_env
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -57,8 +59,8 @@ def test_wheel_installs_and_runs_outside_checkout(tmp_path: Path) -> None:
     ).stdout.splitlines()
     assert where[0].startswith(site) and where[1].startswith(site)
     script = env_dir / "bin" / "tracker"
-    init = subprocess.run([script, "init", "--example"], cwd=work, capture_output=True, text=True)
+    init = subprocess.run([script, "init", "--example"], cwd=work, capture_output=True, text=True, env=process_env())
     assert init.returncode == 0, init.stderr
-    check = subprocess.run([script, "validate"], cwd=work, capture_output=True, text=True)
+    check = subprocess.run([script, "validate"], cwd=work, capture_output=True, text=True, env=process_env())
     assert check.returncode == 0, check.stdout + check.stderr
     assert (work / "events.xlsx").exists() and (work / "tracker.toml").exists()

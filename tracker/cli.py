@@ -481,7 +481,9 @@ def _public_hint(state: State, audiences: list[str], given: str | None, option: 
 @click.argument("event_id", metavar="ID")
 @click.option("--note", required=True, help="What happened, what is being done, what comes next.")
 @click.option("--status", help="New status: Investigating, Identified, Monitoring or Closed.")
-@click.option("--eta", help="Estimated restoration time, e.g. 16:30, 1630Z, +2h, 2026-11-21 16:30.")
+@click.option(
+    "--eta", help="Estimated restoration time, e.g. 16:30, 1630Z, +2h, or a date and time (YYYY-MM-DD HH:MM)."
+)
 @click.option("--severity", help="Change the severity (the update cadence follows).")
 @click.option("--internal", is_flag=True, help="Keep this update out of customer and leadership emails.")
 @click.option(
@@ -749,7 +751,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
 
 
 @main.command()
-@click.option("--at", "at_text", help="Another moment than now, e.g. 2026-11-28 09:00 or +8h.")
+@click.option("--at", "at_text", help="Another moment than now, e.g. +8h, +3d or a date and time (YYYY-MM-DD HH:MM).")
 @click.option("--json", "as_json", is_flag=True, help="Print the roster at that moment as JSON (see README).")
 @pass_state
 def roster(state: State, at_text: str | None, as_json: bool) -> None:
@@ -758,7 +760,7 @@ def roster(state: State, at_text: str | None, as_json: bool) -> None:
     \b
     Example:
       tracker roster
-      tracker roster --at "2026-11-28 09:00" --json
+      tracker roster --at +3d --json
     """
     from tracker.roster import DUTY, STANDBY, next_shifts, on_duty
     from tracker.times import utcnow

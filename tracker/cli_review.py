@@ -63,7 +63,7 @@ def _show_day(value: Any) -> str:
 @click.option("--record", is_flag=True, help="Record the review on the Reviews sheet instead of writing a draft.")
 @click.option("--facilitator", metavar="NAME", help="With --record: who ran the review (needed the first time).")
 @click.option(
-    "--date", "day", metavar="DATE", help="With --record: the day it was held (default: today), e.g. 2026-11-24, -2d."
+    "--date", "day", metavar="DATE", help="With --record: the day it was held (default: today), e.g. -2d or YYYY-MM-DD."
 )
 @click.option("--link", metavar="URL|PATH", help="With --record: the review document, a SharePoint link or a path.")
 @click.option("--status", metavar="STATUS", help="With --record: Draft, Held or Done (default for a new record: Held).")
@@ -184,7 +184,7 @@ def _action_line(state: State, row: Any) -> str:
 @click.argument("event_id", metavar="ID")
 @click.option("--action", "text", required=True, help="What is to be done.")
 @click.option("--owner", required=True, metavar="NAME", help="Who sees it done.")
-@click.option("--due", required=True, metavar="DATE", help="By when: e.g. 2026-12-05, tomorrow, +7d, +2w.")
+@click.option("--due", required=True, metavar="DATE", help="By when: e.g. tomorrow, +7d, +2w or YYYY-MM-DD.")
 @click.option("--status", default="Open", show_default=True, help="Open, In progress, Done or Won't do.")
 @click.option("--note", help="A note on the action.")
 @click.option("--force", is_flag=True, help="Accept a due date already past.")
@@ -232,7 +232,7 @@ def action_done(state: State, action_id: str, note: str | None) -> None:
 @click.argument("action_id", metavar="ACT-ID")
 @click.option("--status", help="Open, In progress, Done or Won't do.")
 @click.option("--owner", help="A new owner.")
-@click.option("--due", help="A new due date, e.g. 2026-12-05 or +7d.")
+@click.option("--due", help="A new due date, e.g. +7d or YYYY-MM-DD.")
 @click.option("--action", "text", help="New wording of the action.")
 @click.option("--note", help="The note on the action (empty clears it).")
 @pass_state

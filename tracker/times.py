@@ -37,10 +37,14 @@ class Clock:
         self._pinned = None if start is None else start.astimezone(UTC)
         self.reset()
 
+    @property
+    def pinned(self) -> datetime | None:
+        """The moment `pin` set, if any (TRACKER_NOW aside)."""
+        return self._pinned
+
     def _rehearsal(self) -> datetime | None:
         if not self._read:
-            self._read = True
-            self._start = self._pinned
+            start = self._pinned
             text = os.environ.get("TRACKER_NOW", "").strip()
             if text:
                 try:
@@ -49,7 +53,9 @@ class Clock:
                     raise UsageError(
                         f"TRACKER_NOW={text!r} is not a time; use an ISO time in UTC, e.g. 2026-11-23T08:00Z"
                     ) from None
-                self._start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+                start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+            self._start = start  # before _read: another thread never sees "read" with no start yet
+            self._read = True
         return self._start
 
     @property
@@ -64,8 +70,10 @@ class Clock:
         start = self._rehearsal()
         if start is None or os.environ.get("TRACKER_REHEARSAL_SEND", "").strip().casefold() in ("yes", "1", "true"):
             return
+        moment = f"{start:%Y-%m-%dT%H:%MZ}"
+        where = f"TRACKER_NOW={moment}" if os.environ.get("TRACKER_NOW", "").strip() else f"{moment} (a pinned clock)"
         raise UsageError(
-            f"rehearsing at TRACKER_NOW={start:%Y-%m-%dT%H:%MZ}: tracker sends no {what} while rehearsing; rehearse in "
+            f"rehearsing at {where}: tracker sends no {what} while rehearsing; rehearse in "
             'a copy of the folder with [mail] transport = "outbox" (and no [teams]), or set TRACKER_REHEARSAL_SEND=yes '
             "to send anyway"
         )
