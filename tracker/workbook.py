@@ -459,7 +459,9 @@ def ensure_file(path: Path) -> None:
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the Compound File header of .xls files and encrypted .xlsx
 
 
-def _not_xlsx(path: Path, exc: Exception, data: bytes | None = None) -> WorkbookError:
+def _not_xlsx(path: Path, exc: Exception, data: bytes | None = None, *, sheet: str | None = None) -> WorkbookError:
+    """The one clear error for a file that is not a readable .xlsx (an .xls, an encrypted file, damaged bytes or a
+    damaged `sheet`), for reads and writes alike."""
     head = b""
     if data is not None:
         head = data[:262144]
@@ -480,11 +482,24 @@ def _not_xlsx(path: Path, exc: Exception, data: bytes | None = None) -> Workbook
             f"{path.name} is an Excel 97-2003 (.xls) file, not .xlsx; open it in Excel and Save As "
             "Excel Workbook (.xlsx)"
         )
+    what = f"sheet {sheet!r} of {path}" if sheet else str(path)
     return WorkbookError(
-        f"cannot read {path} as an Excel .xlsx workbook ({type(exc).__name__}: {exc}); "
+        f"cannot read {what} as an Excel .xlsx workbook ({type(exc).__name__}: {_short(exc)}); "
         "is it an .xlsx file? If it was damaged, restore an earlier version (.tracker-backups/ beside a local "
         "workbook, version history in SharePoint)"
     )
+
+
+def _short(exc: Exception) -> str:
+    """An exception's text on one printable line of at most 200 characters (a parser may quote raw bytes)."""
+    text = " ".join(str(exc).split())
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def not_xlsx(name: str, exc: Exception, data: bytes, *, sheet: str | None = None) -> WorkbookError:
+    """`_not_xlsx` for the write path, which holds the workbook's bytes and its name."""
+    return _not_xlsx(Path(name), exc, data, sheet=sheet)
 
 
 def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, source: str = "") -> Tracker:
@@ -523,17 +538,14 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
         except BaseException:  # noqa: BLE001 - calamine panics (a BaseException) on e.g. a date serial < -10^14
             return _parse_slowly(path, data, name)
 
-    def _guarded(name: str) -> list[list[Any]]:
-        try:
-            return parse(name)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise _not_xlsx(path, exc, data) from None
-
     def load(name: str) -> list[list[Any]]:  # parsed once per command, however many views need it
         if name not in parsed:
-            parsed[name] = coming.pop(name).result() if name in coming else _guarded(name)
+            try:  # a sheet parsed in a thread (preload) raises here, when it is needed, as one parsed now would
+                parsed[name] = coming.pop(name).result() if name in coming else parse(name)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as exc:  # noqa: BLE001 - a damaged sheet: calamine and openpyxl raise many types
+                raise _not_xlsx(path, exc, data, sheet=name) from None
         return parsed[name]
 
     def preload(names: list[str]) -> None:

@@ -178,7 +178,9 @@ class ExcelService:
         tracker = read_tracker(Path(self.store.settings.path), self.store.schema, data=data, source=self.store.location)
         self.recent.show(tracker, etag, prune=True)  # under the journal lock: the commit holds it
         # the Excel service adds rows above totals
-        self.last = Snapshot(tracker, (data, etag), Layout(data, totals_ok=True))
+        self.last = Snapshot(
+            tracker, (data, etag), Layout(data, totals_ok=True, name=Path(self.store.settings.path).name)
+        )
         return self.last
 
     def table_rows(self, sheet: str) -> list[dict[str, Any]]:

@@ -221,7 +221,9 @@ class LocalStore:
         data = self.path.read_bytes()  # one read: the plan and the patch see exactly these bytes
         from tracker.store.xlsx import Layout
 
-        return Snapshot(read_tracker(self.path, self.schema, data=data), (signature, data), Layout(data))
+        return Snapshot(
+            read_tracker(self.path, self.schema, data=data), (signature, data), Layout(data, name=self.path.name)
+        )
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
         """Patch the sheets the change touches into a new file and move it over the old one."""

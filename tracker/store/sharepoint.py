@@ -136,7 +136,7 @@ class SharePointStore:
         from tracker.store.xlsx import Layout
 
         tracker = read_tracker(path, self.schema, data=data, source=self.location)
-        return Snapshot(tracker, (path, etag), Layout(data))
+        return Snapshot(tracker, (path, etag), Layout(data, name=self.name))
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
         """Patch the downloaded file and upload it if SharePoint still has the version it came from."""

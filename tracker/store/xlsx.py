@@ -19,15 +19,33 @@ from __future__ import annotations
 import re
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
+from xml.parsers.expat import ExpatError
 
 from tracker.errors import WorkbookError
-from tracker.workbook import column_letter
+from tracker.workbook import column_letter, not_xlsx
+
+DAMAGED = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    struct.error,
+    UnicodeDecodeError,
+    SyntaxError,  # xml.etree's ParseError
+    ExpatError,
+    ValueError,
+    KeyError,  # a part the workbook's relationships name is missing
+    IndexError,
+    NotImplementedError,  # a zip member compressed a way zipfile cannot read
+)
+"""What reading a damaged .xlsx (cut, flipped or missing bytes and parts) raises from zipfile, zlib and the XML
+parsers: a damaged workbook, said in one line, not a crash."""
 
 EXCEL_EPOCH = datetime(1899, 12, 30)
 MAX_ROW = 1048576
@@ -360,14 +378,24 @@ class Layout:
     journal entry that cannot be written is set aside instead of blocking later writes.
     """
 
-    def __init__(self, source: bytes, *, totals_ok: bool = False) -> None:
-        self._archive = zipfile.ZipFile(BytesIO(source))
+    def __init__(self, source: bytes, *, totals_ok: bool = False, name: str = "the workbook") -> None:
+        self._source, self.name = source, name
+        try:
+            self._archive = zipfile.ZipFile(BytesIO(source))
+        except DAMAGED as exc:  # an .xls renamed .xlsx, cut bytes: the same line the read path gives
+            raise not_xlsx(name, exc, source) from None
         self._parts: dict[str, str] | None = None
         self._sheets: dict[str, _SheetLayout] = {}
         self.totals_ok = totals_ok
         self.texts: dict[str, str] = {}  # the sheet parts it read, decoded: a patch of the same bytes reuses them
 
     def _sheet(self, title: str) -> _SheetLayout:
+        try:
+            return self._read_sheet(title)
+        except DAMAGED as exc:  # a sheet's XML cut short or garbled: named, never "failed unexpectedly"
+            raise not_xlsx(self.name, exc, self._source, sheet=title) from None
+
+    def _read_sheet(self, title: str) -> _SheetLayout:
         if title not in self._sheets:
             if self._parts is None:
                 self._parts = sheet_parts(self._archive)
@@ -1006,8 +1034,15 @@ def patch(
     except (zipfile.BadZipFile, OSError) as exc:
         raise WorkbookError(f"cannot read the workbook as an .xlsx file ({exc})") from None
     with archive:
-        changed = _changed_parts(archive, writes, texts or {})
-        _copy(archive, target, changed)
+        try:
+            changed = _changed_parts(archive, writes, texts or {})
+            _copy(archive, target, changed)
+        except DAMAGED as exc:
+            raise WorkbookError(
+                f"cannot write the workbook: a part of it is damaged ({type(exc).__name__}: {exc}); nothing was "
+                "written. If it was damaged, restore an earlier version (.tracker-backups/ beside a local "
+                "workbook, version history in SharePoint)"
+            ) from None
     return sorted(changed)
 
 
