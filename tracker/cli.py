@@ -301,6 +301,16 @@ def validate(state: State, as_json: bool, fix: bool) -> None:
         from tracker.review import required_for_problems
 
         problems.extend(required_for_problems(tracker, state.config.review.required_for))
+    sender = state.config.mail.get("sender")
+    if sender is not None:
+        from tracker.errors import ConfigError
+        from tracker.mail import parse_sender
+        from tracker.validation import Problem
+
+        try:
+            parse_sender(sender)
+        except ConfigError as exc:
+            problems.append(Problem("tracker.toml", None, "[mail] sender", sender, str(exc).split(": ", 1)[1]))
     if state.config.user_is_login:
         from tracker.validation import Problem
 

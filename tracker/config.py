@@ -207,6 +207,13 @@ def _check_section(section: str, values: dict[str, Any], where: str) -> None:
             )
         if (section, key) == ("user", "name") and any(not ch.isprintable() for ch in value):
             raise ConfigError(f"{where}: [user] name {value!r} holds a control character; write the name alone")
+        texts = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+        bad = next((ch for text in texts for ch in text if not ch.isprintable()), None)
+        if bad is not None:  # a line break in sender makes a header of its own; an escape reaches every email
+            raise ConfigError(
+                f"{where}: [{section}] {key} {value!r} holds a control character ({bad!r}); "
+                "tracker.toml values are one line of printable text"
+            )
         if key.endswith("timeout") and not 0 < value <= 86400:
             raise ConfigError(f"{where}: [{section}] {key} must be seconds from 0 to 86400, not {value!r}")
 
@@ -238,6 +245,18 @@ def _did_you_mean(word: str, options: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(options)})"
 
 
+_SECRET_HINTS = {
+    "mail.smtp": 'Put the password in an environment variable and name it: password_env = "TRACKER_SMTP_PASSWORD"',
+    "mail": 'Put the SMTP password in an environment variable and name it under [mail.smtp]: password_env = "TRACKER_SMTP_PASSWORD"',
+    "sharepoint": (
+        'SharePoint signs in without a secret in the file: auth = "certificate" (certificate_path, '
+        'certificate_thumbprint), "device-code", or "token-env" (TRACKER_SHAREPOINT_TOKEN and TRACKER_GRAPH_TOKEN)'
+    ),
+    "teams": 'Put the webhook URL in an environment variable and name it: webhook_env = "TRACKER_TEAMS_WEBHOOK"',
+    "": "Put the secret in an environment variable and name the variable instead (a key ending in _env)",
+}
+
+
 def _refuse_secrets(table: dict[str, Any], path: list[str], where: str) -> None:
     for key, value in table.items():
         if isinstance(value, dict):
@@ -247,8 +266,7 @@ def _refuse_secrets(table: dict[str, Any], path: list[str], where: str) -> None:
             section = f"[{'.'.join(path)}] " if path else ""
             raise ConfigError(
                 f"{where} must not hold secrets: remove {section}{key} (whoever can read the file could read it). "
-                "Put the secret in an environment variable and name the variable instead, e.g. "
-                'password_env = "TRACKER_SMTP_PASSWORD"'
+                + _SECRET_HINTS.get(".".join(path), _SECRET_HINTS[""])
             )
 
 
