@@ -152,3 +152,19 @@ def test_cleared_id_is_not_reused(run: Run, example: Path, event_id: str) -> Non
     book.save(example)
     result = run("open", "--title", "x", "--severity", "Sev 3")
     assert result.exit_code == 0 and result.stdout.strip() != event_id
+
+
+def test_a_renamed_sheet_is_one_short_line_naming_the_lookalike(run: Run, example: Path) -> None:
+    """The Events sheet renamed 'Events 2026' in Excel: update, notify and list say in one short line that sheet
+    'Events' is missing and that 'Events 2026' looks like it (a 1,914-character line listed all 31 columns)."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(example)
+    book["Events"].title = "Events 2026"
+    book.save(example)
+    for command in (["update", suite_clock.event_id(), "--note", "x"], ["notify", suite_clock.event_id()], ["list"]):
+        result = run(*command)
+        assert result.exit_code == 1, (command, result.stderr)
+        line = _one_error(result.stderr)
+        assert "sheet 'Events' is missing (is 'Events 2026' it, renamed?" in line and len(line) < 300, line
+        assert "column" not in line

@@ -189,3 +189,27 @@ def test_show_finds_numeric_ids(run: Run, example: Path, event_id: str) -> None:
     book.save(example)
     shown = _show(run, "1001")
     assert shown["event"]["id"] == "1001" and [e["kind"] for e in shown["timeline"]] == ["update", "update"]
+
+
+def test_an_id_on_two_rows_is_refused_naming_both_cells(run: Run, example: Path, event_id: str) -> None:
+    """The example's Events row copied below itself in Excel (same ID twice): update, resolve, notify and show
+    refuse, exit 1, naming both cells, and the workbook is left as it was (update changed the first row silently)."""
+    from openpyxl.utils import get_column_letter
+
+    book = openpyxl.load_workbook(example)
+    sheet = book["Events"]
+    sheet.append([cell.value for cell in sheet[2]])
+    table = next(iter(sheet.tables.values()))
+    table.ref = f"A1:{get_column_letter(sheet.max_column)}{sheet.max_row}"
+    book.save(example)
+    before = example.read_bytes()
+    for command in (
+        ["update", event_id, "--note", "which one?"],
+        ["resolve", event_id, "--note", "fixed"],
+        ["notify", event_id],
+        ["show", event_id],
+    ):
+        result = run(*command)
+        assert result.exit_code == 1, (command, result.stdout, result.stderr)
+        assert f"Events!A2 and Events!A3 all hold the ID {event_id!r}" in result.stderr, result.stderr
+    assert example.read_bytes() == before

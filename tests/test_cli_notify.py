@@ -408,7 +408,7 @@ def test_gate_checks_only_rows_that_matter(run: Run, example: Path, event_id: st
         ws.cell(row=3, column=column, value=ws.cell(row=2, column=column).value)
     book.save(example)
     result = run("notify", event_id, "--dry-run")
-    assert result.exit_code == 1 and "Events!A3 (ID)" in result.stderr and "used twice" in result.stderr
+    assert result.exit_code == 1 and f"Events!A2 and Events!A3 all hold the ID {event_id!r}" in result.stderr
 
 
 def test_notify_open_goes_on_after_a_bad_event(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:

@@ -419,7 +419,7 @@ def event_timeline(tracker: Tracker, event_id: str) -> Timeline:
     tracker.require("Events", "Updates", "Changes")
     key = event_id.strip().casefold()
     found = tracker.rows_where("Events", "id", {key})
-    event = found[0] if found else tracker.event(event_id)  # the latter raises UnknownEvent if absent
+    event = found[0] if len(found) == 1 else tracker.event(event_id)  # raises for no row, or two with this ID
     entries: list[tuple[str, Row]] = []
     for kind, sheet in (("update", "Updates"), ("change", "Changes")):
         entries += [(kind, row) for row in tracker.rows_where(sheet, "event_id", {key})]

@@ -431,9 +431,12 @@ class Tracker:
         for name in names:
             data = self.layout(name)
             if not data.present:
-                problems.append(f"sheet {name!r} is missing")
-            for spec in data.missing:
-                problems.append(f"{name}: column {spec.title!r} is missing from the header row")
+                problems.append(f"sheet {name!r} is missing{self._renamed(name)}")
+                continue  # its columns are missing with it: one line, not thirty
+            titles = [repr(spec.title) for spec in data.missing]
+            if titles:
+                shown = ", ".join(titles[:3]) + (f" and {len(titles) - 3} more" if len(titles) > 3 else "")
+                problems.append(f"{name}: column{'s' * (len(titles) > 1)} {shown} missing from the header row")
         if problems:
             raise ValidationFailed(
                 f"{self.source or 'the workbook'} is not a complete tracker workbook: "
@@ -441,11 +444,35 @@ class Tracker:
                 + " (run `tracker validate` for details)"
             )
 
+    def _renamed(self, name: str) -> str:
+        """` (is 'Events 2024' it, renamed?)` when a sheet the schema does not know has a name like `name`."""
+        import difflib
+
+        known = {n.casefold() for n in self.schema.sheets}
+        others = [n for n in self.sheet_names if n.casefold() not in known]
+        close = difflib.get_close_matches(name, others, n=1, cutoff=0.5)
+        if not close:
+            return ""
+        return f" (is {close[0]!r} it, renamed? tracker finds sheets by name: name it {name!r} again)"
+
     def event(self, event_id: str) -> Row:
-        """The Events row with this ID, or UnknownEvent."""
-        row = self.sheet("Events").find(event_id)
+        """The Events row with this ID, or UnknownEvent; ValidationFailed naming both cells when two rows hold it (a
+        row copied or typed by hand): a command would otherwise change whichever came first."""
+        data = self.sheet("Events")
+        row = data.find(event_id)
         if row is None:
             raise UnknownEvent(f"no event {event_id!r} on the Events sheet of {self.source or 'the workbook'}")
+        key = data.spec.key
+        if key and key in data.columns:
+            wanted = str(event_id).strip().casefold()
+            same = [r for r in data.rows if str(r.values.get(key) or "").strip().casefold() == wanted]
+            if len(same) > 1:
+                letter = column_letter(data.columns[key])
+                cells = " and ".join(f"{data.title or 'Events'}!{letter}{r.number}" for r in same)
+                raise ValidationFailed(
+                    f"{cells} all hold the ID {event_id!r}; an event's ID must be on one row only: give the copy "
+                    "another ID (or delete it) in Excel, then run the command again"
+                )
         return row
 
 
