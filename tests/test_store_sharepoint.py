@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from tests import suite_clock
-from tests.conftest import Run, process_env, run_at_once
+from tests.conftest import Run, process_env, run_at_once, start_process
 from tests.sharepoint_standin import StandIn
 from tracker.config import load_config
 from tracker.store import journal_for
@@ -569,3 +569,44 @@ def test_certificate_sign_in_uses_key_and_thumbprint(run: Run, tmp_path: Path, m
     assert seen["authority"] == "https://login.microsoftonline.com/contoso.onmicrosoft.com"
     assert seen["thumbprint"] == "AB" * 20 and "not a real key" in seen["private_key"]
     assert seen["scopes"] == [f"{standin.url}/.default"]
+
+
+MACHINES = int(os.environ.get("TRACKER_TEST_MACHINES", "8"))
+ROUNDS = int(os.environ.get("TRACKER_TEST_ROUNDS", "1"))  # .ci/run also runs 5
+
+
+def test_many_machines_opening_at_once_get_distinct_ids(
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str
+) -> None:
+    """Eight machines (own folder, tracker.toml, temp and state folders: no shared lock or journal) run `tracker
+    open` at the same moment, round after round (one here; .ci/run runs five): every open prints its own ID, the
+    Events sheet holds each once, and each event's first timeline line is its own (in workbook-api mode 28 of 48
+    opens shared an ID)."""
+    machines = []
+    for n in range(MACHINES):
+        folder = tmp_path / f"machine-{n}"
+        (folder / "tmp").mkdir(parents=True)
+        (folder / "tracker.toml").write_text(_config(sp, mode))
+        machines.append(folder)
+    printed: list[str] = []
+    for round_ in range(ROUNDS):
+        procs = [
+            start_process(
+                "open", "--title", f"round {round_} machine {n}", "--severity", "Sev 2", "--service", "VPN",
+                cwd=folder,
+                env=process_env(**TOKENS, TMPDIR=str(folder / "tmp"), TRACKER_STATE_DIR=str(folder / "state")),
+            )
+            for n, folder in enumerate(machines)
+        ]  # fmt: skip
+        for proc in procs:
+            out, err = proc.communicate(timeout=180)
+            assert proc.returncode == 0, err
+            printed.append(out.strip())
+    assert len(printed) == MACHINES * ROUNDS and len(set(printed)) == len(printed), sorted(printed)
+    events = _rows(sp, "Events")
+    ids = [r[0] for r in events]
+    assert len(ids) == len(set(ids)) == MACHINES * ROUNDS + 1, sorted(ids)
+    titles = {r[0]: r[1] for r in events}
+    for new_id in printed:
+        opened = [r[4] for r in _rows(sp, "Updates") if r[0] == new_id]
+        assert opened == [f"Event opened: {titles[new_id]}"], (new_id, opened)

@@ -530,28 +530,31 @@ class ExcelService:
         self, change: Change, request: _Request, answer: _Answer, base: str, placed: dict[int, int]
     ) -> None:
         """A new row whose key another writer added on an earlier row meanwhile (two `open`s at once)
-        takes the next free key; the writer whose row is later always gives way, so both settle."""
+        takes the next free key; the writer whose row is later gives way. A row that gave way checks its new key
+        against the column read again after writing it, and gives way again while any other row holds it: two
+        writers that both gave way never keep the same key (they chose it from reads taken before either wrote)."""
         assert change.tracker is not None
         tracker = change.tracker
         data = tracker.sheet(request.data["sheet"])
         keyname = data.spec.key or ""
-        column = [str(r[0]) if r and r[0] is not None else "" for r in answer.body.get("values", [])]
+        column = _key_column(answer.body)
         for edit, _values in request.data["rows"]:
             original = current = str(edit.values.get(keyname, ""))
             number = placed.get(id(edit))
             if not original or number is None:
                 continue
-            for _ in range(20):
-                earlier = [i for i, v in enumerate(column[: number - 1]) if v.casefold() == current.casefold()]
-                if not earlier:
+            for attempt in range(20):
+                rivals = range(number - 1) if attempt == 0 else (i for i in range(len(column)) if i != number - 1)
+                if not any(column[i].casefold() == current.casefold() for i in rivals if i < len(column)):
                     break
                 current = _next_key(current, column + _referenced(tracker, request.data["sheet"], keyname))
-                if number - 1 < len(column):
-                    column[number - 1] = current
                 self._set(
                     base, data.title, data.columns[keyname], number, [excel_value(current)], "values", "renumbering"
                 )
-                CLOCK.wait(random.uniform(0.0, 0.2))
+                CLOCK.wait(random.uniform(0.0, 0.2))  # let a rival that read the same column write its choice
+                column = _key_column(
+                    self.remote.graph("GET", request.url, idempotent=True, what=f"checking the {keyname} column again")
+                )
             else:
                 raise ConflictError(
                     f"{data.title}: could not settle on a free {keyname} for {original!r}; fix it by hand"
@@ -654,6 +657,11 @@ def _referenced(tracker: Tracker, sheet: str, keyname: str) -> list[str]:
             if one.ref == (sheet, keyname) and tracker.sheet(spec.name).present:
                 out += [str(r[one.name]) for r in tracker.sheet(spec.name).rows if r[one.name] is not None]
     return out
+
+
+def _key_column(body: Any) -> list[str]:
+    """The key column of a range read (`values`, one cell a row) as text, '' for an empty cell."""
+    return [str(r[0]) if r and r[0] is not None else "" for r in (body or {}).get("values", [])]
 
 
 def _next_key(old: str, taken: list[str]) -> str:
