@@ -174,3 +174,18 @@ def test_bad_time_format_is_a_configuration_error(run: Run, example: Path, tmp_p
     config.write_text(config.read_text().replace('time_format = "%d %b %Y %H%MZ"', 'time_format = "%Q %"'))
     result = run("list")
     assert result.exit_code == 2 and "[display] time_format '%Q %' has an unknown % directive" in result.stderr
+
+
+def test_a_huge_number_is_shown_as_excel_shows_it(run: Run, example: Path, event_id: str) -> None:
+    """1E+300 typed as Users Affected: validate says `1e+300 is too large` naming the cell and `show` prints
+    1e+300, as Excel shows it (both printed the 301 digits of the float, which Excel never held)."""
+    book = openpyxl.load_workbook(example)
+    headers = {cell.value: cell.column for cell in book["Events"][1]}
+    book["Events"].cell(2, headers["Users Affected"]).value = 1e300
+    book.save(example)
+    checked = run("validate")
+    assert checked.exit_code == 1
+    assert "Events!I2 (Users Affected): 1e+300 is too large" in checked.stdout
+    shown = run("show", event_id)
+    assert "Users Affected            1e+300" in shown.stdout
+    assert max(len(line) for line in checked.stdout.splitlines() + shown.stdout.splitlines()) < 250

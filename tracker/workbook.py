@@ -61,7 +61,7 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
             return as_utc(value)
         return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
     if isinstance(value, int | float):
-        if isinstance(value, float) and value.is_integer() and spec.kind != "datetime":
+        if isinstance(value, float) and _whole(value) and spec.kind != "datetime":
             value = int(value)
         if spec.kind == "text":
             return str(value)
@@ -194,12 +194,18 @@ class SheetData:
         return self._index.get(str(key).casefold())
 
 
+def _whole(value: float) -> bool:
+    """Whether a float cell is a whole number tracker shows as one: up to Excel's 15 digits. 1E+300 stays a float, so
+    it is shown as Excel shows it (1e+300), not as 301 digits Excel never held."""
+    return value.is_integer() and abs(value) < 1e15
+
+
 ROW_KEY = "\x00row:"  # a SetCells key "\x00row:7" means Excel row 7 (no one types a NUL, no ID starts with one)
 
 
 def raw_key(value: Any) -> str:
     """A raw cell as a lookup key, the way typed text compares: 1001.0 -> "1001", trimmed, case-folded."""
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and _whole(value):
         value = int(value)
     return str("" if value is None else value).strip().casefold()
 
@@ -308,7 +314,7 @@ def _type_rows(
                 values[name] = cell
                 seen = True
                 continue
-            if kind == "integer" and type(cell) is float and cell.is_integer():
+            if kind == "integer" and type(cell) is float and _whole(cell):
                 values[name] = int(cell)
                 seen = True
                 continue
