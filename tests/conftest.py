@@ -43,6 +43,15 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--clock {text!r} is not an ISO time, e.g. 2027-01-01T00:05Z") from None
 
 
+SLOW_FIRST = ("slow", "libreoffice")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked slow or libreoffice (many processes, LibreOffice starts) first, so that with `-n auto` they run
+    beside the quick ones instead of alone at the end; the order is otherwise kept."""
+    items.sort(key=lambda item: not any(item.get_closest_marker(name) for name in SLOW_FIRST))
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"tracker's clock starts every test at {suite_clock.NOW:%Y-%m-%dT%H:%M:%SZ} (--clock)"
 

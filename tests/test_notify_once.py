@@ -244,6 +244,7 @@ def _sheet_rows(data: bytes, sheet: str) -> list[dict]:
     return [dict(zip(header, row, strict=False)) for row in rows if any(v is not None for v in row)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["upload", "workbook-api", "workbook-api, saved late"])
 def test_two_machines_notifying_one_sharepoint_workbook_send_once(
     run: Run, example: Path, event_id: str, tmp_path: Path, mode: str
@@ -471,6 +472,7 @@ def test_claims_whose_write_timed_out_are_withdrawn_and_nothing_is_sent(
     assert outbox(tmp_path) == ["customer", "leadership", "technical"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["upload", "workbook-api"])
 def test_two_machines_reminding_from_one_sharepoint_workbook_send_once(
     run: Run, example: Path, event_id: str, tmp_path: Path, mode: str

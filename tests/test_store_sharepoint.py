@@ -575,6 +575,7 @@ MACHINES = int(os.environ.get("TRACKER_TEST_MACHINES", "8"))
 ROUNDS = int(os.environ.get("TRACKER_TEST_ROUNDS", "1"))  # .ci/run also runs 5
 
 
+@pytest.mark.slow
 def test_many_machines_opening_at_once_get_distinct_ids(
     run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str
 ) -> None:
