@@ -316,7 +316,7 @@ V0_1_MADE = datetime(2026, 11, 22, 7, 40, tzinfo=UTC)
 
 @pytest.fixture
 def v0_1(tmp_path: Path, at: Callable[[datetime], None]) -> Path:
-    """tests/data/v0_1 (a tracker made and notified by tracker 0.1: EVT-2026-0001) copied into tmp_path, the clock
+    """tests/data/v0_1 (a tracker made and notified by tracker 0.1: one example event) copied into tmp_path, the clock
     at the moment it was made (its event's times are that day's); returns the workbook."""
     for name in ("events.xlsx", "tracker.toml"):
         shutil.copy(Path(__file__).parent / "data" / "v0_1" / name, tmp_path / name)

@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from tests import suite_clock
 from tests.conftest import Run
 
 pytestmark = pytest.mark.dateshift  # CI runs these again at the next 1 January and on 29 February 2028
@@ -87,7 +88,7 @@ def test_required_and_conditional_fields(run: Run, example: Path) -> None:
 def test_references_duplicates_and_emails(run: Run, example: Path, event_id: str) -> None:
     """Unknown event IDs on Updates, duplicate event IDs, unknown services and bad emails are all found."""
     book = openpyxl.load_workbook(example)
-    book["Updates"]["A3"] = "EVT-2020-0999"
+    book["Updates"]["A3"] = suite_clock.event_id(999)
     book["Events"]["G2"] = "Email, Teleporter"
     book["Distribution"]["C2"] = "not-an-address"
     ws = book["Events"]
@@ -103,7 +104,10 @@ def test_references_duplicates_and_emails(run: Run, example: Path, event_id: str
     code, problems = _problems(run)
     assert code == 1
     by_cell = {p["cell"]: p for p in problems}
-    assert "'EVT-2020-0999' is not listed on the Events sheet (ID column)" in by_cell["Updates!A3"]["message"]
+    assert (
+        f"'{suite_clock.event_id(999)}' is not listed on the Events sheet (ID column)"
+        in by_cell["Updates!A3"]["message"]
+    )
     assert by_cell["Events!G2"]["value"] == "Teleporter"
     assert "is used twice (first at Events!A2)" in by_cell["Events!A3"]["message"]
     assert (

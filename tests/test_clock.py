@@ -84,10 +84,13 @@ def sev2(run: Run, example: Path, at) -> str:  # type: ignore[no-untyped-def]
 
 def test_the_rehearsal_clock_is_what_tracker_calls_now(run: Run, example: Path, at) -> None:  # type: ignore[no-untyped-def]
     """TRACKER_NOW sets 'now' for every command: an event opened then is reported then."""
-    at(datetime(2027, 1, 4, 9, 30, tzinfo=UTC))
+    moment = datetime(2027, 1, 4, 9, 30, tzinfo=UTC)
+    at(moment)
     opened = run("open", "--title", "t", "--severity", "Sev 3", "--service", "VPN", "--impact", "x")
     shown = json.loads(run("show", opened.stdout.strip(), "--json").stdout)["event"]
-    assert shown["reported_at"] == "2027-01-04T09:30:00Z" and opened.stdout.startswith("EVT-2027-")
+    assert shown["reported_at"] == "2027-01-04T09:30:00Z" and opened.stdout.strip() == suite_clock.event_id(
+        1, when=moment
+    )
 
 
 def test_due_counts_down_and_exits_1_once_late(run: Run, sev2: str, at) -> None:  # type: ignore[no-untyped-def]

@@ -99,7 +99,7 @@ CELL_VALUES = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.booleans(),
     st.datetimes(min_value=datetime(1900, 3, 1), max_value=datetime(9999, 12, 31)),
-    st.sampled_from(["#N/A", "=1/0", "Sev 1", " sev 1 ", "EVT-2026-0001", "yes", "2026-11-21 14:32", "4,200", ""]),
+    st.sampled_from(["#N/A", "=1/0", "Sev 1", " sev 1 ", EVENT, "yes", "2026-11-21 14:32", "4,200", ""]),
 )
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tests.conftest import Run
+from tests import suite_clock
+from tests.conftest import V0_1_MADE, Run
 
 pytestmark = pytest.mark.dateshift  # CI runs these again at the next 1 January and on 29 February 2028
 
@@ -112,7 +113,7 @@ def test_messages_logged_by_the_previous_version_are_not_sent_again(run: Run, tm
     again = run("notify", "--open")
     assert again.exit_code == 0, again.stderr
     assert again.stdout.count("already sent") == 3 and not (tmp_path / "outbox").exists()
-    updated = run("update", "EVT-2026-0001", "--note", "Certificate installed")
+    updated = run("update", suite_clock.event_id(when=V0_1_MADE), "--note", "Certificate installed")
     assert updated.exit_code == 0, updated.stderr
     news = run("notify", "--open")
     assert news.exit_code == 0 and news.stdout.count(" sent\n") == 3

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests import suite_clock
 from tests.conftest import Run, soffice
 from tracker.build import build_workbook
 from tracker.overdue_highlight import (
@@ -237,7 +238,7 @@ def _event(due: datetime) -> dict[str, list[dict]]:
     return {
         "Events": [
             {
-                "id": "EVT-2026-0001",
+                "id": suite_clock.event_id(when=due),
                 "title": "VPN down",
                 "severity": "Sev 3",
                 "status": "Investigating",

@@ -20,10 +20,18 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tests import suite_clock
 from tests.conftest import BuiltOnce, Run
 
 NOV = ("--since", "2026-11-01", "--until", "2026-12-01")
-REPORT_AT = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)  # when the report is made: EVT-2026-0006 still open then
+REPORT_AT = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)  # when the report is made: EVT-<year>-0006 still open then
+
+
+def evt(number: int) -> str:
+    """The ID of the number-th event opened in REPORT_AT's year (this module's pinned rehearsal clock)."""
+    return suite_clock.event_id(number, when=REPORT_AT)
+
+
 INTERNAL_NOTE = "Vendor engineer rotated the gateway admin credentials"
 VENDOR_CASE = "2611210040001234"  # the example event's vendor case number
 
@@ -81,13 +89,13 @@ def _build_book(run: Run, tmp_path: Path, at: Any) -> None:
         )
     )  # fmt: skip
     when("2026-11-02T09:10")
-    _ok(run("resolve", "EVT-2026-0002", "--note", "Access point replaced", "--at", "2026-10-28 12:00"))
+    _ok(run("resolve", evt(2), "--note", "Access point replaced", "--at", "2026-10-28 12:00"))
     when("2026-11-02T09:30")
-    _ok(run("update", "EVT-2026-0001", "--note", INTERNAL_NOTE, "--internal"))
+    _ok(run("update", evt(1), "--note", INTERNAL_NOTE, "--internal"))
     when("2026-11-02T10:08")
     _ok(
         run(
-            "resolve", "EVT-2026-0001", "--note", "Renewed certificate installed; mail flows again",
+            "resolve", evt(1), "--note", "Renewed certificate installed; mail flows again",
             "--cause", "Expired TLS certificate on mail-gw-01", "--public-cause", "An expired security certificate",
         )
     )  # fmt: skip
@@ -99,27 +107,27 @@ def _build_book(run: Run, tmp_path: Path, at: Any) -> None:
         )
     )  # fmt: skip
     when("2026-11-05T14:00")
-    _ok(run("resolve", "EVT-2026-0003", "--note", "Tunnel re-keyed"))
+    _ok(run("resolve", evt(3), "--note", "Tunnel re-keyed"))
     when("2026-11-10T09:00")
     _ok(run("open", "--title", "ERP slow", "--severity", "Sev 2", "--service", "ERP", "--users", "1000"))
     when("2026-11-10T09:20")
-    _ok(run("ack", "EVT-2026-0004"))
+    _ok(run("ack", evt(4)))
     when("2026-11-10T11:00")
-    _ok(run("resolve", "EVT-2026-0004", "--note", "Index rebuilt"))
+    _ok(run("resolve", evt(4), "--note", "Index rebuilt"))
     when("2026-11-10T13:00")
-    _ok(run("update", "EVT-2026-0004", "--note", "Slow again", "--status", "Investigating", "--reopen"))
+    _ok(run("update", evt(4), "--note", "Slow again", "--status", "Investigating", "--reopen"))
     when("2026-11-10T14:30")
-    _ok(run("resolve", "EVT-2026-0004", "--note", "Database failed over"))
+    _ok(run("resolve", evt(4), "--note", "Database failed over"))
     when("2026-11-15T10:00")
     _ok(run("open", "--title", "Guest Wi-Fi down", "--severity", "Sev 4", "--service", "Wi-Fi"))
     when("2026-11-15T10:30")
-    _ok(run("ack", "EVT-2026-0005"))
+    _ok(run("ack", evt(5)))
     when("2026-11-15T16:00")
-    _ok(run("resolve", "EVT-2026-0005", "--note", "Controller restarted"))
+    _ok(run("resolve", evt(5), "--note", "Controller restarted"))
     when("2026-11-25T08:00")
     _ok(run("open", "--title", "VPN slow for remote staff", "--severity", "Sev 3", "--service", "VPN", "--users", "50"))
     when("2026-11-25T08:05")
-    _ok(run("ack", "EVT-2026-0006"))
+    _ok(run("ack", evt(6)))
     when("2026-11-30T22:00")
     _ok(
         run(
@@ -128,11 +136,11 @@ def _build_book(run: Run, tmp_path: Path, at: Any) -> None:
         )
     )  # fmt: skip
     when("2026-11-30T22:40")
-    _ok(run("ack", "EVT-2026-0007"))
+    _ok(run("ack", evt(7)))
     when("2026-12-01T02:00")
-    _ok(run("resolve", "EVT-2026-0007", "--note", "Domain controller restored"))
+    _ok(run("resolve", evt(7), "--note", "Domain controller restored"))
     workbook = tmp_path / "events.xlsx"
-    _clear(workbook, "Events", "ID", "EVT-2026-0003", "Acknowledged (UTC)")  # resolve filled it in; never acked
+    _clear(workbook, "Events", "ID", evt(3), "Acknowledged (UTC)")  # resolve filled it in; never acked
     for header in ("First Response (min)", "Restoration (min)"):
         _clear(workbook, "Severities", "Name", "Sev 4", header)
 
@@ -217,16 +225,16 @@ def test_november_figures_are_the_hand_computed_ones(run: Run, book: Path) -> No
     ]
     longest = [(e["id"], e["time_to_restore_minutes"]) for e in data["worst"]["longest_restoration"]]
     assert longest == [
-        ("EVT-2026-0005", 360),
-        ("EVT-2026-0004", 330),
-        ("EVT-2026-0003", 250),
-        ("EVT-2026-0007", 240),
-        ("EVT-2026-0001", 120),
+        (evt(5), 360),
+        (evt(4), 330),
+        (evt(3), 250),
+        (evt(7), 240),
+        (evt(1), 120),
     ]
-    assert [e["id"] for e in data["worst"]["most_users"]][:3] == ["EVT-2026-0001", "EVT-2026-0007", "EVT-2026-0004"]
-    reopened = next(e for e in data["worst"]["longest_restoration"] if e["id"] == "EVT-2026-0004")
+    assert [e["id"] for e in data["worst"]["most_users"]][:3] == [evt(1), evt(7), evt(4)]
+    reopened = next(e for e in data["worst"]["longest_restoration"] if e["id"] == evt(4))
     assert (reopened["reopened"], reopened["outage_minutes"]) == (1, 210)
-    assert [(e["id"], e["resolved_at"], e["outage_minutes"]) for e in data["open"]] == [("EVT-2026-0006", None, 10320)]
+    assert [(e["id"], e["resolved_at"], e["outage_minutes"]) for e in data["open"]] == [(evt(6), None, 10320)]
 
 
 def test_by_month_counts_an_event_whole_in_the_month_it_was_detected(run: Run, book: Path) -> None:
@@ -263,7 +271,7 @@ def test_the_text_report_is_a_readable_table(run: Run, book: Path) -> None:
     assert "Sev 1  1 met, 1 breached (50%)   1 met, 1 breached (50%)" in out
     assert "Sev 3  1 met, 0 breached (100%)  0 met, 1 breached (0%)" in out
     assert "Sev 4  1 no target               1 no target" in out
-    assert "EVT-2026-0006  Sev 3  7 d 4 h" in out
+    assert f"{evt(6)}  Sev 3  7 d 4 h" in out
 
 
 def test_the_customer_gets_only_what_the_schema_lets_it_read(run: Run, book: Path) -> None:
@@ -272,7 +280,7 @@ def test_the_customer_gets_only_what_the_schema_lets_it_read(run: Run, book: Pat
     assert data["withheld"] == ["category", "first_response", "restoration", "time_to_acknowledge", "user_minutes"]
     assert data["totals"]["time_to_restore_median_minutes"] == 245 and data["totals"]["user_minutes"] is None
     assert data["sla"][0]["first_response"] is None and data["worst"]["most_users"] == []
-    email_event = next(e for e in data["worst"]["longest_restoration"] if e["id"] == "EVT-2026-0001")
+    email_event = next(e for e in data["worst"]["longest_restoration"] if e["id"] == evt(1))
     assert email_event["cause"] == "An expired security certificate" and email_event["users_affected"] is None
     leadership = _report(run, *NOV, "--audience", "leadership")
     assert leadership["withheld"] == [] and leadership["totals"]["user_minutes"] == 1785000
@@ -308,7 +316,7 @@ def test_a_bad_detected_cell_is_left_out_and_named(run: Run, book: Path) -> None
     wb.save(book)
     result = run("report", *NOV, "--json")
     assert result.exit_code == 0
-    assert "warning: EVT-2026-0002 left out: Events!" in result.stderr and "'last tuesday'" in result.stderr
+    assert f"warning: {evt(2)} left out: Events!" in result.stderr and "'last tuesday'" in result.stderr
     assert json.loads(result.stdout)["totals"]["events"] == 6
 
 
@@ -343,7 +351,7 @@ def test_invariants_hold_for_any_events(events: list[tuple[int, int | None, int 
         d = start + timedelta(minutes=detected)
         rows["Events"].append(
             {
-                "id": f"EVT-2026-{n:04d}",
+                "id": evt(n),
                 "severity": severity,
                 "status": "Resolved" if resolved is not None else "Investigating",
                 "detected_at": d,
@@ -456,7 +464,7 @@ def test_the_html_report_reads_well_in_a_browser_at_both_widths(run: Run, book: 
                 assert not seen.overflows, seen.overflowing
                 assert INTERNAL_NOTE not in seen.text
                 # 0006 is a Sev 3, of which the customer is never told
-                assert ("EVT-2026-0006" in seen.text) == (audience == "leadership")
+                assert (evt(6) in seen.text) == (audience == "leadership")
                 if audience == "customer":
                     assert VENDOR_CASE not in seen.text and "Expired TLS certificate" not in seen.text
                     assert "An expired security certificate" in seen.text and "User-minutes" not in seen.text
@@ -630,7 +638,7 @@ def test_the_customer_report_leaves_out_events_the_customer_is_never_told_about(
     assert (data["totals"]["events"], data["totals"]["open"]) == (1, 1)
     assert [g["key"] for g in data["groups"]] == ["Sev 1"] and [s["severity"] for s in data["sla"]] == ["Sev 1"]
     assert [(s["service"], s["events"]) for s in data["services"]] == [("Email", 1)]
-    assert [e["id"] for e in data["open"]] == ["EVT-2026-0001"]
+    assert [e["id"] for e in data["open"]] == [evt(1)]
     _ok(run("report", "--audience", "customer", "--until", "+1h", "--html", "customer.html"))
     html = (tmp_path / "customer.html").read_text(encoding="utf-8")
     assert PHISH not in html and PHISH_IMPACT not in html and phished not in html and "Sev 3" not in html
@@ -657,7 +665,7 @@ def test_the_customer_figures_count_only_the_events_it_is_told_about(run: Run, b
     assert [g["key"] for g in data["groups"]] == ["Sev 1", "Sev 2"]
     assert [s["service"] for s in data["services"]] == ["Email", "VPN", "Active Directory", "ERP"]
     assert [e["id"] for e in data["worst"]["longest_restoration"]] == [
-        "EVT-2026-0004", "EVT-2026-0003", "EVT-2026-0007", "EVT-2026-0001",
+        evt(4), evt(3), evt(7), evt(1),
     ]  # fmt: skip
     assert data["open"] == []
 
@@ -674,9 +682,9 @@ def test_the_customer_report_names_severities_in_the_customer_wording(run: Run, 
         ("Sev 1", "Major outage"), ("Sev 2", "Service disruption"),
     ]  # fmt: skip
     first = data["worst"]["longest_restoration"][0]
-    assert (first["id"], first["severity"], first["severity_label"]) == ("EVT-2026-0004", "Sev 2", "Service disruption")
+    assert (first["id"], first["severity"], first["severity_label"]) == (evt(4), "Sev 2", "Service disruption")
     text = _ok(run("report", *NOV, "--audience", "customer"))
-    assert "Sev " not in text and "Major outage" in text and "EVT-2026-0004  Service disruption" in text
+    assert "Sev " not in text and "Major outage" in text and f"{evt(4)}  Service disruption" in text
     _ok(run("report", *NOV, "--audience", "customer", "--html", "customer.html"))
     html = (tmp_path / "customer.html").read_text(encoding="utf-8")
     assert "Sev " not in html and 'alt="Events by severity: Major outage 2, Service disruption 2"' in html
@@ -805,20 +813,20 @@ def test_an_html_path_that_cannot_be_written_is_refused_before_anything(
 
 
 def test_a_resolution_typed_before_detection_makes_no_restore_figure(run: Run, book: Path, tmp_path: Path) -> None:
-    """EVT-2026-0007's Resolved cell typed an hour before its Detected cell (in Excel): the report counts the event
+    """EVT-<year>-0007's Resolved cell typed an hour before its Detected cell (in Excel): the report counts the event
     but leaves its restore time out of every figure (not -60 in the mean, not under LONGEST, its SLA result and
     outage unknown), with one warning naming the cell; the status page and the review show no made-up duration."""
     wb = openpyxl.load_workbook(book)
     ws = wb["Events"]
     headers = {c.value: c.column for c in ws[1]}
-    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, headers["ID"]).value == "EVT-2026-0007")
+    row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, headers["ID"]).value == evt(7))
     ws.cell(row, headers["Resolved (UTC)"]).value = datetime(2026, 11, 30, 21, 0)  # detected 22:00
     wb.save(book)
     cell = f"Events!{openpyxl.utils.get_column_letter(headers['Resolved (UTC)'])}{row}"
     result = run("report", *NOV, "--json")
     assert result.exit_code == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
-    assert len(warnings) == 1 and warnings[0].startswith(f"warning: EVT-2026-0007 restore time unknown: {cell} ")
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {evt(7)} restore time unknown: {cell} ")
     assert "is before Detected" in warnings[0]
     data = json.loads(result.stdout)
     totals = data["totals"]
@@ -829,21 +837,21 @@ def test_a_resolution_typed_before_detection_makes_no_restore_figure(run: Run, b
     assert totals["restoration_met"] == 2  # 0007 neither met nor breached
     sev2 = next(s for s in data["sla"] if s["severity"] == "Sev 2")["restoration"]
     assert (sev2["met"], sev2["unknown"]) == (1, 1)
-    assert "EVT-2026-0007" not in [e["id"] for e in data["worst"]["longest_restoration"]]
-    assert data["restore_unknown"] == [{"event_id": "EVT-2026-0007", "problem": warnings[0].split(": ", 2)[2]}]
+    assert evt(7) not in [e["id"] for e in data["worst"]["longest_restoration"]]
+    assert data["restore_unknown"] == [{"event_id": evt(7), "problem": warnings[0].split(": ", 2)[2]}]
     text = run("report", *NOV)
     assert "mean 4 h 25 min, median 4 h 50 min (5 resolved, 1 of them with no restore time)" in text.stdout
-    assert "EVT-2026-0007" not in text.stdout.split("LONGEST", 1)[1].split("\n\n", 1)[0]
+    assert evt(7) not in text.stdout.split("LONGEST", 1)[1].split("\n\n", 1)[0]
     assert "Active Directory  1       -" in text.stdout  # its only event's outage is unknown, not 0 min
     published = run("publish")
     assert published.exit_code == 0, published.stderr
     page = (tmp_path / "status" / "index.html").read_text(encoding="utf-8")
     resolved = page.split('id="resolved-heading"', 1)[1].split("</section>", 1)[0]
-    row_html = next(r for r in resolved.split("<tr") if "EVT-2026-0007" in r)
+    row_html = next(r for r in resolved.split("<tr") if evt(7) in r)
     assert 'Time to restore">unknown</td>' in row_html and "Met" not in row_html and "1 h" not in row_html
-    assert f"warning: EVT-2026-0007 restore time unknown: {cell} " in published.stderr
-    assert run("review", "EVT-2026-0007", "--format", "md").exit_code == 0
-    review = (tmp_path / "reviews" / "EVT-2026-0007-review.md").read_text(encoding="utf-8")
+    assert f"warning: {evt(7)} restore time unknown: {cell} " in published.stderr
+    assert run("review", evt(7), "--format", "md").exit_code == 0
+    review = (tmp_path / "reviews" / f"{evt(7)}-review.md").read_text(encoding="utf-8")
     assert "restored in 0 min" not in review and "Restoration: met" not in review
     assert "- Restoration: unknown" in review
     assert "| **Outage duration** | unknown: Resolved is before Detected |" in review

@@ -20,8 +20,20 @@ from tests import suite_clock
 from tests.conftest import BuiltOnce, Run, soffice
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
-EXAMPLE = f"EVT-{START.year}-0001"  # the example Sev 1, made an hour before START
-SEV2 = f"EVT-{START.year}-0002"
+
+
+def evt(number: int) -> str:
+    """The ID of the number-th event opened in START's year (this module's pinned rehearsal clock)."""
+    return suite_clock.event_id(number, when=START)
+
+
+def act(number: int) -> str:
+    """The ID of the number-th action added in START's year."""
+    return suite_clock.action_id(number, when=START)
+
+
+EXAMPLE = evt(1)  # the example Sev 1, made an hour before START
+SEV2 = evt(2)
 INTERNAL_NOTE = "Vendor says firmware 9.1.4 leaks sessions; do not tell the customer yet"
 At = Callable[[datetime], None]
 
@@ -369,19 +381,19 @@ def test_a_workbook_from_before_reviews_says_to_add_the_sheets(run: Run, tmp_pat
     assert checked.exit_code == 0
     assert "sheet 'Reviews' is missing (added in tracker 0.3" in checked.stdout
     assert "sheet 'Actions' is missing (added in tracker 0.3" in checked.stdout
-    assert run("resolve", "EVT-2026-0001", "--note", "Fixed", "--force").exit_code == 0
-    refused = run("update", "EVT-2026-0001", "--note", "Reviewed", "--status", "Closed")
+    assert run("resolve", evt(1), "--note", "Fixed", "--force").exit_code == 0
+    refused = run("update", evt(1), "--note", "Reviewed", "--status", "Closed")
     assert refused.exit_code == 1 and _one_error(refused) and "Traceback" not in refused.stderr
     assert "no Reviews sheet (added in tracker 0.3)" in refused.stderr and "tracker init" in refused.stderr
-    record = run("review", "EVT-2026-0001", "--record", "--facilitator", "Alex Morgan")
+    record = run("review", evt(1), "--record", "--facilitator", "Alex Morgan")
     assert record.exit_code == 1 and "no Reviews sheet" in record.stderr
     assert run("action", "list").stdout == "no actions (this workbook has no Actions sheet)\n"
-    added = run("action", "add", "EVT-2026-0001", "--action", "x", "--owner", "y", "--due", "+1d")
+    added = run("action", "add", evt(1), "--action", "x", "--owner", "y", "--due", "+1d")
     assert added.exit_code == 1 and "no Actions sheet" in added.stderr
     assert run("due").exit_code in (0, 1)
-    draft = run("review", "EVT-2026-0001")
+    draft = run("review", evt(1))
     assert draft.exit_code == 0, draft.stderr
-    assert "no Actions sheet" in (tmp_path / "reviews" / "EVT-2026-0001-review.md").read_text(encoding="utf-8")
+    assert "no Actions sheet" in (tmp_path / "reviews" / f"{evt(1)}-review.md").read_text(encoding="utf-8")
 
 
 # --- actions -------------------------------------------------------------------------------------------------
@@ -403,7 +415,7 @@ def test_actions_are_added_listed_changed_and_done(run: Run, outage: str, exampl
         "2026-12-08",
     )
     assert first.exit_code == 0, first.stderr
-    assert first.stdout == f"ACT-2026-0001: added to {outage} for Ravi Menon, due 08 Dec 2026\n"
+    assert first.stdout == f"{act(1)}: added to {outage} for Ravi Menon, due 08 Dec 2026\n"
     second = run(
         "action",
         "add",
@@ -417,18 +429,18 @@ def test_actions_are_added_listed_changed_and_done(run: Run, outage: str, exampl
         "--note",
         "budget",
     )
-    assert second.stdout.startswith(f"ACT-2026-0002: added to {outage} for Dana Whitfield, due 01 Dec 2026")
+    assert second.stdout.startswith(f"{act(2)}: added to {outage} for Dana Whitfield, due 01 Dec 2026")
     listed = run("action", "list").stdout.splitlines()
     assert listed[0].split() == ["ID", "EVENT", "STATUS", "DUE", "OWNER", "ACTION"]
-    assert listed[1].startswith("ACT-2026-0001  " + outage + "  Open")
-    done = run("action", "done", "act-2026-0001", "--note", "Feed wired to the network team")
-    assert done.exit_code == 0 and done.stdout.startswith("ACT-2026-0001: Done, owner Ravi Menon")
-    moved = run("action", "set", "ACT-2026-0002", "--status", "in progress", "--owner", "Sofia Alvarez", "--due", "+3w")
-    assert moved.stdout == f"ACT-2026-0002: In progress, owner Sofia Alvarez, due 15 Dec 2026 ({outage})\n"
-    assert [line.split()[0] for line in run("action", "list", "--open").stdout.splitlines()[1:]] == ["ACT-2026-0002"]
+    assert listed[1].startswith(f"{act(1)}  " + outage + "  Open")
+    done = run("action", "done", act(1).lower(), "--note", "Feed wired to the network team")
+    assert done.exit_code == 0 and done.stdout.startswith(f"{act(1)}: Done, owner Ravi Menon")
+    moved = run("action", "set", act(2), "--status", "in progress", "--owner", "Sofia Alvarez", "--due", "+3w")
+    assert moved.stdout == f"{act(2)}: In progress, owner Sofia Alvarez, due 15 Dec 2026 ({outage})\n"
+    assert [line.split()[0] for line in run("action", "list", "--open").stdout.splitlines()[1:]] == [act(2)]
     items = json.loads(run("action", "list", outage, "--json").stdout)
     assert items[0] == {
-        "id": "ACT-2026-0001",
+        "id": act(1),
         "event_id": outage,
         "action": "Alert on firmware advisories",
         "owner": "Ravi Menon",
@@ -442,7 +454,7 @@ def test_actions_are_added_listed_changed_and_done(run: Run, outage: str, exampl
     assert run("action", "list", EXAMPLE).stdout == "no actions\n"
     assert run("validate").exit_code == 0
     book = openpyxl.load_workbook(example)
-    assert [c.value for c in book["Actions"]["A"][1:]] == ["ACT-2026-0001", "ACT-2026-0002"]
+    assert [c.value for c in book["Actions"]["A"][1:]] == [act(1), act(2)]
 
 
 def test_bad_action_input_is_one_line(run: Run, outage: str, at: At) -> None:
@@ -450,11 +462,11 @@ def test_bad_action_input_is_one_line(run: Run, outage: str, at: At) -> None:
     status, nothing to change (exit 2): each one line on stderr, nothing on stdout, nothing written."""
     at(START + timedelta(days=1))
     cases = [
-        (["action", "done", "ACT-2026-0042"], 1, "no action 'ACT-2026-0042' on the Actions sheet"),
+        (["action", "done", act(42)], 1, f"no action '{act(42)}' on the Actions sheet"),
         (
-            ["action", "add", "EVT-2026-0999", "--action", "a", "--owner", "b", "--due", "+1d"],
+            ["action", "add", evt(999), "--action", "a", "--owner", "b", "--due", "+1d"],
             1,
-            "no event 'EVT-2026-0999' on the Events sheet",
+            f"no event '{evt(999)}' on the Events sheet",
         ),
         (
             ["action", "add", outage, "--action", "a", "--owner", "b", "--due", "next week"],
@@ -472,7 +484,7 @@ def test_bad_action_input_is_one_line(run: Run, outage: str, at: At) -> None:
             2,
             "use one of: Open, In progress, Done, Won't do",
         ),
-        (["action", "set", "ACT-2026-0001"], 2, "nothing to change"),
+        (["action", "set", act(1)], 2, "nothing to change"),
     ]
     for args, code, message in cases:
         result = run(*args)
@@ -491,14 +503,14 @@ def test_validate_names_a_bad_actions_cell(run: Run, outage: str, example: Path,
     sheet = book["Actions"]
     headers = [c.value for c in sheet[1]]
     sheet.cell(2, headers.index("Status") + 1).value = "Finished"
-    sheet.cell(3, headers.index("Action ID") + 1).value = "ACT-2026-0001"
+    sheet.cell(3, headers.index("Action ID") + 1).value = act(1)
     book.save(example)
     result = run("validate")
     assert result.exit_code == 1
     status_letter = openpyxl.utils.get_column_letter(headers.index("Status") + 1)
     assert f"Actions!{status_letter}2" in result.stdout and "'Finished'" in result.stdout
     assert "Open, In progress, Done, Won't do" in result.stdout
-    assert "Actions!A3" in result.stdout and "ACT-2026-0001" in result.stdout
+    assert "Actions!A3" in result.stdout and act(1) in result.stdout
 
 
 # --- overdue actions in `tracker due` ---------------------------------------------------------------------------
@@ -519,7 +531,7 @@ def test_an_overdue_action_makes_due_exit_1_until_done(run: Run, outage: str, at
     assert quiet.exit_code == 0 and "action" not in quiet.stdout
     at(datetime(2026, 11, 25, 16, 0, tzinfo=UTC))
     soon = run("due")
-    assert soon.exit_code == 0 and "action ACT-2026-0001  due soon" in soon.stdout
+    assert soon.exit_code == 0 and f"action {act(1)}  due soon" in soon.stdout
     at(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
     late = run("due")
     assert late.exit_code == 1
@@ -527,7 +539,7 @@ def test_an_overdue_action_makes_due_exit_1_until_done(run: Run, outage: str, at
     assert [cell.strip() for cell in row if cell.strip()] == [
         outage,
         "Sev 2",
-        "action ACT-2026-0001",
+        f"action {act(1)}",
         "overdue",
         "overdue by 9 h",
         "26 Nov 2026 0000Z",
@@ -544,12 +556,12 @@ def test_an_overdue_action_makes_due_exit_1_until_done(run: Run, outage: str, at
             "severity": "Sev 2",
             "title": "VPN down at HQ",
             "responsible": "Ravi Menon",
-            "action_id": "ACT-2026-0001",
+            "action_id": act(1),
             "action": "Patch fw-hq-01",
         }
     ]
     assert "OVERDUE" in run("action", "list").stdout
-    assert run("action", "done", "ACT-2026-0001").exit_code == 0
+    assert run("action", "done", act(1)).exit_code == 0
     after = run("due")
     assert after.exit_code == 0 and "action" not in after.stdout
 
@@ -559,9 +571,9 @@ def test_due_within_shows_actions_coming(run: Run, outage: str, at: At) -> None:
     at(START + timedelta(hours=3))
     assert run("action", "add", outage, "--action", "A", "--owner", "R", "--due", "+2d").exit_code == 0
     assert run("action", "add", outage, "--action", "B", "--owner", "R", "--due", "-1d", "--force").exit_code == 0
-    assert run("action", "set", "ACT-2026-0002", "--status", "Won't do", "--note", "not needed").exit_code == 0
+    assert run("action", "set", act(2), "--status", "Won't do", "--note", "not needed").exit_code == 0
     items = json.loads(run("due", "--within", "3d", "--json").stdout)["items"]
-    assert [(i["action_id"], i["state"]) for i in items] == [("ACT-2026-0001", "due")]
+    assert [(i["action_id"], i["state"]) for i in items] == [(act(1), "due")]
 
 
 # --- on SharePoint ---------------------------------------------------------------------------------------------
@@ -625,7 +637,7 @@ def test_a_due_date_typed_as_text_is_said_by_due_and_action_list(run: Run, outag
     at(START + timedelta(days=1))
     for text in ("One", "Two", "Three"):
         assert run("action", "add", outage, "--action", text, "--owner", "R", "--due", "+3d").exit_code == 0
-    assert run("action", "done", "ACT-2026-0003").exit_code == 0
+    assert run("action", "done", act(3)).exit_code == 0
     friday = _set_cell(example, "Actions", 2, "Due Date", "next Friday")
     typed = _set_cell(example, "Actions", 3, "Due Date", "2026-11-01")
     _set_cell(example, "Actions", 4, "Due Date", "someday")
@@ -640,7 +652,7 @@ def test_a_due_date_typed_as_text_is_said_by_due_and_action_list(run: Run, outag
     assert _warnings(run("due", "--json")) == expected
     listed = run("action", "list")
     assert listed.exit_code == 0 and _warnings(listed) == expected
-    assert "ACT-2026-0001" in listed.stdout
+    assert act(1) in listed.stdout
     assert _warnings(run("action", "list", "--json")) == expected
     assert _warnings(run("action", "list", EXAMPLE)) == []  # another event's actions are not its business
     watched = run("watch", "--ticks", "1")
@@ -808,9 +820,9 @@ def test_a_review_date_to_come_or_before_detection_and_a_held_review_of_an_open_
     assert run("update", outage, "--note", "Review done", "--status", "Closed").exit_code == 1
     before = run("review", outage, "--record", "--date", "2026-11-20")
     assert before.exit_code == 2
-    assert "before EVT-2026-0002 was detected" in _one_error(before) and "2026-11-23 (detected)" in before.stderr
+    assert f"before {evt(2)} was detected" in _one_error(before) and "2026-11-23 (detected)" in before.stderr
     first = run("review", outage, "--record", "--status", "Held", "--date", "2026-11-22")
-    assert first.exit_code == 2 and "before EVT-2026-0002 was detected" in first.stderr
+    assert first.exit_code == 2 and f"before {evt(2)} was detected" in first.stderr
     sev3 = run("open", "--title", "Printer queue slow", "--severity", "Sev 3", "--service", "ERP").stdout.strip()
     held = run("review", sev3, "--record", "--facilitator", "Alex Morgan")  # a new record is Held by default
     assert held.exit_code == 2
@@ -825,7 +837,7 @@ def test_a_review_date_to_come_or_before_detection_and_a_held_review_of_an_open_
 
 def test_the_help_examples_of_review_and_action_run_as_written(run: Run, example: Path) -> None:
     """Each line of `review --help`'s and `action --help`'s Example block, in order, on the example tracker with a
-    second event (EVT-2026-0002) open: every one succeeds."""
+    second event (EVT-<year>-0002) open: every one succeeds."""
     import shlex
 
     assert run("open", "--title", "VPN down", "--severity", "Sev 2", "--service", "VPN", "--impact", "x").exit_code == 0

@@ -23,7 +23,10 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 from openpyxl.worksheet.table import Table
 
+from tests import suite_clock
 from tests.sharepoint_standin import DRIVE_ID, StandIn
+
+FIRST = suite_clock.event_id()  # the ID in the stand-in's own test workbook
 
 LIBRARY = "/sites/ops/Shared Documents"
 PATH = f"{LIBRARY}/Event Tracker.xlsx"
@@ -44,7 +47,7 @@ def tracker_workbook() -> bytes:
     ws = wb.active
     ws.title = "Events"
     ws.append(["ID", "Title", "Opened", "Severity", "Notes"])
-    ws.append(["EVT-2024-0001", "Mail outage", None, 2, "first"])
+    ws.append([FIRST, "Mail outage", None, 2, "first"])
     ws["C2"].value = datetime(2024, 5, 1, 9, 30)
     ws["C2"].number_format = "yyyy-mm-dd hh:mm"
     ws["A2"].font = Font(bold=True)
@@ -479,7 +482,7 @@ def test_batch_failed_dependency_is_424_and_faults_hit_single_requests(sp: Stand
         "id": "c",
         "status": 200,
         "headers": {"Content-Type": "application/json;charset=utf-8"},
-        "body": {"values": [["EVT-2024-0001"]]},
+        "body": {"values": [[FIRST]]},
     }
     assert sp.get_file(PATH) == original and sp.version(PATH) == 1
     assert [r["status"] for r in sp.batched] == [429, 424, 200]
@@ -506,7 +509,7 @@ def test_excel_service_saving_late(sp: StandIn, http: requests.Session) -> None:
     read = graph_call(sp, http, "GET", f"{WORKBOOK}/worksheets/Events/range(address='A2:A5')?$select=values")
 
     assert added.status_code == 201 and added.json()["index"] == 1
-    assert read.json() == {"values": [["EVT-2024-0001"], ["EVT-2"], [""], [""]]}
+    assert read.json() == {"values": [[FIRST], ["EVT-2"], [""], [""]]}
     assert sp_download(sp, http).content == original and sp.get_file(PATH) == original
     assert graph_call(sp, http, "GET", "/drives/DRIVE-1/items/ITEM-1").json()["eTag"] == etag == sp.etag(PATH)
     assert cell(sp.live_copy(PATH), "A3") == "EVT-2"
@@ -642,7 +645,7 @@ def test_range_select_values_and_row_answers(sp: StandIn, http: requests.Session
     added = graph_call(sp, http, "POST", f"{WORKBOOK}/tables/EventsTable/rows", {"values": [ROW]})
     older = graph_call(sp, http, "POST", f"{WORKBOOK}/tables/EventsTable/rows/add", {"values": [ROW]})
 
-    assert selected.json() == {"values": [["ID", "Title"], ["EVT-2024-0001", "Mail outage"]]}
+    assert selected.json() == {"values": [["ID", "Title"], [FIRST, "Mail outage"]]}
     assert full["address"] == "Events!B2:C2" and (full["rowIndex"], full["columnIndex"]) == (1, 1)
     assert full["values"][0][0] == "Mail outage" and full["numberFormat"][0][1] == "yyyy-mm-dd hh:mm"
     assert added.status_code == 201 and added.json() == {"index": 1, "values": [["EVT-2", "Disk full", "", 1, "x"]]}

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests import suite_clock
 from tests.sharepoint_standin import IMAGE_WEB_PART, StandIn
 from tracker.auth import CLOUDS, sharepoint_settings
 from tracker.config import load_config
@@ -41,9 +42,9 @@ def png(width: int, height: int) -> bytes:
 def sections(headline: str, week: bytes | None = None) -> list[PageSection]:
     """A page like `tracker publish` makes: text, a chart, text, a chart."""
     return [
-        PageSection(html=f"<h2>{headline}</h2><p>EVT-2026-0001 <strong>Sev 1</strong></p>"),
+        PageSection(html=f"<h2>{headline}</h2><p>{suite_clock.event_id(1)} <strong>Sev 1</strong></p>"),
         PageSection(image=PageImage("events-per-week.png", week or png(64, 32), "image/png", "Events per week")),
-        PageSection(html="<h3>Resolved in the last 7 days</h3><ul><li>EVT-2026-0002</li></ul>"),
+        PageSection(html=f"<h3>Resolved in the last 7 days</h3><ul><li>{suite_clock.event_id(2)}</li></ul>"),
         PageSection(image=PageImage("restoration-trend.png", png(48, 24), "image/png", "Restoration time trend")),
     ]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import suite_clock
 from tests.conftest import Run
 
 R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -488,7 +489,7 @@ def test_libreoffice_lock_refuses_writes(run: Run, example: Path, event_id: str)
 # --- files that are not workbooks ----------------------------------------------------------
 
 BROKEN: dict[str, Callable[[Path], None]] = {
-    "text file": lambda book: book.write_text("ID,Title\nEVT-2026-0001,Email outage\n"),
+    "text file": lambda book: book.write_text(f"ID,Title\n{suite_clock.event_id()},Email outage\n"),
     "empty file": lambda book: book.write_bytes(b""),
     "truncated zip": lambda book: book.write_bytes(book.read_bytes()[: book.stat().st_size // 2]),
     "missing workbook": lambda book: book.unlink(),
