@@ -17,7 +17,7 @@ import pytest
 from click.testing import Result
 
 from tests import suite_clock
-from tests.conftest import BuiltOnce, Run, soffice
+from tests.conftest import BuiltOnce, Run, error_lines, soffice
 
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday morning
 
@@ -79,7 +79,7 @@ def _outage(run: Run, at: At) -> str:
 
 def _one_error(result: Result) -> str:
     """The one line a refusal prints on stderr (besides the rehearsal clock's note), starting `error: `."""
-    lines = [line for line in result.stderr.splitlines() if not line.startswith("note: rehearsing at TRACKER_NOW")]
+    lines = error_lines(result.stderr)
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     return lines[0]
 

@@ -303,14 +303,12 @@ def validate(state: State, as_json: bool, fix: bool) -> None:
         problems.extend(required_for_problems(tracker, state.config.review.required_for))
     sender = state.config.mail.get("sender")
     if sender is not None:
-        from tracker.errors import ConfigError
-        from tracker.mail import parse_sender
+        from tracker.mail import sender_problem
         from tracker.validation import Problem
 
-        try:
-            parse_sender(sender)
-        except ConfigError as exc:
-            problems.append(Problem("tracker.toml", None, "[mail] sender", sender, str(exc).split(": ", 1)[1]))
+        wrong = sender_problem(sender)
+        if wrong:
+            problems.append(Problem("tracker.toml", None, "[mail] sender", sender, wrong))
     if state.config.user_is_login:
         from tracker.validation import Problem
 

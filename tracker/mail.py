@@ -69,14 +69,22 @@ class Outgoing:
         return [r.email for r in self.recipients]
 
 
-def parse_sender(value: Any) -> tuple[str, str]:
-    """(display name, address) of `[mail] sender`, or a ConfigError."""
-    name, address = email.utils.parseaddr(str(value or ""))
-    if "@" not in address:
-        raise ConfigError(
-            f"tracker.toml: [mail] sender {value!r} is not an email address; "
+def sender_problem(value: Any) -> str | None:
+    """What is wrong with `[mail] sender` (None: nothing), for validate and for `parse_sender`."""
+    if "@" not in email.utils.parseaddr(str(value or ""))[1]:
+        return (
+            f"[mail] sender {value!r} is not an email address; "
             'use e.g. sender = "Event Management <event.management@example.com>"'
         )
+    return None
+
+
+def parse_sender(value: Any) -> tuple[str, str]:
+    """(display name, address) of `[mail] sender`, or a ConfigError."""
+    problem = sender_problem(value)
+    if problem:
+        raise ConfigError(f"tracker.toml: {problem}")
+    name, address = email.utils.parseaddr(str(value or ""))
     return name or address, address
 
 

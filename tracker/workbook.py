@@ -492,9 +492,10 @@ def ensure_file(path: Path) -> None:
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the Compound File header of .xls files and encrypted .xlsx
 
 
-def _not_xlsx(path: Path, exc: Exception, data: bytes | None = None, *, sheet: str | None = None) -> WorkbookError:
+def not_xlsx(path: Path | str, exc: Exception, data: bytes | None = None, *, sheet: str | None = None) -> WorkbookError:
     """The one clear error for a file that is not a readable .xlsx (an .xls, an encrypted file, damaged bytes or a
-    damaged `sheet`), for reads and writes alike."""
+    damaged `sheet`), for reads and writes alike (a write passes the name and the bytes it holds)."""
+    path = Path(path)
     head = b""
     if data is not None:
         head = data[:262144]
@@ -517,22 +518,18 @@ def _not_xlsx(path: Path, exc: Exception, data: bytes | None = None, *, sheet: s
         )
     what = f"sheet {sheet!r} of {path}" if sheet else str(path)
     return WorkbookError(
-        f"cannot read {what} as an Excel .xlsx workbook ({type(exc).__name__}: {_short(exc)}); "
+        f"cannot read {what} as an Excel .xlsx workbook ({type(exc).__name__}: {_one_line(exc)}); "
         "is it an .xlsx file? If it was damaged, restore an earlier version (.tracker-backups/ beside a local "
         "workbook, version history in SharePoint)"
     )
 
 
-def _short(exc: Exception) -> str:
-    """An exception's text on one printable line of at most 200 characters (a parser may quote raw bytes)."""
-    text = " ".join(str(exc).split())
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+def _one_line(exc: Exception) -> str:
+    """An exception's text as one printable line of at most 200 characters (a parser may quote raw bytes)."""
+    from tracker.text import printable
+
+    text = printable(" ".join(str(exc).split()))
     return text if len(text) <= 200 else text[:199] + "…"
-
-
-def not_xlsx(name: str, exc: Exception, data: bytes, *, sheet: str | None = None) -> WorkbookError:
-    """`_not_xlsx` for the write path, which holds the workbook's bytes and its name."""
-    return _not_xlsx(Path(name), exc, data, sheet=sheet)
 
 
 def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, source: str = "") -> Tracker:
@@ -550,7 +547,7 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
             book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         names = list(book.sheet_names)
     except Exception as exc:  # noqa: BLE001 - calamine raises several unrelated types
-        raise _not_xlsx(path, exc, data) from None
+        raise not_xlsx(path, exc, data) from None
 
     parsed: dict[str, list[list[Any]]] = {}
     coming: dict[str, Future[list[list[Any]]]] = {}
@@ -578,7 +575,7 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as exc:  # noqa: BLE001 - a damaged sheet: calamine and openpyxl raise many types
-                raise _not_xlsx(path, exc, data, sheet=name) from None
+                raise not_xlsx(path, exc, data, sheet=name) from None
         return parsed[name]
 
     def preload(names: list[str]) -> None:

@@ -1029,20 +1029,20 @@ def patch(
     `texts` may hold sheet parts of `source` already decoded (a `Layout` of the same bytes keeps them).
     Raises WorkbookError (nothing written) for a layout tracker cannot write into.
     """
+    where = Path("the workbook") if isinstance(source, bytes) else Path(source)
+    data = source if isinstance(source, bytes) else None
     try:
         archive = zipfile.ZipFile(BytesIO(source) if isinstance(source, bytes) else source)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise WorkbookError(f"cannot read the workbook as an .xlsx file ({exc})") from None
+    except OSError as exc:
+        raise WorkbookError(f"cannot read {where.name} ({exc}); nothing was written") from None
+    except DAMAGED as exc:
+        raise not_xlsx(where, exc, data) from None
     with archive:
         try:
             changed = _changed_parts(archive, writes, texts or {})
             _copy(archive, target, changed)
-        except DAMAGED as exc:
-            raise WorkbookError(
-                f"cannot write the workbook: a part of it is damaged ({type(exc).__name__}: {exc}); nothing was "
-                "written. If it was damaged, restore an earlier version (.tracker-backups/ beside a local "
-                "workbook, version history in SharePoint)"
-            ) from None
+        except DAMAGED as exc:  # a part the Layout did not read is damaged: the read path's line, nothing written
+            raise not_xlsx(where, exc, data) from None
     return sorted(changed)
 
 
