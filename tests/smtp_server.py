@@ -29,9 +29,27 @@ class Recorder:
 
     refuse: set[str] = field(default_factory=set)
     max_recipients: int | None = None  # like Exchange Online (500): later RCPTs of a message are refused
-    drop_after: int | None = None
+    drop_after: int | None = None  # after this many messages, the next one's connection is closed...
+    drop_at: str = "MAIL"  # ... when it starts (MAIL FROM: nothing handed over) or at its end (DATA: no answer)
     drops: int = 1
     received: list[Received] = field(default_factory=list)
+    unanswered: list[Received] = field(default_factory=list)  # got whole, connection closed instead of answering
+
+    def _drop(self, server: Any, stage: str) -> bool:
+        if self.drop_at != stage or self.drop_after is None or len(self.received) < self.drop_after:
+            return False
+        self.drops -= 1
+        if self.drops <= 0:
+            self.drop_after = None  # later connections work
+        server.transport.close()
+        return True
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]) -> str:  # noqa: N802
+        if self._drop(server, "MAIL"):
+            return "421 4.3.0 closing connection"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:  # noqa: N802
         if address in self.refuse:
@@ -42,13 +60,10 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        if self.drop_after is not None and len(self.received) >= self.drop_after:
-            self.drops -= 1
-            if self.drops <= 0:
-                self.drop_after = None  # later connections work
-            server.transport.close()
-            return "421 4.3.0 closing connection"
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        if self._drop(server, "DATA"):  # the whole message came; the answer never goes
+            self.unanswered.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
+            return "421 4.3.0 closing connection"
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
         return "250 Message accepted for delivery"
 

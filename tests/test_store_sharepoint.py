@@ -429,7 +429,7 @@ def test_notify_log_refused_after_sending_is_journalled(run: Run, sp: StandIn, e
     # the third download is the log's write (after the read and the claims' write): its write gets 403
     sp.after_download(lambda a: a.after_download(lambda b: b.after_download(lambda c: c.fail(1, status=403))))
     result = run("notify", event_id)
-    assert result.exit_code == 1 and "kept in the local journal" in result.stderr
+    assert result.exit_code == 1 and "kept in the local journal" in result.stderr, result.stderr
     again = run("notify", event_id)
     assert again.stdout.count("already sent for this state") == 3
 
@@ -441,7 +441,7 @@ def test_notify_while_open_in_excel_logs_once(run: Run, sp: StandIn, event_id: s
         pytest.skip("the Excel-service mode writes while the file is open")
     sp.lock(PATH)
     result = run("notify", event_id)
-    assert result.exit_code == 1 and "kept in the local journal" in result.stderr
+    assert result.exit_code == 1 and "kept in the local journal" in result.stderr, result.stderr
     # an outage email matters more than the claim: sent all the same, and said
     assert "could not claim the messages" in result.stderr and "open in Excel by Jane Doe" in result.stderr
     waiting = journal_for(load_config(tmp_path / "tracker.toml")).path.read_text()

@@ -675,7 +675,9 @@ def ack(state: State, event_id: str, at: str | None) -> None:
 def due(state: State, within: str | None, as_json: bool, remind: bool, escalate: bool) -> None:
     """What the team owes now: each open event's next update, SLAs at risk or breached, the process review.
 
-    Exit code 0 when nothing is overdue or breached, 1 otherwise, so a monitor can alert on it.
+    Exit code 0 when nothing is overdue or breached, 1 otherwise, so a monitor can alert on it. An email handed
+    to the mail server that never answered is listed too (exit 1) until `tracker notify ID --confirm-sent` or
+    `--confirm-lost`.
 
     \b
     Example:
@@ -705,6 +707,13 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
         from tracker.escalations import send_escalations
 
         escalated = send_escalations(store, state.config, now)
+    if remind or escalate:
+        tracker = store.read()  # as the sends left it: a message just handed over without an answer is listed
+    from tracker.clock import unconfirmed_emails
+    from tracker.notify import unconfirmed
+
+    unknown = unconfirmed(tracker, store.journal)
+    items = unconfirmed_emails(tracker, unknown) + items
     if as_json:
         payload = {
             "now": _iso(now),
@@ -719,6 +728,8 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
             minutes = item.minutes(now)
             if minutes is None:
                 when = ""
+            elif item.state == "unconfirmed":
+                when = f"{_minutes(-minutes)} ago"
             elif item.state in ("overdue", "breached"):
                 when = f"{item.state} by {_minutes(-minutes)}" if minutes < 0 else item.state
             else:
@@ -726,6 +737,8 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
             what = item.kind if item.kind != "update" else "next update"
             if item.kind == "action":  # a review action (tracker.actions.ActionDue): which one
                 what = f"action {getattr(item, 'action_id', '')}".strip()
+            if item.kind == "email":  # handed to the mail server, no answer (tracker.clock.EmailDue)
+                what = f"email to {getattr(item, 'audience', '')}: did it arrive?"
             rows.append(
                 [
                     item.event_id or "-",
@@ -754,6 +767,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
                 click.echo(_printable(f"warning: could not escalate {step.event_id}: {step.problem}"), err=True)
             else:
                 click.echo(_printable(f"escalated to {step.person} <{step.address}>: {step.subject}"))
+        say_unconfirmed(state, unknown)
     if any(item.late for item in items):
         sys.exit(1)
 
@@ -1063,6 +1077,19 @@ def show(state: State, event_id: str, as_json: bool) -> None:
     is_flag=True,
     help="An update is due and nothing changed: tell every audience so, and when the next update comes.",
 )
+@click.option(
+    "--confirm-sent",
+    "confirm",
+    flag_value="sent",
+    help="The event's messages of unknown acceptance (handed to the mail server, no answer) did arrive: log them "
+    "as sent.",
+)
+@click.option(
+    "--confirm-lost",
+    "confirm",
+    flag_value="lost",
+    help="They did not arrive: the next `notify` (or `due --remind`, `due --escalate`) sends them again.",
+)
 @pass_state
 def notify(
     state: State,
@@ -1072,6 +1099,7 @@ def notify(
     dry_run: bool,
     force: bool,
     no_change: bool,
+    confirm: str | None,
 ) -> None:
     """Send the outage emails for an event to every audience its severity lists.
 
@@ -1086,18 +1114,30 @@ def notify(
       tracker notify EVT-2026-0001 --audience leadership --force
       tracker notify EVT-2026-0001 --no-change
       tracker notify --open
+      tracker notify EVT-2026-0001 --confirm-sent
+
+    A message handed to the mail server that never answered may or may not have
+    arrived: it is not sent again by itself, and notify, watch and due exit 1 over
+    it until --confirm-sent or --confirm-lost (or --force sends it anew).
     """
     from tracker.errors import NotifyInterrupted
-    from tracker.notify import events_to_notify
+    from tracker.notify import events_to_notify, unconfirmed
     from tracker.notify import notify as run_notify
 
     if bool(event_id) == all_open:
         raise UsageError("give an event ID, or --open for every open event (not both)")
     store = state.store()
-    ids = [event_id] if event_id else events_to_notify(store.read(), store.journal)
+    if confirm:
+        if all_open or dry_run or force or no_change:
+            raise UsageError(f"--confirm-{confirm} takes an event ID and --audience only")
+        _confirm(state, store, str(event_id), confirm == "sent", audiences)
+        return
+    first = None if event_id else store.read()
+    ids = events_to_notify(first, store.journal) if first is not None else [str(event_id)]
     if not ids:
         click.echo("no open events")
     failed = sent_any = False
+    reported: set[str] = set()
     for key in ids:
         try:
             result = run_notify(
@@ -1116,11 +1156,55 @@ def notify(
             failed = True
             continue
         failed |= _report_notify(state, result, dry_run)
+        reported.add(result.event_id.casefold())
         sent_any = sent_any or bool(result.sent and not dry_run)
+    if first is not None:  # the other events' messages of unknown acceptance: a scheduled job must not stay green
+        others = [u for u in unconfirmed(first, store.journal) if u.event_id.casefold() not in reported]
+        failed |= say_unconfirmed(state, others)
     if sent_any and state.config.publish.after_notify:
         _republish(state, store)
     if failed:
         sys.exit(1)
+
+
+def say_unconfirmed(state: State, items: list[Any]) -> bool:
+    """One error line for each message of unknown acceptance nobody has confirmed (`tracker.notify.Unconfirmed`);
+    True when there is any (exit 1)."""
+    for item in items:
+        when = state.show_time(item.at) if item.at else "earlier"
+        click.echo(
+            _printable(
+                f"error: {item.event_id} {item.audience}: {item.kind} {item.subject!r} was handed to the mail server "
+                f"at {when} and no answer came, so it may not have arrived; {item.advice()}"
+            ),
+            err=True,
+        )
+    return bool(items)
+
+
+def _confirm(state: State, store: Store, event_id: str, arrived: bool, audiences: tuple[str, ...]) -> None:
+    """--confirm-sent / --confirm-lost: someone's word on the event's messages of unknown acceptance."""
+    from tracker.notify import confirm_edits, unconfirmed
+    from tracker.times import utcnow
+
+    tracker = store.read()
+    key = str(tracker.event(event_id)["id"])
+    wanted = {a.casefold() for a in audiences}
+    items = [u for u in unconfirmed(tracker, store.journal, key) if not wanted or u.audience.casefold() in wanted]
+    if not items:
+        click.echo(f"{key}: no message of unknown acceptance to confirm")
+        return
+    store.commit(lambda _tracker: confirm_edits(items, arrived, state.config.user, utcnow()))
+    again = {"reminder": "due --remind", "escalation": "due --escalate"}
+    for item in items:
+        when = state.show_time(item.at) if item.at else "earlier"
+        if arrived:
+            outcome = "logged as sent"
+        elif item.kind in again:
+            outcome = f"logged as never arrived; the next `tracker {again[item.kind]}` sends it again if still due"
+        else:
+            outcome = f"logged as never arrived; the next `tracker notify {key}` sends it again"
+        click.echo(_printable(f"{key} {item.audience}: {item.kind} {item.subject!r} ({when}): {outcome}"))
 
 
 def _republish(state: State, store: Store) -> None:
@@ -1154,23 +1238,19 @@ def _report_notify(state: State, result: Any, dry_run: bool) -> bool:
         click.echo(
             f"{result.event_id}: sent {len(result.sent)} of {len(result.messages)} message(s) via {result.transport}"
         )
-        outcome = [r + ["sent" if m.sent else "FAILED"] for r, m in zip(rows, result.messages, strict=True)]
+        outcome = [
+            r + ["sent" if m.sent else "UNKNOWN" if m.unanswered else "FAILED"]
+            for r, m in zip(rows, result.messages, strict=True)
+        ]
         click.echo(_table(outcome, ["AUDIENCE", "KIND", "RCPTS", "SUBJECT", "RESULT"]))
         for message in result.messages:
             for address, reason in message.refused.items():
                 click.echo(f"warning: {message.audience}: {address} refused: {reason}", err=True)
-            if message.error:
+            if message.error and not message.unanswered:  # an unanswered one is said below, with what to do
                 click.echo(f"error: {message.audience}: not sent: {message.error}", err=True)
         if result.next_update is not None and result.sent:
             click.echo(f"next update due {state.show_time(result.next_update)}")
-    for attempt in result.unknown:
-        click.echo(
-            f"warning: {result.event_id} {attempt.audience}: tracker stopped while sending {attempt.subject!r} "
-            f"({attempt.at}); it may or may not have gone out, so it is logged as sent and not resent. Check the "
-            f"mail server, then `tracker notify {result.event_id} --audience {attempt.audience} --force` if it "
-            "never arrived",
-            err=True,
-        )
+    unknown = say_unconfirmed(state, result.unknown)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     for skipped in result.skipped:
@@ -1192,7 +1272,7 @@ def _report_notify(state: State, result: Any, dry_run: bool) -> bool:
             err=True,
         )
         return True
-    return bool(not dry_run and result.failed)
+    return bool(not dry_run and result.failed) or unknown
 
 
 @main.command()

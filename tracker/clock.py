@@ -133,8 +133,8 @@ class Due:
     """Something the team owes: an update, an SLA about to be missed, the process review."""
 
     event_id: str
-    kind: str  # update | first response | restoration | process review | action
-    state: str  # due | due soon | overdue | at risk | breached
+    kind: str  # update | first response | restoration | process review | action | email
+    state: str  # due | due soon | overdue | at risk | breached | unconfirmed
     at: datetime | None  # when it is (was) due or breaches
     severity: str = ""
     title: str = ""
@@ -148,8 +148,8 @@ class Due:
 
     @property
     def late(self) -> bool:
-        """Overdue or breached: what makes `tracker due` exit 1."""
-        return self.state in ("overdue", "breached")
+        """Overdue, breached, or an email that may not have arrived: what makes `tracker due` exit 1."""
+        return self.state in ("overdue", "breached", "unconfirmed")
 
     def to_json(self, now: datetime) -> dict[str, Any]:
         """The stable JSON form (see README, "Keeping time")."""
@@ -163,6 +163,36 @@ class Due:
             "title": self.title or None,
             "responsible": self.responsible or None,
         }
+
+
+@dataclass(frozen=True)
+class EmailDue(Due):
+    """An email handed to the mail server that never answered (kind "email", state "unconfirmed"): someone must
+    find out whether it arrived (`tracker notify ID --confirm-sent` or `--confirm-lost`). `at`: when it was handed
+    over; `responsible`: who sent it."""
+
+    audience: str = ""
+    subject: str = ""
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        """Due's JSON plus `audience` and `subject` (see README, Keeping time)."""
+        return super().to_json(now) | {"audience": self.audience, "subject": self.subject}
+
+
+def unconfirmed_emails(tracker: Tracker, items: list[Any]) -> list[EmailDue]:
+    """`tracker.notify.unconfirmed` as due items."""
+    events = tracker.sheet("Events")
+    out = []
+    for item in items:
+        event = events.find(item.event_id)
+        severity = str(event["severity"] or "") if event is not None else ""
+        title = str(event["title"] or "") if event is not None else ""
+        out.append(
+            EmailDue(
+                item.event_id, "email", "unconfirmed", item.at, severity, title, item.by, item.audience, item.subject
+            )
+        )
+    return out
 
 
 def responsible(event: Row) -> str:

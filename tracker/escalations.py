@@ -165,11 +165,11 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
     from filelock import FileLock
 
     with FileLock(str(store.notify_lock), timeout=config.lock_timeout):
-        from tracker.notify import BOOKKEEPER, log_rows, settle_ledger
+        from tracker.notify import BOOKKEEPER, log_rows, settle
         from tracker.reminders import deliver
 
         tracker = store.read()
-        settle_ledger(tracker, store.journal, config)
+        settle(store, tracker, config, now)  # what earlier runs left half done
         out: list[Escalation] = []
         outgoing: list[Outgoing] = []
         timeline: list[Edit] = []

@@ -57,6 +57,7 @@ class Outgoing:
     sent: bool = False
     error: str | None = None
     refused: dict[str, str] = field(default_factory=dict)
+    unanswered: bool = False  # handed to the server, then no answer came: it may or may not have arrived
 
     @property
     def message_id(self) -> str:

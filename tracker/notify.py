@@ -7,6 +7,7 @@ import json
 import os
 import re
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -75,7 +76,7 @@ class NotifyResult:
     next_update: datetime | None = None
     journal_reason: str | None = None
     transport: str = ""
-    unknown: list[Attempt] = field(default_factory=list)  # earlier sends whose acceptance is unknown
+    unknown: list[Unconfirmed] = field(default_factory=list)  # sends of unknown acceptance nobody has confirmed
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -155,18 +156,23 @@ MESSAGE_KINDS = ("initial", "update", "resolved", "closed")  # the outage emails
 
 
 def _log_rows(
-    tracker: Tracker, journal: Journal | None, event_id: str, kinds: tuple[str, ...] = MESSAGE_KINDS
+    tracker: Tracker, journal: Journal | None, event_id: str | None, kinds: tuple[str, ...] | None = MESSAGE_KINDS
 ) -> list[dict[str, Any]]:
-    """The event's Notifications rows of these kinds as they will be once the journal is written (its rows added,
-    its changes to rows made), without withdrawn claims: those messages were never sent."""
-    key = event_id.casefold()
-    rows = [dict(r.values) for r in tracker.sheet("Notifications").rows if str(r["event_id"] or "").casefold() == key]
+    """The event's (None: every event's) Notifications rows of these kinds (None: all) as they will be once the
+    journal is written (its rows added, its changes to rows made), without withdrawn claims: those messages were
+    never sent."""
+    key = event_id.casefold() if event_id is not None else None
+
+    def ours(values: Mapping[str, Any]) -> bool:
+        return key is None or str(values.get("event_id") or "").casefold() == key
+
+    rows = [dict(r.values) for r in tracker.sheet("Notifications").rows if ours(r.values)]
     if journal is not None:
         by_id = {raw_key(r.get("message_id")): r for r in rows if r.get("message_id")}
         for edit in journal.edits():
             if edit.sheet != "Notifications":
                 continue
-            if isinstance(edit, AppendRow) and str(edit.values.get("event_id", "")).casefold() == key:
+            if isinstance(edit, AppendRow) and ours(edit.values):
                 mid = raw_key(edit.values.get("message_id"))
                 if mid and mid in by_id:
                     continue  # on the sheet already (as a claim the edit before this one turns into the log row)
@@ -176,7 +182,7 @@ def _log_rows(
                     by_id[mid] = row
             elif isinstance(edit, SetCells) and raw_key(edit.key) in by_id:
                 by_id[raw_key(edit.key)].update(edit.values)
-    return [r for r in rows if not is_withdrawn(r) and (r.get("kind") in kinds or not r.get("kind"))]
+    return [r for r in rows if not is_withdrawn(r) and (kinds is None or r.get("kind") in kinds or not r.get("kind"))]
 
 
 def log_rows(tracker: Tracker, journal: Journal | None, event_id: str, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -188,25 +194,42 @@ def log_rows(tracker: Tracker, journal: Journal | None, event_id: str, kinds: tu
 #
 # A local workbook's writers take turns on the lock beside it. On SharePoint, the Notifications table arbitrates:
 # before sending, notify adds each message's log row as a claim (Transport "claimed: sending from HOST (process
-# N)"), planned on the newest version. In upload mode the If-Match upload makes that one decision: a second
-# machine's upload fails (412) and its plan, run again on the first machine's version, finds the claim and backs
-# off. In workbook-api mode the rows are added without a condition, then the table is read back: for each
-# message the earliest row (table order, which the Excel service decides) wins, a later claim is withdrawn
-# (Transport "withdrawn: ..."; the row stays, since Graph deletes rows only by position, which another
+# N, tracker T) until TIME"), planned on the newest version. In upload mode the If-Match upload makes that one
+# decision: a second machine's upload fails (412) and its plan, run again on the first machine's version, finds
+# the claim and backs off. In workbook-api mode the rows are added without a condition, then the table is read
+# back: for each message the earliest row (table order, which the Excel service decides) wins, a later claim is
+# withdrawn (Transport "withdrawn: ..."; the row stays, since Graph deletes rows only by position, which another
 # machine's delete could have shifted). Once the server accepted the message, its claim row becomes the log row
-# (same Message-ID). A claim whose sender stopped (its process is gone, or CLAIM_TIMEOUT passed) is logged as
-# "acceptance unknown" by the next run and not sent again without --force.
+# (same Message-ID).
+#
+# A claim is not a send. T names the tracker that claimed (this machine and its state folder: the one whose send
+# ledger knows whether the message was handed to the mail server). When that tracker runs again it settles its
+# own claims from its ledger: handed over without an answer -> "acceptance unknown" (someone must confirm);
+# never handed over -> withdrawn and sent. Another tracker leaves the claim alone until TIME (CLAIM_TIMEOUT after
+# the claim), then withdraws it and sends the message itself: the claimer never came back to say.
 
 CLAIMED = "claimed: sending"
 WITHDRAWN = "withdrawn"
 UNKNOWN = "acceptance unknown"
 CLAIM_TIMEOUT = timedelta(minutes=15)
-_CLAIM = re.compile(r"claimed: sending from (.*) \(process (\d+)\)")
+_CLAIM = re.compile(r"claimed: sending from (\S*) \(process (\d+)(?:, tracker ([0-9a-f]+))?\)(?: until (\S+))?")
 
 
-def claim_marker() -> str:
-    """The Transport of this process's claims."""
-    return f"{CLAIMED} from {socket.gethostname()} (process {os.getpid()})"
+def instance_id(journal: Journal | None) -> str:
+    """Which tracker this is: this machine and the state folder its journal and send ledger are in ("" without a
+    journal)."""
+    if journal is None:
+        return ""
+    where = f"{socket.gethostname()}\0{journal.path.resolve()}"
+    return hashlib.sha256(where.encode()).hexdigest()[:10]
+
+
+def claim_marker(journal: Journal | None, now: datetime) -> str:
+    """The Transport of this process's claims: who claims, and until when others leave the message to it."""
+    mine = instance_id(journal)
+    tracker = f", tracker {mine}" if mine else ""
+    until = (as_utc(now) + CLAIM_TIMEOUT).strftime("%Y-%m-%dT%H:%MZ")
+    return f"{CLAIMED} from {socket.gethostname()} (process {os.getpid()}{tracker}) until {until}"
 
 
 def is_claim(row: dict[str, Any]) -> bool:
@@ -244,28 +267,33 @@ def claimer(row: dict[str, Any]) -> str:
     return f"{who} on {match.group(1)}" if match else who
 
 
-def claim_dead(row: dict[str, Any], now: datetime) -> bool:
-    """Whether a claim's sender has stopped: its process on this machine is gone, or CLAIM_TIMEOUT has passed."""
+def claim_expiry(row: dict[str, Any]) -> datetime | None:
+    """Until when other trackers leave a claimed message to its claimer (a claim written before claims said so:
+    CLAIM_TIMEOUT after it was made)."""
     match = _CLAIM.fullmatch(str(row.get("transport") or ""))
     if match is None:
-        return False
+        return None
+    if match.group(4):
+        try:
+            return as_utc(datetime.fromisoformat(match.group(4).replace("Z", "+00:00")))
+        except ValueError:
+            pass
     claimed = row.get("sent_at")
-    if isinstance(claimed, datetime) and now - as_utc(claimed) > CLAIM_TIMEOUT:
-        return True
-    pid = int(match.group(2))
-    return match.group(1) == socket.gethostname() and pid != os.getpid() and not _running(pid)
+    return as_utc(claimed) + CLAIM_TIMEOUT if isinstance(claimed, datetime) else None
 
 
-def _running(pid: int) -> bool:
-    if os.name == "nt":  # os.kill would end the process there: leave it to the timeout
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # someone else's process: it exists
-        return True
-    return True
+def claimed_here(row: dict[str, Any], journal: Journal | None) -> bool:
+    """Whether this tracker (this machine and state folder, any process) made the claim: its send ledger knows
+    what became of it."""
+    match = _CLAIM.fullmatch(str(row.get("transport") or ""))
+    mine = instance_id(journal)
+    return bool(match and mine and match.group(3) == mine and int(match.group(2)) != os.getpid())
+
+
+def claim_dead(row: dict[str, Any], now: datetime) -> bool:
+    """Whether another tracker's claim has expired (its sender never came back to say it was sent)."""
+    expiry = claim_expiry(row)
+    return expiry is not None and as_utc(now) >= expiry
 
 
 def _same_message(row: dict[str, Any], message: Outgoing) -> bool:
@@ -661,14 +689,12 @@ def _notify(
     teams_settings(config)  # a [teams] section without its webhook URL stops here, before anything is sent
     now = utcnow()
     tracker = store.read()
-    unknown = settle_ledger(tracker, store.journal, config)
-    if store.claims:
-        _require_claims(tracker)
-        unknown += settle_claims(tracker, store.journal, event_id, now)
+    settled = settle(store, tracker, config, now, event_id)
     result = prepare(
         tracker, config, event_id, audiences=audiences, force=force, journal=store.journal, now=now, no_change=no_change
     )
-    result.unknown = [a for a in unknown if a.event_id.casefold() == result.event_id.casefold()]
+    result.warnings += settled
+    result.unknown = unconfirmed(tracker, store.journal, result.event_id)
     if store.claims:
         _note_claims(result, _log_rows(tracker, store.journal, result.event_id))
     event = tracker.event(event_id)
@@ -711,6 +737,7 @@ def _notify(
         write_or_keep(store, hooks.unsent(result.messages), f"notify {result.event_id}: claims withdrawn")
         raise
     _post_to_teams(config, result)
+    _count_unanswered(result, hooks, config)
     # Each message's Notifications row is in the journal already: this write puts them on the sheet.
     edits = log_edits(result, config, transport.name, now, status, event)
     rows: list[Edit] = [e for e in edits if not isinstance(e, AppendRow)]
@@ -728,6 +755,39 @@ def _notify(
             store.journal.add(rows, f"notify {result.event_id}: {exc}")
         result.journal_reason = str(exc) if isinstance(exc, TrackerError) else f"{type(exc).__name__}: {exc}"
     return result
+
+
+def settle(store: Store, tracker: Tracker, config: Config, now: datetime, event_id: str | None = None) -> list[str]:
+    """Before sending: what earlier runs left half done. The send ledger's messages handed over without an answer
+    become "acceptance unknown"; on a SharePoint workbook, claims nobody will confirm are withdrawn (their messages
+    go out again). Returns what was done about claims, to be said."""
+    settle_ledger(tracker, store.journal, config)
+    if not store.claims:
+        return []
+    _require_claims(tracker)
+    return settle_claims(tracker, store.journal, now, event_id)
+
+
+def _count_unanswered(result: NotifyResult, hooks: DurableHooks, config: Config) -> None:
+    """This run's messages handed over without an answer join the event's unconfirmed ones; a message sent again
+    (--force) settles the earlier one of unknown acceptance."""
+    sent = {_thread(m.__dict__) for m in result.sent}
+    result.unknown = [u for u in result.unknown if _thread(u.__dict__) not in sent]
+    for message in result.messages:
+        if message.unanswered:
+            result.unknown.append(
+                Unconfirmed(
+                    message.event_id,
+                    message.audience,
+                    message.kind,
+                    message.subject,
+                    message.message_id,
+                    hooks.now,
+                    config.user,
+                    hooks.unknown_text,
+                    message.state,
+                )
+            )
 
 
 def _post_to_teams(config: Config, result: NotifyResult) -> None:
@@ -790,6 +850,18 @@ class DurableHooks:
         if self.ledger is not None:
             self.ledger.forget({message.message_id})
 
+    unknown_text = f"{UNKNOWN} (handed to the mail server, which never answered)"
+
+    def unanswered(self, message: Outgoing) -> None:
+        """Handed over, and the connection was lost before the server's answer: logged as acceptance unknown now."""
+        self.handed.discard(message.message_id)
+        if self.journal is None or self.ledger is None:
+            return
+        claimed = {message.message_id: self.claim} if self.claim else {}
+        edits = unknown_edits([attempt_for(message, self.now)], claimed, self.config, self.unknown_text)
+        self.journal.add(edits, f"{message.audience} {message.message_id}: handed over, no answer")
+        self.ledger.forget({message.message_id})
+
     def sent(self, message: Outgoing) -> None:
         self.handed.discard(message.message_id)
         if self.journal is not None:
@@ -802,8 +874,10 @@ class DurableHooks:
         row = log_row(message, self.config, self.transport, self.now, self.status)
         if self.claim is None:
             return [row]
+        # No condition: the server took the message, so this is the truth whatever became of the claim meanwhile
+        # (another tracker may have found it expired and sent the message too: the sheet then shows both).
         done = {"transport": self.transport, "recipients": row.values["recipients"]}
-        return [SetCells("Notifications", message.message_id, done, {"transport": self.claim}), row]
+        return [SetCells("Notifications", message.message_id, done), row]
 
     def unsent(self, messages: list[Outgoing]) -> list[Edit]:
         """Withdrawals of the claims on messages that certainly did not go out (a message handed over when tracker
@@ -818,7 +892,7 @@ class DurableHooks:
                 {"transport": self.claim},
             )
             for m in messages
-            if not m.sent and m.message_id not in self.handed
+            if not m.sent and not m.unanswered and m.message_id not in self.handed
         ]
 
     def release(self, messages: list[Outgoing]) -> None:
@@ -868,7 +942,7 @@ def claim_messages(
     """Claim each message on the Notifications sheet; drop from `result` those another tracker logged or claimed
     first. Returns the claims' Transport, or None when the sheet could not take them (someone holds the
     workbook): then the messages go out with this machine's lock only, and `result` says so."""
-    marker = claim_marker()
+    marker = claim_marker(store.journal, now)
     first: dict[str, dict[str, Any]] = {}  # message_id -> the row that came before ours
 
     def plan(tracker: Tracker) -> list[Edit]:
@@ -990,8 +1064,8 @@ def ledger_for(journal: Journal | None) -> SendLedger | None:
 
 
 def settle_ledger(tracker: Tracker, journal: Journal | None, config: Config) -> list[Attempt]:
-    """Forget attempts whose message is logged; log the others as "acceptance unknown" (never resent without
-    --force) and return them."""
+    """Forget attempts whose message is logged; log the others as "acceptance unknown" (handed to the mail server,
+    no answer recorded: never resent without someone's word, see `unconfirmed`) and return them."""
     ledger = ledger_for(journal)
     if ledger is None or journal is None:
         return []
@@ -1009,66 +1083,167 @@ def settle_ledger(tracker: Tracker, journal: Journal | None, config: Config) -> 
         }
         unknown = [a for a in attempts if a.message_id not in logged]
         if unknown:
-            text = f"{UNKNOWN} (tracker stopped while sending)"
-            rows: list[Edit] = [
-                SetCells("Notifications", a.message_id, {"transport": text}, {"transport": claimed[a.message_id]})
-                for a in unknown
-                if a.message_id in claimed
-            ]
-            rows += [
-                AppendRow(
-                    "Notifications",
-                    {
-                        "sent_at": datetime.fromisoformat(a.at.replace("Z", "+00:00")),
-                        "event_id": a.event_id,
-                        "audience": a.audience,
-                        "kind": a.kind,
-                        "subject": a.subject,
-                        "recipients": a.recipients,
-                        "message_id": a.message_id,
-                        "transport": text,
-                        "sent_by": config.user,
-                        "state": a.state,
-                    },
-                    unique="message_id",
-                )
-                for a in unknown
-            ]
-            journal.add(rows, "sent or not: tracker stopped between handing the message over and recording it")
+            text = f"{UNKNOWN} (handed to the mail server, then tracker stopped before its answer)"
+            journal.add(
+                unknown_edits(unknown, claimed, config, text),
+                "sent or not: tracker stopped between handing the message over and recording it",
+            )
         ledger.forget({a.message_id for a in attempts})
     return unknown
 
 
-def settle_claims(tracker: Tracker, journal: Journal | None, event_id: str, now: datetime) -> list[Attempt]:
-    """The event's claims whose sender stopped (see `claim_dead`) are logged as "acceptance unknown" (never resent
-    without --force); returns them, to be reported."""
-    if journal is None:
-        return []
-    dead = [r for r in _log_rows(tracker, journal, event_id) if is_claim(r) and claim_dead(r, now) and r["message_id"]]
-    if not dead:
-        return []
-    edits: list[Edit] = []
-    out = []
-    for row in dead:
-        text = f"{UNKNOWN} (claimed by {claimer(row)}, never confirmed as sent)"[:250]
-        edits.append(
-            SetCells("Notifications", str(row["message_id"]), {"transport": text}, {"transport": row["transport"]})
+def unknown_edits(attempts: list[Attempt], claimed: dict[str, str], config: Config, text: str) -> list[Edit]:
+    """The Notifications rows of messages whose acceptance is unknown: the claim row turned into it (`claimed`:
+    Message-ID -> the claim's Transport), else a new row."""
+    edits: list[Edit] = [
+        SetCells("Notifications", a.message_id, {"transport": text}, {"transport": claimed[a.message_id]})
+        for a in attempts
+        if a.message_id in claimed
+    ]
+    edits += [
+        AppendRow(
+            "Notifications",
+            {
+                "sent_at": datetime.fromisoformat(a.at.replace("Z", "+00:00")),
+                "event_id": a.event_id,
+                "audience": a.audience,
+                "kind": a.kind,
+                "subject": a.subject,
+                "recipients": a.recipients,
+                "message_id": a.message_id,
+                "transport": text,
+                "sent_by": config.user,
+                "state": a.state,
+            },
+            unique="message_id",
         )
-        claimed = row.get("sent_at")
+        for a in attempts
+    ]
+    return edits
+
+
+@dataclass(frozen=True)
+class Unconfirmed:
+    """A message handed to the mail server whose answer never came: it may or may not have arrived. It is not sent
+    again by itself (that could send it twice), and notify, watch and due say so (exit 1) until someone confirms."""
+
+    event_id: str
+    audience: str
+    kind: str
+    subject: str
+    message_id: str
+    at: datetime | None
+    by: str
+    transport: str
+    state: str = ""
+
+    def advice(self) -> str:
+        """What to do about it."""
+        return (
+            f"ask a recipient or check the mail server's log, then `tracker notify {self.event_id} --confirm-sent` "
+            f"if it arrived, or `tracker notify {self.event_id} --confirm-lost` to have it sent again"
+        )
+
+
+def unconfirmed(tracker: Tracker, journal: Journal | None, event_id: str | None = None) -> list[Unconfirmed]:
+    """The messages of one event (None: all) whose acceptance is unknown and nobody has confirmed, nor sent again
+    (--force) or superseded by a later message to the same person or audience (see `_thread`)."""
+    if not tracker.sheet("Notifications").present:
+        return []
+    rows = _log_rows(tracker, journal, event_id, None)
+    out = []
+    for index, row in enumerate(rows):
+        if not str(row.get("transport") or "").startswith(UNKNOWN):
+            continue
+        again = [
+            r
+            for r in rows[index + 1 :]
+            if _thread(r) == _thread(row) and not is_claim(r) and not str(r.get("transport") or "").startswith(UNKNOWN)
+        ]
+        if again:
+            continue
+        when = row.get("sent_at")
         out.append(
-            Attempt(
-                message_id=str(row["message_id"]),
-                event_id=str(row.get("event_id") or event_id),
-                audience=str(row.get("audience") or ""),
-                kind=str(row.get("kind") or ""),
-                state=str(row.get("state") or ""),
-                subject=str(row.get("subject") or ""),
-                recipients=int(row.get("recipients") or 0),
-                at=(iso(claimed) if isinstance(claimed, datetime) else "") or "",
+            Unconfirmed(
+                str(row.get("event_id") or ""),
+                str(row.get("audience") or ""),
+                str(row.get("kind") or ""),
+                str(row.get("subject") or ""),
+                str(row.get("message_id") or ""),
+                when if isinstance(when, datetime) else None,
+                str(row.get("sent_by") or ""),
+                str(row.get("transport") or ""),
+                str(row.get("state") or ""),
             )
         )
-    journal.add(edits, "claims whose sender stopped before confirming: acceptance unknown")
     return out
+
+
+def _thread(row: dict[str, Any]) -> tuple[str, str, str, str]:
+    """Whose messages supersede one another: the event's outage emails to one audience (the newest carries all the
+    news; a list sent in parts: to the same part), its reminders to one person, its escalations to one person."""
+    kind = str(row.get("kind") or "")
+    part = _PART.match(str(row.get("state") or ""))
+    return (
+        raw_key(row.get("event_id")),
+        raw_key(row.get("audience")),
+        "outage" if kind in MESSAGE_KINDS else kind,
+        f"{part[2]}/{part[3]}" if part else "",
+    )
+
+
+CONFIRMED = "sent: confirmed by"
+
+
+def confirm_edits(items: list[Unconfirmed], arrived: bool, user: str, now: datetime) -> list[Edit]:
+    """Someone's word on messages of unknown acceptance: it arrived (logged as sent), or it did not (withdrawn: the
+    next run sends it again)."""
+    stamp = iso(now) or ""
+    if arrived:
+        text = f"{CONFIRMED} {user} at {stamp} (acceptance was unknown)"
+    else:
+        text = f"{WITHDRAWN}: never arrived, said {user} at {stamp}; sent again by the next run"
+    return [
+        SetCells("Notifications", item.message_id, {"transport": text[:250]}, {"transport": item.transport})
+        for item in items
+    ]
+
+
+def settle_claims(tracker: Tracker, journal: Journal | None, now: datetime, event_id: str | None = None) -> list[str]:
+    """Claims nobody will confirm, on one event's rows or all of them: this tracker's own from an earlier process
+    (`settle_ledger` ran first, so their messages were never handed to the mail server) and other trackers' that
+    expired are withdrawn, so the message goes out again. Returns what was done, one line each."""
+    if journal is None:
+        return []
+    rows = _log_rows(tracker, journal, event_id, None)
+    edits: list[Edit] = []
+    said: list[str] = []
+    host = socket.gethostname()
+    for row in rows:
+        if not is_claim(row) or not row.get("message_id"):
+            continue
+        what = f"{row.get('event_id')} {row.get('audience')} ({row.get('kind')}: {row.get('subject')})"
+        if claimed_here(row, journal):
+            text = f"{WITHDRAWN}: never handed to the mail server (tracker stopped after claiming it); sent again"
+            said.append(f"{what}: an earlier run claimed it and stopped before handing it over; sending it again")
+        elif claim_dead(row, now):
+            expiry = claim_expiry(row)
+            until = iso(expiry) if expiry else "its time"
+            text = f"{WITHDRAWN}: the claim of {claimer(row)} expired at {until} unconfirmed; sent again from {host}"
+            said.append(
+                f"{what}: {claimer(row)} claimed it and never confirmed it went out (the claim expired at {until}); "
+                "sending it from here"
+            )
+        else:
+            continue
+        edits.append(
+            SetCells(
+                "Notifications", str(row["message_id"]), {"transport": text[:250]}, {"transport": row["transport"]}
+            )
+        )
+    if edits:
+        journal.add(edits, "claims nobody will confirm withdrawn: their messages go out again")
+    return said
 
 
 def _as_if_sent(result: NotifyResult) -> NotifyResult:

@@ -67,12 +67,12 @@ def send_reminders(store: Store, config: Config, now: datetime) -> list[Reminder
 
 
 def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
-    from tracker.notify import log_rows, settle_ledger
+    from tracker.notify import log_rows, settle
     from tracker.teams import teams_settings
 
     teams_settings(config)  # a [teams] section without its webhook URL stops here, before anything is sent
     tracker = store.read()
-    settle_ledger(tracker, store.journal, config)
+    settle(store, tracker, config, now)  # what earlier runs left half done
     severities = tracker.sheet("Severities")
     out: list[Reminder] = []
     outgoing: list[Outgoing] = []

@@ -54,6 +54,10 @@ class SendHooks(Protocol):
         """The message was certainly not sent (`message.error` says why)."""
         ...
 
+    def unanswered(self, message: Outgoing) -> None:
+        """The message was handed over and no answer came (`message.unanswered`): it may or may not have arrived."""
+        ...
+
 
 def write_eml(folder: Path, message: Outgoing, suffix: str = "") -> Path:
     """Write one message as an .eml file named so files sort by time; return its path."""
@@ -129,6 +133,29 @@ class OutboxTransport(OneByOne):
         return f"cannot write to {self.folder}: {getattr(exc, 'strerror', None) or exc}"
 
 
+class _HandOver:
+    """An SMTP connection that says when a message is handed over: right before DATA. Until then (MAIL FROM, RCPT
+    TO) a lost connection certainly sent nothing; from then until the server's answer, the message may have
+    arrived."""
+
+    hand_over: Callable[[], None] | None = None
+    handed = False
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        if self.hand_over is not None:
+            self.hand_over()  # an exception here (the ledger cannot be written) stops before the message goes
+        self.handed = True
+        return super().data(msg)  # type: ignore[misc]
+
+
+class _Smtp(_HandOver, smtplib.SMTP):
+    pass
+
+
+class _SmtpSsl(_HandOver, smtplib.SMTP_SSL):
+    pass
+
+
 class SmtpTransport:
     """Sends through an SMTP server: STARTTLS, implicit TLS or plain; optional login."""
 
@@ -148,15 +175,15 @@ class SmtpTransport:
         self.host, self.port, self.security = host, port, security
         self.username, self.password, self.timeout = username, password, timeout
         self.sender = sender
-        self.connection: smtplib.SMTP | None = None
+        self.connection: _Smtp | _SmtpSsl | None = None
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _Smtp | _SmtpSsl:
         context = ssl.create_default_context()
         try:
             if self.security == "tls":
-                connection: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+                connection: _Smtp | _SmtpSsl = _SmtpSsl(self.host, self.port, timeout=self.timeout, context=context)
             else:
-                connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                connection = _Smtp(self.host, self.port, timeout=self.timeout)
                 if self.security == "starttls":
                     connection.starttls(context=context)
             if self.username:
@@ -190,16 +217,17 @@ class SmtpTransport:
             self.connection = None
 
     def send_messages(self, messages: list[Outgoing], hooks: SendHooks | None = None) -> int:
-        """Send the batch over one connection; reconnect once if the server drops it."""
+        """Send the batch over one connection; reconnect once if the server drops it before a message is handed over
+        (after that, a lost connection leaves the message's fate unknown: it is not sent again)."""
         count = 0
         reconnected = False
         for message in messages:
-            if hooks is not None:
-                hooks.before(message)
             for attempt in (1, 2):
                 try:
                     if self.connection is None:
                         self.connection = self._connect()
+                    self.connection.handed = False
+                    self.connection.hand_over = (lambda m=message: hooks.before(m)) if hooks is not None else None
                     refused = self.connection.send_message(
                         message.message, from_addr=self.sender, to_addrs=message.envelope
                     )
@@ -212,7 +240,12 @@ class SmtpTransport:
                     message.error = "every recipient was refused"
                     break
                 except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+                    handed = self.connection is not None and self.connection.handed
                     self.connection = None
+                    if handed:
+                        message.unanswered = True
+                        message.error = f"no answer from the mail server after handing it over ({_reply(exc)})"
+                        break
                     if attempt == 1 and not reconnected:
                         reconnected = True
                         continue
@@ -225,7 +258,12 @@ class SmtpTransport:
                     message.error = _reply(exc)
                     break
             if hooks is not None:  # outside the SMTP error handling: a failure of the hook stops the batch
-                (hooks.sent if message.sent else hooks.failed)(message)
+                if message.sent:
+                    hooks.sent(message)
+                elif message.unanswered:
+                    hooks.unanswered(message)
+                else:
+                    hooks.failed(message)
         return count
 
 

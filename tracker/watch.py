@@ -178,6 +178,7 @@ def _tick(
         steps.append(("escalate", lambda: _escalate(store, config, now)))
     if page is not None:
         steps.append(("publish", lambda: page.publish(store, config, now)))
+    steps.append(("check", lambda: _unconfirmed(store, show)))
     for name, step in steps:
         try:
             lines = step()
@@ -222,6 +223,22 @@ def _notify_open(store: Store, config: Config) -> list[tuple[str, bool]]:
             state = "sent" if message.sent else f"NOT sent ({message.error})"
             out.append((f"notify {key} {message.audience} ({message.kind}): {state}", message.sent))
     return out
+
+
+def _unconfirmed(store: Store, show: Callable[[Any], str]) -> list[tuple[str, bool]]:
+    """Emails handed to the mail server that never answered, nobody has confirmed: a failure each tick until someone
+    does (as the workbook was last read this tick: no extra download)."""
+    from tracker.notify import unconfirmed
+
+    tracker = store.last_read or store.read()
+    return [
+        (
+            f"check {u.event_id} {u.audience}: {u.kind} {u.subject!r} was handed to the mail server at "
+            f"{show(u.at) if u.at else 'earlier'} and no answer came; {u.advice()}",
+            False,
+        )
+        for u in unconfirmed(tracker, store.journal)
+    ]
 
 
 def _remind(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:

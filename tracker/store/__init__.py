@@ -32,6 +32,7 @@ class Store(Protocol):
     # Other machines write this workbook without taking this machine's locks: `tracker notify` claims each
     # message on the Notifications sheet before sending it (see tracker.notify).
     claims: bool
+    last_read: Tracker | None  # the workbook as `read` last returned it (None before the first read)
 
     @property
     def notify_lock(self) -> Path:

@@ -170,6 +170,7 @@ class LocalStore:
         self.replayed: list[Edit] = []
         self.set_aside: list[tuple[list[Edit], str]] = []
         self.claims = False  # every writer takes the lock beside the file
+        self.last_read: Tracker | None = None
 
     @property
     def notify_lock(self) -> Path:
@@ -178,7 +179,8 @@ class LocalStore:
 
     def read(self) -> Tracker:
         """Read the workbook with the fast reader."""
-        return read_tracker(self.path, self.schema)
+        self.last_read = read_tracker(self.path, self.schema)
+        return self.last_read
 
     def _lock(self):  # type: ignore[no-untyped-def]
         from filelock import FileLock

@@ -66,6 +66,7 @@ class SharePointStore:
         self.replayed: list[Edit] = []
         self.set_aside: list[tuple[list[Edit], str]] = []
         self.claims = True  # other machines write it without this machine's locks
+        self.last_read: Tracker | None = None
         self._folder: Path | None = None
         self._service: Any = None  # the last commit's Excel-service applier (it knows the table's layout)
 
@@ -93,6 +94,7 @@ class SharePointStore:
             from tracker.store.excel_service import recent_writes
 
             recent_writes(self).show(tracker, etag)
+        self.last_read = tracker
         return tracker
 
     def commit(self, plan: Plan, *, keep: bool = True) -> list[Edit]:
