@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -32,6 +33,7 @@ class Recorder:
     drop_after: int | None = None  # after this many messages, the next one's connection is closed...
     drop_at: str = "MAIL"  # ... when it starts (MAIL FROM: nothing handed over) or at its end (DATA: no answer)
     drops: int = 1
+    data_delay: float = 0.0  # seconds between getting a message whole and answering (a kill can fall there)
     received: list[Received] = field(default_factory=list)
     unanswered: list[Received] = field(default_factory=list)  # got whole, connection closed instead of answering
 
@@ -61,6 +63,8 @@ class Recorder:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         if self._drop(server, "DATA"):  # the whole message came; the answer never goes
             self.unanswered.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
             return "421 4.3.0 closing connection"

@@ -449,7 +449,7 @@ def test_ctrl_c_while_tracker_loads_is_one_line(example: Path, tmp_path: Path) -
         "from tracker.entry import main\n"
         "main()\n"
     )
-    for module, words in (("tracker.text", "while starting"), ("tracker.store", "nothing more was done")):
+    for module, words in (("tracker.text", "while starting"), ("tracker.store", "nothing was written")):
         done = subprocess.run(
             [sys.executable, "-c", script, module], cwd=tmp_path, capture_output=True, text=True, env=process_env()
         )
@@ -543,3 +543,29 @@ def test_a_severity_that_notifies_nobody_is_noted(run: Run, example: Path) -> No
     _cells(example, "Severities", {"F5": None})
     checked = run("validate")
     assert "Sev 4 notifies no audience: `tracker notify` sends nothing for its events" in checked.stdout
+
+
+def test_ctrl_c_after_the_workbook_was_replaced_says_it_was_written(
+    run: Run, example: Path, event_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C arriving just after `update` replaced the workbook: the message says the change is in it and not to run
+    the command again (it said "nothing more was done", and the re-run added the note twice)."""
+    import openpyxl
+
+    import tracker.store.local
+
+    original = tracker.store.local.replace_file
+
+    def replaced_then_ctrl_c(tmp: Path, path: Path) -> None:
+        original(tmp, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tracker.store.local, "replace_file", replaced_then_ctrl_c)
+    stopped = run("update", event_id, "--note", "router swapped")
+    assert stopped.exit_code == 130
+    assert error_lines(stopped.stderr) == [
+        "error: interrupted (Ctrl-C); the workbook was written before it: it has this command's change (Events "
+        f"{event_id}, a new Updates row); do not run the command again (`tracker show ID` shows it)"
+    ]
+    notes = [r[4] for r in openpyxl.load_workbook(example)["Updates"].iter_rows(min_row=2, values_only=True)]
+    assert notes.count("router swapped") == 1

@@ -26,6 +26,9 @@ class TrackerGroup(click.Group):
     """Turns tracker's own errors into one line on stderr and an exit code, in one place."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        engine = sys.modules.get("tracker.store.engine")
+        if engine is not None:  # a command run in the same process as an earlier one (tests, tools) starts afresh
+            engine.WRITTEN.clear()
         try:
             try:
                 return super().invoke(ctx)
@@ -47,7 +50,7 @@ class TrackerGroup(click.Group):
             click.echo(f"error: {exc.strerror or exc}{where}; nothing was written", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
-            click.echo("error: interrupted (Ctrl-C); nothing more was done", err=True)
+            click.echo(f"error: interrupted (Ctrl-C); {_what_was_written()}", err=True)
             ctx.exit(130)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -66,6 +69,19 @@ class TrackerGroup(click.Group):
         finally:
             if isinstance(ctx.obj, State):
                 ctx.obj.report_set_aside()
+
+
+def _what_was_written() -> str:
+    """After a Ctrl-C: whether the command's change is in the workbook already (then running it again would do it
+    twice), or nothing was written."""
+    engine = sys.modules.get("tracker.store.engine")
+    written = list(getattr(engine, "WRITTEN", []))
+    if not written:
+        return "nothing was written"
+    return (
+        f"the workbook was written before it: it has this command's change ({engine.describe(written)}); "  # type: ignore[union-attr]
+        "do not run the command again (`tracker show ID` shows it)"
+    )
 
 
 def _quiet_stdout() -> None:

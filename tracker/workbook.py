@@ -7,6 +7,7 @@ its appliers); building a new workbook is `tracker.build`.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -645,9 +646,11 @@ def _parse_slowly(path: Path, data: bytes | None, name: str) -> list[list[Any]]:
 
     import openpyxl
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), contextlib.ExitStack() as stack:
         warnings.simplefilter("ignore")  # "the serial value is outside the limits for dates": validate says it
-        book = openpyxl.load_workbook(io.BytesIO(data) if data is not None else path, read_only=True, data_only=True)
+        # the file opened here, so it is closed also when openpyxl gives up on a damaged workbook half-way
+        source = io.BytesIO(data) if data is not None else stack.enter_context(open(path, "rb"))
+        book = openpyxl.load_workbook(source, read_only=True, data_only=True)
         try:
             return [list(row) for row in book[name].iter_rows(values_only=True)]
         finally:

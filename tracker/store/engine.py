@@ -133,6 +133,16 @@ class Committed:
     set_aside: list[tuple[list[Edit], str]] = field(default_factory=list)
 
 
+WRITTEN: list[Edit] = []  # this process's own edits that reached the workbook: what a Ctrl-C now leaves written
+
+
+def note_written(change: Change) -> None:
+    """The change is in the workbook (called the moment it is: a Ctrl-C from here on must not say nothing was
+    written, or the user runs the command again and adds its rows twice)."""
+    known = {id(e) for e in WRITTEN}
+    WRITTEN.extend(e for e in change.own if id(e) not in known)
+
+
 def commit(
     applier: Applier,
     plan: Plan,
@@ -179,6 +189,7 @@ def commit(
                 raise error from None
             except Interrupted as cut:
                 _keep_rest(journal, pending, change, cut, keep)
+            note_written(change)
             if journal is not None:
                 journal.finish(pending)
             return Committed(change.own, pending.edits, pending.rejected)

@@ -21,7 +21,7 @@ from typing import Any
 from tracker.edits import Edit, Plan
 from tracker.errors import WorkbookError, WorkbookInUse
 from tracker.schema import Schema
-from tracker.store.engine import Change, Snapshot, Stale, commit
+from tracker.store.engine import Change, Snapshot, Stale, commit, note_written
 from tracker.store.journal import Journal
 from tracker.workbook import Tracker, ensure_file, read_tracker
 
@@ -240,6 +240,10 @@ class LocalStore:
             if _signature(self.path) != signature:
                 raise Stale()
             keep_backup(self.path, self.backups)
-            replace_file(tmp, self.path)
+            try:
+                replace_file(tmp, self.path)
+            finally:
+                if not tmp.exists():  # moved into place: the change is in the workbook, whatever stops us now
+                    note_written(change)
         finally:
             tmp.unlink(missing_ok=True)
