@@ -193,3 +193,24 @@ def test_a_huge_number_is_shown_as_excel_shows_it(run: Run, example: Path, event
     shown = run("show", event_id)
     assert "Users Affected            1e+300" in shown.stdout
     assert max(len(line) for line in checked.stdout.splitlines() + shown.stdout.splitlines()) < 250
+
+
+@pytest.mark.parametrize(
+    ("typed", "words"),
+    [(-5, "-5 is a negative number: Excel shows it as ####"), (0.5, "0.5 is a time on 0 January 1900")],
+)
+def test_a_date_cell_holding_a_serial_below_one_is_shown_as_typed(
+    run: Run, example: Path, event_id: str, typed: float, words: str
+) -> None:
+    """-5 (or 0.5) in a date-formatted Detected cell: validate and update name the number typed, and show prints it
+    (all said '00:00:00', the time of day the reader made of it)."""
+    book = openpyxl.load_workbook(example)
+    headers = {cell.value: cell.column for cell in book["Events"][1]}
+    book["Events"].cell(2, headers["Detected (UTC)"]).value = typed
+    book.save(example)
+    checked = run("validate")
+    assert checked.exit_code == 1
+    assert f"Events!K2 (Detected (UTC)): {words}, not a date and time; allowed: a date and time" in checked.stdout
+    assert f"Detected                  {typed}" in run("show", event_id).stdout
+    notified = run("notify", event_id)
+    assert notified.exit_code == 1 and words in notified.stderr and "00:00:00" not in notified.stderr

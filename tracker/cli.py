@@ -1050,7 +1050,8 @@ def show(state: State, event_id: str, as_json: bool) -> None:
         if name in ("id", "title") or event[name] is None:
             continue
         title = field.title.replace(" (UTC)", "")  # the time shown says its own zone
-        click.echo(f"  {title.ljust(width)}  {state.show_time(event[name])}")
+        value = tracker.as_typed("Events", name, event.number, event[name])  # -5 in a date cell: -5, not 00:00:00
+        click.echo(f"  {title.ljust(width)}  {state.show_time(value)}")
     for header, value in event.extra.items():
         click.echo(f"  {header.ljust(width)}  {state.show_time(value)}")
     for timer in _timers(state, tracker, event):

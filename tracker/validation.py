@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -100,7 +100,7 @@ def validate_tracker(
         data = tracker.sheet(spec.name)
         if data.present:
             problems.extend(_references(tracker, data))
-    problems = _with_excel_errors(tracker, problems)
+    problems = _as_typed(tracker, _with_excel_errors(tracker, problems))
     problems.extend(_layout(tracker, rows_above_totals))
     if display_timezone is not None:
         problems.extend(_overdue_clock(tracker, display_timezone, now))
@@ -149,6 +149,31 @@ def _with_excel_errors(tracker: Tracker, problems: list[Problem]) -> list[Proble
     return [p for p in problems if p.cell not in cells] + found
 
 
+def _as_typed(tracker: Tracker, problems: list[Problem]) -> list[Problem]:
+    """A date-and-time cell holding a number Excel cannot show as a date (a serial below 1: the reader gives a bare
+    time of day, '00:00:00' for -5) is reported with the number typed."""
+    from tracker.store.xlsx import split_ref
+
+    out = []
+    for problem in problems:
+        value = problem.value
+        if isinstance(value, str) and problem.cell and value[:2].isdigit() and ":" in value:
+            sheet = next((spec.name for spec in tracker.schema if tracker.actual_name(spec.name) == problem.sheet), "")
+            try:
+                row, column = split_ref(problem.cell.split("!")[-1])
+            except ValueError:
+                row, column = 0, -1
+            data = tracker.layout(sheet) if sheet else None
+            field = next((n for n, i in (data.columns.items() if data else ()) if i == column), None)
+            typed = tracker.as_typed(sheet, field, row, value) if field else value
+            if typed is not value:
+                negative = isinstance(typed, int | float) and typed < 0
+                shown = "a negative number: Excel shows it as ####" if negative else "a time on 0 January 1900"
+                problem = replace(problem, value=typed, message=f"{typed} is {shown}, not a date and time")
+        out.append(problem)
+    return out
+
+
 def cell_problems(tracker: Tracker, sheet: str, row: Row, name: str) -> list[Problem]:
     """What is wrong with one cell, worded as `tracker validate` words it (for commands that need the cell)."""
     data = tracker.sheet(sheet)
@@ -161,6 +186,7 @@ def cell_problems(tracker: Tracker, sheet: str, row: Row, name: str) -> list[Pro
         for found, message, allowed in data.spec.check_row(row.values)
         if found == name
     ]
+    out = _as_typed(tracker, out)
     if not out and field.ref is not None:
         ref_sheet, ref_field = field.ref
         target = tracker.sheet(ref_sheet)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 import sys
 import threading
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +37,9 @@ def column_letter(index: int) -> str:
         index, rem = divmod(index - 1, 26)
         letters = chr(65 + rem) + letters
     return letters
+
+
+_TIME_OF_DAY = re.compile(r"^\d{2}:\d{2}:\d{2}(\.\d+)?$")  # how a time the reader gave reads as text
 
 
 def coerce(spec: FieldSpec, value: Any) -> Any:
@@ -395,6 +400,28 @@ class Tracker:
                     found = {}
             self._errors = {sheet: found.get(title or "", {}) for sheet, title in titles.items()}
         return self._errors.get(name, {})
+
+    def as_typed(self, name: str, field: str, row: int, value: Any) -> Any:
+        """`value` of a date-and-time cell as the file holds it when the reader could not show it: a date serial
+        below 1 (Excel shows a negative one as ####) reads as a bare time of day, "00:00:00" for -5; this gives
+        the number typed (-5) instead. Any other value is given back as it is."""
+        spec = self.schema[name].fields.get(field)
+        if spec is None or spec.kind != "datetime" or not isinstance(value, str) or not _TIME_OF_DAY.match(value):
+            return value
+        data = self.layout(name)
+        actual = self.actual_name(name)
+        if self.content is None or actual is None or field not in data.columns:
+            return value
+        from tracker.store.xlsx import cell_text
+
+        try:
+            text = cell_text(self.content, actual, data.cell(field, row).split("!")[-1])
+            number = float(text) if text is not None else None
+        except (ValueError, OSError, zipfile.BadZipFile):
+            return value
+        if number is None:
+            return value
+        return int(number) if number.is_integer() else number
 
     def excel_error(self, name: str, field: str, row: int) -> str | None:
         """The Excel error value in `field` of Excel row `row` of sheet `name`, if it holds one."""

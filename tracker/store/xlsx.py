@@ -225,6 +225,18 @@ def error_cells(source: bytes | Path, titles: list[str]) -> dict[str, dict[tuple
     return out
 
 
+def cell_text(source: bytes | Path, title: str, ref: str) -> str | None:
+    """What one cell of sheet `title` holds in the file (its `<v>`: a number exactly as typed), or None."""
+    with zipfile.ZipFile(BytesIO(source) if isinstance(source, bytes) else source) as archive:
+        part = sheet_parts(archive).get(title)
+        if part is None:
+            return None
+        xml = archive.read(part).decode("utf-8", "replace")
+    match = re.search(rf'<c\b[^>]*\br="{re.escape(ref)}"[^>]*>(.*?)</c>', xml, re.S)
+    value = re.search(r"<v>([^<]*)</v>", match[1]) if match else None
+    return unescape(value[1]) if value else None
+
+
 def unescape(text: str) -> str:
     """XML character entities back to text."""
     return (
