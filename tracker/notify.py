@@ -283,11 +283,12 @@ def claim_expiry(row: dict[str, Any]) -> datetime | None:
 
 
 def claimed_here(row: dict[str, Any], journal: Journal | None) -> bool:
-    """Whether this tracker (this machine and state folder, any process) made the claim: its send ledger knows
-    what became of it."""
+    """Whether this tracker (this machine and state folder, any process, this one included: a watch's earlier
+    tick) made the claim: its send ledger knows what became of it. Asked only before a run claims anything, under
+    the notify lock, so such a claim is an earlier run's."""
     match = _CLAIM.fullmatch(str(row.get("transport") or ""))
     mine = instance_id(journal)
-    return bool(match and mine and match.group(3) == mine and int(match.group(2)) != os.getpid())
+    return bool(match and mine and match.group(3) == mine)
 
 
 def claim_dead(row: dict[str, Any], now: datetime) -> bool:
