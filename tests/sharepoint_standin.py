@@ -223,6 +223,7 @@ class StandIn:
         # parsing ~50 KB with openpyxl for every inner request of a batch was most of the stand-in's time
         self._parsed: dict[str, tuple[bytes, Any]] = {}
         self._mail_refusals: list[int] = []
+        self._mail_timeouts = 0
         self._after_download: Callable[[StandIn], None] | None = None
         self._during_download: tuple[Callable[[StandIn], None], int] | None = None  # (callback, chunks to go)
         self._batches = 0
@@ -429,6 +430,12 @@ class StandIn:
     def refuse_mail(self, count: int, status: int = 400) -> None:
         """The next `count` sendMail calls answer `status` and send nothing."""
         self._mail_refusals += [status] * count
+
+    def time_out_mail(self, count: int) -> None:
+        """The next `count` sendMail calls send the message, then answer 504 Gateway Timeout: Graph's gateway gave
+        up waiting for the mail service, which may have done the work (Microsoft Graph error responses: "504
+        Gateway Timeout ... didn't receive a timely response from the upstream server")."""
+        self._mail_timeouts += count
 
     def refuse_page_writes(self, count: int, status: int = 403) -> None:
         """The next `count` site-page writes (create, update, publish) and Site Assets uploads answer `status`
@@ -1133,6 +1140,9 @@ class StandIn:
             status = self._mail_refusals.pop(0)
             raise HttpError(status, "ErrorInvalidRecipients", "Injected refusal: at least one recipient is not valid.")
         self.sent_mail.append((upn, request.json()))
+        if self._mail_timeouts:
+            self._mail_timeouts -= 1
+            raise HttpError(504, "UnknownError", "Injected gateway timeout: the message was sent, no answer came.")
         return Reply(202)
 
 

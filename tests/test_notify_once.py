@@ -383,6 +383,59 @@ def test_another_trackers_claim_is_left_to_it_until_it_expires_then_sent_from_he
     assert quiet.exit_code == 0 and quiet.stdout.count("already sent") == 3, quiet.stderr
 
 
+@pytest.mark.parametrize("mode", ["upload"])
+def test_an_expired_claim_confirmed_just_before_this_run_writes_is_not_sent_again(
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path
+) -> None:
+    """Another tracker's claim on leadership has expired, so this run means to withdraw it and send; just before its
+    claims are uploaded the slow claimer confirms the send (the row becomes "smtp"). The upload gets 412, the
+    claims are planned again on that version, where the withdrawal no longer applies: leadership is already sent
+    and is not sent again (the journal's withdrawal was applied without its condition, and it went twice)."""
+    from datetime import timedelta
+
+    from tracker.edits import SetCells
+
+    start = CLOCK.now()
+    _write_row(tmp_path, _rival_claim(tmp_path, "leadership", "claimed: sending from other-host (process 7)", start))
+    CLOCK.pin(start + timedelta(minutes=16))
+
+    def confirmed(_standin: StandIn) -> None:
+        store = open_store(load_config(tmp_path / "tracker.toml"))
+        store.journal = None
+        store.commit(lambda _t: [SetCells("Notifications", "<rival@other-host>", {"transport": "smtp"})])
+
+    sp.before_next_write(confirmed)
+    result = run("notify", event_id)
+    assert result.exit_code == 0, result.stderr
+    assert any(r["status"] == 412 for r in sp.requests)
+    assert outbox(tmp_path) == ["customer", "technical"]
+    assert f"{event_id} leadership: already sent for this state" in result.stdout
+    rows = _notifications(sp)
+    assert [r["Transport"] for r in rows if r["Audience"] == "leadership"] == ["smtp"]
+
+
+@pytest.mark.parametrize("mode", ["workbook-api"])
+def test_a_dead_claim_on_a_resolved_events_message_is_sent_by_notify_open(
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path
+) -> None:
+    """The event is resolved and leadership and customer have the Resolved message; technical's was claimed by a
+    run of this tracker that stopped before handing it over. `notify --open` (the scheduled job) lists the event
+    and sends it (a claim counted as the final message sent: the event was never listed, the claim stood)."""
+    from tracker.notify import claim_marker
+    from tracker.store import journal_for
+
+    assert run("notify", event_id).exit_code == 0  # everyone heard of it
+    assert run("resolve", event_id, "--note", "fixed").exit_code == 0
+    assert run("notify", event_id, "--audience", "leadership", "--audience", "customer").exit_code == 0
+    config = load_config(tmp_path / "tracker.toml")
+    claim = _rival_claim(tmp_path, "technical", claim_marker(journal_for(config), CLOCK.now()))
+    _write_row(tmp_path, claim | {"sent_by": config.user})
+    result = run("notify", "--open")
+    assert result.exit_code == 0, result.stderr
+    assert outbox(tmp_path) == ["customer", "customer", "leadership", "leadership", "technical", "technical"]
+    assert "stopped before handing it over; sending it again" in result.stderr
+
+
 @pytest.mark.parametrize("mode", ["upload", "workbook-api"])
 def test_a_claim_this_tracker_never_handed_over_is_sent_by_the_next_run(
     run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str

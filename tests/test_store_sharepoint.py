@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from pathlib import Path
 
 import openpyxl
@@ -244,6 +245,59 @@ def test_graph_mail_transport(run: Run, sp: StandIn, event_id: str, tmp_path: Pa
         "leadership",
         "technical",
     ]
+
+
+def test_graph_send_without_an_answer_is_acceptance_unknown(
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path
+) -> None:
+    """sendMail answers 504 after the mail service took the message: that message may have arrived. It is logged
+    as acceptance unknown, not sent again by later runs (it was withdrawn and sent twice), and notify exits 1 over
+    it until someone confirms; --confirm-sent moves the event's Last Notified."""
+    (tmp_path / "tracker.toml").write_text(
+        _config(sp, "workbook-api").replace('transport = "outbox"', 'transport = "graph"')
+        + '\n[mail.graph]\nmailbox = "event.management@example.com"\n'
+    )
+    sp.time_out_mail(1)
+    result = run("notify", event_id, "--audience", "leadership")
+    assert result.exit_code == 1
+    assert f"error: {event_id} leadership: initial " in result.stderr and "no answer came" in result.stderr
+    assert re.search(r"leadership +initial +\d+ .* UNKNOWN", result.stdout), result.stdout
+    assert len(sp.sent_mail) == 1
+    logged = {r[2]: r[8] for r in _rows(sp, "Notifications")}
+    assert logged["leadership"].startswith("acceptance unknown")
+    again = run("notify", event_id)
+    assert again.exit_code == 1 and len(sp.sent_mail) == 3, again.stderr  # the other two; leadership not again
+    assert f"{event_id} leadership: handed to the mail server at " in again.stdout
+    before = run("show", event_id, "--json")
+    assert json.loads(before.stdout)["event"]["last_notified_at"] is not None  # the other two moved it
+    confirmed = run("notify", event_id, "--confirm-sent")
+    assert confirmed.exit_code == 0 and "logged as sent" in confirmed.stdout, confirmed.stderr
+    assert run("notify", event_id).exit_code == 0 and len(sp.sent_mail) == 3
+
+
+def test_confirming_the_only_message_sent_moves_the_events_times(
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path
+) -> None:
+    """Every message of a notify went without an answer, so the event's Last Notified and Next Update Due did not
+    move; --confirm-sent moves them as the send would have (it left the update overdue, reminders going)."""
+    (tmp_path / "tracker.toml").write_text(
+        _config(sp, "workbook-api").replace('transport = "outbox"', 'transport = "graph"')
+        + '\n[mail.graph]\nmailbox = "event.management@example.com"\n'
+    )
+    from datetime import timedelta
+
+    sent = suite_clock.NOW + timedelta(minutes=30)  # the example's next update (in 20 minutes) is overdue by then
+    CLOCK.pin(sent)
+    sp.time_out_mail(3)
+    assert run("notify", event_id).exit_code == 1
+    shown = json.loads(run("show", event_id, "--json").stdout)["event"]
+    assert shown["last_notified_at"] is None and shown["next_update_due"] < sent.strftime("%Y-%m-%dT%H:%M:00Z")
+    CLOCK.pin(sent + timedelta(minutes=10))  # someone checked with a recipient, ten minutes later
+    confirmed = run("notify", event_id, "--confirm-sent")
+    assert confirmed.exit_code == 0, confirmed.stderr
+    after = json.loads(run("show", event_id, "--json").stdout)["event"]
+    assert after["last_notified_at"] == sent.strftime("%Y-%m-%dT%H:%M:00Z")
+    assert after["next_update_due"] == (sent + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:00Z")  # Sev 1: 30 min
 
 
 def test_reminders_and_escalations_go_through_graph(  # type: ignore[no-untyped-def]

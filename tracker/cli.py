@@ -1155,6 +1155,7 @@ def notify(
         click.echo("no open events")
     failed = sent_any = False
     reported: set[str] = set()
+    found: list[Any] = []  # messages of unknown acceptance a run found, of events other than its own
     for key in ids:
         try:
             result = run_notify(
@@ -1174,10 +1175,11 @@ def notify(
             continue
         failed |= _report_notify(state, result, dry_run)
         reported.add(result.event_id.casefold())
+        found += result.found_elsewhere
         sent_any = sent_any or bool(result.sent and not dry_run)
     if first is not None:  # the other events' messages of unknown acceptance: a scheduled job must not stay green
-        others = [u for u in unconfirmed(first, store.journal) if u.event_id.casefold() not in reported]
-        failed |= say_unconfirmed(state, others)
+        others = {u.message_id: u for u in [*unconfirmed(first, store.journal), *found]}
+        failed |= say_unconfirmed(state, [u for u in others.values() if u.event_id.casefold() not in reported])
     if sent_any and state.config.publish.after_notify:
         _republish(state, store)
     if failed:
@@ -1205,13 +1207,14 @@ def _confirm(state: State, store: Store, event_id: str, arrived: bool, audiences
     from tracker.times import utcnow
 
     tracker = store.read()
-    key = str(tracker.event(event_id)["id"])
     wanted = {a.casefold() for a in audiences}
-    items = [u for u in unconfirmed(tracker, store.journal, key) if not wanted or u.audience.casefold() in wanted]
-    if not items:
+    items = [u for u in unconfirmed(tracker, store.journal, event_id) if not wanted or u.audience.casefold() in wanted]
+    if not items:  # (a message about an event whose row was deleted since can still be confirmed)
+        key = str(tracker.event(event_id)["id"])
         click.echo(f"{key}: no message of unknown acceptance to confirm")
         return
-    store.commit(lambda _tracker: confirm_edits(items, arrived, state.config.user, utcnow()))
+    key = items[0].event_id
+    store.commit(lambda now_tracker: confirm_edits(now_tracker, items, arrived, state.config.user, utcnow()))
     again = {"reminder": "due --remind", "escalation": "due --escalate"}
     for item in items:
         when = state.show_time(item.at) if item.at else "earlier"
@@ -1276,6 +1279,12 @@ def _report_notify(state: State, result: Any, dry_run: bool) -> bool:
             click.echo(
                 f"{result.event_id} {skipped.audience}: being sent by {skipped.claimed_by} (claimed at {when}: "
                 f"{skipped.kind}: {skipped.subject}); not sent from here"
+            )
+            continue
+        if skipped.unknown:
+            click.echo(
+                f"{result.event_id} {skipped.audience}: handed to the mail server at {when} with no answer "
+                f"({skipped.kind}: {skipped.subject}); not sent again until someone says whether it arrived"
             )
             continue
         click.echo(

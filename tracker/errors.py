@@ -84,6 +84,8 @@ class AuthError(ConfigError):
 class RemoteError(DataError):
     """SharePoint or Graph answered with an error tracker cannot work around (exit 1)."""
 
+    unanswered = False  # a request that may have been applied: no answer came (a timeout, a 504)
+
 
 class NotifyInterrupted(DataError):
     """notify stopped part way (Ctrl-C, a full disk); what went out is recorded, what did not is listed (exit 130)."""

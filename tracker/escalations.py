@@ -169,7 +169,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
         from tracker.reminders import deliver
 
         tracker = store.read()
-        settle(store, tracker, config, now)  # what earlier runs left half done
+        settle(store, tracker, config, now, kinds=("escalation",))  # what earlier runs left half done
         out: list[Escalation] = []
         outgoing: list[Outgoing] = []
         timeline: list[Edit] = []

@@ -39,6 +39,7 @@ from tracker.mail import (
 )
 from tracker.policy import is_open, update_interval
 from tracker.store import Store
+from tracker.store.engine import expected
 from tracker.store.journal import Journal
 from tracker.times import as_utc, iso, utcnow
 from tracker.workbook import Row, Tracker, raw_key
@@ -63,6 +64,7 @@ class Skipped:
     sent_at: datetime | None
     subject: str
     claimed_by: str = ""  # another tracker claimed it and has not said it was sent yet: "who on which machine"
+    unknown: bool = False  # handed to the mail server, no answer: acceptance unknown
 
 
 @dataclass
@@ -77,6 +79,7 @@ class NotifyResult:
     journal_reason: str | None = None
     transport: str = ""
     unknown: list[Unconfirmed] = field(default_factory=list)  # sends of unknown acceptance nobody has confirmed
+    found_elsewhere: list[Unconfirmed] = field(default_factory=list)  # the same, of other events, found by this run
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -181,7 +184,9 @@ def _log_rows(
                 if mid:
                     by_id[mid] = row
             elif isinstance(edit, SetCells) and raw_key(edit.key) in by_id:
-                by_id[raw_key(edit.key)].update(edit.values)
+                row = by_id[raw_key(edit.key)]
+                if expected(row, edit.expect):  # as the write will apply it: not over what someone wrote since
+                    row.update(edit.values)
     return [r for r in rows if not is_withdrawn(r) and (kinds is None or r.get("kind") in kinds or not r.get("kind"))]
 
 
@@ -211,17 +216,31 @@ def log_rows(tracker: Tracker, journal: Journal | None, event_id: str, kinds: tu
 CLAIMED = "claimed: sending"
 WITHDRAWN = "withdrawn"
 UNKNOWN = "acceptance unknown"
+LEDGER_UNKNOWN = f"{UNKNOWN} (handed to the mail server, then tracker stopped before its answer)"
 CLAIM_TIMEOUT = timedelta(minutes=15)
 _CLAIM = re.compile(r"claimed: sending from (\S*) \(process (\d+)(?:, tracker ([0-9a-f]+))?\)(?: until (\S+))?")
 
 
 def instance_id(journal: Journal | None) -> str:
-    """Which tracker this is: this machine and the state folder its journal and send ledger are in ("" without a
-    journal)."""
+    """Which tracker this is: a random name kept beside its journal and send ledger, in its state folder (a name
+    from the host alone would be shared by cloned machines and containers); "" without a journal."""
     if journal is None:
         return ""
-    where = f"{socket.gethostname()}\0{journal.path.resolve()}"
-    return hashlib.sha256(where.encode()).hexdigest()[:10]
+    path = journal.path.with_name(f"{journal.path.stem}.instance")
+    try:
+        if not path.exists():
+            name = os.urandom(5).hex()
+            draft = path.with_name(f"{path.name}.{name}")
+            draft.write_text(name + "\n", encoding="ascii")
+            try:
+                os.link(draft, path)  # whole or not at all; two processes at once: the first one's name stands
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
+        return path.read_text(encoding="ascii").strip()[:10]
+    except OSError:  # a state folder that cannot keep it: a name that at least differs per machine and folder
+        return hashlib.sha256(f"{socket.gethostname()}\0{path}".encode()).hexdigest()[:10]
 
 
 def claim_marker(journal: Journal | None, now: datetime) -> str:
@@ -605,7 +624,8 @@ def _no_change_state(
 
 
 def _skipped(audience: str, row: dict[str, Any]) -> Skipped:
-    return Skipped(audience, str(row.get("kind")), row.get("sent_at"), str(row.get("subject")))
+    unknown = str(row.get("transport") or "").startswith(UNKNOWN)
+    return Skipped(audience, str(row.get("kind")), row.get("sent_at"), str(row.get("subject")), unknown=unknown)
 
 
 def _templates_dir(config: Config) -> Path | None:
@@ -690,12 +710,13 @@ def _notify(
     teams_settings(config)  # a [teams] section without its webhook URL stops here, before anything is sent
     now = utcnow()
     tracker = store.read()
-    settled = settle(store, tracker, config, now, event_id)
+    settled = settle(store, tracker, config, now, event_id, MESSAGE_KINDS)
     result = prepare(
         tracker, config, event_id, audiences=audiences, force=force, journal=store.journal, now=now, no_change=no_change
     )
-    result.warnings += settled
+    result.warnings += settled.said
     result.unknown = unconfirmed(tracker, store.journal, result.event_id)
+    result.found_elsewhere = [u for u in settled.unknown if raw_key(u.event_id) != raw_key(result.event_id)]
     if store.claims:
         _note_claims(result, _log_rows(tracker, store.journal, result.event_id))
     event = tracker.event(event_id)
@@ -745,7 +766,7 @@ def _notify(
     if store.journal is None:
         rows = [hooks.log(m)[0] for m in result.sent] + rows  # the claim becomes the log row, or a new row
     rows += hooks.unsent(result.messages)
-    if not rows:
+    if not rows and not any(m.unanswered for m in result.messages):  # (an unanswered one's row is in the journal)
         return result
     try:
         store.commit(lambda _tracker: rows)
@@ -758,15 +779,44 @@ def _notify(
     return result
 
 
-def settle(store: Store, tracker: Tracker, config: Config, now: datetime, event_id: str | None = None) -> list[str]:
+def settle(
+    store: Store,
+    tracker: Tracker,
+    config: Config,
+    now: datetime,
+    event_id: str | None = None,
+    kinds: tuple[str, ...] | None = None,
+) -> Settled:
     """Before sending: what earlier runs left half done. The send ledger's messages handed over without an answer
-    become "acceptance unknown"; on a SharePoint workbook, claims nobody will confirm are withdrawn (their messages
-    go out again). Returns what was done about claims, to be said."""
-    settle_ledger(tracker, store.journal, config)
+    become "acceptance unknown"; on a SharePoint workbook, the claims (of these kinds: those this command sends)
+    nobody will confirm are withdrawn, so their messages go out again."""
+    found = settle_ledger(tracker, store.journal, config)
+    unknown = [
+        Unconfirmed(
+            a.event_id,
+            a.audience,
+            a.kind,
+            a.subject,
+            a.message_id,
+            datetime.fromisoformat(a.at.replace("Z", "+00:00")) if a.at else None,
+            config.user,
+            LEDGER_UNKNOWN,
+            a.state,
+        )
+        for a in found
+    ]
     if not store.claims:
-        return []
+        return Settled([], unknown)
     _require_claims(tracker)
-    return settle_claims(tracker, store.journal, now, event_id)
+    return Settled(settle_claims(tracker, store.journal, now, event_id, kinds), unknown)
+
+
+@dataclass
+class Settled:
+    """What `settle` did: lines about claims withdrawn (to be said), messages it found of unknown acceptance."""
+
+    said: list[str]
+    unknown: list[Unconfirmed]
 
 
 def _count_unanswered(result: NotifyResult, hooks: DurableHooks, config: Config) -> None:
@@ -943,7 +993,7 @@ def claim_messages(
     """Claim each message on the Notifications sheet; drop from `result` those another tracker logged or claimed
     first. Returns the claims' Transport, or None when the sheet could not take them (someone holds the
     workbook): then the messages go out with this machine's lock only, and `result` says so."""
-    marker = claim_marker(store.journal, now)
+    marker = claim_marker(store.journal, utcnow())  # until when: from the moment it is claimed
     first: dict[str, dict[str, Any]] = {}  # message_id -> the row that came before ours
 
     def plan(tracker: Tracker) -> list[Edit]:
@@ -1045,7 +1095,8 @@ def events_to_notify(tracker: Tracker, journal: Journal | None) -> list[str]:
             continue
         if row["status"] not in ("Resolved", "Closed"):
             continue
-        log = _log_rows(tracker, journal, key)
+        log = [r for r in _log_rows(tracker, journal, key) if not is_claim(r)]  # a claim is not a send: the run
+        # that notifies the event settles it (sent again when its claimer stopped)
         closing = close_audiences(tracker.sheet("Severities").find(str(row["severity"] or "")))
         by_audience: dict[str, list[dict[str, Any]]] = {}
         for entry in log:
@@ -1084,9 +1135,8 @@ def settle_ledger(tracker: Tracker, journal: Journal | None, config: Config) -> 
         }
         unknown = [a for a in attempts if a.message_id not in logged]
         if unknown:
-            text = f"{UNKNOWN} (handed to the mail server, then tracker stopped before its answer)"
             journal.add(
-                unknown_edits(unknown, claimed, config, text),
+                unknown_edits(unknown, claimed, config, LEDGER_UNKNOWN),
                 "sent or not: tracker stopped between handing the message over and recording it",
             )
         ledger.forget({a.message_id for a in attempts})
@@ -1196,27 +1246,54 @@ def _thread(row: dict[str, Any]) -> tuple[str, str, str, str]:
 CONFIRMED = "sent: confirmed by"
 
 
-def confirm_edits(items: list[Unconfirmed], arrived: bool, user: str, now: datetime) -> list[Edit]:
-    """Someone's word on messages of unknown acceptance: it arrived (logged as sent), or it did not (withdrawn: the
-    next run sends it again)."""
+def confirm_edits(tracker: Tracker, items: list[Unconfirmed], arrived: bool, user: str, now: datetime) -> list[Edit]:
+    """Someone's word on messages of unknown acceptance: it arrived (logged as sent; an outage email also moves
+    the event's Last Notified and, if it was due by then, Next Update Due, as its send would have), or it did not
+    (withdrawn: the next run sends it again)."""
     stamp = iso(now) or ""
     if arrived:
         text = f"{CONFIRMED} {user} at {stamp} (acceptance was unknown)"
     else:
         text = f"{WITHDRAWN}: never arrived, said {user} at {stamp}; sent again by the next run"
-    return [
+    edits: list[Edit] = [
         SetCells("Notifications", item.message_id, {"transport": text[:250]}, {"transport": item.transport})
         for item in items
     ]
+    sent: dict[str, datetime] = {}
+    for item in items:
+        if arrived and item.kind in MESSAGE_KINDS and item.at is not None:
+            sent[item.event_id] = max(sent.get(item.event_id, item.at), item.at)
+    for key, at in sent.items():
+        event = tracker.sheet("Events").find(key)
+        if event is None:
+            continue
+        changes: dict[str, Any] = {}
+        last = event["last_notified_at"]
+        if not isinstance(last, datetime) or last < at:
+            changes["last_notified_at"] = at
+        severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
+        due = event["next_update_due"]
+        if is_open(event["status"]) and severity is not None and (not isinstance(due, datetime) or due <= at):
+            changes["next_update_due"] = at + timedelta(minutes=update_interval(severity))
+        if changes:
+            edits.append(SetCells("Events", str(event["id"]), changes, {name: event[name] for name in changes}))
+    return edits
 
 
-def settle_claims(tracker: Tracker, journal: Journal | None, now: datetime, event_id: str | None = None) -> list[str]:
-    """Claims nobody will confirm, on one event's rows or all of them: this tracker's own from an earlier process
-    (`settle_ledger` ran first, so their messages were never handed to the mail server) and other trackers' that
-    expired are withdrawn, so the message goes out again. Returns what was done, one line each."""
+def settle_claims(
+    tracker: Tracker,
+    journal: Journal | None,
+    now: datetime,
+    event_id: str | None = None,
+    kinds: tuple[str, ...] | None = None,
+) -> list[str]:
+    """Claims nobody will confirm, on one event's rows or all of them, of these kinds (None: all): this tracker's
+    own from an earlier run (`settle_ledger` ran first, so their messages were never handed to the mail server)
+    and other trackers' that expired are withdrawn, so the message goes out again. Returns what was done, one
+    line each."""
     if journal is None:
         return []
-    rows = _log_rows(tracker, journal, event_id, None)
+    rows = _log_rows(tracker, journal, event_id, kinds)
     edits: list[Edit] = []
     said: list[str] = []
     host = socket.gethostname()

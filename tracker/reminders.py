@@ -72,7 +72,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
 
     teams_settings(config)  # a [teams] section without its webhook URL stops here, before anything is sent
     tracker = store.read()
-    settle(store, tracker, config, now)  # what earlier runs left half done
+    settle(store, tracker, config, now, kinds=("reminder",))  # what earlier runs left half done
     severities = tracker.sheet("Severities")
     out: list[Reminder] = []
     outgoing: list[Outgoing] = []

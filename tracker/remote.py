@@ -31,7 +31,7 @@ log = logging.getLogger("tracker.http")
 
 MAX_ATTEMPTS = 5
 MAX_WAIT = 60.0
-DOWNLOAD_RESTARTS = 4
+DOWNLOAD_RESTARTS = 6
 
 PERMISSIONS = {
     "sharepoint": "Sites.ReadWrite.All (or Sites.Selected with write access to this site) for SharePoint",
@@ -237,7 +237,10 @@ class Remote:
                     raise Stale() from None
                 if status == 423:
                     raise Locked(lock_owner(response)) from None
-                raise self.failure(api, status, response, what, permission) from None
+                failure = self.failure(api, status, response, what, permission)
+                if status == 504 and not idempotent and isinstance(failure, RemoteError):
+                    failure.unanswered = True  # the gateway gave up waiting: the service may have done it
+                raise failure from None
             except AuthError:
                 raise
             except (requests.Timeout, requests.ConnectionError) as exc:
@@ -245,7 +248,7 @@ class Remote:
                 if idempotent and attempt < MAX_ATTEMPTS:
                     CLOCK.wait(retry_after(None, attempt))
                     continue
-                raise RemoteError(
+                silence = RemoteError(
                     f"{what}: no answer from {self.settings.origin if api == 'sharepoint' else self.settings.graph_url} "
                     f"({type(exc).__name__}); "
                     + (
@@ -253,7 +256,9 @@ class Remote:
                         if idempotent
                         else "not retried since it may have been applied; check, then run again"
                     )
-                ) from None
+                )
+                silence.unanswered = not idempotent
+                raise silence from None
         raise RemoteError(
             f"{what}: still throttled after {MAX_ATTEMPTS} attempts; nothing was written, try again later"
         )
@@ -305,7 +310,9 @@ class Remote:
         first (If-Match, and If-Range as HTTP's own guard): a save in the middle of the download
         starts it over, so the bytes are never spliced from two versions.
         """
-        for _ in range(DOWNLOAD_RESTARTS):
+        for attempt in range(DOWNLOAD_RESTARTS):
+            if attempt:  # saved meanwhile: others are writing it now; let them finish, at a jittered pace
+                CLOCK.wait(random.uniform(0.05, 0.2 * 2**attempt))
             props = self.properties()
             etag = str(props.get("ETag", ""))
             length = int(props.get("Length") or 0)

@@ -104,8 +104,9 @@ class OneByOne:
                 self.send_one(message)
             except self.failures as exc:
                 message.error = self.describe(exc)
+                message.unanswered = bool(getattr(exc, "unanswered", False))  # handed over, no answer came
                 if hooks is not None:
-                    hooks.failed(message)
+                    (hooks.unanswered if message.unanswered else hooks.failed)(message)
                 continue
             message.sent = True
             count += 1

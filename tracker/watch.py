@@ -220,7 +220,12 @@ def _notify_open(store: Store, config: Config) -> list[tuple[str, bool]]:
             out.append((f"notify {key}: error: {exc}", False))
             continue
         for message in result.messages:
-            state = "sent" if message.sent else f"NOT sent ({message.error})"
+            if message.sent:
+                state = "sent"
+            elif message.unanswered:
+                state = f"acceptance unknown ({message.error})"
+            else:
+                state = f"NOT sent ({message.error})"
             out.append((f"notify {key} {message.audience} ({message.kind}): {state}", message.sent))
     return out
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -342,6 +342,11 @@ def row_present(tracker: Tracker, edit: AppendRow) -> bool:
     data = tracker.sheet(edit.sheet)
     wanted = {n: typed_value(data.spec.fields[n], v) for n, v in edit.values.items() if n in data.spec.fields}
     return any(all(_same(row.values.get(n), v) for n, v in wanted.items()) for row in data.rows)
+
+
+def expected(values: Mapping[str, Any], expect: Mapping[str, Any] | None) -> bool:
+    """Whether a row's values still hold what a SetCells' `expect` says (no `expect`: yes), as `fit` decides it."""
+    return expect is None or all(_same(values.get(k), v) for k, v in expect.items())
 
 
 def _folded(value: Any) -> str:
