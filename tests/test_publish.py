@@ -626,3 +626,24 @@ def test_also_for_keeps_the_customer_page_beside_leadership(
     bad.write_text(bad.read_text().replace('also_for = ["customer"]', 'also_for = ["everyone"]'))
     refused = run("publish")
     assert refused.exit_code == 2 and "[publish] also_for must list audiences" in refused.stderr
+
+
+def test_an_audience_emailed_while_the_workbook_was_busy_keeps_the_event_on_its_page(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """The customer was emailed about the Sev 1 while the workbook was open in Excel (the log waits in the journal),
+    and whoever had it open lowered the event to Sev 3 (which tells technical only) before closing it: the customer's
+    status page still shows the event, as the customer's emails go on doing (the page read the sheet alone and
+    dropped it until a sync)."""
+    import openpyxl
+
+    lock = tmp_path / f"~${example.name}"
+    lock.write_bytes(b"\x05Jamie" + b"\x00" * 50)
+    assert run("notify", event_id).exit_code == 1  # sent; the log is kept in the journal
+    lock.unlink()
+    book = openpyxl.load_workbook(example)
+    headers = {cell.value: cell.column for cell in book["Events"][1]}
+    book["Events"].cell(2, headers["Severity"]).value = "Sev 3"
+    book.save(example)
+    assert run("publish", "--audience", "customer", "--out", "page.html").exit_code == 0
+    assert "Email outage - all sites" in (tmp_path / "page.html").read_text(encoding="utf-8")

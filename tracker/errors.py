@@ -65,10 +65,6 @@ class ConflictError(DataError):
     """The workbook kept changing under us; the change was not written."""
 
 
-class UnsafeWorkbook(DataError):
-    """Saving would drop content that openpyxl cannot round-trip; nothing was written."""
-
-
 class SchemaError(ConfigError):
     """The workbook schema files are invalid."""
 

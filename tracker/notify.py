@@ -258,19 +258,16 @@ def is_claim(row: dict[str, Any]) -> bool:
 
 def heard_of(tracker: Tracker, audience: str) -> set[str]:
     """The events (casefolded IDs) an audience has had an outage email about: an audience that heard of an event
-    hears the rest of it (sticky audiences), on the status page and in reports too, whatever its severity now."""
-    data = tracker.sheet("Notifications")
-    if not data.present:
+    hears the rest of it (sticky audiences), on the status page and in reports too, whatever its severity now.
+    The one answer notify, publish and report share: log rows still waiting in the journal count (an email sent
+    while the workbook was busy was sent), claims and withdrawn rows do not."""
+    if not tracker.sheet("Notifications").present:
         return set()
     wanted = audience.casefold()
     return {
-        str(row["event_id"]).casefold()
-        for row in data.rows
-        if row["event_id"]
-        and str(row["audience"] or "").casefold() == wanted
-        and row["kind"] in MESSAGE_KINDS
-        and not is_withdrawn(row.values)
-        and not is_claim(row.values)
+        str(row.get("event_id")).casefold()
+        for row in _log_rows(tracker, tracker.journal, None)
+        if row.get("event_id") and str(row.get("audience") or "").casefold() == wanted and not is_claim(row)
     }
 
 

@@ -51,11 +51,6 @@ class Period:
     until: datetime
 
 
-def default_period(now: datetime, days: int = 30) -> Period:
-    """The last `days` days up to now."""
-    return Period(now - timedelta(days=days), now)
-
-
 @dataclass
 class Facts:
     """One event's measured times, in minutes (None when unknown)."""

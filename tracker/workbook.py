@@ -355,6 +355,9 @@ class Tracker:
         self._preload = preload
         self._sheets: dict[str, SheetData] = {}
         self.content: bytes | Path | None = None  # the .xlsx it was read from, for layout checks
+        # the store's journal (tracker.store.journal.Journal), when a store read it: its rows waiting to be written
+        # count as written for what the log says (which events an audience has heard of)
+        self.journal: Any = None
         self._errors: dict[str, dict[tuple[int, int], str]] = {}
 
     def actual_name(self, name: str) -> str | None:

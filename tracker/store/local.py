@@ -180,6 +180,7 @@ class LocalStore:
     def read(self) -> Tracker:
         """Read the workbook with the fast reader."""
         self.last_read = read_tracker(self.path, self.schema)
+        self.last_read.journal = self.journal
         return self.last_read
 
     def _lock(self):  # type: ignore[no-untyped-def]

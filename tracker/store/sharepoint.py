@@ -94,6 +94,7 @@ class SharePointStore:
             from tracker.store.excel_service import recent_writes
 
             recent_writes(self).show(tracker, etag)
+        tracker.journal = self.journal
         self.last_read = tracker
         return tracker
 

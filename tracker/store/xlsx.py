@@ -20,7 +20,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from io import BytesIO
@@ -1164,10 +1164,3 @@ def _copy_raw(source: IO[bytes], info: zipfile.ZipInfo, out: zipfile.ZipFile) ->
     out.NameToInfo[clone.filename] = clone
     out.start_dir = fp.tell()  # type: ignore[attr-defined]
     out._didModify = True  # type: ignore[attr-defined]
-
-
-def read_parts(path: Path) -> Iterator[tuple[str, bytes]]:
-    """Every member's name and decompressed bytes (for comparisons in checks and tests)."""
-    with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
-            yield info.filename, archive.read(info)
