@@ -14,12 +14,15 @@ it. A crash, Ctrl-C or full disk anywhere in between leaves one of three things:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from tracker import jsonlines
+from tracker.errors import WorkbookInUse
 from tracker.times import iso
 
 
@@ -42,10 +45,28 @@ class Attempt:
 
 
 class SendLedger:
-    """An append-only file of send attempts beside the journal, rewritten only under the journal's lock."""
+    """An append-only file of send attempts beside the journal. Every change takes the ledger's own lock (two
+    processes: an append must not fall between another's read and rewrite); reading needs none (a rewrite
+    replaces the file whole)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lock_timeout: float = 60.0) -> None:
+        from filelock import FileLock
+
         self.path = path
+        self._lock = FileLock(str(path.with_name(path.name + ".lock")), timeout=lock_timeout)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        from filelock import Timeout
+
+        try:
+            with self._lock:
+                yield
+        except Timeout:
+            raise WorkbookInUse(
+                f"another tracker has held the send ledger's lock ({self._lock.lock_file}) for over "
+                f"{self._lock.timeout:.0f} s; nothing more was sent, try again"
+            ) from None
 
     def attempts(self) -> list[Attempt]:
         """Every readable attempt, oldest first."""
@@ -59,11 +80,16 @@ class SendLedger:
 
     def record(self, attempt: Attempt) -> None:
         """Write the attempt down for good before the message is handed to the transport."""
-        jsonlines.append(self.path, attempt.to_json())
+        with self._locked():
+            jsonlines.append(self.path, attempt.to_json())
 
     def forget(self, message_ids: set[str]) -> None:
         """Drop the attempts whose outcome is now recorded elsewhere (atomically)."""
-        jsonlines.rewrite(self.path, [a.to_json() for a in self.attempts() if a.message_id not in message_ids])
+        with self._locked():
+            attempts = self.attempts()
+            kept = [a.to_json() for a in attempts if a.message_id not in message_ids]
+            if len(kept) != len(attempts):  # (nothing to drop: no rewrite)
+                jsonlines.rewrite(self.path, kept)
 
 
 def attempt_for(message: Any, at: datetime) -> Attempt:

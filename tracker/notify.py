@@ -1109,7 +1109,7 @@ def events_to_notify(tracker: Tracker, journal: Journal | None) -> list[str]:
 
 def ledger_for(journal: Journal | None) -> SendLedger | None:
     """The send ledger beside the journal (so one per workbook, like it)."""
-    return SendLedger(journal.companion("sending")) if journal else None
+    return SendLedger(journal.companion("sending"), journal.lock_timeout) if journal else None
 
 
 def settle_ledger(tracker: Tracker, journal: Journal | None, config: Config) -> list[Attempt]:
