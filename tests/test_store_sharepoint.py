@@ -665,3 +665,48 @@ def test_many_machines_opening_at_once_get_distinct_ids(
     for new_id in printed:
         opened = [r[4] for r in _rows(sp, "Updates") if r[0] == new_id]
         assert opened == [f"Event opened: {titles[new_id]}"], (new_id, opened)
+
+
+def test_two_sign_ins_saved_at_once_both_stay(tmp_path: Path) -> None:
+    """Two apps' device-code sign-ins (a watch and a command, each refreshing) saved into one cache file at the
+    same time, 100 times each: both stay, and the file is never empty or half written (each truncated and rewrote
+    it in place: one sign-in was lost, "not signed in")."""
+    import threading
+
+    from tracker.auth import _cache_file, save_token_cache, sharepoint_settings
+
+    class Cache:
+        has_state_changed = True
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def serialize(self) -> str:
+            return json.dumps({"account": self.name})
+
+    def settings(client: str):  # type: ignore[no-untyped-def]
+        section = {
+            "site_url": "https://contoso.sharepoint.com/sites/ops",
+            "path": "/sites/ops/Shared Documents/T.xlsx",
+            "auth": "device-code",
+            "tenant": "contoso.onmicrosoft.com",
+            "client_id": client,
+            "token_cache": str(tmp_path / "c.json"),
+        }
+        return sharepoint_settings(section, tmp_path)
+
+    apps = [settings("app-a"), settings("app-b")]
+    seen: list[int] = []
+
+    def save(which: int) -> None:
+        for _ in range(100):
+            save_token_cache(apps[which], Cache(f"person-{which}"))
+            seen.append(len(_cache_file(apps[which])))
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(json.loads(v)["account"] for v in _cache_file(apps[0]).values()) == ["person-0", "person-1"]
+    assert 0 not in seen

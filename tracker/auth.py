@@ -375,13 +375,24 @@ def save_token_cache(settings: SharePointSettings, cache: Any) -> str:
     path = settings.token_cache or default_cache_path()
     if cache is not None and cache.has_state_changed:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        existing = _cache_file(settings)
-        existing[_cache_key(settings)] = cache.serialize()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(existing, handle)
-        os.chmod(path, 0o600)
+        _change_cache_file(settings, lambda entries: entries.update({_cache_key(settings): cache.serialize()}))
     return str(path)
+
+
+def _change_cache_file(settings: SharePointSettings, change: Any) -> None:
+    """Read, change and write the cache file under its lock, replacing it whole (0600): a `watch` and a command
+    refreshing the sign-in at once left it empty ("not signed in") when each truncated and rewrote it in place."""
+    from tracker.files import locked, write_atomic
+
+    path = settings.token_cache or default_cache_path()
+
+    def busy(lock_file: str) -> Exception:
+        return AuthError(f"another tracker has held the sign-in cache's lock ({lock_file}) for 60 s; try again")
+
+    with locked(path, 60.0, busy):
+        entries = _cache_file(settings)
+        change(entries)
+        write_atomic(path, json.dumps(entries), mode=0o600)
 
 
 def forget_token_cache(settings: SharePointSettings) -> str:
@@ -395,11 +406,7 @@ def forget_token_cache(settings: SharePointSettings) -> str:
         return "the OS keyring"
     path = settings.token_cache or default_cache_path()
     if path.exists():
-        existing = _cache_file(settings)
-        existing.pop(_cache_key(settings), None)
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(existing, handle)
+        _change_cache_file(settings, lambda entries: entries.pop(_cache_key(settings), None))
     return str(path)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from tracker.files import write_atomic
 
 
 def read(path: Path) -> list[tuple[str, Any]]:
@@ -40,13 +41,4 @@ def rewrite(path: Path, lines: list[str]) -> None:
     if not lines:
         path.unlink(missing_ok=True)
         return
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("".join(line + "\n" for line in lines))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    write_atomic(path, "".join(line + "\n" for line in lines), mode=0o600)

@@ -14,14 +14,13 @@ it. A crash, Ctrl-C or full disk anywhere in between leaves one of three things:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tracker import jsonlines
+from tracker import files, jsonlines
 from tracker.errors import WorkbookInUse
 from tracker.times import iso
 
@@ -50,23 +49,17 @@ class SendLedger:
     replaces the file whole)."""
 
     def __init__(self, path: Path, lock_timeout: float = 60.0) -> None:
-        from filelock import FileLock
-
         self.path = path
-        self._lock = FileLock(str(path.with_name(path.name + ".lock")), timeout=lock_timeout)
+        self.lock_timeout = lock_timeout
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        from filelock import Timeout
+    def _locked(self) -> AbstractContextManager[None]:
+        def busy(lock_file: str) -> Exception:
+            return WorkbookInUse(
+                f"another tracker has held the send ledger's lock ({lock_file}) for over {self.lock_timeout:.0f} s; "
+                "nothing more was sent, try again"
+            )
 
-        try:
-            with self._lock:
-                yield
-        except Timeout:
-            raise WorkbookInUse(
-                f"another tracker has held the send ledger's lock ({self._lock.lock_file}) for over "
-                f"{self._lock.timeout:.0f} s; nothing more was sent, try again"
-            ) from None
+        return files.locked(self.path, self.lock_timeout, busy)
 
     def attempts(self) -> list[Attempt]:
         """Every readable attempt, oldest first."""

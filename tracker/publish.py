@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import re
 import statistics
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -548,20 +546,10 @@ def _alt(page: StatusPage, chart: str) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` whole or not at all: a reader (a browser refreshing) never sees half a page."""
+    from tracker import files
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)  # readable like any file the user makes (mkstemp makes it private)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    files.write_atomic(path, text)
 
 
 def _not_written(config: Config, target: Path, from_out: bool, beside: bool, exc: OSError) -> TrackerError:

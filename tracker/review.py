@@ -11,9 +11,7 @@ unless forced. `record_review` adds or updates the event's Reviews row through t
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
@@ -764,15 +762,6 @@ def _save_docx(path: Path, *, document: Document) -> None:
 
 def _replace(path: Path, write: Callable[[Path], object]) -> None:
     """Write `path` through a temporary file beside it, renamed over it once complete."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    from tracker import files
+
+    files.write_through(path, write)

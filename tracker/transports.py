@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage, MIMEPart
@@ -20,6 +19,7 @@ from typing import Any, Protocol
 
 from tracker.config import Config
 from tracker.errors import ConfigError, MailError
+from tracker.files import write_atomic
 from tracker.mail import Outgoing
 
 
@@ -65,10 +65,7 @@ def write_eml(folder: Path, message: Outgoing, suffix: str = "") -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     base = folder / f"{stamp}-{message.event_id}-{message.audience}{suffix}"
     path = base.with_name(base.name + ".eml")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(message.message.as_bytes())
-    os.replace(tmp, path)
+    write_atomic(path, message.message.as_bytes(), mode=0o600)  # whole or not at all; its readers only
     return path
 
 

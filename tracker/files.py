@@ -1,0 +1,56 @@
+"""Writing small local files safely: whole or not at all, durable, under a lock when several processes share one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
+    """Replace `path` with `data` in one atomic, durable step: a reader never sees half of it, a crash leaves the
+    old file or the new one. `mode`: e.g. 0o600 for a file only its owner may read; default, as any file the user
+    makes (0o666 less the umask)."""
+
+    def write(target: Path) -> None:
+        with open(target, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    write_through(path, write, mode=mode)
+
+
+def write_through(path: Path, write: Callable[[Path], object], *, mode: int | None = None) -> None:
+    """Have `write(temporary path)` make the new file beside `path` (private while it is written), then give it
+    `mode` (see `write_atomic`) and rename it over `path`."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    temp = Path(name)
+    try:
+        write(temp)
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def locked(path: Path, timeout: float, busy: Callable[[str], Exception]) -> Iterator[None]:
+    """Hold the lock beside `path` (`path.lock`) that every process changing it takes; `busy(lock file)` is raised
+    when another holds it past `timeout` seconds."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(path.with_name(path.name + ".lock")), timeout=timeout)
+    try:
+        with lock:
+            yield
+    except Timeout:
+        raise busy(str(lock.lock_file)) from None
