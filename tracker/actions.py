@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from tracker.clock import Due
 from tracker.edits import AppendRow, Edit, SetCells
 from tracker.errors import UnknownAction, UsageError, ValidationFailed
+from tracker.owed import Due
 from tracker.store import Store
 from tracker.times import iso, utcnow
 from tracker.workbook import Row, Tracker

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,11 +12,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tracker import __version__
+from tracker.cli_publish import publish_cmd as _publish_cmd
+from tracker.cli_report import report as _report
+from tracker.cli_review import action_cmd as _action_cmd
+from tracker.cli_review import review_cmd as _review_cmd
+from tracker.cli_state import State, pass_state, say_ignored
 from tracker.errors import TrackerError, UsageError
 from tracker.text import printable as _printable
 
 if TYPE_CHECKING:
-    from tracker.config import Config
     from tracker.store import Store
     from tracker.workbook import Row
 
@@ -124,60 +127,6 @@ def write_crash_report(exc: BaseException, command: str) -> Path | None:
         return path
     except OSError:
         return None
-
-
-class State:
-    """Configuration and store, loaded only by the commands that need them."""
-
-    def __init__(self, config_path: str | None, verbose: bool = False) -> None:
-        self.config_path = config_path
-        self.verbose = verbose
-        self._config: Config | None = None
-        self._stores: list[Store] = []
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            from tracker.config import load_config
-
-            self._config = load_config(self.config_path)
-        return self._config
-
-    def store(self) -> Store:
-        from tracker.store import open_store
-
-        store = open_store(self.config, verbose=self.verbose)
-        self._stores.append(store)
-        return store
-
-    def report_set_aside(self) -> None:
-        """Say which waiting journal entries a write set aside (they need a person), once."""
-        for store in self._stores:
-            where = str(store.journal.rejected_path) if store.journal else "the rejected journal"
-            for _edits, reason in store.set_aside:
-                click.echo(f"warning: a waiting journal entry was set aside in {where}: {reason}", err=True)
-            store.set_aside = []
-
-    def time(self, value: str | None, what: str, *, when: str = "any", force: bool | None = None) -> datetime | None:
-        """A time the user typed for option `what`; `force` is the command's --force (None: it has none)."""
-        if value is None:
-            return None
-        from tracker.times import parse_time
-
-        tz = self.config.display.tz
-        return parse_time(value, tz=tz, what=what, when=when, force=bool(force), forceable=force is not None)
-
-    def show_time(self, value: Any) -> str:
-        from tracker.times import format_time
-
-        if not isinstance(value, datetime):
-            return "" if value is None else _printable(value)  # a cell's ESC or CR never reaches the terminal
-        display = self.config.display
-        return format_time(value, tz=display.tz, fmt=display.time_format)
-
-
-# Annotated so the command modules registered at the end (tracker.cli_*) type-check through the import cycle.
-pass_state: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(State)
 
 
 @click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -834,13 +783,6 @@ def roster(state: State, at_text: str | None, as_json: bool) -> None:
             click.echo(_printable(f"next {role}: {shift.person} from {state.show_time(shift.start)}"))
 
 
-def say_ignored(lines: Iterable[str]) -> None:
-    """Rows a command counts for nothing (`tracker.roster.ignored_rows`, `tracker.actions.ignored_rows`), one
-    `warning:` line each on stderr, so nobody is surprised that a row did not apply."""
-    for line in lines:
-        click.echo(_printable(f"warning: {line}"), err=True)
-
-
 def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
@@ -1415,16 +1357,7 @@ def _whoami(state: State, settings: Any) -> None:
     click.echo(f"reachable: yes ({int(props.get('Length') or 0):,} bytes, version {props.get('ETag', '?')})")
 
 
-from tracker.cli_report import report as _report  # noqa: E402
-
 main.add_command(_report)
-
-from tracker.cli_publish import publish_cmd as _publish_cmd  # noqa: E402
-
 main.add_command(_publish_cmd)
-
-from tracker.cli_review import action_cmd as _action_cmd  # noqa: E402
-from tracker.cli_review import review_cmd as _review_cmd  # noqa: E402
-
 main.add_command(_review_cmd)
 main.add_command(_action_cmd)

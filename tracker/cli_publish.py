@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from tracker.cli import State, pass_state
+from tracker.cli_state import State, pass_state
 from tracker.text import printable
 
 

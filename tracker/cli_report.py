@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from tracker.cli import State, pass_state
+from tracker.cli_state import State, pass_state
 from tracker.errors import UsageError
 from tracker.text import printable
 

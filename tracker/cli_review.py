@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from tracker.cli import State, pass_state, say_ignored
+from tracker.cli_state import State, pass_state, say_ignored
 from tracker.errors import UsageError
 from tracker.text import printable
 

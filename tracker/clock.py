@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from tracker.config import Config
+from tracker.owed import Due
 from tracker.policy import is_open
 from tracker.times import iso
 from tracker.workbook import Row, Tracker
@@ -126,43 +127,6 @@ def timers(event: Row, severity: Row | None, now: datetime, at_risk: float = 0.7
             verb = "not acknowledged; resolved"  # the resolution stopped it: nobody acknowledged the event
         out.append(Timer(name, target, started, stopped, elapsed, state, verb))
     return out
-
-
-@dataclass(frozen=True)
-class Due:
-    """Something the team owes: an update, an SLA about to be missed, the process review."""
-
-    event_id: str
-    kind: str  # update | first response | restoration | process review | action | email
-    state: str  # due | due soon | overdue | at risk | breached | unconfirmed
-    at: datetime | None  # when it is (was) due or breaches
-    severity: str = ""
-    title: str = ""
-    responsible: str = ""
-
-    def minutes(self, now: datetime) -> int | None:
-        """Minutes until it is due (negative: overdue by)."""
-        if self.at is None:
-            return None
-        return int((self.at - now).total_seconds() // 60)
-
-    @property
-    def late(self) -> bool:
-        """Overdue, breached, or an email that may not have arrived: what makes `tracker due` exit 1."""
-        return self.state in ("overdue", "breached", "unconfirmed")
-
-    def to_json(self, now: datetime) -> dict[str, Any]:
-        """The stable JSON form (see README, "Keeping time")."""
-        return {
-            "event_id": self.event_id or None,
-            "kind": self.kind,
-            "state": self.state,
-            "at": iso(self.at) if self.at else None,
-            "minutes": self.minutes(now),
-            "severity": self.severity or None,
-            "title": self.title or None,
-            "responsible": self.responsible or None,
-        }
 
 
 @dataclass(frozen=True)

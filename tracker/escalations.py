@@ -13,14 +13,13 @@ from tracker.clock import MAX_TARGET_MINUTES, duration, timers
 from tracker.config import Config
 from tracker.edits import AppendRow, Edit
 from tracker.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender, recipients_for
-from tracker.policy import is_open
+from tracker.policy import EVENT_ROLES, is_open
 from tracker.roster import address_of, on_duty
 from tracker.store import Store
 from tracker.times import format_time, iso
 from tracker.workbook import Row, Tracker
 
 TRIGGERS = ("not acknowledged", "update overdue", "restoration at risk", "restoration breached", "open longer than")
-EVENT_ROLES = ("event manager", "incident lead", "communication lead", "change manager")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 from tracker.config import DEFAULT_REVIEW_REQUIRED
 from tracker.edits import AppendRow, Edit, SetCells
 from tracker.errors import LifecycleError, UsageError, ValidationFailed
-from tracker.policy import OPEN_STATUSES, STATUSES, is_open, next_update_due
+from tracker.policy import OPEN_STATUSES, STATUSES, is_open, next_update_due, severity_audiences
 from tracker.store import Store
 from tracker.times import as_utc, utcnow
 from tracker.workbook import Row, Tracker
@@ -62,12 +62,6 @@ def _services(tracker: Tracker, names: Sequence[str]) -> list[str]:
             )
         out.append(str(row["name"]))
     return out
-
-
-def severity_audiences(tracker: Tracker, severity: str) -> list[str]:
-    """The audiences a severity notifies (Audiences Notified), or [] when it is not on the sheet."""
-    row = tracker.sheet("Severities").find(severity)
-    return [a.strip() for a in str(row["audiences"] or "").split(",") if a.strip()] if row else []
 
 
 def _public(note: str | None) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from tracker.mail import (
     template_environment,
     template_reads,
 )
-from tracker.policy import is_open, update_interval
+from tracker.policy import is_open, severity_audiences, update_interval
 from tracker.store import Store
 from tracker.store.engine import expected
 from tracker.store.journal import Journal
@@ -436,14 +436,12 @@ def prepare(
     severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
     if severity is None:  # the event's Severity cell is wrong: say which cell, as validate does
         gate(tracker, event, "update", [])
-    severity_audiences = (
-        [a.strip() for a in str(severity["audiences"] or "").split(",") if a.strip()] if severity else []
-    )
+    told = severity_audiences(tracker, str(event["severity"] or "")) if severity else []
     log = _log_rows(tracker, journal, event_key)
     # Sticky: whoever heard of the event hears the rest of it, the resolution included, even if the
     # severity was lowered meanwhile.
     heard = list(dict.fromkeys(str(r.get("audience") or "") for r in log if r.get("audience")))
-    listed = list(severity_audiences)
+    listed = list(told)
     for audience in heard:
         if audience.casefold() not in {a.casefold() for a in listed}:
             listed.append(audience)
@@ -452,7 +450,7 @@ def prepare(
         if unknown:
             raise UsageError(
                 f"--audience {', '.join(unknown)}: not notified for {event['severity']} "
-                f"(Severities sheet lists: {', '.join(severity_audiences) or 'none'}"
+                f"(Severities sheet lists: {', '.join(told) or 'none'}"
                 + (f"; heard of it earlier: {', '.join(heard)}" if heard else "")
                 + ")"
             )
@@ -478,7 +476,7 @@ def prepare(
     env = template_environment(_templates_dir(config), lambda v: _when(config, v))
     sender = parse_sender(config.mail.get("sender"))
     allowed = config.mail.get("allowed_domains") or None
-    severity_listed = {a.casefold() for a in severity_audiences}
+    severity_listed = {a.casefold() for a in told}
     for audience in listed:
         previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
         reader = Audience(tracker, audience, config.internal_audiences)

@@ -1,15 +1,16 @@
-"""Policy: when updates are due, from the severity's cadence."""
+"""Policy: when updates are due, from the severity's cadence; who a severity tells; the roles an event names."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from tracker.errors import ValidationFailed
-from tracker.workbook import Row
+from tracker.workbook import Row, Tracker
 
 OPEN_STATUSES = ("Investigating", "Identified", "Monitoring")
 STATUSES = (*OPEN_STATUSES, "Resolved", "Closed")
 MAX_INTERVAL = 10080  # minutes: the schema's maximum for Update Every (min)
+EVENT_ROLES = ("event manager", "incident lead", "communication lead", "change manager")  # whom an event names
 
 
 def is_open(status: str | None) -> bool:
@@ -41,3 +42,9 @@ def update_interval(severity: Row) -> int:
 def next_update_due(severity: Row, at: datetime) -> datetime:
     """When the next update is due after one made at `at`."""
     return at + timedelta(minutes=update_interval(severity))
+
+
+def severity_audiences(tracker: Tracker, severity: str) -> list[str]:
+    """The audiences a severity notifies (Audiences Notified), or [] when it is not on the sheet."""
+    row = tracker.sheet("Severities").find(severity)
+    return [a.strip() for a in str(row["audiences"] or "").split(",") if a.strip()] if row else []

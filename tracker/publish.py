@@ -23,9 +23,8 @@ from tracker.charts import FALLBACK_COLOURS, Series, Trend, WeeklyCounts, pale, 
 from tracker.clock import TIMERS, Timer, duration, lead_time, timers
 from tracker.config import Config
 from tracker.errors import ConfigError, TrackerError, UsageError
-from tracker.events import severity_audiences
 from tracker.mail import CUSTOMER_STATUS
-from tracker.policy import OPEN_STATUSES, is_open
+from tracker.policy import OPEN_STATUSES, is_open, severity_audiences
 from tracker.times import iso
 from tracker.workbook import Row, Tracker, raw_key
 

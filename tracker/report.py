@@ -463,11 +463,11 @@ def _group_keys(f: Facts, by: str, tz: tzinfo) -> list[str]:
 
 def told_severities(tracker: Tracker, audience: Audience | None, severities: list[str]) -> set[str] | None:
     """The severities (casefolded) whose events an external audience is told about: those whose Audiences Notified
-    names it, as `notify` and the status page decide (`tracker.events.severity_audiences`). None for the team and
+    names it, as `notify` and the status page decide (`tracker.policy.severity_audiences`). None for the team and
     for an internal audience (`[mail] internal_audiences`): they see every event."""
     if audience is None or not audience.external:
         return None
-    from tracker.events import severity_audiences
+    from tracker.policy import severity_audiences
 
     reader = audience.name.casefold()
     return {

@@ -152,7 +152,7 @@ def _with_excel_errors(tracker: Tracker, problems: list[Problem]) -> list[Proble
 def _as_typed(tracker: Tracker, problems: list[Problem]) -> list[Problem]:
     """A date-and-time cell holding a number Excel cannot show as a date (a serial below 1: the reader gives a bare
     time of day, '00:00:00' for -5) is reported with the number typed."""
-    from tracker.store.xlsx import split_ref
+    from tracker.cells import split_ref
 
     out = []
     for problem in problems:
@@ -514,7 +514,7 @@ def _escalation_tells(tracker: Tracker) -> list[Problem]:
     Roster sheet, or audience:NAME of the Distribution sheet (a typo would leave the step with nobody to tell)."""
     import re
 
-    from tracker.escalations import EVENT_ROLES
+    from tracker.policy import EVENT_ROLES
 
     data = tracker.sheet("Escalations")
     if "tell" not in data.columns:

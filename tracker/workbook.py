@@ -21,22 +21,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tracker.cells import column_letter, not_xlsx
 from tracker.errors import UnknownEvent, ValidationFailed, WorkbookError
 from tracker.schema import FieldSpec, Schema, SheetSpec, normalize_header
 from tracker.times import as_utc
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
-
-
-def column_letter(index: int) -> str:
-    """0-based column index to Excel letters (0 -> A, 27 -> AB)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 _TIME_OF_DAY = re.compile(r"^\d{2}:\d{2}:\d{2}(\.\d+)?$")  # how a time the reader gave reads as text
@@ -395,7 +386,7 @@ class Tracker:
             titles = {spec.name: self.actual_name(spec.name) for spec in self.schema}
             found: dict[str, dict[tuple[int, int], str]] = {}
             if self.content is not None:
-                from tracker.store.xlsx import error_cells
+                from tracker.cells import error_cells
 
                 try:
                     found = error_cells(self.content, [t for t in titles.values() if t is not None])
@@ -415,7 +406,7 @@ class Tracker:
         actual = self.actual_name(name)
         if self.content is None or actual is None or field not in data.columns:
             return value
-        from tracker.store.xlsx import cell_text
+        from tracker.cells import cell_text
 
         try:
             text = cell_text(self.content, actual, data.cell(field, row).split("!")[-1])
@@ -518,49 +509,6 @@ def ensure_file(path: Path) -> None:
         raise WorkbookError(f"workbook {path} does not exist; run `tracker init` to create one")
     if not path.is_file():
         raise WorkbookError(f"workbook {path} is not a file")
-
-
-_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the Compound File header of .xls files and encrypted .xlsx
-
-
-def not_xlsx(path: Path | str, exc: Exception, data: bytes | None = None, *, sheet: str | None = None) -> WorkbookError:
-    """The one clear error for a file that is not a readable .xlsx (an .xls, an encrypted file, damaged bytes or a
-    damaged `sheet`), for reads and writes alike (a write passes the name and the bytes it holds)."""
-    path = Path(path)
-    head = b""
-    if data is not None:
-        head = data[:262144]
-    else:
-        try:
-            with path.open("rb") as file:
-                head = file.read(262144)
-        except OSError:
-            pass
-    if head.startswith(_OLE) and "EncryptedPackage".encode("utf-16-le") in head:
-        return WorkbookError(
-            f"{path.name} is password-protected (encrypted), so tracker cannot read it. Open it in Excel, "
-            "File > Info > Protect Workbook > Encrypt with Password, clear the password and save; keep it safe "
-            "with SharePoint permissions instead"
-        )
-    if head.startswith(_OLE):
-        return WorkbookError(
-            f"{path.name} is an Excel 97-2003 (.xls) file, not .xlsx; open it in Excel and Save As "
-            "Excel Workbook (.xlsx)"
-        )
-    what = f"sheet {sheet!r} of {path}" if sheet else str(path)
-    return WorkbookError(
-        f"cannot read {what} as an Excel .xlsx workbook ({type(exc).__name__}: {_one_line(exc)}); "
-        "is it an .xlsx file? If it was damaged, restore an earlier version (.tracker-backups/ beside a local "
-        "workbook, version history in SharePoint)"
-    )
-
-
-def _one_line(exc: Exception) -> str:
-    """An exception's text as one printable line of at most 200 characters (a parser may quote raw bytes)."""
-    from tracker.text import printable
-
-    text = printable(" ".join(str(exc).split()))
-    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, source: str = "") -> Tracker:

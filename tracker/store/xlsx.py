@@ -24,12 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from io import BytesIO
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any
 from xml.parsers.expat import ExpatError
 
+from tracker.cells import attributes as _attrs
+from tracker.cells import column_letter, not_xlsx, sheet_parts, split_ref, unescape
+from tracker.cells import related as _related
 from tracker.errors import WorkbookError
-from tracker.workbook import column_letter, not_xlsx
 
 DAMAGED = (
     zipfile.BadZipFile,
@@ -55,31 +57,13 @@ COMPRESS_LEVEL = 3
 
 _ROW_TAG = r"<{p}row\b([^>]*?)(/?)>"
 _CELL = r"<{p}c\b([^>]*?)(?:/>|>(.*?)</{p}c>)"
-_ATTR = re.compile(r"""([\w:]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _ROW_NUMBER = re.compile(r"""\br\s*=\s*["'](\d+)["']""")
-_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)$")
 _BUILTIN_DATE_FORMATS = {14, 15, 16, 17, 18, 19, 20, 21, 22, 45, 46, 47}
 _XML_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
 _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 # --- addresses ---------------------------------------------------------------------------
-
-
-def column_index(letters: str) -> int:
-    """Excel letters to a 0-based column index (A -> 0)."""
-    index = 0
-    for char in letters.upper():
-        index = index * 26 + ord(char) - 64
-    return index - 1
-
-
-def split_ref(ref: str) -> tuple[int, int]:
-    """`AB12` -> (row 12, column 27)."""
-    match = _REF.match(ref.strip())
-    if not match:
-        raise ValueError(ref)
-    return int(match[2]), column_index(match[1])
 
 
 @dataclass(frozen=True)
@@ -141,111 +125,9 @@ class SheetWrite:
 # --- the package -------------------------------------------------------------------------
 
 
-def _attrs(text: str) -> dict[str, str]:
-    return {name: double if double else single for name, double, single in _ATTR.findall(text)}
-
-
 def _attr_text(attrs: dict[str, str]) -> str:
     """Attributes back as XML text (values as they were read: already escaped, quotes made safe)."""
     return "".join(f' {name}="{value.replace(chr(34), "&quot;")}"' for name, value in attrs.items())
-
-
-def _related(archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
-    """rId -> (type, part name) for what `part` points at."""
-    path = PurePosixPath(part)
-    try:
-        text = archive.read(str(path.parent / "_rels" / (path.name + ".rels"))).decode("utf-8")
-    except KeyError:
-        return {}
-    out = {}
-    for match in re.finditer(r"<(?:\w+:)?Relationship\b([^>]*)>", text):
-        attrs = _attrs(match[1])
-        target = attrs.get("Target", "")
-        if attrs.get("TargetMode") == "External" or not target:
-            continue
-        name = target[1:] if target.startswith("/") else _normalize(str(path.parent / target))
-        out[attrs.get("Id", "")] = (attrs.get("Type", ""), name)
-    return out
-
-
-def _normalize(path: str) -> str:
-    parts: list[str] = []
-    for piece in path.split("/"):
-        if piece == "..":
-            if parts:
-                parts.pop()
-        elif piece not in ("", "."):
-            parts.append(piece)
-    return "/".join(parts)
-
-
-def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet title -> its worksheet part (e.g. `Events` -> `xl/worksheets/sheet1.xml`)."""
-    book_part = "xl/workbook.xml"
-    for _rid, (kind, name) in _related(archive, "").items():
-        if kind.endswith("/officeDocument"):
-            book_part = name
-    try:
-        book = archive.read(book_part).decode("utf-8")
-    except KeyError as exc:
-        raise WorkbookError(f"the file has no workbook part ({exc})") from None
-    rels = _related(archive, book_part)
-    out = {}
-    for match in re.finditer(r"<(?:\w+:)?sheet\b([^>]*)>", book):
-        attrs = _attrs(match[1])
-        rid = next((v for k, v in attrs.items() if k.endswith(":id")), None)
-        if rid in rels and "name" in attrs:
-            out[unescape(attrs["name"])] = rels[rid][1]
-    return out
-
-
-_ERROR_CELL = re.compile(r"<c\b([^>]*\bt=\"e\"[^>]*)>(.*?)</c>", re.S)
-
-
-def error_cells(source: bytes | Path, titles: list[str]) -> dict[str, dict[tuple[int, int], str]]:
-    """The cells of each sheet in `titles` that hold an Excel error (#N/A, #REF!, ...): title -> {(row, 0-based
-    column): the error}, from one opening of the file.
-
-    Readers turn these into empty cells; tracker reports them as what they are.
-    """
-    out: dict[str, dict[tuple[int, int], str]] = {title: {} for title in titles}
-    with zipfile.ZipFile(BytesIO(source) if isinstance(source, bytes) else source) as archive:
-        parts = sheet_parts(archive)
-        for title in titles:
-            if title not in parts:
-                continue
-            xml = archive.read(parts[title]).decode("utf-8", "replace")
-            if 't="e"' not in xml:
-                continue
-            for match in _ERROR_CELL.finditer(xml):
-                ref = _attrs(match[1]).get("r")
-                value = re.search(r"<v>([^<]*)</v>", match[2])
-                if ref and value:
-                    out[title][split_ref(ref)] = unescape(value[1])
-    return out
-
-
-def cell_text(source: bytes | Path, title: str, ref: str) -> str | None:
-    """What one cell of sheet `title` holds in the file (its `<v>`: a number exactly as typed), or None."""
-    with zipfile.ZipFile(BytesIO(source) if isinstance(source, bytes) else source) as archive:
-        part = sheet_parts(archive).get(title)
-        if part is None:
-            return None
-        xml = archive.read(part).decode("utf-8", "replace")
-    match = re.search(rf'<c\b[^>]*\br="{re.escape(ref)}"[^>]*>(.*?)</c>', xml, re.S)
-    value = re.search(r"<v>([^<]*)</v>", match[1]) if match else None
-    return unescape(value[1]) if value else None
-
-
-def unescape(text: str) -> str:
-    """XML character entities back to text."""
-    return (
-        text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", '"')
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-    )
 
 
 def _escape(text: str) -> str:
