@@ -112,3 +112,33 @@ def test_no_import_cycles() -> None:
 def test_the_check_finds_a_cycle() -> None:
     """The check itself: a made-up cycle is found."""
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def layers() -> tuple[dict[str, int], list[str]]:
+    """Module -> its layer's height, and the layers' names, from ARCHITECTURE.md's `layers` block (bottom first)."""
+    text = (Path(__file__).parents[1] / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    block = text.split("```layers\n", 1)[1].split("```", 1)[0]
+    height: dict[str, int] = {}
+    titles = []
+    for line in block.strip().splitlines():
+        title, _, names = line.partition(":")
+        for name in names.split():
+            height["tracker" if name == "tracker" else f"tracker.{name}"] = len(titles)
+        titles.append(title.strip())
+    return height, titles
+
+
+def test_every_module_has_a_layer_and_none_imports_upward() -> None:
+    """ARCHITECTURE.md names each module's layer; a module imports only its own layer and those below (the rules
+    of events imported the review document's module, the email context imported the mail layer from below it)."""
+    graph = import_graph()
+    height, titles = layers()
+    assert sorted(set(graph) - set(height)) == [], "modules ARCHITECTURE.md does not place in a layer"
+    assert sorted(set(height) - set(graph)) == [], "ARCHITECTURE.md names modules that do not exist"
+    upward = [
+        f"{module} ({titles[height[module]]}) imports {target} ({titles[height[target]]})"
+        for module, targets in sorted(graph.items())
+        for target in sorted(targets)
+        if height[target] > height[module]
+    ]
+    assert upward == []

@@ -263,7 +263,7 @@ def validate(state: State, as_json: bool, fix: bool) -> None:
         display_timezone=state.config.display.timezone,
     )
     if "Severities" in tracker.schema.sheets:
-        from tracker.review import required_for_problems
+        from tracker.review_rules import required_for_problems
 
         problems.extend(required_for_problems(tracker, state.config.review.required_for))
     sender = state.config.mail.get("sender")

@@ -218,7 +218,7 @@ def update_event(
         if "severity" in extra:
             changes["severity"] = _severity(tracker, str(extra["severity"]))["name"]
         if target == "Closed" and current != "Closed":
-            from tracker.review import check_close
+            from tracker.review_rules import check_close
 
             check_close(
                 tracker,
