@@ -1,14 +1,14 @@
 """tracker: a schema-checked Excel event tracker and the outage emails built from it.
 
-The command line (`tracker ...`) is a thin layer over this package; every command is a
-function you can call:
+The command line (`tracker ...`) is a thin layer over this package. A program uses the names in `__all__`:
 
-    from tracker.config import load_config
-    from tracker.store import open_store
-    from tracker.events import open_event, update_event
+    from tracker import EventTracker
 
-    store = open_store(load_config("tracker.toml"))
-    event_id = open_event(store, title="VPN down", severity="Sev 2", services=["VPN"])
+    tracker = EventTracker.open("tracker.toml")
+    event_id = tracker.open_event(title="VPN down", severity="Sev 2", services=["VPN"])
+    problems = tracker.validate()  # what `tracker validate` prints
+
+Everything else is tracker's own and may change between versions.
 """
 
 import os
@@ -19,3 +19,23 @@ import os
 os.environ.setdefault("OPENPYXL_LXML", "False")
 
 __version__ = "0.3.0"
+
+__all__ = ["AppendRow", "EventTracker", "Problem", "SetCells", "TrackerError", "__version__", "check"]
+
+_PUBLIC = {
+    "AppendRow": "tracker.edits",
+    "EventTracker": "tracker.api",
+    "SetCells": "tracker.edits",
+    "Problem": "tracker.validation",
+    "TrackerError": "tracker.errors",
+    "check": "tracker.checks",
+}
+
+
+def __getattr__(name: str) -> object:
+    """The public names, imported when first used (so `tracker --help` stays quick)."""
+    if name in _PUBLIC:
+        import importlib
+
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'tracker' has no attribute {name!r}")

@@ -221,8 +221,7 @@ def validate(state: State, as_json: bool, fix: bool) -> None:
       tracker validate --fix
       tracker validate --json | jq '.[] | select(.level == "error") | .cell'
     """
-    from tracker.resources import has_templates
-    from tracker.validation import validate_tracker
+    from tracker.checks import check
 
     store = state.store()
     if fix:
@@ -253,41 +252,7 @@ def validate(state: State, as_json: bool, fix: bool) -> None:
         if not done:
             click.echo("nothing to fix: no cell has a single obvious correction")
     tracker = store.read()
-    folder = state.config.mail.get("templates")
-    sharepoint = state.config.sharepoint
-    above_totals = sharepoint is not None and str(sharepoint.get("write_mode", "workbook-api")) == "workbook-api"
-    problems = validate_tracker(
-        tracker,
-        has_templates(state.config.root / str(folder) if folder else None),
-        rows_above_totals=above_totals,
-        display_timezone=state.config.display.timezone,
-    )
-    if "Severities" in tracker.schema.sheets:
-        from tracker.review_rules import required_for_problems
-
-        problems.extend(required_for_problems(tracker, state.config.review.required_for))
-    sender = state.config.mail.get("sender")
-    if sender is not None:
-        from tracker.mail import sender_problem
-        from tracker.validation import Problem
-
-        wrong = sender_problem(sender)
-        if wrong:
-            problems.append(Problem("tracker.toml", None, "[mail] sender", sender, wrong))
-    if state.config.user_is_login:
-        from tracker.validation import Problem
-
-        problems.append(
-            Problem(
-                "tracker.toml",
-                None,
-                None,
-                state.config.user,
-                f"emails (Contact) and the timeline show your login name {state.config.user!r}; "
-                "set [user] name in tracker.toml to the name people know (or TRACKER_USER)",
-                level="info",
-            )
-        )
+    problems = check(state.config, tracker)
     errors = [p for p in problems if p.level == "error"]
     if as_json:
         click.echo(json.dumps([p.to_dict() for p in problems], indent=2, ensure_ascii=False))

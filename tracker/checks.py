@@ -1,0 +1,45 @@
+"""`tracker.check`: everything `tracker validate` reports, for a program as for the command."""
+
+from __future__ import annotations
+
+from tracker.config import Config
+from tracker.validation import Problem, validate_tracker
+from tracker.workbook import Tracker
+
+
+def check(config: Config, tracker: Tracker) -> list[Problem]:
+    """Everything `tracker validate` reports, in its order: the workbook against the schema and its rules, with
+    this configuration (the display timezone's overdue highlight, the Excel service's totals rows, the templates
+    each audience needs, [review] required_for, [mail] sender, the login name shown as the sender's name)."""
+    from tracker.mail import sender_problem
+    from tracker.resources import has_templates
+    from tracker.review_rules import required_for_problems
+
+    folder = config.mail.get("templates")
+    sharepoint = config.sharepoint
+    above_totals = sharepoint is not None and str(sharepoint.get("write_mode", "workbook-api")) == "workbook-api"
+    problems = validate_tracker(
+        tracker,
+        has_templates(config.root / str(folder) if folder else None),
+        rows_above_totals=above_totals,
+        display_timezone=config.display.timezone,
+    )
+    if "Severities" in tracker.schema.sheets:
+        problems.extend(required_for_problems(tracker, config.review.required_for))
+    sender = config.mail.get("sender")
+    wrong = sender_problem(sender) if sender is not None else None
+    if wrong:
+        problems.append(Problem("tracker.toml", None, "[mail] sender", sender, wrong))
+    if config.user_is_login:
+        problems.append(
+            Problem(
+                "tracker.toml",
+                None,
+                None,
+                config.user,
+                f"emails (Contact) and the timeline show your login name {config.user!r}; "
+                "set [user] name in tracker.toml to the name people know (or TRACKER_USER)",
+                level="info",
+            )
+        )
+    return problems
