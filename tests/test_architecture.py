@@ -142,3 +142,51 @@ def test_every_module_has_a_layer_and_none_imports_upward() -> None:
         if height[target] > height[module]
     ]
     assert upward == []
+
+
+CLI = {"tracker.cli", "tracker.cli_state", "tracker.cli_publish", "tracker.cli_report", "tracker.cli_review"}
+CLI |= {"tracker.entry", "tracker.__main__", "tracker.watch"}
+# What the library still does to the process, each for a reason (issue 18 leaves them to a later step):
+ALLOWED = {
+    # calamine's Rust panics print to the native stderr; the reader flushes Python's before silencing fd 2
+    ("tracker.workbook", "sys.stderr"),
+    # openpyxl's lxml writer emits drawings no reader opens; the variable must be set before openpyxl is imported
+    ("tracker", "os.environ"),
+}
+
+
+def test_the_library_never_writes_to_the_terminal_or_changes_the_process() -> None:
+    """Below the command line: no print, no writes to sys.stdout or sys.stderr, no environment, signal or matplotlib
+    backend changes (the request log printed to stderr, the transfer progress wrote to the terminal, the report's
+    charts switched matplotlib's backend for the whole program)."""
+    found = []
+    for name, path in _modules().items():
+        if name in CLI:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            text = ast.unparse(node) if isinstance(node, ast.Call | ast.Attribute) else ""
+            what = ""
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+                what = "print"
+            elif isinstance(node, ast.Attribute) and text in ("sys.stdout", "sys.stderr"):
+                what = text
+            elif isinstance(node, ast.Call) and text.startswith(("matplotlib.use(", "signal.signal(", "os.putenv(")):
+                what = text.split("(")[0]
+            elif isinstance(node, ast.Attribute) and text == "os.environ" and _writes(tree, node):
+                what = "os.environ"
+            if what and (name, what) not in ALLOWED:
+                found.append(f"{name}:{node.lineno}: {what}")
+    assert found == []
+
+
+def _writes(tree: ast.Module, environ: ast.Attribute) -> bool:
+    """Whether this `os.environ` is written: assigned to, deleted from, or given setdefault/update/pop/clear."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.value is environ:
+            return node.func.attr in ("setdefault", "update", "pop", "clear", "popitem")
+        if isinstance(node, ast.Assign | ast.Delete | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+            if any(isinstance(t, ast.Subscript) and t.value is environ for t in targets):
+                return True
+    return False

@@ -343,7 +343,7 @@ def test_big_workbook_moves_in_chunks(run: Run, sp: StandIn, event_id: str, tmp_
 
 def test_progress_shows_on_a_terminal_only() -> None:
     """Large transfers print a progress line on a terminal; nothing when output is not a terminal."""
-    from tracker.store.sharepoint import progress_printer
+    from tracker.cli_state import progress_printer
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

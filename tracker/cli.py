@@ -149,6 +149,7 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
       tracker notify EVT-2026-0002
     """
     ctx.obj = State(config_path, verbose)
+    _log_to_stderr(verbose)
     rehearsal = os.environ.get("TRACKER_NOW", "").strip()
     if rehearsal and ctx.invoked_subcommand not in (None, "init"):
         click.echo(
@@ -156,6 +157,22 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
             "(unset TRACKER_NOW for real work)",
             err=True,
         )
+
+
+def _log_to_stderr(verbose: bool) -> None:
+    """--verbose: what the library logs (the `tracker` loggers: each SharePoint and Graph request) goes to stderr,
+    one line each. The library itself never writes to the terminal."""
+    import logging
+
+    logger = logging.getLogger("tracker")
+    for handler in [h for h in logger.handlers if getattr(h, "tracker_cli", False)]:
+        logger.removeHandler(handler)  # an earlier command in this process (tests, tools) had its own stderr
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.tracker_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 @main.command()

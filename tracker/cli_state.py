@@ -3,6 +3,7 @@ and how a command says which rows counted for nothing. The command modules impor
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,8 @@ class State:
         from tracker.store import open_store
 
         store = open_store(self.config, verbose=self.verbose)
+        if hasattr(store, "progress"):  # a workbook that travels over the network: show big transfers
+            store.progress = progress_printer
         self._stores.append(store)
         return store
 
@@ -74,3 +77,19 @@ def say_ignored(lines: Iterable[str]) -> None:
     `warning:` line each on stderr, so nobody is surprised that a row did not apply."""
     for line in lines:
         click.echo(_printable(f"warning: {line}"), err=True)
+
+
+def progress_printer(label: str, stream: Any = None, minimum: int = 1_000_000) -> Callable[[int, int], None] | None:
+    """A progress line for transfers of at least `minimum` bytes, on a terminal only."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total < minimum:
+            return
+        percent = 100 * done // max(total, 1)
+        end = "" if done < total else "\n"
+        print(f"\r{label} {done / 1e6:.1f} / {total / 1e6:.1f} MB ({percent}%)", end=end, file=stream, flush=True)
+
+    return show

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import logging
 import random
-import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,7 +109,8 @@ def _lock_owner(response: Any) -> str:
 
 @dataclass
 class HttpLog:
-    """Logs each request (method, path, status, time) to stderr with --verbose; never headers."""
+    """Logs each request (method, path, status, time) to the `tracker.http` logger when enabled (--verbose shows
+    it on stderr); never headers."""
 
     enabled: bool = False
 
@@ -124,9 +124,14 @@ class HttpLog:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         size = response.headers.get("Content-Length", "?")
         elapsed = response.elapsed.total_seconds() * 1000
-        print(
-            f"http: {response.request.method} {parts.netloc}{path} -> {response.status_code} ({elapsed:.0f} ms, {size} B)",
-            file=sys.stderr,
+        log.info(
+            "http: %s %s%s -> %s (%.0f ms, %s B)",
+            response.request.method,
+            parts.netloc,
+            path,
+            response.status_code,
+            elapsed,
+            size,
         )
 
 

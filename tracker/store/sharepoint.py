@@ -11,7 +11,6 @@ Writes go through the commit engine, applied in one of two modes:
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -26,22 +25,6 @@ from tracker.store.journal import Journal
 from tracker.workbook import Tracker, read_tracker
 
 REPLAYS = 6
-
-
-def progress_printer(label: str, stream: Any = None, minimum: int = 1_000_000) -> Callable[[int, int], None] | None:
-    """A progress line for transfers of at least `minimum` bytes, on a terminal only."""
-    stream = stream or sys.stderr
-    if not stream.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        if total < minimum:
-            return
-        percent = 100 * done // max(total, 1)
-        end = "" if done < total else "\n"
-        print(f"\r{label} {done / 1e6:.1f} / {total / 1e6:.1f} MB ({percent}%)", end=end, file=stream, flush=True)
-
-    return show
 
 
 class SharePointStore:
@@ -60,6 +43,8 @@ class SharePointStore:
 
         self.settings = settings
         self.schema = schema
+        # label -> a callback shown the bytes moved so far and the total (None: nothing shown); the CLI renders one
+        self.progress: Callable[[str], Callable[[int, int], None] | None] = lambda _label: None
         self.remote = remote or Remote(settings, verbose=verbose)
         self.journal = journal
         self.location = settings.file_url
@@ -84,7 +69,7 @@ class SharePointStore:
         return Path(self.settings.path).name
 
     def _download(self) -> tuple[bytes, str]:
-        return self.remote.download(progress_printer("downloading"))
+        return self.remote.download(self.progress("downloading"))
 
     def read(self) -> Tracker:
         """Download once and read with the fast reader (with this machine's recent writes the file may not show yet)."""
@@ -149,7 +134,7 @@ class SharePointStore:
         saved = path.with_name("new-" + path.name)
         xlsx.patch(path, saved, change.sheet_writes(), snapshot.layout.texts if snapshot.layout else None)
         try:
-            self.remote.upload(saved.read_bytes(), etag, progress_printer("uploading"))
+            self.remote.upload(saved.read_bytes(), etag, self.progress("uploading"))
         except remote.Stale:
             raise Stale() from None
         except remote.Locked as exc:
