@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from tracker.config import DEFAULT_WRITE_MODE
 from tracker.errors import AuthError, ConfigError
 
 SP_TOKEN_ENV = "TRACKER_SHAREPOINT_TOKEN"
@@ -138,7 +139,7 @@ def sharepoint_settings(section: dict[str, Any], root: Path) -> SharePointSettin
     auth = str(section.get("auth", "certificate"))
     if auth not in AUTH_MODES:
         raise ConfigError(f"tracker.toml: [sharepoint] auth {auth!r} is unknown; use one of: {', '.join(AUTH_MODES)}")
-    write_mode = str(section.get("write_mode", "workbook-api"))
+    write_mode = str(section.get("write_mode", DEFAULT_WRITE_MODE))
     if write_mode not in WRITE_MODES:
         raise ConfigError(
             f"tracker.toml: [sharepoint] write_mode {write_mode!r} is unknown; use one of: {', '.join(WRITE_MODES)}"

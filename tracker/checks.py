@@ -16,8 +16,7 @@ def check(config: Config, tracker: Tracker) -> list[Problem]:
     from tracker.review_rules import required_for_problems
 
     folder = config.mail.get("templates")
-    sharepoint = config.sharepoint
-    above_totals = sharepoint is not None and str(sharepoint.get("write_mode", "workbook-api")) == "workbook-api"
+    above_totals = config.excel_service_writes
     problems = validate_tracker(
         tracker,
         has_templates(config.root / str(folder) if folder else None),

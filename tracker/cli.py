@@ -244,8 +244,7 @@ def validate(state: State, as_json: bool, fix: bool) -> None:
     if fix:
         from tracker.fixes import Fix, plan_fixes
 
-        sharepoint = state.config.sharepoint
-        if sharepoint is not None and str(sharepoint.get("write_mode", "workbook-api")) == "workbook-api":
+        if state.config.excel_service_writes:
             raise UsageError(
                 'validate --fix needs write_mode = "upload" (the Excel service addresses rows by their key, and '
                 "several sheets have none); fix the cells validate names in Excel, or switch write_mode for the fix"

@@ -19,6 +19,7 @@ CONFIG_NAME = "tracker.toml"
 DEFAULT_TIME_FORMAT = "%d %b %Y %H%MZ"
 LOCAL_TIME_FORMAT = "%d %b %Y %H%M %Z"  # the default when the display timezone is not UTC
 DEFAULT_INTERNAL = ("leadership", "technical")
+DEFAULT_WRITE_MODE = "workbook-api"  # [sharepoint] write_mode when not set
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,13 @@ class Config:
     publish: PublishSettings = field(default_factory=PublishSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
     raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def excel_service_writes(self) -> bool:
+        """Whether rows are written through the Excel service ([sharepoint] write_mode "workbook-api", the default):
+        it adds table rows above a totals row, so layout checks allow one."""
+        mode = str(self.sharepoint.get("write_mode", DEFAULT_WRITE_MODE)) if self.sharepoint is not None else ""
+        return mode == "workbook-api"
 
     @property
     def store_name(self) -> str:

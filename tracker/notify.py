@@ -1068,8 +1068,7 @@ def _layout(tracker: Tracker, config: Config) -> Any:
     content = tracker.content
     if content is None:
         return None
-    sharepoint = config.sharepoint
-    above_totals = sharepoint is not None and str(sharepoint.get("write_mode", "workbook-api")) == "workbook-api"
+    above_totals = config.excel_service_writes
     data = content if isinstance(content, bytes) else Path(content).read_bytes()
     return Layout(data, totals_ok=above_totals)
 
