@@ -12,8 +12,9 @@ from tracker.checks import check
 from tracker.clock import Due, due_items, unconfirmed_emails
 from tracker.config import Config, load_config
 from tracker.events import Outcome, list_events, open_event, resolve_event, update_event
-from tracker.notify import NotifyResult, notify, unconfirmed
+from tracker.notify import NotifyResult, notify
 from tracker.publish import Published, publish_status
+from tracker.sendlog import unconfirmed
 from tracker.store import Store, open_store
 from tracker.times import utcnow
 from tracker.validation import Problem

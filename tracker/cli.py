@@ -656,7 +656,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
     if remind or escalate:
         tracker = store.read()  # as the sends left it: a message just handed over without an answer is listed
     from tracker.clock import unconfirmed_emails
-    from tracker.notify import unconfirmed
+    from tracker.sendlog import unconfirmed
 
     unknown = unconfirmed(tracker, store.journal)
     items = unconfirmed_emails(tracker, unknown) + items
@@ -1061,8 +1061,9 @@ def notify(
     it until --confirm-sent or --confirm-lost (or --force sends it anew).
     """
     from tracker.errors import NotifyInterrupted
-    from tracker.notify import events_to_notify, unconfirmed
+    from tracker.notify import events_to_notify
     from tracker.notify import notify as run_notify
+    from tracker.sendlog import unconfirmed
 
     if bool(event_id) == all_open:
         raise UsageError("give an event ID, or --open for every open event (not both)")
@@ -1126,7 +1127,7 @@ def say_unconfirmed(state: State, items: list[Any]) -> bool:
 
 def _confirm(state: State, store: Store, event_id: str, arrived: bool, audiences: tuple[str, ...]) -> None:
     """--confirm-sent / --confirm-lost: someone's word on the event's messages of unknown acceptance."""
-    from tracker.notify import confirm_edits, unconfirmed
+    from tracker.sendlog import confirm_edits, unconfirmed
     from tracker.times import utcnow
 
     tracker = store.read()

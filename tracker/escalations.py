@@ -164,8 +164,9 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
     from filelock import FileLock
 
     with FileLock(str(store.notify_lock), timeout=config.lock_timeout):
-        from tracker.notify import BOOKKEEPER, log_rows, settle
+        from tracker.notify import BOOKKEEPER, settle
         from tracker.reminders import deliver
+        from tracker.sendlog import log_rows
 
         tracker = store.read()
         settle(store, tracker, config, now, kinds=("escalation",))  # what earlier runs left half done

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import socket
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,7 +25,7 @@ from tracker.errors import (
     ValidationFailed,
     WorkbookInUse,
 )
-from tracker.ledger import Attempt, SendLedger, attempt_for
+from tracker.ledger import attempt_for
 from tracker.mail import (
     Outgoing,
     build_message,
@@ -38,8 +37,24 @@ from tracker.mail import (
     template_reads,
 )
 from tracker.policy import is_open, severity_audiences, update_interval
+from tracker.sendlog import (
+    CLAIMED,
+    LEDGER_UNKNOWN,
+    MESSAGE_KINDS,
+    PART_STATE,
+    UNKNOWN,
+    WITHDRAWN,
+    Unconfirmed,
+    is_claim,
+    is_withdrawn,
+    ledger_for,
+    log_view,
+    settle_ledger,
+    thread,
+    unconfirmed,
+    unknown_edits,
+)
 from tracker.store import Store
-from tracker.store.engine import expected
 from tracker.store.journal import Journal
 from tracker.times import as_utc, iso, utcnow
 from tracker.workbook import Row, Tracker, raw_key
@@ -155,46 +170,6 @@ def _stable(value: Any) -> Any:
     return value
 
 
-MESSAGE_KINDS = ("initial", "update", "resolved", "closed")  # the outage emails; reminders are kept apart
-
-
-def _log_rows(
-    tracker: Tracker, journal: Journal | None, event_id: str | None, kinds: tuple[str, ...] | None = MESSAGE_KINDS
-) -> list[dict[str, Any]]:
-    """The event's (None: every event's) Notifications rows of these kinds (None: all) as they will be once the
-    journal is written (its rows added, its changes to rows made), without withdrawn claims: those messages were
-    never sent."""
-    key = event_id.casefold() if event_id is not None else None
-
-    def ours(values: Mapping[str, Any]) -> bool:
-        return key is None or str(values.get("event_id") or "").casefold() == key
-
-    rows = [dict(r.values) for r in tracker.sheet("Notifications").rows if ours(r.values)]
-    if journal is not None:
-        by_id = {raw_key(r.get("message_id")): r for r in rows if r.get("message_id")}
-        for edit in journal.edits():
-            if edit.sheet != "Notifications":
-                continue
-            if isinstance(edit, AppendRow) and ours(edit.values):
-                mid = raw_key(edit.values.get("message_id"))
-                if mid and mid in by_id:
-                    continue  # on the sheet already (as a claim the edit before this one turns into the log row)
-                row = dict(edit.values)
-                rows.append(row)
-                if mid:
-                    by_id[mid] = row
-            elif isinstance(edit, SetCells) and raw_key(edit.key) in by_id:
-                row = by_id[raw_key(edit.key)]
-                if expected(row, edit.expect):  # as the write will apply it: not over what someone wrote since
-                    row.update(edit.values)
-    return [r for r in rows if not is_withdrawn(r) and (kinds is None or r.get("kind") in kinds or not r.get("kind"))]
-
-
-def log_rows(tracker: Tracker, journal: Journal | None, event_id: str, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
-    """The event's Notifications rows of these kinds, the journal's waiting ones included."""
-    return _log_rows(tracker, journal, event_id, kinds)
-
-
 # --- claims: how several machines notifying one SharePoint workbook send each message once ----------------
 #
 # A local workbook's writers take turns on the lock beside it. On SharePoint, the Notifications table arbitrates:
@@ -213,10 +188,6 @@ def log_rows(tracker: Tracker, journal: Journal | None, event_id: str, kinds: tu
 # never handed over -> withdrawn and sent. Another tracker leaves the claim alone until TIME (CLAIM_TIMEOUT after
 # the claim), then withdraws it and sends the message itself: the claimer never came back to say.
 
-CLAIMED = "claimed: sending"
-WITHDRAWN = "withdrawn"
-UNKNOWN = "acceptance unknown"
-LEDGER_UNKNOWN = f"{UNKNOWN} (handed to the mail server, then tracker stopped before its answer)"
 CLAIM_TIMEOUT = timedelta(minutes=15)
 _CLAIM = re.compile(r"claimed: sending from (\S*) \(process (\d+)(?:, tracker ([0-9a-f]+))?\)(?: until (\S+))?")
 
@@ -249,31 +220,6 @@ def claim_marker(journal: Journal | None, now: datetime) -> str:
     tracker = f", tracker {mine}" if mine else ""
     until = (as_utc(now) + CLAIM_TIMEOUT).strftime("%Y-%m-%dT%H:%MZ")
     return f"{CLAIMED} from {socket.gethostname()} (process {os.getpid()}{tracker}) until {until}"
-
-
-def is_claim(row: dict[str, Any]) -> bool:
-    """A claim row: a message being sent, not yet confirmed as sent."""
-    return str(row.get("transport") or "").startswith("claimed:")
-
-
-def heard_of(tracker: Tracker, audience: str) -> set[str]:
-    """The events (casefolded IDs) an audience has had an outage email about: an audience that heard of an event
-    hears the rest of it (sticky audiences), on the status page and in reports too, whatever its severity now.
-    The one answer notify, publish and report share: log rows still waiting in the journal count (an email sent
-    while the workbook was busy was sent), claims and withdrawn rows do not."""
-    if not tracker.sheet("Notifications").present:
-        return set()
-    wanted = audience.casefold()
-    return {
-        str(row.get("event_id")).casefold()
-        for row in _log_rows(tracker, tracker.journal, None)
-        if row.get("event_id") and str(row.get("audience") or "").casefold() == wanted and not is_claim(row)
-    }
-
-
-def is_withdrawn(row: dict[str, Any]) -> bool:
-    """A claim another came before: that message was not sent."""
-    return str(row.get("transport") or "").startswith(WITHDRAWN)
 
 
 def claimer(row: dict[str, Any]) -> str:
@@ -437,7 +383,7 @@ def prepare(
     if severity is None:  # the event's Severity cell is wrong: say which cell, as validate does
         gate(tracker, event, "update", [])
     told = severity_audiences(tracker, str(event["severity"] or "")) if severity else []
-    log = _log_rows(tracker, journal, event_key)
+    log = log_view(tracker, journal, event_key)
     # Sticky: whoever heard of the event hears the rest of it, the resolution included, even if the
     # severity was lowered meanwhile.
     heard = list(dict.fromkeys(str(r.get("audience") or "") for r in log if r.get("audience")))
@@ -549,9 +495,6 @@ def prepare(
     return result
 
 
-_PART = re.compile(r"^(.*):(\d+)/(\d+)$")
-
-
 def _parts_done(previous: list[dict[str, Any]], state: str, earlier: set[str], count: int) -> set[int] | None:
     """Which parts of this state's message an audience has: None when it has the message (whole, or every part of
     however many parts it went out in then: a list that grew since does not make it news), else the part
@@ -562,7 +505,7 @@ def _parts_done(previous: list[dict[str, Any]], state: str, earlier: set[str], c
         text = str(row.get("state") or "")
         if text == state or text in earlier:
             return None
-        match = _PART.match(text)
+        match = PART_STATE.match(text)
         if match and match[1] == state:
             logged.setdefault(int(match[3]), set()).add(int(match[2]))
     if not logged:
@@ -713,7 +656,7 @@ def _notify(
     result.unknown = unconfirmed(tracker, store.journal, result.event_id)
     result.found_elsewhere = [u for u in settled.unknown if raw_key(u.event_id) != raw_key(result.event_id)]
     if store.claims:
-        _note_claims(result, _log_rows(tracker, store.journal, result.event_id))
+        _note_claims(result, log_view(tracker, store.journal, result.event_id))
     event = tracker.event(event_id)
     status = str(event["status"] or "")
     # The log rows must be writable before anything is sent (e.g. a too-long sender name).
@@ -817,8 +760,8 @@ class Settled:
 def _count_unanswered(result: NotifyResult, hooks: DurableHooks, config: Config) -> None:
     """This run's messages handed over without an answer join the event's unconfirmed ones; a message sent again
     (--force) settles the earlier one of unknown acceptance."""
-    sent = {_thread(m.__dict__) for m in result.sent}
-    result.unknown = [u for u in result.unknown if _thread(u.__dict__) not in sent]
+    sent = {thread(m.__dict__) for m in result.sent}
+    result.unknown = [u for u in result.unknown if thread(u.__dict__) not in sent]
     for message in result.messages:
         if message.unanswered:
             result.unknown.append(
@@ -994,7 +937,7 @@ def claim_messages(
     def plan(tracker: Tracker) -> list[Edit]:
         first.clear()  # planned again on a newer version (412): decide afresh
         kinds = (*MESSAGE_KINDS, *{m.kind for m in result.messages} - set(MESSAGE_KINDS))  # reminders too
-        log = _log_rows(tracker, store.journal, result.event_id, kinds)
+        log = log_view(tracker, store.journal, result.event_id, kinds)
         claims: list[Edit] = []
         for message in result.messages:
             row = _before_us(log, message, force, now)
@@ -1089,7 +1032,7 @@ def events_to_notify(tracker: Tracker, journal: Journal | None) -> list[str]:
             continue
         if row["status"] not in ("Resolved", "Closed"):
             continue
-        log = [r for r in _log_rows(tracker, journal, key) if not is_claim(r)]  # a claim is not a send: the run
+        log = [r for r in log_view(tracker, journal, key) if not is_claim(r)]  # a claim is not a send: the run
         # that notifies the event settles it (sent again when its claimer stopped)
         closing = close_audiences(tracker.sheet("Severities").find(str(row["severity"] or "")))
         by_audience: dict[str, list[dict[str, Any]]] = {}
@@ -1102,176 +1045,6 @@ def events_to_notify(tracker: Tracker, journal: Journal | None) -> list[str]:
                 out.append(key)
                 break
     return out
-
-
-def ledger_for(journal: Journal | None) -> SendLedger | None:
-    """The send ledger beside the journal (so one per workbook, like it)."""
-    return SendLedger(journal.companion("sending"), journal.lock_timeout) if journal else None
-
-
-def settle_ledger(tracker: Tracker, journal: Journal | None, config: Config) -> list[Attempt]:
-    """Forget attempts whose message is logged; log the others as "acceptance unknown" (handed to the mail server,
-    no answer recorded: never resent without someone's word, see `unconfirmed`) and return them."""
-    ledger = ledger_for(journal)
-    if ledger is None or journal is None:
-        return []
-    with journal.locked():
-        attempts = ledger.attempts()
-        if not attempts:
-            return []
-        sheet = [r for r in tracker.sheet("Notifications").rows if r["message_id"]]
-        logged = {str(r["message_id"]) for r in sheet if not is_claim(r.values)}  # a claim is not a log row yet
-        claimed = {str(r["message_id"]): str(r["transport"]) for r in sheet if is_claim(r.values)}
-        logged |= {
-            str(e.values.get("message_id"))
-            for e in journal.edits()
-            if isinstance(e, AppendRow) and e.sheet == "Notifications"
-        }
-        unknown = [a for a in attempts if a.message_id not in logged]
-        if unknown:
-            journal.add(
-                unknown_edits(unknown, claimed, config, LEDGER_UNKNOWN),
-                "sent or not: tracker stopped between handing the message over and recording it",
-            )
-        ledger.forget({a.message_id for a in attempts})
-    return unknown
-
-
-def unknown_edits(attempts: list[Attempt], claimed: dict[str, str], config: Config, text: str) -> list[Edit]:
-    """The Notifications rows of messages whose acceptance is unknown: the claim row turned into it (`claimed`:
-    Message-ID -> the claim's Transport), else a new row."""
-    edits: list[Edit] = [
-        SetCells("Notifications", a.message_id, {"transport": text}, {"transport": claimed[a.message_id]})
-        for a in attempts
-        if a.message_id in claimed
-    ]
-    edits += [
-        AppendRow(
-            "Notifications",
-            {
-                "sent_at": datetime.fromisoformat(a.at.replace("Z", "+00:00")),
-                "event_id": a.event_id,
-                "audience": a.audience,
-                "kind": a.kind,
-                "subject": a.subject,
-                "recipients": a.recipients,
-                "message_id": a.message_id,
-                "transport": text,
-                "sent_by": config.user,
-                "state": a.state,
-            },
-            unique="message_id",
-        )
-        for a in attempts
-    ]
-    return edits
-
-
-@dataclass(frozen=True)
-class Unconfirmed:
-    """A message handed to the mail server whose answer never came: it may or may not have arrived. It is not sent
-    again by itself (that could send it twice), and notify, watch and due say so (exit 1) until someone confirms."""
-
-    event_id: str
-    audience: str
-    kind: str
-    subject: str
-    message_id: str
-    at: datetime | None
-    by: str
-    transport: str
-    state: str = ""
-
-    def advice(self) -> str:
-        """What to do about it."""
-        return (
-            f"ask a recipient or check the mail server's log, then `tracker notify {self.event_id} --confirm-sent` "
-            f"if it arrived, or `tracker notify {self.event_id} --confirm-lost` to have it sent again"
-        )
-
-
-def unconfirmed(tracker: Tracker, journal: Journal | None, event_id: str | None = None) -> list[Unconfirmed]:
-    """The messages of one event (None: all) whose acceptance is unknown and nobody has confirmed, nor sent again
-    (--force) or superseded by a later message to the same person or audience (see `_thread`)."""
-    if not tracker.sheet("Notifications").present:
-        return []
-    rows = _log_rows(tracker, journal, event_id, None)
-    out = []
-    for index, row in enumerate(rows):
-        if not str(row.get("transport") or "").startswith(UNKNOWN):
-            continue
-        again = [
-            r
-            for r in rows[index + 1 :]
-            if _thread(r) == _thread(row) and not is_claim(r) and not str(r.get("transport") or "").startswith(UNKNOWN)
-        ]
-        if again:
-            continue
-        when = row.get("sent_at")
-        out.append(
-            Unconfirmed(
-                str(row.get("event_id") or ""),
-                str(row.get("audience") or ""),
-                str(row.get("kind") or ""),
-                str(row.get("subject") or ""),
-                str(row.get("message_id") or ""),
-                when if isinstance(when, datetime) else None,
-                str(row.get("sent_by") or ""),
-                str(row.get("transport") or ""),
-                str(row.get("state") or ""),
-            )
-        )
-    return out
-
-
-def _thread(row: dict[str, Any]) -> tuple[str, str, str, str]:
-    """Whose messages supersede one another: the event's outage emails to one audience (the newest carries all the
-    news; a list sent in parts: to the same part), its reminders to one person, its escalations to one person."""
-    kind = str(row.get("kind") or "")
-    part = _PART.match(str(row.get("state") or ""))
-    return (
-        raw_key(row.get("event_id")),
-        raw_key(row.get("audience")),
-        "outage" if kind in MESSAGE_KINDS else kind,
-        f"{part[2]}/{part[3]}" if part else "",
-    )
-
-
-CONFIRMED = "sent: confirmed by"
-
-
-def confirm_edits(tracker: Tracker, items: list[Unconfirmed], arrived: bool, user: str, now: datetime) -> list[Edit]:
-    """Someone's word on messages of unknown acceptance: it arrived (logged as sent; an outage email also moves
-    the event's Last Notified and, if it was due by then, Next Update Due, as its send would have), or it did not
-    (withdrawn: the next run sends it again)."""
-    stamp = iso(now) or ""
-    if arrived:
-        text = f"{CONFIRMED} {user} at {stamp} (acceptance was unknown)"
-    else:
-        text = f"{WITHDRAWN}: never arrived, said {user} at {stamp}; sent again by the next run"
-    edits: list[Edit] = [
-        SetCells("Notifications", item.message_id, {"transport": text[:250]}, {"transport": item.transport})
-        for item in items
-    ]
-    sent: dict[str, datetime] = {}
-    for item in items:
-        if arrived and item.kind in MESSAGE_KINDS and item.at is not None:
-            sent[item.event_id] = max(sent.get(item.event_id, item.at), item.at)
-    for key, at in sent.items():
-        event = tracker.sheet("Events").find(key)
-        if event is None:
-            continue
-        changes: dict[str, Any] = {}
-        last = event["last_notified_at"]
-        if not isinstance(last, datetime) or last < at:
-            changes["last_notified_at"] = at
-        severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
-        due = event["next_update_due"]
-        if is_open(event["status"]) and severity is not None and (not isinstance(due, datetime) or due <= at):
-            changes["next_update_due"] = at + timedelta(minutes=update_interval(severity))
-        if changes:
-            edits.append(SetCells("Events", str(event["id"]), changes, {name: event[name] for name in changes}))
-    return edits
 
 
 def settle_claims(
@@ -1287,7 +1060,7 @@ def settle_claims(
     line each."""
     if journal is None:
         return []
-    rows = _log_rows(tracker, journal, event_id, kinds)
+    rows = log_view(tracker, journal, event_id, kinds)
     edits: list[Edit] = []
     said: list[str] = []
     host = socket.gethostname()

@@ -153,7 +153,7 @@ def build_page(
     severities = _Severities(tracker, reader)
     events = _recent_events(tracker, config, now)
     if reader.external:  # an external audience sees only the events it is told about, in every part of the page
-        from tracker.notify import heard_of
+        from tracker.sendlog import heard_of
 
         heard = heard_of(tracker, name)  # and those it heard of, whatever their severity now (sticky audiences)
         events = [e for e in events if severities.notifies(e) or str(e["id"]).casefold() in heard]

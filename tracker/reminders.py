@@ -67,7 +67,8 @@ def send_reminders(store: Store, config: Config, now: datetime) -> list[Reminder
 
 
 def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
-    from tracker.notify import log_rows, settle
+    from tracker.notify import settle
+    from tracker.sendlog import log_rows
     from tracker.teams import teams_settings
 
     teams_settings(config)  # a [teams] section without its webhook URL stops here, before anything is sent

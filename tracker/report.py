@@ -511,7 +511,7 @@ class Report:
         self.labels = severity_labels(tracker, audience)
         heard = None
         if self.told is not None and audience is not None:
-            from tracker.notify import heard_of
+            from tracker.sendlog import heard_of
 
             heard = heard_of(tracker, audience.name)
         self.facts, self.skipped = event_facts(tracker, period, now, self.told, heard)

@@ -233,7 +233,7 @@ def _notify_open(store: Store, config: Config) -> list[tuple[str, bool]]:
 def _unconfirmed(store: Store, show: Callable[[Any], str]) -> list[tuple[str, bool]]:
     """Emails handed to the mail server that never answered, nobody has confirmed: a failure each tick until someone
     does (as the workbook was last read this tick: no extra download)."""
-    from tracker.notify import unconfirmed
+    from tracker.sendlog import unconfirmed
 
     tracker = store.last_read or store.read()
     return [
