@@ -190,3 +190,64 @@ def _writes(tree: ast.Module, environ: ast.Attribute) -> bool:
             if any(isinstance(t, ast.Subscript) and t.value is environ for t in targets):
                 return True
     return False
+
+
+# Issue 18 asks for modules of at most 600 lines and functions of at most 60. These are over today, at these sizes:
+# each may shrink (then lower its number here, or drop it) but never grow, and nothing new joins them.
+LONG_MODULES = {
+    "tracker.cli": 1345,
+    "tracker.notify": 1102,
+    "tracker.store.xlsx": 1048,
+    "tracker.report": 689,
+    "tracker.store.excel_service": 687,
+    "tracker.review": 684,
+    "tracker.workbook": 651,
+    "tracker.validation": 629,
+    "tracker.publish": 628,
+}
+LONG_FUNCTIONS = {
+    "tracker.audience.build_context": 94,
+    "tracker.auth.sharepoint_settings": 84,
+    "tracker.cli.due": 98,
+    "tracker.cli.notify": 77,
+    "tracker.cli.open_cmd": 65,
+    "tracker.cli_report.report": 90,
+    "tracker.cli_report.text_report": 89,
+    "tracker.cli_review.review_cmd": 88,
+    "tracker.config.config_from_dict": 79,
+    "tracker.escalations._send": 64,
+    "tracker.events.open_event": 69,
+    "tracker.events.resolve_event": 61,
+    "tracker.events.update_event": 78,
+    "tracker.notify._notify": 84,
+    "tracker.notify.claim_messages": 77,
+    "tracker.notify.prepare": 132,
+    "tracker.remote.request": 83,
+    "tracker.report.event_facts": 99,
+    "tracker.report_charts.charts": 64,
+    "tracker.review.build_review": 83,
+    "tracker.review.record_review": 63,
+    "tracker.review.render_docx": 72,
+    "tracker.sitepage.publish": 69,
+    "tracker.store.excel_service._plan": 96,
+    "tracker.store.excel_service._send": 61,
+    "tracker.validation.validate_tracker": 61,
+    "tracker.watch.watch": 62,
+    "tracker.workbook.read_tracker": 62,
+}
+
+
+def test_modules_and_functions_do_not_grow_past_their_size() -> None:
+    """No module over 600 lines and no function over 60, but for those listed above, which may not grow."""
+    too_long = []
+    for name, path in _modules().items():
+        text = path.read_text(encoding="utf-8")
+        lines = len(text.splitlines())
+        if lines > LONG_MODULES.get(name, 600):
+            too_long.append(f"{name}: {lines} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                size = (node.end_lineno or node.lineno) - node.lineno + 1
+                if size > LONG_FUNCTIONS.get(f"{name}.{node.name}", 60):
+                    too_long.append(f"{name}.{node.name}: {size} lines")
+    assert too_long == []
