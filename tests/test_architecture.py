@@ -1,8 +1,9 @@
 """The house's shape, checked: no import cycle between tracker's modules (issue 18).
 
-Every `import` and `from ... import` anywhere in a module counts, at its top or inside a function (a lazy import
-still closes a cycle), and importing `tracker.a.b` imports the package `tracker.a` too; only imports under
-`if TYPE_CHECKING:` are left out (they never run)."""
+Every `import` and `from ... import` anywhere in a module counts: at its top, inside a function (a lazy import still
+closes a cycle) or under `if TYPE_CHECKING:` (a type still says which module relies on which). Importing
+`tracker.a.b` runs the package `tracker.a` first, so a module depends on its packages too, and a package's
+`__init__` must import none of its own modules."""
 
 from __future__ import annotations
 
@@ -23,26 +24,13 @@ def _modules() -> dict[str, Path]:
     return out
 
 
-def _type_checking_only(tree: ast.Module) -> set[int]:
-    """Line numbers of the statements under `if TYPE_CHECKING:`."""
-    lines: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            for child in node.body:
-                lines.update(range(child.lineno, (child.end_lineno or child.lineno) + 1))
-    return lines
-
-
 def import_graph() -> dict[str, set[str]]:
     """Module -> the tracker modules it imports when it runs."""
     modules = _modules()
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        skip = _type_checking_only(tree)
         for node in ast.walk(tree):
-            if getattr(node, "lineno", 0) in skip:
-                continue
             targets: list[str] = []
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
@@ -55,7 +43,7 @@ def import_graph() -> dict[str, set[str]]:
                 while target and target not in modules:  # `tracker.x.Name` -> `tracker.x`
                     target = target.rpartition(".")[0]
                 while target and target != "tracker":  # a module's packages run first
-                    if target != name and not name.startswith(target + "."):
+                    if target != name:
                         graph[name].add(target)
                     target = target.rpartition(".")[0]
     return graph
@@ -199,7 +187,7 @@ LONG_MODULES = {
     "tracker.notify": 1102,
     "tracker.store.xlsx": 1048,
     "tracker.report": 689,
-    "tracker.store.excel_service": 687,
+    "tracker.store.excel_service": 618,
     "tracker.review": 684,
     "tracker.workbook": 651,
     "tracker.validation": 629,

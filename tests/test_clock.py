@@ -276,7 +276,7 @@ def test_watch_survives_a_workbook_open_in_excel_and_runs_once_per_workbook(
     from filelock import FileLock
 
     from tracker.config import load_config
-    from tracker.store import open_store
+    from tracker.store.backends import open_store
 
     at(START + timedelta(minutes=52))  # a reminder is due, but the log cannot be written
     lock = tmp_path / ".~lock.events.xlsx#"

@@ -24,7 +24,7 @@ from tests import fidelity, suite_clock
 from tests.conftest import Run, soffice
 from tracker.config import load_config
 from tracker.edits import AppendRow
-from tracker.store import journal_for
+from tracker.store.backends import journal_for
 
 LAYOUTS = {"merged_cells_in_table", "merged_cells_below_table", "totals_row"}
 KEPT = [name for name in fidelity.FEATURES if name not in LAYOUTS]

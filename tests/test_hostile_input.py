@@ -512,7 +512,7 @@ def test_validate_fix_leaves_a_cell_with_a_waiting_edit_alone(run: Run, example:
     """Edits waiting in the journal: --fix asks for `tracker sync` first instead of planning on a stale file."""
     from tracker.config import load_config
     from tracker.edits import SetCells
-    from tracker.store import journal_for
+    from tracker.store.backends import journal_for
 
     journal = journal_for(load_config(tmp_path / "tracker.toml"))
     assert journal is not None

@@ -39,7 +39,7 @@ from tests.test_store_sharepoint import PATH, TOKENS, _config
 from tracker.config import load_config
 from tracker.edits import SetCells
 from tracker.events import update_event
-from tracker.store import open_store
+from tracker.store.backends import open_store
 from tracker.times import CLOCK
 
 KILLS = int(os.environ.get("TRACKER_TEST_KILLS", "4"))

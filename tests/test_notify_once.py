@@ -22,7 +22,7 @@ from tests.sharepoint_standin import StandIn
 from tests.smtp_server import smtp_server
 from tests.test_cli_notify import _use_smtp
 from tracker.config import load_config
-from tracker.store import journal_for, open_store
+from tracker.store.backends import journal_for, open_store
 from tracker.times import CLOCK
 
 
@@ -422,7 +422,7 @@ def test_a_dead_claim_on_a_resolved_events_message_is_sent_by_notify_open(
     run of this tracker that stopped before handing it over. `notify --open` (the scheduled job) lists the event
     and sends it (a claim counted as the final message sent: the event was never listed, the claim stood)."""
     from tracker.notify import claim_marker
-    from tracker.store import journal_for
+    from tracker.store.backends import journal_for
 
     assert run("notify", event_id).exit_code == 0  # everyone heard of it
     assert run("resolve", event_id, "--note", "fixed").exit_code == 0
@@ -444,7 +444,7 @@ def test_a_claim_this_tracker_never_handed_over_is_sent_by_the_next_run(
     to the mail server (no line in its send ledger), in another process or this one (a watch's earlier tick): the
     next run withdraws it and sends the message, at once, exit 0 (issue 17: 5 of 10 kills after claiming lost all three messages of an event for good)."""
     from tracker.notify import claim_marker
-    from tracker.store import journal_for
+    from tracker.store.backends import journal_for
 
     config = load_config(tmp_path / "tracker.toml")
     mine = claim_marker(journal_for(config), CLOCK.now())  # this very process: as a watch's earlier tick

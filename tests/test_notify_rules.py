@@ -151,7 +151,7 @@ def test_emails_logged_by_0_2_with_changes_in_their_state_are_not_sent_again(
     from tracker.audience import Audience
     from tracker.config import load_config
     from tracker.notify import event_state
-    from tracker.store import open_store
+    from tracker.store.backends import open_store
 
     assert run("change", event_id, "--system", "fw-hq-01", "--change", "Restarted").exit_code == 0
     assert run("notify", event_id).exit_code == 0

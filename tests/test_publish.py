@@ -383,7 +383,7 @@ def test_the_sharepoint_sections_use_only_html_the_text_web_part_keeps(
     class, the two charts as PNG image parts with alt text, and nothing internal."""
     from tracker.config import load_config
     from tracker.publish import build_page, sharepoint_sections
-    from tracker.store import open_store
+    from tracker.store.backends import open_store
     from tracker.times import utcnow
 
     config = load_config(tmp_path / "tracker.toml")

@@ -33,7 +33,7 @@ from tracker.notify import event_state
 from tracker.policy import OPEN_STATUSES, STATUSES
 from tracker.roster import DUTY, STANDBY, duty_manager, next_shifts, on_duty, weekdays
 from tracker.schema import load_schema
-from tracker.store import Store
+from tracker.store.backends import Store
 from tracker.store.engine import fit, fit_journal
 from tracker.store.journal import Batch
 from tracker.times import format_time, iso, parse_time

@@ -16,7 +16,7 @@ from tests.conftest import Run, process_env, run_at_once
 from tests.test_store_safety import edit_zip, sheet_part
 from tracker.config import load_config
 from tracker.edits import AppendRow, SetCells
-from tracker.store import journal_for
+from tracker.store.backends import journal_for
 from tracker.store.journal import Journal
 
 pytestmark = pytest.mark.dateshift  # CI runs these again at the next 1 January and on 29 February 2028
@@ -208,7 +208,7 @@ def test_plan_sees_what_the_journal_holds(run: Run, example: Path, event_id: str
 
 def test_expect_keeps_a_cell_someone_changed(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
     """A SetCells whose `expect` no longer matches leaves that cell as the person wrote it, on a direct write too."""
-    from tracker.store import open_store
+    from tracker.store.backends import open_store
 
     store = open_store(load_config(tmp_path / "tracker.toml"))
     store.commit(lambda t: [SetCells("Events", event_id, {"impact": "Edited by a person"})])
@@ -226,7 +226,7 @@ def test_expect_keeps_a_cell_someone_changed(run: Run, example: Path, event_id: 
 def test_x_unique_is_checked_on_every_write(run: Run, example: Path, event_id: str, tmp_path: Path, value: str) -> None:
     """An edit that would give two rows the same unique key is refused naming the cell, whatever the spelling."""
     from tracker.errors import ValidationFailed
-    from tracker.store import open_store
+    from tracker.store.backends import open_store
 
     store = open_store(load_config(tmp_path / "tracker.toml"))
     before = digest(example)

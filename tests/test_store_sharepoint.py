@@ -16,7 +16,7 @@ from tests import suite_clock
 from tests.conftest import Run, process_env, run_at_once, start_process
 from tests.sharepoint_standin import StandIn
 from tracker.config import load_config
-from tracker.store import journal_for
+from tracker.store.backends import journal_for
 from tracker.times import CLOCK
 
 PATH = "/sites/ops/Shared Documents/Event Tracker.xlsx"

@@ -16,7 +16,7 @@ from typing import Any
 from tracker.edits import AppendRow, Edit, SetCells
 from tracker.errors import UnknownAction, UsageError, ValidationFailed
 from tracker.owed import Due
-from tracker.store import Store
+from tracker.store.backends import Store
 from tracker.times import iso, utcnow
 from tracker.workbook import Row, Tracker
 

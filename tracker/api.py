@@ -15,7 +15,7 @@ from tracker.events import Outcome, list_events, open_event, resolve_event, upda
 from tracker.notify import NotifyResult, notify
 from tracker.publish import Published, publish_status
 from tracker.sendlog import unconfirmed
-from tracker.store import Store, open_store
+from tracker.store.backends import Store, open_store
 from tracker.times import utcnow
 from tracker.validation import Problem
 from tracker.workbook import Row, Tracker

@@ -21,7 +21,7 @@ from tracker.errors import TrackerError, UsageError
 from tracker.text import printable as _printable
 
 if TYPE_CHECKING:
-    from tracker.store import Store
+    from tracker.store.backends import Store
     from tracker.workbook import Row
 
 

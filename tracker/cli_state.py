@@ -14,7 +14,7 @@ from tracker.text import printable as _printable
 
 if TYPE_CHECKING:
     from tracker.config import Config
-    from tracker.store import Store
+    from tracker.store.backends import Store
 
 
 class State:
@@ -35,7 +35,7 @@ class State:
         return self._config
 
     def store(self) -> Store:
-        from tracker.store import open_store
+        from tracker.store.backends import open_store
 
         store = open_store(self.config, verbose=self.verbose)
         if hasattr(store, "progress"):  # a workbook that travels over the network: show big transfers

@@ -15,7 +15,7 @@ from tracker.edits import AppendRow, Edit
 from tracker.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender, recipients_for
 from tracker.policy import EVENT_ROLES, is_open
 from tracker.roster import address_of, on_duty
-from tracker.store import Store
+from tracker.store.backends import Store
 from tracker.times import format_time, iso
 from tracker.workbook import Row, Tracker
 

@@ -16,7 +16,7 @@ from tracker.config import DEFAULT_REVIEW_REQUIRED
 from tracker.edits import AppendRow, Edit, SetCells
 from tracker.errors import LifecycleError, UsageError, ValidationFailed
 from tracker.policy import OPEN_STATUSES, STATUSES, is_open, next_update_due, severity_audiences
-from tracker.store import Store
+from tracker.store.backends import Store
 from tracker.times import as_utc, utcnow
 from tracker.workbook import Row, Tracker
 

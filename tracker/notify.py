@@ -54,7 +54,7 @@ from tracker.sendlog import (
     unconfirmed,
     unknown_edits,
 )
-from tracker.store import Store
+from tracker.store.backends import Store
 from tracker.store.journal import Journal
 from tracker.times import as_utc, iso, utcnow
 from tracker.workbook import Row, Tracker, raw_key

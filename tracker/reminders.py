@@ -14,7 +14,7 @@ from tracker.errors import TrackerError, WorkbookInUse
 from tracker.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender
 from tracker.policy import is_open
 from tracker.roster import address_of, duty_manager
-from tracker.store import Store
+from tracker.store.backends import Store
 from tracker.times import format_time, iso
 from tracker.workbook import Row
 

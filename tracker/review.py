@@ -30,7 +30,7 @@ from tracker.review_rules import (
     held_statuses,
     how_to_record,
 )
-from tracker.store import Store
+from tracker.store.backends import Store
 from tracker.times import format_time, utcnow
 from tracker.workbook import Row, Tracker
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from tracker.config import Config
 from tracker.errors import NotifyInterrupted, TrackerError, UsageError
-from tracker.store import Store
+from tracker.store.backends import Store
 from tracker.times import CLOCK, utcnow
 
 PUBLISH_REFRESH = timedelta(minutes=15)  # the status page's durations age: republished at least this often

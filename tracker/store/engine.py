@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from tracker.edits import AppendRow, Edit, Plan, SetCells
 from tracker.errors import ConflictError, TrackerError, UnknownEvent, ValidationFailed, WorkbookInUse
 from tracker.schema import FieldSpec
-from tracker.store.journal import Journal
+from tracker.store.journal import Journal, Pending
 from tracker.store.xlsx import Layout, SheetWrite
 from tracker.times import CLOCK, as_utc
 from tracker.workbook import Row, SheetData, Tracker, coerce
@@ -236,15 +236,6 @@ def describe(edits: list[Edit]) -> str:
 
 
 # --- fitting the journal ------------------------------------------------------------------
-
-
-@dataclass
-class Pending:
-    """What a commit takes from the journal: edits to write, the lines it consumes, refused edits."""
-
-    edits: list[Edit] = field(default_factory=list)
-    lines: list[str] = field(default_factory=list)
-    rejected: list[tuple[list[Edit], str]] = field(default_factory=list)  # whole journal entries
 
 
 def fit_journal(

@@ -23,27 +23,22 @@ import base64
 import json
 import random
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-from tracker import jsonlines
-from tracker.edits import AppendRow, Edit, SetCells, edit_from_json, edit_to_json
+from tracker.edits import AppendRow, Edit, SetCells
 from tracker.errors import ConflictError, RemoteError, TrackerError, WorkbookError
-from tracker.store.engine import Busy, Change, Interrupted, Snapshot, apply_to_view, cell_value
+from tracker.store.engine import Busy, Change, Interrupted, Snapshot, cell_value
+from tracker.store.recent import SharePointWorkbook, recent_writes
 from tracker.store.xlsx import Layout
 from tracker.times import CLOCK
 from tracker.workbook import Tracker, column_letter, raw_key, read_tracker
 
-if TYPE_CHECKING:
-    from tracker.store.sharepoint import SharePointStore
-
 BATCH_LIMIT = 20  # Microsoft Graph JSON batching: at most 20 requests per batch
 MAX_ATTEMPTS = 5
-RECENT_FOR = 3600.0  # seconds a recent write is shown at most, whatever the ETag says
 _RETRY = {429, 503, 504}
 
 
@@ -62,70 +57,6 @@ def excel_value(value: Any) -> Any:
 
 
 # --- read your own writes -------------------------------------------------------------------
-
-
-class RecentWrites:
-    """Edits this machine wrote through the Excel service, until the file's ETag shows a save after them."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._memory: list[dict[str, Any]] = []
-
-    def _entries(self) -> list[dict[str, Any]]:
-        if self.path is None:
-            return list(self._memory)
-        return [data for _line, data in jsonlines.read(self.path) if isinstance(data, dict)]
-
-    def _save(self, entries: list[dict[str, Any]]) -> None:
-        if self.path is None:
-            self._memory = entries
-            return
-        jsonlines.rewrite(self.path, [json.dumps(e) for e in entries])
-
-    def add(self, etag: str, edits: list[Edit], placed: dict[int, int] | None = None) -> None:
-        """Remember edits written on the version with this ETag (`placed`: id of a new row's edit -> the sheet
-        row the Excel service put it on, which rows other machines added meanwhile may have pushed down)."""
-        if not edits:
-            return
-        entries = self._entries()
-        entry: dict[str, Any] = {"etag": etag, "at": time.time(), "edits": [edit_to_json(e) for e in edits]}
-        rows = {str(n): placed[id(e)] for n, e in enumerate(edits) if placed and id(e) in placed}
-        if rows:
-            entry["rows"] = rows
-        entries.append(entry)
-        self._save(entries)
-
-    def show(self, tracker: Tracker, etag: str, *, prune: bool = False) -> list[Edit]:
-        """Show in `tracker` the recent writes its version (ETag) does not hold yet.
-
-        With `prune` (only under the journal lock) the others are forgotten. A row already there
-        is not shown twice (the download may be a moment newer than its ETag).
-        """
-        from tracker.store.engine import row_present
-
-        entries = self._entries()
-        keep = [e for e in entries if e.get("etag") == etag and time.time() - float(e.get("at", 0)) < RECENT_FOR]
-        if prune and len(keep) != len(entries):
-            self._save(keep)
-        shown = []
-        for entry in keep:
-            rows = entry.get("rows") or {}
-            for n, data in enumerate(entry.get("edits", [])):
-                try:
-                    edit = edit_from_json(data)
-                    if isinstance(edit, AppendRow) and row_present(tracker, edit):
-                        continue
-                    apply_to_view(tracker, edit, rows.get(str(n)))
-                except Exception:  # noqa: BLE001 - a row gone meanwhile: the file is what counts
-                    continue
-                shown.append(edit)
-        return shown
-
-
-def recent_writes(store: SharePointStore) -> RecentWrites:
-    """The store's record of recent Excel-service writes (beside the journal)."""
-    journal = store.journal
-    return RecentWrites(journal.companion("recent") if journal else None)
 
 
 # --- the applier ----------------------------------------------------------------------------
@@ -164,7 +95,7 @@ class _Answer:
 class ExcelService:
     """Applier for `write_mode = "workbook-api"`."""
 
-    def __init__(self, store: SharePointStore) -> None:
+    def __init__(self, store: SharePointWorkbook) -> None:
         self.store = store
         self.remote = store.remote
         self.recent = recent_writes(store)
@@ -174,7 +105,7 @@ class ExcelService:
 
     def snapshot(self) -> Snapshot:
         """Download and read with calamine; recent writes the file does not show yet are shown too."""
-        data, etag = self.store._download()
+        data, etag = self.store.download()
         tracker = read_tracker(Path(self.store.settings.path), self.store.schema, data=data, source=self.store.location)
         self.recent.show(tracker, etag, prune=True)  # under the journal lock: the commit holds it
         # the Excel service adds rows above totals

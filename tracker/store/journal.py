@@ -27,17 +27,23 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tracker import jsonlines
 from tracker.edits import Edit, edit_from_json, edit_to_json
 from tracker.errors import WorkbookInUse
 from tracker.times import iso, utcnow
 
-if TYPE_CHECKING:
-    from tracker.store.engine import Pending
+
+@dataclass
+class Pending:
+    """What a commit takes from the journal: edits to write, the lines it consumes, refused edits."""
+
+    edits: list[Edit] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    rejected: list[tuple[list[Edit], str]] = field(default_factory=list)  # whole journal entries
+
 
 LOCK_TIMEOUT = 120.0
 LEGACY_NAME = ".tracker-journal.jsonl"  # tracker 0.1: beside tracker.toml

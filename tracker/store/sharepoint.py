@@ -68,15 +68,16 @@ class SharePointStore:
         """The workbook's file name."""
         return Path(self.settings.path).name
 
-    def _download(self) -> tuple[bytes, str]:
+    def download(self) -> tuple[bytes, str]:
+        """The workbook's bytes and the ETag they belong to."""
         return self.remote.download(self.progress("downloading"))
 
     def read(self) -> Tracker:
         """Download once and read with the fast reader (with this machine's recent writes the file may not show yet)."""
-        data, etag = self._download()
+        data, etag = self.download()
         tracker = read_tracker(Path(self.settings.path), self.schema, data=data, source=self.location)
         if self.settings.write_mode == "workbook-api":
-            from tracker.store.excel_service import recent_writes
+            from tracker.store.recent import recent_writes
 
             recent_writes(self).show(tracker, etag)
         tracker.journal = self.journal
@@ -118,7 +119,7 @@ class SharePointStore:
     def snapshot(self) -> Snapshot:
         """Download the newest version into the commit's temporary folder."""
         assert self._folder is not None
-        data, etag = self._download()
+        data, etag = self.download()
         path = self._folder / self.name
         path.write_bytes(data)
         from tracker.store.xlsx import Layout

@@ -1,0 +1,112 @@
+"""Where the workbook lives, and the one way it is written.
+
+`open_store(config)` gives the store tracker.toml selects (`local` or `sharepoint`). A store
+reads the workbook for commands that look, and `commit(plan)` writes a command's row edits
+through the commit engine (`tracker.store.engine`), which every store shares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tracker.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tracker.config import Config
+    from tracker.edits import Edit, Plan
+    from tracker.schema import Schema
+    from tracker.store.journal import Journal
+    from tracker.workbook import Tracker
+
+
+class Store(Protocol):
+    """Reads the workbook and commits row edits to it."""
+
+    location: str
+    journal: Journal | None
+    replayed: list[Edit]  # journal edits the last commit wrote
+    set_aside: list[tuple[list[Edit], str]]  # journal entries it could no longer write, and why
+    # Other machines write this workbook without taking this machine's locks: `tracker notify` claims each
+    # message on the Notifications sheet before sending it (see tracker.notify).
+    claims: bool
+    last_read: Tracker | None  # the workbook as `read` last returned it (None before the first read)
+
+    @property
+    def notify_lock(self) -> Path:
+        """The lock two `tracker notify` runs for this workbook take turns on, whatever their folder."""
+        ...
+
+    def read(self) -> Tracker:
+        """The current workbook, for looking only."""
+        ...
+
+    def commit(self, plan: Plan, *, keep: bool = True) -> list[Edit]:
+        """Plan on the newest version (journal fitted first), check, write; return the command's edits.
+
+        `keep=False`: the command's edits never wait in the journal (they raise instead).
+        """
+        ...
+
+    def read_back(self, sheet: str) -> list[dict[str, Any]] | None:
+        """The sheet's rows as the workbook holds them this moment, in table order, values as Excel shows them
+        (None when this store's commits already arbitrate, as a local lock or If-Match does)."""
+        ...
+
+
+def journal_for(config: Config) -> Journal:
+    """The journal of the workbook `config` names (one per workbook, whatever the folder), with any journal
+    tracker 0.1 kept beside tracker.toml moved into it."""
+    from tracker.store.journal import LEGACY_NAME, Journal, journal_path
+
+    if config.sharepoint is None:
+        journal = Journal(journal_path(config.workbook_path), config.lock_timeout)
+        journal.adopt(config.root / LEGACY_NAME)
+        return journal
+    from tracker.auth import sharepoint_settings
+
+    url = sharepoint_settings(config.sharepoint, config.root).file_url
+    journal = Journal(journal_path(url=url), config.lock_timeout)
+    journal.path.parent.mkdir(parents=True, exist_ok=True)
+    journal.describe(url)
+    journal.adopt(config.root / LEGACY_NAME)
+    return journal
+
+
+def _local(config: Config, schema: Schema, verbose: bool) -> Store:
+    from tracker.store.local import LocalStore
+
+    return LocalStore(
+        config.workbook_path,
+        schema,
+        backups=config.backups,
+        lock_timeout=config.lock_timeout,
+        journal=journal_for(config),
+    )
+
+
+def _sharepoint(config: Config, schema: Schema, verbose: bool) -> Store:
+    from tracker.auth import sharepoint_settings
+    from tracker.store.sharepoint import SharePointStore
+
+    settings = sharepoint_settings(config.sharepoint or {}, config.root)
+    return SharePointStore(settings, schema, journal=journal_for(config), verbose=verbose)
+
+
+STORES: dict[str, Callable[[Config, Schema, bool], Store]] = {"local": _local, "sharepoint": _sharepoint}
+
+
+def open_store(config: Config, schema: Schema | None = None, *, verbose: bool = False) -> Store:
+    """The store `config` selects (a plain lookup; unknown names list the valid ones)."""
+    from tracker.schema import load_schema
+
+    schema = schema or load_schema(config.schema_dir)
+    name = config.store_name
+    if name not in STORES:
+        raise ConfigError(
+            f"tracker.toml selects the {name!r} store, which this version of tracker does not provide; "
+            f"available: {', '.join(sorted(STORES))}"
+        )
+    return STORES[name](config, schema, verbose)
