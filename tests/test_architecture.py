@@ -184,7 +184,7 @@ def _writes(tree: ast.Module, environ: ast.Attribute) -> bool:
 # each may shrink (then lower its number here, or drop it) but never grow, and nothing new joins them.
 LONG_MODULES = {
     "tracker.cli": 1345,
-    "tracker.notify": 1102,
+    "tracker.notify": 1080,
     "tracker.store.xlsx": 1048,
     "tracker.report": 689,
     "tracker.store.excel_service": 618,

@@ -13,16 +13,22 @@ it. A crash, Ctrl-C or full disk anywhere in between leaves one of three things:
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import socket
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker import files, jsonlines
 from tracker.errors import WorkbookInUse
 from tracker.times import iso
+
+if TYPE_CHECKING:
+    from tracker.store.journal import Journal
 
 
 @dataclass(frozen=True)
@@ -97,3 +103,34 @@ def attempt_for(message: Any, at: datetime) -> Attempt:
         recipients=len(message.recipients),
         at=iso(at) or "",
     )
+
+
+def instance_id(journal: Journal | None) -> str:
+    """Which tracker this is: a random name kept beside its journal and send ledger, in its state folder (a name
+    from the host alone would be shared by cloned machines and containers); "" without a journal."""
+    if journal is None:
+        return ""
+    path = journal.path.with_name(f"{journal.path.stem}.instance")
+    if path not in _INSTANCES:  # read once per process: settling asks it of every claim row
+        _INSTANCES[path] = _instance_name(path)
+    return _INSTANCES[path]
+
+
+_INSTANCES: dict[Path, str] = {}
+
+
+def _instance_name(path: Path) -> str:
+    try:
+        if not path.exists():
+            name = os.urandom(5).hex()
+            draft = path.with_name(f"{path.name}.{name}")
+            draft.write_text(name + "\n", encoding="ascii")
+            try:
+                os.link(draft, path)  # whole or not at all; two processes at once: the first one's name stands
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
+        return path.read_text(encoding="ascii").strip()[:10]
+    except OSError:  # a state folder that cannot keep it: a name that at least differs per machine and folder
+        return hashlib.sha256(f"{socket.gethostname()}\0{path}".encode()).hexdigest()[:10]

@@ -25,7 +25,7 @@ from tracker.errors import (
     ValidationFailed,
     WorkbookInUse,
 )
-from tracker.ledger import attempt_for
+from tracker.ledger import attempt_for, instance_id
 from tracker.mail import (
     Outgoing,
     build_message,
@@ -190,28 +190,6 @@ def _stable(value: Any) -> Any:
 
 CLAIM_TIMEOUT = timedelta(minutes=15)
 _CLAIM = re.compile(r"claimed: sending from (\S*) \(process (\d+)(?:, tracker ([0-9a-f]+))?\)(?: until (\S+))?")
-
-
-def instance_id(journal: Journal | None) -> str:
-    """Which tracker this is: a random name kept beside its journal and send ledger, in its state folder (a name
-    from the host alone would be shared by cloned machines and containers); "" without a journal."""
-    if journal is None:
-        return ""
-    path = journal.path.with_name(f"{journal.path.stem}.instance")
-    try:
-        if not path.exists():
-            name = os.urandom(5).hex()
-            draft = path.with_name(f"{path.name}.{name}")
-            draft.write_text(name + "\n", encoding="ascii")
-            try:
-                os.link(draft, path)  # whole or not at all; two processes at once: the first one's name stands
-            except FileExistsError:
-                pass
-            finally:
-                draft.unlink()
-        return path.read_text(encoding="ascii").strip()[:10]
-    except OSError:  # a state folder that cannot keep it: a name that at least differs per machine and folder
-        return hashlib.sha256(f"{socket.gethostname()}\0{path}".encode()).hexdigest()[:10]
 
 
 def claim_marker(journal: Journal | None, now: datetime) -> str:
