@@ -195,8 +195,8 @@ def workbook_for(events: int, regen: bool) -> tuple[Path, float | None]:
 def pick_ids(workbook: Path, env: dict[str, str]) -> tuple[str, str]:
     """(an open event for update, an event in the middle of the sheet for show), read in a child."""
     code = (
-        "import sys; from tracker.workbook import read_tracker; from tracker.schema import load_schema; "
-        "from tracker.policy import is_open; "
+        "import sys; from tracker.workbook.reading import read_tracker; from tracker.workbook.schema import load_schema; "
+        "from tracker.workbook.policy import is_open; "
         "rows = read_tracker(__import__('pathlib').Path(sys.argv[1]), load_schema()).sheet('Events').rows; "
         "opened = [r['id'] for r in rows if is_open(r['status'])]; "
         "print(opened[len(opened) // 2], rows[len(rows) // 2]['id'])"

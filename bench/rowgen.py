@@ -205,8 +205,8 @@ def event_rows(
 
 def workbook_rows(count: int, seed: int = 1) -> dict[str, list[dict[str, Any]]]:
     """Rows for `build_workbook`: the example reference sheets plus `count` generated events."""
-    from tracker.init import example_rows
-    from tracker.schema import load_schema
+    from tracker.rules.init import example_rows
+    from tracker.workbook.schema import load_schema
 
     example = example_rows(load_schema(), now=REFERENCE_NOW)
     services = [str(row["name"]) for row in example["Services"]]
@@ -223,8 +223,8 @@ def workbook_rows(count: int, seed: int = 1) -> dict[str, list[dict[str, Any]]]:
 
 def typed_events(count: int, seed: int = 1) -> list[dict[str, Any]]:
     """Events rows as tracker holds them after reading: every field present, empty ones None."""
-    from tracker.init import example_rows
-    from tracker.schema import load_schema
+    from tracker.rules.init import example_rows
+    from tracker.workbook.schema import load_schema
 
     schema = load_schema()
     example = example_rows(schema, now=REFERENCE_NOW)
@@ -235,16 +235,16 @@ def typed_events(count: int, seed: int = 1) -> list[dict[str, Any]]:
 
 
 def event_instances(count: int, seed: int = 1) -> list[dict[str, Any]]:
-    """Events rows as `tracker` checks them: `tracker.schema.row_instance` of each row's values."""
-    from tracker.schema import row_instance
+    """Events rows as `tracker` checks them: `tracker.workbook.schema.row_instance` of each row's values."""
+    from tracker.workbook.schema import row_instance
 
     return [row_instance(values) for values in typed_events(count, seed)]
 
 
 def write_workbook(count: int, target: Path, seed: int = 1) -> float:
     """Build a tracker workbook with `count` events at `target` (atomically); return seconds taken."""
-    from tracker.build import build_workbook
-    from tracker.schema import load_schema
+    from tracker.rules.build import build_workbook
+    from tracker.workbook.schema import load_schema
 
     started = time.perf_counter()
     book = build_workbook(load_schema(), workbook_rows(count, seed))

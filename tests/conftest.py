@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests import suite_clock
-from tracker.cli import main
+from tracker.cli.commands import main
 
 CREDENTIAL_VARS = ("AZURE_", "MSAL_", "O365_", "OFFICE365_", "SMTP_", "MAIL_")
 

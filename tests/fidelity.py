@@ -249,7 +249,7 @@ def make_tracker(folder: Path, *, workbook: str = "events.xlsx", extra_events: i
     """
     from click.testing import CliRunner
 
-    from tracker.cli import main
+    from tracker.cli.commands import main
 
     folder.mkdir(parents=True, exist_ok=True)
     env = {"TRACKER_USER": os.environ.get("TRACKER_USER") or "Test Manager"}

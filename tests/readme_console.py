@@ -38,7 +38,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests import suite_clock
-from tracker.cli import main
+from tracker.cli.commands import main
 from tracker.times import CLOCK as CLOCK_OF_TRACKER
 
 CLOCK = suite_clock.PINNED

@@ -132,12 +132,15 @@ def test_every_module_has_a_layer_and_none_imports_upward() -> None:
     assert upward == []
 
 
-CLI = {"tracker.cli", "tracker.cli_state", "tracker.cli_publish", "tracker.cli_report", "tracker.cli_review"}
-CLI |= {"tracker.entry", "tracker.__main__", "tracker.watch"}
+CLI = {"tracker.entry", "tracker.__main__"}  # and every module of tracker/cli/
+
+
+def _library(name: str) -> bool:
+    return name not in CLI and name != "tracker.cli" and not name.startswith("tracker.cli.")
 # What the library still does to the process, each for a reason (issue 18 leaves them to a later step):
 ALLOWED = {
     # calamine's Rust panics print to the native stderr; the reader flushes Python's before silencing fd 2
-    ("tracker.workbook", "sys.stderr"),
+    ("tracker.workbook.reading", "sys.stderr"),
     # openpyxl's lxml writer emits drawings no reader opens; the variable must be set before openpyxl is imported
     ("tracker", "os.environ"),
 }
@@ -149,7 +152,7 @@ def test_the_library_never_writes_to_the_terminal_or_changes_the_process() -> No
     charts switched matplotlib's backend for the whole program)."""
     found = []
     for name, path in _modules().items():
-        if name in CLI:
+        if not _library(name):
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -183,45 +186,45 @@ def _writes(tree: ast.Module, environ: ast.Attribute) -> bool:
 # Issue 18 asks for modules of at most 600 lines and functions of at most 60. These are over today, at these sizes:
 # each may shrink (then lower its number here, or drop it) but never grow, and nothing new joins them.
 LONG_MODULES = {
-    "tracker.cli": 1345,
-    "tracker.notify": 1080,
+    "tracker.cli.commands": 1345,
+    "tracker.sending.notify": 1080,
     "tracker.store.xlsx": 1048,
-    "tracker.report": 689,
+    "tracker.window.report": 689,
     "tracker.store.excel_service": 618,
-    "tracker.review": 684,
-    "tracker.workbook": 651,
-    "tracker.validation": 629,
-    "tracker.publish": 628,
+    "tracker.window.review": 684,
+    "tracker.workbook.reading": 651,
+    "tracker.rules.validation": 629,
+    "tracker.window.publish": 628,
 }
 LONG_FUNCTIONS = {
-    "tracker.audience.build_context": 94,
-    "tracker.auth.sharepoint_settings": 84,
-    "tracker.cli.due": 98,
-    "tracker.cli.notify": 77,
-    "tracker.cli.open_cmd": 65,
-    "tracker.cli_report.report": 90,
-    "tracker.cli_report.text_report": 89,
-    "tracker.cli_review.review_cmd": 88,
+    "tracker.sending.audience.build_context": 94,
+    "tracker.microsoft365.auth.sharepoint_settings": 84,
+    "tracker.cli.commands.due": 98,
+    "tracker.cli.commands.notify": 77,
+    "tracker.cli.commands.open_cmd": 65,
+    "tracker.cli.report.report": 90,
+    "tracker.cli.report.text_report": 89,
+    "tracker.cli.review.review_cmd": 88,
     "tracker.config.config_from_dict": 79,
-    "tracker.escalations._send": 64,
-    "tracker.events.open_event": 69,
-    "tracker.events.resolve_event": 61,
-    "tracker.events.update_event": 78,
-    "tracker.notify._notify": 84,
-    "tracker.notify.claim_messages": 77,
-    "tracker.notify.prepare": 132,
-    "tracker.remote.request": 83,
-    "tracker.report.event_facts": 99,
-    "tracker.report_charts.charts": 64,
-    "tracker.review.build_review": 83,
-    "tracker.review.record_review": 63,
-    "tracker.review.render_docx": 72,
-    "tracker.sitepage.publish": 69,
+    "tracker.sending.escalations._send": 64,
+    "tracker.rules.events.open_event": 69,
+    "tracker.rules.events.resolve_event": 61,
+    "tracker.rules.events.update_event": 78,
+    "tracker.sending.notify._notify": 84,
+    "tracker.sending.notify.claim_messages": 77,
+    "tracker.sending.notify.prepare": 132,
+    "tracker.microsoft365.remote.request": 83,
+    "tracker.window.report.event_facts": 99,
+    "tracker.window.report_charts.charts": 64,
+    "tracker.window.review.build_review": 83,
+    "tracker.window.review.record_review": 63,
+    "tracker.window.review.render_docx": 72,
+    "tracker.microsoft365.sitepage.publish": 69,
     "tracker.store.excel_service._plan": 96,
     "tracker.store.excel_service._send": 61,
-    "tracker.validation.validate_tracker": 61,
-    "tracker.watch.watch": 62,
-    "tracker.workbook.read_tracker": 62,
+    "tracker.rules.validation.validate_tracker": 61,
+    "tracker.cli.watch.watch": 62,
+    "tracker.workbook.reading.read_tracker": 62,
 }
 
 

@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from tests.conftest import Run
-from tracker.schema import load_schema
+from tracker.workbook.schema import load_schema
 
 SHEETS = [
     "Events",

@@ -54,7 +54,7 @@ def test_bad_sharepoint_settings(run: Run, tmp_path: Path, changes: dict, expect
 
 def test_government_clouds_accept_their_hosts(run: Run, tmp_path: Path) -> None:
     """GCC High and DoD sites on *.sharepoint.us / *.sharepoint-mil.us pass the settings check."""
-    from tracker.auth import sharepoint_settings
+    from tracker.microsoft365.auth import sharepoint_settings
 
     _write(tmp_path)
     high = sharepoint_settings(

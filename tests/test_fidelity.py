@@ -23,8 +23,8 @@ import python_calamine
 from tests import fidelity, suite_clock
 from tests.conftest import Run, soffice
 from tracker.config import load_config
-from tracker.edits import AppendRow
 from tracker.store.backends import journal_for
+from tracker.workbook.edits import AppendRow
 
 LAYOUTS = {"merged_cells_in_table", "merged_cells_below_table", "totals_row"}
 KEPT = [name for name in fidelity.FEATURES if name not in LAYOUTS]
@@ -141,7 +141,7 @@ def test_libreoffice_reads_and_resaves_after_writes(tmp_path: Path) -> None:
     names each feature it concerns."""
     from click.testing import CliRunner
 
-    from tracker.cli import main
+    from tracker.cli.commands import main
 
     written: dict[str, tuple[Path, str]] = {}
     problems: dict[str, str] = {}

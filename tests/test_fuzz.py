@@ -24,8 +24,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from tests import suite_clock
 from tests.conftest import suite_environment
-from tracker.cli import main
-from tracker.schema import load_schema
+from tracker.cli.commands import main
+from tracker.workbook.schema import load_schema
 
 pytestmark = pytest.mark.dateshift  # CI runs these again at the next 1 January and on 29 February 2028
 

@@ -65,7 +65,7 @@ def test_a_stop_after_the_first_part_sends_only_the_rest(
     run: Run, example: Path, event_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ctrl-C after part 1 of 3 went out: the next run sends parts 2 and 3, not part 1 again."""
-    from tracker.transports import OutboxTransport
+    from tracker.sending.transports import OutboxTransport
 
     add_distribution(
         example, [["customer", f"Reader {n}", f"reader{n}@example.com", "Bcc", "Yes"] for n in range(1200)]
@@ -99,7 +99,7 @@ def test_an_unexpected_failure_is_one_line_and_a_private_report(
 ) -> None:
     """A bug (here: the store raising what no code expects) prints one line naming the command and the report file
     under the user's cache folder, exit 3; --verbose prints the report; the report is readable only by the user."""
-    from tracker.cli import State
+    from tracker.cli.commands import State
 
     def broken(self):  # type: ignore[no-untyped-def]
         raise RuntimeError("something no one foresaw")
@@ -511,8 +511,8 @@ def test_output_cut_short_by_a_pipe_is_not_an_error(example: Path, tmp_path: Pat
 def test_validate_fix_leaves_a_cell_with_a_waiting_edit_alone(run: Run, example: Path, tmp_path: Path) -> None:
     """Edits waiting in the journal: --fix asks for `tracker sync` first instead of planning on a stale file."""
     from tracker.config import load_config
-    from tracker.edits import SetCells
     from tracker.store.backends import journal_for
+    from tracker.workbook.edits import SetCells
 
     journal = journal_for(load_config(tmp_path / "tracker.toml"))
     assert journal is not None

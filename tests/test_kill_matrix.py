@@ -37,10 +37,10 @@ from tests.test_cli_notify import _use_smtp
 from tests.test_notify_once import _sheet_rows
 from tests.test_store_sharepoint import PATH, TOKENS, _config
 from tracker.config import load_config
-from tracker.edits import SetCells
-from tracker.events import update_event
+from tracker.rules.events import update_event
 from tracker.store.backends import open_store
 from tracker.times import CLOCK
+from tracker.workbook.edits import SetCells
 
 KILLS = int(os.environ.get("TRACKER_TEST_KILLS", "4"))
 COMMANDS = {"notify": ("notify", "--open"), "remind": ("due", "--remind"), "escalate": ("due", "--escalate")}

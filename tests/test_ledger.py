@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from tracker.ledger import Attempt, SendLedger
+from tracker.sending.ledger import Attempt, SendLedger
 
 
 def _attempt(n: int) -> Attempt:

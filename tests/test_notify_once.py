@@ -48,7 +48,7 @@ def outbox(tmp_path: Path) -> list[str]:
 def ctrl_c_at_message(monkeypatch: pytest.MonkeyPatch, number: int) -> object:
     """Make the outbox transport raise KeyboardInterrupt (Ctrl-C) as it is handed message `number`; returns the
     real send_one, to put back."""
-    from tracker.transports import OutboxTransport
+    from tracker.sending.transports import OutboxTransport
 
     original = OutboxTransport.send_one
     calls = [0]
@@ -69,7 +69,7 @@ def test_ctrl_c_while_sending_says_what_went_out(
     """Ctrl-C during the second message: exit 130 naming what was sent and not; the next run sends only the third;
     the second (handed over: it may have gone out) is logged as acceptance unknown, not sent again by itself, and
     every run exits 1 over it until someone says: here, --force sends it anew."""
-    from tracker.transports import OutboxTransport
+    from tracker.sending.transports import OutboxTransport
 
     original = ctrl_c_at_message(monkeypatch, 2)
     stopped = run("notify", event_id)
@@ -174,10 +174,10 @@ def test_journal_and_ledger_beside_tracker_toml_are_moved(
 ) -> None:
     """A journal and a send ledger tracker 0.1 left beside tracker.toml are moved into the workbook's, once:
     the waiting log row is written, the message being sent is logged as acceptance unknown, neither is resent."""
-    from tracker.edits import edit_to_json
-    from tracker.ledger import attempt_for
-    from tracker.notify import log_row, prepare
+    from tracker.sending.ledger import attempt_for
+    from tracker.sending.notify import log_row, prepare
     from tracker.times import iso, utcnow
+    from tracker.workbook.edits import edit_to_json
 
     config = load_config(tmp_path / "tracker.toml")
     prepared = prepare(open_store(config).read(), config, event_id, audiences=["leadership", "technical"])
@@ -273,7 +273,7 @@ def test_eight_machines_notifying_one_sharepoint_workbook_send_once(
 
 def _rival_claim(tmp_path: Path, audience: str, transport: str, at: datetime | None = None) -> dict:
     """The Notifications row another tracker ("Rival") would write for this audience's next message."""
-    from tracker.notify import log_row, prepare
+    from tracker.sending.notify import log_row, prepare
     from tracker.times import utcnow
 
     config = load_config(tmp_path / "tracker.toml")
@@ -285,7 +285,7 @@ def _rival_claim(tmp_path: Path, audience: str, transport: str, at: datetime | N
 
 def _write_row(tmp_path: Path, values: dict) -> None:
     """Add a Notifications row as another machine's tracker would (its own store: no journal or lock shared)."""
-    from tracker.edits import AppendRow
+    from tracker.workbook.edits import AppendRow
 
     store = open_store(load_config(tmp_path / "tracker.toml"))
     store.journal = None
@@ -393,7 +393,7 @@ def test_an_expired_claim_confirmed_just_before_this_run_writes_is_not_sent_agai
     and is not sent again (the journal's withdrawal was applied without its condition, and it went twice)."""
     from datetime import timedelta
 
-    from tracker.edits import SetCells
+    from tracker.workbook.edits import SetCells
 
     start = CLOCK.now()
     _write_row(tmp_path, _rival_claim(tmp_path, "leadership", "claimed: sending from other-host (process 7)", start))
@@ -421,7 +421,7 @@ def test_a_dead_claim_on_a_resolved_events_message_is_sent_by_notify_open(
     """The event is resolved and leadership and customer have the Resolved message; technical's was claimed by a
     run of this tracker that stopped before handing it over. `notify --open` (the scheduled job) lists the event
     and sends it (a claim counted as the final message sent: the event was never listed, the claim stood)."""
-    from tracker.notify import claim_marker
+    from tracker.sending.notify import claim_marker
     from tracker.store.backends import journal_for
 
     assert run("notify", event_id).exit_code == 0  # everyone heard of it
@@ -443,7 +443,7 @@ def test_a_claim_this_tracker_never_handed_over_is_sent_by_the_next_run(
     """A claim this tracker (this machine, this state folder) made in a run that stopped before handing the message
     to the mail server (no line in its send ledger), in another process or this one (a watch's earlier tick): the
     next run withdraws it and sends the message, at once, exit 0 (issue 17: 5 of 10 kills after claiming lost all three messages of an event for good)."""
-    from tracker.notify import claim_marker
+    from tracker.sending.notify import claim_marker
     from tracker.store.backends import journal_for
 
     config = load_config(tmp_path / "tracker.toml")

@@ -148,9 +148,9 @@ def test_emails_logged_by_0_2_with_changes_in_their_state_are_not_sent_again(
 ) -> None:
     """Upgrading from 0.2, whose leadership fingerprint counted the Changes rows: an event notified after a change
     (logged with that fingerprint) is not sent to leadership again by this version."""
-    from tracker.audience import Audience
     from tracker.config import load_config
-    from tracker.notify import event_state
+    from tracker.sending.audience import Audience
+    from tracker.sending.notify import event_state
     from tracker.store.backends import open_store
 
     assert run("change", event_id, "--system", "fw-hq-01", "--change", "Restarted").exit_code == 0

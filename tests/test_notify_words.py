@@ -224,7 +224,7 @@ def test_a_workbook_made_before_the_new_columns_still_works(
 
 def test_a_schema_with_a_bad_audience_list_is_refused(tmp_path: Path) -> None:
     """x-audiences must name audiences: anything else is a schema error naming the file and property."""
-    from tracker.schema import load_schema
+    from tracker.workbook.schema import load_schema
 
     folder = tmp_path / "schema"
     shutil.copytree(data_dir("workbook_schema"), folder)

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from tests import suite_clock
 from tests.conftest import Run, soffice
-from tracker.build import build_workbook
-from tracker.overdue_highlight import (
+from tracker.rules.build import build_workbook
+from tracker.workbook.overdue_highlight import (
     TIMEZONE_NAME,
     UTC_NOW_NAME,
     Names,
@@ -29,7 +29,7 @@ from tracker.overdue_highlight import (
     table_for,
     utc_now_formula,
 )
-from tracker.schema import load_schema
+from tracker.workbook.schema import load_schema
 
 NEW_YORK = "America/New_York"
 BUILT = datetime(2026, 11, 21, 14, 0, tzinfo=UTC)

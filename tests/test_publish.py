@@ -382,9 +382,9 @@ def test_the_sharepoint_sections_use_only_html_the_text_web_part_keeps(
     """The SharePoint rendering of the same page: text parts with only the tags SharePoint keeps and no style or
     class, the two charts as PNG image parts with alt text, and nothing internal."""
     from tracker.config import load_config
-    from tracker.publish import build_page, sharepoint_sections
     from tracker.store.backends import open_store
     from tracker.times import utcnow
+    from tracker.window.publish import build_page, sharepoint_sections
 
     config = load_config(tmp_path / "tracker.toml")
     page = build_page(open_store(config).read(), config, utcnow())

@@ -334,9 +334,9 @@ def test_a_bad_detected_cell_is_left_out_and_named(run: Run, book: Path) -> None
 )
 def test_invariants_hold_for_any_events(events: list[tuple[int, int | None, int | None, str]]) -> None:
     """met + breached + pending + no_target + unknown is the count per timer; each median lies between min and max."""
-    from tracker.report import Period, Report
-    from tracker.schema import load_schema
-    from tracker.workbook import Tracker
+    from tracker.window.report import Period, Report
+    from tracker.workbook.reading import Tracker
+    from tracker.workbook.schema import load_schema
 
     start = datetime(2026, 11, 1, tzinfo=UTC)
     rows: dict[str, list[dict[str, Any]]] = {
@@ -416,11 +416,11 @@ def test_the_report_counts_each_sla_timer_as_clock_timers_decides_it(
     restoration: Any,
     now_after: int,
 ) -> None:
-    """The report's SLA results (computed without building Timer objects) are tracker.clock.timers()'s for any
+    """The report's SLA results (computed without building Timer objects) are tracker.rules.clock.timers()'s for any
     event: met and breached as they are, running and at risk as pending, a timer it does not start as no target."""
-    from tracker.clock import timers
-    from tracker.report import sla_states, sla_targets
-    from tracker.workbook import Row
+    from tracker.rules.clock import timers
+    from tracker.window.report import sla_states, sla_targets
+    from tracker.workbook.reading import Row
 
     event = Row(
         2,
@@ -553,8 +553,8 @@ def test_graph_refuses_images_over_its_attachment_limit_before_sending() -> None
     from email.message import EmailMessage
 
     from tracker.errors import MailError
-    from tracker.mail import Outgoing, Recipient
-    from tracker.transports import graph_message
+    from tracker.sending.mail import Outgoing, Recipient
+    from tracker.sending.transports import graph_message
 
     message = EmailMessage()
     message.set_content("text")
@@ -590,7 +590,7 @@ def test_report_help_has_an_example() -> None:
     """`tracker report --help` explains the period and shows examples."""
     from click.testing import CliRunner
 
-    from tracker.cli import main
+    from tracker.cli.commands import main
 
     out = CliRunner().invoke(main, ["report", "--help"]).output
     assert "Example:" in out and "tracker report --email leadership" in out and "detected in it" in out

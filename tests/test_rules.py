@@ -22,22 +22,22 @@ import pytest
 
 from tests import suite_clock
 from tests.test_store_engine import new_event
-from tracker import remote
-from tracker.audience import Audience
-from tracker.clock import due_items, lead_time, process_review_due, target_minutes, timer_state, timers
 from tracker.config import DEFAULT_INTERNAL, ClockSettings, Config
-from tracker.edits import AppendRow, Edit, Plan, SetCells
 from tracker.errors import LifecycleError, UsageError
-from tracker.events import next_event_id, resolve_event, update_event
-from tracker.notify import event_state
-from tracker.policy import OPEN_STATUSES, STATUSES
-from tracker.roster import DUTY, STANDBY, duty_manager, next_shifts, on_duty, weekdays
-from tracker.schema import load_schema
+from tracker.microsoft365 import remote
+from tracker.rules.clock import due_items, lead_time, process_review_due, target_minutes, timer_state, timers
+from tracker.rules.events import next_event_id, resolve_event, update_event
+from tracker.sending.audience import Audience
+from tracker.sending.notify import event_state
 from tracker.store.backends import Store
 from tracker.store.engine import fit, fit_journal
 from tracker.store.journal import Batch
 from tracker.times import format_time, iso, parse_time
-from tracker.workbook import Row, Tracker
+from tracker.workbook.edits import AppendRow, Edit, Plan, SetCells
+from tracker.workbook.policy import OPEN_STATUSES, STATUSES
+from tracker.workbook.reading import Row, Tracker
+from tracker.workbook.roster import DUTY, STANDBY, duty_manager, next_shifts, on_duty, weekdays
+from tracker.workbook.schema import load_schema
 
 pytestmark = pytest.mark.dateshift  # CI runs these again at the next 1 January and on 29 February 2028
 
@@ -207,7 +207,7 @@ def test_a_stored_time_is_shown_in_the_display_timezone_with_its_zone() -> None:
     assert iso(NOW) == NOW.strftime("%Y-%m-%dT%H:%M:%SZ") and iso(None) is None
 
 
-# --- waiting out a throttled server: tracker.remote.retry_after ------------------------------------------------
+# --- waiting out a throttled server: tracker.microsoft365.remote.retry_after ------------------------------------------------
 
 
 @dataclass
@@ -285,7 +285,7 @@ def test_the_jitter_adds_at_most_a_tenth_and_at_most_a_second(monkeypatch: pytes
     assert remote.retry_after(None, 3) == pytest.approx(8.85)
 
 
-# --- SLA timers and the process review: tracker.clock ----------------------------------------------------------
+# --- SLA timers and the process review: tracker.rules.clock ----------------------------------------------------------
 
 SEV2 = {"name": "Sev 2", "update_interval_minutes": 60, "first_response_minutes": 30, "restoration_minutes": 480}
 
@@ -464,7 +464,7 @@ def test_a_review_on_31_january_is_due_in_february_and_one_on_29_february_a_year
     assert later == datetime(leap + 1, 2, 28, tzinfo=UTC)
 
 
-# --- who is on duty: tracker.roster ----------------------------------------------------------------------------
+# --- who is on duty: tracker.workbook.roster ----------------------------------------------------------------------------
 
 ROSTER = [  # the example's weekly pattern (tracker init --example)
     {"person": "Alex Morgan", "role": "duty event manager", "days": "Mon-Fri", "start": "07:00", "end": "15:00"},
@@ -573,7 +573,7 @@ def test_a_shift_ending_at_24_00_ends_at_midnight() -> None:
     assert on_duty(roster, UTC_ZONE, wall(MONDAY + timedelta(days=1), "00:00")) == []
 
 
-# --- when an audience has news: tracker.notify.event_state ------------------------------------------------------
+# --- when an audience has news: tracker.sending.notify.event_state ------------------------------------------------------
 
 OPENED = NOW - timedelta(hours=1)
 
@@ -689,7 +689,7 @@ def test_trackers_own_timeline_lines_and_unshown_changes_are_not_news() -> None:
     assert news(fingerprints(outage(), changes=False), fingerprints(outage(changes=[change]), changes=False)) == []
 
 
-# --- which status may follow which: tracker.events -------------------------------------------------------------
+# --- which status may follow which: tracker.rules.events -------------------------------------------------------------
 
 
 class PlanOnly:

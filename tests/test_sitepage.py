@@ -1,5 +1,5 @@
 """The status page as a SharePoint site page: the real office365 client over HTTP against the stand-in's
-Graph site-page and Site Assets endpoints (tracker.sitepage)."""
+Graph site-page and Site Assets endpoints (tracker.microsoft365.sitepage)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import requests
 
 from tests import suite_clock
 from tests.sharepoint_standin import IMAGE_WEB_PART, StandIn
-from tracker.auth import CLOUDS, sharepoint_settings
 from tracker.config import load_config
 from tracker.errors import AuthError, ConfigError, RemoteError, UsageError
-from tracker.sitepage import PageImage, PageSection, publish_site_page
+from tracker.microsoft365.auth import CLOUDS, sharepoint_settings
+from tracker.microsoft365.sitepage import PageImage, PageSection, publish_site_page
 
 PAGE = "Event Status"
 
@@ -148,16 +148,16 @@ def test_forbidden_names_the_permission_and_the_site(sp: StandIn, tmp_path: Path
 
 def test_throttling_is_waited_out(sp: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """429 with Retry-After: tracker waits as long as it says (recorded here instead of slept), then publishes."""
-    import tracker.remote
+    import tracker.microsoft365.remote
 
-    real = tracker.remote.retry_after
+    real = tracker.microsoft365.remote.retry_after
     waits: list[float] = []
 
     def record(response: Any, attempt: int) -> float:
         waits.append(real(response, attempt))
         return 0.0
 
-    monkeypatch.setattr(tracker.remote, "retry_after", record)
+    monkeypatch.setattr(tracker.microsoft365.remote, "retry_after", record)
     sp.throttle(2, retry_after="7")
     publish(tmp_path)
     assert [r["status"] for r in sp.requests[:3]] == [429, 429, 200]

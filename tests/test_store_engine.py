@@ -15,9 +15,9 @@ from tests import suite_clock
 from tests.conftest import Run, process_env, run_at_once
 from tests.test_store_safety import edit_zip, sheet_part
 from tracker.config import load_config
-from tracker.edits import AppendRow, SetCells
 from tracker.store.backends import journal_for
 from tracker.store.journal import Journal
+from tracker.workbook.edits import AppendRow, SetCells
 
 pytestmark = pytest.mark.dateshift  # CI runs these again at the next 1 January and on 29 February 2028
 
@@ -309,8 +309,8 @@ def test_ids_named_with_stray_spaces_are_never_reused(run: Run, example: Path) -
 def test_last_row_agrees_with_the_typed_rows() -> None:
     """The last row found from the end (without typing) is the last row typing keeps, whitespace and users'
     own columns included, so a new row never lands on a row someone uses."""
-    from tracker.schema import load_schema
-    from tracker.workbook import read_sheet
+    from tracker.workbook.reading import read_sheet
+    from tracker.workbook.schema import load_schema
 
     spec = load_schema()["Events"]
     header = [f.title for f in spec.fields.values()] + ["My notes"]

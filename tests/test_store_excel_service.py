@@ -147,12 +147,12 @@ def test_recent_writes_are_not_shown_twice(
     run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The service saves between tracker reading the ETag and the download: each row still shows once."""
-    import tracker.remote
+    import tracker.microsoft365.remote
 
     sp.save_late(PATH)
     assert run("update", event_id, "--note", "late note").exit_code == 0
     opened = run("open", "--title", "late open", "--severity", "Sev 2", "--service", "VPN").stdout.strip()
-    original = tracker.remote.Remote.properties
+    original = tracker.microsoft365.remote.Remote.properties
     saved: list[int] = []
 
     def properties(self):  # type: ignore[no-untyped-def]
@@ -162,7 +162,7 @@ def test_recent_writes_are_not_shown_twice(
             sp.persist(PATH)
         return answer
 
-    monkeypatch.setattr(tracker.remote.Remote, "properties", properties)
+    monkeypatch.setattr(tracker.microsoft365.remote.Remote, "properties", properties)
     shown = json.loads(run("show", event_id, "--json").stdout)
     assert [e.get("note") for e in shown["timeline"]].count("late note") == 1
     assert [e["id"] for e in json.loads(run("list", "--json").stdout)].count(opened) == 1
@@ -174,11 +174,11 @@ def test_the_later_of_two_rows_with_one_id_is_renumbered(
 ) -> None:
     """Another writer adds the same new ID at the same moment: whichever row is later takes the next ID (here
     tracker's when theirs landed first), the earlier keeps its own, and tracker prints the ID its row holds."""
-    import tracker.remote
+    import tracker.microsoft365.remote
     import tracker.store.excel_service as excel_service
 
     monkeypatch.setattr(excel_service, "BATCH_LIMIT", 2)  # [add Events, add Updates], then [read IDs]
-    original = tracker.remote.Remote.graph
+    original = tracker.microsoft365.remote.Remote.graph
     batches: list[dict] = []
 
     def graph(self, method, path, body=None, **kw):  # type: ignore[no-untyped-def]
@@ -190,7 +190,7 @@ def test_the_later_of_two_rows_with_one_id_is_renumbered(
                 original(self, "POST", "/$batch", {"requests": [theirs]}, what="the other writer")
         return original(self, method, path, body, **kw)
 
-    monkeypatch.setattr(tracker.remote.Remote, "graph", graph)
+    monkeypatch.setattr(tracker.microsoft365.remote.Remote, "graph", graph)
     result = run("open", "--title", "my event", "--severity", "Sev 2", "--service", "VPN")
     assert result.exit_code == 0, result.stderr
     events = {r[1]: r[0] for r in rows(sp.get_file(PATH), "Events")}

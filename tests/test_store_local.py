@@ -13,10 +13,10 @@ import pytest
 
 from tests.conftest import Run, run_at_once, run_process, start_process
 from tracker.config import load_config
-from tracker.edits import AppendRow
-from tracker.events import update_event
+from tracker.rules.events import update_event
 from tracker.store.backends import open_store
 from tracker.store.local import BACKUP_DIR, atomic_write
+from tracker.workbook.edits import AppendRow
 
 
 def _updates(path: Path, event_id: str) -> list[str]:

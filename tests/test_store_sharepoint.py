@@ -168,7 +168,7 @@ def test_persistent_server_error_leaves_workbook_intact(
     run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A 503 that never ends gives one clear message; the workbook is unchanged."""
-    from tracker.remote import MAX_WAIT
+    from tracker.microsoft365.remote import MAX_WAIT
 
     before = sp.get_file(PATH)
     sp.fail(50, status=503)
@@ -343,7 +343,7 @@ def test_big_workbook_moves_in_chunks(run: Run, sp: StandIn, event_id: str, tmp_
 
 def test_progress_shows_on_a_terminal_only() -> None:
     """Large transfers print a progress line on a terminal; nothing when output is not a terminal."""
-    from tracker.cli_state import progress_printer
+    from tracker.cli.state import progress_printer
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -362,7 +362,7 @@ def test_device_code_cache_is_private(tmp_path: Path) -> None:
     """The device-code token cache file is readable by the user only, and logout removes the sign-in."""
     import msal
 
-    from tracker.auth import forget_token_cache, load_token_cache, save_token_cache, sharepoint_settings
+    from tracker.microsoft365.auth import forget_token_cache, load_token_cache, save_token_cache, sharepoint_settings
 
     settings = sharepoint_settings(
         {
@@ -398,11 +398,11 @@ def test_unreachable_graph_is_retried_then_reported(
     run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A refused connection is retried (safe requests) and then reported in one line; nothing is written."""
-    import tracker.remote
+    import tracker.microsoft365.remote
     from tests.smtp_server import free_port
 
-    monkeypatch.setattr(tracker.remote, "MAX_WAIT", 0.01)
-    monkeypatch.setattr(tracker.remote, "retry_after", lambda response, attempt: 0.01)
+    monkeypatch.setattr(tracker.microsoft365.remote, "MAX_WAIT", 0.01)
+    monkeypatch.setattr(tracker.microsoft365.remote, "retry_after", lambda response, attempt: 0.01)
     dead = f"http://127.0.0.1:{free_port()}/graph/v1.0"
     (tmp_path / "tracker.toml").write_text(_config(sp, "workbook-api").replace(sp.graph_url, dead))
     before = sp.get_file(PATH)
@@ -458,7 +458,7 @@ def test_interrupted_excel_write_keeps_the_rest(
 
 def test_damaged_token_cache_means_sign_in_again(tmp_path: Path) -> None:
     """A damaged cache file is treated as no sign-in, not a traceback; saving replaces it."""
-    from tracker.auth import load_token_cache, sharepoint_settings
+    from tracker.microsoft365.auth import load_token_cache, sharepoint_settings
 
     (tmp_path / "cache.json").write_text("{")
     settings = sharepoint_settings(
@@ -673,7 +673,7 @@ def test_two_sign_ins_saved_at_once_both_stay(tmp_path: Path) -> None:
     it in place: one sign-in was lost, "not signed in")."""
     import threading
 
-    from tracker.auth import _cache_file, save_token_cache, sharepoint_settings
+    from tracker.microsoft365.auth import _cache_file, save_token_cache, sharepoint_settings
 
     class Cache:
         has_state_changed = True

@@ -23,10 +23,10 @@ __version__ = "0.3.0"
 __all__ = ["AppendRow", "EventTracker", "Problem", "SetCells", "TrackerError", "__version__", "check"]
 
 _PUBLIC = {
-    "AppendRow": "tracker.edits",
+    "AppendRow": "tracker.workbook.edits",
     "EventTracker": "tracker.api",
-    "SetCells": "tracker.edits",
-    "Problem": "tracker.validation",
+    "SetCells": "tracker.workbook.edits",
+    "Problem": "tracker.rules.validation",
     "TrackerError": "tracker.errors",
     "check": "tracker.checks",
 }

@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from tracker.checks import check
-from tracker.clock import Due, due_items, unconfirmed_emails
 from tracker.config import Config, load_config
-from tracker.events import Outcome, list_events, open_event, resolve_event, update_event
-from tracker.notify import NotifyResult, notify
-from tracker.publish import Published, publish_status
-from tracker.sendlog import unconfirmed
+from tracker.rules.clock import Due, due_items, unconfirmed_emails
+from tracker.rules.events import Outcome, list_events, open_event, resolve_event, update_event
+from tracker.rules.validation import Problem
+from tracker.sending.notify import NotifyResult, notify
+from tracker.sending.sendlog import unconfirmed
 from tracker.store.backends import Store, open_store
 from tracker.times import utcnow
-from tracker.validation import Problem
-from tracker.workbook import Row, Tracker
+from tracker.window.publish import Published, publish_status
+from tracker.workbook.reading import Row, Tracker
 
 
 class EventTracker:

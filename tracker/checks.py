@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from tracker.config import Config
-from tracker.validation import Problem, validate_tracker
-from tracker.workbook import Tracker
+from tracker.rules.validation import Problem, validate_tracker
+from tracker.workbook.reading import Tracker
 
 
 def check(config: Config, tracker: Tracker) -> list[Problem]:
     """Everything `tracker validate` reports, in its order: the workbook against the schema and its rules, with
     this configuration (the display timezone's overdue highlight, the Excel service's totals rows, the templates
     each audience needs, [review] required_for, [mail] sender, the login name shown as the sender's name)."""
-    from tracker.mail import sender_problem
     from tracker.resources import has_templates
-    from tracker.review_rules import required_for_problems
+    from tracker.rules.review_rules import required_for_problems
+    from tracker.sending.mail import sender_problem
 
     folder = config.mail.get("templates")
     above_totals = config.excel_service_writes

@@ -8,7 +8,7 @@ import sys
 def main() -> None:
     """Load the command line and run it; a Ctrl-C before it could take over is one line and exit 130."""
     try:
-        from tracker.cli import main as command_line
+        from tracker.cli.commands import main as command_line
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted (Ctrl-C) while starting; nothing was done\n")
         sys.exit(130)

@@ -16,10 +16,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tracker.config import Config
-    from tracker.edits import Edit, Plan
-    from tracker.schema import Schema
     from tracker.store.journal import Journal
-    from tracker.workbook import Tracker
+    from tracker.workbook.edits import Edit, Plan
+    from tracker.workbook.reading import Tracker
+    from tracker.workbook.schema import Schema
 
 
 class Store(Protocol):
@@ -30,7 +30,7 @@ class Store(Protocol):
     replayed: list[Edit]  # journal edits the last commit wrote
     set_aside: list[tuple[list[Edit], str]]  # journal entries it could no longer write, and why
     # Other machines write this workbook without taking this machine's locks: `tracker notify` claims each
-    # message on the Notifications sheet before sending it (see tracker.notify).
+    # message on the Notifications sheet before sending it (see tracker.sending.notify).
     claims: bool
     last_read: Tracker | None  # the workbook as `read` last returned it (None before the first read)
 
@@ -65,7 +65,7 @@ def journal_for(config: Config) -> Journal:
         journal = Journal(journal_path(config.workbook_path), config.lock_timeout)
         journal.adopt(config.root / LEGACY_NAME)
         return journal
-    from tracker.auth import sharepoint_settings
+    from tracker.microsoft365.auth import sharepoint_settings
 
     url = sharepoint_settings(config.sharepoint, config.root).file_url
     journal = Journal(journal_path(url=url), config.lock_timeout)
@@ -88,7 +88,7 @@ def _local(config: Config, schema: Schema, verbose: bool) -> Store:
 
 
 def _sharepoint(config: Config, schema: Schema, verbose: bool) -> Store:
-    from tracker.auth import sharepoint_settings
+    from tracker.microsoft365.auth import sharepoint_settings
     from tracker.store.sharepoint import SharePointStore
 
     settings = sharepoint_settings(config.sharepoint or {}, config.root)
@@ -100,7 +100,7 @@ STORES: dict[str, Callable[[Config, Schema, bool], Store]] = {"local": _local, "
 
 def open_store(config: Config, schema: Schema | None = None, *, verbose: bool = False) -> Store:
     """The store `config` selects (a plain lookup; unknown names list the valid ones)."""
-    from tracker.schema import load_schema
+    from tracker.workbook.schema import load_schema
 
     schema = schema or load_schema(config.schema_dir)
     name = config.store_name

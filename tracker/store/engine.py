@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from tracker.edits import AppendRow, Edit, Plan, SetCells
 from tracker.errors import ConflictError, TrackerError, UnknownEvent, ValidationFailed, WorkbookInUse
-from tracker.schema import FieldSpec
 from tracker.store.journal import Journal, Pending
 from tracker.store.xlsx import Layout, SheetWrite
 from tracker.times import CLOCK, as_utc
-from tracker.workbook import Row, SheetData, Tracker, coerce
+from tracker.workbook.edits import AppendRow, Edit, Plan, SetCells
+from tracker.workbook.reading import Row, SheetData, Tracker, coerce
+from tracker.workbook.schema import FieldSpec
 
 EXCEL_TEXT_LIMIT = 32_767
 EXCEL_DIGITS = 15

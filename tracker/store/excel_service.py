@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tracker.edits import AppendRow, Edit, SetCells
 from tracker.errors import ConflictError, RemoteError, TrackerError, WorkbookError
 from tracker.store.engine import Busy, Change, Interrupted, Snapshot, cell_value
 from tracker.store.recent import SharePointWorkbook, recent_writes
 from tracker.store.xlsx import Layout
 from tracker.times import CLOCK
-from tracker.workbook import Tracker, column_letter, raw_key, read_tracker
+from tracker.workbook.edits import AppendRow, Edit, SetCells
+from tracker.workbook.reading import Tracker, column_letter, raw_key, read_tracker
 
 BATCH_LIMIT = 20  # Microsoft Graph JSON batching: at most 20 requests per batch
 MAX_ATTEMPTS = 5
@@ -333,7 +333,7 @@ class ExcelService:
                     message = f"{chunk[done].what}: Microsoft Graph did not run it after {MAX_ATTEMPTS} attempts"
                     self._stop(message, requests, position + done)
                     raise RemoteError(message + "; nothing was written, try again later")
-                from tracker.remote import retry_after
+                from tracker.microsoft365.remote import retry_after
 
                 CLOCK.wait(retry_after(by_id.get(str(done + 1)), attempt))
             position += done
@@ -366,7 +366,7 @@ class ExcelService:
         code = _codes(answer.body)
         written = any(r.kind in ("patch", "add") for r in requests[:index])
         if status == 404 and "itemnotfound" in code and not written:
-            from tracker.remote import error_text
+            from tracker.microsoft365.remote import error_text
 
             raise _ItemGone(request.what, error_text(answer))
         if status in (409, 423) and not written:
@@ -386,7 +386,7 @@ class ExcelService:
         raise error
 
     def _busy_message(self, status: int, answer: _Answer) -> str:
-        from tracker.remote import error_text, lock_owner
+        from tracker.microsoft365.remote import error_text, lock_owner
 
         name = self.store.name
         owner = lock_owner(answer)

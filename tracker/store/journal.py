@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracker import jsonlines
-from tracker.edits import Edit, edit_from_json, edit_to_json
 from tracker.errors import WorkbookInUse
 from tracker.times import iso, utcnow
+from tracker.workbook.edits import Edit, edit_from_json, edit_to_json
 
 
 @dataclass

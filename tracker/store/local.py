@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tracker.edits import Edit, Plan
 from tracker.errors import WorkbookError, WorkbookInUse
-from tracker.schema import Schema
 from tracker.store.engine import Change, Snapshot, Stale, commit, note_written
 from tracker.store.journal import Journal
-from tracker.workbook import Tracker, ensure_file, read_tracker
+from tracker.workbook.edits import Edit, Plan
+from tracker.workbook.reading import Tracker, ensure_file, read_tracker
+from tracker.workbook.schema import Schema
 
 BACKUP_DIR = ".tracker-backups"
 REPLAYS = 3

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker import jsonlines
-from tracker.edits import AppendRow, Edit, edit_from_json, edit_to_json
-from tracker.workbook import Tracker
+from tracker.workbook.edits import AppendRow, Edit, edit_from_json, edit_to_json
+from tracker.workbook.reading import Tracker
 
 if TYPE_CHECKING:
-    from tracker.auth import SharePointSettings
-    from tracker.remote import Remote
-    from tracker.schema import Schema
+    from tracker.microsoft365.auth import SharePointSettings
+    from tracker.microsoft365.remote import Remote
     from tracker.store.journal import Journal
+    from tracker.workbook.schema import Schema
 
 
 class SharePointWorkbook(Protocol):

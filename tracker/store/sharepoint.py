@@ -1,6 +1,6 @@
 """The workbook in a SharePoint Online document library (commercial and US government clouds).
 
-Requests go through `tracker.remote` (office365-rest-python-client with tracker's retries).
+Requests go through `tracker.microsoft365.remote` (office365-rest-python-client with tracker's retries).
 Writes go through the commit engine, applied in one of two modes:
 - `workbook-api` (default): through the Excel service in Microsoft Graph
   (`tracker.store.excel_service`), which works while other people have the file open in Excel;
@@ -16,13 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tracker import remote
-from tracker.auth import SharePointSettings
-from tracker.edits import Edit, Plan
-from tracker.schema import Schema
+from tracker.microsoft365 import remote
+from tracker.microsoft365.auth import SharePointSettings
 from tracker.store.engine import Busy, Change, Snapshot, Stale, commit
 from tracker.store.journal import Journal
-from tracker.workbook import Tracker, read_tracker
+from tracker.workbook.edits import Edit, Plan
+from tracker.workbook.reading import Tracker, read_tracker
+from tracker.workbook.schema import Schema
 
 REPLAYS = 6
 
@@ -39,7 +39,7 @@ class SharePointStore:
         journal: Journal | None = None,
         verbose: bool = False,
     ) -> None:
-        from tracker.remote import Remote
+        from tracker.microsoft365.remote import Remote
 
         self.settings = settings
         self.schema = schema

@@ -1,0 +1,262 @@
+"""`tracker report`: the period's figures as a table, JSON, CSV, an HTML page or an email to an audience."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tracker.cli.state import State, pass_state
+from tracker.errors import UsageError
+from tracker.text import printable
+
+DAYS = 30
+
+
+def _minutes(value: float | None) -> str:
+    """Minutes as people read them: `19.6 min`, `4 h 10 min`, `-` when unknown."""
+    if value is None:
+        return "-"
+    if value < 60:
+        return f"{value:g} min"
+    from tracker.rules.clock import duration
+
+    return duration(timedelta(minutes=value))
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _share(met: int | None, breached: int | None, share: float | None) -> str:
+    if met is None:
+        return "withheld"
+    if share is None:
+        return "-"
+    return f"{met} met, {breached} breached ({share:.0%})"
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    rows = [[printable(cell) for cell in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def html_target(given: str) -> Path:
+    """The --html FILE as a path that can take the page, checked before the report is worked out: one line naming
+    the option and the path when its folder is missing or a file, or when it is a folder itself."""
+    path = Path(given)
+    if path.is_dir():
+        raise UsageError(f"--html {given}: is a folder; give a file name, e.g. {path / 'report.html'}")
+    above = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+    if above is not None:
+        raise UsageError(f"--html {given}: {above} is a file, not a folder")
+    if not path.parent.exists():
+        raise UsageError(f"--html {given}: the folder {path.parent} does not exist")
+    return path
+
+
+def text_report(data: dict[str, Any], show_time: Any) -> str:
+    """The report as readable tables."""
+    totals = data["totals"]
+    period = data["period"]
+    from tracker.times import as_utc
+
+    def when(text: str) -> str:
+        from datetime import datetime
+
+        return str(show_time(as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))))
+
+    if not totals["events"]:
+        return f"No events were detected in this period: {when(period['since'])} to {when(period['until'])}."
+    lines = [
+        f"Events detected {when(period['since'])} to {when(period['until'])}: {totals['events']} "
+        f"({totals['open']} open, {totals['reopened']} reopened"
+        + (f", {totals['not_acknowledged']} never acknowledged)" if totals["not_acknowledged"] is not None else ")"),
+    ]
+    if "time_to_acknowledge" not in data["withheld"]:
+        lines.append(
+            f"Time to acknowledge: mean {_minutes(totals['time_to_acknowledge_mean_minutes'])}, "
+            f"median {_minutes(totals['time_to_acknowledge_median_minutes'])}"
+        )
+    lines.append(
+        f"Time to restore:     mean {_minutes(totals['time_to_restore_mean_minutes'])}, "
+        f"median {_minutes(totals['time_to_restore_median_minutes'])} ({totals['resolved']} resolved"
+        + (f", {len(data['restore_unknown'])} of them with no restore time)" if data["restore_unknown"] else ")")
+    )
+    if not data["groups"]:
+        return "\n".join(lines)
+    rows = [
+        [
+            str(g["label"]),
+            str(g["events"]),
+            str(g["open"]),
+            _minutes(g["time_to_acknowledge_median_minutes"]),
+            _minutes(g["time_to_restore_median_minutes"]),
+            _minutes(g["outage_minutes"]),
+            _number(g["user_minutes"]),
+        ]
+        for g in data["groups"]
+    ]
+    headers = [data["by"].upper(), "EVENTS", "OPEN", "ACK (MEDIAN)", "RESTORE (MEDIAN)", "OUTAGE", "USER-MIN"]
+    lines += ["", _table(rows, headers)]
+    sla = [s for s in data["sla"] if s["first_response"] is not None or s["restoration"] is not None]
+    if sla:
+        rows = []
+        for s in sla:
+            cells = [s["label"]]
+            for name in ("first_response", "restoration"):
+                timer = s[name]
+                if timer is None:
+                    cells.append("withheld")
+                    continue
+                parts = (
+                    [_share(timer["met"], timer["breached"], timer["share_met"])]
+                    if timer["share_met"] is not None
+                    else []
+                )
+                parts += [f"{timer[k]} {k.replace('_', ' ')}" for k in ("pending", "no_target", "unknown") if timer[k]]
+                cells.append(", ".join(parts) or "-")
+            rows.append(cells)
+        lines += ["", _table(rows, ["SLA", "FIRST RESPONSE", "RESTORATION"])]
+    rows = [
+        [s["service"], str(s["events"]), _minutes(s["outage_minutes"]), _number(s["user_minutes"])]
+        for s in data["services"]
+    ]
+    if data["by"] != "service":  # else the groups above are these
+        lines += ["", _table(rows, ["SERVICE", "EVENTS", "OUTAGE", "USER-MIN"])]
+    longest = data["worst"]["longest_restoration"]
+    if longest:
+        rows = [
+            [e["id"] or "", e["severity_label"] or "", _minutes(e["time_to_restore_minutes"]), e["title"] or ""]
+            for e in longest
+        ]
+        lines += ["", _table(rows, ["LONGEST", "SEV", "RESTORED IN", "TITLE"])]
+    most = data["worst"]["most_users"]
+    if most:
+        rows = [
+            [e["id"] or "", e["severity_label"] or "", _number(e["users_affected"]), e["title"] or ""] for e in most
+        ]
+        lines += ["", _table(rows, ["MOST USERS", "SEV", "USERS", "TITLE"])]
+    if data["open"]:
+        rows = [
+            [e["id"] or "", e["severity_label"] or "", _minutes(e["outage_minutes"]), e["title"] or ""]
+            for e in data["open"]
+        ]
+        lines += ["", _table(rows, ["STILL OPEN", "SEV", "RUNNING FOR", "TITLE"])]
+    return "\n".join(lines)
+
+
+@click.command("report")
+@click.option("--since", help=f"Start of the period (included), e.g. 2026-11-01 (default: {DAYS} days before --until).")
+@click.option("--until", help="End of the period (excluded), e.g. 2026-12-01 (default: now).")
+@click.option(
+    "--by",
+    type=click.Choice(["severity", "service", "month", "category"]),
+    default="severity",
+    show_default=True,
+    help="How to group the events.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (stable; see README).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print one CSV row per group.")
+@click.option("--html", "html_path", metavar="FILE", help="Also write a self-contained HTML report with charts.")
+@click.option("--email", "email_to", metavar="AUDIENCE", help="Send the report to this audience (Distribution sheet).")
+@click.option("--audience", help="Only what this audience may read (default: everything, for the team).")
+@pass_state
+def report(
+    state: State,
+    since: str | None,
+    until: str | None,
+    by: str,
+    as_json: bool,
+    as_csv: bool,
+    html_path: str | None,
+    email_to: str | None,
+    audience: str | None,
+) -> None:
+    """Figures of a period: events, time to acknowledge and to restore (mean, median), SLA attainment per
+    severity, outage minutes and user-minutes per service, the worst events, the events still open.
+
+    An event belongs to the period when it was detected in it (default: the last 30 days); see the README,
+    "tracker report", for every definition.
+
+    --audience and --email show only what the schema lets that audience read. An external audience (not in
+    [mail] internal_audiences, e.g. customer) also counts only the events whose severity notifies it (Severities
+    sheet, Audiences Notified); internal audiences such as leadership, and the report without --audience, count
+    every event.
+
+    \b
+    Example:
+      tracker report
+      tracker report --since 2026-11-01 --until 2026-12-01 --by service
+      tracker report --by month --json
+      tracker report --html report.html --audience leadership
+      tracker report --email leadership
+    """
+    from tracker.times import utcnow
+    from tracker.window.report import Period, Report, csv_rows
+
+    if as_json and as_csv:
+        raise UsageError("--json and --csv each print the report; choose one")
+    if email_to and audience and email_to.casefold() != audience.casefold():
+        raise UsageError(f"--email {email_to} sends what {email_to} may read; leave out --audience {audience}")
+    html_file = html_target(html_path) if html_path else None
+    config = state.config
+    now = utcnow()
+    end = state.time(until, "--until") or now
+    start = state.time(since, "--since") or end - timedelta(days=DAYS)
+    if start >= end:
+        raise UsageError(
+            f"--since {state.show_time(start)} is not before --until {state.show_time(end)}; the period would be empty"
+        )
+    store = state.store()
+    tracker = store.read()
+    reader_name = email_to or audience
+    reader = None
+    if reader_name:
+        known = sorted({str(r["audience"]).strip() for r in tracker.sheet("Distribution").rows if r["audience"]})
+        match = next((k for k in known if k.casefold() == reader_name.strip().casefold()), None)
+        if match is None:
+            raise UsageError(
+                f"audience {reader_name!r} is not on the Distribution sheet; use one of: {', '.join(known) or '(none)'}"
+            )
+        from tracker.sending.audience import Audience  # (its email imports only when an audience reads the report)
+
+        reader = Audience(tracker, match, config.internal_audiences)
+    result = Report(tracker, Period(start, end), now, by=by, tz=config.display.tz, audience=reader)
+    data = result.to_json()
+    if html_file is not None:  # written before anything is printed: a refusal comes alone
+        from tracker.window.report_html import report_page
+
+        page = report_page(result, data, config)
+        try:
+            html_file.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--html {html_path}: {(exc.strerror or str(exc)).lower()}") from None
+    for item in data["skipped"]:
+        click.echo(printable(f"warning: {item['event_id']} left out: {item['problem']}"), err=True)
+    for item in data["restore_unknown"]:
+        click.echo(printable(f"warning: {item['event_id']} restore time unknown: {item['problem']}"), err=True)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    elif as_csv:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(csv_rows(data["groups"]))
+        click.echo(out.getvalue(), nl=False)
+    elif not email_to:
+        click.echo(text_report(data, state.show_time))
+    if html_file is not None:
+        click.echo(f"wrote {html_path}", err=as_json or as_csv)
+    if email_to:
+        from tracker.window.report_html import send_report
+
+        sent = send_report(tracker, result, data, config, now, text_report(data, state.show_time))
+        count = sum(len(m.recipients) for m in sent)
+        click.echo(printable(f"sent the report to {sent[0].audience} ({count} recipients): {sent[0].subject}"))

@@ -1,0 +1,95 @@
+"""What every command shares: the loaded configuration and stores (State, handed to commands by `pass_state`),
+and how a command says which rows counted for nothing. The command modules import this, never `tracker.cli.commands`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from tracker.text import printable as _printable
+
+if TYPE_CHECKING:
+    from tracker.config import Config
+    from tracker.store.backends import Store
+
+
+class State:
+    """Configuration and store, loaded only by the commands that need them."""
+
+    def __init__(self, config_path: str | None, verbose: bool = False) -> None:
+        self.config_path = config_path
+        self.verbose = verbose
+        self._config: Config | None = None
+        self._stores: list[Store] = []
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from tracker.config import load_config
+
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def store(self) -> Store:
+        from tracker.store.backends import open_store
+
+        store = open_store(self.config, verbose=self.verbose)
+        if hasattr(store, "progress"):  # a workbook that travels over the network: show big transfers
+            store.progress = progress_printer
+        self._stores.append(store)
+        return store
+
+    def report_set_aside(self) -> None:
+        """Say which waiting journal entries a write set aside (they need a person), once."""
+        for store in self._stores:
+            where = str(store.journal.rejected_path) if store.journal else "the rejected journal"
+            for _edits, reason in store.set_aside:
+                click.echo(f"warning: a waiting journal entry was set aside in {where}: {reason}", err=True)
+            store.set_aside = []
+
+    def time(self, value: str | None, what: str, *, when: str = "any", force: bool | None = None) -> datetime | None:
+        """A time the user typed for option `what`; `force` is the command's --force (None: it has none)."""
+        if value is None:
+            return None
+        from tracker.times import parse_time
+
+        tz = self.config.display.tz
+        return parse_time(value, tz=tz, what=what, when=when, force=bool(force), forceable=force is not None)
+
+    def show_time(self, value: Any) -> str:
+        from tracker.times import format_time
+
+        if not isinstance(value, datetime):
+            return "" if value is None else _printable(value)  # a cell's ESC or CR never reaches the terminal
+        display = self.config.display
+        return format_time(value, tz=display.tz, fmt=display.time_format)
+
+
+pass_state: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(State)
+
+
+def say_ignored(lines: Iterable[str]) -> None:
+    """Rows a command counts for nothing (`tracker.workbook.roster.ignored_rows`, `tracker.rules.actions.ignored_rows`), one
+    `warning:` line each on stderr, so nobody is surprised that a row did not apply."""
+    for line in lines:
+        click.echo(_printable(f"warning: {line}"), err=True)
+
+
+def progress_printer(label: str, stream: Any = None, minimum: int = 1_000_000) -> Callable[[int, int], None] | None:
+    """A progress line for transfers of at least `minimum` bytes, on a terminal only."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        if total < minimum:
+            return
+        percent = 100 * done // max(total, 1)
+        end = "" if done < total else "\n"
+        print(f"\r{label} {done / 1e6:.1f} / {total / 1e6:.1f} MB ({percent}%)", end=end, file=stream, flush=True)
+
+    return show

@@ -1,0 +1,267 @@
+"""`tracker watch`: the loop for a terminal or a service. Each tick sends what is due (optionally the outage emails
+of `notify --open`, then reminders and escalations), logs one line per action, and survives a workbook briefly
+open in Excel or a network fault: the next tick tries again. One watch per workbook; Ctrl-C or SIGTERM stops it
+between ticks."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tracker.config import Config
+from tracker.errors import NotifyInterrupted, TrackerError, UsageError
+from tracker.store.backends import Store
+from tracker.times import CLOCK, utcnow
+
+PUBLISH_REFRESH = timedelta(minutes=15)  # the status page's durations age: republished at least this often
+SAY_AGAIN = timedelta(hours=1)  # a problem that lasts is said again this often
+
+
+class _Stop(Exception):
+    """SIGTERM while waiting for the next tick."""
+
+
+@dataclass
+class WatchSummary:
+    """What a watch did until it stopped."""
+
+    ticks: int = 0
+    actions: int = 0
+    errors: int = 0
+    failed: int = 0  # messages that could not be sent (reminders, escalations, outage emails)
+    last_tick_ok: bool = True  # the latest tick sent everything it had to and met no error
+    said: dict[str, datetime] = field(default_factory=dict)  # a problem line -> when it was last said
+
+    def repeat(self, line: str, now: datetime) -> bool:
+        """Whether to say a problem line again: once, then at most every SAY_AGAIN while it lasts (a reminder
+        nobody can receive is not news every minute)."""
+        last = self.said.get(line)
+        if last is not None and now - last < SAY_AGAIN:
+            return False
+        self.said[line] = now
+        return True
+
+    @property
+    def healthy(self) -> bool:
+        """What the exit code says: the watch ended with nothing left failing (an earlier tick's fault that a later
+        tick mended does not count; a send that never went out does)."""
+        return self.last_tick_ok
+
+
+def watch(
+    store: Store,
+    config: Config,
+    *,
+    every: timedelta,
+    notify: bool,
+    escalate: bool,
+    until: datetime | None,
+    ticks: int | None,
+    say: Callable[[str], None],
+    show: Callable[[Any], str],
+    publish: bool = False,
+) -> WatchSummary:
+    """Run ticks every `every` until `until`, `ticks` ticks, Ctrl-C or SIGTERM. With `publish`, each tick also
+    republishes the status page when the workbook changed since the last publish, and at least every
+    PUBLISH_REFRESH (its durations and "next update in" age)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(store.notify_lock) + ".watch", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise UsageError("another `tracker watch` is running for this workbook; one is enough") from None
+    stop = {"now": False, "sleeping": False}
+
+    def on_term(_signum: int, _frame: Any) -> None:
+        stop["now"] = True
+        if stop["sleeping"]:  # between ticks: stop at once; during a tick: when it ends (a send is never cut)
+            raise _Stop()
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    summary = WatchSummary()
+    page = _Page()
+    try:
+        stops = f" until {show(until)}" if until is not None else ""
+        say(f"{show(utcnow())} watching every {int(every.total_seconds() // 60)} min{stops} (Ctrl-C stops)")
+        _ignored_rows_warnings(store, say)
+        while not stop["now"]:
+            now = utcnow()
+            if until is not None and now >= until:
+                break
+            _tick(store, config, now, notify, escalate, say, show, summary, page if publish else None)
+            summary.ticks += 1
+            if ticks is not None and summary.ticks >= ticks:
+                break
+            if stop["now"]:  # SIGTERM came during the tick
+                break
+            stop["sleeping"] = True
+            try:
+                if not stop["now"]:  # a SIGTERM just before `sleeping` was set would otherwise wait a whole interval
+                    CLOCK.sleep(every.total_seconds())
+            finally:
+                stop["sleeping"] = False
+    except (KeyboardInterrupt, _Stop):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        lock.release()
+    failed = f", {summary.failed} not sent" if summary.failed else ""
+    errors = f", {summary.errors} error(s)" if summary.errors else ""
+    say(f"{show(utcnow())} watch stopped after {summary.ticks} tick(s), {summary.actions} action(s){failed}{errors}")
+    return summary
+
+
+class _Page:
+    """When the status page was last published, and from which workbook content."""
+
+    def __init__(self) -> None:
+        self.fingerprint = ""
+        self.at: datetime | None = None
+
+    def publish(self, store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
+        import hashlib
+
+        from tracker.window.publish import publish_status
+
+        tracker = store.read()
+        content = tracker.content
+        data = content if isinstance(content, bytes) else Path(content).read_bytes() if content else b""
+        fingerprint = hashlib.sha256(data).hexdigest()
+        if fingerprint == self.fingerprint and self.at is not None and now - self.at < PUBLISH_REFRESH:
+            return []
+        lines = []
+        for audience in config.publish.audiences:  # the main page, and [publish] also_for's beside it
+            result = publish_status(config, tracker, now, audience=audience)
+            lines.append(
+                (f"publish: status page for {result.audience} to {result.where} ({result.open_events} open)", True)
+            )
+        self.fingerprint, self.at = fingerprint, now
+        return lines
+
+
+def _ignored_rows_warnings(store: Store, say: Callable[[str], None]) -> None:
+    """Roster rows and actions that count for nothing (a date typed as text), said once as the watch starts."""
+    from tracker.rules import actions
+    from tracker.workbook import roster
+
+    try:
+        tracker = store.read()
+        lines = roster.ignored_rows(tracker) + actions.ignored_rows(tracker)
+    except (TrackerError, OSError):
+        return  # the first tick says what is wrong with the workbook
+    for line in lines:
+        say(f"warning: {line}")
+
+
+def _tick(
+    store: Store,
+    config: Config,
+    now: datetime,
+    notify: bool,
+    escalate: bool,
+    say: Callable[[str], None],
+    show: Callable[[Any], str],
+    summary: WatchSummary,
+    page: _Page | None = None,
+) -> None:
+    stamp = show(now)
+    summary.last_tick_ok = True
+    steps: list[tuple[str, Callable[[], list[tuple[str, bool]]]]] = []
+    if notify:
+        steps.append(("notify", lambda: _notify_open(store, config)))
+    steps.append(("remind", lambda: _remind(store, config, now)))
+    if escalate:
+        steps.append(("escalate", lambda: _escalate(store, config, now)))
+    if page is not None:
+        steps.append(("publish", lambda: page.publish(store, config, now)))
+    steps.append(("check", lambda: _unconfirmed(store, show)))
+    for name, step in steps:
+        try:
+            lines = step()
+        except NotifyInterrupted:  # Ctrl-C while sending: what went out is recorded; the watch stops
+            raise KeyboardInterrupt from None
+        except (TrackerError, OSError) as exc:  # open in Excel, a network or share fault: tried again next tick
+            summary.errors += 1
+            summary.last_tick_ok = False
+            problem = f"{name}: error: {_one_line(str(exc))} (the next tick tries again)"
+            if summary.repeat(problem, now):
+                say(f"{stamp} {problem}")
+            continue
+        for line, ok in lines:
+            line = _one_line(line)
+            summary.actions += 1
+            if not ok:
+                summary.failed += 1
+                summary.last_tick_ok = False
+                if not summary.repeat(line, now):
+                    continue
+            say(f"{stamp} {line}")
+
+
+def _one_line(text: str) -> str:
+    """A log line stays one line (a message that lists several cells comes with line breaks)."""
+    return "; ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def _notify_open(store: Store, config: Config) -> list[tuple[str, bool]]:
+    from tracker.sending.notify import events_to_notify, notify
+
+    out: list[tuple[str, bool]] = []
+    for key in events_to_notify(store.read(), store.journal):
+        try:
+            result = notify(store, config, key)
+        except NotifyInterrupted:
+            raise
+        except TrackerError as exc:
+            out.append((f"notify {key}: error: {exc}", False))
+            continue
+        for message in result.messages:
+            if message.sent:
+                state = "sent"
+            elif message.unanswered:
+                state = f"acceptance unknown ({message.error})"
+            else:
+                state = f"NOT sent ({message.error})"
+            out.append((f"notify {key} {message.audience} ({message.kind}): {state}", message.sent))
+    return out
+
+
+def _unconfirmed(store: Store, show: Callable[[Any], str]) -> list[tuple[str, bool]]:
+    """Emails handed to the mail server that never answered, nobody has confirmed: a failure each tick until someone
+    does (as the workbook was last read this tick: no extra download)."""
+    from tracker.sending.sendlog import unconfirmed
+
+    tracker = store.last_read or store.read()
+    return [
+        (
+            f"check {u.event_id} {u.audience}: {u.kind} {u.subject!r} was handed to the mail server at "
+            f"{show(u.at) if u.at else 'earlier'} and no answer came; {u.advice()}",
+            False,
+        )
+        for u in unconfirmed(tracker, store.journal)
+    ]
+
+
+def _remind(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
+    from tracker.sending.reminders import send_reminders
+
+    return [_line("remind", r) for r in send_reminders(store, config, now)]
+
+
+def _escalate(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
+    from tracker.sending.escalations import send_escalations
+
+    return [_line("escalate", r) for r in send_escalations(store, config, now)]
+
+
+def _line(verb: str, item: Any) -> tuple[str, bool]:
+    """The log line of a reminder or escalation, and whether all is well (a note about messages that went out,
+    such as a log waiting in the journal, is)."""
+    if item.problem:
+        return f"{verb} {item.event_id} {item.person}: {item.problem}", not (item.event_id or item.person)
+    return f"{verb} {item.event_id}: {item.person} <{item.address}>: {item.subject}", True

@@ -1,0 +1,468 @@
+"""HTTP to SharePoint REST and Microsoft Graph, through office365-rest-python-client.
+
+One request at a time, with tracker's own retry loop: 429/503 honour Retry-After with
+bounded, jittered backoff; timeouts and dropped connections are retried when the request is
+safe to repeat; an expired token is refreshed once; 401/403 name the permission to grant;
+SharePoint's 412 and 423 come back as `Stale` and `Locked` for the store to handle.
+Used by the SharePoint store and the graph mail transport.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from tracker.errors import AuthError, ConfigError, RemoteError
+from tracker.microsoft365.auth import SharePointSettings, Tokens, tokens_for
+from tracker.times import CLOCK
+
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger("tracker.http")
+
+MAX_ATTEMPTS = 5
+MAX_WAIT = 60.0
+DOWNLOAD_RESTARTS = 6
+
+PERMISSIONS = {
+    "sharepoint": "Sites.ReadWrite.All (or Sites.Selected with write access to this site) for SharePoint",
+    "graph": "Files.ReadWrite.All or Sites.ReadWrite.All (or Sites.Selected) for Microsoft Graph",
+    "mail": "Mail.Send for Microsoft Graph",
+    # graph/api/sitepage-create and sitepage-update accept no lesser permission (Sites.Selected is not listed)
+    "site-page": "Sites.ReadWrite.All for Microsoft Graph (to create, update and publish the status page)",
+}
+
+
+class Stale(Exception):
+    """The file changed since it was downloaded (412); the caller replays."""
+
+
+class Locked(Exception):
+    """SharePoint refuses the upload: the file is open for co-authoring (423)."""
+
+    def __init__(self, owner: str) -> None:
+        super().__init__(owner)
+        self.owner = owner
+
+
+def retry_after(response: Any, attempt: int) -> float:
+    """Seconds to wait: the server's Retry-After (seconds or HTTP date), else exponential; jittered, bounded."""
+    value = response.headers.get("Retry-After") if response is not None else None
+    wait = None
+    if value:
+        try:
+            wait = float(value)
+        except ValueError:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                wait = (
+                    parsedate_to_datetime(value) - datetime.now(parsedate_to_datetime(value).tzinfo)
+                ).total_seconds()
+            except (TypeError, ValueError):
+                wait = None
+    if wait is None:
+        wait = min(2.0**attempt, 30.0)
+    wait = max(0.0, min(wait, MAX_WAIT))
+    return wait + random.uniform(0, min(1.0, wait * 0.1 + 0.05))
+
+
+def error_text(response: Any) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return (response.text or "")[:200]
+    error: Any = body.get("error") or body.get("odata.error") or {} if isinstance(body, dict) else {}
+    if not isinstance(error, dict):
+        return str(error)[:300]
+    message = error.get("message", "")
+    if isinstance(message, dict):
+        message = message.get("value", "")
+    return str(message or error.get("code", ""))[:300]
+
+
+def lock_owner(response: Any) -> str:
+    """Who holds the file locked, from SharePoint's error text (printable: it comes from the server)."""
+    from tracker.text import printable
+
+    return printable(_lock_owner(response))
+
+
+def _lock_owner(response: Any) -> str:
+    text = error_text(response)
+    marker = "locked for shared use by "
+    if marker in text:
+        return text.split(marker, 1)[1].rstrip(". ")
+    marker = "locked for exclusive use by "
+    if marker in text:
+        return text.split(marker, 1)[1].rstrip(". ")
+    return "someone"
+
+
+@dataclass
+class HttpLog:
+    """Logs each request (method, path, status, time) to the `tracker.http` logger when enabled (--verbose shows
+    it on stderr); never headers."""
+
+    enabled: bool = False
+
+    def hook(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        """A requests response hook."""
+        if not self.enabled:
+            return
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(response.request.url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        size = response.headers.get("Content-Length", "?")
+        elapsed = response.elapsed.total_seconds() * 1000
+        log.info(
+            "http: %s %s%s -> %s (%.0f ms, %s B)",
+            response.request.method,
+            parts.netloc,
+            path,
+            response.status_code,
+            elapsed,
+            size,
+        )
+
+
+class Remote:
+    """One sign-in to SharePoint and Graph, and every request tracker makes to them."""
+
+    def __init__(self, settings: SharePointSettings, tokens: Tokens | None = None, *, verbose: bool = False) -> None:
+        self.settings = settings
+        self.tokens = tokens or tokens_for(settings)
+        self.http_log = HttpLog(verbose)
+        self._ctx: Any = None
+        self._graph: Any = None
+        logging.getLogger("office365").setLevel(logging.CRITICAL)  # its token-hook tracebacks would reach users
+
+    def _session(self) -> requests.Session:
+        import requests
+
+        session = requests.Session()
+        session.hooks["response"].append(self.http_log.hook)
+        session.trust_env = True
+        return session
+
+    def client(self, api: str) -> Any:
+        """The office365 client for `sharepoint` or `graph` (built on first use)."""
+        if api == "sharepoint":
+            if self._ctx is None:
+                from office365.sharepoint.client_context import ClientContext
+
+                self._ctx = (
+                    ClientContext(self.settings.site_url)
+                    .with_access_token(self.tokens.sharepoint)
+                    .with_transport(session=self._session(), timeout=self.settings.timeout)
+                )
+                # Requests signed with an OAuth token need no form digest (Microsoft's REST docs); dropping
+                # it saves a round trip and keeps the client's own, unbounded digest retries out of the way.
+                pending = self._ctx.pending_request()
+                pending.beforeExecute -= pending.ensure_form_digest
+            return self._ctx
+        if self._graph is None:
+            from office365.graph_client import GraphClient
+
+            self._graph = GraphClient(token_callback=self.tokens.graph).with_transport(
+                session=self._session(), timeout=self.settings.timeout
+            )
+        return self._graph
+
+    def _reset(self, api: str) -> None:
+        if api == "sharepoint":
+            self._ctx = None
+        else:
+            self._graph = None
+
+    def request(
+        self,
+        api: str,
+        method: str,
+        url: str,
+        *,
+        data: bytes | str | None = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool = True,
+        what: str = "",
+        permission: str | None = None,
+    ) -> requests.Response:
+        """Send one request with retries; SharePoint's 412 and 423 come back as Stale / Locked."""
+        import requests
+        from office365.runtime.client_request_exception import ClientRequestException
+        from office365.runtime.http.http_method import HttpMethod
+        from office365.runtime.http.request_options import RequestOptions
+
+        refreshed = False
+        what = what or f"{method} {url}"
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            options = RequestOptions(url)
+            options.method = HttpMethod(method)
+            for name, value in (headers or {}).items():
+                options.set_header(name, value)
+            if json_body is not None:
+                options.data = json_body  # the client serializes it
+                options.set_header("Content-Type", "application/json")
+            elif data is not None:
+                options.data = data
+            if api == "sharepoint":
+                options.set_header("Accept", "application/json;odata=nometadata")
+            try:
+                return self.client(api).pending_request().execute_request_direct(options)
+            except ClientRequestException as exc:
+                response = exc.response
+                status = response.status_code if response is not None else 0
+                self._reset(api)
+                if status in (429, 503):
+                    if attempt < MAX_ATTEMPTS:
+                        CLOCK.wait(retry_after(response, attempt))
+                        continue
+                    raise RemoteError(
+                        f"{what}: still throttled or unavailable ({status}) after {MAX_ATTEMPTS} attempts; "
+                        "nothing was written, try again later"
+                    ) from None
+                if status == 504 and idempotent and attempt < MAX_ATTEMPTS:
+                    CLOCK.wait(retry_after(response, attempt))
+                    continue
+                if status == 401 and not refreshed:
+                    refreshed = True
+                    self.tokens.refresh()
+                    continue
+                if status == 412:
+                    raise Stale() from None
+                if status == 423:
+                    raise Locked(lock_owner(response)) from None
+                failure = self.failure(api, status, response, what, permission)
+                if status == 504 and not idempotent and isinstance(failure, RemoteError):
+                    failure.unanswered = True  # the gateway gave up waiting: the service may have done it
+                raise failure from None
+            except AuthError:
+                raise
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                self._reset(api)
+                if idempotent and attempt < MAX_ATTEMPTS:
+                    CLOCK.wait(retry_after(None, attempt))
+                    continue
+                silence = RemoteError(
+                    f"{what}: no answer from {self.settings.origin if api == 'sharepoint' else self.settings.graph_url} "
+                    f"({type(exc).__name__}); "
+                    + (
+                        "gave up after retries"
+                        if idempotent
+                        else "not retried since it may have been applied; check, then run again"
+                    )
+                )
+                silence.unanswered = not idempotent
+                raise silence from None
+        raise RemoteError(
+            f"{what}: still throttled after {MAX_ATTEMPTS} attempts; nothing was written, try again later"
+        )
+
+    def failure(self, api: str, status: int, response: Any, what: str, permission: str | None) -> Exception:
+        detail = error_text(response) if response is not None else ""
+        if status == 401:
+            hint = (
+                "set a fresh token in TRACKER_SHAREPOINT_TOKEN / TRACKER_GRAPH_TOKEN"
+                if self.settings.auth == "token-env"
+                else "run `tracker login` again"
+                if self.settings.auth == "device-code"
+                else "check the app registration and certificate"
+            )
+            return AuthError(f"{what}: {api} refused the sign-in (401{': ' + detail if detail else ''}); {hint}")
+        if status == 403:
+            need = PERMISSIONS[permission or api]
+            return AuthError(f"{what}: access denied (403{': ' + detail if detail else ''}); the sign-in needs {need}")
+        if status == 404:
+            return ConfigError(
+                f"{what}: not found (404){': ' + detail if detail else ''}; check [sharepoint] site_url and path"
+            )
+        return RemoteError(
+            f"{what}: {api} answered {status}{': ' + detail if detail else ''}; nothing more was written"
+        )
+
+    # --- SharePoint REST ---------------------------------------------------------------
+
+    def file_url(self, suffix: str = "") -> str:
+        """REST URL of the workbook file (with an optional /$value or method suffix)."""
+        path = self.settings.path.replace("'", "''")
+        return f"{self.settings.site_url}/_api/web/getFileByServerRelativePath(DecodedUrl='{quote(path)}'){suffix}"
+
+    def properties(self) -> dict[str, Any]:
+        """ETag and Length of the workbook."""
+        response = self.request(
+            "sharepoint",
+            "GET",
+            self.file_url("?$select=ETag,Length,TimeLastModified"),
+            what="reading the workbook's properties",
+        )
+        body = response.json()
+        return body.get("d", body)
+
+    def download(self, progress: Callable[[int, int], None] | None = None) -> tuple[bytes, str]:
+        """The workbook's bytes and the ETag they belong to.
+
+        A big file comes in ranges, each asked for only if the file still has the ETag of the
+        first (If-Match, and If-Range as HTTP's own guard): a save in the middle of the download
+        starts it over, so the bytes are never spliced from two versions.
+        """
+        for attempt in range(DOWNLOAD_RESTARTS):
+            if attempt:  # saved meanwhile: others are writing it now; let them finish, at a jittered pace
+                CLOCK.wait(random.uniform(0.05, 0.2 * 2**attempt))
+            props = self.properties()
+            etag = str(props.get("ETag", ""))
+            length = int(props.get("Length") or 0)
+            chunk = self.settings.chunk_size
+            try:
+                if length <= chunk:
+                    data = self.request(
+                        "sharepoint",
+                        "GET",
+                        self.file_url("/$value"),
+                        headers={"If-Match": etag} if etag else None,  # the bytes belong to this ETag
+                        what="downloading the workbook",
+                    ).content
+                    if progress:
+                        progress(len(data), len(data))
+                    return data, etag
+                return self._download_ranges(etag, length, chunk, progress), etag
+            except Stale:
+                continue  # saved meanwhile: start over on the new version
+        raise RemoteError(
+            f"downloading the workbook: it changed {DOWNLOAD_RESTARTS} times while it was being downloaded; "
+            "try again in a moment"
+        )
+
+    def _download_ranges(
+        self, etag: str, length: int, chunk: int, progress: Callable[[int, int], None] | None
+    ) -> bytes:
+        parts = []
+        received = 0
+        while received < length:
+            end = min(received + chunk, length) - 1
+            response = self.request(
+                "sharepoint",
+                "GET",
+                self.file_url("/$value"),
+                headers={"Range": f"bytes={received}-{end}", "If-Match": etag, "If-Range": etag},
+                what="downloading the workbook",
+            )
+            if response.status_code != 206 or response.headers.get("ETag", etag) != etag:
+                raise Stale()  # a whole new file instead of the range: it changed
+            part = response.content
+            if not part:
+                break
+            parts.append(part)
+            received += len(part)
+            if progress:
+                progress(received, length)
+        return b"".join(parts)
+
+    def upload(self, data: bytes, etag: str, progress: Callable[[int, int], None] | None = None) -> None:
+        """Replace the workbook if it is still at `etag` (If-Match); big files go up in chunks."""
+        chunk = self.settings.chunk_size
+        match = {"If-Match": etag}
+        if len(data) <= chunk:
+            self.request(
+                "sharepoint",
+                "POST",
+                self.file_url("/$value"),
+                data=data,
+                headers={"X-HTTP-Method": "PUT", **match},
+                idempotent=False,
+                what="uploading the workbook",
+            )
+            if progress:
+                progress(len(data), len(data))
+            return
+        upload_id = str(uuid.uuid4())
+        offset = 0
+        total = len(data)
+        while offset < total:
+            piece = data[offset : offset + chunk]
+            last = offset + len(piece) >= total
+            if offset == 0:
+                suffix, headers = f"/startUpload(uploadId=guid'{upload_id}')", match
+            elif last:
+                suffix, headers = f"/finishUpload(uploadId=guid'{upload_id}',fileOffset={offset})", match
+            else:
+                suffix, headers = f"/continueUpload(uploadId=guid'{upload_id}',fileOffset={offset})", {}
+            try:
+                self.request(
+                    "sharepoint",
+                    "POST",
+                    self.file_url(suffix),
+                    data=piece,
+                    headers=headers,
+                    idempotent=False,
+                    what="uploading the workbook",
+                )
+            except BaseException:
+                if offset:
+                    self._cancel(upload_id)
+                raise
+            offset += len(piece)
+            if progress:
+                progress(offset, total)
+
+    def _cancel(self, upload_id: str) -> None:
+        try:
+            self.request(
+                "sharepoint",
+                "POST",
+                self.file_url(f"/cancelUpload(uploadId=guid'{upload_id}')"),
+                idempotent=False,
+                what="cancelling the upload",
+            )
+        except Exception:  # noqa: BLE001 - the original failure is what the user needs to see
+            pass
+
+    # --- Microsoft Graph -------------------------------------------------------------------
+
+    def drive_item(self) -> tuple[str, str]:
+        """(drive id, item id) of the workbook, resolved through its sharing URL."""
+        encoded = base64.urlsafe_b64encode(self.settings.file_url.encode()).decode().rstrip("=")
+        response = self.request(
+            "graph",
+            "GET",
+            f"{self.settings.graph_url}/shares/u!{encoded}/driveItem?$select=id,parentReference",
+            what="finding the workbook in Microsoft Graph",
+        )
+        body = response.json()
+        return str(body["parentReference"]["driveId"]), str(body["id"])
+
+    def graph(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        idempotent: bool = False,
+        what: str = "",
+        permission: str = "graph",
+    ) -> Any:
+        """A Graph request relative to graph_url; returns the parsed JSON (or None)."""
+        response = self.request(
+            "graph",
+            method,
+            f"{self.settings.graph_url}{path}",
+            json_body=body,
+            idempotent=idempotent,
+            what=what,
+            permission=permission,
+        )
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return None

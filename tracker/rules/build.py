@@ -1,0 +1,215 @@
+"""Building a new tracker workbook (`tracker init`) with openpyxl: one styled Excel table per
+sheet, dropdowns and help messages, number formats, conditional formats.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tracker.store.engine import cell_value
+from tracker.times import utcnow
+from tracker.workbook.overdue_highlight import add_names
+from tracker.workbook.reading import column_letter, read_sheet
+from tracker.workbook.schema import FieldSpec, Schema, SheetSpec
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
+
+MAX_ROW = 1048576
+_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
+
+def _write(ws: Worksheet, row: int, col: int, spec: FieldSpec, value: Any) -> None:
+    cell = ws.cell(row=row, column=col + 1)
+    value = cell_value(value)
+    if isinstance(value, str):
+        value = _ILLEGAL.sub("", value)
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"  # never a formula, whatever the text starts with
+    if spec.number_format and value is not None:
+        cell.number_format = spec.number_format
+
+
+HEADER_FILL = "1F4E78"
+OVERDUE_FILL = "FFC7CE"
+OVERDUE_FONT = "9C0006"
+DUE_SOON_FILL = "FFEB9C"
+DUE_SOON_FONT = "9C5700"
+
+
+def list_name(sheet: str, field_name: str) -> str:
+    """Defined name holding the live list of a sheet's column (for dropdowns)."""
+    return f"tracker_{sheet}_{field_name}".lower()
+
+
+def apply_validations(book: Workbook, schema: Schema) -> None:
+    """(Re)create dropdowns and help messages for every schema sheet present.
+
+    LibreOffice clips whole-column validation ranges when it saves, so this runs on every
+    write; validations on users' own columns are left alone.
+    """
+    from openpyxl.workbook.defined_name import DefinedName
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    names = {name.casefold(): name for name in book.sheetnames}
+    for sheet in schema:
+        actual = names.get(sheet.name.casefold())
+        if actual is None:
+            continue
+        ws = book[actual]
+        columns = _header_columns(ws, sheet)
+        managed = {column_letter(c) for c in columns.values()}
+        kept = [dv for dv in ws.data_validations.dataValidation if not _within(dv, managed)]
+        ws.data_validations.dataValidation = kept
+        for name, col in columns.items():
+            spec = sheet.fields[name]
+            letter = column_letter(col)
+            formula = None
+            if spec.enum:
+                formula = '"' + ",".join(spec.enum) + '"'
+            elif spec.ref:
+                ref_sheet, ref_field = spec.ref
+                ref_actual = names.get(ref_sheet.casefold())
+                ref_columns = _header_columns(book[ref_actual], schema[ref_sheet]) if ref_actual else {}
+                if ref_actual and ref_field in ref_columns:
+                    defined = list_name(ref_sheet, ref_field)
+                    ref_letter = column_letter(ref_columns[ref_field])
+                    quoted = "'" + ref_actual.replace("'", "''") + "'"
+                    book.defined_names[defined] = DefinedName(
+                        defined,
+                        attr_text=(
+                            f"OFFSET({quoted}!${ref_letter}$2,0,0,"
+                            f"MAX(1,COUNTA({quoted}!${ref_letter}:${ref_letter})-1),1)"
+                        ),
+                    )
+                    formula = defined
+            if formula is not None:
+                dv = DataValidation(
+                    type="list",
+                    formula1=formula,
+                    allow_blank=True,
+                    showErrorMessage=not spec.separator,
+                    errorTitle=f"{spec.title}: not allowed",
+                    error=f"Allowed: {spec.allowed()}"[:255],
+                )
+            else:
+                dv = DataValidation(allow_blank=True)
+            dv.promptTitle = spec.title[:32]
+            dv.prompt = spec.description[:255]
+            dv.showInputMessage = bool(spec.description)
+            dv.add(f"{letter}2:{letter}{MAX_ROW}")
+            ws.add_data_validation(dv)
+
+
+def _within(dv: Any, letters: set[str]) -> bool:
+    for cell_range in dv.sqref.ranges:
+        coord = cell_range.coord
+        first = re.match(r"[A-Z]+", coord)
+        last = re.match(r"[A-Z]+", coord.split(":")[-1])
+        if not first or not last or first[0] != last[0] or first[0] not in letters:
+            return False
+    return True
+
+
+def _header_columns(ws: Worksheet, sheet: SheetSpec) -> dict[str, int]:
+    """Field -> column index, matched the way every read matches headers."""
+    return read_sheet(sheet, ws.title, ws.iter_rows(min_row=1, max_row=1, values_only=True), header_only=True).columns
+
+
+def build_workbook(
+    schema: Schema,
+    rows: dict[str, list[dict[str, Any]]] | None = None,
+    *,
+    timezone: str = "UTC",
+    now: datetime | None = None,
+    remind_before: int = 10,
+) -> Workbook:
+    """A new tracker workbook: one styled Excel table per sheet, dropdowns, help, formats.
+
+    The overdue highlight is right for a viewer whose computer is in `timezone` (the display
+    timezone), with its daylight saving changes from `now` (default: the current time) on.
+    """
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.formatting.rule import CellIsRule, FormulaRule
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.worksheet.table import Table, TableStyleInfo
+
+    rows = rows or {}
+    book = Workbook()
+    book.remove(book.active)
+    clock = add_names(book, timezone, now or utcnow())
+    for sheet in schema:
+        ws = book.create_sheet(sheet.name)
+        fields = list(sheet.fields.values())
+        for spec in fields:
+            cell = ws.cell(row=1, column=spec.column + 1, value=spec.title)
+            cell.font = Font(bold=True, color="FFFFFF")
+            cell.fill = PatternFill("solid", fgColor=HEADER_FILL)
+            cell.alignment = Alignment(vertical="center", wrap_text=True)
+            if spec.description:
+                comment = Comment(spec.description, "tracker")
+                comment.width, comment.height = 260, 90
+                cell.comment = comment
+            dim = ws.column_dimensions[column_letter(spec.column)]
+            dim.width = spec.width
+        ws.row_dimensions[1].height = 32
+        ws.freeze_panes = sheet.schema.get("x-freeze", "A2")
+        body = rows.get(sheet.name, [])
+        for number, values in enumerate(body, start=2):
+            for spec in fields:
+                value = values.get(spec.name)
+                if value is not None:
+                    _write(ws, number, spec.column, spec, value)
+        last = max(2, len(body) + 1)
+        for spec in fields:
+            if spec.number_format:
+                for number in range(2, last + 1):
+                    ws.cell(row=number, column=spec.column + 1).number_format = spec.number_format
+        ref = f"A1:{column_letter(len(fields) - 1)}{last}"
+        table = Table(displayName=sheet.table, ref=ref)
+        table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
+        ws.add_table(table)
+        _add_conditional_formats(ws, sheet, clock, CellIsRule, FormulaRule, PatternFill, Font, remind_before)
+    apply_validations(book, schema)
+    return book
+
+
+def _add_conditional_formats(
+    ws: Worksheet,
+    sheet: SheetSpec,
+    clock: str,
+    CellIsRule,
+    FormulaRule,
+    PatternFill,
+    Font,
+    remind_before: int = 10,
+) -> None:  # noqa: N803
+    """Colours per value, and red when a time is past; `clock` is UTC now (NOW() or the name holding it)."""
+    for spec in sheet.fields.values():
+        letter = column_letter(spec.column)
+        target = f"{letter}2:{letter}{MAX_ROW}"
+        for value, colour in spec.schema.get("x-colours", {}).items():
+            rule = CellIsRule(operator="equal", formula=[f'"{value}"'], fill=PatternFill("solid", fgColor=colour))
+            ws.conditional_formatting.add(target, rule)
+        overdue = spec.schema.get("x-overdue-unless")
+        if overdue:
+            status = column_letter(sheet.fields[overdue["field"]].column)
+            unless = ",".join(f'${status}2<>"{value}"' for value in overdue["in"])
+            rule = FormulaRule(
+                formula=[f'AND(${letter}2<>"",${letter}2<{clock},{unless})'],
+                fill=PatternFill("solid", fgColor=OVERDUE_FILL),
+                font=Font(color=OVERDUE_FONT, bold=True),
+            )
+            ws.conditional_formatting.add(target, rule)
+            # Due soon: within the reminder lead time ([clock] remind_before, 10 minutes), amber.
+            soon = FormulaRule(
+                formula=[f'AND(${letter}2<>"",${letter}2>={clock},${letter}2-{clock}<={remind_before}/1440,{unless})'],
+                fill=PatternFill("solid", fgColor=DUE_SOON_FILL),
+                font=Font(color=DUE_SOON_FONT, bold=True),
+            )
+            ws.conditional_formatting.add(target, soon)

@@ -1,0 +1,244 @@
+"""The team's clock: SLA timers, what is due, and the reminders that keep the cadence.
+
+Every time here comes from `tracker.times.utcnow()`, so `TRACKER_NOW` rehearses any moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from tracker.config import Config
+from tracker.owed import Due
+from tracker.times import iso
+from tracker.workbook.policy import is_open
+from tracker.workbook.reading import Row, Tracker
+
+# (name, started by, stopped by, Severities target column, words when stopped)
+TIMERS = (
+    ("first response", "reported_at", "acknowledged_at", "first_response_minutes", "acknowledged"),
+    ("restoration", "detected_at", "resolved_at", "restoration_minutes", "restored"),
+)
+
+
+SPANS = {name: (start, stop) for name, start, stop, _target, _verb in TIMERS}
+MAX_TARGET_MINUTES = 525_600  # a year: the largest target or lead time the Severities sheet allows
+
+
+@dataclass(frozen=True)
+class Timer:
+    """One SLA timer of one event."""
+
+    name: str
+    target: timedelta
+    started: datetime
+    stopped: datetime | None
+    elapsed: timedelta
+    state: str  # met, running, at risk, breached
+    verb: str
+
+    @property
+    def left(self) -> timedelta:
+        """Time left before the target (negative once breached)."""
+        return self.target - self.elapsed
+
+    def words(self) -> str:
+        """E.g. `restored in 3 h 12 min, target 4 h: met` or `running 1 h 5 min of 4 h: at risk`."""
+        if self.stopped is not None:
+            return f"{self.verb} in {duration(self.elapsed)}, target {duration(self.target)}: {self.state}"
+        return f"{duration(self.elapsed)} of {duration(self.target)}: {self.state}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form (see README, "Keeping time")."""
+        return {
+            "name": self.name,
+            "state": self.state,
+            "target_minutes": int(self.target.total_seconds() // 60),
+            "elapsed_minutes": int(self.elapsed.total_seconds() // 60),
+            "started": iso(self.started),
+            "stopped": iso(self.stopped) if self.stopped else None,
+        }
+
+
+def duration(span: timedelta) -> str:
+    """A span as people say it: `45 min`, `3 h 12 min`, `2 d 4 h`."""
+    minutes = int(abs(span.total_seconds()) // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {mins} min" if mins else f"{hours} h"
+    return f"{mins} min"
+
+
+def timer_span(event: Any, name: str) -> tuple[datetime, datetime | None] | None:
+    """When SLA timer `name` of an event (a Row, or a dict of its typed values) started, and stopped (None while it
+    runs); None when it has not started. The first response stops at the resolution if nobody acknowledged."""
+    start_field, stop_field = SPANS[name]
+    started = (
+        event.get(start_field)
+        if start_field != "reported_at"
+        else (event.get("reported_at") or event.get("detected_at"))
+    )
+    if not isinstance(started, datetime):
+        return None
+    stopped = event.get(stop_field)
+    if not isinstance(stopped, datetime):
+        stopped = None
+        if name == "first response" and event.get("status") in ("Resolved", "Closed"):
+            resolved = event.get("resolved_at")
+            stopped = resolved if isinstance(resolved, datetime) else None
+    return started, stopped
+
+
+def target_minutes(severity: Row | None, field: str) -> int | None:
+    """A severity's SLA target in minutes, or None when it sets none or one validate refuses (not a whole number
+    from 1 to a year): such a target makes no timer rather than a crash."""
+    value = severity[field] if severity is not None else None
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_TARGET_MINUTES:
+        return value
+    return None
+
+
+def timer_state(elapsed: timedelta, target: timedelta, stopped: bool, at_risk: float = 0.75) -> str:
+    """met or breached once stopped; running, at risk (past `at_risk` of the target) or breached while it runs."""
+    if stopped:
+        return "met" if elapsed <= target else "breached"
+    if elapsed > target:
+        return "breached"
+    return "at risk" if elapsed >= target * at_risk else "running"
+
+
+def timers(event: Row, severity: Row | None, now: datetime, at_risk: float = 0.75) -> list[Timer]:
+    """The event's SLA timers its severity sets a target for (first response, restoration)."""
+    out = []
+    for name, _start, _stop, target_field, verb in TIMERS:
+        minutes = target_minutes(severity, target_field)
+        span = timer_span(event, name)
+        if minutes is None or span is None:
+            continue
+        target = timedelta(minutes=minutes)
+        started, stopped = span
+        elapsed = max((stopped or now) - started, timedelta(0))
+        state = timer_state(elapsed, target, stopped is not None, at_risk)
+        if name == "first response" and stopped is not None and not isinstance(event["acknowledged_at"], datetime):
+            verb = "not acknowledged; resolved"  # the resolution stopped it: nobody acknowledged the event
+        out.append(Timer(name, target, started, stopped, elapsed, state, verb))
+    return out
+
+
+@dataclass(frozen=True)
+class EmailDue(Due):
+    """An email handed to the mail server that never answered (kind "email", state "unconfirmed"): someone must
+    find out whether it arrived (`tracker notify ID --confirm-sent` or `--confirm-lost`). `at`: when it was handed
+    over; `responsible`: who sent it."""
+
+    audience: str = ""
+    subject: str = ""
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        """Due's JSON plus `audience` and `subject` (see README, Keeping time)."""
+        return super().to_json(now) | {"audience": self.audience, "subject": self.subject}
+
+
+def unconfirmed_emails(tracker: Tracker, items: list[Any]) -> list[EmailDue]:
+    """`tracker.sending.notify.unconfirmed` as due items."""
+    events = tracker.sheet("Events")
+    out = []
+    for item in items:
+        event = events.find(item.event_id)
+        severity = str(event["severity"] or "") if event is not None else ""
+        title = str(event["title"] or "") if event is not None else ""
+        out.append(
+            EmailDue(
+                item.event_id, "email", "unconfirmed", item.at, severity, title, item.by, item.audience, item.subject
+            )
+        )
+    return out
+
+
+def responsible(event: Row) -> str:
+    """Who owes the next update: the communication lead, else the event manager."""
+    return str(event["communication_lead"] or event["event_manager"] or "")
+
+
+def lead_time(severity: Row | None, config: Config) -> timedelta:
+    """How long before an update is due its reminder goes: the severity's Remind Before, else [clock] (also when
+    the cell holds what validate refuses, such as a negative number: a reminder still goes)."""
+    minutes = severity.get("remind_before_minutes") if severity is not None else None
+    if isinstance(minutes, int) and not isinstance(minutes, bool) and 0 <= minutes <= MAX_TARGET_MINUTES:
+        return timedelta(minutes=minutes)
+    return timedelta(minutes=config.clock.remind_before)
+
+
+def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta | None = None) -> list[Due]:
+    """Everything owed, soonest first: each open event's next update (with `within`, only those due by then, the
+    late ones always), each SLA at risk or breached, the process review when its interval has passed, and each
+    review action overdue or due today (kind "action", see `tracker.rules.actions.due_actions`)."""
+    out: list[Due] = []
+    severities = tracker.sheet("Severities")
+    duty: list[str] = []  # the duty event manager now, looked up once when an item names nobody
+
+    def owed_by(person: str) -> str:
+        if person:
+            return person
+        if not duty:
+            from tracker.workbook.roster import duty_manager
+
+            shift = duty_manager(tracker, config.display.tz, now)
+            duty.append(shift.person if shift is not None else "")
+        return duty[0]
+
+    for event in tracker.sheet("Events").rows:
+        if not event["id"] or not is_open(event["status"]):
+            continue
+        severity = severities.find(str(event["severity"] or ""))
+        common = {
+            "event_id": str(event["id"]),
+            "severity": str(event["severity"] or ""),
+            "title": str(event["title"] or ""),
+        }
+        due = event["next_update_due"]
+        if isinstance(due, datetime):
+            if due <= now:
+                state = "overdue"
+            elif due - now <= lead_time(severity, config):
+                state = "due soon"
+            else:
+                state = "due"
+            if within is None or due - now <= within or state != "due":
+                out.append(Due(kind="update", state=state, at=due, responsible=owed_by(responsible(event)), **common))
+        for timer in timers(event, severity, now, config.clock.at_risk):
+            if timer.stopped is None and timer.state in ("at risk", "breached"):  # a stopped one is history
+                lead = event["event_manager"] if timer.name == "first response" else None
+                person = owed_by(str(lead or event["incident_lead"] or event["event_manager"] or ""))
+                out.append(
+                    Due(
+                        kind=timer.name,
+                        state=timer.state,
+                        at=timer.started + timer.target,
+                        responsible=person,
+                        **common,
+                    )
+                )
+    review = process_review_due(config, now)
+    if review is not None:
+        out.append(Due("", "process review", "overdue" if review <= now else "due", review))
+    from tracker.rules.actions import due_actions  # post-incident review actions: overdue, due today, or within
+
+    out.extend(due_actions(tracker, config.display.tz, now, within))
+    return sorted(out, key=lambda d: (not d.late, d.at or now, d.event_id))
+
+
+def process_review_due(config: Config, now: datetime) -> datetime | None:
+    """When the event management process is next due for review, if that is within a month (or past)."""
+    last = config.clock.process_reviewed
+    if last is None:
+        return None
+    months = last.month - 1 + config.clock.review_every_months
+    year, month = last.year + months // 12, months % 12 + 1
+    day = min(last.day, 28)
+    when = datetime.combine(date(year, month, day), datetime.min.time(), tzinfo=now.tzinfo)
+    return when if when - now <= timedelta(days=31) else None

@@ -1,0 +1,422 @@
+"""The event lifecycle: open, update, resolve, and looking at events.
+
+Each change is a plan: a function from the current workbook to row edits, handed to the
+store, which may call it again on a newer version (ids are allocated inside the plan).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from tracker.config import DEFAULT_REVIEW_REQUIRED
+from tracker.errors import LifecycleError, UsageError, ValidationFailed
+from tracker.store.backends import Store
+from tracker.times import as_utc, utcnow
+from tracker.workbook.edits import AppendRow, Edit, SetCells
+from tracker.workbook.policy import OPEN_STATUSES, STATUSES, is_open, next_update_due, severity_audiences
+from tracker.workbook.reading import Row, Tracker
+
+ID_PATTERN = re.compile(r"^EVT-(\d{4})-(\d+)$", re.I)
+CATEGORIES = ("outage", "degradation", "security", "other")
+
+
+def _choice(value: str, options: Sequence[str], what: str) -> str:
+    for option in options:
+        if option.casefold() == value.strip().casefold():
+            return option
+    raise UsageError(f"{what} {value!r} is not allowed; use one of: {', '.join(options)}")
+
+
+def _severity(tracker: Tracker, name: str, *, given: bool = True, event: Row | None = None) -> Row:
+    """The Severities row; an unknown name typed on the command line is a usage error (exit 2), one read from the
+    event's Severity cell a data problem naming that cell, worded as `tracker validate` words it."""
+    data = tracker.sheet("Severities")
+    row = data.find(name)
+    if row is None and not given and event is not None:
+        from tracker.rules.validation import cell_problems
+
+        problems = cell_problems(tracker, "Events", event, "severity")
+        if problems:
+            raise ValidationFailed("nothing was written: " + "; ".join(str(p) for p in problems), problems)
+    if row is None:
+        known = [str(r["name"]) for r in data.rows if r["name"]]
+        raise (UsageError if given else ValidationFailed)(
+            f"severity {name!r} is not on the Severities sheet; use one of: {', '.join(known) or '(none listed)'}"
+        )
+    return row
+
+
+def _services(tracker: Tracker, names: Sequence[str]) -> list[str]:
+    data = tracker.sheet("Services")
+    out = []
+    for name in names:
+        row = data.find(name.strip())
+        if row is None:
+            known = [str(r["name"]) for r in data.rows if r["name"]]
+            raise UsageError(
+                f"service {name!r} is not on the Services sheet; use one of: {', '.join(known) or '(none listed)'}"
+            )
+        out.append(str(row["name"]))
+    return out
+
+
+def _public(note: str | None) -> dict[str, Any]:
+    """The Public Note cell of a new Updates row, only when there is one (older workbooks lack the column)."""
+    return {"public_note": note.strip()} if note and note.strip() else {}
+
+
+def next_event_id(tracker: Tracker, year: int) -> str:
+    """EVT-<year>-<n>, n one above the highest number used this year (never reused)."""
+    highest = 0
+    used = tracker.sheet("Events").column("id")
+    for sheet in ("Updates", "Changes", "Notifications"):  # an ID cleared on Events is still taken
+        data = tracker.sheet(sheet)
+        if data.present and "event_id" in data.columns:
+            used += data.column("event_id")
+    for value in used:
+        match = ID_PATTERN.match(str(value or ""))
+        if match and int(match[1]) == year:
+            highest = max(highest, int(match[2]))
+    return f"EVT-{year}-{highest + 1:04d}"
+
+
+def open_event(
+    store: Store,
+    *,
+    title: str,
+    severity: str,
+    services: Sequence[str] = (),
+    category: str = "outage",
+    status: str = "Investigating",
+    detected_at: datetime | None = None,
+    author: str = "",
+    note: str | None = None,
+    public_note: str | None = None,
+    fields: dict[str, Any] | None = None,
+    now: datetime | None = None,
+    zone: tzinfo | None = None,
+    notes: list[str] | None = None,
+) -> str:
+    """Record a new event (and its first timeline entry); return its new ID. `notes` gets what the caller should
+    say (a Roster with nobody on duty now, so the author leads the event)."""
+    if not title.strip():
+        raise UsageError("--title must not be empty")
+    category = _choice(category, CATEGORIES, "category")
+    status = _choice(status, OPEN_STATUSES, "status of a new event")
+    extra = dict(fields or {})
+
+    def plan(tracker: Tracker) -> list[Edit]:
+        tracker.require("Events", "Updates", "Severities", "Services")
+        at = now or utcnow()
+        sev = _severity(tracker, severity)
+        event_id = next_event_id(tracker, at.year)
+        row = {
+            **extra,
+            "id": event_id,
+            "title": title.strip(),
+            "severity": sev["name"],
+            "status": status,
+            "category": category,
+            "services_affected": ", ".join(_services(tracker, services)) or None,
+            "detected_at": as_utc(detected_at) if detected_at else at,
+            "reported_at": at,
+            "last_update_at": at,
+            "next_update_due": next_update_due(sev, at),
+        }
+        if not row.get("event_manager"):
+            duty = None
+            if zone is not None:  # with a Roster, the duty event manager (or stand-by) leads the event
+                from tracker.workbook.roster import duty_manager
+
+                duty = duty_manager(tracker, zone, at)  # type: ignore[arg-type]
+                if duty is None and notes is not None and tracker.sheet("Roster").present:
+                    notes[:] = [
+                        f"nobody is on duty on the Roster sheet now, so {author or 'nobody'} leads {event_id} as "
+                        "event manager; name someone with --set event_manager=NAME (or `tracker update "
+                        f"{event_id} --set event_manager=NAME`), and fill the Roster's gap"
+                    ]
+            row["event_manager"] = duty.person if duty is not None else (author or None)
+        first = {
+            "event_id": event_id,
+            "at": at,
+            "author": author or None,
+            "status": status,
+            "note": note or f"Event opened: {title.strip()}",
+            "internal": "No",
+            **_public(public_note),
+        }
+        return [AppendRow("Events", row), AppendRow("Updates", first)]
+
+    edits = store.commit(plan)
+    return str(edits[0].values["id"])
+
+
+@dataclass
+class Outcome:
+    """What a change did, for the CLI to report."""
+
+    event_id: str
+    status: str
+    next_update_due: datetime | None
+    at: datetime
+    edits: list[Edit] = field(default_factory=list)
+    audiences: list[str] = field(default_factory=list)  # whom the event's severity notifies
+
+
+def _transition(current: str, new: str, reopen: bool) -> None:
+    if current == "Closed" and new != "Closed" and not reopen:
+        raise LifecycleError(
+            "the event is Closed; to record a new status pass --reopen (e.g. --status Investigating --reopen)"
+        )
+    if reopen and current not in ("Resolved", "Closed"):
+        raise LifecycleError(f"--reopen is only for Resolved or Closed events; this one is {current}")
+    if new == "Resolved" and current != "Resolved":
+        raise LifecycleError("use `tracker resolve ID --note ...` to resolve an event (it records the resolution time)")
+    if new == "Closed" and current not in ("Resolved", "Closed"):
+        raise LifecycleError(f"only a Resolved event can be closed; this one is {current}; resolve it first")
+    if current == "Resolved" and new in OPEN_STATUSES and not reopen:
+        raise LifecycleError(f"the event is Resolved; to set it back to {new} pass --reopen")
+
+
+def update_event(
+    store: Store,
+    event_id: str,
+    *,
+    note: str,
+    status: str | None = None,
+    eta: datetime | None = None,
+    author: str = "",
+    internal: bool = False,
+    reopen: bool = False,
+    public_note: str | None = None,
+    fields: dict[str, Any] | None = None,
+    now: datetime | None = None,
+    review_required_for: Sequence[str] = DEFAULT_REVIEW_REQUIRED,
+) -> Outcome:
+    """Append a timestamped update; the event row's status and due times follow. Closing an event whose severity
+    `review_required_for` lists ([review] required_for) needs its review recorded as held (Reviews sheet)."""
+    if not note.strip():
+        raise UsageError("--note must not be empty")
+    if internal and public_note:
+        raise UsageError("--internal keeps the update out of external emails; it cannot have a --public-note")
+    new_status = _choice(status, STATUSES, "status") if status else None
+    extra = dict(fields or {})
+    result: dict[str, Any] = {}
+
+    def plan(tracker: Tracker) -> list[Edit]:
+        tracker.require("Events", "Updates", "Severities")
+        at = now or utcnow()
+        event = tracker.event(event_id)
+        current = str(event["status"] or "Investigating")
+        target = new_status or (current if not reopen else "Investigating")
+        _transition(current, target, reopen)
+        changes: dict[str, Any] = {**extra, "status": target, "last_update_at": at}
+        if "severity" in extra:
+            changes["severity"] = _severity(tracker, str(extra["severity"]))["name"]
+        if target == "Closed" and current != "Closed":
+            from tracker.rules.review_rules import check_close
+
+            check_close(
+                tracker,
+                str(event["id"]),
+                str(event["severity"] or ""),
+                review_required_for,
+                new_severity=changes.get("severity"),
+            )
+        if is_open(target):
+            severity = _severity(
+                tracker, str(changes.get("severity") or event["severity"] or ""), given="severity" in extra, event=event
+            )
+            changes["next_update_due"] = next_update_due(severity, at)
+            if reopen:
+                changes["resolved_at"] = None
+                changes["closed_at"] = None
+            if target == "Monitoring" and not event["mitigated_at"]:
+                changes["mitigated_at"] = at
+        else:
+            changes["next_update_due"] = None
+        if target == "Closed" and not event["closed_at"]:
+            changes["closed_at"] = at
+        if not event["acknowledged_at"]:
+            changes["acknowledged_at"] = at
+        key = str(event["id"])
+        result.update(event_id=key, status=target, due=changes.get("next_update_due"), at=at)
+        result["audiences"] = severity_audiences(tracker, str(changes.get("severity") or event["severity"] or ""))
+        update = {
+            "event_id": key,
+            "at": at,
+            "author": author or None,
+            "status": target,
+            "note": note,
+            "eta": as_utc(eta) if eta else None,
+            "internal": "Yes" if internal else "No",
+            **_public(public_note),
+        }
+        return [SetCells("Events", key, changes), AppendRow("Updates", update)]
+
+    edits = store.commit(plan)
+    return Outcome(result["event_id"], result["status"], result["due"], result["at"], edits, result["audiences"])
+
+
+def resolve_event(
+    store: Store,
+    event_id: str,
+    *,
+    note: str,
+    cause: str | None = None,
+    public_cause: str | None = None,
+    public_note: str | None = None,
+    resolved_at: datetime | None = None,
+    author: str = "",
+    now: datetime | None = None,
+) -> Outcome:
+    """Mark the event Resolved: resolution time, root cause (internal) and public cause, and the final update."""
+    if not note.strip():
+        raise UsageError("--note must not be empty")
+    result: dict[str, Any] = {}
+
+    def plan(tracker: Tracker) -> list[Edit]:
+        tracker.require("Events", "Updates")
+        at = now or utcnow()
+        event = tracker.event(event_id)
+        current = str(event["status"] or "")
+        if current in ("Resolved", "Closed"):
+            resolved = event["resolved_at"]
+            since = f" (at {resolved:%Y-%m-%d %H:%MZ})" if isinstance(resolved, datetime) else ""
+            raise LifecycleError(f"{event['id']} is already {current}{since}")
+        when = as_utc(resolved_at) if resolved_at else at
+        detected = event["detected_at"]
+        if isinstance(detected, datetime) and when < detected:
+            raise UsageError(
+                f"resolution time {when:%Y-%m-%d %H:%MZ} is before the event was detected ({detected:%Y-%m-%d %H:%MZ})"
+            )
+        key = str(event["id"])
+        changes: dict[str, Any] = {
+            "status": "Resolved",
+            "resolved_at": when,
+            "last_update_at": at,
+            "next_update_due": None,
+        }
+        if cause:
+            changes["root_cause"] = cause
+        if public_cause and public_cause.strip():
+            changes["public_cause"] = public_cause.strip()
+        if not isinstance(event["acknowledged_at"], datetime):  # the resolution was the first response
+            changes["acknowledged_at"] = when
+        if not event["mitigated_at"]:
+            changes["mitigated_at"] = when
+        result.update(event_id=key, at=when, audiences=severity_audiences(tracker, str(event["severity"] or "")))
+        final = {
+            "event_id": key,
+            "at": when,  # when service came back (--at), so a reopened event's outage spans end there
+            "author": author or None,
+            "status": "Resolved",
+            "note": note,
+            "internal": "No",
+            **_public(public_note),
+        }
+        return [SetCells("Events", key, changes), AppendRow("Updates", final)]
+
+    edits = store.commit(plan)
+    return Outcome(result["event_id"], "Resolved", None, result["at"], edits, result["audiences"])
+
+
+def acknowledge_event(
+    store: Store, event_id: str, *, at: datetime | None = None, now: datetime | None = None
+) -> Outcome:
+    """Record when event management acknowledged the event (the first-response SLA stops there); an event
+    acknowledged already keeps its time (the Outcome's `at` is that time, and `edits` is empty)."""
+    result: dict[str, Any] = {}
+
+    def plan(tracker: Tracker) -> list[Edit]:
+        tracker.require("Events")
+        event = tracker.event(event_id)
+        key = str(event["id"])
+        current = event["acknowledged_at"]
+        if isinstance(current, datetime):
+            result.update(event_id=key, status=str(event["status"] or ""), at=current)
+            return []
+        if event["status"] in ("Resolved", "Closed"):
+            raise LifecycleError(
+                f"{key} is {event['status']}: its first response stopped at the resolution; nothing to acknowledge"
+            )
+        when = as_utc(at) if at else (now or utcnow())
+        started = event["reported_at"] or event["detected_at"]
+        if isinstance(started, datetime) and when < started:
+            raise UsageError(
+                f"acknowledgement time {when:%Y-%m-%d %H:%MZ} is before the event was reported "
+                f"({started:%Y-%m-%d %H:%MZ})"
+            )
+        result.update(event_id=key, status=str(event["status"] or ""), at=when)
+        return [SetCells("Events", key, {"acknowledged_at": when}, {"acknowledged_at": None})]
+
+    edits = store.commit(plan)
+    return Outcome(result["event_id"], result["status"], None, result["at"], edits)
+
+
+def record_change(
+    store: Store,
+    event_id: str,
+    *,
+    system: str,
+    change: str,
+    by: str = "",
+    approved_by: str | None = None,
+    at: datetime | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Add a row to the Changes sheet for the event (what the change manager records)."""
+    if not change.strip() or not system.strip():
+        raise UsageError("--system and --change must not be empty")
+
+    def plan(tracker: Tracker) -> list[Edit]:
+        tracker.require("Events", "Changes")
+        event = tracker.event(event_id)
+        row = {
+            "event_id": str(event["id"]),
+            "at": as_utc(at) if at else (now or utcnow()),
+            "by": by or None,
+            "system": system,
+            "change": change,
+            "approved_by": approved_by,
+            "rolled_back": "No",
+        }
+        return [AppendRow("Changes", row)]
+
+    edits = store.commit(plan)
+    return str(edits[0].values["event_id"])
+
+
+def list_events(tracker: Tracker, *, open_only: bool = False) -> list[Row]:
+    """Event rows in sheet order, optionally only those still open."""
+    tracker.require("Events")
+    if open_only:
+        return tracker.rows_where("Events", "status", {s.casefold() for s in OPEN_STATUSES})
+    return tracker.sheet("Events").rows
+
+
+@dataclass
+class Timeline:
+    """One event with its updates and changes, in time order."""
+
+    event: Row
+    entries: list[tuple[str, Row]]
+
+
+def event_timeline(tracker: Tracker, event_id: str) -> Timeline:
+    """The event row plus every update and change for it, oldest first."""
+    tracker.preload("Events", "Updates", "Changes")
+    tracker.require("Events", "Updates", "Changes")
+    key = event_id.strip().casefold()
+    found = tracker.rows_where("Events", "id", {key})
+    event = found[0] if len(found) == 1 else tracker.event(event_id)  # raises for no row, or two with this ID
+    entries: list[tuple[str, Row]] = []
+    for kind, sheet in (("update", "Updates"), ("change", "Changes")):
+        entries += [(kind, row) for row in tracker.rows_where(sheet, "event_id", {key})]
+    far = datetime.max.replace(tzinfo=as_utc(datetime(2000, 1, 1)).tzinfo)
+    entries.sort(key=lambda item: (item[1]["at"] if isinstance(item[1]["at"], datetime) else far, item[1].number))
+    return Timeline(event, entries)

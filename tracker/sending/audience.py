@@ -1,0 +1,164 @@
+"""What each audience may read: the template context of one message, filtered for its audience."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tracker.config import Config
+from tracker.sending.mail import CUSTOMER_STATUS, KIND_LABELS, parse_sender
+from tracker.times import format_time, utcnow
+from tracker.workbook.reading import Row, Tracker
+
+
+class Audience:
+    """One audience and what the schema lets it read (`x-audiences` on every field)."""
+
+    def __init__(self, tracker: Tracker, name: str, internal: tuple[str, ...]) -> None:
+        self.tracker, self.name, self.internal = tracker, name, internal
+        self.external = name.casefold() not in internal
+
+    def may_read(self, sheet: str, name: str) -> bool:
+        """Whether this audience may read the field `name` of `sheet`."""
+        spec = self.tracker.schema[sheet].fields.get(name)
+        return spec is not None and spec.visible_to(self.name, self.internal)
+
+    def view(self, sheet: str, values: dict[str, Any]) -> dict[str, Any]:
+        """A row's values with every field this audience may not read set to None."""
+        fields = self.tracker.schema[sheet].fields
+        return {
+            name: values.get(name) if spec.visible_to(self.name, self.internal) else None
+            for name, spec in fields.items()
+        }
+
+    def entries(self, sheet: str, key: str, kind: str, rows: list[Row] | None = None) -> list[dict[str, Any]]:
+        """The event's rows of `sheet`, oldest first, as this audience may read them: rows flagged internal
+        (`x-internal-flag`) only for audiences that may read the flag. `rows`: the event's rows when the caller
+        has already picked them (the status page, for many events at once), else read from the sheet."""
+        source = self.tracker.sheet(sheet).rows if rows is None else rows
+        rows = [r for r in source if str(r["event_id"] or "").casefold() == key]
+        rows.sort(key=lambda r: (r["at"] if isinstance(r["at"], datetime) else utcnow(), r.number))
+        flags = [s.name for s in self.tracker.schema[sheet].fields.values() if s.schema.get("x-internal-flag")]
+        out = []
+        for row in rows:
+            if any(row[f] == "Yes" and not self.may_read(sheet, f) for f in flags):
+                continue
+            entry = self.view(sheet, dict(row.values)) | {"kind": kind}
+            entry["text"] = self.words(entry)
+            out.append(entry)
+        return out
+
+    def words(self, entry: dict[str, Any]) -> str:
+        """What an update says to this audience: external audiences read the Public Note first, internal ones
+        the Note first; each falls back to the other only where the schema lets the audience read it."""
+        order = ("public_note", "note") if self.external else ("note", "public_note")
+        return next((str(entry[n]).strip() for n in order if entry.get(n) and str(entry[n]).strip()), "")
+
+
+def build_context(
+    tracker: Tracker,
+    event: Row,
+    audience: str,
+    kind: str,
+    config: Config,
+    next_update: datetime | None,
+    sent_at: datetime,
+) -> dict[str, Any]:
+    """Everything a template may use, already filtered for the audience: a field the schema does not let the
+    audience read is None, whatever the template asks for."""
+    reader = Audience(tracker, audience, config.internal_audiences)
+    key = str(event["id"]).casefold()
+    values = reader.view("Events", dict(event.values))
+    updates = reader.entries("Updates", key, "update")
+    said = [u for u in updates if u["text"]]
+    latest = said[-1] if said else None
+    resolution = None  # the update that resolved the event: the first of the last run of Resolved/Closed rows
+    for entry in reversed(updates):
+        if entry.get("status") not in ("Resolved", "Closed"):
+            break
+        if entry.get("status") == "Resolved":
+            resolution = entry if entry["text"] else None
+    if kind in ("resolved", "closed"):
+        latest = resolution  # the final email carries the resolution note: not a later admin note, not an older one
+    eta = next((u["eta"] for u in reversed(updates) if u.get("eta")), None)
+    names = [s.strip() for s in str(values["services_affected"] or "").split(",") if s.strip()]
+    leads = []
+    if reader.may_read("Services", "technology_lead"):
+        services = tracker.sheet("Services")
+        for name in names:
+            row = services.find(name)
+            if row and row["technology_lead"]:
+                email = (
+                    f" <{row['lead_email']}>" if row["lead_email"] and reader.may_read("Services", "lead_email") else ""
+                )
+                leads.append((str(row["name"]), f"{row['technology_lead']}{email}"))
+    found = tracker.sheet("Severities").find(str(event["severity"] or ""))
+    severity = reader.view("Severities", dict(found.values)) if found else {}
+    interval = severity.get("update_interval_minutes")
+    label = (severity.get("customer_wording") if reader.external else None) or values["severity"] or ""
+    sender_name, sender_address = parse_sender(config.mail.get("sender"))
+    if next_update is not None:
+        line = f"Next update: by {when(config, next_update)}"
+        if interval:
+            line += f" (every {interval} minutes while this event is open)"
+    else:
+        line = "This is the final update for this event unless the issue recurs."
+    final = kind in ("resolved", "closed")
+    cause = (
+        values.get("root_cause") or values.get("public_cause") if not reader.external else values.get("public_cause")
+    )
+    users = values["users_affected"]
+    bridges = [
+        (spec.title, values[name])
+        for name, spec in tracker.schema["Events"].fields.items()
+        if name.endswith("_bridge") and values.get(name)
+    ]
+    changes = reader.entries("Changes", key, "change") if reader.may_read("Changes", "change") else []
+    slas: list[tuple[str, str]] = []
+    if found is not None and reader.may_read("Severities", "restoration_minutes"):
+        from tracker.rules.clock import timers
+
+        for timer in timers(event, found, sent_at, config.clock.at_risk):
+            if timer.name == "restoration" or timer.state != "met":
+                slas.append((timer.name.capitalize(), timer.words()))
+    return {
+        "event": values,
+        "kind": "resolved" if kind == "closed" else kind,  # a Closed message reads like the final one
+        "kind_label": KIND_LABELS[kind],
+        "audience": audience,
+        "external": reader.external,
+        "updates": said,
+        "changes": changes,
+        "latest": latest,
+        "resolution": resolution,
+        "eta": eta,
+        "cause": cause if final else (values.get("root_cause") or None),
+        "bridges": [] if final else bridges,
+        "slas": slas,
+        "severity_label": label,
+        "services_text": ", ".join(names),
+        "users_text": f"about {users:,}" if isinstance(users, int) else "",
+        "service_leads": leads,
+        "status_text": CUSTOMER_STATUS.get(str(event["status"]), str(event["status"])),
+        "severity": severity,
+        "next_update": next_update,
+        "next_update_line": line,
+        "contact": values["event_manager"] or "",
+        "sender_name": sender_name,
+        "sender_address": sender_address,
+        "sent_at": sent_at,
+        "banner_class": _banner(event),
+    }
+
+
+def _banner(event: Row) -> str:
+    if event["status"] in ("Resolved", "Closed"):
+        return "resolved"
+    number = "".join(ch for ch in str(event["severity"] or "") if ch.isdigit())
+    return f"sev-{number}" if number in ("1", "2", "3", "4") else "sev-other"
+
+
+def when(config: Config, value: Any) -> str:
+    if not isinstance(value, datetime):
+        return "" if value is None else str(value)
+    return format_time(value, tz=config.display.tz, fmt=config.display.time_format)

@@ -1,0 +1,256 @@
+"""The Escalations sheet and `tracker due --escalate`: when a trigger has lasted long enough, tell someone more
+senior, once per event and occurrence, and put it on the event's timeline."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tracker.config import Config
+from tracker.rules.clock import MAX_TARGET_MINUTES, duration, timers
+from tracker.sending.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender, recipients_for
+from tracker.store.backends import Store
+from tracker.times import format_time, iso
+from tracker.workbook.edits import AppendRow, Edit
+from tracker.workbook.policy import EVENT_ROLES, is_open
+from tracker.workbook.reading import Row, Tracker
+from tracker.workbook.roster import address_of, on_duty
+
+TRIGGERS = ("not acknowledged", "update overdue", "restoration at risk", "restoration breached", "open longer than")
+
+
+@dataclass(frozen=True)
+class Step:
+    """An escalation step that is due for an event: which rule, since when."""
+
+    event: Row
+    rule: Row
+    trigger: str
+    since: datetime  # when the trigger started
+    fires: datetime  # since + after
+
+    @property
+    def state(self) -> str:
+        """What makes it once-only: what the rule says (not its row: sorting the sheet changes rows) and the
+        occurrence of its trigger."""
+        import hashlib
+
+        said = "|".join(
+            str(self.rule[n] or "").strip().casefold() for n in ("severity", "trigger", "after_minutes", "tell")
+        )
+        return f"escalation {hashlib.sha256(said.encode()).hexdigest()[:8]} {iso(self.since)}"
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One escalation sent (or that could not be: `problem`)."""
+
+    event_id: str
+    person: str
+    address: str
+    trigger: str
+    subject: str = ""
+    problem: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON form (see README, "Keeping time")."""
+        return {
+            "event_id": self.event_id,
+            "person": self.person or None,
+            "address": self.address or None,
+            "trigger": self.trigger,
+            "subject": self.subject or None,
+            "problem": self.problem or None,
+        }
+
+
+def due_steps(tracker: Tracker, config: Config, now: datetime) -> list[Step]:
+    """Every escalation step whose trigger has lasted its minutes, for open events."""
+    sheet = tracker.sheet("Escalations")
+    if not sheet.present or not sheet.rows:
+        return []
+    severities = tracker.sheet("Severities")
+    out = []
+    for event in tracker.sheet("Events").rows:
+        if not event["id"] or not is_open(event["status"]):
+            continue
+        severity = severities.find(str(event["severity"] or ""))
+        for rule in sheet.rows:
+            if str(rule["severity"] or "").casefold() != str(event["severity"] or "").casefold():
+                continue
+            after = rule["after_minutes"]
+            if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_TARGET_MINUTES:
+                continue  # a rule validate reports (After not a whole number of minutes in range) never fires
+            if rule["trigger"] not in TRIGGERS:
+                continue  # nor one with an unknown trigger
+            since = _since(event, severity, str(rule["trigger"] or ""), now, config)
+            if since is not None and since + timedelta(minutes=after) <= now:
+                out.append(Step(event, rule, str(rule["trigger"]), since, since + timedelta(minutes=after)))
+    return out
+
+
+def _since(event: Row, severity: Row | None, trigger: str, now: datetime, config: Config) -> datetime | None:
+    """When the trigger started for this event, or None when it is not on."""
+    if trigger == "not acknowledged":
+        started = event["reported_at"] or event["detected_at"]
+        acknowledged = isinstance(event["acknowledged_at"], datetime)  # a time typed as text is not one
+        return started if not acknowledged and isinstance(started, datetime) else None
+    if trigger == "update overdue":
+        due = event["next_update_due"]
+        return due if isinstance(due, datetime) and due <= now else None
+    if trigger == "open longer than":
+        return event["detected_at"] if isinstance(event["detected_at"], datetime) else None
+    for timer in timers(event, severity, now, config.clock.at_risk):
+        if timer.name != "restoration" or timer.stopped is not None:
+            continue
+        if trigger == "restoration at risk" and timer.state in ("at risk", "breached"):
+            return timer.started + timer.target * config.clock.at_risk
+        if trigger == "restoration breached" and timer.state == "breached":
+            return timer.started + timer.target
+    return None
+
+
+def whom(tracker: Tracker, config: Config, event: Row, tell: str, now: datetime) -> list[tuple[str, str]]:
+    """(name, address) of everyone a step tells: a role on the event, an audience, or a Roster role on duty.
+
+    `A or B` tells B when A is nobody at that moment, or nobody with an email (an operations manager on the Roster
+    only by day: "operations manager or duty event manager" reaches someone at night)."""
+    first: list[tuple[str, str]] = []
+    for choice in re.split(r"\s+or\s+", " ".join(tell.split()), flags=re.IGNORECASE):
+        people = _whom(tracker, config, event, choice, now)
+        if any(address for _name, address in people):
+            return people
+        first = first or people  # someone without an email: told only if no later choice reaches anyone
+    return first
+
+
+def _whom(tracker: Tracker, config: Config, event: Row, text: str, now: datetime) -> list[tuple[str, str]]:
+    if text.casefold().startswith("audience:"):
+        audience = text.split(":", 1)[1].strip()
+        return [(r.name or r.email, r.email) for r in recipients_for(tracker, audience)]
+    if text.casefold() in EVENT_ROLES:
+        person = str(event[text.casefold().replace(" ", "_")] or "")
+        return [(person, address_of(tracker, person))] if person else []
+    return [
+        (s.person, s.email or address_of(tracker, s.person))
+        for s in on_duty(tracker, config.display.tz, now, text.casefold())
+    ]
+
+
+def send_escalations(store: Store, config: Config, now: datetime) -> list[Escalation]:
+    """Send every due escalation step once (per event and trigger occurrence), log it, add it to the timeline."""
+    from filelock import Timeout
+
+    from tracker.errors import WorkbookInUse
+    from tracker.sending.teams import teams_settings
+
+    teams_settings(config)  # a [teams] section without its webhook URL stops here, before anything is sent
+    try:
+        return _send(store, config, now)
+    except Timeout:
+        raise WorkbookInUse(
+            f"another `tracker notify`, `due --remind` or `due --escalate` has run here for over "
+            f"{config.lock_timeout:.0f} s; try again"
+        ) from None
+
+
+_TOLD_NOBODY: set[str] = set()  # steps already reported as having nobody to tell (once per process)
+
+
+def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
+    from filelock import FileLock
+
+    with FileLock(str(store.notify_lock), timeout=config.lock_timeout):
+        from tracker.sending.notify import BOOKKEEPER, settle
+        from tracker.sending.reminders import deliver
+        from tracker.sending.sendlog import log_rows
+
+        tracker = store.read()
+        settle(store, tracker, config, now, kinds=("escalation",))  # what earlier runs left half done
+        out: list[Escalation] = []
+        outgoing: list[Outgoing] = []
+        timeline: list[Edit] = []
+        for step in due_steps(tracker, config, now):
+            key = str(step.event["id"])
+            logged = log_rows(tracker, store.journal, key, ("escalation",))
+            if any(r.get("state") == step.state for r in logged):
+                continue
+            people = whom(tracker, config, step.event, str(step.rule["tell"] or ""), now)
+            if not people:
+                if f"{key} {step.state}" not in _TOLD_NOBODY:
+                    _TOLD_NOBODY.add(f"{key} {step.state}")
+                    out.append(
+                        Escalation(
+                            key,
+                            "",
+                            "",
+                            step.trigger,
+                            problem=f"nobody to tell for {step.rule['tell']!r} now (not on the Roster at this hour); "
+                            "it goes when someone holds the role",
+                        )
+                    )
+                continue
+            allowed = config.mail.get("allowed_domains") or None
+            for name, address in people:
+                if address and allowed and not domain_allowed(address, allowed):
+                    out.append(Escalation(key, name, "", step.trigger, problem=f"{address} is outside allowed_domains"))
+                    continue
+                if not address:
+                    out.append(Escalation(key, name, "", step.trigger, problem=f"no email for {name!r} (Roster)"))
+                    continue
+                message = _message(step, name, address, now, config)
+                outgoing.append(message)
+                out.append(Escalation(key, name, address, step.trigger, message.subject))
+            told = ", ".join(name for name, address in people if address)
+            if told:
+                timeline.append(
+                    AppendRow(
+                        "Updates",
+                        {
+                            "event_id": key,
+                            "at": now,
+                            "author": BOOKKEEPER,
+                            "status": step.event["status"],
+                            "note": f"Escalated to {told}: {step.trigger} ({_ago(step, now)}; Escalations row "
+                            f"{step.rule.number})",
+                            "internal": "Yes",
+                        },
+                    )
+                )
+        if not outgoing:
+            return out
+        delivery = deliver(store, config, now, outgoing, timeline)
+        return delivery.settle(out, outgoing, lambda person, why: Escalation("", person, "", "", problem=why))
+
+
+def _ago(step: Step, now: datetime) -> str:
+    return f"since {duration(now - step.since)}" if now > step.since else "now"
+
+
+def _message(step: Step, name: str, address: str, now: datetime, config: Config) -> Outgoing:
+    event = step.event
+    key, title = str(event["id"]), str(event["title"] or "")
+    since = format_time(step.since, tz=config.display.tz, fmt=config.display.time_format)
+    subject = f"[ESCALATION] {key}: {step.trigger} ({_ago(step, now)}) - {event['severity']} {title}"
+    note = f"\n{step.rule['note']}\n" if step.rule["note"] else ""
+    text = (
+        f"{name},\n\n{key} ({event['severity']}, {event['status']}): {title}\n"
+        f"{step.trigger[0].upper() + step.trigger[1:]} since {since}.\n{note}\n"
+        f"Event manager: {event['event_manager'] or '-'}; incident lead: {event['incident_lead'] or '-'}\n\n"
+        "-- \ntracker (escalation rule on the Escalations sheet)\n"
+    )
+    recipient = Recipient(address, name, "To", "")
+    message = build_message(
+        sender=parse_sender(config.mail.get("sender")),
+        recipients=[recipient],
+        subject=subject,
+        text=text,
+        html=f'<html><body><pre style="font-family: Segoe UI, Arial, sans-serif; white-space: pre-wrap">'
+        f"{html_lib.escape(text)}</pre></body></html>",
+        sent_at=now,
+        headers={"X-Tracker-Event": key, "X-Tracker-Audience": name, "X-Tracker-Kind": "escalation"},
+    )
+    return Outgoing(key, name, "escalation", step.state, subject, text, "", [recipient], message)

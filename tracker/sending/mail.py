@@ -1,0 +1,260 @@
+"""Outage emails: recipients from the Distribution sheet, rendering from jinja2 templates.
+
+Templates live in `templates/email/` (`<audience>.subject.j2`, `.txt.j2`, `.html.j2`); a
+team's own folder (`[mail] templates`) overrides any of them, the rest fall back.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import ConfigError, ValidationFailed
+from tracker.resources import data_dir
+from tracker.text import header_text
+from tracker.workbook.reading import Tracker
+
+KIND_LABELS = {"initial": "Initial notification", "update": "Update", "resolved": "Resolved", "closed": "Closed"}
+CUSTOMER_STATUS = {
+    "Investigating": "We are investigating the cause.",
+    "Identified": "The cause has been identified and a fix is in progress.",
+    "Monitoring": "A fix has been applied and we are monitoring the service.",
+    "Resolved": "Resolved: normal service has been restored.",
+    "Closed": "Resolved: normal service has been restored.",
+}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One address of a distribution list row."""
+
+    email: str
+    name: str
+    send_as: str
+    cell: str
+
+
+@dataclass
+class Outgoing:
+    """One rendered message for one audience, and what happened when it was sent."""
+
+    event_id: str
+    audience: str
+    kind: str
+    state: str
+    subject: str
+    text: str
+    html: str
+    recipients: list[Recipient]
+    message: EmailMessage
+    sent: bool = False
+    error: str | None = None
+    refused: dict[str, str] = field(default_factory=dict)
+    unanswered: bool = False  # handed to the server, then no answer came: it may or may not have arrived
+
+    @property
+    def message_id(self) -> str:
+        """The Message-ID header."""
+        return str(self.message["Message-ID"])
+
+    @property
+    def envelope(self) -> list[str]:
+        """Every address the message goes to (To, Cc and Bcc)."""
+        return [r.email for r in self.recipients]
+
+
+def sender_problem(value: Any) -> str | None:
+    """What is wrong with `[mail] sender` (None: nothing), for validate and for `parse_sender`."""
+    if "@" not in email.utils.parseaddr(str(value or ""))[1]:
+        return (
+            f"[mail] sender {value!r} is not an email address; "
+            'use e.g. sender = "Event Management <event.management@example.com>"'
+        )
+    return None
+
+
+def parse_sender(value: Any) -> tuple[str, str]:
+    """(display name, address) of `[mail] sender`, or a ConfigError."""
+    problem = sender_problem(value)
+    if problem:
+        raise ConfigError(f"tracker.toml: {problem}")
+    name, address = email.utils.parseaddr(str(value or ""))
+    return name or address, address
+
+
+def domain_allowed(address: str, allowed: list[str]) -> bool:
+    """Whether the address is in one of the allowed domains (or a subdomain of one)."""
+    return _domain_allowed(address, allowed)
+
+
+def _domain_allowed(address: str, allowed: list[str]) -> bool:
+    domain = address.rpartition("@")[2].casefold()
+    return any(domain == d.casefold().lstrip("@") or domain.endswith("." + d.casefold().lstrip("@")) for d in allowed)
+
+
+def recipients_for(tracker: Tracker, audience: str, allowed_domains: list[str] | None = None) -> list[Recipient]:
+    """Active Distribution rows of `audience`: To before Cc before Bcc, each address once."""
+    data = tracker.sheet("Distribution")
+    order = {"To": 0, "Cc": 1, "Bcc": 2}
+    chosen: dict[str, Recipient] = {}
+    for row in data.rows:
+        if str(row["audience"] or "").casefold() != audience.casefold() or row["active"] != "Yes":
+            continue
+        address = str(row["email"] or "").strip()
+        cell = data.cell("email", row.number)
+        if allowed_domains and not _domain_allowed(address, allowed_domains):
+            raise ValidationFailed(
+                f"{cell} (Email): {address!r} is outside [mail] allowed_domains "
+                f"({', '.join(allowed_domains)}); nothing was sent. Fix the Distribution row or the setting"
+            )
+        recipient = Recipient(address, header_text(row["name"] or ""), str(row["send_as"] or "To"), cell)
+        key = address.casefold()
+        if key not in chosen or order[recipient.send_as] < order[chosen[key].send_as]:
+            chosen[key] = recipient
+    return sorted(chosen.values(), key=lambda r: order[r.send_as])
+
+
+def split_recipients(recipients: list[Recipient], limit: int, audience: str) -> list[list[Recipient]]:
+    """The recipients of one audience in messages of at most `limit` addresses (Exchange Online takes 500):
+    every part has all the To and Cc recipients, so each reader sees the same list, and a share of the Bcc."""
+    if len(recipients) <= limit:
+        return [recipients]
+    shown = [r for r in recipients if r.send_as != "Bcc"]
+    hidden = [r for r in recipients if r.send_as == "Bcc"]
+    room = limit - len(shown)
+    if room < 1:
+        raise ValidationFailed(
+            f"audience {audience!r} has {len(shown)} To and Cc recipients, more than fit one message "
+            f"([mail] max_recipients = {limit}); nothing was sent. Make most of them Bcc on the Distribution sheet "
+            "(Bcc recipients are spread over several messages)"
+        )
+    count = -(-len(hidden) // room)
+    size, extra = divmod(len(hidden), count)  # even shares: sizes differ by one at most
+    parts, start = [], 0
+    for index in range(count):
+        end = start + size + (index < extra)
+        parts.append(shown + hidden[start:end])
+        start = end
+    return parts
+
+
+def template_environment(override: Path | None, when: Callable[[Any], str]) -> Any:
+    """A jinja2 environment: the team's folder first, then the defaults; HTML autoescaped."""
+    import jinja2
+
+    folders = [str(override)] if override else []
+    folders.append(str(data_dir("templates")))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folders),
+        autoescape=_autoescape,
+        undefined=jinja2.ChainableUndefined,
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
+    env.filters["when"] = when
+    return env
+
+
+def _autoescape(name: str | None) -> bool:
+    """Escape HTML everywhere except in plain-text bodies and subjects (safe by default)."""
+    return not (name or "").endswith((".txt.j2", ".subject.j2"))
+
+
+def audience_templates(env: Any, audience: str) -> tuple[Any, Any, Any]:
+    """The subject, text and HTML templates of an audience, or a clear error."""
+    import jinja2
+
+    names = [f"email/{audience}.{part}.j2" for part in ("subject", "txt", "html")]
+    try:
+        return tuple(env.get_template(name) for name in names)  # type: ignore[return-value]
+    except jinja2.TemplateNotFound as exc:
+        raise ConfigError(
+            f"no email template {exc.name} for audience {audience!r}; add it to your [mail] templates folder "
+            "(copy the leadership, technical or customer ones from tracker's templates/email/)"
+        ) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"email template {exc.filename or exc.name}, line {exc.lineno}: {exc.message}") from None
+
+
+def template_reads(env: Any, audience: str, name: str) -> bool:
+    """Whether an audience's email templates, or any template they extend, include or import, use the variable
+    `name`: what an audience's email never shows is not news to it. A template named only at run time, or one
+    that cannot be read, counts as using it (render says what is wrong)."""
+    import jinja2
+    import jinja2.meta
+
+    todo = [f"email/{audience}.{part}.j2" for part in ("subject", "txt", "html")]
+    seen: set[str] = set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            tree = env.parse(env.loader.get_source(env, current)[0])
+        except (jinja2.TemplateNotFound, jinja2.TemplateSyntaxError):
+            return True
+        if name in jinja2.meta.find_undeclared_variables(tree):
+            return True
+        for reference in jinja2.meta.find_referenced_templates(tree):
+            if reference is None:
+                return True
+            todo.append(reference)
+    return False
+
+
+def render(env: Any, audience: str, context: dict[str, Any]) -> tuple[str, str, str]:
+    """(subject, text, html) for one audience; the HTML gets its CSS inlined."""
+    import css_inline
+    import jinja2
+
+    subject_t, text_t, html_t = audience_templates(env, audience)
+    try:
+        subject = header_text(subject_t.render(context))  # a newline or ESC in a cell never reaches a header
+        text = text_t.render(context)
+        html = html_t.render(context | {"subject": subject})
+    except jinja2.TemplateError as exc:
+        raise ConfigError(f"email template for {audience!r} failed: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a team's template may raise anything while rendering
+        raise ConfigError(f"email template for {audience!r} failed: {type(exc).__name__}: {exc}") from None
+    html = css_inline.inline(html)
+    return subject, text, html
+
+
+def build_message(
+    *,
+    sender: tuple[str, str],
+    recipients: list[Recipient],
+    subject: str,
+    text: str,
+    html: str,
+    headers: dict[str, str],
+    sent_at: datetime,
+) -> EmailMessage:
+    """An RFC 5322 message with a plain-text part and an HTML alternative."""
+    message = EmailMessage(policy=email.policy.SMTP)
+    message["From"] = Address(display_name=sender[0], addr_spec=sender[1])
+    for kind in ("To", "Cc", "Bcc"):
+        addresses = [_address(r) for r in recipients if r.send_as == kind]
+        if addresses:
+            message[kind] = addresses
+    message["Subject"] = subject
+    message["Date"] = email.utils.format_datetime(sent_at)
+    message["Message-ID"] = email.utils.make_msgid(domain=sender[1].rpartition("@")[2])
+    for name, value in headers.items():
+        message[name] = header_text(value)
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
+    return message
+
+
+def _address(recipient: Recipient) -> Address:
+    user, _, domain = recipient.email.rpartition("@")
+    return Address(display_name=recipient.name, username=user, domain=domain)

@@ -1,0 +1,684 @@
+"""Post-incident reviews: the review draft (Markdown and Word), the Reviews sheet, and the gate before Closed.
+
+`build_review` gathers one model from the workbook (summary, the whole timeline including internal updates,
+notifications, reminders and escalations, SLA results, root cause, actions); `render_markdown` renders it with
+the jinja2 template `templates/review/review.md.j2` and `render_docx` builds the same content with python-docx.
+`write_drafts` never replaces a draft someone edited (each file carries a fingerprint of what tracker wrote)
+unless forced. `record_review` adds or updates the event's Reviews row through the store's commit, and
+`check_close` is the rule `update --status Closed` applies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, tzinfo
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tracker.errors import UsageError, ValidationFailed
+from tracker.resources import data_dir
+from tracker.rules.actions import day_cell, day_of, list_actions
+from tracker.rules.clock import duration, timers
+from tracker.rules.review_rules import (
+    SHEET,
+    held_statuses,
+    how_to_record,
+)
+from tracker.store.backends import Store
+from tracker.times import format_time, utcnow
+from tracker.workbook.edits import AppendRow, Edit, SetCells
+from tracker.workbook.policy import is_open
+from tracker.workbook.reading import Row, Tracker
+
+if TYPE_CHECKING:
+    from docx.document import Document
+    from markupsafe import Markup
+
+
+FORMATS = ("md", "docx", "both")
+BLANK_ACTION_ROWS = 3  # empty rows in the draft's action table, to fill in at the review
+DAY_FORMAT = "%d %b %Y"
+_MD_MARK = re.compile(r"\n<!-- tracker review draft ([0-9a-f]{64}):.*-->\n?\Z")
+_DOCX_MARK = "tracker-review-draft:"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What `record_review` wrote: the Reviews row as it is now, and whether it was new."""
+
+    values: dict[str, Any]
+    created: bool
+
+
+def record_review(
+    store: Store,
+    event_id: str,
+    *,
+    facilitator: str | None = None,
+    day: date | None = None,
+    link: str | None = None,
+    status: str | None = None,
+    note: str | None = None,
+    default_link: str | None = None,
+    tz: tzinfo = UTC,
+    now: datetime | None = None,
+) -> Recorded:
+    """Add the event's Reviews row, or change the one there. A new row needs a facilitator; its date defaults to
+    today (display timezone), its status to Held, its document to `default_link` (the draft, when written)."""
+    if facilitator is not None and not facilitator.strip():
+        raise UsageError("--facilitator must not be empty")
+    result: dict[str, Any] = {}
+
+    def plan(tracker: Tracker) -> list[Edit]:
+        if not tracker.layout(SHEET).present:
+            raise ValidationFailed(
+                "this workbook has no Reviews sheet (added in tracker 0.3), so the review cannot be recorded: add it "
+                "(run `tracker init` in an empty folder and copy its Reviews and Actions sheets into this workbook)"
+            )
+        tracker.require("Events", SHEET)
+        event = tracker.event(event_id)
+        key = str(event["id"])
+        at = now or utcnow()
+        state = _status(tracker, status) if status else None
+        current = tracker.sheet(SHEET).find(key)
+        values: dict[str, Any] = {}
+        if facilitator:
+            values["facilitator"] = facilitator.strip()
+        if day is not None:
+            values["review_date"] = day_cell(day)
+        if link is not None:
+            values["document"] = link.strip() or None
+        if note is not None:
+            values["note"] = note.strip() or None
+        if state:
+            values["status"] = state
+        if current is None:
+            if not facilitator:
+                raise UsageError(f"{key} has no review recorded yet: give --facilitator (who ran the review)")
+            values = {
+                "event_id": key,
+                "review_date": day_cell(at.astimezone(tz).date()),
+                "status": "Held",
+                "document": default_link,
+                **values,
+            }
+            _check_review(tracker, event, values, at.astimezone(tz).date(), tz, given=day is not None)
+            result.update(values=dict(values), created=True)
+            return [AppendRow(SHEET, values)]
+        if not values:
+            raise UsageError("nothing to change: give --facilitator, --date, --link, --status or --note")
+        _check_review(tracker, event, current.values | values, at.astimezone(tz).date(), tz, given=day is not None)
+        result.update(values=current.values | values, created=False)
+        return [SetCells(SHEET, key, values)]
+
+    store.commit(plan)
+    return Recorded(result["values"], result["created"])
+
+
+def _check_review(
+    tracker: Tracker, event: Row, values: dict[str, Any], today: date, tz: tzinfo, *, given: bool
+) -> None:
+    """Refuse a Reviews row as it would be after the change (UsageError): a date before the event was detected, a
+    Held or Done review dated in the future (it would unlock the Closed gate for a review not held yet), or a Held
+    or Done review of an event still open (a review is of a finished outage). `given`: the date came from --date."""
+    key = str(event["id"])
+    the_day = day_of(values.get("review_date"))
+    status = str(values.get("status") or "")
+    detected = event["detected_at"]
+    first = detected.astimezone(tz).date() if isinstance(detected, datetime) else None
+    allowed = (
+        f"a day from {first.isoformat()} (detected) to {today.isoformat()} (today)" if first else "today or before"
+    )
+    if the_day is None:
+        where = ""
+    elif given:
+        where = f"--date {the_day.isoformat()}"
+    else:
+        where = f"the date of the {SHEET} row ({the_day.strftime(DAY_FORMAT)})"
+    if the_day is not None and first is not None and the_day < first:
+        raise UsageError(f"{where} is before {key} was detected; give {allowed}")
+    held = held_statuses(tracker)
+    if status in held and the_day is not None and the_day > today:
+        raise UsageError(
+            f"{where} is still to come, but {status} means the review took place; give {allowed}, or record a "
+            "planned review with --status Draft"
+        )
+    if status in held and is_open(event["status"]):
+        raise UsageError(
+            f"{key} is still open ({event['status']}): a review is {' or '.join(held)} only once the outage is over "
+            f"(resolve it first); until then record it with --status Draft"
+        )
+
+
+def _status(tracker: Tracker, value: str) -> str:
+    allowed = tracker.schema[SHEET].fields["status"].enum
+    for option in allowed:
+        if option.casefold() == value.strip().casefold():
+            return option
+    raise UsageError(f"--status {value!r} is not allowed for a review; use one of: {', '.join(allowed)}")
+
+
+# --- the review model ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of the review's timeline."""
+
+    at: datetime | None
+    when: str
+    kind: str  # e.g. "Update (Monitoring)", "Change", "Email: update", "Reminder", "Escalation"
+    who: str
+    text: str
+    internal: bool = False
+
+
+@dataclass(frozen=True)
+class ActionLine:
+    """One action item as the draft shows it."""
+
+    id: str
+    action: str
+    owner: str
+    due: str
+    status: str
+
+
+@dataclass
+class Review:
+    """Everything a review draft says, already in words and display times (one model, two renderings)."""
+
+    event_id: str
+    title: str
+    severity: str
+    status: str
+    generated: str
+    summary: list[tuple[str, str]]
+    record: list[tuple[str, str]]
+    sla: list[str]
+    timeline: list[Entry]
+    cause: str
+    public_cause: str
+    actions: list[ActionLine]
+    blank_actions: int = BLANK_ACTION_ROWS
+    notes: list[str] = field(default_factory=list)
+    still_open: str = ""  # for an event not yet resolved: the line the draft opens with, else ""
+
+
+def display_format(time_format: str) -> str:
+    """The display format, with the zone added when it shows none (a review document says its zone)."""
+    bare = time_format.replace("%%", "")
+    return time_format if ("%Z" in bare or "%z" in bare or "Z" in re.sub(r"%.", "", bare)) else time_format + " %Z"
+
+
+def build_review(
+    tracker: Tracker,
+    event_id: str,
+    *,
+    tz: tzinfo = UTC,
+    time_format: str = "%d %b %Y %H%MZ",
+    at_risk: float = 0.75,
+    now: datetime | None = None,
+) -> Review:
+    """The review model of one event, from the workbook as it is now."""
+    names = ["Events", "Updates", "Changes", "Notifications", "Severities"]
+    tracker.preload(*names, SHEET, "Actions")
+    tracker.require("Events", "Updates", "Changes", "Severities")
+    now = now or utcnow()
+    fmt = display_format(time_format)
+
+    def show(value: Any) -> str:
+        return (
+            format_time(value, tz=tz, fmt=fmt) if isinstance(value, datetime) else ("" if value is None else str(value))
+        )
+
+    event = tracker.event(event_id)
+    key = str(event["id"])
+    severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
+    summary = _summary(event, show, tracker, now)
+    backwards = _backwards(event)
+    sla = [
+        f"{t.name[0].upper() + t.name[1:]}: unknown, {t.verb} at the Resolved time {show(t.stopped)}, which is "
+        f"before Detected {show(event['detected_at'])}; target {_sla_minutes(t.target)}"
+        if backwards and t.stopped == event["resolved_at"]
+        else f"{t.name[0].upper() + t.name[1:]}: {t.state}, {_sla_words(t)}"
+        for t in timers(event, severity, now, at_risk)
+    ]
+    if not sla:
+        sla = [f"No SLA targets for {event['severity'] or 'this severity'} on the Severities sheet."]
+    record: list[tuple[str, str]] = []
+    if tracker.layout(SHEET).present:
+        row = tracker.sheet(SHEET).find(key)
+        if row is not None:
+            day = day_of(row["review_date"])
+            record = [
+                ("Review date", day.strftime(DAY_FORMAT) if day else ""),
+                ("Facilitator", str(row["facilitator"] or "")),
+                ("Status", str(row["status"] or "")),
+                ("Document", str(row["document"] or "")),
+            ]
+            if row["note"]:
+                record.append(("Note", str(row["note"])))
+    actions = []
+    for row in list_actions(tracker, event_id=key):
+        day = day_of(row["due_date"])
+        actions.append(
+            ActionLine(
+                str(row["id"] or ""),
+                str(row["action"] or ""),
+                str(row["owner"] or ""),
+                day.strftime(DAY_FORMAT) if day else "",
+                str(row["status"] or ""),
+            )
+        )
+    notes = []
+    status = str(event["status"] or "")
+    still_open = ""
+    if is_open(status):
+        still_open = f"Draft written while the event is still open (status {status}); the timeline ends at {show(now)}."
+    if not tracker.layout("Actions").present:
+        notes.append("This workbook has no Actions sheet (added in tracker 0.3): the action items are not recorded.")
+    return Review(
+        event_id=key,
+        title=str(event["title"] or ""),
+        severity=str(event["severity"] or ""),
+        status=status,
+        generated=show(now),
+        summary=summary,
+        record=record,
+        sla=sla,
+        timeline=timeline(tracker, key, show),
+        cause=str(event["root_cause"] or ""),
+        public_cause=str(event["public_cause"] or ""),
+        actions=actions,
+        notes=notes,
+        still_open=still_open,
+    )
+
+
+def _sla_minutes(span: Any) -> str:
+    """`65 min (1 h 5 min)`: minutes, and in hours when that reads better."""
+    count = int(span.total_seconds() // 60)
+    return f"{count} min" if count < 60 else f"{count} min ({duration(span)})"
+
+
+def _backwards(event: Row) -> bool:
+    """Whether the event's Resolved time is before its Detected time (typed so in Excel): no duration is made of it."""
+    detected, resolved = event["detected_at"], event["resolved_at"]
+    return isinstance(detected, datetime) and isinstance(resolved, datetime) and resolved < detected
+
+
+def _sla_words(timer: Any) -> str:
+    """`restored in 65 min (1 h 5 min); target 480 min (8 h)`: minutes, and in hours when that reads better."""
+    minutes = _sla_minutes
+    if timer.stopped is not None:
+        return f"{timer.verb} in {minutes(timer.elapsed)}; target {minutes(timer.target)}"
+    return f"running for {minutes(timer.elapsed)}; target {minutes(timer.target)}"
+
+
+def _summary(event: Row, show: Callable[[Any], str], tracker: Tracker, now: datetime) -> list[tuple[str, str]]:
+    users = event["users_affected"]
+    out = [
+        ("Title", event["title"]),
+        ("Severity", event["severity"]),
+        ("Status", event["status"]),
+        ("Category", event["category"]),
+        ("Services affected", event["services_affected"]),
+        ("Sites affected", event["sites_affected"]),
+        ("Users affected", f"{users:,}" if isinstance(users, int) else users),
+        ("Impact", event["impact"]),
+        ("Workaround", event["workaround"]),
+        ("Detected", show(event["detected_at"])),
+        ("Reported to event management", show(event["reported_at"])),
+        ("Acknowledged", show(event["acknowledged_at"])),
+        ("Mitigated", show(event["mitigated_at"])),
+        ("Resolved", show(event["resolved_at"])),
+        ("Closed", show(event["closed_at"])),
+    ]
+    detected, resolved = event["detected_at"], event["resolved_at"]
+    if isinstance(detected, datetime) and isinstance(resolved, datetime) and resolved >= detected:
+        from tracker.window.report import outage_spans, reopen_history  # the report's own reckoning, so the two agree
+
+        key = str(event["id"]).casefold()
+        spans, reopened = outage_spans(detected, reopen_history(tracker, {key}).get(key, []), resolved, now)
+        if reopened:
+            out_of_service = sum((b - a for a, b in spans), start=resolved - resolved)
+            times = "once" if reopened == 1 else f"{reopened} times"
+            out.append(
+                (
+                    "Outage duration",
+                    f"{duration(out_of_service)} out of service, reopened {times} "
+                    f"({duration(resolved - detected)} from detection to the final resolution)",
+                )
+            )
+        else:
+            out.append(("Outage duration", f"{duration(resolved - detected)} (detected to resolved)"))
+    elif _backwards(event):
+        out.append(("Outage duration", "unknown: Resolved is before Detected"))
+    roles = [
+        ("event manager", event["event_manager"]),
+        ("incident lead", event["incident_lead"]),
+        ("communication lead", event["communication_lead"]),
+        ("change manager", event["change_manager"]),
+    ]
+    people = "; ".join(f"{role}: {name}" for role, name in roles if name)
+    out.append(("People", people))
+    out.append(("Response team", event["response_team"]))
+    if event["vendor"] or event["vendor_case_number"]:
+        case = f", case {event['vendor_case_number']}" if event["vendor_case_number"] else ""
+        opened = f", opened {show(event['vendor_case_opened_at'])}" if event["vendor_case_opened_at"] else ""
+        out.append(("Vendor", f"{event['vendor'] or 'vendor'}{case}{opened}"))
+    return [(label, str(value)) for label, value in out if value not in (None, "")]
+
+
+def timeline(tracker: Tracker, event_id: str, show: Callable[[Any], str]) -> list[Entry]:
+    """Every update (internal ones included), change and message sent for the event, oldest first; messages a
+    tracker only claimed and then withdrew were never sent and are left out."""
+    key = {event_id.strip().casefold()}
+    found: list[tuple[int, int, Entry]] = []
+    for row in tracker.rows_where("Updates", "event_id", key):
+        internal = row["internal"] == "Yes"
+        parts = [str(row["note"] or "")]
+        if row["public_note"]:
+            parts.append(f"(public: {row['public_note']})")
+        if row["eta"]:
+            parts.append(f"(ETA {show(row['eta'])})")
+        if internal:
+            parts.append("[internal]")
+        kind = f"Update ({row['status']})" if row["status"] else "Update"
+        found.append(
+            (
+                0,
+                row.number,
+                Entry(row["at"], show(row["at"]), kind, str(row["author"] or ""), " ".join(parts), internal),
+            )
+        )
+    for row in tracker.rows_where("Changes", "event_id", key):
+        text = f"on {row['system']}: {row['change']}"
+        if row["approved_by"]:
+            text += f" (approved by {row['approved_by']})"
+        if row["rolled_back"] == "Yes":
+            text += " [rolled back]"
+        found.append((1, row.number, Entry(row["at"], show(row["at"]), "Change", str(row["by"] or ""), text, True)))
+    if tracker.layout("Notifications").present:
+        from tracker.sending.notify import is_claim, is_withdrawn
+
+        for row in tracker.rows_where("Notifications", "event_id", key):
+            if is_withdrawn(row.values):
+                continue
+            kind = str(row["kind"] or "")
+            label = {"reminder": "Reminder", "escalation": "Escalation"}.get(
+                kind, f"Email: {kind}" if kind else "Email"
+            )
+            count = row["recipients"]
+            many = f", {count} recipient{'s' * (count != 1)}" if isinstance(count, int) else ""
+            text = f"to {row['audience'] or '?'}: {row['subject'] or ''} (via {row['transport'] or '?'}{many})"
+            if is_claim(row.values):
+                text = f"to {row['audience'] or '?'}: {row['subject'] or ''} (claimed, never confirmed as sent)"
+            found.append(
+                (
+                    2,
+                    row.number,
+                    Entry(row["sent_at"], show(row["sent_at"]), label, str(row["sent_by"] or ""), text, True),
+                )
+            )
+    far = datetime.max.replace(tzinfo=UTC)
+
+    def order(item: tuple[int, int, Entry]) -> tuple[datetime, int, int]:
+        at = item[2].at
+        return (at if isinstance(at, datetime) else far, item[0], item[1])
+
+    return [entry for *_, entry in sorted(found, key=order)]
+
+
+# --- rendering -----------------------------------------------------------------------------------------------
+
+
+def _md_text(value: Any) -> str:
+    """Text as Markdown shows it, never as HTML: `&`, `<` and `>` escaped (a Markdown viewer renders raw HTML)."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _md_cell(value: Any) -> Markup:
+    """Text safe inside a Markdown table cell: HTML escaped, pipes escaped, line breaks kept as <br>."""
+    from markupsafe import Markup
+
+    text = _md_text(value or "").replace("\\", "\\\\").replace("|", "\\|")
+    return Markup(re.sub(r"\r\n|\r|\n", "<br>", text).strip())
+
+
+def _md_finalize(value: Any) -> Any:
+    """Every value the template prints is escaped (`_md_text`) unless a filter made it safe already (`| cell`)."""
+    from markupsafe import Markup
+
+    return value if isinstance(value, Markup) or value is None else _md_text(value)
+
+
+def render_markdown(review: Review, templates: Path | None = None) -> str:
+    """The review as Markdown, from `review/review.md.j2` (a team's templates folder first, then the default)."""
+    import jinja2
+
+    folders = [str(templates)] if templates else []
+    folders.append(str(data_dir("templates")))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folders),
+        autoescape=False,  # Markdown, not HTML: _md_finalize escapes only what a Markdown viewer would render
+        finalize=_md_finalize,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["cell"] = _md_cell
+    try:
+        text = env.get_template("review/review.md.j2").render(review=review)
+    except jinja2.TemplateError as exc:
+        from tracker.errors import ConfigError
+
+        raise ConfigError(f"the review template review/review.md.j2 cannot be rendered: {exc}") from None
+    return text.rstrip("\n") + "\n"
+
+
+def docx_text(document: Document) -> str:
+    """The visible text of a Word document (paragraphs, then table cells), what its fingerprint is taken of."""
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            parts.append("\t".join(cell.text for cell in row.cells))
+    return "\n".join(parts)
+
+
+def render_docx(review: Review) -> Document:
+    """The review as a Word document: real headings, a summary table, the timeline and the action items as
+    tables with a repeating header row, Calibri 11 pt (10 pt in tables)."""
+    import docx
+    from docx.enum.section import WD_ORIENT
+    from docx.shared import Cm, Pt
+
+    document = docx.Document()
+    section = document.sections[0]
+    section.orientation = WD_ORIENT.PORTRAIT
+    section.page_width, section.page_height = Cm(21.0), Cm(29.7)  # A4
+    for side in ("left_margin", "right_margin"):
+        setattr(section, side, Cm(2.0))
+    normal = document.styles["Normal"]
+    normal.font.name = "Calibri"
+    normal.font.size = Pt(11)
+    core = document.core_properties
+    core.title = f"Post-incident review: {review.event_id} {review.title}"
+    core.subject = review.event_id
+    core.author = "tracker"
+    core.comments = "Internal: includes internal-only updates."
+
+    document.add_heading(f"Post-incident review: {review.event_id}", level=0)
+    document.add_paragraph(review.title, style="Subtitle")
+    if review.still_open:
+        document.add_paragraph().add_run(review.still_open).bold = True
+    intro = document.add_paragraph()
+    intro.add_run(
+        f"Draft written by tracker on {review.generated} from the tracker workbook. Internal document: it "
+        "includes internal-only updates, changes and the messages sent."
+    ).italic = True
+    for note in review.notes:
+        document.add_paragraph(note).runs[0].italic = True
+
+    document.add_heading("Summary", level=1)
+    _table(document, ["", ""], [list(pair) for pair in review.summary], [Cm(5.0), Cm(12.0)], header=False)
+
+    document.add_heading("Review", level=1)
+    if review.record:
+        _table(document, ["", ""], [list(pair) for pair in review.record], [Cm(5.0), Cm(12.0)], header=False)
+    else:
+        document.add_paragraph(f"Not recorded yet: {how_to_record(review.event_id)}")
+
+    document.add_heading("SLA results", level=1)
+    for line in review.sla:
+        document.add_paragraph(line, style="List Bullet")
+
+    document.add_heading("Timeline", level=1)
+    rows = [[e.when, e.kind, e.who, e.text] for e in review.timeline]
+    _table(document, ["Time", "What", "Who", "Details"], rows, [Cm(3.2), Cm(3.0), Cm(2.8), Cm(8.0)])
+
+    document.add_heading("Root cause", level=1)
+    cause = document.add_paragraph()
+    cause.add_run("Cause (internal): ").bold = True
+    cause.add_run(review.cause or "(not recorded: add it with resolve --cause, or here)")
+    public = document.add_paragraph()
+    public.add_run("Public cause: ").bold = True
+    public.add_run(review.public_cause or "(not recorded)")
+
+    for heading in ("What went well", "What did not go well"):
+        document.add_heading(heading, level=1)
+        for _ in range(3):
+            document.add_paragraph("", style="List Bullet")
+
+    document.add_heading("Action items", level=1)
+    rows = [[a.id, a.action, a.owner, a.due, a.status] for a in review.actions]
+    rows += [["", "", "", "", ""] for _ in range(review.blank_actions)]
+    _table(document, ["ID", "Action", "Owner", "Due", "Status"], rows, [Cm(2.8), Cm(7.2), Cm(3.0), Cm(2.4), Cm(1.6)])
+    document.add_paragraph(
+        f"Record each new action with `tracker action add {review.event_id} --action ... --owner ... --due ...`."
+    ).runs[0].italic = True
+    return document
+
+
+def _table(
+    document: Document, headers: list[str], rows: list[list[str]], widths: list[Any], *, header: bool = True
+) -> None:
+    from docx.oxml import OxmlElement
+    from docx.shared import Pt
+
+    table = document.add_table(rows=(1 if header else 0) + len(rows), cols=len(headers))
+    table.style = "Table Grid"
+    table.autofit = False
+    offset = 0
+    if header:
+        offset = 1
+        cells = table.rows[0].cells
+        for cell, text in zip(cells, headers, strict=True):
+            cell.text = ""
+            run = cell.paragraphs[0].add_run(text)
+            run.bold = True
+        repeat = OxmlElement("w:tblHeader")
+        table.rows[0]._tr.get_or_add_trPr().append(repeat)  # the header row repeats on every page
+    for number, values in enumerate(rows):
+        cells = table.rows[number + offset].cells
+        for index, (cell, text) in enumerate(zip(cells, values, strict=True)):
+            cell.text = text
+            if not header and index == 0:
+                for run in cell.paragraphs[0].runs:
+                    run.bold = True
+    for row in table.rows:
+        for cell, width in zip(row.cells, widths, strict=True):
+            cell.width = width
+            for paragraph in cell.paragraphs:
+                for run in paragraph.runs:
+                    run.font.size = Pt(10)
+
+
+# --- writing drafts ------------------------------------------------------------------------------------------
+
+
+def draft_paths(folder: Path, event_id: str, fmt: str) -> list[Path]:
+    """Where the drafts of an event go: `<ID>-review.md` and/or `.docx` in `folder`."""
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    suffixes = {"md": [".md"], "docx": [".docx"], "both": [".md", ".docx"]}[fmt]
+    return [folder / f"{event_id}-review{suffix}" for suffix in suffixes]
+
+
+def _fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def edited(path: Path) -> bool:
+    """Whether a draft file was changed since tracker wrote it (or was not written by tracker at all)."""
+    if not path.exists():
+        return False
+    if path.suffix == ".md":
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return True
+        match = _MD_MARK.search(text)
+        return match is None or _fingerprint(text[: match.start()] + "\n") != match[1]
+    try:
+        import docx
+
+        document = docx.Document(str(path))
+    except Exception:  # noqa: BLE001 - any file python-docx cannot open is not a draft tracker can judge
+        return True
+    mark = document.core_properties.identifier or ""
+    return not mark.startswith(_DOCX_MARK) or mark[len(_DOCX_MARK) :] != _fingerprint(docx_text(document))
+
+
+def write_drafts(
+    review: Review, paths: list[Path], *, force: bool = False, templates: Path | None = None
+) -> list[Path]:
+    """Write the drafts (Markdown and/or Word); refuse, writing nothing, when one of them was edited since tracker
+    wrote it, unless `force`. Each file is replaced whole or not at all."""
+    if not force:
+        changed = [path for path in paths if edited(path)]
+        if changed:
+            names = " and ".join(str(p) for p in changed)
+            raise UsageError(
+                f"{names} {'was' if len(changed) == 1 else 'were'} edited since tracker wrote {'it' if len(changed) == 1 else 'them'} "
+                "(or not written by tracker); nothing was written: keep the edits, or pass --force to replace "
+                "with a new draft (or --out another folder)"
+            )
+    writers: list[tuple[Path, Callable[[Path], object]]] = []
+    for path in paths:  # everything rendered before anything is written
+        if path.suffix == ".md":
+            text = render_markdown(review, templates)
+            mark = (
+                f"<!-- tracker review draft {_fingerprint(text)}: tracker will not replace this file once it is "
+                "edited (unless --force) -->\n"
+            )
+            writers.append((path, partial(_write_text, text=text + mark)))
+        else:
+            document = render_docx(review)
+            document.core_properties.identifier = _DOCX_MARK + _fingerprint(docx_text(document))
+            writers.append((path, partial(_save_docx, document=document)))
+    for path, write in writers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _replace(path, write)
+    return paths
+
+
+def _write_text(path: Path, *, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+def _save_docx(path: Path, *, document: Document) -> None:
+    document.save(str(path))
+
+
+def _replace(path: Path, write: Callable[[Path], object]) -> None:
+    """Write `path` through a temporary file beside it, renamed over it once complete."""
+    from tracker import files
+
+    files.write_through(path, write)

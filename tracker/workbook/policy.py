@@ -1,0 +1,50 @@
+"""Policy: when updates are due, from the severity's cadence; who a severity tells; the roles an event names."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tracker.errors import ValidationFailed
+from tracker.workbook.reading import Row, Tracker
+
+OPEN_STATUSES = ("Investigating", "Identified", "Monitoring")
+STATUSES = (*OPEN_STATUSES, "Resolved", "Closed")
+MAX_INTERVAL = 10080  # minutes: the schema's maximum for Update Every (min)
+EVENT_ROLES = ("event manager", "incident lead", "communication lead", "change manager")  # whom an event names
+
+
+def is_open(status: str | None) -> bool:
+    """Whether an event in this status still owes updates."""
+    return status in OPEN_STATUSES
+
+
+def interval_minutes(severity: Row | None) -> int | None:
+    """The severity's update interval in minutes, or None when its cell holds what validate refuses."""
+    minutes = severity["update_interval_minutes"] if severity is not None else None
+    if isinstance(minutes, int) and not isinstance(minutes, bool) and 1 <= minutes <= MAX_INTERVAL:
+        return minutes
+    return None
+
+
+def update_interval(severity: Row) -> int:
+    """The severity's update interval in minutes, or a ValidationFailed naming its row."""
+    minutes = interval_minutes(severity)
+    if minutes is None:
+        raise ValidationFailed(
+            f"Severities row {severity.number} ({severity['name']}), Update Every (min): "
+            f"{severity['update_interval_minutes']!r} is not a whole "
+            f"number of minutes from 1 to {MAX_INTERVAL:,} (a week); fix it in the workbook (tracker validate shows "
+            "the cell)"
+        )
+    return minutes
+
+
+def next_update_due(severity: Row, at: datetime) -> datetime:
+    """When the next update is due after one made at `at`."""
+    return at + timedelta(minutes=update_interval(severity))
+
+
+def severity_audiences(tracker: Tracker, severity: str) -> list[str]:
+    """The audiences a severity notifies (Audiences Notified), or [] when it is not on the sheet."""
+    row = tracker.sheet("Severities").find(severity)
+    return [a.strip() for a in str(row["audiences"] or "").split(",") if a.strip()] if row else []
