@@ -137,6 +137,8 @@ CLI = {"tracker.entry", "tracker.__main__"}  # and every module of tracker/cli/
 
 def _library(name: str) -> bool:
     return name not in CLI and name != "tracker.cli" and not name.startswith("tracker.cli.")
+
+
 # What the library still does to the process, each for a reason (issue 18 leaves them to a later step):
 ALLOWED = {
     # calamine's Rust panics print to the native stderr; the reader flushes Python's before silencing fd 2
@@ -186,7 +188,6 @@ def _writes(tree: ast.Module, environ: ast.Attribute) -> bool:
 # Issue 18 asks for modules of at most 600 lines and functions of at most 60. These are over today, at these sizes:
 # each may shrink (then lower its number here, or drop it) but never grow, and nothing new joins them.
 LONG_MODULES = {
-    "tracker.cli.commands": 1345,
     "tracker.sending.notify": 1080,
     "tracker.store.xlsx": 1048,
     "tracker.window.report": 689,
@@ -199,9 +200,9 @@ LONG_MODULES = {
 LONG_FUNCTIONS = {
     "tracker.sending.audience.build_context": 94,
     "tracker.microsoft365.auth.sharepoint_settings": 84,
-    "tracker.cli.commands.due": 98,
-    "tracker.cli.commands.notify": 77,
-    "tracker.cli.commands.open_cmd": 65,
+    "tracker.cli.sending.due": 98,
+    "tracker.cli.sending.notify": 77,
+    "tracker.cli.events.open_cmd": 65,
     "tracker.cli.report.report": 90,
     "tracker.cli.report.text_report": 89,
     "tracker.cli.review.review_cmd": 88,

@@ -99,7 +99,7 @@ def test_an_unexpected_failure_is_one_line_and_a_private_report(
 ) -> None:
     """A bug (here: the store raising what no code expects) prints one line naming the command and the report file
     under the user's cache folder, exit 3; --verbose prints the report; the report is readable only by the user."""
-    from tracker.cli.commands import State
+    from tracker.cli.state import State
 
     def broken(self):  # type: ignore[no-untyped-def]
         raise RuntimeError("something no one foresaw")

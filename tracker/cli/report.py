@@ -13,20 +13,10 @@ import click
 
 from tracker.cli.state import State, pass_state
 from tracker.errors import UsageError
-from tracker.text import printable
+from tracker.text import printable, table
+from tracker.window.report_html import minutes_text
 
 DAYS = 30
-
-
-def _minutes(value: float | None) -> str:
-    """Minutes as people read them: `19.6 min`, `4 h 10 min`, `-` when unknown."""
-    if value is None:
-        return "-"
-    if value < 60:
-        return f"{value:g} min"
-    from tracker.rules.clock import duration
-
-    return duration(timedelta(minutes=value))
 
 
 def _number(value: float | None) -> str:
@@ -39,14 +29,6 @@ def _share(met: int | None, breached: int | None, share: float | None) -> str:
     if share is None:
         return "-"
     return f"{met} met, {breached} breached ({share:.0%})"
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    rows = [[printable(cell) for cell in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
 
 
 def html_target(given: str) -> Path:
@@ -83,12 +65,12 @@ def text_report(data: dict[str, Any], show_time: Any) -> str:
     ]
     if "time_to_acknowledge" not in data["withheld"]:
         lines.append(
-            f"Time to acknowledge: mean {_minutes(totals['time_to_acknowledge_mean_minutes'])}, "
-            f"median {_minutes(totals['time_to_acknowledge_median_minutes'])}"
+            f"Time to acknowledge: mean {minutes_text(totals['time_to_acknowledge_mean_minutes'])}, "
+            f"median {minutes_text(totals['time_to_acknowledge_median_minutes'])}"
         )
     lines.append(
-        f"Time to restore:     mean {_minutes(totals['time_to_restore_mean_minutes'])}, "
-        f"median {_minutes(totals['time_to_restore_median_minutes'])} ({totals['resolved']} resolved"
+        f"Time to restore:     mean {minutes_text(totals['time_to_restore_mean_minutes'])}, "
+        f"median {minutes_text(totals['time_to_restore_median_minutes'])} ({totals['resolved']} resolved"
         + (f", {len(data['restore_unknown'])} of them with no restore time)" if data["restore_unknown"] else ")")
     )
     if not data["groups"]:
@@ -98,15 +80,15 @@ def text_report(data: dict[str, Any], show_time: Any) -> str:
             str(g["label"]),
             str(g["events"]),
             str(g["open"]),
-            _minutes(g["time_to_acknowledge_median_minutes"]),
-            _minutes(g["time_to_restore_median_minutes"]),
-            _minutes(g["outage_minutes"]),
+            minutes_text(g["time_to_acknowledge_median_minutes"]),
+            minutes_text(g["time_to_restore_median_minutes"]),
+            minutes_text(g["outage_minutes"]),
             _number(g["user_minutes"]),
         ]
         for g in data["groups"]
     ]
     headers = [data["by"].upper(), "EVENTS", "OPEN", "ACK (MEDIAN)", "RESTORE (MEDIAN)", "OUTAGE", "USER-MIN"]
-    lines += ["", _table(rows, headers)]
+    lines += ["", table(rows, headers)]
     sla = [s for s in data["sla"] if s["first_response"] is not None or s["restoration"] is not None]
     if sla:
         rows = []
@@ -125,32 +107,32 @@ def text_report(data: dict[str, Any], show_time: Any) -> str:
                 parts += [f"{timer[k]} {k.replace('_', ' ')}" for k in ("pending", "no_target", "unknown") if timer[k]]
                 cells.append(", ".join(parts) or "-")
             rows.append(cells)
-        lines += ["", _table(rows, ["SLA", "FIRST RESPONSE", "RESTORATION"])]
+        lines += ["", table(rows, ["SLA", "FIRST RESPONSE", "RESTORATION"])]
     rows = [
-        [s["service"], str(s["events"]), _minutes(s["outage_minutes"]), _number(s["user_minutes"])]
+        [s["service"], str(s["events"]), minutes_text(s["outage_minutes"]), _number(s["user_minutes"])]
         for s in data["services"]
     ]
     if data["by"] != "service":  # else the groups above are these
-        lines += ["", _table(rows, ["SERVICE", "EVENTS", "OUTAGE", "USER-MIN"])]
+        lines += ["", table(rows, ["SERVICE", "EVENTS", "OUTAGE", "USER-MIN"])]
     longest = data["worst"]["longest_restoration"]
     if longest:
         rows = [
-            [e["id"] or "", e["severity_label"] or "", _minutes(e["time_to_restore_minutes"]), e["title"] or ""]
+            [e["id"] or "", e["severity_label"] or "", minutes_text(e["time_to_restore_minutes"]), e["title"] or ""]
             for e in longest
         ]
-        lines += ["", _table(rows, ["LONGEST", "SEV", "RESTORED IN", "TITLE"])]
+        lines += ["", table(rows, ["LONGEST", "SEV", "RESTORED IN", "TITLE"])]
     most = data["worst"]["most_users"]
     if most:
         rows = [
             [e["id"] or "", e["severity_label"] or "", _number(e["users_affected"]), e["title"] or ""] for e in most
         ]
-        lines += ["", _table(rows, ["MOST USERS", "SEV", "USERS", "TITLE"])]
+        lines += ["", table(rows, ["MOST USERS", "SEV", "USERS", "TITLE"])]
     if data["open"]:
         rows = [
-            [e["id"] or "", e["severity_label"] or "", _minutes(e["outage_minutes"]), e["title"] or ""]
+            [e["id"] or "", e["severity_label"] or "", minutes_text(e["outage_minutes"]), e["title"] or ""]
             for e in data["open"]
         ]
-        lines += ["", _table(rows, ["STILL OPEN", "SEV", "RUNNING FOR", "TITLE"])]
+        lines += ["", table(rows, ["STILL OPEN", "SEV", "RUNNING FOR", "TITLE"])]
     return "\n".join(lines)
 
 

@@ -1,0 +1,451 @@
+"""What the team owes and sends: `tracker notify`, `due`, `roster`, `watch`.
+
+The library is imported inside each command, deliberately: `tracker --help` and a mistyped option answer without
+loading openpyxl or the mail and SharePoint clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from tracker.cli import output
+from tracker.cli.state import State, pass_state, say_ignored
+from tracker.errors import TrackerError, UsageError
+from tracker.text import printable as _printable
+
+if TYPE_CHECKING:
+    from tracker.store.backends import Store
+
+
+@click.command()
+@click.option("--within", help="Only updates due within this time (e.g. 15m, 2h); late ones always show.")
+@click.option("--json", "as_json", is_flag=True, help="Print what is due as JSON (see README, Keeping time).")
+@click.option("--remind", is_flag=True, help="Remind whoever owes each update due soon or overdue (once each).")
+@click.option("--escalate", is_flag=True, help="Send each escalation step (Escalations sheet) that is due, once.")
+@pass_state
+def due(state: State, within: str | None, as_json: bool, remind: bool, escalate: bool) -> None:
+    """What the team owes now: each open event's next update, SLAs at risk or breached, the process review.
+
+    Exit code 0 when nothing is overdue or breached, 1 otherwise, so a monitor can alert on it. An email handed
+    to the mail server that never answered is listed too (exit 1) until `tracker notify ID --confirm-sent` or
+    `--confirm-lost`.
+
+    \b
+    Example:
+      tracker due
+      tracker due --within 15m --json
+      tracker due --remind --escalate
+    """
+    from tracker.rules.clock import due_items
+    from tracker.times import utcnow
+
+    span = output.span(within, "--within") if within else None
+    store = state.store()
+    tracker = store.read()
+    from tracker.rules.actions import ignored_rows as ignored_actions
+    from tracker.workbook.roster import ignored_rows
+
+    say_ignored([*ignored_rows(tracker), *ignored_actions(tracker)])
+    now = utcnow()
+    items = due_items(tracker, state.config, now, span)
+    sent: list[Any] = []
+    escalated: list[Any] = []
+    if remind:
+        from tracker.sending.reminders import send_reminders
+
+        sent = send_reminders(store, state.config, now)
+    if escalate:
+        from tracker.sending.escalations import send_escalations
+
+        escalated = send_escalations(store, state.config, now)
+    if remind or escalate:
+        tracker = store.read()  # as the sends left it: a message just handed over without an answer is listed
+    from tracker.rules.clock import unconfirmed_emails
+    from tracker.sending.sendlog import unconfirmed
+
+    unknown = unconfirmed(tracker, store.journal)
+    items = unconfirmed_emails(tracker, unknown) + items
+    if as_json:
+        payload = {
+            "now": output.iso_text(now),
+            "items": [i.to_json(now) for i in items],
+            "reminders": [r.to_json() for r in sent],
+            "escalations": [e.to_json() for e in escalated],
+        }
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        rows = []
+        for item in items:
+            minutes = item.minutes(now)
+            if minutes is None:
+                when = ""
+            elif item.state == "unconfirmed":
+                when = f"{output.minutes(-minutes)} ago"
+            elif item.state in ("overdue", "breached"):
+                when = f"{item.state} by {output.minutes(-minutes)}" if minutes < 0 else item.state
+            else:
+                when = f"in {output.minutes(minutes)}"
+            what = item.kind if item.kind != "update" else "next update"
+            if item.kind == "action":  # a review action (tracker.rules.actions.ActionDue): which one
+                what = f"action {getattr(item, 'action_id', '')}".strip()
+            if item.kind == "email":  # handed to the mail server, no answer (tracker.rules.clock.EmailDue)
+                what = f"email to {getattr(item, 'audience', '')}: did it arrive?"
+            rows.append(
+                [
+                    item.event_id or "-",
+                    item.severity,
+                    what,
+                    item.state,
+                    when,
+                    state.show_time(item.at),
+                    item.responsible,
+                ]
+            )
+        if rows:
+            click.echo(output.table(rows, ["ID", "SEV", "WHAT", "STATE", "WHEN", "AT", "OWED BY"]))
+        else:
+            click.echo("nothing due: no open events")
+        for reminder in sent:
+            if reminder.problem:
+                who = f" {reminder.person}" if reminder.person else ""
+                click.echo(
+                    _printable(f"warning: could not remind{who} ({reminder.event_id}): {reminder.problem}"), err=True
+                )
+            else:
+                click.echo(_printable(f"reminded {reminder.person} <{reminder.address}>: {reminder.subject}"))
+        for step in escalated:
+            if step.problem:
+                click.echo(_printable(f"warning: could not escalate {step.event_id}: {step.problem}"), err=True)
+            else:
+                click.echo(_printable(f"escalated to {step.person} <{step.address}>: {step.subject}"))
+        say_unconfirmed(state, unknown)
+    if any(item.late for item in items):
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--at", "at_text", help="Another moment than now, e.g. +8h, +3d or a date and time (YYYY-MM-DD HH:MM).")
+@click.option("--json", "as_json", is_flag=True, help="Print the roster at that moment as JSON (see README).")
+@pass_state
+def roster(state: State, at_text: str | None, as_json: bool) -> None:
+    """Who is on duty now (every role on the Roster sheet), and who comes next as duty event manager and stand-by.
+
+    \b
+    Example:
+      tracker roster
+      tracker roster --at +3d --json
+    """
+    from tracker.times import utcnow
+    from tracker.workbook.roster import DUTY, STANDBY, next_shifts, on_duty
+
+    tracker = state.store().read()
+    from tracker.workbook.roster import ignored_rows
+
+    say_ignored(ignored_rows(tracker))
+    if not tracker.sheet("Roster").present:
+        raise UsageError(
+            "this workbook has no Roster sheet (added in tracker 0.2); `tracker validate` says how to add it"
+        )
+    at = (state.time(at_text, "--at") if at_text else None) or utcnow()
+    zone = state.config.display.tz
+    now_on = on_duty(tracker, zone, at)
+    coming = {role: next_shifts(tracker, zone, at, role) for role in (DUTY, STANDBY)}
+    if as_json:
+        payload = {
+            "at": output.iso_text(at),
+            "on_duty": [s.to_json() for s in now_on],
+            "next": {role: [s.to_json() for s in found] for role, found in coming.items()},
+        }
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"on duty at {state.show_time(at)}:")
+    if now_on:
+        rows = [[s.role, s.person, s.email, s.phone, state.show_time(s.end)] for s in now_on]
+        click.echo(output.indent(output.table(rows, ["ROLE", "PERSON", "EMAIL", "PHONE", "UNTIL"])))
+    else:
+        click.echo("  nobody (the Roster sheet has no shift now)")
+    for role, found in coming.items():
+        for shift in found:
+            click.echo(_printable(f"next {role}: {shift.person} from {state.show_time(shift.start)}"))
+
+
+@click.command("watch")
+@click.option("--every", default="1m", show_default=True, help="How often to look: e.g. 1m, 5m.")
+@click.option("--notify", "with_notify", is_flag=True, help="Also send the outage emails of `notify --open` each tick.")
+@click.option("--until", "until_text", help="Stop at this time (e.g. 18:00, +8h); default: run until stopped.")
+@click.option("--ticks", type=click.IntRange(min=1), help="Stop after this many ticks.")
+@click.option(
+    "--publish",
+    "with_publish",
+    is_flag=True,
+    help="Also republish the status page when the workbook changed (and every 15 min); on with [publish] after_notify.",
+)
+@pass_state
+def watch_cmd(
+    state: State, every: str, with_notify: bool, until_text: str | None, ticks: int | None, with_publish: bool
+) -> None:
+    """Keep time in a loop: reminders and escalations (and with --notify the outage emails) as they fall due.
+
+    One watch per workbook. Logs one line per action; a workbook open in Excel or a network
+    fault is said and tried again next tick. Ctrl-C or SIGTERM stops it. Exit code 1 when the
+    last tick met an error or could not send a message, 0 otherwise.
+
+    \b
+    Example:
+      tracker watch --every 1m --notify --publish
+      TRACKER_NOW=2026-11-23T08:00Z tracker watch --until "2026-11-23 20:00"   # rehearse a day
+    """
+    from datetime import timedelta
+
+    from tracker.cli.watch import watch
+
+    span = output.span(every, "--every")
+    if span < timedelta(minutes=1):
+        raise UsageError(f"--every {every}: at least 1m (a tick reads the workbook)")
+    until = state.time(until_text, "--until", when="future") if until_text else None
+    summary = watch(
+        state.store(),
+        state.config,
+        every=span,
+        notify=with_notify,
+        escalate=True,
+        until=until,
+        ticks=ticks,
+        say=lambda line: click.echo(_printable(line)),
+        show=state.show_time,
+        publish=with_publish or state.config.publish.after_notify,
+    )
+    if not summary.healthy:  # a service manager or cron sees that the last tick left something undone
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("event_id", metavar="[ID]", required=False)
+@click.option(
+    "--open",
+    "all_open",
+    is_flag=True,
+    help="The scheduled job: every open event, and every resolved one whose Resolved message has not gone to "
+    "everyone who heard of it (only what changed since it was last sent goes out).",
+)
+@click.option("--audience", "audiences", multiple=True, help="Only this audience, e.g. leadership (repeatable).")
+@click.option(
+    "--dry-run", is_flag=True, help="Render every message into the preview folder; send nothing, write nothing."
+)
+@click.option("--force", is_flag=True, help="Send even if this event state was already sent to the audience.")
+@click.option(
+    "--no-change",
+    is_flag=True,
+    help="An update is due and nothing changed: tell every audience so, and when the next update comes.",
+)
+@click.option(
+    "--confirm-sent",
+    "confirm",
+    flag_value="sent",
+    help="The event's messages of unknown acceptance (handed to the mail server, no answer) did arrive: log them "
+    "as sent.",
+)
+@click.option(
+    "--confirm-lost",
+    "confirm",
+    flag_value="lost",
+    help="They did not arrive: the next `notify` (or `due --remind`, `due --escalate`) sends them again.",
+)
+@pass_state
+def notify(
+    state: State,
+    event_id: str | None,
+    all_open: bool,
+    audiences: tuple[str, ...],
+    dry_run: bool,
+    force: bool,
+    no_change: bool,
+    confirm: str | None,
+) -> None:
+    """Send the outage emails for an event to every audience its severity lists.
+
+    Each audience gets its own wording from the templates; recipients come from the
+    Distribution sheet; every message sent is logged on the Notifications sheet. The
+    same event state is never sent twice unless --force.
+
+    \b
+    Example:
+      tracker notify EVT-2026-0001 --dry-run
+      tracker notify EVT-2026-0001
+      tracker notify EVT-2026-0001 --audience leadership --force
+      tracker notify EVT-2026-0001 --no-change
+      tracker notify --open
+      tracker notify EVT-2026-0001 --confirm-sent
+
+    A message handed to the mail server that never answered may or may not have
+    arrived: it is not sent again by itself, and notify, watch and due exit 1 over
+    it until --confirm-sent or --confirm-lost (or --force sends it anew).
+    """
+    from tracker.errors import NotifyInterrupted
+    from tracker.sending.notify import events_to_notify
+    from tracker.sending.notify import notify as run_notify
+    from tracker.sending.sendlog import unconfirmed
+
+    if bool(event_id) == all_open:
+        raise UsageError("give an event ID, or --open for every open event (not both)")
+    store = state.store()
+    if confirm:
+        if all_open or dry_run or force or no_change:
+            raise UsageError(f"--confirm-{confirm} takes an event ID and --audience only")
+        _confirm(state, store, str(event_id), confirm == "sent", audiences)
+        return
+    first = None if event_id else store.read()
+    ids = events_to_notify(first, store.journal) if first is not None else [str(event_id)]
+    if not ids:
+        click.echo("no open events")
+    failed = sent_any = False
+    reported: set[str] = set()
+    found: list[Any] = []  # messages of unknown acceptance a run found, of events other than its own
+    for key in ids:
+        try:
+            result = run_notify(
+                store,
+                state.config,
+                key,
+                audiences=list(audiences) or None,
+                dry_run=dry_run,
+                force=force,
+                no_change=no_change,
+            )
+        except TrackerError as exc:
+            if not all_open or isinstance(exc, NotifyInterrupted):
+                raise
+            click.echo(f"error: {key}: {exc}", err=True)  # the other open events still go out
+            failed = True
+            continue
+        failed |= _report_notify(state, result, dry_run)
+        reported.add(result.event_id.casefold())
+        found += result.found_elsewhere
+        sent_any = sent_any or bool(result.sent and not dry_run)
+    if first is not None:  # the other events' messages of unknown acceptance: a scheduled job must not stay green
+        others = {u.message_id: u for u in [*unconfirmed(first, store.journal), *found]}
+        failed |= say_unconfirmed(state, [u for u in others.values() if u.event_id.casefold() not in reported])
+    if sent_any and state.config.publish.after_notify:
+        _republish(state, store)
+    if failed:
+        sys.exit(1)
+
+
+def say_unconfirmed(state: State, items: list[Any]) -> bool:
+    """One error line for each message of unknown acceptance nobody has confirmed (`tracker.sending.notify.Unconfirmed`);
+    True when there is any (exit 1)."""
+    for item in items:
+        when = state.show_time(item.at) if item.at else "earlier"
+        click.echo(
+            _printable(
+                f"error: {item.event_id} {item.audience}: {item.kind} {item.subject!r} was handed to the mail server "
+                f"at {when} and no answer came, so it may not have arrived; {item.advice()}"
+            ),
+            err=True,
+        )
+    return bool(items)
+
+
+def _confirm(state: State, store: Store, event_id: str, arrived: bool, audiences: tuple[str, ...]) -> None:
+    """--confirm-sent / --confirm-lost: someone's word on the event's messages of unknown acceptance."""
+    from tracker.sending.sendlog import confirm_edits, unconfirmed
+    from tracker.times import utcnow
+
+    tracker = store.read()
+    wanted = {a.casefold() for a in audiences}
+    items = [u for u in unconfirmed(tracker, store.journal, event_id) if not wanted or u.audience.casefold() in wanted]
+    if not items:  # (a message about an event whose row was deleted since can still be confirmed)
+        key = str(tracker.event(event_id)["id"])
+        click.echo(f"{key}: no message of unknown acceptance to confirm")
+        return
+    key = items[0].event_id
+    store.commit(lambda now_tracker: confirm_edits(now_tracker, items, arrived, state.config.user, utcnow()))
+    again = {"reminder": "due --remind", "escalation": "due --escalate"}
+    for item in items:
+        when = state.show_time(item.at) if item.at else "earlier"
+        if arrived:
+            outcome = "logged as sent"
+        elif item.kind in again:
+            outcome = f"logged as never arrived; the next `tracker {again[item.kind]}` sends it again if still due"
+        else:
+            outcome = f"logged as never arrived; the next `tracker notify {key}` sends it again"
+        click.echo(_printable(f"{key} {item.audience}: {item.kind} {item.subject!r} ({when}): {outcome}"))
+
+
+def _republish(state: State, store: Store) -> None:
+    """[publish] after_notify: the status page follows what was just sent. The emails went: a page that cannot be
+    published is a warning, and `tracker publish` tries again."""
+    from tracker.cli.publish import published_line
+    from tracker.times import utcnow
+    from tracker.window.publish import publish_status
+
+    tracker, now = store.read(), utcnow()
+    for audience in state.config.publish.audiences:  # the main page, and [publish] also_for's beside it
+        try:
+            result = publish_status(state.config, tracker, now, audience=audience, verbose=state.verbose)
+        except (TrackerError, OSError) as exc:
+            warning = f"warning: the status page was not republished: {exc} (`tracker publish` again)"
+            click.echo(_printable(warning), err=True)
+            return
+        click.echo(published_line(result))
+
+
+def _report_notify(state: State, result: Any, dry_run: bool) -> bool:
+    """Print what notify did; True when something needs attention (exit 1)."""
+    rows = [[m.audience, m.kind, str(len(m.recipients)), m.subject] for m in result.messages]
+    if dry_run:
+        click.echo(f"{result.event_id}: {len(result.messages)} message(s) rendered, nothing sent (dry run)")
+        if rows:
+            click.echo(output.table(rows, ["AUDIENCE", "KIND", "RCPTS", "SUBJECT"]))
+        if result.preview:
+            click.echo(f"preview: {os.path.relpath(Path(result.preview[0]).parent)}{os.sep}")
+    elif result.messages:
+        click.echo(
+            f"{result.event_id}: sent {len(result.sent)} of {len(result.messages)} message(s) via {result.transport}"
+        )
+        outcome = [
+            r + ["sent" if m.sent else "UNKNOWN" if m.unanswered else "FAILED"]
+            for r, m in zip(rows, result.messages, strict=True)
+        ]
+        click.echo(output.table(outcome, ["AUDIENCE", "KIND", "RCPTS", "SUBJECT", "RESULT"]))
+        for message in result.messages:
+            for address, reason in message.refused.items():
+                click.echo(f"warning: {message.audience}: {address} refused: {reason}", err=True)
+            if message.error and not message.unanswered:  # an unanswered one is said below, with what to do
+                click.echo(f"error: {message.audience}: not sent: {message.error}", err=True)
+        if result.next_update is not None and result.sent:
+            click.echo(f"next update due {state.show_time(result.next_update)}")
+    unknown = say_unconfirmed(state, result.unknown)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for skipped in result.skipped:
+        when = state.show_time(skipped.sent_at) if skipped.sent_at else "earlier"
+        if skipped.claimed_by:
+            click.echo(
+                f"{result.event_id} {skipped.audience}: being sent by {skipped.claimed_by} (claimed at {when}: "
+                f"{skipped.kind}: {skipped.subject}); not sent from here"
+            )
+            continue
+        if skipped.unknown:
+            click.echo(
+                f"{result.event_id} {skipped.audience}: handed to the mail server at {when} with no answer "
+                f"({skipped.kind}: {skipped.subject}); not sent again until someone says whether it arrived"
+            )
+            continue
+        click.echo(
+            f"{result.event_id} {skipped.audience}: already sent for this state at {when} "
+            f"({skipped.kind}: {skipped.subject}); use --force to send again"
+        )
+    if result.journal_reason:
+        click.echo(
+            f"error: the messages went out but the Notifications log could not be written ({result.journal_reason}); "
+            "it is kept in the local journal and written with the next successful write (or `tracker sync`)",
+            err=True,
+        )
+        return True
+    return bool(not dry_run and result.failed) or unknown
