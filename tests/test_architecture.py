@@ -188,13 +188,11 @@ def _writes(tree: ast.Module, environ: ast.Attribute) -> bool:
 # Issue 18 asks for modules of at most 600 lines and functions of at most 60. These are over today, at these sizes:
 # each may shrink (then lower its number here, or drop it) but never grow, and nothing new joins them.
 LONG_MODULES = {
-    "tracker.sending.notify": 1080,
     "tracker.store.xlsx": 1048,
     "tracker.window.report": 689,
     "tracker.store.excel_service": 618,
     "tracker.window.review": 684,
     "tracker.workbook.reading": 651,
-    "tracker.rules.validation": 629,
     "tracker.window.publish": 628,
 }
 LONG_FUNCTIONS = {
@@ -207,13 +205,11 @@ LONG_FUNCTIONS = {
     "tracker.cli.report.text_report": 89,
     "tracker.cli.review.review_cmd": 88,
     "tracker.config.config_from_dict": 79,
-    "tracker.sending.escalations._send": 64,
     "tracker.rules.events.open_event": 69,
     "tracker.rules.events.resolve_event": 61,
     "tracker.rules.events.update_event": 78,
-    "tracker.sending.notify._notify": 84,
-    "tracker.sending.notify.claim_messages": 77,
-    "tracker.sending.notify.prepare": 132,
+    "tracker.sending.notify._notify": 77,
+    "tracker.sending.notify.prepare": 82,
     "tracker.microsoft365.remote.request": 83,
     "tracker.window.report.event_facts": 99,
     "tracker.window.report_charts.charts": 64,

@@ -175,7 +175,8 @@ def test_journal_and_ledger_beside_tracker_toml_are_moved(
     """A journal and a send ledger tracker 0.1 left beside tracker.toml are moved into the workbook's, once:
     the waiting log row is written, the message being sent is logged as acceptance unknown, neither is resent."""
     from tracker.sending.ledger import attempt_for
-    from tracker.sending.notify import log_row, prepare
+    from tracker.sending.notify import prepare
+    from tracker.sending.sendlog import log_row
     from tracker.times import iso, utcnow
     from tracker.workbook.edits import edit_to_json
 
@@ -273,7 +274,8 @@ def test_eight_machines_notifying_one_sharepoint_workbook_send_once(
 
 def _rival_claim(tmp_path: Path, audience: str, transport: str, at: datetime | None = None) -> dict:
     """The Notifications row another tracker ("Rival") would write for this audience's next message."""
-    from tracker.sending.notify import log_row, prepare
+    from tracker.sending.notify import prepare
+    from tracker.sending.sendlog import log_row
     from tracker.times import utcnow
 
     config = load_config(tmp_path / "tracker.toml")
@@ -421,7 +423,7 @@ def test_a_dead_claim_on_a_resolved_events_message_is_sent_by_notify_open(
     """The event is resolved and leadership and customer have the Resolved message; technical's was claimed by a
     run of this tracker that stopped before handing it over. `notify --open` (the scheduled job) lists the event
     and sends it (a claim counted as the final message sent: the event was never listed, the claim stood)."""
-    from tracker.sending.notify import claim_marker
+    from tracker.sending.claims import claim_marker
     from tracker.store.backends import journal_for
 
     assert run("notify", event_id).exit_code == 0  # everyone heard of it
@@ -443,7 +445,7 @@ def test_a_claim_this_tracker_never_handed_over_is_sent_by_the_next_run(
     """A claim this tracker (this machine, this state folder) made in a run that stopped before handing the message
     to the mail server (no line in its send ledger), in another process or this one (a watch's earlier tick): the
     next run withdraws it and sends the message, at once, exit 0 (issue 17: 5 of 10 kills after claiming lost all three messages of an event for good)."""
-    from tracker.sending.notify import claim_marker
+    from tracker.sending.claims import claim_marker
     from tracker.store.backends import journal_for
 
     config = load_config(tmp_path / "tracker.toml")

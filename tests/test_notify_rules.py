@@ -150,7 +150,7 @@ def test_emails_logged_by_0_2_with_changes_in_their_state_are_not_sent_again(
     (logged with that fingerprint) is not sent to leadership again by this version."""
     from tracker.config import load_config
     from tracker.sending.audience import Audience
-    from tracker.sending.notify import event_state
+    from tracker.sending.fingerprint import event_state
     from tracker.store.backends import open_store
 
     assert run("change", event_id, "--system", "fw-hq-01", "--change", "Restarted").exit_code == 0

@@ -28,7 +28,7 @@ from tracker.microsoft365 import remote
 from tracker.rules.clock import due_items, lead_time, process_review_due, target_minutes, timer_state, timers
 from tracker.rules.events import next_event_id, resolve_event, update_event
 from tracker.sending.audience import Audience
-from tracker.sending.notify import event_state
+from tracker.sending.fingerprint import event_state
 from tracker.store.backends import Store
 from tracker.store.engine import fit, fit_journal
 from tracker.store.journal import Batch

@@ -26,7 +26,7 @@ _PUBLIC = {
     "AppendRow": "tracker.workbook.edits",
     "EventTracker": "tracker.api",
     "SetCells": "tracker.workbook.edits",
-    "Problem": "tracker.rules.validation",
+    "Problem": "tracker.rules.problem",
     "TrackerError": "tracker.errors",
     "check": "tracker.checks",
 }

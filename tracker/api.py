@@ -12,7 +12,7 @@ from tracker.checks import check
 from tracker.config import Config, load_config
 from tracker.rules.clock import Due, due_items, unconfirmed_emails
 from tracker.rules.events import Outcome, list_events, open_event, resolve_event, update_event
-from tracker.rules.validation import Problem
+from tracker.rules.problem import Problem
 from tracker.sending.notify import NotifyResult, notify
 from tracker.sending.sendlog import unconfirmed
 from tracker.store.backends import Store, open_store

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tracker.config import Config
-from tracker.rules.validation import Problem, validate_tracker
+from tracker.rules.problem import Problem
+from tracker.rules.validation import validate_tracker
 from tracker.workbook.reading import Tracker
 
 

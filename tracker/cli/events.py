@@ -53,6 +53,18 @@ def _fields(state: State, pairs: tuple[str, ...]) -> dict[str, Any]:
 
 SET_HELP = "Also set an Events field, e.g. --set vendor_case_number=12345 (repeatable)."
 
+# Options several commands take, worded once.
+PUBLIC_NOTE = click.option(
+    "--public-note", help="The update in words external audiences (the customer) may read; they never see --note."
+)
+AUTHOR = click.option("--author", help="Who is recording this (default: [user] name in tracker.toml, or your login).")
+SET_FIELDS = click.option("--set", "pairs", multiple=True, metavar="FIELD=VALUE", help=SET_HELP)
+FORCE_TIME = click.option(
+    "--force",
+    is_flag=True,
+    help="Accept a time that looks wrong: a detection or resolution in the future, an ETA already past.",
+)
+
 
 @click.command("open")
 @click.option("--title", required=True, help="Short headline, used in email subjects.")
@@ -70,18 +82,12 @@ SET_HELP = "Also set an Events field, e.g. --set vendor_case_number=12345 (repea
 @click.option("--users", type=click.IntRange(min=0), help="Estimated number of users affected.")
 @click.option("--impact", help="What users cannot do, in plain language.")
 @click.option("--note", help="First timeline entry (default: 'Event opened: TITLE').")
-@click.option(
-    "--public-note", help="The update in words external audiences (the customer) may read; they never see --note."
-)
+@PUBLIC_NOTE
 @click.option("--technical-bridge", help="Where the technical team joins: phone number and/or meeting link.")
 @click.option("--management-bridge", help="Where leadership joins: phone number and/or meeting link.")
-@click.option("--author", help="Who is recording this (default: [user] name in tracker.toml, or your login).")
-@click.option("--set", "pairs", multiple=True, metavar="FIELD=VALUE", help=SET_HELP)
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Accept a time that looks wrong: a detection or resolution in the future, an ETA already past.",
-)
+@AUTHOR
+@SET_FIELDS
+@FORCE_TIME
 @pass_state
 def open_cmd(
     state: State,
@@ -176,17 +182,11 @@ def _public_hint(state: State, audiences: list[str], given: str | None, option: 
 )
 @click.option("--severity", help="Change the severity (the update cadence follows).")
 @click.option("--internal", is_flag=True, help="Keep this update out of customer and leadership emails.")
-@click.option(
-    "--public-note", help="The update in words external audiences (the customer) may read; they never see --note."
-)
+@PUBLIC_NOTE
 @click.option("--reopen", is_flag=True, help="Allow a Resolved or Closed event to become open again.")
-@click.option("--author", help="Who is recording this (default: [user] name in tracker.toml, or your login).")
-@click.option("--set", "pairs", multiple=True, metavar="FIELD=VALUE", help=SET_HELP)
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Accept a time that looks wrong: a detection or resolution in the future, an ETA already past.",
-)
+@AUTHOR
+@SET_FIELDS
+@FORCE_TIME
 @pass_state
 def update(
     state: State,
@@ -240,16 +240,10 @@ def update(
 @click.option("--note", required=True, help="The final update: what fixed it.")
 @click.option("--cause", help="Root cause, if known (internal audiences only).")
 @click.option("--public-cause", help="The cause in words the customer may read (Resolved emails to every audience).")
-@click.option(
-    "--public-note", help="The update in words external audiences (the customer) may read; they never see --note."
-)
+@PUBLIC_NOTE
 @click.option("--at", "resolved_at", help="When service was restored (default: now).")
 @click.option("--author", help="Who is recording this.")
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Accept a time that looks wrong: a detection or resolution in the future, an ETA already past.",
-)
+@FORCE_TIME
 @pass_state
 def resolve(
     state: State,

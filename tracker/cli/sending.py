@@ -337,7 +337,7 @@ def notify(
 
 
 def say_unconfirmed(state: State, items: list[Any]) -> bool:
-    """One error line for each message of unknown acceptance nobody has confirmed (`tracker.sending.notify.Unconfirmed`);
+    """One error line for each message of unknown acceptance nobody has confirmed (`tracker.sending.sendlog.Unconfirmed`);
     True when there is any (exit 1)."""
     for item in items:
         when = state.show_time(item.at) if item.at else "earlier"

@@ -144,7 +144,7 @@ class EmailDue(Due):
 
 
 def unconfirmed_emails(tracker: Tracker, items: list[Any]) -> list[EmailDue]:
-    """`tracker.sending.notify.unconfirmed` as due items."""
+    """`tracker.sending.sendlog.unconfirmed` as due items."""
     events = tracker.sheet("Events")
     out = []
     for item in items:

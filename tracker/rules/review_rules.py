@@ -11,7 +11,7 @@ from tracker.errors import LifecycleError
 from tracker.workbook.reading import Tracker
 
 if TYPE_CHECKING:
-    from tracker.rules.validation import Problem
+    from tracker.rules.problem import Problem
 
 
 SHEET = "Reviews"
@@ -35,7 +35,7 @@ def needs_review(severity: str, required_for: Sequence[str]) -> bool:
 def required_for_problems(tracker: Tracker, required_for: Sequence[str]) -> list[Problem]:
     """A name of [review] required_for that matches no row of the Severities sheet, as a `tracker validate` error:
     the gate would never apply to it. Nothing when the sheet is missing or empty (validate says so already)."""
-    from tracker.rules.validation import Problem
+    from tracker.rules.problem import Problem
 
     data = tracker.sheet("Severities")
     if not data.present:

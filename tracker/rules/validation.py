@@ -5,56 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from tracker.text import printable
-from tracker.times import iso, utcnow
+from tracker.rules import sheet_rules
+from tracker.rules.problem import Problem, position
+from tracker.times import utcnow
 from tracker.workbook.reading import Row, SheetData, Tracker, column_letter
 from tracker.workbook.schema import FieldSpec
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding: where (sheet, cell, column header), the value, what is wrong and allowed."""
-
-    sheet: str
-    cell: str | None
-    column: str | None
-    value: Any
-    message: str
-    allowed: str | None = None
-    level: str = "error"
-    layout: bool = False  # about where tracker can write (merged ranges, totals rows), not a cell's value
-
-    @property
-    def row(self) -> int | None:
-        """The Excel row number of the cell, or None for a whole-sheet finding."""
-        number = _position(self.cell)[0]
-        return number or None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The stable JSON form (see README, `tracker validate --json`)."""
-        value = iso(self.value) if isinstance(self.value, datetime) else self.value
-        return {
-            "level": self.level,
-            "sheet": self.sheet,
-            "cell": self.cell,
-            "column": self.column,
-            "value": value,
-            "message": self.message,
-            "allowed": self.allowed,
-        }
-
-    def __str__(self) -> str:
-        where = self.cell or self.sheet
-        if self.column:
-            where += f" ({self.column})"
-        text = f"{where}: {self.message}"
-        if self.allowed:
-            text += f"; allowed: {self.allowed}"
-        return printable(text)  # a header or value from the workbook never prints raw control characters
 
 
 def validate_tracker(
@@ -105,27 +64,27 @@ def validate_tracker(
     if display_timezone is not None:
         problems.extend(_overdue_clock(tracker, display_timezone, now))
     if "Roster" in schema.sheets and tracker.layout("Roster").present and display_timezone:
-        problems.extend(_roster(tracker, display_timezone, now or utcnow()))
+        problems.extend(sheet_rules.roster(tracker, display_timezone, now or utcnow()))
     if "Severities" in schema.sheets and "Distribution" in schema.sheets:
-        problems.extend(_audiences_without_recipients(tracker))
+        problems.extend(sheet_rules.audiences_without_recipients(tracker))
     if "Escalations" in schema.sheets and tracker.layout("Escalations").present:
-        problems.extend(_escalation_tells(tracker))
+        problems.extend(sheet_rules.escalation_tells(tracker))
     if "Events" in schema.sheets and "Severities" in schema.sheets:
-        problems.extend(_cadence(tracker))
+        problems.extend(sheet_rules.cadence(tracker))
     if "Events" in schema.sheets:
-        problems.extend(_time_order(tracker))
+        problems.extend(sheet_rules.time_order(tracker))
     if has_templates is not None and "Severities" in schema.sheets:
-        problems.extend(_audiences_without_templates(tracker.sheet("Severities"), has_templates))
+        problems.extend(sheet_rules.audiences_without_templates(tracker.sheet("Severities"), has_templates))
     order = {name: index for index, name in enumerate(schema.sheets)}
-    return sorted(problems, key=lambda p: (order.get(p.sheet, len(order)), *_position(p.cell)))
+    return sorted(problems, key=lambda p: (order.get(p.sheet, len(order)), *position(p.cell)))
 
 
 def excel_error_problem(data: SheetData, field: FieldSpec, row: int, error: str) -> Problem:
     """The one wording, everywhere, for a cell showing an Excel error value such as #N/A or #REF!."""
-    return Problem(
-        data.title,
-        data.cell(field.name, row),
-        field.title,
+    return Problem.at(
+        data,
+        field.name,
+        row,
         error,
         f"shows the Excel error {error} (a formula or reference that no longer works); type the value itself",
         field.allowed(),
@@ -182,7 +141,7 @@ def cell_problems(tracker: Tracker, sheet: str, row: Row, name: str) -> list[Pro
     if error is not None:
         return [excel_error_problem(data, field, row.number, error)]
     out = [
-        Problem(data.title, data.cell(name, row.number), field.title, row.values.get(name), message, allowed)
+        Problem.at(data, name, row.number, row.values.get(name), message, allowed)
         for found, message, allowed in data.spec.check_row(row.values)
         if found == name
     ]
@@ -195,10 +154,10 @@ def cell_problems(tracker: Tracker, sheet: str, row: Row, name: str) -> list[Pro
         for item in field.split(row.values.get(name)):
             if item.casefold() not in folded:
                 out.append(
-                    Problem(
-                        data.title,
-                        data.cell(name, row.number),
-                        field.title,
+                    Problem.at(
+                        data,
+                        name,
+                        row.number,
                         item,
                         _unknown_ref_message(item, ref_sheet, target, ref_field),
                         _allowed_refs(ref_sheet, target.spec.fields[ref_field], known),
@@ -249,19 +208,6 @@ def _overdue_clock(tracker: Tracker, timezone: str, now: datetime | None) -> lis
         for (title, letter), rule in rules.items()
         for message in findings(names, rule, timezone, now or utcnow())
     ]
-
-
-def _position(cell: str | None) -> tuple[int, int]:
-    """(row, column) of `Sheet!AB12`, for sorting; whole-sheet findings first."""
-    if not cell:
-        return (0, 0)
-    match = re.search(r"!([A-Z]+)(\d+)$", cell)
-    if not match:
-        return (0, 0)
-    column = 0
-    for letter in match[1]:
-        column = column * 26 + ord(letter) - 64
-    return (int(match[2]), column)
 
 
 def _structure(data: SheetData) -> list[Problem]:
@@ -320,10 +266,10 @@ def _control_characters(data: SheetData, row: Row) -> list[Problem]:
         if isinstance(value, str) and (found := _CONTROL.search(value)):
             field = data.spec.fields[name]
             out.append(
-                Problem(
-                    data.title,
-                    data.cell(name, row.number),
-                    field.title,
+                Problem.at(
+                    data,
+                    name,
+                    row.number,
                     value,
                     f"holds the control character U+{ord(found[0]):04X} (no one types it; it came from a paste or "
                     "a program and would garble emails and terminals); retype the cell",
@@ -342,10 +288,7 @@ def _rows(data: SheetData) -> list[Problem]:
         for name, message, allowed in spec.check_row(row.values):
             if name not in present and row.values.get(name) is None:
                 continue  # the missing column was already reported once
-            field = spec.fields[name]
-            out.append(
-                Problem(data.title, data.cell(name, row.number), field.title, row.values.get(name), message, allowed)
-            )
+            out.append(Problem.at(data, name, row.number, row.values.get(name), message, allowed))
     return out
 
 
@@ -363,10 +306,10 @@ def _unique(data: SheetData) -> list[Problem]:
             if key in seen:
                 first = data.cell(field.name, seen[key])
                 out.append(
-                    Problem(
-                        data.title,
-                        data.cell(field.name, row.number),
-                        field.title,
+                    Problem.at(
+                        data,
+                        field.name,
+                        row.number,
                         value,
                         f"{value!r} is used twice (first at {first})",
                         f"a {field.title} not used on another row",
@@ -395,10 +338,10 @@ def _references(tracker: Tracker, data: SheetData) -> list[Problem]:
             for item in field.split(row.values.get(field.name)):
                 if item.casefold() not in known:
                     out.append(
-                        Problem(
-                            data.title,
-                            data.cell(field.name, row.number),
-                            field.title,
+                        Problem.at(
+                            data,
+                            field.name,
+                            row.number,
                             item,
                             _unknown_ref_message(item, ref_sheet, target, ref_field),
                             _allowed_refs(ref_sheet, target.spec.fields[ref_field], list(known.values())),
@@ -417,213 +360,3 @@ def _allowed_refs(ref_sheet: str, field: FieldSpec, values: list[Any]) -> str:
     if len(values) > 12:
         shown += f", ... ({len(values)} in all)"
     return f"a {field.title} listed on the {ref_sheet} sheet" + (f": {shown}" if shown else " (none listed yet)")
-
-
-def _roster(tracker: Tracker, timezone: str, now: datetime) -> list[Problem]:
-    """Gaps in who answers (duty event manager or stand-by) over the next week, and overlapping duty shifts."""
-    from zoneinfo import ZoneInfo
-
-    from tracker.workbook.roster import coverage_problems
-
-    data = tracker.sheet("Roster")
-    out = []
-    for row, words in coverage_problems(tracker, ZoneInfo(timezone), now, days=7):
-        out.append(
-            Problem(
-                data.title,
-                data.cell("role", row) if row else None,
-                "Role" if row else None,
-                None,
-                words,
-                "duty event manager or stand-by shifts covering every hour, one duty event manager at a time",
-            )
-        )
-    return out
-
-
-TIME_ORDER = (  # (earlier, later, what the later one measures from the earlier)
-    ("detected_at", "resolved_at", "restoration"),
-    ("reported_at", "acknowledged_at", "the first response"),
-    ("resolved_at", "closed_at", "closing"),
-)
-
-
-def _time_order(tracker: Tracker) -> list[Problem]:
-    """An event's times in an order that cannot be (resolved before detected, acknowledged before reported, closed
-    before resolved) make its SLA timers and reports wrong: an error naming the later cell."""
-    events = tracker.sheet("Events")
-    if not events.present:
-        return []
-    fields = events.spec.fields
-    out: list[Problem] = []
-    for event in events.rows:
-        for earlier, later, what in TIME_ORDER:
-            first, second = event[earlier], event[later]
-            if earlier not in events.columns or later not in events.columns:
-                continue
-            if isinstance(first, datetime) and isinstance(second, datetime) and second < first:
-                out.append(
-                    Problem(
-                        events.title,
-                        events.cell(later, event.number),
-                        fields[later].title,
-                        second,
-                        f"{event['id']}: {fields[later].title} is before {fields[earlier].title} "
-                        f"({first:%Y-%m-%d %H:%MZ}), so {what} would take less than no time",
-                        f"a time at or after {fields[earlier].title}",
-                    )
-                )
-    return out
-
-
-def _cadence(tracker: Tracker) -> list[Problem]:
-    """An open event whose Next Update Due lies further from its last update than its severity's Update Every (a
-    severity raised by typing in the cell keeps the old, slower cadence): a note saying how to set it."""
-    from datetime import timedelta
-
-    from tracker.workbook.policy import interval_minutes, is_open
-
-    events, severities = tracker.sheet("Events"), tracker.sheet("Severities")
-    needed = ("next_update_due", "last_update_at", "severity", "status")
-    if not events.present or not severities.present or any(n not in events.columns for n in needed):
-        return []
-    out: list[Problem] = []
-    for event in events.rows:
-        due, last = event["next_update_due"], event["last_update_at"]
-        minutes = interval_minutes(severities.find(str(event["severity"] or "")))
-        if not (is_open(event["status"]) and isinstance(due, datetime) and isinstance(last, datetime)) or not minutes:
-            continue
-        if due - last > timedelta(minutes=minutes) + timedelta(minutes=1):
-            out.append(
-                Problem(
-                    events.title,
-                    events.cell("next_update_due", event.number),
-                    events.spec.fields["next_update_due"].title,
-                    due,
-                    f"{event['id']} ({event['severity']}) is due an update every {minutes} min, but this is "
-                    f"{int((due - last).total_seconds() // 60)} min after its last update (a severity typed in the "
-                    f'cell keeps the old cadence); the next `tracker update {event["id"]} --note "..."` sets it',
-                    level="note",
-                )
-            )
-    return out
-
-
-def _escalation_tells(tracker: Tracker) -> list[Problem]:
-    """Each choice of an Escalations Tell must name someone tracker can find: a role on the event, a role of the
-    Roster sheet, or audience:NAME of the Distribution sheet (a typo would leave the step with nobody to tell)."""
-    import re
-
-    from tracker.workbook.policy import EVENT_ROLES
-
-    data = tracker.sheet("Escalations")
-    if "tell" not in data.columns:
-        return []
-    roster = tracker.sheet("Roster")
-    roles = (
-        sorted({" ".join(str(r["role"] or "").split()).casefold() for r in roster.rows} - {""})
-        if roster.present
-        else []
-    )
-    distribution = tracker.sheet("Distribution")
-    audiences = sorted({str(r["audience"] or "").strip().casefold() for r in distribution.rows} - {""})
-    allowed = (
-        f"a role on the event ({', '.join(EVENT_ROLES)}), a Roster role ({', '.join(roles) or 'none yet'}) or "
-        f"audience:NAME ({', '.join(audiences) or 'no audiences yet'}); 'A or B' for a fallback"
-    )
-    out: list[Problem] = []
-    for row in data.rows:
-        tell = " ".join(str(row["tell"] or "").split())
-        if not tell:
-            continue
-        for choice in re.split(r"\s+or\s+", tell, flags=re.IGNORECASE):
-            text = choice.casefold()
-            if text.startswith("audience:"):
-                known = text.split(":", 1)[1].strip() in audiences
-            else:  # without a Roster sheet (a 0.1 workbook) its roles cannot be checked
-                known = text in EVENT_ROLES or text in roles or not roster.present
-            if not known:
-                what = (
-                    "no audience of the Distribution sheet" if text.startswith("audience:") else "nobody tracker knows"
-                )
-                out.append(
-                    Problem(
-                        data.title, data.cell("tell", row.number), "Tell", row["tell"], f"{choice!r} is {what}", allowed
-                    )
-                )
-    return out
-
-
-def _audiences_without_recipients(tracker: Tracker) -> list[Problem]:
-    """Each audience a severity notifies needs an active Distribution row; a severity notifying nobody is noted."""
-    severities, distribution = tracker.sheet("Severities"), tracker.sheet("Distribution")
-    if not (severities.present and distribution.present and "audiences" in severities.columns):
-        return []
-    field = severities.spec.fields["audiences"]
-    active = {str(r["audience"] or "").casefold() for r in distribution.rows if r["active"] == "Yes"}
-    known = {str(r["audience"] or "").casefold() for r in distribution.rows}
-    out: list[Problem] = []
-    for row in distribution.rows:
-        name = str(row["audience"] or "").strip()
-        if name.casefold() in ("internal", "everyone"):
-            out.append(
-                Problem(
-                    distribution.title,
-                    distribution.cell("audience", row.number),
-                    distribution.spec.fields["audience"].title,
-                    name,
-                    f"{name!r} is a word the schema uses for groups of audiences (x-audiences), not an audience name",
-                    "another name, e.g. partners or staff",
-                )
-            )
-    for row in severities.rows:
-        cell = severities.cell("audiences", row.number)
-        names = field.split(row.values.get("audiences"))
-        if not names and row["name"] and tracker.excel_error("Severities", "audiences", row.number) is None:
-            out.append(
-                Problem(
-                    severities.title,
-                    cell,
-                    field.title,
-                    None,
-                    f"{row['name']} notifies no audience: `tracker notify` sends nothing for its events",
-                    "audiences from the Distribution sheet, separated by commas",
-                    "info",
-                )
-            )
-        for audience in names:
-            if audience.casefold() in known and audience.casefold() not in active:
-                out.append(
-                    Problem(
-                        severities.title,
-                        cell,
-                        field.title,
-                        audience,
-                        f"audience {audience!r} has no active recipient on the Distribution sheet (every row has "
-                        "Active = No), so `tracker notify` would stop",
-                        "an audience with at least one Distribution row whose Active is Yes",
-                    )
-                )
-    return out
-
-
-def _audiences_without_templates(data: SheetData, has_templates: Callable[[str], bool]) -> list[Problem]:
-    out: list[Problem] = []
-    if not data.present or "audiences" not in data.columns:
-        return out
-    field = data.spec.fields["audiences"]
-    for row in data.rows:
-        for audience in field.split(row.values.get("audiences")):
-            if not has_templates(audience):
-                out.append(
-                    Problem(
-                        data.title,
-                        data.cell("audiences", row.number),
-                        field.title,
-                        audience,
-                        f"audience {audience!r} has no email templates, so `tracker notify` would stop",
-                        f"an audience with templates/email/{audience}.subject.j2, .txt.j2 and .html.j2 "
-                        "(in [mail] templates or tracker's defaults)",
-                    )
-                )
-    return out

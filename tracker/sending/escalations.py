@@ -11,7 +11,10 @@ from typing import Any
 
 from tracker.config import Config
 from tracker.rules.clock import MAX_TARGET_MINUTES, duration, timers
+from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
+from tracker.sending.fingerprint import BOOKKEEPER
 from tracker.sending.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender, recipients_for
+from tracker.sending.sendlog import log_rows
 from tracker.store.backends import Store
 from tracker.times import format_time, iso
 from tracker.workbook.edits import AppendRow, Edit
@@ -57,14 +60,7 @@ class Escalation:
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON form (see README, "Keeping time")."""
-        return {
-            "event_id": self.event_id,
-            "person": self.person or None,
-            "address": self.address or None,
-            "trigger": self.trigger,
-            "subject": self.subject or None,
-            "problem": self.problem or None,
-        }
+        return personal_json(self, trigger=self.trigger)
 
 
 def due_steps(tracker: Tracker, config: Config, now: datetime) -> list[Step]:
@@ -142,88 +138,73 @@ def _whom(tracker: Tracker, config: Config, event: Row, text: str, now: datetime
 
 def send_escalations(store: Store, config: Config, now: datetime) -> list[Escalation]:
     """Send every due escalation step once (per event and trigger occurrence), log it, add it to the timeline."""
-    from filelock import Timeout
-
-    from tracker.errors import WorkbookInUse
     from tracker.sending.teams import teams_settings
 
     teams_settings(config)  # a [teams] section without its webhook URL stops here, before anything is sent
-    try:
+    with sending_lock(store, config):
         return _send(store, config, now)
-    except Timeout:
-        raise WorkbookInUse(
-            f"another `tracker notify`, `due --remind` or `due --escalate` has run here for over "
-            f"{config.lock_timeout:.0f} s; try again"
-        ) from None
 
 
 _TOLD_NOBODY: set[str] = set()  # steps already reported as having nobody to tell (once per process)
 
 
 def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
-    from filelock import FileLock
-
-    with FileLock(str(store.notify_lock), timeout=config.lock_timeout):
-        from tracker.sending.notify import BOOKKEEPER, settle
-        from tracker.sending.reminders import deliver
-        from tracker.sending.sendlog import log_rows
-
-        tracker = store.read()
-        settle(store, tracker, config, now, kinds=("escalation",))  # what earlier runs left half done
-        out: list[Escalation] = []
-        outgoing: list[Outgoing] = []
-        timeline: list[Edit] = []
-        for step in due_steps(tracker, config, now):
-            key = str(step.event["id"])
-            logged = log_rows(tracker, store.journal, key, ("escalation",))
-            if any(r.get("state") == step.state for r in logged):
-                continue
-            people = whom(tracker, config, step.event, str(step.rule["tell"] or ""), now)
-            if not people:
-                if f"{key} {step.state}" not in _TOLD_NOBODY:
-                    _TOLD_NOBODY.add(f"{key} {step.state}")
-                    out.append(
-                        Escalation(
-                            key,
-                            "",
-                            "",
-                            step.trigger,
-                            problem=f"nobody to tell for {step.rule['tell']!r} now (not on the Roster at this hour); "
-                            "it goes when someone holds the role",
-                        )
-                    )
-                continue
-            allowed = config.mail.get("allowed_domains") or None
-            for name, address in people:
-                if address and allowed and not domain_allowed(address, allowed):
-                    out.append(Escalation(key, name, "", step.trigger, problem=f"{address} is outside allowed_domains"))
-                    continue
-                if not address:
-                    out.append(Escalation(key, name, "", step.trigger, problem=f"no email for {name!r} (Roster)"))
-                    continue
-                message = _message(step, name, address, now, config)
-                outgoing.append(message)
-                out.append(Escalation(key, name, address, step.trigger, message.subject))
-            told = ", ".join(name for name, address in people if address)
-            if told:
-                timeline.append(
-                    AppendRow(
-                        "Updates",
-                        {
-                            "event_id": key,
-                            "at": now,
-                            "author": BOOKKEEPER,
-                            "status": step.event["status"],
-                            "note": f"Escalated to {told}: {step.trigger} ({_ago(step, now)}; Escalations row "
-                            f"{step.rule.number})",
-                            "internal": "Yes",
-                        },
+    tracker = store.read()
+    settle(store, tracker, config, now, kinds=("escalation",))  # what earlier runs left half done
+    out: list[Escalation] = []
+    outgoing: list[Outgoing] = []
+    timeline: list[Edit] = []
+    for step in due_steps(tracker, config, now):
+        key = str(step.event["id"])
+        logged = log_rows(tracker, store.journal, key, ("escalation",))
+        if any(r.get("state") == step.state for r in logged):
+            continue
+        people = whom(tracker, config, step.event, str(step.rule["tell"] or ""), now)
+        if not people:
+            if f"{key} {step.state}" not in _TOLD_NOBODY:
+                _TOLD_NOBODY.add(f"{key} {step.state}")
+                out.append(
+                    Escalation(
+                        key,
+                        "",
+                        "",
+                        step.trigger,
+                        problem=f"nobody to tell for {step.rule['tell']!r} now (not on the Roster at this hour); "
+                        "it goes when someone holds the role",
                     )
                 )
-        if not outgoing:
-            return out
-        delivery = deliver(store, config, now, outgoing, timeline)
-        return delivery.settle(out, outgoing, lambda person, why: Escalation("", person, "", "", problem=why))
+            continue
+        allowed = config.mail.get("allowed_domains") or None
+        for name, address in people:
+            if address and allowed and not domain_allowed(address, allowed):
+                out.append(Escalation(key, name, "", step.trigger, problem=f"{address} is outside allowed_domains"))
+                continue
+            if not address:
+                out.append(Escalation(key, name, "", step.trigger, problem=f"no email for {name!r} (Roster)"))
+                continue
+            message = _message(step, name, address, now, config)
+            outgoing.append(message)
+            out.append(Escalation(key, name, address, step.trigger, message.subject))
+        told = ", ".join(name for name, address in people if address)
+        if told:
+            timeline.append(
+                AppendRow(
+                    "Updates",
+                    {
+                        "event_id": key,
+                        "at": now,
+                        "author": BOOKKEEPER,
+                        "status": step.event["status"],
+                        "note": f"Escalated to {told}: {step.trigger} ({_ago(step, now)}; Escalations row "
+                        f"{step.rule.number})",
+                        "internal": "Yes",
+                    },
+                )
+            )
+    if not outgoing:
+        return out
+    delivery = deliver(store, config, now, outgoing, timeline)
+    return delivery.settle(out, outgoing, lambda person, why: Escalation("", person, "", "", problem=why))
 
 
 def _ago(step: Step, now: datetime) -> str:
@@ -251,6 +232,6 @@ def _message(step: Step, name: str, address: str, now: datetime, config: Config)
         html=f'<html><body><pre style="font-family: Segoe UI, Arial, sans-serif; white-space: pre-wrap">'
         f"{html_lib.escape(text)}</pre></body></html>",
         sent_at=now,
-        headers={"X-Tracker-Event": key, "X-Tracker-Audience": name, "X-Tracker-Kind": "escalation"},
+        about=(key, name, "escalation"),
     )
     return Outgoing(key, name, "escalation", step.state, subject, text, "", [recipient], message)

@@ -235,10 +235,12 @@ def build_message(
     subject: str,
     text: str,
     html: str,
-    headers: dict[str, str],
+    about: tuple[str, str, str],
     sent_at: datetime,
 ) -> EmailMessage:
-    """An RFC 5322 message with a plain-text part and an HTML alternative."""
+    """An RFC 5322 message with a plain-text part and an HTML alternative, labelled with what it is `about` (event,
+    audience, kind: the X-Tracker-Event, -Audience and -Kind headers)."""
+    headers = dict(zip(("X-Tracker-Event", "X-Tracker-Audience", "X-Tracker-Kind"), about, strict=True))
     message = EmailMessage(policy=email.policy.SMTP)
     message["From"] = Address(display_name=sender[0], addr_spec=sender[1])
     for kind in ("To", "Cc", "Bcc"):

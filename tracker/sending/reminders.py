@@ -3,14 +3,13 @@ when it is, each once per due time, sent and logged with the same exactly-once c
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from tracker.config import Config
-from tracker.errors import TrackerError, WorkbookInUse
 from tracker.rules.clock import duration, lead_time, responsible
+from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
 from tracker.sending.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender
 from tracker.store.backends import Store
 from tracker.times import format_time, iso
@@ -33,18 +32,7 @@ class Reminder:
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON form (see README, "Keeping time")."""
-        return {
-            "event_id": self.event_id,
-            "person": self.person or None,
-            "address": self.address or None,
-            "stage": self.stage,
-            "due_at": iso(self.due_at),
-            "subject": self.subject or None,
-            "problem": self.problem or None,
-        }
-
-
-TEAMS = "Teams channel"  # the "person" of a card that could not be posted
+        return personal_json(self, stage=self.stage, due_at=iso(self.due_at))
 
 
 def reminder_state(stage: str, due_at: datetime) -> str:
@@ -55,19 +43,11 @@ def reminder_state(stage: str, due_at: datetime) -> str:
 def send_reminders(store: Store, config: Config, now: datetime) -> list[Reminder]:
     """Remind, once each, the person owing each open event's next update: `before` within the lead time,
     `overdue` once it is late. Returns what was sent and what could not be."""
-    from filelock import FileLock, Timeout
-
-    try:
-        with FileLock(str(store.notify_lock), timeout=config.lock_timeout):
-            return _send(store, config, now)
-    except Timeout:
-        raise WorkbookInUse(
-            f"another `tracker notify` or `due --remind` has run here for over {config.lock_timeout:.0f} s; try again"
-        ) from None
+    with sending_lock(store, config):
+        return _send(store, config, now)
 
 
 def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
-    from tracker.sending.notify import settle
     from tracker.sending.sendlog import log_rows
     from tracker.sending.teams import teams_settings
 
@@ -125,94 +105,6 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
     return delivery.settle(out, outgoing, lambda person, why: Reminder("", person, "", "", now, problem=why))
 
 
-@dataclass
-class Delivery:
-    """What `deliver` did beyond each message's own `sent`/`error`."""
-
-    notes: list[str] = field(default_factory=list)  # sent, but: the log only journaled, claimed with a lock only
-    teams: str = ""  # why cards were not posted to the Teams channel
-    elsewhere: dict[str, str] = field(default_factory=dict)  # Message-ID -> who logged or claimed it first
-
-    def outcome(self, message: Outgoing) -> str | None:
-        """None when `message` went out; "" when another tracker has it; else why it did not go."""
-        if message.message_id in self.elsewhere:
-            return ""
-        return None if message.sent else (message.error or "not sent")
-
-    def settle(self, items: list[Any], outgoing: list[Outgoing], note: Callable[[str, str], Any]) -> list[Any]:
-        """`items` (reminders or escalations; those with an address went out as `outgoing`, in that order) as they
-        ended: one another tracker sends is dropped, one not sent says why; then a `note(person, why)` for each
-        note and for cards the Teams channel did not take."""
-        messages = iter(outgoing)
-        result = []
-        for item in items:
-            if item.address:
-                why = self.outcome(next(messages))
-                if why == "":
-                    continue  # another tracker (another machine watching this workbook) sends it
-                if why is not None:
-                    item = replace(item, problem=why)
-            result.append(item)
-        result += [note("", text) for text in self.notes]
-        if self.teams:
-            result.append(note(TEAMS, self.teams))
-        return result
-
-
-def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing], edits: list[Any]) -> Delivery:
-    """Send personal messages (reminders, escalations) with the outage emails' care: on a SharePoint workbook each
-    is first claimed on the Notifications sheet (two machines watching one workbook send it once), each is written
-    down before it goes, its Notifications row journaled once the server took it; then the journal and `edits`
-    (those of the events whose messages went) go on the sheet."""
-    from tracker.sending.notify import DurableHooks, NotifyInterrupted, NotifyResult, claim_messages, write_or_keep
-    from tracker.sending.transports import open_transport
-
-    delivery = Delivery()
-    claim: str | None = None
-    todo_messages = list(outgoing)
-    if store.claims:
-        by_event: dict[str, list[Outgoing]] = {}
-        for message in outgoing:
-            by_event.setdefault(message.event_id, []).append(message)
-        for event_id, messages in by_event.items():
-            claimed = NotifyResult(event_id, messages=list(messages))
-            claim = claim_messages(store, config, claimed, now, "", force=False) or claim
-            kept = {m.message_id for m in claimed.messages}
-            delivery.elsewhere.update({m.message_id: "another tracker" for m in messages if m.message_id not in kept})
-            delivery.notes += claimed.warnings
-        todo_messages = [m for m in outgoing if m.message_id not in delivery.elsewhere]
-    if not todo_messages:
-        return delivery
-    transport = open_transport(config)
-    hooks = DurableHooks(store.journal, config, transport.name, now, "", claim)
-    try:
-        with transport:
-            transport.send_messages(todo_messages, hooks)
-    except KeyboardInterrupt:
-        hooks.release(todo_messages)
-        raise NotifyInterrupted("interrupted; what was sent is recorded and not sent again") from None
-    except Exception:  # e.g. no connection to the mail server: nothing went out, the claims are withdrawn
-        write_or_keep(store, hooks.unsent(todo_messages), "reminders and escalations: claims withdrawn")
-        raise
-    from tracker.sending.teams import post_messages
-
-    sent = {m.event_id for m in todo_messages if m.sent}
-    todo = [e for e in edits if str(getattr(e, "values", {}).get("event_id", "")) in sent]
-    if store.journal is None:
-        todo = [hooks.log(m)[0] for m in todo_messages if m.sent] + todo  # as notify does
-    todo += hooks.unsent(todo_messages)
-    try:
-        store.commit(lambda _tracker: todo)  # the journaled log rows, and the timeline entries
-    except TrackerError as exc:
-        if store.journal is None:
-            raise
-        if not getattr(exc, "journaled", False) and todo:
-            store.journal.add(todo, f"timeline entries of messages sent: {exc}")
-        delivery.notes.append(f"the log waits in the journal ({exc}); `tracker sync`")
-    delivery.teams = "; ".join(post_messages(config, todo_messages, todo_messages[0].kind))  # after the log is safe
-    return delivery
-
-
 def _reminder(
     event: Row,
     person: str,
@@ -254,6 +146,6 @@ def _reminder(
         text=text,
         html=html.format(html_lib.escape(text)),
         sent_at=now,
-        headers={"X-Tracker-Event": key, "X-Tracker-Audience": person, "X-Tracker-Kind": "reminder"},
+        about=(key, person, "reminder"),
     )
     return Outgoing(key, person, "reminder", reminder_state(stage, due), subject, text, "", [recipient], message)

@@ -12,6 +12,8 @@ from typing import Any
 
 from tracker.config import Config
 from tracker.sending.ledger import Attempt, SendLedger
+from tracker.sending.mail import Outgoing
+from tracker.store.backends import Store
 from tracker.store.engine import expected
 from tracker.store.journal import Journal
 from tracker.times import iso
@@ -267,3 +269,38 @@ def confirm_edits(tracker: Tracker, items: list[Unconfirmed], arrived: bool, use
         if changes:
             edits.append(SetCells("Events", str(event["id"]), changes, {name: event[name] for name in changes}))
     return edits
+
+
+def log_row(message: Outgoing, config: Config, transport: str, now: datetime, status: str) -> AppendRow:
+    """The Notifications row of one message sent."""
+    return AppendRow(
+        "Notifications",
+        {
+            "sent_at": now,
+            "event_id": message.event_id,
+            "audience": message.audience,
+            "kind": message.kind,
+            "event_status": status or None,
+            "subject": message.subject,
+            "recipients": len(message.recipients) - len(message.refused),
+            "message_id": message.message_id,
+            "transport": transport,
+            "sent_by": config.user,
+            "state": message.state,
+        },
+        unique="message_id",
+    )
+
+
+def write_or_keep(store: Store, edits: list[Edit], reason: str) -> None:
+    """Write edits now if the workbook takes them, else keep them in the journal (best effort: on the way out)."""
+    if not edits:
+        return
+    try:
+        store.commit(lambda _tracker: edits)
+    except Exception as exc:  # noqa: BLE001 - already failing: what matters is that the edits are not lost
+        if store.journal is not None and not getattr(exc, "journaled", False):
+            try:
+                store.journal.add(edits, f"{reason}: {exc}")
+            except OSError:
+                pass

@@ -117,3 +117,21 @@ def post_messages(config: Config, messages: list[Any], kind: str) -> list[str]:
         if problem:
             problems.append(f"{message.subject}: {problem}")
     return problems
+
+
+def post_outage_messages(config: Config, messages: list[Any]) -> list[str]:
+    """The audiences [teams] audiences names also get each outage message sent as a card in the channel (once per
+    audience, however many parts its email went out in). The problems, one line each."""
+    settings = teams_settings(config)
+    if settings is None or not settings.audiences:
+        return []
+    posted: set[str] = set()
+    problems = []
+    for message in messages:
+        if message.audience.casefold() not in settings.audiences or message.audience in posted:
+            continue
+        posted.add(message.audience)
+        problem = post(settings, card(message.subject, message.text.strip()))
+        if problem:
+            problems.append(f"{message.audience}: not posted to Teams: {problem}")
+    return problems

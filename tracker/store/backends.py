@@ -30,7 +30,7 @@ class Store(Protocol):
     replayed: list[Edit]  # journal edits the last commit wrote
     set_aside: list[tuple[list[Edit], str]]  # journal entries it could no longer write, and why
     # Other machines write this workbook without taking this machine's locks: `tracker notify` claims each
-    # message on the Notifications sheet before sending it (see tracker.sending.notify).
+    # message on the Notifications sheet before sending it (see tracker.sending.claims).
     claims: bool
     last_read: Tracker | None  # the workbook as `read` last returned it (None before the first read)
 

@@ -109,7 +109,7 @@ def send_report(
             subject=subject,
             text=text,
             html=html,
-            headers={"X-Tracker-Event": "report", "X-Tracker-Audience": audience, "X-Tracker-Kind": "report"},
+            about=("report", audience, "report"),
             sent_at=now,
         )
         body = message.get_body(("html",))

@@ -405,7 +405,7 @@ def timeline(tracker: Tracker, event_id: str, show: Callable[[Any], str]) -> lis
             text += " [rolled back]"
         found.append((1, row.number, Entry(row["at"], show(row["at"]), "Change", str(row["by"] or ""), text, True)))
     if tracker.layout("Notifications").present:
-        from tracker.sending.notify import is_claim, is_withdrawn
+        from tracker.sending.sendlog import is_claim, is_withdrawn
 
         for row in tracker.rows_where("Notifications", "event_id", key):
             if is_withdrawn(row.values):

@@ -1,0 +1,221 @@
+"""The rules across sheets `tracker validate` checks beyond each row's schema: who is on the Roster, the order of an
+event's times, its update cadence, whom the Escalations sheet tells, and whether each audience has recipients and
+templates."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from tracker.rules.problem import Problem
+from tracker.workbook.reading import SheetData, Tracker
+
+
+def roster(tracker: Tracker, timezone: str, now: datetime) -> list[Problem]:
+    """Gaps in who answers (duty event manager or stand-by) over the next week, and overlapping duty shifts."""
+    from zoneinfo import ZoneInfo
+
+    from tracker.workbook.roster import coverage_problems
+
+    data = tracker.sheet("Roster")
+    out = []
+    for row, words in coverage_problems(tracker, ZoneInfo(timezone), now, days=7):
+        out.append(
+            Problem(
+                data.title,
+                data.cell("role", row) if row else None,
+                "Role" if row else None,
+                None,
+                words,
+                "duty event manager or stand-by shifts covering every hour, one duty event manager at a time",
+            )
+        )
+    return out
+
+
+TIME_ORDER = (  # (earlier, later, what the later one measures from the earlier)
+    ("detected_at", "resolved_at", "restoration"),
+    ("reported_at", "acknowledged_at", "the first response"),
+    ("resolved_at", "closed_at", "closing"),
+)
+
+
+def time_order(tracker: Tracker) -> list[Problem]:
+    """An event's times in an order that cannot be (resolved before detected, acknowledged before reported, closed
+    before resolved) make its SLA timers and reports wrong: an error naming the later cell."""
+    events = tracker.sheet("Events")
+    if not events.present:
+        return []
+    fields = events.spec.fields
+    out: list[Problem] = []
+    for event in events.rows:
+        for earlier, later, what in TIME_ORDER:
+            first, second = event[earlier], event[later]
+            if earlier not in events.columns or later not in events.columns:
+                continue
+            if isinstance(first, datetime) and isinstance(second, datetime) and second < first:
+                out.append(
+                    Problem(
+                        events.title,
+                        events.cell(later, event.number),
+                        fields[later].title,
+                        second,
+                        f"{event['id']}: {fields[later].title} is before {fields[earlier].title} "
+                        f"({first:%Y-%m-%d %H:%MZ}), so {what} would take less than no time",
+                        f"a time at or after {fields[earlier].title}",
+                    )
+                )
+    return out
+
+
+def cadence(tracker: Tracker) -> list[Problem]:
+    """An open event whose Next Update Due lies further from its last update than its severity's Update Every (a
+    severity raised by typing in the cell keeps the old, slower cadence): a note saying how to set it."""
+    from datetime import timedelta
+
+    from tracker.workbook.policy import interval_minutes, is_open
+
+    events, severities = tracker.sheet("Events"), tracker.sheet("Severities")
+    needed = ("next_update_due", "last_update_at", "severity", "status")
+    if not events.present or not severities.present or any(n not in events.columns for n in needed):
+        return []
+    out: list[Problem] = []
+    for event in events.rows:
+        due, last = event["next_update_due"], event["last_update_at"]
+        minutes = interval_minutes(severities.find(str(event["severity"] or "")))
+        if not (is_open(event["status"]) and isinstance(due, datetime) and isinstance(last, datetime)) or not minutes:
+            continue
+        if due - last > timedelta(minutes=minutes) + timedelta(minutes=1):
+            out.append(
+                Problem.at(
+                    events,
+                    "next_update_due",
+                    event.number,
+                    due,
+                    f"{event['id']} ({event['severity']}) is due an update every {minutes} min, but this is "
+                    f"{int((due - last).total_seconds() // 60)} min after its last update (a severity typed in the "
+                    f'cell keeps the old cadence); the next `tracker update {event["id"]} --note "..."` sets it',
+                    level="note",
+                )
+            )
+    return out
+
+
+def escalation_tells(tracker: Tracker) -> list[Problem]:
+    """Each choice of an Escalations Tell must name someone tracker can find: a role on the event, a role of the
+    Roster sheet, or audience:NAME of the Distribution sheet (a typo would leave the step with nobody to tell)."""
+
+    from tracker.workbook.policy import EVENT_ROLES
+
+    data = tracker.sheet("Escalations")
+    if "tell" not in data.columns:
+        return []
+    roster = tracker.sheet("Roster")
+    roles = (
+        sorted({" ".join(str(r["role"] or "").split()).casefold() for r in roster.rows} - {""})
+        if roster.present
+        else []
+    )
+    distribution = tracker.sheet("Distribution")
+    audiences = sorted({str(r["audience"] or "").strip().casefold() for r in distribution.rows} - {""})
+    allowed = (
+        f"a role on the event ({', '.join(EVENT_ROLES)}), a Roster role ({', '.join(roles) or 'none yet'}) or "
+        f"audience:NAME ({', '.join(audiences) or 'no audiences yet'}); 'A or B' for a fallback"
+    )
+    out: list[Problem] = []
+    for row in data.rows:
+        tell = " ".join(str(row["tell"] or "").split())
+        if not tell:
+            continue
+        for choice in re.split(r"\s+or\s+", tell, flags=re.IGNORECASE):
+            text = choice.casefold()
+            if text.startswith("audience:"):
+                known = text.split(":", 1)[1].strip() in audiences
+            else:  # without a Roster sheet (a 0.1 workbook) its roles cannot be checked
+                known = text in EVENT_ROLES or text in roles or not roster.present
+            if not known:
+                what = (
+                    "no audience of the Distribution sheet" if text.startswith("audience:") else "nobody tracker knows"
+                )
+                out.append(
+                    Problem(
+                        data.title, data.cell("tell", row.number), "Tell", row["tell"], f"{choice!r} is {what}", allowed
+                    )
+                )
+    return out
+
+
+def audiences_without_recipients(tracker: Tracker) -> list[Problem]:
+    """Each audience a severity notifies needs an active Distribution row; a severity notifying nobody is noted."""
+    severities, distribution = tracker.sheet("Severities"), tracker.sheet("Distribution")
+    if not (severities.present and distribution.present and "audiences" in severities.columns):
+        return []
+    field = severities.spec.fields["audiences"]
+    active = {str(r["audience"] or "").casefold() for r in distribution.rows if r["active"] == "Yes"}
+    known = {str(r["audience"] or "").casefold() for r in distribution.rows}
+    out: list[Problem] = []
+    for row in distribution.rows:
+        name = str(row["audience"] or "").strip()
+        if name.casefold() in ("internal", "everyone"):
+            out.append(
+                Problem.at(
+                    distribution,
+                    "audience",
+                    row.number,
+                    name,
+                    f"{name!r} is a word the schema uses for groups of audiences (x-audiences), not an audience name",
+                    "another name, e.g. partners or staff",
+                )
+            )
+    for row in severities.rows:
+        cell = severities.cell("audiences", row.number)
+        names = field.split(row.values.get("audiences"))
+        if not names and row["name"] and tracker.excel_error("Severities", "audiences", row.number) is None:
+            out.append(
+                Problem(
+                    severities.title,
+                    cell,
+                    field.title,
+                    None,
+                    f"{row['name']} notifies no audience: `tracker notify` sends nothing for its events",
+                    "audiences from the Distribution sheet, separated by commas",
+                    "info",
+                )
+            )
+        for audience in names:
+            if audience.casefold() in known and audience.casefold() not in active:
+                out.append(
+                    Problem(
+                        severities.title,
+                        cell,
+                        field.title,
+                        audience,
+                        f"audience {audience!r} has no active recipient on the Distribution sheet (every row has "
+                        "Active = No), so `tracker notify` would stop",
+                        "an audience with at least one Distribution row whose Active is Yes",
+                    )
+                )
+    return out
+
+
+def audiences_without_templates(data: SheetData, has_templates: Callable[[str], bool]) -> list[Problem]:
+    out: list[Problem] = []
+    if not data.present or "audiences" not in data.columns:
+        return out
+    field = data.spec.fields["audiences"]
+    for row in data.rows:
+        for audience in field.split(row.values.get("audiences")):
+            if not has_templates(audience):
+                out.append(
+                    Problem.at(
+                        data,
+                        "audiences",
+                        row.number,
+                        audience,
+                        f"audience {audience!r} has no email templates, so `tracker notify` would stop",
+                        f"an audience with templates/email/{audience}.subject.j2, .txt.j2 and .html.j2 "
+                        "(in [mail] templates or tracker's defaults)",
+                    )
+                )
+    return out

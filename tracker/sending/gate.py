@@ -1,0 +1,86 @@
+"""The gate: what an event needs before a message about it may go out (its fields, a clean row, timeline,
+severity and the distribution rows of the audiences it goes to), each refusal naming the cell and the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracker.errors import ValidationFailed
+from tracker.workbook.reading import Row, Tracker
+
+# Fields an event needs before each kind of message can go out.
+REQUIRED = {
+    "initial": ("title", "severity", "status", "impact", "detected_at"),
+    "update": ("title", "severity", "status", "impact", "detected_at"),
+    "resolved": ("title", "severity", "status", "impact", "detected_at", "resolved_at"),
+}
+
+
+REQUIRED["closed"] = REQUIRED["resolved"]
+
+
+def gate(tracker: Tracker, event: Row, kind: str, audiences: list[str]) -> None:
+    """Refuse to send when the event (or a row sharing its ID), its timeline, its severity or the
+    distribution rows of the audiences being sent have problems."""
+    from tracker.rules.validation import validate_tracker
+
+    key = str(event["id"]).casefold()
+    wanted = {a.casefold() for a in audiences}
+    relevant: dict[str, set[int] | None] = {
+        "Events": {r.number for r in tracker.sheet("Events").rows if str(r["id"] or "").casefold() == key},
+        "Distribution": {
+            r.number
+            for r in tracker.sheet("Distribution").rows
+            if str(r["audience"] or "").casefold() in wanted and r["active"] != "No"
+        },
+    }
+    for sheet in ("Updates", "Changes"):
+        relevant[sheet] = {r.number for r in tracker.sheet(sheet).rows if str(r["event_id"] or "").casefold() == key}
+    severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
+    relevant["Severities"] = {severity.number} if severity else set()
+    problems: list[Any] = []
+    for problem in validate_tracker(tracker):
+        if problem.level != "error" or problem.layout or problem.sheet not in relevant:
+            continue
+        rows = relevant[problem.sheet]
+        if rows is None or problem.row is None or problem.row in rows:
+            problems.append(problem)
+    data = tracker.sheet("Events")
+    for name in REQUIRED[kind]:
+        if event[name] is None and name in data.columns and tracker.excel_error("Events", name, event.number) is None:
+            spec = data.spec.fields[name]
+            problems.append(
+                f"{data.cell(name, event.number)} ({spec.title}) is empty, and {_a(KIND_NAMES[kind])} needs it; "
+                f"fill it in: {fill_hint(str(event['id']), name)}"
+            )
+    if kind == "resolved" and not any(
+        str(r["event_id"] or "").casefold() == key and r["status"] == "Resolved" for r in tracker.sheet("Updates").rows
+    ):
+        problems.append(
+            f"Updates: no update with Status Resolved for {event['id']} (the resolution note); use `tracker resolve`"
+        )
+    if problems:
+        lines = "\n  ".join(str(p) for p in problems)
+        raise ValidationFailed(f"nothing was sent; fix these cells first:\n  {lines}", problems)
+
+
+KIND_NAMES = {
+    "initial": "Initial notification",
+    "update": "Update",
+    "resolved": "Resolved message",
+    "closed": "Closed message",
+}
+
+
+def _a(noun: str) -> str:
+    """`noun` with its indefinite article."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
+def fill_hint(event_id: str, name: str) -> str:
+    """The command that fills an event field."""
+    if name == "impact":
+        return f'`tracker update {event_id} --note "..." --set impact="..."` (or `open --impact` next time)'
+    if name == "resolved_at":
+        return f'`tracker resolve {event_id} --note "..."`'
+    return f'`tracker update {event_id} --note "..." --set {name}=...`'
