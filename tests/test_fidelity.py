@@ -41,10 +41,10 @@ def sheet_parts(path: Path) -> dict[str, str]:
 
 def table_parts(path: Path, sheet_part: str) -> set[str]:
     """The table parts of a worksheet."""
-    from tracker.store.xlsx import _tables
+    from tracker.store.xlsx_layout import table_parts
 
     with zipfile.ZipFile(path) as archive:
-        return {table.part for table in _tables(archive, sheet_part)}
+        return {table.part for table in table_parts(archive, sheet_part)}
 
 
 def write_everything(run: Run, folder: Path, event_id: str) -> str:

@@ -29,7 +29,8 @@ from openpyxl.worksheet.table import Table, TableStyleInfo
 from python_calamine import CalamineWorkbook
 
 from tracker.errors import WorkbookError
-from tracker.store.xlsx import SheetWrite, check_layout, layout_problems, patch
+from tracker.store.xlsx import patch
+from tracker.store.xlsx_layout import SheetWrite, check_layout, layout_problems
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 SHEET = "xl/worksheets/sheet1.xml"
@@ -813,7 +814,7 @@ def test_dropdowns_and_formats_over_table_columns_follow_new_rows(tmp_path: Path
 def test_layout_knows_shared_formula_masters_however_written(tmp_path: Path, spelling: str) -> None:
     """The layout check (which decides before anything is written) finds a shared formula's master cell however
     its attribute is spelled, and lets its child cells be written."""
-    from tracker.store.xlsx import Layout
+    from tracker.store.xlsx_layout import Layout
 
     source = make_events(tmp_path / "in.xlsx")
     edit_zip(source, {SHEET: lambda xml: shared_formula()(xml).replace('t="shared"', spelling)})

@@ -170,7 +170,7 @@ def _layout(tracker: Tracker, rows_above_totals: bool) -> list[Problem]:
     """Merged ranges, totals rows and formula masters where tracker writes: every write there would be refused."""
     if tracker.content is None:
         return []
-    from tracker.store.xlsx import layout_problems
+    from tracker.store.xlsx_layout import layout_problems
 
     sheets = [data for spec in tracker.schema if (data := tracker.layout(spec.name)).present]
     columns = {data.title: set(data.columns.values()) for data in sheets}

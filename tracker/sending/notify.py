@@ -516,7 +516,7 @@ def _claim(store: Store, config: Config, result: NotifyResult, now: datetime, st
 
 def _layout(tracker: Tracker, config: Config) -> Any:
     """The workbook's layout as the writer will meet it (None when the reader kept no file)."""
-    from tracker.store.xlsx import Layout
+    from tracker.store.xlsx_layout import Layout
 
     content = tracker.content
     if content is None:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from tracker.errors import ConflictError, TrackerError, UnknownEvent, ValidationFailed, WorkbookInUse
 from tracker.store.journal import Journal, Pending
-from tracker.store.xlsx import Layout, SheetWrite
+from tracker.store.xlsx_layout import Layout, SheetWrite
 from tracker.times import CLOCK, as_utc
 from tracker.workbook.edits import AppendRow, Edit, Plan, SetCells
 from tracker.workbook.reading import Row, SheetData, Tracker, coerce

@@ -32,7 +32,7 @@ from urllib.parse import quote
 from tracker.errors import ConflictError, RemoteError, TrackerError, WorkbookError
 from tracker.store.engine import Busy, Change, Interrupted, Snapshot, cell_value
 from tracker.store.recent import SharePointWorkbook, recent_writes
-from tracker.store.xlsx import Layout
+from tracker.store.xlsx_layout import Layout
 from tracker.times import CLOCK
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.reading import Tracker, column_letter, raw_key, read_tracker
@@ -44,7 +44,7 @@ _RETRY = {429, 503, 504}
 
 def excel_value(value: Any) -> Any:
     """A value for the Excel service: times as serial numbers, text always as text."""
-    from tracker.store.xlsx import excel_serial
+    from tracker.store.xlsx_cells import excel_serial
 
     if value is None:
         return ""

@@ -222,7 +222,7 @@ class LocalStore:
         """The file as it is now, and its signature (to notice a save by someone else)."""
         signature = _signature(self.path)
         data = self.path.read_bytes()  # one read: the plan and the patch see exactly these bytes
-        from tracker.store.xlsx import Layout
+        from tracker.store.xlsx_layout import Layout
 
         return Snapshot(
             read_tracker(self.path, self.schema, data=data), (signature, data), Layout(data, name=self.path.name)

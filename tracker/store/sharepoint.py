@@ -122,7 +122,7 @@ class SharePointStore:
         data, etag = self.download()
         path = self._folder / self.name
         path.write_bytes(data)
-        from tracker.store.xlsx import Layout
+        from tracker.store.xlsx_layout import Layout
 
         tracker = read_tracker(path, self.schema, data=data, source=self.location)
         return Snapshot(tracker, (path, etag), Layout(data, name=self.name))
