@@ -48,6 +48,44 @@ def _show_day(value: Any) -> str:
     return day.strftime(DAY_FORMAT) if day else ""
 
 
+def _record(
+    state: State,
+    event_id: str,
+    facilitator: str | None,
+    day: str | None,
+    link: str | None,
+    status: str | None,
+    note: str | None,
+) -> None:
+    """`tracker review ID --record`: the Reviews row, its link defaulting to the draft written earlier."""
+    config = state.config
+    from tracker.window.review import record_review
+    from tracker.window.review_document import draft_paths
+
+    folder = config.root / config.review.folder
+    drafts = [p for p in draft_paths(folder, event_id.strip().upper(), "both") if p.exists()]
+    default_link = os.path.relpath(drafts[-1], config.root) if drafts else None
+    recorded = record_review(
+        state.store(),
+        event_id,
+        facilitator=facilitator,
+        day=_day(state, day, "--date"),
+        link=link,
+        status=status,
+        note=note,
+        default_link=default_link,
+        tz=config.display.tz,
+    )
+    values = recorded.values
+    what = "recorded" if recorded.created else "updated"
+    parts = [str(values.get("status") or ""), _show_day(values.get("review_date"))]
+    if values.get("facilitator"):
+        parts.append(f"facilitator {values['facilitator']}")
+    if values.get("document"):
+        parts.append(f"document {values['document']}")
+    click.echo(printable(f"{values['event_id']}: review {what} ({', '.join(p for p in parts if p)})"))
+
+
 @click.command("review")
 @click.argument("event_id", metavar="ID")
 @click.option("--out", "out_dir", metavar="DIR", help="Folder for the draft (default: [review] folder, reviews/).")
@@ -104,35 +142,13 @@ def review_cmd(
     if record:
         if out_dir or force or fmt != "both":
             raise UsageError("--record writes the Reviews row only; --out, --format and --force are for the draft")
-        from tracker.window.review import draft_paths, record_review
-
-        folder = config.root / config.review.folder
-        drafts = [p for p in draft_paths(folder, event_id.strip().upper(), "both") if p.exists()]
-        default_link = os.path.relpath(drafts[-1], config.root) if drafts else None
-        recorded = record_review(
-            state.store(),
-            event_id,
-            facilitator=facilitator,
-            day=_day(state, day, "--date"),
-            link=link,
-            status=status,
-            note=note,
-            default_link=default_link,
-            tz=config.display.tz,
-        )
-        values = recorded.values
-        what = "recorded" if recorded.created else "updated"
-        parts = [str(values.get("status") or ""), _show_day(values.get("review_date"))]
-        if values.get("facilitator"):
-            parts.append(f"facilitator {values['facilitator']}")
-        if values.get("document"):
-            parts.append(f"document {values['document']}")
-        click.echo(printable(f"{values['event_id']}: review {what} ({', '.join(p for p in parts if p)})"))
+        _record(state, event_id, facilitator, day, link, status, note)
         return
     given = [name for name, value in with_record.items() if value is not None]
     if given:
         raise UsageError(f"{' and '.join(given)} go with --record (to record the review on the Reviews sheet)")
-    from tracker.window.review import build_review, draft_paths, write_drafts
+    from tracker.window.review import build_review
+    from tracker.window.review_document import draft_paths, write_drafts
 
     tracker = state.store().read()
     display = config.display
