@@ -188,7 +188,6 @@ def _writes(tree: ast.Module, environ: ast.Attribute) -> bool:
 # Issue 18 asks for modules of at most 600 lines and functions of at most 60. These are over today, at these sizes:
 # each may shrink (then lower its number here, or drop it) but never grow, and nothing new joins them.
 LONG_MODULES = {
-    "tracker.window.report": 689,
     "tracker.store.excel_service": 618,
     "tracker.workbook.reading": 651,
     "tracker.window.publish": 628,
@@ -199,7 +198,7 @@ LONG_FUNCTIONS = {
     "tracker.cli.sending.due": 98,
     "tracker.cli.sending.notify": 77,
     "tracker.cli.events.open_cmd": 65,
-    "tracker.cli.report.report": 90,
+    "tracker.cli.report.report": 80,
     "tracker.cli.report.text_report": 89,
     "tracker.cli.review.review_cmd": 66,
     "tracker.config.config_from_dict": 79,
@@ -209,7 +208,7 @@ LONG_FUNCTIONS = {
     "tracker.sending.notify._notify": 77,
     "tracker.sending.notify.prepare": 82,
     "tracker.microsoft365.remote.request": 83,
-    "tracker.window.report.event_facts": 99,
+    "tracker.window.event_facts.event_facts": 99,
     "tracker.window.report_charts.charts": 64,
     "tracker.window.review.build_review": 83,
     "tracker.window.review.record_review": 63,

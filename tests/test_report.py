@@ -334,7 +334,8 @@ def test_a_bad_detected_cell_is_left_out_and_named(run: Run, book: Path) -> None
 )
 def test_invariants_hold_for_any_events(events: list[tuple[int, int | None, int | None, str]]) -> None:
     """met + breached + pending + no_target + unknown is the count per timer; each median lies between min and max."""
-    from tracker.window.report import Period, Report
+    from tracker.window.event_facts import Period
+    from tracker.window.report import Report
     from tracker.workbook.reading import Tracker
     from tracker.workbook.schema import load_schema
 
@@ -419,7 +420,7 @@ def test_the_report_counts_each_sla_timer_as_clock_timers_decides_it(
     """The report's SLA results (computed without building Timer objects) are tracker.rules.clock.timers()'s for any
     event: met and breached as they are, running and at risk as pending, a timer it does not start as no target."""
     from tracker.rules.clock import timers
-    from tracker.window.report import sla_states, sla_targets
+    from tracker.window.event_facts import sla_states, sla_targets
     from tracker.workbook.reading import Row
 
     event = Row(

@@ -45,6 +45,21 @@ def html_target(given: str) -> Path:
     return path
 
 
+def _reader(tracker: Any, name: str | None, internal: Any) -> Any:
+    """The audience --audience or --email names, as the Distribution sheet spells it; None for the whole report."""
+    if not name:
+        return None
+    known = sorted({str(r["audience"]).strip() for r in tracker.sheet("Distribution").rows if r["audience"]})
+    match = next((k for k in known if k.casefold() == name.strip().casefold()), None)
+    if match is None:
+        raise UsageError(
+            f"audience {name!r} is not on the Distribution sheet; use one of: {', '.join(known) or '(none)'}"
+        )
+    from tracker.sending.audience import Audience  # (its email imports only when an audience reads the report)
+
+    return Audience(tracker, match, internal)
+
+
 def text_report(data: dict[str, Any], show_time: Any) -> str:
     """The report as readable tables."""
     totals = data["totals"]
@@ -183,7 +198,8 @@ def report(
       tracker report --email leadership
     """
     from tracker.times import utcnow
-    from tracker.window.report import Period, Report, csv_rows
+    from tracker.window.event_facts import Period
+    from tracker.window.report import Report, csv_rows
 
     if as_json and as_csv:
         raise UsageError("--json and --csv each print the report; choose one")
@@ -200,18 +216,7 @@ def report(
         )
     store = state.store()
     tracker = store.read()
-    reader_name = email_to or audience
-    reader = None
-    if reader_name:
-        known = sorted({str(r["audience"]).strip() for r in tracker.sheet("Distribution").rows if r["audience"]})
-        match = next((k for k in known if k.casefold() == reader_name.strip().casefold()), None)
-        if match is None:
-            raise UsageError(
-                f"audience {reader_name!r} is not on the Distribution sheet; use one of: {', '.join(known) or '(none)'}"
-            )
-        from tracker.sending.audience import Audience  # (its email imports only when an audience reads the report)
-
-        reader = Audience(tracker, match, config.internal_audiences)
+    reader = _reader(tracker, email_to or audience, config.internal_audiences)
     result = Report(tracker, Period(start, end), now, by=by, tz=config.display.tz, audience=reader)
     data = result.to_json()
     if html_file is not None:  # written before anything is printed: a refusal comes alone

@@ -333,7 +333,7 @@ def _summary(event: Row, show: Callable[[Any], str], tracker: Tracker, now: date
     ]
     detected, resolved = event["detected_at"], event["resolved_at"]
     if isinstance(detected, datetime) and isinstance(resolved, datetime) and resolved >= detected:
-        from tracker.window.report import outage_spans, reopen_history  # the report's own reckoning, so the two agree
+        from tracker.window.event_facts import outage_spans, reopen_history  # the report's reckoning: they agree
 
         key = str(event["id"]).casefold()
         spans, reopened = outage_spans(detected, reopen_history(tracker, {key}).get(key, []), resolved, now)

@@ -1,0 +1,316 @@
+"""The facts of each event that the report counts: its times, SLA results, outage minutes (a reopened event's time resolved left out), reopen history, and the event rows as an audience may read them.
+
+Pure functions over a Tracker: nothing here prints, sends or draws."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer_state
+from tracker.times import iso
+from tracker.workbook.policy import OPEN_STATUSES, is_open
+from tracker.workbook.reading import Row, Tracker, converter, raw_key
+
+if TYPE_CHECKING:
+    pass
+
+
+_Plan = list[tuple[str, int, str, frozenset[str], Callable[[Any], Any]]]
+
+
+SLA_TIMERS = (("first response", "first_response"), ("restoration", "restoration"))  # clock.timers() name, JSON
+
+
+@dataclass(frozen=True)
+class Period:
+    """The events detected from `since` (included) to `until` (excluded)."""
+
+    since: datetime
+    until: datetime
+
+
+@dataclass
+class Facts:
+    """One event's measured times, in minutes (None when unknown)."""
+
+    row: Row
+    open: bool
+    services: list[str]
+    acknowledge: float | None
+    restore: float | None
+    outage: float
+    users: int | None
+    reopened: int
+    sla: dict[str, str] = field(default_factory=dict)  # timer name -> met | breached | pending | no target | unknown
+    targets: dict[str, int | None] = field(default_factory=dict)  # timer name -> target minutes (None: none)
+    # Why its restore time is unknown although it is resolved (its Resolved cell is before its Detected cell): its
+    # restore time, outage minutes and the SLA results that stop at the resolution are in no figure. "" when known.
+    restore_problem: str = ""
+
+    @property
+    def user_minutes(self) -> float | None:
+        """Outage minutes times users affected, when the users are known."""
+        return None if self.users is None else self.outage * self.users
+
+
+def minutes(span: timedelta) -> float:
+    """A span in minutes."""
+    return span.total_seconds() / 60
+
+
+def sla_targets(severity: Row | None) -> dict[str, int | None]:
+    """The severity's target in minutes per SLA timer (None: it sets none), read as `tracker.rules.clock.timers()`
+    reads them (`tracker.rules.clock.target_minutes`)."""
+    return {name: target_minutes(severity, target_field) for name, _start, _stop, target_field, _verb in TIMERS}
+
+
+def sla_states(event: dict[str, Any], targets: dict[str, int | None], now: datetime) -> dict[str, str]:
+    """Each SLA timer's result as a report counts it: met, breached, pending (running or at risk) or no target.
+
+    The rules are `tracker.rules.clock.timers()`'s own (`timer_span`, `timer_state`), without building a Timer per
+    event, which a report of 10,000 events cannot afford; tests/test_report.py checks that the two agree."""
+    out: dict[str, str] = {}
+    for name in SPANS:
+        target, span = targets[name], timer_span(event, name)
+        if target is None or span is None:
+            out[name] = "no target"
+            continue
+        started, stopped = span
+        elapsed = max((stopped or now) - started, timedelta(0))
+        state = timer_state(elapsed, timedelta(minutes=target), stopped is not None)
+        out[name] = state if state in ("met", "breached") else "pending"
+    return out
+
+
+def rounded(value: float | None) -> float | int | None:
+    if value is None:
+        return None
+    value = round(value, 1)
+    return int(value) if value == int(value) else value
+
+
+def resolution_counts(tracker: Tracker, wanted: set[str]) -> dict[str, int]:
+    """How many Updates rows of each wanted event (casefolded ID) have the status Resolved, read from the raw cells
+    (as `Tracker.rows_where` matches them: trimmed, case-insensitive) without typing the sheet."""
+    layout = tracker.layout("Updates")
+    ident, status = layout.columns.get("event_id"), layout.columns.get("status")
+    counts: dict[str, int] = {}
+    if not wanted or not layout.present or ident is None or status is None:
+        return counts
+    resolutions = [  # no cell type but text reads as a word
+        cells
+        for cells in tracker.raw_rows("Updates")
+        if len(cells) > status and isinstance(cells[status], str) and cells[status].strip().casefold() == "resolved"
+    ]
+    for cells in resolutions:
+        key = raw_key(cells[ident] if ident < len(cells) else None)
+        if key in wanted:
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def reopen_history(tracker: Tracker, candidates: set[str]) -> dict[str, list[tuple[datetime, str]]]:
+    """(at, status) of every update of the candidate events, oldest first, keyed by casefolded event ID."""
+    out: dict[str, list[tuple[datetime, str]]] = {}
+    if not candidates or not tracker.layout("Updates").present:
+        return out
+    for row in tracker.rows_where("Updates", "event_id", candidates):
+        if isinstance(row["at"], datetime) and row["status"]:
+            out.setdefault(str(row["event_id"]).casefold(), []).append((row["at"], str(row["status"])))
+    for history in out.values():
+        history.sort(key=lambda item: item[0])
+    return out
+
+
+def outage_spans(
+    detected: datetime, history: list[tuple[datetime, str]], resolved: datetime | None, now: datetime
+) -> tuple[list[tuple[datetime, datetime]], int]:
+    """The spans an event was out (detected to a resolution, a reopening to the next, ...) and how often it was
+    reopened, from its updates' statuses in time order; the last span ends at `resolved` (None: still open, `now`)."""
+    spans: list[tuple[datetime, datetime]] = []
+    start: datetime | None = detected
+    reopened = 0
+    for at, status in history:
+        if status in ("Resolved", "Closed") and start is not None:
+            spans.append((start, max(at, start)))
+            start = None
+        elif status in OPEN_STATUSES and start is None:
+            start, reopened = at, reopened + 1
+    if start is not None:
+        spans.append((start, max(resolved or now, start)))
+    elif resolved is not None and spans:  # the final resolution's own time (`resolve --at`) ends the last span
+        spans[-1] = (spans[-1][0], max(resolved, spans[-1][0]))
+    return spans, reopened
+
+
+# The Events columns a report reads: typing only these keeps `report --json` near `list --open` at 10,000 events.
+EVENT_FIELDS = (
+    "id",
+    "title",
+    "severity",
+    "status",
+    "category",
+    "services_affected",
+    "users_affected",
+    "detected_at",
+    "reported_at",
+    "acknowledged_at",
+    "resolved_at",
+    "root_cause",
+    "public_cause",
+)
+
+
+def _typed(cells: Sequence[Any], plan: _Plan) -> dict[str, Any]:
+    """One raw row typed in the planned columns as the workbook types them (`converter`); the commonest cells
+    (trimmed text, naive datetimes, whole numbers) inline, since this runs for every event of the period."""
+    values: dict[str, Any] = {}
+    width = len(cells)
+    for name, index, kind, options, convert in plan:
+        cell = cells[index] if index < width else None
+        if cell is None:
+            values[name] = None
+        elif kind == "text" and type(cell) is str:
+            values[name] = cell.strip() or None
+        elif kind == "datetime" and type(cell) is datetime and cell.tzinfo is None:
+            values[name] = cell.replace(tzinfo=UTC)
+        elif kind == "integer" and type(cell) is float and cell.is_integer():
+            values[name] = int(cell)
+        elif options and cell in options:  # an enum cell spelled as the schema spells it
+            values[name] = cell
+        else:
+            values[name] = convert(cell)
+    return values
+
+
+def event_rows(tracker: Tracker, period: Period | None = None) -> tuple[list[Row], list[Row]]:
+    """(the Events rows with an ID detected in the period (all of them when None), the rows with an ID whose
+    Detected cell is not a time), typed as the workbook types them but only in the columns a report reads; a row
+    detected outside the period is typed no further than its ID and Detected cells."""
+    layout = tracker.layout("Events")
+    fields = layout.spec.fields
+    plan: _Plan = [
+        (name, layout.columns[name], fields[name].kind, frozenset(fields[name].enum), converter(fields[name]))
+        for name in EVENT_FIELDS
+        if name in layout.columns
+    ]
+    first = [step for step in plan if step[0] in ("id", "detected_at")]
+    rest = [step for step in plan if step[0] not in ("id", "detected_at")]
+    chosen: list[Row] = []
+    undated: list[Row] = []
+    for offset, cells in enumerate(tracker.raw_rows("Events")):
+        values = _typed(cells, first)
+        if not values.get("id"):
+            continue
+        detected = values.get("detected_at")
+        if not isinstance(detected, datetime):
+            values.update(_typed(cells, rest))
+            undated.append(Row(offset + 2, values))
+        elif period is None or period.since <= detected < period.until:
+            values.update(_typed(cells, rest))
+            chosen.append(Row(offset + 2, values))
+    return chosen, undated
+
+
+def event_facts(
+    tracker: Tracker, period: Period, now: datetime, told: set[str] | None = None, heard: set[str] | None = None
+) -> tuple[list[Facts], list[dict[str, Any]]]:
+    """The facts of every event detected in the period, and the events left out for a bad cell (each with the
+    cell and what is wrong, worded as `tracker validate` words it). `told`: only the events whose severity
+    (casefolded) is in it, or whose ID (casefolded) is in `heard` (the audience had an email about it), also among
+    those left out (None: every event)."""
+    if tracker.actual_name("Updates") is not None:
+        tracker.preload("Events", "Severities", "Updates")  # parsed side by side: reopenings are read from Updates
+    tracker.require("Events", "Severities")
+    events = tracker.layout("Events")
+    severities = tracker.sheet("Severities")
+    chosen, undated = event_rows(tracker, period)
+    if told is not None:
+        known = heard or set()
+        chosen = [r for r in chosen if str(r["severity"] or "").casefold() in told or str(r["id"]).casefold() in known]
+        undated = [
+            r for r in undated if str(r["severity"] or "").casefold() in told or str(r["id"]).casefold() in known
+        ]
+    skipped: list[dict[str, Any]] = []
+    if undated:
+        from tracker.rules.validation import cell_problems
+
+        for row in undated:
+            problems = cell_problems(tracker, "Events", row, "detected_at")
+            where = f"{events.cell('detected_at', row.number)} (Detected (UTC)): empty"
+            skipped.append({"event_id": str(row["id"]), "problem": str(problems[0]) if problems else where})
+    targets_of: dict[str, dict[str, int | None]] = {}  # severity as typed -> its SLA targets
+    services_in: dict[str, list[str]] = {}  # Services Affected as typed -> the services (a few hundred kinds)
+    out: list[Facts] = []
+    for row in chosen:
+        values = row.values
+        detected = values["detected_at"]
+        status = values.get("status")
+        still_open = str(status or "") not in ("Resolved", "Closed")
+        resolved_at = values.get("resolved_at")
+        resolved = resolved_at if isinstance(resolved_at, datetime) and not still_open else None
+        if not still_open and resolved is None:
+            from tracker.rules.validation import cell_problems
+
+            problems = cell_problems(tracker, "Events", row, "resolved_at")
+            where = str(problems[0]) if problems else f"{events.cell('resolved_at', row.number)} (Resolved (UTC))"
+            skipped.append({"event_id": str(row["id"]), "problem": f"{where}: empty, but the event is {status}"})
+            continue
+        reported = values.get("reported_at")
+        if not isinstance(reported, datetime):
+            reported = detected
+        acknowledged = values.get("acknowledged_at")
+        if not isinstance(acknowledged, datetime):
+            acknowledged = None
+        backwards = ""
+        if resolved is not None and resolved < detected:  # typed in Excel: no restore time can be made of it
+            backwards = (
+                f"{events.cell('resolved_at', row.number)} (Resolved (UTC)): {iso(resolved)} is before Detected (UTC) "
+                f"{iso(detected)}; its restore time is left out of every figure"
+            )
+        name = str(values.get("severity") or "")
+        if name not in targets_of:
+            targets_of[name] = sla_targets(severities.find(name))
+        targets = targets_of[name]
+        users = values.get("users_affected")
+        text = str(values.get("services_affected") or "")
+        if text not in services_in:
+            services_in[text] = [s.strip() for s in text.split(",") if s.strip()]
+        sla = sla_states(values, targets, now)
+        if backwards:  # a timer the backwards resolution stopped has no result either
+            for name in SPANS:
+                span = timer_span(values, name)
+                if sla[name] != "no target" and span is not None and span[1] == resolved:
+                    sla[name] = "unknown"
+        out.append(
+            Facts(
+                row=row,
+                open=still_open,
+                services=list(services_in[text]),
+                acknowledge=minutes(acknowledged - reported) if acknowledged is not None else None,
+                restore=minutes(resolved - detected) if resolved is not None and not backwards else None,
+                # one span, detected to the resolution (or now), as outage_spans gives it without a reopening
+                outage=0.0 if backwards else minutes(max(resolved or now, detected) - detected),
+                users=users if isinstance(users, int) else None,
+                reopened=0,
+                sla=sla,
+                targets=targets,
+                restore_problem=backwards,
+            )
+        )
+    wanted = {str(r["id"]).casefold(): r for r in chosen}
+    resolved_count = resolution_counts(tracker, set(wanted))
+    candidates = {  # reopened: resolved twice, or resolved once and open again
+        key for key, count in resolved_count.items() if count > 1 or is_open(wanted[key]["status"])
+    }
+    history = reopen_history(tracker, candidates)
+    for facts in out if history else []:
+        key = str(facts.row["id"]).casefold()
+        if key in history and not facts.restore_problem:
+            resolved = None if facts.open else facts.row["resolved_at"]
+            spans, facts.reopened = outage_spans(facts.row["detected_at"], history[key], resolved, now)
+            facts.outage = sum(minutes(end - start) for start, end in spans)
+    return out, skipped
