@@ -142,7 +142,7 @@ def _library(name: str) -> bool:
 # What the library still does to the process, each for a reason (issue 18 leaves them to a later step):
 ALLOWED = {
     # calamine's Rust panics print to the native stderr; the reader flushes Python's before silencing fd 2
-    ("tracker.workbook.reading", "sys.stderr"),
+    ("tracker.workbook.opening", "sys.stderr"),
     # openpyxl's lxml writer emits drawings no reader opens; the variable must be set before openpyxl is imported
     ("tracker", "os.environ"),
 }
@@ -187,11 +187,7 @@ def _writes(tree: ast.Module, environ: ast.Attribute) -> bool:
 
 # Issue 18 asks for modules of at most 600 lines and functions of at most 60. These are over today, at these sizes:
 # each may shrink (then lower its number here, or drop it) but never grow, and nothing new joins them.
-LONG_MODULES = {
-    "tracker.store.excel_service": 618,
-    "tracker.workbook.reading": 651,
-    "tracker.window.publish": 628,
-}
+LONG_MODULES = {}
 LONG_FUNCTIONS = {
     "tracker.sending.audience.build_context": 94,
     "tracker.microsoft365.auth.sharepoint_settings": 84,
@@ -218,7 +214,7 @@ LONG_FUNCTIONS = {
     "tracker.store.excel_service._send": 61,
     "tracker.rules.validation.validate_tracker": 61,
     "tracker.cli.watch.watch": 62,
-    "tracker.workbook.reading.read_tracker": 62,
+    "tracker.workbook.opening.read_tracker": 62,
 }
 
 

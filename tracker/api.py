@@ -17,7 +17,8 @@ from tracker.sending.notify import NotifyResult, notify
 from tracker.sending.sendlog import unconfirmed
 from tracker.store.backends import Store, open_store
 from tracker.times import utcnow
-from tracker.window.publish import Published, publish_status
+from tracker.window.publish import publish_status
+from tracker.window.status_page import Published
 from tracker.workbook.reading import Row, Tracker
 
 

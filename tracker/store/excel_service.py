@@ -19,77 +19,38 @@ A 409 (another client holds the workbook for edit) or a 423 keeps the edits in t
 
 from __future__ import annotations
 
-import base64
 import json
 import random
-import re
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from tracker.errors import ConflictError, RemoteError, TrackerError, WorkbookError
-from tracker.store.engine import Busy, Change, Interrupted, Snapshot, cell_value
+from tracker.store.engine import Busy, Change, Interrupted, Snapshot
+from tracker.store.excel_batch import (
+    Answer,
+    ItemGone,
+    Request,
+    column_runs,
+    error_codes,
+    excel_value,
+    key_column,
+    next_key,
+    referenced,
+)
 from tracker.store.recent import SharePointWorkbook, recent_writes
 from tracker.store.xlsx_layout import Layout
 from tracker.times import CLOCK
 from tracker.workbook.edits import AppendRow, Edit, SetCells
-from tracker.workbook.reading import Tracker, column_letter, raw_key, read_tracker
+from tracker.workbook.opening import read_tracker
+from tracker.workbook.reading import column_letter, raw_key
 
 BATCH_LIMIT = 20  # Microsoft Graph JSON batching: at most 20 requests per batch
 MAX_ATTEMPTS = 5
 _RETRY = {429, 503, 504}
 
 
-def excel_value(value: Any) -> Any:
-    """A value for the Excel service: times as serial numbers, text always as text."""
-    from tracker.store.xlsx_cells import excel_serial
-
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return excel_serial(cell_value(value))
-    if isinstance(value, bool | int | float):
-        return value
-    # A leading apostrophe makes Excel keep the text as typed: never a formula, a number or a date.
-    return "'" + str(value)
-
-
-# --- read your own writes -------------------------------------------------------------------
-
-
 # --- the applier ----------------------------------------------------------------------------
-
-
-@dataclass
-class _Request:
-    method: str
-    url: str
-    body: Any = None
-    what: str = ""
-    edits: list[Edit] = field(default_factory=list)  # what a write request writes
-    kind: str = ""  # check | patch | add | keys
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-class _Answer:
-    """An inner batch response, shaped like a `requests` response for the error helpers."""
-
-    def __init__(self, raw: dict[str, Any]) -> None:
-        self.status_code = int(raw.get("status", 0))
-        self.headers = {str(k): str(v) for k, v in (raw.get("headers") or {}).items()}
-        body = raw.get("body")
-        if isinstance(body, str):
-            try:
-                body = json.loads(base64.b64decode(body)) if body and not body.startswith("{") else json.loads(body)
-            except ValueError:
-                body = {"error": {"message": body}}
-        self.body = body if isinstance(body, dict) else {}
-        self.text = json.dumps(self.body)
-
-    def json(self) -> Any:
-        return self.body
 
 
 class ExcelService:
@@ -155,7 +116,7 @@ class ExcelService:
             try:
                 answers = self._send(requests)
                 break
-            except _ItemGone as gone:
+            except ItemGone as gone:
                 self._forget_item()
                 if attempt:
                     raise WorkbookError(
@@ -178,7 +139,7 @@ class ExcelService:
 
     # -- building the batch ---------------------------------------------------------------------
 
-    def _plan(self, change: Change, base: str, layout: Layout) -> list[_Request]:
+    def _plan(self, change: Change, base: str, layout: Layout) -> list[Request]:
         assert change.tracker is not None
         tracker = change.tracker
         appended: dict[tuple[str, int], dict[str, Any]] = {}
@@ -196,8 +157,8 @@ class ExcelService:
                 key, values, edits = patches.setdefault((edit.sheet, number), (edit.key, {}, []))
                 values.update(edit.values)
                 edits.append(edit)
-        checks: list[_Request] = []
-        writes: list[_Request] = []
+        checks: list[Request] = []
+        writes: list[Request] = []
         for (sheet, number), (key, values, edits) in patches.items():
             data = tracker.sheet(sheet)
             key_col = data.columns[data.spec.key or ""]
@@ -206,7 +167,7 @@ class ExcelService:
             address = f"{column_letter(left)}{number}:{column_letter(right)}{number}"
             where = {"sheet": data.title, "number": number}
             checks.append(
-                _Request(
+                Request(
                     "GET",
                     f"{base}/worksheets/{quote(data.title)}/range(address='{address}')?$select=values,formulas",
                     what=f"checking {data.title}!{address}",
@@ -215,11 +176,11 @@ class ExcelService:
                     data=where | {"left": left, "key": key, "key_col": key_col},
                 )
             )
-            for start, run in _runs({col: excel_value(values[name]) for col, name in names.items()}):
+            for start, run in column_runs({col: excel_value(values[name]) for col, name in names.items()}):
                 run_address = f"{column_letter(start)}{number}:{column_letter(start + len(run) - 1)}{number}"
                 part = {names[col]: values[names[col]] for col in range(start, start + len(run))}
                 writes.append(
-                    _Request(
+                    Request(
                         "PATCH",
                         f"{base}/worksheets/{quote(data.title)}/range(address='{run_address}')",
                         {"values": [run]},
@@ -229,7 +190,7 @@ class ExcelService:
                         data=where,
                     )
                 )
-        keys: list[_Request] = []
+        keys: list[Request] = []
         for sheet, rows in adds.items():
             data = tracker.sheet(sheet)
             found = layout.table(data.title, data.spec.table)
@@ -250,7 +211,7 @@ class ExcelService:
                 matrix.append(row)
             added: list[Edit] = [AppendRow(edit.sheet, values, edit.unique, edit.if_absent) for edit, values in rows]
             writes.append(
-                _Request(
+                Request(
                     "POST",
                     f"{base}/tables/{quote(table)}/rows",
                     {"index": None, "values": matrix},
@@ -265,7 +226,7 @@ class ExcelService:
                 letter = column_letter(data.columns[keyname])
                 last = max(data.last_row, area.bottom + len(rows)) + 50
                 keys.append(
-                    _Request(
+                    Request(
                         "GET",
                         f"{base}/worksheets/{quote(data.title)}/range(address='{letter}1:{letter}{last}')?$select=values",
                         what=f"checking the {keyname} column of {data.title}",
@@ -277,13 +238,13 @@ class ExcelService:
 
     # -- sending ----------------------------------------------------------------------------------
 
-    def _send(self, requests: list[_Request]) -> list[_Answer]:
+    def _send(self, requests: list[Request]) -> list[Answer]:
         """Send in batches of at most 20, each chained in order; retry what throttling stopped.
 
         Raises Busy (nothing written yet), Interrupted (part written: the rest to journal) or a
         TrackerError (nothing written).
         """
-        answers: list[_Answer] = []
+        answers: list[Answer] = []
         position = 0
         attempt = 0
         while position < len(requests):
@@ -309,7 +270,7 @@ class ExcelService:
             except TrackerError as exc:  # the whole batch may or may not have run
                 self._stop(str(exc), requests, position, uncertain_until=position + len(chunk))
                 raise
-            by_id = {str(r.get("id")): _Answer(r) for r in (raw or {}).get("responses", [])}
+            by_id = {str(r.get("id")): Answer(r) for r in (raw or {}).get("responses", [])}
             done = 0
             for index, request in enumerate(chunk):
                 answer = by_id.get(str(index + 1))
@@ -339,7 +300,7 @@ class ExcelService:
             position += done
         return answers
 
-    def _stop(self, message: str, requests: list[_Request], stopped: int, uncertain_until: int = 0) -> None:
+    def _stop(self, message: str, requests: list[Request], stopped: int, uncertain_until: int = 0) -> None:
         """Part of the batch went through: raise Interrupted with what was written and what was not.
 
         The requests from `stopped` up to `uncertain_until` may have been applied (a timeout, a
@@ -361,14 +322,14 @@ class ExcelService:
         if written or uncertain:
             raise Interrupted(message, written, rest)
 
-    def _fail(self, request: _Request, answer: _Answer, requests: list[_Request], index: int) -> None:
+    def _fail(self, request: Request, answer: Answer, requests: list[Request], index: int) -> None:
         status = answer.status_code
-        code = _codes(answer.body)
+        code = error_codes(answer.body)
         written = any(r.kind in ("patch", "add") for r in requests[:index])
         if status == 404 and "itemnotfound" in code and not written:
             from tracker.microsoft365.remote import error_text
 
-            raise _ItemGone(request.what, error_text(answer))
+            raise ItemGone(request.what, error_text(answer))
         if status in (409, 423) and not written:
             raise Busy(self._busy_message(status, answer))
         error = self.remote.failure("graph", status, answer, request.what, "graph")
@@ -385,7 +346,7 @@ class ExcelService:
         self._stop(str(error), requests, index, uncertain_until=index + 1 if status == 504 else 0)
         raise error
 
-    def _busy_message(self, status: int, answer: _Answer) -> str:
+    def _busy_message(self, status: int, answer: Answer) -> str:
         from tracker.microsoft365.remote import error_text, lock_owner
 
         name = self.store.name
@@ -401,12 +362,12 @@ class ExcelService:
     # -- after the batch ----------------------------------------------------------------------------
 
     def _settle(
-        self, change: Change, requests: list[_Request], answers: list[_Answer], base: str, placed: dict[int, int]
+        self, change: Change, requests: list[Request], answers: list[Answer], base: str, placed: dict[int, int]
     ) -> None:
         """Check what the batch answered; `placed` gets id(AppendRow of the change) -> the sheet row the Excel
         service put it on."""
         assert change.tracker is not None
-        moved: list[tuple[_Request, _Answer]] = []
+        moved: list[tuple[Request, Answer]] = []
         for request, answer in zip(requests, answers, strict=False):
             if request.kind == "check":
                 values = (answer.body.get("values") or [[None]])[0]
@@ -438,7 +399,7 @@ class ExcelService:
                 rest,
             )
 
-    def _put_back(self, moved: list[tuple[_Request, _Answer]], base: str) -> None:
+    def _put_back(self, moved: list[tuple[Request, Answer]], base: str) -> None:
         for request, answer in moved:
             formulas = answer.body.get("formulas") or answer.body.get("values")
             if not formulas:
@@ -457,9 +418,7 @@ class ExcelService:
             what=f"{what} {sheet}!{address}",
         )
 
-    def _settle_keys(
-        self, change: Change, request: _Request, answer: _Answer, base: str, placed: dict[int, int]
-    ) -> None:
+    def _settle_keys(self, change: Change, request: Request, answer: Answer, base: str, placed: dict[int, int]) -> None:
         """A new row whose key another writer added on an earlier row meanwhile (two `open`s at once)
         takes the next free key; the writer whose row is later gives way. A row that gave way checks its new key
         against the column read again after writing it, and gives way again while any other row holds it: two
@@ -468,7 +427,7 @@ class ExcelService:
         tracker = change.tracker
         data = tracker.sheet(request.data["sheet"])
         keyname = data.spec.key or ""
-        column = _key_column(answer.body)
+        column = key_column(answer.body)
         for edit, _values in request.data["rows"]:
             original = current = str(edit.values.get(keyname, ""))
             number = placed.get(id(edit))
@@ -478,12 +437,12 @@ class ExcelService:
                 rivals = range(number - 1) if attempt == 0 else (i for i in range(len(column)) if i != number - 1)
                 if not any(column[i].casefold() == current.casefold() for i in rivals if i < len(column)):
                     break
-                current = _next_key(current, column + _referenced(tracker, request.data["sheet"], keyname))
+                current = next_key(current, column + referenced(tracker, request.data["sheet"], keyname))
                 self._set(
                     base, data.title, data.columns[keyname], number, [excel_value(current)], "values", "renumbering"
                 )
                 CLOCK.wait(random.uniform(0.0, 0.2))  # let a rival that read the same column write its choice
-                column = _key_column(
+                column = key_column(
                     self.remote.graph("GET", request.url, idempotent=True, what=f"checking the {keyname} column again")
                 )
             else:
@@ -561,58 +520,3 @@ class ExcelService:
         path = self._ids_path
         if path is not None:
             path.unlink(missing_ok=True)
-
-
-class _ItemGone(Exception):
-    """Graph cannot find the item (a cached id of a moved or replaced file, or a missing table)."""
-
-    def __init__(self, what: str, detail: str) -> None:
-        super().__init__(what)
-        self.what, self.detail = what, detail
-
-
-def _codes(body: dict[str, Any]) -> str:
-    out = []
-    error: Any = body.get("error") if isinstance(body, dict) else None
-    while isinstance(error, dict):
-        out.append(str(error.get("code", "")).casefold())
-        error = error.get("innerError") or error.get("innererror")
-    return " ".join(out)
-
-
-def _referenced(tracker: Tracker, sheet: str, keyname: str) -> list[str]:
-    """Every value other sheets use to point at `sheet`'s key: those IDs are taken too."""
-    out = []
-    for spec in tracker.schema:
-        for one in spec.fields.values():
-            if one.ref == (sheet, keyname) and tracker.sheet(spec.name).present:
-                out += [str(r[one.name]) for r in tracker.sheet(spec.name).rows if r[one.name] is not None]
-    return out
-
-
-def _key_column(body: Any) -> list[str]:
-    """The key column of a range read (`values`, one cell a row) as text, '' for an empty cell."""
-    return [str(r[0]) if r and r[0] is not None else "" for r in (body or {}).get("values", [])]
-
-
-def _next_key(old: str, taken: list[str]) -> str:
-    """`old` with its trailing number raised above every taken key of the same form."""
-    match = re.match(r"^(.*?)(\d+)$", old)
-    if not match:
-        raise ConflictError(f"someone else added {old!r} at the same moment; run the command again")
-    prefix, digits = match.groups()
-    highest = max(
-        (int(v[len(prefix) :]) for v in taken if v.startswith(prefix) and v[len(prefix) :].isdigit()), default=0
-    )
-    return f"{prefix}{highest + 1:0{len(digits)}d}"
-
-
-def _runs(cells: dict[int, Any]) -> list[tuple[int, list[Any]]]:
-    """Group {column: value} into runs of adjacent columns."""
-    runs: list[tuple[int, list[Any]]] = []
-    for column in sorted(cells):
-        if runs and runs[-1][0] + len(runs[-1][1]) == column:
-            runs[-1][1].append(cells[column])
-        else:
-            runs.append((column, [cells[column]]))
-    return runs

@@ -22,7 +22,8 @@ from tracker.errors import WorkbookError, WorkbookInUse
 from tracker.store.engine import Change, Snapshot, Stale, commit, note_written
 from tracker.store.journal import Journal
 from tracker.workbook.edits import Edit, Plan
-from tracker.workbook.reading import Tracker, ensure_file, read_tracker
+from tracker.workbook.opening import ensure_file, read_tracker
+from tracker.workbook.reading import Tracker
 from tracker.workbook.schema import Schema
 
 BACKUP_DIR = ".tracker-backups"

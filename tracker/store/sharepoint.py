@@ -21,7 +21,8 @@ from tracker.microsoft365.auth import SharePointSettings
 from tracker.store.engine import Busy, Change, Snapshot, Stale, commit
 from tracker.store.journal import Journal
 from tracker.workbook.edits import Edit, Plan
-from tracker.workbook.reading import Tracker, read_tracker
+from tracker.workbook.opening import read_tracker
+from tracker.workbook.reading import Tracker
 from tracker.workbook.schema import Schema
 
 REPLAYS = 6

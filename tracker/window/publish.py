@@ -13,7 +13,6 @@ import logging
 import re
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from tracker.sending.audience import Audience, when
 from tracker.sending.mail import CUSTOMER_STATUS
 from tracker.times import iso
 from tracker.window.charts import FALLBACK_COLOURS, Series, Trend, WeeklyCounts, pale, strong, trend_svg, weekly_svg
+from tracker.window.status_page import Fact, OpenEvent, Published, ResolvedEvent, SeverityCount, Sla, StatusPage
 from tracker.workbook.policy import OPEN_STATUSES, is_open, severity_audiences
 from tracker.workbook.reading import Row, Tracker, raw_key
 
@@ -38,108 +38,6 @@ RECENT = timedelta(days=7)  # "resolved in the last 7 days"
 LEAD_FIELDS = ("incident_lead", "communication_lead", "event_manager")
 _SECTION = re.compile(r"<!--\s*section\s*-->")
 _IMAGE = re.compile(r"^\s*<!--\s*image:(\w+)\s*-->\s*$")
-
-
-@dataclass(frozen=True)
-class Fact:
-    """One labelled value of an event (`Services`, `Email, VPN`)."""
-
-    label: str
-    value: str
-
-
-@dataclass(frozen=True)
-class Sla:
-    """One SLA timer as the page shows it."""
-
-    name: str
-    words: str  # e.g. `2 h 5 min of 4 h: at risk`
-    state: str  # met | running | at risk | breached
-
-
-@dataclass(frozen=True)
-class OpenEvent:
-    """An open event as the audience may read it; empty strings where it may not (or nothing is known)."""
-
-    id: str
-    title: str
-    severity: str  # the audience's wording
-    colour: str
-    status: str
-    status_text: str  # the status in a sentence, for external audiences
-    impact: str
-    facts: tuple[Fact, ...]
-    latest_at: str
-    latest: str
-    slas: tuple[Sla, ...]
-    next_update_state: str  # overdue | due soon | "" (on time or unknown)
-
-    @property
-    def breached(self) -> bool:
-        """Whether one of its SLA targets is already missed."""
-        return any(s.state == "breached" for s in self.slas)
-
-
-@dataclass(frozen=True)
-class ResolvedEvent:
-    """An event restored in the last 7 days: how long it took against its target."""
-
-    id: str
-    title: str
-    severity: str
-    colour: str
-    resolved: str
-    restored_in: str
-    target: str  # "" when the audience may not read the target or the severity sets none
-    result: str  # met | breached | ""
-
-
-@dataclass(frozen=True)
-class SeverityCount:
-    """How many open events have one severity."""
-
-    name: str
-    colour: str
-    count: int
-
-
-@dataclass(frozen=True)
-class StatusPage:
-    """Everything the status page shows, already filtered for its audience."""
-
-    title: str
-    audience: str
-    external: bool
-    now: datetime
-    published_at: str
-    timezone: str
-    counts: tuple[SeverityCount, ...]
-    open_events: tuple[OpenEvent, ...]
-    resolved: tuple[ResolvedEvent, ...] | None  # None: the audience may not read resolution times
-    weekly: WeeklyCounts | None  # None: the audience may not read when events started
-    trend: Trend | None
-    notes: tuple[str, ...] = field(default=())
-    # One line per shown event whose restore time is unknown (its Resolved cell is before its Detected cell).
-    warnings: tuple[str, ...] = field(default=())
-
-    @property
-    def breached(self) -> int:
-        """Open events with an SLA target missed."""
-        return sum(1 for e in self.open_events if e.breached)
-
-
-@dataclass(frozen=True)
-class Published:
-    """Where a status page went and what it said."""
-
-    to: str  # local | sharepoint
-    where: str  # the file's path or the page's URL
-    audience: str
-    open_events: int
-    breached: int
-    resolved_recent: int
-    published_at: datetime
-    warnings: tuple[str, ...] = ()  # the page's warnings (`StatusPage.warnings`), for the CLI to say
 
 
 def build_page(

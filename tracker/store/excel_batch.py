@@ -1,0 +1,114 @@
+"""The Excel service's pieces: values as Excel takes them, the parts of a JSON batch and their answers, the error codes Graph nests, and the next free key when another writer took ours."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tracker.errors import ConflictError
+from tracker.store.engine import cell_value
+from tracker.workbook.edits import Edit
+from tracker.workbook.reading import Tracker
+
+
+def excel_value(value: Any) -> Any:
+    """A value for the Excel service: times as serial numbers, text always as text."""
+    from tracker.store.xlsx_cells import excel_serial
+
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return excel_serial(cell_value(value))
+    if isinstance(value, bool | int | float):
+        return value
+    # A leading apostrophe makes Excel keep the text as typed: never a formula, a number or a date.
+    return "'" + str(value)
+
+
+@dataclass
+class Request:
+    method: str
+    url: str
+    body: Any = None
+    what: str = ""
+    edits: list[Edit] = field(default_factory=list)  # what a write request writes
+    kind: str = ""  # check | patch | add | keys
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Answer:
+    """An inner batch response, shaped like a `requests` response for the error helpers."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.status_code = int(raw.get("status", 0))
+        self.headers = {str(k): str(v) for k, v in (raw.get("headers") or {}).items()}
+        body = raw.get("body")
+        if isinstance(body, str):
+            try:
+                body = json.loads(base64.b64decode(body)) if body and not body.startswith("{") else json.loads(body)
+            except ValueError:
+                body = {"error": {"message": body}}
+        self.body = body if isinstance(body, dict) else {}
+        self.text = json.dumps(self.body)
+
+    def json(self) -> Any:
+        return self.body
+
+
+class ItemGone(Exception):
+    """Graph cannot find the item (a cached id of a moved or replaced file, or a missing table)."""
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(what)
+        self.what, self.detail = what, detail
+
+
+def error_codes(body: dict[str, Any]) -> str:
+    out = []
+    error: Any = body.get("error") if isinstance(body, dict) else None
+    while isinstance(error, dict):
+        out.append(str(error.get("code", "")).casefold())
+        error = error.get("innerError") or error.get("innererror")
+    return " ".join(out)
+
+
+def referenced(tracker: Tracker, sheet: str, keyname: str) -> list[str]:
+    """Every value other sheets use to point at `sheet`'s key: those IDs are taken too."""
+    out = []
+    for spec in tracker.schema:
+        for one in spec.fields.values():
+            if one.ref == (sheet, keyname) and tracker.sheet(spec.name).present:
+                out += [str(r[one.name]) for r in tracker.sheet(spec.name).rows if r[one.name] is not None]
+    return out
+
+
+def key_column(body: Any) -> list[str]:
+    """The key column of a range read (`values`, one cell a row) as text, '' for an empty cell."""
+    return [str(r[0]) if r and r[0] is not None else "" for r in (body or {}).get("values", [])]
+
+
+def next_key(old: str, taken: list[str]) -> str:
+    """`old` with its trailing number raised above every taken key of the same form."""
+    match = re.match(r"^(.*?)(\d+)$", old)
+    if not match:
+        raise ConflictError(f"someone else added {old!r} at the same moment; run the command again")
+    prefix, digits = match.groups()
+    highest = max(
+        (int(v[len(prefix) :]) for v in taken if v.startswith(prefix) and v[len(prefix) :].isdigit()), default=0
+    )
+    return f"{prefix}{highest + 1:0{len(digits)}d}"
+
+
+def column_runs(cells: dict[int, Any]) -> list[tuple[int, list[Any]]]:
+    """Group {column: value} into runs of adjacent columns."""
+    runs: list[tuple[int, list[Any]]] = []
+    for column in sorted(cells):
+        if runs and runs[-1][0] + len(runs[-1][1]) == column:
+            runs[-1][1].append(cells[column])
+        else:
+            runs.append((column, [cells[column]]))
+    return runs
