@@ -22,9 +22,9 @@ import pytest
 
 from tests import suite_clock
 from tests.test_store_engine import new_event
+from tracker import retry
 from tracker.config import DEFAULT_INTERNAL, ClockSettings, Config
 from tracker.errors import LifecycleError, UsageError
-from tracker.microsoft365 import remote
 from tracker.rules.clock import due_items, lead_time, process_review_due, target_minutes, timer_state, timers
 from tracker.rules.events import next_event_id, resolve_event, update_event
 from tracker.sending.audience import Audience
@@ -207,7 +207,7 @@ def test_a_stored_time_is_shown_in_the_display_timezone_with_its_zone() -> None:
     assert iso(NOW) == NOW.strftime("%Y-%m-%dT%H:%M:%SZ") and iso(None) is None
 
 
-# --- waiting out a throttled server: tracker.microsoft365.remote.retry_after ------------------------------------------------
+# --- waiting out a throttled server: tracker.retry.retry_after ------------------------------------------------------------
 
 
 @dataclass
@@ -238,8 +238,8 @@ class ServerDatetime(datetime):
 @pytest.fixture
 def no_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
     """retry_after without its random jitter, and reading the suite's moment as the time now (never the machine's)."""
-    monkeypatch.setattr(remote, "random", SteadyJitter())
-    monkeypatch.setattr(remote, "datetime", ServerDatetime)
+    monkeypatch.setattr(retry, "random", SteadyJitter())
+    monkeypatch.setattr(retry, "datetime", ServerDatetime)
 
 
 def http_date(moment: datetime) -> str:
@@ -250,39 +250,39 @@ def http_date(moment: datetime) -> str:
 @pytest.mark.parametrize(("header", "wait"), [("7", 7.0), ("0", 0.0), ("2.5", 2.5), ("60", 60.0)])
 def test_retry_after_in_seconds_is_waited_out(no_jitter: None, header: str, wait: float) -> None:
     """A 429 saying `Retry-After: 7` makes tracker wait 7 seconds before the next attempt, whatever attempt it is."""
-    assert remote.retry_after(Answer({"Retry-After": header}), 0) == wait
-    assert remote.retry_after(Answer({"Retry-After": header}), 4) == wait
+    assert retry.retry_after(Answer({"Retry-After": header}), 0) == wait
+    assert retry.retry_after(Answer({"Retry-After": header}), 4) == wait
 
 
 def test_retry_after_as_an_http_date_waits_until_then_and_never_less_than_nothing(no_jitter: None) -> None:
     """`Retry-After: <20 s from now as an HTTP date>` waits 20 s; a date already past waits nothing (not a
     negative time)."""
-    assert remote.retry_after(Answer({"Retry-After": http_date(NOW + timedelta(seconds=20))}), 0) == 20.0
-    assert remote.retry_after(Answer({"Retry-After": http_date(NOW - timedelta(minutes=5))}), 3) == 0.0
-    assert remote.retry_after(Answer({"Retry-After": "-5"}), 3) == 0.0
+    assert retry.retry_after(Answer({"Retry-After": http_date(NOW + timedelta(seconds=20))}), 0) == 20.0
+    assert retry.retry_after(Answer({"Retry-After": http_date(NOW - timedelta(minutes=5))}), 3) == 0.0
+    assert retry.retry_after(Answer({"Retry-After": "-5"}), 3) == 0.0
 
 
 @pytest.mark.parametrize("answer", [None, Answer(), Answer({"Retry-After": ""}), Answer({"Retry-After": "soon"})])
 def test_without_a_usable_retry_after_the_wait_doubles_up_to_30_seconds(no_jitter: None, answer: Answer | None) -> None:
     """No answer (a timeout), no Retry-After, or one that is neither seconds nor a date: 1, 2, 4, 8, 16 s, then 30 s
     each time."""
-    assert [remote.retry_after(answer, attempt) for attempt in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    assert [retry.retry_after(answer, attempt) for attempt in range(7)] == [1, 2, 4, 8, 16, 30, 30]
 
 
 @pytest.mark.parametrize("header", ["3600", "inf", http_date(NOW + timedelta(days=1))], ids=["seconds", "inf", "date"])
 def test_a_retry_after_longer_than_a_minute_waits_a_minute(no_jitter: None, header: str) -> None:
     """A server asking for an hour (or forever, or until tomorrow) gets MAX_WAIT (60 s): tracker tries again then."""
-    assert remote.retry_after(Answer({"Retry-After": header}), 1) == remote.MAX_WAIT == 60.0
+    assert retry.retry_after(Answer({"Retry-After": header}), 1) == retry.MAX_WAIT == 60.0
 
 
 def test_the_jitter_adds_at_most_a_tenth_and_at_most_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two clients throttled together do not retry in step: each wait gets up to a tenth more (plus 50 ms), never
     more than a second, so even the longest wait stays within a second of MAX_WAIT."""
-    monkeypatch.setattr(remote, "random", SteadyJitter(high=True))
-    assert remote.retry_after(Answer({"Retry-After": "0"}), 0) == pytest.approx(0.05)
-    assert remote.retry_after(Answer({"Retry-After": "2"}), 0) == pytest.approx(2.25)
-    assert remote.retry_after(Answer({"Retry-After": "3600"}), 0) == pytest.approx(remote.MAX_WAIT + 1.0)
-    assert remote.retry_after(None, 3) == pytest.approx(8.85)
+    monkeypatch.setattr(retry, "random", SteadyJitter(high=True))
+    assert retry.retry_after(Answer({"Retry-After": "0"}), 0) == pytest.approx(0.05)
+    assert retry.retry_after(Answer({"Retry-After": "2"}), 0) == pytest.approx(2.25)
+    assert retry.retry_after(Answer({"Retry-After": "3600"}), 0) == pytest.approx(retry.MAX_WAIT + 1.0)
+    assert retry.retry_after(None, 3) == pytest.approx(8.85)
 
 
 # --- SLA timers and the process review: tracker.rules.clock ----------------------------------------------------------

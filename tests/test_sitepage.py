@@ -148,16 +148,16 @@ def test_forbidden_names_the_permission_and_the_site(sp: StandIn, tmp_path: Path
 
 def test_throttling_is_waited_out(sp: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """429 with Retry-After: tracker waits as long as it says (recorded here instead of slept), then publishes."""
-    import tracker.microsoft365.remote
+    import tracker.retry
 
-    real = tracker.microsoft365.remote.retry_after
+    real = tracker.retry.retry_after
     waits: list[float] = []
 
     def record(response: Any, attempt: int) -> float:
         waits.append(real(response, attempt))
         return 0.0
 
-    monkeypatch.setattr(tracker.microsoft365.remote, "retry_after", record)
+    monkeypatch.setattr(tracker.retry, "retry_after", record)
     sp.throttle(2, retry_after="7")
     publish(tmp_path)
     assert [r["status"] for r in sp.requests[:3]] == [429, 429, 200]

@@ -280,3 +280,37 @@ def test_an_open_whose_row_add_timed_out_after_landing_makes_one_event(run: Run,
     assert run("sync").exit_code == 0
     assert [r[1] for r in rows(sp.get_file(PATH), "Events")].count("timed out") == 1
     assert [r[4] for r in rows(sp.get_file(PATH), "Updates")].count("Event opened: timed out") == 1
+
+
+def test_throttled_writes_wait_at_most_the_deadline_in_all(run: Run, sp: StandIn, event_id: str) -> None:
+    """The Excel service keeps answering 429 with Retry-After: 60 for the batch's parts. tracker's retries (each
+    request's, each batch part's, the commit's) share one deadline of waiting, so the command gives up after 90 s
+    of waits, saying so, instead of 4 x 60 s while it holds the journal's lock (issue 18: the retries nested)."""
+    from tracker import retry
+
+    sp.fail_workbook_writes(50, status=429, retry_after="60")
+    suite_clock.WAITS.clear()
+    result = run("update", event_id, "--note", "throttled all along")
+    assert result.exit_code == 1, result.stderr
+    assert sum(suite_clock.WAITS) <= retry.DEADLINE, suite_clock.WAITS
+    assert len([w for w in suite_clock.WAITS if w >= 60]) == 1, suite_clock.WAITS
+    assert f"tracker waits at most {retry.DEADLINE:.0f} s in all" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "throttled all along" not in [r[4] for r in rows(sp.get_file(PATH), "Updates")]
+
+
+def test_a_throttled_server_is_waited_for_at_most_the_deadline(
+    run: Run, sp: StandIn, event_id: str, tmp_path: Path
+) -> None:
+    """Every request answered 429 with Retry-After: 60 (upload mode): one wait of a minute, then the command stops
+    with one line, well before other commands give up on the journal's lock."""
+    from tracker import retry
+
+    (tmp_path / "tracker.toml").write_text(_config(sp, "upload"))
+    sp.throttle(50, retry_after="60")
+    suite_clock.WAITS.clear()
+    result = run("update", event_id, "--note", "throttled")
+    assert result.exit_code == 1, result.stderr
+    assert sum(suite_clock.WAITS) <= retry.DEADLINE, suite_clock.WAITS
+    assert "still throttled or unavailable (429) after 2 attempts" in result.stderr
+    assert f"at most {retry.DEADLINE:.0f} s in all" in result.stderr

@@ -168,7 +168,7 @@ def test_persistent_server_error_leaves_workbook_intact(
     run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A 503 that never ends gives one clear message; the workbook is unchanged."""
-    from tracker.microsoft365.remote import MAX_WAIT
+    from tracker.retry import MAX_WAIT
 
     before = sp.get_file(PATH)
     sp.fail(50, status=503)
@@ -398,11 +398,11 @@ def test_unreachable_graph_is_retried_then_reported(
     run: Run, sp: StandIn, event_id: str, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A refused connection is retried (safe requests) and then reported in one line; nothing is written."""
-    import tracker.microsoft365.remote
+    import tracker.retry
     from tests.smtp_server import free_port
 
-    monkeypatch.setattr(tracker.microsoft365.remote, "MAX_WAIT", 0.01)
-    monkeypatch.setattr(tracker.microsoft365.remote, "retry_after", lambda response, attempt: 0.01)
+    monkeypatch.setattr(tracker.retry, "MAX_WAIT", 0.01)
+    monkeypatch.setattr(tracker.retry, "retry_after", lambda response, attempt: 0.01)
     dead = f"http://127.0.0.1:{free_port()}/graph/v1.0"
     (tmp_path / "tracker.toml").write_text(_config(sp, "workbook-api").replace(sp.graph_url, dead))
     before = sp.get_file(PATH)
@@ -410,7 +410,7 @@ def test_unreachable_graph_is_retried_then_reported(
     assert result.exit_code == 1
     assert (
         "finding the workbook in Microsoft Graph: no answer from" in result.stderr
-        and "gave up after retries" in result.stderr
+        and "gave up after 5 attempts" in result.stderr
     )
     assert sp.get_file(PATH) == before
 

@@ -15,10 +15,10 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from tracker import retry
 from tracker.errors import AuthError, ConfigError, RemoteError
 from tracker.microsoft365.auth import SharePointSettings, Tokens, tokens_for
 from tracker.times import CLOCK
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tracker.http")
 
-MAX_ATTEMPTS = 5
-MAX_WAIT = 60.0
 DOWNLOAD_RESTARTS = 6
 
 PERMISSIONS = {
@@ -51,28 +49,6 @@ class Locked(Exception):
     def __init__(self, owner: str) -> None:
         super().__init__(owner)
         self.owner = owner
-
-
-def retry_after(response: Any, attempt: int) -> float:
-    """Seconds to wait: the server's Retry-After (seconds or HTTP date), else exponential; jittered, bounded."""
-    value = response.headers.get("Retry-After") if response is not None else None
-    wait = None
-    if value:
-        try:
-            wait = float(value)
-        except ValueError:
-            from email.utils import parsedate_to_datetime
-
-            try:
-                wait = (
-                    parsedate_to_datetime(value) - datetime.now(parsedate_to_datetime(value).tzinfo)
-                ).total_seconds()
-            except (TypeError, ValueError):
-                wait = None
-    if wait is None:
-        wait = min(2.0**attempt, 30.0)
-    wait = max(0.0, min(wait, MAX_WAIT))
-    return wait + random.uniform(0, min(1.0, wait * 0.1 + 0.05))
 
 
 def error_text(response: Any) -> str:
@@ -205,7 +181,8 @@ class Remote:
 
         refreshed = False
         what = what or f"{method} {url}"
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        tries = retry.Retries()
+        while True:
             options = RequestOptions(url)
             options.method = HttpMethod(method)
             for name, value in (headers or {}).items():
@@ -223,17 +200,14 @@ class Remote:
                 response = exc.response
                 status = response.status_code if response is not None else 0
                 self._reset(api)
-                if status in (429, 503):
-                    if attempt < MAX_ATTEMPTS:
-                        CLOCK.wait(retry_after(response, attempt))
+                if status in (429, 503) or (status == 504 and idempotent):
+                    if tries.again(retry.retry_after(response, tries.made)):
                         continue
-                    raise RemoteError(
-                        f"{what}: still throttled or unavailable ({status}) after {MAX_ATTEMPTS} attempts; "
-                        "nothing was written, try again later"
-                    ) from None
-                if status == 504 and idempotent and attempt < MAX_ATTEMPTS:
-                    CLOCK.wait(retry_after(response, attempt))
-                    continue
+                    if status != 504:
+                        raise RemoteError(
+                            f"{what}: still throttled or unavailable ({status}) {tries.said}; "
+                            "nothing was written, try again later"
+                        ) from None
                 if status == 401 and not refreshed:
                     refreshed = True
                     self.tokens.refresh()
@@ -250,23 +224,19 @@ class Remote:
                 raise
             except (requests.Timeout, requests.ConnectionError) as exc:
                 self._reset(api)
-                if idempotent and attempt < MAX_ATTEMPTS:
-                    CLOCK.wait(retry_after(None, attempt))
+                if idempotent and tries.again(retry.retry_after(None, tries.made)):
                     continue
                 silence = RemoteError(
                     f"{what}: no answer from {self.settings.origin if api == 'sharepoint' else self.settings.graph_url} "
                     f"({type(exc).__name__}); "
                     + (
-                        "gave up after retries"
+                        f"gave up {tries.said}"
                         if idempotent
                         else "not retried since it may have been applied; check, then run again"
                     )
                 )
                 silence.unanswered = not idempotent
                 raise silence from None
-        raise RemoteError(
-            f"{what}: still throttled after {MAX_ATTEMPTS} attempts; nothing was written, try again later"
-        )
 
     def failure(self, api: str, status: int, response: Any, what: str, permission: str | None) -> Exception:
         detail = error_text(response) if response is not None else ""

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from tracker import retry
 from tracker.config import Config
 from tracker.errors import ConfigError
 from tracker.times import CLOCK
@@ -74,24 +75,21 @@ def post(settings: TeamsSettings, payload: dict[str, Any], timeout: float = 30.0
     """Post one card; None when the channel took it, else why not (after retrying 429 and 5xx)."""
     import requests
 
-    from tracker.microsoft365.remote import retry_after
-
-    for attempt in range(ATTEMPTS):
+    tries = retry.Retries(ATTEMPTS)
+    while True:
         try:
             response = requests.post(settings.url, json=payload, timeout=timeout)
         except requests.RequestException as exc:
-            if attempt == ATTEMPTS - 1:
-                return f"Teams webhook unreachable ({type(exc).__name__})"
-            CLOCK.wait(retry_after(None, attempt))
-            continue
+            if tries.again(retry.retry_after(None, tries.made - 1)):
+                continue
+            return f"Teams webhook unreachable ({type(exc).__name__})"
         if response.status_code < 300:
             return None
-        if response.status_code == 429 or response.status_code >= 500:
-            if attempt < ATTEMPTS - 1:
-                CLOCK.wait(retry_after(response, attempt))
-                continue
+        if (response.status_code == 429 or response.status_code >= 500) and tries.again(
+            retry.retry_after(response, tries.made - 1)
+        ):
+            continue
         return f"Teams webhook answered {response.status_code}"
-    return "Teams webhook did not take the card"
 
 
 def post_messages(config: Config, messages: list[Any], kind: str) -> list[str]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from tracker import retry
 from tracker.errors import ConflictError, TrackerError, UnknownEvent, ValidationFailed, WorkbookInUse
 from tracker.store.journal import Journal, Pending
 from tracker.store.xlsx_layout import Layout, SheetWrite
@@ -159,7 +160,7 @@ def commit(
     mean something only now, such as notify's claim on a message it is about to send.
     """
     lock = journal.locked() if journal is not None else contextlib.nullcontext()
-    with lock:
+    with lock, retry.deadline():  # every retry below (requests, batch parts, replays) shares one budget of waiting
         for attempt in range(replays):
             snapshot = applier.snapshot()
             tracker = snapshot.tracker

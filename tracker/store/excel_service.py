@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from tracker import retry
 from tracker.errors import ConflictError, RemoteError, TrackerError, WorkbookError
 from tracker.store.engine import Busy, Change, Interrupted, Snapshot
 from tracker.store.excel_batch import (
@@ -46,7 +47,6 @@ from tracker.workbook.opening import read_tracker
 from tracker.workbook.reading import column_letter, raw_key
 
 BATCH_LIMIT = 20  # Microsoft Graph JSON batching: at most 20 requests per batch
-MAX_ATTEMPTS = 5
 _RETRY = {429, 503, 504}
 
 
@@ -246,7 +246,7 @@ class ExcelService:
         """
         answers: list[Answer] = []
         position = 0
-        attempt = 0
+        tries = retry.Retries()
         while position < len(requests):
             chunk = requests[position : position + BATCH_LIMIT]
             body = {
@@ -282,21 +282,16 @@ class ExcelService:
                     break
                 if answer.status_code >= 400:
                     # a row add that timed out (504) may have landed: retrying it could add the row twice
-                    retry = answer.status_code in _RETRY and not (answer.status_code == 504 and request.kind == "add")
-                    if retry and attempt < MAX_ATTEMPTS - 1:
+                    again = answer.status_code in _RETRY and not (answer.status_code == 504 and request.kind == "add")
+                    if again and tries.made < tries.attempts:
                         break
-                    self._fail(request, answer, requests, position + index)
+                    self._fail(request, answer, requests, position + index, tries.said)
                 answers.append(answer)
                 done += 1
-            if done < len(chunk):
-                attempt += 1
-                if attempt >= MAX_ATTEMPTS:
-                    message = f"{chunk[done].what}: Microsoft Graph did not run it after {MAX_ATTEMPTS} attempts"
-                    self._stop(message, requests, position + done)
-                    raise RemoteError(message + "; nothing was written, try again later")
-                from tracker.microsoft365.remote import retry_after
-
-                CLOCK.wait(retry_after(by_id.get(str(done + 1)), attempt))
+            if done < len(chunk) and not tries.again(retry.retry_after(by_id.get(str(done + 1)), tries.made)):
+                message = f"{chunk[done].what}: Microsoft Graph did not run it {tries.said}"
+                self._stop(message, requests, position + done)
+                raise RemoteError(message + "; nothing was written, try again later")
             position += done
         return answers
 
@@ -322,7 +317,7 @@ class ExcelService:
         if written or uncertain:
             raise Interrupted(message, written, rest)
 
-    def _fail(self, request: Request, answer: Answer, requests: list[Request], index: int) -> None:
+    def _fail(self, request: Request, answer: Answer, requests: list[Request], index: int, said: str) -> None:
         status = answer.status_code
         code = error_codes(answer.body)
         written = any(r.kind in ("patch", "add") for r in requests[:index])
@@ -340,7 +335,7 @@ class ExcelService:
             )
         elif status in _RETRY:
             error = RemoteError(
-                f"{request.what}: still throttled or unavailable ({status}) after {MAX_ATTEMPTS} attempts; "
+                f"{request.what}: still throttled or unavailable ({status}) {said}; "
                 "nothing more was written, try again later"
             )
         self._stop(str(error), requests, index, uncertain_until=index + 1 if status == 504 else 0)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker import jsonlines
+from tracker.errors import UnknownEvent
 from tracker.workbook.edits import AppendRow, Edit, edit_from_json, edit_to_json
 from tracker.workbook.reading import Tracker
 
@@ -90,7 +91,9 @@ class RecentWrites:
                     if isinstance(edit, AppendRow) and row_present(tracker, edit):
                         continue
                     apply_to_view(tracker, edit, rows.get(str(n)))
-                except Exception:  # noqa: BLE001 - a row gone meanwhile: the file is what counts
+                except UnknownEvent:  # the row is gone meanwhile (deleted in Excel): the file is what counts
+                    continue
+                except (KeyError, TypeError, ValueError):  # an entry this version cannot read: left to expire
                     continue
                 shown.append(edit)
         return shown
