@@ -48,19 +48,14 @@ def _show_day(value: Any) -> str:
     return day.strftime(DAY_FORMAT) if day else ""
 
 
-def _record(
-    state: State,
-    event_id: str,
-    facilitator: str | None,
-    day: str | None,
-    link: str | None,
-    status: str | None,
-    note: str | None,
-) -> None:
-    """`tracker review ID --record`: the Reviews row, its link defaulting to the draft written earlier."""
-    config = state.config
+def _record(state: State, event_id: str, given: dict[str, str | None]) -> None:
+    """`tracker review ID --record` with the options `given` (facilitator, day, link, status, note): the Reviews row,
+    its link defaulting to the draft written earlier."""
     from tracker.window.review import record_review
     from tracker.window.review_document import draft_paths
+
+    config = state.config
+    facilitator, day, link, status, note = (given[k] for k in ("facilitator", "day", "link", "status", "note"))
 
     folder = config.root / config.review.folder
     drafts = [p for p in draft_paths(folder, event_id.strip().upper(), "both") if p.exists()]
@@ -142,7 +137,7 @@ def review_cmd(
     if record:
         if out_dir or force or fmt != "both":
             raise UsageError("--record writes the Reviews row only; --out, --format and --force are for the draft")
-        _record(state, event_id, facilitator, day, link, status, note)
+        _record(state, event_id, dict(facilitator=facilitator, day=day, link=link, status=status, note=note))
         return
     given = [name for name, value in with_record.items() if value is not None]
     if given:

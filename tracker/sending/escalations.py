@@ -3,7 +3,6 @@ senior, once per event and occurrence, and put it on the event's timeline."""
 
 from __future__ import annotations
 
-import html as html_lib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -224,14 +223,6 @@ def _message(step: Step, name: str, address: str, now: datetime, config: Config)
         "-- \ntracker (escalation rule on the Escalations sheet)\n"
     )
     recipient = Recipient(address, name, "To", "")
-    message = build_message(
-        sender=parse_sender(config.mail.get("sender")),
-        recipients=[recipient],
-        subject=subject,
-        text=text,
-        html=f'<html><body><pre style="font-family: Segoe UI, Arial, sans-serif; white-space: pre-wrap">'
-        f"{html_lib.escape(text)}</pre></body></html>",
-        sent_at=now,
-        about=(key, name, "escalation"),
-    )
+    sender = parse_sender(config.mail.get("sender"))
+    message = build_message(sender, [recipient], (subject, text, None), about=(key, name, "escalation"), sent_at=now)
     return Outgoing(key, name, "escalation", step.state, subject, text, "", [recipient], message)

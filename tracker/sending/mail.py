@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
+import html as html_lib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -228,18 +229,25 @@ def render(env: Any, audience: str, context: dict[str, Any]) -> tuple[str, str, 
     return subject, text, html
 
 
+_PLAIN_HTML = (
+    '<html><body><pre style="font-family: Segoe UI, Arial, sans-serif; white-space: pre-wrap">{}</pre></body></html>'
+)
+
+
 def build_message(
-    *,
     sender: tuple[str, str],
     recipients: list[Recipient],
-    subject: str,
-    text: str,
-    html: str,
+    content: tuple[str, str, str | None],
+    *,
     about: tuple[str, str, str],
     sent_at: datetime,
 ) -> EmailMessage:
-    """An RFC 5322 message with a plain-text part and an HTML alternative, labelled with what it is `about` (event,
-    audience, kind: the X-Tracker-Event, -Audience and -Kind headers)."""
+    """An RFC 5322 message of `content` (subject, plain text, HTML) with a plain-text part and an HTML alternative
+    (with no HTML given, the text as preformatted HTML: a personal reminder's form), labelled with what it is
+    `about` (event, audience, kind: the X-Tracker-Event, -Audience and -Kind headers)."""
+    subject, text, html = content
+    if html is None:
+        html = _PLAIN_HTML.format(html_lib.escape(text))
     headers = dict(zip(("X-Tracker-Event", "X-Tracker-Audience", "X-Tracker-Kind"), about, strict=True))
     message = EmailMessage(policy=email.policy.SMTP)
     message["From"] = Address(display_name=sender[0], addr_spec=sender[1])

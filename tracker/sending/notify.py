@@ -260,15 +260,8 @@ class _Draft:
         out = []
         for number, part in todo:
             part_state = state if len(parts) == 1 else f"{state}:{number}/{len(parts)}"
-            message = build_message(
-                sender=sender,
-                recipients=part,
-                subject=subject,
-                text=text,
-                html=html,
-                sent_at=self.now,
-                about=(key, self.audience, self.kind),
-            )
+            about = (key, self.audience, self.kind)
+            message = build_message(sender, part, (subject, text, html), about=about, sent_at=self.now)
             out.append(Outgoing(key, self.audience, self.kind, part_state, subject, text, html, part, message))
         return out
 

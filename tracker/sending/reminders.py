@@ -134,18 +134,7 @@ def _reminder(
         f"Without news:  tracker notify {key} --no-change   (tells the audiences there is no change and when the "
         "next update comes)\n\n-- \ntracker\n"
     )
-    html = '<html><body><pre style="font-family: Segoe UI, Arial, sans-serif; white-space: pre-wrap">{}</pre></body></html>'
-    import html as html_lib
-
     sender = parse_sender(config.mail.get("sender"))
     recipient = Recipient(address, person, "To", "")
-    message = build_message(
-        sender=sender,
-        recipients=[recipient],
-        subject=subject,
-        text=text,
-        html=html.format(html_lib.escape(text)),
-        sent_at=now,
-        about=(key, person, "reminder"),
-    )
+    message = build_message(sender, [recipient], (subject, text, None), about=(key, person, "reminder"), sent_at=now)
     return Outgoing(key, person, "reminder", reminder_state(stage, due), subject, text, "", [recipient], message)

@@ -103,15 +103,7 @@ def send_report(
     sender = parse_sender(config.mail.get("sender"))
     messages = []
     for part in split_recipients(recipients, config.max_recipients, audience):
-        message = build_message(
-            sender=sender,
-            recipients=part,
-            subject=subject,
-            text=text,
-            html=html,
-            about=("report", audience, "report"),
-            sent_at=now,
-        )
+        message = build_message(sender, part, (subject, text, html), about=("report", audience, "report"), sent_at=now)
         body = message.get_body(("html",))
         assert body is not None  # build_message always adds the HTML alternative
         for chart in drawn:  # inline: with a filename alone the email package marks the part an attachment
