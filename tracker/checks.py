@@ -16,17 +16,16 @@ def check(config: Config, tracker: Tracker) -> list[Problem]:
     from tracker.rules.review_rules import required_for_problems
     from tracker.sending.mail import sender_problem
 
-    folder = config.mail.get("templates")
     above_totals = config.excel_service_writes
     problems = validate_tracker(
         tracker,
-        has_templates(config.root / str(folder) if folder else None),
+        has_templates(config.mail.templates),
         rows_above_totals=above_totals,
         display_timezone=config.display.timezone,
     )
     if "Severities" in tracker.schema.sheets:
         problems.extend(required_for_problems(tracker, config.review.required_for))
-    sender = config.mail.get("sender")
+    sender = config.mail.sender
     wrong = sender_problem(sender) if sender is not None else None
     if wrong:
         problems.append(Problem("tracker.toml", None, "[mail] sender", sender, wrong))

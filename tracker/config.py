@@ -67,6 +67,20 @@ DEFAULT_REVIEW_REQUIRED = ("Sev 1", "Sev 2")
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """[mail]: how the emails go out and how they look; paths resolved against tracker.toml's folder."""
+
+    transport: str = "outbox"  # outbox | smtp | graph
+    sender: str | None = None  # "Name <address>" as written; tracker.sending.mail.parse_sender checks it
+    allowed_domains: tuple[str, ...] = ()  # empty: any
+    templates: Path | None = None  # the team's own templates folder, if any
+    outbox: Path = Path("outbox")
+    preview: Path = Path("preview")
+    smtp: dict[str, Any] = field(default_factory=dict)  # [mail.smtp], read by the SMTP transport
+    graph: dict[str, Any] = field(default_factory=dict)  # [mail.graph], read by the Graph transport
+
+
+@dataclass(frozen=True)
 class ReviewSettings:
     """[review]: which severities need a held post-incident review before Closed, and where drafts go."""
 
@@ -85,7 +99,7 @@ class Config:
     lock_timeout: float = 60.0
     schema_dir: Path | None = None
     sharepoint: dict[str, Any] | None = None
-    mail: dict[str, Any] = field(default_factory=dict)
+    mail: MailSettings = field(default_factory=MailSettings)
     display: Display = field(default_factory=Display)
     user: str = ""
     user_is_login: bool = False  # `user` is the login name (not set, or set to it): emails would show it
@@ -398,7 +412,7 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         lock_timeout=float(lock_timeout),
         schema_dir=(root / schema_dir).resolve() if schema_dir else None,
         sharepoint=sharepoint,
-        mail=mail,
+        mail=_mail(mail, root),
         display=display,
         user=user,
         user_is_login=not named or user.strip().casefold() == login.casefold(),
@@ -408,6 +422,22 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         publish=_publish(_section(raw, "publish"), root, sharepoint is not None),
         review=_review(_section(raw, "review")),
         raw=raw,
+    )
+
+
+def _mail(section: dict[str, Any], root: Path) -> MailSettings:
+    """[mail] as tracker uses it (check_shape has checked each key's type)."""
+    templates = section.get("templates")
+    sender = section.get("sender")
+    return MailSettings(
+        transport=str(section.get("transport", "outbox")),
+        sender=None if sender is None else str(sender),
+        allowed_domains=tuple(section.get("allowed_domains") or ()),
+        templates=root / str(templates) if templates else None,
+        outbox=root / str(section.get("outbox", "outbox")),
+        preview=root / str(section.get("preview", "preview")),
+        smtp=dict(section.get("smtp") or {}),
+        graph=dict(section.get("graph") or {}),
     )
 
 

@@ -151,12 +151,11 @@ def review_cmd(
         tracker, event_id, tz=display.tz, time_format=display.time_format, at_risk=config.clock.at_risk, now=utcnow()
     )
     folder = Path(out_dir) if out_dir else config.root / config.review.folder
-    templates = config.mail.get("templates")
     paths = write_drafts(
         review,
         draft_paths(folder, review.event_id, fmt),
         force=force,
-        templates=config.root / str(templates) if templates else None,
+        templates=config.mail.templates,
     )
     for path in paths:
         click.echo(printable(f"wrote {_shown(path)}"))

@@ -96,7 +96,7 @@ def build_context(
     severity = reader.view("Severities", dict(found.values)) if found else {}
     interval = severity.get("update_interval_minutes")
     label = (severity.get("customer_wording") if reader.external else None) or values["severity"] or ""
-    sender_name, sender_address = parse_sender(config.mail.get("sender"))
+    sender_name, sender_address = parse_sender(config.mail.sender)
     if next_update is not None:
         line = f"Next update: by {when(config, next_update)}"
         if interval:

@@ -173,7 +173,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
                     )
                 )
             continue
-        allowed = config.mail.get("allowed_domains") or None
+        allowed = config.mail.allowed_domains or None
         for name, address in people:
             if address and allowed and not domain_allowed(address, allowed):
                 out.append(Escalation(key, name, "", step.trigger, problem=f"{address} is outside allowed_domains"))
@@ -223,6 +223,6 @@ def _message(step: Step, name: str, address: str, now: datetime, config: Config)
         "-- \ntracker (escalation rule on the Escalations sheet)\n"
     )
     recipient = Recipient(address, name, "To", "")
-    sender = parse_sender(config.mail.get("sender"))
+    sender = parse_sender(config.mail.sender)
     message = build_message(sender, [recipient], (subject, text, None), about=(key, name, "escalation"), sent_at=now)
     return Outgoing(key, name, "escalation", step.state, subject, text, "", [recipient], message)

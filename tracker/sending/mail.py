@@ -9,7 +9,7 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import html as html_lib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
@@ -90,17 +90,17 @@ def parse_sender(value: Any) -> tuple[str, str]:
     return name or address, address
 
 
-def domain_allowed(address: str, allowed: list[str]) -> bool:
+def domain_allowed(address: str, allowed: Sequence[str]) -> bool:
     """Whether the address is in one of the allowed domains (or a subdomain of one)."""
     return _domain_allowed(address, allowed)
 
 
-def _domain_allowed(address: str, allowed: list[str]) -> bool:
+def _domain_allowed(address: str, allowed: Sequence[str]) -> bool:
     domain = address.rpartition("@")[2].casefold()
     return any(domain == d.casefold().lstrip("@") or domain.endswith("." + d.casefold().lstrip("@")) for d in allowed)
 
 
-def recipients_for(tracker: Tracker, audience: str, allowed_domains: list[str] | None = None) -> list[Recipient]:
+def recipients_for(tracker: Tracker, audience: str, allowed_domains: Sequence[str] | None = None) -> list[Recipient]:
     """Active Distribution rows of `audience`: To before Cc before Bcc, each address once."""
     data = tracker.sheet("Distribution")
     order = {"To": 0, "Cc": 1, "Bcc": 2}

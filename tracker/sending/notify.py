@@ -127,9 +127,9 @@ def prepare(
     legacy = event_state(tracker, event)  # what tracker 0.1 logged: one fingerprint of every field for all audiences
     next_update = _next_update(event, severity, now, no_change)
     result = NotifyResult(event_key, next_update=next_update)
-    env = template_environment(_templates_dir(config), lambda v: _when(config, v))
-    sender = parse_sender(config.mail.get("sender"))
-    allowed = config.mail.get("allowed_domains") or None
+    env = template_environment(config.mail.templates, lambda v: _when(config, v))
+    sender = parse_sender(config.mail.sender)
+    allowed = config.mail.allowed_domains or None
     severity_listed = {a.casefold() for a in told}
     for audience in listed:
         previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
@@ -337,11 +337,6 @@ def _skipped(audience: str, row: dict[str, Any]) -> Skipped:
     return Skipped(audience, str(row.get("kind")), row.get("sent_at"), str(row.get("subject")), unknown=unknown)
 
 
-def _templates_dir(config: Config) -> Path | None:
-    folder = config.mail.get("templates")
-    return (config.root / str(folder)) if folder else None
-
-
 def log_edits(
     result: NotifyResult, config: Config, transport: str, now: datetime, status: str, event: Row | None = None
 ) -> list[Edit]:
@@ -410,9 +405,7 @@ def _notify(
         layout=_layout(tracker, config),
     )
     if dry_run:
-        result.preview = _preview(
-            result.messages, preview_dir or config.root / str(config.mail.get("preview", "preview"))
-        )
+        result.preview = _preview(result.messages, preview_dir or config.mail.preview)
         return result
     if not result.messages:
         return result

@@ -79,7 +79,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
             duty_address = (duty.email or address_of(tracker, duty.person)) if duty is not None else ""
             if duty is not None and (duty_address or not person):
                 person, address = duty.person, duty_address
-        allowed = config.mail.get("allowed_domains") or None
+        allowed = config.mail.allowed_domains or None
         if address and allowed and not domain_allowed(address, allowed):
             out.append(
                 Reminder(key, person, "", stage, due, problem=f"{address} is outside [mail] allowed_domains; not sent")
@@ -134,7 +134,7 @@ def _reminder(
         f"Without news:  tracker notify {key} --no-change   (tells the audiences there is no change and when the "
         "next update comes)\n\n-- \ntracker\n"
     )
-    sender = parse_sender(config.mail.get("sender"))
+    sender = parse_sender(config.mail.sender)
     recipient = Recipient(address, person, "To", "")
     message = build_message(sender, [recipient], (subject, text, None), about=(key, person, "reminder"), sent_at=now)
     return Outgoing(key, person, "reminder", reminder_state(stage, due), subject, text, "", [recipient], message)

@@ -277,13 +277,13 @@ def _reply(exc: Any) -> str:
 
 
 def _outbox(config: Config) -> Transport:
-    return OutboxTransport(config.root / str(config.mail.get("outbox", "outbox")))
+    return OutboxTransport(config.mail.outbox)
 
 
 def _smtp(config: Config) -> Transport:
     from tracker.sending.mail import parse_sender
 
-    settings = config.mail.get("smtp", {})
+    settings = config.mail.smtp
     if not isinstance(settings, dict) or not settings.get("host"):
         raise ConfigError('tracker.toml: transport "smtp" needs [mail.smtp] host (and port, security)')
     security = str(settings.get("security", "starttls"))
@@ -312,7 +312,7 @@ def _smtp(config: Config) -> Transport:
         username=username,
         password=password,
         timeout=float(settings.get("timeout", 30)),
-        sender=parse_sender(config.mail.get("sender"))[1],
+        sender=parse_sender(config.mail.sender)[1],
     )
 
 
@@ -420,7 +420,7 @@ def _graph(config: Config) -> Transport:
         raise ConfigError(
             'transport "graph" uses the Microsoft sign-in of [sharepoint]; add that section, or use "outbox" or "smtp"'
         )
-    settings = config.mail.get("graph", {})
+    settings = config.mail.graph
     mailbox = settings.get("mailbox") if isinstance(settings, dict) else None
     if not mailbox or "@" not in str(mailbox):
         raise ConfigError(
@@ -434,7 +434,7 @@ TRANSPORTS: dict[str, Callable[[Config], Transport]] = {"outbox": _outbox, "smtp
 
 def open_transport(config: Config) -> Transport:
     """The transport `[mail] transport` names (default: outbox)."""
-    name = str(config.mail.get("transport", "outbox"))
+    name = config.mail.transport
     if name not in TRANSPORTS:
         raise ConfigError(f"tracker.toml: [mail] transport {name!r} is unknown; use one of: {', '.join(TRANSPORTS)}")
     if name != "outbox":

@@ -375,8 +375,7 @@ def _trend(events: list[Row], config: Config, now: datetime) -> Trend:
 def _environment(config: Config) -> Any:
     from tracker.sending.mail import template_environment
 
-    folder = config.mail.get("templates")
-    return template_environment((config.root / str(folder)) if folder else None, lambda v: when(config, v))
+    return template_environment(config.mail.templates, lambda v: when(config, v))
 
 
 def _render(config: Config, name: str, context: dict[str, Any]) -> str:

@@ -44,8 +44,7 @@ def _environment(config: Config) -> Any:
             return "" if value is None else str(value)
         return format_time(value, tz=config.display.tz, fmt=config.display.time_format)
 
-    folder = config.mail.get("templates")
-    env = template_environment(config.root / str(folder) if folder else None, when)
+    env = template_environment(config.mail.templates, when)
     env.filters["minutes"] = minutes_text
     env.filters["number"] = lambda v: "-" if v is None else f"{v:,.0f}"
     env.filters["share"] = lambda v: "-" if v is None else f"{v:.0%}"
@@ -69,7 +68,7 @@ def _context(result: Report, data: dict[str, Any], config: Config) -> dict[str, 
         "data": data,
         "report": result,
         "shows": result.shows,
-        "sender_name": parse_sender(config.mail.get("sender"))[0] if config.mail.get("sender") else "Event Management",
+        "sender_name": parse_sender(config.mail.sender)[0] if config.mail.sender else "Event Management",
     }
 
 
@@ -93,14 +92,14 @@ def send_report(
     from tracker.window.report_charts import charts
 
     audience = data["audience"]
-    recipients = recipients_for(tracker, audience, config.mail.get("allowed_domains") or None)
+    recipients = recipients_for(tracker, audience, config.mail.allowed_domains or None)
     if not recipients:
         raise ValidationFailed(f"audience {audience!r} has no active rows on the Distribution sheet; nothing was sent")
     drawn = charts(data)
     context = _context(result, data, config) | {"charts": [(c, f"cid:{c.name}@tracker") for c in drawn]}
     subject = header_text(_render(config, "report/email.subject.j2", context).strip())
     html = css_inline.inline(_render(config, "report/email.html.j2", context))
-    sender = parse_sender(config.mail.get("sender"))
+    sender = parse_sender(config.mail.sender)
     messages = []
     for part in split_recipients(recipients, config.max_recipients, audience):
         message = build_message(sender, part, (subject, text, html), about=("report", audience, "report"), sent_at=now)
