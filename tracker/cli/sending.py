@@ -22,6 +22,48 @@ if TYPE_CHECKING:
     from tracker.store.backends import Store
 
 
+def _due_table(state: State, items: list[Any], now: Any) -> str:
+    """What is due, as `tracker due` shows it: one row each, the soonest first."""
+    rows = []
+    for item in items:
+        minutes = item.minutes(now)
+        if minutes is None:
+            when = ""
+        elif item.state == "unconfirmed":
+            when = f"{output.minutes(-minutes)} ago"
+        elif item.state in ("overdue", "breached"):
+            when = f"{item.state} by {output.minutes(-minutes)}" if minutes < 0 else item.state
+        else:
+            when = f"in {output.minutes(minutes)}"
+        what = item.kind if item.kind != "update" else "next update"
+        if item.kind == "action":  # a review action (tracker.rules.actions.ActionDue): which one
+            what = f"action {getattr(item, 'action_id', '')}".strip()
+        if item.kind == "email":  # handed to the mail server, no answer (tracker.rules.clock.EmailDue)
+            what = f"email to {getattr(item, 'audience', '')}: did it arrive?"
+        at = state.show_time(item.at)
+        rows.append([item.event_id or "-", item.severity, what, item.state, when, at, item.responsible])
+    if not rows:
+        return "nothing due: no open events"
+    return output.table(rows, ["ID", "SEV", "WHAT", "STATE", "WHEN", "AT", "OWED BY"])
+
+
+def _say_sent(sent: list[Any], escalated: list[Any]) -> None:
+    """The reminders and escalations sent, and those that could not be (as warnings)."""
+    for reminder in sent:
+        if reminder.problem:
+            who = f" {reminder.person}" if reminder.person else ""
+            click.echo(
+                _printable(f"warning: could not remind{who} ({reminder.event_id}): {reminder.problem}"), err=True
+            )
+        else:
+            click.echo(_printable(f"reminded {reminder.person} <{reminder.address}>: {reminder.subject}"))
+    for step in escalated:
+        if step.problem:
+            click.echo(_printable(f"warning: could not escalate {step.event_id}: {step.problem}"), err=True)
+        else:
+            click.echo(_printable(f"escalated to {step.person} <{step.address}>: {step.subject}"))
+
+
 @click.command()
 @click.option("--within", help="Only updates due within this time (e.g. 15m, 2h); late ones always show.")
 @click.option("--json", "as_json", is_flag=True, help="Print what is due as JSON (see README, Keeping time).")
@@ -79,50 +121,8 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
         }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
-        rows = []
-        for item in items:
-            minutes = item.minutes(now)
-            if minutes is None:
-                when = ""
-            elif item.state == "unconfirmed":
-                when = f"{output.minutes(-minutes)} ago"
-            elif item.state in ("overdue", "breached"):
-                when = f"{item.state} by {output.minutes(-minutes)}" if minutes < 0 else item.state
-            else:
-                when = f"in {output.minutes(minutes)}"
-            what = item.kind if item.kind != "update" else "next update"
-            if item.kind == "action":  # a review action (tracker.rules.actions.ActionDue): which one
-                what = f"action {getattr(item, 'action_id', '')}".strip()
-            if item.kind == "email":  # handed to the mail server, no answer (tracker.rules.clock.EmailDue)
-                what = f"email to {getattr(item, 'audience', '')}: did it arrive?"
-            rows.append(
-                [
-                    item.event_id or "-",
-                    item.severity,
-                    what,
-                    item.state,
-                    when,
-                    state.show_time(item.at),
-                    item.responsible,
-                ]
-            )
-        if rows:
-            click.echo(output.table(rows, ["ID", "SEV", "WHAT", "STATE", "WHEN", "AT", "OWED BY"]))
-        else:
-            click.echo("nothing due: no open events")
-        for reminder in sent:
-            if reminder.problem:
-                who = f" {reminder.person}" if reminder.person else ""
-                click.echo(
-                    _printable(f"warning: could not remind{who} ({reminder.event_id}): {reminder.problem}"), err=True
-                )
-            else:
-                click.echo(_printable(f"reminded {reminder.person} <{reminder.address}>: {reminder.subject}"))
-        for step in escalated:
-            if step.problem:
-                click.echo(_printable(f"warning: could not escalate {step.event_id}: {step.problem}"), err=True)
-            else:
-                click.echo(_printable(f"escalated to {step.person} <{step.address}>: {step.subject}"))
+        click.echo(_due_table(state, items, now))
+        _say_sent(sent, escalated)
         say_unconfirmed(state, unknown)
     if any(item.late for item in items):
         sys.exit(1)

@@ -44,7 +44,7 @@ from tracker.store.xlsx_layout import Layout
 from tracker.times import CLOCK
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.opening import read_tracker
-from tracker.workbook.reading import column_letter, raw_key
+from tracker.workbook.reading import SheetData, column_letter, raw_key
 
 BATCH_LIMIT = 20  # Microsoft Graph JSON batching: at most 20 requests per batch
 _RETRY = {429, 503, 504}
@@ -140,6 +140,8 @@ class ExcelService:
     # -- building the batch ---------------------------------------------------------------------
 
     def _plan(self, change: Change, base: str, layout: Layout) -> list[Request]:
+        """The requests of a change: a check of each row it patches, the patches (a request per run of adjacent
+        cells), the rows it adds (a request per table), and a read of each key column rows were added to."""
         assert change.tracker is not None
         tracker = change.tracker
         appended: dict[tuple[str, int], dict[str, Any]] = {}
@@ -160,80 +162,14 @@ class ExcelService:
         checks: list[Request] = []
         writes: list[Request] = []
         for (sheet, number), (key, values, edits) in patches.items():
-            data = tracker.sheet(sheet)
-            key_col = data.columns[data.spec.key or ""]
-            names = {data.columns[n]: n for n in values}
-            left, right = min([key_col, *names]), max([key_col, *names])
-            address = f"{column_letter(left)}{number}:{column_letter(right)}{number}"
-            where = {"sheet": data.title, "number": number}
-            checks.append(
-                Request(
-                    "GET",
-                    f"{base}/worksheets/{quote(data.title)}/range(address='{address}')?$select=values,formulas",
-                    what=f"checking {data.title}!{address}",
-                    edits=edits,
-                    kind="check",
-                    data=where | {"left": left, "key": key, "key_col": key_col},
-                )
-            )
-            for start, run in column_runs({col: excel_value(values[name]) for col, name in names.items()}):
-                run_address = f"{column_letter(start)}{number}:{column_letter(start + len(run) - 1)}{number}"
-                part = {names[col]: values[names[col]] for col in range(start, start + len(run))}
-                writes.append(
-                    Request(
-                        "PATCH",
-                        f"{base}/worksheets/{quote(data.title)}/range(address='{run_address}')",
-                        {"values": [run]},
-                        what=f"updating {data.title}!{run_address}",
-                        edits=[SetCells(sheet, key, part)],  # exactly the cells this request writes
-                        kind="patch",
-                        data=where,
-                    )
-                )
+            check, patched = _patch_requests(tracker.sheet(sheet), base, number, key, values, edits)
+            checks.append(check)
+            writes += patched
         keys: list[Request] = []
         for sheet, rows in adds.items():
-            data = tracker.sheet(sheet)
-            found = layout.table(data.title, data.spec.table)
-            if found is None:
-                raise WorkbookError(f"sheet {data.title!r} has no Excel table to add rows to; run `tracker validate`")
-            table, area = found
-            matrix = []
-            for _edit, values in rows:
-                row: list[Any] = [""] * (area.right - area.left + 1)
-                for name, value in values.items():
-                    col = data.columns[name]
-                    if not area.left <= col <= area.right:
-                        raise WorkbookError(
-                            f"{data.title}: column {data.spec.fields[name].title!r} ({column_letter(col)}) is outside "
-                            f"table {table} ({area}); widen the table to take it in"
-                        )
-                    row[col - area.left] = excel_value(value)
-                matrix.append(row)
-            added: list[Edit] = [AppendRow(edit.sheet, values, edit.unique, edit.if_absent) for edit, values in rows]
-            writes.append(
-                Request(
-                    "POST",
-                    f"{base}/tables/{quote(table)}/rows",
-                    {"index": None, "values": matrix},
-                    what=f"adding {len(matrix)} row(s) to the {table} table",
-                    edits=added,  # with the cells later edits of this commit set on those rows
-                    kind="add",
-                    data={"sheet": sheet, "rows": rows, "top": area.top},
-                )
-            )
-            keyname = data.spec.key
-            if keyname and data.spec.fields[keyname].unique and keyname in data.columns:
-                letter = column_letter(data.columns[keyname])
-                last = max(data.last_row, area.bottom + len(rows)) + 50
-                keys.append(
-                    Request(
-                        "GET",
-                        f"{base}/worksheets/{quote(data.title)}/range(address='{letter}1:{letter}{last}')?$select=values",
-                        what=f"checking the {keyname} column of {data.title}",
-                        kind="keys",
-                        data={"sheet": sheet, "rows": rows},
-                    )
-                )
+            add, read_keys = _add_requests(tracker.sheet(sheet), base, layout, rows)
+            writes.append(add)
+            keys += read_keys
         return checks + writes + keys
 
     # -- sending ----------------------------------------------------------------------------------
@@ -515,3 +451,85 @@ class ExcelService:
         path = self._ids_path
         if path is not None:
             path.unlink(missing_ok=True)
+
+
+def _patch_requests(
+    data: SheetData, base: str, number: int, key: str, values: dict[str, Any], edits: list[Edit]
+) -> tuple[Request, list[Request]]:
+    """A check of the row's key and cells (still the row we mean, no formula), and the patches of its runs."""
+    sheet = data.spec.name
+    key_col = data.columns[data.spec.key or ""]
+    names = {data.columns[n]: n for n in values}
+    left, right = min([key_col, *names]), max([key_col, *names])
+    address = f"{column_letter(left)}{number}:{column_letter(right)}{number}"
+    where = {"sheet": data.title, "number": number}
+    check = Request(
+        "GET",
+        f"{base}/worksheets/{quote(data.title)}/range(address='{address}')?$select=values,formulas",
+        what=f"checking {data.title}!{address}",
+        edits=edits,
+        kind="check",
+        data=where | {"left": left, "key": key, "key_col": key_col},
+    )
+    writes = []
+    for start, run in column_runs({col: excel_value(values[name]) for col, name in names.items()}):
+        run_address = f"{column_letter(start)}{number}:{column_letter(start + len(run) - 1)}{number}"
+        part = {names[col]: values[names[col]] for col in range(start, start + len(run))}
+        writes.append(
+            Request(
+                "PATCH",
+                f"{base}/worksheets/{quote(data.title)}/range(address='{run_address}')",
+                {"values": [run]},
+                what=f"updating {data.title}!{run_address}",
+                edits=[SetCells(sheet, key, part)],  # exactly the cells this request writes
+                kind="patch",
+                data=where,
+            )
+        )
+    return check, writes
+
+
+def _add_requests(
+    data: SheetData, base: str, layout: Layout, rows: list[tuple[AppendRow, dict[str, Any]]]
+) -> tuple[Request, list[Request]]:
+    """The request adding `rows` to the sheet's table, and a read of its key column when the key is unique."""
+    sheet = data.spec.name
+    found = layout.table(data.title, data.spec.table)
+    if found is None:
+        raise WorkbookError(f"sheet {data.title!r} has no Excel table to add rows to; run `tracker validate`")
+    table, area = found
+    matrix = []
+    for _edit, values in rows:
+        row: list[Any] = [""] * (area.right - area.left + 1)
+        for name, value in values.items():
+            col = data.columns[name]
+            if not area.left <= col <= area.right:
+                raise WorkbookError(
+                    f"{data.title}: column {data.spec.fields[name].title!r} ({column_letter(col)}) is outside "
+                    f"table {table} ({area}); widen the table to take it in"
+                )
+            row[col - area.left] = excel_value(value)
+        matrix.append(row)
+    added: list[Edit] = [AppendRow(edit.sheet, values, edit.unique, edit.if_absent) for edit, values in rows]
+    add = Request(
+        "POST",
+        f"{base}/tables/{quote(table)}/rows",
+        {"index": None, "values": matrix},
+        what=f"adding {len(matrix)} row(s) to the {table} table",
+        edits=added,  # with the cells later edits of this commit set on those rows
+        kind="add",
+        data={"sheet": sheet, "rows": rows, "top": area.top},
+    )
+    keyname = data.spec.key
+    if not (keyname and data.spec.fields[keyname].unique and keyname in data.columns):
+        return add, []
+    letter = column_letter(data.columns[keyname])
+    last = max(data.last_row, area.bottom + len(rows)) + 50
+    keys = Request(
+        "GET",
+        f"{base}/worksheets/{quote(data.title)}/range(address='{letter}1:{letter}{last}')?$select=values",
+        what=f"checking the {keyname} column of {data.title}",
+        kind="keys",
+        data={"sheet": sheet, "rows": rows},
+    )
+    return add, [keys]

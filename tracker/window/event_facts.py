@@ -225,28 +225,48 @@ def event_facts(
     if tracker.actual_name("Updates") is not None:
         tracker.preload("Events", "Severities", "Updates")  # parsed side by side: reopenings are read from Updates
     tracker.require("Events", "Severities")
-    events = tracker.layout("Events")
-    severities = tracker.sheet("Severities")
     chosen, undated = event_rows(tracker, period)
     if told is not None:
         known = heard or set()
-        chosen = [r for r in chosen if str(r["severity"] or "").casefold() in told or str(r["id"]).casefold() in known]
-        undated = [
-            r for r in undated if str(r["severity"] or "").casefold() in told or str(r["id"]).casefold() in known
-        ]
-    skipped: list[dict[str, Any]] = []
-    if undated:
-        from tracker.rules.validation import cell_problems
-
-        for row in undated:
-            problems = cell_problems(tracker, "Events", row, "detected_at")
-            where = f"{events.cell('detected_at', row.number)} (Detected (UTC)): empty"
-            skipped.append({"event_id": str(row["id"]), "problem": str(problems[0]) if problems else where})
-    targets_of: dict[str, dict[str, int | None]] = {}  # severity as typed -> its SLA targets
-    services_in: dict[str, list[str]] = {}  # Services Affected as typed -> the services (a few hundred kinds)
+        chosen, undated = (
+            [r for r in rows if str(r["severity"] or "").casefold() in told or str(r["id"]).casefold() in known]
+            for rows in (chosen, undated)
+        )
+    skipped = [{"event_id": str(row["id"]), "problem": _undated(tracker, row)} for row in undated]
+    reader = _FactReader(tracker, now)
     out: list[Facts] = []
     for row in chosen:
-        values = row.values
+        facts = reader.facts(row)
+        if isinstance(facts, str):
+            skipped.append({"event_id": str(row["id"]), "problem": facts})
+        else:
+            out.append(facts)
+    _count_reopenings(tracker, chosen, out, now)
+    return out, skipped
+
+
+def _undated(tracker: Tracker, row: Row) -> str:
+    """Why an event without a Detected time is left out, as validate says it."""
+    from tracker.rules.validation import cell_problems
+
+    problems = cell_problems(tracker, "Events", row, "detected_at")
+    where = f"{tracker.layout('Events').cell('detected_at', row.number)} (Detected (UTC)): empty"
+    return str(problems[0]) if problems else where
+
+
+class _FactReader:
+    """Reads each event's facts, looking up each severity's targets and each Services Affected text once."""
+
+    def __init__(self, tracker: Tracker, now: datetime) -> None:
+        self.tracker, self.now = tracker, now
+        self.events = tracker.layout("Events")
+        self.severities = tracker.sheet("Severities")
+        self.targets_of: dict[str, dict[str, int | None]] = {}  # severity as typed -> its SLA targets
+        self.services_in: dict[str, list[str]] = {}  # Services Affected as typed -> the services (a few hundred)
+
+    def facts(self, row: Row) -> Facts | str:
+        """The event's facts, or why it is left out (a resolved event without its resolution time)."""
+        values, now = row.values, self.now
         detected = values["detected_at"]
         status = values.get("status")
         still_open = str(status or "") not in ("Resolved", "Closed")
@@ -255,57 +275,59 @@ def event_facts(
         if not still_open and resolved is None:
             from tracker.rules.validation import cell_problems
 
-            problems = cell_problems(tracker, "Events", row, "resolved_at")
-            where = str(problems[0]) if problems else f"{events.cell('resolved_at', row.number)} (Resolved (UTC))"
-            skipped.append({"event_id": str(row["id"]), "problem": f"{where}: empty, but the event is {status}"})
-            continue
+            problems = cell_problems(self.tracker, "Events", row, "resolved_at")
+            where = str(problems[0]) if problems else f"{self.events.cell('resolved_at', row.number)} (Resolved (UTC))"
+            return f"{where}: empty, but the event is {status}"
         reported = values.get("reported_at")
-        if not isinstance(reported, datetime):
-            reported = detected
+        reported = reported if isinstance(reported, datetime) else detected
         acknowledged = values.get("acknowledged_at")
-        if not isinstance(acknowledged, datetime):
-            acknowledged = None
+        acknowledged = acknowledged if isinstance(acknowledged, datetime) else None
         backwards = ""
         if resolved is not None and resolved < detected:  # typed in Excel: no restore time can be made of it
             backwards = (
-                f"{events.cell('resolved_at', row.number)} (Resolved (UTC)): {iso(resolved)} is before Detected (UTC) "
-                f"{iso(detected)}; its restore time is left out of every figure"
+                f"{self.events.cell('resolved_at', row.number)} (Resolved (UTC)): {iso(resolved)} is before "
+                f"Detected (UTC) {iso(detected)}; its restore time is left out of every figure"
             )
         name = str(values.get("severity") or "")
-        if name not in targets_of:
-            targets_of[name] = sla_targets(severities.find(name))
-        targets = targets_of[name]
-        users = values.get("users_affected")
-        text = str(values.get("services_affected") or "")
-        if text not in services_in:
-            services_in[text] = [s.strip() for s in text.split(",") if s.strip()]
+        if name not in self.targets_of:
+            self.targets_of[name] = sla_targets(self.severities.find(name))
+        targets = self.targets_of[name]
         sla = sla_states(values, targets, now)
         if backwards:  # a timer the backwards resolution stopped has no result either
-            for name in SPANS:
-                span = timer_span(values, name)
-                if sla[name] != "no target" and span is not None and span[1] == resolved:
-                    sla[name] = "unknown"
-        out.append(
-            Facts(
-                row=row,
-                open=still_open,
-                services=list(services_in[text]),
-                acknowledge=minutes(acknowledged - reported) if acknowledged is not None else None,
-                restore=minutes(resolved - detected) if resolved is not None and not backwards else None,
-                # one span, detected to the resolution (or now), as outage_spans gives it without a reopening
-                outage=0.0 if backwards else minutes(max(resolved or now, detected) - detected),
-                users=users if isinstance(users, int) else None,
-                reopened=0,
-                sla=sla,
-                targets=targets,
-                restore_problem=backwards,
-            )
+            for timer in SPANS:
+                span = timer_span(values, timer)
+                if sla[timer] != "no target" and span is not None and span[1] == resolved:
+                    sla[timer] = "unknown"
+        users = values.get("users_affected")
+        return Facts(
+            row=row,
+            open=still_open,
+            services=self._services(values.get("services_affected")),
+            acknowledge=minutes(acknowledged - reported) if acknowledged is not None else None,
+            restore=minutes(resolved - detected) if resolved is not None and not backwards else None,
+            # one span, detected to the resolution (or now), as outage_spans gives it without a reopening
+            outage=0.0 if backwards else minutes(max(resolved or now, detected) - detected),
+            users=users if isinstance(users, int) else None,
+            reopened=0,
+            sla=sla,
+            targets=targets,
+            restore_problem=backwards,
         )
+
+    def _services(self, value: Any) -> list[str]:
+        """Services Affected as a list, split as the schema's x-separator says."""
+        text = str(value or "")
+        if text not in self.services_in:
+            self.services_in[text] = self.events.spec.fields["services_affected"].split(text)
+        return list(self.services_in[text])
+
+
+def _count_reopenings(tracker: Tracker, chosen: list[Row], out: list[Facts], now: datetime) -> None:
+    """A reopened event (resolved twice, or resolved once and open again): its outage leaves out the time it spent
+    resolved, and its facts say how often it was reopened."""
     wanted = {str(r["id"]).casefold(): r for r in chosen}
     resolved_count = resolution_counts(tracker, set(wanted))
-    candidates = {  # reopened: resolved twice, or resolved once and open again
-        key for key, count in resolved_count.items() if count > 1 or is_open(wanted[key]["status"])
-    }
+    candidates = {key for key, count in resolved_count.items() if count > 1 or is_open(wanted[key]["status"])}
     history = reopen_history(tracker, candidates)
     for facts in out if history else []:
         key = str(facts.row["id"]).casefold()
@@ -313,4 +335,3 @@ def event_facts(
             resolved = None if facts.open else facts.row["resolved_at"]
             spans, facts.reopened = outage_spans(facts.row["detected_at"], history[key], resolved, now)
             facts.outage = sum(minutes(end - start) for start, end in spans)
-    return out, skipped
