@@ -88,8 +88,11 @@ def text_report(data: dict[str, Any], show_time: Any) -> str:
         f"median {minutes_text(totals['time_to_restore_median_minutes'])} ({totals['resolved']} resolved"
         + (f", {len(data['restore_unknown'])} of them with no restore time)" if data["restore_unknown"] else ")")
     )
-    if not data["groups"]:
-        return "\n".join(lines)
+    return "\n".join(lines + _tables(data) if data["groups"] else lines)
+
+
+def _tables(data: dict[str, Any]) -> list[str]:
+    """The report's tables, each after a blank line: the groups, SLA attainment, services, the worst events."""
     rows = [
         [
             str(g["label"]),
@@ -103,25 +106,10 @@ def text_report(data: dict[str, Any], show_time: Any) -> str:
         for g in data["groups"]
     ]
     headers = [data["by"].upper(), "EVENTS", "OPEN", "ACK (MEDIAN)", "RESTORE (MEDIAN)", "OUTAGE", "USER-MIN"]
-    lines += ["", table(rows, headers)]
+    lines = ["", table(rows, headers)]
     sla = [s for s in data["sla"] if s["first_response"] is not None or s["restoration"] is not None]
     if sla:
-        rows = []
-        for s in sla:
-            cells = [s["label"]]
-            for name in ("first_response", "restoration"):
-                timer = s[name]
-                if timer is None:
-                    cells.append("withheld")
-                    continue
-                parts = (
-                    [_share(timer["met"], timer["breached"], timer["share_met"])]
-                    if timer["share_met"] is not None
-                    else []
-                )
-                parts += [f"{timer[k]} {k.replace('_', ' ')}" for k in ("pending", "no_target", "unknown") if timer[k]]
-                cells.append(", ".join(parts) or "-")
-            rows.append(cells)
+        rows = [[s["label"], *(_attainment(s[name]) for name in ("first_response", "restoration"))] for s in sla]
         lines += ["", table(rows, ["SLA", "FIRST RESPONSE", "RESTORATION"])]
     rows = [
         [s["service"], str(s["events"]), minutes_text(s["outage_minutes"]), _number(s["user_minutes"])]
@@ -129,26 +117,30 @@ def text_report(data: dict[str, Any], show_time: Any) -> str:
     ]
     if data["by"] != "service":  # else the groups above are these
         lines += ["", table(rows, ["SERVICE", "EVENTS", "OUTAGE", "USER-MIN"])]
-    longest = data["worst"]["longest_restoration"]
-    if longest:
-        rows = [
-            [e["id"] or "", e["severity_label"] or "", minutes_text(e["time_to_restore_minutes"]), e["title"] or ""]
-            for e in longest
-        ]
-        lines += ["", table(rows, ["LONGEST", "SEV", "RESTORED IN", "TITLE"])]
-    most = data["worst"]["most_users"]
-    if most:
-        rows = [
-            [e["id"] or "", e["severity_label"] or "", _number(e["users_affected"]), e["title"] or ""] for e in most
-        ]
-        lines += ["", table(rows, ["MOST USERS", "SEV", "USERS", "TITLE"])]
-    if data["open"]:
-        rows = [
-            [e["id"] or "", e["severity_label"] or "", minutes_text(e["outage_minutes"]), e["title"] or ""]
-            for e in data["open"]
-        ]
-        lines += ["", table(rows, ["STILL OPEN", "SEV", "RUNNING FOR", "TITLE"])]
-    return "\n".join(lines)
+    worst = (
+        (
+            data["worst"]["longest_restoration"],
+            "LONGEST",
+            "RESTORED IN",
+            lambda e: minutes_text(e["time_to_restore_minutes"]),
+        ),
+        (data["worst"]["most_users"], "MOST USERS", "USERS", lambda e: _number(e["users_affected"])),
+        (data["open"], "STILL OPEN", "RUNNING FOR", lambda e: minutes_text(e["outage_minutes"])),
+    )
+    for events, title, measure, figure in worst:
+        if events:
+            rows = [[e["id"] or "", e["severity_label"] or "", figure(e), e["title"] or ""] for e in events]
+            lines += ["", table(rows, [title, "SEV", measure, "TITLE"])]
+    return lines
+
+
+def _attainment(timer: dict[str, Any] | None) -> str:
+    """One SLA timer's results in a period: "4 met, 1 breached (80%)", and what has no result yet."""
+    if timer is None:
+        return "withheld"
+    parts = [_share(timer["met"], timer["breached"], timer["share_met"])] if timer["share_met"] is not None else []
+    parts += [f"{timer[k]} {k.replace('_', ' ')}" for k in ("pending", "no_target", "unknown") if timer[k]]
+    return ", ".join(parts) or "-"
 
 
 @click.command("report")

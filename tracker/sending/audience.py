@@ -69,58 +69,22 @@ def build_context(
     reader = Audience(tracker, audience, config.internal_audiences)
     key = str(event["id"]).casefold()
     values = reader.view("Events", dict(event.values))
-    updates = reader.entries("Updates", key, "update")
-    said = [u for u in updates if u["text"]]
-    latest = said[-1] if said else None
-    resolution = None  # the update that resolved the event: the first of the last run of Resolved/Closed rows
-    for entry in reversed(updates):
-        if entry.get("status") not in ("Resolved", "Closed"):
-            break
-        if entry.get("status") == "Resolved":
-            resolution = entry if entry["text"] else None
-    if kind in ("resolved", "closed"):
-        latest = resolution  # the final email carries the resolution note: not a later admin note, not an older one
-    eta = next((u["eta"] for u in reversed(updates) if u.get("eta")), None)
-    names = [s.strip() for s in str(values["services_affected"] or "").split(",") if s.strip()]
-    leads = []
-    if reader.may_read("Services", "technology_lead"):
-        services = tracker.sheet("Services")
-        for name in names:
-            row = services.find(name)
-            if row and row["technology_lead"]:
-                email = (
-                    f" <{row['lead_email']}>" if row["lead_email"] and reader.may_read("Services", "lead_email") else ""
-                )
-                leads.append((str(row["name"]), f"{row['technology_lead']}{email}"))
+    said, latest, resolution, eta = _story(reader.entries("Updates", key, "update"), kind)
+    names = tracker.schema["Events"].fields["services_affected"].split(values["services_affected"])
+    leads = _service_leads(tracker, reader, names)
     found = tracker.sheet("Severities").find(str(event["severity"] or ""))
     severity = reader.view("Severities", dict(found.values)) if found else {}
     interval = severity.get("update_interval_minutes")
     label = (severity.get("customer_wording") if reader.external else None) or values["severity"] or ""
     sender_name, sender_address = parse_sender(config.mail.sender)
-    if next_update is not None:
-        line = f"Next update: by {when(config, next_update)}"
-        if interval:
-            line += f" (every {interval} minutes while this event is open)"
-    else:
-        line = "This is the final update for this event unless the issue recurs."
+    line = _next_update_line(config, next_update, interval)
     final = kind in ("resolved", "closed")
     cause = (
         values.get("root_cause") or values.get("public_cause") if not reader.external else values.get("public_cause")
     )
     users = values["users_affected"]
-    bridges = [
-        (spec.title, values[name])
-        for name, spec in tracker.schema["Events"].fields.items()
-        if name.endswith("_bridge") and values.get(name)
-    ]
     changes = reader.entries("Changes", key, "change") if reader.may_read("Changes", "change") else []
-    slas: list[tuple[str, str]] = []
-    if found is not None and reader.may_read("Severities", "restoration_minutes"):
-        from tracker.rules.clock import timers
-
-        for timer in timers(event, found, sent_at, config.clock.at_risk):
-            if timer.name == "restoration" or timer.state != "met":
-                slas.append((timer.name.capitalize(), timer.words()))
+    slas = _slas(reader, event, found, sent_at, config) if found is not None else []
     return {
         "event": values,
         "kind": "resolved" if kind == "closed" else kind,  # a Closed message reads like the final one
@@ -133,7 +97,7 @@ def build_context(
         "resolution": resolution,
         "eta": eta,
         "cause": cause if final else (values.get("root_cause") or None),
-        "bridges": [] if final else bridges,
+        "bridges": [] if final else _bridges(tracker, values),
         "slas": slas,
         "severity_label": label,
         "services_text": ", ".join(names),
@@ -149,6 +113,67 @@ def build_context(
         "sent_at": sent_at,
         "banner_class": _banner(event),
     }
+
+
+def _story(updates: list[dict[str, Any]], kind: str) -> tuple[list[dict[str, Any]], Any, Any, Any]:
+    """The timeline as the email tells it: the updates with words, the latest of them (the final email carries the
+    resolution note: not a later admin note, not an older one), the resolution, the last ETA given."""
+    said = [u for u in updates if u["text"]]
+    resolution = _resolution(updates)
+    latest = resolution if kind in ("resolved", "closed") else (said[-1] if said else None)
+    eta = next((u["eta"] for u in reversed(updates) if u.get("eta")), None)
+    return said, latest, resolution, eta
+
+
+def _bridges(tracker: Tracker, values: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(title, where to join) of each bridge field the event fills in and the audience may read."""
+    fields = tracker.schema["Events"].fields.items()
+    return [(spec.title, values[name]) for name, spec in fields if name.endswith("_bridge") and values.get(name)]
+
+
+def _resolution(updates: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The update that resolved the event: the first of the last run of Resolved/Closed rows (None without words)."""
+    resolution = None
+    for entry in reversed(updates):
+        if entry.get("status") not in ("Resolved", "Closed"):
+            break
+        if entry.get("status") == "Resolved":
+            resolution = entry if entry["text"] else None
+    return resolution
+
+
+def _service_leads(tracker: Tracker, reader: Audience, names: list[str]) -> list[tuple[str, str]]:
+    """(service, its technology lead and, if the audience may read it, the lead's email) of the services named."""
+    if not reader.may_read("Services", "technology_lead"):
+        return []
+    services = tracker.sheet("Services")
+    leads = []
+    for name in names:
+        row = services.find(name)
+        if row and row["technology_lead"]:
+            email = f" <{row['lead_email']}>" if row["lead_email"] and reader.may_read("Services", "lead_email") else ""
+            leads.append((str(row["name"]), f"{row['technology_lead']}{email}"))
+    return leads
+
+
+def _next_update_line(config: Config, next_update: datetime | None, interval: Any) -> str:
+    if next_update is None:
+        return "This is the final update for this event unless the issue recurs."
+    line = f"Next update: by {when(config, next_update)}"
+    return line + (f" (every {interval} minutes while this event is open)" if interval else "")
+
+
+def _slas(reader: Audience, event: Row, severity: Row, sent_at: datetime, config: Config) -> list[tuple[str, str]]:
+    """The SLA lines the email shows: restoration always, first response once it is not plainly met."""
+    if not reader.may_read("Severities", "restoration_minutes"):
+        return []
+    from tracker.rules.clock import timers
+
+    return [
+        (timer.name.capitalize(), timer.words())
+        for timer in timers(event, severity, sent_at, config.clock.at_risk)
+        if timer.name == "restoration" or timer.state != "met"
+    ]
 
 
 def _banner(event: Row) -> str:
