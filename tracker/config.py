@@ -348,41 +348,8 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
     """Build a Config from parsed TOML; `path` anchors relative paths."""
     check_shape(raw, str(path.name) if path else CONFIG_NAME)
     root = path.resolve().parent if path else Path.cwd()
-    workbook = _section(raw, "workbook")
-    wb_path = workbook.get("path", "events.xlsx")
-    if not isinstance(wb_path, str) or not wb_path.strip():
-        raise ConfigError(f"tracker.toml: [workbook] path must be a file name, not {wb_path!r}")
-    backups = workbook.get("backups", 5)
-    if not isinstance(backups, int) or isinstance(backups, bool) or backups < 0:
-        raise ConfigError(f"tracker.toml: [workbook] backups must be a whole number >= 0, not {backups!r}")
-    lock_timeout = workbook.get("lock_timeout", 60)
-    if not isinstance(lock_timeout, int | float) or lock_timeout <= 0:
-        raise ConfigError(f"tracker.toml: [workbook] lock_timeout must be seconds > 0, not {lock_timeout!r}")
-    schema_dir = workbook.get("schema")
-    display_raw = _section(raw, "display")
-    timezone = str(display_raw.get("timezone", "UTC"))
-    try:
-        utc = _is_utc(ZoneInfo(timezone))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(
-            f"tracker.toml: [display] timezone {timezone!r} is not a known timezone; "
-            "use a name such as UTC, America/New_York or Europe/London"
-        ) from None
-    # Every time shown says its zone: Z only for UTC, the zone's abbreviation (EST, EDT) otherwise.
-    default_format = DEFAULT_TIME_FORMAT if utc else LOCAL_TIME_FORMAT
-    display = Display(timezone=timezone, time_format=str(display_raw.get("time_format", default_format)))
-    if not utc and "Z" in re.sub(r"%.", "", display.time_format):
-        raise ConfigError(
-            f"tracker.toml: [display] time_format {display.time_format!r} labels times Z (UTC), but timezone is "
-            f"{timezone}: every time would say UTC and be off by the zone's offset. Use %Z for the zone, e.g. "
-            f'time_format = "{LOCAL_TIME_FORMAT}" (21 Nov 2026 0932 EST), or leave time_format out'
-        )
-    sample = datetime(2026, 11, 21, 14, 32).strftime(display.time_format.replace("%%", ""))
-    if "%" in sample or not display.time_format.strip():
-        raise ConfigError(
-            f"tracker.toml: [display] time_format {display.time_format!r} has an unknown % directive; "
-            'use strftime codes, e.g. "%d %b %Y %H%MZ" (21 Nov 2026 1432Z) or "%H%MZ" (1432Z)'
-        )
+    wb_path, backups, lock_timeout, schema_dir = _workbook(_section(raw, "workbook"))
+    display = _display(_section(raw, "display"))
     user_raw = _section(raw, "user")
     named = user_raw.get("name") or os.environ.get("TRACKER_USER")
     login = _current_user()
@@ -409,7 +376,7 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         root=root,
         workbook_path=(root / wb_path).resolve(),
         backups=backups,
-        lock_timeout=float(lock_timeout),
+        lock_timeout=lock_timeout,
         schema_dir=(root / schema_dir).resolve() if schema_dir else None,
         sharepoint=sharepoint,
         mail=_mail(mail, root),
@@ -423,6 +390,49 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         review=_review(_section(raw, "review")),
         raw=raw,
     )
+
+
+def _workbook(workbook: dict[str, Any]) -> tuple[str, int, float, str | None]:
+    """[workbook]: the file's path, how many backups, how long to wait for a lock, the team's schema folder."""
+    wb_path = workbook.get("path", "events.xlsx")
+    if not isinstance(wb_path, str) or not wb_path.strip():
+        raise ConfigError(f"tracker.toml: [workbook] path must be a file name, not {wb_path!r}")
+    backups = workbook.get("backups", 5)
+    if not isinstance(backups, int) or isinstance(backups, bool) or backups < 0:
+        raise ConfigError(f"tracker.toml: [workbook] backups must be a whole number >= 0, not {backups!r}")
+    lock_timeout = workbook.get("lock_timeout", 60)
+    if not isinstance(lock_timeout, int | float) or lock_timeout <= 0:
+        raise ConfigError(f"tracker.toml: [workbook] lock_timeout must be seconds > 0, not {lock_timeout!r}")
+    schema_dir = workbook.get("schema")
+    return wb_path, backups, float(lock_timeout), schema_dir
+
+
+def _display(display_raw: dict[str, Any]) -> Display:
+    """[display]: the timezone times are shown in, and their format (which must say the zone)."""
+    timezone = str(display_raw.get("timezone", "UTC"))
+    try:
+        utc = _is_utc(ZoneInfo(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"tracker.toml: [display] timezone {timezone!r} is not a known timezone; "
+            "use a name such as UTC, America/New_York or Europe/London"
+        ) from None
+    # Every time shown says its zone: Z only for UTC, the zone's abbreviation (EST, EDT) otherwise.
+    default_format = DEFAULT_TIME_FORMAT if utc else LOCAL_TIME_FORMAT
+    display = Display(timezone=timezone, time_format=str(display_raw.get("time_format", default_format)))
+    if not utc and "Z" in re.sub(r"%.", "", display.time_format):
+        raise ConfigError(
+            f"tracker.toml: [display] time_format {display.time_format!r} labels times Z (UTC), but timezone is "
+            f"{timezone}: every time would say UTC and be off by the zone's offset. Use %Z for the zone, e.g. "
+            f'time_format = "{LOCAL_TIME_FORMAT}" (21 Nov 2026 0932 EST), or leave time_format out'
+        )
+    sample = datetime(2026, 11, 21, 14, 32).strftime(display.time_format.replace("%%", ""))
+    if "%" in sample or not display.time_format.strip():
+        raise ConfigError(
+            f"tracker.toml: [display] time_format {display.time_format!r} has an unknown % directive; "
+            'use strftime codes, e.g. "%d %b %Y %H%MZ" (21 Nov 2026 1432Z) or "%H%MZ" (1432Z)'
+        )
+    return display
 
 
 def _mail(section: dict[str, Any], root: Path) -> MailSettings:

@@ -107,8 +107,8 @@ def _require(section: dict[str, Any], key: str, why: str) -> str:
     return value.strip()
 
 
-def sharepoint_settings(section: dict[str, Any], root: Path) -> SharePointSettings:
-    """Check [sharepoint] and return it typed; every mistake is a ConfigError (exit 2)."""
+def _site(section: dict[str, Any]) -> tuple[str, Cloud]:
+    """[sharepoint] site_url and cloud: an https site address on that cloud's SharePoint hosts."""
     site_url = _require(section, "site_url", "(e.g. https://contoso.sharepoint.com/sites/ops)").rstrip("/")
     parts = urlsplit(site_url)
     local = parts.hostname in LOCAL_HOSTS
@@ -128,6 +128,35 @@ def sharepoint_settings(section: dict[str, Any], root: Path) -> SharePointSettin
             f"tracker.toml: [sharepoint] site_url host {parts.hostname!r} is not a {cloud_name} SharePoint host "
             f"(*{' or *'.join(cloud.sharepoint_suffixes)}); check site_url and cloud"
         )
+    return site_url, cloud
+
+
+def _sign_in(section: dict[str, Any], auth: str, root: Path) -> dict[str, Any]:
+    """The settings the sign-in `auth` needs: tenant and app, and for a certificate its file and thumbprint."""
+    settings: dict[str, Any] = {}
+    if auth in ("certificate", "device-code"):
+        settings["tenant"] = _require(section, "tenant", f"for auth = {auth!r} (e.g. contoso.onmicrosoft.com)")
+        settings["client_id"] = _require(section, "client_id", f"for auth = {auth!r} (the app registration's ID)")
+    if auth == "certificate":
+        cert = root / _require(
+            section, "certificate_path", "for auth = 'certificate' (a PEM file with the private key)"
+        )
+        if not cert.is_file():
+            raise ConfigError(f"tracker.toml: [sharepoint] certificate_path {cert} does not exist")
+        thumbprint = _require(section, "certificate_thumbprint", "for auth = 'certificate' (SHA-1, 40 hex digits)")
+        thumbprint = thumbprint.replace(":", "").replace(" ", "")
+        if not re.fullmatch(r"[0-9A-Fa-f]{40}", thumbprint):
+            raise ConfigError(
+                "tracker.toml: [sharepoint] certificate_thumbprint must be the certificate's SHA-1 thumbprint (40 hex digits)"
+            )
+        settings["certificate_path"] = cert
+        settings["certificate_thumbprint"] = thumbprint.upper()
+    return settings
+
+
+def sharepoint_settings(section: dict[str, Any], root: Path) -> SharePointSettings:
+    """Check [sharepoint] and return it typed; every mistake is a ConfigError (exit 2)."""
+    site_url, cloud = _site(section)
     path = _require(
         section, "path", "(the workbook's server-relative path, e.g. /sites/ops/Shared Documents/Tracker.xlsx)"
     )
@@ -153,24 +182,7 @@ def sharepoint_settings(section: dict[str, Any], root: Path) -> SharePointSettin
             raise ConfigError(
                 f"tracker.toml must not hold secrets: remove [sharepoint] {secret} (see README, SharePoint sign-in)"
             )
-    settings: dict[str, Any] = {}
-    if auth in ("certificate", "device-code"):
-        settings["tenant"] = _require(section, "tenant", f"for auth = {auth!r} (e.g. contoso.onmicrosoft.com)")
-        settings["client_id"] = _require(section, "client_id", f"for auth = {auth!r} (the app registration's ID)")
-    if auth == "certificate":
-        cert = root / _require(
-            section, "certificate_path", "for auth = 'certificate' (a PEM file with the private key)"
-        )
-        if not cert.is_file():
-            raise ConfigError(f"tracker.toml: [sharepoint] certificate_path {cert} does not exist")
-        thumbprint = _require(section, "certificate_thumbprint", "for auth = 'certificate' (SHA-1, 40 hex digits)")
-        thumbprint = thumbprint.replace(":", "").replace(" ", "")
-        if not re.fullmatch(r"[0-9A-Fa-f]{40}", thumbprint):
-            raise ConfigError(
-                "tracker.toml: [sharepoint] certificate_thumbprint must be the certificate's SHA-1 thumbprint (40 hex digits)"
-            )
-        settings["certificate_path"] = cert
-        settings["certificate_thumbprint"] = thumbprint.upper()
+    settings = _sign_in(section, auth, root)
     cache = section.get("token_cache")
     if cache:
         settings["token_cache"] = root / Path(os.path.expanduser(str(cache)))
