@@ -22,6 +22,7 @@ from tracker.sending.fingerprint import event_state
 from tracker.sending.gate import gate
 from tracker.sending.mail import (
     Outgoing,
+    Recipient,
     build_message,
     parse_sender,
     recipients_for,
@@ -122,16 +123,42 @@ def prepare(
     log = log_view(tracker, journal, event_key)
     told, listed = _audiences(tracker, event, severity, log, audiences)
     resolved = status in ("Resolved", "Closed")
-    closing = close_audiences(severity)
     gate(tracker, event, "resolved" if resolved else ("update" if log else "initial"), listed)
-    legacy = event_state(tracker, event)  # what tracker 0.1 logged: one fingerprint of every field for all audiences
     next_update = _next_update(event, severity, now, no_change)
     result = NotifyResult(event_key, next_update=next_update)
     env = template_environment(config.mail.templates, lambda v: _when(config, v))
-    sender = parse_sender(config.mail.sender)
-    allowed = config.mail.allowed_domains or None
-    severity_listed = {a.casefold() for a in told}
+    one = _Audiences(tracker, config, event, severity, log, env, result, now, force, no_change)
     for audience in listed:
+        one.prepare(audience, audience.casefold() in {a.casefold() for a in told})
+    return result
+
+
+@dataclass
+class _Audiences:
+    """What `prepare` knows of the event while it goes through its audiences, one `prepare(audience)` each."""
+
+    tracker: Tracker
+    config: Config
+    event: Row
+    severity: Row | None
+    log: list[dict[str, Any]]
+    env: Any
+    result: NotifyResult
+    now: datetime
+    force: bool
+    no_change: bool
+
+    def prepare(self, audience: str, listed: bool) -> None:
+        """Skip the audience (sent already, or nobody to tell now) or add its messages to the result.
+        `listed`: its severity lists it (else it heard of the event earlier)."""
+        tracker, config, event, severity, log = self.tracker, self.config, self.event, self.severity, self.log
+        env, result, now, force, no_change = self.env, self.result, self.now, self.force, self.no_change
+        event_key = str(event["id"])
+        status = str(event["status"] or "")
+        resolved = status in ("Resolved", "Closed")
+        legacy = event_state(tracker, event)  # what tracker 0.1 logged: one fingerprint of every field for all
+        next_update = result.next_update
+        closing = close_audiences(severity)
         previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
         reader = Audience(tracker, audience, config.internal_audiences)
         shows_changes = template_reads(env, audience, "changes")
@@ -147,27 +174,22 @@ def prepare(
         kind = "resolved" if resolved else "initial"
         if status == "Closed" and finals:
             # Closing is admin: whoever had the resolution hears no more, unless the severity says so (once).
-            if audience.casefold() not in closing or any(r.get("kind") == "closed" for r in finals):
-                if not force:
-                    result.skipped.append(_skipped(audience, finals[-1]))
-                    continue
-            else:
+            told_closed = any(r.get("kind") == "closed" for r in finals)
+            if audience.casefold() in closing and not told_closed:
                 kind, state = "closed", f"{state} closed"
+            elif not force:
+                result.skipped.append(_skipped(audience, finals[-1]))
+                return
         earlier = [r for r in previous if not str(r.get("state") or "").startswith(state)]
         if kind == "initial" and earlier:
             kind = "update"
-        recipients = recipients_for(tracker, audience, allowed)
-        if not recipients:
-            if audience.casefold() not in severity_listed:  # heard of it earlier; nobody to tell now
-                result.warnings.append(
-                    f"{audience} heard of {event_key} earlier but has no active rows on the Distribution sheet now; "
-                    "nothing sent to it"
-                )
-                continue
-            raise ValidationFailed(
-                f"audience {audience!r} has no active rows on the Distribution sheet; nothing was sent "
-                f"(add one, or remove {audience!r} from {event['severity']}'s Audiences Notified)"
+        recipients = _recipients(tracker, event, audience, config.mail.allowed_domains or None, listed)
+        if not recipients:  # heard of it earlier; nobody to tell now
+            result.warnings.append(
+                f"{audience} heard of {event_key} earlier but has no active rows on the Distribution sheet now; "
+                "nothing sent to it"
             )
+            return
         parts = split_recipients(recipients, config.max_recipients, audience)
         done = _parts_done(previous, state, earlier_states if not no_change else set(), len(parts))
         if done is None and not force:  # sent already, whole (or in as many parts as there were then)
@@ -175,11 +197,24 @@ def prepare(
                 r for r in previous if str(r.get("state") or "").startswith(state) or r.get("state") in earlier_states
             ]
             result.skipped.append(_skipped(audience, last[-1]))
-            continue
+            return
         context = {"no_change": True, "kind_label": "Update: no change"} if no_change else {}
         draft = _Draft(tracker, event, audience, kind, config, next_update, now)
-        result.messages += draft.messages(env, sender, parts, state, set() if force else done or set(), context)
-    return result
+        result.messages += draft.messages(
+            env, parse_sender(config.mail.sender), parts, state, set() if force else done or set(), context
+        )
+
+
+def _recipients(tracker: Tracker, event: Row, audience: str, allowed: Any, listed: bool) -> list[Recipient]:
+    """The audience's active Distribution rows. None for an audience its severity lists is a mistake to fix before
+    anything goes; for one that only heard of the event earlier, nobody to tell now (empty)."""
+    recipients = recipients_for(tracker, audience, allowed)
+    if not recipients and listed:
+        raise ValidationFailed(
+            f"audience {audience!r} has no active rows on the Distribution sheet; nothing was sent "
+            f"(add one, or remove {audience!r} from {event['severity']}'s Audiences Notified)"
+        )
+    return recipients
 
 
 def _audiences(

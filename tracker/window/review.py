@@ -242,31 +242,8 @@ def build_review(
     ]
     if not sla:
         sla = [f"No SLA targets for {event['severity'] or 'this severity'} on the Severities sheet."]
-    record: list[tuple[str, str]] = []
-    if tracker.layout(SHEET).present:
-        row = tracker.sheet(SHEET).find(key)
-        if row is not None:
-            day = day_of(row["review_date"])
-            record = [
-                ("Review date", day.strftime(DAY_FORMAT) if day else ""),
-                ("Facilitator", str(row["facilitator"] or "")),
-                ("Status", str(row["status"] or "")),
-                ("Document", str(row["document"] or "")),
-            ]
-            if row["note"]:
-                record.append(("Note", str(row["note"])))
-    actions = []
-    for row in list_actions(tracker, event_id=key):
-        day = day_of(row["due_date"])
-        actions.append(
-            ActionLine(
-                str(row["id"] or ""),
-                str(row["action"] or ""),
-                str(row["owner"] or ""),
-                day.strftime(DAY_FORMAT) if day else "",
-                str(row["status"] or ""),
-            )
-        )
+    record = _record_lines(tracker, key)
+    actions = _action_lines(tracker, key)
     notes = []
     status = str(event["status"] or "")
     still_open = ""
@@ -290,6 +267,40 @@ def build_review(
         notes=notes,
         still_open=still_open,
     )
+
+
+def _record_lines(tracker: Tracker, key: str) -> list[tuple[str, str]]:
+    """The event's Reviews row as the document's record: date, facilitator, status, document, note."""
+    if not tracker.layout(SHEET).present:
+        return []
+    row = tracker.sheet(SHEET).find(key)
+    if row is None:
+        return []
+    day = day_of(row["review_date"])
+    record = [
+        ("Review date", day.strftime(DAY_FORMAT) if day else ""),
+        ("Facilitator", str(row["facilitator"] or "")),
+        ("Status", str(row["status"] or "")),
+        ("Document", str(row["document"] or "")),
+    ]
+    return record + ([("Note", str(row["note"]))] if row["note"] else [])
+
+
+def _action_lines(tracker: Tracker, key: str) -> list[ActionLine]:
+    """The event's review actions, as the document's action table lists them."""
+    lines = []
+    for row in list_actions(tracker, event_id=key):
+        day = day_of(row["due_date"])
+        lines.append(
+            ActionLine(
+                str(row["id"] or ""),
+                str(row["action"] or ""),
+                str(row["owner"] or ""),
+                day.strftime(DAY_FORMAT) if day else "",
+                str(row["status"] or ""),
+            )
+        )
+    return lines
 
 
 def _sla_minutes(span: Any) -> str:
