@@ -286,9 +286,7 @@ def notify(
     arrived: it is not sent again by itself, and notify, watch and due exit 1 over
     it until --confirm-sent or --confirm-lost (or --force sends it anew).
     """
-    from tracker.errors import NotifyInterrupted
     from tracker.sending.notify import events_to_notify
-    from tracker.sending.notify import notify as run_notify
     from tracker.sending.sendlog import unconfirmed
 
     if bool(event_id) == all_open:
@@ -303,30 +301,8 @@ def notify(
     ids = events_to_notify(first, store.journal) if first is not None else [str(event_id)]
     if not ids:
         click.echo("no open events")
-    failed = sent_any = False
-    reported: set[str] = set()
-    found: list[Any] = []  # messages of unknown acceptance a run found, of events other than its own
-    for key in ids:
-        try:
-            result = run_notify(
-                store,
-                state.config,
-                key,
-                audiences=list(audiences) or None,
-                dry_run=dry_run,
-                force=force,
-                no_change=no_change,
-            )
-        except TrackerError as exc:
-            if not all_open or isinstance(exc, NotifyInterrupted):
-                raise
-            click.echo(f"error: {key}: {exc}", err=True)  # the other open events still go out
-            failed = True
-            continue
-        failed |= _report_notify(state, result, dry_run)
-        reported.add(result.event_id.casefold())
-        found += result.found_elsewhere
-        sent_any = sent_any or bool(result.sent and not dry_run)
+    options = {"audiences": list(audiences) or None, "dry_run": dry_run, "force": force, "no_change": no_change}
+    failed, sent_any, reported, found = _notify_each(state, store, ids, all_open, options)
     if first is not None:  # the other events' messages of unknown acceptance: a scheduled job must not stay green
         others = {u.message_id: u for u in [*unconfirmed(first, store.journal), *found]}
         failed |= say_unconfirmed(state, [u for u in others.values() if u.event_id.casefold() not in reported])
@@ -334,6 +310,34 @@ def notify(
         _republish(state, store)
     if failed:
         sys.exit(1)
+
+
+def _notify_each(
+    state: State, store: Store, ids: list[str], all_open: bool, options: dict[str, Any]
+) -> tuple[bool, bool, set[str], list[Any]]:
+    """Notify each event; with --open an event that fails is said and the others still go out. Returns whether
+    any failed, whether anything was sent, the events reported, and the messages of unknown acceptance the runs
+    found of other events."""
+    from tracker.errors import NotifyInterrupted
+    from tracker.sending.notify import notify as run_notify
+
+    failed = sent_any = False
+    reported: set[str] = set()
+    found: list[Any] = []
+    for key in ids:
+        try:
+            result = run_notify(store, state.config, key, **options)
+        except TrackerError as exc:
+            if not all_open or isinstance(exc, NotifyInterrupted):
+                raise
+            click.echo(f"error: {key}: {exc}", err=True)  # the other open events still go out
+            failed = True
+            continue
+        failed |= _report_notify(state, result, options["dry_run"])
+        reported.add(result.event_id.casefold())
+        found += result.found_elsewhere
+        sent_any = sent_any or bool(result.sent and not options["dry_run"])
+    return failed, sent_any, reported, found
 
 
 def say_unconfirmed(state: State, items: list[Any]) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 from tracker.config import DEFAULT_REVIEW_REQUIRED
 from tracker.errors import LifecycleError, UsageError, ValidationFailed
+from tracker.rules.review_rules import check_close
 from tracker.store.backends import Store
 from tracker.times import as_utc, utcnow
 from tracker.workbook.edits import AppendRow, Edit, SetCells
@@ -64,9 +65,22 @@ def _services(tracker: Tracker, names: Sequence[str]) -> list[str]:
     return out
 
 
-def _public(note: str | None) -> dict[str, Any]:
-    """The Public Note cell of a new Updates row, only when there is one (older workbooks lack the column)."""
-    return {"public_note": note.strip()} if note and note.strip() else {}
+def _timeline(
+    key: str,
+    at: datetime,
+    author: str,
+    status: str,
+    note: str,
+    public_note: str | None,
+    **more: Any,
+) -> AppendRow:
+    """The Updates row of an entry on the event's timeline (`more`: other cells, e.g. eta, internal). Its Public
+    Note cell only when there is one (older workbooks lack the column)."""
+    values: dict[str, Any] = {"event_id": key, "at": at, "author": author or None, "status": status, "note": note}
+    values |= {"internal": "No", **more}
+    if public_note and public_note.strip():
+        values["public_note"] = public_note.strip()
+    return AppendRow("Updates", values)
 
 
 def next_event_id(tracker: Tracker, year: int) -> str:
@@ -140,16 +154,8 @@ def open_event(
                         f"{event_id} --set event_manager=NAME`), and fill the Roster's gap"
                     ]
             row["event_manager"] = duty.person if duty is not None else (author or None)
-        first = {
-            "event_id": event_id,
-            "at": at,
-            "author": author or None,
-            "status": status,
-            "note": note or f"Event opened: {title.strip()}",
-            "internal": "No",
-            **_public(public_note),
-        }
-        return [AppendRow("Events", row), AppendRow("Updates", first)]
+        first = _timeline(event_id, at, author, status, note or f"Event opened: {title.strip()}", public_note)
+        return [AppendRow("Events", row), first]
 
     edits = store.commit(plan)
     return str(edits[0].values["id"])
@@ -180,6 +186,29 @@ def _transition(current: str, new: str, reopen: bool) -> None:
         raise LifecycleError(f"only a Resolved event can be closed; this one is {current}; resolve it first")
     if current == "Resolved" and new in OPEN_STATUSES and not reopen:
         raise LifecycleError(f"the event is Resolved; to set it back to {new} pass --reopen")
+
+
+def _times(
+    tracker: Tracker, event: Row, target: str, at: datetime, reopen: bool, severity: Any, given: bool
+) -> dict[str, Any]:
+    """The event's times an update to status `target` at `at` moves: the next update due (none once resolved), a
+    reopening's resolution cleared, mitigated at Monitoring, closed at Closed, acknowledged by any update."""
+    changes: dict[str, Any] = {}
+    if is_open(target):
+        found = _severity(tracker, str(severity or event["severity"] or ""), given=given, event=event)
+        changes["next_update_due"] = next_update_due(found, at)
+        if reopen:
+            changes["resolved_at"] = None
+            changes["closed_at"] = None
+        if target == "Monitoring" and not event["mitigated_at"]:
+            changes["mitigated_at"] = at
+    else:
+        changes["next_update_due"] = None
+    if target == "Closed" and not event["closed_at"]:
+        changes["closed_at"] = at
+    if not event["acknowledged_at"]:
+        changes["acknowledged_at"] = at
+    return changes
 
 
 def update_event(
@@ -217,46 +246,26 @@ def update_event(
         changes: dict[str, Any] = {**extra, "status": target, "last_update_at": at}
         if "severity" in extra:
             changes["severity"] = _severity(tracker, str(extra["severity"]))["name"]
-        if target == "Closed" and current != "Closed":
-            from tracker.rules.review_rules import check_close
-
+        if target == "Closed" and current != "Closed":  # the review gate
+            lowered = changes.get("severity")
             check_close(
-                tracker,
-                str(event["id"]),
-                str(event["severity"] or ""),
-                review_required_for,
-                new_severity=changes.get("severity"),
+                tracker, str(event["id"]), str(event["severity"] or ""), review_required_for, new_severity=lowered
             )
-        if is_open(target):
-            severity = _severity(
-                tracker, str(changes.get("severity") or event["severity"] or ""), given="severity" in extra, event=event
-            )
-            changes["next_update_due"] = next_update_due(severity, at)
-            if reopen:
-                changes["resolved_at"] = None
-                changes["closed_at"] = None
-            if target == "Monitoring" and not event["mitigated_at"]:
-                changes["mitigated_at"] = at
-        else:
-            changes["next_update_due"] = None
-        if target == "Closed" and not event["closed_at"]:
-            changes["closed_at"] = at
-        if not event["acknowledged_at"]:
-            changes["acknowledged_at"] = at
+        changes |= _times(tracker, event, target, at, reopen, changes.get("severity"), "severity" in extra)
         key = str(event["id"])
         result.update(event_id=key, status=target, due=changes.get("next_update_due"), at=at)
         result["audiences"] = severity_audiences(tracker, str(changes.get("severity") or event["severity"] or ""))
-        update = {
-            "event_id": key,
-            "at": at,
-            "author": author or None,
-            "status": target,
-            "note": note,
-            "eta": as_utc(eta) if eta else None,
-            "internal": "Yes" if internal else "No",
-            **_public(public_note),
-        }
-        return [SetCells("Events", key, changes), AppendRow("Updates", update)]
+        update = _timeline(
+            key,
+            at,
+            author,
+            target,
+            note,
+            public_note,
+            eta=as_utc(eta) if eta else None,
+            internal="Yes" if internal else "No",
+        )
+        return [SetCells("Events", key, changes), update]
 
     edits = store.commit(plan)
     return Outcome(result["event_id"], result["status"], result["due"], result["at"], edits, result["audiences"])
@@ -310,16 +319,9 @@ def resolve_event(
         if not event["mitigated_at"]:
             changes["mitigated_at"] = when
         result.update(event_id=key, at=when, audiences=severity_audiences(tracker, str(event["severity"] or "")))
-        final = {
-            "event_id": key,
-            "at": when,  # when service came back (--at), so a reopened event's outage spans end there
-            "author": author or None,
-            "status": "Resolved",
-            "note": note,
-            "internal": "No",
-            **_public(public_note),
-        }
-        return [SetCells("Events", key, changes), AppendRow("Updates", final)]
+        # at when service came back (--at), so a reopened event's outage spans end there
+        final = _timeline(key, when, author, "Resolved", note, public_note)
+        return [SetCells("Events", key, changes), final]
 
     edits = store.commit(plan)
     return Outcome(result["event_id"], "Resolved", None, result["at"], edits, result["audiences"])

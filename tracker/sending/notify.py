@@ -413,7 +413,6 @@ def _notify(
     no_change: bool = False,
 ) -> NotifyResult:
     from tracker.sending.teams import teams_settings
-    from tracker.sending.transports import open_transport
     from tracker.store.engine import check
 
     teams_settings(config)  # a [teams] section without its webhook URL stops here, before anything is sent
@@ -444,6 +443,15 @@ def _notify(
         return result
     if not result.messages:
         return result
+    return _send(store, config, result, event, now, force)
+
+
+def _send(store: Store, config: Config, result: NotifyResult, event: Row, now: datetime, force: bool) -> NotifyResult:
+    """Claim (on SharePoint), send through the configured transport with durable hooks, post Teams cards, and put
+    the log and the event's notified times on the sheet (or keep them in the journal)."""
+    from tracker.sending.transports import open_transport
+
+    status = str(event["status"] or "")
     transport = open_transport(config)
     result.transport = transport.name
     claim = _claim(store, config, result, now, status, force) if store.claims else None
