@@ -190,15 +190,12 @@ def _writes(tree: ast.Module, environ: ast.Attribute) -> bool:
 LONG_MODULES = {}
 LONG_FUNCTIONS = {
     "tracker.cli.events.open_cmd": 65,
-    "tracker.cli.report.report": 80,
+    "tracker.cli.report.report": 69,
     "tracker.cli.review.review_cmd": 65,
     "tracker.rules.events.open_event": 61,
     "tracker.rules.events.resolve_event": 61,
-    "tracker.microsoft365.remote.request": 83,
     "tracker.window.report_charts.charts": 64,
     "tracker.window.review.record_review": 63,
-    "tracker.window.review_document.render_docx": 72,
-    "tracker.microsoft365.sitepage.publish": 69,
     "tracker.store.excel_service._send": 61,
     "tracker.rules.validation.validate_tracker": 61,
     "tracker.cli.watch.watch": 62,

@@ -45,6 +45,28 @@ def html_target(given: str) -> Path:
     return path
 
 
+def _period(state: State, since: str | None, until: str | None, now: Any) -> tuple[Any, Any]:
+    """--since and --until (default: the last DAYS days up to now), refused when the period would be empty."""
+    end = state.time(until, "--until") or now
+    start = state.time(since, "--since") or end - timedelta(days=DAYS)
+    if start >= end:
+        raise UsageError(
+            f"--since {state.show_time(start)} is not before --until {state.show_time(end)}; the period would be empty"
+        )
+    return start, end
+
+
+def _write_html(target: Path, given: str, result: Any, data: dict[str, Any], config: Any) -> None:
+    """--html: the report as a page, or one line naming the option and why it could not be written."""
+    from tracker.window.report_html import report_page
+
+    page = report_page(result, data, config)
+    try:
+        target.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--html {given}: {(exc.strerror or str(exc)).lower()}") from None
+
+
 def _reader(tracker: Any, name: str | None, internal: Any) -> Any:
     """The audience --audience or --email names, as the Distribution sheet spells it; None for the whole report."""
     if not name:
@@ -200,26 +222,15 @@ def report(
     html_file = html_target(html_path) if html_path else None
     config = state.config
     now = utcnow()
-    end = state.time(until, "--until") or now
-    start = state.time(since, "--since") or end - timedelta(days=DAYS)
-    if start >= end:
-        raise UsageError(
-            f"--since {state.show_time(start)} is not before --until {state.show_time(end)}; the period would be empty"
-        )
+    start, end = _period(state, since, until, now)
     store = state.store()
     tracker = store.read()
     reader = _reader(tracker, email_to or audience, config.internal_audiences)
     result = Report(tracker, Period(start, end), now, by=by, tz=config.display.tz, audience=reader)
     data = result.to_json()
     if html_file is not None:  # written before anything is printed: a refusal comes alone
-        from tracker.window.report_html import report_page
-
-        page = report_page(result, data, config)
-        try:
-            html_file.write_text(page, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--html {html_path}: {(exc.strerror or str(exc)).lower()}") from None
-    for item in data["skipped"]:
+        _write_html(html_file, str(html_path), result, data, config)
+    for item in data["skipped"]:  # each event left out, and each without a restore time, said once
         click.echo(printable(f"warning: {item['event_id']} left out: {item['problem']}"), err=True)
     for item in data["restore_unknown"]:
         click.echo(printable(f"warning: {item['event_id']} restore time unknown: {item['problem']}"), err=True)

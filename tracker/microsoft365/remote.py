@@ -51,6 +51,27 @@ class Locked(Exception):
         self.owner = owner
 
 
+def _options(
+    api: str, method: str, url: str, data: bytes | str | None, json_body: Any, headers: dict[str, str] | None
+) -> Any:
+    """One request as the office365 client takes it: JSON serialized by the client, SharePoint answering plain JSON."""
+    from office365.runtime.http.http_method import HttpMethod
+    from office365.runtime.http.request_options import RequestOptions
+
+    options = RequestOptions(url)
+    options.method = HttpMethod(method)
+    for name, value in (headers or {}).items():
+        options.set_header(name, value)
+    if json_body is not None:
+        options.data = json_body  # the client serializes it
+        options.set_header("Content-Type", "application/json")
+    elif data is not None:
+        options.data = data
+    if api == "sharepoint":
+        options.set_header("Accept", "application/json;odata=nometadata")
+    return options
+
+
 def error_text(response: Any) -> str:
     try:
         body = response.json()
@@ -176,25 +197,13 @@ class Remote:
         """Send one request with retries; SharePoint's 412 and 423 come back as Stale / Locked."""
         import requests
         from office365.runtime.client_request_exception import ClientRequestException
-        from office365.runtime.http.http_method import HttpMethod
-        from office365.runtime.http.request_options import RequestOptions
 
         refreshed = False
         what = what or f"{method} {url}"
         tries = retry.Retries()
         while True:
-            options = RequestOptions(url)
-            options.method = HttpMethod(method)
-            for name, value in (headers or {}).items():
-                options.set_header(name, value)
-            if json_body is not None:
-                options.data = json_body  # the client serializes it
-                options.set_header("Content-Type", "application/json")
-            elif data is not None:
-                options.data = data
-            if api == "sharepoint":
-                options.set_header("Accept", "application/json;odata=nometadata")
             try:
+                options = _options(api, method, url, data, json_body, headers)
                 return self.client(api).pending_request().execute_request_direct(options)
             except ClientRequestException as exc:
                 response = exc.response
@@ -226,17 +235,16 @@ class Remote:
                 self._reset(api)
                 if idempotent and tries.again(retry.retry_after(None, tries.made)):
                     continue
-                silence = RemoteError(
-                    f"{what}: no answer from {self.settings.origin if api == 'sharepoint' else self.settings.graph_url} "
-                    f"({type(exc).__name__}); "
-                    + (
-                        f"gave up {tries.said}"
-                        if idempotent
-                        else "not retried since it may have been applied; check, then run again"
-                    )
-                )
-                silence.unanswered = not idempotent
+                silence = self._no_answer(api, what, exc, idempotent, tries.said)
                 raise silence from None
+
+    def _no_answer(self, api: str, what: str, exc: Exception, idempotent: bool, said: str) -> RemoteError:
+        """No answer at all (a timeout, a refused connection): retried if it is safe to, else of unknown effect."""
+        where = self.settings.origin if api == "sharepoint" else self.settings.graph_url
+        why = f"gave up {said}" if idempotent else "not retried since it may have been applied; check, then run again"
+        silence = RemoteError(f"{what}: no answer from {where} ({type(exc).__name__}); {why}")
+        silence.unanswered = not idempotent
+        return silence
 
     def failure(self, api: str, status: int, response: Any, what: str, permission: str | None) -> Exception:
         detail = error_text(response) if response is not None else ""

@@ -112,6 +112,17 @@ def image_size(image: PageImage) -> tuple[int, int]:
     )
 
 
+def _image_sizes(images: list[PageImage]) -> dict[str, tuple[int, int]]:
+    """Each picture's size in pixels, by name; a bad or repeated name is a UsageError."""
+    seen: set[str] = set()
+    for image in images:
+        _check_file_name(image.name, "status page image name")
+        if image.name.lower() in seen:
+            raise UsageError(f"two status page images are both named {image.name!r}; each needs its own name")
+        seen.add(image.name.lower())
+    return {image.name: image_size(image) for image in images}
+
+
 class SitePages:
     """Site pages and their pictures in the site of [sharepoint] site_url, through one `Remote`."""
 
@@ -238,19 +249,29 @@ class SitePages:
             raise RemoteError(f"Microsoft Graph answered with a next page outside {base}: {str(link)[:200]}")
         return str(link)[len(base) :]
 
+    def _create(self, name: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """A new page; or the one found made meanwhile (another publish, or this one before a lost answer), which
+        is then updated: (the page, whether it was found)."""
+        what = f"creating the page {name} in {self.where}"
+        settings = {"name": name, "pageLayout": "article", "showComments": False, "showRecommendedPages": False}
+        try:
+            page = self._graph(
+                "POST", f"/sites/{self.site_id}/pages", {**body, **settings}, what=what, idempotent=False
+            )
+            return page, False
+        except RemoteError:
+            page = self.find(name)
+            if page is None or not str(page.get("description") or "").startswith(MARKER):
+                raise
+            return page, True
+
     def publish(self, page_name: str, title: str, sections: Sequence[PageSection]) -> str:
         """Create or update the page, upload its pictures, publish it; return its web URL."""
         name = page_file_name(page_name)
         if not title.strip():
             raise UsageError("the status page needs a title")
         images = [s.image for s in sections if s.image is not None]
-        seen: set[str] = set()
-        for image in images:
-            _check_file_name(image.name, "status page image name")
-            if image.name.lower() in seen:
-                raise UsageError(f"two status page images are both named {image.name!r}; each needs its own name")
-            seen.add(image.name.lower())
-        sizes = {image.name: image_size(image) for image in images}
+        sizes = _image_sizes(images)
 
         existing = self.find(name)
         if existing is not None and not str(existing.get("description") or "").startswith(MARKER):
@@ -272,26 +293,8 @@ class SitePages:
         }
         page = existing
         if page is None:
-            what = f"creating the page {name} in {self.where}"
-            try:
-                page = self._graph(
-                    "POST",
-                    f"/sites/{self.site_id}/pages",
-                    {
-                        **body,
-                        "name": name,
-                        "pageLayout": "article",
-                        "showComments": False,
-                        "showRecommendedPages": False,
-                    },
-                    what=what,
-                    idempotent=False,
-                )
-            except RemoteError:
-                page = self.find(name)  # made meanwhile (another publish, or this one before a lost answer)
-                if page is None or not str(page.get("description") or "").startswith(MARKER):
-                    raise
-                existing = page
+            page, made_elsewhere = self._create(name, body)
+            existing = page if made_elsewhere else None
         if existing is not None:
             self._graph(
                 "PATCH",

@@ -79,9 +79,8 @@ def docx_text(document: Document) -> str:
     return "\n".join(parts)
 
 
-def render_docx(review: Review) -> Document:
-    """The review as a Word document: real headings, a summary table, the timeline and the action items as
-    tables with a repeating header row, Calibri 11 pt (10 pt in tables)."""
+def _a4_document(review: Review) -> Document:
+    """An empty A4 portrait document, 2 cm side margins, Calibri 11 pt, its properties naming the review."""
     import docx
     from docx.enum.section import WD_ORIENT
     from docx.shared import Cm, Pt
@@ -100,7 +99,15 @@ def render_docx(review: Review) -> Document:
     core.subject = review.event_id
     core.author = "tracker"
     core.comments = "Internal: includes internal-only updates."
+    return document
 
+
+def render_docx(review: Review) -> Document:
+    """The review as a Word document: real headings, a summary table, the timeline and the action items as
+    tables with a repeating header row, Calibri 11 pt (10 pt in tables)."""
+    from docx.shared import Cm
+
+    document = _a4_document(review)
     document.add_heading(f"Post-incident review: {review.event_id}", level=0)
     document.add_paragraph(review.title, style="Subtitle")
     if review.still_open:
