@@ -194,8 +194,6 @@ LONG_FUNCTIONS = {
     "tracker.cli.review.review_cmd": 65,
     "tracker.rules.events.open_event": 61,
     "tracker.rules.events.resolve_event": 61,
-    "tracker.window.report_charts.charts": 64,
-    "tracker.window.review.record_review": 63,
     "tracker.store.excel_service._send": 61,
     "tracker.rules.validation.validate_tracker": 61,
     "tracker.cli.watch.watch": 62,

@@ -50,65 +50,79 @@ def _hours(minutes: float | None) -> float:
 
 def charts(data: dict[str, Any]) -> list[Chart]:
     """The report's charts, each only when it has something to show and its figures are not withheld."""
-    out = []
+    drawn = (_events_by_group(data), _time_to_restore(data), _attainment(data))
+    return [chart for chart in drawn if chart is not None]
+
+
+def _events_by_group(data: dict[str, Any]) -> Chart | None:
+    """Events per group (severity, service, month or category), a bar each."""
     groups = data["groups"]
-    if groups:
-        fig, ax = _figure(len(groups))
-        labels = [str(g["label"]) for g in groups][::-1]
-        counts = [g["events"] for g in groups][::-1]
-        ax.barh(labels, counts, color=COLOURS["bar"])
-        for y, count in enumerate(counts):
-            ax.text(count, y, f" {count}", va="center", fontsize=9)
-        ax.set_xlabel("events")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        alt = "Events by " + data["by"] + ": " + ", ".join(f"{g['label']} {g['events']}" for g in groups)
-        out.append(Chart("events-by-group", f"Events by {data['by']}", alt, _png(fig)))
+    if not groups:
+        return None
+    fig, ax = _figure(len(groups))
+    labels = [str(g["label"]) for g in groups][::-1]
+    counts = [g["events"] for g in groups][::-1]
+    ax.barh(labels, counts, color=COLOURS["bar"])
+    for y, count in enumerate(counts):
+        ax.text(count, y, f" {count}", va="center", fontsize=9)
+    ax.set_xlabel("events")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    alt = "Events by " + data["by"] + ": " + ", ".join(f"{g['label']} {g['events']}" for g in groups)
+    return Chart("events-by-group", f"Events by {data['by']}", alt, _png(fig))
+
+
+def _time_to_restore(data: dict[str, Any]) -> Chart | None:
+    """By severity: the median time to restore against the restoration target."""
+    groups = data["groups"]
     sla = {s["severity"]: s for s in data["sla"]}
     restored = (
         [g for g in groups if g["time_to_restore_median_minutes"] is not None] if data["by"] == "severity" else []
     )
-    if restored:
-        fig, ax = _figure(len(restored), legend=True)
-        labels = [str(g["label"]) for g in restored][::-1]
-        medians = [_hours(g["time_to_restore_median_minutes"]) for g in restored][::-1]
-        ax.barh(labels, medians, color=COLOURS["bar"], label="median time to restore")
-        words = []
-        for y, g in enumerate(restored[::-1]):
-            timer = (sla.get(str(g["key"])) or {}).get("restoration") or {}
-            target = timer.get("target_minutes")
-            if target:
-                ax.plot([target / 60] * 2, [y - 0.4, y + 0.4], color=COLOURS["target"], linewidth=3)
-            words.append(
-                f"{g['label']} {_hours(g['time_to_restore_median_minutes']):.1f} h"
-                + (f" (target {target / 60:g} h)" if target else "")
-            )
-        targets = any("target" in w for w in words)
-        if targets:
-            ax.plot([], [], color=COLOURS["target"], linewidth=3, label="target")
-        ax.set_xlabel("hours")
-        _legend(fig)
-        out.append(
-            Chart(
-                "time-to-restore",
-                "Median time to restore" + (" against target" if targets else ""),
-                "Median time to restore: " + ", ".join(reversed(words)),
-                _png(fig),
-            )
+    if not restored:
+        return None
+    fig, ax = _figure(len(restored), legend=True)
+    labels = [str(g["label"]) for g in restored][::-1]
+    medians = [_hours(g["time_to_restore_median_minutes"]) for g in restored][::-1]
+    ax.barh(labels, medians, color=COLOURS["bar"], label="median time to restore")
+    words = []
+    for y, g in enumerate(restored[::-1]):
+        timer = (sla.get(str(g["key"])) or {}).get("restoration") or {}
+        target = timer.get("target_minutes")
+        if target:
+            ax.plot([target / 60] * 2, [y - 0.4, y + 0.4], color=COLOURS["target"], linewidth=3)
+        words.append(
+            f"{g['label']} {_hours(g['time_to_restore_median_minutes']):.1f} h"
+            + (f" (target {target / 60:g} h)" if target else "")
         )
+    targets = any("target" in w for w in words)
+    if targets:
+        ax.plot([], [], color=COLOURS["target"], linewidth=3, label="target")
+    ax.set_xlabel("hours")
+    _legend(fig)
+    return Chart(
+        "time-to-restore",
+        "Median time to restore" + (" against target" if targets else ""),
+        "Median time to restore: " + ", ".join(reversed(words)),
+        _png(fig),
+    )
+
+
+def _attainment(data: dict[str, Any]) -> Chart | None:
+    """Per severity: events whose restoration target was met, and breached."""
     rated = [s for s in data["sla"] if s["restoration"] is not None and s["restoration"]["share_met"] is not None]
-    if rated:
-        fig, ax = _figure(len(rated), legend=True)
-        labels = [s["label"] for s in rated][::-1]
-        met = [s["restoration"]["met"] for s in rated][::-1]
-        breached = [s["restoration"]["breached"] for s in rated][::-1]
-        ax.barh(labels, met, color=COLOURS["met"], label="met")
-        ax.barh(labels, breached, left=met, color=COLOURS["breached"], label="breached")
-        ax.set_xlabel("events")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        _legend(fig)
-        alt = "Restoration target met: " + ", ".join(
-            f"{s['label']} {s['restoration']['met']} of {s['restoration']['met'] + s['restoration']['breached']}"
-            for s in rated
-        )
-        out.append(Chart("restoration-attainment", "Restoration target met or breached", alt, _png(fig)))
-    return out
+    if not rated:
+        return None
+    fig, ax = _figure(len(rated), legend=True)
+    labels = [s["label"] for s in rated][::-1]
+    met = [s["restoration"]["met"] for s in rated][::-1]
+    breached = [s["restoration"]["breached"] for s in rated][::-1]
+    ax.barh(labels, met, color=COLOURS["met"], label="met")
+    ax.barh(labels, breached, left=met, color=COLOURS["breached"], label="breached")
+    ax.set_xlabel("events")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    _legend(fig)
+    alt = "Restoration target met: " + ", ".join(
+        f"{s['label']} {s['restoration']['met']} of {s['restoration']['met'] + s['restoration']['breached']}"
+        for s in rated
+    )
+    return Chart("restoration-attainment", "Restoration target met or breached", alt, _png(fig))

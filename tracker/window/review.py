@@ -77,17 +77,7 @@ def record_review(
         at = now or utcnow()
         state = _status(tracker, status) if status else None
         current = tracker.sheet(SHEET).find(key)
-        values: dict[str, Any] = {}
-        if facilitator:
-            values["facilitator"] = facilitator.strip()
-        if day is not None:
-            values["review_date"] = day_cell(day)
-        if link is not None:
-            values["document"] = link.strip() or None
-        if note is not None:
-            values["note"] = note.strip() or None
-        if state:
-            values["status"] = state
+        values = _given(facilitator, day, link, note, state)
         if current is None:
             if not facilitator:
                 raise UsageError(f"{key} has no review recorded yet: give --facilitator (who ran the review)")
@@ -109,6 +99,24 @@ def record_review(
 
     store.commit(plan)
     return Recorded(result["values"], result["created"])
+
+
+def _given(
+    facilitator: str | None, day: date | None, link: str | None, note: str | None, state: str | None
+) -> dict[str, Any]:
+    """The Reviews cells the options set (an empty --link or --note clears its cell)."""
+    values: dict[str, Any] = {}
+    if facilitator:
+        values["facilitator"] = facilitator.strip()
+    if day is not None:
+        values["review_date"] = day_cell(day)
+    if link is not None:
+        values["document"] = link.strip() or None
+    if note is not None:
+        values["note"] = note.strip() or None
+    if state:
+        values["status"] = state
+    return values
 
 
 def _check_review(
