@@ -192,7 +192,6 @@ LONG_FUNCTIONS = {
     "tracker.cli.events.open_cmd": 65,
     "tracker.cli.report.report": 69,
     "tracker.cli.review.review_cmd": 65,
-    "tracker.rules.events.open_event": 61,
     "tracker.rules.events.resolve_event": 61,
     "tracker.store.excel_service._send": 61,
     "tracker.rules.validation.validate_tracker": 61,

@@ -98,6 +98,25 @@ def next_event_id(tracker: Tracker, year: int) -> str:
     return f"EVT-{year}-{highest + 1:04d}"
 
 
+def _event_manager(
+    tracker: Tracker, event_id: str, at: datetime, zone: tzinfo | None, author: str, notes: list[str] | None
+) -> str | None:
+    """Who leads a new event that names nobody: with a Roster (and `zone`), the duty event manager or stand-by;
+    else, or with nobody on duty (said in `notes`), the author."""
+    duty = None
+    if zone is not None:
+        from tracker.workbook.roster import duty_manager
+
+        duty = duty_manager(tracker, zone, at)  # type: ignore[arg-type]
+        if duty is None and notes is not None and tracker.sheet("Roster").present:
+            notes[:] = [
+                f"nobody is on duty on the Roster sheet now, so {author or 'nobody'} leads {event_id} as "
+                "event manager; name someone with --set event_manager=NAME (or `tracker update "
+                f"{event_id} --set event_manager=NAME`), and fill the Roster's gap"
+            ]
+    return duty.person if duty is not None else (author or None)
+
+
 def open_event(
     store: Store,
     *,
@@ -135,25 +154,15 @@ def open_event(
             "severity": sev["name"],
             "status": status,
             "category": category,
-            "services_affected": ", ".join(_services(tracker, services)) or None,
+            "services_affected": tracker.schema["Events"].fields["services_affected"].join(_services(tracker, services))
+            or None,
             "detected_at": as_utc(detected_at) if detected_at else at,
             "reported_at": at,
             "last_update_at": at,
             "next_update_due": next_update_due(sev, at),
         }
         if not row.get("event_manager"):
-            duty = None
-            if zone is not None:  # with a Roster, the duty event manager (or stand-by) leads the event
-                from tracker.workbook.roster import duty_manager
-
-                duty = duty_manager(tracker, zone, at)  # type: ignore[arg-type]
-                if duty is None and notes is not None and tracker.sheet("Roster").present:
-                    notes[:] = [
-                        f"nobody is on duty on the Roster sheet now, so {author or 'nobody'} leads {event_id} as "
-                        "event manager; name someone with --set event_manager=NAME (or `tracker update "
-                        f"{event_id} --set event_manager=NAME`), and fill the Roster's gap"
-                    ]
-            row["event_manager"] = duty.person if duty is not None else (author or None)
+            row["event_manager"] = _event_manager(tracker, event_id, at, zone, author, notes)
         first = _timeline(event_id, at, author, status, note or f"Event opened: {title.strip()}", public_note)
         return [AppendRow("Events", row), first]
 

@@ -92,11 +92,11 @@ class NotifyResult:
         return [m for m in self.messages if not m.sent]
 
 
-def close_audiences(severity: Row | None) -> set[str]:
+def close_audiences(tracker: Tracker, severity: Row | None) -> set[str]:
     """The audiences a severity tells when an event is Closed (Notify On Close; default: none)."""
-    if severity is None:
+    if severity is None or "close_audiences" not in tracker.sheet("Severities").columns:
         return set()
-    return {a.strip().casefold() for a in str(severity.get("close_audiences") or "").split(",") if a.strip()}
+    return {a.casefold() for a in tracker.sheet("Severities").items(severity, "close_audiences")}
 
 
 def prepare(
@@ -158,7 +158,7 @@ class _Audiences:
         resolved = status in ("Resolved", "Closed")
         legacy = event_state(tracker, event)  # what tracker 0.1 logged: one fingerprint of every field for all
         next_update = result.next_update
-        closing = close_audiences(severity)
+        closing = close_audiences(tracker, severity)
         previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
         reader = Audience(tracker, audience, config.internal_audiences)
         shows_changes = template_reads(env, audience, "changes")
@@ -573,7 +573,7 @@ def events_to_notify(tracker: Tracker, journal: Journal | None) -> list[str]:
             continue
         log = [r for r in log_view(tracker, journal, key) if not is_claim(r)]  # a claim is not a send: the run
         # that notifies the event settles it (sent again when its claimer stopped)
-        closing = close_audiences(tracker.sheet("Severities").find(str(row["severity"] or "")))
+        closing = close_audiences(tracker, tracker.sheet("Severities").find(str(row["severity"] or "")))
         by_audience: dict[str, list[dict[str, Any]]] = {}
         for entry in log:
             by_audience.setdefault(str(entry.get("audience") or "").casefold(), []).append(entry)

@@ -46,5 +46,5 @@ def next_update_due(severity: Row, at: datetime) -> datetime:
 
 def severity_audiences(tracker: Tracker, severity: str) -> list[str]:
     """The audiences a severity notifies (Audiences Notified), or [] when it is not on the sheet."""
-    row = tracker.sheet("Severities").find(severity)
-    return [a.strip() for a in str(row["audiences"] or "").split(",") if a.strip()] if row else []
+    severities = tracker.sheet("Severities")
+    return severities.items(severities.find(severity), "audiences")

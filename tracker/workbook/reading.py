@@ -152,6 +152,11 @@ class SheetData:
         self.last_row = number
         self._index = None
 
+    def items(self, row: Row | None, name: str) -> list[str]:
+        """A list-valued cell of `row` (e.g. Audiences Notified) as its items, split as the schema's x-separator
+        says; [] for no row."""
+        return self.spec.fields[name].split(row[name]) if row is not None else []
+
     def cell(self, name: str, row: int) -> str:
         """`Events!D7` for field `name` on Excel row `row`."""
         col = self.columns.get(name, self.spec.fields[name].column)

@@ -132,6 +132,10 @@ class FieldSpec:
             return [str(value)]
         return [item.strip() for item in str(value).split(self.separator) if item.strip()]
 
+    def join(self, items: list[str]) -> str:
+        """Items as a list-valued cell holds them: separated by the x-separator and a space (one item: as is)."""
+        return f"{self.separator} ".join(items) if self.separator else (items[0] if items else "")
+
     def allowed(self) -> str:
         """What a person may put in this column, in words."""
         schema = self.schema
