@@ -185,23 +185,14 @@ def _writes(tree: ast.Module, environ: ast.Attribute) -> bool:
     return False
 
 
-# Issue 18 asks for modules of at most 600 lines and functions of at most 60. These are over today, at these sizes:
-# each may shrink (then lower its number here, or drop it) but never grow, and nothing new joins them.
-LONG_MODULES = {}
-LONG_FUNCTIONS = {
-    "tracker.cli.events.open_cmd": 65,
-    "tracker.cli.report.report": 69,
-    "tracker.cli.review.review_cmd": 65,
-    "tracker.rules.events.resolve_event": 61,
-    "tracker.store.excel_service._send": 61,
-    "tracker.rules.validation.validate_tracker": 61,
-    "tracker.cli.watch.watch": 62,
-    "tracker.workbook.opening.read_tracker": 62,
-}
+# Issue 18: no module over 600 lines, no function over 60 (docstring and signature included). A module or function
+# that reads better whole may be listed here with its size and the reason beside it; today none is.
+LONG_MODULES: dict[str, int] = {}
+LONG_FUNCTIONS: dict[str, int] = {}
 
 
 def test_modules_and_functions_do_not_grow_past_their_size() -> None:
-    """No module over 600 lines and no function over 60, but for those listed above, which may not grow."""
+    """No module over 600 lines and no function over 60 (cli.py had 1,345 lines, notify.py 1,080, prepare 132)."""
     too_long = []
     for name, path in _modules().items():
         text = path.read_text(encoding="utf-8")

@@ -66,6 +66,16 @@ FORCE_TIME = click.option(
 )
 
 
+def _event_fields(sites: tuple[str, ...], users: int | None, given: dict[str, str | None]) -> dict[str, Any]:
+    """The Events cells open's own options set: sites (joined), users affected, and each text option given."""
+    fields: dict[str, Any] = {name: value for name, value in given.items() if value}
+    if sites:
+        fields["sites_affected"] = ", ".join(sites)
+    if users is not None:
+        fields["users_affected"] = users
+    return fields
+
+
 @click.command("open")
 @click.option("--title", required=True, help="Short headline, used in email subjects.")
 @click.option("--severity", required=True, help="A severity from the Severities sheet, e.g. 'Sev 1'.")
@@ -118,16 +128,8 @@ def open_cmd(
     """
     from tracker.rules.events import open_event
 
-    fields = _fields(state, pairs)
-    if sites:
-        fields["sites_affected"] = ", ".join(sites)
-    if users is not None:
-        fields["users_affected"] = users
-    if impact:
-        fields["impact"] = impact
-    for name, value in (("technical_bridge", technical_bridge), ("management_bridge", management_bridge)):
-        if value:
-            fields[name] = value
+    given = {"impact": impact, "technical_bridge": technical_bridge, "management_bridge": management_bridge}
+    fields = _fields(state, pairs) | _event_fields(sites, users, given)
     names = [name.strip() for value in services for name in value.split(",") if name.strip()]
     notes: list[str] = []
     event_id = open_event(

@@ -45,6 +45,31 @@ def html_target(given: str) -> Path:
     return path
 
 
+def _show(state: State, data: dict[str, Any], fmt: str, html_path: str | None, email_to: str | None) -> None:
+    """Print the report as JSON, CSV or text (nothing for --email alone), and where --html wrote it."""
+    from tracker.window.report import csv_rows
+
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(csv_rows(data["groups"]))
+        click.echo(out.getvalue(), nl=False)
+    elif not email_to:
+        click.echo(text_report(data, state.show_time))
+    if html_path is not None:
+        click.echo(f"wrote {html_path}", err=fmt != "text")
+
+
+def _email(state: State, tracker: Any, result: Any, data: dict[str, Any], now: Any) -> None:
+    """--email: the report to the audience's Distribution rows, said in one line."""
+    from tracker.window.report_html import send_report
+
+    sent = send_report(tracker, result, data, state.config, now, text_report(data, state.show_time))
+    count = sum(len(m.recipients) for m in sent)
+    click.echo(printable(f"sent the report to {sent[0].audience} ({count} recipients): {sent[0].subject}"))
+
+
 def _period(state: State, since: str | None, until: str | None, now: Any) -> tuple[Any, Any]:
     """--since and --until (default: the last DAYS days up to now), refused when the period would be empty."""
     end = state.time(until, "--until") or now
@@ -213,7 +238,7 @@ def report(
     """
     from tracker.times import utcnow
     from tracker.window.event_facts import Period
-    from tracker.window.report import Report, csv_rows
+    from tracker.window.report import Report
 
     if as_json and as_csv:
         raise UsageError("--json and --csv each print the report; choose one")
@@ -234,19 +259,7 @@ def report(
         click.echo(printable(f"warning: {item['event_id']} left out: {item['problem']}"), err=True)
     for item in data["restore_unknown"]:
         click.echo(printable(f"warning: {item['event_id']} restore time unknown: {item['problem']}"), err=True)
-    if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-    elif as_csv:
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows(csv_rows(data["groups"]))
-        click.echo(out.getvalue(), nl=False)
-    elif not email_to:
-        click.echo(text_report(data, state.show_time))
-    if html_file is not None:
-        click.echo(f"wrote {html_path}", err=as_json or as_csv)
+    fmt = "json" if as_json else "csv" if as_csv else "text"
+    _show(state, data, fmt, html_path if html_file is not None else None, email_to)
     if email_to:
-        from tracker.window.report_html import send_report
-
-        sent = send_report(tracker, result, data, config, now, text_report(data, state.show_time))
-        count = sum(len(m.recipients) for m in sent)
-        click.echo(printable(f"sent the report to {sent[0].audience} ({count} recipients): {sent[0].subject}"))
+        _email(state, tracker, result, data, now)

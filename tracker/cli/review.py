@@ -48,6 +48,38 @@ def _show_day(value: Any) -> str:
     return day.strftime(DAY_FORMAT) if day else ""
 
 
+def _draft(state: State, event_id: str, out_dir: str | None, fmt: str, force: bool) -> None:
+    """`tracker review ID`: write the draft (Markdown, Word or both), and say when the event is still open."""
+    from tracker.times import utcnow
+
+    config = state.config
+    from tracker.window.review import build_review
+    from tracker.window.review_document import draft_paths, write_drafts
+
+    tracker = state.store().read()
+    display = config.display
+    review = build_review(
+        tracker, event_id, tz=display.tz, time_format=display.time_format, at_risk=config.clock.at_risk, now=utcnow()
+    )
+    folder = Path(out_dir) if out_dir else config.root / config.review.folder
+    paths = write_drafts(
+        review,
+        draft_paths(folder, review.event_id, fmt),
+        force=force,
+        templates=config.mail.templates,
+    )
+    for path in paths:
+        click.echo(printable(f"wrote {_shown(path)}"))
+    if review.still_open:
+        click.echo(
+            printable(
+                f"warning: {review.event_id} is still open ({review.status}): the draft's timeline ends at "
+                f"{review.generated}; run `tracker review {review.event_id}` again once it is resolved"
+            ),
+            err=True,
+        )
+
+
 def _record(state: State, event_id: str, given: dict[str, str | None]) -> None:
     """`tracker review ID --record` with the options `given` (facilitator, day, link, status, note): the Reviews row,
     its link defaulting to the draft written earlier."""
@@ -130,9 +162,6 @@ def review_cmd(
       tracker review EVT-2026-0002 --record --facilitator "Alex Morgan"
       tracker update EVT-2026-0002 --note "Review held, actions tracked" --status Closed
     """
-    from tracker.times import utcnow
-
-    config = state.config
     with_record = {"--facilitator": facilitator, "--date": day, "--link": link, "--status": status, "--note": note}
     if record:
         if out_dir or force or fmt != "both":
@@ -142,31 +171,7 @@ def review_cmd(
     given = [name for name, value in with_record.items() if value is not None]
     if given:
         raise UsageError(f"{' and '.join(given)} go with --record (to record the review on the Reviews sheet)")
-    from tracker.window.review import build_review
-    from tracker.window.review_document import draft_paths, write_drafts
-
-    tracker = state.store().read()
-    display = config.display
-    review = build_review(
-        tracker, event_id, tz=display.tz, time_format=display.time_format, at_risk=config.clock.at_risk, now=utcnow()
-    )
-    folder = Path(out_dir) if out_dir else config.root / config.review.folder
-    paths = write_drafts(
-        review,
-        draft_paths(folder, review.event_id, fmt),
-        force=force,
-        templates=config.mail.templates,
-    )
-    for path in paths:
-        click.echo(printable(f"wrote {_shown(path)}"))
-    if review.still_open:
-        click.echo(
-            printable(
-                f"warning: {review.event_id} is still open ({review.status}): the draft's timeline ends at "
-                f"{review.generated}; run `tracker review {review.event_id}` again once it is resolved"
-            ),
-            err=True,
-        )
+    _draft(state, event_id, out_dir, fmt, force)
 
 
 @click.group("action")

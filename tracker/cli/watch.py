@@ -68,13 +68,7 @@ def watch(
     """Run ticks every `every` until `until`, `ticks` ticks, Ctrl-C or SIGTERM. With `publish`, each tick also
     republishes the status page when the workbook changed since the last publish, and at least every
     PUBLISH_REFRESH (its durations and "next update in" age)."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(store.notify_lock) + ".watch", timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise UsageError("another `tracker watch` is running for this workbook; one is enough") from None
+    lock = _only_watch(store)
     stop = {"now": False, "sleeping": False}
 
     def on_term(_signum: int, _frame: Any) -> None:
@@ -114,6 +108,18 @@ def watch(
     errors = f", {summary.errors} error(s)" if summary.errors else ""
     say(f"{show(utcnow())} watch stopped after {summary.ticks} tick(s), {summary.actions} action(s){failed}{errors}")
     return summary
+
+
+def _only_watch(store: Store) -> Any:
+    """The lock that makes this the one `tracker watch` of the workbook on this machine (held until it stops)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(store.notify_lock) + ".watch", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise UsageError("another `tracker watch` is running for this workbook; one is enough") from None
+    return lock
 
 
 class _Page:

@@ -38,19 +38,7 @@ def validate_tracker(
     for spec in schema:
         data = tracker.sheet(spec.name)
         if not data.present:
-            added = spec.schema.get("x-added")
-            problems.append(
-                Problem(
-                    spec.name,
-                    None,
-                    None,
-                    None,
-                    f"sheet {spec.name!r} is missing"
-                    + (f" (added in tracker {added}; everything else works without it)" if added else ""),
-                    "add it, or run `tracker init` in a new folder to see the layout",
-                    "info" if added else "error",
-                )
-            )
+            problems.append(_missing(spec))
             continue
         problems.extend(_structure(data))
         problems.extend(_rows(data))
@@ -77,6 +65,21 @@ def validate_tracker(
         problems.extend(sheet_rules.audiences_without_templates(tracker.sheet("Severities"), has_templates))
     order = {name: index for index, name in enumerate(schema.sheets)}
     return sorted(problems, key=lambda p: (order.get(p.sheet, len(order)), *position(p.cell)))
+
+
+def _missing(spec: Any) -> Problem:
+    """A sheet the workbook lacks: an error, or a note for a sheet a later version added (the rest works)."""
+    added = spec.schema.get("x-added")
+    return Problem(
+        spec.name,
+        None,
+        None,
+        None,
+        f"sheet {spec.name!r} is missing"
+        + (f" (added in tracker {added}; everything else works without it)" if added else ""),
+        "add it, or run `tracker init` in a new folder to see the layout",
+        "info" if added else "error",
+    )
 
 
 def excel_error_problem(data: SheetData, field: FieldSpec, row: int, error: str) -> Problem:

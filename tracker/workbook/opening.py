@@ -27,19 +27,23 @@ def ensure_file(path: Path) -> None:
         raise WorkbookError(f"workbook {path} is not a file")
 
 
-def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, source: str = "") -> Tracker:
-    """Open a workbook for reading with python-calamine (from `data` when given, else from `path`)."""
+def _calamine(path: Path, data: bytes | None) -> Any:
+    """A python-calamine workbook of `data` when given, else of the file at `path`."""
     import io
 
     import python_calamine
 
     if data is None:
+        return python_calamine.CalamineWorkbook.from_path(str(path))
+    return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+
+
+def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, source: str = "") -> Tracker:
+    """Open a workbook for reading with python-calamine (from `data` when given, else from `path`)."""
+    if data is None:
         ensure_file(path)
     try:
-        if data is None:
-            book = python_calamine.CalamineWorkbook.from_path(str(path))
-        else:
-            book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+        book = _calamine(path, data)
         names = list(book.sheet_names)
     except Exception as exc:  # noqa: BLE001 - calamine raises several unrelated types
         raise not_xlsx(path, exc, data) from None
@@ -49,13 +53,8 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
 
     def parse(name: str, own: bool = False) -> list[list[Any]]:
         try:
-            source_book = book
-            if own:  # a workbook object per thread: calamine parses without holding the GIL
-                source_book = (
-                    python_calamine.CalamineWorkbook.from_path(str(path))
-                    if data is None
-                    else python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-                )
+            # a workbook object per thread: calamine parses without holding the GIL
+            source_book = _calamine(path, data) if own else book
             with _native_stderr_quiet():  # a panic's message would reach the user's terminal raw
                 return source_book.get_sheet_by_name(name).to_python(skip_empty_area=False)
         except (KeyboardInterrupt, SystemExit):
