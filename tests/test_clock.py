@@ -649,3 +649,31 @@ def test_resolve_at_an_earlier_time_says_that_time_and_acknowledges_then(run: Ru
     assert resolved.exit_code == 0 and "Resolved at 23 Nov 2026 0840Z" in resolved.stdout, resolved.stdout
     event = json.loads(run("show", sev2, "--json").stdout)["event"]
     assert event["acknowledged_at"] == "2026-11-23T08:40:00Z"
+
+
+def test_a_full_disk_while_reminding_says_what_went_and_never_resends(  # type: ignore[no-untyped-def]
+    run: Run, sev2: str, at, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills as the reminder goes out: reminders stop as notify does (exit 130, one line saying what
+    went and what did not), not with "nothing was written" after a message went; the reminder is never sent
+    twice (issue 18: reminders and escalations had their own copy of the send, without this case)."""
+    import errno
+
+    from tracker.store.journal import Journal
+
+    original = Journal.add
+
+    def full(self, edits, reason, path=None):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    at(START + timedelta(minutes=52))
+    monkeypatch.setattr(Journal, "add", full)
+    stopped = run("due", "--remind")
+    assert stopped.exit_code == 130 and "Traceback" not in stopped.stderr, stopped.stderr
+    assert "cannot record what was sent" in stopped.stderr and "Sent: Priya Shah" in stopped.stderr
+    assert "nothing was written" not in stopped.stderr
+    monkeypatch.setattr(Journal, "add", original)
+    at(START + timedelta(minutes=53))
+    again = run("due", "--remind")
+    assert "reminded" not in again.stdout, again.stdout
+    assert [str(m["X-Tracker-Kind"]) for m in _outbox(tmp_path)] == ["reminder"]

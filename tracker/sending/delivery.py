@@ -215,6 +215,39 @@ class DurableHooks:
                 pass  # the disk is full: the claims stay, and count as of unknown fate
 
 
+def hand_over(
+    store: Store, transport: Any, messages: list[Outgoing], hooks: DurableHooks, label: str, again: str
+) -> None:
+    """Send `messages` through `transport` with `hooks`, and record what a stop leaves the same way for every
+    sender: after Ctrl-C, or when the ledger or the journal cannot be written (a full disk), the withdrawals wait
+    in the journal and NotifyInterrupted says what went and what did not; after any other failure (no connection
+    to the mail server) the claims on the messages that did not go are withdrawn and the failure goes on."""
+    try:
+        with transport:
+            transport.send_messages(messages, hooks)
+    except KeyboardInterrupt:
+        hooks.release(messages)
+        raise NotifyInterrupted(stopped(label, messages, "interrupted", again)) from None
+    except OSError as exc:  # the ledger or the journal could not be written
+        hooks.release(messages)
+        why = f"stopped: cannot record what was sent ({exc})"
+        raise NotifyInterrupted(stopped(label, messages, why, again)) from None
+    except Exception:  # e.g. no connection to the mail server: nothing went out, the claims are withdrawn
+        write_or_keep(store, hooks.unsent(messages), f"{label}: claims withdrawn")
+        raise
+
+
+def stopped(label: str, messages: list[Outgoing], why: str, again: str) -> str:
+    """What a stopped send says: what went, what did not, and that running it again sends only the rest."""
+    sent = [m.audience for m in messages if m.sent]
+    left = [m.audience for m in messages if not m.sent]
+    return (
+        f"{label}: {why}. Sent: {', '.join(sent) or 'nothing'}; not sent: {', '.join(left) or 'nothing'}. "
+        "What was sent is recorded and goes on the Notifications sheet with the next write (or `tracker sync`); "
+        f"{again} again sends only what was not sent"
+    )
+
+
 def personal_json(item: Any, **middle: Any) -> dict[str, Any]:
     """The stable JSON form of a reminder or escalation (see README, "Keeping time"): who, to which address, what
     `middle` says of its kind, the subject, and the problem when it could not go."""
@@ -288,16 +321,10 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
     if not todo_messages:
         return delivery
     transport = open_transport(config)
+    kind = todo_messages[0].kind
     hooks = DurableHooks(store.journal, config, transport.name, now, "", claim)
-    try:
-        with transport:
-            transport.send_messages(todo_messages, hooks)
-    except KeyboardInterrupt:
-        hooks.release(todo_messages)
-        raise NotifyInterrupted("interrupted; what was sent is recorded and not sent again") from None
-    except Exception:  # e.g. no connection to the mail server: nothing went out, the claims are withdrawn
-        write_or_keep(store, hooks.unsent(todo_messages), "reminders and escalations: claims withdrawn")
-        raise
+    again = "`tracker due --remind`" if kind == "reminder" else "`tracker due --escalate`"
+    hand_over(store, transport, todo_messages, hooks, f"{kind}s", again)
     from tracker.sending.teams import post_messages
 
     sent = {m.event_id for m in todo_messages if m.sent}
@@ -308,5 +335,5 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
     reason = commit_log(store, todo, "timeline entries of messages sent")  # the journaled log rows, the timeline
     if reason:
         delivery.notes.append(f"the log waits in the journal ({reason}); `tracker sync`")
-    delivery.teams = "; ".join(post_messages(config, todo_messages, todo_messages[0].kind))  # after the log is safe
+    delivery.teams = "; ".join(post_messages(config, todo_messages, kind))  # after the log is safe
     return delivery

@@ -10,14 +10,13 @@ from typing import Any
 from tracker.config import Config
 from tracker.errors import (
     DataError,
-    NotifyInterrupted,
     UsageError,
     ValidationFailed,
 )
 from tracker.sending.audience import Audience, build_context
 from tracker.sending.audience import when as _when
 from tracker.sending.claims import claim_messages, claimer
-from tracker.sending.delivery import DurableHooks, commit_log, sending_lock, settle
+from tracker.sending.delivery import DurableHooks, commit_log, hand_over, sending_lock, settle
 from tracker.sending.fingerprint import event_state
 from tracker.sending.gate import gate
 from tracker.sending.mail import (
@@ -41,7 +40,6 @@ from tracker.sending.sendlog import (
     log_view,
     thread,
     unconfirmed,
-    write_or_keep,
 )
 from tracker.sending.teams import post_outage_messages
 from tracker.store.backends import Store
@@ -458,18 +456,7 @@ def _send(store: Store, config: Config, result: NotifyResult, event: Row, now: d
     if not result.messages:
         return result
     hooks = DurableHooks(store.journal, config, transport.name, now, status, claim)
-    try:
-        with transport:
-            transport.send_messages(result.messages, hooks)
-    except KeyboardInterrupt:
-        hooks.release(result.messages)
-        raise NotifyInterrupted(_interrupted(result, "interrupted")) from None
-    except OSError as exc:  # the ledger or the journal could not be written (e.g. a full disk)
-        hooks.release(result.messages)
-        raise NotifyInterrupted(_interrupted(result, f"stopped: cannot record what was sent ({exc})")) from None
-    except Exception:  # e.g. no connection to the mail server: nothing went out, the claims are withdrawn
-        write_or_keep(store, hooks.unsent(result.messages), f"notify {result.event_id}: claims withdrawn")
-        raise
+    hand_over(store, transport, result.messages, hooks, result.event_id, "`tracker notify`")
     result.warnings += post_outage_messages(config, result.sent)
     # this run's messages handed over without an answer join the event's unconfirmed ones; one sent again (--force)
     # settles the earlier one of unknown acceptance
@@ -498,16 +485,6 @@ def _preview(messages: list[Outgoing], folder: Path) -> list[Path]:
         html.write_text(message.html, encoding="utf-8")
         out += [eml, html]
     return out
-
-
-def _interrupted(result: NotifyResult, why: str) -> str:
-    sent = [m.audience for m in result.messages if m.sent]
-    left = [m.audience for m in result.messages if not m.sent]
-    return (
-        f"{result.event_id}: {why}. Sent: {', '.join(sent) or 'nothing'}; not sent: {', '.join(left) or 'nothing'}. "
-        "What was sent is recorded and goes on the Notifications sheet with the next write (or `tracker sync`); "
-        "`tracker notify` again sends only what was not sent"
-    )
 
 
 def _note_claims(result: NotifyResult, log: list[dict[str, Any]]) -> None:
