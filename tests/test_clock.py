@@ -292,7 +292,7 @@ def test_watch_survives_a_workbook_open_in_excel_and_runs_once_per_workbook(
     kinds = sorted(r[3] for r in book["Notifications"].iter_rows(min_row=2, values_only=True) if r[0])
     assert kinds == ["escalation", "reminder"]  # the reminder, and the Sev 2 not acknowledged since 08:30
     store = open_store(load_config(tmp_path / "tracker.toml"))
-    with FileLock(str(store.notify_lock) + ".watch", timeout=0):
+    with FileLock(str(store.lock_path("notify")) + ".watch", timeout=0):
         second = run("watch", "--ticks", "1")
     assert second.exit_code == 2 and "another `tracker watch` is running" in second.stderr
 

@@ -114,7 +114,7 @@ def _only_watch(store: Store) -> Any:
     """The lock that makes this the one `tracker watch` of the workbook on this machine (held until it stops)."""
     from filelock import FileLock, Timeout
 
-    lock = FileLock(str(store.notify_lock) + ".watch", timeout=0)
+    lock = FileLock(str(store.lock_path("notify")) + ".watch", timeout=0)
     try:
         lock.acquire()
     except Timeout:

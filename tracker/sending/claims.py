@@ -193,7 +193,7 @@ def claim_messages(
         give_up()
         raise
     try:
-        table = store.read_back("Notifications") if len(first) < len(messages) else None
+        table = store.rows_now("Notifications") if len(first) < len(messages) else None
     except Exception:
         give_up()
         raise

@@ -43,7 +43,7 @@ def sending_lock(store: Store, config: Config) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     try:
-        lock = FileLock(str(store.notify_lock), timeout=config.lock_timeout)
+        lock = FileLock(str(store.lock_path("notify")), timeout=config.lock_timeout)
         lock.acquire()
     except Timeout:
         raise WorkbookInUse(
@@ -82,7 +82,7 @@ def settle(
         )
         for a in found
     ]
-    if not store.claims:
+    if not store.shared:
         return Settled([], unknown)
     require_claims(tracker)
     return Settled(settle_claims(tracker, store.journal, now, event_id, kinds), unknown)
@@ -308,7 +308,7 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
     delivery = Delivery()
     claim: str | None = None
     todo_messages = list(outgoing)
-    if store.claims:
+    if store.shared:
         by_event: dict[str, list[Outgoing]] = {}
         for message in outgoing:
             by_event.setdefault(message.event_id, []).append(message)

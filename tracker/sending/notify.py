@@ -423,7 +423,7 @@ def _notify(
     result.warnings += settled.said
     result.unknown = unconfirmed(tracker, store.journal, result.event_id)
     result.found_elsewhere = [u for u in settled.unknown if raw_key(u.event_id) != raw_key(result.event_id)]
-    if store.claims:
+    if store.shared:
         _note_claims(result, log_view(tracker, store.journal, result.event_id))
     event = tracker.event(event_id)
     status = str(event["status"] or "")
@@ -452,7 +452,7 @@ def _send(store: Store, config: Config, result: NotifyResult, event: Row, now: d
     status = str(event["status"] or "")
     transport = open_transport(config)
     result.transport = transport.name
-    claim = _claim(store, config, result, now, status, force) if store.claims else None
+    claim = _claim(store, config, result, now, status, force) if store.shared else None
     if not result.messages:
         return result
     hooks = DurableHooks(store.journal, config, transport.name, now, status, claim)

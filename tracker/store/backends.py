@@ -29,14 +29,14 @@ class Store(Protocol):
     journal: Journal | None
     replayed: list[Edit]  # journal edits the last commit wrote
     set_aside: list[tuple[list[Edit], str]]  # journal entries it could no longer write, and why
-    # Other machines write this workbook without taking this machine's locks: `tracker notify` claims each
-    # message on the Notifications sheet before sending it (see tracker.sending.claims).
-    claims: bool
+    # Whether other machines write this workbook without taking this machine's locks (SharePoint): then the
+    # senders claim each message on the Notifications sheet first (tracker.sending.claims).
+    shared: bool
     last_read: Tracker | None  # the workbook as `read` last returned it (None before the first read)
 
-    @property
-    def notify_lock(self) -> Path:
-        """The lock two `tracker notify` runs for this workbook take turns on, whatever their folder."""
+    def lock_path(self, purpose: str) -> Path:
+        """A lock file of this workbook on this machine, one per `purpose` (e.g. "notify"), whatever the folder
+        tracker runs from: what the commands that must take turns (tracker.sending.delivery) lock."""
         ...
 
     def read(self) -> Tracker:
@@ -50,7 +50,7 @@ class Store(Protocol):
         """
         ...
 
-    def read_back(self, sheet: str) -> list[dict[str, Any]] | None:
+    def rows_now(self, sheet: str) -> list[dict[str, Any]] | None:
         """The sheet's rows as the workbook holds them this moment, in table order, values as Excel shows them
         (None when this store's commits already arbitrate, as a local lock or If-Match does)."""
         ...

@@ -170,13 +170,12 @@ class LocalStore:
         self.journal = journal
         self.replayed: list[Edit] = []
         self.set_aside: list[tuple[list[Edit], str]] = []
-        self.claims = False  # every writer takes the lock beside the file
+        self.shared = False  # every writer takes the lock beside the file
         self.last_read: Tracker | None = None
 
-    @property
-    def notify_lock(self) -> Path:
+    def lock_path(self, purpose: str) -> Path:
         """Beside the workbook: every tracker.toml that names this file shares it."""
-        return self.path.parent / f".{self.path.name}.tracker-notify.lock"
+        return self.path.parent / f".{self.path.name}.tracker-{purpose}.lock"
 
     def read(self) -> Tracker:
         """Read the workbook with the fast reader."""
@@ -189,7 +188,7 @@ class LocalStore:
 
         return FileLock(str(self.path.parent / f".{self.path.name}.tracker-lock"), timeout=self.lock_timeout)
 
-    def read_back(self, sheet: str) -> list[dict[str, Any]] | None:
+    def rows_now(self, sheet: str) -> list[dict[str, Any]] | None:
         """None: the lock beside the file already makes writers take turns."""
         return None
 

@@ -51,18 +51,17 @@ class SharePointStore:
         self.location = settings.file_url
         self.replayed: list[Edit] = []
         self.set_aside: list[tuple[list[Edit], str]] = []
-        self.claims = True  # other machines write it without this machine's locks
+        self.shared = True  # other machines write it without this machine's locks
         self.last_read: Tracker | None = None
         self._folder: Path | None = None
         self._service: Any = None  # the last commit's Excel-service applier (it knows the table's layout)
 
-    @property
-    def notify_lock(self) -> Path:
+    def lock_path(self, purpose: str) -> Path:
         """One per workbook URL on this machine, whichever folder tracker runs from."""
         import hashlib
 
         digest = hashlib.sha256(self.settings.file_url.casefold().encode()).hexdigest()[:16]
-        return Path(tempfile.gettempdir()) / f"tracker-notify-{digest}.lock"
+        return Path(tempfile.gettempdir()) / f"tracker-{purpose}-{digest}.lock"
 
     @property
     def name(self) -> str:
@@ -105,7 +104,7 @@ class SharePointStore:
         self.set_aside = result.set_aside
         return result.edits
 
-    def read_back(self, sheet: str) -> list[dict[str, Any]] | None:
+    def rows_now(self, sheet: str) -> list[dict[str, Any]] | None:
         """Through the Excel service, the sheet's table as it is this moment, other machines' rows included
         (upload mode: None, since If-Match already made the last commit win or plan again)."""
         if self.settings.write_mode != "workbook-api":
