@@ -19,9 +19,9 @@ from tracker.store.backends import Store
 from tracker.times import iso, utcnow
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.reading import Row, Tracker
+from tracker.workbook.schema import next_id
 
 SHEET = "Actions"
-ID_PATTERN = re.compile(r"^ACT-(\d{4})-(\d+)$", re.I)
 DATE_EXAMPLES = "e.g. 2026-12-05, today, tomorrow, +7d or +2w"
 _RELATIVE_DAYS = re.compile(r"^([+-])\s*(\d{1,4})\s*(d|days?|w|weeks?)$", re.I)
 
@@ -78,13 +78,8 @@ def _require_sheet(tracker: Tracker, what: str) -> None:
 
 
 def next_action_id(tracker: Tracker, year: int) -> str:
-    """ACT-<year>-<n>, n one above the highest number used this year (never reused)."""
-    highest = 0
-    for value in tracker.sheet(SHEET).column("id"):
-        match = ID_PATTERN.match(str(value or "").strip())
-        if match and int(match[1]) == year:
-            highest = max(highest, int(match[2]))
-    return f"ACT-{year}-{highest + 1:04d}"
+    """ACT-<year>-<n> (the prefix is the schema's x-id-prefix), n one above the highest number used this year."""
+    return next_id(tracker.schema.vocabulary.action_prefix, year, tracker.sheet(SHEET).column("id"))
 
 
 def _choice(tracker: Tracker, value: str) -> str:

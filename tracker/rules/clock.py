@@ -12,7 +12,7 @@ from typing import Any
 from tracker.config import Config
 from tracker.owed import Due
 from tracker.times import iso
-from tracker.workbook.policy import is_open
+from tracker.workbook.policy import FINISHED, is_open
 from tracker.workbook.reading import Row, Tracker
 
 # (name, started by, stopped by, Severities target column, words when stopped)
@@ -87,7 +87,7 @@ def timer_span(event: Any, name: str) -> tuple[datetime, datetime | None] | None
     stopped = event.get(stop_field)
     if not isinstance(stopped, datetime):
         stopped = None
-        if name == "first response" and event.get("status") in ("Resolved", "Closed"):
+        if name == "first response" and event.get("status") in FINISHED:
             resolved = event.get("resolved_at")
             stopped = resolved if isinstance(resolved, datetime) else None
     return started, stopped

@@ -6,7 +6,6 @@ store, which may call it again on a newer version (ids are allocated inside the 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -18,11 +17,20 @@ from tracker.rules.review_rules import check_close
 from tracker.store.backends import Store
 from tracker.times import as_utc, utcnow
 from tracker.workbook.edits import AppendRow, Edit, SetCells
-from tracker.workbook.policy import OPEN_STATUSES, STATUSES, is_open, next_update_due, severity_audiences
+from tracker.workbook.policy import (
+    CLOSED,
+    FINISHED,
+    INITIAL,
+    MITIGATED,
+    OPEN_STATUSES,
+    RESOLVED,
+    STATUSES,
+    is_open,
+    next_update_due,
+    severity_audiences,
+)
 from tracker.workbook.reading import Row, Tracker
-
-ID_PATTERN = re.compile(r"^EVT-(\d{4})-(\d+)$", re.I)
-CATEGORIES = ("outage", "degradation", "security", "other")
+from tracker.workbook.schema import next_id
 
 
 def _choice(value: str, options: Sequence[str], what: str) -> str:
@@ -84,18 +92,14 @@ def _timeline(
 
 
 def next_event_id(tracker: Tracker, year: int) -> str:
-    """EVT-<year>-<n>, n one above the highest number used this year (never reused)."""
-    highest = 0
+    """EVT-<year>-<n> (the prefix is the schema's x-id-prefix), n one above the highest number used this year,
+    on any sheet (never reused)."""
     used = tracker.sheet("Events").column("id")
     for sheet in ("Updates", "Changes", "Notifications"):  # an ID cleared on Events is still taken
         data = tracker.sheet(sheet)
         if data.present and "event_id" in data.columns:
             used += data.column("event_id")
-    for value in used:
-        match = ID_PATTERN.match(str(value or ""))
-        if match and int(match[1]) == year:
-            highest = max(highest, int(match[2]))
-    return f"EVT-{year}-{highest + 1:04d}"
+    return next_id(tracker.schema.vocabulary.event_prefix, year, used)
 
 
 def _event_manager(
@@ -124,7 +128,7 @@ def open_event(
     severity: str,
     services: Sequence[str] = (),
     category: str = "outage",
-    status: str = "Investigating",
+    status: str = INITIAL,
     detected_at: datetime | None = None,
     author: str = "",
     note: str | None = None,
@@ -138,7 +142,6 @@ def open_event(
     say (a Roster with nobody on duty now, so the author leads the event)."""
     if not title.strip():
         raise UsageError("--title must not be empty")
-    category = _choice(category, CATEGORIES, "category")
     status = _choice(status, OPEN_STATUSES, "status of a new event")
     extra = dict(fields or {})
 
@@ -147,13 +150,14 @@ def open_event(
         at = now or utcnow()
         sev = _severity(tracker, severity)
         event_id = next_event_id(tracker, at.year)
+        kind = _choice(category, tracker.schema.vocabulary.categories, "category")
         row = {
             **extra,
             "id": event_id,
             "title": title.strip(),
             "severity": sev["name"],
             "status": status,
-            "category": category,
+            "category": kind,
             "services_affected": tracker.schema["Events"].fields["services_affected"].join(_services(tracker, services))
             or None,
             "detected_at": as_utc(detected_at) if detected_at else at,
@@ -183,17 +187,17 @@ class Outcome:
 
 
 def _transition(current: str, new: str, reopen: bool) -> None:
-    if current == "Closed" and new != "Closed" and not reopen:
+    if current == CLOSED and new != CLOSED and not reopen:
         raise LifecycleError(
             "the event is Closed; to record a new status pass --reopen (e.g. --status Investigating --reopen)"
         )
-    if reopen and current not in ("Resolved", "Closed"):
+    if reopen and current not in FINISHED:
         raise LifecycleError(f"--reopen is only for Resolved or Closed events; this one is {current}")
-    if new == "Resolved" and current != "Resolved":
+    if new == RESOLVED and current != RESOLVED:
         raise LifecycleError("use `tracker resolve ID --note ...` to resolve an event (it records the resolution time)")
-    if new == "Closed" and current not in ("Resolved", "Closed"):
+    if new == CLOSED and current not in FINISHED:
         raise LifecycleError(f"only a Resolved event can be closed; this one is {current}; resolve it first")
-    if current == "Resolved" and new in OPEN_STATUSES and not reopen:
+    if current == RESOLVED and new in OPEN_STATUSES and not reopen:
         raise LifecycleError(f"the event is Resolved; to set it back to {new} pass --reopen")
 
 
@@ -209,11 +213,11 @@ def _times(
         if reopen:
             changes["resolved_at"] = None
             changes["closed_at"] = None
-        if target == "Monitoring" and not event["mitigated_at"]:
+        if target == MITIGATED and not event["mitigated_at"]:
             changes["mitigated_at"] = at
     else:
         changes["next_update_due"] = None
-    if target == "Closed" and not event["closed_at"]:
+    if target == CLOSED and not event["closed_at"]:
         changes["closed_at"] = at
     if not event["acknowledged_at"]:
         changes["acknowledged_at"] = at
@@ -249,13 +253,13 @@ def update_event(
         tracker.require("Events", "Updates", "Severities")
         at = now or utcnow()
         event = tracker.event(event_id)
-        current = str(event["status"] or "Investigating")
-        target = new_status or (current if not reopen else "Investigating")
+        current = str(event["status"] or INITIAL)
+        target = new_status or (current if not reopen else INITIAL)
         _transition(current, target, reopen)
         changes: dict[str, Any] = {**extra, "status": target, "last_update_at": at}
         if "severity" in extra:
             changes["severity"] = _severity(tracker, str(extra["severity"]))["name"]
-        if target == "Closed" and current != "Closed":  # the review gate
+        if target == CLOSED and current != CLOSED:  # the review gate
             lowered = changes.get("severity")
             check_close(
                 tracker, str(event["id"]), str(event["severity"] or ""), review_required_for, new_severity=lowered
@@ -302,7 +306,7 @@ def resolve_event(
         at = now or utcnow()
         event = tracker.event(event_id)
         current = str(event["status"] or "")
-        if current in ("Resolved", "Closed"):
+        if current in FINISHED:
             resolved = event["resolved_at"]
             since = f" (at {resolved:%Y-%m-%d %H:%MZ})" if isinstance(resolved, datetime) else ""
             raise LifecycleError(f"{event['id']} is already {current}{since}")
@@ -314,7 +318,7 @@ def resolve_event(
             )
         key = str(event["id"])
         changes: dict[str, Any] = {
-            "status": "Resolved",
+            "status": RESOLVED,
             "resolved_at": when,
             "last_update_at": at,
             "next_update_due": None,
@@ -329,11 +333,11 @@ def resolve_event(
             changes["mitigated_at"] = when
         result.update(event_id=key, at=when, audiences=severity_audiences(tracker, str(event["severity"] or "")))
         # at when service came back (--at), so a reopened event's outage spans end there
-        final = _timeline(key, when, author, "Resolved", note, public_note)
+        final = _timeline(key, when, author, RESOLVED, note, public_note)
         return [SetCells("Events", key, changes), final]
 
     edits = store.commit(plan)
-    return Outcome(result["event_id"], "Resolved", None, result["at"], edits, result["audiences"])
+    return Outcome(result["event_id"], RESOLVED, None, result["at"], edits, result["audiences"])
 
 
 def acknowledge_event(
@@ -351,7 +355,7 @@ def acknowledge_event(
         if isinstance(current, datetime):
             result.update(event_id=key, status=str(event["status"] or ""), at=current)
             return []
-        if event["status"] in ("Resolved", "Closed"):
+        if event["status"] in FINISHED:
             raise LifecycleError(
                 f"{key} is {event['status']}: its first response stopped at the resolution; nothing to acknowledge"
             )

@@ -8,6 +8,7 @@ from typing import Any
 from tracker.config import Config
 from tracker.sending.mail import CUSTOMER_STATUS, KIND_LABELS, parse_sender
 from tracker.times import format_time, utcnow
+from tracker.workbook.policy import FINISHED, RESOLVED
 from tracker.workbook.reading import Row, Tracker
 
 
@@ -135,9 +136,9 @@ def _resolution(updates: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The update that resolved the event: the first of the last run of Resolved/Closed rows (None without words)."""
     resolution = None
     for entry in reversed(updates):
-        if entry.get("status") not in ("Resolved", "Closed"):
+        if entry.get("status") not in FINISHED:
             break
-        if entry.get("status") == "Resolved":
+        if entry.get("status") == RESOLVED:
             resolution = entry if entry["text"] else None
     return resolution
 
@@ -177,7 +178,7 @@ def _slas(reader: Audience, event: Row, severity: Row, sent_at: datetime, config
 
 
 def _banner(event: Row) -> str:
-    if event["status"] in ("Resolved", "Closed"):
+    if event["status"] in FINISHED:
         return "resolved"
     number = "".join(ch for ch in str(event["severity"] or "") if ch.isdigit())
     return f"sev-{number}" if number in ("1", "2", "3", "4") else "sev-other"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.errors import ValidationFailed
+from tracker.workbook.policy import RESOLVED
 from tracker.workbook.reading import Row, Tracker
 
 # Fields an event needs before each kind of message can go out.
@@ -54,7 +55,7 @@ def gate(tracker: Tracker, event: Row, kind: str, audiences: list[str]) -> None:
                 f"fill it in: {fill_hint(str(event['id']), name)}"
             )
     if kind == "resolved" and not any(
-        str(r["event_id"] or "").casefold() == key and r["status"] == "Resolved" for r in tracker.sheet("Updates").rows
+        str(r["event_id"] or "").casefold() == key and r["status"] == RESOLVED for r in tracker.sheet("Updates").rows
     ):
         problems.append(
             f"Updates: no update with Status Resolved for {event['id']} (the resolution note); use `tracker resolve`"

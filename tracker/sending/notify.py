@@ -46,7 +46,7 @@ from tracker.store.backends import Store
 from tracker.store.journal import Journal
 from tracker.times import iso, utcnow
 from tracker.workbook.edits import AppendRow, Edit, SetCells
-from tracker.workbook.policy import is_open, severity_audiences, update_interval
+from tracker.workbook.policy import CLOSED, FINISHED, is_open, severity_audiences, update_interval
 from tracker.workbook.reading import Row, Tracker, raw_key
 
 # Row fields that tracker itself moves when it sends: not part of "the event's state".
@@ -120,7 +120,7 @@ def prepare(
         gate(tracker, event, "update", [])
     log = log_view(tracker, journal, event_key)
     told, listed = _audiences(tracker, event, severity, log, audiences)
-    resolved = status in ("Resolved", "Closed")
+    resolved = status in FINISHED
     gate(tracker, event, "resolved" if resolved else ("update" if log else "initial"), listed)
     next_update = _next_update(event, severity, now, no_change)
     result = NotifyResult(event_key, next_update=next_update)
@@ -153,7 +153,7 @@ class _Audiences:
         env, result, now, force, no_change = self.env, self.result, self.now, self.force, self.no_change
         event_key = str(event["id"])
         status = str(event["status"] or "")
-        resolved = status in ("Resolved", "Closed")
+        resolved = status in FINISHED
         legacy = event_state(tracker, event)  # what tracker 0.1 logged: one fingerprint of every field for all
         next_update = result.next_update
         closing = close_audiences(tracker, severity)
@@ -170,7 +170,7 @@ class _Audiences:
             )
         finals = _finals_since_reopen(previous)
         kind = "resolved" if resolved else "initial"
-        if status == "Closed" and finals:
+        if status == CLOSED and finals:
             # Closing is admin: whoever had the resolution hears no more, unless the severity says so (once).
             told_closed = any(r.get("kind") == "closed" for r in finals)
             if audience.casefold() in closing and not told_closed:
@@ -546,7 +546,7 @@ def events_to_notify(tracker: Tracker, journal: Journal | None) -> list[str]:
         if row["status"] in OPEN_STATUSES:
             out.append(key)
             continue
-        if row["status"] not in ("Resolved", "Closed"):
+        if row["status"] not in FINISHED:
             continue
         log = [r for r in log_view(tracker, journal, key) if not is_claim(r)]  # a claim is not a send: the run
         # that notifies the event settles it (sent again when its claimer stopped)
@@ -556,7 +556,7 @@ def events_to_notify(tracker: Tracker, journal: Journal | None) -> list[str]:
             by_audience.setdefault(str(entry.get("audience") or "").casefold(), []).append(entry)
         for audience, rows in by_audience.items():  # the same rule as `prepare`: finals since the last reopen
             finals = _finals_since_reopen(rows)
-            wants_close = row["status"] == "Closed" and audience in closing
+            wants_close = row["status"] == CLOSED and audience in closing
             if not finals or (wants_close and not any(f.get("kind") == "closed" for f in finals)):
                 out.append(key)
                 break

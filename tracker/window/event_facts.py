@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer_state
 from tracker.times import iso
-from tracker.workbook.policy import OPEN_STATUSES, is_open
+from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_open
 from tracker.workbook.reading import Row, Tracker, converter, raw_key
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def outage_spans(
     start: datetime | None = detected
     reopened = 0
     for at, status in history:
-        if status in ("Resolved", "Closed") and start is not None:
+        if status in FINISHED and start is not None:
             spans.append((start, max(at, start)))
             start = None
         elif status in OPEN_STATUSES and start is None:
@@ -269,7 +269,7 @@ class _FactReader:
         values, now = row.values, self.now
         detected = values["detected_at"]
         status = values.get("status")
-        still_open = str(status or "") not in ("Resolved", "Closed")
+        still_open = str(status or "") not in FINISHED
         resolved_at = values.get("resolved_at")
         resolved = resolved_at if isinstance(resolved_at, datetime) and not still_open else None
         if not still_open and resolved is None:

@@ -25,7 +25,7 @@ from tracker.sending.mail import CUSTOMER_STATUS
 from tracker.times import iso
 from tracker.window.charts import FALLBACK_COLOURS, Series, Trend, WeeklyCounts, pale, strong, trend_svg, weekly_svg
 from tracker.window.status_page import Fact, OpenEvent, Published, ResolvedEvent, SeverityCount, Sla, StatusPage
-from tracker.workbook.policy import OPEN_STATUSES, is_open, severity_audiences
+from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_open, severity_audiences
 from tracker.workbook.reading import Row, Tracker, raw_key
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def build_page(
             f"(UTC)): {iso(e['resolved_at'])} is before Detected (UTC) {iso(e['detected_at'])}; the page shows no "
             "time to restore for it"
             for e in events
-            if _backwards(e) and e["status"] in ("Resolved", "Closed")
+            if _backwards(e) and e["status"] in FINISHED
         ]
     weekly = trend = None
     if reader.may_read("Events", "detected_at") and reader.may_read("Events", "severity"):
@@ -295,7 +295,7 @@ def _resolved(
     recent = [
         e
         for e in events
-        if e["status"] in ("Resolved", "Closed")
+        if e["status"] in FINISHED
         and isinstance(e["resolved_at"], datetime)
         and now - RECENT <= e["resolved_at"] <= now
     ]
@@ -363,7 +363,7 @@ def _trend(events: list[Row], config: Config, now: datetime) -> Trend:
     spans: list[list[float]] = [[] for _ in weeks]
     for event in events:
         started, resolved = _started(event), event["resolved_at"]
-        if event["status"] not in ("Resolved", "Closed") or started is None or not isinstance(resolved, datetime):
+        if event["status"] not in FINISHED or started is None or not isinstance(resolved, datetime):
             continue
         index = _week_index(resolved, weeks, config, now)
         if index is not None and resolved >= started:

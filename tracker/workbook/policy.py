@@ -6,11 +6,17 @@ from datetime import datetime, timedelta
 
 from tracker.errors import ValidationFailed
 from tracker.workbook.reading import Row, Tracker
+from tracker.workbook.schema import load_schema
 
-OPEN_STATUSES = ("Investigating", "Identified", "Monitoring")
-STATUSES = (*OPEN_STATUSES, "Resolved", "Closed")
+# The lifecycle, as the shipped schema's Events.status says it (x-lifecycle); a team's schema keeps it (load_schema).
+VOCABULARY = load_schema().vocabulary
+OPEN_STATUSES = VOCABULARY.open  # an event in these still owes updates
+STATUSES = VOCABULARY.statuses
+INITIAL = OPEN_STATUSES[0]  # a new event's status, and a reopened one's
+MITIGATED, RESOLVED, CLOSED = VOCABULARY.mitigated, VOCABULARY.resolved, VOCABULARY.closed
+FINISHED = VOCABULARY.finished  # resolved and closed
 MAX_INTERVAL = 10080  # minutes: the schema's maximum for Update Every (min)
-EVENT_ROLES = ("event manager", "incident lead", "communication lead", "change manager")  # whom an event names
+EVENT_ROLES = VOCABULARY.roles  # whom an event names (x-role)
 
 
 def is_open(status: str | None) -> bool:

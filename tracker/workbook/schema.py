@@ -5,7 +5,9 @@ Property keys are the field names code and templates use; `title` is the Excel h
 what JSON Schema lacks (`x-width`, `x-number-format`, `x-ref` "Sheet.field" for
 cross-sheet references, `x-separator` for comma lists, `x-unique`, `x-colours`,
 `x-audiences` for who may read a field in emails and pages, `x-added` for a column newer than
-some workbooks, which they may lack until someone adds it).
+some workbooks, which they may lack until someone adds it). The words tracker's rules are written in are read
+from the schema too (`Vocabulary`): `x-lifecycle` on Events.status, `x-id-prefix` on the ID fields, `x-role` on
+the fields naming who leads, and the categories' `enum`.
 Rows are checked with jsonschema-rs, which reports every problem in a row (see README,
 "Performance", for why this implementation).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -297,12 +300,86 @@ def row_instance(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words tracker's rules are written in, as the schema's x- keywords give them."""
+
+    statuses: tuple[str, ...]  # Events.status enum, in order
+    open: tuple[str, ...]  # x-lifecycle open: the statuses of an event that still owes updates
+    mitigated: str  # x-lifecycle mitigated: the status that records Mitigated at
+    resolved: str  # x-lifecycle resolved
+    closed: str  # x-lifecycle closed
+    event_prefix: str  # Events.id x-id-prefix: EVT in EVT-2026-0042
+    action_prefix: str  # Actions.id x-id-prefix (ACT); "" in a schema without an Actions sheet
+    categories: tuple[str, ...]  # Events.category enum
+    roles: tuple[str, ...]  # x-role of the Events fields that name who leads: "event manager", ...
+
+    @property
+    def finished(self) -> tuple[str, str]:
+        """The statuses of an event that no longer owes updates: resolved and closed."""
+        return (self.resolved, self.closed)
+
+    @classmethod
+    def of(cls, schema: Schema) -> Vocabulary:
+        """Read from the schema; a keyword it lacks is a SchemaError naming it and where it goes."""
+        where = f"schema folder {schema.folder}"
+        events = schema.sheets.get("Events")
+        if events is None or not {"id", "status", "category"} <= set(events.fields):
+            raise SchemaError(f"{where}: the Events sheet needs its id, status and category fields")
+        status = events.fields["status"]
+        life = status.schema.get("x-lifecycle")
+        keys = {"open", "mitigated", "resolved", "closed"}
+        if not isinstance(life, dict) or set(life) != keys or not isinstance(life["open"], list):
+            raise SchemaError(
+                f'{where}: events.json status needs "x-lifecycle" with open (a list), mitigated, resolved and closed; '
+                "copy it from tracker's own workbook_schema/events.json"
+            )
+        named = [*life["open"], life["mitigated"], life["resolved"], life["closed"]]
+        if any(word not in (status.enum or ()) for word in named):
+            raise SchemaError(f"{where}: events.json status x-lifecycle names a status its enum lacks")
+        actions = schema.sheets.get("Actions")
+        return cls(
+            statuses=tuple(status.enum or ()),
+            open=tuple(life["open"]),
+            mitigated=str(life["mitigated"]),
+            resolved=str(life["resolved"]),
+            closed=str(life["closed"]),
+            event_prefix=_id_prefix(events, where),
+            action_prefix=_id_prefix(actions, where) if actions is not None else "",
+            categories=tuple(events.fields["category"].enum or ()),
+            roles=tuple(str(f.schema["x-role"]) for f in events.fields.values() if f.schema.get("x-role")),
+        )
+
+
+def next_id(prefix: str, year: int, used: Iterable[object]) -> str:
+    """PREFIX-<year>-<n> (EVT-2026-0042): n one above the highest number `used` that year (an ID is never reused),
+    at least four digits."""
+    pattern = re.compile(rf"^{re.escape(prefix)}-(\d{{4}})-(\d+)$", re.I)
+    highest = 0
+    for value in used:
+        match = pattern.match(str(value or "").strip())
+        if match and int(match[1]) == year:
+            highest = max(highest, int(match[2]))
+    return f"{prefix}-{year}-{highest + 1:04d}"
+
+
+def _id_prefix(sheet: SheetSpec, where: str) -> str:
+    prefix = sheet.fields["id"].schema.get("x-id-prefix") if "id" in sheet.fields else None
+    if not isinstance(prefix, str) or not re.fullmatch(r"[A-Z]{2,8}", prefix):
+        raise SchemaError(
+            f'{where}: the {sheet.name} sheet\'s id needs "x-id-prefix" (letters, e.g. "EVT"); copy it from '
+            "tracker's own workbook_schema"
+        )
+    return prefix
+
+
 class Schema:
     """All sheets of the tracker workbook, in workbook order."""
 
     def __init__(self, sheets: list[SheetSpec], folder: Path) -> None:
         self.sheets = {sheet.name: sheet for sheet in sorted(sheets, key=lambda s: s.order)}
         self.folder = folder
+        self.vocabulary = Vocabulary.of(self)
 
     def __getitem__(self, name: str) -> SheetSpec:
         return self.sheets[name]
@@ -375,6 +452,8 @@ def load_schema(folder: Path | None = None) -> Schema:
     if not sheets:
         raise SchemaError(f"schema folder {folder} holds no *.json sheet schemas")
     schema = Schema(sheets, folder)
+    if folder != data_dir("workbook_schema").resolve():
+        _same_lifecycle(schema)
     for sheet in schema:
         for spec in sheet.fields.values():
             if spec.ref and (spec.ref[0] not in schema.sheets or spec.ref[1] not in schema[spec.ref[0]].fields):
@@ -383,3 +462,20 @@ def load_schema(folder: Path | None = None) -> Schema:
                 )
     _CACHE[folder] = schema
     return schema
+
+
+def _same_lifecycle(schema: Schema) -> None:
+    """A team's schema may reword categories and ID prefixes, not the statuses: tracker's rules, emails and pages
+    are written for its own lifecycle."""
+    mine, theirs = load_schema().vocabulary, schema.vocabulary
+    if (theirs.statuses, theirs.open, theirs.mitigated, theirs.resolved, theirs.closed) != (
+        mine.statuses,
+        mine.open,
+        mine.mitigated,
+        mine.resolved,
+        mine.closed,
+    ):
+        raise SchemaError(
+            f"schema folder {schema.folder}: events.json status must keep tracker's statuses "
+            f"({', '.join(mine.statuses)}; open: {', '.join(mine.open)}) and their x-lifecycle"
+        )
