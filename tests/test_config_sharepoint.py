@@ -54,7 +54,7 @@ def test_bad_sharepoint_settings(run: Run, tmp_path: Path, changes: dict, expect
 
 def test_government_clouds_accept_their_hosts(run: Run, tmp_path: Path) -> None:
     """GCC High and DoD sites on *.sharepoint.us / *.sharepoint-mil.us pass the settings check."""
-    from tracker.microsoft365.auth import sharepoint_settings
+    from tracker.sharepoint_config import sharepoint_settings
 
     _write(tmp_path)
     high = sharepoint_settings(
@@ -69,3 +69,21 @@ def test_government_clouds_accept_their_hosts(run: Run, tmp_path: Path) -> None:
     )
     assert dod.graph_url == "https://dod-graph.microsoft.us/v1.0"
     assert dod.sharepoint_scope == "https://contoso.sharepoint-mil.us/.default"
+
+
+def test_the_settings_are_typed_once_when_tracker_toml_is_loaded(tmp_path: Path) -> None:
+    """[sharepoint] is checked and typed as tracker.toml loads (it was a dict each backend parsed again), and
+    [mail] too: the backends receive the typed settings, each default stated once."""
+    from tracker.config import MailSettings, load_config
+    from tracker.errors import ConfigError
+    from tracker.sharepoint_config import DEFAULT_WRITE_MODE, SharePointSettings
+
+    _write(tmp_path)
+    config = load_config(tmp_path / "tracker.toml")
+    assert isinstance(config.sharepoint, SharePointSettings) and isinstance(config.mail, MailSettings)
+    assert config.sharepoint.file_url == "https://contoso.sharepoint.com/sites/ops/Shared Documents/Event Tracker.xlsx"
+    assert config.sharepoint.write_mode == DEFAULT_WRITE_MODE and config.excel_service_writes
+    assert config.mail.transport == "outbox" and config.mail.outbox == tmp_path.resolve() / "outbox"
+    _write(tmp_path, site_url="contoso.sharepoint.com/sites/ops")
+    with pytest.raises(ConfigError, match=r"\[sharepoint\] site_url .* is not an https:// site address"):
+        load_config(tmp_path / "tracker.toml")

@@ -16,8 +16,8 @@ from tests import suite_clock
 from tests.sharepoint_standin import IMAGE_WEB_PART, StandIn
 from tracker.config import load_config
 from tracker.errors import AuthError, ConfigError, RemoteError, UsageError
-from tracker.microsoft365.auth import CLOUDS, sharepoint_settings
 from tracker.microsoft365.sitepage import PageImage, PageSection, publish_site_page
+from tracker.sharepoint_config import CLOUDS, sharepoint_settings
 
 PAGE = "Event Status"
 

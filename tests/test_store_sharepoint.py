@@ -362,7 +362,8 @@ def test_device_code_cache_is_private(tmp_path: Path) -> None:
     """The device-code token cache file is readable by the user only, and logout removes the sign-in."""
     import msal
 
-    from tracker.microsoft365.auth import forget_token_cache, load_token_cache, save_token_cache, sharepoint_settings
+    from tracker.microsoft365.auth import forget_token_cache, load_token_cache, save_token_cache
+    from tracker.sharepoint_config import sharepoint_settings
 
     settings = sharepoint_settings(
         {
@@ -458,7 +459,8 @@ def test_interrupted_excel_write_keeps_the_rest(
 
 def test_damaged_token_cache_means_sign_in_again(tmp_path: Path) -> None:
     """A damaged cache file is treated as no sign-in, not a traceback; saving replaces it."""
-    from tracker.microsoft365.auth import load_token_cache, sharepoint_settings
+    from tracker.microsoft365.auth import load_token_cache
+    from tracker.sharepoint_config import sharepoint_settings
 
     (tmp_path / "cache.json").write_text("{")
     settings = sharepoint_settings(
@@ -673,7 +675,8 @@ def test_two_sign_ins_saved_at_once_both_stay(tmp_path: Path) -> None:
     it in place: one sign-in was lost, "not signed in")."""
     import threading
 
-    from tracker.microsoft365.auth import _cache_file, save_token_cache, sharepoint_settings
+    from tracker.microsoft365.auth import _cache_file, save_token_cache
+    from tracker.sharepoint_config import sharepoint_settings
 
     class Cache:
         has_state_changed = True

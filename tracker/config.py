@@ -14,12 +14,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tracker.errors import ConfigError
+from tracker.sharepoint_config import SharePointSettings, sharepoint_settings
 
 CONFIG_NAME = "tracker.toml"
 DEFAULT_TIME_FORMAT = "%d %b %Y %H%MZ"
 LOCAL_TIME_FORMAT = "%d %b %Y %H%M %Z"  # the default when the display timezone is not UTC
 DEFAULT_INTERNAL = ("leadership", "technical")
-DEFAULT_WRITE_MODE = "workbook-api"  # [sharepoint] write_mode when not set
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class Config:
     backups: int = 5
     lock_timeout: float = 60.0
     schema_dir: Path | None = None
-    sharepoint: dict[str, Any] | None = None
+    sharepoint: SharePointSettings | None = None  # [sharepoint], checked and typed: the workbook is on SharePoint
     mail: MailSettings = field(default_factory=MailSettings)
     display: Display = field(default_factory=Display)
     user: str = ""
@@ -114,8 +114,7 @@ class Config:
     def excel_service_writes(self) -> bool:
         """Whether rows are written through the Excel service ([sharepoint] write_mode "workbook-api", the default):
         it adds table rows above a totals row, so layout checks allow one."""
-        mode = str(self.sharepoint.get("write_mode", DEFAULT_WRITE_MODE)) if self.sharepoint is not None else ""
-        return mode == "workbook-api"
+        return self.sharepoint is not None and self.sharepoint.write_mode == "workbook-api"
 
     @property
     def store_name(self) -> str:
@@ -378,7 +377,7 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         backups=backups,
         lock_timeout=lock_timeout,
         schema_dir=(root / schema_dir).resolve() if schema_dir else None,
-        sharepoint=sharepoint,
+        sharepoint=sharepoint_settings(sharepoint, root) if sharepoint is not None else None,
         mail=_mail(mail, root),
         display=display,
         user=user,

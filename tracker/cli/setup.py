@@ -160,13 +160,12 @@ def sync(state: State) -> None:
 
 
 def _sharepoint_settings(state: State) -> Any:
-    from tracker.microsoft365.auth import sharepoint_settings
 
     if state.config.sharepoint is None:
         raise UsageError(
             "this tracker.toml has no [sharepoint] section: the workbook is a local file, no sign-in needed"
         )
-    return sharepoint_settings(state.config.sharepoint, state.config.root)
+    return state.config.sharepoint
 
 
 @click.command()

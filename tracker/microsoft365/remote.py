@@ -20,7 +20,8 @@ from urllib.parse import quote
 
 from tracker import retry
 from tracker.errors import AuthError, ConfigError, RemoteError
-from tracker.microsoft365.auth import SharePointSettings, Tokens, tokens_for
+from tracker.microsoft365.auth import Tokens, tokens_for
+from tracker.sharepoint_config import SharePointSettings
 from tracker.times import CLOCK
 
 if TYPE_CHECKING:

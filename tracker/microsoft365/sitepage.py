@@ -64,12 +64,11 @@ def publish_site_page(
     and the site), UsageError (a bad page or image name, an image that is not PNG or JPEG), and
     RemoteError (SharePoint refused; someone holds the page for editing).
     """
-    from tracker.microsoft365.auth import sharepoint_settings
     from tracker.microsoft365.remote import Remote
 
     if config.sharepoint is None:
         raise ConfigError("the SharePoint status page needs a [sharepoint] section in tracker.toml (site_url, sign-in)")
-    settings = sharepoint_settings(config.sharepoint, config.root)
+    settings = config.sharepoint
     return SitePages(Remote(settings, verbose=verbose)).publish(page_name, title, sections)
 
 

@@ -413,7 +413,6 @@ def graph_message(message: Outgoing) -> dict[str, Any]:
 
 
 def _graph(config: Config) -> Transport:
-    from tracker.microsoft365.auth import sharepoint_settings
     from tracker.microsoft365.remote import Remote
 
     if config.sharepoint is None:
@@ -426,7 +425,7 @@ def _graph(config: Config) -> Transport:
         raise ConfigError(
             'transport "graph" needs [mail.graph] mailbox = "event.management@contoso.com" (the mailbox it sends as)'
         )
-    return GraphTransport(Remote(sharepoint_settings(config.sharepoint, config.root)), str(mailbox))
+    return GraphTransport(Remote(config.sharepoint), str(mailbox))
 
 
 TRANSPORTS: dict[str, Callable[[Config], Transport]] = {"outbox": _outbox, "smtp": _smtp, "graph": _graph}

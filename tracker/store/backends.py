@@ -65,9 +65,8 @@ def journal_for(config: Config) -> Journal:
         journal = Journal(journal_path(config.workbook_path), config.lock_timeout)
         journal.adopt(config.root / LEGACY_NAME)
         return journal
-    from tracker.microsoft365.auth import sharepoint_settings
 
-    url = sharepoint_settings(config.sharepoint, config.root).file_url
+    url = config.sharepoint.file_url
     journal = Journal(journal_path(url=url), config.lock_timeout)
     journal.path.parent.mkdir(parents=True, exist_ok=True)
     journal.describe(url)
@@ -88,11 +87,10 @@ def _local(config: Config, schema: Schema, verbose: bool) -> Store:
 
 
 def _sharepoint(config: Config, schema: Schema, verbose: bool) -> Store:
-    from tracker.microsoft365.auth import sharepoint_settings
     from tracker.store.sharepoint import SharePointStore
 
-    settings = sharepoint_settings(config.sharepoint or {}, config.root)
-    return SharePointStore(settings, schema, journal=journal_for(config), verbose=verbose)
+    assert config.sharepoint is not None  # STORES picks this store only when there is one
+    return SharePointStore(config.sharepoint, schema, journal=journal_for(config), verbose=verbose)
 
 
 STORES: dict[str, Callable[[Config, Schema, bool], Store]] = {"local": _local, "sharepoint": _sharepoint}

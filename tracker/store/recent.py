@@ -15,8 +15,8 @@ from tracker.workbook.edits import AppendRow, Edit, edit_from_json, edit_to_json
 from tracker.workbook.reading import Tracker
 
 if TYPE_CHECKING:
-    from tracker.microsoft365.auth import SharePointSettings
     from tracker.microsoft365.remote import Remote
+    from tracker.sharepoint_config import SharePointSettings
     from tracker.store.journal import Journal
     from tracker.workbook.schema import Schema
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.microsoft365 import remote
-from tracker.microsoft365.auth import SharePointSettings
+from tracker.sharepoint_config import SharePointSettings
 from tracker.store.engine import Busy, Change, Snapshot, Stale, commit
 from tracker.store.journal import Journal
 from tracker.workbook.edits import Edit, Plan
