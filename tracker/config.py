@@ -22,6 +22,9 @@ LOCAL_TIME_FORMAT = "%d %b %Y %H%M %Z"  # the default when the display timezone 
 DEFAULT_INTERNAL = ("leadership", "technical")
 
 
+DEFAULT_LOCK_TIMEOUT = 60.0  # [workbook] lock_timeout: how long a command waits for another's lock
+
+
 @dataclass(frozen=True)
 class Display:
     """How times are shown to people (storage is always UTC)."""
@@ -81,6 +84,17 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class TeamsSettings:
+    """[teams]: which messages also go to a Teams channel as cards. The channel's webhook URL is a secret, so it
+    stays in the environment variable `webhook_env` names, read when a card is to be posted."""
+
+    webhook_env: str = "TRACKER_TEAMS_WEBHOOK"
+    reminders: bool = True
+    escalations: bool = True
+    audiences: tuple[str, ...] = ()  # casefolded: the outage emails' audiences whose messages are posted too
+
+
+@dataclass(frozen=True)
 class ReviewSettings:
     """[review]: which severities need a held post-incident review before Closed, and where drafts go."""
 
@@ -96,7 +110,7 @@ class Config:
     root: Path
     workbook_path: Path
     backups: int = 5
-    lock_timeout: float = 60.0
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     schema_dir: Path | None = None
     sharepoint: SharePointSettings | None = None  # [sharepoint], checked and typed: the workbook is on SharePoint
     mail: MailSettings = field(default_factory=MailSettings)
@@ -108,7 +122,7 @@ class Config:
     clock: ClockSettings = field(default_factory=lambda: ClockSettings())
     publish: PublishSettings = field(default_factory=PublishSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
-    raw: dict[str, Any] = field(default_factory=dict)
+    teams: TeamsSettings | None = None  # None: no [teams] section
 
     @property
     def excel_service_writes(self) -> bool:
@@ -387,7 +401,7 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         clock=clock,
         publish=_publish(_section(raw, "publish"), root, sharepoint is not None),
         review=_review(_section(raw, "review")),
-        raw=raw,
+        teams=_teams(raw.get("teams")),
     )
 
 
@@ -399,7 +413,7 @@ def _workbook(workbook: dict[str, Any]) -> tuple[str, int, float, str | None]:
     backups = workbook.get("backups", 5)
     if not isinstance(backups, int) or isinstance(backups, bool) or backups < 0:
         raise ConfigError(f"tracker.toml: [workbook] backups must be a whole number >= 0, not {backups!r}")
-    lock_timeout = workbook.get("lock_timeout", 60)
+    lock_timeout = workbook.get("lock_timeout", DEFAULT_LOCK_TIMEOUT)
     if not isinstance(lock_timeout, int | float) or lock_timeout <= 0:
         raise ConfigError(f"tracker.toml: [workbook] lock_timeout must be seconds > 0, not {lock_timeout!r}")
     schema_dir = workbook.get("schema")
@@ -447,6 +461,18 @@ def _mail(section: dict[str, Any], root: Path) -> MailSettings:
         preview=root / str(section.get("preview", "preview")),
         smtp=dict(section.get("smtp") or {}),
         graph=dict(section.get("graph") or {}),
+    )
+
+
+def _teams(section: Any) -> TeamsSettings | None:
+    """[teams] as tracker uses it (check_shape has checked each key's type)."""
+    if not isinstance(section, dict):
+        return None
+    return TeamsSettings(
+        webhook_env=str(section.get("webhook_env", "TRACKER_TEAMS_WEBHOOK")),
+        reminders=bool(section.get("reminders", True)),
+        escalations=bool(section.get("escalations", True)),
+        audiences=tuple(str(a).casefold() for a in section.get("audiences", [])),
     )
 
 

@@ -3,9 +3,10 @@ deadline that all the waiting of an operation shares, however its retries nest.
 
 A write retries at three places: a request throttled (429, 503) or unanswered (microsoft365.remote), a part of an
 Excel-service batch (store.excel_service), and the whole commit when another writer came first (store.engine).
-Nested, their waits once multiplied (up to 5 x 60 s a request, 5 tries a batch part, 6 commits) far past the
-120 s other commands wait for the journal's lock. Now the outermost `deadline()` gives one budget of waiting to
-everything inside it, and a retry that would wait past it gives up at once, with its own layer's message.
+Nested, their waits once multiplied (up to 5 x 60 s a request, 5 tries a batch part, 6 commits: minutes) while the
+writer held the journal's lock, which other commands wait for [workbook] lock_timeout (60 s) before saying so.
+Now the outermost `deadline()` gives one budget of waiting to everything inside it, and a retry that would wait
+past it gives up at once, with its own layer's message.
 
 Every wait goes through `CLOCK.wait`, which tests make instant and record."""
 
@@ -22,7 +23,7 @@ from tracker.times import CLOCK
 
 ATTEMPTS = 5  # tries of one request or batch part, the first included
 MAX_WAIT = 60.0  # one wait at the most: a longer Retry-After is cut to this
-DEADLINE = 90.0  # all the waiting of one operation: below the 120 s other commands wait for the journal's lock
+DEADLINE = 90.0  # all the waiting of one operation (a commit and all its requests)
 
 _budget: ContextVar[list[float] | None] = ContextVar("tracker_retry_budget", default=None)
 

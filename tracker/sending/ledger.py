@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tracker import files, jsonlines
+from tracker.config import DEFAULT_LOCK_TIMEOUT
 from tracker.errors import WorkbookInUse
 from tracker.times import iso
 
@@ -54,7 +55,7 @@ class SendLedger:
     processes: an append must not fall between another's read and rewrite); reading needs none (a rewrite
     replaces the file whole)."""
 
-    def __init__(self, path: Path, lock_timeout: float = 60.0) -> None:
+    def __init__(self, path: Path, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.path = path
         self.lock_timeout = lock_timeout
 

@@ -20,8 +20,8 @@ ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
-class TeamsSettings:
-    """[teams]: where cards go and which kinds."""
+class Channel:
+    """The Teams channel of [teams]: its webhook URL (from the environment) and which messages go there."""
 
     url: str
     reminders: bool
@@ -29,12 +29,13 @@ class TeamsSettings:
     audiences: tuple[str, ...]
 
 
-def teams_settings(config: Config) -> TeamsSettings | None:
-    """The Teams settings, or None when tracker.toml has no [teams] section."""
-    section = config.raw.get("teams")
-    if not isinstance(section, dict):
+def teams_settings(config: Config) -> Channel | None:
+    """The Teams channel, or None when tracker.toml has no [teams] section; a section whose webhook URL is not in
+    its environment variable is a ConfigError (said before anything is sent)."""
+    teams = config.teams
+    if teams is None:
         return None
-    variable = str(section.get("webhook_env", "TRACKER_TEAMS_WEBHOOK"))
+    variable = teams.webhook_env
     url = os.environ.get(variable, "").strip()
     if not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
         raise ConfigError(
@@ -42,8 +43,7 @@ def teams_settings(config: Config) -> TeamsSettings | None:
             f"it is {'not set' if not url else 'not an https:// URL'}"
         )
     CLOCK.check_real_sends("Teams cards")
-    audiences = tuple(str(a).casefold() for a in section.get("audiences", []))
-    return TeamsSettings(url, bool(section.get("reminders", True)), bool(section.get("escalations", True)), audiences)
+    return Channel(url, teams.reminders, teams.escalations, teams.audiences)
 
 
 def card(title: str, text: str, facts: list[tuple[str, str]] | None = None) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def card(title: str, text: str, facts: list[tuple[str, str]] | None = None) -> d
     }
 
 
-def post(settings: TeamsSettings, payload: dict[str, Any], timeout: float = 30.0) -> str | None:
+def post(settings: Channel, payload: dict[str, Any], timeout: float = 30.0) -> str | None:
     """Post one card; None when the channel took it, else why not (after retrying 429 and 5xx)."""
     import requests
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracker import jsonlines
+from tracker.config import DEFAULT_LOCK_TIMEOUT
 from tracker.errors import WorkbookInUse
 from tracker.times import iso, utcnow
 from tracker.workbook.edits import Edit, edit_from_json, edit_to_json
@@ -45,7 +46,7 @@ class Pending:
     rejected: list[tuple[list[Edit], str]] = field(default_factory=list)  # whole journal entries
 
 
-LOCK_TIMEOUT = 120.0
+LOCK_TIMEOUT = DEFAULT_LOCK_TIMEOUT  # (the stores pass [workbook] lock_timeout)
 LEGACY_NAME = ".tracker-journal.jsonl"  # tracker 0.1: beside tracker.toml
 COMPANIONS = ("sending", "rejected", "recent")  # files named after the journal: ledger, set aside, recent writes
 
