@@ -205,3 +205,25 @@ def test_modules_and_functions_do_not_grow_past_their_size() -> None:
                 if size > LONG_FUNCTIONS.get(f"{name}.{node.name}", 60):
                     too_long.append(f"{name}.{node.name}: {size} lines")
     assert too_long == []
+
+
+def test_the_library_imports_its_own_modules_at_the_top() -> None:
+    """tracker's own modules are imported at the top of a library module, where a reader sees what it relies on
+    (half of them were imported inside functions, which hid the cycles); one inside a function must say on its
+    line why it is lazy. The command line imports the library inside its commands (start-up time), and
+    third-party libraries that take time to load are imported where they are used."""
+    inside = []
+    for name, path in _modules().items():
+        if not _library(name):
+            continue
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        for node in ast.walk(ast.parse(text)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.ImportFrom) and (sub.module or "").startswith("tracker"):
+                    said = "\n".join(lines[sub.lineno - 1 : sub.end_lineno])
+                    if "lazy" not in said:
+                        inside.append(f"{name}:{sub.lineno}: from {sub.module} import ...")
+    assert inside == []

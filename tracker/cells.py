@@ -9,6 +9,7 @@ from io import BytesIO
 from pathlib import Path, PurePosixPath
 
 from tracker.errors import WorkbookError
+from tracker.text import printable
 
 
 def column_letter(index: int) -> str:
@@ -58,7 +59,6 @@ def not_xlsx(path: Path | str, exc: Exception, data: bytes | None = None, *, she
 
 def _one_line(exc: Exception) -> str:
     """An exception's text as one printable line of at most 200 characters (a parser may quote raw bytes)."""
-    from tracker.text import printable
 
     text = printable(" ".join(str(exc).split()))
     return text if len(text) <= 200 else text[:199] + "…"

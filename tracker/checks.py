@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from tracker.config import Config
+from tracker.resources import has_templates
 from tracker.rules.problem import Problem
+from tracker.rules.review_rules import required_for_problems
 from tracker.rules.validation import validate_tracker
+from tracker.sending.mail import sender_problem
 from tracker.workbook.reading import Tracker
 
 
@@ -12,9 +15,6 @@ def check(config: Config, tracker: Tracker) -> list[Problem]:
     """Everything `tracker validate` reports, in its order: the workbook against the schema and its rules, with
     this configuration (the display timezone's overdue highlight, the Excel service's totals rows, the templates
     each audience needs, [review] required_for, [mail] sender, the login name shown as the sender's name)."""
-    from tracker.resources import has_templates
-    from tracker.rules.review_rules import required_for_problems
-    from tracker.sending.mail import sender_problem
 
     above_totals = config.excel_service_writes
     problems = validate_tracker(

@@ -14,9 +14,15 @@ import click
 from tracker.cli.state import State, pass_state
 from tracker.errors import UsageError
 from tracker.text import printable, table
-from tracker.window.report_html import minutes_text
 
 DAYS = 30
+
+
+def minutes_text(value: float | None) -> str:
+    """Minutes as the report words them (`19.6 min`, `4 h 10 min`, `-`)."""
+    from tracker.window.report_html import minutes_text as words  # lazy: `tracker --help` loads no report code
+
+    return words(value)
 
 
 def _number(value: float | None) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tracker.errors import AuthError
+from tracker.files import locked, write_atomic
 from tracker.sharepoint_config import (
     SharePointSettings,
 )
@@ -217,7 +218,6 @@ def save_token_cache(settings: SharePointSettings, cache: Any) -> str:
 def _change_cache_file(settings: SharePointSettings, change: Any) -> None:
     """Read, change and write the cache file under its lock, replacing it whole (0600): a `watch` and a command
     refreshing the sign-in at once left it empty ("not signed in") when each truncated and rewrote it in place."""
-    from tracker.files import locked, write_atomic
 
     path = settings.token_cache or default_cache_path()
 

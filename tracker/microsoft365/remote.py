@@ -22,6 +22,7 @@ from tracker import retry
 from tracker.errors import AuthError, ConfigError, RemoteError
 from tracker.microsoft365.auth import Tokens, tokens_for
 from tracker.sharepoint_config import SharePointSettings
+from tracker.text import printable
 from tracker.times import CLOCK
 
 if TYPE_CHECKING:
@@ -89,7 +90,6 @@ def error_text(response: Any) -> str:
 
 def lock_owner(response: Any) -> str:
     """Who holds the file locked, from SharePoint's error text (printable: it comes from the server)."""
-    from tracker.text import printable
 
     return printable(_lock_owner(response))
 

@@ -26,6 +26,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from tracker.config import Config
 from tracker.errors import ConfigError, RemoteError, UsageError
+from tracker.microsoft365.remote import Locked, Remote
 
 PERMISSION = "Sites.ReadWrite.All"
 IMAGE_WEB_PART = "d1d91016-032f-456d-98a4-721247c305e8"  # the Image web part (graph/api/sitepage-create)
@@ -64,7 +65,6 @@ def publish_site_page(
     and the site), UsageError (a bad page or image name, an image that is not PNG or JPEG), and
     RemoteError (SharePoint refused; someone holds the page for editing).
     """
-    from tracker.microsoft365.remote import Remote
 
     if config.sharepoint is None:
         raise ConfigError("the SharePoint status page needs a [sharepoint] section in tracker.toml (site_url, sign-in)")
@@ -132,7 +132,6 @@ class SitePages:
         self._site: dict[str, Any] | None = None
 
     def _graph(self, method: str, path: str, body: Any = None, *, what: str, idempotent: bool = True) -> Any:
-        from tracker.microsoft365.remote import Locked
 
         try:
             return self.remote.graph(method, path, body, idempotent=idempotent, what=what, permission="site-page")
@@ -195,7 +194,6 @@ class SitePages:
         """Put the picture in the library (a file of that name is replaced); return its driveItem with sharepointIds."""
         path = quote(f"{folder}/{image.name}")
         what = f"uploading {image.name} to the Site Assets library of {self.where}"
-        from tracker.microsoft365.remote import Locked
 
         try:
             response = self.remote.request(

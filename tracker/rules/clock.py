@@ -11,9 +11,11 @@ from typing import Any
 
 from tracker.config import Config
 from tracker.owed import Due
+from tracker.rules.actions import due_actions
 from tracker.times import iso
 from tracker.workbook.policy import FINISHED, is_open
 from tracker.workbook.reading import Row, Tracker
+from tracker.workbook.roster import duty_manager
 
 # (name, started by, stopped by, Severities target column, words when stopped)
 TIMERS = (
@@ -185,8 +187,6 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
         if person:
             return person
         if not duty:
-            from tracker.workbook.roster import duty_manager
-
             shift = duty_manager(tracker, config.display.tz, now)
             duty.append(shift.person if shift is not None else "")
         return duty[0]
@@ -226,7 +226,6 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
     review = process_review_due(config, now)
     if review is not None:
         out.append(Due("", "process review", "overdue" if review <= now else "due", review))
-    from tracker.rules.actions import due_actions  # post-incident review actions: overdue, due today, or within
 
     out.extend(due_actions(tracker, config.display.tz, now, within))
     return sorted(out, key=lambda d: (not d.late, d.at or now, d.event_id))

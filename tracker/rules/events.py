@@ -14,6 +14,7 @@ from typing import Any
 from tracker.config import DEFAULT_REVIEW_REQUIRED
 from tracker.errors import LifecycleError, UsageError, ValidationFailed
 from tracker.rules.review_rules import check_close
+from tracker.rules.validation import cell_problems
 from tracker.store.backends import Store
 from tracker.times import as_utc, utcnow
 from tracker.workbook.edits import AppendRow, Edit, SetCells
@@ -30,6 +31,7 @@ from tracker.workbook.policy import (
     severity_audiences,
 )
 from tracker.workbook.reading import Row, Tracker
+from tracker.workbook.roster import duty_manager
 from tracker.workbook.schema import next_id
 
 
@@ -46,8 +48,6 @@ def _severity(tracker: Tracker, name: str, *, given: bool = True, event: Row | N
     data = tracker.sheet("Severities")
     row = data.find(name)
     if row is None and not given and event is not None:
-        from tracker.rules.validation import cell_problems
-
         problems = cell_problems(tracker, "Events", event, "severity")
         if problems:
             raise ValidationFailed("nothing was written: " + "; ".join(str(p) for p in problems), problems)
@@ -109,8 +109,6 @@ def _event_manager(
     else, or with nobody on duty (said in `notes`), the author."""
     duty = None
     if zone is not None:
-        from tracker.workbook.roster import duty_manager
-
         duty = duty_manager(tracker, zone, at)  # type: ignore[arg-type]
         if duty is None and notes is not None and tracker.sheet("Roster").present:
             notes[:] = [

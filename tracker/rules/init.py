@@ -12,6 +12,7 @@ from typing import Any
 from tracker.config import CONFIG_NAME, load_config
 from tracker.errors import UsageError
 from tracker.resources import data_dir
+from tracker.rules.build import build_workbook
 from tracker.store.local import atomic_write, replace_file
 from tracker.times import utcnow
 from tracker.workbook.schema import Schema, load_schema
@@ -71,7 +72,6 @@ def init_tracker(
     folder: Path, *, example: bool = False, workbook_name: str | None = None, name: str | None = None
 ) -> Created:
     """Create tracker.toml (unless present) and the workbook it names in `folder`; `name` goes in [user]."""
-    from tracker.rules.build import build_workbook
 
     folder = folder.resolve()
     config_path = folder / CONFIG_NAME

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tracker.errors import LifecycleError
+from tracker.rules.problem import Problem
 from tracker.workbook.reading import Tracker
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ def needs_review(severity: str, required_for: Sequence[str]) -> bool:
 def required_for_problems(tracker: Tracker, required_for: Sequence[str]) -> list[Problem]:
     """A name of [review] required_for that matches no row of the Severities sheet, as a `tracker validate` error:
     the gate would never apply to it. Nothing when the sheet is missing or empty (validate says so already)."""
-    from tracker.rules.problem import Problem
 
     data = tracker.sheet("Severities")
     if not data.present:

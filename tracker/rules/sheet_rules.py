@@ -9,14 +9,14 @@ from collections.abc import Callable
 from datetime import datetime
 
 from tracker.rules.problem import Problem
+from tracker.workbook.policy import EVENT_ROLES, interval_minutes, is_open
 from tracker.workbook.reading import SheetData, Tracker
+from tracker.workbook.roster import coverage_problems
 
 
 def roster(tracker: Tracker, timezone: str, now: datetime) -> list[Problem]:
     """Gaps in who answers (duty event manager or stand-by) over the next week, and overlapping duty shifts."""
     from zoneinfo import ZoneInfo
-
-    from tracker.workbook.roster import coverage_problems
 
     data = tracker.sheet("Roster")
     out = []
@@ -74,8 +74,6 @@ def cadence(tracker: Tracker) -> list[Problem]:
     severity raised by typing in the cell keeps the old, slower cadence): a note saying how to set it."""
     from datetime import timedelta
 
-    from tracker.workbook.policy import interval_minutes, is_open
-
     events, severities = tracker.sheet("Events"), tracker.sheet("Severities")
     needed = ("next_update_due", "last_update_at", "severity", "status")
     if not events.present or not severities.present or any(n not in events.columns for n in needed):
@@ -105,8 +103,6 @@ def cadence(tracker: Tracker) -> list[Problem]:
 def escalation_tells(tracker: Tracker) -> list[Problem]:
     """Each choice of an Escalations Tell must name someone tracker can find: a role on the event, a role of the
     Roster sheet, or audience:NAME of the Distribution sheet (a typo would leave the step with nobody to tell)."""
-
-    from tracker.workbook.policy import EVENT_ROLES
 
     data = tracker.sheet("Escalations")
     if "tell" not in data.columns:

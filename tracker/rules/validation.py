@@ -9,9 +9,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from tracker.cells import split_ref
 from tracker.rules import sheet_rules
 from tracker.rules.problem import Problem, position
+from tracker.store.xlsx_layout import layout_problems
 from tracker.times import utcnow
+from tracker.workbook.overdue_highlight import findings, read_rules
 from tracker.workbook.reading import Row, SheetData, Tracker, column_letter
 from tracker.workbook.schema import FieldSpec
 
@@ -114,7 +117,6 @@ def _with_excel_errors(tracker: Tracker, problems: list[Problem]) -> list[Proble
 def _as_typed(tracker: Tracker, problems: list[Problem]) -> list[Problem]:
     """A date-and-time cell holding a number Excel cannot show as a date (a serial below 1: the reader gives a bare
     time of day, '00:00:00' for -5) is reported with the number typed."""
-    from tracker.cells import split_ref
 
     out = []
     for problem in problems:
@@ -173,7 +175,6 @@ def _layout(tracker: Tracker, rows_above_totals: bool) -> list[Problem]:
     """Merged ranges, totals rows and formula masters where tracker writes: every write there would be refused."""
     if tracker.content is None:
         return []
-    from tracker.store.xlsx_layout import layout_problems
 
     sheets = [data for spec in tracker.schema if (data := tracker.layout(spec.name)).present]
     columns = {data.title: set(data.columns.values()) for data in sheets}
@@ -192,7 +193,6 @@ def _overdue_clock(tracker: Tracker, timezone: str, now: datetime | None) -> lis
     """Notes when the red overdue highlight is not right for a viewer in `timezone` (the display timezone)."""
     if tracker.content is None:
         return []
-    from tracker.workbook.overdue_highlight import findings, read_rules
 
     headers: dict[str, dict[str, str]] = {}  # sheet title -> column letter -> header
     for spec in tracker.schema:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker.config import Config
+from tracker.rules.clock import timers
 from tracker.sending.mail import CUSTOMER_STATUS, KIND_LABELS, parse_sender
 from tracker.times import format_time, utcnow
 from tracker.workbook.policy import FINISHED, RESOLVED
@@ -168,7 +169,6 @@ def _slas(reader: Audience, event: Row, severity: Row, sent_at: datetime, config
     """The SLA lines the email shows: restoration always, first response once it is not plainly met."""
     if not reader.may_read("Severities", "restoration_minutes"):
         return []
-    from tracker.rules.clock import timers
 
     return [
         (timer.name.capitalize(), timer.words())

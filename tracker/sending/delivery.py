@@ -30,6 +30,8 @@ from tracker.sending.sendlog import (
     unknown_edits,
     write_or_keep,
 )
+from tracker.sending.teams import post_messages
+from tracker.sending.transports import open_transport
 from tracker.store.backends import Store
 from tracker.store.journal import Journal
 from tracker.workbook.edits import Edit, SetCells
@@ -303,7 +305,6 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
     is first claimed on the Notifications sheet (two machines watching one workbook send it once), each is written
     down before it goes, its Notifications row journaled once the server took it; then the journal and `edits`
     (those of the events whose messages went) go on the sheet."""
-    from tracker.sending.transports import open_transport
 
     delivery = Delivery()
     claim: str | None = None
@@ -325,7 +326,6 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
     hooks = DurableHooks(store.journal, config, transport.name, now, "", claim)
     again = "`tracker due --remind`" if kind == "reminder" else "`tracker due --escalate`"
     hand_over(store, transport, todo_messages, hooks, f"{kind}s", again)
-    from tracker.sending.teams import post_messages
 
     sent = {m.event_id for m in todo_messages if m.sent}
     todo = [e for e in edits if str(getattr(e, "values", {}).get("event_id", "")) in sent]

@@ -14,6 +14,7 @@ from tracker.sending.delivery import deliver, personal_json, sending_lock, settl
 from tracker.sending.fingerprint import BOOKKEEPER
 from tracker.sending.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender, recipients_for
 from tracker.sending.sendlog import log_rows
+from tracker.sending.teams import teams_settings
 from tracker.store.backends import Store
 from tracker.times import format_time, iso
 from tracker.workbook.edits import AppendRow, Edit
@@ -137,7 +138,6 @@ def _whom(tracker: Tracker, config: Config, event: Row, text: str, now: datetime
 
 def send_escalations(store: Store, config: Config, now: datetime) -> list[Escalation]:
     """Send every due escalation step once (per event and trigger occurrence), log it, add it to the timeline."""
-    from tracker.sending.teams import teams_settings
 
     teams_settings(config)  # a [teams] section without its webhook URL stops here, before anything is sent
     with sending_lock(store, config):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracker.errors import ValidationFailed
+from tracker.rules.validation import validate_tracker
 from tracker.workbook.policy import RESOLVED
 from tracker.workbook.reading import Row, Tracker
 
@@ -23,7 +24,6 @@ REQUIRED["closed"] = REQUIRED["resolved"]
 def gate(tracker: Tracker, event: Row, kind: str, audiences: list[str]) -> None:
     """Refuse to send when the event (or a row sharing its ID), its timeline, its severity or the
     distribution rows of the audiences being sent have problems."""
-    from tracker.rules.validation import validate_tracker
 
     key = str(event["id"]).casefold()
     wanted = {a.casefold() for a in audiences}

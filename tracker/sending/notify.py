@@ -13,6 +13,7 @@ from tracker.errors import (
     UsageError,
     ValidationFailed,
 )
+from tracker.rules.clock import duration, lead_time
 from tracker.sending.audience import Audience, build_context
 from tracker.sending.audience import when as _when
 from tracker.sending.claims import claim_messages, claimer
@@ -41,12 +42,15 @@ from tracker.sending.sendlog import (
     thread,
     unconfirmed,
 )
-from tracker.sending.teams import post_outage_messages
+from tracker.sending.teams import post_outage_messages, teams_settings
+from tracker.sending.transports import open_transport, write_eml
 from tracker.store.backends import Store
+from tracker.store.engine import check
 from tracker.store.journal import Journal
+from tracker.store.xlsx_layout import Layout
 from tracker.times import iso, utcnow
 from tracker.workbook.edits import AppendRow, Edit, SetCells
-from tracker.workbook.policy import CLOSED, FINISHED, is_open, severity_audiences, update_interval
+from tracker.workbook.policy import CLOSED, FINISHED, OPEN_STATUSES, is_open, severity_audiences, update_interval
 from tracker.workbook.reading import Row, Tracker, raw_key
 
 # Row fields that tracker itself moves when it sends: not part of "the event's state".
@@ -346,7 +350,6 @@ def _no_change_state(
     """The state a no-change message is logged with (once per due time), or a UsageError when there is news or
     the update is not due yet (within the reminder lead time; --force sends it anyway). `earlier`: the same state
     as earlier trackers fingerprinted it."""
-    from tracker.rules.clock import duration, lead_time
 
     key = str(event["id"])
     if not is_open(status):
@@ -410,8 +413,6 @@ def _notify(
     preview_dir: Path | None,
     no_change: bool = False,
 ) -> NotifyResult:
-    from tracker.sending.teams import teams_settings
-    from tracker.store.engine import check
 
     teams_settings(config)  # a [teams] section without its webhook URL stops here, before anything is sent
     now = utcnow()
@@ -447,7 +448,6 @@ def _notify(
 def _send(store: Store, config: Config, result: NotifyResult, event: Row, now: datetime, force: bool) -> NotifyResult:
     """Claim (on SharePoint), send through the configured transport with durable hooks, post Teams cards, and put
     the log and the event's notified times on the sheet (or keep them in the journal)."""
-    from tracker.sending.transports import open_transport
 
     status = str(event["status"] or "")
     transport = open_transport(config)
@@ -476,7 +476,6 @@ def _send(store: Store, config: Config, result: NotifyResult, event: Row, now: d
 
 def _preview(messages: list[Outgoing], folder: Path) -> list[Path]:
     """--dry-run: each message as an .eml file and its HTML part beside it."""
-    from tracker.sending.transports import write_eml
 
     out = []
     for message in messages:
@@ -522,7 +521,6 @@ def _claim(store: Store, config: Config, result: NotifyResult, now: datetime, st
 
 def _layout(tracker: Tracker, config: Config) -> Any:
     """The workbook's layout as the writer will meet it (None when the reader kept no file)."""
-    from tracker.store.xlsx_layout import Layout
 
     content = tracker.content
     if content is None:
@@ -535,7 +533,6 @@ def _layout(tracker: Tracker, config: Config) -> Any:
 def events_to_notify(tracker: Tracker, journal: Journal | None) -> list[str]:
     """What a scheduled `notify --open` covers: every open event, and every resolved one whose Resolved message
     has not reached every audience that heard of it."""
-    from tracker.workbook.policy import OPEN_STATUSES
 
     tracker.require("Events", "Notifications")
     out = []

@@ -11,6 +11,8 @@ from tracker.config import Config
 from tracker.rules.clock import duration, lead_time, responsible
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
 from tracker.sending.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender
+from tracker.sending.sendlog import log_rows
+from tracker.sending.teams import teams_settings
 from tracker.store.backends import Store
 from tracker.times import format_time, iso
 from tracker.workbook.policy import is_open
@@ -48,8 +50,6 @@ def send_reminders(store: Store, config: Config, now: datetime) -> list[Reminder
 
 
 def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
-    from tracker.sending.sendlog import log_rows
-    from tracker.sending.teams import teams_settings
 
     teams_settings(config)  # a [teams] section without its webhook URL stops here, before anything is sent
     tracker = store.read()

@@ -18,9 +18,11 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from tracker.config import Config
-from tracker.errors import ConfigError, MailError
+from tracker.errors import ConfigError, MailError, TrackerError
 from tracker.files import write_atomic
-from tracker.sending.mail import Outgoing
+from tracker.microsoft365.remote import Remote
+from tracker.sending.mail import Outgoing, parse_sender
+from tracker.times import CLOCK
 
 
 class Transport(Protocol):
@@ -281,7 +283,6 @@ def _outbox(config: Config) -> Transport:
 
 
 def _smtp(config: Config) -> Transport:
-    from tracker.sending.mail import parse_sender
 
     settings = config.mail.smtp
     if not isinstance(settings, dict) or not settings.get("host"):
@@ -322,7 +323,6 @@ class GraphTransport(OneByOne):
     name = "graph"
 
     def __init__(self, remote: Any, mailbox: str) -> None:
-        from tracker.errors import TrackerError
 
         self.remote = remote
         self.mailbox = mailbox
@@ -413,7 +413,6 @@ def graph_message(message: Outgoing) -> dict[str, Any]:
 
 
 def _graph(config: Config) -> Transport:
-    from tracker.microsoft365.remote import Remote
 
     if config.sharepoint is None:
         raise ConfigError(
@@ -437,7 +436,5 @@ def open_transport(config: Config) -> Transport:
     if name not in TRANSPORTS:
         raise ConfigError(f"tracker.toml: [mail] transport {name!r} is unknown; use one of: {', '.join(TRANSPORTS)}")
     if name != "outbox":
-        from tracker.times import CLOCK
-
         CLOCK.check_real_sends(f"mail through {name}")
     return TRANSPORTS[name](config)

@@ -11,6 +11,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.errors import ConfigError
+from tracker.store.journal import LEGACY_NAME, Journal, journal_path
+from tracker.store.local import LocalStore
+from tracker.store.sharepoint import SharePointStore
+from tracker.workbook.schema import load_schema
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -59,7 +63,6 @@ class Store(Protocol):
 def journal_for(config: Config) -> Journal:
     """The journal of the workbook `config` names (one per workbook, whatever the folder), with any journal
     tracker 0.1 kept beside tracker.toml moved into it."""
-    from tracker.store.journal import LEGACY_NAME, Journal, journal_path
 
     if config.sharepoint is None:
         journal = Journal(journal_path(config.workbook_path), config.lock_timeout)
@@ -75,7 +78,6 @@ def journal_for(config: Config) -> Journal:
 
 
 def _local(config: Config, schema: Schema, verbose: bool) -> Store:
-    from tracker.store.local import LocalStore
 
     return LocalStore(
         config.workbook_path,
@@ -87,7 +89,6 @@ def _local(config: Config, schema: Schema, verbose: bool) -> Store:
 
 
 def _sharepoint(config: Config, schema: Schema, verbose: bool) -> Store:
-    from tracker.store.sharepoint import SharePointStore
 
     assert config.sharepoint is not None  # STORES picks this store only when there is one
     return SharePointStore(config.sharepoint, schema, journal=journal_for(config), verbose=verbose)
@@ -98,7 +99,6 @@ STORES: dict[str, Callable[[Config, Schema, bool], Store]] = {"local": _local, "
 
 def open_store(config: Config, schema: Schema | None = None, *, verbose: bool = False) -> Store:
     """The store `config` selects (a plain lookup; unknown names list the valid ones)."""
-    from tracker.workbook.schema import load_schema
 
     schema = schema or load_schema(config.schema_dir)
     name = config.store_name

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from tracker import retry
-from tracker.errors import ConflictError, TrackerError, UnknownEvent, ValidationFailed, WorkbookInUse
+from tracker.errors import ConflictError, RemoteError, TrackerError, UnknownEvent, ValidationFailed, WorkbookInUse
 from tracker.store.journal import Journal, Pending
 from tracker.store.xlsx_layout import Layout, SheetWrite
 from tracker.times import CLOCK, as_utc
@@ -203,7 +203,6 @@ def commit(
 def _keep_rest(journal: Journal | None, pending: Pending, change: Change, cut: Interrupted, keep: bool = True) -> None:
     """After a partial write: the journal holds exactly what is still to write (without the command's own
     edits unless `keep`); say what went where."""
-    from tracker.errors import RemoteError
 
     rest = cut.rest if cut.rest is not None else [e for e in change.edits if not any(e is w for w in cut.written)]
     if journal is not None and not keep:

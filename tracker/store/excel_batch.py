@@ -11,13 +11,13 @@ from typing import Any
 
 from tracker.errors import ConflictError
 from tracker.store.engine import cell_value
+from tracker.store.xlsx_cells import excel_serial
 from tracker.workbook.edits import Edit
 from tracker.workbook.reading import Tracker
 
 
 def excel_value(value: Any) -> Any:
     """A value for the Excel service: times as serial numbers, text always as text."""
-    from tracker.store.xlsx_cells import excel_serial
 
     if value is None:
         return ""

@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 from tracker import retry
 from tracker.errors import ConflictError, RemoteError, TrackerError, WorkbookError
+from tracker.microsoft365.remote import error_text, lock_owner
 from tracker.store.engine import Busy, Change, Interrupted, Snapshot
 from tracker.store.excel_batch import (
     Answer,
@@ -258,8 +259,6 @@ class ExcelService:
         code = error_codes(answer.body)
         written = any(r.kind in ("patch", "add") for r in requests[:index])
         if status == 404 and "itemnotfound" in code and not written:
-            from tracker.microsoft365.remote import error_text
-
             raise ItemGone(request.what, error_text(answer))
         if status in (409, 423) and not written:
             raise Busy(self._busy_message(status, answer))
@@ -278,7 +277,6 @@ class ExcelService:
         raise error
 
     def _busy_message(self, status: int, answer: Answer) -> str:
-        from tracker.microsoft365.remote import error_text, lock_owner
 
         name = self.store.name
         owner = lock_owner(answer)

@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from tracker.errors import WorkbookError, WorkbookInUse
+from tracker.store import xlsx
 from tracker.store.engine import Change, Snapshot, Stale, commit, note_written
 from tracker.store.journal import Journal
+from tracker.store.xlsx_layout import Layout
+from tracker.text import printable
 from tracker.workbook.edits import Edit, Plan
 from tracker.workbook.opening import ensure_file, read_tracker
 from tracker.workbook.reading import Tracker
@@ -38,7 +41,6 @@ def office_lock_files(path: Path) -> list[Path]:
 
 def lock_owner(lock: Path) -> str:
     """Who holds an office lock file, as well as it can be told, as printable text (the file is anyone's)."""
-    from tracker.text import printable
 
     return printable(_lock_owner(lock))
 
@@ -222,7 +224,6 @@ class LocalStore:
         """The file as it is now, and its signature (to notice a save by someone else)."""
         signature = _signature(self.path)
         data = self.path.read_bytes()  # one read: the plan and the patch see exactly these bytes
-        from tracker.store.xlsx_layout import Layout
 
         return Snapshot(
             read_tracker(self.path, self.schema, data=data), (signature, data), Layout(data, name=self.path.name)
@@ -230,7 +231,6 @@ class LocalStore:
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
         """Patch the sheets the change touches into a new file and move it over the old one."""
-        from tracker.store import xlsx
 
         writes = change.sheet_writes()
         signature, data = snapshot.handle

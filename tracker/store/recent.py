@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker import jsonlines
 from tracker.errors import UnknownEvent
+from tracker.store.engine import apply_to_view, row_present
 from tracker.workbook.edits import AppendRow, Edit, edit_from_json, edit_to_json
 from tracker.workbook.reading import Tracker
 
@@ -76,7 +77,6 @@ class RecentWrites:
         With `prune` (only under the journal lock) the others are forgotten. A row already there
         is not shown twice (the download may be a moment newer than its ETag).
         """
-        from tracker.store.engine import apply_to_view, row_present
 
         entries = self._entries()
         keep = [e for e in entries if e.get("etag") == etag and time.time() - float(e.get("at", 0)) < RECENT_FOR]

@@ -17,9 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from tracker.microsoft365 import remote
+from tracker.microsoft365.remote import Remote
 from tracker.sharepoint_config import SharePointSettings
+from tracker.store import xlsx
 from tracker.store.engine import Busy, Change, Snapshot, Stale, commit
+from tracker.store.excel_service import ExcelService
 from tracker.store.journal import Journal
+from tracker.store.recent import recent_writes
+from tracker.store.xlsx_layout import Layout
 from tracker.workbook.edits import Edit, Plan
 from tracker.workbook.opening import read_tracker
 from tracker.workbook.reading import Tracker
@@ -40,7 +45,6 @@ class SharePointStore:
         journal: Journal | None = None,
         verbose: bool = False,
     ) -> None:
-        from tracker.microsoft365.remote import Remote
 
         self.settings = settings
         self.schema = schema
@@ -77,8 +81,6 @@ class SharePointStore:
         data, etag = self.download()
         tracker = read_tracker(Path(self.settings.path), self.schema, data=data, source=self.location)
         if self.settings.write_mode == "workbook-api":
-            from tracker.store.recent import recent_writes
-
             recent_writes(self).show(tracker, etag)
         tracker.journal = self.journal
         self.last_read = tracker
@@ -89,8 +91,6 @@ class SharePointStore:
         applier: Any = self
         hint = ""
         if self.settings.write_mode == "workbook-api":
-            from tracker.store.excel_service import ExcelService
-
             applier = self._service = ExcelService(self)
         else:
             hint = ' (write_mode = "workbook-api" writes while others have it open)'
@@ -109,7 +109,6 @@ class SharePointStore:
         (upload mode: None, since If-Match already made the last commit win or plan again)."""
         if self.settings.write_mode != "workbook-api":
             return None
-        from tracker.store.excel_service import ExcelService
 
         service = self._service or ExcelService(self)
         return service.table_rows(sheet)
@@ -122,14 +121,12 @@ class SharePointStore:
         data, etag = self.download()
         path = self._folder / self.name
         path.write_bytes(data)
-        from tracker.store.xlsx_layout import Layout
 
         tracker = read_tracker(path, self.schema, data=data, source=self.location)
         return Snapshot(tracker, (path, etag), Layout(data, name=self.name))
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
         """Patch the downloaded file and upload it if SharePoint still has the version it came from."""
-        from tracker.store import xlsx
 
         path, etag = snapshot.handle
         saved = path.with_name("new-" + path.name)

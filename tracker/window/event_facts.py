@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer_state
+from tracker.rules.validation import cell_problems
 from tracker.times import iso
 from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_open
 from tracker.workbook.reading import Row, Tracker, converter, raw_key
@@ -247,7 +248,6 @@ def event_facts(
 
 def _undated(tracker: Tracker, row: Row) -> str:
     """Why an event without a Detected time is left out, as validate says it."""
-    from tracker.rules.validation import cell_problems
 
     problems = cell_problems(tracker, "Events", row, "detected_at")
     where = f"{tracker.layout('Events').cell('detected_at', row.number)} (Detected (UTC)): empty"
@@ -273,8 +273,6 @@ class _FactReader:
         resolved_at = values.get("resolved_at")
         resolved = resolved_at if isinstance(resolved_at, datetime) and not still_open else None
         if not still_open and resolved is None:
-            from tracker.rules.validation import cell_problems
-
             problems = cell_problems(self.tracker, "Events", row, "resolved_at")
             where = str(problems[0]) if problems else f"{self.events.cell('resolved_at', row.number)} (Resolved (UTC))"
             return f"{where}: empty, but the event is {status}"

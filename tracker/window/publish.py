@@ -17,13 +17,27 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tracker import files
 from tracker.config import Config
 from tracker.errors import ConfigError, TrackerError, UsageError
+from tracker.microsoft365.sitepage import PageImage, PageSection, publish_site_page
 from tracker.rules.clock import TIMERS, Timer, duration, lead_time, timers
 from tracker.sending.audience import Audience, when
-from tracker.sending.mail import CUSTOMER_STATUS
+from tracker.sending.mail import CUSTOMER_STATUS, template_environment
+from tracker.sending.sendlog import heard_of
 from tracker.times import iso
-from tracker.window.charts import FALLBACK_COLOURS, Series, Trend, WeeklyCounts, pale, strong, trend_svg, weekly_svg
+from tracker.window.charts import (
+    FALLBACK_COLOURS,
+    Series,
+    Trend,
+    WeeklyCounts,
+    pale,
+    strong,
+    trend_png,
+    trend_svg,
+    weekly_png,
+    weekly_svg,
+)
 from tracker.window.status_page import Fact, OpenEvent, Published, ResolvedEvent, SeverityCount, Sla, StatusPage
 from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_open, severity_audiences
 from tracker.workbook.reading import Row, Tracker, raw_key
@@ -51,8 +65,6 @@ def build_page(
     severities = _Severities(tracker, reader)
     events = _recent_events(tracker, config, now)
     if reader.external:  # an external audience sees only the events it is told about, in every part of the page
-        from tracker.sending.sendlog import heard_of
-
         heard = heard_of(tracker, name)  # and those it heard of, whatever their severity now (sticky audiences)
         events = [e for e in events if severities.notifies(e) or str(e["id"]).casefold() in heard]
     opened = [e for e in events if is_open(e["status"])]
@@ -373,7 +385,6 @@ def _trend(events: list[Row], config: Config, now: datetime) -> Trend:
 
 
 def _environment(config: Config) -> Any:
-    from tracker.sending.mail import template_environment
 
     return template_environment(config.mail.templates, lambda v: when(config, v))
 
@@ -407,8 +418,6 @@ def render_html(page: StatusPage, config: Config) -> str:
 
 def sharepoint_sections(page: StatusPage, config: Config, *, prefix: str = "tracker-status") -> list[PageSection]:
     """The page as SharePoint web parts: text parts in the HTML the text web part keeps, charts as PNG images."""
-    from tracker.microsoft365.sitepage import PageImage, PageSection
-    from tracker.window.charts import trend_png, weekly_png
 
     html = _render(config, "status/sharepoint.html.j2", {"page": page})
     images = {}
@@ -442,7 +451,6 @@ def _alt(page: StatusPage, chart: str) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` whole or not at all: a reader (a browser refreshing) never sees half a page."""
-    from tracker import files
 
     path.parent.mkdir(parents=True, exist_ok=True)
     files.write_atomic(path, text)
@@ -518,7 +526,6 @@ def publish_status(
             raise _not_written(config, target, out is not None, beside, exc) from None
         log.info("status page for %s written to %s", name, target)
         return Published("local", str(target), name, len(page.open_events), page.breached, resolved, now, page.warnings)
-    from tracker.microsoft365.sitepage import publish_site_page
 
     sections = sharepoint_sections(page, config, prefix=page_name.removesuffix(".aspx"))
     url = publish_site_page(config, page_name=page_name, title=page.title, sections=sections, verbose=verbose)

@@ -20,8 +20,10 @@ from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from tracker.errors import UsageError
+from tracker.sending.sendlog import heard_of
 from tracker.times import iso
 from tracker.window.event_facts import SLA_TIMERS, Facts, Period, event_facts, rounded
+from tracker.workbook.policy import severity_audiences
 from tracker.workbook.reading import Tracker
 
 if TYPE_CHECKING:
@@ -172,7 +174,6 @@ def told_severities(tracker: Tracker, audience: Audience | None, severities: lis
     for an internal audience (`[mail] internal_audiences`): they see every event."""
     if audience is None or not audience.external:
         return None
-    from tracker.workbook.policy import severity_audiences
 
     reader = audience.name.casefold()
     return {
@@ -216,8 +217,6 @@ class Report:
         self.labels = severity_labels(tracker, audience)
         heard = None
         if self.told is not None and audience is not None:
-            from tracker.sending.sendlog import heard_of
-
             heard = heard_of(tracker, audience.name)
         self.facts, self.skipped = event_facts(tracker, period, now, self.told, heard)
         self.withheld = sorted(

@@ -12,6 +12,7 @@ from typing import Any
 
 from tracker.config import Config
 from tracker.errors import ConfigError, MailError, ValidationFailed
+from tracker.rules.clock import duration
 from tracker.sending.mail import (
     Outgoing,
     build_message,
@@ -20,8 +21,11 @@ from tracker.sending.mail import (
     split_recipients,
     template_environment,
 )
+from tracker.sending.transports import open_transport
+from tracker.text import header_text
 from tracker.times import format_time
 from tracker.window.report import Report
+from tracker.window.report_charts import charts
 from tracker.workbook.reading import Tracker
 
 
@@ -31,7 +35,6 @@ def minutes_text(value: float | None) -> str:
         return "-"
     if value < 60:
         return f"{value:g} min"
-    from tracker.rules.clock import duration
 
     return duration(timedelta(minutes=value))
 
@@ -74,7 +77,6 @@ def _context(result: Report, data: dict[str, Any], config: Config) -> dict[str, 
 
 def report_page(result: Report, data: dict[str, Any], config: Config) -> str:
     """The report as one HTML page: CSS in the page, charts as PNG data URIs; it opens from disk anywhere."""
-    from tracker.window.report_charts import charts
 
     images = [(c, "data:image/png;base64," + base64.b64encode(c.png).decode()) for c in charts(data)]
     return _render(config, "report/page.html.j2", _context(result, data, config) | {"charts": images})
@@ -86,10 +88,6 @@ def send_report(
     """Email the report to its audience's active Distribution rows through the configured transport: one HTML
     part (tables, inline CSS, charts as related CID images) and a plain-text part. Returns the messages sent."""
     import css_inline
-
-    from tracker.sending.transports import open_transport
-    from tracker.text import header_text
-    from tracker.window.report_charts import charts
 
     audience = data["audience"]
     recipients = recipients_for(tracker, audience, config.mail.allowed_domains or None)

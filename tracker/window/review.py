@@ -23,8 +23,10 @@ from tracker.rules.review_rules import (
     SHEET,
     held_statuses,
 )
+from tracker.sending.sendlog import is_claim, is_withdrawn
 from tracker.store.backends import Store
 from tracker.times import format_time, utcnow
+from tracker.window.event_facts import outage_spans, reopen_history
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.policy import is_open
 from tracker.workbook.reading import Row, Tracker
@@ -352,8 +354,6 @@ def _summary(event: Row, show: Callable[[Any], str], tracker: Tracker, now: date
     ]
     detected, resolved = event["detected_at"], event["resolved_at"]
     if isinstance(detected, datetime) and isinstance(resolved, datetime) and resolved >= detected:
-        from tracker.window.event_facts import outage_spans, reopen_history  # the report's reckoning: they agree
-
         key = str(event["id"]).casefold()
         spans, reopened = outage_spans(detected, reopen_history(tracker, {key}).get(key, []), resolved, now)
         if reopened:
@@ -416,8 +416,6 @@ def timeline(tracker: Tracker, event_id: str, show: Callable[[Any], str]) -> lis
             text += " [rolled back]"
         found.append((1, row.number, Entry(row["at"], show(row["at"]), "Change", str(row["by"] or ""), text, True)))
     if tracker.layout("Notifications").present:
-        from tracker.sending.sendlog import is_claim, is_withdrawn
-
         for row in tracker.rows_where("Notifications", "event_id", key):
             if is_withdrawn(row.values):
                 continue

@@ -9,7 +9,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracker.errors import UsageError
+from tracker import files
+from tracker.errors import ConfigError, UsageError
 from tracker.resources import data_dir
 from tracker.rules.review_rules import (
     how_to_record,
@@ -64,8 +65,6 @@ def render_markdown(review: Review, templates: Path | None = None) -> str:
     try:
         text = env.get_template("review/review.md.j2").render(review=review)
     except jinja2.TemplateError as exc:
-        from tracker.errors import ConfigError
-
         raise ConfigError(f"the review template review/review.md.j2 cannot be rendered: {exc}") from None
     return text.rstrip("\n") + "\n"
 
@@ -270,6 +269,5 @@ def _save_docx(path: Path, *, document: Document) -> None:
 
 def _replace(path: Path, write: Callable[[Path], object]) -> None:
     """Write `path` through a temporary file beside it, renamed over it once complete."""
-    from tracker import files
 
     files.write_through(path, write)

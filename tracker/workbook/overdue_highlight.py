@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from tracker.cells import unescape
+from tracker.cells import sheet_parts, unescape
 
 if TYPE_CHECKING:
     from openpyxl import Workbook
@@ -183,7 +183,6 @@ class Names:
 
 def read_rules(content: bytes | Path, columns: dict[str, list[str]]) -> tuple[Names, dict[tuple[str, str], Rule]]:
     """The names, and the overdue rules on `columns` (sheet title -> column letters) found in the .xlsx."""
-    from tracker.cells import sheet_parts
 
     with zipfile.ZipFile(BytesIO(content) if isinstance(content, bytes) else content) as archive:
         book = _book_xml(archive)

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from tracker.cells import column_letter
+from tracker.cells import cell_text, column_letter, error_cells
 from tracker.errors import UnknownEvent, ValidationFailed
 from tracker.times import as_utc
 from tracker.workbook.schema import FieldSpec, Schema, SheetSpec, normalize_header
@@ -383,8 +383,6 @@ class Tracker:
             titles = {spec.name: self.actual_name(spec.name) for spec in self.schema}
             found: dict[str, dict[tuple[int, int], str]] = {}
             if self.content is not None:
-                from tracker.cells import error_cells
-
                 try:
                     found = error_cells(self.content, [t for t in titles.values() if t is not None])
                 except Exception:  # noqa: BLE001 - a file the reader took but zipfile cannot: nothing to add
@@ -403,7 +401,6 @@ class Tracker:
         actual = self.actual_name(name)
         if self.content is None or actual is None or field not in data.columns:
             return value
-        from tracker.cells import cell_text
 
         try:
             text = cell_text(self.content, actual, data.cell(field, row).split("!")[-1])
