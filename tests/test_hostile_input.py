@@ -569,3 +569,28 @@ def test_ctrl_c_after_the_workbook_was_replaced_says_it_was_written(
     ]
     notes = [r[4] for r in openpyxl.load_workbook(example)["Updates"].iter_rows(min_row=2, values_only=True)]
     assert notes.count("router swapped") == 1
+
+
+def test_ctrl_c_as_tracker_exits_prints_no_traceback(tmp_path: Path) -> None:
+    """Ctrl-C after the command has finished, while Python waits for its threads to end (the sheet parsers run in
+    threads), printed "Exception ignored in threading ... Traceback ... KeyboardInterrupt" (seen in CI's kill
+    matrix): once the command is done, tracker exits quietly with the command's own exit code."""
+    import subprocess
+    import sys
+
+    script = (
+        "import os, signal, sys, threading, time\n"
+        "def late():\n"
+        "    time.sleep(0.5)  # the command has finished: Python waits for this thread as it exits\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(0.5)\n"
+        "threading.Thread(target=late).start()\n"
+        "sys.argv = ['tracker', '--version']\n"
+        "from tracker.entry import main\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, env=process_env()
+    )
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr
+    assert done.returncode == 0 and "tracker" in done.stdout
