@@ -11,6 +11,7 @@ def main() -> None:
     """Load the command line and run it; a Ctrl-C before it could take over is one line and exit 130, and one
     after the command finished is ignored (the command's exit code stands)."""
     try:
+        _load_native()
         from tracker.cli.commands import main as command_line
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted (Ctrl-C) while starting; nothing was done\n")
@@ -19,3 +20,22 @@ def main() -> None:
         command_line()
     finally:  # done: what is left is Python's exit, which waits for the sheet parsers' threads
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _load_native() -> None:
+    """Import the Rust extensions with Ctrl-C held back. One interrupted while it starts (jsonschema_rs imports
+    `decimal` then) panics, printing a Rust message and a traceback; held back, the Ctrl-C arrives right after,
+    as an ordinary one. Not for --help and --version, which need neither (about 35 ms)."""
+    if len(sys.argv) < 2 or {"-h", "--help", "--version"} & set(sys.argv[1:]):
+        return
+    hold = hasattr(signal, "pthread_sigmask")  # POSIX; on Windows Ctrl-C is a console event, not this signal
+    if hold:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        import decimal  # noqa: F401 - jsonschema_rs imports it as it starts
+
+        import jsonschema_rs  # noqa: F401
+        import python_calamine  # noqa: F401
+    finally:
+        if hold:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
