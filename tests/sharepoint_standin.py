@@ -1167,7 +1167,14 @@ def _handler_for(standin: StandIn) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"  # keep-alive, as requests' pool expects
 
         def _serve(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            if len(body) < length:
+                # The client died before its body was all sent (a kill -9 mid-upload): an incomplete message is
+                # never processed (RFC 9112, 6.3: the server closes the connection), so SharePoint keeps the file
+                # it had. The stand-in stored the cut body, leaving an empty workbook for the next reader.
+                self.close_connection = True
+                return
             query = parse_qs(urlsplit(self.path).query)
             request = Request(self.command, self.path, query, dict(self.headers.items()), body)
             standin._wait_at_gate(request)

@@ -146,3 +146,17 @@ def test_lock_held_too_long_is_reported(example: Path, event_id: str, tmp_path: 
     assert result.returncode == 1
     assert "another tracker command has held the lock" in result.stderr
     assert "blocked" not in _updates(example, event_id)
+
+
+def test_two_journals_of_one_file_in_one_process_share_its_lock(tmp_path: Path) -> None:
+    """A program holding two stores of one workbook (two EventTracker objects) takes the journal's lock through
+    one lock object per file, which counts re-entries: the second waited for the first until it gave up. Lock
+    objects live as long as the process, so none is finalized mid-command (a Ctrl-C landing in filelock's
+    finalizer was swallowed with "Exception ignored ... KeyboardInterrupt")."""
+    from tracker import files
+    from tracker.store.journal import Journal
+
+    first, second = Journal(tmp_path / "journal.jsonl", 0.2), Journal(tmp_path / "journal.jsonl", 0.2)
+    with first.locked(), second.locked():
+        pass
+    assert files.file_lock(tmp_path / "x.lock") is files.file_lock(tmp_path / "x.lock")

@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
@@ -42,15 +43,31 @@ def write_through(path: Path, write: Callable[[Path], object], *, mode: int | No
         raise
 
 
+_LOCKS: dict[str, Any] = {}
+
+
+def file_lock(path: Path) -> Any:
+    """The process's one FileLock object for the lock file `path`. Kept for the life of the process: a lock object
+    dropped mid-command runs filelock's finalizer at whatever moment, and a Ctrl-C landing in a finalizer is
+    swallowed ("Exception ignored in ... KeyboardInterrupt"; CI's kill matrix caught it). One object per file
+    also lets a holder take it again (it counts re-entries per thread). Acquire with `.acquire(timeout=...)`."""
+    from filelock import FileLock
+
+    key = str(path)
+    if key not in _LOCKS:
+        _LOCKS[key] = FileLock(key)
+    return _LOCKS[key]
+
+
 @contextmanager
 def locked(path: Path, timeout: float, busy: Callable[[str], Exception]) -> Iterator[None]:
     """Hold the lock beside `path` (`path.lock`) that every process changing it takes; `busy(lock file)` is raised
     when another holds it past `timeout` seconds."""
-    from filelock import FileLock, Timeout
+    from filelock import Timeout
 
-    lock = FileLock(str(path.with_name(path.name + ".lock")), timeout=timeout)
+    lock = file_lock(path.with_name(path.name + ".lock"))
     try:
-        with lock:
+        with lock.acquire(timeout=timeout):
             yield
     except Timeout:
         raise busy(str(lock.lock_file)) from None

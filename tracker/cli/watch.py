@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tracker import files
 from tracker.config import Config
 from tracker.errors import NotifyInterrupted, TrackerError, UsageError
 from tracker.store.backends import Store
@@ -112,11 +113,11 @@ def watch(
 
 def _only_watch(store: Store) -> Any:
     """The lock that makes this the one `tracker watch` of the workbook on this machine (held until it stops)."""
-    from filelock import FileLock, Timeout
+    from filelock import Timeout
 
-    lock = FileLock(str(store.lock_path("notify")) + ".watch", timeout=0)
+    lock = files.file_lock(Path(str(store.lock_path("notify")) + ".watch"))
     try:
-        lock.acquire()
+        lock.acquire(timeout=0)
     except Timeout:
         raise UsageError("another `tracker watch` is running for this workbook; one is enough") from None
     return lock

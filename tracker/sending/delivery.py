@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from tracker import files
 from tracker.config import Config
 from tracker.errors import NotifyInterrupted, TrackerError, WorkbookInUse
 from tracker.sending.claims import claim_messages, require_claims, settle_claims
@@ -42,11 +43,11 @@ from tracker.workbook.reading import Tracker
 def sending_lock(store: Store, config: Config) -> Iterator[None]:
     """Hold this workbook's send lock (one per workbook, whichever folder and tracker.toml a command runs from): two
     senders at once must not both decide to send the same messages."""
-    from filelock import FileLock, Timeout
+    from filelock import Timeout
 
     try:
-        lock = FileLock(str(store.lock_path("notify")), timeout=config.lock_timeout)
-        lock.acquire()
+        lock = files.file_lock(store.lock_path("notify"))
+        lock.acquire(timeout=config.lock_timeout)
     except Timeout:
         raise WorkbookInUse(
             f"another `tracker notify`, `due --remind` or `due --escalate` has been sending here for over "

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tracker import jsonlines
+from tracker import files, jsonlines
 from tracker.config import DEFAULT_LOCK_TIMEOUT
 from tracker.errors import WorkbookInUse
 from tracker.times import iso, utcnow
@@ -92,12 +92,10 @@ class Journal:
     """An append-only JSON-lines file of pending edits, one per workbook (see `journal_path`)."""
 
     def __init__(self, path: Path, lock_timeout: float = LOCK_TIMEOUT) -> None:
-        from filelock import FileLock
-
         self.path = path
         self.lock_timeout = lock_timeout
-        # One lock object per journal: it counts re-entries, so a commit holding it can still add.
-        self._lock = FileLock(str(path.with_name(path.name + ".lock")), timeout=lock_timeout)
+        # One lock object per journal file in the process: it counts re-entries, so a commit holding it can add.
+        self._lock = files.file_lock(path.with_name(path.name + ".lock"))
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -105,7 +103,7 @@ class Journal:
         from filelock import Timeout
 
         try:
-            with self._lock:
+            with self._lock.acquire(timeout=self.lock_timeout):
                 yield
         except Timeout:
             raise WorkbookInUse(

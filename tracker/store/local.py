@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tracker import files
 from tracker.errors import WorkbookError, WorkbookInUse
 from tracker.store import xlsx
 from tracker.store.engine import Change, Snapshot, Stale, commit, note_written
@@ -186,9 +187,7 @@ class LocalStore:
         return self.last_read
 
     def _lock(self):  # type: ignore[no-untyped-def]
-        from filelock import FileLock
-
-        return FileLock(str(self.path.parent / f".{self.path.name}.tracker-lock"), timeout=self.lock_timeout)
+        return files.file_lock(self.path.parent / f".{self.path.name}.tracker-lock").acquire(timeout=self.lock_timeout)
 
     def rows_now(self, sheet: str) -> list[dict[str, Any]] | None:
         """None: the lock beside the file already makes writers take turns."""
