@@ -431,7 +431,8 @@ def _worst_sla(timers: list[Any]) -> str:
         return ""
     if all(t.state == "met" for t in timers):
         return "met"
-    worst = min(timers, key=lambda t: _SLA_ORDER.get(t.state, 9))
+    # the worst state; between two alike, restoration (the outage itself) before first response
+    worst = min(timers, key=lambda t: (_SLA_ORDER.get(t.state, 9), t.name != "restoration"))
     return f"{worst.name} {worst.state}"
 
 

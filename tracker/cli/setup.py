@@ -30,7 +30,8 @@ def init(example: bool, workbook_name: str | None, name: str | None) -> None:
     """Create tracker.toml and a new tracker workbook in the current folder.
 
     Each sheet is an Excel table with dropdowns, help text and formatting. An existing
-    workbook is never overwritten; an existing tracker.toml is kept and used.
+    workbook is never overwritten; an existing tracker.toml is kept and used (--name sets
+    its [user] name).
 
     \b
     Example:
@@ -51,6 +52,8 @@ def init(example: bool, workbook_name: str | None, name: str | None) -> None:
     created = init_tracker(Path.cwd(), example=example, workbook_name=workbook_name, name=name)
     if created.config_created:
         click.echo(f"created {created.config.name}")
+    elif created.name_set:
+        click.echo(f"set [user] name in {created.config.name}: {_printable(name)}")
     click.echo(f"created {created.workbook.name}" + (" with example data" if example else ""))
     if created.example_events:
         click.echo(f"example event: {', '.join(created.example_events)}")

@@ -42,11 +42,29 @@ def _choice(value: str, options: Sequence[str], what: str) -> str:
     raise UsageError(f"{what} {value!r} is not allowed; use one of: {', '.join(options)}")
 
 
+def _squeezed(value: Any) -> str:
+    return "".join(str(value or "").split()).casefold()
+
+
+def _update_status(value: str) -> str:
+    """--status of `tracker update`. An unknown one is refused listing the statuses update sets, not Resolved:
+    `tracker resolve` records that, with its time (the list named Resolved, which update then refused)."""
+    if value.strip().casefold() == RESOLVED.casefold():
+        return RESOLVED  # a note on a Resolved event keeps it Resolved; on an open one the lifecycle refuses it
+    try:
+        return _choice(value, [s for s in STATUSES if s != RESOLVED], "status")
+    except UsageError as exc:
+        raise UsageError(f"{exc} (to resolve the event: `tracker resolve ID --note ...`)") from None
+
+
 def _severity(tracker: Tracker, name: str, *, given: bool = True, event: Row | None = None) -> Row:
     """The Severities row; an unknown name typed on the command line is a usage error (exit 2), one read from the
     event's Severity cell a data problem naming that cell, worded as `tracker validate` words it."""
     data = tracker.sheet("Severities")
     row = data.find(name)
+    if row is None and given:  # typed as people type it: "sev1" for "Sev 1"
+        squeezed = [r for r in data.rows if _squeezed(r["name"]) == _squeezed(name)]
+        row = squeezed[0] if len(squeezed) == 1 else None
     if row is None and not given and event is not None:
         problems = cell_problems(tracker, "Events", event, "severity")
         if problems:
@@ -243,7 +261,7 @@ def update_event(
         raise UsageError("--note must not be empty")
     if internal and public_note:
         raise UsageError("--internal keeps the update out of external emails; it cannot have a --public-note")
-    new_status = _choice(status, STATUSES, "status") if status else None
+    new_status = _update_status(status) if status else None
     extra = dict(fields or {})
     result: dict[str, Any] = {}
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tracker import files
 from tracker.config import CONFIG_NAME, load_config
 from tracker.errors import UsageError
 from tracker.resources import data_dir
@@ -28,6 +29,7 @@ class Created:
     workbook: Path
     config_created: bool
     example_events: list[str]
+    name_set: bool = False  # --name written into the tracker.toml that was already there
 
 
 def example_rows(schema: Schema, now: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -106,5 +108,21 @@ def init_tracker(
     replace_file(atomic_write(workbook, book.save), workbook)
     if config_created:
         config_path.write_text(text, encoding="utf-8")
+    name_set = not config_created and bool((name or "").strip()) and _set_name(config_path, (name or "").strip())
     events = [str(r["id"]) for r in rows.get("Events", [])]
-    return Created(config_path, workbook, config_created, events)
+    return Created(config_path, workbook, config_created, events, name_set)
+
+
+def _set_name(config_path: Path, name: str) -> bool:
+    """--name with a tracker.toml already there: its [user] name, set (comments kept); False when it says so already."""
+    import tomlkit
+
+    if any(not ch.isprintable() for ch in name):
+        raise UsageError(f"--name {name!r}: a name cannot hold control characters")
+    document = tomlkit.parse(config_path.read_text(encoding="utf-8"))
+    user = document.setdefault("user", tomlkit.table())
+    if user.get("name") == name:  # type: ignore[union-attr]
+        return False
+    user["name"] = name  # type: ignore[index]
+    files.write_atomic(config_path, tomlkit.dumps(document))
+    return True
