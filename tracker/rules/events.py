@@ -51,10 +51,14 @@ def _update_status(value: str) -> str:
     `tracker resolve` records that, with its time (the list named Resolved, which update then refused)."""
     if value.strip().casefold() == RESOLVED.casefold():
         return RESOLVED  # a note on a Resolved event keeps it Resolved; on an open one the lifecycle refuses it
-    try:
-        return _choice(value, [s for s in STATUSES if s != RESOLVED], "status")
-    except UsageError as exc:
-        raise UsageError(f"{exc} (to resolve the event: `tracker resolve ID --note ...`)") from None
+    sets = [s for s in STATUSES if s != RESOLVED]
+    found = [s for s in sets if s.casefold() == value.strip().casefold()]
+    if not found:
+        raise UsageError(
+            f"status {value!r} is not allowed; use one of: {', '.join(sets)} "
+            "(to resolve the event: `tracker resolve ID --note ...`)"
+        )
+    return found[0]
 
 
 def _severity(tracker: Tracker, name: str, *, given: bool = True, event: Row | None = None) -> Row:

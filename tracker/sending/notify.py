@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,19 @@ class _Audiences:
     force: bool
     no_change: bool
 
+    @cached_property
+    def legacy(self) -> str:
+        """The state as tracker 0.1 logged it: one fingerprint of every field, for all audiences (once per event)."""
+        return event_state(self.tracker, self.event)
+
+    @cached_property
+    def closing(self) -> set[str]:
+        return close_audiences(self.tracker, self.severity)
+
+    @cached_property
+    def sender(self) -> tuple[str, str]:
+        return parse_sender(self.config.mail.sender)
+
     def prepare(self, audience: str, listed: bool) -> None:
         """Skip the audience (sent already, or nobody to tell now) or add its messages to the result.
         `listed`: its severity lists it (else it heard of the event earlier)."""
@@ -158,9 +172,7 @@ class _Audiences:
         event_key = str(event["id"])
         status = str(event["status"] or "")
         resolved = status in FINISHED
-        legacy = event_state(tracker, event)  # what tracker 0.1 logged: one fingerprint of every field for all
-        next_update = result.next_update
-        closing = close_audiences(tracker, severity)
+        legacy, closing, next_update = self.legacy, self.closing, result.next_update
         previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
         reader = Audience(tracker, audience, config.internal_audiences)
         shows_changes = template_reads(env, audience, "changes")
@@ -202,9 +214,7 @@ class _Audiences:
             return
         context = {"no_change": True, "kind_label": "Update: no change"} if no_change else {}
         draft = _Draft(tracker, event, audience, kind, config, next_update, now)
-        result.messages += draft.messages(
-            env, parse_sender(config.mail.sender), parts, state, set() if force else done or set(), context
-        )
+        result.messages += draft.messages(env, self.sender, parts, state, set() if force else done or set(), context)
 
 
 def _recipients(tracker: Tracker, event: Row, audience: str, allowed: Any, listed: bool) -> list[Recipient]:
