@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
+import re
+from email.message import EmailMessage
 from pathlib import Path
 
 from tests.conftest import Run
@@ -50,3 +54,52 @@ def test_a_severity_typed_without_its_space_is_understood(run: Run, example: Pat
     opened = run("open", "--title", "Typed fast", "--severity", "sev1", "--service", "VPN", "--impact", "x")
     assert opened.exit_code == 0, opened.stderr
     assert "Sev 1" in run("show", opened.stdout.strip()).stdout
+
+
+def _sent(tmp_path: Path) -> dict[str, EmailMessage]:
+    """The latest message of each audience in outbox/."""
+    messages = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted((tmp_path / "outbox").glob("*.eml"))
+    ]
+    return {str(m["X-Tracker-Audience"]): m for m in messages}  # type: ignore[misc]
+
+
+def _part(message: EmailMessage, kind: str) -> str:
+    return next(p.get_content() for p in message.walk() if p.get_content_type() == f"text/{kind}")
+
+
+def test_the_resolved_emails_show_the_restoration_not_the_old_eta(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """Point 1: leadership's Resolved HTML showed the last ETA where its text said "restored"; technical's showed
+    the ETA still; the customer's read "Impact: <present tense>" after the outage ended."""
+    assert run("update", event_id, "--note", "Fix under way", "--eta", "+45m").exit_code == 0
+    assert run("resolve", event_id, "--note", "Mail flows", "--public-note", "Email works again").exit_code == 0
+    assert run("notify", event_id).exit_code == 0
+    sent = _sent(tmp_path)
+    leadership = _part(sent["leadership"], "html")
+    assert re.search(r">Restoration ETA</td><td[^>]*>Restored ", leadership), leadership
+    for kind in ("html", "plain"):
+        technical = _part(sent["technical"], kind)
+        assert not re.search(r">ETA</td>|^ETA:", technical, re.MULTILINE), technical
+    customer = sent["customer"]
+    assert "How you were affected" in _part(customer, "html") and "How you were affected:" in _part(customer, "plain")
+    assert not re.search(r"^Impact:", _part(customer, "plain"), re.MULTILINE)
+
+
+def test_bridges_can_be_tapped_and_read_like_the_other_labels(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """Point 9: bridge addresses and phone numbers were plain text in the HTML email, "Management Bridge:+1 555"
+    had no space in leadership's text email, and the bridge labels were capitalised unlike the others."""
+    assert run("notify", event_id, "--force").exit_code == 0
+    sent = _sent(tmp_path)
+    leadership, technical = sent["leadership"], sent["technical"]
+    assert "Management bridge: +1 555 0100 ext 4412" in _part(leadership, "plain")
+    assert '<a href="tel:+15550100;ext=4412">+1 555 0100 ext 4412</a>' in _part(leadership, "html")
+    html = _part(technical, "html")
+    assert '<a href="https://teams.example.com/l/meetup-join/email-outage-tech">' in html
+    assert '<a href="tel:+15550100;ext=4411">' in html
+    assert "Technical bridge" in html and "Technical Bridge" not in html
+    assert "Technical bridge:   " in _part(technical, "plain")

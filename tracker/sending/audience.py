@@ -97,7 +97,7 @@ def build_context(
         "changes": changes,
         "latest": latest,
         "resolution": resolution,
-        "eta": eta,
+        "eta": None if event["resolved_at"] else eta,  # once restored, the last ETA given is history
         "cause": cause if final else (values.get("root_cause") or None),
         "bridges": [] if final else _bridges(tracker, values),
         "slas": slas,
@@ -130,7 +130,17 @@ def _story(updates: list[dict[str, Any]], kind: str) -> tuple[list[dict[str, Any
 def _bridges(tracker: Tracker, values: dict[str, Any]) -> list[tuple[str, Any]]:
     """(title, where to join) of each bridge field the event fills in and the audience may read."""
     fields = tracker.schema["Events"].fields.items()
-    return [(spec.title, values[name]) for name, spec in fields if name.endswith("_bridge") and values.get(name)]
+    return [
+        (_sentence_case(spec.title), values[name])
+        for name, spec in fields
+        if name.endswith("_bridge") and values.get(name)
+    ]
+
+
+def _sentence_case(title: str) -> str:
+    """ "Management Bridge" as the email's other labels read: "Management bridge" (an acronym stays as it is)."""
+    first, *rest = title.split(" ")
+    return " ".join([first, *(w.lower() if w[1:].islower() else w for w in rest)])
 
 
 def _resolution(updates: list[dict[str, Any]]) -> dict[str, Any] | None:

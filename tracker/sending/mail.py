@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import html as html_lib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -160,7 +161,35 @@ def template_environment(override: Path | None, when: Callable[[Any], str]) -> A
         keep_trailing_newline=True,
     )
     env.filters["when"] = when
+    env.filters["joinable"] = joinable
     return env
+
+
+_LINK = re.compile(
+    r"(?P<url>https?://[^\s,;<>\"']+)|(?P<phone>\+?\d[\d ().-]{5,}\d)(?P<ext>\s*(?:ext\.?|x)\s*(?P<number>\d+))?"
+)
+
+
+def joinable(pairs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """(label, where to join) pairs for HTML: each web address a link, each phone number a `tel:` link (with its
+    extension, RFC 3966), so a leader on a phone taps to join the bridge; the rest of the words escaped."""
+    from markupsafe import Markup, escape
+
+    def linked(value: Any) -> Markup:
+        text, out, start = str(value), [], 0
+        for match in _LINK.finditer(text):
+            out.append(escape(text[start : match.start()]))
+            if match["url"]:
+                target = match["url"]
+            else:
+                digits = re.sub(r"[^\d+]", "", match["phone"])
+                target = f"tel:{digits}" + (f";ext={match['number']}" if match["number"] else "")
+            out.append(Markup('<a href="{}">{}</a>').format(target, match[0]))
+            start = match.end()
+        out.append(escape(text[start:]))
+        return Markup("").join(out)
+
+    return [(label, linked(value)) for label, value in pairs]
 
 
 def _autoescape(name: str | None) -> bool:
