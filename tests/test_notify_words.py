@@ -172,7 +172,7 @@ def test_closing_tells_only_the_audiences_the_severity_names(
     last = body(mails[-1])
     assert str(mails[-1]["X-Tracker-Kind"]) == "closed" and "[Closed]" in str(mails[-1]["Subject"])
     assert "Mail flows" in last and "Post-incident review done" not in last and "Restoration ETA:  restored " in last
-    assert run("notify", "--open").stdout.strip() == "no open events"
+    assert run("notify", "--open", "--verbose").stdout.strip() == "no open events"
 
 
 def test_a_final_email_carries_the_resolution_note_not_a_later_one(

@@ -103,3 +103,20 @@ def test_bridges_can_be_tapped_and_read_like_the_other_labels(
     assert '<a href="tel:+15550100;ext=4411">' in html
     assert "Technical bridge" in html and "Technical Bridge" not in html
     assert "Technical bridge:   " in _part(technical, "plain")
+
+
+def test_the_scheduled_job_prints_nothing_when_nothing_is_new(run: Run, example: Path, event_id: str) -> None:
+    """Point 7: every `notify --open` printed one "already sent ... use --force to send again" line per audience
+    per event with no news (36 lines an hour per event from the documented cron line), advising a flag that sends
+    duplicates. Now nothing new prints nothing; --verbose says it in one line per event."""
+    assert "sent 3 of 3" in run("notify", "--open").stdout
+    again = run("notify", "--open")
+    assert again.exit_code == 0 and again.stdout == "" and again.stderr == ""
+    verbose = run("notify", "--open", "--verbose")
+    assert (
+        verbose.stdout.count("\n") == 1
+        and f"{event_id}: nothing new for leadership, technical, customer" in verbose.stdout
+    )
+    assert "--force" not in verbose.stdout
+    asked = run("notify", event_id)  # asked about one event by name: each audience said, no advice to duplicate
+    assert asked.stdout.count("already sent") == 3 and "use --force" not in asked.stdout

@@ -256,6 +256,9 @@ def watch_cmd(
     flag_value="lost",
     help="They did not arrive: the next `notify` (or `due --remind`, `due --escalate`) sends them again.",
 )
+@click.option(
+    "-v", "--verbose", is_flag=True, help="With --open: also say which events had nothing new (quiet by default)."
+)
 @pass_state
 def notify(
     state: State,
@@ -266,6 +269,7 @@ def notify(
     force: bool,
     no_change: bool,
     confirm: str | None,
+    verbose: bool,
 ) -> None:
     """Send the outage emails for an event to every audience its severity lists.
 
@@ -280,7 +284,12 @@ def notify(
       tracker notify EVT-2026-0001 --audience leadership --force
       tracker notify EVT-2026-0001 --no-change
       tracker notify --open
+      tracker notify --open --verbose
       tracker notify EVT-2026-0001 --confirm-sent
+
+    With --open (the scheduled job) an event with nothing new prints nothing, so a
+    cron log holds only what was sent and what needs attention; --verbose adds one
+    line per event with nothing new.
 
     A message handed to the mail server that never answered may or may not have
     arrived: it is not sent again by itself, and notify, watch and due exit 1 over
@@ -299,10 +308,11 @@ def notify(
         return
     first = None if event_id else store.read()
     ids = events_to_notify(first, store.journal) if first is not None else [str(event_id)]
-    if not ids:
+    if not ids and (verbose or not all_open):
         click.echo("no open events")
     options = {"audiences": list(audiences) or None, "dry_run": dry_run, "force": force, "no_change": no_change}
-    failed, sent_any, reported, found = _notify_each(state, store, ids, all_open, options)
+    quiet = all_open and not verbose
+    failed, sent_any, reported, found = _notify_each(state, store, ids, all_open, options, quiet)
     if first is not None:  # the other events' messages of unknown acceptance: a scheduled job must not stay green
         others = {u.message_id: u for u in [*unconfirmed(first, store.journal), *found]}
         failed |= say_unconfirmed(state, [u for u in others.values() if u.event_id.casefold() not in reported])
@@ -313,10 +323,10 @@ def notify(
 
 
 def _notify_each(
-    state: State, store: Store, ids: list[str], all_open: bool, options: dict[str, Any]
+    state: State, store: Store, ids: list[str], all_open: bool, options: dict[str, Any], quiet: bool
 ) -> tuple[bool, bool, set[str], list[Any]]:
-    """Notify each event; with --open an event that fails is said and the others still go out. Returns whether
-    any failed, whether anything was sent, the events reported, and the messages of unknown acceptance the runs
+    """Notify each event; with --open an event that fails is said and the others still go out (`quiet`: the
+    audiences already told are not listed). Returns whether any failed, whether anything was sent, the events reported, and the messages of unknown acceptance the runs
     found of other events."""
     from tracker.errors import NotifyInterrupted
     from tracker.sending.notify import notify as run_notify
@@ -333,7 +343,7 @@ def _notify_each(
             click.echo(f"error: {key}: {exc}", err=True)  # the other open events still go out
             failed = True
             continue
-        failed |= _report_notify(state, result, options["dry_run"])
+        failed |= _report_notify(state, result, options["dry_run"], quiet, all_open)
         reported.add(result.event_id.casefold())
         found += result.found_elsewhere
         sent_any = sent_any or bool(result.sent and not options["dry_run"])
@@ -399,8 +409,9 @@ def _republish(state: State, store: Store) -> None:
         click.echo(published_line(result))
 
 
-def _report_notify(state: State, result: Any, dry_run: bool) -> bool:
-    """Print what notify did; True when something needs attention (exit 1)."""
+def _report_notify(state: State, result: Any, dry_run: bool, quiet: bool = False, summary: bool = False) -> bool:
+    """Print what notify did; True when something needs attention (exit 1). `quiet`: say nothing of the audiences
+    already told; `summary`: one line for them all (--open --verbose), not one each."""
     rows = [[m.audience, m.kind, str(len(m.recipients)), m.subject] for m in result.messages]
     if dry_run:
         click.echo(f"{result.event_id}: {len(result.messages)} message(s) rendered, nothing sent (dry run)")
@@ -441,10 +452,16 @@ def _report_notify(state: State, result: Any, dry_run: bool) -> bool:
                 f"({skipped.kind}: {skipped.subject}); not sent again until someone says whether it arrived"
             )
             continue
-        click.echo(
-            f"{result.event_id} {skipped.audience}: already sent for this state at {when} "
-            f"({skipped.kind}: {skipped.subject}); use --force to send again"
-        )
+        if not summary:
+            click.echo(
+                f"{result.event_id} {skipped.audience}: already sent for this state at {when} "
+                f"({skipped.kind}: {skipped.subject}); nothing new to send (--force sends it again)"
+            )
+    told = [s for s in result.skipped if not (s.claimed_by or s.unknown)]
+    if summary and not quiet and told:
+        last = max((s.sent_at for s in told if s.sent_at), default=None)
+        since = f" (last told {state.show_time(last)})" if last else ""
+        click.echo(f"{result.event_id}: nothing new for {', '.join(s.audience for s in told)}{since}")
     if result.journal_reason:
         click.echo(
             f"error: the messages went out but the Notifications log could not be written ({result.journal_reason}); "
