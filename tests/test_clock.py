@@ -153,6 +153,21 @@ def test_the_resolved_email_says_how_restoration_went(
     assert "Restoration:      restored in 3 h 12 min, target 8 h: met" in text
 
 
+def test_no_overdue_reminder_at_the_due_minute_itself(run: Run, sev2: str, at, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19 point 8: at 09:00, the minute the 09:00 update is due, the overdue reminder went out saying "update
+    was due 0900Z (0 min ago)". At the due minute it is due now: a reminder that says so if none went before, the
+    overdue one from 09:01 ("1 min ago")."""
+    at(START + timedelta(hours=1))
+    now = run("due", "--remind")
+    assert "[OVERDUE]" not in now.stdout and "[REMINDER]" in now.stdout, now.stdout
+    assert "update due 23 Nov 2026 0900Z (now)" in str(_outbox(tmp_path)[-1]["Subject"])
+    at(START + timedelta(hours=1, seconds=59))
+    assert "reminded" not in run("due", "--remind").stdout
+    at(START + timedelta(hours=1, minutes=1))
+    late = run("due", "--remind")
+    assert "[OVERDUE]" in late.stdout and "(1 min ago)" in str(_outbox(tmp_path)[-1]["Subject"])
+
+
 def test_reminders_go_once_before_and_once_when_late(
     run: Run,
     sev2: str,

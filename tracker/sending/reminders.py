@@ -4,7 +4,7 @@ when it is, each once per due time, sent and logged with the same exactly-once c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tracker.config import Config
@@ -37,6 +37,11 @@ class Reminder:
         return personal_json(self, stage=self.stage, due_at=iso(self.due_at))
 
 
+LATE = timedelta(minutes=1)
+"""An update is late, and its overdue reminder goes, a whole minute after its due time: at the due minute itself it is
+due now ("0 min ago" was no news to anyone)."""
+
+
 def reminder_state(stage: str, due_at: datetime) -> str:
     """What makes a reminder once-only: its stage and the due time it is about."""
     return f"reminder {stage} {iso(due_at)}"
@@ -62,9 +67,9 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
         if not event["id"] or not is_open(event["status"]) or not isinstance(due, datetime):
             continue
         severity = severities.find(str(event["severity"] or ""))
-        if due <= now:
+        if now - due >= LATE:
             stage = "overdue"
-        elif due - now <= lead_time(severity, config):
+        elif due - now <= lead_time(severity, config):  # (due this very minute: not late yet, "due now")
             stage = "before"
         else:
             continue
@@ -118,8 +123,9 @@ def _reminder(
     when = format_time(due, tz=config.display.tz, fmt=config.display.time_format)
     key, title = str(event["id"]), str(event["title"] or "")
     if stage == "before":
-        subject = f"[REMINDER] {key}: update due {when} (in {duration(due - now)}) - {title}"
-        opening = f"The next update for {key} ({event['severity']}, {event['status']}) is due at {when}, in {duration(due - now)}."
+        until = f"in {duration(due - now)}" if due - now >= timedelta(minutes=1) else "now"
+        subject = f"[REMINDER] {key}: update due {when} ({until}) - {title}"
+        opening = f"The next update for {key} ({event['severity']}, {event['status']}) is due at {when}, {until}."
     else:
         subject = f"[OVERDUE] {key}: update was due {when} ({duration(now - due)} ago) - {title}"
         opening = f"The update for {key} ({event['severity']}, {event['status']}) was due at {when}: {duration(now - due)} ago."
