@@ -622,7 +622,10 @@ def test_validate_notes_a_cadence_a_typed_severity_left_behind(run: Run, sev2: s
     _set_cells(example, "Events", sev2, {"Severity": "Sev 1"})
     noted = run("validate")
     assert noted.exit_code == 0
-    assert f"{sev2} (Sev 1) is due an update every 30 min, but this is 60 min after its last update" in noted.stdout
+    assert (
+        f"{sev2} (Sev 1) is due an update every 30 min, but this is 60 min after its last update or notification"
+        in noted.stdout
+    )
     at(START + timedelta(minutes=5))
     assert run("update", sev2, "--note", "Raised to Sev 1").exit_code == 0
     assert "is due an update every" not in run("validate").stdout

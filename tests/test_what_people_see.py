@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
+from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -120,3 +122,16 @@ def test_the_scheduled_job_prints_nothing_when_nothing_is_new(run: Run, example:
     assert "--force" not in verbose.stdout
     asked = run("notify", event_id)  # asked about one event by name: each audience said, no advice to duplicate
     assert asked.stdout.count("already sent") == 3 and "use --force" not in asked.stdout
+
+
+def test_no_cadence_note_after_a_no_change_update(run: Run, example: Path, event_id: str, at) -> None:  # type: ignore[no-untyped-def]
+    """Point 5: after `notify --no-change` at the due time, validate said the next update was too far from the last
+    one ("a severity typed in the cell keeps the old cadence"): nobody typed anything; the no-change message was
+    the update that was due, and the cadence moves on from it."""
+    assert run("notify", event_id).exit_code == 0
+    due = json.loads(run("show", event_id, "--json").stdout)["event"]["next_update_due"]
+    at(datetime.fromisoformat(due.replace("Z", "+00:00")))
+    sent = run("notify", event_id, "--no-change")
+    assert sent.exit_code == 0, sent.stderr
+    checked = run("validate")
+    assert "cadence" not in checked.stdout + checked.stderr, checked.stdout

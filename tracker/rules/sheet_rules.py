@@ -7,10 +7,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from tracker.rules.problem import Problem
 from tracker.workbook.policy import EVENT_ROLES, interval_minutes, is_open
-from tracker.workbook.reading import SheetData, Tracker
+from tracker.workbook.reading import Row, SheetData, Tracker
 from tracker.workbook.roster import coverage_problems
 
 
@@ -80,7 +81,7 @@ def cadence(tracker: Tracker) -> list[Problem]:
         return []
     out: list[Problem] = []
     for event in events.rows:
-        due, last = event["next_update_due"], event["last_update_at"]
+        due, last = event["next_update_due"], _last_word(event)
         minutes = interval_minutes(severities.find(str(event["severity"] or "")))
         if not (is_open(event["status"]) and isinstance(due, datetime) and isinstance(last, datetime)) or not minutes:
             continue
@@ -92,12 +93,19 @@ def cadence(tracker: Tracker) -> list[Problem]:
                     event.number,
                     due,
                     f"{event['id']} ({event['severity']}) is due an update every {minutes} min, but this is "
-                    f"{int((due - last).total_seconds() // 60)} min after its last update (a severity typed in the "
+                    f"{int((due - last).total_seconds() // 60)} min after its last update or notification (a severity typed in the "
                     f'cell keeps the old cadence); the next `tracker update {event["id"]} --note "..."` sets it',
                     level="note",
                 )
             )
     return out
+
+
+def _last_word(event: Row) -> Any:
+    """When the audiences last heard of the event: its last update, or a later `notify --no-change`, which sets
+    the next update due from the moment it was sent (Last Notified)."""
+    times = [event[n] for n in ("last_update_at", "last_notified_at") if isinstance(event.get(n), datetime)]
+    return max(times, default=None)
 
 
 def escalation_tells(tracker: Tracker) -> list[Problem]:
