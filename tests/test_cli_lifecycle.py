@@ -139,7 +139,7 @@ def test_display_time_format_and_timezone(run: Run, example: Path, event_id: str
     """Times show in the configured timezone and format; input times are read in that timezone."""
     config = tmp_path / "tracker.toml"
     text = config.read_text().replace('timezone = "UTC"', 'timezone = "America/New_York"')
-    config.write_text(text.replace('time_format = "%d %b %Y %H%MZ"', 'time_format = "%Y-%m-%d %H:%M %Z"'))
+    config.write_text(text.replace('# time_format = "%d %b %Y %H%MZ"', 'time_format = "%Y-%m-%d %H:%M %Z"'))
     assert run("update", event_id, "--note", "eta given", "--eta", "2099-07-01 09:00").exit_code == 0
     last = _show(run, event_id)["timeline"]
     eta = [e for e in last if e["kind"] == "update"][-1]["eta"]

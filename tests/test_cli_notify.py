@@ -244,7 +244,7 @@ def test_templates_override_with_fallback(run: Run, example: Path, event_id: str
 def test_military_time_format(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
     """time_format '%H%MZ' gives military times like 1432Z in the emails."""
     config = tmp_path / "tracker.toml"
-    config.write_text(config.read_text().replace('time_format = "%d %b %Y %H%MZ"', 'time_format = "%H%MZ"'))
+    config.write_text(config.read_text().replace('# time_format = "%d %b %Y %H%MZ"', 'time_format = "%H%MZ"'))
     assert run("notify", event_id, "--audience", "leadership").exit_code == 0
     (message,) = _outbox(tmp_path)
 

@@ -175,7 +175,7 @@ def test_audience_without_templates_is_an_error(run: Run, example: Path) -> None
 def test_bad_time_format_is_a_configuration_error(run: Run, example: Path, tmp_path: Path) -> None:
     """A time_format with an unknown directive is refused with exit 2, naming the setting."""
     config = tmp_path / "tracker.toml"
-    config.write_text(config.read_text().replace('time_format = "%d %b %Y %H%MZ"', 'time_format = "%Q %"'))
+    config.write_text(config.read_text().replace('# time_format = "%d %b %Y %H%MZ"', 'time_format = "%Q %"'))
     result = run("list")
     assert result.exit_code == 2 and "[display] time_format '%Q %' has an unknown % directive" in result.stderr
 

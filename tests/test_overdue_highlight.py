@@ -181,7 +181,7 @@ def test_validate_notes_a_workbook_whose_highlight_ignores_the_display_timezone(
     message = note["message"]
     assert 'AND($E2<>"",$E2<NOW(),' in message and "for a viewer in America/New_York" in message
     assert re.search(r"turns red [45] h late", message)
-    assert "tracker init" in message and "in place of NOW()" in message
+    assert "tracker init" in message and "tracker validate --formulas" in message and "LOOKUP" not in message
     text = run("validate").stdout
     assert "note: Events (Next Update Due (UTC)): the red overdue highlight" in text
 
@@ -190,7 +190,10 @@ def test_the_fix_validate_gives_is_one_validate_accepts(run: Run, example: Path,
     """Doing what the note says (the name with its formula, the rule using it) leaves nothing to note."""
     _set_timezone(tmp_path, NEW_YORK)
     [note] = _notes(run)
-    formula = note["message"].rsplit("this formula: =", 1)[1]
+    assert "tracker validate --formulas" in note["message"]
+    said = run("validate", "--formulas").stdout
+    assert "in place of NOW()" in said
+    formula = _pasted(said)[UTC_NOW_NAME].removeprefix("=")
     book = openpyxl.load_workbook(example)
     from openpyxl.workbook.defined_name import DefinedName
 
@@ -212,10 +215,16 @@ def test_validate_notes_a_display_timezone_other_than_the_workbooks(run: Run, tm
     assert "set for viewers in America/New_York" in note["message"]
     assert "display timezone is Europe/Paris" in note["message"]
     assert re.search(r"turns red [5-7] h early", note["message"])
-    assert '="Europe/Paris"' in note["message"]
+    assert _pasted(run("validate", "--formulas").stdout)["TrackerTimezone"] == '="Europe/Paris"'
     _set_timezone(tmp_path, "UTC")
     [note] = _notes(run)
-    assert "display timezone is UTC" in note["message"] and f"{UTC_NOW_NAME} to =NOW()" in note["message"]
+    assert "display timezone is UTC" in note["message"]
+    assert _pasted(run("validate", "--formulas").stdout)[UTC_NOW_NAME] == "=NOW()"
+
+
+def _pasted(said: str) -> dict[str, str]:
+    """The name and formula lines of `validate --formulas` (tab between)."""
+    return dict(line.split("\t", 1) for line in said.splitlines() if "\t" in line)
 
 
 def test_a_table_running_out_is_noted_a_year_ahead() -> None:

@@ -167,7 +167,7 @@ def test_times_are_in_the_display_timezone_with_its_zone(run: Run, outage: str, 
     """With [display] timezone America/New_York the draft's times are local and say EST."""
     config = tmp_path / "tracker.toml"
     text = config.read_text().replace('timezone = "UTC"', 'timezone = "America/New_York"')
-    config.write_text(text.replace('time_format = "%d %b %Y %H%MZ"', 'time_format = "%d %b %Y %H:%M"'))
+    config.write_text(text.replace('# time_format = "%d %b %Y %H%MZ"', 'time_format = "%d %b %Y %H:%M"'))
     at(START + timedelta(days=1))
     assert run("review", outage, "--format", "md").exit_code == 0
     timeline = _md_table((tmp_path / "reviews" / f"{outage}-review.md").read_text(encoding="utf-8"), "Timeline")

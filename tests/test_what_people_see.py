@@ -135,3 +135,22 @@ def test_no_cadence_note_after_a_no_change_update(run: Run, example: Path, event
     assert sent.exit_code == 0, sent.stderr
     checked = run("validate")
     assert "cadence" not in checked.stdout + checked.stderr, checked.stdout
+
+
+def test_changing_the_timezone_is_one_edit_and_validate_says_it_briefly(run: Run, tmp_path: Path) -> None:
+    """Point 6: setting only `timezone` in the tracker.toml init wrote failed every command until time_format was
+    changed too (init wrote the UTC format out); then validate printed a 1,500-character note with a LOOKUP array
+    formula in it. init leaves time_format out so the default follows the zone; the note is short and the
+    formula is printed where it is asked for."""
+    assert run("init", "--example", "--name", "Alex Morgan").exit_code == 0
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text().replace('timezone = "UTC"', 'timezone = "America/New_York"', 1))
+    checked = run("validate")
+    assert checked.exit_code == 0, checked.stderr
+    assert " EST" in run("list").stdout or " EDT" in run("list").stdout
+    lines = (checked.stdout + checked.stderr).splitlines()
+    assert max(len(line) for line in lines) <= 600 and "LOOKUP" not in checked.stdout, lines
+    note = next(line for line in lines if "overdue highlight" in line)
+    assert "tracker validate --formulas" in note
+    formulas = run("validate", "--formulas")
+    assert formulas.exit_code == 0 and "TrackerUtcNow" in formulas.stdout and "=NOW()-LOOKUP(" in formulas.stdout

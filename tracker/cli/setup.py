@@ -75,8 +75,14 @@ def init(example: bool, workbook_name: str | None, name: str | None) -> None:
     help="First correct what has one reading only (a date or number typed as text, a dropdown value with stray "
     "spaces or another case) and list each cell corrected.",
 )
+@click.option(
+    "--formulas",
+    is_flag=True,
+    help="Print the names the red overdue highlight needs for the display timezone, to paste in Excel's Name "
+    "Manager (when validate says the highlight is off), and check nothing.",
+)
 @pass_state
-def validate(state: State, as_json: bool, fix: bool) -> None:
+def validate(state: State, as_json: bool, fix: bool, formulas: bool) -> None:
     """Check every row of every sheet against the schema, cross-sheet references included.
 
     Exit code 0 when there are no errors, 1 when there are. Columns you added
@@ -87,8 +93,13 @@ def validate(state: State, as_json: bool, fix: bool) -> None:
       tracker validate
       tracker validate --fix
       tracker validate --json | jq '.[] | select(.level == "error") | .cell'
+      tracker validate --formulas
     """
     from tracker.checks import check
+
+    if formulas:
+        _print_formulas(state)
+        return
 
     store = state.store()
     if fix:
@@ -245,3 +256,18 @@ def _whoami(state: State, settings: Any) -> None:
         click.echo(f"expires:   {state.show_time(datetime.fromtimestamp(int(claims['exp']), UTC))}")
     props = Remote(settings, tokens, verbose=state.verbose).properties()
     click.echo(f"reachable: yes ({int(props.get('Length') or 0):,} bytes, version {props.get('ETag', '?')})")
+
+
+def _print_formulas(state: State) -> None:
+    """validate --formulas: the Name Manager entries the overdue highlight needs, and where they go."""
+    from tracker.times import utcnow
+    from tracker.workbook.overdue_highlight import UTC_NOW_NAME, names_to_paste
+
+    zone = state.config.display.timezone
+    click.echo(
+        f"For viewers in {zone}: in Excel, Formulas > Name Manager, add (or edit) each name below with its formula; "
+        f"then in Home > Conditional Formatting > Manage Rules (Events sheet), put {UTC_NOW_NAME} in place of NOW() "
+        "in the red overdue rule."
+    )
+    for name, formula in names_to_paste(zone, utcnow()):
+        click.echo(f"{name}\t{formula}")

@@ -268,12 +268,21 @@ def _first_disagreement(table: Table, timezone: str, now: datetime, days: int = 
     return None
 
 
+FORMULAS_COMMAND = "tracker validate --formulas"
+
+
+def names_to_paste(timezone: str, now: datetime) -> list[tuple[str, str]]:
+    """(name, formula) of each defined name the overdue highlight needs for viewers in `timezone`, as typed in
+    Excel's Name Manager (the UTC-offset table covers the coming years from `now`)."""
+    return [(TIMEZONE_NAME, f"={_quoted(timezone)}"), (UTC_NOW_NAME, f"={utc_now_formula(table_for(timezone, now))}")]
+
+
 def findings(names: Names, rule: Rule, timezone: str, now: datetime) -> list[str]:
     """What is wrong with an overdue rule's clock for viewers in `timezone` (empty: nothing)."""
     expected = table_for(timezone, now)
     fix_name = (
-        f"in Excel (Formulas > Name Manager) set the name {TIMEZONE_NAME} to ={_quoted(timezone)} "
-        f"and the name {UTC_NOW_NAME} to ={utc_now_formula(expected)}"
+        f"in Excel (Formulas > Name Manager) set the names {TIMEZONE_NAME} and {UTC_NOW_NAME} to what "
+        f"`{FORMULAS_COMMAND}` prints"
     )
     zone = ZoneInfo(timezone)
     current = now.astimezone(zone).utcoffset()
@@ -282,13 +291,11 @@ def findings(names: Names, rule: Rule, timezone: str, now: datetime) -> list[str
         if is_utc(expected):
             return []
         return [
-            f"the red overdue highlight (rule {rule.formula}) compares UTC times with NOW(), the viewer's own "
-            f"clock, so for a viewer in {timezone} (the display timezone) it {_shift(-offset_now)} "
-            f"(the workbook was made for UTC, or before tracker knew the display timezone); to fix it, run "
-            f"`tracker init` in an empty folder holding this tracker.toml and move the rows to the new workbook, "
-            f"or in Excel put {UTC_NOW_NAME} in place of NOW() in that rule (Home > Conditional Formatting > "
-            f"Manage Rules) and add the name {UTC_NOW_NAME} (Formulas > Name Manager) with this formula: "
-            f"={utc_now_formula(expected)}"
+            f"the red overdue highlight (rule {rule.formula}) compares UTC times with NOW(), the viewer's own clock, "
+            f"so for a viewer in "
+            f"{timezone} (the display timezone) it {_shift(-offset_now)} (the workbook was made for UTC, or before "
+            f"tracker knew the display timezone); to fix it, run `tracker init` in an empty folder holding this "
+            f"tracker.toml and move the rows to the new workbook, or do in Excel what `{FORMULAS_COMMAND}` says"
         ]
     built_for = (names.timezone or "").strip().strip('"').replace('""', '"') or None
     table = parse_table(names.utc_now) if names.utc_now is not None else None
