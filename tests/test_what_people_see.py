@@ -6,10 +6,13 @@ import email
 import email.policy
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+
+from tests import suite_clock
 from tests.conftest import Run
 
 
@@ -154,3 +157,39 @@ def test_changing_the_timezone_is_one_edit_and_validate_says_it_briefly(run: Run
     assert "tracker validate --formulas" in note
     formulas = run("validate", "--formulas")
     assert formulas.exit_code == 0 and "TrackerUtcNow" in formulas.stdout and "=NOW()-LOOKUP(" in formulas.stdout
+
+
+@pytest.mark.parametrize("internal", [["--internal"], []], ids=["flagged internal", "no public note"])
+def test_an_update_the_customer_does_not_read_keeps_the_time_promised_to_them(
+    run: Run,
+    example: Path,
+    event_id: str,
+    tmp_path: Path,
+    at,
+    internal: list[str],  # type: ignore[no-untyped-def]
+) -> None:
+    """Point 2: the customer was told "Next update: by T"; an internal note 10 min later moved Next Update Due to
+    T+10, notify told only leadership and technical, and reminders and `due` aimed at T+10: the customer's T passed
+    with no alert. The note leaves the due time at T; everyone's next message says T; at T+1 min it is overdue."""
+    assert run("notify", event_id).exit_code == 0
+    promised = json.loads(run("show", event_id, "--json").stdout)["event"]["next_update_due"]
+    deadline = datetime.fromisoformat(promised.replace("Z", "+00:00"))
+    assert f"Next update: by {deadline:%d %b %Y %H%MZ}" in _part(_sent(tmp_path)["customer"], "plain")
+    at(suite_clock.NOW + timedelta(minutes=10))
+    noted = run("update", event_id, "--note", "Vendor engineer joined the bridge", *internal)
+    assert noted.exit_code == 0, noted.stderr
+    assert f"next update due {deadline:%d %b %Y %H%MZ}, as promised to customer" in noted.stdout
+    assert json.loads(run("show", event_id, "--json").stdout)["event"]["next_update_due"] == promised
+    before = len(list((tmp_path / "outbox").glob("*.eml")))
+    assert run("notify", event_id).exit_code == 0
+    sent = sorted((tmp_path / "outbox").glob("*.eml"))[before:]
+    told = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sent]
+    assert told and "customer" not in {str(m["X-Tracker-Audience"]) for m in told}  # technical reads every note
+    assert all(f"Next update: by {deadline:%d %b %Y %H%MZ}" in _part(m, "plain") for m in told)  # type: ignore[arg-type]
+    at(deadline + timedelta(minutes=1))
+    owed = run("due")
+    assert owed.exit_code == 1 and event_id in owed.stdout and "OVERDUE" in owed.stdout.upper(), owed.stdout
+    at(deadline - timedelta(minutes=5))  # an update the customer reads moves the time on for everyone
+    public = run("update", event_id, "--note", "Fix deployed", "--public-note", "A fix is being rolled out")
+    assert "as promised" not in public.stdout
+    assert json.loads(run("show", event_id, "--json").stdout)["event"]["next_update_due"] > promised

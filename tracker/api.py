@@ -62,6 +62,7 @@ class EventTracker:
         """Add an update (`tracker update`). `options`: update_event's (status, eta, internal, public_note, fields)."""
         options.setdefault("author", self.config.user)
         options.setdefault("review_required_for", self.config.review.required_for)
+        options.setdefault("internal_audiences", self.config.internal_audiences)
         return update_event(self.store, event_id, note=note, **options)
 
     def resolve(self, event_id: str, *, note: str, **options: Any) -> Outcome:

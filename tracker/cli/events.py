@@ -206,7 +206,9 @@ def update(
 ) -> None:
     """Add a timestamped update to an event's timeline; the event row follows.
 
-    The next update due time moves on by the severity's interval.
+    The next update due time moves on by the severity's interval, except that an
+    update an audience already told will not read (an internal note, for the
+    customer) keeps the time that audience was promised.
 
     \b
     Example:
@@ -230,8 +232,11 @@ def update(
         public_note=public_note,
         fields=fields,
         review_required_for=state.config.review.required_for,
+        internal_audiences=state.config.internal_audiences,
     )
     due = f"; next update due {state.show_time(outcome.next_update_due)}" if outcome.next_update_due else ""
+    if outcome.promised_to and outcome.next_update_due:
+        due += f", as promised to {', '.join(outcome.promised_to)} (this update is not news to them)"
     click.echo(f"{outcome.event_id}: {outcome.status}{due}")
     if not internal:
         _public_hint(state, outcome.audiences, public_note, "--public-note")

@@ -457,11 +457,8 @@ def _report_notify(state: State, result: Any, dry_run: bool, quiet: bool = False
                 f"{result.event_id} {skipped.audience}: already sent for this state at {when} "
                 f"({skipped.kind}: {skipped.subject}); nothing new to send (--force sends it again)"
             )
-    told = [s for s in result.skipped if not (s.claimed_by or s.unknown)]
-    if summary and not quiet and told:
-        last = max((s.sent_at for s in told if s.sent_at), default=None)
-        since = f" (last told {state.show_time(last)})" if last else ""
-        click.echo(f"{result.event_id}: nothing new for {', '.join(s.audience for s in told)}{since}")
+    if summary and not quiet:
+        _say_told(state, result)
     if result.journal_reason:
         click.echo(
             f"error: the messages went out but the Notifications log could not be written ({result.journal_reason}); "
@@ -470,3 +467,12 @@ def _report_notify(state: State, result: Any, dry_run: bool, quiet: bool = False
         )
         return True
     return bool(not dry_run and result.failed) or unknown
+
+
+def _say_told(state: State, result: Any) -> None:
+    """notify --open --verbose: one line for the audiences of an event that had nothing new."""
+    told = [s for s in result.skipped if not (s.claimed_by or s.unknown)]
+    if told:
+        last = max((s.sent_at for s in told if s.sent_at), default=None)
+        since = f" (last told {state.show_time(last)})" if last else ""
+        click.echo(f"{result.event_id}: nothing new for {', '.join(s.audience for s in told)}{since}")

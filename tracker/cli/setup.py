@@ -103,31 +103,7 @@ def validate(state: State, as_json: bool, fix: bool, formulas: bool) -> None:
 
     store = state.store()
     if fix:
-        from tracker.workbook.fixes import Fix, plan_fixes
-
-        if state.config.excel_service_writes:
-            raise UsageError(
-                'validate --fix needs write_mode = "upload" (the Excel service addresses rows by their key, and '
-                "several sheets have none); fix the cells validate names in Excel, or switch write_mode for the fix"
-            )
-        if store.journal is not None and store.journal.edits():
-            raise UsageError(
-                "edits wait in the journal; run `tracker sync` first, so --fix sees the workbook as it will be"
-            )
-
-        done: list[Fix] = []
-
-        def plan(current: Any) -> list[Any]:
-            edits, fixes = plan_fixes(current)
-            done[:] = fixes
-            return edits
-
-        store.commit(plan)
-        for item in done:
-            after = state.show_time(item.after)
-            click.echo(_printable(f"fixed {item.cell} ({item.column}): {item.before!r} -> {after} ({item.why})"))
-        if not done:
-            click.echo("nothing to fix: no cell has a single obvious correction")
+        _fix(state, store)
     tracker = store.read()
     problems = check(state.config, tracker)
     errors = [p for p in problems if p.level == "error"]
@@ -271,3 +247,32 @@ def _print_formulas(state: State) -> None:
     )
     for name, formula in names_to_paste(zone, utcnow()):
         click.echo(f"{name}\t{formula}")
+
+
+def _fix(state: State, store: Any) -> None:
+    """validate --fix: correct each cell with one reading only, and list them."""
+    from tracker.workbook.fixes import Fix, plan_fixes
+
+    if state.config.excel_service_writes:
+        raise UsageError(
+            'validate --fix needs write_mode = "upload" (the Excel service addresses rows by their key, and '
+            "several sheets have none); fix the cells validate names in Excel, or switch write_mode for the fix"
+        )
+    if store.journal is not None and store.journal.edits():
+        raise UsageError(
+            "edits wait in the journal; run `tracker sync` first, so --fix sees the workbook as it will be"
+        )
+
+    done: list[Fix] = []
+
+    def plan(current: Any) -> list[Any]:
+        edits, fixes = plan_fixes(current)
+        done[:] = fixes
+        return edits
+
+    store.commit(plan)
+    for item in done:
+        after = state.show_time(item.after)
+        click.echo(_printable(f"fixed {item.cell} ({item.column}): {item.before!r} -> {after} ({item.why})"))
+    if not done:
+        click.echo("nothing to fix: no cell has a single obvious correction")

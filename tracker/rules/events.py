@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from tracker.config import DEFAULT_REVIEW_REQUIRED
+from tracker.config import DEFAULT_INTERNAL, DEFAULT_REVIEW_REQUIRED
 from tracker.errors import LifecycleError, UsageError, ValidationFailed
 from tracker.rules.review_rules import check_close
 from tracker.rules.validation import cell_problems
@@ -204,6 +204,7 @@ class Outcome:
     at: datetime
     edits: list[Edit] = field(default_factory=list)
     audiences: list[str] = field(default_factory=list)  # whom the event's severity notifies
+    promised_to: list[str] = field(default_factory=list)  # told to expect the next update by then; not news to them
 
 
 def _transition(current: str, new: str, reopen: bool) -> None:
@@ -258,9 +259,13 @@ def update_event(
     fields: dict[str, Any] | None = None,
     now: datetime | None = None,
     review_required_for: Sequence[str] = DEFAULT_REVIEW_REQUIRED,
+    internal_audiences: Sequence[str] = DEFAULT_INTERNAL,
 ) -> Outcome:
     """Append a timestamped update; the event row's status and due times follow. Closing an event whose severity
-    `review_required_for` lists ([review] required_for) needs its review recorded as held (Reviews sheet)."""
+    `review_required_for` lists ([review] required_for) needs its review recorded as held (Reviews sheet).
+
+    An update an audience already told of the event will not read (an internal note, for the customer) leaves
+    the next update due no later than the time that audience was promised: their next update is still owed then."""
     if not note.strip():
         raise UsageError("--note must not be empty")
     if internal and public_note:
@@ -286,22 +291,44 @@ def update_event(
             )
         changes |= _times(tracker, event, target, at, reopen, changes.get("severity"), "severity" in extra)
         key = str(event["id"])
-        result.update(event_id=key, status=target, due=changes.get("next_update_due"), at=at)
-        result["audiences"] = severity_audiences(tracker, str(changes.get("severity") or event["severity"] or ""))
-        update = _timeline(
-            key,
-            at,
-            author,
-            target,
-            note,
-            public_note,
-            eta=as_utc(eta) if eta else None,
-            internal="Yes" if internal else "No",
-        )
+        audiences = severity_audiences(tracker, str(changes.get("severity") or event["severity"] or ""))
+        quiet = target == current and eta is None and not extra and (internal or not public_note)
+        waiting = _promised(tracker, event, audiences, tuple(internal_audiences), internal) if quiet else []
+        if waiting and isinstance(changes.get("next_update_due"), datetime):
+            changes["next_update_due"] = min(changes["next_update_due"], event["next_update_due"])
+        due = changes.get("next_update_due")
+        result.update(event_id=key, status=target, next_update_due=due, at=at, audiences=audiences, promised_to=waiting)
+        flag = "Yes" if internal else "No"
+        update = _timeline(key, at, author, target, note, public_note, eta=as_utc(eta) if eta else None, internal=flag)
         return [SetCells("Events", key, changes), update]
 
     edits = store.commit(plan)
-    return Outcome(result["event_id"], result["status"], result["due"], result["at"], edits, result["audiences"])
+    return Outcome(edits=edits, **result)
+
+
+def _promised(
+    tracker: Tracker, event: Row, audiences: list[str], internal_audiences: tuple[str, ...], internal: bool
+) -> list[str]:
+    """The audiences of `audiences` already told of the event (so promised its next update by Next Update Due)
+    that will not read an update with no public note (`internal`: flagged internal): external ones, unless the
+    schema lets them read the Note."""
+    if not isinstance(event["next_update_due"], datetime):
+        return []
+    note = tracker.schema["Updates"].fields.get("note")
+    unread = [
+        a
+        for a in audiences
+        if a.casefold() not in internal_audiences
+        and (internal or note is None or not note.visible_to(a, internal_audiences))
+    ]
+    key = str(event["id"]).casefold()
+    log = tracker.sheet("Notifications")
+    told = {
+        str(r["audience"] or "").casefold()
+        for r in (log.rows if log.present else [])
+        if str(r["event_id"] or "").casefold() == key and r["kind"] not in ("reminder", "escalation")
+    }
+    return [a for a in unread if a.casefold() in told]
 
 
 def resolve_event(
