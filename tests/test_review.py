@@ -188,6 +188,28 @@ def test_reminders_and_escalations_are_on_the_timeline(run: Run, example: Path, 
     assert any(row[3].startswith("Escalated to ") and row[3].endswith("[internal]") for row in timeline)
 
 
+def test_automatic_messages_are_tracker_s_and_a_late_restore_time_is_no_reopening(
+    run: Run, example: Path, tmp_path: Path, at: At
+) -> None:
+    """Issue 19 point 10: the draft said "Escalation | Jordan Lee | to ..." for an escalation `due --escalate`
+    sent by itself (the Updates line it wrote says tracker), and "reopened once" for an event restored with
+    `resolve --at` before the escalation lines were logged, where the report counts it never reopened."""
+    at(START + timedelta(hours=2))
+    assert run("due", "--remind", "--escalate").exit_code == 1  # overdue: reminded and escalated
+    at(START + timedelta(hours=3))
+    restored = (START + timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M")
+    assert run("resolve", EXAMPLE, "--note", "Mail flows", "--at", restored, "--force").exit_code == 0
+    assert run("review", EXAMPLE, "--format", "md").exit_code == 0
+    draft = (tmp_path / "reviews" / f"{EXAMPLE}-review.md").read_text(encoding="utf-8")
+    timeline = _md_table(draft, "Timeline")
+    automatic = [row for row in timeline if row[1] in ("Reminder", "Escalation")]
+    assert automatic and all(row[2] == "tracker" for row in automatic), automatic
+    assert "reopened" not in draft
+    report = run("report", "--json")
+    assert report.exit_code == 0, report.stderr
+    assert '"reopened": 0' in report.stdout or '"reopened"' not in report.stdout, report.stdout
+
+
 def test_the_draft_lists_the_event_actions_and_rows_to_fill(run: Run, outage: str, tmp_path: Path, at: At) -> None:
     """Actions recorded for the event appear in the draft's action table, followed by three empty rows; another
     event's actions do not."""

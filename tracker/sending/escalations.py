@@ -11,14 +11,13 @@ from typing import Any
 from tracker.config import Config
 from tracker.rules.clock import MAX_TARGET_MINUTES, duration, timers
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
-from tracker.sending.fingerprint import BOOKKEEPER
 from tracker.sending.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender, recipients_for
 from tracker.sending.sendlog import log_rows
 from tracker.sending.teams import teams_settings
 from tracker.store.backends import Store
 from tracker.times import format_time, iso
 from tracker.workbook.edits import AppendRow, Edit
-from tracker.workbook.policy import EVENT_ROLES, is_open
+from tracker.workbook.policy import BOOKKEEPER, EVENT_ROLES, is_open
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import address_of, on_duty
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker.sending.audience import Audience
+from tracker.workbook.policy import is_bookkeeping
 from tracker.workbook.reading import Row, Tracker
 
 _NOT_STATE = {"last_notified_at", "next_update_due", "last_update_at"}
@@ -46,14 +47,6 @@ def event_state(
         parts.append(sorted(rows))  # the rows' order is not state: sorting the sheet in Excel changes nothing
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
     return digest[:16]
-
-
-BOOKKEEPER = "tracker"  # the Author of the timeline lines tracker writes itself (escalations sent)
-
-
-def is_bookkeeping(entry: dict[str, Any]) -> bool:
-    """A timeline line tracker wrote itself (Author `tracker`, kept internal): a record, not news."""
-    return str(entry.get("author") or "").strip().casefold() == BOOKKEEPER and entry.get("internal") == "Yes"
 
 
 def _readable(entry: dict[str, Any]) -> bool:

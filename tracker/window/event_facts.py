@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer_state
 from tracker.rules.validation import cell_problems
 from tracker.times import iso
-from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_open
+from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_bookkeeping, is_open
 from tracker.workbook.reading import Row, Tracker, converter, raw_key
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def reopen_history(tracker: Tracker, candidates: set[str]) -> dict[str, list[tup
     if not candidates or not tracker.layout("Updates").present:
         return out
     for row in tracker.rows_where("Updates", "event_id", candidates):
-        if isinstance(row["at"], datetime) and row["status"]:
+        if isinstance(row["at"], datetime) and row["status"] and not is_bookkeeping(row):  # (a record, not a status)
             out.setdefault(str(row["event_id"]).casefold(), []).append((row["at"], str(row["status"])))
     for history in out.values():
         history.sort(key=lambda item: item[0])

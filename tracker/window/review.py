@@ -28,7 +28,7 @@ from tracker.store.backends import Store
 from tracker.times import format_time, utcnow
 from tracker.window.event_facts import outage_spans, reopen_history
 from tracker.workbook.edits import AppendRow, Edit, SetCells
-from tracker.workbook.policy import is_open
+from tracker.workbook.policy import BOOKKEEPER, is_open
 from tracker.workbook.reading import Row, Tracker
 
 if TYPE_CHECKING:
@@ -425,6 +425,10 @@ def timeline(tracker: Tracker, event_id: str, show: Callable[[Any], str]) -> lis
             )
             count = row["recipients"]
             many = f", {count} recipient{'s' * (count != 1)}" if isinstance(count, int) else ""
+            who = str(row["sent_by"] or "")
+            if kind in ("reminder", "escalation"):  # sent by tracker on its own, from whoever's machine ran it
+                many += f", from {who}'s tracker" if who else ""
+                who = BOOKKEEPER
             text = f"to {row['audience'] or '?'}: {row['subject'] or ''} (via {row['transport'] or '?'}{many})"
             if is_claim(row.values):
                 text = f"to {row['audience'] or '?'}: {row['subject'] or ''} (claimed, never confirmed as sent)"
@@ -432,7 +436,7 @@ def timeline(tracker: Tracker, event_id: str, show: Callable[[Any], str]) -> lis
                 (
                     2,
                     row.number,
-                    Entry(row["sent_at"], show(row["sent_at"]), label, str(row["sent_by"] or ""), text, True),
+                    Entry(row["sent_at"], show(row["sent_at"]), label, who, text, True),
                 )
             )
     far = datetime.max.replace(tzinfo=UTC)

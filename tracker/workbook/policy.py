@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from tracker.errors import ValidationFailed
 from tracker.workbook.reading import Row, Tracker
@@ -54,3 +55,12 @@ def severity_audiences(tracker: Tracker, severity: str) -> list[str]:
     """The audiences a severity notifies (Audiences Notified), or [] when it is not on the sheet."""
     severities = tracker.sheet("Severities")
     return severities.items(severities.find(severity), "audiences")
+
+
+BOOKKEEPER = "tracker"  # the Author of the timeline lines tracker writes itself (escalations sent)
+
+
+def is_bookkeeping(entry: Any) -> bool:
+    """A timeline line tracker wrote itself (Author `tracker`, kept internal): a record, not news, and no change
+    of status (it carries the status the event had when it was written)."""
+    return str(entry.get("author") or "").strip().casefold() == BOOKKEEPER and entry.get("internal") == "Yes"
