@@ -347,6 +347,31 @@ def _escalation_rows(path: Path, *rows: list[object], first: bool = False) -> No
     book.save(path)
 
 
+def test_an_escalation_to_an_audience_is_one_email_with_its_copies(
+    run: Run,
+    sev2: str,
+    at,
+    tmp_path: Path,
+    example: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Issue 19 point 15: escalating to audience:leadership sent each of its Distribution rows its own email, the
+    Cc member (CIO Office) addressed To as if the escalation were theirs to act on. One email now, To and Cc as
+    the Distribution sheet says."""
+    _escalation_rows(example, ["Sev 2", "update overdue", 10, "audience:leadership", None], first=True)
+    at(START + timedelta(minutes=71))  # the 09:00 update 11 min late
+    escalated = run("due", "--escalate")
+    assert "escalated to leadership" in escalated.stdout, escalated.stdout + escalated.stderr
+    leadership = {"it-leadership@example.com", "cio.office@example.com"}
+
+    def addressed(message: email.message.EmailMessage) -> set[str]:
+        return {a.addr_spec for h in ("To", "Cc") if message[h] for a in message[h].addresses}
+
+    sent = [m for m in _outbox(tmp_path) if m["X-Tracker-Kind"] == "escalation" and addressed(m) & leadership]
+    assert len(sent) == 1, [str(m["To"]) for m in sent]
+    assert [a.addr_spec for a in sent[0]["To"].addresses] == ["it-leadership@example.com"]
+    assert [a.addr_spec for a in sent[0]["Cc"].addresses] == ["cio.office@example.com"]
+
+
 def test_an_escalation_is_sent_once_even_if_the_sheet_is_sorted(
     run: Run,
     sev2: str,

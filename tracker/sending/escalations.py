@@ -108,29 +108,32 @@ def _since(event: Row, severity: Row | None, trigger: str, now: datetime, config
     return None
 
 
-def whom(tracker: Tracker, config: Config, event: Row, tell: str, now: datetime) -> list[tuple[str, str]]:
-    """(name, address) of everyone a step tells: a role on the event, an audience, or a Roster role on duty.
+def whom(tracker: Tracker, config: Config, event: Row, tell: str, now: datetime) -> tuple[list[Recipient], str]:
+    """Everyone a step tells, and the audience when they are one: a role on the event, an audience (its
+    Distribution rows, To, Cc and Bcc as there), or a Roster role on duty; without an email, `email` is empty.
 
     `A or B` tells B when A is nobody at that moment, or nobody with an email (an operations manager on the Roster
     only by day: "operations manager or duty event manager" reaches someone at night)."""
-    first: list[tuple[str, str]] = []
+    first: tuple[list[Recipient], str] = ([], "")
     for choice in re.split(r"\s+or\s+", " ".join(tell.split()), flags=re.IGNORECASE):
         people = _whom(tracker, config, event, choice, now)
-        if any(address for _name, address in people):
-            return people
-        first = first or people  # someone without an email: told only if no later choice reaches anyone
+        audience = choice.split(":", 1)[1].strip() if choice.casefold().startswith("audience:") else ""
+        if any(r.email for r in people):
+            return people, audience
+        if not first[0]:  # someone without an email: told only if no later choice reaches anyone
+            first = (people, audience)
     return first
 
 
-def _whom(tracker: Tracker, config: Config, event: Row, text: str, now: datetime) -> list[tuple[str, str]]:
+def _whom(tracker: Tracker, config: Config, event: Row, text: str, now: datetime) -> list[Recipient]:
     if text.casefold().startswith("audience:"):
         audience = text.split(":", 1)[1].strip()
-        return [(r.name or r.email, r.email) for r in recipients_for(tracker, audience)]
+        return [Recipient(r.email, r.name or r.email, r.send_as, r.cell) for r in recipients_for(tracker, audience)]
     if text.casefold() in EVENT_ROLES:
         person = str(event[text.casefold().replace(" ", "_")] or "")
-        return [(person, address_of(tracker, person))] if person else []
+        return [Recipient(address_of(tracker, person), person, "To", "")] if person else []
     return [
-        (s.person, s.email or address_of(tracker, s.person))
+        Recipient(s.email or address_of(tracker, s.person), s.person, "To", "")
         for s in on_duty(tracker, config.display.tz, now, text.casefold())
     ]
 
@@ -157,7 +160,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
         logged = log_rows(tracker, store.journal, key, ("escalation",))
         if any(r.get("state") == step.state for r in logged):
             continue
-        people = whom(tracker, config, step.event, str(step.rule["tell"] or ""), now)
+        people, audience = whom(tracker, config, step.event, str(step.rule["tell"] or ""), now)
         if not people:
             if f"{key} {step.state}" not in _TOLD_NOBODY:
                 _TOLD_NOBODY.add(f"{key} {step.state}")
@@ -172,18 +175,13 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
                     )
                 )
             continue
-        allowed = config.mail.allowed_domains or None
-        for name, address in people:
-            if address and allowed and not domain_allowed(address, allowed):
-                out.append(Escalation(key, name, "", step.trigger, problem=f"{address} is outside allowed_domains"))
-                continue
-            if not address:
-                out.append(Escalation(key, name, "", step.trigger, problem=f"no email for {name!r} (Roster)"))
-                continue
-            message = _message(step, name, address, now, config)
+        reachable = _reachable(key, step, people, config, out)
+        for name, recipients in _messages_for(reachable, audience):  # an audience: one message, its To, Cc and Bcc kept
+            message = _message(step, name, recipients, now, config)
             outgoing.append(message)
-            out.append(Escalation(key, name, address, step.trigger, message.subject))
-        told = ", ".join(name for name, address in people if address)
+            shown = ", ".join(r.email for r in recipients if r.send_as != "Bcc") or recipients[0].email
+            out.append(Escalation(key, name, shown, step.trigger, message.subject))
+        told = ", ".join(r.name for r in reachable)
         if told:
             timeline.append(
                 AppendRow(
@@ -205,11 +203,34 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
     return delivery.settle(out, outgoing, lambda person, why: Escalation("", person, "", "", problem=why))
 
 
+def _reachable(key: str, step: Step, people: list[Recipient], config: Config, out: list[Escalation]) -> list[Recipient]:
+    """The people tracker may write to; each other one is a problem in `out`."""
+    allowed = config.mail.allowed_domains or None
+    reachable = []
+    for person in people:
+        if person.email and allowed and not domain_allowed(person.email, allowed):
+            problem = f"{person.email} is outside allowed_domains"
+            out.append(Escalation(key, person.name, "", step.trigger, problem=problem))
+        elif not person.email:
+            out.append(Escalation(key, person.name, "", step.trigger, problem=f"no email for {person.name!r} (Roster)"))
+        else:
+            reachable.append(person)
+    return reachable
+
+
+def _messages_for(people: list[Recipient], audience: str) -> list[tuple[str, list[Recipient]]]:
+    """(whom the message greets, its recipients): an audience's rows together, as its Distribution rows send them
+    (a Cc member is copied, not sent their own); anyone else a message of their own."""
+    if audience and people:
+        return [(audience, people)]
+    return [(r.name, [Recipient(r.email, r.name, "To", "")]) for r in people]
+
+
 def _ago(step: Step, now: datetime) -> str:
     return f"since {duration(now - step.since)}" if now > step.since else "now"
 
 
-def _message(step: Step, name: str, address: str, now: datetime, config: Config) -> Outgoing:
+def _message(step: Step, name: str, recipients: list[Recipient], now: datetime, config: Config) -> Outgoing:
     event = step.event
     key, title = str(event["id"]), str(event["title"] or "")
     since = format_time(step.since, tz=config.display.tz, fmt=config.display.time_format)
@@ -221,7 +242,6 @@ def _message(step: Step, name: str, address: str, now: datetime, config: Config)
         f"Event manager: {event['event_manager'] or '-'}; incident lead: {event['incident_lead'] or '-'}\n\n"
         "-- \ntracker (escalation rule on the Escalations sheet)\n"
     )
-    recipient = Recipient(address, name, "To", "")
     sender = parse_sender(config.mail.sender)
-    message = build_message(sender, [recipient], (subject, text, None), about=(key, name, "escalation"), sent_at=now)
-    return Outgoing(key, name, "escalation", step.state, subject, text, "", [recipient], message)
+    message = build_message(sender, recipients, (subject, text, None), about=(key, name, "escalation"), sent_at=now)
+    return Outgoing(key, name, "escalation", step.state, subject, text, "", recipients, message)
