@@ -266,6 +266,41 @@ def test_smtp_delivers_each_audience(run: Run, example: Path, event_id: str, tmp
     assert [r[8] for r in _log(example)] == ["smtp", "smtp", "smtp"]
 
 
+LONG_TITLES = (
+    "VPN down for remote staff at all HQs",  # the subject is 74 characters: too long after "Subject: ", not for a line
+    "VPN and the customer portal – unreachable for users at the Zürich, Montréal and São Paulo sites since the firewall change",
+    "Email, VPN and the customer portal unreachable at every site of the northern region since the firewall change at HQ",
+)
+
+
+@pytest.mark.parametrize("transport", ["outbox", "smtp"])
+def test_long_subjects_read_back_whole(run: Run, example: Path, tmp_path: Path, transport: str) -> None:
+    """A subject too long for one header line reads back exactly as sent, with no leading space and whole words and
+    accents, from the outbox's .eml files and from what an SMTP server receives; each header line fits 78
+    characters."""
+    ids = {}
+    for title in LONG_TITLES:
+        opened = run("open", "--title", title, "--severity", "Sev 3", "--service", "VPN", "--impact", "No VPN")
+        ids[opened.stdout.strip()] = title
+    with smtp_server() as (server, port):
+        if transport == "smtp":
+            _use_smtp(tmp_path, port)
+        for event in ids:
+            assert run("notify", event).exit_code == 0
+    if transport == "smtp":
+        raw = [r.raw for r in server.received]
+        messages = [r.message for r in server.received]
+    else:
+        raw = [p.read_bytes() for p in sorted((tmp_path / "outbox").glob("*.eml"))]
+        messages = _outbox(tmp_path)
+    subjects = {str(m["X-Tracker-Event"]): str(m["Subject"]) for m in messages}
+    assert subjects == {event: f"[SEV 3][Investigating] {event}: {title}" for event, title in ids.items()}
+    assert len(subjects[next(iter(ids))]) in range(70, 78)
+    for data in raw:
+        head = data.split(b"\r\n\r\n" if b"\r\n\r\n" in data else b"\n\n", 1)[0]
+        assert max(len(line) for line in head.splitlines()) <= 78, head.decode()
+
+
 def test_smtp_refused_recipient_is_reported(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
     """One refused address is reported; the message still goes to the others and the log counts them."""
     with smtp_server(Recorder(refuse={"cio.office@example.com"})) as (server, port):
