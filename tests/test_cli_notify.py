@@ -211,6 +211,22 @@ def test_dry_run_previews_and_writes_nothing(run: Run, example: Path, event_id: 
     assert not (tmp_path / "outbox").exists() and example.read_bytes() == before
 
 
+def test_outbox_files_open_for_the_team(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """The outbox's .eml files and --dry-run's previews are made as any file the user makes (umask 022: readable by
+    the team sharing the folder, 0644), not readable by their writer alone."""
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        assert run("notify", event_id, "--dry-run").exit_code == 0
+        assert run("notify", event_id).exit_code == 0
+    finally:
+        os.umask(umask)
+    written = sorted((tmp_path / "outbox").glob("*.eml")) + sorted((tmp_path / "preview").glob("*"))
+    assert len(written) == 9
+    assert {path.name: oct(path.stat().st_mode & 0o777) for path in written} == {path.name: "0o644" for path in written}
+
+
 def test_html_escapes_and_headers_cannot_be_split(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
     """A <script> title arrives as text; a newline in the title cannot add a header."""
     book = openpyxl.load_workbook(example)
