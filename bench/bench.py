@@ -276,7 +276,8 @@ def verdict(ok: bool) -> str:
 def render(results: list[SizeResult], floor: float, yardsticks: tuple[float, float], bytecode: str) -> str:
     """The Markdown section: environment line, one column per size, targets at 10k."""
     versions = ", ".join(
-        f"{name} {version(name)}" for name in ("tracker", "openpyxl", "python-calamine", "jsonschema-rs", "click")
+        f"{name} {version(name)}"
+        for name in ("outage-tracker", "openpyxl", "python-calamine", "jsonschema-rs", "click")
     )
     runs = ", ".join(f"{r.runs} at {r.events:,} events" for r in results)
     lines = [

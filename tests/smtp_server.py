@@ -22,6 +22,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    raw: bytes = b""  # the message as it came, before parsing
 
 
 @dataclass
@@ -66,9 +67,9 @@ class Recorder:
         if self.data_delay:
             await asyncio.sleep(self.data_delay)
         if self._drop(server, "DATA"):  # the whole message came; the answer never goes
-            self.unanswered.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
+            self.unanswered.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, envelope.content))  # type: ignore[arg-type]
             return "421 4.3.0 closing connection"
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, envelope.content))  # type: ignore[arg-type]
         return "250 Message accepted for delivery"
 
 

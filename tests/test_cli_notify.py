@@ -211,6 +211,22 @@ def test_dry_run_previews_and_writes_nothing(run: Run, example: Path, event_id: 
     assert not (tmp_path / "outbox").exists() and example.read_bytes() == before
 
 
+def test_outbox_files_open_for_the_team(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
+    """The outbox's .eml files and --dry-run's previews are made as any file the user makes (umask 022: readable by
+    the team sharing the folder, 0644), not readable by their writer alone."""
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        assert run("notify", event_id, "--dry-run").exit_code == 0
+        assert run("notify", event_id).exit_code == 0
+    finally:
+        os.umask(umask)
+    written = sorted((tmp_path / "outbox").glob("*.eml")) + sorted((tmp_path / "preview").glob("*"))
+    assert len(written) == 9
+    assert {path.name: oct(path.stat().st_mode & 0o777) for path in written} == {path.name: "0o644" for path in written}
+
+
 def test_html_escapes_and_headers_cannot_be_split(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
     """A <script> title arrives as text; a newline in the title cannot add a header."""
     book = openpyxl.load_workbook(example)
@@ -264,6 +280,41 @@ def test_smtp_delivers_each_audience(run: Run, example: Path, event_id: str, tmp
     assert got["customer"].message["Bcc"] is None
     assert got["leadership"].mail_from == "event.management@example.com"
     assert [r[8] for r in _log(example)] == ["smtp", "smtp", "smtp"]
+
+
+LONG_TITLES = (
+    "VPN down for remote staff at all HQs",  # the subject is 74 characters: too long after "Subject: ", not for a line
+    "VPN and the customer portal – unreachable for users at the Zürich, Montréal and São Paulo sites since the firewall change",
+    "Email, VPN and the customer portal unreachable at every site of the northern region since the firewall change at HQ",
+)
+
+
+@pytest.mark.parametrize("transport", ["outbox", "smtp"])
+def test_long_subjects_read_back_whole(run: Run, example: Path, tmp_path: Path, transport: str) -> None:
+    """A subject too long for one header line reads back exactly as sent, with no leading space and whole words and
+    accents, from the outbox's .eml files and from what an SMTP server receives; each header line fits 78
+    characters."""
+    ids = {}
+    for title in LONG_TITLES:
+        opened = run("open", "--title", title, "--severity", "Sev 3", "--service", "VPN", "--impact", "No VPN")
+        ids[opened.stdout.strip()] = title
+    with smtp_server() as (server, port):
+        if transport == "smtp":
+            _use_smtp(tmp_path, port)
+        for event in ids:
+            assert run("notify", event).exit_code == 0
+    if transport == "smtp":
+        raw = [r.raw for r in server.received]
+        messages = [r.message for r in server.received]
+    else:
+        raw = [p.read_bytes() for p in sorted((tmp_path / "outbox").glob("*.eml"))]
+        messages = _outbox(tmp_path)
+    subjects = {str(m["X-Tracker-Event"]): str(m["Subject"]) for m in messages}
+    assert subjects == {event: f"[SEV 3][Investigating] {event}: {title}" for event, title in ids.items()}
+    assert len(subjects[next(iter(ids))]) in range(70, 78)
+    for data in raw:
+        head = data.split(b"\r\n\r\n" if b"\r\n\r\n" in data else b"\n\n", 1)[0]
+        assert max(len(line) for line in head.splitlines()) <= 78, head.decode()
 
 
 def test_smtp_refused_recipient_is_reported(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:

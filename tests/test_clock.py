@@ -336,6 +336,30 @@ def test_watch_stops_cleanly_on_sigterm(run: Run, example: Path, tmp_path: Path)
     assert re.search(r"watch stopped after [01] tick\(s\)", rest) and "Traceback" not in err  # (0: before the first)
 
 
+def test_watch_stopped_by_ctrl_c_exits_130(run: Run, example: Path, tmp_path: Path) -> None:
+    """Ctrl-C in a terminal running watch: it says it stopped, as after SIGTERM, and exits 130 as every command
+    stopped by Ctrl-C does (the README's exit codes), no traceback."""
+    import signal
+    import subprocess
+
+    from tests.conftest import process_env, tracker_command
+
+    process = subprocess.Popen(
+        [*tracker_command(), "watch", "--every", "5m"],
+        cwd=tmp_path,
+        env=process_env(real_clock=True),  # a real 5-minute wait: the rehearsal clock would tick on at once
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert "watching every 5 min" in process.stdout.readline()  # the watch has started (and its first tick runs)
+    process.send_signal(signal.SIGINT)  # during the first tick or while waiting for the next
+    rest, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert re.search(r"watch stopped after [01] tick\(s\)", rest) and "Traceback" not in err
+
+
 def _escalation_rows(path: Path, *rows: list[object], first: bool = False) -> None:
     book = openpyxl.load_workbook(path)
     sheet = book["Escalations"]

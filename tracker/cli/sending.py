@@ -192,8 +192,8 @@ def watch_cmd(
     """Keep time in a loop: reminders and escalations (and with --notify the outage emails) as they fall due.
 
     One watch per workbook. Logs one line per action; a workbook open in Excel or a network
-    fault is said and tried again next tick. Ctrl-C or SIGTERM stops it. Exit code 1 when the
-    last tick met an error or could not send a message, 0 otherwise.
+    fault is said and tried again next tick. Ctrl-C or SIGTERM stops it. Exit code 130 after
+    Ctrl-C, 1 when the last tick met an error or could not send a message, 0 otherwise.
 
     \b
     Example:
@@ -220,6 +220,8 @@ def watch_cmd(
         show=state.show_time,
         publish=with_publish or state.config.publish.after_notify,
     )
+    if summary.interrupted:  # as every command stopped by Ctrl-C (README, "What tracker refuses, and why")
+        sys.exit(130)
     if not summary.healthy:  # a service manager or cron sees that the last tick left something undone
         sys.exit(1)
 

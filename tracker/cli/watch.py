@@ -35,6 +35,7 @@ class WatchSummary:
     errors: int = 0
     failed: int = 0  # messages that could not be sent (reminders, escalations, outage emails)
     last_tick_ok: bool = True  # the latest tick sent everything it had to and met no error
+    interrupted: bool = False  # stopped by Ctrl-C (or a send stopped part way): the command exits 130
     said: dict[str, datetime] = field(default_factory=dict)  # a problem line -> when it was last said
 
     def repeat(self, line: str, now: datetime) -> bool:
@@ -100,7 +101,9 @@ def watch(
                     CLOCK.sleep(every.total_seconds())
             finally:
                 stop["sleeping"] = False
-    except (KeyboardInterrupt, _Stop):
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    except _Stop:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -6,6 +6,7 @@ team's own folder (`[mail] templates`) overrides any of them, the rest fall back
 
 from __future__ import annotations
 
+import email.header
 import email.policy
 import email.utils
 import html as html_lib
@@ -13,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.headerregistry import Address
+from email.headerregistry import Address, UnstructuredHeader
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -278,7 +279,7 @@ def build_message(
     if html is None:
         html = _PLAIN_HTML.format(html_lib.escape(text))
     headers = dict(zip(("X-Tracker-Event", "X-Tracker-Audience", "X-Tracker-Kind"), about, strict=True))
-    message = EmailMessage(policy=email.policy.SMTP)
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = Address(display_name=sender[0], addr_spec=sender[1])
     for kind in ("To", "Cc", "Bcc"):
         addresses = [_address(r) for r in recipients if r.send_as == kind]
@@ -292,6 +293,48 @@ def build_message(
     message.set_content(text, cte="quoted-printable")
     message.add_alternative(html, subtype="html", cte="quoted-printable")
     return message
+
+
+def fold_header(name: str, value: str, *, width: int = 78, linesep: str = "\r\n") -> str:
+    """The header `name: value` in lines of at most `width` characters where its words allow, each fold before a
+    space (RFC 5322 2.2.3), so that unfolding gives `value` exactly; the first word always on the header's own line.
+    A value beyond ASCII, or one a reader could take for an RFC 2047 encoded word, goes whole as UTF-8 encoded words
+    (email.header splits them between characters)."""
+    if value.isascii() and "=?" not in value:
+        words = value.split(" ")
+        lines, line = [], f"{name}: {words[0]}"
+        for word in words[1:]:
+            if word and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = " " + word
+            else:
+                line += " " + word
+        lines.append(line)
+        if max(len(line) for line in lines) <= 998:  # RFC 5322's limit; a longer word goes encoded, in pieces
+            return linesep.join(lines) + linesep
+    encoded = email.header.Header(value, "utf-8", header_name=name).encode(linesep=linesep, maxlinelen=width)
+    return f"{name}: {encoded}{linesep}"
+
+
+class _MailPolicy(email.policy.EmailPolicy):
+    """email.policy.SMTP, but text headers (Subject, X-Tracker-*) are folded by `fold_header`. Python's own folder
+    (3.11) put a subject of 70 to 77 characters on the line after `Subject:`, which parsers read with a leading
+    space, and in a longer one with an accent or a dash lost spaces or left an encoded word half decoded
+    (`=?utf-8?q?Z=C3=BCric h?=`)."""
+
+    def fold(self, name: str, value: str) -> str:
+        if isinstance(value, UnstructuredHeader) and self.max_line_length:
+            return fold_header(name, str(value), width=self.max_line_length, linesep=self.linesep)
+        return super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if isinstance(value, UnstructuredHeader) and self.max_line_length:
+            return self.fold(name, value).encode("ascii")
+        return super().fold_binary(name, value)
+
+
+MAIL_POLICY = _MailPolicy(linesep="\r\n")
+"""The policy of every message tracker builds: email.policy.SMTP with `fold_header` for text headers."""
 
 
 def _address(recipient: Recipient) -> Address:

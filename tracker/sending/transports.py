@@ -67,7 +67,7 @@ def write_eml(folder: Path, message: Outgoing, suffix: str = "") -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     base = folder / f"{stamp}-{message.event_id}-{message.audience}{suffix}"
     path = base.with_name(base.name + ".eml")
-    write_atomic(path, message.message.as_bytes(), mode=0o600)  # whole or not at all; its readers only
+    write_atomic(path, message.message.as_bytes())  # whole or not at all; readable as any file the user makes (umask)
     return path
 
 
