@@ -7,6 +7,7 @@ import email
 import email.policy
 import json
 import re
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -107,13 +108,13 @@ def test_due_counts_down_and_exits_1_once_late(run: Run, sev2: str, at) -> None:
     assert risky["first response"]["state"] == "at risk" and risky["first response"]["at"] == "2026-11-23T08:30:00Z"
     at(START + timedelta(minutes=52))
     soon = run("due")
-    assert soon.exit_code == 1  # the first response is breached by now
+    assert soon.exit_code == 6  # the first response is breached by now (an SLA breached: 6)
     assert f"{sev2}  Sev 2  next update     due soon  in 8 min" in soon.stdout
     assert "first response  breached  breached by 22 min" in soon.stdout
     assert run("ack", sev2).exit_code == 0
     at(START + timedelta(minutes=65))
     late = run("due")
-    assert late.exit_code == 1 and "next update  overdue  overdue by 5 min" in late.stdout
+    assert late.exit_code == 4 and "next update  overdue  overdue by 5 min" in late.stdout  # update overdue: 4
     assert "first response" not in late.stdout  # acknowledged (late): no longer owed
     within = json.loads(run("due", "--within", "15m", "--json").stdout)["items"]
     assert {i["state"] for i in within if i["event_id"] == sev2} == {"overdue"}
@@ -185,7 +186,7 @@ def test_reminders_go_once_before_and_once_when_late(
     assert "reminded" not in run("due", "--remind").stdout
     at(START + timedelta(minutes=63))
     late = run("due", "--remind")
-    assert late.exit_code == 1 and "[OVERDUE]" in late.stdout
+    assert late.exit_code == 4 and "[OVERDUE]" in late.stdout
     at(START + timedelta(minutes=70))
     assert "reminded" not in run("due", "--remind").stdout
     mails = _outbox(tmp_path)
@@ -396,6 +397,26 @@ def test_an_escalation_to_an_audience_is_one_email_with_its_copies(
     assert [a.addr_spec for a in sent[0]["Cc"].addresses] == ["cio.office@example.com"]
 
 
+def test_due_exit_codes_tell_a_monitor_what_is_late(run: Run, sev2: str, at, tmp_path: Path, example: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19 point 15: `due` exited 1 alike for an overdue update, a breached SLA, overdue paperwork and a mail
+    server down. Now the most urgent says: 6 an SLA breached, 4 an update overdue, 1 a reminder that could not go
+    (the mail server down); --json carries the same code."""
+    from tests.test_cli_notify import _use_smtp
+
+    at(START + timedelta(minutes=52))  # the first response (30 min) is breached; the 09:00 update not yet due
+    breached = run("due")
+    assert breached.exit_code == 6, breached.stdout
+    assert json.loads(run("due", "--json").stdout)["exit_code"] == 6
+    at(START + timedelta(minutes=65))
+    assert run("due").exit_code == 4  # the 09:00 update is overdue: it comes first
+    with socket.socket() as closed:  # a port nothing listens on: the mail server is down
+        closed.bind(("127.0.0.1", 0))
+        _use_smtp(tmp_path, closed.getsockname()[1])
+        down = run("due", "--remind")
+    assert down.exit_code == 1, down.stdout + down.stderr
+    assert run("due").exit_code == 4
+
+
 def test_an_escalation_is_sent_once_even_if_the_sheet_is_sorted(
     run: Run,
     sev2: str,
@@ -481,7 +502,7 @@ def test_reminders_and_escalations_go_through_smtp(run: Run, sev2: str, at, tmp_
         _use_smtp(tmp_path, port)
         at(START + timedelta(minutes=52))
         first = run("due", "--remind", "--escalate")
-        assert first.exit_code == 1, first.stderr  # the first response is breached by now
+        assert first.exit_code == 6, first.stderr  # the first response is breached by now
         again = run("due", "--remind", "--escalate")
         assert "reminded" not in again.stdout and "escalated" not in again.stdout
     got = sorted((str(r.message["X-Tracker-Kind"]), tuple(r.rcpt_tos)) for r in server.received)

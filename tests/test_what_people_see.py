@@ -188,7 +188,7 @@ def test_an_update_the_customer_does_not_read_keeps_the_time_promised_to_them(
     assert all(f"Next update: by {deadline:%d %b %Y %H%MZ}" in _part(m, "plain") for m in told)  # type: ignore[arg-type]
     at(deadline + timedelta(minutes=1))
     owed = run("due")
-    assert owed.exit_code == 1 and event_id in owed.stdout and "OVERDUE" in owed.stdout.upper(), owed.stdout
+    assert owed.exit_code == 4 and event_id in owed.stdout and "OVERDUE" in owed.stdout.upper(), owed.stdout
     at(deadline - timedelta(minutes=5))  # an update the customer reads moves the time on for everyone
     public = run("update", event_id, "--note", "Fix deployed", "--public-note", "A fix is being rolled out")
     assert "as promised" not in public.stdout

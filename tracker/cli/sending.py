@@ -73,9 +73,12 @@ def _say_sent(sent: list[Any], escalated: list[Any]) -> None:
 def due(state: State, within: str | None, as_json: bool, remind: bool, escalate: bool) -> None:
     """What the team owes now: each open event's next update, SLAs at risk or breached, the process review.
 
-    Exit code 0 when nothing is overdue or breached, 1 otherwise, so a monitor can alert on it. An email handed
-    to the mail server that never answered is listed too (exit 1) until `tracker notify ID --confirm-sent` or
-    `--confirm-lost`.
+    The exit code says the most urgent thing found, so a monitor can tell them
+    apart: 0 nothing late; 1 a reminder or escalation could not be sent (the
+    mail server down, nobody with an email), or any other error; 4 an update
+    is overdue; 5 an email handed to the mail server got no answer (until
+    `tracker notify ID --confirm-sent` or `--confirm-lost`); 6 an SLA is
+    breached; 7 paperwork is overdue (a review action, the process review).
 
     \b
     Example:
@@ -118,14 +121,38 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
             "items": [i.to_json(now) for i in items],
             "reminders": [r.to_json() for r in sent],
             "escalations": [e.to_json() for e in escalated],
+            "exit_code": due_exit_code(items, [*sent, *escalated]),
         }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         click.echo(_due_table(state, items, now))
         _say_sent(sent, escalated)
         say_unconfirmed(state, unknown)
-    if any(item.late for item in items):
-        sys.exit(1)
+    code = due_exit_code(items, [*sent, *escalated])
+    if code:
+        sys.exit(code)
+
+
+DUE_EXIT_CODES = (  # (exit code, what `due` found), most urgent first; README, "Exit codes"
+    (1, "could not send"),
+    (4, "update overdue"),
+    (5, "email unanswered"),
+    (6, "SLA breached"),
+    (7, "paperwork overdue"),
+)
+
+
+def due_exit_code(items: list[Any], sends: list[Any]) -> int:
+    """`tracker due`'s exit code: the most urgent of what it found (DUE_EXIT_CODES), 0 when nothing is late."""
+    late = {item.kind for item in items if item.late}
+    found = [
+        any(send.problem for send in sends),
+        "update" in late,
+        "email" in late,
+        bool(late & {"first response", "restoration"}),
+        bool(late & {"action", "process review"}),
+    ]
+    return next((code for (code, _what), hit in zip(DUE_EXIT_CODES, found, strict=True) if hit), 0)
 
 
 @click.command()
