@@ -20,7 +20,7 @@ DAYS = 30
 
 def minutes_text(value: float | None) -> str:
     """Minutes as the report words them (`19.6 min`, `4 h 10 min`, `-`)."""
-    from tracker.window.report_html import minutes_text as words  # lazy: `tracker --help` loads no report code
+    from tracker.window.report import minutes_text as words  # lazy: `tracker --help` loads no report code
 
     return words(value)
 

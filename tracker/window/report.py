@@ -16,13 +16,14 @@ from __future__ import annotations
 import heapq
 import statistics
 from collections.abc import Iterable
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from tracker.errors import UsageError
+from tracker.rules.clock import duration
 from tracker.sending.sendlog import heard_of
 from tracker.times import iso
-from tracker.window.event_facts import SLA_TIMERS, Facts, Period, event_facts, rounded
+from tracker.window.event_facts import SLA_TIMERS, Facts, Period, event_facts, minutes, rounded
 from tracker.workbook.policy import severity_audiences
 from tracker.workbook.reading import Tracker
 
@@ -42,7 +43,13 @@ NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-# (field, column index, kind, enum options, the workbook's converter)
+def minutes_text(value: float | None) -> str:
+    """Minutes as people read them: `19.6 min`, `4 h 10 min`, `-` when unknown."""
+    if value is None:
+        return "-"
+    if value < 60:
+        return f"{value:g} min"
+    return duration(timedelta(minutes=value))
 
 
 def _mean(values: list[float]) -> float | int | None:
@@ -300,6 +307,27 @@ class Report:
             "restoration": f.sla["restoration"] if self.shows("restoration") else None,
             "cause": cause or None,
         }
+
+    def against_target(self) -> list[dict[str, Any]]:
+        """The period's events with a restoration target and a result, each with its time to restore (an open one:
+        its time so far) against that target, the furthest past it first; [] when this audience may not read the
+        targets. Each: id, label (its severity as the audience reads it), minutes, target_minutes, state (met,
+        breached, pending) and open."""
+        if not self.shows("restoration"):
+            return []
+        out: list[dict[str, Any]] = []
+        for f in self.facts:
+            state, target = f.sla["restoration"], f.targets["restoration"]
+            spent = max(minutes(self.now - f.row["detected_at"]), 0.0) if f.open else f.restore
+            if state not in ("met", "breached", "pending") or not target or spent is None:
+                continue
+            label = self.label(f.row["severity"])
+            out.append(
+                {"id": _id(f), "label": label, "minutes": rounded(spent), "target_minutes": target, "state": state,
+                 "open": f.open}
+            )  # fmt: skip
+        out.sort(key=lambda e: (-e["minutes"] / e["target_minutes"], e["id"]))
+        return out
 
     def worst(self) -> dict[str, list[dict[str, Any]]]:
         """The longest restorations (resolved events) and, where the audience may read it, the most users."""
