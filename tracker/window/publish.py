@@ -39,7 +39,7 @@ from tracker.window.charts import (
     weekly_svg,
 )
 from tracker.window.status_page import Fact, OpenEvent, Published, ResolvedEvent, SeverityCount, Sla, StatusPage
-from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_open, severity_audiences
+from tracker.workbook.policy import FINISHED, OPEN_STATUSES, interval_minutes, is_open, severity_audiences
 from tracker.workbook.reading import Row, Tracker, raw_key
 
 if TYPE_CHECKING:
@@ -49,6 +49,11 @@ log = logging.getLogger(__name__)
 
 WEEKS = 12  # the charts' span
 RECENT = timedelta(days=7)  # "resolved in the last 7 days"
+# A page older than twice its audience's quickest update cadence warns its reader (in the reader's browser): two
+# updates may have gone out since. Never under two of `watch --publish`'s 15-minute refreshes; an hour when no
+# severity the audience is told of sets a cadence.
+STALE_FLOOR_MINUTES = 30
+STALE_DEFAULT_MINUTES = 60
 LEAD_FIELDS = ("incident_lead", "communication_lead", "event_manager")
 _SECTION = re.compile(r"<!--\s*section\s*-->")
 _IMAGE = re.compile(r"^\s*<!--\s*image:(\w+)\s*-->\s*$")
@@ -100,6 +105,8 @@ def build_page(
         external=reader.external,
         now=now,
         published_at=when(config, now),
+        published_iso=iso(now) or "",
+        stale_after_minutes=stale_after(severities.shown()),
         timezone=config.display.timezone,
         counts=tuple(counts.values()),
         open_events=open_events,
@@ -108,6 +115,14 @@ def build_page(
         trend=trend,
         warnings=tuple(warnings),
     )
+
+
+def stale_after(severities: Sequence[Row]) -> int:
+    """After how many minutes the page warns that it may be out of date: twice the quickest Update Every of these
+    severities (those the audience is told of), at least STALE_FLOOR_MINUTES; STALE_DEFAULT_MINUTES when none sets
+    one."""
+    cadences = [m for m in (interval_minutes(row) for row in severities) if m is not None]
+    return max(2 * min(cadences), STALE_FLOOR_MINUTES) if cadences else STALE_DEFAULT_MINUTES
 
 
 def _backwards(event: Row) -> bool:
@@ -252,9 +267,10 @@ def _open_event(
         add("Duration", duration(now - started))
     add("ETA", eta)
     due = values.get("next_update_due")
-    add("Next update", due)
+    if not (reader.external and isinstance(due, datetime) and due <= now):  # a promise to an outside reader,
+        add("Next update", due)  # shown while it stands; how late the team is stays the team's business
     state = ""
-    if isinstance(due, datetime):
+    if isinstance(due, datetime) and not reader.external:
         if due <= now:
             state = "overdue"
         elif due - now <= lead_time(severities.row(event), config):
