@@ -752,3 +752,55 @@ def test_the_footer_says_whose_page_it_is_in_plain_words(run: Run, tmp_path: Pat
     words = " ".join(footer.split())
     assert "This is the customer page: it shows only what that audience may see" in words
     assert "what customer may read" not in words
+
+
+def _rename_severity(workbook: Path, old: str, new: str) -> None:
+    """Rename a severity on the Severities sheet only, as someone tidying it in Excel would (events keep the old)."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(workbook)
+    sheet = book["Severities"]
+    for row in range(2, sheet.max_row + 1):
+        if sheet.cell(row, 1).value == old:
+            sheet.cell(row, 1).value = new
+    book.save(workbook)
+
+
+def test_a_severity_renamed_on_its_sheet_is_said_not_silently_dropped(
+    run: Run, tmp_path: Path, example: Path, event_id: str
+) -> None:
+    """'Sev 1' renamed 'Severity 1' on the Severities sheet: no Audiences Notified says whether the customer is told
+    of the example's Sev 1 events any more. The customer's page and report leave out the one the customer never had
+    an email about and keep the one it had (sticky), and publish and report each say so on stderr, naming the event,
+    its cell, the severity typed and the names the sheet has; the customer's JSON does not name the event left out;
+    leadership (internal, shown every event) gets no such warning; validate names both cells."""
+    opened = run("open", "--title", "VPN down at HQ", "--severity", "Sev 1", "--service", "VPN", "--impact", "No VPN")
+    emailed = opened.stdout.strip().split()[0]
+    assert run("notify", emailed).exit_code == 0
+    _rename_severity(example, "Sev 1", "Severity 1")
+    typed = "(Severity) 'Sev 1' is not on the Severities sheet (Severity 1, Sev 2, Sev 3, Sev 4): "
+    for command, where in (
+        (["publish", "--audience", "customer"], "status page"),
+        (["report", "--audience", "customer", "--until", "+1h", "--json"], "report"),
+    ):
+        result = run(*command)
+        assert result.exit_code == 0, result.stderr
+        warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+        assert warnings == [
+            f"warning: {event_id}: Events!C2 {typed}no Audiences Notified says whether customer is told of it, so the "
+            f"customer {where} leaves the event out; correct the event's severity, or the Severities sheet if it was "
+            "renamed there (tracker validate lists every such cell)",
+            f"warning: {emailed}: Events!C3 {typed}the customer {where} shows the event, since customer had an email "
+            "about it, but names its severity as typed, without a Customer Wording; correct the event's severity, or "
+            "the Severities sheet if it was renamed there (tracker validate lists every such cell)",
+        ]
+    page = _page(tmp_path, "status/index-customer.html")
+    assert emailed in page and event_id not in page
+    figures = run("report", "--audience", "customer", "--until", "+1h", "--json").stdout
+    assert emailed in figures and event_id not in figures
+    for command in (["publish"], ["report", "--audience", "leadership", "--until", "+1h"]):
+        result = run(*command)
+        assert result.exit_code == 0 and "warning" not in result.stderr, result.stderr
+    checked = run("validate")
+    assert "Events!C2 (Severity): 'Sev 1' is not listed on the Severities sheet" in checked.stdout
+    assert "Events!C3 (Severity): 'Sev 1' is not listed on the Severities sheet" in checked.stdout

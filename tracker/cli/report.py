@@ -265,6 +265,8 @@ def report(
         click.echo(printable(f"warning: {item['event_id']} left out: {item['problem']}"), err=True)
     for item in data["restore_unknown"]:
         click.echo(printable(f"warning: {item['event_id']} restore time unknown: {item['problem']}"), err=True)
+    for line in result.unknown_severity:
+        click.echo(printable(f"warning: {line}"), err=True)
     fmt = "json" if as_json else "csv" if as_csv else "text"
     _show(state, data, fmt, html_path if html_file is not None else None, email_to)
     if email_to:

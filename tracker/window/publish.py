@@ -38,6 +38,7 @@ from tracker.window.charts import (
     weekly_png,
     weekly_svg,
 )
+from tracker.window.event_facts import unknown_severities
 from tracker.window.status_page import Fact, OpenEvent, Published, ResolvedEvent, SeverityCount, Sla, StatusPage
 from tracker.workbook.policy import FINISHED, OPEN_STATUSES, interval_minutes, is_open, severity_audiences
 from tracker.workbook.reading import Row, Tracker, raw_key
@@ -69,8 +70,10 @@ def build_page(
     reader = Audience(tracker, name, config.internal_audiences)
     severities = _Severities(tracker, reader)
     events = _recent_events(tracker, config, now)
+    warnings: list[str] = []
     if reader.external:  # an external audience sees only the events it is told about, in every part of the page
         heard = heard_of(tracker, name)  # and those it heard of, whatever their severity now (sticky audiences)
+        warnings += unknown_severities(tracker, events, name, heard, f"the {name} status page")
         events = [e for e in events if severities.notifies(e) or str(e["id"]).casefold() in heard]
     opened = [e for e in events if is_open(e["status"])]
     keys = {str(e["id"]).casefold() for e in opened}
@@ -84,10 +87,9 @@ def build_page(
         seen = counts.get(event.severity)
         counts[event.severity] = SeverityCount(event.severity, event.colour, (seen.count if seen else 0) + 1)
     resolved = None
-    warnings: list[str] = []
     if reader.may_read("Events", "resolved_at") and reader.may_read("Events", "detected_at"):
         resolved = tuple(_resolved(events, reader, severities, config, now))
-        warnings = [
+        warnings += [
             f"{e['id']} restore time unknown: {tracker.layout('Events').cell('resolved_at', e.number)} (Resolved "
             f"(UTC)): {iso(e['resolved_at'])} is before Detected (UTC) {iso(e['detected_at'])}; the page shows no "
             "time to restore for it"

@@ -23,7 +23,7 @@ from tracker.errors import UsageError
 from tracker.rules.clock import duration
 from tracker.sending.sendlog import heard_of
 from tracker.times import iso
-from tracker.window.event_facts import SLA_TIMERS, Facts, Period, event_facts, minutes, rounded
+from tracker.window.event_facts import SLA_TIMERS, Facts, Period, event_facts, minutes, rounded, unknown_severities
 from tracker.workbook.policy import severity_audiences
 from tracker.workbook.reading import Tracker
 
@@ -225,7 +225,13 @@ class Report:
         heard = None
         if self.told is not None and audience is not None:
             heard = heard_of(tracker, audience.name)
-        self.facts, self.skipped = event_facts(tracker, period, now, self.told, heard)
+        self.facts, self.skipped, unmatched = event_facts(tracker, period, now, self.told, heard)
+        # Said on stderr, not in the JSON: an event the audience is not told of stays out of what it reads.
+        self.unknown_severity = (
+            unknown_severities(tracker, unmatched, audience.name, heard or set(), f"the {audience.name} report")
+            if self.told is not None and audience is not None
+            else []
+        )
         self.withheld = sorted(
             name
             for name, needs in NEEDS.items()
