@@ -917,3 +917,34 @@ def test_a_backdated_resolution_ends_the_outage_span_of_a_reopened_event(run: Ru
     figures = json.loads(run("report", "--since", "2026-11-22", "--until", "2026-11-24", "--json").stdout)
     services = {s["service"]: s for s in figures["services"]}
     assert services["Wi-Fi"]["outage_minutes"] == 150, services["Wi-Fi"]
+
+
+def test_the_customer_report_words_each_status_as_its_status_page_does(
+    run: Run, example: Path, event_id: str, tmp_path: Path
+) -> None:
+    """The example's open event is Identified: the customer's status page says "The cause has been identified and a
+    fix is in progress." and so does the customer's report, in its still-open list (text, HTML, email) and as the
+    event's `status_label` in --json (`status` keeps the workbook's word, as `severity` does); the word Identified
+    is nowhere the customer reads it. Leadership's report says Identified."""
+    words = "The cause has been identified and a fix is in progress."
+    assert run("publish", "--audience", "customer").exit_code == 0
+    assert words in (tmp_path / "status" / "index-customer.html").read_text(encoding="utf-8")
+    period = ("--until", "+1h")
+    [event] = _report(run, *period, "--audience", "customer")["open"]
+    assert (event["id"], event["status"], event["status_label"]) == (event_id, "Identified", words)
+    text = _ok(run("report", *period, "--audience", "customer"))
+    still_open = text.split("STILL OPEN", 1)[1]
+    assert words in still_open and "Identified" not in text
+    _ok(run("report", *period, "--audience", "customer", "--html", "customer.html"))
+    html = (tmp_path / "customer.html").read_text(encoding="utf-8")
+    assert f'data-label="Status" class="text">{words}</td>' in html and "Identified" not in html
+    _ok(run("report", *period, "--email", "customer"))
+    [path] = (tmp_path / "outbox").glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    for kind in ("html", "plain"):
+        part = message.get_body((kind,)).get_content()  # type: ignore[union-attr]
+        assert words in part and "Identified" not in part, kind
+    [event] = _report(run, *period, "--audience", "leadership")["open"]
+    assert event["status_label"] == "Identified"
+    leadership = _ok(run("report", *period, "--audience", "leadership")).split("STILL OPEN", 1)[1]
+    assert "STATUS" in leadership and "Identified" in leadership and words not in leadership

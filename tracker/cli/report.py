@@ -183,7 +183,11 @@ def _tables(data: dict[str, Any]) -> list[str]:
     for events, title, measure, figure in worst:
         if events:
             rows = [[e["id"] or "", e["severity_label"] or "", figure(e), e["title"] or ""] for e in events]
-            lines += ["", table(rows, [title, "SEV", measure, "TITLE"])]
+            headers = [title, "SEV", measure, "TITLE"]
+            if events is data["open"]:  # where it stands, worded for the audience (the customer's words for it)
+                rows = [row + [e["status_label"] or ""] for row, e in zip(rows, events, strict=True)]
+                headers.append("STATUS")
+            lines += ["", table(rows, headers)]
     return lines
 
 

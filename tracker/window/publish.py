@@ -23,7 +23,7 @@ from tracker.errors import ConfigError, TrackerError, UsageError
 from tracker.microsoft365.sitepage import PageImage, PageSection, publish_site_page
 from tracker.rules.clock import TIMERS, Timer, duration, lead_time, timers
 from tracker.sending.audience import Audience, when
-from tracker.sending.mail import CUSTOMER_STATUS, template_environment
+from tracker.sending.mail import template_environment
 from tracker.sending.sendlog import heard_of
 from tracker.times import iso
 from tracker.window.charts import (
@@ -291,7 +291,7 @@ def _open_event(
         severity=label,
         colour=severities.colour(str(event["severity"] or "")),
         status=str(values.get("status") or ""),
-        status_text=CUSTOMER_STATUS.get(str(values.get("status")), "") if reader.external else "",
+        status_text=reader.status_words(str(values.get("status"))) if reader.external and values.get("status") else "",
         impact=str(values.get("impact") or ""),
         facts=tuple(facts),
         latest_at=when(config, latest["at"]) if latest else "",

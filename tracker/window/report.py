@@ -302,6 +302,7 @@ class Report:
             "severity": values.get("severity"),
             "severity_label": self.label(values.get("severity")) if values.get("severity") is not None else None,
             "status": values.get("status"),
+            "status_label": self._status_label(values.get("status")),
             "services": f.services,
             "detected_at": iso(f.row["detected_at"]),
             "resolved_at": iso(f.row["resolved_at"]) if not f.open else None,
@@ -373,6 +374,13 @@ class Report:
         """The resolved events of the period counted without a restore time, each with the cell that makes it
         unknown (a Resolved time before the Detected one)."""
         return [{"event_id": _id(f), "problem": f.restore_problem} for f in self.facts if f.restore_problem]
+
+    def _status_label(self, status: Any) -> str | None:
+        """A status as this audience reads it: for an external audience the words of its status page and emails
+        (`Audience.status_words`), else the status."""
+        if status is None or self.audience is None:
+            return None if status is None else str(status)
+        return self.audience.status_words(str(status))
 
     def _key_label(self, key: str) -> str:
         return self.label(key) if self.by == "severity" else key
