@@ -72,7 +72,7 @@ def _events_by_group(data: dict[str, Any]) -> Chart | None:
     rows = [
         _Row(
             str(g["label"]),
-            f"{g['events']}" + (f" ({g['open']} open)" if g["open"] else ""),
+            f"{g['events']:,}" + (f" ({g['open']:,} open)" if g["open"] else ""),
             ((g["events"] / most, COLOURS["bar"], f"{g['label']}: {g['events']} events"),),
         )
         for g in groups
@@ -125,12 +125,12 @@ def _against_target(events: list[dict[str, Any]]) -> Chart:
     ]
     legend = [item for item in legend if any(COLOURS[e["state"]] == item[0] for e in shown)]
     title = "Time to restore against target"
-    more = f"; the {len(shown)} furthest from it of {len(events)}" if len(events) > len(shown) else ""
-    alt = f"Time to restore against the restoration target{more}: " + ", ".join(
+    note = f"The {len(shown)} furthest of {len(events):,} with a target" if len(events) > len(shown) else ""
+    alt = f"Time to restore against the restoration target{'; ' + note.lower() if note else ''}: " + ", ".join(
         f"{r.label} {r.value} ({e['state']})" for r, e in zip(rows, shown, strict=True)
     )
-    drawing = _bar_list("time-to-restore", title, alt, rows, legend=legend, marks=marks)
-    return Chart("time-to-restore", title + (f" (the {len(shown)} furthest)" if more else ""), alt, drawing)
+    drawing = _bar_list("time-to-restore", title, alt, rows, legend=legend, marks=marks, note=note)
+    return Chart("time-to-restore", title, alt, drawing)
 
 
 def _attainment(data: dict[str, Any]) -> Chart | None:
@@ -145,7 +145,7 @@ def _attainment(data: dict[str, Any]) -> Chart | None:
         rows.append(
             _Row(
                 str(s["label"]),
-                f"{met} of {met + breached} met",
+                f"{met:,} of {met + breached:,} met",
                 (
                     (met / most, COLOURS["met"], f"{s['label']}: {met} met"),
                     (breached / most, COLOURS["breached"], f"{s['label']}: {breached} breached"),
@@ -180,12 +180,16 @@ def _bar_list(
     *,
     legend: list[tuple[str, str]] | None = None,
     marks: list[tuple[float, str]] | None = None,
+    note: str = "",
 ) -> Drawing:
-    """Rows of words over bars; `legend` on top; `marks`: dashed lines across the bars at these shares of the
-    plot's width, each named above the first bar."""
+    """Rows of words over bars; `note` (a line saying what is shown) and `legend` on top; `marks`: dashed lines
+    across the bars at these shares of the plot's width, each named above the first bar."""
     plot = WIDTH - 2 * PAD
     shapes: list[Box | Rule | Words] = []
     y = PAD
+    if note:
+        shapes.append(Words(PAD, y + SIZE, fit(note, plot), colour=MUTED))
+        y += 20
     if legend:
         keys, y = _legend(legend, y)
         shapes += keys
