@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -129,9 +130,13 @@ class Browser:
         height: int = 800,
         screenshot: Path | None = None,
         measure: str | None = None,
+        clock: datetime | None = None,
+        then: timedelta | None = None,
     ) -> Seen:
         """Load a file path or URL at `width` px; return what it showed, saving a full-page PNG if asked.
-        `measure`: a JavaScript function run in the loaded page, its result kept in `Seen.measured`."""
+        `measure`: a JavaScript function run in the loaded page, its result kept in `Seen.measured`. `clock`: the
+        moment the browser's clock (Date, timers) reads as the page loads; `then`: how far to move that clock on
+        after loading, firing the page's timers on the way, before looking (Playwright's clock: no real wait)."""
         url = _url(target)
         seen = Seen(url=url, width=width)
         context = self._browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
@@ -148,7 +153,11 @@ class Browser:
             page.route("**/*", route)
             page.on("console", lambda m: seen.errors.append(f"console: {m.text}") if m.type == "error" else None)
             page.on("pageerror", lambda e: seen.errors.append(f"page error: {e}"))
+            if clock is not None:
+                page.clock.install(time=clock)
             page.goto(url, wait_until="load")
+            if then is not None:
+                page.clock.run_for(int(then.total_seconds() * 1000))
             measured = page.evaluate(_OVERFLOW_JS)
             seen.scroll_width = int(measured["scrollWidth"])
             seen.overflowing = list(measured["elements"])

@@ -124,7 +124,10 @@ def history(run: Run, tmp_path: Path, at: Callable[[datetime], None], built_once
     return ids
 
 
-def _page(tmp_path: Path, name: str = "status/index.html") -> str:
+INDEX = "status/index.html"
+
+
+def _page(tmp_path: Path, name: str = INDEX) -> str:
     return (tmp_path / name).read_text(encoding="utf-8")
 
 
@@ -242,8 +245,11 @@ def test_the_page_reads_well_in_a_browser_at_1280_and_375_px(run: Run, tmp_path:
     with Browser() as browser:
         for width in WIDTHS:
             shot = (DOCS_IMAGES if save else tmp_path) / f"status-{width}.png"
-            seen = browser.open(tmp_path / "status" / "index.html", width=width, screenshot=shot)
-            assert seen.errors == [] and seen.blocked == []
+            # read a few minutes after it was published (the browser's clock, not today's: see the staleness test)
+            seen = browser.open(
+                tmp_path / "status" / "index.html", width=width, screenshot=shot, clock=NOW + timedelta(minutes=3)
+            )
+            assert seen.errors == [] and seen.blocked == [] and _STALE not in seen.text
             assert not seen.overflows, (width, seen.scroll_width, seen.overflowing)
             for event in ("email", "vpn", "breached"):
                 assert history[event] in seen.text
@@ -421,7 +427,8 @@ def test_markup_typed_into_the_workbook_is_shown_as_text(run: Run, tmp_path: Pat
     assert opened.exit_code == 0, opened.stderr
     assert run("publish").exit_code == 0
     page = _page(tmp_path)
-    assert "<script>" not in page and "&lt;script&gt;" in page and "<img" not in page
+    # the page's one script is its own staleness check; the typed one is text
+    assert page.count("<script") == 1 and "&lt;script&gt;" in page and "<img" not in page
     seen = open_page(tmp_path / "status" / "index.html", width=375)
     assert seen.errors == [] and seen.blocked == []
     assert '<script>console.error("ran")</script> Portal <b>down</b>' in seen.text
@@ -647,3 +654,153 @@ def test_an_audience_emailed_while_the_workbook_was_busy_keeps_the_event_on_its_
     book.save(example)
     assert run("publish", "--audience", "customer", "--out", "page.html").exit_code == 0
     assert "Email outage - all sites" in (tmp_path / "page.html").read_text(encoding="utf-8")
+
+
+_STALE = "may be out of date"
+
+
+def _set_cadence(workbook: Path, minutes: int) -> None:
+    """Every severity's Update Every set to `minutes`, as a team would in Excel."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(workbook)
+    sheet = book["Severities"]
+    column = next(c.column for c in sheet[1] if c.value == "Update Every (min)")
+    for row in range(2, sheet.max_row + 1):
+        sheet.cell(row, column).value = minutes
+    book.save(workbook)
+
+
+@pytest.mark.parametrize(
+    ("cadence", "fresh", "stale", "words"),
+    [
+        # the example: Sev 1 every 30 min, the quickest, so the page warns after an hour
+        (
+            None,
+            timedelta(minutes=50),
+            timedelta(hours=5),
+            "This page was last updated 5 hours ago and may be out of date.",
+        ),
+        # every severity every 4 hours: after 8
+        (
+            240,
+            timedelta(hours=7, minutes=50),
+            timedelta(days=3, hours=1),
+            "last updated 3 days ago and may be out of date.",
+        ),
+    ],
+)
+def test_an_old_page_tells_its_reader_from_the_readers_own_clock(
+    run: Run,
+    tmp_path: Path,
+    example: Path,
+    cadence: int | None,
+    fresh: timedelta,
+    stale: timedelta,
+    words: str,
+) -> None:
+    """The page is a file: read long after it was published it says so itself, from the browser's clock (never the
+    machine's that published it). It warns once it is older than twice the quickest update cadence of the severities
+    its audience is told of: a page a little younger says nothing, and says it once the reader's clock passes that
+    age while the page stays open (its check runs every minute); an older one says how old at once."""
+    from tests.browser import Browser
+    from tests.suite_clock import NOW as PUBLISHED
+
+    if cadence is not None:
+        _set_cadence(example, cadence)
+    assert run("publish").exit_code == 0
+    assert run("publish", "--audience", "customer").exit_code == 0
+    with Browser() as browser:
+        for page in ("index.html", "index-customer.html"):
+            seen = browser.open(tmp_path / "status" / page, clock=PUBLISHED + fresh)
+            assert seen.errors == [] and _STALE not in seen.text, (page, seen.text[:300])
+            later = browser.open(tmp_path / "status" / page, clock=PUBLISHED + fresh, then=timedelta(minutes=11))
+            assert later.errors == [] and _STALE in later.text, page
+            seen = browser.open(tmp_path / "status" / page, clock=PUBLISHED + stale)
+            assert seen.errors == [] and words in seen.text, (page, seen.text[:300])
+            assert seen.text.index(words) < seen.text.index("Right now")  # at the top, before anything it may spoil
+
+
+def test_the_customer_never_sees_that_an_update_is_overdue(
+    run: Run, tmp_path: Path, example: Path, event_id: str, at: Callable[[datetime], None]
+) -> None:
+    """Near and past the example event's Next Update Due, the leadership page tags it 'Update due soon', then
+    'Update overdue' with the time it was due; the customer's page shows neither tag (how late the team is stays
+    internal) and, once past, not the missed time either; a next update still ahead is shown to the customer, as the
+    promise its emails make."""
+    due = json.loads(run("show", event_id, "--json").stdout)["event"]["next_update_due"]
+    due_at = datetime.fromisoformat(due.replace("Z", "+00:00"))
+    for moment, tag in (
+        (due_at - timedelta(minutes=2), "Update due soon"),
+        (due_at + timedelta(minutes=20), "Update overdue"),
+    ):
+        at(moment)
+        assert run("publish").exit_code == 0 and run("publish", "--audience", "customer").exit_code == 0
+        leadership, customer = (
+            _page(tmp_path, p).split("</head>", 1)[1] for p in (INDEX, "status/index-customer.html")
+        )
+        assert tag in leadership and "Next update" in leadership
+        assert event_id in customer and "Update due" not in customer and "overdue" not in customer.casefold()
+        assert ("Next update" in customer) == (moment < due_at)
+
+
+def test_the_footer_says_whose_page_it_is_in_plain_words(run: Run, tmp_path: Path, example: Path) -> None:
+    """The footer names the page's audience in a sentence that reads ('This is the customer page: it shows only what
+    that audience may see'), not 'what customer may read'."""
+    assert run("publish", "--audience", "customer").exit_code == 0
+    footer = _page(tmp_path, "status/index-customer.html").split("<footer>", 1)[1]
+    words = " ".join(footer.split())
+    assert "This is the customer page: it shows only what that audience may see" in words
+    assert "what customer may read" not in words
+
+
+def _rename_severity(workbook: Path, old: str, new: str) -> None:
+    """Rename a severity on the Severities sheet only, as someone tidying it in Excel would (events keep the old)."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(workbook)
+    sheet = book["Severities"]
+    for row in range(2, sheet.max_row + 1):
+        if sheet.cell(row, 1).value == old:
+            sheet.cell(row, 1).value = new
+    book.save(workbook)
+
+
+def test_a_severity_renamed_on_its_sheet_is_said_not_silently_dropped(
+    run: Run, tmp_path: Path, example: Path, event_id: str
+) -> None:
+    """'Sev 1' renamed 'Severity 1' on the Severities sheet: no Audiences Notified says whether the customer is told
+    of the example's Sev 1 events any more. The customer's page and report leave out the one the customer never had
+    an email about and keep the one it had (sticky), and publish and report each say so on stderr, naming the event,
+    its cell, the severity typed and the names the sheet has; the customer's JSON does not name the event left out;
+    leadership (internal, shown every event) gets no such warning; validate names both cells."""
+    opened = run("open", "--title", "VPN down at HQ", "--severity", "Sev 1", "--service", "VPN", "--impact", "No VPN")
+    emailed = opened.stdout.strip().split()[0]
+    assert run("notify", emailed).exit_code == 0
+    _rename_severity(example, "Sev 1", "Severity 1")
+    typed = "(Severity) 'Sev 1' is not on the Severities sheet (Severity 1, Sev 2, Sev 3, Sev 4): "
+    for command, where in (
+        (["publish", "--audience", "customer"], "status page"),
+        (["report", "--audience", "customer", "--until", "+1h", "--json"], "report"),
+    ):
+        result = run(*command)
+        assert result.exit_code == 0, result.stderr
+        warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+        assert warnings == [
+            f"warning: {event_id}: Events!C2 {typed}no Audiences Notified says whether customer is told of it, so the "
+            f"customer {where} leaves the event out; correct the event's severity, or the Severities sheet if it was "
+            "renamed there (tracker validate lists every such cell)",
+            f"warning: {emailed}: Events!C3 {typed}the customer {where} shows the event, since customer had an email "
+            "about it, but names its severity as typed, without a Customer Wording; correct the event's severity, or "
+            "the Severities sheet if it was renamed there (tracker validate lists every such cell)",
+        ]
+    page = _page(tmp_path, "status/index-customer.html")
+    assert emailed in page and event_id not in page
+    figures = run("report", "--audience", "customer", "--until", "+1h", "--json").stdout
+    assert emailed in figures and event_id not in figures
+    for command in (["publish"], ["report", "--audience", "leadership", "--until", "+1h"]):
+        result = run(*command)
+        assert result.exit_code == 0 and "warning" not in result.stderr, result.stderr
+    checked = run("validate")
+    assert "Events!C2 (Severity): 'Sev 1' is not listed on the Severities sheet" in checked.stdout
+    assert "Events!C3 (Severity): 'Sev 1' is not listed on the Severities sheet" in checked.stdout

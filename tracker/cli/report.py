@@ -20,7 +20,7 @@ DAYS = 30
 
 def minutes_text(value: float | None) -> str:
     """Minutes as the report words them (`19.6 min`, `4 h 10 min`, `-`)."""
-    from tracker.window.report_html import minutes_text as words  # lazy: `tracker --help` loads no report code
+    from tracker.window.report import minutes_text as words  # lazy: `tracker --help` loads no report code
 
     return words(value)
 
@@ -183,7 +183,11 @@ def _tables(data: dict[str, Any]) -> list[str]:
     for events, title, measure, figure in worst:
         if events:
             rows = [[e["id"] or "", e["severity_label"] or "", figure(e), e["title"] or ""] for e in events]
-            lines += ["", table(rows, [title, "SEV", measure, "TITLE"])]
+            headers = [title, "SEV", measure, "TITLE"]
+            if events is data["open"]:  # where it stands, worded for the audience (the customer's words for it)
+                rows = [row + [e["status_label"] or ""] for row, e in zip(rows, events, strict=True)]
+                headers.append("STATUS")
+            lines += ["", table(rows, headers)]
     return lines
 
 
@@ -265,6 +269,8 @@ def report(
         click.echo(printable(f"warning: {item['event_id']} left out: {item['problem']}"), err=True)
     for item in data["restore_unknown"]:
         click.echo(printable(f"warning: {item['event_id']} restore time unknown: {item['problem']}"), err=True)
+    for line in result.unknown_severity:
+        click.echo(printable(f"warning: {line}"), err=True)
     fmt = "json" if as_json else "csv" if as_csv else "text"
     _show(state, data, fmt, html_path if html_file is not None else None, email_to)
     if email_to:

@@ -25,6 +25,11 @@ class Audience:
         spec = self.tracker.schema[sheet].fields.get(name)
         return spec is not None and spec.visible_to(self.name, self.internal)
 
+    def status_words(self, status: str) -> str:
+        """An event's status as this audience reads it: an external audience gets the customer's words of the
+        outage emails (`mail.CUSTOMER_STATUS`, e.g. "We are investigating the cause."), everyone else the status."""
+        return CUSTOMER_STATUS.get(status, status) if self.external else status
+
     def view(self, sheet: str, values: dict[str, Any]) -> dict[str, Any]:
         """A row's values with every field this audience may not read set to None."""
         fields = self.tracker.schema[sheet].fields

@@ -216,17 +216,47 @@ def event_rows(tracker: Tracker, period: Period | None = None) -> tuple[list[Row
     return chosen, undated
 
 
+def unknown_severities(tracker: Tracker, rows: Sequence[Row], audience: str, heard: set[str], where: str) -> list[str]:
+    """A warning for each event whose severity is on no Severities row (renamed there, say), so that no Audiences
+    Notified says whether the external `audience` is told of it: `where` (e.g. "the customer status page") leaves
+    it out, or, when the audience had an email about it (its casefolded ID in `heard`), shows it under its severity
+    as typed, without the severity's Customer Wording. The rows of other severities are passed over."""
+    sheet = tracker.sheet("Severities")
+    names = ", ".join(str(r["name"]) for r in sheet.rows if r["name"])
+    layout = tracker.layout("Events")
+    out = []
+    for row in rows:
+        severity = str(row["severity"] or "")
+        if severity and sheet.find(severity) is not None:
+            continue
+        typed = f"{severity!r} is not on the Severities sheet ({names})" if severity else "is empty"
+        if str(row["id"]).casefold() in heard:
+            fate = (
+                f"{where} shows the event, since {audience} had an email about it, but names its severity as typed, "
+                "without a Customer Wording"
+            )
+        else:
+            fate = f"no Audiences Notified says whether {audience} is told of it, so {where} leaves the event out"
+        out.append(
+            f"{row['id']}: {layout.cell('severity', row.number)} (Severity) {typed}: {fate}; correct the event's "
+            "severity, or the Severities sheet if it was renamed there (tracker validate lists every such cell)"
+        )
+    return out
+
+
 def event_facts(
     tracker: Tracker, period: Period, now: datetime, told: set[str] | None = None, heard: set[str] | None = None
-) -> tuple[list[Facts], list[dict[str, Any]]]:
-    """The facts of every event detected in the period, and the events left out for a bad cell (each with the
-    cell and what is wrong, worded as `tracker validate` words it). `told`: only the events whose severity
-    (casefolded) is in it, or whose ID (casefolded) is in `heard` (the audience had an email about it), also among
-    those left out (None: every event)."""
+) -> tuple[list[Facts], list[dict[str, Any]], list[Row]]:
+    """The facts of every event detected in the period, the events left out for a bad cell (each with the cell and
+    what is wrong, worded as `tracker validate` words it), and the period's events whose severity is on no
+    Severities row. `told`: only the events whose severity (casefolded) is in it, or whose ID (casefolded) is in
+    `heard` (the audience had an email about it), also among those left out (None: every event)."""
     if tracker.actual_name("Updates") is not None:
         tracker.preload("Events", "Severities", "Updates")  # parsed side by side: reopenings are read from Updates
     tracker.require("Events", "Severities")
     chosen, undated = event_rows(tracker, period)
+    severities = tracker.sheet("Severities")
+    unmatched = [r for r in chosen if severities.find(str(r["severity"] or "")) is None]
     if told is not None:
         known = heard or set()
         chosen, undated = (
@@ -243,7 +273,7 @@ def event_facts(
         else:
             out.append(facts)
     _count_reopenings(tracker, chosen, out, now)
-    return out, skipped
+    return out, skipped, unmatched
 
 
 def _undated(tracker: Tracker, row: Row) -> str:

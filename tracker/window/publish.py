@@ -23,7 +23,7 @@ from tracker.errors import ConfigError, TrackerError, UsageError
 from tracker.microsoft365.sitepage import PageImage, PageSection, publish_site_page
 from tracker.rules.clock import TIMERS, Timer, duration, lead_time, timers
 from tracker.sending.audience import Audience, when
-from tracker.sending.mail import CUSTOMER_STATUS, template_environment
+from tracker.sending.mail import template_environment
 from tracker.sending.sendlog import heard_of
 from tracker.times import iso
 from tracker.window.charts import (
@@ -38,8 +38,9 @@ from tracker.window.charts import (
     weekly_png,
     weekly_svg,
 )
+from tracker.window.event_facts import unknown_severities
 from tracker.window.status_page import Fact, OpenEvent, Published, ResolvedEvent, SeverityCount, Sla, StatusPage
-from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_open, severity_audiences
+from tracker.workbook.policy import FINISHED, OPEN_STATUSES, interval_minutes, is_open, severity_audiences
 from tracker.workbook.reading import Row, Tracker, raw_key
 
 if TYPE_CHECKING:
@@ -49,6 +50,11 @@ log = logging.getLogger(__name__)
 
 WEEKS = 12  # the charts' span
 RECENT = timedelta(days=7)  # "resolved in the last 7 days"
+# A page older than twice its audience's quickest update cadence warns its reader (in the reader's browser): two
+# updates may have gone out since. Never under two of `watch --publish`'s 15-minute refreshes; an hour when no
+# severity the audience is told of sets a cadence.
+STALE_FLOOR_MINUTES = 30
+STALE_DEFAULT_MINUTES = 60
 LEAD_FIELDS = ("incident_lead", "communication_lead", "event_manager")
 _SECTION = re.compile(r"<!--\s*section\s*-->")
 _IMAGE = re.compile(r"^\s*<!--\s*image:(\w+)\s*-->\s*$")
@@ -64,8 +70,10 @@ def build_page(
     reader = Audience(tracker, name, config.internal_audiences)
     severities = _Severities(tracker, reader)
     events = _recent_events(tracker, config, now)
+    warnings: list[str] = []
     if reader.external:  # an external audience sees only the events it is told about, in every part of the page
         heard = heard_of(tracker, name)  # and those it heard of, whatever their severity now (sticky audiences)
+        warnings += unknown_severities(tracker, events, name, heard, f"the {name} status page")
         events = [e for e in events if severities.notifies(e) or str(e["id"]).casefold() in heard]
     opened = [e for e in events if is_open(e["status"])]
     keys = {str(e["id"]).casefold() for e in opened}
@@ -79,10 +87,9 @@ def build_page(
         seen = counts.get(event.severity)
         counts[event.severity] = SeverityCount(event.severity, event.colour, (seen.count if seen else 0) + 1)
     resolved = None
-    warnings: list[str] = []
     if reader.may_read("Events", "resolved_at") and reader.may_read("Events", "detected_at"):
         resolved = tuple(_resolved(events, reader, severities, config, now))
-        warnings = [
+        warnings += [
             f"{e['id']} restore time unknown: {tracker.layout('Events').cell('resolved_at', e.number)} (Resolved "
             f"(UTC)): {iso(e['resolved_at'])} is before Detected (UTC) {iso(e['detected_at'])}; the page shows no "
             "time to restore for it"
@@ -100,6 +107,8 @@ def build_page(
         external=reader.external,
         now=now,
         published_at=when(config, now),
+        published_iso=iso(now) or "",
+        stale_after_minutes=stale_after(severities.shown()),
         timezone=config.display.timezone,
         counts=tuple(counts.values()),
         open_events=open_events,
@@ -108,6 +117,14 @@ def build_page(
         trend=trend,
         warnings=tuple(warnings),
     )
+
+
+def stale_after(severities: Sequence[Row]) -> int:
+    """After how many minutes the page warns that it may be out of date: twice the quickest Update Every of these
+    severities (those the audience is told of), at least STALE_FLOOR_MINUTES; STALE_DEFAULT_MINUTES when none sets
+    one."""
+    cadences = [m for m in (interval_minutes(row) for row in severities) if m is not None]
+    return max(2 * min(cadences), STALE_FLOOR_MINUTES) if cadences else STALE_DEFAULT_MINUTES
 
 
 def _backwards(event: Row) -> bool:
@@ -252,9 +269,10 @@ def _open_event(
         add("Duration", duration(now - started))
     add("ETA", eta)
     due = values.get("next_update_due")
-    add("Next update", due)
+    if not (reader.external and isinstance(due, datetime) and due <= now):  # a promise to an outside reader,
+        add("Next update", due)  # shown while it stands; how late the team is stays the team's business
     state = ""
-    if isinstance(due, datetime):
+    if isinstance(due, datetime) and not reader.external:
         if due <= now:
             state = "overdue"
         elif due - now <= lead_time(severities.row(event), config):
@@ -273,7 +291,7 @@ def _open_event(
         severity=label,
         colour=severities.colour(str(event["severity"] or "")),
         status=str(values.get("status") or ""),
-        status_text=CUSTOMER_STATUS.get(str(values.get("status")), "") if reader.external else "",
+        status_text=reader.status_words(str(values.get("status"))) if reader.external and values.get("status") else "",
         impact=str(values.get("impact") or ""),
         facts=tuple(facts),
         latest_at=when(config, latest["at"]) if latest else "",

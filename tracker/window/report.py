@@ -16,13 +16,14 @@ from __future__ import annotations
 import heapq
 import statistics
 from collections.abc import Iterable
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from tracker.errors import UsageError
+from tracker.rules.clock import duration
 from tracker.sending.sendlog import heard_of
 from tracker.times import iso
-from tracker.window.event_facts import SLA_TIMERS, Facts, Period, event_facts, rounded
+from tracker.window.event_facts import SLA_TIMERS, Facts, Period, event_facts, minutes, rounded, unknown_severities
 from tracker.workbook.policy import severity_audiences
 from tracker.workbook.reading import Tracker
 
@@ -42,7 +43,13 @@ NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-# (field, column index, kind, enum options, the workbook's converter)
+def minutes_text(value: float | None) -> str:
+    """Minutes as people read them: `19.6 min`, `4 h 10 min`, `-` when unknown."""
+    if value is None:
+        return "-"
+    if value < 60:
+        return f"{value:g} min"
+    return duration(timedelta(minutes=value))
 
 
 def _mean(values: list[float]) -> float | int | None:
@@ -218,7 +225,13 @@ class Report:
         heard = None
         if self.told is not None and audience is not None:
             heard = heard_of(tracker, audience.name)
-        self.facts, self.skipped = event_facts(tracker, period, now, self.told, heard)
+        self.facts, self.skipped, unmatched = event_facts(tracker, period, now, self.told, heard)
+        # Said on stderr, not in the JSON: an event the audience is not told of stays out of what it reads.
+        self.unknown_severity = (
+            unknown_severities(tracker, unmatched, audience.name, heard or set(), f"the {audience.name} report")
+            if self.told is not None and audience is not None
+            else []
+        )
         self.withheld = sorted(
             name
             for name, needs in NEEDS.items()
@@ -289,6 +302,7 @@ class Report:
             "severity": values.get("severity"),
             "severity_label": self.label(values.get("severity")) if values.get("severity") is not None else None,
             "status": values.get("status"),
+            "status_label": self._status_label(values.get("status")),
             "services": f.services,
             "detected_at": iso(f.row["detected_at"]),
             "resolved_at": iso(f.row["resolved_at"]) if not f.open else None,
@@ -300,6 +314,27 @@ class Report:
             "restoration": f.sla["restoration"] if self.shows("restoration") else None,
             "cause": cause or None,
         }
+
+    def against_target(self) -> list[dict[str, Any]]:
+        """The period's events with a restoration target and a result, each with its time to restore (an open one:
+        its time so far) against that target, the furthest past it first; [] when this audience may not read the
+        targets. Each: id, label (its severity as the audience reads it), minutes, target_minutes, state (met,
+        breached, pending) and open."""
+        if not self.shows("restoration"):
+            return []
+        out: list[dict[str, Any]] = []
+        for f in self.facts:
+            state, target = f.sla["restoration"], f.targets["restoration"]
+            spent = max(minutes(self.now - f.row["detected_at"]), 0.0) if f.open else f.restore
+            if state not in ("met", "breached", "pending") or not target or spent is None:
+                continue
+            label = self.label(f.row["severity"])
+            out.append(
+                {"id": _id(f), "label": label, "minutes": rounded(spent), "target_minutes": target, "state": state,
+                 "open": f.open}
+            )  # fmt: skip
+        out.sort(key=lambda e: (-e["minutes"] / e["target_minutes"], e["id"]))
+        return out
 
     def worst(self) -> dict[str, list[dict[str, Any]]]:
         """The longest restorations (resolved events) and, where the audience may read it, the most users."""
@@ -339,6 +374,13 @@ class Report:
         """The resolved events of the period counted without a restore time, each with the cell that makes it
         unknown (a Resolved time before the Detected one)."""
         return [{"event_id": _id(f), "problem": f.restore_problem} for f in self.facts if f.restore_problem]
+
+    def _status_label(self, status: Any) -> str | None:
+        """A status as this audience reads it: for an external audience the words of its status page and emails
+        (`Audience.status_words`), else the status."""
+        if status is None or self.audience is None:
+            return None if status is None else str(status)
+        return self.audience.status_words(str(status))
 
     def _key_label(self, key: str) -> str:
         return self.label(key) if self.by == "severity" else key

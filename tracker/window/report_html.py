@@ -6,13 +6,11 @@ folder overrides them like the outage emails). Charts come from `tracker.window.
 
 from __future__ import annotations
 
-import base64
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from tracker.config import Config
 from tracker.errors import ConfigError, MailError, ValidationFailed
-from tracker.rules.clock import duration
 from tracker.sending.mail import (
     Outgoing,
     build_message,
@@ -24,19 +22,9 @@ from tracker.sending.mail import (
 from tracker.sending.transports import open_transport
 from tracker.text import header_text
 from tracker.times import format_time
-from tracker.window.report import Report
+from tracker.window.report import Report, minutes_text
 from tracker.window.report_charts import charts
 from tracker.workbook.reading import Tracker
-
-
-def minutes_text(value: float | None) -> str:
-    """Minutes as people read them: `19.6 min`, `4 h 10 min`, `-` when unknown."""
-    if value is None:
-        return "-"
-    if value < 60:
-        return f"{value:g} min"
-
-    return duration(timedelta(minutes=value))
 
 
 def _environment(config: Config) -> Any:
@@ -76,10 +64,11 @@ def _context(result: Report, data: dict[str, Any], config: Config) -> dict[str, 
 
 
 def report_page(result: Report, data: dict[str, Any], config: Config) -> str:
-    """The report as one HTML page: CSS in the page, charts as PNG data URIs; it opens from disk anywhere."""
+    """The report as one HTML page: CSS in the page, charts as inline SVG; it opens from disk anywhere."""
+    from markupsafe import Markup
 
-    images = [(c, "data:image/png;base64," + base64.b64encode(c.png).decode()) for c in charts(data)]
-    return _render(config, "report/page.html.j2", _context(result, data, config) | {"charts": images})
+    drawn = [(c, Markup(c.svg)) for c in charts(data, result.against_target())]
+    return _render(config, "report/page.html.j2", _context(result, data, config) | {"charts": drawn})
 
 
 def send_report(
@@ -93,7 +82,7 @@ def send_report(
     recipients = recipients_for(tracker, audience, config.mail.allowed_domains or None)
     if not recipients:
         raise ValidationFailed(f"audience {audience!r} has no active rows on the Distribution sheet; nothing was sent")
-    drawn = charts(data)
+    drawn = charts(data, result.against_target())
     context = _context(result, data, config) | {"charts": [(c, f"cid:{c.name}@tracker") for c in drawn]}
     subject = header_text(_render(config, "report/email.subject.j2", context).strip())
     html = css_inline.inline(_render(config, "report/email.html.j2", context))

@@ -44,7 +44,7 @@ class OpenEvent:
     latest_at: str
     latest: str
     slas: tuple[Sla, ...]
-    next_update_state: str  # overdue | due soon | "" (on time or unknown)
+    next_update_state: str  # overdue | due soon | "" (on time, unknown, or an external audience's page)
 
     @property
     def breached(self) -> bool:
@@ -84,6 +84,8 @@ class StatusPage:
     external: bool
     now: datetime
     published_at: str
+    published_iso: str  # the same moment in UTC, for the page's own staleness check in the reader's browser
+    stale_after_minutes: int  # the page says it may be out of date once it is older than this
     timezone: str
     counts: tuple[SeverityCount, ...]
     open_events: tuple[OpenEvent, ...]
