@@ -8,6 +8,8 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 export TRACKER_USER="Alex Morgan"
+# The moment the examples show (tracker's rehearsal clock), so regenerating changes only what the change changed.
+export TRACKER_NOW="${TRACKER_NOW:-2026-11-22T06:24Z}"
 "$tracker" init --example >/dev/null
 id="$("$tracker" list --open --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')"
 "$tracker" notify "$id" >/dev/null
