@@ -86,7 +86,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
       tracker due --within 15m --json
       tracker due --remind --escalate
     """
-    from tracker.rules.clock import due_items
+    from tracker.rules.clock import due_items, unconfirmed_emails
     from tracker.times import utcnow
 
     span = output.span(within, "--within") if within else None
@@ -110,25 +110,24 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
         escalated = send_escalations(store, state.config, now)
     if remind or escalate:
         tracker = store.read()  # as the sends left it: a message just handed over without an answer is listed
-    from tracker.rules.clock import unconfirmed_emails
     from tracker.sending.sendlog import unconfirmed
 
     unknown = unconfirmed(tracker, store.journal)
     items = unconfirmed_emails(tracker, unknown) + items
+    code = due_exit_code(items, [*sent, *escalated])
     if as_json:
         payload = {
             "now": output.iso_text(now),
             "items": [i.to_json(now) for i in items],
             "reminders": [r.to_json() for r in sent],
             "escalations": [e.to_json() for e in escalated],
-            "exit_code": due_exit_code(items, [*sent, *escalated]),
+            "exit_code": code,
         }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         click.echo(_due_table(state, items, now))
         _say_sent(sent, escalated)
         say_unconfirmed(state, unknown)
-    code = due_exit_code(items, [*sent, *escalated])
     if code:
         sys.exit(code)
 
