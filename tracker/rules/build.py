@@ -41,6 +41,8 @@ FONT_SIZE = 11
 OVERDUE_FILL = "FFC7CE"
 OVERDUE_FONT = "9C0006"
 DUE_SOON_FILL = "FFEB9C"
+KEYS_NAME = "TrackerSeverities"  # the Severities sheet's Name column, for the due-soon highlight
+REMIND_NAME = "TrackerRemindBefore"  # its Remind Before column
 DUE_SOON_FONT = "9C5700"
 
 
@@ -174,9 +176,34 @@ def build_workbook(
         table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
         ws.add_table(table)
         set_page_setup(ws)
-        _add_conditional_formats(ws, sheet, clock, CellIsRule, FormulaRule, PatternFill, Font, remind_before)
+        overdue = any("x-overdue-unless" in spec.schema for spec in fields)
+        lead = _lead_minutes(book, schema, sheet, remind_before) if overdue else str(remind_before)
+        _add_conditional_formats(ws, sheet, clock, CellIsRule, FormulaRule, PatternFill, Font, lead)
     apply_validations(book, schema)
     return book
+
+
+def _lead_minutes(book: Workbook, schema: Schema, sheet: SheetSpec, remind_before: int) -> str:
+    """The amber "due soon" highlight's lead time in minutes, as a formula on a row of `sheet`: its severity's
+    Remind Before, else `remind_before` ([clock] remind_before), as `tracker list`, `due` and the reminders have
+    it (`tracker.rules.clock.lead_time`). The Severities columns it looks in are defined names: Excel 2007 let a
+    conditional format read another sheet only through a name."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    for spec in sheet.fields.values():
+        target = schema.sheets.get(spec.ref[0]) if spec.ref else None
+        remind = target.fields.get("remind_before_minutes") if target is not None else None
+        if target is None or spec.ref is None or remind is None or spec.ref[1] not in target.fields:
+            continue
+        quoted = "'" + target.name.replace("'", "''") + "'"
+        for name, column in ((KEYS_NAME, target.fields[spec.ref[1]].column), (REMIND_NAME, remind.column)):
+            letter = column_letter(column)
+            book.defined_names[name] = DefinedName(
+                name, attr_text=f"{quoted}!${letter}:${letter}", comment="tracker: the due-soon highlight"
+            )
+        found = f"INDEX({REMIND_NAME},MATCH(${column_letter(spec.column)}2,{KEYS_NAME},0))"
+        return f"IF(ISNUMBER({found}),{found},{remind_before})"  # an empty cell, or no such severity: the default
+    return str(remind_before)
 
 
 def _write_header(ws: Worksheet, fields: list[FieldSpec]) -> None:
@@ -229,9 +256,10 @@ def _add_conditional_formats(
     FormulaRule,
     PatternFill,
     Font,
-    remind_before: int = 10,
+    lead: str = "10",
 ) -> None:  # noqa: N803
-    """Colours per value, and red when a time is past; `clock` is UTC now (NOW() or the name holding it)."""
+    """Colours per value, red when a time is past, amber when it is `lead` minutes away or less (a number or a
+    formula); `clock` is UTC now (NOW() or the name holding it)."""
     for spec in sheet.fields.values():
         letter = column_letter(spec.column)
         target = f"{letter}2:{letter}{MAX_ROW}"
@@ -248,9 +276,8 @@ def _add_conditional_formats(
                 font=Font(color=OVERDUE_FONT, bold=True),
             )
             ws.conditional_formatting.add(target, rule)
-            # Due soon: within the reminder lead time ([clock] remind_before, 10 minutes), amber.
             soon = FormulaRule(
-                formula=[f'AND(${letter}2<>"",${letter}2>={clock},${letter}2-{clock}<={remind_before}/1440,{unless})'],
+                formula=[f'AND(${letter}2<>"",${letter}2>={clock},${letter}2-{clock}<={lead}/1440,{unless})'],
                 fill=PatternFill("solid", fgColor=DUE_SOON_FILL),
                 font=Font(color=DUE_SOON_FONT, bold=True),
             )
