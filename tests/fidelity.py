@@ -1639,8 +1639,9 @@ def add_file_sharing(path: Path) -> FeatureInfo:
     return pkg.finish("file_sharing", "")
 
 
-def _add_defined_name(xml: str, name: str, value: str, local_sheet: int | None = None) -> str:
-    """Add <definedName> to workbook.xml (creating <definedNames> in schema order)."""
+def _add_defined_name(xml: str, name: str, value: str, local_sheet: int | None = None, *, replace: bool = False) -> str:
+    """Add <definedName> to workbook.xml (creating <definedNames> in schema order); with `replace`, one already
+    there (same name and sheet) takes the new value, as Excel's Name Manager or Page Setup does."""
     local = f' localSheetId="{local_sheet}"' if local_sheet is not None else ""
     entry = f'<definedName name="{_esc(name)}"{local}>{_esc(value)}</definedName>'
     names = _path(xml, "definedNames")
@@ -1650,13 +1651,16 @@ def _add_defined_name(xml: str, name: str, value: str, local_sheet: int | None =
         if _attr(xml, el, "name") == name and _attr(xml, el, "localSheetId") == (
             None if local_sheet is None else str(local_sheet)
         ):
+            if replace:
+                return _replace(xml, el, entry)
             raise ValueError(f"defined name {name} exists already")
     return _append_into(xml, names, entry)
 
 
 def add_defined_names(path: Path, sheet: str = "Events") -> FeatureInfo:
     """A workbook name (BridgeNumber, a constant), a sheet-scoped name (OpenStatuses on `sheet`),
-    a print area (_xlnm.Print_Area, A:J of the table) and print titles (_xlnm.Print_Titles, row 1)."""
+    a print area (_xlnm.Print_Area, A:J of the table) and print titles (_xlnm.Print_Titles: columns A:B and
+    row 1, in place of the row 1 tracker's new workbooks print on every page)."""
     pkg = _Package(path)
     book = pkg.workbook_part
     target = pkg.sheet(sheet)
@@ -1666,12 +1670,12 @@ def add_defined_names(path: Path, sheet: str = "Events") -> FeatureInfo:
         ("BridgeNumber", '"+1 555 0100"', None),
         ("OpenStatuses", f"{ref}!$D${table.first_data}:$D${table.last_data}", target.index),
         ("_xlnm.Print_Area", f"{ref}!$A${table.r1}:$J${table.last_data}", target.index),
-        ("_xlnm.Print_Titles", f"{ref}!${table.r1}:${table.r1}", target.index),
+        ("_xlnm.Print_Titles", f"{ref}!$A:$B,{ref}!${table.r1}:${table.r1}", target.index),
     ]
 
     def change(xml: str) -> str:
         for name, value, local in names:
-            xml = _add_defined_name(xml, name, value, local)
+            xml = _add_defined_name(xml, name, value, local, replace=name.startswith("_xlnm."))
         return xml
 
     pkg.edit(book, change)

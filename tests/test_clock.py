@@ -269,7 +269,8 @@ def test_list_marks_updates_due_soon_and_overdue(run: Run, sev2: str, at) -> Non
 
 
 def test_the_events_sheet_colours_updates_due_soon(run: Run, example: Path) -> None:
-    """A new workbook has, beside the red overdue rule, an amber rule for updates due within the lead time."""
+    """A new workbook has, beside the red overdue rule, an amber rule for updates due within the lead time: the
+    severity's Remind Before, else [clock] remind_before (10 min)."""
     book = openpyxl.load_workbook(example)
     formulas = [
         (rule.formula[0], rule.dxf.fill.fgColor.rgb if rule.dxf and rule.dxf.fill else None)
@@ -277,8 +278,9 @@ def test_the_events_sheet_colours_updates_due_soon(run: Run, example: Path) -> N
         for rule in rules.rules
         if rule.formula
     ]
-    soon = [f for f in formulas if "<=10/1440" in f[0]]
-    assert soon and soon[0][1].endswith("FFEB9C")
+    soon = [f for f in formulas if "/1440" in f[0] and f[1] and f[1].endswith("FFEB9C")]
+    assert soon and "TrackerRemindBefore" in soon[0][0] and ",10)/1440" in soon[0][0]
+    assert book.defined_names["TrackerRemindBefore"].attr_text == "'Severities'!$I:$I"  # Remind Before (min)
 
 
 def test_watch_survives_a_workbook_open_in_excel_and_runs_once_per_workbook(

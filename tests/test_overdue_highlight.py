@@ -364,3 +364,53 @@ def test_libreoffice_evaluates_the_name_and_the_table(tmp_path: Path, monkeypatc
     assert paris is not None and new_york is not None
     # six hours early in Paris (five for a few weeks a year, when one has changed its clocks and the other not yet)
     assert abs(paris_now - (now + paris - new_york)) < timedelta(minutes=2)
+
+
+DUE_SOON_FONT = "0.6117647058 0.3411764705 0"  # 9C5700, the amber rule's text, as LibreOffice's PDF paints it
+
+
+@pytest.mark.libreoffice
+@needs_libreoffice
+def test_libreoffice_shows_due_soon_by_each_severitys_remind_before(
+    run: Run, example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at
+) -> None:  # type: ignore[no-untyped-def]
+    """Sev 1 reminds 30 min ahead, Sev 3 5 min, Sev 2 says nothing ([clock] remind_before, 10 min): LibreOffice
+    shows in amber exactly the updates `tracker list` marks DUE SOON (it used 10 min for every severity)."""
+    from tests.pdf_text import read_pdf
+    from tests.test_libreoffice import libreoffice
+    from tracker.rules.init import example_rows
+
+    now = datetime.now(UTC).replace(microsecond=0)  # LibreOffice's NOW() is the real clock
+    schema = load_schema(None)
+    rows = example_rows(schema, now)
+    for severity in rows["Severities"]:
+        severity["remind_before_minutes"] = {"Sev 1": 30, "Sev 3": 5}.get(severity["name"])
+    due = {1: ("Sev 1", 20), 2: ("Sev 3", 8), 3: ("Sev 2", 8), 4: ("Sev 1", 45)}  # severity, minutes ahead
+    rows["Events"] = [
+        {
+            "id": suite_clock.event_id(number, when=now),
+            "title": f"Event {number}",
+            "severity": severity,
+            "status": "Investigating",
+            "category": "outage",
+            "detected_at": now.replace(tzinfo=None) - timedelta(hours=1),
+            "next_update_due": now.replace(tzinfo=None) + timedelta(minutes=minutes),
+        }
+        for number, (severity, minutes) in due.items()
+    ]
+    build_workbook(schema, rows, now=now).save(example)
+    at(now)
+    listed = run("list", "--open")
+    assert listed.exit_code == 0, listed.stderr
+    soon = {line.split()[0] for line in listed.stdout.splitlines() if "DUE SOON" in line}
+    assert soon == {suite_clock.event_id(1, when=now), suite_clock.event_id(3, when=now)}
+
+    monkeypatch.setenv("TZ", "UTC")  # the workbook is built for UTC viewers
+    libreoffice(example, "pdf", tmp_path / "pdf", tmp_path / "lo-profile")
+    [page] = read_pdf(tmp_path / "pdf" / "events.pdf").sheets["Events"]
+    amber = set()
+    for number in due:
+        [event] = [t for t in page.texts if t.text == suite_clock.event_id(number, when=now)]
+        if any(t.colour == DUE_SOON_FONT for t in page.texts if abs(t.y - event.y) < 0.3):
+            amber.add(event.text)
+    assert amber == soon

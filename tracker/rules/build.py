@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tracker.store.engine import cell_value
+from tracker.store.xlsx_cells import LINE_HEIGHT, wrapped_height
 from tracker.times import utcnow
 from tracker.workbook.overdue_highlight import add_names
 from tracker.workbook.reading import column_letter, read_sheet
@@ -35,9 +36,13 @@ def _write(ws: Worksheet, row: int, col: int, spec: FieldSpec, value: Any) -> No
 
 
 HEADER_FILL = "1F4E78"
+FONT = "Calibri"  # the body's font (the default style's)
+FONT_SIZE = 11
 OVERDUE_FILL = "FFC7CE"
 OVERDUE_FONT = "9C0006"
 DUE_SOON_FILL = "FFEB9C"
+KEYS_NAME = "TrackerSeverities"  # the Severities sheet's Name column, for the due-soon highlight
+REMIND_NAME = "TrackerRemindBefore"  # its Remind Before column
 DUE_SOON_FONT = "9C5700"
 
 
@@ -120,6 +125,24 @@ def _header_columns(ws: Worksheet, sheet: SheetSpec) -> dict[str, int]:
     return read_sheet(sheet, ws.title, ws.iter_rows(min_row=1, max_row=1, values_only=True), header_only=True).columns
 
 
+def set_page_setup(ws: Worksheet) -> None:
+    """How a sheet prints: landscape, one page wide (as many pages down as it takes), the header row on every
+    page, narrow margins, and a footer naming the sheet and the page."""
+    from openpyxl.worksheet.properties import PageSetupProperties
+
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0  # 0: as many pages down as the rows need
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.print_title_rows = "1:1"
+    ws.page_margins.left = ws.page_margins.right = 0.25  # Excel's "Narrow" margins, in inches
+    ws.page_margins.top = ws.page_margins.bottom = 0.75
+    ws.page_margins.header = ws.page_margins.footer = 0.3
+    ws.oddFooter.left.text = "&A"  # the sheet's name
+    ws.oddFooter.right.text = "Page &P of &N"
+    ws.HeaderFooter.scaleWithDoc = False  # the footer stays readable however small the sheet is printed
+
+
 def build_workbook(
     schema: Schema,
     rows: dict[str, list[dict[str, Any]]] | None = None,
@@ -134,9 +157,8 @@ def build_workbook(
     timezone), with its daylight saving changes from `now` (default: the current time) on.
     """
     from openpyxl import Workbook
-    from openpyxl.comments import Comment
     from openpyxl.formatting.rule import CellIsRule, FormulaRule
-    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.styles import Font, PatternFill
     from openpyxl.worksheet.table import Table, TableStyleInfo
 
     rows = rows or {}
@@ -146,37 +168,84 @@ def build_workbook(
     for sheet in schema:
         ws = book.create_sheet(sheet.name)
         fields = list(sheet.fields.values())
-        for spec in fields:
-            cell = ws.cell(row=1, column=spec.column + 1, value=spec.title)
-            cell.font = Font(bold=True, color="FFFFFF")
-            cell.fill = PatternFill("solid", fgColor=HEADER_FILL)
-            cell.alignment = Alignment(vertical="center", wrap_text=True)
-            if spec.description:
-                comment = Comment(spec.description, "tracker")
-                comment.width, comment.height = 260, 90
-                cell.comment = comment
-            dim = ws.column_dimensions[column_letter(spec.column)]
-            dim.width = spec.width
-        ws.row_dimensions[1].height = 32
+        _write_header(ws, fields)
         ws.freeze_panes = sheet.schema.get("x-freeze", "A2")
-        body = rows.get(sheet.name, [])
-        for number, values in enumerate(body, start=2):
-            for spec in fields:
-                value = values.get(spec.name)
-                if value is not None:
-                    _write(ws, number, spec.column, spec, value)
-        last = max(2, len(body) + 1)
-        for spec in fields:
-            if spec.number_format:
-                for number in range(2, last + 1):
-                    ws.cell(row=number, column=spec.column + 1).number_format = spec.number_format
+        last = _write_body(ws, fields, rows.get(sheet.name, []))
         ref = f"A1:{column_letter(len(fields) - 1)}{last}"
         table = Table(displayName=sheet.table, ref=ref)
         table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
         ws.add_table(table)
-        _add_conditional_formats(ws, sheet, clock, CellIsRule, FormulaRule, PatternFill, Font, remind_before)
+        set_page_setup(ws)
+        overdue = any("x-overdue-unless" in spec.schema for spec in fields)
+        lead = _lead_minutes(book, schema, sheet, remind_before) if overdue else str(remind_before)
+        _add_conditional_formats(ws, sheet, clock, CellIsRule, FormulaRule, PatternFill, Font, lead)
     apply_validations(book, schema)
     return book
+
+
+def _lead_minutes(book: Workbook, schema: Schema, sheet: SheetSpec, remind_before: int) -> str:
+    """The amber "due soon" highlight's lead time in minutes, as a formula on a row of `sheet`: its severity's
+    Remind Before, else `remind_before` ([clock] remind_before), as `tracker list`, `due` and the reminders have
+    it (`tracker.rules.clock.lead_time`). The Severities columns it looks in are defined names: Excel 2007 let a
+    conditional format read another sheet only through a name."""
+    from openpyxl.workbook.defined_name import DefinedName
+
+    for spec in sheet.fields.values():
+        target = schema.sheets.get(spec.ref[0]) if spec.ref else None
+        remind = target.fields.get("remind_before_minutes") if target is not None else None
+        if target is None or spec.ref is None or remind is None or spec.ref[1] not in target.fields:
+            continue
+        quoted = "'" + target.name.replace("'", "''") + "'"
+        for name, column in ((KEYS_NAME, target.fields[spec.ref[1]].column), (REMIND_NAME, remind.column)):
+            letter = column_letter(column)
+            book.defined_names[name] = DefinedName(
+                name, attr_text=f"{quoted}!${letter}:${letter}", comment="tracker: the due-soon highlight"
+            )
+        found = f"INDEX({REMIND_NAME},MATCH(${column_letter(spec.column)}2,{KEYS_NAME},0))"
+        return f"IF(ISNUMBER({found}),{found},{remind_before})"  # an empty cell, or no such severity: the default
+    return str(remind_before)
+
+
+def _write_header(ws: Worksheet, fields: list[FieldSpec]) -> None:
+    """Row 1: the titles, white on blue in the body's font (a font without a name prints in a serif in
+    LibreOffice), each with its help as a comment; the columns' widths."""
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    for spec in fields:
+        cell = ws.cell(row=1, column=spec.column + 1, value=spec.title)
+        cell.font = Font(name=FONT, size=FONT_SIZE, bold=True, color="FFFFFF")
+        cell.fill = PatternFill("solid", fgColor=HEADER_FILL)
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+        if spec.description:
+            comment = Comment(spec.description, "tracker")
+            comment.width, comment.height = 260, 90
+            cell.comment = comment
+        ws.column_dimensions[column_letter(spec.column)].width = spec.width
+    ws.row_dimensions[1].height = 32
+
+
+def _write_body(ws: Worksheet, fields: list[FieldSpec], body: list[dict[str, Any]]) -> int:
+    """The rows, from row 2, with their formats and heights; returns the table's last row."""
+    from openpyxl.styles import Alignment
+
+    for number, values in enumerate(body, start=2):
+        for spec in fields:
+            value = values.get(spec.name)
+            if value is not None:
+                _write(ws, number, spec.column, spec, value)
+        texts = [wrapped_height(str(values[s.name]), s.width) for s in fields if s.wrap and values.get(s.name)]
+        if max(texts, default=0.0) > LINE_HEIGHT:  # openpyxl marks the height as set by hand (customHeight)
+            ws.row_dimensions[number].height = max(texts)
+    last = max(2, len(body) + 1)
+    for spec in fields:
+        for number in range(2, last + 1):
+            cell = ws.cell(row=number, column=spec.column + 1)
+            # Rows tracker adds take the styles of the row above: row 2 carries them even when empty.
+            cell.alignment = Alignment(vertical="top", wrap_text=spec.wrap)
+            if spec.number_format:
+                cell.number_format = spec.number_format
+    return last
 
 
 def _add_conditional_formats(
@@ -187,9 +256,10 @@ def _add_conditional_formats(
     FormulaRule,
     PatternFill,
     Font,
-    remind_before: int = 10,
+    lead: str = "10",
 ) -> None:  # noqa: N803
-    """Colours per value, and red when a time is past; `clock` is UTC now (NOW() or the name holding it)."""
+    """Colours per value, red when a time is past, amber when it is `lead` minutes away or less (a number or a
+    formula); `clock` is UTC now (NOW() or the name holding it)."""
     for spec in sheet.fields.values():
         letter = column_letter(spec.column)
         target = f"{letter}2:{letter}{MAX_ROW}"
@@ -206,9 +276,8 @@ def _add_conditional_formats(
                 font=Font(color=OVERDUE_FONT, bold=True),
             )
             ws.conditional_formatting.add(target, rule)
-            # Due soon: within the reminder lead time ([clock] remind_before, 10 minutes), amber.
             soon = FormulaRule(
-                formula=[f'AND(${letter}2<>"",${letter}2>={clock},${letter}2-{clock}<={remind_before}/1440,{unless})'],
+                formula=[f'AND(${letter}2<>"",${letter}2>={clock},${letter}2-{clock}<={lead}/1440,{unless})'],
                 fill=PatternFill("solid", fgColor=DUE_SOON_FILL),
                 font=Font(color=DUE_SOON_FONT, bold=True),
             )

@@ -23,7 +23,7 @@ from tracker.errors import WorkbookError, WorkbookInUse
 from tracker.store import xlsx
 from tracker.store.engine import Change, Snapshot, Stale, commit, note_written
 from tracker.store.journal import Journal
-from tracker.store.xlsx_layout import Layout
+from tracker.store.xlsx_layout import DAMAGED, Layout
 from tracker.text import printable
 from tracker.workbook.edits import Edit, Plan
 from tracker.workbook.opening import ensure_file, read_tracker
@@ -101,10 +101,17 @@ def atomic_write(path: Path, write: Callable[[Path], object], *, check: Callable
         write(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
-        with zipfile.ZipFile(tmp) as archive:
-            bad = archive.testzip()
-            if bad is not None:
-                raise WorkbookError(f"the new version of {path.name} failed its zip check at {bad}; nothing written")
+        try:
+            with zipfile.ZipFile(tmp) as archive:
+                bad = archive.testzip()
+        except DAMAGED as exc:  # a damaged part the write copied as it was: testzip raises zlib's error, not a name
+            raise WorkbookError(
+                f"the new version of {path.name} failed its zip check ({type(exc).__name__}: {exc}): the workbook "
+                "holds a damaged part; nothing was written. Restore an earlier version (.tracker-backups/ beside "
+                "the workbook)"
+            ) from None
+        if bad is not None:
+            raise WorkbookError(f"the new version of {path.name} failed its zip check at {bad}; nothing written")
         if check is not None:
             check(tmp)
         if path.exists():

@@ -29,11 +29,14 @@ from tracker.cells import attributes as _attrs
 from tracker.cells import column_letter, not_xlsx, sheet_parts, unescape
 from tracker.errors import WorkbookError
 from tracker.store.xlsx_cells import (
+    DEFAULT_WIDTH,
+    LINE_HEIGHT,
     CellXml,
     Styles,
     attr_text,
     cells_of,
     excel_serial,
+    wrapped_height,
     xml_escape,
     xml_number,
     xml_text,
@@ -92,6 +95,7 @@ class _SheetPatch:
         self._archive = archive
         self.formula_overwritten = False
         self.columns_style = self._column_styles()
+        self.widths = self._column_widths()
 
     @property
     def styles(self) -> Styles:
@@ -107,6 +111,24 @@ class _SheetPatch:
                 for col in range(int(attrs["min"]) - 1, min(int(attrs["max"]), 16384)):
                     out[col] = attrs["style"]
         return out
+
+    def _column_widths(self) -> dict[int, float]:
+        out = {}
+        for match in re.finditer(rf"<{self.p}col\b([^>]*)>", self.xml):
+            attrs = _attrs(match[1])
+            try:
+                for col in range(int(attrs["min"]) - 1, min(int(attrs["max"]), 16384)):
+                    out[col] = float(attrs["width"])
+            except (KeyError, ValueError):
+                continue
+        return out
+
+    def _height(self, col: int, value: object, style: str | None) -> float:
+        """The height a row needs for `value` in this cell: 0 when one line is enough or the cell does not wrap."""
+        if not isinstance(value, str) or style is None or not style.isdigit():
+            return 0.0
+        height = wrapped_height(value, self.widths.get(col, DEFAULT_WIDTH))
+        return height if height > LINE_HEIGHT and self.styles.wraps(int(style)) else 0.0
 
     def _rows(self, start: int, end: int) -> list[tuple[int, int, int, str, bool]]:
         """(row number, tag start, element end, open-tag attributes, self-closed) of every row."""
@@ -218,7 +240,7 @@ class _SheetPatch:
     ) -> str:
         p = self.p
         dropped = {"r", "spans", "hidden"} if appended else {"r", "spans"}
-        attrs = attr_text({k: v for k, v in _attrs(attrs).items() if k not in dropped})
+        kept = {k: v for k, v in _attrs(attrs).items() if k not in dropped}
         by_col = {cell.col: cell for cell in cells}
         above_by_col = {cell.col: cell for cell in above}
         out: dict[int, str] = {}
@@ -239,6 +261,7 @@ class _SheetPatch:
                 style = f' s="{cell.style}"' if cell.style is not None else ""
                 inner = f"<{p}f>{xml_escape(formula)}</{p}f>" if formula is not None else ""
                 out[col] = f'<{p}c r="{column_letter(col)}{number}"{style}' + (f">{inner}</{p}c>" if inner else "/>")
+        tall = 0.0
         for col, value in values.items():
             old = by_col.get(col)
             if old is not None and old.formula is not None:
@@ -252,6 +275,8 @@ class _SheetPatch:
             written = self._cell_xml(number, col, value, cell_style)
             if written is not None:
                 out[col] = written
+            tall = max(tall, self._height(col, value, cell_style))
+        attrs = attr_text(_grown(kept, tall))
         body = "".join(out[col] for col in sorted(out))
         open_tag = f'<{p}row r="{number}"{attrs}'
         return f"{open_tag}>{body}</{p}row>" if body else f"{open_tag}/>"
@@ -342,6 +367,18 @@ class _SheetPatch:
             return []
         grown = area.grown(used.top, used.left).grown(used.bottom, used.right)
         return [] if grown == area else [(match.start(1), match.end(1), 0, str(grown))]
+
+
+def _grown(attrs: dict[str, str], height: float) -> dict[str, str]:
+    """A row's attributes with its height raised to `height` points, unless a person set it (customHeight). The
+    height goes in without customHeight, so Excel still fits the row to what it holds."""
+    if not height or attrs.get("customHeight") in ("1", "true"):
+        return attrs
+    try:
+        before = float(attrs.get("ht", 0))
+    except ValueError:
+        before = 0.0
+    return attrs | {"ht": xml_number(height)} if height > before else attrs
 
 
 _RowTuple = tuple[int, int, int, str, bool]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import zipfile
 from dataclasses import dataclass
@@ -15,6 +16,24 @@ EXCEL_EPOCH = datetime(1899, 12, 30)
 
 
 BUILTIN_DATE_FORMATS = {14, 15, 16, 17, 18, 19, 20, 21, 22, 45, 46, 47}
+
+LINE_HEIGHT = 15.0  # points: one line of 11-point Calibri, Excel's default row
+# Characters of running text per unit of column width (a unit is a digit, wider than most letters): LibreOffice,
+# drawing Calibri as DejaVu Sans, fitted about 1.3; less leaves room for words that wrap early.
+CHARS_PER_WIDTH = 1.2
+MAX_HEIGHT = 409.0  # Excel's tallest row
+DEFAULT_WIDTH = 8.43  # a column without a width of its own
+
+
+def wrapped_height(text: str, width: float) -> float:
+    """About how tall, in points, a row must be to show `text` wrapped in a column `width` characters wide.
+
+    Only an estimate, on the generous side. Excel fits a row whose height was not set by hand to its text
+    again when the text changes; LibreOffice (7.4, measured) shows the height the file states, and a row
+    stating none is one line tall, its wrapped text cut off."""
+    per_line = max(1, int(width * CHARS_PER_WIDTH))
+    lines = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+    return min(MAX_HEIGHT, lines * LINE_HEIGHT)
 
 
 XML_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
@@ -33,7 +52,8 @@ def xml_escape(text: str) -> str:
 
 
 class Styles:
-    """styles.xml, read only when a date needs a date format (and then changed at most by one entry per format)."""
+    """styles.xml, read only when a date needs a date format (and then changed at most by one entry per format) or
+    a long text may need a wrapping cell's row to grow."""
 
     def __init__(self, archive: zipfile.ZipFile) -> None:
         self.part = next((n for n in archive.namelist() if n.lower() == "xl/styles.xml"), "xl/styles.xml")
@@ -66,6 +86,10 @@ class Styles:
             return True
         code = re.sub(r'"[^"]*"|\[[^\]]*\]|\\.', "", self.formats.get(number, ""))
         return bool(re.search(r"[dmyhs]", code, re.I))
+
+    def wraps(self, index: int) -> bool:
+        """Whether cell style `index` wraps text inside the cell."""
+        return index < len(self.xfs) and bool(re.search(r'\bwrapText="(?:1|true)"', self.xfs[index]))
 
     def with_format(self, index: int, code: str) -> int:
         """A cell style like `index` but with number format `code` (added to styles.xml if new)."""

@@ -2,7 +2,7 @@
 
 Property keys are the field names code and templates use; `title` is the Excel header;
 `description` is the help shown in Excel; `enum` becomes a dropdown; `x-` keywords carry
-what JSON Schema lacks (`x-width`, `x-number-format`, `x-ref` "Sheet.field" for
+what JSON Schema lacks (`x-width`, `x-wrap`, `x-number-format`, `x-ref` "Sheet.field" for
 cross-sheet references, `x-separator` for comma lists, `x-unique`, `x-colours`,
 `x-audiences` for who may read a field in emails and pages, `x-added` for a column newer than
 some workbooks, which they may lack until someone adds it). The words tracker's rules are written in are read
@@ -121,6 +121,11 @@ class FieldSpec:
     def width(self) -> float:
         """Excel column width."""
         return float(self.schema.get("x-width", 16))
+
+    @property
+    def wrap(self) -> bool:
+        """Whether the column's text wraps inside its width (`x-wrap`: long free text), on screen and on paper."""
+        return bool(self.schema.get("x-wrap"))
 
     @property
     def number_format(self) -> str | None:
