@@ -61,7 +61,7 @@ def test_workbook_helps_the_person_editing_it(run: Run, example: Path) -> None:
     assert defined.startswith("OFFSET('Severities'!$A$2") and "COUNTA" in defined  # grows with the sheet
     assert severity.prompt.startswith("Severity name")
     assert ws["K2"].number_format == "yyyy-mm-dd hh:mm"
-    assert ws.column_dimensions["B"].width == 40
+    assert ws.column_dimensions["B"].width == 30  # Title: wraps, so narrow enough for the printed board
     rules = [r for cf in ws.conditional_formatting for r in cf.rules]
     assert any(r.type == "cellIs" and r.formula == ['"Sev 1"'] for r in rules)
     overdue = next(r for r in rules if r.type == "expression")

@@ -72,6 +72,7 @@ def test_page_setup_and_fonts_hold_after_writes(run: Run, example: Path, event_i
     assert updates.row_dimensions[long.row].height >= 4 * 15  # four lines of 11-point text at least
     events = book["Events"]
     impact = next(c.column for c in events[1] if c.value == "Impact")
+    assert events.print_area == f"'Events'!$A$1:${events.cell(1, impact).column_letter}$1048576"  # ID to Impact
     assert events.cell(5, 1).value == suite_clock.event_id(4)  # a row tracker added
     assert events.cell(5, impact).alignment.wrap_text
     assert events.cell(2, impact).value == LONG_NOTE and events.row_dimensions[2].height == 40
@@ -93,14 +94,21 @@ def printed_day(run: Run, example: Path, event_id: str, built_once: BuiltOnce, t
 @pytest.mark.libreoffice
 @needs_libreoffice
 def test_four_events_print_on_one_landscape_page(printed_day: Pdf) -> None:
-    """The four events print on one landscape page with every column's header and every event on it, in no serif
-    font; every other sheet of the example prints on one page too (48 pages, 3 columns a page, before)."""
+    """The four events print on one landscape page with the board's columns (ID to Impact: `x-print-through`) and
+    every event on it, in no serif font, text at 6 points or more (all 31 columns on one page were 1.6 points);
+    every other sheet of the example prints on one page too, as readable (48 pages, 3 columns a page, before)."""
     assert {name: len(pages) for name, pages in printed_day.sheets.items()} == {name: 1 for name in printed_day.sheets}
     assert len(printed_day.sheets) == 11
+    smallest = {
+        name: min(t.size for t in pages[0].texts if t.text.strip()) for name, pages in printed_day.sheets.items()
+    }
+    assert min(smallest.values()) >= 6, smallest
     [page] = printed_day.sheets["Events"]
     assert page.width > page.height
-    titles = {word for spec in load_schema()["Events"].fields.values() for word in spec.title.split()}
-    assert titles <= _header_words(page)
+    fields = list(load_schema()["Events"].fields.values())
+    board = fields[: [f.name for f in fields].index("impact") + 1]
+    assert {word for spec in board for word in spec.title.split()} <= _header_words(page)
+    assert "Bridge" not in _header_words(page)  # the columns after Impact are for the screen
     shown = " ".join(text.text for text in page.texts)
     assert all(suite_clock.event_id(n) in shown for n in range(1, 5))
     assert not [font for font in printed_day.fonts if "serif" in font.lower().replace("sans", "")]
@@ -141,3 +149,17 @@ def test_a_long_timeline_repeats_the_header_row_on_every_page(run: Run, example:
         footer = page.line(min(text.y for text in page.texts))
         assert footer.startswith("Updates") and "Page " in footer, footer
     assert any("The queues are empty" in text.text for text in pages[-1].texts)
+
+
+def test_a_print_through_naming_no_column_is_refused(tmp_path: Path) -> None:
+    """A team's schema whose x-print-through names no column is refused when loaded, naming it (a typo would
+    otherwise print the whole sheet at unreadable size, silently)."""
+    from tracker.errors import SchemaError
+    from tracker.resources import data_dir
+
+    schema = tmp_path / "schema"
+    shutil.copytree(data_dir("workbook_schema"), schema)
+    events = schema / "events.json"
+    events.write_text(events.read_text().replace('"x-print-through": "impact"', '"x-print-through": "impcat"'))
+    with pytest.raises(SchemaError, match="x-print-through 'impcat' is not a property"):
+        load_schema(schema)

@@ -125,10 +125,15 @@ def _header_columns(ws: Worksheet, sheet: SheetSpec) -> dict[str, int]:
     return read_sheet(sheet, ws.title, ws.iter_rows(min_row=1, max_row=1, values_only=True), header_only=True).columns
 
 
-def set_page_setup(ws: Worksheet) -> None:
+def set_page_setup(ws: Worksheet, sheet: SheetSpec) -> None:
     """How a sheet prints: landscape, one page wide (as many pages down as it takes), the header row on every
-    page, narrow margins, and a footer naming the sheet and the page."""
+    page, narrow margins, and a footer naming the sheet and the page. A sheet too wide to read on one page
+    prints its columns up to `x-print-through` (Events: ID to Impact, the board a bridge call reads)."""
     from openpyxl.worksheet.properties import PageSetupProperties
+
+    through = sheet.fields.get(str(sheet.schema.get("x-print-through", "")))
+    if through is not None:
+        ws.print_area = f"A1:{column_letter(through.column)}1048576"  # whole columns (openpyxl takes no "A:J")
 
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
@@ -175,7 +180,7 @@ def build_workbook(
         table = Table(displayName=sheet.table, ref=ref)
         table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
         ws.add_table(table)
-        set_page_setup(ws)
+        set_page_setup(ws, sheet)
         overdue = any("x-overdue-unless" in spec.schema for spec in fields)
         lead = _lead_minutes(book, schema, sheet, remind_before) if overdue else str(remind_before)
         _add_conditional_formats(ws, sheet, clock, CellIsRule, FormulaRule, PatternFill, Font, lead)

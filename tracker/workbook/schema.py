@@ -2,7 +2,7 @@
 
 Property keys are the field names code and templates use; `title` is the Excel header;
 `description` is the help shown in Excel; `enum` becomes a dropdown; `x-` keywords carry
-what JSON Schema lacks (`x-width`, `x-wrap`, `x-number-format`, `x-ref` "Sheet.field" for
+what JSON Schema lacks (`x-width`, `x-wrap`, `x-print-through`, `x-number-format`, `x-ref` "Sheet.field" for
 cross-sheet references, `x-separator` for comma lists, `x-unique`, `x-colours`,
 `x-audiences` for who may read a field in emails and pages, `x-added` for a column newer than
 some workbooks, which they may lack until someone adds it). The words tracker's rules are written in are read
@@ -432,6 +432,11 @@ def _sheet_from_file(path: Path) -> SheetSpec:
     key = raw.get("x-key")
     if key is not None and key not in fields:
         raise SchemaError(f"schema file {path}: x-key {key!r} is not a property")
+    through = raw.get("x-print-through")
+    if through is not None and through not in fields:
+        raise SchemaError(
+            f"schema file {path}: x-print-through {through!r} is not a property (the last column printed)"
+        )
     return SheetSpec(
         name=name,
         table=str(raw.get("x-table", name + "Table")),
