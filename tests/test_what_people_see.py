@@ -159,18 +159,23 @@ def test_changing_the_timezone_is_one_edit_and_validate_says_it_briefly(run: Run
     assert formulas.exit_code == 0 and "TrackerUtcNow" in formulas.stdout and "=NOW()-LOOKUP(" in formulas.stdout
 
 
-@pytest.mark.parametrize("internal", [["--internal"], []], ids=["flagged internal", "no public note"])
-def test_an_update_the_customer_does_not_read_keeps_the_time_promised_to_them(
-    run: Run,
-    example: Path,
-    event_id: str,
-    tmp_path: Path,
-    at,
-    internal: list[str],  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("internal", "promised_to"),
+    [
+        (["--internal"], "leadership, customer"),  # a row flagged internal: only technical reads it
+        ([], "customer"),
+        (["--set", "incident_lead=Jordan Lee"], "customer"),  # a cell the customer may not read
+        (["--internal", "--eta", "+3h"], "leadership, customer"),  # the ETA is on the internal row
+    ],
+    ids=["flagged internal", "no public note", "a cell only insiders read", "an internal ETA"],
+)
+def test_an_update_the_customer_does_not_read_keeps_the_time_promised_to_them(  # type: ignore[no-untyped-def]
+    run: Run, example: Path, event_id: str, tmp_path: Path, at, internal: list[str], promised_to: str
 ) -> None:
     """Point 2: the customer was told "Next update: by T"; an internal note 10 min later moved Next Update Due to
     T+10, notify told only leadership and technical, and reminders and `due` aimed at T+10: the customer's T passed
-    with no alert. The note leaves the due time at T; everyone's next message says T; at T+1 min it is overdue."""
+    with no alert. An update an audience already told will not read (leadership does not read a row flagged
+    internal either) leaves the due time at T; everyone's next message says T; at T+1 min it is overdue."""
     assert run("notify", event_id).exit_code == 0
     promised = json.loads(run("show", event_id, "--json").stdout)["event"]["next_update_due"]
     deadline = datetime.fromisoformat(promised.replace("Z", "+00:00"))
@@ -178,7 +183,7 @@ def test_an_update_the_customer_does_not_read_keeps_the_time_promised_to_them(
     at(suite_clock.NOW + timedelta(minutes=10))
     noted = run("update", event_id, "--note", "Vendor engineer joined the bridge", *internal)
     assert noted.exit_code == 0, noted.stderr
-    assert f"next update due {deadline:%d %b %Y %H%MZ}, as promised to customer" in noted.stdout
+    assert f"next update due {deadline:%d %b %Y %H%MZ}, as promised to {promised_to} (" in noted.stdout
     assert json.loads(run("show", event_id, "--json").stdout)["event"]["next_update_due"] == promised
     before = len(list((tmp_path / "outbox").glob("*.eml")))
     assert run("notify", event_id).exit_code == 0

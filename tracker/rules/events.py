@@ -292,8 +292,8 @@ def update_event(
         changes |= _times(tracker, event, target, at, reopen, changes.get("severity"), "severity" in extra)
         key = str(event["id"])
         audiences = severity_audiences(tracker, str(changes.get("severity") or event["severity"] or ""))
-        quiet = target == current and eta is None and not extra and (internal or not public_note)
-        waiting = _promised(tracker, event, audiences, tuple(internal_audiences), internal) if quiet else []
+        news = {"note": note, "public_note": public_note, "eta": eta, "status": target != current, "cells": extra}
+        waiting = _promised(tracker, event, tuple(internal_audiences), internal, news)
         if waiting and isinstance(changes.get("next_update_due"), datetime):
             changes["next_update_due"] = min(changes["next_update_due"], event["next_update_due"])
         due = changes.get("next_update_due")
@@ -307,28 +307,43 @@ def update_event(
 
 
 def _promised(
-    tracker: Tracker, event: Row, audiences: list[str], internal_audiences: tuple[str, ...], internal: bool
+    tracker: Tracker, event: Row, internal_audiences: tuple[str, ...], internal: bool, news: dict[str, Any]
 ) -> list[str]:
-    """The audiences of `audiences` already told of the event (so promised its next update by Next Update Due)
-    that will not read an update with no public note (`internal`: flagged internal): external ones, unless the
-    schema lets them read the Note."""
+    """The audiences already told of the event (so promised its next update by Next Update Due: the severity may
+    have dropped them since, and they still hear the rest) that will not read this update: a row flagged internal
+    for an audience that may not read the flag (the customer, leadership), else a note it may not read (the
+    customer: no public note) with no field it may read changed in `news` (status, ETA, other cells)."""
     if not isinstance(event["next_update_due"], datetime):
         return []
-    note = tracker.schema["Updates"].fields.get("note")
-    unread = [
-        a
-        for a in audiences
-        if a.casefold() not in internal_audiences
-        and (internal or note is None or not note.visible_to(a, internal_audiences))
-    ]
-    key = str(event["id"]).casefold()
-    log = tracker.sheet("Notifications")
-    told = {
-        str(r["audience"] or "").casefold()
-        for r in (log.rows if log.present else [])
-        if str(r["event_id"] or "").casefold() == key and r["kind"] not in ("reminder", "escalation")
-    }
-    return [a for a in unread if a.casefold() in told]
+    fields = tracker.schema["Updates"].fields
+    flags = [spec for spec in fields.values() if spec.schema.get("x-internal-flag")]
+    events = tracker.schema["Events"].fields
+
+    changed = [events[n] for n in [*news["cells"], *(["status"] if news["status"] else [])] if n in events]
+    written = [fields[n] for n in ("note", "public_note", "eta") if n in fields and news.get(n)]
+
+    def reads(audience: str) -> bool:
+        if any(spec.visible_to(audience, internal_audiences) for spec in changed):
+            return True  # the event row it reads changed
+        if internal:
+            return all(flag.visible_to(audience, internal_audiences) for flag in flags)
+        return any(spec.visible_to(audience, internal_audiences) for spec in written)
+
+    return [audience for audience in told_of(tracker, str(event["id"])) if not reads(audience)]
+
+
+def told_of(tracker: Tracker, event_id: str) -> list[str]:
+    """The audiences an outage email of the event went to (Notifications rows; not reminders or escalations, nor a
+    claim never sent), in the order first told."""
+    log, key = tracker.sheet("Notifications"), event_id.casefold()
+    told: dict[str, str] = {}
+    for row in log.rows if log.present else []:
+        transport = str(row["transport"] or "").casefold()
+        if str(row["event_id"] or "").strip().casefold() != key or row["kind"] in ("reminder", "escalation"):
+            continue
+        if not transport.startswith(("claimed", "withdrawn")) and row["audience"]:
+            told.setdefault(str(row["audience"]).casefold(), str(row["audience"]))
+    return list(told.values())
 
 
 def resolve_event(
