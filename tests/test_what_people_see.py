@@ -127,13 +127,14 @@ def test_the_scheduled_job_prints_nothing_when_nothing_is_new(run: Run, example:
     assert asked.stdout.count("already sent") == 3 and "use --force" not in asked.stdout
 
 
-def test_no_cadence_note_after_a_no_change_update(run: Run, example: Path, event_id: str, at) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("early", [0, 8], ids=["at the due time", "within the reminder's lead time"])
+def test_no_cadence_note_after_a_no_change_update(run: Run, example: Path, event_id: str, at, early: int) -> None:  # type: ignore[no-untyped-def]
     """Point 5: after `notify --no-change` at the due time, validate said the next update was too far from the last
     one ("a severity typed in the cell keeps the old cadence"): nobody typed anything; the no-change message was
-    the update that was due, and the cadence moves on from it."""
+    the update that was due, and the cadence moves on from it (sent a little early, from the time it was due)."""
     assert run("notify", event_id).exit_code == 0
     due = json.loads(run("show", event_id, "--json").stdout)["event"]["next_update_due"]
-    at(datetime.fromisoformat(due.replace("Z", "+00:00")))
+    at(datetime.fromisoformat(due.replace("Z", "+00:00")) - timedelta(minutes=early))
     sent = run("notify", event_id, "--no-change")
     assert sent.exit_code == 0, sent.stderr
     checked = run("validate")

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from tracker.config import ClockSettings
 from tracker.rules.problem import Problem
-from tracker.workbook.policy import EVENT_ROLES, interval_minutes, is_open
+from tracker.workbook.policy import EVENT_ROLES, MAX_INTERVAL, interval_minutes, is_open
 from tracker.workbook.reading import Row, SheetData, Tracker
 from tracker.workbook.roster import coverage_problems
 
@@ -85,7 +86,7 @@ def cadence(tracker: Tracker) -> list[Problem]:
         minutes = interval_minutes(severities.find(str(event["severity"] or "")))
         if not (is_open(event["status"]) and isinstance(due, datetime) and isinstance(last, datetime)) or not minutes:
             continue
-        if due - last > timedelta(minutes=minutes) + timedelta(minutes=1):
+        if due - last > timedelta(minutes=minutes + _lead_minutes(severities.find(str(event["severity"] or ""))) + 1):
             out.append(
                 Problem.at(
                     events,
@@ -99,6 +100,15 @@ def cadence(tracker: Tracker) -> list[Problem]:
                 )
             )
     return out
+
+
+def _lead_minutes(severity: Row | None) -> int:
+    """How early a `notify --no-change` may go (its severity's Remind Before, else the default lead time): sent
+    that early, the next update it promises is up to that much further than the cadence from it."""
+    minutes = severity.get("remind_before_minutes") if severity is not None else None
+    if isinstance(minutes, int) and not isinstance(minutes, bool) and 0 <= minutes <= MAX_INTERVAL:
+        return minutes
+    return ClockSettings().remind_before
 
 
 def _last_word(event: Row) -> Any:
