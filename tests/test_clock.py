@@ -399,6 +399,31 @@ def test_an_escalation_to_an_audience_is_one_email_with_its_copies(
     assert [a.addr_spec for a in sent[0]["Cc"].addresses] == ["cio.office@example.com"]
 
 
+def test_an_escalation_to_a_large_audience_goes_in_parts_like_its_emails(
+    run: Run,
+    sev2: str,
+    at,
+    tmp_path: Path,
+    example: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Past [mail] max_recipients an escalation to an audience goes in parts, each with the To and Cc and a share
+    of the Bcc, as notify sends the audience's emails (one message a mail server refuses was the alternative)."""
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text().replace("[mail]\n", "[mail]\nmax_recipients = 3\n", 1))
+    book = openpyxl.load_workbook(example)
+    sheet = book["Distribution"]
+    for n in (1, 2):
+        sheet.append(["leadership", f"Director {n}", f"director.{n}@example.com", "Bcc", "Yes"])
+    sheet.tables["DistributionTable"].ref = f"A1:E{sheet.max_row}"
+    book.save(example)
+    _escalation_rows(example, ["Sev 2", "update overdue", 10, "audience:leadership", None], first=True)
+    at(START + timedelta(minutes=71))
+    escalated = run("due", "--escalate")
+    assert escalated.stdout.count("escalated to leadership") == 2, escalated.stdout + escalated.stderr
+    parts = [m for m in _outbox(tmp_path) if m["X-Tracker-Kind"] == "escalation" and "leadership" in str(m["To"])]
+    assert len(parts) == 2 and all("cio.office@example.com" in str(m["Cc"]) for m in parts)
+
+
 def test_due_exit_codes_tell_a_monitor_what_is_late(run: Run, sev2: str, at, tmp_path: Path, example: Path) -> None:  # type: ignore[no-untyped-def]
     """Issue 19 point 15: `due` exited 1 alike for an overdue update, a breached SLA, overdue paperwork and a mail
     server down. Now the most urgent says: 6 an SLA breached, 4 an update overdue, 1 a reminder that could not go

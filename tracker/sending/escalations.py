@@ -9,9 +9,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tracker.config import Config
+from tracker.errors import ValidationFailed
 from tracker.rules.clock import MAX_TARGET_MINUTES, duration, timers
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
-from tracker.sending.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender, recipients_for
+from tracker.sending.mail import (
+    Outgoing,
+    Recipient,
+    build_message,
+    domain_allowed,
+    parse_sender,
+    recipients_for,
+    split_recipients,
+)
 from tracker.sending.sendlog import log_rows
 from tracker.sending.teams import teams_settings
 from tracker.store.backends import Store
@@ -176,7 +185,12 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
                 )
             continue
         reachable = _reachable(key, step, people, config, out)
-        for name, recipients in _messages_for(reachable, audience):  # an audience: one message, its To, Cc and Bcc kept
+        try:
+            messages = _messages_for(reachable, audience, config.max_recipients)
+        except ValidationFailed as exc:  # more To and Cc than one message takes: said, the other steps still go
+            out.append(Escalation(key, audience, "", step.trigger, problem=str(exc)))
+            continue
+        for name, recipients in messages:
             message = _message(step, name, recipients, now, config)
             outgoing.append(message)
             shown = ", ".join(r.email for r in recipients if r.send_as != "Bcc") or recipients[0].email
@@ -218,11 +232,12 @@ def _reachable(key: str, step: Step, people: list[Recipient], config: Config, ou
     return reachable
 
 
-def _messages_for(people: list[Recipient], audience: str) -> list[tuple[str, list[Recipient]]]:
+def _messages_for(people: list[Recipient], audience: str, limit: int) -> list[tuple[str, list[Recipient]]]:
     """(whom the message greets, its recipients): an audience's rows together, as its Distribution rows send them
-    (a Cc member is copied, not sent their own); anyone else a message of their own."""
+    (a Cc member is copied, not sent their own; past [mail] max_recipients, in parts as notify sends them); anyone
+    else a message of their own."""
     if audience and people:
-        return [(audience, people)]
+        return [(audience, part) for part in split_recipients(people, limit, audience)]
     return [(r.name, [Recipient(r.email, r.name, "To", "")]) for r in people]
 
 
