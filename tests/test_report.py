@@ -948,3 +948,20 @@ def test_the_customer_report_words_each_status_as_its_status_page_does(
     assert event["status_label"] == "Identified"
     leadership = _ok(run("report", *period, "--audience", "leadership")).split("STILL OPEN", 1)[1]
     assert "STATUS" in leadership and "Identified" in leadership and words not in leadership
+
+
+def test_a_team_copy_of_an_older_report_template_is_one_clear_line(run: Run, book: Path, tmp_path: Path) -> None:
+    """A team's templates folder holding a copy of an earlier tracker's report tables (its `events` macro takes no
+    `status`) crashed the report with a bug report (exit 3); it is a configuration error naming the folder."""
+    from tracker.resources import data_dir
+
+    ours = tmp_path / "my_templates" / "report"
+    ours.mkdir(parents=True)
+    tables = (data_dir("templates") / "report" / "_tables.html.j2").read_text(encoding="utf-8")
+    assert "shows, status=false) -%}" in tables
+    (ours / "_tables.html.j2").write_text(tables.replace("shows, status=false) -%}", "shows) -%}"), encoding="utf-8")
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text().replace("[mail]\n", '[mail]\ntemplates = "my_templates"\n', 1))
+    result = run("report", "--html", "report.html")
+    assert result.exit_code == 2, result.output
+    assert "may be from an earlier tracker" in result.stderr and "Traceback" not in result.output

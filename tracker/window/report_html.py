@@ -52,6 +52,14 @@ def _render(config: Config, name: str, context: dict[str, Any]) -> str:
         raise ConfigError(f"no report template {exc.name}; copy it from tracker's templates/report/") from None
     except jinja2.TemplateError as exc:
         raise ConfigError(f"report template {name} failed: {exc}") from None
+    except TypeError as exc:  # a team's copy calling a macro the way an earlier tracker's templates did
+        own = config.mail.templates
+        if own is None or not any((own / "report").glob("*.j2")):
+            raise
+        raise ConfigError(
+            f"report template {name} failed: {exc}; the copies in {own / 'report'} may be from an earlier tracker: "
+            "compare them with tracker's templates/report/ (or remove them to use tracker's own)"
+        ) from None
 
 
 def _context(result: Report, data: dict[str, Any], config: Config) -> dict[str, Any]:
