@@ -11,6 +11,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests import suite_clock
 from tests.conftest import Run
@@ -199,3 +201,29 @@ def test_an_update_the_customer_does_not_read_keeps_the_time_promised_to_them(  
     public = run("update", event_id, "--note", "Fix deployed", "--public-note", "A fix is being rolled out")
     assert "as promised" not in public.stdout
     assert json.loads(run("show", event_id, "--json").stdout)["event"]["next_update_due"] > promised
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["Bridge opened 2026-12-06 01:30", "SIP 10.20.30.40", "Zoom ID 987 6543 2100, passcode 123456", "pin 12345678"],
+)
+def test_a_bridge_number_that_is_no_phone_stays_words(words: str) -> None:
+    """Point 9: only an international number (+...) becomes a tel: link; a date, an address, a meeting ID or a PIN
+    in a bridge cell stays words (the first linker dialled 2026120601)."""
+    from tracker.sending.mail import joinable
+
+    [(_label, html)] = joinable([("Technical bridge", words)])
+    assert "<a " not in html
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80))
+def test_a_bridge_cell_loses_nothing_and_links_only_web_and_phone(words: str) -> None:
+    """Whatever is typed in a bridge cell, the HTML shows every character of it (escaped), and each link it makes
+    is a web address or a tel: number."""
+    import html as html_module
+
+    from tracker.sending.mail import joinable
+
+    [(_label, html)] = joinable([("Technical bridge", words)])
+    assert html_module.unescape(re.sub(r"<a href=\"[^\"]*\">|</a>", "", str(html))) == words
+    assert all(h.startswith(("https://", "http://", "tel:+")) for h in re.findall(r'<a href="([^"]*)"', str(html)))

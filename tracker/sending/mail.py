@@ -167,30 +167,41 @@ def template_environment(override: Path | None, when: Callable[[Any], str]) -> A
 
 
 _LINK = re.compile(
-    r"(?P<url>https?://[^\s,;<>\"']+)|(?P<phone>\+?\d[\d ().-]{5,}\d)(?P<ext>\s*(?:ext\.?|x)\s*(?P<number>\d+))?"
+    r"(?P<url>https?://[^\s<>\"']+)"
+    r"|(?<![\w+])(?P<phone>\+\d[\d ().-]{5,}\d)"  # an international number: +1 555 0100 (never a date, an IP, a PIN)
+    r"(?:\s*(?:ext\.?|x)\s*(?P<number>\d+)|(?P<tap>,+\d+#?))?"  # its extension, or a Teams one-tap ",,123456#"
 )
 
 
 def joinable(pairs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    """(label, where to join) pairs for HTML: each web address a link, each phone number a `tel:` link (with its
-    extension, RFC 3966), so a leader on a phone taps to join the bridge; the rest of the words escaped."""
+    """(label, where to join) pairs for HTML: each web address a link, each international phone number (+...) a
+    `tel:` link, with its extension (RFC 3966 `;ext=`) or one-tap conference ID, so a leader on a phone taps to join
+    the bridge; the rest of the words escaped. A number without its + (a meeting ID, a PIN) stays words."""
     from markupsafe import Markup, escape
 
     def linked(value: Any) -> Markup:
         text, out, start = str(value), [], 0
         for match in _LINK.finditer(text):
-            out.append(escape(text[start : match.start()]))
+            shown = match[0]
             if match["url"]:
-                target = match["url"]
+                shown = target = _url_end(shown)
             else:
-                digits = re.sub(r"[^\d+]", "", match["phone"])
-                target = f"tel:{digits}" + (f";ext={match['number']}" if match["number"] else "")
-            out.append(Markup('<a href="{}">{}</a>').format(target, match[0]))
-            start = match.end()
+                target = "tel:" + re.sub(r"[^\d+]", "", match["phone"])
+                target += f";ext={match['number']}" if match["number"] else ""
+                target += (match["tap"] or "").replace("#", "%23")
+            out += [escape(text[start : match.start()]), Markup('<a href="{}">{}</a>').format(target, shown)]
+            start = match.start() + len(shown)
         out.append(escape(text[start:]))
         return Markup("").join(out)
 
     return [(label, linked(value)) for label, value in pairs]
+
+
+def _url_end(url: str) -> str:
+    """A web address without the punctuation that ends the sentence around it: "(see https://x/y)." ends at y."""
+    while url and (url[-1] in ".,;:!?'" or (url[-1] == ")" and url.count("(") < url.count(")"))):
+        url = url[:-1]
+    return url
 
 
 def _autoescape(name: str | None) -> bool:
