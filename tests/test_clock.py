@@ -162,11 +162,14 @@ def test_no_overdue_reminder_at_the_due_minute_itself(run: Run, sev2: str, at, t
     now = run("due", "--remind")
     assert "[OVERDUE]" not in now.stdout and "[REMINDER]" in now.stdout, now.stdout
     assert "update due 23 Nov 2026 0900Z (now)" in str(_outbox(tmp_path)[-1]["Subject"])
+    states = {i["kind"]: i["state"] for i in json.loads(run("due", "--json").stdout)["items"] if i["event_id"] == sev2}
+    assert states["update"] == "due soon" and "OVERDUE" not in run("list", "--open").stdout  # as the reminder says
     at(START + timedelta(hours=1, seconds=59))
     assert "reminded" not in run("due", "--remind").stdout
     at(START + timedelta(hours=1, minutes=1))
     late = run("due", "--remind")
     assert "[OVERDUE]" in late.stdout and "(1 min ago)" in str(_outbox(tmp_path)[-1]["Subject"])
+    assert late.exit_code == 4 and "0900Z OVERDUE" in run("list", "--open").stdout
 
 
 def test_reminders_go_once_before_and_once_when_late(

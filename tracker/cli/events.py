@@ -397,7 +397,7 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
         events = [_event_json(r, spec) | {"slas": [t.to_json() for t in _timers(state, tracker, r)]} for r in rows]
         click.echo(json.dumps(events, indent=2, ensure_ascii=False))
         return
-    from tracker.rules.clock import lead_time
+    from tracker.rules.clock import is_late, lead_time
 
     now = utcnow()
     table = []
@@ -407,7 +407,7 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
         due = row["next_update_due"]
         mark = ""
         if is_open(row["status"]) and isinstance(due, datetime):
-            if due < now:
+            if is_late(due, now):
                 mark = " OVERDUE"
             elif due - now <= lead_time(severities.find(str(row["severity"] or "")), state.config):
                 mark = " DUE SOON"  # within the reminder lead time

@@ -166,6 +166,16 @@ def responsible(event: Row) -> str:
     return str(event["communication_lead"] or event["event_manager"] or "")
 
 
+LATE = timedelta(minutes=1)
+"""An update is overdue a whole minute after its due time: at the due minute itself it is due now ("overdue by
+0 min" was no news to anyone). `due`, `list`, the status page, the reminders and escalations all say so."""
+
+
+def is_late(due: datetime, now: datetime) -> bool:
+    """Whether an update due at `due` is overdue at `now` (LATE)."""
+    return now - due >= LATE
+
+
 def lead_time(severity: Row | None, config: Config) -> timedelta:
     """How long before an update is due its reminder goes: the severity's Remind Before, else [clock] (also when
     the cell holds what validate refuses, such as a negative number: a reminder still goes)."""
@@ -202,7 +212,7 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
         }
         due = event["next_update_due"]
         if isinstance(due, datetime):
-            if due <= now:
+            if is_late(due, now):
                 state = "overdue"
             elif due - now <= lead_time(severity, config):
                 state = "due soon"

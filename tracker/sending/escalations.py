@@ -10,7 +10,7 @@ from typing import Any
 
 from tracker.config import Config
 from tracker.errors import ValidationFailed
-from tracker.rules.clock import MAX_TARGET_MINUTES, duration, timers
+from tracker.rules.clock import MAX_TARGET_MINUTES, duration, is_late, timers
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
 from tracker.sending.mail import (
     Outgoing,
@@ -104,7 +104,7 @@ def _since(event: Row, severity: Row | None, trigger: str, now: datetime, config
         return started if not acknowledged and isinstance(started, datetime) else None
     if trigger == "update overdue":
         due = event["next_update_due"]
-        return due if isinstance(due, datetime) and due <= now else None
+        return due if isinstance(due, datetime) and is_late(due, now) else None
     if trigger == "open longer than":
         return event["detected_at"] if isinstance(event["detected_at"], datetime) else None
     for timer in timers(event, severity, now, config.clock.at_risk):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tracker.config import Config
-from tracker.rules.clock import duration, lead_time, responsible
+from tracker.rules.clock import duration, is_late, lead_time, responsible
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
 from tracker.sending.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender
 from tracker.sending.sendlog import log_rows
@@ -37,11 +37,6 @@ class Reminder:
         return personal_json(self, stage=self.stage, due_at=iso(self.due_at))
 
 
-LATE = timedelta(minutes=1)
-"""An update is late, and its overdue reminder goes, a whole minute after its due time: at the due minute itself it is
-due now ("0 min ago" was no news to anyone)."""
-
-
 def reminder_state(stage: str, due_at: datetime) -> str:
     """What makes a reminder once-only: its stage and the due time it is about."""
     return f"reminder {stage} {iso(due_at)}"
@@ -67,7 +62,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
         if not event["id"] or not is_open(event["status"]) or not isinstance(due, datetime):
             continue
         severity = severities.find(str(event["severity"] or ""))
-        if now - due >= LATE:
+        if is_late(due, now):
             stage = "overdue"
         elif due - now <= lead_time(severity, config):  # (due this very minute: not late yet, "due now")
             stage = "before"

@@ -21,7 +21,7 @@ from tracker import files
 from tracker.config import Config
 from tracker.errors import ConfigError, TrackerError, UsageError
 from tracker.microsoft365.sitepage import PageImage, PageSection, publish_site_page
-from tracker.rules.clock import TIMERS, Timer, duration, lead_time, timers
+from tracker.rules.clock import TIMERS, Timer, duration, is_late, lead_time, timers
 from tracker.sending.audience import Audience, when
 from tracker.sending.mail import template_environment
 from tracker.sending.sendlog import heard_of
@@ -269,11 +269,11 @@ def _open_event(
         add("Duration", duration(now - started))
     add("ETA", eta)
     due = values.get("next_update_due")
-    if not (reader.external and isinstance(due, datetime) and due <= now):  # a promise to an outside reader,
+    if not (reader.external and isinstance(due, datetime) and is_late(due, now)):  # a promise to an outside reader,
         add("Next update", due)  # shown while it stands; how late the team is stays the team's business
     state = ""
     if isinstance(due, datetime) and not reader.external:
-        if due <= now:
+        if is_late(due, now):
             state = "overdue"
         elif due - now <= lead_time(severities.row(event), config):
             state = "due soon"
