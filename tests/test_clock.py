@@ -429,22 +429,28 @@ def test_an_escalation_to_a_large_audience_goes_in_parts_like_its_emails(
 
 def test_due_exit_codes_tell_a_monitor_what_is_late(run: Run, sev2: str, at, tmp_path: Path, example: Path) -> None:  # type: ignore[no-untyped-def]
     """Issue 19 point 15: `due` exited 1 alike for an overdue update, a breached SLA, overdue paperwork and a mail
-    server down. Now the most urgent says: 6 an SLA breached, 4 an update overdue, 1 a reminder that could not go
-    (the mail server down); --json carries the same code."""
+    server down. Now what is late says first: 4 an update overdue, 6 an SLA breached; then 1, a reminder that could
+    not go (the mail server down), which still lists what is owed, as JSON too; --json carries the code."""
     from tests.test_cli_notify import _use_smtp
 
+    at(START + timedelta(minutes=20))
+    assert run("due").exit_code == 0  # nothing late yet
     at(START + timedelta(minutes=52))  # the first response (30 min) is breached; the 09:00 update not yet due
     breached = run("due")
     assert breached.exit_code == 6, breached.stdout
     assert json.loads(run("due", "--json").stdout)["exit_code"] == 6
-    at(START + timedelta(minutes=65))
-    assert run("due").exit_code == 4  # the 09:00 update is overdue: it comes first
+    assert run("ack", sev2).exit_code == 0  # acknowledged (late): a stopped timer is history, nothing is late now
     with socket.socket() as closed:  # a port nothing listens on: the mail server is down
         closed.bind(("127.0.0.1", 0))
         _use_smtp(tmp_path, closed.getsockname()[1])
-        down = run("due", "--remind")
-    assert down.exit_code == 1, down.stdout + down.stderr
-    assert run("due").exit_code == 4
+        soon = run("due", "--remind")  # the 09:00 update's reminder (lead 10 min) cannot go
+        assert soon.exit_code == 1 and "error: reminders and escalations not sent" in soon.stderr, soon.stderr
+        at(START + timedelta(minutes=65))
+        down = run("due", "--remind", "--json")
+    assert down.exit_code == 4, down.stdout + down.stderr  # the update is overdue: that comes first
+    assert "error: reminders and escalations not sent" in down.stderr
+    owed = json.loads(down.stdout)
+    assert owed["exit_code"] == 4 and any(i["kind"] == "update" and i["state"] == "overdue" for i in owed["items"])
 
 
 def test_an_escalation_is_sent_once_even_if_the_sheet_is_sorted(

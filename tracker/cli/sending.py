@@ -74,11 +74,11 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
     """What the team owes now: each open event's next update, SLAs at risk or breached, the process review.
 
     The exit code says the most urgent thing found, so a monitor can tell them
-    apart: 0 nothing late; 1 a reminder or escalation could not be sent (the
-    mail server down, nobody with an email), or any other error; 4 an update
-    is overdue; 5 an email handed to the mail server got no answer (until
-    `tracker notify ID --confirm-sent` or `--confirm-lost`); 6 an SLA is
-    breached; 7 paperwork is overdue (a review action, the process review).
+    apart: 0 nothing late; 4 an update is overdue; 5 an email handed to the
+    mail server got no answer (until `tracker notify ID --confirm-sent` or
+    `--confirm-lost`); 6 an SLA is breached; 1 a reminder or escalation could
+    not be sent (the mail server down, nobody with an email), or any other
+    error; 7 paperwork is overdue (a review action, the process review).
 
     \b
     Example:
@@ -98,23 +98,14 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
     say_ignored([*ignored_rows(tracker), *ignored_actions(tracker)])
     now = utcnow()
     items = due_items(tracker, state.config, now, span)
-    sent: list[Any] = []
-    escalated: list[Any] = []
-    if remind:
-        from tracker.sending.reminders import send_reminders
-
-        sent = send_reminders(store, state.config, now)
-    if escalate:
-        from tracker.sending.escalations import send_escalations
-
-        escalated = send_escalations(store, state.config, now)
+    sent, escalated, down = _send_owed(state, store, now, remind, escalate)
     if remind or escalate:
         tracker = store.read()  # as the sends left it: a message just handed over without an answer is listed
     from tracker.sending.sendlog import unconfirmed
 
     unknown = unconfirmed(tracker, store.journal)
     items = unconfirmed_emails(tracker, unknown) + items
-    code = due_exit_code(items, [*sent, *escalated])
+    code = due_exit_code(items, [*sent, *escalated], down)
     if as_json:
         payload = {
             "now": output.iso_text(now),
@@ -132,26 +123,49 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
         sys.exit(code)
 
 
-DUE_EXIT_CODES = (  # (exit code, what `due` found), most urgent first; README, "Exit codes"
-    (1, "could not send"),
+DUE_EXIT_CODES = (  # (exit code, what `due` found), most urgent first; README, "What tracker refuses, and why"
     (4, "update overdue"),
     (5, "email unanswered"),
     (6, "SLA breached"),
+    (1, "could not send"),
     (7, "paperwork overdue"),
 )
 
 
-def due_exit_code(items: list[Any], sends: list[Any]) -> int:
-    """`tracker due`'s exit code: the most urgent of what it found (DUE_EXIT_CODES), 0 when nothing is late."""
+def due_exit_code(items: list[Any], sends: list[Any], down: bool = False) -> int:
+    """`tracker due`'s exit code: the most urgent of what it found (DUE_EXIT_CODES), 0 when nothing is late. What
+    is late comes first: a reminder that could not go is why a monitor must say the update is overdue."""
     late = {item.kind for item in items if item.late}
     found = [
-        any(send.problem for send in sends),
         "update" in late,
         "email" in late,
         bool(late & {"first response", "restoration"}),
+        down or any(send.problem for send in sends),
         bool(late & {"action", "process review"}),
     ]
     return next((code for (code, _what), hit in zip(DUE_EXIT_CODES, found, strict=True) if hit), 0)
+
+
+def _send_owed(state: State, store: Store, now: Any, remind: bool, escalate: bool) -> tuple[list[Any], list[Any], bool]:
+    """due --remind / --escalate: the reminders and escalation steps sent (or not, each with its problem), and
+    whether the mail server could not be reached, said on stderr: what is owed is still listed (and as JSON)."""
+    from tracker.errors import MailError
+
+    sent: list[Any] = []
+    escalated: list[Any] = []
+    try:
+        if remind:
+            from tracker.sending.reminders import send_reminders
+
+            sent = send_reminders(store, state.config, now)
+        if escalate:
+            from tracker.sending.escalations import send_escalations
+
+            escalated = send_escalations(store, state.config, now)
+    except MailError as exc:
+        click.echo(_printable(f"error: reminders and escalations not sent: {exc}"), err=True)
+        return sent, escalated, True
+    return sent, escalated, False
 
 
 @click.command()
