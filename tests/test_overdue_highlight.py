@@ -414,3 +414,9 @@ def test_libreoffice_shows_due_soon_by_each_severitys_remind_before(
         if any(t.colour == DUE_SOON_FONT for t in page.texts if abs(t.y - event.y) < 0.3):
             amber.add(event.text)
     assert amber == soon
+
+
+def test_formulas_is_asked_alone(run: Run, example: Path) -> None:
+    """`validate --formulas` checks nothing, so `--fix` beside it would be silently skipped: refused instead."""
+    refused = run("validate", "--formulas", "--fix")
+    assert refused.exit_code == 2 and "run it alone" in refused.stderr

@@ -965,3 +965,12 @@ def test_a_team_copy_of_an_older_report_template_is_one_clear_line(run: Run, boo
     result = run("report", "--html", "report.html")
     assert result.exit_code == 2, result.output
     assert "may be from an earlier tracker" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_label_with_dollar_signs_draws_as_words() -> None:
+    """A service or category named with two $ ("$CORE $EDGE") crashed the emailed chart: matplotlib read it as TeX
+    ("Unknown symbol"). It is drawn as the words it is."""
+    from tracker.window.drawing import Drawing, Words
+
+    chart = Drawing("c", 300, 40, "Outage by service", "one label", [Words(10, 20, "$CORE\\x $EDGE")])
+    assert chart.png(300).startswith(b"\x89PNG") and "$CORE" in chart.svg()

@@ -98,6 +98,8 @@ def validate(state: State, as_json: bool, fix: bool, formulas: bool) -> None:
     from tracker.checks import check
 
     if formulas:
+        if fix or as_json:
+            raise UsageError("--formulas prints the Name Manager entries and checks nothing: run it alone")
         _print_formulas(state)
         return
 

@@ -131,7 +131,8 @@ class Drawing:
                           linestyle=(0, (4, 3)) if shape.dashed else "-", solid_capstyle="butt")  # fmt: skip
             else:
                 axes.text(shape.x, shape.y, shape.text, fontsize=SIZE * 0.72, color=shape.colour, va="baseline",
-                          ha=_HA[shape.anchor], fontweight="bold" if shape.bold else "normal")  # fmt: skip
+                          ha=_HA[shape.anchor], fontweight="bold" if shape.bold else "normal",
+                          parse_math=False)  # fmt: skip  # (a service named "$x $y" is words, not TeX)
         out = io.BytesIO()
         figure.savefig(out, format="png", facecolor="white", metadata={"Software": None})  # no version stamp
         return out.getvalue()
