@@ -318,33 +318,11 @@ def test_watch_survives_a_workbook_open_in_excel_and_runs_once_per_workbook(
     assert second.exit_code == 2 and "another `tracker watch` is running" in second.stderr
 
 
-def test_watch_stops_cleanly_on_sigterm(run: Run, example: Path, tmp_path: Path) -> None:
-    """A service manager's SIGTERM while watch waits for its next tick: it says it stopped, exit 0, at once."""
-    import signal
-    import subprocess
-
-    from tests.conftest import process_env, tracker_command
-
-    process = subprocess.Popen(
-        [*tracker_command(), "watch", "--every", "5m"],
-        cwd=tmp_path,
-        env=process_env(real_clock=True),  # a real 5-minute wait: the rehearsal clock would tick on at once
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline()  # the watch has started (and its first tick runs)
-    assert "watching every 5 min" in first
-    process.send_signal(signal.SIGTERM)  # during the first tick (it ends first) or while waiting (at once)
-    rest, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
-    assert re.search(r"watch stopped after [01] tick\(s\)", rest) and "Traceback" not in err  # (0: before the first)
-
-
-def test_watch_stopped_by_ctrl_c_exits_130(run: Run, example: Path, tmp_path: Path) -> None:
-    """Ctrl-C in a terminal running watch: it says it stopped, as after SIGTERM, and exits 130 as every command
-    stopped by Ctrl-C does (the README's exit codes), no traceback."""
+@pytest.mark.parametrize(("stop", "code"), [("SIGTERM", 0), ("SIGINT", 130)], ids=["service manager", "ctrl-c"])
+def test_watch_stops_cleanly(run: Run, example: Path, tmp_path: Path, stop: str, code: int) -> None:
+    """A service manager's SIGTERM while watch waits for its next tick: it says it stopped, exit 0, at once. Ctrl-C
+    in a terminal: the same words, and exit 130 as every command stopped by Ctrl-C (the README's exit codes; it
+    exited 0). No traceback either way."""
     import signal
     import subprocess
 
@@ -360,10 +338,10 @@ def test_watch_stopped_by_ctrl_c_exits_130(run: Run, example: Path, tmp_path: Pa
     )
     assert process.stdout is not None
     assert "watching every 5 min" in process.stdout.readline()  # the watch has started (and its first tick runs)
-    process.send_signal(signal.SIGINT)  # during the first tick or while waiting for the next
+    process.send_signal(getattr(signal, stop))  # during the first tick (it ends first) or while waiting (at once)
     rest, err = process.communicate(timeout=30)
-    assert process.returncode == 130, err
-    assert re.search(r"watch stopped after [01] tick\(s\)", rest) and "Traceback" not in err
+    assert process.returncode == code, err
+    assert re.search(r"watch stopped after [01] tick\(s\)", rest) and "Traceback" not in err  # (0: before the first)
 
 
 def _escalation_rows(path: Path, *rows: list[object], first: bool = False) -> None:
