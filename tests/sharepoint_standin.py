@@ -552,6 +552,10 @@ class StandIn:
             return self._chunk(request, stored, name, params)
         if name in ("checkout", "checkin", "undocheckout") and method == "POST":
             return _sp_json(request, {})
+        if name == "" and method == "DELETE":  # SP.File delete: POST with X-HTTP-Method: DELETE (REST file docs)
+            _check_if_match(request, stored)
+            del self._files[stored.path.lower()]
+            return Reply(200)
         raise HttpError(405, "-1, Microsoft.SharePoint.Client.InvalidClientQueryException", f"{method} {name}")
 
     def _download(self, request: Request, stored: StoredFile) -> Reply:

@@ -15,6 +15,7 @@ import click
 
 from tracker import __version__
 from tracker.cli import events, sending, setup
+from tracker.cli.doctor import doctor
 from tracker.cli.publish import publish_cmd
 from tracker.cli.report import report
 from tracker.cli.review import action_cmd, review_cmd
@@ -194,6 +195,7 @@ for command in (
     setup.login,
     setup.logout,
     setup.whoami,
+    doctor,
     report,
     publish_cmd,
     review_cmd,

@@ -1,0 +1,136 @@
+"""`tracker doctor`: one line a step, ok / problem / skipped, the fix on each problem, exit 1 on any problem; the
+write test leaves nothing behind; mail and Teams are tested only when asked for."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Run
+from tests.smtp_server import smtp_server
+from tests.test_cli_notify import _use_smtp
+from tests.test_teams import webhook
+
+
+def _steps(result: Any) -> dict[str, dict[str, str]]:
+    return {step["name"]: step for step in json.loads(result.stdout)}
+
+
+def test_a_healthy_local_tracker_is_all_ok(run: Run, example: Path, tmp_path: Path) -> None:
+    """The example tracker on this machine: every step ok or skipped (mail and Teams only when asked), exit 0;
+    the write test writes beside the workbook and leaves nothing there."""
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = run("doctor", "--write")
+    assert result.exit_code == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines if line.split()[0] not in ("ok", "skipped")] == []
+    assert any(line.startswith("ok") and "write test" in line for line in lines)
+    assert any(line.startswith("skipped") and "teams" in line for line in lines)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no scratch file, no folder made
+    steps = _steps(run("doctor", "--json"))
+    assert steps["workbook"]["status"] == "ok" and "1 event" in steps["workbook"]["detail"]
+
+
+def test_a_missing_workbook_is_a_problem_with_its_fix(run: Run, example: Path) -> None:
+    """No workbook where tracker.toml says: the workbook line is a problem naming it, exit 1."""
+    example.unlink()
+    result = run("doctor")
+    assert result.exit_code == 1
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("problem")]
+    assert "workbook" in line and "events.xlsx" in line
+
+
+def test_mail_is_signed_in_to_and_a_test_email_goes_only_when_asked(run: Run, example: Path, tmp_path: Path) -> None:
+    """SMTP: doctor connects (nothing sent); --send-test sends one email to the address; a server that is down
+    is the mail line's problem."""
+    config = tmp_path / "tracker.toml"
+    original = config.read_text()
+    with smtp_server() as (server, port):
+        _use_smtp(tmp_path, port)
+        quiet = _steps(run("doctor", "--json"))
+        assert quiet["mail"]["status"] == "ok" and "connected" in quiet["mail"]["detail"]
+        assert server.received == []
+        sent = run("doctor", "--send-test", "alex.morgan@example.com")
+        assert sent.exit_code == 0, sent.stdout
+        assert [str(m.message["To"]) for m in server.received] == ["alex.morgan@example.com"]
+    config.write_text(original)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        _use_smtp(tmp_path, closed.getsockname()[1])
+        down = run("doctor", "--json")
+    assert down.exit_code == 1 and _steps(down)["mail"]["status"] == "problem"
+    assert "cannot connect to SMTP server" in _steps(down)["mail"]["detail"]
+
+
+def test_teams_gets_a_card_only_with_teams_test(
+    run: Run, example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """[teams]: doctor checks the webhook variable; --teams-test posts one card."""
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text() + '\n[teams]\nwebhook_env = "TRACKER_TEAMS_WEBHOOK"\n')
+    with webhook(throttle_first=0) as (cards, url):
+        monkeypatch.setenv("TRACKER_TEAMS_WEBHOOK", url)
+        assert _steps(run("doctor", "--json"))["teams"]["status"] == "ok" and cards == []
+        posted = run("doctor", "--teams-test")
+        assert posted.exit_code == 0, posted.stdout
+    assert len(cards) == 1 and "tracker doctor" in cards[0]["body"][0]["text"]
+
+
+@pytest.fixture(params=["upload", "workbook-api"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def healthy(sp: Any) -> Iterator[Any]:
+    yield sp
+
+
+def test_a_healthy_sharepoint_tracker_is_all_ok(run: Run, healthy: Any, mode: str) -> None:
+    """A delegated-style configuration on the stand-in, either write mode: sign-in, write mode, workbook and the
+    write test ok, exit 0; the scratch file is gone from the library afterwards."""
+    result = run("doctor", "--write", "--json")
+    assert result.exit_code == 0, result.stdout
+    steps = _steps(result)
+    assert {step["status"] for name, step in steps.items() if name not in ("teams", "status page")} == {"ok"}, steps
+    assert "Event Tracker.xlsx" in steps["workbook"]["detail"]
+    scratch = [r for r in healthy.requests if "tracker-doctor" in r["path"]]
+    assert scratch and all(r["status"] < 300 for r in scratch)  # written, then removed
+    assert not [name for name in healthy._files if "tracker-doctor" in name]
+
+
+def test_a_denied_workbook_names_the_permission(run: Run, healthy: Any, mode: str) -> None:
+    """The site refuses (403): the workbook line is the problem and says which permission to grant, exit 1."""
+    healthy.fail(10, status=403)
+    result = run("doctor", "--json")
+    assert result.exit_code == 1
+    workbook = _steps(result)["workbook"]
+    assert workbook["status"] == "problem" and "Sites." in workbook["detail"], workbook
+
+
+def test_app_only_with_workbook_api_is_named_undocumented(run: Run, healthy: Any, mode: str, tmp_path: Path) -> None:
+    """auth = "certificate" with write_mode = "workbook-api": the write-mode line says Microsoft documents the
+    Excel API as not supported with application permissions, and the change to make."""
+    config = tmp_path / "tracker.toml"
+    cert = tmp_path / "tracker.pem"
+    cert.write_text("not a real certificate")
+    text = config.read_text().replace('auth = "token-env"', 'auth = "certificate"')
+    text = text.replace(
+        "[sharepoint]\n",
+        '[sharepoint]\ntenant = "contoso.onmicrosoft.com"\nclient_id = "00000000-0000-0000-0000-000000000000"\n'
+        'certificate_path = "tracker.pem"\ncertificate_thumbprint = "' + "A" * 40 + '"\n',
+    )
+    config.write_text(text)
+    result = run("doctor", "--json")
+    assert result.exit_code == 1
+    line = _steps(result)["write mode"]
+    if mode == "workbook-api":
+        assert line["status"] == "problem" and "not supported with application permissions" in line["detail"]
+        assert 'write_mode = "upload"' in line["fix"]
+    else:
+        assert line["status"] == "ok"
