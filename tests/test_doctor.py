@@ -134,3 +134,37 @@ def test_app_only_with_workbook_api_is_named_undocumented(run: Run, healthy: Any
         assert 'write_mode = "upload"' in line["fix"]
     else:
         assert line["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("claims", "status", "said"),
+    [
+        ({"upn": "alex.morgan@contoso.com", "scp": "Mail.Send Files.ReadWrite.All"}, "problem", "Mail.Send.Shared"),
+        ({"upn": "alex.morgan@contoso.com", "scp": "Mail.Send.Shared"}, "ok", "Mail.Send.Shared as"),
+        ({"app_displayname": "tracker", "roles": ["Sites.Selected"]}, "problem", "application permission Mail.Send"),
+        ({"app_displayname": "tracker", "roles": ["Mail.Send"]}, "ok", "application Mail.Send"),
+    ],
+    ids=["person without Send.Shared", "person with it", "app without Mail.Send", "app with it"],
+)
+def test_graph_mail_needs_the_permission_of_its_sign_in(
+    run: Run,
+    healthy: Any,
+    mode: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    claims: dict,
+    status: str,
+    said: str,
+) -> None:
+    """transport "graph" sending as the team's shared mailbox: a person needs delegated Mail.Send.Shared (and Send
+    As in Exchange), an app the application permission Mail.Send; doctor reads it from the token and says which."""
+    from tests.readme_console import _jwt
+
+    config = tmp_path / "tracker.toml"
+    text = config.read_text().replace('transport = "outbox"', 'transport = "graph"')
+    config.write_text(text + '\n[mail.graph]\nmailbox = "event.management@example.com"\n')
+    token = _jwt(claims | {"aud": "https://graph.microsoft.com"})
+    healthy.tokens.add(token)
+    monkeypatch.setenv("TRACKER_GRAPH_TOKEN", token)
+    mail = _steps(run("doctor", "--json"))["mail"]
+    assert mail["status"] == status and said in mail["detail"], mail

@@ -236,16 +236,48 @@ def _mail(config: Config, send_to: str) -> Step:
     def check() -> str:
         if not config.mail.sender:
             raise TrackerError("[mail] sender is not set: the emails would have no From")
+        granted = _graph_mail_permission(config) if transport == "graph" else ""
         with open_transport(config) as opened:  # SMTP: connects, STARTTLS and signs in; nothing sent
             if send_to:
                 opened.send_messages([_test_message(config, send_to)])
                 return f"sent a test email to {send_to} through {transport}"
-        said = {"smtp": "connected and signed in", "graph": "ready", "outbox": "writes .eml files"}
+        said = {"smtp": "connected and signed in", "graph": f"ready ({granted})", "outbox": "writes .eml files"}
         return f"{transport}: {said.get(transport, 'ready')} as {config.mail.sender}" + (
             "" if transport == "outbox" else "; --send-test ADDRESS sends one"
         )
 
     return _attempt("mail", check)
+
+
+def _graph_mail_permission(config: Config) -> str:
+    """What the Graph token may do with mail, from its claims: app-only needs the application permission Mail.Send;
+    a person sending as another mailbox (a shared one) needs delegated Mail.Send.Shared and, in Exchange, Send As
+    or Send on Behalf on it (https://learn.microsoft.com/en-us/graph/api/user-sendmail, Permissions)."""
+    assert config.sharepoint is not None
+    claims = token_identity(tokens_for(config.sharepoint).graph()["access_token"])
+    mailbox = str(config.mail.graph.get("mailbox", "")).casefold() if isinstance(config.mail.graph, dict) else ""
+    roles, scopes = set(claims.get("roles") or ()), set(str(claims.get("scp") or "").split())
+    me = str(claims.get("upn") or claims.get("preferred_username") or "").casefold()
+    if not roles and not scopes:
+        return "the token does not say its permissions"
+    if roles:
+        if "Mail.Send" not in roles:
+            raise TrackerError(
+                "the app lacks the application permission Mail.Send (Microsoft Graph): grant it, "
+                "with admin consent, and limit it to the mailbox with an application access policy"
+            )
+        return "application Mail.Send"
+    if mailbox and mailbox != me:
+        if "Mail.Send.Shared" not in scopes:
+            raise TrackerError(
+                f"{me or 'the signed-in person'} sends as {mailbox}: that needs the delegated "
+                "permission Mail.Send.Shared (with consent) and, in Exchange, Send As or Send on "
+                f"Behalf on {mailbox}"
+            )
+        return f"Mail.Send.Shared as {mailbox}; Exchange Send As is checked when a message goes"
+    if "Mail.Send" not in scopes:
+        raise TrackerError("the sign-in lacks the delegated permission Mail.Send (Microsoft Graph): grant it")
+    return "delegated Mail.Send"
 
 
 def _test_message(config: Config, address: str) -> Any:
