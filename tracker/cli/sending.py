@@ -299,7 +299,11 @@ def watch_cmd(
     help="They did not arrive: the next `notify` (or `due --remind`, `due --escalate`) sends them again.",
 )
 @click.option(
-    "-v", "--verbose", is_flag=True, help="With --open: also say which events had nothing new (quiet by default)."
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="With --open: also say which events had nothing new (quiet by default). (`tracker --verbose notify` logs "
+    "each SharePoint and Graph request instead.)",
 )
 @pass_state
 def notify(
