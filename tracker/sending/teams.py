@@ -3,6 +3,8 @@ an incoming webhook (a Workflows "post to a channel when a webhook request is re
 
 The webhook URL is a secret (whoever has it can post to the channel): it comes from the environment variable
 that `[teams] webhook_env` names, never from tracker.toml. 429 and 5xx answers are retried like Graph calls.
+A card is laid out from the message's plain text (`card_blocks`). The webhook's 202 says only that the flow started:
+the card is posted, or not, in the flow's run, so a card over Teams' size limit is never sent (`MAX_CARD_BYTES`).
 """
 
 from __future__ import annotations
