@@ -1,6 +1,7 @@
-"""Microsoft Teams (issue 10, point 6): reminders, escalations and an audience's outage messages posted to a
-channel's incoming webhook as Adaptive Cards; tested against a local HTTP server that checks the payload and
-answers 429 once (retried, as Graph calls are)."""
+"""Microsoft Teams (issue 10, point 6; issue 20, points 6 and 8): reminders, escalations and an audience's outage
+messages posted to a channel's Workflows webhook as Adaptive Cards; tested against a local HTTP server that answers
+as the Workflows trigger does (429 once, retried; then 202 whatever it is sent) and keeps the flow's run history,
+where a card over 28 KB fails."""
 
 from __future__ import annotations
 
