@@ -481,6 +481,8 @@ def _report_notify(state: State, result: Any, dry_run: bool, quiet: bool = False
                 click.echo(f"error: {message.audience}: not sent: {message.error}", err=True)
         if result.next_update is not None and result.sent:
             click.echo(f"next update due {state.show_time(result.next_update)}")
+        if result.teams:
+            click.echo(result.teams)
     unknown = say_unconfirmed(state, result.unknown)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

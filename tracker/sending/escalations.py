@@ -254,7 +254,7 @@ def _message(step: Step, name: str, recipients: list[Recipient], now: datetime, 
     text = (
         f"{name},\n\n{key} ({event['severity']}, {event['status']}): {title}\n"
         f"{step.trigger[0].upper() + step.trigger[1:]} since {since}.\n{note}\n"
-        f"Event manager: {event['event_manager'] or '-'}; incident lead: {event['incident_lead'] or '-'}\n\n"
+        f"Event manager: {event['event_manager'] or '-'}\nIncident lead: {event['incident_lead'] or '-'}\n\n"
         "-- \ntracker (escalation rule on the Escalations sheet)\n"
     )
     sender = parse_sender(config.mail.sender)

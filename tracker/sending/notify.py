@@ -83,6 +83,7 @@ class NotifyResult:
     unknown: list[Unconfirmed] = field(default_factory=list)  # sends of unknown acceptance nobody has confirmed
     found_elsewhere: list[Unconfirmed] = field(default_factory=list)  # the same, of other events, found by this run
     warnings: list[str] = field(default_factory=list)
+    teams: str = ""  # which audiences' cards the Teams flow took: handed over, not yet known to be posted
 
     @property
     def sent(self) -> list[Outgoing]:
@@ -467,7 +468,8 @@ def _send(store: Store, config: Config, result: NotifyResult, event: Row, now: d
         return result
     hooks = DurableHooks(store.journal, config, transport.name, now, status, claim)
     hand_over(store, transport, result.messages, hooks, result.event_id, "`tracker notify`")
-    result.warnings += post_outage_messages(config, result.sent)
+    posted = post_outage_messages(config, result.sent)
+    result.teams, result.warnings = posted.said(), result.warnings + posted.problems
     # this run's messages handed over without an answer join the event's unconfirmed ones; one sent again (--force)
     # settles the earlier one of unknown acceptance
     sent = {thread(m.__dict__) for m in result.sent}
