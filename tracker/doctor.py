@@ -300,7 +300,7 @@ def _teams(config: Config, post: bool) -> Step:
         assert channel is not None
         if not post:
             return f"webhook URL set ({config.teams.webhook_env if config.teams else ''}); --teams-test posts a card"
-        problem = teams.post(channel, teams.card("tracker doctor: test card", "Nothing needs doing."))
+        problem = teams.post(channel, teams.card("tracker doctor: test card", teams.card_blocks("Nothing needs doing.")))
         if problem:
             raise TrackerError(problem)
         return "the flow took a test card (see the channel, or the flow's run history if it does not show)"
