@@ -7,6 +7,7 @@ what was sent stays sent when a later message fails.
 
 from __future__ import annotations
 
+import json
 import os
 import smtplib
 import ssl
@@ -329,20 +330,24 @@ class GraphTransport(OneByOne):
         self.failures = (TrackerError,)
 
     def send_one(self, message: Outgoing) -> None:
-        """One sendMail request."""
+        """One sendMail request (refused before it is made when Graph would refuse its size)."""
         from urllib.parse import quote
 
+        body = graph_message(message)
         self.remote.graph(
             "POST",
             f"/users/{quote(self.mailbox)}/sendMail",
-            graph_message(message),
+            body,
             what=f"sending the {message.audience} email",
             permission="mail",
         )
 
 
-# Graph takes attachments inside the sendMail request only below 3 MB (larger ones need an upload session).
-GRAPH_ATTACHMENT_BYTES = 3 * 1024 * 1024
+# Graph refuses a sendMail request over 4 MB with 413 ("The maximum request length supported is 4MB": reported in
+# O365/python-o365 issue 472; the limit is missing from graph/api/user-sendmail, microsoft-graph-docs issue 9834).
+# The whole JSON body counts: the HTML and every image in base64 (a third larger than its bytes). A larger message
+# needs a draft with attachment upload sessions (graph/outlook-large-attachments), which tracker does not make.
+GRAPH_REQUEST_BYTES = 4 * 1024 * 1024
 
 
 def graph_attachments(message: EmailMessage) -> list[dict[str, Any]]:
@@ -399,17 +404,18 @@ def graph_message(message: Outgoing) -> dict[str, Any]:
     }
     attachments = graph_attachments(message.message)
     if attachments:
-        import base64
-
-        size = sum(len(base64.b64decode(a["contentBytes"])) for a in attachments)
-        if size > GRAPH_ATTACHMENT_BYTES:
-            raise MailError(
-                f"the {message.audience} email carries {size / 1048576:.1f} MB of images; Graph sendMail takes at "
-                f"most {GRAPH_ATTACHMENT_BYTES // 1048576} MB of attachments in one request; use [mail] transport "
-                '"smtp" for it'
-            )
         body["attachments"] = attachments
-    return {"message": body, "saveToSentItems": True}
+    request = {"message": body, "saveToSentItems": True}
+    size = len(json.dumps(request).encode("utf-8"))  # as requests serializes it (json=, ASCII-escaped)
+    if size > GRAPH_REQUEST_BYTES:
+        images = sum(len(a["contentBytes"]) for a in attachments) * 3 // 4
+        raise MailError(
+            f"the {message.audience} email is {size / 1048576:.1f} MB as a Graph sendMail request "
+            f"({images / 1048576:.1f} MB of images, base64-encoded in it); Graph takes at most "
+            f"{GRAPH_REQUEST_BYTES // 1048576} MB in one request (larger needs a draft with upload sessions, which "
+            'tracker does not make); use [mail] transport "smtp" for it, or send fewer or smaller images'
+        )
+    return request
 
 
 def _graph(config: Config) -> Transport:
