@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from tracker.config import Config
 from tracker.errors import ConfigError, MailError, TrackerError
 from tracker.files import write_atomic
+from tracker.microsoft365.auth import token_identity
 from tracker.microsoft365.remote import Remote
 from tracker.sending.mail import Outgoing, parse_sender
 from tracker.times import CLOCK
@@ -319,7 +320,7 @@ def _smtp(config: Config) -> Transport:
 
 
 class GraphTransport(OneByOne):
-    """Sends through Microsoft Graph sendMail as the configured mailbox (saved to Sent Items)."""
+    """Sends through Microsoft Graph sendMail as the configured mailbox (saved to that mailbox's Sent Items)."""
 
     name = "graph"
 
@@ -328,6 +329,14 @@ class GraphTransport(OneByOne):
         self.remote = remote
         self.mailbox = mailbox
         self.failures = (TrackerError,)
+        self._permission: str | None = None
+
+    def permission(self) -> str:
+        """What this sign-in needs to send as the mailbox (named by a 403), from its Graph token's claims."""
+        if self._permission is None:
+            token = str(self.remote.tokens.graph().get("access_token", ""))
+            self._permission = mail_permission(self.remote.settings.auth, self.mailbox, token_identity(token))
+        return self._permission
 
     def send_one(self, message: Outgoing) -> None:
         """One sendMail request (refused before it is made when Graph would refuse its size)."""
@@ -339,8 +348,32 @@ class GraphTransport(OneByOne):
             f"/users/{quote(self.mailbox)}/sendMail",
             body,
             what=f"sending the {message.audience} email",
-            permission="mail",
+            permission=self.permission(),
         )
+
+
+def mail_permission(auth: str, mailbox: str, claims: dict[str, Any]) -> str:
+    """What a sign-in needs to send as `mailbox` through `/users/{mailbox}/sendMail`, in words: app-only tokens
+    (`roles`, or auth = "certificate") need the application permission; a person's token (`scp`) needs delegated
+    Mail.Send for their own mailbox, and for any other one (a shared team mailbox) Mail.Send.Shared plus Exchange
+    rights on it (graph/outlook-send-mail-from-other-user: Send As or Send on Behalf, and Full Access when
+    sending through that mailbox's own /users/{id}/sendMail)."""
+    application = (
+        f"the application permission Mail.Send for Microsoft Graph, with admin consent (it can send as any mailbox: "
+        f"limit it to {mailbox} with Exchange RBAC for Applications or an application access policy)"
+    )
+    if ("roles" in claims and "scp" not in claims) or (not claims and auth == "certificate"):
+        return application
+    user = str(claims.get("upn") or claims.get("preferred_username") or claims.get("unique_name") or "")
+    if user and user.lower() == mailbox.lower():
+        return "the delegated permission Mail.Send for Microsoft Graph (sending as the signed-in user's own mailbox)"
+    shared = (
+        f"the delegated permission Mail.Send.Shared for Microsoft Graph, and Exchange Full Access plus Send As "
+        f"(or Send on Behalf) on {mailbox} for {user or 'the signed-in user'}"
+    )
+    if "scp" in claims or auth == "device-code":
+        return shared
+    return f"for an app-only token {application}; for a person's token {shared}"
 
 
 # Graph refuses a sendMail request over 4 MB with 413 ("The maximum request length supported is 4MB": reported in
