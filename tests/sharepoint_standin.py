@@ -92,6 +92,7 @@ PAGE_WRITABLE = {  # graph/api/sitepage-create and sitepage-update: the properti
     "promotionKind",
 }
 LOCKING_CALLS = {"$value", "startupload", "continueupload", "finishupload", "checkout"}
+MAIL_REQUEST_BYTES = 4 * 1024 * 1024  # sendMail's request limit (see _send_mail)
 MAX_BATCH = 20  # graph/json-batching: "JSON batch requests are currently limited to 20 individual requests"
 
 _FILE = re.compile(
@@ -224,6 +225,8 @@ class StandIn:
         self._parsed: dict[str, tuple[bytes, Any]] = {}
         self._mail_refusals: list[int] = []
         self._mail_timeouts = 0
+        self.identities: dict[str, dict[str, Any]] = {}  # token → its claims (user_token, app_token)
+        self.mailbox_rights: dict[str, dict[str, set[str]]] = {}  # mailbox → user → Exchange rights (grant_mailbox)
         self._after_download: Callable[[StandIn], None] | None = None
         self._during_download: tuple[Callable[[StandIn], None], int] | None = None  # (callback, chunks to go)
         self._batches = 0
@@ -436,6 +439,30 @@ class StandIn:
         up waiting for the mail service, which may have done the work (Microsoft Graph error responses: "504
         Gateway Timeout ... didn't receive a timely response from the upstream server")."""
         self._mail_timeouts += count
+
+    def user_token(self, upn: str, scopes: str = "Mail.Send") -> str:
+        """A Graph token the stand-in accepts for a person (a device-code sign-in): JWT-shaped as the Microsoft
+        identity platform issues it, with the claims `upn` and the delegated `scp` (unsigned: nothing checks it)."""
+        return self._token({"upn": upn, "scp": scopes})
+
+    def app_token(self, roles: str = "Mail.Send") -> str:
+        """A Graph token the stand-in accepts for an app signed in as itself (a certificate): application `roles`.
+        The plain "graph-token" is such a token too, holding every role."""
+        return self._token({"roles": roles.split()})
+
+    def _token(self, claims: dict[str, Any]) -> str:
+        def part(obj: dict[str, Any]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+        token = f"{part({'typ': 'JWT', 'alg': 'none'})}.{part(claims)}.unsigned"
+        self.tokens.add(token)
+        self.identities[token] = claims
+        return token
+
+    def grant_mailbox(self, mailbox: str, user: str, *rights: str) -> None:
+        """Exchange mailbox permissions of `user` on `mailbox` (a shared mailbox): "FullAccess", "SendAs",
+        "SendOnBehalf"."""
+        self.mailbox_rights.setdefault(mailbox.lower(), {}).setdefault(user.lower(), set()).update(rights)
 
     def refuse_page_writes(self, count: int, status: int = 403) -> None:
         """The next `count` site-page writes (create, update, publish) and Site Assets uploads answer `status`
@@ -1140,6 +1167,12 @@ class StandIn:
         return self.assets[f"{self.site_path}/SiteAssets/{path}".lower()].data
 
     def _send_mail(self, request: Request, upn: str) -> Reply:
+        if len(request.body) > MAIL_REQUEST_BYTES:
+            # Graph's 4 MB request limit: 413 "The maximum request length supported is 4MB." (reported in
+            # O365/python-o365 issue 472; not on graph/api/user-sendmail, microsoft-graph-docs issue 9834; graph/errors:
+            # "413 Request Entity Too Large"). The code is not documented.
+            raise HttpError(413, "RequestEntityTooLarge", "The maximum request length supported is 4MB.")
+        self._check_send_as(request, upn)
         if self._mail_refusals:
             status = self._mail_refusals.pop(0)
             raise HttpError(status, "ErrorInvalidRecipients", "Injected refusal: at least one recipient is not valid.")
@@ -1148,6 +1181,39 @@ class StandIn:
             self._mail_timeouts -= 1
             raise HttpError(504, "UnknownError", "Injected gateway timeout: the message was sent, no answer came.")
         return Reply(202)
+
+    def _check_send_as(self, request: Request, mailbox: str) -> None:
+        """May this token send as `mailbox` through /users/{mailbox}/sendMail? graph/api/user-sendmail (permissions:
+        Mail.Send, delegated or application); graph/outlook-send-mail-from-other-user: an app's token with Mail.Send
+        sends as any mailbox; a person's token sends as another mailbox only with Mail.Send.Shared and Send As or
+        Send on Behalf on it (else 403 ErrorSendAsDenied, that page's example 2), and through that mailbox's own
+        /users/{id}/sendMail also Full Access. A token without the permission: 403 ErrorAccessDenied, "Access is
+        denied. Check credentials and try again." (as reported, e.g. RogerSelwyn/MS365-Mail issue 5)."""
+        claims = self.identities.get((request.header("Authorization") or "").partition(" ")[2])
+        denied = HttpError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        if claims is None:
+            return  # "graph-token": an app's token holding every role
+        if "scp" not in claims:
+            if "Mail.Send" not in claims["roles"]:
+                raise denied
+            return
+        scopes, user = set(claims["scp"].split()), str(claims["upn"]).lower()
+        if user == mailbox.lower():
+            if not scopes & {"Mail.Send", "Mail.Send.Shared"}:
+                raise denied
+            return
+        rights = self.mailbox_rights.get(mailbox.lower(), {}).get(user, set())
+        if "Mail.Send.Shared" not in scopes:
+            raise denied
+        if not rights & {"SendAs", "SendOnBehalf"}:
+            raise HttpError(
+                403,
+                "ErrorSendAsDenied",
+                "The user account which was used to submit this request does not have the right to send mail on "
+                "behalf of the specified sending account. Cannot submit message.",
+            )
+        if "FullAccess" not in rights:
+            raise denied
 
 
 # -- helpers --------------------------------------------------------------------------------------

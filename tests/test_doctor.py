@@ -140,9 +140,9 @@ def test_app_only_with_workbook_api_is_named_undocumented(run: Run, healthy: Any
     ("claims", "status", "said"),
     [
         ({"upn": "alex.morgan@contoso.com", "scp": "Mail.Send Files.ReadWrite.All"}, "problem", "Mail.Send.Shared"),
-        ({"upn": "alex.morgan@contoso.com", "scp": "Mail.Send.Shared"}, "ok", "Mail.Send.Shared as"),
+        ({"upn": "alex.morgan@contoso.com", "scp": "Mail.Send.Shared"}, "ok", "Send As"),
         ({"app_displayname": "tracker", "roles": ["Sites.Selected"]}, "problem", "application permission Mail.Send"),
-        ({"app_displayname": "tracker", "roles": ["Mail.Send"]}, "ok", "application Mail.Send"),
+        ({"app_displayname": "tracker", "roles": ["Mail.Send"]}, "ok", "the token has Mail.Send"),
     ],
     ids=["person without Send.Shared", "person with it", "app without Mail.Send", "app with it"],
 )

@@ -549,8 +549,9 @@ def test_the_report_sent_through_graph_carries_its_charts_as_inline_attachments(
     assert not (tmp_path / "outbox").exists()
 
 
-def test_graph_refuses_images_over_its_attachment_limit_before_sending() -> None:
-    """An HTML email whose inline images pass Graph's 3 MB sendMail limit is not sent, with a line saying so."""
+def test_graph_refuses_images_over_its_request_limit_before_sending() -> None:
+    """An HTML email whose inline images, base64-encoded, take its sendMail request past Graph's 4 MB is not sent,
+    with a line saying so."""
     from email.message import EmailMessage
 
     from tracker.errors import MailError
@@ -566,7 +567,7 @@ def test_graph_refuses_images_over_its_attachment_limit_before_sending() -> None
     recipient = Recipient(email="it-leadership@example.com", name="IT Leadership", send_as="To", cell="Distribution!B2")
     outgoing = Outgoing("report", "leadership", "report", "", "Report", "text", "", [recipient], message)
     with pytest.raises(
-        MailError, match=r"leadership email carries 3\.3 MB of images; Graph sendMail takes at most 3 MB"
+        MailError, match=r"leadership email is 4\.5 MB as a Graph sendMail request \(3\.3 MB of images, base64-enc"
     ):
         graph_message(outgoing)
 

@@ -415,6 +415,32 @@ def cell(data: bytes, address: str) -> Any:
     return load_workbook(BytesIO(data))["Events"][address].value
 
 
+def test_send_mail_answers_as_graph_documents(sp: StandIn, http: requests.Session) -> None:
+    """sendMail: 413 over 4 MB; a person's token sends as their own mailbox with Mail.Send, as a shared one only
+    with Mail.Send.Shared (else 403 ErrorAccessDenied), Send As or Send on Behalf (else 403 ErrorSendAsDenied) and
+    Full Access; an app's token needs the Mail.Send role; 202 and nothing else sent otherwise."""
+    small = {"message": {"subject": "s", "toRecipients": [{"emailAddress": {"address": "a@example.com"}}]}}
+    big = {"message": {**small["message"], "body": {"contentType": "HTML", "content": "x" * (4 * 1024 * 1024)}}}
+
+    def send(token: str, mailbox: str = "team@example.com", body: Any = small) -> tuple[int, str]:
+        answer = graph_call(sp, http, "POST", f"/users/{mailbox}/sendMail", body, Authorization=f"Bearer {token}")
+        return answer.status_code, answer.json()["error"]["code"] if answer.content else ""
+
+    assert send("graph-token", body=big)[0] == 413
+    jane = sp.user_token("jane@example.com", "Mail.Send")
+    assert send(jane, "jane@example.com") == (202, "")
+    assert send(jane) == (403, "ErrorAccessDenied")  # Mail.Send covers her own mailbox only
+    shared = sp.user_token("jane@example.com", "Mail.Send.Shared")
+    assert send(shared) == (403, "ErrorSendAsDenied")
+    sp.grant_mailbox("team@example.com", "jane@example.com", "SendAs")
+    assert send(shared) == (403, "ErrorAccessDenied")  # /users/{mailbox}/sendMail also needs Full Access
+    sp.grant_mailbox("team@example.com", "jane@example.com", "FullAccess")
+    assert send(shared) == (202, "")
+    assert send(sp.app_token("Sites.ReadWrite.All")) == (403, "ErrorAccessDenied")
+    assert send(sp.app_token("Mail.Send")) == (202, "")
+    assert [mailbox for mailbox, _ in sp.sent_mail] == ["jane@example.com", "team@example.com", "team@example.com"]
+
+
 def test_batch_runs_requests_in_dependency_order_as_one_http_request(sp: StandIn, http: requests.Session) -> None:
     """A $batch runs each request like a direct one, dependencies first, and counts as one HTTP request."""
     batch = {

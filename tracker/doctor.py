@@ -21,7 +21,7 @@ from tracker.microsoft365.auth import token_identity, tokens_for
 from tracker.microsoft365.remote import Remote
 from tracker.sending import teams
 from tracker.sending.mail import Outgoing, Recipient, build_message, parse_sender
-from tracker.sending.transports import open_transport
+from tracker.sending.transports import mail_permission, open_transport
 from tracker.store.backends import journal_for
 from tracker.times import format_time, utcnow
 
@@ -250,34 +250,24 @@ def _mail(config: Config, send_to: str) -> Step:
 
 
 def _graph_mail_permission(config: Config) -> str:
-    """What the Graph token may do with mail, from its claims: app-only needs the application permission Mail.Send;
-    a person sending as another mailbox (a shared one) needs delegated Mail.Send.Shared and, in Exchange, Send As
-    or Send on Behalf on it (https://learn.microsoft.com/en-us/graph/api/user-sendmail, Permissions)."""
+    """What the Graph token may do with mail, from its claims (`mail_permission` words what each sign-in needs:
+    https://learn.microsoft.com/en-us/graph/outlook-send-mail-from-other-user). Exchange rights on a shared
+    mailbox are not in the token: they show when a message goes (`--send-test`)."""
     assert config.sharepoint is not None
     claims = token_identity(tokens_for(config.sharepoint).graph()["access_token"])
-    mailbox = str(config.mail.graph.get("mailbox", "")).casefold() if isinstance(config.mail.graph, dict) else ""
+    mailbox = str(config.mail.graph.get("mailbox", "")) if isinstance(config.mail.graph, dict) else ""
+    needs = mail_permission(config.sharepoint.auth, mailbox, claims)
     roles, scopes = set(claims.get("roles") or ()), set(str(claims.get("scp") or "").split())
-    me = str(claims.get("upn") or claims.get("preferred_username") or "").casefold()
     if not roles and not scopes:
-        return "the token does not say its permissions"
-    if roles:
-        if "Mail.Send" not in roles:
-            raise TrackerError(
-                "the app lacks the application permission Mail.Send (Microsoft Graph): grant it, "
-                "with admin consent, and limit it to the mailbox with an application access policy"
-            )
-        return "application Mail.Send"
-    if mailbox and mailbox != me:
-        if "Mail.Send.Shared" not in scopes:
-            raise TrackerError(
-                f"{me or 'the signed-in person'} sends as {mailbox}: that needs the delegated "
-                "permission Mail.Send.Shared (with consent) and, in Exchange, Send As or Send on "
-                f"Behalf on {mailbox}"
-            )
-        return f"Mail.Send.Shared as {mailbox}; Exchange Send As is checked when a message goes"
-    if "Mail.Send" not in scopes:
-        raise TrackerError("the sign-in lacks the delegated permission Mail.Send (Microsoft Graph): grant it")
-    return "delegated Mail.Send"
+        return f"the token does not say its permissions; it needs {needs}"
+    granted = (
+        "Mail.Send" in roles
+        if "scp" not in claims
+        else ("Mail.Send.Shared" if "Shared" in needs else "Mail.Send") in scopes
+    )
+    if not granted:
+        raise TrackerError(f"the sign-in cannot send as {mailbox}: it needs {needs}")
+    return f"the token has {'Mail.Send.Shared' if 'Shared' in needs else 'Mail.Send'}; it needs {needs}"
 
 
 def _test_message(config: Config, address: str) -> Any:
@@ -300,7 +290,9 @@ def _teams(config: Config, post: bool) -> Step:
         assert channel is not None
         if not post:
             return f"webhook URL set ({config.teams.webhook_env if config.teams else ''}); --teams-test posts a card"
-        problem = teams.post(channel, teams.card("tracker doctor: test card", teams.card_blocks("Nothing needs doing.")))
+        problem = teams.post(
+            channel, teams.card("tracker doctor: test card", teams.card_blocks("Nothing needs doing."))
+        )
         if problem:
             raise TrackerError(problem)
         return "the flow took a test card (see the channel, or the flow's run history if it does not show)"

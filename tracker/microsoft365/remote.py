@@ -35,7 +35,8 @@ DOWNLOAD_RESTARTS = 6
 PERMISSIONS = {
     "sharepoint": "Sites.ReadWrite.All (or Sites.Selected with write access to this site) for SharePoint",
     "graph": "Files.ReadWrite.All or Sites.ReadWrite.All (or Sites.Selected) for Microsoft Graph",
-    "mail": "Mail.Send for Microsoft Graph",
+    # graph/outlook-send-mail-from-other-user; the graph transport names the one its sign-in needs (mail_permission)
+    "mail": "Mail.Send for Microsoft Graph (application for app-only; delegated for a person's own mailbox, Mail.Send.Shared plus Exchange Send As for a shared one)",
     # graph/api/sitepage-create and sitepage-update accept no lesser permission (Sites.Selected is not listed)
     "site-page": "Sites.ReadWrite.All for Microsoft Graph (to create, update and publish the status page)",
 }
@@ -259,7 +260,7 @@ class Remote:
             )
             return AuthError(f"{what}: {api} refused the sign-in (401{': ' + detail if detail else ''}); {hint}")
         if status == 403:
-            need = PERMISSIONS[permission or api]
+            need = PERMISSIONS.get(permission or api) or str(permission)  # a key, or the words themselves
             return AuthError(f"{what}: access denied (403{': ' + detail if detail else ''}); the sign-in needs {need}")
         if status == 404:
             return ConfigError(
@@ -429,7 +430,8 @@ class Remote:
         what: str = "",
         permission: str = "graph",
     ) -> Any:
-        """A Graph request relative to graph_url; returns the parsed JSON (or None)."""
+        """A Graph request relative to graph_url; returns the parsed JSON (or None). `permission` is a key of
+        PERMISSIONS or, in words, what the sign-in needs: a 403 names it."""
         response = self.request(
             "graph",
             method,

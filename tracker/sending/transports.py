@@ -7,6 +7,7 @@ what was sent stays sent when a later message fails.
 
 from __future__ import annotations
 
+import json
 import os
 import smtplib
 import ssl
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 from tracker.config import Config
 from tracker.errors import ConfigError, MailError, TrackerError
 from tracker.files import write_atomic
+from tracker.microsoft365.auth import token_identity
 from tracker.microsoft365.remote import Remote
 from tracker.sending.mail import Outgoing, parse_sender
 from tracker.times import CLOCK
@@ -318,7 +320,7 @@ def _smtp(config: Config) -> Transport:
 
 
 class GraphTransport(OneByOne):
-    """Sends through Microsoft Graph sendMail as the configured mailbox (saved to Sent Items)."""
+    """Sends through Microsoft Graph sendMail as the configured mailbox (saved to that mailbox's Sent Items)."""
 
     name = "graph"
 
@@ -327,22 +329,58 @@ class GraphTransport(OneByOne):
         self.remote = remote
         self.mailbox = mailbox
         self.failures = (TrackerError,)
+        self._permission: str | None = None
+
+    def permission(self) -> str:
+        """What this sign-in needs to send as the mailbox (named by a 403), from its Graph token's claims."""
+        if self._permission is None:
+            token = str(self.remote.tokens.graph().get("access_token", ""))
+            self._permission = mail_permission(self.remote.settings.auth, self.mailbox, token_identity(token))
+        return self._permission
 
     def send_one(self, message: Outgoing) -> None:
-        """One sendMail request."""
+        """One sendMail request (refused before it is made when Graph would refuse its size)."""
         from urllib.parse import quote
 
+        body = graph_message(message)
         self.remote.graph(
             "POST",
             f"/users/{quote(self.mailbox)}/sendMail",
-            graph_message(message),
+            body,
             what=f"sending the {message.audience} email",
-            permission="mail",
+            permission=self.permission(),
         )
 
 
-# Graph takes attachments inside the sendMail request only below 3 MB (larger ones need an upload session).
-GRAPH_ATTACHMENT_BYTES = 3 * 1024 * 1024
+def mail_permission(auth: str, mailbox: str, claims: dict[str, Any]) -> str:
+    """What a sign-in needs to send as `mailbox` through `/users/{mailbox}/sendMail`, in words: app-only tokens
+    (`roles`, or auth = "certificate") need the application permission; a person's token (`scp`) needs delegated
+    Mail.Send for their own mailbox, and for any other one (a shared team mailbox) Mail.Send.Shared plus Exchange
+    rights on it (graph/outlook-send-mail-from-other-user: Send As or Send on Behalf, and Full Access when
+    sending through that mailbox's own /users/{id}/sendMail)."""
+    application = (
+        f"the application permission Mail.Send for Microsoft Graph, with admin consent (it can send as any mailbox: "
+        f"limit it to {mailbox} with Exchange RBAC for Applications or an application access policy)"
+    )
+    if ("roles" in claims and "scp" not in claims) or (not claims and auth == "certificate"):
+        return application
+    user = str(claims.get("upn") or claims.get("preferred_username") or claims.get("unique_name") or "")
+    if user and user.lower() == mailbox.lower():
+        return "the delegated permission Mail.Send for Microsoft Graph (sending as the signed-in user's own mailbox)"
+    shared = (
+        f"the delegated permission Mail.Send.Shared for Microsoft Graph, and Exchange Full Access plus Send As "
+        f"(or Send on Behalf) on {mailbox} for {user or 'the signed-in user'}"
+    )
+    if "scp" in claims or auth == "device-code":
+        return shared
+    return f"for an app-only token {application}; for a person's token {shared}"
+
+
+# Graph refuses a sendMail request over 4 MB with 413 ("The maximum request length supported is 4MB": reported in
+# O365/python-o365 issue 472; the limit is missing from graph/api/user-sendmail, microsoft-graph-docs issue 9834).
+# The whole JSON body counts: the HTML and every image in base64 (a third larger than its bytes). A larger message
+# needs a draft with attachment upload sessions (graph/outlook-large-attachments), which tracker does not make.
+GRAPH_REQUEST_BYTES = 4 * 1024 * 1024
 
 
 def graph_attachments(message: EmailMessage) -> list[dict[str, Any]]:
@@ -399,17 +437,18 @@ def graph_message(message: Outgoing) -> dict[str, Any]:
     }
     attachments = graph_attachments(message.message)
     if attachments:
-        import base64
-
-        size = sum(len(base64.b64decode(a["contentBytes"])) for a in attachments)
-        if size > GRAPH_ATTACHMENT_BYTES:
-            raise MailError(
-                f"the {message.audience} email carries {size / 1048576:.1f} MB of images; Graph sendMail takes at "
-                f"most {GRAPH_ATTACHMENT_BYTES // 1048576} MB of attachments in one request; use [mail] transport "
-                '"smtp" for it'
-            )
         body["attachments"] = attachments
-    return {"message": body, "saveToSentItems": True}
+    request = {"message": body, "saveToSentItems": True}
+    size = len(json.dumps(request).encode("utf-8"))  # as requests serializes it (json=, ASCII-escaped)
+    if size > GRAPH_REQUEST_BYTES:
+        images = sum(len(a["contentBytes"]) for a in attachments) * 3 // 4
+        raise MailError(
+            f"the {message.audience} email is {size / 1048576:.1f} MB as a Graph sendMail request "
+            f"({images / 1048576:.1f} MB of images, base64-encoded in it); Graph takes at most "
+            f"{GRAPH_REQUEST_BYTES // 1048576} MB in one request (larger needs a draft with upload sessions, which "
+            'tracker does not make); use [mail] transport "smtp" for it, or send fewer or smaller images'
+        )
+    return request
 
 
 def _graph(config: Config) -> Transport:
