@@ -335,8 +335,10 @@ class Remote:
                 headers={"Range": f"bytes={received}-{end}", "If-Match": etag, "If-Range": etag},
                 what="downloading the workbook",
             )
+            if response.status_code == 200:
+                return self._whole(response, etag, length, progress)
             if response.status_code != 206 or response.headers.get("ETag", etag) != etag:
-                raise Stale()  # a whole new file instead of the range: it changed
+                raise Stale()  # not the range of this version: it changed
             part = response.content
             if not part:
                 break
@@ -345,6 +347,21 @@ class Remote:
             if progress:
                 progress(received, length)
         return b"".join(parts)
+
+    def _whole(self, response: Any, etag: str, length: int, progress: Callable[[int, int], None] | None) -> bytes:
+        """A 200 to a Range request: the whole file. SharePoint REST's `$value` is reported to ignore Range
+        (github.com/OneDrive/onedrive-api-docs/issues/529), and Graph's download URL may too ("the Range header may
+        be ignored and an HTTP 200 response would be returned with the full contents", driveitem-get-content).
+        Kept when it is the version asked for (its ETag, else the file's ETag unchanged since); else Stale."""
+        data = response.content
+        sent = response.headers.get("ETag")
+        if sent is None:
+            sent = str(self.properties().get("ETag", ""))  # the bytes are `etag`'s if no save came between
+        if sent != etag or len(data) != length:
+            raise Stale()
+        if progress:
+            progress(length, length)
+        return bytes(data)
 
     def upload(self, data: bytes, etag: str, progress: Callable[[int, int], None] | None = None) -> None:
         """Replace the workbook if it is still at `etag` (If-Match); big files go up in chunks."""
