@@ -164,18 +164,60 @@ def test_throttling_honours_retry_after(run: Run, sp: StandIn, event_id: str) ->
     assert "after throttling" in [r[4] for r in _rows(sp, "Updates")]
 
 
+def test_a_retry_after_of_90_seconds_is_waited_in_full(run: Run, sp: StandIn, event_id: str, mode: str) -> None:
+    """SharePoint asks for 90 s: tracker waits all of it (never cut to a minute), within the command's deadline,
+    for a read and for a write."""
+    sp.throttle(1, retry_after="90")
+    assert run("list").exit_code == 0
+    assert suite_clock.WAITS == [90.0]
+    sp.throttle(1, retry_after="90")
+    result = run("update", event_id, "--note", "after a long throttle")
+    assert result.exit_code == 0, result.stderr
+    assert suite_clock.WAITS == [90.0, 90.0]
+    assert "after a long throttle" in [r[4] for r in _rows(sp, "Updates")]
+
+
+def test_a_retry_after_past_the_deadline_stops_at_once(run: Run, sp: StandIn) -> None:
+    """SharePoint asks for 120 s, more than the command's 90 s deadline: tracker does not wait, and says when to try
+    again, in one line."""
+    sp.throttle(1, retry_after="120")
+    result = run("list")
+    assert result.exit_code == 1
+    assert suite_clock.WAITS == []
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "SharePoint asks to wait 120 s (throttled); more than this command's 90 s deadline: try again in 2 minutes"
+        )
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_every_request_says_who_sends_it(run: Run, sp: StandIn, event_id: str, mode: str) -> None:
+    """Every request to SharePoint and Graph carries the User-Agent SharePoint's throttling guidance asks for:
+    NONISV|organization|tracker/version."""
+    import tracker
+
+    assert run("list").exit_code == 0
+    assert run("update", event_id, "--note", "decorated").exit_code == 0
+    agents = {next((v for k, v in r["headers"].items() if k.lower() == "user-agent"), "") for r in sp.requests}
+    assert agents == {f"NONISV|Unknown|tracker/{tracker.__version__}"}
+    assert any(r["path"].startswith("/graph/") for r in sp.requests) == (mode == "workbook-api")
+
+
 def test_persistent_server_error_leaves_workbook_intact(
     run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A 503 that never ends gives one clear message; the workbook is unchanged."""
-    from tracker.retry import MAX_WAIT
+    from tracker.retry import BACKOFF_MAX
 
     before = sp.get_file(PATH)
     sp.fail(50, status=503)
     result = run("update", event_id, "--note", "never written")
     assert result.exit_code == 1
     assert "still throttled or unavailable (503) after 5 attempts; nothing was written" in result.stderr
-    assert len(suite_clock.WAITS) == 4 and all(0 < s <= MAX_WAIT + 1 for s in suite_clock.WAITS), (
+    assert len(suite_clock.WAITS) == 4 and all(0 < s <= BACKOFF_MAX + 1 for s in suite_clock.WAITS), (
         suite_clock.WAITS
     )  # backoff between tries
     assert "Traceback" not in result.stderr
@@ -414,7 +456,6 @@ def test_unreachable_graph_is_retried_then_reported(
     import tracker.retry
     from tests.smtp_server import free_port
 
-    monkeypatch.setattr(tracker.retry, "MAX_WAIT", 0.01)
     monkeypatch.setattr(tracker.retry, "retry_after", lambda response, attempt: 0.01)
     dead = f"http://127.0.0.1:{free_port()}/graph/v1.0"
     (tmp_path / "tracker.toml").write_text(_config(sp, "workbook-api").replace(sp.graph_url, dead))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from tracker import retry
+from tracker import __version__, retry
 from tracker.errors import AuthError, ConfigError, RemoteError
 from tracker.microsoft365.auth import Tokens, tokens_for
 from tracker.sharepoint_config import SharePointSettings
@@ -41,6 +41,9 @@ PERMISSIONS = {
 }
 
 
+SERVICES = {"sharepoint": "SharePoint", "graph": "Microsoft Graph"}
+
+
 class Stale(Exception):
     """The file changed since it was downloaded (412); the caller replays."""
 
@@ -51,6 +54,17 @@ class Locked(Exception):
     def __init__(self, owner: str) -> None:
         super().__init__(owner)
         self.owner = owner
+
+
+def user_agent(settings: SharePointSettings) -> str:
+    """`NONISV|Org|tracker/version`, the decoration SharePoint's throttling guidance asks of every request ("Avoid
+    getting throttled or blocked in SharePoint Online": traffic without it is throttled first). Org: the tenant's
+    name ([sharepoint] tenant, else the SharePoint host's first label, e.g. contoso), else "Unknown"."""
+    tenant = settings.tenant.split(".")[0] if "." in settings.tenant else ""
+    host = settings.host
+    site = host.split(".")[0] if host.endswith(settings.cloud.sharepoint_suffixes) else ""
+    org = "".join(c for c in (tenant or site) if c.isalnum() or c == "-") or "Unknown"
+    return f"NONISV|{org}|tracker/{__version__}"
 
 
 def _options(
@@ -149,6 +163,7 @@ class Remote:
 
         session = requests.Session()
         session.hooks["response"].append(self.http_log.hook)
+        session.headers["User-Agent"] = user_agent(self.settings)
         session.trust_env = True
         return session
 
@@ -213,6 +228,9 @@ class Remote:
                 if status in (429, 503) or (status == 504 and idempotent):
                     if tries.again(retry.retry_after(response, tries.made)):
                         continue
+                    if tries.out_of_time and retry.asked(response) is not None:
+                        why = "throttled" if status == 429 else f"unavailable, {status}"
+                        raise RemoteError(f"{what}: {tries.too_long(SERVICES[api], why)}") from None
                     if status != 504:
                         raise RemoteError(
                             f"{what}: still throttled or unavailable ({status}) {tries.said}; "

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tracker import retry
 from tracker.microsoft365 import remote
 from tracker.microsoft365.remote import Remote
 from tracker.sharepoint_config import SharePointSettings
@@ -78,7 +79,8 @@ class SharePointStore:
 
     def read(self) -> Tracker:
         """Download once and read with the fast reader (with this machine's recent writes the file may not show yet)."""
-        data, etag = self.download()
+        with retry.deadline():  # a read's waits share one deadline, as a commit's do
+            data, etag = self.download()
         tracker = read_tracker(Path(self.settings.path), self.schema, data=data, source=self.location)
         if self.settings.write_mode == "workbook-api":
             recent_writes(self).show(tracker, etag)
