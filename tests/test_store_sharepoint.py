@@ -103,6 +103,46 @@ def test_read_only_commands_never_upload(run: Run, sp: StandIn, event_id: str) -
     assert all(r["method"] == "GET" for r in sp.requests)
 
 
+def _retitle(sp: StandIn, event_id: str, title: str) -> None:
+    """Another client saves the workbook with the event's title changed."""
+    book = _remote_book(sp)
+    sheet = book["Events"]
+    header = [c.value for c in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == event_id)
+    row[header.index("Title")].value = title
+    out = io.BytesIO()
+    book.save(out)
+    sp.put_file(PATH, out.getvalue())
+
+
+def test_an_unchanged_workbook_is_read_with_one_request(run: Run, sp: StandIn, event_id: str, mode: str) -> None:
+    """The last downloaded workbook is kept in the user's cache folder (private) under its ETag: `list` on an
+    unchanged workbook asks for its properties only, one request; after another client's save it downloads again,
+    and a write after that checks the ETag and writes onto their version."""
+    assert run("list").exit_code == 0
+    assert [r["path"].endswith("/$value") for r in sp.requests] == [False, True]
+    cached = list((Path(os.environ["TRACKER_STATE_DIR"]) / "cache").rglob("workbook.cache"))
+    assert len(cached) == 1 and cached[0].stat().st_mode & 0o777 == 0o600
+
+    sp.requests.clear()
+    again = run("list")
+    assert again.exit_code == 0 and event_id in again.stdout
+    assert len(sp.requests) == 1 and "$select=" in sp.requests[0]["path"]
+
+    _retitle(sp, event_id, "Retitled by a colleague")
+    sp.requests.clear()
+    changed = run("list")
+    assert "Retitled by a colleague" in changed.stdout
+    assert [r["path"].endswith("/$value") for r in sp.requests] == [False, True]
+
+    sp.requests.clear()
+    _retitle(sp, event_id, "Retitled again")
+    assert run("update", event_id, "--note", "onto their version").exit_code == 0
+    assert any(r["path"].endswith("/$value") and r["method"] == "GET" for r in sp.requests)
+    assert "onto their version" in [r[4] for r in _rows(sp, "Updates")]
+    assert "Retitled again" in [r[1] for r in _rows(sp, "Events")]
+
+
 def test_concurrent_edit_is_replayed(run: Run, sp: StandIn, event_id: str, mode: str) -> None:
     """Someone saves between tracker's download and its write: both changes are in the workbook."""
 
@@ -535,8 +575,8 @@ def test_damaged_token_cache_means_sign_in_again(tmp_path: Path) -> None:
 
 def test_notify_log_refused_after_sending_is_journalled(run: Run, sp: StandIn, event_id: str, mode: str) -> None:
     """The mail went out but writing the log is forbidden (403): the log waits in the journal and nothing is resent."""
-    # the third download is the log's write (after the read and the claims' write): its write gets 403
-    sp.after_download(lambda a: a.after_download(lambda b: b.after_download(lambda c: c.fail(1, status=403))))
+    # the second write is the log's (after the claims'): it gets 403
+    sp.before_next_write(lambda a: a.before_next_write(lambda b: b.fail(1, status=403)))
     result = run("notify", event_id)
     assert result.exit_code == 1 and "kept in the local journal" in result.stderr, result.stderr
     again = run("notify", event_id)

@@ -305,8 +305,11 @@ class Remote:
         body = response.json()
         return body.get("d", body)
 
-    def download(self, progress: Callable[[int, int], None] | None = None) -> tuple[bytes, str]:
-        """The workbook's bytes and the ETag they belong to.
+    def download(
+        self, progress: Callable[[int, int], None] | None = None, *, have: tuple[str, bytes] | None = None
+    ) -> tuple[bytes, str]:
+        """The workbook's bytes and the ETag they belong to (`have`: bytes already at hand and their ETag, returned
+        without a download when the file still has that ETag).
 
         A big file comes in ranges, each asked for only if the file still has the ETag of the
         first (If-Match, and If-Range as HTTP's own guard): a save in the middle of the download
@@ -318,6 +321,8 @@ class Remote:
             props = self.properties()
             etag = str(props.get("ETag", ""))
             length = int(props.get("Length") or 0)
+            if have is not None and etag and have[0] == etag and len(have[1]) == length:
+                return have[1], etag
             chunk = self.settings.chunk_size
             try:
                 if length <= chunk:
