@@ -246,6 +246,28 @@ def test_every_request_says_who_sends_it(run: Run, sp: StandIn, event_id: str, m
     assert any(r["path"].startswith("/graph/") for r in sp.requests) == (mode == "workbook-api")
 
 
+@pytest.mark.parametrize(
+    ("section", "org"),
+    [
+        ({"auth": "device-code", "tenant": "contoso.onmicrosoft.com", "client_id": "app"}, "contoso"),
+        (
+            {"auth": "token-env", "cloud": "usgov-high", "site_url": "https://fabrikam.sharepoint.us/sites/ops"},
+            "fabrikam",
+        ),
+    ],
+    ids=["tenant", "host"],
+)
+def test_the_user_agent_names_the_organization(section: dict, org: str) -> None:
+    """The organization in the User-Agent is the tenant's name, else the SharePoint host's first label."""
+    import tracker
+    from tracker.microsoft365.remote import user_agent
+    from tracker.sharepoint_config import sharepoint_settings
+
+    base = {"site_url": "https://contoso.sharepoint.com/sites/ops", "path": PATH}
+    settings = sharepoint_settings(base | section, Path("."))
+    assert user_agent(settings) == f"NONISV|{org}|tracker/{tracker.__version__}"
+
+
 def test_persistent_server_error_leaves_workbook_intact(
     run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
