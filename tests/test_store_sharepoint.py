@@ -143,6 +143,19 @@ def test_an_unchanged_workbook_is_read_with_one_request(run: Run, sp: StandIn, e
     assert "Retitled again" in [r[1] for r in _rows(sp, "Events")]
 
 
+@pytest.mark.parametrize("mode", ["workbook-api"])
+def test_a_write_on_a_workbook_read_before_does_not_download_it(run: Run, sp: StandIn, event_id: str) -> None:
+    """Through the Excel service, an update on a workbook unchanged since this machine read it checks the ETag and
+    writes: no download, at most 4 requests (the properties, the batch, and room for a workbook session)."""
+    assert run("update", event_id, "--note", "first").exit_code == 0  # the Graph id is remembered from here on
+    assert run("list").exit_code == 0
+    sp.requests.clear()
+    assert run("update", event_id, "--note", "second").exit_code == 0
+    assert not any(r["path"].endswith("/$value") for r in sp.requests), [r["path"] for r in sp.requests]
+    assert len(sp.requests) <= 4
+    assert "second" in [r[4] for r in _rows(sp, "Updates")]
+
+
 def test_concurrent_edit_is_replayed(run: Run, sp: StandIn, event_id: str, mode: str) -> None:
     """Someone saves between tracker's download and its write: both changes are in the workbook."""
 
