@@ -143,6 +143,20 @@ def test_an_unchanged_workbook_is_read_with_one_request(run: Run, sp: StandIn, e
     assert "Retitled again" in [r[1] for r in _rows(sp, "Events")]
 
 
+@pytest.mark.parametrize("mode", ["upload"])
+def test_a_damaged_read_cache_is_downloaded_again(run: Run, sp: StandIn, event_id: str) -> None:
+    """A cache file whose bytes no longer match its header (a disk error, a hand edit) is not read: tracker downloads."""
+    assert run("list").exit_code == 0
+    (cached,) = (Path(os.environ["TRACKER_STATE_DIR"]) / "cache").rglob("workbook.cache")
+    raw = cached.read_bytes()
+    cached.write_bytes(raw[:-10] + b"0123456789")
+    sp.requests.clear()
+    again = run("list")
+    assert again.exit_code == 0 and event_id in again.stdout
+    assert [r["path"].endswith("/$value") for r in sp.requests] == [False, True]
+    assert cached.read_bytes() == raw
+
+
 @pytest.mark.parametrize("mode", ["workbook-api"])
 def test_a_write_on_a_workbook_read_before_does_not_download_it(run: Run, sp: StandIn, event_id: str) -> None:
     """Through the Excel service, an update on a workbook unchanged since this machine read it checks the ETag and
