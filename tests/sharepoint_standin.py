@@ -228,6 +228,7 @@ class StandIn:
         self.identities: dict[str, dict[str, Any]] = {}  # token → its claims (user_token, app_token)
         self.mailbox_rights: dict[str, dict[str, set[str]]] = {}  # mailbox → user → Exchange rights (grant_mailbox)
         self._after_download: Callable[[StandIn], None] | None = None
+        self._after_properties: Callable[[StandIn], None] | None = None
         self._during_download: tuple[Callable[[StandIn], None], int] | None = None  # (callback, chunks to go)
         self._batches = 0
         self._write_gate: tuple[threading.Barrier, list[int]] | None = None  # (barrier, [writes still to hold])
@@ -369,6 +370,10 @@ class StandIn:
     def after_download(self, callback: Callable[[StandIn], None]) -> None:
         """Call `callback(self)` once, right after the next download has been sent to its end of file."""
         self._after_download = callback
+
+    def after_properties(self, callback: Callable[[StandIn], None]) -> None:
+        """Call `callback(self)` once, right after the next answer to a file's properties (REST) has been sent."""
+        self._after_properties = callback
 
     def during_download(self, callback: Callable[[StandIn], None], after_chunks: int = 1) -> None:
         """Call `callback(self)` once, right after the `after_chunks`-th range chunk (206) has been sent.
@@ -568,9 +573,14 @@ class StandIn:
         if name in LOCKING_CALLS and method != "GET" and stored.path.lower() in self._locks:
             raise _locked(stored.path, self._locks[stored.path.lower()])
         if name == "" and method == "GET":
-            return _sp_json(request, _file_properties(stored, request.query.get("$select")))
+            reply = _sp_json(request, _file_properties(stored, request.query.get("$select")))
+            hook, self._after_properties = self._after_properties, None
+            reply.after = (lambda: hook(self)) if hook else None
+            return reply
         if name == "$value" and method == "GET":
-            return self._download(request, stored)
+            # Reported to ignore Range on real tenants and answer 200 with the whole file
+            # (https://github.com/OneDrive/onedrive-api-docs/issues/529)
+            return self._download(request, stored, ranges=False)
         if name == "$value" and method == "PUT":
             _check_if_match(request, stored)
             self.put_file(stored.path, request.body)
@@ -585,8 +595,10 @@ class StandIn:
             return Reply(200)
         raise HttpError(405, "-1, Microsoft.SharePoint.Client.InvalidClientQueryException", f"{method} {name}")
 
-    def _download(self, request: Request, stored: StoredFile) -> Reply:
+    def _download(self, request: Request, stored: StoredFile, ranges: bool = True) -> Reply:
         """The bytes, or one `Range` of them (206), under HTTP's conditional-request rules (RFC 9110).
+
+        `ranges=False` (SharePoint REST `$value`): Range is ignored, the whole file comes with 200.
 
         - If-Match with another ETag: 412 and no bytes (RFC 9110 section 13.1.1).
         - If-Range names the current ETag (or the exact Last-Modified date): the range (206).
@@ -602,7 +614,7 @@ class StandIn:
         headers = {"ETag": stored.etag, "Last-Modified": _http_date(stored.modified), "Accept-Ranges": "bytes"}
         _check_if_match(request, stored, graph=request.path.startswith("/graph/"))
         start, end = 0, size - 1
-        wanted = _RANGE.fullmatch((request.header("Range") or "").replace(" ", ""))
+        wanted = _RANGE.fullmatch((request.header("Range") or "").replace(" ", "")) if ranges else None
         if wanted and (
             not (wanted.group(1) or wanted.group(2))
             or (wanted.group(1) and wanted.group(2) and int(wanted.group(2)) < int(wanted.group(1)))

@@ -269,20 +269,43 @@ def test_without_a_usable_retry_after_the_wait_doubles_up_to_30_seconds(no_jitte
     assert [retry.retry_after(answer, attempt) for attempt in range(7)] == [1, 2, 4, 8, 16, 30, 30]
 
 
-@pytest.mark.parametrize("header", ["3600", "inf", http_date(NOW + timedelta(days=1))], ids=["seconds", "inf", "date"])
-def test_a_retry_after_longer_than_a_minute_waits_a_minute(no_jitter: None, header: str) -> None:
-    """A server asking for an hour (or forever, or until tomorrow) gets MAX_WAIT (60 s): tracker tries again then."""
-    assert retry.retry_after(Answer({"Retry-After": header}), 1) == retry.MAX_WAIT == 60.0
+@pytest.mark.parametrize(("header", "wait"), [("3600", 3600.0), (http_date(NOW + timedelta(days=1)), 86400.0)])
+def test_a_long_retry_after_is_asked_in_full(no_jitter: None, header: str, wait: float) -> None:
+    """A server asking for an hour (or until tomorrow) is asked to be waited in full, never cut short (SharePoint's
+    and Graph's throttling guidance: waiting less brings more throttling); the deadline decides whether tracker
+    waits it or stops at once. A Retry-After of "inf" is no usable answer: tracker's own backoff."""
+    assert retry.retry_after(Answer({"Retry-After": header}), 1) == wait
+    assert retry.retry_after(Answer({"Retry-After": "inf"}), 1) == 2.0
 
 
-def test_the_jitter_adds_at_most_a_tenth_and_at_most_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two clients throttled together do not retry in step: each wait gets up to a tenth more (plus 50 ms), never
-    more than a second, so even the longest wait stays within a second of MAX_WAIT."""
+def test_the_jitter_adds_at_most_a_tenth_and_at_most_a_second_to_trackers_own_backoff(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two clients that got no Retry-After do not retry in step: each wait gets up to a tenth more (plus 50 ms),
+    never more than a second; a server's Retry-After is waited exactly as asked."""
     monkeypatch.setattr(retry, "random", SteadyJitter(high=True))
-    assert retry.retry_after(Answer({"Retry-After": "0"}), 0) == pytest.approx(0.05)
-    assert retry.retry_after(Answer({"Retry-After": "2"}), 0) == pytest.approx(2.25)
-    assert retry.retry_after(Answer({"Retry-After": "3600"}), 0) == pytest.approx(retry.MAX_WAIT + 1.0)
+    assert retry.retry_after(Answer({"Retry-After": "2"}), 0) == 2.0
+    assert retry.retry_after(Answer({"Retry-After": "90"}), 0) == 90.0
+    assert retry.retry_after(None, 0) == pytest.approx(1.15)
     assert retry.retry_after(None, 3) == pytest.approx(8.85)
+    assert retry.retry_after(None, 9) == pytest.approx(31.0)
+
+
+def test_a_wait_past_the_deadline_stops_at_once_and_says_when_to_try_again() -> None:
+    """Within one deadline, a Retry-After longer than what is left is not waited at all; the message names the wait,
+    the deadline and when to try again."""
+    with retry.deadline(90):
+        whole = retry.Retries()
+        assert not whole.again(120) and whole.out_of_time
+        assert whole.too_long("SharePoint", "throttled") == (
+            "SharePoint asks to wait 120 s (throttled); more than this command's 90 s deadline: try again in 2 minutes"
+        )
+        assert retry.Retries().again(60)
+        rest = retry.Retries()
+        assert not rest.again(45)
+        assert rest.too_long("SharePoint", "throttled").endswith(
+            "more than the 30 s left of this command's 90 s deadline: try again in a minute"
+        )
 
 
 # --- SLA timers and the process review: tracker.rules.clock ----------------------------------------------------------

@@ -1,5 +1,5 @@
-"""One retry policy for tracker's calls to Microsoft 365: how many attempts, how long one wait may be, and one
-deadline that all the waiting of an operation shares, however its retries nest.
+"""One retry policy for tracker's calls to Microsoft 365: how many attempts, how long to wait (a server's Retry-After
+in full), and one deadline that all the waiting of an operation shares, however its retries nest.
 
 A write retries at three places: a request throttled (429, 503) or unanswered (microsoft365.remote), a part of an
 Excel-service batch (store.excel_service), and the whole commit when another writer came first (store.engine).
@@ -12,6 +12,7 @@ Every wait goes through `CLOCK.wait`, which tests make instant and record."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from typing import Any
 from tracker.times import CLOCK
 
 ATTEMPTS = 5  # tries of one request or batch part, the first included
-MAX_WAIT = 60.0  # one wait at the most: a longer Retry-After is cut to this
+BACKOFF_MAX = 30.0  # tracker's own backoff (no Retry-After) doubles up to this
 DEADLINE = 90.0  # all the waiting of one operation (a commit and all its requests)
 
 _budget: ContextVar[list[float] | None] = ContextVar("tracker_retry_budget", default=None)
@@ -34,7 +35,8 @@ def deadline(seconds: float | None = None) -> Iterator[None]:
     if _budget.get() is not None:
         yield
         return
-    token = _budget.set([DEADLINE if seconds is None else seconds])
+    total = DEADLINE if seconds is None else seconds
+    token = _budget.set([total, total])
     try:
         yield
     finally:
@@ -49,8 +51,9 @@ class Retries:
         self.attempts = ATTEMPTS if attempts is None else attempts
         self.made = 1
         self.out_of_time = False
+        self.refused = 0.0  # the wait that would have passed the deadline
         shared = _budget.get()
-        self._budget = shared if shared is not None else [DEADLINE]  # outside any deadline(): its own
+        self._budget = shared if shared is not None else [DEADLINE, DEADLINE]  # outside any deadline(): its own
 
     def again(self, wait: float) -> bool:
         """Wait `wait` seconds (see `retry_after`) and return True, or return False at once to give up."""
@@ -59,6 +62,7 @@ class Retries:
         wait = max(0.0, wait)
         if wait > self._budget[0]:
             self.out_of_time = True
+            self.refused = wait
             return False
         self._budget[0] -= wait
         CLOCK.wait(wait)
@@ -70,12 +74,24 @@ class Retries:
         """How the retries ended, for a message: "after 5 attempts" (and why it stopped sooner)."""
         attempts = "1 attempt" if self.made == 1 else f"{self.made} attempts"
         if self.out_of_time:
-            return f"after {attempts} (tracker waits at most {DEADLINE:.0f} s in all for one write)"
+            return f"after {attempts} (tracker waits at most {DEADLINE:.0f} s in all for one command)"
         return f"after {attempts}"
 
+    def too_long(self, who: str, why: str) -> str:
+        """After `again` refused a server's Retry-After longer than what is left of the deadline, one line to say
+        so: "SharePoint asks to wait 120 s (throttled); more than this command's 90 s deadline: try again in 2
+        minutes"."""
+        left, total = self._budget
+        limit = f"this command's {total:.0f} s deadline"
+        if left < total:
+            limit = f"the {left:.0f} s left of {limit}"
+        minutes = max(1, math.ceil(self.refused / 60))
+        later = "a minute" if minutes == 1 else f"{minutes} minutes"
+        return f"{who} asks to wait {self.refused:.0f} s ({why}); more than {limit}: try again in {later}"
 
-def retry_after(response: Any, attempt: int) -> float:
-    """Seconds to wait: the server's Retry-After (seconds or HTTP date), else exponential; jittered, bounded."""
+
+def asked(response: Any) -> float | None:
+    """The server's Retry-After in seconds (given as seconds or as an HTTP date), or None when it gave none."""
     value = response.headers.get("Retry-After") if response is not None else None
     wait = None
     if value:
@@ -90,7 +106,18 @@ def retry_after(response: Any, attempt: int) -> float:
                 ).total_seconds()
             except (TypeError, ValueError):
                 wait = None
-    if wait is None:
-        wait = min(2.0**attempt, 30.0)
-    wait = max(0.0, min(wait, MAX_WAIT))
+    if wait is None or not math.isfinite(wait):
+        return None
+    return max(0.0, wait)
+
+
+def retry_after(response: Any, attempt: int) -> float:
+    """Seconds to wait: the server's Retry-After in full (SharePoint's and Microsoft Graph's throttling guidance:
+    waiting less brings more throttling, and can get the app blocked), else tracker's own exponential backoff,
+    jittered so that clients throttled together do not come back in step. A wait longer than the deadline is not
+    waited: `Retries.again` gives up at once (`too_long` says so)."""
+    wait = asked(response)
+    if wait is not None:
+        return wait
+    wait = min(2.0**attempt, BACKOFF_MAX)
     return wait + random.uniform(0, min(1.0, wait * 0.1 + 0.05))

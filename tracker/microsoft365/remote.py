@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from tracker import retry
+from tracker import __version__, retry
 from tracker.errors import AuthError, ConfigError, RemoteError
 from tracker.microsoft365.auth import Tokens, tokens_for
 from tracker.sharepoint_config import SharePointSettings
@@ -42,6 +42,9 @@ PERMISSIONS = {
 }
 
 
+SERVICES = {"sharepoint": "SharePoint", "graph": "Microsoft Graph"}
+
+
 class Stale(Exception):
     """The file changed since it was downloaded (412); the caller replays."""
 
@@ -52,6 +55,17 @@ class Locked(Exception):
     def __init__(self, owner: str) -> None:
         super().__init__(owner)
         self.owner = owner
+
+
+def user_agent(settings: SharePointSettings) -> str:
+    """`NONISV|Org|tracker/version`, the decoration SharePoint's throttling guidance asks of every request ("Avoid
+    getting throttled or blocked in SharePoint Online": traffic without it is throttled first). Org: the tenant's
+    name ([sharepoint] tenant, else the SharePoint host's first label, e.g. contoso), else "Unknown"."""
+    tenant = settings.tenant.split(".")[0] if "." in settings.tenant else ""
+    host = settings.host
+    site = host.split(".")[0] if host.endswith(settings.cloud.sharepoint_suffixes) else ""
+    org = "".join(c for c in (tenant or site) if c.isalnum() or c == "-") or "Unknown"
+    return f"NONISV|{org}|tracker/{__version__}"
 
 
 def _options(
@@ -150,6 +164,7 @@ class Remote:
 
         session = requests.Session()
         session.hooks["response"].append(self.http_log.hook)
+        session.headers["User-Agent"] = user_agent(self.settings)
         session.trust_env = True
         return session
 
@@ -214,6 +229,9 @@ class Remote:
                 if status in (429, 503) or (status == 504 and idempotent):
                     if tries.again(retry.retry_after(response, tries.made)):
                         continue
+                    if tries.out_of_time and retry.asked(response) is not None:
+                        why = "throttled" if status == 429 else f"unavailable, {status}"
+                        raise RemoteError(f"{what}: {tries.too_long(SERVICES[api], why)}") from None
                     if status != 504:
                         raise RemoteError(
                             f"{what}: still throttled or unavailable ({status}) {tries.said}; "
@@ -288,8 +306,11 @@ class Remote:
         body = response.json()
         return body.get("d", body)
 
-    def download(self, progress: Callable[[int, int], None] | None = None) -> tuple[bytes, str]:
-        """The workbook's bytes and the ETag they belong to.
+    def download(
+        self, progress: Callable[[int, int], None] | None = None, *, have: tuple[str, bytes] | None = None
+    ) -> tuple[bytes, str]:
+        """The workbook's bytes and the ETag they belong to (`have`: bytes already at hand and their ETag, returned
+        without a download when the file still has that ETag).
 
         A big file comes in ranges, each asked for only if the file still has the ETag of the
         first (If-Match, and If-Range as HTTP's own guard): a save in the middle of the download
@@ -301,6 +322,8 @@ class Remote:
             props = self.properties()
             etag = str(props.get("ETag", ""))
             length = int(props.get("Length") or 0)
+            if have is not None and etag and have[0] == etag and len(have[1]) == length:
+                return have[1], etag
             chunk = self.settings.chunk_size
             try:
                 if length <= chunk:
@@ -336,8 +359,10 @@ class Remote:
                 headers={"Range": f"bytes={received}-{end}", "If-Match": etag, "If-Range": etag},
                 what="downloading the workbook",
             )
+            if response.status_code == 200:
+                return self._whole(response, etag, length, progress)
             if response.status_code != 206 or response.headers.get("ETag", etag) != etag:
-                raise Stale()  # a whole new file instead of the range: it changed
+                raise Stale()  # not the range of this version: it changed
             part = response.content
             if not part:
                 break
@@ -346,6 +371,21 @@ class Remote:
             if progress:
                 progress(received, length)
         return b"".join(parts)
+
+    def _whole(self, response: Any, etag: str, length: int, progress: Callable[[int, int], None] | None) -> bytes:
+        """A 200 to a Range request: the whole file. SharePoint REST's `$value` is reported to ignore Range
+        (github.com/OneDrive/onedrive-api-docs/issues/529), and Graph's download URL may too ("the Range header may
+        be ignored and an HTTP 200 response would be returned with the full contents", driveitem-get-content).
+        Kept when it is the version asked for (its ETag, else the file's ETag unchanged since); else Stale."""
+        data = response.content
+        sent = response.headers.get("ETag")
+        if sent is None:
+            sent = str(self.properties().get("ETag", ""))  # the bytes are `etag`'s if no save came between
+        if sent != etag or len(data) != length:
+            raise Stale()
+        if progress:
+            progress(length, length)
+        return bytes(data)
 
     def upload(self, data: bytes, etag: str, progress: Callable[[int, int], None] | None = None) -> None:
         """Replace the workbook if it is still at `etag` (If-Match); big files go up in chunks."""

@@ -225,8 +225,11 @@ class ExcelService:
                     self._fail(request, answer, requests, position + index, tries.said)
                 answers.append(answer)
                 done += 1
-            if done < len(chunk) and not tries.again(retry.retry_after(by_id.get(str(done + 1)), tries.made)):
+            refused = by_id.get(str(done + 1))
+            if done < len(chunk) and not tries.again(retry.retry_after(refused, tries.made)):
                 message = f"{chunk[done].what}: Microsoft Graph did not run it {tries.said}"
+                if tries.out_of_time and retry.asked(refused) is not None:
+                    message = f"{chunk[done].what}: {tries.too_long('the Excel service', 'throttled or busy')}"
                 self._stop(message, requests, position + done)
                 raise RemoteError(message + "; nothing was written, try again later")
             position += done

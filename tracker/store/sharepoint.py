@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tracker import retry
 from tracker.microsoft365 import remote
 from tracker.microsoft365.remote import Remote
 from tracker.sharepoint_config import SharePointSettings
@@ -23,6 +24,7 @@ from tracker.store import xlsx
 from tracker.store.engine import Busy, Change, Snapshot, Stale, commit
 from tracker.store.excel_service import ExcelService
 from tracker.store.journal import Journal
+from tracker.store.read_cache import ReadCache
 from tracker.store.recent import recent_writes
 from tracker.store.xlsx_layout import Layout
 from tracker.workbook.edits import Edit, Plan
@@ -53,6 +55,7 @@ class SharePointStore:
         self.remote = remote or Remote(settings, verbose=verbose)
         self.journal = journal
         self.location = settings.file_url
+        self.cache = ReadCache(settings.file_url)
         self.replayed: list[Edit] = []
         self.set_aside: list[tuple[list[Edit], str]] = []
         self.shared = True  # other machines write it without this machine's locks
@@ -73,12 +76,18 @@ class SharePointStore:
         return Path(self.settings.path).name
 
     def download(self) -> tuple[bytes, str]:
-        """The workbook's bytes and the ETag they belong to."""
-        return self.remote.download(self.progress("downloading"))
+        """The workbook's bytes and the ETag they belong to: this machine's cached bytes when SharePoint still has
+        their ETag (asked every time, for reads and writes alike), else downloaded and cached."""
+        cached = self.cache.load()
+        data, etag = self.remote.download(self.progress("downloading"), have=cached)
+        if cached is None or cached[0] != etag:
+            self.cache.save(etag, data)
+        return data, etag
 
     def read(self) -> Tracker:
         """Download once and read with the fast reader (with this machine's recent writes the file may not show yet)."""
-        data, etag = self.download()
+        with retry.deadline():  # a read's waits share one deadline, as a commit's do
+            data, etag = self.download()
         tracker = read_tracker(Path(self.settings.path), self.schema, data=data, source=self.location)
         if self.settings.write_mode == "workbook-api":
             recent_writes(self).show(tracker, etag)
