@@ -23,6 +23,7 @@ from tracker.sending import teams
 from tracker.sending.mail import Outgoing, Recipient, build_message, parse_sender
 from tracker.sending.transports import mail_permission, open_transport
 from tracker.store.backends import journal_for
+from tracker.store.read_cache import cache_dir
 from tracker.times import format_time, utcnow
 
 OK, PROBLEM, SKIPPED = "ok", "problem", "skipped"
@@ -118,10 +119,12 @@ def _clock(config: Config) -> Step:
 
 
 def _folders(config: Config) -> list[Step]:
-    """The folders tracker writes on this machine: its state (journal, send ledger), the outbox, the status page."""
+    """The folders tracker writes on this machine: its state (journal, send ledger), the read cache, the outbox."""
 
     journal = journal_for(config).path.parent  # a local workbook's is beside it: writing there is writing it
     folders = [("state folder", journal if config.sharepoint is None else journal.parent.parent)]
+    if config.sharepoint is not None:
+        folders.append(("cache folder", cache_dir()))  # the last workbook read, kept until its ETag changes
     if config.mail.transport == "outbox":
         folders.append(("outbox folder", config.root / config.mail.outbox))
     return [_attempt(name, _writable_check(folder)) for name, folder in folders]
