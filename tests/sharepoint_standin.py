@@ -211,6 +211,7 @@ class StandIn:
         self._files: dict[str, StoredFile] = {}
         self._uploads: dict[str, tuple[str, bytearray]] = {}
         self._sessions: dict[str, Session] = {}
+        self._close_failures: list[int] = []  # statuses for the next closeSession calls (see fail_close_sessions)
         self._locks: dict[str, str] = {}
         self._faults: list[tuple[str, int, str | None]] = []  # (kind, status, retry_after), consumed in order
         self._rows_add_failure: int | None = None
@@ -387,6 +388,25 @@ class StandIn:
             retry_after = "1"
         with self._state:
             self._workbook_faults += [(status, retry_after)] * count
+
+    @property
+    def open_sessions(self) -> list[str]:
+        """The ids of the workbook sessions created and not closed (nor expired)."""
+        with self._state:
+            return list(self._sessions)
+
+    def expire_sessions(self) -> None:
+        """Every open workbook session ends: a request that names one answers 404 with innerError
+        invalidSessionReCreatable, "does not exist or is invalid due to a transient error. The Microsoft Graph
+        client can try to recreate a session" (graph/workbook-error-handling). Persistent sessions' writes stay."""
+        with self._state:
+            self._sessions.clear()
+
+    def fail_close_sessions(self, count: int, status: int = 500) -> None:
+        """The next `count` closeSession calls answer `status` (graph/workbook-error-codes: 500 internalServerError)
+        and leave the session open (and, under `save_late`, its writes unsaved)."""
+        with self._state:
+            self._close_failures += [status] * count
 
     def fail_next_rows_add(self, status: int = 504, *, after_adding: bool = False) -> None:
         """The next table-row add answers `status` and changes nothing (with `after_adding`: it adds the rows,
@@ -737,6 +757,8 @@ class StandIn:
             self._sessions[session] = Session(stored.path, persist)
             return _json(201, {"id": session, "persistChanges": persist})
         if rest in ("closeSession", "refreshSession") and request.method == "POST":
+            if rest == "closeSession" and self._close_failures:
+                raise HttpError(self._close_failures.pop(0), "internalServerError", "Injected closeSession failure.")
             if rest == "closeSession" and session is not None:
                 closed = self._sessions.pop(session)
                 if closed.persist:  # graph/workbook-best-practice, Q&A 1190202: closeSession saves the session's work

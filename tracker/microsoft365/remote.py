@@ -194,8 +194,10 @@ class Remote:
         idempotent: bool = True,
         what: str = "",
         permission: str | None = None,
+        answered: tuple[int, ...] = (),
     ) -> requests.Response:
-        """Send one request with retries; SharePoint's 412 and 423 come back as Stale / Locked."""
+        """Send one request with retries; SharePoint's 412 and 423 come back as Stale / Locked, and a status in
+        `answered` comes back as the response for the caller to read."""
         import requests
         from office365.runtime.client_request_exception import ClientRequestException
 
@@ -210,6 +212,8 @@ class Remote:
                 response = exc.response
                 status = response.status_code if response is not None else 0
                 self._reset(api)
+                if status in answered and response is not None:
+                    return response
                 if status in (429, 503) or (status == 504 and idempotent):
                     if tries.again(retry.retry_after(response, tries.made)):
                         continue
@@ -428,6 +432,7 @@ class Remote:
         idempotent: bool = False,
         what: str = "",
         permission: str = "graph",
+        headers: dict[str, str] | None = None,
     ) -> Any:
         """A Graph request relative to graph_url; returns the parsed JSON (or None)."""
         response = self.request(
@@ -435,6 +440,7 @@ class Remote:
             method,
             f"{self.settings.graph_url}{path}",
             json_body=body,
+            headers=headers,
             idempotent=idempotent,
             what=what,
             permission=permission,

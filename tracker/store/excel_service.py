@@ -4,8 +4,11 @@ The Excel service writes into the file while other people have it open in Excel,
 the SharePoint default. One commit is one Graph JSON batch, its requests chained with
 `dependsOn` so they run in order: first a read of every row about to be patched (its key
 must still be there: nobody sorted the table meanwhile), then the patches, then the new
-table rows, then a read of the key column when new rows carry a unique key. With the
-drive item id cached, a write command makes three requests (properties, download, batch).
+table rows, then a read of the key column when new rows carry a unique key. The batch runs in
+one workbook session, as Microsoft recommends for more than one or two calls: createSession
+before it, closeSession as its last request (sent again on its own if the batch stopped before
+it). With the drive item id cached, a write command makes four requests (properties, download,
+createSession, the batch with closeSession last in it).
 
 The Excel service saves the file a moment after a write (Microsoft does not promise when a
 download shows it), so each commit's edits are also kept in a small local file of recent
@@ -33,6 +36,7 @@ from tracker.store.excel_batch import (
     Answer,
     ItemGone,
     Request,
+    WorkbookSession,
     column_runs,
     error_codes,
     excel_value,
@@ -62,6 +66,7 @@ class ExcelService:
         self.remote = store.remote
         self.recent = recent_writes(store)
         self.last: Snapshot | None = None  # the newest snapshot this applier took
+        self.session = WorkbookSession(self.remote, self._busy_message)
 
     # -- engine hooks -------------------------------------------------------------------------
 
@@ -107,7 +112,14 @@ class ExcelService:
         return out
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
-        """One batch: check rows, patch, add rows, check keys; then remember the edits until the file shows them."""
+        """One workbook session: one batch (check rows, patch, add rows, check keys, close the session), the
+        session closed on its own if the batch did not; then remember the edits until the file shows them."""
+        try:
+            self._write(snapshot, change)
+        finally:
+            self.session.close()
+
+    def _write(self, snapshot: Snapshot, change: Change) -> None:
         _data, etag = snapshot.handle
         layout = snapshot.layout
         assert layout is not None
@@ -115,9 +127,13 @@ class ExcelService:
             base = self._base(etag)
             requests = self._plan(change, base, layout)
             try:
-                answers = self._send(requests)
+                self.session.open(base)
+                # closeSession rides last in the batch: one request fewer (graph/workbook-best-practice, step 4)
+                close = Request("POST", f"{base}/closeSession", {}, what="closing the workbook session", kind="close")
+                answers = self._send([*requests, close])
                 break
             except ItemGone as gone:
+                self.session.close()
                 self._forget_item()
                 if attempt:
                     raise WorkbookError(
@@ -186,29 +202,15 @@ class ExcelService:
         tries = retry.Retries()
         while position < len(requests):
             chunk = requests[position : position + BATCH_LIMIT]
-            body = {
-                "requests": [
-                    {
-                        "id": str(index + 1),
-                        "method": request.method,
-                        "url": request.url,
-                        **(
-                            {"body": request.body, "headers": {"Content-Type": "application/json"}}
-                            if request.body
-                            else {}
-                        ),
-                        **({"dependsOn": [str(index)]} if index else {}),
-                    }
-                    for index, request in enumerate(chunk)
-                ]
-            }
             try:
-                raw = self.remote.graph("POST", "/$batch", body, what="writing to the workbook (Graph batch)")
+                raw = self.remote.graph(
+                    "POST", "/$batch", self._batch(chunk), what="writing to the workbook (Graph batch)"
+                )
             except TrackerError as exc:  # the whole batch may or may not have run
                 self._stop(str(exc), requests, position, uncertain_until=position + len(chunk))
                 raise
             by_id = {str(r.get("id")): Answer(r) for r in (raw or {}).get("responses", [])}
-            done = 0
+            done, renewed = 0, False
             for index, request in enumerate(chunk):
                 answer = by_id.get(str(index + 1))
                 if answer is None:  # Graph said nothing about it: it may or may not have run
@@ -216,6 +218,14 @@ class ExcelService:
                     self._stop(message, requests, position + index, uncertain_until=position + len(chunk))
                     raise RemoteError(message + "; nothing was written")
                 if answer.status_code == 424:  # an earlier one failed: that one is handled below or retried
+                    break
+                if request.kind == "close":  # a failed close is sent again on its own, after the batch
+                    self.session.closed(answer.status_code < 400)
+                    answers.append(answer)
+                    done += 1
+                    continue
+                if answer.status_code == 404 and not renewed and self.session.renew(answer):
+                    renewed = True  # the session expired: the rest goes again in a new one
                     break
                 if answer.status_code >= 400:
                     # a row add that timed out (504) may have landed: retrying it could add the row twice
@@ -225,12 +235,43 @@ class ExcelService:
                     self._fail(request, answer, requests, position + index, tries.said)
                 answers.append(answer)
                 done += 1
-            if done < len(chunk) and not tries.again(retry.retry_after(by_id.get(str(done + 1)), tries.made)):
+            if (
+                done < len(chunk)
+                and not renewed
+                and not tries.again(retry.retry_after(by_id.get(str(done + 1)), tries.made))
+            ):
                 message = f"{chunk[done].what}: Microsoft Graph did not run it {tries.said}"
                 self._stop(message, requests, position + done)
                 raise RemoteError(message + "; nothing was written, try again later")
             position += done
         return answers
+
+    def _batch(self, chunk: list[Request]) -> dict[str, Any]:
+        """A JSON batch of the requests, each after the one before (`dependsOn`), each in the session
+        (graph/json-batching: the headers of a request in a batch are its own)."""
+        items = []
+        for index, request in enumerate(chunk):
+            headers = dict(self.session.headers)
+            if request.body is not None:
+                headers["Content-Type"] = "application/json"
+            item: dict[str, Any] = {"id": str(index + 1), "method": request.method, "url": request.url}
+            if request.body is not None:
+                item["body"] = request.body
+            if headers:
+                item["headers"] = headers
+            if index:
+                item["dependsOn"] = [str(index)]
+            items.append(item)
+        return {"requests": items}
+
+    def _follow_up(self, base: str) -> dict[str, str]:
+        """The session header for a request after the batch (a key another writer took, a row put back): the
+        batch closed its session, so these rare ones open another; sessionless if that cannot be had."""
+        try:
+            self.session.open(base)
+        except (Busy, ItemGone, TrackerError):
+            return {}
+        return self.session.headers
 
     def _stop(self, message: str, requests: list[Request], stopped: int, uncertain_until: int = 0) -> None:
         """Part of the batch went through: raise Interrupted with what was written and what was not.
@@ -239,7 +280,7 @@ class ExcelService:
         batch without an answer): the rows they add are journaled to be added only if absent,
         and so they are journaled even when nothing before them was written.
         """
-        written = [e for r in requests[:stopped] if r.kind in ("patch", "add") for e in r.edits]
+        written = [e for r in requests[:stopped] if r.kind in ("patch", "add") for e in r.edits]  # not "close"
         rest: list[Edit] = []
         uncertain = False
         for index, request in enumerate(requests[stopped:], start=stopped):
@@ -345,6 +386,7 @@ class ExcelService:
             {kind: [values]},
             idempotent=True,
             what=f"{what} {sheet}!{address}",
+            headers=self._follow_up(base),
         )
 
     def _settle_keys(self, change: Change, request: Request, answer: Answer, base: str, placed: dict[int, int]) -> None:
@@ -372,7 +414,13 @@ class ExcelService:
                 )
                 CLOCK.wait(random.uniform(0.0, 0.2))  # let a rival that read the same column write its choice
                 column = key_column(
-                    self.remote.graph("GET", request.url, idempotent=True, what=f"checking the {keyname} column again")
+                    self.remote.graph(
+                        "GET",
+                        request.url,
+                        idempotent=True,
+                        what=f"checking the {keyname} column again",
+                        headers=self._follow_up(base),
+                    )
                 )
             else:
                 raise ConflictError(
