@@ -212,6 +212,10 @@ class StandIn:
         self._uploads: dict[str, tuple[str, bytearray]] = {}
         self._sessions: dict[str, Session] = {}
         self._close_failures: list[int] = []  # statuses for the next closeSession calls (see fail_close_sessions)
+        # True: the Excel endpoints refuse app-only tokens, as their pages document ("Application: Not supported",
+        # graph/api/table-post-rows, range-update, workbook-createsession). False (default): they serve them, as
+        # real tenants are reported to (microsoft-graph-docs-contrib issue 8691).
+        self.refuse_app_only_excel = False
         self._locks: dict[str, str] = {}
         self._faults: list[tuple[str, int, str | None]] = []  # (kind, status, retry_after), consumed in order
         self._rows_add_failure: int | None = None
@@ -739,6 +743,8 @@ class StandIn:
         reads see the service's copy. Another client holding the workbook for edit, and
         injected write faults, refuse writes before anything changes.
         """
+        if self.refuse_app_only_excel and _app_only(request):
+            raise HttpError(403, "accessDenied", "The caller does not have permission to perform the action.")
         key = stored.path.lower()
         session = request.header("workbook-session-id")
         if session is not None and session not in self._sessions:
@@ -1241,6 +1247,20 @@ def _iso(moment: datetime) -> str:
 def _http_date(moment: datetime) -> str:
     """An HTTP-date (RFC 9110 section 5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`."""
     return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
+
+
+def _app_only(request: Request) -> bool:
+    """Whether the bearer token is an application's own (Microsoft identity platform access token claims: `idtyp`
+    "app", or `roles` without `scp`); the stand-in reads a JWT's claims without checking its signature."""
+    token = (request.header("Authorization") or "").partition(" ")[2]
+    parts = token.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return False
+    return claims.get("idtyp") == "app" or ("roles" in claims and "scp" not in claims)
 
 
 def _is_write(request: Request) -> bool:

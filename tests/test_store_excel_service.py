@@ -4,6 +4,7 @@ duplicate-ID case in upload mode, and downloads tied to one ETag."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from collections.abc import Callable
@@ -382,3 +383,72 @@ def test_a_throttled_server_is_waited_for_at_most_the_deadline(
     assert sum(suite_clock.WAITS) <= retry.DEADLINE, suite_clock.WAITS
     assert "still throttled or unavailable (429) after 2 attempts" in result.stderr
     assert f"at most {retry.DEADLINE:.0f} s in all" in result.stderr
+
+
+def _jwt(claims: dict[str, object]) -> str:
+    """An unsigned JWT carrying `claims` (tracker and the stand-in read claims, never check signatures)."""
+
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.c2ln"
+
+
+APP_TOKEN = _jwt({"aud": "https://graph.microsoft.com", "idtyp": "app", "roles": ["Files.ReadWrite.All"]})
+USER_TOKEN = _jwt({"aud": "https://graph.microsoft.com", "scp": "Files.ReadWrite.All", "upn": "alex@example.com"})
+
+
+def _graph_token(sp: StandIn, monkeypatch: pytest.MonkeyPatch, token: str) -> None:
+    sp.tokens.add(token)
+    monkeypatch.setenv("TRACKER_GRAPH_TOKEN", token)
+
+
+def test_app_only_with_the_excel_service_is_named_undocumented(
+    run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An app-only Graph token with write_mode = "workbook-api": one warning line says Microsoft documents the
+    Excel API for delegated sign-in only and names the documented set-ups; the write goes through, as real tenants
+    are reported to allow (microsoft-graph-docs-contrib issue 8691)."""
+    _graph_token(sp, monkeypatch, APP_TOKEN)
+    result = run("update", event_id, "--note", "app-only")
+    assert result.exit_code == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, result.stderr
+    assert "undocumented" in warnings[0] and "delegated sign-in only" in warnings[0]
+    assert 'write_mode = "upload"' in warnings[0] and 'auth = "device-code"' in warnings[0]
+    assert "app-only" in [r[4] for r in rows(sp.get_file(PATH), "Updates")]
+
+
+def test_app_only_excel_refused_as_documented_names_the_change(
+    run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenant that refuses app-only Excel calls as the pages document (403): one error line naming the documented
+    set-ups, no traceback, nothing written."""
+    _graph_token(sp, monkeypatch, APP_TOKEN)
+    sp.refuse_app_only_excel = True
+    result = run("update", event_id, "--note", "refused app-only")
+    assert result.exit_code != 0 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "403" in line]
+    assert len(errors) == 1, result.stderr
+    assert 'write_mode = "upload"' in errors[0] and 'auth = "device-code"' in errors[0]
+    assert "refused app-only" not in [r[4] for r in rows(sp.get_file(PATH), "Updates")]
+
+
+def test_documented_or_accepted_set_ups_give_no_warning(
+    run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No warning for a delegated token with the Excel service, for app-only with upload, nor for app-only with the
+    Excel service once tracker.toml says app_only_excel = true (the administrator accepts it)."""
+    config = tmp_path / "tracker.toml"
+    original = config.read_text()
+    for token, mode, accepted in [
+        (USER_TOKEN, "workbook-api", False),
+        (APP_TOKEN, "upload", False),
+        (APP_TOKEN, "workbook-api", True),
+    ]:
+        _graph_token(sp, monkeypatch, token)
+        text = original.replace('write_mode = "workbook-api"', f'write_mode = "{mode}"')
+        config.write_text(text.replace("[sharepoint]\n", "[sharepoint]\napp_only_excel = true\n") if accepted else text)
+        result = run("update", event_id, "--note", f"quiet {mode}")
+        assert result.exit_code == 0, result.stderr
+        assert "warning:" not in result.stderr, (token == APP_TOKEN, mode, accepted)

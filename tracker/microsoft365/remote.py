@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from tracker import retry
 from tracker.errors import AuthError, ConfigError, RemoteError
-from tracker.microsoft365.auth import Tokens, tokens_for
+from tracker.microsoft365.auth import Tokens, app_only, tokens_for
 from tracker.sharepoint_config import SharePointSettings
 from tracker.text import printable
 from tracker.times import CLOCK
@@ -38,6 +38,9 @@ PERMISSIONS = {
     "mail": "Mail.Send for Microsoft Graph",
     # graph/api/sitepage-create and sitepage-update accept no lesser permission (Sites.Selected is not listed)
     "site-page": "Sites.ReadWrite.All for Microsoft Graph (to create, update and publish the status page)",
+    # graph/api/table-post-rows, range-update, workbook-createsession: delegated Files.ReadWrite only (it reaches
+    # the user's own files; a file in a team site needs Files.ReadWrite.All); Application: "Not supported"
+    "workbook": "Files.ReadWrite.All (delegated) for the Excel API in Microsoft Graph, and write access to the workbook",
 }
 
 
@@ -263,8 +266,13 @@ class Remote:
             )
             return AuthError(f"{what}: {api} refused the sign-in (401{': ' + detail if detail else ''}); {hint}")
         if status == 403:
-            need = PERMISSIONS[permission or api]
-            return AuthError(f"{what}: access denied (403{': ' + detail if detail else ''}); the sign-in needs {need}")
+            need = f"the sign-in needs {PERMISSIONS[permission or api]}"
+            if permission == "workbook" and app_only(self.settings):
+                need = self.settings.undocumented(True) or (
+                    "the app needs Files.ReadWrite.All or Sites.ReadWrite.All (application), which Microsoft does not "
+                    "document for the Excel API (delegated only)"
+                )
+            return AuthError(f"{what}: access denied (403{': ' + detail if detail else ''}); {need}")
         if status == 404:
             return ConfigError(
                 f"{what}: not found (404){': ' + detail if detail else ''}; check [sharepoint] site_url and path"

@@ -156,6 +156,7 @@ class WorkbookSession:
             json_body={"persistChanges": True},
             idempotent=True,  # workbook-createsession: "occasionally ... a 504 ... repeat the request"
             what="opening a workbook session",
+            permission="workbook",
             answered=(404, 409, 423),
         )
         status = response.status_code
@@ -165,7 +166,7 @@ class WorkbookSession:
         if status in (409, 423):
             raise Busy(self.busy(status, response))
         if status >= 400 or not body.get("id"):
-            raise self.remote.failure("graph", status, response, "opening a workbook session", "graph")
+            raise self.remote.failure("graph", status, response, "opening a workbook session", "workbook")
         self.id, self.base = str(body["id"]), base
 
     def renew(self, answer: Any) -> bool:

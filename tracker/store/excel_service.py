@@ -95,7 +95,12 @@ class ExcelService:
         path = f"{self._base(etag)}/tables/{quote(table)}/rows?$select=index,values"
         items: list[dict[str, Any]] = []
         while path:
-            page = self.remote.graph("GET", path, idempotent=True, what=f"reading the {table} table") or {}
+            page = (
+                self.remote.graph(
+                    "GET", path, idempotent=True, what=f"reading the {table} table", permission="workbook"
+                )
+                or {}
+            )
             items += [item for item in page.get("value", []) if isinstance(item, dict)]
             link = str(page.get("@odata.nextLink") or "")
             path = link[len(self.store.settings.graph_url) :] if link.startswith(self.store.settings.graph_url) else ""
@@ -204,7 +209,11 @@ class ExcelService:
             chunk = requests[position : position + BATCH_LIMIT]
             try:
                 raw = self.remote.graph(
-                    "POST", "/$batch", self._batch(chunk), what="writing to the workbook (Graph batch)"
+                    "POST",
+                    "/$batch",
+                    self._batch(chunk),
+                    what="writing to the workbook (Graph batch)",
+                    permission="workbook",
                 )
             except TrackerError as exc:  # the whole batch may or may not have run
                 self._stop(str(exc), requests, position, uncertain_until=position + len(chunk))
@@ -303,7 +312,7 @@ class ExcelService:
             raise ItemGone(request.what, error_text(answer))
         if status in (409, 423) and not written:
             raise Busy(self._busy_message(status, answer))
-        error = self.remote.failure("graph", status, answer, request.what, "graph")
+        error = self.remote.failure("graph", status, answer, request.what, "workbook")
         if status == 504 and request.kind == "add":
             error = RemoteError(
                 f"{request.what}: Microsoft Graph timed out (504); the rows may have been added all the same, so "
@@ -387,6 +396,7 @@ class ExcelService:
             idempotent=True,
             what=f"{what} {sheet}!{address}",
             headers=self._follow_up(base),
+            permission="workbook",
         )
 
     def _settle_keys(self, change: Change, request: Request, answer: Answer, base: str, placed: dict[int, int]) -> None:
@@ -420,6 +430,7 @@ class ExcelService:
                         idempotent=True,
                         what=f"checking the {keyname} column again",
                         headers=self._follow_up(base),
+                        permission="workbook",
                     )
                 )
             else:
