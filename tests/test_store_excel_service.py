@@ -95,6 +95,26 @@ def test_an_expired_session_is_created_again_once(run: Run, sp: StandIn, event_i
     assert [r[4] for r in rows(sp.get_file(PATH), "Updates")].count("after expiry") == 1
 
 
+def test_a_session_that_cannot_be_created_again_keeps_the_edit(run: Run, sp: StandIn, event_id: str) -> None:
+    """The session expires and, before a new one, another client takes the workbook for edit (createSession 409):
+    nothing was written, so one line says so and the edit waits in the journal; `sync` writes it once later."""
+
+    def expire_and_hold(standin: StandIn) -> None:
+        standin.expire_sessions()
+        standin.hold_for_edit(PATH)
+
+    sp.before_next_write(expire_and_hold)
+    result = run("update", event_id, "--note", "kept after expiry")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "another client holds the workbook for editing" in result.stderr
+    assert "kept in the local journal" in result.stderr
+    created = [r["status"] for r in sp.requests if r["path"].endswith("/workbook/createSession")]
+    assert created == [201, 409]
+    sp.release_edit(PATH)
+    assert run("sync").exit_code == 0
+    assert [r[4] for r in rows(sp.get_file(PATH), "Updates")].count("kept after expiry") == 1
+
+
 def test_a_failed_batch_still_closes_its_session(run: Run, sp: StandIn, event_id: str) -> None:
     """A write refused in the batch (423) stops before closeSession: the session is closed on its own request,
     with its id, and the edit waits in the journal."""

@@ -48,6 +48,24 @@ class Request:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def batch_body(chunk: list[Request], session: dict[str, str]) -> dict[str, Any]:
+    """A JSON batch of the requests, each after the one before (`dependsOn`), each with the session header
+    (graph/json-batching: a request in a batch carries its own headers)."""
+    items = []
+    for index, request in enumerate(chunk):
+        headers = dict(session)
+        item: dict[str, Any] = {"id": str(index + 1), "method": request.method, "url": request.url}
+        if request.body is not None:
+            item["body"] = request.body
+            headers["Content-Type"] = "application/json"
+        if headers:
+            item["headers"] = headers
+        if index:
+            item["dependsOn"] = [str(index)]
+        items.append(item)
+    return {"requests": items}
+
+
 class Answer:
     """An inner batch response, shaped like a `requests` response for the error helpers."""
 

@@ -37,6 +37,7 @@ from tracker.store.excel_batch import (
     ItemGone,
     Request,
     WorkbookSession,
+    batch_body,
     column_runs,
     error_codes,
     excel_value,
@@ -211,7 +212,7 @@ class ExcelService:
                 raw = self.remote.graph(
                     "POST",
                     "/$batch",
-                    self._batch(chunk),
+                    batch_body(chunk, self.session.headers),
                     what="writing to the workbook (Graph batch)",
                     permission="workbook",
                 )
@@ -233,7 +234,7 @@ class ExcelService:
                     answers.append(answer)
                     done += 1
                     continue
-                if answer.status_code == 404 and not renewed and self.session.renew(answer):
+                if answer.status_code == 404 and not renewed and self._renew(answer, requests, position + index):
                     renewed = True  # the session expired: the rest goes again in a new one
                     break
                 if answer.status_code >= 400:
@@ -255,23 +256,14 @@ class ExcelService:
             position += done
         return answers
 
-    def _batch(self, chunk: list[Request]) -> dict[str, Any]:
-        """A JSON batch of the requests, each after the one before (`dependsOn`), each in the session
-        (graph/json-batching: the headers of a request in a batch are its own)."""
-        items = []
-        for index, request in enumerate(chunk):
-            headers = dict(self.session.headers)
-            if request.body is not None:
-                headers["Content-Type"] = "application/json"
-            item: dict[str, Any] = {"id": str(index + 1), "method": request.method, "url": request.url}
-            if request.body is not None:
-                item["body"] = request.body
-            if headers:
-                item["headers"] = headers
-            if index:
-                item["dependsOn"] = [str(index)]
-            items.append(item)
-        return {"requests": items}
+    def _renew(self, answer: Answer, requests: list[Request], index: int) -> bool:
+        """A new session for the rest of the batch when the service says this one is gone; if that fails after part
+        of the batch was written, the rest goes to the journal (Interrupted), never the whole change."""
+        try:
+            return self.session.renew(answer)
+        except (Busy, ItemGone, TrackerError) as exc:
+            self._stop(f"the workbook session ended and a new one could not be opened: {exc}", requests, index)
+            raise
 
     def _follow_up(self, base: str) -> dict[str, str]:
         """The session header for a request after the batch (a key another writer took, a row put back): the
