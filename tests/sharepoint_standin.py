@@ -407,7 +407,7 @@ class StandIn:
             self._sessions.clear()
 
     def fail_close_sessions(self, count: int, status: int = 500) -> None:
-        """The next `count` closeSession calls answer `status` (graph/workbook-error-codes: 500 internalServerError)
+        """The next `count` closeSession calls answer `status` (graph/workbook-best-practice shows a 500 internalServerError)
         and leave the session open (and, under `save_late`, its writes unsaved)."""
         with self._state:
             self._close_failures += [status] * count
