@@ -436,6 +436,7 @@ def test_app_only_with_the_excel_service_is_named_undocumented(
     assert len(warnings) == 1, result.stderr
     assert "undocumented" in warnings[0] and "delegated sign-in only" in warnings[0]
     assert 'write_mode = "upload"' in warnings[0] and 'auth = "device-code"' in warnings[0]
+    assert "app_only_excel = true" in warnings[0]
     assert "app-only" in [r[4] for r in rows(sp.get_file(PATH), "Updates")]
 
 
@@ -451,6 +452,7 @@ def test_app_only_excel_refused_as_documented_names_the_change(
     errors = [line for line in result.stderr.splitlines() if "403" in line]
     assert len(errors) == 1, result.stderr
     assert 'write_mode = "upload"' in errors[0] and 'auth = "device-code"' in errors[0]
+    assert "app_only_excel" not in errors[0]  # accepting it is no way out of a refusal
     assert "refused app-only" not in [r[4] for r in rows(sp.get_file(PATH), "Updates")]
 
 

@@ -21,8 +21,9 @@ DEFAULT_WRITE_MODE = "workbook-api"  # [sharepoint] write_mode when not set
 APP_ONLY_EXCEL = (
     'write_mode = "workbook-api" with an app-only sign-in ({how}) is undocumented: Microsoft documents the Excel '
     'API in Graph for delegated sign-in only. Set [sharepoint] write_mode = "upload" to keep app-only sign-in, '
-    'or auth = "device-code" to keep the Excel service; or app_only_excel = true to accept it as it is'
+    'or auth = "device-code" to keep the Excel service'
 )
+ACCEPT = "; or app_only_excel = true to accept it as it is"
 
 
 @dataclass(frozen=True)
@@ -93,13 +94,14 @@ class SharePointSettings:
         """The workbook's absolute URL."""
         return self.origin + self.path
 
-    def undocumented(self, app_only: bool | None) -> str | None:
+    def undocumented(self, app_only: bool | None, *, refused: bool = False) -> str | None:
         """The warning for a set-up Microsoft does not document (app-only sign-in with the Excel service), or None.
-        `app_only`: whether the sign-in is app-only (None: not known, e.g. an opaque token in the environment)."""
-        if not app_only or self.write_mode != "workbook-api" or self.app_only_excel:
+        `app_only`: whether the sign-in is app-only (None: not known, e.g. an opaque token in the environment);
+        `refused`: the tenant refused it (403), so accepting it is no way out."""
+        if not app_only or self.write_mode != "workbook-api" or (self.app_only_excel and not refused):
             return None
         how = "a certificate" if self.auth == "certificate" else "an application token"
-        return APP_ONLY_EXCEL.format(how=how)
+        return APP_ONLY_EXCEL.format(how=how) + ("" if refused else ACCEPT)
 
     @property
     def sharepoint_scope(self) -> str:

@@ -268,7 +268,7 @@ class Remote:
         if status == 403:
             need = f"the sign-in needs {PERMISSIONS[permission or api]}"
             if permission == "workbook" and app_only(self.settings):
-                need = self.settings.undocumented(True) or (
+                need = self.settings.undocumented(True, refused=not self.settings.app_only_excel) or (
                     "the app needs Files.ReadWrite.All or Sites.ReadWrite.All (application), which Microsoft does not "
                     "document for the Excel API (delegated only)"
                 )
