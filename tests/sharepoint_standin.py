@@ -212,6 +212,11 @@ class StandIn:
         self._files: dict[str, StoredFile] = {}
         self._uploads: dict[str, tuple[str, bytearray]] = {}
         self._sessions: dict[str, Session] = {}
+        self._close_failures: list[int] = []  # statuses for the next closeSession calls (see fail_close_sessions)
+        # True: the Excel endpoints refuse app-only tokens, as their pages document ("Application: Not supported",
+        # graph/api/table-post-rows, range-update, workbook-createsession). False (default): they serve them, as
+        # real tenants are reported to (microsoft-graph-docs-contrib issue 8691).
+        self.refuse_app_only_excel = False
         self._locks: dict[str, str] = {}
         self._faults: list[tuple[str, int, str | None]] = []  # (kind, status, retry_after), consumed in order
         self._rows_add_failure: int | None = None
@@ -395,6 +400,25 @@ class StandIn:
             retry_after = "1"
         with self._state:
             self._workbook_faults += [(status, retry_after)] * count
+
+    @property
+    def open_sessions(self) -> list[str]:
+        """The ids of the workbook sessions created and not closed (nor expired)."""
+        with self._state:
+            return list(self._sessions)
+
+    def expire_sessions(self) -> None:
+        """Every open workbook session ends: a request that names one answers 404 with innerError
+        invalidSessionReCreatable, "does not exist or is invalid due to a transient error. The Microsoft Graph
+        client can try to recreate a session" (graph/workbook-error-handling). Persistent sessions' writes stay."""
+        with self._state:
+            self._sessions.clear()
+
+    def fail_close_sessions(self, count: int, status: int = 500) -> None:
+        """The next `count` closeSession calls answer `status` (graph/workbook-best-practice shows a 500 internalServerError)
+        and leave the session open (and, under `save_late`, its writes unsaved)."""
+        with self._state:
+            self._close_failures += [status] * count
 
     def fail_next_rows_add(self, status: int = 504, *, after_adding: bool = False) -> None:
         """The next table-row add answers `status` and changes nothing (with `after_adding`: it adds the rows,
@@ -762,6 +786,8 @@ class StandIn:
         reads see the service's copy. Another client holding the workbook for edit, and
         injected write faults, refuse writes before anything changes.
         """
+        if self.refuse_app_only_excel and _app_only(request):
+            raise HttpError(403, "accessDenied", "The caller does not have permission to perform the action.")
         key = stored.path.lower()
         session = request.header("workbook-session-id")
         if session is not None and session not in self._sessions:
@@ -780,6 +806,8 @@ class StandIn:
             self._sessions[session] = Session(stored.path, persist)
             return _json(201, {"id": session, "persistChanges": persist})
         if rest in ("closeSession", "refreshSession") and request.method == "POST":
+            if rest == "closeSession" and self._close_failures:
+                raise HttpError(self._close_failures.pop(0), "internalServerError", "Injected closeSession failure.")
             if rest == "closeSession" and session is not None:
                 closed = self._sessions.pop(session)
                 if closed.persist:  # graph/workbook-best-practice, Q&A 1190202: closeSession saves the session's work
@@ -1301,6 +1329,20 @@ def _iso(moment: datetime) -> str:
 def _http_date(moment: datetime) -> str:
     """An HTTP-date (RFC 9110 section 5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`."""
     return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)
+
+
+def _app_only(request: Request) -> bool:
+    """Whether the bearer token is an application's own (Microsoft identity platform access token claims: `idtyp`
+    "app", or `roles` without `scp`); the stand-in reads a JWT's claims without checking its signature."""
+    token = (request.header("Authorization") or "").partition(" ")[2]
+    parts = token.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return False
+    return claims.get("idtyp") == "app" or ("roles" in claims and "scp" not in claims)
 
 
 def _is_write(request: Request) -> bool:

@@ -41,6 +41,7 @@ def _write(tmp_path: Path, **changes: str | None) -> None:
         ({"tenant": None}, "[sharepoint] tenant is required for auth = 'certificate'"),
         ({"write_mode": "fax"}, "write_mode 'fax' is unknown; use one of: workbook-api, upload"),
         ({"client_secret": "s3cr3t"}, "must not hold secrets: remove [sharepoint] client_secret"),
+        ({"app_only_excel": "yes"}, "app_only_excel must be true or false"),
     ],
 )
 def test_bad_sharepoint_settings(run: Run, tmp_path: Path, changes: dict, expected: str) -> None:

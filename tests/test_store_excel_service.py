@@ -4,6 +4,7 @@ duplicate-ID case in upload mode, and downloads tied to one ETag."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from collections.abc import Callable
@@ -32,8 +33,9 @@ def rows(book_bytes: bytes, sheet: str) -> list[tuple]:
     return [r for r in book[sheet].iter_rows(min_row=2, values_only=True) if any(v is not None for v in r)]
 
 
-def test_update_and_open_make_at_most_four_requests(run: Run, sp: StandIn, event_id: str) -> None:
-    """Without conflicts, `update` and `open` each make at most 4 HTTP requests (the drive item id is cached)."""
+def test_update_and_open_make_four_requests(run: Run, sp: StandIn, event_id: str) -> None:
+    """Without conflicts, `update` and `open` each make 4 HTTP requests once the drive item id is cached
+    (properties, download, createSession, the batch that ends with closeSession); the first write finds the id."""
     counts = {}
     for name, args in (
         ("first update", ["update", event_id, "--note", "one", "--status", "Monitoring"]),
@@ -44,17 +46,104 @@ def test_update_and_open_make_at_most_four_requests(run: Run, sp: StandIn, event
         result = run(*args)
         assert result.exit_code == 0, result.stderr
         counts[name] = len(sp.requests)
-    assert counts["first update"] <= 4 and counts["update"] <= 4 and counts["open"] <= 4, counts
-    assert counts["update"] == 3  # properties, download, one batch
+    assert counts == {"first update": 5, "update": 4, "open": 4}, counts
     notes = [r[4] for r in rows(sp.get_file(PATH), "Updates")]
     assert "one" in notes and "two" in notes
+
+
+def _sessions(sp: StandIn) -> list[tuple[str, str, str | None]]:
+    """The workbook requests in order, direct or batched: (method, what follows /workbook/, workbook-session-id)."""
+    out = []
+    for entry in sorted(sp.requests + sp.batched, key=lambda e: e.get("batch", 0)):
+        path = entry["path"].split("?", 1)[0]
+        if "/workbook/" in path:
+            session = next((v for k, v in entry["headers"].items() if k.lower() == "workbook-session-id"), None)
+            out.append((entry["method"], path.split("/workbook/", 1)[1], session))
+    return out
+
+
+def test_a_write_is_one_workbook_session(run: Run, sp: StandIn, event_id: str) -> None:
+    """An `update` opens one persistent workbook session, every request of its batch carries that session's id, and
+    the batch's last request closes it (graph/workbook-best-practice)."""
+    run("update", event_id, "--note", "warm-up")  # the drive item id is found and remembered
+    sp.requests.clear()
+    sp.batched.clear()
+    assert run("update", event_id, "--note", "in a session", "--status", "Monitoring").exit_code == 0
+    created = [r for r in sp.requests if r["path"].endswith("/workbook/createSession")]
+    assert len(created) == 1 and created[0]["method"] == "POST"
+    batched = [r for r in sp.batched if "/workbook/" in r["path"]]
+    ids = {next((v for k, v in r["headers"].items() if k.lower() == "workbook-session-id"), None) for r in batched}
+    assert len(ids) == 1 and None not in ids, ids
+    assert batched[-1]["path"].endswith("/workbook/closeSession") and batched[-1]["status"] == 204
+    assert all(r["status"] < 400 for r in sp.batched)
+    assert sp.open_sessions == []
+    assert "in a session" in [r[4] for r in rows(sp.get_file(PATH), "Updates")]
+
+
+def test_an_expired_session_is_created_again_once(run: Run, sp: StandIn, event_id: str) -> None:
+    """The session ends between createSession and the batch (404 invalidSessionReCreatable): a new session is
+    created and the batch sent again in it; the note is written once and no session is left open."""
+    sp.before_next_write(lambda standin: standin.expire_sessions())
+    result = run("update", event_id, "--note", "after expiry")
+    assert result.exit_code == 0, result.stderr
+    calls = _sessions(sp)
+    assert len([c for c in calls if c[1] == "createSession"]) == 2, calls
+    sessions = [c[2] for c in calls if c[1] != "createSession"]
+    assert None not in sessions and len(set(sessions)) == 2, calls
+    assert sessions[-1] == sessions[-2] and calls[-1][1] == "closeSession"
+    assert sp.open_sessions == []
+    assert [r[4] for r in rows(sp.get_file(PATH), "Updates")].count("after expiry") == 1
+
+
+def test_a_session_that_cannot_be_created_again_keeps_the_edit(run: Run, sp: StandIn, event_id: str) -> None:
+    """The session expires and, before a new one, another client takes the workbook for edit (createSession 409):
+    nothing was written, so one line says so and the edit waits in the journal; `sync` writes it once later."""
+
+    def expire_and_hold(standin: StandIn) -> None:
+        standin.expire_sessions()
+        standin.hold_for_edit(PATH)
+
+    sp.before_next_write(expire_and_hold)
+    result = run("update", event_id, "--note", "kept after expiry")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "another client holds the workbook for editing" in result.stderr
+    assert "kept in the local journal" in result.stderr
+    created = [r["status"] for r in sp.requests if r["path"].endswith("/workbook/createSession")]
+    assert created == [201, 409]
+    sp.release_edit(PATH)
+    assert run("sync").exit_code == 0
+    assert [r[4] for r in rows(sp.get_file(PATH), "Updates")].count("kept after expiry") == 1
+
+
+def test_a_failed_batch_still_closes_its_session(run: Run, sp: StandIn, event_id: str) -> None:
+    """A write refused in the batch (423) stops before closeSession: the session is closed on its own request,
+    with its id, and the edit waits in the journal."""
+    sp.fail_workbook_writes(1, status=423)
+    result = run("update", event_id, "--note", "refused")
+    assert result.exit_code == 1 and "kept in the local journal" in result.stderr
+    direct = [r for r in sp.requests if r["path"].endswith("/workbook/closeSession")]
+    assert len(direct) == 1 and direct[0]["status"] == 204
+    assert sp.open_sessions == []
+
+
+def test_a_close_that_fails_does_not_fail_the_command(run: Run, sp: StandIn, event_id: str) -> None:
+    """closeSession answering 500 (in the batch and again on its own) leaves the command's write done: exit 0."""
+    sp.fail_close_sessions(2)
+    result = run("update", event_id, "--note", "close failed")
+    assert result.exit_code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    closes = [r for r in sp.requests + sp.batched if r["path"].endswith("/workbook/closeSession")]
+    assert [r["status"] for r in closes] == [500, 500]  # in the batch, then once more on its own
+    assert "close failed" in [r[4] for r in rows(sp.live_copy(PATH), "Updates")]
 
 
 def test_reads_see_our_writes_while_the_excel_service_saves_late(
     run: Run, sp: StandIn, event_id: str, tmp_path: Path
 ) -> None:
-    """The file does not show the write yet: `show`, `list` and `notify` still see it; a second `open` takes a new ID."""
+    """The file does not show the write yet (the Excel service saves late and closeSession fails, so the session
+    stays open): `show`, `list` and `notify` still see it; a second `open` takes a new ID."""
     sp.save_late(PATH)
+    sp.fail_close_sessions(1000)  # with closeSession answered, the service saves (Q&A 1190202)
     before = sp.get_file(PATH)
     assert run("update", event_id, "--note", "written late", "--status", "Monitoring").exit_code == 0
     first = run("open", "--title", "first", "--severity", "Sev 2", "--service", "VPN").stdout.strip()
@@ -319,3 +408,74 @@ def test_a_throttled_server_is_waited_for_at_most_the_deadline(
     assert "SharePoint asks to wait 60 s (throttled); more than the 30 s left of this command's 90 s deadline" in (
         result.stderr
     )
+
+
+def _jwt(claims: dict[str, object]) -> str:
+    """An unsigned JWT carrying `claims` (tracker and the stand-in read claims, never check signatures)."""
+
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.c2ln"
+
+
+APP_TOKEN = _jwt({"aud": "https://graph.microsoft.com", "idtyp": "app", "roles": ["Files.ReadWrite.All"]})
+USER_TOKEN = _jwt({"aud": "https://graph.microsoft.com", "scp": "Files.ReadWrite.All", "upn": "alex@example.com"})
+
+
+def _graph_token(sp: StandIn, monkeypatch: pytest.MonkeyPatch, token: str) -> None:
+    sp.tokens.add(token)
+    monkeypatch.setenv("TRACKER_GRAPH_TOKEN", token)
+
+
+def test_app_only_with_the_excel_service_is_named_undocumented(
+    run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An app-only Graph token with write_mode = "workbook-api": one warning line says Microsoft documents the
+    Excel API for delegated sign-in only and names the documented set-ups; the write goes through, as real tenants
+    are reported to allow (microsoft-graph-docs-contrib issue 8691)."""
+    _graph_token(sp, monkeypatch, APP_TOKEN)
+    result = run("update", event_id, "--note", "app-only")
+    assert result.exit_code == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, result.stderr
+    assert "undocumented" in warnings[0] and "delegated sign-in only" in warnings[0]
+    assert 'write_mode = "upload"' in warnings[0] and 'auth = "device-code"' in warnings[0]
+    assert "app_only_excel = true" in warnings[0]
+    assert "app-only" in [r[4] for r in rows(sp.get_file(PATH), "Updates")]
+
+
+def test_app_only_excel_refused_as_documented_names_the_change(
+    run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenant that refuses app-only Excel calls as the pages document (403): one error line naming the documented
+    set-ups, no traceback, nothing written."""
+    _graph_token(sp, monkeypatch, APP_TOKEN)
+    sp.refuse_app_only_excel = True
+    result = run("update", event_id, "--note", "refused app-only")
+    assert result.exit_code != 0 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "403" in line]
+    assert len(errors) == 1, result.stderr
+    assert 'write_mode = "upload"' in errors[0] and 'auth = "device-code"' in errors[0]
+    assert "app_only_excel" not in errors[0]  # accepting it is no way out of a refusal
+    assert "refused app-only" not in [r[4] for r in rows(sp.get_file(PATH), "Updates")]
+
+
+def test_documented_or_accepted_set_ups_give_no_warning(
+    run: Run, sp: StandIn, event_id: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No warning for a delegated token with the Excel service, for app-only with upload, nor for app-only with the
+    Excel service once tracker.toml says app_only_excel = true (the administrator accepts it)."""
+    config = tmp_path / "tracker.toml"
+    original = config.read_text()
+    for token, mode, accepted in [
+        (USER_TOKEN, "workbook-api", False),
+        (APP_TOKEN, "upload", False),
+        (APP_TOKEN, "workbook-api", True),
+    ]:
+        _graph_token(sp, monkeypatch, token)
+        text = original.replace('write_mode = "workbook-api"', f'write_mode = "{mode}"')
+        config.write_text(text.replace("[sharepoint]\n", "[sharepoint]\napp_only_excel = true\n") if accepted else text)
+        result = run("update", event_id, "--note", f"quiet {mode}")
+        assert result.exit_code == 0, result.stderr
+        assert "warning:" not in result.stderr, (token == APP_TOKEN, mode, accepted)

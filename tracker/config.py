@@ -154,6 +154,7 @@ KNOWN_KEYS: dict[str, dict[str, str]] = {
         "token_cache": _TEXT,
         "chunk_size": _WHOLE,
         "timeout": _NUMBER,
+        "app_only_excel": "flag",
     },
     "mail": {
         "transport": _TEXT,

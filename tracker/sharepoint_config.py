@@ -15,6 +15,16 @@ from tracker.errors import ConfigError
 
 DEFAULT_WRITE_MODE = "workbook-api"  # [sharepoint] write_mode when not set
 
+# Every Excel endpoint tracker calls lists Application permissions as "Not supported" (graph/api/table-post-rows,
+# range-update, workbook-createsession: delegated Files.ReadWrite only); app-only use is reported to work
+# (microsoft-graph-docs-contrib issue 8691), so it is named, not refused: refusing would stop services that work.
+APP_ONLY_EXCEL = (
+    'write_mode = "workbook-api" with an app-only sign-in ({how}) is undocumented: Microsoft documents the Excel '
+    'API in Graph for delegated sign-in only. Set [sharepoint] write_mode = "upload" to keep app-only sign-in, '
+    'or auth = "device-code" to keep the Excel service'
+)
+ACCEPT = "; or app_only_excel = true to accept it as it is"
+
 
 @dataclass(frozen=True)
 class Cloud:
@@ -66,6 +76,7 @@ class SharePointSettings:
     token_cache: Path | None = None
     timeout: float = 60.0
     chunk_size: int = 4 * 1024 * 1024
+    app_only_excel: bool = False  # the administrator accepts workbook-api with app-only sign-in (undocumented)
 
     @property
     def host(self) -> str:
@@ -82,6 +93,15 @@ class SharePointSettings:
     def file_url(self) -> str:
         """The workbook's absolute URL."""
         return self.origin + self.path
+
+    def undocumented(self, app_only: bool | None, *, refused: bool = False) -> str | None:
+        """The warning for a set-up Microsoft does not document (app-only sign-in with the Excel service), or None.
+        `app_only`: whether the sign-in is app-only (None: not known, e.g. an opaque token in the environment);
+        `refused`: the tenant refused it (403), so accepting it is no way out."""
+        if not app_only or self.write_mode != "workbook-api" or (self.app_only_excel and not refused):
+            return None
+        how = "a certificate" if self.auth == "certificate" else "an application token"
+        return APP_ONLY_EXCEL.format(how=how) + ("" if refused else ACCEPT)
 
     @property
     def sharepoint_scope(self) -> str:
@@ -184,6 +204,10 @@ def sharepoint_settings(section: dict[str, Any], root: Path) -> SharePointSettin
     if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1024:
         raise ConfigError(f"tracker.toml: [sharepoint] chunk_size must be bytes >= 1024, not {chunk!r}")
     settings["chunk_size"] = chunk
+    app_only_excel = section.get("app_only_excel", False)
+    if not isinstance(app_only_excel, bool):
+        raise ConfigError(f"tracker.toml: [sharepoint] app_only_excel must be true or false, not {app_only_excel!r}")
+    settings["app_only_excel"] = app_only_excel
     timeout = section.get("timeout", 60)
     if not isinstance(timeout, int | float) or timeout <= 0:
         raise ConfigError(f"tracker.toml: [sharepoint] timeout must be seconds > 0, not {timeout!r}")

@@ -38,6 +38,13 @@ class State:
         from tracker.store.backends import open_store
 
         store = open_store(self.config, verbose=self.verbose)
+        settings = self.config.sharepoint
+        if settings is not None and not self._stores:  # once a command
+            from tracker.microsoft365.auth import app_only
+
+            undocumented = settings.undocumented(app_only(settings))
+            if undocumented:
+                click.echo(_printable(f"warning: {undocumented}"), err=True)
         if hasattr(store, "progress"):  # a workbook that travels over the network: show big transfers
             store.progress = progress_printer
         self._stores.append(store)

@@ -273,5 +273,19 @@ def token_identity(token: str) -> dict[str, Any]:
         claims = json.loads(base64.urlsafe_b64decode(payload))
     except (ValueError, json.JSONDecodeError):
         return {}
-    keep = ("upn", "preferred_username", "name", "app_displayname", "appid", "aud", "tid", "roles", "scp", "exp")
+    keep = (
+        "upn", "preferred_username", "name", "app_displayname", "appid", "aud", "tid", "roles", "scp", "exp", "idtyp"
+    )  # fmt: skip
     return {k: claims[k] for k in keep if k in claims}
+
+
+def app_only(settings: SharePointSettings) -> bool | None:
+    """Whether the sign-in is app-only: a certificate is, a device-code sign-in is not; an environment token is
+    app-only when its claims say so (`idtyp` "app", or application `roles` without delegated `scp`: Microsoft
+    identity platform access token claims). None: not known (no token, or not a JWT). No request is made."""
+    if settings.auth != "token-env":
+        return settings.auth == "certificate"
+    claims = token_identity(os.environ.get(GRAPH_TOKEN_ENV, "").strip())
+    if not claims:
+        return None
+    return claims.get("idtyp") == "app" or ("roles" in claims and "scp" not in claims)

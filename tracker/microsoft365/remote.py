@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from tracker import __version__, retry
 from tracker.errors import AuthError, ConfigError, RemoteError
-from tracker.microsoft365.auth import Tokens, tokens_for
+from tracker.microsoft365.auth import Tokens, app_only, tokens_for
 from tracker.sharepoint_config import SharePointSettings
 from tracker.text import printable
 from tracker.times import CLOCK
@@ -39,6 +39,9 @@ PERMISSIONS = {
     "mail": "Mail.Send for Microsoft Graph (application for app-only; delegated for a person's own mailbox, Mail.Send.Shared plus Exchange Send As for a shared one)",
     # graph/api/sitepage-create and sitepage-update accept no lesser permission (Sites.Selected is not listed)
     "site-page": "Sites.ReadWrite.All for Microsoft Graph (to create, update and publish the status page)",
+    # graph/api/table-post-rows, range-update, workbook-createsession: delegated Files.ReadWrite only (it reaches
+    # the user's own files; a file in a team site needs Files.ReadWrite.All); Application: "Not supported"
+    "workbook": "Files.ReadWrite.All (delegated) for the Excel API in Microsoft Graph, and write access to the workbook",
 }
 
 
@@ -210,8 +213,10 @@ class Remote:
         idempotent: bool = True,
         what: str = "",
         permission: str | None = None,
+        answered: tuple[int, ...] = (),
     ) -> requests.Response:
-        """Send one request with retries; SharePoint's 412 and 423 come back as Stale / Locked."""
+        """Send one request with retries; SharePoint's 412 and 423 come back as Stale / Locked, and a status in
+        `answered` comes back as the response for the caller to read."""
         import requests
         from office365.runtime.client_request_exception import ClientRequestException
 
@@ -226,17 +231,11 @@ class Remote:
                 response = exc.response
                 status = response.status_code if response is not None else 0
                 self._reset(api)
+                if status in answered and response is not None:
+                    return response
                 if status in (429, 503) or (status == 504 and idempotent):
-                    if tries.again(retry.retry_after(response, tries.made)):
+                    if self._wait_again(api, status, response, tries, what):
                         continue
-                    if tries.out_of_time and retry.asked(response) is not None:
-                        why = "throttled" if status == 429 else f"unavailable, {status}"
-                        raise RemoteError(f"{what}: {tries.too_long(SERVICES[api], why)}") from None
-                    if status != 504:
-                        raise RemoteError(
-                            f"{what}: still throttled or unavailable ({status}) {tries.said}; "
-                            "nothing was written, try again later"
-                        ) from None
                 if status == 401 and not refreshed:
                     refreshed = True
                     self.tokens.refresh()
@@ -258,6 +257,21 @@ class Remote:
                 silence = self._no_answer(api, what, exc, idempotent, tries.said)
                 raise silence from None
 
+    @staticmethod
+    def _wait_again(api: str, status: int, response: Any, tries: retry.Retries, what: str) -> bool:
+        """Throttled or unavailable: True after waiting its Retry-After (in full, within the deadline); a wait
+        longer than the deadline allows, or tries used up, is a RemoteError (a 504 after its tries: False)."""
+        if tries.again(retry.retry_after(response, tries.made)):
+            return True
+        if tries.out_of_time and retry.asked(response) is not None:
+            why = "throttled" if status == 429 else f"unavailable, {status}"
+            raise RemoteError(f"{what}: {tries.too_long(SERVICES[api], why)}")
+        if status != 504:
+            raise RemoteError(
+                f"{what}: still throttled or unavailable ({status}) {tries.said}; nothing was written, try again later"
+            )
+        return False
+
     def _no_answer(self, api: str, what: str, exc: Exception, idempotent: bool, said: str) -> RemoteError:
         """No answer at all (a timeout, a refused connection): retried if it is safe to, else of unknown effect."""
         where = self.settings.origin if api == "sharepoint" else self.settings.graph_url
@@ -278,8 +292,13 @@ class Remote:
             )
             return AuthError(f"{what}: {api} refused the sign-in (401{': ' + detail if detail else ''}); {hint}")
         if status == 403:
-            need = PERMISSIONS.get(permission or api) or str(permission)  # a key, or the words themselves
-            return AuthError(f"{what}: access denied (403{': ' + detail if detail else ''}); the sign-in needs {need}")
+            need = "the sign-in needs " + (PERMISSIONS.get(permission or api) or str(permission))  # a key, or words
+            if permission == "workbook" and app_only(self.settings):
+                need = self.settings.undocumented(True, refused=not self.settings.app_only_excel) or (
+                    "the app needs Files.ReadWrite.All or Sites.ReadWrite.All (application), which Microsoft does not "
+                    "document for the Excel API (delegated only)"
+                )
+            return AuthError(f"{what}: access denied (403{': ' + detail if detail else ''}); {need}")
         if status == 404:
             return ConfigError(
                 f"{what}: not found (404){': ' + detail if detail else ''}; check [sharepoint] site_url and path"
@@ -469,6 +488,7 @@ class Remote:
         idempotent: bool = False,
         what: str = "",
         permission: str = "graph",
+        headers: dict[str, str] | None = None,
     ) -> Any:
         """A Graph request relative to graph_url; returns the parsed JSON (or None). `permission` is a key of
         PERMISSIONS or, in words, what the sign-in needs: a 403 names it."""
@@ -477,6 +497,7 @@ class Remote:
             method,
             f"{self.settings.graph_url}{path}",
             json_body=body,
+            headers=headers,
             idempotent=idempotent,
             what=what,
             permission=permission,

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tracker.errors import ConflictError
-from tracker.store.engine import cell_value
+from tracker.errors import ConflictError, TrackerError
+from tracker.microsoft365.remote import error_text
+from tracker.store.engine import Busy, cell_value
 from tracker.store.xlsx_cells import excel_serial
 from tracker.workbook.edits import Edit
 from tracker.workbook.reading import Tracker
+
+if TYPE_CHECKING:
+    from tracker.microsoft365.remote import Remote
+
+log = logging.getLogger("tracker.http")
 
 
 def excel_value(value: Any) -> Any:
@@ -36,8 +44,26 @@ class Request:
     body: Any = None
     what: str = ""
     edits: list[Edit] = field(default_factory=list)  # what a write request writes
-    kind: str = ""  # check | patch | add | keys
+    kind: str = ""  # check | patch | add | keys | close
     data: dict[str, Any] = field(default_factory=dict)
+
+
+def batch_body(chunk: list[Request], session: dict[str, str]) -> dict[str, Any]:
+    """A JSON batch of the requests, each after the one before (`dependsOn`), each with the session header
+    (graph/json-batching: a request in a batch carries its own headers)."""
+    items = []
+    for index, request in enumerate(chunk):
+        headers = dict(session)
+        item: dict[str, Any] = {"id": str(index + 1), "method": request.method, "url": request.url}
+        if request.body is not None:
+            item["body"] = request.body
+            headers["Content-Type"] = "application/json"
+        if headers:
+            item["headers"] = headers
+        if index:
+            item["dependsOn"] = [str(index)]
+        items.append(item)
+    return {"requests": items}
 
 
 class Answer:
@@ -112,3 +138,92 @@ def column_runs(cells: dict[int, Any]) -> list[tuple[int, list[Any]]]:
         else:
             runs.append((column, [cells[column]]))
     return runs
+
+
+class WorkbookSession:
+    """One persistent workbook session for a commit's requests.
+
+    Microsoft: "If your application needs to make more than one or two calls to the Excel API, create a
+    session and pass the session ID with each request" (graph/excel-manage-sessions); createSession with
+    persistChanges true, the `workbook-session-id` header on every later request, closeSession when all are done
+    (graph/workbook-best-practice). A session the service calls `invalidSessionReCreatable` ("does not exist or
+    is invalid due to a transient error": graph/workbook-error-handling) is created again, once.
+    """
+
+    def __init__(self, remote: Remote, busy: Callable[[int, Any], str]) -> None:
+        self.remote = remote
+        self.busy = busy  # the message for a 409/423 (another client holds the workbook)
+        self.id: str | None = None
+        self.base = ""
+        self.renewed = False
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The header every request of the session carries (none before it is open)."""
+        return {"workbook-session-id": self.id} if self.id else {}
+
+    def open(self, base: str) -> None:
+        """Create the session on the workbook at `base` (no-op when one is open there)."""
+        if self.id and self.base == base:
+            return
+        self.close()
+        response = self.remote.request(
+            "graph",
+            "POST",
+            f"{self.remote.settings.graph_url}{base}/createSession",
+            json_body={"persistChanges": True},
+            idempotent=True,  # workbook-createsession: "occasionally ... a 504 ... repeat the request"
+            what="opening a workbook session",
+            permission="workbook",
+            answered=(404, 409, 423),
+        )
+        status = response.status_code
+        body = _body(response)
+        if status == 404 and "itemnotfound" in error_codes(body):
+            raise ItemGone("opening a workbook session", error_text(response))
+        if status in (409, 423):
+            raise Busy(self.busy(status, response))
+        if status >= 400 or not body.get("id"):
+            raise self.remote.failure("graph", status, response, "opening a workbook session", "workbook")
+        self.id, self.base = str(body["id"]), base
+
+    def renew(self, answer: Any) -> bool:
+        """After an answer saying the session is gone: a new one (once per commit); False if not that, or done."""
+        if self.renewed or "invalidsessionrecreatable" not in error_codes(getattr(answer, "body", {})):
+            return False
+        self.renewed = True
+        base, self.id = self.base, None
+        self.open(base)
+        return True
+
+    def closed(self, ok: bool) -> None:
+        """A closeSession sent in a batch answered: done if `ok`, else `close` sends it again."""
+        if ok:
+            self.id = None
+
+    def close(self) -> None:
+        """closeSession; a failure is only logged: a persistent session's writes are saved, and it expires."""
+        if not self.id:
+            return
+        headers, self.id = self.headers, None
+        try:
+            self.remote.request(
+                "graph",
+                "POST",
+                f"{self.remote.settings.graph_url}{self.base}/closeSession",
+                json_body={},
+                headers=headers,
+                idempotent=True,
+                what="closing the workbook session",
+                answered=(404,),
+            )
+        except TrackerError as exc:
+            log.warning("closing the workbook session: %s", exc)
+
+
+def _body(response: Any) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -4,8 +4,11 @@ The Excel service writes into the file while other people have it open in Excel,
 the SharePoint default. One commit is one Graph JSON batch, its requests chained with
 `dependsOn` so they run in order: first a read of every row about to be patched (its key
 must still be there: nobody sorted the table meanwhile), then the patches, then the new
-table rows, then a read of the key column when new rows carry a unique key. With the
-drive item id cached, a write command makes three requests (properties, download, batch).
+table rows, then a read of the key column when new rows carry a unique key. The batch runs in
+one workbook session, as Microsoft recommends for more than one or two calls: createSession
+before it, closeSession as its last request (sent again on its own if the batch stopped before
+it). With the drive item id cached, a write command makes four requests (properties, download,
+createSession, the batch with closeSession last in it).
 
 The Excel service saves the file a moment after a write (Microsoft does not promise when a
 download shows it), so each commit's edits are also kept in a small local file of recent
@@ -33,6 +36,8 @@ from tracker.store.excel_batch import (
     Answer,
     ItemGone,
     Request,
+    WorkbookSession,
+    batch_body,
     column_runs,
     error_codes,
     excel_value,
@@ -62,6 +67,7 @@ class ExcelService:
         self.remote = store.remote
         self.recent = recent_writes(store)
         self.last: Snapshot | None = None  # the newest snapshot this applier took
+        self.session = WorkbookSession(self.remote, self._busy_message)
 
     # -- engine hooks -------------------------------------------------------------------------
 
@@ -90,7 +96,12 @@ class ExcelService:
         path = f"{self._base(etag)}/tables/{quote(table)}/rows?$select=index,values"
         items: list[dict[str, Any]] = []
         while path:
-            page = self.remote.graph("GET", path, idempotent=True, what=f"reading the {table} table") or {}
+            page = (
+                self.remote.graph(
+                    "GET", path, idempotent=True, what=f"reading the {table} table", permission="workbook"
+                )
+                or {}
+            )
             items += [item for item in page.get("value", []) if isinstance(item, dict)]
             link = str(page.get("@odata.nextLink") or "")
             path = link[len(self.store.settings.graph_url) :] if link.startswith(self.store.settings.graph_url) else ""
@@ -107,7 +118,14 @@ class ExcelService:
         return out
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
-        """One batch: check rows, patch, add rows, check keys; then remember the edits until the file shows them."""
+        """One workbook session: one batch (check rows, patch, add rows, check keys, close the session), the
+        session closed on its own if the batch did not; then remember the edits until the file shows them."""
+        try:
+            self._write(snapshot, change)
+        finally:
+            self.session.close()
+
+    def _write(self, snapshot: Snapshot, change: Change) -> None:
         _data, etag = snapshot.handle
         layout = snapshot.layout
         assert layout is not None
@@ -115,9 +133,13 @@ class ExcelService:
             base = self._base(etag)
             requests = self._plan(change, base, layout)
             try:
-                answers = self._send(requests)
+                self.session.open(base)
+                # closeSession rides last in the batch: one request fewer (graph/workbook-best-practice, step 4)
+                close = Request("POST", f"{base}/closeSession", {}, what="closing the workbook session", kind="close")
+                answers = self._send([*requests, close])
                 break
             except ItemGone as gone:
+                self.session.close()
                 self._forget_item()
                 if attempt:
                     raise WorkbookError(
@@ -186,29 +208,19 @@ class ExcelService:
         tries = retry.Retries()
         while position < len(requests):
             chunk = requests[position : position + BATCH_LIMIT]
-            body = {
-                "requests": [
-                    {
-                        "id": str(index + 1),
-                        "method": request.method,
-                        "url": request.url,
-                        **(
-                            {"body": request.body, "headers": {"Content-Type": "application/json"}}
-                            if request.body
-                            else {}
-                        ),
-                        **({"dependsOn": [str(index)]} if index else {}),
-                    }
-                    for index, request in enumerate(chunk)
-                ]
-            }
             try:
-                raw = self.remote.graph("POST", "/$batch", body, what="writing to the workbook (Graph batch)")
+                raw = self.remote.graph(
+                    "POST",
+                    "/$batch",
+                    batch_body(chunk, self.session.headers),
+                    what="writing to the workbook (Graph batch)",
+                    permission="workbook",
+                )
             except TrackerError as exc:  # the whole batch may or may not have run
                 self._stop(str(exc), requests, position, uncertain_until=position + len(chunk))
                 raise
             by_id = {str(r.get("id")): Answer(r) for r in (raw or {}).get("responses", [])}
-            done = 0
+            done, renewed = 0, False
             for index, request in enumerate(chunk):
                 answer = by_id.get(str(index + 1))
                 if answer is None:  # Graph said nothing about it: it may or may not have run
@@ -216,6 +228,14 @@ class ExcelService:
                     self._stop(message, requests, position + index, uncertain_until=position + len(chunk))
                     raise RemoteError(message + "; nothing was written")
                 if answer.status_code == 424:  # an earlier one failed: that one is handled below or retried
+                    break
+                if request.kind == "close":  # a failed close is sent again on its own, after the batch
+                    self.session.closed(answer.status_code < 400)
+                    answers.append(answer)
+                    done += 1
+                    continue
+                if answer.status_code == 404 and not renewed and self._renew(answer, requests, position + index):
+                    renewed = True  # the session expired: the rest goes again in a new one
                     break
                 if answer.status_code >= 400:
                     # a row add that timed out (504) may have landed: retrying it could add the row twice
@@ -226,7 +246,7 @@ class ExcelService:
                 answers.append(answer)
                 done += 1
             refused = by_id.get(str(done + 1))
-            if done < len(chunk) and not tries.again(retry.retry_after(refused, tries.made)):
+            if done < len(chunk) and not renewed and not tries.again(retry.retry_after(refused, tries.made)):
                 message = f"{chunk[done].what}: Microsoft Graph did not run it {tries.said}"
                 if tries.out_of_time and retry.asked(refused) is not None:
                     message = f"{chunk[done].what}: {tries.too_long('the Excel service', 'throttled or busy')}"
@@ -235,6 +255,24 @@ class ExcelService:
             position += done
         return answers
 
+    def _renew(self, answer: Answer, requests: list[Request], index: int) -> bool:
+        """A new session for the rest of the batch when the service says this one is gone; if that fails after part
+        of the batch was written, the rest goes to the journal (Interrupted), never the whole change."""
+        try:
+            return self.session.renew(answer)
+        except (Busy, ItemGone, TrackerError) as exc:
+            self._stop(f"the workbook session ended and a new one could not be opened: {exc}", requests, index)
+            raise
+
+    def _follow_up(self, base: str) -> dict[str, str]:
+        """The session header for a request after the batch (a key another writer took, a row put back): the
+        batch closed its session, so these rare ones open another; sessionless if that cannot be had."""
+        try:
+            self.session.open(base)
+        except (Busy, ItemGone, TrackerError):
+            return {}
+        return self.session.headers
+
     def _stop(self, message: str, requests: list[Request], stopped: int, uncertain_until: int = 0) -> None:
         """Part of the batch went through: raise Interrupted with what was written and what was not.
 
@@ -242,7 +280,7 @@ class ExcelService:
         batch without an answer): the rows they add are journaled to be added only if absent,
         and so they are journaled even when nothing before them was written.
         """
-        written = [e for r in requests[:stopped] if r.kind in ("patch", "add") for e in r.edits]
+        written = [e for r in requests[:stopped] if r.kind in ("patch", "add") for e in r.edits]  # not "close"
         rest: list[Edit] = []
         uncertain = False
         for index, request in enumerate(requests[stopped:], start=stopped):
@@ -265,7 +303,7 @@ class ExcelService:
             raise ItemGone(request.what, error_text(answer))
         if status in (409, 423) and not written:
             raise Busy(self._busy_message(status, answer))
-        error = self.remote.failure("graph", status, answer, request.what, "graph")
+        error = self.remote.failure("graph", status, answer, request.what, "workbook")
         if status == 504 and request.kind == "add":
             error = RemoteError(
                 f"{request.what}: Microsoft Graph timed out (504); the rows may have been added all the same, so "
@@ -348,6 +386,8 @@ class ExcelService:
             {kind: [values]},
             idempotent=True,
             what=f"{what} {sheet}!{address}",
+            headers=self._follow_up(base),
+            permission="workbook",
         )
 
     def _settle_keys(self, change: Change, request: Request, answer: Answer, base: str, placed: dict[int, int]) -> None:
@@ -375,7 +415,14 @@ class ExcelService:
                 )
                 CLOCK.wait(random.uniform(0.0, 0.2))  # let a rival that read the same column write its choice
                 column = key_column(
-                    self.remote.graph("GET", request.url, idempotent=True, what=f"checking the {keyname} column again")
+                    self.remote.graph(
+                        "GET",
+                        request.url,
+                        idempotent=True,
+                        what=f"checking the {keyname} column again",
+                        headers=self._follow_up(base),
+                        permission="workbook",
+                    )
                 )
             else:
                 raise ConflictError(

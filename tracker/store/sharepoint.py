@@ -102,7 +102,9 @@ class SharePointStore:
         if self.settings.write_mode == "workbook-api":
             applier = self._service = ExcelService(self)
         else:
-            hint = ' (write_mode = "workbook-api" writes while others have it open)'
+            hint = ' (write_mode = "workbook-api" writes while others have it open'
+            # Microsoft documents the Excel API for delegated sign-in only (graph/api/table-post-rows, permissions)
+            hint += ', with auth = "device-code")' if self.settings.auth == "certificate" else ")"
         with tempfile.TemporaryDirectory(prefix="tracker-") as folder:
             self._folder = Path(folder)
             try:
