@@ -204,6 +204,9 @@ class StandIn:
         self.has_site_assets = True  # False: the site has no Site Assets library until EnsureSiteAssetsLibrary
         self.page_list_size = 200  # site pages per answer to a list (Graph paginates with @odata.nextLink)
         self.page_filter_ignored = False  # True: a list's $filter is ignored, as reported on some tenants
+        # True: a Graph sign-in without Sites.Read.All / Sites.ReadWrite.All, which getting a site needs
+        # (https://learn.microsoft.com/en-us/graph/api/site-getbypath, permissions): the site answers 403
+        self.sites_read_denied = False
         self.assets_list_id = str(uuid.uuid4())
         self.asset_types: dict[str, str] = {}  # item id → the Content-Type it was uploaded with
         self._page_refusals: list[int] = []
@@ -653,6 +656,8 @@ class StandIn:
             return _json(200, self._drive_item(self._file(_shared_url_path(match.group(1)))))
         if rest.startswith("sites/"):
             rest = self._site(rest[len("sites/") :])
+            if self.sites_read_denied:
+                raise HttpError(403, "accessDenied", "Access denied")
             if rest == "":
                 site = {"id": self.site_id, "webUrl": self.site_url, "name": self.site_path.rsplit("/")[-1]}
                 return _json(200, _select(site, request.query.get("$select")))
@@ -1393,9 +1398,14 @@ def _locked(path: str, owner: str) -> HttpError:
 
 
 def _shared_url_path(share_id: str) -> str:
-    """`u!` + base64url(absolute URL) → the server-relative path (spaces raw or as %20)."""
+    """`u!` + base64url(absolute URL) → the server-relative path.
+
+    Graph takes "a properly encoded sharing URL" (https://learn.microsoft.com/en-us/graph/api/shares-get): a URL
+    with raw spaces is not one (RFC 3986), so it is refused as Graph refuses a malformed share id."""
     encoded = share_id.removeprefix("u!").replace("-", "+").replace("_", "/")
     url = base64.b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    if re.search(r"\s", url):
+        raise HttpError(400, "invalidRequest", "Invalid shares key.")
     return unquote(urlsplit(url).path)
 
 
