@@ -210,6 +210,8 @@ class StandIn:
         # True: a Graph sign-in without Sites.Read.All / Sites.ReadWrite.All, which getting a site needs
         # (https://learn.microsoft.com/en-us/graph/api/site-getbypath, permissions): the site answers 403
         self.sites_read_denied = False
+        # True: nor Files.ReadWrite.All / Sites.ReadWrite.All, which /shares needs (graph/api/shares-get): 403 there
+        self.shares_denied = False
         self.assets_list_id = str(uuid.uuid4())
         self.asset_types: dict[str, str] = {}  # item id → the Content-Type it was uploaded with
         self._page_refusals: list[int] = []
@@ -656,6 +658,8 @@ class StandIn:
         if match := re.fullmatch(r"users/([^/]+)/sendMail", rest, re.I):
             return self._send_mail(request, match.group(1))
         if match := re.fullmatch(r"shares/([^/]+)/driveItem", rest, re.I):
+            if self.shares_denied:
+                raise HttpError(403, "accessDenied", "Access denied")
             return _json(200, self._drive_item(self._file(_shared_url_path(match.group(1)))))
         if rest.startswith("sites/"):
             rest = self._site(rest[len("sites/") :])
@@ -1611,7 +1615,7 @@ def _page_view(page: dict[str, Any], canvas: bool = False) -> dict[str, Any]:
 
 
 def _page_filter(filters: list[str] | None) -> Callable[[dict[str, Any]], bool]:
-    """`$filter=name eq 'x'` (the one filter tracker sends); any other is 400 as Graph answers an unsupported one."""
+    """`$filter=name eq 'x'`; any other is 400 as Graph answers an unsupported one."""
     if not filters:
         return lambda page: True
     match = re.fullmatch(r"\s*name\s+eq\s+'((?:[^']|'')*)'\s*", filters[0])

@@ -770,3 +770,16 @@ def test_a_sign_in_that_may_not_read_sites_finds_the_workbook_by_its_encoded_url
     token = shared[0].split("/shares/u!", 1)[1].split("/", 1)[0]
     url = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
     assert url == spaced.url + "/sites/ops/Ops%20Files/Event%20Logs/Event%20Tracker%202.xlsx"
+
+
+def test_a_sign_in_that_may_read_neither_the_site_nor_the_file_is_told_what_to_grant(
+    run: Run, spaced: StandIn, event_id: str
+) -> None:
+    """Refused by the site and by the sharing URL (403 both): one line naming the permissions that find the workbook
+    (Sites.Read.All through its site, or Files.ReadWrite.All through its URL), exit 2, no traceback."""
+    spaced.sites_read_denied = spaced.shares_denied = True
+    result = run("update", event_id, "--note", "Not written")
+    assert result.exit_code == 2, result.stderr
+    assert "Sites.Read.All" in result.stderr and "Files.ReadWrite.All" in result.stderr and "403" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "Not written" not in _noted(spaced, SPACED)
