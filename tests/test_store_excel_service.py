@@ -33,7 +33,8 @@ def rows(book_bytes: bytes, sheet: str) -> list[tuple]:
 
 
 def test_update_and_open_make_at_most_four_requests(run: Run, sp: StandIn, event_id: str) -> None:
-    """Without conflicts, `update` and `open` each make at most 4 HTTP requests (the drive item id is cached)."""
+    """Without conflicts, `update` and `open` each make at most 4 HTTP requests once the drive item id is cached; the
+    first write on a machine finds the workbook in Graph through its site first (site, drives, file: 3 requests)."""
     counts = {}
     for name, args in (
         ("first update", ["update", event_id, "--note", "one", "--status", "Monitoring"]),
@@ -44,7 +45,7 @@ def test_update_and_open_make_at_most_four_requests(run: Run, sp: StandIn, event
         result = run(*args)
         assert result.exit_code == 0, result.stderr
         counts[name] = len(sp.requests)
-    assert counts["first update"] <= 4 and counts["update"] <= 4 and counts["open"] <= 4, counts
+    assert counts["first update"] <= 6 and counts["update"] <= 4 and counts["open"] <= 4, counts
     assert counts["update"] == 3  # properties, download, one batch
     notes = [r[4] for r in rows(sp.get_file(PATH), "Updates")]
     assert "one" in notes and "two" in notes
