@@ -65,6 +65,8 @@ NORMALISE: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = 
     (_SHARE, _share_url),  # before the port: the token encodes it
     (_PORT, r"\1:PORT"),  # the stand-in listens on a free port
     (re.compile(r"\{[0-9A-F]{8}(?:-[0-9A-F]{4}){3}-[0-9A-F]{12}\}"), "{GUID}"),  # the stand-in's file GUID
+    # the stand-in's Graph site id: host,site collection GUID,web GUID (fresh each run)
+    (re.compile(r"(/sites/127\.0\.0\.1),[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12},[0-9a-f-]{36}"), r"\1,{SITE}"),
     (re.compile(r"(^http: .*\()\d+( ms, )", re.M), r"\1N\2"),  # how long a request took
     # the workbook's size: a zip, so it depends on the zlib build as well as on what tracker wrote
     (re.compile(r"(^reachable: yes \()[\d,]+( bytes, )", re.M), r"\1N\2"),

@@ -205,6 +205,14 @@ class StandIn:
         self.has_site_assets = True  # False: the site has no Site Assets library until EnsureSiteAssetsLibrary
         self.page_list_size = 200  # site pages per answer to a list (Graph paginates with @odata.nextLink)
         self.page_filter_ignored = False  # True: a list's $filter is ignored, as reported on some tenants
+        # Site Assets carries the `system` facet, so a plain drive list leaves it out
+        # (https://learn.microsoft.com/en-us/graph/api/drive-list, remarks: drives with the system facet are hidden)
+        self.assets_system = True
+        # True: a Graph sign-in without Sites.Read.All / Sites.ReadWrite.All, which getting a site needs
+        # (https://learn.microsoft.com/en-us/graph/api/site-getbypath, permissions): the site answers 403
+        self.sites_read_denied = False
+        # True: nor Files.ReadWrite.All / Sites.ReadWrite.All, which /shares needs (graph/api/shares-get): 403 there
+        self.shares_denied = False
         self.assets_list_id = str(uuid.uuid4())
         self.asset_types: dict[str, str] = {}  # item id → the Content-Type it was uploaded with
         self._page_refusals: list[int] = []
@@ -717,9 +725,13 @@ class StandIn:
         if match := re.fullmatch(r"users/([^/]+)/sendMail", rest, re.I):
             return self._send_mail(request, match.group(1))
         if match := re.fullmatch(r"shares/([^/]+)/driveItem", rest, re.I):
+            if self.shares_denied:
+                raise HttpError(403, "accessDenied", "Access denied")
             return _json(200, self._drive_item(self._file(_shared_url_path(match.group(1)))))
         if rest.startswith("sites/"):
             rest = self._site(rest[len("sites/") :])
+            if self.sites_read_denied:
+                raise HttpError(403, "accessDenied", "Access denied")
             if rest == "":
                 site = {"id": self.site_id, "webUrl": self.site_url, "name": self.site_path.rsplit("/")[-1]}
                 return _json(200, _select(site, request.query.get("$select")))
@@ -760,7 +772,7 @@ class StandIn:
             tail = tail.removeprefix(":")
         if tail in ("", "/"):
             return ""
-        if tail == "/drives" or tail.startswith("/pages"):
+        if tail == "/drives" or tail.startswith(("/pages", "/lists/")):
             return "site" + tail
         if tail.startswith("/drive"):
             return f"drives/{DRIVE_ID}" + tail[len("/drive") :]
@@ -1005,14 +1017,24 @@ class StandIn:
         if rest == "drives" and method == "GET":
             drives = [{"id": DRIVE_ID, "name": self.library, "webUrl": f"{self.site_url}/{quote(self.library)}"}]
             if self.has_site_assets:
-                drives.append({"id": ASSETS_DRIVE_ID, "name": "Site Assets", "webUrl": f"{self.site_url}/SiteAssets"})
-            drives = [{**d, "driveType": "documentLibrary"} for d in drives]
+                assets = {"id": ASSETS_DRIVE_ID, "name": "Site Assets", "webUrl": f"{self.site_url}/SiteAssets"}
+                drives.append({**assets, "system": {}} if self.assets_system else assets)
+            # graph/api/drive-list (remarks): drives with the system facet are hidden unless $select names `system`
+            select = [f.strip().lower() for s in request.query.get("$select", []) for f in s.split(",")]
+            drives = [{**d, "driveType": "documentLibrary"} for d in drives if "system" not in d or "system" in select]
             return _json(200, {"value": [_select(d, request.query.get("$select")) for d in drives]})
+        if rest == f"lists/{self.assets_list_id}/drive" and method == "GET" and self.has_site_assets:
+            # graph/api/resources/list (relationship `drive`: a document library as a drive)
+            drive = {"id": ASSETS_DRIVE_ID, "name": "Site Assets", "webUrl": f"{self.site_url}/SiteAssets"}
+            return _json(200, _select({**drive, "driveType": "documentLibrary"}, request.query.get("$select")))
         parts = rest.split("/")
         typed = len(parts) > 1 and parts[-1].lower() == "microsoft.graph.sitepage"
         if parts == ["pages"] and method == "POST":
             return self._create_page(request)
         if parts[0] == "pages" and (len(parts) == 1 or (len(parts) == 2 and typed)) and method == "GET":
+            if request.query.get("$filter") and request.query.get("$select"):
+                # $filter with $select answers 200 and an empty list (microsoft-graph-docs-contrib issue 8887)
+                return _json(200, {"value": []})
             wanted = _page_filter(None if self.page_filter_ignored else request.query.get("$filter"))
             pages = sorted((p for p in self.pages.values() if wanted(p)), key=lambda p: str(p["name"]).lower())
             skip = int((request.query.get("$skiptoken") or ["0"])[0])
@@ -1517,9 +1539,14 @@ def _locked(path: str, owner: str) -> HttpError:
 
 
 def _shared_url_path(share_id: str) -> str:
-    """`u!` + base64url(absolute URL) → the server-relative path (spaces raw or as %20)."""
+    """`u!` + base64url(absolute URL) → the server-relative path.
+
+    Graph takes "a properly encoded sharing URL" (https://learn.microsoft.com/en-us/graph/api/shares-get): a URL
+    with raw spaces is not one (RFC 3986), so it is refused as Graph refuses a malformed share id."""
     encoded = share_id.removeprefix("u!").replace("-", "+").replace("_", "/")
     url = base64.b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    if re.search(r"\s", url):
+        raise HttpError(400, "invalidRequest", "Invalid shares key.")
     return unquote(urlsplit(url).path)
 
 
@@ -1712,7 +1739,7 @@ def _page_view(page: dict[str, Any], canvas: bool = False) -> dict[str, Any]:
 
 
 def _page_filter(filters: list[str] | None) -> Callable[[dict[str, Any]], bool]:
-    """`$filter=name eq 'x'` (the one filter tracker sends); any other is 400 as Graph answers an unsupported one."""
+    """`$filter=name eq 'x'`; any other is 400 as Graph answers an unsupported one."""
     if not filters:
         return lambda page: True
     match = re.fullmatch(r"\s*name\s+eq\s+'((?:[^']|'')*)'\s*", filters[0])

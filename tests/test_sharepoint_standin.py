@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from io import BytesIO
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -297,8 +298,8 @@ def test_expired_token_gets_401(sp: StandIn, ctx: Any) -> None:
 
 
 def test_resolve_drive_item(sp: StandIn, graph: Any) -> None:
-    """The workbook's drive item resolves by sharing URL, by site + path, and by drive + path."""
-    by_share = graph.shares.by_url(sp.url + PATH).drive_item.get().execute_query()
+    """The workbook's drive item resolves by sharing URL (properly encoded), by site + path, and by drive + path."""
+    by_share = graph.shares.by_url(sp.url + quote(PATH)).drive_item.get().execute_query()
     site = graph.sites.get_by_url(sp.site_url).execute_query()
     by_site_path = site.drive.root.get_by_path("Event Tracker.xlsx").get().execute_query()
     by_drive_path = graph.drives[DRIVE_ID].root.get_by_path("Event Tracker.xlsx").get().execute_query()
@@ -308,7 +309,7 @@ def test_resolve_drive_item(sp: StandIn, graph: Any) -> None:
         assert item.parent_reference.driveId == DRIVE_ID
         assert item.properties["eTag"] == sp.etag(PATH)
     assert [r["path"] for r in sp.requests] == [
-        "/graph/v1.0/shares/u!" + base64.b64encode((sp.url + PATH).encode()).decode().rstrip("=") + "/driveItem",
+        "/graph/v1.0/shares/u!" + base64.b64encode((sp.url + quote(PATH)).encode()).decode().rstrip("=") + "/driveItem",
         "/graph/v1.0/sites/127.0.0.1:/sites/ops",
         f"/graph/v1.0/sites/{sp.site_id}/drive/root:/Event%20Tracker.xlsx:/",
         "/graph/v1.0/drives/DRIVE-1/root:/Event%20Tracker.xlsx:/",

@@ -3,17 +3,20 @@ against the stand-in on 127.0.0.1, in both write modes."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import openpyxl
 import pytest
 
 from tests import suite_clock
-from tests.conftest import Run, process_env, run_at_once, start_process
+from tests.conftest import Run, copy_example, process_env, run_at_once, start_process
 from tests.sharepoint_standin import StandIn
 from tracker.config import load_config
 from tracker.store.backends import journal_for
@@ -855,3 +858,70 @@ def test_two_sign_ins_saved_at_once_both_stay(tmp_path: Path) -> None:
         thread.join(timeout=120)
     assert sorted(json.loads(v)["account"] for v in _cache_file(apps[0]).values()) == ["person-0", "person-1"]
     assert 0 not in seen
+
+
+SPACED = "/sites/ops/Ops Files/Event Logs/Event Tracker 2.xlsx"
+
+
+@pytest.fixture
+def spaced(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example_template: Path) -> Iterator[StandIn]:
+    """The example workbook at SPACED (spaces in its library, folder and name) in workbook-api mode."""
+    copy_example(example_template, tmp_path)
+    with StandIn(library="Ops Files") as standin:
+        standin.put_file(SPACED, (tmp_path / "events.xlsx").read_bytes())
+        (tmp_path / "events.xlsx").unlink()
+        (tmp_path / "tracker.toml").write_text(_config(standin, "workbook-api").replace(PATH, SPACED))
+        for name, value in TOKENS.items():
+            monkeypatch.setenv(name, value)
+        yield standin
+    assert standin.errors == []
+
+
+def _noted(sp: StandIn, path: str) -> list[str]:
+    book = openpyxl.load_workbook(io.BytesIO(sp.get_file(path)))
+    return [str(c.value) for c in book["Updates"]["E"] if c.value]
+
+
+def test_a_workbook_with_spaces_is_found_through_its_site(run: Run, spaced: StandIn, event_id: str) -> None:
+    """A workbook with spaces in its library, folder and name is found in Graph through its site: the site by its
+    path, the library among the site's drives by its web address, the file by its path in that library (no sharing
+    URL); the update is written through the Excel service."""
+    result = run("update", event_id, "--note", "Found through the site")
+    assert result.exit_code == 0, result.stderr
+    assert "Found through the site" in _noted(spaced, SPACED)
+    graph = [unquote(r["path"]) for r in spaced.requests if r["path"].startswith("/graph/") and r["method"] == "GET"]
+    assert graph[:3] == [
+        "/graph/v1.0/sites/127.0.0.1:/sites/ops?$select=id",
+        f"/graph/v1.0/sites/{spaced.site_id}/drives?$select=id,name,webUrl,system",
+        "/graph/v1.0/drives/DRIVE-1/root:/Event Logs/Event Tracker 2.xlsx?$select=id,parentReference",
+    ]
+    assert not any("/shares/" in r["path"] for r in spaced.requests)
+
+
+def test_a_sign_in_that_may_not_read_sites_finds_the_workbook_by_its_encoded_url(
+    run: Run, spaced: StandIn, event_id: str
+) -> None:
+    """Without Sites.Read.All (the site answers 403) the workbook is found through its sharing URL, percent-encoded
+    (spaces as %20) before the base64 Graph asks for; the update is written."""
+    spaced.sites_read_denied = True
+    result = run("update", event_id, "--note", "Found by its URL")
+    assert result.exit_code == 0, result.stderr
+    assert "Found by its URL" in _noted(spaced, SPACED)
+    shared = [r["path"] for r in spaced.requests if "/shares/u!" in r["path"]]
+    assert len(shared) == 1
+    token = shared[0].split("/shares/u!", 1)[1].split("/", 1)[0]
+    url = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    assert url == spaced.url + "/sites/ops/Ops%20Files/Event%20Logs/Event%20Tracker%202.xlsx"
+
+
+def test_a_sign_in_that_may_read_neither_the_site_nor_the_file_is_told_what_to_grant(
+    run: Run, spaced: StandIn, event_id: str
+) -> None:
+    """Refused by the site and by the sharing URL (403 both): one line naming the permissions that find the workbook
+    (Sites.Read.All through its site, or Files.ReadWrite.All through its URL), exit 2, no traceback."""
+    spaced.sites_read_denied = spaced.shares_denied = True
+    result = run("update", event_id, "--note", "Not written")
+    assert result.exit_code == 2, result.stderr
+    assert "Sites.Read.All" in result.stderr and "Files.ReadWrite.All" in result.stderr and "403" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert "Not written" not in _noted(spaced, SPACED)

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from tracker import __version__, retry
 from tracker.errors import AuthError, ConfigError, RemoteError
@@ -37,6 +37,12 @@ PERMISSIONS = {
     "graph": "Files.ReadWrite.All or Sites.ReadWrite.All (or Sites.Selected) for Microsoft Graph",
     # graph/outlook-send-mail-from-other-user; the graph transport names the one its sign-in needs (mail_permission)
     "mail": "Mail.Send for Microsoft Graph (application for app-only; delegated for a person's own mailbox, Mail.Send.Shared plus Exchange Send As for a shared one)",
+    # graph/api/site-getbypath lists Sites.Read.All or Sites.ReadWrite.All; graph/api/shares-get (the fallback)
+    # Files.ReadWrite.All or Sites.ReadWrite.All (application), Files.ReadWrite (delegated)
+    "find-workbook": (
+        "Sites.Read.All or Sites.ReadWrite.All for Microsoft Graph (to find the workbook through its site), "
+        "or Files.ReadWrite.All (through its sharing URL)"
+    ),
     # graph/api/sitepage-create and sitepage-update accept no lesser permission (Sites.Selected is not listed)
     "site-page": "Sites.ReadWrite.All for Microsoft Graph (to create, update and publish the status page)",
     # graph/api/table-post-rows, range-update, workbook-createsession: delegated Files.ReadWrite only (it reaches
@@ -134,8 +140,6 @@ class HttpLog:
         """A requests response hook."""
         if not self.enabled:
             return
-        from urllib.parse import urlsplit
-
         parts = urlsplit(response.request.url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         size = response.headers.get("Content-Length", "?")
@@ -468,15 +472,66 @@ class Remote:
     # --- Microsoft Graph -------------------------------------------------------------------
 
     def drive_item(self) -> tuple[str, str]:
-        """(drive id, item id) of the workbook, resolved through its sharing URL."""
-        encoded = base64.urlsafe_b64encode(self.settings.file_url.encode()).decode().rstrip("=")
-        response = self.request(
-            "graph",
+        """(drive id, item id) of the workbook, found through its site: the site by host and path
+        (graph/api/site-getbypath), the library holding the workbook by its webUrl among the site's drives
+        (graph/api/drive-list, `system` selected: drives with that facet are hidden otherwise), then the file by its
+        path in that library (graph/api/driveitem-get, `root:/{path}`).
+
+        A sign-in refused the site (403: no Sites.Read.All) falls back to the workbook's sharing URL
+        (graph/api/shares-get, which documents Files.ReadWrite.All or Sites.ReadWrite.All), encoded properly."""
+        what = "finding the workbook in Microsoft Graph"
+        try:
+            site = self.graph(
+                "GET", f"/sites/{self.site_ref()}?$select=id", idempotent=True, what=what, permission="find-workbook"
+            )
+        except AuthError:
+            return self._shared_drive_item(what)
+        drives = self.graph(
             "GET",
-            f"{self.settings.graph_url}/shares/u!{encoded}/driveItem?$select=id,parentReference",
-            what="finding the workbook in Microsoft Graph",
+            f"/sites/{site['id']}/drives?$select=id,name,webUrl,system",
+            idempotent=True,
+            what=what,
+            permission="find-workbook",
         )
-        body = response.json()
+        path = self.settings.path
+        libraries = [
+            (unquote(urlsplit(str(d.get("webUrl", ""))).path).rstrip("/"), str(d.get("id", "")))
+            for d in (drives or {}).get("value", [])
+        ]
+        holding = [(root, drive) for root, drive in libraries if drive and path.lower().startswith(root.lower() + "/")]
+        if not holding:
+            raise ConfigError(
+                f"{what}: no document library of {self.settings.site_url} holds {path}; "
+                "check [sharepoint] path (the workbook's server-relative path, library folder included)"
+            )
+        root, drive = max(holding, key=lambda held: len(held[0]))
+        inside = quote(path[len(root) + 1 :])
+        item = self.graph(
+            "GET",
+            f"/drives/{drive}/root:/{inside}?$select=id,parentReference",
+            idempotent=True,
+            what=what,
+            permission="find-workbook",
+        )
+        return str(item["parentReference"]["driveId"]), str(item["id"])
+
+    def site_ref(self) -> str:
+        """The site as Graph addresses it by path: `{host}:{server-relative path}` (graph/api/site-getbypath)."""
+        path = urlsplit(self.settings.site_url).path.rstrip("/")
+        return f"{self.settings.host}:{quote(path)}" if path else self.settings.host
+
+    def _shared_drive_item(self, what: str) -> tuple[str, str]:
+        """The workbook through `/shares/u!{base64url of its URL}`; the URL is percent-encoded first (spaces as %20),
+        as Graph takes "a properly encoded sharing URL" (graph/api/shares-get)."""
+        url = self.settings.origin + quote(self.settings.path)
+        encoded = base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+        body = self.graph(
+            "GET",
+            f"/shares/u!{encoded}/driveItem?$select=id,parentReference",
+            idempotent=True,
+            what=what,
+            permission="find-workbook",
+        )
         return str(body["parentReference"]["driveId"]), str(body["id"])
 
     def graph(

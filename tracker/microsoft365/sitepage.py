@@ -1,8 +1,8 @@
 """The leadership status page as a modern SharePoint site page, through Microsoft Graph v1.0.
 
 One page per name in the site of [sharepoint] site_url: the first publish creates it, later ones
-find it by name and replace its canvas in place (never a second page), then publish it so
-everyone sees the new version. Pictures (the charts) go to the site's Site Assets library, in
+find it (by the id remembered when it was made, else by name in the site's page list) and replace
+its canvas in place (never a second page), then publish it so everyone sees the new version. Pictures (the charts) go to the site's Site Assets library, in
 the folder SharePoint itself uses for a page's images (`SitePages/<page>/`), replaced under the
 same names each time, and are shown with image web parts that point at those files.
 
@@ -12,18 +12,26 @@ sitepage-publish, sitepage-list): create `POST /sites/{site}/pages` (201), updat
 `POST .../microsoft.graph.sitePage/publish` (204); creating and updating need Sites.ReadWrite.All
 (delegated or application). Requests, retries (429/503 Retry-After), token refresh and --verbose
 logging are `tracker.microsoft365.remote`'s.
+
+What real tenants do beyond those pages: the page list asked with `$filter` and `$select` together
+answers 200 with an empty list (microsoft-graph-docs-contrib issue 8887), so a page is never looked
+up that way; and the site's drive list hides drives with the `system` facet unless `$select` names
+`system` (graph/api/drive-list, remarks), which Site Assets can carry.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
+from tracker import files
 from tracker.config import Config
 from tracker.errors import ConfigError, RemoteError, UsageError
 from tracker.microsoft365.remote import Locked, Remote
@@ -57,9 +65,18 @@ class PageSection:
 
 
 def publish_site_page(
-    config: Config, *, page_name: str, title: str, sections: Sequence[PageSection], verbose: bool = False
+    config: Config,
+    *,
+    page_name: str,
+    title: str,
+    sections: Sequence[PageSection],
+    verbose: bool = False,
+    memory: Path | None = None,
 ) -> str:
     """Create or update the site page `page_name` in [sharepoint] site_url, publish it; return its web URL.
+
+    `memory` is a JSON file where the page's id is kept once it is known, so later publishes find it with one
+    request; without it (or when the id is gone) the page is found by name in the site's page list.
 
     Raises ConfigError (no [sharepoint], site not found), AuthError (403: names Sites.ReadWrite.All
     and the site), UsageError (a bad page or image name, an image that is not PNG or JPEG), and
@@ -69,7 +86,7 @@ def publish_site_page(
     if config.sharepoint is None:
         raise ConfigError("the SharePoint status page needs a [sharepoint] section in tracker.toml (site_url, sign-in)")
     settings = config.sharepoint
-    return SitePages(Remote(settings, verbose=verbose)).publish(page_name, title, sections)
+    return SitePages(Remote(settings, verbose=verbose), memory).publish(page_name, title, sections)
 
 
 def page_file_name(name: str) -> str:
@@ -125,9 +142,10 @@ def _image_sizes(images: list[PageImage]) -> dict[str, tuple[int, int]]:
 class SitePages:
     """Site pages and their pictures in the site of [sharepoint] site_url, through one `Remote`."""
 
-    def __init__(self, remote: Any) -> None:
+    def __init__(self, remote: Any, memory: Path | None = None) -> None:
         self.remote = remote
         self.settings = remote.settings
+        self.memory = memory
         self.where = f"the SharePoint site {self.settings.site_url}"
         self._site: dict[str, Any] | None = None
 
@@ -145,8 +163,7 @@ class SitePages:
     def site(self) -> dict[str, Any]:
         """The site's Graph resource (id, webUrl), by host name and server-relative path."""
         if self._site is None:
-            path = urlsplit(self.settings.site_url).path.rstrip("/")
-            ref = f"{self.settings.host}:{quote(path)}" if path else self.settings.host
+            ref = self.remote.site_ref()
             self._site = (
                 self._graph("GET", f"/sites/{ref}?$select=id,webUrl", what=f"finding {self.where} in Microsoft Graph")
                 or {}
@@ -160,35 +177,41 @@ class SitePages:
         return str(self.site()["id"])
 
     def assets_drive(self) -> str:
-        """The drive id of the site's Site Assets library; SharePoint is asked to make one if the site has none."""
-        for attempt in range(2):
-            drives = self._graph(
-                "GET",
-                f"/sites/{self.site_id}/drives?$select=id,name,webUrl",
-                what=f"finding the Site Assets library of {self.where}",
-            )
-            for drive in (drives or {}).get("value", []):
-                if (
-                    urlsplit(str(drive.get("webUrl", "")))
-                    .path.rstrip("/")
-                    .lower()
-                    .endswith("/" + ASSETS_URL_NAME.lower())
-                ):
-                    return str(drive["id"])
-            if attempt == 0:
-                # Graph cannot create it; SharePoint REST's EnsureSiteAssetsLibrary is the documented way.
-                self.remote.request(
-                    "sharepoint",
-                    "POST",
-                    f"{self.settings.site_url}/_api/web/lists/EnsureSiteAssetsLibrary()",
-                    idempotent=True,
-                    what=f"creating the Site Assets library of {self.where}",
-                    permission="sharepoint",
-                )
-        raise RemoteError(
-            f"{self.where} has no Site Assets library and SharePoint did not make one; "
-            "add a document library named Site Assets (URL SiteAssets), then publish again"
+        """The drive id of the site's Site Assets library; SharePoint is asked to make one if the site has none.
+
+        The drive list names `system` in `$select`: drives with that facet are hidden otherwise (graph/api/drive-list,
+        remarks). Should Site Assets still not be listed, the list id EnsureSiteAssetsLibrary answers (the library
+        it found or made) gives its drive (graph/api/resources/list, relationship `drive`)."""
+        what = f"finding the Site Assets library of {self.where}"
+        drives = self._graph("GET", f"/sites/{self.site_id}/drives?$select=id,name,webUrl,system", what=what)
+        for drive in (drives or {}).get("value", []):
+            if urlsplit(str(drive.get("webUrl", ""))).path.rstrip("/").lower().endswith("/" + ASSETS_URL_NAME.lower()):
+                return str(drive["id"])
+        # Graph cannot create it; SharePoint REST's EnsureSiteAssetsLibrary is the documented way.
+        response = self.remote.request(
+            "sharepoint",
+            "POST",
+            f"{self.settings.site_url}/_api/web/lists/EnsureSiteAssetsLibrary()",
+            idempotent=True,
+            what=f"creating the Site Assets library of {self.where}",
+            permission="sharepoint",
         )
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        list_id = str((answer.get("d", answer) if isinstance(answer, dict) else {}).get("Id") or "")
+        drive = (
+            self._graph("GET", f"/sites/{self.site_id}/lists/{list_id}/drive?$select=id", what=what)
+            if list_id
+            else None
+        )
+        if not isinstance(drive, dict) or not drive.get("id"):
+            raise RemoteError(
+                f"{self.where} has no Site Assets library and SharePoint did not make one; "
+                "add a document library named Site Assets (URL SiteAssets), then publish again"
+            )
+        return str(drive["id"])
 
     def upload(self, drive: str, folder: str, image: PageImage) -> dict[str, Any]:
         """Put the picture in the library (a file of that name is replaced); return its driveItem with sharepointIds."""
@@ -219,12 +242,11 @@ class SitePages:
     def find(self, name: str) -> dict[str, Any] | None:
         """The site page named `name` (SharePoint compares names without case), or None.
 
-        The list is asked for that name, but the name is checked here too and every page of results is read
-        (`@odata.nextLink`): Microsoft documents the list as all pages, paginated and sorted by name, and the
-        filter is reported ignored on some tenants; a site with many pages must not make tracker miss its own."""
-        clause = quote("name eq '" + name.replace("'", "''") + "'")
+        Every page of the site's page list is read (`@odata.nextLink`) and the name compared here: the list is asked
+        with `$select` alone, since `$filter` with `$select` is reported to answer an empty list (docs-contrib issue
+        8887) and `$filter` alone to be ignored on some tenants."""
         path: str | None = (
-            f"/sites/{self.site_id}/pages/microsoft.graph.sitePage?$filter={clause}&$select=id,name,title,description,webUrl"
+            f"/sites/{self.site_id}/pages/microsoft.graph.sitePage?$select=id,name,title,description,webUrl"
         )
         for _ in range(MAX_LIST_PAGES):
             assert path is not None
@@ -236,6 +258,53 @@ class SitePages:
             if path is None:
                 return None
         raise RemoteError(f"looking for the page {name} in {self.where}: over {MAX_LIST_PAGES} pages of results")
+
+    def _key(self, name: str) -> str:
+        return f"{self.settings.site_url.lower()} {name.lower()}"
+
+    def _memory(self) -> dict[str, str]:
+        if self.memory is None:
+            return {}
+        try:
+            kept = json.loads(self.memory.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in kept.items()} if isinstance(kept, dict) else {}
+
+    def remember(self, name: str, page_id: str | None) -> None:
+        """Keep (or, with None, forget) the id of the page `name`; a folder that cannot be written only costs a
+        look-up by name next time."""
+        if self.memory is None:
+            return
+        kept = self._memory()
+        if page_id is None:
+            kept.pop(self._key(name), None)
+        else:
+            kept[self._key(name)] = page_id
+        try:
+            self.memory.parent.mkdir(parents=True, exist_ok=True)
+            files.write_atomic(self.memory, json.dumps(kept, indent=1, sort_keys=True))
+        except OSError:
+            pass
+
+    def remembered(self, name: str) -> dict[str, Any] | None:
+        """The page by the id kept when it was made or last found (one request); None if none is kept, or the page
+        is gone or renamed since (then it is forgotten)."""
+        page_id = self._memory().get(self._key(name))
+        if not page_id or not re.fullmatch(r"[0-9A-Fa-f-]{1,64}", page_id):
+            return None
+        try:
+            page = self._graph(
+                "GET",
+                f"/sites/{self.site_id}/pages/{page_id}/microsoft.graph.sitePage?$select=id,name,title,description,webUrl",
+                what=f"reading the page {name} in {self.where}",
+            )
+        except ConfigError:  # 404: deleted since
+            page = None
+        if not isinstance(page, dict) or str(page.get("name", "")).lower() != name.lower():
+            self.remember(name, None)
+            return None
+        return page
 
     def _next(self, link: Any) -> str | None:
         """A nextLink as a path under graph_url; one pointing elsewhere is not followed (it would get the token)."""
@@ -270,7 +339,7 @@ class SitePages:
         images = [s.image for s in sections if s.image is not None]
         sizes = _image_sizes(images)
 
-        existing = self.find(name)
+        existing = self.remembered(name) or self.find(name)
         if existing is not None and not str(existing.get("description") or "").startswith(MARKER):
             raise UsageError(
                 f"{self.where} already has a page {name} that tracker did not publish; "
@@ -300,6 +369,7 @@ class SitePages:
                 what=f"updating the page {name} in {self.where}",
             )
         assert page is not None
+        self.remember(name, str(page["id"]))
         self._graph(
             "POST",
             f"/sites/{self.site_id}/pages/{page['id']}/microsoft.graph.sitePage/publish",

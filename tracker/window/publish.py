@@ -25,6 +25,7 @@ from tracker.rules.clock import TIMERS, Timer, duration, is_late, lead_time, tim
 from tracker.sending.audience import Audience, when
 from tracker.sending.mail import template_environment
 from tracker.sending.sendlog import heard_of
+from tracker.store.journal import state_dir
 from tracker.times import iso
 from tracker.window.charts import (
     FALLBACK_COLOURS,
@@ -546,5 +547,8 @@ def publish_status(
         return Published("local", str(target), name, len(page.open_events), page.breached, resolved, now, page.warnings)
 
     sections = sharepoint_sections(page, config, prefix=page_name.removesuffix(".aspx"))
-    url = publish_site_page(config, page_name=page_name, title=page.title, sections=sections, verbose=verbose)
+    memory = state_dir() / "sharepoint" / "site-pages.json"  # the page's id, so the next publish finds it at once
+    url = publish_site_page(
+        config, page_name=page_name, title=page.title, sections=sections, verbose=verbose, memory=memory
+    )
     return Published("sharepoint", url, name, len(page.open_events), page.breached, resolved, now, page.warnings)
