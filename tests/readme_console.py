@@ -70,6 +70,7 @@ NORMALISE: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = 
     (re.compile(r"(^http: .*\()\d+( ms, )", re.M), r"\1N\2"),  # how long a request took
     # the workbook's size: a zip, so it depends on the zlib build as well as on what tracker wrote
     (re.compile(r"(^reachable: yes \()[\d,]+( bytes, )", re.M), r"\1N\2"),
+    (re.compile(r"(^ok +workbook .*: read, \d+ events?, )[\d,]+( bytes, )", re.M), r"\1N\2"),  # doctor's line
     (re.compile(r"(^http: GET .*/\$value -> 200 \(N ms, )\d+( B\))", re.M), r"\1N\2"),
 ]
 

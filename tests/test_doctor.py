@@ -130,7 +130,11 @@ def test_app_only_with_workbook_api_is_named_undocumented(run: Run, healthy: Any
     assert result.exit_code == 1
     line = _steps(result)["write mode"]
     if mode == "workbook-api":
-        assert line["status"] == "problem" and "not supported with application permissions" in line["detail"]
+        assert (
+            line["status"] == "problem"
+            and "undocumented" in line["detail"]
+            and "delegated sign-in only" in line["detail"]
+        )
         assert 'write_mode = "upload"' in line["fix"]
     else:
         assert line["status"] == "ok"
@@ -168,3 +172,41 @@ def test_graph_mail_needs_the_permission_of_its_sign_in(
     monkeypatch.setenv("TRACKER_GRAPH_TOKEN", token)
     mail = _steps(run("doctor", "--json"))["mail"]
     assert mail["status"] == status and said in mail["detail"], mail
+
+
+@pytest.mark.parametrize(
+    ("scopes", "status"),
+    [("Sites.ReadWrite.All Files.ReadWrite.All", "ok"), ("Sites.Read.All Files.ReadWrite.All", "problem")],
+    ids=["may write pages", "may only read them"],
+)
+def test_the_site_page_needs_sites_readwrite_all(
+    run: Run, healthy: Any, mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scopes: str, status: str
+) -> None:
+    """[publish] to the site: doctor reads the site, its page list and its libraries (nothing made), and a Graph
+    token without Sites.ReadWrite.All is the status page's problem naming it (nothing less is documented)."""
+    from tests.readme_console import _jwt
+
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text() + '\n[publish]\nto = "sharepoint"\n')
+    token = _jwt({"upn": "alex.morgan@contoso.com", "aud": "https://graph.microsoft.com", "scp": scopes})
+    healthy.tokens.add(token)
+    monkeypatch.setenv("TRACKER_GRAPH_TOKEN", token)
+    page = _steps(run("doctor", "--json"))["status page"]
+    assert page["status"] == status, page
+    assert ("Sites.ReadWrite.All" in page["detail"]) == (status == "problem")
+    assert healthy.pages == {}  # nothing made
+
+
+def test_a_flow_that_refuses_the_test_card_names_its_setting(
+    run: Run, example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--teams-test to a flow not open to "Anyone" (it answers 401): the teams line is a problem naming the
+    trigger's setting, exit 1."""
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text() + '\n[teams]\nwebhook_env = "TRACKER_TEAMS_WEBHOOK"\n')
+    with webhook(throttle_first=0, anyone=False) as flow:
+        monkeypatch.setenv("TRACKER_TEAMS_WEBHOOK", flow.url)
+        result = run("doctor", "--teams-test", "--json")
+    assert result.exit_code == 1
+    line = _steps(result)["teams"]
+    assert line["status"] == "problem" and "Anyone" in line["detail"] + line["fix"], line

@@ -17,8 +17,9 @@ from urllib.parse import quote, urlsplit
 
 from tracker.config import Config
 from tracker.errors import TrackerError
-from tracker.microsoft365.auth import token_identity, tokens_for
+from tracker.microsoft365.auth import app_only, token_identity, tokens_for
 from tracker.microsoft365.remote import Remote
+from tracker.microsoft365.sitepage import SitePages
 from tracker.sending import teams
 from tracker.sending.mail import Outgoing, Recipient, build_message, parse_sender
 from tracker.sending.transports import mail_permission, open_transport
@@ -169,8 +170,9 @@ def _sign_in(config: Config) -> Step:
 def _write_mode(config: Config) -> Step:
     settings = config.sharepoint
     assert settings is not None
-    if settings.write_mode == "workbook-api" and settings.auth in APP_ONLY:
-        return Step("write mode", PROBLEM, UNDOCUMENTED_APP_EXCEL, 'write_mode = "upload"')
+    undocumented = settings.undocumented(app_only(settings))  # the warning every command gives: one rule
+    if undocumented:
+        return Step("write mode", PROBLEM, undocumented, 'write_mode = "upload", or auth = "device-code"')
     kind = "a person (delegated)" if settings.auth == "device-code" else f"sign-in {settings.auth}"
     return Step("write mode", OK, f"{settings.write_mode} with {kind}: a configuration Microsoft documents")
 
@@ -180,8 +182,19 @@ def _read(config: Config, open_store: Callable[[Config], Any]) -> Step:
         tracker = open_store(config).read()
         events = tracker.sheet("Events")
         count = len(events.rows) if events.present else 0
-        where = config.sharepoint.file_url if config.sharepoint else shown(config.workbook_path)
-        return f"{where}: read, {count} event{'s' * (count != 1)}"
+        if config.sharepoint is None:
+            return f"{shown(config.workbook_path)}: read, {count} event{'s' * (count != 1)}"
+        remote = Remote(config.sharepoint, tokens_for(config.sharepoint))
+        props = remote.properties()
+        found = ""
+        if config.sharepoint.write_mode == "workbook-api":  # the Excel service needs its Graph drive item
+            drive, item = remote.drive_item()
+            found = f"; in Graph drive {drive}, item {item}"
+        size = int(props.get("Length") or 0)
+        return (
+            f"{config.sharepoint.file_url}: read, {count} event{'s' * (count != 1)}, {size:,} bytes, "
+            f"version {props.get('ETag', '?')}{found}"
+        )
 
     return _attempt("workbook", read, "`tracker validate` says more about the workbook itself")
 
@@ -225,11 +238,36 @@ def _local_scratch(workbook: Path, stamp: str) -> str:
 
 def _status_page(config: Config) -> Step:
     publish = config.publish
-    to = publish.to if publish.to != "local" or config.sharepoint is None else "local"
-    if to == "sharepoint":
-        return Step("status page", SKIPPED, f"a SharePoint site page ({publish.page_name}): `tracker publish` tests it")
+    if publish.to == "sharepoint":
+        return _attempt("status page", lambda: _site_pages(config), "grant Sites.ReadWrite.All for Microsoft Graph")
     page = publish.path or config.root / "status" / "index.html"
     return _attempt("status page", _writable_check(page.parent))
+
+
+def _site_pages(config: Config) -> str:
+    """The status page as a site page: the site, its page list and its Site Assets read (nothing made), and the
+    Graph token's permission: creating and updating pages documents Sites.ReadWrite.All and nothing less
+    (graph/api/sitepage-create, Permissions)."""
+    settings = config.sharepoint
+    assert settings is not None
+    tokens = tokens_for(settings)
+    remote = Remote(settings, tokens)
+    pages = SitePages(remote)
+    site = pages.site_id
+    what = "reading the site's pages"
+    remote.graph("GET", f"/sites/{site}/pages/microsoft.graph.sitePage?$select=id,name&$top=1", what=what,
+                 permission="site-page")  # fmt: skip
+    drives = remote.graph("GET", f"/sites/{site}/drives?$select=id,webUrl,system", what="listing the site's libraries")
+    assets = any(str(d.get("webUrl", "")).rstrip("/").lower().endswith("/siteassets") for d in drives.get("value", []))
+    claims = token_identity(tokens.graph()["access_token"])
+    granted = set(claims.get("roles") or ()) | set(str(claims.get("scp") or "").split())
+    if granted and "Sites.ReadWrite.All" not in granted:
+        raise TrackerError(
+            f"the Graph token may read the site's pages but not make or update {config.publish.page_name}: it needs "
+            "Sites.ReadWrite.All for Microsoft Graph (Microsoft documents nothing less for site pages)"
+        )
+    library = "Site Assets found" if assets else "no Site Assets library yet (the first publish makes one)"
+    return f"{config.publish.page_name} in {settings.site_url}: the site's pages are readable; {library}"
 
 
 def _mail(config: Config, send_to: str) -> Step:
