@@ -79,6 +79,7 @@ def test_teams_gets_a_card_only_with_teams_test(
         posted = run("doctor", "--teams-test")
         assert posted.exit_code == 0, posted.stdout
     assert len(flow.cards) == 1 and "tracker doctor" in flow.cards[0]["body"][0]["text"] and not flow.failed_runs
+    assert all(agent.startswith("NONISV|Unknown|tracker/") for agent in flow.agents), flow.agents  # as every request
 
 
 @pytest.fixture(params=["upload", "workbook-api"])

@@ -31,6 +31,7 @@ class Flow:
     requests: int = 0
     cards: list[dict] = field(default_factory=list)
     failed_runs: list[str] = field(default_factory=list)
+    agents: list[str] = field(default_factory=list)  # each request's User-Agent
 
 
 MESSAGE_LIMIT = 28 * 1024  # "about 28 KB": https://learn.microsoft.com/en-us/connectors/teams/ (known issues)
@@ -47,6 +48,7 @@ def webhook(throttle_first: int = 1, anyone: bool = True) -> Iterator[Flow]:
         def do_POST(self) -> None:  # noqa: N802
             raw = self.rfile.read(int(self.headers["Content-Length"]))
             flow.requests += 1
+            flow.agents.append(self.headers.get("User-Agent", ""))
             if state["left"] > 0:  # more than four requests a second are throttled (add-incoming-webhook, note)
                 state["left"] -= 1
                 self.send_response(429)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tracker import __version__
 from tracker.errors import ConfigError
 
 DEFAULT_WRITE_MODE = "workbook-api"  # [sharepoint] write_mode when not set
@@ -221,3 +222,17 @@ def sharepoint_settings(section: dict[str, Any], root: Path) -> SharePointSettin
         timeout=float(timeout),
         **settings,
     )
+
+
+def user_agent(settings: SharePointSettings | None = None) -> str:
+    """`NONISV|Org|tracker/version`, the decoration SharePoint's throttling guidance asks of every request ("Avoid
+    getting throttled or blocked in SharePoint Online": traffic without it is throttled first). Org: the tenant's
+    name ([sharepoint] tenant, else the SharePoint host's first label, e.g. contoso), else "Unknown" (also without
+    [sharepoint]: a Teams webhook post)."""
+    if settings is None:
+        return f"NONISV|Unknown|tracker/{__version__}"
+    tenant = settings.tenant.split(".")[0] if "." in settings.tenant else ""
+    host = settings.host
+    site = host.split(".")[0] if host.endswith(settings.cloud.sharepoint_suffixes) else ""
+    org = "".join(c for c in (tenant or site) if c.isalnum() or c == "-") or "Unknown"
+    return f"NONISV|{org}|tracker/{__version__}"

@@ -20,9 +20,7 @@ from typing import Any, Protocol
 
 from tracker.errors import AuthError
 from tracker.files import locked, write_atomic
-from tracker.sharepoint_config import (
-    SharePointSettings,
-)
+from tracker.sharepoint_config import SharePointSettings, user_agent
 
 SP_TOKEN_ENV = "TRACKER_SHAREPOINT_TOKEN"
 GRAPH_TOKEN_ENV = "TRACKER_GRAPH_TOKEN"
@@ -96,13 +94,25 @@ class MsalTokens:
                     self.settings.client_id,
                     authority=self.authority,
                     client_credential={"private_key": key, "thumbprint": self.settings.certificate_thumbprint},
+                    http_client=self._http(),
                 )
             else:
                 self._token_cache = load_token_cache(self.settings)
                 self._app = msal.PublicClientApplication(
-                    self.settings.client_id, authority=self.authority, token_cache=self._token_cache
+                    self.settings.client_id,
+                    authority=self.authority,
+                    token_cache=self._token_cache,
+                    http_client=self._http(),
                 )
         return self._app
+
+    def _http(self) -> Any:
+        """MSAL's HTTP client: a requests session carrying tracker's User-Agent, as every request does."""
+        import requests
+
+        session = requests.Session()
+        session.headers["User-Agent"] = user_agent(self.settings)
+        return session
 
     def _acquire(self, scope: str) -> dict[str, Any]:
         cached = self._cache.get(scope)

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-from tracker import __version__, retry
+from tracker import retry
 from tracker.errors import AuthError, ConfigError, RemoteError
 from tracker.microsoft365.auth import Tokens, app_only, tokens_for
-from tracker.sharepoint_config import SharePointSettings
+from tracker.sharepoint_config import SharePointSettings, user_agent
 from tracker.text import printable
 from tracker.times import CLOCK
 
@@ -64,17 +64,6 @@ class Locked(Exception):
     def __init__(self, owner: str) -> None:
         super().__init__(owner)
         self.owner = owner
-
-
-def user_agent(settings: SharePointSettings) -> str:
-    """`NONISV|Org|tracker/version`, the decoration SharePoint's throttling guidance asks of every request ("Avoid
-    getting throttled or blocked in SharePoint Online": traffic without it is throttled first). Org: the tenant's
-    name ([sharepoint] tenant, else the SharePoint host's first label, e.g. contoso), else "Unknown"."""
-    tenant = settings.tenant.split(".")[0] if "." in settings.tenant else ""
-    host = settings.host
-    site = host.split(".")[0] if host.endswith(settings.cloud.sharepoint_suffixes) else ""
-    org = "".join(c for c in (tenant or site) if c.isalnum() or c == "-") or "Unknown"
-    return f"NONISV|{org}|tracker/{__version__}"
 
 
 def _options(

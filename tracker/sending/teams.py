@@ -18,6 +18,7 @@ from typing import Any
 from tracker import retry
 from tracker.config import Config
 from tracker.errors import ConfigError
+from tracker.sharepoint_config import user_agent
 from tracker.times import CLOCK
 
 ATTEMPTS = 4
@@ -140,7 +141,7 @@ def post(settings: Channel, payload: dict[str, Any], timeout: float = 30.0) -> s
     tries = retry.Retries(ATTEMPTS)
     while True:
         try:
-            response = requests.post(settings.url, json=payload, timeout=timeout)
+            response = requests.post(settings.url, json=payload, timeout=timeout, headers={"User-Agent": user_agent()})
         except requests.RequestException as exc:
             if tries.again(retry.retry_after(None, tries.made - 1)):
                 continue
