@@ -88,18 +88,34 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def healthy(sp: Any) -> Iterator[Any]:
+def healthy(sp: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The stand-in with a person's (delegated) tokens, as `tracker login` gets them: the permissions of the
+    README's device-code row."""
+    from tests.readme_console import _jwt
+
+    person = {"upn": "alex.morgan@contoso.com", "name": "Alex Morgan"}
+    tokens = {
+        "TRACKER_SHAREPOINT_TOKEN": _jwt(person | {"aud": sp.site_url.rsplit("/sites", 1)[0], "scp": "AllSites.Write"}),
+        "TRACKER_GRAPH_TOKEN": _jwt(
+            person | {"aud": "https://graph.microsoft.com", "scp": "Files.ReadWrite.All Sites.ReadWrite.All Mail.Send"}
+        ),
+    }
+    for name, token in tokens.items():
+        sp.tokens.add(token)
+        monkeypatch.setenv(name, token)
     yield sp
 
 
 def test_a_healthy_sharepoint_tracker_is_all_ok(run: Run, healthy: Any, mode: str) -> None:
-    """A delegated-style configuration on the stand-in, either write mode: sign-in, write mode, workbook and the
-    write test ok, exit 0; the scratch file is gone from the library afterwards."""
+    """A delegated configuration on the stand-in, either write mode: sign-in (a person, for this site), write mode,
+    workbook and the write test ok, exit 0; the scratch file is gone from the library afterwards."""
     result = run("doctor", "--write", "--json")
     assert result.exit_code == 0, result.stdout
     steps = _steps(result)
     assert {step["status"] for name, step in steps.items() if name not in ("teams", "status page")} == {"ok"}, steps
-    assert "Event Tracker.xlsx" in steps["workbook"]["detail"]
+    assert (
+        "Event Tracker.xlsx" in steps["workbook"]["detail"] and "alex.morgan@contoso.com" in steps["sign-in"]["detail"]
+    )
     scratch = [r for r in healthy.requests if "tracker-doctor" in r["path"]]
     assert scratch and all(r["status"] < 300 for r in scratch)  # written, then removed
     assert not [name for name in healthy._files if "tracker-doctor" in name]

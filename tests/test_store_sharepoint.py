@@ -290,8 +290,7 @@ def test_every_request_says_who_sends_it(run: Run, sp: StandIn, event_id: str, m
 def test_the_user_agent_names_the_organization(section: dict, org: str) -> None:
     """The organization in the User-Agent is the tenant's name, else the SharePoint host's first label."""
     import tracker
-    from tracker.sharepoint_config import user_agent
-    from tracker.sharepoint_config import sharepoint_settings
+    from tracker.sharepoint_config import sharepoint_settings, user_agent
 
     base = {"site_url": "https://contoso.sharepoint.com/sites/ops", "path": PATH}
     settings = sharepoint_settings(base | section, Path("."))
