@@ -682,9 +682,10 @@ class FakePublicClient:
 
     flows: list[str] = []
 
-    def __init__(self, client_id: str, authority: str, token_cache: object) -> None:
+    def __init__(self, client_id: str, authority: str, token_cache: object, http_client: object = None) -> None:
         self.authority = authority
         self.cache = token_cache
+        self.http_client = http_client
 
     def initiate_device_flow(self, scopes: list[str]) -> dict:
         self.flows.append(scopes[0])
@@ -739,8 +740,14 @@ class FakeConfidentialClient:
 
     seen: dict = {}
 
-    def __init__(self, client_id: str, authority: str, client_credential: dict) -> None:
-        FakeConfidentialClient.seen = {"client_id": client_id, "authority": authority, **client_credential}
+    def __init__(self, client_id: str, authority: str, client_credential: dict, http_client: object = None) -> None:
+        agent = getattr(http_client, "headers", {}).get("User-Agent", "")  # MSAL's own requests carry it too
+        FakeConfidentialClient.seen = {
+            "client_id": client_id,
+            "authority": authority,
+            **client_credential,
+            "user_agent": agent,
+        }
 
     def acquire_token_for_client(self, scopes: list[str]) -> dict:
         FakeConfidentialClient.seen.setdefault("scopes", []).append(scopes[0])
@@ -769,6 +776,7 @@ def test_certificate_sign_in_uses_key_and_thumbprint(run: Run, tmp_path: Path, m
     assert seen["authority"] == "https://login.microsoftonline.com/contoso.onmicrosoft.com"
     assert seen["thumbprint"] == "AB" * 20 and "not a real key" in seen["private_key"]
     assert seen["scopes"] == [f"{standin.url}/.default"]
+    assert seen["user_agent"].startswith("NONISV|contoso|tracker/")  # the sign-in's requests are decorated too
 
 
 MACHINES = int(os.environ.get("TRACKER_TEST_MACHINES", "8"))

@@ -494,15 +494,7 @@ class Remote:
                 "check [sharepoint] path (the workbook's server-relative path, library folder included)"
             )
         root, drive = max(holding, key=lambda held: len(held[0]))
-        inside = quote(path[len(root) + 1 :])
-        item = self.graph(
-            "GET",
-            f"/drives/{drive}/root:/{inside}?$select=id,parentReference",
-            idempotent=True,
-            what=what,
-            permission="find-workbook",
-        )
-        return str(item["parentReference"]["driveId"]), str(item["id"])
+        return self._item_at(f"/drives/{drive}/root:/{quote(path[len(root) + 1 :])}", what)
 
     def site_ref(self) -> str:
         """The site as Graph addresses it by path: `{host}:{server-relative path}` (graph/api/site-getbypath)."""
@@ -514,14 +506,14 @@ class Remote:
         as Graph takes "a properly encoded sharing URL" (graph/api/shares-get)."""
         url = self.settings.origin + quote(self.settings.path)
         encoded = base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
-        body = self.graph(
-            "GET",
-            f"/shares/u!{encoded}/driveItem?$select=id,parentReference",
-            idempotent=True,
-            what=what,
-            permission="find-workbook",
+        return self._item_at(f"/shares/u!{encoded}/driveItem", what)
+
+    def _item_at(self, path: str, what: str) -> tuple[str, str]:
+        """(drive id, item id) of the drive item Graph finds at `path`."""
+        item = self.graph(
+            "GET", f"{path}?$select=id,parentReference", idempotent=True, what=what, permission="find-workbook"
         )
-        return str(body["parentReference"]["driveId"]), str(body["id"])
+        return str(item["parentReference"]["driveId"]), str(item["id"])
 
     def graph(
         self,
