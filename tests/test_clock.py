@@ -761,3 +761,37 @@ def test_a_full_disk_while_reminding_says_what_went_and_never_resends(  # type: 
     again = run("due", "--remind")
     assert "reminded" not in again.stdout, again.stdout
     assert [str(m["X-Tracker-Kind"]) for m in _outbox(tmp_path)] == ["reminder"]
+
+
+def test_a_passed_eta_is_marked_everywhere_and_a_new_one_asked_for_once(  # type: ignore[no-untyped-def]
+    run: Run, sev2: str, at, tmp_path: Path
+) -> None:
+    """Issue 21 point 3: an ETA of 08:30 still read "Expected restoration 0830Z" at 08:45 in the emails and on the
+    status page, and nobody was asked for a new one. Once passed it is marked in each audience's email (text and
+    HTML), on the status page, in `list` and `show`; `due` lists the new ETA owed and `due --remind` asks once."""
+    at(START + timedelta(minutes=10))
+    given = run("update", sev2, "--note", "Fix under way", "--public-note", "A fix is under way", "--eta", "+20m")
+    assert given.exit_code == 0, given.stderr
+    at(START + timedelta(minutes=45))
+    assert run("update", sev2, "--note", "Still testing", "--public-note", "Still testing the fix").exit_code == 0
+    assert run("notify", sev2).exit_code == 0
+    mails = {str(m["X-Tracker-Audience"]): m for m in _outbox(tmp_path)}
+    assert "technical" in mails
+    for audience, message in mails.items():
+        words = "(this time has passed; we will give a new one)" if audience == "customer" else "0830Z (passed, new ETA"
+        for kind in ("plain", "html"):
+            assert words in message.get_body((kind,)).get_content(), (audience, kind)  # type: ignore[union-attr]
+    assert "(ETA passed)" in run("list", "--open").stdout
+    assert "0830Z (passed, new ETA not yet given)" in run("show", sev2).stdout
+    assert run("publish").exit_code == 0
+    assert "passed, new ETA not yet given" in (tmp_path / "status" / "index.html").read_text()
+    owed = [i for i in json.loads(run("due", "--json").stdout)["items"] if i["event_id"] == sev2 and i["kind"] == "eta"]
+    assert [(i["state"], i["responsible"]) for i in owed] == [("passed", "Priya Shah")]
+    asked = run("due", "--remind")
+    assert "[NEW ETA]" in asked.stdout and "--eta" in _outbox(tmp_path)[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "[NEW ETA]" not in run("due", "--remind").stdout  # once
+    assert run("update", sev2, "--note", "New estimate", "--eta", "+1h").exit_code == 0
+    assert (
+        "ETA passed" not in run("list", "--open").stdout
+        and "passed" not in run("show", sev2).stdout.split("Timeline")[0]
+    )

@@ -6,7 +6,7 @@ loading openpyxl."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -397,13 +397,19 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
         events = [_event_json(r, spec) | {"slas": [t.to_json() for t in _timers(state, tracker, r)]} for r in rows]
         click.echo(json.dumps(events, indent=2, ensure_ascii=False))
         return
-    from tracker.rules.clock import is_late, lead_time
+    from tracker.rules.clock import current_eta, eta_passed, is_late, lead_time
 
     now = utcnow()
     table = []
     severities = tracker.sheet("Severities")
+    open_keys = {str(r["id"]).casefold() for r in rows if is_open(r["status"]) and r["id"]}
+    updates: dict[str, list[Any]] = {}
+    for update in tracker.rows_where("Updates", "event_id", open_keys) if open_keys else []:
+        updates.setdefault(str(update["event_id"]).strip().casefold(), []).append(update)
     for row in rows:
         sla = _worst_sla(_timers(state, tracker, row))
+        given = sorted(updates.get(str(row["id"]).casefold(), []), key=lambda u: (_when(u["at"]), u.number))
+        stale = " (ETA passed)" if eta_passed(current_eta(given), now, row) else ""
         due = row["next_update_due"]
         mark = ""
         if is_open(row["status"]) and isinstance(due, datetime):
@@ -415,7 +421,7 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
             [
                 str(row["id"] or ""),
                 str(row["severity"] or ""),
-                str(row["status"] or ""),
+                str(row["status"] or "") + stale,
                 state.show_time(due) + mark,
                 sla,
                 str(row["title"] or ""),
@@ -425,6 +431,22 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
         click.echo("no open events" if open_only else "no events")
         return
     click.echo(output.table(table, ["ID", "SEV", "STATUS", "NEXT UPDATE DUE", "SLA", "TITLE"]))
+
+
+def _when(value: Any) -> datetime:
+    """A row's time to sort by (a cell that is no time sorts first)."""
+    return value if isinstance(value, datetime) else datetime.min.replace(tzinfo=UTC)
+
+
+def _show_eta(state: State, event: Any, updates: list[Any], width: int) -> None:
+    """show: the restoration ETA last given, marked once the clock has overtaken it (rules.clock.ETA_PASSED)."""
+    from tracker.rules.clock import ETA_PASSED, current_eta, eta_passed
+    from tracker.times import utcnow
+
+    eta = current_eta(updates)
+    if eta is not None and not event["resolved_at"]:
+        mark = f" ({ETA_PASSED})" if eta_passed(eta, utcnow(), event) else ""
+        click.echo(f"  {'ETA'.ljust(width)}  {state.show_time(eta)}{mark}")
 
 
 _SLA_ORDER = {"breached": 0, "at risk": 1, "running": 2, "met": 3}
@@ -475,6 +497,7 @@ def show(state: State, event_id: str, as_json: bool) -> None:
         click.echo(f"  {title.ljust(width)}  {state.show_time(value)}")
     for header, value in event.extra.items():
         click.echo(f"  {header.ljust(width)}  {state.show_time(value)}")
+    _show_eta(state, event, [row for kind, row in timeline.entries if kind == "update"], width)
     for timer in _timers(state, tracker, event):
         click.echo(f"  {('SLA ' + timer.name).ljust(width)}  {timer.words()}")
     click.echo("\nTimeline")

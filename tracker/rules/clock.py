@@ -176,6 +176,37 @@ def is_late(due: datetime, now: datetime) -> bool:
     return now - due >= LATE
 
 
+ETA_PASSED = "passed, new ETA not yet given"  # how every view marks an estimate the clock has overtaken
+
+
+def current_eta(updates: list[Any]) -> Any:
+    """The last ETA the event's updates gave (rows or dicts with "eta", oldest first), or None."""
+    return next((u["eta"] for u in reversed(updates) if u["eta"]), None)
+
+
+def eta_passed(eta: Any, now: datetime, event: Row | dict[str, Any]) -> bool:
+    """Whether the restoration ETA last given has passed with the event still open and no new one given: the
+    emails, the status page, `list`, `show` and `due` mark it (ETA_PASSED), and `due --remind` asks for one."""
+    return isinstance(eta, datetime) and is_late(eta, now) and is_open(event["status"]) and not event["resolved_at"]
+
+
+def latest_etas(tracker: Tracker, now: datetime) -> dict[str, datetime]:
+    """The last ETA given for each open event (casefolded ID), from its Updates rows in time order."""
+    events = tracker.sheet("Events")
+    keys = {str(e["id"]).strip().casefold() for e in events.rows if e["id"] and is_open(e["status"])}
+    if not keys or not tracker.layout("Updates").present:
+        return {}
+    given: dict[str, list[Row]] = {}
+    for row in tracker.rows_where("Updates", "event_id", keys):
+        given.setdefault(str(row["event_id"]).strip().casefold(), []).append(row)
+    far = datetime.min.replace(tzinfo=now.tzinfo)
+    order = {
+        key: sorted(rows, key=lambda r: (r["at"] if isinstance(r["at"], datetime) else far, r.number))
+        for key, rows in given.items()
+    }
+    return {key: eta for key, rows in order.items() if isinstance(eta := current_eta(rows), datetime)}
+
+
 def lead_time(severity: Row | None, config: Config) -> timedelta:
     """How long before an update is due its reminder goes: the severity's Remind Before, else [clock] (also when
     the cell holds what validate refuses, such as a negative number: a reminder still goes)."""
@@ -201,6 +232,7 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
             duty.append(shift.person if shift is not None else "")
         return duty[0]
 
+    etas = latest_etas(tracker, now)
     for event in tracker.sheet("Events").rows:
         if not event["id"] or not is_open(event["status"]):
             continue
@@ -220,6 +252,9 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
                 state = "due"
             if within is None or due - now <= within or state != "due":
                 out.append(Due(kind="update", state=state, at=due, responsible=owed_by(responsible(event)), **common))
+        eta = etas.get(str(event["id"]).strip().casefold())
+        if eta_passed(eta, now, event):  # who owes the update owes a new ETA
+            out.append(Due(kind="eta", state="passed", at=eta, responsible=owed_by(responsible(event)), **common))
         for timer in timers(event, severity, now, config.clock.at_risk):
             if timer.stopped is None and timer.state in ("at risk", "breached"):  # a stopped one is history
                 lead = event["event_manager"] if timer.name == "first response" else None

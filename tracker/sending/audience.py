@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker.config import Config
-from tracker.rules.clock import timers
+from tracker.rules.clock import ETA_PASSED, eta_passed, timers
 from tracker.sending.mail import CUSTOMER_STATUS, KIND_LABELS, parse_sender
 from tracker.times import format_time, utcnow
 from tracker.workbook.policy import FINISHED, RESOLVED
@@ -103,6 +103,7 @@ def build_context(
         "latest": latest,
         "resolution": resolution,
         "eta": None if event["resolved_at"] else eta,  # once restored, the last ETA given is history
+        "eta_mark": _eta_mark(eta, sent_at, event, reader.external),
         "cause": cause if final else (values.get("root_cause") or None),
         "bridges": [] if final else _bridges(tracker, values),
         "slas": slas,
@@ -130,6 +131,13 @@ def _story(updates: list[dict[str, Any]], kind: str) -> tuple[list[dict[str, Any
     latest = resolution if kind in ("resolved", "closed") else (said[-1] if said else None)
     eta = next((u["eta"] for u in reversed(updates) if u.get("eta")), None)
     return said, latest, resolution, eta
+
+
+def _eta_mark(eta: Any, sent_at: datetime, event: Row, external: bool) -> str:
+    """What follows an ETA the clock has overtaken (rules.clock.eta_passed), in the audience's words; else ""."""
+    if not eta_passed(eta, sent_at, event):
+        return ""
+    return " (this time has passed; we will give a new one)" if external else f" ({ETA_PASSED})"
 
 
 def _bridges(tracker: Tracker, values: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tracker.config import Config
-from tracker.rules.clock import duration, is_late, lead_time, responsible
+from tracker.rules.clock import duration, eta_passed, is_late, latest_etas, lead_time, responsible
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
 from tracker.sending.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender
 from tracker.sending.sendlog import log_rows
@@ -16,7 +16,7 @@ from tracker.sending.teams import teams_settings
 from tracker.store.backends import Store
 from tracker.times import format_time, iso
 from tracker.workbook.policy import is_open
-from tracker.workbook.reading import Row
+from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import address_of, duty_manager
 
 
@@ -57,17 +57,8 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
     severities = tracker.sheet("Severities")
     out: list[Reminder] = []
     outgoing: list[Outgoing] = []
-    for event in tracker.sheet("Events").rows:
-        due = event["next_update_due"]
-        if not event["id"] or not is_open(event["status"]) or not isinstance(due, datetime):
-            continue
-        severity = severities.find(str(event["severity"] or ""))
-        if is_late(due, now):
-            stage = "overdue"
-        elif due - now <= lead_time(severity, config):  # (due this very minute: not late yet, "due now")
-            stage = "before"
-        else:
-            continue
+    etas = latest_etas(tracker, now)
+    for event, stage, due in _stages(tracker, severities, config, now, etas):
         key = str(event["id"])
         state = reminder_state(stage, due)
         if any(r.get("state") == state for r in log_rows(tracker, store.journal, key, ("reminder",))):
@@ -105,6 +96,27 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
     return delivery.settle(out, outgoing, lambda person, why: Reminder("", person, "", "", now, problem=why))
 
 
+def _stages(
+    tracker: Tracker, severities: Any, config: Config, now: datetime, etas: dict[str, datetime]
+) -> list[tuple[Row, str, datetime]]:
+    """(event, stage, the moment it is about) of each reminder owed now: `before` within the lead time, `overdue`
+    once the update is late, `eta` once the restoration ETA last given has passed (a new one is owed)."""
+    out = []
+    for event in tracker.sheet("Events").rows:
+        if not event["id"] or not is_open(event["status"]):
+            continue
+        due = event["next_update_due"]
+        if isinstance(due, datetime):
+            if is_late(due, now):
+                out.append((event, "overdue", due))
+            elif due - now <= lead_time(severities.find(str(event["severity"] or "")), config):  # (or "due now")
+                out.append((event, "before", due))
+        eta = etas.get(str(event["id"]).strip().casefold())
+        if eta is not None and eta_passed(eta, now, event):
+            out.append((event, "eta", eta))
+    return out
+
+
 def _reminder(
     event: Row,
     person: str,
@@ -117,6 +129,17 @@ def _reminder(
 ) -> Outgoing:
     when = format_time(due, tz=config.display.tz, fmt=config.display.time_format)
     key, title = str(event["id"]), str(event["title"] or "")
+    if stage == "eta":
+        subject = f"[NEW ETA] {key}: the restoration ETA {when} has passed - {title}"
+        opening = (
+            f"The restoration ETA given for {key} ({event['severity']}, {event['status']}) was {when}: it passed "
+            f"{duration(now - due)} ago and no new one has been given. The emails and the status page say so."
+        )
+        text = (
+            f"{person},\n\n{opening}\n\n"
+            f'New ETA:  tracker update {key} --note "..." --eta +1h   then  tracker notify {key}\n\n-- \ntracker\n'
+        )
+        return _outgoing(event, person, address, stage, due, now, config, subject, text)
     if stage == "before":
         until = f"in {duration(due - now)}" if due - now >= timedelta(minutes=1) else "now"
         subject = f"[REMINDER] {key}: update due {when} ({until}) - {title}"
@@ -135,6 +158,22 @@ def _reminder(
         f"Without news:  tracker notify {key} --no-change   (tells the audiences there is no change and when the "
         "next update comes)\n\n-- \ntracker\n"
     )
+    return _outgoing(event, person, address, stage, due, now, config, subject, text)
+
+
+def _outgoing(
+    event: Row,
+    person: str,
+    address: str,
+    stage: str,
+    due: datetime,
+    now: datetime,
+    config: Config,
+    subject: str,
+    text: str,
+) -> Outgoing:
+    """One reminder to one person, once-only by its stage and the moment it is about."""
+    key = str(event["id"])
     sender = parse_sender(config.mail.sender)
     recipient = Recipient(address, person, "To", "")
     message = build_message(sender, [recipient], (subject, text, None), about=(key, person, "reminder"), sent_at=now)

@@ -21,7 +21,7 @@ from tracker import files
 from tracker.config import Config
 from tracker.errors import ConfigError, TrackerError, UsageError
 from tracker.microsoft365.sitepage import PageImage, PageSection, publish_site_page
-from tracker.rules.clock import TIMERS, Timer, duration, is_late, lead_time, timers
+from tracker.rules.clock import ETA_PASSED, TIMERS, Timer, duration, eta_passed, is_late, lead_time, timers
 from tracker.sending.audience import Audience, when
 from tracker.sending.mail import template_environment
 from tracker.sending.sendlog import heard_of
@@ -268,7 +268,8 @@ def _open_event(
     add("Started", started)
     if isinstance(started, datetime):
         add("Duration", duration(now - started))
-    add("ETA", eta)
+    passed = " (this time has passed; a new one will follow)" if reader.external else f" ({ETA_PASSED})"
+    add("ETA", f"{when(config, eta)}{passed}" if eta_passed(eta, now, event) else eta)
     due = values.get("next_update_due")
     if not (reader.external and isinstance(due, datetime) and is_late(due, now)):  # a promise to an outside reader,
         add("Next update", due)  # shown while it stands; how late the team is stays the team's business
