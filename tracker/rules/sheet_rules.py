@@ -11,7 +11,16 @@ from typing import Any
 
 from tracker.config import ClockSettings
 from tracker.rules.problem import Problem
-from tracker.workbook.policy import EVENT_ROLES, MAX_INTERVAL, RESOLVED, interval_minutes, is_bookkeeping, is_open
+from tracker.workbook.policy import (
+    EVENT_ROLES,
+    FINISHED,
+    MAX_INTERVAL,
+    OPEN_STATUSES,
+    RESOLVED,
+    interval_minutes,
+    is_bookkeeping,
+    is_open,
+)
 from tracker.workbook.reading import Row, SheetData, Tracker
 from tracker.workbook.roster import coverage_problems
 
@@ -132,7 +141,7 @@ def _status_contradictions(events: SheetData, updates: SheetData, event: Row, ti
     if not said:
         return out
     latest = max(said, key=lambda r: (r["at"], r.number))
-    if latest["status"] != status:
+    if latest["status"] != status and latest["status"] in (*OPEN_STATUSES, *FINISHED):  # else the schema says
         command = (
             f'`tracker resolve {event_id} --note "..."`'
             if latest["status"] == RESOLVED
