@@ -11,7 +11,16 @@ from typing import Any
 
 from tracker.config import ClockSettings
 from tracker.rules.problem import Problem
-from tracker.workbook.policy import EVENT_ROLES, MAX_INTERVAL, interval_minutes, is_open
+from tracker.workbook.policy import (
+    EVENT_ROLES,
+    FINISHED,
+    MAX_INTERVAL,
+    OPEN_STATUSES,
+    RESOLVED,
+    interval_minutes,
+    is_bookkeeping,
+    is_open,
+)
 from tracker.workbook.reading import Row, SheetData, Tracker
 from tracker.workbook.roster import coverage_problems
 
@@ -68,6 +77,87 @@ def time_order(tracker: Tracker) -> list[Problem]:
                         f"a time at or after {fields[earlier].title}",
                     )
                 )
+    return out
+
+
+def contradictions(tracker: Tracker) -> list[Problem]:
+    """Facts of an event that disagree, so any message about it would say two things: an open Status other than
+    its latest update's, a Resolved At on an open event, an ETA before Detected. Errors naming the cells and the fix
+    (`tracker notify` refuses through the gate)."""
+    events, updates = tracker.sheet("Events"), tracker.sheet("Updates")
+    if not events.present or any(n not in events.columns for n in ("id", "status")):
+        return []
+    timelines: dict[str, list[Row]] = {}
+    if updates.present and all(n in updates.columns for n in ("event_id", "at", "status")):
+        for row in updates.rows:
+            timelines.setdefault(str(row["event_id"] or "").casefold(), []).append(row)
+    out: list[Problem] = []
+    for event in events.rows:
+        if not event["id"]:
+            continue
+        timeline = timelines.get(str(event["id"]).casefold(), [])
+        out.extend(_status_contradictions(events, updates, event, timeline))
+        detected = event.get("detected_at")
+        if isinstance(detected, datetime) and "eta" in updates.columns:
+            for row in timeline:
+                if isinstance(row["eta"], datetime) and row["eta"] < detected:
+                    out.append(
+                        Problem.at(
+                            updates,
+                            "eta",
+                            row.number,
+                            row["eta"],
+                            f"{event['id']}: this ETA is before the event was detected "
+                            f"({events.cell('detected_at', event.number)}, {detected:%Y-%m-%d %H:%MZ}); correct the "
+                            f'cell, or give a new one with `tracker update {event["id"]} --eta HH:MM --note "..."`',
+                            f"a time at or after {events.spec.fields['detected_at'].title}",
+                        )
+                    )
+    return out
+
+
+def _status_contradictions(events: SheetData, updates: SheetData, event: Row, timeline: list[Row]) -> list[Problem]:
+    """An open event whose Status is not its latest update's (by time; tracker's own bookkeeping lines carry no
+    news), or that has a Resolved At."""
+    out: list[Problem] = []
+    status, event_id = event["status"], event["id"]
+    if not is_open(status):
+        return out
+    resolved = event.get("resolved_at")
+    if resolved is not None and "resolved_at" in events.columns:
+        out.append(
+            Problem.at(
+                events,
+                "resolved_at",
+                event.number,
+                resolved,
+                f"{event_id} has a {events.spec.fields['resolved_at'].title} but its Status "
+                f"({events.cell('status', event.number)}) is {status}, still open; clear the cell, or "
+                f'`tracker resolve {event_id} --note "..."` if it is restored',
+                "empty while the event is open",
+            )
+        )
+    said = [r for r in timeline if isinstance(r["at"], datetime) and r["status"] and not is_bookkeeping(r)]
+    if not said:
+        return out
+    latest = max(said, key=lambda r: (r["at"], r.number))
+    if latest["status"] != status and latest["status"] in (*OPEN_STATUSES, *FINISHED):  # else the schema says
+        command = (
+            f'`tracker resolve {event_id} --note "..."`'
+            if latest["status"] == RESOLVED
+            else f'`tracker update {event_id} --status {latest["status"]} --note "..."`'
+        )
+        out.append(
+            Problem.at(
+                events,
+                "status",
+                event.number,
+                status,
+                f"{event_id} is {status} here, but its latest update ({updates.cell('status', latest.number)}, "
+                f"{latest['at']:%Y-%m-%d %H:%MZ}) says {latest['status']}; run {command}, or correct the cell",
+                "the status of the event's latest update",
+            )
+        )
     return out
 
 

@@ -64,6 +64,8 @@ def validate_tracker(
         problems.extend(sheet_rules.cadence(tracker))
     if "Events" in schema.sheets:
         problems.extend(sheet_rules.time_order(tracker))
+    if "Events" in schema.sheets and "Updates" in schema.sheets:
+        problems.extend(sheet_rules.contradictions(tracker))
     if has_templates is not None and "Severities" in schema.sheets:
         problems.extend(sheet_rules.audiences_without_templates(tracker.sheet("Severities"), has_templates))
     order = {name: index for index, name in enumerate(schema.sheets)}
