@@ -17,7 +17,7 @@ from tracker.sending.teams import teams_settings
 from tracker.store.backends import Store
 from tracker.times import format_time, iso
 from tracker.workbook.policy import is_open
-from tracker.workbook.reading import Row
+from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import address_of, duty_manager
 
 
@@ -57,7 +57,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
     settle(store, tracker, config, now, kinds=("reminder",))  # what earlier runs left half done
     severities = tracker.sheet("Severities")
     blocked = {b.event_id: b for b in blocked_first_notices(tracker, store.journal)}
-    out, outgoing = _blocked(store, config, now, list(blocked.values()))
+    out, outgoing = _blocked(tracker, store, config, now, list(blocked.values()))
     for event in tracker.sheet("Events").rows:
         due = event["next_update_due"]
         if not event["id"] or not is_open(event["status"]) or not isinstance(due, datetime):
@@ -153,11 +153,10 @@ def blocked_state(notice: BlockedNotice) -> str:
 
 
 def _blocked(
-    store: Store, config: Config, now: datetime, blocked: list[BlockedNotice]
+    tracker: Tracker, store: Store, config: Config, now: datetime, blocked: list[BlockedNotice]
 ) -> tuple[list[Reminder], list[Outgoing]]:
     """One reminder per event and set of empty fields to its event manager and communication lead (the duty event
     manager when neither can be written to), naming each field and the command that fills it."""
-    tracker = store.last_read or store.read()
     out: list[Reminder] = []
     outgoing: list[Outgoing] = []
     allowed = config.mail.allowed_domains or None
