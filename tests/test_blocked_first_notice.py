@@ -111,3 +111,14 @@ def test_once_impact_is_set_the_first_notice_goes_and_due_no_longer_lists_it(
     assert any(str(m["X-Tracker-Kind"]) == "initial" and blocked in str(m["Subject"]) for m in _outbox(tmp_path))
     due = run("due")
     assert "first notice" not in due.stdout and due.exit_code == 0, due.stdout
+
+
+def test_the_library_lists_a_blocked_first_notice_as_due_does(run: Run, blocked: str, tmp_path: Path) -> None:
+    """`EventTracker.due()` has the same blocked first notice `tracker due --json` lists."""
+    from tracker import EventTracker
+
+    owed = [d for d in EventTracker.open(tmp_path / "tracker.toml").due() if d.kind == "first notice"]
+    payload = json.loads(run("due", "--json").stdout)
+    cli = [i for i in payload["items"] if i["kind"] == "first notice"]
+    assert [d.to_json(suite_clock.parse(payload["now"])) for d in owed] == cli
+    assert [(d.event_id, d.state) for d in owed] == [(blocked, "blocked")]
