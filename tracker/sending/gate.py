@@ -134,4 +134,6 @@ def fill_command(event_id: str, name: str) -> str:
     """The one command that fills an empty event field."""
     if name == "impact":
         return f'tracker update {event_id} --note "Impact recorded" --set impact="..."'
-    return f'tracker update {event_id} --note "{name} recorded" --set {name}="..."'
+    if name == "severity":  # `update` has an option for it (the cadence follows)
+        return f'tracker update {event_id} --note "Severity set" --severity "..."'
+    return f'tracker update {event_id} --note "Details recorded" --set {name}="..."'
