@@ -10,9 +10,10 @@ from typing import Any
 
 from tracker.checks import check
 from tracker.config import Config, load_config
-from tracker.rules.clock import Due, due_items, unconfirmed_emails
+from tracker.rules.clock import Due, blocked_notices, due_items, unconfirmed_emails
 from tracker.rules.events import Outcome, list_events, open_event, resolve_event, update_event
 from tracker.rules.problem import Problem
+from tracker.sending.gate import blocked_first_notices
 from tracker.sending.notify import NotifyResult, notify
 from tracker.sending.sendlog import unconfirmed
 from tracker.store.backends import Store, open_store
@@ -75,10 +76,14 @@ class EventTracker:
         return notify(self.store, self.config, event_id, **options)
 
     def due(self, within: timedelta | None = None) -> list[Due]:
-        """What the team owes now (`tracker due`): emails nobody knows arrived, then updates, SLAs, reviews."""
-        tracker, now = self.store.read(), utcnow()
-        return unconfirmed_emails(tracker, unconfirmed(tracker, self.store.journal)) + due_items(
-            tracker, self.config, now, within
+        """What the team owes now (`tracker due`): emails nobody knows arrived, first notices blocked by an empty
+        field, then updates, SLAs, reviews."""
+        tracker, now, journal = self.store.read(), utcnow(), self.store.journal
+        blocked = blocked_notices(tracker, self.config, now, blocked_first_notices(tracker, journal))
+        return (
+            unconfirmed_emails(tracker, unconfirmed(tracker, journal))
+            + blocked
+            + due_items(tracker, self.config, now, within)
         )
 
     def publish(self, audience: str | None = None, out: Path | None = None, now: datetime | None = None) -> Published:

@@ -15,8 +15,8 @@ class Due:
     """Something the team owes: an update, an SLA about to be missed, the process review."""
 
     event_id: str
-    kind: str  # update | first response | restoration | process review | action | email
-    state: str  # due | due soon | overdue | at risk | breached | unconfirmed
+    kind: str  # update | first response | restoration | process review | action | email | first notice
+    state: str  # due | due soon | overdue | at risk | breached | unconfirmed | blocked
     at: datetime | None  # when it is (was) due or breaches
     severity: str = ""
     title: str = ""
@@ -30,8 +30,9 @@ class Due:
 
     @property
     def late(self) -> bool:
-        """Overdue, breached, or an email that may not have arrived: what makes `tracker due` exit 1."""
-        return self.state in ("overdue", "breached", "unconfirmed")
+        """Overdue, breached, a first notice blocked, or an email that may not have arrived: what makes `tracker
+        due` exit non-zero."""
+        return self.state in ("overdue", "breached", "unconfirmed", "blocked")
 
     def to_json(self, now: datetime) -> dict[str, Any]:
         """The stable JSON form (see README, "Keeping time")."""

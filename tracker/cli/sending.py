@@ -31,6 +31,8 @@ def _due_table(state: State, items: list[Any], now: Any) -> str:
             when = ""
         elif item.state == "unconfirmed":
             when = f"{output.minutes(-minutes)} ago"
+        elif item.state == "blocked":
+            when = f"for {output.minutes(-minutes)}" if minutes < 0 else "now"
         elif item.state in ("overdue", "breached"):
             when = f"{item.state} by {output.minutes(-minutes)}" if minutes < 0 else item.state
         else:
@@ -42,11 +44,18 @@ def _due_table(state: State, items: list[Any], now: Any) -> str:
             what, when = "new ETA (the last passed)", f"passed {output.minutes(-minutes)} ago" if minutes else "passed"
         if item.kind == "email":  # handed to the mail server, no answer (tracker.rules.clock.EmailDue)
             what = f"email to {getattr(item, 'audience', '')}: did it arrive?"
+        if item.kind == "first notice":  # tracker.rules.clock.FirstNoticeDue: which fields are empty
+            what = f"first notice blocked: {', '.join(getattr(item, 'fields', ()))}"
         at = state.show_time(item.at)
         rows.append([item.event_id or "-", item.severity, what, item.state, when, at, item.responsible])
     if not rows:
         return "nothing due: no open events"
-    return output.table(rows, ["ID", "SEV", "WHAT", "STATE", "WHEN", "AT", "OWED BY"])
+    fills = [  # what fills each empty field a first notice waits for
+        _printable(f"{item.event_id}: the first notice waits for this: {command}")
+        for item in items
+        for command in getattr(item, "commands", ())
+    ]
+    return "\n".join([output.table(rows, ["ID", "SEV", "WHAT", "STATE", "WHEN", "AT", "OWED BY"]), *fills])
 
 
 def _say_sent(sent: list[Any], escalated: list[Any]) -> None:
@@ -75,8 +84,13 @@ def _say_sent(sent: list[Any], escalated: list[Any]) -> None:
 def due(state: State, within: str | None, as_json: bool, remind: bool, escalate: bool) -> None:
     """What the team owes now: each open event's next update, SLAs at risk or breached, the process review.
 
+    An open event whose first notice cannot go (a field it needs, such as
+    Impact, is empty) is listed as "first notice blocked", with the command
+    that fills the field.
+
     The exit code says the most urgent thing found, so a monitor can tell them
-    apart: 0 nothing late; 4 an update is overdue; 5 an email handed to the
+    apart: 0 nothing late; 4 an update is overdue or a first notice is
+    blocked; 5 an email handed to the
     mail server got no answer (until `tracker notify ID --confirm-sent` or
     `--confirm-lost`); 6 an SLA is breached; 1 a reminder or escalation could
     not be sent (the mail server down, nobody with an email), or any other
@@ -88,7 +102,8 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
       tracker due --within 15m --json
       tracker due --remind --escalate
     """
-    from tracker.rules.clock import due_items, unconfirmed_emails
+    from tracker.rules.clock import blocked_notices, due_items, unconfirmed_emails
+    from tracker.sending.gate import blocked_first_notices
     from tracker.times import utcnow
 
     span = output.span(within, "--within") if within else None
@@ -106,7 +121,8 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
     from tracker.sending.sendlog import unconfirmed
 
     unknown = unconfirmed(tracker, store.journal)
-    items = unconfirmed_emails(tracker, unknown) + items
+    blocked = blocked_notices(tracker, state.config, now, blocked_first_notices(tracker, store.journal))
+    items = unconfirmed_emails(tracker, unknown) + blocked + items
     code = due_exit_code(items, [*sent, *escalated], down)
     if as_json:
         payload = {
@@ -126,7 +142,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
 
 
 DUE_EXIT_CODES = (  # (exit code, what `due` found), most urgent first; README, "What tracker refuses, and why"
-    (4, "update overdue"),
+    (4, "update overdue or first notice blocked"),
     (5, "email unanswered"),
     (6, "SLA breached"),
     (1, "could not send"),
@@ -139,7 +155,7 @@ def due_exit_code(items: list[Any], sends: list[Any], down: bool = False) -> int
     is late comes first: a reminder that could not go is why a monitor must say the update is overdue."""
     late = {item.kind for item in items if item.late}
     found = [
-        "update" in late,
+        bool(late & {"update", "first notice"}),
         "email" in late,
         bool(late & {"first response", "restoration"}),
         down or any(send.problem for send in sends),

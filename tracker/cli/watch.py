@@ -20,6 +20,7 @@ from tracker.times import CLOCK, utcnow
 
 PUBLISH_REFRESH = timedelta(minutes=15)  # the status page's durations age: republished at least this often
 SAY_AGAIN = timedelta(hours=1)  # a problem that lasts is said again this often
+BLOCKED = ": first notice blocked: "  # said once while it lasts (due and the one reminder keep telling)
 
 
 class _Stop(Exception):
@@ -42,7 +43,7 @@ class WatchSummary:
         """Whether to say a problem line again: once, then at most every SAY_AGAIN while it lasts (a reminder
         nobody can receive is not news every minute)."""
         last = self.said.get(line)
-        if last is not None and now - last < SAY_AGAIN:
+        if last is not None and (now - last < SAY_AGAIN or BLOCKED in line):
             return False
         self.said[line] = now
         return True
@@ -219,10 +220,18 @@ def _one_line(text: str) -> str:
 
 
 def _notify_open(store: Store, config: Config) -> list[tuple[str, bool]]:
+    from tracker.sending.gate import blocked_first_notices
     from tracker.sending.notify import events_to_notify, notify
 
     out: list[tuple[str, bool]] = []
-    for key in events_to_notify(store.read(), store.journal):
+    tracker = store.read()
+    blocked = {b.event_id: b for b in blocked_first_notices(tracker, store.journal)}
+    for key in events_to_notify(tracker, store.journal):
+        if key in blocked:  # the gate would refuse it: said once, with the command that fills the field
+            notice = blocked[key]
+            fill = "; ".join(notice.commands)
+            out.append((f"notify {key}{BLOCKED}{', '.join(notice.fields)} empty; fill it: {fill}", False))
+            continue
         try:
             result = notify(store, config, key)
         except NotifyInterrupted:

@@ -161,6 +161,41 @@ def unconfirmed_emails(tracker: Tracker, items: list[Any]) -> list[EmailDue]:
     return out
 
 
+@dataclass(frozen=True)
+class FirstNoticeDue(Due):
+    """An open event whose first notice cannot go (kind "first notice", state "blocked"): `fields` are the empty
+    ones it needs, `commands` the command that fills each. `at`: when the event was reported (else detected);
+    `responsible`: its event manager and communication lead."""
+
+    fields: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        """Due's JSON plus `fields` and `commands` (see README, Keeping time)."""
+        return super().to_json(now) | {"fields": list(self.fields), "commands": list(self.commands)}
+
+
+def blocked_notices(tracker: Tracker, config: Config, now: datetime, blocked: list[Any]) -> list[FirstNoticeDue]:
+    """`tracker.sending.gate.blocked_first_notices` as due items, owed by the event manager and communication
+    lead (the duty event manager when neither is named)."""
+    out = []
+    for item in blocked:
+        event = item.event
+        people = ", ".join(item.owed_by)
+        if not people:
+            shift = duty_manager(tracker, config.display.tz, now)
+            people = shift.person if shift is not None else ""
+        when = event["reported_at"] if isinstance(event["reported_at"], datetime) else event["detected_at"]
+        at = when if isinstance(when, datetime) else None
+        severity, title = str(event["severity"] or ""), str(event["title"] or "")
+        out.append(
+            FirstNoticeDue(
+                item.event_id, "first notice", "blocked", at, severity, title, people, item.fields, item.commands
+            )
+        )
+    return out
+
+
 def responsible(event: Row) -> str:
     """Who owes the next update: the communication lead, else the event manager."""
     return str(event["communication_lead"] or event["event_manager"] or "")

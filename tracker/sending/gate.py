@@ -3,11 +3,14 @@ severity and the distribution rows of the audiences it goes to), each refusal na
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from tracker.errors import ValidationFailed
 from tracker.rules.validation import validate_tracker
-from tracker.workbook.policy import RESOLVED
+from tracker.sending.sendlog import is_claim, log_view
+from tracker.store.journal import Journal
+from tracker.workbook.policy import RESOLVED, is_open
 from tracker.workbook.reading import Row, Tracker
 
 # Fields an event needs before each kind of message can go out.
@@ -85,3 +88,52 @@ def fill_hint(event_id: str, name: str) -> str:
     if name == "resolved_at":
         return f'`tracker resolve {event_id} --note "..."`'
     return f'`tracker update {event_id} --note "..." --set {name}=...`'
+
+
+@dataclass(frozen=True)
+class BlockedNotice:
+    """An open event whose first notice (the Initial notification) has not gone and cannot: fields it needs are
+    empty. `fields` are their headers (e.g. Impact), `commands` the command that fills each."""
+
+    event_id: str
+    fields: tuple[str, ...]
+    commands: tuple[str, ...]
+    event: Row
+
+    @property
+    def owed_by(self) -> tuple[str, ...]:
+        """Who is told: the event manager and the communication lead (each once)."""
+        names = (str(self.event["event_manager"] or ""), str(self.event["communication_lead"] or ""))
+        return tuple(dict.fromkeys(n for n in names if n))
+
+
+def blocked_first_notices(tracker: Tracker, journal: Journal | None) -> list[BlockedNotice]:
+    """Each open event no audience has had an outage email about (claims do not count) whose fields
+    REQUIRED["initial"] are empty: what `due` lists, `due --remind` tells and `watch` says once."""
+    data = tracker.sheet("Events")
+    out = []
+    for event in data.rows:
+        key = str(event["id"] or "")
+        if not key or not is_open(event["status"]):
+            continue
+        empty = [
+            name
+            for name in REQUIRED["initial"]
+            if event[name] is None
+            and name in data.columns
+            and tracker.excel_error("Events", name, event.number) is None
+        ]
+        if not empty or any(not is_claim(r) for r in log_view(tracker, journal, key)):
+            continue
+        fields = tuple(data.spec.fields[name].title for name in empty)
+        out.append(BlockedNotice(key, fields, tuple(fill_command(key, name) for name in empty), event))
+    return out
+
+
+def fill_command(event_id: str, name: str) -> str:
+    """The one command that fills an empty event field."""
+    if name == "impact":
+        return f'tracker update {event_id} --note "Impact recorded" --set impact="..."'
+    if name == "severity":  # `update` has an option for it (the cadence follows)
+        return f'tracker update {event_id} --note "Severity set" --severity "..."'
+    return f'tracker update {event_id} --note "Details recorded" --set {name}="..."'

@@ -10,6 +10,7 @@ from typing import Any
 from tracker.config import Config
 from tracker.rules.clock import duration, eta_passed, is_late, latest_etas, lead_time, responsible
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
+from tracker.sending.gate import BlockedNotice, blocked_first_notices
 from tracker.sending.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender
 from tracker.sending.sendlog import log_rows
 from tracker.sending.teams import teams_settings
@@ -27,7 +28,7 @@ class Reminder:
     event_id: str
     person: str
     address: str
-    stage: str  # before | overdue
+    stage: str  # before | overdue | blocked (the first notice cannot go: a field it needs is empty)
     due_at: datetime
     subject: str = ""
     problem: str = ""
@@ -55,8 +56,8 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
     tracker = store.read()
     settle(store, tracker, config, now, kinds=("reminder",))  # what earlier runs left half done
     severities = tracker.sheet("Severities")
-    out: list[Reminder] = []
-    outgoing: list[Outgoing] = []
+    blocked = {b.event_id: b for b in blocked_first_notices(tracker, store.journal)}
+    out, outgoing = _blocked(tracker, store, config, now, list(blocked.values()))
     etas = latest_etas(tracker, now)
     for event, stage, due in _stages(tracker, severities, config, now, etas):
         key = str(event["id"])
@@ -85,9 +86,8 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
             )
             out.append(Reminder(key, person, "", stage, due, problem=problem))
             continue
-        message = _reminder(
-            event, person, address, stage, due, now, config, instead_of=named if named != person else ""
-        )
+        fill = blocked[key].commands if key in blocked else ()
+        message = _reminder(event, person, address, stage, due, now, config, named if named != person else "", fill)
         outgoing.append(message)
         out.append(Reminder(key, person, address, stage, due, message.subject))
     if not outgoing:
@@ -126,6 +126,7 @@ def _reminder(
     now: datetime,
     config: Config,
     instead_of: str = "",
+    fill: tuple[str, ...] = (),
 ) -> Outgoing:
     when = format_time(due, tz=config.display.tz, fmt=config.display.time_format)
     key, title = str(event["id"]), str(event["title"] or "")
@@ -152,12 +153,17 @@ def _reminder(
             f"\nIt is for {instead_of}, who has no email on the Roster or Distribution sheet: you get it as the duty "
             "event manager."
         )
-    text = (
-        f"{person},\n\n{opening}\n\n"
+    advice = (
         f'With news:     tracker update {key} --note "..." --public-note "..."  then  tracker notify {key}\n'
         f"Without news:  tracker notify {key} --no-change   (tells the audiences there is no change and when the "
-        "next update comes)\n\n-- \ntracker\n"
+        "next update comes)"
     )
+    if fill:  # no first notice has gone: `--no-change` would be refused
+        advice = "The first notice has not gone: fields it needs are empty. Fill them:\n" + "\n".join(
+            f"  {command}" for command in fill
+        )
+        advice += f"\nthen  tracker notify {key}"
+    text = f"{person},\n\n{opening}\n\n{advice}\n\n-- \ntracker\n"
     return _outgoing(event, person, address, stage, due, now, config, subject, text)
 
 
@@ -178,3 +184,56 @@ def _outgoing(
     recipient = Recipient(address, person, "To", "")
     message = build_message(sender, [recipient], (subject, text, None), about=(key, person, "reminder"), sent_at=now)
     return Outgoing(key, person, "reminder", reminder_state(stage, due), subject, text, "", [recipient], message)
+
+
+def blocked_state(notice: BlockedNotice) -> str:
+    """What makes a blocked-first-notice reminder once-only: the empty fields it is about."""
+    return f"reminder blocked {', '.join(notice.fields)}"
+
+
+def _blocked(
+    tracker: Tracker, store: Store, config: Config, now: datetime, blocked: list[BlockedNotice]
+) -> tuple[list[Reminder], list[Outgoing]]:
+    """One reminder per event and set of empty fields to its event manager and communication lead (the duty event
+    manager when neither can be written to), naming each field and the command that fills it."""
+    out: list[Reminder] = []
+    outgoing: list[Outgoing] = []
+    allowed = config.mail.allowed_domains or None
+    for notice in blocked:
+        state = blocked_state(notice)
+        if any(r.get("state") == state for r in log_rows(tracker, store.journal, notice.event_id, ("reminder",))):
+            continue
+        people = [(p, address_of(tracker, p)) for p in notice.owed_by]
+        people = [(p, a) for p, a in people if a and (not allowed or domain_allowed(a, allowed))]
+        if not people:
+            duty = duty_manager(tracker, config.display.tz, now)
+            address = (duty.email or address_of(tracker, duty.person)) if duty is not None else ""
+            if duty is None or not address:
+                why = "nobody named on the event or on duty has an email (Roster or Distribution sheet)"
+                out.append(Reminder(notice.event_id, ", ".join(notice.owed_by), "", "blocked", now, problem=why))
+                continue
+            people = [(duty.person, address)]
+        message = _blocked_message(notice, people, state, now, config)
+        outgoing.append(message)
+        names, addresses = ", ".join(p for p, _ in people), ", ".join(a for _, a in people)
+        out.append(Reminder(notice.event_id, names, addresses, "blocked", now, message.subject))
+    return out, outgoing
+
+
+def _blocked_message(
+    notice: BlockedNotice, people: list[tuple[str, str]], state: str, now: datetime, config: Config
+) -> Outgoing:
+    key, title = notice.event_id, str(notice.event["title"] or "")
+    fields = ", ".join(notice.fields)
+    subject = f"[BLOCKED] {key}: first notice waits for {fields} - {title}"
+    names = ", ".join(p for p, _ in people)
+    empty = "\n".join(f"  {field}: {command}" for field, command in zip(notice.fields, notice.commands, strict=True))
+    text = (
+        f"{names},\n\nThe first notice (Initial notification) for {key} ({notice.event['severity']}, "
+        f"{notice.event['status']}) cannot go: {fields} is empty. Fill it:\n{empty}\n"
+        f"then  tracker notify {key}\n\n-- \ntracker\n"
+    )
+    sender = parse_sender(config.mail.sender)
+    recipients = [Recipient(address, person, "To", "") for person, address in people]
+    message = build_message(sender, recipients, (subject, text, None), about=(key, names, "reminder"), sent_at=now)
+    return Outgoing(key, names, "reminder", state, subject, text, "", recipients, message)
