@@ -130,60 +130,45 @@ def _reminder(
 ) -> Outgoing:
     when = format_time(due, tz=config.display.tz, fmt=config.display.time_format)
     key, title = str(event["id"]), str(event["title"] or "")
+    state = f"({event['severity']}, {event['status']})"
     if stage == "eta":
         subject = f"[NEW ETA] {key}: the restoration ETA {when} has passed - {title}"
         opening = (
-            f"The restoration ETA given for {key} ({event['severity']}, {event['status']}) was {when}: it passed "
-            f"{duration(now - due)} ago and no new one has been given. The emails and the status page say so."
+            f"The restoration ETA given for {key} {state} was {when}: it passed {duration(now - due)} ago and no "
+            "new one has been given. The emails and the status page say so."
         )
-        text = (
-            f"{person},\n\n{opening}\n\n"
-            f'New ETA:  tracker update {key} --note "..." --eta +1h   then  tracker notify {key}\n\n-- \ntracker\n'
-        )
-        return _outgoing(event, person, address, stage, due, now, config, subject, text)
-    if stage == "before":
+    elif stage == "before":
         until = f"in {duration(due - now)}" if due - now >= timedelta(minutes=1) else "now"
         subject = f"[REMINDER] {key}: update due {when} ({until}) - {title}"
-        opening = f"The next update for {key} ({event['severity']}, {event['status']}) is due at {when}, {until}."
+        opening = f"The next update for {key} {state} is due at {when}, {until}."
     else:
         subject = f"[OVERDUE] {key}: update was due {when} ({duration(now - due)} ago) - {title}"
-        opening = f"The update for {key} ({event['severity']}, {event['status']}) was due at {when}: {duration(now - due)} ago."
+        opening = f"The update for {key} {state} was due at {when}: {duration(now - due)} ago."
     if instead_of:
         opening += (
             f"\nIt is for {instead_of}, who has no email on the Roster or Distribution sheet: you get it as the duty "
             "event manager."
         )
-    advice = (
-        f'With news:     tracker update {key} --note "..." --public-note "..."  then  tracker notify {key}\n'
-        f"Without news:  tracker notify {key} --no-change   (tells the audiences there is no change and when the "
-        "next update comes)"
-    )
-    if fill:  # no first notice has gone: `--no-change` would be refused
-        advice = "The first notice has not gone: fields it needs are empty. Fill them:\n" + "\n".join(
-            f"  {command}" for command in fill
-        )
-        advice += f"\nthen  tracker notify {key}"
-    text = f"{person},\n\n{opening}\n\n{advice}\n\n-- \ntracker\n"
-    return _outgoing(event, person, address, stage, due, now, config, subject, text)
-
-
-def _outgoing(
-    event: Row,
-    person: str,
-    address: str,
-    stage: str,
-    due: datetime,
-    now: datetime,
-    config: Config,
-    subject: str,
-    text: str,
-) -> Outgoing:
-    """One reminder to one person, once-only by its stage and the moment it is about."""
-    key = str(event["id"])
+    text = f"{person},\n\n{opening}\n\n{_advice(key, stage, fill)}\n\n-- \ntracker\n"
     sender = parse_sender(config.mail.sender)
     recipient = Recipient(address, person, "To", "")
     message = build_message(sender, [recipient], (subject, text, None), about=(key, person, "reminder"), sent_at=now)
     return Outgoing(key, person, "reminder", reminder_state(stage, due), subject, text, "", [recipient], message)
+
+
+def _advice(key: str, stage: str, fill: tuple[str, ...]) -> str:
+    """What a reminder asks for: a new ETA; the fields a blocked first notice waits for (`--no-change` would be
+    refused); else an update with news, or a no-change message."""
+    if stage == "eta":
+        return f'New ETA:  tracker update {key} --note "..." --eta +1h   then  tracker notify {key}'
+    if fill:
+        commands = "\n".join(f"  {command}" for command in fill)
+        return f"The first notice has not gone: fields it needs are empty. Fill them:\n{commands}\nthen  tracker notify {key}"
+    return (
+        f'With news:     tracker update {key} --note "..." --public-note "..."  then  tracker notify {key}\n'
+        f"Without news:  tracker notify {key} --no-change   (tells the audiences there is no change and when the "
+        "next update comes)"
+    )
 
 
 def blocked_state(notice: BlockedNotice) -> str:
