@@ -6,7 +6,7 @@ loading openpyxl."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -397,19 +397,16 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
         events = [_event_json(r, spec) | {"slas": [t.to_json() for t in _timers(state, tracker, r)]} for r in rows]
         click.echo(json.dumps(events, indent=2, ensure_ascii=False))
         return
-    from tracker.rules.clock import current_eta, eta_passed, is_late, lead_time
+    from tracker.rules.clock import eta_passed, is_late, latest_etas, lead_time
 
     now = utcnow()
     table = []
     severities = tracker.sheet("Severities")
-    open_keys = {str(r["id"]).casefold() for r in rows if is_open(r["status"]) and r["id"]}
-    updates: dict[str, list[Any]] = {}
-    for update in tracker.rows_where("Updates", "event_id", open_keys) if open_keys else []:
-        updates.setdefault(str(update["event_id"]).strip().casefold(), []).append(update)
+    etas = latest_etas(tracker, now)
     for row in rows:
         sla = _worst_sla(_timers(state, tracker, row))
-        given = sorted(updates.get(str(row["id"]).casefold(), []), key=lambda u: (_when(u["at"]), u.number))
-        stale = " (ETA passed)" if eta_passed(current_eta(given), now, row) else ""
+        eta = etas.get(str(row["id"] or "").strip().casefold())
+        stale = " (ETA passed)" if eta_passed(eta, now, row) else ""
         due = row["next_update_due"]
         mark = ""
         if is_open(row["status"]) and isinstance(due, datetime):
@@ -431,11 +428,6 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
         click.echo("no open events" if open_only else "no events")
         return
     click.echo(output.table(table, ["ID", "SEV", "STATUS", "NEXT UPDATE DUE", "SLA", "TITLE"]))
-
-
-def _when(value: Any) -> datetime:
-    """A row's time to sort by (a cell that is no time sorts first)."""
-    return value if isinstance(value, datetime) else datetime.min.replace(tzinfo=UTC)
 
 
 def _show_eta(state: State, event: Any, updates: list[Any], width: int) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker.config import Config
-from tracker.rules.clock import ETA_PASSED, eta_passed, timers
+from tracker.rules.clock import ETA_PASSED, current_eta, eta_passed, timers
 from tracker.sending.mail import CUSTOMER_STATUS, KIND_LABELS, parse_sender
 from tracker.times import format_time, utcnow
 from tracker.workbook.policy import FINISHED, RESOLVED
@@ -129,7 +129,7 @@ def _story(updates: list[dict[str, Any]], kind: str) -> tuple[list[dict[str, Any
     said = [u for u in updates if u["text"]]
     resolution = _resolution(updates)
     latest = resolution if kind in ("resolved", "closed") else (said[-1] if said else None)
-    eta = next((u["eta"] for u in reversed(updates) if u.get("eta")), None)
+    eta = current_eta(updates)
     return said, latest, resolution, eta
 
 

@@ -21,7 +21,7 @@ from tracker import files
 from tracker.config import Config
 from tracker.errors import ConfigError, TrackerError, UsageError
 from tracker.microsoft365.sitepage import PageImage, PageSection, publish_site_page
-from tracker.rules.clock import ETA_PASSED, TIMERS, Timer, duration, eta_passed, is_late, lead_time, timers
+from tracker.rules.clock import ETA_PASSED, TIMERS, Timer, current_eta, duration, eta_passed, is_late, lead_time, timers
 from tracker.sending.audience import Audience, when
 from tracker.sending.mail import template_environment
 from tracker.sending.sendlog import heard_of
@@ -253,7 +253,7 @@ def _open_event(
     updates = reader.entries("Updates", key, "update", rows=grouped.get(key, []))
     said = [u for u in updates if u["text"]]
     latest = said[-1] if said else None
-    eta = next((u["eta"] for u in reversed(updates) if u.get("eta")), None)
+    eta = current_eta(updates)
     spec = reader.tracker.schema["Events"].fields
     facts: list[Fact] = []
 
