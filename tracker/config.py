@@ -103,6 +103,17 @@ class ReviewSettings:
 
 
 @dataclass(frozen=True)
+class IntakeSettings:
+    """[intake]: how a reported event starts (an Events row typed without an ID, a message to the team mailbox)."""
+
+    severity: str = ""  # the triage severity; empty: the last (least severe) row of the Severities sheet
+    category: str = "outage"
+    folder: Path | None = None  # a folder of .eml files standing in for the team mailbox (the embedded default)
+    mailbox: str = ""  # the team mailbox read through Microsoft Graph (Mail.Read on it)
+    mail_folder: str = "inbox"  # the mailbox folder whose new messages become events
+
+
+@dataclass(frozen=True)
 class Config:
     """Settings read from tracker.toml; paths are resolved against its folder."""
 
@@ -123,6 +134,7 @@ class Config:
     publish: PublishSettings = field(default_factory=PublishSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
     teams: TeamsSettings | None = None  # None: no [teams] section
+    intake: IntakeSettings = field(default_factory=IntakeSettings)
 
     @property
     def excel_service_writes(self) -> bool:
@@ -182,6 +194,7 @@ KNOWN_KEYS: dict[str, dict[str, str]] = {
     "clock": {"at_risk": _NUMBER, "remind_before": _WHOLE, "process_reviewed": "date", "review_every_months": _WHOLE},
     "user": {"name": _TEXT},
     "review": {"required_for": _NAMES, "folder": _TEXT},
+    "intake": {"severity": _TEXT, "category": _TEXT, "folder": _TEXT, "mailbox": _TEXT, "mail_folder": _TEXT},
     "publish": {
         "path": _TEXT,
         "audience": _TEXT,
@@ -203,6 +216,7 @@ _PATH_KEYS = {
     ("sharepoint", "token_cache"),
     ("sharepoint", "path"),
     ("review", "folder"),
+    ("intake", "folder"),
     ("publish", "path"),
 }
 _SECRET = re.compile(r"pass(word|wd|phrase)?|secret|token|private[_-]?key|api[_-]?key|credential", re.I)
@@ -403,6 +417,7 @@ def config_from_dict(raw: dict[str, Any], path: Path | None = None) -> Config:
         publish=_publish(_section(raw, "publish"), root, sharepoint is not None),
         review=_review(_section(raw, "review")),
         teams=_teams(raw.get("teams")),
+        intake=_intake(_section(raw, "intake"), root),
     )
 
 
@@ -566,3 +581,19 @@ def _review(section: dict[str, Any]) -> ReviewSettings:
 def _is_utc(zone: ZoneInfo) -> bool:
     """Whether the zone is UTC all year (UTC, Etc/UTC, GMT...)."""
     return all(datetime(2026, month, 1, 12, tzinfo=zone).utcoffset() == timedelta(0) for month in (1, 4, 7, 10))
+
+
+def _intake(section: dict[str, Any], root: Path) -> IntakeSettings:
+    folder = section.get("folder")
+    if folder is not None and not str(folder).strip():
+        raise ConfigError('tracker.toml: [intake] folder must name a folder, e.g. folder = "intake"')
+    mail_folder = str(section.get("mail_folder", "inbox")).strip()
+    if not mail_folder:
+        raise ConfigError('tracker.toml: [intake] mail_folder must name a mailbox folder, e.g. mail_folder = "inbox"')
+    return IntakeSettings(
+        severity=str(section.get("severity", "")).strip(),
+        category=str(section.get("category", "outage")).strip() or "outage",
+        folder=root / str(folder) if folder is not None else None,
+        mailbox=str(section.get("mailbox", "")).strip(),
+        mail_folder=mail_folder,
+    )
