@@ -74,6 +74,7 @@ class TrackerGroup(click.Group):
         finally:
             if isinstance(ctx.obj, State):
                 ctx.obj.report_set_aside()
+                ctx.obj.report_typed()
 
 
 def _what_was_written() -> str:

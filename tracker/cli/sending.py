@@ -108,6 +108,8 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
 
     span = output.span(within, "--within") if within else None
     store = state.store()
+    if remind or escalate:
+        state.apply_typed(store)  # what people typed in Excel acts before anyone is reminded of it
     tracker = store.read()
     from tracker.rules.actions import ignored_rows as ignored_actions
     from tracker.workbook.roster import ignored_rows
@@ -370,6 +372,8 @@ def notify(
             raise UsageError(f"--confirm-{confirm} takes an event ID and --audience only")
         _confirm(state, store, str(event_id), confirm == "sent", audiences)
         return
+    if not dry_run:
+        state.apply_typed(store)  # an Updates row typed in Excel moves the event before its emails are built
     first = None if event_id else store.read()
     ids = events_to_notify(first, store.journal) if first is not None else [str(event_id)]
     if not ids and (verbose or not all_open):

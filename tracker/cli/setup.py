@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tracker.cli.state import State, pass_state
+from tracker.cli.state import State, pass_state, typed_of
 from tracker.errors import UsageError
 from tracker.text import printable as _printable
 
@@ -126,7 +126,8 @@ def validate(state: State, as_json: bool, fix: bool, formulas: bool) -> None:
 @click.command()
 @pass_state
 def sync(state: State) -> None:
-    """Write edits waiting in the local journal (e.g. the log of emails already sent) to the workbook.
+    """Write edits waiting in the local journal (e.g. the log of emails already sent) to the workbook, and apply the
+    rows people typed in Excel (an Updates row, an Events row without an ID) as the commands would.
 
     \b
     Example:
@@ -135,12 +136,16 @@ def sync(state: State) -> None:
     store = state.store()
     journal = store.journal
     pending = journal.pending() if journal else []
-    if not pending:
-        click.echo("nothing pending")
-        return
     for batch in pending:
         click.echo(f"pending since {batch.recorded_at}: {len(batch.edits)} edit(s) ({batch.reason})")
     store.commit(lambda _tracker: [])
+    typed = typed_of(store)
+    if typed is not None and (typed.applied or typed.refused):
+        state.report_typed(err=False)
+    elif not pending:
+        click.echo("nothing pending")
+    if not pending:
+        return
     total = sum(len(batch.edits) for batch in pending)
     written = len(store.replayed)
     set_aside = sum(len(edits) for edits, _reason in store.set_aside)

@@ -14,6 +14,7 @@ from tracker.text import printable as _printable
 
 if TYPE_CHECKING:
     from tracker.config import Config
+    from tracker.rules.typed import TypedRows
     from tracker.store.backends import Store
 
 
@@ -47,8 +48,28 @@ class State:
                 click.echo(_printable(f"warning: {undocumented}"), err=True)
         if hasattr(store, "progress"):  # a workbook that travels over the network: show big transfers
             store.progress = progress_printer
+        from tracker.rules.typed import TypedRows, TypedRules  # lazy: most commands never write
+
+        store.before = TypedRows(TypedRules.of(self.config))
         self._stores.append(store)
         return store
+
+    def apply_typed(self, store: Store) -> None:
+        """Apply the rows people typed in Excel now (before a command that reads the events to act on them, such as
+        notify), when the workbook has any; said by `report_typed`."""
+        apply_typed(store)
+
+    def report_typed(self, err: bool = True) -> None:
+        """Say which typed rows the commands' writes applied or left as they are, once."""
+        for store in self._stores:
+            typed = typed_of(store)
+            if typed is None:
+                continue
+            for done in typed.applied:
+                click.echo(_printable(f"applied the row typed in {done.cell}: {done.what}"), err=err)
+            for refused in typed.refused:
+                click.echo(_printable(f"warning: {refused.cell}: {refused.why}"), err=err)
+            typed.applied, typed.refused = [], []
 
     def report_set_aside(self) -> None:
         """Say which waiting journal entries a write set aside (they need a person), once."""
@@ -100,3 +121,20 @@ def progress_printer(label: str, stream: Any = None, minimum: int = 1_000_000) -
         print(f"\r{label} {done / 1e6:.1f} / {total / 1e6:.1f} MB ({percent}%)", end=end, file=stream, flush=True)
 
     return show
+
+
+def apply_typed(store: Store) -> bool:
+    """Apply the rows people typed in Excel, when the workbook (as read) has any: one write. Whether it wrote."""
+    from tracker.rules.typed import pending_rows  # lazy: only commands that act on events
+
+    if store.before is None or not pending_rows(store.read()):
+        return False
+    store.commit(lambda _tracker: [])
+    return True
+
+
+def typed_of(store: Store) -> TypedRows | None:
+    """The store's plan of typed rows (what its last commit applied and left), if it has one."""
+    from tracker.rules.typed import TypedRows  # lazy: only commands that write
+
+    return store.before if isinstance(store.before, TypedRows) else None

@@ -182,7 +182,7 @@ def _tick(
 ) -> None:
     stamp = show(now)
     summary.last_tick_ok = True
-    steps: list[tuple[str, Callable[[], list[tuple[str, bool]]]]] = []
+    steps: list[tuple[str, Callable[[], list[tuple[str, bool]]]]] = [("apply", lambda: _apply_typed(store))]
     if notify:
         steps.append(("notify", lambda: _notify_open(store, config)))
     steps.append(("remind", lambda: _remind(store, config, now)))
@@ -217,6 +217,19 @@ def _tick(
 def _one_line(text: str) -> str:
     """A log line stays one line (a message that lists several cells comes with line breaks)."""
     return "; ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def _apply_typed(store: Store) -> list[tuple[str, bool]]:
+    """The rows people typed in Excel, applied as the commands would; a row left as it is is said once."""
+    from tracker.cli.state import apply_typed, typed_of
+
+    typed = typed_of(store)
+    if typed is None or not apply_typed(store):
+        return []
+    lines = [(f"applied the row typed in {done.cell}: {done.what}", True) for done in typed.applied]
+    lines += [(f"typed row {refused.cell} left as it is: {refused.why}", False) for refused in typed.refused]
+    typed.applied, typed.refused = [], []
+    return lines
 
 
 def _notify_open(store: Store, config: Config) -> list[tuple[str, bool]]:

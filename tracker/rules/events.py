@@ -113,10 +113,10 @@ def _timeline(
     return AppendRow("Updates", values)
 
 
-def next_event_id(tracker: Tracker, year: int) -> str:
+def next_event_id(tracker: Tracker, year: int, taken: Sequence[str] = ()) -> str:
     """EVT-<year>-<n> (the prefix is the schema's x-id-prefix), n one above the highest number used this year,
-    on any sheet (never reused)."""
-    used = tracker.sheet("Events").column("id")
+    on any sheet (never reused), or among `taken` (IDs this plan gave already)."""
+    used = tracker.sheet("Events").column("id") + list(taken)
     for sheet in ("Updates", "Changes", "Notifications"):  # an ID cleared on Events is still taken
         data = tracker.sheet(sheet)
         if data.present and "event_id" in data.columns:
@@ -278,32 +278,76 @@ def update_event(
         tracker.require("Events", "Updates", "Severities")
         at = now or utcnow()
         event = tracker.event(event_id)
-        current = str(event["status"] or INITIAL)
-        target = new_status or (current if not reopen else INITIAL)
-        _transition(current, target, reopen)
-        changes: dict[str, Any] = {**extra, "status": target, "last_update_at": at}
-        if "severity" in extra:
-            changes["severity"] = _severity(tracker, str(extra["severity"]))["name"]
-        if target == CLOSED and current != CLOSED:  # the review gate
-            lowered = changes.get("severity")
-            check_close(
-                tracker, str(event["id"]), str(event["severity"] or ""), review_required_for, new_severity=lowered
-            )
-        changes |= _times(tracker, event, target, at, reopen, changes.get("severity"), "severity" in extra)
-        key = str(event["id"])
-        audiences = severity_audiences(tracker, str(changes.get("severity") or event["severity"] or ""))
-        news = {"note": note, "public_note": public_note, "eta": eta, "status": target != current, "cells": extra}
-        waiting = _promised(tracker, event, tuple(internal_audiences), internal, news)
-        if waiting and isinstance(changes.get("next_update_due"), datetime):
-            changes["next_update_due"] = min(changes["next_update_due"], event["next_update_due"])
-        due = changes.get("next_update_due")
-        result.update(event_id=key, status=target, next_update_due=due, at=at, audiences=audiences, promised_to=waiting)
+        update = Update(note, new_status, eta, internal, reopen, public_note, extra)
+        changes = update_changes(tracker, event, update, at, review_required_for, internal_audiences, result)
+        key, target = str(event["id"]), str(changes["status"])
         flag = "Yes" if internal else "No"
-        update = _timeline(key, at, author, target, note, public_note, eta=as_utc(eta) if eta else None, internal=flag)
-        return [SetCells("Events", key, changes), update]
+        line = _timeline(key, at, author, target, note, public_note, eta=as_utc(eta) if eta else None, internal=flag)
+        return [SetCells("Events", key, changes), line]
 
     edits = store.commit(plan)
     return Outcome(edits=edits, **result)
+
+
+@dataclass(frozen=True)
+class Update:
+    """What one update says: its note, the status it sets (None: the event's), ETA, whether it is internal, a
+    reopening, its public note and other cells of the event it sets."""
+
+    note: str
+    status: str | None = None
+    eta: datetime | None = None
+    internal: bool = False
+    reopen: bool = False
+    public_note: str | None = None
+    cells: dict[str, Any] = field(default_factory=dict)
+
+
+def update_changes(
+    tracker: Tracker,
+    event: Row,
+    update: Update,
+    at: datetime,
+    review_required_for: Sequence[str] = DEFAULT_REVIEW_REQUIRED,
+    internal_audiences: Sequence[str] = DEFAULT_INTERNAL,
+    result: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The cells of the event row an update at `at` changes, by the rules of `tracker update`: the lifecycle, the
+    review gate, the cadence, the acknowledgement, a promise to an audience that will not read it. Raises
+    LifecycleError (or ValidationFailed) when the rules refuse it; `result` gets what the Outcome reports."""
+    current = str(event["status"] or INITIAL)
+    target = update.status or (current if not update.reopen else INITIAL)
+    _transition(current, target, update.reopen)
+    extra = update.cells
+    changes: dict[str, Any] = {**extra, "status": target, "last_update_at": at}
+    if "severity" in extra:
+        changes["severity"] = _severity(tracker, str(extra["severity"]))["name"]
+    if target == CLOSED and current != CLOSED:  # the review gate
+        lowered = changes.get("severity")
+        check_close(tracker, str(event["id"]), str(event["severity"] or ""), review_required_for, new_severity=lowered)
+    changes |= _times(tracker, event, target, at, update.reopen, changes.get("severity"), "severity" in extra)
+    audiences = severity_audiences(tracker, str(changes.get("severity") or event["severity"] or ""))
+    news = {
+        "note": update.note,
+        "public_note": update.public_note,
+        "eta": update.eta,
+        "status": target != current,
+        "cells": extra,
+    }
+    waiting = _promised(tracker, event, tuple(internal_audiences), update.internal, news)
+    if waiting and isinstance(changes.get("next_update_due"), datetime):
+        changes["next_update_due"] = min(changes["next_update_due"], event["next_update_due"])
+    due = changes.get("next_update_due")
+    if result is not None:
+        result.update(
+            event_id=str(event["id"]),
+            status=target,
+            next_update_due=due,
+            at=at,
+            audiences=audiences,
+            promised_to=waiting,
+        )
+    return changes
 
 
 def _promised(
@@ -379,20 +423,11 @@ def resolve_event(
                 f"resolution time {when:%Y-%m-%d %H:%MZ} is before the event was detected ({detected:%Y-%m-%d %H:%MZ})"
             )
         key = str(event["id"])
-        changes: dict[str, Any] = {
-            "status": RESOLVED,
-            "resolved_at": when,
-            "last_update_at": at,
-            "next_update_due": None,
-        }
+        changes = resolve_changes(event, when, at)
         if cause:
             changes["root_cause"] = cause
         if public_cause and public_cause.strip():
             changes["public_cause"] = public_cause.strip()
-        if not isinstance(event["acknowledged_at"], datetime):  # the resolution was the first response
-            changes["acknowledged_at"] = when
-        if not event["mitigated_at"]:
-            changes["mitigated_at"] = when
         result.update(event_id=key, at=when, audiences=severity_audiences(tracker, str(event["severity"] or "")))
         # at when service came back (--at), so a reopened event's outage spans end there
         final = _timeline(key, when, author, RESOLVED, note, public_note)
@@ -400,6 +435,16 @@ def resolve_event(
 
     edits = store.commit(plan)
     return Outcome(result["event_id"], RESOLVED, None, result["at"], edits, result["audiences"])
+
+
+def resolve_changes(event: Row, when: datetime, at: datetime) -> dict[str, Any]:
+    """The cells of the event row a resolution changes: restored `when`, recorded `at` (`tracker resolve`'s rules)."""
+    changes: dict[str, Any] = {"status": RESOLVED, "resolved_at": when, "last_update_at": at, "next_update_due": None}
+    if not isinstance(event["acknowledged_at"], datetime):  # the resolution was the first response
+        changes["acknowledged_at"] = when
+    if not event["mitigated_at"]:
+        changes["mitigated_at"] = when
+    return changes
 
 
 def acknowledge_event(

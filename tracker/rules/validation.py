@@ -15,6 +15,7 @@ from tracker.rules.problem import Problem, position
 from tracker.store.xlsx_layout import layout_problems
 from tracker.times import utcnow
 from tracker.workbook.overdue_highlight import findings, read_rules
+from tracker.workbook.policy import INTAKE_FILLS, TYPED_UPDATE_FILLS, awaits_applying, awaits_intake
 from tracker.workbook.reading import Row, SheetData, Tracker, column_letter
 from tracker.workbook.schema import FieldSpec
 
@@ -290,11 +291,26 @@ def _rows(data: SheetData) -> list[Problem]:
     present = data.columns
     for row in data.rows:
         out.extend(_control_characters(data, row))
+        fills = _filled_by_tracker(data, row)
         for name, message, allowed in spec.check_row(row.values):
             if name not in present and row.values.get(name) is None:
                 continue  # the missing column was already reported once
+            if name in fills and row.values.get(name) is None:
+                continue  # tracker fills it when it applies the row
             out.append(Problem.at(data, name, row.number, row.values.get(name), message, allowed))
+        if spec.name == "Events" and fills:
+            message = "typed without an ID: the next tracker write, `tracker sync` or `tracker watch` takes it in"
+            out.append(Problem.at(data, "id", row.number, None, message, level="info"))
     return out
+
+
+def _filled_by_tracker(data: SheetData, row: Row) -> tuple[str, ...]:
+    """The empty cells of a typed row tracker fills when it applies it (none for other rows)."""
+    if data.spec.name == "Events" and awaits_intake(row):
+        return INTAKE_FILLS
+    if data.spec.name == "Updates" and awaits_applying(data, row):
+        return TYPED_UPDATE_FILLS
+    return ()
 
 
 def _unique(data: SheetData) -> list[Problem]:

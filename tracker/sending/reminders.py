@@ -9,6 +9,7 @@ from typing import Any
 
 from tracker.config import Config
 from tracker.rules.clock import duration, eta_passed, is_late, latest_etas, lead_time, responsible
+from tracker.rules.intake import is_taken_in
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
 from tracker.sending.gate import BlockedNotice, blocked_first_notices
 from tracker.sending.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender
@@ -57,7 +58,11 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
     settle(store, tracker, config, now, kinds=("reminder",))  # what earlier runs left half done
     severities = tracker.sheet("Severities")
     blocked = {b.event_id: b for b in blocked_first_notices(tracker, store.journal)}
-    out, outgoing = _blocked(tracker, store, config, now, list(blocked.values()))
+    out, outgoing = _intake(tracker, store, config, now, blocked)
+    told = {message.event_id for message in outgoing}  # the intake notice names the empty fields already
+    more, outgoing_blocked = _blocked(tracker, store, config, now, [b for k, b in blocked.items() if k not in told])
+    out += more
+    outgoing += outgoing_blocked
     etas = latest_etas(tracker, now)
     for event, stage, due in _stages(tracker, severities, config, now, etas):
         key = str(event["id"])
@@ -186,7 +191,8 @@ def _blocked(
     allowed = config.mail.allowed_domains or None
     for notice in blocked:
         state = blocked_state(notice)
-        if any(r.get("state") == state for r in log_rows(tracker, store.journal, notice.event_id, ("reminder",))):
+        logged = log_rows(tracker, store.journal, notice.event_id, ("reminder",))
+        if any(r.get("state") in (state, INTAKE_STATE) for r in logged):  # the intake notice named the fields
             continue
         people = [(p, address_of(tracker, p)) for p in notice.owed_by]
         people = [(p, a) for p, a in people if a and (not allowed or domain_allowed(a, allowed))]
@@ -222,3 +228,61 @@ def _blocked_message(
     recipients = [Recipient(address, person, "To", "") for person, address in people]
     message = build_message(sender, recipients, (subject, text, None), about=(key, names, "reminder"), sent_at=now)
     return Outgoing(key, names, "reminder", state, subject, text, "", recipients, message)
+
+
+INTAKE_STATE = "reminder intake"  # what makes the duty event manager's notice of an event taken in once-only
+
+
+def _intake(
+    tracker: Tracker, store: Store, config: Config, now: datetime, blocked: dict[str, BlockedNotice]
+) -> tuple[list[Reminder], list[Outgoing]]:
+    """One notice per event taken in (from the Events sheet or the team mailbox) to its event manager (the duty
+    event manager tracker named), or whoever is on duty now: what came in, and what the first notice needs."""
+    out: list[Reminder] = []
+    outgoing: list[Outgoing] = []
+    updates = tracker.sheet("Updates")
+    firsts = {str(r["event_id"] or "").strip().casefold(): r for r in updates.rows if is_taken_in(r)}
+    for event in tracker.sheet("Events").rows:
+        key = str(event["id"] or "")
+        line = firsts.get(key.strip().casefold())
+        if line is None or not is_open(event["status"]):
+            continue
+        if any(r.get("state") == INTAKE_STATE for r in log_rows(tracker, store.journal, key, ("reminder",))):
+            continue
+        person = str(event["event_manager"] or "")
+        address = address_of(tracker, person) if person else ""
+        if not address:
+            duty = duty_manager(tracker, config.display.tz, now)
+            person, address = (duty.person, duty.email or address_of(tracker, duty.person)) if duty else (person, "")
+        allowed = config.mail.allowed_domains or None
+        if not address or (allowed and not domain_allowed(address, allowed)):
+            why = f"{address} is outside [mail] allowed_domains" if address else "nobody on duty has an email"
+            out.append(Reminder(key, person, "", "intake", now, problem=f"new event not told: {why}"))
+            continue
+        message = _intake_message(event, line, person, address, blocked.get(key), now, config)
+        outgoing.append(message)
+        out.append(Reminder(key, person, address, "intake", now, message.subject))
+    return out, outgoing
+
+
+def _intake_message(
+    event: Row, line: Row, person: str, address: str, notice: BlockedNotice | None, now: datetime, config: Config
+) -> Outgoing:
+    key, title = str(event["id"]), str(event["title"] or "")
+    when = format_time(event["reported_at"] or now, tz=config.display.tz, fmt=config.display.time_format)
+    subject = f"[NEW EVENT] {key}: {title} ({event['severity']})"
+    came = str(line["note"] or "")
+    needs = ""
+    if notice is not None:
+        fill = "\n".join(f"  {field}: {command}" for field, command in zip(notice.fields, notice.commands, strict=True))
+        needs = f"Before the first notice can go, fill what is empty:\n{fill}\nthen  tracker notify {key}\n\n"
+    text = (
+        f"{person},\n\nA new event was reported to event management at {when}; you lead it as the event manager on "
+        f"duty.\n\n  {key}  {title}\n  Severity {event['severity']}, {event['status']}\n  {came}\n\n{needs}"
+        f"Acknowledge it (the first-response clock runs from {when}):  tracker ack {key}\n"
+        f'Triage it:  tracker update {key} --severity "..." --status Identified --note "..."\n\n-- \ntracker\n'
+    )
+    sender = parse_sender(config.mail.sender)
+    recipient = Recipient(address, person, "To", "")
+    message = build_message(sender, [recipient], (subject, text, None), about=(key, person, "reminder"), sent_at=now)
+    return Outgoing(key, person, "reminder", INTAKE_STATE, subject, text, "", [recipient], message)

@@ -37,6 +37,9 @@ class Store(Protocol):
     # senders claim each message on the Notifications sheet first (tracker.sending.claims).
     shared: bool
     last_read: Tracker | None  # the workbook as `read` last returned it (None before the first read)
+    # Planned ahead of every commit's own edits, on the same workbook (rows people typed, applied): see
+    # `tracker.store.engine.commit`; None: nothing.
+    before: Plan | None
 
     def lock_path(self, purpose: str) -> Path:
         """A lock file of this workbook on this machine, one per `purpose` (e.g. "notify"), whatever the folder

@@ -152,12 +152,17 @@ def commit(
     replays: int = 6,
     busy_hint: str = "",
     keep: bool = True,
+    before: Plan | None = None,
 ) -> Committed:
     """Plan on the newest workbook (journal fitted first), check, write; again on a newer one if it moved.
 
     With `keep=False` the command's own edits are never kept in the journal (a workbook someone holds
     raises WorkbookInUse, a write cut short a RemoteError naming what was not written): for edits that
     mean something only now, such as notify's claim on a message it is about to send.
+
+    `before` plans what goes in ahead of the command (rows people typed in Excel, applied): planned on the same
+    newest workbook, written in the same write, never kept in the journal; when its edits are refused the command
+    goes ahead without them.
     """
     lock = journal.locked() if journal is not None else contextlib.nullcontext()
     with lock, retry.deadline():  # every retry below (requests, batch parts, replays) shares one budget of waiting
@@ -166,7 +171,7 @@ def commit(
             tracker = snapshot.tracker
             change = Change([], [], tracker=tracker)
             pending = fit_journal(tracker, journal, change.rows, snapshot.layout)
-            change.replay = pending.edits
+            change.replay = pending.edits + _before(tracker, before, change.rows)
             own = plan(tracker)
             change.own = check(tracker, own, change.rows, layout=snapshot.layout)
             if not change.edits:
@@ -198,6 +203,16 @@ def commit(
         f"the workbook kept changing while tracker was writing it ({replays} tries, each time someone else saved "
         "first); nothing was written, run the command again"
     )
+
+
+def _before(tracker: Tracker, before: Plan | None, rows: dict[int, int]) -> list[Edit]:
+    """The edits `before` plans, checked and shown in the view (none when the check refuses them)."""
+    if before is None:
+        return []
+    try:
+        return check(tracker, before(tracker), rows)
+    except ValidationFailed:
+        return []
 
 
 def _keep_rest(journal: Journal | None, pending: Pending, change: Change, cut: Interrupted, keep: bool = True) -> None:
@@ -374,6 +389,7 @@ def check(
     steps: list[Callable[[], None]] = []
     try:
         for edit in edits:
+            edit = marked(tracker, edit)
             if isinstance(edit, SetCells) and edit.expect is not None:
                 fitted = fit(tracker, edit)
                 if fitted is None:
@@ -395,6 +411,21 @@ def check(
     if problems:
         raise ValidationFailed("the change was not written: " + "; ".join(dict.fromkeys(problems)))
     return out
+
+
+APPLIED_BY_TRACKER = "written by tracker"
+
+
+def marked(tracker: Tracker, edit: Edit) -> Edit:
+    """A row tracker adds is applied already: its sheet's `x-applied-mark` column (Updates' Applied) says so, so
+    only rows people type are applied as commands."""
+    if not isinstance(edit, AppendRow):
+        return edit
+    data = tracker.sheet(edit.sheet)
+    mark = data.spec.applied_mark
+    if mark is None or mark not in data.columns or edit.values.get(mark):
+        return edit
+    return AppendRow(edit.sheet, {**edit.values, mark: APPLIED_BY_TRACKER}, edit.unique, edit.if_absent)
 
 
 def _check_one(tracker: Tracker, edit: Edit, layout: Layout | None) -> list[str]:

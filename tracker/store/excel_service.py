@@ -50,7 +50,7 @@ from tracker.store.xlsx_layout import Layout
 from tracker.times import CLOCK
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.opening import read_tracker
-from tracker.workbook.reading import SheetData, column_letter, raw_key
+from tracker.workbook.reading import ROW_KEY, SheetData, column_letter, raw_key
 
 BATCH_LIMIT = 20  # Microsoft Graph JSON batching: at most 20 requests per batch
 _RETRY = {429, 503, 504}
@@ -341,8 +341,12 @@ class ExcelService:
         for request, answer in zip(requests, answers, strict=False):
             if request.kind == "check":
                 values = (answer.body.get("values") or [[None]])[0]
-                offset = request.data["key_col"] - request.data["left"]
-                if raw_key(values[offset] if offset < len(values) else None) != raw_key(request.data["key"]):
+                left = request.data["left"]
+                found = {
+                    col: raw_key(values[col - left] if col - left < len(values) else None)
+                    for col in request.data["anchors"]
+                }
+                if found != request.data["anchors"]:
                     moved.append((request, answer))
             elif request.kind == "add":
                 index = answer.body.get("index")
@@ -506,9 +510,9 @@ def _patch_requests(
 ) -> tuple[Request, list[Request]]:
     """A check of the row's key and cells (still the row we mean, no formula), and the patches of its runs."""
     sheet = data.spec.name
-    key_col = data.columns[data.spec.key or ""]
+    anchors = _anchors(data, key, edits)
     names = {data.columns[n]: n for n in values}
-    left, right = min([key_col, *names]), max([key_col, *names])
+    left, right = min([*anchors, *names]), max([*anchors, *names])
     address = f"{column_letter(left)}{number}:{column_letter(right)}{number}"
     where = {"sheet": data.title, "number": number}
     check = Request(
@@ -517,7 +521,7 @@ def _patch_requests(
         what=f"checking {data.title}!{address}",
         edits=edits,
         kind="check",
-        data=where | {"left": left, "key": key, "key_col": key_col},
+        data=where | {"left": left, "anchors": anchors},
     )
     writes = []
     for start, run in column_runs({col: excel_value(values[name]) for col, name in names.items()}):
@@ -535,6 +539,18 @@ def _patch_requests(
             )
         )
     return check, writes
+
+
+def _anchors(data: SheetData, key: str, edits: list[Edit]) -> dict[int, str]:
+    """The cells that say the row is still the one meant (column -> folded value): its key; for a row named by its
+    number (`ROW_KEY`), the cells its edits' `expect` holds (e.g. a typed row's Note and empty Applied)."""
+    if not key.startswith(ROW_KEY):
+        return {data.columns[data.spec.key or ""]: raw_key(key)}
+    out: dict[int, str] = {}
+    for edit in edits:
+        if isinstance(edit, SetCells) and edit.expect:
+            out |= {data.columns[n]: raw_key(v) for n, v in edit.expect.items() if n in data.columns}
+    return out
 
 
 def _add_requests(

@@ -179,6 +179,7 @@ class LocalStore:
         self.location = str(path)
         self.journal = journal
         self.replayed: list[Edit] = []
+        self.before: Plan | None = None
         self.set_aside: list[tuple[list[Edit], str]] = []
         self.shared = False  # every writer takes the lock beside the file
         self.last_read: Tracker | None = None
@@ -210,7 +211,7 @@ class LocalStore:
         try:
             with self._lock():
                 self._clean_temp_files()
-                result = commit(self, plan, self.journal, replays=REPLAYS, keep=keep)
+                result = commit(self, plan, self.journal, replays=REPLAYS, keep=keep, before=self.before)
         except Timeout:
             raise WorkbookInUse(
                 f"another tracker command has held the lock on {self.path.name} for over "

@@ -57,6 +57,7 @@ class SharePointStore:
         self.location = settings.file_url
         self.cache = ReadCache(settings.file_url)
         self.replayed: list[Edit] = []
+        self.before: Plan | None = None
         self.set_aside: list[tuple[list[Edit], str]] = []
         self.shared = True  # other machines write it without this machine's locks
         self.last_read: Tracker | None = None
@@ -108,7 +109,9 @@ class SharePointStore:
         with tempfile.TemporaryDirectory(prefix="tracker-") as folder:
             self._folder = Path(folder)
             try:
-                result = commit(applier, plan, self.journal, replays=REPLAYS, busy_hint=hint, keep=keep)
+                result = commit(
+                    applier, plan, self.journal, replays=REPLAYS, busy_hint=hint, keep=keep, before=self.before
+                )
             finally:
                 self._folder = None
         self.replayed = result.replayed

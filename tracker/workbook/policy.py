@@ -64,3 +64,21 @@ def is_bookkeeping(entry: Any) -> bool:
     """A timeline line tracker wrote itself (Author `tracker`, kept internal): a record, not news, and no change
     of status (it carries the status the event had when it was written)."""
     return str(entry.get("author") or "").strip().casefold() == BOOKKEEPER and entry.get("internal") == "Yes"
+
+
+# Rows people type in Excel that tracker completes when it applies them (`tracker.rules.typed`): the cells it
+# fills, so `tracker validate` does not call them missing meanwhile.
+INTAKE_FILLS = ("id", "severity", "status", "category", "detected_at")
+TYPED_UPDATE_FILLS = ("at",)
+
+
+def awaits_intake(row: Any) -> bool:
+    """An Events row typed without an ID but with a title: a report tracker takes in at its next write."""
+    return not row.get("id") and bool(str(row.get("title") or "").strip())
+
+
+def awaits_applying(data: Any, row: Any) -> bool:
+    """An Updates row people typed that tracker has not applied yet: its Applied cell (the sheet's
+    `x-applied-mark` column) is empty. None such when the workbook lacks that column."""
+    mark = data.spec.applied_mark
+    return mark is not None and mark in data.columns and not row.get(mark)

@@ -4,7 +4,8 @@ Property keys are the field names code and templates use; `title` is the Excel h
 `description` is the help shown in Excel; `enum` becomes a dropdown; `x-` keywords carry
 what JSON Schema lacks (`x-width`, `x-wrap`, `x-print-through`, `x-number-format`, `x-ref` "Sheet.field" for
 cross-sheet references, `x-separator` for comma lists, `x-unique`, `x-colours`,
-`x-audiences` for who may read a field in emails and pages, `x-added` for a column newer than
+`x-audiences` for who may read a field in emails and pages, `x-applied-mark` for the column tracker fills on each
+row it applied (a row typed in Excel without it acts as a command), `x-added` for a column newer than
 some workbooks, which they may lack until someone adds it). The words tracker's rules are written in are read
 from the schema too (`Vocabulary`): `x-lifecycle` on Events.status, `x-id-prefix` on the ID fields, `x-role` on
 the fields naming who leads, and the categories' `enum`.
@@ -183,6 +184,11 @@ class SheetSpec:
     order: int
     fields: dict[str, FieldSpec]
     schema: dict[str, Any] = field(repr=False)
+
+    @cached_property
+    def applied_mark(self) -> str | None:
+        """The column tracker fills on each row it applied (`x-applied-mark`: Updates' Applied); None: no such."""
+        return next((n for n, spec in self.fields.items() if spec.schema.get("x-applied-mark")), None)
 
     @cached_property
     def by_header(self) -> dict[str, FieldSpec]:
