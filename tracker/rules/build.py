@@ -8,7 +8,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tracker.store.engine import cell_value
+from tracker.store.engine import APPLIED_BY_TRACKER, cell_value
 from tracker.store.xlsx_cells import LINE_HEIGHT, wrapped_height
 from tracker.times import utcnow
 from tracker.workbook.overdue_highlight import add_names
@@ -175,7 +175,12 @@ def build_workbook(
         fields = list(sheet.fields.values())
         _write_header(ws, fields)
         ws.freeze_panes = sheet.schema.get("x-freeze", "A2")
-        last = _write_body(ws, fields, rows.get(sheet.name, []))
+        mark = sheet.applied_mark  # rows tracker writes are applied already (only typed rows act)
+        body = [
+            row if mark is None or row.get(mark) else {**row, mark: APPLIED_BY_TRACKER}
+            for row in rows.get(sheet.name, [])
+        ]
+        last = _write_body(ws, fields, body)
         ref = f"A1:{column_letter(len(fields) - 1)}{last}"
         table = Table(displayName=sheet.table, ref=ref)
         table.tableStyleInfo = TableStyleInfo(name="TableStyleMedium2", showRowStripes=True)
