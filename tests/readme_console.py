@@ -48,6 +48,8 @@ what tracker printed then); each later one runs a second after the one before.""
 _FENCE = re.compile(r"^```console\n(.*?)^```$", re.S | re.M)
 _MARKER = re.compile(r"<!--\s*docs-test:\s*(.*?)\s*-->")
 _SET = re.compile(r"^set (\w+) row (\d+) (.+) for this block$")
+_TYPE = re.compile(r"^type (.+) for this block$")  # type SHEET row H="v", ...; SHEET row ... : new rows in the tables
+_TYPED_ROW = re.compile(r"^(\w+) row (.+)$")
 _CELL = re.compile(r'\s*([^=,"]+?)\s*=\s*"([^"]*)"\s*(?:,|$)')
 _CELLS = re.compile(rf"(?:{_CELL.pattern})+")
 _SHARE = re.compile(r"(shares/u!)([A-Za-z0-9_-]+)")
@@ -223,6 +225,11 @@ def cells_set(workbook: Path, marker: str, line: int) -> Iterator[None]:
     workbook (found by header, as a person would) and put back afterwards."""
     import openpyxl
 
+    typed = _TYPE.match(marker)
+    if typed and not marker.startswith("set "):
+        with rows_typed(workbook, typed[1], line):
+            yield
+        return
     match = _SET.match(marker)
     if not match or not _CELLS.fullmatch(match[3]):
         raise AssertionError(f"README.md:{line}: unknown docs-test marker {marker!r}")
@@ -235,6 +242,27 @@ def cells_set(workbook: Path, marker: str, line: int) -> Iterator[None]:
         assert header in headers, f"README.md:{line}: no column {header!r} on {sheet} (found {sorted(headers)})"
         book[sheet].cell(row=row, column=headers[header], value=value)
     book.save(workbook)
+    try:
+        yield
+    finally:
+        saved.replace(workbook)
+
+
+@contextlib.contextmanager
+def rows_typed(workbook: Path, text: str, line: int) -> Iterator[None]:
+    """New rows typed inside the tables (`SHEET row Header="value", ...`, several joined by "; "), as a person types
+    them in Excel, for one block; the workbook put back afterwards."""
+    from tests.typing_rows import type_rows
+
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for part in text.split("; "):
+        match = _TYPED_ROW.match(part.strip())
+        if not match or not _CELLS.fullmatch(match[2]):
+            raise AssertionError(f"README.md:{line}: unknown docs-test row {part!r}")
+        rows.setdefault(match[1], []).append(dict(_CELL.findall(match[2])))
+    saved = workbook.with_name(workbook.name + ".docs-test")
+    shutil.copy2(workbook, saved)
+    type_rows(workbook, "openpyxl", rows)
     try:
         yield
     finally:

@@ -222,3 +222,53 @@ def test_watch_applies_typed_rows_each_tick(run: Run, example: Path, event_id: s
     assert "applied the row typed in Updates!" in watched.stdout
     assert f"new event {suite_clock.event_id(2)}" in watched.stdout
     assert _show(run, event_id)["status"] == "Monitoring"
+
+
+def _drop_applied(workbook: Path) -> None:
+    """The workbook as tracker 0.3 made it: no Applied column on Updates."""
+    wb = openpyxl.load_workbook(workbook)
+    ws = wb["Updates"]
+    column = [c.value for c in ws[1]].index("Applied") + 1
+    ws.delete_cols(column)
+    table = ws.tables["UpdatesTable"]
+    first, last = table.ref.split(":")
+    table.ref = f"{first}:{openpyxl.utils.get_column_letter(column - 1)}{''.join(c for c in last if c.isdigit())}"
+    table.tableColumns = table.tableColumns[: column - 1]
+    table.autoFilter = None
+    wb.save(workbook)
+
+
+def test_a_workbook_without_the_applied_column_applies_nothing_until_it_is_added(
+    run: Run, example: Path, event_id: str, at: Callable[[datetime], None]
+) -> None:
+    """A workbook made before the Applied column: validate says typed rows wait for it, and sync changes nothing.
+    Once someone types the header, the rows already there (tracker's own lines among them) stay history, and the row
+    typed after acts."""
+    _drop_applied(example)
+    at(NOW + timedelta(minutes=2))
+    assert run("update", event_id, "--note", "Still on it").exit_code == 0
+    typed = {"Event ID": event_id, "Status": "Monitoring", "Note": "VPN is working again", "Author": "Dana Lee"}
+    type_rows(example, "openpyxl", {"Updates": [typed]})
+    checked = run("validate")
+    assert "rows typed on Updates are not applied until it is there" in checked.stdout
+    at(NOW + timedelta(minutes=4))
+    assert run("sync").stdout.strip() == "nothing pending"
+    assert _show(run, event_id)["status"] == "Identified"
+    wb = openpyxl.load_workbook(example)
+    ws = wb["Updates"]
+    column = ws.max_column + 1
+    ws.cell(1, column, "Applied")
+    table = ws.tables["UpdatesTable"]
+    first, last = table.ref.split(":")
+    table.ref = f"{first}:{openpyxl.utils.get_column_letter(column)}{''.join(c for c in last if c.isdigit())}"
+    table.tableColumns = []  # openpyxl writes them again from the header row
+    table._initialise_columns()
+    wb.save(example)
+    before = _show(run, event_id)
+    at(NOW + timedelta(minutes=6))
+    synced = run("sync")
+    assert synced.exit_code == 0, synced.stderr
+    event = _show(run, event_id)
+    assert event["status"] == "Monitoring"  # the typed row (typed after the last update) acted, once
+    assert synced.stdout.count("applied the row typed in") == 1
+    assert event["acknowledged_at"] == before["acknowledged_at"]

@@ -26,7 +26,15 @@ from tracker.rules.events import Update, next_event_id, resolve_changes, update_
 from tracker.rules.intake import IntakeRules, start_values, taken_in_line
 from tracker.times import format_time, utcnow
 from tracker.workbook.edits import AppendRow, Edit, SetCells
-from tracker.workbook.policy import BOOKKEEPER, FINISHED, RESOLVED, STATUSES, awaits_applying, awaits_intake
+from tracker.workbook.policy import (
+    BOOKKEEPER,
+    FINISHED,
+    RESOLVED,
+    STATUSES,
+    awaits_applying,
+    awaits_intake,
+    is_bookkeeping,
+)
 from tracker.workbook.reading import ROW_KEY, Row, Tracker
 
 FUTURE_SLACK = timedelta(minutes=5)  # an At this far ahead of the clock is a typing mistake, not an update
@@ -174,8 +182,9 @@ def _update_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
 
 
 def _complete(row: Row) -> bool:
-    """A row someone finished typing: an Event ID, a Status and a Note (Excel saves a row while it is typed)."""
-    return all(str(row[name] or "").strip() for name in ("event_id", "status", "note"))
+    """A row someone finished typing: an Event ID, a Status and a Note (Excel saves a row while it is typed); not
+    one of tracker's own lines (written before the workbook had an Applied column)."""
+    return all(str(row[name] or "").strip() for name in ("event_id", "status", "note")) and not is_bookkeeping(row)
 
 
 def _changes(tracker: Tracker, event: Row, row: Row, at: datetime, rules: TypedRules) -> dict[str, Any]:

@@ -235,15 +235,20 @@ def _structure(data: SheetData) -> list[Problem]:
             )
         )
     for spec in data.missing_newer:
+        meanwhile = (
+            f"rows typed on {data.title} are not applied until it is there (`tracker update` works)"
+            if spec.name == data.spec.applied_mark
+            else "everything else works"
+        )
         out.append(
             Problem(
                 data.title,
                 None,
                 spec.title,
                 None,
-                f"column {spec.title!r} (added in tracker {spec.added}) is not in this workbook yet; everything "
-                f"else works. To use it, type {spec.title!r} in the first empty header cell right of the "
-                f"{data.spec.table} table (Excel extends the table)",
+                f"column {spec.title!r} (added in tracker {spec.added}) is not in this workbook yet; {meanwhile}. To "
+                f"use it, type {spec.title!r} in the first empty header cell right of the {data.spec.table} table "
+                "(Excel extends the table)",
                 f"a header named {spec.title!r}",
                 "info",
             )
