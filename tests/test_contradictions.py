@@ -15,13 +15,14 @@ pytestmark = pytest.mark.dateshift  # CI runs these again at the next 1 January 
 
 
 def _type_update(path: Path, status: str, *, author: str = "Sam Lee", internal: str = "No") -> None:
-    """An Updates row typed at the end of the table, as Excel extends it, ten minutes after the latest one."""
+    """An Updates row at the end of the table, as Excel extends it, ten minutes after the latest one, its Applied cell
+    filled: a row tracker has recorded (a typed row is applied instead: tests/test_typed_rows.py), so the Events row
+    disagreeing with it is a contradiction someone typed there."""
     book = openpyxl.load_workbook(path)
     sheet = book["Updates"]
     last = max(row[1] for row in sheet.iter_rows(min_row=2, values_only=True) if row[0])
-    sheet.append(
-        [sheet["A2"].value, last + timedelta(minutes=10), author, status, "VPN is working again", None, internal]
-    )
+    row = [sheet["A2"].value, last + timedelta(minutes=10), author, status, "VPN is working again", None, internal]
+    sheet.append([*row, None, "written by tracker"])
     table = sheet.tables["UpdatesTable"]
     table.ref = f"A1:{table.ref.split(':')[1][0]}{sheet.max_row}"
     book.save(path)

@@ -889,7 +889,8 @@ def test_a_journal_entry_whose_id_was_taken_meanwhile_is_set_aside_with_what_fol
     assert taken == journal.batches[0].edits and follows == journal.batches[1].edits
     assert re.search(rf"Events!A\d+ \(ID\): '{mine}' is already used on row 3", why_taken), why_taken
     assert why_follows == f"it belongs to {mine!r}, whose Events row was set aside"
-    assert pending.edits == journal.batches[2].edits and list(rows.values()) == [2]
+    written = [AppendRow(e.sheet, {**e.values, "applied": "written by tracker"}) for e in journal.batches[2].edits]
+    assert pending.edits == written and list(rows.values()) == [2]  # tracker's row, marked applied (not typed)
     assert pending.lines == ["line 1", "line 2", "line 3"]  # all three consumed: two set aside, one written
     theirs = tracker.event(mine)
     assert (theirs["title"], theirs["status"]) == ("theirs", "Investigating")

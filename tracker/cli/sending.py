@@ -368,12 +368,8 @@ def notify(
         raise UsageError("give an event ID, or --open for every open event (not both)")
     store = state.store()
     if confirm:
-        if all_open or dry_run or force or no_change:
-            raise UsageError(f"--confirm-{confirm} takes an event ID and --audience only")
-        _confirm(state, store, str(event_id), confirm == "sent", audiences)
-        return
-    if not dry_run:
-        state.apply_typed(store)  # an Updates row typed in Excel moves the event before its emails are built
+        return _confirm(state, store, str(event_id), confirm, audiences, all_open or dry_run or force or no_change)
+    state.apply_typed(store, unless=dry_run)  # a row typed in Excel moves the event before its emails are built
     first = None if event_id else store.read()
     ids = events_to_notify(first, store.journal) if first is not None else [str(event_id)]
     if not ids and (verbose or not all_open):
@@ -433,10 +429,16 @@ def say_unconfirmed(state: State, items: list[Any]) -> bool:
     return bool(items)
 
 
-def _confirm(state: State, store: Store, event_id: str, arrived: bool, audiences: tuple[str, ...]) -> None:
+def _confirm(
+    state: State, store: Store, event_id: str, confirm: str, audiences: tuple[str, ...], other_options: bool
+) -> None:
     """--confirm-sent / --confirm-lost: someone's word on the event's messages of unknown acceptance."""
     from tracker.sending.sendlog import confirm_edits, unconfirmed
     from tracker.times import utcnow
+
+    if other_options:
+        raise UsageError(f"--confirm-{confirm} takes an event ID and --audience only")
+    arrived = confirm == "sent"
 
     tracker = store.read()
     wanted = {a.casefold() for a in audiences}

@@ -54,10 +54,11 @@ class State:
         self._stores.append(store)
         return store
 
-    def apply_typed(self, store: Store) -> None:
+    def apply_typed(self, store: Store, *, unless: bool = False) -> None:
         """Apply the rows people typed in Excel now (before a command that reads the events to act on them, such as
-        notify), when the workbook has any; said by `report_typed`."""
-        apply_typed(store)
+        notify), when the workbook has any, `unless` the command only looks (--dry-run); said by `report_typed`."""
+        if not unless:
+            apply_typed(store)
 
     def report_typed(self, err: bool = True) -> None:
         """Say which typed rows the commands' writes applied or left as they are, once."""
