@@ -103,15 +103,21 @@ class TypedRows:
 
 def typed_updates(tracker: Tracker) -> list[Row]:
     """The Updates rows people typed that tracker has not applied: the Applied column is empty (none when the
-    workbook lacks that column: then every row counts as recorded)."""
+    workbook lacks that column: then every row counts as recorded). A write that only adds a row does not type
+    the sheet's rows to find out (`SheetData.may_hold`)."""
     data = tracker.sheet("Updates")
-    return [row for row in data.rows if awaits_applying(data, row)] if data.present else []
+    mark = data.spec.applied_mark
+    if not data.present or mark is None or not data.may_hold(("event_id",), mark):
+        return []
+    return [row for row in data.rows if awaits_applying(data, row)]
 
 
 def waiting_intake(tracker: Tracker) -> list[Row]:
     """Events rows typed without an ID but with a title: reports waiting to be taken in."""
     data = tracker.sheet("Events")
-    return [row for row in data.rows if awaits_intake(row)] if data.present else []
+    if not data.present or not data.may_hold(("title",), "id"):
+        return []
+    return [row for row in data.rows if awaits_intake(row)]
 
 
 def pending_rows(tracker: Tracker) -> bool:

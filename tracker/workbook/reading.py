@@ -138,6 +138,23 @@ class SheetData:
         cells = [convert(row[index]) for row in self._raw if index < len(row) and row[index] not in (None, "")]
         return [c for c in cells if c is not None] + [r[name] for r in self._added if r[name] is not None]
 
+    def may_hold(self, filled: Sequence[str], empty: str) -> bool:
+        """Whether some row may have every `filled` column non-empty and `empty` empty: exact once the rows are
+        typed; before, a look at the raw cells that never types them (a blank-looking cell counts as filled, so
+        the answer errs towards yes)."""
+        if self._raw is None:
+            return any(all(row[n] is not None for n in filled) and row[empty] is None for row in self.rows)
+        if any(name not in self.columns for name in (*filled, empty)):
+            return False
+        wanted = [self.columns[n] for n in filled]
+        blank = self.columns[empty]
+
+        def cell(row: Sequence[Any], index: int) -> bool:
+            return index < len(row) and row[index] not in (None, "")
+
+        news = any(all(cell(row, i) for i in wanted) and not cell(row, blank) for row in self._raw)
+        return news or any(all(r[n] is not None for n in filled) and r[empty] is None for r in self._added)
+
     def add(self, row: Row) -> None:
         """Show a new row at the end (without typing the others)."""
         (self._added if self._rows is None else self._rows).append(row)
