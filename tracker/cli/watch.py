@@ -183,6 +183,8 @@ def _tick(
     stamp = show(now)
     summary.last_tick_ok = True
     steps: list[tuple[str, Callable[[], list[tuple[str, bool]]]]] = []
+    if config.intake.folder is not None or config.intake.mailbox:  # first: the duty manager hears of it this tick
+        steps.append(("intake", lambda: _intake(store, config, now)))
     if notify:
         steps.append(("notify", lambda: _notify_open(store, config)))
     steps.append(("remind", lambda: _remind(store, config, now)))
@@ -264,6 +266,12 @@ def _unconfirmed(store: Store, show: Callable[[Any], str]) -> list[tuple[str, bo
         )
         for u in unconfirmed(tracker, store.journal)
     ]
+
+
+def _intake(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
+    from tracker.sending.intake_mail import take_in_mail
+
+    return [(f"intake {taken.line()}", True) for taken in take_in_mail(store, config, now)]
 
 
 def _remind(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
