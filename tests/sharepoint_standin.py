@@ -246,6 +246,9 @@ class StandIn:
         self._mail_changes = itertools.count(1)
         self._delta_states: dict[str, dict[str, Any]] = {}
         self.delta_calls: list[tuple[str, str]] = []
+        # A page of a delta round holds at most this many messages whatever the client prefers: odata.maxpagesize is
+        # a preference, and "the service MAY apply a smaller page size" (OData 4.01 Part 1, 8.2.8.3)
+        self.mail_page_cap: int | None = None
         self.identities: dict[str, dict[str, Any]] = {}  # token → its claims (user_token, app_token)
         self.mailbox_rights: dict[str, dict[str, set[str]]] = {}  # mailbox → user → Exchange rights (grant_mailbox)
         self._after_download: Callable[[StandIn], None] | None = None
@@ -1354,6 +1357,7 @@ class StandIn:
 
         preferred = re.search(r"odata\.maxpagesize=(\d+)", request.header("Prefer") or "")
         size = int(preferred.group(1)) if preferred else 10
+        size = min(size, self.mail_page_cap or size)
         changes = sorted((m for m in messages if wanted(m)), key=lambda m: m["_change"])
         page, more = changes[:size], changes[size:]
         shown = [

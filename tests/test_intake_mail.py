@@ -309,3 +309,23 @@ def test_a_sign_in_that_may_not_read_the_team_mailbox_is_told_the_permission(
     )
     sp.grant_mailbox(MAILBOX, "jane.doe@example.com", "FullAccess")
     assert run("intake").stdout == "nothing new\n"
+
+
+def test_a_round_of_several_pages_is_followed_to_its_delta_link(run: Run, sp: StandIn, tmp_path: Path) -> None:
+    """Graph pages a round (tracker prefers 50 a page; the service may give fewer): every page is followed by its
+    @odata.nextLink, each message taken once, and the delta link of the last page is the one the next run uses."""
+    _graph_intake(sp, tmp_path, transport="outbox")
+    assert run("intake").stdout == "nothing new\n"
+    sp.mail_page_cap = 2
+    for number in range(3):
+        sp.drop_message(MAILBOX, sender=DANA, subject=f"Printer {number} jammed", body="Paper.", received=_received())
+    result = run("intake")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"{suite_clock.event_id(2 + n)} new from dana@example.com: Printer {n} jammed" for n in range(3)
+    ]
+    assert [kind for kind, _ in sp.delta_calls] == ["initial", "deltatoken", "skiptoken"]
+    delta = [r for r in sp.requests if "/messages/delta" in r["path"]]
+    assert {r["headers"].get("Prefer") for r in delta} == {"odata.maxpagesize=50"}
+    assert run("intake").stdout == "nothing new\n"
+    assert [kind for kind, _ in sp.delta_calls][-1] == "deltatoken" and len(_outbox(tmp_path)) == 3
