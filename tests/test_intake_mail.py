@@ -198,6 +198,28 @@ def test_trackers_own_mail_and_automatic_replies_are_not_taken_and_outside_domai
     assert run("intake").stdout == "nothing new\n"
 
 
+def test_a_reply_the_mail_transport_did_not_take_is_sent_by_the_next_run_once(
+    run: Run, example: Path, tmp_path: Path
+) -> None:
+    """The reply cannot go (the outbox cannot be written): the event is taken in all the same, intake says the reply
+    was not sent and exits 1; the next run, the transport mended, sends that reply (once) and takes nothing twice."""
+    inbox = _eml_intake(tmp_path)
+    _write_eml(inbox, "vpn", "VPN down at HQ", "No VPN.")
+    (tmp_path / "outbox").write_text("not a folder")
+    new_id = suite_clock.event_id(2)
+    failed = run("intake")
+    assert failed.exit_code == 1
+    assert failed.stdout.startswith(f"{new_id} new from dana@example.com: VPN down at HQ (reply not sent: cannot write")
+    assert failed.stdout.rstrip().endswith("; the next run tries again)")
+    (tmp_path / "outbox").unlink()
+    mended = run("intake")
+    assert mended.exit_code == 0, mended.stderr
+    assert mended.stdout == f"{new_id} reply to dana@example.com: VPN down at HQ (sent now)\n"
+    assert [m["Subject"] for m in _outbox(tmp_path)] == [f"[{new_id}] Taken in: VPN down at HQ"]
+    assert run("intake").stdout == "nothing new\n" and len(_outbox(tmp_path)) == 1
+    assert _events(run) == [suite_clock.event_id(1), new_id]
+
+
 def test_intake_without_a_source_says_how_to_set_one(run: Run, example: Path) -> None:
     """With no [intake] folder or mailbox, `tracker intake` exits 2 with one line saying how to set either."""
     result = run("intake")

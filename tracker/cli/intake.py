@@ -4,6 +4,7 @@ Microsoft Graph) become events, and replies naming an event add to it."""
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -23,7 +24,8 @@ def intake_cmd(state: State, as_json: bool) -> None:
     EVT-<year>-<n> in it) adds its text to that event as an internal note.
     Set [intake] folder (a folder of .eml files) or [intake] mailbox (read
     through Microsoft Graph); `tracker watch` takes in mail on each tick too.
-    Exit code 2 when [intake] names neither.
+    Exit code 2 when [intake] names neither; 1 when a reply could not be
+    sent (the next run tries it again).
 
     \b
     Example:
@@ -37,8 +39,10 @@ def intake_cmd(state: State, as_json: bool) -> None:
     done = take_in_mail(store, state.config, utcnow())
     if as_json:
         click.echo(json.dumps({"messages": [t.to_json() for t in done]}, indent=2, ensure_ascii=False))
-        return
-    for taken in done:
-        click.echo(_printable(taken.line()))
-    if not done:
-        click.echo("nothing new")
+    else:
+        for taken in done:
+            click.echo(_printable(taken.line()))
+        if not done:
+            click.echo("nothing new")
+    if any(taken.owed for taken in done):
+        sys.exit(1)

@@ -271,7 +271,7 @@ def _unconfirmed(store: Store, show: Callable[[Any], str]) -> list[tuple[str, bo
 def _intake(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
     from tracker.sending.intake_mail import take_in_mail
 
-    return [(f"intake {taken.line()}", True) for taken in take_in_mail(store, config, now)]
+    return [(f"intake {taken.line()}", not taken.owed) for taken in take_in_mail(store, config, now)]
 
 
 def _remind(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:

@@ -29,6 +29,7 @@ from tracker.workbook.policy import FINISHED
 from tracker.workbook.reading import Tracker
 
 REPLY_STATE = "intake reply"  # the Notifications row's State of the one reply to a reporter
+NOT_SENT = "reply not sent: "  # how a reply the mail server did not take begins (tried again on the next run)
 _PREFIXES = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|antw|tr|rif|enc)\s*(\[\d+\])?\s*:\s*)+", re.I)
 
 
@@ -43,12 +44,15 @@ class Taken:
     subject: str
     note: str = ""
     replied: bool = False
+    owed: bool = False  # the reply could not go (the mail server down): the next run tries again
 
     def line(self) -> str:
         """The one line `tracker intake` and watch say about it."""
         if self.kind == "ignored":
             return f"ignored message from {self.sender}: {self.subject} ({self.note})"
         more = f" ({self.note})" if self.note else ""
+        if self.kind == "reply":
+            return f"{self.event_id} reply to {self.sender}: {self.subject}{more}"
         return f"{self.event_id} {self.kind} from {self.sender}: {self.subject}{more}"
 
     def to_json(self) -> dict[str, Any]:
@@ -59,6 +63,7 @@ class Taken:
             "sender": self.sender,
             "subject": self.subject,
             "replied": self.replied,
+            "reply_owed": self.owed,
             "note": self.note or None,
         }
 
@@ -73,14 +78,27 @@ def take_in_mail(store: Store, config: Config, now: datetime) -> list[Taken]:
     source = open_source(config)
     with intake_lock(store, config):
         memory = IntakeMemory(memory_path(store))
+        done = _replies_owed(store, config, memory, now)
         messages = source.fetch(memory)
-        if not messages:
-            source.finish(memory)
-            return []
-        tracker = store.read()
-        done = [_one(store, config, tracker, source, memory, message, now) for message in messages]
+        if messages:
+            tracker = store.read()
+            done += [_one(store, config, tracker, source, memory, message, now) for message in messages]
         source.finish(memory)
         return done
+
+
+def _replies_owed(store: Store, config: Config, memory: IntakeMemory, now: datetime) -> list[Taken]:
+    """The replies earlier runs could not send (the mail server down), tried again; never one already logged."""
+    out = []
+    for key, owed in list(memory.owed.items()):
+        message = Incoming(key, "", owed.get("name", ""), owed.get("address", ""), "", "")
+        event_id, title = owed.get("event_id", ""), owed.get("title", "")
+        replied, problem = send_reply(store, config, event_id, title, message, now)
+        still = problem.startswith(NOT_SENT)
+        if not still:
+            memory.replied(key)
+        out.append(Taken("reply", event_id, message.address, title, problem or "sent now", replied, still))
+    return out
 
 
 def title_of(subject: str) -> str:
@@ -129,7 +147,8 @@ def _one(
         done = _added(store, message, named, marker, now)
     if done is None:
         done = _opened(store, config, source, message, (marker, named), now, marked_event(tracker, marker))
-    memory.remember(message, done.event_id, now)
+    owed = {"event_id": done.event_id, "title": done.subject, "name": message.name, "address": message.address}
+    memory.remember(message, done.event_id, now, owed if done.owed else None)
     return done
 
 
@@ -180,8 +199,8 @@ def _opened(
         notes.append("taken in before tracker stopped; not taken twice")
     replied, problem = send_reply(store, config, event_id, title, message, now)
     if problem:
-        notes.append(problem)
-    return Taken("new", event_id, message.address, title, "; ".join(notes), replied)
+        notes.append(problem + ("; the next run tries again" if problem.startswith(NOT_SENT) else ""))
+    return Taken("new", event_id, message.address, title, "; ".join(notes), replied, problem.startswith(NOT_SENT))
 
 
 def follow_at(config: Config) -> str:
@@ -246,8 +265,8 @@ def send_reply(
                 return False, "the reply went before tracker stopped; not sent twice"
             delivery = deliver(store, config, now, [outgoing], [], again="`tracker intake`", teams=False)
     except TrackerError as exc:
-        return False, f"reply not sent: {exc}"
+        return False, f"{NOT_SENT}{exc}"
     why = delivery.outcome(outgoing)
     if why is None:
         return True, ""
-    return False, "" if why == "" else f"reply not sent: {why}"
+    return False, "" if why == "" else f"{NOT_SENT}{why}"

@@ -88,6 +88,7 @@ class IntakeMemory:
         self.path = path
         self.taken: dict[str, str] = {}  # message key (and Graph id) -> the event it became or went to
         self.marks: dict[str, str] = {}  # source -> its delta link / "since" moment, as "kind:value"
+        self.owed: dict[str, dict[str, str]] = {}  # message key -> the reply its reporter is still owed
         for _line, data in jsonlines.read(path):
             if not isinstance(data, dict):
                 continue
@@ -95,6 +96,10 @@ class IntakeMemory:
                 self.taken[str(data["taken"])] = str(data.get("event_id") or "")
                 if data.get("ref"):
                     self.taken[str(data["ref"])] = str(data.get("event_id") or "")
+                if isinstance(data.get("owed"), dict):
+                    self.owed[str(data["taken"])] = {str(k): str(v) for k, v in data["owed"].items()}
+            elif "replied" in data:
+                self.owed.pop(str(data["replied"]), None)
             elif "source" in data:
                 self.marks[f"{data['source']}:{data.get('mark', '')}"] = str(data.get("value") or "")
 
@@ -102,12 +107,24 @@ class IntakeMemory:
         """Whether the message was taken (by its Message-ID or where it is)."""
         return message.key in self.taken or message.ref in self.taken
 
-    def remember(self, message: Incoming, event_id: str, at: datetime) -> None:
-        """The message is taken (durably before returning)."""
-        line = {"taken": message.key, "ref": message.ref, "event_id": event_id, "at": iso(at)}
+    def remember(self, message: Incoming, event_id: str, at: datetime, owed: dict[str, str] | None = None) -> None:
+        """The message is taken (durably before returning); `owed`: its reporter's reply could not go yet (the
+        event, title, name and address to send it with on a later run)."""
+        line: dict[str, Any] = {"taken": message.key, "ref": message.ref, "event_id": event_id, "at": iso(at)}
+        if owed:
+            line["owed"] = owed
+            self.owed[message.key] = owed
+        self._append(line)
+        self.taken[message.key] = self.taken[message.ref] = event_id
+
+    def replied(self, key: str) -> None:
+        """The reply owed for message `key` went (or is no longer owed)."""
+        self._append({"replied": key})
+        self.owed.pop(key, None)
+
+    def _append(self, line: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         jsonlines.append(self.path, json.dumps(line))
-        self.taken[message.key] = self.taken[message.ref] = event_id
 
     def mark(self, source: str, mark: str) -> str:
         """The value kept for `source` (e.g. its "delta" link), "" when none."""
@@ -116,7 +133,11 @@ class IntakeMemory:
     def set_mark(self, source: str, mark: str, value: str) -> None:
         """Keep `value` for `source` (the file rewritten whole: one line per mark)."""
         self.marks[f"{source}:{mark}"] = value
-        lines = [line for line, data in jsonlines.read(self.path) if isinstance(data, dict) and "taken" in data]
+        lines = [
+            line
+            for line, data in jsonlines.read(self.path)
+            if isinstance(data, dict) and ("taken" in data or "replied" in data)
+        ]
         for key, kept in self.marks.items():
             name, _, which = key.rpartition(":")
             lines.append(json.dumps({"source": name, "mark": which, "value": kept}))
