@@ -103,7 +103,7 @@ def test_a_message_in_the_intake_folder_becomes_an_event_and_its_sender_gets_one
     assert event["acknowledged_at"] is None  # nobody of the team has answered yet: the first-response clock runs
     taken, said = shown["timeline"][:2]
     assert taken["author"] == "tracker" and taken["internal"] is True
-    assert taken["note"].startswith(f"Taken in from the intake folder intake (message {message_id} from dana")
+    assert taken["note"].startswith(f"Taken in from the .eml folder intake (message {message_id} from dana")
     assert said["author"] == "Dana Scully <dana@example.com>" and said["internal"] is True
     assert said["note"] == "The VPN is down since 09:00.\nNobody at HQ can connect."
 
@@ -351,3 +351,39 @@ def test_a_round_of_several_pages_is_followed_to_its_delta_link(run: Run, sp: St
     assert {r["headers"].get("Prefer") for r in delta} == {"odata.maxpagesize=50"}
     assert run("intake").stdout == "nothing new\n"
     assert [kind for kind, _ in sp.delta_calls][-1] == "deltatoken" and len(_outbox(tmp_path)) == 3
+
+
+def _doctor_intake(run: Run) -> dict[str, str]:
+    result = run("doctor", "--json")
+    return next(step for step in json.loads(result.stdout) if step["name"] == "intake")
+
+
+def test_doctor_checks_the_intake_source(
+    run: Run, sp: StandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tracker doctor` reads the team mailbox as intake would (nothing taken, no delta link kept): a sign-in without
+    the permission is a problem naming it; with it, ok; the next `tracker intake` still starts its own round."""
+    _graph_intake(sp, tmp_path, transport="outbox")
+    monkeypatch.setenv("TRACKER_GRAPH_TOKEN", sp.user_token("jane.doe@example.com", "Files.ReadWrite.All Mail.Read"))
+    step = _doctor_intake(run)
+    assert step["status"] == "problem"
+    assert "Mail.Read.Shared for Microsoft Graph, and Exchange Full Access on" in step["detail"]
+    monkeypatch.setenv("TRACKER_GRAPH_TOKEN", "graph-token")
+    step = _doctor_intake(run)
+    assert step == {
+        "name": "intake",
+        "status": "ok",
+        "detail": f"the inbox folder of {MAILBOX} answers the messages delta query",
+        "fix": "",
+    }
+    assert run("intake").stdout == "nothing new\n"
+    assert [kind for kind, _ in sp.delta_calls][-1] == "initial"
+
+
+def test_doctor_counts_the_new_messages_of_the_eml_folder(run: Run, example: Path, tmp_path: Path) -> None:
+    """With an .eml folder, `tracker doctor` says how many of its messages are not taken in yet."""
+    inbox = _eml_intake(tmp_path)
+    _write_eml(inbox, "vpn", "VPN down at HQ", "No VPN.")
+    assert _doctor_intake(run)["detail"] == "the .eml folder intake: 1 message(s) not taken in yet"
+    assert run("intake").exit_code == 0
+    assert _doctor_intake(run)["detail"] == "the .eml folder intake: 0 message(s) not taken in yet"

@@ -197,7 +197,7 @@ class EmlFolder:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.where = f"the intake folder {folder.name}"
+        self.where = f"the .eml folder {folder.name}"
 
     def fetch(self, memory: IntakeMemory) -> list[Incoming]:
         """The .eml files not taken yet, oldest first (by the time the file was written, then its name)."""
@@ -284,6 +284,13 @@ class GraphMailbox:
                 continue
             self.delta = str(page.get("@odata.deltaLink") or "")
             return out
+
+    def check(self, since: str) -> str:
+        """One request of a round from `since` (nothing taken, nothing kept): what `tracker doctor` says."""
+        response = self._get(self.start(since))
+        if response.status_code in (404, 410):
+            raise ConfigError(self._not_found(response))
+        return f"the {self.folder} folder of {self.mailbox} answers the messages delta query"
 
     def finish(self, memory: IntakeMemory) -> None:
         """Keep the round's delta link: the next run asks only for what is new since."""
