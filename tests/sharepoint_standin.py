@@ -249,6 +249,7 @@ class StandIn:
         # A page of a delta round holds at most this many messages whatever the client prefers: odata.maxpagesize is
         # a preference, and "the service MAY apply a smaller page size" (OData 4.01 Part 1, 8.2.8.3)
         self.mail_page_cap: int | None = None
+        self._before_send_mail: Callable[[StandIn], None] | None = None
         self.identities: dict[str, dict[str, Any]] = {}  # token → its claims (user_token, app_token)
         self.mailbox_rights: dict[str, dict[str, set[str]]] = {}  # mailbox → user → Exchange rights (grant_mailbox)
         self._after_download: Callable[[StandIn], None] | None = None
@@ -487,6 +488,11 @@ class StandIn:
         up waiting for the mail service, which may have done the work (Microsoft Graph error responses: "504
         Gateway Timeout ... didn't receive a timely response from the upstream server")."""
         self._mail_timeouts += count
+
+    def before_next_send_mail(self, callback: Callable[[StandIn], None]) -> None:
+        """Call `callback(self)` once, when the next sendMail arrives and before it is handled (e.g. the sender is
+        killed: an exception from it answers 500 and sends nothing)."""
+        self._before_send_mail = callback
 
     def user_token(self, upn: str, scopes: str = "Mail.Send") -> str:
         """A Graph token the stand-in accepts for a person (a device-code sign-in): JWT-shaped as the Microsoft
@@ -1297,6 +1303,9 @@ class StandIn:
             # "413 Request Entity Too Large"). The code is not documented.
             raise HttpError(413, "RequestEntityTooLarge", "The maximum request length supported is 4MB.")
         self._check_send_as(request, upn)
+        hook, self._before_send_mail = self._before_send_mail, None
+        if hook is not None:
+            hook(self)
         if self._mail_refusals:
             status = self._mail_refusals.pop(0)
             raise HttpError(status, "ErrorInvalidRecipients", "Injected refusal: at least one recipient is not valid.")

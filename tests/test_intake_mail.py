@@ -5,6 +5,8 @@ reporter gets one reply; a reply naming an event adds to it."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -15,8 +17,8 @@ from typing import Any
 import pytest
 
 from tests import suite_clock
-from tests.conftest import Run
-from tests.sharepoint_standin import StandIn
+from tests.conftest import Run, process_env, start_process
+from tests.sharepoint_standin import HttpError, StandIn
 
 MAILBOX = "event.management@example.com"
 DANA = ("Dana Scully", "dana@example.com")
@@ -387,3 +389,37 @@ def test_doctor_counts_the_new_messages_of_the_eml_folder(run: Run, example: Pat
     assert _doctor_intake(run)["detail"] == "the .eml folder intake: 1 message(s) not taken in yet"
     assert run("intake").exit_code == 0
     assert _doctor_intake(run)["detail"] == "the .eml folder intake: 0 message(s) not taken in yet"
+
+
+def test_a_kill_between_the_event_written_and_the_message_remembered_takes_it_once(
+    run: Run, sp: StandIn, tmp_path: Path
+) -> None:
+    """`tracker intake` killed (-9) when its reply is on the way, after the event was written and before the message
+    was remembered: the next run opens no second event and sends no second reply (the reply was handed over, so its
+    fate is unknown: logged as such, never sent again)."""
+    from tests.test_store_sharepoint import TOKENS
+
+    _graph_intake(sp, tmp_path)
+    assert run("intake").stdout == "nothing new\n"
+    sp.drop_message(MAILBOX, sender=DANA, subject="VPN down at HQ", body="No VPN.", received=_received())
+    proc = start_process("intake", cwd=tmp_path, env=process_env(**TOKENS))
+
+    def kill(_standin: StandIn) -> None:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        raise HttpError(503, "serviceNotAvailable", "the sender was killed: nothing sent")
+
+    sp.before_next_send_mail(kill)
+    proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    new_id = suite_clock.event_id(2)
+    assert _events(run) == [suite_clock.event_id(1), new_id]  # the event was written before the kill
+
+    result = run("intake")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"{new_id} new from dana@example.com: VPN down at HQ (taken in before tracker stopped; not taken twice; "
+        "the reply went before tracker stopped; not sent twice)\n"
+    )
+    assert _events(run) == [suite_clock.event_id(1), new_id] and sp.sent_mail == []
+    assert run("intake").stdout == "nothing new\n"
