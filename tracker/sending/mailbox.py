@@ -33,7 +33,7 @@ from urllib.parse import quote, urlencode
 
 from tracker import files, jsonlines
 from tracker.config import Config
-from tracker.errors import ConfigError, UsageError, WorkbookInUse
+from tracker.errors import ConfigError, RemoteError, UsageError, WorkbookInUse
 from tracker.microsoft365.auth import token_identity
 from tracker.microsoft365.remote import Remote, error_text
 from tracker.store.backends import Store
@@ -203,10 +203,13 @@ class EmlFolder:
         """The .eml files not taken yet, oldest first (by the time the file was written, then its name)."""
         if not self.folder.is_dir():
             raise ConfigError(f"[intake] folder {self.folder} does not exist; create it or fix the setting")
-        paths = sorted(self.folder.glob("*.eml"), key=lambda p: (p.stat().st_mtime, p.name))
+        found = [(path, path.stat()) for path in self.folder.glob("*.eml")]
         out = []
-        for path in paths:
-            message = read_eml(path.read_bytes(), path.name)
+        for path, stat in sorted(found, key=lambda found: (found[1].st_mtime, found[0].name)):
+            ref = f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}"  # a file taken and unchanged is not read again
+            if ref in memory.taken:
+                continue
+            message = read_eml(path.read_bytes(), ref)
             if not memory.knows(message):
                 out.append(message)
         return out
@@ -275,7 +278,12 @@ class GraphMailbox:
             if response.status_code == 410 and not restarted:  # the delta link expired: the round starts over
                 restarted, url = True, self.start(since)
                 continue
-            if response.status_code in (404, 410):
+            if response.status_code == 410:
+                raise RemoteError(
+                    f"reading the {self.folder} folder of {self.mailbox}: Microsoft Graph lost the round it had just "
+                    "started (410 Gone); nothing was taken in, try again"
+                )
+            if response.status_code == 404:
                 raise ConfigError(self._not_found(response))
             page = response.json()
             out += [m for m in (graph_message(item) for item in page.get("value", [])) if m and not memory.knows(m)]
