@@ -222,6 +222,16 @@ def test_a_reply_the_mail_transport_did_not_take_is_sent_by_the_next_run_once(
     assert _events(run) == [suite_clock.event_id(1), new_id]
 
 
+def test_the_python_api_takes_in_mail_as_the_command_does(example: Path, tmp_path: Path) -> None:
+    """`EventTracker.intake()` takes in the folder's new messages, answering what `tracker intake` prints."""
+    from tracker import EventTracker
+
+    _write_eml(_eml_intake(tmp_path), "vpn", "VPN down at HQ", "No VPN.")
+    taken = EventTracker.open(tmp_path / "tracker.toml").intake()
+    assert [t.line() for t in taken] == [f"{suite_clock.event_id(2)} new from dana@example.com: VPN down at HQ"]
+    assert taken[0].replied and EventTracker.open(tmp_path / "tracker.toml").intake() == []
+
+
 def test_intake_without_a_source_says_how_to_set_one(run: Run, example: Path) -> None:
     """With no [intake] folder or mailbox, `tracker intake` exits 2 with one line saying how to set either."""
     result = run("intake")
