@@ -146,6 +146,28 @@ def test_a_reply_naming_an_event_adds_an_internal_note_and_changes_nothing_else(
     assert _outbox(tmp_path) == [] and _events(run) == [event_id]
 
 
+def test_a_reply_naming_a_resolved_event_is_kept_and_an_unknown_id_is_taken_in_as_new(
+    run: Run, example: Path, tmp_path: Path, event_id: str
+) -> None:
+    """A message naming a Resolved event is kept on its timeline as an internal note, and intake says how to reopen
+    it; a message naming an ID that is on no event is taken in as a new event, and intake says so."""
+    assert run("resolve", event_id, "--note", "Mail flows again", "--cause", "Disk full").exit_code == 0
+    inbox = _eml_intake(tmp_path)
+    _write_eml(inbox, "a", f"RE: {event_id} still broken", "Still no mail here.")
+    unknown = suite_clock.event_id(99)
+    _write_eml(inbox, "b", f"RE: {unknown} printers", "All printers offline.")
+    result = run("intake")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"{event_id} update from dana@example.com: {event_id} still broken (the event is Resolved: kept as an "
+        f'internal note; if it is back: tracker update {event_id} --status Investigating --reopen --note "...")',
+        f"{suite_clock.event_id(2)} new from dana@example.com: {unknown} printers ({unknown} is not on the Events "
+        "sheet: taken in as a new event)",
+    ]
+    shown = _show(run, event_id)
+    assert shown["event"]["status"] == "Resolved" and shown["timeline"][-1]["note"].endswith("Still no mail here.")
+
+
 def test_a_stop_between_the_event_written_and_the_message_remembered_takes_it_once(
     run: Run, example: Path, tmp_path: Path
 ) -> None:
