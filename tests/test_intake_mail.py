@@ -254,6 +254,29 @@ def test_the_python_api_takes_in_mail_as_the_command_does(example: Path, tmp_pat
     assert taken[0].replied and EventTracker.open(tmp_path / "tracker.toml").intake() == []
 
 
+def test_a_message_with_characters_a_cell_cannot_keep_is_taken_in_without_them(
+    run: Run, example: Path, tmp_path: Path
+) -> None:
+    """A message whose sender name, subject and text hold control characters (a bell, an escape, a NUL), which an
+    Excel cell cannot keep, is taken in without them instead of being refused (and tried again every tick)."""
+    inbox = tmp_path / "intake"
+    _eml_intake(tmp_path)
+    raw = (
+        "From: =?utf-8?q?Dana=07_Scully?= <dana@example.com>\r\nTo: event.management@example.com\r\n"
+        "Subject: =?utf-8?q?VPN=1B_down=00?=\r\nMessage-ID: <odd@mail.example.com>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nNo\x07 VPN\x1b[31m here.\r\n"
+    )
+    (inbox / "odd.eml").write_bytes(raw.encode())
+    result = run("intake")
+    assert result.exit_code == 0, result.stderr
+    new_id = suite_clock.event_id(2)
+    assert result.stdout == f"{new_id} new from dana@example.com: VPN down\n"
+    shown = _show(run, new_id)
+    assert shown["event"]["reported_by"] == "Dana Scully <dana@example.com>"
+    assert shown["timeline"][1]["note"] == "No VPN[31m here."
+    assert len(_outbox(tmp_path)) == 1
+
+
 def test_intake_without_a_source_says_how_to_set_one(run: Run, example: Path) -> None:
     """With no [intake] folder or mailbox, `tracker intake` exits 2 with one line saying how to set either."""
     result = run("intake")

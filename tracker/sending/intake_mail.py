@@ -258,6 +258,11 @@ def send_reply(
         return False, f"no reply: {message.address} is outside [mail] allowed_domains"
     try:
         outgoing = reply_message(config, event_id, title, message, now)
+    except (ValueError, TypeError) as exc:  # an address the email package cannot write in a header
+        return False, f"no reply: {message.address!r} cannot be written to ({exc})"
+    except TrackerError as exc:  # no [mail] sender
+        return False, f"{NOT_SENT}{exc}"
+    try:
         with sending_lock(store, config):
             tracker = store.read()
             settle(store, tracker, config, now, event_id, ("reminder",))

@@ -238,7 +238,7 @@ def read_eml(data: bytes, name: str) -> Incoming:
         text = html_text(content) if body.get_content_type() == "text/html" else str(content)
     auto = str(message["Auto-Submitted"] or "no").strip().casefold() not in ("", "no")
     subject = str(message["Subject"] or "")
-    return Incoming(key, name, display, address, subject, text, auto or is_auto_subject(subject))
+    return incoming(key, name, display, address, subject, text, auto or is_auto_subject(subject))
 
 
 # --- the Graph mailbox -------------------------------------------------------------------------------
@@ -364,7 +364,7 @@ def graph_message(item: dict[str, Any]) -> Incoming | None:
     text = html_text(content) if str(body.get("contentType") or "").casefold() == "html" else content
     key = str(item.get("internetMessageId") or "").strip() or f"<graph-{item['id']}>"
     subject = str(item.get("subject") or "")
-    return Incoming(
+    return incoming(
         key,
         str(item["id"]),
         str(sender.get("name") or ""),
@@ -380,6 +380,23 @@ def graph_message(item: dict[str, Any]) -> Incoming | None:
 _AUTO = re.compile(
     r"^\s*(automatic reply|auto[- ]?reply|autoreply|out of (the )?office|undeliverable|delivery status)\b", re.I
 )
+
+
+def cell_text(text: str) -> str:
+    """Text from a message as a workbook cell can keep it: control characters other than tab and line breaks,
+    surrogates and U+FFFE/U+FFFF left out (the commit would refuse the whole event for one of them)."""
+    return "".join(
+        c
+        for c in text
+        if (ord(c) >= 32 or c in "\t\n\r") and not 0xD800 <= ord(c) <= 0xDFFF and ord(c) not in (0xFFFE, 0xFFFF)
+    )
+
+
+def incoming(key: str, ref: str, name: str, address: str, subject: str, text: str, automatic: bool) -> Incoming:
+    """A message as intake keeps it: every part a cell may show made safe for one (`cell_text`); the one-line parts
+    (sender, subject, Message-ID) on one line."""
+    line = lambda value: " ".join(cell_text(value).split())  # noqa: E731 - four uses, one line each
+    return Incoming(line(key), ref, line(name), line(address), line(subject), cell_text(text), automatic)
 
 
 def is_auto_subject(subject: str) -> bool:
