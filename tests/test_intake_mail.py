@@ -179,7 +179,11 @@ def test_a_stop_between_the_event_written_and_the_message_remembered_takes_it_on
     assert run("intake").exit_code == 0
     new_id = suite_clock.event_id(2)
     _write_eml(inbox, "more", f"RE: [{new_id}] Taken in: VPN down at HQ", "Since 09:00.")
+    before = _show(run, new_id)["event"]
     assert run("intake").stdout.startswith(f"{new_id} update from")
+    after = _show(run, new_id)["event"]
+    assert after["acknowledged_at"] is None  # the reporter writing again is no answer from the team
+    assert (after["last_update_at"], after["next_update_due"]) == (before["last_update_at"], before["next_update_due"])
     memory = tmp_path / ".events.xlsx.tracker-journal.intake.jsonl"
     assert memory.exists()
     memory.unlink()
