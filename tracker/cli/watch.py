@@ -1,5 +1,6 @@
-"""`tracker watch`: the loop for a terminal or a service. Each tick sends what is due (optionally the outage emails
-of `notify --open`, then reminders and escalations), logs one line per action, and survives a workbook briefly
+"""`tracker watch`: the loop for a terminal or a service. Each tick takes in the team mailbox's new messages (with
+an [intake] source), sends what is due (optionally the outage emails of `notify --open`, then reminders and
+escalations), logs one line per action, and survives a workbook briefly
 open in Excel or a network fault: the next tick tries again. One watch per workbook; Ctrl-C or SIGTERM stops it
 between ticks."""
 
