@@ -346,6 +346,8 @@ def test_a_message_in_the_graph_mailbox_becomes_an_event_once_with_one_reply(
         (MAILBOX, f"[{new_id}] Taken in: VPN down at HQ")
     ]
     assert sp.sent_mail[0][1]["message"]["toRecipients"][0]["emailAddress"]["address"] == "dana@example.com"
+    page = f"{sp.site_url}/SitePages/tracker-status.aspx"  # [publish] goes to the SharePoint site: the reply says where
+    assert f"Follow it on the status page: {page}" in sp.sent_mail[0][1]["message"]["body"]["content"]
 
     third = run("intake")
     assert third.stdout == "nothing new\n" and sp.delta_calls[2][0] == "deltatoken"
