@@ -238,6 +238,18 @@ class StandIn:
         self._parsed: dict[str, tuple[bytes, Any]] = {}
         self._mail_refusals: list[int] = []
         self._mail_timeouts = 0
+        # The team mailboxes intake reads: "mailbox/folder" (lower case) -> its messages as Graph keeps them, each
+        # with the sequence number of its last change; the delta query's state tokens (skip and delta) -> the round
+        # they continue (see _messages_delta); every delta call as (kind, token): ("initial", ""), ("skiptoken", t),
+        # ("deltatoken", t).
+        self.mail_folders: dict[str, list[dict[str, Any]]] = {}
+        self._mail_changes = itertools.count(1)
+        self._delta_states: dict[str, dict[str, Any]] = {}
+        self.delta_calls: list[tuple[str, str]] = []
+        # A page of a delta round holds at most this many messages whatever the client prefers: odata.maxpagesize is
+        # a preference, and "the service MAY apply a smaller page size" (OData 4.01 Part 1, 8.2.8.3)
+        self.mail_page_cap: int | None = None
+        self._before_send_mail: Callable[[StandIn], None] | None = None
         self.identities: dict[str, dict[str, Any]] = {}  # token → its claims (user_token, app_token)
         self.mailbox_rights: dict[str, dict[str, set[str]]] = {}  # mailbox → user → Exchange rights (grant_mailbox)
         self._after_download: Callable[[StandIn], None] | None = None
@@ -477,6 +489,11 @@ class StandIn:
         Gateway Timeout ... didn't receive a timely response from the upstream server")."""
         self._mail_timeouts += count
 
+    def before_next_send_mail(self, callback: Callable[[StandIn], None]) -> None:
+        """Call `callback(self)` once, when the next sendMail arrives and before it is handled (e.g. the sender is
+        killed: an exception from it answers 500 and sends nothing)."""
+        self._before_send_mail = callback
+
     def user_token(self, upn: str, scopes: str = "Mail.Send") -> str:
         """A Graph token the stand-in accepts for a person (a device-code sign-in): JWT-shaped as the Microsoft
         identity platform issues it, with the claims `upn` and the delegated `scp` (unsigned: nothing checks it)."""
@@ -500,6 +517,55 @@ class StandIn:
         """Exchange mailbox permissions of `user` on `mailbox` (a shared mailbox): "FullAccess", "SendAs",
         "SendOnBehalf"."""
         self.mailbox_rights.setdefault(mailbox.lower(), {}).setdefault(user.lower(), set()).update(rights)
+
+    def drop_message(
+        self,
+        mailbox: str,
+        *,
+        sender: tuple[str, str],
+        subject: str,
+        body: str,
+        received: datetime,
+        content_type: str = "text",
+        folder: str = "inbox",
+        internet_message_id: str | None = None,
+    ) -> str:
+        """A message arrives in `folder` of `mailbox` (sender: (name, address)); returns its Graph id. Its shape is
+        graph/api/resources/message: id, internetMessageId, subject, from/sender {emailAddress {name, address}},
+        body {contentType, content}, receivedDateTime."""
+        with self._state:
+            message_id = f"AAMkAD{uuid.uuid4().hex}"
+            name, address = sender
+            message = {
+                "@odata.type": "#microsoft.graph.message",
+                "@odata.etag": f'W/"{uuid.uuid4().hex}"',
+                "id": message_id,
+                "internetMessageId": internet_message_id or f"<{uuid.uuid4().hex}@mail.example.com>",
+                "subject": subject,
+                "from": {"emailAddress": {"name": name, "address": address}},
+                "sender": {"emailAddress": {"name": name, "address": address}},
+                "body": {"contentType": content_type, "content": body},
+                "bodyPreview": body[:255],
+                "receivedDateTime": _iso(received),
+                "isRead": False,
+                "_change": next(self._mail_changes),
+            }
+            self.mail_folders.setdefault(f"{mailbox}/{folder}".lower(), []).append(message)
+            return message_id
+
+    def mark_read(self, mailbox: str, message_id: str, folder: str = "inbox") -> None:
+        """Someone opens a message: it changes (isRead), so the next delta round returns it again as updated."""
+        with self._state:
+            for message in self.mail_folders.get(f"{mailbox}/{folder}".lower(), []):
+                if message["id"] == message_id:
+                    message["isRead"] = True
+                    message["_change"] = next(self._mail_changes)
+
+    def expire_delta_links(self) -> None:
+        """Every delta link given so far expires: its next use answers 410 Gone (syncStateNotFound)."""
+        with self._state:
+            for token in [t for t, state in self._delta_states.items() if state["kind"] == "deltatoken"]:
+                del self._delta_states[token]
 
     def refuse_page_writes(self, count: int, status: int = 403) -> None:
         """The next `count` site-page writes (create, update, publish) and Site Assets uploads answer `status`
@@ -724,6 +790,8 @@ class StandIn:
     def _graph(self, request: Request, rest: str) -> Reply:
         if match := re.fullmatch(r"users/([^/]+)/sendMail", rest, re.I):
             return self._send_mail(request, match.group(1))
+        if match := re.fullmatch(r"users/([^/]+)/mailFolders(?:/([^/(]+)|\('([^']+)'\))/messages/delta", rest, re.I):
+            return self._messages_delta(request, match.group(1), match.group(2) or match.group(3))
         if match := re.fullmatch(r"shares/([^/]+)/driveItem", rest, re.I):
             if self.shares_denied:
                 raise HttpError(403, "accessDenied", "Access denied")
@@ -1235,6 +1303,9 @@ class StandIn:
             # "413 Request Entity Too Large"). The code is not documented.
             raise HttpError(413, "RequestEntityTooLarge", "The maximum request length supported is 4MB.")
         self._check_send_as(request, upn)
+        hook, self._before_send_mail = self._before_send_mail, None
+        if hook is not None:
+            hook(self)
         if self._mail_refusals:
             status = self._mail_refusals.pop(0)
             raise HttpError(status, "ErrorInvalidRecipients", "Injected refusal: at least one recipient is not valid.")
@@ -1243,6 +1314,97 @@ class StandIn:
             self._mail_timeouts -= 1
             raise HttpError(504, "UnknownError", "Injected gateway timeout: the message was sent, no answer came.")
         return Reply(202)
+
+    def _messages_delta(self, request: Request, mailbox: str, folder: str) -> Reply:
+        """graph/api/message-delta and graph/delta-query-messages: the first request of a round (query options
+        only there: $select, $filter on receivedDateTime ge/gt only) lists the folder's messages; pages of
+        `Prefer: odata.maxpagesize` (default 10; said back in Preference-Applied) follow by @odata.nextLink
+        ($skiptoken), the last page carries @odata.deltaLink ($deltatoken); the next round from that link returns
+        what changed since (new messages, and changed ones again). A delta link Graph no longer holds answers 410
+        Gone, syncStateNotFound (graph/delta-query-overview: "If the state token is expired, the service should
+        respond with 40X-series error with error codes such as syncStateNotFound"). Reading needs Mail.Read
+        (Mail.ReadBasic leaves out the body): application, or delegated for one's own mailbox, Mail.Read.Shared
+        and Full Access for another's (graph/outlook-share-messages-folders)."""
+        self._check_read(request, mailbox)
+        key = f"{mailbox}/{folder}".lower()
+        if key not in self.mail_folders:
+            raise HttpError(404, "ErrorInvalidIdMalformed", "The specified folder could not be found in the store.")
+        for kind in ("skiptoken", "deltatoken"):
+            token = (request.query.get(f"${kind}") or [""])[0]
+            if token:
+                self.delta_calls.append((kind, token))
+                state = self._delta_states.get(token)
+                if state is None or state["kind"] != kind:
+                    raise HttpError(410, "SyncStateNotFound", "The sync state generation is invalid or expired.")
+                return self._delta_page(request, mailbox, folder, dict(state))
+        self.delta_calls.append(("initial", ""))
+        since = None
+        for text in request.query.get("$filter", []):
+            match = re.fullmatch(r"\s*receivedDateTime\s+(ge|gt)\s+(\S+)\s*", text)
+            if match is None:
+                raise HttpError(
+                    400, "ErrorInvalidUrlQueryFilter", "The query filter contains one or more invalid nodes."
+                )
+            since = (match.group(1), match.group(2))
+        select = request.query.get("$select")
+        state = {"kind": "", "after": 0, "upto": None, "since": since, "select": select, "sent": []}
+        return self._delta_page(request, mailbox, folder, state)
+
+    def _delta_page(self, request: Request, mailbox: str, folder: str, state: dict[str, Any]) -> Reply:
+        """One page of a round: the changes after `after` up to the round's end (`upto`, fixed at its first page)."""
+        messages = self.mail_folders[f"{mailbox}/{folder}".lower()]
+        if state["upto"] is None:
+            state["upto"] = max((m["_change"] for m in messages), default=state["after"])
+        since = state["since"]
+
+        def wanted(m: dict[str, Any]) -> bool:
+            if not state["after"] < m["_change"] <= state["upto"] or m["id"] in state["sent"]:
+                return False
+            return since is None or (
+                m["receivedDateTime"] >= since[1] if since[0] == "ge" else m["receivedDateTime"] > since[1]
+            )
+
+        preferred = re.search(r"odata\.maxpagesize=(\d+)", request.header("Prefer") or "")
+        size = int(preferred.group(1)) if preferred else 10
+        size = min(size, self.mail_page_cap or size)
+        changes = sorted((m for m in messages if wanted(m)), key=lambda m: m["_change"])
+        page, more = changes[:size], changes[size:]
+        shown = [
+            {"@odata.type": m["@odata.type"], "@odata.etag": m["@odata.etag"], "id": m["id"]}
+            | _select({k: v for k, v in m.items() if not k.startswith(("_", "@"))}, state["select"])
+            for m in page
+        ]
+        link = f"{self.graph_url}/users/{quote(mailbox)}/mailFolders('{quote(folder)}')/messages/delta"
+        body: dict[str, Any] = {"@odata.context": f"{self.graph_url}/$metadata#Collection(message)", "value": shown}
+        token = uuid.uuid4().hex
+        if more:
+            self._delta_states[token] = state | {"kind": "skiptoken", "sent": state["sent"] + [m["id"] for m in page]}
+            body["@odata.nextLink"] = f"{link}?%24skiptoken={token}"
+        else:
+            self._delta_states[token] = state | {"kind": "deltatoken", "after": state["upto"], "upto": None, "sent": []}
+            body["@odata.deltaLink"] = f"{link}?%24deltatoken={token}"
+        headers = {"Preference-Applied": f"odata.maxpagesize={size}"} if preferred else {}
+        return _json(200, body, headers=headers)
+
+    def _check_read(self, request: Request, mailbox: str) -> None:
+        """May this token read `mailbox`'s messages? As `_check_send_as`, for Mail.Read (graph/api/message-delta,
+        permissions) and, for another person's or a shared mailbox, Mail.Read.Shared plus Full Access."""
+        claims = self.identities.get((request.header("Authorization") or "").partition(" ")[2])
+        denied = HttpError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        if claims is None:
+            return  # "graph-token": an app's token holding every role
+        if "scp" not in claims:
+            if not {"Mail.Read", "Mail.ReadWrite"} & set(claims["roles"]):
+                raise denied
+            return
+        scopes, user = set(claims["scp"].split()), str(claims["upn"]).lower()
+        if user == mailbox.lower():
+            if not scopes & {"Mail.Read", "Mail.ReadWrite"}:
+                raise denied
+            return
+        rights = self.mailbox_rights.get(mailbox.lower(), {}).get(user, set())
+        if not scopes & {"Mail.Read.Shared", "Mail.ReadWrite.Shared"} or "FullAccess" not in rights:
+            raise denied
 
     def _check_send_as(self, request: Request, mailbox: str) -> None:
         """May this token send as `mailbox` through /users/{mailbox}/sendMail? graph/api/user-sendmail (permissions:

@@ -3,6 +3,8 @@ sign-in needs to send as the team mailbox (the real office365 client over HTTP a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -166,3 +168,19 @@ def test_the_readme_permissions_table_names_what_the_hints_name() -> None:
     assert "Full Access plus Send As (or Send on Behalf)" in person
     assert "Full Access plus Send As (or Send on Behalf)" in mail_permission("device-code", MAILBOX, {})
     assert "Graph `Mail.Send` when `[mail.graph] mailbox` is the person's own mailbox" in person
+
+
+def test_a_reminder_through_graph_carries_its_text(
+    run: Run, sp: StandIn, tmp_path: Path, at: Callable[[datetime], None]
+) -> None:
+    """A personal message (here an overdue reminder) keeps its HTML only in its MIME message; the sendMail request
+    carries it as the body, not an empty one."""
+    from tests import suite_clock
+
+    _graph_config(sp, tmp_path)
+    at(suite_clock.NOW + timedelta(hours=3))
+    result = run("due", "--remind")
+    assert "reminded" in result.stdout, result.stdout + result.stderr
+    bodies = [m["message"]["body"] for _mailbox, m in sp.sent_mail]
+    assert bodies and all(b["contentType"] == "HTML" for b in bodies)
+    assert all(f"tracker notify {suite_clock.event_id(1)}" in b["content"] for b in bodies), bodies

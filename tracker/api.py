@@ -14,6 +14,7 @@ from tracker.rules.clock import Due, blocked_notices, due_items, unconfirmed_ema
 from tracker.rules.events import Outcome, list_events, open_event, resolve_event, update_event
 from tracker.rules.problem import Problem
 from tracker.sending.gate import blocked_first_notices
+from tracker.sending.intake_mail import Taken, take_in_mail
 from tracker.sending.notify import NotifyResult, notify
 from tracker.sending.sendlog import unconfirmed
 from tracker.store.backends import Store, open_store
@@ -90,3 +91,8 @@ class EventTracker:
         """Publish the status page (`tracker publish`) for `audience` (default: [publish] audience), to `out` or
         where [publish] says."""
         return publish_status(self.config, self.store.read(), now or utcnow(), audience=audience, out=out)
+
+    def intake(self, now: datetime | None = None) -> list[Taken]:
+        """Take in the team mailbox's new messages (`tracker intake`): what became of each (`Taken.line()` is the
+        command's line)."""
+        return take_in_mail(self.store, self.config, now or utcnow())

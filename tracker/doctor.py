@@ -22,6 +22,7 @@ from tracker.microsoft365.remote import Remote
 from tracker.microsoft365.sitepage import SitePages
 from tracker.sending import teams
 from tracker.sending.mail import Outgoing, Recipient, build_message, parse_sender
+from tracker.sending.mailbox import GraphMailbox, IntakeMemory, open_source
 from tracker.sending.transports import mail_permission, open_transport
 from tracker.store.backends import journal_for
 from tracker.store.read_cache import cache_dir
@@ -73,6 +74,8 @@ def examine(config: Config, options: Options, open_store: Callable[[Config], Any
     steps.append(_status_page(config))
     steps.append(_mail(config, options.send_to))
     steps.append(_teams(config, options.teams))
+    if config.intake.folder is not None or config.intake.mailbox:
+        steps.append(_intake(config))
     return steps
 
 
@@ -339,3 +342,17 @@ def _teams(config: Config, post: bool) -> Step:
         return "the flow took a test card (see the channel, or the flow's run history if it does not show)"
 
     return _attempt("teams", check, 'the flow\'s trigger must allow "Anyone" (README, Teams)')
+
+
+def _intake(config: Config) -> Step:
+    """[intake]: the .eml folder is there (and how many of its messages are new), or the team mailbox's folder
+    answers the messages delta query this sign-in makes (one request from this moment: nothing is taken or kept)."""
+
+    def check() -> str:
+        source = open_source(config)
+        if isinstance(source, GraphMailbox):
+            return source.check(format_time(utcnow(), fmt="%Y-%m-%dT%H:%M:%SZ"))
+        new = source.fetch(IntakeMemory(journal_for(config).companion("intake")))
+        return f"{source.where}: {len(new)} message(s) not taken in yet"
+
+    return _attempt("intake", check)

@@ -251,6 +251,9 @@ def watch_cmd(
 ) -> None:
     """Keep time in a loop: reminders and escalations (and with --notify the outage emails) as they fall due.
 
+    With an [intake] source, each tick first takes in new mail to the team
+    mailbox (as `tracker intake`).
+
     One watch per workbook. Logs one line per action; a workbook open in Excel or a network
     fault is said and tried again next tick. Ctrl-C or SIGTERM stops it. Exit code 130 after
     Ctrl-C, 1 when the last tick met an error or could not send a message, 0 otherwise.

@@ -1,5 +1,6 @@
-"""`tracker watch`: the loop for a terminal or a service. Each tick sends what is due (optionally the outage emails
-of `notify --open`, then reminders and escalations), logs one line per action, and survives a workbook briefly
+"""`tracker watch`: the loop for a terminal or a service. Each tick takes in the team mailbox's new messages (with
+an [intake] source), sends what is due (optionally the outage emails of `notify --open`, then reminders and
+escalations), logs one line per action, and survives a workbook briefly
 open in Excel or a network fault: the next tick tries again. One watch per workbook; Ctrl-C or SIGTERM stops it
 between ticks."""
 
@@ -183,6 +184,8 @@ def _tick(
     stamp = show(now)
     summary.last_tick_ok = True
     steps: list[tuple[str, Callable[[], list[tuple[str, bool]]]]] = [("apply", lambda: _apply_typed(store))]
+    if config.intake.folder is not None or config.intake.mailbox:  # first: the duty manager hears of it this tick
+        steps.append(("intake", lambda: _intake(store, config, now)))
     if notify:
         steps.append(("notify", lambda: _notify_open(store, config)))
     steps.append(("remind", lambda: _remind(store, config, now)))
@@ -277,6 +280,12 @@ def _unconfirmed(store: Store, show: Callable[[Any], str]) -> list[tuple[str, bo
         )
         for u in unconfirmed(tracker, store.journal)
     ]
+
+
+def _intake(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
+    from tracker.sending.intake_mail import take_in_mail
+
+    return [(f"intake {taken.line()}", not taken.owed) for taken in take_in_mail(store, config, now)]
 
 
 def _remind(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:

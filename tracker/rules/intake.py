@@ -117,15 +117,22 @@ def take_in(
     rules: IntakeRules,
     severity: str | None = None,
     now: datetime | None = None,
+    marker: str = "",
 ) -> str:
     """Open an event from a report (a message to the team mailbox): `title`, who reported it, what they wrote (the
     first internal update, by the reporter), `where` it came from ("the team mailbox (message from ...)"). Returns
-    the new ID."""
+    the new ID. With a `marker` (words `where` holds, naming the message), a report already taken in (its timeline
+    holds the marker: a run stopped before it remembered the message) is not taken again: its ID is returned."""
     if not title.strip():
         raise UsageError("a reported event needs a title (the message's subject)")
+    found: dict[str, str] = {}
 
     def plan(tracker: Tracker) -> list[Edit]:
         tracker.require("Events", "Updates", "Severities")
+        earlier = marked_event(tracker, marker) if marker else None
+        if earlier is not None:  # decided on the newest workbook, under the write's lock: two runs take it once
+            found["id"] = earlier
+            return []
         at = now or utcnow()
         event_id = next_event_id(tracker, at.year)
         start = start_values(tracker, event_id, {"severity": severity}, at, rules, reporter)
@@ -136,4 +143,50 @@ def take_in(
         return [AppendRow("Events", row), first, report]
 
     edits = store.commit(plan)
-    return str(edits[0].values["id"])
+    return found.get("id") or str(edits[0].values["id"])
+
+
+def marked_event(tracker: Tracker, marker: str, event_id: str | None = None) -> str | None:
+    """The event (of those with this ID, if given) whose timeline holds `marker` in a note (e.g. "message <id>":
+    the message that reported it or added to it), the journal's waiting rows included; None if none does."""
+    updates = tracker.sheet("Updates")
+    wanted = event_id.strip().casefold() if event_id else None
+    for row in updates.rows:
+        key = str(row["event_id"] or "").strip()
+        if marker in str(row["note"] or "") and key and (wanted is None or key.casefold() == wanted):
+            return key
+    return None
+
+
+@dataclass(frozen=True)
+class NoteAdded:
+    """What `add_reported_note` did: the event, its status, and whether the note was there already."""
+
+    event_id: str
+    status: str
+    already: bool = False
+
+
+def add_reported_note(
+    store: Store, event_id: str, *, note: str, author: str, marker: str, now: datetime | None = None
+) -> NoteAdded:
+    """Add what a reporter wrote later (a reply to the team mailbox naming the event) to the event's timeline as an
+    internal note by them. It is information, not the team's update: the status, Last Update, Next Update Due and
+    Acknowledged stay as they are (a reporter's message acknowledges nothing), on a Resolved or Closed event too.
+    A note whose `marker` (in `note`) the event's timeline holds already is not added twice."""
+    result: dict[str, Any] = {}
+
+    def plan(tracker: Tracker) -> list[Edit]:
+        tracker.require("Events", "Updates")
+        event = tracker.event(event_id)
+        key, status = str(event["id"]), str(event["status"] or INITIAL)
+        result.update(event_id=key, status=status)
+        if marked_event(tracker, marker, key) is not None:
+            result["already"] = True
+            return []
+        at = now or utcnow()
+        said = {"event_id": key, "at": at, "author": author[:200] or None, "status": status}
+        return [AppendRow("Updates", said | {"note": note.strip(), "internal": "Yes"})]
+
+    store.commit(plan)
+    return NoteAdded(**result)

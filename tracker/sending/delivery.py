@@ -301,11 +301,21 @@ class Delivery:
         return result
 
 
-def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing], edits: list[Any]) -> Delivery:
-    """Send personal messages (reminders, escalations) with the outage emails' care: on a SharePoint workbook each
-    is first claimed on the Notifications sheet (two machines watching one workbook send it once), each is written
-    down before it goes, its Notifications row journaled once the server took it; then the journal and `edits`
-    (those of the events whose messages went) go on the sheet."""
+def deliver(
+    store: Store,
+    config: Config,
+    now: datetime,
+    outgoing: list[Outgoing],
+    edits: list[Any],
+    *,
+    again: str = "",
+    teams: bool = True,
+) -> Delivery:
+    """Send personal messages (reminders, escalations, intake replies) with the outage emails' care: on a SharePoint
+    workbook each is first claimed on the Notifications sheet (two machines watching one workbook send it once),
+    each is written down before it goes, its Notifications row journaled once the server took it; then the journal
+    and `edits` (those of the events whose messages went) go on the sheet. `again` is the command that sends what a
+    stop left (said when stopped); `teams=False`: never posted to the Teams channel (a reply to a reporter)."""
 
     delivery = Delivery()
     claim: str | None = None
@@ -325,7 +335,7 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
     transport = open_transport(config)
     kind = todo_messages[0].kind
     hooks = DurableHooks(store.journal, config, transport.name, now, "", claim)
-    again = "`tracker due --remind`" if kind == "reminder" else "`tracker due --escalate`"
+    again = again or ("`tracker due --remind`" if kind == "reminder" else "`tracker due --escalate`")
     hand_over(store, transport, todo_messages, hooks, f"{kind}s", again)
 
     sent = {m.event_id for m in todo_messages if m.sent}
@@ -336,5 +346,6 @@ def deliver(store: Store, config: Config, now: datetime, outgoing: list[Outgoing
     reason = commit_log(store, todo, "timeline entries of messages sent")  # the journaled log rows, the timeline
     if reason:
         delivery.notes.append(f"the log waits in the journal ({reason}); `tracker sync`")
-    delivery.teams = "; ".join(post_messages(config, todo_messages, kind))  # after the log is safe
+    if teams:
+        delivery.teams = "; ".join(post_messages(config, todo_messages, kind))  # after the log is safe
     return delivery

@@ -424,9 +424,13 @@ def graph_message(message: Outgoing) -> dict[str, Any]:
             if r.send_as == kind
         ]
 
+    html = message.html
+    if not html:  # a personal message (reminder, escalation, intake reply) keeps its HTML only in the MIME message
+        part = message.message.get_body(("html",))
+        html = str(part.get_content()) if part is not None else ""
     body: dict[str, Any] = {
         "subject": message.subject,
-        "body": {"contentType": "HTML", "content": message.html},
+        "body": {"contentType": "HTML", "content": html},
         "toRecipients": people("To"),
         "ccRecipients": people("Cc"),
         "bccRecipients": people("Bcc"),
