@@ -54,22 +54,34 @@ class State:
         self._stores.append(store)
         return store
 
-    def apply_typed(self, store: Store) -> None:
+    def apply_typed(self, store: Store) -> bool:
         """Apply the rows people typed in Excel now (before a command that reads the events to act on them, such as
-        notify), when the workbook has any; said by `report_typed`."""
-        apply_typed(store)
+        notify), when the workbook has any; said by `report_typed`. Whether it wrote."""
+        return apply_typed(store)
 
     def report_typed(self, err: bool = True) -> None:
-        """Say which typed rows the commands' writes applied or left as they are, once."""
+        """Say which typed rows the commands' writes applied or left as they are, once (after withdrawing this
+        tracker's lines about rows another tracker applied first)."""
+        from tracker.errors import TrackerError
+
         for store in self._stores:
             typed = typed_of(store)
             if typed is None:
                 continue
+            try:
+                settle_typed(store)
+            except TrackerError as exc:
+                click.echo(
+                    _printable(f"warning: checking whether another tracker applied the typed rows first: {exc}"),
+                    err=True,
+                )
+            for line in typed.gave_way:
+                click.echo(_printable(f"note: {line}"), err=err)
             for done in typed.applied:
                 click.echo(_printable(f"applied the row typed in {done.cell}: {done.what}"), err=err)
             for refused in typed.refused:
                 click.echo(_printable(f"warning: {refused.cell}: {refused.why}"), err=err)
-            typed.applied, typed.refused = [], []
+            typed.applied, typed.refused, typed.gave_way = [], [], []
 
     def report_set_aside(self) -> None:
         """Say which waiting journal entries a write set aside (they need a person), once."""
@@ -127,10 +139,23 @@ def apply_typed(store: Store) -> bool:
     """Apply the rows people typed in Excel, when the workbook (as read) has any: one write. Whether it wrote."""
     from tracker.rules.typed import pending_rows  # lazy: only commands that act on events
 
-    if store.before is None or not pending_rows(store.read()):
+    if store.before is None:
         return False
-    store.commit(lambda _tracker: [])
-    return True
+    wrote = pending_rows(store.read())
+    if wrote:
+        store.commit(lambda _tracker: [])
+    settle_typed(store)
+    return wrote
+
+
+def settle_typed(store: Store) -> None:
+    """Withdraw this tracker's timeline lines about typed rows another tracker applied first (two machines at
+    once through the Excel service: `tracker.rules.typed_once`); said by `report_typed`."""
+    typed = typed_of(store)
+    if typed is not None and typed.lines:
+        from tracker.rules.typed_once import settle  # lazy: only after writes that applied typed rows
+
+        settle(store, typed)
 
 
 def typed_of(store: Store) -> TypedRows | None:

@@ -15,6 +15,9 @@ every other write. A row the rules refuse is left as it is and reported with its
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -24,6 +27,7 @@ from tracker.config import DEFAULT_INTERNAL, DEFAULT_REVIEW_REQUIRED, Config
 from tracker.errors import LifecycleError, TrackerError
 from tracker.rules.events import Update, next_event_id, resolve_changes, update_changes
 from tracker.rules.intake import IntakeRules, start_values, taken_in_line
+from tracker.store.engine import APPLIED_BY_TRACKER
 from tracker.times import format_time, utcnow
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.policy import BOOKKEEPER, FINISHED, RESOLVED, STATUSES, awaits_applying, awaits_intake
@@ -64,6 +68,19 @@ class Applied:
 
 
 @dataclass(frozen=True)
+class Line:
+    """A timeline line a plan wrote for a typed row: its Applied mark (which write of which tracker), its note, and
+    the row it is about ("update" or "intake", and that row's Excel row number); `cell` as `Applied.cell`."""
+
+    marker: str
+    event_id: str
+    note: str
+    kind: str
+    row: int
+    cell: str
+
+
+@dataclass(frozen=True)
 class Refused:
     """A typed row left as it is: where, which event, and the rule (one line, with the fix)."""
 
@@ -81,9 +98,17 @@ class TypedRows:
         self.now = now  # a fixed clock (tests, rehearsals); None: the clock at each commit
         self.applied: list[Applied] = []
         self.refused: list[Refused] = []
+        self.lines: list[Line] = []  # every plan's lines, until `tracker.rules.typed_once.settle` looks for them
+        self.gave_way: list[str] = []  # rows another tracker applied first (`settle`), one line each
+        self.marker = APPLIED_BY_TRACKER
+        self._token = secrets.token_hex(3)
+        self._plans = 0
 
     def __call__(self, tracker: Tracker) -> list[Edit]:
         self.applied, self.refused = [], []
+        self._plans += 1  # each plan's lines carry their own mark: a second machine's lines are told apart
+        where = f"{socket.gethostname()} (process {os.getpid()}, write {self._token}-{self._plans})"
+        self.marker = f"{APPLIED_BY_TRACKER} on {where}"[:MARK_LIMIT]
         now = self.now or utcnow()
         edits = _intake_rows(tracker, now, self)
         return edits + _update_rows(tracker, now, self)
@@ -130,7 +155,11 @@ def _intake_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
         status = str(start.values.get("status") or row["status"])
         anchor = {"id": None, "title": row["title"]}
         edits += [SetCells("Events", f"{ROW_KEY}{row.number}", start.values, anchor)]
-        edits.append(taken_in_line(event_id, now, status, where, start))
+        first = taken_in_line(event_id, now, status, where, start)
+        line = Line(
+            typed.marker, event_id, str(first.values["note"]), "intake", row.number, data.cell("id", row.number)
+        )
+        edits.append(_mark(tracker, first, typed, line))
         what = f"new event {event_id} ({start.values['severity']}, {status}): {row['title']}"
         typed.applied.append(Applied(data.cell("id", row.number), event_id, what, new_event=True))
     return edits
@@ -226,8 +255,18 @@ def _applied_edits(
     note = f"Applied the Updates row typed by {who} at {typed.show(at)} (row {row.number}): {what}"
     line = {"event_id": key, "at": now, "author": BOOKKEEPER, "status": changes["status"], "note": note}
     typed.applied.append(Applied(data.cell("status", row.number), key, f"{key}: {what} (typed by {who})"))
+    cell = data.cell("status", row.number)
+    said = AppendRow("Updates", line | {"internal": "Yes"})
     return [
         SetCells("Events", key, changes),
         SetCells("Updates", f"{ROW_KEY}{row.number}", fill, expect),
-        AppendRow("Updates", line | {"internal": "Yes"}),
+        _mark(tracker, said, typed, Line(typed.marker, key, note, "update", row.number, cell)),
     ]
+
+
+def _mark(tracker: Tracker, edit: AppendRow, typed: TypedRows, line: Line) -> AppendRow:
+    """The timeline line with this plan's Applied mark, remembered for `tracker.rules.typed_once.settle`."""
+    typed.lines.append(line)
+    data = tracker.sheet("Updates")
+    mark = data.spec.applied_mark
+    return AppendRow(edit.sheet, {**edit.values, mark: typed.marker}) if mark and mark in data.columns else edit

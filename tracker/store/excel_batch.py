@@ -16,7 +16,7 @@ from tracker.microsoft365.remote import error_text
 from tracker.store.engine import Busy, cell_value
 from tracker.store.xlsx_cells import excel_serial
 from tracker.workbook.edits import Edit
-from tracker.workbook.reading import Tracker
+from tracker.workbook.reading import Tracker, raw_key
 
 if TYPE_CHECKING:
     from tracker.microsoft365.remote import Remote
@@ -46,6 +46,18 @@ class Request:
     edits: list[Edit] = field(default_factory=list)  # what a write request writes
     kind: str = ""  # check | patch | add | keys | close
     data: dict[str, Any] = field(default_factory=dict)
+
+
+def anchored(body: dict[str, Any], left: int, anchors: dict[int, str]) -> dict[int, str]:
+    """The anchor columns' cells as a row check read them (column -> folded value), to compare with `anchors`."""
+    values = (body.get("values") or [[None]])[0]
+    return {col: raw_key(values[col - left] if col - left < len(values) else None) for col in anchors}
+
+
+def filled_first(anchors: dict[int, str], found: dict[int, str]) -> bool:
+    """Whether a cell the write expected empty was filled meanwhile: another writer did it first (two trackers
+    applying one typed row), so this one gives way."""
+    return any(expected == "" and found.get(col) for col, expected in anchors.items())
 
 
 def batch_body(chunk: list[Request], session: dict[str, str]) -> dict[str, Any]:

@@ -37,10 +37,12 @@ from tracker.store.excel_batch import (
     ItemGone,
     Request,
     WorkbookSession,
+    anchored,
     batch_body,
     column_runs,
     error_codes,
     excel_value,
+    filled_first,
     key_column,
     next_key,
     referenced,
@@ -335,19 +337,16 @@ class ExcelService:
         self, change: Change, requests: list[Request], answers: list[Answer], base: str, placed: dict[int, int]
     ) -> None:
         """Check what the batch answered; `placed` gets id(AppendRow of the change) -> the sheet row the Excel
-        service put it on."""
-        assert change.tracker is not None
+        service put it on. A row-addressed patch finding a cell it expected empty filled gives way (no error)."""
         moved: list[tuple[Request, Answer]] = []
+        given_way: list[Request] = []
         for request, answer in zip(requests, answers, strict=False):
             if request.kind == "check":
-                values = (answer.body.get("values") or [[None]])[0]
-                left = request.data["left"]
-                found = {
-                    col: raw_key(values[col - left] if col - left < len(values) else None)
-                    for col in request.data["anchors"]
-                }
+                found = anchored(answer.body, request.data["left"], request.data["anchors"])
                 if found != request.data["anchors"]:
                     moved.append((request, answer))
+                    if request.data["row_key"] and filled_first(request.data["anchors"], found):
+                        given_way.append(request)
             elif request.kind == "add":
                 index = answer.body.get("index")
                 if isinstance(index, int):
@@ -355,8 +354,10 @@ class ExcelService:
                         placed[id(edit)] = request.data["top"] + 1 + index + offset
             elif request.kind == "keys":
                 self._settle_keys(change, request, answer, base, placed)
+        self._put_back(moved, base)  # the rows given way too: another tracker applied the typed row first
+        moved, gone = [(r, a) for r, a in moved if r not in given_way], {id(e) for r in given_way for e in r.edits}
+        change.replay, change.own = [[e for e in edits if id(e) not in gone] for edits in (change.replay, change.own)]
         if moved:
-            self._put_back(moved, base)
             rows = {(r.data["sheet"], r.data["number"]) for r, _ in moved}
             rest = [e for request, _ in moved for e in request.edits]
             written = [
@@ -521,7 +522,7 @@ def _patch_requests(
         what=f"checking {data.title}!{address}",
         edits=edits,
         kind="check",
-        data=where | {"left": left, "anchors": anchors},
+        data=where | {"left": left, "anchors": anchors, "row_key": key.startswith(ROW_KEY)},
     )
     writes = []
     for start, run in column_runs({col: excel_value(values[name]) for col, name in names.items()}):

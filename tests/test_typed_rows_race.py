@@ -1,0 +1,217 @@
+"""Rows people typed are applied exactly once whatever happens around them: two `tracker watch` processes (and
+other writers) ticking at once on one local workbook, a `tracker sync` killed with -9 at any point and run again,
+and two machines syncing one SharePoint workbook through the Excel service at the same moment (issue 21, point 1's
+acceptance). Each typed row is counted: its Applied cell filled once, one "Applied the Updates row typed by" line,
+one ID per Events row typed without one (no two events share an ID), one [NEW EVENT] message per event taken in."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import re
+import warnings
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from tests import suite_clock
+from tests.conftest import Run, process_env, run_at_once, start_process
+from tests.sharepoint_standin import DRIVE_ID, GRAPH_ROOT, StandIn
+from tests.test_store_sharepoint import PATH, TOKENS
+from tests.typing_rows import type_rows
+
+APPLIED_LINE = "Applied the Updates row typed by "
+TITLES = ("Printers down on floor 3", "Wifi slow in B", "Badge readers offline")
+
+
+def _book(data: Path | bytes) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return openpyxl.load_workbook(io.BytesIO(data) if isinstance(data, bytes) else data)
+
+
+def _sheet(book: Any, name: str) -> list[dict[str, Any]]:
+    ws = book[name]
+    headers = [c.value for c in ws[1]]
+    return [dict(zip(headers, row, strict=False)) for row in ws.iter_rows(min_row=2, values_only=True) if any(row)]
+
+
+def _open_more(run: Run) -> list[str]:
+    """Two more open events beside the example's: their IDs."""
+    for n in range(2):
+        opened = run(
+            "open", "--title", f"outage {n}", "--severity", "Sev 2", "--service", "VPN", "--impact", "x",
+            "--set", "event_manager=Ravi Menon",
+        )  # fmt: skip
+        assert opened.exit_code == 0, opened.stderr
+    return [suite_clock.event_id(n) for n in (2, 3)]
+
+
+def _typed(ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Updates rows for every event (two for the first), and Events rows with only a title."""
+    updates = [
+        {"Event ID": key, "Status": "Monitoring", "Note": f"typed note {n}", "Author": f"Typist {n}"}
+        for n, key in enumerate([ids[0], *ids])
+    ]
+    return {"Updates": updates, "Events": [{"Title": title} for title in TITLES]}
+
+
+def assert_applied_once(book: Any, typed: dict[str, list[dict[str, Any]]], outbox: Path | None = None) -> None:
+    """Each typed Updates row is on the sheet once with its Applied cell filled and one timeline line saying tracker
+    applied it; each typed Events row has an ID of its own, one "Taken in" line, and (with `outbox`) one [NEW EVENT]
+    message."""
+    updates = _sheet(book, "Updates")
+    for row in typed["Updates"]:
+        mine = [r for r in updates if r["Note"] == row["Note"]]
+        assert len(mine) == 1, f"{row['Note']!r} is on the sheet {len(mine)} times"
+        assert str(mine[0]["Applied"] or "").startswith("applied "), mine[0]
+    lines = [str(r["Note"]) for r in updates if str(r["Note"] or "").startswith(APPLIED_LINE)]
+    said = Counter(line.split(" at ")[0].removeprefix(APPLIED_LINE) for line in lines)
+    assert said == Counter(row["Author"] for row in typed["Updates"]), lines
+    events = _sheet(book, "Events")
+    ids = [str(r["ID"]) for r in events]
+    assert len(ids) == len(set(ids)), f"two events share an ID: {ids}"
+    titles = [str(row["Title"]) for row in typed.get("Events", [])]
+    taken = {str(r["Title"]): str(r["ID"] or "") for r in events if r["Title"] in titles}
+    assert sorted(taken) == sorted(titles) and all(taken.values()), taken
+    firsts = Counter(str(r["Event ID"]) for r in updates if str(r["Note"] or "").startswith("Taken in from "))
+    assert firsts == Counter(taken.values()), firsts
+    if outbox is not None:
+        subjects = [
+            str(email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"])  # type: ignore[arg-type]
+            for p in outbox.glob("*.eml")
+        ]
+        told = Counter(re.sub(r":.*", "", s.removeprefix("[NEW EVENT] ")) for s in subjects if "[NEW EVENT]" in s)
+        assert told == Counter(taken.values()), subjects
+
+
+@pytest.mark.slow
+def test_two_watches_and_other_writers_apply_each_typed_row_once(run: Run, example: Path, tmp_path: Path) -> None:
+    """Two `tracker watch` processes started together on one local workbook (the second refuses in one line when it
+    finds the first running: one watch per workbook), with two `sync`s and a `due --remind` racing them: every typed
+    Updates row applied once, every typed Events row given its own ID, one [NEW EVENT] message per event taken in."""
+    ids = [suite_clock.event_id(1), *_open_more(run)]
+    typed = _typed(ids)
+    type_rows(example, "openpyxl", typed)
+    watch = ["watch", "--ticks", "3", "--every", "1m"]
+    results = run_at_once([watch, watch, ["sync"], ["due", "--remind"], ["sync"]], tmp_path, process_env())
+    for result in results[:2]:
+        refused = "another `tracker watch` is running for this workbook" in result.stderr
+        assert result.returncode == 0 or (result.returncode == 2 and refused), result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
+    assert results[2].returncode == 0 and results[4].returncode == 0, [results[2].stderr, results[4].stderr]
+    assert "Traceback" not in results[3].stderr, results[3].stderr
+    assert run("validate").exit_code == 0
+    assert_applied_once(_book(example), typed, tmp_path / "outbox")
+
+
+# --- workbook-api mode: rows typed in Excel Online, applied through the Excel service -------------------------------
+
+
+@pytest.fixture
+def mode() -> str:
+    """The `sp` fixture's write mode: the Excel service (the SharePoint default)."""
+    return "workbook-api"
+
+
+def type_in_excel_online(sp: StandIn, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Another client typing through the Excel service, as Excel Online does: a row added to the sheet's table with
+    its values in header order, cells left empty sent as ""."""
+    graph = sp.graph_session()
+    graph.headers["Authorization"] = "Bearer " + TOKENS["TRACKER_GRAPH_TOKEN"]
+    drive = f"{GRAPH_ROOT}/drives/{DRIVE_ID}"
+    item = graph.get(f"{drive}/root:/{PATH.rsplit('/', 1)[1]}").json()["id"]
+    book = _book(sp.live_copy(PATH))
+    for sheet, typed in rows.items():
+        headers = [c.value for c in book[sheet][1]]
+        values = [[row.get(h, "") for h in headers] for row in typed]
+        added = graph.post(f"{drive}/items/{item}/workbook/tables/{sheet}Table/rows/add", json={"values": values})
+        assert added.status_code == 200, added.text
+
+
+def test_rows_typed_in_excel_online_are_applied_through_the_excel_service(
+    run: Run, sp: StandIn, event_id: str, at: Any
+) -> None:
+    """Rows typed through the Excel service by another client (an Updates row with Monitoring, an Events row with
+    only a title), then `tracker sync` in workbook-api mode while the service saves late: the event moves to
+    Monitoring with Next Update Due a cadence on, the typed row's own Applied cell is filled, the Events row gets
+    the next ID; a second sync applies nothing (it sees its own writes before the file shows them)."""
+    typed = {
+        "Updates": [{"Event ID": event_id, "Status": "Monitoring", "Note": "VPN is back", "Author": "Dana Lee"}],
+        "Events": [{"Title": TITLES[0]}],
+    }
+    type_in_excel_online(sp, typed)
+    sp.persist(PATH)  # Excel Online saved what was typed
+    sp.save_late(PATH)  # tracker's writes wait in the service's copy
+    seen = suite_clock.NOW + timedelta(minutes=4)
+    at(seen)
+    synced = run("sync")
+    assert synced.exit_code == 0, synced.stderr
+    book = _book(sp.live_copy(PATH))
+    event = next(r for r in _sheet(book, "Events") if r["ID"] == event_id)
+    assert event["Status"] == "Monitoring"
+    assert event["Next Update Due (UTC)"] == (seen + timedelta(minutes=30)).replace(tzinfo=None)
+    updates = _sheet(book, "Updates")
+    mine = next(r for r in updates if r["Note"] == "VPN is back")
+    assert str(mine["Applied"]).startswith("applied ") and mine["Author"] == "Dana Lee"
+    assert all(r["Applied"] for r in updates), "a row tracker wrote has no Applied mark, or the wrong row got it"
+    taken = next(r for r in _sheet(book, "Events") if r["Title"] == TITLES[0])
+    assert taken["ID"] == suite_clock.event_id(2)
+    again = run("sync")
+    assert again.exit_code == 0 and again.stdout.strip() == "nothing pending", again.stdout
+    sp.persist(PATH)
+    assert_applied_once(_book(sp.get_file(PATH)), typed)
+
+
+def _machines(tmp_path: Path, count: int) -> list[tuple[Path, dict[str, str]]]:
+    """`count` machines on the one SharePoint workbook: each its own folder (tracker.toml, outbox), state folder
+    (journal, recent writes) and temporary folder (its locks)."""
+    out = []
+    for n in range(count):
+        folder = tmp_path / f"machine-{n}"
+        for sub in ("state", "tmp"):
+            (folder / sub).mkdir(parents=True)
+        (folder / "tracker.toml").write_text((tmp_path / "tracker.toml").read_text())
+        out.append((folder, process_env(**TOKENS, TRACKER_STATE_DIR=str(folder / "state"), TMPDIR=str(folder / "tmp"))))
+    return out
+
+
+def _at_once(command: list[str], machines: list[tuple[Path, dict[str, str]]]) -> list[tuple[int, str, str]]:
+    procs = [start_process(*command, cwd=folder, env=env) for folder, env in machines]
+    ended = [proc.communicate(timeout=180) for proc in procs]
+    return [(proc.returncode, out, err) for proc, (out, err) in zip(procs, ended, strict=True)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("late", [False, True], ids=["saved-at-once", "saved-late"])
+def test_two_machines_syncing_at_once_apply_each_typed_row_once(sp: StandIn, tmp_path: Path, late: bool) -> None:
+    """Two machines run `tracker sync` at the same moment on one SharePoint workbook in workbook-api mode, their
+    writes held until both have read it (they truly collide; the Excel service adds rows without a condition): each
+    typed Updates row is applied once (one timeline line), each typed Events row gets one ID, no two events share
+    one, and both commands end well; a later sync on either machine applies nothing more."""
+    ids = [suite_clock.event_id(1)]
+    typed = {
+        "Updates": [
+            {"Event ID": ids[0], "Status": "Monitoring", "Note": "typed note 0", "Author": "Typist 0"},
+            {"Event ID": ids[0], "Status": "Monitoring", "Note": "typed note 1", "Author": "Typist 1"},
+        ],
+        "Events": [{"Title": title} for title in TITLES[:2]],
+    }
+    type_in_excel_online(sp, typed)
+    if late:
+        sp.save_late(PATH)
+    machines = _machines(tmp_path, 2)
+    sp.hold_writes(2)
+    results = _at_once(["sync"], machines)
+    assert sp.gate_timeouts == 0
+    for code, _out, err in results:
+        assert code == 0 and "Traceback" not in err, err
+    for code, out, err in _at_once(["sync"], machines):
+        assert code == 0 and "applied the row" not in out, out + err
+    sp.persist(PATH)
+    assert_applied_once(_book(sp.get_file(PATH)), typed)
