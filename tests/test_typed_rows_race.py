@@ -6,10 +6,15 @@ one ID per Events row typed without one (no two events share an ID), one [NEW EV
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import io
+import os
+import random
 import re
+import signal
+import time
 import warnings
 from collections import Counter
 from datetime import timedelta
@@ -22,7 +27,7 @@ import pytest
 from tests import suite_clock
 from tests.conftest import Run, process_env, run_at_once, start_process
 from tests.sharepoint_standin import DRIVE_ID, GRAPH_ROOT, StandIn
-from tests.test_store_sharepoint import PATH, TOKENS
+from tests.test_store_sharepoint import PATH, TOKENS, _config
 from tests.typing_rows import type_rows
 
 APPLIED_LINE = "Applied the Updates row typed by "
@@ -215,3 +220,77 @@ def test_two_machines_syncing_at_once_apply_each_typed_row_once(sp: StandIn, tmp
         assert code == 0 and "applied the row" not in out, out + err
     sp.persist(PATH)
     assert_applied_once(_book(sp.get_file(PATH)), typed)
+
+
+# --- kill -9 at any point of `tracker sync` applying typed rows ---------------------------------------------------
+
+KILLS = int(os.environ.get("TRACKER_TEST_KILLS", "4"))  # as tests/test_kill_matrix.py; .ci/run runs 20
+
+
+def _type(where: str, example: Path, sp: StandIn | None, rows: dict[str, list[dict[str, Any]]]) -> None:
+    if sp is None:
+        type_rows(example, "openpyxl", rows)
+    else:
+        type_in_excel_online(sp, rows)
+        sp.persist(PATH)  # Excel Online saves what people type within seconds (a download shows it)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["local", "workbook-api", "workbook-api-saving-late"])
+def test_a_sync_killed_at_any_point_applies_each_typed_row_once(
+    run: Run, example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Each trial types new rows (an Updates row for one of three events, an Events row with only a title), starts
+    `tracker sync` and kills it with -9 (now and then Ctrl-C) at a random moment of its run; the next trial's sync
+    is its re-run, and a last sync is not killed. Then every typed row is applied exactly once, every report has an
+    ID of its own, nothing typed is lost, and `tracker validate` passes."""
+    ids = [suite_clock.event_id(1), *_open_more(run)]
+    chance = random.Random(where)
+    typed: dict[str, list[dict[str, Any]]] = {"Updates": [], "Events": []}
+    with contextlib.ExitStack() as stack:
+        sp = None
+        if where != "local":
+            sp = stack.enter_context(StandIn())
+            sp.put_file(PATH, example.read_bytes())
+            example.unlink()
+            (tmp_path / "tracker.toml").write_text(_config(sp, "workbook-api"))
+            if where.endswith("late"):
+                sp.save_late(PATH)  # what tracker writes waits in the service's copy until its session closes
+            for name, value in TOKENS.items():
+                monkeypatch.setenv(name, value)
+        env = process_env(**TOKENS)
+        took = 0.0
+        for trial in range(KILLS + 1):
+            rows = {
+                "Updates": [
+                    {
+                        "Event ID": ids[trial % 3],
+                        "Status": "Monitoring",
+                        "Note": f"typed {trial}",
+                        "Author": f"T{trial}",
+                    }
+                ],
+                "Events": [{"Title": f"reported in trial {trial}"}],
+            }
+            _type(where, example, sp, rows)
+            typed["Updates"] += rows["Updates"]
+            typed["Events"] += rows["Events"]
+            began = time.monotonic()
+            proc = start_process("sync", cwd=tmp_path, env=env)
+            if trial:  # the first run is timed, never stopped
+                time.sleep(chance.uniform(0.25, 1.0) * took)  # from Python's start-up to the run's last write
+                proc.send_signal(signal.SIGINT if trial % 4 == 0 else signal.SIGKILL)
+            _, err = proc.communicate(timeout=120)
+            took = took or time.monotonic() - began
+            assert "Traceback" not in err, err
+        for _last in range(2):
+            last = start_process("sync", cwd=tmp_path, env=env)
+            out, err = last.communicate(timeout=120)
+            assert last.returncode == 0 and "Traceback" not in err, out + err
+        assert out.strip() == "nothing pending", out
+        checked = run("validate")
+        assert checked.exit_code == 0, checked.stdout + checked.stderr
+        book = _book(example if sp is None else sp.live_copy(PATH))
+        if sp is not None:
+            assert sp.errors == []
+    assert_applied_once(book, typed)

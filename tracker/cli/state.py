@@ -50,14 +50,15 @@ class State:
             store.progress = progress_printer
         from tracker.rules.typed import TypedRows, TypedRules  # lazy: most commands never write
 
-        store.before = TypedRows(TypedRules.of(self.config))
+        one_batch = settings is not None and settings.write_mode == "workbook-api"  # see TypedRows.per_write
+        store.before = TypedRows(TypedRules.of(self.config), per_write=1 if one_batch else None)
         self._stores.append(store)
         return store
 
-    def apply_typed(self, store: Store) -> bool:
+    def apply_typed(self, store: Store, always: bool = False) -> bool:
         """Apply the rows people typed in Excel now (before a command that reads the events to act on them, such as
         notify), when the workbook has any; said by `report_typed`. Whether it wrote."""
-        return apply_typed(store)
+        return apply_typed(store, always)
 
     def report_typed(self, err: bool = True) -> None:
         """Say which typed rows the commands' writes applied or left as they are, once (after withdrawing this
@@ -110,6 +111,7 @@ class State:
 
 
 pass_state: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(State)
+TYPED_WRITES = 200  # at most this many writes of typed rows per command or watch tick (the next one goes on)
 
 
 def say_ignored(lines: Iterable[str]) -> None:
@@ -135,15 +137,24 @@ def progress_printer(label: str, stream: Any = None, minimum: int = 1_000_000) -
     return show
 
 
-def apply_typed(store: Store) -> bool:
-    """Apply the rows people typed in Excel, when the workbook (as read) has any: one write. Whether it wrote."""
+def apply_typed(store: Store, always: bool = False) -> bool:
+    """Apply the rows people typed in Excel, when the workbook (as read) has any (`always`: write at least once, e.g.
+    for the journal): one write, or one per row through the Excel service. Whether it wrote."""
     from tracker.rules.typed import pending_rows  # lazy: only commands that act on events
 
-    if store.before is None:
+    typed = typed_of(store)
+    if typed is None:
         return False
-    wrote = pending_rows(store.read())
-    if wrote:
+    applied: list[Any] = []
+    wrote = False
+    for write in range(TYPED_WRITES):  # a write per row through the Excel service (`TypedRows.per_write`)
+        if not (always and write == 0) and not pending_rows(store.read()):
+            break
         store.commit(lambda _tracker: [])
+        wrote, applied = True, applied + typed.applied
+        if not typed.full():
+            break  # what is still waiting was refused: said once, by this write
+    typed.applied = applied
     settle_typed(store)
     return wrote
 

@@ -93,9 +93,13 @@ class TypedRows:
     """The plan of the rows people typed, run ahead of each commit; after the commit, `applied` and `refused` say
     what the written plan did (a plan run again on a newer workbook decides afresh)."""
 
-    def __init__(self, rules: TypedRules, now: Any = None) -> None:
+    def __init__(self, rules: TypedRules, now: Any = None, per_write: int | None = None) -> None:
         self.rules = rules
         self.now = now  # a fixed clock (tests, rehearsals); None: the clock at each commit
+        # At most this many rows applied by one write (None: all). Through the Excel service a write goes in Graph
+        # batches of 20 requests: a stop between two (kill -9) would leave a row half applied; one row's requests
+        # fit in one batch, which the service runs whole. `tracker.cli.state.apply_typed` writes until none waits.
+        self.per_write = per_write
         self.applied: list[Applied] = []
         self.refused: list[Refused] = []
         self.lines: list[Line] = []  # every plan's lines, until `tracker.rules.typed_once.settle` looks for them
@@ -112,6 +116,10 @@ class TypedRows:
         now = self.now or utcnow()
         edits = _intake_rows(tracker, now, self)
         return edits + _update_rows(tracker, now, self)
+
+    def full(self) -> bool:
+        """Whether this plan applied as many rows as one write takes (`per_write`)."""
+        return self.per_write is not None and len(self.applied) >= self.per_write
 
     def show(self, when: datetime) -> str:
         """A time as the team reads it."""
@@ -143,6 +151,8 @@ def _intake_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
     edits: list[Edit] = []
     taken: list[str] = []
     for row in waiting_intake(tracker):
+        if typed.full():
+            break
         event_id = next_event_id(tracker, now.year, taken)
         try:
             start = start_values(tracker, event_id, row.values, now, typed.rules.intake, "")
@@ -173,6 +183,8 @@ def _update_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
     events: dict[str, Row] = {}  # each event as the rows applied so far left it
     edits: list[Edit] = []
     for row in rows:
+        if typed.full():
+            break
         cell = data.cell("status", row.number)
         key = str(row["event_id"]).strip().casefold()
         found = tracker.rows_where("Events", "id", {key})
