@@ -10,6 +10,7 @@ import contextlib
 import email
 import email.policy
 import io
+import json
 import os
 import random
 import re
@@ -294,3 +295,74 @@ def test_a_sync_killed_at_any_point_applies_each_typed_row_once(
         if sp is not None:
             assert sp.errors == []
     assert_applied_once(book, typed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order", ["together", "open-lands-first"])
+def test_an_event_taken_in_while_another_machine_opens_one_gets_its_own_id(
+    sp: StandIn, tmp_path: Path, order: str
+) -> None:
+    """One machine takes in an Events row typed without an ID while another opens an event at the same moment
+    (both chose the next ID from the same workbook; the writes held until both arrive, or the other machine's
+    `open` landing whole just before the sync's write): the two events end with different IDs, each event's first
+    timeline line names its own, and the row taken in is told once."""
+    typed = {"Events": [{"Title": TITLES[0]}], "Updates": []}
+    type_in_excel_online(sp, typed)
+    (first, first_env), (second, second_env) = _machines(tmp_path, 2)
+    opening = ["open", "--title", "opened at once", "--severity", "Sev 2"]
+    outputs: list[tuple[str, str]] = []
+    if order == "together":
+        sp.hold_writes(2)
+        procs = [start_process("sync", cwd=first, env=first_env), start_process(*opening, cwd=second, env=second_env)]
+        ended = [proc.communicate(timeout=180) for proc in procs]
+        assert [p.returncode for p in procs] == [0, 0], ended
+        assert sp.gate_timeouts == 0
+    else:
+
+        def other_machine_opens(_sp: StandIn) -> None:
+            other = start_process(*opening, cwd=second, env=second_env)
+            outputs.append(other.communicate(timeout=180))
+            assert other.returncode == 0, outputs
+
+        sp.before_next_write(other_machine_opens)
+        synced = start_process("sync", cwd=first, env=first_env)
+        ended = [synced.communicate(timeout=180), *outputs]
+        assert synced.returncode == 0, ended
+    for folder, env in ((first, first_env), (second, second_env)):
+        again = start_process("sync", cwd=folder, env=env)
+        out, err = again.communicate(timeout=180)
+        assert again.returncode == 0, out + err
+    sp.persist(PATH)
+    book = _book(sp.get_file(PATH))
+    assert_applied_once(book, typed)
+    events = {str(r["Title"]): str(r["ID"]) for r in _sheet(book, "Events")}
+    opened = ended[1][0].strip()
+    assert events["opened at once"] == opened and events[TITLES[0]] != opened, events
+    firsts = [r for r in _sheet(book, "Updates") if str(r["Note"] or "").startswith(("Event opened", "Taken in"))]
+    assert {str(r["Event ID"]) for r in firsts} >= {opened, events[TITLES[0]]}, firsts
+
+
+def test_a_typed_row_older_than_the_last_update_is_said_and_marked_once(run: Run, example: Path, at: Any) -> None:
+    """A row typed with an At before the event's last update does not move the event back (it moved on since): it
+    stays on the timeline as typed, sync names its At cell and why once, and marks it so no later write or watch
+    tick looks at it again."""
+    shown = run("show", suite_clock.event_id(1), "--json")
+    last = suite_clock.parse(json.loads(shown.stdout)["event"]["last_update_at"])
+    old = {
+        "Event ID": suite_clock.event_id(1),
+        "At (UTC)": (last - timedelta(minutes=20)).replace(tzinfo=None),
+        "Status": "Monitoring",
+        "Note": "it looked better for a while",
+        "Author": "Dana Lee",
+    }
+    type_rows(example, "openpyxl", {"Updates": [old]})
+    at(suite_clock.NOW + timedelta(minutes=5))
+    synced = run("sync")
+    assert synced.exit_code == 0, synced.stderr
+    row = next(i for i, r in enumerate(_sheet(_book(example), "Updates"), start=2) if r["Note"] == old["Note"])
+    assert f"warning: Updates!B{row}:" in synced.stdout and "not after the event's last update" in synced.stdout
+    mine = next(r for r in _sheet(_book(example), "Updates") if r["Note"] == old["Note"])
+    assert mine["Status"] == "Monitoring" and mine["At (UTC)"] == old["At (UTC)"]  # as typed
+    assert str(mine["Applied"]).startswith("not applied ")
+    assert json.loads(run("show", suite_clock.event_id(1), "--json").stdout)["event"]["status"] == "Identified"
+    assert run("sync").stdout.strip() == "nothing pending"

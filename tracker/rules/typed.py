@@ -198,7 +198,8 @@ def _update_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
         at = row["at"] if isinstance(row["at"], datetime) else now
         last = event["last_update_at"]
         if isinstance(row["at"], datetime) and isinstance(last, datetime) and at <= last:
-            continue  # history: the event has moved on since (or the row came before the Applied column)
+            edits.append(_history(data, row, event, now, typed))  # the event moved on since: said, marked once
+            continue
         if at > now + FUTURE_SLACK:
             why = f"At {typed.show(at)} is in the future; type the time of the update (or leave At empty: now)"
             typed.refused.append(Refused(data.cell("at", row.number), str(event["id"]), why))
@@ -212,6 +213,20 @@ def _update_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
         event.values.update(changes)
         edits += _applied_edits(tracker, row, event, before, changes, at, now, typed)
     return edits
+
+
+def _history(data: Any, row: Row, event: Row, now: datetime, typed: TypedRows) -> Edit:
+    """A row whose At is not after the event's last update (typed late, or written before the Applied column): it
+    stays on the timeline as typed, the event is not moved back; said once and marked so."""
+    last = typed.show(event["last_update_at"])
+    why = (
+        f"At {typed.show(row['at'])} is not after the event's last update ({last}): kept on the timeline as typed, "
+        f"{event['id']} not changed (to change it, type a new row and leave At empty)"
+    )
+    typed.refused.append(Refused(data.cell("at", row.number), str(event["id"]), why))
+    fill = {data.spec.applied_mark or "applied": f"not applied {typed.show(now)}: {why}"[:MARK_LIMIT]}
+    expect = {data.spec.applied_mark or "applied": None, "note": row["note"], "event_id": row["event_id"]}
+    return SetCells("Updates", f"{ROW_KEY}{row.number}", fill, expect)
 
 
 def _complete(row: Row) -> bool:
