@@ -366,3 +366,36 @@ def test_a_typed_row_older_than_the_last_update_is_said_and_marked_once(run: Run
     assert str(mine["Applied"]).startswith("not applied ")
     assert json.loads(run("show", suite_clock.event_id(1), "--json").stdout)["event"]["status"] == "Identified"
     assert run("sync").stdout.strip() == "nothing pending"
+
+
+def _outboxes(folders: list[Path]) -> list[str]:
+    return [
+        str(email.message_from_bytes(p.read_bytes(), policy=email.policy.default)["Subject"])  # type: ignore[arg-type]
+        for folder in folders
+        for p in (folder / "outbox").glob("*.eml")
+    ]
+
+
+@pytest.mark.slow
+def test_two_machines_watching_one_sharepoint_workbook_apply_each_typed_row_once(sp: StandIn, tmp_path: Path) -> None:
+    """Two machines each run `tracker watch` (three ticks) on one SharePoint workbook in workbook-api mode, started
+    together, with Updates rows for the example event and Events rows typed before: every typed row applied once,
+    each report one ID of its own, and one [NEW EVENT] message per event taken in across both machines' outboxes."""
+    typed = {
+        "Updates": [
+            {"Event ID": suite_clock.event_id(1), "Status": "Monitoring", "Note": f"typed note {n}", "Author": f"T{n}"}
+            for n in range(2)
+        ],
+        "Events": [{"Title": title} for title in TITLES],
+    }
+    type_in_excel_online(sp, typed)
+    machines = _machines(tmp_path, 2)
+    results = _at_once(["watch", "--ticks", "3", "--every", "1m"], machines)
+    for code, out, err in results:
+        assert code == 0 and "Traceback" not in err, out + err
+    sp.persist(PATH)
+    book = _book(sp.get_file(PATH))
+    assert_applied_once(book, typed)
+    taken = {str(r["ID"]) for r in _sheet(book, "Events") if r["Title"] in TITLES}
+    told = Counter(s.split(":")[0].removeprefix("[NEW EVENT] ") for s in _outboxes([f for f, _ in machines]))
+    assert {k: n for k, n in told.items() if k in taken} == dict.fromkeys(taken, 1), told
