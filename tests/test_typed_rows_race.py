@@ -399,3 +399,32 @@ def test_two_machines_watching_one_sharepoint_workbook_apply_each_typed_row_once
     taken = {str(r["ID"]) for r in _sheet(book, "Events") if r["Title"] in TITLES}
     told = Counter(s.split(":")[0].removeprefix("[NEW EVENT] ") for s in _outboxes([f for f, _ in machines]))
     assert {k: n for k, n in told.items() if k in taken} == dict.fromkeys(taken, 1), told
+
+
+def test_a_time_typed_as_text_is_named_and_never_overwritten(run: Run, example: Path, at: Any) -> None:
+    """An Updates row whose At or ETA was typed as text (a Text-formatted cell keeps `14:32 yesterday` as text) is not
+    applied: sync names the cell and what to type, the text stays as typed (tracker never writes its own time over
+    it), the event does not move, and the row is applied once the person types a time."""
+    key = suite_clock.event_id(1)
+    rows = [
+        {"Event ID": key, "At (UTC)": "14:32 yesterday", "Status": "Monitoring", "Note": "at as text", "Author": "D"},
+        {"Event ID": key, "ETA (UTC)": "soon", "Status": "Monitoring", "Note": "eta as text", "Author": "E"},
+    ]
+    type_rows(example, "openpyxl", {"Updates": rows})
+    at(suite_clock.NOW + timedelta(minutes=5))
+    synced = run("sync")
+    assert synced.exit_code == 0, synced.stderr
+    numbers = {r["Note"]: i for i, r in enumerate(_sheet(_book(example), "Updates"), start=2)}
+    assert f"warning: Updates!B{numbers['at as text']}: '14:32 yesterday' is not a date and time" in synced.stdout
+    assert f"warning: Updates!F{numbers['eta as text']}: 'soon' is not a date and time" in synced.stdout
+    updates = {r["Note"]: r for r in _sheet(_book(example), "Updates")}
+    assert updates["at as text"]["At (UTC)"] == "14:32 yesterday" and updates["at as text"]["Applied"] is None
+    assert updates["eta as text"]["ETA (UTC)"] == "soon" and updates["eta as text"]["Applied"] is None
+    assert json.loads(run("show", key, "--json").stdout)["event"]["status"] == "Identified"
+    book = _book(example)
+    book["Updates"][f"B{numbers['at as text']}"] = (suite_clock.NOW + timedelta(minutes=4)).replace(tzinfo=None)
+    book["Updates"][f"F{numbers['eta as text']}"] = None
+    book.save(example)
+    fixed = run("sync")
+    assert fixed.stdout.count("applied the row typed in Updates!") == 2, fixed.stdout + fixed.stderr
+    assert json.loads(run("show", key, "--json").stdout)["event"]["status"] == "Monitoring"

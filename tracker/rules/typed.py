@@ -195,6 +195,11 @@ def _update_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
             )
             continue
         event = events.setdefault(key, Row(found[0].number, dict(found[0].values)))
+        text = next((n for n in ("at", "eta") if row[n] not in (None, "") and not isinstance(row[n], datetime)), None)
+        if text is not None:  # a time typed as text: never replaced by tracker's, never applied as no time
+            why = f"{row[text]!r} is not a date and time; type one (e.g. 2026-11-21 14:32), or leave the cell empty"
+            typed.refused.append(Refused(data.cell(text, row.number), str(event["id"]), why))
+            continue
         at = row["at"] if isinstance(row["at"], datetime) else now
         last = event["last_update_at"]
         if isinstance(row["at"], datetime) and isinstance(last, datetime) and at <= last:
