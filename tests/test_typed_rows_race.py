@@ -428,3 +428,14 @@ def test_a_time_typed_as_text_is_named_and_never_overwritten(run: Run, example: 
     fixed = run("sync")
     assert fixed.stdout.count("applied the row typed in Updates!") == 2, fixed.stdout + fixed.stderr
     assert json.loads(run("show", key, "--json").stdout)["event"]["status"] == "Monitoring"
+
+
+def test_a_report_whose_detected_time_is_text_waits_with_the_cell_named(run: Run, example: Path) -> None:
+    """An Events row typed without an ID whose Detected was typed as text is not taken in with tracker's time written
+    over it: sync names the cell, the row stays as typed (no ID) until a time is typed."""
+    type_rows(example, "openpyxl", {"Events": [{"Title": TITLES[0], "Detected (UTC)": "this morning"}]})
+    synced = run("sync")
+    assert synced.exit_code == 0, synced.stderr
+    assert "warning: Events!K3: 'this morning' is not a date and time" in synced.stdout, synced.stdout
+    row = next(r for r in _sheet(_book(example), "Events") if r["Title"] == TITLES[0])
+    assert row["ID"] is None and row["Detected (UTC)"] == "this morning"

@@ -153,6 +153,8 @@ def _intake_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
     for row in waiting_intake(tracker):
         if typed.full():
             break
+        if _text_time(data, row, ("detected_at", "reported_at"), "", typed):
+            continue
         event_id = next_event_id(tracker, now.year, taken)
         try:
             start = start_values(tracker, event_id, row.values, now, typed.rules.intake, "")
@@ -195,10 +197,7 @@ def _update_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
             )
             continue
         event = events.setdefault(key, Row(found[0].number, dict(found[0].values)))
-        text = next((n for n in ("at", "eta") if row[n] not in (None, "") and not isinstance(row[n], datetime)), None)
-        if text is not None:  # a time typed as text: never replaced by tracker's, never applied as no time
-            why = f"{row[text]!r} is not a date and time; type one (e.g. 2026-11-21 14:32), or leave the cell empty"
-            typed.refused.append(Refused(data.cell(text, row.number), str(event["id"]), why))
+        if _text_time(data, row, ("at", "eta"), str(event["id"]), typed):
             continue
         at = row["at"] if isinstance(row["at"], datetime) else now
         last = event["last_update_at"]
@@ -218,6 +217,16 @@ def _update_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
         event.values.update(changes)
         edits += _applied_edits(tracker, row, event, before, changes, at, now, typed)
     return edits
+
+
+def _text_time(data: Any, row: Row, names: tuple[str, ...], event_id: str, typed: TypedRows) -> bool:
+    """Whether a time cell of the row holds text (a Text-formatted cell keeps `14:32` as text): then the row is left as
+    typed (tracker never writes its own time over it, nor applies it as no time) and the cell named."""
+    text = next((n for n in names if row[n] not in (None, "") and not isinstance(row[n], datetime)), None)
+    if text is not None:
+        why = f"{row[text]!r} is not a date and time; type one (e.g. 2026-11-21 14:32), or leave the cell empty"
+        typed.refused.append(Refused(data.cell(text, row.number), event_id, why))
+    return text is not None
 
 
 def _history(data: Any, row: Row, event: Row, now: datetime, typed: TypedRows) -> Edit:
