@@ -195,7 +195,9 @@ def _at_once(command: list[str], machines: list[tuple[Path, dict[str, str]]]) ->
 
 @pytest.mark.slow
 @pytest.mark.parametrize("late", [False, True], ids=["saved-at-once", "saved-late"])
-def test_two_machines_syncing_at_once_apply_each_typed_row_once(sp: StandIn, tmp_path: Path, late: bool) -> None:
+def test_two_machines_syncing_at_once_apply_each_typed_row_once(
+    run: Run, sp: StandIn, tmp_path: Path, late: bool
+) -> None:
     """Two machines run `tracker sync` at the same moment on one SharePoint workbook in workbook-api mode, their
     writes held until both have read it (they truly collide; the Excel service adds rows without a condition): each
     typed Updates row is applied once (one timeline line), each typed Events row gets one ID, no two events share
@@ -221,6 +223,9 @@ def test_two_machines_syncing_at_once_apply_each_typed_row_once(sp: StandIn, tmp
         assert code == 0 and "applied the row" not in out, out + err
     sp.persist(PATH)
     assert_applied_once(_book(sp.get_file(PATH)), typed)
+    checked = run("validate")  # the withdrawn lines are tracker's bookkeeping: no contradiction, no error
+    assert checked.exit_code == 0, checked.stdout
+    assert json.loads(run("show", suite_clock.event_id(1), "--json").stdout)["event"]["status"] == "Monitoring"
 
 
 # --- kill -9 at any point of `tracker sync` applying typed rows ---------------------------------------------------
