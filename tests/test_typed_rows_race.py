@@ -194,14 +194,19 @@ def _at_once(command: list[str], machines: list[tuple[Path, dict[str, str]]]) ->
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("late", [False, True], ids=["saved-at-once", "saved-late"])
+@pytest.mark.parametrize(
+    ("write_mode", "late"),
+    [("workbook-api", False), ("workbook-api", True), ("upload", False)],
+    ids=["saved-at-once", "saved-late", "upload"],
+)
 def test_two_machines_syncing_at_once_apply_each_typed_row_once(
-    run: Run, sp: StandIn, tmp_path: Path, late: bool
+    run: Run, sp: StandIn, tmp_path: Path, write_mode: str, late: bool
 ) -> None:
-    """Two machines run `tracker sync` at the same moment on one SharePoint workbook in workbook-api mode, their
-    writes held until both have read it (they truly collide; the Excel service adds rows without a condition): each
+    """Two machines run `tracker sync` at the same moment on one SharePoint workbook, their writes held until both
+    have read it (they truly collide; the Excel service adds rows without a condition, an upload is If-Match): each
     typed Updates row is applied once (one timeline line), each typed Events row gets one ID, no two events share
     one, and both commands end well; a later sync on either machine applies nothing more."""
+    (tmp_path / "tracker.toml").write_text(_config(sp, write_mode))
     ids = [suite_clock.event_id(1)]
     typed = {
         "Updates": [
