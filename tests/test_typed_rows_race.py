@@ -449,3 +449,30 @@ def test_a_report_whose_detected_time_is_text_waits_with_the_cell_named(run: Run
     assert "warning: Events!K3: 'this morning' is not a date and time" in synced.stdout, synced.stdout
     row = next(r for r in _sheet(_book(example), "Events") if r["Title"] == TITLES[0])
     assert row["ID"] is None and row["Detected (UTC)"] == "this morning"
+
+
+def test_each_write_of_typed_rows_fits_one_graph_batch(run: Run, sp: StandIn, event_id: str) -> None:
+    """Through the Excel service every write `tracker sync` makes of typed rows goes in one Graph batch (the service
+    runs a batch whole, so a stop between two can never leave a row half applied), however many rows wait: here a
+    dozen rows typed late (kept as history), two Updates rows to apply and a report to take in."""
+    shown = json.loads(run("show", event_id, "--json").stdout)["event"]
+    last = suite_clock.parse(shown["last_update_at"]).replace(tzinfo=None)
+    late = [
+        {"Event ID": event_id, "At (UTC)": f"{last - timedelta(minutes=30 + n):%Y-%m-%d %H:%M}", "Status": "Identified",
+         "Note": f"late {n}", "Author": "Dana Lee"}
+        for n in range(12)
+    ]  # fmt: skip
+    now = [{"Event ID": event_id, "Status": "Monitoring", "Note": f"typed {n}", "Author": "Sam"} for n in range(2)]
+    typed = {"Updates": late + now, "Events": [{"Title": TITLES[0]}]}
+    type_in_excel_online(sp, typed)
+    sp.batched.clear()
+    synced = run("sync")
+    assert synced.exit_code == 0, synced.stderr
+    batches: dict[int, list[str]] = {}
+    for request in sp.batched:
+        batches.setdefault(request["batch"], []).append(str(request["path"]))
+    split = [n for n, paths in batches.items() if not paths[-1].endswith("/closeSession")]
+    assert split == [], f"a write went in more than one batch: {batches}"
+    assert_applied_once(_book(sp.live_copy(PATH)), {"Updates": now, "Events": typed["Events"]})
+    marks = [r["Applied"] for r in _sheet(_book(sp.live_copy(PATH)), "Updates") if str(r["Note"]).startswith("late ")]
+    assert len(marks) == 12 and all(str(m).startswith("not applied ") for m in marks), marks

@@ -35,6 +35,7 @@ from tracker.workbook.reading import ROW_KEY, Row, Tracker
 
 FUTURE_SLACK = timedelta(minutes=5)  # an At this far ahead of the clock is a typing mistake, not an update
 MARK_LIMIT = 250
+HISTORY_WEIGHT = 0.2  # a row marked as history is two requests (check, patch), a row applied up to ten
 
 
 @dataclass(frozen=True)
@@ -93,13 +94,16 @@ class TypedRows:
     """The plan of the rows people typed, run ahead of each commit; after the commit, `applied` and `refused` say
     what the written plan did (a plan run again on a newer workbook decides afresh)."""
 
-    def __init__(self, rules: TypedRules, now: Any = None, per_write: int | None = None) -> None:
+    def __init__(self, rules: TypedRules, now: Any = None, per_write: float | None = None) -> None:
         self.rules = rules
         self.now = now  # a fixed clock (tests, rehearsals); None: the clock at each commit
-        # At most this many rows applied by one write (None: all). Through the Excel service a write goes in Graph
-        # batches of 20 requests: a stop between two (kill -9) would leave a row half applied; one row's requests
-        # fit in one batch, which the service runs whole. `tracker.cli.state.apply_typed` writes until none waits.
+        # At most this many rows applied by one write (None: all; a row marked as history counts HISTORY_WEIGHT).
+        # Through the Excel service a write goes in Graph batches of 20 requests: a stop between two (kill -9)
+        # would leave a row half applied; one row's requests fit in one batch, which the service runs whole.
+        # `tracker.cli.state.apply_typed` writes until none waits.
         self.per_write = per_write
+        self._used = 0.0
+        self._more = False
         self.applied: list[Applied] = []
         self.refused: list[Refused] = []
         self.lines: list[Line] = []  # every plan's lines, until `tracker.rules.typed_once.settle` looks for them
@@ -110,6 +114,7 @@ class TypedRows:
 
     def __call__(self, tracker: Tracker) -> list[Edit]:
         self.applied, self.refused = [], []
+        self._used, self._more = 0.0, False
         self._plans += 1  # each plan's lines carry their own mark: a second machine's lines are told apart
         where = f"{socket.gethostname()} (process {os.getpid()}, write {self._token}-{self._plans})"
         self.marker = f"{APPLIED_BY_TRACKER} on {where}"[:MARK_LIMIT]
@@ -118,8 +123,16 @@ class TypedRows:
         return edits + _update_rows(tracker, now, self)
 
     def full(self) -> bool:
-        """Whether this plan applied as many rows as one write takes (`per_write`)."""
-        return self.per_write is not None and len(self.applied) >= self.per_write
+        """Whether this plan left rows for the next write (one write takes `per_write` rows)."""
+        return self._more
+
+    def take(self, weight: float = 1.0) -> bool:
+        """Whether one more row fits in this write (counted if so; `weight`: a row marked as history is lighter)."""
+        if self.per_write is not None and self._used + weight > self.per_write + 1e-9:
+            self._more = True
+            return False
+        self._used += weight
+        return True
 
     def show(self, when: datetime) -> str:
         """A time as the team reads it."""
@@ -151,8 +164,6 @@ def _intake_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
     edits: list[Edit] = []
     taken: list[str] = []
     for row in waiting_intake(tracker):
-        if typed.full():
-            break
         if _text_time(data, row, ("detected_at", "reported_at"), "", typed):
             continue
         event_id = next_event_id(tracker, now.year, taken)
@@ -161,6 +172,8 @@ def _intake_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
         except TrackerError as exc:
             typed.refused.append(Refused(data.cell("id", row.number), "", str(exc)))
             continue
+        if not typed.take():
+            break
         taken.append(event_id)
         who = str(row["reported_by"] or "").strip()
         where = f"the Events sheet (row {row.number}{', reported by ' + who if who else ''})"
@@ -185,8 +198,6 @@ def _update_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
     events: dict[str, Row] = {}  # each event as the rows applied so far left it
     edits: list[Edit] = []
     for row in rows:
-        if typed.full():
-            break
         cell = data.cell("status", row.number)
         key = str(row["event_id"]).strip().casefold()
         found = tracker.rows_where("Events", "id", {key})
@@ -202,6 +213,8 @@ def _update_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
         at = row["at"] if isinstance(row["at"], datetime) else now
         last = event["last_update_at"]
         if isinstance(row["at"], datetime) and isinstance(last, datetime) and at <= last:
+            if not typed.take(HISTORY_WEIGHT):
+                break
             edits.append(_history(data, row, event, now, typed))  # the event moved on since: said, marked once
             continue
         if at > now + FUTURE_SLACK:
@@ -213,6 +226,8 @@ def _update_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
         except (LifecycleError, TrackerError) as exc:
             typed.refused.append(Refused(cell, str(event["id"]), f"{exc}; the row is left as it is"))
             continue
+        if not typed.take():
+            break
         before = dict(event.values)
         event.values.update(changes)
         edits += _applied_edits(tracker, row, event, before, changes, at, now, typed)
