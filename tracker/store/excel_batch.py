@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.errors import ConflictError, TrackerError
 from tracker.microsoft365.remote import error_text
-from tracker.store.engine import Busy, cell_value
+from tracker.store.engine import Busy, Change, cell_value
 from tracker.store.xlsx_cells import excel_serial
 from tracker.workbook.edits import Edit
 from tracker.workbook.reading import Tracker, raw_key
@@ -58,6 +58,12 @@ def filled_first(anchors: dict[int, str], found: dict[int, str]) -> bool:
     """Whether a cell the write expected empty was filled meanwhile: another writer did it first (two trackers
     applying one typed row), so this one gives way."""
     return any(expected == "" and found.get(col) for col, expected in anchors.items())
+
+
+def leave_out(change: Change, requests: list[Request]) -> None:
+    """Take the edits of `requests` out of the change: not written (put back), so never remembered as written."""
+    gone = {id(e) for r in requests for e in r.edits}
+    change.replay, change.own = [[e for e in edits if id(e) not in gone] for edits in (change.replay, change.own)]
 
 
 def batch_body(chunk: list[Request], session: dict[str, str]) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from tracker.store.excel_batch import (
     excel_value,
     filled_first,
     key_column,
+    leave_out,
     next_key,
     referenced,
 )
@@ -339,14 +340,13 @@ class ExcelService:
         """Check what the batch answered; `placed` gets id(AppendRow of the change) -> the sheet row the Excel
         service put it on. A row-addressed patch finding a cell it expected empty filled gives way (no error)."""
         moved: list[tuple[Request, Answer]] = []
-        given_way: list[Request] = []
+        given_way: list[tuple[Request, Answer]] = []
         for request, answer in zip(requests, answers, strict=False):
             if request.kind == "check":
                 found = anchored(answer.body, request.data["left"], request.data["anchors"])
-                if found != request.data["anchors"]:
-                    moved.append((request, answer))
-                    if request.data["row_key"] and filled_first(request.data["anchors"], found):
-                        given_way.append(request)
+                if found != request.data["anchors"]:  # moved, or filled by another tracker first: it gives way
+                    gave = request.data["row_key"] and filled_first(request.data["anchors"], found)
+                    (given_way if gave else moved).append((request, answer))
             elif request.kind == "add":
                 index = answer.body.get("index")
                 if isinstance(index, int):
@@ -354,9 +354,8 @@ class ExcelService:
                         placed[id(edit)] = request.data["top"] + 1 + index + offset
             elif request.kind == "keys":
                 self._settle_keys(change, request, answer, base, placed)
-        self._put_back(moved, base)  # the rows given way too: another tracker applied the typed row first
-        moved, gone = [(r, a) for r, a in moved if r not in given_way], {id(e) for r in given_way for e in r.edits}
-        change.replay, change.own = [[e for e in edits if id(e) not in gone] for edits in (change.replay, change.own)]
+        self._put_back(moved + given_way, base)
+        leave_out(change, [r for r, _ in given_way])
         if moved:
             rows = {(r.data["sheet"], r.data["number"]) for r, _ in moved}
             rest = [e for request, _ in moved for e in request.edits]
