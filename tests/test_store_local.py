@@ -131,7 +131,7 @@ def test_table_grows_with_appended_rows(run: Run, example: Path, event_id: str) 
     assert run("update", event_id, "--note", "one more").exit_code == 0
     ws = openpyxl.load_workbook(example)["Updates"]
     table = ws.tables["UpdatesTable"]
-    assert table.ref == "A1:I4" and table.autoFilter.ref == "A1:I4"
+    assert table.ref == "A1:I4" and table.autoFilter.ref == "A1:I4"  # Event ID .. Applied
     assert ws["B4"].number_format == "yyyy-mm-dd hh:mm"
 
 

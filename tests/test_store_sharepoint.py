@@ -79,7 +79,7 @@ def test_lifecycle_and_notify_on_sharepoint(run: Run, sp: StandIn, event_id: str
     book = _remote_book(sp)
     notes = [c for c in book["Updates"]["E"] if c.value == "=failover started"]
     assert notes and notes[0].data_type == "s"
-    assert book["Updates"].tables["UpdatesTable"].ref == "A1:I6"
+    assert book["Updates"].tables["UpdatesTable"].ref == "A1:I6"  # Event ID .. Applied
     assert isinstance(book["Events"]["K3"].value, __import__("datetime").datetime)
     result = run("notify", event_id)
     assert result.exit_code == 0, result.stderr

@@ -378,8 +378,7 @@ def notify(
     if not ids and (verbose or not all_open):
         click.echo("no open events")
     options = {"audiences": list(audiences) or None, "dry_run": dry_run, "force": force, "no_change": no_change}
-    quiet = all_open and not verbose
-    failed, sent_any, reported, found = _notify_each(state, store, ids, all_open, options, quiet)
+    failed, sent_any, reported, found = _notify_each(state, store, ids, all_open, options, all_open and not verbose)
     if first is not None:  # the other events' messages of unknown acceptance: a scheduled job must not stay green
         others = {u.message_id: u for u in [*unconfirmed(first, store.journal), *found]}
         failed |= say_unconfirmed(state, [u for u in others.values() if u.event_id.casefold() not in reported])

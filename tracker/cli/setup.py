@@ -138,7 +138,8 @@ def sync(state: State) -> None:
     pending = journal.pending() if journal else []
     for batch in pending:
         click.echo(f"pending since {batch.recorded_at}: {len(batch.edits)} edit(s) ({batch.reason})")
-    store.commit(lambda _tracker: [])
+    if not state.apply_typed(store, always=True):  # the journal's edits, and the typed rows (a write per row maybe)
+        store.commit(lambda _tracker: [])
     typed = typed_of(store)
     if typed is not None and (typed.applied or typed.refused):
         state.report_typed(err=False)

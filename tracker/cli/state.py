@@ -50,27 +50,40 @@ class State:
             store.progress = progress_printer
         from tracker.rules.typed import TypedRows, TypedRules  # lazy: most commands never write
 
-        store.before = TypedRows(TypedRules.of(self.config))
+        one_batch = settings is not None and settings.write_mode == "workbook-api"  # see TypedRows.per_write
+        store.before = TypedRows(TypedRules.of(self.config), per_write=1 if one_batch else None)
         self._stores.append(store)
         return store
 
-    def apply_typed(self, store: Store, *, unless: bool = False) -> None:
+    def apply_typed(self, store: Store, *, always: bool = False, unless: bool = False) -> bool:
         """Apply the rows people typed in Excel now (before a command that reads the events to act on them, such as
-        notify), when the workbook has any, `unless` the command only looks (--dry-run); said by `report_typed`."""
-        if not unless:
-            apply_typed(store)
+        notify), when the workbook has any (`always`: write at least once, e.g. for the journal), `unless` the
+        command only looks (--dry-run); said by `report_typed`. Whether it wrote."""
+        return False if unless else apply_typed(store, always)
 
     def report_typed(self, err: bool = True) -> None:
-        """Say which typed rows the commands' writes applied or left as they are, once."""
+        """Say which typed rows the commands' writes applied or left as they are, once (after withdrawing this
+        tracker's lines about rows another tracker applied first)."""
+        from tracker.errors import TrackerError
+
         for store in self._stores:
             typed = typed_of(store)
             if typed is None:
                 continue
+            try:
+                settle_typed(store)
+            except TrackerError as exc:
+                click.echo(
+                    _printable(f"warning: checking whether another tracker applied the typed rows first: {exc}"),
+                    err=True,
+                )
+            for line in typed.gave_way:
+                click.echo(_printable(f"note: {line}"), err=err)
             for done in typed.applied:
                 click.echo(_printable(f"applied the row typed in {done.cell}: {done.what}"), err=err)
             for refused in typed.refused:
                 click.echo(_printable(f"warning: {refused.cell}: {refused.why}"), err=err)
-            typed.applied, typed.refused = [], []
+            typed.applied, typed.refused, typed.gave_way = [], [], []
 
     def report_set_aside(self) -> None:
         """Say which waiting journal entries a write set aside (they need a person), once."""
@@ -99,6 +112,7 @@ class State:
 
 
 pass_state: Callable[[Callable[..., Any]], Callable[..., Any]] = click.make_pass_decorator(State)
+TYPED_WRITES = 200  # at most this many writes of typed rows per command or watch tick (the next one goes on)
 
 
 def say_ignored(lines: Iterable[str]) -> None:
@@ -124,14 +138,36 @@ def progress_printer(label: str, stream: Any = None, minimum: int = 1_000_000) -
     return show
 
 
-def apply_typed(store: Store) -> bool:
-    """Apply the rows people typed in Excel, when the workbook (as read) has any: one write. Whether it wrote."""
+def apply_typed(store: Store, always: bool = False) -> bool:
+    """Apply the rows people typed in Excel, when the workbook (as read) has any (`always`: write at least once, e.g.
+    for the journal): one write, or one per row through the Excel service. Whether it wrote."""
     from tracker.rules.typed import pending_rows  # lazy: only commands that act on events
 
-    if store.before is None or not pending_rows(store.read()):
+    typed = typed_of(store)
+    if typed is None:
         return False
-    store.commit(lambda _tracker: [])
-    return True
+    applied: list[Any] = []
+    wrote = False
+    for write in range(TYPED_WRITES):  # a write per row through the Excel service (`TypedRows.per_write`)
+        if not (always and write == 0) and not pending_rows(store.read()):
+            break
+        store.commit(lambda _tracker: [])
+        wrote, applied = True, applied + typed.applied
+        if not typed.full():
+            break  # what is still waiting was refused: said once, by this write
+    typed.applied = applied
+    settle_typed(store)
+    return wrote
+
+
+def settle_typed(store: Store) -> None:
+    """Withdraw this tracker's timeline lines about typed rows another tracker applied first (two machines at
+    once through the Excel service: `tracker.rules.typed_once`); said by `report_typed`."""
+    typed = typed_of(store)
+    if typed is not None and typed.lines:
+        from tracker.rules.typed_once import settle  # lazy: only after writes that applied typed rows
+
+        settle(store, typed)
 
 
 def typed_of(store: Store) -> TypedRows | None:

@@ -227,11 +227,13 @@ def _apply_typed(store: Store) -> list[tuple[str, bool]]:
     from tracker.cli.state import apply_typed, typed_of
 
     typed = typed_of(store)
-    if typed is None or not apply_typed(store):
+    if typed is None:
         return []
+    apply_typed(store)
     lines = [(f"applied the row typed in {done.cell}: {done.what}", True) for done in typed.applied]
     lines += [(f"typed row {refused.cell} left as it is: {refused.why}", False) for refused in typed.refused]
-    typed.applied, typed.refused = [], []
+    lines += [(f"typed row {line}", True) for line in typed.gave_way]
+    typed.applied, typed.refused, typed.gave_way = [], [], []
     return lines
 
 

@@ -15,6 +15,9 @@ every other write. A row the rules refuse is left as it is and reported with its
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -24,6 +27,7 @@ from tracker.config import DEFAULT_INTERNAL, DEFAULT_REVIEW_REQUIRED, Config
 from tracker.errors import LifecycleError, TrackerError
 from tracker.rules.events import Update, next_event_id, resolve_changes, update_changes
 from tracker.rules.intake import IntakeRules, start_values, taken_in_line
+from tracker.store.engine import APPLIED_BY_TRACKER
 from tracker.times import format_time, utcnow
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.policy import (
@@ -39,6 +43,7 @@ from tracker.workbook.reading import ROW_KEY, Row, Tracker
 
 FUTURE_SLACK = timedelta(minutes=5)  # an At this far ahead of the clock is a typing mistake, not an update
 MARK_LIMIT = 250
+HISTORY_WEIGHT = 0.2  # a row marked as history is two requests (check, patch), a row applied up to ten
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,19 @@ class Applied:
 
 
 @dataclass(frozen=True)
+class Line:
+    """A timeline line a plan wrote for a typed row: its Applied mark (which write of which tracker), its note, and
+    the row it is about ("update" or "intake", and that row's Excel row number); `cell` as `Applied.cell`."""
+
+    marker: str
+    event_id: str
+    note: str
+    kind: str
+    row: int
+    cell: str
+
+
+@dataclass(frozen=True)
 class Refused:
     """A typed row left as it is: where, which event, and the rule (one line, with the fix)."""
 
@@ -84,17 +102,45 @@ class TypedRows:
     """The plan of the rows people typed, run ahead of each commit; after the commit, `applied` and `refused` say
     what the written plan did (a plan run again on a newer workbook decides afresh)."""
 
-    def __init__(self, rules: TypedRules, now: Any = None) -> None:
+    def __init__(self, rules: TypedRules, now: Any = None, per_write: float | None = None) -> None:
         self.rules = rules
         self.now = now  # a fixed clock (tests, rehearsals); None: the clock at each commit
+        # At most this many rows applied by one write (None: all; a row marked as history counts HISTORY_WEIGHT).
+        # Through the Excel service a write goes in Graph batches of 20 requests: a stop between two (kill -9)
+        # would leave a row half applied; one row's requests fit in one batch, which the service runs whole.
+        # `tracker.cli.state.apply_typed` writes until none waits.
+        self.per_write = per_write
+        self._used = 0.0
+        self._more = False
         self.applied: list[Applied] = []
         self.refused: list[Refused] = []
+        self.lines: list[Line] = []  # every plan's lines, until `tracker.rules.typed_once.settle` looks for them
+        self.gave_way: list[str] = []  # rows another tracker applied first (`settle`), one line each
+        self.marker = APPLIED_BY_TRACKER
+        self._token = secrets.token_hex(3)
+        self._plans = 0
 
     def __call__(self, tracker: Tracker) -> list[Edit]:
         self.applied, self.refused = [], []
+        self._used, self._more = 0.0, False
+        self._plans += 1  # each plan's lines carry their own mark: a second machine's lines are told apart
+        where = f"{socket.gethostname()} (process {os.getpid()}, write {self._token}-{self._plans})"
+        self.marker = f"{APPLIED_BY_TRACKER} on {where}"[:MARK_LIMIT]
         now = self.now or utcnow()
         edits = _intake_rows(tracker, now, self)
         return edits + _update_rows(tracker, now, self)
+
+    def full(self) -> bool:
+        """Whether this plan left rows for the next write (one write takes `per_write` rows)."""
+        return self._more
+
+    def take(self, weight: float = 1.0) -> bool:
+        """Whether one more row fits in this write (counted if so; `weight`: a row marked as history is lighter)."""
+        if self.per_write is not None and self._used + weight > self.per_write + 1e-9:
+            self._more = True
+            return False
+        self._used += weight
+        return True
 
     def show(self, when: datetime) -> str:
         """A time as the team reads it."""
@@ -132,19 +178,27 @@ def _intake_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
     edits: list[Edit] = []
     taken: list[str] = []
     for row in waiting_intake(tracker):
+        if _text_time(data, row, ("detected_at", "reported_at"), "", typed):
+            continue
         event_id = next_event_id(tracker, now.year, taken)
         try:
             start = start_values(tracker, event_id, row.values, now, typed.rules.intake, "")
         except TrackerError as exc:
             typed.refused.append(Refused(data.cell("id", row.number), "", str(exc)))
             continue
+        if not typed.take():
+            break
         taken.append(event_id)
         who = str(row["reported_by"] or "").strip()
         where = f"the Events sheet (row {row.number}{', reported by ' + who if who else ''})"
         status = str(start.values.get("status") or row["status"])
         anchor = {"id": None, "title": row["title"]}
         edits += [SetCells("Events", f"{ROW_KEY}{row.number}", start.values, anchor)]
-        edits.append(taken_in_line(event_id, now, status, where, start))
+        first = taken_in_line(event_id, now, status, where, start)
+        line = Line(
+            typed.marker, event_id, str(first.values["note"]), "intake", row.number, data.cell("id", row.number)
+        )
+        edits.append(_mark(tracker, first, typed, line))
         what = f"new event {event_id} ({start.values['severity']}, {status}): {row['title']}"
         typed.applied.append(Applied(data.cell("id", row.number), event_id, what, new_event=True))
     return edits
@@ -168,10 +222,15 @@ def _update_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
             )
             continue
         event = events.setdefault(key, Row(found[0].number, dict(found[0].values)))
+        if _text_time(data, row, ("at", "eta"), str(event["id"]), typed):
+            continue
         at = row["at"] if isinstance(row["at"], datetime) else now
         last = event["last_update_at"]
         if isinstance(row["at"], datetime) and isinstance(last, datetime) and at <= last:
-            continue  # history: the event has moved on since (or the row came before the Applied column)
+            if not typed.take(HISTORY_WEIGHT):
+                break
+            edits.append(_history(data, row, event, now, typed))  # the event moved on since: said, marked once
+            continue
         if at > now + FUTURE_SLACK:
             why = f"At {typed.show(at)} is in the future; type the time of the update (or leave At empty: now)"
             typed.refused.append(Refused(data.cell("at", row.number), str(event["id"]), why))
@@ -181,10 +240,36 @@ def _update_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
         except (LifecycleError, TrackerError) as exc:
             typed.refused.append(Refused(cell, str(event["id"]), f"{exc}; the row is left as it is"))
             continue
+        if not typed.take():
+            break
         before = dict(event.values)
         event.values.update(changes)
         edits += _applied_edits(tracker, row, event, before, changes, at, now, typed)
     return edits
+
+
+def _text_time(data: Any, row: Row, names: tuple[str, ...], event_id: str, typed: TypedRows) -> bool:
+    """Whether a time cell of the row holds text (a Text-formatted cell keeps `14:32` as text): then the row is left as
+    typed (tracker never writes its own time over it, nor applies it as no time) and the cell named."""
+    text = next((n for n in names if row[n] not in (None, "") and not isinstance(row[n], datetime)), None)
+    if text is not None:
+        why = f"{row[text]!r} is not a date and time; type one (e.g. 2026-11-21 14:32), or leave the cell empty"
+        typed.refused.append(Refused(data.cell(text, row.number), event_id, why))
+    return text is not None
+
+
+def _history(data: Any, row: Row, event: Row, now: datetime, typed: TypedRows) -> Edit:
+    """A row whose At is not after the event's last update (typed late, or written before the Applied column): it
+    stays on the timeline as typed, the event is not moved back; said once and marked so."""
+    last = typed.show(event["last_update_at"])
+    why = (
+        f"At {typed.show(row['at'])} is not after the event's last update ({last}): kept on the timeline as typed, "
+        f"{event['id']} not changed (to change it, type a new row and leave At empty)"
+    )
+    typed.refused.append(Refused(data.cell("at", row.number), str(event["id"]), why))
+    fill = {data.spec.applied_mark or "applied": f"not applied {typed.show(now)}: {why}"[:MARK_LIMIT]}
+    expect = {data.spec.applied_mark or "applied": None, "note": row["note"], "event_id": row["event_id"]}
+    return SetCells("Updates", f"{ROW_KEY}{row.number}", fill, expect)
 
 
 def _complete(row: Row) -> bool:
@@ -241,8 +326,18 @@ def _applied_edits(
     note = f"Applied the Updates row typed by {who} at {typed.show(at)} (row {row.number}): {what}"
     line = {"event_id": key, "at": now, "author": BOOKKEEPER, "status": changes["status"], "note": note}
     typed.applied.append(Applied(data.cell("status", row.number), key, f"{key}: {what} (typed by {who})"))
+    cell = data.cell("status", row.number)
+    said = AppendRow("Updates", line | {"internal": "Yes"})
     return [
         SetCells("Events", key, changes),
         SetCells("Updates", f"{ROW_KEY}{row.number}", fill, expect),
-        AppendRow("Updates", line | {"internal": "Yes"}),
+        _mark(tracker, said, typed, Line(typed.marker, key, note, "update", row.number, cell)),
     ]
+
+
+def _mark(tracker: Tracker, edit: AppendRow, typed: TypedRows, line: Line) -> AppendRow:
+    """The timeline line with this plan's Applied mark, remembered for `tracker.rules.typed_once.settle`."""
+    typed.lines.append(line)
+    data = tracker.sheet("Updates")
+    mark = data.spec.applied_mark
+    return AppendRow(edit.sheet, {**edit.values, mark: typed.marker}) if mark and mark in data.columns else edit

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.errors import ConflictError, TrackerError
 from tracker.microsoft365.remote import error_text
-from tracker.store.engine import Busy, cell_value
+from tracker.store.engine import Busy, Change, cell_value
 from tracker.store.xlsx_cells import excel_serial
 from tracker.workbook.edits import Edit
-from tracker.workbook.reading import Tracker
+from tracker.workbook.reading import Tracker, raw_key
 
 if TYPE_CHECKING:
     from tracker.microsoft365.remote import Remote
@@ -46,6 +46,24 @@ class Request:
     edits: list[Edit] = field(default_factory=list)  # what a write request writes
     kind: str = ""  # check | patch | add | keys | close
     data: dict[str, Any] = field(default_factory=dict)
+
+
+def anchored(body: dict[str, Any], left: int, anchors: dict[int, str]) -> dict[int, str]:
+    """The anchor columns' cells as a row check read them (column -> folded value), to compare with `anchors`."""
+    values = (body.get("values") or [[None]])[0]
+    return {col: raw_key(values[col - left] if col - left < len(values) else None) for col in anchors}
+
+
+def filled_first(anchors: dict[int, str], found: dict[int, str]) -> bool:
+    """Whether a cell the write expected empty was filled meanwhile: another writer did it first (two trackers
+    applying one typed row), so this one gives way."""
+    return any(expected == "" and found.get(col) for col, expected in anchors.items())
+
+
+def leave_out(change: Change, requests: list[Request]) -> None:
+    """Take the edits of `requests` out of the change: not written (put back), so never remembered as written."""
+    gone = {id(e) for r in requests for e in r.edits}
+    change.replay, change.own = [[e for e in edits if id(e) not in gone] for edits in (change.replay, change.own)]
 
 
 def batch_body(chunk: list[Request], session: dict[str, str]) -> dict[str, Any]:

@@ -37,11 +37,14 @@ from tracker.store.excel_batch import (
     ItemGone,
     Request,
     WorkbookSession,
+    anchored,
     batch_body,
     column_runs,
     error_codes,
     excel_value,
+    filled_first,
     key_column,
+    leave_out,
     next_key,
     referenced,
 )
@@ -335,19 +338,15 @@ class ExcelService:
         self, change: Change, requests: list[Request], answers: list[Answer], base: str, placed: dict[int, int]
     ) -> None:
         """Check what the batch answered; `placed` gets id(AppendRow of the change) -> the sheet row the Excel
-        service put it on."""
-        assert change.tracker is not None
+        service put it on. A row-addressed patch finding a cell it expected empty filled gives way (no error)."""
         moved: list[tuple[Request, Answer]] = []
+        given_way: list[tuple[Request, Answer]] = []
         for request, answer in zip(requests, answers, strict=False):
             if request.kind == "check":
-                values = (answer.body.get("values") or [[None]])[0]
-                left = request.data["left"]
-                found = {
-                    col: raw_key(values[col - left] if col - left < len(values) else None)
-                    for col in request.data["anchors"]
-                }
-                if found != request.data["anchors"]:
-                    moved.append((request, answer))
+                found = anchored(answer.body, request.data["left"], request.data["anchors"])
+                if found != request.data["anchors"]:  # moved, or filled by another tracker first: it gives way
+                    gave = request.data["row_key"] and filled_first(request.data["anchors"], found)
+                    (given_way if gave else moved).append((request, answer))
             elif request.kind == "add":
                 index = answer.body.get("index")
                 if isinstance(index, int):
@@ -355,8 +354,9 @@ class ExcelService:
                         placed[id(edit)] = request.data["top"] + 1 + index + offset
             elif request.kind == "keys":
                 self._settle_keys(change, request, answer, base, placed)
+        self._put_back(moved + given_way, base)
+        leave_out(change, [r for r, _ in given_way])
         if moved:
-            self._put_back(moved, base)
             rows = {(r.data["sheet"], r.data["number"]) for r, _ in moved}
             rest = [e for request, _ in moved for e in request.edits]
             written = [
@@ -521,7 +521,7 @@ def _patch_requests(
         what=f"checking {data.title}!{address}",
         edits=edits,
         kind="check",
-        data=where | {"left": left, "anchors": anchors},
+        data=where | {"left": left, "anchors": anchors, "row_key": key.startswith(ROW_KEY)},
     )
     writes = []
     for start, run in column_runs({col: excel_value(values[name]) for col, name in names.items()}):
