@@ -74,6 +74,7 @@ def test_tasks_are_added_claimed_done_and_listed(run: Run, example: Path, event_
         "note": "Carrier ticket 4471 opened",
     }
     assert items[0]["status"] == "In progress" and items[0]["owner"] == "Ravi Menon" and items[0]["done_at"] is None
+    assert json.loads(run("task", "list", task_id(2).lower(), "--json").stdout) == [items[1]]
     assert run("validate").exit_code == 0
     book = openpyxl.load_workbook(example)
     assert [c.value for c in book["Tasks"]["A"][1:]] == [task_id(1), task_id(2)]

@@ -106,16 +106,17 @@ def task_done(state: State, task_id: str, note: str | None) -> None:
 
 
 @task_cmd.command("list")
-@click.argument("event_id", metavar="[ID]", required=False)
+@click.argument("event_id", metavar="[ID|TASK-ID]", required=False)
 @click.option("--open", "open_only", is_flag=True, help="Only tasks not Done.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of tasks (see README).")
 @pass_state
 def task_list(state: State, event_id: str | None, open_only: bool, as_json: bool) -> None:
-    """List tasks (of one event, if given): ID, event, status, owner, system, due time, task.
+    """List tasks (of one event, or one task, if given): ID, event, status, owner, system, due time, task.
 
     \b
     Example:
       tracker task list EVT-2026-0001
+      tracker task list TASK-2026-0001 --json
       tracker task list --open --json
     """
     from tracker.rules.tasks import SHEET, finished_statuses, list_tasks, task_json

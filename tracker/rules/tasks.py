@@ -147,10 +147,14 @@ def finish_task(store: Store, task_id: str, *, note: str | None = None, now: dat
 
 
 def list_tasks(tracker: Tracker, *, event_id: str | None = None, open_only: bool = False) -> list[Row]:
-    """Task rows in sheet order: of one event, and/or only those not Done. [] without a Tasks sheet."""
+    """Task rows in sheet order: of one event (or the one task `event_id` names), and/or only those not Done. []
+    without a Tasks sheet."""
     if SHEET not in tracker.schema.sheets or not tracker.layout(SHEET).present:
         return []
     if event_id is not None:
+        one = tracker.sheet(SHEET).find(event_id.strip())
+        if one is not None:  # a task's own ID: that task
+            return [one] if not open_only or one["status"] not in finished_statuses(tracker) else []
         tracker.event(event_id)  # an unknown event is an error, not an empty list
     rows = [r for r in tracker.sheet(SHEET).rows if r["id"] or r["task"]]
     if event_id is not None:
