@@ -220,3 +220,26 @@ def test_a_workbook_without_a_tasks_sheet_says_how_to_add_it(run: Run, v0_1: Pat
     assert json.loads(run("show", first, "--json").stdout)["tasks"] == []
     assert run("notify", first, "--force").exit_code == 0
     assert run("due").exit_code in (0, 4, 6, 7)
+
+
+@pytest.fixture(params=["workbook-api", "upload"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """The SharePoint write modes the `sp` fixture uses here: the Excel service (Graph) and whole-file upload."""
+    return str(request.param)
+
+
+def test_tasks_on_sharepoint(run: Run, sp, event_id: str) -> None:  # type: ignore[no-untyped-def]
+    """On the SharePoint stand-in, in both write modes: add, claim and finish tasks; the overlap warning and `show`
+    read the workbook SharePoint holds."""
+    added = run("task", "add", event_id, "Fail over the tunnel", "--system", "core-fw-01")
+    assert added.exit_code == 0, added.stderr
+    assert run("task", "add", event_id, "Patch", "--owner", "Chris Lee", "--system", "core-fw-01").exit_code == 0
+    claimed = run("task", "claim", task_id(1), "--owner", "Ravi Menon")
+    assert claimed.exit_code == 0 and len(_warnings(claimed)) == 1
+    assert run("task", "done", task_id(2)).exit_code == 0
+    items = json.loads(run("task", "list", "--json").stdout)
+    assert [(i["id"], i["status"], i["owner"]) for i in items] == [
+        (task_id(1), "In progress", "Ravi Menon"),
+        (task_id(2), "Done", "Chris Lee"),
+    ]
+    assert f"  {task_id(1)}  In progress Ravi Menon on core-fw-01: Fail over the tunnel" in run("show", event_id).stdout
