@@ -239,7 +239,7 @@ class Report:
             else []
         )
         self.promises = funding.promises(tracker, self.facts, now)
-        self.out_of_hours = funding.out_of_hours(tracker, self.facts, period, tz, office_hours)
+        self.out_of_hours = funding.out_of_hours(tracker, self.facts, tz, office_hours)
         self.withheld = sorted(
             name
             for name, needs in NEEDS.items()

@@ -19,6 +19,7 @@ The definitions (README, "`tracker report`", "Updates on time" and "When events 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
@@ -27,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from tracker.errors import ConfigError, TrackerError
 from tracker.sending.sendlog import MESSAGE_KINDS, is_claim, log_view
-from tracker.window.event_facts import Facts, Period
+from tracker.window.event_facts import Facts
 from tracker.workbook.policy import update_interval
 from tracker.workbook.reading import Tracker
 from tracker.workbook.roster import DUTY, shifts, weekdays
@@ -73,10 +74,12 @@ def _sends(tracker: Tracker) -> dict[str, list[tuple[datetime, str]]]:
     return {event: sorted(kinds.items()) for event, kinds in out.items()}
 
 
-def _updates(tracker: Tracker) -> dict[str, list[datetime]]:
-    """Each event's Updates times, oldest first."""
+def _updates(tracker: Tracker, events: set[str]) -> dict[str, list[datetime]]:
+    """The Updates times of these events (casefolded IDs), oldest first; only their rows are typed."""
     out: dict[str, list[datetime]] = {}
-    for row in tracker.sheet("Updates").rows:
+    if not events or not tracker.layout("Updates").present:
+        return out
+    for row in tracker.rows_where("Updates", "event_id", events):
         if isinstance(row["at"], datetime) and row["event_id"]:
             out.setdefault(_key(row["event_id"]), []).append(row["at"])
     return {event: sorted(times) for event, times in out.items()}
@@ -85,7 +88,8 @@ def _updates(tracker: Tracker) -> dict[str, list[datetime]]:
 def promises(tracker: Tracker, facts: list[Facts], now: datetime) -> dict[str, list[Promise]]:
     """Each event's promises (casefolded ID -> list), by the module's definition. An event whose severity has no
     valid Update Every promised nothing."""
-    sends, updates = _sends(tracker), _updates(tracker)
+    sends = _sends(tracker)
+    updates = _updates(tracker, {k for f in facts if (k := _key(f.row["id"])) in sends})
     severities = tracker.sheet("Severities")
     out: dict[str, list[Promise]] = {}
     for f in facts:
@@ -170,17 +174,24 @@ def _in_office(at: datetime, tz: tzinfo, hours: tuple[set[int], time, time | Non
     return local.weekday() in days and start <= local.time() and (end is None or local.time() < end)
 
 
-def out_of_hours(tracker: Tracker, facts: list[Facts], period: Period, tz: tzinfo, setting: str = "") -> dict[str, Any]:
+def out_of_hours(tracker: Tracker, facts: list[Facts], tz: tzinfo, setting: str = "") -> dict[str, Any]:
     """How many of the events were detected out of hours, and by what measure (`basis`: roster, clock or None)."""
     detected = [f.row["detected_at"] for f in facts]
     duty: list[Any] = []
     if "Roster" in tracker.schema.sheets and isinstance(tz, ZoneInfo) and detected:
         first, last = min(detected), max(detected) + timedelta(minutes=1)
-        duty = [s for s in shifts(tracker, tz, min(first, period.since), last) if s.role == DUTY]
+        duty = [s for s in shifts(tracker, tz, first, last) if s.role == DUTY]  # sorted by start
     hours = office_hours(setting)
     if duty:
         basis = "roster"
-        outside = [f for f in facts if not any(s.holds(f.row["detected_at"]) for s in duty)]
+        starts = [s.start for s in duty]
+
+        def on(at: datetime) -> bool:  # a shift lasts a day at most: only those starting in the two days before
+            return any(
+                s.holds(at) for s in duty[bisect_left(starts, at - timedelta(days=2)) : bisect_right(starts, at)]
+            )
+
+        outside = [f for f in facts if not on(f.row["detected_at"])]
     elif hours is not None:
         basis = "clock"
         outside = [f for f in facts if not _in_office(f.row["detected_at"], tz, hours)]
