@@ -113,6 +113,9 @@ def test_on_time_share_and_out_of_hours_match_the_hand_computed_week(run: Run, w
     }
     groups = {g["key"]: (g["updates_on_time"], g["updates_late"], g["out_of_hours"]) for g in data["groups"]}
     assert groups == {"Sev 1": (2, 1, 0), "Sev 2": (0, 1, 2)}
+    weekend = dict(week, since=f"{_monday() + timedelta(days=5):%Y-%m-%dT%H:%MZ}")  # no duty shift that day
+    outside = json.loads(_report(run, weekend, "--json").stdout)["when"]["out_of_hours"]
+    assert (outside["basis"], outside["events"], outside["share"]) == ("roster", 2, 1.0)
 
 
 def test_the_text_csv_and_html_reports_say_the_same(run: Run, week: dict[str, str], tmp_path: Path) -> None:

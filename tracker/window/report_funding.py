@@ -31,7 +31,7 @@ from tracker.sending.sendlog import MESSAGE_KINDS, is_claim, log_view
 from tracker.window.event_facts import Facts
 from tracker.workbook.policy import update_interval
 from tracker.workbook.reading import Tracker
-from tracker.workbook.roster import DUTY, shifts, weekdays
+from tracker.workbook.roster import DUTY, roster_rows, shifts, weekdays
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 PROMISING = ("initial", "update")  # the sends made while the event was open: each promised the next
@@ -177,12 +177,16 @@ def _in_office(at: datetime, tz: tzinfo, hours: tuple[set[int], time, time | Non
 def out_of_hours(tracker: Tracker, facts: list[Facts], tz: tzinfo, setting: str = "") -> dict[str, Any]:
     """How many of the events were detected out of hours, and by what measure (`basis`: roster, clock or None)."""
     detected = [f.row["detected_at"] for f in facts]
+    rostered = "Roster" in tracker.schema.sheets and isinstance(tz, ZoneInfo)
+    rostered = rostered and any(
+        row["person"] and " ".join(str(row["role"] or "").split()).casefold() == DUTY for row in roster_rows(tracker)
+    )
     duty: list[Any] = []
-    if "Roster" in tracker.schema.sheets and isinstance(tz, ZoneInfo) and detected:
-        first, last = min(detected), max(detected) + timedelta(minutes=1)
+    if rostered and detected and isinstance(tz, ZoneInfo):
+        first, last = min(detected) - timedelta(days=2), max(detected) + timedelta(minutes=1)
         duty = [s for s in shifts(tracker, tz, first, last) if s.role == DUTY]  # sorted by start
     hours = office_hours(setting)
-    if duty:
+    if rostered:
         basis = "roster"
         starts = [s.start for s in duty]
 
