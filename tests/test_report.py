@@ -185,6 +185,13 @@ def test_november_figures_are_the_hand_computed_ones(run: Run, book: Path) -> No
         "restoration_met": 3,
         "restoration_breached": 2,
         "restoration_share_met": 0.6,
+        # no outage email was sent in this book: no promise of a next update (tests/test_report_funding.py)
+        "updates_on_time": 0,
+        "updates_late": 0,
+        "updates_pending": 0,
+        "updates_share_on_time": None,
+        # the Roster's duty event managers cover Monday 07:00 to Saturday 07:00: only 0005 (Sunday 10:00) is outside
+        "out_of_hours": 1,
     }
     sla = {s["severity"]: s for s in data["sla"]}
     assert list(sla) == ["Sev 1", "Sev 2", "Sev 3", "Sev 4"]
@@ -277,7 +284,15 @@ def test_the_text_report_is_a_readable_table(run: Run, book: Path) -> None:
 def test_the_customer_gets_only_what_the_schema_lets_it_read(run: Run, book: Path) -> None:
     """For the customer (external): no acknowledgement times, SLA targets, users or root cause; the public cause."""
     data = _report(run, *NOV, "--audience", "customer")
-    assert data["withheld"] == ["category", "first_response", "restoration", "time_to_acknowledge", "user_minutes"]
+    assert data["withheld"] == [
+        "category",
+        "communication_lead",
+        "first_response",
+        "restoration",
+        "time_to_acknowledge",
+        "updates_on_time",
+        "user_minutes",
+    ]
     assert data["totals"]["time_to_restore_median_minutes"] == 245 and data["totals"]["user_minutes"] is None
     assert data["sla"][0]["first_response"] is None and data["worst"]["most_users"] == []
     email_event = next(e for e in data["worst"]["longest_restoration"] if e["id"] == evt(1))

@@ -46,6 +46,7 @@ class ClockSettings:
     remind_before: int = 10  # minutes before an update is due that its reminder goes (a severity may say otherwise)
     process_reviewed: date | None = None  # when the event management process was last reviewed
     review_every_months: int = 12
+    office_hours: str = ""  # "Mon-Fri 08:00-18:00": out of hours without Roster duty shifts (report_funding)
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,7 @@ class Config:
 
     @property
     def excel_service_writes(self) -> bool:
-        """Whether rows are written through the Excel service ([sharepoint] write_mode "workbook-api", the default):
-        it adds table rows above a totals row, so layout checks allow one."""
+        """Whether writes go through the Excel service (write_mode "workbook-api"), which adds rows above totals."""
         return self.sharepoint is not None and self.sharepoint.write_mode == "workbook-api"
 
     @property
@@ -191,7 +191,8 @@ KNOWN_KEYS: dict[str, dict[str, str]] = {
     "mail.graph": {"mailbox": _TEXT},
     "display": {"timezone": _TEXT, "time_format": _TEXT},
     "teams": {"webhook_env": _TEXT, "reminders": "flag", "escalations": "flag", "audiences": _NAMES},
-    "clock": {"at_risk": _NUMBER, "remind_before": _WHOLE, "process_reviewed": "date", "review_every_months": _WHOLE},
+    "clock": {"at_risk": _NUMBER, "remind_before": _WHOLE, "process_reviewed": "date", "review_every_months": _WHOLE}
+    | {"office_hours": _TEXT},
     "user": {"name": _TEXT},
     "review": {"required_for": _NAMES, "folder": _TEXT},
     "intake": {"severity": _TEXT, "category": _TEXT, "folder": _TEXT, "mailbox": _TEXT, "mail_folder": _TEXT},
@@ -512,7 +513,7 @@ def _clock(section: dict[str, Any]) -> ClockSettings:
                 f"tracker.toml: [clock] process_reviewed {reviewed!r} is not a date; e.g. process_reviewed = "
                 '"2026-01-15"'
             ) from None
-    return ClockSettings(at_risk, int(remind), day, int(months))
+    return ClockSettings(at_risk, int(remind), day, int(months), str(section.get("office_hours", "")).strip())
 
 
 PUBLISH_TARGETS = ("local", "sharepoint")

@@ -87,3 +87,7 @@ class NotifyInterrupted(DataError):
     """notify stopped part way (Ctrl-C, a full disk); what went out is recorded, what did not is listed (exit 130)."""
 
     exit_code = 130
+
+
+class UnknownTask(DataError):
+    """No task with that ID is on the Tasks sheet."""

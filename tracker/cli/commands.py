@@ -21,6 +21,7 @@ from tracker.cli.publish import publish_cmd
 from tracker.cli.report import report
 from tracker.cli.review import action_cmd, review_cmd
 from tracker.cli.state import State
+from tracker.cli.tasks import task_cmd
 from tracker.errors import TrackerError
 from tracker.text import printable as _printable
 
@@ -203,5 +204,6 @@ for command in (
     publish_cmd,
     review_cmd,
     action_cmd,
+    task_cmd,
 ):
     main.add_command(command)

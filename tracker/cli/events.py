@@ -475,7 +475,9 @@ def show(state: State, event_id: str, as_json: bool) -> None:
         entries = [{"kind": kind, **_event_json(row, sheets[kind])} for kind, row in timeline.entries]
         shown = _event_json(timeline.event, tracker.schema["Events"])
         sla = [t.to_json() for t in _timers(state, tracker, timeline.event)]
-        click.echo(json.dumps({"event": shown, "timeline": entries, "sla": sla}, indent=2, ensure_ascii=False))
+        tasks = _event_tasks(tracker, str(timeline.event["id"]))
+        payload = {"event": shown, "timeline": entries, "sla": sla, "tasks": tasks}
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
     event = timeline.event
     spec = tracker.schema["Events"]
@@ -509,3 +511,27 @@ def show(state: State, event_id: str, as_json: bool) -> None:
             undone = " [rolled back]" if row["rolled_back"] == "Yes" else ""
             line = f"  {when}  {'CHANGE'.ljust(13)} {who}on {row['system']}: {row['change']}{approved}{undone}"
             click.echo(_printable(line))
+    _show_tasks(state, tracker, str(event["id"]))
+
+
+def _event_tasks(tracker: Any, event_id: str) -> list[dict[str, Any]]:
+    """The event's tasks as `task list --json` gives them (open and done; [] without a Tasks sheet)."""
+    from tracker.rules.tasks import finished_statuses, list_tasks, task_json
+    from tracker.times import utcnow
+
+    rows = list_tasks(tracker, event_id=event_id)
+    return [task_json(r, finished_statuses(tracker), utcnow()) for r in rows]
+
+
+def _show_tasks(state: State, tracker: Any, event_id: str) -> None:
+    """`tracker show`'s Tasks section: the event's open tasks (who, on what, due when); nothing when it has none."""
+    from tracker.rules.tasks import list_tasks
+
+    rows = list_tasks(tracker, event_id=event_id, open_only=True)
+    if rows:
+        click.echo("\nOpen tasks")
+    for row in rows:
+        owner = row["owner"] or "nobody yet"
+        system = f" on {row['system']}" if row["system"] else ""
+        due = f" (due {state.show_time(row['due_at'])})" if row["due_at"] else ""
+        click.echo(_printable(f"  {row['id']}  {str(row['status']).ljust(11)} {owner}{system}: {row['task']}{due}"))

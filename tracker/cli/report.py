@@ -141,7 +141,45 @@ def text_report(data: dict[str, Any], show_time: Any) -> str:
         f"median {minutes_text(totals['time_to_restore_median_minutes'])} ({totals['resolved']} resolved"
         + (f", {len(data['restore_unknown'])} of them with no restore time)" if data["restore_unknown"] else ")")
     )
-    return "\n".join(lines + _tables(data) if data["groups"] else lines)
+    return "\n".join(lines + _tables(data) + _funding_tables(data) if data["groups"] else lines)
+
+
+BASIS = {
+    "roster": "outside the Roster's duty event manager shifts",
+    "clock": "outside [clock] office_hours",
+}
+
+
+def _funding_tables(data: dict[str, Any]) -> list[str]:
+    """Updates sent on time per severity and per communication lead; events by hour, weekday and out of hours."""
+    lines: list[str] = []
+    on_time = data["updates_on_time"]
+    for entries, title, label in (
+        (on_time["by_severity"], "UPDATES ON TIME", "label"),
+        (on_time["by_communication_lead"], "COMMUNICATION LEAD", "key"),
+    ):
+        if entries:
+            rows = [
+                [str(e[label]), str(e["updates_on_time"]), str(e["updates_late"]), str(e["updates_pending"]),
+                 "-" if e["updates_share_on_time"] is None else f"{e['updates_share_on_time']:.0%}"]
+                for e in entries
+            ]  # fmt: skip
+            lines += ["", table(rows, [title, "ON TIME", "LATE", "PENDING", "SHARE"])]
+    when = data["when"]
+    hours = [f"{h['hour']:02d}" for h in when["by_hour"]]
+    lines += ["", table([["EVENTS", *(str(h["events"]) for h in when["by_hour"])]], ["HOUR", *hours])]
+    days = [d["weekday"].upper() for d in when["by_weekday"]]
+    lines += ["", table([["EVENTS", *(str(d["events"]) for d in when["by_weekday"])]], ["WEEKDAY", *days])]
+    outside = when["out_of_hours"]
+    if outside["basis"] is None:
+        lines += ["", "Out of hours: unknown (no duty event manager on the Roster, no [clock] office_hours)"]
+    else:
+        share = "" if outside["share"] is None else f" ({outside['share']:.0%})"
+        lines += [
+            "",
+            f"Out of hours: {outside['events']} of {data['totals']['events']} events{share}, {BASIS[outside['basis']]}",
+        ]
+    return lines
 
 
 def _tables(data: dict[str, Any]) -> list[str]:
@@ -205,7 +243,7 @@ def _attainment(timer: dict[str, Any] | None) -> str:
 @click.option("--until", help="End of the period (excluded), e.g. 2026-12-01 (default: now).")
 @click.option(
     "--by",
-    type=click.Choice(["severity", "service", "month", "category"]),
+    type=click.Choice(["severity", "service", "month", "category", "communication_lead", "hour", "weekday"]),
     default="severity",
     show_default=True,
     help="How to group the events.",
@@ -228,7 +266,8 @@ def report(
     audience: str | None,
 ) -> None:
     """Figures of a period: events, time to acknowledge and to restore (mean, median), SLA attainment per
-    severity, outage minutes and user-minutes per service, the worst events, the events still open.
+    severity, outage minutes and user-minutes per service, the worst events, the events still open, the share
+    of updates sent on time (per severity and communication lead), events by hour, weekday and out of hours.
 
     An event belongs to the period when it was detected in it (default: the last 30 days); see the README,
     "tracker report", for every definition.
@@ -243,6 +282,7 @@ def report(
       tracker report
       tracker report --since 2026-11-01 --until 2026-12-01 --by service
       tracker report --by month --json
+      tracker report --by communication_lead --csv
       tracker report --html report.html --audience leadership
       tracker report --email leadership
     """
@@ -255,13 +295,12 @@ def report(
     if email_to and audience and email_to.casefold() != audience.casefold():
         raise UsageError(f"--email {email_to} sends what {email_to} may read; leave out --audience {audience}")
     html_file = html_target(html_path) if html_path else None
-    config = state.config
+    config, hours = state.config, state.config.clock.office_hours
     now = utcnow()
     start, end = _period(state, since, until, now)
-    store = state.store()
-    tracker = store.read()
-    reader = _reader(tracker, email_to or audience, config.internal_audiences)
-    result = Report(tracker, Period(start, end), now, by=by, tz=config.display.tz, audience=reader)
+    tracker = state.store().read()
+    reader, period = _reader(tracker, email_to or audience, config.internal_audiences), Period(start, end)
+    result = Report(tracker, period, now, by=by, tz=config.display.tz, audience=reader, office_hours=hours)
     data = result.to_json()
     if html_file is not None:  # written before anything is printed: a refusal comes alone
         _write_html(html_file, str(html_path), result, data, config)

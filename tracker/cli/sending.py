@@ -40,6 +40,8 @@ def _due_table(state: State, items: list[Any], now: Any) -> str:
         what = item.kind if item.kind != "update" else "next update"
         if item.kind == "action":  # a review action (tracker.rules.actions.ActionDue): which one
             what = f"action {getattr(item, 'action_id', '')}".strip()
+        if item.kind == "task":  # a task past its due time (tracker.rules.tasks.TaskDue): which one
+            what = f"task {getattr(item, 'task_id', '')}: {getattr(item, 'task', '')}"
         if item.kind == "eta":  # the restoration ETA last given has passed: a new one is owed
             what, when = "new ETA (the last passed)", f"passed {output.minutes(-minutes)} ago" if minutes else "passed"
         if item.kind == "email":  # handed to the mail server, no answer (tracker.rules.clock.EmailDue)

@@ -12,6 +12,7 @@ from typing import Any
 from tracker.config import Config
 from tracker.owed import Due
 from tracker.rules.actions import due_actions
+from tracker.rules.tasks import due_tasks
 from tracker.times import iso
 from tracker.workbook.policy import FINISHED, is_open
 from tracker.workbook.reading import Row, Tracker
@@ -308,6 +309,7 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
         out.append(Due("", "process review", "overdue" if review <= now else "due", review))
 
     out.extend(due_actions(tracker, config.display.tz, now, within))
+    out.extend(due_tasks(tracker, now))
     return sorted(out, key=lambda d: (not d.late, d.at or now, d.event_id))
 
 

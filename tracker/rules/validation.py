@@ -12,6 +12,7 @@ from typing import Any
 from tracker.cells import split_ref
 from tracker.rules import sheet_rules
 from tracker.rules.problem import Problem, position
+from tracker.rules.tasks import overlap_problems
 from tracker.store.xlsx_layout import layout_problems
 from tracker.times import utcnow
 from tracker.workbook.overdue_highlight import findings, read_rules
@@ -65,6 +66,7 @@ def validate_tracker(
         problems.extend(sheet_rules.cadence(tracker))
     if "Events" in schema.sheets:
         problems.extend(sheet_rules.time_order(tracker))
+    problems.extend(overlap_problems(tracker))  # two open tasks on one system for different owners (a note)
     if "Events" in schema.sheets and "Updates" in schema.sheets:
         problems.extend(sheet_rules.contradictions(tracker))
     if has_templates is not None and "Severities" in schema.sheets:

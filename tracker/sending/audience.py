@@ -7,6 +7,8 @@ from typing import Any
 
 from tracker.config import Config
 from tracker.rules.clock import ETA_PASSED, current_eta, eta_passed, timers
+from tracker.rules.tasks import SHEET as TASKS
+from tracker.rules.tasks import list_tasks
 from tracker.sending.mail import CUSTOMER_STATUS, KIND_LABELS, parse_sender
 from tracker.times import format_time, utcnow
 from tracker.workbook.policy import FINISHED, RESOLVED
@@ -120,7 +122,16 @@ def build_context(
         "sender_address": sender_address,
         "sent_at": sent_at,
         "banner_class": _banner(event),
+        "tasks": _open_tasks(tracker, reader, key),
     }
+
+
+def _open_tasks(tracker: Tracker, reader: Audience, key: str) -> list[dict[str, Any]]:
+    """The event's open tasks (who is doing what), for an audience the schema lets read them (`x-audiences` on the
+    Tasks sheet: the technical one); [] for the others and for a workbook without a Tasks sheet."""
+    if TASKS not in tracker.schema.sheets or not reader.may_read(TASKS, "task"):
+        return []
+    return [reader.view(TASKS, dict(r.values)) for r in list_tasks(tracker, event_id=key, open_only=True)]
 
 
 def _story(updates: list[dict[str, Any]], kind: str) -> tuple[list[dict[str, Any]], Any, Any, Any]:

@@ -162,6 +162,7 @@ EVENT_FIELDS = (
     "resolved_at",
     "root_cause",
     "public_cause",
+    "communication_lead",  # the report's on-time updates per communication lead
 )
 
 

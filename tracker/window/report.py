@@ -23,6 +23,7 @@ from tracker.errors import UsageError
 from tracker.rules.clock import duration
 from tracker.sending.sendlog import heard_of
 from tracker.times import iso
+from tracker.window import report_funding as funding
 from tracker.window.event_facts import SLA_TIMERS, Facts, Period, event_facts, minutes, rounded, unknown_severities
 from tracker.workbook.policy import severity_audiences
 from tracker.workbook.reading import Tracker
@@ -30,7 +31,7 @@ from tracker.workbook.reading import Tracker
 if TYPE_CHECKING:
     from tracker.sending.audience import Audience
 
-GROUPINGS = ("severity", "service", "month", "category")
+GROUPINGS = ("severity", "service", "month", "category", "communication_lead", "hour", "weekday")
 WORST = 5  # events in each "worst" list
 # What each figure is made from: an audience that may not read one of these fields does not get the figure.
 NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -40,6 +41,8 @@ NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
     "restoration": (("Events", "resolved_at"), ("Severities", "restoration_minutes")),
     "user_minutes": (("Events", "users_affected"),),
     "category": (("Events", "category"),),
+    "communication_lead": (("Events", "communication_lead"),),
+    "updates_on_time": (("Notifications", "sent_at"), ("Updates", "at")),
 }
 
 
@@ -172,6 +175,8 @@ def _group_keys(f: Facts, by: str, tz: tzinfo) -> list[str]:
         return f.services or ["(none)"]
     if by == "month":  # the month (display timezone) it was detected in
         return [f.row["detected_at"].astimezone(tz).strftime("%Y-%m")]
+    if by in ("hour", "weekday"):  # when it was detected (display timezone)
+        return [funding.group_key(f, by, tz)]
     return [str(f.row[by] or "(none)")]
 
 
@@ -215,6 +220,7 @@ class Report:
         by: str = "severity",
         tz: tzinfo = UTC,
         audience: Audience | None = None,
+        office_hours: str = "",
     ) -> None:
         if by not in GROUPINGS:
             raise UsageError(f"--by {by!r}: use one of {', '.join(GROUPINGS)}")
@@ -232,6 +238,8 @@ class Report:
             if self.told is not None and audience is not None
             else []
         )
+        self.promises = funding.promises(tracker, self.facts, now)
+        self.out_of_hours = funding.out_of_hours(tracker, self.facts, tz, office_hours)
         self.withheld = sorted(
             name
             for name, needs in NEEDS.items()
@@ -262,13 +270,47 @@ class Report:
                 by.setdefault(key, []).append(f)
         if self.by == "severity":
             keys = [s for s in self.severity_order if s in by] + sorted(k for k in by if k not in self.severity_order)
+        elif self.by == "weekday":
+            keys = [day for day in funding.WEEKDAYS if day in by]
         else:
             keys = sorted(by, key=str.casefold)
-        return [self._hide(summarise(key, by[key], self._key_label(key))) for key in keys]
+        return [self._hide(summarise(key, by[key], self._key_label(key)) | self._funded(by[key])) for key in keys]
 
     def totals(self) -> dict[str, Any]:
         """The whole period's summary."""
-        return self._hide(summarise(None, self.facts))
+        return self._hide(summarise(None, self.facts) | self._funded(self.facts))
+
+    def _funded(self, facts: list[Facts]) -> dict[str, Any]:
+        """A group's on-time updates and events out of hours (see `tracker.window.report_funding`)."""
+        made = [p for f in facts for p in self.promises.get(str(f.row["id"] or "").strip().casefold(), [])]
+        counts: dict[str, Any] = funding.on_time(made)
+        if not self.shows("updates_on_time"):
+            counts = dict.fromkeys(counts)
+        outside = set(self.out_of_hours["event_ids"])
+        known = self.out_of_hours["basis"] is not None
+        return counts | {"out_of_hours": sum(_id(f) in outside for f in facts) if known else None}
+
+    def updates_on_time(self) -> dict[str, list[dict[str, Any]]]:
+        """The share of updates sent on time per severity and per communication lead ([] where withheld)."""
+        if not self.shows("updates_on_time"):
+            return {"by_severity": [], "by_communication_lead": []}
+        severity = funding.on_time_by(
+            self.facts, self.promises, lambda f: str(f.row["severity"] or ""), self.severity_order
+        )
+        for entry in severity:
+            entry["label"] = self.label(entry["key"])
+        lead: list[dict[str, Any]] = []
+        if self.shows("communication_lead"):
+            lead = funding.on_time_by(self.facts, self.promises, lambda f: str(f.row["communication_lead"] or "(none)"))
+        return {"by_severity": severity, "by_communication_lead": lead}
+
+    def when(self) -> dict[str, Any]:
+        """Events by hour of day and weekday of detection (display timezone), and out of hours."""
+        return {
+            "by_hour": funding.by_hour(self.facts, self.tz),
+            "by_weekday": funding.by_weekday(self.facts, self.tz),
+            "out_of_hours": {k: v for k, v in self.out_of_hours.items()},
+        }
 
     def attainment(self) -> list[dict[str, Any]]:
         """SLA attainment per severity, the timers this audience may read."""
@@ -368,6 +410,8 @@ class Report:
             "withheld": self.withheld,
             "skipped": self.skipped,
             "restore_unknown": self.restore_unknown(),
+            "updates_on_time": self.updates_on_time(),
+            "when": self.when(),
         }
 
     def restore_unknown(self) -> list[dict[str, Any]]:
@@ -425,6 +469,10 @@ CSV_COLUMNS = (
     "restoration_breached",
     "restoration_share_met",
     "label",
+    "updates_on_time",
+    "updates_late",
+    "updates_share_on_time",
+    "out_of_hours",
 )
 
 
