@@ -203,5 +203,6 @@ for command in (
     publish_cmd,
     review_cmd,
     action_cmd,
+    events.approve,
 ):
     main.add_command(command)

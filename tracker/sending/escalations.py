@@ -11,6 +11,7 @@ from typing import Any
 from tracker.config import Config
 from tracker.errors import ValidationFailed
 from tracker.rules.clock import MAX_TARGET_MINUTES, duration, is_late, timers
+from tracker.sending.categories import marked
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
 from tracker.sending.mail import (
     Outgoing,
@@ -191,7 +192,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
             out.append(Escalation(key, audience, "", step.trigger, problem=str(exc)))
             continue
         for name, recipients in messages:
-            message = _message(step, name, recipients, now, config)
+            message = marked(tracker, _message(step, name, recipients, now, config))
             outgoing.append(message)
             shown = ", ".join(r.email for r in recipients if r.send_as != "Bcc") or recipients[0].email
             out.append(Escalation(key, name, shown, step.trigger, message.subject))

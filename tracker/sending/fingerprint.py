@@ -12,7 +12,12 @@ from tracker.sending.audience import Audience
 from tracker.workbook.policy import is_bookkeeping
 from tracker.workbook.reading import Row, Tracker
 
-_NOT_STATE = {"last_notified_at", "next_update_due", "last_update_at"}
+_NOT_STATE = {
+    "last_notified_at",
+    "next_update_due",
+    "last_update_at",
+    "approved_for",
+}  # (approved_for: a release, no news)
 
 
 def event_state(
