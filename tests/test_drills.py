@@ -118,3 +118,25 @@ def test_drill_option_is_the_exercise_category(run: Run, example: Path) -> None:
     assert run("open", "--category", "exercise", "--title", "Tabletop", "--severity", "Sev 3").exit_code == 0
     events = json.loads(run("list", "--json").stdout)
     assert [e["category"] for e in events[1:]] == ["exercise", "exercise"]
+
+
+def test_a_drill_replayed_on_the_rehearsal_clock_has_its_own_timeline_report(
+    run: Run, example: Path, tmp_path: Path, at: Callable[[datetime], None]
+) -> None:
+    """A drill replayed on the rehearsal clock (open, notify, update, resolve) gets its own timeline report from
+    `tracker review ID`: the category, each step at its rehearsed time and each [EXERCISE] email sent."""
+    _open_drill(run)
+    assert run("notify", DRILL_ID).exit_code == 0
+    at(suite_clock.NOW + timedelta(minutes=20))
+    assert run("update", DRILL_ID, "--note", "Failover to the second site started").exit_code == 0
+    at(suite_clock.NOW + timedelta(minutes=40))
+    assert run("resolve", DRILL_ID, "--note", "Drill over: failover worked").exit_code == 0
+    result = run("review", DRILL_ID)
+    assert result.exit_code == 0, result.output
+    review = (tmp_path / "reviews" / f"{DRILL_ID}-review.md").read_text()
+    assert "| **Category** | exercise |" in review
+    for minutes, words in ((20, "Failover to the second site started"), (40, "Drill over: failover worked")):
+        moment = suite_clock.NOW + timedelta(minutes=minutes)
+        line = next(x for x in review.splitlines() if words in x)
+        assert f"{moment:%d %b %Y %H%M}Z" in line
+    assert f"to leadership: [EXERCISE] [SEV 2][Investigating] {DRILL_ID}: DR drill - mail failover" in review
