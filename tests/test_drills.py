@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from tests import suite_clock
 from tests.conftest import Run
@@ -140,3 +141,24 @@ def test_a_drill_replayed_on_the_rehearsal_clock_has_its_own_timeline_report(
         line = next(x for x in review.splitlines() if words in x)
         assert f"{moment:%d %b %Y %H%M}Z" in line
     assert f"to leadership: [EXERCISE] [SEV 2][Investigating] {DRILL_ID}: DR drill - mail failover" in review
+
+
+def test_a_drills_teams_cards_say_exercise(
+    run: Run, example: Path, tmp_path: Path, at: Callable[[datetime], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Teams cards of a drill (its outage message, its reminder) carry the [EXERCISE] subject as their title."""
+    from tests.test_teams import webhook
+
+    config = tmp_path / "tracker.toml"
+    config.write_text(
+        config.read_text() + '\n[teams]\nwebhook_env = "TRACKER_TEAMS_WEBHOOK"\naudiences = ["technical"]\n'
+    )
+    _open_drill(run)
+    with webhook(throttle_first=0) as flow:
+        monkeypatch.setenv("TRACKER_TEAMS_WEBHOOK", flow.url)
+        assert run("notify", DRILL_ID).exit_code == 0
+        at(suite_clock.NOW + timedelta(minutes=55))
+        run("due", "--remind")
+    titles = [c["body"][0]["text"] for c in flow.cards if DRILL_ID in c["body"][0]["text"]]
+    assert len(titles) == 2, titles
+    assert titles[0].startswith("[EXERCISE] [SEV 2][Investigating]") and titles[1].startswith("[EXERCISE] [REMINDER]")
