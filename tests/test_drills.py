@@ -162,3 +162,20 @@ def test_a_drills_teams_cards_say_exercise(
     titles = [c["body"][0]["text"] for c in flow.cards if DRILL_ID in c["body"][0]["text"]]
     assert len(titles) == 2, titles
     assert titles[0].startswith("[EXERCISE] [SEV 2][Investigating]") and titles[1].startswith("[EXERCISE] [REMINDER]")
+
+
+def test_a_drills_escalation_to_an_audience_reaches_only_its_drill_recipients(
+    run: Run, example: Path, tmp_path: Path, at: Callable[[datetime], None]
+) -> None:
+    """An escalation step that tells an audience (Sev 1 restoration at risk: audience:leadership) reaches only the
+    audience's drill recipients for a drill, its subject starting [EXERCISE]."""
+    result = run("open", "--drill", "--title", "Sev 1 drill", "--severity", "Sev 1", "--service", "Email")
+    assert result.exit_code == 0, result.output
+    assert run("ack", DRILL_ID).exit_code == 0
+    at(suite_clock.NOW + timedelta(minutes=181))
+    escalated = run("due", "--escalate")
+    mails = [m for m in _outbox(tmp_path) if str(m["X-Tracker-Kind"]) == "escalation" and DRILL_ID in m["Subject"]]
+    to_leadership = [m for m in mails if "restoration at risk" in str(m["Subject"])]
+    assert len(to_leadership) == 1, escalated.output
+    assert _addresses(to_leadership[0]) == {"it-leadership@example.com"}
+    assert all(str(m["Subject"]).startswith("[EXERCISE] [ESCALATION]") for m in mails)

@@ -40,6 +40,12 @@ def drill_recipients(tracker: Tracker, audience: str, allowed: Sequence[str] | N
     return [r for r in recipients_for(tracker, audience, allowed) if r.email.casefold() in drilled]
 
 
+def drill_rows(tracker: Tracker, audience: str) -> list[Recipient]:
+    """A drill's recipients in `audience` for an escalation: those marked Drill Yes; nobody without the Drill column
+    (the step then says it had nobody to tell, and the other events' steps still go)."""
+    return drill_recipients(tracker, audience, None) if "drill" in tracker.sheet("Distribution").columns else []
+
+
 def unmarked(tracker: Tracker, audience: str) -> list[str]:
     """The Drill cells of the audience's active rows (what to mark Yes for a drill to reach it)."""
     data = tracker.sheet("Distribution")
