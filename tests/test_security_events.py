@@ -103,3 +103,43 @@ def test_reporting_deadline_at_risk_then_breached(
 def _page(run: Run, tmp_path: Path) -> str:
     assert run("publish", "--out", "page.html").exit_code == 0
     return (tmp_path / "page.html").read_text()
+
+
+def test_validate_checks_the_categories_sheet(run: Run, example: Path) -> None:
+    """validate names a Categories row whose category the Events sheet lacks, an audience held for approval that
+    the row never tells, and a reporting deadline without its audience."""
+    book = openpyxl.load_workbook(example)
+    sheet = book["Categories"]
+    sheet["A2"], sheet["B2"], sheet["E2"] = "securty", "security", None
+    book.save(example)
+    result = run("validate")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines() + result.stderr.splitlines()
+    assert any(
+        x.startswith("error: Categories!A2 (Category): 'securty' is no category of the Events sheet") for x in lines
+    )
+    assert any(
+        x.startswith(
+            "error: Categories!C2 (Approval Before): 'customer' is held for approval but not in this row's Audiences"
+        )
+        for x in lines
+    )
+    assert any(
+        x.startswith("error: Categories!E2 (Report To): is empty: a reporting deadline needs both") for x in lines
+    )
+
+
+def test_a_workbook_without_the_categories_sheet_routes_by_severity(run: Run, v0_1: Path, tmp_path: Path) -> None:
+    """A workbook made before the Categories sheet (tracker 0.1): a security event goes where its severity says,
+    validate notes the sheet is missing, and approve says the category holds nobody."""
+    assert "sheet 'Categories' is missing (added in tracker 0.4" in run("validate").stdout + run("validate").stderr
+    opened = run(*OPEN, "--service", "Email", "--impact", "Phishing")
+    assert opened.exit_code == 0, opened.output
+    key = opened.stdout.strip()
+    assert run("notify", key).exit_code == 0
+    assert {str(m["X-Tracker-Audience"]) for m in _outbox(tmp_path) if key in str(m["Subject"])} == {
+        "leadership",
+        "technical",
+        "customer",
+    }
+    assert run("approve", key, "--audience", "customer").exit_code == 2

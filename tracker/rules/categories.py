@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker.errors import DataError, UsageError
+from tracker.rules.problem import Problem
 from tracker.store.backends import Store
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.policy import BOOKKEEPER
@@ -112,3 +113,27 @@ def approve(store: Store, event_id: str, audience: str, author: str, now: dateti
 
     store.commit(plan)
     return result[0]
+
+
+def category_problems(tracker: Tracker) -> list[Problem]:
+    """The Categories sheet's rows against the rest (`tracker validate`): a category the Events sheet has, an
+    audience held for approval that the row's Audiences Notified tells (else it is never told), and a reporting
+    deadline with both its minutes and its audience."""
+    data = tracker.sheet("Categories")
+    known = tracker.schema.vocabulary.categories
+    out: list[Problem] = []
+    for row in data.rows:
+        name = str(row["category"] or "").strip()
+        if name and name.casefold() not in {c.casefold() for c in known}:
+            message = f"{name!r} is no category of the Events sheet"
+            out.append(Problem.at(data, "category", row.number, name, message, ", ".join(known)))
+        told = {a.casefold() for a in data.items(row, "audiences")}
+        for audience in data.items(row, "approval_before"):
+            if told and audience.casefold() not in told:
+                message = f"{audience!r} is held for approval but not in this row's Audiences Notified: never told"
+                out.append(Problem.at(data, "approval_before", row.number, audience, message, ", ".join(sorted(told))))
+        if bool(row["report_within_minutes"]) != bool(row["report_to"]):
+            empty = "report_to" if row["report_within_minutes"] else "report_within_minutes"
+            message = "is empty: a reporting deadline needs both Report Within (min) and Report To"
+            out.append(Problem.at(data, empty, row.number, None, message, "fill both, or neither"))
+    return out
