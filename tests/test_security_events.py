@@ -47,6 +47,8 @@ def test_security_event_reaches_only_security_until_approved(run: Run, example: 
     assert result.exit_code == 0, result.output
     assert [str(m["X-Tracker-Audience"]) for m in _outbox(tmp_path)] == ["security"]
     assert [a.addr_spec for a in _outbox(tmp_path)[0]["To"].addresses] == ["soc@example.com"]
+    text = _outbox(tmp_path)[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Reporting deadline" in text and "0 min of 1 h: running" in text
     assert (
         f"warning: {SECURITY_ID} customer: held until approved: tracker approve {SECURITY_ID} --audience customer"
     ) in result.stderr.splitlines()
