@@ -24,6 +24,7 @@ SHEETS = [
     "Reviews",
     "Actions",
     "Tasks",
+    "Categories",
 ]
 
 

@@ -342,7 +342,7 @@ def test_an_unknown_audience_is_refused_with_the_known_ones(run: Run, tmp_path: 
     assert result.exit_code == 2
     assert result.stderr == (
         "error: audience 'custmer' (--audience) is not on the Distribution sheet nor in [mail] internal_audiences; "
-        "did you mean 'customer'? Use one of: customer, leadership, technical\n"
+        "did you mean 'customer'? Use one of: customer, leadership, security, technical\n"
     )
     assert not (tmp_path / "status").exists()
 
@@ -361,7 +361,7 @@ def test_an_unknown_audience_in_tracker_toml_says_it_comes_from_there(
     assert result.exit_code == 2
     assert result.stderr == (
         f"error: audience '{name}' (tracker.toml [publish] audience) is not on the Distribution sheet nor in "
-        f"[mail] internal_audiences; {hint}: customer, leadership, technical\n"
+        f"[mail] internal_audiences; {hint}: customer, leadership, security, technical\n"
     )
     assert run("publish", "--audience", "leadership").exit_code == 0
 

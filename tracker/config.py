@@ -19,7 +19,7 @@ from tracker.sharepoint_config import SharePointSettings, sharepoint_settings
 CONFIG_NAME = "tracker.toml"
 DEFAULT_TIME_FORMAT = "%d %b %Y %H%MZ"
 LOCAL_TIME_FORMAT = "%d %b %Y %H%M %Z"  # the default when the display timezone is not UTC
-DEFAULT_INTERNAL = ("leadership", "technical")
+DEFAULT_INTERNAL = ("leadership", "technical", "security")
 
 
 DEFAULT_LOCK_TIMEOUT = 60.0  # [workbook] lock_timeout: how long a command waits for another's lock

@@ -205,5 +205,6 @@ for command in (
     review_cmd,
     action_cmd,
     task_cmd,
+    events.approve,
 ):
     main.add_command(command)

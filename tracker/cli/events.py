@@ -85,7 +85,10 @@ def _event_fields(sites: tuple[str, ...], users: int | None, given: dict[str, st
     multiple=True,
     help="Affected service from the Services sheet (repeatable, or comma-separated).",
 )
-@click.option("--category", default="outage", show_default=True, help="outage, degradation, security or other.")
+@click.option(
+    "--category", default="outage", show_default=True, help="outage, degradation, security, other or exercise."
+)
+@click.option("--drill", is_flag=True, help="An exercise: --category exercise ([EXERCISE] subjects, drill recipients).")
 @click.option("--status", default="Investigating", show_default=True, help="Investigating, Identified or Monitoring.")
 @click.option("--detected", help="When it started (default: now), e.g. 14:05, 1405Z, -20m.")
 @click.option("--site", "sites", multiple=True, help="Affected site (repeatable).")
@@ -117,6 +120,7 @@ def open_cmd(
     author: str | None,
     pairs: tuple[str, ...],
     force: bool,
+    drill: bool = False,
 ) -> None:
     """Record a new event; prints its new ID.
 
@@ -125,6 +129,7 @@ def open_cmd(
     \b
     Example:
       tracker open --title "Email outage - all sites" --severity "Sev 1" --service Email --site "All sites"
+      tracker open --drill --title "DR drill - mail failover" --severity "Sev 2" --service Email
     """
     from tracker.rules.events import open_event
 
@@ -137,7 +142,7 @@ def open_cmd(
         title=title,
         severity=severity,
         services=names,
-        category=category,
+        category=_drill_category(state) if drill else category,
         status=status,
         detected_at=state.time(detected, "--detected", when="past", force=force),
         author=author or state.config.user,
@@ -156,6 +161,18 @@ def open_cmd(
             f'`tracker update {event_id} --note "..." --set impact="..."`, or use --impact when opening',
             err=True,
         )
+
+
+def _drill_category(state: State) -> str:
+    """The category --drill stands for: the one the schema marks x-drill (exercise)."""
+    from tracker.errors import UsageError
+    from tracker.rules.categories import drill_category
+    from tracker.workbook.schema import load_schema
+
+    name = drill_category(load_schema(state.config.schema_dir))
+    if not name:
+        raise UsageError('--drill: the schema marks no category as a drill (events.json category "x-drill")')
+    return name
 
 
 def _public_hint(state: State, audiences: list[str], given: str | None, option: str) -> None:
@@ -349,13 +366,39 @@ def ack(state: State, event_id: str, at: str | None) -> None:
     click.echo(f"{outcome.event_id}: acknowledged at {state.show_time(outcome.at)}{sla}")
 
 
-def _timers(state: State, tracker: Any, event: Row) -> list[Any]:
-    """The event's SLA timers as of now."""
-    from tracker.rules.clock import timers
+@click.command()
+@click.argument("event_id", metavar="ID")
+@click.option("--audience", required=True, metavar="NAME", help="The held audience to release, e.g. customer.")
+@AUTHOR
+@pass_state
+def approve(state: State, event_id: str, audience: str, author: str | None) -> None:
+    """Release an audience the event's category holds (Categories sheet, Approval Before), e.g. a security
+    event's customer: the event's Approved For names it, the timeline records who approved, and the next
+    `notify` tells it.
+
+    \b
+    Example:
+      tracker approve EVT-2026-0003 --audience customer
+    """
+    from tracker.rules.categories import approve as release
     from tracker.times import utcnow
 
+    done = release(state.store(), event_id, audience, author or state.config.user, utcnow())
+    if done.already:
+        click.echo(f"{done.event_id}: {done.audience} was approved already; nothing changed")
+        return
+    click.echo(f"{done.event_id}: {done.audience} approved; `tracker notify {done.event_id}` tells it")
+
+
+def _timers(state: State, tracker: Any, event: Row) -> list[Any]:
+    """The event's SLA timers as of now, and its category's reporting deadline (Categories sheet)."""
+    from tracker.rules.clock import deadline_timer, timers
+    from tracker.times import utcnow
+
+    now, at_risk = utcnow(), state.config.clock.at_risk
     severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
-    return timers(event, severity, utcnow(), state.config.clock.at_risk)
+    deadline = deadline_timer(tracker, event, now, at_risk)
+    return timers(event, severity, now, at_risk) + ([deadline] if deadline else [])
 
 
 def _event_json(row: Row, spec: Any) -> dict[str, Any]:

@@ -25,32 +25,37 @@ from tracker.text import printable
     help="Write the page to this HTML file instead (even when [publish] to = sharepoint).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print where it went and what it counted as JSON (see README).")
+@click.option("--drills", is_flag=True, help="Add a section of exercises (category exercise); otherwise left out.")
 @pass_state
-def publish_cmd(state: State, audience: str | None, out: Path | None, as_json: bool) -> None:
+def publish_cmd(state: State, audience: str | None, out: Path | None, as_json: bool, drills: bool) -> None:
     """Publish the status page: open events worst first, SLAs missed, the last 7 days, two charts.
 
     Only what the audience may read appears (the schema's x-audiences): never an internal-only update, a vendor
     case number or a field kept from it. An external audience (not in [mail] internal_audiences, e.g. customer)
     sees only the events whose severity notifies it (Severities sheet, Audiences Notified); internal audiences
     such as leadership see every event. Where it goes is [publish] in tracker.toml: a self-contained HTML file
-    (default status/index.html) or, with to = "sharepoint", a modern page on the SharePoint site.
+    (default status/index.html) or, with to = "sharepoint", a modern page on the SharePoint site. Drills
+    (category exercise) are never counted; --drills shows them in a section of their own.
 
     \b
     Example:
       tracker publish
       tracker publish --audience customer --out status/customer.html
       tracker publish --json
+      tracker publish --drills --out status/drills.html
     """
     from tracker.times import utcnow
     from tracker.window.publish import publish_status
 
     tracker = state.store().read()
     now = utcnow()
-    result = publish_status(state.config, tracker, now, audience=audience, out=out, verbose=state.verbose)
+    result = publish_status(
+        state.config, tracker, now, audience=audience, out=out, verbose=state.verbose, drills=drills
+    )
     others = []
     if audience is None and out is None:  # [publish] also_for: the other audiences' pages, kept beside it
         others = [
-            publish_status(state.config, tracker, now, audience=name, verbose=state.verbose)
+            publish_status(state.config, tracker, now, audience=name, verbose=state.verbose, drills=drills)
             for name in state.config.publish.audiences[1:]
         ]
     for done in (result, *others):

@@ -161,7 +161,7 @@ def due_exit_code(items: list[Any], sends: list[Any], down: bool = False) -> int
     found = [
         bool(late & {"update", "first notice"}),
         "email" in late,
-        bool(late & {"first response", "restoration"}),
+        bool(late & {"first response", "restoration", "reporting deadline"}),
         down or any(send.problem for send in sends),
         bool(late & {"action", "process review"}),
     ]

@@ -12,6 +12,7 @@ from typing import Any
 from tracker.config import Config
 from tracker.owed import Due
 from tracker.rules.actions import due_actions
+from tracker.rules.categories import category_row
 from tracker.rules.tasks import due_tasks
 from tracker.times import iso
 from tracker.workbook.policy import FINISHED, is_open
@@ -304,6 +305,7 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
                         **common,
                     )
                 )
+        out += _deadline_due(tracker, event, now, config.clock.at_risk, owed_by, common)
     review = process_review_due(config, now)
     if review is not None:
         out.append(Due("", "process review", "overdue" if review <= now else "due", review))
@@ -323,3 +325,51 @@ def process_review_due(config: Config, now: datetime) -> datetime | None:
     day = min(last.day, 28)
     when = datetime.combine(date(year, month, day), datetime.min.time(), tzinfo=now.tzinfo)
     return when if when - now <= timedelta(days=31) else None
+
+
+DEADLINE = "reporting deadline"  # the timer a category's Report Within sets (Categories sheet)
+
+
+def _deadline_due(
+    tracker: Tracker, event: Row, now: datetime, at_risk: float, owed_by: Any, common: dict[str, str]
+) -> list[Due]:
+    """The event's reporting deadline as a due item while it runs at risk or breached, owed by whoever owes the
+    updates (`owed_by`: the duty event manager when the event names nobody)."""
+    deadline = deadline_timer(tracker, event, now, at_risk)
+    if deadline is None or deadline.stopped is not None or deadline.state not in ("at risk", "breached"):
+        return []
+    person = owed_by(str(event["communication_lead"] or event["event_manager"] or ""))
+    return [
+        Due(kind=DEADLINE, state=deadline.state, at=deadline.started + deadline.target, responsible=person, **common)
+    ]
+
+
+_NOT_SENT = ("claimed:", "withdrawn")  # Notifications rows that are no message sent: a claim, a withdrawn one
+
+
+def deadline_timer(tracker: Tracker, event: Row, now: datetime, at_risk: float = 0.75) -> Timer | None:
+    """The event's reporting deadline (its category's Report Within, from detection), stopped by the first message
+    to the category's Report To audience on the Notifications sheet; None when its category sets none."""
+    row = category_row(tracker, event)
+    minutes = target_minutes(row, "report_within_minutes") if row is not None else None
+    audience = str(row["report_to"] or "").strip().casefold() if row is not None else ""
+    started = event["detected_at"]
+    if minutes is None or not audience or not isinstance(started, datetime):
+        return None
+    logged = tracker.layout("Notifications").present
+    sent = (
+        [
+            r["sent_at"]
+            for r in tracker.rows_where("Notifications", "event_id", {str(event["id"]).strip().casefold()})
+            if str(r["audience"] or "").strip().casefold() == audience
+            and isinstance(r["sent_at"], datetime)
+            and not str(r["transport"] or "").startswith(_NOT_SENT)
+        ]
+        if logged
+        else []
+    )
+    stopped = min(sent) if sent else None
+    target = timedelta(minutes=minutes)
+    elapsed = max((stopped or now) - started, timedelta(0))
+    state = timer_state(elapsed, target, stopped is not None, at_risk)
+    return Timer(DEADLINE, target, started, stopped, elapsed, state, f"reported to {audience}")

@@ -11,6 +11,7 @@ from typing import Any
 
 from tracker.cells import split_ref
 from tracker.rules import sheet_rules
+from tracker.rules.categories import category_problems
 from tracker.rules.problem import Problem, position
 from tracker.rules.tasks import overlap_problems
 from tracker.store.xlsx_layout import layout_problems
@@ -62,6 +63,8 @@ def validate_tracker(
         problems.extend(sheet_rules.audiences_without_recipients(tracker))
     if "Escalations" in schema.sheets and tracker.layout("Escalations").present:
         problems.extend(sheet_rules.escalation_tells(tracker))
+    if "Categories" in schema.sheets and tracker.layout("Categories").present:
+        problems.extend(category_problems(tracker))
     if "Events" in schema.sheets and "Severities" in schema.sheets:
         problems.extend(sheet_rules.cadence(tracker))
     if "Events" in schema.sheets:

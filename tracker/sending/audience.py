@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker.config import Config
-from tracker.rules.clock import ETA_PASSED, current_eta, eta_passed, timers
+from tracker.rules.clock import ETA_PASSED, current_eta, deadline_timer, eta_passed, timers
 from tracker.rules.tasks import SHEET as TASKS
 from tracker.rules.tasks import list_tasks
 from tracker.sending.mail import CUSTOMER_STATUS, KIND_LABELS, parse_sender
@@ -204,9 +204,10 @@ def _slas(reader: Audience, event: Row, severity: Row, sent_at: datetime, config
     if not reader.may_read("Severities", "restoration_minutes"):
         return []
 
+    deadline = None if reader.external else deadline_timer(reader.tracker, event, sent_at, config.clock.at_risk)
     return [
         (timer.name.capitalize(), timer.words())
-        for timer in timers(event, severity, sent_at, config.clock.at_risk)
+        for timer in timers(event, severity, sent_at, config.clock.at_risk) + ([deadline] if deadline else [])
         if timer.name == "restoration" or timer.state != "met"
     ]
 

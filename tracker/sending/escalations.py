@@ -10,7 +10,9 @@ from typing import Any
 
 from tracker.config import Config
 from tracker.errors import ValidationFailed
+from tracker.rules.categories import is_drill
 from tracker.rules.clock import MAX_TARGET_MINUTES, duration, is_late, timers
+from tracker.sending.categories import drill_rows, marked
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
 from tracker.sending.mail import (
     Outgoing,
@@ -137,7 +139,8 @@ def whom(tracker: Tracker, config: Config, event: Row, tell: str, now: datetime)
 def _whom(tracker: Tracker, config: Config, event: Row, text: str, now: datetime) -> list[Recipient]:
     if text.casefold().startswith("audience:"):
         audience = text.split(":", 1)[1].strip()
-        return [Recipient(r.email, r.name or r.email, r.send_as, r.cell) for r in recipients_for(tracker, audience)]
+        rows = drill_rows(tracker, audience) if is_drill(tracker.schema, event) else recipients_for(tracker, audience)
+        return [Recipient(r.email, r.name or r.email, r.send_as, r.cell) for r in rows]
     if text.casefold() in EVENT_ROLES:
         person = str(event[text.casefold().replace(" ", "_")] or "")
         return [Recipient(address_of(tracker, person), person, "To", "")] if person else []
@@ -191,7 +194,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
             out.append(Escalation(key, audience, "", step.trigger, problem=str(exc)))
             continue
         for name, recipients in messages:
-            message = _message(step, name, recipients, now, config)
+            message = marked(tracker, _message(step, name, recipients, now, config))
             outgoing.append(message)
             shown = ", ".join(r.email for r in recipients if r.send_as != "Bcc") or recipients[0].email
             out.append(Escalation(key, name, shown, step.trigger, message.subject))

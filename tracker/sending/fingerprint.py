@@ -12,7 +12,8 @@ from tracker.sending.audience import Audience
 from tracker.workbook.policy import is_bookkeeping
 from tracker.workbook.reading import Row, Tracker
 
-_NOT_STATE = {"last_notified_at", "next_update_due", "last_update_at"}
+# (approved_for: an audience released by `tracker approve` is no news to the others)
+_NOT_STATE = {"last_notified_at", "next_update_due", "last_update_at", "approved_for"}
 
 
 def event_state(

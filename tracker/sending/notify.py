@@ -14,9 +14,11 @@ from tracker.errors import (
     UsageError,
     ValidationFailed,
 )
+from tracker.rules.categories import category_audiences, exercise_subject, is_drill
 from tracker.rules.clock import duration, lead_time
 from tracker.sending.audience import Audience, build_context
 from tracker.sending.audience import when as _when
+from tracker.sending.categories import drill_audience, drill_recipients, hold, nobody_marked
 from tracker.sending.claims import claim_messages, claimer
 from tracker.sending.delivery import DurableHooks, commit_log, hand_over, sending_lock, settle
 from tracker.sending.fingerprint import event_state
@@ -53,8 +55,6 @@ from tracker.times import iso, utcnow
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.policy import CLOSED, FINISHED, OPEN_STATUSES, is_open, severity_audiences, update_interval
 from tracker.workbook.reading import Row, Tracker, raw_key
-
-# Row fields that tracker itself moves when it sends: not part of "the event's state".
 
 
 @dataclass
@@ -126,12 +126,16 @@ def prepare(
         gate(tracker, event, "update", [])
     log = log_view(tracker, journal, event_key)
     told, listed = _audiences(tracker, event, severity, log, audiences)
+    listed, held = hold(tracker, event, listed, audiences)  # held: a line for each audience held
     resolved = status in FINISHED
     gate(tracker, event, "resolved" if resolved else ("update" if log else "initial"), listed)
     next_update = _next_update(event, severity, now, no_change)
-    result = NotifyResult(event_key, next_update=next_update)
+    result = NotifyResult(event_key, next_update=next_update, warnings=held)
     env = template_environment(config.mail.templates, lambda v: _when(config, v))
     one = _Audiences(tracker, config, event, severity, log, env, result, now, force, no_change)
+    one.drill = is_drill(tracker.schema, event)
+    if one.drill and listed and not any(drill_recipients(tracker, a, config.mail.allowed_domains) for a in listed):
+        raise nobody_marked(tracker, event, listed)  # (one audience without: drill_audience warns, the rest go)
     for audience in listed:
         one.prepare(audience, audience.casefold() in {a.casefold() for a in told})
     return result
@@ -151,6 +155,7 @@ class _Audiences:
     now: datetime
     force: bool
     no_change: bool
+    drill: bool = False  # a drill: only recipients marked Drill Yes
 
     @cached_property
     def legacy(self) -> str:
@@ -198,7 +203,13 @@ class _Audiences:
         earlier = [r for r in previous if not str(r.get("state") or "").startswith(state)]
         if kind == "initial" and earlier:
             kind = "update"
-        recipients = _recipients(tracker, event, audience, config.mail.allowed_domains or None, listed)
+        allowed = config.mail.allowed_domains or None
+        if self.drill:  # only who takes part in exercises: none, and drill_audience says which cells to mark
+            recipients = drill_audience(tracker, event_key, audience, allowed, result.warnings)
+            if not recipients:
+                return
+        else:
+            recipients = _recipients(tracker, event, audience, allowed, listed)
         if not recipients:  # heard of it earlier; nobody to tell now
             result.warnings.append(
                 f"{audience} heard of {event_key} earlier but has no active rows on the Distribution sheet now; "
@@ -236,7 +247,9 @@ def _audiences(
     """Who hears of the event: the audiences its severity notifies and (sticky) every audience that heard of it
     before, even if the severity was lowered meanwhile; with --audience, those of them asked for. Returns the
     severity's audiences and those to notify."""
-    told = severity_audiences(tracker, str(event["severity"] or "")) if severity else []
+    told = category_audiences(tracker, event) or (
+        severity_audiences(tracker, str(event["severity"] or "")) if severity else []
+    )
     # Sticky: whoever heard of the event hears the rest of it, the resolution included, even if the
     # severity was lowered meanwhile.
     heard = list(dict.fromkeys(str(r.get("audience") or "") for r in log if r.get("audience")))
@@ -304,6 +317,8 @@ class _Draft:
             self.tracker, self.event, self.audience, self.kind, self.config, self.next_update, self.now
         )
         subject, text, html = render(env, self.audience, context | extra)
+        if is_drill(self.tracker.schema, self.event):
+            subject = exercise_subject(subject)
         key = str(self.event["id"])
         out = []
         for number, part in todo:

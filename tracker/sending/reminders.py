@@ -10,6 +10,7 @@ from typing import Any
 from tracker.config import Config
 from tracker.rules.clock import duration, eta_passed, is_late, latest_etas, lead_time, responsible
 from tracker.rules.intake import is_taken_in
+from tracker.sending.categories import marked
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
 from tracker.sending.gate import BlockedNotice, blocked_first_notices
 from tracker.sending.mail import Outgoing, Recipient, build_message, domain_allowed, parse_sender
@@ -93,6 +94,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
             continue
         fill = blocked[key].commands if key in blocked else ()
         message = _reminder(event, person, address, stage, due, now, config, named if named != person else "", fill)
+        message = marked(tracker, message)  # a drill: [EXERCISE]
         outgoing.append(message)
         out.append(Reminder(key, person, address, stage, due, message.subject))
     if not outgoing:
@@ -204,7 +206,7 @@ def _blocked(
                 out.append(Reminder(notice.event_id, ", ".join(notice.owed_by), "", "blocked", now, problem=why))
                 continue
             people = [(duty.person, address)]
-        message = _blocked_message(notice, people, state, now, config)
+        message = marked(tracker, _blocked_message(notice, people, state, now, config))
         outgoing.append(message)
         names, addresses = ", ".join(p for p, _ in people), ", ".join(a for _, a in people)
         out.append(Reminder(notice.event_id, names, addresses, "blocked", now, message.subject))
@@ -259,7 +261,7 @@ def _intake(
             why = f"{address} is outside [mail] allowed_domains" if address else "nobody on duty has an email"
             out.append(Reminder(key, person, "", "intake", now, problem=f"new event not told: {why}"))
             continue
-        message = _intake_message(event, line, person, address, blocked.get(key), now, config)
+        message = marked(tracker, _intake_message(event, line, person, address, blocked.get(key), now, config))
         outgoing.append(message)
         out.append(Reminder(key, person, address, "intake", now, message.subject))
     return out, outgoing

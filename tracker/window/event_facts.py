@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tracker.rules.categories import is_drill
 from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer_state
 from tracker.rules.validation import cell_problems
 from tracker.times import iso
@@ -255,7 +256,9 @@ def event_facts(
     if tracker.actual_name("Updates") is not None:
         tracker.preload("Events", "Severities", "Updates")  # parsed side by side: reopenings are read from Updates
     tracker.require("Events", "Severities")
-    chosen, undated = event_rows(tracker, period)
+    chosen, undated = (
+        [r for r in rows if not is_drill(tracker.schema, r)] for rows in event_rows(tracker, period)
+    )  # a drill (category exercise) is no outage: it counts in no figure
     severities = tracker.sheet("Severities")
     unmatched = [r for r in chosen if severities.find(str(r["severity"] or "")) is None]
     if told is not None:

@@ -8,6 +8,7 @@ SharePoint web parts; `publish_status` does the whole job for the CLI, `notify` 
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import re
@@ -21,7 +22,19 @@ from tracker import files
 from tracker.config import Config
 from tracker.errors import ConfigError, TrackerError, UsageError
 from tracker.microsoft365.sitepage import PageImage, PageSection, publish_site_page
-from tracker.rules.clock import ETA_PASSED, TIMERS, Timer, current_eta, duration, eta_passed, is_late, lead_time, timers
+from tracker.rules.categories import is_drill
+from tracker.rules.clock import (
+    ETA_PASSED,
+    TIMERS,
+    Timer,
+    current_eta,
+    deadline_timer,
+    duration,
+    eta_passed,
+    is_late,
+    lead_time,
+    timers,
+)
 from tracker.sending.audience import Audience, when
 from tracker.sending.mail import template_environment
 from tracker.sending.sendlog import heard_of
@@ -64,13 +77,13 @@ _IMAGE = re.compile(r"^\s*<!--\s*image:(\w+)\s*-->\s*$")
 def build_page(
     tracker: Tracker, config: Config, now: datetime, audience: str | None = None, *, title: str | None = None
 ) -> StatusPage:
-    """The status page's content for `audience` (default: [publish] audience) as of `now`."""
+    """The status page's content for `audience` (default: [publish] audience) as of `now` (drills: `drill_section`)."""
     name = audience or config.publish.audience
     tracker.require("Events", "Updates", "Severities")
     check_audience(tracker, config, name, "--audience" if audience else "tracker.toml [publish] audience")
     reader = Audience(tracker, name, config.internal_audiences)
     severities = _Severities(tracker, reader)
-    events = _recent_events(tracker, config, now)
+    events = _without_drills(tracker, _recent_events(tracker, config, now))[0]
     warnings: list[str] = []
     if reader.external:  # an external audience sees only the events it is told about, in every part of the page
         heard = heard_of(tracker, name)  # and those it heard of, whatever their severity now (sticky audiences)
@@ -118,6 +131,30 @@ def build_page(
         trend=trend,
         warnings=tuple(warnings),
     )
+
+
+def _without_drills(tracker: Tracker, events: list[Row]) -> tuple[list[Row], list[Row]]:
+    """(the events, the drills among them): a drill is no outage, on no part of the page but its own section."""
+    return [e for e in events if not is_drill(tracker.schema, e)], [e for e in events if is_drill(tracker.schema, e)]
+
+
+def drill_section(
+    tracker: Tracker, config: Config, now: datetime, audience: str | None = None
+) -> tuple[OpenEvent, ...]:
+    """The drills section (`publish --drills`): each drill in the page's weeks, open or over, as this audience may
+    read it (an external audience: those it had an email about)."""
+    reader = Audience(tracker, audience or config.publish.audience, config.internal_audiences)
+    severities = _Severities(tracker, reader)
+    drills = _without_drills(tracker, _recent_events(tracker, config, now))[1]
+    if reader.external:
+        heard = heard_of(reader.tracker, reader.name)
+        drills = [d for d in drills if str(d["id"]).casefold() in heard]
+    keys = {str(d["id"]).casefold() for d in drills}
+    grouped: dict[str, list[Row]] = {}
+    for row in reader.tracker.rows_where("Updates", "event_id", keys) if keys else []:
+        grouped.setdefault(str(row["event_id"]).casefold(), []).append(row)
+    drills.sort(key=lambda e: (_started(e) or now, str(e["id"])))
+    return tuple(_open_event(e, reader, severities, config, now, grouped) for e in drills)
 
 
 def stale_after(severities: Sequence[Row]) -> int:
@@ -317,7 +354,9 @@ def _timers(event: Row, severity: Row | None, reader: Audience, config: Config, 
 
 
 def _slas(event: Row, severity: Row | None, reader: Audience, config: Config, now: datetime) -> list[Sla]:
-    return [Sla(t.name.capitalize(), t.words(), t.state) for t in _timers(event, severity, reader, config, now)]
+    shown = _timers(event, severity, reader, config, now)
+    deadline = None if reader.external else deadline_timer(reader.tracker, event, now, config.clock.at_risk)
+    return [Sla(t.name.capitalize(), t.words(), t.state) for t in shown + ([deadline] if deadline else [])]
 
 
 def _resolved(
@@ -530,11 +569,13 @@ def publish_status(
     audience: str | None = None,
     out: Path | None = None,
     verbose: bool = False,
+    drills: bool = False,
 ) -> Published:
     """Build the status page for `audience` (default [publish] audience) and publish it: to `out` if given, else
     where [publish] says (a local file, or the SharePoint site page)."""
     name = audience or config.publish.audience
     page = build_page(tracker, config, now, audience)
+    page = dataclasses.replace(page, drills=drill_section(tracker, config, now, audience)) if drills else page
     path, page_name = target_for(config, name)
     resolved = len(page.resolved or ())
     if out is not None or config.publish.to == "local":

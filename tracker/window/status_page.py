@@ -95,6 +95,7 @@ class StatusPage:
     notes: tuple[str, ...] = field(default=())
     # One line per shown event whose restore time is unknown (its Resolved cell is before its Detected cell).
     warnings: tuple[str, ...] = field(default=())
+    drills: tuple[OpenEvent, ...] | None = None  # the drills section (`publish --drills`); None: not asked for
 
     @property
     def breached(self) -> int:
