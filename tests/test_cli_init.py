@@ -23,6 +23,7 @@ SHEETS = [
     "Escalations",
     "Reviews",
     "Actions",
+    "Watch",
 ]
 
 
