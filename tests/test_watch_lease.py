@@ -8,7 +8,8 @@ import os
 import signal
 import threading
 import time
-from datetime import UTC, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -156,3 +157,38 @@ def _trial(run: Run, example: Path, folder: Path, tmp_path: Path, mode: str) -> 
     assert {event for event, _audience, _subject in sent} == {first, second}, sent
     assert active.said(f"notify {first} ") and not active.said(f"notify {second} ")  # the first watch, then
     assert standby.said(f"notify {second} ") and not standby.said(f"notify {first} ")  # the one that took over
+
+
+def _weekday_morning() -> datetime:
+    """The suite clock's next Monday at 10:00 UTC: the example Roster's operations manager is on duty."""
+    day = suite_clock.NOW + timedelta(days=(7 - suite_clock.NOW.weekday()) % 7 or 7)
+    return day.replace(hour=10, minute=0, second=0, microsecond=0)
+
+
+def test_due_says_when_reminders_last_ran_and_heartbeat_tells_operations_once(
+    run: Run, example: Path, tmp_path: Path, at: Callable[[datetime], None]
+) -> None:
+    """A local watch's tick leaves a heartbeat beside the workbook; `due` says when reminders last ran, in capitals
+    once that is more than three intervals ago; `due --heartbeat` then exits 1 and mails the operations manager on
+    duty once, however often it runs."""
+    start = _weekday_morning()
+    at(start)
+    assert run("watch", "--ticks", "1").exit_code == 0
+    assert (tmp_path / ".events.xlsx.tracker-heartbeat.json").exists()
+    due = run("due")
+    assert f"reminders last ran at {start:%d %b %Y %H%MZ}" in due.stdout and "WARNING" not in due.output
+    assert run("due", "--heartbeat").exit_code == 0
+    at(start + timedelta(minutes=3))  # three intervals of 1 min: not yet quiet
+    assert "WARNING" not in run("due").output and run("due", "--heartbeat").exit_code == 0
+    at(start + timedelta(minutes=4))
+    assert f"WARNING: reminders and escalations last ran at {start:%d %b %Y %H%MZ}" in run("due").stdout
+    first = run("due", "--heartbeat")
+    assert first.exit_code == 1 and "WARNING" in first.stderr
+    assert "told the operations manager Ravi Menon <ravi.menon@example.com>" in first.stderr
+    again = run("due", "--heartbeat")
+    assert again.exit_code == 1 and "was told already" in again.stderr
+    told = [p for p in (tmp_path / "outbox").glob("*.eml") if "WATCH STOPPED" in p.read_text()]
+    assert len(told) == 1
+    at(start + timedelta(minutes=5))
+    assert run("watch", "--ticks", "1").exit_code == 0  # running again: not quiet
+    assert run("due", "--heartbeat").exit_code == 0

@@ -24,9 +24,10 @@ from typing import Any
 from tracker import files
 from tracker.config import Config
 from tracker.errors import UsageError
-from tracker.sending.delivery import deliver, sending_lock
+from tracker.sending.delivery import sending_lock
 from tracker.sending.ledger import instance_id
 from tracker.sending.mail import Outgoing, Recipient, build_message, parse_sender
+from tracker.sending.transports import open_transport
 from tracker.store.backends import Store
 from tracker.times import as_utc, iso
 from tracker.workbook.edits import AppendRow, Edit, SetCells
@@ -210,37 +211,45 @@ OPERATIONS = "operations manager"  # the Roster role told when the watch has gon
 
 
 def tell_quiet(store: Store, config: Config, now: datetime, beat: Heartbeat | None) -> str:
-    """`due --heartbeat` found the watch quiet: tell the operations manager on duty (Roster), once per silence
-    (the Notifications log says whether they were told of this one). Returns what was done, one line."""
-    since = iso(beat.at) if beat else "never"
-    state = f"watch quiet since {since}"
+    """`due --heartbeat` found the watch quiet: tell the operations manager on duty (Roster), once per silence (a
+    file beside the heartbeat's records which silence was told; a personal message with no event, so not on the
+    Notifications sheet). Returns what was done, one line."""
+    state = f"watch quiet since {iso(beat.at) if beat else 'never'}"
+    record = store.lock_path("heartbeat-told").with_suffix(".json")
     with sending_lock(store, config):
+        try:
+            if json.loads(record.read_text(encoding="utf-8")).get("told") == state:
+                return f"the {OPERATIONS} was told already ({state})"
+        except (OSError, ValueError, AttributeError):
+            pass
         tracker = store.read()
-        if any(row.get("state") == state for row in tracker.sheet("Notifications").rows):
-            return f"the operations manager was told already ({state})"
         shifts = on_duty(tracker, config.display.tz, now, OPERATIONS)
         found = [(s.person, s.email or address_of(tracker, s.person)) for s in shifts]
         person, address = next(((p, a) for p, a in found if a), ("", ""))
         if not address:
-            return (
-                f"nobody told: no {OPERATIONS} with an email is on duty; add one to the Roster sheet (Role "
-                f"{OPERATIONS!r})"
-            )
-        last = f"last ran at {iso(beat.at)}" if beat else "never ran"
-        subject = f"[WATCH STOPPED] reminders and escalations {last} - {store.location}"[:200]
-        text = (
-            f"{person},\n\nThe `tracker watch` that sends reminders and escalations for {store.location} {last}: "
-            "nobody is reminded of updates due and no SLA breach is escalated until it runs again.\n\n"
-            "Start it again (`tracker watch`), or send what is owed by hand: `tracker due --remind --escalate`.\n\n"
-            "-- \ntracker\n"
-        )
-        recipient = Recipient(address, person, "To", "")
-        sender = parse_sender(config.mail.sender)
-        message = build_message(
-            sender, [recipient], (subject, text, None), about=("", person, "escalation"), sent_at=now
-        )
-        outgoing = Outgoing("", person, "escalation", state, subject, text, "", [recipient], message)
-        deliver(store, config, now, [outgoing], [], again="`tracker due --heartbeat`", teams=False)
-    if not outgoing.sent:
-        return f"the {OPERATIONS} {person} <{address}> could not be told: {outgoing.error}"
+            return f"nobody told: no {OPERATIONS} with an email is on duty; add one to the Roster sheet (Role column)"
+        outgoing = _quiet_message(store, config, now, beat, person, address, state)
+        files.write_atomic(record, json.dumps({"told": state}))  # before it goes: a crash never tells twice
+        with open_transport(config) as transport:
+            transport.send_messages([outgoing])
+        if not outgoing.sent:
+            record.unlink(missing_ok=True)  # the next run tries again
+            return f"the {OPERATIONS} {person} <{address}> could not be told: {outgoing.error}"
     return f"told the {OPERATIONS} {person} <{address}>"
+
+
+def _quiet_message(
+    store: Store, config: Config, now: datetime, beat: Heartbeat | None, person: str, address: str, state: str
+) -> Outgoing:
+    last = f"last ran at {iso(beat.at)}" if beat else "never ran"
+    subject = f"[WATCH STOPPED] reminders and escalations {last} - {store.location}"[:200]
+    text = (
+        f"{person},\n\nThe `tracker watch` that sends reminders and escalations for {store.location} {last}: "
+        "nobody is reminded of updates due and no SLA breach is escalated until it runs again.\n\n"
+        "Start it again (`tracker watch`), or send what is owed by hand: `tracker due --remind --escalate`.\n\n"
+        "-- \ntracker\n"
+    )
+    recipient = Recipient(address, person, "To", "")
+    sender = parse_sender(config.mail.sender)
+    message = build_message(sender, [recipient], (subject, text, None), about=("", person, "escalation"), sent_at=now)
+    return Outgoing("", person, "escalation", state, subject, text, "", [recipient], message)
