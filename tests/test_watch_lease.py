@@ -192,3 +192,22 @@ def test_due_says_when_reminders_last_ran_and_heartbeat_tells_operations_once(
     at(start + timedelta(minutes=5))
     assert run("watch", "--ticks", "1").exit_code == 0  # running again: not quiet
     assert run("due", "--heartbeat").exit_code == 0
+
+
+def test_the_status_page_says_when_reminders_last_ran_loudly_once_quiet(
+    run: Run, example: Path, tmp_path: Path, at: Callable[[datetime], None]
+) -> None:
+    """The leadership page says when the watch last ran reminders, as an alert once that is more than three
+    intervals ago; the customer's page never mentions the watch."""
+    start = _weekday_morning()
+    at(start)
+    assert run("watch", "--ticks", "1", "--every", "5m").exit_code == 0
+    assert run("publish").exit_code == 0
+    page = (tmp_path / "status" / "index.html").read_text()
+    assert f"reminders last ran at {start:%d %b %Y %H%MZ}" in page and "WARNING" not in page
+    at(start + timedelta(minutes=16))
+    assert run("publish").exit_code == 0
+    assert run("publish", "--audience", "customer", "--out", "customer.html").exit_code == 0
+    page = (tmp_path / "status" / "index.html").read_text()
+    assert 'role="alert">WARNING: reminders and escalations last ran at' in page
+    assert "reminders" not in (tmp_path / "customer.html").read_text()

@@ -86,12 +86,22 @@ def write_local(store: Store, now: datetime, every: timedelta) -> None:
 def last_heartbeat(store: Store, tracker: Tracker) -> Heartbeat | None:
     """When a watch last ticked: the Watch sheet's holder for a SharePoint workbook (any machine's watch), else the
     local file; None when no watch ever ran."""
-    if store.shared and tracker.sheet(SHEET).present:
+    return heartbeat_in(tracker, heartbeat_path(store))
+
+
+def heartbeat_in(tracker: Tracker, path: Path | None = None) -> Heartbeat | None:
+    """When a watch last ticked, from the workbook: the Watch sheet's holder, else the heartbeat file `path` (by
+    default the one beside a local workbook)."""
+    if tracker.sheet(SHEET).present:
         holder = holder_of([dict(row.values) for row in tracker.sheet(SHEET).rows])
         if holder is not None and holder.heartbeat is not None:
             return Heartbeat(holder.heartbeat, holder.every, f"watch on {holder.host}")
+    if path is None and isinstance(tracker.content, Path):  # as the local store's lock_path names it
+        path = tracker.content.parent / f".{tracker.content.name}.tracker-heartbeat.json"
+    if path is None:
+        return None
     try:
-        data = json.loads(heartbeat_path(store).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
         return Heartbeat(
             datetime.fromisoformat(data["at"]), timedelta(minutes=float(data["every_minutes"])), data["where"]
         )

@@ -95,6 +95,8 @@ class StatusPage:
     notes: tuple[str, ...] = field(default=())
     # One line per shown event whose restore time is unknown (its Resolved cell is before its Detected cell).
     warnings: tuple[str, ...] = field(default=())
+    watch: str = ""  # when reminders last ran (internal pages), loudly when the watch has gone quiet
+    watch_quiet: bool = False
 
     @property
     def breached(self) -> int:
