@@ -242,6 +242,7 @@ def _tick(
     steps.append(("remind", lambda: _remind(store, config, now)))
     if escalate:
         steps.append(("escalate", lambda: _escalate(store, config, now)))
+        steps.append(("page", lambda: _page_standby(store, config, now)))
     if page is not None:
         steps.append(("publish", lambda: page.publish(store, config, now)))
     steps.append(("check", lambda: _unconfirmed(store, show)))
@@ -349,6 +350,12 @@ def _escalate(store: Store, config: Config, now: datetime) -> list[tuple[str, bo
     from tracker.sending.escalations import send_escalations
 
     return [_line("escalate", r) for r in send_escalations(store, config, now)]
+
+
+def _page_standby(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
+    from tracker.sending.paging import send_pages
+
+    return [_line("page", p) for p in send_pages(store, config, now)]
 
 
 def _line(verb: str, item: Any) -> tuple[str, bool]:

@@ -1,0 +1,77 @@
+"""Reaching the stand-by: an unacknowledged event of a paged severity pages the stand-by on duty at their Pager,
+again every Page Every minutes until `tracker ack`, each page logged once."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import openpyxl
+
+from tests import suite_clock
+from tests.conftest import Run
+
+PAGER = "5550104@sms.example.com"
+
+
+def _saturday_morning() -> datetime:
+    """The suite clock's next Saturday at 10:00 UTC: the example Roster's weekend stand-by (Casey Nguyen) is on."""
+    day = suite_clock.NOW + timedelta(days=(5 - suite_clock.NOW.weekday()) % 7 or 7)
+    return day.replace(hour=10, minute=0, second=0, microsecond=0)
+
+
+def _set(book: openpyxl.Workbook, sheet: str, match: tuple[str, str], column: str, value: object) -> None:
+    """Type a value in a row's cell, as someone would in Excel."""
+    rows = book[sheet]
+    header = [c.value for c in rows[1]]
+    for row in rows.iter_rows(min_row=2):
+        if row[header.index(match[0])].value == match[1]:
+            row[header.index(column)].value = value
+            return
+    raise AssertionError(f"no {sheet} row with {match}")
+
+
+def _pages(tmp_path: Path, event_id: str) -> list[str]:
+    found = []
+    for path in sorted((tmp_path / "outbox").glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes())
+        if str(message["Subject"]).startswith("[PAGE") and event_id in str(message["Subject"]):
+            assert str(message["To"]).endswith(f"<{PAGER}>")
+            found.append(str(message["Subject"]))
+    return found
+
+
+def test_the_stand_by_is_paged_every_interval_until_ack_then_never(
+    run: Run, example: Path, tmp_path: Path, at: Callable[[datetime], None]
+) -> None:
+    """A Sev 1 opened on a Saturday pages the weekend stand-by at once and every 10 minutes (Page Every) while
+    nobody acknowledges it: four pages in 30 minutes of watch ticks every 5 minutes, one per interval (a watch
+    started again in the same interval sends none, the Notifications log has one row each); after `tracker ack`,
+    none."""
+    book = openpyxl.load_workbook(example)
+    _set(book, "Roster", ("Person", "Casey Nguyen"), "Pager", PAGER)
+    _set(book, "Severities", ("Name", "Sev 1"), "Page Every (min)", 10)
+    book.save(example)
+    start = _saturday_morning()
+    at(start)
+    opened = run("open", "--title", "Core switch down", "--severity", "Sev 1", "--service", "VPN", "--impact", "x")
+    assert opened.exit_code == 0, opened.output
+    event_id = suite_clock.event_id(2)
+    watched = run("watch", "--every", "5m", "--ticks", "7")
+    assert watched.stdout.count(f"page {event_id}: Casey Nguyen <{PAGER}>") == 4, watched.stdout
+    assert _pages(tmp_path, event_id) == [
+        f"[PAGE {n}] {event_id} Sev 1 unacknowledged {minutes}"
+        for n, minutes in enumerate(["0 min", "10 min", "20 min", "30 min"], 1)
+    ]
+    at(start + timedelta(minutes=30))
+    assert f"page {event_id}" not in run("watch", "--ticks", "1").stdout  # this interval's page went already
+    at(start + timedelta(minutes=31))
+    assert run("ack", event_id).exit_code == 0
+    assert f"page {event_id}" not in run("watch", "--every", "5m", "--ticks", "6").stdout
+    assert len(_pages(tmp_path, event_id)) == 4
+    log = openpyxl.load_workbook(example)["Notifications"]
+    header = [c.value for c in log[1]]
+    kinds = [(r[header.index("Event ID")], r[header.index("Kind")]) for r in log.iter_rows(min_row=2, values_only=True)]
+    assert kinds.count((event_id, "page")) == 4
