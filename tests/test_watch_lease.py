@@ -45,6 +45,22 @@ def test_a_watch_on_sharepoint_holds_the_lease_and_beats(run: Run, sp: StandIn, 
     assert "reminders last ran at" in due.stdout and "WARNING" not in due.output
 
 
+@pytest.mark.parametrize("mode", ["upload"])
+def test_a_workbook_without_the_watch_sheet_is_watched_as_before(
+    run: Run, sp: StandIn, tmp_path: Path, mode: str
+) -> None:
+    """A SharePoint workbook made before the Watch sheet: the watch says once that it has no lease and sends as
+    before (the outage emails of its open event)."""
+    book = openpyxl.load_workbook(io.BytesIO(sp.get_file(PATH)))
+    del book["Watch"]
+    data = io.BytesIO()
+    book.save(data)
+    sp.put_file(PATH, data.getvalue())
+    result = run("watch", "--ticks", "2", "--notify")
+    assert result.stdout.count("watch: warning: the workbook has no Watch sheet (added in tracker 0.4)") == 1
+    assert result.stdout.count(": sent") == 3, result.stdout
+
+
 class _Watch:
     """A `tracker watch` process on its own "machine" (folder, temp and state folders), its output read as it
     comes."""

@@ -23,7 +23,6 @@ from typing import Any
 
 from tracker import files
 from tracker.config import Config
-from tracker.errors import UsageError
 from tracker.sending.delivery import sending_lock
 from tracker.sending.ledger import instance_id
 from tracker.sending.mail import Outgoing, Recipient, build_message, parse_sender
@@ -171,11 +170,9 @@ class Lease:
         def plan(tracker: Tracker) -> list[Edit]:
             found.clear()  # planned again on a newer version (412): decide afresh
             sheet = tracker.sheet(SHEET)
-            if not sheet.present:
-                raise UsageError(
-                    "the workbook has no Watch sheet (added in tracker 0.4), which two or more `tracker watch` on "
-                    "one SharePoint workbook share as their lease; `tracker validate` says how to add it"
-                )
+            if not sheet.present:  # an older workbook: this watch works alone, as before the lease
+                found["absent"] = None
+                return []
             holder = holder_of([dict(row.values) for row in sheet.rows])
             found["holder"] = holder
             minutes = max(1, int(self.every.total_seconds() // 60))
@@ -195,6 +192,13 @@ class Lease:
     def _decide(self, found: dict[str, Holder | None]) -> tuple[bool, str]:
         holder, claimed = found.get("holder"), found.get("claimed")
         was = self.active
+        if "absent" in found:
+            self.active = True
+            return True, "" if was else (
+                "watch: warning: the workbook has no Watch sheet (added in tracker 0.4): no heartbeat in the "
+                "workbook and no lease, so a second `tracker watch` on it would not stand by (messages still go "
+                "once); `tracker validate` says how to add the sheet"
+            )
         if claimed is not None:
             table = self.store.rows_now(SHEET)  # workbook-api: rows added without a condition; the first one wins
             winner = holder_of(table) if table is not None else claimed
