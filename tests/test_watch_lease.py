@@ -104,16 +104,16 @@ def _until(condition: object, what: str, procs: list[_Watch], seconds: float = 6
         time.sleep(0.05)
 
 
-def _machine(tmp_path: Path, name: str, standin: StandIn, port: int) -> Path:
+def _machine(tmp_path: Path, name: str, standin: StandIn, port: int, mode: str) -> Path:
     folder = tmp_path / name
     (folder / "tmp").mkdir(parents=True)
-    (folder / "tracker.toml").write_text(_config(standin, "upload"))
+    (folder / "tracker.toml").write_text(_config(standin, mode))
     _use_smtp(folder, port)
     return folder
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["upload"])
+@pytest.mark.parametrize("mode", ["upload", "workbook-api"])
 def test_two_watches_one_active_the_other_takes_over_after_kill_9(
     run: Run, example: Path, tmp_path: Path, mode: str
 ) -> None:
@@ -128,7 +128,7 @@ def _trial(run: Run, example: Path, folder: Path, tmp_path: Path, mode: str) -> 
     with StandIn() as standin, smtp_server() as (server, port):
         standin.put_file(PATH, example.read_bytes())
         (tmp_path / "tracker.toml").write_text(_config(standin, mode))
-        folders = [_machine(folder, name, standin, port) for name in ("m1", "m2")]
+        folders = [_machine(folder, name, standin, port, mode) for name in ("m1", "m2")]
         origin = time.time()
         env = {"TRACKER_NOW_SPEED": str(SPEED), "TRACKER_NOW_FROM": str(origin), "PYTHONUNBUFFERED": "1"}
         watches = [
@@ -140,7 +140,7 @@ def _trial(run: Run, example: Path, folder: Path, tmp_path: Path, mode: str) -> 
             _until(lambda: any(w.said("watch: standby") for w in watches), "the standby", watches)
             active = next(w for w in watches if w.said("watch: active (term 1)"))
             standby = next(w for w in watches if w is not active)
-            assert active.beats() == 1 and not standby.said("watch: active")
+            assert active.beats() == 1 and not standby.said("watch: active"), [w.lines for w in watches]
             with pytest.MonkeyPatch.context() as patch:  # the test's own commands reach the stand-in
                 for name, value in TOKENS.items():
                     patch.setenv(name, value)
@@ -162,10 +162,13 @@ def _trial(run: Run, example: Path, folder: Path, tmp_path: Path, mode: str) -> 
         assert len([line for line in standby.lines if "watch: standby" in line]) == 1  # said once
         rows = _watch_rows(standin.live_copy(PATH))
         assert standin.errors == []
-    assert [r["Term"] for r in rows] == [1, 2], rows
-    took_over = rows[1]["Claimed (UTC)"].replace(tzinfo=UTC)
+    holders: dict[int, dict] = {}  # the earliest row of each term holds it (workbook-api: a losing claim stays)
+    for row in rows:
+        holders.setdefault(row["Term"], row)
+    assert sorted(holders) == [1, 2] and (mode == "workbook-api" or len(rows) == 2), rows
+    took_over = holders[2]["Claimed (UTC)"].replace(tzinfo=UTC)
     assert took_over - killed <= 2 * EVERY, (took_over, killed)
-    assert took_over - rows[0]["Heartbeat (UTC)"].replace(tzinfo=UTC) > EVERY  # not while the first still beat
+    assert took_over - holders[1]["Heartbeat (UTC)"].replace(tzinfo=UTC) > EVERY  # not while the first still beat
     received = [m.message for m in server.received]
     sent = [(str(m["X-Tracker-Event"]), str(m["X-Tracker-Audience"]), str(m["Subject"])) for m in received]
     assert len(sent) == len(set(sent)), sent  # nothing twice

@@ -97,7 +97,7 @@ def watch(
             if until is not None and now >= until:
                 break
             if active := _take_turn(store, lease, now, say, show, summary):
-                _tick(store, config, now, notify, escalate, say, show, summary, page if publish else None)
+                _tick(store, config, now, notify, escalate, say, show, summary, page if publish else None, lease)
                 _beat(store, lease, now, every, say, show, summary)
             summary.ticks += 1
             if stop["now"] or (ticks is not None and summary.ticks >= ticks):  # enough, or SIGTERM during the tick
@@ -105,7 +105,7 @@ def watch(
             stop["sleeping"] = True
             try:
                 if not stop["now"]:  # a SIGTERM just before `sleeping` was set would otherwise wait a whole interval
-                    CLOCK.sleep(every.total_seconds() / (1 if active else 2))  # a standby looks twice as often
+                    CLOCK.sleep(_pause(every, active, now))
             finally:
                 stop["sleeping"] = False
     except KeyboardInterrupt:
@@ -119,6 +119,12 @@ def watch(
     errors = f", {summary.errors} error(s)" if summary.errors else ""
     say(f"{show(utcnow())} watch stopped after {summary.ticks} tick(s), {summary.actions} action(s){failed}{errors}")
     return summary
+
+
+def _pause(every: timedelta, active: bool, began: datetime) -> float:
+    """Seconds until the next tick: ticks start `every` apart (a standby looks twice as often), however long one took,
+    so the active watch's heartbeat keeps its rhythm and a standby does not take over from a slow tick."""
+    return max(0.0, (every / (1 if active else 2) - (utcnow() - began)).total_seconds())
 
 
 def _lease(store: Store, every: timedelta) -> Any:
@@ -231,6 +237,7 @@ def _tick(
     show: Callable[[Any], str],
     summary: WatchSummary,
     page: _Page | None = None,
+    lease: Any = None,
 ) -> None:
     stamp = show(now)
     summary.last_tick_ok = True
@@ -247,6 +254,8 @@ def _tick(
         steps.append(("publish", lambda: page.publish(store, config, now)))
     steps.append(("check", lambda: _unconfirmed(store, show)))
     for name, step in steps:
+        if lease is not None:  # a long tick keeps the heartbeat going
+            lease.keep_up()
         try:
             lines = step()
         except NotifyInterrupted:  # Ctrl-C while sending: what went out is recorded; the watch stops

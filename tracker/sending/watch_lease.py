@@ -23,12 +23,13 @@ from typing import Any
 
 from tracker import files
 from tracker.config import Config
+from tracker.errors import TrackerError
 from tracker.sending.delivery import sending_lock
 from tracker.sending.ledger import instance_id
 from tracker.sending.mail import Outgoing, Recipient, build_message, parse_sender
 from tracker.sending.transports import open_transport
 from tracker.store.backends import Store
-from tracker.times import as_utc, iso
+from tracker.times import as_utc, iso, utcnow
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.reading import Tracker
 from tracker.workbook.roster import address_of, on_duty
@@ -153,6 +154,7 @@ class Lease:
         self.every = every
         self.claim: str | None = None  # the Watch row this watch added, while it holds the lease
         self.active: bool | None = None  # what the last tick found (None: not yet looked)
+        self.beat: datetime | None = None  # when this watch last renewed its heartbeat
 
     def _me(self) -> str:
         mine = instance_id(self.store.journal)
@@ -187,7 +189,21 @@ class Lease:
             return [AppendRow(SHEET, values | {"heartbeat": now, "every": minutes}, unique="claim")]
 
         self.store.commit(plan, keep=False)
-        return self._decide(found)
+        active, line = self._decide(found)
+        self.beat = now if active else None
+        return active, line
+
+    def keep_up(self) -> None:
+        """Between the steps of a long tick: renew the heartbeat once half an interval has passed since the last,
+        so that a slow tick (a large workbook, a slow mail server) does not look like a dead watch. A fault here
+        waits for the next tick."""
+        now = utcnow()
+        if self.claim is None or self.beat is None or now - self.beat < self.every / 2:
+            return
+        try:
+            self.tick(now)
+        except (TrackerError, OSError):
+            return
 
     def _decide(self, found: dict[str, Holder | None]) -> tuple[bool, str]:
         holder, claimed = found.get("holder"), found.get("claimed")
