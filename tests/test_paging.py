@@ -47,9 +47,10 @@ def test_the_stand_by_is_paged_every_interval_until_ack_then_never(
     run: Run, example: Path, tmp_path: Path, at: Callable[[datetime], None]
 ) -> None:
     """A Sev 1 opened on a Saturday pages the weekend stand-by at once and every 10 minutes (Page Every) while
-    nobody acknowledges it: four pages in 30 minutes of watch ticks every 5 minutes, one per interval (a watch
-    started again in the same interval sends none, the Notifications log has one row each); after `tracker ack`,
-    none."""
+    nobody acknowledges it: four pages in 30 minutes of watch ticks every 5 minutes, one per interval, and one for
+    its escalation (not acknowledged after 10 minutes); a watch started again in the same interval sends none, the
+    Notifications log has one row each; after `tracker ack`, no more repeats (a later escalation, the update
+    overdue, pages once)."""
     book = openpyxl.load_workbook(example)
     _set(book, "Roster", ("Person", "Casey Nguyen"), "Pager", PAGER)
     _set(book, "Severities", ("Name", "Sev 1"), "Page Every (min)", 10)
@@ -60,18 +61,20 @@ def test_the_stand_by_is_paged_every_interval_until_ack_then_never(
     assert opened.exit_code == 0, opened.output
     event_id = suite_clock.event_id(2)
     watched = run("watch", "--every", "5m", "--ticks", "7")
-    assert watched.stdout.count(f"page {event_id}: Casey Nguyen <{PAGER}>") == 4, watched.stdout
-    assert _pages(tmp_path, event_id) == [
-        f"[PAGE {n}] {event_id} Sev 1 unacknowledged {minutes}"
-        for n, minutes in enumerate(["0 min", "10 min", "20 min", "30 min"], 1)
-    ]
+    assert watched.stdout.count(f"page {event_id}: Casey Nguyen <{PAGER}>") == 5, watched.stdout
+    repeats = [f"[PAGE {n}] {event_id} Sev 1 unacknowledged {n * 10 - 10} min" for n in range(1, 5)]
+    escalated = f"[PAGE] {event_id} Sev 1 escalated: not acknowledged (since 10 min)"
+    assert sorted(_pages(tmp_path, event_id)) == sorted([*repeats, escalated])
     at(start + timedelta(minutes=30))
     assert f"page {event_id}" not in run("watch", "--ticks", "1").stdout  # this interval's page went already
     at(start + timedelta(minutes=31))
     assert run("ack", event_id).exit_code == 0
-    assert f"page {event_id}" not in run("watch", "--every", "5m", "--ticks", "6").stdout
-    assert len(_pages(tmp_path, event_id)) == 4
+    after = run("watch", "--every", "5m", "--ticks", "6").stdout
+    assert f"[PAGE 5] {event_id}" not in after  # acknowledged: no more repeats
+    late = f"[PAGE] {event_id} Sev 1 escalated: update overdue (since 16 min)"  # an escalation still pages, once
+    assert after.count(f"page {event_id}: ") == 1 and late in after, after
+    assert sorted(_pages(tmp_path, event_id)) == sorted([*repeats, escalated, late])
     log = openpyxl.load_workbook(example)["Notifications"]
     header = [c.value for c in log[1]]
     kinds = [(r[header.index("Event ID")], r[header.index("Kind")]) for r in log.iter_rows(min_row=2, values_only=True)]
-    assert kinds.count((event_id, "page")) == 4
+    assert kinds.count((event_id, "page")) == 6

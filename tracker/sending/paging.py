@@ -1,6 +1,6 @@
 """Reaching the stand-by: an open event of a severity with a Page Every (Severities sheet) that nobody has
 acknowledged pages the stand-by on duty at their Pager (Roster: an email-to-SMS gateway address) at once and
-again every Page Every minutes until `tracker ack`. Each page is one short plain message, logged on the
+again every Page Every minutes until `tracker ack`; each escalation such an event has pages them once too. Each page is one short plain message, logged on the
 Notifications sheet as kind `page` once per interval (the state names the interval), so a second run, a second
 machine or a restarted watch never pages twice for one interval."""
 
@@ -14,7 +14,7 @@ from tracker.config import Config
 from tracker.rules.clock import duration
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
 from tracker.sending.mail import Outgoing, Recipient, build_message, parse_sender
-from tracker.sending.sendlog import log_rows
+from tracker.sending.sendlog import is_claim, is_withdrawn, log_rows
 from tracker.store.backends import Store
 from tracker.times import as_utc, iso
 from tracker.workbook.policy import is_open
@@ -46,18 +46,26 @@ def _every(tracker: Tracker, event: Row) -> timedelta | None:
     return timedelta(minutes=minutes) if isinstance(minutes, int) and minutes > 0 else None
 
 
-def owed_pages(tracker: Tracker, now: datetime) -> list[tuple[Row, int, datetime]]:
-    """(event, interval number, the interval's start) of each open, unacknowledged event its severity pages."""
+def owed_pages(tracker: Tracker, journal: Any, now: datetime) -> list[tuple[Row, str, str]]:
+    """(event, state, what the page says) of each page owed now, for open events of a paged severity: while it is
+    unacknowledged, one per interval since it was reported; and one for each escalation it has had."""
     out = []
     for event in tracker.sheet("Events").rows:
-        if not event["id"] or not is_open(event["status"]) or isinstance(event["acknowledged_at"], datetime):
-            continue
-        every = _every(tracker, event)
+        every = _every(tracker, event) if event["id"] and is_open(event["status"]) else None
         start = event["reported_at"] if isinstance(event["reported_at"], datetime) else event["detected_at"]
         if every is None or not isinstance(start, datetime) or as_utc(start) > as_utc(now):
             continue
-        number = int((as_utc(now) - as_utc(start)) // every)
-        out.append((event, number, as_utc(start) + number * every))
+        if not isinstance(event["acknowledged_at"], datetime):
+            number = int((as_utc(now) - as_utc(start)) // every)
+            since = as_utc(start) + number * every
+            waiting = duration(as_utc(now) - as_utc(start))
+            out.append((event, f"page {number + 1} {iso(since)}", f"[PAGE {number + 1}] unacknowledged {waiting}"))
+        escalated: dict[str, str] = {}
+        for row in log_rows(tracker, journal, str(event["id"]), ("escalation",)):
+            if not is_claim(row) and not is_withdrawn(row) and row.get("state"):
+                trigger = str(row.get("subject") or "").split(": ", 1)[-1].split(" - ", 1)[0]
+                escalated.setdefault(f"page for {row['state']}", f"[PAGE] escalated: {trigger}")
+        out += [(event, state, what) for state, what in escalated.items()]
     return out
 
 
@@ -77,22 +85,21 @@ def send_pages(store: Store, config: Config, now: datetime) -> list[Page]:
     with sending_lock(store, config):
         tracker = store.read()
         settle(store, tracker, config, now, kinds=(KIND,))
-        owed = owed_pages(tracker, now)
+        owed = owed_pages(tracker, store.journal, now)
         if not owed:
             return []
         person, address = _pager(tracker, config, now)
         out: list[Page] = []
         outgoing: list[Outgoing] = []
-        for event, number, since in owed:
+        for event, state, what in owed:
             key = str(event["id"])
-            state = f"page {number + 1} {iso(since)}"
             if any(r.get("state") == state for r in log_rows(tracker, store.journal, key, (KIND,))):
                 continue
             if not address:
                 why = "nobody to page: no stand-by with a Pager (Roster) is on duty now"
                 out.append(Page(key, person, "", problem=why))
                 continue
-            message = _page(event, person, address, number + 1, now, config, state)
+            message = _page(event, person, address, what, now, config, state)
             outgoing.append(message)
             out.append(Page(key, person, address, message.subject))
         if not outgoing:
@@ -101,13 +108,12 @@ def send_pages(store: Store, config: Config, now: datetime) -> list[Page]:
         return delivery.settle(out, outgoing, lambda who, why: Page("", who, "", problem=why))
 
 
-def _page(event: Row, person: str, address: str, number: int, now: datetime, config: Config, state: str) -> Outgoing:
+def _page(event: Row, person: str, address: str, what: str, now: datetime, config: Config, state: str) -> Outgoing:
     """A page: short and plain, for a phone's text message."""
     key = str(event["id"])
-    start = event["reported_at"] if isinstance(event["reported_at"], datetime) else event["detected_at"]
-    waiting = duration(as_utc(now) - as_utc(start))
-    subject = f"[PAGE {number}] {key} {event['severity']} unacknowledged {waiting}"
-    text = f"{key} {event['severity']}: {str(event['title'] or '')[:80]}. Unacknowledged {waiting}. Ack: tracker ack {key}\n"
+    tag, _, why = what.partition("] ")
+    subject = f"{tag}] {key} {event['severity']} {why}"
+    text = f"{key} {event['severity']}: {str(event['title'] or '')[:80]}. {why[:1].upper()}{why[1:]}. Ack: tracker ack {key}\n"
     recipient = Recipient(address, person, "To", "")
     message = build_message(
         parse_sender(config.mail.sender), [recipient], (subject, text, None), about=(key, person, KIND), sent_at=now
