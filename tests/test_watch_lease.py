@@ -230,3 +230,17 @@ def test_the_status_page_says_when_reminders_last_ran_loudly_once_quiet(
     page = (tmp_path / "status" / "index.html").read_text()
     assert 'role="alert">WARNING: reminders and escalations last ran at' in page
     assert "reminders" not in (tmp_path / "customer.html").read_text()
+
+
+def test_a_rehearsal_speed_that_is_not_a_number_is_refused_in_one_line(
+    run: Run, example: Path, monkeypatch: pytest.MonkeyPatch, at: Callable[[datetime], None]
+) -> None:
+    """TRACKER_NOW_SPEED must be a positive number: anything else is one line saying what to write."""
+    monkeypatch.setenv("TRACKER_NOW_SPEED", "fast")
+    at(suite_clock.NOW)
+    result = run("due")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: TRACKER_NOW_SPEED='fast' or TRACKER_NOW_FROM is not a number; e.g. TRACKER_NOW_SPEED=60 (a "
+        "rehearsal minute each real second)"
+    )
