@@ -78,3 +78,29 @@ def test_the_stand_by_is_paged_every_interval_until_ack_then_never(
     header = [c.value for c in log[1]]
     kinds = [(r[header.index("Event ID")], r[header.index("Kind")]) for r in log.iter_rows(min_row=2, values_only=True)]
     assert kinds.count((event_id, "page")) == 6
+
+
+def test_without_a_stand_by_the_duty_event_manager_is_paged_and_nobody_to_page_is_said_once(
+    run: Run, example: Path, tmp_path: Path, at: Callable[[datetime], None]
+) -> None:
+    """On a weekday (no stand-by on the example Roster) with no Pager anywhere, the watch says once that nobody can
+    be paged and exits 1; with a Pager for the duty event manager on duty (Alex Morgan), they are paged."""
+    book = openpyxl.load_workbook(example)
+    _set(book, "Severities", ("Name", "Sev 1"), "Page Every (min)", 10)
+    book.save(example)
+    start = _saturday_morning() + timedelta(days=2)  # Monday 10:00
+    at(start)
+    assert (
+        run("open", "--title", "Core switch down", "--severity", "Sev 1", "--service", "VPN", "--impact", "x").exit_code
+        == 0
+    )
+    event_id = suite_clock.event_id(2)
+    alone = run("watch", "--every", "5m", "--ticks", "3")
+    assert alone.exit_code == 1
+    assert alone.stdout.count(f"page {event_id} : nobody to page: no stand-by or duty event manager with a Pager") == 1
+    book = openpyxl.load_workbook(example)
+    _set(book, "Roster", ("Person", "Alex Morgan"), "Pager", PAGER)
+    book.save(example)
+    at(start + timedelta(minutes=20))
+    paged = run("watch", "--ticks", "1")
+    assert f"page {event_id}: Alex Morgan <{PAGER}>: [PAGE 3] {event_id} Sev 1 unacknowledged 20 min" in paged.stdout

@@ -19,7 +19,7 @@ from tracker.store.backends import Store
 from tracker.times import as_utc, iso
 from tracker.workbook.policy import is_open
 from tracker.workbook.reading import Row, Tracker
-from tracker.workbook.roster import STANDBY, on_duty
+from tracker.workbook.roster import DUTY, STANDBY, on_duty
 
 KIND = "page"
 
@@ -70,13 +70,15 @@ def owed_pages(tracker: Tracker, journal: Any, now: datetime) -> list[tuple[Row,
 
 
 def _pager(tracker: Tracker, config: Config, now: datetime) -> tuple[str, str]:
-    """(person, pager address) of the stand-by on duty with a Pager; ("", "") when there is none."""
+    """(person, pager address) of the stand-by on duty with a Pager, else of the duty event manager with one (the
+    hours a roster has no stand-by); ("", "") when there is none."""
     roster = tracker.sheet("Roster")
-    for shift in on_duty(tracker, config.display.tz, now, STANDBY):
-        row = next((r for r in roster.rows if r.number == shift.row), None)
-        pager = str(row.get("pager") or "").strip() if row is not None else ""
-        if pager:
-            return shift.person, pager
+    for role in (STANDBY, DUTY):
+        for shift in on_duty(tracker, config.display.tz, now, role):
+            row = next((r for r in roster.rows if r.number == shift.row), None)
+            pager = str(row.get("pager") or "").strip() if row is not None else ""
+            if pager:
+                return shift.person, pager
     return "", ""
 
 
@@ -96,7 +98,7 @@ def send_pages(store: Store, config: Config, now: datetime) -> list[Page]:
             if any(r.get("state") == state for r in log_rows(tracker, store.journal, key, (KIND,))):
                 continue
             if not address:
-                why = "nobody to page: no stand-by with a Pager (Roster) is on duty now"
+                why = "nobody to page: no stand-by or duty event manager with a Pager (Roster) is on duty now"
                 out.append(Page(key, person, "", problem=why))
                 continue
             message = _page(event, person, address, what, now, config, state)
