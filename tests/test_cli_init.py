@@ -25,6 +25,7 @@ SHEETS = [
     "Actions",
     "Tasks",
     "Categories",
+    "Watch",
 ]
 
 

@@ -98,7 +98,7 @@ def test_four_events_print_on_one_landscape_page(printed_day: Pdf) -> None:
     every event on it, in no serif font, text at 6 points or more (all 31 columns on one page were 1.6 points);
     every other sheet of the example prints on one page too, as readable (48 pages, 3 columns a page, before)."""
     assert {name: len(pages) for name, pages in printed_day.sheets.items()} == {name: 1 for name in printed_day.sheets}
-    assert len(printed_day.sheets) == 13  # (Tasks and Categories, tracker 0.4: the twelfth and thirteenth)
+    assert len(printed_day.sheets) == 14  # (Tasks, Categories and Watch: tracker 0.4)
     smallest = {
         name: min(t.size for t in pages[0].texts if t.text.strip()) for name, pages in printed_day.sheets.items()
     }
@@ -113,7 +113,7 @@ def test_four_events_print_on_one_landscape_page(printed_day: Pdf) -> None:
     assert all(suite_clock.event_id(n) in shown for n in range(1, 5))
     assert not [font for font in printed_day.fonts if "serif" in font.lower().replace("sans", "")]
     footer = page.line(min(text.y for text in page.texts))
-    assert footer.startswith("Events") and "Page 1 of 13" in footer
+    assert footer.startswith("Events") and "Page 1 of 14" in footer
 
 
 @pytest.mark.libreoffice

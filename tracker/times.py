@@ -26,6 +26,8 @@ class Clock:
         self._elapsed = timedelta(0)
         self._read = False
         self._pinned: datetime | None = None
+        self._speed: float | None = None  # TRACKER_NOW_SPEED: the rehearsal clock runs on by itself
+        self._from = 0.0  # the real moment (time.time()) the rehearsal clock stood at its start
         self.waiter: Callable[[float], None] = time.sleep
 
     def pin(self, start: datetime | None) -> None:
@@ -54,6 +56,7 @@ class Clock:
                         f"TRACKER_NOW={text!r} is not a time; use an ISO time in UTC, e.g. 2026-11-23T08:00Z"
                     ) from None
                 start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+            self._speed, self._from = _speed() if start is not None else (None, 0.0)
             self._start = start  # before _read: another thread never sees "read" with no start yet
             self._read = True
         return self._start
@@ -81,12 +84,19 @@ class Clock:
     def now(self) -> datetime:
         """The current time, aware, in UTC."""
         start = self._rehearsal()
-        return datetime.now(UTC) if start is None else start + self._elapsed
+        if start is None:
+            return datetime.now(UTC)
+        if self._speed is not None:  # several processes on one rehearsal clock (TRACKER_NOW_SPEED)
+            return start + timedelta(seconds=(time.time() - self._from) * self._speed)
+        return start + self._elapsed
 
     def sleep(self, seconds: float) -> None:
-        """Wait: really, or on the rehearsal clock by moving it on."""
+        """Wait: really, or on the rehearsal clock by moving it on (with TRACKER_NOW_SPEED, really, that much
+        faster)."""
         if self._rehearsal() is None:
             time.sleep(seconds)
+        elif self._speed is not None:
+            time.sleep(max(0.0, seconds) / self._speed)
         else:
             self._elapsed += timedelta(seconds=seconds)
 
@@ -99,6 +109,26 @@ class Clock:
     def reset(self) -> None:
         """Read TRACKER_NOW again on next use (tests that change it); a pinned start stays, back at its start."""
         self._start, self._elapsed, self._read = None, timedelta(0), False
+
+
+def _speed() -> tuple[float | None, float]:
+    """TRACKER_NOW_SPEED=N: the rehearsal clock runs by itself, N times faster than real time, from the real moment
+    TRACKER_NOW_FROM (Unix seconds; default: when the process first asks the time), so that processes started
+    with the same two values share one rehearsal clock (several `tracker watch` taking turns)."""
+    text = os.environ.get("TRACKER_NOW_SPEED", "").strip()
+    if not text:
+        return None, 0.0
+    try:
+        speed = float(text)
+        start = float(os.environ.get("TRACKER_NOW_FROM", "").strip() or time.time())
+    except ValueError:
+        raise UsageError(
+            f"TRACKER_NOW_SPEED={text!r} or TRACKER_NOW_FROM is not a number; e.g. TRACKER_NOW_SPEED=60 "
+            "(a rehearsal minute each real second)"
+        ) from None
+    if not speed > 0:
+        raise UsageError(f"TRACKER_NOW_SPEED={text!r}: more than 0, e.g. 60 (a rehearsal minute each real second)")
+    return speed, start
 
 
 CLOCK = Clock()

@@ -82,8 +82,13 @@ def _say_sent(sent: list[Any], escalated: list[Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print what is due as JSON (see README, Keeping time).")
 @click.option("--remind", is_flag=True, help="Remind whoever owes each update due soon or overdue (once each).")
 @click.option("--escalate", is_flag=True, help="Send each escalation step (Escalations sheet) that is due, once.")
+@click.option(
+    "--heartbeat",
+    is_flag=True,
+    help="Only check that `tracker watch` runs: exit 1, and tell the operations manager once, when it has gone quiet.",
+)
 @pass_state
-def due(state: State, within: str | None, as_json: bool, remind: bool, escalate: bool) -> None:
+def due(state: State, within: str | None, as_json: bool, remind: bool, escalate: bool, heartbeat: bool) -> None:
     """What the team owes now: each open event's next update, SLAs at risk or breached, the process review.
 
     An open event whose first notice cannot go (a field it needs, such as
@@ -98,18 +103,29 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
     not be sent (the mail server down, nobody with an email), or any other
     error; 7 paperwork is overdue (a review action, the process review).
 
+    It also says when `tracker watch` last ran reminders and escalations, in
+    capitals when that is more than three intervals ago. With --heartbeat (for
+    a second scheduler) it checks only that: exit 1 when the watch has gone
+    quiet, and the operations manager on duty (Roster) is told once.
+
     \b
     Example:
       tracker due
       tracker due --within 15m --json
       tracker due --remind --escalate
+      tracker due --heartbeat
     """
     from tracker.rules.clock import blocked_notices, due_items, unconfirmed_emails
     from tracker.sending.gate import blocked_first_notices
+    from tracker.sending.watch_lease import last_heartbeat
     from tracker.times import utcnow
 
     span = output.span(within, "--within") if within else None
     store = state.store()
+    if heartbeat:
+        from tracker.cli.watch import due_heartbeat
+
+        sys.exit(due_heartbeat(state, store, as_json))
     if remind or escalate:
         state.apply_typed(store)  # what people typed in Excel acts before anyone is reminded of it
     tracker = store.read()
@@ -128,6 +144,23 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
     blocked = blocked_notices(tracker, state.config, now, blocked_first_notices(tracker, store.journal))
     items = unconfirmed_emails(tracker, unknown) + blocked + items
     code = due_exit_code(items, [*sent, *escalated], down)
+    _show_due(state, last_heartbeat(store, tracker), now, items, (sent, escalated), unknown, code, as_json)
+    if code:
+        sys.exit(code)
+
+
+def _show_due(
+    state: State,
+    beat: Any,
+    now: Any,
+    items: list[Any],
+    sends: tuple[list[Any], list[Any]],
+    unknown: list[Any],
+    code: int,
+    as_json: bool,
+) -> None:
+    """What `tracker due` prints: the table (or JSON), when the watch last ran, what was sent."""
+    sent, escalated = sends
     if as_json:
         payload = {
             "now": output.iso_text(now),
@@ -136,13 +169,14 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
             "escalations": [e.to_json() for e in escalated],
             "exit_code": code,
         }
+        payload |= {"watch": beat.to_json(now)} if beat else {}
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
-    else:
-        click.echo(_due_table(state, items, now))
-        _say_sent(sent, escalated)
-        say_unconfirmed(state, unknown)
-    if code:
-        sys.exit(code)
+        return
+    click.echo(_due_table(state, items, now))
+    if beat is not None:  # a watch ran for this workbook: when, loudly if it has stopped
+        click.echo(_printable(beat.line(now, state.show_time)))
+    _say_sent(sent, escalated)
+    say_unconfirmed(state, unknown)
 
 
 DUE_EXIT_CODES = (  # (exit code, what `due` found), most urgent first; README, "What tracker refuses, and why"

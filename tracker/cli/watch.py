@@ -11,13 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker import files
 from tracker.config import Config
 from tracker.errors import NotifyInterrupted, TrackerError, UsageError
 from tracker.store.backends import Store
+from tracker.text import printable
 from tracker.times import CLOCK, utcnow
+
+if TYPE_CHECKING:
+    from tracker.cli.state import State
 
 PUBLISH_REFRESH = timedelta(minutes=15)  # the status page's durations age: republished at least this often
 SAY_AGAIN = timedelta(hours=1)  # a problem that lasts is said again this often
@@ -69,9 +73,9 @@ def watch(
     show: Callable[[Any], str],
     publish: bool = False,
 ) -> WatchSummary:
-    """Run ticks every `every` until `until`, `ticks` ticks, Ctrl-C or SIGTERM. With `publish`, each tick also
-    republishes the status page when the workbook changed since the last publish, and at least every
-    PUBLISH_REFRESH (its durations and "next update in" age)."""
+    """Run ticks every `every` until `until`, `ticks` ticks, Ctrl-C or SIGTERM (on SharePoint, as the active watch
+    of the lease; a standby only looks at it). With `publish`, each tick also republishes the status page when the
+    workbook changed since the last publish, and at least every PUBLISH_REFRESH ("next update in" ages)."""
     lock = _only_watch(store)
     stop = {"now": False, "sleeping": False}
 
@@ -83,6 +87,7 @@ def watch(
     previous = signal.signal(signal.SIGTERM, on_term)
     summary = WatchSummary()
     page = _Page()
+    lease = _lease(store, every)
     try:
         stops = f" until {show(until)}" if until is not None else ""
         say(f"{show(utcnow())} watching every {int(every.total_seconds() // 60)} min{stops} (Ctrl-C stops)")
@@ -91,16 +96,16 @@ def watch(
             now = utcnow()
             if until is not None and now >= until:
                 break
-            _tick(store, config, now, notify, escalate, say, show, summary, page if publish else None)
+            if active := _take_turn(store, lease, now, say, show, summary):
+                _tick(store, config, now, notify, escalate, say, show, summary, page if publish else None, lease)
+                _beat(store, lease, now, every, say, show, summary)
             summary.ticks += 1
-            if ticks is not None and summary.ticks >= ticks:
-                break
-            if stop["now"]:  # SIGTERM came during the tick
+            if stop["now"] or (ticks is not None and summary.ticks >= ticks):  # enough, or SIGTERM during the tick
                 break
             stop["sleeping"] = True
             try:
                 if not stop["now"]:  # a SIGTERM just before `sleeping` was set would otherwise wait a whole interval
-                    CLOCK.sleep(every.total_seconds())
+                    CLOCK.sleep(_pause(every, active, now))
             finally:
                 stop["sleeping"] = False
     except KeyboardInterrupt:
@@ -114,6 +119,58 @@ def watch(
     errors = f", {summary.errors} error(s)" if summary.errors else ""
     say(f"{show(utcnow())} watch stopped after {summary.ticks} tick(s), {summary.actions} action(s){failed}{errors}")
     return summary
+
+
+def _pause(every: timedelta, active: bool, began: datetime) -> float:
+    """Seconds until the next tick: ticks start `every` apart (a standby looks twice as often), however long one took,
+    so the active watch's heartbeat keeps its rhythm and a standby does not take over from a slow tick."""
+    return max(0.0, (every / (1 if active else 2) - (utcnow() - began)).total_seconds())
+
+
+def _lease(store: Store, every: timedelta) -> Any:
+    """The lease of a SharePoint workbook's Watch sheet (several machines may watch it); None for a local one."""
+    from tracker.sending.watch_lease import Lease
+
+    return Lease(store, every) if store.shared else None
+
+
+def _take_turn(
+    store: Store, lease: Any, now: datetime, say: Callable[[str], None], show: Callable[[Any], str], summary: Any
+) -> bool:
+    """Whether this watch is the active one this tick (a local workbook's always is); a change is said once."""
+    if lease is None:
+        return True
+    try:
+        active, line = lease.tick(now)
+    except (TrackerError, OSError) as exc:  # the lease unknown: nothing is sent; the next tick looks again
+        summary.errors += 1
+        summary.last_tick_ok = False
+        problem = f"watch: error: the lease could not be checked: {_one_line(str(exc))} (the next tick tries again)"
+        if summary.repeat(problem, now):
+            say(f"{show(now)} {problem}")
+        return False
+    if line:
+        say(f"{show(now)} {line}")
+    return bool(active)
+
+
+def _beat(
+    store: Store,
+    lease: Any,
+    now: datetime,
+    every: timedelta,
+    say: Callable[[str], None],
+    show: Callable[[Any], str],
+    summary: Any,
+) -> None:
+    """The local heartbeat file (a SharePoint workbook's is the lease's row, renewed as the tick began)."""
+    from tracker.sending.watch_lease import write_local
+
+    try:
+        write_local(store, now, every)
+    except OSError as exc:
+        if lease is None and summary.repeat(f"heartbeat: {exc}", now):
+            say(f"{show(now)} heartbeat: error: {_one_line(str(exc))}; `tracker due` cannot tell when this ran")
 
 
 def _only_watch(store: Store) -> Any:
@@ -180,6 +237,7 @@ def _tick(
     show: Callable[[Any], str],
     summary: WatchSummary,
     page: _Page | None = None,
+    lease: Any = None,
 ) -> None:
     stamp = show(now)
     summary.last_tick_ok = True
@@ -191,10 +249,13 @@ def _tick(
     steps.append(("remind", lambda: _remind(store, config, now)))
     if escalate:
         steps.append(("escalate", lambda: _escalate(store, config, now)))
+        steps.append(("page", lambda: _page_standby(store, config, now)))
     if page is not None:
         steps.append(("publish", lambda: page.publish(store, config, now)))
     steps.append(("check", lambda: _unconfirmed(store, show)))
     for name, step in steps:
+        if lease is not None:  # a long tick keeps the heartbeat going
+            lease.keep_up()
         try:
             lines = step()
         except NotifyInterrupted:  # Ctrl-C while sending: what went out is recorded; the watch stops
@@ -302,9 +363,40 @@ def _escalate(store: Store, config: Config, now: datetime) -> list[tuple[str, bo
     return [_line("escalate", r) for r in send_escalations(store, config, now)]
 
 
+def _page_standby(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
+    from tracker.sending.paging import send_pages
+
+    return [_line("page", p) for p in send_pages(store, config, now)]
+
+
 def _line(verb: str, item: Any) -> tuple[str, bool]:
     """The log line of a reminder or escalation, and whether all is well (a note about messages that went out,
     such as a log waiting in the journal, is)."""
     if item.problem:
         return f"{verb} {item.event_id} {item.person}: {item.problem}", not (item.event_id or item.person)
     return f"{verb} {item.event_id}: {item.person} <{item.address}>: {item.subject}", True
+
+
+def due_heartbeat(state: State, store: Store, as_json: bool) -> int:
+    """`tracker due --heartbeat`: when the watch last ran; 1 when it has gone quiet (or never ran), the operations manager
+    told once."""
+    import json
+
+    import click
+
+    from tracker.cli import output
+    from tracker.sending.watch_lease import last_heartbeat, tell_quiet
+
+    now = utcnow()
+    beat = last_heartbeat(store, store.read())
+    quiet = beat is None or beat.quiet(now)
+    told = tell_quiet(store, state.config, now, beat) if quiet else ""
+    if as_json:
+        payload = {"now": output.iso_text(now), "watch": beat.to_json(now) if beat else None, "told": told}
+        click.echo(json.dumps(payload | {"exit_code": int(quiet)}, indent=2, ensure_ascii=False))
+        return int(quiet)
+    line = beat.line(now, state.show_time) if beat else "WARNING: no `tracker watch` has run for this workbook"
+    click.echo(printable(line), err=quiet)
+    if told:
+        click.echo(printable(told), err=True)
+    return int(quiet)

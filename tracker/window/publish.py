@@ -38,6 +38,7 @@ from tracker.rules.clock import (
 from tracker.sending.audience import Audience, when
 from tracker.sending.mail import template_environment
 from tracker.sending.sendlog import heard_of
+from tracker.sending.watch_lease import heartbeat_in
 from tracker.store.journal import state_dir
 from tracker.times import iso
 from tracker.window.charts import (
@@ -115,6 +116,7 @@ def build_page(
         weekly = _weekly(events, severities, config, now)
         if reader.may_read("Events", "resolved_at"):
             trend = _trend(events, config, now)
+    beat = None if reader.external else heartbeat_in(tracker)  # the team's own pages: is the watch running?
     return StatusPage(
         title=title or config.publish.title,
         audience=name,
@@ -130,6 +132,8 @@ def build_page(
         weekly=weekly,
         trend=trend,
         warnings=tuple(warnings),
+        watch=beat.line(now, lambda at: when(config, at)) if beat else "",
+        watch_quiet=bool(beat and beat.quiet(now)),
     )
 
 

@@ -96,6 +96,8 @@ class StatusPage:
     # One line per shown event whose restore time is unknown (its Resolved cell is before its Detected cell).
     warnings: tuple[str, ...] = field(default=())
     drills: tuple[OpenEvent, ...] | None = None  # the drills section (`publish --drills`); None: not asked for
+    watch: str = ""  # when reminders last ran (internal pages), loudly when the watch has gone quiet
+    watch_quiet: bool = False
 
     @property
     def breached(self) -> int:
