@@ -314,6 +314,20 @@ V0_1_MADE = datetime(2026, 11, 22, 7, 40, tzinfo=UTC)
 """tests/data/v0_1 was made by tracker 0.1 (`init --example`, then `notify` at 0734Z) just before this moment."""
 
 
+V0_3_MADE = datetime(2026, 11, 23, 9, 35, tzinfo=UTC)
+"""tests/data/v0_3 was made by tracker 0.3 (`init --example` at 0930Z, then `notify --open` at 0934Z) just before."""
+
+
+@pytest.fixture
+def v0_3(tmp_path: Path, at: Callable[[datetime], None]) -> Path:
+    """tests/data/v0_3 (made and notified by tracker 0.3, the last release: one example event, its emails logged
+    with 0.3's fingerprints) copied into tmp_path, the clock at the moment it was made; returns the workbook."""
+    for name in ("events.xlsx", "tracker.toml"):
+        shutil.copy(Path(__file__).parent / "data" / "v0_3" / name, tmp_path / name)
+    at(V0_3_MADE)
+    return tmp_path / "events.xlsx"
+
+
 @pytest.fixture
 def v0_1(tmp_path: Path, at: Callable[[datetime], None]) -> Path:
     """tests/data/v0_1 (a tracker made and notified by tracker 0.1: one example event) copied into tmp_path, the clock

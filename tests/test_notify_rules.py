@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from tests import suite_clock
-from tests.conftest import V0_1_MADE, Run
+from tests.conftest import V0_1_MADE, V0_3_MADE, Run
 
 pytestmark = pytest.mark.dateshift  # CI runs these again at the next 1 January and on 29 February 2028
 
@@ -114,6 +114,20 @@ def test_messages_logged_by_the_previous_version_are_not_sent_again(run: Run, tm
     assert again.exit_code == 0, again.stderr
     assert "nothing new for" in again.stdout and not (tmp_path / "outbox").exists()
     updated = run("update", suite_clock.event_id(when=V0_1_MADE), "--note", "Certificate installed")
+    assert updated.exit_code == 0, updated.stderr
+    news = run("notify", "--open")
+    assert news.exit_code == 0 and news.stdout.count(" sent\n") == 3
+
+
+def test_messages_logged_by_tracker_0_3_are_not_sent_again(run: Run, tmp_path: Path, v0_3: Path) -> None:
+    """tests/data/v0_3 was made and notified by tracker 0.3: its workbook lacks the columns 0.4 added (Reported By,
+    Approved For, Applied...) and its Notifications rows hold 0.3's fingerprints. After upgrading, the scheduled run
+    sends nothing (0.4's empty new columns are no news), and the first real change reaches every audience."""
+    again = run("notify", "--open", "--verbose")
+    assert again.exit_code == 0, again.stderr
+    assert "nothing new for" in again.stdout and not (tmp_path / "outbox").exists()
+    key = suite_clock.event_id(when=V0_3_MADE)
+    updated = run("update", key, "--note", "Certificate installed", "--public-note", "The fix is going in")
     assert updated.exit_code == 0, updated.stderr
     news = run("notify", "--open")
     assert news.exit_code == 0 and news.stdout.count(" sent\n") == 3

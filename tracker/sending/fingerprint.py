@@ -26,6 +26,7 @@ def event_state(
     the fingerprint tracker 0.2 logged."""
     key = str(event["id"]).casefold()
     values = reader.view("Events", dict(event.values)) if reader else _as_in_0_1(tracker, "Events", event.values)
+    values = _as_in_0_3(tracker, "Events", values)
     parts: list[Any] = [{k: _stable(v) for k, v in values.items() if k not in _NOT_STATE}]
     for sheet in ("Updates", "Changes"):
         if sheet == "Changes" and not changes:
@@ -39,7 +40,7 @@ def event_state(
             ]
         else:
             entries = [  # an update that says nothing to this audience (no words, no ETA) is not news to it
-                {k: v for k, v in e.items() if k not in ("kind", "text")}
+                {k: v for k, v in _as_in_0_3(tracker, sheet, e).items() if k not in ("kind", "text")}
                 for e in reader.entries(sheet, key, "")
                 if ((e["text"] or e.get("eta")) if sheet == "Updates" else _readable(e))
                 and (bookkeeping or not is_bookkeeping(e))
@@ -60,6 +61,23 @@ def _as_in_0_1(tracker: Tracker, sheet: str, values: dict[str, Any]) -> dict[str
     """A row's values as tracker 0.1 saw them: without the columns added since (`x-added`)."""
     fields = tracker.schema[sheet].fields
     return {k: v for k, v in values.items() if k not in fields or not fields[k].added}
+
+
+LAST_RELEASE = (0, 3)  # the fingerprints logged on workbooks today were made by this version's rules
+
+
+def _as_in_0_3(tracker: Tracker, sheet: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A row's values without what the last release's fingerprint did not hold: the columns added since while
+    empty (an older workbook lacks them; upgrading is no news), and the mark tracker fills on the rows it applied
+    (bookkeeping, never news). A column added since that someone filled is news as any cell is."""
+    spec = tracker.schema[sheet]
+    fields = spec.fields
+
+    def newer(name: str) -> bool:
+        added = fields[name].added if name in fields else None
+        return bool(added) and tuple(int(p) for p in str(added).split(".") if p.isdigit()) > LAST_RELEASE
+
+    return {k: v for k, v in values.items() if k != spec.applied_mark and not (v is None and newer(k))}
 
 
 def _stable(value: Any) -> Any:
