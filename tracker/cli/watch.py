@@ -289,9 +289,11 @@ def _intake(store: Store, config: Config, now: datetime) -> list[tuple[str, bool
 
 
 def _remind(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
+    from tracker.sending.handover import send_handovers
     from tracker.sending.reminders import send_reminders
 
-    return [_line("remind", r) for r in send_reminders(store, config, now)]
+    handed = [_line("handover", r) for r in send_handovers(store, config, now)]  # a shift change first
+    return handed + [_line("remind", r) for r in send_reminders(store, config, now)]
 
 
 def _escalate(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tracker.config import Config
-from tracker.rules.clock import duration, eta_passed, is_late, latest_etas, lead_time, responsible
+from tracker.rules.clock import duration, eta_passed, is_late, latest_etas, lead_time, responsible_now
 from tracker.rules.intake import is_taken_in
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
 from tracker.sending.gate import BlockedNotice, blocked_first_notices
@@ -17,6 +17,7 @@ from tracker.sending.sendlog import log_rows
 from tracker.sending.teams import teams_settings
 from tracker.store.backends import Store
 from tracker.times import format_time, iso
+from tracker.workbook.duty import holder
 from tracker.workbook.policy import is_open
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import address_of, duty_manager
@@ -69,7 +70,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
         state = reminder_state(stage, due)
         if any(r.get("state") == state for r in log_rows(tracker, store.journal, key, ("reminder",))):
             continue
-        named = person = responsible(event)
+        named = person = responsible_now(tracker, config, event, now)  # whoever holds the role now (Roster)
         address = address_of(tracker, person) if person else ""
         if not address:  # nobody named on the event, or nobody we can write to: whoever is on duty now
             duty = duty_manager(tracker, config.display.tz, now)
@@ -249,7 +250,7 @@ def _intake(
             continue
         if any(r.get("state") == INTAKE_STATE for r in log_rows(tracker, store.journal, key, ("reminder",))):
             continue
-        person = str(event["event_manager"] or "")
+        person = holder(tracker, config.display.tz, event, "event manager", now)
         address = address_of(tracker, person) if person else ""
         if not address:
             duty = duty_manager(tracker, config.display.tz, now)
