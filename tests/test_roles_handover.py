@@ -247,3 +247,62 @@ def test_pin_needs_a_role_and_the_column(run: Run, example: Path, event_id: str)
     old = run("update", event_id, "--note", "x", "--set", "event_manager=Alex Morgan", "--pin")
     assert old.exit_code == 1
     assert "Events has no Pinned Roles column (added in tracker 0.4)" in old.stderr and "Traceback" not in old.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["upload", "workbook-api"])
+def test_two_machines_hand_over_once_from_one_sharepoint_workbook(
+    run: Run, example: Path, at: Callable[[datetime], None], tmp_path: Path, mode: str
+) -> None:
+    """Two machines' `due --remind` at 15:05 on one SharePoint workbook, their first writes released together: the
+    15:00 handover reaches the SMTP server once, has one log row (the losing claim withdrawn, never sent), and the
+    event's timeline records the handover once."""
+    from tests.conftest import process_env, start_process
+    from tests.sharepoint_standin import StandIn
+    from tests.smtp_server import smtp_server
+    from tests.test_cli_notify import _use_smtp
+    from tests.test_notify_once import _sheet_rows
+    from tests.test_store_sharepoint import PATH, TOKENS, _config
+
+    at(friday(13))
+    assert run("resolve", suite_clock.event_id(1), "--note", "Certificate renewed").exit_code == 0
+    at(friday(14))
+    key = _opened(run, "Sev 4", "--title", "A dashboard shows stale figures")
+    run("ack", key)
+    with StandIn() as standin, smtp_server() as (server, port):
+        standin.put_file(PATH, example.read_bytes())
+        machines = []
+        for name in ("machine-a", "machine-b"):
+            folder = tmp_path / name
+            (folder / "tmp").mkdir(parents=True)
+            (folder / "tracker.toml").write_text(_config(standin, mode))
+            _use_smtp(folder, port)
+            machines.append(folder)
+        standin.hold_writes(2)  # both read the same version, then claim at the same moment
+        env = {"TRACKER_NOW": friday(15, 5).isoformat(), "TRACKER_REHEARSAL_SEND": "yes", **TOKENS}
+        procs = [
+            start_process(
+                "due",
+                "--remind",
+                cwd=folder,
+                env=process_env(**env, TMPDIR=str(folder / "tmp"), TRACKER_STATE_DIR=str(folder / "state")),
+            )
+            for folder in machines
+        ]
+        outputs = [proc.communicate(timeout=180) for proc in procs]
+        assert [proc.returncode for proc in procs] == [0, 0], outputs
+        assert standin.errors == []
+        book = standin.live_copy(PATH)
+    received = [m.message for m in server.received]
+    assert [str(m["Subject"]).split(":")[0] for m in received] == [
+        f"[HANDOVER] event manager at {friday(15):%d %b %Y 1500Z}"
+    ]
+    rows = _sheet_rows(book, "Notifications")
+    logged = [
+        r
+        for r in rows
+        if str(r["State"] or "").startswith("handover") and not str(r["Transport"]).startswith("withdrawn")
+    ]
+    assert [str(r["Message-ID"]) for r in logged] == [str(received[0]["Message-ID"])]
+    lines = [r for r in _sheet_rows(book, "Updates") if str(r["Note"] or "").startswith("Handover")]
+    assert [(r["Event ID"], r["Author"]) for r in lines] == [(key, "tracker")]
