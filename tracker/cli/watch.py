@@ -305,6 +305,7 @@ def _escalate(store: Store, config: Config, now: datetime) -> list[tuple[str, bo
 def _line(verb: str, item: Any) -> tuple[str, bool]:
     """The log line of a reminder or escalation, and whether all is well (a note about messages that went out,
     such as a log waiting in the journal, is)."""
+    about = f"{verb} {item.event_id}".rstrip()  # a handover is about no one event
     if item.problem:
-        return f"{verb} {item.event_id} {item.person}: {item.problem}", not (item.event_id or item.person)
-    return f"{verb} {item.event_id}: {item.person} <{item.address}>: {item.subject}", True
+        return f"{about} {item.person}: {item.problem}", not (item.event_id or item.person)
+    return f"{about}: {item.person} <{item.address}>: {item.subject}", True
