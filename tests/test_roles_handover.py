@@ -306,3 +306,64 @@ def test_two_machines_hand_over_once_from_one_sharepoint_workbook(
     assert [str(r["Message-ID"]) for r in logged] == [str(received[0]["Message-ID"])]
     lines = [r for r in _sheet_rows(book, "Updates") if str(r["Note"] or "").startswith("Handover")]
     assert [(r["Event ID"], r["Author"]) for r in lines] == [(key, "tracker")]
+
+
+def _type_cells(path: Path, key: str, values: dict[str, object]) -> None:
+    """Type `values` (by header) into the Events row of `key`, as someone would in Excel."""
+    book = openpyxl.load_workbook(path)
+    sheet = book["Events"]
+    headers = [c.value for c in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == key)
+    for header, value in values.items():
+        row[headers.index(header)].value = value
+    book.save(path)
+
+
+def test_a_role_typed_in_excel_is_pinned(run: Run, example: Path, at: Callable[[datetime], None]) -> None:
+    """A name the Roster never gives the role, typed in the Event Manager cell, stays through the 15:00 shift change
+    and owes the updates after Priya's shift; so does a Roster name once `event manager` is typed in Pinned Roles."""
+    at(friday(13))
+    assert run("resolve", suite_clock.event_id(1), "--note", "Certificate renewed").exit_code == 0
+    at(friday(14))
+    typed = _opened(run, "Sev 3", "--title", "Wiki slow")
+    pinned = _opened(run, "Sev 3", "--title", "Badge readers offline")
+    following = _opened(run, "Sev 3", "--title", "Scanner offline")  # Alex on duty: it follows the Roster
+    for key in (typed, pinned, following):
+        run("ack", key)
+    _type_cells(example, typed, {"Event Manager": "Dana Whitfield"})
+    _type_cells(example, pinned, {"Event Manager": "Alex Morgan", "Pinned Roles": "event manager"})
+    for when in (friday(15, 5), friday(17, 5)):
+        at(when)
+        assert run("due", "--remind").exit_code == 0
+    owed = {i["event_id"]: i["responsible"] for i in json.loads(run("due", "--json").stdout)["items"]}
+    assert [owed[typed], owed[pinned], owed[following]] == ["Dana Whitfield", "Alex Morgan", "Sam Rivera"]
+    managers = {e["id"]: e["event_manager"] for e in json.loads(run("list", "--json").stdout)}
+    assert [managers[typed], managers[pinned], managers[following]] == ["Dana Whitfield", "Alex Morgan", "Sam Rivera"]
+    assert [n for n in _timeline(run, typed) + _timeline(run, pinned) if n.startswith("Handover: event")] == []
+    assert [n for n in _timeline(run, following) if n.startswith("Handover: event")] != []
+
+
+def test_the_handover_reaches_the_teams_channel_once(
+    run: Run, example: Path, at: Callable[[datetime], None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With [teams] reminders = true the 15:00 handover is posted once as a card naming the outgoing and incoming
+    people, whatever the number of ticks."""
+    from tests.test_teams import webhook
+
+    config = tmp_path / "tracker.toml"
+    config.write_text(config.read_text() + '\n[teams]\nwebhook_env = "TRACKER_TEAMS_WEBHOOK"\nreminders = true\n')
+    at(friday(13))
+    assert run("resolve", suite_clock.event_id(1), "--note", "Certificate renewed").exit_code == 0
+    at(friday(14))
+    _opened(run, "Sev 4", "--title", "A dashboard shows stale figures")
+    with webhook(throttle_first=0) as flow:
+        monkeypatch.setenv("TRACKER_TEAMS_WEBHOOK", flow.url)
+        for minute in (1, 2, 3):
+            at(friday(15, minute))
+            assert run("due", "--remind").exit_code == 0
+    handovers = [c for c in flow.cards if c["body"][0]["text"].startswith("[HANDOVER]")]
+    assert len(handovers) == 1
+    assert handovers[0]["body"][1] == {
+        "type": "FactSet",
+        "facts": [{"title": "For", "value": "Alex Morgan, Sam Rivera"}],
+    }
