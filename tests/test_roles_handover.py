@@ -367,3 +367,21 @@ def test_the_handover_reaches_the_teams_channel_once(
         "type": "FactSet",
         "facts": [{"title": "For", "value": "Alex Morgan, Sam Rivera"}],
     }
+
+
+def test_a_blocked_first_notice_is_owed_by_whoever_is_on_duty(
+    run: Run, example: Path, at: Callable[[datetime], None], tmp_path: Path
+) -> None:
+    """An event opened by Alex at 14:00 without Impact: at 17:05 (Alex and Priya gone home) `due` says Sam owes its
+    first notice, and `due --remind` tells Sam."""
+    at(friday(13))
+    assert run("resolve", suite_clock.event_id(1), "--note", "Certificate renewed").exit_code == 0
+    at(friday(14))
+    opened = run("open", "--title", "Mail down", "--severity", "Sev 2", "--service", "VPN")
+    key = opened.stdout.strip()
+    at(friday(17, 5))
+    items = json.loads(run("due", "--json").stdout)["items"]
+    assert [i["responsible"] for i in items if i["kind"] == "first notice"] == ["Sam Rivera"]
+    run("due", "--remind")
+    blocked = [m for m in _mails(tmp_path) if str(m["Subject"]).startswith(f"[BLOCKED] {key}")]
+    assert [{a.addr_spec for a in m["To"].addresses} for m in blocked] == [{ADDRESS["sam"]}]

@@ -13,7 +13,7 @@ from tracker.config import Config
 from tracker.owed import Due
 from tracker.rules.actions import due_actions
 from tracker.times import iso
-from tracker.workbook.duty import holder
+from tracker.workbook.duty import holder, leads_now
 from tracker.workbook.policy import FINISHED, is_open
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import duty_manager
@@ -182,7 +182,7 @@ def blocked_notices(tracker: Tracker, config: Config, now: datetime, blocked: li
     out = []
     for item in blocked:
         event = item.event
-        people = ", ".join(item.owed_by)
+        people = ", ".join(leads_now(tracker, config.display.tz, event, now))  # as the Roster has them now
         if not people:
             shift = duty_manager(tracker, config.display.tz, now)
             people = shift.person if shift is not None else ""

@@ -17,7 +17,7 @@ from tracker.sending.sendlog import log_rows
 from tracker.sending.teams import teams_settings
 from tracker.store.backends import Store
 from tracker.times import format_time, iso
-from tracker.workbook.duty import holder
+from tracker.workbook.duty import holder, leads_now
 from tracker.workbook.policy import is_open
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import address_of, duty_manager
@@ -195,14 +195,15 @@ def _blocked(
         logged = log_rows(tracker, store.journal, notice.event_id, ("reminder",))
         if any(r.get("state") in (state, INTAKE_STATE) for r in logged):  # the intake notice named the fields
             continue
-        people = [(p, address_of(tracker, p)) for p in notice.owed_by]
+        owed_by = leads_now(tracker, config.display.tz, notice.event, now)  # as the Roster has them now
+        people = [(p, address_of(tracker, p)) for p in owed_by]
         people = [(p, a) for p, a in people if a and (not allowed or domain_allowed(a, allowed))]
         if not people:
             duty = duty_manager(tracker, config.display.tz, now)
             address = (duty.email or address_of(tracker, duty.person)) if duty is not None else ""
             if duty is None or not address:
                 why = "nobody named on the event or on duty has an email (Roster or Distribution sheet)"
-                out.append(Reminder(notice.event_id, ", ".join(notice.owed_by), "", "blocked", now, problem=why))
+                out.append(Reminder(notice.event_id, ", ".join(owed_by), "", "blocked", now, problem=why))
                 continue
             people = [(duty.person, address)]
         message = _blocked_message(notice, people, state, now, config)

@@ -138,3 +138,9 @@ def pin_roles(tracker: Tracker, event: Row, fields: dict[str, Any]) -> str:
         )
     kept = [item for item in data.items(event, "pinned_roles") if _key(item) not in roles]
     return data.spec.fields["pinned_roles"].join([*kept, *roles])
+
+
+def leads_now(tracker: Tracker, zone: ZoneInfo, event: Row, at: datetime) -> tuple[str, ...]:
+    """The event manager and the communication lead holding the roles at `at` (each once, nobody left out)."""
+    names = (holder(tracker, zone, event, EVENT_MANAGER, at), holder(tracker, zone, event, "communication lead", at))
+    return tuple(dict.fromkeys(n for n in names if n))
