@@ -1,5 +1,5 @@
 """`tracker watch`: the loop for a terminal or a service. Each tick takes in the team mailbox's new messages (with
-an [intake] source), sends what is due (optionally the outage emails of `notify --open`, then reminders and
+an [intake] source), sends what is due (optionally the outage emails of `notify --open`, then the shift handover, reminders and
 escalations), logs one line per action, and survives a workbook briefly
 open in Excel or a network fault: the next tick tries again. One watch per workbook; Ctrl-C or SIGTERM stops it
 between ticks."""
@@ -188,6 +188,7 @@ def _tick(
         steps.append(("intake", lambda: _intake(store, config, now)))
     if notify:
         steps.append(("notify", lambda: _notify_open(store, config)))
+    steps.append(("handover", lambda: _handover(store, config, now)))  # a shift change first: who is told is new
     steps.append(("remind", lambda: _remind(store, config, now)))
     if escalate:
         steps.append(("escalate", lambda: _escalate(store, config, now)))
@@ -288,12 +289,16 @@ def _intake(store: Store, config: Config, now: datetime) -> list[tuple[str, bool
     return [(f"intake {taken.line()}", not taken.owed) for taken in take_in_mail(store, config, now)]
 
 
-def _remind(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
+def _handover(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
     from tracker.sending.handover import send_handovers
+
+    return [_line("handover", r) for r in send_handovers(store, config, now)]
+
+
+def _remind(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
     from tracker.sending.reminders import send_reminders
 
-    handed = [_line("handover", r) for r in send_handovers(store, config, now)]  # a shift change first
-    return handed + [_line("remind", r) for r in send_reminders(store, config, now)]
+    return [_line("remind", r) for r in send_reminders(store, config, now)]
 
 
 def _escalate(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
