@@ -77,7 +77,9 @@ def holder(tracker: Tracker, zone: ZoneInfo, event: Row, role: str, at: datetime
     for a role such as the communication lead, whose duty then falls to the event manager; the event manager keeps
     its cell when the Roster has a gap), else the person its cell names."""
     field = role_fields(tracker).get(_key(role))
-    cell = str(event[field] or "").strip() if field else ""
+    if field is None:
+        return ""  # the team's schema has no such role
+    cell = str(event[field] or "").strip()
     if not follows(tracker, event, role):
         return cell
     shift = on_duty_in(tracker, zone, role, at)
