@@ -29,7 +29,8 @@ def _outbox(folder: Path) -> list[email.message.EmailMessage]:
 @pytest.fixture
 def blocked(run: Run, example: Path, event_id: str, at: Callable[[datetime], None]) -> str:
     """The example event resolved (so nothing else is late), then a Sev 2 opened at OPENED without Impact, Alex
-    Morgan its event manager and Priya Shah its communication lead; the clock 5 minutes later. Returns its ID."""
+    Morgan its event manager and Priya Shah its communication lead (pinned); the clock 5 minutes later. Returns its
+    ID."""
     at(OPENED - timedelta(minutes=1))
     assert run("resolve", event_id, "--note", "done", "--force").exit_code == 0
     at(OPENED)
@@ -39,8 +40,16 @@ def blocked(run: Run, example: Path, event_id: str, at: Callable[[datetime], Non
         *("--set", "event_manager=Alex Morgan", "--set", "communication_lead=Priya Shah"),
     )
     assert opened.exit_code == 0, opened.stderr
+    key = opened.stdout.strip()
+    pinned = run(  # they keep the event whoever is on the Roster at the suite's moment
+        "update",
+        key,
+        *("--note", "Alex and Priya keep this one", "--internal", "--pin"),
+        *("--set", "event_manager=Alex Morgan", "--set", "communication_lead=Priya Shah"),
+    )
+    assert pinned.exit_code == 0, pinned.stderr
     at(OPENED + timedelta(minutes=5))
-    return opened.stdout.strip()
+    return key
 
 
 def _command(key: str) -> str:

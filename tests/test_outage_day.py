@@ -149,8 +149,17 @@ def test_an_outage_day(run: Run, example: Path, tmp_path: Path, monkeypatch: pyt
         lates = {r["State"].split()[-1] for r in reminders if "overdue" in r["State"]}
         assert lates <= befores, event
     assert rows("reminder", sev1) and rows("reminder", sev2b)
-    # the night's hourly updates were each owed by whoever led the event: Sam opened it at 22:48 (on duty)
-    assert {r["Audience"] for r in rows("reminder", sev2b)} == {"Sam Rivera"}
+    # the night's hourly updates were each owed by whoever held the role then (issue 22): Sam opened it at 22:48,
+    # and from 23:00 the night shift's Jordan owes them (the Roster's communication lead went home at 17:00)
+    assert {r["Audience"] for r in rows("reminder", sev2b)} == {"Jordan Lee"}
+    # each shift change the watch saw was handed over once, to the outgoing and incoming people (issue 22)
+    handovers = [(r["Audience"], f"{r['Sent (UTC)']:%a %H:%M}") for r in log if str(r["State"]).startswith("handover")]
+    assert handovers == [
+        ("Alex Morgan, Sam Rivera", "Fri 15:00"),
+        ("Priya Shah", "Fri 17:00"),
+        ("Sam Rivera, Jordan Lee", "Fri 23:00"),
+        ("Jordan Lee, Casey Nguyen", "Sat 07:00"),
+    ]
 
     def escalated(event: str) -> list[tuple[str, str]]:
         return [(r["Audience"], f"{r['Sent (UTC)']:%a %H:%M}") for r in rows("escalation", event)]
@@ -163,11 +172,11 @@ def test_an_outage_day(run: Run, example: Path, tmp_path: Path, monkeypatch: pyt
         ("leadership", "Fri 17:00"),  # one email to the audience, its Cc copied
     ]
     # Sev 2: not acknowledged for 30 min: the operations manager (15:00); its update overdue 30 min: the event
-    # manager it was opened with, Alex, whose shift ended at 15:00 (the rule names the event's role)
-    assert escalated(sev2) == [("Ravi Menon", "Fri 15:00"), ("Alex Morgan", "Fri 16:00")]
-    # the night event: its event manager Sam when the update is 30 min late; after 8 h the duty event manager of
-    # the night shift (Jordan), after 10 h the weekend stand-by (Casey)
-    assert escalated(sev2b) == [("Sam Rivera", "Sat 00:18"), ("Jordan Lee", "Sat 06:48"), ("Casey Nguyen", "Sat 08:48")]
+    # manager on duty then, Sam (Alex, who opened it, went home at 15:00: the role follows the Roster, issue 22)
+    assert escalated(sev2) == [("Ravi Menon", "Fri 15:00"), ("Sam Rivera", "Fri 16:00")]
+    # the night event: its event manager on duty (Jordan, from 23:00) when the update is 30 min late; after 8 h the
+    # duty event manager of the night shift (Jordan), after 10 h the weekend stand-by (Casey)
+    assert escalated(sev2b) == [("Jordan Lee", "Sat 00:18"), ("Jordan Lee", "Sat 06:48"), ("Casey Nguyen", "Sat 08:48")]
     # the SLA at risk was flagged before it was breached: escalated at 17:00, resolved 17:15 (target 18:00)
     shown = json.loads(run("show", sev1, "--json").stdout)
     assert {t["name"]: t["state"] for t in shown["sla"]}["restoration"] == "met"

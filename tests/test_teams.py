@@ -113,6 +113,21 @@ def _lines_as_teams_shows_them(card: dict) -> list[str]:
     return lines
 
 
+def _pin_priya(run: Run, event_id: str) -> None:
+    """Priya Shah keeps the example event's updates whoever is on the Roster at the suite's moment (--pin)."""
+    pinned = run(
+        "update",
+        event_id,
+        "--note",
+        "Priya keeps the updates",
+        "--internal",
+        "--pin",
+        "--set",
+        "communication_lead=Priya Shah",
+    )
+    assert pinned.exit_code == 0, pinned.stderr
+
+
 def test_reminders_and_an_audience_reach_the_teams_channel(
     run: Run, example: Path, event_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -123,6 +138,7 @@ def test_reminders_and_an_audience_reach_the_teams_channel(
     config.write_text(
         config.read_text() + '\n[teams]\nwebhook_env = "TRACKER_TEAMS_WEBHOOK"\naudiences = ["technical"]\n'
     )
+    _pin_priya(run, event_id)
     with webhook() as flow:
         monkeypatch.setenv("TRACKER_TEAMS_WEBHOOK", flow.url)
         sent = run("notify", event_id)
@@ -153,6 +169,7 @@ def test_a_card_reads_as_facts_and_paragraphs_without_the_signature(
     config.write_text(
         config.read_text() + '\n[teams]\nwebhook_env = "TRACKER_TEAMS_WEBHOOK"\naudiences = ["technical", "customer"]\n'
     )
+    _pin_priya(run, event_id)
     with webhook(throttle_first=0) as flow:
         monkeypatch.setenv("TRACKER_TEAMS_WEBHOOK", flow.url)
         assert run("notify", event_id).exit_code == 0

@@ -16,6 +16,7 @@ import click
 from tracker import __version__
 from tracker.cli import events, sending, setup
 from tracker.cli.doctor import doctor
+from tracker.cli.handover import handover_cmd
 from tracker.cli.intake import intake_cmd
 from tracker.cli.publish import publish_cmd
 from tracker.cli.report import report
@@ -192,6 +193,7 @@ for command in (
     sending.roster,
     sending.watch_cmd,
     intake_cmd,
+    handover_cmd,
     events.list_cmd,
     events.show,
     sending.notify,

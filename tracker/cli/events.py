@@ -205,6 +205,11 @@ def _public_hint(state: State, audiences: list[str], given: str | None, option: 
 @click.option("--reopen", is_flag=True, help="Allow a Resolved or Closed event to become open again.")
 @AUTHOR
 @SET_FIELDS
+@click.option(
+    "--pin",
+    is_flag=True,
+    help="Keep the person --set names in a role (e.g. event_manager): that role stops following the Roster.",
+)
 @FORCE_TIME
 @pass_state
 def update(
@@ -219,6 +224,7 @@ def update(
     reopen: bool,
     author: str | None,
     pairs: tuple[str, ...],
+    pin: bool,
     force: bool,
 ) -> None:
     """Add a timestamped update to an event's timeline; the event row follows.
@@ -231,6 +237,7 @@ def update(
     Example:
       tracker update EVT-2026-0001 --note "Certificate replaced on mail-gw-01" --status Monitoring --eta +30m \\
         --public-note "A fix is in place; email is flowing again"
+      tracker update EVT-2026-0001 --note "Alex keeps it" --set event_manager="Alex Morgan" --pin
     """
     from tracker.rules.events import update_event
 
@@ -250,6 +257,7 @@ def update(
         fields=fields,
         review_required_for=state.config.review.required_for,
         internal_audiences=state.config.internal_audiences,
+        pin=pin,
     )
     due = f"; next update due {state.show_time(outcome.next_update_due)}" if outcome.next_update_due else ""
     if outcome.promised_to and outcome.next_update_due:

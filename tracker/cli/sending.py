@@ -211,9 +211,11 @@ def _send_owed(state: State, store: Store, now: Any, remind: bool, escalate: boo
     escalated: list[Any] = []
     try:
         if remind:
+            from tracker.sending.handover import send_handovers
             from tracker.sending.reminders import send_reminders
 
-            sent = send_reminders(store, state.config, now)
+            sent = send_handovers(store, state.config, now)  # a shift change first: who is told next is new
+            sent += send_reminders(store, state.config, now)
         if escalate:
             from tracker.sending.escalations import send_escalations
 

@@ -1,5 +1,5 @@
 """`tracker watch`: the loop for a terminal or a service. Each tick takes in the team mailbox's new messages (with
-an [intake] source), sends what is due (optionally the outage emails of `notify --open`, then reminders and
+an [intake] source), sends what is due (optionally the outage emails of `notify --open`, then the shift handover, reminders and
 escalations), logs one line per action, and survives a workbook briefly
 open in Excel or a network fault: the next tick tries again. One watch per workbook; Ctrl-C or SIGTERM stops it
 between ticks."""
@@ -246,6 +246,7 @@ def _tick(
         steps.append(("intake", lambda: _intake(store, config, now)))
     if notify:
         steps.append(("notify", lambda: _notify_open(store, config)))
+    steps.append(("handover", lambda: _handover(store, config, now)))  # a shift change first: who is told is new
     steps.append(("remind", lambda: _remind(store, config, now)))
     if escalate:
         steps.append(("escalate", lambda: _escalate(store, config, now)))
@@ -351,6 +352,12 @@ def _intake(store: Store, config: Config, now: datetime) -> list[tuple[str, bool
     return [(f"intake {taken.line()}", not taken.owed) for taken in take_in_mail(store, config, now)]
 
 
+def _handover(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
+    from tracker.sending.handover import send_handovers
+
+    return [_line("handover", r) for r in send_handovers(store, config, now)]
+
+
 def _remind(store: Store, config: Config, now: datetime) -> list[tuple[str, bool]]:
     from tracker.sending.reminders import send_reminders
 
@@ -372,9 +379,10 @@ def _page_standby(store: Store, config: Config, now: datetime) -> list[tuple[str
 def _line(verb: str, item: Any) -> tuple[str, bool]:
     """The log line of a reminder or escalation, and whether all is well (a note about messages that went out,
     such as a log waiting in the journal, is)."""
+    about = f"{verb} {item.event_id}".rstrip()  # a handover is about no one event
     if item.problem:
-        return f"{verb} {item.event_id} {item.person}: {item.problem}", not (item.event_id or item.person)
-    return f"{verb} {item.event_id}: {item.person} <{item.address}>: {item.subject}", True
+        return f"{about} {item.person}: {item.problem}", not (item.event_id or item.person)
+    return f"{about}: {item.person} <{item.address}>: {item.subject}", True
 
 
 def due_heartbeat(state: State, store: Store, as_json: bool) -> int:

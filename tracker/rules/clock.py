@@ -15,6 +15,7 @@ from tracker.rules.actions import due_actions
 from tracker.rules.categories import category_row
 from tracker.rules.tasks import due_tasks
 from tracker.times import iso
+from tracker.workbook.duty import holder, leads_now
 from tracker.workbook.policy import FINISHED, is_open
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import duty_manager
@@ -183,7 +184,7 @@ def blocked_notices(tracker: Tracker, config: Config, now: datetime, blocked: li
     out = []
     for item in blocked:
         event = item.event
-        people = ", ".join(item.owed_by)
+        people = ", ".join(leads_now(tracker, config.display.tz, event, now))  # as the Roster has them now
         if not people:
             shift = duty_manager(tracker, config.display.tz, now)
             people = shift.person if shift is not None else ""
@@ -199,8 +200,15 @@ def blocked_notices(tracker: Tracker, config: Config, now: datetime, blocked: li
 
 
 def responsible(event: Row) -> str:
-    """Who owes the next update: the communication lead, else the event manager."""
+    """Who owes the next update, as the event's cells name them: the communication lead, else the event manager."""
     return str(event["communication_lead"] or event["event_manager"] or "")
+
+
+def responsible_now(tracker: Tracker, config: Config, event: Row, at: datetime) -> str:
+    """Who owes the next update at `at`: the communication lead holding the role then, else the event manager
+    (roles that follow the Roster are whoever is on duty in them at `at`, see `tracker.workbook.duty`)."""
+    zone = config.display.tz
+    return holder(tracker, zone, event, "communication lead", at) or holder(tracker, zone, event, "event manager", at)
 
 
 LATE = timedelta(minutes=1)
@@ -258,14 +266,14 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
     late ones always), each SLA at risk or breached, the process review when its interval has passed, and each
     review action overdue or due today (kind "action", see `tracker.rules.actions.due_actions`)."""
     out: list[Due] = []
-    severities = tracker.sheet("Severities")
+    severities, zone = tracker.sheet("Severities"), config.display.tz
     duty: list[str] = []  # the duty event manager now, looked up once when an item names nobody
 
     def owed_by(person: str) -> str:
         if person:
             return person
         if not duty:
-            shift = duty_manager(tracker, config.display.tz, now)
+            shift = duty_manager(tracker, zone, now)
             duty.append(shift.person if shift is not None else "")
         return duty[0]
 
@@ -279,6 +287,8 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
             "severity": str(event["severity"] or ""),
             "title": str(event["title"] or ""),
         }
+        owes = responsible_now(tracker, config, event, now)
+        manager = holder(tracker, zone, event, "event manager", now)
         due = event["next_update_due"]
         if isinstance(due, datetime):
             if is_late(due, now):
@@ -288,23 +298,16 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
             else:
                 state = "due"
             if within is None or due - now <= within or state != "due":
-                out.append(Due(kind="update", state=state, at=due, responsible=owed_by(responsible(event)), **common))
+                out.append(Due(kind="update", state=state, at=due, responsible=owed_by(owes), **common))
         eta = etas.get(str(event["id"]).strip().casefold())
         if eta_passed(eta, now, event):  # who owes the update owes a new ETA
-            out.append(Due(kind="eta", state="passed", at=eta, responsible=owed_by(responsible(event)), **common))
+            out.append(Due(kind="eta", state="passed", at=eta, responsible=owed_by(owes), **common))
         for timer in timers(event, severity, now, config.clock.at_risk):
             if timer.stopped is None and timer.state in ("at risk", "breached"):  # a stopped one is history
-                lead = event["event_manager"] if timer.name == "first response" else None
-                person = owed_by(str(lead or event["incident_lead"] or event["event_manager"] or ""))
-                out.append(
-                    Due(
-                        kind=timer.name,
-                        state=timer.state,
-                        at=timer.started + timer.target,
-                        responsible=person,
-                        **common,
-                    )
-                )
+                lead = manager if timer.name == "first response" else None
+                person = owed_by(lead or holder(tracker, zone, event, "incident lead", now) or manager)
+                at = timer.started + timer.target
+                out.append(Due(kind=timer.name, state=timer.state, at=at, responsible=person, **common))
         out += _deadline_due(tracker, event, now, config.clock.at_risk, owed_by, common)
     review = process_review_due(config, now)
     if review is not None:

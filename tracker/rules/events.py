@@ -17,6 +17,7 @@ from tracker.rules.review_rules import check_close
 from tracker.rules.validation import cell_problems
 from tracker.store.backends import Store
 from tracker.times import as_utc, utcnow
+from tracker.workbook.duty import pin_roles
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.policy import (
     CLOSED,
@@ -260,12 +261,14 @@ def update_event(
     now: datetime | None = None,
     review_required_for: Sequence[str] = DEFAULT_REVIEW_REQUIRED,
     internal_audiences: Sequence[str] = DEFAULT_INTERNAL,
+    pin: bool = False,
 ) -> Outcome:
     """Append a timestamped update; the event row's status and due times follow. Closing an event whose severity
     `review_required_for` lists ([review] required_for) needs its review recorded as held (Reviews sheet).
 
     An update an audience already told of the event will not read (an internal note, for the customer) leaves
-    the next update due no later than the time that audience was promised: their next update is still owed then."""
+    the next update due no later than the time that audience was promised: their next update is still owed then.
+    With `pin`, the roles `fields` names a person for are pinned (Pinned Roles): they no longer follow the Roster."""
     if not note.strip():
         raise UsageError("--note must not be empty")
     if internal and public_note:
@@ -278,7 +281,8 @@ def update_event(
         tracker.require("Events", "Updates", "Severities")
         at = now or utcnow()
         event = tracker.event(event_id)
-        update = Update(note, new_status, eta, internal, reopen, public_note, extra)
+        cells = extra | ({"pinned_roles": pin_roles(tracker, event, extra)} if pin else {})  # the role stays put
+        update = Update(note, new_status, eta, internal, reopen, public_note, cells)
         changes = update_changes(tracker, event, update, at, review_required_for, internal_audiences, result)
         key, target = str(event["id"]), str(changes["status"])
         flag = "Yes" if internal else "No"

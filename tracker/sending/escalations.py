@@ -27,6 +27,7 @@ from tracker.sending.sendlog import log_rows
 from tracker.sending.teams import teams_settings
 from tracker.store.backends import Store
 from tracker.times import format_time, iso
+from tracker.workbook.duty import holder
 from tracker.workbook.edits import AppendRow, Edit
 from tracker.workbook.policy import BOOKKEEPER, EVENT_ROLES, is_open
 from tracker.workbook.reading import Row, Tracker
@@ -141,8 +142,8 @@ def _whom(tracker: Tracker, config: Config, event: Row, text: str, now: datetime
         audience = text.split(":", 1)[1].strip()
         rows = drill_rows(tracker, audience) if is_drill(tracker.schema, event) else recipients_for(tracker, audience)
         return [Recipient(r.email, r.name or r.email, r.send_as, r.cell) for r in rows]
-    if text.casefold() in EVENT_ROLES:
-        person = str(event[text.casefold().replace(" ", "_")] or "")
+    if text.casefold() in EVENT_ROLES:  # whoever holds the role now: on duty in it (Roster), unless pinned
+        person = holder(tracker, config.display.tz, event, text.casefold(), now)
         return [Recipient(address_of(tracker, person), person, "To", "")] if person else []
     return [
         Recipient(s.email or address_of(tracker, s.person), s.person, "To", "")

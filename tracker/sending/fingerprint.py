@@ -13,7 +13,7 @@ from tracker.workbook.policy import is_bookkeeping
 from tracker.workbook.reading import Row, Tracker
 
 # (approved_for: an audience released by `tracker approve` is no news to the others)
-_NOT_STATE = {"last_notified_at", "next_update_due", "last_update_at", "approved_for"}
+_NOT_STATE = {"last_notified_at", "next_update_due", "last_update_at", "approved_for", "pinned_roles"}
 
 
 def event_state(

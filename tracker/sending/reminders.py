@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tracker.config import Config
-from tracker.rules.clock import duration, eta_passed, is_late, latest_etas, lead_time, responsible
+from tracker.rules.clock import duration, eta_passed, is_late, latest_etas, lead_time, responsible_now
 from tracker.rules.intake import is_taken_in
 from tracker.sending.categories import marked
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
@@ -18,6 +18,7 @@ from tracker.sending.sendlog import log_rows
 from tracker.sending.teams import teams_settings
 from tracker.store.backends import Store
 from tracker.times import format_time, iso
+from tracker.workbook.duty import holder, leads_now
 from tracker.workbook.policy import is_open
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import address_of, duty_manager
@@ -70,7 +71,7 @@ def _send(store: Store, config: Config, now: datetime) -> list[Reminder]:
         state = reminder_state(stage, due)
         if any(r.get("state") == state for r in log_rows(tracker, store.journal, key, ("reminder",))):
             continue
-        named = person = responsible(event)
+        named = person = responsible_now(tracker, config, event, now)  # whoever holds the role now (Roster)
         address = address_of(tracker, person) if person else ""
         if not address:  # nobody named on the event, or nobody we can write to: whoever is on duty now
             duty = duty_manager(tracker, config.display.tz, now)
@@ -196,14 +197,15 @@ def _blocked(
         logged = log_rows(tracker, store.journal, notice.event_id, ("reminder",))
         if any(r.get("state") in (state, INTAKE_STATE) for r in logged):  # the intake notice named the fields
             continue
-        people = [(p, address_of(tracker, p)) for p in notice.owed_by]
+        owed_by = leads_now(tracker, config.display.tz, notice.event, now)  # as the Roster has them now
+        people = [(p, address_of(tracker, p)) for p in owed_by]
         people = [(p, a) for p, a in people if a and (not allowed or domain_allowed(a, allowed))]
         if not people:
             duty = duty_manager(tracker, config.display.tz, now)
             address = (duty.email or address_of(tracker, duty.person)) if duty is not None else ""
             if duty is None or not address:
                 why = "nobody named on the event or on duty has an email (Roster or Distribution sheet)"
-                out.append(Reminder(notice.event_id, ", ".join(notice.owed_by), "", "blocked", now, problem=why))
+                out.append(Reminder(notice.event_id, ", ".join(owed_by), "", "blocked", now, problem=why))
                 continue
             people = [(duty.person, address)]
         message = marked(tracker, _blocked_message(notice, people, state, now, config))
@@ -251,7 +253,7 @@ def _intake(
             continue
         if any(r.get("state") == INTAKE_STATE for r in log_rows(tracker, store.journal, key, ("reminder",))):
             continue
-        person = str(event["event_manager"] or "")
+        person = holder(tracker, config.display.tz, event, "event manager", now)
         address = address_of(tracker, person) if person else ""
         if not address:
             duty = duty_manager(tracker, config.display.tz, now)
