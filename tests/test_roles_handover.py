@@ -385,3 +385,29 @@ def test_a_blocked_first_notice_is_owed_by_whoever_is_on_duty(
     run("due", "--remind")
     blocked = [m for m in _mails(tmp_path) if str(m["Subject"]).startswith(f"[BLOCKED] {key}")]
     assert [{a.addr_spec for a in m["To"].addresses} for m in blocked] == [{ADDRESS["sam"]}]
+
+
+def _outage_mails(folder: Path) -> list[email.message.EmailMessage]:
+    return [m for m in _mails(folder) if str(m["Subject"]).startswith(("[SEV", "[MAJOR"))]
+
+
+def test_a_shift_change_is_no_news_to_the_audiences(run: Run, example: Path, event_id: str, at: Callable) -> None:
+    """The handover moves the event's Event Manager cell to the incoming person (every audience reads it), but a
+    shift change is not news: the scheduled `notify --open` after it sends nothing; the next real update does, and
+    shows the new event manager."""
+    at(friday(14, 50))
+    assert run("notify", "--open").exit_code == 0
+    told = len(_outage_mails(example.parent))
+    at(friday(15, 5))
+    run("due", "--remind")
+    assert json.loads(run("show", event_id, "--json").stdout)["event"]["event_manager"] == "Sam Rivera"
+    assert any("[HANDOVER]" in str(m["Subject"]) for m in _mails(example.parent))
+    at(friday(15, 6))
+    quiet = run("notify", "--open", "--verbose")
+    assert quiet.exit_code == 0 and "nothing new for" in quiet.stdout, quiet.stdout
+    assert len(_outage_mails(example.parent)) == told
+    at(friday(15, 8))
+    assert run("update", event_id, "--note", "Queues draining", "--public-note", "Mail is flowing again").exit_code == 0
+    assert run("notify", "--open").stdout.count(" sent\n") == 3
+    latest = _outage_mails(example.parent)[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Sam Rivera" in latest

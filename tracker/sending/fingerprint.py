@@ -17,16 +17,26 @@ _NOT_STATE = {"last_notified_at", "next_update_due", "last_update_at", "approved
 
 
 def event_state(
-    tracker: Tracker, event: Row, reader: Audience | None = None, *, changes: bool = True, bookkeeping: bool = True
+    tracker: Tracker,
+    event: Row,
+    reader: Audience | None = None,
+    *,
+    changes: bool = True,
+    bookkeeping: bool = True,
+    roles: bool = True,
 ) -> str:
     """A fingerprint of everything an audience's email is built from (same state: same email): only the fields
     `reader` may read (all of them without a reader), whatever the rows' order or formatting; without `changes`,
     the Changes rows are left out (the audience's templates never show them); without `bookkeeping`, the timeline
     lines tracker writes itself (an escalation sent) are left out: they are not news to anyone. The defaults are
-    the fingerprint tracker 0.2 logged."""
+    the fingerprint tracker 0.2 logged. Without `roles`, who holds the event's roles (the Events fields marked
+    `x-role`: they follow the Roster, and a shift change is no news to the audiences) is left out too."""
     key = str(event["id"]).casefold()
     values = reader.view("Events", dict(event.values)) if reader else _as_in_0_1(tracker, "Events", event.values)
     values = _as_in_0_3(tracker, "Events", values)
+    if not roles:
+        fields = tracker.schema["Events"].fields
+        values = {k: v for k, v in values.items() if not (k in fields and fields[k].schema.get("x-role"))}
     parts: list[Any] = [{k: _stable(v) for k, v in values.items() if k not in _NOT_STATE}]
     for sheet in ("Updates", "Changes"):
         if sheet == "Changes" and not changes:

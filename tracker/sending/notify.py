@@ -182,10 +182,11 @@ class _Audiences:
         previous = [r for r in log if str(r.get("audience", "")).casefold() == audience.casefold()]
         reader = Audience(tracker, audience, config.internal_audiences)
         shows_changes = template_reads(env, audience, "changes")
-        state = event_state(tracker, event, reader, changes=shows_changes, bookkeeping=False)
+        state = event_state(tracker, event, reader, changes=shows_changes, bookkeeping=False, roles=False)
         # The same state as earlier trackers fingerprinted it: 0.1 (one for all), 0.2 (the changes an audience may
-        # read, and tracker's own timeline lines, counted).
+        # read, and tracker's own timeline lines, counted), 0.3 (who held the roles counted: a handover was news).
         earlier_states = {legacy, event_state(tracker, event, reader)}
+        earlier_states.add(event_state(tracker, event, reader, changes=shows_changes, bookkeeping=False))
         if no_change:
             state = _no_change_state(
                 event, audience, state, previous, status, now, config, severity, force, earlier_states
