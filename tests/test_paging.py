@@ -4,6 +4,7 @@ again every Page Every minutes until `tracker ack`, each page logged once."""
 from __future__ import annotations
 
 import email
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -78,6 +79,11 @@ def test_the_stand_by_is_paged_every_interval_until_ack_then_never(
     header = [c.value for c in log[1]]
     kinds = [(r[header.index("Event ID")], r[header.index("Kind")]) for r in log.iter_rows(min_row=2, values_only=True)]
     assert kinds.count((event_id, "page")) == 6
+    figures = json.loads(run("report", "--json").stdout)["when"]  # pages by hour and weekday, for funding
+    paged = [k for k in kinds if k[1] == "page"]  # this event's six, and the example event's (a Sev 1 too)
+    assert sum(h["pages"] for h in figures["by_hour"]) == len(paged) >= 6
+    assert [d["pages"] for d in figures["by_weekday"]] == [0, 0, 0, 0, 0, len(paged), 0]  # all on the Saturday
+    assert [h["hour"] for h in figures["by_hour"] if h["pages"]] == [10]  # between 10:00 and 11:00, as paged
 
 
 def test_without_a_stand_by_the_duty_event_manager_is_paged_and_nobody_to_page_is_said_once(

@@ -167,9 +167,11 @@ def _funding_tables(data: dict[str, Any]) -> list[str]:
             lines += ["", table(rows, [title, "ON TIME", "LATE", "PENDING", "SHARE"])]
     when = data["when"]
     hours = [f"{h['hour']:02d}" for h in when["by_hour"]]
-    lines += ["", table([["EVENTS", *(str(h["events"]) for h in when["by_hour"])]], ["HOUR", *hours])]
+    counts = [[name.upper(), *(str(h[name]) for h in when["by_hour"])] for name in ("events", "pages")]
+    lines += ["", table(counts, ["HOUR", *hours])]
     days = [d["weekday"].upper() for d in when["by_weekday"]]
-    lines += ["", table([["EVENTS", *(str(d["events"]) for d in when["by_weekday"])]], ["WEEKDAY", *days])]
+    counts = [[name.upper(), *(str(d[name]) for d in when["by_weekday"])] for name in ("events", "pages")]
+    lines += ["", table(counts, ["WEEKDAY", *days])]
     outside = when["out_of_hours"]
     if outside["basis"] is None:
         lines += ["", "Out of hours: unknown (no duty event manager on the Roster, no [clock] office_hours)"]

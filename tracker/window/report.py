@@ -240,6 +240,7 @@ class Report:
         )
         self.promises = funding.promises(tracker, self.facts, now)
         self.out_of_hours = funding.out_of_hours(tracker, self.facts, tz, office_hours)
+        self.pages = funding.pages_sent(tracker, self.facts) if audience is None else []  # the team's own figure
         self.withheld = sorted(
             name
             for name, needs in NEEDS.items()
@@ -307,8 +308,8 @@ class Report:
     def when(self) -> dict[str, Any]:
         """Events by hour of day and weekday of detection (display timezone), and out of hours."""
         return {
-            "by_hour": funding.by_hour(self.facts, self.tz),
-            "by_weekday": funding.by_weekday(self.facts, self.tz),
+            "by_hour": funding.by_hour(self.facts, self.tz, self.pages),
+            "by_weekday": funding.by_weekday(self.facts, self.tz, self.pages),
             "out_of_hours": {k: v for k, v in self.out_of_hours.items()},
         }
 

@@ -209,20 +209,39 @@ def out_of_hours(tracker: Tracker, facts: list[Facts], tz: tzinfo, setting: str 
     }
 
 
-def by_hour(facts: list[Facts], tz: tzinfo) -> list[dict[str, int]]:
-    """Events detected in each hour of the day (display timezone), 0 to 23, every hour listed."""
-    counts = [0] * 24
+def pages_sent(tracker: Tracker, facts: list[Facts]) -> list[datetime]:
+    """When the stand-by was paged about these events (Notifications rows of kind `page`; claims never sent left out)."""
+    keys = {_key(f.row["id"]) for f in facts}
+    log = tracker.sheet("Notifications")
+    rows = log.rows if log.present else []
+    return [
+        r["sent_at"]
+        for r in rows
+        if r["kind"] == "page"
+        and _key(r["event_id"]) in keys
+        and isinstance(r["sent_at"], datetime)
+        and not str(r["transport"] or "").casefold().startswith(("claimed", "withdrawn"))
+    ]
+
+
+def by_hour(facts: list[Facts], tz: tzinfo, pages: list[datetime] | None = None) -> list[dict[str, int]]:
+    """Events detected, and pages sent, in each hour of the day (display timezone), 0 to 23, every hour listed."""
+    counts, paged = [0] * 24, [0] * 24
     for f in facts:
         counts[f.row["detected_at"].astimezone(tz).hour] += 1
-    return [{"hour": hour, "events": count} for hour, count in enumerate(counts)]
+    for at in pages or []:
+        paged[at.astimezone(tz).hour] += 1
+    return [{"hour": hour, "events": count, "pages": paged[hour]} for hour, count in enumerate(counts)]
 
 
-def by_weekday(facts: list[Facts], tz: tzinfo) -> list[dict[str, Any]]:
-    """Events detected on each weekday (display timezone), Monday first, every day listed."""
-    counts = [0] * 7
+def by_weekday(facts: list[Facts], tz: tzinfo, pages: list[datetime] | None = None) -> list[dict[str, Any]]:
+    """Events detected, and pages sent, on each weekday (display timezone), Monday first, every day listed."""
+    counts, paged = [0] * 7, [0] * 7
     for f in facts:
         counts[f.row["detected_at"].astimezone(tz).weekday()] += 1
-    return [{"weekday": WEEKDAYS[day], "events": count} for day, count in enumerate(counts)]
+    for at in pages or []:
+        paged[at.astimezone(tz).weekday()] += 1
+    return [{"weekday": WEEKDAYS[day], "events": count, "pages": paged[day]} for day, count in enumerate(counts)]
 
 
 def group_key(f: Facts, by: str, tz: tzinfo) -> str:
