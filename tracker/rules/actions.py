@@ -99,7 +99,8 @@ def _action(tracker: Tracker, action_id: str) -> Row:
     return row
 
 
-def _text(value: str | None, option: str) -> str | None:
+def given_text(value: str | None, option: str) -> str | None:
+    """An option's text, trimmed (None when not given); an empty one is refused naming the option."""
     if value is None:
         return None
     if not value.strip():
@@ -119,7 +120,7 @@ def add_action(
     now: datetime | None = None,
 ) -> Row:
     """Add a follow-up action for an event; returns the new row (with its ID, ACT-<year>-<n>)."""
-    action_text, owner_name = _text(action, "--action"), _text(owner, "--owner")
+    action_text, owner_name = given_text(action, "--action"), given_text(owner, "--owner")
     added: dict[str, Any] = {}
 
     def plan(tracker: Tracker) -> list[Edit]:
@@ -160,7 +161,7 @@ def set_action(
     it is now."""
     changes: dict[str, Any] = {}
     for name, value, option in (("owner", owner, "--owner"), ("action", action, "--action")):
-        text = _text(value, option)
+        text = given_text(value, option)
         if text is not None:
             changes[name] = text
     if due is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from tracker.errors import UnknownTask, UsageError, ValidationFailed
 from tracker.owed import Due
+from tracker.rules.actions import given_text
 from tracker.rules.problem import Problem
 from tracker.store.backends import Store
 from tracker.times import iso, utcnow
@@ -61,14 +62,6 @@ def _task(tracker: Tracker, task_id: str) -> Row:
     return row
 
 
-def _text(value: str | None, what: str) -> str | None:
-    if value is None:
-        return None
-    if not value.strip():
-        raise UsageError(f"{what} must not be empty")
-    return value.strip()
-
-
 def add_task(
     store: Store,
     event_id: str,
@@ -81,7 +74,7 @@ def add_task(
 ) -> Row:
     """Add a task to an open or closed event; with an owner it is claimed at once (In progress). Returns the new
     row (with its ID, TASK-<year>-<n>)."""
-    text, person, where = _text(task, "the task"), _text(owner, "--owner"), _text(system, "--system")
+    text, person, where = given_text(task, "the task"), given_text(owner, "--owner"), given_text(system, "--system")
     added: dict[str, Any] = {}
 
     def plan(tracker: Tracker) -> list[Edit]:
@@ -109,7 +102,7 @@ def add_task(
 
 def claim_task(store: Store, task_id: str, owner: str, *, now: datetime | None = None) -> Row:
     """`owner` takes the task: it is In progress, claimed now. Claiming a Done task is refused. Returns the row."""
-    person = _text(owner, "--owner")
+    person = given_text(owner, "--owner")
     result: dict[str, Any] = {}
 
     def plan(tracker: Tracker) -> list[Edit]:
