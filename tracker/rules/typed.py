@@ -173,11 +173,12 @@ def pending_rows(tracker: Tracker) -> bool:
 
 def _intake_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit]:
     data = tracker.sheet("Events")
-    if not tracker.sheet("Updates").present or not tracker.sheet("Severities").present:
+    waiting = waiting_intake(tracker)  # first: most writes find none, and then read no other sheet for it
+    if not waiting or not tracker.sheet("Updates").present or not tracker.sheet("Severities").present:
         return []
     edits: list[Edit] = []
     taken: list[str] = []
-    for row in waiting_intake(tracker):
+    for row in waiting:
         if _text_time(data, row, ("detected_at", "reported_at"), "", typed):
             continue
         event_id = next_event_id(tracker, now.year, taken)
