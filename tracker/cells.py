@@ -155,16 +155,21 @@ def error_cells(source: bytes | Path, titles: list[str]) -> dict[str, dict[tuple
     with zipfile.ZipFile(BytesIO(source) if isinstance(source, bytes) else source) as archive:
         parts = sheet_parts(archive)
         for title in titles:
-            if title not in parts:
-                continue
-            xml = archive.read(parts[title]).decode("utf-8", "replace")
-            if 't="e"' not in xml:
-                continue
-            for match in _ERROR_CELL.finditer(xml):
-                ref = attributes(match[1]).get("r")
-                value = re.search(r"<v>([^<]*)</v>", match[2])
-                if ref and value:
-                    out[title][split_ref(ref)] = unescape(value[1])
+            if title in parts:
+                out[title] = errors_in(archive.read(parts[title]))
+    return out
+
+
+def errors_in(xml: bytes) -> dict[tuple[int, int], str]:
+    """The Excel error cells of one sheet's XML: (row, 0-based column) -> the error."""
+    out: dict[tuple[int, int], str] = {}
+    if b't="e"' not in xml:  # most sheets hold none: the bytes are not even decoded
+        return out
+    for match in _ERROR_CELL.finditer(xml.decode("utf-8", "replace")):
+        ref = attributes(match[1]).get("r")
+        value = re.search(r"<v>([^<]*)</v>", match[2])
+        if ref and value:
+            out[split_ref(ref)] = unescape(value[1])
     return out
 
 

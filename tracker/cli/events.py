@@ -437,11 +437,12 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
       tracker list --open
       tracker list --json | jq -r '.[] | .id'
     """
+    tracker = state.store().read()
+    tracker.prefetch("Events", "Updates")  # the open events and their latest ETAs, read while the rest loads
     from tracker.rules.events import list_events
     from tracker.times import utcnow
     from tracker.workbook.policy import is_open
 
-    tracker = state.store().read()
     rows = list_events(tracker, open_only=open_only)
     if as_json:
         spec = tracker.schema["Events"]
@@ -517,9 +518,10 @@ def show(state: State, event_id: str, as_json: bool) -> None:
     Example:
       tracker show EVT-2026-0001
     """
+    tracker = state.store().read()
+    tracker.prefetch("Events", "Updates", "Changes")  # the event's rows, read while the rest loads
     from tracker.rules.events import event_timeline
 
-    tracker = state.store().read()
     timeline = event_timeline(tracker, event_id)
     if as_json:
         sheets = {"update": tracker.schema["Updates"], "change": tracker.schema["Changes"]}

@@ -16,7 +16,7 @@ from tracker.rules.categories import category_row
 from tracker.rules.tasks import due_tasks
 from tracker.times import iso
 from tracker.workbook.duty import holder, leads_now
-from tracker.workbook.policy import FINISHED, is_open
+from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_open
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import duty_manager
 
@@ -237,8 +237,8 @@ def eta_passed(eta: Any, now: datetime, event: Row | dict[str, Any]) -> bool:
 
 def latest_etas(tracker: Tracker, now: datetime) -> dict[str, datetime]:
     """The last ETA given for each open event (casefolded ID), from its Updates rows in time order."""
-    events = tracker.sheet("Events")
-    keys = {str(e["id"]).strip().casefold() for e in events.rows if e["id"] and is_open(e["status"])}
+    opened = tracker.rows_where("Events", "status", {s.casefold() for s in OPEN_STATUSES})
+    keys = {str(e["id"]).strip().casefold() for e in opened if e["id"] and is_open(e["status"])}
     if not keys or not tracker.layout("Updates").present:
         return {}
     given: dict[str, list[Row]] = {}

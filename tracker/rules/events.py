@@ -535,7 +535,7 @@ class Timeline:
 
 def event_timeline(tracker: Tracker, event_id: str) -> Timeline:
     """The event row plus every update and change for it, oldest first."""
-    tracker.preload("Events", "Updates", "Changes")
+    tracker.prefetch("Events", "Updates", "Changes")
     tracker.require("Events", "Updates", "Changes")
     key = event_id.strip().casefold()
     found = tracker.rows_where("Events", "id", {key})

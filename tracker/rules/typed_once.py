@@ -16,9 +16,10 @@ from typing import Any
 
 from tracker.rules.typed import Line, TypedRows
 from tracker.store.backends import Store
+from tracker.workbook.cell_values import raw_key
 from tracker.workbook.edits import Edit, SetCells
 from tracker.workbook.policy import BOOKKEEPER
-from tracker.workbook.reading import ROW_KEY, raw_key
+from tracker.workbook.reading import ROW_KEY
 
 WITHDRAWN = "withdrawn: "
 FIRST_ROW = 2  # a table's first data row: tracker's sheets have their header on row 1

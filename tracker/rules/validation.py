@@ -3,7 +3,9 @@ cross-sheet references."""
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -14,9 +16,9 @@ from tracker.rules import sheet_rules
 from tracker.rules.categories import category_problems
 from tracker.rules.problem import Problem, position
 from tracker.rules.tasks import overlap_problems
-from tracker.store.xlsx_layout import layout_problems
+from tracker.store.xlsx_layout import sheet_layout_problems
 from tracker.times import utcnow
-from tracker.workbook.overdue_highlight import findings, read_rules
+from tracker.workbook.overdue_highlight import Names, Rule, book_names, findings, overdue_rules
 from tracker.workbook.policy import INTAKE_FILLS, TYPED_UPDATE_FILLS, awaits_applying, awaits_intake
 from tracker.workbook.reading import Row, SheetData, Tracker, column_letter
 from tracker.workbook.schema import FieldSpec
@@ -53,10 +55,11 @@ def validate_tracker(
         data = tracker.sheet(spec.name)
         if data.present:
             problems.extend(_references(tracker, data))
+    files = _FileFacts(tracker, display_timezone is not None)  # one pass over each sheet's XML
     problems = _as_typed(tracker, _with_excel_errors(tracker, problems))
-    problems.extend(_layout(tracker, rows_above_totals))
+    problems.extend(_layout(files, rows_above_totals))
     if display_timezone is not None:
-        problems.extend(_overdue_clock(tracker, display_timezone, now))
+        problems.extend(_overdue_clock(files, display_timezone, now))
     if "Roster" in schema.sheets and tracker.layout("Roster").present and display_timezone:
         problems.extend(sheet_rules.roster(tracker, display_timezone, now or utcnow()))
     if "Severities" in schema.sheets and "Distribution" in schema.sheets:
@@ -179,45 +182,53 @@ def cell_problems(tracker: Tracker, sheet: str, row: Row, name: str) -> list[Pro
     return out
 
 
-def _layout(tracker: Tracker, rows_above_totals: bool) -> list[Problem]:
-    """Merged ranges, totals rows and formula masters where tracker writes: every write there would be refused."""
-    if tracker.content is None:
-        return []
+class _FileFacts:
+    """What validate reads from the sheets' XML rather than their cells, in one pass (`Tracker.scan_sheets`, which
+    also notes the Excel error cells): merged ranges, totals rows and formula masters where tracker writes, and the
+    overdue highlight's rules (`overdue`)."""
 
-    sheets = [data for spec in tracker.schema if (data := tracker.layout(spec.name)).present]
-    columns = {data.title: set(data.columns.values()) for data in sheets}
-    try:
-        found = layout_problems(tracker.content, [data.title for data in sheets], columns)
-    except Exception:  # noqa: BLE001 - a file calamine read but zipfile cannot: the read errors say more
-        return []
+    def __init__(self, tracker: Tracker, overdue: bool) -> None:
+        self.layout: list[tuple[str, str]] = []
+        self.names = Names(None, None)
+        self.rules: dict[tuple[str, str], Rule] = {}
+        self.headers: dict[str, dict[str, str]] = {}  # sheet title -> column letter -> header, of overdue columns
+        sheets = [data for spec in tracker.schema if (data := tracker.layout(spec.name)).present]
+        columns = {data.title: set(data.columns.values()) for data in sheets}
+        for data in sheets if overdue else []:
+            due = [f for f in data.spec.fields.values() if f.schema.get("x-overdue-unless") and f.name in data.columns]
+            if due:
+                self.headers[data.title] = {column_letter(data.columns[f.name]): f.title for f in due}
+
+        def visit(archive: zipfile.ZipFile, title: str, part: str, xml: bytes) -> None:
+            self.layout += sheet_layout_problems(archive, title, part, xml, columns.get(title))
+            if title in self.headers:
+                self.rules.update(overdue_rules(title, xml, list(self.headers[title])))
+
+        try:
+            tracker.scan_sheets(visit)
+            if overdue and tracker.content is not None:
+                source = io.BytesIO(tracker.content) if isinstance(tracker.content, bytes) else tracker.content
+                with zipfile.ZipFile(source) as archive:
+                    self.names = book_names(archive)
+        except Exception:  # noqa: BLE001 - a file calamine read but zipfile cannot: the read errors say more
+            self.layout, self.rules = [], {}
+
+
+def _layout(files: _FileFacts, rows_above_totals: bool) -> list[Problem]:
+    """Merged ranges, totals rows and formula masters where tracker writes: every write there would be refused."""
     return [
         Problem(title, None, None, None, message, layout=True)
-        for title, message in found
+        for title, message in files.layout
         if not (rows_above_totals and "totals row" in message)
     ]
 
 
-def _overdue_clock(tracker: Tracker, timezone: str, now: datetime | None) -> list[Problem]:
+def _overdue_clock(files: _FileFacts, timezone: str, now: datetime | None) -> list[Problem]:
     """Notes when the red overdue highlight is not right for a viewer in `timezone` (the display timezone)."""
-    if tracker.content is None:
-        return []
-
-    headers: dict[str, dict[str, str]] = {}  # sheet title -> column letter -> header
-    for spec in tracker.schema:
-        overdue = [f for f in spec.fields.values() if f.schema.get("x-overdue-unless")]
-        data = tracker.layout(spec.name) if overdue else None
-        if data is not None and data.present:
-            headers[data.title] = {
-                column_letter(data.columns[f.name]): f.title for f in overdue if f.name in data.columns
-            }
-    try:
-        names, rules = read_rules(tracker.content, {title: list(columns) for title, columns in headers.items()})
-    except Exception:  # noqa: BLE001 - a file calamine read but zipfile cannot: the read errors say more
-        return []
     return [
-        Problem(title, None, headers[title][letter], None, message, level="info")
-        for (title, letter), rule in rules.items()
-        for message in findings(names, rule, timezone, now or utcnow())
+        Problem(title, None, files.headers[title][letter], None, message, level="info")
+        for (title, letter), rule in files.rules.items()
+        for message in findings(files.names, rule, timezone, now or utcnow())
     ]
 
 

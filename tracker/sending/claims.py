@@ -29,8 +29,9 @@ from tracker.sending.sendlog import (
 from tracker.store.backends import Store
 from tracker.store.journal import Journal
 from tracker.times import as_utc, iso, utcnow
+from tracker.workbook.cell_values import raw_key
 from tracker.workbook.edits import Edit, SetCells
-from tracker.workbook.reading import Tracker, raw_key
+from tracker.workbook.reading import Tracker
 
 # --- claims: how several machines notifying one SharePoint workbook send each message once ----------------
 #

@@ -52,9 +52,10 @@ from tracker.store.engine import check
 from tracker.store.journal import Journal
 from tracker.store.xlsx_layout import Layout
 from tracker.times import iso, utcnow
+from tracker.workbook.cell_values import raw_key
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.policy import CLOSED, FINISHED, OPEN_STATUSES, is_open, severity_audiences, update_interval
-from tracker.workbook.reading import Row, Tracker, raw_key
+from tracker.workbook.reading import Row, Tracker
 
 
 @dataclass

@@ -17,9 +17,10 @@ from tracker.store.backends import Store
 from tracker.store.engine import expected
 from tracker.store.journal import Journal
 from tracker.times import iso
+from tracker.workbook.cell_values import raw_key
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.policy import is_open, update_interval
-from tracker.workbook.reading import Tracker, raw_key
+from tracker.workbook.reading import Tracker
 
 MESSAGE_KINDS = ("initial", "update", "resolved", "closed")  # the outage emails; reminders are kept apart
 

@@ -25,8 +25,9 @@ from tracker.errors import ConflictError, RemoteError, TrackerError, UnknownEven
 from tracker.store.journal import Journal, Pending
 from tracker.store.xlsx_layout import Layout, SheetWrite
 from tracker.times import CLOCK, as_utc
+from tracker.workbook.cell_values import coerce
 from tracker.workbook.edits import AppendRow, Edit, Plan, SetCells
-from tracker.workbook.reading import Row, SheetData, Tracker, coerce
+from tracker.workbook.reading import Row, SheetData, Tracker
 from tracker.workbook.schema import FieldSpec
 
 EXCEL_TEXT_LIMIT = 32_767

@@ -15,8 +15,9 @@ from tracker.errors import ConflictError, TrackerError
 from tracker.microsoft365.remote import error_text
 from tracker.store.engine import Busy, Change, cell_value
 from tracker.store.xlsx_cells import excel_serial
+from tracker.workbook.cell_values import raw_key
 from tracker.workbook.edits import Edit
-from tracker.workbook.reading import Tracker, raw_key
+from tracker.workbook.reading import Tracker
 
 if TYPE_CHECKING:
     from tracker.microsoft365.remote import Remote

@@ -51,9 +51,10 @@ from tracker.store.excel_batch import (
 from tracker.store.recent import SharePointWorkbook, recent_writes
 from tracker.store.xlsx_layout import Layout
 from tracker.times import CLOCK
+from tracker.workbook.cell_values import raw_key
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.opening import read_tracker
-from tracker.workbook.reading import ROW_KEY, SheetData, column_letter, raw_key
+from tracker.workbook.reading import ROW_KEY, SheetData, column_letter
 
 BATCH_LIMIT = 20  # Microsoft Graph JSON batching: at most 20 requests per batch
 _RETRY = {429, 503, 504}

@@ -143,30 +143,37 @@ def layout_problems(
         parts = sheet_parts(archive)
         for title in titles:
             part = parts.get(title)
-            if part is None:
-                continue
-            xml = archive.read(part).decode("utf-8")
-            tables = table_parts(archive, part)
-            for table in tables:
-                if table.totals:
-                    problems.append((title, totals_message(title, table)))
-            for area in merged_areas(xml) if "mergeCell" in xml else []:
-                for table in tables:
-                    body = Area(table.area.top + 1, table.area.left, table.area.bottom + 1, table.area.right)
-                    if overlap(area, body):
-                        why = (
-                            "it lies over the rows of the table"
-                            if area.top <= table.area.bottom
-                            else ("it lies on the row where tracker adds the next one")
-                        )
-                        problems.append((title, merged_message(title, area, why)))
-                        break
-            written = (columns or {}).get(title, set())
-            maybe = written and ("shared" in xml or "array" in xml) and MASTER_MARKER.search(xml.encode())
-            masters = formula_masters(title, xml) if maybe else {}
-            for (number, col), why in sorted(masters.items()):
-                if col in written and any(t.area.top < number <= t.area.bottom for t in tables):
-                    problems.append((title, why))
+            if part is not None:
+                problems += sheet_layout_problems(archive, title, part, archive.read(part), (columns or {}).get(title))
+    return problems
+
+
+def sheet_layout_problems(
+    archive: zipfile.ZipFile, title: str, part: str, data: bytes, written: set[int] | None
+) -> list[tuple[str, str]]:
+    """`layout_problems` for one sheet, from its XML `data` (decoded only when it holds merged ranges or shared
+    formulas)."""
+    problems = []
+    tables = table_parts(archive, part)
+    for table in tables:
+        if table.totals:
+            problems.append((title, totals_message(title, table)))
+    for area in merged_areas(data.decode("utf-8")) if b"mergeCell" in data else []:
+        for table in tables:
+            body = Area(table.area.top + 1, table.area.left, table.area.bottom + 1, table.area.right)
+            if overlap(area, body):
+                why = (
+                    "it lies over the rows of the table"
+                    if area.top <= table.area.bottom
+                    else ("it lies on the row where tracker adds the next one")
+                )
+                problems.append((title, merged_message(title, area, why)))
+                break
+    maybe = written and (b"shared" in data or b"array" in data) and MASTER_MARKER.search(data)
+    masters = formula_masters(title, data.decode("utf-8")) if maybe else {}
+    for (number, col), why in sorted(masters.items()):
+        if written and col in written and any(t.area.top < number <= t.area.bottom for t in tables):
+            problems.append((title, why))
     return problems
 
 

@@ -13,8 +13,9 @@ from tracker.rules.categories import is_drill
 from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer_state
 from tracker.rules.validation import cell_problems
 from tracker.times import iso
+from tracker.workbook.cell_values import converter, raw_key
 from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_bookkeeping, is_open
-from tracker.workbook.reading import Row, Tracker, converter, raw_key
+from tracker.workbook.reading import Row, Tracker
 
 if TYPE_CHECKING:
     pass

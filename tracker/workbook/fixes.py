@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tracker.workbook.cell_values import coerce
 from tracker.workbook.edits import Edit, SetCells
-from tracker.workbook.reading import ROW_KEY, SheetData, Tracker, coerce
+from tracker.workbook.reading import ROW_KEY, SheetData, Tracker
 from tracker.workbook.schema import FieldSpec, text_as
 
 

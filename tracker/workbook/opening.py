@@ -15,6 +15,7 @@ from tracker.cells import not_xlsx
 from tracker.errors import WorkbookError
 from tracker.workbook.reading import Tracker
 from tracker.workbook.schema import Schema
+from tracker.workbook.sieve import SheetSieve
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -85,7 +86,8 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
             coming[name] = pool.submit(parse, name, True)
         pool.shutdown(wait=False)
 
-    tracker = Tracker(schema, names, load, source=source or str(path), preload=preload)
+    sieve, parsing = SheetSieve(data if data is not None else path), lambda name: name in parsed or name in coming
+    tracker = Tracker(schema, names, load, source=source or str(path), preload=preload, sieve=sieve, parsing=parsing)
     tracker.content = data if data is not None else path
     return tracker
 

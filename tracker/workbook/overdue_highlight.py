@@ -185,20 +185,35 @@ def read_rules(content: bytes | Path, columns: dict[str, list[str]]) -> tuple[Na
     """The names, and the overdue rules on `columns` (sheet title -> column letters) found in the .xlsx."""
 
     with zipfile.ZipFile(BytesIO(content) if isinstance(content, bytes) else content) as archive:
-        book = _book_xml(archive)
-        names = Names(_defined(book, UTC_NOW_NAME), _defined(book, TIMEZONE_NAME))
+        names = book_names(archive)
         parts = sheet_parts(archive)
         rules: dict[tuple[str, str], Rule] = {}
         for title, letters in columns.items():
             part = parts.get(title)
-            if part is None or not letters:
-                continue
-            xml = archive.read(part).decode("utf-8")
-            for letter in letters:
-                rule = _overdue_rule(xml, letter)
-                if rule is not None:
-                    rules[(title, letter)] = rule
+            if part is not None:
+                rules.update(overdue_rules(title, archive.read(part), letters))
     return names, rules
+
+
+def book_names(archive: zipfile.ZipFile) -> Names:
+    """The workbook's defined names the overdue rules read (the time now in UTC, the viewer's timezone)."""
+    book = _book_xml(archive)
+    return Names(_defined(book, UTC_NOW_NAME), _defined(book, TIMEZONE_NAME))
+
+
+def overdue_rules(title: str, xml: bytes, letters: list[str]) -> dict[tuple[str, str], Rule]:
+    """The overdue rules on these columns of one sheet's XML. Conditional formats follow the cells in a sheet's
+    XML (the order the file format fixes), so only what follows </sheetData> is decoded and searched."""
+    if not letters:
+        return {}
+    end = xml.rfind(b"sheetData>")  # </sheetData>, or </x:sheetData> in a file whose elements carry a prefix
+    tail = (xml[end:] if end >= 0 else xml).decode("utf-8")
+    rules = {}
+    for letter in letters:
+        rule = _overdue_rule(tail, letter)
+        if rule is not None:
+            rules[(title, letter)] = rule
+    return rules
 
 
 def _book_xml(archive: zipfile.ZipFile) -> str:

@@ -8,78 +8,19 @@ its appliers); building a new workbook is `tracker.rules.build`.
 from __future__ import annotations
 
 import gc
-import re
+import io
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tracker.cells import cell_text, column_letter, error_cells
+from tracker.cells import cell_text, column_letter, error_cells, errors_in, sheet_parts
 from tracker.errors import UnknownEvent, ValidationFailed
-from tracker.times import as_utc
+from tracker.workbook.cell_values import ROW_KEY, TIME_OF_DAY, converter, raw_key, whole_number
 from tracker.workbook.schema import FieldSpec, Schema, SheetSpec, normalize_header
-
-_TIME_OF_DAY = re.compile(r"^\d{2}:\d{2}:\d{2}(\.\d+)?$")  # how a time the reader gave reads as text
-
-
-def coerce(spec: FieldSpec, value: Any) -> Any:
-    """A cell's value as the field's Python type; what does not fit is left for validation."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = value.strip()
-        if not value:
-            return None
-        if spec.enum:
-            folded = value.casefold()
-            for option in spec.enum:
-                if option.casefold() == folded:
-                    return option
-        elif spec.kind == "integer" and value.isdigit():
-            return int(value)
-        return value
-    if isinstance(value, bool):
-        if spec.enum == ("Yes", "No"):
-            return "Yes" if value else "No"
-        return value
-    if isinstance(value, datetime | date):
-        if spec.kind == "datetime":
-            return as_utc(value)
-        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
-    if isinstance(value, int | float):
-        if isinstance(value, float) and _whole(value) and spec.kind != "datetime":
-            value = int(value)
-        if spec.kind == "text":
-            return str(value)
-        return value
-    if isinstance(value, time | timedelta):
-        return str(value)
-    return str(value)
-
-
-def converter(spec: FieldSpec) -> Callable[[Any], Any]:
-    """`coerce` for one column, with a fast path for the common cell types (validate reads ~500k cells at 10k events)."""
-    if spec.kind == "datetime":
-
-        def datetime_cell(value: Any) -> Any:
-            if type(value) is datetime and value.tzinfo is None:
-                return value.replace(tzinfo=UTC)
-            return coerce(spec, value)
-
-        return datetime_cell
-    if spec.kind == "text":
-
-        def text_cell(value: Any) -> Any:
-            if type(value) is str:
-                value = value.strip()
-                return value or None
-            return coerce(spec, value)
-
-        return text_cell
-    return lambda value: coerce(spec, value)
 
 
 @dataclass
@@ -205,22 +146,6 @@ class SheetData:
         return self._index.get(str(key).casefold())
 
 
-def _whole(value: float) -> bool:
-    """Whether a float cell is a whole number tracker shows as one: up to Excel's 15 digits. 1E+300 stays a float, so
-    it is shown as Excel shows it (1e+300), not as 301 digits Excel never held."""
-    return value.is_integer() and abs(value) < 1e15
-
-
-ROW_KEY = "\x00row:"  # a SetCells key "\x00row:7" means Excel row 7 (no one types a NUL, no ID starts with one)
-
-
-def raw_key(value: Any) -> str:
-    """A raw cell as a lookup key, the way typed text compares: 1001.0 -> "1001", trimmed, case-folded."""
-    if isinstance(value, float) and _whole(value):
-        value = int(value)
-    return str("" if value is None else value).strip().casefold()
-
-
 def read_sheet(
     spec: SheetSpec,
     title: str,
@@ -228,12 +153,14 @@ def read_sheet(
     *,
     where: tuple[str, set[str]] | None = None,
     header_only: bool = False,
+    numbered: Iterable[tuple[int, Sequence[Any]]] | None = None,
 ) -> SheetData:
     """Type the raw cell values of a sheet (first row: headers).
 
     `where` = (field, values) types only the rows whose cell in that field, trimmed and
     case-folded, is one of `values` (what `show` and `list --open` need); `header_only` reads
-    just the layout.
+    just the layout. `numbered` gives the rows below the header with their Excel row numbers
+    (some rows of a sheet, `tracker.workbook.sieve`), instead of the rest of `raw_rows`.
     """
     data = SheetData(spec=spec, present=True, title=title)
     iterator = iter(raw_rows)
@@ -252,8 +179,9 @@ def read_sheet(
     if header_only:
         return data
     if where is not None:
+        pairs = numbered if numbered is not None else enumerate(iterator, start=2)
         with gc_paused():  # millions of short-lived values, no cycles: collecting only costs time
-            data._rows = _type_rows(data, spec, iterator, plan, where)
+            data._rows = _type_rows(data, spec, pairs, plan, where)
         return data
     rest = list(iterator)
     data.last_row = _last_row(rest, plan)
@@ -261,7 +189,7 @@ def read_sheet(
 
     def type_rows() -> list[Row]:
         with gc_paused():
-            return _type_rows(data, spec, iter(rest), plan, None)
+            return _type_rows(data, spec, enumerate(rest, start=2), plan, None)
 
     data._typing = type_rows
     return data
@@ -288,7 +216,7 @@ def _last_row(rows: list[Sequence[Any]], plan: list[tuple[int, Any, str, str, fr
 def _type_rows(
     data: SheetData,
     spec: SheetSpec,
-    iterator: Iterator[Sequence[Any]],
+    pairs: Iterable[tuple[int, Sequence[Any]]],
     plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]],
     where: tuple[str, set[str]] | None,
 ) -> list[Row]:
@@ -296,7 +224,7 @@ def _type_rows(
     empty_fields = dict.fromkeys(spec.fields)
     position = data.columns.get(where[0], -1) if where else -1
     wanted = where[1] if where else set()
-    for number, raw in enumerate(iterator, start=2):
+    for number, raw in pairs:
         if where is not None:
             if position < 0 or position >= len(raw) or raw_key(raw[position]) not in wanted:
                 continue
@@ -325,7 +253,7 @@ def _type_rows(
                 values[name] = cell
                 seen = True
                 continue
-            if kind == "integer" and type(cell) is float and _whole(cell):
+            if kind == "integer" and type(cell) is float and whole_number(cell):
                 values[name] = int(cell)
                 seen = True
                 continue
@@ -352,6 +280,8 @@ class Tracker:
         loader: Callable[[str], Iterable[Sequence[Any]]],
         source: str = "",
         preload: Callable[[list[str]], None] | None = None,
+        sieve: Any = None,
+        parsing: Callable[[str], bool] | None = None,
     ) -> None:
         self.schema = schema
         self.sheet_names = sheet_names
@@ -364,6 +294,18 @@ class Tracker:
         # count as written for what the log says (which events an audience has heard of)
         self.journal: Any = None
         self._errors: dict[str, dict[tuple[int, int], str]] = {}
+        # some rows of a sheet without parsing all of it (tracker.workbook.sieve.SheetSieve), unless the whole
+        # sheet is parsed or being parsed already (`parsing`)
+        self._sieve = sieve
+        self._parsing = parsing or (lambda actual: False)
+        self._layouts: dict[str, SheetData] = {}
+        self._some_rows: set[str] = set()  # sheets a command reads only some rows of (prefetch)
+        self._where: dict[tuple[str, str, frozenset[str]], list[Row]] = {}  # rows_where, asked again
+
+    def _sifted(self, actual: str) -> bool:
+        """Whether rows of sheet `actual` are read by the sieve: the command said it reads only some rows of it
+        (prefetch), and it is not parsed whole already."""
+        return actual in self._some_rows and not self._parsing(actual)
 
     def actual_name(self, name: str) -> str | None:
         """The workbook's own spelling of a sheet name, matched case-insensitively."""
@@ -407,12 +349,29 @@ class Tracker:
             self._errors = {sheet: found.get(title or "", {}) for sheet, title in titles.items()}
         return self._errors.get(name, {})
 
+    def scan_sheets(self, visit: Callable[[zipfile.ZipFile, str, str, bytes], None]) -> None:
+        """One pass over the file for `tracker validate`: each schema sheet's XML is decompressed once, its Excel
+        error cells noted (`excel_errors`) and the XML handed to `visit(archive, title, part, xml)`."""
+        if self.content is None:
+            return
+        titles = {spec.name: self.actual_name(spec.name) for spec in self.schema}
+        found: dict[str, dict[tuple[int, int], str]] = {}
+        source = io.BytesIO(self.content) if isinstance(self.content, bytes) else self.content
+        with zipfile.ZipFile(source) as archive:
+            parts = sheet_parts(archive)
+            for title in titles.values():
+                if title is not None and title in parts:
+                    xml = archive.read(parts[title])
+                    found[title] = errors_in(xml)
+                    visit(archive, title, parts[title], xml)
+        self._errors = {sheet: found.get(title or "", {}) for sheet, title in titles.items()}
+
     def as_typed(self, name: str, field: str, row: int, value: Any) -> Any:
         """`value` of a date-and-time cell as the file holds it when the reader could not show it: a date serial
         below 1 (Excel shows a negative one as ####) reads as a bare time of day, "00:00:00" for -5; this gives
         the number typed (-5) instead. Any other value is given back as it is."""
         spec = self.schema[name].fields.get(field)
-        if spec is None or spec.kind != "datetime" or not isinstance(value, str) or not _TIME_OF_DAY.match(value):
+        if spec is None or spec.kind != "datetime" or not isinstance(value, str) or not TIME_OF_DAY.match(value):
             return value
         data = self.layout(name)
         actual = self.actual_name(name)
@@ -439,8 +398,16 @@ class Tracker:
 
     def preload(self, *names: str) -> None:
         """Parse these sheets now, in parallel where the reader allows (validate, show)."""
-        if self._preload is not None:
-            self._preload([actual for name in names if (actual := self.actual_name(name)) is not None])
+        if self._preload is not None:  # (not the sheets a command reads some rows of: see prefetch)
+            self._preload([a for n in names if (a := self.actual_name(n)) is not None and a not in self._some_rows])
+
+    def prefetch(self, *names: str) -> None:
+        """A command that reads some rows of these sheets says so first: their XML inflates in threads meanwhile
+        (tracker.workbook.sieve)."""
+        if self._sieve is not None:
+            titles = [a for n in names if (a := self.actual_name(n)) is not None and not self._parsing(a)]
+            self._some_rows.update(titles)
+            self._sieve.prefetch(*titles)
 
     def layout(self, name: str) -> SheetData:
         """The header layout of a sheet, without typing its rows."""
@@ -449,15 +416,32 @@ class Tracker:
         spec, actual = self._raw(name)
         if actual is None:
             return SheetData(spec=spec, present=False, title=name)
-        return read_sheet(spec, actual, self._loader(actual), header_only=True)
+        if name in self._layouts:
+            return self._layouts[name]
+        header = self._sieve.header(actual) if self._sifted(actual) else None
+        raw = [header] if header is not None else self._loader(actual)
+        self._layouts[name] = read_sheet(spec, actual, raw, header_only=True)
+        return self._layouts[name]
 
     def rows_where(self, name: str, field: str, values: set[str]) -> list[Row]:
         """Only the rows whose `field` is one of `values` (case-insensitive), typed."""
+        key = (name, field, frozenset(values))
+        if name not in self._sheets and key in self._where:
+            return self._where[key]
+        self._where[key] = self._rows_where(name, field, values)
+        return self._where[key]
+
+    def _rows_where(self, name: str, field: str, values: set[str]) -> list[Row]:
         if name in self._sheets:
             return [r for r in self._sheets[name].rows if raw_key(r[field]) in values]
         spec, actual = self._raw(name)
         if actual is None:
             return []
+        if self._sifted(actual) and field in (layout := self.layout(name)).columns:
+            sifted = self._sieve.rows(actual, layout.columns[field], values)
+            if sifted is not None:
+                header, rows = sifted[0][1], sifted[1:]
+                return read_sheet(spec, actual, [header], where=(field, values), numbered=rows).rows
         return read_sheet(spec, actual, self._loader(actual), where=(field, values)).rows
 
     def require(self, *names: str) -> None:
@@ -497,6 +481,8 @@ class Tracker:
     def event(self, event_id: str) -> Row:
         """The Events row with this ID, or UnknownEvent; ValidationFailed naming both cells when two rows hold it (a
         row copied or typed by hand): a command would otherwise change whichever came first."""
+        if "Events" not in self._sheets and self._sifted(self.actual_name("Events") or ""):
+            return self._event_sifted(event_id)
         data = self.sheet("Events")
         row = data.find(event_id)
         if row is None:
@@ -505,14 +491,30 @@ class Tracker:
         if key and key in data.columns:
             wanted = str(event_id).strip().casefold()
             same = [r for r in data.rows if str(r.values.get(key) or "").strip().casefold() == wanted]
-            if len(same) > 1:
-                letter = column_letter(data.columns[key])
-                cells = " and ".join(f"{data.title or 'Events'}!{letter}{r.number}" for r in same)
-                raise ValidationFailed(
-                    f"{cells} all hold the ID {event_id!r}; an event's ID must be on one row only: give the copy "
-                    "another ID (or delete it) in Excel, then run the command again"
-                )
+            self._one_row(data, event_id, same)
         return row
+
+    def _event_sifted(self, event_id: str) -> Row:
+        """`event` from the rows holding the ID alone (tracker.workbook.sieve), the sheet left unparsed."""
+        data = self.layout("Events")
+        key = data.spec.key or ""
+        wanted = str(event_id).strip().casefold()
+        same = [r for r in self.rows_where("Events", key, {wanted}) if str(r[key] or "").strip().casefold() == wanted]
+        row = next((r for r in same if str(r[key]).casefold() == str(event_id).casefold()), None)
+        if row is None or not data.present:
+            raise UnknownEvent(f"no event {event_id!r} on the Events sheet of {self.source or 'the workbook'}")
+        self._one_row(data, event_id, same)
+        return row
+
+    def _one_row(self, data: SheetData, event_id: str, same: list[Row]) -> None:
+        """ValidationFailed naming both cells when two rows hold one event's ID."""
+        if len(same) > 1:
+            letter = column_letter(data.columns[data.spec.key or ""])
+            cells = " and ".join(f"{data.title or 'Events'}!{letter}{r.number}" for r in same)
+            raise ValidationFailed(
+                f"{cells} all hold the ID {event_id!r}; an event's ID must be on one row only: give the copy "
+                "another ID (or delete it) in Excel, then run the command again"
+            )
 
 
 @contextmanager

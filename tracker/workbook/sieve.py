@@ -1,0 +1,335 @@
+"""Reading some rows of a big sheet without parsing all of it (issue 23).
+
+`list --open` needs the open events, `show ID` one event and its updates: a few rows of sheets
+that hold tens of thousands. A sheet's XML is scanned for the cells of one column that may hold
+one of the wanted values (an event ID, an open status); only those rows, with the header row, are
+handed to python-calamine, so every cell is typed exactly as a whole-sheet read types it. The scan
+errs towards yes (a row it cannot judge is kept, and the typed rows are filtered again), and when
+the XML is in a shape it does not know (prefixed elements, cells without addresses, CDATA) it
+answers None and the caller reads the whole sheet.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from tracker.cells import column_letter, related, sheet_parts
+
+# A cell of one column: <c r="D17" ...> ... </c>, or <c r="D17" .../> (empty).
+_CELL = r'<c r="{letter}(\d+)"([^>]*?)(/>|>(.*?)</c>)'
+_ROW_START = re.compile(rb"<row[\s>/]")
+_ROW_NUMBERS = re.compile(rb'<row(?: r="(\d+)")?[\s>/]')
+_TYPE = re.compile(rb'\bt="([^"]*)"')
+_TEXT = re.compile(rb"<t(?:\s[^>]*)?>([^<]*)</t>")
+_VALUE = re.compile(rb"<v>([^<]*)</v>")
+_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+_SHARED = "/sharedStrings"
+_UNKNOWN = object()  # a cell whose value the scan cannot tell: its row is kept
+
+
+class SheetSieve:
+    """The sheets of one .xlsx, scanned for the rows whose cell in one column holds one of some values."""
+
+    def __init__(self, content: bytes | Path) -> None:
+        self._content = content
+        self._archive: zipfile.ZipFile | None = None
+        self._parts: dict[str, str] = {}
+        self._shared: list[tuple[int, int]] | None = None  # each shared string's span in its part
+        self._shared_xml = b""
+        self._coming: dict[str, tuple[threading.Thread, list[bytes | BaseException]]] = {}
+
+    def _open(self) -> zipfile.ZipFile:
+        if self._archive is None:
+            source = io.BytesIO(self._content) if isinstance(self._content, bytes) else self._content
+            self._archive = zipfile.ZipFile(source)
+            self._parts = sheet_parts(self._archive)
+        return self._archive
+
+    def prefetch(self, *titles: str) -> None:
+        """Start decompressing these sheets' XML in threads (zlib lets go of the interpreter meanwhile), for a
+        command that will scan them: it imports, reads and scans while they inflate."""
+        try:
+            archive = self._open()
+        except Exception:  # noqa: BLE001 - a damaged file: the whole-sheet read names what is wrong
+            return
+        for title in titles:
+            part = self._parts.get(title)
+            if part is None or title in self._coming:
+                continue
+            box: list[bytes | BaseException] = []
+            worker = threading.Thread(target=_inflate, args=(self._content, part, box), daemon=True)
+            worker.start()
+            self._coming[title] = (worker, box)
+        del archive
+
+    def xml(self, title: str) -> bytes | None:
+        """The XML of sheet `title`, decompressed (None: no such part). Not kept: a scan reads it once."""
+        if title in self._coming:
+            worker, box = self._coming.pop(title)
+            worker.join()
+            if box and isinstance(box[0], bytes):
+                return box[0]
+        archive = self._open()
+        part = self._parts.get(title)
+        return archive.read(part) if part is not None else None
+
+    def _head(self, title: str) -> bytes | None:
+        """The start of sheet `title`'s XML, up to the end of its first row: a header without inflating it all."""
+        archive = self._open()
+        part = self._parts.get(title)
+        if part is None:
+            return None
+        out = b""
+        with archive.open(part) as stream:
+            while chunk := stream.read(1 << 16):
+                out += chunk
+                first = _ROW_START.search(out, max(out.find(b"<sheetData"), 0))
+                if first is not None and _ROW_START.search(out, first.end()) or b"</sheetData>" in out:
+                    break
+        return out
+
+    def rows(self, title: str, column: int, wanted: set[str]) -> list[tuple[int, list[Any]]] | None:
+        """The header row (number 1) and each row whose cell in 0-based `column` may hold one of `wanted`
+        (trimmed, case-folded text), as (Excel row number, cells as python-calamine reads them); None when
+        the scan cannot answer and the whole sheet must be read (a damaged file too: that read names what is
+        wrong)."""
+        if not _plain(wanted):
+            return None
+        try:
+            return self._rows(title, column, wanted)
+        except Exception:  # noqa: BLE001 - zipfile, zlib and calamine raise many types; the whole read explains
+            return None
+
+    def _rows(self, title: str, column: int, wanted: set[str]) -> list[tuple[int, list[Any]]] | None:
+        xml = self.xml(title)
+        body = xml.find(b"<sheetData") if xml is not None else -1
+        if xml is None or body < 0:
+            return None  # no sheet, or its elements carry a namespace prefix (<x:sheetData>)
+        finish = xml.rfind(b"</sheetData>", body)
+        finish = finish if finish >= 0 else len(xml)
+        numbers = _ROW_NUMBERS.findall(xml, body, finish)
+        if b"" in numbers:
+            return None  # a row without its address: only a whole-sheet read places it
+        judged: set[bytes] = set()  # rows whose cell in the column was found (a row without one is kept)
+        kept: set[bytes] = set()
+        decided: dict[tuple[bytes, bytes], bool] = {}  # most cells repeat a few values (statuses, IDs)
+        pattern = re.compile(_CELL.format(letter=column_letter(column)).encode(), re.S)
+        for number, tag, _end, inner in pattern.findall(xml, body, finish):
+            judged.add(number)
+            verdict = decided.get((tag, inner))
+            if verdict is None:
+                value = self._value(tag, inner)
+                verdict = decided[tag, inner] = value is _UNKNOWN or (isinstance(value, str) and value in wanted)
+            if verdict:
+                kept.add(number)
+        wanted_rows = [n for n in numbers if (n in kept or n not in judged) and n != b"1"]
+        spans = _spans(xml, body, finish, wanted_rows)
+        if spans is None:
+            return None
+        return self._parse(title, xml, body, spans)
+
+    def header(self, title: str) -> list[Any] | None:
+        """The header row of sheet `title` as python-calamine reads it; None when the scan cannot tell."""
+        try:
+            xml = self._head(title)
+            if xml is None or xml.find(b"<sheetData") < 0:
+                return None
+            parsed = self._parse(title, xml, xml.find(b"<sheetData"), [])
+        except Exception:  # noqa: BLE001 - a damaged file: the whole-sheet read names what is wrong
+            return None
+        return parsed[0][1] if parsed else None
+
+    def _value(self, tag: bytes, inner: bytes | None) -> object:
+        """A cell's value as a lookup key (trimmed, case-folded text), None for one that never matches text
+        with a letter in it (empty, a number, a date, an error), or _UNKNOWN."""
+        if not inner:
+            return None
+        if b"<!" in inner:
+            return _UNKNOWN  # CDATA or a comment inside the cell
+        kind = _TYPE.search(tag)
+        kind_name = kind[1] if kind else b"n"
+        if kind_name == b"inlineStr":
+            if b"<rPh" in inner:
+                return _UNKNOWN
+            return _key(b"".join(_TEXT.findall(inner)))
+        value = _VALUE.search(inner)
+        if kind_name == b"s":
+            return self._shared_key(value[1]) if value else None
+        if kind_name == b"str":
+            return _key(value[1]) if value else None
+        if kind_name == b"b":
+            return {b"1": "true", b"0": "false"}.get(value[1].strip(), _UNKNOWN) if value else None
+        if kind_name in (b"n", b"e", b"d"):
+            return None  # a number, a date or an error: never text with a letter (see _plain)
+        return _UNKNOWN
+
+    def _shared_key(self, index: bytes) -> object:
+        spans = self._shared_spans()
+        try:
+            start, end = spans[int(index)]
+        except (ValueError, IndexError):
+            return _UNKNOWN
+        item = self._shared_xml[start:end]
+        if b"<rPh" in item or b"<!" in item:
+            return _UNKNOWN
+        return _key(b"".join(_TEXT.findall(item)))
+
+    def _shared_spans(self) -> list[tuple[int, int]]:
+        if self._shared is None:
+            archive = self._open()
+            book = next((name for kind, name in related(archive, "").values() if kind.endswith("/officeDocument")), "")
+            part = next((name for kind, name in related(archive, book).values() if kind.endswith(_SHARED)), None)
+            self._shared_xml = archive.read(part) if part else b""
+            starts = [m.start() for m in re.finditer(rb"<si[ >/]", self._shared_xml)]
+            self._shared = [(s, e) for s, e in zip(starts, [*starts[1:], len(self._shared_xml)], strict=True)]
+        return self._shared
+
+    def _parse(
+        self, title: str, xml: bytes, body: int, spans: list[tuple[int, int]]
+    ) -> list[tuple[int, list[Any]]] | None:
+        """Hand the header and the rows at `spans` to python-calamine, renumbered 2, 3, ...; give each row back
+        with its own number."""
+        first = _ROW_START.search(xml, body)
+        head = b""
+        if first is not None:
+            number = _row_number(xml, first.start())
+            if number is None:
+                return None  # rows without their address: only a whole-sheet read places them
+            if number == 1:
+                following = _ROW_START.search(xml, first.end())
+                finish = xml.find(b"</sheetData>", first.end())
+                head = xml[first.start() : following.start() if following else finish if finish >= 0 else len(xml)]
+        numbers = [_row_number(xml, start) for start, _ in spans]
+        if any(n is None for n in numbers):
+            return None
+        pieces = [head]
+        for position, (start, end) in enumerate(spans, start=2):
+            pieces.append(_renumber(xml[start:end], position))
+        root = xml.find(b"<worksheet")
+        if root < 0:
+            return None
+        root_end = xml.find(b">", root) + 1
+        sheet = xml[:root_end] + b"<sheetData>" + b"".join(pieces) + b"</sheetData></worksheet>"
+        cells = self._calamine(title, sheet)
+        if cells is None:
+            return None
+        header = cells[0] if cells else []
+        out: list[tuple[int, list[Any]]] = [(1, header)]
+        for position, number in enumerate(numbers, start=2):
+            row = cells[position - 1] if position - 1 < len(cells) else []
+            out.append((int(number or 0), row))
+        return out
+
+    def _calamine(self, title: str, sheet: bytes) -> list[list[Any]] | None:
+        """python-calamine's cells of a workbook like this one whose sheet `title` holds `sheet`."""
+        import python_calamine
+
+        archive = self._open()
+        target = self._parts[title]
+        mini = io.BytesIO()
+        with zipfile.ZipFile(mini, "w", zipfile.ZIP_STORED) as out:
+            for name in self._book_parts(target):
+                out.writestr(name, sheet if name == target else archive.read(name))
+        try:
+            book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(mini.getvalue()))
+            return book.get_sheet_by_name(title).to_python(skip_empty_area=False)
+        except Exception:  # noqa: BLE001 - whatever calamine refuses here, the whole sheet is read instead
+            return None
+
+    def _book_parts(self, target: str) -> list[str]:
+        """The parts python-calamine needs besides sheet XML: content types, the workbook, its relationships,
+        styles (which numbers are dates) and shared strings; every sheet part but the one read left out."""
+        archive = self._open()
+        names = set(archive.namelist())
+        book = next((name for kind, name in related(archive, "").values() if kind.endswith("/officeDocument")), "")
+        rels = f"{book.rpartition('/')[0]}/_rels/{book.rpartition('/')[2]}.rels"
+        sheets = set(self._parts.values())
+        wanted = ["[Content_Types].xml", "_rels/.rels", book, rels]
+        wanted += [name for kind, name in related(archive, book).values() if name not in sheets]
+        return [name for name in dict.fromkeys(wanted) if name in names] + [target]
+
+
+def _inflate(content: bytes | Path, part: str, box: list[bytes | BaseException]) -> None:
+    """Decompress one part of the .xlsx into `box` (its own file handle: threads do not share one)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content) if isinstance(content, bytes) else content) as archive:
+            box.append(archive.read(part))
+    except Exception as exc:  # noqa: BLE001 - xml() reads it again in the caller's thread, and raises there
+        box.append(exc)
+
+
+def _plain(wanted: set[str]) -> bool:
+    """Whether the scan can look for these values: each has a letter (so no number, date or time reads as it) and
+    is not a number itself (1E5), nor empty."""
+    for value in wanted:
+        if not value or not any(c.isalpha() for c in value):
+            return False
+        try:
+            float(value)
+        except ValueError:
+            continue
+        return False
+    return True
+
+
+def _key(text: bytes) -> object:
+    """Cell text as a lookup key, or _UNKNOWN for text the scan does not decode itself."""
+    try:
+        value = text.decode("utf-8")
+    except UnicodeDecodeError:
+        return _UNKNOWN
+    if "_x" in value or "\r" in value:
+        return _UNKNOWN  # Excel's _x000D_ escapes, and line ends an XML parser normalizes
+    if "&" in value:
+        value = _ENTITY.sub(_entity, value)
+    return value.strip().casefold()
+
+
+def _entity(match: re.Match[str]) -> str:
+    name = match[1]
+    if name.startswith("#x"):
+        return chr(int(name[2:], 16))
+    if name.startswith("#"):
+        return chr(int(name[1:]))
+    return _NAMED[name]
+
+
+_ROW_NUMBER = re.compile(rb'<row r="(\d+)"')
+
+
+def _row_number(xml: bytes, start: int) -> int | None:
+    match = _ROW_NUMBER.match(xml, start)
+    return int(match[1]) if match else None
+
+
+def _spans(xml: bytes, body: int, finish: int, numbers: list[bytes]) -> list[tuple[int, int]] | None:
+    """Where each row numbered in `numbers` starts and ends in the sheet XML (None: one cannot be found)."""
+    spans = []
+    cursor = body
+    for number in numbers:
+        start = xml.find(b'<row r="%s"' % number, cursor, finish)
+        if start < 0:
+            start = xml.find(b'<row r="%s"' % number, body, finish)  # rows out of order
+            if start < 0:
+                return None
+        following = _ROW_START.search(xml, start + 5, finish)
+        end = following.start() if following else finish
+        spans.append((start, end))
+        cursor = end
+    return spans
+
+
+_ROW_R = re.compile(rb'^<row r="\d+"')
+_CELL_R = re.compile(rb'(<c\s[^>]*?\br=")([A-Z]+)\d+"')
+
+
+def _renumber(row: bytes, number: int) -> bytes:
+    """A row element moved to Excel row `number`, its cells with it."""
+    row = _ROW_R.sub(b'<row r="%d"' % number, row, count=1)
+    return _CELL_R.sub(lambda m: b'%s%s%d"' % (m[1], m[2], number), row)
