@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from tracker.cli.commands import main
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-COMMANDS = sorted(main.commands)
+COMMANDS = sorted(main.list_commands(click.Context(main)))
 
 
 def test_contract_commands_exist() -> None:

@@ -5,38 +5,229 @@ group (setup, events, sending, publish, report, review); this module lists them,
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from tracker import __version__
-from tracker.cli import events, sending, setup
-from tracker.cli.doctor import doctor
-from tracker.cli.handover import handover_cmd
-from tracker.cli.intake import intake_cmd
-from tracker.cli.publish import publish_cmd
-from tracker.cli.report import report
-from tracker.cli.review import action_cmd, review_cmd
-from tracker.cli.state import State
-from tracker.cli.tasks import task_cmd
-from tracker.errors import TrackerError
-from tracker.text import printable as _printable
 
-if TYPE_CHECKING:
-    pass
+if TYPE_CHECKING:  # what only a running command needs is imported in the functions: `tracker --help` needs none
+    from pathlib import Path
+
+    from click.shell_completion import CompletionItem
+
+# Every command: name -> ("module:attribute" in tracker.cli, the first paragraph of its help). `tracker --help` lists
+# the commands from here, so it imports none of their modules (their click decorators cost ~25 ms); a command's
+# module is imported when it runs, shows its own help or completes its options. The help is the command's own
+# docstring, copied: tests/test_startup.py fails, printing the right entry, when this table and the modules differ.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "ack": (
+        "events:ack",
+        "Record that event management acknowledged the event: the first-response SLA stops.",
+    ),
+    "action": (
+        "review:action_cmd",
+        "Follow-up actions from post-incident reviews (the Actions sheet): add, list, set, done.",
+    ),
+    "approve": (
+        "events:approve",
+        "Release an audience the event's category holds (Categories sheet, Approval Before), e.g. a security "
+        "event's customer: the event's Approved For names it, the timeline records who approved, and the next "
+        "`notify` tells it.",
+    ),
+    "change": (
+        "events:change",
+        "Record a change made while troubleshooting (the Changes sheet).",
+    ),
+    "doctor": (
+        "doctor:doctor",
+        "Check, one line a step, what tracker needs: settings, this machine's folders, the sign-in, the workbook, "
+        "writing, the status page, mail and Teams. A problem line says what to change (the permission, the "
+        "consent, the setting). Nothing is changed: the write test uses a scratch file, and mail and Teams are "
+        "only tested when asked.",
+    ),
+    "due": (
+        "sending:due",
+        "What the team owes now: each open event's next update, SLAs at risk or breached, the process review.",
+    ),
+    "handover": (
+        "handover:handover_cmd",
+        "The shift handover: open events with their status, latest update and what is due next, SLA timers at "
+        "risk, events not acknowledged, open review actions and reports waiting to be taken in.",
+    ),
+    "init": (
+        "setup:init",
+        "Create tracker.toml and a new tracker workbook in the current folder.",
+    ),
+    "intake": (
+        "intake:intake_cmd",
+        "Take in new messages to the team mailbox: each becomes an event, once.",
+    ),
+    "list": (
+        "events:list_cmd",
+        "List events: ID, severity, status, when the next update is due, the SLA most at stake, title.",
+    ),
+    "login": (
+        "setup:login",
+        "Sign in to SharePoint (device code for people; checks the certificate or token otherwise).",
+    ),
+    "logout": (
+        "setup:logout",
+        "Forget the cached device-code sign-in.",
+    ),
+    "notify": (
+        "sending:notify",
+        "Send the outage emails for an event to every audience its severity lists.",
+    ),
+    "open": (
+        "events:open_cmd",
+        "Record a new event; prints its new ID.",
+    ),
+    "publish": (
+        "publish:publish_cmd",
+        "Publish the status page: open events worst first, SLAs missed, the last 7 days, two charts.",
+    ),
+    "report": (
+        "report:report",
+        "Figures of a period: events, time to acknowledge and to restore (mean, median), SLA attainment per "
+        "severity, outage minutes and user-minutes per service, the worst events, the events still open, the "
+        "share of updates sent on time (per severity and communication lead), events by hour, weekday and out of "
+        "hours.",
+    ),
+    "resolve": (
+        "events:resolve",
+        "Mark an event Resolved: resolution time, root cause and the final update.",
+    ),
+    "review": (
+        "review:review_cmd",
+        "Write the post-incident review draft of an event, or record the review (--record).",
+    ),
+    "roster": (
+        "sending:roster",
+        "Who is on duty now (every role on the Roster sheet), and who comes next as duty event manager and stand-by.",
+    ),
+    "show": (
+        "events:show",
+        "Show one event and its timeline (updates and changes, oldest first).",
+    ),
+    "sync": (
+        "setup:sync",
+        "Write edits waiting in the local journal (e.g. the log of emails already sent) to the workbook, and "
+        "apply the rows people typed in Excel (an Updates row, an Events row without an ID) as the commands "
+        "would.",
+    ),
+    "task": (
+        "tasks:task_cmd",
+        "Who is doing what on an event (the Tasks sheet): add, claim, done, list.",
+    ),
+    "update": (
+        "events:update",
+        "Add a timestamped update to an event's timeline; the event row follows.",
+    ),
+    "validate": (
+        "setup:validate",
+        "Check every row of every sheet against the schema, cross-sheet references included.",
+    ),
+    "watch": (
+        "sending:watch_cmd",
+        "Keep time in a loop: reminders and escalations (and with --notify the outage emails) as they fall due.",
+    ),
+    "whoami": (
+        "setup:whoami",
+        "Show who tracker signs in as, in which cloud, and whether the workbook is reachable.",
+    ),
+}
+HIDDEN: frozenset[str] = frozenset()
+"""Commands left out of `tracker --help` (as click's `hidden=True`, which the test checks against)."""
+
+
+class _HelpFormatter(click.HelpFormatter):
+    """click's, measuring the terminal as its `shutil.get_terminal_size()` does, without importing shutil (which
+    brings zlib, bz2 and lzma: 2 ms of `tracker --help`)."""
+
+    def __init__(self, indent_increment: int = 2, width: int | None = None, max_width: int | None = None) -> None:
+        if width is None and click.formatting.FORCED_WIDTH is None:
+            width = max(min(_terminal_columns(), max_width or 80) - 2, 50)
+        super().__init__(indent_increment, width, max_width)
+
+
+def _terminal_columns() -> int:
+    """shutil.get_terminal_size().columns: $COLUMNS when a positive number, else the terminal's width, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Context(click.Context):
+    formatter_class = _HelpFormatter
 
 
 class TrackerGroup(click.Group):
-    """Turns tracker's own errors into one line on stderr and an exit code, in one place."""
+    """Turns tracker's own errors into one line on stderr and an exit code, in one place; imports a command's module
+    only when that command is used (COMMANDS)."""
+
+    context_class = _Context
+
+    listing = False  # True while the group lists its commands: the table's help stands in for each command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return self.commands.get(cmd_name)
+        module, attribute = COMMANDS[cmd_name][0].split(":")
+        if self.listing:
+            return click.Command(cmd_name, help=COMMANDS[cmd_name][1], hidden=cmd_name in HIDDEN)
+        command = getattr(importlib.import_module(f"tracker.cli.{module}"), attribute)
+        self.add_command(command, cmd_name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self.listing = False
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        self.listing = True  # the names and short helps; completing a command's options imports its module
+        try:
+            return super().shell_complete(ctx, incomplete)
+        finally:
+            self.listing = False
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:  # click suggests from the commands loaded (maybe none yet)
+            raise click.exceptions.NoSuchCommand(
+                exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx
+            ) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         engine = sys.modules.get("tracker.store.engine")
         if engine is not None:  # a command run in the same process as an earlier one (tests, tools) starts afresh
             engine.WRITTEN.clear()
+        try:
+            from tracker.cli.state import State  # lazy: a command runs (`tracker --help` needs none of these)
+            from tracker.errors import TrackerError  # lazy: a command runs
+            from tracker.text import printable as _printable  # lazy: a command runs
+        except KeyboardInterrupt:  # still starting, as in tracker.entry (click would say "Aborted!" and exit 1)
+            click.echo("error: interrupted (Ctrl-C) while starting; nothing was done", err=True)
+            ctx.exit(130)
         try:
             try:
                 return super().invoke(ctx)
@@ -105,6 +296,8 @@ INTERNAL_ERROR = 3  # exit code of an unexpected failure (a bug): see README, "W
 
 def crash_folder() -> Path:
     """Where reports of unexpected failures go: the user's cache folder."""
+    from pathlib import Path
+
     if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
         return Path(os.environ["LOCALAPPDATA"]) / "tracker" / "crash-reports"
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -115,7 +308,8 @@ def write_crash_report(exc: BaseException, command: str) -> Path | None:
     """Write the traceback and context of an unexpected failure to a private file; its path, or None."""
     import platform
     import traceback
-    from datetime import UTC
+    from datetime import UTC, datetime
+    from pathlib import Path
 
     folder = crash_folder()
     try:
@@ -154,6 +348,9 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
       tracker update EVT-2026-0002 --note "Firewall rebooted" --status Monitoring
       tracker notify EVT-2026-0002
     """
+    from tracker.cli.state import State  # lazy: a command runs
+    from tracker.text import printable as _printable  # lazy: a command runs
+
     ctx.obj = State(config_path, verbose)
     _log_to_stderr(verbose)
     rehearsal = os.environ.get("TRACKER_NOW", "").strip()
@@ -179,34 +376,3 @@ def _log_to_stderr(verbose: bool) -> None:
         handler.tracker_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-
-
-for command in (
-    setup.init,
-    setup.validate,
-    events.open_cmd,
-    events.update,
-    events.resolve,
-    events.change,
-    events.ack,
-    sending.due,
-    sending.roster,
-    sending.watch_cmd,
-    intake_cmd,
-    handover_cmd,
-    events.list_cmd,
-    events.show,
-    sending.notify,
-    setup.sync,
-    setup.login,
-    setup.logout,
-    setup.whoami,
-    doctor,
-    report,
-    publish_cmd,
-    review_cmd,
-    action_cmd,
-    task_cmd,
-    events.approve,
-):
-    main.add_command(command)

@@ -1,0 +1,179 @@
+"""Starting quickly (issue 23): `import tracker`, `tracker --help`, `tracker` alone and `tracker --version` load none
+of the heavy libraries, nor any command's module; the command list `--help` shows comes from a table in
+tracker/cli/commands.py that must say what the commands themselves say. No timing here: bench/ measures."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import tracker.cli
+from tests.conftest import process_env
+from tracker.cli.commands import COMMANDS, HIDDEN, main
+
+HEAVY = (
+    "openpyxl",
+    "jinja2",
+    "matplotlib",
+    "docx",
+    "office365",
+    "msal",
+    "requests",
+    "css_inline",
+    "python_calamine",
+    "jsonschema_rs",
+    "lxml",
+    "PIL",
+)
+COMMAND_MODULES = sorted({f"tracker.cli.{target.split(':')[0]}" for target, _ in COMMANDS.values()})
+ROOT = Path(__file__).resolve().parent.parent
+
+# A fresh interpreter runs the snippet, then prints the modules it loaded (at exit: after `--help` has exited too).
+PROLOGUE = "import atexit, sys\natexit.register(lambda: sys.stderr.write('\\nMODULES ' + repr(sorted(sys.modules))))\n"
+STARTS = {
+    "import tracker": "import tracker",
+    "import tracker.entry": "import tracker.entry",
+    "import tracker.cli.commands": "import tracker.cli.commands",
+    "tracker --help": "sys.argv = ['tracker', '--help']\nfrom tracker.entry import main\nmain()",
+    "tracker": "sys.argv = ['tracker']\nfrom tracker.entry import main\nmain()",
+    "tracker --version": "sys.argv = ['tracker', '--version']\nfrom tracker.entry import main\nmain()",
+}
+
+
+def loaded_by(snippet: str, **env: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """The modules a fresh interpreter has loaded after `snippet`, and how it ended."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROLOGUE + snippet],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=process_env(**env),
+        timeout=60,
+    )
+    marker = done.stderr.rpartition("\nMODULES ")
+    assert marker[1], done.stderr
+    return set(eval(marker[2])), done  # noqa: S307 - the repr of a list of module names, printed just above
+
+
+@pytest.mark.parametrize("start", STARTS)
+def test_starting_loads_no_heavy_library(start: str) -> None:
+    """Importing tracker or its command line, `tracker --help`, `tracker` and `tracker --version` import none of
+    openpyxl, jinja2, matplotlib, python-docx, office365, msal, requests, css-inline, calamine, jsonschema-rs, lxml,
+    Pillow: only the commands that use one load it."""
+    modules, done = loaded_by(STARTS[start])
+    assert done.returncode in (0, 2), done.stderr  # `tracker` alone shows the help and exits 2, as click does
+    heavy = sorted(name for name in modules if name.split(".")[0] in HEAVY)
+    assert heavy == [], f"{start} imported {heavy}"
+
+
+@pytest.mark.parametrize("start", ["tracker --help", "tracker", "tracker --version"])
+def test_the_command_list_loads_no_command_module(start: str) -> None:
+    """`tracker --help` (and `tracker`, `tracker --version`) list the commands without importing their modules;
+    `tracker validate --help` imports validate's."""
+    modules, _ = loaded_by(STARTS[start])
+    assert sorted(set(COMMAND_MODULES) & modules) == []
+    one, done = loaded_by("sys.argv = ['tracker', 'validate', '--help']\nfrom tracker.entry import main\nmain()")
+    assert done.returncode == 0 and "tracker validate --fix" in done.stdout
+    assert "tracker.cli.setup" in one and "tracker.cli.events" not in one
+
+
+def first_paragraph(text: str | None) -> str:
+    """What click makes a command's short help from: its help's first paragraph (its words, on one line)."""
+    text = text or ""
+    end = text.find("\n\n")
+    return " ".join((text if end == -1 else text[:end]).split())
+
+
+def real_commands() -> dict[str, tuple[str, click.Command]]:
+    """The top-level commands the tracker.cli modules define (a group's subcommands left out): name -> (their
+    "module:attribute", the command)."""
+    found: dict[int, tuple[str, click.Command]] = {}
+    inside: set[int] = set()
+    for info in pkgutil.iter_modules(tracker.cli.__path__):
+        module = importlib.import_module(f"tracker.cli.{info.name}")
+        for attribute, value in vars(module).items():
+            if isinstance(value, click.Command) and value is not main:
+                home = value.callback.__module__ if value.callback else module.__name__
+                if home == module.__name__:
+                    found[id(value)] = (f"{info.name}:{attribute}", value)
+                if isinstance(value, click.Group):
+                    inside.update(id(sub) for sub in value.commands.values())
+    return {command.name or "": (target, command) for key, (target, command) in found.items() if key not in inside}
+
+
+def test_the_command_table_says_what_the_commands_say() -> None:
+    """COMMANDS (what `tracker --help` lists without importing the commands) names every command the modules define,
+    where it is, and its help's first paragraph; HIDDEN names the hidden ones. On a difference the message is the
+    table as it should be."""
+    commands = real_commands()
+    expected = {name: (target, first_paragraph(command.help)) for name, (target, command) in sorted(commands.items())}
+    table = "\n".join(f"    {name!r}: {entry!r}," for name, entry in expected.items())
+    assert COMMANDS == expected, f"tracker/cli/commands.py's COMMANDS should be (then run ruff format):\n{table}"
+    assert HIDDEN == {name for name, (_, command) in commands.items() if command.hidden}
+    odd = [name for name, (_, command) in commands.items() if command.short_help or command.deprecated]
+    assert odd == [], "COMMANDS holds the help's first paragraph: a short_help= or deprecated= would not show"
+
+
+def eager_help(columns: int, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`tracker --help` as click writes it with every command loaded (as tracker did before its table), at a terminal
+    `columns` wide."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    monkeypatch.setattr(click.formatting, "FORCED_WIDTH", None)
+    group = click.Group(
+        "tracker",
+        commands={name: command for name, (_, command) in real_commands().items()},
+        params=main.params,
+        help=main.help,
+        context_settings=main.context_settings,
+    )
+    return group.get_help(click.Context(group, info_name="tracker", **main.context_settings)) + "\n"
+
+
+@pytest.mark.parametrize("columns", [40, 80, 100, 160])
+def test_help_is_what_click_writes_with_every_command_loaded(columns: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tracker --help` in a terminal of any width is byte for byte the help click writes with every command
+    imported: the table changes when the help is written, not what it says."""
+    expected = eager_help(columns, monkeypatch)
+    _, shown = loaded_by(STARTS["tracker --help"], COLUMNS=str(columns))
+    assert shown.stdout == expected
+    _, bare = loaded_by(STARTS["tracker"], COLUMNS=str(columns))
+    assert bare.stderr.rpartition("\nMODULES ")[0] == expected  # click shows it on stderr, as a usage error
+
+
+def test_unknown_commands_are_told_the_close_names() -> None:
+    """A mistyped command is refused with the commands it may mean, though none is loaded yet."""
+    _, done = loaded_by("sys.argv = ['tracker', 'valdate']\nfrom tracker.entry import main\nmain()")
+    assert done.returncode == 2
+    assert "Error: No such command 'valdate'. (Did you mean one of: 'update', 'validate'?)" in done.stderr
+    _, done = loaded_by("sys.argv = ['tracker', 'lst']\nfrom tracker.entry import main\nmain()")
+    assert "Error: No such command 'lst'. Did you mean 'list'?" in done.stderr
+
+
+def complete(words: str) -> list[str]:
+    """What the shell completion offers after `words` (bash), one `type,value` per item."""
+    env = {"_TRACKER_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1)}
+    result = CliRunner().invoke(main, [], env=env, prog_name="tracker", catch_exceptions=False)
+    return result.stdout.split()
+
+
+def test_shell_completion_offers_commands_options_and_subcommands() -> None:
+    """Tab completion completes command names, a command's options and a group's subcommands."""
+    assert complete("tracker val") == ["plain,validate"]
+    assert complete("tracker re") == ["plain,report", "plain,resolve", "plain,review"]
+    assert complete("tracker validate --f") == ["plain,--fix", "plain,--formulas"]
+    assert complete("tracker action ") == ["plain,add", "plain,done", "plain,list", "plain,set"]
+
+
+def test_no_command_module_imports_the_command_line() -> None:
+    """The command modules never import tracker.cli.commands (the table imports them, not the other way)."""
+    for name in COMMAND_MODULES:
+        text = (ROOT / (name.replace(".", os.sep) + ".py")).read_text(encoding="utf-8")
+        assert "tracker.cli.commands" not in text.replace('"""', ""), name
