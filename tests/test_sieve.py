@@ -208,3 +208,31 @@ def test_the_sieve_answers_for_the_files_people_have_and_steps_aside_for_the_res
     assert answered["address last"] == [1, 2, 3]  # no status cell found where the scan looks: the rows are kept
     assert answered["rows without address"] is None
     assert answered["prefixed"] is None
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=ROWS, writer=st.sampled_from(sorted(WRITERS)), shape=st.sampled_from(sorted(SHAPES)), rich=st.booleans())
+def test_a_typed_row_waiting_is_never_missed_by_the_scan(
+    tmp_path: Path, rows: list[tuple[Any, Any, bool]], writer: str, shape: str, rich: bool
+) -> None:
+    """Every write asks whether a row people typed waits (an Events row with a title and no ID: `tracker.may_hold`).
+    Answered from the XML, the answer may err towards yes (the sheet is then read whole), never towards no: a
+    waiting row would never be taken in."""
+    path = tmp_path / f"{writer}.xlsx"
+    WRITERS[writer](path, [(status, key, blank) for key, status, blank in rows], rich)  # the key cells as titles
+    _rewrite(path, SHAPES[shape])
+    whole = read_tracker(path, SCHEMA)
+    whole.sheet("Events")
+    waiting = whole.may_hold("Events", ("title",), "id")
+    scanned = read_tracker(path, SCHEMA).may_hold("Events", ("title",), "id")
+    assert scanned or not waiting
+
+
+def test_the_scan_finds_no_typed_row_where_there_is_none_and_finds_the_one_typed(tmp_path: Path) -> None:
+    """The common case is exact: every row has its ID (no sheet read), then one row typed with only a title."""
+    path = tmp_path / "typed.xlsx"
+    rows: list[tuple[Any, Any, bool]] = [("EVT-1", "Investigating", False), ("EVT-2", "Closed", False)]
+    _openpyxl(path, rows, False)
+    assert read_tracker(path, SCHEMA).may_hold("Events", ("title",), "id") is False
+    _openpyxl(path, [*rows, (None, None, False)], False)  # the title cell is filled by the writer: "row 4"
+    assert read_tracker(path, SCHEMA).may_hold("Events", ("title",), "id") is True

@@ -151,19 +151,18 @@ def typed_updates(tracker: Tracker) -> list[Row]:
     """The Updates rows people typed that tracker has not applied: the Applied column is empty (none when the
     workbook lacks that column: then every row counts as recorded). A write that only adds a row does not type
     the sheet's rows to find out (`SheetData.may_hold`)."""
-    data = tracker.sheet("Updates")
-    mark = data.spec.applied_mark
-    if not data.present or mark is None or not data.may_hold(("event_id",), mark):
+    mark = tracker.schema["Updates"].applied_mark
+    if mark is None or not tracker.may_hold("Updates", ("event_id",), mark):
         return []
+    data = tracker.sheet("Updates")
     return [row for row in data.rows if awaits_applying(data, row)]
 
 
 def waiting_intake(tracker: Tracker) -> list[Row]:
     """Events rows typed without an ID but with a title: reports waiting to be taken in."""
-    data = tracker.sheet("Events")
-    if not data.present or not data.may_hold(("title",), "id"):
+    if not tracker.may_hold("Events", ("title",), "id"):
         return []
-    return [row for row in data.rows if awaits_intake(row)]
+    return [row for row in tracker.sheet("Events").rows if awaits_intake(row)]
 
 
 def pending_rows(tracker: Tracker) -> bool:
@@ -172,8 +171,8 @@ def pending_rows(tracker: Tracker) -> bool:
 
 
 def _intake_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit]:
-    data = tracker.sheet("Events")
     waiting = waiting_intake(tracker)  # first: most writes find none, and then read no other sheet for it
+    data = tracker.sheet("Events") if waiting else tracker.layout("Events")
     if not waiting or not tracker.sheet("Updates").present or not tracker.sheet("Severities").present:
         return []
     edits: list[Edit] = []
@@ -206,8 +205,10 @@ def _intake_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit
 
 
 def _update_rows(tracker: Tracker, now: datetime, typed: TypedRows) -> list[Edit]:
-    data = tracker.sheet("Updates")
     rows = [row for row in typed_updates(tracker) if _complete(row)]
+    if not rows:
+        return []
+    data = tracker.sheet("Updates")
     far = now + timedelta(days=3650)
     rows.sort(key=lambda r: (r["at"] if isinstance(r["at"], datetime) else far, r.number))
     events: dict[str, Row] = {}  # each event as the rows applied so far left it

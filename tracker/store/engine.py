@@ -415,6 +415,9 @@ def check(
 
 
 APPLIED_BY_TRACKER = "written by tracker"
+# The sheets every write reads whole (the typed-row check reads both; most commands write one of them): a store's
+# snapshot starts parsing them side by side.
+WRITE_READS = ("Events", "Updates")
 
 
 def marked(tracker: Tracker, edit: Edit) -> Edit:
@@ -483,7 +486,9 @@ def _check_one(tracker: Tracker, edit: Edit, layout: Layout | None) -> list[str]
 
 def _find(data: SheetData, name: str, value: Any) -> Row | None:
     folded = _folded(value)
-    return next((row for row in data.rows if _folded(row.values.get(name)) == folded), None)
+    if not folded:  # blank: an empty cell counts as the same
+        return next((row for row in data.rows if _folded(row.values.get(name)) == folded), None)
+    return next(iter(data.matching(name, lambda cell: _folded(cell) == folded)), None)
 
 
 def cell_limit_problem(value: Any) -> str | None:

@@ -31,7 +31,7 @@ from urllib.parse import quote
 from tracker import retry
 from tracker.errors import ConflictError, RemoteError, TrackerError, WorkbookError
 from tracker.microsoft365.remote import error_text, lock_owner
-from tracker.store.engine import Busy, Change, Interrupted, Snapshot
+from tracker.store.engine import WRITE_READS, Busy, Change, Interrupted, Snapshot
 from tracker.store.excel_batch import (
     Answer,
     ItemGone,
@@ -79,11 +79,10 @@ class ExcelService:
         """Download and read with calamine; recent writes the file does not show yet are shown too."""
         data, etag = self.store.download()
         tracker = read_tracker(Path(self.store.settings.path), self.store.schema, data=data, source=self.store.location)
+        tracker.preload(*WRITE_READS)  # parsed side by side (the typed-row check reads both)
         self.recent.show(tracker, etag, prune=True)  # under the journal lock: the commit holds it
-        # the Excel service adds rows above totals
-        self.last = Snapshot(
-            tracker, (data, etag), Layout(data, totals_ok=True, name=Path(self.store.settings.path).name)
-        )
+        layout = Layout(data, totals_ok=True, name=Path(self.store.settings.path).name)  # it adds rows above totals
+        self.last = Snapshot(tracker, (data, etag), layout)
         return self.last
 
     def table_rows(self, sheet: str) -> list[dict[str, Any]]:

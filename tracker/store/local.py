@@ -21,7 +21,7 @@ from typing import Any
 from tracker import files
 from tracker.errors import WorkbookError, WorkbookInUse
 from tracker.store import xlsx
-from tracker.store.engine import Change, Snapshot, Stale, commit, note_written
+from tracker.store.engine import WRITE_READS, Change, Snapshot, Stale, commit, note_written
 from tracker.store.journal import Journal
 from tracker.store.xlsx_layout import DAMAGED, Layout
 from tracker.text import printable
@@ -232,9 +232,9 @@ class LocalStore:
         signature = _signature(self.path)
         data = self.path.read_bytes()  # one read: the plan and the patch see exactly these bytes
 
-        return Snapshot(
-            read_tracker(self.path, self.schema, data=data), (signature, data), Layout(data, name=self.path.name)
-        )
+        tracker = read_tracker(self.path, self.schema, data=data)
+        tracker.preload(*WRITE_READS)
+        return Snapshot(tracker, (signature, data), Layout(data, name=self.path.name))
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
         """Patch the sheets the change touches into a new file and move it over the old one."""

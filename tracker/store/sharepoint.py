@@ -21,7 +21,7 @@ from tracker.microsoft365 import remote
 from tracker.microsoft365.remote import Remote
 from tracker.sharepoint_config import SharePointSettings
 from tracker.store import xlsx
-from tracker.store.engine import Busy, Change, Snapshot, Stale, commit
+from tracker.store.engine import WRITE_READS, Busy, Change, Snapshot, Stale, commit
 from tracker.store.excel_service import ExcelService
 from tracker.store.journal import Journal
 from tracker.store.read_cache import ReadCache
@@ -137,6 +137,7 @@ class SharePointStore:
         path.write_bytes(data)
 
         tracker = read_tracker(path, self.schema, data=data, source=self.location)
+        tracker.preload(*WRITE_READS)
         return Snapshot(tracker, (path, etag), Layout(data, name=self.name))
 
     def write(self, snapshot: Snapshot, change: Change) -> None:

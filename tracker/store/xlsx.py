@@ -420,7 +420,14 @@ class _RowFinder:
         if self._all is not None:
             return self._all.get(number)
         pattern = re.compile(rf"""<{self.sheet.p}row\b([^>]*?\br\s*=\s*["']{number}["'][^>]*?)(/?)>""")
-        match = pattern.search(self.sheet.xml, self.start, self.end)
+        # the address first, as Excel and tracker write it: found by plain search (a regex over every row's tag
+        # is ~30 ms at 10,000 rows); written another way, by the regex (one number is on one row: Excel refuses a
+        # file with two)
+        xml = self.sheet.xml
+        at = xml.find(f'<{self.sheet.p}row r="{number}"', self.start, self.end)
+        match = pattern.match(xml, at) if at >= 0 else None
+        if match is None:
+            match = pattern.search(xml, self.start, self.end)
         return self._element(match, number) if match else None
 
     def insert_at(self, number: int) -> int:

@@ -86,7 +86,10 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
             coming[name] = pool.submit(parse, name, True)
         pool.shutdown(wait=False)
 
-    sieve, parsing = SheetSieve(data if data is not None else path), lambda name: name in parsed or name in coming
+    sieve, parsing = (
+        SheetSieve(data if data is not None else path),
+        lambda name: name in parsed or name in coming,
+    )
     tracker = Tracker(schema, names, load, source=source or str(path), preload=preload, sieve=sieve, parsing=parsing)
     tracker.content = data if data is not None else path
     return tracker

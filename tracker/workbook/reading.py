@@ -56,21 +56,59 @@ class SheetData:
 
     _added: list[Row] = field(default_factory=list, repr=False)  # rows added to the view before typing
     _raw: list[Sequence[Any]] | None = field(default=None, repr=False)  # the cells below the header, until typed
+    # rows typed one by one before the rest (`find`, `matching`), by Excel row: typing them all later keeps these
+    # very objects, with whatever the view changed in them
+    _early: dict[int, Row] = field(default_factory=dict, repr=False)
+    _plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]] = field(
+        default_factory=list, repr=False
+    )
 
     @property
     def rows(self) -> list[Row]:
         """The non-empty rows, typed on first use (a write that only adds a row never types them)."""
         if self._rows is None:
             typing, self._typing = self._typing, None
-            self._rows = (typing() if typing is not None else []) + self._added
+            typed = typing() if typing is not None else []
+            if self._early:
+                typed = [self._early.get(row.number, row) for row in typed]
+            self._rows = typed + self._added
             self._added = []
             self._raw = None
         return self._rows
 
+    def _row_at(self, number: int) -> Row | None:
+        """Excel row `number` typed alone, before the others (the same object once they are typed)."""
+        if number not in self._early and self._raw is not None and 2 <= number < len(self._raw) + 2:
+            typed = _type_rows(self, self.spec, [(number, self._raw[number - 2])], self._plan, None)
+            if typed:
+                self._early[number] = typed[0]
+        return self._early.get(number)
+
+    def matching(self, name: str, test: Callable[[Any], bool]) -> list[Row]:
+        """The rows whose (typed, non-empty) `name` cell passes `test`, in sheet order; before the rows are typed,
+        only those are (a write looking up one event among 100,000 types one row)."""
+        if self._raw is None:
+            return [row for row in self.rows if row.values.get(name) is not None and test(row.values[name])]
+        index = self.columns.get(name)
+        out: list[Row] = []
+        if index is not None:
+            convert = converter(self.spec.fields[name]) if name in self.spec.fields else (lambda v: v)
+            for number, raw in enumerate(self._raw, start=2):
+                early = self._early.get(number)
+                if early is not None:  # typed already, maybe changed by the view since: its values count
+                    value = early.values.get(name) if name in self.spec.fields else early.extra.get(name)
+                elif index < len(raw) and raw[index] not in (None, ""):
+                    value = convert(raw[index])
+                else:
+                    continue
+                if value is not None and test(value) and (row := early or self._row_at(number)) is not None:
+                    out.append(row)
+        return out + [row for row in self._added if row.values.get(name) is not None and test(row.values[name])]
+
     def column(self, name: str) -> list[Any]:
         """Every non-empty cell of one column, without typing the rows when they are not typed yet
         (typed values once they are; raw cells, e.g. numbers as floats, before)."""
-        if self._raw is None:
+        if self._raw is None or self._early:  # (rows typed early may have changed in the view: type them all)
             return [row[name] for row in self.rows if row[name] is not None]
         index = self.columns.get(name)
         if index is None:
@@ -83,7 +121,7 @@ class SheetData:
         """Whether some row may have every `filled` column non-empty and `empty` empty: exact once the rows are
         typed; before, a look at the raw cells that never types them (a blank-looking cell counts as filled, so
         the answer errs towards yes)."""
-        if self._raw is None:
+        if self._raw is None or self._early:  # (rows typed early may have changed in the view: type them all)
             return any(all(row[n] is not None for n in filled) and row[empty] is None for row in self.rows)
         if any(name not in self.columns for name in (*filled, empty)):
             return False
@@ -135,7 +173,14 @@ class SheetData:
         sheets without a key column, e.g. `tracker validate --fix` on the Updates sheet)."""
         if key.startswith(ROW_KEY) and key[len(ROW_KEY) :].isdigit():
             number = int(key[len(ROW_KEY) :])
-            return next((row for row in self.rows if row.number == number), None)
+            if self._raw is not None and (early := self._row_at(number)) is not None:
+                return early
+            added = next((row for row in self._added if row.number == number), None)
+            return added or next((row for row in self.rows if row.number == number), None)
+        if self._raw is not None and self.spec.key:
+            folded = str(key).casefold()
+            found = self.matching(self.spec.key, lambda value: str(value).casefold() == folded)
+            return found[0] if found else None
         if self._index is None:
             keyname = self.spec.key
             self._index = {}
@@ -185,7 +230,7 @@ def read_sheet(
         return data
     rest = list(iterator)
     data.last_row = _last_row(rest, plan)
-    data._raw = rest
+    data._raw, data._plan = rest, plan
 
     def type_rows() -> list[Row]:
         with gc_paused():
@@ -409,6 +454,21 @@ class Tracker:
             self._some_rows.update(titles)
             self._sieve.prefetch(*titles)
 
+    def may_hold(self, name: str, filled: Sequence[str], empty: str) -> bool:
+        """`SheetData.may_hold` of sheet `name`, answered from its XML when it is not parsed yet (the typed-row check
+        every write makes: most find no typed row, and then parse neither sheet)."""
+        actual = self.actual_name(name)
+        if actual is None:
+            return False
+        if name not in self._sheets and not self._parsing(actual) and self._sieve is not None:
+            layout = self.layout(name)
+            if any(n not in layout.columns for n in (*filled, empty)):
+                return False
+            answer = self._sieve.may_hold(actual, [layout.columns[n] for n in filled], layout.columns[empty])
+            if answer is not None:
+                return answer
+        return self.sheet(name).may_hold(filled, empty)
+
     def layout(self, name: str) -> SheetData:
         """The header layout of a sheet, without typing its rows."""
         if name in self._sheets:
@@ -490,7 +550,7 @@ class Tracker:
         key = data.spec.key
         if key and key in data.columns:
             wanted = str(event_id).strip().casefold()
-            same = [r for r in data.rows if str(r.values.get(key) or "").strip().casefold() == wanted]
+            same = data.matching(key, lambda value: str(value).strip().casefold() == wanted)
             self._one_row(data, event_id, same)
         return row
 

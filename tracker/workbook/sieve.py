@@ -25,6 +25,7 @@ _CELL = r'<c r="{letter}(\d+)"([^>]*?)(/>|>(.*?)</c>)'
 _ROW_START = re.compile(rb"<row[\s>/]")
 _ROW_NUMBERS = re.compile(rb'<row(?: r="(\d+)")?[\s>/]')
 _TYPE = re.compile(rb'\bt="([^"]*)"')
+_TYPE_ERROR = b't="e"'
 _TEXT = re.compile(rb"<t(?:\s[^>]*)?>([^<]*)</t>")
 _VALUE = re.compile(rb"<v>([^<]*)</v>")
 _ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);")
@@ -144,6 +145,43 @@ class SheetSieve:
         except Exception:  # noqa: BLE001 - a damaged file: the whole-sheet read names what is wrong
             return None
         return parsed[0][1] if parsed else None
+
+    def may_hold(self, title: str, filled: list[int], empty: int) -> bool | None:
+        """Whether some row below the header may have a value in every column of `filled` (0-based) and none in
+        column `empty`, as `SheetData.may_hold` judges python-calamine's cells (erring towards yes); None when the
+        scan cannot tell (cells without their address) and the sheet must be read."""
+        try:
+            xml = self.xml(title)
+            if xml is None or xml.find(b"<sheetData") < 0:
+                return None
+            if xml.count(b"<c ") != xml.count(b'<c r="') or b"<c>" in xml:
+                return None  # a cell placed by its position alone: only a whole-sheet read places it
+            rows: set[bytes] | None = None
+            for column in filled:
+                found = {number for number, tag, inner in self._cells(xml, column) if self._filled(tag, inner)}
+                rows = found if rows is None else rows & found
+            blocked = {number for number, tag, inner in self._cells(xml, empty) if self._surely_filled(tag, inner)}
+            return bool((rows or set()) - blocked - {b"1"})
+        except Exception:  # noqa: BLE001 - a damaged file: the whole-sheet read names what is wrong
+            return None
+
+    def _cells(self, xml: bytes, column: int) -> list[tuple[bytes, bytes, bytes]]:
+        pattern = re.compile(_CELL.format(letter=column_letter(column)).encode(), re.S)
+        return [(number, tag, inner) for number, tag, _end, inner in pattern.findall(xml)]
+
+    def _filled(self, tag: bytes, inner: bytes) -> bool:
+        """Whether the cell may read as a value (only an error, or nothing at all, reads as empty)."""
+        return bool(inner.strip()) and _TYPE_ERROR not in tag
+
+    def _surely_filled(self, tag: bytes, inner: bytes) -> bool:
+        """Whether the cell certainly reads as a value (not "", not an error): text with a character in it, a truth
+        value, a number or a date."""
+        value = self._value(tag, inner)
+        if isinstance(value, str):
+            return value != ""
+        kind = _TYPE.search(tag)
+        found = _VALUE.search(inner) if inner and b"<!" not in inner else None
+        return (kind[1] if kind else b"n") in (b"n", b"d") and found is not None and bool(found[1].strip())
 
     def _value(self, tag: bytes, inner: bytes | None) -> object:
         """A cell's value as a lookup key (trimmed, case-folded text), None for one that never matches text
