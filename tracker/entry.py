@@ -23,18 +23,14 @@ def main() -> None:
 
 
 def _load_native() -> None:
-    """Import the Rust extensions with Ctrl-C held back. One interrupted while it starts (jsonschema_rs imports
-    `decimal` then) panics, printing a Rust message and a traceback; held back, the Ctrl-C arrives right after,
-    as an ordinary one. Not for --help and --version, which need neither (about 35 ms)."""
+    """Import python-calamine with Ctrl-C held back (`tracker.native`: a Rust extension interrupted while it starts
+    may panic); jsonschema_rs is imported so when first needed. Not for --help and --version."""
     if len(sys.argv) < 2 or {"-h", "--help", "--version"} & set(sys.argv[1:]):
         return
     hold = hasattr(signal, "pthread_sigmask")  # POSIX; on Windows Ctrl-C is a console event, not this signal
     if hold:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        import decimal  # noqa: F401 - jsonschema_rs imports it as it starts
-
-        import jsonschema_rs  # noqa: F401
         import python_calamine  # noqa: F401
     finally:
         if hold:

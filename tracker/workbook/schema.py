@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.errors import SchemaError
+from tracker.native import held_import
 from tracker.resources import data_dir
 from tracker.times import iso
 
@@ -202,8 +203,7 @@ class SheetSpec:
     @cached_property
     def validator(self) -> Any:
         """The compiled jsonschema-rs validator for a row of this sheet."""
-        import jsonschema_rs
-
+        jsonschema_rs = held_import("jsonschema_rs")  # not loaded by commands that only read
         return jsonschema_rs.validator_for(self.schema, validate_formats=True)
 
     def check_row(self, values: dict[str, Any]) -> list[tuple[str, str, str | None]]:
@@ -405,9 +405,7 @@ def _sheet_from_file(path: Path) -> SheetSpec:
     except (OSError, ValueError) as exc:
         raise SchemaError(f"schema file {path} cannot be read: {exc}") from None
     try:
-        import jsonschema_rs
-
-        jsonschema_rs.validator_for(raw)
+        held_import("jsonschema_rs").validator_for(raw)
     except Exception as exc:  # noqa: BLE001 - any compile failure is a schema error
         raise SchemaError(f"schema file {path} is not a valid JSON Schema: {exc}") from None
     name = raw.get("title")
