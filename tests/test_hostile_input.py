@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import subprocess
 from pathlib import Path
 
@@ -235,6 +236,79 @@ def test_control_characters_in_cells_are_errors(run: Run, example: Path, event_i
     assert checked.exit_code == 1
     assert "Events!B2 (Title): " in checked.stdout and "control character U+0007" in checked.stdout
     assert "\x07" not in checked.stdout
+
+
+@pytest.mark.parametrize(
+    ("stored", "code"),
+    [
+        (b"Email outage &#7; all sites", "U+0007"),  # a character reference
+        (b"Email outage &#x1B; all sites", "U+001B"),
+        (b"Email outage \x07 all sites", "U+0007"),  # the raw byte (not XML 1.0, yet some writers put it)
+        (b"Email outage \xc2\x85 all sites", "U+0085"),  # a C1 control in UTF-8
+        (b"Email outage _x007F_ all sites", "U+007F"),
+    ],
+)
+def test_control_characters_are_found_however_the_file_stores_them(
+    run: Run, example: Path, event_id: str, stored: bytes, code: str
+) -> None:
+    """validate looks at a sheet's cells for control characters only when its XML may hold one (issue 23: most
+    sheets hold none): each way the file can store one is still seen, and named by its cell."""
+    _set_title(example, event_id, "MARKER")
+    _replace_in_part(example, b"MARKER", stored)
+    checked = run("validate")
+    assert checked.exit_code == 1
+    assert "Events!B2 (Title): " in checked.stdout and f"control character {code}" in checked.stdout
+
+
+def test_a_control_character_in_the_shared_strings_is_found(run: Run, example: Path, event_id: str) -> None:
+    """A file Excel saved keeps the text in its shared strings part, not in the sheet: that part is looked at too."""
+    _set_title(example, event_id, "MARKER")
+    _replace_in_part(example, b"MARKER", b"Email outage _x0007_ all sites", shared=True)
+    checked = run("validate")
+    assert checked.exit_code == 1 and "control character U+0007" in checked.stdout
+
+
+def _replace_in_part(path: Path, old: bytes, new: bytes, shared: bool = False) -> None:
+    """Rewrite the text `old` in the Events sheet's XML; with `shared`, move the cell into a shared strings part."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        parts = {info.filename: archive.read(info.filename) for info in archive.infolist()}
+    sheet = next(n for n, data in parts.items() if n.startswith("xl/worksheets/sheet") and old in data)
+    if not shared:
+        parts[sheet] = parts[sheet].replace(old, new)
+    else:
+        cell = b'<c r="B2"'
+        start = parts[sheet].index(cell)
+        end = parts[sheet].index(b"</c>", start) + 4
+        style = re.search(rb'\ss="\d+"', parts[sheet][start:end])
+        parts[sheet] = (
+            parts[sheet][:start]
+            + b'<c r="B2"'
+            + (style[0] if style else b"")
+            + b' t="s"><v>0</v></c>'
+            + (parts[sheet][end:])
+        )
+        main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+        parts["xl/sharedStrings.xml"] = (
+            f'<sst xmlns="{main}" count="1" uniqueCount="1"><si><t>'.encode() + new + b"</t></si></sst>"
+        )
+        kind = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+        rels = "xl/_rels/workbook.xml.rels"
+        parts[rels] = parts[rels].replace(
+            b"</Relationships>",
+            f'<Relationship Id="rIdSst" Type="{kind}" Target="sharedStrings.xml"/>'.encode() + b"</Relationships>",
+        )
+        content = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+        parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+            b"</Types>", f'<Override PartName="/xl/sharedStrings.xml" ContentType="{content}"/>'.encode() + b"</Types>"
+        )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    path.write_bytes(buffer.getvalue())
 
 
 def test_an_excel_error_in_a_cell_has_one_wording_everywhere(

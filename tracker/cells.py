@@ -173,6 +173,30 @@ def errors_in(xml: bytes) -> dict[tuple[int, int], str]:
     return out
 
 
+_ALL_BUT_CONTROL = bytes([*range(0x20, 0x7F), *range(0x80, 0x100)]) + b"\t\n\r"
+_ENCODED = re.compile(rb"&#(x[0-9a-fA-F]+|[0-9]+);|_x([0-9a-fA-F]{4})_")
+
+
+def may_hold_control(xml: bytes) -> bool:
+    """Whether text in this XML part may read as holding a control character (U+0000-U+001F but tab, line feed and
+    carriage return; U+007F-U+009F): a raw byte, a character reference, Excel's _xHHHH_ escape, or a C1 character in
+    UTF-8. No means certainly none; yes, maybe (the cells are then looked at one by one)."""
+    if xml.translate(None, _ALL_BUT_CONTROL):
+        return True  # a raw control byte, or DEL
+    if b"\xc2" in xml and re.search(rb"\xc2[\x80-\x9f]", xml):
+        return True
+    if b"&#" not in xml and b"_x" not in xml:
+        return False
+    for reference, escape in _ENCODED.findall(xml):
+        if reference:
+            code = int(reference[1:], 16) if reference[:1] == b"x" else int(reference)
+        else:
+            code = int(escape, 16)
+        if code < 0x20 and code not in (0x09, 0x0A, 0x0D) or 0x7F <= code <= 0x9F:
+            return True
+    return False
+
+
 def cell_text(source: bytes | Path, title: str, ref: str) -> str | None:
     """What one cell of sheet `title` holds in the file (its `<v>`: a number exactly as typed), or None."""
     with zipfile.ZipFile(BytesIO(source) if isinstance(source, bytes) else source) as archive:

@@ -43,19 +43,19 @@ def validate_tracker(
     problems: list[Problem] = []
     schema = tracker.schema
     tracker.preload(*schema.sheets)
+    files = _FileFacts(tracker, display_timezone is not None)  # one pass over each sheet's XML
     for spec in schema:
         data = tracker.sheet(spec.name)
         if not data.present:
             problems.append(_missing(spec))
             continue
         problems.extend(_structure(data))
-        problems.extend(_rows(data))
+        problems.extend(_rows(data, tracker.controls.get(spec.name, True)))
         problems.extend(_unique(data))
     for spec in schema:
         data = tracker.sheet(spec.name)
         if data.present:
             problems.extend(_references(tracker, data))
-    files = _FileFacts(tracker, display_timezone is not None)  # one pass over each sheet's XML
     problems = _as_typed(tracker, _with_excel_errors(tracker, problems))
     problems.extend(_layout(files, rows_above_totals))
     if display_timezone is not None:
@@ -308,12 +308,14 @@ def _control_characters(data: SheetData, row: Row) -> list[Problem]:
     return out
 
 
-def _rows(data: SheetData) -> list[Problem]:
+def _rows(data: SheetData, controls: bool = True) -> list[Problem]:
+    """Each row's schema problems, and (when its sheet's text may hold any: `controls`) its control characters."""
     out = []
     spec = data.spec
     present = data.columns
     for row in data.rows:
-        out.extend(_control_characters(data, row))
+        if controls:
+            out.extend(_control_characters(data, row))
         fills = _filled_by_tracker(data, row)
         for name, message, allowed in spec.check_row(row.values):
             if name not in present and row.values.get(name) is None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tracker.cells import cell_text, column_letter, error_cells, errors_in, sheet_parts
+from tracker.cells import cell_text, column_letter, error_cells, errors_in, may_hold_control, sheet_parts
 from tracker.errors import UnknownEvent, ValidationFailed
 from tracker.workbook.cell_values import ROW_KEY, TIME_OF_DAY, converter, raw_key, whole_number
 from tracker.workbook.schema import FieldSpec, Schema, SheetSpec, normalize_header
@@ -339,6 +339,7 @@ class Tracker:
         # count as written for what the log says (which events an audience has heard of)
         self.journal: Any = None
         self._errors: dict[str, dict[tuple[int, int], str]] = {}
+        self.controls: dict[str, bool] = {}  # sheet -> whether its text may hold control characters (scan_sheets)
         # some rows of a sheet without parsing all of it (tracker.workbook.sieve.SheetSieve), unless the whole
         # sheet is parsed or being parsed already (`parsing`)
         self._sieve = sieve
@@ -396,7 +397,8 @@ class Tracker:
 
     def scan_sheets(self, visit: Callable[[zipfile.ZipFile, str, str, bytes], None]) -> None:
         """One pass over the file for `tracker validate`: each schema sheet's XML is decompressed once, its Excel
-        error cells noted (`excel_errors`) and the XML handed to `visit(archive, title, part, xml)`."""
+        error cells noted (`excel_errors`), whether its text may hold control characters (`controls`), and the XML
+        handed to `visit(archive, title, part, xml)`."""
         if self.content is None:
             return
         titles = {spec.name: self.actual_name(spec.name) for spec in self.schema}
@@ -404,10 +406,13 @@ class Tracker:
         source = io.BytesIO(self.content) if isinstance(self.content, bytes) else self.content
         with zipfile.ZipFile(source) as archive:
             parts = sheet_parts(archive)
-            for title in titles.values():
+            shared = [n for n in archive.namelist() if n.casefold().endswith("sharedstrings.xml")]
+            in_shared = any(may_hold_control(archive.read(n)) for n in shared)  # text every sheet may point at
+            for name, title in titles.items():
                 if title is not None and title in parts:
                     xml = archive.read(parts[title])
                     found[title] = errors_in(xml)
+                    self.controls[name] = in_shared or may_hold_control(xml)
                     visit(archive, title, parts[title], xml)
         self._errors = {sheet: found.get(title or "", {}) for sheet, title in titles.items()}
 
