@@ -129,6 +129,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
     if remind or escalate:
         state.apply_typed(store)  # what people typed in Excel acts before anyone is reminded of it
     tracker = store.read()
+    tracker.prefetch("Events", "Updates")  # the open events and their latest ETAs, read while the rest loads
     from tracker.rules.actions import ignored_rows as ignored_actions
     from tracker.workbook.roster import ignored_rows
 

@@ -278,7 +278,6 @@ def due_actions(tracker: Tracker, tz: tzinfo, now: datetime, within: timedelta |
         return []
     finished = finished_statuses(tracker)
     today = now.astimezone(tz).date()
-    events = tracker.sheet("Events")
     out = []
     for row in tracker.sheet(SHEET).rows:
         day = day_of(row["due_date"])
@@ -293,7 +292,7 @@ def due_actions(tracker: Tracker, tz: tzinfo, now: datetime, within: timedelta |
             state = "due"
         else:
             continue
-        event = events.find(str(row["event_id"] or "")) if row["event_id"] else None
+        event = tracker.find("Events", str(row["event_id"])) if row["event_id"] else None
         out.append(
             ActionDue(
                 event_id=str(row["event_id"] or ""),

@@ -150,10 +150,9 @@ class EmailDue(Due):
 
 def unconfirmed_emails(tracker: Tracker, items: list[Any]) -> list[EmailDue]:
     """`tracker.sending.sendlog.unconfirmed` as due items."""
-    events = tracker.sheet("Events")
     out = []
     for item in items:
-        event = events.find(item.event_id)
+        event = tracker.find("Events", item.event_id)
         severity = str(event["severity"] or "") if event is not None else ""
         title = str(event["title"] or "") if event is not None else ""
         out.append(
@@ -235,10 +234,14 @@ def eta_passed(eta: Any, now: datetime, event: Row | dict[str, Any]) -> bool:
     return isinstance(eta, datetime) and is_late(eta, now) and is_open(event["status"]) and not event["resolved_at"]
 
 
+def open_events(tracker: Tracker) -> list[Row]:
+    """The Events rows whose status is an open one, in sheet order, typed alone (the rest of the sheet is not)."""
+    return tracker.rows_where("Events", "status", {s.casefold() for s in OPEN_STATUSES})
+
+
 def latest_etas(tracker: Tracker, now: datetime) -> dict[str, datetime]:
     """The last ETA given for each open event (casefolded ID), from its Updates rows in time order."""
-    opened = tracker.rows_where("Events", "status", {s.casefold() for s in OPEN_STATUSES})
-    keys = {str(e["id"]).strip().casefold() for e in opened if e["id"] and is_open(e["status"])}
+    keys = {str(e["id"]).strip().casefold() for e in open_events(tracker) if e["id"] and is_open(e["status"])}
     if not keys or not tracker.layout("Updates").present:
         return {}
     given: dict[str, list[Row]] = {}
@@ -278,7 +281,7 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
         return duty[0]
 
     etas = latest_etas(tracker, now)
-    for event in tracker.sheet("Events").rows:
+    for event in open_events(tracker):
         if not event["id"] or not is_open(event["status"]):
             continue
         severity = severities.find(str(event["severity"] or ""))

@@ -246,12 +246,11 @@ class TaskDue(Due):
 def due_tasks(tracker: Tracker, now: datetime) -> list[TaskDue]:
     """Unfinished tasks whose due time has passed (state "overdue"). [] without a Tasks sheet."""
     out = []
-    events = tracker.sheet("Events")
     for row in list_tasks(tracker, open_only=True):
         due = row["due_at"]
         if not row["id"] or not isinstance(due, datetime) or due >= now:
             continue
-        event = events.find(str(row["event_id"] or "")) if row["event_id"] else None
+        event = tracker.find("Events", str(row["event_id"])) if row["event_id"] else None
         out.append(
             TaskDue(
                 event_id=str(row["event_id"] or ""),

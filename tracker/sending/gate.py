@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracker.errors import ValidationFailed
+from tracker.rules.clock import open_events
 from tracker.rules.validation import validate_tracker
 from tracker.sending.sendlog import is_claim, log_view
 from tracker.store.journal import Journal
@@ -110,9 +111,9 @@ class BlockedNotice:
 def blocked_first_notices(tracker: Tracker, journal: Journal | None) -> list[BlockedNotice]:
     """Each open event no audience has had an outage email about (claims do not count) whose fields
     REQUIRED["initial"] are empty: what `due` lists, `due --remind` tells and `watch` says once."""
-    data = tracker.sheet("Events")
+    data = tracker.layout("Events")
     out = []
-    for event in data.rows:
+    for event in open_events(tracker):  # typed alone: the rest of the sheet is not
         key = str(event["id"] or "")
         if not key or not is_open(event["status"]):
             continue

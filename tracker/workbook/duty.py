@@ -30,13 +30,13 @@ def roster_roles(role: str) -> tuple[str, ...]:
 
 def role_fields(tracker: Tracker) -> dict[str, str]:
     """The event roles (the Events fields' x-role) -> their field name: {"event manager": "event_manager", ...}."""
-    fields = tracker.sheet("Events").spec.fields
+    fields = tracker.schema["Events"].fields
     return {_key(spec.schema["x-role"]): name for name, spec in fields.items() if spec.schema.get("x-role")}
 
 
 def pinned(tracker: Tracker, event: Row) -> set[str]:
     """The roles the event's Pinned Roles cell names (none in a workbook without that column)."""
-    data = tracker.sheet("Events")
+    data = tracker.layout("Events")
     if "pinned_roles" not in data.columns:
         return set()
     return {_key(item) for item in data.items(event, "pinned_roles")}
