@@ -365,6 +365,8 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 def _log_to_stderr(verbose: bool) -> None:
     """--verbose: what the library logs (the `tracker` loggers: each SharePoint and Graph request) goes to stderr,
     one line each. The library itself never writes to the terminal."""
+    if not verbose and "logging" not in sys.modules:
+        return  # nothing logs yet, and nothing is to be shown: logging need not even load
     import logging
 
     logger = logging.getLogger("tracker")

@@ -437,8 +437,9 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
       tracker list --open
       tracker list --json | jq -r '.[] | .id'
     """
+    state.prefetch("Events", "Updates")  # the open events and their latest ETAs, read while the rest loads
     tracker = state.store().read()
-    tracker.prefetch("Events", "Updates")  # the open events and their latest ETAs, read while the rest loads
+    tracker.prefetch("Events", "Updates")
     from tracker.rules.events import list_events
     from tracker.times import utcnow
     from tracker.workbook.policy import is_open
@@ -518,8 +519,9 @@ def show(state: State, event_id: str, as_json: bool) -> None:
     Example:
       tracker show EVT-2026-0001
     """
+    state.prefetch("Events", "Updates", "Changes")  # the event's rows, read while the rest loads
     tracker = state.store().read()
-    tracker.prefetch("Events", "Updates", "Changes")  # the event's rows, read while the rest loads
+    tracker.prefetch("Events", "Updates", "Changes")
     from tracker.rules.events import event_timeline
 
     timeline = event_timeline(tracker, event_id)

@@ -121,6 +121,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
     from tracker.times import utcnow
 
     span = output.span(within, "--within") if within else None
+    state.prefetch("Events", "Updates")  # the open events and their latest ETAs, read while the rest loads
     store = state.store()
     if heartbeat:
         from tracker.cli.watch import due_heartbeat
@@ -128,8 +129,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
         sys.exit(due_heartbeat(state, store, as_json))
     if remind or escalate:
         state.apply_typed(store)  # what people typed in Excel acts before anyone is reminded of it
-    tracker = store.read()
-    tracker.prefetch("Events", "Updates")  # the open events and their latest ETAs, read while the rest loads
+    (tracker := store.read()).prefetch("Events", "Updates")
     from tracker.rules.actions import ignored_rows as ignored_actions
     from tracker.workbook.roster import ignored_rows
 

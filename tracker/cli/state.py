@@ -35,6 +35,14 @@ class State:
             self._config = load_config(self.config_path)
         return self._config
 
+    def prefetch(self, *sheets: str) -> None:
+        """The command reads some rows of these sheets (tracker.workbook.sieve): a local workbook starts inflating
+        them now, in threads, while the command loads the rest."""
+        if self.config.sharepoint is None:
+            from tracker.workbook.sieve import prefetch_file  # lazy: only the commands that read some rows
+
+            prefetch_file(self.config.workbook_path, sheets)
+
     def store(self) -> Store:
         from tracker.store.backends import open_store
 

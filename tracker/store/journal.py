@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tracker import files, jsonlines
 from tracker.config import DEFAULT_LOCK_TIMEOUT
@@ -94,8 +95,12 @@ class Journal:
     def __init__(self, path: Path, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.path = path
         self.lock_timeout = lock_timeout
-        # One lock object per journal file in the process: it counts re-entries, so a commit holding it can add.
-        self._lock = files.file_lock(path.with_name(path.name + ".lock"))
+
+    @property
+    def _lock(self) -> Any:
+        """One lock object per journal file in the process: it counts re-entries, so a commit holding it can add.
+        Made when first held (a command that only reads never loads filelock)."""
+        return files.file_lock(self.path.with_name(self.path.name + ".lock"))
 
     @contextmanager
     def locked(self) -> Iterator[None]:

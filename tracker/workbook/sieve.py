@@ -43,7 +43,11 @@ class SheetSieve:
         self._parts: dict[str, str] = {}
         self._shared: list[tuple[int, int]] | None = None  # each shared string's span in its part
         self._shared_xml = b""
-        self._coming: dict[str, tuple[threading.Thread, list[bytes | BaseException]]] = {}
+        self._coming: dict[str, tuple[threading.Event, list[bytes | BaseException]]] = {}
+        if isinstance(content, Path):  # sheets a command started inflating as it began (prefetch_file)
+            early = _EARLY.pop(str(content.resolve()), None)
+            if early is not None and early[0] == _signature(content):
+                self._coming = early[1]._coming
 
     def _open(self) -> zipfile.ZipFile:
         if self._archive is None:
@@ -53,27 +57,29 @@ class SheetSieve:
         return self._archive
 
     def prefetch(self, *titles: str) -> None:
-        """Start decompressing these sheets' XML in threads (zlib lets go of the interpreter meanwhile), for a
-        command that will scan them: it imports, reads and scans while they inflate."""
+        """Start decompressing these sheets' XML, one after the other in one thread (zlib lets go of the interpreter
+        meanwhile), for a command that will scan them: it imports, reads and scans while they inflate. One thread,
+        so the command itself keeps a core of its own."""
         try:
-            archive = self._open()
+            self._open()
         except Exception:  # noqa: BLE001 - a damaged file: the whole-sheet read names what is wrong
             return
-        for title in titles:
-            part = self._parts.get(title)
-            if part is None or title in self._coming:
-                continue
-            box: list[bytes | BaseException] = []
-            worker = threading.Thread(target=_inflate, args=(self._content, part, box), daemon=True)
-            worker.start()
-            self._coming[title] = (worker, box)
-        del archive
+        todo = [(title, self._parts[title]) for title in titles if title in self._parts and title not in self._coming]
+        if not todo:
+            return
+        signature = _signature(self._content) if isinstance(self._content, Path) else None
+        jobs: list[tuple[str, threading.Event, list[bytes | BaseException]]] = [
+            (part, threading.Event(), []) for _, part in todo
+        ]
+        threading.Thread(target=_inflate, args=(self._content, jobs, signature), daemon=True).start()
+        for (title, _), (_, done, box) in zip(todo, jobs, strict=True):
+            self._coming[title] = (done, box)
 
     def xml(self, title: str) -> bytes | None:
         """The XML of sheet `title`, decompressed (None: no such part). Not kept: a scan reads it once."""
         if title in self._coming:
-            worker, box = self._coming.pop(title)
-            worker.join()
+            done, box = self._coming.pop(title)
+            done.wait()
             if box and isinstance(box[0], bytes):
                 return box[0]
         archive = self._open()
@@ -114,14 +120,14 @@ class SheetSieve:
             return None  # no sheet, or its elements carry a namespace prefix (<x:sheetData>)
         finish = xml.rfind(b"</sheetData>", body)
         finish = finish if finish >= 0 else len(xml)
-        numbers = _ROW_NUMBERS.findall(xml, body, finish)
+        numbers = _found(_ROW_NUMBERS, xml, body, finish)
         if b"" in numbers:
             return None  # a row without its address: only a whole-sheet read places it
         judged: set[bytes] = set()  # rows whose cell in the column was found (a row without one is kept)
         kept: set[bytes] = set()
         decided: dict[tuple[bytes, bytes], bool] = {}  # most cells repeat a few values (statuses, IDs)
         pattern = re.compile(_CELL.format(letter=column_letter(column)).encode(), re.S)
-        for number, tag, _end, inner in pattern.findall(xml, body, finish):
+        for number, tag, _end, inner in _found(pattern, xml, body, finish):
             judged.add(number)
             verdict = decided.get((tag, inner))
             if verdict is None:
@@ -293,13 +299,65 @@ class SheetSieve:
         return [name for name in dict.fromkeys(wanted) if name in names] + [target]
 
 
-def _inflate(content: bytes | Path, part: str, box: list[bytes | BaseException]) -> None:
-    """Decompress one part of the .xlsx into `box` (its own file handle: threads do not share one)."""
+# Sheets of a workbook file a command started inflating as it began, before it opened its store: path -> (the file's
+# signature then, the sieve holding the threads). The Tracker read from the same unchanged file takes them over.
+_EARLY: dict[str, tuple[tuple[int, int, int], SheetSieve]] = {}
+
+
+def prefetch_file(path: Path, titles: tuple[str, ...]) -> None:
+    """Start inflating these sheets of the workbook file at `path` now, in threads, while the command goes on
+    loading (`tracker list --open` and the like say so as they start)."""
+    try:
+        signature = _signature(path)
+        sieve = SheetSieve(path)
+        sieve.prefetch(*titles)
+    except OSError:
+        return  # no such file: the read says so, as always
+    _EARLY[str(path.resolve())] = (signature, sieve)
+
+
+def _signature(path: Path) -> tuple[int, int, int]:
+    """What changes when the file is saved again: modification time, size, inode."""
+    found = path.stat()
+    return found.st_mtime_ns, found.st_size, found.st_ino
+
+
+def _inflate(
+    content: bytes | Path,
+    jobs: list[tuple[str, threading.Event, list[bytes | BaseException]]],
+    signature: tuple[int, int, int] | None,
+) -> None:
+    """Decompress parts of the .xlsx, each into its box, its event set once it is there (its own file handle: threads
+    do not share one); an error instead when the file was saved again meanwhile (`signature`: as it was when asked)."""
     try:
         with zipfile.ZipFile(io.BytesIO(content) if isinstance(content, bytes) else content) as archive:
-            box.append(archive.read(part))
+            for part, done, box in jobs:
+                data = archive.read(part)
+                if isinstance(content, Path) and signature is not None and _signature(content) != signature:
+                    raise OSError("the file changed while it was read")
+                box.append(data)
+                done.set()
     except Exception as exc:  # noqa: BLE001 - xml() reads it again in the caller's thread, and raises there
-        box.append(exc)
+        for _, done, box in jobs:
+            if not box:
+                box.append(exc)
+            done.set()
+
+
+_WINDOW = 1 << 20
+
+
+def _found(pattern: re.Pattern[bytes], xml: bytes, start: int, end: int) -> list[Any]:
+    """`pattern.findall` over xml[start:end], a window of about a megabyte at a time, each cut where a row begins (no
+    row, and no cell, is cut in two): between windows the interpreter may switch threads, so the sheet inflating
+    beside the scan goes on (one call over 20 MB would hold it for 30 ms)."""
+    out: list[Any] = []
+    while start < end:
+        cut = xml.find(b"<row", min(start + _WINDOW, end), end) if start + _WINDOW < end else -1
+        stop = cut if cut > start else end
+        out += pattern.findall(xml, start, stop)
+        start = stop
+    return out
 
 
 def _plain(wanted: set[str]) -> bool:
