@@ -39,7 +39,10 @@ events (issue 23 unless said otherwise):
 - `update`, `open` / bare openpyxl load + save <= 0.2x, aim 0.1x: writes patch the sheets
   they touch instead of loading and saving the whole workbook.
 - every command's time at 50,000 events / its time at 10,000 <= 3x (5x the events): no
-  quadratic step; checked when both sizes are run.
+  quadratic step; checked when both sizes are run. The bare read of the 5x larger file
+  itself grows about 5x, so a command that reads the whole file cannot meet this as
+  written; the next column divides each command's growth by the read's: <= 1.2x means it
+  grows no faster than reading the file does (linear), above that some step grows faster.
 The absolute targets of the first version (`--help` under 0.2 s; `validate`, `list`,
 `show` under 1.5 s at 10,000 events) are still shown. The ratios are steadier than the
 absolute times on a shared machine; the machine yardstick, printed before and after, says
@@ -77,6 +80,9 @@ DEFAULT_SIZES = (1000, 10000, 50000)
 TARGET_SIZE = 10000
 SCALED_SIZE = 50000  # its time over the time at TARGET_SIZE: no quadratic step
 SCALING_TARGET = 3.0
+# The same growth over the bare calamine read's own growth (the 50k workbook is 5x the bytes: a command that reads the
+# file grows as the read does); above this, some step grows faster than the file: quadratic, or a scan per row.
+RELATIVE_GROWTH_TARGET = 1.2
 HELP_TARGET = 0.2  # seconds, the first version's absolute targets (still shown)
 READ_TARGET = 1.5
 PYTHON = "bare `python -c pass`"
@@ -353,6 +359,7 @@ def render(results: list[SizeResult], floor: float, yardsticks: tuple[float, flo
     header = ["Command", *(f"{r.events:,} events" for r in results)]
     if scaling:
         header.append(f"{SCALED_SIZE // 1000}k / {TARGET_SIZE // 1000}k (<= {SCALING_TARGET:g}x)")
+        header.append(f"that / the read's (<= {RELATIVE_GROWTH_TARGET:g}x)")
     header += ["Target (10k)", "10k"]
     rows = []
     for label in results[0].measures:
@@ -360,18 +367,21 @@ def render(results: list[SizeResult], floor: float, yardsticks: tuple[float, flo
         if at_target is not None and scaled is not None:
             grown = scaled.measures[label].median / at_target.measures[label].median
             cells.append(f"{grown:.2f}x" + ("" if label in BASELINES else f" {verdict(grown <= SCALING_TARGET)}"))
+            relative = grown / _growth(at_target, scaled, CALAMINE)
+            ok = "" if label in BASELINES else f" {verdict(relative <= RELATIVE_GROWTH_TARGET)}"
+            cells.append(f"{relative:.2f}x{ok}")
         limit = ABSOLUTE_TARGETS.get(label)
         cells.append(f"< {limit:g} s" if limit else "")
         cells.append(verdict(at_target.measures[label].median < limit) if limit and at_target else "")
         rows.append(cells)
     for check in RATIOS:
-        cells = [check.name, *(ratio_text(r, check) for r in results), *([""] if scaling else [])]
+        cells = [check.name, *(ratio_text(r, check) for r in results), *(["", ""] if scaling else [])]
         aim = f" (aim {check.aim:g}x)" if check.aim else ""
         cells.append(f"<= {check.target:g}x{aim}")
         cells.append(verdict(ratio_of(at_target, check) <= check.target) if at_target else "")
         rows.append(cells)
     mix = [f"{r.open_events:,} open, {r.file_mb:.1f} MB" for r in results]
-    rows.append(["workbook", *mix, *([""] if scaling else []), "", ""])
+    rows.append(["workbook", *mix, *(["", ""] if scaling else []), "", ""])
     lines = [*preamble(results, floor, yardsticks, bytecode), "", "| " + " | ".join(header) + " |"]
     lines.append("|" + "---|" * len(header))
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
@@ -418,13 +428,28 @@ def acceptance(at_target: SizeResult | None, scaled: SizeResult | None) -> str:
         for label in at_target.measures
         if label not in BASELINES and scaled.measures[label].median > SCALING_TARGET * at_target.measures[label].median
     ]
-    if grown:
-        return (
-            text + f" Over {SCALING_TARGET:g}x their {TARGET_SIZE:,}-event time at {SCALED_SIZE:,}: {'; '.join(grown)}."
-        )
-    return (
-        text + f" At {SCALED_SIZE:,} events every command is within {SCALING_TARGET:g}x its {TARGET_SIZE:,}-event time."
+    read = _growth(at_target, scaled, CALAMINE)
+    faster = [
+        f"{label} {_growth(at_target, scaled, label) / read:.2f}x"
+        for label in at_target.measures
+        if label not in BASELINES and _growth(at_target, scaled, label) > RELATIVE_GROWTH_TARGET * read
+    ]
+    text += (
+        f" Over {SCALING_TARGET:g}x their {TARGET_SIZE:,}-event time at {SCALED_SIZE:,}: {'; '.join(grown)}."
+        if grown
+        else f" At {SCALED_SIZE:,} events every command is within {SCALING_TARGET:g}x its {TARGET_SIZE:,}-event time."
     )
+    text += f" The bare read itself grew {read:.2f}x;"
+    return text + (
+        f" growing faster than it: {'; '.join(faster)}."
+        if faster
+        else f" no command grew over {RELATIVE_GROWTH_TARGET:g}x as fast as it (no step worse than linear)."
+    )
+
+
+def _growth(small: SizeResult, large: SizeResult, label: str) -> float:
+    """How many times longer `label` took on the larger workbook."""
+    return large.measures[label].median / small.measures[label].median
 
 
 def seconds(value: float) -> str:
