@@ -185,7 +185,9 @@ def may_hold_control(xml: bytes) -> bool:
         return True  # a raw control byte, or DEL
     if b"\xc2" in xml and re.search(rb"\xc2[\x80-\x9f]", xml):
         return True
-    if b"&#" not in xml and b"_x" not in xml:
+    # one-byte searches first (memchr, ten times faster on 20 MB): a reference needs a #, an escape of a control
+    # character is _x00HH_
+    if b"#" not in xml and b"_x00" not in xml:
         return False
     for reference, escape in _ENCODED.findall(xml):
         if reference:

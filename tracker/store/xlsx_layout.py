@@ -158,7 +158,8 @@ def sheet_layout_problems(
     for table in tables:
         if table.totals:
             problems.append((title, totals_message(title, table)))
-    for area in merged_areas(data.decode("utf-8")) if b"mergeCell" in data else []:
+    tail = data[data.rfind(b"sheetData>") :]  # merged ranges follow the cells (the order the file format fixes)
+    for area in merged_areas(tail.decode("utf-8")) if b"mergeCell" in tail else []:
         for table in tables:
             body = Area(table.area.top + 1, table.area.left, table.area.bottom + 1, table.area.right)
             if overlap(area, body):
@@ -169,7 +170,8 @@ def sheet_layout_problems(
                 )
                 problems.append((title, merged_message(title, area, why)))
                 break
-    maybe = written and (b"shared" in data or b"array" in data) and MASTER_MARKER.search(data)
+    formulas = b"f>" in data  # a formula with its text (</f>, </x:f>) at all: most sheets hold none
+    maybe = written and formulas and (b"shared" in data or b"array" in data) and MASTER_MARKER.search(data)
     masters = formula_masters(title, data.decode("utf-8")) if maybe else {}
     for (number, col), why in sorted(masters.items()):
         if written and col in written and any(t.area.top < number <= t.area.bottom for t in tables):

@@ -54,6 +54,7 @@ class Tracker:
         self._parsing = parsing or (lambda actual: False)
         self._layouts: dict[str, SheetData] = {}
         self._some_rows: set[str] = set()  # sheets a command reads only some rows of (prefetch)
+        self.parsed: Callable[[str], bool] = lambda actual: False  # whether a sheet is parsed whole (opening sets it)
         self._where: dict[tuple[str, str, frozenset[str]], list[Row]] = {}  # rows_where, asked again
 
     def _sifted(self, actual: str) -> bool:
@@ -191,7 +192,9 @@ class Tracker:
             return SheetData(spec=spec, present=False, title=name)
         if name in self._layouts:
             return self._layouts[name]
-        header = self._sieve.header(actual) if self._sifted(actual) else None
+        # the header row alone, unless the sheet is parsed whole already: a command that needs only the layout (or
+        # some rows) never waits for the whole sheet, nor parses it
+        header = self._sieve.header(actual) if self._sieve is not None and not self.parsed(actual) else None
         raw = [header] if header is not None else self._loader(actual)
         self._layouts[name] = read_sheet(spec, actual, raw, header_only=True)
         return self._layouts[name]
