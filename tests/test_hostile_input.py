@@ -246,6 +246,7 @@ def test_control_characters_in_cells_are_errors(run: Run, example: Path, event_i
         (b"Email outage \x07 all sites", "U+0007"),  # the raw byte (not XML 1.0, yet some writers put it)
         (b"Email outage \xc2\x85 all sites", "U+0085"),  # a C1 control in UTF-8
         (b"Email outage _x007F_ all sites", "U+007F"),
+        (b"Email outage A&#95;x0007_B all sites", "U+0007"),  # an escape spelt with a reference: _x0007_
     ],
 )
 def test_control_characters_are_found_however_the_file_stores_them(

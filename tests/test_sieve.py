@@ -111,7 +111,37 @@ SHAPES: dict[str, Callable[[bytes], bytes]] = {
     "prefixed": lambda xml: re.sub(rb"<(/?)(worksheet|sheetData|row|c|is|t|v)\b", rb"<\1x:\2", xml).replace(
         b'<x:worksheet xmlns="', b'<x:worksheet xmlns:x="'
     ),
+    # the shapes a review of the scan found it misread (issue 23), each now kept for python-calamine or read whole
+    "type single-quoted": lambda xml: re.sub(rb' t="(\w+)"', rb" t='\1'", xml),
+    "type spaced": lambda xml: xml.replace(b' t="', b' t = "'),
+    "tab before the address": lambda xml: xml.replace(b'<c r="', b'<c\tr="'),
+    "comment between rows": lambda xml: xml.replace(b'<row r="3"', b'<!-- <row r="3"> --><row r="3"', 1),
+    "rows reversed": lambda xml: _reversed_rows(xml),
+    "header last": lambda xml: _header_last(xml),
+    "text in number cells": lambda xml: re.sub(
+        rb'<c r="([A-Z]+\d+)"([^>]*?) t="inlineStr"><is><t>([^<]*)</t></is></c>', rb'<c r="\1"\2><v>\3</v></c>', xml
+    ),
+    "escape spelt by an entity": lambda xml: xml.replace(b"EVT-1<", b"EVT&#95;x002D_1<").replace(
+        b"EVT-1 <", b"EVT-1 <"
+    ),
+    "value with attributes": lambda xml: re.sub(rb"<is><t>([^<]*)</t></is>", rb'<is><t xml:lang="en">\1</t></is>', xml),
 }
+
+
+def _data_rows(xml: bytes) -> tuple[bytes, list[bytes], bytes]:
+    start, end = xml.index(b"<sheetData>") + len(b"<sheetData>"), xml.index(b"</sheetData>")
+    rows = re.findall(rb"<row\b.*?</row>|<row\b[^>]*/>", xml[start:end], re.S)
+    return xml[:start], rows, xml[end:]
+
+
+def _reversed_rows(xml: bytes) -> bytes:
+    head, rows, tail = _data_rows(xml)
+    return head + rows[0] + b"".join(reversed(rows[1:])) + tail
+
+
+def _header_last(xml: bytes) -> bytes:
+    head, rows, tail = _data_rows(xml)
+    return head + b"".join(rows[1:]) + rows[0] + tail
 
 
 def _both_ways(path: Path, field: str, wanted: set[str]) -> tuple[list[Any], list[Any]]:
@@ -205,34 +235,6 @@ def test_the_sieve_answers_for_the_files_people_have_and_steps_aside_for_the_res
         found = SheetSieve(path).rows("Events", STATUS_COLUMN, OPEN)
         answered[shape] = None if found is None else [number for number, _ in found]
     assert answered["as written"] == [1, 2]  # the header and the open event, not the closed one
-    assert answered["address last"] == [1, 2, 3]  # no status cell found where the scan looks: the rows are kept
+    assert answered["address last"] is None  # cells written another way: python-calamine places them
     assert answered["rows without address"] is None
     assert answered["prefixed"] is None
-
-
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=ROWS, writer=st.sampled_from(sorted(WRITERS)), shape=st.sampled_from(sorted(SHAPES)), rich=st.booleans())
-def test_a_typed_row_waiting_is_never_missed_by_the_scan(
-    tmp_path: Path, rows: list[tuple[Any, Any, bool]], writer: str, shape: str, rich: bool
-) -> None:
-    """Every write asks whether a row people typed waits (an Events row with a title and no ID: `tracker.may_hold`).
-    Answered from the XML, the answer may err towards yes (the sheet is then read whole), never towards no: a
-    waiting row would never be taken in."""
-    path = tmp_path / f"{writer}.xlsx"
-    WRITERS[writer](path, [(status, key, blank) for key, status, blank in rows], rich)  # the key cells as titles
-    _rewrite(path, SHAPES[shape])
-    whole = read_tracker(path, SCHEMA)
-    whole.sheet("Events")
-    waiting = whole.may_hold("Events", ("title",), "id")
-    scanned = read_tracker(path, SCHEMA).may_hold("Events", ("title",), "id")
-    assert scanned or not waiting
-
-
-def test_the_scan_finds_no_typed_row_where_there_is_none_and_finds_the_one_typed(tmp_path: Path) -> None:
-    """The common case is exact: every row has its ID (no sheet read), then one row typed with only a title."""
-    path = tmp_path / "typed.xlsx"
-    rows: list[tuple[Any, Any, bool]] = [("EVT-1", "Investigating", False), ("EVT-2", "Closed", False)]
-    _openpyxl(path, rows, False)
-    assert read_tracker(path, SCHEMA).may_hold("Events", ("title",), "id") is False
-    _openpyxl(path, [*rows, (None, None, False)], False)  # the title cell is filled by the writer: "row 4"
-    assert read_tracker(path, SCHEMA).may_hold("Events", ("title",), "id") is True

@@ -851,3 +851,46 @@ def test_a_sparkline_is_not_stretched_over_new_rows(tmp_path: Path) -> None:
     patch(source, target, [append_write(3, {0: "two"})])
     xml = read_part(target, SHEET)
     assert "<xm:sqref>C2</xm:sqref>" in xml and "<xm:sqref>B2:B3</xm:sqref>" in xml
+
+
+def _layout_case(path: Path, change: Callable[[bytes], bytes]) -> None:
+    """A sheet with a table over A1:C5 and B3:C3 merged, its XML then changed."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Events"
+    sheet.append(["ID", "Title", "Status"])
+    for number in range(2, 6):
+        sheet.append([f"EVT-{number}", f"t{number}", "Open"])
+    sheet.add_table(Table(displayName="T1", ref="A1:C5"))
+    sheet.merge_cells("B3:C3")
+    book.save(path)
+    with zipfile.ZipFile(path) as archive:
+        parts = {info.filename: archive.read(info.filename) for info in archive.infolist()}
+    name = next(n for n in parts if n.startswith("xl/worksheets/sheet"))
+    parts[name] = change(parts[name])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for part, data in parts.items():
+            archive.writestr(part, data)
+    path.write_bytes(buffer.getvalue())
+
+
+def test_validate_finds_a_merged_range_and_a_formula_master_however_the_sheet_is_written(tmp_path: Path) -> None:
+    """Issue 23 made validate look for merged ranges only after the cells, and for formulas quickly: a sheet whose
+    cells are an empty <sheetData/>, and a shared formula's master written without its text, are still found (both
+    would stop a write)."""
+    from tracker.store.xlsx_layout import layout_problems
+
+    empty = tmp_path / "empty.xlsx"
+    _layout_case(empty, lambda xml: re.sub(rb"<sheetData>.*</sheetData>", b"<sheetData/>", xml, flags=re.S))
+    assert any("B3:C3" in message for _, message in layout_problems(empty, ["Events"]))
+
+    def master(xml: bytes) -> bytes:
+        xml = re.sub(rb"<mergeCells.*?</mergeCells>", b"", xml, flags=re.S)
+        cell = re.search(rb'<c r="B3"[^>]*>.*?</c>', xml, re.S)
+        assert cell is not None
+        return xml.replace(cell[0], b'<c r="B3"><f t="shared" ref="B3:B5" si="0"/><v>1</v></c>')
+
+    shared = tmp_path / "shared.xlsx"
+    _layout_case(shared, master)
+    assert any("B3" in message for _, message in layout_problems(shared, ["Events"], {"Events": {1}}))

@@ -425,7 +425,7 @@ class _RowFinder:
         # file with two)
         xml = self.sheet.xml
         at = xml.find(f'<{self.sheet.p}row r="{number}"', self.start, self.end)
-        match = pattern.match(xml, at) if at >= 0 else None
+        match = pattern.match(xml, at, self.end) if at >= 0 else None
         if match is None:
             match = pattern.search(xml, self.start, self.end)
         return self._element(match, number) if match else None

@@ -158,7 +158,8 @@ def sheet_layout_problems(
     for table in tables:
         if table.totals:
             problems.append((title, totals_message(title, table)))
-    tail = data[data.rfind(b"sheetData>") :]  # merged ranges follow the cells (the order the file format fixes)
+    cells_end = data.rfind(b"sheetData")  # </sheetData>, or an empty <sheetData/>
+    tail = data[cells_end:] if cells_end >= 0 else data  # merged ranges follow the cells (the file format's order)
     for area in merged_areas(tail.decode("utf-8")) if b"mergeCell" in tail else []:
         for table in tables:
             body = Area(table.area.top + 1, table.area.left, table.area.bottom + 1, table.area.right)
@@ -170,8 +171,7 @@ def sheet_layout_problems(
                 )
                 problems.append((title, merged_message(title, area, why)))
                 break
-    formulas = b"f>" in data  # a formula with its text (</f>, </x:f>) at all: most sheets hold none
-    maybe = written and formulas and (b"shared" in data or b"array" in data) and MASTER_MARKER.search(data)
+    maybe = written and (b"shared" in data or b"array" in data) and MASTER_MARKER.search(data)
     masters = formula_masters(title, data.decode("utf-8")) if maybe else {}
     for (number, col), why in sorted(masters.items()):
         if written and col in written and any(t.area.top < number <= t.area.bottom for t in tables):

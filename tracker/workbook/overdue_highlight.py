@@ -206,7 +206,7 @@ def overdue_rules(title: str, xml: bytes, letters: list[str]) -> dict[tuple[str,
     XML (the order the file format fixes), so only what follows </sheetData> is decoded and searched."""
     if not letters:
         return {}
-    end = xml.rfind(b"sheetData>")  # </sheetData>, or </x:sheetData> in a file whose elements carry a prefix
+    end = xml.rfind(b"sheetData")  # </sheetData> (</x:sheetData> with a prefix), or an empty <sheetData/>
     tail = (xml[end:] if end >= 0 else xml).decode("utf-8")
     rules = {}
     for letter in letters:

@@ -169,18 +169,9 @@ class Tracker:
             self._sieve.prefetch(*titles)
 
     def may_hold(self, name: str, filled: Sequence[str], empty: str) -> bool:
-        """`SheetData.may_hold` of sheet `name`, answered from its XML when it is not parsed yet (the typed-row check
-        every write makes: most find no typed row, and then parse neither sheet)."""
-        actual = self.actual_name(name)
-        if actual is None:
+        """`SheetData.may_hold` of sheet `name` (False when the workbook has no such sheet)."""
+        if self.actual_name(name) is None:
             return False
-        if name not in self._sheets and not self._parsing(actual) and self._sieve is not None:
-            layout = self.layout(name)
-            if any(n not in layout.columns for n in (*filled, empty)):
-                return False
-            answer = self._sieve.may_hold(actual, [layout.columns[n] for n in filled], layout.columns[empty])
-            if answer is not None:
-                return answer
         return self.sheet(name).may_hold(filled, empty)
 
     def layout(self, name: str) -> SheetData:
@@ -259,7 +250,7 @@ class Tracker:
         rows of it (prefetch)."""
         actual = self.actual_name(name)
         keyname = self.schema[name].key
-        if name in self._sheets or actual is None or not keyname or not self._sifted(actual):
+        if name in self._sheets or actual is None or not keyname or not self._sifted(actual) or key.startswith(ROW_KEY):
             return self.sheet(name).find(key)
         folded = str(key).casefold()
         found = self.rows_where(name, keyname, {folded.strip()})

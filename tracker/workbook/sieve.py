@@ -11,6 +11,7 @@ answers None and the caller reads the whole sheet.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import threading
@@ -24,10 +25,16 @@ from tracker.cells import column_letter, related, sheet_parts
 _CELL = r'<c r="{letter}(\d+)"([^>]*?)(/>|>(.*?)</c>)'
 _ROW_START = re.compile(rb"<row[\s>/]")
 _ROW_NUMBERS = re.compile(rb'<row(?: r="(\d+)")?[\s>/]')
-_TYPE = re.compile(rb'\bt="([^"]*)"')
-_TYPE_ERROR = b't="e"'
-_TEXT = re.compile(rb"<t(?:\s[^>]*)?>([^<]*)</t>")
-_VALUE = re.compile(rb"<v>([^<]*)</v>")
+_TYPE = re.compile(rb'(?<![\w:.-])t="([^"]*)"')
+# A cell's attributes after its address as Excel, LibreOffice and the Python writers put them: name="value", one
+# space before each; a cell's content in the forms the scan reads (anything else keeps its row for python-calamine).
+_TAG = re.compile(rb'(?: [A-Za-z][\w:.-]*="[^"<>]*")*\s*')
+_RUN = rb'(?:<t(?: xml:space="preserve")?>[^<&]*(?:&(?:#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot|apos);[^<&]*)*</t>)'
+_INLINE = re.compile(rb"<is>(" + _RUN + rb"|(?:<r>(?:<rPr>(?:(?!</rPr>)[^!?])*</rPr>)?" + _RUN + rb"</r>)+)</is>")
+_SHARED_ITEM = re.compile(rb"<si>(" + _RUN + rb"|(?:<r>(?:<rPr>(?:(?!</rPr>)[^!?])*</rPr>)?" + _RUN + rb"</r>)+)</si>")
+_VALUE = re.compile(rb"(?:<f(?: [^<>]*)?(?:/>|>[^<]*</f>))?<v>([^<]*)</v>")
+_NUMBER = re.compile(rb"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
+_TEXT = re.compile(rb"<t(?: xml:space=\"preserve\")?>([^<]*)</t>")
 _ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _SHARED = "/sharedStrings"
@@ -44,10 +51,13 @@ class SheetSieve:
         self._shared: list[tuple[int, int]] | None = None  # each shared string's span in its part
         self._shared_xml = b""
         self._coming: dict[str, tuple[threading.Event, list[bytes | BaseException]]] = {}
-        if isinstance(content, Path):  # sheets a command started inflating as it began (prefetch_file)
+        if isinstance(content, Path):
+            # sheets a command started inflating as it began (prefetch_file), when the file is still that one
             early = _EARLY.pop(str(content.resolve()), None)
             if early is not None and early[0] == _signature(content):
                 self._coming = early[1]._coming
+            with contextlib.suppress(Exception):  # opened now, as python-calamine opens it: one version of it
+                self._open()
 
     def _open(self) -> zipfile.ZipFile:
         if self._archive is None:
@@ -120,9 +130,14 @@ class SheetSieve:
             return None  # no sheet, or its elements carry a namespace prefix (<x:sheetData>)
         finish = xml.rfind(b"</sheetData>", body)
         finish = finish if finish >= 0 else len(xml)
+        if b"!" in xml and (b"<!--" in xml or b"<![CDATA[" in xml):
+            return None  # a comment or CDATA section could hide or fake a row: read whole
         numbers = _found(_ROW_NUMBERS, xml, body, finish)
         if b"" in numbers:
             return None  # a row without its address: only a whole-sheet read places it
+        ordered = [int(n) for n in numbers]
+        if any(a >= b for a, b in zip(ordered, ordered[1:], strict=False)):
+            return None  # rows out of order, or one number twice: python-calamine places them, not the scan
         judged: set[bytes] = set()  # rows whose cell in the column was found (a row without one is kept)
         kept: set[bytes] = set()
         decided: dict[tuple[bytes, bytes], bool] = {}  # most cells repeat a few values (statuses, IDs)
@@ -152,66 +167,33 @@ class SheetSieve:
             return None
         return parsed[0][1] if parsed else None
 
-    def may_hold(self, title: str, filled: list[int], empty: int) -> bool | None:
-        """Whether some row below the header may have a value in every column of `filled` (0-based) and none in
-        column `empty`, as `SheetData.may_hold` judges python-calamine's cells (erring towards yes); None when the
-        scan cannot tell (cells without their address) and the sheet must be read."""
-        try:
-            xml = self.xml(title)
-            if xml is None or xml.find(b"<sheetData") < 0:
-                return None
-            if xml.count(b"<c ") != xml.count(b'<c r="') or b"<c>" in xml:
-                return None  # a cell placed by its position alone: only a whole-sheet read places it
-            rows: set[bytes] | None = None
-            for column in filled:
-                found = {number for number, tag, inner in self._cells(xml, column) if self._filled(tag, inner)}
-                rows = found if rows is None else rows & found
-            blocked = {number for number, tag, inner in self._cells(xml, empty) if self._surely_filled(tag, inner)}
-            return bool((rows or set()) - blocked - {b"1"})
-        except Exception:  # noqa: BLE001 - a damaged file: the whole-sheet read names what is wrong
-            return None
-
-    def _cells(self, xml: bytes, column: int) -> list[tuple[bytes, bytes, bytes]]:
-        pattern = re.compile(_CELL.format(letter=column_letter(column)).encode(), re.S)
-        return [(number, tag, inner) for number, tag, _end, inner in pattern.findall(xml)]
-
-    def _filled(self, tag: bytes, inner: bytes) -> bool:
-        """Whether the cell may read as a value (only an error, or nothing at all, reads as empty)."""
-        return bool(inner.strip()) and _TYPE_ERROR not in tag
-
-    def _surely_filled(self, tag: bytes, inner: bytes) -> bool:
-        """Whether the cell certainly reads as a value (not "", not an error): text with a character in it, a truth
-        value, a number or a date."""
-        value = self._value(tag, inner)
-        if isinstance(value, str):
-            return value != ""
-        kind = _TYPE.search(tag)
-        found = _VALUE.search(inner) if inner and b"<!" not in inner else None
-        return (kind[1] if kind else b"n") in (b"n", b"d") and found is not None and bool(found[1].strip())
-
     def _value(self, tag: bytes, inner: bytes | None) -> object:
-        """A cell's value as a lookup key (trimmed, case-folded text), None for one that never matches text
-        with a letter in it (empty, a number, a date, an error), or _UNKNOWN."""
+        """A cell's value as a lookup key (trimmed, case-folded text), None for one that reads as no text with a
+        letter in it (empty, a number, an error), or _UNKNOWN: anything not written exactly as the scan knows it
+        (its row is then kept, and python-calamine decides)."""
+        if not _TAG.fullmatch(tag):
+            return _UNKNOWN  # t='s', t = "s", another attribute form: not guessed at
         if not inner:
             return None
-        if b"<!" in inner:
-            return _UNKNOWN  # CDATA or a comment inside the cell
         kind = _TYPE.search(tag)
         kind_name = kind[1] if kind else b"n"
         if kind_name == b"inlineStr":
-            if b"<rPh" in inner:
-                return _UNKNOWN
-            return _key(b"".join(_TEXT.findall(inner)))
-        value = _VALUE.search(inner)
+            text = _INLINE.fullmatch(inner)
+            return _key(b"".join(_TEXT.findall(text[1]))) if text else _UNKNOWN
+        value = _VALUE.fullmatch(inner)
+        if value is None:
+            return _UNKNOWN  # <v> with attributes, a prefix, a processing instruction...
         if kind_name == b"s":
-            return self._shared_key(value[1]) if value else None
+            return self._shared_key(value[1]) if value[1].isdigit() else _UNKNOWN
         if kind_name == b"str":
-            return _key(value[1]) if value else None
+            return _key(value[1])
         if kind_name == b"b":
-            return {b"1": "true", b"0": "false"}.get(value[1].strip(), _UNKNOWN) if value else None
-        if kind_name in (b"n", b"e", b"d"):
-            return None  # a number, a date or an error: never text with a letter (see _plain)
-        return _UNKNOWN
+            return {b"1": "true", b"0": "false"}.get(value[1], _UNKNOWN)
+        if kind_name == b"e":
+            return None  # an error reads as an empty cell
+        if kind_name == b"n" and _NUMBER.fullmatch(value[1]):
+            return None  # a number or a date serial: never text with a letter (see _plain)
+        return _UNKNOWN  # text in a number cell, a t="d" date: read by python-calamine
 
     def _shared_key(self, index: bytes) -> object:
         spans = self._shared_spans()
@@ -220,9 +202,9 @@ class SheetSieve:
         except (ValueError, IndexError):
             return _UNKNOWN
         item = self._shared_xml[start:end]
-        if b"<rPh" in item or b"<!" in item:
-            return _UNKNOWN
-        return _key(b"".join(_TEXT.findall(item)))
+        close = item.find(b"</si>")
+        text = _SHARED_ITEM.fullmatch(item[: close + 5]) if close >= 0 else None
+        return _key(b"".join(_TEXT.findall(text[1]))) if text else _UNKNOWN
 
     def _shared_spans(self) -> list[tuple[int, int]]:
         if self._shared is None:
@@ -243,8 +225,8 @@ class SheetSieve:
         head = b""
         if first is not None:
             number = _row_number(xml, first.start())
-            if number is None:
-                return None  # rows without their address: only a whole-sheet read places them
+            if number is None or (number != 1 and (spans or b'<row r="1"' in xml)):
+                return None  # rows without their address, or the header row not first: read whole
             if number == 1:
                 following = _ROW_START.search(xml, first.end())
                 finish = xml.find(b"</sheetData>", first.end())
@@ -253,8 +235,11 @@ class SheetSieve:
         if any(n is None for n in numbers):
             return None
         pieces = [head]
-        for position, (start, end) in enumerate(spans, start=2):
-            pieces.append(_renumber(xml[start:end], position))
+        for position, ((start, end), number) in enumerate(zip(spans, numbers, strict=True), start=2):
+            moved = _renumber(xml[start:end], int(number or 0), position)
+            if moved is None:
+                return None
+            pieces.append(moved)
         root = xml.find(b"<worksheet")
         if root < 0:
             return None
@@ -380,10 +365,10 @@ def _key(text: bytes) -> object:
         value = text.decode("utf-8")
     except UnicodeDecodeError:
         return _UNKNOWN
-    if "_x" in value or "\r" in value:
-        return _UNKNOWN  # Excel's _x000D_ escapes, and line ends an XML parser normalizes
     if "&" in value:
-        value = _ENTITY.sub(_entity, value)
+        value = _ENTITY.sub(_entity, value)  # first: an entity may spell an escape (&#95;x002D_ is _x002D_)
+    if "_x" in value or "_X" in value or "\r" in value:
+        return _UNKNOWN  # Excel's _x000D_ escapes, and line ends an XML parser normalizes
     return value.strip().casefold()
 
 
@@ -422,10 +407,15 @@ def _spans(xml: bytes, body: int, finish: int, numbers: list[bytes]) -> list[tup
 
 
 _ROW_R = re.compile(rb'^<row r="\d+"')
-_CELL_R = re.compile(rb'(<c\s[^>]*?\br=")([A-Z]+)\d+"')
+_CELL_TAG = re.compile(rb"<c[\s>/]")
+_CELL_R = re.compile(rb'<c r="([A-Z]+)(\d+)"')
 
 
-def _renumber(row: bytes, number: int) -> bytes:
-    """A row element moved to Excel row `number`, its cells with it."""
-    row = _ROW_R.sub(b'<row r="%d"' % number, row, count=1)
-    return _CELL_R.sub(lambda m: b'%s%s%d"' % (m[1], m[2], number), row)
+def _renumber(row: bytes, number: int, position: int) -> bytes | None:
+    """A row element (Excel row `number`) moved to row `position`, its cells with it; None when a cell's address
+    is written another way than `<c r="D7"` on the row's own number (python-calamine would place it elsewhere)."""
+    found = _CELL_R.findall(row)
+    if len(found) != len(_CELL_TAG.findall(row)) or any(int(digits) != number for _, digits in found):
+        return None
+    row = _ROW_R.sub(b'<row r="%d"' % position, row, count=1)
+    return _CELL_R.sub(lambda m: b'<c r="%s%d"' % (m[1], position), row)
