@@ -28,6 +28,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from python_calamine import CalamineWorkbook
 
+from tests.test_sieve import _rewrite
 from tracker.errors import WorkbookError
 from tracker.store.xlsx import patch
 from tracker.store.xlsx_layout import SheetWrite, check_layout, layout_problems
@@ -864,15 +865,7 @@ def _layout_case(path: Path, change: Callable[[bytes], bytes]) -> None:
     sheet.add_table(Table(displayName="T1", ref="A1:C5"))
     sheet.merge_cells("B3:C3")
     book.save(path)
-    with zipfile.ZipFile(path) as archive:
-        parts = {info.filename: archive.read(info.filename) for info in archive.infolist()}
-    name = next(n for n in parts if n.startswith("xl/worksheets/sheet"))
-    parts[name] = change(parts[name])
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for part, data in parts.items():
-            archive.writestr(part, data)
-    path.write_bytes(buffer.getvalue())
+    _rewrite(path, change)
 
 
 def test_validate_finds_a_merged_range_and_a_formula_master_however_the_sheet_is_written(tmp_path: Path) -> None:
