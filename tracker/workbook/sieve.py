@@ -132,7 +132,8 @@ class SheetSieve:
         finish = finish if finish >= 0 else len(xml)
         if b"!" in xml and (b"<!--" in xml or b"<![CDATA[" in xml):
             return None  # a comment or CDATA section could hide or fake a row: read whole
-        numbers = _found(_ROW_NUMBERS, xml, body, finish)
+        rows = _row_starts(xml, body, finish)
+        numbers = [number for number, _ in rows]
         if b"" in numbers:
             return None  # a row without its address: only a whole-sheet read places it
         ordered = [int(n) for n in numbers]
@@ -150,10 +151,12 @@ class SheetSieve:
                 verdict = decided[tag, inner] = value is _UNKNOWN or (isinstance(value, str) and value in wanted)
             if verdict:
                 kept.add(number)
-        wanted_rows = [n for n in numbers if (n in kept or n not in judged) and n != b"1"]
-        spans = _spans(xml, body, finish, wanted_rows)
-        if spans is None:
-            return None
+        ends = [start for _, start in rows[1:]] + [finish]
+        spans = [
+            (start, end)
+            for (number, start), end in zip(rows, ends, strict=True)
+            if (number in kept or number not in judged) and number != b"1"
+        ]
         return self._parse(title, xml, body, spans)
 
     def header(self, title: str) -> list[Any] | None:
@@ -345,6 +348,18 @@ def _found(pattern: re.Pattern[bytes], xml: bytes, start: int, end: int) -> list
     return out
 
 
+def _row_starts(xml: bytes, start: int, end: int) -> list[tuple[bytes, int]]:
+    """Each row element's number (b"" when it has no address first) and where it starts, a window at a time as
+    `_found` goes."""
+    out: list[tuple[bytes, int]] = []
+    while start < end:
+        cut = xml.find(b"<row", min(start + _WINDOW, end), end) if start + _WINDOW < end else -1
+        stop = cut if cut > start else end
+        out += [(match[1] or b"", match.start()) for match in _ROW_NUMBERS.finditer(xml, start, stop)]
+        start = stop
+    return out
+
+
 def _plain(wanted: set[str]) -> bool:
     """Whether the scan can look for these values: each has a letter (so no number, date or time reads as it) and
     is not a number itself (1E5), nor empty."""
@@ -387,23 +402,6 @@ _ROW_NUMBER = re.compile(rb'<row r="(\d+)"')
 def _row_number(xml: bytes, start: int) -> int | None:
     match = _ROW_NUMBER.match(xml, start)
     return int(match[1]) if match else None
-
-
-def _spans(xml: bytes, body: int, finish: int, numbers: list[bytes]) -> list[tuple[int, int]] | None:
-    """Where each row numbered in `numbers` starts and ends in the sheet XML (None: one cannot be found)."""
-    spans = []
-    cursor = body
-    for number in numbers:
-        start = xml.find(b'<row r="%s"' % number, cursor, finish)
-        if start < 0:
-            start = xml.find(b'<row r="%s"' % number, body, finish)  # rows out of order
-            if start < 0:
-                return None
-        following = _ROW_START.search(xml, start + 5, finish)
-        end = following.start() if following else finish
-        spans.append((start, end))
-        cursor = end
-    return spans
 
 
 _ROW_R = re.compile(rb'^<row r="\d+"')
