@@ -437,9 +437,7 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
       tracker list --open
       tracker list --json | jq -r '.[] | .id'
     """
-    state.prefetch("Events", "Updates")  # the open events and their latest ETAs, read while the rest loads
-    tracker = state.store().read()
-    tracker.prefetch("Events", "Updates")
+    tracker = state.read_some("Events", "Updates")  # the open events and their latest ETAs
     from tracker.rules.events import list_events
     from tracker.times import utcnow
     from tracker.workbook.policy import is_open
@@ -519,9 +517,7 @@ def show(state: State, event_id: str, as_json: bool) -> None:
     Example:
       tracker show EVT-2026-0001
     """
-    state.prefetch("Events", "Updates", "Changes")  # the event's rows, read while the rest loads
-    tracker = state.store().read()
-    tracker.prefetch("Events", "Updates", "Changes")
+    tracker = state.read_some("Events", "Updates", "Changes")  # the event's rows
     from tracker.rules.events import event_timeline
 
     timeline = event_timeline(tracker, event_id)

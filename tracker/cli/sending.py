@@ -129,7 +129,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
         sys.exit(due_heartbeat(state, store, as_json))
     if remind or escalate:
         state.apply_typed(store)  # what people typed in Excel acts before anyone is reminded of it
-    (tracker := store.read()).prefetch("Events", "Updates")
+    tracker = state.read_some("Events", "Updates", store=store)
     from tracker.rules.actions import ignored_rows as ignored_actions
     from tracker.workbook.roster import ignored_rows
 

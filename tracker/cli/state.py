@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from tracker.config import Config
     from tracker.rules.typed import TypedRows
     from tracker.store.backends import Store
+    from tracker.workbook.reading import Tracker
 
 
 class State:
@@ -42,6 +43,14 @@ class State:
             from tracker.workbook.sieve import prefetch_file  # lazy: only the commands that read some rows
 
             prefetch_file(self.config.workbook_path, sheets)
+
+    def read_some(self, *sheets: str, store: Store | None = None) -> Tracker:
+        """The workbook read by a command that needs only some rows of these sheets: started early (`prefetch`, a
+        no-op when already asked), then read through `store` (else a new one) with the sheets declared."""
+        self.prefetch(*sheets)
+        tracker = (store or self.store()).read()
+        tracker.prefetch(*sheets)
+        return tracker
 
     def store(self) -> Store:
         from tracker.store.backends import open_store

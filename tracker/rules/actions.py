@@ -292,15 +292,13 @@ def due_actions(tracker: Tracker, tz: tzinfo, now: datetime, within: timedelta |
             state = "due"
         else:
             continue
-        event = tracker.find("Events", str(row["event_id"])) if row["event_id"] else None
         out.append(
             ActionDue(
                 event_id=str(row["event_id"] or ""),
                 kind="action",
                 state=state,
                 at=ends,
-                severity=str(event["severity"] or "") if event is not None else "",
-                title=str(event["title"] or "") if event is not None else "",
+                **tracker.about(str(row["event_id"] or "")),
                 responsible=str(row["owner"] or ""),
                 action_id=str(row["id"]),
                 action=str(row["action"] or ""),

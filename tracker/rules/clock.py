@@ -152,12 +152,18 @@ def unconfirmed_emails(tracker: Tracker, items: list[Any]) -> list[EmailDue]:
     """`tracker.sending.sendlog.unconfirmed` as due items."""
     out = []
     for item in items:
-        event = tracker.find("Events", item.event_id)
-        severity = str(event["severity"] or "") if event is not None else ""
-        title = str(event["title"] or "") if event is not None else ""
+        about = tracker.about(item.event_id)
         out.append(
             EmailDue(
-                item.event_id, "email", "unconfirmed", item.at, severity, title, item.by, item.audience, item.subject
+                item.event_id,
+                "email",
+                "unconfirmed",
+                item.at,
+                about["severity"],
+                about["title"],
+                item.by,
+                item.audience,
+                item.subject,
             )
         )
     return out

@@ -13,6 +13,7 @@ from typing import Any
 
 from tracker.config import DEFAULT_INTERNAL, DEFAULT_REVIEW_REQUIRED
 from tracker.errors import LifecycleError, UsageError, ValidationFailed
+from tracker.rules.clock import open_events
 from tracker.rules.review_rules import check_close
 from tracker.rules.validation import cell_problems
 from tracker.store.backends import Store
@@ -521,7 +522,7 @@ def list_events(tracker: Tracker, *, open_only: bool = False) -> list[Row]:
     """Event rows in sheet order, optionally only those still open."""
     tracker.require("Events")
     if open_only:
-        return tracker.rows_where("Events", "status", {s.casefold() for s in OPEN_STATUSES})
+        return open_events(tracker)
     return tracker.sheet("Events").rows
 
 

@@ -250,15 +250,13 @@ def due_tasks(tracker: Tracker, now: datetime) -> list[TaskDue]:
         due = row["due_at"]
         if not row["id"] or not isinstance(due, datetime) or due >= now:
             continue
-        event = tracker.find("Events", str(row["event_id"])) if row["event_id"] else None
         out.append(
             TaskDue(
                 event_id=str(row["event_id"] or ""),
                 kind="task",
                 state="overdue",
                 at=due,
-                severity=str(event["severity"] or "") if event is not None else "",
-                title=str(event["title"] or "") if event is not None else "",
+                **tracker.about(str(row["event_id"] or "")),
                 responsible=str(row["owner"] or ""),
                 task_id=str(row["id"]),
                 task=str(row["task"] or ""),

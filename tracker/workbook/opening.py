@@ -86,12 +86,16 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
             coming[name] = pool.submit(parse, name, True)
         pool.shutdown(wait=False)
 
-    sieve, parsing = (
-        SheetSieve(data if data is not None else path),
-        lambda name: name in parsed or name in coming,
+    tracker = Tracker(
+        schema,
+        names,
+        load,
+        source=source or str(path),
+        preload=preload,
+        sieve=SheetSieve(data if data is not None else path),
+        parsing=lambda name: name in parsed or name in coming,
+        parsed=lambda name: name in parsed,
     )
-    tracker = Tracker(schema, names, load, source=source or str(path), preload=preload, sieve=sieve, parsing=parsing)
-    tracker.parsed = lambda name: name in parsed  # a sheet parsed whole already: its header costs nothing more
     tracker.content = data if data is not None else path
     return tracker
 

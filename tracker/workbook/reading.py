@@ -18,9 +18,9 @@ from tracker.cells import cell_text, column_letter, error_cells, errors_in, may_
 from tracker.errors import UnknownEvent, ValidationFailed
 from tracker.workbook.cell_values import ROW_KEY, TIME_OF_DAY, raw_key
 from tracker.workbook.schema import Schema, SheetSpec
-from tracker.workbook.sheet_data import Row, SheetData, gc_paused, read_sheet
+from tracker.workbook.sheet_data import Row, SheetData, read_sheet
 
-__all__ = ["ROW_KEY", "Row", "SheetData", "Tracker", "column_letter", "gc_paused", "raw_key", "read_sheet"]
+__all__ = ["ROW_KEY", "Row", "SheetData", "Tracker", "column_letter", "raw_key", "read_sheet"]
 
 
 class Tracker:
@@ -35,6 +35,7 @@ class Tracker:
         preload: Callable[[list[str]], None] | None = None,
         sieve: Any = None,
         parsing: Callable[[str], bool] | None = None,
+        parsed: Callable[[str], bool] | None = None,
     ) -> None:
         self.schema = schema
         self.sheet_names = sheet_names
@@ -54,7 +55,7 @@ class Tracker:
         self._parsing = parsing or (lambda actual: False)
         self._layouts: dict[str, SheetData] = {}
         self._some_rows: set[str] = set()  # sheets a command reads only some rows of (prefetch)
-        self.parsed: Callable[[str], bool] = lambda actual: False  # whether a sheet is parsed whole (opening sets it)
+        self._parsed = parsed or (lambda actual: False)  # parsed whole already: its header costs nothing more
         self._where: dict[tuple[str, str, frozenset[str]], list[Row]] = {}  # rows_where, asked again
 
     def _sifted(self, actual: str) -> bool:
@@ -185,7 +186,7 @@ class Tracker:
             return self._layouts[name]
         # the header row alone, unless the sheet is parsed whole already: a command that needs only the layout (or
         # some rows) never waits for the whole sheet, nor parses it
-        header = self._sieve.header(actual) if self._sieve is not None and not self.parsed(actual) else None
+        header = self._sieve.header(actual) if self._sieve is not None and not self._parsed(actual) else None
         raw = [header] if header is not None else self._loader(actual)
         self._layouts[name] = read_sheet(spec, actual, raw, header_only=True)
         return self._layouts[name]
@@ -194,9 +195,9 @@ class Tracker:
         """Only the rows whose `field` is one of `values` (case-insensitive), typed."""
         key = (name, field, frozenset(values))
         if name not in self._sheets and key in self._where:
-            return self._where[key]
+            return list(self._where[key])  # a copy: what a caller does to its list stays its own
         self._where[key] = self._rows_where(name, field, values)
-        return self._where[key]
+        return list(self._where[key])
 
     def _rows_where(self, name: str, field: str, values: set[str]) -> list[Row]:
         if name in self._sheets:
@@ -255,6 +256,12 @@ class Tracker:
         folded = str(key).casefold()
         found = self.rows_where(name, keyname, {folded.strip()})
         return next((row for row in found if str(row[keyname]).casefold() == folded), None)
+
+    def about(self, event_id: str) -> dict[str, str]:
+        """The severity and title of the event with this ID, as what is owed about it shows them ("" for an event
+        the Events sheet lacks)."""
+        event = self.find("Events", event_id) if event_id else None
+        return {name: str(event[name] or "") if event is not None else "" for name in ("severity", "title")}
 
     def event(self, event_id: str) -> Row:
         """The Events row with this ID, or UnknownEvent; ValidationFailed naming both cells when two rows hold it (a

@@ -297,6 +297,9 @@ def prefetch_file(path: Path, titles: tuple[str, ...]) -> None:
     loading (`tracker list --open` and the like say so as they start)."""
     try:
         signature = _signature(path)
+        asked = _EARLY.get(str(path.resolve()))
+        if asked is not None and asked[0] == signature:
+            return  # already inflating
         sieve = SheetSieve(path)
         sieve.prefetch(*titles)
     except OSError:
