@@ -18,6 +18,7 @@ from click.testing import CliRunner
 import tracker.cli
 from tests.conftest import process_env
 from tracker.cli.commands import COMMANDS, HIDDEN, main
+from tracker.cli.help_text import TEXTS
 
 HEAVY = (
     "openpyxl",
@@ -146,6 +147,27 @@ def test_help_is_what_click_writes_with_every_command_loaded(columns: int, monke
     assert shown.stdout == expected
     _, bare = loaded_by(STARTS["tracker"], COLUMNS=str(columns))
     assert bare.stderr.rpartition("\nMODULES ")[0] == expected  # click shows it on stderr, as a usage error
+
+
+def test_the_help_kept_for_common_widths_is_what_click_writes_now() -> None:
+    """tracker/cli/help_text.py keeps `tracker --help` for 80 columns and for 100 or more: after a change to a
+    command's help it must be written again (the message says how)."""
+    for width, kept in TEXTS.items():
+        context = click.Context(main, info_name="tracker", terminal_width=width, **main.context_settings)
+        assert kept == main.get_help(context) + "\n", (
+            "run `python -c 'from tracker.cli.commands import write_kept_help; write_kept_help()'`"
+        )
+
+
+@pytest.mark.parametrize(("columns", "kept"), [(80, True), (100, True), (160, True), (60, False)])
+def test_help_at_common_widths_prints_without_loading_click(columns: int, kept: bool) -> None:
+    """`tracker --help` in a terminal 80 or at least 100 columns wide (and in a pipe) prints the kept help without
+    importing click (issue 23: click alone is more than twice Python's start); at other widths click writes it."""
+    modules, done = loaded_by(STARTS["tracker --help"], COLUMNS=str(columns))
+    assert done.returncode == 0 and done.stdout.startswith("Usage: tracker [OPTIONS] COMMAND [ARGS]...")
+    assert ("click" not in modules) is kept
+    modules, done = loaded_by("sys.argv = ['tracker', '-h']\nfrom tracker.entry import main\nmain()")
+    assert "click" not in modules and "Commands:" in done.stdout
 
 
 def test_unknown_commands_are_told_the_close_names() -> None:

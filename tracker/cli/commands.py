@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tracker import __version__
+from tracker.cli import help_text
+from tracker.cli.help_text import MAX_CONTENT_WIDTH, help_width
 
 if TYPE_CHECKING:  # what only a running command needs is imported in the functions: `tracker --help` needs none
     from pathlib import Path
@@ -150,22 +152,8 @@ class _HelpFormatter(click.HelpFormatter):
 
     def __init__(self, indent_increment: int = 2, width: int | None = None, max_width: int | None = None) -> None:
         if width is None and click.formatting.FORCED_WIDTH is None:
-            width = max(min(_terminal_columns(), max_width or 80) - 2, 50)
+            width = help_width(max_width)
         super().__init__(indent_increment, width, max_width)
-
-
-def _terminal_columns() -> int:
-    """shutil.get_terminal_size().columns: $COLUMNS when a positive number, else the terminal's width, else 80."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
 
 
 class _Context(click.Context):
@@ -329,7 +317,9 @@ def write_crash_report(exc: BaseException, command: str) -> Path | None:
         return None
 
 
-@click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": MAX_CONTENT_WIDTH}
+)
 @click.option(
     "--config", "config_path", metavar="PATH", help="tracker.toml to use (default: found in this folder or above)."
 )
@@ -378,3 +368,18 @@ def _log_to_stderr(verbose: bool) -> None:
         handler.tracker_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+
+
+def write_kept_help() -> None:
+    """Write tracker/cli/help_text.py's TEXTS again: `tracker --help` as click writes it now at each kept width."""
+    from pathlib import Path
+
+    texts = {}
+    for width in (78, 98):
+        context = click.Context(main, info_name="tracker", terminal_width=width, **main.context_settings)
+        texts[width] = main.get_help(context) + "\n"
+    assert all('"""' not in text and "\\" not in text for text in texts.values())
+    path = Path(help_text.__file__)
+    source = path.read_text(encoding="utf-8").partition("\nTEXTS = ")[0]
+    kept = "".join(f'    {width}: """\\\n{text}""",\n' for width, text in texts.items())
+    path.write_text(f"{source}\nTEXTS = {{\n{kept}}}\n", encoding="utf-8")
