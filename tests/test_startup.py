@@ -49,13 +49,13 @@ STARTS = {
 }
 
 
-def loaded_by(snippet: str, **env: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
-    """The modules a fresh interpreter has loaded after `snippet`, and how it ended."""
+def loaded_by(snippet: str, cwd: Path = ROOT, **env: str) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """The modules a fresh interpreter has loaded after `snippet` (run in `cwd`), and how it ended."""
     done = subprocess.run(
         [sys.executable, "-c", PROLOGUE + snippet],
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        cwd=cwd,
         env=process_env(**env),
         timeout=60,
     )
@@ -168,6 +168,22 @@ def test_help_at_common_widths_prints_without_loading_click(columns: int, kept: 
     assert ("click" not in modules) is kept
     modules, done = loaded_by("sys.argv = ['tracker', '-h']\nfrom tracker.entry import main\nmain()")
     assert "click" not in modules and "Commands:" in done.stdout
+
+
+@pytest.mark.parametrize("command", [["list", "--open"], ["show", "EVT-1"], ["due"]])
+def test_reading_a_local_workbook_loads_no_writer(command: list[str], example: Path) -> None:
+    """`list`, `show` and `due` on a local workbook only read: none loads the typed-rows plan (that is for writes),
+    and list and show load neither the commit engine and the writer nor anything of SharePoint or Microsoft 365
+    (issue 23: 20 ms of every read; `due` may send reminders)."""
+    modules, done = loaded_by(
+        f"sys.argv = ['tracker', *{command!r}]\nfrom tracker.entry import main\nmain()", example.parent
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert "tracker.rules.clock" in modules  # the command ran
+    assert "tracker.rules.typed" not in modules
+    if command[0] != "due":
+        writer = {"tracker.store.engine", "tracker.store.xlsx", "tracker.store.sharepoint", "tracker.microsoft365"}
+        assert sorted(writer & modules) == []
 
 
 def test_unknown_commands_are_told_the_close_names() -> None:

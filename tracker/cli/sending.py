@@ -122,7 +122,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
 
     span = output.span(within, "--within") if within else None
     state.prefetch("Events", "Updates")  # the open events and their latest ETAs, read while the rest loads
-    store = state.store()
+    store = state.store(read_only=not (heartbeat or remind or escalate))  # a plain `due` only reads
     if heartbeat:
         from tracker.cli.watch import due_heartbeat
 

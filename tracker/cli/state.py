@@ -48,11 +48,13 @@ class State:
         """The workbook read by a command that needs only some rows of these sheets: started early (`prefetch`, a
         no-op when already asked), then read through `store` (else a new one) with the sheets declared."""
         self.prefetch(*sheets)
-        tracker = (store or self.store()).read()
+        tracker = (store or self.store(read_only=True)).read()
         tracker.prefetch(*sheets)
         return tracker
 
-    def store(self) -> Store:
+    def store(self, *, read_only: bool = False) -> Store:
+        """A store of the workbook, its commits preceded by the rows people typed in Excel, applied
+        (`read_only`: a store the command only reads from, which needs no such plan)."""
         from tracker.store.backends import open_store
 
         store = open_store(self.config, verbose=self.verbose)
@@ -65,11 +67,13 @@ class State:
                 click.echo(_printable(f"warning: {undocumented}"), err=True)
         if hasattr(store, "progress"):  # a workbook that travels over the network: show big transfers
             store.progress = progress_printer
+        self._stores.append(store)
+        if read_only:
+            return store
         from tracker.rules.typed import TypedRows, TypedRules  # lazy: most commands never write
 
         one_batch = settings is not None and settings.write_mode == "workbook-api"  # see TypedRows.per_write
         store.before = TypedRows(TypedRules.of(self.config), per_write=1 if one_batch else None)
-        self._stores.append(store)
         return store
 
     def apply_typed(self, store: Store, *, always: bool = False, unless: bool = False) -> bool:
@@ -189,6 +193,8 @@ def settle_typed(store: Store) -> None:
 
 def typed_of(store: Store) -> TypedRows | None:
     """The store's plan of typed rows (what its last commit applied and left), if it has one."""
+    if store.before is None:
+        return None  # a store a command only reads from
     from tracker.rules.typed import TypedRows  # lazy: only commands that write
 
     return store.before if isinstance(store.before, TypedRows) else None

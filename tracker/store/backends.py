@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tracker.errors import ConfigError
 from tracker.store.journal import LEGACY_NAME, Journal, journal_path
 from tracker.store.local import LocalStore
-from tracker.store.sharepoint import SharePointStore
 from tracker.workbook.schema import load_schema
 
 if TYPE_CHECKING:
@@ -94,6 +93,8 @@ def _local(config: Config, schema: Schema, verbose: bool) -> Store:
 def _sharepoint(config: Config, schema: Schema, verbose: bool) -> Store:
 
     assert config.sharepoint is not None  # STORES picks this store only when there is one
+    from tracker.store.sharepoint import SharePointStore  # lazy: a local workbook needs none of Microsoft 365
+
     return SharePointStore(config.sharepoint, schema, journal=journal_for(config), verbose=verbose)
 
 

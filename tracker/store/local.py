@@ -16,19 +16,19 @@ import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker import files
 from tracker.errors import WorkbookError, WorkbookInUse
-from tracker.store import xlsx
-from tracker.store.engine import WRITE_READS, Change, Snapshot, Stale, commit, note_written
 from tracker.store.journal import Journal
-from tracker.store.xlsx_layout import DAMAGED, Layout
 from tracker.text import printable
 from tracker.workbook.edits import Edit, Plan
 from tracker.workbook.opening import ensure_file, read_tracker
 from tracker.workbook.reading import Tracker
 from tracker.workbook.schema import Schema
+
+if TYPE_CHECKING:  # the commit engine and the writer load when a command writes: a read needs neither
+    from tracker.store.engine import Change, Snapshot
 
 BACKUP_DIR = ".tracker-backups"
 REPLAYS = 3
@@ -94,6 +94,8 @@ def atomic_write(path: Path, write: Callable[[Path], object], *, check: Callable
     `write` fills the temporary file; `check` may refuse it. On any failure the temporary
     file is removed and `path` is untouched. The caller replaces `path` with `replace_file`.
     """
+    from tracker.store.xlsx_layout import DAMAGED  # lazy: a write
+
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
@@ -205,13 +207,15 @@ class LocalStore:
         """Write `plan`'s edits under the lock; plan again on a newer version if the file moved."""
         from filelock import Timeout
 
+        from tracker.store import engine  # lazy: a write
+
         ensure_file(self.path)
         check_not_open(self.path)
         check_writable(self.path)
         try:
             with self._lock():
                 self._clean_temp_files()
-                result = commit(self, plan, self.journal, replays=REPLAYS, keep=keep, before=self.before)
+                result = engine.commit(self, plan, self.journal, replays=REPLAYS, keep=keep, before=self.before)
         except Timeout:
             raise WorkbookInUse(
                 f"another tracker command has held the lock on {self.path.name} for over "
@@ -229,6 +233,9 @@ class LocalStore:
 
     def snapshot(self) -> Snapshot:
         """The file as it is now, and its signature (to notice a save by someone else)."""
+        from tracker.store.engine import WRITE_READS, Snapshot  # lazy: a write
+        from tracker.store.xlsx_layout import Layout  # lazy: a write
+
         signature = _signature(self.path)
         data = self.path.read_bytes()  # one read: the plan and the patch see exactly these bytes
 
@@ -238,6 +245,8 @@ class LocalStore:
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
         """Patch the sheets the change touches into a new file and move it over the old one."""
+        from tracker.store import xlsx  # lazy: a write
+        from tracker.store.engine import Stale, note_written  # lazy: a write
 
         writes = change.sheet_writes()
         signature, data = snapshot.handle
