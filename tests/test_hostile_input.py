@@ -102,7 +102,7 @@ def test_an_unexpected_failure_is_one_line_and_a_private_report(
     under the user's cache folder, exit 3; --verbose prints the report; the report is readable only by the user."""
     from tracker.cli.state import State
 
-    def broken(self):  # type: ignore[no-untyped-def]
+    def broken(self, **_options):  # type: ignore[no-untyped-def]
         raise RuntimeError("something no one foresaw")
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

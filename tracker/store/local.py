@@ -93,6 +93,9 @@ def atomic_write(path: Path, write: Callable[[Path], object], *, check: Callable
 
     `write` fills the temporary file; `check` may refuse it. On any failure the temporary
     file is removed and `path` is untouched. The caller replaces `path` with `replace_file`.
+    Every member of the new zip is read back to check its CRC, except those `write` says (a
+    list of their names) it deflated itself from bytes in memory: their headers are checked,
+    and 40 MB of sheet XML is not inflated again (60 ms of an update at 10,000 events).
     """
     from tracker.store.xlsx_layout import DAMAGED  # lazy: a write
 
@@ -100,12 +103,12 @@ def atomic_write(path: Path, write: Callable[[Path], object], *, check: Callable
     os.close(fd)
     tmp = Path(name)
     try:
-        write(tmp)
+        fresh = write(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         try:
             with zipfile.ZipFile(tmp) as archive:
-                bad = archive.testzip()
+                bad = _bad_member(archive, set(fresh) if isinstance(fresh, list) else set())
         except DAMAGED as exc:  # a damaged part the write copied as it was: testzip raises zlib's error, not a name
             raise WorkbookError(
                 f"the new version of {path.name} failed its zip check ({type(exc).__name__}: {exc}): the workbook "
@@ -126,6 +129,19 @@ def atomic_write(path: Path, write: Callable[[Path], object], *, check: Callable
         tmp.unlink(missing_ok=True)
         raise
     return tmp
+
+
+def _bad_member(archive: zipfile.ZipFile, fresh: set[str]) -> str | None:
+    """`ZipFile.testzip` leaving out the CRC of the `fresh` members: their local headers are still read and matched
+    against the directory (zipfile raises on a mismatch)."""
+    for info in archive.infolist():
+        try:
+            with archive.open(info) as member:
+                while info.filename not in fresh and member.read(1 << 20):
+                    pass
+        except zipfile.BadZipFile:
+            return info.filename
+    return None
 
 
 def replace_file(tmp: Path, path: Path) -> None:
