@@ -257,7 +257,9 @@ class LocalStore:
 
         tracker = read_tracker(self.path, self.schema, data=data)
         tracker.preload(*WRITE_READS)
-        return Snapshot(tracker, (signature, data), Layout(data, name=self.path.name))
+        layout = Layout(data, name=self.path.name)
+        layout.prefetch(*WRITE_READS)  # their layout is checked once they are parsed: inflated meanwhile
+        return Snapshot(tracker, (signature, data), layout)
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
         """Patch the sheets the change touches into a new file and move it over the old one."""

@@ -16,17 +16,13 @@ the same things for `tracker validate`.
 
 from __future__ import annotations
 
-import contextlib
 import re
-import struct
-import threading
 import zipfile
-import zlib
 from collections.abc import Mapping
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tracker.cells import attributes as _attrs
 from tracker.cells import column_letter, not_xlsx, sheet_parts, unescape
@@ -56,11 +52,9 @@ from tracker.store.xlsx_layout import (
     table_parts,
     totals_message,
 )
+from tracker.store.xlsx_zip import copy_members
 
 MAX_ROW = 1048576
-# zlib level for the parts a write changes: 3 is about twice as fast as the default 6 on sheet XML
-# (0.07 s against 0.12 s for 17 MB) for a part about 20% bigger; Excel compresses again when it saves.
-COMPRESS_LEVEL = 3
 
 _ROW_TAG = r"<{p}row\b([^>]*?)(/?)>"
 _ROW_NUMBER = re.compile(r"""\br\s*=\s*["'](\d+)["']""")
@@ -174,10 +168,7 @@ class _SheetPatch:
         start = data.end()
         end = self.xml.rfind(f"</{p}sheetData>", start)  # one closing tag (text cannot hold "<"): found from the end
         rows = _RowFinder(self, start, end)
-        # <mergeCells> follows <sheetData>; inside the rows the word can only be cell text
-        merged = (
-            merged_areas(self.xml) if "mergeCell" in self.xml[:start] or self.xml.find("mergeCell", end) >= 0 else []
-        )
+        merged = self._merged(start, end)
         span = (table.area.left, table.area.right) if table is not None else None
         refuse_merged(self.title, write, merged, span=span)
         edits: list[tuple[int, int, int, str]] = []  # (start, end, row, replacement)
@@ -222,6 +213,11 @@ class _SheetPatch:
         pieces.append(self.xml[position:])
         self.xml = "".join(pieces)
         return used
+
+    def _merged(self, start: int, end: int) -> list[Area]:
+        """The sheet's merged ranges: <mergeCells> follows <sheetData> (inside the rows the word is cell text)."""
+        outside = "mergeCell" in self.xml[:start] or self.xml.find("mergeCell", end) >= 0
+        return merged_areas(self.xml) if outside else []
 
     def _row_cells(self, row: tuple[int, int, int, str, bool] | None) -> list[CellXml]:
         if row is None or row[4]:
@@ -481,7 +477,7 @@ def patch(
     with archive:
         try:
             changed = _changed_parts(archive, writes, texts or {})
-            _copy(archive, target, changed)
+            copy_members(archive, target, changed)
         except DAMAGED as exc:  # a part the Layout did not read is damaged: the read path's line, nothing written
             raise not_xlsx(where, exc, data) from None
     return sorted(changed)
@@ -543,94 +539,3 @@ def _without_calc_chain(archive: zipfile.ZipFile) -> dict[str, bytes]:
             "utf-8"
         )
     return out
-
-
-def _copy(archive: zipfile.ZipFile, target: Path, changed: dict[str, bytes]) -> None:
-    """Every member in its order; unchanged ones byte for byte, compressed data included."""
-    source = archive.fp
-    assert source is not None
-    packed = _deflate(changed)
-    with zipfile.ZipFile(target, "w") as out:
-        for info in archive.infolist():
-            if info.filename in changed:
-                data = changed[info.filename]
-                if not data and info.filename.lower() == "xl/calcchain.xml":
-                    continue
-                compressed, crc = packed[info.filename]
-                fresh = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-                fresh.compress_type = zipfile.ZIP_DEFLATED
-                fresh.external_attr = info.external_attr
-                fresh.CRC, fresh.compress_size, fresh.file_size = crc, len(compressed), len(data)
-                _add_compressed(out, fresh, compressed)
-            else:
-                _copy_raw(source, info, out)
-
-
-_DEFLATE_ALONE = 1 << 20  # parts from a megabyte up are deflated each in its own thread
-
-
-def _deflate(parts: dict[str, bytes]) -> dict[str, tuple[bytes, int]]:
-    """Each part deflated as zipfile deflates (raw, COMPRESS_LEVEL) and its CRC-32. The big ones (Events and Updates
-    at 10,000 events: 20 MB each) side by side in threads: zlib lets go of the interpreter while it works, so two
-    sheets take the time of one on two cores."""
-    out: dict[str, tuple[bytes, int]] = {}
-
-    def one(name: str) -> None:
-        data = parts[name]
-        packer = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15)
-        out[name] = (packer.compress(data) + packer.flush(), zlib.crc32(data))
-
-    def aside(name: str) -> None:
-        with contextlib.suppress(BaseException):  # out of memory...: deflated again below, and raised there
-            one(name)
-
-    big = [name for name, data in parts.items() if len(data) >= _DEFLATE_ALONE]
-    threads = [threading.Thread(target=aside, args=(name,), daemon=True) for name in big[1:]]
-    for thread in threads:
-        thread.start()
-    try:
-        for name in [*big[:1], *(name for name in parts if name not in big)]:
-            one(name)
-    finally:
-        for thread in threads:
-            thread.join()
-    for name in [name for name in parts if name not in out]:
-        one(name)
-    return out
-
-
-_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
-
-
-def _copy_raw(source: IO[bytes], info: zipfile.ZipInfo, out: zipfile.ZipFile) -> None:
-    """Copy one member's compressed bytes as they are (no inflate and deflate again)."""
-    source.seek(info.header_offset)
-    header = _LOCAL_HEADER.unpack(source.read(_LOCAL_HEADER.size))
-    if header[0] != b"PK\x03\x04":
-        raise WorkbookError(f"{info.filename}: bad zip entry; the file is damaged")
-    source.seek(header[10] + header[11], 1)  # file name and extra field
-    data = source.read(info.compress_size)
-    clone = zipfile.ZipInfo(info.filename, date_time=info.date_time)
-    clone.compress_type = info.compress_type
-    clone.external_attr = info.external_attr
-    clone.CRC = info.CRC
-    clone.compress_size = info.compress_size
-    clone.file_size = info.file_size
-    clone.flag_bits = info.flag_bits & 0x800  # keep only "name is UTF-8": no data descriptor, not encrypted
-    if info.file_size > zipfile.ZIP64_LIMIT or info.compress_size > zipfile.ZIP64_LIMIT:
-        raise WorkbookError(f"{info.filename} is too large to copy")
-    _add_compressed(out, clone, data)
-
-
-def _add_compressed(out: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes) -> None:
-    """Add a member whose compressed bytes, sizes and CRC are known already."""
-    # zipfile has no public call to add already-compressed data; this is what its write path does.
-    fp = out.fp
-    assert fp is not None
-    info.header_offset = fp.tell()
-    fp.write(info.FileHeader(False))
-    fp.write(data)
-    out.filelist.append(info)
-    out.NameToInfo[info.filename] = info
-    out.start_dir = fp.tell()  # type: ignore[attr-defined]
-    out._didModify = True  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ from tracker.cells import attributes as _attrs
 from tracker.cells import column_letter, not_xlsx, sheet_parts, split_ref
 from tracker.cells import related as _related
 from tracker.errors import WorkbookError
+from tracker.workbook.sieve import SheetSieve
 
 DAMAGED = (
     zipfile.BadZipFile,
@@ -246,6 +247,14 @@ class Layout:
         self._sheets: dict[str, SheetLayout] = {}
         self.totals_ok = totals_ok
         self.texts: dict[str, str] = {}  # the sheet parts it read, decoded: a patch of the same bytes reuses them
+        self._early: SheetSieve | None = None  # sheets inflating in a thread since `prefetch`
+
+    def prefetch(self, *titles: str) -> None:
+        """Start inflating these sheets' XML in a thread (zlib lets go of the interpreter), for a write that will
+        check them: it goes on while the write waits for the same sheets to be parsed."""
+        if self._early is None:
+            self._early = SheetSieve(self._source)
+        self._early.prefetch(*titles)
 
     def _sheet(self, title: str) -> SheetLayout:
         try:
@@ -261,9 +270,10 @@ class Layout:
             if part is None:
                 self._sheets[title] = SheetLayout([], [], {})
             else:
-                data = self._archive.read(part)
+                data = self._early.xml(title) if self._early is not None else None
+                data = data if data is not None else self._archive.read(part)
                 xml = self.texts[part] = data.decode("utf-8")
-                merged = merged_areas(xml) if b"mergeCell" in data else []
+                merged = merged_areas(xml) if _outside_rows(data, b"mergeCell") else []
                 maybe = (b"shared" in data or b"array" in data) and MASTER_MARKER.search(data)  # substrings first: fast
                 masters = formula_masters(title, xml) if maybe else {}
                 self._sheets[title] = SheetLayout(merged, table_parts(self._archive, part), masters)
@@ -290,6 +300,14 @@ class Layout:
         found = self.table(title, table)
         span = (found[1].left, found[1].right) if found is not None else None
         return merged_refusal(title, sheet.merged, number, cols, appended, span)
+
+
+def _outside_rows(data: bytes, word: bytes) -> bool:
+    """Whether `word` is in a sheet's XML before or after its rows (inside them it can only be cell text)."""
+    start, end = data.find(b"sheetData"), data.rfind(b"sheetData")
+    if start < 0:
+        return word in data
+    return data.find(word, 0, start) >= 0 or data.find(word, end) >= 0
 
 
 MASTER_MARKER = re.compile(rb"""\bt\s*=\s*["'](?:shared|array)["']""")
