@@ -415,8 +415,8 @@ def check(
 
 
 APPLIED_BY_TRACKER = "written by tracker"
-# The sheets every write reads whole (the typed-row check reads both; most commands write one of them): a store's
-# snapshot starts parsing them side by side.
+# The sheets every write looks at (the typed-row check reads both; most commands write one of them): a local store's
+# snapshot finds their rows in the XML as asked (Tracker.some_rows), the others parse them side by side.
 WRITE_READS = ("Events", "Updates")
 
 
@@ -488,7 +488,7 @@ def _find(data: SheetData, name: str, value: Any) -> Row | None:
     folded = _folded(value)
     if not folded:  # blank: an empty cell counts as the same
         return next((row for row in data.rows if _folded(row.values.get(name)) == folded), None)
-    return next(iter(data.matching(name, lambda cell: _folded(cell) == folded)), None)
+    return next(iter(data.where(name, {folded}, lambda cell: _folded(cell) == folded)), None)
 
 
 def cell_limit_problem(value: Any) -> str | None:

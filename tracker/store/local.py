@@ -256,9 +256,9 @@ class LocalStore:
         data = self.path.read_bytes()  # one read: the plan and the patch see exactly these bytes
 
         tracker = read_tracker(self.path, self.schema, data=data)
-        tracker.preload(*WRITE_READS)
+        tracker.some_rows(*WRITE_READS)  # found in the XML as the write asks for them, not parsed whole
         layout = Layout(data, name=self.path.name)
-        layout.prefetch(*WRITE_READS)  # their layout is checked once they are parsed: inflated meanwhile
+        layout.prefetch(*WRITE_READS, sieve=tracker.sieve)  # the same XML, inflated once
         return Snapshot(tracker, (signature, data), layout)
 
     def write(self, snapshot: Snapshot, change: Change) -> None:

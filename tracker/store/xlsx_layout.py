@@ -249,12 +249,14 @@ class Layout:
         self.texts: dict[str, str] = {}  # the sheet parts it read, decoded: a patch of the same bytes reuses them
         self._early: SheetSieve | None = None  # sheets inflating in a thread since `prefetch`
 
-    def prefetch(self, *titles: str) -> None:
+    def prefetch(self, *titles: str, sieve: SheetSieve | None = None) -> None:
         """Start inflating these sheets' XML in a thread (zlib lets go of the interpreter), for a write that will
-        check them: it goes on while the write waits for the same sheets to be parsed."""
+        check them: it goes on while the write waits for the same sheets to be parsed. `sieve`: one of the same
+        bytes that inflates and keeps them already (a write's view of the workbook)."""
         if self._early is None:
-            self._early = SheetSieve(self._source)
-        self._early.prefetch(*titles)
+            self._early = sieve or SheetSieve(self._source)
+        if sieve is None:
+            self._early.prefetch(*titles)
 
     def _sheet(self, title: str) -> SheetLayout:
         try:

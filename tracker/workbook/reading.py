@@ -18,7 +18,9 @@ from tracker.cells import cell_text, column_letter, error_cells, errors_in, may_
 from tracker.errors import UnknownEvent, ValidationFailed
 from tracker.workbook.cell_values import ROW_KEY, TIME_OF_DAY, raw_key
 from tracker.workbook.schema import Schema, SheetSpec
-from tracker.workbook.sheet_data import Row, SheetData, read_sheet
+from tracker.workbook.sheet_data import Row, SheetData, read_sheet, some_rows_sheet
+
+_TAIL = 50  # rows read from the end of a sheet a write looks at a few rows of, for its last row
 
 __all__ = ["ROW_KEY", "Row", "SheetData", "Tracker", "column_letter", "raw_key", "read_sheet"]
 
@@ -57,6 +59,7 @@ class Tracker:
         self._some_rows: set[str] = set()  # sheets a command reads only some rows of (prefetch)
         self._parsed = parsed or (lambda actual: False)  # parsed whole already: its header costs nothing more
         self._where: dict[tuple[str, str, frozenset[str]], list[Row]] = {}  # rows_where, asked again
+        self._few: set[str] = set()  # sheets a write looks at a few rows of (some_rows)
 
     def _sifted(self, actual: str) -> bool:
         """Whether rows of sheet `actual` are read by the sieve: the command said it reads only some rows of it
@@ -78,8 +81,34 @@ class Tracker:
             if actual is None:
                 self._sheets[name] = SheetData(spec=spec, present=False, title=name)
             else:
-                self._sheets[name] = read_sheet(spec, actual, self._loader(actual))
+                few = self._few_rows(spec, actual) if actual in self._few and not self._parsing(actual) else None
+                self._sheets[name] = few or read_sheet(spec, actual, self._loader(actual))
         return self._sheets[name]
+
+    def some_rows(self, *names: str) -> None:
+        """A write says it looks at a few rows of these sheets (the event it changes, whether anyone typed a row,
+        the last row): they are found in the sheet XML as asked (tracker.workbook.sieve), and a sheet is parsed
+        whole only if something needs every row of it."""
+        if self._sieve is not None:
+            titles = [a for n in names if (a := self.actual_name(n)) is not None and not self._parsing(a)]
+            self._few.update(titles)
+            self._sieve.keep(*titles)
+            self._sieve.prefetch(*titles)
+
+    @property
+    def sieve(self) -> Any:
+        """The tracker.workbook.sieve.SheetSieve of this workbook (None for one read otherwise)."""
+        return self._sieve
+
+    def _few_rows(self, spec: SheetSpec, actual: str) -> SheetData | None:
+        header = self._sieve.header(actual)
+        tail = self._sieve.tail(actual, _TAIL) if header is not None else None
+        if tail is None:
+            return None
+        last_rows = (tail[0][1:], tail[1])  # the header row left out
+        return some_rows_sheet(
+            spec, actual, header, last_rows, lambda: self._loader(actual), _Sift(self._sieve, actual)
+        )
 
     def raw_rows(self, name: str) -> list[Sequence[Any]]:
         """The cells of schema sheet `name` below its header row as the file holds them (before typing): the
@@ -159,7 +188,8 @@ class Tracker:
     def preload(self, *names: str) -> None:
         """Parse these sheets now, in parallel where the reader allows (validate, show)."""
         if self._preload is not None:  # (not the sheets a command reads some rows of: see prefetch)
-            self._preload([a for n in names if (a := self.actual_name(n)) is not None and a not in self._some_rows])
+            titles = [a for n in names if (a := self.actual_name(n)) is not None]
+            self._preload([a for a in titles if a not in self._some_rows and a not in self._few])
 
     def prefetch(self, *names: str) -> None:
         """A command that reads some rows of these sheets says so first: their XML inflates in threads meanwhile
@@ -201,7 +231,7 @@ class Tracker:
 
     def _rows_where(self, name: str, field: str, values: set[str]) -> list[Row]:
         if name in self._sheets:
-            return [r for r in self._sheets[name].rows if raw_key(r[field]) in values]
+            return self._sheets[name].where(field, values)
         spec, actual = self._raw(name)
         if actual is None:
             return []
@@ -275,7 +305,7 @@ class Tracker:
         key = data.spec.key
         if key and key in data.columns:
             wanted = str(event_id).strip().casefold()
-            same = data.matching(key, lambda value: str(value).strip().casefold() == wanted)
+            same = data.where(key, {wanted}, lambda value: str(value).strip().casefold() == wanted)
             self._one_row(data, event_id, same)
         return row
 
@@ -300,3 +330,18 @@ class Tracker:
                 f"{cells} all hold the ID {event_id!r}; an event's ID must be on one row only: give the copy "
                 "another ID (or delete it) in Excel, then run the command again"
             )
+
+
+class _Sift:
+    """tracker.workbook.sheet_data.Sifter over one sheet of a SheetSieve (the header row left out)."""
+
+    def __init__(self, sieve: Any, title: str) -> None:
+        self.sieve, self.title = sieve, title
+
+    def rows(self, column: int, values: set[str]) -> list[tuple[int, Sequence[Any]]] | None:
+        found = self.sieve.rows(self.title, column, values)
+        return found[1:] if found is not None else None
+
+    def blank(self, column: int) -> list[tuple[int, Sequence[Any]]] | None:
+        found = self.sieve.blank(self.title, column)
+        return found[1:] if found is not None else None

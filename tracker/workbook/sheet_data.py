@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tracker.cells import column_letter
+from tracker.errors import WorkbookError
 from tracker.workbook.cell_values import ROW_KEY, converter, raw_key, whole_number
 from tracker.workbook.schema import FieldSpec, SheetSpec, normalize_header
 
@@ -30,6 +31,20 @@ class Row:
         """The field's value, or `default` when empty."""
         value = self.values.get(name)
         return default if value is None else value
+
+
+class Sifter(Protocol):
+    """Rows of one sheet read from its XML (tracker.workbook.sieve) while the sheet is not parsed whole: each answer
+    holds at least the rows asked for (numbered, cells as python-calamine reads them), or is None when the XML
+    cannot tell (then the sheet is parsed whole)."""
+
+    def rows(self, column: int, values: set[str]) -> list[tuple[int, Sequence[Any]]] | None:
+        """The rows whose cell in `column` may hold one of `values` (trimmed, case-folded)."""
+        ...
+
+    def blank(self, column: int) -> list[tuple[int, Sequence[Any]]] | None:
+        """The rows whose cell in `column` may be empty."""
+        ...
 
 
 @dataclass
@@ -54,11 +69,18 @@ class SheetData:
     _plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]] = field(
         default_factory=list, repr=False
     )
+    # A sheet a write looks at a few rows of (`some_rows_sheet`): `_sift` finds them in the XML, and the sheet is
+    # parsed whole (`_load`) only when something needs every row
+    _load: Callable[[], Iterable[Sequence[Any]]] | None = field(default=None, repr=False)
+    _sift: Sifter | None = field(default=None, repr=False)
+    _file_last: int = field(default=1, repr=False)  # its last row as its XML says, until it is parsed
+    _sifted: set[tuple[str, frozenset[str]]] = field(default_factory=set, repr=False)  # `where` asked of `_sift`
 
     @property
     def rows(self) -> list[Row]:
         """The non-empty rows, typed on first use (a write that only adds a row never types them)."""
         if self._rows is None:
+            self._whole()
             typing, self._typing = self._typing, None
             typed = typing() if typing is not None else []
             if self._early:
@@ -79,6 +101,7 @@ class SheetData:
     def matching(self, name: str, test: Callable[[Any], bool]) -> list[Row]:
         """The rows whose (typed, non-empty) `name` cell passes `test`, in sheet order; before the rows are typed,
         only those are (a write looking up one event among 100,000 types one row)."""
+        self._whole()
         if self._raw is None:
             return [row for row in self.rows if row.values.get(name) is not None and test(row.values[name])]
         index = self.columns.get(name)
@@ -100,6 +123,7 @@ class SheetData:
     def column(self, name: str) -> list[Any]:
         """Every non-empty cell of one column, without typing the rows when they are not typed yet
         (typed values once they are; raw cells, e.g. numbers as floats, before)."""
+        self._whole()
         if self._raw is None or self._early:  # (rows typed early may have changed in the view: type them all)
             return [row[name] for row in self.rows if row[name] is not None]
         index = self.columns.get(name)
@@ -112,10 +136,17 @@ class SheetData:
     def may_hold(self, filled: Sequence[str], empty: str) -> bool:
         """Whether some row may have every `filled` column non-empty and `empty` empty: exact once the rows are
         typed; before, a look at the raw cells that never types them (a blank-looking cell counts as filled, so
-        the answer errs towards yes)."""
-        if self._raw is None or self._early:  # (rows typed early may have changed in the view: type them all)
+        the answer errs towards yes). On a sheet read for some rows, only the rows whose `empty` cell may be empty
+        are looked at."""
+        known = all(name in self.columns for name in (*filled, empty))
+        some = (
+            self._sift.blank(self.columns[empty]) if known and self._sift and self._load and not self._early else None
+        )
+        if some is None:
+            self._whole()
+        if self._raw is None and some is None or self._early:  # (rows typed early may have changed: type them all)
             return any(all(row[n] is not None for n in filled) and row[empty] is None for row in self.rows)
-        if any(name not in self.columns for name in (*filled, empty)):
+        if not known:
             return False
         wanted = [self.columns[n] for n in filled]
         blank = self.columns[empty]
@@ -123,7 +154,8 @@ class SheetData:
         def cell(row: Sequence[Any], index: int) -> bool:
             return index < len(row) and row[index] not in (None, "")
 
-        news = any(all(cell(row, i) for i in wanted) and not cell(row, blank) for row in self._raw)
+        raw = [row for _, row in some] if some is not None else self._raw or []
+        news = any(all(cell(row, i) for i in wanted) and not cell(row, blank) for row in raw)
         return news or any(all(r[n] is not None for n in filled) and r[empty] is None for r in self._added)
 
     def add(self, row: Row) -> None:
@@ -160,18 +192,55 @@ class SheetData:
         """Columns a newer tracker added that this workbook lacks: what needs them says so; the rest works."""
         return [spec for name, spec in self.spec.fields.items() if name not in self.columns and spec.added]
 
+    def where(self, name: str, values: set[str], test: Callable[[Any], bool] | None = None) -> list[Row]:
+        """The rows whose `name` cell, trimmed and case-folded, is one of `values` (or passes `test`, true only for
+        such cells), in sheet order. On a sheet read for some rows, the rows that may hold them are typed alone."""
+        test = test or (lambda value: raw_key(value) in values)
+        index = self.columns.get(name)
+        asked = (name, frozenset(values))
+        if asked in self._sifted and self._load is not None:
+            some: list[tuple[int, Sequence[Any]]] | None = []  # its rows are typed already (the view may change them)
+        else:
+            some = self._sift.rows(index, values) if self._sift and self._load and index is not None else None
+        if some is None:
+            return self.matching(name, test)
+        self._sifted.add(asked)
+        for number, raw in some:
+            if number not in self._early:
+                typed = _type_rows(self, self.spec, [(number, raw)], self._plan, None)
+                if typed:
+                    self._early[number] = typed[0]
+        rows = [self._early[number] for number in sorted(self._early)] + self._added  # as the view shows them
+        return [row for row in rows if row.values.get(name) is not None and test(row.values[name])]
+
+    def _whole(self) -> None:
+        """Parse the whole sheet now, when it was read for some rows until now: something needs every row."""
+        if self._load is None:
+            return
+        load, self._load, self._sift = self._load, None, None
+        rows = iter(load())
+        next(rows, None)
+        rest = list(rows)
+        if _last_row(rest, self._plan) != self._file_last:  # the XML's last row said otherwise: never write there
+            raise WorkbookError(
+                f"sheet {self.title!r}: its last row could not be told for certain; nothing was written. Run the "
+                "command again; if this stays, run `tracker validate` and report it"
+            )
+        _hold(self, rest)
+
     def find(self, key: str) -> Row | None:
         """The first row whose key column holds `key` (case-insensitive); `ROW_KEY + "7"` is Excel row 7 (for
         sheets without a key column, e.g. `tracker validate --fix` on the Updates sheet)."""
         if key.startswith(ROW_KEY) and key[len(ROW_KEY) :].isdigit():
+            self._whole()
             number = int(key[len(ROW_KEY) :])
             if self._raw is not None and (early := self._row_at(number)) is not None:
                 return early
             added = next((row for row in self._added if row.number == number), None)
             return added or next((row for row in self.rows if row.number == number), None)
-        if self._raw is not None and self.spec.key:
+        if (self._raw is not None or self._load is not None) and self.spec.key:
             folded = str(key).casefold()
-            found = self.matching(self.spec.key, lambda value: str(value).casefold() == folded)
+            found = self.where(self.spec.key, {folded.strip()}, lambda value: str(value).casefold() == folded)
             return found[0] if found else None
         if self._index is None:
             keyname = self.spec.key
@@ -213,6 +282,7 @@ def read_sheet(
         else:
             data.unknown_columns.append((index, str(text).strip()))
             plan.append((index, None, str(text).strip(), "extra", frozenset()))
+    data._plan = plan
     if header_only:
         return data
     if where is not None:
@@ -220,15 +290,41 @@ def read_sheet(
         with gc_paused():  # millions of short-lived values, no cycles: collecting only costs time
             data._rows = _type_rows(data, spec, pairs, plan, where)
         return data
-    rest = list(iterator)
-    data.last_row = _last_row(rest, plan)
-    data._raw, data._plan = rest, plan
+    _hold(data, list(iterator))
+    return data
+
+
+def _hold(data: SheetData, rest: list[Sequence[Any]]) -> None:
+    """Keep a sheet's raw cells below its header, to type on first use."""
+    spec, plan = data.spec, data._plan
+    data.last_row = max(data.last_row, _last_row(rest, plan))
+    data._raw = rest
 
     def type_rows() -> list[Row]:
         with gc_paused():
             return _type_rows(data, spec, enumerate(rest, start=2), plan, None)
 
     data._typing = type_rows
+
+
+def some_rows_sheet(
+    spec: SheetSpec,
+    title: str,
+    header: Sequence[Any],
+    tail: tuple[list[tuple[int, Sequence[Any]]], bool],
+    load: Callable[[], Iterable[Sequence[Any]]],
+    sift: Sifter,
+) -> SheetData | None:
+    """A sheet a write looks at a few rows of, without parsing it: its layout from `header`, its last row from
+    `tail` (its last rows and whether they are all of them), and rows found by `sift` as they are asked for; None
+    when the tail holds no row with a cell filled but is not the whole sheet (read it whole)."""
+    data = read_sheet(spec, title, [header], header_only=True)
+    rows, whole = tail
+    last = next((number for number, row in reversed(rows) if _filled(row, data._plan)), None)
+    if last is None and not whole:
+        return None
+    data.last_row = data._file_last = last or 1
+    data._load, data._sift = load, sift
     return data
 
 
@@ -236,18 +332,23 @@ def _last_row(rows: list[Sequence[Any]], plan: list[tuple[int, Any, str, str, fr
     """The Excel number of the last row with a non-blank cell under a header (1: none), found from the end."""
     # The rule `_type_rows` applies: a schema cell counts when it is not blank after trimming,
     # a cell under a user's own header whenever it is not empty.
-    columns = [(index, convert is None) for index, convert, *_ in plan]
     for position in range(len(rows) - 1, -1, -1):
-        row = rows[position]
-        width = len(row)
-        for index, own in columns:
-            if index < width:
-                cell = row[index]
-                if cell is None or cell == "":
-                    continue
-                if own or not (isinstance(cell, str) and not cell.strip()):
-                    return position + 2
+        if _filled(rows[position], plan):
+            return position + 2
     return 1
+
+
+def _filled(row: Sequence[Any], plan: list[tuple[int, Any, str, str, frozenset[str]]]) -> bool:
+    """Whether a row has a non-blank cell under a header."""
+    width = len(row)
+    for index, convert, *_ in plan:
+        if index < width:
+            cell = row[index]
+            if cell is None or cell == "":
+                continue
+            if convert is None or not (isinstance(cell, str) and not cell.strip()):
+                return True
+    return False
 
 
 def _type_rows(

@@ -51,6 +51,9 @@ class SheetSieve:
         self._shared: list[tuple[int, int]] | None = None  # each shared string's span in its part
         self._shared_xml = b""
         self._coming: dict[str, tuple[threading.Event, list[bytes | BaseException]]] = {}
+        self._kept: dict[str, bytes | None] = {}  # sheets scanned more than once (a write's): their XML, once read
+        self._starts: dict[str, list[tuple[bytes, int]]] = {}  # and their rows' numbers and starts
+        self._columns: dict[tuple[str, int], list[Any]] = {}  # and the cells of the columns scanned
         if isinstance(content, Path):
             # sheets a command started inflating as it began (prefetch_file), when the file is still that one
             early = _EARLY.pop(str(content.resolve()), None)
@@ -85,8 +88,21 @@ class SheetSieve:
         for (title, _), (_, done, box) in zip(todo, jobs, strict=True):
             self._coming[title] = (done, box)
 
+    def keep(self, *titles: str) -> None:
+        """Keep these sheets' XML once read: a write scans them several times (its rows, a typed row, the last row)."""
+        self._kept.update((title, self._kept.get(title)) for title in titles)
+
     def xml(self, title: str) -> bytes | None:
-        """The XML of sheet `title`, decompressed (None: no such part). Not kept: a scan reads it once."""
+        """The XML of sheet `title`, decompressed (None: no such part). Not kept unless asked (`keep`): a read
+        command scans it once."""
+        if self._kept.get(title) is not None:
+            return self._kept[title]
+        xml = self._inflated(title)
+        if title in self._kept:
+            self._kept[title] = xml
+        return xml
+
+    def _inflated(self, title: str) -> bytes | None:
         if title in self._coming:
             done, box = self._coming.pop(title)
             done.wait()
@@ -123,30 +139,20 @@ class SheetSieve:
         except Exception:  # noqa: BLE001 - zipfile, zlib and calamine raise many types; the whole read explains
             return None
 
-    def _rows(self, title: str, column: int, wanted: set[str]) -> list[tuple[int, list[Any]]] | None:
-        xml = self.xml(title)
-        body = xml.find(b"<sheetData") if xml is not None else -1
-        if xml is None or body < 0:
-            return None  # no sheet, or its elements carry a namespace prefix (<x:sheetData>)
-        finish = xml.rfind(b"</sheetData>", body)
-        finish = finish if finish >= 0 else len(xml)
-        if b"!" in xml and (b"<!--" in xml or b"<![CDATA[" in xml):
-            return None  # a comment or CDATA section could hide or fake a row: read whole
-        rows = _row_starts(xml, body, finish)
-        numbers = [number for number, _ in rows]
-        if b"" in numbers:
-            return None  # a row without its address: only a whole-sheet read places it
-        ordered = [int(n) for n in numbers]
-        if any(a >= b for a, b in zip(ordered, ordered[1:], strict=False)):
-            return None  # rows out of order, or one number twice: python-calamine places them, not the scan
+    def _rows(self, title: str, column: int, wanted: set[str], keep: Any = None) -> list[tuple[int, list[Any]]] | None:
+        placed = self._placed(title)
+        if placed is None:
+            return None
+        xml, body, finish, rows = placed
         judged: set[bytes] = set()  # rows whose cell in the column was found (a row without one is kept)
         kept: set[bytes] = set()
         decided: dict[tuple[bytes, bytes], bool] = {}  # most cells repeat a few values (statuses, IDs)
-        pattern = re.compile(_CELL.format(letter=column_letter(column)).encode(), re.S)
-        for number, tag, _end, inner in _found(pattern, xml, body, finish):
+        for number, tag, _end, inner in self._cells(title, column, xml, body, finish):
             judged.add(number)
             verdict = decided.get((tag, inner))
-            if verdict is None:
+            if verdict is None and keep is not None:
+                verdict = decided[tag, inner] = keep(tag, inner)
+            elif verdict is None:
                 value = self._value(tag, inner)
                 verdict = decided[tag, inner] = value is _UNKNOWN or (isinstance(value, str) and value in wanted)
             if verdict:
@@ -158,6 +164,84 @@ class SheetSieve:
             if (number in kept or number not in judged) and number != b"1"
         ]
         return self._parse(title, xml, body, spans)
+
+    def _placed(self, title: str) -> tuple[bytes, int, int, list[tuple[bytes, int]]] | None:
+        """Sheet `title`'s XML, where its rows start and end, and each row's number and start; None when the scan
+        cannot place its rows as python-calamine does (read the sheet whole)."""
+        xml = self.xml(title)
+        body = xml.find(b"<sheetData") if xml is not None else -1
+        if xml is None or body < 0:
+            return None  # no sheet, or its elements carry a namespace prefix (<x:sheetData>)
+        finish = xml.rfind(b"</sheetData>", body)
+        finish = finish if finish >= 0 else len(xml)
+        if b"!" in xml and (b"<!--" in xml or b"<![CDATA[" in xml):
+            return None  # a comment or CDATA section could hide or fake a row: read whole
+        rows = self._starts.get(title)
+        if rows is None:
+            rows = _row_starts(xml, body, finish)
+            numbers = [number for number, _ in rows]
+            if b"" in numbers:
+                return None  # a row without its address: only a whole-sheet read places it
+            ordered = [int(n) for n in numbers]
+            if any(a >= b for a, b in zip(ordered, ordered[1:], strict=False)):
+                return None  # rows out of order, or one number twice: python-calamine places them, not the scan
+            if title in self._kept:
+                self._starts[title] = rows
+        return xml, body, finish, rows
+
+    def _cells(self, title: str, column: int, xml: bytes, body: int, finish: int) -> list[Any]:
+        """The cells of one column (row number, attributes, end, content), found once for a kept sheet."""
+        found = self._columns.get((title, column))
+        if found is None:
+            pattern = re.compile(_CELL.format(letter=column_letter(column)).encode(), re.S)
+            found = _found(pattern, xml, body, finish)
+            if title in self._kept:
+                self._columns[title, column] = found
+        return found
+
+    def blank(self, title: str, column: int) -> list[tuple[int, list[Any]]] | None:
+        """The header row and each row whose cell in 0-based `column` may read as empty (None or ""), as `rows`
+        gives them: every row but those whose cell the scan knows holds text, a number or a boolean."""
+        try:
+            return self._rows(title, column, set(), keep=self._maybe_blank)
+        except Exception:  # noqa: BLE001 - zipfile, zlib and calamine raise many types; the whole read explains
+            return None
+
+    def tail(self, title: str, count: int) -> tuple[list[tuple[int, list[Any]]], bool] | None:
+        """The header row and the last `count` rows of sheet `title` as `rows` gives them, and whether those are
+        all its rows; None when the scan cannot tell."""
+        try:
+            placed = self._placed(title)
+            if placed is None:
+                return None
+            xml, body, finish, rows = placed
+            ends = [start for _, start in rows[1:]] + [finish]
+            spans = [(start, end) for (number, start), end in zip(rows, ends, strict=True) if number != b"1"]
+            found = self._parse(title, xml, body, spans[-count:] if count else [])
+        except Exception:  # noqa: BLE001 - as in `rows`
+            return None
+        return (found, len(spans) <= count) if found is not None else None
+
+    def _maybe_blank(self, tag: bytes, inner: bytes | None) -> bool:
+        """Whether a cell may read as empty: False only for one written exactly as the scan knows, holding text
+        (shared or inline), a number or a boolean."""
+        if not _TAG.fullmatch(tag) or not inner:
+            return True
+        kind = _TYPE.search(tag)
+        kind_name = kind[1] if kind else b"n"
+        if kind_name == b"inlineStr":
+            text = _INLINE.fullmatch(inner)
+            return not (text and _visible(b"".join(_TEXT.findall(text[1]))))
+        value = _VALUE.fullmatch(inner)
+        if value is None:
+            return True
+        if kind_name == b"s":
+            return not (value[1].isdigit() and _visible(self._shared_text(value[1]) or b""))
+        if kind_name == b"str":
+            return not _visible(value[1])
+        if kind_name == b"b":
+            return value[1] not in (b"0", b"1")
+        return not (kind_name == b"n" and _NUMBER.fullmatch(value[1]))
 
     def header(self, title: str) -> list[Any] | None:
         """The header row of sheet `title` as python-calamine reads it; None when the scan cannot tell."""
@@ -199,15 +283,20 @@ class SheetSieve:
         return _UNKNOWN  # text in a number cell, a t="d" date: read by python-calamine
 
     def _shared_key(self, index: bytes) -> object:
+        text = self._shared_text(index)
+        return _key(text) if text is not None else _UNKNOWN
+
+    def _shared_text(self, index: bytes) -> bytes | None:
+        """The text of shared string `index` as the file spells it, when written as the scan knows (else None)."""
         spans = self._shared_spans()
         try:
             start, end = spans[int(index)]
         except (ValueError, IndexError):
-            return _UNKNOWN
+            return None
         item = self._shared_xml[start:end]
         close = item.find(b"</si>")
         text = _SHARED_ITEM.fullmatch(item[: close + 5]) if close >= 0 else None
-        return _key(b"".join(_TEXT.findall(text[1]))) if text else _UNKNOWN
+        return b"".join(_TEXT.findall(text[1])) if text else None
 
     def _shared_spans(self) -> list[tuple[int, int]]:
         if self._shared is None:
@@ -388,6 +477,22 @@ def _key(text: bytes) -> object:
     if "_x" in value or "_X" in value or "\r" in value:
         return _UNKNOWN  # Excel's _x000D_ escapes, and line ends an XML parser normalizes
     return value.strip().casefold()
+
+
+_ESCAPE = re.compile(r"_x[0-9a-fA-F]{4}_", re.I)
+
+
+def _visible(text: bytes) -> bool:
+    """Whether cell text as the file spells it holds a character that is not white space once read (a reader may
+    trim text that is only spaces); an escape (_x0020_) or a character reference (&#32;) may be one, so they do
+    not count."""
+    try:
+        value = text.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if "&" in value:
+        value = _ENTITY.sub(_entity, value)
+    return bool(_ESCAPE.sub("", value).strip())
 
 
 def _entity(match: re.Match[str]) -> str:
