@@ -191,6 +191,12 @@ class Tracker:
             titles = [a for n in names if (a := self.actual_name(n)) is not None]
             self._preload([a for a in titles if a not in self._some_rows and a not in self._few])
 
+    def whole(self, *names: str) -> None:
+        """A command will read every row of these sheets: parse them now, side by side, those a write looks at a
+        few rows of too (`tracker open` reads every ID for the new one)."""
+        if self._preload is not None:
+            self._preload([a for n in names if (a := self.actual_name(n)) is not None and a not in self._some_rows])
+
     def prefetch(self, *names: str) -> None:
         """A command that reads some rows of these sheets says so first: their XML inflates in threads meanwhile
         (tracker.workbook.sieve)."""
