@@ -12,7 +12,10 @@ answers None and the caller reads the whole sheet.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
+import itertools
+import operator
 import re
 import threading
 import zipfile
@@ -21,10 +24,7 @@ from typing import Any
 
 from tracker.cells import column_letter, related, sheet_parts
 
-# A cell of one column: <c r="D17" ...> ... </c>, or <c r="D17" .../> (empty).
-_CELL = r'<c r="{letter}(\d+)"([^>]*?)(/>|>(.*?)</c>)'
 _ROW_START = re.compile(rb"<row[\s>/]")
-_ROW_NUMBERS = re.compile(rb'<row(?: r="(\d+)")?[\s>/]')
 _TYPE = re.compile(rb'(?<![\w:.-])t="([^"]*)"')
 # A cell's attributes after its address as Excel, LibreOffice and the Python writers put them: name="value", one
 # space before each; a cell's content in the forms the scan reads (anything else keeps its row for python-calamine).
@@ -39,6 +39,7 @@ _ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _SHARED = "/sharedStrings"
 _UNKNOWN = object()  # a cell whose value the scan cannot tell: its row is kept
+_SHARED_INDEX = b">s"  # in place of a cell's attributes: no attributes are written with a ">"
 
 
 class SheetSieve:
@@ -132,32 +133,57 @@ class SheetSieve:
         finish = finish if finish >= 0 else len(xml)
         if b"!" in xml and (b"<!--" in xml or b"<![CDATA[" in xml):
             return None  # a comment or CDATA section could hide or fake a row: read whole
-        rows = _row_starts(xml, body, finish)
-        numbers = [number for number, _ in rows]
-        if b"" in numbers:
-            return None  # a row without its address: only a whole-sheet read places it
-        ordered = [int(n) for n in numbers]
-        if any(a >= b for a, b in zip(ordered, ordered[1:], strict=False)):
+        rows, cells = _scan(_patterns(column_letter(column)), xml, body, finish)
+        numbers = [row[1] for row in rows]
+        if None in numbers:
+            return None  # a row without its address first: only a whole-sheet read places it
+        ordered = list(map(int, numbers))
+        if any(map(operator.ge, ordered, itertools.islice(ordered, 1, None))):
             return None  # rows out of order, or one number twice: python-calamine places them, not the scan
-        judged: set[bytes] = set()  # rows whose cell in the column was found (a row without one is kept)
-        kept: set[bytes] = set()
-        decided: dict[tuple[bytes, bytes], bool] = {}  # most cells repeat a few values (statuses, IDs)
-        pattern = re.compile(_CELL.format(letter=column_letter(column)).encode(), re.S)
-        for number, tag, _end, inner in _found(pattern, xml, body, finish):
-            judged.add(number)
-            verdict = decided.get((tag, inner))
-            if verdict is None:
-                value = self._value(tag, inner)
-                verdict = decided[tag, inner] = value is _UNKNOWN or (isinstance(value, str) and value in wanted)
-            if verdict:
-                kept.add(number)
-        ends = [start for _, start in rows[1:]] + [finish]
+        kept, judged = self._kept(rows, wanted)
+        if judged != cells:
+            return None  # a cell of the column outside its row's place (a second one, another row's): read whole
         spans = [
-            (start, end)
-            for (number, start), end in zip(rows, ends, strict=True)
-            if (number in kept or number not in judged) and number != b"1"
+            (rows[i].start(), rows[i + 1].start() if i + 1 < len(rows) else finish) for i in kept if numbers[i] != b"1"
         ]
         return self._parse(title, xml, body, spans)
+
+    def _kept(self, rows: list[re.Match[bytes]], wanted: set[str]) -> tuple[list[int], int]:
+        """The indexes of the rows (matches of _patterns' row pattern) whose cell in the column may hold one of
+        `wanted`, and how many rows had that cell where the scan looks for it. Plain inline text (group 2), most
+        cells of a big sheet, is decided in bulk, each distinct text once; the rest cell by cell."""
+        texts = [row[2] for row in rows]
+        folded = {text.encode() for text in wanted}  # printable ASCII folds as bytes.lower() does: no decoding
+        hits = {text for text in set(texts) if text is None or text.strip().lower() in folded}
+        kept: list[int] = []
+        missing = 0  # rows without the cell (kept: a whole-sheet read may find it elsewhere)
+        decided: dict[tuple[bytes, bytes], bool] = {}  # most cells repeat a few values (statuses, IDs)
+        for index in [i for i, text in enumerate(texts) if text in hits]:
+            row = rows[index]
+            form = row.lastindex
+            if form == 2:
+                verdict = True
+            elif form == 3:  # a shared string: its index, decided once
+                verdict = self._decide(decided, _SHARED_INDEX, row[3], wanted)
+            elif form is not None and form >= 4:
+                verdict = self._decide(decided, row[4], row[6], wanted)
+            else:
+                missing += 1
+                verdict = True
+            if verdict:
+                kept.append(index)
+        return kept, len(rows) - missing
+
+    def _decide(
+        self, decided: dict[tuple[bytes, bytes], bool], tag: bytes, inner: bytes | None, wanted: set[str]
+    ) -> bool:
+        """Whether a cell (its attributes after the address and its content, or _SHARED_INDEX and a shared string's
+        index) may hold one of `wanted`: _UNKNOWN keeps it."""
+        verdict = decided.get((tag, inner or b""))
+        if verdict is None:
+            value = self._shared_key(inner or b"") if tag is _SHARED_INDEX else self._value(tag, inner)
+            verdict = decided[tag, inner or b""] = value is _UNKNOWN or (isinstance(value, str) and value in wanted)
+        return verdict
 
     def header(self, title: str) -> list[Any] | None:
         """The header row of sheet `title` as python-calamine reads it; None when the scan cannot tell."""
@@ -232,8 +258,8 @@ class SheetSieve:
                 return None  # rows without their address, or the header row not first: read whole
             if number == 1:
                 following = _ROW_START.search(xml, first.end())
-                finish = xml.find(b"</sheetData>", first.end())
-                head = xml[first.start() : following.start() if following else finish if finish >= 0 else len(xml)]
+                finish = following.start() if following else xml.find(b"</sheetData>", first.end())  # (not a pass)
+                head = xml[first.start() : finish if finish >= 0 else len(xml)]
         numbers = [_row_number(xml, start) for start, _ in spans]
         if any(n is None for n in numbers):
             return None
@@ -336,31 +362,52 @@ def _inflate(
 
 
 _WINDOW = 1 << 20
+# Text that reads as itself, to the byte, however python-calamine decodes it: printable ASCII but for "<", "&" (markup
+# and entities) and "_" (Excel's _xHHHH_ escapes). Its key is bytes.lower() of it trimmed of spaces.
+_PLAIN = rb"[\x20-\x25\x27-\x3b\x3d-\x5e\x60-\x7e]*"
 
 
-def _found(pattern: re.Pattern[bytes], xml: bytes, start: int, end: int) -> list[Any]:
-    """`pattern.findall` over xml[start:end], a window of about a megabyte at a time, each cut where a row begins (no
-    row, and no cell, is cut in two): between windows the interpreter may switch threads, so the sheet inflating
-    beside the scan goes on (one call over 20 MB would hold it for 30 ms)."""
-    out: list[Any] = []
+@functools.cache
+def _patterns(letter: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """For column `letter`: a pattern matching each row element's start with, when the scan finds it, the row's own
+    cell of the column; and one matching every cell addressed in that column.
+
+    Groups of the row pattern: 1 the row's number (None: no address first); then the cell, in the first form it is
+    written in: 2 plain inline text (`<c r="D5" s="2" t="inlineStr"><is><t>Closed</t></is></c>`, what this tracker and
+    openpyxl write); 3 a shared string's index (`<c r="D5" s="2" t="s"><v>7</v></c>`, what Excel writes); else 4 its
+    other attributes, 5 its end and 6 its content, read by _value. To reach the cell the pattern steps over the row's
+    cells of other columns written `<c r="B5" ...>...</c>`: at anything else it stops, the row has no cell where the
+    scan looks (and is kept). Only the row's first cell of the column is seen: the cell count of the second pattern
+    tells when there are others."""
+    column = re.escape(letter).encode()
+    other = rb'(?><c r="(?!' + column + rb'\d)[A-Z]+\d+"[^>/]*(?:/>|>[^<]*+(?:<(?!/c>)[^<]*+)*+</c>))'
+    cell = rb'<c r="' + column + rb'\1"'
+    forms = (
+        cell + rb'(?: s="\d+")? t="inlineStr"><is><t>(' + _PLAIN + rb")</t></is></c>",
+        cell + rb'(?: s="\d+")? t="s"><v>(\d+)</v></c>',
+        cell + rb"([^>]*?)(/>|>(.*?)</c>)",
+    )
+    row = rb'<row(?: r="(\d+)")?(?=[\s>/])(?:[^>]*+>(?:' + other + rb"*+(?:" + b"|".join(forms) + rb"))?)?"
+    return re.compile(row, re.S), re.compile(rb'<c r="' + column + rb"\d")
+
+
+def _scan(
+    patterns: tuple[re.Pattern[bytes], re.Pattern[bytes]], xml: bytes, start: int, end: int
+) -> tuple[list[re.Match[bytes]], int]:
+    """Each row of xml[start:end] as _patterns' row pattern matches it, and how many cells are addressed in the
+    column; a window of about a megabyte at a time, each cut where a row begins (no row, and no cell, is cut in two):
+    between windows the interpreter may switch threads, so the sheet inflating beside the scan goes on (one call over
+    20 MB would hold it for 30 ms)."""
+    rows, cells = patterns
+    out: list[re.Match[bytes]] = []
+    count = 0
     while start < end:
         cut = xml.find(b"<row", min(start + _WINDOW, end), end) if start + _WINDOW < end else -1
         stop = cut if cut > start else end
-        out += pattern.findall(xml, start, stop)
+        out += rows.finditer(xml, start, stop)
+        count += len(cells.findall(xml, start, stop))
         start = stop
-    return out
-
-
-def _row_starts(xml: bytes, start: int, end: int) -> list[tuple[bytes, int]]:
-    """Each row element's number (b"" when it has no address first) and where it starts, a window at a time as
-    `_found` goes."""
-    out: list[tuple[bytes, int]] = []
-    while start < end:
-        cut = xml.find(b"<row", min(start + _WINDOW, end), end) if start + _WINDOW < end else -1
-        stop = cut if cut > start else end
-        out += [(match[1] or b"", match.start()) for match in _ROW_NUMBERS.finditer(xml, start, stop)]
-        start = stop
-    return out
+    return out, count
 
 
 def _plain(wanted: set[str]) -> bool:
