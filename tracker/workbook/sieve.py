@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.cells import column_letter, related, sheet_parts
+from tracker.workbook.sheet_data import gc_paused
 
 _ROW_START = re.compile(rb"<row[\s>/]")
 _TYPE = re.compile(rb'(?<![\w:.-])t="([^"]*)"')
@@ -133,7 +134,8 @@ class SheetSieve:
         finish = finish if finish >= 0 else len(xml)
         if b"!" in xml and (b"<!--" in xml or b"<![CDATA[" in xml):
             return None  # a comment or CDATA section could hide or fake a row: read whole
-        rows, cells = _scan(_patterns(column_letter(column)), xml, body, finish)
+        with gc_paused():  # a match object per row, all kept till the end: collecting them finds nothing
+            rows, cells = _scan(_patterns(column_letter(column)), xml, body, finish)
         numbers = [row[1] for row in rows]
         if None in numbers:
             return None  # a row without its address first: only a whole-sheet read places it
