@@ -134,8 +134,14 @@ class SheetSieve:
         finish = finish if finish >= 0 else len(xml)
         if b"!" in xml and (b"<!--" in xml or b"<![CDATA[" in xml):
             return None  # a comment or CDATA section could hide or fake a row: read whole
-        with gc_paused():  # a match object per row, all kept till the end: collecting them finds nothing
-            rows, cells = _scan(_patterns(column_letter(column)), xml, body, finish)
+        with gc_paused():  # a match object per row, all gone when _spans returns: collecting them finds nothing
+            spans = self._spans(xml, column, wanted, body, finish)
+        return None if spans is None else self._parse(title, xml, body, spans)
+
+    def _spans(self, xml: bytes, column: int, wanted: set[str], body: int, finish: int) -> list[tuple[int, int]] | None:
+        """Where in `xml` each row but the header starts and ends whose cell in `column` may hold one of `wanted`;
+        None when the rows are not written as the scan can place them."""
+        rows, cells = _scan(_patterns(column_letter(column)), xml, body, finish)
         numbers = [row[1] for row in rows]
         if None in numbers:
             return None  # a row without its address first: only a whole-sheet read places it
@@ -145,10 +151,9 @@ class SheetSieve:
         kept, judged = self._kept(rows, wanted)
         if judged != cells:
             return None  # a cell of the column outside its row's place (a second one, another row's): read whole
-        spans = [
+        return [
             (rows[i].start(), rows[i + 1].start() if i + 1 < len(rows) else finish) for i in kept if numbers[i] != b"1"
         ]
-        return self._parse(title, xml, body, spans)
 
     def _kept(self, rows: list[re.Match[bytes]], wanted: set[str]) -> tuple[list[int], int]:
         """The indexes of the rows (matches of _patterns' row pattern) whose cell in the column may hold one of
