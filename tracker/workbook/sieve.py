@@ -52,6 +52,7 @@ class SheetSieve:
         self._parts: dict[str, str] = {}
         self._shared: list[tuple[int, int]] | None = None  # each shared string's span in its part
         self._shared_xml = b""
+        self._shared_part = ""  # its name, once read: the reads of some rows hand python-calamine the same bytes
         self._coming: dict[str, tuple[threading.Event, list[bytes | BaseException]]] = {}
         if isinstance(content, Path):
             # sheets a command started inflating as it began (prefetch_file), when the file is still that one
@@ -248,8 +249,9 @@ class SheetSieve:
             book = next((name for kind, name in related(archive, "").values() if kind.endswith("/officeDocument")), "")
             part = next((name for kind, name in related(archive, book).values() if kind.endswith(_SHARED)), None)
             self._shared_xml = archive.read(part) if part else b""
-            starts = [m.start() for m in re.finditer(rb"<si[ >/]", self._shared_xml)]
-            self._shared = [(s, e) for s, e in zip(starts, [*starts[1:], len(self._shared_xml)], strict=True)]
+            self._shared_part = part or ""
+            starts = list(map(re.Match.start, re.finditer(rb"<si[ >/]", self._shared_xml)))
+            self._shared = list(zip(starts, [*starts[1:], len(self._shared_xml)], strict=True))
         return self._shared
 
     def _parse(
@@ -300,7 +302,8 @@ class SheetSieve:
         mini = io.BytesIO()
         with zipfile.ZipFile(mini, "w", zipfile.ZIP_STORED) as out:
             for name in self._book_parts(target):
-                out.writestr(name, sheet if name == target else archive.read(name))
+                kept = sheet if name == target else self._shared_xml if name == self._shared_part else None
+                out.writestr(name, kept if kept is not None else archive.read(name))
         try:
             book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(mini.getvalue()))
             return book.get_sheet_by_name(title).to_python(skip_empty_area=False)
