@@ -126,6 +126,8 @@ SHAPES: dict[str, Callable[[bytes], bytes]] = {
         b"EVT-1 <", b"EVT-1 <"
     ),
     "value with attributes": lambda xml: re.sub(rb"<is><t>([^<]*)</t></is>", rb'<is><t xml:lang="en">\1</t></is>', xml),
+    # XML laid out for people to read: rows and cells on lines of their own
+    "pretty-printed": lambda xml: re.sub(rb"(<row |<c |</row>)", rb"\n    \1", xml),
     # a key cell written twice in its row (python-calamine shows the last), or at the end of the row before its own
     "key cells twice": lambda xml: _at_rows_end(xml, 0),
     "key cells a row early": lambda xml: _at_rows_end(xml, 1),
@@ -270,6 +272,7 @@ def test_the_sieve_answers_for_the_files_people_have_and_steps_aside_for_the_res
     assert answered["address last"] is None  # cells written another way: python-calamine places them
     assert answered["rows without address"] is None
     assert answered["prefixed"] is None
+    assert answered["pretty-printed"] == [1, 2]
     assert answered["key cells twice"] is None  # a second cell of the column: python-calamine shows the last
     assert answered["key cells a row early"] is None
 

@@ -390,18 +390,18 @@ def _patterns(letter: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
     written in: 2 plain inline text (`<c r="D5" s="2" t="inlineStr"><is><t>Closed</t></is></c>`, what this tracker and
     openpyxl write); 3 a shared string's index (`<c r="D5" s="2" t="s"><v>7</v></c>`, what Excel writes); else 4 its
     other attributes, 5 its end and 6 its content, read by _value. To reach the cell the pattern steps over the row's
-    cells of other columns written `<c r="B5" ...>...</c>`: at anything else it stops, the row has no cell where the
+    cells of other columns written `<c r="B5" ...>...</c>` (and any white space between): at anything else it stops, the row has no cell where the
     scan looks (and is kept). Only the row's first cell of the column is seen: the cell count of the second pattern
     tells when there are others."""
     column = re.escape(letter).encode()
-    other = rb'(?><c r="(?!' + column + rb'\d)[A-Z]+\d+"[^>/]*(?:/>|>[^<]*+(?:<(?!/c>)[^<]*+)*+</c>))'
+    other = rb'(?><c r="(?!' + column + rb'\d)[A-Z]+\d+"[^>/]*(?:/>|>[^<]*+(?:<(?!/c>)[^<]*+)*+</c>)\s*+)'
     cell = rb'<c r="' + column + rb'\1"'
     forms = (
         cell + rb'(?: s="\d+")? t="inlineStr"><is><t>(' + _PLAIN + rb")</t></is></c>",
         cell + rb'(?: s="\d+")? t="s"><v>(\d+)</v></c>',
         cell + rb"([^>]*?)(/>|>(.*?)</c>)",
     )
-    row = rb'<row(?: r="(\d+)")?(?=[\s>/])(?:[^>]*+>(?:' + other + rb"*+(?:" + b"|".join(forms) + rb"))?)?"
+    row = rb'<row(?: r="(\d+)")?(?=[\s>/])(?:[^>]*+>\s*+(?:' + other + rb"*+(?:" + b"|".join(forms) + rb"))?)?"
     return re.compile(row, re.S), re.compile(rb'<c r="' + column + rb"\d")
 
 
