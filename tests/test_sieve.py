@@ -23,6 +23,7 @@ import pytest
 import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openpyxl.utils import get_column_letter
 
 from tracker.workbook.opening import read_tracker
 from tracker.workbook.policy import OPEN_STATUSES
@@ -125,7 +126,28 @@ SHAPES: dict[str, Callable[[bytes], bytes]] = {
         b"EVT-1 <", b"EVT-1 <"
     ),
     "value with attributes": lambda xml: re.sub(rb"<is><t>([^<]*)</t></is>", rb'<is><t xml:lang="en">\1</t></is>', xml),
+    # XML laid out for people to read: rows and cells on lines of their own
+    "pretty-printed": lambda xml: re.sub(rb"(<row |<c |</row>)", rb"\n    \1", xml),
+    # a key cell written twice in its row (python-calamine shows the last), or at the end of the row before its own
+    "key cells twice": lambda xml: _at_rows_end(xml, 0),
+    "key cells a row early": lambda xml: _at_rows_end(xml, 1),
 }
+
+
+def _at_rows_end(xml: bytes, ahead: int) -> bytes:
+    """Each data row ends with a second ID and status cell, an open event's, addressed `ahead` rows below it."""
+
+    def more(row: re.Match[bytes]) -> bytes:
+        number = int(row[1]) + ahead
+        cells = b"".join(
+            b'<c r="%s%d" t="inlineStr"><is><t>%s</t></is></c>' % (get_column_letter(column + 1).encode(), number, text)
+            for column, text in ((STATUS_COLUMN, b"Monitoring"), (ID_COLUMN, b"EVT-1"))
+        )
+        return row[0][: -len(b"</row>")] + cells + b"</row>"
+
+    return re.sub(
+        rb'<row r="(\d+)"(?:(?!</row>).)*</row>', lambda row: more(row) if row[1] != b"1" else row[0], xml, flags=re.S
+    )
 
 
 def _data_rows(xml: bytes) -> tuple[bytes, list[bytes], bytes]:
@@ -180,9 +202,18 @@ def test_some_rows_read_by_the_sieve_are_the_rows_a_whole_read_gives(
     assert sifted == whole
 
 
+@pytest.mark.parametrize("window", [None, 150])
 @pytest.mark.parametrize("writer", sorted(WRITERS))
-def test_show_and_list_open_see_every_matching_row_however_written(tmp_path: Path, writer: str) -> None:
-    """A fixed case with every awkward key cell at once, in each writer and shape: nothing is lost or added."""
+def test_show_and_list_open_see_every_matching_row_however_written(
+    tmp_path: Path, writer: str, window: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fixed case with every awkward key cell at once, in each writer and shape: nothing is lost or added. The scan
+    reads a big sheet a megabyte at a time; with a window of 150 bytes these small sheets are read in many too, each
+    cut where a row begins."""
+    from tracker.workbook.sieve import SheetSieve
+
+    if window is not None:
+        monkeypatch.setattr("tracker.workbook.sieve._WINDOW", window)
     rows = [
         ("EVT-1", "Investigating", False),
         (" evt-1 ", " IDENTIFIED ", False),
@@ -202,6 +233,9 @@ def test_show_and_list_open_see_every_matching_row_however_written(tmp_path: Pat
             sifted, whole = _both_ways(path, field, values)
             assert sifted == whole, (shape, field, values)
             assert whole or field == "id", shape  # every shape still holds open events
+        if shape == "as written":  # read by the sieve, not handed to the whole read
+            column = {"status": STATUS_COLUMN, "id": ID_COLUMN}
+            assert SheetSieve(path).rows("Events", column[field], values) is not None
 
 
 def test_an_event_looked_up_by_the_sieve_is_refused_when_two_rows_hold_its_id(tmp_path: Path) -> None:
@@ -238,3 +272,115 @@ def test_the_sieve_answers_for_the_files_people_have_and_steps_aside_for_the_res
     assert answered["address last"] is None  # cells written another way: python-calamine places them
     assert answered["rows without address"] is None
     assert answered["prefixed"] is None
+    assert answered["pretty-printed"] == [1, 2]
+    assert answered["key cells twice"] is None  # a second cell of the column: python-calamine shows the last
+    assert answered["key cells a row early"] is None
+
+
+# The forms a key cell is written in, each as its writer puts it: the scan decides some of them itself without decoding
+# (plain inline text, a shared string's index), the rest as it decodes them; the forms just outside the plain one (text
+# kept with xml:space, entities, one more attribute, a formula's cached text) must be read as carefully.
+FORMS = {
+    "inline": '<c r="{ref}" s="0" t="inlineStr"><is><t>{text}</t></is></c>',
+    "inline without style": '<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>',
+    "inline preserved": '<c r="{ref}" s="0" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>',
+    "inline as entities": '<c r="{ref}" s="0" t="inlineStr"><is><t>{entities}</t></is></c>',
+    "inline, one more attribute": '<c r="{ref}" s="0" t="inlineStr" ph="1"><is><t>{text}</t></is></c>',
+    "shared": '<c r="{ref}" s="0" t="s"><v>{index}</v></c>',
+    "shared without style": '<c r="{ref}" t="s"><v>{index}</v></c>',
+    "formula text": '<c r="{ref}" t="str"><f>"x"</f><v>{text}</v></c>',
+}
+# Cells of the column between the ID and the status: the scan steps over them to reach the status.
+BETWEEN = [
+    "",
+    '<c r="{ref}" s="0" />',
+    '<c r="{ref}"><v>3</v></c>',
+    '<c r="{ref}" t="inlineStr"><is><r><t>a</t></r><r><rPr><b/><color rgb="FF0000FF"/></rPr><t>&lt;/c&gt;b</t></r></is></c>',
+]
+# Key text near the scan's edges: spaces and other characters str.strip() removes (\x1c, \x85, no-break space), mixed
+# case, letters that case-fold to ASCII (long s, Kelvin sign), Excel's _xHHHH_ escapes, markup characters.
+EDGE_TEXTS = [
+    *["EVT-1", "evt-1", " Evt-1 ", "EVT-1\x1c", "\x1cevt-1", "\xa0EVT-1\x85", "EVT_x002D_1", "_x0045_VT-1", "EVT-1&"],
+    *["KS-1", "\u212a\u017f-1", "k\u017f-1", "EVT-11", "evt-1\t", "EVT-\r1", "KS_1", "EVT-1 ", "evt-1 x", ""],
+    *[" INVESTIGATING ", "Identified\x1f", "Monitoring\t", "Closed", "identified", "MONITORINg", "Inve\u017ftigating"],
+]
+KEY_TEXTS = st.one_of(
+    st.sampled_from(EDGE_TEXTS), st.text(alphabet=" EVTevt-1_x0KkSs\u212a\u017f\x1c\x85\xa0\t&<", max_size=8)
+)
+KEY_CELL = st.tuples(KEY_TEXTS, st.sampled_from(sorted(FORMS)))
+
+
+def _escaped(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _written_cells(path: Path, rows: list[tuple[tuple[str, str], str, tuple[str, str]]]) -> None:
+    """An Events sheet whose ID and status cells are written in the FORMS given, the cells between them as BETWEEN
+    says (its sheet XML and shared strings written here, the rest of the file by xlsxwriter)."""
+    book = xlsxwriter.Workbook(str(path))
+    book.add_worksheet("Events").write_row(0, 0, HEADERS)
+    book.close()
+    shared: list[str] = []
+    xml = ['<row r="1">']
+    xml += [_cell(get_column_letter(n + 1) + "1", title, "inline", shared) for n, title in enumerate(HEADERS)]
+    xml.append("</row>")
+    for number, ((key, key_form), between, (status, status_form)) in enumerate(rows, start=2):
+        xml.append(f'<row r="{number}">{_cell(f"A{number}", key, key_form, shared)}')
+        xml.append(between.format(ref=f"{get_column_letter(STATUS_COLUMN)}{number}"))
+        xml.append(f"{_cell(get_column_letter(STATUS_COLUMN + 1) + str(number), status, status_form, shared)}</row>")
+    items = "".join(f'<si><t xml:space="preserve">{_escaped(text)}</t></si>' for text in shared)
+
+    def change(name: str, part: bytes) -> bytes:
+        if name.endswith("sharedStrings.xml"):
+            return re.sub(rb"<si>.*</si>", items.encode(), part, flags=re.S)
+        if name.startswith("xl/worksheets/"):
+            return re.sub(
+                rb"<sheetData>.*</sheetData>", f"<sheetData>{''.join(xml)}</sheetData>".encode(), part, flags=re.S
+            )
+        return part
+
+    with zipfile.ZipFile(path) as archive:
+        parts = {info.filename: change(info.filename, archive.read(info.filename)) for info in archive.infolist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+
+
+def _cell(ref: str, text: str, form: str, shared: list[str]) -> str:
+    shared.append(text)
+    entities = "".join(f"&#{ord(c)};" if c in "-Ee" else _escaped(c) for c in text)
+    return FORMS[form].format(ref=ref, text=_escaped(text), entities=entities, index=len(shared) - 1)
+
+
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(KEY_CELL, st.sampled_from(BETWEEN), KEY_CELL), max_size=10))
+def test_each_form_of_a_key_cell_is_read_as_a_whole_read_reads_it(
+    tmp_path: Path, rows: list[tuple[tuple[str, str], str, tuple[str, str]]]
+) -> None:
+    """The scan decides plain text and shared strings without decoding them: whatever the text, in whatever form it
+    is written, it keeps every row a whole-sheet read shows holding a wanted value, and it does answer."""
+    from tracker.workbook.sieve import SheetSieve
+
+    path = tmp_path / "forms.xlsx"
+    _written_cells(path, rows)
+    for field, column, values in (("id", ID_COLUMN, {"evt-1", "ks-1"}), ("status", STATUS_COLUMN, OPEN)):
+        sifted, whole = _both_ways(path, field, values)
+        assert sifted == whole, field
+        assert SheetSieve(path).rows("Events", column, values) is not None, field
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_every_edge_text_in_every_form_is_read_as_a_whole_read_reads_it(tmp_path: Path, form: str) -> None:
+    """Each of the texts near the scan's edges, as an ID and as a status, in each form: the rows kept are the rows a
+    whole read keeps (the hypothesis case above mixes them; this one sees every pair, every run)."""
+    from tracker.workbook.sieve import SheetSieve
+
+    path = tmp_path / "edges.xlsx"
+    _written_cells(
+        path, [((text, form), BETWEEN[number % len(BETWEEN)], (text, form)) for number, text in enumerate(EDGE_TEXTS)]
+    )
+    for field, column, values in (("id", ID_COLUMN, {"evt-1", "ks-1"}), ("status", STATUS_COLUMN, OPEN)):
+        sifted, whole = _both_ways(path, field, values)
+        assert sifted == whole, field
+        assert whole, field  # some rows of each form hold a wanted value
+        assert SheetSieve(path).rows("Events", column, values) is not None, field

@@ -7,12 +7,18 @@ handed to python-calamine, so every cell is typed exactly as a whole-sheet read 
 errs towards yes (a row it cannot judge is kept, and the typed rows are filtered again), and when
 the XML is in a shape it does not know (prefixed elements, cells without addresses, CDATA) it
 answers None and the caller reads the whole sheet.
+
+Every pass over 20 MB of XML costs 10-20 ms, so the scan makes two: one finds each row with its cell in the column
+(cell_forms.patterns), one counts the column's cells (a second one in a row, or one in another row's place, sends the sheet to
+the whole read). Plain text, most cells, is judged as bytes, each distinct text once; any other form is decoded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import itertools
+import operator
 import re
 import threading
 import zipfile
@@ -20,25 +26,25 @@ from pathlib import Path
 from typing import Any
 
 from tracker.cells import column_letter, related, sheet_parts
+from tracker.workbook.cell_forms import (
+    INLINE,
+    NUMBER,
+    SHARED_ITEM,
+    TAG,
+    TEXT,
+    TYPE,
+    UNKNOWN,
+    VALUE,
+    key,
+    patterns,
+    plain,
+    visible,
+)
+from tracker.workbook.sheet_data import gc_paused
 
-# A cell of one column: <c r="D17" ...> ... </c>, or <c r="D17" .../> (empty).
-_CELL = r'<c r="{letter}(\d+)"([^>]*?)(/>|>(.*?)</c>)'
 _ROW_START = re.compile(rb"<row[\s>/]")
-_ROW_NUMBERS = re.compile(rb'<row(?: r="(\d+)")?[\s>/]')
-_TYPE = re.compile(rb'(?<![\w:.-])t="([^"]*)"')
-# A cell's attributes after its address as Excel, LibreOffice and the Python writers put them: name="value", one
-# space before each; a cell's content in the forms the scan reads (anything else keeps its row for python-calamine).
-_TAG = re.compile(rb'(?: [A-Za-z][\w:.-]*="[^"<>]*")*\s*')
-_RUN = rb'(?:<t(?: xml:space="preserve")?>[^<&]*(?:&(?:#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot|apos);[^<&]*)*</t>)'
-_INLINE = re.compile(rb"<is>(" + _RUN + rb"|(?:<r>(?:<rPr>(?:(?!</rPr>)[^!?])*</rPr>)?" + _RUN + rb"</r>)+)</is>")
-_SHARED_ITEM = re.compile(rb"<si>(" + _RUN + rb"|(?:<r>(?:<rPr>(?:(?!</rPr>)[^!?])*</rPr>)?" + _RUN + rb"</r>)+)</si>")
-_VALUE = re.compile(rb"(?:<f(?: [^<>]*)?(?:/>|>[^<]*</f>))?<v>([^<]*)</v>")
-_NUMBER = re.compile(rb"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
-_TEXT = re.compile(rb"<t(?: xml:space=\"preserve\")?>([^<]*)</t>")
-_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);")
-_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _SHARED = "/sharedStrings"
-_UNKNOWN = object()  # a cell whose value the scan cannot tell: its row is kept
+_SHARED_INDEX = b">s"  # in place of a cell's attributes: no attributes are written with a ">"
 
 
 class SheetSieve:
@@ -50,10 +56,10 @@ class SheetSieve:
         self._parts: dict[str, str] = {}
         self._shared: list[tuple[int, int]] | None = None  # each shared string's span in its part
         self._shared_xml = b""
+        self._shared_part = ""  # its name, once read: the reads of some rows hand python-calamine the same bytes
         self._coming: dict[str, tuple[threading.Event, list[bytes | BaseException]]] = {}
-        self._kept: dict[str, bytes | None] = {}  # sheets scanned more than once (a write's): their XML, once read
-        self._starts: dict[str, list[tuple[bytes, int]]] = {}  # and their rows' numbers and starts
-        self._columns: dict[tuple[str, int], list[Any]] = {}  # and the cells of the columns scanned
+        self._keep: dict[str, bytes | None] = {}  # sheets scanned more than once (a write's): their XML, once read
+        self._scans: dict[tuple[str, int], _Scan] = {}  # and their scans, by column
         if isinstance(content, Path):
             # sheets a command started inflating as it began (prefetch_file), when the file is still that one
             early = _EARLY.pop(str(content.resolve()), None)
@@ -89,17 +95,18 @@ class SheetSieve:
             self._coming[title] = (done, box)
 
     def keep(self, *titles: str) -> None:
-        """Keep these sheets' XML once read: a write scans them several times (its rows, a typed row, the last row)."""
-        self._kept.update((title, self._kept.get(title)) for title in titles)
+        """Keep these sheets' XML and scans once read: a write scans them several times (the row it changes,
+        whether a typed row waits, the last row)."""
+        self._keep.update((title, self._keep.get(title)) for title in titles)
 
     def xml(self, title: str) -> bytes | None:
         """The XML of sheet `title`, decompressed (None: no such part). Not kept unless asked (`keep`): a read
         command scans it once."""
-        if self._kept.get(title) is not None:
-            return self._kept[title]
+        if self._keep.get(title) is not None:
+            return self._keep[title]
         xml = self._inflated(title)
-        if title in self._kept:
-            self._kept[title] = xml
+        if title in self._keep:
+            self._keep[title] = xml
         return xml
 
     def _inflated(self, title: str) -> bytes | None:
@@ -132,42 +139,27 @@ class SheetSieve:
         (trimmed, case-folded text), as (Excel row number, cells as python-calamine reads them); None when
         the scan cannot answer and the whole sheet must be read (a damaged file too: that read names what is
         wrong)."""
-        if not _plain(wanted):
+        if not plain(wanted):
             return None
         try:
             return self._rows(title, column, wanted)
         except Exception:  # noqa: BLE001 - zipfile, zlib and calamine raise many types; the whole read explains
             return None
 
-    def _rows(self, title: str, column: int, wanted: set[str], keep: Any = None) -> list[tuple[int, list[Any]]] | None:
-        placed = self._placed(title)
-        if placed is None:
-            return None
-        xml, body, finish, rows = placed
-        judged: set[bytes] = set()  # rows whose cell in the column was found (a row without one is kept)
-        kept: set[bytes] = set()
-        decided: dict[tuple[bytes, bytes], bool] = {}  # most cells repeat a few values (statuses, IDs)
-        for number, tag, _end, inner in self._cells(title, column, xml, body, finish):
-            judged.add(number)
-            verdict = decided.get((tag, inner))
-            if verdict is None and keep is not None:
-                verdict = decided[tag, inner] = keep(tag, inner)
-            elif verdict is None:
-                value = self._value(tag, inner)
-                verdict = decided[tag, inner] = value is _UNKNOWN or (isinstance(value, str) and value in wanted)
-            if verdict:
-                kept.add(number)
-        ends = [start for _, start in rows[1:]] + [finish]
-        spans = [
-            (start, end)
-            for (number, start), end in zip(rows, ends, strict=True)
-            if (number in kept or number not in judged) and number != b"1"
-        ]
-        return self._parse(title, xml, body, spans)
+    def _rows(self, title: str, column: int, wanted: set[str]) -> list[tuple[int, list[Any]]] | None:
+        with gc_paused():  # a match object per row, all gone when _spans returns: collecting them finds nothing
+            scan = self._scanned(title, column)
+            if scan is None:
+                return None
+            kept, judged = self._kept(scan.rows, wanted)
+            spans = scan.spans(kept, judged)
+        return None if spans is None else self._parse(title, scan.xml, scan.body, spans)
 
-    def _placed(self, title: str) -> tuple[bytes, int, int, list[tuple[bytes, int]]] | None:
-        """Sheet `title`'s XML, where its rows start and end, and each row's number and start; None when the scan
-        cannot place its rows as python-calamine does (read the sheet whole)."""
+    def _scanned(self, title: str, column: int) -> _Scan | None:
+        """Sheet `title` scanned for its rows and their cell in `column` (kept for a kept sheet); None when the
+        scan cannot place its rows as python-calamine does (the sheet is read whole)."""
+        if (title, column) in self._scans:
+            return self._scans[title, column]
         xml = self.xml(title)
         body = xml.find(b"<sheetData") if xml is not None else -1
         if xml is None or body < 0:
@@ -176,72 +168,135 @@ class SheetSieve:
         finish = finish if finish >= 0 else len(xml)
         if b"!" in xml and (b"<!--" in xml or b"<![CDATA[" in xml):
             return None  # a comment or CDATA section could hide or fake a row: read whole
-        rows = self._starts.get(title)
-        if rows is None:
-            rows = _row_starts(xml, body, finish)
-            numbers = [number for number, _ in rows]
-            if b"" in numbers:
-                return None  # a row without its address: only a whole-sheet read places it
-            ordered = [int(n) for n in numbers]
-            if any(a >= b for a, b in zip(ordered, ordered[1:], strict=False)):
-                return None  # rows out of order, or one number twice: python-calamine places them, not the scan
-            if title in self._kept:
-                self._starts[title] = rows
-        return xml, body, finish, rows
-
-    def _cells(self, title: str, column: int, xml: bytes, body: int, finish: int) -> list[Any]:
-        """The cells of one column (row number, attributes, end, content), found once for a kept sheet."""
-        found = self._columns.get((title, column))
-        if found is None:
-            pattern = re.compile(_CELL.format(letter=column_letter(column)).encode(), re.S)
-            found = _found(pattern, xml, body, finish)
-            if title in self._kept:
-                self._columns[title, column] = found
-        return found
+        rows, cells = _scan(patterns(column_letter(column)), xml, body, finish)
+        numbers = [row[1] for row in rows]
+        if None in numbers:
+            return None  # a row without its address first: only a whole-sheet read places it
+        ordered = list(map(int, numbers))
+        if any(map(operator.ge, ordered, itertools.islice(ordered, 1, None))):
+            return None  # rows out of order, or one number twice: python-calamine places them, not the scan
+        scan = _Scan(xml, body, finish, rows, numbers, cells)
+        if title in self._keep:
+            self._scans[title, column] = scan
+        return scan
 
     def blank(self, title: str, column: int) -> list[tuple[int, list[Any]]] | None:
         """The header row and each row whose cell in 0-based `column` may read as empty (None or ""), as `rows`
         gives them: every row but those whose cell the scan knows holds text, a number or a boolean."""
         try:
-            return self._rows(title, column, set(), keep=self._maybe_blank)
+            with gc_paused():
+                scan = self._scanned(title, column)
+                if scan is None:
+                    return None
+                kept, judged = self._maybe_blank_rows(scan.rows)
+                spans = scan.spans(kept, judged)
+            return None if spans is None else self._parse(title, scan.xml, scan.body, spans)
         except Exception:  # noqa: BLE001 - zipfile, zlib and calamine raise many types; the whole read explains
             return None
+
+    def _maybe_blank_rows(self, rows: list[re.Match[bytes]]) -> tuple[list[int], int]:
+        """As `_kept`, for the rows whose cell in the column may read as empty."""
+        kept: list[int] = []
+        judged = 0
+        decided: dict[tuple[bytes, bytes], bool] = {}
+        for index, row in enumerate(rows):
+            form = row.lastindex
+            if form == 2:
+                blank = not row[2].strip()  # plain text: as python-calamine reads it, to the byte
+            elif form == 3:
+                blank = self._blank_cell(decided, _SHARED_INDEX, row[3])
+            elif form is not None and form >= 4:
+                blank = self._blank_cell(decided, row[4], row[6])
+            else:
+                blank = True  # no cell where the scan looks: none, or one a whole read may place
+                judged -= 1
+            judged += 1
+            if blank:
+                kept.append(index)
+        return kept, judged
+
+    def _blank_cell(self, decided: dict[tuple[bytes, bytes], bool], tag: bytes, inner: bytes | None) -> bool:
+        verdict = decided.get((tag, inner or b""))
+        if verdict is None:
+            if tag is _SHARED_INDEX:
+                verdict = not visible(self._shared_text(inner or b"") or b"")
+            else:
+                verdict = self._maybe_blank(tag, inner)
+            decided[tag, inner or b""] = verdict
+        return verdict
 
     def tail(self, title: str, count: int) -> tuple[list[tuple[int, list[Any]]], bool] | None:
         """The header row and the last `count` rows of sheet `title` as `rows` gives them, and whether those are
         all its rows; None when the scan cannot tell."""
         try:
-            placed = self._placed(title)
-            if placed is None:
-                return None
-            xml, body, finish, rows = placed
-            ends = [start for _, start in rows[1:]] + [finish]
-            spans = [(start, end) for (number, start), end in zip(rows, ends, strict=True) if number != b"1"]
-            found = self._parse(title, xml, body, spans[-count:] if count else [])
+            with gc_paused():
+                scan = self._scanned(title, 0)
+                if scan is None:
+                    return None
+                kept = [i for i, number in enumerate(scan.numbers) if number != b"1"]
+                spans = scan.spans(kept[-count:] if count else [], None)
+            found = self._parse(title, scan.xml, scan.body, spans or [])
         except Exception:  # noqa: BLE001 - as in `rows`
             return None
-        return (found, len(spans) <= count) if found is not None else None
+        return (found, len(kept) <= count) if found is not None else None
 
     def _maybe_blank(self, tag: bytes, inner: bytes | None) -> bool:
         """Whether a cell may read as empty: False only for one written exactly as the scan knows, holding text
         (shared or inline), a number or a boolean."""
-        if not _TAG.fullmatch(tag) or not inner:
+        if not TAG.fullmatch(tag) or not inner:
             return True
-        kind = _TYPE.search(tag)
+        kind = TYPE.search(tag)
         kind_name = kind[1] if kind else b"n"
         if kind_name == b"inlineStr":
-            text = _INLINE.fullmatch(inner)
-            return not (text and _visible(b"".join(_TEXT.findall(text[1]))))
-        value = _VALUE.fullmatch(inner)
+            text = INLINE.fullmatch(inner)
+            return not (text and visible(b"".join(TEXT.findall(text[1]))))
+        value = VALUE.fullmatch(inner)
         if value is None:
             return True
         if kind_name == b"s":
-            return not (value[1].isdigit() and _visible(self._shared_text(value[1]) or b""))
+            return not (value[1].isdigit() and visible(self._shared_text(value[1]) or b""))
         if kind_name == b"str":
-            return not _visible(value[1])
+            return not visible(value[1])
         if kind_name == b"b":
             return value[1] not in (b"0", b"1")
-        return not (kind_name == b"n" and _NUMBER.fullmatch(value[1]))
+        return not (kind_name == b"n" and NUMBER.fullmatch(value[1]))
+
+    def _kept(self, rows: list[re.Match[bytes]], wanted: set[str]) -> tuple[list[int], int]:
+        """The indexes of the rows (matches of cell_forms.patterns' row pattern) whose cell in the column may hold one of
+        `wanted`, and how many rows had that cell where the scan looks for it. Plain inline text (group 2), most
+        cells of a big sheet, is decided in bulk, each distinct text once; the rest cell by cell."""
+        texts = [row[2] for row in rows]
+        folded = {text.encode() for text in wanted}  # printable ASCII folds as bytes.lower() does: no decoding
+        hits = {text for text in set(texts) if text is None or text.strip().lower() in folded}
+        kept: list[int] = []
+        missing = 0  # rows without the cell (kept: a whole-sheet read may find it elsewhere)
+        decided: dict[tuple[bytes, bytes], bool] = {}  # most cells repeat a few values (statuses, IDs)
+        for index in [i for i, text in enumerate(texts) if text in hits]:
+            row = rows[index]
+            form = row.lastindex
+            if form == 2:
+                verdict = True
+            elif form == 3:  # a shared string: its index, decided once
+                verdict = self._decide(decided, _SHARED_INDEX, row[3], wanted)
+            elif form is not None and form >= 4:
+                verdict = self._decide(decided, row[4], row[6], wanted)
+            else:
+                missing += 1
+                verdict = True
+            if verdict:
+                kept.append(index)
+        return kept, len(rows) - missing
+
+    def _decide(
+        self, decided: dict[tuple[bytes, bytes], bool], tag: bytes, inner: bytes | None, wanted: set[str]
+    ) -> bool:
+        """Whether a cell (its attributes after the address and its content, or _SHARED_INDEX and a shared string's
+        index) may hold one of `wanted`: UNKNOWN keeps it."""
+        verdict = decided.get((tag, inner or b""))
+        if verdict is None:
+            value = self._shared_key(inner or b"") if tag is _SHARED_INDEX else self._value(tag, inner)
+            verdict = decided[tag, inner or b""] = value is UNKNOWN or (isinstance(value, str) and value in wanted)
+        return verdict
 
     def header(self, title: str) -> list[Any] | None:
         """The header row of sheet `title` as python-calamine reads it; None when the scan cannot tell."""
@@ -256,35 +311,35 @@ class SheetSieve:
 
     def _value(self, tag: bytes, inner: bytes | None) -> object:
         """A cell's value as a lookup key (trimmed, case-folded text), None for one that reads as no text with a
-        letter in it (empty, a number, an error), or _UNKNOWN: anything not written exactly as the scan knows it
+        letter in it (empty, a number, an error), or UNKNOWN: anything not written exactly as the scan knows it
         (its row is then kept, and python-calamine decides)."""
-        if not _TAG.fullmatch(tag):
-            return _UNKNOWN  # t='s', t = "s", another attribute form: not guessed at
+        if not TAG.fullmatch(tag):
+            return UNKNOWN  # t='s', t = "s", another attribute form: not guessed at
         if not inner:
             return None
-        kind = _TYPE.search(tag)
+        kind = TYPE.search(tag)
         kind_name = kind[1] if kind else b"n"
         if kind_name == b"inlineStr":
-            text = _INLINE.fullmatch(inner)
-            return _key(b"".join(_TEXT.findall(text[1]))) if text else _UNKNOWN
-        value = _VALUE.fullmatch(inner)
+            text = INLINE.fullmatch(inner)
+            return key(b"".join(TEXT.findall(text[1]))) if text else UNKNOWN
+        value = VALUE.fullmatch(inner)
         if value is None:
-            return _UNKNOWN  # <v> with attributes, a prefix, a processing instruction...
+            return UNKNOWN  # <v> with attributes, a prefix, a processing instruction...
         if kind_name == b"s":
-            return self._shared_key(value[1]) if value[1].isdigit() else _UNKNOWN
+            return self._shared_key(value[1]) if value[1].isdigit() else UNKNOWN
         if kind_name == b"str":
-            return _key(value[1])
+            return key(value[1])
         if kind_name == b"b":
-            return {b"1": "true", b"0": "false"}.get(value[1], _UNKNOWN)
+            return {b"1": "true", b"0": "false"}.get(value[1], UNKNOWN)
         if kind_name == b"e":
             return None  # an error reads as an empty cell
-        if kind_name == b"n" and _NUMBER.fullmatch(value[1]):
-            return None  # a number or a date serial: never text with a letter (see _plain)
-        return _UNKNOWN  # text in a number cell, a t="d" date: read by python-calamine
+        if kind_name == b"n" and NUMBER.fullmatch(value[1]):
+            return None  # a number or a date serial: never text with a letter (see cell_forms.plain)
+        return UNKNOWN  # text in a number cell, a t="d" date: read by python-calamine
 
     def _shared_key(self, index: bytes) -> object:
         text = self._shared_text(index)
-        return _key(text) if text is not None else _UNKNOWN
+        return key(text) if text is not None else UNKNOWN
 
     def _shared_text(self, index: bytes) -> bytes | None:
         """The text of shared string `index` as the file spells it, when written as the scan knows (else None)."""
@@ -295,8 +350,8 @@ class SheetSieve:
             return None
         item = self._shared_xml[start:end]
         close = item.find(b"</si>")
-        text = _SHARED_ITEM.fullmatch(item[: close + 5]) if close >= 0 else None
-        return b"".join(_TEXT.findall(text[1])) if text else None
+        text = SHARED_ITEM.fullmatch(item[: close + 5]) if close >= 0 else None
+        return b"".join(TEXT.findall(text[1])) if text else None
 
     def _shared_spans(self) -> list[tuple[int, int]]:
         if self._shared is None:
@@ -304,8 +359,9 @@ class SheetSieve:
             book = next((name for kind, name in related(archive, "").values() if kind.endswith("/officeDocument")), "")
             part = next((name for kind, name in related(archive, book).values() if kind.endswith(_SHARED)), None)
             self._shared_xml = archive.read(part) if part else b""
-            starts = [m.start() for m in re.finditer(rb"<si[ >/]", self._shared_xml)]
-            self._shared = [(s, e) for s, e in zip(starts, [*starts[1:], len(self._shared_xml)], strict=True)]
+            self._shared_part = part or ""
+            starts = list(map(re.Match.start, re.finditer(rb"<si[ >/]", self._shared_xml)))
+            self._shared = list(zip(starts, [*starts[1:], len(self._shared_xml)], strict=True))
         return self._shared
 
     def _parse(
@@ -321,8 +377,8 @@ class SheetSieve:
                 return None  # rows without their address, or the header row not first: read whole
             if number == 1:
                 following = _ROW_START.search(xml, first.end())
-                finish = xml.find(b"</sheetData>", first.end())
-                head = xml[first.start() : following.start() if following else finish if finish >= 0 else len(xml)]
+                finish = following.start() if following else xml.find(b"</sheetData>", first.end())  # (not a pass)
+                head = xml[first.start() : finish if finish >= 0 else len(xml)]
         numbers = [_row_number(xml, start) for start, _ in spans]
         if any(n is None for n in numbers):
             return None
@@ -356,7 +412,8 @@ class SheetSieve:
         mini = io.BytesIO()
         with zipfile.ZipFile(mini, "w", zipfile.ZIP_STORED) as out:
             for name in self._book_parts(target):
-                out.writestr(name, sheet if name == target else archive.read(name))
+                kept = sheet if name == target else self._shared_xml if name == self._shared_part else None
+                out.writestr(name, kept if kept is not None else archive.read(name))
         try:
             book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(mini.getvalue()))
             return book.get_sheet_by_name(title).to_python(skip_empty_area=False)
@@ -427,81 +484,44 @@ def _inflate(
 _WINDOW = 1 << 20
 
 
-def _found(pattern: re.Pattern[bytes], xml: bytes, start: int, end: int) -> list[Any]:
-    """`pattern.findall` over xml[start:end], a window of about a megabyte at a time, each cut where a row begins (no
-    row, and no cell, is cut in two): between windows the interpreter may switch threads, so the sheet inflating
-    beside the scan goes on (one call over 20 MB would hold it for 30 ms)."""
-    out: list[Any] = []
+def _scan(
+    patterns: tuple[re.Pattern[bytes], re.Pattern[bytes]], xml: bytes, start: int, end: int
+) -> tuple[list[re.Match[bytes]], int]:
+    """Each row of xml[start:end] as cell_forms.patterns' row pattern matches it, and how many cells are addressed in the
+    column; a window of about a megabyte at a time, each cut where a row begins (no row, and no cell, is cut in two):
+    between windows the interpreter may switch threads, so the sheet inflating beside the scan goes on (one call over
+    20 MB would hold it for 30 ms)."""
+    rows, cells = patterns
+    out: list[re.Match[bytes]] = []
+    count = 0
     while start < end:
         cut = xml.find(b"<row", min(start + _WINDOW, end), end) if start + _WINDOW < end else -1
         stop = cut if cut > start else end
-        out += pattern.findall(xml, start, stop)
+        out += rows.finditer(xml, start, stop)
+        count += len(cells.findall(xml, start, stop))
         start = stop
-    return out
+    return out, count
 
 
-def _row_starts(xml: bytes, start: int, end: int) -> list[tuple[bytes, int]]:
-    """Each row element's number (b"" when it has no address first) and where it starts, a window at a time as
-    `_found` goes."""
-    out: list[tuple[bytes, int]] = []
-    while start < end:
-        cut = xml.find(b"<row", min(start + _WINDOW, end), end) if start + _WINDOW < end else -1
-        stop = cut if cut > start else end
-        out += [(match[1] or b"", match.start()) for match in _ROW_NUMBERS.finditer(xml, start, stop)]
-        start = stop
-    return out
+class _Scan:
+    """A sheet's XML scanned for one column: each row's match (cell_forms.patterns) and number, and the column's cell count."""
 
+    def __init__(
+        self, xml: bytes, body: int, finish: int, rows: list[re.Match[bytes]], numbers: list[Any], cells: int
+    ) -> None:
+        self.xml, self.body, self.finish, self.rows, self.numbers, self.cells = xml, body, finish, rows, numbers, cells
 
-def _plain(wanted: set[str]) -> bool:
-    """Whether the scan can look for these values: each has a letter (so no number, date or time reads as it) and
-    is not a number itself (1E5), nor empty."""
-    for value in wanted:
-        if not value or not any(c.isalpha() for c in value):
-            return False
-        try:
-            float(value)
-        except ValueError:
-            continue
-        return False
-    return True
-
-
-def _key(text: bytes) -> object:
-    """Cell text as a lookup key, or _UNKNOWN for text the scan does not decode itself."""
-    try:
-        value = text.decode("utf-8")
-    except UnicodeDecodeError:
-        return _UNKNOWN
-    if "&" in value:
-        value = _ENTITY.sub(_entity, value)  # first: an entity may spell an escape (&#95;x002D_ is _x002D_)
-    if "_x" in value or "_X" in value or "\r" in value:
-        return _UNKNOWN  # Excel's _x000D_ escapes, and line ends an XML parser normalizes
-    return value.strip().casefold()
-
-
-_ESCAPE = re.compile(r"_x[0-9a-fA-F]{4}_", re.I)
-
-
-def _visible(text: bytes) -> bool:
-    """Whether cell text as the file spells it holds a character that is not white space once read (a reader may
-    trim text that is only spaces); an escape (_x0020_) or a character reference (&#32;) may be one, so they do
-    not count."""
-    try:
-        value = text.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    if "&" in value:
-        value = _ENTITY.sub(_entity, value)
-    return bool(_ESCAPE.sub("", value).strip())
-
-
-def _entity(match: re.Match[str]) -> str:
-    name = match[1]
-    if name.startswith("#x"):
-        return chr(int(name[2:], 16))
-    if name.startswith("#"):
-        return chr(int(name[1:]))
-    return _NAMED[name]
+    def spans(self, kept: list[int], judged: int | None) -> list[tuple[int, int]] | None:
+        """Where the rows at `kept` (indexes, the header's left out) start and end; None when the rows judged are
+        not every cell of the column (a cell outside its row's place: read whole)."""
+        if judged is not None and judged != self.cells:
+            return None  # a cell of the column outside its row's place (a second one, another row's): read whole
+        rows, finish = self.rows, self.finish
+        return [
+            (rows[i].start(), rows[i + 1].start() if i + 1 < len(rows) else finish)
+            for i in kept
+            if self.numbers[i] != b"1"
+        ]
 
 
 _ROW_NUMBER = re.compile(rb'<row r="(\d+)"')

@@ -1,0 +1,102 @@
+"""How a cell is spelt in sheet XML, as the scan of some rows reads it (tracker.workbook.sieve): the forms Excel,
+LibreOffice and the Python writers use, the text that reads as itself to the byte, and a cell's text as a lookup key.
+A cell in any other form is not guessed at: its row is kept for python-calamine."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+UNKNOWN = object()  # a cell whose value the scan cannot tell: its row is kept
+
+TYPE = re.compile(rb'(?<![\w:.-])t="([^"]*)"')
+# A cell's attributes after its address as Excel, LibreOffice and the Python writers put them: name="value", one
+# space before each; a cell's content in the forms the scan reads (anything else keeps its row for python-calamine).
+TAG = re.compile(rb'(?: [A-Za-z][\w:.-]*="[^"<>]*")*\s*')
+_RUN = rb'(?:<t(?: xml:space="preserve")?>[^<&]*(?:&(?:#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot|apos);[^<&]*)*</t>)'
+INLINE = re.compile(rb"<is>(" + _RUN + rb"|(?:<r>(?:<rPr>(?:(?!</rPr>)[^!?])*</rPr>)?" + _RUN + rb"</r>)+)</is>")
+SHARED_ITEM = re.compile(rb"<si>(" + _RUN + rb"|(?:<r>(?:<rPr>(?:(?!</rPr>)[^!?])*</rPr>)?" + _RUN + rb"</r>)+)</si>")
+VALUE = re.compile(rb"(?:<f(?: [^<>]*)?(?:/>|>[^<]*</f>))?<v>([^<]*)</v>")
+NUMBER = re.compile(rb"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
+TEXT = re.compile(rb"<t(?: xml:space=\"preserve\")?>([^<]*)</t>")
+_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+# Text that reads as itself, to the byte, however python-calamine decodes it: printable ASCII but for "<", "&" (markup
+# and entities) and "_" (Excel's _xHHHH_ escapes). Its key is bytes.lower() of it trimmed of spaces.
+PLAIN = rb"[\x20-\x25\x27-\x3b\x3d-\x5e\x60-\x7e]*"
+
+
+@functools.cache
+def patterns(letter: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """For column `letter`: a pattern matching each row element's start with, when the scan finds it, the row's own
+    cell of the column; and one matching every cell addressed in that column.
+
+    Groups of the row pattern: 1 the row's number (None: no address first); then the cell, in the first form it is
+    written in: 2 plain inline text (`<c r="D5" s="2" t="inlineStr"><is><t>Closed</t></is></c>`, what this tracker and
+    openpyxl write); 3 a shared string's index (`<c r="D5" s="2" t="s"><v>7</v></c>`, what Excel writes); else 4 its
+    other attributes, 5 its end and 6 its content, read by SheetSieve._value. To reach the cell the pattern steps over
+    the row's cells of other columns written `<c r="B5" ...>...</c>` (and any white space between): at anything else
+    it stops, the row has no cell where the scan looks (and is kept). Only the row's first cell of the column is seen: the cell count of the second pattern
+    tells when there are others."""
+    column = re.escape(letter).encode()
+    other = rb'(?><c r="(?!' + column + rb'\d)[A-Z]+\d+"[^>/]*(?:/>|>[^<]*+(?:<(?!/c>)[^<]*+)*+</c>)\s*+)'
+    cell = rb'<c r="' + column + rb'\1"'
+    forms = (
+        cell + rb'(?: s="\d+")? t="inlineStr"><is><t>(' + PLAIN + rb")</t></is></c>",
+        cell + rb'(?: s="\d+")? t="s"><v>(\d+)</v></c>',
+        cell + rb"([^>]*?)(/>|>(.*?)</c>)",
+    )
+    row = rb'<row(?: r="(\d+)")?(?=[\s>/])(?:[^>]*+>\s*+(?:' + other + rb"*+(?:" + b"|".join(forms) + rb"))?)?"
+    return re.compile(row, re.S), re.compile(rb'<c r="' + column + rb"\d")
+
+
+def plain(wanted: set[str]) -> bool:
+    """Whether the scan can look for these values: each has a letter (so no number, date or time reads as it) and
+    is not a number itself (1E5), nor empty."""
+    for value in wanted:
+        if not value or not any(c.isalpha() for c in value):
+            return False
+        try:
+            float(value)
+        except ValueError:
+            continue
+        return False
+    return True
+
+
+def key(text: bytes) -> object:
+    """Cell text as a lookup key, or UNKNOWN for text the scan does not decode itself."""
+    try:
+        value = text.decode("utf-8")
+    except UnicodeDecodeError:
+        return UNKNOWN
+    if "&" in value:
+        value = _ENTITY.sub(_entity, value)  # first: an entity may spell an escape (&#95;x002D_ is _x002D_)
+    if "_x" in value or "_X" in value or "\r" in value:
+        return UNKNOWN  # Excel's _x000D_ escapes, and line ends an XML parser normalizes
+    return value.strip().casefold()
+
+
+_ESCAPE = re.compile(r"_x[0-9a-fA-F]{4}_", re.I)
+
+
+def visible(text: bytes) -> bool:
+    """Whether cell text as the file spells it holds a character that is not white space once read (a reader may
+    trim text that is only spaces); an escape (_x0020_) or a character reference (&#32;) may be one, so they do
+    not count."""
+    try:
+        value = text.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if "&" in value:
+        value = _ENTITY.sub(_entity, value)
+    return bool(_ESCAPE.sub("", value).strip())
+
+
+def _entity(match: re.Match[str]) -> str:
+    name = match[1]
+    if name.startswith("#x"):
+        return chr(int(name[2:], 16))
+    if name.startswith("#"):
+        return chr(int(name[1:]))
+    return _NAMED[name]
