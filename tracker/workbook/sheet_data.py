@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from tracker.cells import column_letter
@@ -257,54 +258,79 @@ def _type_rows(
     plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]],
     where: tuple[str, set[str]] | None,
 ) -> list[Row]:
+    """The rows among `pairs` (Excel row number, raw cells) with a non-blank cell, typed by `plan`; with `where`
+    = (field, values), only those whose cell in that field is one of `values` (trimmed, case-folded).
+
+    Typed a column at a time (one comprehension per column, the rows' dicts then zipped in C): at 10,000 events
+    that is ~3x faster than a Python loop over ~600k cells."""
+    if where is not None:
+        position = data.columns.get(where[0], -1)
+        wanted = where[1]
+        pairs = [(n, raw) for n, raw in pairs if 0 <= position < len(raw) and raw_key(raw[position]) in wanted]
+    pairs = pairs if isinstance(pairs, list) else list(pairs)
+    raws = [raw for _, raw in pairs]
+    narrowest = min(map(len, raws), default=0)
+    typed: dict[str, list[Any]] = {}
+    extras: list[tuple[str, list[Any]]] = []
+    for index, convert, name, kind, options in plan:
+        cells = _column(raws, index, narrowest)
+        if convert is None:  # a user's own column: kept as the reader gave it, when not empty
+            extras.append((name, [None if c is None or c == "" else c for c in cells]))
+        else:
+            typed[name] = _typed_column(cells, convert, kind, options)
+    names = list(spec.fields)
+    nothing = [None] * len(raws)
+    columns = [typed.get(name, nothing) for name in names]
+    width = len(names)
     out: list[Row] = []
-    empty_fields = dict.fromkeys(spec.fields)
-    position = data.columns.get(where[0], -1) if where else -1
-    wanted = where[1] if where else set()
-    for number, raw in pairs:
-        if where is not None:
-            if position < 0 or position >= len(raw) or raw_key(raw[position]) not in wanted:
-                continue
-        values = dict(empty_fields)
-        extra: dict[str, Any] = {}
-        seen = False
-        width = len(raw)
-        for index, convert, name, kind, options in plan:
-            if index >= width:
-                continue
-            cell = raw[index]
-            if cell is None or cell == "":
-                continue
-            # Fast paths for the two commonest cells (inline: this loop runs ~500k times at 10k events).
-            if kind == "text" and type(cell) is str:
-                cell = cell.strip()
-                if cell:
-                    values[name] = cell
-                    seen = True
-                continue
-            if kind == "datetime" and type(cell) is datetime:
-                values[name] = cell.replace(tzinfo=UTC) if cell.tzinfo is None else cell
-                seen = True
-                continue
-            if kind == "enum" and cell in options:
-                values[name] = cell
-                seen = True
-                continue
-            if kind == "integer" and type(cell) is float and whole_number(cell):
-                values[name] = int(cell)
-                seen = True
-                continue
-            if convert is None:
-                extra[name] = cell
-                seen = True
-                continue
-            typed = convert(cell)
-            if typed is not None:
-                values[name] = typed
-                seen = True
-        if seen:
-            out.append(Row(number, values, extra))
+    if not extras and width:
+        for (number, _), values in zip(pairs, zip(*columns, strict=True), strict=True):
+            if values.count(None) != width:  # a row of blank cells is no row
+                out.append(Row(number, dict(zip(names, values, strict=True)), {}))
+        return out
+    rows = zip(*columns, strict=True) if width else ((),) * len(raws)
+    for position, ((number, _), values) in enumerate(zip(pairs, rows, strict=True)):
+        extra = {name: cells[position] for name, cells in extras if cells[position] is not None}
+        if extra or values.count(None) != width:
+            out.append(Row(number, dict(zip(names, values, strict=True)), extra))
     return out
+
+
+def _column(raws: list[Sequence[Any]], index: int, narrowest: int) -> list[Any]:
+    """Column `index` of the rows, None where a row is too short for it (calamine's rows are all as wide as the
+    sheet: then one C-level pass)."""
+    if index < narrowest:
+        return list(map(itemgetter(index), raws))
+    return [raw[index] if index < len(raw) else None for raw in raws]
+
+
+# datetime(state, tzinfo) is the constructor pickle uses: the naive value's bytes (fold kept with protocol 4) and
+# UTC; ~5x faster than .replace(tzinfo=UTC), whose keyword parsing dominated typing at 10,000 events (140k cells).
+_FROM_STATE: Any = datetime
+
+
+def _typed_column(cells: list[Any], convert: Callable[[Any], Any], kind: str, options: frozenset[str]) -> list[Any]:
+    """One schema column's cells typed as `convert` types them (None for blank), with the commonest cells (text,
+    a naive date and time, a dropdown value, a whole number) typed inline."""
+    if kind == "text":
+        return [(c.strip() or None) if type(c) is str else None if c is None else convert(c) for c in cells]
+    if kind == "datetime":
+        return [
+            (_FROM_STATE(c.__reduce_ex__(4)[1][0], UTC) if c.tzinfo is None else c)
+            if type(c) is datetime
+            else None
+            if c is None or c == ""
+            else convert(c)
+            for c in cells
+        ]
+    if kind == "enum":
+        return [None if c is None or c == "" else c if c in options else convert(c) for c in cells]
+    if kind == "integer":
+        return [
+            None if c is None or c == "" else int(c) if type(c) is float and whole_number(c) else convert(c)
+            for c in cells
+        ]
+    return [None if c is None or c == "" else convert(c) for c in cells]
 
 
 @contextmanager
