@@ -103,7 +103,7 @@ def validate(state: State, as_json: bool, fix: bool, formulas: bool) -> None:
         _print_formulas(state)
         return
 
-    store = state.store()
+    store = state.store(read_only=not fix)  # without --fix it only reads: no typed-rows plan (nor its imports)
     if fix:
         _fix(state, store)
     tracker = store.read()
