@@ -54,10 +54,11 @@ def validate_tracker(
         _ = data.rows  # typed (its sheet parsed first) while the scan goes on: it is needed only now
         problems.extend(_rows(data, files.controls(spec.name)))
         problems.extend(_unique(data))
+    listed: dict[tuple[str, str], dict[str, Any]] = {}  # what each referenced column lists, gathered once
     for spec in schema:
         data = tracker.sheet(spec.name)
         if data.present:
-            problems.extend(_references(tracker, data))
+            problems.extend(_references(tracker, data, listed))
     files.wait()  # (the Excel error cells are the scan's)
     problems = _as_typed(tracker, _with_excel_errors(tracker, problems))
     problems.extend(_layout(files, rows_above_totals))
@@ -392,8 +393,13 @@ def _unique(data: SheetData) -> list[Problem]:
     return out
 
 
-def _references(tracker: Tracker, data: SheetData) -> list[Problem]:
+def _references(
+    tracker: Tracker, data: SheetData, listed: dict[tuple[str, str], dict[str, Any]] | None = None
+) -> list[Problem]:
+    """Each item of a reference cell (an Event ID, a service) that its sheet does not list. `listed` keeps what each
+    referenced column lists (case-folded -> as written) from one sheet's check to the next: six sheets name events."""
     out = []
+    listed = {} if listed is None else listed
     for field in data.spec.fields.values():
         if field.ref is None or field.name not in data.columns:
             continue
@@ -401,13 +407,26 @@ def _references(tracker: Tracker, data: SheetData) -> list[Problem]:
         target = tracker.sheet(ref_sheet)
         if not target.present or ref_field not in target.columns:
             continue
-        known = {
-            str(r.values[ref_field]).casefold(): r.values[ref_field]
-            for r in target.rows
-            if r.values.get(ref_field) is not None
-        }
+        if field.ref not in listed:
+            listed[field.ref] = {
+                str(r.values[ref_field]).casefold(): r.values[ref_field]
+                for r in target.rows
+                if r.values.get(ref_field) is not None
+            }
+        known = listed[field.ref]
+        name, split = field.name, field.split
+        items: dict[str, list[str]] = {}  # a list-valued text cell's items (the same few lists come back)
         for row in data.rows:
-            for item in field.split(row.values.get(field.name)):
+            value = row.values.get(name)
+            if value is None:
+                continue  # (no items)
+            if not field.separator:
+                listing = [str(value)]
+            elif type(value) is str:
+                listing = items[value] if value in items else items.setdefault(value, split(value))
+            else:
+                listing = split(value)
+            for item in listing:
                 if item.casefold() not in known:
                     out.append(
                         Problem.at(
