@@ -80,7 +80,7 @@ CELLS = st.one_of(
 @st.composite
 def sheets(draw: st.DrawFn) -> tuple[SheetSpec, list[Any], list[list[Any]]]:
     """A schema sheet, a header row (some of its columns, in any order, some twice; headers of a user's own, some
-    twice; blank ones) and rows of any cells, of any widths."""
+    twice; blank ones) and rows of any cells, of any widths or all of one width."""
     spec = draw(st.sampled_from(list(SCHEMA)))
     titles = [f.title for f in spec.fields.values()]
     pool = titles + ["Notes", "Notes", "Mine", "", None, "  "]
@@ -88,6 +88,9 @@ def sheets(draw: st.DrawFn) -> tuple[SheetSpec, list[Any], list[list[Any]]]:
     enums = [option for f in spec.fields.values() for option in f.enum]
     cell = st.one_of(CELLS, st.sampled_from(enums or [""]), st.sampled_from([f" {o.upper()} " for o in enums] or [""]))
     rows = draw(st.lists(st.lists(cell, max_size=len(header) + 2), max_size=8))
+    if rows and draw(st.booleans()):  # as wide as the sheet, as calamine gives them
+        width = max(map(len, rows))
+        rows = [row + [draw(st.sampled_from([None, ""]))] * (width - len(row)) for row in rows]
     return spec, header, rows
 
 

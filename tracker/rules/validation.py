@@ -50,8 +50,9 @@ def validate_tracker(
         if not data.present:
             problems.append(_missing(spec))
             continue
+        files.start()  # now that the first sheet is parsed: the pass does not slow the parse every sheet waits for
         problems.extend(_structure(data))
-        _ = data.rows  # typed (its sheet parsed first) while the scan goes on: it is needed only now
+        _ = data.rows  # typed while the pass goes on: it is needed only now
         problems.extend(_rows(data, files.controls(spec.name)))
         problems.extend(_unique(data))
     listed: dict[tuple[str, str], dict[str, Any]] = {}  # what each referenced column lists, gathered once
@@ -191,9 +192,9 @@ class _FileFacts:
     also notes the Excel error cells and which sheets may hold control characters): merged ranges, totals rows and
     formula masters where tracker writes, and the overdue highlight's rules (`overdue`).
 
-    The pass runs in a thread while the sheets are parsed and typed: most of it is inflating the XML, which lets
-    the other threads run; before, every sheet's typing waited for it (~0.2 s at 10,000 events). Read its facts
-    after `wait` (or `controls`)."""
+    The pass runs in a thread (`start`) while the sheets are typed and checked: most of it is inflating the XML,
+    which lets the other threads run; before, every sheet's typing waited for it (~0.2 s at 10,000 events). Read
+    its facts after `wait`; `controls` waits for its sheet only."""
 
     def __init__(self, tracker: Tracker, overdue: bool) -> None:
         self.layout: list[tuple[str, str]] = []
@@ -207,10 +208,17 @@ class _FileFacts:
             due = [f for f in data.spec.fields.values() if f.schema.get("x-overdue-unless") and f.name in data.columns]
             if due:
                 self.headers[data.title] = {column_letter(data.columns[f.name]): f.title for f in due}
+        self._scanned: set[str] = set()  # the titles of the sheets the pass is over with
+        self._over = False
+        self._news = threading.Condition()
         self._thread: threading.Thread | None = threading.Thread(
             target=self._scan, args=(columns, overdue), name="validate-scan", daemon=True
         )
-        self._thread.start()
+
+    def start(self) -> None:
+        """Begin the pass (once)."""
+        if self._thread is not None and self._thread.ident is None:
+            self._thread.start()
 
     def _scan(self, columns: dict[str, set[int]], overdue: bool) -> None:
         tracker = self._tracker
@@ -219,6 +227,9 @@ class _FileFacts:
             self.layout += sheet_layout_problems(archive, title, part, xml, columns.get(title))
             if title in self.headers:
                 self.rules.update(overdue_rules(title, xml, list(self.headers[title])))
+            with self._news:
+                self._scanned.add(title)
+                self._news.notify_all()
 
         try:
             tracker.scan_sheets(visit)
@@ -228,16 +239,25 @@ class _FileFacts:
                     self.names = book_names(archive)
         except Exception:  # noqa: BLE001 - a file calamine read but zipfile cannot: the read errors say more
             self.layout, self.rules = [], {}
+        finally:
+            with self._news:
+                self._over = True
+                self._news.notify_all()
 
     def wait(self) -> None:
-        """Until the pass is over (at once after the first time)."""
+        """Until the pass is over."""
+        self.start()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
 
     def controls(self, name: str) -> bool:
-        """Whether the text of schema sheet `name` may hold control characters (yes when the pass could not tell)."""
-        self.wait()
+        """Whether the text of schema sheet `name` may hold control characters (yes when the pass could not tell),
+        once the pass is over with that sheet."""
+        self.start()
+        title = self._tracker.actual_name(name)
+        with self._news:
+            self._news.wait_for(lambda: self._over or title in self._scanned)
         return self._tracker.controls.get(name, True)
 
 

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import itemgetter
 from typing import Any
 
 from tracker.cells import column_letter
@@ -269,11 +268,11 @@ def _type_rows(
         pairs = [(n, raw) for n, raw in pairs if 0 <= position < len(raw) and raw_key(raw[position]) in wanted]
     pairs = pairs if isinstance(pairs, list) else list(pairs)
     raws = [raw for _, raw in pairs]
-    narrowest = min(map(len, raws), default=0)
+    whole = list(zip(*raws, strict=False))  # the columns every row reaches (all, from calamine): one pass in C
     typed: dict[str, list[Any]] = {}
     extras: list[tuple[str, list[Any]]] = []
     for index, convert, name, kind, options in plan:
-        cells = _column(raws, index, narrowest)
+        cells = whole[index] if index < len(whole) else _column(raws, index)
         if convert is None:  # a user's own column: kept as the reader gave it, when not empty
             extras.append((name, [None if c is None or c == "" else c for c in cells]))
         else:
@@ -296,11 +295,8 @@ def _type_rows(
     return out
 
 
-def _column(raws: list[Sequence[Any]], index: int, narrowest: int) -> list[Any]:
-    """Column `index` of the rows, None where a row is too short for it (calamine's rows are all as wide as the
-    sheet: then one C-level pass)."""
-    if index < narrowest:
-        return list(map(itemgetter(index), raws))
+def _column(raws: list[Sequence[Any]], index: int) -> list[Any]:
+    """Column `index` of rows not all of which reach it: None where a row is too short."""
     return [raw[index] if index < len(raw) else None for raw in raws]
 
 
@@ -309,7 +305,7 @@ def _column(raws: list[Sequence[Any]], index: int, narrowest: int) -> list[Any]:
 _FROM_STATE: Any = datetime
 
 
-def _typed_column(cells: list[Any], convert: Callable[[Any], Any], kind: str, options: frozenset[str]) -> list[Any]:
+def _typed_column(cells: Sequence[Any], convert: Callable[[Any], Any], kind: str, options: frozenset[str]) -> list[Any]:
     """One schema column's cells typed as `convert` types them (None for blank), with the commonest cells (text,
     a naive date and time, a dropdown value, a whole number) typed inline."""
     if kind == "text":
