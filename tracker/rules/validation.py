@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker.cells import split_ref
+from tracker.native import held_import
 from tracker.rules import sheet_rules
 from tracker.rules.categories import category_problems
 from tracker.rules.problem import Problem, position
@@ -44,6 +45,7 @@ def validate_tracker(
     problems: list[Problem] = []
     schema = tracker.schema
     tracker.preload(*schema.sheets)
+    _import_validator_soon()
     files = _FileFacts(tracker, display_timezone is not None)  # one pass over each sheet's XML, in a thread
     for spec in schema:
         data = tracker.sheet(spec.name)
@@ -84,6 +86,20 @@ def validate_tracker(
         problems.extend(sheet_rules.audiences_without_templates(tracker.sheet("Severities"), has_templates))
     order = {name: index for index, name in enumerate(schema.sheets)}
     return sorted(problems, key=lambda p: (order.get(p.sheet, len(order)), *position(p.cell)))
+
+
+def _import_validator_soon() -> None:
+    """Import the schema validator (jsonschema_rs, ~40 ms with `decimal`) in a thread while the sheets are parsed,
+    rather than when the first row is checked. Off the main thread a Ctrl-C cannot interrupt the import (the reason
+    `held_import` holds it back); a failure here is left for the main thread's import to raise as it would."""
+
+    def load() -> None:
+        try:
+            held_import("jsonschema_rs")
+        except BaseException:  # noqa: BLE001, S110 - raised again, and reported, when the rows are checked
+            pass
+
+    threading.Thread(target=load, name="validate-import", daemon=True).start()
 
 
 def _missing(spec: Any) -> Problem:
