@@ -99,7 +99,9 @@ def _import_validator_soon() -> None:
         except BaseException:  # noqa: BLE001, S110 - raised again, and reported, when the rows are checked
             pass
 
-    threading.Thread(target=load, name="validate-import", daemon=True).start()
+    # not a daemon: a Ctrl-C meanwhile ends the command, and the interpreter must not stop under a Rust import (it
+    # aborts): it waits for the import (tens of ms) before it exits
+    threading.Thread(target=load, name="validate-import", daemon=False).start()
 
 
 def _missing(spec: Any) -> Problem:
