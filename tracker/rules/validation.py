@@ -378,17 +378,19 @@ def _rows(data: SheetData, controls: bool = True) -> list[Problem]:
     out = []
     spec = data.spec
     present = data.columns
+    events = spec.name == "Events"  # (an Events row tracker takes in is noted, wrong or not)
     for row in data.rows:
         if controls:
             out.extend(_control_characters(data, row))
-        fills = _filled_by_tracker(data, row)
-        for name, message, allowed in spec.check_row(row.values):
+        found = spec.check_row(row.values)
+        fills = _filled_by_tracker(data, row) if found or events else ()  # (nearly every row: nothing found)
+        for name, message, allowed in found:
             if name not in present and row.values.get(name) is None:
                 continue  # the missing column was already reported once
             if name in fills and row.values.get(name) is None:
                 continue  # tracker fills it when it applies the row
             out.append(Problem.at(data, name, row.number, row.values.get(name), message, allowed))
-        if spec.name == "Events" and fills:
+        if events and fills:
             message = "typed without an ID: the next tracker write, `tracker sync` or `tracker watch` takes it in"
             out.append(Problem.at(data, "id", row.number, None, message, level="info"))
     return out
