@@ -281,12 +281,16 @@ def _type_rows(
     nothing = [None] * len(raws)
     columns = [typed.get(name, nothing) for name in names]
     width = len(names)
-    out: list[Row] = []
     if not extras and width:
-        for (number, _), values in zip(pairs, zip(*columns, strict=True), strict=True):
-            if values.count(None) != width:  # a row of blank cells is no row
-                out.append(Row(number, dict(zip(names, values, strict=True)), {}))
-        return out
+        numbered = zip(pairs, zip(*columns, strict=True), strict=True)
+        if any(None not in column for column in columns):  # a column filled on every row: no row is blank
+            return [Row(number, dict(zip(names, values, strict=True)), {}) for (number, _), values in numbered]
+        return [  # a row of blank cells is no row
+            Row(number, dict(zip(names, values, strict=True)), {})
+            for (number, _), values in numbered
+            if values.count(None) != width
+        ]
+    out: list[Row] = []
     rows = zip(*columns, strict=True) if width else ((),) * len(raws)
     for position, ((number, _), values) in enumerate(zip(pairs, rows, strict=True)):
         extra = {name: cells[position] for name, cells in extras if cells[position] is not None}
