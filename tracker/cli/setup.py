@@ -95,8 +95,6 @@ def validate(state: State, as_json: bool, fix: bool, formulas: bool) -> None:
       tracker validate --json | jq '.[] | select(.level == "error") | .cell'
       tracker validate --formulas
     """
-    from tracker.checks import check
-
     if formulas:
         if fix or as_json:
             raise UsageError("--formulas prints the Name Manager entries and checks nothing: run it alone")
@@ -107,6 +105,9 @@ def validate(state: State, as_json: bool, fix: bool, formulas: bool) -> None:
     if fix:
         _fix(state, store)
     tracker = store.read()
+    tracker.preload(*tracker.schema.sheets)  # the sheets parse in threads while the checks' modules load
+    from tracker.checks import check
+
     problems = check(state.config, tracker)
     errors = [p for p in problems if p.level == "error"]
     if as_json:
