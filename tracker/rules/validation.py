@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 import threading
 import zipfile
 from collections.abc import Callable
@@ -113,6 +114,8 @@ def _import_validator_soon() -> None:
         except BaseException:  # noqa: BLE001, S110 - raised again, and reported, when the rows are checked
             pass
 
+    if "jsonschema_rs" in sys.modules:
+        return  # (imported by an earlier check in this process)
     # not a daemon: a Ctrl-C meanwhile ends the command, and the interpreter must not stop under a Rust import (it
     # aborts): it waits for the import (tens of ms) before it exits
     threading.Thread(target=load, name="validate-import", daemon=False).start()
