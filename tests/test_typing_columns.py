@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests import suite_clock
 from tracker.workbook.cell_values import raw_key, whole_number
 from tracker.workbook.schema import SheetSpec, load_schema
 from tracker.workbook.sheet_data import Row, SheetData, read_sheet
@@ -130,7 +131,7 @@ def test_a_plain_sheet_is_typed_alike_both_ways() -> None:
     """(The property tests compare with the reference: it must type rows at all.)"""
     spec = SCHEMA["Updates"]
     header = [f.title for f in spec.fields.values()]
-    row = ["EVT-1", datetime(2001, 2, 3, 4, 5, 6), " Ann ", "Monitoring", "note", "", "No", None, 1.0, time(1)]
+    row = ["EVT-1", suite_clock.NOW.replace(tzinfo=None), " Ann ", "Monitoring", "note", "", "No", None, 1.0, time(1)]
     rows = [row, [None] * 9, ["", "  "]]
     data = read_sheet(spec, "Updates", [header, *rows])
     assert [r.number for r in data.rows] == [2]
