@@ -261,7 +261,7 @@ def _type_rows(
     = (field, values), only those whose cell in that field is one of `values` (trimmed, case-folded).
 
     Typed a column at a time (one comprehension per column, the rows' dicts then zipped in C): at 10,000 events
-    that is ~3x faster than a Python loop over ~600k cells."""
+    ~0.12 s for ~600k cells, where a Python loop over them took ~0.19 s."""
     if where is not None:
         position = data.columns.get(where[0], -1)
         wanted = where[1]
