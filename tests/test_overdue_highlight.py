@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from tracker.workbook.overdue_highlight import (
     findings,
     local_minute,
     offset_at,
+    offset_table,
     parse_table,
     table_for,
     utc_now_formula,
@@ -420,3 +422,46 @@ def test_formulas_is_asked_alone(run: Run, example: Path) -> None:
     """`validate --formulas` checks nothing, so `--fix` beside it would be silently skipped: refused instead."""
     refused = run("validate", "--formulas", "--fix")
     assert refused.exit_code == 2 and "run it alone" in refused.stderr
+
+
+def reference_offset_table(timezone: str, start: datetime, end: datetime) -> tuple[tuple[int, int], ...]:
+    """`offset_table` as first written: both ends of each day's step looked up afresh."""
+    zone = ZoneInfo(timezone)
+
+    def offset(seconds: int) -> int:
+        delta = datetime.fromtimestamp(seconds, tz=zone).utcoffset()
+        return int(delta.total_seconds() // 60) if delta is not None else 0
+
+    first, last = int(start.timestamp()), int(end.timestamp())
+    entries = [(0, offset(first))]
+    at = first
+    while at < last:
+        ahead = min(at + 24 * 3600, last)
+        before, after = offset(at), offset(ahead)
+        if before != after:
+            low, high = at, ahead
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (middle, high) if offset(middle) == before else (low, middle)
+            new = offset(high)
+            local_seconds = high + 60 * min(before, new) - int(EXCEL_EPOCH.replace(tzinfo=UTC).timestamp())
+            entries.append((math.ceil(local_seconds / 60), new))
+        at = ahead
+    return tuple(entries)
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(
+    st.sampled_from([*ZONES, "UTC", "Pacific/Apia", "Australia/Lord_Howe", "America/Sao_Paulo", "Asia/Tehran"]),
+    st.datetimes(
+        min_value=BUILT.replace(tzinfo=None) - timedelta(days=40 * 365),
+        max_value=BUILT.replace(tzinfo=None) + timedelta(days=70 * 365),
+        timezones=st.just(UTC),
+    ),
+    st.integers(0, 3 * 366 * 24 * 3600),
+)
+def test_the_table_of_offsets_is_the_one_each_day_looked_up_afresh_gives(
+    zone: str, start: datetime, seconds: int
+) -> None:
+    end = start + timedelta(seconds=seconds)
+    assert offset_table(zone, start, end) == reference_offset_table(zone, start, end)

@@ -7,7 +7,6 @@ from tracker.resources import has_templates
 from tracker.rules.problem import Problem
 from tracker.rules.review_rules import required_for_problems
 from tracker.rules.validation import validate_tracker
-from tracker.sending.mail import sender_problem
 from tracker.workbook.reading import Tracker
 
 
@@ -26,9 +25,12 @@ def check(config: Config, tracker: Tracker) -> list[Problem]:
     if "Severities" in tracker.schema.sheets:
         problems.extend(required_for_problems(tracker, config.review.required_for))
     sender = config.mail.sender
-    wrong = sender_problem(sender) if sender is not None else None
-    if wrong:
-        problems.append(Problem("tracker.toml", None, "[mail] sender", sender, wrong))
+    if sender is not None:
+        from tracker.sending.mail import sender_problem  # lazy: the mail module (and email's) only for a sender set
+
+        wrong = sender_problem(sender)
+        if wrong:
+            problems.append(Problem("tracker.toml", None, "[mail] sender", sender, wrong))
     if config.user_is_login:
         problems.append(
             Problem(

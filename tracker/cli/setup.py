@@ -95,18 +95,19 @@ def validate(state: State, as_json: bool, fix: bool, formulas: bool) -> None:
       tracker validate --json | jq '.[] | select(.level == "error") | .cell'
       tracker validate --formulas
     """
-    from tracker.checks import check
-
     if formulas:
         if fix or as_json:
             raise UsageError("--formulas prints the Name Manager entries and checks nothing: run it alone")
         _print_formulas(state)
         return
 
-    store = state.store()
+    store = state.store(read_only=not fix)  # without --fix it only reads: no typed-rows plan (nor its imports)
     if fix:
         _fix(state, store)
     tracker = store.read()
+    tracker.preload(*tracker.schema.sheets)  # the sheets parse in threads while the checks' modules load
+    from tracker.checks import check
+
     problems = check(state.config, tracker)
     errors = [p for p in problems if p.level == "error"]
     if as_json:

@@ -60,11 +60,11 @@ def time_order(tracker: Tracker) -> list[Problem]:
         return []
     fields = events.spec.fields
     out: list[Problem] = []
+    pairs = [pair for pair in TIME_ORDER if pair[0] in events.columns and pair[1] in events.columns]
     for event in events.rows:
-        for earlier, later, what in TIME_ORDER:
-            first, second = event[earlier], event[later]
-            if earlier not in events.columns or later not in events.columns:
-                continue
+        values = event.values
+        for earlier, later, what in pairs:
+            first, second = values.get(earlier), values.get(later)
             if isinstance(first, datetime) and isinstance(second, datetime) and second < first:
                 out.append(
                     Problem(
@@ -90,17 +90,20 @@ def contradictions(tracker: Tracker) -> list[Problem]:
     timelines: dict[str, list[Row]] = {}
     if updates.present and all(n in updates.columns for n in ("event_id", "at", "status")):
         for row in updates.rows:
-            timelines.setdefault(str(row["event_id"] or "").casefold(), []).append(row)
+            timelines.setdefault(str(row.values.get("event_id") or "").casefold(), []).append(row)
     out: list[Problem] = []
+    etas = "eta" in updates.columns
     for event in events.rows:
         if not event["id"]:
             continue
         timeline = timelines.get(str(event["id"]).casefold(), [])
-        out.extend(_status_contradictions(events, updates, event, timeline))
+        if is_open(event["status"]):  # (a finished event contradicts nothing there)
+            out.extend(_status_contradictions(events, updates, event, timeline))
         detected = event.get("detected_at")
-        if isinstance(detected, datetime) and "eta" in updates.columns:
+        if isinstance(detected, datetime) and etas:
             for row in timeline:
-                if isinstance(row["eta"], datetime) and row["eta"] < detected:
+                eta = row.values.get("eta")
+                if isinstance(eta, datetime) and eta < detected:
                     out.append(
                         Problem.at(
                             updates,
@@ -172,9 +175,14 @@ def cadence(tracker: Tracker) -> list[Problem]:
         return []
     out: list[Problem] = []
     for event in events.rows:
-        due, last = event["next_update_due"], _last_word(event)
-        minutes = interval_minutes(severities.find(str(event["severity"] or "")))
-        if not (is_open(event["status"]) and isinstance(due, datetime) and isinstance(last, datetime)) or not minutes:
+        due = event["next_update_due"]
+        if not (isinstance(due, datetime) and is_open(event["status"])):
+            continue  # (most events: looked no further)
+        last = _last_word(event)
+        minutes = (
+            interval_minutes(severities.find(str(event["severity"] or ""))) if isinstance(last, datetime) else None
+        )
+        if not minutes:
             continue
         if due - last > timedelta(minutes=minutes + _lead_minutes(severities.find(str(event["severity"] or ""))) + 1):
             out.append(

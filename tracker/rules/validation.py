@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import re
+import sys
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -12,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from tracker.cells import split_ref
+from tracker.native import held_import
 from tracker.rules import sheet_rules
 from tracker.rules.categories import category_problems
 from tracker.rules.problem import Problem, position
@@ -22,6 +25,7 @@ from tracker.workbook.overdue_highlight import Names, Rule, book_names, findings
 from tracker.workbook.policy import INTAKE_FILLS, TYPED_UPDATE_FILLS, awaits_applying, awaits_intake
 from tracker.workbook.reading import Row, SheetData, Tracker, column_letter
 from tracker.workbook.schema import FieldSpec
+from tracker.workbook.sheet_data import gc_paused
 
 
 def validate_tracker(
@@ -40,22 +44,40 @@ def validate_tracker(
     `display_timezone` (optional): note when the red overdue highlight is not right for a
     viewer in that timezone at `now` (default: the current time).
     """
+    # No garbage collection meanwhile, in any thread: the parsers' and the typing's ~100k lists and dicts (no
+    # cycles among them) set off a hundred collections a run that find nothing (~40 ms at 10,000 events)
+    with gc_paused():
+        return _problems(tracker, has_templates, rows_above_totals, display_timezone, now)
+
+
+def _problems(
+    tracker: Tracker,
+    has_templates: Callable[[str], bool] | None,
+    rows_above_totals: bool,
+    display_timezone: str | None,
+    now: datetime | None,
+) -> list[Problem]:
     problems: list[Problem] = []
     schema = tracker.schema
     tracker.preload(*schema.sheets)
-    files = _FileFacts(tracker, display_timezone is not None)  # one pass over each sheet's XML
+    _import_validator_soon()
+    files = _FileFacts(tracker, display_timezone is not None)  # one pass over each sheet's XML, in a thread
     for spec in schema:
         data = tracker.sheet(spec.name)
         if not data.present:
             problems.append(_missing(spec))
             continue
+        files.start()  # now that the first sheet is parsed: the pass does not slow the parse every sheet waits for
         problems.extend(_structure(data))
-        problems.extend(_rows(data, tracker.controls.get(spec.name, True)))
+        _ = data.rows  # typed while the pass goes on: it is needed only now
+        problems.extend(_rows(data, files.controls(spec.name)))
         problems.extend(_unique(data))
+    listed: dict[tuple[str, str], dict[str, Any]] = {}  # what each referenced column lists, gathered once
     for spec in schema:
         data = tracker.sheet(spec.name)
         if data.present:
-            problems.extend(_references(tracker, data))
+            problems.extend(_references(tracker, data, listed))
+    files.wait()  # (the Excel error cells are the scan's)
     problems = _as_typed(tracker, _with_excel_errors(tracker, problems))
     problems.extend(_layout(files, rows_above_totals))
     if display_timezone is not None:
@@ -79,6 +101,24 @@ def validate_tracker(
         problems.extend(sheet_rules.audiences_without_templates(tracker.sheet("Severities"), has_templates))
     order = {name: index for index, name in enumerate(schema.sheets)}
     return sorted(problems, key=lambda p: (order.get(p.sheet, len(order)), *position(p.cell)))
+
+
+def _import_validator_soon() -> None:
+    """Import the schema validator (jsonschema_rs, ~40 ms with `decimal`) in a thread while the sheets are parsed,
+    rather than when the first row is checked. Off the main thread a Ctrl-C cannot interrupt the import (the reason
+    `held_import` holds it back); a failure here is left for the main thread's import to raise as it would."""
+
+    def load() -> None:
+        try:
+            held_import("jsonschema_rs")
+        except BaseException:  # noqa: BLE001, S110 - raised again, and reported, when the rows are checked
+            pass
+
+    if "jsonschema_rs" in sys.modules:
+        return  # (imported by an earlier check in this process)
+    # not a daemon: a Ctrl-C meanwhile ends the command, and the interpreter must not stop under a Rust import (it
+    # aborts): it waits for the import (tens of ms) before it exits
+    threading.Thread(target=load, name="validate-import", daemon=False).start()
 
 
 def _missing(spec: Any) -> Problem:
@@ -184,25 +224,47 @@ def cell_problems(tracker: Tracker, sheet: str, row: Row, name: str) -> list[Pro
 
 class _FileFacts:
     """What validate reads from the sheets' XML rather than their cells, in one pass (`Tracker.scan_sheets`, which
-    also notes the Excel error cells): merged ranges, totals rows and formula masters where tracker writes, and the
-    overdue highlight's rules (`overdue`)."""
+    also notes the Excel error cells and which sheets may hold control characters): merged ranges, totals rows and
+    formula masters where tracker writes, and the overdue highlight's rules (`overdue`).
+
+    The pass runs in a thread (`start`) while the sheets are typed and checked: most of it is inflating the XML,
+    which lets the other threads run; before, every sheet's typing waited for it (~0.2 s at 10,000 events). Read
+    its facts after `wait`; `controls` waits for its sheet only."""
 
     def __init__(self, tracker: Tracker, overdue: bool) -> None:
         self.layout: list[tuple[str, str]] = []
         self.names = Names(None, None)
         self.rules: dict[tuple[str, str], Rule] = {}
         self.headers: dict[str, dict[str, str]] = {}  # sheet title -> column letter -> header, of overdue columns
+        self._tracker = tracker
         sheets = [data for spec in tracker.schema if (data := tracker.layout(spec.name)).present]
         columns = {data.title: set(data.columns.values()) for data in sheets}
         for data in sheets if overdue else []:
             due = [f for f in data.spec.fields.values() if f.schema.get("x-overdue-unless") and f.name in data.columns]
             if due:
                 self.headers[data.title] = {column_letter(data.columns[f.name]): f.title for f in due}
+        self._scanned: set[str] = set()  # the titles of the sheets the pass is over with
+        self._over = False
+        self._news = threading.Condition()
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._scan, args=(columns, overdue), name="validate-scan", daemon=True
+        )
+
+    def start(self) -> None:
+        """Begin the pass (once)."""
+        if self._thread is not None and self._thread.ident is None:
+            self._thread.start()
+
+    def _scan(self, columns: dict[str, set[int]], overdue: bool) -> None:
+        tracker = self._tracker
 
         def visit(archive: zipfile.ZipFile, title: str, part: str, xml: bytes) -> None:
             self.layout += sheet_layout_problems(archive, title, part, xml, columns.get(title))
             if title in self.headers:
                 self.rules.update(overdue_rules(title, xml, list(self.headers[title])))
+            with self._news:
+                self._scanned.add(title)
+                self._news.notify_all()
 
         try:
             tracker.scan_sheets(visit)
@@ -212,6 +274,26 @@ class _FileFacts:
                     self.names = book_names(archive)
         except Exception:  # noqa: BLE001 - a file calamine read but zipfile cannot: the read errors say more
             self.layout, self.rules = [], {}
+        finally:
+            with self._news:
+                self._over = True
+                self._news.notify_all()
+
+    def wait(self) -> None:
+        """Until the pass is over."""
+        self.start()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def controls(self, name: str) -> bool:
+        """Whether the text of schema sheet `name` may hold control characters (yes when the pass could not tell),
+        once the pass is over with that sheet."""
+        self.start()
+        title = self._tracker.actual_name(name)
+        with self._news:
+            self._news.wait_for(lambda: self._over or title in self._scanned)
+        return self._tracker.controls.get(name, True)
 
 
 def _layout(files: _FileFacts, rows_above_totals: bool) -> list[Problem]:
@@ -313,17 +395,19 @@ def _rows(data: SheetData, controls: bool = True) -> list[Problem]:
     out = []
     spec = data.spec
     present = data.columns
+    events = spec.name == "Events"  # (an Events row tracker takes in is noted, wrong or not)
     for row in data.rows:
         if controls:
             out.extend(_control_characters(data, row))
-        fills = _filled_by_tracker(data, row)
-        for name, message, allowed in spec.check_row(row.values):
+        found = spec.check_row(row.values)
+        fills = _filled_by_tracker(data, row) if found or events else ()  # (nearly every row: nothing found)
+        for name, message, allowed in found:
             if name not in present and row.values.get(name) is None:
                 continue  # the missing column was already reported once
             if name in fills and row.values.get(name) is None:
                 continue  # tracker fills it when it applies the row
             out.append(Problem.at(data, name, row.number, row.values.get(name), message, allowed))
-        if spec.name == "Events" and fills:
+        if events and fills:
             message = "typed without an ID: the next tracker write, `tracker sync` or `tracker watch` takes it in"
             out.append(Problem.at(data, "id", row.number, None, message, level="info"))
     return out
@@ -366,8 +450,13 @@ def _unique(data: SheetData) -> list[Problem]:
     return out
 
 
-def _references(tracker: Tracker, data: SheetData) -> list[Problem]:
+def _references(
+    tracker: Tracker, data: SheetData, listed: dict[tuple[str, str], dict[str, Any]] | None = None
+) -> list[Problem]:
+    """Each item of a reference cell (an Event ID, a service) that its sheet does not list. `listed` keeps what each
+    referenced column lists (case-folded -> as written) from one sheet's check to the next: six sheets name events."""
     out = []
+    listed = {} if listed is None else listed
     for field in data.spec.fields.values():
         if field.ref is None or field.name not in data.columns:
             continue
@@ -375,13 +464,26 @@ def _references(tracker: Tracker, data: SheetData) -> list[Problem]:
         target = tracker.sheet(ref_sheet)
         if not target.present or ref_field not in target.columns:
             continue
-        known = {
-            str(r.values[ref_field]).casefold(): r.values[ref_field]
-            for r in target.rows
-            if r.values.get(ref_field) is not None
-        }
+        if field.ref not in listed:
+            listed[field.ref] = {
+                str(r.values[ref_field]).casefold(): r.values[ref_field]
+                for r in target.rows
+                if r.values.get(ref_field) is not None
+            }
+        known = listed[field.ref]
+        name, split = field.name, field.split
+        items: dict[str, list[str]] = {}  # a list-valued text cell's items (the same few lists come back)
         for row in data.rows:
-            for item in field.split(row.values.get(field.name)):
+            value = row.values.get(name)
+            if value is None:
+                continue  # (no items)
+            if not field.separator:
+                listing = [str(value)]
+            elif type(value) is str:
+                listing = items[value] if value in items else items.setdefault(value, split(value))
+            else:
+                listing = split(value)
+            for item in listing:
                 if item.casefold() not in known:
                     out.append(
                         Problem.at(

@@ -65,10 +65,10 @@ def offset_table(timezone: str, start: datetime, end: datetime) -> Table:
     zone = ZoneInfo(timezone)
     first, last = int(start.timestamp()), int(end.timestamp())
     entries = [(0, _offset(zone, first))]
-    at = first
+    at, after = first, entries[0][1]
     while at < last:
         ahead = min(at + _STEP, last)
-        before, after = _offset(zone, at), _offset(zone, ahead)
+        before, after = after, _offset(zone, ahead)  # (the offset at `at` is the last step's: looked up once)
         if before != after:
             low, high = at, ahead  # the offset changes in (low, high]: find the first second of the new one
             while high - low > 1:

@@ -153,6 +153,7 @@ class Tracker:
                     found[title] = errors_in(xml)
                     self.controls[name] = in_shared or may_hold_control(xml)
                     visit(archive, title, parts[title], xml)
+                    del xml  # (20 MB at 10,000 events: not kept while the next sheet inflates)
         self._errors = {sheet: found.get(title or "", {}) for sheet, title in titles.items()}
 
     def as_typed(self, name: str, field: str, row: int, value: Any) -> Any:

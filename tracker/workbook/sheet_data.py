@@ -358,54 +358,80 @@ def _type_rows(
     plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]],
     where: tuple[str, set[str]] | None,
 ) -> list[Row]:
+    """The rows among `pairs` (Excel row number, raw cells) with a non-blank cell, typed by `plan`; with `where`
+    = (field, values), only those whose cell in that field is one of `values` (trimmed, case-folded).
+
+    Typed a column at a time (one comprehension per column, the rows' dicts then zipped in C): at 10,000 events
+    ~0.12 s for ~600k cells, where a Python loop over them took ~0.19 s."""
+    if where is not None:
+        position = data.columns.get(where[0], -1)
+        wanted = where[1]
+        pairs = [(n, raw) for n, raw in pairs if 0 <= position < len(raw) and raw_key(raw[position]) in wanted]
+    pairs = pairs if isinstance(pairs, list) else list(pairs)
+    raws = [raw for _, raw in pairs]
+    whole = list(zip(*raws, strict=False))  # the columns every row reaches (all, from calamine): one pass in C
+    typed: dict[str, list[Any]] = {}
+    extras: list[tuple[str, list[Any]]] = []
+    for index, convert, name, kind, options in plan:
+        cells = whole[index] if index < len(whole) else _column(raws, index)
+        if convert is None:  # a user's own column: kept as the reader gave it, when not empty
+            extras.append((name, [None if c is None or c == "" else c for c in cells]))
+        else:
+            typed[name] = _typed_column(cells, convert, kind, options)
+    names = list(spec.fields)
+    nothing = [None] * len(raws)
+    columns = [typed.get(name, nothing) for name in names]
+    width = len(names)
+    if not extras and width:
+        numbered = zip(pairs, zip(*columns, strict=True), strict=True)
+        if any(None not in column for column in columns):  # a column filled on every row: no row is blank
+            return [Row(number, dict(zip(names, values, strict=True)), {}) for (number, _), values in numbered]
+        return [  # a row of blank cells is no row
+            Row(number, dict(zip(names, values, strict=True)), {})
+            for (number, _), values in numbered
+            if values.count(None) != width
+        ]
     out: list[Row] = []
-    empty_fields = dict.fromkeys(spec.fields)
-    position = data.columns.get(where[0], -1) if where else -1
-    wanted = where[1] if where else set()
-    for number, raw in pairs:
-        if where is not None:
-            if position < 0 or position >= len(raw) or raw_key(raw[position]) not in wanted:
-                continue
-        values = dict(empty_fields)
-        extra: dict[str, Any] = {}
-        seen = False
-        width = len(raw)
-        for index, convert, name, kind, options in plan:
-            if index >= width:
-                continue
-            cell = raw[index]
-            if cell is None or cell == "":
-                continue
-            # Fast paths for the two commonest cells (inline: this loop runs ~500k times at 10k events).
-            if kind == "text" and type(cell) is str:
-                cell = cell.strip()
-                if cell:
-                    values[name] = cell
-                    seen = True
-                continue
-            if kind == "datetime" and type(cell) is datetime:
-                values[name] = cell.replace(tzinfo=UTC) if cell.tzinfo is None else cell
-                seen = True
-                continue
-            if kind == "enum" and cell in options:
-                values[name] = cell
-                seen = True
-                continue
-            if kind == "integer" and type(cell) is float and whole_number(cell):
-                values[name] = int(cell)
-                seen = True
-                continue
-            if convert is None:
-                extra[name] = cell
-                seen = True
-                continue
-            typed = convert(cell)
-            if typed is not None:
-                values[name] = typed
-                seen = True
-        if seen:
-            out.append(Row(number, values, extra))
+    rows = zip(*columns, strict=True) if width else ((),) * len(raws)
+    for position, ((number, _), values) in enumerate(zip(pairs, rows, strict=True)):
+        extra = {name: cells[position] for name, cells in extras if cells[position] is not None}
+        if extra or values.count(None) != width:
+            out.append(Row(number, dict(zip(names, values, strict=True)), extra))
     return out
+
+
+def _column(raws: list[Sequence[Any]], index: int) -> list[Any]:
+    """Column `index` of rows not all of which reach it: None where a row is too short."""
+    return [raw[index] if index < len(raw) else None for raw in raws]
+
+
+# A naive date and time in UTC: combine(its date, its time (fold kept), UTC) is the value .replace(tzinfo=UTC)
+# gives, ~4x faster (replace parses keywords; it dominated typing at 10,000 events: 140k cells).
+_combine = datetime.combine
+
+
+def _typed_column(cells: Sequence[Any], convert: Callable[[Any], Any], kind: str, options: frozenset[str]) -> list[Any]:
+    """One schema column's cells typed as `convert` types them (None for blank), with the commonest cells (text,
+    a naive date and time, a dropdown value, a whole number) typed inline."""
+    if kind == "text":
+        return [(c.strip() or None) if type(c) is str else None if c is None else convert(c) for c in cells]
+    if kind == "datetime":
+        return [
+            (_combine(c, c.time(), UTC) if c.tzinfo is None else c)
+            if type(c) is datetime
+            else None
+            if c is None or c == ""
+            else convert(c)
+            for c in cells
+        ]
+    if kind == "enum":
+        return [None if c is None or c == "" else c if c in options else convert(c) for c in cells]
+    if kind == "integer":
+        return [
+            None if c is None or c == "" else int(c) if type(c) is float and whole_number(c) else convert(c)
+            for c in cells
+        ]
+    return [None if c is None or c == "" else convert(c) for c in cells]
 
 
 @contextmanager
