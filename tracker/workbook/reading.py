@@ -102,13 +102,10 @@ class Tracker:
 
     def _few_rows(self, spec: SheetSpec, actual: str) -> SheetData | None:
         header = self._sieve.header(actual)
-        tail = self._sieve.tail(actual, _TAIL) if header is not None else None
-        if tail is None:
+        if header is None:
             return None
-        last_rows = (tail[0][1:], tail[1])  # the header row left out
-        return some_rows_sheet(
-            spec, actual, header, last_rows, lambda: self._loader(actual), _Sift(self._sieve, actual)
-        )
+        sift = _Sift(self._sieve, actual)
+        return some_rows_sheet(spec, actual, header, sift.tail, lambda: self._loader(actual), sift)
 
     def raw_rows(self, name: str) -> list[Sequence[Any]]:
         """The cells of schema sheet `name` below its header row as the file holds them (before typing): the
@@ -352,3 +349,7 @@ class _Sift:
     def blank(self, column: int) -> list[tuple[int, Sequence[Any]]] | None:
         found = self.sieve.blank(self.title, column)
         return found[1:] if found is not None else None
+
+    def tail(self) -> tuple[list[tuple[int, Sequence[Any]]], bool] | None:
+        found = self.sieve.tail(self.title, _TAIL)
+        return (found[0][1:], found[1]) if found is not None else None

@@ -56,7 +56,7 @@ class SheetData:
     title: str = ""
     columns: dict[str, int] = field(default_factory=dict)
     unknown_columns: list[tuple[int, str]] = field(default_factory=list)
-    last_row: int = 1
+    _last: int = field(default=1, repr=False)  # last_row
     _index: dict[str, Row] | None = None
     _rows: list[Row] | None = field(default=None, repr=False)
     _typing: Callable[[], list[Row]] | None = field(default=None, repr=False)
@@ -73,8 +73,30 @@ class SheetData:
     # parsed whole (`_load`) only when something needs every row
     _load: Callable[[], Iterable[Sequence[Any]]] | None = field(default=None, repr=False)
     _sift: Sifter | None = field(default=None, repr=False)
-    _file_last: int = field(default=1, repr=False)  # its last row as its XML says, until it is parsed
+    _file_last: int | None = field(default=None, repr=False)  # its last row as its XML said, until it is parsed
+    # how to read that last row from the end of its XML when first asked: (its last rows, whether all) or None
+    _tail: Callable[[], tuple[list[tuple[int, Sequence[Any]]], bool] | None] | None = field(default=None, repr=False)
     _sifted: set[tuple[str, frozenset[str]]] = field(default_factory=set, repr=False)  # `where` asked of `_sift`
+
+    @property
+    def last_row(self) -> int:
+        """The Excel number of the last row with a non-blank cell under the header (1: none): where a new row goes
+        below. On a sheet a write looks at a few rows of, read from the end of its XML when first asked."""
+        if self._tail is not None:
+            tail, self._tail = self._tail, None
+            found = tail()
+            rows, whole = found if found is not None else ([], False)
+            last = next((number for number, row in reversed(rows) if _filled(row, self._plan)), None)
+            if last is None and not whole:
+                self._whole()  # the tail holds no filled row: only the whole sheet tells
+            else:
+                self._file_last = last or 1
+                self._last = max(self._last, self._file_last)
+        return self._last
+
+    @last_row.setter
+    def last_row(self, number: int) -> None:
+        self._last = number
 
     @property
     def rows(self) -> list[Row]:
@@ -217,11 +239,12 @@ class SheetData:
         """Parse the whole sheet now, when it was read for some rows until now: something needs every row."""
         if self._load is None:
             return
-        load, self._load, self._sift = self._load, None, None
+        load, self._load, self._sift, self._tail = self._load, None, None, None
         rows = iter(load())
         next(rows, None)
         rest = list(rows)
-        if _last_row(rest, self._plan) != self._file_last:  # the XML's last row said otherwise: never write there
+        told = self._file_last
+        if told is not None and _last_row(rest, self._plan) != told:  # the XML's last row said otherwise: never write
             raise WorkbookError(
                 f"sheet {self.title!r}: its last row could not be told for certain; nothing was written. Run the "
                 "command again; if this stays, run `tracker validate` and report it"
@@ -311,20 +334,15 @@ def some_rows_sheet(
     spec: SheetSpec,
     title: str,
     header: Sequence[Any],
-    tail: tuple[list[tuple[int, Sequence[Any]]], bool],
+    tail: Callable[[], tuple[list[tuple[int, Sequence[Any]]], bool] | None],
     load: Callable[[], Iterable[Sequence[Any]]],
     sift: Sifter,
-) -> SheetData | None:
+) -> SheetData:
     """A sheet a write looks at a few rows of, without parsing it: its layout from `header`, its last row from
-    `tail` (its last rows and whether they are all of them), and rows found by `sift` as they are asked for; None
-    when the tail holds no row with a cell filled but is not the whole sheet (read it whole)."""
+    `tail` when asked (its last rows numbered, and whether they are all of them; None: the XML cannot tell), rows
+    found by `sift` as they are asked for, and the whole sheet from `load` when something needs every row."""
     data = read_sheet(spec, title, [header], header_only=True)
-    rows, whole = tail
-    last = next((number for number, row in reversed(rows) if _filled(row, data._plan)), None)
-    if last is None and not whole:
-        return None
-    data.last_row = data._file_last = last or 1
-    data._load, data._sift = load, sift
+    data._load, data._sift, data._tail = load, sift, tail
     return data
 
 

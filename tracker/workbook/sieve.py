@@ -230,7 +230,8 @@ class SheetSieve:
         all its rows; None when the scan cannot tell."""
         try:
             with gc_paused():
-                scan = self._scanned(title, 0)
+                done = [found for (sheet, _), found in self._scans.items() if sheet == title]
+                scan = done[0] if done else self._scanned(title, 0)  # any column's scan places the rows
                 if scan is None:
                     return None
                 kept = [i for i, number in enumerate(scan.numbers) if number != b"1"]
