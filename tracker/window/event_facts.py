@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,8 @@ class Facts:
     # Why its restore time is unknown although it is resolved (its Resolved cell is before its Detected cell): its
     # restore time, outage minutes and the SLA results that stop at the resolution are in no figure. "" when known.
     restore_problem: str = ""
+    id: str = ""  # the event's ID as the report shows it (str(ID))
+    key: str = ""  # and as the report's lookups compare it: trimmed, case-folded
 
     @property
     def user_minutes(self) -> float | None:
@@ -78,15 +81,25 @@ def sla_states(event: dict[str, Any], targets: dict[str, int | None], now: datet
     event, which a report of 10,000 events cannot afford; tests/test_report.py checks that the two agree."""
     out: dict[str, str] = {}
     for name in SPANS:
-        target, span = targets[name], timer_span(event, name)
+        target = targets[name]
+        span = None if target is None else timer_span(event, name)
         if target is None or span is None:
             out[name] = "no target"
             continue
         started, stopped = span
-        elapsed = max((stopped or now) - started, timedelta(0))
-        state = timer_state(elapsed, timedelta(minutes=target), stopped is not None)
+        elapsed = max((stopped or now) - started, _NO_TIME)
+        state = timer_state(elapsed, _span(target), stopped is not None)
         out[name] = state if state in ("met", "breached") else "pending"
     return out
+
+
+_NO_TIME = timedelta(0)
+
+
+@cache
+def _span(minutes: int) -> timedelta:
+    """A target's minutes as a span, made once per target (a report asks for it twice per event)."""
+    return timedelta(minutes=minutes)
 
 
 def rounded(value: float | None) -> float | int | None:
@@ -397,6 +410,8 @@ class _FactReader:
             sla=sla,
             targets=targets,
             restore_problem=backwards,
+            id=(shown := str(values.get("id") or "")),
+            key=shown.strip().casefold(),
         )
 
     def _services(self, value: Any) -> list[str]:
