@@ -268,9 +268,13 @@ class Report:
         """One summary per group, in a stable order (severities as on their sheet, months in time order,
         services and categories by name)."""
         by: dict[str, list[Facts]] = {}
-        for f in self.facts:
-            for key in _group_keys(f, self.by, self.tz):
-                by.setdefault(key, []).append(f)
+        if self.by in ("service", "month", "hour", "weekday"):
+            for f in self.facts:
+                for key in _group_keys(f, self.by, self.tz):
+                    by.setdefault(key, []).append(f)
+        else:  # an Events column as typed (`_group_keys`), read straight from each row: 10,000 calls fewer
+            for f in self.facts:
+                by.setdefault(str(f.row.values.get(self.by) or "(none)"), []).append(f)
         if self.by == "severity":
             keys = [s for s in self.severity_order if s in by] + sorted(k for k in by if k not in self.severity_order)
         elif self.by == "weekday":

@@ -105,8 +105,7 @@ def promises(tracker: Tracker, facts: list[Facts], now: datetime) -> dict[str, l
         for index, (sent, kind) in enumerate(mine):
             if kind not in PROMISING:
                 continue
-            times = updates.get(f.key, [])
-            before = times[bisect_right(times, sent) - 1] if times and times[0] <= sent else None  # the latest
+            before = latest(updates.get(f.key, []), sent)
             due = before + every if before is not None and before + every > sent else sent + every
             kept = mine[index + 1][0] if index + 1 < len(mine) else None
             if kept is not None:
@@ -116,6 +115,12 @@ def promises(tracker: Tracker, facts: list[Facts], now: datetime) -> dict[str, l
             made.append(Promise(str(f.row["id"]), sent, due, kept, state))
         out[f.key] = made
     return out
+
+
+def latest(times: list[datetime], at: datetime) -> datetime | None:
+    """The latest of these times (sorted, oldest first) at or before `at`, None when none is."""
+    index = bisect_right(times, at)
+    return times[index - 1] if index else None
 
 
 def _every(severity: Row | None) -> timedelta | None:
