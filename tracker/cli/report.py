@@ -118,6 +118,21 @@ def _write_html(target: Path, given: str, result: Any, data: dict[str, Any], con
         raise UsageError(f"--html {given}: {(exc.strerror or str(exc)).lower()}") from None
 
 
+def _figures(state: State, period: tuple[Any, Any], now: Any, by: str, audience: str | None) -> tuple[Any, Any, Any]:
+    """The workbook as read, the report of the period (since, until) for the audience, and its JSON form."""
+    config = state.config
+    with _collector_paused():
+        tracker = state.store(read_only=True).read()  # a report writes nothing (--email sends, and logs no row)
+        tracker.preload("Events", "Severities", "Updates")  # parsed in threads while the report's code loads
+        from tracker.window.event_facts import Period  # lazy: `tracker --help` loads no report code
+        from tracker.window.report import Report  # lazy: as above
+
+        reader = _reader(tracker, audience, config.internal_audiences)
+        hours, tz = config.clock.office_hours, config.display.tz
+        result = Report(tracker, Period(*period), now, by=by, tz=tz, audience=reader, office_hours=hours)
+        return tracker, result, result.to_json()
+
+
 def _reader(tracker: Any, name: str | None, internal: Any) -> Any:
     """The audience --audience or --email names, as the Distribution sheet spells it; None for the whole report."""
     if not name:
@@ -315,18 +330,9 @@ def report(
     if email_to and audience and email_to.casefold() != audience.casefold():
         raise UsageError(f"--email {email_to} sends what {email_to} may read; leave out --audience {audience}")
     html_file = html_target(html_path) if html_path else None
-    config, hours = state.config, state.config.clock.office_hours
-    now = utcnow()
+    config, now = state.config, utcnow()
     start, end = _period(state, since, until, now)
-    with _collector_paused():
-        tracker = state.store(read_only=True).read()  # a report writes nothing (--email sends, and logs no row)
-        tracker.preload("Events", "Severities", "Updates")  # parsed in threads while the report's code loads
-        from tracker.window.event_facts import Period  # lazy: `tracker --help` loads no report code
-        from tracker.window.report import Report  # lazy: as above
-
-        reader, period = _reader(tracker, email_to or audience, config.internal_audiences), Period(start, end)
-        result = Report(tracker, period, now, by=by, tz=config.display.tz, audience=reader, office_hours=hours)
-        data = result.to_json()
+    tracker, result, data = _figures(state, (start, end), now, by, email_to or audience)
     if html_file is not None:  # written before anything is printed: a refusal comes alone
         _write_html(html_file, str(html_path), result, data, config)
     for item in data["skipped"]:  # each event left out, and each without a restore time, said once
