@@ -239,7 +239,8 @@ class Report:
             else []
         )
         self.promises = funding.promises(tracker, self.facts, now)
-        self.tallies = {key: funding.tally(made) for key, made in self.promises.items()}  # summed per group
+        # each event's promises tallied once, summed per group (an event that promised nothing counts none)
+        self.tallies = {key: funding.tally(made) for key, made in self.promises.items() if made}
         self.out_of_hours = funding.out_of_hours(tracker, self.facts, tz, office_hours)
         self._outside = set(self.out_of_hours["event_ids"])  # (IDs detected out of hours, for each group)
         self.pages = funding.pages_sent(tracker, self.facts) if audience is None else []  # the team's own figure
