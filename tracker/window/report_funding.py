@@ -144,13 +144,9 @@ def tally(made: list[Promise]) -> tuple[int, int, int]:
     )
 
 
-def on_time(made: list[Promise]) -> dict[str, Any]:
-    """Counts of a set of promises: updates_on_time, updates_late, updates_pending, updates_share_on_time."""
-    return counted(*tally(made))
-
-
 def counted(kept: int, late: int, pending: int) -> dict[str, Any]:
-    """`on_time`'s counts from a tally (each event's promises tallied once, summed per group)."""
+    """A group's counts from its tally (each event's promises tallied once, summed per group): updates_on_time,
+    updates_late, updates_pending, updates_share_on_time."""
     return {
         "updates_on_time": kept,
         "updates_late": late,
