@@ -990,3 +990,98 @@ def test_a_label_with_dollar_signs_draws_as_words() -> None:
 
     chart = Drawing("c", 300, 40, "Outage by service", "one label", [Words(10, 20, "$CORE\\x $EDGE")])
     assert chart.png(300).startswith(b"\x89PNG") and "$CORE" in chart.svg()
+
+
+_RAW = st.one_of(  # a cell as a reader gives it, of every kind a workbook may hold
+    st.none(),
+    st.sampled_from(
+        ["", "  ", " EVT-1 ", "evt-2", "Sev 1", " resolved ", "Closed", "exercise", "outage", "Wi-Fi, VPN"]
+    ),
+    st.text(max_size=4),
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    st.floats(allow_nan=False),
+    st.integers(-(10**16), 10**16),
+    st.booleans(),
+    st.dates(),
+    st.times(),
+)
+
+
+def _cell_by_cell(tracker: Any, period: Any) -> tuple[list[Any], list[Any]]:
+    """`event_rows` as it was: each row typed cell by cell over the plan (the reference the column-wise one keeps)."""
+    from tracker.window.event_facts import EVENT_FIELDS
+    from tracker.workbook.cell_values import converter
+    from tracker.workbook.reading import Row
+
+    layout = tracker.layout("Events")
+    fields = layout.spec.fields
+    plan = [
+        (name, layout.columns[name], fields[name].kind, frozenset(fields[name].enum), converter(fields[name]))
+        for name in EVENT_FIELDS
+        if name in layout.columns
+    ]
+
+    def typed(cells: list[Any], steps: list[Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, index, kind, options, convert in steps:
+            cell = cells[index] if index < len(cells) else None
+            if cell is None:
+                values[name] = None
+            elif kind == "text" and type(cell) is str:
+                values[name] = cell.strip() or None
+            elif kind == "datetime" and type(cell) is datetime and cell.tzinfo is None:
+                values[name] = cell.replace(tzinfo=UTC)
+            elif kind == "integer" and type(cell) is float and cell.is_integer():
+                values[name] = int(cell)
+            elif options and cell in options:
+                values[name] = cell
+            else:
+                values[name] = convert(cell)
+        return values
+
+    first = [step for step in plan if step[0] in ("id", "detected_at")]
+    rest = [step for step in plan if step[0] not in ("id", "detected_at")]
+    chosen, undated = [], []
+    for offset, cells in enumerate(tracker.raw_rows("Events")):
+        values = typed(cells, first)
+        if not values.get("id"):
+            continue
+        detected = values.get("detected_at")
+        if not isinstance(detected, datetime):
+            undated.append(Row(offset + 2, values | typed(cells, rest)))
+        elif period is None or period.since <= detected < period.until:
+            chosen.append(Row(offset + 2, values | typed(cells, rest)))
+    return chosen, undated
+
+
+def _shown(rows: list[Any]) -> list[Any]:
+    """Rows as compared: number, and each value's repr in order (an int is no float, a time keeps its zone); a
+    time's fold, which no UTC time shows, left out."""
+    return [
+        (r.number, [(k, repr(v.replace(fold=0) if isinstance(v, datetime) else v)) for k, v in r.values.items()])
+        for r in rows
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.lists(_RAW, min_size=34, max_size=34), st.integers(0, 34)), max_size=8),
+    st.booleans(),
+)
+def test_events_typed_a_column_at_a_time_read_as_typed_cell_by_cell(
+    rows: list[tuple[list[Any], int]], bounded: bool
+) -> None:
+    """`event_rows` types the Events columns a column at a time (datetimes by epoch arithmetic): every value, of
+    any cell a reader may give, rows cut short included, is the one typing each cell over the plan gave."""
+    from tracker.window.event_facts import Period, event_rows
+    from tracker.workbook.reading import Tracker
+    from tracker.workbook.schema import load_schema
+
+    schema = load_schema(None)
+    header = [f.title for f in schema["Events"].fields.values()]
+    raw = [cells[:width] for cells, width in rows]
+    tracker = Tracker(schema, ["Events"], lambda name: [header, *raw])
+    period = Period(datetime(1950, 1, 1, tzinfo=UTC), datetime(2050, 1, 1, tzinfo=UTC)) if bounded else None
+    new, old = event_rows(tracker, period), _cell_by_cell(tracker, period)
+    assert [_shown(rows) for rows in new] == [_shown(rows) for rows in old]

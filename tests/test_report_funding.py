@@ -7,11 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests import suite_clock
 from tests.conftest import Run
@@ -187,3 +189,16 @@ def test_the_customer_report_withholds_the_update_figures(run: Run, week: dict[s
     assert sum(h["events"] for h in data["when"]["by_hour"]) == data["totals"]["events"]
     refused = run("report", "--by", "communication_lead", "--audience", "customer")
     assert refused.exit_code == 2 and "--by communication_lead" in refused.stderr
+
+
+_MOMENT = st.integers(0, 40).map(lambda m: datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=m))  # small: ties
+
+
+@given(st.lists(_MOMENT, max_size=12), _MOMENT)
+def test_the_latest_update_before_a_send_is_the_one_a_scan_finds(updates: list[datetime], sent: datetime) -> None:
+    """`latest` (a bisection) finds the update a scan of every update at or before the send finds."""
+    from tracker.window.report_funding import latest
+
+    times = sorted(updates)
+    before = [u for u in times if u <= sent]
+    assert latest(times, sent) == (before[-1] if before else None)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from tracker.rules.categories import is_drill
@@ -15,7 +17,7 @@ from tracker.rules.validation import cell_problems
 from tracker.times import iso
 from tracker.workbook.cell_values import converter, raw_key
 from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_bookkeeping, is_open
-from tracker.workbook.reading import Row, Tracker
+from tracker.workbook.reading import Row, SheetData, Tracker
 
 if TYPE_CHECKING:
     pass
@@ -52,6 +54,8 @@ class Facts:
     # Why its restore time is unknown although it is resolved (its Resolved cell is before its Detected cell): its
     # restore time, outage minutes and the SLA results that stop at the resolution are in no figure. "" when known.
     restore_problem: str = ""
+    id: str = ""  # the event's ID as the report shows it (str(ID))
+    key: str = ""  # and as the report's lookups compare it: trimmed, case-folded
 
     @property
     def user_minutes(self) -> float | None:
@@ -77,15 +81,25 @@ def sla_states(event: dict[str, Any], targets: dict[str, int | None], now: datet
     event, which a report of 10,000 events cannot afford; tests/test_report.py checks that the two agree."""
     out: dict[str, str] = {}
     for name in SPANS:
-        target, span = targets[name], timer_span(event, name)
+        target = targets[name]
+        span = None if target is None else timer_span(event, name)
         if target is None or span is None:
             out[name] = "no target"
             continue
         started, stopped = span
-        elapsed = max((stopped or now) - started, timedelta(0))
-        state = timer_state(elapsed, timedelta(minutes=target), stopped is not None)
+        elapsed = max((stopped or now) - started, _NO_TIME)
+        state = timer_state(elapsed, _span(target), stopped is not None)
         out[name] = state if state in ("met", "breached") else "pending"
     return out
+
+
+_NO_TIME = timedelta(0)
+
+
+@cache
+def _span(minutes: int) -> timedelta:
+    """A target's minutes as a span, made once per target (a report asks for it twice per event)."""
+    return timedelta(minutes=minutes)
 
 
 def rounded(value: float | None) -> float | int | None:
@@ -168,32 +182,59 @@ EVENT_FIELDS = (
 )
 
 
-def _typed(cells: Sequence[Any], plan: _Plan) -> dict[str, Any]:
-    """One raw row typed in the planned columns as the workbook types them (`converter`); the commonest cells
-    (trimmed text, naive datetimes, whole numbers) inline, since this runs for every event of the period."""
-    values: dict[str, Any] = {}
-    width = len(cells)
-    for name, index, kind, options, convert in plan:
-        cell = cells[index] if index < width else None
-        if cell is None:
-            values[name] = None
-        elif kind == "text" and type(cell) is str:
-            values[name] = cell.strip() or None
-        elif kind == "datetime" and type(cell) is datetime and cell.tzinfo is None:
-            values[name] = cell.replace(tzinfo=UTC)
-        elif kind == "integer" and type(cell) is float and cell.is_integer():
-            values[name] = int(cell)
-        elif options and cell in options:  # an enum cell spelled as the schema spells it
-            values[name] = cell
-        else:
-            values[name] = convert(cell)
-    return values
+_EPOCH, _NAIVE_EPOCH = datetime(1970, 1, 1, tzinfo=UTC), datetime(1970, 1, 1)  # a naive cell is in UTC
+
+
+def _cell(cell: Any, kind: str, options: frozenset[str], convert: Callable[[Any], Any]) -> Any:
+    """One raw cell typed as the workbook types it (`converter`), the commonest cells (trimmed text, naive
+    datetimes, whole numbers) without calling the converter."""
+    if cell is None:
+        return None
+    if kind == "text" and type(cell) is str:
+        return cell.strip() or None
+    if kind == "datetime" and type(cell) is datetime and cell.tzinfo is None:
+        return cell.replace(tzinfo=UTC)
+    if kind == "integer" and type(cell) is float and cell.is_integer():
+        return int(cell)
+    if options and cell in options:  # an enum cell spelled as the schema spells it
+        return cell
+    return convert(cell)
+
+
+def _typed_column(cells: Sequence[Any], kind: str, options: frozenset[str], convert: Callable[[Any], Any]) -> list[Any]:
+    """A column of raw cells typed as `_cell` types each one, its commonest cells inline in one comprehension: a
+    report types every event of the period, and a loop over the plan per row was most of `event_facts`."""
+    if kind == "text":
+        return [c.strip() or None if type(c) is str else _cell(c, kind, options, convert) for c in cells]
+    if kind == "datetime":  # the UTC epoch plus the span since the naive epoch: a tenth of replace(tzinfo=UTC)'s time
+        return [
+            _EPOCH + (c - _NAIVE_EPOCH)
+            if type(c) is datetime and c.tzinfo is None
+            else _cell(c, kind, options, convert)
+            for c in cells
+        ]
+    if kind == "integer":
+        return [int(c) if type(c) is float and c.is_integer() else _cell(c, kind, options, convert) for c in cells]
+    return [_cell(c, kind, options, convert) for c in cells]
+
+
+def _columns(rows: list[Sequence[Any]], plan: _Plan) -> list[list[Any]]:
+    """The planned columns of these raw rows, typed (a row shorter than a column reads as empty there)."""
+    if not rows or not plan:
+        return [[] for _ in plan]
+    indices = [index for _name, index, _kind, _options, _convert in plan]
+    if min(map(len, rows)) <= max(indices):  # a reader that leaves trailing empty cells out
+        rows = [list(r) + [None] * (max(indices) + 1 - len(r)) for r in rows]
+    return [
+        _typed_column(list(map(itemgetter(index), rows)), kind, options, convert)
+        for _name, index, kind, options, convert in plan
+    ]
 
 
 def event_rows(tracker: Tracker, period: Period | None = None) -> tuple[list[Row], list[Row]]:
     """(the Events rows with an ID detected in the period (all of them when None), the rows with an ID whose
     Detected cell is not a time), typed as the workbook types them but only in the columns a report reads; a row
-    detected outside the period is typed no further than its ID and Detected cells."""
+    detected outside the period is typed no further than its ID and Detected cells. Typed a column at a time."""
     layout = tracker.layout("Events")
     fields = layout.spec.fields
     plan: _Plan = [
@@ -203,19 +244,26 @@ def event_rows(tracker: Tracker, period: Period | None = None) -> tuple[list[Row
     ]
     first = [step for step in plan if step[0] in ("id", "detected_at")]
     rest = [step for step in plan if step[0] not in ("id", "detected_at")]
+    raw = tracker.raw_rows("Events")
+    firsts = dict(zip([step[0] for step in first], _columns(raw, first), strict=True))
+    ids, times = firsts.get("id", [None] * len(raw)), firsts.get("detected_at", [None] * len(raw))
+    wanted: list[int] = []  # the offsets of the chosen and undated rows, in sheet order
+    dated: list[bool] = []
+    for offset, (ident, detected) in enumerate(zip(ids, times, strict=True)):
+        if not ident:
+            continue
+        if not isinstance(detected, datetime):
+            wanted.append(offset)
+            dated.append(False)
+        elif period is None or period.since <= detected < period.until:
+            wanted.append(offset)
+            dated.append(True)
+    names = [step[0] for step in first] + [step[0] for step in rest]
+    columns = [[c[o] for o in wanted] for c in firsts.values()] + _columns([raw[o] for o in wanted], rest)
     chosen: list[Row] = []
     undated: list[Row] = []
-    for offset, cells in enumerate(tracker.raw_rows("Events")):
-        values = _typed(cells, first)
-        if not values.get("id"):
-            continue
-        detected = values.get("detected_at")
-        if not isinstance(detected, datetime):
-            values.update(_typed(cells, rest))
-            undated.append(Row(offset + 2, values))
-        elif period is None or period.since <= detected < period.until:
-            values.update(_typed(cells, rest))
-            chosen.append(Row(offset + 2, values))
+    for offset, is_dated, values in zip(wanted, dated, zip(*columns, strict=True), strict=True):
+        (chosen if is_dated else undated).append(Row(offset + 2, dict(zip(names, values, strict=True))))
     return chosen, undated
 
 
@@ -257,11 +305,14 @@ def event_facts(
     if tracker.actual_name("Updates") is not None:
         tracker.preload("Events", "Severities", "Updates")  # parsed side by side: reopenings are read from Updates
     tracker.require("Events", "Severities")
+    drill: dict[Any, bool] = {}  # a category as typed -> whether it is a drill (a handful of categories)
     chosen, undated = (
-        [r for r in rows if not is_drill(tracker.schema, r)] for rows in event_rows(tracker, period)
+        [r for r in rows if not _is_drill(tracker, r.values.get("category"), drill)]
+        for rows in event_rows(tracker, period)
     )  # a drill (category exercise) is no outage: it counts in no figure
     severities = tracker.sheet("Severities")
-    unmatched = [r for r in chosen if severities.find(str(r["severity"] or "")) is None]
+    found: dict[str, bool] = {}  # a severity as typed -> whether a Severities row has it
+    unmatched = [r for r in chosen if not _on_sheet(severities, str(r.values.get("severity") or ""), found)]
     if told is not None:
         known = heard or set()
         chosen, undated = (
@@ -279,6 +330,20 @@ def event_facts(
             out.append(facts)
     _count_reopenings(tracker, chosen, out, now)
     return out, skipped, unmatched
+
+
+def _is_drill(tracker: Tracker, category: Any, known: dict[Any, bool]) -> bool:
+    """`is_drill` of an event in this category, asked once per category."""
+    if category not in known:
+        known[category] = is_drill(tracker.schema, {"category": category})
+    return known[category]
+
+
+def _on_sheet(severities: SheetData, name: str, known: dict[str, bool]) -> bool:
+    """Whether a Severities row has this name, looked up once per name."""
+    if name not in known:
+        known[name] = severities.find(name) is not None
+    return known[name]
 
 
 def _undated(tracker: Tracker, row: Row) -> str:
@@ -345,6 +410,8 @@ class _FactReader:
             sla=sla,
             targets=targets,
             restore_problem=backwards,
+            id=(shown := str(values.get("id") or "")),
+            key=shown.strip().casefold(),
         )
 
     def _services(self, value: Any) -> list[str]:

@@ -239,7 +239,10 @@ class Report:
             else []
         )
         self.promises = funding.promises(tracker, self.facts, now)
+        # each event's promises tallied once, summed per group (an event that promised nothing counts none)
+        self.tallies = {key: funding.tally(made) for key, made in self.promises.items() if made}
         self.out_of_hours = funding.out_of_hours(tracker, self.facts, tz, office_hours)
+        self._outside = set(self.out_of_hours["event_ids"])  # (IDs detected out of hours, for each group)
         self.pages = funding.pages_sent(tracker, self.facts) if audience is None else []  # the team's own figure
         self.withheld = sorted(
             name
@@ -266,9 +269,13 @@ class Report:
         """One summary per group, in a stable order (severities as on their sheet, months in time order,
         services and categories by name)."""
         by: dict[str, list[Facts]] = {}
-        for f in self.facts:
-            for key in _group_keys(f, self.by, self.tz):
-                by.setdefault(key, []).append(f)
+        if self.by in ("service", "month", "hour", "weekday"):
+            for f in self.facts:
+                for key in _group_keys(f, self.by, self.tz):
+                    by.setdefault(key, []).append(f)
+        else:  # an Events column as typed (`_group_keys`), read straight from each row: 10,000 calls fewer
+            for f in self.facts:
+                by.setdefault(str(f.row.values.get(self.by) or "(none)"), []).append(f)
         if self.by == "severity":
             keys = [s for s in self.severity_order if s in by] + sorted(k for k in by if k not in self.severity_order)
         elif self.by == "weekday":
@@ -283,33 +290,34 @@ class Report:
 
     def _funded(self, facts: list[Facts]) -> dict[str, Any]:
         """A group's on-time updates and events out of hours (see `tracker.window.report_funding`)."""
-        made = [p for f in facts for p in self.promises.get(str(f.row["id"] or "").strip().casefold(), [])]
-        counts: dict[str, Any] = funding.on_time(made)
+        counts: dict[str, Any] = funding.counted(*funding.group_tally(facts, self.tallies))
         if not self.shows("updates_on_time"):
             counts = dict.fromkeys(counts)
-        outside = set(self.out_of_hours["event_ids"])
-        known = self.out_of_hours["basis"] is not None
-        return counts | {"out_of_hours": sum(_id(f) in outside for f in facts) if known else None}
+        outside, known = self._outside, self.out_of_hours["basis"] is not None
+        return counts | {"out_of_hours": sum(f.id in outside for f in facts) if known else None}
 
     def updates_on_time(self) -> dict[str, list[dict[str, Any]]]:
         """The share of updates sent on time per severity and per communication lead ([] where withheld)."""
         if not self.shows("updates_on_time"):
             return {"by_severity": [], "by_communication_lead": []}
         severity = funding.on_time_by(
-            self.facts, self.promises, lambda f: str(f.row["severity"] or ""), self.severity_order
+            self.facts, self.tallies, lambda f: str(f.row.values.get("severity") or ""), self.severity_order
         )
         for entry in severity:
             entry["label"] = self.label(entry["key"])
         lead: list[dict[str, Any]] = []
         if self.shows("communication_lead"):
-            lead = funding.on_time_by(self.facts, self.promises, lambda f: str(f.row["communication_lead"] or "(none)"))
+            lead = funding.on_time_by(
+                self.facts, self.tallies, lambda f: str(f.row.values.get("communication_lead") or "(none)")
+            )
         return {"by_severity": severity, "by_communication_lead": lead}
 
     def when(self) -> dict[str, Any]:
         """Events by hour of day and weekday of detection (display timezone), and out of hours."""
+        local = [f.row.values["detected_at"].astimezone(self.tz) for f in self.facts]
         return {
-            "by_hour": funding.by_hour(self.facts, self.tz, self.pages),
-            "by_weekday": funding.by_weekday(self.facts, self.tz, self.pages),
+            "by_hour": funding.by_hour(local, self.tz, self.pages),
+            "by_weekday": funding.by_weekday(local, self.tz, self.pages),
             "out_of_hours": {k: v for k, v in self.out_of_hours.items()},
         }
 
@@ -447,7 +455,7 @@ class Report:
 
 
 def _id(f: Facts) -> str:
-    return str(f.row["id"] or "")
+    return f.id
 
 
 CSV_COLUMNS = (

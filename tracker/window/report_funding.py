@@ -30,7 +30,7 @@ from tracker.errors import ConfigError, TrackerError
 from tracker.sending.sendlog import MESSAGE_KINDS, is_claim, log_view
 from tracker.window.event_facts import Facts
 from tracker.workbook.policy import update_interval
-from tracker.workbook.reading import Tracker
+from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import DUTY, roster_rows, shifts, weekdays
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -89,65 +89,96 @@ def promises(tracker: Tracker, facts: list[Facts], now: datetime) -> dict[str, l
     """Each event's promises (casefolded ID -> list), by the module's definition. An event whose severity has no
     valid Update Every promised nothing."""
     sends = _sends(tracker)
-    updates = _updates(tracker, {k for f in facts if (k := _key(f.row["id"])) in sends})
+    updates = _updates(tracker, {f.key for f in facts if f.key in sends})
     severities = tracker.sheet("Severities")
+    every_of: dict[str, timedelta | None] = {}  # a severity as typed -> its Update Every (a handful of severities)
     out: dict[str, list[Promise]] = {}
     for f in facts:
-        key = _key(f.row["id"])
-        severity = severities.find(str(f.row["severity"] or ""))
-        try:
-            every = timedelta(minutes=update_interval(severity)) if severity is not None else None
-        except TrackerError:
-            every = None
+        name = str(f.row["severity"] or "")
+        if name not in every_of:
+            every_of[name] = _every(severities.find(name))
+        every = every_of[name]
         if every is None:
             continue
-        mine = sends.get(key, [])
+        mine = sends.get(f.key, [])
         made = []
         for index, (sent, kind) in enumerate(mine):
             if kind not in PROMISING:
                 continue
-            before = [u for u in updates.get(key, []) if u <= sent]
-            due = before[-1] + every if before and before[-1] + every > sent else sent + every
+            before = latest(updates.get(f.key, []), sent)
+            due = before + every if before is not None and before + every > sent else sent + every
             kept = mine[index + 1][0] if index + 1 < len(mine) else None
             if kept is not None:
                 state = "on time" if kept <= due else "late"
             else:
                 state = "late" if due < now else "pending"
             made.append(Promise(str(f.row["id"]), sent, due, kept, state))
-        out[key] = made
+        out[f.key] = made
     return out
+
+
+def latest(times: list[datetime], at: datetime) -> datetime | None:
+    """The latest of these times (sorted, oldest first) at or before `at`, None when none is."""
+    index = bisect_right(times, at)
+    return times[index - 1] if index else None
+
+
+def _every(severity: Row | None) -> timedelta | None:
+    """A severity's Update Every, None when it has no valid one."""
+    try:
+        return timedelta(minutes=update_interval(severity)) if severity is not None else None
+    except TrackerError:
+        return None
 
 
 def _share(kept: int, late: int) -> float | None:
     return round(kept / (kept + late), 4) if kept + late else None
 
 
-def on_time(made: list[Promise]) -> dict[str, Any]:
-    """Counts of a set of promises: updates_on_time, updates_late, updates_pending, updates_share_on_time."""
-    kept = sum(p.state == "on time" for p in made)
-    late = sum(p.state == "late" for p in made)
+def tally(made: list[Promise]) -> tuple[int, int, int]:
+    """How many of these promises were kept on time, late, and are pending."""
+    return (
+        sum(p.state == "on time" for p in made),
+        sum(p.state == "late" for p in made),
+        sum(p.state == "pending" for p in made),
+    )
+
+
+def counted(kept: int, late: int, pending: int) -> dict[str, Any]:
+    """A group's counts from its tally (each event's promises tallied once, summed per group): updates_on_time,
+    updates_late, updates_pending, updates_share_on_time."""
     return {
         "updates_on_time": kept,
         "updates_late": late,
-        "updates_pending": sum(p.state == "pending" for p in made),
+        "updates_pending": pending,
         "updates_share_on_time": _share(kept, late),
     }
 
 
+def group_tally(facts: list[Facts], tallies: dict[str, tuple[int, int, int]]) -> tuple[int, int, int]:
+    """The summed tallies of these events (an event's own by its casefolded ID; none for an event without)."""
+    kept = late = pending = 0
+    for f in facts:
+        counts = tallies.get(f.key)
+        if counts is not None:
+            kept, late, pending = kept + counts[0], late + counts[1], pending + counts[2]
+    return kept, late, pending
+
+
 def on_time_by(
-    facts: list[Facts], made: dict[str, list[Promise]], key: Callable[[Facts], str], order: list[str] | None = None
+    facts: list[Facts],
+    tallies: dict[str, tuple[int, int, int]],
+    key: Callable[[Facts], str],
+    order: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """On-time counts per group of events (`key` names an event's group): `order` first, then the rest by name."""
+    """On-time counts per group of events (`key` names an event's group): `order` first, then the rest by name;
+    `tallies`: each event's promises tallied (casefolded ID -> `tally`)."""
     groups: dict[str, list[Facts]] = {}
     for f in facts:
         groups.setdefault(key(f), []).append(f)
     first = [k for k in order or [] if k in groups]
     keys = first + sorted((k for k in groups if k not in first), key=str.casefold)
-    out = []
-    for name in keys:
-        group = [p for f in groups[name] for p in made.get(_key(f.row["id"]), [])]
-        out.append({"key": name, "events": len(groups[name])} | on_time(group))
-    return out
+    return [{"key": name, "events": len(groups[name])} | counted(*group_tally(groups[name], tallies)) for name in keys]
 
 
 def office_hours(text: str) -> tuple[set[int], time, time | None] | None:
@@ -205,13 +236,13 @@ def out_of_hours(tracker: Tracker, facts: list[Facts], tz: tzinfo, setting: str 
         "basis": basis,
         "events": len(outside),
         "share": round(len(outside) / len(facts), 4) if facts else None,
-        "event_ids": [str(f.row["id"] or "") for f in outside],
+        "event_ids": [f.id for f in outside],
     }
 
 
 def pages_sent(tracker: Tracker, facts: list[Facts]) -> list[datetime]:
     """When the stand-by was paged about these events (Notifications rows of kind `page`; claims never sent left out)."""
-    keys = {_key(f.row["id"]) for f in facts}
+    keys = {f.key for f in facts}
     log = tracker.sheet("Notifications")
     rows = log.rows if log.present else []
     return [
@@ -224,21 +255,23 @@ def pages_sent(tracker: Tracker, facts: list[Facts]) -> list[datetime]:
     ]
 
 
-def by_hour(facts: list[Facts], tz: tzinfo, pages: list[datetime] | None = None) -> list[dict[str, int]]:
-    """Events detected, and pages sent, in each hour of the day (display timezone), 0 to 23, every hour listed."""
+def by_hour(local: list[datetime], tz: tzinfo, pages: list[datetime] | None = None) -> list[dict[str, int]]:
+    """Events detected (`local`: their Detected times in the display timezone), and pages sent, in each hour of the
+    day (display timezone), 0 to 23, every hour listed."""
     counts, paged = [0] * 24, [0] * 24
-    for f in facts:
-        counts[f.row["detected_at"].astimezone(tz).hour] += 1
+    for at in local:
+        counts[at.hour] += 1
     for at in pages or []:
         paged[at.astimezone(tz).hour] += 1
     return [{"hour": hour, "events": count, "pages": paged[hour]} for hour, count in enumerate(counts)]
 
 
-def by_weekday(facts: list[Facts], tz: tzinfo, pages: list[datetime] | None = None) -> list[dict[str, Any]]:
-    """Events detected, and pages sent, on each weekday (display timezone), Monday first, every day listed."""
+def by_weekday(local: list[datetime], tz: tzinfo, pages: list[datetime] | None = None) -> list[dict[str, Any]]:
+    """Events detected (`local`: their Detected times in the display timezone), and pages sent, on each weekday
+    (display timezone), Monday first, every day listed."""
     counts, paged = [0] * 7, [0] * 7
-    for f in facts:
-        counts[f.row["detected_at"].astimezone(tz).weekday()] += 1
+    for at in local:
+        counts[at.weekday()] += 1
     for at in pages or []:
         paged[at.astimezone(tz).weekday()] += 1
     return [{"weekday": WEEKDAYS[day], "events": count, "pages": paged[day]} for day, count in enumerate(counts)]
