@@ -859,6 +859,25 @@ def test_layout_knows_shared_formula_masters_however_written(tmp_path: Path, spe
     assert layout.refusal("Events", 3, [4], False) is None
 
 
+@pytest.mark.parametrize("form", ["prefixed", "formulas with other attributes", "the words in text"])
+def test_layout_finds_shared_formula_masters_among_other_formulas(tmp_path: Path, form: str) -> None:
+    """The layout check looks at each formula element's attributes (not for the words anywhere in 20 MB): it finds
+    a master in a prefixed sheet, among formulas LibreOffice marks `aca="false"`, and none in cell text."""
+    from tracker.store.xlsx_layout import Layout
+
+    source = make_events(tmp_path / "in.xlsx")
+    if form == "the words in text":
+        edit_zip(source, {SHEET: replace_once("<t>note 2</t>", "<t>a shared t=&quot;array&quot; drive</t>")})
+        assert Layout(source.read_bytes()).refusal("Events", 2, [4], False) is None
+        return
+    edit = shared_formula()
+    if form == "prefixed":
+        edit_zip(source, {SHEET: lambda xml: prefixed(edit(xml))})
+    else:
+        edit_zip(source, {SHEET: lambda xml: edit(xml).replace("<f>", '<f aca="false">')})
+    assert "Events!E2 holds a shared formula" in (Layout(source.read_bytes()).refusal("Events", 2, [4], False) or "")
+
+
 def test_a_sparkline_is_not_stretched_over_new_rows(tmp_path: Path) -> None:
     """A table with one data row and a sparkline in its column: the new row does not stretch the sparkline's
     one-cell location (an x14 validation over the same column does grow)."""
