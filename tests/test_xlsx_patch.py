@@ -825,6 +825,26 @@ def test_rows_written_with_other_attribute_quoting_are_found(tmp_path: Path, for
     assert book["Events"]["C3"].value == 42 and book["Events"]["A5"].value == "five"
 
 
+@pytest.mark.parametrize("without", ["every row", "row 3 only"])
+def test_rows_without_their_address_are_found_by_position(tmp_path: Path, without: str) -> None:
+    """Rows written without `r` (numbered by position, as some writers do): the row a write changes is found where a
+    reader places it, whether or not other rows carry their address, and the new row goes after the last."""
+    source = make_events(tmp_path / "in.xlsx")
+
+    def strip(xml: str) -> str:
+        if without == "every row":
+            return re.sub(r'<row r="\d+"', "<row", xml)
+        return xml.replace('<row r="3"', "<row", 1)
+
+    edit_zip(source, {SHEET: strip})
+    assert '<row r="3"' not in read_part(source, SHEET)
+    target = tmp_path / "out.xlsx"
+    patch(source, target, [cell_write({(3, 2): 42, (4, 2): 43}), append_write(5, {0: "five"})])
+    rows = calamine_rows(target)
+    assert rows[2][2] == 42 and rows[3][2] == 43 and rows[4][0] == "five"
+    assert [row[0] for row in rows[1:4]] == [row[0] for row in calamine_rows(source)[1:4]]
+
+
 def test_dropdowns_and_formats_over_table_columns_follow_new_rows(tmp_path: Path) -> None:
     """A dropdown or conditional format over a whole table column (as LibreOffice leaves it, clipped to the
     rows it had) reaches the appended row, as Excel grows them with the table; other ranges stay as they are."""

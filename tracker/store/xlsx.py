@@ -399,15 +399,21 @@ class _RowFinder:
         self.sheet, self.start, self.end = sheet, start, end
         p = sheet.p
         self._tag = re.compile(_ROW_TAG.format(p=p))
-        # Every row tag starting with its address, as Excel, LibreOffice and the Python writers put it: then a row
-        # is where a plain search finds `<row r="N"`, or nowhere (one pass, 12 ms at 30,000 rows, instead of a
-        # regex over every row's attributes and another for each row not found)
-        self._plain = re.compile(rf'<{p}row\b(?! r=")').search(sheet.xml, start, end) is None
-        implicit = None if self._plain else re.compile(rf"<{p}row\b(?![^>]*\br\s*=)").search(sheet.xml, start, end)
         self._all: dict[int, _RowTuple] | None = None
         self._ordered: list[_RowTuple] | None = None
-        if implicit is not None:
-            self._scan()
+        self._plain: bool | None = None  # every row tag starts with its address (`plain`)
+
+    def plain(self) -> bool:
+        """Whether every row tag starts with its address, as Excel, LibreOffice and the Python writers put it: then a
+        row is where a plain search finds `<row r="N"`, or nowhere. Asked when a row is not found that way (one pass,
+        12 ms at 30,000 rows); when some row has no address at all, every row tag is read (rows numbered by
+        position)."""
+        if self._plain is None:
+            p, xml = self.sheet.p, self.sheet.xml
+            self._plain = re.compile(rf'<{p}row\b(?! r=")').search(xml, self.start, self.end) is None
+            if not self._plain and re.compile(rf"<{p}row\b(?![^>]*\br\s*=)").search(xml, self.start, self.end):
+                self._scan()
+        return self._plain
 
     def _scan(self) -> None:
         self._ordered = self.sheet._rows(self.start, self.end)
@@ -435,7 +441,9 @@ class _RowFinder:
         xml = self.sheet.xml
         at = xml.rfind(f'<{self.sheet.p}row r="{number}"', self.start, self.end)
         match = pattern.match(xml, at, self.end) if at >= 0 else None
-        if match is None and not self._plain:
+        if match is None and not self.plain():
+            if self._all is not None:  # rows without an address: every row tag was read
+                return self._all.get(number)
             match = pattern.search(xml, self.start, self.end)
         return self._element(match, number) if match else None
 
