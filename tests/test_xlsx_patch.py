@@ -843,6 +843,7 @@ def test_rows_without_their_address_are_found_by_position(tmp_path: Path, withou
     rows = calamine_rows(target)
     assert rows[2][2] == 42 and rows[3][2] == 43 and rows[4][0] == "five"
     assert [row[0] for row in rows[1:4]] == [row[0] for row in calamine_rows(source)[1:4]]
+    assert read_part(target, SHEET).count("<row") == read_part(source, SHEET).count("<row") + 1  # changed in place
 
 
 def test_dropdowns_and_formats_over_table_columns_follow_new_rows(tmp_path: Path) -> None:
