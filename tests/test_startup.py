@@ -186,6 +186,22 @@ def test_reading_a_local_workbook_loads_no_writer(command: list[str], example: P
         assert sorted(writer & modules) == []
 
 
+@pytest.mark.parametrize("command", [["list", "--open"], ["show", "EVT-1"], ["due"]])
+def test_reading_early_starts_on_the_workbook_and_leaves_mistakes_to_the_command(
+    command: list[str], example: Path, tmp_path: Path
+) -> None:
+    """`tracker list`, `show` and `due` start inflating the sheets they read before the command line loads: on the
+    example workbook the sieve module is loaded by then, and a broken tracker.toml is still told once, by the
+    command, as without the early start."""
+    early = f"sys.argv = ['tracker', *{command!r}]\nfrom tracker import entry\nentry._inflate_early()"
+    modules, done = loaded_by(early, example.parent)
+    assert done.returncode == 0 and "tracker.workbook.sieve" in modules and "click" not in modules
+    (tmp_path / "tracker.toml").write_text("[workbook\n", encoding="utf-8")
+    _, done = loaded_by(f"sys.argv = ['tracker', *{command!r}]\nfrom tracker.entry import main\nmain()", tmp_path)
+    told = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and len(told) == 1 and "is not valid TOML" in told[0], done.stderr
+
+
 def test_unknown_commands_are_told_the_close_names() -> None:
     """A mistyped command is refused with the commands it may mean, though none is loaded yet."""
     _, done = loaded_by("sys.argv = ['tracker', 'valdate']\nfrom tracker.entry import main\nmain()")

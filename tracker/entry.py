@@ -18,6 +18,7 @@ def main() -> None:
     import signal
 
     try:
+        _inflate_early()
         _load_native()
         from tracker.cli.commands import main as command_line
     except KeyboardInterrupt:
@@ -27,6 +28,29 @@ def main() -> None:
         command_line()
     finally:  # done: what is left is Python's exit, which waits for the sheet parsers' threads
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# The commands that read some rows of a few sheets (tracker.workbook.sieve), with those sheets: written first
+# (`tracker list ...`), they start inflating them before the command line loads, as its modules import meanwhile.
+READS_SOME = {"list": ("Events", "Updates"), "show": ("Events", "Updates", "Changes"), "due": ("Events", "Updates")}
+
+
+def _inflate_early() -> None:
+    """Start inflating the sheets a `tracker list`, `show` or `due` reads, from a local workbook, as early as its
+    tracker.toml says where it is (the command itself reads tracker.toml again, and says what is wrong with it)."""
+    sheets = READS_SOME.get(sys.argv[1]) if len(sys.argv) > 1 else None
+    if sheets is None or {"-h", "--help"} & set(sys.argv[2:]):
+        return
+    try:
+        from tracker.config import load_config
+
+        config = load_config(None)
+        if config.sharepoint is None:
+            from tracker.workbook.sieve import prefetch_file
+
+            prefetch_file(config.workbook_path, sheets)
+    except Exception:  # noqa: BLE001 - the command reads tracker.toml again and names what is wrong
+        return
 
 
 def _load_native() -> None:

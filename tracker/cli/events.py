@@ -13,6 +13,7 @@ import click
 
 from tracker.cli import output
 from tracker.cli.state import State, pass_state
+from tracker.entry import READS_SOME
 from tracker.errors import UsageError
 from tracker.text import printable as _printable
 
@@ -437,7 +438,7 @@ def list_cmd(state: State, open_only: bool, as_json: bool) -> None:
       tracker list --open
       tracker list --json | jq -r '.[] | .id'
     """
-    tracker = state.read_some("Events", "Updates")  # the open events and their latest ETAs
+    tracker = state.read_some(*READS_SOME["list"])  # the open events and their latest ETAs
     from tracker.rules.events import list_events
     from tracker.times import utcnow
     from tracker.workbook.policy import is_open
@@ -517,7 +518,7 @@ def show(state: State, event_id: str, as_json: bool) -> None:
     Example:
       tracker show EVT-2026-0001
     """
-    tracker = state.read_some("Events", "Updates", "Changes")  # the event's rows
+    tracker = state.read_some(*READS_SOME["show"])  # the event's rows
     from tracker.rules.events import event_timeline
 
     timeline = event_timeline(tracker, event_id)

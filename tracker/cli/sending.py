@@ -15,6 +15,7 @@ import click
 
 from tracker.cli import output
 from tracker.cli.state import State, pass_state, say_ignored
+from tracker.entry import READS_SOME
 from tracker.errors import TrackerError, UsageError
 from tracker.text import printable as _printable
 
@@ -121,7 +122,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
     from tracker.times import utcnow
 
     span = output.span(within, "--within") if within else None
-    state.prefetch("Events", "Updates")  # the open events and their latest ETAs, read while the rest loads
+    state.prefetch(*READS_SOME["due"])  # the open events and their latest ETAs, read while the rest loads
     store = state.store(read_only=not (heartbeat or remind or escalate))  # a plain `due` only reads
     if heartbeat:
         from tracker.cli.watch import due_heartbeat
@@ -129,7 +130,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
         sys.exit(due_heartbeat(state, store, as_json))
     if remind or escalate:
         state.apply_typed(store)  # what people typed in Excel acts before anyone is reminded of it
-    tracker = state.read_some("Events", "Updates", store=store)
+    tracker = state.read_some(*READS_SOME["due"], store=store)
     from tracker.rules.actions import ignored_rows as ignored_actions
     from tracker.workbook.roster import ignored_rows
 
