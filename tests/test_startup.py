@@ -193,7 +193,7 @@ def test_reading_early_starts_on_the_workbook_and_leaves_mistakes_to_the_command
     """`tracker list`, `show` and `due` start inflating the sheets they read before the command line loads: on the
     example workbook the sieve module is loaded by then, and a broken tracker.toml is still told once, by the
     command, as without the early start."""
-    early = f"sys.argv = ['tracker', *{command!r}]\nfrom tracker import entry\nentry._inflate_early()"
+    early = f"sys.argv = ['tracker', *{command!r}]\nfrom tracker import entry\nentry._read_early()"
     modules, done = loaded_by(early, example.parent)
     assert done.returncode == 0 and "tracker.workbook.sieve" in modules and "click" not in modules
     (tmp_path / "tracker.toml").write_text("[workbook\n", encoding="utf-8")

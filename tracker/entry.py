@@ -18,7 +18,7 @@ def main() -> None:
     import signal
 
     try:
-        _inflate_early()
+        _read_early()
         _load_native()
         from tracker.cli.commands import main as command_line
     except KeyboardInterrupt:
@@ -30,25 +30,42 @@ def main() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-# The commands that read some rows of a few sheets (tracker.workbook.sieve), with those sheets: written first
-# (`tracker list ...`), they start inflating them before the command line loads, as its modules import meanwhile.
+# The commands that read some rows of a few sheets (tracker.workbook.sieve), with those sheets, and those that read
+# sheets whole: written first (`tracker list ...`), they start on them before the command line loads, as its modules
+# import meanwhile (inflating or parsing lets go of the interpreter).
 READS_SOME = {"list": ("Events", "Updates"), "show": ("Events", "Updates", "Changes"), "due": ("Events", "Updates")}
+READS_WHOLE = {"report": ("Events", "Severities", "Updates"), "publish": ("Events", "Updates", "Severities")}
+ALL_SHEETS = "validate"  # every sheet of the schema (not with --fix, which writes first, nor --formulas)
 
 
-def _inflate_early() -> None:
-    """Start inflating the sheets a `tracker list`, `show` or `due` reads, from a local workbook, as early as its
-    tracker.toml says where it is (the command itself reads tracker.toml again, and says what is wrong with it)."""
-    sheets = READS_SOME.get(sys.argv[1]) if len(sys.argv) > 1 else None
-    if sheets is None or {"-h", "--help"} & set(sys.argv[2:]):
+def _read_early() -> None:
+    """Start on the sheets `tracker list`, `show`, `due`, `report`, `publish` or `validate` reads, from a local
+    workbook, as early as its tracker.toml says where it is (the command itself reads tracker.toml again, and says
+    what is wrong with it)."""
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    rest = set(sys.argv[2:])
+    if command not in (*READS_SOME, *READS_WHOLE, ALL_SHEETS) or {"-h", "--help", "--fix", "--formulas"} & rest:
         return
     try:
         from tracker.config import load_config
 
         config = load_config(None)
-        if config.sharepoint is None:
+        if config.sharepoint is not None:
+            return
+        if command in READS_SOME:
             from tracker.workbook.sieve import prefetch_file
 
-            prefetch_file(config.workbook_path, sheets)
+            prefetch_file(config.workbook_path, READS_SOME[command])
+            return
+        _load_native()  # python-calamine imported with Ctrl-C held back, before a thread parses with it
+        from tracker.workbook.opening import parse_file_early
+
+        if command == ALL_SHEETS:
+            from tracker.workbook.schema import load_schema
+
+            parse_file_early(config.workbook_path, tuple(load_schema(config.schema_dir).sheets))
+        else:
+            parse_file_early(config.workbook_path, READS_WHOLE[command])
     except Exception:  # noqa: BLE001 - the command reads tracker.toml again and names what is wrong
         return
 

@@ -50,7 +50,10 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
         raise not_xlsx(path, exc, data) from None
 
     parsed: dict[str, list[list[Any]]] = {}
-    coming: dict[str, Future[list[list[Any]]]] = {}
+    coming: dict[str, Future[list[list[Any]] | None]] = {}
+    early = _EARLY.pop(_key(path), None) if data is None else None
+    if early is not None and early[0] == _stamp(path):  # sheets a command started parsing as it began, this file
+        coming.update(early[1])
 
     def parse(name: str, own: bool = False) -> list[list[Any]]:
         try:
@@ -66,7 +69,8 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
     def load(name: str) -> list[list[Any]]:  # parsed once per command, however many views need it
         if name not in parsed:
             try:  # a sheet parsed in a thread (preload) raises here, when it is needed, as one parsed now would
-                parsed[name] = coming.pop(name).result() if name in coming else parse(name)
+                early = coming.pop(name).result() if name in coming else None
+                parsed[name] = early if early is not None else parse(name)
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as exc:  # noqa: BLE001 - a damaged sheet: calamine and openpyxl raise many types
@@ -98,6 +102,54 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
     )
     tracker.content = data if data is not None else path
     return tracker
+
+
+# Sheets of a workbook file a command started parsing as it began (parse_file_early): the file's path -> (the file's
+# signature then, sheet -> its parse: None when the file changed meanwhile, parsed again). The first Tracker read
+# from that file, unchanged, takes them.
+_EARLY: dict[str, tuple[tuple[int, int, int], dict[str, Future[list[list[Any]] | None]]]] = {}
+
+
+def _key(path: Path) -> str:
+    try:
+        return str(path.resolve())
+    except OSError:
+        return str(path)
+
+
+def parse_file_early(path: Path, names: tuple[str, ...]) -> None:
+    """Start parsing these sheets of the workbook file at `path` in threads (python-calamine lets go of the
+    interpreter), for a command that will read them whole (`tracker report`, `publish`, `validate`), while the
+    command line loads. A sheet is matched by name as the Tracker matches it (case aside); nothing is started for a
+    file that cannot be opened (the command says why)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        before = _stamp(path)
+        titles = {title.casefold(): title for title in _calamine(path, None).sheet_names}
+    except Exception:  # noqa: BLE001 - a missing or damaged file: the command's own read names what is wrong
+        return
+    todo = [titles[n.casefold()] for n in names if n.casefold() in titles]
+    if len(todo) < 2 or _key(path) in _EARLY:
+        return
+
+    def parse(title: str) -> list[list[Any]] | None:
+        try:
+            with _native_stderr_quiet():
+                cells = _calamine(path, None).get_sheet_by_name(title).to_python(skip_empty_area=False)
+        except Exception:  # noqa: BLE001 - parsed again when needed: that read names what is wrong
+            return None
+        return cells if _stamp(path) == before else None  # saved again meanwhile: parsed again when needed
+
+    pool = ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1))
+    _EARLY[_key(path)] = (before, {title: pool.submit(parse, title) for title in todo})
+    pool.shutdown(wait=False)
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is saved again: modification time, size, inode."""
+    found = path.stat()
+    return found.st_mtime_ns, found.st_size, found.st_ino
 
 
 _QUIET_LOCK = threading.Lock()
