@@ -202,6 +202,27 @@ def test_reading_early_starts_on_the_workbook_and_leaves_mistakes_to_the_command
     assert done.returncode == 2 and len(told) == 1 and "is not valid TOML" in told[0], done.stderr
 
 
+def test_sheets_parsed_early_are_read_only_from_the_file_as_it_still_is(example: Path) -> None:
+    """Sheets a command started parsing as it began (`report`, `publish`, `validate`) are what its read of the same
+    file gives; a file saved again in between is read as it is now."""
+    import openpyxl
+
+    from tracker.workbook import opening
+    from tracker.workbook.schema import load_schema
+
+    schema = load_schema()
+    whole = opening.read_tracker(example, schema).sheet("Events")
+    opening.parse_file_early(example, ("Events", "Updates", "Severities"))
+    assert str(example.resolve()) in opening._EARLY
+    early = opening.read_tracker(example, schema).sheet("Events")
+    assert opening._EARLY == {} and [r.values for r in early.rows] == [r.values for r in whole.rows]
+    opening.parse_file_early(example, ("Events", "Updates", "Severities"))
+    book = openpyxl.load_workbook(example)
+    book["Events"].cell(2, 2, "saved again meanwhile")
+    book.save(example)
+    assert opening.read_tracker(example, schema).sheet("Events").rows[0]["title"] == "saved again meanwhile"
+
+
 def test_unknown_commands_are_told_the_close_names() -> None:
     """A mistyped command is refused with the commands it may mean, though none is loaded yet."""
     _, done = loaded_by("sys.argv = ['tracker', 'valdate']\nfrom tracker.entry import main\nmain()")

@@ -50,10 +50,7 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
         raise not_xlsx(path, exc, data) from None
 
     parsed: dict[str, list[list[Any]]] = {}
-    coming: dict[str, Future[list[list[Any]] | None]] = {}
-    early = _EARLY.pop(_key(path), None) if data is None else None
-    if early is not None and early[0] == _stamp(path):  # sheets a command started parsing as it began, this file
-        coming.update(early[1])
+    coming: dict[str, Future[list[list[Any]] | None]] = _taken_early(path) if data is None else {}
 
     def parse(name: str, own: bool = False) -> list[list[Any]]:
         try:
@@ -117,6 +114,15 @@ def _key(path: Path) -> str:
         return str(path)
 
 
+def _taken_early(path: Path) -> dict[str, Future[list[list[Any]] | None]]:
+    """The sheets of the file at `path` a command started parsing as it began, if the file is still that one."""
+    early = _EARLY.pop(_key(path), None)
+    try:
+        return early[1] if early is not None and early[0] == _stamp(path) else {}
+    except OSError:
+        return {}
+
+
 def parse_file_early(path: Path, names: tuple[str, ...]) -> None:
     """Start parsing these sheets of the workbook file at `path` in threads (python-calamine lets go of the
     interpreter), for a command that will read them whole (`tracker report`, `publish`, `validate`), while the
@@ -137,8 +143,10 @@ def parse_file_early(path: Path, names: tuple[str, ...]) -> None:
         try:
             with _native_stderr_quiet():
                 cells = _calamine(path, None).get_sheet_by_name(title).to_python(skip_empty_area=False)
-        except Exception:  # noqa: BLE001 - parsed again when needed: that read names what is wrong
-            return None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 - calamine panics (a BaseException) on some dates: parsed again when
+            return None  # needed, where a panic falls back to openpyxl and a damaged sheet is named
         return cells if _stamp(path) == before else None  # saved again meanwhile: parsed again when needed
 
     pool = ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1))
