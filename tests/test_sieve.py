@@ -46,6 +46,10 @@ KEY_CELLS = st.one_of(
     st.sampled_from([None, "", " ", 1, 1.5, 1e20, True, False, datetime(2030, 1, 2, 3, 4, 5), "#N/A"]),
     st.text(alphabet="EVTeI-1 &<>_x0tnv", max_size=8),
 )
+# How many generated workbooks each comparison of both reads tries (a workbook written and read twice each)
+EXAMPLES = settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 ROWS = st.lists(st.tuples(KEY_CELLS, KEY_CELLS, st.booleans()), min_size=0, max_size=12)
 
 
@@ -179,7 +183,7 @@ def _both_ways(path: Path, field: str, wanted: set[str]) -> tuple[list[Any], lis
     return seen(sifted.rows_where("Events", field, wanted)), seen(whole.rows_where("Events", field, wanted))
 
 
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@EXAMPLES
 @given(
     rows=ROWS,
     writer=st.sampled_from(sorted(WRITERS)),

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.test_sieve import ROWS, SCHEMA, SHAPES, WRITERS, _rewrite
+from tests.test_sieve import EXAMPLES, ROWS, SCHEMA, SHAPES, WRITERS, _rewrite
 from tracker.workbook.opening import read_tracker
 
 
@@ -43,7 +43,7 @@ def _seen(rows: list[Any]) -> list[Any]:
     return [(row.number, row.values, row.extra) for row in rows]
 
 
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@EXAMPLES
 @given(
     rows=ROWS,
     writer=st.sampled_from(sorted(WRITERS)),

@@ -71,3 +71,10 @@ def locked(path: Path, timeout: float, busy: Callable[[str], Exception]) -> Iter
             yield
     except Timeout:
         raise busy(str(lock.lock_file)) from None
+
+
+def signature(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is saved again (modification time, size, inode): a read that took a while, or began
+    early, checks that it read the file as it still is."""
+    found = path.stat()
+    return found.st_mtime_ns, found.st_size, found.st_ino

@@ -173,11 +173,6 @@ def keep_backup(path: Path, keep: int) -> Path | None:
     return backup
 
 
-def _signature(path: Path) -> tuple[int, int, int]:
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns, stat.st_ino
-
-
 class LocalStore:
     """A workbook file on a local or shared drive."""
 
@@ -252,13 +247,13 @@ class LocalStore:
         from tracker.store.engine import WRITE_READS, Snapshot  # lazy: a write
         from tracker.store.xlsx_layout import Layout  # lazy: a write
 
-        signature = _signature(self.path)
+        signature = files.signature(self.path)
         data = self.path.read_bytes()  # one read: the plan and the patch see exactly these bytes
 
         tracker = read_tracker(self.path, self.schema, data=data)
         tracker.some_rows(*WRITE_READS)  # found in the XML as the write asks for them, not parsed whole
         layout = Layout(data, name=self.path.name)
-        layout.prefetch(*WRITE_READS, sieve=tracker.sieve)  # the same XML, inflated once
+        layout.share(tracker.sieve)  # the XML the view inflates (some_rows), inflated once
         return Snapshot(tracker, (signature, data), layout)
 
     def write(self, snapshot: Snapshot, change: Change) -> None:
@@ -272,7 +267,7 @@ class LocalStore:
         tmp = atomic_write(self.path, lambda target: xlsx.patch(data, target, writes, texts))
         try:
             check_not_open(self.path)
-            if _signature(self.path) != signature:
+            if files.signature(self.path) != signature:
                 raise Stale()
             keep_backup(self.path, self.backups)
             try:

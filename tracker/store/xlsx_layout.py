@@ -247,16 +247,12 @@ class Layout:
         self._sheets: dict[str, SheetLayout] = {}
         self.totals_ok = totals_ok
         self.texts: dict[str, str] = {}  # the sheet parts it read, decoded: a patch of the same bytes reuses them
-        self._early: SheetSieve | None = None  # sheets inflating in a thread since `prefetch`
+        self._early: SheetSieve | None = None  # where sheet XML already inflated comes from (`share`)
 
-    def prefetch(self, *titles: str, sieve: SheetSieve | None = None) -> None:
-        """Start inflating these sheets' XML in a thread (zlib lets go of the interpreter), for a write that will
-        check them: it goes on while the write waits for the same sheets to be parsed. `sieve`: one of the same
-        bytes that inflates and keeps them already (a write's view of the workbook)."""
-        if self._early is None:
-            self._early = sieve or SheetSieve(self._source)
-        if sieve is None:
-            self._early.prefetch(*titles)
+    def share(self, sieve: SheetSieve) -> None:
+        """Take sheet XML from `sieve`, of the same bytes, which inflates and keeps it already (a write's view of
+        the workbook): each sheet is inflated once."""
+        self._early = sieve
 
     def _sheet(self, title: str) -> SheetLayout:
         try:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracker.cells import not_xlsx
 from tracker.errors import WorkbookError
+from tracker.files import signature
 from tracker.workbook.reading import Tracker
 from tracker.workbook.schema import Schema
 from tracker.workbook.sieve import SheetSieve
@@ -118,7 +119,7 @@ def _taken_early(path: Path) -> dict[str, Future[list[list[Any]] | None]]:
     """The sheets of the file at `path` a command started parsing as it began, if the file is still that one."""
     early = _EARLY.pop(_key(path), None)
     try:
-        return early[1] if early is not None and early[0] == _stamp(path) else {}
+        return early[1] if early is not None and early[0] == signature(path) else {}
     except OSError:
         return {}
 
@@ -131,7 +132,7 @@ def parse_file_early(path: Path, names: tuple[str, ...]) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     try:
-        before = _stamp(path)
+        before = signature(path)
         titles = {title.casefold(): title for title in _calamine(path, None).sheet_names}
     except Exception:  # noqa: BLE001 - a missing or damaged file: the command's own read names what is wrong
         return
@@ -147,17 +148,11 @@ def parse_file_early(path: Path, names: tuple[str, ...]) -> None:
             raise
         except BaseException:  # noqa: BLE001 - calamine panics (a BaseException) on some dates: parsed again when
             return None  # needed, where a panic falls back to openpyxl and a damaged sheet is named
-        return cells if _stamp(path) == before else None  # saved again meanwhile: parsed again when needed
+        return cells if signature(path) == before else None  # saved again meanwhile: parsed again when needed
 
     pool = ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1))
     _EARLY[_key(path)] = (before, {title: pool.submit(parse, title) for title in todo})
     pool.shutdown(wait=False)
-
-
-def _stamp(path: Path) -> tuple[int, int, int]:
-    """What changes when a file is saved again: modification time, size, inode."""
-    found = path.stat()
-    return found.st_mtime_ns, found.st_size, found.st_ino
 
 
 _QUIET_LOCK = threading.Lock()

@@ -25,6 +25,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from tracker import files
 from tracker.cells import column_letter, related, sheet_parts
 from tracker.workbook.cell_forms import (
     INLINE,
@@ -63,7 +64,7 @@ class SheetSieve:
         if isinstance(content, Path):
             # sheets a command started inflating as it began (prefetch_file), when the file is still that one
             early = _EARLY.pop(str(content.resolve()), None)
-            if early is not None and early[0] == _signature(content):
+            if early is not None and early[0] == files.signature(content):
                 self._coming = early[1]._coming
             with contextlib.suppress(Exception):  # opened now, as python-calamine opens it: one version of it
                 self._open()
@@ -86,7 +87,7 @@ class SheetSieve:
         todo = [(title, self._parts[title]) for title in titles if title in self._parts and title not in self._coming]
         if not todo:
             return
-        signature = _signature(self._content) if isinstance(self._content, Path) else None
+        signature = files.signature(self._content) if isinstance(self._content, Path) else None
         jobs: list[tuple[str, threading.Event, list[bytes | BaseException]]] = [
             (part, threading.Event(), []) for _, part in todo
         ]
@@ -443,7 +444,7 @@ def prefetch_file(path: Path, titles: tuple[str, ...]) -> None:
     """Start inflating these sheets of the workbook file at `path` now, in threads, while the command goes on
     loading (`tracker list --open` and the like say so as they start)."""
     try:
-        signature = _signature(path)
+        signature = files.signature(path)
         asked = _EARLY.get(str(path.resolve()))
         if asked is not None and asked[0] == signature:
             return  # already inflating
@@ -452,12 +453,6 @@ def prefetch_file(path: Path, titles: tuple[str, ...]) -> None:
     except OSError:
         return  # no such file: the read says so, as always
     _EARLY[str(path.resolve())] = (signature, sieve)
-
-
-def _signature(path: Path) -> tuple[int, int, int]:
-    """What changes when the file is saved again: modification time, size, inode."""
-    found = path.stat()
-    return found.st_mtime_ns, found.st_size, found.st_ino
 
 
 def _inflate(
@@ -471,7 +466,7 @@ def _inflate(
         with zipfile.ZipFile(io.BytesIO(content) if isinstance(content, bytes) else content) as archive:
             for part, done, box in jobs:
                 data = archive.read(part)
-                if isinstance(content, Path) and signature is not None and _signature(content) != signature:
+                if isinstance(content, Path) and signature is not None and files.signature(content) != signature:
                     raise OSError("the file changed while it was read")
                 box.append(data)
                 done.set()
