@@ -47,8 +47,8 @@ from tracker.store.xlsx_layout import (
     TablePart,
     grow_column_ranges,
     grow_table,
-    merged_areas,
     refuse_merged,
+    sheet_merged,
     table_parts,
     totals_message,
 )
@@ -168,7 +168,7 @@ class _SheetPatch:
         start = data.end()
         end = self.xml.rfind(f"</{p}sheetData>", start)  # one closing tag (text cannot hold "<"): found from the end
         rows = _RowFinder(self, start, end)
-        merged = self._merged(start, end)
+        merged = sheet_merged(self.xml)
         span = (table.area.left, table.area.right) if table is not None else None
         refuse_merged(self.title, write, merged, span=span)
         edits: list[tuple[int, int, int, str]] = []  # (start, end, row, replacement)
@@ -213,11 +213,6 @@ class _SheetPatch:
         pieces.append(self.xml[position:])
         self.xml = "".join(pieces)
         return used
-
-    def _merged(self, start: int, end: int) -> list[Area]:
-        """The sheet's merged ranges: <mergeCells> follows <sheetData> (inside the rows the word is cell text)."""
-        outside = "mergeCell" in self.xml[:start] or self.xml.find("mergeCell", end) >= 0
-        return merged_areas(self.xml) if outside else []
 
     def _row_cells(self, row: tuple[int, int, int, str, bool] | None) -> list[CellXml]:
         if row is None or row[4]:

@@ -271,7 +271,7 @@ class Layout:
                 data = self._early.xml(title) if self._early is not None else None
                 data = data if data is not None else self._archive.read(part)
                 xml = self.texts[part] = data.decode("utf-8")
-                merged = merged_areas(xml) if _outside_rows(data, b"mergeCell") else []
+                merged = sheet_merged(xml)
                 maybe = _may_hold_masters(data)
                 masters = formula_masters(title, xml) if maybe else {}
                 self._sheets[title] = SheetLayout(merged, table_parts(self._archive, part), masters)
@@ -300,12 +300,15 @@ class Layout:
         return merged_refusal(title, sheet.merged, number, cols, appended, span)
 
 
-def _outside_rows(data: bytes, word: bytes) -> bool:
-    """Whether `word` is in a sheet's XML before or after its rows (inside them it can only be cell text)."""
-    start, end = data.find(b"sheetData"), data.rfind(b"sheetData")
+def sheet_merged(xml: str) -> list[Area]:
+    """A sheet's merged ranges. <mergeCells> sits outside its rows (inside them the word can only be cell text), so
+    20 MB of rows are not searched for it."""
+    start, end = xml.find("sheetData"), xml.rfind("sheetData")
     if start < 0:
-        return word in data
-    return data.find(word, 0, start) >= 0 or data.find(word, end) >= 0
+        outside = "mergeCell" in xml
+    else:
+        outside = xml.find("mergeCell", 0, start) >= 0 or xml.find("mergeCell", end) >= 0
+    return merged_areas(xml) if outside else []
 
 
 MASTER_MARKER = re.compile(rb"""\bt\s*=\s*["'](?:shared|array)["']""")
