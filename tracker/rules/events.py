@@ -118,7 +118,7 @@ def _timeline(
 def next_event_id(tracker: Tracker, year: int, taken: Sequence[str] = ()) -> str:
     """EVT-<year>-<n> (the prefix is the schema's x-id-prefix), n one above the highest number used this year,
     on any sheet (never reused), or among `taken` (IDs this plan gave already)."""
-    tracker.whole("Events", "Updates", "Changes", "Notifications")  # every ID: parsed side by side
+    tracker.preload("Events", "Updates", "Changes", "Notifications")  # every ID: parsed side by side
     used = tracker.sheet("Events").column("id") + list(taken)
     for sheet in ("Updates", "Changes", "Notifications"):  # an ID cleared on Events is still taken
         data = tracker.sheet(sheet)

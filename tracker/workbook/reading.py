@@ -184,15 +184,9 @@ class Tracker:
         return self.schema[name], self.actual_name(name)
 
     def preload(self, *names: str) -> None:
-        """Parse these sheets now, in parallel where the reader allows (validate, show)."""
+        """The command reads every row of these sheets: parse them now, in parallel where the reader allows
+        (validate, report; `tracker open` reads every ID for the new one)."""
         if self._preload is not None:  # (not the sheets a command reads some rows of: see prefetch)
-            titles = [a for n in names if (a := self.actual_name(n)) is not None]
-            self._preload([a for a in titles if a not in self._some_rows and a not in self._few])
-
-    def whole(self, *names: str) -> None:
-        """A command will read every row of these sheets: parse them now, side by side, those a write looks at a
-        few rows of too (`tracker open` reads every ID for the new one)."""
-        if self._preload is not None:
             self._preload([a for n in names if (a := self.actual_name(n)) is not None and a not in self._some_rows])
 
     def prefetch(self, *names: str) -> None:
@@ -249,10 +243,11 @@ class Tracker:
     def require(self, *names: str) -> None:
         """Stop with a clear error if a sheet or column a command needs is missing.
 
-        The sheets are parsed in parallel now, since the command is about to read them.
+        The sheets are parsed in parallel now, since the command is about to read them (not those a write looks at a
+        few rows of: `some_rows`).
         """
         problems = []
-        self.preload(*names)
+        self.preload(*(n for n in names if self.actual_name(n) not in self._few))
         for name in names:
             data = self.layout(name)
             if not data.present:
