@@ -142,7 +142,7 @@ def _library(name: str) -> bool:
 # What the library still does to the process, each for a reason (issue 18 leaves them to a later step):
 ALLOWED = {
     # calamine's Rust panics print to the native stderr; the reader flushes Python's before silencing fd 2
-    ("tracker.workbook.opening", "sys.stderr"),
+    ("tracker.workbook.early", "sys.stderr"),
     # openpyxl's lxml writer emits drawings no reader opens; the variable must be set before openpyxl is imported
     ("tracker", "os.environ"),
 }

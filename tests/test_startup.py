@@ -202,21 +202,57 @@ def test_reading_early_starts_on_the_workbook_and_leaves_mistakes_to_the_command
     assert done.returncode == 2 and len(told) == 1 and "is not valid TOML" in told[0], done.stderr
 
 
+@pytest.mark.parametrize("command", [["validate"], ["report", "--json"], ["publish"]])
+def test_a_whole_read_starts_parsing_before_the_configuration_module_loads(command: list[str], example: Path) -> None:
+    """`validate`, `report` and `publish` start parsing their sheets from what tracker.toml says with tomllib alone:
+    tracker.config (~35 ms to import) and the reading modules load while the sheets parse."""
+    early = f"sys.argv = ['tracker', *{command!r}]\nfrom tracker import entry\nentry._read_early()\n"
+    early += "from tracker.workbook import early\nprint(sorted(early._EARLY))"
+    modules, done = loaded_by(early, example.parent)
+    assert done.returncode == 0, done.stderr
+    assert str((example.parent / "events.xlsx").resolve()) in done.stdout
+    assert not {"tracker.config", "tracker.workbook.opening", "tracker.workbook.reading", "click"} & modules
+
+
+def test_the_early_read_finds_the_workbook_tracker_config_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workbook the early start parses is the one the command reads: tracker.toml in a folder above, a relative
+    path through a symbolic link, an absolute path; none for a workbook on SharePoint. Its list of the schema's
+    sheets is the shipped schema's."""
+    from tracker import entry
+    from tracker.config import load_config
+    from tracker.workbook.schema import load_schema
+
+    assert tuple(load_schema().sheets) == entry.SCHEMA_SHEETS
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    deep = tmp_path / "link" / "a" / "b"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    for text in ("", '[workbook]\npath = "../book.xlsx"\n', f'[workbook]\npath = "{tmp_path}/x.xlsx"\nschema = "s"\n'):
+        (tmp_path / "real" / "tracker.toml").write_text(text, encoding="utf-8")
+        config = load_config(None)
+        assert entry._workbook_early() == (str(config.workbook_path), config.schema_dir is not None)
+    (tmp_path / "real" / "tracker.toml").write_text('[sharepoint]\nsite_url = "https://x"\n', encoding="utf-8")
+    assert entry._workbook_early() is None
+
+
 def test_sheets_parsed_early_are_read_only_from_the_file_as_it_still_is(example: Path) -> None:
     """Sheets a command started parsing as it began (`report`, `publish`, `validate`) are what its read of the same
     file gives; a file saved again in between is read as it is now."""
     import openpyxl
 
-    from tracker.workbook import opening
+    from tracker.workbook import early, opening
     from tracker.workbook.schema import load_schema
 
     schema = load_schema()
     whole = opening.read_tracker(example, schema).sheet("Events")
-    opening.parse_file_early(example, ("Events", "Updates", "Severities"))
-    assert str(example.resolve()) in opening._EARLY
-    early = opening.read_tracker(example, schema).sheet("Events")
-    assert opening._EARLY == {} and [r.values for r in early.rows] == [r.values for r in whole.rows]
-    opening.parse_file_early(example, ("Events", "Updates", "Severities"))
+    early.parse_file_early(example, ("Events", "Updates", "Severities"))
+    assert str(example.resolve()) in early._EARLY
+    taken = opening.read_tracker(example, schema).sheet("Events")
+    assert early._EARLY == {} and [r.values for r in taken.rows] == [r.values for r in whole.rows]
+    early.parse_file_early(example, ("Events", "Updates", "Severities"))
     book = openpyxl.load_workbook(example)
     book["Events"].cell(2, 2, "saved again meanwhile")
     book.save(example)

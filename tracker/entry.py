@@ -36,6 +36,23 @@ def main() -> None:
 READS_SOME = {"list": ("Events", "Updates"), "show": ("Events", "Updates", "Changes"), "due": ("Events", "Updates")}
 READS_WHOLE = {"report": ("Events", "Severities", "Updates"), "publish": ("Events", "Updates", "Severities")}
 ALL_SHEETS = "validate"  # every sheet of the schema (not with --fix, which writes first, nor --formulas)
+# The sheets of tracker's own schema, biggest first (tests/test_startup.py checks them against workbook_schema/)
+SCHEMA_SHEETS = (
+    "Events",
+    "Updates",
+    "Changes",
+    "Severities",
+    "Services",
+    "Distribution",
+    "Notifications",
+    "Roster",
+    "Escalations",
+    "Reviews",
+    "Actions",
+    "Tasks",
+    "Categories",
+    "Watch",
+)
 
 
 def _read_early() -> None:
@@ -47,27 +64,53 @@ def _read_early() -> None:
     if command not in (*READS_SOME, *READS_WHOLE, ALL_SHEETS) or {"-h", "--help", "--fix", "--formulas"} & rest:
         return
     try:
-        from tracker.config import load_config
-
-        config = load_config(None)
-        if config.sharepoint is not None:
+        found = _workbook_early()
+        if found is None:
             return
+        path, own_schema = found
         if command in READS_SOME:
+            from pathlib import Path
+
             from tracker.workbook.sieve import prefetch_file
 
-            prefetch_file(config.workbook_path, READS_SOME[command])
+            prefetch_file(Path(path), READS_SOME[command])
             return
         _load_native()  # python-calamine imported with Ctrl-C held back, before a thread parses with it
-        from tracker.workbook.opening import parse_file_early
+        from tracker.workbook.early import parse_file_early
 
-        if command == ALL_SHEETS:
+        if command == ALL_SHEETS and own_schema:
+            from tracker.config import load_config
             from tracker.workbook.schema import load_schema
 
-            parse_file_early(config.workbook_path, tuple(load_schema(config.schema_dir).sheets))
+            parse_file_early(path, tuple(load_schema(load_config(None).schema_dir).sheets))
         else:
-            parse_file_early(config.workbook_path, READS_WHOLE[command])
+            parse_file_early(path, SCHEMA_SHEETS if command == ALL_SHEETS else READS_WHOLE[command])
     except Exception:  # noqa: BLE001 - the command reads tracker.toml again and names what is wrong
         return
+
+
+def _workbook_early() -> tuple[str, bool] | None:
+    """Where tracker.toml (in the current folder or the nearest above, as tracker.config finds it) says the local
+    workbook is, read with tomllib alone (tracker.config takes ~35 ms to import): (its resolved path, whether the
+    team has a schema of its own); None for a workbook on SharePoint, or no tracker.toml."""
+    import os
+    import tomllib
+
+    folder = os.path.realpath(os.getcwd())
+    while not os.path.isfile(os.path.join(folder, "tracker.toml")):
+        if os.path.dirname(folder) == folder:
+            return None
+        folder = os.path.dirname(folder)
+    config = os.path.realpath(os.path.join(folder, "tracker.toml"))
+    with open(config, "rb") as handle:
+        raw = tomllib.load(handle)
+    workbook = raw.get("workbook", {})
+    if "sharepoint" in raw or not isinstance(workbook, dict):
+        return None
+    path = workbook.get("path", "events.xlsx")
+    if not isinstance(path, str) or not path.strip():
+        return None
+    return os.path.realpath(os.path.join(os.path.dirname(config), path)), workbook.get("schema") is not None
 
 
 def _load_native() -> None:

@@ -220,8 +220,8 @@ class TrackerGroup(click.Group):
             try:
                 return super().invoke(ctx)
             except BaseException:  # noqa: BLE001 - re-raised: only stderr is given back first
-                if "tracker.workbook.opening" in sys.modules:  # parser threads may still hold stderr silenced
-                    sys.modules["tracker.workbook.opening"].restore_native_stderr()
+                if "tracker.workbook.early" in sys.modules:  # parser threads may still hold stderr silenced
+                    sys.modules["tracker.workbook.early"].restore_native_stderr()
                 raise
         except BrokenPipeError:  # `tracker show ... | head`: the reader has all it wanted
             _quiet_stdout()
