@@ -5,6 +5,7 @@ is silenced while calamine runs, since its Rust panics print below Python."""
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -94,7 +95,7 @@ def parse_file_early(path: Any, names: tuple[str, ...]) -> None:
             return None  # needed, where a panic falls back to openpyxl and a damaged sheet is named
         return cells if signature(path) == before else None  # saved again meanwhile: parsed again when needed
 
-    jobs = {title: Parsing(lambda title=title: parse(title)) for title in todo}
+    jobs = {title: Parsing(functools.partial(parse, title)) for title in todo}
     queue = list(jobs.values())
     lock = threading.Lock()
 
