@@ -9,24 +9,10 @@ import openpyxl
 import pytest
 
 from tests.conftest import Run
+from tracker.entry import SCHEMA_SHEETS
 from tracker.workbook.schema import load_schema
 
-SHEETS = [
-    "Events",
-    "Updates",
-    "Changes",
-    "Severities",
-    "Services",
-    "Distribution",
-    "Notifications",
-    "Roster",
-    "Escalations",
-    "Reviews",
-    "Actions",
-    "Tasks",
-    "Categories",
-    "Watch",
-]
+SHEETS = list(SCHEMA_SHEETS)  # the shipped schema's sheets, in its order (tests/test_startup.py checks them)
 
 
 def test_init_creates_config_and_every_sheet(run: Run, tmp_path: Path) -> None:

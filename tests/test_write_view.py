@@ -7,7 +7,7 @@ whether a row waits to be applied, and every row once something asks for all of 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +116,90 @@ def test_whether_a_row_waits_is_told_from_each_kind_of_cell_as_a_whole_read_tell
             few, whole = _views(path)
             asked = (("title",), "id")
             assert few.may_hold(*asked) == whole.may_hold(*asked), (value, shape)
+
+
+YEAR = datetime.now(UTC).year  # any year: the ID's year is the one asked for, not the clock's
+THIS, OTHER = f"EVT-{YEAR}-", f"EVT-{YEAR - 1}-"
+FULLWIDTH = str.maketrans("0123456789", "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19")
+# What an ID cell may hold when a new event's ID is worked out: this year's and last year's IDs in any case and with
+# spaces around; digits the regular expression takes that are not ASCII (fullwidth, Arabic-Indic); text with an
+# entity, an Excel escape or a character that folds to ASCII; numbers, dates, booleans, empty cells.
+AWKWARD_IDS = [
+    f"{THIS}\uff10\uff17\uff17",
+    f"EVT-{str(YEAR).translate(FULLWIDTH)}-0900",
+    f"{THIS}\u0661\u0662",
+    f"{THIS}0042 ",
+    f"{THIS}00&4",
+    f"{THIS}1_x0030_",
+    f"{THIS}99x",
+    f"EVT-{YEAR}_x002D_0500",
+    f"\u212aEVT-{YEAR}-0700",
+    f"EVT-{YEAR}0800",
+    "EVT-1",
+]
+ID_CELLS = st.one_of(
+    st.builds(
+        lambda head, n: f"{head}{n:04d}",
+        st.sampled_from([THIS, OTHER, THIS.lower(), f" {THIS}"]),
+        st.integers(0, 12000),
+    ),
+    st.sampled_from(AWKWARD_IDS),
+    st.sampled_from([None, "", " ", 1, 7e3, True, datetime(2030, 1, 2, 3, 4, 5), "#N/A"]),
+)
+
+
+@EXAMPLES
+@given(
+    ids=st.lists(st.tuples(ID_CELLS, st.just("Closed"), st.booleans()), max_size=12),
+    writer=st.sampled_from(sorted(WRITERS)),
+    shape=st.sampled_from(sorted(SHAPES)),
+    rich=st.booleans(),
+)
+def test_a_new_event_gets_the_id_a_whole_read_gives(
+    tmp_path: Path, ids: list[tuple[Any, Any, bool]], writer: str, shape: str, rich: bool
+) -> None:
+    """`tracker open` works out the next ID from the IDs of the year read from the XML, without parsing Events: the
+    same ID a whole read gives, however the file spells each ID cell."""
+    from tracker.rules.events import next_event_id
+
+    path = tmp_path / f"{writer}.xlsx"
+    WRITERS[writer](path, ids, rich)
+    _rewrite(path, SHAPES[shape])
+    few = read_tracker(path, SCHEMA)
+    few.some_rows("Events")
+    assert next_event_id(few, YEAR) == next_event_id(read_tracker(path, SCHEMA), YEAR)
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_a_new_event_id_is_worked_out_without_parsing_the_events(tmp_path: Path, writer: str) -> None:
+    """On a file as the libraries write it, the next ID comes from the ID cells in the XML: Events is not parsed,
+    and an ID typed in the view (a row the same write added) counts."""
+    from tracker.rules.events import next_event_id
+    from tracker.workbook.sheet_data import Row
+
+    path = tmp_path / "events.xlsx"
+    WRITERS[writer](path, [(f"{THIS}0041", "Closed", False), (f"{OTHER}0100", "Closed", False)], False)
+    few = read_tracker(path, SCHEMA)
+    few.some_rows("Events")
+    assert next_event_id(few, YEAR) == f"{THIS}0042"
+    events = few.sheet("Events")
+    assert events._load is not None  # still unparsed
+    events._added.append(Row(9, {"id": f"{THIS}0050"}))
+    assert next_event_id(few, YEAR) == f"{THIS}0051"
+    assert next_event_id(few, YEAR, taken=[f"{THIS}0060"]) == f"{THIS}0061"
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+@pytest.mark.parametrize("awkward", AWKWARD_IDS)
+def test_each_awkward_id_counts_for_the_next_id_as_a_whole_read_counts_it(
+    tmp_path: Path, writer: str, awkward: str
+) -> None:
+    """Each ID spelling alone beside a plain one: digits that are not ASCII (in the year too), escapes, entities."""
+    from tracker.rules.events import next_event_id
+
+    for rich in (False, True):
+        path = tmp_path / f"{rich}.xlsx"
+        WRITERS[writer](path, [(f"{THIS}0001", "Closed", False), (awkward, "Closed", False)], rich)
+        few = read_tracker(path, SCHEMA)
+        few.some_rows("Events")
+        assert next_event_id(few, YEAR) == next_event_id(read_tracker(path, SCHEMA), YEAR), (awkward, rich)

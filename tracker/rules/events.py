@@ -18,6 +18,7 @@ from tracker.rules.review_rules import check_close
 from tracker.rules.validation import cell_problems
 from tracker.store.backends import Store
 from tracker.times import as_utc, utcnow
+from tracker.workbook.cell_forms import Starting
 from tracker.workbook.duty import pin_roles
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.policy import (
@@ -118,13 +119,17 @@ def _timeline(
 def next_event_id(tracker: Tracker, year: int, taken: Sequence[str] = ()) -> str:
     """EVT-<year>-<n> (the prefix is the schema's x-id-prefix), n one above the highest number used this year,
     on any sheet (never reused), or among `taken` (IDs this plan gave already)."""
-    tracker.preload("Events", "Updates", "Changes", "Notifications")  # every ID: parsed side by side
-    used = tracker.sheet("Events").column("id") + list(taken)
+    prefix = tracker.schema.vocabulary.event_prefix
+    # The IDs that count. A write's view reads them from the XML of Events and Updates, without parsing either;
+    # the smaller sheets are parsed side by side meanwhile
+    tracker.preload("Changes", "Notifications")
+    this_year = Starting(f"{prefix}-{year}-")
+    used = tracker.sheet("Events").starting("id", this_year) + list(taken)
     for sheet in ("Updates", "Changes", "Notifications"):  # an ID cleared on Events is still taken
         data = tracker.sheet(sheet)
         if data.present and "event_id" in data.columns:
-            used += data.column("event_id")
-    return next_id(tracker.schema.vocabulary.event_prefix, year, used)
+            used += data.starting("event_id", this_year)
+    return next_id(prefix, year, used)
 
 
 def _event_manager(

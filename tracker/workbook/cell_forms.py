@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 
 UNKNOWN = object()  # a cell whose value the scan cannot tell: its row is kept
 
@@ -64,8 +65,30 @@ def plain(wanted: set[str]) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Starting:
+    """What a scan may look for instead of some values: text that, trimmed and case-folded, starts with `prefix`
+    (printable ASCII holding a letter: "evt-2026-"). Text that is not ASCII is kept too, since a reader may fold it
+    otherwise (a Unicode digit, the long s). As `in` tells for a set of values: `key in starting`."""
+
+    prefix: str
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, str) and (value.startswith(self.prefix.casefold()) or not value.isascii())
+
+    def plain(self, text: bytes) -> bool:
+        """Whether plain inline text (cell_forms.PLAIN, read as itself) is one the scan looks for."""
+        return text.strip().lower().startswith(self.prefix.casefold().encode())
+
+
 def key(text: bytes) -> object:
     """Cell text as a lookup key, or UNKNOWN for text the scan does not decode itself."""
+    value = read(text)
+    return value if value is UNKNOWN else str(value).strip().casefold()
+
+
+def read(text: bytes) -> object:
+    """Cell text as the file spells it, read as a reader reads it; UNKNOWN for text the scan does not decode itself."""
     try:
         value = text.decode("utf-8")
     except UnicodeDecodeError:
@@ -74,7 +97,7 @@ def key(text: bytes) -> object:
         value = _ENTITY.sub(_entity, value)  # first: an entity may spell an escape (&#95;x002D_ is _x002D_)
     if "_x" in value or "_X" in value or "\r" in value:
         return UNKNOWN  # Excel's _x000D_ escapes, and line ends an XML parser normalizes
-    return value.strip().casefold()
+    return value
 
 
 _ESCAPE = re.compile(r"_x[0-9a-fA-F]{4}_", re.I)

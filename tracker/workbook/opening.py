@@ -40,9 +40,7 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
         raise not_xlsx(path, exc, data) from None
 
     parsed: dict[str, list[list[Any]]] = {}
-    coming: dict[str, Future[list[list[Any]] | None] | Parsing] = {}
-    if data is None:
-        coming.update(_taken_early(path))
+    coming: dict[str, Future[list[list[Any]] | None] | Parsing] = {**_taken_early(path)} if data is None else {}
 
     def parse(name: str, own: bool = False) -> list[list[Any]]:
         try:

@@ -16,6 +16,7 @@ from typing import Any
 
 from tracker.cells import cell_text, column_letter, error_cells, errors_in, may_hold_control, sheet_parts
 from tracker.errors import UnknownEvent, ValidationFailed
+from tracker.workbook.cell_forms import Starting
 from tracker.workbook.cell_values import ROW_KEY, TIME_OF_DAY, raw_key
 from tracker.workbook.schema import Schema, SheetSpec
 from tracker.workbook.sheet_data import Row, SheetData, read_sheet, some_rows_sheet
@@ -337,9 +338,12 @@ class _Sift:
     def __init__(self, sieve: Any, title: str) -> None:
         self.sieve, self.title = sieve, title
 
-    def rows(self, column: int, values: set[str]) -> list[tuple[int, Sequence[Any]]] | None:
+    def rows(self, column: int, values: set[str] | Starting) -> list[tuple[int, Sequence[Any]]] | None:
         found = self.sieve.rows(self.title, column, values)
         return found[1:] if found is not None else None
+
+    def texts(self, column: int, wanted: Starting) -> list[tuple[int, Any]] | None:
+        return self.sieve.texts(self.title, column, wanted)  # type: ignore[no-any-return]
 
     def blank(self, column: int) -> list[tuple[int, Sequence[Any]]] | None:
         found = self.sieve.blank(self.title, column)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from tracker.cells import column_letter
 from tracker.errors import WorkbookError
+from tracker.workbook.cell_forms import Starting
 from tracker.workbook.cell_values import ROW_KEY, converter, raw_key, whole_number
 from tracker.workbook.schema import FieldSpec, SheetSpec, normalize_header
 
@@ -38,8 +39,12 @@ class Sifter(Protocol):
     holds at least the rows asked for (numbered, cells as python-calamine reads them), or is None when the XML
     cannot tell (then the sheet is parsed whole)."""
 
-    def rows(self, column: int, values: set[str]) -> list[tuple[int, Sequence[Any]]] | None:
+    def rows(self, column: int, values: set[str] | Starting) -> list[tuple[int, Sequence[Any]]] | None:
         """The rows whose cell in `column` may hold one of `values` (trimmed, case-folded)."""
+        ...
+
+    def texts(self, column: int, wanted: Starting) -> list[tuple[int, Any]] | None:
+        """Each row's cell in `column` that may start with `wanted`, numbered (cells as read, not typed)."""
         ...
 
     def blank(self, column: int) -> list[tuple[int, Sequence[Any]]] | None:
@@ -76,7 +81,9 @@ class SheetData:
     _file_last: int | None = field(default=None, repr=False)  # its last row as its XML said, until it is parsed
     # how to read that last row from the end of its XML when first asked: (its last rows, whether all) or None
     _tail: Callable[[], tuple[list[tuple[int, Sequence[Any]]], bool] | None] | None = field(default=None, repr=False)
-    _sifted: set[tuple[str, frozenset[str]]] = field(default_factory=set, repr=False)  # `where` asked of `_sift`
+    _sifted: set[tuple[str, frozenset[str] | Starting]] = field(
+        default_factory=set, repr=False
+    )  # `where` asked of `_sift`
 
     @property
     def last_row(self) -> int:
@@ -214,12 +221,13 @@ class SheetData:
         """Columns a newer tracker added that this workbook lacks: what needs them says so; the rest works."""
         return [spec for name, spec in self.spec.fields.items() if name not in self.columns and spec.added]
 
-    def where(self, name: str, values: set[str], test: Callable[[Any], bool] | None = None) -> list[Row]:
-        """The rows whose `name` cell, trimmed and case-folded, is one of `values` (or passes `test`, true only for
-        such cells), in sheet order. On a sheet read for some rows, the rows that may hold them are typed alone."""
+    def where(self, name: str, values: set[str] | Starting, test: Callable[[Any], bool] | None = None) -> list[Row]:
+        """The rows whose `name` cell, trimmed and case-folded, is one of `values` (or starts so: `Starting`; or
+        passes `test`, true only for such cells), in sheet order. On a sheet read for some rows, the rows that may
+        hold them are typed alone."""
         test = test or (lambda value: raw_key(value) in values)
         index = self.columns.get(name)
-        asked = (name, frozenset(values))
+        asked = (name, values if isinstance(values, Starting) else frozenset(values))
         if asked in self._sifted and self._load is not None:
             some: list[tuple[int, Sequence[Any]]] | None = []  # its rows are typed already (the view may change them)
         else:
@@ -227,13 +235,23 @@ class SheetData:
         if some is None:
             return self.matching(name, test)
         self._sifted.add(asked)
-        for number, raw in some:
-            if number not in self._early:
-                typed = _type_rows(self, self.spec, [(number, raw)], self._plan, None)
-                if typed:
-                    self._early[number] = typed[0]
+        fresh = [(number, raw) for number, raw in some if number not in self._early]
+        with gc_paused():
+            self._early.update((row.number, row) for row in _type_rows(self, self.spec, fresh, self._plan, None))
         rows = [self._early[number] for number in sorted(self._early)] + self._added  # as the view shows them
         return [row for row in rows if row.values.get(name) is not None and test(row.values[name])]
+
+    def starting(self, name: str, wanted: Starting) -> list[Any]:
+        """The `name` cells that may start with `wanted` (trimmed, case-folded), as the rows show them (a superset:
+        the caller tells which count): on a sheet read for some rows, read from its XML without typing any row."""
+        index = self.columns.get(name)
+        found = self._sift.texts(index, wanted) if self._sift and self._load and index is not None else None
+        if found is None:
+            return [row.values[name] for row in self.matching(name, lambda value: raw_key(value) in wanted)]
+        cells = dict(found)
+        cells.update((number, row.values.get(name)) for number, row in self._early.items())  # as the view has them
+        cells.update((-position, row.values.get(name)) for position, row in enumerate(self._added, start=1))
+        return [c.strip() if isinstance(c, str) else c for c in cells.values() if c is not None and c != ""]
 
     def _whole(self) -> None:
         """Parse the whole sheet now, when it was read for some rows until now: something needs every row."""

@@ -36,9 +36,11 @@ from tracker.workbook.cell_forms import (
     TYPE,
     UNKNOWN,
     VALUE,
+    Starting,
     key,
     patterns,
     plain,
+    read,
     visible,
 )
 from tracker.workbook.sheet_data import gc_paused
@@ -135,19 +137,19 @@ class SheetSieve:
                     break
         return out
 
-    def rows(self, title: str, column: int, wanted: set[str]) -> list[tuple[int, list[Any]]] | None:
+    def rows(self, title: str, column: int, wanted: set[str] | Starting) -> list[tuple[int, list[Any]]] | None:
         """The header row (number 1) and each row whose cell in 0-based `column` may hold one of `wanted`
-        (trimmed, case-folded text), as (Excel row number, cells as python-calamine reads them); None when
-        the scan cannot answer and the whole sheet must be read (a damaged file too: that read names what is
-        wrong)."""
-        if not plain(wanted):
+        (trimmed, case-folded text; or text `Starting` so), as (Excel row number, cells as python-calamine reads
+        them); None when the scan cannot answer and the whole sheet must be read (a damaged file too: that read
+        names what is wrong)."""
+        if not (isinstance(wanted, Starting) or plain(wanted)):
             return None
         try:
             return self._rows(title, column, wanted)
         except Exception:  # noqa: BLE001 - zipfile, zlib and calamine raise many types; the whole read explains
             return None
 
-    def _rows(self, title: str, column: int, wanted: set[str]) -> list[tuple[int, list[Any]]] | None:
+    def _rows(self, title: str, column: int, wanted: set[str] | Starting) -> list[tuple[int, list[Any]]] | None:
         with gc_paused():  # a match object per row, all gone when _spans returns: collecting them finds nothing
             scan = self._scanned(title, column)
             if scan is None:
@@ -194,6 +196,58 @@ class SheetSieve:
             return None if spans is None else self._parse(title, scan.xml, scan.body, spans)
         except Exception:  # noqa: BLE001 - zipfile, zlib and calamine raise many types; the whole read explains
             return None
+
+    def texts(self, title: str, column: int, wanted: Starting) -> list[tuple[int, Any]] | None:
+        """Each row whose cell in 0-based `column` may start with `wanted`, with that cell (Excel row number, text
+        trimmed as it is typed; any other value as python-calamine reads it), found without parsing the rows: plain
+        ASCII text is read from the XML, a row whose cell the scan cannot read to the byte goes to python-calamine.
+        None when the scan cannot answer (read the whole sheet)."""
+        try:
+            with gc_paused():
+                scan = self._scanned(title, column)
+                if scan is None:
+                    return None
+                found, unsure, judged = self._texts(scan, wanted)
+                spans = scan.spans(unsure, judged)
+            parsed = None if spans is None else self._parse(title, scan.xml, scan.body, spans)
+        except Exception:  # noqa: BLE001 - as in `rows`
+            return None
+        if parsed is None:
+            return None
+        found += [(number, cells[column]) for number, cells in parsed[1:] if column < len(cells)]
+        return sorted(found, key=operator.itemgetter(0))
+
+    def _texts(self, scan: _Scan, wanted: Starting) -> tuple[list[tuple[int, Any]], list[int], int]:
+        """For `texts`: the cells read from the XML, the indexes of the rows left to python-calamine, and how many
+        rows had the cell where the scan looks for it."""
+        found: list[tuple[int, Any]] = []
+        unsure: list[int] = []
+        judged = 0
+        shared: dict[bytes, object] = {}
+        for index, row in enumerate(scan.rows):
+            form = row.lastindex
+            judged += form is not None and form >= 2
+            if scan.numbers[index] == b"1":
+                continue  # the header
+            if form == 2:
+                if wanted.plain(row[2]):
+                    found.append((int(scan.numbers[index]), row[2].decode().strip()))
+                continue
+            if form == 3:
+                if row[3] not in shared:
+                    text = self._shared_text(row[3])
+                    shared[row[3]] = UNKNOWN if text is None else read(text)
+                value = shared[row[3]]
+                if isinstance(value, str) and value.isascii():
+                    if value.strip().casefold() in wanted:
+                        found.append((int(scan.numbers[index]), value.strip()))
+                    continue
+            elif form is not None and form >= 4:
+                value = self._value(row[4], row[6])
+                if value is None or (isinstance(value, str) and value not in wanted):
+                    continue  # no text, or text that does not start so
+            unsure.append(index)
+        return found, unsure, judged
 
     def _maybe_blank_rows(self, rows: list[re.Match[bytes]]) -> tuple[list[int], int]:
         """As `_kept`, for the rows whose cell in the column may read as empty."""
@@ -263,13 +317,16 @@ class SheetSieve:
             return value[1] not in (b"0", b"1")
         return not (kind_name == b"n" and NUMBER.fullmatch(value[1]))
 
-    def _kept(self, rows: list[re.Match[bytes]], wanted: set[str]) -> tuple[list[int], int]:
+    def _kept(self, rows: list[re.Match[bytes]], wanted: set[str] | Starting) -> tuple[list[int], int]:
         """The indexes of the rows (matches of cell_forms.patterns' row pattern) whose cell in the column may hold one of
         `wanted`, and how many rows had that cell where the scan looks for it. Plain inline text (group 2), most
         cells of a big sheet, is decided in bulk, each distinct text once; the rest cell by cell."""
         texts = [row[2] for row in rows]
-        folded = {text.encode() for text in wanted}  # printable ASCII folds as bytes.lower() does: no decoding
-        hits = {text for text in set(texts) if text is None or text.strip().lower() in folded}
+        if isinstance(wanted, Starting):
+            hits = {text for text in set(texts) if text is None or wanted.plain(text)}
+        else:
+            folded = {text.encode() for text in wanted}  # printable ASCII folds as bytes.lower() does: no decoding
+            hits = {text for text in set(texts) if text is None or text.strip().lower() in folded}
         kept: list[int] = []
         missing = 0  # rows without the cell (kept: a whole-sheet read may find it elsewhere)
         decided: dict[tuple[bytes, bytes], bool] = {}  # most cells repeat a few values (statuses, IDs)
@@ -290,7 +347,7 @@ class SheetSieve:
         return kept, len(rows) - missing
 
     def _decide(
-        self, decided: dict[tuple[bytes, bytes], bool], tag: bytes, inner: bytes | None, wanted: set[str]
+        self, decided: dict[tuple[bytes, bytes], bool], tag: bytes, inner: bytes | None, wanted: set[str] | Starting
     ) -> bool:
         """Whether a cell (its attributes after the address and its content, or _SHARED_INDEX and a shared string's
         index) may hold one of `wanted`: UNKNOWN keeps it."""
