@@ -152,11 +152,8 @@ class SheetSieve:
     def _rows(self, title: str, column: int, wanted: set[str] | Starting) -> list[tuple[int, list[Any]]] | None:
         with gc_paused():  # a match object per row, all gone when _spans returns: collecting them finds nothing
             scan = self._scanned(title, column)
-            if scan is None:
-                return None
-            kept, judged = self._kept(scan.rows, wanted)
-            spans = scan.spans(kept, judged)
-        return None if spans is None else self._parse(title, scan.xml, scan.body, spans)
+            spans = scan.spans(*self._kept(scan.rows, wanted)) if scan is not None else None
+        return None if spans is None or scan is None else self._parse(title, scan.xml, scan.body, spans)
 
     def _scanned(self, title: str, column: int) -> _Scan | None:
         """Sheet `title` scanned for its rows and their cell in `column` (kept for a kept sheet); None when the
@@ -199,17 +196,14 @@ class SheetSieve:
 
     def texts(self, title: str, column: int, wanted: Starting) -> list[tuple[int, Any]] | None:
         """Each row whose cell in 0-based `column` may start with `wanted`, with that cell (Excel row number, text
-        trimmed as it is typed; any other value as python-calamine reads it), found without parsing the rows: plain
-        ASCII text is read from the XML, a row whose cell the scan cannot read to the byte goes to python-calamine.
-        None when the scan cannot answer (read the whole sheet)."""
+        trimmed as it is typed; any other value as python-calamine reads it): plain ASCII text read from the XML,
+        a row whose cell the scan cannot read to the byte parsed. None: read the whole sheet."""
         try:
             with gc_paused():
                 scan = self._scanned(title, column)
-                if scan is None:
-                    return None
-                found, unsure, judged = self._texts(scan, wanted)
-                spans = scan.spans(unsure, judged)
-            parsed = None if spans is None else self._parse(title, scan.xml, scan.body, spans)
+                found, unsure, judged = self._texts(scan, wanted) if scan is not None else ([], [], -1)
+                spans = scan.spans(unsure, judged) if scan is not None else None
+            parsed = None if spans is None or scan is None else self._parse(title, scan.xml, scan.body, spans)
         except Exception:  # noqa: BLE001 - as in `rows`
             return None
         if parsed is None:
@@ -270,13 +264,14 @@ class SheetSieve:
                 kept.append(index)
         return kept, judged
 
+    def _visible_shared(self, index: bytes) -> bool:
+        return visible(self._shared_text(index) or b"")
+
     def _blank_cell(self, decided: dict[tuple[bytes, bytes], bool], tag: bytes, inner: bytes | None) -> bool:
         verdict = decided.get((tag, inner or b""))
         if verdict is None:
-            if tag is _SHARED_INDEX:
-                verdict = not visible(self._shared_text(inner or b"") or b"")
-            else:
-                verdict = self._maybe_blank(tag, inner)
+            shared = tag is _SHARED_INDEX
+            verdict = not self._visible_shared(inner or b"") if shared else self._maybe_blank(tag, inner)
             decided[tag, inner or b""] = verdict
         return verdict
 
