@@ -186,7 +186,9 @@ def test_reading_a_local_workbook_loads_no_writer(command: list[str], example: P
         assert sorted(writer & modules) == []
 
 
-@pytest.mark.parametrize("command", [["list", "--open"], ["show", "EVT-1"], ["due"]])
+@pytest.mark.parametrize(
+    "command", [["list", "--open"], ["show", "EVT-1"], ["due"], ["update", "EVT-1", "--note", "x"]]
+)
 def test_reading_early_starts_on_the_workbook_and_leaves_mistakes_to_the_command(
     command: list[str], example: Path, tmp_path: Path
 ) -> None:
@@ -257,6 +259,32 @@ def test_sheets_parsed_early_are_read_only_from_the_file_as_it_still_is(example:
     book["Events"].cell(2, 2, "saved again meanwhile")
     book.save(example)
     assert opening.read_tracker(example, schema).sheet("Events").rows[0]["title"] == "saved again meanwhile"
+
+
+def test_a_write_takes_the_sheets_inflated_early_only_from_the_file_as_it_still_is(example: Path) -> None:
+    """A write (`tracker update`) starts inflating Events and Updates as it begins, and reads the file's bytes once it
+    holds the lock: it takes the early XML only when the file is still the one inflated."""
+    import zipfile
+
+    import openpyxl
+
+    from tracker import files
+    from tracker.cells import sheet_parts
+    from tracker.workbook import sieve
+
+    sieve.prefetch_file(example, ("Events", "Updates"))
+    taken = sieve.SheetSieve(example.read_bytes())
+    taken.adopt(example, files.signature(example))
+    assert sorted(taken._coming) == ["Events", "Updates"]
+    with zipfile.ZipFile(example) as archive:
+        assert taken.xml("Events") == archive.read(sheet_parts(archive)["Events"])
+    sieve.prefetch_file(example, ("Events", "Updates"))
+    book = openpyxl.load_workbook(example)
+    book["Events"].cell(2, 2, "saved again meanwhile")
+    book.save(example)
+    later = sieve.SheetSieve(example.read_bytes())
+    later.adopt(example, files.signature(example))
+    assert later._coming == {} and b"saved again meanwhile" in (later.xml("Events") or b"")
 
 
 def test_unknown_commands_are_told_the_close_names() -> None:

@@ -5,7 +5,10 @@ A cell in any other form is not guessed at: its row is kept for python-calamine.
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 UNKNOWN = object()  # a cell whose value the scan cannot tell: its row is kept
@@ -49,6 +52,61 @@ def patterns(letter: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
     )
     row = rb'<row(?: r="(\d+)")?(?=[\s>/])(?:[^>]*+>\s*+(?:' + other + rb"*+(?:" + b"|".join(forms) + rb"))?)?"
     return re.compile(row, re.S), re.compile(rb'<c r="' + column + rb"\d")
+
+
+_ROW = re.compile(rb'<row(?: r="(\d+)")?[\s>/]')
+_VISIBLE = rb"[\x21-\x25\x27-\x3b\x3d-\x5e\x60-\x7e]"  # PLAIN but the space
+
+
+@functools.cache
+def _column_cells(letter: str) -> re.Pattern[bytes]:
+    """Every cell addressed in column `letter`: with its row number when it holds plain inline text that reads as
+    something (group 1), or a shared string (1, and its index: 2); any other cell matches with no groups."""
+    column = re.escape(letter).encode()
+    text = rb't="(?:inlineStr"><is><t> *' + _VISIBLE + PLAIN + rb'</t></is>|s"><v>(\d+)</v>)</c>'
+    return re.compile(rb'<c r="' + column + rb'(?:(\d+)"(?: s="\d+")? ' + text + rb"|\d)")
+
+
+def every_cell_visible(xml: bytes, letter: str, shared_visible: Callable[[bytes], bool]) -> bool:
+    """Whether every row of a sheet's XML holds, in column `letter`, one cell of text that reads as something: plain
+    inline text, or a shared string `shared_visible` says so of, addressed to its own row; and the column holds no
+    other cell. Told in two passes (the rows, the column's cells) without stepping over each row's cells: a write
+    asks it of sheets whose every row tracker filled. False: maybe not (the rows are then looked at one by one)."""
+    body, finish = xml.find(b"<sheetData"), xml.rfind(b"</sheetData>")
+    if body < 0 or finish < body or (b"!" in xml and (b"<!--" in xml or b"<![CDATA[" in xml)):
+        return False
+    rows = _ROW.findall(xml, body, finish)
+    cells = _column_cells(letter).findall(xml, body, finish)
+    if not rows or b"" in rows or [number for number, _ in cells] != rows:
+        return False  # a row without its address first or without the cell, or a cell that is not visible text
+    numbers = list(map(int, rows))
+    if any(map(operator.ge, numbers, itertools.islice(numbers, 1, None))):
+        return False  # rows out of order: python-calamine places them
+    return all(shared_visible(index) for index in {index for _, index in cells if index})
+
+
+ROW_NUMBER = re.compile(rb'<row r="(\d+)"')
+
+
+def row_number(xml: bytes, start: int) -> int | None:
+    """The number of the row element at `start` when written `<row r="7"` (else None)."""
+    match = ROW_NUMBER.match(xml, start)
+    return int(match[1]) if match else None
+
+
+ROW_R = re.compile(rb'^<row r="\d+"')
+CELL_TAG = re.compile(rb"<c[\s>/]")
+CELL_R = re.compile(rb'<c r="([A-Z]+)(\d+)"')
+
+
+def renumber(row: bytes, number: int, position: int) -> bytes | None:
+    """A row element (Excel row `number`) moved to row `position`, its cells with it; None when a cell's address
+    is written another way than `<c r="D7"` on the row's own number (python-calamine would place it elsewhere)."""
+    found = CELL_R.findall(row)
+    if len(found) != len(CELL_TAG.findall(row)) or any(int(digits) != number for _, digits in found):
+        return None
+    row = ROW_R.sub(b'<row r="%d"' % position, row, count=1)
+    return CELL_R.sub(lambda m: b'<c r="%s%d"' % (m[1], position), row)
 
 
 def plain(wanted: set[str]) -> bool:
