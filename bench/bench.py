@@ -498,6 +498,9 @@ def profile(command: str, events: int, top: int, env: dict[str, str]) -> str:
         "validate": ["validate"],
         "list": ["list", "--open"],
         "show": ["show", middle_id],
+        "due": ["due"],
+        "publish": ["publish"],
+        "report": [*REPORT_ARGS, "--json"],
         "update": ["update", open_id, "--note", "x"],
         "open": OPEN_ARGS,
     }[command]
@@ -540,7 +543,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one run per command at every size (as --repeat 1)")
     parser.add_argument("--regen", action="store_true", help="regenerate the cached workbooks in bench/out/")
     parser.add_argument(
-        "--profile", choices=["validate", "list", "show", "update", "open"], help="also cProfile this command"
+        "--profile",
+        choices=["validate", "list", "show", "due", "publish", "report", "update", "open"],
+        help="also cProfile this command",
     )
     parser.add_argument("--profile-size", type=int, default=TARGET_SIZE, help="events for --profile (default 10000)")
     parser.add_argument("--top", type=int, default=12, help="functions in each --profile list (default 12)")
