@@ -250,3 +250,20 @@ def test_whether_a_column_far_in_the_row_has_an_empty_cell_is_told_by_counting_a
     assert tracker.sheet("Events").may_hold(*asked) == read_tracker(path, SCHEMA).sheet("Events").may_hold(*asked)
     counted = not any(column == STATUS_COLUMN for _, column in tracker.sieve._scans)
     assert counted == case.startswith(("every", "a status shared")), case
+
+
+def test_a_view_that_let_go_of_its_xml_for_the_patch_reads_it_again_when_asked(tmp_path: Path) -> None:
+    """A write lets go of its view's XML and scans before it patches (a few hundred MB on a big workbook); anything
+    asked of the view afterwards is read again, and answered as a whole read answers it."""
+    path = tmp_path / "events.xlsx"
+    WRITERS["openpyxl"](
+        path, [("EVT-1", "Closed", False), ("EVT-2", "Investigating", False), (None, "Closed", False)], False
+    )
+    tracker = read_tracker(path, SCHEMA)
+    tracker.some_rows("Events")
+    events, whole = tracker.sheet("Events"), read_tracker(path, SCHEMA).sheet("Events")
+    assert _seen(events.where("id", {"evt-2"})) == _seen(whole.where("id", {"evt-2"}))
+    tracker.sieve.forget()
+    assert tracker.sieve._scans == {} and set(tracker.sieve._keep.values()) == {None}
+    assert events.may_hold(("title",), "id") == whole.may_hold(("title",), "id") is True
+    assert _seen(events.where("id", {"evt-1"})) == _seen(whole.where("id", {"evt-1"}))

@@ -391,6 +391,21 @@ def test_untouched_parts_are_copied_byte_for_byte(tmp_path: Path) -> None:
     assert patch(source, tmp_path / "other.xlsx", [other]) == ["xl/worksheets/sheet2.xml"]
 
 
+def test_a_patch_takes_the_decoded_sheets_it_is_given_and_writes_what_it_writes_without(tmp_path: Path) -> None:
+    """A write hands the patch the sheets its layout check decoded: the patch takes each out as it patches it (the
+    old text goes as the new one is made) and writes the same file as when it reads the part itself; a part it is
+    not given (taken by an earlier attempt) is read again."""
+    source = make_events(tmp_path / "in.xlsx")
+    writes = [cell_write({(3, 0): "renamed"}), append_write(5, {0: "new", 2: 5})]
+    patch(source, tmp_path / "plain.xlsx", writes)
+    texts = {SHEET: read_part(source, SHEET), "xl/worksheets/other.xml": "<kept/>"}
+    patch(source, tmp_path / "given.xlsx", writes, texts)
+    assert texts == {"xl/worksheets/other.xml": "<kept/>"}
+    patch(source, tmp_path / "again.xlsx", writes, texts)
+    for name in ("given", "again"):
+        assert read_part(tmp_path / f"{name}.xlsx", SHEET) == read_part(tmp_path / "plain.xlsx", SHEET), name
+
+
 def test_big_parts_are_deflated_side_by_side_and_read_back_whole(tmp_path: Path) -> None:
     """Two sheets of several megabytes changed by one write (Events and Updates at 10,000 events) are deflated in
     threads: each member's CRC, sizes and bytes are right (zipfile checks the CRC as it reads), whatever else the

@@ -265,6 +265,8 @@ class LocalStore:
         writes = change.sheet_writes()
         signature, data = snapshot.handle
         texts = snapshot.layout.texts if snapshot.layout is not None else None
+        if snapshot.tracker.sieve is not None:
+            snapshot.tracker.sieve.forget()  # the view is planned: its XML goes before the patch builds the new sheets
         tmp = atomic_write(self.path, lambda target: xlsx.patch(data, target, writes, texts))
         try:
             check_not_open(self.path)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
@@ -462,11 +462,13 @@ class _RowFinder:
 
 
 def patch(
-    source: Path | bytes, target: Path, writes: list[SheetWrite], texts: Mapping[str, str] | None = None
+    source: Path | bytes, target: Path, writes: list[SheetWrite], texts: MutableMapping[str, str] | None = None
 ) -> list[str]:
     """Write `source` (a file or its bytes) plus `writes` to `target`; return the names of the parts that changed.
 
-    `texts` may hold sheet parts of `source` already decoded (a `Layout` of the same bytes keeps them).
+    `texts` may hold sheet parts of `source` already decoded (a `Layout` of the same bytes keeps them): each is
+    taken out as its sheet is patched, so that the old text goes as the new one is made (100 MB a sheet at 50,000
+    events); a part no longer there is read again.
     Raises WorkbookError (nothing written) for a layout tracker cannot write into.
     """
     where = Path("the workbook") if isinstance(source, bytes) else Path(source)
@@ -486,7 +488,9 @@ def patch(
     return sorted(changed)
 
 
-def _changed_parts(archive: zipfile.ZipFile, writes: list[SheetWrite], texts: Mapping[str, str]) -> dict[str, bytes]:
+def _changed_parts(
+    archive: zipfile.ZipFile, writes: list[SheetWrite], texts: MutableMapping[str, str]
+) -> dict[str, bytes]:
     parts = sheet_parts(archive)
     changed: dict[str, bytes] = {}
     styles: Styles | None = None
@@ -500,8 +504,9 @@ def _changed_parts(archive: zipfile.ZipFile, writes: list[SheetWrite], texts: Ma
         if part in changed:
             xml = changed[part].decode("utf-8")
         else:
-            xml = texts[part] if part in texts else archive.read(part).decode("utf-8")
+            xml = texts.pop(part) if part in texts else archive.read(part).decode("utf-8")
         sheet = _SheetPatch(write.title, xml, styles, archive, write.date_formats)
+        del xml  # (the patch holds it until its new text is made)
         tables = table_parts(archive, part)
         table = next((t for t in tables if write.table and t.name.casefold() == write.table.casefold()), None)
         table = table or (tables[0] if tables else None)
@@ -517,6 +522,7 @@ def _changed_parts(archive: zipfile.ZipFile, writes: list[SheetWrite], texts: Ma
                 changed[table.part] = grow_table(table, bottom).encode("utf-8")
                 sheet.xml = grow_column_ranges(sheet.xml, table.area, bottom)
         changed[part] = sheet.xml.encode("utf-8")
+        del sheet  # its text, before the next sheet's is read
     if styles is not None and styles.changed:
         changed[styles.part] = styles.xml.encode("utf-8")
     if drop_calc_chain:
