@@ -232,12 +232,33 @@ def test_the_early_read_finds_the_workbook_tracker_config_finds(
     deep = tmp_path / "link" / "a" / "b"
     deep.mkdir(parents=True)
     monkeypatch.chdir(deep)
-    for text in ("", '[workbook]\npath = "../book.xlsx"\n', f'[workbook]\npath = "{tmp_path}/x.xlsx"\nschema = "s"\n'):
+    for name in ("real/events.xlsx", "real/a/book.xlsx", "x.xlsx"):
+        (tmp_path / name).write_bytes(b"")
+    for text in ("", '[workbook]\npath = "a/book.xlsx"\n', f'[workbook]\npath = "{tmp_path}/x.xlsx"\nschema = "s"\n'):
         (tmp_path / "real" / "tracker.toml").write_text(text, encoding="utf-8")
         config = load_config(None)
         assert entry._workbook_early() == (str(config.workbook_path), config.schema_dir is not None)
+    (tmp_path / "real" / "tracker.toml").write_text('[workbook]\npath = "none.xlsx"\n', encoding="utf-8")
+    assert entry._workbook_early() is None  # no such file: the command says so
     (tmp_path / "real" / "tracker.toml").write_text('[sharepoint]\nsite_url = "https://x"\n', encoding="utf-8")
     assert entry._workbook_early() is None
+
+
+@pytest.mark.parametrize("command", [["update", "EVT-1", "--note", "x"], ["list", "--open"], ["report", "--json"]])
+def test_a_workbook_that_is_not_a_file_is_told_not_waited_on(command: list[str], tmp_path: Path) -> None:
+    """tracker.toml naming a FIFO (or anything but a regular file): the command says it is not a file; the early
+    start does not open it (opening a FIFO waits for a writer, for ever)."""
+    os.mkfifo(tmp_path / "events.xlsx")
+    (tmp_path / "tracker.toml").write_text('[workbook]\npath = "events.xlsx"\n', encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "tracker", *command],
+        cwd=tmp_path,
+        env=process_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "is not a file" in done.stderr, done.stderr
 
 
 def test_sheets_parsed_early_are_read_only_from_the_file_as_it_still_is(example: Path) -> None:

@@ -267,3 +267,55 @@ def test_a_view_that_let_go_of_its_xml_for_the_patch_reads_it_again_when_asked(t
     assert tracker.sieve._scans == {} and set(tracker.sieve._keep.values()) == {None}
     assert events.may_hold(("title",), "id") == whole.may_hold(("title",), "id") is True
     assert _seen(events.where("id", {"evt-1"})) == _seen(whole.where("id", {"evt-1"}))
+
+
+# A second cell on row 2's ID address, spelt so that no count of `<c r="A...` cells sees it: python-calamine keeps the
+# last cell on an address, so its ID is the row's (found by a review of `SheetSieve.texts`)
+SECOND_SPELLINGS = {
+    "single quotes": b"<c r='A2' t=\"inlineStr\"><is><t>%s</t></is></c>",
+    "style before the address": b'<c s="0" r="A2" t="inlineStr"><is><t>%s</t></is></c>',
+    "two spaces": b'<c  r="A2" t="inlineStr"><is><t>%s</t></is></c>',
+    "lower-case column": b'<c r="a2" t="inlineStr"><is><t>%s</t></is></c>',
+}
+
+
+@pytest.mark.parametrize("spelling", sorted(SECOND_SPELLINGS))
+def test_an_id_cell_written_twice_otherwise_counts_as_a_whole_read_counts_it(tmp_path: Path, spelling: str) -> None:
+    """The next ID is never one the whole read sees in use, however a second cell on an ID's address is spelt."""
+    from tracker.rules.events import next_event_id
+
+    cell = SECOND_SPELLINGS[spelling] % f"{THIS}0003".encode()
+    path = tmp_path / "events.xlsx"
+    WRITERS["openpyxl"](path, [(f"{THIS}0001", "Closed", False), (f"{THIS}0002", "Closed", False)], False)
+    row_two = re.compile(rb'(<row r="2"[^>]*>.*?)(</row>)', re.S)
+    _rewrite(path, lambda xml: row_two.sub(lambda m: m[1] + cell + m[2], xml, count=1))
+    few = read_tracker(path, SCHEMA)
+    few.some_rows("Events")
+    assert next_event_id(few, YEAR) == next_event_id(read_tracker(path, SCHEMA), YEAR) == f"{THIS}0004"
+
+
+def test_a_write_does_not_take_early_sheets_when_the_file_is_saved_again_as_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write takes the file's signature, then reads its bytes: a save by someone else in between (an atomic
+    replace) makes the bytes another file's, so the XML inflated as the command began is not taken with them."""
+    import os
+
+    from tracker.store.local import LocalStore
+    from tracker.workbook import sieve
+
+    path, newer = tmp_path / "events.xlsx", tmp_path / "newer.xlsx"
+    WRITERS["xlsxwriter"](path, [(f"{THIS}0001", "Closed", False)], False)
+    WRITERS["xlsxwriter"](newer, [(f"{THIS}0002", "Investigating", False), (f"{THIS}0001", "Closed", False)], False)
+    sieve.prefetch_file(path, ("Events", "Updates"))
+    reading = Path.read_bytes
+
+    def saved_meanwhile(self: Path) -> bytes:  # another machine's save lands between the signature and the read
+        if self == path and newer.exists():
+            os.replace(newer, path)
+        return reading(self)
+
+    monkeypatch.setattr(Path, "read_bytes", saved_meanwhile)
+    snapshot = LocalStore(path, SCHEMA).snapshot()
+    found = snapshot.tracker.sheet("Events").find(f"{THIS}0001")
+    assert found is not None and found.number == 3

@@ -113,7 +113,10 @@ def _workbook_early() -> tuple[str, bool] | None:
     path = workbook.get("path", "events.xlsx")
     if not isinstance(path, str) or not path.strip():
         return None
-    return os.path.realpath(os.path.join(os.path.dirname(config), path)), workbook.get("schema") is not None
+    found = os.path.realpath(os.path.join(os.path.dirname(config), path))
+    if not os.path.isfile(found):
+        return None  # none, or not a file (a FIFO would block the early read): the command says what is wrong
+    return found, workbook.get("schema") is not None
 
 
 def _load_native() -> None:

@@ -251,7 +251,8 @@ class LocalStore:
         data = self.path.read_bytes()  # one read: the plan and the patch see exactly these bytes
 
         tracker = read_tracker(self.path, self.schema, data=data)
-        tracker.sieve.adopt(self.path, signature)  # the sheets inflated as the command began, if the file is unchanged
+        if files.signature(self.path) == signature:  # (saved again before the read: its bytes are another file's)
+            tracker.sieve.adopt(self.path, signature)  # the sheets inflated as the command began, if still that file
         tracker.some_rows(*WRITE_READS)  # found in the XML as the write asks for them, not parsed whole
         layout = Layout(data, name=self.path.name)
         layout.share(tracker.sieve)  # the XML the view inflates (some_rows), inflated once
