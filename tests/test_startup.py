@@ -224,9 +224,11 @@ def test_the_early_read_finds_the_workbook_tracker_config_finds(
     sheets is the shipped schema's."""
     from tracker import entry
     from tracker.config import load_config
+    from tracker.store.engine import WRITE_READS
     from tracker.workbook.schema import load_schema
 
     assert tuple(load_schema().sheets) == entry.SCHEMA_SHEETS
+    assert entry.WRITE_SHEETS == WRITE_READS  # what a write's view reads, started on early
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
     deep = tmp_path / "link" / "a" / "b"

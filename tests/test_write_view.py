@@ -7,7 +7,7 @@ whether a row waits to be applied, and every row once something asks for all of 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests import suite_clock
 from tests.test_sieve import EXAMPLES, ROWS, SCHEMA, SHAPES, STATUS_COLUMN, WRITERS, _rewrite
 from tracker.workbook.opening import read_tracker
 
@@ -118,7 +119,7 @@ def test_whether_a_row_waits_is_told_from_each_kind_of_cell_as_a_whole_read_tell
             assert few.may_hold(*asked) == whole.may_hold(*asked), (value, shape)
 
 
-YEAR = datetime.now(UTC).year  # any year: the ID's year is the one asked for, not the clock's
+YEAR = suite_clock.NOW.year  # the suite's (pinned) year: the ID's year is the one asked for, never the machine's
 THIS, OTHER = f"EVT-{YEAR}-", f"EVT-{YEAR - 1}-"
 FULLWIDTH = str.maketrans("0123456789", "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19")
 # What an ID cell may hold when a new event's ID is worked out: this year's and last year's IDs in any case and with

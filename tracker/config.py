@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tracker.config_place import CONFIG_NAME, config_file
 from tracker.errors import ConfigError
 from tracker.sharepoint_config import SharePointSettings, sharepoint_settings
 
-CONFIG_NAME = "tracker.toml"
 DEFAULT_TIME_FORMAT = "%d %b %Y %H%MZ"
 LOCAL_TIME_FORMAT = "%d %b %Y %H%M %Z"  # the default when the display timezone is not UTC
 DEFAULT_INTERNAL = ("leadership", "technical", "security")
@@ -323,12 +323,8 @@ def _refuse_secrets(table: dict[str, Any], path: list[str], where: str) -> None:
 
 def find_config(start: Path | None = None) -> Path | None:
     """Return tracker.toml in `start` (default: the current folder) or the nearest parent."""
-    folder = (start or Path.cwd()).resolve()
-    for candidate in (folder, *folder.parents):
-        path = candidate / CONFIG_NAME
-        if path.is_file():
-            return path
-    return None
+    found = config_file(str(start) if start is not None else None)
+    return Path(found) if found is not None else None
 
 
 def _section(raw: dict[str, Any], name: str) -> dict[str, Any]:

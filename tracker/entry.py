@@ -34,9 +34,11 @@ def main() -> None:
 # sheets whole: written first (`tracker list ...`), they start on them before the command line loads, as its modules
 # import meanwhile (inflating or parsing lets go of the interpreter).
 READS_SOME = {"list": ("Events", "Updates"), "show": ("Events", "Updates", "Changes"), "due": ("Events", "Updates")}
-# Writes look at a few rows of Events and Updates too (tracker.store.local), and patch them: the same early start
-# (not `task` and `action`, whose `list` reads other sheets)
-READS_SOME |= dict.fromkeys(("open", "update", "resolve", "ack", "change"), ("Events", "Updates"))
+# The writes that look at a few rows of Events and Updates (tracker.store.engine.WRITE_READS, the view of
+# tracker.store.local) and patch them: started on the same way (not `task` and `action`, whose `list` reads other
+# sheets)
+WRITES = ("open", "update", "resolve", "ack", "change")
+WRITE_SHEETS = ("Events", "Updates")
 READS_WHOLE = {"report": ("Events", "Severities", "Updates"), "publish": ("Events", "Updates", "Severities")}
 ALL_SHEETS = "validate"  # every sheet of the schema (not with --fix, which writes first, nor --formulas)
 # The sheets of tracker's own schema, biggest first (tests/test_startup.py checks them against workbook_schema/)
@@ -59,24 +61,27 @@ SCHEMA_SHEETS = (
 
 
 def _read_early() -> None:
-    """Start on the sheets `tracker list`, `show`, `due`, `report`, `publish` or `validate` reads, from a local
-    workbook, as early as its tracker.toml says where it is (the command itself reads tracker.toml again, and says
+    """Start on the sheets `tracker list`, `show`, `due`, `report`, `publish`, `validate` or a write (`WRITES`)
+    reads, from a local workbook, as early as its tracker.toml says where it is (the command itself reads tracker.toml again, and says
     what is wrong with it)."""
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     rest = set(sys.argv[2:])
-    if command not in (*READS_SOME, *READS_WHOLE, ALL_SHEETS) or {"-h", "--help", "--fix", "--formulas"} & rest:
+    if (
+        command not in (*READS_SOME, *WRITES, *READS_WHOLE, ALL_SHEETS)
+        or {"-h", "--help", "--fix", "--formulas"} & rest
+    ):
         return
     try:
         found = _workbook_early()
         if found is None:
             return
         path, own_schema = found
-        if command in READS_SOME:
+        if command in READS_SOME or command in WRITES:
             from pathlib import Path
 
             from tracker.workbook.sieve import prefetch_file
 
-            prefetch_file(Path(path), READS_SOME[command])
+            prefetch_file(Path(path), READS_SOME.get(command, WRITE_SHEETS))
             return
         _load_native()  # python-calamine imported with Ctrl-C held back, before a thread parses with it
         from tracker.workbook.early import parse_file_early
@@ -99,12 +104,11 @@ def _workbook_early() -> tuple[str, bool] | None:
     import os
     import tomllib
 
-    folder = os.path.realpath(os.getcwd())
-    while not os.path.isfile(os.path.join(folder, "tracker.toml")):
-        if os.path.dirname(folder) == folder:
-            return None
-        folder = os.path.dirname(folder)
-    config = os.path.realpath(os.path.join(folder, "tracker.toml"))
+    from tracker.config_place import config_file, named_path
+
+    config = config_file()
+    if config is None:
+        return None
     with open(config, "rb") as handle:
         raw = tomllib.load(handle)
     workbook = raw.get("workbook", {})
@@ -113,7 +117,7 @@ def _workbook_early() -> tuple[str, bool] | None:
     path = workbook.get("path", "events.xlsx")
     if not isinstance(path, str) or not path.strip():
         return None
-    found = os.path.realpath(os.path.join(os.path.dirname(config), path))
+    found = named_path(config, path)
     if not os.path.isfile(found):
         return None  # none, or not a file (a FIFO would block the early read): the command says what is wrong
     return found, workbook.get("schema") is not None

@@ -9,7 +9,7 @@ import itertools
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 UNKNOWN = object()  # a cell whose value the scan cannot tell: its row is kept
 
@@ -130,13 +130,18 @@ class Starting:
     otherwise (a Unicode digit, the long s). As `in` tells for a set of values: `key in starting`."""
 
     prefix: str
+    _folded: bytes = field(init=False, repr=False, compare=False)  # the prefix folded, as bytes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prefix", self.prefix.casefold())
+        object.__setattr__(self, "_folded", self.prefix.encode())
 
     def __contains__(self, value: object) -> bool:
-        return isinstance(value, str) and (value.startswith(self.prefix.casefold()) or not value.isascii())
+        return isinstance(value, str) and (value.startswith(self.prefix) or not value.isascii())
 
     def plain(self, text: bytes) -> bool:
         """Whether plain inline text (cell_forms.PLAIN, read as itself) is one the scan looks for."""
-        return text.strip().lower().startswith(self.prefix.casefold().encode())
+        return text.strip().lower().startswith(self._folded)
 
 
 def key(text: bytes) -> object:

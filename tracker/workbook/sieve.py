@@ -73,8 +73,7 @@ class SheetSieve:
         if isinstance(content, Path):
             self.adopt(content)
             with contextlib.suppress(Exception):  # opened now, as python-calamine opens it: one version of it
-                if content.is_file():  # (not a FIFO: opening it would wait for a writer)
-                    self._open()
+                self._open()
 
     def adopt(self, path: Path, signature: tuple[int, int, int] | None = None) -> None:
         """Take the sheets a command started inflating as it began (prefetch_file) from the file at `path`, when it
@@ -85,6 +84,8 @@ class SheetSieve:
 
     def _open(self) -> zipfile.ZipFile:
         if self._archive is None:
+            if isinstance(self._content, Path) and not self._content.is_file():  # opening a FIFO waits for a writer
+                raise OSError(f"{self._content} is not a file")  # (the whole read says so to the user)
             source = io.BytesIO(self._content) if isinstance(self._content, bytes) else self._content
             self._archive = zipfile.ZipFile(source)
             self._parts = sheet_parts(self._archive)
@@ -519,8 +520,6 @@ def prefetch_file(path: Path, titles: tuple[str, ...]) -> None:
     """Start inflating these sheets of the workbook file at `path` now, in threads, while the command goes on
     loading (`tracker list --open` and the like say so as they start)."""
     try:
-        if not path.is_file():
-            return  # none, or not a file (opening a FIFO waits for a writer): the read says what is wrong
         signature = files.signature(path)
         asked = _EARLY.get(str(path.resolve()))
         if asked is not None and asked[0] == signature:
