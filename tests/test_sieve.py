@@ -388,3 +388,22 @@ def test_every_edge_text_in_every_form_is_read_as_a_whole_read_reads_it(tmp_path
         assert sifted == whole, field
         assert whole, field  # some rows of each form hold a wanted value
         assert SheetSieve(path).rows("Events", column, values) is not None, field
+
+
+def test_a_row_python_calamine_panics_on_is_read_as_the_whole_read_reads_it(tmp_path: Path) -> None:
+    """A date serial python-calamine cannot turn into a time (-10^15 in a date-formatted cell: it panics, a
+    BaseException) in a row the scan keeps: the read falls back to the whole sheet, as a whole read does, instead of
+    failing (found by the fuzz suite on another day's clock)."""
+    path = tmp_path / "events.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Events"
+    sheet.append(HEADERS)
+    for number, key in ((2, "EVT-1"), (3, "EVT-2")):
+        sheet.cell(number, ID_COLUMN + 1, key)
+        sheet.cell(number, TITLE_COLUMN + 1, f"row {number}")
+    when = HEADERS.index("Detected (UTC)") + 1
+    sheet.cell(3, when, -1e15).number_format = "yyyy-mm-dd hh:mm"
+    book.save(path)
+    sifted, whole = _both_ways(path, "id", {"evt-2"})
+    assert sifted == whole and len(whole) == 1

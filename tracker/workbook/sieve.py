@@ -46,6 +46,7 @@ from tracker.workbook.cell_forms import (
     row_number,
     visible,
 )
+from tracker.workbook.early import native_stderr_quiet
 from tracker.workbook.sheet_data import gc_paused
 
 _ROW_START = re.compile(rb"<row[\s>/]")
@@ -494,9 +495,12 @@ class SheetSieve:
                 out.writestr(name, kept if kept is not None else archive.read(name))
         try:
             book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(mini.getvalue()))
-            return book.get_sheet_by_name(title).to_python(skip_empty_area=False)
-        except Exception:  # noqa: BLE001 - whatever calamine refuses here, the whole sheet is read instead
-            return None
+            with native_stderr_quiet():  # a panic's message would reach the user's terminal raw
+                return book.get_sheet_by_name(title).to_python(skip_empty_area=False)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 - whatever calamine refuses, or panics on (a BaseException: a date
+            return None  # serial below -10^14), the whole sheet is read instead, where openpyxl reads it
 
     def _book_parts(self, target: str) -> list[str]:
         """The parts python-calamine needs besides sheet XML: content types, the workbook, its relationships,
