@@ -24,6 +24,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from tracker import zipped
 from tracker.cells import attributes as _attrs
 from tracker.cells import column_letter, not_xlsx, sheet_parts, unescape
 from tracker.errors import WorkbookError
@@ -504,7 +505,7 @@ def _changed_parts(
         if part in changed:
             xml = changed[part].decode("utf-8")
         else:
-            xml = texts.pop(part) if part in texts else archive.read(part).decode("utf-8")
+            xml = texts.pop(part) if part in texts else zipped.read(archive, part).decode("utf-8")
         sheet = _SheetPatch(write.title, xml, styles, archive, write.date_formats)
         del xml  # (the patch holds it until its new text is made)
         tables = table_parts(archive, part)

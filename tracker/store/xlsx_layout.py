@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 from xml.parsers.expat import ExpatError
 
+from tracker import zipped
 from tracker.cells import attributes as _attrs
 from tracker.cells import column_letter, not_xlsx, sheet_parts, split_ref
 from tracker.cells import related as _related
@@ -269,7 +270,7 @@ class Layout:
                 self._sheets[title] = SheetLayout([], [], {})
             else:
                 data = self._early.xml(title) if self._early is not None else None
-                data = data if data is not None else self._archive.read(part)
+                data = data if data is not None else zipped.read(self._archive, part)
                 xml = self.texts[part] = data.decode("utf-8")
                 merged = sheet_merged(xml)
                 maybe = _may_hold_masters(data)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tracker import zipped
 from tracker.cells import cell_text, column_letter, error_cells, errors_in, may_hold_control, sheet_parts
 from tracker.errors import UnknownEvent, ValidationFailed
 from tracker.workbook.cell_forms import Starting
@@ -147,7 +148,7 @@ class Tracker:
             in_shared = any(may_hold_control(archive.read(n)) for n in shared)  # text every sheet may point at
             for name, title in titles.items():
                 if title is not None and title in parts:
-                    xml = archive.read(parts[title])
+                    xml = zipped.read(archive, parts[title])
                     found[title] = errors_in(xml)
                     self.controls[name] = in_shared or may_hold_control(xml)
                     visit(archive, title, parts[title], xml)

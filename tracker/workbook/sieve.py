@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from tracker import files
+from tracker import files, zipped
 from tracker.cells import column_letter, related, sheet_parts
 from tracker.workbook.cell_forms import (
     INLINE,
@@ -140,7 +140,7 @@ class SheetSieve:
                 return box[0]
         archive = self._open()
         part = self._parts.get(title)
-        return archive.read(part) if part is not None else None
+        return zipped.read(archive, part) if part is not None else None
 
     def _head(self, title: str) -> bytes | None:
         """The start of sheet `title`'s XML, up to the end of its first row: a header without inflating it all."""
@@ -545,7 +545,7 @@ def _inflate(
     try:
         with zipfile.ZipFile(io.BytesIO(content) if isinstance(content, bytes) else content) as archive:
             for part, done, box in jobs:
-                data = archive.read(part)
+                data = zipped.read(archive, part)
                 if isinstance(content, Path) and signature is not None and files.signature(content) != signature:
                     raise OSError("the file changed while it was read")
                 box.append(data)
