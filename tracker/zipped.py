@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import struct
 import zipfile
-from typing import IO
+from typing import IO, cast
 
 from isal import isal_zlib
 
@@ -18,6 +18,8 @@ from isal import isal_zlib
 # 116 ms, for 6% more bytes; ISA-L's 3 takes 60 ms. Excel compresses again when it saves.
 COMPRESS_LEVEL = 1
 LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+# what ISA-L raises on data that does not inflate (isal's stub calls it an instance; it is the class IsalError)
+_BROKEN = cast("type[Exception]", isal_zlib.error)
 _MOST = 1032  # deflate never shrinks data more than 1032:1: a member claiming more is left to zipfile
 
 
@@ -41,7 +43,7 @@ def read(archive: zipfile.ZipFile, name: str) -> bytes:
             with lock:
                 spelt, packed = raw(archive.fp, info)
             data = _inflate(info, spelt, packed)
-        except (OSError, ValueError, struct.error, zipfile.BadZipFile, isal_zlib.error, MemoryError):
+        except (OSError, ValueError, struct.error, zipfile.BadZipFile, _BROKEN, MemoryError):
             data = None
         if data is not None:
             return data
