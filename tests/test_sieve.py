@@ -217,7 +217,7 @@ def test_show_and_list_open_see_every_matching_row_however_written(
     from tracker.workbook.sieve import SheetSieve
 
     if window is not None:
-        monkeypatch.setattr("tracker.workbook.sieve._WINDOW", window)
+        monkeypatch.setattr("tracker.workbook.row_scan.WINDOW", window)
     rows = [
         ("EVT-1", "Investigating", False),
         (" evt-1 ", " IDENTIFIED ", False),

@@ -47,12 +47,13 @@ from tracker.workbook.cell_forms import (
     visible,
 )
 from tracker.workbook.early import native_stderr_quiet
+from tracker.workbook.row_scan import Scan, scan_rows
 from tracker.workbook.sheet_data import gc_paused
 
 _ROW_START = re.compile(rb"<row[\s>/]")
 _SHARED = "/sharedStrings"
 _SHARED_INDEX = b">s"  # in place of a cell's attributes: no attributes are written with a ">"
-_UNADDRESSED = re.compile(rb'<c(?=[\s>/])(?! r="[A-Z]{1,3}\d+")')  # a cell not written `<c r="D7"` (~25 ms on 20 MB)
+_UNADDRESSED = re.compile(rb'<c(?=[\s>/])(?! r="[A-Z]{1,3}\d+")')  # a cell not written `<c r="D7"`
 # From this column (D) on, whether no cell of it is empty is first told by counting (cell_forms.every_cell_visible): the
 # row-by-row scan steps over every cell before it (Updates' Applied, the ninth, took 100 ms at 10,000 events)
 _COUNTED = 3
@@ -70,7 +71,8 @@ class SheetSieve:
         self._shared_part = ""  # its name, once read: the reads of some rows hand python-calamine the same bytes
         self._coming: dict[str, tuple[threading.Event, list[bytes | BaseException]]] = {}
         self._keep: dict[str, bytes | None] = {}  # sheets scanned more than once (a write's): their XML, once read
-        self._scans: dict[tuple[str, int], _Scan] = {}  # and their scans, by column
+        self._scans: dict[tuple[str, int], Scan] = {}  # and their scans, by column
+        self._canonical: dict[str, bool] = {}  # and whether every cell of theirs is written with its address first
         if isinstance(content, Path):
             self.adopt(content)
             with contextlib.suppress(Exception):  # opened now, as python-calamine opens it: one version of it
@@ -175,7 +177,7 @@ class SheetSieve:
             spans = scan.spans(*self._kept(scan.rows, wanted)) if scan is not None else None
         return None if spans is None or scan is None else self._parse(title, scan.xml, scan.body, spans)
 
-    def _scanned(self, title: str, column: int) -> _Scan | None:
+    def _scanned(self, title: str, column: int) -> Scan | None:
         """Sheet `title` scanned for its rows and their cell in `column` (kept for a kept sheet); None when the
         scan cannot place its rows as python-calamine does (the sheet is read whole)."""
         if (title, column) in self._scans:
@@ -188,17 +190,31 @@ class SheetSieve:
         finish = finish if finish >= 0 else len(xml)
         if b"!" in xml and (b"<!--" in xml or b"<![CDATA[" in xml):
             return None  # a comment or CDATA section could hide or fake a row: read whole
-        rows, cells = _scan(patterns(column_letter(column)), xml, body, finish)
+        if not self._addressed(title, xml, body, finish):
+            return None
+        rows, cells = scan_rows(patterns(column_letter(column)), xml, body, finish)
         numbers = [row[1] for row in rows]
         if None in numbers:
             return None  # a row without its address first: only a whole-sheet read places it
         ordered = list(map(int, numbers))
         if any(map(operator.ge, ordered, itertools.islice(ordered, 1, None))):
             return None  # rows out of order, or one number twice: python-calamine places them, not the scan
-        scan = _Scan(xml, body, finish, rows, numbers, cells)
+        scan = Scan(xml, body, finish, rows, numbers, cells)
         if title in self._keep:
             self._scans[title, column] = scan
         return scan
+
+    def _addressed(self, title: str, xml: bytes, body: int, finish: int) -> bool:
+        """For a write's sheets (kept): whether every cell is written `<c r="D7"` first, as Excel, LibreOffice,
+        openpyxl and xlsxwriter write it (~25 ms a 20 MB sheet, once). Else a second cell spelt otherwise may sit on
+        an address a scan or count read, and python-calamine keeps the last: the sheet is read whole. A read of some
+        rows (`list --open`, `show`) does not look (it would cost it a fifth of its time): on such a hand-made file it
+        may miss the row such a cell changes, which a write, whose changes stay, never does."""
+        if title not in self._keep:
+            return True
+        if title not in self._canonical:
+            self._canonical[title] = body >= 0 and not _UNADDRESSED.search(xml, body, finish)
+        return self._canonical[title]
 
     def blank(self, title: str, column: int) -> list[tuple[int, list[Any]]] | None:
         """The header row and each row whose cell in 0-based `column` may read as empty (None or ""), as `rows`
@@ -206,8 +222,10 @@ class SheetSieve:
         try:
             with gc_paused():
                 xml = self.xml(title) if column >= _COUNTED and (title, column) not in self._scans else None
-                if xml is not None and every_cell_visible(xml, column_letter(column), self._visible_shared):
-                    return self._parse(title, xml, xml.find(b"<sheetData"), [])  # no row's cell is empty
+                body = xml.find(b"<sheetData") if xml is not None else -1
+                if xml is not None and self._addressed(title, xml, body, len(xml)):
+                    if every_cell_visible(xml, column_letter(column), self._visible_shared):
+                        return self._parse(title, xml, body, [])  # no row's cell is empty
                 scan = self._scanned(title, column)
                 if scan is None:
                     return None
@@ -224,8 +242,6 @@ class SheetSieve:
         try:
             with gc_paused():
                 scan = self._scanned(title, column)
-                if scan is not None and _UNADDRESSED.search(scan.xml, scan.body, scan.finish):
-                    return None  # a cell spelt otherwise may sit on a row's address after the one read (it wins)
                 found, unsure, judged = self._texts(scan, wanted) if scan is not None else ([], [], -1)
                 spans = scan.spans(unsure, judged) if scan is not None else None
             parsed = None if spans is None or scan is None else self._parse(title, scan.xml, scan.body, spans)
@@ -236,7 +252,7 @@ class SheetSieve:
         found += [(number, cells[column]) for number, cells in parsed[1:] if column < len(cells)]
         return sorted(found, key=operator.itemgetter(0))
 
-    def _texts(self, scan: _Scan, wanted: Starting) -> tuple[list[tuple[int, Any]], list[int], int]:
+    def _texts(self, scan: Scan, wanted: Starting) -> tuple[list[tuple[int, Any]], list[int], int]:
         """For `texts`: the cells read from the XML, the indexes of the rows left to python-calamine, and how many
         rows had the cell where the scan looks for it."""
         found: list[tuple[int, Any]] = []
@@ -555,46 +571,3 @@ def _inflate(
             if not box:
                 box.append(exc)
             done.set()
-
-
-_WINDOW = 1 << 20
-
-
-def _scan(
-    patterns: tuple[re.Pattern[bytes], re.Pattern[bytes]], xml: bytes, start: int, end: int
-) -> tuple[list[re.Match[bytes]], int]:
-    """Each row of xml[start:end] as cell_forms.patterns' row pattern matches it, and how many cells are addressed in the
-    column; a window of about a megabyte at a time, each cut where a row begins (no row, and no cell, is cut in two):
-    between windows the interpreter may switch threads, so the sheet inflating beside the scan goes on (one call over
-    20 MB would hold it for 30 ms)."""
-    rows, cells = patterns
-    out: list[re.Match[bytes]] = []
-    count = 0
-    while start < end:
-        cut = xml.find(b"<row", min(start + _WINDOW, end), end) if start + _WINDOW < end else -1
-        stop = cut if cut > start else end
-        out += rows.finditer(xml, start, stop)
-        count += len(cells.findall(xml, start, stop))
-        start = stop
-    return out, count
-
-
-class _Scan:
-    """A sheet's XML scanned for one column: each row's match (cell_forms.patterns) and number, and the column's cell count."""
-
-    def __init__(
-        self, xml: bytes, body: int, finish: int, rows: list[re.Match[bytes]], numbers: list[Any], cells: int
-    ) -> None:
-        self.xml, self.body, self.finish, self.rows, self.numbers, self.cells = xml, body, finish, rows, numbers, cells
-
-    def spans(self, kept: list[int], judged: int | None) -> list[tuple[int, int]] | None:
-        """Where the rows at `kept` (indexes, the header's left out) start and end; None when the rows judged are
-        not every cell of the column (a cell outside its row's place: read whole)."""
-        if judged is not None and judged != self.cells:
-            return None  # a cell of the column outside its row's place (a second one, another row's): read whole
-        rows, finish = self.rows, self.finish
-        return [
-            (rows[i].start(), rows[i + 1].start() if i + 1 < len(rows) else finish)
-            for i in kept
-            if self.numbers[i] != b"1"
-        ]
