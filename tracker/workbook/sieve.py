@@ -190,7 +190,7 @@ class SheetSieve:
         finish = finish if finish >= 0 else len(xml)
         if b"!" in xml and (b"<!--" in xml or b"<![CDATA[" in xml):
             return None  # a comment or CDATA section could hide or fake a row: read whole
-        if not self._addressed(title, xml, body, finish):
+        if not self._addressed(title, xml):
             return None
         rows, cells = scan_rows(patterns(column_letter(column)), xml, body, finish)
         numbers = [row[1] for row in rows]
@@ -204,7 +204,7 @@ class SheetSieve:
             self._scans[title, column] = scan
         return scan
 
-    def _addressed(self, title: str, xml: bytes, body: int, finish: int) -> bool:
+    def _addressed(self, title: str, xml: bytes) -> bool:
         """For a write's sheets (kept): whether every cell is written `<c r="D7"` first, as Excel, LibreOffice,
         openpyxl and xlsxwriter write it (~25 ms a 20 MB sheet, once). Else a second cell spelt otherwise may sit on
         an address a scan or count read, and python-calamine keeps the last: the sheet is read whole. A read of some
@@ -213,7 +213,8 @@ class SheetSieve:
         if title not in self._keep:
             return True
         if title not in self._canonical:
-            self._canonical[title] = body >= 0 and not _UNADDRESSED.search(xml, body, finish)
+            body, finish = xml.find(b"<sheetData"), xml.rfind(b"</sheetData>")
+            self._canonical[title] = 0 <= body < finish and not _UNADDRESSED.search(xml, body, finish)
         return self._canonical[title]
 
     def blank(self, title: str, column: int) -> list[tuple[int, list[Any]]] | None:
@@ -222,10 +223,9 @@ class SheetSieve:
         try:
             with gc_paused():
                 xml = self.xml(title) if column >= _COUNTED and (title, column) not in self._scans else None
-                body = xml.find(b"<sheetData") if xml is not None else -1
-                if xml is not None and self._addressed(title, xml, body, len(xml)):
+                if xml is not None and self._addressed(title, xml):
                     if every_cell_visible(xml, column_letter(column), self._visible_shared):
-                        return self._parse(title, xml, body, [])  # no row's cell is empty
+                        return self._parse(title, xml, xml.find(b"<sheetData"), [])  # no row's cell is empty
                 scan = self._scanned(title, column)
                 if scan is None:
                     return None
