@@ -26,8 +26,46 @@ def main() -> None:
         sys.exit(130)
     try:
         command_line()
+    except SystemExit as done:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if _reads_only():
+            _leave(done.code)
+        raise
     finally:  # done: what is left is Python's exit, which waits for the sheet parsers' threads
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# The commands that only read the workbook and print (or write a page or report file, closed before they return):
+# once done they leave without the interpreter's teardown, which frees every cell read one object at a time (15 ms of
+# `list --open`, 55 ms of `validate` at 10,000 events). Not `validate --fix`, which writes the workbook.
+READ_ONLY = ("list", "show", "report", "publish", "validate")
+
+
+def _reads_only() -> bool:
+    return sys.argv[1:2] != [] and sys.argv[1] in READ_ONLY and "--fix" not in sys.argv[2:]
+
+
+def _leave(code: object) -> None:
+    """End the process now with the exit status SystemExit(code) gives, once what Python's own exit does first is
+    done: the threads the command started have ended (threading's shutdown, as the interpreter calls it), the exit
+    functions have run (atexit: logging's flush, temporary folders) and the output is written. Returns, for the
+    interpreter's usual exit, when the code is not a number or the output cannot be written (a closed pipe: Python
+    says so as it always did)."""
+    import atexit
+    import os
+    import threading
+
+    shutdown = getattr(threading, "_shutdown", None)  # CPython's: runs threading's exit hooks, joins the threads
+    if not (code is None or isinstance(code, int)) or shutdown is None:
+        return
+    shutdown()
+    atexit._run_exitfuncs()  # noqa: SLF001 - the interpreter's own exit runs them here; cleared once run
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code or 0)
 
 
 # The commands that read some rows of a few sheets (tracker.workbook.sieve), with those sheets, and those that read
@@ -39,7 +77,10 @@ READS_SOME = {"list": ("Events", "Updates"), "show": ("Events", "Updates", "Chan
 # sheets)
 WRITES = ("open", "update", "resolve", "ack", "change")
 WRITE_SHEETS = ("Events", "Updates")
-READS_WHOLE = {"report": ("Events", "Severities", "Updates"), "publish": ("Events", "Updates", "Severities")}
+READS_WHOLE = {"report": ("Events", "Severities", "Updates"), "publish": ("Events", "Severities")}
+# and the sheets they read some rows of (tracker.workbook.sieve): the open events' updates and the resolutions, which
+# `publish` finds in the XML as the other core parses Events (a report of every event needs all of Updates)
+READS_SIFTED = {"publish": ("Updates",)}
 ALL_SHEETS = "validate"  # every sheet of the schema (not with --fix, which writes first, nor --formulas)
 # The sheets of tracker's own schema, biggest first (tests/test_startup.py checks them against workbook_schema/)
 SCHEMA_SHEETS = (
@@ -93,6 +134,12 @@ def _read_early() -> None:
             parse_file_early(path, tuple(load_schema(load_config(None).schema_dir).sheets))
         else:
             parse_file_early(path, SCHEMA_SHEETS if command == ALL_SHEETS else READS_WHOLE[command])
+            if command in READS_SIFTED:
+                from pathlib import Path
+
+                from tracker.workbook.sieve import prefetch_file
+
+                prefetch_file(Path(path), READS_SIFTED[command])
     except Exception:  # noqa: BLE001 - the command reads tracker.toml again and names what is wrong
         return
 

@@ -47,7 +47,7 @@ def publish_cmd(state: State, audience: str | None, out: Path | None, as_json: b
     from tracker.times import utcnow
     from tracker.window.publish import publish_status
 
-    tracker = state.store().read()
+    tracker = state.read_some("Updates", store=state.store())  # the open events' updates, and the resolutions
     now = utcnow()
     result = publish_status(
         state.config, tracker, now, audience=audience, out=out, verbose=state.verbose, drills=drills
