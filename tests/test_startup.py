@@ -402,3 +402,21 @@ def test_a_read_only_command_leaves_without_the_teardown_and_with_its_output(
         assert event_id in done.stdout and done.stdout.endswith("\n")
     if command[0] == "show":
         assert "no event 'EVT-0-0000'" in done.stderr
+
+
+def test_a_profiled_read_still_writes_its_profile(example: Path, tmp_path: Path) -> None:
+    """Under cProfile (`bench.py --profile`), which writes what it saw once the program returns, a read-only command
+    ends as Python ends: the profile is written."""
+    import pstats
+
+    stats = tmp_path / "profile.out"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "tracker", "list", "--open"],
+        cwd=example.parent,
+        env=process_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert pstats.Stats(str(stats)).total_calls > 0

@@ -42,7 +42,13 @@ READ_ONLY = ("list", "show", "report", "publish", "validate")
 
 
 def _reads_only() -> bool:
-    return sys.argv[1:2] != [] and sys.argv[1] in READ_ONLY and "--fix" not in sys.argv[2:]
+    """Whether this command may leave without the teardown: one of READ_ONLY, and nothing watching the interpreter
+    that writes what it saw as the program returns (cProfile, `bench.py --profile`; coverage; a debugger)."""
+    watched = sys.gettrace() is not None or sys.getprofile() is not None
+    monitoring = getattr(sys, "monitoring", None)  # Python 3.12+: coverage and profilers may use it instead
+    if monitoring is not None:
+        watched = watched or any(monitoring.get_tool(tool) is not None for tool in range(6))
+    return sys.argv[1:2] != [] and sys.argv[1] in READ_ONLY and "--fix" not in sys.argv[2:] and not watched
 
 
 def _leave(code: object) -> None:
