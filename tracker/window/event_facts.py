@@ -119,7 +119,7 @@ def resolution_counts(tracker: Tracker, wanted: set[str]) -> dict[str, int]:
         return counts
     resolutions = [  # no cell type but text reads as a word
         cells
-        for cells in tracker.raw_rows_where("Updates", "status", {"resolved"})
+        for cells in tracker.raw_rows("Updates")
         if len(cells) > status and isinstance(cells[status], str) and cells[status].strip().casefold() == "resolved"
     ]
     for cells in resolutions:

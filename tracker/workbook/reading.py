@@ -61,7 +61,6 @@ class Tracker:
         self._some_rows: set[str] = set()  # sheets a command reads only some rows of (prefetch)
         self._parsed = parsed or (lambda actual: False)  # parsed whole already: its header costs nothing more
         self._where: dict[tuple[str, str, frozenset[str]], list[Row]] = {}  # rows_where, asked again
-        self._raw_where: dict[tuple[str, str, frozenset[str]], list[Sequence[Any]]] = {}  # and raw_rows_where
         self._few: set[str] = set()  # sheets a write looks at a few rows of (some_rows)
 
     def _sifted(self, actual: str) -> bool:
@@ -119,19 +118,6 @@ class Tracker:
         rows = iter(self._loader(actual))
         next(rows, None)
         return list(rows)
-
-    def raw_rows_where(self, name: str, field: str, values: set[str]) -> list[Sequence[Any]]:
-        """The cells of schema sheet `name`'s rows whose `field` cell may hold one of `values` (trimmed, case-folded
-        text), as `raw_rows` gives them: found in the XML when the command reads some rows of the sheet (prefetch),
-        else every row below the header. Others may be among them: the caller compares each as it compares."""
-        actual = self.actual_name(name)
-        if actual is None or not self._sifted(actual) or field not in (layout := self.layout(name)).columns:
-            return self.raw_rows(name)
-        key = (name, field, frozenset(values))
-        if key not in self._raw_where:  # asked again for each page `publish` makes
-            sifted = self._sieve.rows(actual, layout.columns[field], values)
-            self._raw_where[key] = [cells for _, cells in sifted[1:]] if sifted is not None else self.raw_rows(name)
-        return self._raw_where[key]
 
     def excel_errors(self, name: str) -> dict[tuple[int, int], str]:
         """Cells of schema sheet `name` holding an Excel error value such as #N/A or #REF! (they read as empty):
