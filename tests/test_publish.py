@@ -390,7 +390,8 @@ def test_the_sharepoint_sections_use_only_html_the_text_web_part_keeps(
     from tracker.config import load_config
     from tracker.store.backends import open_store
     from tracker.times import utcnow
-    from tracker.window.publish import build_page, sharepoint_sections
+    from tracker.window.publish import build_page
+    from tracker.window.status_render import sharepoint_sections
 
     config = load_config(tmp_path / "tracker.toml")
     page = build_page(open_store(config).read(), config, utcnow())
@@ -804,3 +805,43 @@ def test_a_severity_renamed_on_its_sheet_is_said_not_silently_dropped(
     checked = run("validate")
     assert "Events!C2 (Severity): 'Sev 1' is not listed on the Severities sheet" in checked.stdout
     assert "Events!C3 (Severity): 'Sev 1' is not listed on the Severities sheet" in checked.stdout
+
+
+@pytest.mark.parametrize(
+    ("template", "told"),
+    [
+        ("<h1>{{ page.title }</h1>", "page template {where}, line 1: unexpected '}'"),
+        ("{% include 'status/none.html.j2' %}", "no page template status/none.html.j2"),
+        ("{{ page.title.upper() }} {{ 1 / 0 }}", "page template status/page.html.j2 failed: ZeroDivisionError"),
+    ],
+)
+def test_a_team_page_template_that_cannot_be_made_is_one_line_naming_it(
+    run: Run, tmp_path: Path, example: Path, template: str, told: str
+) -> None:
+    """The team's own status page template ([mail] templates) with a mistake in it: publish stops with one line
+    naming the template (and the line) and writes no page, though the command compiles the template ahead, while the
+    workbook parses."""
+    folder = tmp_path / "templates" / "status"
+    folder.mkdir(parents=True)
+    (folder / "page.html.j2").write_text(template, encoding="utf-8")
+    toml = tmp_path / "tracker.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("[mail]\n", '[mail]\ntemplates = "templates"\n', 1))
+    result = run("publish")
+    assert result.exit_code == 2, result.stderr
+    assert told.replace("{where}", str(folder / "page.html.j2")) in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "status" / "index.html").exists()
+
+
+def test_a_team_page_template_is_the_page(run: Run, tmp_path: Path, example: Path, event_id: str) -> None:
+    """A team's own status page template is the one the page is made from (compiled ahead, while the workbook
+    parses), with the page's facts in it."""
+    folder = tmp_path / "templates" / "status"
+    folder.mkdir(parents=True)
+    (folder / "page.html.j2").write_text(
+        "<p>{{ page.title }}: {% for e in page.open_events %}{{ e.id }} {% endfor %}</p>\n", encoding="utf-8"
+    )
+    toml = tmp_path / "tracker.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("[mail]\n", '[mail]\ntemplates = "templates"\n', 1))
+    assert run("publish").exit_code == 0
+    assert (tmp_path / "status" / "index.html").read_text(encoding="utf-8").endswith(f": {event_id} </p>\n")

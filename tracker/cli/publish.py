@@ -46,8 +46,11 @@ def publish_cmd(state: State, audience: str | None, out: Path | None, as_json: b
     """
     from tracker.times import utcnow
     from tracker.window.publish import publish_status
+    from tracker.window.status_render import prepare_page
 
-    tracker = state.read_some("Updates", store=state.store())  # the open events' updates, and the resolutions
+    tracker = state.read_some("Updates", store=state.store())  # the updates of the open events, found in the XML
+    tracker.scan_ahead("Updates", "event_id")  # while Events parses, as the page's template compiles
+    prepare_page(state.config)
     now = utcnow()
     result = publish_status(
         state.config, tracker, now, audience=audience, out=out, verbose=state.verbose, drills=drills

@@ -16,12 +16,12 @@ import statistics
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tracker import files
 from tracker.config import Config
 from tracker.errors import ConfigError, TrackerError, UsageError
-from tracker.microsoft365.sitepage import PageImage, PageSection, publish_site_page
+from tracker.microsoft365.sitepage import publish_site_page
 from tracker.rules.categories import is_drill
 from tracker.rules.clock import (
     ETA_PASSED,
@@ -36,7 +36,6 @@ from tracker.rules.clock import (
     timers,
 )
 from tracker.sending.audience import Audience, when
-from tracker.sending.mail import template_environment
 from tracker.sending.sendlog import heard_of
 from tracker.sending.watch_lease import heartbeat_in
 from tracker.store.journal import state_dir
@@ -46,20 +45,13 @@ from tracker.window.charts import (
     Series,
     Trend,
     WeeklyCounts,
-    pale,
     strong,
-    trend_png,
-    trend_svg,
-    weekly_png,
-    weekly_svg,
 )
 from tracker.window.event_facts import unknown_severities
 from tracker.window.status_page import Fact, OpenEvent, Published, ResolvedEvent, SeverityCount, Sla, StatusPage
+from tracker.window.status_render import render_html, sharepoint_sections
 from tracker.workbook.policy import FINISHED, OPEN_STATUSES, interval_minutes, is_open, severity_audiences
 from tracker.workbook.reading import Row, Tracker, raw_key
-
-if TYPE_CHECKING:
-    from tracker.microsoft365.sitepage import PageSection
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +63,6 @@ RECENT = timedelta(days=7)  # "resolved in the last 7 days"
 STALE_FLOOR_MINUTES = 30
 STALE_DEFAULT_MINUTES = 60
 LEAD_FIELDS = ("incident_lead", "communication_lead", "event_manager")
-_SECTION = re.compile(r"<!--\s*section\s*-->")
-_IMAGE = re.compile(r"^\s*<!--\s*image:(\w+)\s*-->\s*$")
 
 
 def build_page(
@@ -199,10 +189,11 @@ def _recent_events(tracker: Tracker, config: Config, now: datetime) -> list[Row]
         return value not in (None, "")
 
     keys = set()
-    for raw in tracker.raw_rows("Events"):
-        key = raw_key(cell(raw, ident))
-        if key and (raw_key(cell(raw, status)) in opened or any(recent(cell(raw, i)) for i in where)):
-            keys.add(key)
+    detected, resolved = where
+    for raw in tracker.raw_rows("Events"):  # (years of closed events: the ID read only of a row that is shown)
+        if raw_key(cell(raw, status)) in opened or recent(cell(raw, detected)) or recent(cell(raw, resolved)):
+            keys.add(raw_key(cell(raw, ident)))
+    keys.discard("")
     return [e for e in tracker.rows_where("Events", "id", keys) if e["id"]] if keys else []
 
 
@@ -445,71 +436,6 @@ def _trend(events: list[Row], config: Config, now: datetime) -> Trend:
             spans[index].append((resolved - started).total_seconds() / 3600)
     hours = tuple(round(statistics.median(s), 1) if s else None for s in spans)
     return Trend(tuple(weeks), hours, tuple(len(s) for s in spans))
-
-
-def _environment(config: Config) -> Any:
-
-    return template_environment(config.mail.templates, lambda v: when(config, v))
-
-
-def _render(config: Config, name: str, context: dict[str, Any]) -> str:
-    import jinja2
-
-    try:
-        return str(_environment(config).get_template(name).render(context))
-    except jinja2.TemplateNotFound as exc:
-        raise ConfigError(
-            f"no page template {exc.name}; add it to your [mail] templates folder (copy tracker's templates/{name})"
-        ) from None
-    except jinja2.TemplateSyntaxError as exc:
-        raise ConfigError(f"page template {exc.filename or exc.name}, line {exc.lineno}: {exc.message}") from None
-    except Exception as exc:  # noqa: BLE001 - a team's template may raise anything while rendering
-        raise ConfigError(f"page template {name} failed: {type(exc).__name__}: {exc}") from None
-
-
-def render_html(page: StatusPage, config: Config) -> str:
-    """The self-contained local page: CSS and charts inline, nothing fetched from anywhere."""
-    from markupsafe import Markup
-
-    charts = {}
-    if page.weekly is not None:
-        charts["weekly"] = Markup(weekly_svg(page.weekly))
-    if page.trend is not None:
-        charts["trend"] = Markup(trend_svg(page.trend))
-    return _render(config, "status/page.html.j2", {"page": page, "charts": charts, "pale": pale})
-
-
-def sharepoint_sections(page: StatusPage, config: Config, *, prefix: str = "tracker-status") -> list[PageSection]:
-    """The page as SharePoint web parts: text parts in the HTML the text web part keeps, charts as PNG images."""
-
-    html = _render(config, "status/sharepoint.html.j2", {"page": page})
-    images = {}
-    if page.weekly is not None:
-        images["weekly"] = PageImage(
-            f"{prefix}-events-per-week.png", weekly_png(page.weekly), "image/png", _alt(page, "weekly")
-        )
-    if page.trend is not None:
-        images["trend"] = PageImage(
-            f"{prefix}-restoration-trend.png", trend_png(page.trend), "image/png", _alt(page, "trend")
-        )
-    sections: list[PageSection] = []
-    for part in _SECTION.split(html):
-        image = _IMAGE.match(part)
-        if image:
-            if image[1] in images:
-                sections.append(PageSection(image=images[image[1]]))
-        elif part.strip():
-            sections.append(PageSection(html=part.strip()))
-    return sections
-
-
-def _alt(page: StatusPage, chart: str) -> str:
-    import html
-
-    svg = weekly_svg(page.weekly) if chart == "weekly" and page.weekly else trend_svg(page.trend) if page.trend else ""
-    title = re.search(r"<title[^>]*>(.*?)</title>", svg)
-    desc = re.search(r"<desc[^>]*>(.*?)</desc>", svg)
-    return html.unescape(f"{title[1] if title else ''}: {desc[1] if desc else ''}")
 
 
 def write_atomic(path: Path, text: str) -> None:

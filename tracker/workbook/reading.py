@@ -199,6 +199,13 @@ class Tracker:
             self._some_rows.update(titles)
             self._sieve.prefetch(*titles)
 
+    def scan_ahead(self, name: str, field: str) -> None:
+        """A command that will ask for some rows of sheet `name` by `field` (`rows_where`), and waits for another
+        sheet meanwhile, scans its XML now (tracker.workbook.sieve.SheetSieve.scan_ahead)."""
+        actual = self.actual_name(name)
+        if actual is not None and self._sifted(actual) and field in (layout := self.layout(name)).columns:
+            self._sieve.scan_ahead(actual, layout.columns[field])
+
     def may_hold(self, name: str, filled: Sequence[str], empty: str) -> bool:
         """`SheetData.may_hold` of sheet `name` (False when the workbook has no such sheet)."""
         if self.actual_name(name) is None:

@@ -177,6 +177,18 @@ class SheetSieve:
             spans = scan.spans(*self._kept(scan.rows, wanted)) if scan is not None else None
         return None if spans is None or scan is None else self._parse(title, scan.xml, scan.body, spans)
 
+    def scan_ahead(self, title: str, column: int) -> None:
+        """Scan sheet `title` for its rows and their cell in 0-based `column` now, and keep the scan for the `rows`
+        asked of that column later: a command that waits for another sheet to parse meanwhile (`publish` scans
+        Updates as Events parses, on the other core) does this part of the work while it waits."""
+        try:
+            with gc_paused():
+                scan = self._scanned(title, column)
+        except Exception:  # noqa: BLE001 - `rows` asks again, and steps aside for the whole read
+            return
+        if scan is not None:
+            self._scans[title, column] = scan
+
     def _scanned(self, title: str, column: int) -> Scan | None:
         """Sheet `title` scanned for its rows and their cell in `column` (kept for a kept sheet); None when the
         scan cannot place its rows as python-calamine does (the sheet is read whole)."""
