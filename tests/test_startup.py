@@ -420,3 +420,24 @@ def test_a_profiled_read_still_writes_its_profile(example: Path, tmp_path: Path)
     )
     assert done.returncode == 0, done.stderr
     assert pstats.Stats(str(stats)).total_calls > 0
+
+
+def test_the_other_parsers_start_once_the_command_waits_for_a_sheet(example: Path) -> None:
+    """A whole read (`validate`, `report`, `publish`) starts parsing its first sheet at once, and holds the other
+    parsers back until the command first waits for a sheet: meanwhile its imports and reads have the second core.
+    Every sheet is then what a whole read gives."""
+    from tracker.workbook import early, opening
+    from tracker.workbook.schema import load_schema
+
+    schema = load_schema()
+    whole = opening.read_tracker(example, schema)
+    sheets = ("Events", "Updates", "Severities")
+    early.parse_file_early(example, sheets)
+    jobs = early._EARLY[str(example.resolve())][1]
+    held = next(iter(jobs.values())).held
+    assert len(held) == min(len(sheets), os.cpu_count() or 1) - 1 and all(job.held is held for job in jobs.values())
+    taken = opening.read_tracker(example, schema)
+    assert [r.values for r in taken.sheet("Severities").rows] == [r.values for r in whole.sheet("Severities").rows]
+    assert held == [] and early._EARLY == {}
+    for name in sheets:
+        assert [r.values for r in taken.sheet(name).rows] == [r.values for r in whole.sheet(name).rows]
