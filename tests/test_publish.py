@@ -813,17 +813,21 @@ def test_a_severity_renamed_on_its_sheet_is_said_not_silently_dropped(
         ("<h1>{{ page.title }</h1>", "page template {where}, line 1: unexpected '}'"),
         ("{% include 'status/none.html.j2' %}", "no page template status/none.html.j2"),
         ("{{ page.title.upper() }} {{ 1 / 0 }}", "page template status/page.html.j2 failed: ZeroDivisionError"),
+        (
+            "<p>Status \u2013 {{ page.title }}</p>".encode("cp1252"),
+            "page template status/page.html.j2 failed: UnicodeDecodeError",
+        ),
     ],
 )
 def test_a_team_page_template_that_cannot_be_made_is_one_line_naming_it(
-    run: Run, tmp_path: Path, example: Path, template: str, told: str
+    run: Run, tmp_path: Path, example: Path, template: str | bytes, told: str
 ) -> None:
     """The team's own status page template ([mail] templates) with a mistake in it: publish stops with one line
     naming the template (and the line) and writes no page, though the command compiles the template ahead, while the
     workbook parses."""
     folder = tmp_path / "templates" / "status"
     folder.mkdir(parents=True)
-    (folder / "page.html.j2").write_text(template, encoding="utf-8")
+    (folder / "page.html.j2").write_bytes(template if isinstance(template, bytes) else template.encode())
     toml = tmp_path / "tracker.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace("[mail]\n", '[mail]\ntemplates = "templates"\n', 1))
     result = run("publish")
@@ -845,3 +849,31 @@ def test_a_team_page_template_is_the_page(run: Run, tmp_path: Path, example: Pat
     toml.write_text(toml.read_text(encoding="utf-8").replace("[mail]\n", '[mail]\ntemplates = "templates"\n', 1))
     assert run("publish").exit_code == 0
     assert (tmp_path / "status" / "index.html").read_text(encoding="utf-8").endswith(f": {event_id} </p>\n")
+
+
+def test_a_team_page_template_added_while_tracker_runs_is_used_for_the_next_page(
+    tmp_path: Path, example: Path, event_id: str
+) -> None:
+    """One configuration for many pages (`watch --publish`, tracker.api): a team's own page template put in place
+    after a page was made is the one the next page is made from, though the first was compiled ahead."""
+    from tracker.config import load_config
+    from tracker.window.publish import publish_status
+    from tracker.window.status_render import prepare_page
+    from tracker.workbook.opening import read_tracker
+    from tracker.workbook.schema import load_schema
+
+    toml = tmp_path / "tracker.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("[mail]\n", '[mail]\ntemplates = "templates"\n', 1))
+    config = load_config(toml)
+    tracker = read_tracker(example, load_schema(config.schema_dir))
+    prepare_page(config)
+    publish_status(config, tracker, NOW)
+    page = tmp_path / "status" / "index.html"
+    assert event_id in page.read_text(encoding="utf-8") and "<!doctype" in page.read_text(encoding="utf-8").lower()
+    folder = tmp_path / "templates" / "status"
+    folder.mkdir(parents=True)
+    (folder / "page.html.j2").write_text("<p>ours: {{ page.open_events[0].id }}</p>\n", encoding="utf-8")
+    prepare_page(config)
+    publish_status(config, tracker, NOW)
+    publish_status(config, tracker, NOW)
+    assert page.read_text(encoding="utf-8") == f"<p>ours: {event_id}</p>\n"

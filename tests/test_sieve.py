@@ -189,12 +189,12 @@ def _both_ways(path: Path, field: str, wanted: set[str]) -> tuple[list[Any], lis
 def _in_place(always: bool) -> Iterator[None]:
     """Kept rows handed to python-calamine at their own numbers however few (`always`), or as the sieve decides
     (renumbered 2, 3, ... unless there are hundreds of them)."""
-    from tracker.workbook import sieve
+    from tracker.workbook import row_scan
 
     if not always:
         yield
         return
-    with mock.patch.object(sieve, "_IN_PLACE", 1), mock.patch.object(sieve, "_SPREAD", 10**9):
+    with mock.patch.object(row_scan, "IN_PLACE", 1), mock.patch.object(row_scan, "SPREAD", 10**9):
         yield
 
 
@@ -229,7 +229,7 @@ def test_hundreds_of_rows_kept_are_read_where_they_are_as_a_whole_read_reads_the
     python-calamine at their own numbers: renumbering each cell of 10,000 rows cost more than parsing them. The rows
     are what a whole read of the sheet gives."""
     from bench.rowgen import write_workbook
-    from tracker.workbook.sieve import _IN_PLACE
+    from tracker.workbook.row_scan import IN_PLACE
 
     path = tmp_path / "events.xlsx"
     write_workbook(600, path)
@@ -238,8 +238,41 @@ def test_hundreds_of_rows_kept_are_read_where_they_are_as_a_whole_read_reads_the
     whole.sheet("Updates")  # parsed whole first: rows_where filters the typed rows
     for status in ({"resolved"}, {"resolved", "closed"}):
         found = [(r.number, r.values) for r in sifted.rows_where("Updates", "status", status)]
-        assert len(found) >= _IN_PLACE
+        assert len(found) >= IN_PLACE
         assert found == [(r.number, r.values) for r in whole.rows_where("Updates", "status", status)]
+
+
+def test_hundreds_of_rows_kept_whose_cells_sit_on_other_rows_are_read_whole(tmp_path: Path) -> None:
+    """A hand-made sheet whose Title cells are each written inside the row above (`<row r="3">...<c r="E4">`):
+    python-calamine puts each on its own address, so a row kept by its status gets its title from a row the scan did
+    not keep. Hundreds of rows kept, handed to python-calamine at their own numbers, must still be what a whole read
+    gives: the sheet is read whole, as when a few are renumbered."""
+    path = tmp_path / "events.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Events"
+    sheet.append(HEADERS)
+    for number in range(2, 1202):
+        sheet.cell(number, ID_COLUMN + 1, f"EVT-{number}")
+        sheet.cell(number, STATUS_COLUMN + 1, "Investigating" if number % 2 == 0 else "Closed")
+        sheet.cell(number, TITLE_COLUMN + 1, f"title of row {number - 1}")
+    book.save(path)
+    title = get_column_letter(TITLE_COLUMN + 1).encode()
+
+    def one_row_up(xml: bytes) -> bytes:  # each row's title cell moved to the end of the row above it
+        head, rows, tail = _data_rows(xml)
+        cells = [None] + [re.search(rb'<c r="%s\d+".*?</c>' % title, row, re.S) for row in rows[1:]]  # not the header
+        moved = [row.replace(cell[0], b"") if cell else row for row, cell in zip(rows, cells, strict=True)]
+        for index in range(1, len(rows) - 1):
+            below = cells[index + 1]
+            if below is not None:
+                moved[index] = moved[index].replace(b"</row>", below[0] + b"</row>")
+        return head + b"".join(moved) + tail
+
+    _rewrite(path, one_row_up)
+    sifted, whole = _both_ways(path, "status", {"investigating"})
+    assert len(whole) == 600 and sifted == whole
+    assert whole[1][1]["title"] == "title of row 3"
 
 
 @pytest.mark.parametrize("window", [None, 150])

@@ -351,6 +351,13 @@ def test_the_shipped_schema_compiles_though_a_command_no_longer_checks_it_as_it_
         assert sheet.validator.is_valid({}) in (True, False), sheet.name
 
 
+def _python(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter run with these arguments in `cwd`, on the test's clock."""
+    return subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=process_env(), capture_output=True, text=True, timeout=60
+    )
+
+
 # Run after the command in a fresh interpreter: an exit function says it ran, an object of __main__ says when the
 # interpreter tears its modules down, and the exit status is printed by the parent.
 ENDING = """import atexit, sys
@@ -385,14 +392,7 @@ def test_a_read_only_command_leaves_without_the_teardown_and_with_its_output(
     error lines as before, and the exit functions run (logging's, temporary folders'). A write, or `validate --fix`,
     ends as Python ends."""
     command = [word.format(event=event_id) for word in command]
-    done = subprocess.run(
-        [sys.executable, "-c", ENDING.format(command=command)],
-        cwd=example.parent,
-        env=process_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _python(example.parent, "-c", ENDING.format(command=command))
     assert done.returncode == code, done.stderr
     assert "EXIT FUNCTIONS RAN" in done.stderr
     assert ("TORN DOWN" in done.stderr) is not quick
@@ -410,14 +410,7 @@ def test_a_profiled_read_still_writes_its_profile(example: Path, tmp_path: Path)
     import pstats
 
     stats = tmp_path / "profile.out"
-    done = subprocess.run(
-        [sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "tracker", "list", "--open"],
-        cwd=example.parent,
-        env=process_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _python(example.parent, "-m", "cProfile", "-o", str(stats), "-m", "tracker", "list", "--open")
     assert done.returncode == 0, done.stderr
     assert pstats.Stats(str(stats)).total_calls > 0
 
@@ -441,3 +434,14 @@ def test_the_other_parsers_start_once_the_command_waits_for_a_sheet(example: Pat
     assert held == [] and early._EARLY == {}
     for name in sheets:
         assert [r.values for r in taken.sheet(name).rows] == [r.values for r in whole.sheet(name).rows]
+
+
+@pytest.mark.parametrize("command", [["list", "--open"], ["publish"], ["validate"]])
+def test_a_read_only_command_without_output_streams_ends_as_before(command: list[str], example: Path) -> None:
+    """Run with no standard output or error (pythonw on Windows, a scheduled task; `tracker list >&-`), a read-only
+    command that skips the teardown still ends with its own exit status, as Python's exit gave it."""
+    snippet = f"import sys\nsys.stdout = sys.stderr = None\nsys.argv = ['tracker', *{command!r}]\n"
+    snippet += "from tracker.entry import main\nmain()"
+    done = _python(example.parent, "-c", snippet)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr

@@ -67,9 +67,10 @@ def _leave(code: object) -> None:
     shutdown()
     atexit._run_exitfuncs()  # noqa: SLF001 - the interpreter's own exit runs them here; cleared once run
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:  # (none under pythonw, or with the descriptor closed: `tracker list >&-`)
+                stream.flush()
+    except Exception:  # noqa: BLE001 - a closed pipe, a stream replaced by something odd: Python's exit tells
         return
     os._exit(code or 0)
 

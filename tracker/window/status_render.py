@@ -20,31 +20,38 @@ _SECTION = re.compile(r"<!--\s*section\s*-->")
 _IMAGE = re.compile(r"^\s*<!--\s*image:(\w+)\s*-->\s*$")
 
 
-def _environment(config: Config) -> Any:
-    """The pages' jinja2 environment, one per configuration: a template compiled once (`prepare_page`) is reused."""
-    if _ENVIRONMENT.get(id(config), (None,))[0] is not config:
-        _ENVIRONMENT[id(config)] = (config, template_environment(config.mail.templates, lambda v: when(config, v)))
-    return _ENVIRONMENT[id(config)][1]
+_PAGE = "status/page.html.j2"
 
 
-_ENVIRONMENT: dict[int, tuple[Config, Any]] = {}
+def _environment(config: Config, name: str) -> Any:
+    """A jinja2 environment for the pages, new for each page made (a team's template added meanwhile, say while
+    `watch --publish` runs, is the one used), but for one `prepare_page` compiled this template in, taken once."""
+    prepared = _PREPARED.pop(name, None)
+    if prepared is not None and prepared[0] is config:
+        return prepared[1]
+    return template_environment(config.mail.templates, lambda v: when(config, v))
+
+
+_PREPARED: dict[str, tuple[Config, Any]] = {}  # template -> (the configuration, an environment it is compiled in)
 
 
 def prepare_page(config: Config) -> None:
     """Compile the local status page's template now (jinja2's import and compile: ~40 ms), while the command waits
-    for Events to parse; a template that cannot be loaded is told when the page is made."""
-    import jinja2
-
-    if config.publish.to == "local":
-        with contextlib.suppress(jinja2.TemplateError, OSError):
-            _environment(config).get_template("status/page.html.j2")
+    for Events to parse, for the page it makes next; a template that cannot be loaded or compiled is told as the page
+    is made, as it would be without this (`_render`)."""
+    if config.publish.to != "local":
+        return
+    environment = template_environment(config.mail.templates, lambda v: when(config, v))
+    with contextlib.suppress(Exception):  # undecodable, unreadable, a syntax error: _render says what
+        environment.get_template(_PAGE)
+        _PREPARED[_PAGE] = (config, environment)
 
 
 def _render(config: Config, name: str, context: dict[str, Any]) -> str:
     import jinja2
 
     try:
-        return str(_environment(config).get_template(name).render(context))
+        return str(_environment(config, name).get_template(name).render(context))
     except jinja2.TemplateNotFound as exc:
         raise ConfigError(
             f"no page template {exc.name}; add it to your [mail] templates folder (copy tracker's templates/{name})"
@@ -64,7 +71,7 @@ def render_html(page: StatusPage, config: Config) -> str:
         charts["weekly"] = Markup(weekly_svg(page.weekly))
     if page.trend is not None:
         charts["trend"] = Markup(trend_svg(page.trend))
-    return _render(config, "status/page.html.j2", {"page": page, "charts": charts, "pale": pale})
+    return _render(config, _PAGE, {"page": page, "charts": charts, "pale": pale})
 
 
 def sharepoint_sections(page: StatusPage, config: Config, *, prefix: str = "tracker-status") -> list[PageSection]:

@@ -5,6 +5,7 @@ is silenced while calamine runs, since its Rust panics print below Python."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -56,7 +57,8 @@ class Parsing:
                 start = self.held.pop(0)
             except IndexError:  # another thread took the last one meanwhile
                 break
-            start()
+            with contextlib.suppress(RuntimeError):  # no thread to be had: the started ones take its sheets
+                start()
         self._done.wait()
         if self._error is not None:
             raise self._error
@@ -110,7 +112,7 @@ def parse_file_early(path: Any, names: tuple[str, ...]) -> None:
     lock = threading.Lock()
 
     def worker() -> None:
-        while True:
+        while threading.main_thread().is_alive():  # the command ended (Python's exit waits for this thread): no more
             with lock:
                 if not queue:
                     return

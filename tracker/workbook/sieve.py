@@ -39,6 +39,7 @@ from tracker.workbook.cell_forms import (
     Starting,
     every_cell_visible,
     key,
+    own_cells,
     patterns,
     plain,
     read,
@@ -47,7 +48,7 @@ from tracker.workbook.cell_forms import (
     visible,
 )
 from tracker.workbook.early import native_stderr_quiet
-from tracker.workbook.row_scan import Scan, scan_rows
+from tracker.workbook.row_scan import Scan, in_place, scan_rows
 from tracker.workbook.sheet_data import gc_paused
 
 _ROW_START = re.compile(rb"<row[\s>/]")
@@ -489,10 +490,15 @@ class SheetSieve:
         numbers = [row_number(xml, start) for start, _ in spans]
         if any(n is None for n in numbers):
             return None
-        kept = _kept_in_place(numbers)
+        kept = in_place(numbers)
         pieces = [head]
         for position, ((start, end), number) in enumerate(zip(spans, numbers, strict=True), start=2):
-            moved = xml[start:end] if kept else renumber(xml[start:end], int(number or 0), position)
+            row = xml[start:end]
+            moved = (
+                (row if own_cells(row, int(number or 0)) else None)
+                if kept
+                else renumber(row, int(number or 0), position)
+            )
             if moved is None:
                 return None
             pieces.append(moved)
@@ -542,17 +548,6 @@ class SheetSieve:
         wanted = ["[Content_Types].xml", "_rels/.rels", book, rels]
         wanted += [name for kind, name in related(archive, book).values() if name not in sheets]
         return [name for name in dict.fromkeys(wanted) if name in names] + [target]
-
-
-# Kept rows handed to python-calamine where they are (not renumbered 2, 3, ...) when there are this many, and they are
-# at least a quarter of the rows up to the last of them: renumbering every cell of 10,000 rows (a report's resolutions)
-# cost 60 ms, the empty rows between them far less. Each cell then lands where a whole-sheet read puts it.
-_IN_PLACE, _SPREAD = 500, 4
-
-
-def _kept_in_place(numbers: list[int | None]) -> bool:
-    """Whether the kept rows go to python-calamine at their own numbers (see _IN_PLACE)."""
-    return len(numbers) >= max(_IN_PLACE, 1) and _SPREAD * len(numbers) >= max(int(n or 0) for n in numbers)
 
 
 # Sheets of a workbook file a command started inflating as it began, before it opened its store: path -> (the file's
