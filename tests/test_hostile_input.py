@@ -679,3 +679,22 @@ def test_ctrl_c_as_tracker_exits_prints_no_traceback(tmp_path: Path) -> None:
     )
     assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr
     assert done.returncode == 0 and "tracker" in done.stdout
+
+
+@pytest.mark.parametrize("typed", ["¹", "²³", "12⁵"])
+def test_a_superscript_digit_in_a_number_cell_is_an_error_not_a_crash(
+    run: Run, example: Path, event_id: str, typed: str
+) -> None:
+    """A superscript digit typed as text in a whole-number column (Users Affected) is reported by validate as not a
+    whole number, and `--set` refuses it in one line: Python calls "¹" a digit but int() refuses it, which crashed
+    validate ("failed unexpectedly"; found by the fuzz suite)."""
+    book = openpyxl.load_workbook(example)
+    sheet = book["Events"]
+    column = next(c.column for c in sheet[1] if c.value == "Users Affected")
+    sheet.cell(2, column, typed)
+    book.save(example)
+    checked = run("validate")
+    assert checked.exit_code == 1, checked.stderr
+    assert "(Users Affected): " in checked.stdout and repr(typed) in checked.stdout
+    refused = run("update", event_id, "--note", "x", "--set", f"users_affected={typed}")
+    assert refused.exit_code == 2 and f"--set users_affected: {typed!r} is not a whole number" in refused.stderr

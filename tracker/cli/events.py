@@ -44,7 +44,7 @@ def _fields(state: State, pairs: tuple[str, ...]) -> dict[str, Any]:
         if spec.kind == "datetime" and value:
             out[spec.name] = state.time(value, f"--set {spec.name}")
         elif spec.kind == "integer" and value:
-            if not value.replace(",", "").isdigit():
+            if not value.replace(",", "").isdecimal():
                 raise UsageError(f"--set {spec.name}: {value!r} is not a whole number")
             out[spec.name] = int(value.replace(",", ""))
         else:

@@ -85,7 +85,7 @@ def _as_in_0_3(tracker: Tracker, sheet: str, values: dict[str, Any]) -> dict[str
 
     def newer(name: str) -> bool:
         added = fields[name].added if name in fields else None
-        return bool(added) and tuple(int(p) for p in str(added).split(".") if p.isdigit()) > LAST_RELEASE
+        return bool(added) and tuple(int(p) for p in str(added).split(".") if p.isdecimal()) > LAST_RELEASE
 
     return {k: v for k, v in values.items() if k != spec.applied_mark and not (v is None and newer(k))}
 

@@ -143,7 +143,7 @@ def next_key(old: str, taken: list[str]) -> str:
         raise ConflictError(f"someone else added {old!r} at the same moment; run the command again")
     prefix, digits = match.groups()
     highest = max(
-        (int(v[len(prefix) :]) for v in taken if v.startswith(prefix) and v[len(prefix) :].isdigit()), default=0
+        (int(v[len(prefix) :]) for v in taken if v.startswith(prefix) and v[len(prefix) :].isdecimal()), default=0
     )
     return f"{prefix}{highest + 1:0{len(digits)}d}"
 

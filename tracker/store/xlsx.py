@@ -126,7 +126,7 @@ class _SheetPatch:
 
     def _height(self, col: int, value: object, style: str | None) -> float:
         """The height a row needs for `value` in this cell: 0 when one line is enough or the cell does not wrap."""
-        if not isinstance(value, str) or style is None or not style.isdigit():
+        if not isinstance(value, str) or style is None or not style.isdecimal():
             return 0.0
         height = wrapped_height(value, self.widths.get(col, DEFAULT_WIDTH))
         return height if height > LINE_HEIGHT and self.styles.wraps(int(style)) else 0.0

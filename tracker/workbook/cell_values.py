@@ -26,7 +26,7 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
             for option in spec.enum:
                 if option.casefold() == folded:
                     return option
-        elif spec.kind == "integer" and value.isdigit():
+        elif spec.kind == "integer" and value.isdecimal():  # (not isdigit: int() refuses "¹")
             return int(value)
         return value
     if isinstance(value, bool):

@@ -272,7 +272,7 @@ class SheetData:
     def find(self, key: str) -> Row | None:
         """The first row whose key column holds `key` (case-insensitive); `ROW_KEY + "7"` is Excel row 7 (for
         sheets without a key column, e.g. `tracker validate --fix` on the Updates sheet)."""
-        if key.startswith(ROW_KEY) and key[len(ROW_KEY) :].isdigit():
+        if key.startswith(ROW_KEY) and key[len(ROW_KEY) :].isdecimal():
             self._whole()
             number = int(key[len(ROW_KEY) :])
             if self._raw is not None and (early := self._row_at(number)) is not None:
