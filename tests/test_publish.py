@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import suite_clock
 from tests.conftest import BuiltOnce, Run
 
 NOW = datetime(2026, 11, 21, 15, 54, tzinfo=UTC)  # a Saturday afternoon
@@ -866,14 +867,15 @@ def test_a_team_page_template_added_while_tracker_runs_is_used_for_the_next_page
     toml.write_text(toml.read_text(encoding="utf-8").replace("[mail]\n", '[mail]\ntemplates = "templates"\n', 1))
     config = load_config(toml)
     tracker = read_tracker(example, load_schema(config.schema_dir))
+    now = suite_clock.NOW  # the moment the example was made at, on the clock this run is on
     prepare_page(config)
-    publish_status(config, tracker, NOW)
+    publish_status(config, tracker, now)
     page = tmp_path / "status" / "index.html"
     assert event_id in page.read_text(encoding="utf-8") and "<!doctype" in page.read_text(encoding="utf-8").lower()
     folder = tmp_path / "templates" / "status"
     folder.mkdir(parents=True)
     (folder / "page.html.j2").write_text("<p>ours: {{ page.open_events[0].id }}</p>\n", encoding="utf-8")
     prepare_page(config)
-    publish_status(config, tracker, NOW)
-    publish_status(config, tracker, NOW)
+    publish_status(config, tracker, now)
+    publish_status(config, tracker, now)
     assert page.read_text(encoding="utf-8") == f"<p>ours: {event_id}</p>\n"
