@@ -85,8 +85,8 @@ READS_SOME = {"list": ("Events", "Updates"), "show": ("Events", "Updates", "Chan
 WRITES = ("open", "update", "resolve", "ack", "change")
 WRITE_SHEETS = ("Events", "Updates")
 READS_WHOLE = {"report": ("Events", "Severities", "Updates"), "publish": ("Events", "Severities")}
-# and the sheets they read some rows of (tracker.workbook.sieve): the open events' updates and the resolutions, which
-# `publish` finds in the XML as the other core parses Events (a report of every event needs all of Updates)
+# and the sheets they read some rows of (tracker.workbook.sieve): `publish` finds the open events' updates in the XML
+# as the other core parses Events (a report of every event needs all of Updates)
 READS_SIFTED = {"publish": ("Updates",)}
 ALL_SHEETS = "validate"  # every sheet of the schema (not with --fix, which writes first, nor --formulas)
 # The sheets of tracker's own schema, biggest first (tests/test_startup.py checks them against workbook_schema/)
@@ -124,31 +124,31 @@ def _read_early() -> None:
         if found is None:
             return
         path, own_schema = found
-        if command in READS_SOME or command in WRITES:
+        if command in READS_WHOLE or command == ALL_SHEETS:
+            _parse_early(command, path, own_schema)
+        sifted = READS_SOME.get(command) or (WRITE_SHEETS if command in WRITES else READS_SIFTED.get(command))
+        if sifted:
             from pathlib import Path
 
             from tracker.workbook.sieve import prefetch_file
 
-            prefetch_file(Path(path), READS_SOME.get(command, WRITE_SHEETS))
-            return
-        _load_native()  # python-calamine imported with Ctrl-C held back, before a thread parses with it
-        from tracker.workbook.early import parse_file_early
-
-        if command == ALL_SHEETS and own_schema:
-            from tracker.config import load_config
-            from tracker.workbook.schema import load_schema
-
-            parse_file_early(path, tuple(load_schema(load_config(None).schema_dir).sheets))
-        else:
-            parse_file_early(path, SCHEMA_SHEETS if command == ALL_SHEETS else READS_WHOLE[command])
-            if command in READS_SIFTED:
-                from pathlib import Path
-
-                from tracker.workbook.sieve import prefetch_file
-
-                prefetch_file(Path(path), READS_SIFTED[command])
+            prefetch_file(Path(path), sifted)
     except Exception:  # noqa: BLE001 - the command reads tracker.toml again and names what is wrong
         return
+
+
+def _parse_early(command: str, path: str, own_schema: bool) -> None:
+    """Start parsing the sheets `validate` (every sheet of the schema) or `report` and `publish` read whole."""
+    _load_native()  # python-calamine imported with Ctrl-C held back, before a thread parses with it
+    from tracker.workbook.early import parse_file_early
+
+    if command == ALL_SHEETS and own_schema:
+        from tracker.config import load_config
+        from tracker.workbook.schema import load_schema
+
+        parse_file_early(path, tuple(load_schema(load_config(None).schema_dir).sheets))
+    else:
+        parse_file_early(path, SCHEMA_SHEETS if command == ALL_SHEETS else READS_WHOLE[command])
 
 
 def _workbook_early() -> tuple[str, bool] | None:

@@ -18,21 +18,19 @@ from tracker.window.status_page import StatusPage
 
 _SECTION = re.compile(r"<!--\s*section\s*-->")
 _IMAGE = re.compile(r"^\s*<!--\s*image:(\w+)\s*-->\s*$")
-
-
 _PAGE = "status/page.html.j2"
+_PREPARED: dict[str, tuple[Config, Any]] = {}  # template -> (the configuration, an environment it is compiled in)
+
+
+def _new_environment(config: Config) -> Any:
+    return template_environment(config.mail.templates, lambda v: when(config, v))
 
 
 def _environment(config: Config, name: str) -> Any:
     """A jinja2 environment for the pages, new for each page made (a team's template added meanwhile, say while
     `watch --publish` runs, is the one used), but for one `prepare_page` compiled this template in, taken once."""
     prepared = _PREPARED.pop(name, None)
-    if prepared is not None and prepared[0] is config:
-        return prepared[1]
-    return template_environment(config.mail.templates, lambda v: when(config, v))
-
-
-_PREPARED: dict[str, tuple[Config, Any]] = {}  # template -> (the configuration, an environment it is compiled in)
+    return prepared[1] if prepared is not None and prepared[0] is config else _new_environment(config)
 
 
 def prepare_page(config: Config) -> None:
@@ -41,7 +39,7 @@ def prepare_page(config: Config) -> None:
     is made, as it would be without this (`_render`)."""
     if config.publish.to != "local":
         return
-    environment = template_environment(config.mail.templates, lambda v: when(config, v))
+    environment = _new_environment(config)
     with contextlib.suppress(Exception):  # undecodable, unreadable, a syntax error: _render says what
         environment.get_template(_PAGE)
         _PREPARED[_PAGE] = (config, environment)

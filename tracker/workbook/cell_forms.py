@@ -99,18 +99,15 @@ CELL_TAG = re.compile(rb"<c[\s>/]")
 CELL_R = re.compile(rb'<c r="([A-Z]+)(\d+)"')
 
 
-def own_cells(row: bytes, number: int) -> bool:
-    """Whether every cell of a row element (Excel row `number`) is written `<c r="D7"` on the row's own number: a cell
-    addressed to another row is placed there by python-calamine, which a read of some rows would not see whole."""
-    found = CELL_R.findall(row)
-    return len(found) == len(CELL_TAG.findall(row)) and all(int(digits) == number for _, digits in found)
-
-
 def renumber(row: bytes, number: int, position: int) -> bytes | None:
-    """A row element (Excel row `number`) moved to row `position`, its cells with it; None when its cells are not
-    all its own (`own_cells`)."""
-    if not own_cells(row, number):
+    """A row element (Excel row `number`) moved to row `position` (left as it is when that is its own), its cells
+    with it; None when a cell's address is written another way than `<c r="D7"` on the row's own number
+    (python-calamine would place it elsewhere, on a row a read of some rows may not see)."""
+    found = CELL_R.findall(row)
+    if len(found) != len(CELL_TAG.findall(row)) or any(int(digits) != number for _, digits in found):
         return None
+    if position == number:
+        return row
     row = ROW_R.sub(b'<row r="%d"' % position, row, count=1)
     return CELL_R.sub(lambda m: b'<c r="%s%d"' % (m[1], position), row)
 

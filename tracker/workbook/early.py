@@ -84,9 +84,10 @@ def taken_early(path: Any) -> dict[str, Parsing]:
 
 
 def parse_file_early(path: Any, names: tuple[str, ...]) -> None:
-    """Start parsing these sheets of the workbook file at `path` (in this order: the first now, the others, two at
-    a time at most on two processors, once the command waits for a sheet) for a command that will read them whole. A sheet is matched by name as the Tracker matches it (case
-    aside); nothing is started for a file that cannot be opened (the command says why)."""
+    """Start parsing these sheets of the workbook file at `path`, in this order, for a command that will read them
+    whole: the first now, the others (two at a time at most on two processors) once the command waits for a sheet. A
+    sheet is matched by name as the Tracker matches it (case aside); nothing is started for a file that cannot be
+    opened (the command says why)."""
     path = Path(path)
     try:
         before = signature(path)

@@ -203,8 +203,14 @@ class Tracker:
         """A command that will ask for some rows of sheet `name` by `field` (`rows_where`), and waits for another
         sheet meanwhile, scans its XML now (tracker.workbook.sieve.SheetSieve.scan_ahead)."""
         actual = self.actual_name(name)
-        if actual is not None and self._sifted(actual) and field in (layout := self.layout(name)).columns:
-            self._sieve.scan_ahead(actual, layout.columns[field])
+        column = self._sifted_column(name, actual, field) if actual is not None else None
+        if actual is not None and column is not None:
+            self._sieve.scan_ahead(actual, column)
+
+    def _sifted_column(self, name: str, actual: str, field: str) -> int | None:
+        """The 0-based column of `field` when rows of sheet `name` (`actual` in the workbook) are read by the sieve;
+        None when they are not, or the sheet has no such column."""
+        return self.layout(name).columns.get(field) if self._sifted(actual) else None
 
     def may_hold(self, name: str, filled: Sequence[str], empty: str) -> bool:
         """`SheetData.may_hold` of sheet `name` (False when the workbook has no such sheet)."""
@@ -242,8 +248,9 @@ class Tracker:
         spec, actual = self._raw(name)
         if actual is None:
             return []
-        if self._sifted(actual) and field in (layout := self.layout(name)).columns:
-            sifted = self._sieve.rows(actual, layout.columns[field], values)
+        column = self._sifted_column(name, actual, field)
+        if column is not None:
+            sifted = self._sieve.rows(actual, column, values)
             if sifted is not None:
                 header, rows = sifted[0][1], sifted[1:]
                 return read_sheet(spec, actual, [header], where=(field, values), numbered=rows).rows

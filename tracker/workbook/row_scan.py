@@ -52,10 +52,10 @@ class Scan:
 # Kept rows handed to python-calamine where they are (not renumbered 2, 3, ...) when there are this many, and they are
 # at least a quarter of the rows up to the last of them: renumbering every cell of 10,000 rows (a third of Updates, by
 # status) cost 60 ms, the empty rows between them far less. Each cell must still be on its own row's number
-# (cell_forms.own_cells, the check renumbering makes), so it lands where a whole-sheet read puts it.
+# (cell_forms.renumber checks it, moving a row or not), so it lands where a whole-sheet read puts it.
 IN_PLACE, SPREAD = 500, 4
 
 
 def in_place(numbers: list[int | None]) -> bool:
     """Whether the kept rows go to python-calamine at their own numbers (see IN_PLACE)."""
-    return len(numbers) >= max(IN_PLACE, 1) and SPREAD * len(numbers) >= max(int(n or 0) for n in numbers)
+    return bool(numbers) and len(numbers) >= IN_PLACE and SPREAD * len(numbers) >= max(int(n or 0) for n in numbers)

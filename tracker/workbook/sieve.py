@@ -39,7 +39,6 @@ from tracker.workbook.cell_forms import (
     Starting,
     every_cell_visible,
     key,
-    own_cells,
     patterns,
     plain,
     read,
@@ -475,8 +474,8 @@ class SheetSieve:
     def _parse(
         self, title: str, xml: bytes, body: int, spans: list[tuple[int, int]]
     ) -> list[tuple[int, list[Any]]] | None:
-        """Hand the header and the rows at `spans` to python-calamine, renumbered 2, 3, ...; give each row back
-        with its own number."""
+        """Hand the header and the rows at `spans` to python-calamine, renumbered 2, 3, ... (or where they are, when
+        there are hundreds: row_scan.in_place); give each row back with its own number."""
         first = _ROW_START.search(xml, body)
         head = b""
         if first is not None:
@@ -490,15 +489,11 @@ class SheetSieve:
         numbers = [row_number(xml, start) for start, _ in spans]
         if any(n is None for n in numbers):
             return None
-        kept = in_place(numbers)
+        # where each goes: its own number (row_scan.in_place), else 2, 3, ...
+        places = [int(n or 0) for n in numbers] if in_place(numbers) else list(range(2, len(numbers) + 2))
         pieces = [head]
-        for position, ((start, end), number) in enumerate(zip(spans, numbers, strict=True), start=2):
-            row = xml[start:end]
-            moved = (
-                (row if own_cells(row, int(number or 0)) else None)
-                if kept
-                else renumber(row, int(number or 0), position)
-            )
+        for (start, end), number, place in zip(spans, numbers, places, strict=True):
+            moved = renumber(xml[start:end], int(number or 0), place)
             if moved is None:
                 return None
             pieces.append(moved)
@@ -512,8 +507,7 @@ class SheetSieve:
             return None
         header = cells[0] if cells else []
         out: list[tuple[int, list[Any]]] = [(1, header)]
-        for position, number in enumerate(numbers, start=2):
-            place = int(number or 0) if kept else position
+        for number, place in zip(numbers, places, strict=True):
             out.append((int(number or 0), cells[place - 1] if place - 1 < len(cells) else []))
         return out
 
