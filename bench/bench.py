@@ -145,7 +145,7 @@ def warm(name):
 for name in ("tracker", "openpyxl", "python_calamine", "jsonschema_rs", "filelock", "click", "jinja2"):
     warm(name)
 """
-# Forks and execs argv[2:], waits with os.wait4, writes "seconds ru_maxrss" to argv[1],
+# Forks and execs argv[2:], waits with os.wait4, writes "seconds ru_maxrss cpu-seconds" to argv[1],
 # exits with the command's exit code.
 LAUNCHER = """
 import os, sys, time
@@ -160,7 +160,7 @@ if pid == 0:
 _, status, usage = os.wait4(pid, 0)
 elapsed = time.perf_counter() - started
 with open(report, "w") as handle:
-    handle.write(f"{elapsed:.6f} {usage.ru_maxrss}")
+    handle.write(f"{elapsed:.6f} {usage.ru_maxrss} {usage.ru_utime + usage.ru_stime:.6f}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 # A fixed pure-Python workload (allocation-heavy like openpyxl) to compare machines and runs.
@@ -174,15 +174,22 @@ CALAMINE_READ = (
 
 @dataclass
 class Measure:
-    """Wall seconds and peak resident megabytes of each run of one command."""
+    """Wall seconds, peak resident megabytes and CPU seconds (user + system, every thread) of each run of one
+    command."""
 
     seconds: list[float] = field(default_factory=list)
     peak_mb: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
         """Median wall time in seconds."""
         return statistics.median(self.seconds)
+
+    @property
+    def cpu_median(self) -> float:
+        """Median CPU seconds."""
+        return statistics.median(self.cpu)
 
     @property
     def peak(self) -> float:
@@ -217,11 +224,13 @@ def tracker_argv() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "tracker"]
 
 
-def run_measured(argv: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
-    """Run argv as a child process; return (wall seconds, peak RSS MB). Fail loudly on a non-zero exit.
+def run_measured(
+    argv: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)
+) -> tuple[float, float, float]:
+    """Run argv as a child process; return (wall seconds, peak RSS MB, CPU seconds). Fail loudly on a non-zero exit.
 
     The command is started by LAUNCHER, a bare interpreter that forks, execs the command
-    and reports the wall time and ru_maxrss it gets from os.wait4; that keeps this
+    and reports the wall time, ru_maxrss and CPU time it gets from os.wait4; that keeps this
     script's own (larger) resident size out of the child's figure.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as tmp:
@@ -233,8 +242,8 @@ def run_measured(argv: list[str], cwd: Path, env: dict[str, str], ok: tuple[int,
             out.seek(0)
             tail = (out.read()[-1500:] + err.read()[-1500:]).decode("utf-8", "replace")
             raise SystemExit(f"{' '.join(argv)} exited {code} in {cwd}:\n{tail}")
-        seconds, max_rss = report.read_text().split()
-    return float(seconds), int(max_rss) / (1024 * 1024 if sys.platform == "darwin" else 1024)
+        seconds, max_rss, cpu = report.read_text().split()
+    return float(seconds), int(max_rss) / (1024 * 1024 if sys.platform == "darwin" else 1024), float(cpu)
 
 
 def cache_key() -> str:
@@ -315,9 +324,10 @@ def bench_size(events: int, repeat: int, regen: bool, env: dict[str, str]) -> Si
                     file=sys.stderr,
                     flush=True,
                 )
-                seconds, peak = run_measured(command.argv, work, env, command.ok)
+                seconds, peak, cpu = run_measured(command.argv, work, env, command.ok)
                 measures[command.label].seconds.append(seconds)
                 measures[command.label].peak_mb.append(peak)
+                measures[command.label].cpu.append(cpu)
     return SizeResult(events, open_events, source.stat().st_size / 1e6, generated, repeat, measures)
 
 
@@ -385,7 +395,32 @@ def render(results: list[SizeResult], floor: float, yardsticks: tuple[float, flo
     lines = [*preamble(results, floor, yardsticks, bytecode), "", "| " + " | ".join(header) + " |"]
     lines.append("|" + "---|" * len(header))
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-    return "\n".join([*lines, "", acceptance(at_target, scaled)])
+    return "\n".join([*lines, "", acceptance(at_target, scaled), *cpu_table(at_target)])
+
+
+def cpu_table(result: SizeResult | None) -> list[str]:
+    """At the target size: each command's CPU seconds (every thread, user + system) beside its wall time. A command
+    that parses sheets in threads uses more CPU than wall time; on N processors its wall time cannot fall below its
+    CPU time / N, which bounds what any overlap can win."""
+    if result is None:
+        return []
+    cores = os.cpu_count() or 1
+    lines = [
+        "",
+        f"CPU time at {result.events:,} events (median; all threads, user + system). On {cores} CPUs no run can end "
+        f"sooner than its CPU time / {cores}:",
+        "",
+        f"| Command | wall | CPU | CPU / wall | CPU / {cores} | CPU / the read's CPU |",
+        "|---|---|---|---|---|---|",
+    ]
+    read = result.measures[CALAMINE].cpu_median
+    for label, measure in result.measures.items():
+        wall, cpu = measure.median, measure.cpu_median
+        lines.append(
+            f"| {label} | {seconds(wall)} | {seconds(cpu)} | {cpu / wall:.2f}x | {seconds(cpu / cores)} | "
+            f"{cpu / read:.2f}x |"
+        )
+    return lines
 
 
 def preamble(results: list[SizeResult], floor: float, yardsticks: tuple[float, float], bytecode: str) -> list[str]:
