@@ -476,3 +476,39 @@ def test_a_row_python_calamine_panics_on_is_read_as_the_whole_read_reads_it(tmp_
     book.save(path)
     sifted, whole = _both_ways(path, "id", {"evt-2"})
     assert sifted == whole and len(whole) == 1
+
+
+def test_an_excel_error_reads_empty_in_a_sheet_python_calamine_panics_on_as_in_the_rows_the_sieve_keeps(
+    tmp_path: Path,
+) -> None:
+    """A date serial python-calamine panics on in a row the scan does not keep, and #N/A in a row it keeps: the
+    whole read falls back to openpyxl, which used to read the error cell as the text "#N/A" where python-calamine,
+    reading the kept rows, reads it empty; `show` printed "Sites Affected #N/A" or nothing depending on the path.
+    Both read it empty now (validate names the error from the file)."""
+    path = tmp_path / "events.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Events"
+    sheet.append(HEADERS)
+    for number, key in ((2, "EVT-1"), (3, "EVT-2")):
+        sheet.cell(number, ID_COLUMN + 1, key)
+        sheet.cell(number, TITLE_COLUMN + 1, f"row {number}")
+    sites = HEADERS.index(EVENTS.fields["sites_affected"].title) + 1
+    sheet.cell(2, sites, "PLACEHOLDER")
+    sheet.cell(3, HEADERS.index("Detected (UTC)") + 1, -1e15).number_format = "yyyy-mm-dd hh:mm"
+    book.save(path)
+    address = f"{openpyxl.utils.get_column_letter(sites)}2"
+    _rewrite(
+        path,
+        lambda xml: re.sub(
+            rf'<c r="{address}"[^>]*>.*?</c>'.encode(),
+            f'<c r="{address}" t="e"><v>#N/A</v></c>'.encode(),
+            xml,
+            count=1,
+            flags=re.S,
+        ),
+    )
+    sifted, whole = _both_ways(path, "id", {"evt-1"})
+    assert sifted == whole and len(whole) == 1
+    assert whole[0][1]["sites_affected"] is None
+    assert read_tracker(path, SCHEMA).excel_error("Events", "sites_affected", 2) == "#N/A"

@@ -445,3 +445,26 @@ def test_a_read_only_command_without_output_streams_ends_as_before(command: list
     done = _python(example.parent, "-c", snippet)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+
+
+# While python-calamine parses (in a thread, as a command starts), descriptor 2 is silenced for its Rust panics;
+# the command meanwhile prints a note on stderr, and then the panic's own text reaches descriptor 2.
+QUIET_PARSE = """import os, sys
+from tracker.workbook.early import native_stderr_quiet
+print("before", file=sys.stderr)
+with native_stderr_quiet():
+    print("note: said while a sheet parses", file=sys.stderr)
+    os.write(2, b"thread '<unnamed>' panicked at calamine\\n")
+print("after", file=sys.stderr)
+"""
+
+
+def test_what_a_command_prints_on_stderr_while_a_sheet_parses_reaches_the_user_and_a_panic_does_not(
+    tmp_path: Path,
+) -> None:
+    """A parse silences descriptor 2 for python-calamine's panics, process-wide. A note the command printed
+    meanwhile (`report` and `validate` lost "note: rehearsing at TRACKER_NOW=..." on every run at 2,000 events,
+    `publish` on some) went with it; Python's stderr now has a descriptor of its own."""
+    result = _python(tmp_path, "-c", QUIET_PARSE)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["before", "note: said while a sheet parses", "after"]

@@ -139,12 +139,14 @@ _quiet_state: list[int] = [0, -1]  # how many parsers run quietly now; the saved
 @contextmanager
 def native_stderr_quiet() -> Iterator[None]:
     """Silence file descriptor 2 while native code runs (python-calamine's Rust panics print there, below
-    Python); sheets parsed in parallel share one silence, restored when the last ends."""
+    Python); sheets parsed in parallel share one silence, restored when the last ends. What Python itself writes
+    to stderr meanwhile (the command's notes and warnings, printed while a sheet parses in a thread) is not
+    silenced: `sys.stderr` is first moved to a descriptor of its own (`_own_stderr`)."""
     with _QUIET_LOCK:
         _quiet_state[0] += 1
         if _quiet_state[0] == 1:  # (after restore_native_stderr the count stays negative: no more silencing)
             try:
-                sys.stderr.flush()
+                _own_stderr()
                 saved = os.dup(2)
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, 2)
@@ -161,6 +163,29 @@ def native_stderr_quiet() -> Iterator[None]:
                 os.dup2(_quiet_state[1], 2)
                 os.close(_quiet_state[1])
                 _quiet_state[1] = -1
+
+
+def _own_stderr() -> None:
+    """Point `sys.stderr` at a copy of descriptor 2, once, with the same encoding, error handling and line
+    buffering: the silence of descriptor 2 then leaves what Python writes alone (it used to swallow a note the
+    command printed while an early parse ran: "rehearsing at TRACKER_NOW", a warning). A stream on another
+    descriptor (a test's capture, pythonw's None) is left as it is."""
+    stream = sys.stderr
+    try:
+        if stream is None or stream.fileno() != 2:
+            return
+        stream.flush()
+        copy = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # (io.UnsupportedOperation: no descriptor at all)
+        return
+    sys.stderr = open(  # noqa: SIM115 - Python's stderr from now on, open until the process ends
+        copy,
+        "w",
+        encoding=stream.encoding,
+        errors=stream.errors,
+        buffering=1,
+        closefd=True,
+    )
 
 
 def restore_native_stderr() -> None:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracker.cells import not_xlsx
+from tracker.cells import error_cells, not_xlsx
 from tracker.errors import WorkbookError
 from tracker.workbook.early import calamine as _calamine
 from tracker.workbook.early import native_stderr_quiet as _native_stderr_quiet
@@ -93,7 +93,9 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
 
 def _parse_slowly(path: Path, data: bytes | None, name: str) -> list[list[Any]]:
     """One sheet read with openpyxl, for the cells python-calamine cannot take (it panics on some dates out of
-    Excel's range; openpyxl shows those as #VALUE!, which validation then names)."""
+    Excel's range; openpyxl shows those as #VALUE!, which validation then names). A cell holding an Excel error
+    (#N/A, ...) reads empty, as python-calamine reads it, and as the rows of the sheet it reads without the
+    panicking one read it (tracker.workbook.sieve): validate names the error from the file (`Tracker.excel_errors`)."""
     import io
     import warnings
 
@@ -105,6 +107,10 @@ def _parse_slowly(path: Path, data: bytes | None, name: str) -> list[list[Any]]:
         source = io.BytesIO(data) if data is not None else stack.enter_context(open(path, "rb"))
         book = openpyxl.load_workbook(source, read_only=True, data_only=True)
         try:
-            return [list(row) for row in book[name].iter_rows(values_only=True)]
+            rows = [list(row) for row in book[name].iter_rows(values_only=True)]
         finally:
             book.close()
+    for (number, column), _error in error_cells(data if data is not None else path, [name]).get(name, {}).items():
+        if number <= len(rows) and column < len(rows[number - 1]):
+            rows[number - 1][column] = ""
+    return rows
