@@ -1011,7 +1011,7 @@ _RAW = st.one_of(  # a cell as a reader gives it, of every kind a workbook may h
 def _cell_by_cell(tracker: Any, period: Any) -> tuple[list[Any], list[Any]]:
     """`event_rows` as it was: each row typed cell by cell over the plan (the reference the column-wise one keeps)."""
     from tracker.window.event_facts import EVENT_FIELDS
-    from tracker.workbook.cell_values import converter
+    from tracker.workbook.cell_values import converter, whole_number
     from tracker.workbook.reading import Row
 
     layout = tracker.layout("Events")
@@ -1032,7 +1032,7 @@ def _cell_by_cell(tracker: Any, period: Any) -> tuple[list[Any], list[Any]]:
                 values[name] = cell.strip() or None
             elif kind == "datetime" and type(cell) is datetime and cell.tzinfo is None:
                 values[name] = cell.replace(tzinfo=UTC)
-            elif kind == "integer" and type(cell) is float and cell.is_integer():
+            elif kind == "integer" and type(cell) is float and whole_number(cell):
                 values[name] = int(cell)
             elif options and cell in options:
                 values[name] = cell
@@ -1085,3 +1085,38 @@ def test_events_typed_a_column_at_a_time_read_as_typed_cell_by_cell(
     period = Period(datetime(1950, 1, 1, tzinfo=UTC), datetime(2050, 1, 1, tzinfo=UTC)) if bounded else None
     new, old = event_rows(tracker, period), _cell_by_cell(tracker, period)
     assert [_shown(rows) for rows in new] == [_shown(rows) for rows in old]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(
+                st.one_of(_RAW, st.sampled_from([1e15, -1e15, 2.0**60, 1e300, 999999999999999.0])),
+                min_size=34,
+                max_size=34,
+            ),
+            st.integers(0, 34),
+        ),
+        max_size=8,
+    )
+)
+def test_the_events_a_report_reads_are_typed_as_the_workbook_types_them(rows: list[tuple[list[Any], int]]) -> None:
+    """A report types the Events columns it reads itself (`event_rows`), and must give each cell the value the
+    workbook's own typing gives it (`Tracker.sheet`): Users Affected typed 1e15 (a whole float, not a whole number
+    the workbook takes: it keeps it a float, which no figure counts) became the int 10^15 in the report, and
+    40,000,000,000,470,400 user-minutes."""
+    from tracker.window.event_facts import EVENT_FIELDS, event_rows
+    from tracker.workbook.reading import Row, Tracker
+    from tracker.workbook.schema import load_schema
+
+    schema = load_schema(None)
+    header = [f.title for f in schema["Events"].fields.values()]
+    raw = [cells[:width] for cells, width in rows]
+    tracker = Tracker(schema, ["Events"], lambda name: [header, *raw])
+    chosen, undated = event_rows(tracker, None)
+    typed = {row.number: row for row in Tracker(schema, ["Events"], lambda name: [header, *raw]).sheet("Events").rows}
+    for row in [*chosen, *undated]:
+        assert set(row.values) == set(EVENT_FIELDS)
+        workbook = {name: typed[row.number].values[name] for name in row.values}
+        assert _shown([row]) == _shown([Row(row.number, workbook)])

@@ -15,7 +15,7 @@ from tracker.rules.categories import is_drill
 from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer_state
 from tracker.rules.validation import cell_problems
 from tracker.times import iso
-from tracker.workbook.cell_values import converter, raw_key
+from tracker.workbook.cell_values import converter, raw_key, whole_number
 from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_bookkeeping, is_open
 from tracker.workbook.reading import Row, SheetData, Tracker
 
@@ -194,7 +194,7 @@ def _cell(cell: Any, kind: str, options: frozenset[str], convert: Callable[[Any]
         return cell.strip() or None
     if kind == "datetime" and type(cell) is datetime and cell.tzinfo is None:
         return cell.replace(tzinfo=UTC)
-    if kind == "integer" and type(cell) is float and cell.is_integer():
+    if kind == "integer" and type(cell) is float and whole_number(cell):
         return int(cell)
     if options and cell in options:  # an enum cell spelled as the schema spells it
         return cell
@@ -214,7 +214,7 @@ def _typed_column(cells: Sequence[Any], kind: str, options: frozenset[str], conv
             for c in cells
         ]
     if kind == "integer":
-        return [int(c) if type(c) is float and c.is_integer() else _cell(c, kind, options, convert) for c in cells]
+        return [int(c) if type(c) is float and whole_number(c) else _cell(c, kind, options, convert) for c in cells]
     return [_cell(c, kind, options, convert) for c in cells]
 
 

@@ -164,9 +164,9 @@ class SheetData:
 
     def may_hold(self, filled: Sequence[str], empty: str) -> bool:
         """Whether some row may have every `filled` column non-empty and `empty` empty: exact once the rows are
-        typed; before, a look at the raw cells that never types them (a blank-looking cell counts as filled, so
-        the answer errs towards yes). On a sheet read for some rows, only the rows whose `empty` cell may be empty
-        are looked at."""
+        typed; before, a look at the raw cells that never types them (a blank-looking cell counts as filled in
+        `filled` and as empty in `empty`, so the answer errs towards yes). On a sheet read for some rows, only the
+        rows whose `empty` cell may be empty are looked at."""
         known = all(name in self.columns for name in (*filled, empty))
         some = (
             self._sift.blank(self.columns[empty]) if known and self._sift and self._load and not self._early else None
@@ -183,8 +183,11 @@ class SheetData:
         def cell(row: Sequence[Any], index: int) -> bool:
             return index < len(row) and row[index] not in (None, "")
 
+        def blank_looking(row: Sequence[Any], index: int) -> bool:  # (typing reads a cell of spaces as empty)
+            return not cell(row, index) or isinstance(row[index], str) and not row[index].strip()
+
         raw = [row for _, row in some] if some is not None else self._raw or []
-        news = any(all(cell(row, i) for i in wanted) and not cell(row, blank) for row in raw)
+        news = any(all(cell(row, i) for i in wanted) and blank_looking(row, blank) for row in raw)
         return news or any(all(r[n] is not None for n in filled) and r[empty] is None for r in self._added)
 
     def add(self, row: Row) -> None:

@@ -480,12 +480,11 @@ class SheetSieve:
         head = b""
         if first is not None:
             number = row_number(xml, first.start())
-            if number is None or (number != 1 and (spans or b'<row r="1"' in xml)):
-                return None  # rows without their address, or the header row not first: read whole
-            if number == 1:
-                following = _ROW_START.search(xml, first.end())
-                finish = following.start() if following else xml.find(b"</sheetData>", first.end())  # (not a pass)
-                head = xml[first.start() : finish if finish >= 0 else len(xml)]
+            if number != 1:  # rows without their address, or the header row not first (or not there): read whole.
+                return None  # (A header's bytes may end before the header row they hold: row 1 after the data.)
+            following = _ROW_START.search(xml, first.end())
+            finish = following.start() if following else xml.find(b"</sheetData>", first.end())  # (not a pass)
+            head = xml[first.start() : finish if finish >= 0 else len(xml)]
         numbers = [row_number(xml, start) for start, _ in spans]
         if any(n is None for n in numbers):
             return None
