@@ -391,3 +391,41 @@ def test_a_cell_of_spaces_counts_as_empty_for_whether_a_row_waits(tmp_path: Path
     few, whole = _views(path)
     assert few.may_hold(("title",), "id") and whole.may_hold(("title",), "id")
     assert whole.rows[1].values["id"] is None  # (as typed: the rule the raw look must not contradict)
+
+
+def test_sheets_inflated_as_a_write_began_are_not_taken_from_a_file_rewritten_in_place_since(tmp_path: Path) -> None:
+    """The file rewritten in place after the command began inflating it, with its size, time and inode kept (a tool
+    that keeps the time; a mount with coarse times or made-up inodes): the signature matched, so the write took the
+    old sheet's XML and patched it into the new file, undoing the other person's change. Now an inflated part is
+    taken only if the zip directory of the bytes read states it, CRC and sizes."""
+    import os
+    import zipfile
+
+    from tracker import files
+    from tracker.workbook import sieve
+
+    old, new = tmp_path / "old.xlsx", tmp_path / "new.xlsx"
+    WRITERS["openpyxl"](old, [("EVT-1", "Investigating", False)], False)
+    WRITERS["openpyxl"](new, [("EVT-1", "Resolved", False)], False)
+    for path, other in ((old, new), (new, old)):  # the same size: a zip comment pads the smaller one
+        padding = other.stat().st_size - path.stat().st_size
+        if padding > 0:
+            with zipfile.ZipFile(path, "a") as archive:
+                archive.comment = b" " * padding
+    assert old.stat().st_size == new.stat().st_size
+    path = tmp_path / "events.xlsx"
+    path.write_bytes(old.read_bytes())
+    sieve.prefetch_file(path, ("Events",))
+    done, _box = sieve._EARLY[str(path.resolve())][1]._coming["Events"]
+    done.wait()  # inflated from the old file
+    before = path.stat()
+    with open(path, "r+b") as handle:  # in place: the same inode
+        handle.write(new.read_bytes())
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    signature = files.signature(path)
+    assert signature == (before.st_mtime_ns, before.st_size, before.st_ino)
+    view = read_tracker(path, SCHEMA, data=path.read_bytes())
+    view.sieve.adopt(path, signature)  # as the local store's snapshot does
+    view.some_rows("Events")
+    found = view.sheet("Events").find("EVT-1")
+    assert found is not None and found.values["status"] == "Resolved"

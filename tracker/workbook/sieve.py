@@ -69,7 +69,8 @@ class SheetSieve:
         self._shared: list[tuple[int, int]] | None = None  # each shared string's span in its part
         self._shared_xml = b""
         self._shared_part = ""  # its name, once read: the reads of some rows hand python-calamine the same bytes
-        self._coming: dict[str, tuple[threading.Event, list[bytes | BaseException]]] = {}
+        # sheets inflating in a thread: (set when done, [the XML, the part's _identity] or [what went wrong])
+        self._coming: dict[str, tuple[threading.Event, list[Any]]] = {}
         self._keep: dict[str, bytes | None] = {}  # sheets scanned more than once (a write's): their XML, once read
         self._scans: dict[tuple[str, int], Scan] = {}  # and their scans, by column
         self._canonical: dict[str, bool] = {}  # and whether every cell of theirs is written with its address first
@@ -106,9 +107,7 @@ class SheetSieve:
         if not todo:
             return
         signature = files.signature(self._content) if isinstance(self._content, Path) else None
-        jobs: list[tuple[str, threading.Event, list[bytes | BaseException]]] = [
-            (part, threading.Event(), []) for _, part in todo
-        ]
+        jobs: list[tuple[str, threading.Event, list[Any]]] = [(part, threading.Event(), []) for _, part in todo]
         threading.Thread(target=_inflate, args=(self._content, jobs, signature), daemon=True).start()
         for (title, _), (_, done, box) in zip(todo, jobs, strict=True):
             self._coming[title] = (done, box)
@@ -135,13 +134,16 @@ class SheetSieve:
         return xml
 
     def _inflated(self, title: str) -> bytes | None:
+        archive = self._open()
+        part = self._parts.get(title)
         if title in self._coming:
             done, box = self._coming.pop(title)
             done.wait()
-            if box and isinstance(box[0], bytes):
+            # inflated from the file as the command began: taken only if it is this part, byte for byte (a file
+            # rewritten in place with its size, time and inode kept passes the signature check: a write would
+            # patch the old sheet into the new file, undoing someone's change)
+            if part is not None and box[1:] == [_identity(archive.getinfo(part))] and isinstance(box[0], bytes):
                 return box[0]
-        archive = self._open()
-        part = self._parts.get(title)
         return zipped.read(archive, part) if part is not None else None
 
     def _head(self, title: str) -> bytes | None:
@@ -563,9 +565,14 @@ def prefetch_file(path: Path, titles: tuple[str, ...]) -> None:
     _EARLY[str(path.resolve())] = (signature, sieve)
 
 
+def _identity(info: zipfile.ZipInfo) -> tuple[int, int, int]:
+    """A part as its zip directory states it (CRC-32, compressed and plain sizes): another version of it differs."""
+    return info.CRC, info.compress_size, info.file_size
+
+
 def _inflate(
     content: bytes | Path,
-    jobs: list[tuple[str, threading.Event, list[bytes | BaseException]]],
+    jobs: list[tuple[str, threading.Event, list[Any]]],
     signature: tuple[int, int, int] | None,
 ) -> None:
     """Decompress parts of the .xlsx, each into its box, its event set once it is there (its own file handle: threads
@@ -573,10 +580,10 @@ def _inflate(
     try:
         with zipfile.ZipFile(io.BytesIO(content) if isinstance(content, bytes) else content) as archive:
             for part, done, box in jobs:
-                data = zipped.read(archive, part)
+                data = zipped.read(archive, part)  # (its CRC-32 checked against the directory read here)
                 if isinstance(content, Path) and signature is not None and files.signature(content) != signature:
                     raise OSError("the file changed while it was read")
-                box.append(data)
+                box.extend((data, _identity(archive.getinfo(part))))
                 done.set()
     except Exception as exc:  # noqa: BLE001 - xml() reads it again in the caller's thread, and raises there
         for _, done, box in jobs:
