@@ -468,3 +468,21 @@ def test_what_a_command_prints_on_stderr_while_a_sheet_parses_reaches_the_user_a
     result = _python(tmp_path, "-c", QUIET_PARSE)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == ["before", "note: said while a sheet parses", "after"]
+
+
+QUIET_LOG = """import logging, sys
+from tracker.cli.commands import _log_to_stderr
+from tracker.workbook.early import native_stderr_quiet
+_log_to_stderr(True)
+with native_stderr_quiet():
+    logging.getLogger("tracker.sharepoint").info("GET /sites/ops/_api/web 200")
+print("after", file=sys.stderr)
+"""
+
+
+def test_a_request_logged_under_verbose_while_a_sheet_parses_reaches_the_user(tmp_path: Path) -> None:
+    """`--verbose` logs each SharePoint and Graph request to stderr; its handler, made before a parse moved Python's
+    stderr off the silenced descriptor 2, kept writing to descriptor 2, so a request logged meanwhile was lost."""
+    result = _python(tmp_path, "-c", QUIET_LOG)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["GET /sites/ops/_api/web 200", "after"]

@@ -363,7 +363,21 @@ def _log_to_stderr(verbose: bool) -> None:
     for handler in [h for h in logger.handlers if getattr(h, "tracker_cli", False)]:
         logger.removeHandler(handler)  # an earlier command in this process (tests, tools) had its own stderr
     if verbose:
-        handler = logging.StreamHandler(sys.stderr)
+
+        class StderrNow(logging.StreamHandler):  # type: ignore[type-arg]
+            """Writes to `sys.stderr` as it is at each record: a parse may move Python's stderr to a descriptor of
+            its own while it silences descriptor 2 (tracker.workbook.early); a request logged meanwhile must not
+            go to the silenced one."""
+
+            @property  # type: ignore[override]
+            def stream(self) -> Any:
+                return sys.stderr
+
+            @stream.setter
+            def stream(self, value: Any) -> None:
+                pass  # (set by StreamHandler: the stream is always the current one)
+
+        handler = StderrNow()
         handler.setFormatter(logging.Formatter("%(message)s"))
         handler.tracker_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
