@@ -184,3 +184,18 @@ def test_a_reminder_through_graph_carries_its_text(
     bodies = [m["message"]["body"] for _mailbox, m in sp.sent_mail]
     assert bodies and all(b["contentType"] == "HTML" for b in bodies)
     assert all(f"tracker notify {suite_clock.event_id(1)}" in b["content"] for b in bodies), bodies
+
+
+def test_verbose_logs_the_mail_sent_through_graph(
+    run: Run, sp: StandIn, tmp_path: Path, at: Callable[[datetime], None]
+) -> None:
+    """--verbose shows each SharePoint and Graph request: the sendMail requests were never among them (the mail's
+    sign-in was made without the flag)."""
+    from tests import suite_clock
+
+    _graph_config(sp, tmp_path)
+    at(suite_clock.NOW + timedelta(hours=3))
+    result = run("--verbose", "due", "--remind")
+    assert "reminded" in result.stdout, result.stdout + result.stderr
+    sent = [line for line in result.stderr.splitlines() if line.startswith("http: POST") and "/sendMail -> " in line]
+    assert len(sent) == len(sp.sent_mail) > 0, result.stderr

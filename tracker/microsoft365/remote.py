@@ -120,14 +120,15 @@ def _lock_owner(response: Any) -> str:
 
 @dataclass
 class HttpLog:
-    """Logs each request (method, path, status, time) to the `tracker.http` logger when enabled (--verbose shows
-    it on stderr); never headers."""
+    """Logs each request (method, path, status, time) to the `tracker.http` logger when enabled, or when that logger
+    takes INFO lines (--verbose sets so, for every sign-in the command makes: the mail sent through Graph and the
+    page `watch --publish` writes as well as the workbook's); never headers."""
 
     enabled: bool = False
 
     def hook(self, response: Any, *args: Any, **kwargs: Any) -> None:
         """A requests response hook."""
-        if not self.enabled:
+        if not self.enabled and not log.isEnabledFor(logging.INFO):
             return
         parts = urlsplit(response.request.url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
