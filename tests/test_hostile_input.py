@@ -698,3 +698,34 @@ def test_a_superscript_digit_in_a_number_cell_is_an_error_not_a_crash(
     assert "(Users Affected): " in checked.stdout and repr(typed) in checked.stdout
     refused = run("update", event_id, "--note", "x", "--set", f"users_affected={typed}")
     assert refused.exit_code == 2 and f"--set users_affected: {typed!r} is not a whole number" in refused.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a device every write to fails)")
+def test_a_write_whose_output_cannot_be_printed_says_its_change_is_in_the_workbook(
+    example: Path, event_id: str
+) -> None:
+    """`tracker update ... > /dev/full`: the change was written, then printing it failed; the message said "nothing
+    was written", and a retry added the note twice. It now says the change is in, as after a Ctrl-C there."""
+    import subprocess
+
+    import openpyxl
+
+    from tests.conftest import tracker_command
+
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [*tracker_command(), "update", event_id, "--note", "printed nowhere"],
+            cwd=example.parent,
+            env=process_env(),
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 1
+    assert error_lines(result.stderr) == [
+        "error: No space left on device; the workbook was written before it: it has this command's change (Events "
+        f"{event_id}, a new Updates row); do not run the command again (`tracker show ID` shows it)"
+    ]
+    notes = [r[4] for r in openpyxl.load_workbook(example)["Updates"].iter_rows(min_row=2, values_only=True)]
+    assert notes.count("printed nowhere") == 1

@@ -486,3 +486,32 @@ def test_a_request_logged_under_verbose_while_a_sheet_parses_reaches_the_user(tm
     result = _python(tmp_path, "-c", QUIET_LOG)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == ["GET /sites/ops/_api/web 200", "after"]
+
+
+# Run with descriptor 2 closed (`2>&-`): the file opened first takes number 2, and is read while a parse silences.
+CLOSED_STDERR = """import sys
+assert sys.stderr is None
+handle = open(sys.argv[1], "rb")
+assert handle.fileno() == 2, handle.fileno()
+from tracker.workbook.early import native_stderr_quiet
+with native_stderr_quiet():
+    data = handle.read()
+print(len(data))
+"""
+
+
+def test_a_parse_started_with_stderr_closed_leaves_the_file_holding_descriptor_2_alone(tmp_path: Path) -> None:
+    """With stderr closed as tracker starts, descriptor 2 is the next file opened (a module's source, the workbook).
+    Silencing it for a parse swapped that file for /dev/null under its reader: `report`, `publish` and `validate`
+    failed at random ("Bad file descriptor", "No module named 'email.header'"), and said so nowhere."""
+    source = tmp_path / "data.bin"
+    source.write_bytes(b"x" * 5000)
+    result = subprocess.run(
+        ["sh", "-c", 'exec "$0" "$@" 2>&-', sys.executable, "-c", CLOSED_STDERR, str(source)],
+        cwd=tmp_path,
+        env=process_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "5000", result.stdout

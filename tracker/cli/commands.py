@@ -234,7 +234,9 @@ class TrackerGroup(click.Group):
             ctx.exit(1)
         except OSError as exc:  # a full disk, a vanished folder, an unplugged share: the workbook is replaced whole
             where = f" ({_printable(exc.filename)})" if exc.filename else ""
-            click.echo(f"error: {exc.strerror or exc}{where}; nothing was written", err=True)
+            click.echo(
+                f"error: {exc.strerror or exc}{where}; {_what_was_written()}", err=True
+            )  # (printing may fail last)
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo(f"error: interrupted (Ctrl-C); {_what_was_written()}", err=True)
@@ -260,8 +262,8 @@ class TrackerGroup(click.Group):
 
 
 def _what_was_written() -> str:
-    """After a Ctrl-C: whether the command's change is in the workbook already (then running it again would do it
-    twice), or nothing was written."""
+    """After a Ctrl-C or an error (a full disk, output that cannot be printed): whether the command's change is in
+    the workbook already (then running it again would do it twice), or nothing was written."""
     engine = sys.modules.get("tracker.store.engine")
     written = list(getattr(engine, "WRITTEN", []))
     if not written:

@@ -132,6 +132,17 @@ def parse_file_early(path: Any, names: tuple[str, ...]) -> None:
     threads[0].start()  # the first sheet now, with a core to itself
 
 
+def _stderr_at_start() -> bool:
+    """Whether descriptor 2 was the process's stderr as it began: Python leaves `sys.__stderr__` None when it was
+    closed (`2>&-`), and the next file opened (a module's source, the workbook) then takes number 2, which silencing
+    would swap for /dev/null under the reader's feet."""
+    try:
+        return sys.__stderr__ is not None and sys.__stderr__.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+_STDERR_AT_START = _stderr_at_start()
 _QUIET_LOCK = threading.Lock()
 _quiet_state: list[int] = [0, -1]  # how many parsers run quietly now; the saved stderr descriptor
 
@@ -142,6 +153,9 @@ def native_stderr_quiet() -> Iterator[None]:
     Python); sheets parsed in parallel share one silence, restored when the last ends. What Python itself writes
     to stderr meanwhile (the command's notes and warnings, printed while a sheet parses in a thread) is not
     silenced: `sys.stderr` is first moved to a descriptor of its own (`_own_stderr`)."""
+    if not _STDERR_AT_START:  # descriptor 2 closed as the process began (`2>&-`): the number is another file's now
+        yield
+        return
     with _QUIET_LOCK:
         _quiet_state[0] += 1
         if _quiet_state[0] == 1:  # (after restore_native_stderr the count stays negative: no more silencing)
