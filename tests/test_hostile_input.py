@@ -656,6 +656,33 @@ def test_ctrl_c_after_the_workbook_was_replaced_says_it_was_written(
     assert notes.count("router swapped") == 1
 
 
+def test_an_error_after_the_workbook_was_replaced_says_it_was_written(
+    run: Run, example: Path, event_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error in tracker's own words (here the workbook found locked) raised once the change was in the workbook:
+    the message said only what went wrong, and a retry added the note twice."""
+    import openpyxl
+
+    import tracker.store.local
+    from tracker.errors import WorkbookError
+
+    original = tracker.store.local.replace_file
+
+    def replaced_then_refused(tmp: Path, path: Path) -> None:
+        original(tmp, path)
+        raise WorkbookError("the workbook is locked by someone")
+
+    monkeypatch.setattr(tracker.store.local, "replace_file", replaced_then_refused)
+    stopped = run("update", event_id, "--note", "router swapped")
+    assert stopped.exit_code != 0
+    assert error_lines(stopped.stderr) == [
+        "error: the workbook is locked by someone; the workbook was written before it: it has this command's change "
+        f"(Events {event_id}, a new Updates row); do not run the command again (`tracker show ID` shows it)"
+    ]
+    notes = [r[4] for r in openpyxl.load_workbook(example)["Updates"].iter_rows(min_row=2, values_only=True)]
+    assert notes.count("router swapped") == 1
+
+
 def test_ctrl_c_as_tracker_exits_prints_no_traceback(tmp_path: Path) -> None:
     """Ctrl-C after the command has finished, while Python waits for its threads to end (the sheet parsers run in
     threads), printed "Exception ignored in threading ... Traceback ... KeyboardInterrupt" (seen in CI's kill

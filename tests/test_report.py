@@ -1087,6 +1087,7 @@ def test_events_typed_a_column_at_a_time_read_as_typed_cell_by_cell(
     assert [_shown(rows) for rows in new] == [_shown(rows) for rows in old]
 
 
+@example([(["EVT-1"] + [None] * 7 + [1e15] + [None] * 25, 34)])  # Users Affected 1e15: a float, not 10^15
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(

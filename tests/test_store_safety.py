@@ -13,6 +13,7 @@ import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -592,3 +593,47 @@ def test_pivot_table_is_kept_after_update(run: Run, example: Path, event_id: str
         assert "<pivotCache " in archive.read("xl/workbook.xml").decode()
         caches = [n for n in archive.namelist() if n.startswith("xl/pivotCache/pivotCacheDefinition")]
         assert len(caches) == 1 and 'sheet="Severities"' in archive.read(caches[0]).decode()
+
+
+def test_a_save_in_place_that_keeps_time_size_and_inode_during_a_write_is_not_undone(
+    run: Run, example: Path, event_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone saves the workbook in place while `update` patches it, and the file keeps its modification time,
+    size and inode (a tool that keeps the time; a mount with coarse times or made-up inodes): the signature check
+    passed, and the patch of the bytes read replaced their save. The write now compares the zip directory too,
+    and plans again on their version: both notes are in."""
+    import os
+    import shutil
+    import zipfile
+
+    import openpyxl
+
+    import tracker.store.xlsx
+
+    before = example.parent / "before.xlsx"
+    shutil.copy(example, before)
+    assert run("update", event_id, "--note", "theirs").exit_code == 0
+    theirs = example.parent / "theirs.xlsx"
+    shutil.copy(example, theirs)
+    for path, other in ((before, theirs), (theirs, before)):  # the same size: a zip comment pads the smaller one
+        padding = other.stat().st_size - path.stat().st_size
+        if padding > 0:
+            with zipfile.ZipFile(path, "a") as archive:
+                archive.comment = b" " * padding
+    example.write_bytes(before.read_bytes())
+    original, saved = tracker.store.xlsx.patch, []
+
+    def saved_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        if not saved:  # once: their save lands while this write builds its file
+            kept = example.stat()
+            with open(example, "r+b") as handle:
+                handle.write(theirs.read_bytes())
+            os.utime(example, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+            saved.append(True)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(tracker.store.xlsx, "patch", saved_meanwhile)
+    result = run("update", event_id, "--note", "mine")
+    assert result.exit_code == 0, result.stderr
+    notes = [r[4] for r in openpyxl.load_workbook(example)["Updates"].iter_rows(min_row=2, values_only=True)]
+    assert notes.count("theirs") == 1 and notes.count("mine") == 1

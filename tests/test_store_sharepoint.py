@@ -932,3 +932,14 @@ def test_a_sign_in_that_may_read_neither_the_site_nor_the_file_is_told_what_to_g
     assert "Sites.Read.All" in result.stderr and "Files.ReadWrite.All" in result.stderr and "403" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert "Not written" not in _noted(spaced, SPACED)
+
+
+def test_a_command_after_a_verbose_one_in_the_same_process_logs_no_requests(
+    run: Run, sp: StandIn, event_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """--verbose set the `tracker` logger to INFO and the next command in the process (tests, tools) kept it: each of
+    its requests, paths and mailbox addresses in them, went to whatever the application logs to."""
+    assert run("--verbose", "list").exit_code == 0
+    caplog.clear()
+    assert run("update", event_id, "--note", "quiet").exit_code == 0
+    assert [r.getMessage() for r in caplog.records if r.name == "tracker.http"] == []

@@ -227,10 +227,10 @@ class TrackerGroup(click.Group):
             _quiet_stdout()
             ctx.exit(0)
         except TrackerError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {exc}{_written_after()}", err=True)
             ctx.exit(exc.exit_code)
         except PermissionError as exc:
-            click.echo(f"error: permission denied: {_printable(exc.filename or exc)}", err=True)
+            click.echo(f"error: permission denied: {_printable(exc.filename or exc)}{_written_after()}", err=True)
             ctx.exit(1)
         except OSError as exc:  # a full disk, a vanished folder, an unplugged share: the workbook is replaced whole
             where = f" ({_printable(exc.filename)})" if exc.filename else ""
@@ -259,6 +259,13 @@ class TrackerGroup(click.Group):
             if isinstance(ctx.obj, State):
                 ctx.obj.report_set_aside()
                 ctx.obj.report_typed()
+
+
+def _written_after() -> str:
+    """For an error that says what went wrong in its own words: "; " and that the change is in, when the workbook was
+    written before it (else nothing: the error's words stand)."""
+    engine = sys.modules.get("tracker.store.engine")
+    return f"; {_what_was_written()}" if getattr(engine, "WRITTEN", None) else ""
 
 
 def _what_was_written() -> str:
@@ -364,6 +371,7 @@ def _log_to_stderr(verbose: bool) -> None:
     logger = logging.getLogger("tracker")
     for handler in [h for h in logger.handlers if getattr(h, "tracker_cli", False)]:
         logger.removeHandler(handler)  # an earlier command in this process (tests, tools) had its own stderr
+        logger.setLevel(logging.NOTSET)  # (and its level, which this command's --verbose sets again if asked)
     if verbose:
 
         class StderrNow(logging.StreamHandler):  # type: ignore[type-arg]

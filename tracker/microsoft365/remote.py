@@ -120,15 +120,15 @@ def _lock_owner(response: Any) -> str:
 
 @dataclass
 class HttpLog:
-    """Logs each request (method, path, status, time) to the `tracker.http` logger when enabled, or when that logger
-    takes INFO lines (--verbose sets so, for every sign-in the command makes: the mail sent through Graph and the
-    page `watch --publish` writes as well as the workbook's); never headers."""
+    """Logs each request (method, path, status, time) to the `tracker.http` logger when enabled, or while the command
+    line's --verbose shows the `tracker` log on stderr (for every sign-in the command makes: the mail sent through
+    Graph and the page `watch --publish` writes as well as the workbook's); never headers."""
 
     enabled: bool = False
 
     def hook(self, response: Any, *args: Any, **kwargs: Any) -> None:
         """A requests response hook."""
-        if not self.enabled and not log.isEnabledFor(logging.INFO):
+        if not self.enabled and not _verbose_cli():
             return
         parts = urlsplit(response.request.url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -143,6 +143,11 @@ class HttpLog:
             elapsed,
             size,
         )
+
+
+def _verbose_cli() -> bool:
+    """Whether the command line's --verbose handler is on the `tracker` logger (tracker.cli.commands marks it)."""
+    return any(getattr(handler, "tracker_cli", False) for handler in logging.getLogger("tracker").handlers)
 
 
 class Remote:

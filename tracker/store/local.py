@@ -271,7 +271,9 @@ class LocalStore:
         tmp = atomic_write(self.path, lambda target: xlsx.patch(data, target, writes, texts))
         try:
             check_not_open(self.path)
-            if files.signature(self.path) != signature:
+            # saved by someone since it was read: its signature, or (rewritten in place, time, size and inode kept)
+            # its parts: the patch of the bytes read would undo their change
+            if files.signature(self.path) != signature or files.zip_directory(self.path) != files.zip_directory(data):
                 raise Stale()
             keep_backup(self.path, self.backups)
             try:

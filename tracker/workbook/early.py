@@ -108,6 +108,8 @@ def parse_file_early(path: Any, names: tuple[str, ...]) -> None:
             return None  # needed, where a panic falls back to openpyxl and a damaged sheet is named
         return cells if signature(path) == before else None  # saved again meanwhile: parsed again when needed
 
+    if _STDERR_AT_START:
+        own_stderr()  # now, in the main thread: a parser thread moving it could race a line the command prints
     jobs = {title: Parsing(functools.partial(parse, title)) for title in todo}
     queue = list(jobs.values())
     lock = threading.Lock()
@@ -152,7 +154,7 @@ def native_stderr_quiet() -> Iterator[None]:
     """Silence file descriptor 2 while native code runs (python-calamine's Rust panics print there, below
     Python); sheets parsed in parallel share one silence, restored when the last ends. What Python itself writes
     to stderr meanwhile (the command's notes and warnings, printed while a sheet parses in a thread) is not
-    silenced: `sys.stderr` is first moved to a descriptor of its own (`_own_stderr`)."""
+    silenced: `sys.stderr` is first moved to a descriptor of its own (`own_stderr`)."""
     if not _STDERR_AT_START:  # descriptor 2 closed as the process began (`2>&-`): the number is another file's now
         yield
         return
@@ -160,7 +162,7 @@ def native_stderr_quiet() -> Iterator[None]:
         _quiet_state[0] += 1
         if _quiet_state[0] == 1:  # (after restore_native_stderr the count stays negative: no more silencing)
             try:
-                _own_stderr()
+                own_stderr()
                 saved = os.dup(2)
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, 2)
@@ -179,7 +181,7 @@ def native_stderr_quiet() -> Iterator[None]:
                 _quiet_state[1] = -1
 
 
-def _own_stderr() -> None:
+def own_stderr() -> None:
     """Point `sys.stderr` at a copy of descriptor 2, once, with the same encoding, error handling and line
     buffering: the silence of descriptor 2 then leaves what Python writes alone (it used to swallow a note the
     command printed while an early parse ran: "rehearsing at TRACKER_NOW", a warning). A stream on another

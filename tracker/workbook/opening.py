@@ -11,6 +11,7 @@ from tracker.cells import error_cells, not_xlsx
 from tracker.errors import WorkbookError
 from tracker.workbook.early import calamine as _calamine
 from tracker.workbook.early import native_stderr_quiet as _native_stderr_quiet
+from tracker.workbook.early import own_stderr as _own_stderr
 from tracker.workbook.early import taken_early as _taken_early
 from tracker.workbook.reading import Tracker
 from tracker.workbook.schema import Schema
@@ -72,6 +73,7 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
             return
         from concurrent.futures import ThreadPoolExecutor
 
+        _own_stderr()  # in this thread, before the parsers silence descriptor 2 (tracker.workbook.early)
         pool = ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1))
         for name in todo:
             coming[name] = pool.submit(parse, name, True)
