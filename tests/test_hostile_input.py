@@ -16,6 +16,7 @@ from tests.conftest import Run, error_lines, process_env, run_process
 from tests.smtp_server import Recorder, smtp_server
 from tests.test_cli_notify import _use_smtp
 from tests.test_notify_once import ctrl_c_at_message
+from tracker.errors import WorkbookError
 
 pytestmark = pytest.mark.dateshift  # CI runs these again at the next 1 January and on 29 February 2028
 
@@ -630,55 +631,42 @@ def test_a_severity_that_notifies_nobody_is_noted(run: Run, example: Path) -> No
     assert "Sev 4 notifies no audience: `tracker notify` sends nothing for its events" in checked.stdout
 
 
-def test_ctrl_c_after_the_workbook_was_replaced_says_it_was_written(
-    run: Run, example: Path, event_id: str, monkeypatch: pytest.MonkeyPatch
+def _change_is_in(event_id: str) -> str:
+    """What tracker adds to an error once the change of `update EVENT --note ...` is in the workbook."""
+    return (
+        f"the workbook was written before it: it has this command's change (Events {event_id}, a new Updates row); "
+        "do not run the command again (`tracker show ID` shows it)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("stop", "said", "code"),
+    [
+        (KeyboardInterrupt(), "interrupted (Ctrl-C)", 130),
+        (WorkbookError("the workbook is locked by someone"), "the workbook is locked by someone", 1),
+    ],
+    ids=["ctrl-c", "an error in tracker's words"],
+)
+def test_a_stop_after_the_workbook_was_replaced_says_it_was_written(
+    run: Run, example: Path, event_id: str, monkeypatch: pytest.MonkeyPatch, stop: BaseException, said: str, code: int
 ) -> None:
-    """Ctrl-C arriving just after `update` replaced the workbook: the message says the change is in it and not to run
-    the command again (it said "nothing more was done", and the re-run added the note twice)."""
+    """Ctrl-C, or an error in tracker's own words, arriving just after `update` replaced the workbook: the message
+    says the change is in it and not to run the command again (it said "nothing more was done", or only what went
+    wrong, and the re-run added the note twice)."""
     import openpyxl
 
     import tracker.store.local
 
     original = tracker.store.local.replace_file
 
-    def replaced_then_ctrl_c(tmp: Path, path: Path) -> None:
+    def replaced_then_stopped(tmp: Path, path: Path) -> None:
         original(tmp, path)
-        raise KeyboardInterrupt
+        raise stop
 
-    monkeypatch.setattr(tracker.store.local, "replace_file", replaced_then_ctrl_c)
+    monkeypatch.setattr(tracker.store.local, "replace_file", replaced_then_stopped)
     stopped = run("update", event_id, "--note", "router swapped")
-    assert stopped.exit_code == 130
-    assert error_lines(stopped.stderr) == [
-        "error: interrupted (Ctrl-C); the workbook was written before it: it has this command's change (Events "
-        f"{event_id}, a new Updates row); do not run the command again (`tracker show ID` shows it)"
-    ]
-    notes = [r[4] for r in openpyxl.load_workbook(example)["Updates"].iter_rows(min_row=2, values_only=True)]
-    assert notes.count("router swapped") == 1
-
-
-def test_an_error_after_the_workbook_was_replaced_says_it_was_written(
-    run: Run, example: Path, event_id: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An error in tracker's own words (here the workbook found locked) raised once the change was in the workbook:
-    the message said only what went wrong, and a retry added the note twice."""
-    import openpyxl
-
-    import tracker.store.local
-    from tracker.errors import WorkbookError
-
-    original = tracker.store.local.replace_file
-
-    def replaced_then_refused(tmp: Path, path: Path) -> None:
-        original(tmp, path)
-        raise WorkbookError("the workbook is locked by someone")
-
-    monkeypatch.setattr(tracker.store.local, "replace_file", replaced_then_refused)
-    stopped = run("update", event_id, "--note", "router swapped")
-    assert stopped.exit_code != 0
-    assert error_lines(stopped.stderr) == [
-        "error: the workbook is locked by someone; the workbook was written before it: it has this command's change "
-        f"(Events {event_id}, a new Updates row); do not run the command again (`tracker show ID` shows it)"
-    ]
+    assert stopped.exit_code == code
+    assert error_lines(stopped.stderr) == [f"error: {said}; {_change_is_in(event_id)}"]
     notes = [r[4] for r in openpyxl.load_workbook(example)["Updates"].iter_rows(min_row=2, values_only=True)]
     assert notes.count("router swapped") == 1
 
@@ -750,9 +738,6 @@ def test_a_write_whose_output_cannot_be_printed_says_its_change_is_in_the_workbo
             timeout=120,
         )
     assert result.returncode == 1
-    assert error_lines(result.stderr) == [
-        "error: No space left on device; the workbook was written before it: it has this command's change (Events "
-        f"{event_id}, a new Updates row); do not run the command again (`tracker show ID` shows it)"
-    ]
+    assert error_lines(result.stderr) == [f"error: No space left on device; {_change_is_in(event_id)}"]
     notes = [r[4] for r in openpyxl.load_workbook(example)["Updates"].iter_rows(min_row=2, values_only=True)]
     assert notes.count("printed nowhere") == 1

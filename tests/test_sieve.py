@@ -459,11 +459,10 @@ def test_every_edge_text_in_every_form_is_read_as_a_whole_read_reads_it(tmp_path
         assert SheetSieve(path).rows("Events", column, values) is not None, field
 
 
-def test_a_row_python_calamine_panics_on_is_read_as_the_whole_read_reads_it(tmp_path: Path) -> None:
-    """A date serial python-calamine cannot turn into a time (-10^15 in a date-formatted cell: it panics, a
-    BaseException) in a row the scan keeps: the read falls back to the whole sheet, as a whole read does, instead of
-    failing (found by the fuzz suite on another day's clock)."""
-    path = tmp_path / "events.xlsx"
+def _panicking(folder: Path, cells: dict[tuple[int, int], Any] | None = None) -> Path:
+    """Events with EVT-1 on row 2 and EVT-2 on row 3, whose Detected cell holds a date serial python-calamine
+    panics on (-10^15, date-formatted), and any other `cells` ((row, 1-based column) -> value)."""
+    path = folder / "events.xlsx"
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "Events"
@@ -471,9 +470,18 @@ def test_a_row_python_calamine_panics_on_is_read_as_the_whole_read_reads_it(tmp_
     for number, key in ((2, "EVT-1"), (3, "EVT-2")):
         sheet.cell(number, ID_COLUMN + 1, key)
         sheet.cell(number, TITLE_COLUMN + 1, f"row {number}")
-    when = HEADERS.index("Detected (UTC)") + 1
-    sheet.cell(3, when, -1e15).number_format = "yyyy-mm-dd hh:mm"
+    for (row, column), value in (cells or {}).items():
+        sheet.cell(row, column, value)
+    sheet.cell(3, HEADERS.index("Detected (UTC)") + 1, -1e15).number_format = "yyyy-mm-dd hh:mm"
     book.save(path)
+    return path
+
+
+def test_a_row_python_calamine_panics_on_is_read_as_the_whole_read_reads_it(tmp_path: Path) -> None:
+    """A date serial python-calamine cannot turn into a time (-10^15 in a date-formatted cell: it panics, a
+    BaseException) in a row the scan keeps: the read falls back to the whole sheet, as a whole read does, instead of
+    failing (found by the fuzz suite on another day's clock)."""
+    path = _panicking(tmp_path)
     sifted, whole = _both_ways(path, "id", {"evt-2"})
     assert sifted == whole and len(whole) == 1
 
@@ -485,18 +493,8 @@ def test_an_excel_error_reads_empty_in_a_sheet_python_calamine_panics_on_as_in_t
     whole read falls back to openpyxl, which used to read the error cell as the text "#N/A" where python-calamine,
     reading the kept rows, reads it empty; `show` printed "Sites Affected #N/A" or nothing depending on the path.
     Both read it empty now (validate names the error from the file)."""
-    path = tmp_path / "events.xlsx"
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.title = "Events"
-    sheet.append(HEADERS)
-    for number, key in ((2, "EVT-1"), (3, "EVT-2")):
-        sheet.cell(number, ID_COLUMN + 1, key)
-        sheet.cell(number, TITLE_COLUMN + 1, f"row {number}")
     sites = HEADERS.index(EVENTS.fields["sites_affected"].title) + 1
-    sheet.cell(2, sites, "PLACEHOLDER")
-    sheet.cell(3, HEADERS.index("Detected (UTC)") + 1, -1e15).number_format = "yyyy-mm-dd hh:mm"
-    book.save(path)
+    path = _panicking(tmp_path, {(2, sites): "PLACEHOLDER"})
     address = f"{openpyxl.utils.get_column_letter(sites)}2"
     _rewrite(
         path,
