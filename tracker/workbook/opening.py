@@ -66,8 +66,7 @@ def read_tracker(path: Path, schema: Schema, *, data: bytes | None = None, sourc
         return parsed[name]
 
     def preload(names: list[str]) -> None:
-        """Start parsing these sheets in threads; `load` waits for each one only when it needs it,
-        so typing the first sheet overlaps parsing the others."""
+        """Start parsing these sheets in threads; `load` waits for each when it needs it (typing overlaps parsing)."""
         todo = [n for n in names if n not in parsed and n not in coming]
         if len(todo) < 2:
             return
