@@ -80,6 +80,12 @@ def signature(path: Path) -> tuple[int, int, int]:
     return found.st_mtime_ns, found.st_size, found.st_ino
 
 
+def part_identity(info: Any) -> tuple[int, int, int]:
+    """A zip member as its directory states it (a zipfile.ZipInfo: CRC-32, compressed and plain sizes): another
+    version of the part differs."""
+    return info.CRC, info.compress_size, info.file_size
+
+
 def zip_directory(source: Path | bytes) -> list[tuple[str, int, int, int]] | None:
     """Each member of a zip file as its central directory states it (name, CRC-32, compressed and plain sizes),
     read from the directory alone (a few kB at the file's end); None when it is no readable zip file. Two versions
@@ -90,6 +96,6 @@ def zip_directory(source: Path | bytes) -> list[tuple[str, int, int, int]] | Non
 
     try:
         with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as archive:
-            return [(i.filename, i.CRC, i.compress_size, i.file_size) for i in archive.infolist()]
+            return [(info.filename, *part_identity(info)) for info in archive.infolist()]
     except (OSError, zipfile.BadZipFile, ValueError, EOFError):
         return None

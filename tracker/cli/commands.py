@@ -264,21 +264,26 @@ class TrackerGroup(click.Group):
 def _written_after() -> str:
     """For an error that says what went wrong in its own words: "; " and that the change is in, when the workbook was
     written before it (else nothing: the error's words stand)."""
-    engine = sys.modules.get("tracker.store.engine")
-    return f"; {_what_was_written()}" if getattr(engine, "WRITTEN", None) else ""
+    return f"; {_what_was_written()}" if _written() else ""
 
 
 def _what_was_written() -> str:
     """After a Ctrl-C or an error (a full disk, output that cannot be printed): whether the command's change is in
     the workbook already (then running it again would do it twice), or nothing was written."""
-    engine = sys.modules.get("tracker.store.engine")
-    written = list(getattr(engine, "WRITTEN", []))
+    written = _written()
     if not written:
         return "nothing was written"
+    engine = sys.modules["tracker.store.engine"]
     return (
-        f"the workbook was written before it: it has this command's change ({engine.describe(written)}); "  # type: ignore[union-attr]
+        f"the workbook was written before it: it has this command's change ({engine.describe(written)}); "
         "do not run the command again (`tracker show ID` shows it)"
     )
+
+
+def _written() -> list[Any]:
+    """The changes this command wrote to the workbook so far (tracker.store.engine notes them; none before a write
+    loaded it)."""
+    return list(getattr(sys.modules.get("tracker.store.engine"), "WRITTEN", []))
 
 
 def _quiet_stdout() -> None:
@@ -373,21 +378,10 @@ def _log_to_stderr(verbose: bool) -> None:
         logger.removeHandler(handler)  # an earlier command in this process (tests, tools) had its own stderr
         logger.setLevel(logging.NOTSET)  # (and its level, which this command's --verbose sets again if asked)
     if verbose:
+        from tracker.workbook.early import own_stderr
 
-        class StderrNow(logging.StreamHandler):  # type: ignore[type-arg]
-            """Writes to `sys.stderr` as it is at each record: a parse may move Python's stderr to a descriptor of
-            its own while it silences descriptor 2 (tracker.workbook.early); a request logged meanwhile must not
-            go to the silenced one."""
-
-            @property  # type: ignore[override]
-            def stream(self) -> Any:
-                return sys.stderr
-
-            @stream.setter
-            def stream(self, value: Any) -> None:
-                pass  # (set by StreamHandler: the stream is always the current one)
-
-        handler = StderrNow()
+        own_stderr()  # first: a parse silences descriptor 2, and a request logged meanwhile must not go with it
+        handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         handler.tracker_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

@@ -108,8 +108,7 @@ def parse_file_early(path: Any, names: tuple[str, ...]) -> None:
             return None  # needed, where a panic falls back to openpyxl and a damaged sheet is named
         return cells if signature(path) == before else None  # saved again meanwhile: parsed again when needed
 
-    if _STDERR_AT_START:
-        own_stderr()  # now, in the main thread: a parser thread moving it could race a line the command prints
+    own_stderr()  # now, in the main thread: a parser thread moving it could race a line the command prints
     jobs = {title: Parsing(functools.partial(parse, title)) for title in todo}
     queue = list(jobs.values())
     lock = threading.Lock()

@@ -69,7 +69,7 @@ class SheetSieve:
         self._shared: list[tuple[int, int]] | None = None  # each shared string's span in its part
         self._shared_xml = b""
         self._shared_part = ""  # its name, once read: the reads of some rows hand python-calamine the same bytes
-        # sheets inflating in a thread: (set when done, [the XML, the part's _identity] or [what went wrong])
+        # sheets inflating in a thread: (set when done, [the XML, files.part_identity of its part] or [what went wrong])
         self._coming: dict[str, tuple[threading.Event, list[Any]]] = {}
         self._keep: dict[str, bytes | None] = {}  # sheets scanned more than once (a write's): their XML, once read
         self._scans: dict[tuple[str, int], Scan] = {}  # and their scans, by column
@@ -142,7 +142,11 @@ class SheetSieve:
             # inflated from the file as the command began: taken only if it is this part, byte for byte (a file
             # rewritten in place with its size, time and inode kept passes the signature check: a write would
             # patch the old sheet into the new file, undoing someone's change)
-            if part is not None and box[1:] == [_identity(archive.getinfo(part))] and isinstance(box[0], bytes):
+            if (
+                part is not None
+                and box[1:] == [files.part_identity(archive.getinfo(part))]
+                and isinstance(box[0], bytes)
+            ):
                 return box[0]
         return zipped.read(archive, part) if part is not None else None
 
@@ -565,11 +569,6 @@ def prefetch_file(path: Path, titles: tuple[str, ...]) -> None:
     _EARLY[str(path.resolve())] = (signature, sieve)
 
 
-def _identity(info: zipfile.ZipInfo) -> tuple[int, int, int]:
-    """A part as its zip directory states it (CRC-32, compressed and plain sizes): another version of it differs."""
-    return info.CRC, info.compress_size, info.file_size
-
-
 def _inflate(
     content: bytes | Path,
     jobs: list[tuple[str, threading.Event, list[Any]]],
@@ -583,7 +582,7 @@ def _inflate(
                 data = zipped.read(archive, part)  # (its CRC-32 checked against the directory read here)
                 if isinstance(content, Path) and signature is not None and files.signature(content) != signature:
                     raise OSError("the file changed while it was read")
-                box.extend((data, _identity(archive.getinfo(part))))
+                box.extend((data, files.part_identity(archive.getinfo(part))))
                 done.set()
     except Exception as exc:  # noqa: BLE001 - xml() reads it again in the caller's thread, and raises there
         for _, done, box in jobs:
