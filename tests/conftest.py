@@ -41,6 +41,17 @@ def pytest_configure(config: pytest.Config) -> None:
         suite_clock.NOW = suite_clock.parse(text) if text else suite_clock.PINNED
     except ValueError:
         raise pytest.UsageError(f"--clock {text!r} is not an ISO time, e.g. 2027-01-01T00:05Z") from None
+    _hear_ctrl_c()
+
+
+def _hear_ctrl_c() -> None:
+    """Ctrl-C heard again when the suite was started with it ignored (a shell without job control ignores SIGINT
+    in what it starts with `&`, and the processes the tests start inherit that): the tests that press Ctrl-C on a
+    tracker process would see it carry on. Nothing changes when the suite runs in a terminal."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 SLOW_FIRST = ("slow", "libreoffice")

@@ -235,7 +235,8 @@ def test_two_machines_syncing_at_once_apply_each_typed_row_once(
 
 # --- kill -9 at any point of `tracker sync` applying typed rows ---------------------------------------------------
 
-KILLS = int(os.environ.get("TRACKER_TEST_KILLS", "4"))  # as tests/test_kill_matrix.py; .ci/run runs 20
+KILLS = int(os.environ.get("TRACKER_TEST_KILLS", "4"))  # as tests/test_kill_matrix.py, with its TRACKER_TEST_SEED
+SEED = os.environ.get("TRACKER_TEST_SEED", "")
 
 
 def _type(where: str, example: Path, sp: StandIn | None, rows: dict[str, list[dict[str, Any]]]) -> None:
@@ -256,7 +257,7 @@ def test_a_sync_killed_at_any_point_applies_each_typed_row_once(
     is its re-run, and a last sync is not killed. Then every typed row is applied exactly once, every report has an
     ID of its own, nothing typed is lost, and `tracker validate` passes."""
     ids = [suite_clock.event_id(1), *_open_more(run)]
-    chance = random.Random(where)
+    chance = random.Random(f"{where}{SEED}")
     typed: dict[str, list[dict[str, Any]]] = {"Updates": [], "Events": []}
     with contextlib.ExitStack() as stack:
         sp = None
