@@ -780,7 +780,7 @@ def test_certificate_sign_in_uses_key_and_thumbprint(run: Run, tmp_path: Path, m
 
 
 MACHINES = int(os.environ.get("TRACKER_TEST_MACHINES", "8"))
-ROUNDS = int(os.environ.get("TRACKER_TEST_ROUNDS", "1"))  # .ci/run also runs 5
+ROUNDS = int(os.environ.get("TRACKER_TEST_ROUNDS", "1"))  # .ci/run also runs 3
 
 
 @pytest.mark.slow

@@ -171,26 +171,28 @@ class Remote:
         return session
 
     def client(self, api: str) -> Any:
-        """The office365 client for `sharepoint` or `graph` (built on first use)."""
+        """The office365 client's request for `sharepoint` or `graph` (built on first use): what
+        `ClientContext(site_url).pending_request()` and `GraphClient(token_callback=...).pending_request()` give,
+        made without importing the façades' ~2,400 entity modules (0.85 s of every command on SharePoint; the two
+        requests import ~750, 0.3 s). Each signs, retries its token and sends exactly as under the façade."""
         if api == "sharepoint":
             if self._ctx is None:
-                from office365.sharepoint.client_context import ClientContext
+                from office365.sharepoint.request import SharePointRequest
 
-                self._ctx = (
-                    ClientContext(self.settings.site_url)
-                    .with_access_token(self.tokens.sharepoint)
-                    .with_transport(session=self._session(), timeout=self.settings.timeout)
-                )
+                request = SharePointRequest(self.settings.site_url.rstrip("/"))
+                request.authentication_context.with_access_token(self.tokens.sharepoint)
+                self._ctx = request.with_transport(session=self._session(), timeout=self.settings.timeout)
                 # Requests signed with an OAuth token need no form digest (Microsoft's REST docs); dropping
                 # it saves a round trip and keeps the client's own, unbounded digest retries out of the way.
-                pending = self._ctx.pending_request()
-                pending.beforeExecute -= pending.ensure_form_digest
+                request.beforeExecute -= request.ensure_form_digest
             return self._ctx
         if self._graph is None:
-            from office365.graph_client import GraphClient
+            from office365.graph_request import GraphRequest
 
-            self._graph = GraphClient(token_callback=self.tokens.graph).with_transport(
-                session=self._session(), timeout=self.settings.timeout
+            self._graph = (
+                GraphRequest()
+                .with_access_token(self.tokens.graph)
+                .with_transport(session=self._session(), timeout=self.settings.timeout)
             )
         return self._graph
 
@@ -225,7 +227,7 @@ class Remote:
         while True:
             try:
                 options = _options(api, method, url, data, json_body, headers)
-                return self.client(api).pending_request().execute_request_direct(options)
+                return self.client(api).execute_request_direct(options)
             except ClientRequestException as exc:
                 response = exc.response
                 status = response.status_code if response is not None else 0
