@@ -28,10 +28,9 @@ from tracker.times import CLOCK, as_utc
 from tracker.workbook.cell_values import coerce
 from tracker.workbook.edits import AppendRow, Edit, Plan, SetCells
 from tracker.workbook.reading import Row, SheetData, Tracker
-from tracker.workbook.schema import FieldSpec
+from tracker.workbook.schema import EXCEL_DIGITS, FieldSpec
 
 EXCEL_TEXT_LIMIT = 32_767
-EXCEL_DIGITS = 15
 EARLIEST = datetime(1900, 3, 1)  # Excel's serial numbers are off by a day before this (the 1900 leap-year bug)
 _ILLEGAL = {c for c in range(32) if c not in (9, 10, 13)}
 

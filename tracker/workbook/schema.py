@@ -236,6 +236,12 @@ class SheetSpec:
         }
         if kind == "Type":
             message = f"{shown} is not {spec.what}"
+            if (
+                spec.kind == "integer"
+                and isinstance(value, str)
+                and len(re.sub(r"\D", "", value.split(".")[0])) > EXCEL_DIGITS
+            ):
+                message += f": it has more than {EXCEL_DIGITS} digits, which Excel would change, so it stays text"
         else:
             message = messages.get(kind, f"{shown}: {error.message}")
         if kind in ("Type", "Format") and text_as(spec, value) is not None:
@@ -245,6 +251,9 @@ class SheetSpec:
                 "it in the cell, or run `tracker validate --fix`"
             )
         return name, message, spec.allowed()
+
+
+EXCEL_DIGITS = 15  # the digits of a whole number Excel keeps: tracker reads and writes whole numbers below 10**15
 
 
 _TEXT_DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
@@ -270,8 +279,8 @@ def text_as(spec: FieldSpec, value: Any) -> Any:
     if not digits:
         return None
     number = float(digits)
-    if spec.kind == "integer":
-        return int(number) if number.is_integer() else None
+    if spec.kind == "integer":  # a whole number Excel keeps as typed, or none: 12345678901234567890 would change
+        return int(number) if number.is_integer() and abs(number) < 10**EXCEL_DIGITS else None
     return number
 
 
