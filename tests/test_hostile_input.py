@@ -463,18 +463,24 @@ def test_validate_fix_corrects_what_has_one_reading_only(run: Run, example: Path
 
 def test_validate_fix_leaves_a_whole_number_excel_could_not_hold_and_fixes_the_rest(run: Run, example: Path) -> None:
     """A whole number typed as text with more digits than Excel keeps (15), in a column with no maximum (the Watch
-    sheet's Every; a team's own schema may have more): --fix leaves it as typed, says why, and fixes the other
-    cells. It planned the number, which the write then refused, so nothing was fixed at all."""
-    _cells(example, "Watch", {"F2": "1,000,000,000,000,000"})
+    sheet's; a team's own schema may have more): --fix leaves it as typed, validate says why, and the other cells
+    are fixed. With separators, --fix planned the number, which the write then refused, so nothing was fixed at
+    all; without, it read as a valid whole number that no write could keep."""
+    _cells(example, "Watch", {"B2": "12345678901234567890", "F2": "1,000,000,000,000,000"})
     _cells(example, "Events", {"I2": "4,200"})
     fixed = run("validate", "--fix")
     assert "fixed Events!I2 (Users Affected): '4,200' -> 4200" in fixed.stdout, fixed.output
-    assert (
-        "Watch!F2 (Every (min)): '1,000,000,000,000,000' is not a whole number: it has more than 15 digits, which "
-        "Excel would change, so it stays text"
-    ) in fixed.stdout, fixed.output
+    for cell, typed in (
+        ("Watch!B2 (Term)", "12345678901234567890"),
+        ("Watch!F2 (Every (min))", "1,000,000,000,000,000"),
+    ):
+        assert (
+            f"{cell}: '{typed}' is not a whole number: it has more than 15 digits, which Excel would change, so it "
+            "stays text"
+        ) in fixed.stdout, fixed.output  # (the first one, without separators, read as a valid whole number)
     book = openpyxl.load_workbook(example)
     assert book["Watch"]["F2"].value == "1,000,000,000,000,000" and book["Events"]["I2"].value == 4200
+    assert book["Watch"]["B2"].value == "12345678901234567890"
 
 
 def test_a_date_typed_as_text_is_named_as_such(run: Run, example: Path) -> None:

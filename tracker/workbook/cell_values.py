@@ -26,8 +26,8 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
             for option in spec.enum:
                 if option.casefold() == folded:
                     return option
-        elif spec.kind == "integer" and value.isdecimal():  # (not isdigit: int() refuses "¹")
-            return int(value)
+        elif spec.kind == "integer" and value.isdecimal() and len(value.lstrip("0")) <= EXCEL_DIGITS:
+            return int(value)  # (isdecimal, not isdigit: int() refuses "¹"; more digits than Excel keeps stay text)
         return value
     if isinstance(value, bool):
         if spec.enum == ("Yes", "No"):
