@@ -157,7 +157,7 @@ class Remote:
         self.settings = settings
         self.tokens = tokens or tokens_for(settings)
         self.http_log = HttpLog(verbose)
-        self._ctx: Any = None
+        self._sharepoint: Any = None
         self._graph: Any = None
         logging.getLogger("office365").setLevel(logging.CRITICAL)  # its token-hook tracebacks would reach users
 
@@ -176,16 +176,16 @@ class Remote:
         made without importing the façades' ~2,400 entity modules (0.85 s of every command on SharePoint; the two
         requests import ~750, 0.3 s). Each signs, retries its token and sends exactly as under the façade."""
         if api == "sharepoint":
-            if self._ctx is None:
+            if self._sharepoint is None:
                 from office365.sharepoint.request import SharePointRequest
 
                 request = SharePointRequest(self.settings.site_url.rstrip("/"))
                 request.authentication_context.with_access_token(self.tokens.sharepoint)
-                self._ctx = request.with_transport(session=self._session(), timeout=self.settings.timeout)
+                self._sharepoint = request.with_transport(session=self._session(), timeout=self.settings.timeout)
                 # Requests signed with an OAuth token need no form digest (Microsoft's REST docs); dropping
                 # it saves a round trip and keeps the client's own, unbounded digest retries out of the way.
                 request.beforeExecute -= request.ensure_form_digest
-            return self._ctx
+            return self._sharepoint
         if self._graph is None:
             from office365.graph_request import GraphRequest
 
@@ -198,7 +198,7 @@ class Remote:
 
     def _reset(self, api: str) -> None:
         if api == "sharepoint":
-            self._ctx = None
+            self._sharepoint = None
         else:
             self._graph = None
 

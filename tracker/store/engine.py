@@ -28,7 +28,7 @@ from tracker.times import CLOCK, as_utc
 from tracker.workbook.cell_values import coerce
 from tracker.workbook.edits import AppendRow, Edit, Plan, SetCells
 from tracker.workbook.reading import Row, SheetData, Tracker
-from tracker.workbook.schema import EXCEL_DIGITS, FieldSpec
+from tracker.workbook.schema import EXCEL_DIGITS, FieldSpec, beyond_excel
 
 EXCEL_TEXT_LIMIT = 32_767
 EARLIEST = datetime(1900, 3, 1)  # Excel's serial numbers are off by a day before this (the 1900 leap-year bug)
@@ -505,7 +505,7 @@ def cell_limit_problem(value: Any) -> str | None:
         return None
     elif isinstance(value, float) and not math.isfinite(value):
         return f"{value} is not a number Excel can store"
-    elif isinstance(value, int) and abs(value) >= 10**EXCEL_DIGITS:
+    elif isinstance(value, int) and beyond_excel(value):
         return f"{value} has more than {EXCEL_DIGITS} digits; Excel would change it"
     elif isinstance(value, datetime):
         naive = as_utc(value).replace(tzinfo=None)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from tracker.times import as_utc
-from tracker.workbook.schema import EXCEL_DIGITS, FieldSpec
+from tracker.workbook.schema import FieldSpec, beyond_excel
 
 TIME_OF_DAY = re.compile(r"^\d{2}:\d{2}:\d{2}(\.\d+)?$")  # how a time the reader gave reads as text
 
@@ -26,8 +26,9 @@ def coerce(spec: FieldSpec, value: Any) -> Any:
             for option in spec.enum:
                 if option.casefold() == folded:
                     return option
-        elif spec.kind == "integer" and value.isdecimal() and len(value.lstrip("0")) <= EXCEL_DIGITS:
-            return int(value)  # (isdecimal, not isdigit: int() refuses "¹"; more digits than Excel keeps stay text)
+        elif spec.kind == "integer" and value.isdecimal():  # (not isdigit: int() refuses "¹")
+            number = int(value)
+            return value if beyond_excel(number) else number  # (more digits than Excel keeps: text, as typed)
         return value
     if isinstance(value, bool):
         if spec.enum == ("Yes", "No"):
@@ -73,7 +74,7 @@ def converter(spec: FieldSpec) -> Callable[[Any], Any]:
 def whole_number(value: float) -> bool:
     """Whether a float cell is a whole number tracker shows as one: up to Excel's 15 digits. 1E+300 stays a float, so
     it is shown as Excel shows it (1e+300), not as 301 digits Excel never held."""
-    return value.is_integer() and abs(value) < 10**EXCEL_DIGITS
+    return value.is_integer() and not beyond_excel(value)
 
 
 ROW_KEY = "\x00row:"  # a SetCells key "\x00row:7" means Excel row 7 (no one types a NUL, no ID starts with one)

@@ -236,11 +236,8 @@ class SheetSpec:
         }
         if kind == "Type":
             message = f"{shown} is not {spec.what}"
-            if (
-                spec.kind == "integer"
-                and isinstance(value, str)
-                and len(re.sub(r"\D", "", value.split(".")[0])) > EXCEL_DIGITS
-            ):
+            typed = number_in(value) if spec.kind == "integer" and isinstance(value, str) else None
+            if typed is not None and beyond_excel(typed):
                 message += f": it has more than {EXCEL_DIGITS} digits, which Excel would change, so it stays text"
         else:
             message = messages.get(kind, f"{shown}: {error.message}")
@@ -254,6 +251,20 @@ class SheetSpec:
 
 
 EXCEL_DIGITS = 15  # the digits of a whole number Excel keeps: tracker reads and writes whole numbers below 10**15
+
+
+def beyond_excel(number: float) -> bool:
+    """Whether a number is too big for a whole number Excel keeps as typed (more than EXCEL_DIGITS digits): written,
+    12345678901234567890 reads back as 12345678901234567168; the one rule the reader, the writer and --fix use."""
+    return abs(number) >= 10**EXCEL_DIGITS
+
+
+def number_in(text: str) -> float | None:
+    """The number a text cell spells (with or without thousands separators), or None."""
+    text = text.strip()
+    if not re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?|-?\d+(\.\d+)?", text):
+        return None
+    return float(text.replace(",", ""))
 
 
 _TEXT_DATE_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
@@ -275,12 +286,9 @@ def text_as(spec: FieldSpec, value: Any) -> Any:
             except ValueError:
                 continue
         return None
-    digits = text.replace(",", "") if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?|-?\d+(\.\d+)?", text) else ""
-    if not digits:
-        return None
-    number = float(digits)
-    if spec.kind == "integer":  # a whole number Excel keeps as typed, or none: 12345678901234567890 would change
-        return int(number) if number.is_integer() and abs(number) < 10**EXCEL_DIGITS else None
+    number = number_in(text)
+    if number is not None and spec.kind == "integer":  # a whole number Excel keeps as typed, or none
+        return int(number) if number.is_integer() and not beyond_excel(number) else None
     return number
 
 
