@@ -123,7 +123,8 @@ def _figures(state: State, period: tuple[Any, Any], now: Any, by: str, audience:
     config = state.config
     with _collector_paused():
         tracker = state.store(read_only=True).read()  # a report writes nothing (--email sends, and logs no row)
-        tracker.preload("Events", "Severities", "Updates")  # parsed in threads while the report's code loads
+        tracker.preload("Events", "Severities")  # parsed in threads while the report's code loads
+        tracker.prefetch("Updates")  # some rows: its XML inflates meanwhile (each event's resolutions, reopenings)
         from tracker.window.event_facts import Period  # lazy: `tracker --help` loads no report code
         from tracker.window.report import Report  # lazy: as above
 

@@ -15,7 +15,7 @@ from tracker.rules.categories import is_drill
 from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer_state
 from tracker.rules.validation import cell_problems
 from tracker.times import iso
-from tracker.workbook.cell_values import converter, raw_key, whole_number
+from tracker.workbook.cell_values import converter, whole_number
 from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_bookkeeping, is_open
 from tracker.workbook.reading import Row, SheetData, Tracker
 
@@ -109,23 +109,15 @@ def rounded(value: float | None) -> float | int | None:
     return int(value) if value == int(value) else value
 
 
-def resolution_counts(tracker: Tracker, wanted: set[str]) -> dict[str, int]:
-    """How many Updates rows of each wanted event (casefolded ID) have the status Resolved, read from the raw cells
-    (as `Tracker.rows_where` matches them: trimmed, case-insensitive) without typing the sheet."""
-    layout = tracker.layout("Updates")
-    ident, status = layout.columns.get("event_id"), layout.columns.get("status")
+def resolutions(tracker: Tracker) -> dict[str, int]:
+    """How many Updates rows of each event (casefolded ID) have the status Resolved (as `Tracker.rows_where` matches
+    them: trimmed, case-insensitive), read without typing the sheet: from its XML when the report said it reads
+    some rows of Updates (`Tracker.keys_where`), while Events parses."""
     counts: dict[str, int] = {}
-    if not wanted or not layout.present or ident is None or status is None:
+    if tracker.actual_name("Updates") is None:
         return counts
-    resolutions = [  # no cell type but text reads as a word
-        cells
-        for cells in tracker.raw_rows("Updates")
-        if len(cells) > status and isinstance(cells[status], str) and cells[status].strip().casefold() == "resolved"
-    ]
-    for cells in resolutions:
-        key = raw_key(cells[ident] if ident < len(cells) else None)
-        if key in wanted:
-            counts[key] = counts.get(key, 0) + 1
+    for key in tracker.keys_where("Updates", "event_id", "status", {"resolved"}):
+        counts[key] = counts.get(key, 0) + 1
     return counts
 
 
@@ -302,8 +294,9 @@ def event_facts(
     what is wrong, worded as `tracker validate` words it), and the period's events whose severity is on no
     Severities row. `told`: only the events whose severity (casefolded) is in it, or whose ID (casefolded) is in
     `heard` (the audience had an email about it), also among those left out (None: every event)."""
-    if tracker.actual_name("Updates") is not None:
-        tracker.preload("Events", "Severities", "Updates")  # parsed side by side: reopenings are read from Updates
+    tracker.preload("Events", "Severities")  # parsed side by side
+    tracker.prefetch("Updates")  # some rows: the reopenings, read from its XML
+    resolved = resolutions(tracker)  # counted as Events parses
     tracker.require("Events", "Severities")
     drill: dict[Any, bool] = {}  # a category as typed -> whether it is a drill (a handful of categories)
     chosen, undated = (
@@ -328,7 +321,7 @@ def event_facts(
             skipped.append({"event_id": str(row["id"]), "problem": facts})
         else:
             out.append(facts)
-    _count_reopenings(tracker, chosen, out, now)
+    _count_reopenings(tracker, chosen, out, now, resolved)
     return out, skipped, unmatched
 
 
@@ -422,12 +415,15 @@ class _FactReader:
         return list(self.services_in[text])
 
 
-def _count_reopenings(tracker: Tracker, chosen: list[Row], out: list[Facts], now: datetime) -> None:
-    """A reopened event (resolved twice, or resolved once and open again): its outage leaves out the time it spent
-    resolved, and its facts say how often it was reopened."""
+def _count_reopenings(
+    tracker: Tracker, chosen: list[Row], out: list[Facts], now: datetime, counts: dict[str, int]
+) -> None:
+    """A reopened event (resolved twice, or resolved once and open again: `counts` of its Resolved updates, by
+    casefolded ID): its outage leaves out the time it spent resolved, and its facts say how often it was reopened."""
     wanted = {str(r["id"]).casefold(): r for r in chosen}
-    resolved_count = resolution_counts(tracker, set(wanted))
-    candidates = {key for key, count in resolved_count.items() if count > 1 or is_open(wanted[key]["status"])}
+    candidates = {
+        key for key, count in counts.items() if key in wanted and (count > 1 or is_open(wanted[key]["status"]))
+    }
     history = reopen_history(tracker, candidates)
     for facts in out if history else []:
         key = str(facts.row["id"]).casefold()

@@ -242,6 +242,25 @@ class Tracker:
         self._where[key] = self._rows_where(name, field, values)
         return list(self._where[key])
 
+    def keys_where(self, name: str, field: str, where: str, values: set[str]) -> list[str]:
+        """The key (cell_values.raw_key) of `field` in each row of sheet `name` whose `where` cell is text that,
+        trimmed and case-folded, is one of `values`, in row order, without typing the sheet: read from its XML when the
+        command said it reads some rows of it (prefetch; `tracker report` counts each event's resolutions so), else
+        from its cells."""
+        actual, layout = self.actual_name(name), self.layout(name)
+        column, by = layout.columns.get(field), layout.columns.get(where)
+        if actual is None or not layout.present or column is None or by is None:
+            return []
+        if self._sifted(actual):
+            found = self._sieve.keys_where(actual, column, by, values)
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+        return [
+            raw_key(cells[column] if column < len(cells) else None)
+            for cells in self.raw_rows(name)
+            if len(cells) > by and isinstance(cells[by], str) and cells[by].strip().casefold() in values
+        ]
+
     def _rows_where(self, name: str, field: str, values: set[str]) -> list[Row]:
         if name in self._sheets:
             return self._sheets[name].where(field, values)
