@@ -580,3 +580,22 @@ def test_keys_are_read_from_the_files_people_have_and_left_to_the_whole_read_for
     assert answered["as written"] == answered["pretty-printed"] == ["evt-1", "evt-1"]
     assert [answered[shape] for shape in ("address last", "key cells twice", "prefixed")] == [None] * 3
     assert answered["CDATA"] is None or writer == "xlsxwriter"  # (its text is in shared strings: no CDATA written)
+
+
+def test_keys_are_counted_the_same_from_a_workbook_downloaded_as_bytes(tmp_path: Path) -> None:
+    """On SharePoint the workbook is read from the bytes downloaded, not a file: the counts a report reads from the
+    XML are the same there, and come from the XML (the sieve answers)."""
+    from bench.rowgen import write_workbook
+    from tracker.workbook.sieve import SheetSieve
+
+    path = tmp_path / "events.xlsx"
+    write_workbook(300, path)
+    data = path.read_bytes()
+    downloaded, whole = read_tracker(path, SCHEMA, data=data), read_tracker(path, SCHEMA)
+    downloaded.prefetch("Updates")
+    whole.sheet("Updates")
+    keys = downloaded.keys_where("Updates", "event_id", "status", {"resolved"})
+    assert keys == whole.keys_where("Updates", "event_id", "status", {"resolved"})
+    assert len(keys) > 100
+    columns = whole.layout("Updates").columns
+    assert SheetSieve(data).keys_where("Updates", columns["event_id"], columns["status"], {"resolved"}) == keys
