@@ -67,14 +67,25 @@ def _column_cells(letter: str) -> re.Pattern[bytes]:
     return re.compile(rb'<c r="' + column + rb'(?:(\d+)"(?: s="\d+")? ' + text + rb"|\d)")
 
 
+def sheet_body(xml: bytes) -> tuple[int, int] | None:
+    """Where a sheet's XML holds its rows (the start of <sheetData, the start of </sheetData>), for a scan that reads
+    cells by their addresses; None when it cannot: no such element (prefixed ones: <x:sheetData>), or a comment or
+    CDATA section that could hide or fake a cell."""
+    body, finish = xml.find(b"<sheetData"), xml.rfind(b"</sheetData>")
+    if body < 0 or finish < body or (b"!" in xml and (b"<!--" in xml or b"<![CDATA[" in xml)):
+        return None
+    return body, finish
+
+
 def every_cell_visible(xml: bytes, letter: str, shared_visible: Callable[[bytes], bool]) -> bool:
     """Whether every row of a sheet's XML holds, in column `letter`, one cell of text that reads as something: plain
     inline text, or a shared string `shared_visible` says so of, addressed to its own row; and the column holds no
     other cell. Told in two passes (the rows, the column's cells) without stepping over each row's cells: a write
     asks it of sheets whose every row tracker filled. False: maybe not (the rows are then looked at one by one)."""
-    body, finish = xml.find(b"<sheetData"), xml.rfind(b"</sheetData>")
-    if body < 0 or finish < body or (b"!" in xml and (b"<!--" in xml or b"<![CDATA[" in xml)):
+    found = sheet_body(xml)
+    if found is None:
         return False
+    body, finish = found
     rows = _ROW.findall(xml, body, finish)
     cells = _column_cells(letter).findall(xml, body, finish)
     if not rows or b"" in rows or [number for number, _ in cells] != rows:
@@ -189,3 +200,39 @@ def _entity(match: re.Match[str]) -> str:
     if name.startswith("#"):
         return chr(int(name[1:]))
     return _NAMED[name]
+
+
+@functools.cache
+def _column_texts(letter: str) -> re.Pattern[bytes]:
+    """Every cell of column `letter`, by its own address (python-calamine places a cell so): its row number, and when
+    it holds plain inline text, ">" and that text (2), or a shared string's index (3); neither for any other form."""
+    column = re.escape(letter).encode()
+    text = rb'<is><t(?: xml:space="preserve")?(>' + PLAIN + rb")</t></is></c>"
+    return re.compile(
+        rb'<c r="'
+        + column
+        + rb'(\d+)"(?: s="\d+")?(?: t="inlineStr">'
+        + text
+        + rb'| t="s"><v>(\d+)</v></c>|(?=[\s>/]))'
+    )
+
+
+def column_keys(xml: bytes, letter: str, shared_key: Callable[[bytes], object]) -> dict[int, object] | None:
+    """Each cell of column `letter` of a sheet's XML by its row number: its key (trimmed, case-folded text) when
+    plain inline text or a shared string (`shared_key`: a shared string's key by its index, or UNKNOWN), else
+    UNKNOWN. One pass, no row stepped over (SheetSieve.keys_where). None when a cell is written twice (python-calamine
+    keeps the last) or the XML is in a shape the scan does not read (`sheet_body`)."""
+    found = sheet_body(xml)
+    if found is None:
+        return None
+    cells = _column_texts(letter).findall(xml, *found)
+    keys: dict[int, object] = {}
+    shared: dict[bytes, object] = {}
+    for number, text, index in cells:
+        if index:
+            if index not in shared:
+                shared[index] = shared_key(index)
+            keys[int(number)] = shared[index]
+        else:  # plain text reads as itself: ASCII, whose case-folding is lower()
+            keys[int(number)] = text[1:].strip().lower().decode() if text else UNKNOWN
+    return keys if len(keys) == len(cells) else None

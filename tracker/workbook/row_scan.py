@@ -3,12 +3,8 @@ the column's cell count of cell_forms.patterns, a megabyte at a time."""
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable
 from typing import Any
-
-from tracker.workbook.cell_forms import PLAIN, UNKNOWN
 
 WINDOW = 1 << 20
 
@@ -63,39 +59,3 @@ IN_PLACE, SPREAD = 500, 4
 def in_place(numbers: list[int | None]) -> bool:
     """Whether the kept rows go to python-calamine at their own numbers (see IN_PLACE)."""
     return bool(numbers) and len(numbers) >= IN_PLACE and SPREAD * len(numbers) >= max(int(n or 0) for n in numbers)
-
-
-@functools.cache
-def _column_cells(letter: str) -> re.Pattern[bytes]:
-    """Every cell of column `letter`, by its own address (python-calamine places a cell so): its row number, and when
-    it holds plain inline text, ">" and that text (2), or a shared string's index (3); neither for any other form."""
-    column = re.escape(letter).encode()
-    return re.compile(
-        rb'<c r="'
-        + column
-        + rb'(\d+)"(?: s="\d+")?(?: t="inlineStr"><is><t(?: xml:space="preserve")?(>'
-        + PLAIN
-        + rb")</t></is></c>"
-        rb'| t="s"><v>(\d+)</v></c>|(?=[\s>/]))'
-    )
-
-
-def column_keys(xml: bytes, letter: str, shared_key: Callable[[bytes], object]) -> dict[int, object] | None:
-    """Each cell of column `letter` of a sheet's XML by its row number: its key (trimmed, case-folded text) when
-    plain inline text or a shared string (`shared_key`: a shared string's key by its index, or UNKNOWN), else
-    UNKNOWN. One pass, no row stepped over (SheetSieve.keys_where). None when a cell is written twice (python-calamine
-    keeps the last) or the XML is in a shape the scan does not read (prefixed elements, comments, CDATA)."""
-    body, finish = xml.find(b"<sheetData"), xml.rfind(b"</sheetData>")
-    if body < 0 or finish < body or (b"!" in xml and (b"<!--" in xml or b"<![CDATA[" in xml)):
-        return None
-    cells = _column_cells(letter).findall(xml, body, finish)
-    keys: dict[int, object] = {}
-    shared: dict[bytes, object] = {}
-    for number, text, index in cells:
-        if index:
-            if index not in shared:
-                shared[index] = shared_key(index)
-            keys[int(number)] = shared[index]
-        else:  # plain text reads as itself: ASCII, whose case-folding is lower()
-            keys[int(number)] = text[1:].strip().lower().decode() if text else UNKNOWN
-    return keys if len(keys) == len(cells) else None

@@ -37,6 +37,7 @@ from tracker.workbook.cell_forms import (
     UNKNOWN,
     VALUE,
     Starting,
+    column_keys,
     every_cell_visible,
     key,
     patterns,
@@ -44,10 +45,11 @@ from tracker.workbook.cell_forms import (
     read,
     renumber,
     row_number,
+    sheet_body,
     visible,
 )
 from tracker.workbook.early import native_stderr_quiet
-from tracker.workbook.row_scan import Scan, column_keys, in_place, scan_rows
+from tracker.workbook.row_scan import Scan, in_place, scan_rows
 from tracker.workbook.sheet_data import gc_paused
 
 _ROW_START = re.compile(rb"<row[\s>/]")
@@ -195,12 +197,12 @@ class SheetSieve:
         if scan is not None:
             self._scans[title, column] = scan
 
-    def _scanned(self, title: str, column: int, xml: bytes | None = None) -> Scan | None:
-        """Sheet `title` (its XML when given) scanned for its rows and their cell in `column` (kept for a kept
-        sheet); None when the scan cannot place its rows as python-calamine does (the sheet is read whole)."""
+    def _scanned(self, title: str, column: int) -> Scan | None:
+        """Sheet `title` scanned for its rows and their cell in `column` (kept for a kept sheet); None when the
+        scan cannot place its rows as python-calamine does (the sheet is read whole)."""
         if (title, column) in self._scans:
             return self._scans[title, column]
-        xml = self.xml(title) if xml is None else xml
+        xml = self.xml(title)
         body = xml.find(b"<sheetData") if xml is not None else -1
         if xml is None or body < 0:
             return None  # no sheet, or its elements carry a namespace prefix (<x:sheetData>)
@@ -281,8 +283,8 @@ class SheetSieve:
         try:
             with gc_paused():
                 xml = self.xml(title)
-                body = xml.find(b"<sheetData") if xml is not None else -1
-                if xml is None or body < 0 or _UNADDRESSED.search(xml, body):
+                found = sheet_body(xml) if xml is not None else None
+                if xml is None or found is None or _UNADDRESSED.search(xml, *found):
                     return None  # a cell placed by its position, not its address: python-calamine places it
                 by, of = (column_keys(xml, column_letter(c), self._shared_key) for c in (where, column))
         except Exception:  # noqa: BLE001 - as in `rows`
