@@ -395,7 +395,24 @@ def render(results: list[SizeResult], floor: float, yardsticks: tuple[float, flo
     lines = [*preamble(results, floor, yardsticks, bytecode), "", "| " + " | ".join(header) + " |"]
     lines.append("|" + "---|" * len(header))
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-    return "\n".join([*lines, "", acceptance(at_target, scaled), *cpu_table(at_target)])
+    return "\n".join([*lines, "", acceptance(at_target, scaled), *round_spread(at_target), *cpu_table(at_target)])
+
+
+def round_spread(result: SizeResult | None) -> list[str]:
+    """At the target size, each ratio as each round gave it (the command over its baseline of the same round, seconds
+    apart): how far one run can move a ratio on this machine, which the medians above do not show."""
+    if result is None or result.runs < 2:
+        return []
+    spreads = []
+    for check in RATIOS:
+        command, baseline = result.measures[check.command].seconds, result.measures[check.baseline].seconds
+        each = sorted(mine / theirs for mine, theirs in zip(command, baseline, strict=True))
+        digits = 3 if check.target < 0.5 else 2
+        spreads.append(f"{check.name} {each[0]:.{digits}f}x to {each[-1]:.{digits}f}x")
+    return [
+        "",
+        f"Each ratio round by round at {result.events:,} events, lowest to highest: " + "; ".join(spreads) + ".",
+    ]
 
 
 def cpu_table(result: SizeResult | None) -> list[str]:
