@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -15,9 +15,10 @@ from tracker.rules.categories import is_drill
 from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer_state
 from tracker.rules.validation import cell_problems
 from tracker.times import iso
-from tracker.workbook.cell_values import converter, whole_number
+from tracker.workbook.cell_values import converter
 from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_bookkeeping, is_open
 from tracker.workbook.reading import Row, SheetData, Tracker
+from tracker.workbook.sheet_data import typed_column
 
 if TYPE_CHECKING:
     pass
@@ -174,42 +175,6 @@ EVENT_FIELDS = (
 )
 
 
-_EPOCH, _NAIVE_EPOCH = datetime(1970, 1, 1, tzinfo=UTC), datetime(1970, 1, 1)  # a naive cell is in UTC
-
-
-def _cell(cell: Any, kind: str, options: frozenset[str], convert: Callable[[Any], Any]) -> Any:
-    """One raw cell typed as the workbook types it (`converter`), the commonest cells (trimmed text, naive
-    datetimes, whole numbers) without calling the converter."""
-    if cell is None:
-        return None
-    if kind == "text" and type(cell) is str:
-        return cell.strip() or None
-    if kind == "datetime" and type(cell) is datetime and cell.tzinfo is None:
-        return cell.replace(tzinfo=UTC)
-    if kind == "integer" and type(cell) is float and whole_number(cell):
-        return int(cell)
-    if options and cell in options:  # an enum cell spelled as the schema spells it
-        return cell
-    return convert(cell)
-
-
-def _typed_column(cells: Sequence[Any], kind: str, options: frozenset[str], convert: Callable[[Any], Any]) -> list[Any]:
-    """A column of raw cells typed as `_cell` types each one, its commonest cells inline in one comprehension: a
-    report types every event of the period, and a loop over the plan per row was most of `event_facts`."""
-    if kind == "text":
-        return [c.strip() or None if type(c) is str else _cell(c, kind, options, convert) for c in cells]
-    if kind == "datetime":  # the UTC epoch plus the span since the naive epoch: a tenth of replace(tzinfo=UTC)'s time
-        return [
-            _EPOCH + (c - _NAIVE_EPOCH)
-            if type(c) is datetime and c.tzinfo is None
-            else _cell(c, kind, options, convert)
-            for c in cells
-        ]
-    if kind == "integer":
-        return [int(c) if type(c) is float and whole_number(c) else _cell(c, kind, options, convert) for c in cells]
-    return [_cell(c, kind, options, convert) for c in cells]
-
-
 def _columns(rows: list[Sequence[Any]], plan: _Plan) -> list[list[Any]]:
     """The planned columns of these raw rows, typed (a row shorter than a column reads as empty there)."""
     if not rows or not plan:
@@ -218,7 +183,7 @@ def _columns(rows: list[Sequence[Any]], plan: _Plan) -> list[list[Any]]:
     if min(map(len, rows)) <= max(indices):  # a reader that leaves trailing empty cells out
         rows = [list(r) + [None] * (max(indices) + 1 - len(r)) for r in rows]
     return [
-        _typed_column(list(map(itemgetter(index), rows)), kind, options, convert)
+        typed_column(list(map(itemgetter(index), rows)), convert, kind, options)
         for _name, index, kind, options, convert in plan
     ]
 

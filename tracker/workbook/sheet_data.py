@@ -416,7 +416,7 @@ def _type_rows(
         if convert is None:  # a user's own column: kept as the reader gave it, when not empty
             extras.append((name, [None if c is None or c == "" else c for c in cells]))
         else:
-            typed[name] = _typed_column(cells, convert, kind, options)
+            typed[name] = typed_column(cells, convert, kind, options)
     names = list(spec.fields)
     nothing = [None] * len(raws)
     columns = [typed.get(name, nothing) for name in names]
@@ -449,9 +449,10 @@ def _column(raws: list[Sequence[Any]], index: int) -> list[Any]:
 _combine = datetime.combine
 
 
-def _typed_column(cells: Sequence[Any], convert: Callable[[Any], Any], kind: str, options: frozenset[str]) -> list[Any]:
+def typed_column(cells: Sequence[Any], convert: Callable[[Any], Any], kind: str, options: frozenset[str]) -> list[Any]:
     """One schema column's cells typed as `convert` types them (None for blank), with the commonest cells (text,
-    a naive date and time, a dropdown value, a whole number) typed inline."""
+    a naive date and time, a dropdown value, a whole number) typed inline: the one rule for a sheet read whole and
+    for the columns a report reads (tracker.window.event_facts)."""
     if kind == "text":
         return [(c.strip() or None) if type(c) is str else None if c is None else convert(c) for c in cells]
     if kind == "datetime":
