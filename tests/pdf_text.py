@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _OBJECT = re.compile(rb"(\d+) 0 obj\s*(.*?)endobj", re.S)
-_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+_STREAM_START = re.compile(rb"stream\r?\n")
 _TOKEN = re.compile(rb"\[(?:[^\]\\]|\\.)*\]|<[0-9A-Fa-f\s]*>|\((?:[^)\\]|\\.)*\)|/[^\s/\[\]<>()]+|[^\s/\[\]<>()]+")
 
 
@@ -92,10 +92,17 @@ def _font_names(objects: dict[int, bytes]) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def _stream(item: bytes) -> bytes:
-    raw = _STREAM.search(item)
-    assert raw is not None
-    return zlib.decompress(raw[1]) if b"FlateDecode" in item.split(b"stream", 1)[0] else raw[1]
+def _stream(objects: dict[int, bytes], item: bytes) -> bytes:
+    """A stream object's data, decompressed. Its /Length says where the data ends (a number, or a reference to an
+    object holding one): the data's own last byte may be a carriage return, which an end-of-line search would take
+    as part of the line ending before `endstream`."""
+    head, _, _ = item.partition(b"stream")
+    length = re.search(rb"/Length\s+(\d+)(\s+0\s+R)?", head)
+    start = _STREAM_START.search(item)
+    assert length is not None and start is not None
+    size = int(objects[int(length[1])].strip()) if length[2] else int(length[1])
+    raw = item[start.end() : start.end() + size]
+    return zlib.decompress(raw) if b"FlateDecode" in head else raw
 
 
 def _cmap(objects: dict[int, bytes], number: int) -> dict[int, str]:
@@ -103,7 +110,7 @@ def _cmap(objects: dict[int, bytes], number: int) -> dict[int, str]:
     ref = re.search(rb"/ToUnicode (\d+) 0 R", objects[number])
     if ref is None:
         return {}
-    text = _stream(objects[int(ref[1])]).decode("latin-1")
+    text = _stream(objects, objects[int(ref[1])]).decode("latin-1")
     out = {}
     for block in re.findall(r"beginbfchar(.*?)endbfchar", text, re.S):
         for code, chars in re.findall(r"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", block):
@@ -126,7 +133,7 @@ def _page(objects: dict[int, bytes], item: bytes, fonts: dict[str, dict[int, str
     stack: list[bytes] = []
     font, size, x, y, scale, colour = "", 0.0, 0.0, 0.0, 1.0, "0 0 0"
     saved: list[str] = []
-    for token in _TOKEN.findall(_stream(objects[int(contents[1])])):
+    for token in _TOKEN.findall(_stream(objects, objects[int(contents[1])])):
         if token == b"rg":
             colour = " ".join(t.decode() for t in stack[-3:])
             page.fills.add(colour)
