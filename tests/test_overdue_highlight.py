@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -241,8 +240,8 @@ def test_a_table_running_out_is_noted_a_year_ahead() -> None:
 # --- LibreOffice as the viewer -----------------------------------------------------------
 
 needs_libreoffice = pytest.mark.skipif(soffice() is None, reason="LibreOffice (soffice) is not installed")
-OVERDUE_FILL = "1 0.7803921568 0.8078431372 rg"  # FFC7CE as LibreOffice's PDF paints it
-OVERDUE_FONT = "0.6117647058 0 0.0235294117 rg"  # 9C0006
+OVERDUE_FILL = "1 0.7803921568 0.8078431372"  # FFC7CE as LibreOffice's PDF paints it
+OVERDUE_FONT = "0.6117647058 0 0.0235294117"  # 9C0006
 
 
 def _event(due: datetime) -> dict[str, list[dict]]:
@@ -260,16 +259,10 @@ def _event(due: datetime) -> dict[str, list[dict]]:
 
 
 def _pdf_colours(path: Path) -> set[str]:
-    """Every fill colour (`r g b rg`) the PDF's page streams use."""
-    data = path.read_bytes()
-    found: set[str] = set()
-    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
-        try:
-            stream = zlib.decompress(match[1])
-        except zlib.error:
-            continue
-        found.update(m.decode() for m in re.findall(rb"[\d.]+ [\d.]+ [\d.]+ rg", stream))
-    return found
+    """Every fill colour (`r g b`, as the PDF writes it) the PDF's pages use."""
+    from tests.pdf_text import read_pdf
+
+    return {colour for page in read_pdf(path).pages for colour in page.fills}
 
 
 @pytest.mark.libreoffice
