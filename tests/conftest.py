@@ -19,11 +19,17 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
 
 from tests import suite_clock
 from tracker.cli.commands import main
 
 CREDENTIAL_VARS = ("AZURE_", "MSAL_", "O365_", "OFFICE365_", "SMTP_", "MAIL_")
+
+# Every property test without settings of its own: no deadline (a first example that imports a module, on a busy CI
+# machine, is not a failure) and no example database left in the checkout; 100 examples, Hypothesis's own number
+settings.register_profile("suite", deadline=None, database=None)
+settings.load_profile("suite")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

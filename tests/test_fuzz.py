@@ -29,9 +29,10 @@ from tracker.workbook.schema import load_schema
 
 pytestmark = pytest.mark.dateshift  # CI runs these again at the next 1 January and on 29 February 2028
 
-settings.register_profile("default", max_examples=12, deadline=None, database=None)
+# profiles of their own: registering Hypothesis's "default" here changed it for every test module imported after
+settings.register_profile("fuzz", max_examples=12, deadline=None, database=None)
 settings.register_profile("long", max_examples=120, deadline=None, database=None)
-FUZZ = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+FUZZ = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "fuzz"))
 COMMON = {"suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]}
 EVENT = suite_clock.event_id()  # the example event; its year is the suite clock's, in UTC
 SCHEMA = load_schema()
