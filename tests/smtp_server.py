@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import errno
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,12 +82,27 @@ def free_port() -> int:
 
 
 @contextmanager
+def refusing_port() -> Iterator[int]:
+    """A port held bound on 127.0.0.1 with nothing listening, for the block: a connection to it is refused (a
+    server that is down), and no other test's server can take it meanwhile, as it could a port freed at once."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
+
+
+@contextmanager
 def smtp_server(recorder: Recorder | None = None) -> Iterator[tuple[Recorder, int]]:
     """Run an SMTP server on 127.0.0.1 for the duration of the block."""
     recorder = recorder or Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
+    for attempt in range(5):  # a port free a moment ago may be taken meanwhile (another xdist worker's server)
+        port = free_port()
+        controller = Controller(recorder, hostname="127.0.0.1", port=port)
+        try:
+            controller.start()
+            break
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE or attempt == 4:
+                raise
     try:
         yield recorder, port
     finally:

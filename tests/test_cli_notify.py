@@ -400,10 +400,11 @@ def test_smtp_answer_lost_after_handing_over_asks_someone_until_confirmed(
 
 def test_smtp_server_down_sends_nothing(run: Run, example: Path, event_id: str, tmp_path: Path) -> None:
     """No server listening: one clear error, nothing logged."""
-    from tests.smtp_server import free_port
+    from tests.smtp_server import refusing_port
 
-    _use_smtp(tmp_path, free_port())
-    result = run("notify", event_id)
+    with refusing_port() as port:
+        _use_smtp(tmp_path, port)
+        result = run("notify", event_id)
     assert result.exit_code == 1
     assert "cannot connect to SMTP server 127.0.0.1" in result.stderr and "nothing was sent" in result.stderr
     assert _log(example) == []

@@ -7,7 +7,6 @@ import email
 import email.policy
 import json
 import re
-import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -391,6 +390,7 @@ def test_due_exit_codes_tell_a_monitor_what_is_late(run: Run, sev2: str, at, tmp
     """Issue 19 point 15: `due` exited 1 alike for an overdue update, a breached SLA, overdue paperwork and a mail
     server down. Now what is late says first: 4 an update overdue, 6 an SLA breached; then 1, a reminder that could
     not go (the mail server down), which still lists what is owed, as JSON too; --json carries the code."""
+    from tests.smtp_server import refusing_port
     from tests.test_cli_notify import _use_smtp
 
     at(START + timedelta(minutes=20))
@@ -400,9 +400,8 @@ def test_due_exit_codes_tell_a_monitor_what_is_late(run: Run, sev2: str, at, tmp
     assert breached.exit_code == 6, breached.stdout
     assert json.loads(run("due", "--json").stdout)["exit_code"] == 6
     assert run("ack", sev2).exit_code == 0  # acknowledged (late): a stopped timer is history, nothing is late now
-    with socket.socket() as closed:  # a port nothing listens on: the mail server is down
-        closed.bind(("127.0.0.1", 0))
-        _use_smtp(tmp_path, closed.getsockname()[1])
+    with refusing_port() as port:  # the mail server is down
+        _use_smtp(tmp_path, port)
         soon = run("due", "--remind")  # the 09:00 update's reminder (lead 10 min) cannot go
         assert soon.exit_code == 1 and "error: reminders and escalations not sent" in soon.stderr, soon.stderr
         at(START + timedelta(minutes=65))

@@ -4,7 +4,6 @@ write test leaves nothing behind; mail and Teams are tested only when asked for.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Run
-from tests.smtp_server import smtp_server
+from tests.smtp_server import refusing_port, smtp_server
 from tests.test_cli_notify import _use_smtp
 from tests.test_teams import webhook
 
@@ -59,9 +58,8 @@ def test_mail_is_signed_in_to_and_a_test_email_goes_only_when_asked(run: Run, ex
         assert sent.exit_code == 0, sent.stdout
         assert [str(m.message["To"]) for m in server.received] == ["alex.morgan@example.com"]
     config.write_text(original)
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        _use_smtp(tmp_path, closed.getsockname()[1])
+    with refusing_port() as port:
+        _use_smtp(tmp_path, port)
         down = run("doctor", "--json")
     assert down.exit_code == 1 and _steps(down)["mail"]["status"] == "problem"
     assert "cannot connect to SMTP server" in _steps(down)["mail"]["detail"]

@@ -545,13 +545,14 @@ def test_unreachable_graph_is_retried_then_reported(
 ) -> None:
     """A refused connection is retried (safe requests) and then reported in one line; nothing is written."""
     import tracker.retry
-    from tests.smtp_server import free_port
+    from tests.smtp_server import refusing_port
 
     monkeypatch.setattr(tracker.retry, "retry_after", lambda response, attempt: 0.01)
-    dead = f"http://127.0.0.1:{free_port()}/graph/v1.0"
-    (tmp_path / "tracker.toml").write_text(_config(sp, "workbook-api").replace(sp.graph_url, dead))
     before = sp.get_file(PATH)
-    result = run("update", event_id, "--note", "not written")
+    with refusing_port() as port:
+        dead = f"http://127.0.0.1:{port}/graph/v1.0"
+        (tmp_path / "tracker.toml").write_text(_config(sp, "workbook-api").replace(sp.graph_url, dead))
+        result = run("update", event_id, "--note", "not written")
     assert result.exit_code == 1
     assert (
         "finding the workbook in Microsoft Graph: no answer from" in result.stderr
