@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +83,12 @@ def _scrub(monkeypatch: pytest.MonkeyPatch, state: Path) -> None:
     monkeypatch.setenv("TRACKER_USER", "Test Manager")
     monkeypatch.setenv("TRACKER_STATE_DIR", str(state))
     monkeypatch.setenv("TRACKER_REHEARSAL_SEND", "yes")  # the tests' mail servers and channels are their own
+    # The temporary folder is the test's own too, for tracker in this process (tempfile.tempdir) and the processes it
+    # starts (TMPDIR): what tracker keeps there per SharePoint workbook (locks, heartbeat) stays with the test, not
+    # in the machine's /tmp, where a later run's stand-in on the same port would find it
+    temp = Path(tempfile.mkdtemp(prefix="tmp-", dir=state.parent))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     from tracker.times import CLOCK
 
     CLOCK.pin(suite_clock.NOW)  # TRACKER_NOW, when a test sets it (then CLOCK.reset()), wins
