@@ -104,11 +104,14 @@ def test_kill_at_random_points_loses_and_doubles_nothing(
         first = start_process(*COMMANDS[command], cwd=tmp_path, env=env)
         first.communicate(timeout=180)
         took = time.monotonic() - began
+        moments = []  # when each run was stopped: the seed picks a share of `took`, the machine sets the moment
         for trial in range(1, KILLS + 1):
             _something_new(tmp_path, ids, trial)
             proc = start_process(*COMMANDS[command], cwd=tmp_path, env=env)
-            time.sleep(chance.uniform(0.25, 1.0) * took)  # from Python's start-up to the run's last write
+            delay = chance.uniform(0.25, 1.0) * took  # from Python's start-up to the run's last write
+            time.sleep(delay)
             stop = signal.SIGINT if trial % 4 == 0 else signal.SIGKILL  # a Ctrl-C now and then
+            moments.append(f"{stop.name} at {delay:.2f} s")
             proc.send_signal(stop)
             _, stopped = proc.communicate(timeout=60)
             if stop == signal.SIGINT:  # says what went out, no traceback (-SIGINT: before Python's handler was set)
@@ -119,20 +122,21 @@ def test_kill_at_random_points_loses_and_doubles_nothing(
         synced_err = synced.communicate(timeout=180)[1]
         assert synced.returncode == 0, synced_err
         rows = _notifications(tmp_path, sp)
-    assert "Traceback" not in err and "FAILED" not in out, err
+    timing = f" (runs of {took:.2f} s stopped: {', '.join(moments)})"
+    assert "Traceback" not in err and "FAILED" not in out, err + timing
     by_id = {str(r["Message-ID"]): r for r in rows}
     got = [m.message for m in server.received]
     maybe = [m.message for m in server.unanswered]
     delivered = [str(m["Message-ID"]) for m in got + maybe]
-    assert [r for r in rows if str(r["Transport"]).startswith("claimed:")] == [], "a claim was left standing"
-    assert len(delivered) == len(set(delivered)), "the server got one message twice"
+    assert [r for r in rows if str(r["Transport"]).startswith("claimed:")] == [], "a claim was left standing" + timing
+    assert len(delivered) == len(set(delivered)), "the server got one message twice" + timing
     unlogged = [mid for mid in delivered if mid not in by_id]
-    assert unlogged == [], f"the server got these, the sheet does not say so: {unlogged}"
+    assert unlogged == [], f"the server got these, the sheet does not say so: {unlogged}{timing}"
     states = Counter((by_id[mid]["Event ID"], by_id[mid]["Audience"], by_id[mid]["State"]) for mid in delivered)
-    assert [s for s, count in states.items() if count > 1] == [], "one message reached its readers twice"
+    assert [s for s, count in states.items() if count > 1] == [], "one message reached its readers twice" + timing
     received = {str(m["Message-ID"]) for m in got}
     sent = [r for r in rows if r["Transport"] == "smtp" and str(r["Message-ID"]) not in received]
-    assert sent == [], f"logged as sent, never received: {sent}"
+    assert sent == [], f"logged as sent, never received: {sent}{timing}"
     withdrawn = [r for r in rows if str(r["Transport"]).startswith("withdrawn") and str(r["Message-ID"]) in delivered]
     assert withdrawn == [], f"withdrawn, yet the server got them: {withdrawn}"
     unknown = [r for r in rows if str(r["Transport"]).startswith("acceptance unknown")]
