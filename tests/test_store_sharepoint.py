@@ -193,6 +193,44 @@ def test_concurrent_edit_is_replayed(run: Run, sp: StandIn, event_id: str, mode:
         assert any(r["status"] == 412 for r in sp.requests)
 
 
+def test_a_workbook_that_keeps_changing_is_one_clear_error_and_nothing_written(
+    run: Run, sp: StandIn, event_id: str, mode: str
+) -> None:
+    """Someone saves the whole file after every download, however often tracker plans again. An upload (If-Match on
+    the file's ETag) loses each time: after its tries, one line says the workbook kept changing and that nothing was
+    written, and the note is not in the workbook; the next update, once the saving stops, writes its own note only.
+    Through the Excel service the rows go into the file as it is, each save kept: the note lands once."""
+    saves: list[str] = []
+
+    def someone_else_saves(standin: StandIn) -> None:
+        book = openpyxl.load_workbook(io.BytesIO(standin.get_file(PATH)))
+        book["Services"]["A7"] = f"Printing {len(saves)}"
+        theirs = io.BytesIO()
+        book.save(theirs)
+        standin.put_file(PATH, theirs.getvalue())
+        saves.append(f"Printing {len(saves)}")
+        standin.after_download(someone_else_saves)  # and again after the next download
+
+    sp.after_download(someone_else_saves)
+    result = run("update", event_id, "--note", "first try")
+    sp.after_download(None)  # type: ignore[arg-type]
+    assert "Traceback" not in result.stderr
+    notes = [r[4] for r in _rows(sp, "Updates")]
+    if mode == "upload":
+        assert result.exit_code == 1, result.stdout + result.stderr
+        assert "the workbook kept changing while tracker was writing it" in result.stderr
+        assert "nothing was written, run the command again" in result.stderr
+        assert len(saves) >= 2 and "first try" not in notes
+    else:
+        assert result.exit_code == 0, result.stderr
+        assert notes.count("first try") == 1
+    assert saves[-1] in [r[0] for r in _rows(sp, "Services")]  # their last save is kept
+    again = run("update", event_id, "--note", "second try")
+    assert again.exit_code == 0, again.stderr
+    notes = [r[4] for r in _rows(sp, "Updates")]
+    assert notes.count("second try") == 1 and notes.count("first try") == (mode != "upload")
+
+
 @pytest.mark.slow
 def test_two_processes_write_at_once(run: Run, sp: StandIn, event_id: str, tmp_path: Path) -> None:
     """Two processes adding updates at the same moment: both updates are present."""
