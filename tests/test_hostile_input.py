@@ -702,14 +702,18 @@ def test_ctrl_c_as_tracker_exits_prints_no_traceback(tmp_path: Path) -> None:
 
     script = (
         "import os, signal, sys, threading, time\n"
+        "finished = threading.Event()\n"
         "def late():\n"
-        "    time.sleep(0.5)  # the command has finished: Python waits for this thread as it exits\n"
+        "    finished.wait(60)  # the command has finished: Python waits for this thread as it exits\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
         "    time.sleep(0.5)\n"
         "threading.Thread(target=late).start()\n"
         "sys.argv = ['tracker', '--version']\n"
         "from tracker.entry import main\n"
-        "main()\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        "    finished.set()\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, env=process_env()
