@@ -138,6 +138,14 @@ SHAPES: dict[str, Callable[[bytes], bytes]] = {
     "key cells twice": lambda xml: _at_rows_end(xml, 0),
     "key cells a row early": lambda xml: _at_rows_end(xml, 1),
 }
+# The generated workbooks every comparison of both reads draws: rows, the program that wrote them, the XML's shape,
+# and whether texts are rich (runs of formatting)
+WORKBOOKS = {
+    "rows": ROWS,
+    "writer": st.sampled_from(sorted(WRITERS)),
+    "shape": st.sampled_from(sorted(SHAPES)),
+    "rich": st.booleans(),
+}
 
 
 def _at_rows_end(xml: bytes, ahead: int) -> bytes:
@@ -200,10 +208,7 @@ def _in_place(always: bool) -> Iterator[None]:
 
 @EXAMPLES
 @given(
-    rows=ROWS,
-    writer=st.sampled_from(sorted(WRITERS)),
-    shape=st.sampled_from(sorted(SHAPES)),
-    rich=st.booleans(),
+    **WORKBOOKS,
     wanted=st.sampled_from(["open", "one ID", "two IDs"]),
     in_place=st.booleans(),
 )
@@ -530,10 +535,7 @@ def _keys_both_ways(path: Path, wanted: set[str]) -> tuple[list[str], list[str],
 
 @EXAMPLES
 @given(
-    rows=ROWS,
-    writer=st.sampled_from(sorted(WRITERS)),
-    shape=st.sampled_from(sorted(SHAPES)),
-    rich=st.booleans(),
+    **WORKBOOKS,
     wanted=st.sampled_from([OPEN, {"resolved"}, {"closed", "resolved"}]),
 )
 def test_keys_counted_from_the_xml_are_the_keys_a_whole_read_counts(

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests import suite_clock
-from tests.test_sieve import EXAMPLES, ROWS, SCHEMA, SHAPES, STATUS_COLUMN, WRITERS, _rewrite
+from tests.test_sieve import EXAMPLES, SCHEMA, SHAPES, STATUS_COLUMN, WORKBOOKS, WRITERS, _rewrite
 from tracker.workbook.opening import read_tracker
 
 
@@ -46,10 +46,7 @@ def _seen(rows: list[Any]) -> list[Any]:
 
 @EXAMPLES
 @given(
-    rows=ROWS,
-    writer=st.sampled_from(sorted(WRITERS)),
-    shape=st.sampled_from(sorted(SHAPES)),
-    rich=st.booleans(),
+    **WORKBOOKS,
     tail=st.sampled_from(sorted(TAILS)),
 )
 def test_a_write_sees_a_few_rows_as_a_whole_read_does(
