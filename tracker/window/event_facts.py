@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tracker.rules.categories import is_drill
 from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer_state
@@ -19,10 +19,6 @@ from tracker.workbook.cell_values import converter
 from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_bookkeeping, is_open
 from tracker.workbook.reading import Row, SheetData, Tracker
 from tracker.workbook.sheet_data import typed_column
-
-if TYPE_CHECKING:
-    pass
-
 
 _Plan = list[tuple[str, int, str, frozenset[str], Callable[[Any], Any]]]
 

@@ -277,7 +277,7 @@ class SheetSieve:
         in `where` is text that, trimmed and case-folded, is one of `wanted`, in row order: `tracker report` counts
         each event's resolutions so, without parsing 30,000 updates. Read from the XML when every cell of the sheet is
         addressed and every cell of the two columns is plain inline text or a shared string (as tracker, openpyxl and
-        Excel write them: row_scan.column_keys); None otherwise: read the whole sheet."""
+        Excel write them: cell_forms.column_keys); None otherwise: read the whole sheet."""
         if not plain(wanted):
             return None
         try:
