@@ -179,7 +179,7 @@ class Request:
 
 @dataclass
 class Reply:
-    """What to send back; `after` runs once the reply is on the wire."""
+    """What to send back; `after` runs once the reply is made, before it is sent (see `_serve`)."""
 
     status: int
     body: bytes = b""
@@ -1521,6 +1521,11 @@ def _handler_for(standin: StandIn) -> type[BaseHTTPRequestHandler]:
                     "body_size": len(body),
                 }
             )
+            if reply.after is not None:
+                # Before a byte is sent, so that what it does lands before the client's next request, however slow
+                # it is: the client cannot tell (the reply is made), and a test's "someone saves right after the
+                # download" is never still saving when tracker writes (run after the send, it raced tracker).
+                reply.after()
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
@@ -1530,8 +1535,6 @@ def _handler_for(standin: StandIn) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(reply.body)
             self.wfile.flush()
-            if reply.after is not None:
-                reply.after()
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815
 

@@ -10,6 +10,7 @@ conditional range downloads.
 from __future__ import annotations
 
 import base64
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -668,6 +669,23 @@ def test_new_version_saved_in_the_middle_of_a_range_download(sp: StandIn, http: 
     rest = sp_download(sp, http, Range="bytes=200-", If_Range=etag)
     assert rest.status_code == 200 and rest.content == b"saved by Jane"
     assert seen == [2, -1]  # after_download still fires when a download reaches the end of file
+
+
+def test_a_hook_lands_before_the_client_has_the_reply(sp: StandIn, http: requests.Session) -> None:
+    """after_download runs once the reply is made and before it is sent: a save that takes a while "right after the
+    download" has landed before the client can send its next request (run after the send, it raced the client)."""
+    original, answered, client_had_it = sp.get_file(PATH), threading.Event(), []
+
+    def slow_save(standin: StandIn) -> None:
+        client_had_it.append(answered.wait(timeout=0.5))  # never set in time: the client is still waiting
+        standin.put_file(PATH, b"saved by Jane")
+
+    sp.after_download(slow_save)
+    first = sp_download(sp, http)
+    answered.set()
+    second = sp_download(sp, http)
+    assert client_had_it == [False]
+    assert first.content == original and second.content == b"saved by Jane"
 
 
 def test_range_select_values_and_row_answers(sp: StandIn, http: requests.Session) -> None:
