@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import openpyxl
 import pytest
 
+from tests import suite_clock
 from tests.conftest import Run
 from tracker.entry import SCHEMA_SHEETS
 from tracker.workbook.schema import load_schema
@@ -96,9 +99,14 @@ def test_validate_notes_a_login_name_as_contact(run: Run, tmp_path: Path, monkey
     assert "note: tracker.toml: emails (Contact) and the timeline show your login name" in result.stdout
 
 
-def test_init_writes_the_clock_and_teams_settings_commented(run: Run, tmp_path: Path) -> None:
+@pytest.mark.parametrize("years_on", [0, 2])
+def test_init_writes_the_clock_and_teams_settings_commented(
+    run: Run, tmp_path: Path, at: Callable[[datetime], None], years_on: int
+) -> None:
     """tracker.toml from init carries [clock] and [teams] commented; uncommented as written, they load (Teams then
-    wants its webhook URL in the variable it names, and says so)."""
+    wants its webhook URL in the variable it names, and says so). Its process review date is the day of init, so on
+    any date the example does not say the yearly review is overdue (a fixed date in it did, a year on)."""
+    at(suite_clock.NOW + timedelta(days=365 * years_on))
     assert run("init", "--example").exit_code == 0
     config = tmp_path / "tracker.toml"
     text = config.read_text(encoding="utf-8")
@@ -111,5 +119,6 @@ def test_init_writes_the_clock_and_teams_settings_commented(run: Run, tmp_path: 
     assert run("validate").exit_code == 0
     due = run("due")
     assert due.exit_code in (0, 4, 6) and "TRACKER_TEAMS_WEBHOOK" not in due.stderr  # due alone posts nothing
+    assert "process review" not in due.stdout, due.stdout
     remind = run("due", "--remind")
     assert remind.exit_code == 2 and "TRACKER_TEAMS_WEBHOOK" in remind.stderr

@@ -90,7 +90,11 @@ def init_tracker(
         import jinja2
 
         template = (data_dir("templates") / "tracker.toml.j2").read_text(encoding="utf-8")
-        text = jinja2.Template(template, keep_trailing_newline=True).render(name=bool((name or "").strip()))
+        # The review date is the day init ran: uncommented, the example never says a review is already overdue
+        today = utcnow().date().isoformat()
+        text = jinja2.Template(template, keep_trailing_newline=True).render(
+            name=bool((name or "").strip()), today=today
+        )
         text = _with_values(text, workbook_name, (name or "").strip())
     config = load_config(config_path) if not config_created else None
     workbook = config.workbook_path if config else folder / workbook_name
