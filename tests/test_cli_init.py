@@ -99,6 +99,7 @@ def test_validate_notes_a_login_name_as_contact(run: Run, tmp_path: Path, monkey
     assert "note: tracker.toml: emails (Contact) and the timeline show your login name" in result.stdout
 
 
+@pytest.mark.dateshift
 @pytest.mark.parametrize("years_on", [0, 2])
 def test_init_writes_the_clock_and_teams_settings_commented(
     run: Run, tmp_path: Path, at: Callable[[datetime], None], years_on: int
