@@ -37,6 +37,13 @@ def event_id(number: int = 1, *, when: datetime | None = None) -> str:
     return f"EVT-{(when or NOW).year}-{number:04d}"
 
 
+def opened_id(when: datetime, earlier: int = 1) -> str:
+    """The ID `tracker open` gives at `when` after `earlier` events of the suite's year (the example's is one):
+    the next of that year, or the first of a new one when the clock has moved into the next year (a run that
+    starts on 31 December at 23:55)."""
+    return event_id(earlier + 1 if when.year == NOW.year else 1, when=when)
+
+
 def action_id(number: int = 1, *, when: datetime | None = None) -> str:
     """The ID `tracker action add` gives the `number`th action of the year the suite runs in (or `when`'s)."""
     return f"ACT-{(when or NOW).year}-{number:04d}"

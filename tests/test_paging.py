@@ -60,7 +60,7 @@ def test_the_stand_by_is_paged_every_interval_until_ack_then_never(
     at(start)
     opened = run("open", "--title", "Core switch down", "--severity", "Sev 1", "--service", "VPN", "--impact", "x")
     assert opened.exit_code == 0, opened.output
-    event_id = suite_clock.event_id(2)
+    event_id = suite_clock.opened_id(start)
     watched = run("watch", "--every", "5m", "--ticks", "7")
     assert watched.stdout.count(f"page {event_id}: Casey Nguyen <{PAGER}>") == 5, watched.stdout
     repeats = [f"[PAGE {n}] {event_id} Sev 1 unacknowledged {n * 10 - 10} min" for n in range(1, 5)]
@@ -100,7 +100,7 @@ def test_without_a_stand_by_the_duty_event_manager_is_paged_and_nobody_to_page_i
         run("open", "--title", "Core switch down", "--severity", "Sev 1", "--service", "VPN", "--impact", "x").exit_code
         == 0
     )
-    event_id = suite_clock.event_id(2)
+    event_id = suite_clock.opened_id(start)
     alone = run("watch", "--every", "5m", "--ticks", "3")
     assert alone.exit_code == 1
     assert alone.stdout.count(f"page {event_id} : nobody to page: no stand-by or duty event manager with a Pager") == 1
