@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 from tests import suite_clock
 from tests.conftest import Run
@@ -44,6 +45,7 @@ def _pages(tmp_path: Path, event_id: str) -> list[str]:
     return found
 
 
+@pytest.mark.dateshift
 def test_the_stand_by_is_paged_every_interval_until_ack_then_never(
     run: Run, example: Path, tmp_path: Path, at: Callable[[datetime], None]
 ) -> None:
@@ -86,6 +88,7 @@ def test_the_stand_by_is_paged_every_interval_until_ack_then_never(
     assert [h["hour"] for h in figures["by_hour"] if h["pages"]] == [10]  # between 10:00 and 11:00, as paged
 
 
+@pytest.mark.dateshift
 def test_without_a_stand_by_the_duty_event_manager_is_paged_and_nobody_to_page_is_said_once(
     run: Run, example: Path, tmp_path: Path, at: Callable[[datetime], None]
 ) -> None:
