@@ -85,12 +85,12 @@ def test_readme_console_skips_are_counted() -> None:
 
 def test_ci_runs_the_readme_test_command_then_the_date_shift_check() -> None:
     """.ci/run runs the README's test command exactly, then the `dateshift` tests on the suite clock moved to the
-    next 1 January and to 29 February 2028 (the rehearsal clock, not the machine's)."""
+    next 1 January, to 23:55 on 31 December and to 29 February 2028 (the rehearsal clock, not the machine's)."""
     import re
 
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text(encoding="utf-8")
     command = re.search(r"```sh\n(python3 -m venv .venv && [^\n]*pytest[^\n]*)\n```", README)
     assert command is not None and command[1] in ci.splitlines()
     after = ci.split(command[1], 1)[1]
-    assert '"${next_year}-01-01T00:05Z" "2028-02-29T23:50Z"' in after
+    assert '"${next_year}-01-01T00:05Z" "${this_year}-12-31T23:55Z" "2028-02-29T23:50Z"' in after
     assert "-m dateshift --clock" in after and "faketime" not in ci
