@@ -409,12 +409,14 @@ class StandIn:
     def unlock(self, path: str) -> None:
         self._locks.pop(path.lower(), None)
 
-    def after_download(self, callback: Callable[[StandIn], None]) -> None:
-        """Call `callback(self)` once, right after the next download has been sent to its end of file."""
+    def after_download(self, callback: Callable[[StandIn], None] | None) -> None:
+        """Call `callback(self)` once, right after the next download to the end of the file is made, before it is
+        sent (None: no longer)."""
         self._after_download = callback
 
     def after_properties(self, callback: Callable[[StandIn], None]) -> None:
-        """Call `callback(self)` once, right after the next answer to a file's properties (REST) has been sent."""
+        """Call `callback(self)` once, right after the next answer to a file's properties (REST) is made, before it is
+        sent."""
         self._after_properties = callback
 
     def during_download(self, callback: Callable[[StandIn], None], after_chunks: int = 1) -> None:

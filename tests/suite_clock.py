@@ -2,8 +2,8 @@
 rehearses another with the `at` fixture.
 
 It is `PINNED` unless pytest runs with `--clock ISO-TIME` (CI also runs the date-sensitive tests at the next
-1 January, at 23:55 on 31 December and on 29 February 2028). Tests take every year, ID and date from it (`year()`, `event_id(n)`), never
-from the machine's clock, so the suite passes on any day.
+1 January, at 23:55 on 31 December and on 29 February 2028). Tests take every year, ID and date from it (`year()`,
+`event_id(n)`, `opened_id(when)`), never from the machine's clock, so the suite passes on any day.
 """
 
 from __future__ import annotations

@@ -29,10 +29,11 @@ def _parts(data: bytes) -> dict[str, bytes]:
 
 
 def _zip(parts: dict[str, bytes]) -> bytes:
+    """The parts as a zip, every entry dated 1 January 1980: the same parts make the same bytes on every run."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in parts.items():
-            archive.writestr(name, data)
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 
@@ -46,11 +47,7 @@ def _settled(data: bytes) -> bytes:
         parts[core] = re.sub(
             rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*", rb"\g<1>2000-01-01T00:00:00Z", parts[core]
         )
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, body in parts.items():
-            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), body, zipfile.ZIP_DEFLATED)
-    return out.getvalue()
+    return _zip(parts)
 
 
 def _cut(data: bytes, chance: random.Random) -> bytes:

@@ -138,7 +138,7 @@ def test_kill_at_random_points_loses_and_doubles_nothing(
     sent = [r for r in rows if r["Transport"] == "smtp" and str(r["Message-ID"]) not in received]
     assert sent == [], f"logged as sent, never received: {sent}{timing}"
     withdrawn = [r for r in rows if str(r["Transport"]).startswith("withdrawn") and str(r["Message-ID"]) in delivered]
-    assert withdrawn == [], f"withdrawn, yet the server got them: {withdrawn}"
+    assert withdrawn == [], f"withdrawn, yet the server got them: {withdrawn}{timing}"
     unknown = [r for r in rows if str(r["Transport"]).startswith("acceptance unknown")]
     open_ = [r for r in unknown if not _superseded(r, rows)]
     for row in open_:

@@ -213,7 +213,7 @@ def test_a_workbook_that_keeps_changing_is_one_clear_error_and_nothing_written(
 
     sp.after_download(someone_else_saves)
     result = run("update", event_id, "--note", "first try")
-    sp.after_download(None)  # type: ignore[arg-type]
+    sp.after_download(None)
     assert "Traceback" not in result.stderr
     notes = [r[4] for r in _rows(sp, "Updates")]
     if mode == "upload":
