@@ -34,7 +34,7 @@ class Period:
     until: datetime
 
 
-@dataclass
+@dataclass(slots=True)
 class Facts:
     """One event's measured times, in minutes (None when unknown)."""
 

@@ -17,7 +17,7 @@ from tracker.workbook.cell_values import ROW_KEY, converter, raw_key, whole_numb
 from tracker.workbook.schema import FieldSpec, SheetSpec, normalize_header
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One non-empty row of a sheet: Excel row number, typed values, user columns."""
 
