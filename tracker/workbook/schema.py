@@ -28,6 +28,7 @@ from tracker.errors import SchemaError
 from tracker.native import held_import
 from tracker.resources import data_dir
 from tracker.times import iso
+from tracker.workbook.schema_columns import SheetRules
 
 DATE_TIME_EXAMPLE = "a date and time in UTC, e.g. 2026-11-21 14:32"
 DATE_EXAMPLE = "a date, e.g. 2026-12-11"
@@ -205,6 +206,11 @@ class SheetSpec:
         """The compiled jsonschema-rs validator for a row of this sheet."""
         jsonschema_rs = held_import("jsonschema_rs")  # not loaded by commands that only read
         return jsonschema_rs.validator_for(self.schema, validate_formats=True)
+
+    @cached_property
+    def column_rules(self) -> SheetRules:
+        """The schema's rules compiled to find, a column at a time, the rows `check_row` might find a problem in."""
+        return SheetRules(self.schema)
 
     def check_row(self, values: dict[str, Any]) -> list[tuple[str, str, str | None]]:
         """Every schema problem of one row as (field, message, allowed)."""

@@ -15,6 +15,7 @@ from tracker.errors import WorkbookError
 from tracker.workbook.cell_forms import Starting
 from tracker.workbook.cell_values import ROW_KEY, converter, raw_key, whole_number
 from tracker.workbook.schema import FieldSpec, SheetSpec, normalize_header
+from tracker.workbook.schema_columns import SheetRules
 
 
 @dataclass(slots=True)
@@ -84,6 +85,10 @@ class SheetData:
     _sifted: set[tuple[str, frozenset[str] | Starting]] = field(
         default_factory=set, repr=False
     )  # `where` asked of `_sift`
+    # The schema's column rules (`check_schema_as_typed`), run on each column as the whole sheet is typed, its cells
+    # still in the processor's cache; then the Excel numbers of the rows that might break one, taken once
+    _column_rules: SheetRules | None = field(default=None, repr=False)
+    _suspects: set[int] | None = field(default=None, repr=False)
 
     @property
     def last_row(self) -> int:
@@ -112,12 +117,31 @@ class SheetData:
             self._whole()
             typing, self._typing = self._typing, None
             typed = typing() if typing is not None else []
+            if self._suspects is not None:  # rows typed before the others, or added: the view may have changed them
+                self._suspects.update(self._early, (row.number for row in self._added))
             if self._early:
                 typed = [self._early.get(row.number, row) for row in typed]
             self._rows = typed + self._added
             self._added = []
             self._raw = None
+            self._column_rules = None
         return self._rows
+
+    def check_schema_as_typed(self) -> None:
+        """Ask for `rows_to_check` (`tracker validate`): when the rows are not typed yet, the schema's rules look at
+        each column as it is typed, while its cells are fresh (~70 ms less at 10,000 events than each row checked
+        alone)."""
+        if self._rows is None:
+            self._column_rules = self.spec.column_rules
+
+    def rows_to_check(self) -> set[int]:
+        """The Excel numbers of the rows `SheetSpec.check_row` might find a schema problem in: none in any other."""
+        rows = self.rows
+        suspects, self._suspects = self._suspects, None  # once: the view may change the rows after
+        if suspects is None:  # typed before anyone asked: from the rows as they are now
+            columns = {name: [row.values.get(name) for row in rows] for name in self.spec.fields}
+            suspects = {rows[i].number for i in self.spec.column_rules.rows_to_check(columns, len(rows))}
+        return suspects
 
     def _row_at(self, number: int) -> Row | None:
         """Excel row `number` typed alone, before the others (the same object once they are typed)."""
@@ -346,7 +370,7 @@ def _hold(data: SheetData, rest: list[Sequence[Any]]) -> None:
 
     def type_rows() -> list[Row]:
         with gc_paused():
-            return _type_rows(data, spec, enumerate(rest, start=2), plan, None)
+            return _type_rows(data, spec, enumerate(rest, start=2), plan, None, data._column_rules)
 
     data._typing = type_rows
 
@@ -396,9 +420,11 @@ def _type_rows(
     pairs: Iterable[tuple[int, Sequence[Any]]],
     plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]],
     where: tuple[str, set[str]] | None,
+    rules: SheetRules | None = None,
 ) -> list[Row]:
     """The rows among `pairs` (Excel row number, raw cells) with a non-blank cell, typed by `plan`; with `where`
-    = (field, values), only those whose cell in that field is one of `values` (trimmed, case-folded).
+    = (field, values), only those whose cell in that field is one of `values` (trimmed, case-folded). With the
+    schema's column `rules`, `data._suspects` is set to the rows that might break one.
 
     Typed a column at a time (one comprehension per column, the rows' dicts then zipped in C): at 10,000 events
     ~0.12 s for ~600k cells, where a Python loop over them took ~0.19 s."""
@@ -411,15 +437,23 @@ def _type_rows(
     whole = list(zip(*raws, strict=False))  # the columns every row reaches (all, from calamine): one pass in C
     typed: dict[str, list[Any]] = {}
     extras: list[tuple[str, list[Any]]] = []
+    suspects: set[int] = set()
     for index, convert, name, kind, options in plan:
         cells = whole[index] if index < len(whole) else _column(raws, index)
         if convert is None:  # a user's own column: kept as the reader gave it, when not empty
             extras.append((name, [None if c is None or c == "" else c for c in cells]))
         else:
             typed[name] = typed_column(cells, convert, kind, options)
+            if rules is not None:  # now, while the column's cells are in the processor's cache
+                suspects |= rules.suspects_in(name, typed[name])
     names = list(spec.fields)
     nothing = [None] * len(raws)
     columns = [typed.get(name, nothing) for name in names]
+    if rules is not None:
+        for name in names:
+            if name not in typed:
+                suspects |= rules.suspects_in(name, nothing)
+        data._suspects = {pairs[i][0] for i in (range(len(pairs)) if rules.every_row else suspects)}
     width = len(names)
     if not extras and width:
         numbered = zip(pairs, zip(*columns, strict=True), strict=True)

@@ -1,0 +1,204 @@
+"""`tracker validate` checks a sheet's schema a column at a time (tracker.workbook.schema_columns) and then only the
+rows that might break a rule, one by one: a row it leaves out must be a row the row-by-row check finds nothing in,
+whatever the cells and whatever rules a team's own schema uses."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import jsonschema_rs
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from tests.test_typing_columns import CELLS
+from tracker.workbook.schema import SheetSpec, load_schema, row_instance
+from tracker.workbook.schema_columns import SheetRules
+from tracker.workbook.sheet_data import read_sheet
+
+SCHEMA = load_schema()
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def _near_misses(spec: SheetSpec) -> list[Any]:
+    """Cells that sit on a rule's edge in this sheet: the dropdown's values and their near misses, IDs right and
+    wrong, texts at and over a length limit, numbers at and past a bound."""
+    out: list[Any] = ["EVT-2027-0001", "EVT-27-1", "EVT-2027-0001\n", "TSK-2027-0001", "ACT-2027-0001", "x" * 501]
+    for field in spec.fields.values():
+        schema = field.schema
+        for option in field.enum:
+            out += [option, f" {option}", option.lower(), option.upper()]
+        for key in ("maxLength", "minLength"):
+            if key in schema:
+                out += ["y" * schema[key], "y" * (schema[key] + 1), "y" * max(schema[key] - 1, 0)]
+        for key in ("minimum", "maximum"):
+            if key in schema:
+                out += [schema[key], schema[key] - 1, schema[key] + 1, float(schema[key]) + 0.5]
+    return out
+
+
+@st.composite
+def sheets(draw: st.DrawFn) -> tuple[SheetSpec, list[list[Any]]]:
+    """A shipped sheet's header and a few rows of raw cells, as python-calamine gives them."""
+    spec = draw(st.sampled_from(list(SCHEMA)))
+    header = [field.title for field in spec.fields.values()]
+    cells = st.one_of(CELLS, st.sampled_from(_near_misses(spec)), st.none(), st.none())
+    rows = draw(st.lists(st.lists(cells, min_size=len(header), max_size=len(header)), max_size=6))
+    return spec, [header, *rows]
+
+
+def _found(spec: SheetSpec, values: dict[str, Any]) -> list[Any] | str:
+    """What the row-by-row check says of a row (its problems, or what it raised)."""
+    try:
+        return spec.check_row(values)
+    except Exception as exc:  # noqa: BLE001 - raised: the row must be one to check
+        return f"raised {exc!r}"
+
+
+@given(sheets())
+@settings(max_examples=400)
+def test_a_row_left_out_breaks_no_rule_of_the_shipped_schema(sheet: tuple[SheetSpec, list[list[Any]]]) -> None:
+    spec, raw = sheet
+    typed_first = read_sheet(spec, spec.name, raw)
+    typed_first.check_schema_as_typed()  # the rules run on each column as it is typed (validate's way)
+    rows = typed_first.rows
+    as_typed = typed_first.rows_to_check()
+    after = read_sheet(spec, spec.name, raw)
+    later = after.rows_to_check()  # asked once the rows are typed: found from the rows
+    assert as_typed & {row.number for row in rows} == later  # (a blank row is no row: what is said of it is moot)
+    with_problems = {row.number for row in rows if _found(spec, row.values)}
+    assert with_problems <= as_typed, [(row.number, _found(spec, row.values)) for row in rows]
+    assert after.rows_to_check() == later  # asked again (the view may have changed the rows): found again
+
+
+def test_the_rows_to_check_are_the_rows_with_problems_in_a_realistic_sheet() -> None:
+    """Nearly every row of a real tracker breaks no rule: the checks look at those that do, and only a few more."""
+    spec = SCHEMA["Events"]
+    header = [field.title for field in spec.fields.values()]
+    good = {
+        "id": "EVT-2027-0001",
+        "title": "VPN down",
+        "severity": "Sev 1",
+        "status": "Closed",
+        "category": "outage",
+        "detected_at": datetime(2027, 1, 4, 9, 0),
+        "resolved_at": datetime(2027, 1, 4, 10, 0),
+        "closed_at": datetime(2027, 1, 4, 11, 0),
+    }
+    rows = []
+    for number in range(1, 201):
+        values = dict(good, id=f"EVT-2027-{number:04d}")
+        rows.append([values.get(name) for name in spec.fields])
+    rows[10][list(spec.fields).index("status")] = "Closd"  # row 12: not a status
+    rows[20][list(spec.fields).index("closed_at")] = None  # row 22: Closed without a closing time
+    rows[30][list(spec.fields).index("id")] = "EVT-27-31"  # row 32: not an ID
+    data = read_sheet(spec, "Events", [header, *rows])
+    data.check_schema_as_typed()
+    assert len(data.rows) == 200
+    assert data.rows_to_check() == {12, 22, 32}
+
+
+# A team's own schema: the rules a property may use, the checks here reading some and handing the rest to
+# jsonschema-rs value by value
+KEYWORDS: dict[str, st.SearchStrategy[Any]] = {
+    "type": st.sampled_from(["string", "integer", "number", "boolean", "null", ["string", "null"], "array"]),
+    "enum": st.lists(st.sampled_from(["a", "b", "Sev 1", 1, 2.5, None, True]), min_size=1, max_size=3, unique=True),
+    "const": st.sampled_from(["a", 1, None]),
+    "maxLength": st.integers(0, 4),
+    "minLength": st.integers(0, 3),
+    "minimum": st.sampled_from([0, 1, -2.5, 10**20]),
+    "maximum": st.sampled_from([0, 5, 7.5, 2**60]),
+    "exclusiveMinimum": st.sampled_from([0, 1.5]),
+    "multipleOf": st.sampled_from([2, 0.5]),
+    "pattern": st.sampled_from(["^a", "^[0-9]+$", "b$", "^\\d+$", "^\\w$"]),
+    "format": st.sampled_from(["date-time", "email", "date"]),
+    "title": st.just("A column"),
+    "x-width": st.just(12),
+}
+COMMON = ["type", "enum", "maxLength", "minLength", "minimum", "maximum", "pattern", "format", "title"]
+
+
+def _now_and_then(draw: st.DrawFn, percent: int) -> bool:
+    """True about `percent` times in a hundred (not at a bound: hypothesis draws the bounds of a range often)."""
+    return draw(st.integers(1, 1000)) in range(400, 400 + percent * 10)
+
+
+@st.composite
+def properties(draw: st.DrawFn) -> dict[str, Any]:
+    """A property with a few rules, mostly of those the checks read, now and then one they do not (or a $ref)."""
+    names = draw(st.lists(st.sampled_from(COMMON), max_size=3, unique=True))
+    if _now_and_then(draw, 20):
+        names.append(draw(st.sampled_from(sorted(set(KEYWORDS) - set(COMMON)))))
+    prop = {name: draw(KEYWORDS[name]) for name in names}
+    if _now_and_then(draw, 3):
+        prop["$ref"] = "#/$defs/short"
+    return prop
+
+
+VALUES = st.one_of(
+    st.none(),
+    st.none(),
+    st.none(),
+    st.none(),
+    st.sampled_from(["a", "b", "Sev 1", "1", "x@example.com", "2027-01-04T09:00:00Z"]),
+    st.sampled_from([0, 1, 2, 5, 7, 2.5]),
+    st.sampled_from(["", "a", "b", "ab", "Sev 1", "1", "١٢", "a\n", "x@example.com", "2027-01-04T09:00:00Z", "é"]),
+    st.text(max_size=5),
+    st.integers(-(2**70), 2**70),
+    st.sampled_from([0, 1, 2, 5, 7, 2**53, 2**53 + 1, -(2**63)]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, 1.0, 2.5, 7.5, -2.5, math.nan, math.inf]),
+    st.booleans(),
+    st.builds(datetime, st.integers(1, 9999), st.integers(1, 12), st.integers(1, 28), tzinfo=st.just(UTC)),
+    st.dates(),
+    st.lists(st.integers(0, 3), max_size=2),
+)
+
+
+@st.composite
+def team_schemas(draw: st.DrawFn) -> dict[str, Any]:
+    names = ["a", "b", "c"]
+    schema: dict[str, Any] = {"$schema": DRAFT, "title": "Mine", "type": "object", "$defs": {"short": {"maxLength": 1}}}
+    schema["properties"] = {name: draw(properties()) for name in names}
+    schema["required"] = draw(st.lists(st.sampled_from(names), unique=True, max_size=1))
+    if draw(st.booleans()):
+        then = draw(st.sampled_from([{"required": ["c"]}, {"required": ["b", "c"]}]))
+        if _now_and_then(draw, 10):
+            then = {"properties": {"c": {"maxLength": 1}}}
+        rule = {"if": {"properties": {"a": {"const": "a"}}, "required": ["a"]}, "then": then}
+        if _now_and_then(draw, 10):
+            rule["else"] = {"required": ["b"]}
+        schema["allOf"] = [rule]
+    if _now_and_then(draw, 10):  # a sheet-level rule the checks do not read, or a keyword of tracker's own
+        key, value = draw(st.sampled_from([("additionalProperties", False), ("minProperties", 2), ("x-table", "T")]))
+        schema[key] = value
+    return schema
+
+
+@given(team_schemas(), st.lists(st.fixed_dictionaries({n: VALUES for n in "abc"}), min_size=1, max_size=6))
+@settings(max_examples=600)
+def test_a_row_left_out_breaks_no_rule_of_a_teams_own_schema(schema: dict[str, Any], rows: list[dict]) -> None:
+    try:
+        validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+    except Exception:  # noqa: BLE001 - not a schema tracker would load
+        assume(False)
+    columns = {name: [row[name] for row in rows] for name in "abc"}
+    left_out = set(range(len(rows))) - set(SheetRules(schema).rows_to_check(columns, len(rows)))
+    for position in left_out:
+        try:
+            valid = validator.is_valid(row_instance(rows[position]))
+        except Exception as exc:  # noqa: BLE001
+            valid = f"raised {exc!r}"
+        assert valid is True, (rows[position], valid)
+
+
+def test_text_in_a_date_column_is_checked_and_a_clean_row_is_not() -> None:
+    spec = SCHEMA["Updates"]
+    header = [field.title for field in spec.fields.values()]
+    base = {"event_id": "EVT-2027-0001", "at": datetime(2027, 1, 4, 9), "status": "Investigating", "note": "n"}
+    rows = [[values.get(name) for name in spec.fields] for values in (base, dict(base, at="yesterday"))]
+    data = read_sheet(spec, "Updates", [header, *rows])
+    data.check_schema_as_typed()
+    assert data.rows_to_check() == {3}
+    assert spec.check_row(data.rows[1].values)
