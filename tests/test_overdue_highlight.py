@@ -7,7 +7,7 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import openpyxl
 import pytest
@@ -18,11 +18,15 @@ from tests import suite_clock
 from tests.conftest import Run, soffice
 from tracker.rules.build import build_workbook
 from tracker.workbook.overdue_highlight import (
+    ALWAYS_UTC,
+    PLAIN_NOW,
     TIMEZONE_NAME,
     UTC_NOW_NAME,
     Names,
     Rule,
+    _first_disagreement,
     findings,
+    is_utc,
     local_minute,
     offset_at,
     offset_table,
@@ -235,6 +239,38 @@ def test_a_table_running_out_is_noted_a_year_ahead() -> None:
     assert findings(names, rule, NEW_YORK, BUILT + timedelta(days=365 * 20)) == []
     [message] = findings(names, rule, NEW_YORK, datetime(2055, 6, 1, tzinfo=UTC))
     assert "disagrees with the tz database from 2056-03-12 on" in message and "1 h early" in message
+
+
+@pytest.mark.parametrize(
+    "zone", [*ZONES, "Australia/Lord_Howe", "Antarctica/Troll", "America/Santiago", "Asia/Kathmandu", "Europe/Dublin"]
+)
+def test_a_fresh_table_agrees_with_the_tz_database_for_the_coming_year(zone: str) -> None:
+    """What validate's quick look rests on: a table looked up afresh gives the tz database's offsets all year."""
+    now = suite_clock.NOW
+    assert _first_disagreement(table_for(zone, now), zone, now) is None
+
+
+@pytest.mark.parametrize("zone", sorted(ALWAYS_UTC))
+def test_the_names_of_utc_validate_skips_are_utc_all_along(zone: str) -> None:
+    """validate says nothing of a plain NOW() for these zones without building their table: it would say UTC."""
+    now = suite_clock.NOW
+    assert zone in available_timezones() and is_utc(table_for(zone, now))
+    assert findings(Names(None, None), Rule("$E2<NOW()", PLAIN_NOW), zone, now) == []
+
+
+def test_a_table_from_an_earlier_year_is_checked_for_the_coming_one() -> None:
+    """A workbook made years ago keeps its table: nothing to note while it still agrees for the coming year, and
+    a change of offset it places a day late is named."""
+    rule = Rule('AND($E2<>"",$E2<TrackerUtcNow)', UTC_NOW_NAME)
+    table = table_for(NEW_YORK, BUILT)
+    zone = '"America/New_York"'
+    assert findings(Names(utc_now_formula(table), zone), rule, NEW_YORK, BUILT + timedelta(days=3 * 365)) == []
+    spring_2028 = next(i for i, (start, _) in enumerate(table) if start > minute("2028-03-01T00:00"))
+    start, offset = table[spring_2028]
+    late = (*table[:spring_2028], (start + 1440, offset), *table[spring_2028 + 1 :])
+    [message] = findings(Names(utc_now_formula(late), zone), rule, NEW_YORK, datetime(2027, 6, 1, tzinfo=UTC))
+    assert "disagrees with the tz database from 2028-03-12 on" in message
+    assert findings(Names(utc_now_formula(late), zone), rule, NEW_YORK, datetime(2028, 6, 1, tzinfo=UTC)) == []
 
 
 # --- LibreOffice as the viewer -----------------------------------------------------------

@@ -400,7 +400,10 @@ def _rows(data: SheetData, controls: bool = True) -> list[Problem]:
     present = data.columns
     events = spec.name == "Events"  # (an Events row tracker takes in is noted, wrong or not)
     suspects = data.rows_to_check()  # (nearly every row breaks no rule: found a column at a time)
-    for row in data.rows:
+    rows = data.rows
+    if not controls:  # only the rows that might break a rule, and Events rows without an ID (intake's)
+        rows = [row for row in rows if row.number in suspects or events and not row.values.get("id")]
+    for row in rows:
         if controls:
             out.extend(_control_characters(data, row))
         found = spec.check_row(row.values) if row.number in suspects else []
@@ -475,30 +478,28 @@ def _references(
                 if r.values.get(ref_field) is not None
             }
         known = listed[field.ref]
-        name, split = field.name, field.split
-        items: dict[str, list[str]] = {}  # a list-valued text cell's items (the same few lists come back)
+        # texts known to be listed: the values as their sheet writes them, then each cell found to list only those
+        # (the same few lists of services come back); a text is never equal to another type, so this is exact
+        fine = {value for value in known.values() if type(value) is str}
+        name = field.name
         for row in data.rows:
             value = row.values.get(name)
-            if value is None:
-                continue  # (no items)
-            if not field.separator:
-                listing = [str(value)]
-            elif type(value) is str:
-                listing = items[value] if value in items else items.setdefault(value, split(value))
-            else:
-                listing = split(value)
-            for item in listing:
-                if item.casefold() not in known:
-                    out.append(
-                        Problem.at(
-                            data,
-                            field.name,
-                            row.number,
-                            item,
-                            _unknown_ref_message(item, ref_sheet, target, ref_field),
-                            _allowed_refs(ref_sheet, target.spec.fields[ref_field], list(known.values())),
-                        )
+            if value is None or value in fine:  # (nearly every cell)
+                continue
+            missing = [item for item in field.split(value) if item.casefold() not in known]
+            if not missing and type(value) is str:
+                fine.add(value)
+            for item in missing:
+                out.append(
+                    Problem.at(
+                        data,
+                        field.name,
+                        row.number,
+                        item,
+                        _unknown_ref_message(item, ref_sheet, target, ref_field),
+                        _allowed_refs(ref_sheet, target.spec.fields[ref_field], list(known.values())),
                     )
+                )
     return out
 
 

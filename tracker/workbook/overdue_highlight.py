@@ -41,6 +41,14 @@ UTC_NOW_NAME = "TrackerUtcNow"
 TIMEZONE_NAME = "TrackerTimezone"
 YEARS = 30  # how far ahead a new workbook's table reaches; `tracker validate` notes when it runs short
 PLAIN_NOW = "NOW()"
+# The tz database's names of UTC itself: offset 0 at every moment (links to Etc/UTC and Etc/GMT)
+ALWAYS_UTC = frozenset(
+    {
+        *("UTC", "Etc/UTC", "UCT", "Etc/UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu"),
+        *("GMT", "Etc/GMT", "GMT0", "Etc/GMT0", "GMT+0", "Etc/GMT+0", "GMT-0", "Etc/GMT-0", "Greenwich"),
+        "Etc/Greenwich",
+    }
+)
 _EXCEL_EPOCH = datetime(1899, 12, 30, tzinfo=UTC)
 _STEP = 24 * 3600  # seconds between samples when looking for a change of offset (changes are weeks apart)
 _TABLE = re.compile(r"LOOKUP\(\s*NOW\(\)\s*\*\s*1440\s*[,;]\s*\{([-\d,;\s]+)\}\s*[,;]\s*\{([-\d,;\s]+)\}\s*\)", re.I)
@@ -266,6 +274,21 @@ def _shift(minutes: int) -> str:
     return f"turns red {abs(minutes) / 60:g} h {'late' if minutes > 0 else 'early'}"
 
 
+def _in_window(table: Table, now: datetime, days: int = 366) -> list[tuple[int, int]]:
+    """What a table gives for the local minutes of the coming `days` (with a day and more either side): the offset
+    at the window's first minute, then each change of offset in it, as (minute, offset). Two tables that give the
+    same here disagree with the tz database at the same moments of that year (`_first_disagreement`), or at none."""
+    low = math.floor((now - _EXCEL_EPOCH) / timedelta(minutes=1)) - 1_600
+    high = low + days * 1_440 + 3_200
+    starts = [start for start, _ in table]
+    first = max(bisect.bisect_right(starts, low) - 1, 0)
+    out = [(low, table[first][1])] if table else []
+    for start, offset in table[first + 1 : bisect.bisect_right(starts, high)]:
+        if offset != out[-1][1]:
+            out.append((start, offset))
+    return out
+
+
 def _first_disagreement(table: Table, timezone: str, now: datetime, days: int = 366) -> tuple[datetime, int] | None:
     """The first moment of the coming year at which the table gives another offset than the tz database,
     and by how many minutes the highlight's clock then runs behind UTC now."""
@@ -294,6 +317,8 @@ def names_to_paste(timezone: str, now: datetime) -> list[tuple[str, str]]:
 
 def findings(names: Names, rule: Rule, timezone: str, now: datetime) -> list[str]:
     """What is wrong with an overdue rule's clock for viewers in `timezone` (empty: nothing)."""
+    if rule.clock == PLAIN_NOW and timezone in ALWAYS_UTC:
+        return []  # NOW() is UTC there (without the 30 years of offsets that would say so: ~12 ms)
     expected = table_for(timezone, now)
     fix_name = (
         f"in Excel (Formulas > Name Manager) set the names {TIMEZONE_NAME} and {UTC_NOW_NAME} to what "
@@ -328,7 +353,8 @@ def findings(names: Names, rule: Rule, timezone: str, now: datetime) -> list[str
             f"{TIMEZONE_NAME}), but tracker.toml's display timezone is {timezone}: for a viewer there it "
             f"{_shift(then - offset_now)}; to fix it, {fix_name}"
         ]
-    wrong = _first_disagreement(table, timezone, now)
+    same = _in_window(table, now) == _in_window(expected, now)  # (what a fresh table says: it agrees, tested)
+    wrong = None if same else _first_disagreement(table, timezone, now)
     if wrong is not None:
         moment, minutes = wrong
         return [
