@@ -9,6 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tracker.cells import _ALL_BUT_CONTROL, _ENCODED, errors_in, may_hold_control
+from tracker.store.xlsx_layout import MASTER_MARKER, _may_hold_masters
 
 
 def reference_may_hold_control(xml: bytes) -> bool:
@@ -84,3 +85,32 @@ def test_errors_in_finds_each_error_cell_and_only_those(cells: list[tuple[bytes,
         + b"</sheetData>"
     )
     assert errors_in(xml) == reference_errors_in(xml)
+
+
+def reference_may_hold_masters(data: bytes) -> bool:
+    """`_may_hold_masters` as it was written first: each "<f" found in turn."""
+    root = re.search(rb"<(\w+:)?worksheet\b", data[:4096])
+    element = b"<" + (root[1] if root and root[1] else b"") + b"f"
+    at = data.find(element)
+    while at >= 0:
+        after = at + len(element)
+        if data[after : after + 1] in (b" ", b"\t", b"\n", b"\r"):
+            close = data.find(b">", after)
+            if MASTER_MARKER.search(data, after, close if close >= 0 else len(data)):
+                return True
+        at = data.find(element, after)
+    return False
+
+
+FORMULA_PIECES = st.sampled_from(
+    [b"<worksheet>", b"<x:worksheet>", b"<c r=\"E2\">", b"<x:c r=\"E2\">", b"<f", b"<x:f", b" ", b"\t", b"\n", b">",
+     b"/>", b't="shared"', b"t='array'", b't="normal"', b' ref="E2:E4"', b"</f>", b"<formula>", b"<fill>", b"C2*2",
+     b"t = \"shared\"", b"<v>40</v>", b"</c>"]
+)  # fmt: skip
+
+
+@settings(max_examples=600, deadline=None, database=None)
+@given(st.lists(FORMULA_PIECES, max_size=14).map(b"".join))
+@example(b'<x:worksheet><x:c r="E2"><x:f\tt="array" ref="E2:E4">C2*2</x:f></x:c>')
+def test_may_hold_masters_answers_as_the_first_search_did(xml: bytes) -> None:
+    assert _may_hold_masters(xml) == reference_may_hold_masters(xml)

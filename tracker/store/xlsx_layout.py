@@ -321,14 +321,12 @@ def _may_hold_masters(data: bytes) -> bool:
     one, in one search (formulas are few; searching 20 MB for "shared" and "array" took two passes, 30 ms)."""
     root = _ROOT.search(data, 0, 4096)
     element = b"<" + (root[1] if root and root[1] else b"") + b"f"
-    at = data.find(element)
-    while at >= 0:
-        after = at + len(element)
-        if data[after : after + 1] in (b" ", b"\t", b"\n", b"\r"):  # <f ...>: attributes may make it a master
-            close = data.find(b">", after)
-            if MASTER_MARKER.search(data, after, close if close >= 0 else len(data)):
-                return True
-        at = data.find(element, after)
+    # <f ...>: attributes may make it a master (the regular expression finds these twice as fast as bytes.find
+    # finds "<f", a pair of bytes 20 MB of XML is full of: 17 -> 8 ms)
+    for start in re.finditer(re.escape(element) + rb"[ \t\n\r]", data):
+        close = data.find(b">", start.end())
+        if MASTER_MARKER.search(data, start.end() - 1, close if close >= 0 else len(data)):
+            return True
     return False
 
 
