@@ -137,3 +137,28 @@ def test_a_plain_sheet_is_typed_alike_both_ways() -> None:
     assert [r.number for r in data.rows] == [2]
     assert data.rows[0].values["author"] == "Ann" and data.rows[0].values["at"].tzinfo is UTC
     assert shown(data.rows) == shown(reference_rows(data, spec, enumerate(rows, start=2), data._plan, None))
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(sheets(), st.data())
+def test_the_columns_validate_reads_are_the_rows_made_later(sheet: Any, draw: st.DataObject) -> None:
+    """`tracker validate` reads a sheet a column at a time and makes only some of its rows (`rows_at`): the columns
+    are the rows' values, the rows made early are the very rows the sheet holds later, and a change the view made
+    to one of them is in the columns asked for after it."""
+    spec, header, rows = sheet
+    data = read_sheet(spec, spec.name, [header, *rows])
+    expected = reference_rows(data, spec, enumerate(rows, start=2), data._plan, None)
+    numbers, columns = data.typed_columns()
+    assert numbers == [r.number for r in expected]
+    assert repr(columns) == repr({name: [r.values[name] for r in expected] for name in spec.fields})
+    chosen = draw.draw(st.lists(st.sampled_from(numbers or [2]), max_size=3))
+    early = data.rows_at(chosen)
+    assert [r.number for r in early] == sorted(set(chosen) & set(numbers))
+    changed = spec.fields[draw.draw(st.sampled_from(list(spec.fields)))].name
+    for row in early:
+        row.values[changed] = "changed by the view"
+    again = data.typed_columns()[1][changed]
+    assert all(again[numbers.index(row.number)] == "changed by the view" for row in early)
+    made = data.rows
+    assert all(any(row is m for m in made) for row in early)  # the same objects
+    assert shown(made) == shown([next((e for e in early if e.number == r.number), r) for r in expected])

@@ -72,7 +72,7 @@ def _problems(
             continue
         problems.extend(_structure(data))
         data.check_schema_as_typed()
-        _ = data.rows  # typed while the pass goes on: it is needed only now
+        data.typed_columns()  # typed while the pass goes on; made rows only where a check needs them
         problems.extend(_rows(data, files.controls(spec.name)))
         problems.extend(_unique(data))
     listed: dict[tuple[str, str], dict[str, Any]] = {}  # what each referenced column lists, gathered once
@@ -400,9 +400,12 @@ def _rows(data: SheetData, controls: bool = True) -> list[Problem]:
     present = data.columns
     events = spec.name == "Events"  # (an Events row tracker takes in is noted, wrong or not)
     suspects = data.rows_to_check()  # (nearly every row breaks no rule: found a column at a time)
-    rows = data.rows
-    if not controls:  # only the rows that might break a rule, and Events rows without an ID (intake's)
-        rows = [row for row in rows if row.number in suspects or events and not row.values.get("id")]
+    if controls:
+        rows = data.rows
+    else:  # only the rows that might break a rule, and Events rows without an ID (intake's)
+        numbers, columns = data.typed_columns()
+        ids = columns.get("id", [None] * len(numbers)) if events else [True] * len(numbers)
+        rows = data.rows_at(suspects.union(n for n, key in zip(numbers, ids, strict=True) if not key))
     for row in rows:
         if controls:
             out.extend(_control_characters(data, row))
@@ -435,8 +438,8 @@ def _unique(data: SheetData) -> list[Problem]:
         if not field.unique or field.name not in data.columns:
             continue
         seen: dict[str, int] = {}
-        for row in data.rows:
-            value = row.values.get(field.name)
+        numbers, columns = data.typed_columns()
+        for number, value in zip(numbers, columns[field.name], strict=True):
             if value is None:
                 continue
             key = str(value).casefold()
@@ -446,14 +449,14 @@ def _unique(data: SheetData) -> list[Problem]:
                     Problem.at(
                         data,
                         field.name,
-                        row.number,
+                        number,
                         value,
                         f"{value!r} is used twice (first at {first})",
                         f"a {field.title} not used on another row",
                     )
                 )
             else:
-                seen[key] = row.number
+                seen[key] = number
     return out
 
 
@@ -473,17 +476,14 @@ def _references(
             continue
         if field.ref not in listed:
             listed[field.ref] = {
-                str(r.values[ref_field]).casefold(): r.values[ref_field]
-                for r in target.rows
-                if r.values.get(ref_field) is not None
+                str(value).casefold(): value for value in target.typed_columns()[1][ref_field] if value is not None
             }
         known = listed[field.ref]
         # texts known to be listed: the values as their sheet writes them, then each cell found to list only those
         # (the same few lists of services come back); a text is never equal to another type, so this is exact
         fine = {value for value in known.values() if type(value) is str}
-        name = field.name
-        for row in data.rows:
-            value = row.values.get(name)
+        numbers, columns = data.typed_columns()
+        for number, value in zip(numbers, columns[field.name], strict=True):
             if value is None or value in fine:  # (nearly every cell)
                 continue
             missing = [item for item in field.split(value) if item.casefold() not in known]
@@ -494,7 +494,7 @@ def _references(
                     Problem.at(
                         data,
                         field.name,
-                        row.number,
+                        number,
                         item,
                         _unknown_ref_message(item, ref_sheet, target, ref_field),
                         _allowed_refs(ref_sheet, target.spec.fields[ref_field], list(known.values())),

@@ -89,6 +89,7 @@ class SheetData:
     # still in the processor's cache; then the Excel numbers of the rows that might break one, taken once
     _column_rules: SheetRules | None = field(default=None, repr=False)
     _suspects: set[int] | None = field(default=None, repr=False)
+    _typed: _Typed | None = field(default=None, repr=False)  # typed a column at a time, not made rows yet
 
     @property
     def last_row(self) -> int:
@@ -125,7 +126,47 @@ class SheetData:
             self._added = []
             self._raw = None
             self._column_rules = None
+            self._typed = None
         return self._rows
+
+    def typed_columns(self) -> tuple[list[int], dict[str, list[Any]]]:
+        """Each row's Excel number and each field's typed cells, row by row, as `rows` holds them, without making
+        the rows when they are not made yet (`tracker validate` reads the 30,000 rows of Updates so)."""
+        self._whole()
+        if self._rows is None and not self._added and (self._typed is not None or self._raw is not None):
+            if self._typed is None:
+                with gc_paused():
+                    rest = self._raw or []
+                    self._typed = _typed_columns(
+                        self, self.spec, enumerate(rest, start=2), self._plan, None, self._column_rules
+                    )
+                self._column_rules = None
+            typed = self._typed
+            columns = dict(zip(typed.names, typed.columns, strict=True))
+            for number, row in self._early.items():  # rows made before the others: as the view has them now
+                position = typed.position(number)
+                if position is not None:
+                    for name, cells in columns.items():
+                        cells[position] = row.values.get(name)
+            return typed.numbers, columns
+        rows = self.rows
+        return [row.number for row in rows], {name: [row.values.get(name) for row in rows] for name in self.spec.fields}
+
+    def rows_at(self, numbers: Iterable[int]) -> list[Row]:
+        """The rows of these Excel numbers, in sheet order, without making the others when they are not made yet
+        (the same objects once they are)."""
+        typed = self._typed
+        if typed is None or self._rows is not None:
+            wanted = set(numbers)
+            return [row for row in self.rows if row.number in wanted]
+        out = []
+        for number in sorted(set(numbers)):
+            row = self._early.get(number)
+            if row is None and (position := typed.position(number)) is not None:
+                row = self._early[number] = typed.row(position)
+            if row is not None:
+                out.append(row)
+        return out
 
     def check_schema_as_typed(self) -> None:
         """Ask for `rows_to_check` (`tracker validate`): when the rows are not typed yet, the schema's rules look at
@@ -136,11 +177,12 @@ class SheetData:
 
     def rows_to_check(self) -> set[int]:
         """The Excel numbers of the rows `SheetSpec.check_row` might find a schema problem in: none in any other."""
-        rows = self.rows
+        numbers, columns = self.typed_columns()
         suspects, self._suspects = self._suspects, None  # once: the view may change the rows after
         if suspects is None:  # typed before anyone asked: from the rows as they are now
-            columns = {name: [row.values.get(name) for row in rows] for name in self.spec.fields}
-            suspects = {rows[i].number for i in self.spec.column_rules.rows_to_check(columns, len(rows))}
+            suspects = {numbers[i] for i in self.spec.column_rules.rows_to_check(columns, len(numbers))}
+        else:  # and the rows made before the others, or added: the view may have changed them
+            suspects.update(self._early, (row.number for row in self._added))
         return suspects
 
     def _row_at(self, number: int) -> Row | None:
@@ -370,7 +412,8 @@ def _hold(data: SheetData, rest: list[Sequence[Any]]) -> None:
 
     def type_rows() -> list[Row]:
         with gc_paused():
-            return _type_rows(data, spec, enumerate(rest, start=2), plan, None, data._column_rules)
+            typed = data._typed or _typed_columns(data, spec, enumerate(rest, start=2), plan, None, data._column_rules)
+            return _rows_of(typed)
 
     data._typing = type_rows
 
@@ -414,17 +457,53 @@ def _filled(row: Sequence[Any], plan: list[tuple[int, Any, str, str, frozenset[s
     return False
 
 
+@dataclass(slots=True)
+class _Typed:
+    """A sheet's rows typed a column at a time, before they are made rows: each row's Excel number, and each field's
+    (then each user column's) cells, row by row; rows of blank cells are left out."""
+
+    numbers: list[int]
+    names: list[str]
+    columns: list[list[Any]]
+    extras: list[tuple[str, list[Any]]]
+    _positions: dict[int, int] | None = None
+
+    def position(self, number: int) -> int | None:
+        """Where Excel row `number` is in the columns (None: not a row)."""
+        if self._positions is None:
+            self._positions = {n: i for i, n in enumerate(self.numbers)}
+        return self._positions.get(number)
+
+    def row(self, position: int) -> Row:
+        """The row at `position`, made as `_rows_of` makes it."""
+        extra = {name: cells[position] for name, cells in self.extras if cells[position] is not None}
+        return Row(
+            self.numbers[position], {n: c[position] for n, c in zip(self.names, self.columns, strict=True)}, extra
+        )
+
+
 def _type_rows(
     data: SheetData,
     spec: SheetSpec,
     pairs: Iterable[tuple[int, Sequence[Any]]],
     plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]],
     where: tuple[str, set[str]] | None,
-    rules: SheetRules | None = None,
 ) -> list[Row]:
     """The rows among `pairs` (Excel row number, raw cells) with a non-blank cell, typed by `plan`; with `where`
-    = (field, values), only those whose cell in that field is one of `values` (trimmed, case-folded). With the
-    schema's column `rules`, `data._suspects` is set to the rows that might break one.
+    = (field, values), only those whose cell in that field is one of `values` (trimmed, case-folded)."""
+    return _rows_of(_typed_columns(data, spec, pairs, plan, where))
+
+
+def _typed_columns(
+    data: SheetData,
+    spec: SheetSpec,
+    pairs: Iterable[tuple[int, Sequence[Any]]],
+    plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]],
+    where: tuple[str, set[str]] | None,
+    rules: SheetRules | None = None,
+) -> _Typed:
+    """`_type_rows`' typing, before the rows are made. With the schema's column `rules`, `data._suspects` is set
+    to the rows that might break one.
 
     Typed a column at a time (one comprehension per column, the rows' dicts then zipped in C): at 10,000 events
     ~0.12 s for ~600k cells, where a Python loop over them took ~0.19 s."""
@@ -447,30 +526,43 @@ def _type_rows(
             if rules is not None:  # now, while the column's cells are in the processor's cache
                 suspects |= rules.suspects_in(name, typed[name])
     names = list(spec.fields)
-    nothing = [None] * len(raws)
-    columns = [typed.get(name, nothing) for name in names]
+    columns = [typed[name] if name in typed else [None] * len(raws) for name in names]  # (each its own list)
+    numbers = [number for number, _ in pairs]
     if rules is not None:
-        for name in names:
+        for name, column in zip(names, columns, strict=True):
             if name not in typed:
-                suspects |= rules.suspects_in(name, nothing)
-        data._suspects = {pairs[i][0] for i in (range(len(pairs)) if rules.every_row else suspects)}
+                suspects |= rules.suspects_in(name, column)
+        data._suspects = {numbers[i] for i in (range(len(pairs)) if rules.every_row else suspects)}
     width = len(names)
-    if not extras and width:
-        numbered = zip(pairs, zip(*columns, strict=True), strict=True)
-        if any(None not in column for column in columns):  # a column filled on every row: no row is blank
-            return [Row(number, dict(zip(names, values, strict=True)), {}) for (number, _), values in numbered]
-        return [  # a row of blank cells is no row
-            Row(number, dict(zip(names, values, strict=True)), {})
-            for (number, _), values in numbered
-            if values.count(None) != width
-        ]
-    out: list[Row] = []
+    if any(None not in column for column in columns) or not raws:  # a column filled on every row: none is blank
+        return _Typed(numbers, names, columns, extras)
     rows = zip(*columns, strict=True) if width else ((),) * len(raws)
-    for position, ((number, _), values) in enumerate(zip(pairs, rows, strict=True)):
-        extra = {name: cells[position] for name, cells in extras if cells[position] is not None}
-        if extra or values.count(None) != width:
-            out.append(Row(number, dict(zip(names, values, strict=True)), extra))
-    return out
+    kept = [  # a row of blank cells is no row (unless it holds a value in a user's own column)
+        position
+        for position, values in enumerate(rows)
+        if values.count(None) != width or any(cells[position] is not None for _, cells in extras)
+    ]
+    if len(kept) == len(raws):
+        return _Typed(numbers, names, columns, extras)
+    return _Typed(
+        [numbers[i] for i in kept],
+        names,
+        [[column[i] for i in kept] for column in columns],
+        [(name, [cells[i] for i in kept]) for name, cells in extras],
+    )
+
+
+def _rows_of(typed: _Typed) -> list[Row]:
+    """The rows of a typed sheet."""
+    names, columns, extras = typed.names, typed.columns, typed.extras
+    if extras:
+        return [typed.row(position) for position in range(len(typed.numbers))]
+    if not names:
+        return [Row(number, {}, {}) for number in typed.numbers]
+    return [
+        Row(number, dict(zip(names, values, strict=True)), {})
+        for number, values in zip(typed.numbers, zip(*columns, strict=True), strict=True)
+    ]
 
 
 def _column(raws: list[Sequence[Any]], index: int) -> list[Any]:
