@@ -25,7 +25,7 @@ from tracker.workbook.overdue_highlight import Names, Rule, book_names, findings
 from tracker.workbook.policy import INTAKE_FILLS, TYPED_UPDATE_FILLS, awaits_applying, awaits_intake
 from tracker.workbook.reading import Row, SheetData, Tracker, column_letter
 from tracker.workbook.schema import FieldSpec
-from tracker.workbook.sheet_data import gc_paused
+from tracker.workbook.typed_cells import gc_paused
 
 
 def validate_tracker(

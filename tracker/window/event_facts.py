@@ -18,7 +18,7 @@ from tracker.times import iso
 from tracker.workbook.cell_values import converter
 from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_bookkeeping, is_open
 from tracker.workbook.reading import Row, SheetData, Tracker
-from tracker.workbook.sheet_data import typed_column
+from tracker.workbook.typed_cells import typed_column
 
 _Plan = list[tuple[str, int, str, frozenset[str], Callable[[Any], Any]]]
 

@@ -3,19 +3,17 @@ one row among 100,000)."""
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from tracker.cells import column_letter
 from tracker.errors import WorkbookError
 from tracker.workbook.cell_forms import Starting
-from tracker.workbook.cell_values import ROW_KEY, converter, raw_key, whole_number
+from tracker.workbook.cell_values import ROW_KEY, converter, raw_key
 from tracker.workbook.schema import FieldSpec, SheetSpec, normalize_header
 from tracker.workbook.schema_columns import SheetRules
+from tracker.workbook.typed_cells import gc_paused, typed_column
 
 
 @dataclass(slots=True)
@@ -568,49 +566,3 @@ def _rows_of(typed: _Typed) -> list[Row]:
 def _column(raws: list[Sequence[Any]], index: int) -> list[Any]:
     """Column `index` of rows not all of which reach it: None where a row is too short."""
     return [raw[index] if index < len(raw) else None for raw in raws]
-
-
-# A naive date and time in UTC: combine(its date, its time (fold kept), UTC) is the value .replace(tzinfo=UTC)
-# gives, ~4x faster (replace parses keywords; it dominated typing at 10,000 events: 140k cells).
-_combine = datetime.combine
-
-
-def typed_column(cells: Sequence[Any], convert: Callable[[Any], Any], kind: str, options: frozenset[str]) -> list[Any]:
-    """One schema column's cells typed as `convert` types them (None for blank), with the commonest cells (text,
-    a naive date and time, a dropdown value, a whole number) typed inline: the one rule for a sheet read whole and
-    for the columns a report reads (tracker.window.event_facts)."""
-    if kind == "text":
-        return [(c.strip() or None) if type(c) is str else None if c is None else convert(c) for c in cells]
-    if kind == "datetime":
-        return [
-            (_combine(c, c.time(), UTC) if c.tzinfo is None else c)
-            if type(c) is datetime
-            else None
-            if c is None or c == ""
-            else convert(c)
-            for c in cells
-        ]
-    if kind == "enum":
-        return [None if c is None or c == "" else c if c in options else convert(c) for c in cells]
-    if kind == "integer":
-        return [
-            None if c is None or c == "" else int(c) if type(c) is float and whole_number(c) else convert(c)
-            for c in cells
-        ]
-    return [None if c is None or c == "" else convert(c) for c in cells]
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No garbage collection while openpyxl builds or writes millions of cell objects.
-
-    They are all alive until the save ends, so collecting finds nothing and costs ~17% of a
-    load + save at 10,000 events (bench/).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

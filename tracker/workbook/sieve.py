@@ -50,7 +50,7 @@ from tracker.workbook.cell_forms import (
 )
 from tracker.workbook.early import native_stderr_quiet
 from tracker.workbook.row_scan import Scan, in_place, scan_rows
-from tracker.workbook.sheet_data import gc_paused
+from tracker.workbook.typed_cells import gc_paused
 
 _ROW_START = re.compile(rb"<row[\s>/]")
 _SHARED = "/sharedStrings"
