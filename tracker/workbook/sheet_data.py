@@ -551,15 +551,14 @@ def _typed_columns(
 
 
 def _rows_of(typed: _Typed) -> list[Row]:
-    """The rows of a typed sheet."""
-    names, columns, extras = typed.names, typed.columns, typed.extras
-    if extras:
-        return [typed.row(position) for position in range(len(typed.numbers))]
-    if not names:
-        return [Row(number, {}, {}) for number in typed.numbers]
+    """The rows of a typed sheet (each row's dict made in C from the columns zipped back into rows)."""
+    names, extras = typed.names, typed.extras
+    rows = zip(typed.numbers, zip(*typed.columns, strict=True) if names else [()] * len(typed.numbers), strict=True)
+    if not extras:
+        return [Row(number, dict(zip(names, values, strict=True)), {}) for number, values in rows]
     return [
-        Row(number, dict(zip(names, values, strict=True)), {})
-        for number, values in zip(typed.numbers, zip(*columns, strict=True), strict=True)
+        Row(number, dict(zip(names, values, strict=True)), {n: c[p] for n, c in extras if c[p] is not None})
+        for p, (number, values) in enumerate(rows)
     ]
 
 
