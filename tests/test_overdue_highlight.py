@@ -273,6 +273,19 @@ def test_a_table_from_an_earlier_year_is_checked_for_the_coming_one() -> None:
     assert findings(Names(utc_now_formula(late), zone), rule, NEW_YORK, datetime(2028, 6, 1, tzinfo=UTC)) == []
 
 
+def test_a_change_of_offset_an_hour_late_is_named() -> None:
+    """A table that puts a change of offset an hour after the clocks change disagrees for that hour only; the
+    year is looked at every 3 hours and at each change, so the hour is not missed between two looks."""
+    rule = Rule('AND($E2<>"",$E2<TrackerUtcNow)', UTC_NOW_NAME)
+    table = table_for(NEW_YORK, BUILT)
+    spring_2028 = next(i for i, (start, _) in enumerate(table) if start > minute("2028-03-01T00:00"))
+    start, offset = table[spring_2028]  # 02:00 on 12 March 2028: the first minute a clock reads is 03:00
+    late = (*table[:spring_2028], (start + 120, offset), *table[spring_2028 + 1 :])  # from 04:00
+    names = Names(utc_now_formula(late), '"America/New_York"')
+    [message] = findings(names, rule, NEW_YORK, datetime(2027, 6, 1, tzinfo=UTC))
+    assert "disagrees with the tz database from 2028-03-12 on" in message and "1 h" in message
+
+
 # --- LibreOffice as the viewer -----------------------------------------------------------
 
 needs_libreoffice = pytest.mark.skipif(soffice() is None, reason="LibreOffice (soffice) is not installed")

@@ -291,10 +291,14 @@ def _in_window(table: Table, now: datetime, days: int = 366) -> list[tuple[int, 
 
 def _first_disagreement(table: Table, timezone: str, now: datetime, days: int = 366) -> tuple[datetime, int] | None:
     """The first moment of the coming year at which the table gives another offset than the tz database,
-    and by how many minutes the highlight's clock then runs behind UTC now."""
+    and by how many minutes the highlight's clock then runs behind UTC now. Looked at every 3 hours and at each
+    moment either changes its offset (and an hour and two after, past a repeated hour): a table that changes an
+    hour late disagrees for an hour only."""
     zone = ZoneInfo(timezone)
-    for hour in range(0, days * 24, 3):
-        moment = now + timedelta(hours=hour)
+    end = now + timedelta(days=days)
+    for moment in sorted(
+        {*(now + timedelta(hours=hour) for hour in range(0, days * 24, 3)), *_changes(table, now, end, timezone)}
+    ):
         wall = moment.astimezone(zone)
         if wall.replace(fold=1 - wall.fold).utcoffset() != wall.utcoffset():
             continue  # a time the clock shows twice: the table's reading of it is documented
@@ -304,6 +308,22 @@ def _first_disagreement(table: Table, timezone: str, now: datetime, days: int = 
         if got != actual:
             return moment, got - actual
     return None
+
+
+def _changes(table: Table, now: datetime, end: datetime, timezone: str) -> set[datetime]:
+    """The moments in [now, end) at which the table's offset or the tz database's may change (read by a clock at
+    any offset either gives), each with the minute after it and the hours after a repeated hour."""
+    fresh = table_for(timezone, now)
+    offsets = {offset for _, offset in (*table, *fresh)}
+    out = set()
+    for start, _ in (*table, *fresh):
+        for offset in offsets:
+            moment = _EXCEL_EPOCH + timedelta(minutes=start - offset)
+            for after in (0, 1, 61, 121):
+                when = moment + timedelta(minutes=after)
+                if now <= when < end:
+                    out.add(when)
+    return out
 
 
 FORMULAS_COMMAND = "tracker validate --formulas"
