@@ -258,32 +258,39 @@ def test_the_names_of_utc_validate_skips_are_utc_all_along(zone: str) -> None:
     assert findings(Names(None, None), Rule("$E2<NOW()", PLAIN_NOW), zone, now) == []
 
 
+OVERDUE_RULE_NAMED = Rule('AND($E2<>"",$E2<TrackerUtcNow)', UTC_NOW_NAME)
+NEW_YORK_NAME = '"America/New_York"'
+
+
+def _spring_moved(minutes: int) -> tuple[Names, str]:
+    """The names of a New York table built at BUILT (pinned) whose change to summer time two years on comes
+    `minutes` late, and the day the clocks change then (YYYY-MM-DD)."""
+    table = table_for(NEW_YORK, BUILT)
+    spring = next(i for i, (start, _) in enumerate(table) if start > minute(f"{BUILT.year + 2}-03-01T00:00"))
+    start, offset = table[spring]  # 02:00 local that day: the first minute a clock reads with the new offset is 03:00
+    late = (*table[:spring], (start + minutes, offset), *table[spring + 1 :])
+    day = (EXCEL_EPOCH + timedelta(minutes=start)).date().isoformat()
+    return Names(utc_now_formula(late), NEW_YORK_NAME), day
+
+
 def test_a_table_from_an_earlier_year_is_checked_for_the_coming_one() -> None:
     """A workbook made years ago keeps its table: nothing to note while it still agrees for the coming year, and
     a change of offset it places a day late is named."""
-    rule = Rule('AND($E2<>"",$E2<TrackerUtcNow)', UTC_NOW_NAME)
     table = table_for(NEW_YORK, BUILT)
-    zone = '"America/New_York"'
-    assert findings(Names(utc_now_formula(table), zone), rule, NEW_YORK, BUILT + timedelta(days=3 * 365)) == []
-    spring_2028 = next(i for i, (start, _) in enumerate(table) if start > minute("2028-03-01T00:00"))
-    start, offset = table[spring_2028]
-    late = (*table[:spring_2028], (start + 1440, offset), *table[spring_2028 + 1 :])
-    [message] = findings(Names(utc_now_formula(late), zone), rule, NEW_YORK, datetime(2027, 6, 1, tzinfo=UTC))
-    assert "disagrees with the tz database from 2028-03-12 on" in message
-    assert findings(Names(utc_now_formula(late), zone), rule, NEW_YORK, datetime(2028, 6, 1, tzinfo=UTC)) == []
+    agreeing = Names(utc_now_formula(table), NEW_YORK_NAME)
+    assert findings(agreeing, OVERDUE_RULE_NAMED, NEW_YORK, BUILT + timedelta(days=3 * 365)) == []
+    late, day = _spring_moved(1440)
+    [message] = findings(late, OVERDUE_RULE_NAMED, NEW_YORK, datetime(BUILT.year + 1, 6, 1, tzinfo=UTC))
+    assert f"disagrees with the tz database from {day} on" in message
+    assert findings(late, OVERDUE_RULE_NAMED, NEW_YORK, datetime(BUILT.year + 2, 6, 1, tzinfo=UTC)) == []
 
 
 def test_a_change_of_offset_an_hour_late_is_named() -> None:
     """A table that puts a change of offset an hour after the clocks change disagrees for that hour only; the
     year is looked at every 3 hours and at each change, so the hour is not missed between two looks."""
-    rule = Rule('AND($E2<>"",$E2<TrackerUtcNow)', UTC_NOW_NAME)
-    table = table_for(NEW_YORK, BUILT)
-    spring_2028 = next(i for i, (start, _) in enumerate(table) if start > minute("2028-03-01T00:00"))
-    start, offset = table[spring_2028]  # 02:00 on 12 March 2028: the first minute a clock reads is 03:00
-    late = (*table[:spring_2028], (start + 120, offset), *table[spring_2028 + 1 :])  # from 04:00
-    names = Names(utc_now_formula(late), '"America/New_York"')
-    [message] = findings(names, rule, NEW_YORK, datetime(2027, 6, 1, tzinfo=UTC))
-    assert "disagrees with the tz database from 2028-03-12 on" in message and "1 h" in message
+    late, day = _spring_moved(120)  # from 04:00, an hour after the clocks show 03:00
+    [message] = findings(late, OVERDUE_RULE_NAMED, NEW_YORK, datetime(BUILT.year + 1, 6, 1, tzinfo=UTC))
+    assert f"disagrees with the tz database from {day} on" in message and "1 h" in message
 
 
 # --- LibreOffice as the viewer -----------------------------------------------------------

@@ -12,19 +12,22 @@ import jsonschema_rs
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from tests import suite_clock
 from tests.test_typing_columns import CELLS
 from tracker.workbook.schema import SheetSpec, load_schema, row_instance
 from tracker.workbook.schema_columns import SheetRules
 from tracker.workbook.sheet_data import read_sheet
 
 SCHEMA = load_schema()
+DAY = suite_clock.NOW.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)  # a day of the suite's clock
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def _near_misses(spec: SheetSpec) -> list[Any]:
     """Cells that sit on a rule's edge in this sheet: the dropdown's values and their near misses, IDs right and
     wrong, texts at and over a length limit, numbers at and past a bound."""
-    out: list[Any] = ["EVT-2027-0001", "EVT-27-1", "EVT-2027-0001\n", "TSK-2027-0001", "ACT-2027-0001", "x" * 501]
+    good, year = suite_clock.event_id(), suite_clock.year()
+    out: list[Any] = [good, f"EVT-{year % 100}-1", f"{good}\n", f"TASK-{year}-0001", suite_clock.action_id(), "x" * 501]
     for field in spec.fields.values():
         schema = field.schema
         for option in field.enum:
@@ -77,22 +80,22 @@ def test_the_rows_to_check_are_the_rows_with_problems_in_a_realistic_sheet() -> 
     spec = SCHEMA["Events"]
     header = [field.title for field in spec.fields.values()]
     good = {
-        "id": "EVT-2027-0001",
+        "id": suite_clock.event_id(),
         "title": "VPN down",
         "severity": "Sev 1",
         "status": "Closed",
         "category": "outage",
-        "detected_at": datetime(2027, 1, 4, 9, 0),
-        "resolved_at": datetime(2027, 1, 4, 10, 0),
-        "closed_at": datetime(2027, 1, 4, 11, 0),
+        "detected_at": DAY.replace(hour=9),
+        "resolved_at": DAY.replace(hour=10),
+        "closed_at": DAY.replace(hour=11),
     }
     rows = []
     for number in range(1, 201):
-        values = dict(good, id=f"EVT-2027-{number:04d}")
+        values = dict(good, id=suite_clock.event_id(number))
         rows.append([values.get(name) for name in spec.fields])
     rows[10][list(spec.fields).index("status")] = "Closd"  # row 12: not a status
     rows[20][list(spec.fields).index("closed_at")] = None  # row 22: Closed without a closing time
-    rows[30][list(spec.fields).index("id")] = "EVT-27-31"  # row 32: not an ID
+    rows[30][list(spec.fields).index("id")] = f"EVT-{suite_clock.year() % 100}-31"  # row 32: not an ID
     data = read_sheet(spec, "Events", [header, *rows])
     data.check_schema_as_typed()
     assert len(data.rows) == 200
@@ -141,9 +144,11 @@ VALUES = st.one_of(
     st.none(),
     st.none(),
     st.none(),
-    st.sampled_from(["a", "b", "Sev 1", "1", "x@example.com", "2027-01-04T09:00:00Z"]),
+    st.sampled_from(["a", "b", "Sev 1", "1", "x@example.com", f"{suite_clock.year()}-01-04T09:00:00Z"]),
     st.sampled_from([0, 1, 2, 5, 7, 2.5]),
-    st.sampled_from(["", "a", "b", "ab", "Sev 1", "1", "١٢", "a\n", "x@example.com", "2027-01-04T09:00:00Z", "é"]),
+    st.sampled_from(
+        ["", "a", "b", "ab", "Sev 1", "1", "١٢", "a\n", "x@example.com", f"{suite_clock.year()}-01-04T09:00:00Z", "é"]
+    ),
     st.text(max_size=5),
     st.integers(-(2**70), 2**70),
     st.sampled_from([0, 1, 2, 5, 7, 2**53, 2**53 + 1, -(2**63)]),
@@ -196,7 +201,7 @@ def test_a_row_left_out_breaks_no_rule_of_a_teams_own_schema(schema: dict[str, A
 def test_text_in_a_date_column_is_checked_and_a_clean_row_is_not() -> None:
     spec = SCHEMA["Updates"]
     header = [field.title for field in spec.fields.values()]
-    base = {"event_id": "EVT-2027-0001", "at": datetime(2027, 1, 4, 9), "status": "Investigating", "note": "n"}
+    base = {"event_id": suite_clock.event_id(), "at": DAY.replace(hour=9), "status": "Investigating", "note": "n"}
     rows = [[values.get(name) for name in spec.fields] for values in (base, dict(base, at="yesterday"))]
     data = read_sheet(spec, "Updates", [header, *rows])
     data.check_schema_as_typed()
