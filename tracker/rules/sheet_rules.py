@@ -62,6 +62,7 @@ def time_order(tracker: Tracker) -> list[Problem]:
     out: list[Problem] = []
     pairs = [pair for pair in TIME_ORDER if pair[0] in events.columns and pair[1] in events.columns]
     numbers, columns = events.typed_columns()  # (a column at a time: the rows need not be made)
+    ids = columns.get("id", [None] * len(numbers))
     found = []  # (position, pair)
     for index, (earlier, later, _what) in enumerate(pairs):
         for position, (first, second) in enumerate(zip(columns[earlier], columns[later], strict=True)):
@@ -76,8 +77,7 @@ def time_order(tracker: Tracker) -> list[Problem]:
                 events.cell(later, numbers[position]),
                 fields[later].title,
                 second,
-                f"{columns['id'][position] if 'id' in columns else None}: {fields[later].title} is before "
-                f"{fields[earlier].title} "
+                f"{ids[position]}: {fields[later].title} is before {fields[earlier].title} "
                 f"({first:%Y-%m-%d %H:%MZ}), so {what} would take less than no time",
                 f"a time at or after {fields[earlier].title}",
             )

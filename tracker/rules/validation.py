@@ -404,8 +404,9 @@ def _rows(data: SheetData, controls: bool = True) -> list[Problem]:
         rows = data.rows
     else:  # only the rows that might break a rule, and Events rows without an ID (intake's)
         numbers, columns = data.typed_columns()
-        ids = columns.get("id", [None] * len(numbers)) if events else [True] * len(numbers)
-        rows = data.rows_at(suspects.union(n for n, key in zip(numbers, ids, strict=True) if not key))
+        ids = columns.get("id", [None] * len(numbers))
+        intake = [number for number, key in zip(numbers, ids, strict=True) if not key] if events else []
+        rows = data.rows_at(suspects.union(intake))
     for row in rows:
         if controls:
             out.extend(_control_characters(data, row))
