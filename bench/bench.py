@@ -36,6 +36,9 @@ events (issue 23 unless said otherwise):
   sheets it changes.
 - `due`, `publish`, `report --json` / `list --open` <= 1.5x / 2x / 2x (issue 11): each
   reads a little more than `list --open` and works out its timers, page or counts.
+  `report --json` is measured as the issue names it, on its default period (the 30 days up
+  to the workbook's newest moment, some 300 events at 10,000), and over every event of the
+  workbook (`--since 2000-01-01`, a report of three years), against the same target.
 - `update`, `open` / bare openpyxl load + save <= 0.2x, aim 0.1x: writes patch the sheets
   they touch instead of loading and saving the whole workbook.
 - every command's time at 50,000 events / its time at 10,000 <= 3x (5x the events): no
@@ -71,7 +74,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from rowgen import EVENTS_PER_CHANGE, OPEN_SHARE, RESOLVED_SHARE, UPDATES_PER_EVENT
+from rowgen import EVENTS_PER_CHANGE, OPEN_SHARE, REFERENCE_NOW, RESOLVED_SHARE, UPDATES_PER_EVENT
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -93,13 +96,17 @@ VALIDATE = "`tracker validate`"
 LIST = "`tracker list --open`"
 DUE = "`tracker due`"
 PUBLISH = "`tracker publish`"
-REPORT_JSON = "`tracker report --json`"  # every event of the workbook in the period (the worst case)
-REPORT_HTML = "`tracker report --html`"  # with its charts; no ratio, reported apart
+# `tracker report --json` as issue 23 names it: its default period, the 30 days up to the workbook's newest moment
+# (--until REFERENCE_NOW: the bench's figure does not change as the days pass)
+REPORT_MONTH = "`tracker report --json` (30 days)"
+REPORT_JSON = "`tracker report --json` (every event)"  # --since 2000-01-01: the whole workbook (the worst case)
+REPORT_HTML = "`tracker report --html` (every event)"  # with its charts; no ratio, reported apart
 SHOW = "`tracker show ID`"
 UPDATE = "`tracker update ID --note x`"
 OPEN = "`tracker open --title ... --severity ... --service ...`"
 BASELINES = (PYTHON, CALAMINE, BARE)
 REPORT_ARGS = ["report", "--since", "2000-01-01"]
+MONTH_ARGS = ["report", "--until", REFERENCE_NOW.strftime("%Y-%m-%dT%H:%MZ"), "--json"]
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,8 @@ RATIOS = (
     Ratio("`update` / calamine read", UPDATE, CALAMINE, 1.5),
     Ratio("`due` / `list --open`", DUE, LIST, 1.5),
     Ratio("`publish` / `list --open`", PUBLISH, LIST, 2.0),
-    Ratio("`report --json` / `list --open`", REPORT_JSON, LIST, 2.0),
+    Ratio("`report --json` (30 days) / `list --open`", REPORT_MONTH, LIST, 2.0),
+    Ratio("`report --json` (every event) / `list --open`", REPORT_JSON, LIST, 2.0),
     Ratio("`update` / bare load + save", UPDATE, BARE, 0.2, 0.1),
     Ratio("`open` / bare load + save", OPEN, BARE, 0.2, 0.1),
 )
@@ -299,6 +307,7 @@ def commands_for(open_id: str, middle_id: str) -> list[Command]:
         Command(LIST, [*tracker, "list", "--open"]),
         Command(DUE, [*tracker, "due"], (0, 1, 4, 5, 6, 7)),  # due says what is late with its exit code
         Command(PUBLISH, [*tracker, "publish"]),
+        Command(REPORT_MONTH, [*tracker, *MONTH_ARGS]),
         Command(REPORT_JSON, [*tracker, *REPORT_ARGS, "--json"]),
         Command(REPORT_HTML, [*tracker, *REPORT_ARGS, "--html", "report.html"]),
         Command(SHOW, [*tracker, "show", middle_id]),
