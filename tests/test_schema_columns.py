@@ -161,17 +161,41 @@ VALUES = st.one_of(
 )
 
 
+# The ifs of a team's `if ... then: required`: a dropdown's test (read column by column), and others that are not
+IFS = st.sampled_from(
+    [
+        {"properties": {"a": {"const": "a"}}, "required": ["a"]},
+        {"properties": {"a": {"enum": ["a", "Sev 1"]}}, "required": ["a"]},
+        {"properties": {"a": {"enum": ["b", ""]}}},  # without `required`: a row without an `a` meets it
+        {"properties": {"a": {"const": 1}}, "required": ["a"]},  # a number: JSON's equality is not Python's
+        {"properties": {"a": {"enum": ["a", None]}}, "required": ["a"]},
+        {"properties": {"a": {"enum": ["a"], "type": "string"}}, "required": ["a"]},
+        {"properties": {"a": {"const": "a"}, "b": {"const": "b"}}, "required": ["a"]},
+        {"properties": {"z": {"const": "a"}}, "required": ["z"]},  # a field no column holds
+        {"required": ["a"]},
+        {"properties": {"a": {"maxLength": 1}}},
+    ]
+)
+DRAFTS = st.sampled_from([DRAFT, DRAFT, "http://json-schema.org/draft-07/schema#", "http://json-schema.org/draft-06/schema#",
+                          "http://json-schema.org/draft-04/schema#"])  # fmt: skip
+
+
 @st.composite
 def team_schemas(draw: st.DrawFn) -> dict[str, Any]:
     names = ["a", "b", "c"]
-    schema: dict[str, Any] = {"$schema": DRAFT, "title": "Mine", "type": "object", "$defs": {"short": {"maxLength": 1}}}
+    schema: dict[str, Any] = {
+        "$schema": draw(DRAFTS),
+        "title": "Mine",
+        "type": "object",
+        "$defs": {"short": {"maxLength": 1}},
+    }
     schema["properties"] = {name: draw(properties()) for name in names}
     schema["required"] = draw(st.lists(st.sampled_from(names), unique=True, max_size=1))
     if draw(st.booleans()):
         then = draw(st.sampled_from([{"required": ["c"]}, {"required": ["b", "c"]}]))
         if _now_and_then(draw, 10):
             then = {"properties": {"c": {"maxLength": 1}}}
-        rule = {"if": {"properties": {"a": {"const": "a"}}, "required": ["a"]}, "then": then}
+        rule = {"if": draw(IFS), "then": then}
         if _now_and_then(draw, 10):
             rule["else"] = {"required": ["b"]}
         schema["allOf"] = [rule]
@@ -207,3 +231,27 @@ def test_text_in_a_date_column_is_checked_and_a_clean_row_is_not() -> None:
     data.check_schema_as_typed()
     assert data.rows_to_check() == {3}
     assert spec.check_row(data.rows[1].values)
+
+
+def test_only_the_rows_an_if_applies_to_must_fill_what_it_requires() -> None:
+    """An open event without its Resolved time meets `if Resolved or Closed then required Resolved time`: the checks
+    leave it out (at 10,000 events, 500 rows fewer to check one by one); a Resolved one without it is checked, as is
+    a row an if without `required` applies to for lacking the field it tests."""
+    rules = SheetRules(SCHEMA["Events"].schema)
+    statuses = ["Investigating", "Resolved", "Closed", "Closed", "resolved", None, "Monitoring"]
+    resolved = [None, None, None, DAY, None, None, DAY]
+    closed = [None, None, None, None, None, None, None]
+    columns = {"status": statuses, "resolved_at": resolved, "closed_at": closed}
+    assert rules.lacking(columns, len(statuses)) == {1, 2, 3}  # (row 5's status, row 6's emptiness: their own rules)
+    team = SheetRules(
+        {
+            "$schema": DRAFT,
+            "type": "object",
+            "properties": {"a": {"type": "string"}, "c": {"type": "string"}},
+            "allOf": [{"if": {"properties": {"a": {"enum": ["b"]}}}, "then": {"required": ["c"]}}],
+        }
+    )
+    assert team.rows_to_check({"a": [None, "b", "x", "x"], "c": [None, None, None, "y"]}, 4) == [0, 1]
+    old = SheetRules({**SCHEMA["Events"].schema, "$schema": "http://json-schema.org/draft-06/schema#"})
+    assert old.lacking(columns, len(statuses)) == set()  # (no `if` before draft 7: checked on every row lacking it)
+    assert {"resolved_at", "closed_at"} <= old.needed

@@ -203,7 +203,9 @@ class SheetRules:
             or any(_refers(prop) for prop in props.values())  # (its column's values checked alone would not resolve)
         )
         needed = [str(name) for name in required] if isinstance(required, list) else []
-        # an `if ... then: required` applies to some rows: a row holding what it requires meets it, whatever the if
+        # an `if ... then: required` applies to some rows: a row holding what it requires meets it, whatever the if;
+        # a row lacking it meets it too when the if is a dropdown's test (`_condition`) the row's value fails
+        self.when: dict[str, list[tuple[str, frozenset[str], bool]]] = {}  # field -> the tests requiring it
         rules = schema.get("allOf", [])
         self.every_row |= not isinstance(rules, list)
         for rule in rules if isinstance(rules, list) else []:
@@ -217,9 +219,15 @@ class SheetRules:
             ):
                 self.every_row = True
                 break
-            needed += [str(name) for name in then["required"]]
-        self.needed = frozenset(needed)  # the fields a row may have to fill
-        if not self.needed <= set(self.columns):
+            test = _condition(rule.get("if"), draft)
+            for name in map(str, then["required"]):
+                if test is None:
+                    needed.append(name)
+                else:
+                    self.when.setdefault(name, []).append(test)
+        self.needed = frozenset(needed)  # the fields every row, or a row whose if is not read here, must fill
+        self.when = {name: tests for name, tests in self.when.items() if name not in self.needed}
+        if not (self.needed | set(self.when)) <= set(self.columns):
             self.every_row = True  # a field no column can hold: every row lacks it
 
     def rows_to_check(self, columns: Mapping[str, Sequence[Any]], count: int) -> list[int]:
@@ -230,13 +238,55 @@ class SheetRules:
         out: set[int] = set()
         for name in self.columns:
             out |= self.suspects_in(name, columns.get(name, (None,) * count))
-        return sorted(out)
+        return sorted(out | self.lacking(columns, count))
 
     def suspects_in(self, name: str, cells: Sequence[Any]) -> set[int]:
         """The positions of the cells of field `name` (row by row) whose row might break a rule for the field: an
-        empty cell it may require, a value its own rules may refuse."""
+        empty cell every row must fill, a value its own rules may refuse (an empty cell only some rows must fill:
+        `lacking`, once every column is there)."""
         out: set[int] = set()
         if name in self.needed and None in cells:
             out.update(i for i, c in enumerate(cells) if c is None)
         rule = self.columns.get(name)
         return out | rule.suspects(cells) if rule is not None else out
+
+    def lacking(self, columns: Mapping[str, Sequence[Any]], count: int) -> set[int]:
+        """The positions of the rows lacking a field that an `if` requires of them, where the row's value might
+        meet the if (a Resolved event without its Resolved time); an open event lacking it meets the rule."""
+        out: set[int] = set()
+        for name, tests in self.when.items():
+            cells = columns.get(name, (None,) * count)
+            empty = [i for i, c in enumerate(cells) if c is None] if None in cells else []
+            for field, options, present in tests if empty else ():
+                values = columns.get(field, (None,) * count)
+                out.update(i for i in empty if _may_meet(values[i], options, present))
+        return out
+
+
+def _condition(test: Any, draft: str | None) -> tuple[str, frozenset[str], bool] | None:
+    """An `if` read here, as (field, the texts it is met by, whether the field must be there): the test of one
+    field's value against a list of texts (`const` or `enum`), e.g. {"properties": {"status": {"enum": ["Resolved",
+    "Closed"]}}, "required": ["status"]}; None for any other (the field it requires is then checked on every row
+    lacking it), and in a schema of a draft before 7, which has no `if` (nor `const` before 6)."""
+    if draft is not None and any(old in draft for old in ("draft-03", "draft-04", "draft-06")):
+        return None
+    if not isinstance(test, dict) or set(test) - {"properties", "required", "$comment"}:
+        return None
+    props, required = test.get("properties"), test.get("required", [])
+    if not isinstance(props, dict) or len(props) != 1 or not isinstance(required, list):
+        return None
+    ((field, prop),) = props.items()
+    if not isinstance(prop, dict) or len(prop) != 1 or set(required) - {field}:
+        return None
+    options = [prop["const"]] if "const" in prop else prop.get("enum")
+    if not isinstance(options, list) or not all(type(option) is str for option in options):
+        return None  # (a number or null: JSON's equality is not Python's)
+    return str(field), frozenset(options), field in required
+
+
+def _may_meet(value: Any, options: frozenset[str], present: bool) -> bool:
+    """Whether a cell's typed value might meet a test of `_condition`: not when empty and the test requires the
+    field, nor when it is a text not in the list (a text equals no number or other value in JSON)."""
+    if value is None:
+        return not present
+    return type(value) is not str or value in options

@@ -530,6 +530,7 @@ def _typed_columns(
         for name, column in zip(names, columns, strict=True):
             if name not in typed:
                 suspects |= rules.suspects_in(name, column)
+        suspects |= rules.lacking(dict(zip(names, columns, strict=True)), len(raws))
         data._suspects = {numbers[i] for i in (range(len(pairs)) if rules.every_row else suspects)}
     width = len(names)
     if any(None not in column for column in columns) or not raws:  # a column filled on every row: none is blank
