@@ -174,6 +174,11 @@ IFS = st.sampled_from(
         {"properties": {"z": {"const": "a"}}, "required": ["z"]},  # a field no column holds
         {"required": ["a"]},
         {"properties": {"a": {"maxLength": 1}}},
+        # a time cell reaches the validator as this text (schema.row_instance): a time may meet it
+        {"properties": {"a": {"enum": ["2000-01-01T00:00:00Z", "b"]}}, "required": ["a"]},
+        # before 2019-09 a $ref makes its siblings ignored: the if is the $ref's, not the properties'
+        {"properties": {"a": {"const": "zz"}}, "required": ["a"], "$ref": "#/$defs/short"},
+        {"properties": {"b": {"enum": ["a", "b"]}}, "required": ["b"]},
     ]
 )
 DRAFTS = st.sampled_from([DRAFT, DRAFT, "http://json-schema.org/draft-07/schema#", "http://json-schema.org/draft-06/schema#",
@@ -199,6 +204,8 @@ def team_schemas(draw: st.DrawFn) -> dict[str, Any]:
         if _now_and_then(draw, 10):
             rule["else"] = {"required": ["b"]}
         schema["allOf"] = [rule]
+        if draw(st.booleans()):  # a second rule asking for the same field, or another, under another if
+            schema["allOf"].append({"if": draw(IFS), "then": draw(st.sampled_from([{"required": ["c"]}, then]))})
     if _now_and_then(draw, 10):  # a sheet-level rule the checks do not read, or a keyword of tracker's own
         key, value = draw(st.sampled_from([("additionalProperties", False), ("minProperties", 2), ("x-table", "T")]))
         schema[key] = value
@@ -255,3 +262,38 @@ def test_only_the_rows_an_if_applies_to_must_fill_what_it_requires() -> None:
     old = SheetRules({**SCHEMA["Events"].schema, "$schema": "http://json-schema.org/draft-06/schema#"})
     assert old.lacking(columns, len(statuses)) == set()  # (no `if` before draft 7: checked on every row lacking it)
     assert {"resolved_at", "closed_at"} <= old.needed
+
+
+def _left_out_but_invalid(schema: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows the column checks leave out that jsonschema-rs, as check_row asks it, finds a problem in."""
+    validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+    columns = {name: [row.get(name) for row in rows] for name in schema["properties"]}
+    kept = set(SheetRules(schema).rows_to_check(columns, len(rows)))
+    return [row for i, row in enumerate(rows) if i not in kept and not validator.is_valid(row_instance(row))]
+
+
+def _team(*rules: dict[str, Any], draft: str = DRAFT) -> dict[str, Any]:
+    properties = {name: {} for name in "abc"}
+    return {"$schema": draft, "type": "object", "$defs": {"short": {"maxLength": 1}}, "properties": properties,
+            "allOf": list(rules)}  # fmt: skip
+
+
+def test_the_ifs_that_catch_a_row_lacking_a_field_are_each_read() -> None:
+    """Rows an `if` applies to, found where a shortcut would miss them: the second of two ifs asking for the same
+    field; a time cell (the validator reads it as a fixed date-time text) under an if listing that text; an if
+    whose `$ref` hides its other keywords (draft 7)."""
+    lacking_c = {"required": ["c"]}
+    second = _team(
+        {"if": {"properties": {"a": {"const": "x"}}, "required": ["a"]}, "then": lacking_c},
+        {"if": {"properties": {"b": {"const": "y"}}, "required": ["b"]}, "then": lacking_c},
+    )
+    assert _left_out_but_invalid(second, [{"a": "q", "b": "y", "c": None}, {"a": "q", "b": "n", "c": None}]) == []
+    assert SheetRules(second).rows_to_check({"a": ["q", "q"], "b": ["y", "n"], "c": [None, None]}, 2) == [0]
+    when = datetime(suite_clock.year(), 1, 4, 9, tzinfo=UTC)
+    timed = _team(
+        {"if": {"properties": {"a": {"enum": ["2000-01-01T00:00:00Z"]}}, "required": ["a"]}, "then": lacking_c}
+    )
+    assert _left_out_but_invalid(timed, [{"a": when, "c": None}]) == []
+    hidden = {"properties": {"a": {"const": "zz"}}, "required": ["a"], "$ref": "#/$defs/short"}
+    draft7 = _team({"if": hidden, "then": lacking_c}, draft="http://json-schema.org/draft-07/schema#")
+    assert _left_out_but_invalid(draft7, [{"a": "q", "c": None}]) == []
