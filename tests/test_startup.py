@@ -186,6 +186,10 @@ def test_reading_a_local_workbook_loads_no_writer(command: list[str], example: P
     if command[0] != "due":
         writer = {"tracker.store.engine", "tracker.store.xlsx", "tracker.store.sharepoint", "tracker.microsoft365"}
         assert sorted(writer & modules) == []
+    # nor does any of them load the mail stack (a plain `due` sends nothing: 22 ms of its start-up, issue 23)
+    mail = {"smtplib", "ssl", "email.message", "tracker.sending.mail", "tracker.sending.transports"}
+    mail |= {"tracker.sending.delivery", "tracker.sending.teams", "tracker.microsoft365.remote"}
+    assert sorted(mail & modules) == []
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.config import Config
 from tracker.sending.ledger import Attempt, SendLedger
-from tracker.sending.mail import Outgoing
 from tracker.store.backends import Store
 from tracker.store.engine import expected
 from tracker.store.journal import Journal
@@ -21,6 +20,9 @@ from tracker.workbook.cell_values import raw_key
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.policy import is_open, update_interval
 from tracker.workbook.reading import Tracker
+
+if TYPE_CHECKING:
+    from tracker.sending.mail import Outgoing  # (a plain `tracker due` loads no mail)
 
 MESSAGE_KINDS = ("initial", "update", "resolved", "closed")  # the outage emails; reminders are kept apart
 

@@ -19,20 +19,20 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker import files
 from tracker.config import Config
 from tracker.errors import TrackerError
-from tracker.sending.delivery import sending_lock
 from tracker.sending.ledger import instance_id
-from tracker.sending.mail import Outgoing, Recipient, build_message, parse_sender
-from tracker.sending.transports import open_transport
 from tracker.store.backends import Store
 from tracker.times import as_utc, iso, utcnow
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.reading import Tracker
 from tracker.workbook.roster import address_of, on_duty
+
+if TYPE_CHECKING:
+    from tracker.sending.mail import Outgoing
 
 SHEET = "Watch"
 TAKE_OVER_AFTER = 1.5  # intervals without a heartbeat before a standby claims the next term
@@ -244,6 +244,9 @@ def tell_quiet(store: Store, config: Config, now: datetime, beat: Heartbeat | No
     """`due --heartbeat` found the watch quiet: tell the operations manager on duty (Roster), once per silence (a
     file beside the heartbeat's records which silence was told; a personal message with no event, so not on the
     Notifications sheet). Returns what was done, one line."""
+    from tracker.sending.delivery import sending_lock  # lazy: a plain `due` reads the heartbeat, loads no mail
+    from tracker.sending.transports import open_transport  # lazy: as above (smtplib, ssl, email: 22 ms)
+
     state = f"watch quiet since {iso(beat.at) if beat else 'never'}"
     record = store.lock_path("heartbeat-told").with_suffix(".json")
     with sending_lock(store, config):
@@ -271,6 +274,8 @@ def tell_quiet(store: Store, config: Config, now: datetime, beat: Heartbeat | No
 def _quiet_message(
     store: Store, config: Config, now: datetime, beat: Heartbeat | None, person: str, address: str, state: str
 ) -> Outgoing:
+    from tracker.sending.mail import Outgoing, Recipient, build_message, parse_sender  # lazy: as in tell_quiet
+
     last = f"last ran at {iso(beat.at)}" if beat else "never ran"
     subject = f"[WATCH STOPPED] reminders and escalations {last} - {store.location}"[:200]
     text = (
