@@ -101,6 +101,9 @@ def smtp_server(recorder: Recorder | None = None) -> Iterator[tuple[Recorder, in
             controller.start()
             break
         except OSError as error:
+            # the server that could not start made an event loop (and its self-pipe sockets): closed now, or the
+            # collector finds them open later, in whatever test runs then, which fails on the ResourceWarnings
+            controller.loop.close()
             if error.errno != errno.EADDRINUSE or attempt == 4:
                 raise
     try:
