@@ -15,6 +15,9 @@ from tracker.workbook.schema import FieldSpec, SheetSpec, normalize_header
 from tracker.workbook.schema_columns import SheetRules
 from tracker.workbook.typed_cells import gc_paused, typed_column
 
+# How a sheet's columns are typed: (column index, its converter (None: a user's own column), field, kind, dropdown)
+_Plan = list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]]
+
 
 @dataclass(slots=True)
 class Row:
@@ -70,9 +73,7 @@ class SheetData:
     # rows typed one by one before the rest (`find`, `matching`), by Excel row: typing them all later keeps these
     # very objects, with whatever the view changed in them
     _early: dict[int, Row] = field(default_factory=dict, repr=False)
-    _plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]] = field(
-        default_factory=list, repr=False
-    )
+    _plan: _Plan = field(default_factory=list, repr=False)
     # A sheet a write looks at a few rows of (`some_rows_sheet`): `_sift` finds them in the XML, and the sheet is
     # parsed whole (`_load`) only when something needs every row
     _load: Callable[[], Iterable[Sequence[Any]]] | None = field(default=None, repr=False)
@@ -379,7 +380,7 @@ def read_sheet(
     data = SheetData(spec=spec, present=True, title=title)
     iterator = iter(raw_rows)
     header = next(iterator, None) or []
-    plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]] = []
+    plan: _Plan = []
     for index, text in enumerate(header):
         if text is None or str(text).strip() == "":
             continue
@@ -484,7 +485,7 @@ def _type_rows(
     data: SheetData,
     spec: SheetSpec,
     pairs: Iterable[tuple[int, Sequence[Any]]],
-    plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]],
+    plan: _Plan,
     where: tuple[str, set[str]] | None,
 ) -> list[Row]:
     """The rows among `pairs` (Excel row number, raw cells) with a non-blank cell, typed by `plan`; with `where`
@@ -496,7 +497,7 @@ def _typed_columns(
     data: SheetData,
     spec: SheetSpec,
     pairs: Iterable[tuple[int, Sequence[Any]]],
-    plan: list[tuple[int, Callable[[Any], Any] | None, str, str, frozenset[str]]],
+    plan: _Plan,
     where: tuple[str, set[str]] | None,
     rules: SheetRules | None = None,
 ) -> _Typed:
