@@ -5,6 +5,7 @@ Every time here comes from `tracker.times.utcnow()`, so `TRACKER_NOW` rehearses 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -80,22 +81,28 @@ def duration(span: timedelta) -> str:
 
 def timer_span(event: Any, name: str) -> tuple[datetime, datetime | None] | None:
     """When SLA timer `name` of an event (a Row, or a dict of its typed values) started, and stopped (None while it
-    runs); None when it has not started. The first response stops at the resolution if nobody acknowledged."""
+    runs); None when it has not started (`timer_spans` of one event)."""
+    starts, stops = timer_spans(lambda field: (event.get(field),), name)
+    return (starts[0], stops[0]) if isinstance(starts[0], datetime) else None
+
+
+def timer_spans(column: Callable[[str], Sequence[Any]], name: str) -> tuple[list[Any], list[datetime | None]]:
+    """When SLA timer `name` of each of many events started and stopped, a column at a time (`column(field)`: the
+    field's typed values, one per event; a report times 10,000 events): the starts (not a datetime: the timer has
+    not started) and the stops (None while it runs). The first response starts when the event was reported, else
+    detected, and stops at the resolution if nobody acknowledged."""
     start_field, stop_field = SPANS[name]
-    started = (
-        event.get(start_field)
-        if start_field != "reported_at"
-        else (event.get("reported_at") or event.get("detected_at"))
-    )
-    if not isinstance(started, datetime):
-        return None
-    stopped = event.get(stop_field)
-    if not isinstance(stopped, datetime):
-        stopped = None
-        if name == "first response" and event.get("status") in FINISHED:
-            resolved = event.get("resolved_at")
-            stopped = resolved if isinstance(resolved, datetime) else None
-    return started, stopped
+    if start_field == "reported_at":
+        starts = [r or d for r, d in zip(column("reported_at"), column("detected_at"), strict=True)]
+    else:
+        starts = list(column(start_field))
+    stops = [s if isinstance(s, datetime) else None for s in column(stop_field)]
+    if name == "first response":
+        stops = [
+            r if s is None and status in FINISHED and isinstance(r, datetime) else s
+            for s, status, r in zip(stops, column("status"), column("resolved_at"), strict=True)
+        ]
+    return starts, stops
 
 
 def target_minutes(severity: Row | None, field: str) -> int | None:
@@ -109,11 +116,23 @@ def target_minutes(severity: Row | None, field: str) -> int | None:
 
 def timer_state(elapsed: timedelta, target: timedelta, stopped: bool, at_risk: float = 0.75) -> str:
     """met or breached once stopped; running, at risk (past `at_risk` of the target) or breached while it runs."""
-    if stopped:
-        return "met" if elapsed <= target else "breached"
-    if elapsed > target:
-        return "breached"
-    return "at risk" if elapsed >= target * at_risk else "running"
+    return timer_states((elapsed,), (target,), (stopped,), at_risk)[0]
+
+
+def timer_states(
+    elapsed: Sequence[timedelta], targets: Sequence[timedelta], stopped: Sequence[bool], at_risk: float = 0.75
+) -> list[str]:
+    """`timer_state` of many timers at once, a column at a time (a report decides 20,000)."""
+    return [
+        ("met" if e <= t else "breached")
+        if s
+        else "breached"
+        if e > t
+        else "at risk"
+        if e >= t * at_risk
+        else "running"
+        for e, t, s in zip(elapsed, targets, stopped, strict=True)
+    ]
 
 
 def timers(event: Row, severity: Row | None, now: datetime, at_risk: float = 0.75) -> list[Timer]:

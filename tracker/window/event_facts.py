@@ -8,11 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
 from tracker.rules.categories import is_drill
-from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer_state
+from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer_spans, timer_states
 from tracker.rules.validation import cell_problems
 from tracker.times import iso
 from tracker.workbook.cell_values import converter
@@ -34,11 +35,46 @@ class Period:
     until: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class EventColumns:
+    """Some Events rows typed in the columns a report reads (`EVENT_FIELDS` the sheet has), a column at a time, in
+    sheet order: a report of 10,000 events makes no row it does not show."""
+
+    numbers: list[int]  # each event's Excel row number
+    columns: dict[str, list[Any]]  # field -> its typed values, one per event
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def column(self, name: str) -> list[Any]:
+        """A field's values, one per event (all None when the sheet has no such column)."""
+        found = self.columns.get(name)
+        return found if found is not None else [None] * len(self.numbers)
+
+    def row(self, at: int) -> Row:
+        """The event at this offset as a row."""
+        return Row(self.numbers[at], {name: column[at] for name, column in self.columns.items()})
+
+    def rows(self) -> list[Row]:
+        """Every event as a row."""
+        return [self.row(at) for at in range(len(self.numbers))]
+
+    def take(self, offsets: list[int]) -> EventColumns:
+        """The events at these offsets (in order)."""
+        if len(offsets) == len(self.numbers):  # (offsets are increasing: all of them)
+            return self
+        columns = {name: [column[at] for at in offsets] for name, column in self.columns.items()}
+        return EventColumns([self.numbers[at] for at in offsets], columns)
+
+
 @dataclass(slots=True)
 class Facts:
     """One event's measured times, in minutes (None when unknown)."""
 
-    row: Row
+    events: EventColumns = field(repr=False, compare=False)  # the event's typed cells: `row`, `value`
+    at: int  # its offset there
+    detected: datetime
+    severity: str  # as typed ("" when empty)
     open: bool
     services: list[str]
     acknowledge: float | None
@@ -46,13 +82,23 @@ class Facts:
     outage: float
     users: int | None
     reopened: int
-    sla: dict[str, str] = field(default_factory=dict)  # timer name -> met | breached | pending | no target | unknown
-    targets: dict[str, int | None] = field(default_factory=dict)  # timer name -> target minutes (None: none)
+    sla: dict[str, str]  # timer name -> met | breached | pending | no target | unknown
+    targets: dict[str, int | None]  # timer name -> target minutes (None: none)
     # Why its restore time is unknown although it is resolved (its Resolved cell is before its Detected cell): its
     # restore time, outage minutes and the SLA results that stop at the resolution are in no figure. "" when known.
-    restore_problem: str = ""
-    id: str = ""  # the event's ID as the report shows it (str(ID))
-    key: str = ""  # and as the report's lookups compare it: trimmed, case-folded
+    restore_problem: str
+    id: str  # the event's ID as the report shows it (str(ID))
+    key: str  # and as the report's lookups compare it: trimmed, case-folded
+
+    @property
+    def row(self) -> Row:
+        """The event's row (made on demand: the report shows a few)."""
+        return self.events.row(self.at)
+
+    def value(self, name: str) -> Any:
+        """One of the event's typed cells (`EVENT_FIELDS`; None when empty)."""
+        column = self.events.columns.get(name)
+        return None if column is None else column[self.at]
 
     @property
     def user_minutes(self) -> float | None:
@@ -74,22 +120,37 @@ def sla_targets(severity: Row | None) -> dict[str, int | None]:
 def sla_states(event: dict[str, Any], targets: dict[str, int | None], now: datetime) -> dict[str, str]:
     """Each SLA timer's result as a report counts it: met, breached, pending (running or at risk) or no target.
 
-    The rules are `tracker.rules.clock.timers()`'s own (`timer_span`, `timer_state`), without building a Timer per
+    The rules are `tracker.rules.clock.timers()`'s own (`timer_spans`, `timer_state`), without building a Timer per
     event, which a report of 10,000 events cannot afford; tests/test_report.py checks that the two agree."""
-    out: dict[str, str] = {}
+    return _sla_results(lambda name: (event.get(name),), [targets], now)[0]
+
+
+def _sla_results(
+    column: Callable[[str], Sequence[Any]], targets: list[dict[str, int | None]], now: datetime
+) -> list[dict[str, str]]:
+    """`sla_states` of many events, a column at a time (`column(field)`: its values, one per event)."""
+    results = []
     for name in SPANS:
-        target = targets[name]
-        span = None if target is None else timer_span(event, name)
-        if target is None or span is None:
-            out[name] = "no target"
-            continue
-        started, stopped = span
-        elapsed = max((stopped or now) - started, _NO_TIME)
-        state = timer_state(elapsed, _span(target), stopped is not None)
-        out[name] = state if state in ("met", "breached") else "pending"
-    return out
+        starts, stops = timer_spans(column, name)
+        # a timer with a target that has started: decided by timer_state; running and at risk count pending
+        timed = [
+            at
+            for at, (target, start) in enumerate(zip(targets, starts, strict=True))
+            if target[name] is not None and isinstance(start, datetime)
+        ]
+        states = timer_states(
+            [max((stops[at] or now) - starts[at], _NO_TIME) for at in timed],
+            [_span(targets[at][name]) for at in timed],  # type: ignore[arg-type]  # (not None: timed)
+            [stops[at] is not None for at in timed],
+        )
+        result = ["no target"] * len(starts)
+        for at, state in zip(timed, states, strict=True):
+            result[at] = state if state in _DECIDED else "pending"
+        results.append(result)
+    return [dict(zip(SPANS, states, strict=True)) for states in zip(*results, strict=True)]
 
 
+_DECIDED = ("met", "breached")
 _NO_TIME = timedelta(0)
 
 
@@ -184,7 +245,7 @@ def _columns(rows: list[Sequence[Any]], plan: _Plan) -> list[list[Any]]:
     ]
 
 
-def event_rows(tracker: Tracker, period: Period | None = None) -> tuple[list[Row], list[Row]]:
+def event_columns(tracker: Tracker, period: Period | None = None) -> tuple[EventColumns, EventColumns]:
     """(the Events rows with an ID detected in the period (all of them when None), the rows with an ID whose
     Detected cell is not a time), typed as the workbook types them but only in the columns a report reads; a row
     detected outside the period is typed no further than its ID and Detected cells. Typed a column at a time."""
@@ -200,24 +261,29 @@ def event_rows(tracker: Tracker, period: Period | None = None) -> tuple[list[Row
     raw = tracker.raw_rows("Events")
     firsts = dict(zip([step[0] for step in first], _columns(raw, first), strict=True))
     ids, times = firsts.get("id", [None] * len(raw)), firsts.get("detected_at", [None] * len(raw))
-    wanted: list[int] = []  # the offsets of the chosen and undated rows, in sheet order
-    dated: list[bool] = []
+    chosen: list[int] = []  # the offsets of the chosen rows, and of the undated ones, in sheet order
+    undated: list[int] = []
     for offset, (ident, detected) in enumerate(zip(ids, times, strict=True)):
         if not ident:
             continue
         if not isinstance(detected, datetime):
-            wanted.append(offset)
-            dated.append(False)
+            undated.append(offset)
         elif period is None or period.since <= detected < period.until:
-            wanted.append(offset)
-            dated.append(True)
-    names = [step[0] for step in first] + [step[0] for step in rest]
-    columns = [[c[o] for o in wanted] for c in firsts.values()] + _columns([raw[o] for o in wanted], rest)
-    chosen: list[Row] = []
-    undated: list[Row] = []
-    for offset, is_dated, values in zip(wanted, dated, zip(*columns, strict=True), strict=True):
-        (chosen if is_dated else undated).append(Row(offset + 2, dict(zip(names, values, strict=True))))
-    return chosen, undated
+            chosen.append(offset)
+
+    def typed(offsets: list[int]) -> EventColumns:
+        columns = {name: [column[at] for at in offsets] for name, column in firsts.items()}
+        typed = _columns([raw[at] for at in offsets], rest)
+        columns.update(zip([step[0] for step in rest], typed, strict=True))
+        return EventColumns([at + 2 for at in offsets], columns)
+
+    return typed(chosen), typed(undated)
+
+
+def event_rows(tracker: Tracker, period: Period | None = None) -> tuple[list[Row], list[Row]]:
+    """`event_columns` as rows."""
+    chosen, undated = event_columns(tracker, period)
+    return chosen.rows(), undated.rows()
 
 
 def unknown_severities(tracker: Tracker, rows: Sequence[Row], audience: str, heard: set[str], where: str) -> list[str]:
@@ -261,27 +327,28 @@ def event_facts(
     tracker.require("Events", "Severities")
     drill: dict[Any, bool] = {}  # a category as typed -> whether it is a drill (a handful of categories)
     chosen, undated = (
-        [r for r in rows if not _is_drill(tracker, r.values.get("category"), drill)]
-        for rows in event_rows(tracker, period)
+        events.take([at for at, c in enumerate(events.column("category")) if not _is_drill(tracker, c, drill)])
+        for events in event_columns(tracker, period)
     )  # a drill (category exercise) is no outage: it counts in no figure
     severities = tracker.sheet("Severities")
     found: dict[str, bool] = {}  # a severity as typed -> whether a Severities row has it
-    unmatched = [r for r in chosen if not _on_sheet(severities, str(r.values.get("severity") or ""), found)]
+    names = [str(name or "") for name in chosen.column("severity")]
+    unmatched = [chosen.row(at) for at, name in enumerate(names) if not _on_sheet(severities, name, found)]
     if told is not None:
         known = heard or set()
         chosen, undated = (
-            [r for r in rows if str(r["severity"] or "").casefold() in told or str(r["id"]).casefold() in known]
-            for rows in (chosen, undated)
+            events.take(
+                [
+                    at
+                    for at, (name, ident) in enumerate(zip(events.column("severity"), events.column("id"), strict=True))
+                    if str(name or "").casefold() in told or str(ident).casefold() in known
+                ]
+            )
+            for events in (chosen, undated)
         )
-    skipped = [{"event_id": str(row["id"]), "problem": _undated(tracker, row)} for row in undated]
-    reader = _FactReader(tracker, now)
-    out: list[Facts] = []
-    for row in chosen:
-        facts = reader.facts(row)
-        if isinstance(facts, str):
-            skipped.append({"event_id": str(row["id"]), "problem": facts})
-        else:
-            out.append(facts)
+    skipped = [{"event_id": str(row["id"]), "problem": _undated(tracker, row)} for row in undated.rows()]
+    out, unresolved = _FactReader(tracker, now).facts(chosen)
+    skipped += unresolved
     _count_reopenings(tracker, chosen, out, now, resolved)
     return out, skipped, unmatched
 
@@ -309,7 +376,8 @@ def _undated(tracker: Tracker, row: Row) -> str:
 
 
 class _FactReader:
-    """Reads each event's facts, looking up each severity's targets and each Services Affected text once."""
+    """Reads the events' facts a column at a time, looking up each severity's targets and each Services Affected
+    text once."""
 
     def __init__(self, tracker: Tracker, now: datetime) -> None:
         self.tracker, self.now = tracker, now
@@ -318,54 +386,82 @@ class _FactReader:
         self.targets_of: dict[str, dict[str, int | None]] = {}  # severity as typed -> its SLA targets
         self.services_in: dict[str, list[str]] = {}  # Services Affected as typed -> the services (a few hundred)
 
-    def facts(self, row: Row) -> Facts | str:
-        """The event's facts, or why it is left out (a resolved event without its resolution time)."""
-        values, now = row.values, self.now
-        detected = values["detected_at"]
-        status = values.get("status")
-        still_open = str(status or "") not in FINISHED
-        resolved_at = values.get("resolved_at")
-        resolved = resolved_at if isinstance(resolved_at, datetime) and not still_open else None
-        if not still_open and resolved is None:
-            problems = cell_problems(self.tracker, "Events", row, "resolved_at")
-            where = str(problems[0]) if problems else f"{self.events.cell('resolved_at', row.number)} (Resolved (UTC))"
-            return f"{where}: empty, but the event is {status}"
-        reported = values.get("reported_at")
-        reported = reported if isinstance(reported, datetime) else detected
-        acknowledged = values.get("acknowledged_at")
-        acknowledged = acknowledged if isinstance(acknowledged, datetime) else None
-        backwards = ""
-        if resolved is not None and resolved < detected:  # typed in Excel: no restore time can be made of it
-            backwards = (
-                f"{self.events.cell('resolved_at', row.number)} (Resolved (UTC)): {iso(resolved)} is before "
-                f"Detected (UTC) {iso(detected)}; its restore time is left out of every figure"
+    def facts(self, events: EventColumns) -> tuple[list[Facts], list[dict[str, Any]]]:
+        """The events' facts, and those left out, each with why (a resolved event without its resolution time)."""
+        now, column = self.now, events.column
+        detected = column("detected_at")
+        still_open = [str(status or "") not in FINISHED for status in column("status")]
+        resolved = [
+            r if not o and isinstance(r, datetime) else None
+            for r, o in zip(column("resolved_at"), still_open, strict=True)
+        ]
+        reported = [r if isinstance(r, datetime) else d for r, d in zip(column("reported_at"), detected, strict=True)]
+        acknowledge = [
+            (a - r).total_seconds() / 60 if isinstance(a, datetime) else None  # (`minutes`, inline: 10,000 events)
+            for a, r in zip(column("acknowledged_at"), reported, strict=True)
+        ]
+        restore = [
+            (r - d).total_seconds() / 60 if r is not None else None for r, d in zip(resolved, detected, strict=True)
+        ]
+        outage = [(max(r or now, d) - d).total_seconds() / 60 for r, d in zip(resolved, detected, strict=True)]
+        names = [str(name or "") for name in column("severity")]
+        targets = [self.targets_of.get(name) or self._targets(name) for name in names]
+        sla = _sla_results(column, targets, now)
+        backwards = [""] * len(events)  # why its restore time is unknown ("" when known)
+        left_out: dict[int, str] = {}  # offset -> why it is in no figure
+        for at in [at for at, (o, r) in enumerate(zip(still_open, resolved, strict=True)) if r is None and not o]:
+            left_out[at] = self._unresolved(events.row(at))
+        for at in [at for at, (r, d) in enumerate(zip(resolved, detected, strict=True)) if r is not None and r < d]:
+            backwards[at] = self._backwards(events.row(at), sla[at])
+            restore[at], outage[at] = None, 0.0
+        shown = [str(ident or "") for ident in column("id")]
+        out = list(
+            map(
+                Facts,
+                repeat(events),
+                range(len(events)),
+                detected,
+                names,
+                still_open,
+                map(self._services, column("services_affected")),
+                acknowledge,
+                restore,
+                outage,
+                [u if isinstance(u, int) else None for u in column("users_affected")],
+                repeat(0),
+                sla,
+                targets,
+                backwards,
+                shown,
+                [ident.strip().casefold() for ident in shown],
             )
-        name = str(values.get("severity") or "")
-        if name not in self.targets_of:
-            self.targets_of[name] = sla_targets(self.severities.find(name))
-        targets = self.targets_of[name]
-        sla = sla_states(values, targets, now)
-        if backwards:  # a timer the backwards resolution stopped has no result either
-            for timer in SPANS:
-                span = timer_span(values, timer)
-                if sla[timer] != "no target" and span is not None and span[1] == resolved:
-                    sla[timer] = "unknown"
-        users = values.get("users_affected")
-        return Facts(
-            row=row,
-            open=still_open,
-            services=self._services(values.get("services_affected")),
-            acknowledge=minutes(acknowledged - reported) if acknowledged is not None else None,
-            restore=minutes(resolved - detected) if resolved is not None and not backwards else None,
-            # one span, detected to the resolution (or now), as outage_spans gives it without a reopening
-            outage=0.0 if backwards else minutes(max(resolved or now, detected) - detected),
-            users=users if isinstance(users, int) else None,
-            reopened=0,
-            sla=sla,
-            targets=targets,
-            restore_problem=backwards,
-            id=(shown := str(values.get("id") or "")),
-            key=shown.strip().casefold(),
+        )
+        if left_out:
+            out = [facts for facts in out if facts.at not in left_out]
+        return out, [{"event_id": str(events.row(at)["id"]), "problem": why} for at, why in left_out.items()]
+
+    def _targets(self, severity: str) -> dict[str, int | None]:
+        """A severity's SLA targets (looked up once per severity)."""
+        self.targets_of[severity] = sla_targets(self.severities.find(severity))
+        return self.targets_of[severity]
+
+    def _unresolved(self, row: Row) -> str:
+        """Why a resolved event without its resolution time is left out, as validate says it."""
+        problems = cell_problems(self.tracker, "Events", row, "resolved_at")
+        where = str(problems[0]) if problems else f"{self.events.cell('resolved_at', row.number)} (Resolved (UTC))"
+        return f"{where}: empty, but the event is {row['status']}"
+
+    def _backwards(self, row: Row, sla: dict[str, str]) -> str:
+        """Why a resolution typed before the detection (in Excel) gives no restore time; the timers it stopped get no
+        result either (`sla` changed)."""
+        values, resolved, detected = row.values, row["resolved_at"], row["detected_at"]
+        for timer in SPANS:
+            span = timer_span(values, timer)
+            if sla[timer] != "no target" and span is not None and span[1] == resolved:
+                sla[timer] = "unknown"
+        return (
+            f"{self.events.cell('resolved_at', row.number)} (Resolved (UTC)): {iso(resolved)} is before "
+            f"Detected (UTC) {iso(detected)}; its restore time is left out of every figure"
         )
 
     def _services(self, value: Any) -> list[str]:
@@ -377,18 +473,19 @@ class _FactReader:
 
 
 def _count_reopenings(
-    tracker: Tracker, chosen: list[Row], out: list[Facts], now: datetime, counts: dict[str, int]
+    tracker: Tracker, chosen: EventColumns, out: list[Facts], now: datetime, counts: dict[str, int]
 ) -> None:
     """A reopened event (resolved twice, or resolved once and open again: `counts` of its Resolved updates, by
     casefolded ID): its outage leaves out the time it spent resolved, and its facts say how often it was reopened."""
-    wanted = {str(r["id"]).casefold(): r for r in chosen}
-    candidates = {
-        key for key, count in counts.items() if key in wanted and (count > 1 or is_open(wanted[key]["status"]))
+    status = {
+        str(ident).casefold(): status
+        for ident, status in zip(chosen.column("id"), chosen.column("status"), strict=True)
     }
+    candidates = {key for key, count in counts.items() if key in status and (count > 1 or is_open(status[key]))}
     history = reopen_history(tracker, candidates)
     for facts in out if history else []:
-        key = str(facts.row["id"]).casefold()
+        key = facts.id.casefold()
         if key in history and not facts.restore_problem:
-            resolved = None if facts.open else facts.row["resolved_at"]
-            spans, facts.reopened = outage_spans(facts.row["detected_at"], history[key], resolved, now)
+            resolved = None if facts.open else facts.value("resolved_at")
+            spans, facts.reopened = outage_spans(facts.detected, history[key], resolved, now)
             facts.outage = sum(minutes(end - start) for start, end in spans)

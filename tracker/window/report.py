@@ -109,7 +109,7 @@ def attainment(facts: list[Facts], severity_order: list[str]) -> list[dict[str, 
     Detected one); met + breached + pending + no_target + unknown = events."""
     by: dict[str, list[Facts]] = {}
     for f in facts:
-        by.setdefault(str(f.row["severity"] or ""), []).append(f)
+        by.setdefault(f.severity, []).append(f)
     order = [s for s in severity_order if s in by] + sorted(s for s in by if s not in severity_order)
     out = []
     for severity in order:
@@ -157,10 +157,10 @@ def _group_keys(f: Facts, by: str, tz: tzinfo) -> list[str]:
     if by == "service":
         return f.services or ["(none)"]
     if by == "month":  # the month (display timezone) it was detected in
-        return [f.row["detected_at"].astimezone(tz).strftime("%Y-%m")]
+        return [f.detected.astimezone(tz).strftime("%Y-%m")]
     if by in ("hour", "weekday"):  # when it was detected (display timezone)
         return [funding.group_key(f, by, tz)]
-    return [str(f.row[by] or "(none)")]
+    return [str(f.value(by) or "(none)")]
 
 
 def told_severities(tracker: Tracker, audience: Audience | None, severities: list[str]) -> set[str] | None:
@@ -258,7 +258,7 @@ class Report:
                     by.setdefault(key, []).append(f)
         else:  # an Events column as typed (`_group_keys`), read straight from each row: 10,000 calls fewer
             for f in self.facts:
-                by.setdefault(str(f.row.values.get(self.by) or "(none)"), []).append(f)
+                by.setdefault(str(f.value(self.by) or "(none)"), []).append(f)
         if self.by == "severity":
             keys = [s for s in self.severity_order if s in by] + sorted(k for k in by if k not in self.severity_order)
         elif self.by == "weekday":
@@ -283,21 +283,19 @@ class Report:
         """The share of updates sent on time per severity and per communication lead ([] where withheld)."""
         if not self.shows("updates_on_time"):
             return {"by_severity": [], "by_communication_lead": []}
-        severity = funding.on_time_by(
-            self.facts, self.tallies, lambda f: str(f.row.values.get("severity") or ""), self.severity_order
-        )
+        severity = funding.on_time_by(self.facts, self.tallies, lambda f: f.severity, self.severity_order)
         for entry in severity:
             entry["label"] = self.label(entry["key"])
         lead: list[dict[str, Any]] = []
         if self.shows("communication_lead"):
             lead = funding.on_time_by(
-                self.facts, self.tallies, lambda f: str(f.row.values.get("communication_lead") or "(none)")
+                self.facts, self.tallies, lambda f: str(f.value("communication_lead") or "(none)")
             )
         return {"by_severity": severity, "by_communication_lead": lead}
 
     def when(self) -> dict[str, Any]:
         """Events by hour of day and weekday of detection (display timezone), and out of hours."""
-        local = [f.row.values["detected_at"].astimezone(self.tz) for f in self.facts]
+        local = [f.detected.astimezone(self.tz) for f in self.facts]
         return {
             "by_hour": funding.by_hour(local, self.tz, self.pages),
             "by_weekday": funding.by_weekday(local, self.tz, self.pages),
@@ -326,6 +324,7 @@ class Report:
     def event(self, f: Facts) -> dict[str, Any]:
         """One event as this audience may read it."""
         values = dict(f.row.values)
+        detected, resolved = values["detected_at"], values.get("resolved_at")
         if self.audience is not None:
             values = self.audience.view("Events", values)
         external = self.audience is not None and self.audience.external
@@ -338,8 +337,8 @@ class Report:
             "status": values.get("status"),
             "status_label": self._status_label(values.get("status")),
             "services": f.services,
-            "detected_at": iso(f.row["detected_at"]),
-            "resolved_at": iso(f.row["resolved_at"]) if not f.open else None,
+            "detected_at": iso(detected),
+            "resolved_at": iso(resolved) if not f.open else None,
             "time_to_acknowledge_minutes": rounded(f.acknowledge) if self.shows("time_to_acknowledge") else None,
             "time_to_restore_minutes": rounded(f.restore),
             "outage_minutes": None if f.restore_problem else rounded(f.outage),
@@ -359,10 +358,10 @@ class Report:
         out: list[dict[str, Any]] = []
         for f in self.facts:
             state, target = f.sla["restoration"], f.targets["restoration"]
-            spent = max(minutes(self.now - f.row["detected_at"]), 0.0) if f.open else f.restore
+            spent = max(minutes(self.now - f.detected), 0.0) if f.open else f.restore
             if state not in ("met", "breached", "pending") or not target or spent is None:
                 continue
-            label = self.label(f.row["severity"])
+            label = self.label(f.severity)
             out.append(
                 {"id": _id(f), "label": label, "minutes": rounded(spent), "target_minutes": target, "state": state,
                  "open": f.open}

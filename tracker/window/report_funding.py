@@ -94,7 +94,7 @@ def promises(tracker: Tracker, facts: list[Facts], now: datetime) -> dict[str, l
     every_of: dict[str, timedelta | None] = {}  # a severity as typed -> its Update Every (a handful of severities)
     out: dict[str, list[Promise]] = {}
     for f in facts:
-        name = str(f.row["severity"] or "")
+        name = f.severity
         if name not in every_of:
             every_of[name] = _every(severities.find(name))
         every = every_of[name]
@@ -112,7 +112,7 @@ def promises(tracker: Tracker, facts: list[Facts], now: datetime) -> dict[str, l
                 state = "on time" if kept <= due else "late"
             else:
                 state = "late" if due < now else "pending"
-            made.append(Promise(str(f.row["id"]), sent, due, kept, state))
+            made.append(Promise(f.id, sent, due, kept, state))
         out[f.key] = made
     return out
 
@@ -207,7 +207,7 @@ def _in_office(at: datetime, tz: tzinfo, hours: tuple[set[int], time, time | Non
 
 def out_of_hours(tracker: Tracker, facts: list[Facts], tz: tzinfo, setting: str = "") -> dict[str, Any]:
     """How many of the events were detected out of hours, and by what measure (`basis`: roster, clock or None)."""
-    detected = [f.row["detected_at"] for f in facts]
+    detected = [f.detected for f in facts]
     rostered = "Roster" in tracker.schema.sheets and isinstance(tz, ZoneInfo)
     rostered = rostered and any(
         row["person"] and " ".join(str(row["role"] or "").split()).casefold() == DUTY for row in roster_rows(tracker)
@@ -226,10 +226,10 @@ def out_of_hours(tracker: Tracker, facts: list[Facts], tz: tzinfo, setting: str 
                 s.holds(at) for s in duty[bisect_left(starts, at - timedelta(days=2)) : bisect_right(starts, at)]
             )
 
-        outside = [f for f in facts if not on(f.row["detected_at"])]
+        outside = [f for f in facts if not on(f.detected)]
     elif hours is not None:
         basis = "clock"
-        outside = [f for f in facts if not _in_office(f.row["detected_at"], tz, hours)]
+        outside = [f for f in facts if not _in_office(f.detected, tz, hours)]
     else:
         return {"basis": None, "events": None, "share": None, "event_ids": []}
     return {
@@ -279,5 +279,5 @@ def by_weekday(local: list[datetime], tz: tzinfo, pages: list[datetime] | None =
 
 def group_key(f: Facts, by: str, tz: tzinfo) -> str:
     """An event's group for `--by hour` ("00" to "23") and `--by weekday` ("Mon" to "Sun")."""
-    local = f.row["detected_at"].astimezone(tz)
+    local = f.detected.astimezone(tz)
     return f"{local.hour:02d}" if by == "hour" else WEEKDAYS[local.weekday()]
