@@ -134,20 +134,25 @@ def _sla_results(
         starts, stops = timer_spans(column, name)
         # a timer with a target that has started: decided by timer_state; running and at risk count pending
         timed = [
-            at
-            for at, (target, start) in enumerate(zip(targets, starts, strict=True))
-            if target[name] is not None and isinstance(start, datetime)
+            (at, start, stop, target)
+            for at, (start, stop, targets_of) in enumerate(zip(starts, stops, targets, strict=True))
+            if (target := targets_of[name]) is not None and isinstance(start, datetime)
         ]
         states = timer_states(
-            [max((stops[at] or now) - starts[at], _NO_TIME) for at in timed],
-            [_span(targets[at][name]) for at in timed],  # type: ignore[arg-type]  # (not None: timed)
-            [stops[at] is not None for at in timed],
+            [max((stop or now) - start, _NO_TIME) for _at, start, stop, _target in timed],
+            [_span(target) for _at, _start, _stop, target in timed],
+            [stop is not None for _at, _start, stop, _target in timed],
         )
         result = ["no target"] * len(starts)
-        for at, state in zip(timed, states, strict=True):
+        for (at, _start, _stop, _target), state in zip(timed, states, strict=True):
             result[at] = state if state in _DECIDED else "pending"
         results.append(result)
-    return [dict(zip(SPANS, states, strict=True)) for states in zip(*results, strict=True)]
+    # one dict per event, shared by the events with the same results (a handful): copy one before changing it
+    shared: dict[tuple[str, ...], dict[str, str]] = {}
+    return [
+        shared.get(states) or shared.setdefault(states, dict(zip(SPANS, states, strict=True)))
+        for states in zip(*results, strict=True)
+    ]
 
 
 _DECIDED = ("met", "breached")
@@ -239,9 +244,15 @@ def _columns(rows: list[Sequence[Any]], plan: _Plan) -> list[list[Any]]:
     indices = [index for _name, index, _kind, _options, _convert in plan]
     if min(map(len, rows)) <= max(indices):  # a reader that leaves trailing empty cells out
         rows = [list(r) + [None] * (max(indices) + 1 - len(r)) for r in rows]
+    # the cells of every planned column at once, a row at a time in C: half the time of one pass per column
+    cells = (
+        zip(*map(itemgetter(*indices), rows), strict=True)
+        if len(indices) > 1
+        else [list(map(itemgetter(indices[0]), rows))]
+    )
     return [
-        typed_column(list(map(itemgetter(index), rows)), convert, kind, options)
-        for _name, index, kind, options, convert in plan
+        typed_column(column, convert, kind, options)
+        for column, (_name, _index, kind, options, convert) in zip(cells, plan, strict=True)
     ]
 
 
@@ -272,8 +283,9 @@ def event_columns(tracker: Tracker, period: Period | None = None) -> tuple[Event
             chosen.append(offset)
 
     def typed(offsets: list[int]) -> EventColumns:
-        columns = {name: [column[at] for at in offsets] for name, column in firsts.items()}
-        typed = _columns([raw[at] for at in offsets], rest)
+        every = len(offsets) == len(raw)  # (the commonest report: every row)
+        columns = {name: column if every else [column[at] for at in offsets] for name, column in firsts.items()}
+        typed = _columns(raw if every else [raw[at] for at in offsets], rest)
         columns.update(zip([step[0] for step in rest], typed, strict=True))
         return EventColumns([at + 2 for at in offsets], columns)
 
@@ -412,6 +424,7 @@ class _FactReader:
         for at in [at for at, (o, r) in enumerate(zip(still_open, resolved, strict=True)) if r is None and not o]:
             left_out[at] = self._unresolved(events.row(at))
         for at in [at for at, (r, d) in enumerate(zip(resolved, detected, strict=True)) if r is not None and r < d]:
+            sla[at] = dict(sla[at])  # (its own: the others with the same results share theirs)
             backwards[at] = self._backwards(events.row(at), sla[at])
             restore[at], outage[at] = None, 0.0
         shown = [str(ident or "") for ident in column("id")]

@@ -256,9 +256,9 @@ class Report:
             for f in self.facts:
                 for key in _group_keys(f, self.by, self.tz):
                     by.setdefault(key, []).append(f)
-        else:  # an Events column as typed (`_group_keys`), read straight from each row: 10,000 calls fewer
-            for f in self.facts:
-                by.setdefault(str(f.value(self.by) or "(none)"), []).append(f)
+        else:  # an Events column as typed (`_group_keys`), read straight from the column: 10,000 calls fewer
+            for value, f in zip(self._column(self.by), self.facts, strict=True):
+                by.setdefault(str(value or "(none)"), []).append(f)
         if self.by == "severity":
             keys = [s for s in self.severity_order if s in by] + sorted(k for k in by if k not in self.severity_order)
         elif self.by == "weekday":
@@ -266,6 +266,13 @@ class Report:
         else:
             keys = sorted(by, key=str.casefold)
         return [self._hide(summarise(key, by[key], self._key_label(key)) | self._funded(by[key])) for key in keys]
+
+    def _column(self, name: str) -> list[Any]:
+        """An Events column (typed, `EVENT_FIELDS`) of the report's events, in the order of `facts`."""
+        if not self.facts:
+            return []
+        column = self.facts[0].events.column(name)  # (one EventColumns holds every event the report counts)
+        return [column[f.at] for f in self.facts]
 
     def totals(self) -> dict[str, Any]:
         """The whole period's summary."""
@@ -283,14 +290,13 @@ class Report:
         """The share of updates sent on time per severity and per communication lead ([] where withheld)."""
         if not self.shows("updates_on_time"):
             return {"by_severity": [], "by_communication_lead": []}
-        severity = funding.on_time_by(self.facts, self.tallies, lambda f: f.severity, self.severity_order)
+        severity = funding.on_time_by(self.facts, self.tallies, [f.severity for f in self.facts], self.severity_order)
         for entry in severity:
             entry["label"] = self.label(entry["key"])
         lead: list[dict[str, Any]] = []
         if self.shows("communication_lead"):
-            lead = funding.on_time_by(
-                self.facts, self.tallies, lambda f: str(f.value("communication_lead") or "(none)")
-            )
+            leads = [str(lead or "(none)") for lead in self._column("communication_lead")]
+            lead = funding.on_time_by(self.facts, self.tallies, leads)
         return {"by_severity": severity, "by_communication_lead": lead}
 
     def when(self) -> dict[str, Any]:
@@ -363,7 +369,7 @@ class Report:
                 continue
             label = self.label(f.severity)
             out.append(
-                {"id": _id(f), "label": label, "minutes": rounded(spent), "target_minutes": target, "state": state,
+                {"id": f.id, "label": label, "minutes": rounded(spent), "target_minutes": target, "state": state,
                  "open": f.open}
             )  # fmt: skip
         out.sort(key=lambda e: (-e["minutes"] / e["target_minutes"], e["id"]))
@@ -372,17 +378,17 @@ class Report:
     def worst(self) -> dict[str, list[dict[str, Any]]]:
         """The longest restorations (resolved events) and, where the audience may read it, the most users."""
         resolved = heapq.nsmallest(
-            WORST, (f for f in self.facts if f.restore is not None), key=lambda f: (-(f.restore or 0), _id(f))
+            WORST, (f for f in self.facts if f.restore is not None), key=lambda f: (-(f.restore or 0), f.id)
         )
         out = {"longest_restoration": [self.event(f) for f in resolved], "most_users": []}
         if self.shows("user_minutes"):
-            users = heapq.nsmallest(WORST, (f for f in self.facts if f.users), key=lambda f: (-(f.users or 0), _id(f)))
+            users = heapq.nsmallest(WORST, (f for f in self.facts if f.users), key=lambda f: (-(f.users or 0), f.id))
             out["most_users"] = [self.event(f) for f in users]
         return out
 
     def open_events(self) -> list[dict[str, Any]]:
         """Events of the period still open, the longest running first."""
-        running = sorted((f for f in self.facts if f.open), key=lambda f: (-f.outage, _id(f)))
+        running = sorted((f for f in self.facts if f.open), key=lambda f: (-f.outage, f.id))
         return [self.event(f) for f in running]
 
     def to_json(self) -> dict[str, Any]:
@@ -408,7 +414,7 @@ class Report:
     def restore_unknown(self) -> list[dict[str, Any]]:
         """The resolved events of the period counted without a restore time, each with the cell that makes it
         unknown (a Resolved time before the Detected one)."""
-        return [{"event_id": _id(f), "problem": f.restore_problem} for f in self.facts if f.restore_problem]
+        return [{"event_id": f.id, "problem": f.restore_problem} for f in self.facts if f.restore_problem]
 
     def _status_label(self, status: Any) -> str | None:
         """A status as this audience reads it: for an external audience the words of its status page and emails
@@ -434,10 +440,6 @@ class Report:
         if not self.shows("time_to_acknowledge"):
             summary["not_acknowledged"] = None
         return summary
-
-
-def _id(f: Facts) -> str:
-    return f.id
 
 
 CSV_COLUMNS = (

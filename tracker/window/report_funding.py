@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
@@ -157,28 +156,27 @@ def counted(kept: int, late: int, pending: int) -> dict[str, Any]:
 
 def group_tally(facts: list[Facts], tallies: dict[str, tuple[int, int, int]]) -> tuple[int, int, int]:
     """The summed tallies of these events (an event's own by its casefolded ID; none for an event without)."""
-    kept = late = pending = 0
-    for f in facts:
-        counts = tallies.get(f.key)
-        if counts is not None:
-            kept, late, pending = kept + counts[0], late + counts[1], pending + counts[2]
+    found = [counts for f in facts if (counts := tallies.get(f.key)) is not None]
+    if not found:
+        return 0, 0, 0
+    kept, late, pending = map(sum, zip(*found, strict=True))
     return kept, late, pending
 
 
 def on_time_by(
     facts: list[Facts],
     tallies: dict[str, tuple[int, int, int]],
-    key: Callable[[Facts], str],
+    keys: list[str],
     order: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """On-time counts per group of events (`key` names an event's group): `order` first, then the rest by name;
-    `tallies`: each event's promises tallied (casefolded ID -> `tally`)."""
+    """On-time counts per group of events (`keys`: each event's group, in the order of `facts`): `order` first, then
+    the rest by name; `tallies`: each event's promises tallied (casefolded ID -> `tally`)."""
     groups: dict[str, list[Facts]] = {}
-    for f in facts:
-        groups.setdefault(key(f), []).append(f)
+    for group, f in zip(keys, facts, strict=True):
+        groups.setdefault(group, []).append(f)
     first = [k for k in order or [] if k in groups]
-    keys = first + sorted((k for k in groups if k not in first), key=str.casefold)
-    return [{"key": name, "events": len(groups[name])} | counted(*group_tally(groups[name], tallies)) for name in keys]
+    names = first + sorted((k for k in groups if k not in first), key=str.casefold)
+    return [{"key": name, "events": len(groups[name])} | counted(*group_tally(groups[name], tallies)) for name in names]
 
 
 def office_hours(text: str) -> tuple[set[int], time, time | None] | None:
