@@ -123,6 +123,7 @@ def timer_states(
     elapsed: Sequence[timedelta], targets: Sequence[timedelta], stopped: Sequence[bool], at_risk: float = 0.75
 ) -> list[str]:
     """`timer_state` of many timers at once, a column at a time (a report decides 20,000)."""
+    # stopped: met or breached; running: breached past the target, else at risk past `at_risk` of it, else running
     return [
         ("met" if e <= t else "breached")
         if s

@@ -332,7 +332,8 @@ def event_facts(
     """The facts of every event detected in the period, the events left out for a bad cell (each with the cell and
     what is wrong, worded as `tracker validate` words it), and the period's events whose severity is on no
     Severities row. `told`: only the events whose severity (casefolded) is in it, or whose ID (casefolded) is in
-    `heard` (the audience had an email about it), also among those left out (None: every event)."""
+    `heard` (the audience had an email about it), also among those left out (None: every event). The facts share
+    one EventColumns (`Facts.events`), in sheet order."""
     tracker.preload("Events", "Severities")  # parsed side by side
     tracker.prefetch("Updates")  # some rows: the reopenings, read from its XML
     resolved = resolutions(tracker)  # counted as Events parses
