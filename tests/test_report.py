@@ -1229,3 +1229,55 @@ def test_the_events_a_report_reads_are_typed_as_the_workbook_types_them(rows: li
         assert set(row.values) == set(EVENT_FIELDS)
         workbook = {name: typed[row.number].values[name] for name in row.values}
         assert _shown([row]) == _shown([Row(row.number, workbook)])
+
+
+def test_the_column_wise_facts_guard_what_they_share() -> None:
+    """The facts of 10,000 events share what they can (an event's cells in one EventColumns, SLA results and targets
+    by value): shared results cannot be changed through one event, a reordered or repeated choice of events is
+    taken as asked, a field no report reads is refused by name, and a report over facts of two readings groups
+    each by its own cells."""
+    from tracker.window.event_facts import EventColumns, Period, event_facts, sla_states
+    from tracker.window.report import Report
+    from tracker.workbook.reading import Tracker
+    from tracker.workbook.schema import load_schema
+
+    schema = load_schema(None)
+    severities = [{"name": "Sev 1", "update_interval_minutes": 30, "first_response_minutes": 10}]
+
+    def tracker(lead: str) -> Any:
+        rows = {
+            "Severities": severities,
+            "Events": [
+                {"id": f"EVT-{n}", "severity": "Sev 1", "status": "Investigating", "detected_at": _AT,
+                 "communication_lead": f"{lead}{n}"}
+                for n in (1, 2)
+            ],
+            "Updates": [],
+        }  # fmt: skip
+
+        def cells(name: str) -> list[list[Any]]:
+            fields = schema[name].fields
+            return [[f.title for f in fields.values()]] + [[v.get(f) for f in fields] for v in rows[name]]
+
+        return Tracker(schema, list(rows), cells)
+
+    period, now = Period(_AT, _AT + timedelta(days=1)), _AT + timedelta(minutes=5)
+    first, _skipped, _unmatched = event_facts(tracker("Ana "), period, now)
+    assert first[0].sla is first[1].sla and first[0].targets is first[1].targets  # (shared by value)
+    with pytest.raises(TypeError):
+        first[0].sla["first response"] = "met"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        first[0].targets["first response"] = 1  # type: ignore[index]
+    assert first[1].sla["first response"] == "pending"
+    one = sla_states(first[0].row.values, dict(first[0].targets), now)
+    one["first response"] = "met"  # (one event's own: a plain dict)
+    with pytest.raises(KeyError, match="title_typo"):
+        first[0].value("title_typo")
+    events = EventColumns([2, 3], {"id": ["EVT-1", "EVT-2"]})
+    assert events.take([1, 0]).column("id") == ["EVT-2", "EVT-1"]
+    assert events.take([1, 1]).numbers == [3, 3] and events.take([0, 1]) is events
+
+    report = Report(tracker("Ana "), period, now, by="communication_lead")
+    other, _skipped, _unmatched = event_facts(tracker("Bo "), period, now)
+    report.facts = [report.facts[0], other[1]]  # two readings' facts in one report
+    assert [g["key"] for g in report.groups()] == ["Ana 1", "Bo 2"]

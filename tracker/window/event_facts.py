@@ -4,12 +4,13 @@ Pure functions over a Tracker: nothing here prints, sends or draws."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from itertools import repeat
 from operator import itemgetter
+from types import MappingProxyType
 from typing import Any
 
 from tracker.rules.categories import is_drill
@@ -61,7 +62,7 @@ class EventColumns:
 
     def take(self, offsets: list[int]) -> EventColumns:
         """The events at these offsets (in order)."""
-        if len(offsets) == len(self.numbers):  # (offsets are increasing: all of them)
+        if offsets == list(range(len(self.numbers))):  # (the commonest: every event, nothing to copy)
             return self
         columns = {name: [column[at] for at in offsets] for name, column in self.columns.items()}
         return EventColumns([self.numbers[at] for at in offsets], columns)
@@ -82,8 +83,9 @@ class Facts:
     outage: float
     users: int | None
     reopened: int
-    sla: dict[str, str]  # timer name -> met | breached | pending | no target | unknown
-    targets: dict[str, int | None]  # timer name -> target minutes (None: none)
+    # each read-only, shared by the events with the same results, and with the same severity
+    sla: Mapping[str, str]  # timer name -> met | breached | pending | no target | unknown
+    targets: Mapping[str, int | None]  # timer name -> target minutes (None: none)
     # Why its restore time is unknown although it is resolved (its Resolved cell is before its Detected cell): its
     # restore time, outage minutes and the SLA results that stop at the resolution are in no figure. "" when known.
     restore_problem: str
@@ -96,7 +98,9 @@ class Facts:
         return self.events.row(self.at)
 
     def value(self, name: str) -> Any:
-        """One of the event's typed cells (`EVENT_FIELDS`; None when empty)."""
+        """One of the event's typed cells (`EVENT_FIELDS`; None when empty, or when the sheet has no such column)."""
+        if name not in _READ:
+            raise KeyError(f"{name!r}: a report reads only {', '.join(EVENT_FIELDS)}")
         column = self.events.columns.get(name)
         return None if column is None else column[self.at]
 
@@ -122,12 +126,12 @@ def sla_states(event: dict[str, Any], targets: dict[str, int | None], now: datet
 
     The rules are `tracker.rules.clock.timers()`'s own (`timer_spans`, `timer_state`), without building a Timer per
     event, which a report of 10,000 events cannot afford; tests/test_report.py checks that the two agree."""
-    return _sla_results(lambda name: (event.get(name),), [targets], now)[0]
+    return dict(_sla_results(lambda name: (event.get(name),), [targets], now)[0])
 
 
 def _sla_results(
-    column: Callable[[str], Sequence[Any]], targets: list[dict[str, int | None]], now: datetime
-) -> list[dict[str, str]]:
+    column: Callable[[str], Sequence[Any]], targets: Sequence[Mapping[str, int | None]], now: datetime
+) -> list[Mapping[str, str]]:
     """`sla_states` of many events, a column at a time (`column(field)`: its values, one per event)."""
     results = []
     for name in SPANS:
@@ -147,10 +151,10 @@ def _sla_results(
         for (at, _start, _stop, _target), state in zip(timed, states, strict=True):
             result[at] = state if state in _DECIDED else "pending"
         results.append(result)
-    # one dict per event, shared by the events with the same results (a handful): copy one before changing it
-    shared: dict[tuple[str, ...], dict[str, str]] = {}
+    # one read-only mapping per event, shared by the events with the same results (a handful)
+    shared: dict[tuple[str, ...], Mapping[str, str]] = {}
     return [
-        shared.get(states) or shared.setdefault(states, dict(zip(SPANS, states, strict=True)))
+        shared.get(states) or shared.setdefault(states, MappingProxyType(dict(zip(SPANS, states, strict=True))))
         for states in zip(*results, strict=True)
     ]
 
@@ -235,6 +239,8 @@ EVENT_FIELDS = (
     "public_cause",
     "communication_lead",  # the report's on-time updates per communication lead
 )
+
+_READ = frozenset(EVENT_FIELDS)
 
 
 def _columns(rows: list[Sequence[Any]], plan: _Plan) -> list[list[Any]]:
@@ -396,7 +402,7 @@ class _FactReader:
         self.tracker, self.now = tracker, now
         self.events = tracker.layout("Events")
         self.severities = tracker.sheet("Severities")
-        self.targets_of: dict[str, dict[str, int | None]] = {}  # severity as typed -> its SLA targets
+        self.targets_of: dict[str, Mapping[str, int | None]] = {}  # severity as typed -> its SLA targets
         self.services_in: dict[str, list[str]] = {}  # Services Affected as typed -> the services (a few hundred)
 
     def facts(self, events: EventColumns) -> tuple[list[Facts], list[dict[str, Any]]]:
@@ -425,8 +431,9 @@ class _FactReader:
         for at in [at for at, (o, r) in enumerate(zip(still_open, resolved, strict=True)) if r is None and not o]:
             left_out[at] = self._unresolved(events.row(at))
         for at in [at for at, (r, d) in enumerate(zip(resolved, detected, strict=True)) if r is not None and r < d]:
-            sla[at] = dict(sla[at])  # (its own: the others with the same results share theirs)
-            backwards[at] = self._backwards(events.row(at), sla[at])
+            own = dict(sla[at])  # (its own: the others with the same results share theirs)
+            backwards[at] = self._backwards(events.row(at), own)
+            sla[at] = MappingProxyType(own)
             restore[at], outage[at] = None, 0.0
         shown = [str(ident or "") for ident in column("id")]
         out = list(
@@ -454,9 +461,9 @@ class _FactReader:
             out = [facts for facts in out if facts.at not in left_out]
         return out, [{"event_id": str(events.row(at)["id"]), "problem": why} for at, why in left_out.items()]
 
-    def _targets(self, severity: str) -> dict[str, int | None]:
+    def _targets(self, severity: str) -> Mapping[str, int | None]:
         """A severity's SLA targets (looked up once per severity)."""
-        self.targets_of[severity] = sla_targets(self.severities.find(severity))
+        self.targets_of[severity] = MappingProxyType(sla_targets(self.severities.find(severity)))
         return self.targets_of[severity]
 
     def _unresolved(self, row: Row) -> str:

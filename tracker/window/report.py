@@ -269,9 +269,10 @@ class Report:
 
     def _column(self, name: str) -> list[Any]:
         """An Events column (typed, `EVENT_FIELDS`) of the report's events, in the order of `facts`."""
-        if not self.facts:
-            return []
-        column = self.facts[0].events.column(name)  # (one EventColumns holds every event the report counts)
+        events = self.facts[0].events if self.facts else None
+        if events is None or any(f.events is not events for f in self.facts):  # (event_facts gives one: never)
+            return [f.value(name) for f in self.facts]
+        column = events.column(name)
         return [column[f.at] for f in self.facts]
 
     def totals(self) -> dict[str, Any]:
