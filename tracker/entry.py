@@ -15,6 +15,7 @@ def main() -> None:
 
         if print_kept_help():
             return
+    pass_on_ctrl_c_from_finalizers()
     import signal
 
     if _reads_only():
@@ -39,6 +40,42 @@ def main() -> None:
         raise
     finally:  # done: what is left is Python's exit, which waits for the sheet parsers' threads
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def pass_on_ctrl_c_from_finalizers() -> None:
+    """A Ctrl-C that lands while Python frees an object runs in that object's finalizer (`__del__`: a zip file's, a
+    lock's, whenever its last reference goes), where Python cannot raise it: it printed "Exception ignored in ...
+    Traceback ... KeyboardInterrupt" and dropped the Ctrl-C, so the command went on (CI's kill matrix caught it in
+    zipfile's). From now on such a Ctrl-C is sent again a moment later, without a word: the command stops as at any
+    other moment (or not at all where Ctrl-C is ignored: once it has finished)."""
+    import signal
+    import threading
+
+    default = sys.unraisablehook
+
+    def again() -> None:
+        if not callable(signal.getsignal(signal.SIGINT)):
+            return  # ignored (the command has finished), or left to the system: as a Ctrl-C would be now
+        if hasattr(signal, "pthread_kill"):  # a real SIGINT to the main thread, which also ends a wait, as Ctrl-C does
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        else:
+            import _thread
+
+            _thread.interrupt_main(signal.SIGINT)
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            default(unraisable)
+            return
+        # Sent from this hook it would land in it, and be dropped again: from a thread, once the finalizer is over
+        later = threading.Timer(0.01, again)
+        later.daemon = True
+        try:
+            later.start()
+        except RuntimeError:  # the interpreter is ending: nothing is left to stop
+            pass
+
+    sys.unraisablehook = hook
 
 
 # The commands that only read the workbook and print (or write a page or report file, closed before they return):
