@@ -6,6 +6,7 @@ import email
 import email.policy
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -697,8 +698,6 @@ def test_ctrl_c_as_tracker_exits_prints_no_traceback(tmp_path: Path) -> None:
     """Ctrl-C after the command has finished, while Python waits for its threads to end (the sheet parsers run in
     threads), printed "Exception ignored in threading ... Traceback ... KeyboardInterrupt" (seen in CI's kill
     matrix): once the command is done, tracker exits quietly with the command's own exit code."""
-    import subprocess
-    import sys
 
     script = (
         "import os, signal, sys, threading, time\n"
@@ -715,9 +714,7 @@ def test_ctrl_c_as_tracker_exits_prints_no_traceback(tmp_path: Path) -> None:
         "finally:\n"
         "    finished.set()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, env=process_env()
-    )
+    done = _python(script, tmp_path)
     assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr
     assert done.returncode == 0 and "tracker" in done.stdout
 
@@ -774,8 +771,6 @@ def test_ctrl_c_in_a_finalizer_stops_the_command_without_a_traceback(tmp_path: P
     in zipfile's `__del__` during `notify`), where Python printed "Exception ignored in ... Traceback ...
     KeyboardInterrupt" and dropped it: the command went on. The console script delivers it again once the finalizer
     is over, so the command stops as at any other moment, without a traceback."""
-    import subprocess
-    import sys
 
     script = (
         "import signal, sys\n"
@@ -797,8 +792,13 @@ def test_ctrl_c_in_a_finalizer_stops_the_command_without_a_traceback(tmp_path: P
         "except KeyboardInterrupt:\n"
         "    print('stopped')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, env=process_env()
-    )
+    done = _python(script, tmp_path)
     assert done.stdout.splitlines()[-1] == "stopped", done.stdout + done.stderr
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+
+
+def _python(script: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    """`script` run by a fresh interpreter in `folder`, as a user's shell runs tracker; its output captured."""
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=folder, capture_output=True, text=True, env=process_env(), check=False
+    )
