@@ -493,7 +493,7 @@ def _facts_one_at_a_time(tracker: Any, row: Any, now: datetime) -> tuple[Any, ..
         minutes(acknowledged - reported) if isinstance(acknowledged, datetime) else None,
         minutes(resolved - detected) if resolved is not None and not backwards else None,
         0.0 if backwards else minutes(max(resolved or now, detected) - detected),
-        users if isinstance(users, int) else None,
+        users if isinstance(users, int) and not isinstance(users, bool) else None,  # (TRUE is no count)
         sla,
         targets,
         backwards,
@@ -509,7 +509,7 @@ _EVENT = st.fixed_dictionaries(
         "status": st.sampled_from([None, "Investigating", "Monitoring", "Resolved", "Closed", "odd"]),
         "category": st.sampled_from([None, "outage", "exercise"]),
         "services_affected": st.sampled_from([None, "", "VPN", "VPN, Wi-Fi", " Wi-Fi ,VPN,"]),
-        "users_affected": st.one_of(st.none(), st.integers(0, 10**6), st.just(2.5), st.just("many")),
+        "users_affected": st.one_of(st.none(), st.integers(0, 10**6), st.just(2.5), st.just("many"), st.booleans()),
         "reported_at": _TIME,
         "detected_at": _TIME,
         "acknowledged_at": _TIME,
@@ -1281,3 +1281,34 @@ def test_the_column_wise_facts_guard_what_they_share() -> None:
     other, _skipped, _unmatched = event_facts(tracker("Bo "), period, now)
     report.facts = [report.facts[0], other[1]]  # two readings' facts in one report
     assert [g["key"] for g in report.groups()] == ["Ana 1", "Bo 2"]
+
+
+def test_users_affected_typed_true_counts_no_users() -> None:
+    """TRUE typed in Users Affected (Excel keeps a boolean, which Python counts as 1) is no number of users: the
+    report counted it as one user, in user-minutes and the most users, where the status page already shows none."""
+    from tracker.window.event_facts import Period
+    from tracker.window.report import Report
+    from tracker.workbook.reading import Tracker
+    from tracker.workbook.schema import load_schema
+
+    schema = load_schema(None)
+    rows = {
+        "Severities": [{"name": "Sev 1", "update_interval_minutes": 30}],
+        "Events": [
+            {"id": "EVT-1", "severity": "Sev 1", "status": "Resolved", "detected_at": _AT, "resolved_at": _AT
+             + timedelta(minutes=90), "users_affected": True},
+            {"id": "EVT-2", "severity": "Sev 1", "status": "Resolved", "detected_at": _AT, "resolved_at": _AT
+             + timedelta(minutes=30), "users_affected": 40},
+        ],
+        "Updates": [],
+    }  # fmt: skip
+
+    def cells(name: str) -> list[list[Any]]:
+        fields = schema[name].fields
+        return [[f.title for f in fields.values()]] + [[v.get(f) for f in fields] for v in rows[name]]
+
+    report = Report(Tracker(schema, list(rows), cells), Period(_AT, _AT + timedelta(days=1)), _AT + timedelta(days=1))
+    data = report.to_json()
+    assert data["totals"]["user_minutes"] == 40 * 30
+    assert [e["id"] for e in data["worst"]["most_users"]] == ["EVT-2"]
+    assert [e["users_affected"] for e in data["worst"]["longest_restoration"]] == [None, 40]

@@ -11,7 +11,7 @@ from tracker.rules.tasks import SHEET as TASKS
 from tracker.rules.tasks import list_tasks
 from tracker.sending.mail import CUSTOMER_STATUS, KIND_LABELS, parse_sender
 from tracker.times import format_time, utcnow
-from tracker.workbook.policy import FINISHED, RESOLVED
+from tracker.workbook.policy import FINISHED, RESOLVED, users_known
 from tracker.workbook.reading import Row, Tracker
 
 
@@ -91,7 +91,7 @@ def build_context(
     cause = (
         values.get("root_cause") or values.get("public_cause") if not reader.external else values.get("public_cause")
     )
-    users = values["users_affected"]
+    users = users_known(values["users_affected"])  # (TRUE typed there is no count)
     changes = reader.entries("Changes", key, "change") if reader.may_read("Changes", "change") else []
     slas = _slas(reader, event, found, sent_at, config) if found is not None else []
     return {
@@ -111,7 +111,7 @@ def build_context(
         "slas": slas,
         "severity_label": label,
         "services_text": ", ".join(names),
-        "users_text": f"about {users:,}" if isinstance(users, int) else "",
+        "users_text": f"about {users:,}" if users is not None else "",
         "service_leads": leads,
         "status_text": CUSTOMER_STATUS.get(str(event["status"]), str(event["status"])),
         "severity": severity,

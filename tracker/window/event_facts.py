@@ -18,7 +18,7 @@ from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer
 from tracker.rules.validation import cell_problems
 from tracker.times import iso
 from tracker.workbook.cell_values import converter
-from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_bookkeeping, is_open
+from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_bookkeeping, is_open, users_known
 from tracker.workbook.reading import Row, SheetData, Tracker
 from tracker.workbook.typed_cells import typed_column
 
@@ -448,7 +448,7 @@ class _FactReader:
                 acknowledge,
                 restore,
                 outage,
-                [u if isinstance(u, int) else None for u in column("users_affected")],
+                map(users_known, column("users_affected")),
                 repeat(0),
                 sla,
                 targets,

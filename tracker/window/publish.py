@@ -50,7 +50,7 @@ from tracker.window.charts import (
 from tracker.window.event_facts import unknown_severities
 from tracker.window.status_page import Fact, OpenEvent, Published, ResolvedEvent, SeverityCount, Sla, StatusPage
 from tracker.window.status_render import render_html, sharepoint_sections
-from tracker.workbook.policy import FINISHED, OPEN_STATUSES, interval_minutes, is_open, severity_audiences
+from tracker.workbook.policy import FINISHED, OPEN_STATUSES, interval_minutes, is_open, severity_audiences, users_known
 from tracker.workbook.reading import Row, Tracker, raw_key
 
 log = logging.getLogger(__name__)
@@ -315,8 +315,8 @@ def _open_event(
         if name in spec and reader.may_read("Events", name):
             add(spec[name].title, values.get(name))
     add("Workaround", values.get("workaround"))
-    users = values.get("users_affected")
-    if isinstance(users, int) and not isinstance(users, bool) and users > 0:  # 0: none known, nothing to say
+    users = users_known(values.get("users_affected"))
+    if users is not None and users > 0:  # 0: none known, nothing to say
         add("Users affected", f"about {users:,}")
     label = severities.label(event)
     return OpenEvent(

@@ -28,7 +28,7 @@ from tracker.store.backends import Store
 from tracker.times import format_time, utcnow
 from tracker.window.event_facts import outage_spans, reopen_history
 from tracker.workbook.edits import AppendRow, Edit, SetCells
-from tracker.workbook.policy import BOOKKEEPER, is_open
+from tracker.workbook.policy import BOOKKEEPER, is_open, users_known
 from tracker.workbook.reading import Row, Tracker
 
 if TYPE_CHECKING:
@@ -342,7 +342,7 @@ def _summary(event: Row, show: Callable[[Any], str], tracker: Tracker, now: date
         ("Category", event["category"]),
         ("Services affected", event["services_affected"]),
         ("Sites affected", event["sites_affected"]),
-        ("Users affected", f"{users:,}" if isinstance(users, int) else users),
+        ("Users affected", f"{users:,}" if users_known(users) is not None else users),  # (TRUE: as typed)
         ("Impact", event["impact"]),
         ("Workaround", event["workaround"]),
         ("Detected", show(event["detected_at"])),

@@ -25,6 +25,12 @@ def is_open(status: str | None) -> bool:
     return status in OPEN_STATUSES
 
 
+def users_known(value: Any) -> int | None:
+    """An event's Users Affected as a count a figure may use: a whole number, not TRUE or FALSE (Excel keeps those as
+    booleans, which Python counts as 1 and 0); None otherwise."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def interval_minutes(severity: Row | None) -> int | None:
     """The severity's update interval in minutes, or None when its cell holds what validate refuses."""
     minutes = severity["update_interval_minutes"] if severity is not None else None
