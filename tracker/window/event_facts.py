@@ -15,7 +15,6 @@ from typing import Any
 
 from tracker.rules.categories import is_drill
 from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer_spans, timer_states
-from tracker.rules.validation import cell_problems
 from tracker.times import iso
 from tracker.workbook.cell_values import converter
 from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_bookkeeping, is_open, users_known
@@ -388,6 +387,7 @@ def _on_sheet(severities: SheetData, name: str, known: dict[str, bool]) -> bool:
 
 def _undated(tracker: Tracker, row: Row) -> str:
     """Why an event without a Detected time is left out, as validate says it."""
+    from tracker.rules.validation import cell_problems  # lazy: 3 ms of imports a report of good rows never needs
 
     problems = cell_problems(tracker, "Events", row, "detected_at")
     where = f"{tracker.layout('Events').cell('detected_at', row.number)} (Detected (UTC)): empty"
@@ -468,6 +468,8 @@ class _FactReader:
 
     def _unresolved(self, row: Row) -> str:
         """Why a resolved event without its resolution time is left out, as validate says it."""
+        from tracker.rules.validation import cell_problems  # lazy: as in _undated
+
         problems = cell_problems(self.tracker, "Events", row, "resolved_at")
         where = str(problems[0]) if problems else f"{self.events.cell('resolved_at', row.number)} (Resolved (UTC))"
         return f"{where}: empty, but the event is {row['status']}"
