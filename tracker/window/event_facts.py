@@ -168,6 +168,11 @@ def _span(minutes: int) -> timedelta:
     return timedelta(minutes=minutes)
 
 
+def _minutes_each(later: Sequence[datetime | None], earlier: Sequence[datetime]) -> list[float | None]:
+    """`minutes(later - earlier)` of each pair, None where `later` is None: a column at a time (10,000 events)."""
+    return [(a - b).total_seconds() / 60 if a is not None else None for a, b in zip(later, earlier, strict=True)]
+
+
 def rounded(value: float | None) -> float | int | None:
     if value is None:
         return None
@@ -415,14 +420,10 @@ class _FactReader:
             for r, o in zip(column("resolved_at"), still_open, strict=True)
         ]
         reported = [r if isinstance(r, datetime) else d for r, d in zip(column("reported_at"), detected, strict=True)]
-        acknowledge = [
-            (a - r).total_seconds() / 60 if isinstance(a, datetime) else None  # (`minutes`, inline: 10,000 events)
-            for a, r in zip(column("acknowledged_at"), reported, strict=True)
-        ]
-        restore = [
-            (r - d).total_seconds() / 60 if r is not None else None for r, d in zip(resolved, detected, strict=True)
-        ]
-        outage = [(max(r or now, d) - d).total_seconds() / 60 for r, d in zip(resolved, detected, strict=True)]
+        acknowledged = [a if isinstance(a, datetime) else None for a in column("acknowledged_at")]
+        acknowledge = _minutes_each(acknowledged, reported)
+        restore = _minutes_each(resolved, detected)
+        outage = _minutes_each([max(r or now, d) for r, d in zip(resolved, detected, strict=True)], detected)
         names = [str(name or "") for name in column("severity")]
         targets = [self.targets_of.get(name) or self._targets(name) for name in names]
         sla = _sla_results(column, targets, now)

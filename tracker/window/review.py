@@ -342,7 +342,7 @@ def _summary(event: Row, show: Callable[[Any], str], tracker: Tracker, now: date
         ("Category", event["category"]),
         ("Services affected", event["services_affected"]),
         ("Sites affected", event["sites_affected"]),
-        ("Users affected", f"{users:,}" if users_known(users) is not None else users),  # (TRUE: as typed)
+        ("Users affected", f"{known:,}" if (known := users_known(users)) is not None else users),  # (TRUE: as typed)
         ("Impact", event["impact"]),
         ("Workaround", event["workaround"]),
         ("Detected", show(event["detected_at"])),
