@@ -794,3 +794,22 @@ def test_a_passed_eta_is_marked_everywhere_and_a_new_one_asked_for_once(  # type
         "ETA passed" not in run("list", "--open").stdout
         and "passed" not in run("show", sev2).stdout.split("Timeline")[0]
     )
+
+
+def test_a_reported_cell_that_is_no_time_starts_the_first_response_at_detection(  # type: ignore[no-untyped-def]
+    run: Run, sev2: str, example: Path, at
+) -> None:
+    """Someone types "this morning" over Reported (validate names the cell): the first response still runs, from
+    when the event was detected, as the report's time to acknowledge counts it, so `due` and `list` keep warning,
+    the 'not acknowledged' escalation fires and an acknowledgement before detection is refused (before, the timer
+    and the escalation silently never started, and any acknowledgement time was taken)."""
+    _set_cells(example, "Events", sev2, {"Reported to EM (UTC)": "this morning"})
+    at(START + timedelta(minutes=25))
+    (event,) = [e for e in json.loads(run("list", "--json").stdout) if e["id"] == sev2]
+    assert {t["name"]: t["state"] for t in event["slas"]} == {"first response": "at risk", "restoration": "running"}
+    at(START + timedelta(minutes=40))
+    assert "first response  breached  breached by 10 min" in run("due").stdout
+    escalated = run("due", "--escalate")
+    assert "escalated to Ravi Menon" in escalated.stdout, escalated.stdout + escalated.stderr
+    early = run("ack", sev2, "--at", (START - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%MZ"))
+    assert early.exit_code == 2 and "before the event was reported" in early.stderr, early.stdout + early.stderr

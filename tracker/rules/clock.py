@@ -17,7 +17,7 @@ from tracker.rules.categories import category_row
 from tracker.rules.tasks import due_tasks
 from tracker.times import iso
 from tracker.workbook.duty import holder, leads_now
-from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_open
+from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_open, reported_at, reported_or_detected
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import duty_manager
 
@@ -90,10 +90,10 @@ def timer_spans(column: Callable[[str], Sequence[Any]], name: str) -> tuple[list
     """When SLA timer `name` of each of many events started and stopped, a column at a time (`column(field)`: the
     field's typed values, one per event; a report times 10,000 events): the starts (not a datetime: the timer has
     not started) and the stops (None while it runs). The first response starts when the event was reported, else
-    detected, and stops at the resolution if nobody acknowledged."""
+    (no time there: empty, or text validate names) detected, and stops at the resolution if nobody acknowledged."""
     start_field, stop_field = SPANS[name]
     if start_field == "reported_at":
-        starts = [r or d for r, d in zip(column("reported_at"), column("detected_at"), strict=True)]
+        starts = list(map(reported_or_detected, column("reported_at"), column("detected_at")))
     else:
         starts = list(column(start_field))
     stops = [s if isinstance(s, datetime) else None for s in column(stop_field)]
@@ -213,7 +213,7 @@ def blocked_notices(tracker: Tracker, config: Config, now: datetime, blocked: li
         if not people:
             shift = duty_manager(tracker, config.display.tz, now)
             people = shift.person if shift is not None else ""
-        when = event["reported_at"] if isinstance(event["reported_at"], datetime) else event["detected_at"]
+        when = reported_at(event)
         at = when if isinstance(when, datetime) else None
         severity, title = str(event["severity"] or ""), str(event["title"] or "")
         out.append(

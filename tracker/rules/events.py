@@ -31,6 +31,7 @@ from tracker.workbook.policy import (
     STATUSES,
     is_open,
     next_update_due,
+    reported_at,
     severity_audiences,
 )
 from tracker.workbook.reading import Row, Tracker
@@ -478,7 +479,7 @@ def acknowledge_event(
                 f"{key} is {event['status']}: its first response stopped at the resolution; nothing to acknowledge"
             )
         when = as_utc(at) if at else (now or utcnow())
-        started = event["reported_at"] or event["detected_at"]
+        started = reported_at(event)
         if isinstance(started, datetime) and when < started:
             raise UsageError(
                 f"acknowledgement time {when:%Y-%m-%d %H:%MZ} is before the event was reported "

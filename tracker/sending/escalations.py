@@ -29,7 +29,7 @@ from tracker.store.backends import Store
 from tracker.times import format_time, iso
 from tracker.workbook.duty import holder
 from tracker.workbook.edits import AppendRow, Edit
-from tracker.workbook.policy import BOOKKEEPER, EVENT_ROLES, is_open
+from tracker.workbook.policy import BOOKKEEPER, EVENT_ROLES, is_open, reported_at
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import address_of, on_duty
 
@@ -102,7 +102,7 @@ def due_steps(tracker: Tracker, config: Config, now: datetime) -> list[Step]:
 def _since(event: Row, severity: Row | None, trigger: str, now: datetime, config: Config) -> datetime | None:
     """When the trigger started for this event, or None when it is not on."""
     if trigger == "not acknowledged":
-        started = event["reported_at"] or event["detected_at"]
+        started = reported_at(event)
         acknowledged = isinstance(event["acknowledged_at"], datetime)  # a time typed as text is not one
         return started if not acknowledged and isinstance(started, datetime) else None
     if trigger == "update overdue":

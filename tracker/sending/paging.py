@@ -17,7 +17,7 @@ from tracker.sending.mail import Outgoing, Recipient, build_message, parse_sende
 from tracker.sending.sendlog import is_claim, is_withdrawn, log_rows
 from tracker.store.backends import Store
 from tracker.times import as_utc, iso
-from tracker.workbook.policy import is_open
+from tracker.workbook.policy import is_open, reported_at
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import DUTY, STANDBY, on_duty
 
@@ -52,7 +52,7 @@ def owed_pages(tracker: Tracker, journal: Any, now: datetime) -> list[tuple[Row,
     out = []
     for event in tracker.sheet("Events").rows:
         every = _every(tracker, event) if event["id"] and is_open(event["status"]) else None
-        start = event["reported_at"] if isinstance(event["reported_at"], datetime) else event["detected_at"]
+        start = reported_at(event)
         if every is None or not isinstance(start, datetime) or as_utc(start) > as_utc(now):
             continue
         if not isinstance(event["acknowledged_at"], datetime):

@@ -17,7 +17,7 @@ from tracker.rules.categories import is_drill
 from tracker.rules.clock import SPANS, TIMERS, target_minutes, timer_span, timer_spans, timer_states
 from tracker.times import iso
 from tracker.workbook.cell_values import converter
-from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_bookkeeping, is_open, users_known
+from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_bookkeeping, is_open, reported_or_detected, users_known
 from tracker.workbook.reading import Row, SheetData, Tracker
 from tracker.workbook.typed_cells import typed_column
 
@@ -419,7 +419,7 @@ class _FactReader:
             r if not o and isinstance(r, datetime) else None
             for r, o in zip(column("resolved_at"), still_open, strict=True)
         ]
-        reported = [r if isinstance(r, datetime) else d for r, d in zip(column("reported_at"), detected, strict=True)]
+        reported = list(map(reported_or_detected, column("reported_at"), detected))
         acknowledged = [a if isinstance(a, datetime) else None for a in column("acknowledged_at")]
         acknowledge = _minutes_each(acknowledged, reported)
         restore = _minutes_each(resolved, detected)

@@ -31,6 +31,17 @@ def users_known(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def reported_or_detected(reported: Any, detected: Any) -> Any:
+    """When an event was reported, which starts its first response (and the time to acknowledge, and pages): its
+    Reported time, else (none there: empty, or text validate names) its Detected cell. Not a datetime when neither is."""
+    return reported if isinstance(reported, datetime) else detected
+
+
+def reported_at(event: Row | dict[str, Any]) -> Any:
+    """`reported_or_detected` of one event."""
+    return reported_or_detected(event["reported_at"], event["detected_at"])
+
+
 def interval_minutes(severity: Row | None) -> int | None:
     """The severity's update interval in minutes, or None when its cell holds what validate refuses."""
     minutes = severity["update_interval_minutes"] if severity is not None else None
