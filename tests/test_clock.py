@@ -412,6 +412,30 @@ def test_due_exit_codes_tell_a_monitor_what_is_late(run: Run, sev2: str, at, tmp
     assert owed["exit_code"] == 4 and any(i["kind"] == "update" and i["state"] == "overdue" for i in owed["items"])
 
 
+@pytest.mark.parametrize("how", ["ack", "update"])
+def test_an_acknowledgement_typed_as_text_is_replaced_by_a_real_one(  # type: ignore[no-untyped-def]
+    run: Run, sev2: str, at, example: Path, how: str
+) -> None:
+    """'23/11/2026 08:05' typed as text in Acknowledged is no acknowledgement (`due` says the first response runs):
+    `tracker ack`, or any update, records one over it (before, ack said "already acknowledged" and changed nothing,
+    and an update left the text, so the first response stayed breached and the escalation went on firing)."""
+    _set_cells(example, "Events", sev2, {"Acknowledged (UTC)": "23/11/2026 08:05"})
+    at(START + timedelta(minutes=10))
+    if how == "ack":
+        acked = run("ack", sev2)
+        assert acked.exit_code == 0, acked.stderr
+        assert acked.stdout.strip() == (
+            f"{sev2}: acknowledged at 23 Nov 2026 0810Z (first response acknowledged in 10 min, target 30 min: met)"
+        )
+    else:
+        assert run("update", sev2, "--note", "Network team engaged").exit_code == 0
+    shown = json.loads(run("show", sev2, "--json").stdout)
+    assert shown["event"]["acknowledged_at"] == "2026-11-23T08:10:00Z"
+    at(START + timedelta(minutes=40))
+    assert "first response" not in run("due").stdout
+    assert "escalated" not in run("due", "--escalate").stdout
+
+
 def test_an_escalation_is_sent_once_even_if_the_sheet_is_sorted(
     run: Run,
     sev2: str,

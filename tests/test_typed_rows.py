@@ -209,6 +209,33 @@ def test_the_duty_event_manager_is_told_once_of_an_event_taken_in(
     assert len([m for m in _outbox(example.parent) if new in str(m["Subject"])]) == 1
 
 
+@pytest.mark.parametrize("reported", ["this morning", None])
+def test_a_new_event_whose_reported_cell_holds_no_time_is_told_from_its_detection(
+    run: Run, example: Path, event_id: str, at: Callable[[datetime], None], reported: str | None
+) -> None:
+    """An event taken in, then its Reported cell typed over with text (validate names it) or cleared: `due --remind`
+    still tells the duty event manager, with the first-response clock running from Detected, as `due` and `show`
+    count it (before: a traceback for the text; the moment of the reminder for the empty cell)."""
+    type_rows(example, "openpyxl", {"Events": [{"Title": "Printers down on floor 3"}]})
+    seen = NOW + timedelta(minutes=3)
+    at(seen)
+    assert run("sync").exit_code == 0
+    new = suite_clock.event_id(2)
+    book = openpyxl.load_workbook(example)
+    events = book["Events"]
+    header = [c.value for c in events[1]]
+    row = next(r for r in events.iter_rows(min_row=2) if r[0].value == new)
+    row[header.index("Reported to EM (UTC)")].value = reported
+    book.save(example)
+    at(seen + timedelta(minutes=10))
+    reminded = run("due", "--remind")
+    assert reminded.exit_code == 4, reminded.stderr  # 4: its first notice waits for an Impact; no crash (3)
+    (told,) = [m for m in _outbox(example.parent) if new in str(m["Subject"])]
+    detected = seen.strftime("%d %b %Y %H%MZ")  # the display format of the example's tracker.toml
+    assert f"reported to event management at {detected};" in _text(told)
+    assert f"(the first-response clock runs from {detected})" in _text(told)
+
+
 def test_watch_applies_typed_rows_each_tick(run: Run, example: Path, event_id: str) -> None:
     """One `watch` tick applies a typed Updates row and takes in a typed Events row, and says so."""
     type_rows(

@@ -249,7 +249,7 @@ def _times(
         changes["next_update_due"] = None
     if target == CLOSED and not event["closed_at"]:
         changes["closed_at"] = at
-    if not event["acknowledged_at"]:
+    if not isinstance(event["acknowledged_at"], datetime):  # empty, or text validate names: no acknowledgement
         changes["acknowledged_at"] = at
     return changes
 
@@ -486,7 +486,8 @@ def acknowledge_event(
                 f"({started:%Y-%m-%d %H:%MZ})"
             )
         result.update(event_id=key, status=str(event["status"] or ""), at=when)
-        return [SetCells("Events", key, {"acknowledged_at": when}, {"acknowledged_at": None})]
+        # unless someone acknowledges meanwhile: the cell as read (empty, or text that is no time) is what it replaces
+        return [SetCells("Events", key, {"acknowledged_at": when}, {"acknowledged_at": current})]
 
     edits = store.commit(plan)
     return Outcome(result["event_id"], result["status"], None, result["at"], edits)

@@ -19,7 +19,7 @@ from tracker.sending.teams import teams_settings
 from tracker.store.backends import Store
 from tracker.times import format_time, iso
 from tracker.workbook.duty import holder, leads_now
-from tracker.workbook.policy import is_open
+from tracker.workbook.policy import is_open, reported_at
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import address_of, duty_manager
 
@@ -273,17 +273,21 @@ def _intake_message(
     event: Row, line: Row, person: str, address: str, notice: BlockedNotice | None, now: datetime, config: Config
 ) -> Outgoing:
     key, title = str(event["id"]), str(event["title"] or "")
-    when = format_time(event["reported_at"] or now, tz=config.display.tz, fmt=config.display.time_format)
+    start = reported_at(event)  # the first response's start, as `due` and `show` give it (none: not started)
+    when = (
+        format_time(start, tz=config.display.tz, fmt=config.display.time_format) if isinstance(start, datetime) else ""
+    )
     subject = f"[NEW EVENT] {key}: {title} ({event['severity']})"
     came = str(line["note"] or "")
     needs = ""
     if notice is not None:
         fill = "\n".join(f"  {field}: {command}" for field, command in zip(notice.fields, notice.commands, strict=True))
         needs = f"Before the first notice can go, fill what is empty:\n{fill}\nthen  tracker notify {key}\n\n"
+    reported, clock = (f" at {when}", f" (the first-response clock runs from {when})") if when else ("", "")
     text = (
-        f"{person},\n\nA new event was reported to event management at {when}; you lead it as the event manager on "
+        f"{person},\n\nA new event was reported to event management{reported}; you lead it as the event manager on "
         f"duty.\n\n  {key}  {title}\n  Severity {event['severity']}, {event['status']}\n  {came}\n\n{needs}"
-        f"Acknowledge it (the first-response clock runs from {when}):  tracker ack {key}\n"
+        f"Acknowledge it{clock}:  tracker ack {key}\n"
         f'Triage it:  tracker update {key} --severity "..." --status Identified --note "..."\n\n-- \ntracker\n'
     )
     sender = parse_sender(config.mail.sender)
