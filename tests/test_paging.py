@@ -113,3 +113,23 @@ def test_without_a_stand_by_the_duty_event_manager_is_paged_and_nobody_to_page_i
     at(start + timedelta(minutes=20))
     paged = run("watch", "--ticks", "1")
     assert f"page {event_id}: Alex Morgan <{PAGER}>: [PAGE 3] {event_id} Sev 1 unacknowledged 20 min" in paged.stdout
+
+
+def test_true_typed_in_page_every_pages_nobody(
+    run: Run, example: Path, tmp_path: Path, at: Callable[[datetime], None]
+) -> None:
+    """TRUE typed in Page Every (validate names it: not a whole number) is no interval: the severity is not paged,
+    as every other cell of minutes reads TRUE (before, Python counted it as 1: a page every minute)."""
+    book = openpyxl.load_workbook(example)
+    _set(book, "Roster", ("Person", "Casey Nguyen"), "Pager", PAGER)
+    _set(book, "Severities", ("Name", "Sev 1"), "Page Every (min)", True)
+    book.save(example)
+    assert "Page Every (min)" in run("validate").stdout
+    start = _saturday_morning()
+    at(start)
+    opened = run("open", "--title", "Core switch down", "--severity", "Sev 1", "--service", "VPN", "--impact", "x")
+    assert opened.exit_code == 0, opened.output
+    for minute in range(3):
+        at(start + timedelta(minutes=minute))
+        assert run("watch", "--ticks", "1").exit_code == 0
+    assert _pages(tmp_path, suite_clock.opened_id(start)) == []

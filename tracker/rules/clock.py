@@ -17,7 +17,7 @@ from tracker.rules.categories import category_row
 from tracker.rules.tasks import due_tasks
 from tracker.times import iso
 from tracker.workbook.duty import holder, leads_now
-from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_open, reported_at, reported_or_detected
+from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_open, reported_at, reported_or_detected, whole_minutes
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import duty_manager
 
@@ -29,7 +29,6 @@ TIMERS = (
 
 
 SPANS = {name: (start, stop) for name, start, stop, _target, _verb in TIMERS}
-MAX_TARGET_MINUTES = 525_600  # a year: the largest target or lead time the Severities sheet allows
 
 
 @dataclass(frozen=True)
@@ -108,10 +107,7 @@ def timer_spans(column: Callable[[str], Sequence[Any]], name: str) -> tuple[list
 def target_minutes(severity: Row | None, field: str) -> int | None:
     """A severity's SLA target in minutes, or None when it sets none or one validate refuses (not a whole number
     from 1 to a year): such a target makes no timer rather than a crash."""
-    value = severity[field] if severity is not None else None
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_TARGET_MINUTES:
-        return value
-    return None
+    return whole_minutes(severity, "Severities", field)
 
 
 def timer_state(elapsed: timedelta, target: timedelta, stopped: bool, at_risk: float = 0.75) -> str:
@@ -284,10 +280,8 @@ def latest_etas(tracker: Tracker, now: datetime) -> dict[str, datetime]:
 def lead_time(severity: Row | None, config: Config) -> timedelta:
     """How long before an update is due its reminder goes: the severity's Remind Before, else [clock] (also when
     the cell holds what validate refuses, such as a negative number: a reminder still goes)."""
-    minutes = severity.get("remind_before_minutes") if severity is not None else None
-    if isinstance(minutes, int) and not isinstance(minutes, bool) and 0 <= minutes <= MAX_TARGET_MINUTES:
-        return timedelta(minutes=minutes)
-    return timedelta(minutes=config.clock.remind_before)
+    minutes = whole_minutes(severity, "Severities", "remind_before_minutes")
+    return timedelta(minutes=config.clock.remind_before if minutes is None else minutes)
 
 
 def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta | None = None) -> list[Due]:

@@ -14,12 +14,12 @@ from tracker.rules.problem import Problem
 from tracker.workbook.policy import (
     EVENT_ROLES,
     FINISHED,
-    MAX_INTERVAL,
     OPEN_STATUSES,
     RESOLVED,
     interval_minutes,
     is_bookkeeping,
     is_open,
+    whole_minutes,
 )
 from tracker.workbook.reading import Row, SheetData, Tracker
 from tracker.workbook.roster import coverage_problems
@@ -218,10 +218,8 @@ def cadence(tracker: Tracker) -> list[Problem]:
 def _lead_minutes(severity: Row | None) -> int:
     """How early a `notify --no-change` may go (its severity's Remind Before, else the default lead time): sent
     that early, the next update it promises is up to that much further than the cadence from it."""
-    minutes = severity.get("remind_before_minutes") if severity is not None else None
-    if isinstance(minutes, int) and not isinstance(minutes, bool) and 0 <= minutes <= MAX_INTERVAL:
-        return minutes
-    return ClockSettings().remind_before
+    minutes = whole_minutes(severity, "Severities", "remind_before_minutes")
+    return ClockSettings().remind_before if minutes is None else minutes
 
 
 def _last_word(event: Row) -> Any:

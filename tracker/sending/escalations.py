@@ -11,7 +11,7 @@ from typing import Any
 from tracker.config import Config
 from tracker.errors import ValidationFailed
 from tracker.rules.categories import is_drill
-from tracker.rules.clock import MAX_TARGET_MINUTES, duration, is_late, timers
+from tracker.rules.clock import duration, is_late, timers
 from tracker.sending.categories import drill_rows, marked
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
 from tracker.sending.mail import (
@@ -29,7 +29,7 @@ from tracker.store.backends import Store
 from tracker.times import format_time, iso
 from tracker.workbook.duty import holder
 from tracker.workbook.edits import AppendRow, Edit
-from tracker.workbook.policy import BOOKKEEPER, EVENT_ROLES, is_open, reported_at
+from tracker.workbook.policy import BOOKKEEPER, EVENT_ROLES, is_open, reported_at, whole_minutes
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import address_of, on_duty
 
@@ -88,8 +88,8 @@ def due_steps(tracker: Tracker, config: Config, now: datetime) -> list[Step]:
         for rule in sheet.rows:
             if str(rule["severity"] or "").casefold() != str(event["severity"] or "").casefold():
                 continue
-            after = rule["after_minutes"]
-            if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_TARGET_MINUTES:
+            after = whole_minutes(rule, "Escalations", "after_minutes")
+            if after is None:
                 continue  # a rule validate reports (After not a whole number of minutes in range) never fires
             if rule["trigger"] not in TRIGGERS:
                 continue  # nor one with an unknown trigger

@@ -17,7 +17,7 @@ from tracker.sending.mail import Outgoing, Recipient, build_message, parse_sende
 from tracker.sending.sendlog import is_claim, is_withdrawn, log_rows
 from tracker.store.backends import Store
 from tracker.times import as_utc, iso
-from tracker.workbook.policy import is_open, reported_at
+from tracker.workbook.policy import is_open, reported_at, whole_minutes
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import DUTY, STANDBY, on_duty
 
@@ -42,8 +42,8 @@ class Page:
 def _every(tracker: Tracker, event: Row) -> timedelta | None:
     """The event's severity's Page Every (None: its severity is never paged, or the sheet predates the column)."""
     row = tracker.sheet("Severities").find(str(event["severity"] or ""))
-    minutes = row.get("page_every_minutes") if row is not None else None
-    return timedelta(minutes=minutes) if isinstance(minutes, int) and minutes > 0 else None
+    minutes = whole_minutes(row, "Severities", "page_every_minutes")  # TRUE (validate names it) pages nobody
+    return timedelta(minutes=minutes) if minutes is not None else None
 
 
 def owed_pages(tracker: Tracker, journal: Any, now: datetime) -> list[tuple[Row, str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,6 @@ STATUSES = VOCABULARY.statuses
 INITIAL = OPEN_STATUSES[0]  # a new event's status, and a reopened one's
 MITIGATED, RESOLVED, CLOSED = VOCABULARY.mitigated, VOCABULARY.resolved, VOCABULARY.closed
 FINISHED = VOCABULARY.finished  # resolved and closed
-MAX_INTERVAL = 10080  # minutes: the schema's maximum for Update Every (min)
 EVENT_ROLES = VOCABULARY.roles  # whom an event names (x-role)
 
 
@@ -42,22 +42,37 @@ def reported_at(event: Row | dict[str, Any]) -> Any:
     return reported_or_detected(event["reported_at"], event["detected_at"])
 
 
+def whole_minutes(row: Row | None, sheet: str, field: str) -> int | None:
+    """A cell of minutes (Severities: Update Every, First Response, Restoration, Remind Before, Page Every;
+    Escalations: After) as a rule may use it: a whole number within the bounds the shipped schema sets for the
+    column, as validate checks it; None for an empty cell and for anything validate refuses (TRUE or FALSE, which
+    Python counts as 1 and 0; a fraction; out of bounds): each rule then does what it does for an empty cell."""
+    value = row[field] if row is not None else None
+    low, high = minutes_bounds(sheet, field)
+    return value if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high else None
+
+
+@functools.cache
+def minutes_bounds(sheet: str, field: str) -> tuple[int, int]:
+    """The least and most minutes the shipped schema allows in a column of minutes."""
+    bounds = load_schema(None)[sheet].fields[field].schema
+    return int(bounds["minimum"]), int(bounds["maximum"])
+
+
 def interval_minutes(severity: Row | None) -> int | None:
     """The severity's update interval in minutes, or None when its cell holds what validate refuses."""
-    minutes = severity["update_interval_minutes"] if severity is not None else None
-    if isinstance(minutes, int) and not isinstance(minutes, bool) and 1 <= minutes <= MAX_INTERVAL:
-        return minutes
-    return None
+    return whole_minutes(severity, "Severities", "update_interval_minutes")
 
 
 def update_interval(severity: Row) -> int:
     """The severity's update interval in minutes, or a ValidationFailed naming its row."""
     minutes = interval_minutes(severity)
     if minutes is None:
+        low, high = minutes_bounds("Severities", "update_interval_minutes")
         raise ValidationFailed(
             f"Severities row {severity.number} ({severity['name']}), Update Every (min): "
             f"{severity['update_interval_minutes']!r} is not a whole "
-            f"number of minutes from 1 to {MAX_INTERVAL:,} (a week); fix it in the workbook (tracker validate shows "
+            f"number of minutes from {low:,} to {high:,}; fix it in the workbook (tracker validate shows "
             "the cell)"
         )
     return minutes
