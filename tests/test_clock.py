@@ -837,3 +837,45 @@ def test_a_reported_cell_that_is_no_time_starts_the_first_response_at_detection(
     assert "escalated to Ravi Menon" in escalated.stdout, escalated.stdout + escalated.stderr
     early = run("ack", sev2, "--at", (START - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%MZ"))
     assert early.exit_code == 2 and "before the event was reported" in early.stderr, early.stdout + early.stderr
+
+
+def test_text_in_resolved_of_an_open_event_leaves_its_eta_standing_everywhere(  # type: ignore[no-untyped-def]
+    run: Run, sev2: str, at, example: Path, tmp_path: Path
+) -> None:
+    """A still-open event with "23/11/2026 09:10" typed as text in Resolved (validate names it) is not restored: its
+    passed ETA is marked in `list` and `show` and asked for by `due`, as on the status page (before, they hid it
+    while the page showed it unmarked; the emails wait, as notify refuses while validate names a cell)."""
+    at(START + timedelta(minutes=10))
+    assert run("update", sev2, "--note", "Fix under way", "--eta", "+20m").exit_code == 0
+    _set_cells(example, "Events", sev2, {"Resolved (UTC)": "23/11/2026 09:10"})
+    at(START + timedelta(minutes=45))
+    assert "(ETA passed)" in run("list", "--open").stdout
+    assert "0830Z (passed, new ETA not yet given)" in run("show", sev2).stdout
+    owed = [i for i in json.loads(run("due", "--json").stdout)["items"] if i["event_id"] == sev2 and i["kind"] == "eta"]
+    assert [i["state"] for i in owed] == ["passed"]
+    assert run("publish").exit_code == 0
+    assert "passed, new ETA not yet given" in (tmp_path / "status" / "index.html").read_text()
+
+
+def test_a_resolved_event_whose_resolved_cell_holds_text_has_no_running_timer(  # type: ignore[no-untyped-def]
+    run: Run, sev2: str, at, example: Path
+) -> None:
+    """A Resolved event whose Resolved cell holds text (validate names it): nothing says its restoration still runs
+    or is breached a day later; the review says it is unknown, and the report says why it leaves it out (before,
+    `show`, `list` and the review counted the restoration running, breached, and the report called the cell empty)."""
+    at(START + timedelta(minutes=5))
+    assert run("ack", sev2).exit_code == 0
+    assert run("resolve", sev2, "--note", "Fixed").exit_code == 0
+    _set_cells(example, "Events", sev2, {"Resolved (UTC)": "23/11/2026 09:10"})
+    at(START + timedelta(days=1))
+    shown = json.loads(run("show", sev2, "--json").stdout)
+    assert [t["name"] for t in shown["sla"]] == ["first response"]  # stopped by the acknowledgement: known
+    (listed,) = [e for e in json.loads(run("list", "--json").stdout) if e["id"] == sev2]
+    assert "restoration" not in {t["name"] for t in listed["slas"]}
+    assert "breached" not in run("show", sev2).stdout
+    review = run("review", sev2)
+    assert review.exit_code == 0, review.stderr
+    text = review.stdout + "".join(p.read_text() for p in example.parent.glob("**/*.md"))
+    assert "Restoration: unknown, the Resolved cell holds no time (23/11/2026 09:10)" in text, text
+    report = run("report", "--since", START.strftime("%Y-%m-%d"), "--json")
+    assert "so when it was restored is unknown" in report.stderr and "empty, but" not in report.stderr, report.stderr

@@ -486,9 +486,10 @@ def _show_eta(state: State, event: Any, updates: list[Any], width: int) -> None:
     """show: the restoration ETA last given, marked once the clock has overtaken it (rules.clock.ETA_PASSED)."""
     from tracker.rules.clock import ETA_PASSED, current_eta, eta_passed
     from tracker.times import utcnow
+    from tracker.workbook.policy import restored
 
     eta = current_eta(updates)
-    if eta is not None and not event["resolved_at"]:
+    if eta is not None and not restored(event):
         mark = f" ({ETA_PASSED})" if eta_passed(eta, utcnow(), event) else ""
         click.echo(f"  {'ETA'.ljust(width)}  {state.show_time(eta)}{mark}")
 

@@ -5,6 +5,7 @@ Every time here comes from `tracker.times.utcnow()`, so `TRACKER_NOW` rehearses 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -17,7 +18,15 @@ from tracker.rules.categories import category_row
 from tracker.rules.tasks import due_tasks
 from tracker.times import iso
 from tracker.workbook.duty import holder, leads_now
-from tracker.workbook.policy import FINISHED, OPEN_STATUSES, is_open, reported_at, reported_or_detected, whole_minutes
+from tracker.workbook.policy import (
+    FINISHED,
+    OPEN_STATUSES,
+    is_open,
+    reported_at,
+    reported_or_detected,
+    restored,
+    whole_minutes,
+)
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import duty_manager
 
@@ -89,25 +98,32 @@ def timer_spans(column: Callable[[str], Sequence[Any]], name: str) -> tuple[list
     """When SLA timer `name` of each of many events started and stopped, a column at a time (`column(field)`: the
     field's typed values, one per event; a report times 10,000 events): the starts (not a datetime: the timer has
     not started) and the stops (None while it runs). The first response starts when the event was reported, else
-    (no time there: empty, or text validate names) detected, and stops at the resolution if nobody acknowledged."""
+    (no time there: empty, or text validate names) detected, and stops at the resolution if nobody acknowledged.
+    A Resolved or Closed event's timer that nothing stopped (its Resolved cell empty, or text validate names) has
+    no start: it runs no longer, and when it stopped is unknown (the report leaves such an event out)."""
     start_field, stop_field = SPANS[name]
     if start_field == "reported_at":
         starts = list(map(reported_or_detected, column("reported_at"), column("detected_at")))
     else:
         starts = list(column(start_field))
     stops = [s if isinstance(s, datetime) else None for s in column(stop_field)]
+    finished = [status in FINISHED for status in column("status")]
     if name == "first response":
         stops = [
-            r if s is None and status in FINISHED and isinstance(r, datetime) else s
-            for s, status, r in zip(stops, column("status"), column("resolved_at"), strict=True)
+            r if s is None and done and isinstance(r, datetime) else s
+            for s, done, r in zip(stops, finished, column("resolved_at"), strict=True)
+        ]
+    if any(map(operator.and_, finished, map(operator.not_, stops))):
+        starts = [
+            None if done and stop is None else start for start, stop, done in zip(starts, stops, finished, strict=True)
         ]
     return starts, stops
 
 
-def target_minutes(severity: Row | None, field: str) -> int | None:
-    """A severity's SLA target in minutes, or None when it sets none or one validate refuses (not a whole number
-    from 1 to a year): such a target makes no timer rather than a crash."""
-    return whole_minutes(severity, "Severities", field)
+def target_minutes(severity: Row | None, field: str, sheet: str = "Severities") -> int | None:
+    """A severity's SLA target in minutes (or a category's reporting deadline: `sheet` Categories), or None when it
+    sets none or one validate refuses (policy.whole_minutes): such a target makes no timer rather than a crash."""
+    return whole_minutes(severity, sheet, field)
 
 
 def timer_state(elapsed: timedelta, target: timedelta, stopped: bool, at_risk: float = 0.75) -> str:
@@ -133,7 +149,8 @@ def timer_states(
 
 
 def timers(event: Row, severity: Row | None, now: datetime, at_risk: float = 0.75) -> list[Timer]:
-    """The event's SLA timers its severity sets a target for (first response, restoration)."""
+    """The event's SLA timers its severity sets a target for (first response, restoration), once started
+    (`timer_spans`)."""
     out = []
     for name, _start, _stop, target_field, verb in TIMERS:
         minutes = target_minutes(severity, target_field)
@@ -253,7 +270,7 @@ def current_eta(updates: list[Any]) -> Any:
 def eta_passed(eta: Any, now: datetime, event: Row | dict[str, Any]) -> bool:
     """Whether the restoration ETA last given has passed with the event still open and no new one given: the
     emails, the status page, `list`, `show` and `due` mark it (ETA_PASSED), and `due --remind` asks for one."""
-    return isinstance(eta, datetime) and is_late(eta, now) and is_open(event["status"]) and not event["resolved_at"]
+    return isinstance(eta, datetime) and is_late(eta, now) and is_open(event["status"]) and not restored(event)
 
 
 def open_events(tracker: Tracker) -> list[Row]:
@@ -377,7 +394,7 @@ def deadline_timer(tracker: Tracker, event: Row, now: datetime, at_risk: float =
     """The event's reporting deadline (its category's Report Within, from detection), stopped by the first message
     to the category's Report To audience on the Notifications sheet; None when its category sets none."""
     row = category_row(tracker, event)
-    minutes = target_minutes(row, "report_within_minutes") if row is not None else None
+    minutes = target_minutes(row, "report_within_minutes", "Categories") if row is not None else None
     audience = str(row["report_to"] or "").strip().casefold() if row is not None else ""
     started = event["detected_at"]
     if minutes is None or not audience or not isinstance(started, datetime):

@@ -11,7 +11,7 @@ from tracker.rules.tasks import SHEET as TASKS
 from tracker.rules.tasks import list_tasks
 from tracker.sending.mail import CUSTOMER_STATUS, KIND_LABELS, parse_sender
 from tracker.times import format_time, utcnow
-from tracker.workbook.policy import FINISHED, RESOLVED, users_known
+from tracker.workbook.policy import FINISHED, RESOLVED, restored, users_known
 from tracker.workbook.reading import Row, Tracker
 
 
@@ -104,7 +104,7 @@ def build_context(
         "changes": changes,
         "latest": latest,
         "resolution": resolution,
-        "eta": None if event["resolved_at"] else eta,  # once restored, the last ETA given is history
+        "eta": None if restored(event) else eta,  # once restored, the last ETA given is history
         "eta_mark": _eta_mark(eta, sent_at, event, reader.external),
         "cause": cause if final else (values.get("root_cause") or None),
         "bridges": [] if final else _bridges(tracker, values),

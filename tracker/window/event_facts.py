@@ -472,8 +472,11 @@ class _FactReader:
         from tracker.rules.validation import cell_problems  # lazy: as in _undated
 
         problems = cell_problems(self.tracker, "Events", row, "resolved_at")
-        where = str(problems[0]) if problems else f"{self.events.cell('resolved_at', row.number)} (Resolved (UTC))"
-        return f"{where}: empty, but the event is {row['status']}"
+        if problems:  # text that is no time: validate's words for it
+            return f"{problems[0]}; the event is {row['status']}, so when it was restored is unknown"
+        return (
+            f"{self.events.cell('resolved_at', row.number)} (Resolved (UTC)): empty, but the event is {row['status']}"
+        )
 
     def _backwards(self, row: Row, sla: dict[str, str]) -> str:
         """Why a resolution typed before the detection (in Excel) gives no restore time; the timers it stopped get no

@@ -50,7 +50,15 @@ from tracker.window.charts import (
 from tracker.window.event_facts import unknown_severities
 from tracker.window.status_page import Fact, OpenEvent, Published, ResolvedEvent, SeverityCount, Sla, StatusPage
 from tracker.window.status_render import render_html, sharepoint_sections
-from tracker.workbook.policy import FINISHED, OPEN_STATUSES, interval_minutes, is_open, severity_audiences, users_known
+from tracker.workbook.policy import (
+    FINISHED,
+    OPEN_STATUSES,
+    interval_minutes,
+    is_open,
+    restored,
+    severity_audiences,
+    users_known,
+)
 from tracker.workbook.reading import Row, Tracker, raw_key
 
 log = logging.getLogger(__name__)
@@ -285,7 +293,7 @@ def _open_event(
     updates = reader.entries("Updates", key, "update", rows=grouped.get(key, []))
     said = [u for u in updates if u["text"]]
     latest = said[-1] if said else None
-    eta = current_eta(updates)
+    eta = None if restored(event) else current_eta(updates)  # once restored, the last ETA given is history
     spec = reader.tracker.schema["Events"].fields
     facts: list[Fact] = []
 

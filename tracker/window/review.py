@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from tracker.errors import UsageError, ValidationFailed
 from tracker.rules.actions import day_cell, day_of, list_actions
-from tracker.rules.clock import duration, timers
+from tracker.rules.clock import TIMERS, duration, target_minutes, timers
 from tracker.rules.review_rules import (
     SHEET,
     held_statuses,
@@ -28,7 +28,7 @@ from tracker.store.backends import Store
 from tracker.times import format_time, utcnow
 from tracker.window.event_facts import outage_spans, reopen_history
 from tracker.workbook.edits import AppendRow, Edit, SetCells
-from tracker.workbook.policy import BOOKKEEPER, is_open, users_known
+from tracker.workbook.policy import BOOKKEEPER, FINISHED, is_open, users_known
 from tracker.workbook.reading import Row, Tracker
 
 if TYPE_CHECKING:
@@ -250,6 +250,7 @@ def build_review(
         else f"{t.name[0].upper() + t.name[1:]}: {t.state}, {_sla_words(t)}"
         for t in timers(event, severity, now, at_risk)
     ]
+    sla += _unstopped(event, severity, {line.split(":")[0].casefold() for line in sla})
     if not sla:
         sla = [f"No SLA targets for {event['severity'] or 'this severity'} on the Severities sheet."]
     record = _record_lines(tracker, key)
@@ -311,6 +312,19 @@ def _action_lines(tracker: Tracker, key: str) -> list[ActionLine]:
             )
         )
     return lines
+
+
+def _unstopped(event: Row, severity: Row | None, shown: set[str]) -> list[str]:
+    """For a Resolved or Closed event whose Resolved cell holds no time (validate names it): each timer it has a
+    target for that nothing stopped (clock.timers gives it none), as unknown."""
+    if event["status"] not in FINISHED or isinstance(event["resolved_at"], datetime):
+        return []
+    return [
+        f"{name[0].upper() + name[1:]}: unknown, the Resolved cell holds no time ({event['resolved_at'] or 'empty'}); "
+        f"target {_sla_minutes(timedelta(minutes=minutes))}"
+        for name, _start, _stop, field_name, _verb in TIMERS
+        if name not in shown and (minutes := target_minutes(severity, field_name)) is not None
+    ]
 
 
 def _sla_minutes(span: Any) -> str:

@@ -25,6 +25,12 @@ def is_open(status: str | None) -> bool:
     return status in OPEN_STATUSES
 
 
+def restored(event: Row | dict[str, Any]) -> bool:
+    """Whether the event's service is back, so the last ETA given is history: it is Resolved or Closed, or has a
+    Resolved time. Text in Resolved (validate names it) is no time: an open event with it is not restored."""
+    return event["status"] in FINISHED or isinstance(event["resolved_at"], datetime)
+
+
 def users_known(value: Any) -> int | None:
     """An event's Users Affected as a count a figure may use: a whole number, not TRUE or FALSE (Excel keeps those as
     booleans, which Python counts as 1 and 0); None otherwise."""
