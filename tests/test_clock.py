@@ -879,3 +879,40 @@ def test_a_resolved_event_whose_resolved_cell_holds_text_has_no_running_timer(  
     assert "Restoration: unknown, the Resolved cell holds no time (23/11/2026 09:10)" in text, text
     report = run("report", "--since", START.strftime("%Y-%m-%d"), "--json")
     assert "so when it was restored is unknown" in report.stderr and "empty, but" not in report.stderr, report.stderr
+
+
+def test_an_update_whose_at_holds_text_is_placed_where_it_was_typed_by_every_view(  # type: ignore[no-untyped-def]
+    run: Run, sev2: str, at, example: Path, tmp_path: Path
+) -> None:
+    """An Updates row typed below the 08:10 update, its At "23/11/2026 08:20" text (validate names it), gives a new
+    ETA of 09:30: every view places it after the 08:10 one, so at 08:45 the ETA standing is 09:30 and has not passed
+    (before, `list` and `due` placed it first and said the 08:30 ETA had passed and asked for a new one, while
+    `show` and the status page gave 09:30)."""
+    at(START + timedelta(minutes=10))
+    assert run("update", sev2, "--note", "Fix under way", "--eta", "+20m").exit_code == 0
+    book = openpyxl.load_workbook(example)
+    updates = book["Updates"]
+    header = [c.value for c in updates[1]]
+    typed = {"Event ID": sev2, "At (UTC)": "23/11/2026 08:20", "Author": "Priya Shah", "Status": "Identified"}
+    typed |= {
+        "Note": "Cause found",
+        "ETA (UTC)": (START + timedelta(minutes=90)).replace(tzinfo=None),
+        "Internal Only": "No",
+    }
+    typed |= {"Applied": "written by tracker"}
+    updates.append([typed.get(name) for name in header])
+    updates.tables["UpdatesTable"].ref = f"A1:{updates.cell(1, len(header)).column_letter}{updates.max_row}"
+    book.save(example)
+    at(START + timedelta(minutes=45))
+    assert "ETA passed" not in run("list", "--open").stdout
+    shown = run("show", sev2).stdout
+    assert re.search(r"ETA +23 Nov 2026 0930Z\n", shown), shown
+    owed = [i for i in json.loads(run("due", "--json").stdout)["items"] if i["event_id"] == sev2 and i["kind"] == "eta"]
+    assert owed == []
+    timeline = [e["note"] for e in json.loads(run("show", sev2, "--json").stdout)["timeline"]]
+    assert timeline.index("Cause found") == timeline.index("Fix under way") + 1
+    assert run("publish").exit_code == 0
+    page = (tmp_path / "status" / "index.html").read_text()
+    assert "0930Z" in page and "passed, new ETA" not in page
+    handover = run("handover")
+    assert handover.exit_code == 0 and "latest update - (Priya Shah): Cause found" in handover.stdout, handover.stdout

@@ -19,6 +19,8 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests import suite_clock
 from tests.test_store_engine import new_event
@@ -931,3 +933,20 @@ def test_what_a_journal_edit_still_has_to_do_on_a_newer_workbook() -> None:
         tracker, SetCells("Events", key, {"impact": "tracker's", "title": "New"}, {"impact": None, "title": "first"})
     )
     assert kept is not None and dict(kept.values) == {"title": "New"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 20), st.just("23/11/2026 08:20"), st.none()), max_size=12))
+def test_updates_are_put_in_time_order_with_a_timeless_row_where_it_was_typed(ats: list[Any]) -> None:
+    """policy.in_time_order, which every view uses: rows with a time in time order (then sheet order), as before;
+    a row whose At is text or empty right after the row above it in the sheet, wherever that one goes."""
+    from tracker.workbook.policy import in_time_order
+
+    rows = [Row(n + 2, {"at": NOW + timedelta(minutes=a) if isinstance(a, int) else a}) for n, a in enumerate(ats)]
+    ordered = in_time_order(list(reversed(rows)))
+    timed = [r for r in rows if isinstance(r["at"], datetime)]
+    assert [r for r in ordered if isinstance(r["at"], datetime)] == sorted(timed, key=lambda r: (r["at"], r.number))
+    for row in rows:
+        if not isinstance(row["at"], datetime) and row.number > 2:
+            above = rows[row.number - 3]
+            assert ordered.index(row) > ordered.index(above)

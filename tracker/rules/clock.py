@@ -21,6 +21,7 @@ from tracker.workbook.duty import holder, leads_now
 from tracker.workbook.policy import (
     FINISHED,
     OPEN_STATUSES,
+    in_time_order,
     is_open,
     reported_at,
     reported_or_detected,
@@ -286,11 +287,7 @@ def latest_etas(tracker: Tracker, now: datetime) -> dict[str, datetime]:
     given: dict[str, list[Row]] = {}
     for row in tracker.rows_where("Updates", "event_id", keys):
         given.setdefault(str(row["event_id"]).strip().casefold(), []).append(row)
-    far = datetime.min.replace(tzinfo=now.tzinfo)
-    order = {
-        key: sorted(rows, key=lambda r: (r["at"] if isinstance(r["at"], datetime) else far, r.number))
-        for key, rows in given.items()
-    }
+    order = {key: in_time_order(rows) for key, rows in given.items()}
     return {key: eta for key, rows in order.items() if isinstance(eta := current_eta(rows), datetime)}
 
 

@@ -31,6 +31,7 @@ from tracker.workbook.policy import (
     STATUSES,
     is_open,
     next_update_due,
+    placed_at,
     reported_at,
     severity_audiences,
 )
@@ -549,9 +550,8 @@ def event_timeline(tracker: Tracker, event_id: str) -> Timeline:
     key = event_id.strip().casefold()
     found = tracker.rows_where("Events", "id", {key})
     event = found[0] if len(found) == 1 else tracker.event(event_id)  # raises for no row, or two with this ID
-    entries: list[tuple[str, Row]] = []
-    for kind, sheet in (("update", "Updates"), ("change", "Changes")):
-        entries += [(kind, row) for row in tracker.rows_where(sheet, "event_id", {key})]
-    far = datetime.max.replace(tzinfo=as_utc(datetime(2000, 1, 1)).tzinfo)
-    entries.sort(key=lambda item: (item[1]["at"] if isinstance(item[1]["at"], datetime) else far, item[1].number))
-    return Timeline(event, entries)
+    placed: list[tuple[datetime, int, int, tuple[str, Row]]] = []
+    for index, (kind, sheet) in enumerate((("update", "Updates"), ("change", "Changes"))):
+        rows = tracker.rows_where(sheet, "event_id", {key})
+        placed += [(at, index, row.number, (kind, row)) for at, row in zip(placed_at(rows), rows, strict=True)]
+    return Timeline(event, [entry for *_, entry in sorted(placed, key=lambda item: item[:3])])

@@ -10,8 +10,8 @@ from tracker.rules.clock import ETA_PASSED, current_eta, deadline_timer, eta_pas
 from tracker.rules.tasks import SHEET as TASKS
 from tracker.rules.tasks import list_tasks
 from tracker.sending.mail import CUSTOMER_STATUS, KIND_LABELS, parse_sender
-from tracker.times import format_time, utcnow
-from tracker.workbook.policy import FINISHED, RESOLVED, restored, users_known
+from tracker.times import format_time
+from tracker.workbook.policy import FINISHED, RESOLVED, in_time_order, restored, users_known
 from tracker.workbook.reading import Row, Tracker
 
 
@@ -45,8 +45,7 @@ class Audience:
         (`x-internal-flag`) only for audiences that may read the flag. `rows`: the event's rows when the caller
         has already picked them (the status page, for many events at once), else read from the sheet."""
         source = self.tracker.sheet(sheet).rows if rows is None else rows
-        rows = [r for r in source if str(r["event_id"] or "").casefold() == key]
-        rows.sort(key=lambda r: (r["at"] if isinstance(r["at"], datetime) else utcnow(), r.number))
+        rows = in_time_order([r for r in source if str(r["event_id"] or "").casefold() == key])
         flags = [s.name for s in self.tracker.schema[sheet].fields.values() if s.schema.get("x-internal-flag")]
         out = []
         for row in rows:

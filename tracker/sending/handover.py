@@ -22,7 +22,7 @@ from tracker.store.backends import Store
 from tracker.times import format_time, iso
 from tracker.workbook.duty import EVENT_MANAGER, ShiftChange, follows, holder, role_fields, shift_changes
 from tracker.workbook.edits import AppendRow, Edit, SetCells
-from tracker.workbook.policy import BOOKKEEPER, is_bookkeeping, is_open
+from tracker.workbook.policy import BOOKKEEPER, in_time_order, is_bookkeeping, is_open
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import address_of
 
@@ -99,17 +99,23 @@ class Handover:
         }
 
 
+def _iso(value: Any) -> str | None:
+    """A time in the summary's JSON form; None for a cell that holds none (text validate names)."""
+    return iso(value) if isinstance(value, datetime) else None
+
+
 def _latest(tracker: Tracker, keys: set[str]) -> dict[str, Row]:
     """Each event's (casefolded ID) latest update that is news (tracker's own bookkeeping lines left out)."""
     if not keys or not tracker.layout("Updates").present:
         return {}
-    out: dict[str, Row] = {}
+    given: dict[str, list[Row]] = {}
     for row in tracker.rows_where("Updates", "event_id", keys):
-        if is_bookkeeping(row) or not isinstance(row["at"], datetime):
-            continue
-        key = str(row["event_id"]).strip().casefold()
-        if key not in out or row["at"] >= out[key]["at"]:
-            out[key] = row
+        given.setdefault(str(row["event_id"]).strip().casefold(), []).append(row)
+    out: dict[str, Row] = {}
+    for key, rows in given.items():  # each event's updates placed in time as every view places them
+        news = [row for row in in_time_order(rows) if not is_bookkeeping(row)]
+        if news:
+            out[key] = news[-1]
     return out
 
 
@@ -133,7 +139,7 @@ def handover_summary(tracker: Tracker, config: Config, now: datetime, change: Sh
                 holder(tracker, zone, event, EVENT_MANAGER, now),
                 holder(tracker, zone, event, "communication lead", now),
                 isinstance(event["acknowledged_at"], datetime),
-                {"at": iso(update["at"]), "author": update["author"], "note": update["note"]} if update else None,
+                {"at": _iso(update["at"]), "author": update["author"], "note": update["note"]} if update else None,
                 {"what": mine[0].kind, "state": mine[0].state, "at": iso(mine[0].at), "owed_by": mine[0].responsible}
                 if mine
                 else None,

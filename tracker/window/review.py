@@ -28,7 +28,7 @@ from tracker.store.backends import Store
 from tracker.times import format_time, utcnow
 from tracker.window.event_facts import outage_spans, reopen_history
 from tracker.workbook.edits import AppendRow, Edit, SetCells
-from tracker.workbook.policy import BOOKKEEPER, FINISHED, is_open, users_known
+from tracker.workbook.policy import BOOKKEEPER, FINISHED, is_open, placed_at, users_known
 from tracker.workbook.reading import Row, Tracker
 
 if TYPE_CHECKING:
@@ -242,17 +242,7 @@ def build_review(
     key = str(event["id"])
     severity = tracker.sheet("Severities").find(str(event["severity"] or ""))
     summary = _summary(event, show, tracker, now)
-    backwards = _backwards(event)
-    sla = [
-        f"{t.name[0].upper() + t.name[1:]}: unknown, {t.verb} at the Resolved time {show(t.stopped)}, which is "
-        f"before Detected {show(event['detected_at'])}; target {_sla_minutes(t.target)}"
-        if backwards and t.stopped == event["resolved_at"]
-        else f"{t.name[0].upper() + t.name[1:]}: {t.state}, {_sla_words(t)}"
-        for t in timers(event, severity, now, at_risk)
-    ]
-    sla += _unstopped(event, severity, {line.split(":")[0].casefold() for line in sla})
-    if not sla:
-        sla = [f"No SLA targets for {event['severity'] or 'this severity'} on the Severities sheet."]
+    sla = _sla_lines(event, severity, show, now, at_risk)
     record = _record_lines(tracker, key)
     actions = _action_lines(tracker, key)
     notes = []
@@ -312,6 +302,22 @@ def _action_lines(tracker: Tracker, key: str) -> list[ActionLine]:
             )
         )
     return lines
+
+
+def _sla_lines(
+    event: Row, severity: Row | None, show: Callable[[Any], str], now: datetime, at_risk: float
+) -> list[str]:
+    """The review's SLA section: each timer's result in words."""
+    backwards = _backwards(event)
+    sla = [
+        f"{t.name[0].upper() + t.name[1:]}: unknown, {t.verb} at the Resolved time {show(t.stopped)}, which is "
+        f"before Detected {show(event['detected_at'])}; target {_sla_minutes(t.target)}"
+        if backwards and t.stopped == event["resolved_at"]
+        else f"{t.name[0].upper() + t.name[1:]}: {t.state}, {_sla_words(t)}"
+        for t in timers(event, severity, now, at_risk)
+    ]
+    sla += _unstopped(event, severity, {line.split(":")[0].casefold() for line in sla})
+    return sla or [f"No SLA targets for {event['severity'] or 'this severity'} on the Severities sheet."]
 
 
 def _unstopped(event: Row, severity: Row | None, shown: set[str]) -> list[str]:
@@ -405,7 +411,14 @@ def timeline(tracker: Tracker, event_id: str, show: Callable[[Any], str]) -> lis
     tracker only claimed and then withdrew were never sent and are left out."""
     key = {event_id.strip().casefold()}
     found: list[tuple[int, int, Entry]] = []
-    for row in tracker.rows_where("Updates", "event_id", key):
+    placed: dict[tuple[int, int], datetime] = {}  # (sheet, row) -> where it falls in time (policy.placed_at)
+
+    def rows_of(index: int, sheet: str, field: str = "at") -> list[Row]:
+        rows = tracker.rows_where(sheet, "event_id", key)
+        placed.update(((index, row.number), at) for row, at in zip(rows, placed_at(rows, field), strict=True))
+        return rows
+
+    for row in rows_of(0, "Updates"):
         internal = row["internal"] == "Yes"
         parts = [str(row["note"] or "")]
         if row["public_note"]:
@@ -415,14 +428,9 @@ def timeline(tracker: Tracker, event_id: str, show: Callable[[Any], str]) -> lis
         if internal:
             parts.append("[internal]")
         kind = f"Update ({row['status']})" if row["status"] else "Update"
-        found.append(
-            (
-                0,
-                row.number,
-                Entry(row["at"], show(row["at"]), kind, str(row["author"] or ""), " ".join(parts), internal),
-            )
-        )
-    for row in tracker.rows_where("Changes", "event_id", key):
+        entry = Entry(row["at"], show(row["at"]), kind, str(row["author"] or ""), " ".join(parts), internal)
+        found.append((0, row.number, entry))
+    for row in rows_of(1, "Changes"):
         text = f"on {row['system']}: {row['change']}"
         if row["approved_by"]:
             text += f" (approved by {row['approved_by']})"
@@ -430,7 +438,7 @@ def timeline(tracker: Tracker, event_id: str, show: Callable[[Any], str]) -> lis
             text += " [rolled back]"
         found.append((1, row.number, Entry(row["at"], show(row["at"]), "Change", str(row["by"] or ""), text, True)))
     if tracker.layout("Notifications").present:
-        for row in tracker.rows_where("Notifications", "event_id", key):
+        for row in rows_of(2, "Notifications", "sent_at"):
             if is_withdrawn(row.values):
                 continue
             kind = str(row["kind"] or "")
@@ -453,13 +461,7 @@ def timeline(tracker: Tracker, event_id: str, show: Callable[[Any], str]) -> lis
                     Entry(row["sent_at"], show(row["sent_at"]), label, who, text, True),
                 )
             )
-    far = datetime.max.replace(tzinfo=UTC)
-
-    def order(item: tuple[int, int, Entry]) -> tuple[datetime, int, int]:
-        at = item[2].at
-        return (at if isinstance(at, datetime) else far, item[0], item[1])
-
-    return [entry for *_, entry in sorted(found, key=order)]
+    return [entry for *_, entry in sorted(found, key=lambda item: (placed[item[0], item[1]], item[0], item[1]))]
 
 
 # --- rendering -----------------------------------------------------------------------------------------------

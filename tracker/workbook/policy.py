@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tracker.errors import ValidationFailed
@@ -29,6 +30,28 @@ def restored(event: Row | dict[str, Any]) -> bool:
     """Whether the event's service is back, so the last ETA given is history: it is Resolved or Closed, or has a
     Resolved time. Text in Resolved (validate names it) is no time: an open event with it is not restored."""
     return event["status"] in FINISHED or isinstance(event["resolved_at"], datetime)
+
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def placed_at(rows: Sequence[Row], field: str = "at") -> list[datetime]:
+    """Where each of some rows of one sheet (an event's updates, changes, messages) falls in time, to put them in
+    order: its own `field` when that is a time, else (empty, or text validate names) that of the nearest row above
+    it in the sheet that has one: a row someone typed goes where they typed it. The earliest moment when none has."""
+    order = sorted(range(len(rows)), key=lambda i: rows[i].number)
+    placed = [EARLIEST] * len(rows)
+    last = EARLIEST
+    for i in order:
+        at = rows[i][field]
+        last = at if isinstance(at, datetime) else last
+        placed[i] = last
+    return placed
+
+
+def in_time_order(rows: Sequence[Row], field: str = "at") -> list[Row]:
+    """Rows of one sheet oldest first, by `placed_at` (then by their place in the sheet)."""
+    return [row for _, _, row in sorted(zip(placed_at(rows, field), (r.number for r in rows), rows, strict=True))]
 
 
 def users_known(value: Any) -> int | None:
