@@ -916,3 +916,29 @@ def test_an_update_whose_at_holds_text_is_placed_where_it_was_typed_by_every_vie
     assert "0930Z" in page and "passed, new ETA" not in page
     handover = run("handover")
     assert handover.exit_code == 0 and "latest update - (Priya Shah): Cause found" in handover.stdout, handover.stdout
+
+
+@pytest.mark.parametrize(("header", "value"), [("Detected (UTC)", "this morning"), ("Impact", "#N/A")])
+def test_a_first_notice_notify_would_refuse_is_listed_as_blocked(  # type: ignore[no-untyped-def]
+    run: Run, sev2: str, at, example: Path, header: str, value: str
+) -> None:
+    """A new event's Detected typed as text, or an Excel error in its Impact (validate names both): `notify` refuses
+    its first notice, and `due` now says so, as it does for an empty cell: "first notice blocked", exit code 4, with
+    the command that fixes it (before, `due` listed nothing and the notice silently waited)."""
+    if value == "#N/A":  # a broken lookup, as Excel saves it: the formula and its error
+        from openpyxl.utils import get_column_letter
+
+        from tests.test_hostile_input import _error_cell
+
+        events = openpyxl.load_workbook(example)["Events"]
+        row = next(r for r in events.iter_rows(min_row=2) if r[0].value == sev2)[0].row
+        letter = get_column_letter([c.value for c in events[1]].index(header) + 1)
+        _error_cell(example, "xl/worksheets/sheet1.xml", f"{letter}{row}", value)
+    else:
+        _set_cells(example, "Events", sev2, {header: value})
+    at(START + timedelta(minutes=5))
+    refused = run("notify", sev2)
+    assert refused.exit_code != 0 and "nothing was sent" in refused.stderr, refused.stdout + refused.stderr
+    due = run("due")
+    assert due.exit_code == 4, due.stdout + due.stderr
+    assert re.search(rf"{sev2}.*first notice blocked: {re.escape(header)}", due.stdout), due.stdout

@@ -93,8 +93,8 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
     """What the team owes now: each open event's next update, SLAs at risk or breached, the process review.
 
     An open event whose first notice cannot go (a field it needs, such as
-    Impact, is empty) is listed as "first notice blocked", with the command
-    that fills the field.
+    Impact, is empty or holds what validate refuses) is listed as "first
+    notice blocked", with the command that fills the field.
 
     The exit code says the most urgent thing found, so a monitor can tell them
     apart: 0 nothing late; 4 an update is overdue or a first notice is

@@ -94,7 +94,8 @@ def fill_hint(event_id: str, name: str) -> str:
 @dataclass(frozen=True)
 class BlockedNotice:
     """An open event whose first notice (the Initial notification) has not gone and cannot: fields it needs are
-    empty. `fields` are their headers (e.g. Impact), `commands` the command that fills each."""
+    empty, or hold what validate refuses (text in Detected, an Excel error), which `gate` refuses as well. `fields`
+    are their headers (e.g. Impact), `commands` the command that fills each."""
 
     event_id: str
     fields: tuple[str, ...]
@@ -110,24 +111,25 @@ class BlockedNotice:
 
 def blocked_first_notices(tracker: Tracker, journal: Journal | None) -> list[BlockedNotice]:
     """Each open event no audience has had an outage email about (claims do not count) whose fields
-    REQUIRED["initial"] are empty: what `due` lists, `due --remind` tells and `watch` says once."""
+    REQUIRED["initial"] are empty or hold what validate refuses (so `gate` would refuse the notice): what `due`
+    lists, `due --remind` tells and `watch` says once."""
     data = tracker.layout("Events")
     out = []
     for event in open_events(tracker):  # typed alone: the rest of the sheet is not
         key = str(event["id"] or "")
         if not key or not is_open(event["status"]):
             continue
-        empty = [
+        wrong = {found for found, _message, _allowed in data.spec.check_row(event.values)}
+        missing = [
             name
             for name in REQUIRED["initial"]
-            if event[name] is None
-            and name in data.columns
-            and tracker.excel_error("Events", name, event.number) is None
+            if name in data.columns
+            and (event[name] is None or name in wrong or tracker.excel_error("Events", name, event.number) is not None)
         ]
-        if not empty or any(not is_claim(r) for r in log_view(tracker, journal, key)):
+        if not missing or any(not is_claim(r) for r in log_view(tracker, journal, key)):
             continue
-        fields = tuple(data.spec.fields[name].title for name in empty)
-        out.append(BlockedNotice(key, fields, tuple(fill_command(key, name) for name in empty), event))
+        fields = tuple(data.spec.fields[name].title for name in missing)
+        out.append(BlockedNotice(key, fields, tuple(fill_command(key, name) for name in missing), event))
     return out
 
 

@@ -282,7 +282,7 @@ def _intake_message(
     needs = ""
     if notice is not None:
         fill = "\n".join(f"  {field}: {command}" for field, command in zip(notice.fields, notice.commands, strict=True))
-        needs = f"Before the first notice can go, fill what is empty:\n{fill}\nthen  tracker notify {key}\n\n"
+        needs = f"Before the first notice can go, fill in what is missing:\n{fill}\nthen  tracker notify {key}\n\n"
     reported, clock = (f" at {when}", f" (the first-response clock runs from {when})") if when else ("", "")
     text = (
         f"{person},\n\nA new event was reported to event management{reported}; you lead it as the event manager on "
