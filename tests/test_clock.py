@@ -386,6 +386,35 @@ def test_an_escalation_to_an_audience_is_its_emails_with_their_copies(  # type: 
     assert all([a.addr_spec for a in m["Cc"].addresses] == ["cio.office@example.com"] for m in sent)
 
 
+@pytest.mark.parametrize(
+    ("cell", "value", "wording"),
+    [
+        ("D3", "Copy", "Distribution!D3 (To/Cc/Bcc)"),  # was a KeyError: the watch loop died
+        ("E2", "Y", "Distribution!E2 (Active)"),  # was: the To row left out, the escalation sent to the Cc alone
+        ("C2", "it-leadership@example.com; cio@example.com", "is not one bare email address"),  # was: sent to it
+    ],
+)
+def test_an_escalation_or_report_to_an_audience_with_a_row_validate_refuses_sends_nothing_and_says_why(  # type: ignore[no-untyped-def]
+    run: Run, sev2: str, at, tmp_path: Path, example: Path, cell: str, value: str, wording: str
+) -> None:
+    """A leadership row of the Distribution sheet holding what validate refuses (To/Cc/Bcc "Copy", Active "Y", two
+    addresses in one Email cell): `notify` refuses the audience, and so now do an escalation to audience:leadership
+    and `report --email leadership`, naming the cell, without a traceback; the other steps still go."""
+    book = openpyxl.load_workbook(example)
+    book["Distribution"][cell].value = value
+    book.save(example)
+    _escalation_rows(example, ["Sev 2", "update overdue", 10, "audience:leadership", None], first=True)
+    at(START + timedelta(minutes=71))  # the 09:00 update 11 min late
+    escalated = run("due", "--escalate")
+    assert escalated.exit_code == 4, escalated.stderr  # the update overdue says first; no crash (3)
+    assert "could not escalate" in escalated.stderr and wording in escalated.stderr, escalated.stderr
+    assert "escalated to Ravi Menon" in escalated.stdout  # the Sev 2's other step (not acknowledged) still goes
+    reported = run("report", "--email", "leadership")
+    assert reported.exit_code == 1 and wording in reported.stderr, reported.stderr
+    sent = [m for m in _outbox(tmp_path) if m["X-Tracker-Kind"] in ("escalation", "report")]
+    assert not [m for m in sent if "leadership" in str(m["To"]) + str(m["Cc"])], [str(m["To"]) for m in sent]
+
+
 def test_due_exit_codes_tell_a_monitor_what_is_late(run: Run, sev2: str, at, tmp_path: Path, example: Path) -> None:  # type: ignore[no-untyped-def]
     """Issue 19 point 15: `due` exited 1 alike for an overdue update, a breached SLA, overdue paperwork and a mail
     server down. Now what is late says first: 4 an update overdue, 6 an SLA breached; then 1, a reminder that could

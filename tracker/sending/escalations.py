@@ -173,7 +173,12 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
         logged = log_rows(tracker, store.journal, key, ("escalation",))
         if any(r.get("state") == step.state for r in logged):
             continue
-        people, audience = whom(tracker, config, step.event, str(step.rule["tell"] or ""), now)
+        try:
+            people, audience = whom(tracker, config, step.event, str(step.rule["tell"] or ""), now)
+        except ValidationFailed as exc:  # a Distribution row validate refuses: said, the other steps still go
+            fix = "; ".join(map(str, exc.problems)) or str(exc)
+            out.append(Escalation(key, "", "", step.trigger, problem=f"nothing was sent; fix {fix}"))
+            continue
         if not people:
             if f"{key} {step.state}" not in _TOLD_NOBODY:
                 _TOLD_NOBODY.add(f"{key} {step.state}")

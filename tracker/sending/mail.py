@@ -22,7 +22,7 @@ from typing import Any
 from tracker.errors import ConfigError, ValidationFailed
 from tracker.resources import data_dir
 from tracker.text import header_text
-from tracker.workbook.reading import Tracker
+from tracker.workbook.reading import Row, Tracker
 
 KIND_LABELS = {"initial": "Initial notification", "update": "Update", "resolved": "Resolved", "closed": "Closed"}
 CUSTOMER_STATUS = {
@@ -103,12 +103,21 @@ def _domain_allowed(address: str, allowed: Sequence[str]) -> bool:
 
 
 def recipients_for(tracker: Tracker, audience: str, allowed_domains: Sequence[str] | None = None) -> list[Recipient]:
-    """Active Distribution rows of `audience`: To before Cc before Bcc, each address once."""
+    """Active Distribution rows of `audience`: To before Cc before Bcc, each address once. A ValidationFailed
+    naming the cells when a row of the audience not marked inactive holds what validate refuses in its Email,
+    To/Cc/Bcc or Active (`notify`'s gate refuses the same rows): nobody is left out or written to wrongly."""
     data = tracker.sheet("Distribution")
     order = {"To": 0, "Cc": 1, "Bcc": 2}
     chosen: dict[str, Recipient] = {}
-    for row in data.rows:
-        if str(row["audience"] or "").casefold() != audience.casefold() or row["active"] != "Yes":
+    mine = [row for row in data.rows if str(row["audience"] or "").casefold() == audience.casefold()]
+    problems = [p for row in mine if row["active"] != "No" for p in _unusable(tracker, data, row)]
+    if problems:
+        lines = "\n  ".join(problems)
+        raise ValidationFailed(
+            f"audience {audience}: nothing was sent; fix these Distribution cells first:\n  {lines}", problems
+        )
+    for row in mine:
+        if row["active"] != "Yes":
             continue
         address = str(row["email"] or "").strip()
         cell = data.cell("email", row.number)
@@ -122,6 +131,20 @@ def recipients_for(tracker: Tracker, audience: str, allowed_domains: Sequence[st
         if key not in chosen or order[recipient.send_as] < order[chosen[key].send_as]:
             chosen[key] = recipient
     return sorted(chosen.values(), key=lambda r: order[r.send_as])
+
+
+_USED = ("email", "send_as", "active")  # the cells of a Distribution row a message reads
+
+
+def _unusable(tracker: Tracker, data: Any, row: Row) -> list[str]:
+    """What validate says of the cells of a Distribution row a message reads (none: the row is usable)."""
+    wrong = {found for found, _message, _allowed in data.spec.check_row(row.values)} & set(_USED)
+    wrong |= {name for name in _USED if tracker.excel_error("Distribution", name, row.number) is not None}
+    if not wrong:
+        return []
+    from tracker.rules.validation import cell_problems  # lazy: only for a row validate refuses
+
+    return [str(p) for name in _USED if name in wrong for p in cell_problems(tracker, "Distribution", row, name)]
 
 
 def split_recipients(recipients: list[Recipient], limit: int, audience: str) -> list[list[Recipient]]:
