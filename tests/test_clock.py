@@ -905,7 +905,7 @@ def test_a_resolved_event_whose_resolved_cell_holds_text_has_no_running_timer(  
     review = run("review", sev2)
     assert review.exit_code == 0, review.stderr
     text = review.stdout + "".join(p.read_text() for p in example.parent.glob("**/*.md"))
-    assert "Restoration: unknown, the Resolved cell holds no time (23/11/2026 09:10)" in text, text
+    assert "Restoration: unknown, the Resolved cell holds text, not a time ('23/11/2026 09:10')" in text, text
     report = run("report", "--since", START.strftime("%Y-%m-%d"), "--json")
     assert "so when it was restored is unknown" in report.stderr and "empty, but" not in report.stderr, report.stderr
 

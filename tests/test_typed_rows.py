@@ -232,7 +232,7 @@ def test_a_new_event_whose_reported_cell_holds_no_time_is_told_from_its_detectio
     assert reminded.exit_code == 4, reminded.stderr  # 4: its first notice waits for an Impact; no crash (3)
     (told,) = [m for m in _outbox(example.parent) if new in str(m["Subject"])]
     detected = seen.strftime("%d %b %Y %H%MZ")  # the display format of the example's tracker.toml
-    assert f"reported to event management at {detected};" in _text(told)
+    assert f"reported to event management (detected at {detected});" in _text(told)
     assert f"(the first-response clock runs from {detected})" in _text(told)
 
 

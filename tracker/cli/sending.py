@@ -47,13 +47,13 @@ def _due_table(state: State, items: list[Any], now: Any) -> str:
             what, when = "new ETA (the last passed)", f"passed {output.minutes(-minutes)} ago" if minutes else "passed"
         if item.kind == "email":  # handed to the mail server, no answer (tracker.rules.clock.EmailDue)
             what = f"email to {getattr(item, 'audience', '')}: did it arrive?"
-        if item.kind == "first notice":  # tracker.rules.clock.FirstNoticeDue: which fields are empty
+        if item.kind == "first notice":  # tracker.rules.clock.FirstNoticeDue: which fields are empty or not valid
             what = f"first notice blocked: {', '.join(getattr(item, 'fields', ()))}"
         at = state.show_time(item.at)
         rows.append([item.event_id or "-", item.severity, what, item.state, when, at, item.responsible])
     if not rows:
         return "nothing due: no open events"
-    fills = [  # what fills each empty field a first notice waits for
+    fills = [  # what fills each field a first notice waits for
         _printable(f"{item.event_id}: the first notice waits for this: {command}")
         for item in items
         for command in getattr(item, "commands", ())

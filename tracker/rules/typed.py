@@ -315,7 +315,7 @@ def _applied_edits(
     due = changes.get("next_update_due")
     if due != before.get("next_update_due"):
         moved.append(f"next update due {typed.show(due)}" if isinstance(due, datetime) else "no next update due")
-    if changes.get("acknowledged_at") and not before.get("acknowledged_at"):
+    if changes.get("acknowledged_at") and not isinstance(before.get("acknowledged_at"), datetime):
         moved.append(f"acknowledged {typed.show(changes['acknowledged_at'])}")
     if changes.get("resolved_at") and not before.get("resolved_at"):
         moved.append(f"resolved {typed.show(changes['resolved_at'])}")

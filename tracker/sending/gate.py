@@ -4,6 +4,7 @@ severity and the distribution rows of the audiences it goes to), each refusal na
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tracker.errors import ValidationFailed
@@ -119,7 +120,7 @@ def blocked_first_notices(tracker: Tracker, journal: Journal | None) -> list[Blo
         key = str(event["id"] or "")
         if not key or not is_open(event["status"]):
             continue
-        wrong = {found for found, _message, _allowed in data.spec.check_row(event.values)}
+        wrong = _refused(data, event)
         missing = [
             name
             for name in REQUIRED["initial"]
@@ -131,6 +132,22 @@ def blocked_first_notices(tracker: Tracker, journal: Journal | None) -> list[Blo
         fields = tuple(data.spec.fields[name].title for name in missing)
         out.append(BlockedNotice(key, fields, tuple(fill_command(key, name) for name in missing), event))
     return out
+
+
+def _refused(data: Any, event: Row) -> set[str]:
+    """The fields of REQUIRED["initial"] whose value validate refuses (text in Detected, say). The schema check (a
+    few milliseconds to load) runs only when one holds a value of another type than its column's."""
+    fields = data.spec.fields
+    odd = [
+        name
+        for name in REQUIRED["initial"]
+        if name in fields
+        and event[name] is not None
+        and not isinstance(event[name], datetime if fields[name].kind == "datetime" else str)
+    ]
+    if not odd:
+        return set()
+    return {found for found, _message, _allowed in data.spec.check_row(event.values)} & set(REQUIRED["initial"])
 
 
 def fill_command(event_id: str, name: str) -> str:

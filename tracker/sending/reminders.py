@@ -171,7 +171,10 @@ def _advice(key: str, stage: str, fill: tuple[str, ...]) -> str:
         return f'New ETA:  tracker update {key} --note "..." --eta +1h   then  tracker notify {key}'
     if fill:
         commands = "\n".join(f"  {command}" for command in fill)
-        return f"The first notice has not gone: fields it needs are empty. Fill them:\n{commands}\nthen  tracker notify {key}"
+        return (
+            "The first notice has not gone: fields it needs are empty or not valid. Fill them in:\n"
+            f"{commands}\nthen  tracker notify {key}"
+        )
     return (
         f'With news:     tracker update {key} --note "..." --public-note "..."  then  tracker notify {key}\n'
         f"Without news:  tracker notify {key} --no-change   (tells the audiences there is no change and when the "
@@ -180,14 +183,14 @@ def _advice(key: str, stage: str, fill: tuple[str, ...]) -> str:
 
 
 def blocked_state(notice: BlockedNotice) -> str:
-    """What makes a blocked-first-notice reminder once-only: the empty fields it is about."""
+    """What makes a blocked-first-notice reminder once-only: the fields it is about (empty, or not valid)."""
     return f"reminder blocked {', '.join(notice.fields)}"
 
 
 def _blocked(
     tracker: Tracker, store: Store, config: Config, now: datetime, blocked: list[BlockedNotice]
 ) -> tuple[list[Reminder], list[Outgoing]]:
-    """One reminder per event and set of empty fields to its event manager and communication lead (the duty event
+    """One reminder per event and set of missing fields (empty, or not valid) to its event manager and communication lead (the duty event
     manager when neither can be written to), naming each field and the command that fills it."""
     out: list[Reminder] = []
     outgoing: list[Outgoing] = []
@@ -225,7 +228,8 @@ def _blocked_message(
     empty = "\n".join(f"  {field}: {command}" for field, command in zip(notice.fields, notice.commands, strict=True))
     text = (
         f"{names},\n\nThe first notice (Initial notification) for {key} ({notice.event['severity']}, "
-        f"{notice.event['status']}) cannot go: {fields} is empty. Fill it:\n{empty}\n"
+        f"{notice.event['status']}) cannot go: {fields} {'is' if len(notice.fields) == 1 else 'are'} empty or not "
+        f"valid. Fill {'it' if len(notice.fields) == 1 else 'them'} in:\n{empty}\n"
         f"then  tracker notify {key}\n\n-- \ntracker\n"
     )
     sender = parse_sender(config.mail.sender)
@@ -283,7 +287,8 @@ def _intake_message(
     if notice is not None:
         fill = "\n".join(f"  {field}: {command}" for field, command in zip(notice.fields, notice.commands, strict=True))
         needs = f"Before the first notice can go, fill in what is missing:\n{fill}\nthen  tracker notify {key}\n\n"
-    reported, clock = (f" at {when}", f" (the first-response clock runs from {when})") if when else ("", "")
+    reported = f" at {when}" if isinstance(event["reported_at"], datetime) else f" (detected at {when})" if when else ""
+    clock = f" (the first-response clock runs from {when})" if when else ""
     text = (
         f"{person},\n\nA new event was reported to event management{reported}; you lead it as the event manager on "
         f"duty.\n\n  {key}  {title}\n  Severity {event['severity']}, {event['status']}\n  {came}\n\n{needs}"

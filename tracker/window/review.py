@@ -323,11 +323,12 @@ def _sla_lines(
 def _unstopped(event: Row, severity: Row | None, shown: set[str]) -> list[str]:
     """For a Resolved or Closed event whose Resolved cell holds no time (validate names it): each timer it has a
     target for that nothing stopped (clock.timers gives it none), as unknown."""
-    if event["status"] not in FINISHED or isinstance(event["resolved_at"], datetime):
+    value = event["resolved_at"]
+    if event["status"] not in FINISHED or isinstance(value, datetime):
         return []
+    why = f"holds text, not a time ({value!r})" if value is not None else "holds no time"
     return [
-        f"{name[0].upper() + name[1:]}: unknown, the Resolved cell holds no time ({event['resolved_at'] or 'empty'}); "
-        f"target {_sla_minutes(timedelta(minutes=minutes))}"
+        f"{name[0].upper() + name[1:]}: unknown, the Resolved cell {why}; target {_sla_minutes(timedelta(minutes=minutes))}"
         for name, _start, _stop, field_name, _verb in TIMERS
         if name not in shown and (minutes := target_minutes(severity, field_name)) is not None
     ]

@@ -33,6 +33,7 @@ def restored(event: Row | dict[str, Any]) -> bool:
 
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
+MAX_MINUTES = 525_600  # a year: the most any column of minutes allows (Restoration), and any rule uses
 
 
 def placed_at(rows: Sequence[Row], field: str = "at") -> list[datetime]:
@@ -73,9 +74,10 @@ def reported_at(event: Row | dict[str, Any]) -> Any:
 
 def whole_minutes(row: Row | None, sheet: str, field: str) -> int | None:
     """A cell of minutes (Severities: Update Every, First Response, Restoration, Remind Before, Page Every;
-    Escalations: After) as a rule may use it: a whole number within the bounds the shipped schema sets for the
-    column, as validate checks it; None for an empty cell and for anything validate refuses (TRUE or FALSE, which
-    Python counts as 1 and 0; a fraction; out of bounds): each rule then does what it does for an empty cell."""
+    Escalations: After; Categories: Report Within) as a rule may use it: a whole number from the least the schema
+    allows in the column to a year (`minutes_bounds`); None for an empty cell, TRUE or FALSE (which Python counts as
+    1 and 0), a fraction, text, zero where the column starts at 1, a negative or past a year: each rule then does
+    what it does for an empty cell."""
     value = row[field] if row is not None else None
     low, high = minutes_bounds(sheet, field)
     return value if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high else None
@@ -83,9 +85,11 @@ def whole_minutes(row: Row | None, sheet: str, field: str) -> int | None:
 
 @functools.cache
 def minutes_bounds(sheet: str, field: str) -> tuple[int, int]:
-    """The least and most minutes the shipped schema allows in a column of minutes."""
-    bounds = load_schema(None)[sheet].fields[field].schema
-    return int(bounds["minimum"]), int(bounds["maximum"])
+    """The least minutes the shipped schema allows in a column of minutes, and a year (MAX_MINUTES). Not the
+    column's own maximum: a team's schema may raise it (validate checks the team's), and a value past the shipped
+    one still acts as typed, as it always did, while validate names it."""
+    spec = load_schema(None)[sheet].fields.get(field)
+    return int(spec.schema.get("minimum", 0)) if spec is not None else 0, MAX_MINUTES
 
 
 def interval_minutes(severity: Row | None) -> int | None:
@@ -97,7 +101,8 @@ def update_interval(severity: Row) -> int:
     """The severity's update interval in minutes, or a ValidationFailed naming its row."""
     minutes = interval_minutes(severity)
     if minutes is None:
-        low, high = minutes_bounds("Severities", "update_interval_minutes")
+        bounds = load_schema(None)["Severities"].fields["update_interval_minutes"].schema  # validate's words
+        low, high = bounds["minimum"], bounds["maximum"]
         raise ValidationFailed(
             f"Severities row {severity.number} ({severity['name']}), Update Every (min): "
             f"{severity['update_interval_minutes']!r} is not a whole "
