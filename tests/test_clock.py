@@ -971,3 +971,25 @@ def test_a_first_notice_notify_would_refuse_is_listed_as_blocked(  # type: ignor
     due = run("due")
     assert due.exit_code == 4, due.stdout + due.stderr
     assert re.search(rf"{sev2}.*first notice blocked: {re.escape(header)}", due.stdout), due.stdout
+
+
+def test_an_update_whose_internal_only_holds_another_word_is_kept_from_outside_readers(  # type: ignore[no-untyped-def]
+    run: Run, sev2: str, at, example: Path, tmp_path: Path
+) -> None:
+    """Internal Only typed "Y" (validate names it) on an update: `notify` refuses, and the status pages keep the note
+    from the audiences that may not read internal updates, as for "Yes" (before, the customer's page and the
+    leadership page showed it: only the exact "Yes" hid a note); `show` marks it [internal]."""
+    at(START + timedelta(minutes=10))
+    assert run("update", sev2, "--note", "SECRET vendor blamed", "--public-note", "Work continues").exit_code == 0
+    book = openpyxl.load_workbook(example)
+    updates = book["Updates"]
+    header = [c.value for c in updates[1]]
+    row = next(r for r in updates.iter_rows(min_row=2) if r[header.index("Note")].value == "SECRET vendor blamed")
+    row[header.index("Internal Only")].value = "Y"
+    book.save(example)
+    assert "nothing was sent" in run("notify", sev2).stderr
+    for audience in ("leadership", "customer"):
+        page = tmp_path / f"{audience}.html"
+        assert run("publish", "--audience", audience, "--out", str(page)).exit_code == 0
+        assert "SECRET" not in page.read_text(), audience
+    assert re.search(r"SECRET vendor blamed.*\[internal\]", run("show", sev2).stdout)

@@ -521,6 +521,7 @@ def show(state: State, event_id: str, as_json: bool) -> None:
     """
     tracker = state.read_some(*READS_SOME["show"])  # the event's rows
     from tracker.rules.events import event_timeline
+    from tracker.workbook.policy import flagged
 
     timeline = event_timeline(tracker, event_id)
     if as_json:
@@ -553,7 +554,7 @@ def show(state: State, event_id: str, as_json: bool) -> None:
     for kind, row in timeline.entries:
         when = state.show_time(row["at"])
         if kind == "update":
-            flags = " [internal]" if row["internal"] == "Yes" else ""
+            flags = " [internal]" if flagged(row["internal"]) else ""
             eta = f" (ETA {state.show_time(row['eta'])})" if row["eta"] else ""
             who = f"{row['author']}: " if row["author"] else ""
             line = f"  {when}  {str(row['status'] or '').ljust(13)} {who}{row['note']}{eta}{flags}"

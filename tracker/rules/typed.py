@@ -37,6 +37,7 @@ from tracker.workbook.policy import (
     STATUSES,
     awaits_applying,
     awaits_intake,
+    flagged,
     is_bookkeeping,
 )
 from tracker.workbook.reading import ROW_KEY, Row, Tracker
@@ -292,7 +293,7 @@ def _changes(tracker: Tracker, event: Row, row: Row, at: datetime, rules: TypedR
             f"{event['id']} is {current}; a typed row does not reopen it: run `tracker update {event['id']} "
             f'--status {status} --reopen --note "..."`'
         )
-    internal = str(row["internal"] or "").casefold() == "yes"
+    internal = flagged(row["internal"])  # "Y" (validate names it) too: kept from outside readers
     update = Update(str(row["note"]), status, row["eta"], internal, False, row["public_note"])
     return update_changes(tracker, event, update, at, rules.review_required_for, rules.internal_audiences)
 

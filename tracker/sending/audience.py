@@ -11,7 +11,7 @@ from tracker.rules.tasks import SHEET as TASKS
 from tracker.rules.tasks import list_tasks
 from tracker.sending.mail import CUSTOMER_STATUS, KIND_LABELS, parse_sender
 from tracker.times import format_time
-from tracker.workbook.policy import FINISHED, RESOLVED, in_time_order, restored, users_known
+from tracker.workbook.policy import FINISHED, RESOLVED, flagged, in_time_order, restored, users_known
 from tracker.workbook.reading import Row, Tracker
 
 
@@ -49,7 +49,7 @@ class Audience:
         flags = [s.name for s in self.tracker.schema[sheet].fields.values() if s.schema.get("x-internal-flag")]
         out = []
         for row in rows:
-            if any(row[f] == "Yes" and not self.may_read(sheet, f) for f in flags):
+            if any(flagged(row[f]) and not self.may_read(sheet, f) for f in flags):
                 continue
             entry = self.view(sheet, dict(row.values)) | {"kind": kind}
             entry["text"] = self.words(entry)

@@ -162,6 +162,26 @@ def send_escalations(store: Store, config: Config, now: datetime) -> list[Escala
 _TOLD_NOBODY: set[str] = set()  # steps already reported as having nobody to tell (once per process)
 
 
+def _told(
+    tracker: Tracker, config: Config, step: Step, now: datetime, out: list[Escalation]
+) -> tuple[list[Recipient], str]:
+    """Whom a due step tells now, and its audience (`whom`); nobody, with the reason added to `out`, when nobody
+    holds the role (said once per process) or the audience has a Distribution row validate refuses (the other
+    steps still go)."""
+    key = str(step.event["id"])
+    try:
+        people, audience = whom(tracker, config, step.event, str(step.rule["tell"] or ""), now)
+    except ValidationFailed as exc:
+        fix = "; ".join(map(str, exc.problems)) or str(exc)
+        out.append(Escalation(key, "", "", step.trigger, problem=f"nothing was sent; fix {fix}"))
+        return [], ""
+    if not people and f"{key} {step.state}" not in _TOLD_NOBODY:
+        _TOLD_NOBODY.add(f"{key} {step.state}")
+        nobody = f"nobody to tell for {step.rule['tell']!r} now (not on the Roster at this hour); it goes when someone "
+        out.append(Escalation(key, "", "", step.trigger, problem=nobody + "holds the role"))
+    return people, audience
+
+
 def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
     tracker = store.read()
     settle(store, tracker, config, now, kinds=("escalation",))  # what earlier runs left half done
@@ -173,25 +193,8 @@ def _send(store: Store, config: Config, now: datetime) -> list[Escalation]:
         logged = log_rows(tracker, store.journal, key, ("escalation",))
         if any(r.get("state") == step.state for r in logged):
             continue
-        try:
-            people, audience = whom(tracker, config, step.event, str(step.rule["tell"] or ""), now)
-        except ValidationFailed as exc:  # a Distribution row validate refuses: said, the other steps still go
-            fix = "; ".join(map(str, exc.problems)) or str(exc)
-            out.append(Escalation(key, "", "", step.trigger, problem=f"nothing was sent; fix {fix}"))
-            continue
+        people, audience = _told(tracker, config, step, now, out)
         if not people:
-            if f"{key} {step.state}" not in _TOLD_NOBODY:
-                _TOLD_NOBODY.add(f"{key} {step.state}")
-                out.append(
-                    Escalation(
-                        key,
-                        "",
-                        "",
-                        step.trigger,
-                        problem=f"nobody to tell for {step.rule['tell']!r} now (not on the Roster at this hour); "
-                        "it goes when someone holds the role",
-                    )
-                )
             continue
         reachable = _reachable(key, step, people, config, out)
         try:

@@ -28,7 +28,7 @@ from tracker.store.backends import Store
 from tracker.times import format_time, utcnow
 from tracker.window.event_facts import outage_spans, reopen_history
 from tracker.workbook.edits import AppendRow, Edit, SetCells
-from tracker.workbook.policy import BOOKKEEPER, FINISHED, is_open, placed_at, users_known
+from tracker.workbook.policy import BOOKKEEPER, FINISHED, flagged, is_open, placed_at, users_known
 from tracker.workbook.reading import Row, Tracker
 
 if TYPE_CHECKING:
@@ -420,7 +420,7 @@ def timeline(tracker: Tracker, event_id: str, show: Callable[[Any], str]) -> lis
         return rows
 
     for row in rows_of(0, "Updates"):
-        internal = row["internal"] == "Yes"
+        internal = flagged(row["internal"])
         parts = [str(row["note"] or "")]
         if row["public_note"]:
             parts.append(f"(public: {row['public_note']})")

@@ -55,6 +55,12 @@ def in_time_order(rows: Sequence[Row], field: str = "at") -> list[Row]:
     return [row for _, _, row in sorted(zip(placed_at(rows, field), (r.number for r in rows), rows, strict=True))]
 
 
+def flagged(value: Any) -> bool:
+    """Whether a Yes/No flag that keeps a row from some readers (Internal Only) keeps it: Yes, and anything else
+    than No or an empty cell (a "Y" validate names): kept from them until someone writes what they mean."""
+    return value not in ("No", None, "")
+
+
 def users_known(value: Any) -> int | None:
     """An event's Users Affected as a count a figure may use: a whole number, not TRUE or FALSE (Excel keeps those as
     booleans, which Python counts as 1 and 0); None otherwise."""
