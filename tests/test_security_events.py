@@ -145,3 +145,33 @@ def test_a_workbook_without_the_categories_sheet_routes_by_severity(run: Run, v0
         "customer",
     }
     assert run("approve", key, "--audience", "customer").exit_code == 2
+
+
+def test_a_held_audience_hears_of_the_event_nowhere_until_approved(
+    run: Run, example: Path, tmp_path: Path, at: Callable[[datetime], None]
+) -> None:
+    """The customer, held for a security event until `tracker approve`, does not see it on its status page nor get
+    an escalation addressed to audience:customer (before, the page showed the event and its public note, and the
+    escalation went to customer-ops@); the step says why; once approved, the page shows it."""
+    start = suite_clock.NOW
+    at(start)
+    _open(run)
+    book = openpyxl.load_workbook(example)
+    sheet = book["Escalations"]
+    sheet.append(["Sev 2", "open longer than", 5, "audience:customer", None])
+    sheet.tables["EscalationsTable"].ref = f"A1:E{sheet.max_row}"
+    for row in book["Severities"].iter_rows(min_row=2):  # the customer hears of Sev 2 events
+        if row[0].value == "Sev 2":
+            row[[c.value for c in book["Severities"][1]].index("Audiences Notified")].value = "leadership, customer"
+    book.save(example)
+    assert run("update", SECURITY_ID, "--note", "x", "--public-note", "Mailbox access is being restored").exit_code == 0
+    page = tmp_path / "customer.html"
+    assert run("publish", "--audience", "customer", "--out", str(page)).exit_code == 0
+    assert SECURITY_ID not in page.read_text() and "Mailbox access" not in page.read_text()
+    at(start + timedelta(minutes=10))
+    escalated = run("due", "--escalate")
+    assert f"customer is held for {SECURITY_ID} until approved" in escalated.stderr, escalated.stderr
+    assert not [m for m in _outbox(tmp_path) if "customer-ops@example.com" in str(m["To"])]
+    assert run("approve", SECURITY_ID, "--audience", "customer").exit_code == 0
+    assert run("publish", "--audience", "customer", "--out", str(page)).exit_code == 0
+    assert SECURITY_ID in page.read_text()

@@ -10,7 +10,7 @@ from typing import Any
 
 from tracker.config import Config
 from tracker.errors import ValidationFailed
-from tracker.rules.categories import is_drill
+from tracker.rules.categories import held_audiences, is_drill
 from tracker.rules.clock import duration, is_late, timers
 from tracker.sending.categories import drill_rows, marked
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
@@ -140,6 +140,8 @@ def whom(tracker: Tracker, config: Config, event: Row, tell: str, now: datetime)
 def _whom(tracker: Tracker, config: Config, event: Row, text: str, now: datetime) -> list[Recipient]:
     if text.casefold().startswith("audience:"):
         audience = text.split(":", 1)[1].strip()
+        if audience.casefold() in {a.casefold() for a in held_audiences(tracker, event)}:
+            return []  # held by the event's category until `tracker approve`, as notify holds it: nobody yet
         rows = drill_rows(tracker, audience) if is_drill(tracker.schema, event) else recipients_for(tracker, audience)
         return [Recipient(r.email, r.name or r.email, r.send_as, r.cell) for r in rows]
     if text.casefold() in EVENT_ROLES:  # whoever holds the role now: on duty in it (Roster), unless pinned
@@ -177,8 +179,15 @@ def _told(
         return [], ""
     if not people and f"{key} {step.state}" not in _TOLD_NOBODY:
         _TOLD_NOBODY.add(f"{key} {step.state}")
-        nobody = f"nobody to tell for {step.rule['tell']!r} now (not on the Roster at this hour); it goes when someone "
-        out.append(Escalation(key, "", "", step.trigger, problem=nobody + "holds the role"))
+        tell = str(step.rule["tell"] or "")
+        held = [a for a in held_audiences(tracker, step.event) if f"audience:{a}".casefold() in tell.casefold()]
+        nobody = (
+            f"{held[0]} is held for {key} until approved (tracker approve {key} --audience {held[0]}), and nobody "
+            f"else to tell for {tell!r}"
+            if held
+            else f"nobody to tell for {tell!r} now (not on the Roster at this hour); it goes when someone holds the role"
+        )
+        out.append(Escalation(key, "", "", step.trigger, problem=nobody))
     return people, audience
 
 

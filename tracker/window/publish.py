@@ -22,7 +22,7 @@ from tracker import files
 from tracker.config import Config
 from tracker.errors import ConfigError, TrackerError, UsageError
 from tracker.microsoft365.sitepage import publish_site_page
-from tracker.rules.categories import is_drill
+from tracker.rules.categories import held_audiences, is_drill
 from tracker.rules.clock import (
     ETA_PASSED,
     TIMERS,
@@ -82,7 +82,7 @@ def build_page(
     check_audience(tracker, config, name, "--audience" if audience else "tracker.toml [publish] audience")
     reader = Audience(tracker, name, config.internal_audiences)
     severities = _Severities(tracker, reader)
-    events = _without_drills(tracker, _recent_events(tracker, config, now))[0]
+    events = _not_held(tracker, _without_drills(tracker, _recent_events(tracker, config, now))[0], name)
     warnings: list[str] = []
     if reader.external:  # an external audience sees only the events it is told about, in every part of the page
         heard = heard_of(tracker, name)  # and those it heard of, whatever their severity now (sticky audiences)
@@ -133,6 +133,19 @@ def build_page(
         watch=beat.line(now, lambda at: when(config, at)) if beat else "",
         watch_quiet=bool(beat and beat.quiet(now)),
     )
+
+
+def _not_held(tracker: Tracker, events: list[Row], audience: str) -> list[Row]:
+    """The events but those whose category holds `audience` until `tracker approve` (rules.categories, as notify
+    holds it), unless it was told already: such an event is on no part of its page."""
+    wanted = audience.casefold()
+    held = {
+        str(e["id"]).casefold()
+        for e in events
+        if e["category"] and wanted in {a.casefold() for a in held_audiences(tracker, e)}
+    }
+    held -= heard_of(tracker, audience) if held else set()
+    return [e for e in events if str(e["id"]).casefold() not in held]
 
 
 def _without_drills(tracker: Tracker, events: list[Row]) -> tuple[list[Row], list[Row]]:
