@@ -133,3 +133,23 @@ def test_true_typed_in_page_every_pages_nobody(
         at(start + timedelta(minutes=minute))
         assert run("watch", "--ticks", "1").exit_code == 0
     assert _pages(tmp_path, suite_clock.opened_id(start)) == []
+
+
+def test_a_pager_that_is_no_address_is_no_pager(
+    run: Run, example: Path, tmp_path: Path, at: Callable[[datetime], None]
+) -> None:
+    """The weekend stand-by's Pager typed as a phone number ("555 0100", validate names it) is no Pager: nobody is
+    paged at it and the watch says nobody can be paged, as when the cell is empty (before, a page went to
+    "<@555 0100>", was logged as sent, and nobody else was tried)."""
+    book = openpyxl.load_workbook(example)
+    _set(book, "Roster", ("Person", "Casey Nguyen"), "Pager", "555 0100")
+    _set(book, "Severities", ("Name", "Sev 1"), "Page Every (min)", 10)
+    book.save(example)
+    start = _saturday_morning()
+    at(start)
+    opened = run("open", "--title", "Core switch down", "--severity", "Sev 1", "--service", "VPN", "--impact", "x")
+    assert opened.exit_code == 0, opened.output
+    event_id = suite_clock.opened_id(start)
+    paged = run("watch", "--ticks", "1")
+    assert f"page {event_id} : nobody to page: no stand-by or duty event manager with a Pager" in paged.stdout
+    assert _pages(tmp_path, event_id) == [] and "555 0100" not in paged.stdout, paged.stdout

@@ -948,3 +948,23 @@ def test_updates_are_put_in_time_order_with_a_timeless_row_where_it_was_typed(at
         if not isinstance(row["at"], datetime) and row.number > 2:
             above = rows[row.number - 3]
             assert ordered.index(row) > ordered.index(above)
+
+
+@pytest.mark.parametrize(
+    ("cell", "address"),
+    [
+        (" sam.rivera@example.com ", "sam.rivera@example.com"),
+        ("5550100@sms.example.com", "5550100@sms.example.com"),
+        ("Sam Rivera <sam.rivera@example.com>", ""),  # was written to as "Sam Rivera <sam.rivera"@example.com
+        ("a@example.com; b@example.com", ""),
+        ("555 0100", ""),  # was paged as <@555 0100>
+        (True, ""),
+        (None, ""),
+    ],
+)
+def test_only_one_bare_address_is_an_address_to_write_to(cell: Any, address: str) -> None:
+    """policy.bare_address, which reminders, escalations to a role and pages use for Roster and Distribution Email
+    and Pager cells: what validate refuses is no address, so the next person is tried as for an empty cell."""
+    from tracker.workbook.policy import bare_address
+
+    assert bare_address(cell) == address

@@ -17,7 +17,7 @@ from tracker.sending.mail import Outgoing, Recipient, build_message, parse_sende
 from tracker.sending.sendlog import is_claim, is_withdrawn, log_rows
 from tracker.store.backends import Store
 from tracker.times import as_utc, iso
-from tracker.workbook.policy import is_open, reported_at, whole_minutes
+from tracker.workbook.policy import bare_address, is_open, reported_at, whole_minutes
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import DUTY, STANDBY, on_duty
 
@@ -76,7 +76,7 @@ def _pager(tracker: Tracker, config: Config, now: datetime) -> tuple[str, str]:
     for role in (STANDBY, DUTY):
         for shift in on_duty(tracker, config.display.tz, now, role):
             row = next((r for r in roster.rows if r.number == shift.row), None)
-            pager = str(row.get("pager") or "").strip() if row is not None else ""
+            pager = bare_address(row.get("pager")) if row is not None else ""  # "555 0100": the next one
             if pager:
                 return shift.person, pager
     return "", ""

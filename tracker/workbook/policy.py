@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,6 +54,19 @@ def placed_at(rows: Sequence[Row], field: str = "at") -> list[datetime]:
 def in_time_order(rows: Sequence[Row], field: str = "at") -> list[Row]:
     """Rows of one sheet oldest first, by `placed_at` (then by their place in the sheet)."""
     return [row for _, _, row in sorted(zip(placed_at(rows, field), (r.number for r in rows), rows, strict=True))]
+
+
+def bare_address(value: Any) -> str:
+    """An Email or Pager cell (Roster, Distribution) as an address a message may go to: one bare address, as
+    validate checks it (the schema's pattern), trimmed; "" for anything else (a name with it, two addresses, a
+    phone number), so whoever comes next is tried, as for an empty cell, while validate names the cell."""
+    text = value.strip() if isinstance(value, str) else ""
+    return text if text and _bare_pattern().fullmatch(text) else ""
+
+
+@functools.cache
+def _bare_pattern() -> re.Pattern[str]:
+    return re.compile(load_schema(None)["Roster"].fields["email"].schema["pattern"])
 
 
 def flagged(value: Any) -> bool:

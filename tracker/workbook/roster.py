@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tracker.times import iso
+from tracker.workbook.policy import bare_address
 from tracker.workbook.reading import Row, Tracker
 
 DUTY = "duty event manager"
@@ -105,7 +106,7 @@ def shifts(tracker: Tracker, zone: ZoneInfo, start: datetime, end: datetime) -> 
         person, role = str(row["person"] or "").strip(), " ".join(str(row["role"] or "").split()).casefold()
         if not person or not role:
             continue
-        common = {"person": person, "role": role, "email": str(row["email"] or ""), "phone": str(row["phone"] or "")}
+        common = {"person": person, "role": role, "email": bare_address(row["email"]), "phone": str(row["phone"] or "")}
         when = row["date"]
         if isinstance(when, datetime):
             span = _span(when.date(), row["start"], row["end"], zone)
@@ -168,8 +169,8 @@ def address_of(tracker: Tracker, person: str) -> str:
         if not data.present:
             continue
         for row in data.rows:
-            if " ".join(str(row[column] or "").split()).casefold() == key and row["email"]:
-                return str(row["email"]).strip()
+            if " ".join(str(row[column] or "").split()).casefold() == key and bare_address(row["email"]):
+                return bare_address(row["email"])
     return ""
 
 
