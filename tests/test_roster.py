@@ -193,3 +193,40 @@ def test_a_roster_row_whose_date_is_text_is_said_by_the_commands_that_use_it(run
         assert words in run("due").stderr
         assert words in run("watch", "--ticks", "1").stdout
     assert re.search(r"warning: Roster![A-Z]+\d+: Date '24/11/2026'", shown.stderr), shown.stderr
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "warned"),
+    [("07:00", "3pm", "End '3pm' is not a time"), ("24:00", "07:00", "Start '24:00' is not a time")],
+)
+def test_a_row_said_to_be_ignored_is_ignored(run: Run, example: Path, start: str, end: str, warned: str) -> None:
+    """Alex's weekday row with an End of "3pm", or a Start of "24:00", is said to be ignored, and it is: Sam alone
+    is the duty event manager at 19:00 (before, "3pm" read as midnight and kept Alex on duty beside Sam until then,
+    and a Start of 24:00 dropped the row without a word)."""
+    book = openpyxl.load_workbook(example)
+    sheet = book["Roster"]
+    headers = [c.value for c in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == "Alex Morgan")
+    row[headers.index("Start")].value, row[headers.index("End")].value = start, end
+    book.save(example)
+    shown = run("roster", "--at", "2026-11-23 19:00", "--json")
+    assert warned in shown.stderr, shown.stderr
+    duty = [s["person"] for s in json.loads(shown.stdout)["on_duty"] if s["role"] == "duty event manager"]
+    assert duty == ["Sam Rivera"]
+    assert on_duty(run, "2026-11-23 09:00").get("duty event manager") is None  # the row is ignored all day
+
+
+def test_24_00_as_excel_keeps_it_ends_the_shift_at_midnight_without_a_warning(run: Run, example: Path) -> None:
+    """An End of 24:00 typed in a time cell, which Excel keeps as a duration of one day: Sam's shift runs to
+    midnight and nothing calls the row ignored (before, it was warned "ignored" and used)."""
+    from datetime import timedelta
+
+    book = openpyxl.load_workbook(example)
+    sheet = book["Roster"]
+    headers = [c.value for c in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == "Sam Rivera")
+    row[headers.index("End")].value = timedelta(days=1)
+    book.save(example)
+    shown = run("roster", "--at", "2026-11-23 23:30", "--json")
+    assert "ignored" not in shown.stderr, shown.stderr
+    assert "Sam Rivera" in [s["person"] for s in json.loads(shown.stdout)["on_duty"]]

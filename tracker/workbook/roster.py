@@ -66,22 +66,32 @@ def weekdays(text: str) -> set[int]:
     return out
 
 
-def _clock(text: Any) -> time | None:
-    value = str(text or "").strip()
-    if value.startswith("24:00"):
-        return None  # the end of the day
+END_OF_DAY = "end of day"  # an End of 24:00
+NO_TIME = "no time"  # a Start or End that is not a time: its row counts for nothing (ignored_rows says so)
+
+
+def _clock(text: Any) -> time | str | None:
+    """A Start or End cell: a time of day; END_OF_DAY for 24:00 (typed, or as Excel keeps it: a day); None when
+    empty; NO_TIME for anything else. The one reading the shifts and the warnings share."""
+    if isinstance(text, timedelta):  # Excel keeps 24:00 typed in a time cell as a duration of one day
+        return END_OF_DAY if text == timedelta(days=1) else NO_TIME
+    value = str(text if text is not None else "").strip()
+    if not value:
+        return None
+    if value in ("24:00", "24:00:00", str(timedelta(days=1))):  # the last as a text column reads Excel's duration
+        return END_OF_DAY
     try:
         hours, minutes = value.split(":")[:2]
         return time(int(hours), int(minutes))
     except ValueError:
-        return None
+        return NO_TIME
 
 
 def _span(day: date, start_text: Any, end_text: Any, zone: ZoneInfo) -> tuple[datetime, datetime] | None:
-    start = _clock(start_text)
-    if start is None:
-        return None
-    end = _clock(end_text)
+    start, end = _clock(start_text), _clock(end_text)
+    if not isinstance(start, time) or end == NO_TIME:
+        return None  # no Start, or one or an End that is not a time of day: the row counts for nothing
+    end = end if isinstance(end, time) else None  # empty, or 24:00: to the end of the day
     begin = datetime.combine(day, start, tzinfo=zone)
     if end is None or end == start:
         finish = datetime.combine(day + timedelta(days=1), start if end == start else time(0), tzinfo=zone)
@@ -239,7 +249,8 @@ def ignored_rows(tracker: Tracker) -> list[str]:
             )
         for name, title in (("start", "Start"), ("end", "End")):
             value = row[name]
-            if value not in (None, "") and _clock(value) is None and not str(value).strip().startswith("24:00"):
+            read = _clock(value)
+            if read == NO_TIME or (name == "start" and read == END_OF_DAY):
                 out.append(
                     f"{data.cell(name, row.number)}: {title} {str(value)!r} is not a time, so this row "
                     "is ignored; type a time such as 07:00"
