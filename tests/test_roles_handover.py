@@ -411,3 +411,29 @@ def test_a_shift_change_is_no_news_to_the_audiences(run: Run, example: Path, eve
     assert run("notify", "--open").stdout.count(" sent\n") == 3
     latest = _outage_mails(example.parent)[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Sam Rivera" in latest
+
+
+def test_one_person_spelt_two_ways_hands_over_to_nobody(
+    day: tuple[Day, str, str], run: Run, example: Path, tmp_path: Path
+) -> None:
+    """A dated Roster row gives "sam  rivera" (lower case, two spaces) Friday's 23:00-07:00 shift after Sam Rivera's
+    15:00-23:00: one person, so at 23:00 no handover is sent, none is recorded and A's Event Manager cell is left as
+    it is (before, "Sam Rivera -> sam  rivera" was mailed to Sam twice and written on A's timeline and cell)."""
+    days, first, _ = day
+    book = openpyxl.load_workbook(example)
+    sheet = book["Roster"]
+    headers = [c.value for c in sheet[1]]
+    cells = {"Person": "sam  rivera", "Role": "duty event manager", "Date": friday(0).replace(tzinfo=None)}
+    sheet.append([{**cells, "Start": "23:00", "End": "07:00"}.get(h) for h in headers])
+    sheet.tables["RosterTable"].ref = f"A1:{openpyxl.utils.get_column_letter(len(headers))}{sheet.max_row}"
+    book.save(example)
+    days.tick(friday(15, 5))
+    assert _opened_manager(run, first) == "Sam Rivera"
+    sent = days.tick(friday(23, 5))
+    assert not [s for kind, s, _ in sent if s.startswith("[HANDOVER] event manager")], sent
+    assert not [n for n in _timeline(run, first) if "sam  rivera" in n]
+    assert _opened_manager(run, first) == "Sam Rivera"
+
+
+def _opened_manager(run: Run, key: str) -> str:
+    return str(json.loads(run("show", key, "--json").stdout)["event"]["event_manager"])

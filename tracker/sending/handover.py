@@ -24,7 +24,7 @@ from tracker.workbook.duty import EVENT_MANAGER, ShiftChange, follows, holder, r
 from tracker.workbook.edits import AppendRow, Edit, SetCells
 from tracker.workbook.policy import BOOKKEEPER, in_time_order, is_bookkeeping, is_open
 from tracker.workbook.reading import Row, Tracker
-from tracker.workbook.roster import address_of
+from tracker.workbook.roster import address_of, person_key
 
 WINDOW = timedelta(minutes=30)
 """A shift change is handed over by the first `due --remind` or `watch` tick within this time after it; one missed
@@ -228,14 +228,14 @@ def _timeline(tracker: Tracker, change: ShiftChange, now: datetime, config: Conf
             continue
         before = holder(tracker, zone, event, change.role, change.at - timedelta(seconds=1))
         after = holder(tracker, zone, event, change.role, change.at)
-        if before == after:
+        if person_key(before) == person_key(after):
             continue
         key = str(event["id"])
         said = after or "nobody on the Roster (the event manager owes the updates)"
         note = f"Handover: {change.role} {before or 'nobody'} -> {said} (Roster shift change at {at})"
         values = {"event_id": key, "at": now, "author": BOOKKEEPER, "status": event["status"], "note": note}
         edits.append(AppendRow("Updates", values | {"internal": "Yes"}))
-        if str(event[name] or "").strip() != after:
+        if person_key(event[name]) != person_key(after):
             edits.append(SetCells("Events", key, {name: after or None}, {name: event[name]}))
     return edits
 
@@ -293,7 +293,7 @@ def _people(tracker: Tracker, config: Config, change: ShiftChange) -> list[tuple
     allowed = config.mail.allowed_domains or None
     out: list[tuple[str, str]] = []
     for shift in (change.outgoing, change.incoming):
-        if shift is None or any(person == shift.person for person, _ in out):
+        if shift is None or any(person_key(person) == person_key(shift.person) for person, _ in out):
             continue
         address = shift.email or address_of(tracker, shift.person)
         if address and (not allowed or domain_allowed(address, allowed)):

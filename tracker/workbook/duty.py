@@ -13,14 +13,14 @@ from zoneinfo import ZoneInfo
 from tracker.errors import UsageError, ValidationFailed
 from tracker.times import iso
 from tracker.workbook.reading import Row, Tracker
-from tracker.workbook.roster import COVER, Shift, on_duty, roster_rows, shifts
+from tracker.workbook.roster import COVER, Shift, on_duty, person_key, roster_rows, shifts
 
 EVENT_MANAGER = "event manager"
 ROSTER_OF = {EVENT_MANAGER: COVER}  # an event role -> the Roster roles that hold it, first found first; others: itself
 
 
 def _key(text: Any) -> str:
-    return " ".join(str(text or "").split()).casefold()
+    return person_key(text)  # roles and people alike: case and spacing aside
 
 
 def roster_roles(role: str) -> tuple[str, ...]:
@@ -120,7 +120,7 @@ def shift_changes(tracker: Tracker, zone: ZoneInfo, start: datetime, end: dateti
         for moment in moments:
             before = on_duty_in(tracker, zone, role, moment - timedelta(seconds=1))
             after = on_duty_in(tracker, zone, role, moment)
-            if (before.person if before else None) != (after.person if after else None):
+            if person_key(before.person if before else None) != person_key(after.person if after else None):
                 out.append(ShiftChange(role, moment, before, after))
     return sorted(out, key=lambda c: (c.at, c.role))
 

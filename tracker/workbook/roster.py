@@ -70,6 +70,12 @@ END_OF_DAY = "end of day"  # an End of 24:00
 NO_TIME = "no time"  # a Start or End that is not a time: its row counts for nothing (ignored_rows says so)
 
 
+def person_key(name: Any) -> str:
+    """Who a name (a Roster Person, an event's role cell, a Distribution Name) means: case and spacing aside, so
+    "sam  rivera" and "Sam Rivera" are one person everywhere (shift changes, handovers, overlaps, addresses)."""
+    return " ".join(str(name or "").split()).casefold()
+
+
 def _clock(text: Any) -> time | str | None:
     """A Start or End cell: a time of day; END_OF_DAY for 24:00 (typed, or as Excel keeps it: a day); None when
     empty; NO_TIME for anything else. The one reading the shifts and the warnings share."""
@@ -173,13 +179,13 @@ def next_shifts(tracker: Tracker, zone: ZoneInfo, at: datetime, role: str) -> li
 
 def address_of(tracker: Tracker, person: str) -> str:
     """A person's email address: their Roster row, else their row on the Distribution sheet."""
-    key = " ".join(person.split()).casefold()
+    key = person_key(person)
     for sheet, column in (("Roster", "person"), ("Distribution", "name")):
         data = tracker.sheet(sheet)
         if not data.present:
             continue
         for row in data.rows:
-            if " ".join(str(row[column] or "").split()).casefold() == key and bare_address(row["email"]):
+            if person_key(row[column]) == key and bare_address(row["email"]):
                 return bare_address(row["email"])
     return ""
 
@@ -207,7 +213,7 @@ def coverage_problems(tracker: Tracker, zone: ZoneInfo, now: datetime, days: int
         (a, b) for i, b in enumerate(duty) for a in duty[:i] if b.start < a.end
     ]
     for a, b in pairs:
-        if b.person != a.person and (a.row, b.row) not in seen:
+        if person_key(b.person) != person_key(a.person) and (a.row, b.row) not in seen:
             seen.add((a.row, b.row))
             out.append(
                 (
