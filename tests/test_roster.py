@@ -230,3 +230,22 @@ def test_24_00_as_excel_keeps_it_ends_the_shift_at_midnight_without_a_warning(ru
     shown = run("roster", "--at", "2026-11-23 23:30", "--json")
     assert "ignored" not in shown.stderr, shown.stderr
     assert "Sam Rivera" in [s["person"] for s in json.loads(shown.stdout)["on_duty"]]
+
+
+def test_days_validate_refuses_are_said_and_days_it_takes_work(run: Run, example: Path) -> None:
+    """Alex's Days typed "Mon to Fri" (validate: not a list of weekdays) is said to be ignored, and is: nobody
+    holds the duty on Tuesday 09:00 (before, it silently meant Mondays only); "mon-fri", which the commands always
+    read as Monday to Friday, is no longer an error to validate."""
+    book = openpyxl.load_workbook(example)
+    sheet = book["Roster"]
+    headers = [c.value for c in sheet[1]]
+    rows = {r[0].value: r for r in sheet.iter_rows(min_row=2)}
+    rows["Alex Morgan"][headers.index("Days")].value = "Mon to Fri"
+    rows["Sam Rivera"][headers.index("Days")].value = "mon-fri"
+    book.save(example)
+    shown = run("roster", "--at", "2026-11-23 09:00")
+    assert "Days 'Mon to Fri' is not a list of weekdays, so this row is ignored" in shown.stderr, shown.stderr
+    assert on_duty(run, "2026-11-23 09:00").get("duty event manager") is None
+    assert on_duty(run, "2026-11-24 16:00")["duty event manager"] == "Sam Rivera"
+    checked = run("validate").stdout
+    assert "'Mon to Fri' is not a list of weekdays" in checked and "'mon-fri'" not in checked, checked

@@ -583,12 +583,15 @@ def test_shifts_keep_local_time_across_daylight_saving() -> None:
         ("Fri-Mon", {4, 5, 6, 0}),
         ("Monday\u2013Wednesday", {0, 1, 2}),
         ("tue", {1}),
-        ("weekends", set()),
+        ("mon-fri", {0, 1, 2, 3, 4}),
+        ("", set()),
+        ("weekends", None),
+        ("Mon to Fri", None),  # was Mondays only, and nothing said
     ],
 )
-def test_roster_days_read_as_people_type_them(days: str, numbers: set[int]) -> None:
-    """`Mon-Fri`, `Sat, Sun`, a range wrapping the weekend (`Fri-Mon`), Excel's en dash and full names are the days
-    they say; words that name no day are none."""
+def test_roster_days_read_as_people_type_them(days: str, numbers: set[int] | None) -> None:
+    """`Mon-Fri`, `Sat, Sun`, a range wrapping the weekend (`Fri-Mon`), Excel's en dash, any case and full names are
+    the days they say, as validate reads them; text validate refuses is None (its row is ignored, and said)."""
     assert weekdays(days) == numbers
 
 

@@ -191,6 +191,11 @@ def office_hours(text: str) -> tuple[set[int], time, time | None] | None:
             '"Mon-Fri 08:00-18:00" (display timezone)'
         )
     days = weekdays(match["days"])
+    if days is None:
+        raise ConfigError(
+            f"tracker.toml: [clock] office_hours {text!r}: {match['days']!r} are not weekdays; e.g. office_hours = "
+            '"Mon-Fri 08:00-18:00" (display timezone)'
+        )
     start_h, start_m = map(int, match["start"].split(":"))
     start = time(start_h, start_m)
     end_h, end_m = map(int, match["end"].split(":"))

@@ -4,6 +4,8 @@ the display timezone, so a 07:00 shift starts at 07:00 local time summer and win
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -12,6 +14,7 @@ from zoneinfo import ZoneInfo
 from tracker.times import iso
 from tracker.workbook.policy import bare_address
 from tracker.workbook.reading import Row, Tracker
+from tracker.workbook.schema import load_schema
 
 DUTY = "duty event manager"
 STANDBY = "stand-by"
@@ -48,14 +51,18 @@ class Shift:
         }
 
 
-def weekdays(text: str) -> set[int]:
-    """`Mon-Fri` or `Sat, Sun` as weekday numbers (Monday 0); ranges may wrap (`Fri-Mon`)."""
+def weekdays(text: str) -> set[int] | None:
+    """`Mon-Fri` or `Sat, Sun` as weekday numbers (Monday 0); ranges may wrap (`Fri-Mon`); names whole or short, in
+    any case. None for text validate refuses (the schema's pattern: "Mon to Fri", "weekends"), whose row counts
+    for nothing (ignored_rows says so); an empty set for an empty cell."""
+    if not str(text).strip():
+        return set()
+    if not _days_pattern().fullmatch(str(text)):
+        return None
     out: set[int] = set()
     text = str(text).replace("\u2013", "-").replace("\u2014", "-")  # Excel's AutoCorrect turns - into an en dash
     for part in text.split(","):
         ends = [p.strip()[:3].casefold() for p in part.split("-")]
-        if not ends or not all(e in DAYS for e in ends):
-            continue
         first, last = DAYS.index(ends[0]), DAYS.index(ends[-1])
         day = first
         while True:
@@ -68,6 +75,11 @@ def weekdays(text: str) -> set[int]:
 
 END_OF_DAY = "end of day"  # an End of 24:00
 NO_TIME = "no time"  # a Start or End that is not a time: its row counts for nothing (ignored_rows says so)
+
+
+@functools.cache
+def _days_pattern() -> re.Pattern[str]:
+    return re.compile(load_schema(None)["Roster"].fields["days"].schema["pattern"])
 
 
 def person_key(name: Any) -> str:
@@ -129,7 +141,7 @@ def shifts(tracker: Tracker, zone: ZoneInfo, start: datetime, end: datetime) -> 
             if span and span[1] > start and span[0] < end:
                 dated.append(Shift(start=span[0], end=span[1], dated=True, row=row.number, **common))
             continue
-        days = weekdays(row["days"] or "")
+        days = weekdays(row["days"] or "") or set()  # None: not weekdays, the row counts for nothing (said)
         day = first
         while day <= last:
             if day.weekday() in days:
@@ -252,6 +264,11 @@ def ignored_rows(tracker: Tracker) -> list[str]:
             out.append(
                 f"{data.cell('date', row.number)}: Date {str(when)!r} is not a date, so this row is "
                 "ignored; type it as a date (e.g. 2026-11-28)"
+            )
+        if not isinstance(when, datetime) and weekdays(row["days"] or "") is None:
+            out.append(
+                f"{data.cell('days', row.number)}: Days {str(row['days'])!r} is not a list of weekdays, so this row "
+                "is ignored; type weekdays such as Mon-Fri, or Sat, Sun"
             )
         for name, title in (("start", "Start"), ("end", "End")):
             value = row[name]
