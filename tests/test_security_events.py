@@ -175,3 +175,31 @@ def test_a_held_audience_hears_of_the_event_nowhere_until_approved(
     assert run("approve", SECURITY_ID, "--audience", "customer").exit_code == 0
     assert run("publish", "--audience", "customer", "--out", str(page)).exit_code == 0
     assert SECURITY_ID in page.read_text()
+
+
+def test_the_reporting_deadline_is_owed_by_whoever_owes_the_updates(
+    run: Run, example: Path, at: Callable[[datetime], None]
+) -> None:
+    """A security event whose Communication Lead cell names Priya Shah, off shift (the Roster gives her 08:00-17:00
+    on weekdays): its reporting deadline at risk is owed by whoever owes its updates now, as `due` says for the
+    update (before, by the off-shift name in the cell)."""
+    at(suite_clock.NOW)
+    result = run(*OPEN, "--service", "Email", "--impact", "x", "--set", "communication_lead=Priya Shah")
+    assert result.exit_code == 0, result.output
+    evening = suite_clock.NOW.replace(hour=19, minute=0) + timedelta(days=(4 - suite_clock.NOW.weekday()) % 7 or 7)
+    at(evening)
+    assert (
+        run(
+            "update",
+            SECURITY_ID,
+            "--note",
+            "Still looking",
+            "--set",
+            "detected_at=" + evening.strftime("%Y-%m-%d %H:%M"),
+        ).exit_code
+        == 0
+    )
+    at(evening + timedelta(minutes=50))
+    items = json.loads(run("due", "--json").stdout)["items"]
+    owes = {i["kind"]: i["responsible"] for i in items if i["event_id"] == SECURITY_ID}
+    assert owes["reporting deadline"] == owes["update"] != "Priya Shah", owes

@@ -345,7 +345,7 @@ def due_items(tracker: Tracker, config: Config, now: datetime, within: timedelta
                 person = owed_by(lead or holder(tracker, zone, event, "incident lead", now) or manager)
                 at = timer.started + timer.target
                 out.append(Due(kind=timer.name, state=timer.state, at=at, responsible=person, **common))
-        out += _deadline_due(tracker, event, now, config.clock.at_risk, owed_by, common)
+        out += _deadline_due(tracker, event, now, config.clock.at_risk, owed_by(owes), common)
     review = process_review_due(config, now)
     if review is not None:
         out.append(Due("", "process review", "overdue" if review <= now else "due", review))
@@ -371,14 +371,13 @@ DEADLINE = "reporting deadline"  # the timer a category's Report Within sets (Ca
 
 
 def _deadline_due(
-    tracker: Tracker, event: Row, now: datetime, at_risk: float, owed_by: Any, common: dict[str, str]
+    tracker: Tracker, event: Row, now: datetime, at_risk: float, person: str, common: dict[str, str]
 ) -> list[Due]:
-    """The event's reporting deadline as a due item while it runs at risk or breached, owed by whoever owes the
-    updates (`owed_by`: the duty event manager when the event names nobody)."""
+    """The event's reporting deadline as a due item while it runs at risk or breached, owed by `person`: whoever owes
+    the updates now (`responsible_now`, the roles as the Roster has them; the duty event manager when nobody)."""
     deadline = deadline_timer(tracker, event, now, at_risk)
     if deadline is None or deadline.stopped is not None or deadline.state not in ("at risk", "breached"):
         return []
-    person = owed_by(str(event["communication_lead"] or event["event_manager"] or ""))
     return [
         Due(kind=DEADLINE, state=deadline.state, at=deadline.started + deadline.target, responsible=person, **common)
     ]
