@@ -243,3 +243,17 @@ def test_tasks_on_sharepoint(run: Run, sp, event_id: str) -> None:  # type: igno
         (task_id(2), "Done", "Chris Lee"),
     ]
     assert f"  {task_id(1)}  In progress Ravi Menon on core-fw-01: Fail over the tunnel" in run("show", event_id).stdout
+
+
+def test_a_due_at_typed_as_text_is_said_by_due_and_watch(run: Run, example: Path, event_id: str) -> None:
+    """A task's Due At typed over as "tomorrow 5pm" (validate names it): `due` cannot tell when it is late, and says
+    which cell, as it does for an action's due date (before, the task silently dropped out of `due`)."""
+    assert run("task", "add", event_id, "Fail over the Toronto tunnel", "--due", "+30m").exit_code == 0
+    book = openpyxl.load_workbook(example)
+    sheet = book["Tasks"]
+    headers = [c.value for c in sheet[1]]
+    sheet.cell(2, headers.index("Due (UTC)") + 1).value = "tomorrow 5pm"
+    book.save(example)
+    words = "Due (UTC) 'tomorrow 5pm' is not a date and time, so `tracker due` cannot tell when this task is late"
+    assert words in run("due").stderr
+    assert words in run("watch", "--ticks", "1").stdout

@@ -132,9 +132,10 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
         state.apply_typed(store)  # what people typed in Excel acts before anyone is reminded of it
     tracker = state.read_some(*READS_SOME["due"], store=store)
     from tracker.rules.actions import ignored_rows as ignored_actions
+    from tracker.rules.tasks import ignored_rows as ignored_tasks
     from tracker.workbook.roster import ignored_rows
 
-    say_ignored([*ignored_rows(tracker), *ignored_actions(tracker)])
+    say_ignored([*ignored_rows(tracker), *ignored_actions(tracker), *ignored_tasks(tracker)])
     now = utcnow()
     items = due_items(tracker, state.config, now, span)
     sent, escalated, down = _send_owed(state, store, now, remind, escalate)

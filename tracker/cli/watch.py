@@ -215,12 +215,12 @@ class _Page:
 
 def _ignored_rows_warnings(store: Store, say: Callable[[str], None]) -> None:
     """Roster rows and actions that count for nothing (a date typed as text), said once as the watch starts."""
-    from tracker.rules import actions
+    from tracker.rules import actions, tasks
     from tracker.workbook import roster
 
     try:
         tracker = store.read()
-        lines = roster.ignored_rows(tracker) + actions.ignored_rows(tracker)
+        lines = roster.ignored_rows(tracker) + actions.ignored_rows(tracker) + tasks.ignored_rows(tracker)
     except (TrackerError, OSError):
         return  # the first tick says what is wrong with the workbook
     for line in lines:

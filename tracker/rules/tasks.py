@@ -243,6 +243,22 @@ class TaskDue(Due):
         return super().to_json(now) | {"task_id": self.task_id, "task": self.task}
 
 
+def ignored_rows(tracker: Tracker) -> list[str]:
+    """Unfinished tasks whose Due At holds text, not a time (validate names the cell): `due` cannot say when they
+    are late, so it says which cell, as `tracker.rules.actions.ignored_rows` does for the actions."""
+    rows = list_tasks(tracker, open_only=True)
+    if not rows:
+        return []
+    data = tracker.sheet(SHEET)
+    title = data.spec.fields["due_at"].title
+    return [
+        f"{data.cell('due_at', row.number)}: {title} {str(row['due_at'])!r} is not a date and time, so `tracker due` "
+        "cannot tell when this task is late; type one such as 2026-12-11 14:00"
+        for row in rows
+        if row["due_at"] not in (None, "") and not isinstance(row["due_at"], datetime)
+    ]
+
+
 def due_tasks(tracker: Tracker, now: datetime) -> list[TaskDue]:
     """Unfinished tasks whose due time has passed (state "overdue"). [] without a Tasks sheet."""
     out = []
