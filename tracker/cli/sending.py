@@ -78,6 +78,15 @@ def _say_sent(sent: list[Any], escalated: list[Any]) -> None:
             click.echo(_printable(f"escalated to {step.person} <{step.address}>: {step.subject}"))
 
 
+def _say_ignored(tracker: Any) -> None:
+    """The Roster rows, actions and tasks `due` cannot count (a date or time typed as text), each with its cell."""
+    from tracker.rules.actions import ignored_rows as ignored_actions
+    from tracker.rules.tasks import ignored_rows as ignored_tasks
+    from tracker.workbook.roster import ignored_rows
+
+    say_ignored([*ignored_rows(tracker), *ignored_actions(tracker), *ignored_tasks(tracker)])
+
+
 @click.command()
 @click.option("--within", help="Only updates due within this time (e.g. 15m, 2h); late ones always show.")
 @click.option("--json", "as_json", is_flag=True, help="Print what is due as JSON (see README, Keeping time).")
@@ -131,11 +140,7 @@ def due(state: State, within: str | None, as_json: bool, remind: bool, escalate:
     if remind or escalate:
         state.apply_typed(store)  # what people typed in Excel acts before anyone is reminded of it
     tracker = state.read_some(*READS_SOME["due"], store=store)
-    from tracker.rules.actions import ignored_rows as ignored_actions
-    from tracker.rules.tasks import ignored_rows as ignored_tasks
-    from tracker.workbook.roster import ignored_rows
-
-    say_ignored([*ignored_rows(tracker), *ignored_actions(tracker), *ignored_tasks(tracker)])
+    _say_ignored(tracker)
     now = utcnow()
     items = due_items(tracker, state.config, now, span)
     sent, escalated, down = _send_owed(state, store, now, remind, escalate)
