@@ -993,3 +993,24 @@ def test_an_update_whose_internal_only_holds_another_word_is_kept_from_outside_r
         assert run("publish", "--audience", audience, "--out", str(page)).exit_code == 0
         assert "SECRET" not in page.read_text(), audience
     assert re.search(r"SECRET vendor blamed.*\[internal\]", run("show", sev2).stdout)
+
+
+def test_text_in_next_update_due_is_no_promise_to_the_customer(  # type: ignore[no-untyped-def]
+    run: Run, sev2: str, at, example: Path, tmp_path: Path
+) -> None:
+    """ "after lunch" typed in Next Update Due (validate names it) is on the team's status page as typed, and not on
+    the customer's, which shows only a time still to come (before, the customer read "Next update after lunch")."""
+    book = openpyxl.load_workbook(example)
+    severities = book["Severities"]
+    header = [c.value for c in severities[1]]
+    for row in severities.iter_rows(min_row=2):
+        if row[0].value == "Sev 2":
+            row[header.index("Audiences Notified")].value = "leadership, technical, customer"
+    book.save(example)
+    _set_cells(example, "Events", sev2, {"Next Update Due (UTC)": "after lunch"})
+    at(START + timedelta(minutes=5))
+    for audience, shown in (("leadership", True), ("customer", False)):
+        page = tmp_path / f"{audience}.html"
+        assert run("publish", "--audience", audience, "--out", str(page)).exit_code == 0
+        text = page.read_text()
+        assert sev2 in text and ("after lunch" in text) is shown, audience

@@ -324,8 +324,10 @@ def _open_event(
     passed = " (this time has passed; a new one will follow)" if reader.external else f" ({ETA_PASSED})"
     add("ETA", f"{when(config, eta)}{passed}" if eta_passed(eta, now, event) else eta)
     due = values.get("next_update_due")
-    if not (reader.external and isinstance(due, datetime) and is_late(due, now)):  # a promise to an outside reader,
-        add("Next update", due)  # shown while it stands; how late the team is stays the team's business
+    # a promise to an outside reader, shown while it stands (how late the team is stays the team's business; text
+    # typed there, which validate names, promises nothing); the team's own page shows whatever the cell holds
+    if not reader.external or (isinstance(due, datetime) and not is_late(due, now)):
+        add("Next update", due)
     state = ""
     if isinstance(due, datetime) and not reader.external:
         if is_late(due, now):
