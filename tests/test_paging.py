@@ -45,6 +45,22 @@ def _pages(tmp_path: Path, event_id: str) -> list[str]:
     return found
 
 
+def _paged_sev1(
+    run: Run, example: Path, at: Callable[[datetime], None], pager: str, every: object
+) -> tuple[datetime, str]:
+    """The weekend stand-by (Casey Nguyen) given `pager`, Sev 1 pages every `every` minutes, and a Sev 1 opened on
+    the next Saturday morning: (that moment, the event's ID)."""
+    book = openpyxl.load_workbook(example)
+    _set(book, "Roster", ("Person", "Casey Nguyen"), "Pager", pager)
+    _set(book, "Severities", ("Name", "Sev 1"), "Page Every (min)", every)
+    book.save(example)
+    start = _saturday_morning()
+    at(start)
+    opened = run("open", "--title", "Core switch down", "--severity", "Sev 1", "--service", "VPN", "--impact", "x")
+    assert opened.exit_code == 0, opened.output
+    return start, suite_clock.opened_id(start)
+
+
 @pytest.mark.dateshift
 def test_the_stand_by_is_paged_every_interval_until_ack_then_never(
     run: Run, example: Path, tmp_path: Path, at: Callable[[datetime], None]
@@ -54,15 +70,7 @@ def test_the_stand_by_is_paged_every_interval_until_ack_then_never(
     its escalation (not acknowledged after 10 minutes); a watch started again in the same interval sends none, the
     Notifications log has one row each; after `tracker ack`, no more repeats (a later escalation, the update
     overdue, pages once)."""
-    book = openpyxl.load_workbook(example)
-    _set(book, "Roster", ("Person", "Casey Nguyen"), "Pager", PAGER)
-    _set(book, "Severities", ("Name", "Sev 1"), "Page Every (min)", 10)
-    book.save(example)
-    start = _saturday_morning()
-    at(start)
-    opened = run("open", "--title", "Core switch down", "--severity", "Sev 1", "--service", "VPN", "--impact", "x")
-    assert opened.exit_code == 0, opened.output
-    event_id = suite_clock.opened_id(start)
+    start, event_id = _paged_sev1(run, example, at, PAGER, 10)
     watched = run("watch", "--every", "5m", "--ticks", "7")
     assert watched.stdout.count(f"page {event_id}: Casey Nguyen <{PAGER}>") == 5, watched.stdout
     repeats = [f"[PAGE {n}] {event_id} Sev 1 unacknowledged {n * 10 - 10} min" for n in range(1, 5)]
@@ -120,19 +128,12 @@ def test_true_typed_in_page_every_pages_nobody(
 ) -> None:
     """TRUE typed in Page Every (validate names it: not a whole number) is no interval: the severity is not paged,
     as every other cell of minutes reads TRUE (before, Python counted it as 1: a page every minute)."""
-    book = openpyxl.load_workbook(example)
-    _set(book, "Roster", ("Person", "Casey Nguyen"), "Pager", PAGER)
-    _set(book, "Severities", ("Name", "Sev 1"), "Page Every (min)", True)
-    book.save(example)
+    start, event_id = _paged_sev1(run, example, at, PAGER, True)
     assert "Page Every (min)" in run("validate").stdout
-    start = _saturday_morning()
-    at(start)
-    opened = run("open", "--title", "Core switch down", "--severity", "Sev 1", "--service", "VPN", "--impact", "x")
-    assert opened.exit_code == 0, opened.output
     for minute in range(3):
         at(start + timedelta(minutes=minute))
         assert run("watch", "--ticks", "1").exit_code == 0
-    assert _pages(tmp_path, suite_clock.opened_id(start)) == []
+    assert _pages(tmp_path, event_id) == []
 
 
 def test_a_pager_that_is_no_address_is_no_pager(
@@ -141,15 +142,7 @@ def test_a_pager_that_is_no_address_is_no_pager(
     """The weekend stand-by's Pager typed as a phone number ("555 0100", validate names it) is no Pager: nobody is
     paged at it and the watch says nobody can be paged, as when the cell is empty (before, a page went to
     "<@555 0100>", was logged as sent, and nobody else was tried)."""
-    book = openpyxl.load_workbook(example)
-    _set(book, "Roster", ("Person", "Casey Nguyen"), "Pager", "555 0100")
-    _set(book, "Severities", ("Name", "Sev 1"), "Page Every (min)", 10)
-    book.save(example)
-    start = _saturday_morning()
-    at(start)
-    opened = run("open", "--title", "Core switch down", "--severity", "Sev 1", "--service", "VPN", "--impact", "x")
-    assert opened.exit_code == 0, opened.output
-    event_id = suite_clock.opened_id(start)
+    _, event_id = _paged_sev1(run, example, at, "555 0100", 10)
     paged = run("watch", "--ticks", "1")
     assert f"page {event_id} : nobody to page: no stand-by or duty event manager with a Pager" in paged.stdout
     assert _pages(tmp_path, event_id) == [] and "555 0100" not in paged.stdout, paged.stdout
