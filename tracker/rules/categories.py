@@ -61,6 +61,11 @@ def held_audiences(tracker: Tracker, event: Row) -> list[str]:
     return [a for a in tracker.sheet("Categories").items(row, "approval_before") if a.casefold() not in approved]
 
 
+def is_held(tracker: Tracker, event: Row, audience: str) -> bool:
+    """Whether the event's category holds `audience` until `tracker approve` (`held_audiences`)."""
+    return audience.casefold() in {a.casefold() for a in held_audiences(tracker, event)}
+
+
 def approved_for(tracker: Tracker, event: Row) -> list[str]:
     """The audiences released for the event (Events, Approved For)."""
     if "approved_for" not in tracker.layout("Events").columns:

@@ -21,11 +21,11 @@ from tracker.workbook.duty import holder, leads_now
 from tracker.workbook.policy import (
     FINISHED,
     OPEN_STATUSES,
-    in_time_order,
     is_open,
     reported_at,
     reported_or_detected,
     restored,
+    updates_in_order,
     whole_minutes,
 )
 from tracker.workbook.reading import Row, Tracker
@@ -282,13 +282,8 @@ def open_events(tracker: Tracker) -> list[Row]:
 def latest_etas(tracker: Tracker, now: datetime) -> dict[str, datetime]:
     """The last ETA given for each open event (casefolded ID), from its Updates rows in time order."""
     keys = {str(e["id"]).strip().casefold() for e in open_events(tracker) if e["id"] and is_open(e["status"])}
-    if not keys or not tracker.layout("Updates").present:
-        return {}
-    given: dict[str, list[Row]] = {}
-    for row in tracker.rows_where("Updates", "event_id", keys):
-        given.setdefault(str(row["event_id"]).strip().casefold(), []).append(row)
-    order = {key: in_time_order(rows) for key, rows in given.items()}
-    return {key: eta for key, rows in order.items() if isinstance(eta := current_eta(rows), datetime)}
+    given = updates_in_order(tracker, keys)
+    return {key: eta for key, rows in given.items() if isinstance(eta := current_eta(rows), datetime)}
 
 
 def lead_time(severity: Row | None, config: Config) -> timedelta:

@@ -10,7 +10,7 @@ from typing import Any
 
 from tracker.config import Config
 from tracker.errors import ValidationFailed
-from tracker.rules.categories import held_audiences, is_drill
+from tracker.rules.categories import held_audiences, is_drill, is_held
 from tracker.rules.clock import duration, is_late, timers
 from tracker.sending.categories import drill_rows, marked
 from tracker.sending.delivery import deliver, personal_json, sending_lock, settle
@@ -140,7 +140,7 @@ def whom(tracker: Tracker, config: Config, event: Row, tell: str, now: datetime)
 def _whom(tracker: Tracker, config: Config, event: Row, text: str, now: datetime) -> list[Recipient]:
     if text.casefold().startswith("audience:"):
         audience = text.split(":", 1)[1].strip()
-        if audience.casefold() in {a.casefold() for a in held_audiences(tracker, event)}:
+        if is_held(tracker, event, audience):
             return []  # held by the event's category until `tracker approve`, as notify holds it: nobody yet
         rows = drill_rows(tracker, audience) if is_drill(tracker.schema, event) else recipients_for(tracker, audience)
         return [Recipient(r.email, r.name or r.email, r.send_as, r.cell) for r in rows]

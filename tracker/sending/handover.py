@@ -22,7 +22,7 @@ from tracker.store.backends import Store
 from tracker.times import format_time, iso
 from tracker.workbook.duty import EVENT_MANAGER, ShiftChange, follows, holder, role_fields, shift_changes
 from tracker.workbook.edits import AppendRow, Edit, SetCells
-from tracker.workbook.policy import BOOKKEEPER, in_time_order, is_bookkeeping, is_open
+from tracker.workbook.policy import BOOKKEEPER, is_bookkeeping, is_open, updates_in_order
 from tracker.workbook.reading import Row, Tracker
 from tracker.workbook.roster import address_of, person_key
 
@@ -106,17 +106,8 @@ def _iso(value: Any) -> str | None:
 
 def _latest(tracker: Tracker, keys: set[str]) -> dict[str, Row]:
     """Each event's (casefolded ID) latest update that is news (tracker's own bookkeeping lines left out)."""
-    if not keys or not tracker.layout("Updates").present:
-        return {}
-    given: dict[str, list[Row]] = {}
-    for row in tracker.rows_where("Updates", "event_id", keys):
-        given.setdefault(str(row["event_id"]).strip().casefold(), []).append(row)
-    out: dict[str, Row] = {}
-    for key, rows in given.items():  # each event's updates placed in time as every view places them
-        news = [row for row in in_time_order(rows) if not is_bookkeeping(row)]
-        if news:
-            out[key] = news[-1]
-    return out
+    given = updates_in_order(tracker, keys)  # placed in time as every view places them
+    return {key: news[-1] for key, rows in given.items() if (news := [r for r in rows if not is_bookkeeping(r)])}
 
 
 def handover_summary(tracker: Tracker, config: Config, now: datetime, change: ShiftChange | None = None) -> Handover:

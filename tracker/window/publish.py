@@ -22,7 +22,7 @@ from tracker import files
 from tracker.config import Config
 from tracker.errors import ConfigError, TrackerError, UsageError
 from tracker.microsoft365.sitepage import publish_site_page
-from tracker.rules.categories import held_audiences, is_drill
+from tracker.rules.categories import is_drill, is_held
 from tracker.rules.clock import (
     ETA_PASSED,
     TIMERS,
@@ -138,12 +138,7 @@ def build_page(
 def _not_held(tracker: Tracker, events: list[Row], audience: str) -> list[Row]:
     """The events but those whose category holds `audience` until `tracker approve` (rules.categories, as notify
     holds it), unless it was told already: such an event is on no part of its page."""
-    wanted = audience.casefold()
-    held = {
-        str(e["id"]).casefold()
-        for e in events
-        if e["category"] and wanted in {a.casefold() for a in held_audiences(tracker, e)}
-    }
+    held = {str(e["id"]).casefold() for e in events if e["category"] and is_held(tracker, e, audience)}
     held -= heard_of(tracker, audience) if held else set()
     return [e for e in events if str(e["id"]).casefold() not in held]
 

@@ -309,14 +309,15 @@ def _sla_lines(
 ) -> list[str]:
     """The review's SLA section: each timer's result in words."""
     backwards = _backwards(event)
+    found = timers(event, severity, now, at_risk)
     sla = [
         f"{t.name[0].upper() + t.name[1:]}: unknown, {t.verb} at the Resolved time {show(t.stopped)}, which is "
         f"before Detected {show(event['detected_at'])}; target {_sla_minutes(t.target)}"
         if backwards and t.stopped == event["resolved_at"]
         else f"{t.name[0].upper() + t.name[1:]}: {t.state}, {_sla_words(t)}"
-        for t in timers(event, severity, now, at_risk)
+        for t in found
     ]
-    sla += _unstopped(event, severity, {line.split(":")[0].casefold() for line in sla})
+    sla += _unstopped(event, severity, {t.name for t in found})
     return sla or [f"No SLA targets for {event['severity'] or 'this severity'} on the Severities sheet."]
 
 

@@ -56,17 +56,28 @@ def in_time_order(rows: Sequence[Row], field: str = "at") -> list[Row]:
     return [row for _, _, row in sorted(zip(placed_at(rows, field), (r.number for r in rows), rows, strict=True))]
 
 
+def updates_in_order(tracker: Tracker, keys: set[str]) -> dict[str, list[Row]]:
+    """Each event's (trimmed, casefolded ID among `keys`) Updates rows, oldest first (`in_time_order`)."""
+    if not keys or not tracker.layout("Updates").present:
+        return {}
+    given: dict[str, list[Row]] = {}
+    for row in tracker.rows_where("Updates", "event_id", keys):
+        given.setdefault(str(row["event_id"]).strip().casefold(), []).append(row)
+    return {key: in_time_order(rows) for key, rows in given.items()}
+
+
 def bare_address(value: Any) -> str:
     """An Email or Pager cell (Roster, Distribution) as an address a message may go to: one bare address, as
     validate checks it (the schema's pattern), trimmed; "" for anything else (a name with it, two addresses, a
     phone number), so whoever comes next is tried, as for an empty cell, while validate names the cell."""
     text = value.strip() if isinstance(value, str) else ""
-    return text if text and _bare_pattern().fullmatch(text) else ""
+    return text if text and schema_pattern("Roster", "email").fullmatch(text) else ""
 
 
 @functools.cache
-def _bare_pattern() -> re.Pattern[str]:
-    return re.compile(load_schema(None)["Roster"].fields["email"].schema["pattern"])
+def schema_pattern(sheet: str, field: str) -> re.Pattern[str]:
+    """The shipped schema's pattern for a column, compiled once: what validate checks the column's text against."""
+    return re.compile(load_schema(None)[sheet].fields[field].schema["pattern"])
 
 
 def flagged(value: Any) -> bool:

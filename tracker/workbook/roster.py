@@ -4,17 +4,14 @@ the display timezone, so a 07:00 shift starts at 07:00 local time summer and win
 
 from __future__ import annotations
 
-import functools
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tracker.times import iso
-from tracker.workbook.policy import bare_address
+from tracker.workbook.policy import bare_address, schema_pattern
 from tracker.workbook.reading import Row, Tracker
-from tracker.workbook.schema import load_schema
 
 DUTY = "duty event manager"
 STANDBY = "stand-by"
@@ -57,7 +54,7 @@ def weekdays(text: str) -> set[int] | None:
     for nothing (ignored_rows says so); an empty set for an empty cell."""
     if not str(text).strip():
         return set()
-    if not _days_pattern().fullmatch(str(text)):
+    if not schema_pattern("Roster", "days").fullmatch(str(text)):
         return None
     out: set[int] = set()
     text = str(text).replace("\u2013", "-").replace("\u2014", "-")  # Excel's AutoCorrect turns - into an en dash
@@ -75,11 +72,6 @@ def weekdays(text: str) -> set[int] | None:
 
 END_OF_DAY = "end of day"  # an End of 24:00
 NO_TIME = "no time"  # a Start or End that is not a time: its row counts for nothing (ignored_rows says so)
-
-
-@functools.cache
-def _days_pattern() -> re.Pattern[str]:
-    return re.compile(load_schema(None)["Roster"].fields["days"].schema["pattern"])
 
 
 def person_key(name: Any) -> str:
